@@ -1,0 +1,79 @@
+"""`make demo`: build a demo workspace from generated flood-response data, end to end.
+
+Runs the real `assay` CLI for every step and prints each command before it runs, so the
+output doubles as a walk-through.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from samples import write_flood_town  # noqa: E402
+
+
+def run(*args: str, cwd: Path) -> str:
+    cmd = [sys.executable, "-m", "assay", *args]
+    print(f"\n$ assay {shlex.join(args)}", flush=True)
+    proc = subprocess.run(cmd, cwd=cwd, text=True, capture_output=True)
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
+    if proc.returncode != 0:
+        raise SystemExit(f"demo step failed with exit code {proc.returncode}")
+    return proc.stdout.strip()
+
+
+def main(target: str = "demo") -> None:
+    root = Path(target).resolve()
+    if root.exists():
+        shutil.rmtree(root)
+    data = root / "data"
+    print(f"generating flood-response sample data in {data} ...")
+    write_flood_town(data)
+    ws = root / "workspace"
+    ws.mkdir(parents=True)
+    run("init", ".", cwd=ws)
+    run("ingest", str(data / "reports"), "--source", "field-teams", "--marking", "CUI", cwd=ws)
+    run("ingest", str(data / "reports"), "--source", "field-teams", cwd=ws)
+    run("dataset", "create", "field-reports", cwd=ws)
+    run("dataset", "add", "field-reports", "--items", "media_type=text/plain", cwd=ws)
+    run("commit", "field-reports", "-m", "reports from the first 24 hours", cwd=ws)
+    run("show", "field-reports@HEAD", cwd=ws)
+    run(
+        "import", str(data / "labels_v1.json"), "--format", "labelstudio",
+        "--dataset", "flood-town", "--images", str(data), cwd=ws,
+    )  # fmt: skip
+    run("status", "flood-town", cwd=ws)
+    first = run("commit", "flood-town", "-m", "first survey pass", cwd=ws)
+    run("tag", "flood-town", first[:12], "survey-1", cwd=ws)
+    run(
+        "import", str(data / "labels_v2.json"), "--format", "labelstudio",
+        "--dataset", "flood-town", "--images", str(data), cwd=ws,
+    )  # fmt: skip
+    run("status", "flood-town", cwd=ws)
+    run("commit", "flood-town", "-m", "review fixes: relabels, tighter boxes", cwd=ws)
+    run("log", "flood-town", cwd=ws)
+    run("diff", "flood-town", "survey-1", "HEAD", cwd=ws)
+    run("export", "flood-town@HEAD", "--format", "coco", "--out", str(root / "export-coco"), cwd=ws)
+    run("audit", "verify", cwd=ws)
+    print(
+        f"""
+Demo workspace ready in {ws}
+Next, try:
+  cd {ws}
+  assay show flood-town@survey-1
+  assay diff flood-town HEAD~1 HEAD --json
+  assay export flood-town --format yolo --out ../export-yolo
+  assay checkout flood-town@survey-1 --format labelstudio --out ../survey-1
+  assay audit log
+(assay is installed in .venv: activate it with `source .venv/bin/activate`.)"""
+    )
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,79 @@
+"""What every command shares: the workspace opener, the console, JSON output, progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from assay.workspace import Workspace
+
+
+@dataclass
+class Env:
+    """Per-invocation state, created by the root group and passed to commands."""
+
+    workspace_path: str | None = None
+    quiet: bool = False
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    _ws: Workspace | None = None
+
+    def workspace(self) -> Workspace:
+        if self._ws is None:
+            self._ws = Workspace.open(self.workspace_path)
+        return self._ws
+
+    def close(self) -> None:
+        if self._ws is not None:
+            self._ws.close()
+
+    @property
+    def interactive(self) -> bool:
+        return not self.quiet and sys.stderr.isatty()
+
+    def emit_json(self, obj: Any) -> None:
+        click.echo(json.dumps(obj, indent=2, sort_keys=False, default=str))
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text)
+
+    @contextmanager
+    def progress(self, label: str) -> Iterator[Callable[[int, int], None]]:
+        """A progress callback: a bar on a terminal, silent in pipes or with --quiet."""
+        if not self.interactive:
+            yield lambda done, total: None
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self.err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(label, total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            yield update
+
+
+pass_env = click.make_pass_decorator(Env, ensure=True)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def path_arg(**kw: Any) -> Any:
+    return click.Path(path_type=Path, **kw)

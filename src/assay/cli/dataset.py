@@ -1,0 +1,78 @@
+"""`assay dataset ...`: create, add, remove, list."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from assay.cli._common import Env, json_option, pass_env
+
+
+@click.group("dataset")
+def dataset() -> None:
+    """Create datasets and choose their items."""
+
+
+@dataset.command("create")
+@click.argument("name")
+@json_option
+@pass_env
+def create(env: Env, name: str, as_json: bool) -> None:
+    """Create an empty dataset NAME."""
+    env.workspace().create_dataset(name)
+    if as_json:
+        env.emit_json({"dataset": name, "created": True})
+    else:
+        env.say(f"created dataset [bold]{name}[/]; add items with `assay dataset add {name} --all`")
+
+
+@dataset.command("add")
+@click.argument("name")
+@click.option("--all", "all_items", is_flag=True, help="Add every item in the workspace.")
+@click.option("--items", "query", help="Add items matching a query, e.g. 'media_type~image/*'.")
+@json_option
+@pass_env
+def add(env: Env, name: str, all_items: bool, query: str | None, as_json: bool) -> None:
+    """Add items to the working state of dataset NAME."""
+    if all_items == bool(query):
+        raise click.UsageError("give exactly one of --all or --items QUERY")
+    n = env.workspace().add_items(name, None if all_items else query)
+    if as_json:
+        env.emit_json({"dataset": name, "added": n})
+    else:
+        env.say(f"added {n} item(s) to {name}")
+
+
+@dataset.command("remove")
+@click.argument("name")
+@click.option("--items", "query", required=True, help="Remove items matching a query.")
+@json_option
+@pass_env
+def remove(env: Env, name: str, query: str, as_json: bool) -> None:
+    """Remove items matching QUERY from the working state of NAME."""
+    n = env.workspace().remove_items(name, query)
+    if as_json:
+        env.emit_json({"dataset": name, "removed": n})
+    else:
+        env.say(f"removed {n} item(s) from {name}")
+
+
+@dataset.command("list")
+@json_option
+@pass_env
+def list_(env: Env, as_json: bool) -> None:
+    """List datasets with their size and head commit."""
+    infos = env.workspace().datasets()
+    if as_json:
+        env.emit_json([d.to_dict() for d in infos])
+        return
+    if not infos:
+        env.say("no datasets yet; create one with `assay dataset create NAME`")
+        return
+    table = Table("dataset", "items", "commits", "head")
+    for d in infos:
+        table.add_row(d.name, str(d.items), str(d.commits), (d.head or "-")[:12])
+    env.console.print(table)
+
+
+COMMANDS = [dataset]

@@ -1,0 +1,260 @@
+"""Workspace-level commands: init, ingest, import, status, commit, log, show, tag, diff,
+checkout and export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.domain.diff import LabelChange
+from assay.versioning import Diff
+from assay.workspace import Workspace
+
+IMPORT_FORMATS = ["coco", "labelstudio", "yolo", "voc"]
+EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet"]
+
+
+@click.command("init")
+@click.argument("directory", default=".", type=path_arg(file_okay=False))
+@json_option
+@pass_env
+def init(env: Env, directory: Path, as_json: bool) -> None:
+    """Create a workspace in DIRECTORY (default: here)."""
+    ws = Workspace.init(directory)
+    ws.close()
+    if as_json:
+        env.emit_json({"workspace": str(ws.root.resolve())})
+    else:
+        env.say(f"initialised assay workspace in {ws.root.resolve()}")
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=path_arg(exists=True))
+@click.option("--marking", help="Classification marking, LEVEL[/COMPARTMENT...].")
+@click.option("--source", default="", help="A name for where the data came from.")
+@click.option("--text-field", default="text", show_default=True, help="Text column of JSONL/CSV.")
+@json_option
+@pass_env
+def ingest(
+    env: Env,
+    paths: tuple[Path, ...],
+    marking: str | None,
+    source: str,
+    text_field: str,
+    as_json: bool,
+) -> None:
+    """Ingest image and text files (recursively) as items."""
+    ws = env.workspace()
+    with env.progress("hashing") as progress:
+        report = ws.ingest(
+            list(paths), marking=marking, source=source, text_field=text_field, progress=progress
+        )
+    if as_json:
+        env.emit_json(report.to_dict())
+        return
+    for f in report.failed:
+        env.err.print(f"[yellow]skipped[/] {f.path}: {f.reason}")
+    if not report.new and report.duplicate and not report.failed:
+        env.say(f"nothing new: all {len(report.duplicate)} item(s) were already ingested")
+    else:
+        env.say(
+            f"{len(report.new)} new, {len(report.duplicate)} duplicate, "
+            f"{len(report.failed)} failed ({report.files} file(s))"
+        )
+
+
+@click.command("import")
+@click.argument("path", type=path_arg(exists=True))
+@click.option("--format", "fmt", required=True, type=click.Choice(IMPORT_FORMATS))
+@click.option("--dataset", required=True, help="Dataset to import into (created if missing).")
+@click.option("--images", type=path_arg(exists=True, file_okay=False), help="Folder of media.")
+@click.option("--marking", help="Marking for the imported items, LEVEL[/COMPARTMENT...].")
+@json_option
+@pass_env
+def import_(
+    env: Env,
+    path: Path,
+    fmt: str,
+    dataset: str,
+    images: Path | None,
+    marking: str | None,
+    as_json: bool,
+) -> None:
+    """Import media and labels from a COCO, Label Studio, YOLO or VOC export."""
+    report = env.workspace().import_labels(path, fmt, dataset, images=images, marking=marking)
+    if as_json:
+        env.emit_json(report.to_dict())
+    else:
+        env.say(
+            f"imported {report.media} media ({report.new_items} new item(s)), "
+            f"{report.new_annotations} new annotation(s), {report.regions} region(s) of record "
+            f"into {dataset}; see `assay status {dataset}`"
+        )
+
+
+def _render_changes(env: Env, changes: list[LabelChange], limit: int = 50) -> None:
+    table = Table("item", "change", "label", "detail", "author")
+    for c in changes[:limit]:
+        before, after = c.before or {}, c.after or {}
+        label = after.get("label") or before.get("label") or after.get("kind") or ""
+        if c.change == "relabeled":
+            label = f"{before.get('label')} -> {after.get('label')}"
+        detail = f"IoU {c.iou:.3f}" if c.iou is not None else ""
+        if c.change == "attribute_changed":
+            detail = f"{before.get('attributes', {})} -> {after.get('attributes', {})}"
+        table.add_row(c.item[:12], c.change, str(label), detail, c.author or "")
+    env.console.print(table)
+    if len(changes) > limit:
+        env.say(f"... and {len(changes) - limit} more (use --json for all)")
+
+
+def _render_diff(env: Env, d: Diff) -> None:
+    s = d.summary()
+    env.say(
+        f"{d.before} -> {d.after}: {s['items_added']} item(s) added, "
+        f"{s['items_removed']} removed, {s['items_changed']} with label changes"
+    )
+    kinds = ", ".join(f"{k} {v}" for k, v in s.items() if not k.startswith("items_") and v)
+    if kinds:
+        env.say(f"label changes: {kinds}")
+    if d.changes:
+        _render_changes(env, d.changes)
+
+
+@click.command("status")
+@click.argument("name")
+@json_option
+@pass_env
+def status(env: Env, name: str, as_json: bool) -> None:
+    """Uncommitted changes in dataset NAME, at label level."""
+    d = env.workspace().status(name)
+    if as_json:
+        env.emit_json(d.to_dict())
+    elif d.empty:
+        env.say(f"{name}: nothing to commit, working state matches HEAD")
+    else:
+        _render_diff(env, d)
+
+
+@click.command("commit")
+@click.argument("name")
+@click.option("-m", "--message", required=True)
+@click.option("--author", help="Commit author (default: you).")
+@json_option
+@pass_env
+def commit(env: Env, name: str, message: str, author: str | None, as_json: bool) -> None:
+    """Record the working state of NAME as a new commit; prints its id."""
+    c = env.workspace().commit(name, message, author)
+    if as_json:
+        env.emit_json(c.to_dict())
+    else:
+        click.echo(c.id)
+
+
+@click.command("log")
+@click.argument("name")
+@json_option
+@pass_env
+def log(env: Env, name: str, as_json: bool) -> None:
+    """History of NAME, newest first."""
+    ws = env.workspace()
+    commits = ws.log(name)
+    if as_json:
+        env.emit_json([c.to_dict() for c in commits])
+        return
+    if not commits:
+        env.say(f"{name} has no commits yet")
+    for c in commits:
+        env.console.print(f"[yellow]commit {c.id}[/]")
+        env.console.print(f"Author: {c.author}\nDate:   {c.created}")
+        env.console.print(f"Items:  {c.stats.get('items')}  regions: {c.stats.get('regions')}")
+        env.console.print(f"\n    {c.message}\n")
+
+
+@click.command("show")
+@click.argument("spec")
+@json_option
+@pass_env
+def show(env: Env, spec: str, as_json: bool) -> None:
+    """Show a commit NAME@REV (or the HEAD of NAME): header, stats and marking."""
+    info = env.workspace().show(spec)
+    if as_json:
+        env.emit_json(info)
+        return
+    env.console.print(f"[bold]{info['marking']}[/]")
+    for key in ("dataset", "id", "parents", "author", "created", "message", "manifest", "tags"):
+        env.console.print(f"{key:>9}: {info[key]}")
+    env.console.print(f"{'stats':>9}: {info['stats']}")
+    env.console.print(f"[bold]{info['marking']}[/]")
+
+
+@click.command("tag")
+@click.argument("name")
+@click.argument("rev")
+@click.argument("tag_name", metavar="TAG")
+@json_option
+@pass_env
+def tag(env: Env, name: str, rev: str, tag_name: str, as_json: bool) -> None:
+    """Name revision REV of NAME as TAG."""
+    c = env.workspace().tag(name, rev, tag_name)
+    if as_json:
+        env.emit_json({"dataset": name, "tag": tag_name, "commit": c.id})
+    else:
+        env.say(f"tagged {c.id[:12]} as {name}@{tag_name}")
+
+
+@click.command("diff")
+@click.argument("name")
+@click.argument("rev_a")
+@click.argument("rev_b", default="WORKING")
+@json_option
+@pass_env
+def diff(env: Env, name: str, rev_a: str, rev_b: str, as_json: bool) -> None:
+    """Label-level differences between two revisions of NAME (REV_B defaults to WORKING)."""
+    d = env.workspace().diff(name, rev_a, rev_b)
+    if as_json:
+        env.emit_json(d.to_dict())
+    else:
+        _render_diff(env, d)
+
+
+def _write(env: Env, spec: str, fmt: str, out: Path, as_json: bool, action: str) -> None:
+    result = env.workspace().export(spec, fmt, out, action=action)
+    if as_json:
+        env.emit_json(result)
+    else:
+        rev = (result["revision"] or "working state")[:12]
+        env.say(
+            f"wrote {result['items']} item(s) of {spec} ({rev}) as {fmt} to {out}; "
+            f"highest marking: {result['marking']}"
+        )
+
+
+@click.command("export")
+@click.argument("spec", metavar="NAME[@REV]")
+@click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS))
+@click.option("--out", required=True, type=path_arg(file_okay=False))
+@json_option
+@pass_env
+def export(env: Env, spec: str, fmt: str, out: Path, as_json: bool) -> None:
+    """Export a dataset version (NAME alone = working state) in a format."""
+    _write(env, spec, fmt, out, as_json, "export")
+
+
+@click.command("checkout")
+@click.argument("spec", metavar="NAME@REV")
+@click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS))
+@click.option("--out", required=True, type=path_arg(file_okay=False))
+@json_option
+@pass_env
+def checkout(env: Env, spec: str, fmt: str, out: Path, as_json: bool) -> None:
+    """Write the media and labels of a committed version into OUT."""
+    if "@" not in spec:
+        spec = f"{spec}@HEAD"
+    _write(env, spec, fmt, out, as_json, "checkout")
+
+
+COMMANDS = [init, ingest, import_, status, commit, log, show, tag, diff, checkout, export]

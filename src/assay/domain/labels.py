@@ -1,0 +1,71 @@
+"""Labels in canonical form.
+
+A label payload is the list of regions an item carries. Geometry is in pixels
+with a top-left origin: boxes are ``[x, y, w, h]``, polygons and points are
+lists of ``[x, y]``, spans are ``[start, end)`` character offsets. Whole-item
+answers (choices, free text, ratings, rankings) are regions without geometry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RegionKind = Literal["box", "polygon", "point", "span", "choice", "text", "rating", "ranking"]
+
+
+class Region(BaseModel):
+    """One labelled region or whole-item answer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = ""
+    kind: RegionKind
+    control: str = "label"
+    label: str | None = None
+    box: tuple[float, float, float, float] | None = None
+    points: tuple[tuple[float, float], ...] | None = None
+    span: tuple[int, int] | None = None
+    text: str | None = None
+    value: float | None = None
+    ranking: tuple[str, ...] | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    score: float | None = None
+    author: str | None = None
+
+    def content_key(self) -> dict[str, Any]:
+        """What makes two regions the same label: everything but id, author and score."""
+        return self.model_dump(exclude={"id", "author", "score"}, exclude_none=True)
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def payload_to_json(regions: list[Region]) -> str:
+    return canonical_json([r.model_dump(exclude_none=True) for r in regions])
+
+
+def payload_from_json(text: str) -> list[Region]:
+    return [Region.model_validate(d) for d in json.loads(text)] if text else []
+
+
+def payload_hash(regions: list[Region]) -> str:
+    """Order-independent hash of what the labels say (ids and authors excluded)."""
+    keys = sorted(canonical_json(r.content_key()) for r in regions)
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+
+def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ax2, ay2 = a[0] + a[2], a[1] + a[3]
+    bx2, by2 = b[0] + b[2], b[1] + b[3]
+    iw = min(ax2, bx2) - max(a[0], b[0])
+    ih = min(ay2, by2) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0

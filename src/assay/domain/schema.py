@@ -1,0 +1,194 @@
+"""Label schemas: the controls a labeling project asks for, read from YAML.
+
+Example:
+    >>> s = LabelSchema.from_yaml_text('''
+    ... title: Flood damage
+    ... controls:
+    ...   - {name: damage, type: choices, labels: [none, minor, destroyed]}
+    ... ''')
+    >>> [(lab.name, lab.key) for lab in s.controls[0].labels]
+    [('none', '1'), ('minor', '2'), ('destroyed', '3')]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from assay.domain.labels import Region, RegionKind
+from assay.errors import InvalidInput
+
+ControlType = Literal["boxes", "polygons", "points", "spans", "choices", "text", "ranking", "rating"]
+
+REGION_KIND: dict[str, RegionKind] = {
+    "boxes": "box",
+    "polygons": "polygon",
+    "points": "point",
+    "spans": "span",
+    "choices": "choice",
+    "text": "text",
+    "ranking": "ranking",
+    "rating": "rating",
+}
+_LABELLED = {"boxes", "polygons", "points", "spans", "choices"}
+
+
+class LabelDef(BaseModel):
+    """One label of a control, with its keyboard shortcut and display colour."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    key: str | None = None
+    color: str | None = None
+
+
+class Control(BaseModel):
+    """One named control; regions it produces carry `control = name`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    type: ControlType
+    labels: list[LabelDef] = Field(default_factory=list)
+    multiple: bool = False
+    required: bool = False
+    candidates_field: str | None = None
+    max: int = 5
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _plain_names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @property
+    def kind(self) -> RegionKind:
+        return REGION_KIND[self.type]
+
+
+class LabelSchema(BaseModel):
+    """The controls of a project. Plain label names get keys 1..9 in order where free."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = ""
+    controls: list[Control] = Field(min_length=1)
+
+    @classmethod
+    def from_yaml_text(cls, text: str, source: str = "<schema>") -> LabelSchema:
+        """Parse and check a schema; any problem is one `InvalidInput` naming source and field."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"{source}: not valid YAML ({exc})") from None
+        if not isinstance(data, dict):
+            raise InvalidInput(f"{source}: expected a mapping with 'title' and 'controls'")
+        try:
+            schema = cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = _field_path(data, err["loc"])
+            raise InvalidInput(f"{source}: field {field}: {err['msg']}") from None
+        schema._check(source)
+        return schema
+
+    @classmethod
+    def load(cls, path: str | Path) -> LabelSchema:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"{p}: cannot read the schema file ({exc.strerror})") from None
+        return cls.from_yaml_text(text, str(p))
+
+    def _check(self, source: str) -> None:
+        names: set[str] = set()
+        used_keys: set[str] = set()
+        for i, c in enumerate(self.controls):
+            where = f"{source}: field controls[{i}] ({c.name})"
+            if c.name in names:
+                raise InvalidInput(f"{where}: control name {c.name!r} is used twice")
+            names.add(c.name)
+            if c.type in _LABELLED and not c.labels:
+                raise InvalidInput(f"{where}: a {c.type} control needs at least one label")
+            if c.type not in _LABELLED and c.labels:
+                raise InvalidInput(f"{where}: a {c.type} control takes no labels")
+            if c.type == "ranking" and not c.candidates_field:
+                raise InvalidInput(f"{where}: a ranking control needs candidates_field")
+            if c.type == "rating" and not 1 <= c.max <= 100:
+                raise InvalidInput(f"{where}: rating max must be 1..100, got {c.max}")
+            seen = set()
+            for lab in c.labels:
+                if lab.name in seen:
+                    raise InvalidInput(f"{where}: label {lab.name!r} appears twice")
+                seen.add(lab.name)
+                if lab.key is not None:
+                    if lab.key in used_keys:
+                        raise InvalidInput(f"{where}: shortcut key {lab.key!r} is used twice")
+                    used_keys.add(lab.key)
+        # Plain labels get the first free digit (then letters) as their shortcut.
+        free = [k for k in "123456789qwertyuiop" if k not in used_keys]
+        for c in self.controls:
+            for lab in c.labels:
+                if lab.key is None and free:
+                    lab.key = free.pop(0)
+
+    def control(self, name: str) -> Control | None:
+        return next((c for c in self.controls if c.name == name), None)
+
+    def check_regions(self, regions: list[Region]) -> None:
+        """Raise `InvalidInput` unless every region fits a control of this schema."""
+        for i, r in enumerate(regions):
+            c = self.control(r.control)
+            where = f"regions[{i}]"
+            if c is None:
+                known = ", ".join(x.name for x in self.controls)
+                raise InvalidInput(f"{where}: unknown control {r.control!r} (controls: {known})")
+            if r.kind != c.kind:
+                raise InvalidInput(f"{where}: control {c.name!r} makes {c.kind!r} regions")
+            if c.type in _LABELLED and r.label not in {lab.name for lab in c.labels}:
+                raise InvalidInput(f"{where}: {r.label!r} is not a label of control {c.name!r}")
+            _check_geometry(where, c, r)
+        for c in self.controls:
+            n = sum(1 for r in regions if r.control == c.name)
+            if c.type in ("choices", "rating", "text", "ranking") and n > 1 and not c.multiple:
+                raise InvalidInput(f"control {c.name!r} takes one answer, got {n}")
+
+
+def _check_geometry(where: str, c: Control, r: Region) -> None:
+    if c.type == "boxes" and (r.box is None or r.box[2] <= 0 or r.box[3] <= 0):
+        raise InvalidInput(f"{where}: a box needs box=[x, y, w, h] with w, h > 0")
+    if c.type == "polygons" and (r.points is None or len(r.points) < 3):
+        raise InvalidInput(f"{where}: a polygon needs at least 3 points")
+    if c.type == "points" and (r.points is None or len(r.points) != 1):
+        raise InvalidInput(f"{where}: a point needs points=[[x, y]]")
+    if c.type == "spans" and (r.span is None or r.span[0] < 0 or r.span[1] <= r.span[0]):
+        raise InvalidInput(f"{where}: a span needs span=[start, end) with end > start >= 0")
+    if c.type == "text" and r.text is None:
+        raise InvalidInput(f"{where}: a text answer needs text")
+    if c.type == "rating" and (r.value is None or not 0 <= r.value <= c.max):
+        raise InvalidInput(f"{where}: a rating needs value in 0..{c.max}")
+    if c.type == "ranking" and not r.ranking:
+        raise InvalidInput(f"{where}: a ranking needs ranking=[candidate index, ...]")
+
+
+def _field_path(data: Any, loc: tuple[int | str, ...]) -> str:
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+        if isinstance(node, dict) and "name" in node and isinstance(part, int):
+            out += f" ({node['name']})"
+    return out or "(top level)"

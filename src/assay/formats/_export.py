@@ -1,0 +1,114 @@
+"""Pieces every writer shares: the MARKING.txt banner, media copies, atomic file writes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from assay.errors import InvalidInput
+from assay.formats._model import ExportBundle, ExportRow
+
+logger = logging.getLogger(__name__)
+
+MARKING_FILE = "MARKING.txt"
+
+
+def prepare_out(out_dir: Path) -> Path:
+    """Create the output folder; refuse a path that is a file."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInput(f"{out_dir}: output path exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
+
+
+def write_marking(bundle: ExportBundle, out_dir: Path) -> Path:
+    """MARKING.txt: the highest marking of the export on the first line, then provenance."""
+    lines = [
+        bundle.marking,
+        "",
+        f"This export contains data marked up to {bundle.marking}. "
+        "Handle every file in this folder at that level.",
+        f"dataset: {bundle.dataset}",
+        f"revision: {bundle.revision or 'working state'}",
+        f"items: {len(bundle.rows)}",
+    ]
+    path = out_dir / MARKING_FILE
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def marking_description(bundle: ExportBundle) -> str:
+    rev = bundle.revision or "working state"
+    return f"{bundle.dataset} ({rev}) - marking: {bundle.marking}"
+
+
+def safe_relpath(name: str) -> str:
+    """A media name as a relative POSIX path inside the output folder, or `InvalidInput`."""
+    clean = posixpath.normpath(name.replace("\\", "/"))
+    if not name or clean.startswith("/") or clean == ".." or clean.startswith("../"):
+        raise InvalidInput(f"media name {name!r} would be written outside the output folder")
+    return clean
+
+
+def check_unique(names: Iterable[str], what: str) -> None:
+    """Fail when two rows would be written to the same file."""
+    dupes = [n for n, c in Counter(names).items() if c > 1]
+    if dupes:
+        raise InvalidInput(
+            f"two items would both be written as {what} {dupes[0]!r}; give them distinct names"
+        )
+
+
+def copy_media(rows: Iterable[ExportRow], folder: Path, rel_names: list[str]) -> list[Path]:
+    """Write each row's bytes to ``folder/rel_name``; returns the written paths."""
+    written: list[Path] = []
+    made: set[Path] = set()
+    for row, rel in zip(rows, rel_names, strict=True):
+        path = folder / rel
+        parent = path.parent
+        if parent not in made:
+            parent.mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+        path.write_bytes(row.read_bytes())
+        written.append(path)
+    return written
+
+
+def is_image(row: ExportRow) -> bool:
+    return row.media_type.startswith("image/")
+
+
+def image_rows(bundle: ExportBundle, fmt: str) -> list[ExportRow]:
+    """The rows an image-only format can hold; others are skipped with a log line."""
+    rows = [r for r in bundle.rows if is_image(r)]
+    skipped = len(bundle.rows) - len(rows)
+    if skipped:
+        logger.warning("%s export: skipped %d non-image items", fmt, skipped)
+    for r in rows:
+        if r.width is None or r.height is None:
+            raise InvalidInput(f"item {r.item_id} ({r.name}): image width/height unknown")
+    return rows
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, then rename over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def warn_dropped(fmt: str, dropped: Counter[str]) -> None:
+    """Log the region kinds a format cannot hold (they are not written)."""
+    if dropped:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(dropped.items()))
+        logger.warning("%s export cannot hold these regions and skipped them: %s", fmt, kinds)

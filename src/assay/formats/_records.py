@@ -1,0 +1,102 @@
+"""One item as a flat record, shared by the JSONL and Parquet codecs.
+
+A record holds ``id``, ``name``, ``file`` (the media path relative to the export folder, when the
+media was written), ``media_type``, ``width``, ``height``, ``marking``, ``metadata``, ``labels``
+(canonical regions), ``authors``, ``annotation_ids`` and, for text items, the ``text`` itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from assay.domain.labels import Region
+from assay.errors import InvalidInput
+from assay.formats import _media
+from assay.formats import _validate as v
+from assay.formats._export import safe_relpath
+from assay.formats._model import ExportBundle, ExportRow, ImportedAnnotation, ImportedMedia
+
+MEDIA_DIR = "media"
+
+
+def media_paths(bundle: ExportBundle) -> list[str]:
+    """Where each row's media goes, relative to the export folder."""
+    return [f"{MEDIA_DIR}/{safe_relpath(r.name)}" for r in bundle.rows]
+
+
+def inline_text(row: ExportRow) -> str | None:
+    """The text of a text item (None for other media)."""
+    if not row.media_type.startswith("text/"):
+        return None
+    try:
+        return row.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"item {row.item_id} ({row.name}): text is not UTF-8") from None
+
+
+def region_from_dict(d: Any, f: str, place: str) -> Region:
+    """Validate one canonical region, naming the failing field."""
+    try:
+        return Region.model_validate(v.need_obj(d, f, place))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InvalidInput(f"{f}: {place}.{loc}: {err['msg']}") from None
+
+
+def media_from_record(
+    rec: dict[str, Any], regions: list[Region], root: Path, f: str, place: str
+) -> ImportedMedia:
+    """Rebuild an `ImportedMedia`; one annotation per distinct region author."""
+    name = v.need_str(v.need_key(rec, "name", f, place), f, place + ".name")
+    file, text = rec.get("file"), rec.get("text")
+    path: Path | None = None
+    if isinstance(file, str) and file:
+        path = _media.resolve(file, root)
+        if path is None and not isinstance(text, str):
+            v.fail(f, place + ".file", f"media {file!r} not found in {root}")
+    elif not isinstance(text, str):
+        v.fail(f, place, "neither 'file' nor 'text' gives the media")
+    dims = []
+    for key in ("width", "height"):
+        val = rec.get(key)
+        dims.append(None if val is None else v.need_int(val, f, f"{place}.{key}"))
+    metadata = v.need_obj(rec.get("metadata") or {}, f, place + ".metadata")
+    marking = rec.get("marking")
+    m = ImportedMedia(
+        name=name,
+        path=path,
+        text=text if path is None else None,
+        width=dims[0],
+        height=dims[1],
+        metadata=dict(metadata),
+        marking=marking if isinstance(marking, str) else None,
+    )
+    authors = [str(a) for a in rec.get("authors") or []]
+    default = authors[0] if len(authors) == 1 else "user:import"
+    groups: dict[str, list[Region]] = {}
+    for r in regions:
+        groups.setdefault(r.author or default, []).append(r)
+    ids = [str(a) for a in rec.get("annotation_ids") or []]
+    for author, rs in groups.items():
+        kind = "model" if author.startswith("model:") else "human"
+        if author.startswith("aggregate:"):
+            kind = "aggregate"
+        src = ids[0] if len(ids) == 1 and len(groups) == 1 else None
+        m.annotations.append(ImportedAnnotation(rs, author=author, kind=kind, source_id=src))
+    return m
+
+
+def file_metadata(bundle: ExportBundle) -> dict[str, Any]:
+    """What the whole file carries: dataset, revision, marking, classes, count."""
+    return {
+        "format": "assay-items/1",
+        "dataset": bundle.dataset,
+        "revision": bundle.revision,
+        "marking": bundle.marking,
+        "label_names": bundle.label_names,
+        "items": len(bundle.rows),
+    }

@@ -1,0 +1,306 @@
+"""COCO object detection JSON: boxes and polygons with classes.
+
+Reading: ``path`` is the JSON file (or a folder holding ``annotations.json``, ``result.json`` or
+a single ``*.json``). ``file_name`` is found under ``images`` (default: the JSON file's folder,
+then its ``images/`` subfolder) by the rule in `assay.formats._media`, so Label Studio's COCO
+export (``file_name`` = ``/data/local-files/?d=...``) reads too. Image entries that name the same
+file become one media file with one annotation per entry. COCO records no authors, so every
+annotation gets the default author. Each polygon of a ``segmentation`` becomes a polygon region;
+an annotation without polygons becomes a box region. RLE masks (crowd regions) keep their box,
+with ``iscrowd: 1`` in the attributes. Extra image keys become media metadata; extra annotation
+``attributes`` become region attributes.
+
+Writing: ``annotations.json`` (categories 1..N in ``label_names`` order, then any label not
+declared there in order of first use; ``area`` = w*h for boxes and the shoelace area for polygons;
+``iscrowd`` 0), images under ``images/``, and ``info.marking``. Points, spans and whole-item answers
+have no COCO form and are skipped (logged).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assay.domain.labels import Region
+from assay.errors import InvalidInput
+from assay.formats import _media
+from assay.formats import _validate as v
+from assay.formats._export import (
+    atomic_write_text,
+    check_unique,
+    copy_media,
+    image_rows,
+    marking_description,
+    prepare_out,
+    safe_relpath,
+    warn_dropped,
+    write_marking,
+)
+from assay.formats._model import (
+    ExportBundle,
+    ImportBundle,
+    ImportedAnnotation,
+    ImportedMedia,
+)
+from assay.formats._registry import Codec
+
+ANNOTATION_FILE = "annotations.json"
+_IMAGE_CORE = {"id", "file_name", "width", "height", "metadata"}
+
+
+def read(path: Path, images: Path | None = None) -> ImportBundle:
+    """Read a COCO JSON file into an `ImportBundle`, validating all of it first."""
+    path = _find_json(Path(path))
+    f = path.name
+    doc = v.need_obj(v.load_json(path), f, "top level")
+    info = doc.get("info")
+    marking = info.get("marking") if isinstance(info, dict) else None
+    roots = [Path(images)] if images is not None else [path.parent, path.parent / "images"]
+
+    cats: dict[Any, str] = {}
+    label_names: list[str] = []
+    for i, c in enumerate(v.need_list(v.need_key(doc, "categories", f, ""), f, "categories")):
+        place = f"categories[{i}]"
+        c = v.need_obj(c, f, place)
+        cid = _need_id(v.need_key(c, "id", f, place), f, place + ".id")
+        name = v.need_str(v.need_key(c, "name", f, place), f, place + ".name")
+        if cid in cats:
+            v.fail(f, place + ".id", f"duplicate category id {cid!r}")
+        cats[cid] = name
+        label_names.append(name)
+
+    media: dict[Path, ImportedMedia] = {}
+    by_image: dict[Any, tuple[ImportedMedia, ImportedAnnotation]] = {}
+    for i, img in enumerate(v.need_list(v.need_key(doc, "images", f, ""), f, "images")):
+        place = f"images[{i}]"
+        img = v.need_obj(img, f, place)
+        iid = _need_id(v.need_key(img, "id", f, place), f, place + ".id")
+        if iid in by_image:
+            v.fail(f, place + ".id", f"duplicate image id {iid!r}")
+        ref = v.need_str(v.need_key(img, "file_name", f, place), f, place + ".file_name")
+        file = _resolve(ref, roots)
+        if file is None:
+            where = " or ".join(str(r) for r in roots)
+            v.fail(f, place + ".file_name", f"image {ref!r} not found in {where}")
+        m = media.get(file)
+        if m is None:
+            w, h = _size(img, file, f, place)
+            meta = {k: val for k, val in img.items() if k not in _IMAGE_CORE}
+            if isinstance(img.get("metadata"), dict):
+                meta.update(img["metadata"])
+            m = ImportedMedia(
+                name=_media.media_name(ref), path=file, width=w, height=h, metadata=meta
+            )
+            m.marking = marking if isinstance(marking, str) else None
+            media[file] = m
+        ann = ImportedAnnotation(regions=[], source_id=str(iid))
+        m.annotations.append(ann)
+        by_image[iid] = (m, ann)
+
+    raw_anns = doc.get("annotations", [])
+    for i, a in enumerate(v.need_list(raw_anns, f, "annotations")):
+        place = f"annotations[{i}]"
+        a = v.need_obj(a, f, place)
+        iid = _need_id(v.need_key(a, "image_id", f, place), f, place + ".image_id")
+        if iid not in by_image:
+            v.fail(f, place + ".image_id", f"unknown image id {iid!r}")
+        cid = _need_id(v.need_key(a, "category_id", f, place), f, place + ".category_id")
+        if cid not in cats:
+            known = ", ".join(str(k) for k in cats) or "none"
+            v.fail(f, place + ".category_id", f"unknown category id {cid!r} (known: {known})")
+        m, ann = by_image[iid]
+        ann.regions.extend(_regions(a, cats[cid], m, f, place))
+
+    return ImportBundle(media=list(media.values()), label_names=label_names, source=path)
+
+
+def write(bundle: ExportBundle, out: Path) -> list[Path]:
+    """Write ``annotations.json``, ``images/`` and ``MARKING.txt`` into `out_dir`."""
+    out_dir = prepare_out(Path(out))
+    rows = image_rows(bundle, "COCO")
+    names = [safe_relpath(r.name) for r in rows]
+    check_unique(names, "image")
+    cat_ids = {name: i for i, name in enumerate(bundle.label_names, 1)}
+    categories = [{"id": i, "name": n, "supercategory": ""} for n, i in cat_ids.items()]
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    dropped: Counter[str] = Counter()
+    for image_id, (row, name) in enumerate(zip(rows, names, strict=True), 1):
+        img: dict[str, Any] = {
+            "id": image_id,
+            "file_name": name,
+            "width": row.width,
+            "height": row.height,
+        }
+        if row.metadata:
+            img["metadata"] = row.metadata
+        images.append(img)
+        for r in row.regions:
+            kind = r.kind
+            if kind != "box" and kind != "polygon":
+                dropped[kind] += 1
+                continue
+            label = r.label or ""
+            cid = cat_ids.get(label)
+            if cid is None:
+                cid = cat_ids[label] = len(cat_ids) + 1
+                categories.append({"id": cid, "name": label, "supercategory": ""})
+            if kind == "box" and r.box is not None:
+                x, y, w, h = r.box
+                a: dict[str, Any] = {
+                    "id": len(anns) + 1,
+                    "image_id": image_id,
+                    "category_id": cid,
+                    "bbox": [x, y, w, h],
+                    "area": w * h,
+                    "segmentation": [],
+                    "iscrowd": 0,
+                }
+            elif r.points:
+                a = _polygon_ann(len(anns) + 1, image_id, cid, r.points)
+            else:
+                dropped[kind] += 1
+                continue
+            if r.attributes:
+                a["attributes"] = r.attributes
+            if r.score is not None:
+                a["score"] = r.score
+            anns.append(a)
+    warn_dropped("COCO", dropped)
+    doc = {
+        "info": {
+            "description": marking_description(bundle),
+            "marking": bundle.marking,
+            "version": bundle.revision or "working",
+            "contributor": "assay",
+            "date_created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "year": datetime.now(UTC).year,
+        },
+        "licenses": [],
+        "images": images,
+        "annotations": anns,
+        "categories": categories,
+    }
+    ann_path = out_dir / ANNOTATION_FILE
+    atomic_write_text(ann_path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+    written = [ann_path, write_marking(bundle, out_dir)]
+    if bundle.copy_media:
+        written += copy_media(rows, out_dir / "images", names)
+    return written
+
+
+def shoelace(points: tuple[tuple[float, float], ...]) -> float:
+    """Area of a simple polygon."""
+    n = len(points)
+    s = 0.0
+    for i in range(n):
+        x1, y1 = points[i]
+        x2, y2 = points[(i + 1) % n]
+        s += x1 * y2 - x2 * y1
+    return abs(s) / 2.0
+
+
+def _polygon_ann(
+    ann_id: int, image_id: int, cid: int, points: tuple[tuple[float, float], ...]
+) -> dict[str, Any]:
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    x0, y0 = min(xs), min(ys)
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": cid,
+        "bbox": [x0, y0, max(xs) - x0, max(ys) - y0],
+        "area": shoelace(points),
+        "segmentation": [[c for p in points for c in p]],
+        "iscrowd": 0,
+    }
+
+
+def _regions(a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: str) -> list[Region]:
+    attrs = a.get("attributes", {})
+    attrs = dict(v.need_obj(attrs, f, place + ".attributes"))
+    score = a.get("score")
+    if score is not None:
+        score = v.need_number(score, f, place + ".score")
+    rid = str(a.get("id", ""))
+    seg = a.get("segmentation", [])
+    polys: list[list[tuple[float, float]]] = []
+    if isinstance(seg, dict):
+        attrs["iscrowd"] = 1  # an RLE mask: only its box has a canonical form
+    elif isinstance(seg, list):
+        for j, poly in enumerate(seg):
+            where = f"{place}.segmentation[{j}]"
+            flat = v.need_numbers(poly, None, f, where)
+            if len(flat) < 6 or len(flat) % 2:
+                v.fail(f, where, f"a polygon needs an even count >= 6 of numbers, got {len(flat)}")
+            pts = list(zip(flat[0::2], flat[1::2], strict=True))
+            v.check_points(pts, m.width, m.height, f, where)
+            polys.append(pts)
+    else:
+        v.fail(f, place + ".segmentation", f"expected a list or an object, got {v.type_name(seg)}")
+    if polys:
+        return [
+            Region(
+                id=rid if len(polys) == 1 else f"{rid}.{j}",
+                kind="polygon",
+                label=label,
+                points=tuple(pts),
+                attributes=attrs,
+                score=score,
+            )
+            for j, pts in enumerate(polys)
+        ]
+    bbox = v.need_numbers(v.need_key(a, "bbox", f, place), 4, f, place + ".bbox")
+    box = (bbox[0], bbox[1], bbox[2], bbox[3])
+    v.check_box(box, m.width, m.height, f, place + ".bbox")
+    return [Region(id=rid, kind="box", label=label, box=box, attributes=attrs, score=score)]
+
+
+def _need_id(value: Any, f: str, place: str) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        v.fail(f, place, f"expected an integer id, got {v.type_name(value)}")
+    return value
+
+
+def _size(img: dict[str, Any], file: Path, f: str, place: str) -> tuple[int, int]:
+    if "width" in img or "height" in img:
+        w = v.need_int(v.need_key(img, "width", f, place), f, place + ".width")
+        h = v.need_int(v.need_key(img, "height", f, place), f, place + ".height")
+        if w <= 0 or h <= 0:
+            v.fail(f, place, f"image size must be positive, got {w}x{h}")
+        return w, h
+    return _media.image_size(file, f"{f}: {place}")
+
+
+def _resolve(ref: str, roots: list[Path]) -> Path | None:
+    for root in roots:
+        found = _media.resolve(ref, root)
+        if found is not None:
+            return found
+    return None
+
+
+def _find_json(path: Path) -> Path:
+    if not path.is_dir():
+        return path
+    for name in (ANNOTATION_FILE, "result.json"):
+        if (path / name).is_file():
+            return path / name
+    found = sorted(path.glob("*.json"))
+    if len(found) == 1:
+        return found[0]
+    raise InvalidInput(
+        f"{path}: expected one COCO JSON file in the folder, found {len(found)}; name the file"
+    )
+
+
+CODEC = Codec(
+    name="coco",
+    read=read,
+    write=write,
+    description="COCO detection JSON (boxes, polygons, classes)",
+)

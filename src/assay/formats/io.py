@@ -1,0 +1,273 @@
+"""Moving label files in and out of a workspace: the service side of the codecs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from assay import audit
+from assay.domain.labels import Region, canonical_json, payload_from_json, payload_hash
+from assay.domain.marking import Marking
+from assay.errors import InvalidInput
+from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
+from assay.store import LocalBlobStore
+from assay.store._sql import insert_ignore
+from assay.store.schema import annotations_table, datasets, items, working
+from assay.timeutil import now_iso
+from assay.versioning import LabelRecord, Revision, _manifest, add_item_ids, set_labels
+from assay.versioning.datasets import create as create_dataset
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+
+@dataclass
+class ImportReport:
+    dataset: str
+    media: int = 0
+    new_items: int = 0
+    annotations: int = 0
+    new_annotations: int = 0
+    regions: int = 0
+    authors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return self.__dict__.copy()
+
+
+def _media_bytes(m: ImportedMedia, source: Path | None) -> bytes:
+    if m.text is not None:
+        return m.text.encode()
+    if m.path is None:
+        raise InvalidInput(f"{source}: media {m.name!r} has neither a file nor inline text")
+    try:
+        return m.path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{source}: cannot read media file {m.path}: {exc.strerror}") from None
+
+
+def _media_type(m: ImportedMedia, data: bytes) -> str:
+    if m.text is not None:
+        return "text/plain"
+    from assay.ingest._probe import ProbeError, probe_image
+
+    try:
+        return probe_image(data)[0]
+    except ProbeError as exc:
+        raise InvalidInput(f"{m.path}: {exc}") from None
+
+
+def annotation_id(item_id: str, author: str, regions: list[Region], source_id: str | None) -> str:
+    """Deterministic, so importing the same file twice stores each annotation once."""
+    key = canonical_json([item_id, author, payload_hash(regions), source_id or ""])
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def import_bundle(
+    ws: Workspace, bundle: ImportBundle, dataset: str, marking: Marking | None = None
+) -> ImportReport:
+    """Bring media and labels into `dataset`'s working state in one transaction."""
+    marking_text = ws.scheme.render(marking or Marking())
+    report = ImportReport(dataset, media=len(bundle.media))
+    staged: list[tuple[str, ImportedMedia, bytes]] = []
+    for m in bundle.media:
+        data = _media_bytes(m, bundle.source)
+        staged.append((hashlib.sha256(data).hexdigest(), m, data))
+    created = now_iso()
+    item_rows: dict[str, dict[str, object]] = {}
+    ann_rows: list[dict[str, object]] = []
+    records: dict[str, LabelRecord] = {}
+    authors: set[str] = set()
+    for sha, m, data in staged:
+        if sha not in item_rows:
+            meta = dict(m.metadata)
+            meta.setdefault("path", m.name)
+            item_rows[sha] = {
+                "id": sha,
+                "media_type": _media_type(m, data),
+                "size": len(data),
+                "width": m.width,
+                "height": m.height,
+                "name": Path(m.name).name or m.name,
+                "source": str(bundle.source or ""),
+                "metadata": json.dumps(meta, sort_keys=True, default=str),
+                "marking": marking_text,
+                "parent_id": None,
+                "derivation": None,
+                "created": created,
+            }
+        human = [a for a in m.annotations if a.kind == "human"]
+        for a in m.annotations:
+            regions = [
+                r if r.author else r.model_copy(update={"author": a.author}) for r in a.regions
+            ]
+            aid = annotation_id(sha, a.author, regions, a.source_id)
+            ann_rows.append(
+                {
+                    "id": aid,
+                    "item_id": sha,
+                    "project": None,
+                    "author": a.author,
+                    "kind": a.kind,
+                    "payload": canonical_json([r.model_dump(exclude_none=True) for r in regions]),
+                    "created": a.created or created,
+                    "lead_time": a.lead_time,
+                    "supersedes": None,
+                    "source_id": a.source_id,
+                }
+            )
+            report.annotations += 1
+            if human and a is human[-1]:
+                # The label of record is the latest human annotation the file holds for the item.
+                records[sha] = LabelRecord(
+                    sha,
+                    regions,
+                    [aid],
+                    sorted({r.author or a.author for r in regions} | {a.author}),
+                )
+                report.regions += len(regions)
+                authors.add(a.author)
+    report.authors = sorted(authors)
+    for _sha, _m, data in staged:
+        ws.blobs.put_bytes(data, durable=False)
+    ws.blobs.sync()
+    with ws.db.begin() as conn:
+        existing = (
+            set(conn.execute(select(items.c.id).where(items.c.id.in_(list(item_rows)))).scalars())
+            if len(item_rows) < 30000
+            else _existing(conn, list(item_rows))
+        )
+        new_rows = [r for k, r in item_rows.items() if k not in existing]
+        report.new_items = len(new_rows)
+        if new_rows:
+            conn.execute(items.insert(), new_rows)
+        ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
+        ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
+        add_item_ids(conn, ds, list(item_rows))
+        before = _count(conn)
+        insert_ignore(conn, annotations_table, ann_rows)
+        report.new_annotations = _count(conn) - before
+        set_labels(conn, ds, records.values())
+        audit.append(
+            conn,
+            ws.actor,
+            "import",
+            f"dataset:{dataset}",
+            {
+                "file": str(bundle.source),
+                "media": report.media,
+                "new_items": report.new_items,
+                "annotations": report.new_annotations,
+                "marking": marking_text,
+            },
+        )
+    return report
+
+
+def _existing(conn: Connection, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(conn.execute(select(items.c.id).where(items.c.id.in_(chunk))).scalars())
+    return found
+
+
+def _count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(annotations_table)).scalar_one())
+
+
+def _reader(blobs: LocalBlobStore, sha: str) -> Callable[[], bytes]:
+    return lambda: blobs.get_bytes(sha)
+
+
+def export_bundle(ws: Workspace, rev: Revision) -> ExportBundle:
+    """Everything an exporter needs for one dataset version, read in bulk."""
+    if rev.commit is not None:
+        t = _manifest.read(ws.blobs, rev.commit.manifest)
+        cols = {n: t[n].to_pylist() for n in t.column_names}
+        n = t.num_rows
+    else:
+        with ws.db.read() as conn:
+            q = (
+                select(
+                    working.c.item_id,
+                    items.c.media_type,
+                    items.c.name,
+                    items.c.width,
+                    items.c.height,
+                    items.c.metadata,
+                    working.c.labels,
+                    working.c.annotation_ids,
+                    working.c.authors,
+                    items.c.marking,
+                )
+                .join(items, items.c.id == working.c.item_id)
+                .where(working.c.dataset_id == rev.dataset_id, working.c.state != 2)
+                .order_by(working.c.item_id)
+            )
+            rows = conn.execute(q).all()
+        n = len(rows)
+        keys = [
+            "item_id",
+            "media_type",
+            "name",
+            "width",
+            "height",
+            "metadata",
+            "labels",
+            "annotation_ids",
+            "authors",
+            "marking",
+        ]
+        cols = {k: [r[i] for r in rows] for i, k in enumerate(keys)}
+        cols["annotation_ids"] = [json.loads(a) for a in cols["annotation_ids"]]
+        cols["authors"] = [json.loads(a) for a in cols["authors"]]
+    names = _unique_names(cols["name"], cols["item_id"])
+    label_set: dict[str, None] = {}
+    export_rows: list[ExportRow] = []
+    blobs = ws.blobs
+    for i in range(n):
+        regions = payload_from_json(cols["labels"][i])
+        for r in regions:
+            if r.label is not None and r.kind in ("box", "polygon", "point", "span"):
+                label_set.setdefault(r.label, None)
+        sha = cols["item_id"][i]
+        export_rows.append(
+            ExportRow(
+                item_id=sha,
+                name=names[i],
+                media_type=cols["media_type"][i],
+                width=cols["width"][i],
+                height=cols["height"][i],
+                marking=cols["marking"][i],
+                metadata=json.loads(cols["metadata"][i]),
+                regions=regions,
+                read_bytes=_reader(blobs, sha),
+                authors=list(cols["authors"][i]),
+                annotation_ids=list(cols["annotation_ids"][i]),
+            )
+        )
+    marking = ws.scheme.highest_text(cols["marking"]) if n else ws.scheme.render(Marking())
+    return ExportBundle(
+        rows=export_rows,
+        label_names=sorted(label_set),
+        dataset=rev.dataset,
+        revision=rev.commit.id if rev.commit else None,
+        marking=marking,
+    )
+
+
+def _unique_names(names: list[str], ids: list[str]) -> list[str]:
+    """File names to write media under; clashing names get the item id prefixed."""
+    seen: dict[str, int] = defaultdict(int)
+    for nm in names:
+        seen[nm] += 1
+    return [nm if seen[nm] == 1 else f"{i[:12]}_{nm}" for nm, i in zip(names, ids, strict=True)]

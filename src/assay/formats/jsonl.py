@@ -1,0 +1,105 @@
+"""JSON Lines: one object per item with its labels in canonical form.
+
+Writing: ``items.jsonl`` (one record per item, see `assay.formats._records`; each carries its
+``marking``), ``metadata.json`` (dataset, revision, highest marking, classes), media under
+``media/`` and ``MARKING.txt``. Reading takes the file (or its folder) back; ``file`` is found
+under ``images`` (default: the file's folder), inline ``text`` serves text items.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from assay.errors import InvalidInput
+from assay.formats import _validate as v
+from assay.formats._export import (
+    atomic_write_text,
+    check_unique,
+    copy_media,
+    prepare_out,
+    write_marking,
+)
+from assay.formats._model import ExportBundle, ImportBundle, ImportedMedia
+from assay.formats._records import (
+    file_metadata,
+    inline_text,
+    media_from_record,
+    media_paths,
+    region_from_dict,
+)
+from assay.formats._registry import Codec
+
+ITEMS_FILE = "items.jsonl"
+METADATA_FILE = "metadata.json"
+
+
+def read(path: Path, images: Path | None = None) -> ImportBundle:
+    """Read an assay JSONL export back into an `ImportBundle`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / ITEMS_FILE
+    f = path.name
+    root = Path(images) if images is not None else path.parent
+    media: list[ImportedMedia] = []
+    labels: dict[str, None] = {}
+    meta_path = path.parent / METADATA_FILE
+    if meta_path.is_file():
+        meta = v.need_obj(v.load_json(meta_path), METADATA_FILE, "top level")
+        labels.update((str(n), None) for n in meta.get("label_names") or [])
+    for lineno, line in enumerate(v.read_text(path, f).splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{f} line {lineno}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{where} column {exc.colno}: invalid JSON: {exc.msg}") from None
+        rec = v.need_obj(rec, where, "record")
+        raw = v.need_list(rec.get("labels") or [], where, "labels")
+        regions = [region_from_dict(d, where, f"labels[{i}]") for i, d in enumerate(raw)]
+        labels.update((r.label, None) for r in regions if r.label is not None)
+        media.append(media_from_record(rec, regions, root, where, "record"))
+    return ImportBundle(media=media, label_names=list(labels), source=path)
+
+
+def write(bundle: ExportBundle, out: Path) -> list[Path]:
+    """Write ``items.jsonl``, ``metadata.json``, ``media/`` and ``MARKING.txt``."""
+    out_dir = prepare_out(Path(out))
+    files = media_paths(bundle)
+    check_unique(files, "media file")
+    lines = []
+    for row, file in zip(bundle.rows, files, strict=True):
+        rec = {
+            "id": row.item_id,
+            "name": row.name,
+            "file": file if bundle.copy_media else None,
+            "media_type": row.media_type,
+            "width": row.width,
+            "height": row.height,
+            "marking": row.marking,
+            "metadata": row.metadata,
+            "labels": [r.model_dump(mode="json", exclude_none=True) for r in row.regions],
+            "authors": row.authors,
+            "annotation_ids": row.annotation_ids,
+        }
+        text = inline_text(row)
+        if text is not None:
+            rec["text"] = text
+        lines.append(json.dumps(rec, ensure_ascii=False, separators=(",", ":")))
+    items_path = out_dir / ITEMS_FILE
+    atomic_write_text(items_path, "".join(line + "\n" for line in lines))
+    meta_path = out_dir / METADATA_FILE
+    atomic_write_text(meta_path, json.dumps(file_metadata(bundle), indent=2) + "\n")
+    written = [items_path, meta_path, write_marking(bundle, out_dir)]
+    if bundle.copy_media:
+        written += copy_media(bundle.rows, out_dir, files)
+    return written
+
+
+CODEC = Codec(
+    name="jsonl",
+    read=read,
+    write=write,
+    description="JSON Lines, one item per line, labels in canonical form",
+)

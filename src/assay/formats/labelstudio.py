@@ -1,0 +1,250 @@
+"""Label Studio JSON tasks (the ``JSON`` export), both ways.
+
+Reading: ``path`` is the exported JSON (a list of tasks, or one task), or a folder holding
+``tasks.json``, ``result.json`` or a single ``*.json``. A task's media is ``data.image`` (or
+another URL-like data field), found under ``images`` (default: the JSON file's folder) by the rule
+in `assay.formats._media`: ``/data/local-files/?d=scenes/scene_001.png`` by the path after ``d=``,
+then by base name; ``/data/upload/...`` and URLs by base name. A task with ``data.text`` and no
+image is inline text. Other ``data`` fields (``sensor``...) become media metadata;
+``data.marking`` becomes the media marking. Each annotation keeps its author
+(``completed_by`` → ``user:<id>``, or ``user:<email>`` when Label Studio expanded the user);
+cancelled (skipped) annotations are left out. Predictions become ``kind="model"`` annotations by
+``model:<model_version>``. The ``JSON_MIN`` export is refused: it cannot tell data fields from
+labels.
+
+Writing: ``tasks.json`` that Label Studio imports (percent coordinates, ``original_width`` and
+``original_height``, ``from_name``/``to_name``/``type``/``value``), ``label_config.xml`` for a
+matching project, images under ``images/`` referenced as ``/data/local-files/?d=images/<name>``
+(serve the output folder as Label Studio's local-files document root), ``data.marking`` per task.
+Regions are grouped by author: ``model:`` authors become predictions, others annotations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from assay.errors import InvalidInput
+from assay.formats import _ls_results, _media
+from assay.formats import _validate as v
+from assay.formats._export import (
+    atomic_write_text,
+    check_unique,
+    copy_media,
+    is_image,
+    prepare_out,
+    safe_relpath,
+    warn_dropped,
+    write_marking,
+)
+from assay.formats._ls_config import label_config
+from assay.formats._model import (
+    ExportBundle,
+    ExportRow,
+    ImportBundle,
+    ImportedAnnotation,
+    ImportedMedia,
+)
+from assay.formats._registry import Codec
+
+TASKS_FILE = "tasks.json"
+_MEDIA_KEYS = ("image", "img", "url", "photo")
+
+
+def read(path: Path, images: Path | None = None) -> ImportBundle:
+    """Read a Label Studio JSON export into an `ImportBundle`, validating all of it first."""
+    path = _find_json(Path(path))
+    f = path.name
+    root = Path(images) if images is not None else path.parent
+    doc = v.load_json(path)
+    tasks = [doc] if isinstance(doc, dict) else v.need_list(doc, f, "top level")
+    media: list[ImportedMedia] = []
+    labels: dict[str, None] = {}
+    for i, task in enumerate(tasks):
+        m = _read_task(v.need_obj(task, f, f"[{i}]"), root, f, f"[{i}]")
+        for ann in m.annotations:
+            labels.update((r.label, None) for r in ann.regions if r.label is not None)
+        media.append(m)
+    return ImportBundle(media=media, label_names=list(labels), source=path)
+
+
+def write(bundle: ExportBundle, out: Path) -> list[Path]:
+    """Write ``tasks.json``, ``label_config.xml``, ``images/`` and ``MARKING.txt``."""
+    out_dir = prepare_out(Path(out))
+    images = [r for r in bundle.rows if is_image(r)]
+    names = [safe_relpath(r.name) for r in images]
+    check_unique(names, "image")
+    url_of = {id(r): f"/data/local-files/?d=images/{n}" for r, n in zip(images, names, strict=True)}
+    tasks: list[dict[str, Any]] = []
+    dropped: Counter[str] = Counter()
+    for row in bundle.rows:
+        tasks.append(_task(row, url_of.get(id(row)), dropped))
+    warn_dropped("Label Studio", dropped)
+    tasks_path = out_dir / TASKS_FILE
+    atomic_write_text(tasks_path, json.dumps(tasks, ensure_ascii=False, indent=1))
+    config_path = out_dir / "label_config.xml"
+    atomic_write_text(config_path, label_config(bundle))
+    written = [tasks_path, config_path, write_marking(bundle, out_dir)]
+    if bundle.copy_media:
+        written += copy_media(images, out_dir / "images", names)
+    return written
+
+
+def _read_task(task: dict[str, Any], root: Path, f: str, place: str) -> ImportedMedia:
+    if "data" not in task and ("annotation_id" in task or "annotator" in task):
+        v.fail(f, place, "this is Label Studio's JSON_MIN export; export the project as JSON")
+    data = dict(v.need_obj(v.need_key(task, "data", f, place), f, place + ".data"))
+    marking = data.pop("marking", None)
+    raw_meta = task.get("meta")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    key = _media_key(data)
+    if key is not None:
+        ref = data.pop(key)
+        file = _media.resolve(ref, root)
+        if file is None:
+            v.fail(f, f"{place}.data.{key}", f"image {ref!r} not found in {root}")
+        w, h = _media.image_size(file, f"{f}: {place}.data.{key}")
+        m = ImportedMedia(name=_media.media_name(ref), path=file, width=w, height=h)
+    elif isinstance(data.get("text"), str):
+        text = data.pop("text")
+        name = meta.get("assay_name") or f"task_{task.get('id', place)}.txt"
+        m = ImportedMedia(name=str(name), text=text)
+    else:
+        v.fail(f, place + ".data", "no image URL and no 'text' field: nothing to label")
+    m.metadata = data
+    m.marking = marking if isinstance(marking, str) else None
+    size = (m.width, m.height)
+    anns = v.need_list(task.get("annotations", []), f, place + ".annotations")
+    for j, a in enumerate(anns):
+        ap = f"{place}.annotations[{j}]"
+        a = v.need_obj(a, f, ap)
+        if a.get("was_cancelled"):
+            continue
+        author = _author(a.get("completed_by"), f, ap + ".completed_by")
+        kind = "aggregate" if author.startswith("aggregate:") else "human"
+        m.annotations.append(_annotation(a, author, kind, size, m.text, f, ap))
+    preds = v.need_list(task.get("predictions", []), f, place + ".predictions")
+    for j, p in enumerate(preds):
+        pp = f"{place}.predictions[{j}]"
+        p = v.need_obj(p, f, pp)
+        version = p.get("model_version") or "unknown"
+        m.annotations.append(_annotation(p, f"model:{version}", "model", size, m.text, f, pp))
+    return m
+
+
+def _annotation(
+    a: dict[str, Any],
+    author: str,
+    kind: str,
+    size: tuple[int | None, int | None],
+    text: str | None,
+    f: str,
+    place: str,
+) -> ImportedAnnotation:
+    results = v.need_list(v.need_key(a, "result", f, place), f, place + ".result")
+    regions = []
+    for k, res in enumerate(results):
+        rp = f"{place}.result[{k}]"
+        regions += _ls_results.to_regions(v.need_obj(res, f, rp), size, text, f, rp)
+    default_score = a.get("score")
+    if kind == "model" and v.is_number(default_score):
+        regions = [
+            r if r.score is not None else r.model_copy(update={"score": float(default_score)})
+            for r in regions
+        ]
+    lead = a.get("lead_time")
+    created = a.get("created_at")
+    return ImportedAnnotation(
+        regions=regions,
+        author=author,
+        kind=kind,
+        created=created if isinstance(created, str) else None,
+        lead_time=float(lead) if v.is_number(lead) else None,
+        source_id=str(a["id"]) if "id" in a else None,
+    )
+
+
+def _author(value: Any, f: str, place: str) -> str:
+    if value is None:
+        return "user:import"
+    if isinstance(value, dict):
+        value = value.get("email") or value.get("id")
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
+        v.fail(f, place, f"expected a user id or email, got {v.type_name(value)}")
+    text = str(value)
+    return text if text.startswith(("user:", "aggregate:", "review:")) else f"user:{text}"
+
+
+def _media_key(data: dict[str, Any]) -> str | None:
+    for key in _MEDIA_KEYS:
+        if isinstance(data.get(key), str):
+            return key
+    for key, val in data.items():
+        if isinstance(val, str) and (
+            val.startswith(("/data/", "http://", "https://", "s3://", "gs://"))
+            or val.lower().endswith(_media.IMAGE_SUFFIXES)
+        ):
+            return key
+    return None
+
+
+def _task(row: ExportRow, url: str | None, dropped: Counter[str]) -> dict[str, Any]:
+    data: dict[str, Any] = dict(row.metadata)
+    text: str | None = None
+    if url is not None:
+        data["image"] = url
+        to_name = "image"
+    else:
+        try:
+            text = row.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"item {row.item_id} ({row.name}): text is not UTF-8") from None
+        data["text"] = text
+        to_name = "text"
+    data["marking"] = row.marking
+    groups: dict[str | None, list[Any]] = {}
+    for r in row.regions:
+        groups.setdefault(r.author, []).append(r)
+    task: dict[str, Any] = {
+        "data": data,
+        "meta": {"assay_item_id": row.item_id, "assay_name": row.name},
+        "annotations": [],
+        "predictions": [],
+    }
+    for author, regions in groups.items():
+        who = author or (row.authors[0] if len(row.authors) == 1 else None)
+        result, lost = _ls_results.from_regions(regions, (row.width, row.height), text, to_name)
+        dropped.update(lost)
+        if who is not None and who.startswith("model:"):
+            task["predictions"].append({"model_version": who[len("model:") :], "result": result})
+            continue
+        ann: dict[str, Any] = {"result": result, "was_cancelled": False, "ground_truth": False}
+        if who is not None:
+            name = who[len("user:") :] if who.startswith("user:") else who
+            ann["completed_by"] = int(name) if name.isdigit() else {"email": name}
+        task["annotations"].append(ann)
+    return task
+
+
+def _find_json(path: Path) -> Path:
+    if not path.is_dir():
+        return path
+    for name in (TASKS_FILE, "result.json"):
+        if (path / name).is_file():
+            return path / name
+    found = sorted(path.glob("*.json"))
+    if len(found) == 1:
+        return found[0]
+    raise InvalidInput(
+        f"{path}: expected one Label Studio JSON file in the folder, found {len(found)}"
+    )
+
+
+CODEC = Codec(
+    name="labelstudio",
+    read=read,
+    write=write,
+    description="Label Studio JSON tasks (all region kinds, authors, predictions)",
+)

@@ -1,0 +1,227 @@
+"""Pascal VOC XML: one file per image, boxes with classes.
+
+Reading: ``path`` is a folder with ``Annotations/`` (images default to ``JPEGImages/``), a flat
+folder of XML files and images, or one XML file. ``<filename>`` is found under ``images`` by the
+rule in `assay.formats._media` (a name without suffix also tries the image suffixes). The size
+comes from ``<size>``, else from the image file. ``difficult``, ``truncated``, ``occluded`` (as
+integers) and ``pose`` (unless ``Unspecified``) become region attributes.
+
+Coordinates follow the VOC devkit: 1-based inclusive pixel indices. A box ``xmin..xmax`` is the
+canonical ``x = xmin - 1``, ``w = xmax - xmin + 1``. Writing rounds to whole pixels
+(``xmin = round(x) + 1``, ``xmax = round(x + w)``, clamped to the image), so each edge moves by at
+most half a pixel; ``<marking>`` is added to every file and ``ImageSets/Main/<split>.txt`` lists
+the images by the ``split`` metadata (default ``train``).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from assay.domain.labels import Region
+from assay.errors import InvalidInput
+from assay.formats import _media
+from assay.formats import _validate as v
+from assay.formats._export import (
+    check_unique,
+    copy_media,
+    image_rows,
+    prepare_out,
+    safe_relpath,
+    warn_dropped,
+    write_marking,
+)
+from assay.formats._model import ExportBundle, ImportBundle, ImportedAnnotation, ImportedMedia
+from assay.formats._registry import Codec
+
+_INT_ATTRS = ("difficult", "truncated", "occluded")
+
+
+def read(path: Path, images: Path | None = None) -> ImportBundle:
+    """Read VOC XML files into an `ImportBundle`, validating all of them first."""
+    path = Path(path)
+    if path.is_dir():
+        ann_dir = path / "Annotations" if (path / "Annotations").is_dir() else path
+        files = sorted(ann_dir.rglob("*.xml"))
+        root = path
+        default_images = path / "JPEGImages" if ann_dir != path else path
+        if not files:
+            raise InvalidInput(f"{path}: no VOC .xml files found")
+    elif path.is_file():
+        files, root = [path], path.parent
+        jpeg = path.parent.parent / "JPEGImages"
+        default_images = jpeg if path.parent.name == "Annotations" and jpeg.is_dir() else root
+    else:
+        raise InvalidInput(f"{path}: no such file or folder")
+    image_dir = Path(images) if images is not None else default_images
+    media: list[ImportedMedia] = []
+    labels: dict[str, None] = {}
+    for file in files:
+        m = _read_file(file, v.display_name(file, root), image_dir)
+        for ann in m.annotations:
+            labels.update((r.label, None) for r in ann.regions if r.label is not None)
+        media.append(m)
+    return ImportBundle(media=media, label_names=list(labels), source=path)
+
+
+def write(bundle: ExportBundle, out: Path) -> list[Path]:
+    """Write ``Annotations/``, ``JPEGImages/``, ``ImageSets/Main/`` and ``MARKING.txt``."""
+    out_dir = prepare_out(Path(out))
+    rows = image_rows(bundle, "VOC")
+    names = [safe_relpath(r.name) for r in rows]
+    stems = [str(PurePosixPath(n).with_suffix("")) for n in names]
+    check_unique(stems, "annotation file")
+    written: list[Path] = []
+    splits: dict[str, list[str]] = {}
+    dropped: Counter[str] = Counter()
+    for row, name, stem in zip(rows, names, stems, strict=True):
+        root = ET.Element("annotation")
+        _sub(root, "folder", "JPEGImages")
+        _sub(root, "filename", name)
+        _sub(_sub(root, "source"), "database", bundle.dataset)
+        size = _sub(root, "size")
+        w, h = int(row.width or 0), int(row.height or 0)
+        for tag, val in (("width", w), ("height", h), ("depth", 3)):
+            _sub(size, tag, str(val))
+        _sub(root, "segmented", "0")
+        _sub(root, "marking", row.marking)
+        for r in row.regions:
+            if r.kind != "box" or r.box is None or r.label is None:
+                dropped[r.kind] += 1
+                continue
+            _object(root, r, r.box, w, h)
+        ET.indent(root)
+        path = out_dir / "Annotations" / f"{stem}.xml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+        written.append(path)
+        split = str(row.metadata.get("split", "train"))
+        splits.setdefault(split if split in ("train", "val", "test") else "train", []).append(stem)
+    warn_dropped("VOC", dropped)
+    sets = out_dir / "ImageSets" / "Main"
+    sets.mkdir(parents=True, exist_ok=True)
+    for split, members in splits.items():
+        (sets / f"{split}.txt").write_text("".join(s + "\n" for s in members), encoding="utf-8")
+        written.append(sets / f"{split}.txt")
+    written.insert(0, write_marking(bundle, out_dir))
+    if bundle.copy_media:
+        written += copy_media(rows, out_dir / "JPEGImages", names)
+    return written
+
+
+def _read_file(file: Path, f: str, image_dir: Path) -> ImportedMedia:
+    text = v.read_text(file, f)
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        line, col = exc.position
+        raise InvalidInput(f"{f} line {line} column {col + 1}: invalid XML: {exc.msg}") from None
+    if root.tag != "annotation":
+        v.fail(f, root.tag, "expected an <annotation> root element")
+    filename = _text(root, "filename", f, "annotation")
+    image = _media.resolve(filename, image_dir)
+    if image is None and not PurePosixPath(filename).suffix:
+        image = next(
+            (p for s in _media.IMAGE_SUFFIXES if (p := _media.resolve(filename + s, image_dir))),
+            None,
+        )
+    if image is None:
+        v.fail(f, "annotation/filename", f"image {filename!r} not found in {image_dir}")
+    size = root.find("size")
+    if size is not None and size.find("width") is not None:
+        w = _int(size, "width", f, "annotation/size")
+        h = _int(size, "height", f, "annotation/size")
+        if w <= 0 or h <= 0:
+            v.fail(f, "annotation/size", f"image size must be positive, got {w}x{h}")
+    else:
+        w, h = _media.image_size(image, f)
+    regions = [_region(obj, i, f, w, h) for i, obj in enumerate(root.findall("object"))]
+    m = ImportedMedia(name=_media.media_name(filename), path=image, width=w, height=h)
+    m.annotations.append(ImportedAnnotation(regions=regions))
+    marking = root.findtext("marking")
+    m.marking = marking.strip() if marking and marking.strip() else None
+    return m
+
+
+def _region(obj: ET.Element, i: int, f: str, width: int, height: int) -> Region:
+    place = f"object[{i}]"
+    label = _text(obj, "name", f, place)
+    bb = obj.find("bndbox")
+    if bb is None:
+        v.fail(f, place, "missing <bndbox>")
+    bp = place + "/bndbox"
+    xmin, ymin, xmax, ymax = (_num(bb, k, f, bp) for k in ("xmin", "ymin", "xmax", "ymax"))
+    if xmax < xmin or ymax < ymin:
+        v.fail(f, bp, f"xmax/ymax ({xmax:g}, {ymax:g}) below xmin/ymin ({xmin:g}, {ymin:g})")
+    box = (xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1)
+    v.check_box(box, width, height, f, bp)
+    attrs: dict[str, Any] = {}
+    for key in _INT_ATTRS:
+        if obj.find(key) is not None:
+            attrs[key] = _int(obj, key, f, place)
+    pose = (obj.findtext("pose") or "").strip()
+    if pose and pose != "Unspecified":
+        attrs["pose"] = pose
+    return Region(kind="box", label=label, box=box, attributes=attrs)
+
+
+def _object(
+    root: ET.Element, r: Region, box: tuple[float, float, float, float], width: int, height: int
+) -> None:
+    x, y, w, h = box
+    xmin = min(max(round(x) + 1, 1), width)
+    ymin = min(max(round(y) + 1, 1), height)
+    xmax = min(max(round(x + w), xmin), width)
+    ymax = min(max(round(y + h), ymin), height)
+    obj = _sub(root, "object")
+    _sub(obj, "name", r.label or "")
+    _sub(obj, "pose", str(r.attributes.get("pose", "Unspecified")))
+    for key in _INT_ATTRS:
+        if key in r.attributes or key != "occluded":
+            _sub(obj, key, str(int(r.attributes.get(key, 0))))
+    bb = _sub(obj, "bndbox")
+    for tag, val in (("xmin", xmin), ("ymin", ymin), ("xmax", xmax), ("ymax", ymax)):
+        _sub(bb, tag, str(val))
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+    el = ET.SubElement(parent, tag)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _text(el: ET.Element, tag: str, f: str, place: str) -> str:
+    found = el.findtext(tag)
+    if found is None or not found.strip():
+        v.fail(f, place, f"missing <{tag}>")
+    return found.strip()
+
+
+def _num(el: ET.Element, tag: str, f: str, place: str) -> float:
+    raw = _text(el, tag, f, place)
+    try:
+        val = float(raw)
+    except ValueError:
+        v.fail(f, f"{place}/{tag}", f"expected a number, got {raw!r}")
+    if not v.is_number(val):
+        v.fail(f, f"{place}/{tag}", f"expected a finite number, got {raw!r}")
+    return val
+
+
+def _int(el: ET.Element, tag: str, f: str, place: str) -> int:
+    raw = _text(el, tag, f, place)
+    try:
+        return int(float(raw)) if float(raw).is_integer() else int(raw)
+    except (ValueError, OverflowError):
+        v.fail(f, f"{place}/{tag}", f"expected an integer, got {raw!r}")
+
+
+CODEC = Codec(
+    name="voc",
+    read=read,
+    write=write,
+    description="Pascal VOC XML (boxes, classes, difficult/truncated)",
+)

@@ -1,0 +1,97 @@
+"""Content-addressed blob storage.
+
+Blobs are named by the sha256 of their bytes and stored under a two-level
+fan-out (``objects/ab/cdef...``). A blob is written to a temporary file,
+made durable, then renamed into place; it is never modified afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from assay.errors import NotFound
+
+CHUNK = 1 << 20
+
+
+class BlobStore(Protocol):
+    """The seam between assay and where bytes live (local folder, S3-compatible)."""
+
+    def put_bytes(self, data: bytes) -> str: ...
+    def get_bytes(self, sha: str) -> bytes: ...
+    def exists(self, sha: str) -> bool: ...
+    def path(self, sha: str) -> Path: ...
+
+
+class LocalBlobStore:
+    """Blobs in a local folder; the embedded default."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tmp = root / "tmp"
+        self._tmp.mkdir(exist_ok=True)
+
+    def path(self, sha: str) -> Path:
+        return self.root / sha[:2] / sha[2:]
+
+    def exists(self, sha: str) -> bool:
+        return self.path(sha).exists()
+
+    def get_bytes(self, sha: str) -> bytes:
+        try:
+            return self.path(sha).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"blob {sha[:12]} is missing from {self.root}") from None
+
+    def iter_shas(self) -> Iterator[str]:
+        for sub in self.root.iterdir():
+            if len(sub.name) == 2 and sub.is_dir():
+                for f in sub.iterdir():
+                    yield sub.name + f.name
+
+    def put_bytes(self, data: bytes, *, durable: bool = True) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        if not self.exists(sha):
+            tmp = self.write_temp(data, durable=durable)
+            self.publish(tmp, sha)
+        return sha
+
+    def write_temp(self, data: bytes, *, durable: bool = True) -> Path:
+        """Write bytes to a temporary file inside the store; `publish` moves it into place."""
+        fd, name = tempfile.mkstemp(dir=self._tmp)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        return Path(name)
+
+    def publish(self, tmp: Path, sha: str) -> None:
+        dest = self.path(sha)
+        dest.parent.mkdir(exist_ok=True)
+        if dest.exists():
+            tmp.unlink(missing_ok=True)
+            return
+        os.replace(tmp, dest)
+
+    def sync(self) -> None:
+        """Make every written temporary file durable at once (one sync instead of N fsyncs)."""
+        os.sync()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()

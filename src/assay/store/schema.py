@@ -1,0 +1,318 @@
+"""The relational schema (SQLAlchemy Core) and its forward-only migrations.
+
+The same tables serve SQLite (embedded default) and PostgreSQL (servers).
+JSON-shaped columns are stored as canonical JSON text so both backends and
+the manifests agree byte for byte.
+"""
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.engine import Connection
+
+from assay.errors import AssayError
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the bytes
+    Column("media_type", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("name", Text, nullable=False),  # original file name (or row label for text rows)
+    Column("source", Text, nullable=False, default=""),
+    Column("metadata", Text, nullable=False, default="{}"),
+    Column("marking", String(256), nullable=False),
+    Column("parent_id", String(64)),
+    Column("derivation", Text),
+    Column("created", String(40), nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created", String(40), nullable=False),
+    Column("head", String(64)),  # commit id of the branch tip, NULL before the first commit
+)
+
+# The working state of a dataset: one row per member item with its labels of record.
+# state: 0 = same as HEAD, 1 = added or labels changed, 2 = removed (row deleted on commit).
+working = Table(
+    "working",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("item_id", String(64), ForeignKey("items.id"), primary_key=True),
+    Column("labels", Text, nullable=False, default="[]"),
+    Column("label_hash", String(64), nullable=False),
+    Column("n_regions", Integer, nullable=False, default=0),
+    Column("annotation_ids", Text, nullable=False, default="[]"),
+    Column("authors", Text, nullable=False, default="[]"),
+    Column("base_hash", String(64)),  # label_hash at HEAD; NULL when the item is not in HEAD
+    Column("state", Integer, nullable=False, default=1),
+)
+Index("working_dirty", working.c.dataset_id, working.c.state)
+
+annotations_table = Table(
+    "annotations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("item_id", String(64), ForeignKey("items.id"), nullable=False),
+    Column("project", String(200)),
+    Column("author", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),  # human | model | aggregate | review
+    Column("payload", Text, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("lead_time", Float),
+    Column("supersedes", String(64)),
+    Column("source_id", String(200)),
+)
+Index("annotations_item", annotations_table.c.item_id)
+
+commits = Table(
+    "commits",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False),
+    Column("parents", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("manifest", String(64), nullable=False),
+    Column("stats", Text, nullable=False),
+    Column("seq", Integer, nullable=False),  # position in the dataset's history, 1-based
+)
+Index("commits_dataset", commits.c.dataset_id, commits.c.seq)
+
+refs = Table(
+    "refs",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("commit_id", String(64), ForeignKey("commits.id"), nullable=False),
+    UniqueConstraint("dataset_id", "name"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("time", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# --- labeling (schema version 2) -------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),  # admin | manager | reviewer | annotator
+    Column("clearance", String(256), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("disabled", Integer, nullable=False, default=0),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of a 256-bit token
+    Column("label", String(200), nullable=False, default=""),
+    Column("created", String(40), nullable=False),
+    Column("revoked", Integer, nullable=False, default=0),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("expires", Float, nullable=False),  # unix time
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),  # username + client address
+    Column("at", Float, nullable=False),
+)
+Index("login_failures_key", login_failures.c.key, login_failures.c.at)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("dataset", String(200), nullable=False),
+    Column("schema", Text, nullable=False),  # LabelSchema as canonical JSON
+    Column("instructions", Text, nullable=False, default=""),
+    Column("workflow", Text, nullable=False),  # Workflow as canonical JSON
+    Column("created", String(40), nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+# The markings present among a project's tasks, so need-to-know filters are `marking IN (...)`.
+project_markings = Table(
+    "project_markings",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id"), primary_key=True),
+    Column("marking", String(256), primary_key=True),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("item_id", String(64), ForeignKey("items.id"), nullable=False),
+    Column("marking", String(256), nullable=False),  # the item's marking, copied for filtering
+    Column("is_gold", Integer, nullable=False, default=0),
+    Column("gold", Text),  # gold regions (canonical JSON) for gold tasks
+    Column("priority", Float, nullable=False, default=1.0),  # lower is served first
+    Column("active", Integer, nullable=False, default=0),  # live leases + submissions
+    Column("open", Integer, nullable=False, default=1),  # 1 while active < overlap
+    Column("done", Integer, nullable=False, default=0),  # submissions
+    Column("review", String(20)),  # NULL | pending | accepted | rejected
+    Column("review_holder", Integer),
+    Column("review_expires", Float),
+    UniqueConstraint("project_id", "item_id"),
+)
+Index(
+    "tasks_queue", tasks.c.project_id, tasks.c.open, tasks.c.is_gold, tasks.c.priority, tasks.c.id
+)
+Index("tasks_review", tasks.c.project_id, tasks.c.review)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("state", String(12), nullable=False),  # leased | submitted | skipped | expired
+    Column("leased_at", Float, nullable=False),
+    Column("expires", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("annotation_id", String(64)),
+    Column("lead_time", Float),
+    Column("reason", Text),  # skip reason
+    UniqueConstraint("task_id", "user_id"),
+)
+Index("assignments_user", assignments.c.project_id, assignments.c.user_id, assignments.c.state)
+Index("assignments_lease", assignments.c.state, assignments.c.expires)
+
+# Client-made ids of submissions, skips and reviews: a retry finds its first result here.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("client_id", String(100), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
+    Column("action", String(12), nullable=False),  # submit | skip | review
+    Column("result", Text, nullable=False),  # canonical JSON of the first response
+    Column("created", String(40), nullable=False),
+)
+
+annotator_stats = Table(
+    "annotator_stats",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("served", Integer, nullable=False, default=0),
+    Column("gold_served", Integer, nullable=False, default=0),
+    Column("submitted", Integer, nullable=False, default=0),
+    Column("seconds", Float, nullable=False, default=0.0),
+    Column("gold_seen", Integer, nullable=False, default=0),
+    Column("gold_score", Float, nullable=False, default=0.0),
+    Column("paused", Integer, nullable=False, default=0),
+)
+
+LABELING_TABLES = (
+    users,
+    api_tokens,
+    sessions,
+    login_failures,
+    projects,
+    project_markings,
+    tasks,
+    assignments,
+    submissions,
+    annotator_stats,
+)
+
+SCHEMA_VERSION = 2
+
+
+# Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
+def _add_labeling(conn: Connection) -> None:
+    for table in LABELING_TABLES:
+        table.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_labeling}
+
+
+def current_version(conn: Connection) -> int | None:
+    if not conn.dialect.has_table(conn, "meta"):
+        return None
+    row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else None
+
+
+def create(conn: Connection) -> None:
+    metadata.create_all(conn)
+    conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the schema up to SCHEMA_VERSION; never downgrade, never drop data."""
+    version = current_version(conn)
+    if version is None:
+        create(conn)
+        return SCHEMA_VERSION
+    if version > SCHEMA_VERSION:
+        raise AssayError(
+            f"this workspace has schema version {version}, newer than this assay "
+            f"understands ({SCHEMA_VERSION}); upgrade assay"
+        )
+    while version < SCHEMA_VERSION:
+        MIGRATIONS[version](conn)
+        version += 1
+        conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(version)))
+    return version

@@ -1,0 +1,26 @@
+"""Datasets with a working state and an immutable, content-identified history."""
+
+from assay.versioning.commit import Revision, commit, history, resolve, split_spec, tag
+from assay.versioning.datasets import DatasetInfo, add_item_ids, add_items, create, remove_items
+from assay.versioning.diff import Diff, diff, labels_for, status
+from assay.versioning.labels import LabelRecord, set_labels
+
+__all__ = [
+    "DatasetInfo",
+    "Diff",
+    "LabelRecord",
+    "Revision",
+    "add_item_ids",
+    "add_items",
+    "commit",
+    "create",
+    "diff",
+    "history",
+    "labels_for",
+    "remove_items",
+    "resolve",
+    "set_labels",
+    "split_spec",
+    "status",
+    "tag",
+]

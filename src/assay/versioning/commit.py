@@ -1,0 +1,256 @@
+"""Commit the working state; read history; resolve revisions; tag."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from assay.domain.commit import Commit
+from assay.errors import Conflict, InvalidInput, NotFound
+from assay.store import LocalBlobStore
+from assay.store.schema import commits, datasets, items, refs, working
+from assay.timeutil import now_iso
+from assay.versioning import _manifest
+from assay.versioning.datasets import dataset_id, head_of
+
+_HEAD_N = re.compile(r"^HEAD(?:~(\d+))?$")
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A resolved `NAME[@REV]`: a commit, or the working state when `commit` is None."""
+
+    dataset: str
+    dataset_id: int
+    commit: Commit | None
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{self.dataset}@{self.commit.id[:12]}" if self.commit else f"{self.dataset} (working)"
+        )
+
+
+def _row_to_commit(r: object, dataset: str) -> Commit:
+    return Commit(
+        id=r.id,  # type: ignore[attr-defined]
+        dataset=dataset,
+        parents=tuple(json.loads(r.parents)),  # type: ignore[attr-defined]
+        message=r.message,  # type: ignore[attr-defined]
+        author=r.author,  # type: ignore[attr-defined]
+        created=r.created,  # type: ignore[attr-defined]
+        manifest=r.manifest,  # type: ignore[attr-defined]
+        stats=json.loads(r.stats),  # type: ignore[attr-defined]
+        seq=r.seq,  # type: ignore[attr-defined]
+    )
+
+
+def _dirty_rows(conn: Connection, ds: int) -> list[tuple[object, ...]]:
+    q = (
+        select(
+            working.c.item_id,
+            working.c.state,
+            items.c.media_type,
+            items.c.name,
+            items.c.size,
+            items.c.width,
+            items.c.height,
+            items.c.metadata,
+            working.c.labels,
+            working.c.label_hash,
+            working.c.n_regions,
+            working.c.annotation_ids,
+            working.c.authors,
+            items.c.marking,
+        )
+        .join(items, items.c.id == working.c.item_id)
+        .where(working.c.dataset_id == ds, working.c.state != 0)
+    )
+    return [tuple(r) for r in conn.execute(q)]
+
+
+def rows_to_table(rows: list[tuple[object, ...]]) -> pa.Table:
+    """Manifest rows from (item_id, state, media_type, ..., marking) tuples."""
+    import hashlib
+
+    if not rows:
+        return _manifest.empty()
+    cols = list(zip(*rows, strict=True))
+    ids = cols[0]
+    metadata = cols[7]
+    return _manifest.from_columns(
+        {
+            "item_id": ids,
+            "blob": ids,
+            "media_type": cols[2],
+            "name": cols[3],
+            "size": cols[4],
+            "width": cols[5],
+            "height": cols[6],
+            "metadata": metadata,
+            "metadata_hash": [hashlib.sha256(str(m).encode()).hexdigest() for m in metadata],
+            "labels": cols[8],
+            "label_hash": cols[9],
+            "n_regions": cols[10],
+            "annotation_ids": [json.loads(str(a)) for a in cols[11]],
+            "authors": [json.loads(str(a)) for a in cols[12]],
+            "marking": cols[13],
+        }
+    )
+
+
+def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, author: str) -> Commit:
+    """Record the working state as a new commit. Cost follows the change, not the size."""
+    if not message.strip():
+        raise InvalidInput("a commit needs a message (-m)")
+    ds = dataset_id(conn, name)
+    head_id = head_of(conn, ds)
+    dirty = _dirty_rows(conn, ds)
+    if not dirty and head_id is not None:
+        raise Conflict(f"nothing to commit in {name!r}: the working state matches HEAD")
+    removed = [str(r[0]) for r in dirty if r[1] == 2]
+    changed = [r for r in dirty if r[1] == 1]
+    if head_id is None:
+        table = rows_to_table(changed)
+        parents: tuple[str, ...] = ()
+    else:
+        head = get_commit(conn, name, ds, head_id)
+        base = _manifest.read(blobs, head.manifest)
+        base = _manifest.drop_items(base, removed + [str(r[0]) for r in changed])
+        table = pa.concat_tables([base, rows_to_table(changed)])
+        parents = (head_id,)
+    manifest_sha = _manifest.write(blobs, table)
+    stats = {
+        "items": table.num_rows,
+        "regions": int(pc.sum(table["n_regions"]).as_py() or 0),
+        "changed_items": len(changed),
+        "removed_items": len(removed),
+    }
+    created = now_iso()
+    cid = Commit.make_id(name, parents, message, author, created, manifest_sha, stats)
+    seq = (
+        conn.execute(select(func.max(commits.c.seq)).where(commits.c.dataset_id == ds)).scalar()
+        or 0
+    ) + 1
+    conn.execute(
+        commits.insert().values(
+            id=cid,
+            dataset_id=ds,
+            parents=json.dumps(list(parents)),
+            message=message,
+            author=author,
+            created=created,
+            manifest=manifest_sha,
+            stats=json.dumps(stats, sort_keys=True),
+            seq=seq,
+        )
+    )
+    conn.execute(datasets.update().where(datasets.c.id == ds).values(head=cid))
+    conn.execute(
+        working.update()
+        .where(working.c.dataset_id == ds, working.c.state == 1)
+        .values(base_hash=working.c.label_hash, state=0)
+    )
+    conn.execute(working.delete().where(working.c.dataset_id == ds, working.c.state == 2))
+    return Commit(cid, name, parents, message, author, created, manifest_sha, stats, seq)
+
+
+def get_commit(conn: Connection, name: str, ds: int, cid: str) -> Commit:
+    row = conn.execute(
+        select(commits).where(commits.c.id == cid, commits.c.dataset_id == ds)
+    ).first()
+    if row is None:
+        raise NotFound(f"no commit {cid[:12]} in dataset {name!r}")
+    return _row_to_commit(row, name)
+
+
+def history(conn: Connection, name: str) -> list[Commit]:
+    """Commits from HEAD back to the first, following first parents."""
+    ds = dataset_id(conn, name)
+    rows = {r.id: r for r in conn.execute(select(commits).where(commits.c.dataset_id == ds))}
+    out: list[Commit] = []
+    cur = head_of(conn, ds)
+    while cur:
+        c = _row_to_commit(rows[cur], name)
+        out.append(c)
+        cur = c.parents[0] if c.parents else None
+    return out
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    name, sep, rev = spec.partition("@")
+    if not name:
+        raise InvalidInput(f"bad revision {spec!r}: expected NAME[@REV]")
+    if sep and not rev:
+        raise InvalidInput(f"bad revision {spec!r}: nothing after '@'")
+    return name, rev if sep else None
+
+
+def resolve(conn: Connection, spec: str, *, default_head: bool = False) -> Revision:
+    """Resolve `NAME`, `NAME@TAG`, `NAME@<id prefix>`, `NAME@HEAD` or `NAME@HEAD~N`.
+
+    A bare `NAME` is the working state, or HEAD when `default_head` is set.
+    """
+    name, rev = split_spec(spec)
+    ds = dataset_id(conn, name)
+    if rev is None:
+        if not default_head:
+            return Revision(name, ds, None)
+        rev = "HEAD"
+    return Revision(name, ds, resolve_rev(conn, name, ds, rev))
+
+
+def resolve_rev(conn: Connection, name: str, ds: int, rev: str) -> Commit:
+    m = _HEAD_N.match(rev)
+    if m:
+        steps = int(m.group(1) or 0)
+        chain = history(conn, name)
+        if not chain:
+            raise NotFound(f"dataset {name!r} has no commits yet")
+        if steps >= len(chain):
+            raise NotFound(f"{name}@{rev}: the history has only {len(chain)} commit(s)")
+        return chain[steps]
+    tagged = conn.execute(
+        select(refs.c.commit_id).where(refs.c.dataset_id == ds, refs.c.name == rev)
+    ).scalar()
+    if tagged:
+        return get_commit(conn, name, ds, tagged)
+    if len(rev) < 4 or not all(c in "0123456789abcdef" for c in rev.lower()):
+        raise NotFound(f"{name}@{rev}: no tag {rev!r} and not a commit id prefix (4+ hex digits)")
+    found = conn.execute(
+        select(commits).where(commits.c.dataset_id == ds, commits.c.id.like(rev.lower() + "%"))
+    ).all()
+    if not found:
+        raise NotFound(f"{name}@{rev}: no tag or commit matches")
+    if len(found) > 1:
+        raise InvalidInput(
+            f"{name}@{rev}: ambiguous, matches {len(found)} commits; use more digits"
+        )
+    return _row_to_commit(found[0], name)
+
+
+def tag(conn: Connection, name: str, rev: str, tag_name: str) -> Commit:
+    if not tag_name or "@" in tag_name or _HEAD_N.match(tag_name):
+        raise InvalidInput(f"bad tag name {tag_name!r}")
+    ds = dataset_id(conn, name)
+    target = resolve_rev(conn, name, ds, rev)
+    existing = conn.execute(
+        select(refs.c.commit_id).where(refs.c.dataset_id == ds, refs.c.name == tag_name)
+    ).scalar()
+    if existing:
+        raise Conflict(f"tag {tag_name!r} already exists in {name!r} (at {existing[:12]})")
+    conn.execute(refs.insert().values(dataset_id=ds, name=tag_name, commit_id=target.id))
+    return target
+
+
+def tags_by_commit(conn: Connection, ds: int) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for r in conn.execute(select(refs.c.name, refs.c.commit_id).where(refs.c.dataset_id == ds)):
+        out.setdefault(r.commit_id, []).append(r.name)
+    return out

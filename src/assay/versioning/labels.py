@@ -1,0 +1,78 @@
+"""Setting labels of record in a dataset's working state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import bindparam, case, select
+from sqlalchemy.engine import Connection
+
+from assay.domain.labels import Region, payload_hash, payload_to_json
+from assay.errors import InvalidInput
+from assay.store.schema import working
+
+
+@dataclass
+class LabelRecord:
+    """The labels of record for one item and where they came from."""
+
+    item_id: str
+    regions: list[Region]
+    annotation_ids: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+
+
+def set_labels(conn: Connection, ds: int, records: Iterable[LabelRecord]) -> int:
+    """Replace the labels of record of member items; an item's state follows its hash."""
+    rows = [
+        {
+            "b_ds": ds,
+            "b_item": r.item_id,
+            "b_labels": payload_to_json(r.regions),
+            "b_hash": payload_hash(r.regions),
+            "b_n": len(r.regions),
+            "b_ann": json.dumps(sorted(set(r.annotation_ids))),
+            "b_authors": json.dumps(sorted(set(r.authors))),
+        }
+        for r in records
+    ]
+    if not rows:
+        return 0
+    stmt = (
+        working.update()
+        .where(working.c.dataset_id == bindparam("b_ds"))
+        .where(working.c.item_id == bindparam("b_item"))
+        .where(working.c.state != 2)
+        .values(
+            labels=bindparam("b_labels"),
+            label_hash=bindparam("b_hash"),
+            n_regions=bindparam("b_n"),
+            annotation_ids=bindparam("b_ann"),
+            authors=bindparam("b_authors"),
+            state=case((working.c.base_hash == bindparam("b_hash"), 0), else_=1),
+        )
+    )
+    updated = conn.execute(stmt, rows).rowcount
+    if updated != len(rows):
+        missing = _non_members(conn, ds, [str(r["b_item"]) for r in rows])
+        raise InvalidInput(
+            f"{len(missing)} item(s) are not members of the dataset's working state "
+            f"(first: {missing[0][:12] if missing else '?'}); add them first"
+        )
+    return len(rows)
+
+
+def _non_members(conn: Connection, ds: int, ids: list[str]) -> list[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(
+            conn.execute(
+                select(working.c.item_id).where(
+                    working.c.dataset_id == ds, working.c.item_id.in_(chunk), working.c.state != 2
+                )
+            ).scalars()
+        )
+    return [i for i in ids if i not in found]

@@ -1,0 +1,306 @@
+"""The Workspace: one store opened and the services wired to it.
+
+Example:
+    >>> import tempfile
+    >>> from assay import Workspace
+    >>> ws = Workspace.init(tempfile.mkdtemp())
+    >>> ws.create_dataset("flood-2026")
+    >>> [d.name for d in ws.datasets()]
+    ['flood-2026']
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from assay import audit, versioning
+from assay.domain.commit import Commit
+from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
+from assay.errors import Conflict, InvalidInput, NotFound
+from assay.ingest import IngestReport, ingest_paths
+from assay.store import Database, LocalBlobStore
+
+DIRNAME = ".assay"
+CONFIG = "config.json"
+
+
+def find_root(start: Path) -> Path | None:
+    """Walk up from `start` to the first folder holding `.assay/`, like git."""
+    cur = start.resolve()
+    for folder in (cur, *cur.parents):
+        if (folder / DIRNAME / CONFIG).is_file():
+            return folder / DIRNAME
+    return None
+
+
+def default_actor() -> str:
+    env = os.environ.get("ASSAY_ACTOR")
+    if env:
+        return env
+    try:
+        return f"user:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        return "user:unknown"
+
+
+class Workspace:
+    """An opened workspace: metadata database, blob store and marking scheme."""
+
+    def __init__(self, root: Path, db: Database, blobs: LocalBlobStore, scheme: MarkingScheme):
+        self.root = root
+        self.db = db
+        self.blobs = blobs
+        self.scheme = scheme
+        self.actor = default_actor()
+
+    # --- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: str | Path = ".", levels: tuple[str, ...] | None = None) -> Workspace:
+        """Create `.assay/` in `path` (an existing workspace there is an error)."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        root = folder / DIRNAME
+        if (root / CONFIG).exists():
+            raise Conflict(f"{folder.resolve()} already holds an assay workspace")
+        root.mkdir(exist_ok=True)
+        (root / "objects").mkdir(exist_ok=True)
+        config = {"marking_levels": list(levels or DEFAULT_LEVELS), "format": 1}
+        (root / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+        ws = cls._open_root(root)
+        with ws.db.begin() as conn:
+            audit.append(conn, ws.actor, "workspace.init", str(folder.resolve()))
+        return ws
+
+    @classmethod
+    def open(cls, path_or_url: str | Path | None = None) -> Workspace:
+        """Open by path (a folder at or under a workspace), or discover from the environment.
+
+        Resolution order: the argument, `ASSAY_WORKSPACE`, then walking up from the current
+        directory. `ASSAY_DATABASE_URL` puts the metadata on PostgreSQL.
+        """
+        target = path_or_url or os.environ.get("ASSAY_WORKSPACE")
+        if target is None:
+            root = find_root(Path.cwd())
+            if root is None:
+                raise NotFound(
+                    "no assay workspace here or in any parent folder; run `assay init` "
+                    "or pass -w/--workspace"
+                )
+            return cls._open_root(root)
+        p = Path(target)
+        if p.name == DIRNAME and (p / CONFIG).is_file():
+            return cls._open_root(p)
+        if (p / DIRNAME / CONFIG).is_file():
+            return cls._open_root(p / DIRNAME)
+        raise NotFound(f"{p}: not an assay workspace (no {DIRNAME}/ there); run `assay init {p}`")
+
+    @classmethod
+    def _open_root(cls, root: Path) -> Workspace:
+        try:
+            config = json.loads((root / CONFIG).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidInput(f"{root / CONFIG}: unreadable workspace config ({exc})") from None
+        scheme = MarkingScheme(tuple(config.get("marking_levels", DEFAULT_LEVELS)))
+        url = os.environ.get("ASSAY_DATABASE_URL") or f"sqlite:///{root / 'assay.db'}"
+        return cls(root, Database(url), LocalBlobStore(root / "objects"), scheme)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def marking(self, text: str | None) -> Marking:
+        return self.scheme.parse(text)
+
+    # --- ingest ------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: list[str | Path],
+        *,
+        marking: str | None = None,
+        source: str = "",
+        text_field: str = "text",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders (recursively); the same bytes give the same item."""
+        return ingest_paths(
+            self.db,
+            self.blobs,
+            self.scheme,
+            [Path(p) for p in paths],
+            actor=self.actor,
+            marking=self.scheme.parse(marking),
+            source=source,
+            text_field=text_field,
+            progress=progress,
+        )
+
+    # --- datasets ----------------------------------------------------------------------------
+
+    def create_dataset(self, name: str) -> None:
+        with self.db.begin() as conn:
+            versioning.create(conn, name)
+            audit.append(conn, self.actor, "dataset.create", f"dataset:{name}")
+
+    def datasets(self) -> list[versioning.DatasetInfo]:
+        from assay.versioning.datasets import list_all
+
+        with self.db.read() as conn:
+            return list_all(conn)
+
+    def add_items(self, name: str, query: str | None = None) -> int:
+        """Add all items, or those matching `query`, to the dataset's working state."""
+        from assay.versioning.datasets import dataset_id
+
+        with self.db.begin() as conn:
+            n = versioning.add_items(conn, dataset_id(conn, name), query=query)
+            audit.append(
+                conn, self.actor, "dataset.add", f"dataset:{name}", {"query": query, "added": n}
+            )
+        return n
+
+    def remove_items(self, name: str, query: str | None = None) -> int:
+        from assay.versioning.datasets import dataset_id
+
+        with self.db.begin() as conn:
+            n = versioning.remove_items(conn, dataset_id(conn, name), query=query)
+            audit.append(
+                conn,
+                self.actor,
+                "dataset.remove",
+                f"dataset:{name}",
+                {"query": query, "removed": n},
+            )
+        return n
+
+    def set_labels(self, name: str, records: list[versioning.LabelRecord]) -> int:
+        from assay.versioning.datasets import dataset_id
+
+        with self.db.begin() as conn:
+            n = versioning.set_labels(conn, dataset_id(conn, name), records)
+            audit.append(conn, self.actor, "labels.set", f"dataset:{name}", {"items": n})
+        return n
+
+    # --- versions ----------------------------------------------------------------------------
+
+    def status(self, name: str) -> versioning.Diff:
+        with self.db.read() as conn:
+            return versioning.status(conn, self.blobs, name)
+
+    def commit(self, name: str, message: str, author: str | None = None) -> Commit:
+        with self.db.begin() as conn:
+            c = versioning.commit(conn, self.blobs, name, message, author or self.actor)
+            audit.append(conn, self.actor, "commit", f"dataset:{name}", {"commit": c.id, **c.stats})
+        return c
+
+    def log(self, name: str) -> list[Commit]:
+        with self.db.read() as conn:
+            return versioning.history(conn, name)
+
+    def resolve(self, spec: str, *, default_head: bool = True) -> versioning.Revision:
+        with self.db.read() as conn:
+            return versioning.resolve(conn, spec, default_head=default_head)
+
+    def show(self, spec: str) -> dict[str, Any]:
+        """A commit's header, stats, tags and the highest marking of its items."""
+        from assay.versioning import _manifest
+        from assay.versioning.commit import tags_by_commit
+
+        with self.db.read() as conn:
+            rev = versioning.resolve(conn, spec, default_head=True)
+            tags = tags_by_commit(conn, rev.dataset_id)
+        assert rev.commit is not None  # default_head resolves to a commit or raises
+        c = rev.commit
+        markings = _manifest.read(self.blobs, c.manifest, ["marking"])["marking"].unique()
+        return {
+            **c.to_dict(),
+            "tags": tags.get(c.id, []),
+            "marking": self.scheme.highest_text(markings.to_pylist()),
+            "verified": c.verify(),
+        }
+
+    def tag(self, name: str, rev: str, tag_name: str) -> Commit:
+        with self.db.begin() as conn:
+            c = versioning.tag(conn, name, rev, tag_name)
+            audit.append(
+                conn, self.actor, "tag", f"dataset:{name}", {"tag": tag_name, "commit": c.id}
+            )
+        return c
+
+    def diff(self, name: str, rev_a: str, rev_b: str) -> versioning.Diff:
+        with self.db.read() as conn:
+            return versioning.diff(conn, self.blobs, name, rev_a, rev_b)
+
+    # --- import / export ---------------------------------------------------------------------
+
+    def import_labels(
+        self,
+        path: str | Path,
+        fmt: str,
+        dataset: str,
+        *,
+        images: str | Path | None = None,
+        marking: str | None = None,
+    ) -> Any:
+        """Read a label file (COCO, Label Studio, YOLO, VOC) into a dataset's working state."""
+        from assay.formats import get_codec
+        from assay.formats.io import import_bundle
+
+        codec = get_codec(fmt)
+        if codec.read is None:
+            raise InvalidInput(f"format {fmt!r} can be written but not read")
+        bundle = codec.read(Path(path), Path(images) if images else None)
+        return import_bundle(self, bundle, dataset, self.scheme.parse(marking))
+
+    def export(self, spec: str, fmt: str, out: str | Path, *, action: str = "export") -> Any:
+        """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format."""
+        from assay.formats import get_codec
+        from assay.formats.io import export_bundle
+
+        codec = get_codec(fmt)
+        if codec.write is None:
+            raise InvalidInput(f"format {fmt!r} can be read but not written")
+        rev = self.resolve(spec, default_head=False)
+        bundle = export_bundle(self, rev)
+        files = codec.write(bundle, Path(out))
+        with self.db.begin() as conn:
+            audit.append(
+                conn,
+                self.actor,
+                action,
+                f"dataset:{rev.dataset}",
+                {
+                    "revision": bundle.revision,
+                    "format": fmt,
+                    "out": str(out),
+                    "items": len(bundle.rows),
+                    "marking": bundle.marking,
+                },
+            )
+        return {
+            "files": [str(f) for f in files],
+            "items": len(bundle.rows),
+            "marking": bundle.marking,
+            "revision": bundle.revision,
+        }
+
+    # --- audit -------------------------------------------------------------------------------
+
+    def audit_log(self, limit: int | None = None) -> list[audit.AuditEvent]:
+        with self.db.read() as conn:
+            return audit.events(conn, limit)
+
+    def audit_verify(self) -> audit.VerifyResult:
+        with self.db.read() as conn:
+            return audit.verify(conn)
