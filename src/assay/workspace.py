@@ -16,14 +16,17 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assay import audit, versioning
+from assay import audit
 from assay.domain.commit import Commit
 from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.ingest import IngestReport, ingest_paths
 from assay.store import Database, LocalBlobStore
+
+if TYPE_CHECKING:
+    from assay import versioning
 
 DIRNAME = ".assay"
 CONFIG = "config.json"
@@ -149,6 +152,8 @@ class Workspace:
     # --- datasets ----------------------------------------------------------------------------
 
     def create_dataset(self, name: str) -> None:
+        from assay import versioning
+
         with self.db.begin() as conn:
             versioning.create(conn, name)
             audit.append(conn, self.actor, "dataset.create", f"dataset:{name}")
@@ -161,6 +166,7 @@ class Workspace:
 
     def add_items(self, name: str, query: str | None = None) -> int:
         """Add all items, or those matching `query`, to the dataset's working state."""
+        from assay import versioning
         from assay.versioning.datasets import dataset_id
 
         with self.db.begin() as conn:
@@ -171,6 +177,7 @@ class Workspace:
         return n
 
     def remove_items(self, name: str, query: str | None = None) -> int:
+        from assay import versioning
         from assay.versioning.datasets import dataset_id
 
         with self.db.begin() as conn:
@@ -185,6 +192,7 @@ class Workspace:
         return n
 
     def set_labels(self, name: str, records: list[versioning.LabelRecord]) -> int:
+        from assay import versioning
         from assay.versioning.datasets import dataset_id
 
         with self.db.begin() as conn:
@@ -195,25 +203,34 @@ class Workspace:
     # --- versions ----------------------------------------------------------------------------
 
     def status(self, name: str) -> versioning.Diff:
+        from assay import versioning
+
         with self.db.read() as conn:
             return versioning.status(conn, self.blobs, name)
 
     def commit(self, name: str, message: str, author: str | None = None) -> Commit:
+        from assay import versioning
+
         with self.db.begin() as conn:
             c = versioning.commit(conn, self.blobs, name, message, author or self.actor)
             audit.append(conn, self.actor, "commit", f"dataset:{name}", {"commit": c.id, **c.stats})
         return c
 
     def log(self, name: str) -> list[Commit]:
+        from assay import versioning
+
         with self.db.read() as conn:
             return versioning.history(conn, name)
 
     def resolve(self, spec: str, *, default_head: bool = True) -> versioning.Revision:
+        from assay import versioning
+
         with self.db.read() as conn:
             return versioning.resolve(conn, spec, default_head=default_head)
 
     def show(self, spec: str) -> dict[str, Any]:
         """A commit's header, stats, tags and the highest marking of its items."""
+        from assay import versioning
         from assay.versioning import _manifest
         from assay.versioning.commit import tags_by_commit
 
@@ -231,6 +248,8 @@ class Workspace:
         }
 
     def tag(self, name: str, rev: str, tag_name: str) -> Commit:
+        from assay import versioning
+
         with self.db.begin() as conn:
             c = versioning.tag(conn, name, rev, tag_name)
             audit.append(
@@ -239,6 +258,8 @@ class Workspace:
         return c
 
     def diff(self, name: str, rev_a: str, rev_b: str) -> versioning.Diff:
+        from assay import versioning
+
         with self.db.read() as conn:
             return versioning.diff(conn, self.blobs, name, rev_a, rev_b)
 

@@ -20,6 +20,7 @@ class Commit:
     manifest: str
     stats: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
+    delta: str | None = None
 
     @staticmethod
     def make_id(
@@ -30,6 +31,7 @@ class Commit:
         created: str,
         manifest: str,
         stats: dict[str, Any],
+        delta: str | None = None,
     ) -> str:
         """The sha256 of the canonical header, so a commit cannot be altered unseen."""
         header = {
@@ -39,6 +41,7 @@ class Commit:
             "author": author,
             "created": created,
             "manifest": manifest,
+            "delta": delta,
             "stats": stats,
         }
         return hashlib.sha256(canonical_json(header).encode()).hexdigest()
@@ -52,6 +55,7 @@ class Commit:
             self.created,
             self.manifest,
             self.stats,
+            self.delta,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,5 +67,6 @@ class Commit:
             "author": self.author,
             "created": self.created,
             "manifest": self.manifest,
+            "delta": self.delta,
             "stats": self.stats,
         }

@@ -69,3 +69,9 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
     inter = iw * ih
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
+
+
+def metadata_record(meta: dict[str, Any]) -> tuple[str, str]:
+    """Item metadata as canonical JSON and its sha256 (the manifest's `metadata_hash`)."""
+    text = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text, hashlib.sha256(text.encode()).hexdigest()

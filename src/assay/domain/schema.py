@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from assay.domain.labels import Region, RegionKind
 from assay.errors import InvalidInput
 
-ControlType = Literal["boxes", "polygons", "points", "spans", "choices", "text", "ranking", "rating"]
+ControlType = Literal[
+    "boxes", "polygons", "points", "spans", "choices", "text", "ranking", "rating"
+]
 
 REGION_KIND: dict[str, RegionKind] = {
     "boxes": "box",

@@ -14,15 +14,21 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from assay import audit
-from assay.domain.labels import Region, canonical_json, payload_from_json, payload_hash
+from assay.domain.labels import (
+    Region,
+    canonical_json,
+    metadata_record,
+    payload_from_json,
+    payload_hash,
+)
 from assay.domain.marking import Marking
 from assay.errors import InvalidInput
 from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
 from assay.store import LocalBlobStore
 from assay.store._sql import insert_ignore
-from assay.store.schema import annotations_table, datasets, items, working
+from assay.store.schema import annotations_table, datasets, items
 from assay.timeutil import now_iso
-from assay.versioning import LabelRecord, Revision, _manifest, add_item_ids, set_labels
+from assay.versioning import LabelRecord, Revision, _manifest, _rows, add_item_ids, set_labels
 from assay.versioning.datasets import create as create_dataset
 
 if TYPE_CHECKING:
@@ -90,6 +96,7 @@ def import_bundle(
         if sha not in item_rows:
             meta = dict(m.metadata)
             meta.setdefault("path", m.name)
+            meta_text, meta_hash = metadata_record(meta)
             item_rows[sha] = {
                 "id": sha,
                 "media_type": _media_type(m, data),
@@ -98,7 +105,8 @@ def import_bundle(
                 "height": m.height,
                 "name": Path(m.name).name or m.name,
                 "source": str(bundle.source or ""),
-                "metadata": json.dumps(meta, sort_keys=True, default=str),
+                "metadata": meta_text,
+                "metadata_hash": meta_hash,
                 "marking": marking_text,
                 "parent_id": None,
                 "derivation": None,
@@ -192,70 +200,45 @@ def export_bundle(ws: Workspace, rev: Revision) -> ExportBundle:
     """Everything an exporter needs for one dataset version, read in bulk."""
     if rev.commit is not None:
         t = _manifest.read(ws.blobs, rev.commit.manifest)
-        cols = {n: t[n].to_pylist() for n in t.column_names}
-        n = t.num_rows
     else:
         with ws.db.read() as conn:
-            q = (
-                select(
-                    working.c.item_id,
-                    items.c.media_type,
-                    items.c.name,
-                    items.c.width,
-                    items.c.height,
-                    items.c.metadata,
-                    working.c.labels,
-                    working.c.annotation_ids,
-                    working.c.authors,
-                    items.c.marking,
-                )
-                .join(items, items.c.id == working.c.item_id)
-                .where(working.c.dataset_id == rev.dataset_id, working.c.state != 2)
-                .order_by(working.c.item_id)
-            )
-            rows = conn.execute(q).all()
-        n = len(rows)
-        keys = [
-            "item_id",
-            "media_type",
-            "name",
-            "width",
-            "height",
-            "metadata",
-            "labels",
-            "annotation_ids",
-            "authors",
-            "marking",
-        ]
-        cols = {k: [r[i] for r in rows] for i, k in enumerate(keys)}
-        cols["annotation_ids"] = [json.loads(a) for a in cols["annotation_ids"]]
-        cols["authors"] = [json.loads(a) for a in cols["authors"]]
-    names = _unique_names(cols["name"], cols["item_id"])
+            t = _rows.working_rows(conn, rev.dataset_id)
+    t = t.sort_by("item_id")
+    ids = t["item_id"].to_pylist()
+    with ws.db.read() as conn:
+        attrs = _rows.item_attributes(conn, ids)
+    media_types = t["media_type"].to_pylist()
+    labels = t["labels"].to_pylist()
+    ann_ids = t["annotation_ids"].to_pylist()
+    authors = t["authors"].to_pylist()
+    markings = t["marking"].to_pylist()
+    names = _unique_names([attrs[i][0] for i in ids], ids)
     label_set: dict[str, None] = {}
     export_rows: list[ExportRow] = []
     blobs = ws.blobs
-    for i in range(n):
-        regions = payload_from_json(cols["labels"][i])
+    for k, sha in enumerate(ids):
+        _name, width, height, meta = attrs[sha]
+        regions = payload_from_json(labels[k])
         for r in regions:
             if r.label is not None and r.kind in ("box", "polygon", "point", "span"):
                 label_set.setdefault(r.label, None)
-        sha = cols["item_id"][i]
         export_rows.append(
             ExportRow(
                 item_id=sha,
-                name=names[i],
-                media_type=cols["media_type"][i],
-                width=cols["width"][i],
-                height=cols["height"][i],
-                marking=cols["marking"][i],
-                metadata=json.loads(cols["metadata"][i]),
+                name=names[k],
+                media_type=media_types[k],
+                width=width,
+                height=height,
+                marking=markings[k],
+                metadata=json.loads(meta),
                 regions=regions,
                 read_bytes=_reader(blobs, sha),
-                authors=list(cols["authors"][i]),
-                annotation_ids=list(cols["annotation_ids"][i]),
+                authors=list(authors[k]),
+                annotation_ids=list(ann_ids[k]),
             )
         )
-    marking = ws.scheme.highest_text(cols["marking"]) if n else ws.scheme.render(Marking())
+    n = len(ids)
+    marking = ws.scheme.highest_text(markings) if n else ws.scheme.render(Marking())
     return ExportBundle(
         rows=export_rows,
         label_names=sorted(label_set),

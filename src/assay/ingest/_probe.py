@@ -88,6 +88,7 @@ def _dms(values: Any) -> float:
 
 
 def probe_image(data: bytes) -> tuple[str, int, int, dict[str, Any]]:
+    """Media type, size and EXIF of an image, with its structure checked (no full decode)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -95,10 +96,11 @@ def probe_image(data: bytes) -> tuple[str, int, int, dict[str, Any]]:
             fmt = img.format or ""
             if fmt not in PIL_FORMATS:
                 raise ProbeError(f"unsupported image format {fmt or 'unknown'}")
-            img.verify()  # checks structure and checksums without decoding every pixel
-        with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
-            meta = _exif(img)
+            # PNG keeps EXIF in a chunk Pillow only reaches by decoding; read it when the header
+            # already has it. The other formats carry it in the header.
+            meta = _exif(img) if fmt != "PNG" or "exif" in img.info else {}
+            img.verify()  # chunk structure and checksums, without decoding every pixel
     except UnidentifiedImageError:
         raise ProbeError("not a readable image (corrupt or unknown format)") from None
     except ProbeError:
@@ -190,7 +192,7 @@ def probe_file(
     for item, payload in zip(result.items, payloads, strict=True):
         item.sha = hashlib.sha256(payload).hexdigest()
         if not store.exists(item.sha):
-            item.tmp = str(store.write_temp(payload, durable=False))
+            item.tmp = store.stage(payload, item.sha)
     return result
 
 

@@ -8,7 +8,6 @@ A file that cannot be read is reported by name with the reason and skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from assay import audit
+from assay.domain.labels import metadata_record
 from assay.domain.marking import Marking, MarkingScheme
 from assay.errors import InvalidInput
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
@@ -103,10 +103,11 @@ def ingest_paths(
             continue
         for p in res.items:
             if p.sha in staged:
-                if p.tmp:
+                if p.tmp and p.tmp != staged[p.sha][0]:
                     Path(p.tmp).unlink(missing_ok=True)
                 continue
             order.append(p.sha)
+            meta_text, meta_hash = metadata_record(p.metadata)
             row: dict[str, object] = {
                 "id": p.sha,
                 "media_type": p.media_type,
@@ -115,7 +116,8 @@ def ingest_paths(
                 "height": p.height,
                 "name": p.name,
                 "source": source,
-                "metadata": json.dumps(p.metadata, sort_keys=True),
+                "metadata": meta_text,
+                "metadata_hash": meta_hash,
                 "marking": marking_text,
                 "parent_id": None,
                 "derivation": None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -14,9 +15,9 @@ from sqlalchemy.engine import Connection
 from assay.domain.commit import Commit
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.store import LocalBlobStore
-from assay.store.schema import commits, datasets, items, refs, working
+from assay.store.schema import commits, datasets, refs, working_changes
 from assay.timeutil import now_iso
-from assay.versioning import _manifest
+from assay.versioning import _manifest, _rows
 from assay.versioning.datasets import dataset_id, head_of
 
 _HEAD_N = re.compile(r"^HEAD(?:~(\d+))?$")
@@ -48,92 +49,61 @@ def _row_to_commit(r: object, dataset: str) -> Commit:
         manifest=r.manifest,  # type: ignore[attr-defined]
         stats=json.loads(r.stats),  # type: ignore[attr-defined]
         seq=r.seq,  # type: ignore[attr-defined]
-    )
-
-
-def _dirty_rows(conn: Connection, ds: int) -> list[tuple[object, ...]]:
-    q = (
-        select(
-            working.c.item_id,
-            working.c.state,
-            items.c.media_type,
-            items.c.name,
-            items.c.size,
-            items.c.width,
-            items.c.height,
-            items.c.metadata,
-            working.c.labels,
-            working.c.label_hash,
-            working.c.n_regions,
-            working.c.annotation_ids,
-            working.c.authors,
-            items.c.marking,
-        )
-        .join(items, items.c.id == working.c.item_id)
-        .where(working.c.dataset_id == ds, working.c.state != 0)
-    )
-    return [tuple(r) for r in conn.execute(q)]
-
-
-def rows_to_table(rows: list[tuple[object, ...]]) -> pa.Table:
-    """Manifest rows from (item_id, state, media_type, ..., marking) tuples."""
-    import hashlib
-
-    if not rows:
-        return _manifest.empty()
-    cols = list(zip(*rows, strict=True))
-    ids = cols[0]
-    metadata = cols[7]
-    return _manifest.from_columns(
-        {
-            "item_id": ids,
-            "blob": ids,
-            "media_type": cols[2],
-            "name": cols[3],
-            "size": cols[4],
-            "width": cols[5],
-            "height": cols[6],
-            "metadata": metadata,
-            "metadata_hash": [hashlib.sha256(str(m).encode()).hexdigest() for m in metadata],
-            "labels": cols[8],
-            "label_hash": cols[9],
-            "n_regions": cols[10],
-            "annotation_ids": [json.loads(str(a)) for a in cols[11]],
-            "authors": [json.loads(str(a)) for a in cols[12]],
-            "marking": cols[13],
-        }
+        delta=r.delta,  # type: ignore[attr-defined]
     )
 
 
 def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, author: str) -> Commit:
-    """Record the working state as a new commit. Cost follows the change, not the size."""
+    """Record the working state as a new commit.
+
+    Reads the change log, not the dataset: the only whole-dataset work is rewriting the
+    Parquet manifest, which stays columnar.
+    """
     if not message.strip():
         raise InvalidInput("a commit needs a message (-m)")
     ds = dataset_id(conn, name)
     head_id = head_of(conn, ds)
-    dirty = _dirty_rows(conn, ds)
-    if not dirty and head_id is not None:
-        raise Conflict(f"nothing to commit in {name!r}: the working state matches HEAD")
-    removed = [str(r[0]) for r in dirty if r[1] == 2]
-    changed = [r for r in dirty if r[1] == 1]
+    # The first commit takes every member; later ones read the change log.
+    changes = [] if head_id is None else _rows.pending_changes(conn, ds)
+    changes = [c for c in changes if c.kind is not None]
     if head_id is None:
-        table = rows_to_table(changed)
+        table = _rows.working_rows(conn, ds)
+        if table.num_rows == 0:
+            raise Conflict(f"nothing to commit in {name!r}: add items first")
         parents: tuple[str, ...] = ()
+        delta = None
     else:
+        if not changes:
+            conn.execute(working_changes.delete().where(working_changes.c.dataset_id == ds))
+            raise Conflict(f"nothing to commit in {name!r}: the working state matches HEAD")
         head = get_commit(conn, name, ds, head_id)
-        base = _manifest.read(blobs, head.manifest)
-        base = _manifest.drop_items(base, removed + [str(r[0]) for r in changed])
-        table = pa.concat_tables([base, rows_to_table(changed)])
+        touched = [c.item_id for c in changes]
+        fresh = _rows.working_rows(conn, ds, [c.item_id for c in changes if c.hash is not None])
+        base = _manifest.drop_items(_manifest.read(blobs, head.manifest), touched)
+        table = pa.concat_tables([base, fresh])
         parents = (head_id,)
+        delta = _manifest.write_delta(
+            blobs,
+            {
+                "item_id": touched,
+                "change": [c.kind for c in changes],
+                "before_hash": [c.base_hash for c in changes],
+                "after_hash": [c.hash for c in changes],
+                "before_labels": [c.base_labels for c in changes],
+                "after_labels": [c.labels for c in changes],
+            },
+        )
+    kinds = Counter(c.kind for c in changes) if head_id else Counter({"added": table.num_rows})
     manifest_sha = _manifest.write(blobs, table)
     stats = {
         "items": table.num_rows,
         "regions": int(pc.sum(table["n_regions"]).as_py() or 0),
-        "changed_items": len(changed),
-        "removed_items": len(removed),
+        "added_items": kinds.get("added", 0),
+        "removed_items": kinds.get("removed", 0),
+        "changed_items": kinds.get("changed", 0),
     }
     created = now_iso()
-    cid = Commit.make_id(name, parents, message, author, created, manifest_sha, stats)
+    cid = Commit.make_id(name, parents, message, author, created, manifest_sha, stats, delta)
     seq = (
         conn.execute(select(func.max(commits.c.seq)).where(commits.c.dataset_id == ds)).scalar()
         or 0
@@ -147,18 +117,14 @@ def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, aut
             author=author,
             created=created,
             manifest=manifest_sha,
+            delta=delta,
             stats=json.dumps(stats, sort_keys=True),
             seq=seq,
         )
     )
     conn.execute(datasets.update().where(datasets.c.id == ds).values(head=cid))
-    conn.execute(
-        working.update()
-        .where(working.c.dataset_id == ds, working.c.state == 1)
-        .values(base_hash=working.c.label_hash, state=0)
-    )
-    conn.execute(working.delete().where(working.c.dataset_id == ds, working.c.state == 2))
-    return Commit(cid, name, parents, message, author, created, manifest_sha, stats, seq)
+    conn.execute(working_changes.delete().where(working_changes.c.dataset_id == ds))
+    return Commit(cid, name, parents, message, author, created, manifest_sha, stats, seq, delta)
 
 
 def get_commit(conn: Connection, name: str, ds: int, cid: str) -> Commit:

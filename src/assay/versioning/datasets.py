@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, case, func, literal, not_, select
+from sqlalchemy import and_, func, literal, not_, select
 from sqlalchemy.engine import Connection
 
 from assay.domain.labels import payload_hash
 from assay.errors import Conflict, InvalidInput, NotFound
-from assay.store.schema import commits, datasets, items, working
+from assay.store._sql import insert_ignore
+from assay.store.schema import commits, datasets, items, working, working_changes
 from assay.timeutil import now_iso
 from assay.versioning._query import compile_query
 
@@ -66,7 +69,6 @@ def head_of(conn: Connection, ds: int) -> str | None:
 def list_all(conn: Connection) -> list[DatasetInfo]:
     members = (
         select(working.c.dataset_id, func.count().label("n"))
-        .where(working.c.state != 2)
         .group_by(working.c.dataset_id)
         .subquery()
     )
@@ -91,54 +93,79 @@ def list_all(conn: Connection) -> list[DatasetInfo]:
     ]
 
 
+def _insert_ignore_select(conn: Connection, table: Any, cols: list[str], src: Any) -> int:
+    stmt: Any
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).from_select(cols, src).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).from_select(cols, src).on_conflict_do_nothing()
+    return int(conn.execute(stmt).rowcount)
+
+
+def mark_changed(conn: Connection, ds: int, ids: Sequence[str]) -> None:
+    """Record, before they change, that these members change: keeps their committed labels.
+
+    An item already recorded keeps its first record, which is the committed one.
+    """
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        src = select(
+            working.c.dataset_id, working.c.item_id, working.c.label_hash, working.c.labels
+        ).where(working.c.dataset_id == ds, working.c.item_id.in_(chunk))
+        _insert_ignore_select(
+            conn, working_changes, ["dataset_id", "item_id", "base_hash", "base_labels"], src
+        )
+
+
 def add_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
     """Add items (all, or those matching `query`) to the working state; returns how many."""
     cond = compile_query(query, conn.dialect.name) if query else literal(True)
     member = select(working.c.item_id).where(working.c.dataset_id == ds)
-    # Members marked removed come back with their labels.
-    restored = conn.execute(
-        working.update()
-        .where(
-            working.c.dataset_id == ds,
-            working.c.state == 2,
-            working.c.item_id.in_(select(items.c.id).where(cond)),
-        )
-        .values(state=case((working.c.base_hash == working.c.label_hash, 0), else_=1))
-    ).rowcount
+    chosen = and_(cond, not_(items.c.id.in_(member)))
+    _insert_ignore_select(
+        conn,
+        working_changes,
+        ["dataset_id", "item_id"],
+        select(literal(ds), items.c.id).where(chosen),
+    )
     src = select(
         literal(ds),
         items.c.id,
         literal("[]"),
         literal(EMPTY_HASH),
         literal(0),
-        literal("[]"),
-        literal("[]"),
-        literal(None),
-        literal(1),
-    ).where(and_(cond, not_(items.c.id.in_(member))))
-    added = conn.execute(
-        working.insert().from_select(
-            [
-                "dataset_id",
-                "item_id",
-                "labels",
-                "label_hash",
-                "n_regions",
-                "annotation_ids",
-                "authors",
-                "base_hash",
-                "state",
-            ],
-            src,
-        )
-    ).rowcount
-    return int(added) + int(restored)
+        literal(""),
+        literal(""),
+    ).where(chosen)
+    cols = [
+        "dataset_id",
+        "item_id",
+        "labels",
+        "label_hash",
+        "n_regions",
+        "annotation_ids",
+        "authors",
+    ]
+    return int(conn.execute(working.insert().from_select(cols, src)).rowcount)
 
 
 def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
     """Make the given items members (a no-op for those already in)."""
-    from assay.store._sql import insert_ignore
-
+    present: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        present.update(
+            conn.execute(
+                select(working.c.item_id).where(
+                    working.c.dataset_id == ds, working.c.item_id.in_(chunk)
+                )
+            ).scalars()
+        )
+    new = [i for i in dict.fromkeys(ids) if i not in present]
     rows = [
         {
             "dataset_id": ds,
@@ -146,39 +173,24 @@ def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
             "labels": "[]",
             "label_hash": EMPTY_HASH,
             "n_regions": 0,
-            "annotation_ids": "[]",
-            "authors": "[]",
-            "base_hash": None,
-            "state": 1,
+            "annotation_ids": "",
+            "authors": "",
         }
-        for i in ids
+        for i in new
     ]
-    insert_ignore(conn, working, rows)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        conn.execute(
-            working.update()
-            .where(working.c.dataset_id == ds, working.c.state == 2, working.c.item_id.in_(chunk))
-            .values(state=case((working.c.base_hash == working.c.label_hash, 0), else_=1))
-        )
+    if rows:
+        conn.execute(working.insert(), rows)
+        insert_ignore(conn, working_changes, [{"dataset_id": ds, "item_id": i} for i in new])
 
 
 def remove_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
+    """Drop matching members from the working state (their committed rows stay in history)."""
     cond = compile_query(query, conn.dialect.name) if query else literal(True)
-    chosen = select(items.c.id).where(cond)
-    dropped = conn.execute(
-        working.delete().where(
-            working.c.dataset_id == ds, working.c.base_hash.is_(None), working.c.item_id.in_(chosen)
-        )
-    ).rowcount
-    marked = conn.execute(
-        working.update()
-        .where(
-            working.c.dataset_id == ds,
-            working.c.base_hash.is_not(None),
-            working.c.state != 2,
-            working.c.item_id.in_(chosen),
-        )
-        .values(state=2)
-    ).rowcount
-    return int(dropped) + int(marked)
+    matching = working.c.item_id.in_(select(items.c.id).where(cond))
+    src = select(
+        working.c.dataset_id, working.c.item_id, working.c.label_hash, working.c.labels
+    ).where(working.c.dataset_id == ds, matching)
+    _insert_ignore_select(
+        conn, working_changes, ["dataset_id", "item_id", "base_hash", "base_labels"], src
+    )
+    return int(conn.execute(working.delete().where(working.c.dataset_id == ds, matching)).rowcount)

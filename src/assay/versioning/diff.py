@@ -1,4 +1,9 @@
-"""Label-level differences between two versions of a dataset, and `status`."""
+"""Label-level differences between two versions of a dataset, and `status`.
+
+Adjacent commits are compared through the delta the later one stored, and the working
+state against HEAD through the change log, so the common cases cost what changed. Any
+other pair is compared by joining the two manifests' label hashes.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from assay.domain.commit import Commit
 from assay.domain.diff import CHANGE_KINDS, LabelChange, diff_regions
-from assay.domain.labels import Region, payload_from_json
+from assay.domain.labels import Region, payload_from_json, payload_to_json
 from assay.store import LocalBlobStore
 from assay.store.schema import working
-from assay.versioning import _manifest
+from assay.versioning import _manifest, _rows
 from assay.versioning.commit import Revision, resolve
+from assay.versioning.datasets import head_of
 
 
 @dataclass
@@ -52,20 +58,23 @@ class Diff:
         }
 
 
-def _hashes(conn: Connection, blobs: LocalBlobStore, rev: Revision) -> pa.Table:
-    if rev.commit is not None:
-        return _manifest.read(blobs, rev.commit.manifest, ["item_id", "label_hash"])
-    rows = conn.execute(
-        select(working.c.item_id, working.c.label_hash).where(
-            working.c.dataset_id == rev.dataset_id, working.c.state != 2
-        )
-    ).all()
-    return pa.table(
-        {
-            "item_id": pa.array([r[0] for r in rows], pa.string()),
-            "label_hash": pa.array([r[1] for r in rows], pa.string()),
-        }
-    )
+# (item id, kind, labels before as JSON, labels after as JSON)
+Entry = tuple[str, str, str | None, str | None]
+
+
+def _build(before: str, after: str, entries: list[Entry]) -> Diff:
+    d = Diff(before, after)
+    for item, kind, old, new in sorted(entries):
+        if kind == "added":
+            d.items_added.append(item)
+        elif kind == "removed":
+            d.items_removed.append(item)
+        elif kind == "changed":
+            d.items_changed.append(item)
+            d.changes.extend(
+                diff_regions(item, payload_from_json(old or ""), payload_from_json(new or ""))
+            )
+    return d
 
 
 def labels_for(
@@ -78,12 +87,8 @@ def labels_for(
         table = _manifest.take_items(
             _manifest.read(blobs, rev.commit.manifest, ["item_id", "labels"]), ids
         )
-        return {
-            i: payload_from_json(lab)
-            for i, lab in zip(
-                table["item_id"].to_pylist(), table["labels"].to_pylist(), strict=True
-            )
-        }
+        pairs = zip(table["item_id"].to_pylist(), table["labels"].to_pylist(), strict=True)
+        return {i: payload_from_json(lab) for i, lab in pairs}
     out: dict[str, list[Region]] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -96,33 +101,70 @@ def labels_for(
     return out
 
 
-def _region_changes(
-    before: dict[str, list[Region]], after: dict[str, list[Region]], ids: list[str]
-) -> list[LabelChange]:
-    changes: list[LabelChange] = []
-    for i in ids:
-        changes.extend(diff_regions(i, before.get(i, []), after.get(i, [])))
-    return changes
+def _from_delta(blobs: LocalBlobStore, c: Commit, reverse: bool) -> list[Entry]:
+    assert c.delta is not None  # callers check
+    t = _manifest.read(blobs, c.delta)
+    flip = {"added": "removed", "removed": "added", "changed": "changed"}
+    rows = zip(
+        t["item_id"].to_pylist(),
+        t["change"].to_pylist(),
+        t["before_labels"].to_pylist(),
+        t["after_labels"].to_pylist(),
+        strict=True,
+    )
+    if reverse:
+        return [(i, flip[k], new, old) for i, k, old, new in rows]
+    return list(rows)
+
+
+def _full(conn: Connection, blobs: LocalBlobStore, a: Revision, b: Revision) -> list[Entry]:
+    def hashes(rev: Revision) -> Any:
+        if rev.commit is not None:
+            return _manifest.read(blobs, rev.commit.manifest, ["item_id", "label_hash"])
+        return _rows.working_hashes(conn, rev.dataset_id)
+
+    joined = hashes(a).join(
+        hashes(b), "item_id", join_type="full outer", left_suffix="_a", right_suffix="_b"
+    )
+    ha, hb, ids = joined["label_hash_a"], joined["label_hash_b"], joined["item_id"]
+    entries: list[Entry] = [
+        (i, "added", None, None) for i in ids.filter(pc.is_null(ha)).to_pylist()
+    ]
+    entries += [(i, "removed", None, None) for i in ids.filter(pc.is_null(hb)).to_pylist()]
+    both = pc.and_(pc.is_valid(ha), pc.is_valid(hb))
+    changed = ids.filter(pc.and_(both, pc.not_equal(ha, hb))).to_pylist()
+    old = labels_for(conn, blobs, a, changed)
+    new = labels_for(conn, blobs, b, changed)
+    for i in changed:
+        entries.append((i, "changed", payload_to_json(old[i]), payload_to_json(new[i])))
+    return entries
+
+
+def _pending(conn: Connection, ds: int) -> list[Entry]:
+    out: list[Entry] = []
+    for c in _rows.pending_changes(conn, ds):
+        if c.kind is not None:
+            out.append((c.item_id, c.kind, c.base_labels, c.labels))
+    return out
 
 
 def diff(conn: Connection, blobs: LocalBlobStore, name: str, rev_a: str, rev_b: str) -> Diff:
     """Differences from `rev_a` to `rev_b` (each a tag, id prefix, HEAD~N, or WORKING)."""
     a = _resolve_side(conn, name, rev_a)
     b = _resolve_side(conn, name, rev_b)
-    ta, tb = _hashes(conn, blobs, a), _hashes(conn, blobs, b)
-    joined = ta.join(tb, "item_id", join_type="full outer", left_suffix="_a", right_suffix="_b")
-    ha, hb = joined["label_hash_a"], joined["label_hash_b"]
-    ids = joined["item_id"]
-    added = sorted(ids.filter(pc.is_null(ha)).to_pylist())
-    removed = sorted(ids.filter(pc.is_null(hb)).to_pylist())
-    both = pc.and_(pc.is_valid(ha), pc.is_valid(hb))
-    changed_mask = pc.and_(both, pc.not_equal(ha, hb))
-    changed = sorted(ids.filter(changed_mask).to_pylist())
-    result = Diff(a.label, b.label, added, removed, changed)
-    result.changes = _region_changes(
-        labels_for(conn, blobs, a, changed), labels_for(conn, blobs, b, changed), changed
-    )
-    return result
+    ca, cb = a.commit, b.commit
+    head = head_of(conn, a.dataset_id)
+    if ca and cb and cb.delta and cb.parents[:1] == (ca.id,):
+        entries = _from_delta(blobs, cb, reverse=False)
+    elif ca and cb and ca.delta and ca.parents[:1] == (cb.id,):
+        entries = _from_delta(blobs, ca, reverse=True)
+    elif ca and cb is None and ca.id == head:
+        entries = _pending(conn, a.dataset_id)
+    elif ca and cb and ca.id == cb.id:
+        entries = []
+    else:
+        entries = _full(conn, blobs, a, b)
+    return _build(a.label, b.label, entries)
 
 
 def _resolve_side(conn: Connection, name: str, rev: str) -> Revision:
@@ -132,20 +174,9 @@ def _resolve_side(conn: Connection, name: str, rev: str) -> Revision:
 
 
 def status(conn: Connection, blobs: LocalBlobStore, name: str) -> Diff:
-    """Uncommitted changes: reads only rows marked changed, so cost follows the change."""
-    head = resolve(conn, name, default_head=False)
-    work_rows = conn.execute(
-        select(working.c.item_id, working.c.state, working.c.base_hash, working.c.labels).where(
-            working.c.dataset_id == head.dataset_id, working.c.state != 0
-        )
-    ).all()
-    added = sorted(r.item_id for r in work_rows if r.state == 1 and r.base_hash is None)
-    removed = sorted(r.item_id for r in work_rows if r.state == 2)
-    changed = sorted(r.item_id for r in work_rows if r.state == 1 and r.base_hash is not None)
-    head_rev = resolve(conn, name, default_head=True) if changed else head
-    base_label = head_rev.label if head_rev.commit else f"{name}@(no commits)"
-    result = Diff(base_label, head.label, added, removed, changed)
-    changed_set = set(changed)
-    after = {r.item_id: payload_from_json(r.labels) for r in work_rows if r.item_id in changed_set}
-    result.changes = _region_changes(labels_for(conn, blobs, head_rev, changed), after, changed)
-    return result
+    """Uncommitted changes, read from the change log only: cost follows the change."""
+    work = resolve(conn, name)
+    has_head = head_of(conn, work.dataset_id) is not None
+    head = resolve(conn, name, default_head=True) if has_head else None
+    before = head.label if head else f"{name}@(no commits)"
+    return _build(before, work.label, _pending(conn, work.dataset_id))

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from assay.domain.labels import Region, payload_hash, payload_to_json
 from assay.errors import InvalidInput
-from assay.store.schema import working
+from assay.store.schema import ID_SEP, working
+from assay.versioning.datasets import mark_changed
 
 
 @dataclass
@@ -24,8 +24,16 @@ class LabelRecord:
     authors: list[str] = field(default_factory=list)
 
 
+def join_ids(values: Iterable[str]) -> str:
+    return ID_SEP.join(sorted(set(values)))
+
+
+def split_ids(text: str) -> list[str]:
+    return text.split(ID_SEP) if text else []
+
+
 def set_labels(conn: Connection, ds: int, records: Iterable[LabelRecord]) -> int:
-    """Replace the labels of record of member items; an item's state follows its hash."""
+    """Replace the labels of record of member items and mark them changed."""
     rows = [
         {
             "b_ds": ds,
@@ -33,25 +41,24 @@ def set_labels(conn: Connection, ds: int, records: Iterable[LabelRecord]) -> int
             "b_labels": payload_to_json(r.regions),
             "b_hash": payload_hash(r.regions),
             "b_n": len(r.regions),
-            "b_ann": json.dumps(sorted(set(r.annotation_ids))),
-            "b_authors": json.dumps(sorted(set(r.authors))),
+            "b_ann": join_ids(r.annotation_ids),
+            "b_authors": join_ids(r.authors),
         }
         for r in records
     ]
     if not rows:
         return 0
+    mark_changed(conn, ds, [str(r["b_item"]) for r in rows])
     stmt = (
         working.update()
         .where(working.c.dataset_id == bindparam("b_ds"))
         .where(working.c.item_id == bindparam("b_item"))
-        .where(working.c.state != 2)
         .values(
             labels=bindparam("b_labels"),
             label_hash=bindparam("b_hash"),
             n_regions=bindparam("b_n"),
             annotation_ids=bindparam("b_ann"),
             authors=bindparam("b_authors"),
-            state=case((working.c.base_hash == bindparam("b_hash"), 0), else_=1),
         )
     )
     updated = conn.execute(stmt, rows).rowcount
@@ -71,7 +78,7 @@ def _non_members(conn: Connection, ds: int, ids: list[str]) -> list[str]:
         found.update(
             conn.execute(
                 select(working.c.item_id).where(
-                    working.c.dataset_id == ds, working.c.item_id.in_(chunk), working.c.state != 2
+                    working.c.dataset_id == ds, working.c.item_id.in_(chunk)
                 )
             ).scalars()
         )

@@ -1,0 +1,169 @@
+"""Bulk reads of the working state into manifest-shaped Arrow tables.
+
+These are the hot paths of commit, status, diff and export. On SQLite the whole-dataset
+read goes through the ADBC driver, which hands back Arrow columns without building a
+Python object per value; elsewhere it falls back to plain DB-API cursors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy.engine import Connection
+
+from assay.store.schema import ID_SEP
+from assay.versioning import _manifest
+
+_COLUMNS = (
+    "w.item_id, i.media_type, i.metadata_hash, w.labels, w.label_hash, w.n_regions, "
+    "w.annotation_ids, w.authors, i.marking"
+)
+_NAMES = [
+    "item_id",
+    "media_type",
+    "metadata_hash",
+    "labels",
+    "label_hash",
+    "n_regions",
+    "annotation_ids",
+    "authors",
+    "marking",
+]
+_FROM = " FROM working w JOIN items i ON i.id = w.item_id WHERE w.dataset_id = {p}"
+CHUNK = 500
+
+
+def _param(conn: Connection) -> str:
+    return "%s" if conn.dialect.name == "postgresql" else "?"
+
+
+def _split(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """ID_SEP-joined strings to lists of strings ('' is the empty list)."""
+    parts = pc.split_pattern(col, ID_SEP)
+    empty = pa.scalar([], pa.list_(pa.string()))
+    return pc.if_else(pc.equal(col, ""), empty, parts)
+
+
+def _finish(cols: dict[str, pa.Array | pa.ChunkedArray]) -> pa.Table:
+    arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for name in _manifest.COLUMNS:
+        if name == "blob":
+            arrays[name] = pa.nulls(len(cols["item_id"]), pa.string())
+        elif name in ("annotation_ids", "authors"):
+            arrays[name] = _split(pc.cast(cols[name], pa.string()))
+        else:
+            arrays[name] = pc.cast(cols[name], _manifest.SCHEMA.field(name).type)
+    return pa.table(arrays, schema=_manifest.SCHEMA)
+
+
+def to_table(rows: Sequence[Sequence[object]]) -> pa.Table:
+    if not rows:
+        return _manifest.empty()
+    columns = zip(*rows, strict=True)
+    return _finish({n: pa.array(c) for n, c in zip(_NAMES, columns, strict=True)})
+
+
+def _adbc_all(conn: Connection, ds: int) -> pa.Table | None:
+    """The whole working state through ADBC, or None where that path is not available."""
+    if conn.dialect.name != "sqlite":
+        return None
+    try:
+        import adbc_driver_sqlite.dbapi as adbc
+    except ImportError:
+        return None
+    path = conn.engine.url.database
+    if not path or path == ":memory:":
+        return None
+    with adbc.connect(path) as db, db.cursor() as cur:
+        cur.execute(f"SELECT {_COLUMNS}{_FROM.format(p='?')} ORDER BY w.item_id", parameters=(ds,))
+        raw = cur.fetch_arrow_table()
+    if raw.num_rows == 0:
+        return _manifest.empty()
+    return _finish(dict(zip(_NAMES, raw.columns, strict=True)))
+
+
+def working_rows(conn: Connection, ds: int, ids: Sequence[str] | None = None) -> pa.Table:
+    """Manifest rows of the working state: all members, or those of `ids` that are members.
+
+    The whole-dataset read sees the last committed state of the database; call it before
+    writing in the same transaction.
+    """
+    p = _param(conn)
+    base = f"SELECT {_COLUMNS}{_FROM.format(p=p)}"
+    if ids is None:
+        fast = _adbc_all(conn, ds)
+        if fast is not None:
+            return fast
+        return to_table(conn.exec_driver_sql(base + " ORDER BY w.item_id", (ds,)).fetchall())
+    out: list[Sequence[object]] = []
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        marks = ",".join([p] * len(chunk))
+        out.extend(
+            conn.exec_driver_sql(base + f" AND w.item_id IN ({marks})", (ds, *chunk)).fetchall()
+        )
+    out.sort(key=lambda r: str(r[0]))
+    return to_table(out)
+
+
+@dataclass
+class Change:
+    """One item that changed since the last commit: its committed and current labels."""
+
+    item_id: str
+    base_hash: str | None
+    base_labels: str | None
+    hash: str | None
+    labels: str | None
+
+    @property
+    def kind(self) -> str | None:
+        if self.base_hash is None:
+            return "added" if self.hash is not None else None
+        if self.hash is None:
+            return "removed"
+        return "changed" if self.hash != self.base_hash else None
+
+
+def pending_changes(conn: Connection, ds: int) -> list[Change]:
+    """Every recorded change of the working state, read from the change log only."""
+    p = _param(conn)
+    rows = conn.exec_driver_sql(
+        "SELECT c.item_id, c.base_hash, c.base_labels, w.label_hash, w.labels "
+        "FROM working_changes c LEFT JOIN working w "
+        "ON w.dataset_id = c.dataset_id AND w.item_id = c.item_id "
+        f"WHERE c.dataset_id = {p} ORDER BY c.item_id",
+        (ds,),
+    ).fetchall()
+    return [Change(*r) for r in rows]
+
+
+def working_hashes(conn: Connection, ds: int) -> pa.Table:
+    p = _param(conn)
+    rows = conn.exec_driver_sql(
+        f"SELECT item_id, label_hash FROM working WHERE dataset_id = {p} ORDER BY item_id", (ds,)
+    ).fetchall()
+    ids = [r[0] for r in rows]
+    hashes = [r[1] for r in rows]
+    return pa.table(
+        {"item_id": pa.array(ids, pa.string()), "label_hash": pa.array(hashes, pa.string())}
+    )
+
+
+def item_attributes(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """(name, width, height, metadata JSON) of each item, read in chunks."""
+    p = _param(conn)
+    out: dict[str, tuple[Any, ...]] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        marks = ",".join([p] * len(chunk))
+        for r in conn.exec_driver_sql(
+            f"SELECT id, name, width, height, metadata FROM items WHERE id IN ({marks})",
+            tuple(chunk),
+        ):
+            out[r[0]] = tuple(r[1:])
+    return out
