@@ -44,10 +44,12 @@ items = Table(
     Column("name", Text, nullable=False),  # original file name (or row label for text rows)
     Column("source", Text, nullable=False, default=""),
     Column("metadata", Text, nullable=False, default="{}"),
+    Column("metadata_hash", String(64), nullable=False),
     Column("marking", String(256), nullable=False),
     Column("parent_id", String(64)),
     Column("derivation", Text),
     Column("created", String(40), nullable=False),
+    sqlite_with_rowid=False,  # clustered by id: bulk joins walk it in key order
 )
 
 datasets = Table(
@@ -60,7 +62,7 @@ datasets = Table(
 )
 
 # The working state of a dataset: one row per member item with its labels of record.
-# state: 0 = same as HEAD, 1 = added or labels changed, 2 = removed (row deleted on commit).
+# annotation_ids and authors are joined with ID_SEP (ids and names never contain it).
 working = Table(
     "working",
     metadata,
@@ -69,12 +71,26 @@ working = Table(
     Column("labels", Text, nullable=False, default="[]"),
     Column("label_hash", String(64), nullable=False),
     Column("n_regions", Integer, nullable=False, default=0),
-    Column("annotation_ids", Text, nullable=False, default="[]"),
-    Column("authors", Text, nullable=False, default="[]"),
-    Column("base_hash", String(64)),  # label_hash at HEAD; NULL when the item is not in HEAD
-    Column("state", Integer, nullable=False, default=1),
+    Column("annotation_ids", Text, nullable=False, default=""),
+    Column("authors", Text, nullable=False, default=""),
+    sqlite_with_rowid=False,
 )
-Index("working_dirty", working.c.dataset_id, working.c.state)
+
+# Items whose membership or labels changed since the dataset's last commit, with their
+# labels as of that commit (NULL base_hash: the item is not in it). Rows are written before
+# the working row changes, so status and commit read only these rows: their cost follows
+# the change, not the dataset size.
+working_changes = Table(
+    "working_changes",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("base_hash", String(64)),
+    Column("base_labels", Text),
+    sqlite_with_rowid=False,
+)
+
+ID_SEP = "\x1f"
 
 annotations_table = Table(
     "annotations",
@@ -102,6 +118,7 @@ commits = Table(
     Column("author", String(200), nullable=False),
     Column("created", String(40), nullable=False),
     Column("manifest", String(64), nullable=False),
+    Column("delta", String(64)),  # blob of the label changes against the first parent
     Column("stats", Text, nullable=False),
     Column("seq", Integer, nullable=False),  # position in the dataset's history, 1-based
 )
@@ -231,6 +248,8 @@ assignments = Table(
     Column("finished_at", Float),
     Column("annotation_id", String(64)),
     Column("lead_time", Float),
+    Column("model_assisted", Integer),
+    Column("gold_score", Float),  # for gold tasks: the answer's score against gold
     Column("reason", Text),  # skip reason
     UniqueConstraint("task_id", "user_id"),
 )
@@ -248,6 +267,20 @@ submissions = Table(
     Column("result", Text, nullable=False),  # canonical JSON of the first response
     Column("created", String(40), nullable=False),
 )
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
+    Column("reviewer_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("decision", String(10), nullable=False),  # accept | fix | reject
+    Column("target", String(64)),  # the annotation reviewed
+    Column("annotation_id", String(64)),  # the review annotation written
+    Column("comment", Text, nullable=False, default=""),
+    Column("created", String(40), nullable=False),
+)
+Index("reviews_task", reviews.c.task_id)
 
 annotator_stats = Table(
     "annotator_stats",
@@ -273,6 +306,7 @@ LABELING_TABLES = (
     tasks,
     assignments,
     submissions,
+    reviews,
     annotator_stats,
 )
 
