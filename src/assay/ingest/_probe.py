@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay.ingest._png import SIGNATURE, PngError, png_info
 from assay.store.blobs import LocalBlobStore
 
 IMAGE_TYPES = {
@@ -89,6 +90,13 @@ def _dms(values: Any) -> float:
 
 def probe_image(data: bytes) -> tuple[str, int, int, dict[str, Any]]:
     """Media type, size and EXIF of an image, with its structure checked (no full decode)."""
+    if data.startswith(SIGNATURE):
+        try:
+            width, height, has_exif = png_info(data)
+        except PngError as exc:
+            raise ProbeError(f"corrupt PNG: {exc}") from None
+        if not has_exif:
+            return "image/png", width, height, {}
     from PIL import Image, UnidentifiedImageError
 
     try:
