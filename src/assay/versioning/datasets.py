@@ -150,7 +150,15 @@ def add_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
         "annotation_ids",
         "authors",
     ]
-    return int(conn.execute(working.insert().from_select(cols, src)).rowcount)
+    before = _members(conn, ds)
+    conn.execute(working.insert().from_select(cols, src))
+    return _members(conn, ds) - before
+
+
+def _members(conn: Connection, ds: int) -> int:
+    # INSERT ... SELECT row counts are not reported alike by every driver; count instead.
+    q = select(func.count()).select_from(working).where(working.c.dataset_id == ds)
+    return int(conn.execute(q).scalar_one())
 
 
 def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
