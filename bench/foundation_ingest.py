@@ -89,7 +89,8 @@ def main() -> None:
         for k, v in times.items()
     ]
     text = (
-        f"### Ingest {args.files:,} PNG files of 64x64 noise ({size / 1e6:.0f} MB, page cache warm)\n\n"
+        f"### Ingest {args.files:,} PNG files of 64x64 noise "
+        f"({size / 1e6:.0f} MB, page cache warm)\n\n"
         + table(["tool", "median s", "runs s", "vs cp -r"], rows)
         + f"\n\nassay vs cp -r: {med['assay ingest'] / med['cp -r']:.2f}x the time (target <= 3x); "
         f"dvc add / assay: {med['dvc add'] / med['assay ingest']:.2f}x (target >= 4x).\n"

@@ -10,6 +10,7 @@ differ are `changed`. Unpaired regions are `added` or `removed`.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -63,6 +64,8 @@ def _bbox(r: Region) -> tuple[float, float, float, float] | None:
 
 def similarity(a: Region, b: Region) -> float:
     """Overlap in [0, 1] between two regions of the same kind (1 = same place)."""
+    if (a.box, a.points, a.span) == (b.box, b.points, b.span):
+        return 1.0  # equal geometry, including degenerate (zero-area) boxes
     if a.span is not None and b.span is not None:
         inter = min(a.span[1], b.span[1]) - max(a.span[0], b.span[0])
         union = max(a.span[1], b.span[1]) - min(a.span[0], b.span[0])
@@ -78,7 +81,10 @@ def similarity(a: Region, b: Region) -> float:
 
 def _pair(before: list[Region], after: list[Region]) -> list[tuple[Region | None, Region | None]]:
     pairs: list[tuple[Region | None, Region | None]] = []
-    by_id = {r.id: r for r in after if r.id}
+    # Ids pair regions only where they are unique on both sides; the rest pair by geometry.
+    seen_before = Counter(r.id for r in before if r.id)
+    seen_after = Counter(r.id for r in after if r.id)
+    by_id = {r.id: r for r in after if r.id and seen_after[r.id] == 1 and seen_before[r.id] == 1}
     left: list[Region] = []
     used: set[int] = set()
     for r in before:

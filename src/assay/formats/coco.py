@@ -185,7 +185,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         "categories": categories,
     }
     ann_path = out_dir / ANNOTATION_FILE
-    atomic_write_text(ann_path, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), check_circular=False)
+    atomic_write_text(ann_path, text)
     written = [ann_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
         written += copy_media(rows, out_dir / "images", names)

@@ -56,7 +56,8 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{where} column {exc.colno}: invalid JSON: {exc.msg}") from None
         rec = v.need_obj(rec, where, "record")
-        raw = v.need_list(rec.get("labels") or [], where, "labels")
+        raw = rec.get("labels")
+        raw = v.need_list([] if raw is None else raw, where, "labels")
         regions = [region_from_dict(d, where, f"labels[{i}]") for i, d in enumerate(raw)]
         labels.update((r.label, None) for r in regions if r.label is not None)
         media.append(media_from_record(rec, regions, root, where, "record"))

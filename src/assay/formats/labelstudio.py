@@ -5,9 +5,11 @@ Reading: ``path`` is the exported JSON (a list of tasks, or one task), or a fold
 another URL-like data field), found under ``images`` (default: the JSON file's folder) by the rule
 in `assay.formats._media`: ``/data/local-files/?d=scenes/scene_001.png`` by the path after ``d=``,
 then by base name; ``/data/upload/...`` and URLs by base name. A task with ``data.text`` and no
-image is inline text. Other ``data`` fields (``sensor``...) become media metadata;
+image is inline text (named ``task_<id>.txt``). A ``meta.assay_name`` (written by assay's export)
+names the media. Other ``data`` fields (``sensor``...) become media metadata;
 ``data.marking`` becomes the media marking. Each annotation keeps its author
-(``completed_by`` → ``user:<id>``, or ``user:<email>`` when Label Studio expanded the user);
+(``completed_by`` → ``user:<id>``, or ``user:<email>`` when Label Studio expanded the user;
+an ``assay_author`` key, written by assay's export, wins);
 cancelled (skipped) annotations are left out. Predictions become ``kind="model"`` annotations by
 ``model:<model_version>``. The ``JSON_MIN`` export is refused: it cannot tell data fields from
 labels.
@@ -16,7 +18,9 @@ Writing: ``tasks.json`` that Label Studio imports (percent coordinates, ``origin
 ``original_height``, ``from_name``/``to_name``/``type``/``value``), ``label_config.xml`` for a
 matching project, images under ``images/`` referenced as ``/data/local-files/?d=images/<name>``
 (serve the output folder as Label Studio's local-files document root), ``data.marking`` per task.
-Regions are grouped by author: ``model:`` authors become predictions, others annotations.
+Regions are grouped by author: ``model:`` authors become predictions, others annotations with
+``completed_by`` (numeric user ids only; Label Studio assigns others to the importing user) and
+the exact author in ``assay_author``.
 """
 
 from __future__ import annotations
@@ -74,6 +78,9 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``tasks.json``, ``label_config.xml``, ``images/`` and ``MARKING.txt``."""
     out_dir = prepare_out(Path(out))
     images = [r for r in bundle.rows if is_image(r)]
+    for r in images:
+        if r.width is None or r.height is None:
+            raise InvalidInput(f"item {r.item_id} ({r.name}): image width/height unknown")
     names = [safe_relpath(r.name) for r in images]
     check_unique(names, "image")
     url_of = {id(r): f"/data/local-files/?d=images/{n}" for r, n in zip(images, names, strict=True)}
@@ -83,7 +90,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         tasks.append(_task(row, url_of.get(id(row)), dropped))
     warn_dropped("Label Studio", dropped)
     tasks_path = out_dir / TASKS_FILE
-    atomic_write_text(tasks_path, json.dumps(tasks, ensure_ascii=False, indent=1))
+    atomic_write_text(tasks_path, json.dumps(tasks, ensure_ascii=False, separators=(",", ":")))
     config_path = out_dir / "label_config.xml"
     atomic_write_text(config_path, label_config(bundle))
     written = [tasks_path, config_path, write_marking(bundle, out_dir)]
@@ -106,7 +113,8 @@ def _read_task(task: dict[str, Any], root: Path, f: str, place: str) -> Imported
         if file is None:
             v.fail(f, f"{place}.data.{key}", f"image {ref!r} not found in {root}")
         w, h = _media.image_size(file, f"{f}: {place}.data.{key}")
-        m = ImportedMedia(name=_media.media_name(ref), path=file, width=w, height=h)
+        name = meta.get("assay_name") or _media.media_name(ref)
+        m = ImportedMedia(name=str(name), path=file, width=w, height=h)
     elif isinstance(data.get("text"), str):
         text = data.pop("text")
         name = meta.get("assay_name") or f"task_{task.get('id', place)}.txt"
@@ -122,7 +130,9 @@ def _read_task(task: dict[str, Any], root: Path, f: str, place: str) -> Imported
         a = v.need_obj(a, f, ap)
         if a.get("was_cancelled"):
             continue
-        author = _author(a.get("completed_by"), f, ap + ".completed_by")
+        author = a.get("assay_author")
+        if not isinstance(author, str) or not author:
+            author = _author(a.get("completed_by"), f, ap + ".completed_by")
         kind = "aggregate" if author.startswith("aggregate:") else "human"
         m.annotations.append(_annotation(a, author, kind, size, m.text, f, ap))
     preds = v.need_list(task.get("predictions", []), f, place + ".predictions")
@@ -222,8 +232,12 @@ def _task(row: ExportRow, url: str | None, dropped: Counter[str]) -> dict[str, A
             continue
         ann: dict[str, Any] = {"result": result, "was_cancelled": False, "ground_truth": False}
         if who is not None:
-            name = who[len("user:") :] if who.startswith("user:") else who
-            ann["completed_by"] = int(name) if name.isdigit() else {"email": name}
+            # Label Studio maps an integer completed_by to a user id and falls back to the
+            # importing user otherwise; the exact author travels in `assay_author`.
+            name = who.removeprefix("user:")
+            if name.isdigit():
+                ann["completed_by"] = int(name)
+            ann["assay_author"] = who
         task["annotations"].append(ann)
     return task
 

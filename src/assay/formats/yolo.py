@@ -113,6 +113,9 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         written.append(path)
     warn_dropped("YOLO", dropped)
     used = set(splits)
+    for split in ("train", *sorted(used)):  # every folder data.yaml names exists, even if empty
+        (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
+        (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
     doc: dict[str, Any] = {
         "path": ".",
         "train": "images/train",

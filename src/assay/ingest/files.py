@@ -103,8 +103,10 @@ def ingest_paths(
             continue
         for p in res.items:
             if p.sha in staged:
+                # The same bytes twice in one run: one item, and the second copy a duplicate.
                 if p.tmp and p.tmp != staged[p.sha][0]:
                     Path(p.tmp).unlink(missing_ok=True)
+                report.duplicate.append(p.sha)
                 continue
             order.append(p.sha)
             meta_text, meta_hash = metadata_record(p.metadata)

@@ -26,8 +26,12 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    # Take the write lock up front so concurrent writers queue instead of failing mid-way.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock up front, so concurrent writers queue instead of failing
+    # mid-way; readers start a deferred transaction (a WAL snapshot) and block nobody.
+    if conn.get_execution_options().get("assay_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 class Database:
@@ -54,12 +58,15 @@ class Database:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction: everything inside commits together or not at all."""
-        with self.engine.begin() as conn:
-            yield conn
+        """A write transaction: everything inside commits together or not at all."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(assay_write=True)
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read-only snapshot; it never holds the write lock."""
         with self.engine.connect() as conn:
             yield conn
 

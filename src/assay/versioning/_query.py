@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal
+from sqlalchemy import ColumnElement, Float, String, and_, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement as _CE
 
 from assay.errors import InvalidInput
@@ -52,11 +52,8 @@ def compile_query(query: str, dialect: str) -> ColumnElement[bool]:
         elif field in _TEXT:
             col = items.c[field]
         elif field.startswith(("metadata.", "meta.")):
-            key = field.split(".", 1)[1]
-            if dialect == "sqlite":
-                col = func.json_extract(items.c.metadata, f"$.{key}")
-            else:
-                col = func.cast(items.c.metadata, _json_type())[key].astext
+            conds.append(_metadata_cond(field.split(".", 1)[1], op, raw, dialect))
+            continue
         else:
             raise InvalidInput(
                 f"unknown query field {field!r}; use one of "
@@ -66,10 +63,42 @@ def compile_query(query: str, dialect: str) -> ColumnElement[bool]:
     return and_(*conds)
 
 
-def _json_type() -> Any:
+def _number(raw: str) -> float | None:
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def _metadata_cond(key: str, op: str, raw: str, dialect: str) -> ColumnElement[bool]:
+    """A condition on a (possibly nested, dot-separated) metadata key.
+
+    `=`/`!=`/`~` compare the value as text, so `priority=3` matches the JSON number 3;
+    `< <= > >=` with a number compare numerically and match numeric values only.
+    """
+    parts = key.split(".")
+    number = _number(raw)
+    if dialect == "sqlite":
+        path = "$." + ".".join(f'"{p}"' for p in parts)
+        value = func.json_extract(items.c.metadata, path)
+        as_text: Any = cast(value, String)
+        if op in ("<", "<=", ">", ">=") and number is not None:
+            numeric = func.json_type(items.c.metadata, path).in_(("integer", "real"))
+            return and_(numeric, _apply(value, op, number))
+        return _apply(as_text, op, raw)
     from sqlalchemy.dialects.postgresql import JSONB
 
-    return JSONB
+    text_value = func.jsonb_extract_path_text(cast(items.c.metadata, JSONB), *parts)
+    if op in ("<", "<=", ">", ">=") and number is not None:
+        guarded = case(
+            (
+                text_value.op("~")(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"),
+                cast(text_value, Float),
+            ),
+            else_=None,
+        )
+        return _apply(guarded, op, number)
+    return _apply(text_value, op, raw)
 
 
 def _apply(col: Any, op: str, value: Any) -> _CE[bool]:
