@@ -20,6 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from _common import WORK, median, table, write_result
 
@@ -46,24 +47,28 @@ def _payload(regions: list[dict[str, object]]) -> tuple[str, str]:
     return text, hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
-def setup(n: int) -> None:
-    """Build the workspace with bulk SQL (setup is not timed)."""
+def setup(n: int, ws_path: Path = WS, with_blobs: bool = False) -> None:
+    """Build a workspace of n labelled items with bulk SQL (setup is not timed)."""
     from assay import Workspace
     from assay.domain.labels import Region, metadata_record, payload_hash
 
-    shutil.rmtree(WS, ignore_errors=True)
-    ws = Workspace.init(WS)
+    shutil.rmtree(ws_path, ignore_errors=True)
+    ws = Workspace.init(ws_path)
     ws.create_dataset("aerial")
+    blobs = ws.blobs
     ws.close()
     rng = random.Random(0)
     sample = [_region(rng, 0), _region(rng, 1)]
     assert _payload(sample)[1] == payload_hash([Region.model_validate(r) for r in sample])
-    db = sqlite3.connect(WS / ".assay" / "assay.db")
+    db = sqlite3.connect(ws_path / ".assay" / "assay.db")
     db.execute("PRAGMA synchronous=OFF")
     item_rows, work_rows = [], []
     meta_text, meta_hash = metadata_record({"sensor": "sat-2"})
     for i in range(n):
-        sha = hashlib.sha256(f"chip-{i}".encode()).hexdigest()
+        content = f"chip-{i}".encode()
+        sha = hashlib.sha256(content).hexdigest()
+        if with_blobs:
+            blobs.put_bytes(content, durable=False)
         item_rows.append(
             (sha, "image/png", 12000, 64, 64, f"chip_{i:07d}.png", "bench", meta_text, meta_hash,
              "UNCLASSIFIED", None, None, "2026-11-28T00:00:00Z")

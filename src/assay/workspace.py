@@ -284,8 +284,13 @@ class Workspace:
         bundle = codec.read(Path(path), Path(images) if images else None)
         return import_bundle(self, bundle, dataset, self.scheme.parse(marking))
 
-    def export(self, spec: str, fmt: str, out: str | Path, *, action: str = "export") -> Any:
-        """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format."""
+    def export(
+        self, spec: str, fmt: str, out: str | Path, *, media: bool = True, action: str = "export"
+    ) -> Any:
+        """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format.
+
+        With `media=False` only the label files are written; they still name each media file.
+        """
         from assay.formats import get_codec
         from assay.formats.io import export_bundle
 
@@ -294,6 +299,7 @@ class Workspace:
             raise InvalidInput(f"format {fmt!r} can be read but not written")
         rev = self.resolve(spec, default_head=False)
         bundle = export_bundle(self, rev)
+        bundle.copy_media = media
         files = codec.write(bundle, Path(out))
         with self.db.begin() as conn:
             audit.append(

@@ -8,11 +8,42 @@ import sys
 import click
 
 from assay import __version__
-from assay.cli._common import Env
+from assay.cli._common import Env, LazyGroup
 from assay.errors import AssayError
 
+# Every command by name -> "module:attribute". Modules load only when their command runs,
+# so `assay init` never pays for pandas, pyarrow or FastAPI. A module that is not installed
+# (a missing extra) simply leaves its commands out of the list.
+COMMANDS: dict[str, str] = {
+    "init": "assay.cli.versions:init",
+    "ingest": "assay.cli.versions:ingest",
+    "import": "assay.cli.versions:import_",
+    "status": "assay.cli.versions:status",
+    "commit": "assay.cli.versions:commit",
+    "log": "assay.cli.versions:log",
+    "show": "assay.cli.versions:show",
+    "tag": "assay.cli.versions:tag",
+    "diff": "assay.cli.versions:diff",
+    "checkout": "assay.cli.versions:checkout",
+    "export": "assay.cli.versions:export",
+    "dataset": "assay.cli.dataset:dataset",
+    "audit": "assay.cli.audit:audit",
+    "aggregate": "assay.cli.quality:aggregate",
+    "quality": "assay.cli.quality:quality",
+    "eval": "assay.cli.evaluation:eval_group",
+    "model": "assay.cli.evaluation:model",
+    "project": "assay.cli.labeling:project",
+    "user": "assay.cli.labeling:user",
+    "token": "assay.cli.labeling:token",
+    "serve": "assay.cli.server:serve",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "-w",
     "--workspace",
@@ -28,26 +59,6 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
     env = Env(workspace_path=workspace, quiet=quiet)
     ctx.obj = env
     ctx.call_on_close(env.close)
-
-
-def _register() -> None:
-    from assay.cli import audit, dataset, versions
-
-    for mod in (dataset, versions, audit):
-        for command in mod.COMMANDS:
-            cli.add_command(command)
-    for optional in ("quality", "evaluation", "labeling", "server"):
-        try:
-            mod = __import__(f"assay.cli.{optional}", fromlist=["COMMANDS"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"assay.cli.{optional}":
-                raise
-            continue
-        for command in getattr(mod, "COMMANDS", []):
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env
+from assay.cli._common import Env, LazyGroup, json_option, pass_env
 
 
-@click.group("dataset")
+@click.group("dataset", cls=LazyGroup, lazy={"pull": "assay.cli.labeling:pull"})
 def dataset() -> None:
     """Create datasets and choose their items."""
 

@@ -221,8 +221,10 @@ def diff(env: Env, name: str, rev_a: str, rev_b: str, as_json: bool) -> None:
         _render_diff(env, d)
 
 
-def _write(env: Env, spec: str, fmt: str, out: Path, as_json: bool, action: str) -> None:
-    result = env.workspace().export(spec, fmt, out, action=action)
+def _write(
+    env: Env, spec: str, fmt: str, out: Path, as_json: bool, action: str, media: bool = True
+) -> None:
+    result = env.workspace().export(spec, fmt, out, media=media, action=action)
     if as_json:
         env.emit_json(result)
     else:
@@ -237,11 +239,12 @@ def _write(env: Env, spec: str, fmt: str, out: Path, as_json: bool, action: str)
 @click.argument("spec", metavar="NAME[@REV]")
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS))
 @click.option("--out", required=True, type=path_arg(file_okay=False))
+@click.option("--no-media", is_flag=True, help="Write label files only, not the media.")
 @json_option
 @pass_env
-def export(env: Env, spec: str, fmt: str, out: Path, as_json: bool) -> None:
+def export(env: Env, spec: str, fmt: str, out: Path, no_media: bool, as_json: bool) -> None:
     """Export a dataset version (NAME alone = working state) in a format."""
-    _write(env, spec, fmt, out, as_json, "export")
+    _write(env, spec, fmt, out, as_json, "export", media=not no_media)
 
 
 @click.command("checkout")

@@ -53,6 +53,24 @@ def payload_from_json(text: str) -> list[Region]:
     return [Region.model_validate(d) for d in json.loads(text)] if text else []
 
 
+_TUPLES = ("box", "span", "ranking")
+
+
+def payload_from_json_trusted(text: str) -> list[Region]:
+    """Like `payload_from_json` for payloads assay itself wrote (manifests, the working state):
+    builds regions without re-validating them, which is several times faster on bulk reads."""
+    out: list[Region] = []
+    for d in json.loads(text) if text else []:
+        for key in _TUPLES:
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
+        if d.get("points") is not None:
+            d["points"] = tuple(tuple(p) for p in d["points"])
+        d.setdefault("attributes", {})
+        out.append(Region.model_construct(**d))
+    return out
+
+
 def payload_hash(regions: list[Region]) -> str:
     """Order-independent hash of what the labels say (ids and authors excluded)."""
     keys = sorted(canonical_json(r.content_key()) for r in regions)

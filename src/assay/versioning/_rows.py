@@ -161,9 +161,10 @@ def item_attributes(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any
     for start in range(0, len(ids), CHUNK):
         chunk = list(ids[start : start + CHUNK])
         marks = ",".join([p] * len(chunk))
-        for r in conn.exec_driver_sql(
+        rows = conn.exec_driver_sql(
             f"SELECT id, name, width, height, metadata FROM items WHERE id IN ({marks})",
             tuple(chunk),
-        ):
+        ).fetchall()
+        for r in rows:
             out[r[0]] = tuple(r[1:])
     return out

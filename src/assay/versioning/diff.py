@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from assay.domain.commit import Commit
 from assay.domain.diff import CHANGE_KINDS, LabelChange, diff_regions
-from assay.domain.labels import Region, payload_from_json, payload_to_json
+from assay.domain.labels import Region, payload_from_json_trusted, payload_to_json
 from assay.store import LocalBlobStore
 from assay.store.schema import working
 from assay.versioning import _manifest, _rows
@@ -72,7 +72,9 @@ def _build(before: str, after: str, entries: list[Entry]) -> Diff:
         elif kind == "changed":
             d.items_changed.append(item)
             d.changes.extend(
-                diff_regions(item, payload_from_json(old or ""), payload_from_json(new or ""))
+                diff_regions(
+                    item, payload_from_json_trusted(old or ""), payload_from_json_trusted(new or "")
+                )
             )
     return d
 
@@ -88,7 +90,7 @@ def labels_for(
             _manifest.read(blobs, rev.commit.manifest, ["item_id", "labels"]), ids
         )
         pairs = zip(table["item_id"].to_pylist(), table["labels"].to_pylist(), strict=True)
-        return {i: payload_from_json(lab) for i, lab in pairs}
+        return {i: payload_from_json_trusted(lab) for i, lab in pairs}
     out: dict[str, list[Region]] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -97,7 +99,7 @@ def labels_for(
                 working.c.dataset_id == rev.dataset_id, working.c.item_id.in_(chunk)
             )
         ):
-            out[r.item_id] = payload_from_json(r.labels)
+            out[r.item_id] = payload_from_json_trusted(r.labels)
     return out
 
 
