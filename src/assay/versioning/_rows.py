@@ -1,8 +1,8 @@
 """Bulk reads of the working state into manifest-shaped Arrow tables.
 
-These are the hot paths of commit, status, diff and export. On SQLite the whole-dataset
-read goes through the ADBC driver, which hands back Arrow columns without building a
-Python object per value; elsewhere it falls back to plain DB-API cursors.
+These are the hot paths of commit, status, diff and export. They use plain DB-API cursors
+in the connection's own transaction (a second SQLite library in the process, such as an
+ADBC driver's, would break SQLite's locking) and convert to Arrow column by column.
 """
 
 from __future__ import annotations
@@ -67,38 +67,41 @@ def to_table(rows: Sequence[Sequence[object]]) -> pa.Table:
     return _finish({n: pa.array(c) for n, c in zip(_NAMES, columns, strict=True)})
 
 
-def _adbc_all(conn: Connection, ds: int) -> pa.Table | None:
-    """The whole working state through ADBC, or None where that path is not available."""
-    if conn.dialect.name != "sqlite":
-        return None
-    try:
-        import adbc_driver_sqlite.dbapi as adbc
-    except ImportError:
-        return None
-    path = conn.engine.url.database
-    if not path or path == ":memory:":
-        return None
-    with adbc.connect(path) as db, db.cursor() as cur:
-        cur.execute(f"SELECT {_COLUMNS}{_FROM.format(p='?')} ORDER BY w.item_id", parameters=(ds,))
-        raw = cur.fetch_arrow_table()
-    if raw.num_rows == 0:
+_FIELD_SEP = "\x1e"  # JSON escapes control characters, so no stored value contains it
+
+
+def _packed_all(conn: Connection, ds: int) -> pa.Table:
+    """The whole working state with one Python string per row instead of one per value.
+
+    The database joins each row's columns with _FIELD_SEP; Arrow splits them back. Per-value
+    Python objects are what makes a million-row read slow through DB-API.
+    """
+    sep = "chr(30)" if conn.dialect.name == "postgresql" else "char(30)"
+    packed = f" || {sep} || ".join(
+        f"coalesce(CAST({c.strip()} AS TEXT), '')" for c in _COLUMNS.split(",")
+    )
+    p = _param(conn)
+    rows = conn.exec_driver_sql(
+        f"SELECT {packed}{_FROM.format(p=p)} ORDER BY w.item_id", (ds,)
+    ).fetchall()
+    if not rows:
         return _manifest.empty()
-    return _finish(dict(zip(_NAMES, raw.columns, strict=True)))
+    parts = pc.split_pattern(pa.array([r[0] for r in rows], pa.string()), _FIELD_SEP)
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for k, name in enumerate(_NAMES):
+        col = pc.list_element(parts, k)
+        if name == "n_regions":
+            col = pc.cast(col, pa.int32())
+        cols[name] = col
+    return _finish(cols)
 
 
 def working_rows(conn: Connection, ds: int, ids: Sequence[str] | None = None) -> pa.Table:
-    """Manifest rows of the working state: all members, or those of `ids` that are members.
-
-    The whole-dataset read sees the last committed state of the database; call it before
-    writing in the same transaction.
-    """
+    """Manifest rows of the working state: all members, or those of `ids` that are members."""
     p = _param(conn)
     base = f"SELECT {_COLUMNS}{_FROM.format(p=p)}"
     if ids is None:
-        fast = _adbc_all(conn, ds)
-        if fast is not None:
-            return fast
-        return to_table(conn.exec_driver_sql(base + " ORDER BY w.item_id", (ds,)).fetchall())
+        return _packed_all(conn, ds)
     out: list[Sequence[object]] = []
     for start in range(0, len(ids), CHUNK):
         chunk = list(ids[start : start + CHUNK])
