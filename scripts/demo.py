@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from samples import write_flood_town  # noqa: E402
+from samples import write_flood_town
 
 
 def run(*args: str, cwd: Path) -> str:

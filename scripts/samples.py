@@ -121,7 +121,8 @@ def write_flood_town(out: Path, scenes: int = 24, reports: int = 30, seed: int =
         # v2: a reviewer corrects a few scenes: relabels a box, tightens another, adds a person.
         fixed = json.loads(json.dumps(results))
         if i % 4 == 0 and fixed:
-            fixed[0]["value"]["rectanglelabels"] = ["vehicle" if boxes[0].label != "vehicle" else "building"]
+            swapped = "vehicle" if boxes[0].label != "vehicle" else "building"
+            fixed[0]["value"]["rectanglelabels"] = [swapped]
         if i % 5 == 1 and len(fixed) > 1:
             fixed[1]["value"]["x"] = round(fixed[1]["value"]["x"] + 1.5, 4)
         if i % 6 == 2:

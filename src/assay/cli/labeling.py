@@ -1,0 +1,231 @@
+"""`assay project ...`, `assay user add`, `assay token create`, `assay dataset pull`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli.dataset import dataset
+
+
+@click.group("project")
+def project() -> None:
+    """Labeling projects: a schema, a dataset's items as tasks, a workflow."""
+
+
+@project.command("create")
+@click.argument("name")
+@click.option("--schema", "schema_path", type=path_arg(), required=True, help="Label schema YAML.")
+@click.option("--dataset", "dataset_name", required=True, help="Dataset whose items become tasks.")
+@click.option("--overlap", type=int, default=1, show_default=True, help="Annotators per task.")
+@click.option("--gold", help="Gold labels from DATASET@REV (served unannounced).")
+@click.option("--gold-share", type=float, default=0.0, show_default=True)
+@click.option("--gold-min-accuracy", type=float, default=0.7, show_default=True)
+@click.option(
+    "--gold-after", type=int, default=5, show_default=True, help="Gold tasks before pausing."
+)
+@click.option("--review", default="none", show_default=True, help="none|all|disagreements|sample:F")
+@click.option("--lease", "lease_seconds", type=float, default=900.0, show_default=True)
+@click.option("--instructions", type=path_arg(exists=True, dir_okay=False), help="Markdown file.")
+@click.option("--title", help="Display title (default: the schema's title).")
+@json_option
+@pass_env
+def create(
+    env: Env,
+    name: str,
+    schema_path: Path,
+    dataset_name: str,
+    overlap: int,
+    gold: str | None,
+    gold_share: float,
+    gold_min_accuracy: float,
+    gold_after: int,
+    review: str,
+    lease_seconds: float,
+    instructions: Path | None,
+    title: str | None,
+    as_json: bool,
+) -> None:
+    """Create project NAME with one task per item of the dataset's working state."""
+    from pydantic import ValidationError
+
+    from assay.domain.schema import LabelSchema
+    from assay.errors import InvalidInput
+    from assay.labeling import Workflow, create_project
+
+    schema = LabelSchema.load(schema_path)
+    if gold and gold_share == 0.0:
+        gold_share = 0.05
+    try:
+        wf = Workflow(
+            overlap=overlap,
+            gold=gold,
+            gold_share=gold_share,
+            gold_min_accuracy=gold_min_accuracy,
+            gold_after=gold_after,
+            review=review,
+            lease_seconds=lease_seconds,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidInput(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+    text = instructions.read_text(encoding="utf-8") if instructions else ""
+    ws = env.workspace()
+    p = create_project(ws, name, schema, dataset_name, wf, instructions=text, title=title)
+    from assay.labeling import list_projects
+
+    info = next(x for x in list_projects(ws, None) if x["name"] == p.name)
+    if as_json:
+        env.emit_json({**p.to_dict(), "tasks": info["task_count"]})
+    else:
+        env.say(f"created project [bold]{name}[/] with {info['task_count']} task(s)")
+
+
+@project.command("list")
+@json_option
+@pass_env
+def list_(env: Env, as_json: bool) -> None:
+    """List projects with their progress."""
+    from assay.labeling import list_projects
+
+    rows = list_projects(env.workspace(), None)
+    if as_json:
+        env.emit_json(rows)
+        return
+    if not rows:
+        env.say("no projects yet; create one with `assay project create`")
+        return
+    table = Table("project", "dataset", "tasks", "done", "in progress")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["dataset"],
+            str(r["task_count"]),
+            str(r["done_count"]),
+            str(r["in_progress"]),
+        )
+    env.console.print(table)
+
+
+@project.command("status")
+@click.argument("name")
+@json_option
+@pass_env
+def status(env: Env, name: str, as_json: bool) -> None:
+    """Progress, throughput, annotators, gold accuracy and agreement of project NAME."""
+    from assay.labeling import dashboard
+
+    d = dashboard(env.workspace(), None, name)
+    if as_json:
+        env.emit_json(d)
+        return
+    env.say(
+        f"[bold]{name}[/]: {d['done']}/{d['tasks']} done, {d['in_progress']} in progress, "
+        f"{d['throughput_per_hour']} submissions in the last hour, agreement "
+        f"{'-' if d['agreement'] is None else format(d['agreement'], '.1%')}"
+    )
+    table = Table("annotator", "submitted", "mean s", "gold", "gold accuracy", "paused")
+    for a in d["annotators"]:
+        acc = "-" if a["gold_accuracy"] is None else f"{a['gold_accuracy']:.0%}"
+        secs = "-" if a["mean_seconds"] is None else f"{a['mean_seconds']:.1f}"
+        paused = "PAUSED" if a["paused"] else ""
+        table.add_row(a["name"], str(a["submitted"]), secs, str(a["gold_seen"]), acc, paused)
+    env.console.print(table)
+
+
+@click.group("user")
+def user() -> None:
+    """Users of the labeling server."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option(
+    "--role", type=click.Choice(["admin", "manager", "reviewer", "annotator"]), required=True
+)
+@click.option("--clearance", default="UNCLASSIFIED", show_default=True, help="LEVEL[/COMP...]")
+@click.option("--password", envvar="ASSAY_PASSWORD", help="Or ASSAY_PASSWORD; prompted if unset.")
+@json_option
+@pass_env
+def user_add(
+    env: Env, name: str, role: str, clearance: str, password: str | None, as_json: bool
+) -> None:
+    """Add user NAME with a role and a clearance; the password is stored as argon2id."""
+    from assay.labeling import add_user
+
+    if password is None:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    u = add_user(env.workspace(), name, role, clearance, password)
+    if as_json:
+        env.emit_json(u.to_dict())
+    else:
+        env.say(f"added {u.role} [bold]{u.name}[/] cleared for {u.clearance_text}")
+
+
+@user.command("list")
+@json_option
+@pass_env
+def user_list(env: Env, as_json: bool) -> None:
+    """List users with role and clearance."""
+    from assay.labeling import list_users
+
+    users = [u.to_dict() for u in list_users(env.workspace())]
+    if as_json:
+        env.emit_json(users)
+        return
+    table = Table("user", "role", "clearance")
+    for u in users:
+        table.add_row(u["name"], u["role"], u["clearance"])
+    env.console.print(table)
+
+
+@click.group("token")
+def token() -> None:
+    """API tokens for scripts (Authorization: Bearer TOKEN)."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for.")
+@json_option
+@pass_env
+def token_create(env: Env, name: str, label: str, as_json: bool) -> None:
+    """Create an API token for user NAME; it is printed once and stored only as a hash."""
+    from assay.labeling import create_token
+
+    value = create_token(env.workspace(), name, label)
+    if as_json:
+        env.emit_json({"user": name, "token": value})
+    else:
+        click.echo(value)
+
+
+@click.command("pull")
+@click.argument("name")
+@click.option("--project", "project_name", required=True, help="Project to take labels from.")
+@click.option(
+    "--labels",
+    "mode",
+    type=click.Choice(["latest", "reviewed", "consensus"]),
+    default="latest",
+    show_default=True,
+)
+@json_option
+@pass_env
+def pull(env: Env, name: str, project_name: str, mode: str, as_json: bool) -> None:
+    """Set dataset NAME's labels of record from a project; then `assay commit`."""
+    from assay.labeling.pull import pull as run_pull
+
+    n = run_pull(env.workspace(), name, project_name, mode)
+    if as_json:
+        env.emit_json({"dataset": name, "project": project_name, "labels": mode, "items": n})
+    else:
+        env.say(f"set labels of {n} item(s) in {name} from {project_name} ({mode})")
+
+
+dataset.add_command(pull)
+
+COMMANDS = [project, user, token]

@@ -1,0 +1,42 @@
+"""`assay serve`: the labeling server (REST API under /api/v1 and the web UI)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from assay.cli._common import Env, pass_env
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--secure-cookies", is_flag=True, help="Mark session cookies Secure (HTTPS).")
+@pass_env
+def serve(env: Env, host: str, port: int, workers: int, secure_cookies: bool) -> None:
+    """Serve the labeling API and web UI from this workspace."""
+    from assay.errors import require
+
+    require("uvicorn", "server")
+    require("fastapi", "server")
+    import uvicorn
+
+    ws = env.workspace()  # fail here, with a clear message, if there is no workspace
+    os.environ["ASSAY_WORKSPACE"] = str(ws.root)
+    if secure_cookies:
+        os.environ["ASSAY_SECURE_COOKIES"] = "1"
+    env.say(f"serving {ws.root.parent} on http://{host}:{port}/ (Ctrl-C to stop)")
+    uvicorn.run(
+        "assay.server.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+COMMANDS = [serve]

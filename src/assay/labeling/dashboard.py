@@ -1,0 +1,157 @@
+"""Project dashboards: progress, throughput, per-annotator work, gold accuracy, agreement.
+
+Every count covers only the tasks the viewer is cleared to see.
+Agreement is the mean pairwise score (see `assay.labeling.gold`) over the most
+recent tasks with two or more current answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Integer, case, cast, func, select
+
+from assay.domain.labels import payload_from_json
+from assay.labeling import gold as scoring
+from assay.labeling._access import marking_filter, visible_markings
+from assay.labeling.projects import get_project, summary
+from assay.labeling.users import User
+from assay.store.schema import (
+    annotations_table as ann_t,
+)
+from assay.store.schema import (
+    annotator_stats,
+    assignments,
+    tasks,
+    users,
+)
+from assay.workspace import Workspace
+
+AGREEMENT_TASKS = 2000
+
+
+def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
+    """The dashboard of `project` as `user` may see it (`None`: everything, for the CLI)."""
+    if user is not None:
+        user.require("manage")
+    now = time.time()
+    with ws.db.read() as conn:
+        p = get_project(conn, project)
+        visible = (
+            marking_filter(tasks.c.marking, visible_markings(conn, ws.scheme, user, p.id))
+            if user is not None
+            else tasks.c.id.is_not(None)
+        )
+        counts = summary(ws, conn, p, user)
+        submitted = assignments.c.state == "submitted"
+        per_user = conn.execute(
+            select(
+                users.c.name,
+                func.count().label("submitted"),
+                func.avg(assignments.c.lead_time).label("mean_seconds"),
+                func.sum(cast(case((tasks.c.is_gold == 1, 1), else_=0), Integer)).label("gold"),
+                func.avg(assignments.c.gold_score).label("gold_accuracy"),
+                func.sum(
+                    cast(case((assignments.c.finished_at > now - 3600, 1), else_=0), Integer)
+                ).label("last_hour"),
+                func.coalesce(func.max(annotator_stats.c.paused), 0).label("paused"),
+            )
+            .select_from(assignments)
+            .join(tasks, tasks.c.id == assignments.c.task_id)
+            .join(users, users.c.id == assignments.c.user_id)
+            .outerjoin(
+                annotator_stats,
+                (annotator_stats.c.project_id == p.id)
+                & (annotator_stats.c.user_id == assignments.c.user_id),
+            )
+            .where(assignments.c.project_id == p.id, submitted, visible)
+            .group_by(users.c.name)
+            .order_by(users.c.name)
+        ).all()
+        paused_only = (
+            conn.execute(
+                select(users.c.name)
+                .join(annotator_stats, annotator_stats.c.user_id == users.c.id)
+                .where(annotator_stats.c.project_id == p.id, annotator_stats.c.paused == 1)
+            )
+            .scalars()
+            .all()
+        )
+        review: dict[str, int] = dict(
+            conn.execute(
+                select(tasks.c.review, func.count())
+                .where(tasks.c.project_id == p.id, tasks.c.review.is_not(None), visible)
+                .group_by(tasks.c.review)
+            ).all()
+        )
+        skipped = conn.execute(
+            select(func.count())
+            .select_from(assignments)
+            .join(tasks, tasks.c.id == assignments.c.task_id)
+            .where(assignments.c.project_id == p.id, assignments.c.state == "skipped", visible)
+        ).scalar_one()
+        answers: dict[int, list[str]] = defaultdict(list)
+        recent = (
+            select(tasks.c.id)
+            .where(tasks.c.project_id == p.id, tasks.c.done >= 2, tasks.c.is_gold == 0, visible)
+            .order_by(tasks.c.id.desc())
+            .limit(AGREEMENT_TASKS)
+        )
+        for task_id, payload in conn.execute(
+            select(assignments.c.task_id, ann_t.c.payload)
+            .join(ann_t, ann_t.c.id == assignments.c.annotation_id)
+            .where(assignments.c.task_id.in_(recent), submitted)
+        ):
+            answers[task_id].append(payload)
+    pair_scores = [
+        s
+        for s in (
+            scoring.mean_pairwise(p.schema, [payload_from_json(x) for x in group])
+            for group in answers.values()
+        )
+        if s is not None
+    ]
+    annotators = [
+        {
+            "name": r.name,
+            "submitted": int(r.submitted),
+            "mean_seconds": round(float(r.mean_seconds), 2) if r.mean_seconds is not None else None,
+            "gold_seen": int(r.gold or 0),
+            "gold_accuracy": round(float(r.gold_accuracy), 4)
+            if r.gold_accuracy is not None
+            else None,
+            "last_hour": int(r.last_hour or 0),
+            "paused": bool(r.paused),
+        }
+        for r in per_user
+    ]
+    listed = {a["name"] for a in annotators}
+    annotators += [
+        {
+            "name": n,
+            "submitted": 0,
+            "mean_seconds": None,
+            "gold_seen": 0,
+            "gold_accuracy": None,
+            "last_hour": 0,
+            "paused": True,
+        }
+        for n in paused_only
+        if n not in listed
+    ]
+    return {
+        "project": p.name,
+        "tasks": counts["task_count"],
+        "done": counts["done_count"],
+        "in_progress": counts["in_progress"],
+        "skipped": int(skipped),
+        "throughput_per_hour": sum(a["last_hour"] for a in annotators),
+        "annotators": annotators,
+        "paused": sorted(a["name"] for a in annotators if a["paused"]),
+        "agreement": round(sum(pair_scores) / len(pair_scores), 4) if pair_scores else None,
+        "agreement_tasks": len(pair_scores),
+        "review": {k: int(v) for k, v in review.items()},
+        "gold_min_accuracy": p.workflow.gold_min_accuracy,
+    }

@@ -1,0 +1,76 @@
+"""The FastAPI app factory: REST API under /api/v1 and the web UI, from one workspace."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from assay import __version__
+from assay.errors import AssayError
+from assay.server.deps import TokenCache
+from assay.server.pages import router as pages_router
+from assay.server.routes import ROUTERS
+from assay.server.settings import Settings
+from assay.workspace import Workspace
+
+API = "/api/v1"
+HERE = Path(__file__).parent
+
+
+def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
+    """Build the app. No global state: everything hangs off `app.state`.
+
+    Example:
+        >>> import tempfile
+        >>> from assay import Workspace
+        >>> app = create_app(Settings(), Workspace.init(tempfile.mkdtemp()))
+        >>> app.openapi_url
+        '/api/v1/openapi.json'
+    """
+    app = FastAPI(
+        title="assay labeling API",
+        version=__version__,
+        openapi_url=f"{API}/openapi.json",
+        docs_url=None,  # the stock docs page loads scripts from a CDN; air-gapped means none
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.workspace = workspace
+    app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.state.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assay-writer")
+    for router in ROUTERS:
+        app.include_router(router, prefix=API)
+    app.include_router(pages_router)
+    static = HERE / "static"
+    static.mkdir(exist_ok=True)
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.exception_handler(AssayError)
+    async def assay_error(request: Request, exc: AssayError) -> JSONResponse:
+        # The one place AssayError classes become HTTP statuses.
+        return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return JSONResponse(
+            {"error": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=422
+        )
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn workers call (`--factory`): workspace and settings from env."""
+    ws = Workspace.open(os.environ.get("ASSAY_WORKSPACE"))
+    settings = Settings(
+        secure_cookies=os.environ.get("ASSAY_SECURE_COOKIES", "") == "1",
+    )
+    return create_app(settings, ws)

@@ -1,0 +1,103 @@
+"""Request authentication: bearer tokens (no CSRF) or session cookies (CSRF on writes)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+
+from assay.errors import PermissionDenied
+from assay.labeling.errors import NotAuthenticated
+from assay.labeling.sessions import csrf_ok, session_user
+from assay.labeling.users import User, user_for_token
+from assay.server.settings import Settings
+from assay.workspace import Workspace
+
+COOKIE = "assay_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+T = TypeVar("T")
+
+
+class TokenCache:
+    """Checked tokens for a few seconds, so each API call costs no extra query."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, User]] = {}
+
+    def get(self, ws: Workspace, token: str) -> User | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        user = user_for_token(ws, token)
+        if user is not None and self.ttl > 0:
+            with self._lock:
+                if len(self._entries) > 10_000:
+                    self._entries.clear()
+                self._entries[token] = (now + self.ttl, user)
+        return user
+
+
+async def in_writer(request: Request, fn: Callable[[], T]) -> T:
+    """Run a write service call on the app's single writer thread.
+
+    SQLite takes one writer at a time anyway; one thread doing all writes in turn avoids
+    lock convoys among pool threads and keeps the event loop free to parse requests.
+    """
+    import asyncio
+
+    executor: ThreadPoolExecutor = request.app.state.writer
+    return await asyncio.get_running_loop().run_in_executor(executor, fn)
+
+
+async def workspace(request: Request) -> Workspace:
+    ws: Workspace = request.app.state.workspace
+    return ws
+
+
+def settings(request: Request) -> Settings:
+    s: Settings = request.app.state.settings
+    return s
+
+
+def optional_user(request: Request) -> User | None:
+    """The caller, or None; a cookie-authenticated write without the CSRF header is refused."""
+    ws: Workspace = request.app.state.workspace
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        cache: TokenCache = request.app.state.token_cache
+        user = cache.get(ws, auth[7:].strip())
+        if user is None:
+            raise NotAuthenticated("the API token is unknown or revoked")
+        return user
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    found = session_user(ws, cookie)
+    if found is None:
+        return None
+    user, csrf = found
+    request.state.csrf_token = csrf
+    if request.method not in SAFE_METHODS and not csrf_ok(csrf, request.headers.get(CSRF_HEADER)):
+        raise PermissionDenied(f"missing or wrong {CSRF_HEADER} header (cross-site request?)")
+    return user
+
+
+async def current_user(request: Request) -> User:
+    # Runs on the event loop: a cached token costs no query and no thread hop.
+    user = optional_user(request)
+    if user is None:
+        raise NotAuthenticated("log in first (POST /api/v1/auth/login) or send a bearer token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+WorkspaceDep = Annotated[Workspace, Depends(workspace)]

@@ -1,0 +1,94 @@
+"""Server-rendered page shells; the pages' behaviour lives in static/*.js.
+
+Templates (templates/*.html, Jinja2) get: `request`, `user` ({name, role,
+clearance} or None), `csrf_token`, `project` (name or None), `project_title`,
+`api` ("/api/v1") and `static` ("/static").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from assay.errors import AssayError, MissingExtra, PermissionDenied
+from assay.labeling.projects import get_project
+from assay.labeling.users import Capability, User
+from assay.server.deps import optional_user
+
+router = APIRouter(include_in_schema=False)
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _render(request: Request, name: str, user: User | None, **extra: Any) -> Response:
+    try:
+        from fastapi.templating import Jinja2Templates
+    except (ImportError, AssertionError) as exc:  # pragma: no cover - jinja2 is in the extra
+        raise MissingExtra("jinja2 is not installed; pip install 'assay[server]'") from exc
+    templates = request.app.state.__dict__.setdefault(
+        "_templates", Jinja2Templates(directory=str(TEMPLATES))
+    )
+    context = {
+        "user": user.to_dict() if user else None,
+        "csrf_token": getattr(request.state, "csrf_token", None),
+        "project": None,
+        "project_title": None,
+        "api": "/api/v1",
+        "static": "/static",
+        **extra,
+    }
+    if not (TEMPLATES / name).is_file():
+        return HTMLResponse(_fallback(name, context))
+    return templates.TemplateResponse(request, name, context)  # type: ignore[no-any-return]
+
+
+def _fallback(name: str, context: dict[str, Any]) -> str:
+    from html import escape
+
+    title = escape(str(context.get("project_title") or "assay"))
+    return f"<!doctype html><title>{title}</title><p>{escape(name)}: template missing</p>"
+
+
+def _page(request: Request, name: str, project: str | None, need: Capability) -> Response:
+    try:
+        user = optional_user(request)
+    except AssayError:
+        user = None
+    if user is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    if not user.can(need):
+        raise PermissionDenied(f"user {user.name!r} ({user.role}) may not open this page")
+    extra: dict[str, Any] = {}
+    if project is not None:
+        ws = request.app.state.workspace
+        with ws.db.read() as conn:
+            p = get_project(conn, project)
+        extra = {"project": p.name, "project_title": p.title}
+    return _render(request, name, user, **extra)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    return _render(request, "login.html", None)
+
+
+@router.get("/", response_class=HTMLResponse)
+def index_page(request: Request) -> Response:
+    return _page(request, "index.html", None, "label")
+
+
+@router.get("/label/{project}", response_class=HTMLResponse)
+def label_page(request: Request, project: str) -> Response:
+    return _page(request, "label.html", project, "label")
+
+
+@router.get("/review/{project}", response_class=HTMLResponse)
+def review_page(request: Request, project: str) -> Response:
+    return _page(request, "review.html", project, "review")
+
+
+@router.get("/dashboard/{project}", response_class=HTMLResponse)
+def dashboard_page(request: Request, project: str) -> Response:
+    return _page(request, "dashboard.html", project, "manage")

@@ -1,0 +1,53 @@
+"""Login, logout and who-am-I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from assay.labeling import sessions
+from assay.server.deps import COOKIE, CurrentUser, WorkspaceDep, settings
+
+router = APIRouter(tags=["auth"])
+
+
+class LoginBody(BaseModel):
+    username: str
+    password: str
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/auth/login")
+def login(body: LoginBody, request: Request, response: Response, ws: WorkspaceDep) -> Any:
+    """Open a cookie session; 401 on a wrong password, 429 after too many failures."""
+    s = settings(request)
+    session = sessions.login(ws, body.username, body.password, _client(request), s.login)
+    response.set_cookie(
+        COOKIE,
+        session.cookie,
+        max_age=int(s.login.session_seconds),
+        httponly=True,
+        samesite="strict",
+        secure=s.secure_cookies,
+        path="/",
+    )
+    return {**session.user.to_dict(), "user": session.user.name, "csrf_token": session.csrf_token}
+
+
+@router.post("/auth/logout")
+def logout(request: Request, response: Response, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        sessions.logout(ws, cookie)
+    response.delete_cookie(COOKIE, path="/")
+    return {"logged_out": True}
+
+
+@router.get("/me")
+def me(request: Request, user: CurrentUser) -> Any:
+    return {**user.to_dict(), "csrf_token": getattr(request.state, "csrf_token", None)}

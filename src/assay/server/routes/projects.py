@@ -1,0 +1,63 @@
+"""Projects, the annotation queue, the review queue and dashboards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from assay.labeling import review as rev
+from assay.labeling.dashboard import dashboard as project_dashboard
+from assay.labeling.projects import get_project, list_projects
+from assay.labeling.queue import next_task
+from assay.server.deps import CurrentUser, WorkspaceDep, in_writer
+
+router = APIRouter(tags=["projects"])
+
+
+@router.get("/projects")
+def projects(ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """Projects with the task counts this user is cleared to see."""
+    return list_projects(ws, user)
+
+
+@router.get("/projects/{project}")
+def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    with ws.db.read() as conn:
+        p = get_project(conn, project)
+    d = p.to_dict()
+    return {
+        "name": d["name"],
+        "title": d["title"],
+        "dataset": d["dataset"],
+        "schema": d["schema"],
+        "instructions": d["instructions"],
+        "workflow": {
+            "overlap": p.workflow.overlap,
+            "gold_share": p.workflow.gold_share,
+            "review": p.workflow.review,
+        },
+    }
+
+
+@router.post("/projects/{project}/next", responses={204: {"description": "no task left"}})
+async def next_(project: str, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """Lease the next task for this user (204 when none is left)."""
+    lease = await in_writer(request, lambda: next_task(ws, user, project))
+    if lease is None:
+        return Response(status_code=204)
+    return lease.to_dict()
+
+
+@router.post("/projects/{project}/review/next", responses={204: {"description": "nothing left"}})
+async def review_next(project: str, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """The next task waiting for review, with all its annotations (204 when none)."""
+    found = await in_writer(request, lambda: rev.review_next(ws, user, project))
+    if found is None:
+        return Response(status_code=204)
+    return found
+
+
+@router.get("/projects/{project}/dashboard")
+def dashboard(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    return project_dashboard(ws, user, project)

@@ -1,0 +1,84 @@
+"""Submitting, skipping and reviewing tasks; every body carries a client-made id."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from assay.domain.labels import Region
+from assay.labeling import review as rev
+from assay.labeling.queue import skip_task
+from assay.labeling.submit import submit
+from assay.server.deps import CurrentUser, WorkspaceDep, in_writer
+
+router = APIRouter(tags=["tasks"])
+
+
+class SubmitBody(BaseModel):
+    client_id: str = Field(min_length=1, max_length=100)
+    regions: list[Region] = Field(default_factory=list)
+    lead_time: float | None = None
+    model_assisted: bool = False
+
+
+class SkipBody(BaseModel):
+    client_id: str = Field(min_length=1, max_length=100)
+    reason: str = ""
+
+
+class ReviewBody(BaseModel):
+    client_id: str = Field(min_length=1, max_length=100)
+    decision: Literal["accept", "fix", "reject"]
+    annotation_id: str | None = None
+    regions: list[Region] | None = None
+    comment: str = ""
+
+
+@router.post("/tasks/{task_id}/submit")
+async def submit_(
+    task_id: int, body: SubmitBody, request: Request, ws: WorkspaceDep, user: CurrentUser
+) -> Any:
+    """Store an answer once; a retry with the same client_id returns duplicate=true."""
+    return await in_writer(
+        request,
+        lambda: submit(
+            ws,
+            user,
+            task_id,
+            body.client_id,
+            body.regions,
+            lead_time=body.lead_time,
+            model_assisted=body.model_assisted,
+        ),
+    )
+
+
+@router.post("/tasks/{task_id}/skip")
+async def skip(
+    task_id: int, body: SkipBody, request: Request, ws: WorkspaceDep, user: CurrentUser
+) -> Any:
+    return await in_writer(
+        request, lambda: skip_task(ws, user, task_id, body.client_id, body.reason)
+    )
+
+
+@router.post("/tasks/{task_id}/review")
+async def review(
+    task_id: int, body: ReviewBody, request: Request, ws: WorkspaceDep, user: CurrentUser
+) -> Any:
+    """Accept an annotation, fix and accept it, or reject the task's work with a comment."""
+    return await in_writer(
+        request,
+        lambda: rev.decide(
+            ws,
+            user,
+            task_id,
+            body.client_id,
+            body.decision,
+            annotation_id=body.annotation_id,
+            regions=body.regions,
+            comment=body.comment,
+        ),
+    )

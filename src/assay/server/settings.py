@@ -1,0 +1,28 @@
+"""Server settings: a plain value passed to `create_app`, never read at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from assay.labeling.sessions import LoginPolicy
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the labeling server runs.
+
+    Attributes:
+        host: Address to bind.
+        port: TCP port.
+        workers: uvicorn worker processes (SQLite in WAL mode handles several writers).
+        secure_cookies: Mark the session cookie Secure (set it when serving over HTTPS).
+        login: Login rate limit and session lifetime.
+        token_cache_seconds: How long a checked API token is trusted without a lookup.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    secure_cookies: bool = False
+    login: LoginPolicy = field(default_factory=LoginPolicy)
+    token_cache_seconds: float = 5.0

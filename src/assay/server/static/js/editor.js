@@ -1,0 +1,322 @@
+// The annotation editor: one task's regions, selection, undo history and keyboard commands.
+// Views (image canvas, text view, side panel) read from it and call back into it.
+
+import { ImageView } from "./imageview.js";
+import { Panel } from "./panel.js";
+import { IMAGE_TYPES, KIND, LABELLED_TYPES, candidatesOf, labelColor } from "./schema.js";
+import { TextView } from "./textview.js";
+
+const HISTORY_LIMIT = 200;
+
+export class Editor {
+  /**
+   * @param {object} opts
+   * @param {object} opts.schema      normalised schema (schema.js)
+   * @param {HTMLElement} opts.stage  where the image or text goes
+   * @param {HTMLElement} opts.side   where the controls panel goes
+   * @param {() => void} [opts.onChange]
+   */
+  constructor({ schema, stage, side, onChange = () => {} }) {
+    this.schema = schema;
+    this.stage = stage;
+    this.onChange = onChange;
+    this.allControls = schema.controls;
+    this.controls = this.allControls; // those that apply to the item on screen
+    this.active = this.controls[0] || null;
+    this.activeLabels = {};
+    for (const c of this.allControls) if (c.labels.length) this.activeLabels[c.name] = c.labels[0].name;
+    this.autoSpan = false;
+    this.readonly = false;
+    this.colorFn = null; // review mode colours regions by annotator
+    this.regions = [];
+    this.overlayList = [];
+    this.selectedId = null;
+    this.rankCursor = 0;
+    this.view = null;
+    this.panel = new Panel(side, this);
+    this.seq = 0;
+  }
+
+  // --- task -----------------------------------------------------------------------------------
+
+  /** Show an item with starting regions (model pre-labels, or an annotation being fixed). */
+  async load(item, mediaUrl, regions = [], { pre = false, overlays = [], readonly = false } = {}) {
+    this.item = item;
+    this.readonly = readonly;
+    this.overlayList = overlays;
+    this.selectedId = null;
+    this.rankCursor = 0;
+    this.candidates = {};
+    for (const c of this.allControls) if (c.type === "ranking") this.candidates[c.name] = candidatesOf(c, item);
+    const isText = (item.media_type || "").startsWith("text/");
+    this.controls = this.allControls.filter((c) => {
+      if (IMAGE_TYPES.has(c.type)) return !isText;
+      if (c.type === "spans") return isText;
+      if (c.type === "ranking") return this.candidates[c.name].length > 0;
+      return true;
+    });
+    if (!this.controls.includes(this.active)) this.active = this.controls[0] || null;
+    // a region this schema cannot hold (e.g. a model's extra class) would make the server
+    // refuse the whole submission: keep only those that fit
+    const usable = regions.filter((r) => this.fits(r));
+    this.regions = usable.map((r) => this.fresh({ ...r, _pre: pre || undefined }));
+    for (const c of this.controls) {
+      const n = (this.candidates[c.name] || []).length;
+      if (c.type === "ranking" && n && !this.regions.some((r) => r.control === c.name)) {
+        this.regions.push(this.fresh({ kind: "ranking", control: c.name, ranking: [...Array(n).keys()].map(String) }));
+      }
+    }
+    this.history = [this.snapshot()];
+    this.pos = 0;
+    this.hasPrelabels = pre && usable.length > 0;
+    this.panel.build();
+    if (isText) {
+      if (!(this.view instanceof TextView) || !this.view.box.isConnected) this.view = new TextView(this.stage, this);
+      let text = item.text;
+      if (typeof text !== "string") text = await (await fetch(mediaUrl, { credentials: "same-origin" })).text();
+      this.view.load(text);
+      this.setActive(this.controls.find((c) => c.type === "spans") || this.active);
+    } else {
+      if (!(this.view instanceof ImageView) || !this.view.canvas.isConnected) this.view = new ImageView(this.stage, this);
+      this.setActive(this.controls.find((c) => IMAGE_TYPES.has(c.type)) || this.active);
+      await this.view.load(mediaUrl, item.width, item.height);
+    }
+    this.changed();
+  }
+
+  fits(r) {
+    const c = this.control(r.control);
+    if (!c || KIND[c.type] !== r.kind) return false;
+    return !LABELLED_TYPES.has(c.type) || c.labels.some((l) => l.name === r.label);
+  }
+
+  fresh(r) {
+    this.seq += 1;
+    const out = { ...r, id: r.id || `r${this.seq}` };
+    delete out.author;
+    delete out.score;
+    if (!out._pre) delete out._pre;
+    return out;
+  }
+
+  /** The regions to submit: no client-side markers, no author (the server sets it). */
+  output() {
+    return this.regions
+      .filter((r) => !(r.kind === "text" && !r.text))
+      .map((r) => {
+        const out = {};
+        for (const [k, v] of Object.entries(r)) if (!k.startsWith("_") && v !== undefined && v !== null) out[k] = v;
+        return out;
+      });
+  }
+
+  // --- queries used by the views --------------------------------------------------------------
+
+  imageRegions() {
+    return this.regions.filter((r) => r.kind === "box" || r.kind === "polygon" || r.kind === "point");
+  }
+
+  spanRegions() {
+    return this.regions.filter((r) => r.kind === "span" && Array.isArray(r.span));
+  }
+
+  overlays() {
+    return this.overlayList;
+  }
+
+  control(name) {
+    return this.allControls.find((c) => c.name === name);
+  }
+
+  colorOf(r) {
+    if (this.colorFn) return this.colorFn(r);
+    return labelColor(this.control(r.control), r.label);
+  }
+
+  selected() {
+    return this.regionById(this.selectedId);
+  }
+
+  regionById(id) {
+    return id ? this.regions.find((r) => r.id === id) || null : null;
+  }
+
+  activeLabel(control = this.active) {
+    return control ? this.activeLabels[control.name] : undefined;
+  }
+
+  /** The drawing tool: the active control if it draws on images, else the first that does. */
+  tool() {
+    const c = this.drawControl();
+    return c ? c.type : null;
+  }
+
+  drawControl() {
+    if (this.active && IMAGE_TYPES.has(this.active.type)) return this.active;
+    return this.controls.find((c) => IMAGE_TYPES.has(c.type)) || null;
+  }
+
+  // --- edits ----------------------------------------------------------------------------------
+
+  snapshot() {
+    return JSON.stringify(this.regions);
+  }
+
+  /** Record the current state as one undo step. */
+  commit() {
+    const snap = this.snapshot();
+    if (snap === this.history[this.pos]) return;
+    this.history = this.history.slice(0, this.pos + 1);
+    this.history.push(snap);
+    if (this.history.length > HISTORY_LIMIT) this.history.shift();
+    this.pos = this.history.length - 1;
+  }
+
+  undo() {
+    if (this.pos === 0) return false;
+    this.pos -= 1;
+    this.restore();
+    return true;
+  }
+
+  redo() {
+    if (this.pos >= this.history.length - 1) return false;
+    this.pos += 1;
+    this.restore();
+    return true;
+  }
+
+  restore() {
+    this.regions = JSON.parse(this.history[this.pos]);
+    if (!this.regionById(this.selectedId)) this.selectedId = null;
+    this.changed();
+  }
+
+  changed() {
+    if (this.view) this.view.render();
+    this.panel.render();
+    this.onChange();
+  }
+
+  /** Add a drawn region to the drawing control, with its active label; selects it. */
+  addRegion(partial) {
+    const control = partial.kind === "span" ? this.controls.find((c) => c.type === "spans") : this.drawControl();
+    if (!control) return null;
+    const r = this.fresh({ control: control.name, label: this.activeLabel(control), ...partial });
+    this.regions.push(r);
+    this.active = control;
+    this.selectedId = r.id;
+    this.commit();
+    this.changed();
+    return r;
+  }
+
+  patchRegion(id, patch, { commit = false } = {}) {
+    this.regions = this.regions.map((r) => {
+      if (r.id !== id) return r;
+      const out = { ...r, ...patch };
+      delete out._pre; // a corrected pre-label is the annotator's own
+      return out;
+    });
+    if (commit) {
+      this.commit();
+      this.changed();
+    }
+  }
+
+  removeRegion(id) {
+    const before = this.regions.length;
+    this.regions = this.regions.filter((r) => r.id !== id);
+    if (this.selectedId === id) this.selectedId = null;
+    if (this.regions.length !== before) {
+      this.commit();
+      this.changed();
+      return true;
+    }
+    return false;
+  }
+
+  select(id) {
+    this.selectedId = id;
+    const r = this.selected();
+    if (r) {
+      const c = this.control(r.control);
+      if (c) this.active = c;
+    }
+    this.changed();
+  }
+
+  setActive(control) {
+    if (!control) return;
+    const sel = this.selected();
+    if (sel && sel.control !== control.name) this.selectedId = null;
+    this.active = control;
+    this.changed();
+  }
+
+  /** Mouse selection in the text view: label it now if auto-label is on. */
+  textSelected(span) {
+    const spans = this.controls.find((c) => c.type === "spans");
+    if (!spans) return;
+    if (this.active !== spans) this.setActive(spans);
+    if (this.autoSpan && !this.readonly) this.labelSpan(spans, this.activeLabel(spans), span);
+  }
+
+  labelSpan(control, label, span) {
+    this.active = control;
+    this.addRegion({ kind: "span", control: control.name, label, span, text: this.view.cover(span) });
+    this.view.clearSelection();
+  }
+
+  // Whole-item answers ------------------------------------------------------------------------
+
+  choices(control) {
+    return this.regions.filter((r) => r.control === control.name && r.kind === "choice").map((r) => r.label);
+  }
+
+  toggleChoice(control, label) {
+    const on = this.choices(control).includes(label);
+    let rest = this.regions;
+    if (!control.multiple || on) rest = rest.filter((r) => !(r.control === control.name && (!control.multiple || r.label === label)));
+    this.regions = on ? rest : [...rest, this.fresh({ kind: "choice", control: control.name, label })];
+    this.active = control;
+    this.commit();
+    this.changed();
+  }
+
+  value(control, kind) {
+    return this.regions.find((r) => r.control === control.name && r.kind === kind) || null;
+  }
+
+  setWhole(control, kind, patch, { commit = true } = {}) {
+    const cur = this.value(control, kind);
+    if (cur) this.regions = this.regions.map((r) => (r === cur ? { ...r, ...patch, _pre: undefined } : r));
+    else this.regions = [...this.regions, this.fresh({ kind, control: control.name, ...patch })];
+    this.active = control;
+    if (commit) {
+      this.commit();
+      this.changed();
+    }
+  }
+
+  clearWhole(control, kind) {
+    this.regions = this.regions.filter((r) => !(r.control === control.name && r.kind === kind));
+    this.commit();
+    this.changed();
+  }
+
+  ranking(control) {
+    const r = this.value(control, "ranking");
+    return r ? r.ranking : [];
+  }
+
+  /** Move the candidate at position `from` to position `to` (0-based) in the ranking. */
+  moveRank(control, from, to) {
+    const order = [...this.ranking(control)];
+    if (from < 0 || from >= order.length || to < 0 || to >= order.length || from === to) return;
+    const [x] = order.splice(from, 1);
+    order.splice(to, 0, x);
+    this.rankCursor = to;
+    this.setWhole(control, "ranking", { ranking: order });
+  }
+}

@@ -1,0 +1,179 @@
+// The review page (/review/{project}): every annotation of a task overlaid, a colour per
+// annotator. Number keys pick one; Enter accepts it, E edits it (Enter then accepts the fix),
+// R rejects with a comment.
+
+import { api, currentUser, uuid } from "./api.js";
+import { Editor } from "./editor.js";
+import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
+import { Outbox } from "./outbox.js";
+import { normalizeSchema } from "./schema.js";
+import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, toast, typing } from "./ui.js";
+
+// colour-blind-friendly, distinct from each other (Okabe–Ito)
+const ANNOTATOR_COLORS = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#f0e442", "#000000"];
+
+const project = projectFromPath();
+const enc = encodeURIComponent;
+let editor = null;
+let outbox = null;
+let task = null;
+let picked = -1;
+let mode = "pick"; // pick | fix
+let busy = false;
+
+async function main() {
+  const me = await currentUser();
+  showUser(me);
+  const proj = await api("GET", `/projects/${enc(project)}`);
+  document.title = `${proj.schema.title || proj.name} · review · assay`;
+  $("#title").textContent = `Review: ${proj.schema.title || proj.name}`;
+  editor = new Editor({ schema: normalizeSchema(proj.schema), stage: $("#stage"), side: $("#panel") });
+  outbox = new Outbox(me.name, ({ pending }) => {
+    $("#pending").textContent = `${pending} pending`;
+    $("#pending").hidden = !pending;
+  });
+  outbox.notify();
+  const help = helpOverlay([
+    ["Review", [
+      ["1 … 9", "pick an annotation"],
+      ["Enter", "accept the picked annotation (or the fix while editing)"],
+      ["E", "edit the picked annotation (fix, then Enter)"],
+      ["R", "reject with a comment"],
+      ["Esc", "leave editing"],
+      ["?", "this help"],
+    ]],
+    ...EDITOR_HELP,
+  ]);
+  $("#help-btn").addEventListener("click", () => help.toggle());
+  $("#accept").addEventListener("click", () => (mode === "fix" ? decide("fix") : decide("accept")));
+  $("#fix").addEventListener("click", startFix);
+  $("#reject").addEventListener("click", reject);
+  document.addEventListener("keyup", (ev) => editorKeyUp(editor, ev));
+  document.addEventListener("keydown", (ev) => {
+    if (help.open) {
+      if (ev.key === "?" || ev.key === "Escape") help.close();
+      ev.preventDefault();
+      return;
+    }
+    if (typing(ev) || !task) return;
+    const k = ev.key;
+    if (k === "?") help.toggle();
+    else if (mode === "pick" && /^[1-9]$/.test(k) && Number(k) <= task.annotations.length) pick(Number(k) - 1);
+    else if (editorKey(editor, ev)) { /* handled by the editor */ }
+    else if (k === "Enter") decide(mode === "fix" ? "fix" : "accept");
+    else if (mode === "pick" && (k === "e" || k === "E")) startFix();
+    else if (k === "r" || k === "R") reject();
+    else if (k === "Escape" && mode === "fix") pick(picked);
+    else return;
+    ev.preventDefault();
+  });
+  outbox.flush();
+  await next();
+}
+
+function colorOf(i) {
+  return ANNOTATOR_COLORS[i % ANNOTATOR_COLORS.length];
+}
+
+async function next() {
+  busy = true;
+  try {
+    await outbox.flush();
+    for (;;) {
+      const t = await api("POST", `/projects/${enc(project)}/review/next`, {});
+      if (t === null) return empty();
+      if (outbox.pendingTasks().has(t.task_id)) {
+        await new Promise((r) => setTimeout(r, 1000));
+        await outbox.flush();
+        continue;
+      }
+      task = t;
+      setMarking(t.item.marking);
+      $("#task-info").textContent = t.item.name || t.item.id.slice(0, 12);
+      delete $("#stage").dataset.taskId;
+      renderList();
+      await pick(t.annotations.length === 1 ? 0 : -1);
+      return;
+    }
+  } catch (err) {
+    $("#status").textContent = `Could not load a review task: ${err.message}`;
+  } finally {
+    busy = false;
+    if (task) $("#stage").dataset.taskId = task.task_id; // ready for input
+  }
+}
+
+function empty() {
+  task = null;
+  delete $("#stage").dataset.taskId;
+  setMarking(null);
+  editor.item = null;
+  editor.view = null;
+  $("#annotations").replaceChildren();
+  $("#panel").replaceChildren();
+  $("#stage").replaceChildren(el("div.empty", {}, el("h2", { text: "Nothing to review" }), el("a", { href: "/", text: "Back to projects" })));
+  for (const b of ["#accept", "#fix", "#reject"]) $(b).disabled = true;
+}
+
+function renderList() {
+  $("#annotations").replaceChildren(
+    ...task.annotations.map((a, i) => {
+      const sw = el("span.swatch");
+      sw.style.setProperty("--swatch", colorOf(i));
+      return el(
+        "li",
+        { dataset: { id: a.id }, "aria-selected": String(i === picked), onclick: () => pick(i) },
+        el("kbd", { text: i + 1 }),
+        sw,
+        el("span.who", { text: (a.author || "").replace(/^user:/, "") }),
+        el("span.muted.small", { text: `${a.regions.length} regions${a.lead_time ? ` · ${Math.round(a.lead_time)} s` : ""}` }),
+      );
+    }),
+  );
+}
+
+/** Show annotation i on top (its answers in the panel), the others faded; -1 shows all alike. */
+async function pick(i) {
+  mode = "pick";
+  picked = i;
+  const overlays = task.annotations.flatMap((a, j) =>
+    j === i ? [] : a.regions.map((region) => ({ region, color: colorOf(j), faded: i >= 0 })),
+  );
+  const mine = i >= 0 ? task.annotations[i].regions : [];
+  editor.colorFn = i >= 0 ? () => colorOf(i) : null;
+  await editor.load(task.item, task.media_url, mine, { readonly: true, overlays });
+  renderList();
+  $("#review-mode").textContent = i >= 0 ? "Enter accepts · E edits · R rejects" : "Pick an annotation with its number key.";
+  $("#accept").disabled = i < 0;
+  $("#fix").disabled = i < 0;
+  $("#reject").disabled = false;
+}
+
+async function startFix() {
+  if (!task || picked < 0) return;
+  mode = "fix";
+  editor.colorFn = null;
+  await editor.load(task.item, task.media_url, task.annotations[picked].regions, { readonly: false });
+  $("#review-mode").textContent = "Editing: Enter accepts the fix · Esc cancels";
+  $("#fix").disabled = true;
+}
+
+async function reject() {
+  if (!task || busy) return;
+  const comment = await prompt("Reject — what is wrong?", { placeholder: "comment for the annotator", required: true });
+  if (comment !== null) decide("reject", comment);
+}
+
+function decide(decision, comment = "") {
+  if (!task || busy) return;
+  if (decision !== "reject" && picked < 0) return toast("Pick an annotation first (number key)");
+  const a = picked >= 0 ? task.annotations[picked] : null;
+  const body = { client_id: uuid(), decision, annotation_id: a ? a.id : null, comment };
+  if (decision === "fix") body.regions = editor.output();
+  outbox.add({ path: `/tasks/${enc(task.task_id)}/review`, body, task_id: task.task_id });
+  toast({ accept: "Accepted", fix: "Fixed and accepted", reject: "Rejected" }[decision]);
+  task = null;
+  next();
+}
+
+main().catch((err) => toast(err.message, "error"));

@@ -1,0 +1,191 @@
+// Small DOM helpers shared by the pages: element builder, marking banners, toasts, dialogs.
+
+import { logout } from "./api.js";
+
+/** el("div.a.b", {title: "x", onclick: f}, child, "text", ...) */
+export function el(spec, attrs = {}, ...children) {
+  const [tag, ...classes] = spec.split(".");
+  const node = document.createElement(tag || "div");
+  if (classes.length) node.className = classes.join(" ");
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k === "text") node.textContent = v;
+    else if (k === "class") node.classList.add(...String(v).split(" ").filter(Boolean));
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+export function $(sel, root = document) {
+  return root.querySelector(sel);
+}
+
+const LEVEL_CLASS = [
+  ["TOP SECRET", "ts"],
+  ["SECRET", "s"],
+  ["CONFIDENTIAL", "c"],
+  ["CUI", "cui"],
+  ["UNCLASSIFIED", "u"],
+];
+
+/** Show `marking` in every .marking-banner (top and bottom); null hides them. */
+export function setMarking(marking) {
+  const text = marking || "";
+  const upper = text.toUpperCase();
+  const level = (LEVEL_CLASS.find(([name]) => upper.startsWith(name)) || [null, "other"])[1];
+  for (const b of document.querySelectorAll(".marking-banner")) {
+    b.textContent = text;
+    b.hidden = !text;
+    b.dataset.level = level;
+  }
+}
+
+let toastTimer = null;
+
+export function toast(message, kind = "info") {
+  let box = $("#toast");
+  if (!box) {
+    box = el("div", { id: "toast", role: "status" });
+    document.body.append(box);
+  }
+  box.textContent = message;
+  box.dataset.kind = kind;
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (box.hidden = true), kind === "error" ? 6000 : 2500);
+}
+
+/** The header's user box: name, role and a log-out button. */
+export function showUser(me) {
+  const box = $("#user");
+  if (!box) return;
+  box.replaceChildren(
+    el("span.user-name", { text: me.name }),
+    el("span.user-role", { text: me.role }),
+    el("button.link", { type: "button", onclick: () => logout(), text: "Log out" }),
+  );
+}
+
+/**
+ * A small modal prompt; resolves to the entered text, or null when cancelled (Escape).
+ * `choices` are quick answers selectable by number key.
+ */
+export function prompt(title, { choices = [], placeholder = "", required = false } = {}) {
+  return new Promise((resolve) => {
+    const input = el("input.prompt-input", { type: "text", placeholder, "aria-label": title });
+    const list = el(
+      "ol.prompt-choices",
+      {},
+      choices.map((c, i) =>
+        el("li", {}, el("button", { type: "button", onclick: () => done(c) }, el("kbd", { text: i + 1 }), ` ${c}`)),
+      ),
+    );
+    const form = el(
+      "form.prompt",
+      { role: "dialog", "aria-modal": "true", "aria-label": title },
+      el("h2", { text: title }),
+      choices.length ? list : null,
+      input,
+      el(
+        "div.prompt-actions",
+        {},
+        el("button.secondary", { type: "button", onclick: () => done(null), text: "Cancel (Esc)" }),
+        el("button.primary", { type: "submit", text: "OK (Enter)" }),
+      ),
+    );
+    const backdrop = el("div.backdrop", {}, form);
+    function done(value) {
+      backdrop.remove();
+      document.removeEventListener("keydown", onKey, true);
+      resolve(value);
+    }
+    function onKey(ev) {
+      if (ev.key === "Escape") {
+        ev.preventDefault();
+        ev.stopPropagation();
+        done(null);
+      } else if (!input.value && /^[1-9]$/.test(ev.key) && choices[Number(ev.key) - 1]) {
+        ev.preventDefault();
+        ev.stopPropagation();
+        done(choices[Number(ev.key) - 1]);
+      } else {
+        ev.stopPropagation();
+      }
+    }
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const v = input.value.trim();
+      if (required && !v) {
+        input.focus();
+        return;
+      }
+      done(v);
+    });
+    document.addEventListener("keydown", onKey, true);
+    document.body.append(backdrop);
+    input.focus();
+  });
+}
+
+/** The ? overlay: `groups` is [[title, [[keys, description], ...]], ...]. */
+export function helpOverlay(groups) {
+  const box = el(
+    "div.help",
+    { role: "dialog", "aria-label": "Keyboard shortcuts" },
+    el("h2", { text: "Keyboard shortcuts" }),
+    el(
+      "div.help-groups",
+      {},
+      groups.map(([title, rows]) =>
+        el(
+          "section",
+          {},
+          el("h3", { text: title }),
+          el(
+            "dl",
+            {},
+            rows.flatMap(([keys, what]) => [
+              el("dt", {}, keys.split(" / ").map((k, i) => [i ? " / " : "", el("kbd", { text: k })])),
+              el("dd", { text: what }),
+            ]),
+          ),
+        ),
+      ),
+    ),
+    el("p.help-foot", { text: "Press ? or Esc to close." }),
+  );
+  const overlay = el("div.backdrop.help-backdrop", { hidden: true }, box);
+  overlay.addEventListener("click", (ev) => {
+    if (ev.target === overlay) overlay.hidden = true;
+  });
+  document.body.append(overlay);
+  return {
+    toggle: () => (overlay.hidden = !overlay.hidden),
+    close: () => (overlay.hidden = true),
+    get open() {
+      return !overlay.hidden;
+    },
+  };
+}
+
+/** The page's project: from the server-rendered body, else from a path like /label/{project}. */
+export function projectFromPath() {
+  if (document.body.dataset.project) return document.body.dataset.project;
+  const parts = location.pathname.split("/").filter(Boolean);
+  return decodeURIComponent(parts[1] || "");
+}
+
+/** True when the key event happens while typing in a form field. */
+export function typing(ev) {
+  const t = ev.target;
+  return (
+    t instanceof HTMLElement &&
+    (t.isContentEditable || t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && t.type !== "checkbox" && t.type !== "radio") || t.tagName === "SELECT")
+  );
+}

@@ -1,0 +1,177 @@
+"""The queue under concurrency: overlap respected, nothing lost or doubled; leases, skips."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from assay.errors import Conflict, NotFound
+from assay.labeling import Workflow, add_user, next_task, skip_task, submit
+from assay.store.schema import annotations_table, assignments, tasks
+from assay.workspace import Workspace
+from labeling_world import PASSWORD, World, build_world, choice
+
+
+def _world(ws: Workspace, tmp_path: Path, **wf: object) -> World:
+    return build_world(ws, tmp_path / "data", public=12, workflow=Workflow(**wf))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("overlap", [1, 3])
+def test_many_threads_respect_overlap_and_lose_nothing(
+    ws: Workspace, tmp_path: Path, overlap: int
+) -> None:
+    w = _world(ws, tmp_path, overlap=overlap)
+    people = [add_user(ws, f"a{i}", "annotator", "SECRET/FLOOD/SAR", PASSWORD) for i in range(8)]
+    acked: list[tuple[str, int, str]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(user_index: int) -> None:
+        u = people[user_index]
+        try:
+            while (lease := next_task(ws, u, w.project)) is not None:
+                cid = str(uuid.uuid4())
+                res = submit(ws, u, lease.task_id, cid, [choice("minor")], lead_time=1.0)
+                # A client retry of the same submission, racing nothing but itself.
+                again = submit(ws, u, lease.task_id, cid, [choice("minor")], lead_time=1.0)
+                assert again == {**res, "duplicate": True}
+                with lock:
+                    acked.append((u.name, lease.task_id, res["annotation_id"]))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    n_tasks = len(w.all_items)
+    assert len(acked) == n_tasks * overlap
+    per_task = Counter(task for _, task, _ in acked)
+    assert set(per_task.values()) == {overlap}
+    assert len({(u, t) for u, t, _ in acked}) == len(acked)  # nobody did a task twice
+    with ws.db.read() as conn:
+        stored = conn.execute(
+            select(annotations_table.c.id).where(annotations_table.c.kind == "human")
+        ).scalars()
+        assert sorted(stored) == sorted(a for _, _, a in acked)
+        done = conn.execute(select(tasks.c.done, tasks.c.active, tasks.c.open)).all()
+    assert {tuple(r) for r in done} == {(overlap, overlap, 0)}
+
+
+def test_concurrent_retries_of_one_submission_store_one_annotation(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    w = _world(ws, tmp_path)
+    ana = w.users["ana"]
+    lease = next_task(ws, ana, w.project)
+    assert lease is not None
+    results: list[dict[str, object]] = []
+
+    def send() -> None:
+        results.append(submit(ws, ana, lease.task_id, "same-id", [choice("none")]))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r["duplicate"] for r in results) == [False] + [True] * 5
+    assert len({r["annotation_id"] for r in results}) == 1
+    with ws.db.read() as conn:
+        n = conn.execute(select(annotations_table.c.id)).all()
+    assert len(n) == 1
+
+
+def test_next_returns_the_held_lease_until_answered(ws: Workspace, tmp_path: Path) -> None:
+    w = _world(ws, tmp_path)
+    ana = w.users["ana"]
+    first = next_task(ws, ana, w.project)
+    again = next_task(ws, ana, w.project)
+    assert first is not None and again is not None and first.task_id == again.task_id
+
+
+def test_expired_leases_return_to_the_queue(ws: Workspace, tmp_path: Path) -> None:
+    w = build_world(
+        ws,
+        tmp_path / "data",
+        public=1,
+        cui=0,
+        secret=0,
+        workflow=Workflow(overlap=1, lease_seconds=60),
+    )
+    ana, man = w.users["ana"], w.users["man"]
+    t0 = time.time()
+    lease = next_task(ws, ana, w.project, now=t0)
+    assert lease is not None
+    assert next_task(ws, man, w.project, now=t0 + 30) is None  # still held by ana
+    later = next_task(ws, man, w.project, now=t0 + 61)
+    assert later is not None and later.task_id == lease.task_id
+    # ana's late answer no longer fits: the task went to man.
+    with pytest.raises(Conflict, match="expired"):
+        submit(ws, ana, lease.task_id, "late", [choice("none")])
+    submit(ws, man, later.task_id, "in-time", [choice("none")])
+
+
+def test_skip_records_a_reason_and_frees_the_task(ws: Workspace, tmp_path: Path) -> None:
+    w = build_world(ws, tmp_path / "data", public=1, cui=0, secret=0)
+    ana, man = w.users["ana"], w.users["man"]
+    lease = next_task(ws, ana, w.project)
+    assert lease is not None
+    assert skip_task(ws, ana, lease.task_id, "k1", "image too dark") == {"skipped": True}
+    assert skip_task(ws, ana, lease.task_id, "k1", "image too dark") == {"skipped": True}
+    assert next_task(ws, ana, w.project) is None  # not served again to ana
+    other = next_task(ws, man, w.project)
+    assert other is not None and other.task_id == lease.task_id
+    with ws.db.read() as conn:
+        reasons = (
+            conn.execute(select(assignments.c.reason).where(assignments.c.state == "skipped"))
+            .scalars()
+            .all()
+        )
+    assert reasons == ["image too dark"]
+    with pytest.raises(NotFound):
+        skip_task(ws, ana, lease.task_id, "k2", "again")
+
+
+def test_least_confident_prelabels_come_first(ws: Workspace, tmp_path: Path) -> None:
+    from assay.domain.labels import Region, payload_to_json
+    from assay.store.schema import items
+
+    root = tmp_path / "data"
+    w = build_world(ws, root, public=4, cui=0, secret=0, users=True)
+    with ws.db.begin() as conn:
+        ids = sorted(conn.execute(select(items.c.id)).scalars())
+        for score, item in zip([0.9, 0.2, 0.6], ids[:3], strict=True):
+            conn.execute(
+                annotations_table.insert().values(
+                    id=f"m-{item[:8]}",
+                    item_id=item,
+                    project=None,
+                    author="model:flood-det@1",
+                    kind="model",
+                    payload=payload_to_json(
+                        [Region(kind="choice", control="damage", label="minor", score=score)]
+                    ),
+                    created="2026-01-01T00:00:00Z",
+                )
+            )
+    from assay.domain.schema import LabelSchema
+    from assay.labeling import create_project
+    from labeling_world import SCHEMA_YAML
+
+    create_project(ws, "ranked", LabelSchema.from_yaml_text(SCHEMA_YAML), "flood")
+    order = []
+    ana = w.users["ana"]
+    while (lease := next_task(ws, ana, "ranked")) is not None:
+        order.append((lease.item["id"], [r.get("score") for r in lease.prelabels]))
+        submit(ws, ana, lease.task_id, str(uuid.uuid4()), [])
+    assert [s for _, s in order[:3]] == [[0.2], [0.6], [0.9]]
+    assert [s for _, s in order[3:]] == [[]]

@@ -1,0 +1,187 @@
+"""Gold scoring and pausing, review decisions, dashboards and pulling labels of record."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from assay import versioning
+from assay.domain.labels import Region
+from assay.errors import Conflict, InvalidInput, PermissionDenied
+from assay.labeling import (
+    Workflow,
+    dashboard,
+    decide,
+    next_task,
+    review_next,
+    score,
+    submit,
+)
+from assay.labeling.pull import pull
+from assay.store.schema import ID_SEP, working
+from assay.workspace import Workspace
+from labeling_world import box, build_world, choice
+
+
+def _cid() -> str:
+    return str(uuid.uuid4())
+
+
+def test_gold_scores_choices_boxes_and_spans() -> None:
+    gold = [choice("minor"), box(0, 0, 10, 10), box(20, 20, 10, 10, "vehicle")]
+    assert score(None, gold, list(reversed(gold))) == 1.0
+    shifted = [choice("minor"), box(1, 1, 10, 10), box(21, 20, 10, 10, "vehicle")]
+    assert score(None, gold, shifted) == 1.0  # IoU >= 0.5 and same class
+    wrong_class = [choice("minor"), box(0, 0, 10, 10), box(20, 20, 10, 10, "building")]
+    assert score(None, gold, wrong_class) == pytest.approx((1 + 0.5) / 2)
+    extra = [*gold, box(40, 0, 5, 5)]
+    assert score(None, gold, extra) == pytest.approx((1 + 2 * 2 / 5) / 2)
+    assert score(None, gold, [choice("none"), *gold[1:]]) == 0.5
+    span = Region(kind="span", control="ner", label="LOC", span=(0, 5))
+    near = Region(kind="span", control="ner", label="LOC", span=(3, 9))
+    far = Region(kind="span", control="ner", label="LOC", span=(6, 9))
+    assert score(None, [span], [near]) == 1.0 and score(None, [span], [far]) == 0.0
+
+
+@given(st.lists(st.sampled_from(["none", "minor", "destroyed"]), max_size=3, unique=True))
+def test_an_answer_always_matches_itself(labels: list[str]) -> None:
+    regions = [choice(x) for x in labels]
+    assert score(None, regions, regions) == 1.0
+
+
+def test_low_gold_accuracy_pauses_the_annotator(ws: Workspace, tmp_path: Path) -> None:
+    wf = Workflow(gold_share=1.0, gold_after=2, gold_min_accuracy=0.7)
+    w = build_world(ws, tmp_path / "data", gold_items=3, workflow=wf)
+    ana = w.users["ana"]
+    for _ in range(2):
+        lease = next_task(ws, ana, w.project)
+        assert lease is not None and lease.item["id"] in w.items["gold"]
+        submit(ws, ana, lease.task_id, _cid(), [choice("destroyed")])  # gold says minor + box
+    with pytest.raises(PermissionDenied, match="paused"):
+        next_task(ws, ana, w.project)
+    d = dashboard(ws, w.users["man"], w.project)
+    row = next(a for a in d["annotators"] if a["name"] == "ana")
+    assert row["paused"] and row["gold_seen"] == 2 and row["gold_accuracy"] == 0.0
+    assert d["paused"] == ["ana"]
+    # A good annotator keeps going and gets ordinary tasks once gold runs out.
+    man = w.users["man"]
+    served = []
+    while (lease := next_task(ws, man, w.project)) is not None:
+        served.append(lease.item["id"])
+        submit(ws, man, lease.task_id, _cid(), [choice("minor"), box(2, 2, 10, 10)])
+    assert set(served[:3]) == set(w.items["gold"])
+    assert len(served) == 3 + 8  # gold + public + cui (not the SECRET item)
+    man_row = next(a for a in dashboard(ws, None, w.project)["annotators"] if a["name"] == "man")
+    assert man_row["gold_accuracy"] == 1.0 and not man_row["paused"]
+
+
+def test_gold_share_is_respected(ws: Workspace, tmp_path: Path) -> None:
+    wf = Workflow(gold_share=0.25, gold_after=50)
+    w = build_world(ws, tmp_path / "data", public=12, gold_items=3, workflow=wf)
+    root = w.users["root"]
+    kinds = []
+    for _ in range(12):
+        lease = next_task(ws, root, w.project)
+        assert lease is not None
+        kinds.append(lease.item["id"] in w.items["gold"])
+        submit(ws, root, lease.task_id, _cid(), [])
+    assert sum(kinds) == 3
+
+
+def _answer_all(ws: Workspace, w: object, name: str, regions: list[Region]) -> None:
+    user = w.users[name]  # type: ignore[attr-defined]
+    while (lease := next_task(ws, user, w.project)) is not None:  # type: ignore[attr-defined]
+        submit(ws, user, lease.task_id, _cid(), regions)
+
+
+def test_review_accept_fix_reject(ws: Workspace, tmp_path: Path) -> None:
+    w = build_world(
+        ws, tmp_path / "data", public=3, cui=0, secret=0, workflow=Workflow(review="all")
+    )
+    _answer_all(ws, w, "ana", [choice("minor")])
+    rev = w.users["rev"]
+    with pytest.raises(PermissionDenied):
+        review_next(ws, w.users["ana"], w.project)
+    first = review_next(ws, rev, w.project)
+    assert first is not None and len(first["annotations"]) == 1
+    ann = first["annotations"][0]
+    assert ann["author"] == "user:ana" and ann["regions"][0]["label"] == "minor"
+    decide(ws, rev, first["task_id"], _cid(), "accept", annotation_id=ann["id"])
+    with pytest.raises(Conflict):
+        decide(ws, rev, first["task_id"], _cid(), "accept", annotation_id=ann["id"])
+    second = review_next(ws, rev, w.project)
+    assert second is not None
+    decide(
+        ws,
+        rev,
+        second["task_id"],
+        _cid(),
+        "fix",
+        annotation_id=second["annotations"][0]["id"],
+        regions=[choice("destroyed")],
+    )
+    third = review_next(ws, rev, w.project)
+    assert third is not None
+    with pytest.raises(InvalidInput, match="comment"):
+        decide(ws, rev, third["task_id"], _cid(), "reject")
+    decide(ws, rev, third["task_id"], "rj", "reject", comment="the roof is intact")
+    assert review_next(ws, rev, w.project) is None
+    # The rejected task goes back to the queue, to someone else.
+    assert next_task(ws, w.users["ana"], w.project) is None
+    again = next_task(ws, w.users["man"], w.project)
+    assert again is not None and again.task_id == third["task_id"]
+    submit(ws, w.users["man"], again.task_id, _cid(), [choice("none")])
+
+    assert pull(ws, "flood", w.project, "reviewed") == 2
+    labels = {i: [r.label for r in rs] for i, rs in _labels(ws, "flood").items()}
+    assert sorted(lab for ls in labels.values() for lab in ls) == ["destroyed", "minor"]
+    assert pull(ws, "flood", w.project, "latest") == 3
+    assert sorted(lab for ls in _labels(ws, "flood").values() for lab in [r.label for r in ls]) == [
+        "minor",
+        "minor",
+        "none",
+    ]
+    d = dashboard(ws, w.users["man"], w.project)
+    assert d["review"] == {"accepted": 2, "pending": 1}
+
+
+def _labels(ws: Workspace, dataset: str) -> dict[str, list[Region]]:
+
+    with ws.db.read() as conn:
+        rev = versioning.resolve(conn, dataset)
+        from sqlalchemy import select
+
+        from assay.store.schema import working
+
+        ids = list(conn.execute(select(working.c.item_id)).scalars())
+        return {k: v for k, v in versioning.labels_for(conn, ws.blobs, rev, ids).items() if v}
+
+
+def test_consensus_pull_majority_and_box_clusters(ws: Workspace, tmp_path: Path) -> None:
+    w = build_world(ws, tmp_path / "data", public=1, cui=0, secret=0, workflow=Workflow(overlap=3))
+    answers = {
+        "ana": [choice("minor"), box(0, 0, 10, 10), box(50, 50, 4, 4)],
+        "man": [choice("minor"), box(1, 1, 10, 10)],
+        "rev": [choice("destroyed"), box(2, 0, 10, 10), box(30, 0, 5, 5, "vehicle")],
+    }
+    for name, regions in answers.items():
+        lease = next_task(ws, w.users[name], w.project)
+        assert lease is not None
+        submit(ws, w.users[name], lease.task_id, _cid(), regions)
+    assert pull(ws, "flood", w.project, "consensus") == 1
+    (regions,) = _labels(ws, "flood").values()
+    kinds = sorted((r.kind, r.label) for r in regions)
+    assert kinds == [("box", "building"), ("choice", "minor")]
+    b = next(r for r in regions if r.kind == "box")
+    assert b.box == pytest.approx((1.0, 1 / 3, 10.0, 10.0))
+    with ws.db.read() as conn:
+        authors = conn.execute(select(working.c.authors)).scalar_one()
+    assert set(authors.split(ID_SEP)) == {"user:ana", "user:man", "user:rev"}
+    d = dashboard(ws, None, w.project)
+    assert d["agreement"] is not None and 0 < d["agreement"] < 1
+    assert d["done"] == 1 and {a["name"] for a in d["annotators"]} == set(answers)

@@ -1,0 +1,157 @@
+"""A small labeling world for tests: items at three markings, users of every role, a project.
+
+Items: `public` (UNCLASSIFIED), `cui` (CUI/FLOOD), `secret` (SECRET/SAR). Users (password
+PASSWORD): root admin TOP SECRET/FLOOD/SAR, man manager CUI/FLOOD, rev reviewer CUI/FLOOD,
+ana annotator CUI/FLOOD, low annotator UNCLASSIFIED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assay.domain.labels import Region
+from assay.domain.schema import LabelSchema
+from assay.labeling import Workflow, add_user, create_project
+from assay.labeling.users import User
+from assay.versioning import LabelRecord
+from assay.workspace import Workspace
+
+PASSWORD = "flood-watch-2026"
+
+SCHEMA_YAML = """
+title: Flood damage survey
+controls:
+  - name: label
+    type: boxes
+    labels:
+      - {name: building, key: "b", color: "#e6194b"}
+      - {name: vehicle, key: "v"}
+  - name: damage
+    type: choices
+    labels: [none, minor, destroyed]
+  - name: notes
+    type: text
+"""
+
+Client = Callable[[str | None], Any]  # name -> an authenticated TestClient
+
+USERS = {
+    "root": ("admin", "TOP SECRET/FLOOD/SAR"),
+    "man": ("manager", "CUI/FLOOD"),
+    "rev": ("reviewer", "CUI/FLOOD"),
+    "ana": ("annotator", "CUI/FLOOD"),
+    "low": ("annotator", "UNCLASSIFIED"),
+}
+
+
+@dataclass
+class World:
+    ws: Workspace
+    project: str
+    items: dict[str, list[str]] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+
+    @property
+    def all_items(self) -> list[str]:
+        return [i for ids in self.items.values() for i in ids]
+
+
+def choice(label: str) -> Region:
+    return Region(kind="choice", control="damage", label=label)
+
+
+def box(x: float, y: float, w: float, h: float, label: str = "building") -> Region:
+    return Region(kind="box", control="label", label=label, box=(x, y, w, h))
+
+
+def ingest(ws: Workspace, folder: Path, n: int, start: int, marking: str) -> list[str]:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(start, start + n):
+        # A small flood scene: fields over muddy water, a pixel that makes each image unique.
+        img = Image.new("RGB", (48, 32), (96, 124, 70))
+        img.paste((120, 96, 60), (0, 16, 48, 32))
+        img.putpixel((0, 0), (i % 256, i // 256, 7))
+        img.save(folder / f"scene_{i:04d}.png", format="PNG")
+    report = ws.ingest([folder], marking=marking)
+    return sorted(report.new)
+
+
+def build_world(
+    ws: Workspace,
+    root: Path,
+    *,
+    public: int = 6,
+    cui: int = 2,
+    secret: int = 1,
+    workflow: Workflow | None = None,
+    gold_items: int = 0,
+    users: bool = True,
+) -> World:
+    """Ingest items, make dataset `flood`, users, and project `survey` over the dataset."""
+    w = World(ws, "survey")
+    w.items["public"] = ingest(ws, root / "public", public, 0, "UNCLASSIFIED")
+    w.items["cui"] = ingest(ws, root / "cui", cui, 1000, "CUI/FLOOD")
+    w.items["secret"] = ingest(ws, root / "secret", secret, 2000, "SECRET/SAR")
+    ws.create_dataset("flood")
+    ws.add_items("flood")
+    wf = workflow or Workflow()
+    if gold_items:
+        gold_ids = ingest(ws, root / "gold", gold_items, 3000, "UNCLASSIFIED")
+        w.items["gold"] = gold_ids
+        ws.create_dataset("goldset")
+        ws.add_items("goldset", "name~scene_3*")
+        ws.set_labels(
+            "goldset",
+            [LabelRecord(i, [choice("minor"), box(2, 2, 10, 10)]) for i in gold_ids],
+        )
+        ws.commit("goldset", "gold labels")
+        wf = wf.model_copy(update={"gold": "goldset"})
+    if users:
+        for name, (role, clearance) in USERS.items():
+            w.users[name] = add_user(ws, name, role, clearance, PASSWORD)
+    schema = LabelSchema.from_yaml_text(SCHEMA_YAML, "survey.yaml")
+    create_project(ws, "survey", schema, "flood", wf, instructions="Box every building.")
+    return w
+
+
+class LiveServer:
+    """A real uvicorn server on a free port in a background thread (for browser tests).
+
+    Example:
+        with LiveServer(create_app(Settings(), ws)) as url:
+            page.goto(url + "/login")
+    """
+
+    def __init__(self, app: object) -> None:
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> str:
+        import threading
+        import time
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

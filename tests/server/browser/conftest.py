@@ -1,0 +1,46 @@
+"""Browser tests: the real server (uvicorn in a thread) driven by a real headless Chromium.
+
+A test fails on any request to a host other than the test server and on any JavaScript error
+(see `ui_site.Site`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Playwright, expect, sync_playwright
+from ui_site import CHROMIUM, CHROMIUM_ARGS, Site, populate
+
+from assay.server import Settings, create_app
+from assay.workspace import Workspace
+from labeling_world import LiveServer
+
+# a loaded 2-core machine can take seconds for what is instant on a quiet one
+expect.set_options(timeout=15_000)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def site(ws: Workspace, tmp_path: Path, browser: Browser) -> Iterator[Site]:
+    world = populate(ws, tmp_path)
+    with LiveServer(create_app(Settings(), ws)) as url:
+        s = Site(url, world, browser)
+        yield s
+        for ctx in s.contexts:
+            ctx.close()
+    assert s.foreign == [], f"requests left the machine: {s.foreign}"
+    assert s.errors == [], f"JavaScript errors: {s.errors}"

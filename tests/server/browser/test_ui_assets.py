@@ -1,0 +1,48 @@
+"""The web UI's files: everything they load comes from the package, nothing from elsewhere."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import assay.server
+
+SERVER = Path(assay.server.__file__).parent
+STATIC = SERVER / "static"
+TEMPLATES = SERVER / "templates"
+SVG_NS = "http://www.w3.org/2000/svg"  # an XML namespace name, never fetched
+URL = re.compile(r"""(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}""", re.IGNORECASE)
+LOCAL_REF = re.compile(r"""(?:src|href)="(/static/[^"]+)\"""")
+IMPORT = re.compile(r"""^import .* from "(\./[^"]+)";$""", re.MULTILINE)
+
+
+def ui_files() -> list[Path]:
+    files = [p for p in [*STATIC.rglob("*"), *TEMPLATES.rglob("*")] if p.is_file()]
+    assert len(files) >= 15  # templates, scripts, stylesheet, icons
+    return files
+
+
+def test_no_file_names_another_host() -> None:
+    for path in ui_files():
+        text = path.read_text(encoding="utf-8").replace(SVG_NS, "")
+        assert not URL.findall(text), f"{path.name} refers to another host: {URL.findall(text)}"
+        assert "@import" not in text and "@font-face" not in text, path.name
+
+
+def test_every_page_template_loads_existing_static_files() -> None:
+    pages = {"login", "index", "label", "review", "dashboard"}
+    assert {p.stem for p in TEMPLATES.glob("*.html")} == pages
+    for page in pages:
+        html = (TEMPLATES / f"{page}.html").read_text(encoding="utf-8")
+        refs = LOCAL_REF.findall(html)
+        assert any(r.endswith(".js") for r in refs), page
+        for ref in refs:
+            assert (SERVER / ref.lstrip("/")).is_file(), f"{page}.html loads missing {ref}"
+        if page in ("label", "review"):
+            assert html.count('class="marking-banner') == 2, page  # top and bottom
+
+
+def test_every_module_import_resolves() -> None:
+    for js in (STATIC / "js").glob("*.js"):
+        for target in IMPORT.findall(js.read_text(encoding="utf-8")):
+            assert (js.parent / target).is_file(), f"{js.name} imports missing {target}"

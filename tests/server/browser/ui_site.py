@@ -1,0 +1,234 @@
+"""Helpers of the browser tests: a populated workspace, the running site, mouse and text helpers.
+
+Every page a test opens goes through a guard that records requests to any host other than
+the test server and aborts them; a test fails if any was made, and on any JavaScript error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from playwright.sync_api import Browser, BrowserContext, Page, Route
+from sqlalchemy import select
+
+from assay.domain.labels import Region, payload_to_json
+from assay.domain.schema import LabelSchema
+from assay.labeling import Workflow, create_project
+from assay.store.schema import annotations_table, assignments, reviews, tasks
+from assay.timeutil import now_iso
+from assay.workspace import Workspace
+from labeling_world import PASSWORD, World, build_world
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+# An image project with number keys for the box classes, and a text project with spans,
+# a ranking of candidate responses and a rating.
+TRIAGE_YAML = """
+title: Flood triage
+controls:
+  - name: label
+    type: boxes
+    labels: [building, vehicle]
+  - name: area
+    type: polygons
+    labels: [water]
+  - name: damage
+    type: choices
+    labels: [none, minor, destroyed]
+  - name: notes
+    type: text
+  - name: people
+    type: points
+    labels: [person]
+"""
+
+REPORTS_YAML = """
+title: Field reports
+controls:
+  - name: ner
+    type: spans
+    labels: [LOC, HAZARD]
+  - name: preference
+    type: ranking
+    candidates_field: responses
+  - name: quality
+    type: rating
+    max: 5
+"""
+
+REPORTS = [
+    {
+        "text": "Levee breach near Oak Bridge 🌊 flooded Riverton overnight.",
+        "responses": [
+            "Wait at home for the water to drop.",
+            "Drive across Oak Bridge to the north.",
+            "Walk to the Lincoln School shelter on high ground.",
+        ],
+    },
+    {
+        "text": "Shelter at the sports hall in Millbrook needs blankets.",
+        "responses": ["Send blankets.", "Send nothing."],
+    },
+]
+
+
+@dataclass
+class Site:
+    """A running server over a populated workspace, and the pages opened against it."""
+
+    url: str
+    world: World
+    browser: Browser
+    foreign: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    contexts: list[BrowserContext] = field(default_factory=list)
+
+    @property
+    def ws(self) -> Workspace:
+        return self.world.ws
+
+    def page(self) -> Page:
+        """A fresh browser context (own cookies and localStorage) with the host guard."""
+        ctx = self.browser.new_context(viewport={"width": 1280, "height": 800})
+        ctx.set_default_timeout(15_000)
+        ctx.route("**/*", self._guard)
+        self.contexts.append(ctx)
+        page = ctx.new_page()
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        return page
+
+    def _guard(self, route: Route) -> None:
+        parts = urlsplit(route.request.url)
+        if parts.scheme in ("data", "blob") or parts.hostname == "127.0.0.1":
+            route.fallback()
+        else:
+            self.foreign.append(route.request.url)
+            route.abort()
+
+    def login(self, page: Page, user: str, path: str = "/") -> None:
+        """Open `path`, get sent to the log-in form, log in, land back on `path`."""
+        page.goto(self.url + path)
+        page.wait_for_url("**/login**")
+        page.fill("#username", user)
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(self.url + path)
+
+    def annotations(self, project: str, kind: str = "human") -> list[dict[str, Any]]:
+        t = annotations_table
+        with self.ws.db.read() as conn:
+            rows = conn.execute(
+                select(t).where(t.c.project == project, t.c.kind == kind).order_by(t.c.created)
+            ).all()
+        return [{**r._asdict(), "regions": json.loads(r.payload)} for r in rows]
+
+    def task(self, task_id: str) -> Any:
+        with self.ws.db.read() as conn:
+            return conn.execute(select(tasks).where(tasks.c.id == int(task_id))).one()
+
+    def assignment(self, task_id: str) -> Any:
+        with self.ws.db.read() as conn:
+            return conn.execute(
+                select(assignments).where(assignments.c.task_id == int(task_id))
+            ).one()
+
+    def reviews(self) -> list[Any]:
+        with self.ws.db.read() as conn:
+            return list(conn.execute(select(reviews).order_by(reviews.c.id)).all())
+
+    def add_model_labels(self, item_id: str, regions: list[Region]) -> None:
+        with self.ws.db.begin() as conn:
+            conn.execute(
+                annotations_table.insert().values(
+                    id=f"model-{item_id[:16]}",
+                    item_id=item_id,
+                    project=None,
+                    author="model:flood-det@1",
+                    kind="model",
+                    payload=payload_to_json(regions),
+                    created=now_iso(),
+                    lead_time=None,
+                    supersedes=None,
+                    source_id="test",
+                )
+            )
+
+
+def populate(ws: Workspace, root: Path) -> World:
+    """build_world's users, items and `survey` project, plus `triage` and `reports`."""
+    world = build_world(ws, root / "data", workflow=Workflow(overlap=1, review="all"))
+    create_project(
+        ws,
+        "triage",
+        LabelSchema.from_yaml_text(TRIAGE_YAML, "triage.yaml"),
+        "flood",
+        Workflow(overlap=1, review="all"),
+        instructions="Box every building; mark flood water with a polygon.",
+    )
+    reports = root / "reports" / "reports.jsonl"
+    reports.parent.mkdir(parents=True)
+    reports.write_text("".join(json.dumps(r) + "\n" for r in REPORTS), encoding="utf-8")
+    world.items["reports"] = sorted(ws.ingest([reports], marking="CUI/FLOOD").new)
+    ws.create_dataset("reports")
+    ws.add_items("reports", "media_type~text/*")
+    create_project(ws, "reports", LabelSchema.from_yaml_text(REPORTS_YAML, "r.yaml"), "reports")
+    return world
+
+
+def task_id(page: Page) -> str:
+    """The id of the task on screen (the stage carries it)."""
+    page.wait_for_selector("#stage[data-task-id]", state="attached")
+    return str(page.get_attribute("#stage", "data-task-id"))
+
+
+def next_task_shown(page: Page, previous: str) -> str:
+    """Wait until a different task is on screen; return its id."""
+    page.wait_for_function(
+        "prev => { const s = document.querySelector('#stage');"
+        " return s.dataset.taskId && s.dataset.taskId !== prev; }",
+        arg=previous,
+    )
+    return task_id(page)
+
+
+def image_to_screen(page: Page, x: float, y: float) -> tuple[float, float]:
+    """Page coordinates of image pixel (x, y) on the label canvas."""
+    canvas = page.locator("canvas.image-canvas")
+    scale, tx, ty = view(page)
+    box = canvas.bounding_box()
+    assert box is not None
+    return box["x"] + tx + x * scale, box["y"] + ty + y * scale
+
+
+def view(page: Page) -> tuple[float, float, float]:
+    """The canvas's image-to-screen mapping: (scale, tx, ty)."""
+    page.wait_for_selector("canvas.image-canvas[data-ready]")
+    raw = str(page.get_attribute("canvas.image-canvas", "data-view"))
+    scale, tx, ty = (float(v) for v in raw.split())
+    return scale, tx, ty
+
+
+def drag(
+    page: Page,
+    a: tuple[float, float],
+    b: tuple[float, float],
+    button: Literal["left", "middle", "right"] = "left",
+) -> None:
+    page.mouse.move(*a)
+    page.mouse.down(button=button)
+    page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, steps=4)
+    page.mouse.move(*b, steps=4)
+    page.mouse.up(button=button)

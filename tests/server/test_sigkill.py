@@ -1,0 +1,131 @@
+"""Crash safety: SIGKILL the real server mid-load, restart it, retry the unacknowledged.
+
+Every acknowledged submission must be stored, and none twice.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from assay.labeling import Workflow, create_token
+from assay.store.schema import annotations_table, submissions
+from assay.workspace import Workspace
+from labeling_world import build_world
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(root: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assay", "-w", str(root), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''!r}")
+
+
+def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_path: Path) -> None:
+    w = build_world(ws, tmp_path / "data", public=80, cui=0, secret=0, workflow=Workflow())
+    tokens = [create_token(ws, name) for name in ("root", "man", "rev", "ana")]
+    root = tmp_path / "ws"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    acked: dict[str, str] = {}  # client_id -> annotation_id
+    pending: list[tuple[str, int, str]] = []  # (token, task, client_id) not acknowledged
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(token: str) -> None:
+        http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        while not stop.is_set():
+            try:
+                r = http.post(f"/api/v1/projects/{w.project}/next")
+            except httpx.TransportError:
+                return
+            if r.status_code != 200:
+                return
+            task, cid = r.json()["task_id"], str(uuid.uuid4())
+            body = {"client_id": cid, "regions": [], "lead_time": 0.5}
+            try:
+                res = http.post(f"/api/v1/tasks/{task}/submit", json=body)
+                res.raise_for_status()
+            except (httpx.TransportError, httpx.HTTPStatusError):
+                with lock:
+                    pending.append((token, task, cid))
+                return
+            with lock:
+                acked[cid] = res.json()["annotation_id"]
+
+    server = _start(root, port)
+    threads = [threading.Thread(target=client, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(acked) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(server.pid, signal.SIGKILL)  # no shutdown handlers, no flush
+    server.wait(timeout=10)
+    stop.set()
+    for t in threads:
+        t.join(timeout=10)
+    assert len(acked) >= 20
+
+    server = _start(root, port)
+    try:
+        retried = {}
+        for token, task, cid in pending:  # the client's outbox: retry with the same id
+            r = httpx.post(
+                f"{url}/api/v1/tasks/{task}/submit",
+                json={"client_id": cid, "regions": [], "lead_time": 0.5},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert r.status_code == 200, r.text
+            retried[cid] = r.json()["annotation_id"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+
+    check = Workspace.open(root)
+    with check.db.read() as conn:
+        stored = dict(
+            conn.execute(
+                select(annotations_table.c.source_id, annotations_table.c.id).where(
+                    annotations_table.c.kind == "human"
+                )
+            ).all()
+        )
+        per_client = conn.execute(
+            select(submissions.c.client_id, func.count()).group_by(submissions.c.client_id)
+        ).all()
+    check.close()
+    for cid, ann in {**acked, **retried}.items():
+        assert stored[f"client:{cid}"] == ann
+    assert len(stored) == len(acked) + len(retried)
+    assert all(n == 1 for _, n in per_client)
