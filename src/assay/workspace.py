@@ -143,7 +143,7 @@ class Workspace:
             self.scheme,
             [Path(p) for p in paths],
             actor=self.actor,
-            marking=self.scheme.parse(marking),
+            marking=self.scheme.parse(marking) if marking else None,
             source=source,
             text_field=text_field,
             progress=progress,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from assay import audit
 from assay.domain.labels import metadata_record
@@ -94,7 +95,7 @@ def ingest_paths(
     marking_text = scheme.render(marking or Marking())
     results = _probe_all(files, blobs, text_field, source, progress, workers)
 
-    staged: dict[str, tuple[str, dict[str, object]]] = {}  # sha -> (tmp, row)
+    staged: dict[str, tuple[str, dict[str, object], str]] = {}  # sha -> (tmp, row, path)
     order: list[str] = []
     for res in results:
         if res.error:
@@ -124,25 +125,34 @@ def ingest_paths(
                 "parent_id": None,
                 "derivation": None,
             }
-            staged[p.sha] = (p.tmp or "", row)
+            staged[p.sha] = (p.tmp or "", row, res.path)
 
-    existing = _existing_ids(db, order)
-    if any(tmp for tmp, _ in staged.values()):
+    if any(tmp for tmp, _, _ in staged.values()):
         blobs.sync()
-    for sha, (tmp, _) in staged.items():
+    for sha, (tmp, _, _) in staged.items():
         if tmp:
             blobs.publish(Path(tmp), sha)
     created = now_iso()
-    new_rows = []
-    for sha in order:
-        if sha in existing:
-            report.duplicate.append(sha)
-        else:
-            row = staged[sha][1]
-            row["created"] = created
-            new_rows.append(row)
-            report.new.append(sha)
     with db.begin() as conn:
+        # New or duplicate is decided inside the write transaction, so two ingests of the
+        # same bytes at once cannot both insert them.
+        existing = _existing_markings(conn, order)
+        new_rows = []
+        for sha in order:
+            row, path = staged[sha][1], staged[sha][2]
+            if sha not in existing:
+                row["created"] = created
+                new_rows.append(row)
+                report.new.append(sha)
+            elif marking is not None and existing[sha] != marking_text:
+                # Ingest never changes an item's marking; say so rather than ignore --marking.
+                report.failed.append(
+                    Failure(
+                        path, f"already ingested with marking {existing[sha]}, not {marking_text}"
+                    )
+                )
+            else:
+                report.duplicate.append(sha)
         if new_rows:
             conn.execute(items.insert(), new_rows)
         audit.append(
@@ -161,12 +171,12 @@ def ingest_paths(
     return report
 
 
-def _existing_ids(db: Database, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    with db.read() as conn:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            found.update(conn.execute(select(items.c.id).where(items.c.id.in_(chunk))).scalars())
+def _existing_markings(conn: Connection, ids: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = conn.execute(select(items.c.id, items.c.marking).where(items.c.id.in_(chunk)))
+        found.update((r.id, r.marking) for r in rows)
     return found
 
 

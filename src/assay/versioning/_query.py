@@ -30,8 +30,26 @@ def _value(raw: str) -> str:
     return raw
 
 
+_TOKEN = re.compile(r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+""")
+
+
+def _split_and(query: str) -> list[str]:
+    """Split on bare `and` words; quoted values may contain spaces and the word `and`."""
+    parts: list[str] = []
+    current: list[str] = []
+    for m in _TOKEN.finditer(query):
+        token = m.group(0)
+        if token.lower() == "and":
+            parts.append(" ".join(current))
+            current = []
+        else:
+            current.append(token)
+    parts.append(" ".join(current))
+    return parts
+
+
 def compile_query(query: str, dialect: str) -> ColumnElement[bool]:
-    parts = re.split(r"\s+and\s+", query.strip(), flags=re.IGNORECASE)
+    parts = _split_and(query.strip())
     conds: list[ColumnElement[bool]] = []
     for part in parts:
         m = _COND.match(part)
