@@ -167,10 +167,12 @@ class Workspace:
     def add_items(self, name: str, query: str | None = None) -> int:
         """Add all items, or those matching `query`, to the dataset's working state."""
         from assay import versioning
-        from assay.versioning.datasets import dataset_id
+        from assay.versioning.datasets import dataset_id, restore_committed
 
         with self.db.begin() as conn:
-            n = versioning.add_items(conn, dataset_id(conn, name), query=query)
+            ds = dataset_id(conn, name)
+            n = versioning.add_items(conn, ds, query=query)
+            restore_committed(conn, self.blobs, ds)
             audit.append(
                 conn, self.actor, "dataset.add", f"dataset:{name}", {"query": query, "added": n}
             )

@@ -30,6 +30,7 @@ from assay.store.schema import annotations_table, datasets, items
 from assay.timeutil import now_iso
 from assay.versioning import LabelRecord, Revision, _manifest, _rows, add_item_ids, set_labels
 from assay.versioning.datasets import create as create_dataset
+from assay.versioning.datasets import restore_committed
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -160,6 +161,7 @@ def import_bundle(
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
         add_item_ids(conn, ds, list(item_rows))
+        restore_committed(conn, ws.blobs, ds)
         before = _count(conn)
         insert_ignore(conn, annotations_table, ann_rows)
         report.new_annotations = _count(conn) - before

@@ -128,7 +128,7 @@ def decode_text(data: bytes) -> str:
 
 def rows_of(path: Path, data: bytes, text_field: str) -> list[tuple[int, str, dict[str, Any]]]:
     """(line number, text, other fields) for each row of a JSONL or CSV file."""
-    text = decode_text(data)
+    text = decode_text(data).removeprefix("\ufeff")  # a UTF-8 byte order mark is not data
     rows: list[tuple[int, str, dict[str, Any]]] = []
     if ROW_TYPES[path.suffix.lower()] == "jsonl":
         for n, line in enumerate(text.splitlines(), 1):

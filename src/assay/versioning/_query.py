@@ -40,6 +40,11 @@ def _split_and(query: str) -> list[str]:
     for m in _TOKEN.finditer(query):
         token = m.group(0)
         if token.lower() == "and":
+            if not current:
+                raise InvalidInput(
+                    f"cannot read query condition {query[m.start() :]!r}: "
+                    "expected FIELD OP VALUE before 'and'"
+                )
             parts.append(" ".join(current))
             current = []
         else:

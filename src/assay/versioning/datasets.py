@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from assay.domain.labels import payload_hash
 from assay.errors import Conflict, InvalidInput, NotFound
+from assay.store import LocalBlobStore
 from assay.store._sql import insert_ignore
 from assay.store.schema import commits, datasets, items, working, working_changes
 from assay.timeutil import now_iso
@@ -202,3 +203,47 @@ def remove_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
         conn, working_changes, ["dataset_id", "item_id", "base_hash", "base_labels"], src
     )
     return int(conn.execute(working.delete().where(working.c.dataset_id == ds, matching)).rowcount)
+
+
+def restore_committed(conn: Connection, blobs: LocalBlobStore, ds: int) -> int:
+    """Give items that were removed since the last commit and added back their committed labels.
+
+    Reads only the change log, and the HEAD manifest only when there is such an item.
+    """
+    from assay.versioning import _manifest
+    from assay.versioning.labels import join_ids
+
+    rows = conn.execute(
+        select(working.c.item_id)
+        .join(
+            working_changes,
+            and_(
+                working_changes.c.dataset_id == working.c.dataset_id,
+                working_changes.c.item_id == working.c.item_id,
+            ),
+        )
+        .where(
+            working.c.dataset_id == ds,
+            working_changes.c.base_hash.is_not(None),
+            working.c.label_hash == EMPTY_HASH,
+            working_changes.c.base_hash != EMPTY_HASH,
+        )
+    ).all()
+    head = head_of(conn, ds)
+    if not rows or head is None:
+        return 0
+    manifest = conn.execute(select(commits.c.manifest).where(commits.c.id == head)).scalar_one()
+    table = _manifest.take_items(_manifest.read(blobs, manifest), [r[0] for r in rows])
+    for rec in table.to_pylist():
+        conn.execute(
+            working.update()
+            .where(working.c.dataset_id == ds, working.c.item_id == rec["item_id"])
+            .values(
+                labels=rec["labels"],
+                label_hash=rec["label_hash"],
+                n_regions=rec["n_regions"],
+                annotation_ids=join_ids(rec["annotation_ids"]),
+                authors=join_ids(rec["authors"]),
+            )
+        )
+    return int(table.num_rows)
