@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from assay.domain.labels import canonical_json
@@ -54,43 +57,74 @@ def _digest(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+_LAST = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+_INSERT = (
+    "INSERT INTO audit (seq, time, actor, action, target, details, prev_hash, hash) "
+    "VALUES (:seq, :time, :actor, :action, :target, :details, :prev, :hash)"
+)
+_HEAD = "UPDATE meta SET value = :v WHERE key = 'audit_head'"
+_HEAD_NEW = "INSERT INTO meta (key, value) VALUES ('audit_head', :v)"
+_TEXT = {sql: text(sql) for sql in (_LAST, _INSERT, _HEAD, _HEAD_NEW)}
+
+
 def append(
-    conn: Connection, actor: str, action: str, target: str, details: dict[str, Any] | None = None
+    conn: Connection | sqlite3.Connection,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict[str, Any] | None = None,
 ) -> int:
-    """Append one event; call inside the transaction that makes the change."""
-    last = conn.execute(
-        select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    """Append one event; call inside the transaction that makes the change.
+
+    The head of the chain is read inside that transaction, so concurrent writers (threads or
+    processes) chain correctly: SQLite's write lock (`BEGIN IMMEDIATE`) or PostgreSQL's
+    primary key on `seq` orders them. On SQLite the statements run on the DBAPI connection
+    itself, where sqlite3 keeps them prepared; `conn` may be that raw connection.
+    """
+    run: Callable[[str, dict[str, Any]], Any]
+    if isinstance(conn, sqlite3.Connection):
+        run = conn.execute
+    else:
+        raw = _driver_sqlite(conn)
+        run = raw.execute if raw is not None else partial(_run_alchemy, conn)
+    last = run(_LAST, {}).fetchone()
+    seq, prev = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
     time = now_iso()
-    text = canonical_json(details or {})
-    digest = _digest(seq, time, actor, action, target, text, prev)
-    conn.execute(
-        audit.insert().values(
-            seq=seq,
-            time=time,
-            actor=actor,
-            action=action,
-            target=target,
-            details=text,
-            prev_hash=prev,
-            hash=digest,
-        )
-    )
-    _set_head(conn, f"{seq}:{digest}")
+    body = canonical_json(details or {})
+    digest = _digest(seq, time, actor, action, target, body, prev)
+    row = {
+        "seq": seq,
+        "time": time,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "details": body,
+        "prev": prev,
+        "hash": digest,
+    }
+    run(_INSERT, row)
+    # The newest event is also recorded apart from the chain, so cutting events off the end shows.
+    head = {"v": f"{seq}:{digest}"}
+    if run(_HEAD, head).rowcount == 0:
+        run(_HEAD_NEW, head)
     return seq
 
 
-def _set_head(conn: Connection, value: str) -> None:
-    # The newest event is also recorded apart from the chain, so cutting events off the end shows.
-    updated = conn.execute(meta.update().where(meta.c.key == "audit_head").values(value=value))
-    if updated.rowcount == 0:
-        conn.execute(meta.insert().values(key="audit_head", value=value))
+def _driver_sqlite(conn: Connection) -> sqlite3.Connection | None:
+    """The sqlite3 connection under a SQLAlchemy one (same transaction), else None."""
+    if conn.dialect.name != "sqlite" or not conn.in_transaction():
+        return None
+    driver = conn.connection.driver_connection
+    return driver if isinstance(driver, sqlite3.Connection) else None
+
+
+def _run_alchemy(conn: Connection, sql: str, params: dict[str, Any]) -> Any:
+    return conn.execute(_TEXT[sql], params)
 
 
 def events(conn: Connection, limit: int | None = None) -> list[AuditEvent]:
     q = select(audit).order_by(audit.c.seq.desc())
-    if limit:
+    if limit is not None:
         q = q.limit(limit)
     rows = conn.execute(q).all()
     return [

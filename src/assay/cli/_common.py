@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
-from assay.workspace import Workspace
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Env:
 
     def workspace(self) -> Workspace:
         if self._ws is None:
+            from assay.workspace import Workspace
+
             self._ws = Workspace.open(self.workspace_path)
         return self._ws
 

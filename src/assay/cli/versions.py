@@ -4,16 +4,18 @@ checkout and export."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from assay.cli._common import Env, json_option, pass_env, path_arg
-from assay.domain.diff import LabelChange
-from assay.versioning import Diff
-from assay.workspace import Workspace
 
-IMPORT_FORMATS = ["coco", "labelstudio", "yolo", "voc"]
+if TYPE_CHECKING:
+    from assay.domain.diff import LabelChange
+    from assay.versioning import Diff
+
+IMPORT_FORMATS = ["coco", "labelstudio", "yolo", "voc", "jsonl", "parquet"]
 EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet"]
 
 
@@ -23,6 +25,8 @@ EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet"]
 @pass_env
 def init(env: Env, directory: Path, as_json: bool) -> None:
     """Create a workspace in DIRECTORY (default: here)."""
+    from assay.workspace import Workspace
+
     ws = Workspace.init(directory)
     ws.close()
     if as_json:

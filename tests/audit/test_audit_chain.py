@@ -1,0 +1,120 @@
+"""The hash-chained audit trail: appends inside transactions, and `verify` finds any edit."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from assay import Workspace
+from assay.audit import verify
+from assay.audit._chain import GENESIS
+
+
+@pytest.fixture
+def trail(ws: Workspace, samples) -> Path:  # type: ignore[no-untyped-def]
+    """A workspace folder with six events: init, ingest, create, add, commit, tag."""
+    ws.ingest([samples.text("r1.txt", seed=1), samples.text("r2.txt", seed=2)])
+    ws.create_dataset("reports")
+    ws.add_items("reports")
+    ws.commit("reports", "first cut")
+    ws.tag("reports", "HEAD", "v1")
+    ws.close()
+    return ws.root.parent
+
+
+def _sql(folder: Path, statement: str, *params: object) -> None:
+    con = sqlite3.connect(folder / ".assay" / "assay.db")
+    with con:
+        con.execute(statement, params)
+    con.close()
+
+
+def _verify(folder: Path):  # type: ignore[no-untyped-def]
+    with Workspace.open(folder) as w:
+        return w.audit_verify()
+
+
+def test_events_chain_from_genesis(trail: Path) -> None:
+    with Workspace.open(trail) as w:
+        events = w.audit_log()
+        assert [e.action for e in events] == [
+            "workspace.init",
+            "ingest",
+            "dataset.create",
+            "dataset.add",
+            "commit",
+            "tag",
+        ]
+        assert [e.seq for e in events] == list(range(1, 7))
+        assert events[0].prev_hash == GENESIS
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
+        assert all(e.actor == "user:tester" for e in events)
+        assert events[1].details["new"] == 2 and events[4].details["items"] == 2
+        assert [e.seq for e in w.audit_log(limit=2)] == [5, 6]
+        result = w.audit_verify()
+    assert (result.ok, result.checked, result.first_bad) == (True, 6, None)
+
+
+def test_failed_change_leaves_no_event(trail: Path) -> None:
+    with Workspace.open(trail) as w:
+        with pytest.raises(Exception, match="already exists"):
+            w.create_dataset("reports")
+        assert len(w.audit_log()) == 6 and w.audit_verify().ok
+
+
+@pytest.mark.parametrize(
+    ("tamper", "first_bad", "reason"),
+    [
+        ("UPDATE audit SET details='{\"new\":0}' WHERE seq=2", 2, "content does not match"),
+        ("UPDATE audit SET actor='user:mallory' WHERE seq=4", 4, "content does not match"),
+        ("UPDATE audit SET hash=? WHERE seq=3", 3, "content does not match"),
+        ("DELETE FROM audit WHERE seq=3", 3, "event 3 is missing"),
+        ("DELETE FROM audit WHERE seq=6", 6, "recorded head differs"),
+        ("DELETE FROM audit WHERE seq=1", 1, "event 1 is missing"),
+    ],
+)
+def test_verify_names_the_first_broken_event(
+    trail: Path, tmp_path: Path, tamper: str, first_bad: int, reason: str
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(trail, copy)
+    _sql(copy, tamper, *(["f" * 64] if "?" in tamper else []))
+    result = _verify(copy)
+    assert not result.ok
+    assert result.first_bad == first_bad
+    assert reason in result.reason
+    assert result.checked == first_bad - 1
+
+
+def test_rehashing_an_edited_event_breaks_the_next_link(trail: Path) -> None:
+    from assay.audit._chain import _digest
+
+    con = sqlite3.connect(trail / ".assay" / "assay.db")
+    seq, time, actor, action, target, _details, prev = con.execute(
+        "SELECT seq, time, actor, action, target, details, prev_hash FROM audit WHERE seq=2"
+    ).fetchone()
+    forged = '{"new":99}'
+    with con:
+        con.execute(
+            "UPDATE audit SET details=?, hash=? WHERE seq=2",
+            (forged, _digest(seq, time, actor, action, target, forged, prev)),
+        )
+    con.close()
+    result = _verify(trail)
+    assert (result.ok, result.first_bad) == (False, 3)
+    assert "link to the previous event is broken" in result.reason
+
+
+def test_empty_trail_with_a_head_is_broken(trail: Path) -> None:
+    _sql(trail, "DELETE FROM audit")
+    result = _verify(trail)
+    assert not result.ok and result.first_bad == 1
+
+
+def test_verify_function_on_a_connection(trail: Path) -> None:
+    with Workspace.open(trail) as w, w.db.read() as conn:
+        assert verify(conn).ok

@@ -1,0 +1,62 @@
+"""`assay dataset create|add|remove|list`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assay import Workspace
+
+
+def _setup(tmp_path: Path, samples) -> None:  # type: ignore[no-untyped-def]
+    with Workspace.init(tmp_path) as w:
+        samples.images("uav", 3)
+        samples.text("r/a.txt", seed=1)
+        w.ingest([samples.root])
+
+
+def test_dataset_commands(cli, samples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _setup(tmp_path, samples)
+    assert cli("dataset", "list").stdout.startswith("no datasets yet")
+    assert cli("dataset", "create", "quake", "--json").json() == {
+        "dataset": "quake",
+        "created": True,
+    }
+    assert "already exists" in cli("dataset", "create", "quake", code=1).stderr
+    assert cli("dataset", "add", "quake", "--all", "--json").json() == {
+        "dataset": "quake",
+        "added": 4,
+    }
+    cli("dataset", "create", "uav-only")
+    res = cli(
+        "dataset", "add", "uav-only", "--items", "media_type=image/png and name~scene_000?.png"
+    )
+    assert "added 3 item(s) to uav-only" in res.stdout
+    again = cli("dataset", "add", "uav-only", "--items", "name~scene_*.png and width>=48", "--json")
+    assert again.json()["added"] == 0  # already members
+    assert cli("dataset", "remove", "quake", "--items", "media_type~text/*", "--json").json() == {
+        "dataset": "quake",
+        "removed": 1,
+    }
+    listing = cli("dataset", "list", "--json").json()
+    assert [(d["name"], d["items"], d["commits"], d["head"]) for d in listing] == [
+        ("quake", 3, 0, None),
+        ("uav-only", 3, 0, None),
+    ]
+    assert set(listing[0]) == {"name", "created", "items", "commits", "head"}
+    table = cli("dataset", "list").stdout
+    assert "quake" in table and "uav-only" in table
+
+
+def test_dataset_usage_and_query_errors(cli, samples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _setup(tmp_path, samples)
+    cli("dataset", "create", "d")
+    assert "exactly one of --all or --items" in cli("dataset", "add", "d", code=2).stderr
+    cli("dataset", "add", "d", "--all", "--items", "width>1", code=2)
+    cli("dataset", "remove", "d", code=2)
+    assert "needs a number" in cli("dataset", "add", "d", "--items", "width>=big", code=1).stderr
+    assert (
+        "expected FIELD OP VALUE"
+        in cli("dataset", "add", "d", "--items", "just words", code=1).stderr
+    )
+    assert "no dataset named 'nope'" in cli("dataset", "add", "nope", "--all", code=1).stderr
+    assert "bad dataset name" in cli("dataset", "create", "a@b", code=1).stderr

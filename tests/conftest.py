@@ -1,0 +1,269 @@
+"""Shared fixtures: a real CLI runner, a workspace, and civilian sample data.
+
+The CLI runs in a subprocess with `PYTHONPATH` pointing at this checkout's `src/`, computed from
+this file's location, so the tests exercise exactly the tree they sit in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
+
+from assay.workspace import Workspace  # noqa: E402
+
+ACTOR = "user:tester"
+
+
+@dataclass
+class CliResult:
+    args: list[str]
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def __str__(self) -> str:
+        return f"assay {' '.join(self.args)} -> {self.code}\n{self.stdout}\n{self.stderr}"
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ASSAY_WORKSPACE", "ASSAY_DATABASE_URL", "ASSAY_ACTOR")
+    }
+    env["PYTHONPATH"] = str(SRC)
+    env["ASSAY_ACTOR"] = ACTOR
+    env["COLUMNS"] = "200"
+    env["NO_COLOR"] = "1"
+    env.update(extra or {})
+    return env
+
+
+RunCli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def subprocess_env() -> dict[str, str]:
+    """Environment for a child Python that imports this checkout's `assay`."""
+    return cli_env()
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> RunCli:
+    """Run `python -m assay ARGS` in a subprocess; assert the exit code when `code` is given.
+
+    Every failing run (exit 1 or 2) is checked to print no traceback, and exit 1 to print
+    exactly one line starting with ``error:`` on stderr (except `audit verify`, which reports
+    the broken event in its own words).
+    """
+
+    def run(
+        *args: str | Path,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        code: int | None = 0,
+    ) -> CliResult:
+        argv = [str(a) for a in args]
+        proc = subprocess.run(
+            [sys.executable, "-m", "assay", *argv],
+            cwd=cwd or tmp_path,
+            env=cli_env(env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        res = CliResult(argv, proc.returncode, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr, str(res)
+        if code is not None:
+            assert res.code == code, str(res)
+        if res.code == 1 and "verify" not in argv:
+            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+            assert len(lines) == 1 and lines[0].startswith("error: "), str(res)
+        return res
+
+    return run
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """The same `assay` entry point (`assay.cli.main`) run in-process: fast, for output checks.
+
+    Exit codes and the one-line `error:` rule are asserted as in `run_cli`; end-to-end process
+    behaviour (no traceback, real interpreter start) is covered by `run_cli`.
+    """
+    from click.testing import CliRunner
+
+    from assay.cli import main
+
+    def run(
+        *args: str | Path,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        code: int | None = 0,
+    ) -> CliResult:
+        argv = [str(a) for a in args]
+        monkeypatch.chdir(cwd or tmp_path)
+        full_env: dict[str, str | None] = {
+            "ASSAY_WORKSPACE": None,
+            "ASSAY_DATABASE_URL": None,
+            "ASSAY_ACTOR": ACTOR,
+            "COLUMNS": "200",
+            "NO_COLOR": "1",
+        }
+        full_env.update(env or {})
+        with CliRunner().isolation(env=full_env) as (out, err, _):
+            try:
+                main(argv)
+                rc = 0
+            except SystemExit as exc:
+                rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            res = CliResult(argv, rc, out.getvalue().decode(), err.getvalue().decode())
+        assert "Traceback" not in res.stderr, str(res)
+        if code is not None:
+            assert res.code == code, str(res)
+        if res.code == 1 and "verify" not in argv:
+            lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+            assert len(lines) == 1 and lines[0].startswith("error: "), str(res)
+        return res
+
+    return run
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    """A fresh workspace in `tmp_path/ws`, opened through the Python API."""
+    monkeypatch.setenv("ASSAY_ACTOR", ACTOR)
+    monkeypatch.delenv("ASSAY_WORKSPACE", raising=False)
+    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
+    w = Workspace.init(tmp_path / "ws")
+    yield w
+    w.close()
+
+
+# --- sample data ---------------------------------------------------------------------------
+
+REPORTS = [
+    "Field report: river gauge at the north bridge reads 4.2 m, water over the road.",
+    "Field report: two families sheltering on a roof near the school, boat requested.",
+    "Field report: levee seepage observed at km 12, sandbagging crew on site.",
+    "Field report: earthquake damage to the clinic's east wall, patients moved outside.",
+    "Field report: search team cleared block 7, no persons found, marked with X-code.",
+    "Field report: power line down across Main Street, area cordoned.",
+    "Field report: shelter at the sports hall has 140 people and needs blankets.",
+    "Field report: landslide blocks the valley road at the second hairpin.",
+]
+
+
+def flood_scene(seed: int, size: tuple[int, int] = (48, 32)) -> Image.Image:
+    """A tiny synthetic aerial flood scene: brown water, rooftops, a road; unique per seed."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = (96, 124, 70)  # fields
+    water = h // 2 + int(rng.integers(-h // 6, h // 6 + 1))
+    img[water:] = (120, 96, 60)  # muddy flood water
+    img[:, w // 3 : w // 3 + 3] = (80, 80, 80)  # a road
+    for _ in range(3):
+        x, y = int(rng.integers(0, w - 6)), int(rng.integers(0, h - 6))
+        img[y : y + 5, x : x + 6] = (170, 40, 40)  # rooftops
+    img[0, 0] = (seed % 256, (seed // 256) % 256, 7)  # make every seed's bytes distinct
+    return Image.fromarray(img, "RGB")
+
+
+class Samples:
+    """Writes small sample files under a folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, name: str) -> Path:
+        p = self.root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def png(self, name: str, seed: int = 0, size: tuple[int, int] = (48, 32)) -> Path:
+        p = self._path(name)
+        flood_scene(seed, size).save(p, format="PNG")
+        return p
+
+    def jpeg(
+        self,
+        name: str,
+        seed: int = 0,
+        *,
+        taken: str | None = None,
+        gps: tuple[float, float] | None = None,
+    ) -> Path:
+        """A JPEG, optionally with EXIF DateTimeOriginal ("YYYY:MM:DD HH:MM:SS") and GPS."""
+        p = self._path(name)
+        img = flood_scene(seed)
+        exif = Image.Exif()
+        if taken:
+            exif[0x0132] = "2000:01:01 00:00:00"  # DateTime, must lose to DateTimeOriginal
+            exif.get_ifd(0x8769)[0x9003] = taken
+        if gps:
+            lat, lon = gps
+            g = exif.get_ifd(0x8825)
+            g[1] = "N" if lat >= 0 else "S"
+            g[2] = _dms(abs(lat))
+            g[3] = "E" if lon >= 0 else "W"
+            g[4] = _dms(abs(lon))
+        img.save(p, format="JPEG", quality=90, exif=exif)
+        return p
+
+    def tiff(self, name: str, seed: int = 0) -> Path:
+        p = self._path(name)
+        flood_scene(seed).save(p, format="TIFF")
+        return p
+
+    def webp(self, name: str, seed: int = 0) -> Path:
+        p = self._path(name)
+        flood_scene(seed).save(p, format="WEBP", lossless=True)
+        return p
+
+    def text(self, name: str, content: str | None = None, seed: int = 0) -> Path:
+        p = self._path(name)
+        p.write_text(content if content is not None else f"{REPORTS[seed % len(REPORTS)]} #{seed}")
+        return p
+
+    def jsonl(self, name: str, rows: list[dict[str, Any]]) -> Path:
+        p = self._path(name)
+        p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return p
+
+    def raw(self, name: str, data: bytes) -> Path:
+        p = self._path(name)
+        p.write_bytes(data)
+        return p
+
+    def images(self, folder: str, n: int, start: int = 0) -> list[Path]:
+        return [self.png(f"{folder}/scene_{i:04d}.png", seed=i) for i in range(start, start + n)]
+
+
+def _dms(value: float) -> tuple[float, float, float]:
+    d = int(value)
+    m = int((value - d) * 60)
+    s = round((value - d - m / 60) * 3600, 4)
+    return (float(d), float(m), s)
+
+
+@pytest.fixture
+def samples(tmp_path: Path) -> Samples:
+    return Samples(tmp_path / "data")

@@ -1,0 +1,275 @@
+"""Ingest through the Python API: media types, EXIF, rows, recursion, failures, parallelism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assay import Workspace
+from assay.errors import InvalidInput
+from assay.ingest import ingest_paths
+from assay.ingest.files import PARALLEL_MIN_FILES
+
+
+def items_by_name(ws: Workspace) -> dict[str, dict[str, Any]]:
+    con = sqlite3.connect(ws.root / "assay.db")
+    con.row_factory = sqlite3.Row
+    rows = [dict(r) for r in con.execute("SELECT * FROM items")]
+    con.close()
+    for r in rows:
+        r["metadata"] = json.loads(r["metadata"])
+    return {r["name"]: r for r in rows}
+
+
+def test_each_media_type_becomes_an_item(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    files = [
+        samples.png("scenes/levee.png", seed=1, size=(40, 30)),
+        samples.jpeg("scenes/roof.jpg", seed=2, taken="2026:05:03 14:22:05", gps=(29.76, -95.3625)),
+        samples.tiff("scenes/bridge.tif", seed=3),
+        samples.webp("scenes/shelter.webp", seed=4),
+        samples.text("reports/r1.txt", seed=1),
+    ]
+    report = ws.ingest([samples.root])
+    assert (len(report.new), len(report.duplicate), report.failed, report.files) == (5, 0, [], 5)
+    got = items_by_name(ws)
+    assert {n: r["media_type"] for n, r in got.items()} == {
+        "levee.png": "image/png",
+        "roof.jpg": "image/jpeg",
+        "bridge.tif": "image/tiff",
+        "shelter.webp": "image/webp",
+        "r1.txt": "text/plain",
+    }
+    assert (got["levee.png"]["width"], got["levee.png"]["height"]) == (40, 30)
+    assert (got["bridge.tif"]["width"], got["bridge.tif"]["height"]) == (48, 32)
+    assert got["r1.txt"]["width"] is None
+    roof = got["roof.jpg"]["metadata"]
+    assert roof["captured_at"] == "2026-05-03T14:22:05"  # DateTimeOriginal wins over DateTime
+    assert roof["geo"]["lat"] == pytest.approx(29.76, abs=1e-4)
+    assert roof["geo"]["lon"] == pytest.approx(-95.3625, abs=1e-4)
+    assert "captured_at" not in got["levee.png"]["metadata"]
+    for f in files:
+        data = f.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        row = got[f.name]
+        assert row["id"] == sha and row["size"] == len(data)
+        assert row["metadata"]["path"] == str(f)
+        assert row["marking"] == "UNCLASSIFIED"
+        blob = ws.root / "objects" / sha[:2] / sha[2:]
+        assert blob.read_bytes() == data
+
+
+def test_southern_western_hemisphere_gps(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    samples.jpeg("quake.jpg", gps=(-33.45, 151.2))
+    ws.ingest([samples.root])
+    geo = items_by_name(ws)["quake.jpg"]["metadata"]["geo"]
+    assert geo["lat"] == pytest.approx(-33.45, abs=1e-4) and geo["lon"] == pytest.approx(
+        151.2, abs=1e-4
+    )
+
+
+def test_jsonl_and_csv_rows(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    samples.jsonl(
+        "reports.jsonl",
+        [
+            {"body": "Water at the first floor of the clinic.", "district": "north"},
+            {"body": "Road to the shelter is open.", "district": "south", "priority": 2},
+        ],
+    )
+    samples.raw("calls.csv", b"id,body\n7,Caller reports a family on a roof.\n8,Bridge closed.\n")
+    report = ws.ingest([samples.root], text_field="body", source="hotline")
+    assert len(report.new) == 4 and report.failed == []
+    got = items_by_name(ws)
+    row = got["reports.jsonl:2"]
+    assert row["media_type"] == "text/plain"
+    assert row["metadata"]["line"] == 2 and row["metadata"]["source"] == "hotline"
+    assert row["metadata"]["fields"] == {"district": "south", "priority": 2}
+    assert row["source"] == "hotline"
+    assert ws.blobs.get_bytes(row["id"]) == b"Road to the shelter is open."
+    csv_row = got["calls.csv:3"]
+    assert csv_row["metadata"]["fields"] == {"id": "8"}
+    assert ws.blobs.get_bytes(csv_row["id"]) == b"Bridge closed."
+
+
+def test_recursion_skips_hidden_and_dedups_same_bytes(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    samples.png("a/b/c/deep.png", seed=9)
+    samples.png("a/copy_of_deep.png", seed=9)  # same bytes, other name
+    samples.text("a/.hidden.txt", "secret scratch")
+    samples.text("a/.cache/x.txt", "cached")
+    report = ws.ingest([samples.root / "a"])
+    assert report.files == 2
+    # Every file is accounted for: the copy is a duplicate of the item made from the first.
+    assert len(report.new) == 1 and report.duplicate == report.new
+    again = ws.ingest([samples.root / "a"])
+    assert (again.new, again.duplicate, again.failed) == ([], report.new * 2, [])
+
+
+def test_reingest_is_a_no_op(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    samples.images("scenes", 4)
+    first = ws.ingest([samples.root])
+    second = ws.ingest([samples.root])
+    assert len(first.new) == 4
+    assert second.new == [] and sorted(second.duplicate) == sorted(first.new)
+    assert len(items_by_name(ws)) == 4
+    d = second.to_dict()
+    assert (d["new"], d["duplicate"], d["failed"]) == (0, 4, 0)
+
+
+def test_bad_files_are_named_skipped_and_counted(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    good = samples.png("ok.png", seed=1)
+    png = good.read_bytes()
+    samples.raw("broken.png", png[: len(png) // 2])  # truncated
+    samples.raw("notes.docx", b"PK\x03\x04")
+    samples.raw("latin1.txt", "Pegel über 4 m".encode("latin-1"))
+    samples.raw("rows.jsonl", b'{"text": "fine"}\n{"text": broken\n')
+    samples.raw("noext", b"??")
+    report = ws.ingest([samples.root])
+    assert len(report.new) == 1 and report.files == 6
+    reasons = {Path(f.path).name: f.reason for f in report.failed}
+    assert set(reasons) == {"broken.png", "notes.docx", "latin1.txt", "rows.jsonl", "noext"}
+    assert "corrupt" in reasons["broken.png"] or "not a readable image" in reasons["broken.png"]
+    assert reasons["notes.docx"] == "unsupported file type .docx"
+    assert reasons["noext"] == "unsupported file type (no extension)"
+    assert "not UTF-8" in reasons["latin1.txt"] and "line 1" in reasons["latin1.txt"]
+    assert reasons["rows.jsonl"].startswith("line 2: invalid JSON")
+    # A bad row fails its whole file: nothing from rows.jsonl went in.
+    assert set(items_by_name(ws)) == {"ok.png"}
+    assert report.to_dict()["failures"][0].keys() == {"path", "reason"}
+
+
+def test_missing_text_field(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    samples.raw("calls.csv", b"id,message\n1,hello\n")
+    samples.jsonl("r.jsonl", [{"text": "ok"}, {"body": "no text"}])
+    report = ws.ingest([samples.root])
+    reasons = {Path(f.path).name: f.reason for f in report.failed}
+    assert reasons["calls.csv"] == "line 1: no column 'text' (use --text-field)"
+    assert reasons["r.jsonl"] == "line 2: field 'text' is missing or not a string"
+
+
+def test_marking_and_missing_path(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    samples.text("sar.txt", "Search sector 4 cleared.")
+    ws.ingest([samples.root], marking="cui/sar")
+    assert items_by_name(ws)["sar.txt"]["marking"] == "CUI/SAR"
+    with pytest.raises(InvalidInput, match="no such file or folder"):
+        ws.ingest([samples.root / "nope"])
+    with pytest.raises(InvalidInput, match="levels are"):
+        ws.ingest([samples.root], marking="ULTRA")
+
+
+def test_progress_reports_to_the_total(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    for i in range(5):
+        samples.text(f"r{i}.txt", seed=i)
+    calls: list[tuple[int, int]] = []
+    ws.ingest([samples.root], progress=lambda d, t: calls.append((d, t)))
+    assert calls and calls[-1] == (5, 5)
+
+
+def test_parallel_path_matches_serial(tmp_path: Path, samples) -> None:  # type: ignore[no-untyped-def]
+    n = PARALLEL_MIN_FILES + 44
+    for i in range(n):
+        samples.text(f"batch/{i // 100}/report_{i:04d}.txt", seed=i)
+    samples.text("batch/dup.txt", content=(samples.root / "batch/0/report_0000.txt").read_text())
+    samples.raw("batch/bad.txt", b"\xff\xfe")
+    samples.png("batch/scene.png", seed=3)
+    results = {}
+    for mode, workers in (("serial", 1), ("parallel", 2)):
+        w = Workspace.init(tmp_path / mode)
+        rep = ingest_paths(
+            w.db, w.blobs, w.scheme, [samples.root / "batch"], actor="user:t", workers=workers
+        )
+        rows = {
+            k: {c: v for c, v in r.items() if c != "created"} for k, r in items_by_name(w).items()
+        }
+        blobs = sorted(w.blobs.iter_shas())
+        leftovers = list((w.root / "objects" / "tmp").iterdir())
+        w.close()
+        results[mode] = (rep.to_dict(), rows, blobs, leftovers)
+    serial, parallel = results["serial"], results["parallel"]
+    assert serial[0]["new"] == n + 1 and serial[0]["failed"] == 1
+    assert parallel[0] == serial[0]
+    assert parallel[1] == serial[1]
+    assert parallel[2] == serial[2] and len(serial[2]) == n + 1
+    assert parallel[3] == [] and serial[3] == []
+
+
+def test_concurrent_ingest_of_the_same_bytes(tmp_path: Path, samples) -> None:  # type: ignore[no-untyped-def]
+    """Two operators ingest the same drive at once: the later one finds the items present."""
+    import threading
+    import time
+
+    files = samples.images("drive", 3)
+    # What the other operator's ingest writes, taken from a scratch workspace.
+    with Workspace.init(tmp_path / "scratch") as scratch:
+        scratch.ingest(files)
+    src = sqlite3.connect(tmp_path / "scratch" / ".assay" / "assay.db")
+    cur = src.execute("SELECT * FROM items")
+    cols = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    src.close()
+
+    w = Workspace.init(tmp_path / "ws")
+    other = sqlite3.connect(w.root / "assay.db", isolation_level=None, timeout=30)
+    other.execute("BEGIN IMMEDIATE")  # the other operator holds the write lock
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["report"] = w.ingest(files)
+        except Exception as exc:  # the test reports it below
+            result["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 30
+    while len(list(w.blobs.iter_shas())) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # now waiting for the write lock, having found no existing items
+    marks = ",".join("?" * len(cols))
+    other.executemany(f"INSERT INTO items ({','.join(cols)}) VALUES ({marks})", rows)
+    other.execute("COMMIT")
+    other.close()
+    t.join(60)
+    w.close()
+    assert "error" not in result, repr(result.get("error"))
+    report = result["report"]
+    assert len(report.new) + len(report.duplicate) == 3  # type: ignore[attr-defined]
+    with Workspace.open(tmp_path / "ws") as again:
+        assert len(items_by_name(again)) == 3
+
+
+def test_csv_and_jsonl_with_a_byte_order_mark(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    # Spreadsheet tools write UTF-8 with a BOM; the first column is still called "text".
+    samples.raw(
+        "sheet.csv", "text,district\nRoof collapse at the depot.,east\n".encode("utf-8-sig")
+    )
+    samples.raw("calls.jsonl", '{"text": "Water rising at the ford."}\n'.encode("utf-8-sig"))
+    report = ws.ingest([samples.root])
+    assert report.failed == []
+    got = items_by_name(ws)
+    assert ws.blobs.get_bytes(got["sheet.csv:2"]["id"]) == b"Roof collapse at the depot."
+    assert got["sheet.csv:2"]["metadata"]["fields"] == {"district": "east"}
+    assert ws.blobs.get_bytes(got["calls.jsonl:1"]["id"]) == b"Water rising at the ford."
+
+
+def test_reingest_never_changes_a_marking(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    report_file = samples.text("casualties.txt", "Casualty list, sector 4.")
+    scene = samples.png("scene.png", seed=8)
+    first = ws.ingest([report_file, scene], marking="CUI/SAR")
+    assert len(first.new) == 2
+    # A different explicit marking: the file is reported, counted as failed, nothing changes.
+    up = ws.ingest([report_file], marking="SECRET/SAR")
+    assert (up.new, up.duplicate) == ([], [])
+    assert [(Path(f.path).name, f.reason) for f in up.failed] == [
+        ("casualties.txt", "already ingested with marking CUI/SAR, not SECRET/SAR")
+    ]
+    assert items_by_name(ws)["casualties.txt"]["marking"] == "CUI/SAR"
+    # The same marking, or none at all, is a plain duplicate.
+    same = ws.ingest([report_file, scene], marking="cui/sar")
+    assert (same.new, len(same.duplicate), same.failed) == ([], 2, [])
+    plain = ws.ingest([report_file, scene])
+    assert (plain.new, len(plain.duplicate), plain.failed) == ([], 2, [])
+    assert {r["marking"] for r in items_by_name(ws).values()} == {"CUI/SAR"}
