@@ -9,6 +9,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,11 +127,11 @@ def decode_text(data: bytes) -> str:
         raise ProbeError(f"not UTF-8 text (byte {exc.start}, line {line})") from None
 
 
-def rows_of(path: Path, data: bytes, text_field: str) -> list[tuple[int, str, dict[str, Any]]]:
+def rows_of(suffix: str, data: bytes, text_field: str) -> list[tuple[int, str, dict[str, Any]]]:
     """(line number, text, other fields) for each row of a JSONL or CSV file."""
     text = decode_text(data).removeprefix("\ufeff")  # a UTF-8 byte order mark is not data
     rows: list[tuple[int, str, dict[str, Any]]] = []
-    if ROW_TYPES[path.suffix.lower()] == "jsonl":
+    if ROW_TYPES[suffix] == "jsonl":
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
@@ -160,35 +161,39 @@ def _text_of(obj: dict[str, Any], text_field: str, line: int) -> str:
 def probe_file(
     path_str: str, rel: str, store: LocalBlobStore, text_field: str, source: str
 ) -> ProbeResult:
+    objects = str(store.root)
     """Hash and describe one file, staging new blobs as temporary files in the store."""
-    path = Path(path_str)
+    # Plain os.path strings: this runs once per file, and pathlib objects cost more than
+    # hashing a small image.
+    name = os.path.basename(path_str)
+    suffix = os.path.splitext(name)[1].lower()
     result = ProbeResult(rel)
-    suffix = path.suffix.lower()
     try:
-        data = path.read_bytes()
+        with open(path_str, "rb") as fh:
+            data = fh.read()
         base: dict[str, Any] = {"path": rel}
         if source:
             base["source"] = source
         if suffix in IMAGE_TYPES:
             media_type, w, h, meta = probe_image(data)
             result.items.append(
-                Probed("", media_type, len(data), path.name, w, h, {**base, **meta})
+                Probed("", media_type, len(data), name, w, h, {**base, **meta})
             )
             payloads = [data]
         elif suffix in TEXT_TYPES:
             decode_text(data)
             result.items.append(
-                Probed("", TEXT_TYPES[suffix], len(data), path.name, None, None, base)
+                Probed("", TEXT_TYPES[suffix], len(data), name, None, None, base)
             )
             payloads = [data]
         elif suffix in ROW_TYPES:
             payloads = []
-            for line, text, fields in rows_of(path, data, text_field):
+            for line, text, fields in rows_of(suffix, data, text_field):
                 raw = text.encode()
                 extra = {k: v for k, v in fields.items() if k != text_field}
                 meta = {**base, "line": line, **({"fields": extra} if extra else {})}
                 result.items.append(
-                    Probed("", "text/plain", len(raw), f"{path.name}:{line}", None, None, meta)
+                    Probed("", "text/plain", len(raw), f"{name}:{line}", None, None, meta)
                 )
                 payloads.append(raw)
         else:
@@ -199,7 +204,7 @@ def probe_file(
         return ProbeResult(rel, [], f"cannot read: {exc.strerror or exc}")
     for item, payload in zip(result.items, payloads, strict=True):
         item.sha = hashlib.sha256(payload).hexdigest()
-        if not store.exists(item.sha):
+        if not os.path.exists(os.path.join(objects, item.sha[:2], item.sha[2:])):
             item.tmp = store.stage(payload, item.sha)
     return result
 

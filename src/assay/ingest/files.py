@@ -129,9 +129,7 @@ def ingest_paths(
 
     if any(tmp for tmp, _, _ in staged.values()):
         blobs.sync()
-    for sha, (tmp, _, _) in staged.items():
-        if tmp:
-            blobs.publish(Path(tmp), sha)
+    blobs.publish_many([(tmp, sha) for sha, (tmp, _, _) in staged.items() if tmp])
     created = now_iso()
     with db.begin() as conn:
         # New or duplicate is decided inside the write transaction, so two ingests of the

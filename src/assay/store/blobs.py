@@ -7,6 +7,7 @@ made durable, then renamed into place; it is never modified afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -36,6 +37,7 @@ class LocalBlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._tmp = root / "tmp"
         self._tmp.mkdir(exist_ok=True)
+        self._staging = ""
 
     def path(self, sha: str) -> Path:
         return self.root / sha[:2] / sha[2:]
@@ -79,7 +81,13 @@ class LocalBlobStore:
     def stage(self, data: bytes, sha: str) -> str:
         """Write bytes whose hash is known to a temporary file, not yet durable; `sync` and
         `publish` finish the job. Cheaper than `write_temp` for many small blobs."""
-        name = os.path.join(self._tmp, f"{sha}.{os.getpid()}")
+        # One staging folder per process: creating files in one shared folder serialises
+        # concurrent writers on that folder's lock.
+        folder = os.path.join(self._tmp, str(os.getpid()))
+        if folder != self._staging:
+            os.makedirs(folder, exist_ok=True)
+            self._staging = folder
+        name = os.path.join(folder, sha)
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             _write_all(fd, data)
@@ -94,6 +102,25 @@ class LocalBlobStore:
             tmp.unlink(missing_ok=True)
             return
         os.replace(tmp, dest)
+
+    def publish_many(self, staged: list[tuple[str, str]]) -> None:
+        """`publish` for many (temporary path, sha) pairs; call after `sync`."""
+        root = str(self.root)
+        made: set[str] = set()
+        for tmp, sha in staged:
+            folder = os.path.join(root, sha[:2])
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            dest = os.path.join(folder, sha[2:])
+            if os.path.exists(dest):
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, dest)
+        for entry in os.scandir(self._tmp):
+            if entry.is_dir():
+                with contextlib.suppress(OSError):  # not empty: another process is staging
+                    os.rmdir(entry.path)
 
     def sync(self) -> None:
         """Make every written temporary file durable at once (one sync instead of N fsyncs)."""

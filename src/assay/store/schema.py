@@ -310,7 +310,50 @@ LABELING_TABLES = (
     annotator_stats,
 )
 
-SCHEMA_VERSION = 2
+# --- models and evaluation runs (schema version 3) --------------------------------------------
+
+models_table = Table(
+    "models",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of "name@version:file sha256"
+    Column("name", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),  # onnx | predictions
+    Column("task", String(20), nullable=False),  # classification | detection
+    Column("format", String(20), nullable=False),  # onnx | coco-json | csv | parquet
+    Column("sha256", String(64), nullable=False),  # the file, kept in the blob store
+    Column("size", Integer, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("classes", Text, nullable=False, default="[]"),  # canonical JSON list
+    Column("trained_on", String(64)),  # dataset commit id (lineage)
+    Column("trained_on_spec", Text),  # NAME@REV as given
+    Column("details", Text, nullable=False, default="{}"),  # canonical JSON
+    Column("created", String(40), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    UniqueConstraint("name", "version"),
+)
+
+eval_runs = Table(
+    "eval_runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("dataset", String(200), nullable=False),
+    Column("commit_id", String(64), nullable=False),
+    Column("model_name", String(200), nullable=False),
+    Column("model_id", String(64)),  # NULL for prediction files and Python callables
+    Column("model_sha256", String(64)),
+    Column("task", String(20), nullable=False),
+    Column("path", Text, nullable=False),  # the run folder
+    Column("record", Text, nullable=False),  # run.json as canonical JSON
+    Column("headline", Text, nullable=False),  # main metrics as canonical JSON
+)
+Index("eval_runs_dataset", eval_runs.c.dataset, eval_runs.c.created)
+
+EVAL_TABLES = (models_table, eval_runs)
+
+SCHEMA_VERSION = 3
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -319,7 +362,12 @@ def _add_labeling(conn: Connection) -> None:
         table.create(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_labeling}
+def _add_eval(conn: Connection) -> None:
+    for table in EVAL_TABLES:
+        table.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_labeling, 2: _add_eval}
 
 
 def current_version(conn: Connection) -> int | None:
