@@ -1,0 +1,164 @@
+"""Ranking items whose label of record is likely wrong, for a review queue.
+
+Two sources of evidence:
+
+* model predicted probabilities (confident learning, via cleanlab: the ``quality`` extra);
+* several annotators per item: CROWDLAB (cleanlab) when model probabilities are available,
+  else the Dawid–Skene posterior of the consensus label.
+
+Every function returns a DataFrame sorted by ``rank`` (1 = most likely wrong) with a
+``score`` in [0, 1] where lower means more suspicious.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import InvalidInput, require
+from assay.quality._dawid_skene import DawidSkene
+from assay.quality._frame import check_long_frame, factorize_sorted
+
+
+def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.sort_values(["score", frame.columns[0]], kind="stable").reset_index(drop=True)
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    return frame
+
+
+def _probas_matrix(
+    pred_probs: pd.DataFrame | np.ndarray[Any, Any], classes: Sequence[Any] | None
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], list[Any]]:
+    if isinstance(pred_probs, pd.DataFrame):
+        return pred_probs.to_numpy(dtype=np.float64), list(pred_probs.columns)
+    matrix = np.asarray(pred_probs, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise InvalidInput(f"pred_probs must be 2-D (items × classes), got shape {matrix.shape}")
+    if classes is None:
+        classes = list(range(matrix.shape[1]))
+    if len(classes) != matrix.shape[1]:
+        raise InvalidInput(f"{len(classes)} classes for {matrix.shape[1]} pred_probs columns")
+    return matrix, list(classes)
+
+
+def rank_label_issues(
+    labels: Sequence[Any] | pd.Series[Any],
+    pred_probs: pd.DataFrame | np.ndarray[Any, Any],
+    *,
+    classes: Sequence[Any] | None = None,
+    filter_by: str = "prune_by_noise_rate",
+) -> pd.DataFrame:
+    """Confident learning: rank items by how likely their given label is wrong.
+
+    `pred_probs` must be out-of-sample (cross-validated) model probabilities.
+
+    Args:
+        labels: Given label per item (a Series keeps its index as the item id).
+        pred_probs: Items × classes; a DataFrame's columns name the classes.
+        classes: Class names for an array `pred_probs` (default 0..K-1).
+        filter_by: cleanlab's ``find_label_issues`` method for the ``is_issue`` flag.
+
+    Returns:
+        Columns item, given_label, predicted_label, score (cleanlab self-confidence),
+        is_issue, rank.
+    """
+    matrix, names = _probas_matrix(pred_probs, classes)
+    series = labels if isinstance(labels, pd.Series) else pd.Series(list(labels))
+    if len(series) != len(matrix):
+        raise InvalidInput(f"{len(series)} labels for {len(matrix)} pred_probs rows")
+    codes = pd.Index(names).get_indexer(pd.Index(series))
+    if (codes < 0).any():
+        bad = series.iloc[int(np.flatnonzero(codes < 0)[0])]
+        raise InvalidInput(f"given label {bad!r} is not one of the classes {names}")
+    require("cleanlab", "quality")
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    scores = get_label_quality_scores(codes, matrix)
+    issues = find_label_issues(codes, matrix, filter_by=filter_by)
+    frame = pd.DataFrame(
+        {
+            "item": series.index.to_numpy(),
+            "given_label": series.to_numpy(),
+            "predicted_label": np.asarray(names, dtype=object)[matrix.argmax(axis=1)],
+            "score": scores,
+            "is_issue": issues,
+        }
+    )
+    return _ranked(frame)
+
+
+def rank_multiannotator_issues(
+    data: pd.DataFrame,
+    pred_probs: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Rank tasks labelled by several annotators by how likely the consensus is wrong.
+
+    With `pred_probs` (tasks × labels, index task, out-of-sample model probabilities) this is
+    CROWDLAB (cleanlab ``get_label_quality_multiannotator``): the score is the consensus
+    quality score. Without a model the score is the Dawid–Skene posterior of the consensus
+    label.
+
+    Returns:
+        Columns task, consensus_label, score, annotator_agreement, num_annotations, rank.
+    """
+    frame = check_long_frame(data)
+    t_codes, tasks = factorize_sorted(frame["task"])
+    y_codes, labels = factorize_sorted(frame["label"])
+    n_tasks = len(tasks)
+    num = np.bincount(t_codes, minlength=n_tasks)
+    if pred_probs is None:
+        model = DawidSkene().fit(frame)
+        probas = model.probas_.reindex(index=tasks, columns=labels).to_numpy()
+        consensus = probas.argmax(axis=1)
+        score = probas[np.arange(n_tasks), consensus]
+    else:
+        consensus, score = _crowdlab(frame, t_codes, y_codes, tasks, labels, pred_probs)
+    agree = np.bincount(t_codes, weights=(y_codes == consensus[t_codes]), minlength=n_tasks)
+    result = pd.DataFrame(
+        {
+            "task": tasks.to_numpy(),
+            "consensus_label": labels.take(consensus).to_numpy(),
+            "score": score,
+            "annotator_agreement": agree / num,
+            "num_annotations": num,
+        }
+    )
+    return _ranked(result)
+
+
+def _crowdlab(
+    frame: pd.DataFrame,
+    t_codes: np.ndarray[Any, Any],
+    y_codes: np.ndarray[Any, Any],
+    tasks: pd.Index[Any],
+    labels: pd.Index[Any],
+    pred_probs: pd.DataFrame,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    missing_cols = [c for c in labels if c not in pred_probs.columns]
+    if missing_cols:
+        raise InvalidInput(f"pred_probs lacks columns for labels {missing_cols}")
+    probs = pred_probs.reindex(index=tasks, columns=labels)
+    if probs.isna().to_numpy().any():
+        raise InvalidInput("pred_probs must have a row for every task in the labels")
+    w_codes, workers = factorize_sorted(frame["worker"])
+    wide = np.full((len(tasks), len(workers)), np.nan)
+    wide[t_codes, w_codes] = y_codes
+    require("cleanlab", "quality")
+    from cleanlab.multiannotator import get_label_quality_multiannotator
+
+    out = get_label_quality_multiannotator(
+        pd.DataFrame(wide),
+        probs.to_numpy(dtype=np.float64),
+        return_detailed_quality=False,
+        return_annotator_stats=False,
+        verbose=False,
+    )
+    quality = out["label_quality"]
+    return (
+        quality["consensus_label"].to_numpy(dtype=np.int64),
+        quality["consensus_quality_score"].to_numpy(dtype=np.float64),
+    )

@@ -1,0 +1,134 @@
+"""The label-quality report: agreement, annotators, confusion matrices, suspicious items."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from assay.quality._aggregate import _plain, aggregate_frame
+from assay.quality._agreement import fleiss_kappa, krippendorff_alpha, mean_pairwise_cohen_kappa
+from assay.quality._frame import check_long_frame
+from assay.quality._scoring import confusion_matrices, score_annotators
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Everything `assay quality report` shows, computed from one long frame.
+
+    Attributes:
+        method: Aggregation method behind the labels of record.
+        n_labels, n_tasks, n_workers: Volume.
+        label_set: Distinct labels, sorted.
+        agreement: ``krippendorff_alpha`` (nominal), ``fleiss_kappa``,
+            ``mean_pairwise_cohen_kappa``.
+        annotators: One row per annotator (see `score_annotators`).
+        confusion: Per annotator, counts of (reference, given) labels.
+        confusion_reference: ``gold`` when gold labels were given, else ``aggregate``.
+        suspicious: Tasks whose aggregate posterior is below the threshold, lowest first:
+            task, label, confidence, votes.
+        threshold: The posterior threshold for suspicious tasks.
+    """
+
+    method: str
+    n_labels: int
+    n_tasks: int
+    n_workers: int
+    label_set: list[Any]
+    agreement: dict[str, float]
+    annotators: pd.DataFrame
+    confusion: dict[Any, pd.DataFrame]
+    confusion_reference: str
+    suspicious: pd.DataFrame
+    threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready document (nan becomes None)."""
+        return {
+            "method": self.method,
+            "n_labels": self.n_labels,
+            "n_tasks": self.n_tasks,
+            "n_workers": self.n_workers,
+            "labels": [_plain(v) for v in self.label_set],
+            "agreement": {k: _num(v) for k, v in self.agreement.items()},
+            "annotators": _records(self.annotators.reset_index()),
+            "confusion_reference": self.confusion_reference,
+            "confusion": {
+                str(w): {"labels": [_plain(v) for v in m.index], "counts": m.to_numpy().tolist()}
+                for w, m in self.confusion.items()
+            },
+            "threshold": self.threshold,
+            "suspicious": _records(self.suspicious),
+        }
+
+
+def _num(value: Any) -> Any:
+    value = _plain(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return round(value, 6) if isinstance(value, float) else value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): _num(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _votes(frame: pd.DataFrame, tasks: pd.Index[Any]) -> pd.Series[Any]:
+    sub = frame[frame["task"].isin(tasks)]
+    counts = sub.groupby(["task", "label"]).size().reset_index(name="n")
+    counts = counts.sort_values(["task", "n", "label"], ascending=[True, False, True])
+    text = counts["label"].astype(str) + "×" + counts["n"].astype(str)
+    return text.groupby(counts["task"]).agg(", ".join)
+
+
+def quality_report(
+    data: pd.DataFrame,
+    gold: pd.Series[Any] | None = None,
+    *,
+    method: str = "ds",
+    threshold: float = 0.7,
+    max_suspicious: int = 50,
+) -> QualityReport:
+    """Build the quality report for a long frame (task, worker, label[, lead_time]).
+
+    Args:
+        data: The labels.
+        gold: Optional known label per task (index: task).
+        method: Aggregation method for the labels of record (see `aggregate_frame`).
+        threshold: Tasks whose aggregate posterior is below this are suspicious.
+        max_suspicious: At most this many suspicious tasks are listed.
+    """
+    frame = check_long_frame(data)
+    result = aggregate_frame(frame, method)
+    annotators = score_annotators(data, aggregate=result.labels, gold=gold)
+    reference = gold if gold is not None else result.labels
+    low = result.confidence[result.confidence < threshold].sort_values(kind="stable")
+    low = low.iloc[:max_suspicious]
+    suspicious = pd.DataFrame(
+        {
+            "task": low.index.to_numpy(),
+            "label": result.labels.reindex(low.index).to_numpy(),
+            "confidence": low.to_numpy(),
+            "votes": _votes(frame, low.index).reindex(low.index).to_numpy(),
+        }
+    )
+    agreement = {
+        "krippendorff_alpha": krippendorff_alpha(frame, "nominal"),
+        "fleiss_kappa": fleiss_kappa(frame),
+        "mean_pairwise_cohen_kappa": mean_pairwise_cohen_kappa(frame),
+    }
+    return QualityReport(
+        method=method,
+        n_labels=len(frame),
+        n_tasks=result.n_tasks,
+        n_workers=int(frame["worker"].nunique()),
+        label_set=list(result.probas.columns),
+        agreement=agreement,
+        annotators=annotators,
+        confusion=confusion_matrices(frame, reference),
+        confusion_reference="gold" if gold is not None else "aggregate",
+        suspicious=suspicious,
+        threshold=threshold,
+    )

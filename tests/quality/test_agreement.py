@@ -1,0 +1,195 @@
+"""Agreement coefficients: published vectors, parity with nltk and scikit-learn, edge cases."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nltk.metrics.agreement import AnnotationTask
+from sklearn.metrics import cohen_kappa_score
+
+from assay.errors import InvalidInput
+from assay.quality import (
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+    make_crowd,
+    mean_pairwise_cohen_kappa,
+    pairwise_cohen_kappa,
+    simulate_labels,
+)
+
+NAN = float("nan")
+
+
+def _long(reliability: list[list[Any]]) -> pd.DataFrame:
+    """Coders × units reliability data (None/nan = missing) to the long format."""
+    rows = [
+        (unit, coder, value)
+        for coder, row in enumerate(reliability)
+        for unit, value in enumerate(row)
+        if value is not None and not (isinstance(value, float) and math.isnan(value))
+    ]
+    return pd.DataFrame(rows, columns=["task", "worker", "label"])
+
+
+# Test vector from the docstring of krippendorff.alpha (fast-krippendorff).
+DOCSTRING = [
+    [NAN, NAN, NAN, NAN, NAN, 3, 4, 1, 2, 1, 1, 3, 3, NAN, 3],
+    [1, NAN, 2, 1, 3, 3, 4, 3, NAN, NAN, NAN, NAN, NAN, NAN, NAN],
+    [NAN, NAN, 2, 1, 3, 4, 4, NAN, 2, 1, 1, 3, 3, NAN, 4],
+]
+# Krippendorff (2011), "Computing Krippendorff's alpha-reliability", 4 coders, 12 units.
+K2011 = [
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, None, 3],
+    [None, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, None],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, None],
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "level", "expected"),
+    [
+        (DOCSTRING, "nominal", 0.691358),
+        (DOCSTRING, "interval", 0.810845),
+        (K2011, "nominal", 0.743),
+        (K2011, "ordinal", 0.815),
+        (K2011, "interval", 0.849),
+        (K2011, "ratio", 0.797),
+    ],
+)
+def test_krippendorff_reference_values(data: list[list[Any]], level: Any, expected: float) -> None:
+    places = 6 if expected != round(expected, 3) else 3
+    assert round(krippendorff_alpha(_long(data), level), places) == expected
+
+
+def test_krippendorff_nominal_on_strings_and_ordinal_order() -> None:
+    df = _long(K2011)
+    names = {1: "none", 2: "minor", 3: "major", 4: "severe", 5: "destroyed"}
+    text = df.assign(label=df["label"].map(names))
+    assert round(krippendorff_alpha(text), 3) == 0.743
+    ordinal = krippendorff_alpha(text, "ordinal", value_order=list(names.values()))
+    assert round(ordinal, 3) == 0.815
+    with pytest.raises(InvalidInput, match="interval alpha needs numeric labels"):
+        krippendorff_alpha(text, "interval")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 3), st.sampled_from(["a", "b", "c"])),
+        min_size=2,
+        max_size=40,
+        unique_by=lambda r: (r[0], r[1]),
+    )
+)
+def test_krippendorff_matches_nltk(rows: list[tuple[int, int, str]]) -> None:
+    df = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    per_unit = df.groupby("task").size()
+    pairable = df[df["task"].isin(per_unit[per_unit >= 2].index)]
+    ours = krippendorff_alpha(df)
+    if pairable.empty:
+        assert math.isnan(ours)
+        return
+    theirs = AnnotationTask(
+        data=[(str(w), str(t), lab) for t, w, lab in pairable.itertuples(index=False)]
+    ).alpha()
+    assert ours == pytest.approx(theirs, abs=1e-9)
+
+
+def test_nltk_parity_on_a_simulated_crowd() -> None:
+    df = simulate_labels(make_crowd(80, 6, seed=2), overlap=3, seed=2)
+    theirs = AnnotationTask(data=[(w, t, lab) for t, w, lab in df.itertuples(index=False)])
+    assert krippendorff_alpha(df) == pytest.approx(theirs.alpha(), abs=1e-9)
+
+
+def test_fleiss_reference_values() -> None:
+    ratings = [[1, 1, 1, 2], [2, 2, 2, 2], [1, 2, 3, 3], [3, 3, 3, 3]]
+    df = pd.DataFrame(
+        [(i, j, v) for i, row in enumerate(ratings) for j, v in enumerate(row)],
+        columns=["task", "worker", "label"],
+    )
+    assert fleiss_kappa(df) == pytest.approx(0.492063, abs=1e-6)
+    assert fleiss_kappa(df, "randolph") == pytest.approx(0.5, abs=1e-12)
+
+
+def test_fleiss_matches_statsmodels_formula_on_equal_counts() -> None:
+    df = simulate_labels(make_crowd(60, 8, seed=4), overlap=4, seed=4)
+    table = df.groupby(["task", "label"]).size().unstack(fill_value=0).to_numpy(float)
+    n = 4
+    p_bar = ((table**2).sum(axis=1) - n).mean() / (n * (n - 1))
+    p_j = table.sum(axis=0) / table.sum()
+    expected = (p_bar - (p_j**2).sum()) / (1 - (p_j**2).sum())
+    assert fleiss_kappa(df) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("weights", [None, "linear", "quadratic"])
+def test_cohen_matches_sklearn(weights: Any) -> None:
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 4, 200)
+    b = np.where(rng.random(200) < 0.7, a, rng.integers(0, 4, 200))
+    ours = cohen_kappa(list(a), list(b), weights)
+    assert ours == pytest.approx(cohen_kappa_score(a, b, weights=weights), abs=1e-12)
+
+
+def test_pairwise_cohen_matches_sklearn_per_pair() -> None:
+    df = simulate_labels(make_crowd(40, 4, seed=9), overlap=4, seed=9)
+    wide = df.pivot(index="task", columns="worker", values="label")
+    pairs = pairwise_cohen_kappa(df)
+    assert len(pairs) == 6
+    for row in pairs.itertuples(index=False):
+        expected = cohen_kappa_score(wide[row.worker_a], wide[row.worker_b])
+        assert row.kappa == pytest.approx(expected, abs=1e-12)
+        assert row.n_common == 40
+    assert mean_pairwise_cohen_kappa(df) == pytest.approx(pairs["kappa"].mean())
+
+
+def test_edge_case_all_labels_equal_is_one() -> None:
+    df = pd.DataFrame({"task": [1, 1, 2, 2], "worker": ["a", "b", "a", "b"], "label": ["x"] * 4})
+    assert krippendorff_alpha(df) == 1.0
+    assert fleiss_kappa(df) == 1.0
+    assert cohen_kappa(["x", "x"], ["x", "x"]) == 1.0
+    assert mean_pairwise_cohen_kappa(df) == 1.0
+    theirs = AnnotationTask(data=[(w, str(t), lab) for t, w, lab in df.itertuples(index=False)])
+    assert theirs.alpha() == 1.0  # the convention we follow
+
+
+def test_edge_case_single_rater_is_nan() -> None:
+    df = pd.DataFrame({"task": [1, 2, 3], "worker": ["a"] * 3, "label": ["x", "y", "x"]})
+    assert math.isnan(krippendorff_alpha(df))
+    assert math.isnan(fleiss_kappa(df))
+    assert pairwise_cohen_kappa(df).empty
+    assert math.isnan(mean_pairwise_cohen_kappa(df))
+
+
+def test_edge_case_no_pairable_units_is_nan() -> None:
+    df = pd.DataFrame({"task": [1, 2, 3], "worker": ["a", "b", "c"], "label": ["x", "y", "x"]})
+    assert math.isnan(krippendorff_alpha(df))
+    assert math.isnan(fleiss_kappa(df))
+    assert math.isnan(cohen_kappa([], []))
+
+
+def test_perfect_disagreement_structure_is_negative() -> None:
+    df = pd.DataFrame(
+        {"task": [1, 1, 2, 2], "worker": ["a", "b", "a", "b"], "label": ["x", "y", "y", "x"]}
+    )
+    assert krippendorff_alpha(df) < 0
+    assert cohen_kappa(["x", "y"], ["y", "x"]) == -1.0
+
+
+def test_invalid_arguments() -> None:
+    df = pd.DataFrame({"task": [1, 1], "worker": ["a", "b"], "label": [1, 2]})
+    with pytest.raises(InvalidInput, match="unknown level"):
+        krippendorff_alpha(df, "cardinal")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="unknown Fleiss method"):
+        fleiss_kappa(df, "cohen")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="differ in length"):
+        cohen_kappa([1, 2], [1])
+    with pytest.raises(InvalidInput, match="unknown kappa weights"):
+        cohen_kappa([1], [1], "cubic")  # type: ignore[arg-type]

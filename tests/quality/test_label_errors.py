@@ -1,0 +1,117 @@
+"""Label-error ranking from model probabilities and from multiple annotators."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assay.errors import InvalidInput
+from assay.quality import (
+    make_crowd,
+    rank_label_issues,
+    rank_multiannotator_issues,
+    simulate_labels,
+)
+
+CLASSES = ["none", "minor", "major", "destroyed"]
+
+
+def _model_probs(truth: np.ndarray, seed: int, strength: float = 2.5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(len(truth), len(CLASSES)))
+    logits[np.arange(len(truth)), truth] += strength
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def test_confident_learning_puts_flipped_labels_first() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 4, 400)
+    given = truth.copy()
+    flipped = rng.choice(400, 40, replace=False)
+    given[flipped] = (truth[flipped] + rng.integers(1, 4, 40)) % 4
+    items = pd.Index([f"img{i:04d}" for i in range(400)])
+    labels = pd.Series(np.asarray(CLASSES, dtype=object)[given], index=items)
+    probs = pd.DataFrame(_model_probs(truth, 1), index=items, columns=CLASSES)
+    ranked = rank_label_issues(labels, probs)
+    assert list(ranked.columns) == [
+        "item",
+        "given_label",
+        "predicted_label",
+        "score",
+        "is_issue",
+        "rank",
+    ]
+    assert ranked["rank"].tolist() == list(range(1, 401))
+    assert ranked["score"].is_monotonic_increasing
+    top = set(ranked["item"].head(40))
+    assert len(top & set(items[flipped])) >= 30  # precision@40 >= 0.75
+    flagged = set(ranked.loc[ranked["is_issue"], "item"])
+    assert len(flagged & set(items[flipped])) >= 0.6 * len(flagged)
+
+
+def test_confident_learning_scores_match_cleanlab() -> None:
+    from cleanlab.rank import get_label_quality_scores
+
+    truth = np.random.default_rng(3).integers(0, 4, 50)
+    probs = _model_probs(truth, 3)
+    ranked = rank_label_issues(list(truth), probs).sort_values("item")
+    expected = get_label_quality_scores(truth, probs)
+    np.testing.assert_allclose(ranked["score"].to_numpy(), expected)
+
+
+def test_confident_learning_input_errors() -> None:
+    probs = np.full((2, 2), 0.5)
+    with pytest.raises(InvalidInput, match="3 labels for 2 pred_probs rows"):
+        rank_label_issues([0, 1, 1], probs)
+    with pytest.raises(InvalidInput, match="given label 'x' is not one of the classes"):
+        rank_label_issues(["x", "y"], probs, classes=["y", "z"])
+
+
+@pytest.fixture(scope="module")
+def crowd_case() -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    crowd = make_crowd(300, 10, accuracy=(0.45, 0.8), seed=21)
+    df = simulate_labels(crowd, overlap=3, seed=21)
+    gold = crowd.gold()
+    probs = pd.DataFrame(
+        _model_probs(crowd.truth, 22, strength=2.5), index=gold.index, columns=list(crowd.classes)
+    )
+    return df, gold, probs
+
+
+@pytest.mark.parametrize(("with_model", "min_auc"), [(False, 0.65), (True, 0.8)])
+def test_multiannotator_ranks_wrong_consensus_first(
+    crowd_case: tuple[pd.DataFrame, pd.Series, pd.DataFrame], with_model: bool, min_auc: float
+) -> None:
+    df, gold, probs = crowd_case
+    ranked = rank_multiannotator_issues(df, probs if with_model else None)
+    assert len(ranked) == 300
+    assert ranked["num_annotations"].eq(3).all()
+    assert ranked["annotator_agreement"].between(0, 1).all()
+    wrong = ranked["consensus_label"].to_numpy() != gold.reindex(ranked["task"]).to_numpy()
+    assert wrong.any()
+    # a wrong consensus label is queued before a right one far more often than not (AUC)
+    rank = ranked["rank"].to_numpy()
+    auc = (rank[wrong][:, None] < rank[~wrong][None, :]).mean()
+    assert auc > min_auc
+
+
+def test_crowdlab_needs_every_task(
+    crowd_case: tuple[pd.DataFrame, pd.Series, pd.DataFrame],
+) -> None:
+    df, _, probs = crowd_case
+    with pytest.raises(InvalidInput, match="a row for every task"):
+        rank_multiannotator_issues(df, probs.iloc[:10])
+
+
+def test_crowdlab_consensus_uses_the_model(
+    crowd_case: tuple[pd.DataFrame, pd.Series, pd.DataFrame],
+) -> None:
+    df, gold, probs = crowd_case
+    errors = []
+    for model in (None, probs):
+        ranked = rank_multiannotator_issues(df, model)
+        truth = gold.reindex(ranked["task"]).to_numpy()
+        errors.append(int((ranked["consensus_label"].to_numpy() != truth).sum()))
+    assert errors[1] < errors[0]
