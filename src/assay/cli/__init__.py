@@ -31,7 +31,7 @@ COMMANDS: dict[str, str] = {
     "aggregate": "assay.cli.quality:aggregate",
     "quality": "assay.cli.quality:quality",
     "eval": "assay.cli.evaluation:eval_group",
-    "model": "assay.cli.evaluation:model",
+    "model": "assay.cli.models:model",
     "project": "assay.cli.labeling:project",
     "user": "assay.cli.labeling:user",
     "token": "assay.cli.labeling:token",

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import Env, LazyGroup, json_option, pass_env, path_arg
 from assay.errors import InvalidInput
 from assay.evaluation import DetectionParams, evaluate_detection_files
 
@@ -26,9 +26,18 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-@click.group(name="eval")
+@click.group(
+    name="eval",
+    cls=LazyGroup,
+    lazy={
+        "run": "assay.cli.eval_runs:run",
+        "show": "assay.cli.eval_runs:show",
+        "compare": "assay.cli.eval_runs:compare",
+        "gate": "assay.cli.eval_runs:gate",
+    },
+)
 def eval_group() -> None:
-    """Evaluate predictions: detection metrics and, later, runs, comparisons and gates."""
+    """Evaluate models: COCO detection metrics, recorded runs, comparisons and gates."""
 
 
 @eval_group.command()

@@ -1,0 +1,299 @@
+"""`assay eval run|show|compare|gate`: evaluation runs as records.
+
+The lead attaches these commands to the `eval` group, e.g. ``eval_group.add_command(run)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.errors import InvalidInput
+
+
+def _csv(text: str | None) -> tuple[str, ...] | None:
+    return tuple(v.strip() for v in text.split(",") if v.strip()) if text else None
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InvalidInput(f"{option}: expected comma-separated integers, got {text!r}") from None
+
+
+def _floats(text: str, option: str) -> tuple[float, ...]:
+    def one(v: str) -> float:
+        num, _, den = v.partition("/")
+        return float(num) / float(den) if den else float(num)
+
+    try:
+        return tuple(one(v.strip()) for v in text.split(",") if v.strip())
+    except (ValueError, ZeroDivisionError):
+        raise InvalidInput(f"{option}: expected numbers like 0,1/255,0.01, got {text!r}") from None
+
+
+def _f(v: Any) -> str:
+    return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
+    env.console.print(f"run {summary['run_id']} ({summary['task']}) in {path}", markup=False)
+    metrics = list(summary["headline"])
+    table = Table("slice", "n", *metrics)
+    for name, entry in summary["slices"].items():
+        cells = [
+            f"{_f(m['value'])} [{_f(m['low'])}, {_f(m['high'])}]"
+            for m in (entry["metrics"][k] for k in metrics)
+        ]
+        table.add_row(name, str(entry["n"]), *cells)
+    env.console.print(table)
+    c = summary.get("corruptions")
+    if c:
+        env.console.print(
+            f"corruptions ({c['metric']}): mPC {_f(c['mPC'])}, rPC {_f(c['rPC'])}, "
+            f"mCE {_f(c['mCE'])}, relative mCE {_f(c['relative_mCE'])}",
+            markup=False,
+        )
+    a = summary.get("adversarial")
+    if a:
+        if a["status"] != "ok":
+            env.console.print(f"adversarial: {a['reason']}", markup=False)
+        else:
+            rows = ", ".join(f"eps {r['epsilon']:.4f}: {r['accuracy']:.3f}" for r in a["rows"])
+            env.console.print(f"adversarial ({a['attack']}): {rows}", markup=False)
+
+
+@click.command()
+@click.option("--dataset", help="NAME@REV to evaluate on (a bare NAME is its HEAD).")
+@click.option(
+    "--predictions",
+    type=path_arg(dir_okay=False),
+    help="COCO results JSON, or CSV/Parquet of class probabilities.",
+)
+@click.option("--model", "model_spec", help="A registered model, NAME or NAME@VERSION.")
+@click.option("--slices", type=path_arg(dir_okay=False), help="slices.yaml.")
+@click.option(
+    "--suite",
+    default="clean",
+    show_default=True,
+    help="Comma-separated: clean, corruptions, adversarial.",
+)
+@click.option("--corruptions", help="Limit the corruptions suite, e.g. fog,gaussian_noise.")
+@click.option("--severities", default="1,2,3,4,5", show_default=True)
+@click.option(
+    "--epsilons",
+    default="0,1/255,2/255,4/255,8/255",
+    show_default=True,
+    help="Adversarial L-inf budgets (inputs in [0, 1]).",
+)
+@click.option("--attack", type=click.Choice(["pgd", "fgsm"]), default="pgd", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--resamples",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples per interval.",
+)
+@click.option(
+    "--score-threshold",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Detection: score at which a box counts for F1.",
+)
+@click.option("--baseline", help="A run (folder or id) for mean corruption error.")
+@click.option("--rerun", "rerun_dir", help="Repeat this recorded run (folder or id).")
+@click.option("--out", type=path_arg(file_okay=False), required=True, help="New run folder.")
+@click.option("--no-report", is_flag=True, help="Skip report.html.")
+@json_option
+@pass_env
+def run(
+    env: Env,
+    dataset: str | None,
+    predictions: Path | None,
+    model_spec: str | None,
+    slices: Path | None,
+    suite: str,
+    corruptions: str | None,
+    severities: str,
+    epsilons: str,
+    attack: str,
+    seed: int,
+    resamples: int,
+    score_threshold: float,
+    baseline: str | None,
+    rerun_dir: str | None,
+    out: Path,
+    no_report: bool,
+    as_json: bool,
+) -> None:
+    """Evaluate a model or prediction file on a dataset commit; keep the run as a record."""
+    from assay.evaluation.runs import RunSettings, rerun, run_evaluation
+
+    ws = env.workspace()
+    reproduced = None
+    if rerun_dir:
+        result, reproduced = rerun(ws, rerun_dir, out)
+    else:
+        if not dataset:
+            raise InvalidInput("--dataset NAME@REV is required (or --rerun RUN)")
+        settings = RunSettings(
+            suites=_csv(suite) or ("clean",),
+            corruptions=_csv(corruptions),
+            severities=_ints(severities, "--severities"),
+            seed=seed,
+            epsilons=_floats(epsilons, "--epsilons"),
+            attack=attack,
+            n_resamples=resamples,
+            score_threshold=score_threshold,
+        )
+        result = run_evaluation(
+            ws,
+            dataset,
+            out,
+            predictions=predictions,
+            model=model_spec,
+            slices=slices,
+            settings=settings,
+            baseline=baseline,
+            report=not no_report,
+        )
+    if as_json:
+        env.emit_json(
+            {
+                "path": str(result.path),
+                "record": result.record,
+                "summary": result.summary,
+                "reproduced": reproduced,
+            }
+        )
+        return
+    _render_summary(env, result.summary, result.path)
+    if reproduced is not None:
+        env.say(
+            "reproduced: every number matches the original run"
+            if reproduced
+            else "NOT reproduced: numbers differ from the original run"
+        )
+
+
+@click.command()
+@click.argument("run_ref")
+@click.option("--html", "html_out", type=path_arg(dir_okay=False), help="Write the report here.")
+@json_option
+@pass_env
+def show(env: Env, run_ref: str, html_out: Path | None, as_json: bool) -> None:
+    """Show a run (folder or id); --html writes its self-contained report."""
+    from assay.evaluation.runs import load_run, render_report
+
+    ws = None if Path(run_ref, "run.json").is_file() else env.workspace()
+    result = load_run(ws, run_ref)
+    if html_out is not None:
+        html_out.write_text(render_report(result.record, result.summary), encoding="utf-8")
+    if as_json:
+        env.emit_json(
+            {"path": str(result.path), "record": result.record, "summary": result.summary}
+        )
+        return
+    _render_summary(env, result.summary, result.path)
+    if html_out is not None:
+        env.say(f"report written to {html_out}")
+
+
+@click.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--resamples", type=int, help="Bootstrap resamples (default: run A's).")
+@json_option
+@pass_env
+def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bool) -> None:
+    """Paired tests of RUN_B against RUN_A on shared items, per slice and corruption."""
+    from assay.evaluation.runs import compare_runs
+
+    res = compare_runs(env.workspace(), run_a, run_b, n_resamples=resamples)
+    if as_json:
+        env.emit_json(res)
+        return
+    table = Table("group", "n", "metric", "A", "B", "B - A", "interval", "p", "test")
+    for kind in ("slices", "corruptions"):
+        for name, entry in res[kind].items():
+            for metric, t in entry["tests"].items():
+                interval = f"[{_f(t.get('low'))}, {_f(t.get('high'))}]" if "low" in t else ""
+                table.add_row(
+                    name if kind == "slices" else f"corruption:{name}",
+                    str(entry["n"]),
+                    metric,
+                    _f(t.get("a")),
+                    _f(t.get("b")),
+                    _f(t["difference"]),
+                    interval,
+                    _f(t["p_value"]),
+                    t["test"],
+                )
+    env.console.print(table)
+
+
+@click.command()
+@click.option("--baseline", required=True, help="The reference run (folder or id).")
+@click.option("--candidate", required=True, help="The run to check (folder or id).")
+@click.option("--max-drop", type=float, required=True, help="Largest tolerated drop, e.g. 0.01.")
+@click.option("--slice", "slices", multiple=True, help="Gate only these slices (repeatable).")
+@click.option("--metric", help="accuracy / macro_f1 (classification), AP / F1 (detection).")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level.")
+@click.option("--resamples", type=int, help="Bootstrap resamples (default: the baseline's).")
+@json_option
+@pass_env
+def gate(
+    env: Env,
+    baseline: str,
+    candidate: str,
+    max_drop: float,
+    slices: tuple[str, ...],
+    metric: str | None,
+    alpha: float,
+    resamples: int | None,
+    as_json: bool,
+) -> None:
+    """Exit 1 when the candidate drops more than --max-drop, significantly, on any slice."""
+    from assay.evaluation.runs import GateFailed
+    from assay.evaluation.runs import gate as run_gate
+
+    res = run_gate(
+        env.workspace(),
+        baseline,
+        candidate,
+        max_drop=max_drop,
+        slices=list(slices) or None,
+        metric=metric,
+        alpha=alpha,
+        n_resamples=resamples,
+    )
+    if as_json:
+        env.emit_json(res.to_dict())
+    else:
+        table = Table("slice", "n", res.metric + " baseline", "candidate", "drop", "p", "result")
+        for r in res.rows:
+            table.add_row(
+                r.slice,
+                str(r.n),
+                _f(r.baseline),
+                _f(r.candidate),
+                _f(r.drop),
+                _f(r.p_value),
+                "FAIL" if r.failed else "ok",
+            )
+        env.console.print(table)
+    if not res.passed:
+        raise GateFailed(
+            f"gate failed: {res.metric} dropped by more than {max_drop:g} (p < {alpha:g}) on "
+            f"slice(s) {', '.join(res.failing)}"
+        )
+
+
+COMMANDS = [run, show, compare, gate]

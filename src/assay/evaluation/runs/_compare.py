@@ -1,0 +1,196 @@
+"""Paired comparison of two runs on the items both evaluated, per slice and per corruption.
+
+Differences are B - A (run B against run A). Classification: McNemar's exact test on
+per-item correctness for accuracy, a paired bootstrap for macro F1. Detection: a paired
+bootstrap over images for AP and F1. Slice membership comes from run A; a slice is compared
+when both runs define it. Corruptions pool the severities both runs ran: the unit is an
+(item, severity) pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import InvalidInput
+from assay.evaluation import mcnemar, paired_bootstrap
+from assay.evaluation.runs._detect import ImageBoxes, metric_fns
+from assay.evaluation.runs._slices import ALL
+from assay.evaluation.runs._store import EvalRun, load_run
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+Metric = Callable[[pd.DataFrame], float]
+
+
+def _slice_sizes(run: EvalRun) -> dict[str, str | None]:
+    out: dict[str, str | None] = {ALL: None}
+    for s in run.record["slices"]:
+        out[s["name"]] = s["where"].get("object_size")
+    return out
+
+
+def _boot(
+    a: pd.DataFrame, b: pd.DataFrame, metric: str | Metric, n: int, seed: int, conf: float
+) -> dict[str, Any]:
+    r = paired_bootstrap(b, a, metric, key="key", n_resamples=n, seed=seed, confidence=conf)
+    return {
+        "difference": r.difference,
+        "low": r.low,
+        "high": r.high,
+        "p_value": r.p_value,
+        "n": r.n,
+        "test": "paired bootstrap",
+    }
+
+
+def _class_tests(
+    a: pd.DataFrame, b: pd.DataFrame, n: int, seed: int, conf: float
+) -> dict[str, Any]:
+    keys = pd.Index(a["key"]).intersection(pd.Index(b["key"]), sort=False)
+    if len(keys) == 0:
+        return {"n": 0, "tests": {}}
+    a2, b2 = a.set_index("key").loc[keys].reset_index(), b.set_index("key").loc[keys].reset_index()
+    ca, cb = a2["correct"].to_numpy(bool), b2["correct"].to_numpy(bool)
+    mc = mcnemar(ca, cb)
+    acc = {
+        "a": float(ca.mean()),
+        "b": float(cb.mean()),
+        "difference": float(cb.mean() - ca.mean()),
+        "p_value": mc.p_value,
+        "n": len(keys),
+        "test": "McNemar exact",
+        "a_only_correct": mc.b,
+        "b_only_correct": mc.c,
+    }
+    f1 = _boot(a2, b2, "macro_f1", n, seed, conf)
+    return {"n": len(keys), "tests": {"accuracy": acc, "macro_f1": f1}}
+
+
+def _images(
+    run: EvalRun, suite: str, corruption: str | None
+) -> tuple[dict[str, ImageBoxes], list[str]]:
+    """Images of one suite pass keyed by item id (clean) or "item|severity" (corruptions)."""
+    boxes, samples = run.boxes(), run.samples()
+    gt: dict[str, list[tuple[str, tuple[float, float, float, float], int]]] = {}
+    for r in boxes[boxes["kind"] == "gt"].itertuples():
+        gt.setdefault(str(r.item_id), []).append(
+            (str(r.label), (r.x, r.y, r.w, r.h), int(r.iscrowd))  # type: ignore[arg-type]
+        )
+
+    def keep(f: pd.DataFrame) -> pd.DataFrame:
+        f = f[f["suite"] == suite]
+        return f[f["corruption"] == corruption] if corruption is not None else f
+
+    def key(iid: str, sev: int) -> str:
+        return iid if suite == "clean" else f"{iid}|{sev}"
+
+    samples = keep(samples)
+    out = {
+        key(iid, sev): ImageBoxes(gt=list(gt.get(iid, [])))
+        for iid, sev in zip(samples["item_id"], samples["severity"], strict=True)
+    }
+    for r in keep(boxes[boxes["kind"] == "dt"]).itertuples():
+        out[key(str(r.item_id), int(r.severity))].dt.append(  # type: ignore[arg-type]
+            (str(r.label), (r.x, r.y, r.w, r.h), float(r.score))  # type: ignore[arg-type]
+        )
+    return out, list(run.summary["classes"])
+
+
+def _det_tests(
+    a_run: EvalRun,
+    b_run: EvalRun,
+    keys: list[str],
+    suite: str,
+    corruption: str | None,
+    size: str | None,
+    n: int,
+    seed: int,
+    conf: float,
+) -> dict[str, Any]:
+    if not keys:
+        return {"n": 0, "tests": {}}
+    per_run = {}
+    for tag, run in (("a", a_run), ("b", b_run)):
+        ims, cats = _images(run, suite, corruption)
+        per_run[tag] = ([ims[k] for k in keys], cats)
+    thr = float(a_run.record["settings"]["score_threshold"])
+    fns = {t: metric_fns(ims, cats, size, thr) for t, (ims, cats) in per_run.items()}
+
+    def pick(name: str) -> Metric:
+        return lambda f: fns[str(f["run"].iloc[0])][name](f)
+
+    frame_a = pd.DataFrame({"key": keys, "pos": np.arange(len(keys)), "run": "a"})
+    frame_b = frame_a.assign(run="b")
+    tests = {}
+    for name in ("AP", "F1"):
+        res = _boot(frame_a, frame_b, pick(name), n, seed, conf)
+        res["a"], res["b"] = pick(name)(frame_a), pick(name)(frame_b)
+        tests[name] = res
+    return {"n": len(keys), "tests": tests}
+
+
+def compare_runs(
+    ws: Workspace | None,
+    run_a: str | EvalRun,
+    run_b: str | EvalRun,
+    *,
+    n_resamples: int | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Paired tests of B against A per slice and per corruption (see the module doc)."""
+    a = run_a if isinstance(run_a, EvalRun) else load_run(ws, run_a)
+    b = run_b if isinstance(run_b, EvalRun) else load_run(ws, run_b)
+    if a.task != b.task:
+        raise InvalidInput(f"run {a.run_id} is {a.task} and run {b.run_id} is {b.task}")
+    st = a.record["settings"]
+    n = n_resamples or int(st["n_resamples"])
+    sd = int(st["seed"]) if seed is None else seed
+    conf = float(st["confidence"])
+    sizes = _slice_sizes(a)
+    shared_slices = [s for s in sizes if s in _slice_sizes(b)]
+    items = a.items()
+    sa, sb = a.samples(), b.samples()
+    out: dict[str, Any] = {
+        "run_a": a.run_id,
+        "run_b": b.run_id,
+        "task": a.task,
+        "difference": "B - A",
+        "slices": {},
+        "corruptions": {},
+    }
+    clean_a, clean_b = sa[sa["suite"] == "clean"], sb[sb["suite"] == "clean"]
+    shared = set(clean_a["item_id"]) & set(clean_b["item_id"])
+    out["n_shared"] = len(shared)
+    if not shared:
+        raise InvalidInput(f"runs {a.run_id} and {b.run_id} share no items")
+    for name in shared_slices:
+        col = f"slice:{name}"
+        members = set(items.loc[items[col], "item_id"]) & shared
+        keys = sorted(members)
+        if a.task == "classification":
+            fa, fb = (
+                f[f["item_id"].isin(members)].assign(key=lambda d: d["item_id"])
+                for f in (clean_a, clean_b)
+            )
+            out["slices"][name] = _class_tests(fa, fb, n, sd, conf)
+        else:
+            out["slices"][name] = _det_tests(a, b, keys, "clean", None, sizes[name], n, sd, conf)
+    ca, cb = sa[sa["suite"] == "corruptions"], sb[sb["suite"] == "corruptions"]
+    for cname in [c for c in dict.fromkeys(ca["corruption"]) if c in set(cb["corruption"])]:
+        fa = ca[ca["corruption"] == cname]
+        fb = cb[cb["corruption"] == cname]
+        fa = fa.assign(key=fa["item_id"] + "|" + fa["severity"].astype(str))
+        fb = fb.assign(key=fb["item_id"] + "|" + fb["severity"].astype(str))
+        if a.task == "classification":
+            out["corruptions"][cname] = _class_tests(fa, fb, n, sd, conf)
+        else:
+            keys = sorted(set(fa["key"]) & set(fb["key"]))
+            out["corruptions"][cname] = _det_tests(
+                a, b, keys, "corruptions", cname, None, n, sd, conf
+            )
+    return out

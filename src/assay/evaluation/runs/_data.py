@@ -1,0 +1,178 @@
+"""A dataset commit as evaluation sees it: items, ground truth, attributes, decoded images."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sqlalchemy import select
+
+from assay.domain.labels import Region
+from assay.errors import InvalidInput, NotFound
+from assay.evaluation.runs._slices import SIZE_RANGES, time_of_day
+from assay.store.schema import items as items_table
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+Image = npt.NDArray[np.uint8]
+
+
+@dataclass
+class EvalItem:
+    """One item of the evaluated commit."""
+
+    item_id: str
+    name: str  # file name as an export writes it
+    export_id: int  # the image id `assay export --format coco` gives it (1-based)
+    width: int
+    height: int
+    marking: str
+    metadata: dict[str, Any]
+    source: str
+    regions: list[Region]
+    read_bytes: Any
+
+    def boxes(self) -> list[Region]:
+        return [r for r in self.regions if r.kind == "box" and r.box is not None and r.label]
+
+    def choice(self) -> str | None:
+        """The class of record of a classification item (its one `choice` region)."""
+        choices = [r for r in self.regions if r.kind == "choice" and r.label]
+        if len(choices) > 1:
+            raise InvalidInput(
+                f"item {self.item_id[:12]} ({self.name}) has {len(choices)} choice labels; "
+                "classification needs one class of record per item"
+            )
+        return choices[0].label if choices else None
+
+
+@dataclass
+class EvalData:
+    dataset: str
+    commit_id: str
+    items: list[EvalItem]
+    marking: str
+
+    def by_key(self) -> dict[str, EvalItem]:
+        """Lookup by item id, file name and export id (as a string)."""
+        out: dict[str, EvalItem] = {}
+        for it in self.items:
+            out[it.item_id] = it
+            out.setdefault(it.name, it)
+            out.setdefault(str(it.export_id), it)
+        return out
+
+
+def load_dataset(ws: Workspace, spec: str) -> EvalData:
+    """Items and labels of `NAME@REV` (a bare NAME is its HEAD commit)."""
+    from assay.formats.io import export_bundle
+
+    rev = ws.resolve(spec, default_head=True)
+    if rev.commit is None:
+        raise NotFound(f"{spec}: evaluation needs a commit; run `assay commit` first")
+    bundle = export_bundle(ws, rev)
+    ids = [r.item_id for r in bundle.rows]
+    sources: dict[str, str] = {}
+    with ws.db.read() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            q = select(items_table.c.id, items_table.c.source).where(items_table.c.id.in_(chunk))
+            sources.update({str(a): str(b or "") for a, b in conn.execute(q)})
+    out = [
+        EvalItem(
+            item_id=r.item_id,
+            name=r.name,
+            export_id=k,
+            width=int(r.width or 0),
+            height=int(r.height or 0),
+            marking=r.marking,
+            metadata=r.metadata,
+            source=sources.get(r.item_id, ""),
+            regions=r.regions,
+            read_bytes=r.read_bytes,
+        )
+        for k, r in enumerate(bundle.rows, 1)
+    ]
+    return EvalData(rev.dataset, rev.commit.id, out, bundle.marking)
+
+
+def _geo(meta: dict[str, Any]) -> tuple[float, float]:
+    g = meta.get("geo")
+    if isinstance(g, dict):
+        try:
+            return float(g["lon"]), float(g["lat"])
+        except (KeyError, TypeError, ValueError):
+            pass
+    return float("nan"), float("nan")
+
+
+def items_frame(ws: Workspace, data: EvalData) -> pd.DataFrame:
+    """One row per item with the attributes slices query."""
+    rows = []
+    for it in data.items:
+        lon, lat = _geo(it.metadata)
+        areas = [r.box[2] * r.box[3] for r in it.boxes() if r.box is not None]
+        sensor = it.metadata.get("sensor")
+        row: dict[str, Any] = {
+            "item_id": it.item_id,
+            "name": it.name,
+            "export_id": it.export_id,
+            "source": it.source,
+            "sensor": str(sensor) if sensor is not None else it.source,
+            "captured_at": it.metadata.get("captured_at"),
+            "time_of_day": time_of_day(it.metadata.get("captured_at")),
+            "lon": lon,
+            "lat": lat,
+            "marking": it.marking,
+            "marking_level": ws.scheme.levels[ws.scheme.parse(it.marking).level],
+            "labels": sorted({r.label for r in it.regions if r.label}),
+            "metadata": it.metadata,
+        }
+        for size, (lo, hi) in SIZE_RANGES.items():
+            row[f"has_{size}"] = any(lo <= a <= hi for a in areas)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def decode(item: EvalItem) -> Image:
+    """The item's image as uint8 RGB (H, W, 3)."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(io.BytesIO(item.read_bytes())) as img:
+            return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except Exception as exc:  # Pillow raises many types for unreadable images
+        raise InvalidInput(
+            f"item {item.item_id[:12]} ({item.name}): not an image ({exc})"
+        ) from None
+
+
+def to_batch(
+    images: list[Image], size: tuple[int, int] | None, model: str
+) -> npt.NDArray[np.float32]:
+    """(n, 3, H, W) float32 in [0, 1]; images are resized (bilinear) to `size` = (H, W)."""
+    from PIL import Image as PILImage
+
+    if size is not None:
+        h, w = size
+        images = [
+            im
+            if im.shape[:2] == (h, w)
+            else np.asarray(PILImage.fromarray(im).resize((w, h), PILImage.Resampling.BILINEAR))
+            for im in images
+        ]
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise InvalidInput(
+            f"model {model}: images have different sizes ({len(shapes)} kinds) and the model "
+            "states no fixed input size; give it one (input_size=(H, W))"
+        )
+    if not images:
+        return np.zeros((0, 3, 1, 1), np.float32)
+    arr = np.stack(images).astype(np.float32) / np.float32(255.0)
+    return np.ascontiguousarray(arr.transpose(0, 3, 1, 2))

@@ -1,0 +1,172 @@
+"""Detection runs: COCO metrics overall and per slice, PR curves, the corruption suite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.errors import InvalidInput
+from assay.evaluation import bootstrap_metric
+from assay.evaluation.corruptions import CorruptionSpec, apply
+from assay.evaluation.runs import _robust
+from assay.evaluation.runs._data import EvalData, decode
+from assay.evaluation.runs._detect import ImageBoxes, ap_values, coco_eval, f1_counts, metric_fns
+from assay.evaluation.runs._predict import Boxes, Source, file_detections, model_detections
+from assay.evaluation.runs._settings import RunSettings
+from assay.evaluation.runs._slices import ALL, SliceDef, slice_masks
+
+
+def _gt(data: EvalData) -> list[ImageBoxes]:
+    out = []
+    for it in data.items:
+        gt = []
+        for r in it.boxes():
+            assert r.box is not None and r.label is not None  # boxes() keeps only these
+            gt.append((r.label, r.box, int(bool(r.attributes.get("iscrowd", 0)))))
+        out.append(ImageBoxes(gt=gt))
+    return out
+
+
+def _with(gt: list[ImageBoxes], dets: list[Boxes]) -> list[ImageBoxes]:
+    return [ImageBoxes(g.gt, list(d)) for g, d in zip(gt, dets, strict=True)]
+
+
+def _rows(
+    data: EvalData,
+    images: list[ImageBoxes],
+    thr: float,
+    suite: str,
+    corruption: str = "",
+    severity: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    counts = np.array([f1_counts(im, thr) for im in images], dtype=np.int64).reshape(-1, 3)
+    samples = pd.DataFrame(
+        {
+            "item_id": [it.item_id for it in data.items],
+            "suite": suite,
+            "corruption": corruption,
+            "severity": np.full(len(images), severity, np.int64),
+            "epsilon": 0.0,
+            "n_gt": [len(im.gt) for im in images],
+            "n_dt": [len(im.dt) for im in images],
+            "tp": counts[:, 0],
+            "fp": counts[:, 1],
+            "fn": counts[:, 2],
+        }
+    )
+    recs = []
+    for it, im in zip(data.items, images, strict=True):
+        if suite == "clean":
+            recs += [(it.item_id, "", "", 0, "gt", lab, *b, np.nan, c) for lab, b, c in im.gt]
+        recs += [
+            (it.item_id, suite, corruption, severity, "dt", lab, *b, s, 0) for lab, b, s in im.dt
+        ]
+    boxes = pd.DataFrame(
+        recs,
+        columns=[
+            "item_id",
+            "suite",
+            "corruption",
+            "severity",
+            "kind",
+            "label",
+            "x",
+            "y",
+            "w",
+            "h",
+            "score",
+            "iscrowd",
+        ],
+    )
+    return samples, boxes
+
+
+def run_detection(
+    data: EvalData,
+    items_df: pd.DataFrame,
+    src: Source,
+    slices: list[SliceDef],
+    settings: RunSettings,
+    baseline: dict[str, Any] | None,
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Summary, per-image table and box table of a detection run."""
+    gt = _gt(data)
+    dataset_labels = sorted({lab for im in gt for lab, _b, _c in im.gt})
+    images: list[Any] = []
+    if src.runs_images:
+        images = [decode(it) for it in data.items]
+        dets = model_detections(src, images)
+    else:
+        by_item = file_detections(src, data, dataset_labels)
+        dets = [by_item[it.item_id] for it in data.items]
+    categories = sorted(set(dataset_labels) | set(src.classes) | {d[0] for ds in dets for d in ds})
+    clean = _with(gt, dets)
+    result = coco_eval(clean, categories)
+    masks = slice_masks(items_df, slices, "detection")
+    sizes = {s.name: s.object_size for s in slices}
+    table: dict[str, dict[str, Any]] = {}
+    for name, m in masks.items():
+        size = None if name == ALL else sizes[name]
+        frame = pd.DataFrame({"pos": np.flatnonzero(m)})
+        fns = metric_fns(clean, categories, size, settings.score_threshold)
+        metrics = {}
+        for key, fn in fns.items():
+            est = bootstrap_metric(
+                frame,
+                fn,
+                n_resamples=settings.n_resamples,
+                confidence=settings.confidence,
+                seed=settings.seed,
+            )
+            metrics[key] = {"value": est.value, "low": est.low, "high": est.high}
+        table[name] = {"n": int(m.sum()), "metrics": metrics}
+    pr = {}
+    for cid, name in zip(result.category_ids, result.category_names, strict=True):
+        curve = result.pr_curve(category_id=cid, iou=0.5)
+        if min(curve.precision) > -1:
+            pr[name] = {"recall": list(curve.recall), "precision": list(curve.precision)}
+    summary: dict[str, Any] = {
+        "task": "detection",
+        "classes": categories,
+        "n_items": len(data.items),
+        "n_evaluated": len(data.items),
+        "primary_metric": "AP",
+        "headline": {k: v["value"] for k, v in table[ALL]["metrics"].items()},
+        "coco": result.to_dict(),
+        "slices": table,
+        "curves": {"pr": pr, "reliability": None},
+    }
+    samples, boxes = _rows(data, clean, settings.score_threshold, "clean")
+    parts, box_parts = [samples], [boxes]
+    if "corruptions" in settings.suites:
+        if not src.runs_images:
+            raise InvalidInput(
+                f"{src.file or src.name}: the corruptions suite runs a model on corrupted images; "
+                "a prediction file holds fixed outputs (use --model)"
+            )
+        crow = []
+        for cname in settings.corruption_list:
+            for sev in settings.severities:
+                spec = CorruptionSpec(cname, sev, settings.seed)
+                bad = [apply(im, spec, index=i) for i, im in enumerate(images)]
+                ims = _with(gt, model_detections(src, bad))
+                value = ap_values(coco_eval(ims, categories), None)["AP"]
+                s_part, b_part = _rows(
+                    data, ims, settings.score_threshold, "corruptions", cname, sev
+                )
+                parts.append(s_part)
+                box_parts.append(b_part)
+                crow.append(
+                    {"corruption": cname, "severity": sev, "value": value, "spec": spec.to_dict()}
+                )
+        summary["corruptions"] = _robust.corruption_summary(
+            crow, "AP", summary["headline"]["AP"], baseline
+        )
+    if "adversarial" in settings.suites:
+        summary["adversarial"] = {
+            "status": "not_applicable",
+            "reason": _robust.NOT_APPLICABLE_DETECTION,
+        }
+    return summary, pd.concat(parts, ignore_index=True), pd.concat(box_parts, ignore_index=True)

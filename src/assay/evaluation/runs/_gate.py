@@ -1,0 +1,109 @@
+"""The release gate: fail when the candidate is significantly worse than the baseline.
+
+A slice fails when the candidate's drop in the gate metric (baseline - candidate) is larger
+than ``max_drop`` and the paired test says the difference is significant (p < ``alpha``):
+McNemar's exact test for accuracy, the paired bootstrap for every other metric. A large
+drop on a handful of items is therefore reported, but does not fail the gate on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from assay.errors import AssayError, InvalidInput
+from assay.evaluation.runs._compare import compare_runs
+from assay.evaluation.runs._store import EvalRun, load_run
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+DEFAULT_METRIC = {"classification": "accuracy", "detection": "AP"}
+
+
+class GateFailed(AssayError):
+    """The candidate dropped significantly below the baseline on at least one slice."""
+
+
+@dataclass(frozen=True)
+class GateRow:
+    slice: str
+    metric: str
+    baseline: float | None
+    candidate: float | None
+    drop: float | None
+    p_value: float | None
+    n: int
+    failed: bool
+
+
+@dataclass(frozen=True)
+class GateResult:
+    baseline: str
+    candidate: str
+    metric: str
+    max_drop: float
+    alpha: float
+    rows: tuple[GateRow, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not any(r.failed for r in self.rows)
+
+    @property
+    def failing(self) -> list[str]:
+        return [r.slice for r in self.rows if r.failed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+            "metric": self.metric,
+            "max_drop": self.max_drop,
+            "alpha": self.alpha,
+            "passed": self.passed,
+            "failing": self.failing,
+            "rows": [asdict(r) for r in self.rows],
+        }
+
+
+def gate(
+    ws: Workspace | None,
+    baseline: str | EvalRun,
+    candidate: str | EvalRun,
+    *,
+    max_drop: float,
+    slices: list[str] | None = None,
+    metric: str | None = None,
+    alpha: float = 0.05,
+    n_resamples: int | None = None,
+) -> GateResult:
+    """Compare `candidate` with `baseline` per slice; see the module doc for the rule."""
+    if max_drop < 0 or not 0 < alpha < 1:
+        raise InvalidInput("--max-drop must be >= 0 and --alpha in (0, 1)")
+    base = baseline if isinstance(baseline, EvalRun) else load_run(ws, baseline)
+    cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
+    cmp = compare_runs(ws, base, cand, n_resamples=n_resamples)
+    name = metric or DEFAULT_METRIC[base.task]
+    wanted = slices or list(cmp["slices"])
+    rows = []
+    for s in wanted:
+        if s not in cmp["slices"]:
+            raise InvalidInput(
+                f"--slice {s}: not a slice of both runs; slices: {', '.join(cmp['slices'])}"
+            )
+        entry = cmp["slices"][s]
+        if entry["n"] == 0:
+            rows.append(GateRow(s, name, None, None, None, None, 0, False))
+            continue
+        if name not in entry["tests"]:
+            raise InvalidInput(
+                f"--metric {name}: not compared for {base.task}; use one of "
+                f"{', '.join(entry['tests'])}"
+            )
+        t = entry["tests"][name]
+        drop = None if t["difference"] is None else -float(t["difference"])
+        p = t["p_value"]
+        failed = drop is not None and drop > max_drop and p is not None and p < alpha
+        rows.append(GateRow(s, name, t.get("a"), t.get("b"), drop, p, int(entry["n"]), failed))
+    return GateResult(base.run_id, cand.run_id, name, max_drop, alpha, tuple(rows))

@@ -1,0 +1,106 @@
+"""Detection runs: COCO numbers equal pycocotools on the exported dataset, ONNX detectors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assay.evaluation.runs import RunSettings, compare_runs, rerun, run_evaluation
+from evaluation.runs.runs_world import detection_world, onnx_detector
+
+
+def _pycocotools(gt_file: Path, dets: list[dict[str, object]], tmp: Path) -> list[float]:
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_file))
+        dt = gt.loadRes(dets)
+        ev = COCOeval(gt, dt, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return [float(s) for s in ev.stats]
+
+
+def test_prediction_file_matches_pycocotools_and_onnx_detector_runs(tmp_path: Path) -> None:
+    w = detection_world(tmp_path / "ws", n=8)
+    w.ws.export(w.spec, "coco", tmp_path / "coco", media=False)
+    gt_file = next((tmp_path / "coco").rglob("*.json"))
+    gt = json.loads(gt_file.read_text())
+    rng = np.random.default_rng(1)
+    dets = []
+    for a in gt["annotations"]:
+        x, y, bw, bh = a["bbox"]
+        dets.append(
+            {
+                "image_id": a["image_id"],
+                "category_id": a["category_id"],
+                "bbox": [x + rng.uniform(-2, 2), y + rng.uniform(-2, 2), bw, bh],
+                "score": float(rng.uniform(0.3, 1.0)),
+            }
+        )
+    dets.append({"image_id": 1, "category_id": 1, "bbox": [20, 2, 8, 8], "score": 0.95})
+    pred = tmp_path / "dets.json"
+    pred.write_text(json.dumps(dets))
+    slices = tmp_path / "s.yaml"
+    slices.write_text("slices:\n  small: {object_size: small}\n  drone: {sensor: drone}\n")
+    run = run_evaluation(
+        w.ws,
+        w.spec,
+        tmp_path / "run",
+        predictions=pred,
+        slices=slices,
+        settings=RunSettings(n_resamples=30),
+    )
+    expected = _pycocotools(gt_file, dets, tmp_path)
+    assert run.summary["coco"]["stats"] == expected  # bit for bit
+    assert run.summary["headline"]["AP"] == expected[0]
+    assert run.summary["slices"]["small"]["metrics"]["AP"]["value"] == expected[3]
+    assert run.summary["slices"]["drone"]["n"] == 8
+    assert (run.path / "boxes.parquet").is_file()
+    _again, same = rerun(w.ws, run.path, tmp_path / "again")
+    assert same
+
+    # An ONNX "detector" that always outputs the roof box (input 32x32, images 48x32).
+    det = onnx_detector(
+        tmp_path / "det.onnx",
+        [(2.0, 3.0, 20.0, 20.0), (0.0, 0.0, 2.0, 2.0)],
+        [0.9, 0.2],
+        [1, 0],
+        ["boat", "roof"],
+    )
+    from assay.models import add_model
+
+    add_model(w.ws, "fixed-det", det)
+    onnx_run = run_evaluation(
+        w.ws,
+        w.spec,
+        tmp_path / "onnx",
+        model="fixed-det",
+        slices=slices,
+        settings=RunSettings(
+            suites=("corruptions", "adversarial"),
+            corruptions=("contrast",),
+            severities=(1,),
+            n_resamples=30,
+        ),
+    )
+    boxes = onnx_run.boxes()
+    roof = boxes[(boxes["kind"] == "dt") & (boxes["label"] == "roof") & (boxes["suite"] == "clean")]
+    assert np.allclose(roof[["x", "y", "w", "h"]].to_numpy()[0], [3.0, 3.0, 30.0, 20.0])
+    assert onnx_run.summary["headline"]["AP50"] == pytest.approx(
+        onnx_run.summary["coco"]["stats"][1]
+    )
+    assert onnx_run.summary["corruptions"]["rows"][0]["corruption"] == "contrast"
+    assert onnx_run.summary["adversarial"]["status"] == "not_applicable"
+    cmp = compare_runs(w.ws, run.path, onnx_run.path, n_resamples=30)
+    ap = cmp["slices"]["all"]["tests"]["AP"]
+    assert ap["a"] == expected[0] and ap["difference"] == pytest.approx(ap["b"] - ap["a"])
+    assert set(cmp["slices"]) == {"all", "small", "drone"}

@@ -1,0 +1,128 @@
+"""The model registry: sha256 and blob copy, lineage, versions, prediction files, the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assay.errors import InvalidInput, NotFound
+from assay.models import (
+    OnnxClassifier,
+    OnnxDetector,
+    add_model,
+    get_model,
+    inspect_onnx,
+    list_models,
+    model_file,
+)
+from evaluation.runs.runs_world import WEIGHTS, World, onnx_classifier, onnx_detector
+
+
+def test_add_copies_the_file_and_records_lineage(world: World, tmp_path: Path) -> None:
+    path = onnx_classifier(tmp_path / "m.onnx", weights=WEIGHTS * 2)
+    info = add_model(world.ws, "lineage-clf", path, trained_on=world.spec)
+    assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert model_file(world.ws, info).read_bytes() == path.read_bytes()
+    assert info.trained_on == world.commit
+    assert (info.task, info.kind, info.classes) == ("classification", "onnx", ["dry", "flooded"])
+    assert info.details["input_size"] == [32, 32]
+    events = [e for e in world.ws.audit_log() if e.action == "model.add"]
+    assert any(e.target == "model:lineage-clf@1" for e in events)
+
+
+def test_same_file_is_idempotent_and_another_file_is_a_new_version(
+    world: World, tmp_path: Path
+) -> None:
+    a = onnx_classifier(tmp_path / "a.onnx", weights=WEIGHTS * 3)
+    b = onnx_classifier(tmp_path / "b.onnx", weights=WEIGHTS * 4)
+    first = add_model(world.ws, "versioned", a)
+    assert add_model(world.ws, "versioned", a).id == first.id
+    second = add_model(world.ws, "versioned", b)
+    assert (first.version, second.version) == (1, 2)
+    assert get_model(world.ws, "versioned").ref == "versioned@2"
+    assert get_model(world.ws, "versioned@1").sha256 == first.sha256
+    refs = [m.ref for m in list_models(world.ws)]
+    assert "versioned@1" in refs and "versioned@2" in refs
+
+
+def test_prediction_files_register_with_their_task(world: World, tmp_path: Path) -> None:
+    csv = tmp_path / "p.csv"
+    csv.write_text("name,dry,flooded\ndrone_000.jpg,0.2,0.8\n")
+    coco = tmp_path / "d.json"
+    coco.write_text(
+        json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}])
+    )
+    assert add_model(world.ws, "probs", csv).task == "classification"
+    assert add_model(world.ws, "dets", coco).task == "detection"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.csv", "file,dry\na,1\n", "exactly one key column"),
+        ("bad2.csv", "item,dry\nabc,x\n", "column 'dry' must hold numbers"),
+        ("bad3.csv", "item,dry\nabc,-1\n", "row 1, column 'dry'"),
+        (
+            "bad.json",
+            '[{"image_id": 1, "category_id": 1, "bbox": [1, 2], "score": 1}]',
+            r"\[0\]\.bbox",
+        ),
+        ("bad2.json", '[{"image_id": 1, "bbox": [1, 2, 3, 4], "score": 1}]', "category_id"),
+        ("model.txt", "x", "unknown prediction file type"),
+    ],
+)
+def test_bad_files_name_the_file_and_field(
+    world: World, tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InvalidInput, match=message) as err:
+        add_model(world.ws, "broken", path)
+    assert str(path) in str(err.value)
+
+
+def test_bad_names_and_unknown_models(world: World, tmp_path: Path) -> None:
+    path = onnx_classifier(tmp_path / "m.onnx")
+    with pytest.raises(InvalidInput, match="model name"):
+        add_model(world.ws, "has space", path)
+    with pytest.raises(NotFound, match="no model 'nope'"):
+        get_model(world.ws, "nope")
+    with pytest.raises(InvalidInput, match="--task detection"):
+        add_model(world.ws, "x", path, task="detection")
+
+
+def test_onnx_adapters_run_the_graphs(tmp_path: Path) -> None:
+    clf = OnnxClassifier(onnx_classifier(tmp_path / "c.onnx"), [], "c")
+    x = np.zeros((2, 3, 32, 32), np.float32)
+    x[0, 0] = 1.0  # red image -> flooded
+    probs = clf.predict_proba(x)
+    assert probs.shape == (2, 2) and np.allclose(probs.sum(axis=1), 1.0)
+    assert probs[0, 1] > 0.99 and probs[1, 1] == pytest.approx(0.5)
+    det_path = onnx_detector(
+        tmp_path / "d.onnx", [(1, 2, 3, 4), (5, 6, 7, 8)], [0.9, 0.4], [1, -1], ["boat", "roof"]
+    )
+    assert inspect_onnx(det_path).task == "detection"
+    dets = OnnxDetector(det_path, [], "d").detect(x)
+    assert len(dets) == 2 and len(dets[0]) == 1  # the negative label pads
+    assert dets[1][0].label == "roof" and dets[1][0].box == (1.0, 2.0, 3.0, 4.0)
+
+
+def test_model_cli_add_list_show(world: World, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    path = onnx_classifier(tmp_path / "cli.onnx", weights=WEIGHTS * 5)
+    ws = world.root
+    code, out = invoke(
+        "-w", ws, "model", "add", "cli-clf", "--file", path, "--trained-on", "floods", "--json"
+    )
+    assert code == 0
+    added = json.loads(out)
+    assert added["ref"] == "cli-clf@1" and added["trained_on"] == world.commit
+    code, out = invoke("-w", ws, "model", "list", "--json")
+    assert "cli-clf@1" in [m["ref"] for m in json.loads(out)]
+    code, out = invoke("-w", ws, "model", "show", "cli-clf", "--json")
+    assert json.loads(out)["sha256"] == added["sha256"]
+    code, out = invoke("-w", ws, "model", "show", "missing")
+    assert code == 1 and "error: no model 'missing'" in out
