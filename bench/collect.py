@@ -29,7 +29,8 @@ scripts; every section says how it was produced.
 | `formats_export.py` | the COCO writer alone vs a plain-JSON baseline |
 | `labeling_load.py` | 16 concurrent API clients vs Label Studio 1.23.2 |
 | `quality_ds.py`, `quality_overlap.py` | Dawid-Skene vs crowd-kit; adaptive vs fixed overlap |
-| `eval_detection.py`, `eval_corruptions.py` | COCO eval vs pycocotools / faster-coco-eval; corruptions vs imagecorruptions |
+| `eval_detection.py` | COCO eval vs pycocotools and faster-coco-eval |
+| `eval_corruptions.py` | ImageNet-C corruptions vs imagecorruptions |
 """
 
 

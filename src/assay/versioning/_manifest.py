@@ -59,18 +59,45 @@ def empty() -> pa.Table:
     return SCHEMA.empty_table()
 
 
+# lz4 decodes about twice as fast as zstd here; commit and diff read manifests whole.
+_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "lz4",
+    "use_dictionary": ["media_type", "marking", "authors"],
+    "write_statistics": ["item_id"],
+}
+ROW_GROUP = 256 * 1024
+
+
 def write(blobs: LocalBlobStore, table: pa.Table) -> str:
     sink = io.BytesIO()
-    # lz4 decodes about twice as fast as zstd here; commit and diff read manifests whole.
-    pq.write_table(
-        table.cast(SCHEMA),
-        sink,
-        compression="lz4",
-        row_group_size=256 * 1024,
-        use_dictionary=["media_type", "marking", "authors"],
-        write_statistics=["item_id"],
-    )
+    pq.write_table(table.cast(SCHEMA), sink, row_group_size=ROW_GROUP, **_WRITE_OPTIONS)
     return blobs.put_bytes(sink.getvalue())
+
+
+def rewrite(
+    blobs: LocalBlobStore, base: str, drop: Sequence[str], extra: pa.Table
+) -> tuple[str, int, int]:
+    """A new manifest: `base` without the `drop` items, then `extra`, streamed batch by batch
+    so memory stays at a few batches whatever the dataset size.
+
+    Returns (sha, rows, regions).
+    """
+    drop_set = pa.array(list(drop), pa.string())
+    sink = io.BytesIO()
+    rows = regions = 0
+    with pq.ParquetWriter(sink, SCHEMA, **_WRITE_OPTIONS) as writer:
+        for batch in pq.ParquetFile(blobs.path(base)).iter_batches(batch_size=ROW_GROUP):
+            kept = pa.Table.from_batches([batch]).filter(
+                pc.invert(pc.is_in(batch.column("item_id"), value_set=drop_set))
+            )
+            writer.write_table(kept.cast(SCHEMA), row_group_size=ROW_GROUP)
+            rows += kept.num_rows
+            regions += int(pc.sum(kept["n_regions"]).as_py() or 0)
+        if extra.num_rows:
+            writer.write_table(extra.cast(SCHEMA), row_group_size=ROW_GROUP)
+            rows += extra.num_rows
+            regions += int(pc.sum(extra["n_regions"]).as_py() or 0)
+    return blobs.put_bytes(sink.getvalue()), rows, regions
 
 
 def read(blobs: LocalBlobStore, sha: str, columns: list[str] | None = None) -> pa.Table:

@@ -67,6 +67,7 @@ def to_table(rows: Sequence[Sequence[object]]) -> pa.Table:
     return _finish({n: pa.array(c) for n, c in zip(_NAMES, columns, strict=True)})
 
 
+PACKED_CHUNK = 65536
 _FIELD_SEP = "\x1e"  # JSON escapes control characters, so no stored value contains it
 
 
@@ -81,19 +82,22 @@ def _packed_all(conn: Connection, ds: int) -> pa.Table:
         f"coalesce(CAST({c.strip()} AS TEXT), '')" for c in _COLUMNS.split(",")
     )
     p = _param(conn)
-    rows = conn.exec_driver_sql(
-        f"SELECT {packed}{_FROM.format(p=p)} ORDER BY w.item_id", (ds,)
-    ).fetchall()
-    if not rows:
+    result = conn.exec_driver_sql(f"SELECT {packed}{_FROM.format(p=p)} ORDER BY w.item_id", (ds,))
+    tables = []
+    # In chunks, so a million rows never exist as Python strings all at once.
+    while rows := result.fetchmany(PACKED_CHUNK):
+        parts = pc.split_pattern(pa.array([r[0] for r in rows], pa.string()), _FIELD_SEP)
+        del rows
+        cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+        for k, name in enumerate(_NAMES):
+            col = pc.list_element(parts, k)
+            if name == "n_regions":
+                col = pc.cast(col, pa.int32())
+            cols[name] = col
+        tables.append(_finish(cols))
+    if not tables:
         return _manifest.empty()
-    parts = pc.split_pattern(pa.array([r[0] for r in rows], pa.string()), _FIELD_SEP)
-    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
-    for k, name in enumerate(_NAMES):
-        col = pc.list_element(parts, k)
-        if name == "n_regions":
-            col = pc.cast(col, pa.int32())
-        cols[name] = col
-    return _finish(cols)
+    return pa.concat_tables(tables)
 
 
 def working_rows(conn: Connection, ds: int, ids: Sequence[str] | None = None) -> pa.Table:

@@ -7,7 +7,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -72,6 +71,10 @@ def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, aut
             raise Conflict(f"nothing to commit in {name!r}: add items first")
         parents: tuple[str, ...] = ()
         delta = None
+        manifest_sha = _manifest.write(blobs, table)
+        n_rows = table.num_rows
+        n_regions = int(pc.sum(table["n_regions"]).as_py() or 0)
+        del table
     else:
         if not changes:
             conn.execute(working_changes.delete().where(working_changes.c.dataset_id == ds))
@@ -79,8 +82,7 @@ def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, aut
         head = get_commit(conn, name, ds, head_id)
         touched = [c.item_id for c in changes]
         fresh = _rows.working_rows(conn, ds, [c.item_id for c in changes if c.hash is not None])
-        base = _manifest.drop_items(_manifest.read(blobs, head.manifest), touched)
-        table = pa.concat_tables([base, fresh])
+        manifest_sha, n_rows, n_regions = _manifest.rewrite(blobs, head.manifest, touched, fresh)
         parents = (head_id,)
         delta = _manifest.write_delta(
             blobs,
@@ -93,11 +95,10 @@ def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, aut
                 "after_labels": [c.labels for c in changes],
             },
         )
-    kinds = Counter(c.kind for c in changes) if head_id else Counter({"added": table.num_rows})
-    manifest_sha = _manifest.write(blobs, table)
+    kinds = Counter(c.kind for c in changes) if head_id else Counter({"added": n_rows})
     stats = {
-        "items": table.num_rows,
-        "regions": int(pc.sum(table["n_regions"]).as_py() or 0),
+        "items": n_rows,
+        "regions": n_regions,
         "added_items": kinds.get("added", 0),
         "removed_items": kinds.get("removed", 0),
         "changed_items": kinds.get("changed", 0),
