@@ -49,6 +49,14 @@ def marking_description(bundle: ExportBundle) -> str:
 
 def safe_relpath(name: str) -> str:
     """A media name as a relative POSIX path inside the output folder, or `InvalidInput`."""
+    if (
+        name
+        and name[0] != "/"
+        and "\\" not in name
+        and "//" not in name
+        and "." not in name.replace(".", "", 1)
+    ):
+        return name  # the common case: nothing to clean, at most one dot
     clean = posixpath.normpath(name.replace("\\", "/"))
     if not name or clean.startswith("/") or clean == ".." or clean.startswith("../"):
         raise InvalidInput(f"media name {name!r} would be written outside the output folder")

@@ -118,6 +118,9 @@ def from_regions(
             "to_name": to_name,
         }
         labels = [r.label] if r.label is not None else []
+        if (r.kind == "choice" and r.label is None) or (r.kind == "text" and r.text is None):
+            dropped.append(r.kind)
+            continue
         if r.kind in ("choice", "text"):
             typ, key, entry = (
                 ("choices", "choices", r.label)

@@ -37,6 +37,12 @@ def inline_text(row: ExportRow) -> str | None:
         raise InvalidInput(f"item {row.item_id} ({row.name}): text is not UTF-8") from None
 
 
+def region_record(r: Region) -> dict[str, Any]:
+    """``r.model_dump(exclude_none=True)`` at a fraction of the cost (tuples stay tuples,
+    which JSON writes as lists); the fields are plain values, so nothing needs serializing."""
+    return {k: val for k, val in r.__dict__.items() if val is not None}
+
+
 def region_from_dict(d: Any, f: str, place: str) -> Region:
     """Validate one canonical region, naming the failing field."""
     try:

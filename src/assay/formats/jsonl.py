@@ -27,6 +27,7 @@ from assay.formats._records import (
     media_from_record,
     media_paths,
     region_from_dict,
+    region_record,
 )
 from assay.formats._registry import Codec
 
@@ -66,7 +67,6 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``items.jsonl``, ``metadata.json``, ``media/`` and ``MARKING.txt``."""
-    out_dir = prepare_out(Path(out))
     files = media_paths(bundle)
     check_unique(files, "media file")
     lines = []
@@ -80,7 +80,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             "height": row.height,
             "marking": row.marking,
             "metadata": row.metadata,
-            "labels": [r.model_dump(mode="json", exclude_none=True) for r in row.regions],
+            "labels": [region_record(r) for r in row.regions],
             "authors": row.authors,
             "annotation_ids": row.annotation_ids,
         }
@@ -88,6 +88,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         if text is not None:
             rec["text"] = text
         lines.append(json.dumps(rec, ensure_ascii=False, separators=(",", ":")))
+    out_dir = prepare_out(Path(out))  # only now: every check above has passed
     items_path = out_dir / ITEMS_FILE
     atomic_write_text(items_path, "".join(line + "\n" for line in lines))
     meta_path = out_dir / METADATA_FILE

@@ -76,7 +76,6 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``tasks.json``, ``label_config.xml``, ``images/`` and ``MARKING.txt``."""
-    out_dir = prepare_out(Path(out))
     images = [r for r in bundle.rows if is_image(r)]
     for r in images:
         if r.width is None or r.height is None:
@@ -89,6 +88,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     for row in bundle.rows:
         tasks.append(_task(row, url_of.get(id(row)), dropped))
     warn_dropped("Label Studio", dropped)
+    out_dir = prepare_out(Path(out))  # only now: every check above has passed
     tasks_path = out_dir / TASKS_FILE
     atomic_write_text(tasks_path, json.dumps(tasks, ensure_ascii=False, separators=(",", ":")))
     config_path = out_dir / "label_config.xml"
@@ -188,6 +188,11 @@ def _author(value: Any, f: str, place: str) -> str:
 
 
 def _media_key(data: dict[str, Any]) -> str | None:
+    """The data field holding the image URL; None for a text task (``text`` and no ``image``)."""
+    if isinstance(data.get("image"), str):
+        return "image"
+    if isinstance(data.get("text"), str):
+        return None
     for key in _MEDIA_KEYS:
         if isinstance(data.get(key), str):
             return key

@@ -76,7 +76,6 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    out_dir = prepare_out(Path(out))
     files = media_paths(bundle)
     check_unique(files, "media file")
     rows = bundle.rows
@@ -98,6 +97,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         "text": [inline_text(r) for r in rows],
     }
     table = pa.Table.from_pydict(cols, schema=_schema(meta))
+    out_dir = prepare_out(Path(out))  # only now: every check above has passed
     path = out_dir / ITEMS_FILE
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp)

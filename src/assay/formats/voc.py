@@ -68,11 +68,11 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``Annotations/``, ``JPEGImages/``, ``ImageSets/Main/`` and ``MARKING.txt``."""
-    out_dir = prepare_out(Path(out))
     rows = image_rows(bundle, "VOC")
     names = [safe_relpath(r.name) for r in rows]
     stems = [str(PurePosixPath(n).with_suffix("")) for n in names]
     check_unique(stems, "annotation file")
+    out_dir = prepare_out(Path(out))  # only now: every check above has passed
     written: list[Path] = []
     splits: dict[str, list[str]] = {}
     dropped: Counter[str] = Counter()

@@ -74,7 +74,6 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``data.yaml``, ``images/<split>/``, ``labels/<split>/`` and ``MARKING.txt``."""
-    out_dir = prepare_out(Path(out))
     rows = image_rows(bundle, "YOLO")
     splits = [_SPLITS.get(str(r.metadata.get("split", "train")).lower(), "train") for r in rows]
     names = [safe_relpath(r.name) for r in rows]
@@ -85,6 +84,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     ]
     check_unique(media_rel, "image")
     check_unique(label_rel, "label file")
+    out_dir = prepare_out(Path(out))  # only now: every check above has passed
     class_ids = {n: i for i, n in enumerate(bundle.label_names)}
     dropped: Counter[str] = Counter()
     written: list[Path] = []
