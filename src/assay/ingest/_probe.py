@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay.domain.labels import metadata_record
 from assay.ingest._png import SIGNATURE, PngError, png_info
 from assay.store.blobs import LocalBlobStore
 
@@ -42,6 +43,8 @@ class Probed:
     height: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     tmp: str | None = None
+    meta_text: str = ""
+    meta_hash: str = ""
 
 
 @dataclass
@@ -176,15 +179,11 @@ def probe_file(
             base["source"] = source
         if suffix in IMAGE_TYPES:
             media_type, w, h, meta = probe_image(data)
-            result.items.append(
-                Probed("", media_type, len(data), name, w, h, {**base, **meta})
-            )
+            result.items.append(Probed("", media_type, len(data), name, w, h, {**base, **meta}))
             payloads = [data]
         elif suffix in TEXT_TYPES:
             decode_text(data)
-            result.items.append(
-                Probed("", TEXT_TYPES[suffix], len(data), name, None, None, base)
-            )
+            result.items.append(Probed("", TEXT_TYPES[suffix], len(data), name, None, None, base))
             payloads = [data]
         elif suffix in ROW_TYPES:
             payloads = []
@@ -204,6 +203,7 @@ def probe_file(
         return ProbeResult(rel, [], f"cannot read: {exc.strerror or exc}")
     for item, payload in zip(result.items, payloads, strict=True):
         item.sha = hashlib.sha256(payload).hexdigest()
+        item.meta_text, item.meta_hash = metadata_record(item.metadata)
         if not os.path.exists(os.path.join(objects, item.sha[:2], item.sha[2:])):
             item.tmp = store.stage(payload, item.sha)
     return result

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from assay import audit
-from assay.domain.labels import metadata_record
 from assay.domain.marking import Marking, MarkingScheme
 from assay.errors import InvalidInput
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
@@ -110,7 +109,6 @@ def ingest_paths(
                 report.duplicate.append(p.sha)
                 continue
             order.append(p.sha)
-            meta_text, meta_hash = metadata_record(p.metadata)
             row: dict[str, object] = {
                 "id": p.sha,
                 "media_type": p.media_type,
@@ -119,8 +117,8 @@ def ingest_paths(
                 "height": p.height,
                 "name": p.name,
                 "source": source,
-                "metadata": meta_text,
-                "metadata_hash": meta_hash,
+                "metadata": p.meta_text,
+                "metadata_hash": p.meta_hash,
                 "marking": marking_text,
                 "parent_id": None,
                 "derivation": None,
@@ -152,7 +150,7 @@ def ingest_paths(
             else:
                 report.duplicate.append(sha)
         if new_rows:
-            conn.execute(items.insert(), new_rows)
+            _insert_items(conn, new_rows)
         audit.append(
             conn,
             actor,
@@ -167,6 +165,33 @@ def ingest_paths(
             },
         )
     return report
+
+
+_ITEM_COLUMNS = (
+    "id",
+    "media_type",
+    "size",
+    "width",
+    "height",
+    "name",
+    "source",
+    "metadata",
+    "metadata_hash",
+    "marking",
+    "parent_id",
+    "derivation",
+    "created",
+)
+
+
+def _insert_items(conn: Connection, rows: list[dict[str, object]]) -> None:
+    # Plain DB-API executemany: tens of thousands of rows, no per-row statement objects.
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = (
+        f"INSERT INTO items ({', '.join(_ITEM_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_ITEM_COLUMNS))})"
+    )
+    conn.exec_driver_sql(sql, [tuple(r[c] for c in _ITEM_COLUMNS) for r in rows])
 
 
 def _existing_markings(conn: Connection, ids: list[str]) -> dict[str, str]:

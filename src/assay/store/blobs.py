@@ -105,18 +105,24 @@ class LocalBlobStore:
 
     def publish_many(self, staged: list[tuple[str, str]]) -> None:
         """`publish` for many (temporary path, sha) pairs; call after `sync`."""
+        from concurrent.futures import ThreadPoolExecutor
+
         root = str(self.root)
-        made: set[str] = set()
-        for tmp, sha in staged:
-            folder = os.path.join(root, sha[:2])
-            if folder not in made:
-                os.makedirs(folder, exist_ok=True)
-                made.add(folder)
-            dest = os.path.join(folder, sha[2:])
-            if os.path.exists(dest):
-                os.unlink(tmp)
-            else:
-                os.replace(tmp, dest)
+        for prefix in {sha[:2] for _, sha in staged}:
+            os.makedirs(os.path.join(root, prefix), exist_ok=True)
+
+        def move(pairs: list[tuple[str, str]]) -> None:
+            for tmp, sha in pairs:
+                dest = os.path.join(root, sha[:2], sha[2:])
+                if os.path.exists(dest):
+                    os.unlink(tmp)
+                else:
+                    os.replace(tmp, dest)
+
+        # Renames are system calls that release the GIL; a few threads overlap them.
+        chunks = [staged[i : i + 2048] for i in range(0, len(staged), 2048)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(move, chunks))
         for entry in os.scandir(self._tmp):
             if entry.is_dir():
                 with contextlib.suppress(OSError):  # not empty: another process is staging
