@@ -360,3 +360,66 @@ def test_text_task_with_a_url_field_keeps_it_as_metadata(tmp_path: Path) -> None
     task = {"data": {"text": "Road closed.", "url": "https://news.example/a.png"}}
     m = _read_task(tmp_path, task).media[0]
     assert m.text == "Road closed." and m.metadata == {"url": "https://news.example/a.png"}
+
+
+def test_polygon_keypoint_textarea_and_rating_results(tmp_path: Path) -> None:
+    task = _task(tmp_path)
+    base = {"to_name": "image", "original_width": 640, "original_height": 480}
+    task["annotations"] = [
+        {
+            "completed_by": 2,
+            "result": [
+                {
+                    **base,
+                    "id": "p1",
+                    "from_name": "outline",
+                    "type": "polygonlabels",
+                    "value": {
+                        "points": [[10, 10], [50, 10], [50, 50]],
+                        "polygonlabels": ["debris"],
+                    },
+                },
+                {
+                    **base,
+                    "id": "k1",
+                    "from_name": "kp",
+                    "type": "keypointlabels",
+                    "value": {"x": 25, "y": 50, "width": 0.5, "keypointlabels": ["person"]},
+                },
+                {
+                    "id": "t1",
+                    "from_name": "note",
+                    "to_name": "image",
+                    "type": "textarea",
+                    "value": {"text": ["roof gone", "road blocked"]},
+                },
+                {
+                    "id": "s1",
+                    "from_name": "severity",
+                    "to_name": "image",
+                    "type": "rating",
+                    "value": {"rating": 4},
+                },
+                {
+                    **base,
+                    "id": "r1",
+                    "from_name": "label",
+                    "type": "rectanglelabels",
+                    "value": {
+                        "x": 10,
+                        "y": 10,
+                        "width": 10,
+                        "height": 10,
+                        "rotation": 30,
+                        "rectanglelabels": ["building"],
+                    },
+                },
+            ],
+        }
+    ]
+    poly, kp, t1, t2, rating, rect = _read_task(tmp_path, task).media[0].annotations[0].regions
+    assert poly.kind == "polygon" and poly.points == ((64, 48), (320, 48), (320, 240))
+    assert kp.kind == "point" and kp.points == ((160, 240),) and kp.label == "person"
+    assert [t1.text, t2.text] == ["roof gone", "road blocked"] and t1.control == "note"
+    assert rating.kind == "rating" and rating.value == 4
+    assert rect.attributes == {"rotation": 30}

@@ -72,6 +72,14 @@ def _media_type(m: ImportedMedia, data: bytes) -> str:
         raise InvalidInput(f"{m.path}: {exc}") from None
 
 
+def _item_marking(ws: Workspace, given: Marking | None, stated: str | None) -> str:
+    """The higher of `--marking` and what the file itself states: importing never lowers one."""
+    marks = [given or Marking()]
+    if stated:
+        marks.append(ws.scheme.parse(stated))
+    return ws.scheme.render(ws.scheme.highest(marks))
+
+
 def annotation_id(item_id: str, author: str, regions: list[Region], source_id: str | None) -> str:
     """Deterministic, so importing the same file twice stores each annotation once."""
     key = canonical_json([item_id, author, payload_hash(regions), source_id or ""])
@@ -108,7 +116,7 @@ def import_bundle(
                 "source": str(bundle.source or ""),
                 "metadata": meta_text,
                 "metadata_hash": meta_hash,
-                "marking": marking_text,
+                "marking": _item_marking(ws, marking, m.marking),
                 "parent_id": None,
                 "derivation": None,
                 "created": created,
