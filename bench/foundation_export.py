@@ -1,8 +1,8 @@
 """Export 100,000 items with boxes to COCO: `assay export` vs writing the same JSON directly
 with one `json.dumps`.
 
-The baseline builds the COCO dict from the same manifest with plain Python and one
-`json.dump` (a lower bound for any COCO writer in Python). assay is timed through the API
+The baseline builds the COCO dict from the same manifest with plain Python and writes it
+with one `json.dumps` (a lower bound for any COCO writer in Python). assay is timed through the API
 on a committed version, with and without copying media files.
 Target (issue 2): <= 5 s for 100,000 items.
 

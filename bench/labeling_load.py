@@ -1,39 +1,53 @@
-"""Labeling server load: submissions/s and latency from concurrent API clients, vs Label Studio.
+"""Labeling server load: submissions/s, latency and CPU per request from concurrent API clients.
 
 Usage:
     PYTHONPATH=src .venv/bin/python bench/labeling_load.py [--tasks 100000] [--clients 16]
-        [--seconds 15] [--runs 5] [--workers 1] [--label-studio bench/_work/ls-venv]
+        [--seconds 10] [--runs 5] [--workers 2] [--label-studio bench/_work/ls-venv]
+        [--ls-runs 3] [--server-src DIR] [--no-crash-check]
 
-Ours: a workspace under bench/_work/labeling with a project of --tasks tasks (items are
-inserted as rows; the load never reads their bytes), 16 annotators with API tokens, the
-server in a uvicorn subprocess on the embedded SQLite store. Each client loops
-`POST /projects/P/next` then `POST /tasks/T/submit` with a keep-alive httpx client.
-After the timed runs the server is SIGKILLed mid-load and restarted; the check counts
-acknowledged submissions present and duplicates.
+Ours: a workspace with a project of --tasks tasks (items are inserted as rows; the load never
+reads their bytes), --clients annotators with API tokens, the server as `uvicorn --factory
+assay.server.app:app_from_env` (httptools + uvloop) on the embedded SQLite store. Each client
+loops `POST /projects/P/next` then `POST /tasks/T/submit` (a choice and a box) on its own
+keep-alive connection. The workspace is built once and copied fresh for every run, so each
+run starts from the same 100,000 open tasks.
+
+The clients are coroutines in this one process (uvloop, a minimal HTTP/1.1 keep-alive client
+over asyncio streams), because the client runs on the same cores as the server and every
+millisecond it spends is one the server does not get. Besides wall-clock throughput and
+latency the bench reports the CPU time the server process tree (from /proc) and the client
+spent per next + submit pair: on a shared, noisy machine that is the stable number.
+
+After the timed runs the server is SIGKILLed mid-load and restarted; unacknowledged
+submissions are retried with the same client_id; the check counts acknowledged submissions
+missing from the store and client ids stored twice.
 
 Label Studio (when --label-studio points at a venv holding label-studio 1.23.2): started
 with `label-studio start` on SQLite, one project, clients loop `GET /api/projects/P/next`
-then `POST /api/tasks/T/annotations`. Prints one markdown table with medians.
+then `POST /api/tasks/T/annotations` with the same client. Prints one markdown table of
+medians.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import hashlib
+import json
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -47,6 +61,11 @@ controls:
   - {name: damage, type: choices, labels: [none, minor, destroyed]}
   - {name: label, type: boxes, labels: [building, vehicle]}
 """
+REGIONS = [
+    {"kind": "choice", "control": "damage", "label": "minor"},
+    {"kind": "box", "control": "label", "label": "building", "box": [10, 20, 30, 40]},
+]
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -73,21 +92,168 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and all its live descendants (from /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / TICK
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += times.get(p, 0.0)
+        todo += [c for c, pp in parents.items() if pp == p]
+    return total
+
+
+# --- a lean HTTP/1.1 keep-alive client ---------------------------------------------------------
+
+
+class Http:
+    """One keep-alive connection; `request` returns (status, body)."""
+
+    def __init__(self, port: int, auth: str) -> None:
+        self.port = port
+        self.auth = auth
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        data = b"" if body is None else json.dumps(body).encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"Authorization: {self.auth}\r\nAccept: application/json\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + data)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(raw[9:12])
+        headers = raw.decode("latin-1").lower()
+        if "transfer-encoding: chunked" in headers:
+            out = bytearray()
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                out += chunk[:-2]
+            payload = bytes(out)
+        else:
+            at = headers.find("content-length:")
+            n = int(headers[at + 15 : headers.index("\r\n", at)]) if at >= 0 else 0
+            payload = await self.reader.readexactly(n) if n else b""
+        if "connection: close" in headers:
+            self.close()
+        return status, payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+@dataclass
+class Load:
+    """Latencies in seconds, acknowledged and unacknowledged submissions."""
+
+    next_lat: list[float] = field(default_factory=list)
+    submit_lat: list[float] = field(default_factory=list)
+    acked: dict[str, str] = field(default_factory=dict)
+    unacked: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+    errors: int = 0
+    stop: bool = False
+
+
+Client = Callable[[int, str, Load], Awaitable[None]]
+
+
+async def ours_client(port: int, token: str, load: Load) -> None:
+    http = Http(port, f"Bearer {token}")
+    try:
+        while not load.stop:
+            t0 = time.perf_counter()
+            status, raw = await http.request("POST", "/api/v1/projects/survey/next")
+            t1 = time.perf_counter()
+            if status != 200:
+                load.errors += 1
+                return
+            task = json.loads(raw)["task_id"]
+            body = {"client_id": str(uuid.uuid4()), "regions": REGIONS, "lead_time": 2.0}
+            try:
+                status, raw = await http.request("POST", f"/api/v1/tasks/{task}/submit", body)
+            except (OSError, asyncio.IncompleteReadError):
+                load.unacked.append((token, task, body))
+                return
+            t2 = time.perf_counter()
+            if status != 200:
+                load.errors += 1
+                load.unacked.append((token, task, body))
+                return
+            load.next_lat.append(t1 - t0)
+            load.submit_lat.append(t2 - t1)
+            load.acked[body["client_id"]] = json.loads(raw)["annotation_id"]
+    except (OSError, asyncio.IncompleteReadError):
+        return
+    finally:
+        http.close()
+
+
+def run_load(
+    client: Client, port: int, tokens: list[str], seconds: float, server_pid: int | None
+) -> tuple[Load, float, float, float]:
+    """(load, elapsed s, server CPU s, client CPU s) of `seconds` of load."""
+
+    async def main() -> tuple[Load, float, float, float]:
+        load = Load()
+        s0 = tree_cpu(server_pid) if server_pid else 0.0
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        tasks = [asyncio.create_task(client(port, t, load)) for t in tokens]
+        await asyncio.sleep(seconds)
+        load.stop = True
+        await asyncio.wait(tasks, timeout=120)
+        elapsed = time.perf_counter() - t0
+        client_cpu = time.process_time() - c0
+        server_cpu = (tree_cpu(server_pid) - s0) if server_pid else 0.0
+        return load, elapsed, server_cpu, client_cpu
+
+    return _run(main())
+
+
+def _run(coro: Any) -> Any:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
 # --- ours ------------------------------------------------------------------------------------
 
 
-def setup_ours(n_tasks: int, n_clients: int) -> tuple[Path, list[str]]:
+def setup_ours(root: Path, n_tasks: int, n_clients: int) -> list[str]:
     """A fresh workspace with one project of n_tasks tasks and n_clients annotator tokens."""
-    import shutil
-
     from assay.domain.schema import LabelSchema
     from assay.labeling import Workflow, add_user, create_project, create_token
     from assay.store.schema import items
     from assay.timeutil import now_iso
     from assay.workspace import Workspace
 
-    shutil.rmtree(WORK, ignore_errors=True)
-    ws = Workspace.init(WORK)
+    shutil.rmtree(root, ignore_errors=True)
+    ws = Workspace.init(root)
     created = now_iso()
     rows = [
         {
@@ -120,11 +286,18 @@ def setup_ours(n_tasks: int, n_clients: int) -> tuple[Path, list[str]]:
         add_user(ws, f"annotator{i:02d}", "annotator", "CUI/FLOOD", "bench-password")
         tokens.append(create_token(ws, f"annotator{i:02d}"))
     ws.close()
-    return WORK, tokens
+    (root / "tokens.json").write_text(json.dumps(tokens))
+    return tokens
 
 
-def start_ours(root: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(SRC), "ASSAY_WORKSPACE": str(root)}
+def fresh_copy(pristine: Path, run: Path) -> Path:
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(pristine, run)
+    return run
+
+
+def start_ours(root: Path, port: int, workers: int, src: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(src), "ASSAY_WORKSPACE": str(root)}
     cmd = [
         sys.executable,
         "-m",
@@ -137,83 +310,30 @@ def start_ours(root: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
         str(port),
         "--workers",
         str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
         "--log-level",
         "warning",
         "--no-access-log",
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     wait_port(port)
+    if workers > 1:
+        time.sleep(3)  # the port opens before every worker has imported the app
     return proc
 
 
-class Load:
-    """Clients looping next + submit; latencies in seconds, acknowledged submissions."""
-
-    def __init__(self) -> None:
-        self.next_lat: list[float] = []
-        self.submit_lat: list[float] = []
-        self.acked: dict[str, str] = {}
-        self.unacked: list[tuple[int, str, str, dict[str, Any]]] = []
-        self.errors = 0
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    proc.wait()
 
 
-def ours_client(url: str, token: str, load: Load, index: int) -> None:
-    http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    regions = [
-        {"kind": "choice", "control": "damage", "label": "minor"},
-        {"kind": "box", "control": "label", "label": "building", "box": [10, 20, 30, 40]},
-    ]
-    while not load.stop.is_set():
-        t0 = time.perf_counter()
-        try:
-            r = http.post("/api/v1/projects/survey/next")
-        except httpx.TransportError:
-            return
-        t1 = time.perf_counter()
-        if r.status_code != 200:
-            with load.lock:
-                load.errors += 1
-            return
-        task = r.json()["task_id"]
-        body = {"client_id": str(uuid.uuid4()), "regions": regions, "lead_time": 2.0}
-        try:
-            s = http.post(f"/api/v1/tasks/{task}/submit", json=body)
-            ok = s.status_code == 200
-        except httpx.TransportError:
-            ok = False
-        t2 = time.perf_counter()
-        with load.lock:
-            if ok:
-                load.next_lat.append(t1 - t0)
-                load.submit_lat.append(t2 - t1)
-                load.acked[body["client_id"]] = s.json()["annotation_id"]
-            else:
-                load.unacked.append((index, token, task, body))
-        if not ok:
-            return
-
-
-def run_load(
-    client: Callable[[str, str, Load, int], None], url: str, tokens: list[str], seconds: float
-) -> tuple[Load, float]:
-    load = Load()
-    threads = [
-        threading.Thread(target=client, args=(url, t, load, i), daemon=True)
-        for i, t in enumerate(tokens)
-    ]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    time.sleep(seconds)
-    load.stop.set()
-    for t in threads:
-        t.join(timeout=60)
-    return load, time.perf_counter() - t0
-
-
-def crash_check(root: Path, tokens: list[str], workers: int) -> dict[str, Any]:
+def crash_check(root: Path, tokens: list[str], workers: int, src: Path) -> dict[str, Any]:
     """SIGKILL mid-load, restart, retry the unacknowledged; count lost and doubled."""
     from sqlalchemy import func, select
 
@@ -221,35 +341,34 @@ def crash_check(root: Path, tokens: list[str], workers: int) -> dict[str, Any]:
     from assay.workspace import Workspace
 
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = start_ours(root, port, workers)
-    load = Load()
-    threads = [
-        threading.Thread(target=ours_client, args=(url, t, load, i), daemon=True)
-        for i, t in enumerate(tokens)
-    ]
-    for t in threads:
-        t.start()
-    time.sleep(3)
-    os.killpg(proc.pid, signal.SIGKILL) if workers > 1 else proc.kill()
+    proc = start_ours(root, port, workers, src)
+
+    async def load_then_kill() -> Load:
+        load = Load()
+        tasks = [asyncio.create_task(ours_client(port, t, load)) for t in tokens]
+        await asyncio.sleep(3)
+        os.killpg(proc.pid, signal.SIGKILL)  # no shutdown handlers, no flush
+        load.stop = True
+        await asyncio.wait(tasks, timeout=60)
+        return load
+
+    load: Load = _run(load_then_kill())
     proc.wait()
-    load.stop.set()
-    for t in threads:
-        t.join(timeout=60)
-    proc = start_ours(root, port, workers)
-    retried = 0
-    for _, token, task, body in load.unacked:
-        r = httpx.post(
-            f"{url}/api/v1/tasks/{task}/submit",
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        if r.status_code == 200:
-            load.acked[body["client_id"]] = r.json()["annotation_id"]
-            retried += 1
-    proc.terminate()
-    proc.wait()
+    proc = start_ours(root, port, workers, src)
+
+    async def retry() -> int:
+        done = 0
+        for token, task, body in load.unacked:
+            http = Http(port, f"Bearer {token}")
+            status, raw = await http.request("POST", f"/api/v1/tasks/{task}/submit", body)
+            http.close()
+            if status == 200:
+                load.acked[body["client_id"]] = json.loads(raw)["annotation_id"]
+                done += 1
+        return done
+
+    retried: int = _run(retry())
+    stop(proc)
     ws = Workspace.open(root)
     with ws.db.read() as conn:
         stored = dict(
@@ -263,9 +382,16 @@ def crash_check(root: Path, tokens: list[str], workers: int) -> dict[str, Any]:
                 .subquery()
             )
         ).scalar_one()
+        verified = ws.audit_verify().ok
     ws.close()
     missing = sum(1 for cid, a in load.acked.items() if stored.get(f"client:{cid}") != a)
-    return {"acked": len(load.acked), "retried": retried, "missing": missing, "doubled": doubled}
+    return {
+        "acked": len(load.acked),
+        "retried": retried,
+        "missing": missing,
+        "doubled": doubled,
+        "audit_ok": verified,
+    }
 
 
 # --- Label Studio ----------------------------------------------------------------------------
@@ -275,12 +401,30 @@ LS_CONFIG = """<View><Image name="image" value="$image"/>
 <Choice value="destroyed"/></Choices>
 <RectangleLabels name="label" toName="image"><Label value="building"/><Label value="vehicle"/>
 </RectangleLabels></View>"""
+LS_RESULT = [
+    {"from_name": "damage", "to_name": "image", "type": "choices", "value": {"choices": ["minor"]}},
+    {
+        "from_name": "label",
+        "to_name": "image",
+        "type": "rectanglelabels",
+        "value": {
+            "x": 10,
+            "y": 20,
+            "width": 30,
+            "height": 40,
+            "rotation": 0,
+            "rectanglelabels": ["building"],
+        },
+        "original_width": 640,
+        "original_height": 480,
+    },
+]
 
 
 def start_label_studio(venv: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
-    data = HERE / "_work" / "ls-data"
-    import shutil
+    import httpx
 
+    data = HERE / "_work" / "ls-data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     token = uuid.uuid4().hex
@@ -326,6 +470,8 @@ def start_label_studio(venv: Path, port: int) -> tuple[subprocess.Popen[bytes], 
 
 
 def setup_label_studio(url: str, token: str, n_tasks: int) -> int:
+    import httpx
+
     h = {"Authorization": f"Token {token}"}
     r = httpx.post(
         f"{url}/api/projects",
@@ -347,56 +493,31 @@ def setup_label_studio(url: str, token: str, n_tasks: int) -> int:
     return pid
 
 
-def ls_client_factory(pid: int) -> Callable[[str, str, Load, int], None]:
-    result = [
-        {
-            "from_name": "damage",
-            "to_name": "image",
-            "type": "choices",
-            "value": {"choices": ["minor"]},
-        },
-        {
-            "from_name": "label",
-            "to_name": "image",
-            "type": "rectanglelabels",
-            "value": {
-                "x": 10,
-                "y": 20,
-                "width": 30,
-                "height": 40,
-                "rotation": 0,
-                "rectanglelabels": ["building"],
-            },
-            "original_width": 640,
-            "original_height": 480,
-        },
-    ]
-
-    def client(url: str, token: str, load: Load, index: int) -> None:
-        http = httpx.Client(base_url=url, headers={"Authorization": f"Token {token}"}, timeout=60)
-        while not load.stop.is_set():
-            t0 = time.perf_counter()
-            try:
-                r = http.get(f"/api/projects/{pid}/next")
-            except httpx.TransportError:
-                return
-            t1 = time.perf_counter()
-            if r.status_code != 200:
-                with load.lock:
+def ls_client_factory(pid: int) -> Client:
+    async def client(port: int, token: str, load: Load) -> None:
+        http = Http(port, f"Token {token}")
+        try:
+            while not load.stop:
+                t0 = time.perf_counter()
+                status, raw = await http.request("GET", f"/api/projects/{pid}/next")
+                t1 = time.perf_counter()
+                if status != 200:
                     load.errors += 1
-                return
-            task = r.json()["id"]
-            s = http.post(
-                f"/api/tasks/{task}/annotations", json={"result": result, "lead_time": 2.0}
-            )
-            t2 = time.perf_counter()
-            with load.lock:
-                if s.status_code in (200, 201):
+                    return
+                task = json.loads(raw)["id"]
+                body = {"result": LS_RESULT, "lead_time": 2.0}
+                status, raw = await http.request("POST", f"/api/tasks/{task}/annotations", body)
+                t2 = time.perf_counter()
+                if status in (200, 201):
                     load.next_lat.append(t1 - t0)
                     load.submit_lat.append(t2 - t1)
-                    load.acked[str(uuid.uuid4())] = str(s.json().get("id"))
+                    load.acked[str(uuid.uuid4())] = str(json.loads(raw).get("id"))
                 else:
                     load.errors += 1
+        except (OSError, asyncio.IncompleteReadError):
+            load.errors += 1
+        finally:
+            http.close()
 
     return client
 
@@ -404,7 +525,7 @@ def ls_client_factory(pid: int) -> Callable[[str, str, Load, int], None]:
 # --- main ------------------------------------------------------------------------------------
 
 
-def summarize(load: Load, elapsed: float) -> dict[str, float]:
+def summarize(load: Load, elapsed: float, server_cpu: float, client_cpu: float) -> dict[str, float]:
     n = len(load.submit_lat)
     return {
         "rate": n / elapsed,
@@ -412,6 +533,9 @@ def summarize(load: Load, elapsed: float) -> dict[str, float]:
         "submit_p99": pct(load.submit_lat, 0.99) * 1000,
         "next_p50": pct(load.next_lat, 0.5) * 1000,
         "next_p99": pct(load.next_lat, 0.99) * 1000,
+        "server_ms_pair": server_cpu * 1000 / max(n, 1),
+        "client_ms_pair": client_cpu * 1000 / max(n, 1),
+        "pairs": float(n),
         "errors": float(load.errors),
     }
 
@@ -420,88 +544,120 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
+def run_ours(args: argparse.Namespace, tokens: list[str], pristine: Path) -> list[dict[str, float]]:
+    out = []
+    for i in range(args.runs):
+        root = fresh_copy(pristine, WORK / "run")
+        port = free_port()
+        proc = start_ours(root, port, args.workers, args.server_src)
+        try:
+            run_load(ours_client, port, tokens, 1.0, None)  # warm-up: imports, caches, pages
+            load, elapsed, s_cpu, c_cpu = run_load(
+                ours_client, port, tokens, args.seconds, proc.pid
+            )
+        finally:
+            stop(proc)
+        out.append(summarize(load, elapsed, s_cpu, c_cpu))
+        print(
+            f"ours run {i + 1}: {json.dumps({k: round(v, 2) for k, v in out[-1].items()})}",
+            file=sys.stderr,
+        )
+    return out
+
+
+def run_label_studio(args: argparse.Namespace) -> tuple[list[dict[str, float]], str]:
+    ls: list[dict[str, float]] = []
+    if not (args.label_studio / "bin" / "label-studio").exists():
+        return ls, f"Label Studio not installed at {args.label_studio}"
+    lport = free_port()
+    lproc = None
+    try:
+        lproc, ltoken = start_label_studio(args.label_studio, lport)
+        pid = setup_label_studio(f"http://127.0.0.1:{lport}", ltoken, args.ls_tasks)
+        for i in range(args.ls_runs):
+            load, elapsed, s_cpu, c_cpu = run_load(
+                ls_client_factory(pid), lport, [ltoken] * args.clients, args.seconds, lproc.pid
+            )
+            ls.append(summarize(load, elapsed, s_cpu, c_cpu))
+            print(f"label studio run {i + 1}: {ls[-1]}", file=sys.stderr)
+    except Exception as exc:  # report, don't hide: the table says why LS is missing
+        return ls, f"Label Studio failed: {type(exc).__name__}: {exc}"
+    finally:
+        if lproc is not None:
+            stop(lproc)
+    return ls, ""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=100_000)
     ap.add_argument("--clients", type=int, default=16)
-    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--label-studio", type=Path, default=HERE / "_work" / "ls-venv")
     ap.add_argument("--ls-tasks", type=int, default=5_000)
     ap.add_argument("--ls-runs", type=int, default=3)
+    ap.add_argument("--no-label-studio", action="store_true")
+    ap.add_argument("--no-crash-check", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="reuse the built workspace if present")
+    ap.add_argument(
+        "--server-src", type=Path, default=SRC, help="source tree the server runs (A/B runs)"
+    )
     args = ap.parse_args()
 
-    root, tokens = setup_ours(args.tasks, args.clients)
-    port = free_port()
-    proc = start_ours(root, port, args.workers)
-    ours = []
-    try:
-        for i in range(args.runs):
-            load, elapsed = run_load(ours_client, f"http://127.0.0.1:{port}", tokens, args.seconds)
-            ours.append(summarize(load, elapsed))
-            print(f"ours run {i + 1}: {ours[-1]}", file=sys.stderr)
-    finally:
-        proc.terminate()
-        proc.wait()
-    crash = crash_check(root, tokens, args.workers)
-    print(f"crash check: {crash}", file=sys.stderr)
-
-    ls: list[dict[str, float]] = []
-    ls_note = ""
-    ls_bin = args.label_studio / "bin" / "label-studio"
-    if ls_bin.exists():
-        lport = free_port()
-        lproc = None
-        try:
-            lproc, ltoken = start_label_studio(args.label_studio, lport)
-            lurl = f"http://127.0.0.1:{lport}"
-            pid = setup_label_studio(lurl, ltoken, args.ls_tasks)
-            for i in range(args.ls_runs):
-                load, elapsed = run_load(
-                    ls_client_factory(pid), lurl, [ltoken] * args.clients, args.seconds
-                )
-                ls.append(summarize(load, elapsed))
-                print(f"label studio run {i + 1}: {ls[-1]}", file=sys.stderr)
-        except Exception as exc:  # report, don't hide: the table says why LS is missing
-            ls_note = f"Label Studio failed: {type(exc).__name__}: {exc}"
-        finally:
-            if lproc is not None:
-                os.killpg(lproc.pid, signal.SIGTERM)
-                lproc.wait()
+    pristine = WORK / f"pristine-{args.tasks}-{args.clients}"
+    if args.reuse and (pristine / "tokens.json").exists():
+        tokens = json.loads((pristine / "tokens.json").read_text())
     else:
-        ls_note = f"Label Studio not installed at {args.label_studio}"
+        tokens = setup_ours(pristine, args.tasks, args.clients)
+    ours = run_ours(args, tokens, pristine)
+    crash: dict[str, Any] = {}
+    if not args.no_crash_check:
+        crash = crash_check(
+            fresh_copy(pristine, WORK / "run"), tokens, args.workers, args.server_src
+        )
+        print(f"crash check: {crash}", file=sys.stderr)
+    ls, ls_note = ([], "Label Studio not run") if args.no_label_studio else run_label_studio(args)
 
     m = median_of(ours)
     print(
-        f"\n16 clients = {args.clients} concurrent API clients; medians of {args.runs} runs "
-        f"x {args.seconds:.0f} s; ours on {args.tasks:,} tasks, {args.workers} worker(s)\n"
+        f"\n{args.clients} concurrent API clients; medians of {args.runs} runs x "
+        f"{args.seconds:.0f} s; assay on {args.tasks:,} tasks, {args.workers} worker(s)\n"
     )
-    print("| tool | submissions/s | submit p50 ms | submit p99 ms | next p50 ms | next p99 ms |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| tool | submissions/s | submit p50 ms | submit p99 ms | next p50 ms | next p99 ms "
+        "| server CPU ms / pair | client CPU ms / pair |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| assay | {m['rate']:.0f} | {m['submit_p50']:.1f} | {m['submit_p99']:.1f} | "
-        f"{m['next_p50']:.1f} | {m['next_p99']:.1f} |"
+        f"{m['next_p50']:.1f} | {m['next_p99']:.1f} | {m['server_ms_pair']:.2f} | "
+        f"{m['client_ms_pair']:.2f} |"
     )
     if ls:
         lm = median_of(ls)
         print(
             f"| Label Studio 1.23.2 ({args.ls_tasks:,} tasks) | {lm['rate']:.1f} | "
             f"{lm['submit_p50']:.0f} | {lm['submit_p99']:.0f} | {lm['next_p50']:.0f} | "
-            f"{lm['next_p99']:.0f} |"
+            f"{lm['next_p99']:.0f} | {lm['server_ms_pair']:.1f} | {lm['client_ms_pair']:.2f} |"
         )
         print(
             f"| ratio assay / LS | {m['rate'] / lm['rate']:.0f}x | "
             f"{lm['submit_p50'] / m['submit_p50']:.0f}x faster | "
-            f"{lm['submit_p99'] / m['submit_p99']:.0f}x faster | | |"
+            f"{lm['submit_p99'] / m['submit_p99']:.0f}x faster | "
+            f"{lm['next_p50'] / m['next_p50']:.0f}x faster | "
+            f"{lm['next_p99'] / m['next_p99']:.0f}x faster | "
+            f"{lm['server_ms_pair'] / m['server_ms_pair']:.0f}x less | |"
         )
     if ls_note:
         print(f"\n{ls_note}")
-    print(
-        f"\nSIGKILL mid-load + restart: {crash['acked']} acknowledged "
-        f"({crash['retried']} after client retry), {crash['missing']} missing, "
-        f"{crash['doubled']} stored twice"
-    )
+    if crash:
+        print(
+            f"\nSIGKILL mid-load + restart: {crash['acked']} acknowledged "
+            f"({crash['retried']} after client retry), {crash['missing']} missing, "
+            f"{crash['doubled']} stored twice, audit chain verifies: {crash['audit_ok']}"
+        )
 
 
 if __name__ == "__main__":
