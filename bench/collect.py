@@ -9,7 +9,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = [
-    ("Foundation (issue 2)", ["foundation_ingest", "foundation_versioning", "foundation_export", "formats"]),
+    (
+        "Foundation (issue 2)",
+        ["foundation_ingest", "foundation_versioning", "foundation_export", "formats"],
+    ),
     ("Labeling server (issue 3)", ["labeling"]),
     ("Label quality (issue 4)", ["quality", "quality_overlap"]),
     ("Evaluation (issue 5)", ["evaluation", "corruptions"]),
