@@ -12,7 +12,7 @@ from assay.domain.labels import Region
 from assay.domain.schema import LabelSchema
 from assay.errors import InvalidInput
 from assay.store import Database
-from assay.store.schema import LABELING_TABLES, SCHEMA_VERSION
+from assay.store.schema import EVAL_TABLES, LABELING_TABLES, SCHEMA_VERSION
 from assay.workspace import Workspace
 from labeling_world import PASSWORD, SCHEMA_YAML, build_world
 
@@ -61,10 +61,10 @@ def test_bad_schema_is_one_clear_error(tmp_path: Path, yaml_text: str, message: 
 def test_version_1_database_migrates_forward(tmp_path: Path) -> None:
     db_path = tmp_path / "old.db"
     Database.sqlite(db_path).dispose()
-    # Turn it back into a version-1 store: no labeling tables.
+    # Turn it back into a version-1 store: no labeling (or later evaluation) tables.
     db = Database.sqlite(db_path)
     with db.begin() as conn:
-        for table in reversed(LABELING_TABLES):
+        for table in reversed([*LABELING_TABLES, *EVAL_TABLES]):
             conn.execute(text(f"DROP TABLE {table.name}"))
         conn.execute(text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     db.dispose()
@@ -73,8 +73,8 @@ def test_version_1_database_migrates_forward(tmp_path: Path) -> None:
         names = set(inspect(conn).get_table_names())
         version = conn.execute(text("SELECT value FROM meta WHERE key='schema_version'")).scalar()
     db.dispose()
-    assert {t.name for t in LABELING_TABLES} <= names
-    assert version == str(SCHEMA_VERSION) == "2"
+    assert {t.name for t in [*LABELING_TABLES, *EVAL_TABLES]} <= names
+    assert version == str(SCHEMA_VERSION)
 
 
 def test_cli_project_user_token_pull(

@@ -359,12 +359,12 @@ SCHEMA_VERSION = 3
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
 def _add_labeling(conn: Connection) -> None:
     for table in LABELING_TABLES:
-        table.create(conn)
+        table.create(conn, checkfirst=True)
 
 
 def _add_eval(conn: Connection) -> None:
     for table in EVAL_TABLES:
-        table.create(conn)
+        table.create(conn, checkfirst=True)
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_labeling, 2: _add_eval}
