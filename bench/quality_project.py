@@ -11,7 +11,7 @@ dataset and repeated:
 
 Accuracy is against the simulated truth (items without a label of record count as wrong).
 
-Run:  PYTHONPATH=src:tests .venv/bin/python bench/quality_project.py [--items 3000] [--repeats 5]
+Run:  PYTHONPATH=src .venv/bin/python bench/quality_project.py [--items 3000] [--repeats 5]
 """
 
 from __future__ import annotations

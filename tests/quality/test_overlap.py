@@ -95,3 +95,20 @@ def test_invalid_policy() -> None:
             pd.DataFrame({"task": [1, 2], "worker": ["a", "b"], "label": ["dry", "dry"]}),
             labels=LABELS,
         )
+
+
+def test_required_labels_is_count_plus_one_while_unsure() -> None:
+    policy = AdaptiveOverlap(target=0.9, max_labels=3, min_labels=2)
+    skills = pd.Series({"ana": 0.95, "bo": 0.95, "cy": 0.8})
+    data = pd.concat(
+        [
+            _task(("ana", "flooded"), ("bo", "flooded")).assign(task="sure"),
+            _task(("ana", "flooded"), ("cy", "dry")).assign(task="torn"),
+            _task(("ana", "flooded")).assign(task="one"),
+            _task(("ana", "dry"), ("bo", "flooded"), ("cy", "dry")).assign(task="capped"),
+        ]
+    )
+    need = policy.required_labels(
+        data, labels=LABELS, skills=skills, tasks=["sure", "torn", "one", "capped", "new"]
+    )
+    assert need.to_dict() == {"sure": 2, "torn": 3, "one": 2, "capped": 3, "new": 2}

@@ -1,4 +1,8 @@
-"""`assay aggregate` and `assay quality report`: thin wrappers over `assay.quality`."""
+"""`assay aggregate` and `assay quality report`: thin wrappers over `assay.quality`.
+
+Labels come from a long CSV (``--csv``), a labeling project's human answers (``--project``)
+or, for the report, the human answers behind a dataset's working state (``--dataset``).
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,38 @@ from rich.table import Table
 from assay.cli._common import Env, json_option, pass_env, path_arg
 from assay.quality import (
     METHODS,
+    ProjectAggregation,
+    QualityReport,
     aggregate_frame,
+    aggregate_project,
+    dataset_source,
+    project_source,
     quality_report,
     read_gold_csv,
     read_labels_csv,
     render_html,
+    source_report,
 )
 
 _PREVIEW_ROWS = 20
 
 
+def _one_source(**given: object) -> None:
+    if sum(value is not None for value in given.values()) != 1:
+        options = " or ".join(f"--{n}" for n in given)
+        raise click.UsageError(f"give exactly one of {options}")
+
+
 @click.command()
+@click.option("--csv", "csv_path", type=path_arg(), help="Long CSV: task,worker,label.")
+@click.option("--project", help="Aggregate this labeling project's latest human answers.")
 @click.option(
-    "--csv", "csv_path", type=path_arg(), required=True, help="Long CSV: task,worker,label."
+    "--control",
+    "controls",
+    multiple=True,
+    help="Control to aggregate (repeatable; default: the first choices control).",
 )
+@click.option("--into", "into", help="Write labels of record into this dataset (--project).")
 @click.option(
     "--method",
     type=click.Choice(METHODS),
@@ -33,12 +55,34 @@ _PREVIEW_ROWS = 20
     help="mv = majority vote, wawa, ds = Dawid-Skene, onecoin, glad.",
 )
 @click.option(
-    "--out", "out", type=path_arg(dir_okay=False), help="Write task,label,confidence CSV."
+    "--out", "out", type=path_arg(dir_okay=False), help="Write task,label,confidence CSV (--csv)."
 )
 @json_option
 @pass_env
-def aggregate(env: Env, csv_path: Path, method: str, out: Path | None, as_json: bool) -> None:
-    """Aggregate crowd labels into one label of record per task."""
+def aggregate(
+    env: Env,
+    csv_path: Path | None,
+    project: str | None,
+    controls: tuple[str, ...],
+    into: str | None,
+    method: str,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Aggregate crowd labels into one label of record per task.
+
+    With --project and --into, the consensus becomes the labels of record of the dataset
+    (provenance aggregate:METHOD); record it with `assay commit DATASET`.
+    """
+    _one_source(csv=csv_path, project=project)
+    if project is not None:
+        if out is not None:
+            raise click.UsageError("--out goes with --csv; with --project use --into DATASET")
+        agg = aggregate_project(env.workspace(), project, method, into=into, controls=controls)
+        _show_aggregation(env, agg, as_json)
+        return
+    if into is not None or controls or csv_path is None:
+        raise click.UsageError("--into and --control go with --project")
     result = aggregate_frame(read_labels_csv(csv_path), method)
     if out is not None:
         result.to_frame().to_csv(out, index=False)
@@ -62,15 +106,43 @@ def aggregate(env: Env, csv_path: Path, method: str, out: Path | None, as_json: 
             env.say(f"… {len(frame) - _PREVIEW_ROWS} more tasks; use --out FILE or --json")
 
 
+def _show_aggregation(env: Env, agg: ProjectAggregation, as_json: bool) -> None:
+    if as_json:
+        env.emit_json(agg.to_dict())
+        return
+    for c in agg.controls:
+        env.say(
+            f"{c.control} ({c.type}): {c.n_labels} labels on {c.n_items} items "
+            f"-> {c.n_regions} consensus regions"
+        )
+    table = Table("item", "labels of record", "annotators")
+    by_name = sorted(agg.plans.items(), key=lambda kv: (agg.names.get(kv[0], ""), kv[0]))
+    for item, plan in by_name[:_PREVIEW_ROWS]:
+        shown = ", ".join(r.label or r.kind for r in plan.regions) or "(none)"
+        table.add_row(agg.names.get(item, item[:12]), shown, str(len(plan.workers)))
+    env.console.print(table)
+    if len(agg.plans) > _PREVIEW_ROWS:
+        env.say(f"… {len(agg.plans) - _PREVIEW_ROWS} more items; use --json")
+    if agg.dataset is None:
+        env.say("nothing written; add --into DATASET to set labels of record")
+    else:
+        env.say(
+            f"set {agg.n_written} labels of record in {agg.dataset} "
+            f"({agg.n_added} items added) as {agg.author}; "
+            f"record them with `assay commit {agg.dataset} -m ...`"
+        )
+
+
 @click.group()
 def quality() -> None:
     """Label quality: agreement, annotators, suspicious items."""
 
 
 @quality.command("report")
-@click.option(
-    "--csv", "csv_path", type=path_arg(), required=True, help="Long CSV: task,worker,label."
-)
+@click.option("--csv", "csv_path", type=path_arg(), help="Long CSV: task,worker,label.")
+@click.option("--project", help="Report on this labeling project's latest human answers.")
+@click.option("--dataset", help="Report on the human answers behind this dataset's items.")
+@click.option("--control", help="Choices control for annotators and confusion (default: first).")
 @click.option("--gold", "gold_path", type=path_arg(), help="Gold CSV: task,label.")
 @click.option("--method", type=click.Choice(METHODS), default="ds", show_default=True)
 @click.option(
@@ -81,30 +153,60 @@ def quality() -> None:
 @pass_env
 def report(
     env: Env,
-    csv_path: Path,
+    csv_path: Path | None,
+    project: str | None,
+    dataset: str | None,
+    control: str | None,
     gold_path: Path | None,
     method: str,
     threshold: float,
     html_out: Path | None,
     as_json: bool,
 ) -> None:
-    """Agreement, per-annotator scores, confusion matrices and suspicious tasks."""
-    data = read_labels_csv(csv_path)
+    """Agreement, per-annotator scores, confusion matrices and suspicious tasks.
+
+    --dataset reads the human annotations (any project) of the dataset's working-state
+    items: per annotator and item the latest one not edited or rejected since.
+    """
+    _one_source(csv=csv_path, project=project, dataset=dataset)
     gold = read_gold_csv(gold_path) if gold_path is not None else None
-    result = quality_report(data, gold, method=method, threshold=threshold)
+    result: QualityReport
+    if csv_path is not None:
+        if control is not None:
+            raise click.UsageError("--control goes with --project or --dataset")
+        result = quality_report(read_labels_csv(csv_path), gold, method=method, threshold=threshold)
+        title = f"Label quality: {csv_path.name}"
+    else:
+        ws = env.workspace()
+        source = (
+            project_source(ws, project) if project is not None else dataset_source(ws, str(dataset))
+        )
+        result = source_report(
+            source, control=control, gold=gold, method=method, threshold=threshold
+        )
+        title = f"Label quality: {source.label}"
     if html_out is not None:
-        html_out.write_text(render_html(result, title=f"Label quality: {csv_path.name}"))
+        html_out.write_text(render_html(result, title=title), encoding="utf-8")
     if as_json:
         doc = result.to_dict()
         if html_out is not None:
             doc["html"] = str(html_out)
         env.emit_json(doc)
         return
+    _show_report(env, result, threshold, html_out)
+
+
+def _show_report(env: Env, result: QualityReport, threshold: float, html_out: Path | None) -> None:
     env.say(f"{result.n_labels} labels, {result.n_tasks} tasks, {result.n_workers} annotators")
     agreement = Table("agreement", "value")
     for name, value in result.agreement.items():
-        agreement.add_row(name, f"{value:.3f}")
+        agreement.add_row(name, _cell(value))
     env.console.print(agreement)
+    if result.controls is not None:
+        per_control = Table(*map(str, result.controls.columns))
+        for values in result.controls.itertuples(index=False):
+            per_control.add_row(*(_cell(v) for v in values))
+        env.console.print(per_control)
     people = Table(*["worker", *map(str, result.annotators.columns)])
     for row in result.annotators.itertuples():
         people.add_row(*(_cell(v) for v in row))

@@ -1,4 +1,9 @@
-"""Label quality: aggregation, agreement, annotator scoring, label errors, adaptive overlap."""
+"""Label quality: aggregation, agreement, annotator scoring, label errors, adaptive overlap.
+
+Estimators take the long format (task, worker, label). `project_source` and
+`dataset_source` read that format from a labeling project or a dataset; `aggregate_project`
+writes the consensus back as labels of record.
+"""
 
 from assay.quality._aggregate import (
     METHODS,
@@ -22,12 +27,15 @@ from assay.quality._csv import read_gold_csv, read_labels_csv
 from assay.quality._dawid_skene import DawidSkene, OneCoinDawidSkene
 from assay.quality._glad import GLAD
 from assay.quality._html import render_html
+from assay.quality._into import ControlOutcome, ProjectAggregation, aggregate_project
 from assay.quality._label_errors import rank_label_issues, rank_multiannotator_issues
 from assay.quality._majority import MajorityVote, Wawa
 from assay.quality._overlap import AdaptiveOverlap, one_coin_posterior
 from assay.quality._report import QualityReport, quality_report
 from assay.quality._scoring import confusion_matrices, score_annotators
 from assay.quality._simulate import DAMAGE_CLASSES, Crowd, make_crowd, simulate_labels
+from assay.quality._source_report import control_agreement, source_report
+from assay.quality._sources import ControlInfo, LabelSource, dataset_source, project_source
 from assay.quality._spans import tokenize, vote_spans
 
 __all__ = [
@@ -38,18 +46,25 @@ __all__ = [
     "AggregateResult",
     "Aggregator",
     "BoxAgreement",
+    "ControlInfo",
+    "ControlOutcome",
     "Crowd",
     "DawidSkene",
+    "LabelSource",
     "Level",
     "MajorityVote",
     "Method",
     "OneCoinDawidSkene",
+    "ProjectAggregation",
     "QualityReport",
     "Wawa",
     "aggregate_frame",
+    "aggregate_project",
     "box_agreement",
     "cohen_kappa",
     "confusion_matrices",
+    "control_agreement",
+    "dataset_source",
     "fleiss_kappa",
     "fuse_boxes",
     "iou_matrix",
@@ -59,6 +74,7 @@ __all__ = [
     "mean_pairwise_cohen_kappa",
     "one_coin_posterior",
     "pairwise_cohen_kappa",
+    "project_source",
     "quality_report",
     "rank_label_issues",
     "rank_multiannotator_issues",
@@ -67,6 +83,7 @@ __all__ = [
     "render_html",
     "score_annotators",
     "simulate_labels",
+    "source_report",
     "tokenize",
     "vote_spans",
     "worker_skills",

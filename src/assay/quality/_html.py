@@ -55,6 +55,21 @@ def render_html(
         uri = png_data_uri(confusion_png(report.confusion[worker], title=str(worker)))
         alt = escape(f"confusion matrix of {worker} against the {report.confusion_reference}")
         figures.append(f'<figure><img src="{uri}" alt="{alt}"></figure>')
+    per_control = (
+        f"<h2>Agreement per control</h2>{_table(report.controls)}"
+        "<p class=\"note\">choices: Krippendorff's alpha (nominal), Fleiss' kappa, mean "
+        "pairwise Cohen's kappa; boxes and spans: mean IoU of matched pairs and F1 at IoU "
+        "0.5 over every pair of annotators of an item.</p>"
+        if report.controls is not None
+        else ""
+    )
+    about = (
+        f"Labels from {escape(report.source)}"
+        + (f", control <code>{escape(report.control)}</code>" if report.control else "")
+        + ". "
+        if report.source
+        else ""
+    )
     suspicious = (
         _table(report.suspicious)
         if len(report.suspicious)
@@ -64,11 +79,12 @@ def render_html(
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <style>{_CSS}</style></head><body>
 <h1>{escape(title)}</h1>
-<p>{report.n_labels} labels on {report.n_tasks} tasks by {report.n_workers} annotators;
+<p>{about}{report.n_labels} labels on {report.n_tasks} tasks by {report.n_workers} annotators;
 labels of record by <code>{escape(report.method)}</code>; label set:
 {escape(", ".join(map(str, report.label_set)))}.</p>
 <h2>Agreement</h2>{_table(agreement)}
 <p class="note">1.0 when every rating is identical; – (undefined) when nothing can be paired.</p>
+{per_control}
 <h2>Annotators</h2>{_table(annotators)}
 <h2>Confusion matrices (rows: {escape(report.confusion_reference)}, columns: annotator)</h2>
 <div class="grid">{"".join(figures)}</div>

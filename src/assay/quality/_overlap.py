@@ -124,6 +124,26 @@ class AdaptiveOverlap:
         ask = (n < self.min_labels) | ((conf < self.target) & (n < self.max_labels))
         return pd.DataFrame({"n_labels": n, "label": leading, "confidence": conf, "ask_more": ask})
 
+    def required_labels(
+        self,
+        data: pd.DataFrame,
+        *,
+        labels: Sequence[Hashable] | None = None,
+        skills: pd.Series[Any] | None = None,
+        model: Aggregator | None = None,
+        tasks: Sequence[Hashable] | None = None,
+    ) -> pd.Series[Any]:
+        """Labels each task needs in all: what it has, plus one while it should ask for more.
+
+        This is the number a queue compares with a task's submissions to keep it open: a
+        task with ``n`` labels stays open while its requirement exceeds ``n``. Arguments
+        are those of `decide`; tasks without labels need `min_labels`.
+        """
+        d = self.decide(data, labels=labels, skills=skills, model=model, tasks=tasks)
+        n = d["n_labels"].to_numpy(np.int64)
+        need = np.where(d["ask_more"].to_numpy(bool), np.maximum(n + 1, self.min_labels), n)
+        return pd.Series(need, index=d.index, name="required_labels")
+
     def needs_more(
         self,
         task_labels: pd.DataFrame,

@@ -30,6 +30,11 @@ class QualityReport:
         suspicious: Tasks whose aggregate posterior is below the threshold, lowest first:
             task, label, confidence, votes.
         threshold: The posterior threshold for suspicious tasks.
+        source: Where the labels came from (``project NAME``, ``dataset NAME``, a file).
+        control: The choices control behind the annotator table, confusion and suspicious
+            tasks (reports built from a project or dataset).
+        controls: Agreement per control, one row each (reports built from a project or
+            dataset; see `assay.quality.source_report`).
     """
 
     method: str
@@ -43,9 +48,23 @@ class QualityReport:
     confusion_reference: str
     suspicious: pd.DataFrame
     threshold: float
+    source: str | None = None
+    control: str | None = None
+    controls: pd.DataFrame | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready document (nan becomes None)."""
+        doc: dict[str, Any] = {}
+        if self.source is not None:
+            doc["source"] = self.source
+        if self.control is not None:
+            doc["control"] = self.control
+        doc.update(self._body())
+        if self.controls is not None:
+            doc["controls"] = _records(self.controls)
+        return doc
+
+    def _body(self) -> dict[str, Any]:
         return {
             "method": self.method,
             "n_labels": self.n_labels,
