@@ -14,7 +14,7 @@ ORDER = [
         ["foundation_ingest", "foundation_versioning", "foundation_export", "formats"],
     ),
     ("Labeling server (issue 3)", ["labeling"]),
-    ("Label quality (issue 4)", ["quality", "quality_overlap"]),
+    ("Label quality (issue 4)", ["quality", "quality_overlap", "quality_project"]),
     ("Evaluation (issue 5)", ["evaluation", "corruptions"]),
 ]
 HEADER = """# Benchmarks
