@@ -2,8 +2,8 @@
 
 Usage:
     PYTHONPATH=src .venv/bin/python bench/labeling_load.py [--tasks 100000] [--clients 16]
-        [--seconds 10] [--runs 5] [--workers 2] [--label-studio bench/_work/ls-venv]
-        [--ls-runs 3] [--server-src DIR] [--no-crash-check]
+        [--seconds 10] [--runs 5] [--workers 1,2] [--label-studio bench/_work/ls-venv]
+        [--ls-runs 3] [--before-src DIR] [--no-crash-check] [--reuse]
 
 Ours: a workspace with a project of --tasks tasks (items are inserted as rows; the load never
 reads their bytes), --clients annotators with API tokens, the server as `uvicorn --factory
@@ -544,12 +544,14 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
-def run_ours(args: argparse.Namespace, tokens: list[str], pristine: Path) -> list[dict[str, float]]:
+def run_ours(
+    args: argparse.Namespace, tokens: list[str], pristine: Path, workers: int, src: Path
+) -> list[dict[str, float]]:
     out = []
     for i in range(args.runs):
         root = fresh_copy(pristine, WORK / "run")
         port = free_port()
-        proc = start_ours(root, port, args.workers, args.server_src)
+        proc = start_ours(root, port, workers, src)
         try:
             run_load(ours_client, port, tokens, 1.0, None)  # warm-up: imports, caches, pages
             load, elapsed, s_cpu, c_cpu = run_load(
@@ -558,10 +560,8 @@ def run_ours(args: argparse.Namespace, tokens: list[str], pristine: Path) -> lis
         finally:
             stop(proc)
         out.append(summarize(load, elapsed, s_cpu, c_cpu))
-        print(
-            f"ours run {i + 1}: {json.dumps({k: round(v, 2) for k, v in out[-1].items()})}",
-            file=sys.stderr,
-        )
+        line = json.dumps({k: round(v, 2) for k, v in out[-1].items()})
+        print(f"assay {workers} worker(s) {src} run {i + 1}: {line}", file=sys.stderr)
     return out
 
 
@@ -594,15 +594,18 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure, e.g. 1,2")
     ap.add_argument("--label-studio", type=Path, default=HERE / "_work" / "ls-venv")
     ap.add_argument("--ls-tasks", type=int, default=5_000)
     ap.add_argument("--ls-runs", type=int, default=3)
     ap.add_argument("--no-label-studio", action="store_true")
     ap.add_argument("--no-crash-check", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="reuse the built workspace if present")
+    ap.add_argument("--server-src", type=Path, default=SRC, help="source tree the server runs")
     ap.add_argument(
-        "--server-src", type=Path, default=SRC, help="source tree the server runs (A/B runs)"
+        "--before-src",
+        type=Path,
+        help="also measure this source tree (1 worker), e.g. `git archive` of the last commit",
     )
     args = ap.parse_args()
 
@@ -611,30 +614,34 @@ def main() -> None:
         tokens = json.loads((pristine / "tokens.json").read_text())
     else:
         tokens = setup_ours(pristine, args.tasks, args.clients)
-    ours = run_ours(args, tokens, pristine)
-    crash: dict[str, Any] = {}
-    if not args.no_crash_check:
-        crash = crash_check(
-            fresh_copy(pristine, WORK / "run"), tokens, args.workers, args.server_src
-        )
-        print(f"crash check: {crash}", file=sys.stderr)
+    configs = [(f"assay, {w} worker(s)", int(w), args.server_src) for w in args.workers.split(",")]
+    if args.before_src:
+        configs.append(("assay before (1 worker)", 1, args.before_src))
+    medians: list[tuple[str, dict[str, float]]] = []
+    crashes: list[tuple[int, dict[str, Any]]] = []
+    for label, workers, src in configs:
+        medians.append((label, median_of(run_ours(args, tokens, pristine, workers, src))))
+        if not args.no_crash_check and src == args.server_src:
+            crash = crash_check(fresh_copy(pristine, WORK / "run"), tokens, workers, src)
+            print(f"crash check, {workers} worker(s): {crash}", file=sys.stderr)
+            crashes.append((workers, crash))
     ls, ls_note = ([], "Label Studio not run") if args.no_label_studio else run_label_studio(args)
 
-    m = median_of(ours)
     print(
-        f"\n{args.clients} concurrent API clients; medians of {args.runs} runs x "
-        f"{args.seconds:.0f} s; assay on {args.tasks:,} tasks, {args.workers} worker(s)\n"
+        f"\n{args.clients} concurrent API clients, each looping next + submit; medians of "
+        f"{args.runs} runs x {args.seconds:.0f} s; assay on {args.tasks:,} tasks\n"
     )
     print(
-        "| tool | submissions/s | submit p50 ms | submit p99 ms | next p50 ms | next p99 ms "
+        "| server | submissions/s | submit p50 ms | submit p99 ms | next p50 ms | next p99 ms "
         "| server CPU ms / pair | client CPU ms / pair |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| assay | {m['rate']:.0f} | {m['submit_p50']:.1f} | {m['submit_p99']:.1f} | "
-        f"{m['next_p50']:.1f} | {m['next_p99']:.1f} | {m['server_ms_pair']:.2f} | "
-        f"{m['client_ms_pair']:.2f} |"
-    )
+    for label, m in medians:
+        print(
+            f"| {label} | {m['rate']:.0f} | {m['submit_p50']:.1f} | {m['submit_p99']:.1f} | "
+            f"{m['next_p50']:.1f} | {m['next_p99']:.1f} | {m['server_ms_pair']:.2f} | "
+            f"{m['client_ms_pair']:.2f} |"
+        )
     if ls:
         lm = median_of(ls)
         print(
@@ -642,19 +649,20 @@ def main() -> None:
             f"{lm['submit_p50']:.0f} | {lm['submit_p99']:.0f} | {lm['next_p50']:.0f} | "
             f"{lm['next_p99']:.0f} | {lm['server_ms_pair']:.1f} | {lm['client_ms_pair']:.2f} |"
         )
-        print(
-            f"| ratio assay / LS | {m['rate'] / lm['rate']:.0f}x | "
-            f"{lm['submit_p50'] / m['submit_p50']:.0f}x faster | "
-            f"{lm['submit_p99'] / m['submit_p99']:.0f}x faster | "
-            f"{lm['next_p50'] / m['next_p50']:.0f}x faster | "
-            f"{lm['next_p99'] / m['next_p99']:.0f}x faster | "
-            f"{lm['server_ms_pair'] / m['server_ms_pair']:.0f}x less | |"
-        )
+        for label, m in medians:
+            print(
+                f"| ratio {label} / LS | {m['rate'] / lm['rate']:.0f}x | "
+                f"{lm['submit_p50'] / m['submit_p50']:.0f}x faster | "
+                f"{lm['submit_p99'] / m['submit_p99']:.0f}x faster | "
+                f"{lm['next_p50'] / m['next_p50']:.0f}x faster | "
+                f"{lm['next_p99'] / m['next_p99']:.0f}x faster | "
+                f"{lm['server_ms_pair'] / m['server_ms_pair']:.0f}x less | |"
+            )
     if ls_note:
         print(f"\n{ls_note}")
-    if crash:
+    for workers, crash in crashes:
         print(
-            f"\nSIGKILL mid-load + restart: {crash['acked']} acknowledged "
+            f"\nSIGKILL mid-load + restart ({workers} worker(s)): {crash['acked']} acknowledged "
             f"({crash['retried']} after client retry), {crash['missing']} missing, "
             f"{crash['doubled']} stored twice, audit chain verifies: {crash['audit_ok']}"
         )

@@ -40,6 +40,18 @@ class PermissionDenied(AssayError):
     http_status = 403
 
 
+class Unauthenticated(AssayError):
+    """No valid session or API token came with the request; log in or send a token."""
+
+    http_status = 401
+
+
+class RateLimited(AssayError):
+    """Too many attempts in a short time; wait and retry."""
+
+    http_status = 429
+
+
 class MissingExtra(AssayError):
     """An optional dependency is not installed; the message names the extra."""
 
@@ -65,5 +77,7 @@ __all__ = [
     "MissingExtra",
     "NotFound",
     "PermissionDenied",
+    "RateLimited",
+    "Unauthenticated",
     "require",
 ]

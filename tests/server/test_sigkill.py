@@ -124,7 +124,9 @@ def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_pa
         per_client = conn.execute(
             select(submissions.c.client_id, func.count()).group_by(submissions.c.client_id)
         ).all()
+    chain = check.audit_verify()
     check.close()
+    assert chain.ok, chain.reason
     for cid, ann in {**acked, **retried}.items():
         assert stored[f"client:{cid}"] == ann
     assert len(stored) == len(acked) + len(retried)

@@ -4,7 +4,6 @@ Services here take a `Workspace` and a `User`; they never import the server or t
 """
 
 from assay.labeling.dashboard import dashboard
-from assay.labeling.errors import NotAuthenticated, RateLimited
 from assay.labeling.gold import score
 from assay.labeling.items import get_item, item_blob
 from assay.labeling.projects import Project, Workflow, create_project, get_project, list_projects
@@ -18,9 +17,7 @@ __all__ = [
     "ROLES",
     "Lease",
     "LoginPolicy",
-    "NotAuthenticated",
     "Project",
-    "RateLimited",
     "Session",
     "User",
     "Workflow",

@@ -12,8 +12,10 @@ from assay.domain.marking import MarkingScheme
 from assay.errors import NotFound
 from assay.labeling.users import User
 from assay.store.schema import items, project_markings
+from assay.workspace import Workspace
 
 _PRESENT: dict[tuple[str, int], list[str]] = {}  # fixed when the project is created
+_ALLOWED: dict[tuple[str, int, str], tuple[frozenset[str], bool]] = {}
 _LOCK = threading.Lock()
 
 
@@ -38,8 +40,34 @@ def visible_markings(
     conn: Connection, scheme: MarkingScheme, user: User, project_id: int
 ) -> list[str]:
     """The markings present in a project that `user` is cleared for."""
-    present = present_markings(conn, project_id)
-    return [m for m in present if scheme.allows(user.clearance, scheme.parse(m))]
+    return visible(scheme, user, present_markings(conn, project_id))
+
+
+def allowed_markings(ws: Workspace, user: User, project_id: int) -> tuple[frozenset[str], bool]:
+    """The project's markings `user` may see, and whether that is all of them.
+
+    Kept per clearance: a project's markings are fixed when it is created.
+    """
+    key = (ws.db.url, project_id, user.clearance_text)
+    hit = _ALLOWED.get(key)
+    if hit is None:
+        with ws.db.read() as conn:
+            present = present_markings(conn, project_id)
+        allowed = visible(ws.scheme, user, present)
+        hit = (frozenset(allowed), len(allowed) == len(present))
+        with _LOCK:
+            _ALLOWED[key] = hit
+    return hit
+
+
+def may_see(ws: Workspace, user: User, project_id: int, marking: str) -> bool:
+    """Whether `user` is cleared for `marking` (a marking of that project's tasks)."""
+    allowed, _ = allowed_markings(ws, user, project_id)
+    return marking in allowed or ws.scheme.allows(user.clearance, ws.scheme.parse(marking))
+
+
+def visible(scheme: MarkingScheme, user: User, markings: list[str]) -> list[str]:
+    return [m for m in markings if scheme.allows(user.clearance, scheme.parse(m))]
 
 
 def marking_filter(column: Any, allowed: list[str]) -> ColumnElement[bool]:

@@ -105,14 +105,18 @@ _CACHE: dict[tuple[str, int | str], Project] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def cached_project(conn: Connection, key: int | str) -> Project:
-    """`get_project` (by name) or `project_by_id` (by id), parsed once per process."""
-    url = str(conn.engine.url)
+def cached_project(ws: Workspace, key: int | str) -> Project:
+    """`get_project` (by name) or `project_by_id` (by id), read and parsed once per process.
+
+    A miss reads on its own snapshot, so callers may hold a write transaction meanwhile.
+    """
+    url = ws.db.url
     with _CACHE_LOCK:
         hit = _CACHE.get((url, key))
     if hit is not None:
         return hit
-    p = project_by_id(conn, key) if isinstance(key, int) else get_project(conn, key)
+    with ws.db.read() as conn:
+        p = project_by_id(conn, key) if isinstance(key, int) else get_project(conn, key)
     with _CACHE_LOCK:
         _CACHE[(url, p.id)] = p
         _CACHE[(url, p.name)] = p

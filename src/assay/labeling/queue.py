@@ -3,6 +3,10 @@
 A task is claimed by one conditional UPDATE (`active < overlap`, the user holds no
 assignment for it), so at most `overlap` distinct annotators ever hold or have
 done a non-gold task, whatever the concurrency. Gold tasks are open to everyone.
+
+`lease_next` and the helpers take a `Tx` (plain SQL, prepared on SQLite) so the server
+can run many of them in one group-committed transaction; `next_task` is the same in a
+transaction of its own.
 """
 
 from __future__ import annotations
@@ -11,29 +15,24 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, case, select, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import case
 
-from assay import audit
 from assay.domain.labels import canonical_json, payload_from_json
 from assay.errors import NotFound, PermissionDenied
-from assay.labeling._access import present_markings, visible_markings
-from assay.labeling._audit import append as fast_audit
-from assay.labeling._db import write
+from assay.labeling._access import allowed_markings, may_see
+from assay.labeling._tx import Tx, in_list, write_tx
 from assay.labeling.items import item_view
 from assay.labeling.projects import Project, cached_project
 from assay.labeling.users import User
-from assay.store.schema import (
-    assignments,
-    tasks,
-)
+from assay.store.schema import tasks
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
 
 # States in which an assignment keeps the task away from the same user.
 HOLDING = ("leased", "submitted", "skipped", "rejected")
+EXPIRY_EVERY = 1.0  # seconds between scans for stale leases, per process
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,37 @@ class Lease:
         }
 
 
+class TaskRow(NamedTuple):
+    id: int
+    project_id: int
+    item_id: str
+    marking: str
+    is_gold: int
+    gold: str | None
+    active: int
+    done: int
+    review: str | None
+
+
+class Stats(NamedTuple):
+    served: int
+    gold_served: int
+    gold_seen: int
+    gold_score: float
+    paused: int
+
+
+class ItemRow(NamedTuple):
+    id: str
+    media_type: str
+    width: int | None
+    height: int | None
+    marking: str
+    name: str | None
+    size: int
+    metadata: str | None
+
+
 def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -62,24 +92,24 @@ def open_flag(overlap: int, active: Any) -> Any:
     return case((tasks.c.is_gold == 1, 1), (active < overlap, 1), else_=0)
 
 
-_EXPIRED = text(
+_EXPIRED = (
     "SELECT a.id, a.task_id, t.project_id FROM assignments a JOIN tasks t ON t.id = a.task_id "
     "WHERE a.state = 'leased' AND a.expires < :now"
 )
-_EXPIRE = text("UPDATE assignments SET state = 'expired' WHERE id = :id AND state = 'leased'")
-_RELEASE = text(
+_EXPIRE = "UPDATE assignments SET state = 'expired' WHERE id = :id AND state = 'leased'"
+RELEASE = (
     "UPDATE tasks SET active = active - 1, "
     "open = CASE WHEN is_gold = 1 OR active - 1 < :k THEN 1 ELSE 0 END WHERE id = :id"
 )
-_STATS = text(
+_STATS = (
     "SELECT served, gold_served, gold_seen, gold_score, paused FROM annotator_stats "
     "WHERE project_id = :p AND user_id = :u"
 )
-_STATS_NEW = text(
+_STATS_NEW = (
     "INSERT INTO annotator_stats (project_id, user_id, served, gold_served, submitted, seconds, "
     "gold_seen, gold_score, paused) VALUES (:p, :u, 0, 0, 0, 0, 0, 0, 0)"
 )
-_HELD = text(
+_HELD = (
     "SELECT a.task_id, a.expires, t.marking FROM assignments a JOIN tasks t ON t.id = a.task_id "
     "WHERE a.project_id = :p AND a.user_id = :u AND a.state = 'leased'"
 )
@@ -93,150 +123,158 @@ _CLAIM = (
     "ORDER BY t.priority, t.id LIMIT 1) "
     "AND (is_gold = 1 OR active < :k) RETURNING id"
 )
-_CLAIM_ALL = text(_CLAIM.format(filter=""))
-_CLAIM_SOME = text(_CLAIM.format(filter="AND t.marking IN :allowed")).bindparams(
-    bindparam("allowed", expanding=True)
-)
-_LEASE = text(
+_CLAIM_ALL = _CLAIM.format(filter="")
+_LEASE = (
     "INSERT INTO assignments (task_id, project_id, user_id, state, leased_at, expires) "
     "VALUES (:t, :p, :u, 'leased', :now, :exp) ON CONFLICT (task_id, user_id) DO UPDATE "
     "SET state = 'leased', leased_at = excluded.leased_at, expires = excluded.expires "
     "WHERE assignments.state = 'expired'"
 )
-_SERVED = text(
+_SERVED = (
     "UPDATE annotator_stats SET served = served + 1, gold_served = gold_served + :g "
     "WHERE project_id = :p AND user_id = :u"
 )
-_ITEM = text("SELECT * FROM items WHERE id = (SELECT item_id FROM tasks WHERE id = :t)")
-_PRELABEL = text(
+_ITEM = (
+    "SELECT id, media_type, width, height, marking, name, size, metadata FROM items "
+    "WHERE id = (SELECT item_id FROM tasks WHERE id = :t)"
+)
+_PRELABEL = (
     "SELECT payload FROM annotations WHERE item_id = :i AND kind = 'model' "
     "ORDER BY created DESC LIMIT 1"
 )
-_TASK = text(
+_TASK = (
     "SELECT id, project_id, item_id, marking, is_gold, gold, active, done, review "
     "FROM tasks WHERE id = :t"
 )
-_PREVIOUS = text("SELECT user_id, action, result FROM submissions WHERE client_id = :c")
-_REMEMBER = text(
+_PREVIOUS = "SELECT user_id, action, result FROM submissions WHERE client_id = :c"
+_REMEMBER = (
     "INSERT INTO submissions (client_id, user_id, task_id, action, result, created) "
     "VALUES (:c, :u, :t, :a, :r, :now)"
 )
 _last_expiry: dict[str, float] = {}
-EXPIRY_EVERY = 1.0  # seconds between scans for stale leases, per process
 
 
-def expire_leases(conn: Connection, now: float) -> int:
+def expire_leases(tx: Tx, ws: Workspace, now: float) -> int:
     """Return the tasks of leases that ran out to the queue (at most once a second)."""
-    url = str(conn.engine.url)
-    last = _last_expiry.get(url)
+    last = _last_expiry.get(tx.key)
     if last is not None and 0 <= now - last < EXPIRY_EVERY:
         return 0
-    _last_expiry[url] = now
-    stale = conn.execute(_EXPIRED, {"now": now}).all()
+    _last_expiry[tx.key] = now
+    stale = tx.all(_EXPIRED, {"now": now})
     for a_id, task_id, project_id in stale:
-        if conn.execute(_EXPIRE, {"id": a_id}).rowcount:
-            overlap = cached_project(conn, int(project_id)).workflow.overlap
-            conn.execute(_RELEASE, {"id": task_id, "k": overlap})
+        if tx.run(_EXPIRE, {"id": a_id}):
+            overlap = cached_project(ws, int(project_id)).workflow.overlap
+            tx.run(RELEASE, {"id": task_id, "k": overlap})
     return len(stale)
 
 
-def stats_row(conn: Connection, project_id: int, user_id: int) -> Any:
-    row = conn.execute(_STATS, {"p": project_id, "u": user_id}).first()
+def stats_row(tx: Tx, project_id: int, user_id: int) -> Stats:
+    row = tx.one(_STATS, {"p": project_id, "u": user_id})
     if row is None:
-        conn.execute(_STATS_NEW, {"p": project_id, "u": user_id})
-        row = conn.execute(_STATS, {"p": project_id, "u": user_id}).one()
-    return row
+        tx.run(_STATS_NEW, {"p": project_id, "u": user_id})
+        row = tx.one(_STATS, {"p": project_id, "u": user_id})
+    return Stats(*row)
 
 
 def next_task(ws: Workspace, user: User, project: str, *, now: float | None = None) -> Lease | None:
     """Lease a task `user` has not done, or None when nothing is left for them."""
+    with write_tx(ws.db) as tx:
+        return lease_next(tx, ws, user, project, time.time() if now is None else now)
+
+
+def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> Lease | None:
+    """`next_task` inside the caller's write transaction."""
     user.require("label")
-    now = time.time() if now is None else now
-    with write(ws.db) as conn:
-        p = cached_project(conn, project)
-        present = present_markings(conn, p.id)
-        allowed = visible_markings(conn, ws.scheme, user, p.id)
-        expire_leases(conn, now)
-        stats = stats_row(conn, p.id, user.id)
-        if stats.paused:
-            raise PermissionDenied(
-                f"{user.name} is paused in project {p.name!r}: gold accuracy is below "
-                f"{p.workflow.gold_min_accuracy:.0%}; ask a manager to review"
-            )
-        ok = set(allowed)
-        for held in conn.execute(_HELD, {"p": p.id, "u": user.id}):
-            if held.marking in ok:
-                return _lease_view(ws, conn, held.task_id, held.expires)
-        wf = p.workflow
-        want_gold = wf.gold_share > 0 and stats.gold_served < wf.gold_share * (stats.served + 1)
-        claimed = None
-        gold = False
-        for gold in (True, False) if want_gold else (False,):
-            claimed = _claim(conn, p, user, allowed, len(allowed) == len(present), gold)
-            if claimed is not None:
-                break
-        if claimed is None:
-            return None
-        expires = now + wf.lease_seconds
-        params = {"t": claimed, "p": p.id, "u": user.id, "now": now, "exp": expires}
-        conn.execute(_LEASE, params)
-        conn.execute(_SERVED, {"g": int(gold), "p": p.id, "u": user.id})
-        fast_audit(conn, user.actor, "task.lease", f"task:{claimed}", {"project": p.name})
-        return _lease_view(ws, conn, claimed, expires)
+    p = cached_project(ws, project)
+    allowed, all_ok = allowed_markings(ws, user, p.id)
+    expire_leases(tx, ws, now)
+    stats = stats_row(tx, p.id, user.id)
+    if stats.paused:
+        raise PermissionDenied(
+            f"{user.name} is paused in project {p.name!r}: gold accuracy is below "
+            f"{p.workflow.gold_min_accuracy:.0%}; ask a manager to review"
+        )
+    for task_id, expires, marking in tx.all(_HELD, {"p": p.id, "u": user.id}):
+        if marking in allowed:
+            return _lease_view(ws, tx, task_id, expires)
+    wf = p.workflow
+    want_gold = wf.gold_share > 0 and stats.gold_served < wf.gold_share * (stats.served + 1)
+    claimed = None
+    gold = False
+    for gold in (True, False) if want_gold else (False,):
+        claimed = _claim(tx, p, user, allowed, all_ok, gold)
+        if claimed is not None:
+            break
+    if claimed is None:
+        return None
+    expires = now + wf.lease_seconds
+    tx.run(_LEASE, {"t": claimed, "p": p.id, "u": user.id, "now": now, "exp": expires})
+    tx.run(_SERVED, {"g": int(gold), "p": p.id, "u": user.id})
+    tx.audit(user.actor, "task.lease", f"task:{claimed}", {"project": p.name})
+    return _lease_view(ws, tx, claimed, expires)
 
 
 def _claim(
-    conn: Connection, p: Project, user: User, allowed: list[str], all_ok: bool, gold: bool
+    tx: Tx, p: Project, user: User, allowed: frozenset[str], all_ok: bool, gold: bool
 ) -> int | None:
     if not allowed:
         return None
     params: dict[str, Any] = {"k": p.workflow.overlap, "p": p.id, "g": int(gold), "u": user.id}
     if all_ok:
-        row = conn.execute(_CLAIM_ALL, params).first()
+        row = tx.one(_CLAIM_ALL, params)
     else:
-        row = conn.execute(_CLAIM_SOME, {**params, "allowed": allowed}).first()
+        marks, extra = in_list("m", sorted(allowed))
+        row = tx.one(_CLAIM.format(filter=f"AND t.marking IN {marks}"), {**params, **extra})
     return int(row[0]) if row is not None else None
 
 
-def _lease_view(ws: Workspace, conn: Connection, task_id: int, expires: float) -> Lease:
-    row = conn.execute(_ITEM, {"t": task_id}).one()
-    pre = conn.execute(_PRELABEL, {"i": row.id}).scalar()
-    prelabels = [r.model_dump(exclude_none=True) for r in payload_from_json(pre)] if pre else []
+def _lease_view(ws: Workspace, tx: Tx, task_id: int, expires: float) -> Lease:
+    row = ItemRow(*tx.one(_ITEM, {"t": task_id}))
+    pre = tx.one(_PRELABEL, {"i": row.id})
+    prelabels = [r.model_dump(exclude_none=True) for r in payload_from_json(pre[0])] if pre else []
     return Lease(task_id, item_view(ws, row), prelabels, iso(expires))
 
 
-def task_for_user(conn: Connection, ws: Workspace, user: User, task_id: int) -> tuple[Any, Project]:
+def task_for_user(tx: Tx, ws: Workspace, user: User, task_id: int) -> tuple[TaskRow, Project]:
     """The task row and project, or NotFound when missing or above the user's need-to-know."""
-    row = conn.execute(_TASK, {"t": task_id}).first()
-    if row is None or not ws.scheme.allows(user.clearance, ws.scheme.parse(row.marking)):
+    found = tx.one(_TASK, {"t": task_id})
+    row = TaskRow(*found) if found is not None else None
+    if row is None or not may_see(ws, user, row.project_id, row.marking):
         raise NotFound(f"no task {task_id}")
-    return row, cached_project(conn, int(row.project_id))
+    return row, cached_project(ws, int(row.project_id))
 
 
-def previous(conn: Connection, client_id: str, user: User, action: str) -> dict[str, Any] | None:
+def previous(tx: Tx, client_id: str, user: User, action: str) -> dict[str, Any] | None:
     """The stored result of a retried request with the same client id, if any."""
-    row = conn.execute(_PREVIOUS, {"c": client_id}).first()
+    row = tx.one(_PREVIOUS, {"c": client_id})
     if row is None:
         return None
-    if row.user_id != user.id or row.action != action:
+    if row[0] != user.id or row[1] != action:
         raise PermissionDenied(f"client_id {client_id!r} belongs to another request")
-    return json.loads(row.result)  # type: ignore[no-any-return]
+    return json.loads(row[2])  # type: ignore[no-any-return]
 
 
 def remember(
-    conn: Connection, client_id: str, user: User, task_id: int, action: str, result: dict[str, Any]
+    tx: Tx, client_id: str, user: User, task_id: int, action: str, result: dict[str, Any]
 ) -> None:
-    conn.execute(
-        _REMEMBER,
-        {
-            "c": client_id,
-            "u": user.id,
-            "t": task_id,
-            "a": action,
-            "r": canonical_json(result),
-            "now": now_iso(),
-        },
-    )
+    params = {
+        "c": client_id,
+        "u": user.id,
+        "t": task_id,
+        "a": action,
+        "r": canonical_json(result),
+        "now": now_iso(),
+    }
+    tx.run(_REMEMBER, params)
+
+
+_HOLDER = (
+    "SELECT id, state FROM assignments WHERE task_id = :t AND user_id = :u "
+    "AND state IN ('leased', 'expired')"
+)
+_SKIPPED = (
+    "UPDATE assignments SET state = 'skipped', finished_at = :now, reason = :r WHERE id = :id"
+)
 
 
 def skip_task(
@@ -244,35 +282,18 @@ def skip_task(
 ) -> dict[str, Any]:
     """Give a leased task back with a reason; the same user is not served it again."""
     user.require("label")
-    with write(ws.db) as conn:
-        first = previous(conn, client_id, user, "skip")
+    with write_tx(ws.db) as tx:
+        first = previous(tx, client_id, user, "skip")
         if first is not None:
             return first
-        _task, p = task_for_user(conn, ws, user, task_id)
-        held = conn.execute(
-            select(assignments.c.id, assignments.c.state).where(
-                assignments.c.task_id == task_id,
-                assignments.c.user_id == user.id,
-                assignments.c.state.in_(("leased", "expired")),
-            )
-        ).first()
+        _task, p = task_for_user(tx, ws, user, task_id)
+        held = tx.one(_HOLDER, {"t": task_id, "u": user.id})
         if held is None:
             raise NotFound(f"task {task_id} is not leased to {user.name}")
-        conn.execute(
-            assignments.update()
-            .where(assignments.c.id == held.id)
-            .values(state="skipped", finished_at=time.time(), reason=reason[:2000])
-        )
-        if held.state == "leased":  # an expired lease already gave its place back
-            conn.execute(
-                tasks.update()
-                .where(tasks.c.id == task_id)
-                .values(
-                    active=tasks.c.active - 1,
-                    open=open_flag(p.workflow.overlap, tasks.c.active - 1),
-                )
-            )
+        tx.run(_SKIPPED, {"now": time.time(), "r": reason[:2000], "id": held[0]})
+        if held[1] == "leased":  # an expired lease already gave its place back
+            tx.run(RELEASE, {"id": task_id, "k": p.workflow.overlap})
         result = {"skipped": True}
-        remember(conn, client_id, user, task_id, "skip", result)
-        audit.append(conn, user.actor, "task.skip", f"task:{task_id}", {"reason": reason[:200]})
+        remember(tx, client_id, user, task_id, "skip", result)
+        tx.audit(user.actor, "task.skip", f"task:{task_id}", {"reason": reason[:200]})
         return result

@@ -18,6 +18,7 @@ from assay.domain.labels import Region, payload_from_json, payload_to_json
 from assay.errors import Conflict, InvalidInput
 from assay.labeling._access import marking_filter, visible_markings
 from assay.labeling._db import write
+from assay.labeling._tx import tx_for
 from assay.labeling.items import item_view
 from assay.labeling.projects import get_project
 from assay.labeling.queue import open_flag, previous, remember, task_for_user
@@ -112,10 +113,11 @@ def decide(
     user.require("review")
     check_client_id(client_id)
     with write(ws.db) as conn:
-        first = previous(conn, client_id, user, "review")
+        tx = tx_for(conn)
+        first = previous(tx, client_id, user, "review")
         if first is not None:
             return {**first, "duplicate": True}
-        task, p = task_for_user(conn, ws, user, task_id)
+        task, p = task_for_user(tx, ws, user, task_id)
         if task.review != "pending":
             raise Conflict(f"task {task_id} is not waiting for review")
         answers = {a["id"]: a for a in task_annotations(conn, task_id)}
@@ -169,7 +171,7 @@ def decide(
                 .values(review="accepted", review_holder=None, review_expires=None)
             )
         result = {"annotation_id": ann, "decision": decision, "duplicate": False}
-        remember(conn, client_id, user, task_id, "review", result)
+        remember(tx, client_id, user, task_id, "review", result)
         audit.append(
             conn,
             user.actor,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 
 from assay import audit
+from assay.errors import RateLimited, Unauthenticated
 from assay.labeling._db import write
-from assay.labeling.errors import NotAuthenticated, RateLimited
 from assay.labeling.users import User, check_password, row_to_user
 from assay.store.schema import login_failures, sessions, users
 from assay.timeutil import now_iso
@@ -63,7 +63,7 @@ def login(
         with write(ws.db) as conn:
             conn.execute(login_failures.insert().values(key=key, at=now))
             audit.append(conn, f"user:{name}", "login.failed", f"user:{name}", {"client": client})
-        raise NotAuthenticated("wrong user name or password")
+        raise Unauthenticated("wrong user name or password")
     with write(ws.db) as conn:
         conn.execute(delete(login_failures).where(login_failures.c.at < now - 3600))
         cookie = secrets.token_urlsafe(32)

@@ -11,19 +11,13 @@ import hashlib
 import time
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.engine import Connection
-
 from assay.domain.labels import Region, payload_from_json, payload_to_json
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling import gold as gold_scoring
-from assay.labeling._audit import append as fast_audit
-from assay.labeling._db import write
+from assay.labeling._tx import Tx, write_tx
 from assay.labeling.projects import Project
-from assay.labeling.queue import previous, remember, stats_row, task_for_user
+from assay.labeling.queue import TaskRow, previous, remember, stats_row, task_for_user
 from assay.labeling.users import User
-from assay.store.schema import annotations_table as ann_t
-from assay.store.schema import assignments
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
 
@@ -45,6 +39,14 @@ def check_client_id(client_id: str) -> None:
         raise InvalidInput("client_id must be a non-empty string of at most 100 characters")
 
 
+def check_submission(user: User, client_id: str, lead_time: float | None) -> None:
+    """What can be checked before a transaction: role, client id, lead time."""
+    user.require("label")
+    check_client_id(client_id)
+    if lead_time is not None and (lead_time < 0 or lead_time > 86_400 * 7):
+        raise InvalidInput(f"lead_time must be between 0 and a week, got {lead_time}")
+
+
 def submit(
     ws: Workspace,
     user: User,
@@ -56,100 +58,111 @@ def submit(
     model_assisted: bool = False,
 ) -> dict[str, Any]:
     """Store `user`'s answer to a task they hold; a retry returns the first result."""
-    user.require("label")
-    check_client_id(client_id)
-    if lead_time is not None and (lead_time < 0 or lead_time > 86_400 * 7):
-        raise InvalidInput(f"lead_time must be between 0 and a week, got {lead_time}")
-    with write(ws.db) as conn:
-        first = previous(conn, client_id, user, "submit")
-        if first is not None:
-            return {**first, "duplicate": True}
-        task, p = task_for_user(conn, ws, user, task_id)
-        p.schema.check_regions(regions)
-        _take_assignment(conn, task, p, user)
-        final = authored(regions, user.actor)
-        ann = annotation_id(user, client_id)
-        conn.execute(
-            _ANNOTATION,
-            {
-                "id": ann,
-                "item": task.item_id,
-                "project": p.name,
-                "author": user.actor,
-                "payload": payload_to_json(final),
-                "created": now_iso(),
-                "lead": lead_time,
-                "source": f"client:{client_id}",
-            },
-        )
-        gold_score = _update_stats(conn, p, user, task, final, lead_time)
-        conn.execute(
-            _DONE_ASSIGNMENT,
-            {
-                "t": task_id,
-                "u": user.id,
-                "now": time.time(),
-                "ann": ann,
-                "lead": lead_time,
-                "ma": int(model_assisted),
-                "gs": gold_score,
-            },
-        )
-        review = _review_state(conn, p, task, task.done + 1)
-        conn.execute(_DONE_TASK, {"t": task_id, "review": review})
-        result = {"annotation_id": ann, "duplicate": False}
-        remember(conn, client_id, user, task_id, "submit", result)
-        details: dict[str, Any] = {"project": p.name, "annotation": ann, "regions": len(final)}
-        if gold_score is not None:
-            details["gold_score"] = round(gold_score, 4)
-        fast_audit(conn, user.actor, "task.submit", f"task:{task_id}", details)
-        return result
+    check_submission(user, client_id, lead_time)
+    with write_tx(ws.db) as tx:
+        return submit_in(tx, ws, user, task_id, client_id, regions, lead_time, model_assisted)
 
 
-_ANNOTATION = text(
+def submit_in(
+    tx: Tx,
+    ws: Workspace,
+    user: User,
+    task_id: int,
+    client_id: str,
+    regions: list[Region],
+    lead_time: float | None,
+    model_assisted: bool,
+) -> dict[str, Any]:
+    """`submit` inside the caller's write transaction (after `check_submission`)."""
+    first = previous(tx, client_id, user, "submit")
+    if first is not None:
+        return {**first, "duplicate": True}
+    task, p = task_for_user(tx, ws, user, task_id)
+    p.schema.check_regions(regions)
+    _take_assignment(tx, task, p, user)
+    final = authored(regions, user.actor)
+    ann = annotation_id(user, client_id)
+    row = {
+        "id": ann,
+        "item": task.item_id,
+        "project": p.name,
+        "author": user.actor,
+        "payload": payload_to_json(final),
+        "created": now_iso(),
+        "lead": lead_time,
+        "source": f"client:{client_id}",
+    }
+    tx.run(_ANNOTATION, row)
+    gold_score = _update_stats(tx, p, user, task, final, lead_time)
+    done = {
+        "t": task_id,
+        "u": user.id,
+        "now": time.time(),
+        "ann": ann,
+        "lead": lead_time,
+        "ma": int(model_assisted),
+        "gs": gold_score,
+    }
+    tx.run(_DONE_ASSIGNMENT, done)
+    tx.run(_DONE_TASK, {"t": task_id, "review": _review_state(tx, p, task, task.done + 1)})
+    result = {"annotation_id": ann, "duplicate": False}
+    remember(tx, client_id, user, task_id, "submit", result)
+    details: dict[str, Any] = {"project": p.name, "annotation": ann, "regions": len(final)}
+    if gold_score is not None:
+        details["gold_score"] = round(gold_score, 4)
+    tx.audit(user.actor, "task.submit", f"task:{task_id}", details)
+    return result
+
+
+_ANNOTATION = (
     "INSERT INTO annotations (id, item_id, project, author, kind, payload, created, lead_time, "
     "supersedes, source_id) VALUES (:id, :item, :project, :author, 'human', :payload, :created, "
     ":lead, NULL, :source)"
 )
-_DONE_ASSIGNMENT = text(
+_DONE_ASSIGNMENT = (
     "UPDATE assignments SET state = 'submitted', finished_at = :now, annotation_id = :ann, "
     "lead_time = :lead, model_assisted = :ma, gold_score = :gs "
     "WHERE task_id = :t AND user_id = :u"
 )
-_DONE_TASK = text("UPDATE tasks SET done = done + 1, review = :review WHERE id = :t")
-_ASSIGNMENT = text("SELECT state FROM assignments WHERE task_id = :t AND user_id = :u")
-_REOPEN = text(
+_DONE_TASK = "UPDATE tasks SET done = done + 1, review = :review WHERE id = :t"
+_ASSIGNMENT = "SELECT state FROM assignments WHERE task_id = :t AND user_id = :u"
+_REOPEN = (
     "UPDATE tasks SET active = active + 1, "
     "open = CASE WHEN is_gold = 1 OR active + 1 < :k THEN 1 ELSE 0 END WHERE id = :t"
 )
-_COUNT = text(
+_COUNT = (
     "UPDATE annotator_stats SET submitted = submitted + 1, seconds = seconds + :s "
     "WHERE project_id = :p AND user_id = :u"
 )
-_GOLD = text(
+_GOLD = (
     "UPDATE annotator_stats SET gold_seen = :seen, gold_score = :total, paused = :paused "
     "WHERE project_id = :p AND user_id = :u"
 )
+_ANSWERS = (
+    "SELECT n.payload FROM annotations n JOIN assignments a ON a.annotation_id = n.id "
+    "WHERE a.task_id = :t AND a.state = 'submitted'"
+)
 
 
-def _take_assignment(conn: Connection, task: Any, p: Project, user: User) -> None:
-    a = conn.execute(_ASSIGNMENT, {"t": task.id, "u": user.id}).first()
-    if a is None or a.state in ("skipped", "rejected"):
+def _take_assignment(tx: Tx, task: TaskRow, p: Project, user: User) -> None:
+    a = tx.one(_ASSIGNMENT, {"t": task.id, "u": user.id})
+    state = a[0] if a is not None else None
+    if state is None or state in ("skipped", "rejected"):
         raise NotFound(f"task {task.id} is not leased to {user.name}; get one with next")
-    if a.state == "submitted":
+    if state == "submitted":
         raise Conflict(f"{user.name} already submitted task {task.id}")
-    if a.state == "expired":
+    if state == "expired":
         # The lease ran out; the answer still counts if the task has room for it.
         room = task.is_gold == 1 or task.active < p.workflow.overlap
         if not room:
             raise Conflict(f"the lease on task {task.id} expired and the task went to others")
-        conn.execute(_REOPEN, {"t": task.id, "k": p.workflow.overlap})
+        tx.run(_REOPEN, {"t": task.id, "k": p.workflow.overlap})
 
 
-def _review_state(conn: Connection, p: Project, task: Any, done: int) -> str | None:
+def _review_state(tx: Tx, p: Project, task: TaskRow, done: int) -> str | None:
     policy = p.workflow.review
     if policy == "none" or task.is_gold or done < p.workflow.overlap:
-        return task.review  # type: ignore[no-any-return]
+        return task.review
     if policy == "all":
         return "pending"
     if policy.startswith("sample:"):
@@ -157,29 +170,26 @@ def _review_state(conn: Connection, p: Project, task: Any, done: int) -> str | N
         h = int(hashlib.sha256(f"{p.id}:{task.id}".encode()).hexdigest()[:8], 16)
         return "pending" if h / 0xFFFFFFFF < share else task.review
     # disagreements: compare all submitted answers once the task is complete.
-    payloads = conn.execute(
-        select(ann_t.c.payload)
-        .join(assignments, assignments.c.annotation_id == ann_t.c.id)
-        .where(assignments.c.task_id == task.id, assignments.c.state == "submitted")
-    ).scalars()
-    answers = [payload_from_json(x) for x in payloads]
+    answers = [payload_from_json(r[0]) for r in tx.all(_ANSWERS, {"t": task.id})]
     agree = gold_scoring.mean_pairwise(p.schema, answers)
     return "pending" if agree is not None and agree < 1.0 else task.review
 
 
 def _update_stats(
-    conn: Connection, p: Project, user: User, task: Any, regions: list[Region], lead: float | None
+    tx: Tx, p: Project, user: User, task: TaskRow, regions: list[Region], lead: float | None
 ) -> float | None:
     """Count the submission; for gold, score it and pause the annotator below threshold."""
-    if conn.execute(_COUNT, {"s": lead or 0.0, "p": p.id, "u": user.id}).rowcount == 0:
-        stats_row(conn, p.id, user.id)
-        conn.execute(_COUNT, {"s": lead or 0.0, "p": p.id, "u": user.id})
+    count = {"s": lead or 0.0, "p": p.id, "u": user.id}
+    if tx.run(_COUNT, count) == 0:
+        stats_row(tx, p.id, user.id)
+        tx.run(_COUNT, count)
     if not (task.is_gold and task.gold):
         return None
     result = gold_scoring.score(p.schema, payload_from_json(task.gold), regions)
-    stats = stats_row(conn, p.id, user.id)
+    stats = stats_row(tx, p.id, user.id)
     seen, total = stats.gold_seen + 1, stats.gold_score + result
     wf = p.workflow
     paused = int(seen >= wf.gold_after and total / seen < wf.gold_min_accuracy)
-    conn.execute(_GOLD, {"seen": seen, "total": total, "paused": paused, "p": p.id, "u": user.id})
+    params = {"seen": seen, "total": total, "paused": paused, "p": p.id, "u": user.id}
+    tx.run(_GOLD, params)
     return result

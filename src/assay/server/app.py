@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,11 +41,15 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         openapi_url=f"{API}/openapi.json",
         docs_url=None,  # the stock docs page loads scripts from a CDN; air-gapped means none
         redoc_url=None,
+        **_no_telemetry(),
     )
     app.state.settings = settings
     app.state.workspace = workspace
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.state.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assay-writer")
+    # The hot writes (next task, submit) of this process share group-committed transactions;
+    # made on first use (`deps.hot_write`), so building the app touches no database.
+    app.state.committer = None
     for router in ROUTERS:
         app.include_router(router, prefix=API)
     app.include_router(pages_router)
@@ -65,6 +71,14 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         )
 
     return app
+
+
+def _no_telemetry() -> dict[str, Any]:
+    """Air-gapped: no OpenTelemetry hooks (FastAPI >= 0.160 checks them on every request)."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    off = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+    return {"telemetry": off}
 
 
 def app_from_env() -> FastAPI:

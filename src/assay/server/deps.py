@@ -10,10 +10,11 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
-from assay.errors import PermissionDenied
-from assay.labeling.errors import NotAuthenticated
+from assay.errors import PermissionDenied, Unauthenticated
+from assay.labeling._tx import Tx, write_tx
 from assay.labeling.sessions import csrf_ok, session_user
 from assay.labeling.users import User, user_for_token
+from assay.server._group_commit import GroupCommit
 from assay.server.settings import Settings
 from assay.workspace import Workspace
 
@@ -58,6 +59,27 @@ async def in_writer(request: Request, fn: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(executor, fn)
 
 
+async def hot_write(request: Request, op: Callable[[Tx], T]) -> T:
+    """Run a short write in this process's next group commit (SQLite), else on the writer.
+
+    `op` runs on the event loop thread inside a shared transaction; it is answered only once
+    that transaction has committed.
+    """
+    state = request.app.state
+    ws: Workspace = state.workspace
+    committer: GroupCommit | None = state.committer
+    if committer is None and ws.db.is_sqlite:
+        committer = state.committer = GroupCommit(ws.db)
+    if committer is not None:
+        return await committer.run(op)
+
+    def alone() -> T:
+        with write_tx(ws.db) as tx:
+            return op(tx)
+
+    return await in_writer(request, alone)
+
+
 async def workspace(request: Request) -> Workspace:
     ws: Workspace = request.app.state.workspace
     return ws
@@ -76,7 +98,7 @@ def optional_user(request: Request) -> User | None:
         cache: TokenCache = request.app.state.token_cache
         user = cache.get(ws, auth[7:].strip())
         if user is None:
-            raise NotAuthenticated("the API token is unknown or revoked")
+            raise Unauthenticated("the API token is unknown or revoked")
         return user
     cookie = request.cookies.get(COOKIE)
     if not cookie:
@@ -95,7 +117,7 @@ async def current_user(request: Request) -> User:
     # Runs on the event loop: a cached token costs no query and no thread hop.
     user = optional_user(request)
     if user is None:
-        raise NotAuthenticated("log in first (POST /api/v1/auth/login) or send a bearer token")
+        raise Unauthenticated("log in first (POST /api/v1/auth/login) or send a bearer token")
     return user
 
 

@@ -2,6 +2,7 @@
 
 from assay.server.routes import auth, items, projects, tasks
 
-ROUTERS = [auth.router, projects.router, tasks.router, items.router]
+# The hot routes (next task, submit) come first: routes are matched in order.
+ROUTERS = [tasks.router, projects.router, auth.router, items.router]
 
 __all__ = ["ROUTERS"]

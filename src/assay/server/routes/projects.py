@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from assay.labeling import review as rev
 from assay.labeling.dashboard import dashboard as project_dashboard
 from assay.labeling.projects import get_project, list_projects
-from assay.labeling.queue import next_task
-from assay.server.deps import CurrentUser, WorkspaceDep, in_writer
+from assay.labeling.queue import lease_next
+from assay.server.deps import CurrentUser, WorkspaceDep, current_user, hot_write, in_writer
 
 router = APIRouter(tags=["projects"])
+
+
+@router.post("/projects/{project}/next", responses={204: {"description": "no task left"}})
+async def next_(project: str, request: Request) -> Response:
+    """Lease the next task for this user (204 when none is left)."""
+    # The hot path resolves the caller itself: each FastAPI dependency costs a resolution.
+    ws, user = request.app.state.workspace, await current_user(request)
+    lease = await hot_write(request, lambda tx: lease_next(tx, ws, user, project, time.time()))
+    if lease is None:
+        return Response(status_code=204)
+    return JSONResponse(lease.to_dict())
 
 
 @router.get("/projects")
@@ -38,15 +51,6 @@ def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
             "review": p.workflow.review,
         },
     }
-
-
-@router.post("/projects/{project}/next", responses={204: {"description": "no task left"}})
-async def next_(project: str, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
-    """Lease the next task for this user (204 when none is left)."""
-    lease = await in_writer(request, lambda: next_task(ws, user, project))
-    if lease is None:
-        return Response(status_code=204)
-    return lease.to_dict()
 
 
 @router.post("/projects/{project}/review/next", responses={204: {"description": "nothing left"}})

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from assay.domain.labels import Region
 from assay.labeling import review as rev
 from assay.labeling.queue import skip_task
-from assay.labeling.submit import submit
-from assay.server.deps import CurrentUser, WorkspaceDep, in_writer
+from assay.labeling.submit import check_submission, submit_in
+from assay.server.deps import CurrentUser, WorkspaceDep, current_user, hot_write, in_writer
 
 router = APIRouter(tags=["tasks"])
 
@@ -37,22 +38,25 @@ class ReviewBody(BaseModel):
 
 
 @router.post("/tasks/{task_id}/submit")
-async def submit_(
-    task_id: int, body: SubmitBody, request: Request, ws: WorkspaceDep, user: CurrentUser
-) -> Any:
+async def submit_(task_id: int, body: SubmitBody, request: Request) -> Response:
     """Store an answer once; a retry with the same client_id returns duplicate=true."""
-    return await in_writer(
+    # The hot path resolves the caller itself: each FastAPI dependency costs a resolution.
+    ws, user = request.app.state.workspace, await current_user(request)
+    check_submission(user, body.client_id, body.lead_time)
+    result = await hot_write(
         request,
-        lambda: submit(
+        lambda tx: submit_in(
+            tx,
             ws,
             user,
             task_id,
             body.client_id,
             body.regions,
-            lead_time=body.lead_time,
-            model_assisted=body.model_assisted,
+            body.lead_time,
+            body.model_assisted,
         ),
     )
+    return JSONResponse(result)
 
 
 @router.post("/tasks/{task_id}/skip")
