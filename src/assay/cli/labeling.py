@@ -21,6 +21,15 @@ def project() -> None:
 @click.option("--schema", "schema_path", type=path_arg(), required=True, help="Label schema YAML.")
 @click.option("--dataset", "dataset_name", required=True, help="Dataset whose items become tasks.")
 @click.option("--overlap", type=int, default=1, show_default=True, help="Annotators per task.")
+@click.option(
+    "--adaptive",
+    type=float,
+    help="Adaptive overlap: ask for more labels (up to --overlap) only while the leading "
+    "answer's posterior is below this target, e.g. 0.95.",
+)
+@click.option(
+    "--adaptive-min", type=int, default=1, show_default=True, help="Labels every task gets."
+)
 @click.option("--gold", help="Gold labels from DATASET@REV (served unannounced).")
 @click.option("--gold-share", type=float, default=0.0, show_default=True)
 @click.option("--gold-min-accuracy", type=float, default=0.7, show_default=True)
@@ -39,6 +48,8 @@ def create(
     schema_path: Path,
     dataset_name: str,
     overlap: int,
+    adaptive: float | None,
+    adaptive_min: int,
     gold: str | None,
     gold_share: float,
     gold_min_accuracy: float,
@@ -62,6 +73,8 @@ def create(
     try:
         wf = Workflow(
             overlap=overlap,
+            adaptive=adaptive,
+            adaptive_min=adaptive_min,
             gold=gold,
             gold_share=gold_share,
             gold_min_accuracy=gold_min_accuracy,

@@ -143,6 +143,10 @@ class LabelSchema(BaseModel):
     def control(self, name: str) -> Control | None:
         return next((c for c in self.controls if c.name == name), None)
 
+    def first_choices(self) -> Control | None:
+        """The first single-answer `choices` control: the one adaptive overlap decides on."""
+        return next((c for c in self.controls if c.type == "choices" and not c.multiple), None)
+
     def check_regions(self, regions: list[Region]) -> None:
         """Raise `InvalidInput` unless every region fits a control of this schema."""
         for i, r in enumerate(regions):

@@ -46,6 +46,11 @@ class Workflow(BaseModel):
     gold_after: int = Field(default=5, ge=1)
     review: str = "none"  # none | all | disagreements | sample:FRACTION
     lease_seconds: float = Field(default=900.0, gt=0)
+    # Adaptive overlap: ask for another label (up to `overlap`) only while the leading answer
+    # of the first choices control has a posterior below `adaptive`; every task gets
+    # `adaptive_min` labels first.
+    adaptive: float | None = Field(default=None, gt=0.5, lt=1.0)
+    adaptive_min: int = Field(default=1, ge=1, le=50)
 
     @field_validator("review")
     @classmethod
@@ -159,6 +164,14 @@ def create_project(
         assert pid is not None  # an INSERT always has one
         project_id = int(pid[0])
         n_tasks = _insert_tasks(conn, project_id, ds)
+        if wf.adaptive is not None:
+            if schema.first_choices() is None:
+                raise InvalidInput("--adaptive needs a choices control in the schema")
+            conn.execute(
+                tasks.update()
+                .where(tasks.c.project_id == project_id)
+                .values(target=min(wf.adaptive_min, wf.overlap))
+            )
         n_gold = _insert_gold(ws, conn, project_id, wf.gold) if wf.gold else 0
         _set_priorities(conn, project_id)
         conn.execute(
@@ -268,7 +281,7 @@ def summary(ws: Workspace, conn: Connection, p: Project, user: User | None) -> d
     cond = [tasks.c.project_id == p.id, tasks.c.is_gold == 0]
     if user is not None:
         cond.append(marking_filter(tasks.c.marking, visible_markings(conn, ws.scheme, user, p.id)))
-    full = tasks.c.done >= p.workflow.overlap
+    full = tasks.c.done >= func.coalesce(tasks.c.target, p.workflow.overlap)
     row = conn.execute(
         select(
             func.count(),

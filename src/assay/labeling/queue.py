@@ -62,6 +62,7 @@ class TaskRow(NamedTuple):
     active: int
     done: int
     review: str | None
+    target: int | None
 
 
 class Stats(NamedTuple):
@@ -99,7 +100,8 @@ _EXPIRED = (
 _EXPIRE = "UPDATE assignments SET state = 'expired' WHERE id = :id AND state = 'leased'"
 RELEASE = (
     "UPDATE tasks SET active = active - 1, "
-    "open = CASE WHEN is_gold = 1 OR active - 1 < :k THEN 1 ELSE 0 END WHERE id = :id"
+    "open = CASE WHEN is_gold = 1 OR active - 1 < COALESCE(target, :k) THEN 1 ELSE 0 END "
+    "WHERE id = :id"
 )
 _STATS = (
     "SELECT served, gold_served, gold_seen, gold_score, paused FROM annotator_stats "
@@ -115,13 +117,13 @@ _HELD = (
 )
 _CLAIM = (
     "UPDATE tasks SET active = active + 1, "
-    "open = CASE WHEN is_gold = 1 OR active + 1 < :k THEN 1 ELSE 0 END "
+    "open = CASE WHEN is_gold = 1 OR active + 1 < COALESCE(target, :k) THEN 1 ELSE 0 END "
     "WHERE id = (SELECT t.id FROM tasks t WHERE t.project_id = :p AND t.open = 1 "
     "AND t.is_gold = :g {filter} AND NOT EXISTS (SELECT 1 FROM assignments a "
     "WHERE a.task_id = t.id AND a.user_id = :u "
     "AND a.state IN ('leased', 'submitted', 'skipped', 'rejected')) "
     "ORDER BY t.priority, t.id LIMIT 1) "
-    "AND (is_gold = 1 OR active < :k) RETURNING id"
+    "AND (is_gold = 1 OR active < COALESCE(target, :k)) RETURNING id"
 )
 _CLAIM_ALL = _CLAIM.format(filter="")
 _LEASE = (
@@ -143,7 +145,7 @@ _PRELABEL = (
     "ORDER BY created DESC LIMIT 1"
 )
 _TASK = (
-    "SELECT id, project_id, item_id, marking, is_gold, gold, active, done, review "
+    "SELECT id, project_id, item_id, marking, is_gold, gold, active, done, review, target "
     "FROM tasks WHERE id = :t"
 )
 _PREVIOUS = "SELECT user_id, action, result FROM submissions WHERE client_id = :c"

@@ -13,6 +13,7 @@ from typing import Any
 
 from assay.domain.labels import Region, payload_from_json, payload_to_json
 from assay.errors import Conflict, InvalidInput, NotFound
+from assay.labeling import adaptive
 from assay.labeling import gold as gold_scoring
 from assay.labeling._tx import Tx, write_tx
 from assay.labeling.projects import Project
@@ -104,6 +105,8 @@ def submit_in(
         "gs": gold_score,
     }
     tx.run(_DONE_ASSIGNMENT, done)
+    if p.workflow.adaptive is not None and not task.is_gold:
+        task = adaptive.after_submit(tx, p, task)
     tx.run(_DONE_TASK, {"t": task_id, "review": _review_state(tx, p, task, task.done + 1)})
     result = {"annotation_id": ann, "duplicate": False}
     remember(tx, client_id, user, task_id, "submit", result)
@@ -128,7 +131,8 @@ _DONE_TASK = "UPDATE tasks SET done = done + 1, review = :review WHERE id = :t"
 _ASSIGNMENT = "SELECT state FROM assignments WHERE task_id = :t AND user_id = :u"
 _REOPEN = (
     "UPDATE tasks SET active = active + 1, "
-    "open = CASE WHEN is_gold = 1 OR active + 1 < :k THEN 1 ELSE 0 END WHERE id = :t"
+    "open = CASE WHEN is_gold = 1 OR active + 1 < COALESCE(target, :k) THEN 1 ELSE 0 END "
+    "WHERE id = :t"
 )
 _COUNT = (
     "UPDATE annotator_stats SET submitted = submitted + 1, seconds = seconds + :s "
@@ -153,7 +157,7 @@ def _take_assignment(tx: Tx, task: TaskRow, p: Project, user: User) -> None:
         raise Conflict(f"{user.name} already submitted task {task.id}")
     if state == "expired":
         # The lease ran out; the answer still counts if the task has room for it.
-        room = task.is_gold == 1 or task.active < p.workflow.overlap
+        room = task.is_gold == 1 or task.active < (task.target or p.workflow.overlap)
         if not room:
             raise Conflict(f"the lease on task {task.id} expired and the task went to others")
         tx.run(_REOPEN, {"t": task.id, "k": p.workflow.overlap})
@@ -161,7 +165,7 @@ def _take_assignment(tx: Tx, task: TaskRow, p: Project, user: User) -> None:
 
 def _review_state(tx: Tx, p: Project, task: TaskRow, done: int) -> str | None:
     policy = p.workflow.review
-    if policy == "none" or task.is_gold or done < p.workflow.overlap:
+    if policy == "none" or task.is_gold or done < (task.target or p.workflow.overlap):
         return task.review
     if policy == "all":
         return "pending"

@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     select,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection
 
 from assay.errors import AssayError
@@ -225,6 +226,8 @@ tasks = Table(
     Column("active", Integer, nullable=False, default=0),  # live leases + submissions
     Column("open", Integer, nullable=False, default=1),  # 1 while active < overlap
     Column("done", Integer, nullable=False, default=0),  # submissions
+    # Labels this task needs under adaptive overlap; NULL means the project's overlap.
+    Column("target", Integer),
     Column("review", String(20)),  # NULL | pending | accepted | rejected
     Column("review_holder", Integer),
     Column("review_expires", Float),
@@ -353,7 +356,7 @@ Index("eval_runs_dataset", eval_runs.c.dataset, eval_runs.c.created)
 
 EVAL_TABLES = (models_table, eval_runs)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -367,7 +370,17 @@ def _add_eval(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_labeling, 2: _add_eval}
+def _add_task_target(conn: Connection) -> None:
+    columns = {c["name"] for c in sa_inspect(conn).get_columns("tasks")}
+    if "target" not in columns:
+        conn.exec_driver_sql("ALTER TABLE tasks ADD COLUMN target INTEGER")
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _add_labeling,
+    2: _add_eval,
+    3: _add_task_target,
+}
 
 
 def current_version(conn: Connection) -> int | None:
