@@ -7,9 +7,11 @@ dvc is installed into its own venv under bench/_work/ on first use (never into a
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,28 +63,28 @@ def main() -> None:
     dvc = dvc_bin()
     assay = [sys.executable, "-m", "assay"]
     times: dict[str, list[float]] = {"cp -r": [], "dvc add": [], "assay ingest": []}
+    dst, repo, ws = WORK / "cp_dst", WORK / "dvc_repo", WORK / "assay_ws"
     for _ in range(args.runs):
-        dst = WORK / "cp_dst"
-        shutil.rmtree(dst, ignore_errors=True)
-        times["cp -r"].append(run_timed(["cp", "-r", str(SRC), str(dst)]))
-        shutil.rmtree(dst, ignore_errors=True)
-
-        repo = WORK / "dvc_repo"
-        shutil.rmtree(repo, ignore_errors=True)
+        # Deleting tens of thousands of files leaves the file system busy for a while; do all
+        # deletions first, let them settle, and only then time anything.
+        for folder in (dst, repo, ws):
+            shutil.rmtree(folder, ignore_errors=True)
         repo.mkdir()
         subprocess.run([str(dvc), "init", "--no-scm", "-q"], cwd=repo, check=True)
         shutil.copytree(SRC, repo / "data")
-        warm_dir(repo / "data")
-        times["dvc add"].append(run_timed([str(dvc), "add", "-q", "data"], cwd=repo))
-        shutil.rmtree(repo, ignore_errors=True)
-
-        ws = WORK / "assay_ws"
-        shutil.rmtree(ws, ignore_errors=True)
         subprocess.run([*assay, "init", str(ws)], check=True, capture_output=True)
+        warm()
+        warm_dir(repo / "data")
+        settle()
+        times["cp -r"].append(run_timed(["cp", "-r", str(SRC), str(dst)]))
+        settle()
+        times["dvc add"].append(run_timed([str(dvc), "add", "-q", "data"], cwd=repo))
+        settle()
         times["assay ingest"].append(
             run_timed([*assay, "-q", "-w", str(ws), "ingest", str(SRC)], cwd=ROOT)
         )
-        shutil.rmtree(ws, ignore_errors=True)
+    for folder in (dst, repo, ws):
+        shutil.rmtree(folder, ignore_errors=True)
     med = {k: median(v) for k, v in times.items()}
     rows = [
         [k, f"{med[k]:.2f}", ", ".join(f"{x:.2f}" for x in v), f"{med[k] / med['cp -r']:.2f}x"]
@@ -98,6 +100,13 @@ def main() -> None:
         "blob copies made durable, one SQLite transaction).\n"
     )
     write_result("foundation_ingest", text)
+
+
+def settle() -> None:
+    """Start each timed command with no write-back pending from the previous one (the source
+    files stay in the page cache), so no tool pays for another's dirty pages."""
+    os.sync()
+    time.sleep(3.0)
 
 
 def warm_dir(path: Path) -> None:

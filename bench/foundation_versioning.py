@@ -88,10 +88,6 @@ def setup(n: int, ws_path: Path = WS, with_blobs: bool = False) -> None:
         "authors) VALUES (?,?,?,?,?,?,?)",
         work_rows,
     )
-    db.executemany(
-        "INSERT INTO working_changes (dataset_id, item_id) VALUES (1, ?)",
-        [(r[1],) for r in work_rows],
-    )
     db.commit()
     db.close()
 

@@ -137,8 +137,20 @@ class Change:
 
 
 def pending_changes(conn: Connection, ds: int) -> list[Change]:
-    """Every recorded change of the working state, read from the change log only."""
+    """Every recorded change of the working state, read from the change log only.
+
+    Before the first commit there is no log: every member is an added item.
+    """
     p = _param(conn)
+    if not conn.exec_driver_sql(
+        f"SELECT head FROM datasets WHERE id = {p} AND head IS NOT NULL", (ds,)
+    ).first():
+        rows = conn.exec_driver_sql(
+            "SELECT item_id, NULL, NULL, label_hash, labels FROM working "
+            f"WHERE dataset_id = {p} ORDER BY item_id",
+            (ds,),
+        ).fetchall()
+        return [Change(*r) for r in rows]
     rows = conn.exec_driver_sql(
         "SELECT c.item_id, c.base_hash, c.base_labels, w.label_hash, w.labels "
         "FROM working_changes c LEFT JOIN working w "

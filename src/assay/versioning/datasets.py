@@ -110,8 +110,11 @@ def _insert_ignore_select(conn: Connection, table: Any, cols: list[str], src: An
 def mark_changed(conn: Connection, ds: int, ids: Sequence[str]) -> None:
     """Record, before they change, that these members change: keeps their committed labels.
 
-    An item already recorded keeps its first record, which is the committed one.
+    An item already recorded keeps its first record, which is the committed one. Before a
+    dataset's first commit there is nothing to keep: every member is new, and no log is kept.
     """
+    if head_of(conn, ds) is None:
+        return
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         src = select(
@@ -127,12 +130,13 @@ def add_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
     cond = compile_query(query, conn.dialect.name) if query else literal(True)
     member = select(working.c.item_id).where(working.c.dataset_id == ds)
     chosen = and_(cond, not_(items.c.id.in_(member)))
-    _insert_ignore_select(
-        conn,
-        working_changes,
-        ["dataset_id", "item_id"],
-        select(literal(ds), items.c.id).where(chosen),
-    )
+    if head_of(conn, ds) is not None:
+        _insert_ignore_select(
+            conn,
+            working_changes,
+            ["dataset_id", "item_id"],
+            select(literal(ds), items.c.id).where(chosen),
+        )
     src = select(
         literal(ds),
         items.c.id,
@@ -189,7 +193,9 @@ def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
     ]
     if rows:
         conn.execute(working.insert(), rows)
-        insert_ignore(conn, working_changes, [{"dataset_id": ds, "item_id": i} for i in new])
+        if head_of(conn, ds) is not None:
+            rows_ = [{"dataset_id": ds, "item_id": i} for i in new]
+            insert_ignore(conn, working_changes, rows_)
 
 
 def remove_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
@@ -199,9 +205,10 @@ def remove_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
     src = select(
         working.c.dataset_id, working.c.item_id, working.c.label_hash, working.c.labels
     ).where(working.c.dataset_id == ds, matching)
-    _insert_ignore_select(
-        conn, working_changes, ["dataset_id", "item_id", "base_hash", "base_labels"], src
-    )
+    if head_of(conn, ds) is not None:
+        _insert_ignore_select(
+            conn, working_changes, ["dataset_id", "item_id", "base_hash", "base_labels"], src
+        )
     return int(conn.execute(working.delete().where(working.c.dataset_id == ds, matching)).rowcount)
 
 
