@@ -56,9 +56,34 @@ def payload_from_json(text: str) -> list[Region]:
 _TUPLES = ("box", "span", "ranking")
 
 
+def _defaults() -> dict[str, Any]:
+    return {
+        name: f.default
+        for name, f in Region.model_fields.items()
+        if f.default_factory is None and not f.is_required()
+    }
+
+
+_DEFAULTS = _defaults()
+
+
+def _construct(d: dict[str, Any]) -> Region:
+    # What `model_construct` does, without its per-field default lookups, which cost more than
+    # parsing the JSON on bulk reads. The payload was validated when it was stored.
+    values = {**_DEFAULTS, **d}
+    if "attributes" not in d:
+        values["attributes"] = {}
+    region = Region.__new__(Region)
+    object.__setattr__(region, "__dict__", values)
+    object.__setattr__(region, "__pydantic_fields_set__", set(d))
+    object.__setattr__(region, "__pydantic_extra__", None)
+    object.__setattr__(region, "__pydantic_private__", None)
+    return region
+
+
 def payload_from_json_trusted(text: str) -> list[Region]:
     """Like `payload_from_json` for payloads assay itself wrote (manifests, the working state):
-    builds regions without re-validating them, which is several times faster on bulk reads."""
+    builds regions without re-validating them, which is many times faster on bulk reads."""
     out: list[Region] = []
     for d in json.loads(text) if text else []:
         for key in _TUPLES:
@@ -66,8 +91,7 @@ def payload_from_json_trusted(text: str) -> list[Region]:
                 d[key] = tuple(d[key])
         if d.get("points") is not None:
             d["points"] = tuple(tuple(p) for p in d["points"])
-        d.setdefault("attributes", {})
-        out.append(Region.model_construct(**d))
+        out.append(_construct(d))
     return out
 
 
