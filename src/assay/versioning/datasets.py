@@ -166,11 +166,11 @@ def _members(conn: Connection, ds: int) -> int:
     return int(conn.execute(q).scalar_one())
 
 
-def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
-    """Make the given items members (a no-op for those already in)."""
+def members_among(conn: Connection, ds: int, ids: Sequence[str]) -> set[str]:
+    """Which of `ids` are members of the dataset's working state (queried in chunks)."""
     present: set[str] = set()
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+        chunk = list(ids[start : start + 500])
         present.update(
             conn.execute(
                 select(working.c.item_id).where(
@@ -178,6 +178,12 @@ def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
                 )
             ).scalars()
         )
+    return present
+
+
+def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
+    """Make the given items members (a no-op for those already in)."""
+    present = members_among(conn, ds, ids)
     new = [i for i in dict.fromkeys(ids) if i not in present]
     rows = [
         {

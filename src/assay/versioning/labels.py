@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection
 
 from assay.domain.labels import Region, payload_hash, payload_to_json
 from assay.errors import InvalidInput
 from assay.store.schema import ID_SEP, working
-from assay.versioning.datasets import mark_changed
+from assay.versioning.datasets import mark_changed, members_among
 
 
 @dataclass
@@ -72,14 +72,5 @@ def set_labels(conn: Connection, ds: int, records: Iterable[LabelRecord]) -> int
 
 
 def _non_members(conn: Connection, ds: int, ids: list[str]) -> list[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        found.update(
-            conn.execute(
-                select(working.c.item_id).where(
-                    working.c.dataset_id == ds, working.c.item_id.in_(chunk)
-                )
-            ).scalars()
-        )
+    found = members_among(conn, ds, ids)
     return [i for i in ids if i not in found]
