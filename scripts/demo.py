@@ -16,6 +16,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from samples import write_flood_town
 
+SCHEMA = """title: Flood damage survey
+controls:
+  - name: label
+    type: boxes
+    labels: [building, vehicle, person]
+  - name: damage
+    type: choices
+    labels: [none, minor, destroyed]
+"""
+
 
 def run(*args: str, cwd: Path) -> str:
     cmd = [sys.executable, "-m", "assay", *args]
@@ -61,6 +71,7 @@ def main(target: str = "demo") -> None:
     run("diff", "flood-town", "survey-1", "HEAD", cwd=ws)
     run("export", "flood-town@HEAD", "--format", "coco", "--out", str(root / "export-coco"), cwd=ws)
     run("audit", "verify", cwd=ws)
+    (ws / "schema.yaml").write_text(SCHEMA)
     print(
         f"""
 Demo workspace ready in {ws}
@@ -71,6 +82,10 @@ Next, try:
   assay export flood-town --format yolo --out ../export-yolo
   assay checkout flood-town@survey-1 --format labelstudio --out ../survey-1
   assay audit log
+Label it in the browser (schema.yaml is there):
+  ASSAY_PASSWORD=change-me assay user add ana --role admin --clearance CUI
+  assay project create survey --schema schema.yaml --dataset flood-town --overlap 2
+  assay serve        # then open http://127.0.0.1:8000/login as ana
 (assay is installed in .venv: activate it with `source .venv/bin/activate`.)"""
     )
 
