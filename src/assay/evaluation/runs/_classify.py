@@ -15,7 +15,6 @@ from assay.evaluation import (
     precision_recall_curve,
     reliability_diagram,
 )
-from assay.evaluation.corruptions import CorruptionSpec, apply
 from assay.evaluation.runs import _robust
 from assay.evaluation.runs._data import EvalData, EvalItem, decode, to_batch
 from assay.evaluation.runs._predict import Source, file_probabilities, model_probabilities
@@ -157,28 +156,21 @@ def run_classification(
         "curves": _curves(y, probs, classes),
     }
     if "corruptions" in settings.suites:
-        if not src.runs_images:
-            raise InvalidInput(
-                f"{src.file or src.name}: the corruptions suite runs a model on corrupted images; "
-                "a prediction file holds fixed outputs (use --model)"
-            )
         crow = []
-        for name in settings.corruption_list:
-            for sev in settings.severities:
-                spec = CorruptionSpec(name, sev, settings.seed)
-                bad = [apply(im, spec, index=i) for i, im in enumerate(images)]
-                part = rows_for(
-                    items, y, model_probabilities(src, bad), classes, "corruptions", name, sev
-                )
-                samples.append(part)
-                crow.append(
-                    {
-                        "corruption": name,
-                        "severity": sev,
-                        "value": float(part["correct"].mean()),
-                        "spec": spec.to_dict(),
-                    }
-                )
+        for spec, bad in _robust.corrupted_sets(src, settings, images):
+            name, sev = spec.name, spec.severity
+            part = rows_for(
+                items, y, model_probabilities(src, bad), classes, "corruptions", name, sev
+            )
+            samples.append(part)
+            crow.append(
+                {
+                    "corruption": name,
+                    "severity": sev,
+                    "value": float(part["correct"].mean()),
+                    "spec": spec.to_dict(),
+                }
+            )
         summary["corruptions"] = _robust.corruption_summary(
             crow, "accuracy", headline["accuracy"], baseline
         )

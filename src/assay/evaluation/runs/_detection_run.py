@@ -7,9 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.errors import InvalidInput
 from assay.evaluation import bootstrap_metric
-from assay.evaluation.corruptions import CorruptionSpec, apply
 from assay.evaluation.runs import _robust
 from assay.evaluation.runs._data import EvalData, decode
 from assay.evaluation.runs._detect import ImageBoxes, ap_values, coco_eval, f1_counts, metric_fns
@@ -141,26 +139,17 @@ def run_detection(
     samples, boxes = _rows(data, clean, settings.score_threshold, "clean")
     parts, box_parts = [samples], [boxes]
     if "corruptions" in settings.suites:
-        if not src.runs_images:
-            raise InvalidInput(
-                f"{src.file or src.name}: the corruptions suite runs a model on corrupted images; "
-                "a prediction file holds fixed outputs (use --model)"
-            )
         crow = []
-        for cname in settings.corruption_list:
-            for sev in settings.severities:
-                spec = CorruptionSpec(cname, sev, settings.seed)
-                bad = [apply(im, spec, index=i) for i, im in enumerate(images)]
-                ims = _with(gt, model_detections(src, bad))
-                value = ap_values(coco_eval(ims, categories), None)["AP"]
-                s_part, b_part = _rows(
-                    data, ims, settings.score_threshold, "corruptions", cname, sev
-                )
-                parts.append(s_part)
-                box_parts.append(b_part)
-                crow.append(
-                    {"corruption": cname, "severity": sev, "value": value, "spec": spec.to_dict()}
-                )
+        for spec, bad in _robust.corrupted_sets(src, settings, images):
+            cname, sev = spec.name, spec.severity
+            ims = _with(gt, model_detections(src, bad))
+            value = ap_values(coco_eval(ims, categories), None)["AP"]
+            s_part, b_part = _rows(data, ims, settings.score_threshold, "corruptions", cname, sev)
+            parts.append(s_part)
+            box_parts.append(b_part)
+            crow.append(
+                {"corruption": cname, "severity": sev, "value": value, "spec": spec.to_dict()}
+            )
         summary["corruptions"] = _robust.corruption_summary(
             crow, "AP", summary["headline"]["AP"], baseline
         )

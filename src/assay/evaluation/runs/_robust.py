@@ -18,7 +18,7 @@ Values below 1 for CE mean fewer errors than the baseline.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from assay.errors import InvalidInput
 from assay.evaluation.adversarial import CallableModel, fgsm, pgd
+from assay.evaluation.corruptions import CorruptionSpec, apply
 from assay.evaluation.runs._settings import RunSettings
 
 
@@ -129,3 +130,21 @@ NOT_APPLICABLE_ONNX = (
 NOT_APPLICABLE_FILE = "not applicable: a prediction file holds fixed outputs; no model to attack"
 NOT_APPLICABLE_DETECTION = "not applicable: the adversarial suite attacks image classifiers"
 NOT_APPLICABLE_CALLABLE = "not applicable: the model has no loss_gradient"
+
+
+def corrupted_sets(
+    src: Any, settings: RunSettings, images: list[Any]
+) -> Iterator[tuple[CorruptionSpec, list[Any]]]:
+    """Every (corruption, severity) of the run with its corrupted copy of the images.
+
+    A prediction file holds fixed outputs, so the suite needs a model that runs on images.
+    """
+    if not src.runs_images:
+        raise InvalidInput(
+            f"{src.file or src.name}: the corruptions suite runs a model on corrupted images; "
+            "a prediction file holds fixed outputs (use --model)"
+        )
+    for name in settings.corruption_list:
+        for sev in settings.severities:
+            spec = CorruptionSpec(name, sev, settings.seed)
+            yield spec, [apply(im, spec, index=i) for i, im in enumerate(images)]
