@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import select
 
 from assay import audit
 from assay.domain.labels import (
@@ -25,7 +24,7 @@ from assay.domain.marking import Marking
 from assay.errors import InvalidInput
 from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
 from assay.store import LocalBlobStore
-from assay.store._sql import insert_ignore
+from assay.store._sql import insert_ignore, select_in
 from assay.store.schema import annotations_table, datasets, items
 from assay.timeutil import now_iso
 from assay.versioning import LabelRecord, Revision, _manifest, _rows, add_item_ids, set_labels
@@ -157,11 +156,7 @@ def import_bundle(
         ws.blobs.put_bytes(data, durable=False)
     ws.blobs.sync()
     with ws.db.begin() as conn:
-        existing = (
-            set(conn.execute(select(items.c.id).where(items.c.id.in_(list(item_rows)))).scalars())
-            if len(item_rows) < 30000
-            else _existing(conn, list(item_rows))
-        )
+        existing = {r[0] for r in select_in(conn, [items.c.id], items.c.id, list(item_rows))}
         new_rows = [r for k, r in item_rows.items() if k not in existing]
         report.new_items = len(new_rows)
         if new_rows:
@@ -170,9 +165,11 @@ def import_bundle(
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
         add_item_ids(conn, ds, list(item_rows))
         restore_committed(conn, ws.blobs, ds)
-        before = _count(conn)
+        # Annotation ids are derived from their content: those already stored are re-imports.
+        ann_ids = [str(r["id"]) for r in ann_rows]
+        known = select_in(conn, [annotations_table.c.id], annotations_table.c.id, ann_ids)
+        report.new_annotations = len(set(ann_ids)) - len(known)
         insert_ignore(conn, annotations_table, ann_rows)
-        report.new_annotations = _count(conn) - before
         set_labels(conn, ds, records.values())
         audit.append(
             conn,
@@ -188,18 +185,6 @@ def import_bundle(
             },
         )
     return report
-
-
-def _existing(conn: Connection, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        found.update(conn.execute(select(items.c.id).where(items.c.id.in_(chunk))).scalars())
-    return found
-
-
-def _count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(annotations_table)).scalar_one())
 
 
 def _reader(blobs: LocalBlobStore, sha: str) -> Callable[[], bytes]:

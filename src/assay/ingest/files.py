@@ -15,7 +15,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from assay import audit
@@ -23,6 +22,7 @@ from assay.domain.marking import Marking, MarkingScheme
 from assay.errors import InvalidInput
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
 from assay.store import Database, LocalBlobStore
+from assay.store._sql import select_in
 from assay.store.schema import items
 from assay.timeutil import now_iso
 
@@ -195,12 +195,9 @@ def _insert_items(conn: Connection, rows: list[dict[str, object]]) -> None:
 
 
 def _existing_markings(conn: Connection, ids: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = conn.execute(select(items.c.id, items.c.marking).where(items.c.id.in_(chunk)))
-        found.update((r.id, r.marking) for r in rows)
-    return found
+    return {
+        r.id: r.marking for r in select_in(conn, [items.c.id, items.c.marking], items.c.id, ids)
+    }
 
 
 def _probe_all(

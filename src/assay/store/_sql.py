@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 
 
@@ -21,3 +21,21 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         conn.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
+
+
+CHUNK = 500  # stays under every backend's bound-parameter limit
+
+
+def select_in(
+    conn: Connection,
+    columns: Sequence[Any],
+    key: Any,
+    values: Sequence[Any],
+    *conditions: Any,
+) -> list[Any]:
+    """Rows of `SELECT columns WHERE key IN values AND conditions`, queried in chunks."""
+    rows: list[Any] = []
+    for start in range(0, len(values), CHUNK):
+        chunk = list(values[start : start + CHUNK])
+        rows.extend(conn.execute(select(*columns).where(key.in_(chunk), *conditions)).all())
+    return rows

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from assay.domain.labels import payload_hash
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.store import LocalBlobStore
-from assay.store._sql import insert_ignore
+from assay.store._sql import insert_ignore, select_in
 from assay.store.schema import commits, datasets, items, working, working_changes
 from assay.timeutil import now_iso
 from assay.versioning._query import compile_query
@@ -167,18 +167,9 @@ def _members(conn: Connection, ds: int) -> int:
 
 
 def members_among(conn: Connection, ds: int, ids: Sequence[str]) -> set[str]:
-    """Which of `ids` are members of the dataset's working state (queried in chunks)."""
-    present: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        present.update(
-            conn.execute(
-                select(working.c.item_id).where(
-                    working.c.dataset_id == ds, working.c.item_id.in_(chunk)
-                )
-            ).scalars()
-        )
-    return present
+    """Which of `ids` are members of the dataset's working state."""
+    rows = select_in(conn, [working.c.item_id], working.c.item_id, ids, working.c.dataset_id == ds)
+    return {r[0] for r in rows}
 
 
 def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow.compute as pc
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from assay.domain.commit import Commit
 from assay.domain.diff import CHANGE_KINDS, LabelChange, diff_regions
 from assay.domain.labels import Region, payload_from_json_trusted, payload_to_json
 from assay.store import LocalBlobStore
+from assay.store._sql import select_in
 from assay.store.schema import working
 from assay.versioning import _manifest, _rows
 from assay.versioning.commit import Revision, resolve
@@ -91,16 +91,14 @@ def labels_for(
         )
         pairs = zip(table["item_id"].to_pylist(), table["labels"].to_pylist(), strict=True)
         return {i: payload_from_json_trusted(lab) for i, lab in pairs}
-    out: dict[str, list[Region]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for r in conn.execute(
-            select(working.c.item_id, working.c.labels).where(
-                working.c.dataset_id == rev.dataset_id, working.c.item_id.in_(chunk)
-            )
-        ):
-            out[r.item_id] = payload_from_json_trusted(r.labels)
-    return out
+    rows = select_in(
+        conn,
+        [working.c.item_id, working.c.labels],
+        working.c.item_id,
+        ids,
+        working.c.dataset_id == rev.dataset_id,
+    )
+    return {r.item_id: payload_from_json_trusted(r.labels) for r in rows}
 
 
 def _from_delta(blobs: LocalBlobStore, c: Commit, reverse: bool) -> list[Entry]:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import select
 
 from assay.domain.labels import Region
 from assay.errors import InvalidInput, NotFound
 from assay.evaluation.runs._slices import SIZE_RANGES, time_of_day
+from assay.store._sql import select_in
 from assay.store.schema import items as items_table
 
 if TYPE_CHECKING:
@@ -77,12 +77,9 @@ def load_dataset(ws: Workspace, spec: str) -> EvalData:
         raise NotFound(f"{spec}: evaluation needs a commit; run `assay commit` first")
     bundle = export_bundle(ws, rev)
     ids = [r.item_id for r in bundle.rows]
-    sources: dict[str, str] = {}
     with ws.db.read() as conn:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            q = select(items_table.c.id, items_table.c.source).where(items_table.c.id.in_(chunk))
-            sources.update({str(a): str(b or "") for a, b in conn.execute(q)})
+        rows = select_in(conn, [items_table.c.id, items_table.c.source], items_table.c.id, ids)
+    sources = {str(a): str(b or "") for a, b in rows}
     out = [
         EvalItem(
             item_id=r.item_id,
