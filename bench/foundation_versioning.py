@@ -63,12 +63,13 @@ def setup(n: int, ws_path: Path = WS, with_blobs: bool = False) -> None:
     db = sqlite3.connect(ws_path / ".assay" / "assay.db")
     db.execute("PRAGMA synchronous=OFF")
     item_rows, work_rows = [], []
+    contents: list[bytes] = []
     meta_text, meta_hash = metadata_record({"sensor": "sat-2"})
     for i in range(n):
         content = f"chip-{i}".encode()
         sha = hashlib.sha256(content).hexdigest()
         if with_blobs:
-            blobs.put_bytes(content, durable=False)
+            contents.append(content)
         item_rows.append(
             (sha, "image/png", 12000, 64, 64, f"chip_{i:07d}.png", "bench", meta_text, meta_hash,
              "UNCLASSIFIED", None, None, "2026-11-28T00:00:00Z")
@@ -76,6 +77,7 @@ def setup(n: int, ws_path: Path = WS, with_blobs: bool = False) -> None:
         regions = [_region(rng, k) for k in range(rng.randint(1, 5))]
         text, h = _payload(regions)
         work_rows.append((1, sha, text, h, len(regions), f"ann-{i}", "user:bench"))
+    blobs.put_many(contents)
     item_rows.sort()
     work_rows.sort(key=lambda r: r[1])
     db.executemany(

@@ -9,6 +9,7 @@ import pytest
 
 from assay.errors import NotFound
 from assay.store import LocalBlobStore, sha256_file
+from assay.store.blobs import FSYNC_MAX
 
 
 def test_blob_named_by_sha256_with_two_level_fanout(tmp_path: Path) -> None:
@@ -29,8 +30,12 @@ def test_put_is_idempotent_and_leaves_no_temporaries(tmp_path: Path) -> None:
     mtime = store.path(a).stat().st_mtime_ns
     assert store.put_bytes(b"same bytes") == a
     assert store.path(a).stat().st_mtime_ns == mtime  # never rewritten
-    store.put_bytes(b"other", durable=False)
-    assert sorted(store.iter_shas()) == sorted([a, hashlib.sha256(b"other").hexdigest()])
+    # Enough new blobs to take the one-sync path, with repeats and an existing blob among them.
+    batch = [f"report {i}".encode() for i in range(FSYNC_MAX + 6)] * 2 + [b"same bytes"]
+    many = store.put_many(batch)
+    assert many == [hashlib.sha256(b).hexdigest() for b in batch]
+    assert store.path(a).stat().st_mtime_ns == mtime
+    assert sorted(store.iter_shas()) == sorted(set(many))
     assert list((tmp_path / "objects" / "tmp").iterdir()) == []
 
 
@@ -38,13 +43,14 @@ def test_staged_write_then_publish(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "objects")
     data = b"\x89PNG fake but bytes"
     sha = hashlib.sha256(data).hexdigest()
-    tmp = store.write_temp(data, durable=False)
+    tmp = Path(store.stage(data, sha))
     assert not store.exists(sha) and tmp.read_bytes() == data
-    store.publish(tmp, sha)
+    store.make_durable([str(tmp)])
+    store.publish_many([(str(tmp), sha)])
     assert store.get_bytes(sha) == data and not tmp.exists()
     # Publishing a second copy of a present blob drops the temporary file.
-    tmp2 = store.write_temp(data)
-    store.publish(tmp2, sha)
+    tmp2 = Path(store.stage(data, sha))
+    store.publish_many([(str(tmp2), sha)])
     assert not tmp2.exists() and store.get_bytes(sha) == data
 
 

@@ -152,9 +152,7 @@ def import_bundle(
                 report.regions += len(regions)
                 authors.add(a.author)
     report.authors = sorted(authors)
-    for _sha, _m, data in staged:
-        ws.blobs.put_bytes(data, durable=False)
-    ws.blobs.sync()
+    ws.blobs.put_many([data for _sha, _m, data in staged])
     with ws.db.begin() as conn:
         existing = {r[0] for r in select_in(conn, [items.c.id], items.c.id, list(item_rows))}
         new_rows = [r for k, r in item_rows.items() if k not in existing]

@@ -125,8 +125,7 @@ def ingest_paths(
             }
             staged[p.sha] = (p.tmp or "", row, res.path)
 
-    if any(tmp for tmp, _, _ in staged.values()):
-        blobs.sync()
+    blobs.make_durable([tmp for tmp, _, _ in staged.values() if tmp])
     blobs.publish_many([(tmp, sha) for sha, (tmp, _, _) in staged.items() if tmp])
     created = now_iso()
     with db.begin() as conn:

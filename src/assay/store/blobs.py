@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from assay.errors import NotFound
 
 CHUNK = 1 << 20
+FSYNC_MAX = 64
 
 
 class BlobStore(Protocol):
@@ -57,30 +57,26 @@ class LocalBlobStore:
                 for f in sub.iterdir():
                     yield sub.name + f.name
 
-    def put_bytes(self, data: bytes, *, durable: bool = True) -> str:
-        sha = hashlib.sha256(data).hexdigest()
-        if not self.exists(sha):
-            tmp = self.write_temp(data, durable=durable)
-            self.publish(tmp, sha)
-        return sha
+    def put_bytes(self, data: bytes) -> str:
+        """Store one blob durably; returns its sha256."""
+        return self.put_many([data])[0]
 
-    def write_temp(self, data: bytes, *, durable: bool = True) -> Path:
-        """Write bytes to a temporary file inside the store; `publish` moves it into place."""
-        fd, name = tempfile.mkstemp(dir=self._tmp)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                if durable:
-                    fh.flush()
-                    os.fsync(fh.fileno())
-        except BaseException:
-            Path(name).unlink(missing_ok=True)
-            raise
-        return Path(name)
+    def put_many(self, blobs: Sequence[bytes]) -> list[str]:
+        """Store blobs durably: stage the new ones, make them durable, then rename them in."""
+        shas = [hashlib.sha256(data).hexdigest() for data in blobs]
+        staged = {
+            sha: self.stage(data, sha)
+            for sha, data in zip(shas, blobs, strict=True)
+            if not self.exists(sha)
+        }
+        self.make_durable(list(staged.values()))
+        self.publish_many([(tmp, sha) for sha, tmp in staged.items()])
+        return shas
 
     def stage(self, data: bytes, sha: str) -> str:
-        """Write bytes whose hash is known to a temporary file, not yet durable; `sync` and
-        `publish` finish the job. Cheaper than `write_temp` for many small blobs."""
+        """Write bytes whose hash is known to a temporary file, not yet durable; `make_durable`
+        and
+        `publish_many` finish the job."""
         # One staging folder per process: creating files in one shared folder serialises
         # concurrent writers on that folder's lock.
         folder = os.path.join(self._tmp, str(os.getpid()))
@@ -95,16 +91,9 @@ class LocalBlobStore:
             os.close(fd)
         return name
 
-    def publish(self, tmp: Path, sha: str) -> None:
-        dest = self.path(sha)
-        dest.parent.mkdir(exist_ok=True)
-        if dest.exists():
-            tmp.unlink(missing_ok=True)
-            return
-        os.replace(tmp, dest)
-
     def publish_many(self, staged: list[tuple[str, str]]) -> None:
-        """`publish` for many (temporary path, sha) pairs; call after `sync`."""
+        """Rename staged (temporary path, sha) pairs into place; call after `make_durable`.
+        A blob already present keeps its file and the staged copy is dropped."""
         from concurrent.futures import ThreadPoolExecutor
 
         root = str(self.root)
@@ -123,14 +112,24 @@ class LocalBlobStore:
         chunks = [staged[i : i + 2048] for i in range(0, len(staged), 2048)]
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(move, chunks))
+        self._staging = ""  # the folder may be removed below; `stage` makes it again
         for entry in os.scandir(self._tmp):
             if entry.is_dir():
                 with contextlib.suppress(OSError):  # not empty: another process is staging
                     os.rmdir(entry.path)
 
-    def sync(self) -> None:
-        """Make every written temporary file durable at once (one sync instead of N fsyncs)."""
-        os.sync()
+    def make_durable(self, staged: Sequence[str]) -> None:
+        """Flush staged files to disk before they are published: a few by fsync, many by
+        one system-wide sync (cheaper than thousands of fsyncs)."""
+        if len(staged) > FSYNC_MAX:
+            os.sync()
+            return
+        for name in staged:
+            fd = os.open(name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
