@@ -6,10 +6,11 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow.compute as pc
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from assay.domain.commit import Commit
 from assay.errors import Conflict, InvalidInput, NotFound
@@ -37,18 +38,18 @@ class Revision:
         )
 
 
-def _row_to_commit(r: object, dataset: str) -> Commit:
+def _row_to_commit(r: Row[Any], dataset: str) -> Commit:
     return Commit(
-        id=r.id,  # type: ignore[attr-defined]
+        id=r.id,
         dataset=dataset,
-        parents=tuple(json.loads(r.parents)),  # type: ignore[attr-defined]
-        message=r.message,  # type: ignore[attr-defined]
-        author=r.author,  # type: ignore[attr-defined]
-        created=r.created,  # type: ignore[attr-defined]
-        manifest=r.manifest,  # type: ignore[attr-defined]
-        stats=json.loads(r.stats),  # type: ignore[attr-defined]
-        seq=r.seq,  # type: ignore[attr-defined]
-        delta=r.delta,  # type: ignore[attr-defined]
+        parents=tuple(json.loads(r.parents)),
+        message=r.message,
+        author=r.author,
+        created=r.created,
+        manifest=r.manifest,
+        stats=json.loads(r.stats),
+        seq=r.seq,
+        delta=r.delta,
     )
 
 
