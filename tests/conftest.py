@@ -89,16 +89,20 @@ def run_cli(tmp_path: Path) -> RunCli:
             text=True,
             timeout=120,
         )
-        res = CliResult(argv, proc.returncode, proc.stdout, proc.stderr)
-        assert "Traceback" not in proc.stderr, str(res)
-        if code is not None:
-            assert res.code == code, str(res)
-        if res.code == 1 and "verify" not in argv:
-            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-            assert len(lines) == 1 and lines[0].startswith("error: "), str(res)
-        return res
+        return _checked(CliResult(argv, proc.returncode, proc.stdout, proc.stderr), code)
 
     return run
+
+
+def _checked(res: CliResult, code: int | None) -> CliResult:
+    """The CLI contract: no traceback, the expected exit code, and exit 1 as one `error:` line."""
+    assert "Traceback" not in res.stderr, str(res)
+    if code is not None:
+        assert res.code == code, str(res)
+    if res.code == 1 and "verify" not in res.args:
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), str(res)
+    return res
 
 
 @pytest.fixture
@@ -135,13 +139,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
             except SystemExit as exc:
                 rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             res = CliResult(argv, rc, out.getvalue().decode(), err.getvalue().decode())
-        assert "Traceback" not in res.stderr, str(res)
-        if code is not None:
-            assert res.code == code, str(res)
-        if res.code == 1 and "verify" not in argv:
-            lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-            assert len(lines) == 1 and lines[0].startswith("error: "), str(res)
-        return res
+        return _checked(res, code)
 
     return run
 
