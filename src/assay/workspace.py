@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay import audit
+from assay._bulk import gc_paused
 from assay.domain.commit import Commit
 from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
@@ -207,13 +208,13 @@ class Workspace:
     def status(self, name: str) -> versioning.Diff:
         from assay import versioning
 
-        with self.db.read() as conn:
+        with self.db.read() as conn, gc_paused():
             return versioning.status(conn, self.blobs, name)
 
     def commit(self, name: str, message: str, author: str | None = None) -> Commit:
         from assay import versioning
 
-        with self.db.begin() as conn:
+        with self.db.begin() as conn, gc_paused():
             c = versioning.commit(conn, self.blobs, name, message, author or self.actor)
             audit.append(conn, self.actor, "commit", f"dataset:{name}", {"commit": c.id, **c.stats})
         return c
@@ -262,7 +263,7 @@ class Workspace:
     def diff(self, name: str, rev_a: str, rev_b: str) -> versioning.Diff:
         from assay import versioning
 
-        with self.db.read() as conn:
+        with self.db.read() as conn, gc_paused():
             return versioning.diff(conn, self.blobs, name, rev_a, rev_b)
 
     # --- import / export ---------------------------------------------------------------------
@@ -283,8 +284,9 @@ class Workspace:
         codec = get_codec(fmt)
         if codec.read is None:
             raise InvalidInput(f"format {fmt!r} can be written but not read")
-        bundle = codec.read(Path(path), Path(images) if images else None)
-        return import_bundle(self, bundle, dataset, self.scheme.parse(marking))
+        with gc_paused():
+            bundle = codec.read(Path(path), Path(images) if images else None)
+            return import_bundle(self, bundle, dataset, self.scheme.parse(marking))
 
     def export(
         self, spec: str, fmt: str, out: str | Path, *, media: bool = True, action: str = "export"
@@ -300,9 +302,10 @@ class Workspace:
         if codec.write is None:
             raise InvalidInput(f"format {fmt!r} can be read but not written")
         rev = self.resolve(spec, default_head=False)
-        bundle = export_bundle(self, rev)
-        bundle.copy_media = media
-        files = codec.write(bundle, Path(out))
+        with gc_paused():
+            bundle = export_bundle(self, rev)
+            bundle.copy_media = media
+            files = codec.write(bundle, Path(out))
         with self.db.begin() as conn:
             audit.append(
                 conn,

@@ -11,6 +11,7 @@ import pytest
 
 from assay.domain.labels import payload_hash
 from assay.errors import Conflict, InvalidInput, NotFound
+from assay.versioning import _manifest
 from assay.versioning._manifest import COLUMNS
 from versioning_world import Flood, box, manifest_path
 
@@ -92,9 +93,13 @@ def test_change_log_follows_the_change(flood: Flood) -> None:
     assert second.delta is not None and HEX64.match(second.delta)
     delta = pq.read_table(manifest_path(ws, second.delta)).to_pylist()
     assert [(d["item_id"], d["change"]) for d in delta] == [(flood.images[1], "changed")]
-    # Unchanged rows are carried over from the previous manifest untouched.
-    old = pq.read_table(manifest_path(ws, first.manifest)).to_pylist()
-    new = {r["item_id"]: r for r in pq.read_table(manifest_path(ws, second.manifest)).to_pylist()}
+    # The second manifest is a layer holding only the changed row over the first.
+    layer = pq.read_table(manifest_path(ws, second.manifest))
+    assert layer["item_id"].to_pylist() == [flood.images[1]]
+    assert layer.schema.metadata[b"assay.base"] == first.manifest.encode()
+    # Read through the layer, unchanged rows are the previous manifest's, untouched.
+    old = _manifest.read(ws.blobs, first.manifest).to_pylist()
+    new = {r["item_id"]: r for r in _manifest.read(ws.blobs, second.manifest).to_pylist()}
     assert set(new) == {r["item_id"] for r in old}
     for r in old:
         if r["item_id"] != flood.images[1]:

@@ -68,41 +68,163 @@ _WRITE_OPTIONS: dict[str, Any] = {
 ROW_GROUP = 256 * 1024
 
 
+class Writer:
+    """A full manifest written table by table; `rows`, `regions` and, after `close`, `sha`."""
+
+    def __init__(self, blobs: LocalBlobStore) -> None:
+        self._blobs = blobs
+        self._sink = io.BytesIO()
+        self._writer = pq.ParquetWriter(self._sink, SCHEMA, **_WRITE_OPTIONS)
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self.rows = self.regions = 0
+        self.sha = ""
+
+    def write(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        self.regions += int(pc.sum(table["n_regions"]).as_py() or 0)
+        # Tables arrive in small chunks; row groups stay ROW_GROUP rows long.
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            table = pa.concat_tables(self._pending).cast(SCHEMA)
+            self._writer.write_table(table, row_group_size=ROW_GROUP)
+        self._pending, self._pending_rows = [], 0
+
+    def close(self) -> str:
+        self._flush()
+        self._writer.close()
+        self.sha = self._blobs.put_bytes(self._sink.getvalue())
+        return self.sha
+
+
 def write(blobs: LocalBlobStore, table: pa.Table) -> str:
+    w = Writer(blobs)
+    w.write(table)
+    return w.close()
+
+
+# A commit's manifest is either full (every row; depth 0) or a layer over its parent's
+# manifest: the rows the commit added or changed, and a row with `removed` set for each item it
+# dropped. Readers resolve the chain down to the full manifest, so a commit costs what it
+# changed; once the chain is MAX_DEPTH deep or its layers hold more than LAYER_SHARE of the
+# rows, the next commit writes a full manifest again (streamed, a few batches in memory).
+LAYER_SCHEMA = pa.schema([*SCHEMA, pa.field("removed", pa.bool_())])
+MAX_DEPTH = 32
+LAYER_SHARE = 0.1
+LAYER_MIN_ROWS = 10_000
+
+
+def _chain(blobs: LocalBlobStore, sha: str) -> tuple[pq.ParquetFile, list[pq.ParquetFile]]:
+    """The full manifest under `sha` and the layers above it, newest first."""
+    layers: list[pq.ParquetFile] = []
+    f = pq.ParquetFile(blobs.path(sha))
+    while (base := (f.schema_arrow.metadata or {}).get(b"assay.base")) is not None:
+        layers.append(f)
+        f = pq.ParquetFile(blobs.path(base.decode()))
+    return f, layers
+
+
+def _info(f: pq.ParquetFile) -> tuple[int, int]:
+    """(depth, rows held by the layers of the chain) of a manifest file."""
+    meta = f.schema_arrow.metadata or {}
+    return int(meta.get(b"assay.depth", 0)), int(meta.get(b"assay.layer_rows", 0))
+
+
+def _resolve_layers(
+    layers: list[pq.ParquetFile], columns: list[str] | None
+) -> tuple[pa.Array, pa.Table | None]:
+    """(every item id the layers mention, the live rows they hold); an item's newest row wins."""
+    need = None if columns is None else [*dict.fromkeys(["item_id", *columns]), "removed"]
+    mentioned = pa.array([], pa.string())
+    live: list[pa.Table] = []
+    for f in layers:  # newest first
+        t = f.read(columns=need)
+        t = t.filter(pc.invert(pc.is_in(t["item_id"], value_set=mentioned)))
+        mentioned = pa.concat_arrays([mentioned, t["item_id"].combine_chunks()])
+        live.append(t.filter(pc.invert(t["removed"])).drop_columns(["removed"]))
+    rows = pa.concat_tables(live[::-1]) if live else None
+    return mentioned, rows
+
+
+def commit_layer(
+    blobs: LocalBlobStore, base: str, drop: Sequence[str], extra: pa.Table, total_rows: int
+) -> str:
+    """The manifest of a commit whose parent's manifest is `base`: the `drop` items removed or
+    replaced by the rows of `extra`. Written as a layer unless the chain is due a full rewrite.
+
+    `total_rows` is the size of the new version, which bounds how large layers may grow.
+    """
+    depth, layer_rows = _info(pq.ParquetFile(blobs.path(base)))
+    grown = layer_rows + len(drop) + extra.num_rows
+    if depth < MAX_DEPTH and grown <= max(LAYER_MIN_ROWS, LAYER_SHARE * total_rows):
+        return _write_layer(blobs, base, drop, extra, depth + 1, grown)
+    return _compact(blobs, base, drop, extra)
+
+
+def _write_layer(
+    blobs: LocalBlobStore, base: str, drop: Sequence[str], extra: pa.Table, depth: int, rows: int
+) -> str:
+    kept = set(extra["item_id"].to_pylist())
+    gone = sorted({i for i in drop if i not in kept})
+    fresh = extra.cast(SCHEMA).append_column("removed", pa.repeat(False, extra.num_rows))
+    removed = pa.table({"item_id": pa.array(gone, pa.string())})
+    removed = removed.append_column("removed", pa.repeat(True, len(gone)))
+    table = pa.concat_tables([fresh, removed], promote_options="default")
+    meta = {
+        b"assay.manifest": b"1",
+        b"assay.base": base.encode(),
+        b"assay.depth": str(depth).encode(),
+        b"assay.layer_rows": str(rows).encode(),
+    }
     sink = io.BytesIO()
-    pq.write_table(table.cast(SCHEMA), sink, row_group_size=ROW_GROUP, **_WRITE_OPTIONS)
+    pq.write_table(table.cast(LAYER_SCHEMA.with_metadata(meta)), sink, compression="zstd")
     return blobs.put_bytes(sink.getvalue())
 
 
-def rewrite(
-    blobs: LocalBlobStore, base: str, drop: Sequence[str], extra: pa.Table
-) -> tuple[str, int, int]:
-    """A new manifest: `base` without the `drop` items, then `extra`, streamed batch by batch
-    so memory stays at a few batches whatever the dataset size.
-
-    Returns (sha, rows, regions).
-    """
-    drop_set = pa.array(list(drop), pa.string())
+def _compact(blobs: LocalBlobStore, base: str, drop: Sequence[str], extra: pa.Table) -> str:
+    """A full manifest: the chain under `base` resolved, `drop` removed, `extra` appended;
+    streamed batch by batch so memory stays at a few batches whatever the dataset size."""
+    full, layers = _chain(blobs, base)
+    mentioned, live = _resolve_layers(layers, None)
+    dropped = pa.array(list(drop), pa.string())
+    gone = pa.concat_arrays([mentioned, dropped])
     sink = io.BytesIO()
-    rows = regions = 0
     with pq.ParquetWriter(sink, SCHEMA, **_WRITE_OPTIONS) as writer:
-        for batch in pq.ParquetFile(blobs.path(base)).iter_batches(batch_size=ROW_GROUP):
+        for batch in full.iter_batches(batch_size=ROW_GROUP):
             kept = pa.Table.from_batches([batch]).filter(
-                pc.invert(pc.is_in(batch.column("item_id"), value_set=drop_set))
+                pc.invert(pc.is_in(batch.column("item_id"), value_set=gone))
             )
             writer.write_table(kept.cast(SCHEMA), row_group_size=ROW_GROUP)
-            rows += kept.num_rows
-            regions += int(pc.sum(kept["n_regions"]).as_py() or 0)
+        if live is not None:
+            live = live.filter(pc.invert(pc.is_in(live["item_id"], value_set=dropped)))
+            writer.write_table(live.cast(SCHEMA), row_group_size=ROW_GROUP)
         if extra.num_rows:
             writer.write_table(extra.cast(SCHEMA), row_group_size=ROW_GROUP)
-            rows += extra.num_rows
-            regions += int(pc.sum(extra["n_regions"]).as_py() or 0)
-    return blobs.put_bytes(sink.getvalue()), rows, regions
+    return blobs.put_bytes(sink.getvalue())
 
 
 def read(blobs: LocalBlobStore, sha: str, columns: list[str] | None = None) -> pa.Table:
+    """A commit's rows (the chosen columns), with any layers resolved."""
     # ParquetFile avoids importing pyarrow.dataset, which costs more than reading a delta.
-    return pq.ParquetFile(blobs.path(sha)).read(columns=columns)
+    full, layers = _chain(blobs, sha)
+    if not layers:
+        return full.read(columns=columns)
+    need = None if columns is None else list(dict.fromkeys(["item_id", *columns]))
+    mentioned, live = _resolve_layers(layers, columns)
+    t = full.read(columns=need)
+    t = t.filter(pc.invert(pc.is_in(t["item_id"], value_set=mentioned)))
+    if live is not None:
+        t = pa.concat_tables([t, live.select(t.column_names).cast(t.schema)])
+    return t if columns is None else t.select(columns)
+
+
+def read_delta(blobs: LocalBlobStore, sha: str) -> pa.Table:
+    return pq.ParquetFile(blobs.path(sha)).read()
 
 
 def take_items(table: pa.Table, ids: Sequence[str]) -> pa.Table:

@@ -7,13 +7,15 @@ ADBC driver's, would break SQLite's locking) and convert to Arrow column by colu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 
 from assay.store.schema import ID_SEP
 from assay.versioning import _manifest
@@ -71,7 +73,7 @@ PACKED_CHUNK = 65536
 _FIELD_SEP = "\x1e"  # JSON escapes control characters, so no stored value contains it
 
 
-def _packed_all(conn: Connection, ds: int) -> pa.Table:
+def _packed_query(conn: Connection, ds: int) -> CursorResult[Any]:
     """The whole working state with one Python string per row instead of one per value.
 
     The database joins each row's columns with _FIELD_SEP; Arrow splits them back. Per-value
@@ -82,22 +84,58 @@ def _packed_all(conn: Connection, ds: int) -> pa.Table:
         f"coalesce(CAST({c.strip()} AS TEXT), '')" for c in _COLUMNS.split(",")
     )
     p = _param(conn)
-    result = conn.exec_driver_sql(f"SELECT {packed}{_FROM.format(p=p)} ORDER BY w.item_id", (ds,))
-    tables = []
-    # In chunks, so a million rows never exist as Python strings all at once.
-    while rows := result.fetchmany(PACKED_CHUNK):
-        parts = pc.split_pattern(pa.array([r[0] for r in rows], pa.string()), _FIELD_SEP)
-        del rows
-        cols: dict[str, pa.Array | pa.ChunkedArray] = {}
-        for k, name in enumerate(_NAMES):
-            col = pc.list_element(parts, k)
-            if name == "n_regions":
-                col = pc.cast(col, pa.int32())
-            cols[name] = col
-        tables.append(_finish(cols))
-    if not tables:
-        return _manifest.empty()
-    return pa.concat_tables(tables)
+    return conn.exec_driver_sql(f"SELECT {packed}{_FROM.format(p=p)} ORDER BY w.item_id", (ds,))
+
+
+def _unpack(rows: Sequence[Any]) -> pa.Table:
+    parts = pc.split_pattern(pa.array([r[0] for r in rows], pa.string()), _FIELD_SEP)
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for k, name in enumerate(_NAMES):
+        col = pc.list_element(parts, k)
+        if name == "n_regions":
+            col = pc.cast(col, pa.int32())
+        cols[name] = col
+    return _finish(cols)
+
+
+def stream_working(conn: Connection, ds: int, sink: Callable[[pa.Table], None]) -> None:
+    """Feed the whole working state, in item order, to `sink` as Arrow tables of a few tens of
+    thousands of rows, so a million rows never exist as Python objects all at once.
+
+    The database read stays on this thread (the connection's); turning rows into Arrow and
+    `sink` run on a second thread. SQLite steps and Arrow kernels release the GIL, so on two
+    cores the read and the conversion (and a Parquet write in `sink`) overlap.
+    """
+    result = _packed_query(conn, ds)
+    chunks: queue.Queue[Sequence[Any] | None] = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def convert() -> None:
+        while (rows := chunks.get()) is not None:
+            if not failure:
+                try:
+                    sink(_unpack(rows))
+                except BaseException as exc:  # handed to the reading thread below
+                    failure.append(exc)
+            del rows
+
+    worker = threading.Thread(target=convert, name="assay-rows", daemon=True)
+    worker.start()
+    try:
+        while not failure and (rows := result.fetchmany(PACKED_CHUNK)):
+            chunks.put(rows)
+            del rows
+    finally:
+        chunks.put(None)
+        worker.join()
+    if failure:
+        raise failure[0]
+
+
+def _packed_all(conn: Connection, ds: int) -> pa.Table:
+    tables: list[pa.Table] = []
+    stream_working(conn, ds, tables.append)
+    return pa.concat_tables(tables) if tables else _manifest.empty()
 
 
 def working_rows(conn: Connection, ds: int, ids: Sequence[str] | None = None) -> pa.Table:

@@ -56,8 +56,9 @@ def _row_to_commit(r: Row[Any], dataset: str) -> Commit:
 def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, author: str) -> Commit:
     """Record the working state as a new commit.
 
-    Reads the change log, not the dataset: the only whole-dataset work is rewriting the
-    Parquet manifest, which stays columnar.
+    After the first, a commit reads the change log, not the dataset, and writes its manifest
+    as a layer over its parent's; every so often a commit rewrites the whole manifest
+    (see `_manifest.commit_layer`).
     """
     if not message.strip():
         raise InvalidInput("a commit needs a message (-m)")
@@ -67,15 +68,15 @@ def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, aut
     changes = [] if head_id is None else _rows.pending_changes(conn, ds)
     changes = [c for c in changes if c.kind is not None]
     if head_id is None:
-        table = _rows.working_rows(conn, ds)
-        if table.num_rows == 0:
+        writer = _manifest.Writer(blobs)
+        _rows.stream_working(conn, ds, writer.write)
+        if writer.rows == 0:
             raise Conflict(f"nothing to commit in {name!r}: add items first")
         parents: tuple[str, ...] = ()
         delta = None
-        manifest_sha = _manifest.write(blobs, table)
-        n_rows = table.num_rows
-        n_regions = int(pc.sum(table["n_regions"]).as_py() or 0)
-        del table
+        manifest_sha = writer.close()
+        n_rows, n_regions = writer.rows, writer.regions
+        kinds = Counter({"added": n_rows})
     else:
         if not changes:
             conn.execute(working_changes.delete().where(working_changes.c.dataset_id == ds))
@@ -83,7 +84,13 @@ def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, aut
         head = get_commit(conn, name, ds, head_id)
         touched = [c.item_id for c in changes]
         fresh = _rows.working_rows(conn, ds, [c.item_id for c in changes if c.hash is not None])
-        manifest_sha, n_rows, n_regions = _manifest.rewrite(blobs, head.manifest, touched, fresh)
+        kinds = Counter(str(c.kind) for c in changes)
+        n_rows = head.stats["items"] + kinds["added"] - kinds["removed"]
+        # Regions leaving with the committed labels of changed and removed items, and arriving
+        # with the working rows of added and changed ones.
+        gone = sum(len(json.loads(c.base_labels or "[]")) for c in changes if c.base_hash)
+        n_regions = head.stats["regions"] - gone + int(pc.sum(fresh["n_regions"]).as_py() or 0)
+        manifest_sha = _manifest.commit_layer(blobs, head.manifest, touched, fresh, n_rows)
         parents = (head_id,)
         delta = _manifest.write_delta(
             blobs,
@@ -96,7 +103,6 @@ def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, aut
                 "after_labels": [c.labels for c in changes],
             },
         )
-    kinds = Counter(c.kind for c in changes) if head_id else Counter({"added": n_rows})
     stats = {
         "items": n_rows,
         "regions": n_regions,

@@ -103,7 +103,7 @@ def labels_for(
 
 def _from_delta(blobs: LocalBlobStore, c: Commit, reverse: bool) -> list[Entry]:
     assert c.delta is not None  # callers check
-    t = _manifest.read(blobs, c.delta)
+    t = _manifest.read_delta(blobs, c.delta)
     flip = {"added": "removed", "removed": "added", "changed": "changed"}
     rows = zip(
         t["item_id"].to_pylist(),
