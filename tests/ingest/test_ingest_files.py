@@ -59,8 +59,7 @@ def test_each_media_type_becomes_an_item(ws: Workspace, samples) -> None:  # typ
         assert row["id"] == sha and row["size"] == len(data)
         assert row["metadata"]["path"] == str(f)
         assert row["marking"] == "UNCLASSIFIED"
-        blob = ws.root / "objects" / sha[:2] / sha[2:]
-        assert blob.read_bytes() == data
+        assert ws.blobs.get_bytes(sha) == data
 
 
 def test_southern_western_hemisphere_gps(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]

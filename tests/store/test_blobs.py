@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assay.errors import NotFound
 from assay.store import LocalBlobStore, sha256_file
-from assay.store.blobs import FSYNC_MAX
+from assay.store.blobs import FSYNC_MAX, PACK_MAX
 
 
 def test_blob_named_by_sha256_with_two_level_fanout(tmp_path: Path) -> None:
@@ -37,21 +39,57 @@ def test_put_is_idempotent_and_leaves_no_temporaries(tmp_path: Path) -> None:
     assert store.path(a).stat().st_mtime_ns == mtime
     assert sorted(store.iter_shas()) == sorted(set(many))
     assert list((tmp_path / "objects" / "tmp").iterdir()) == []
+    # The new small blobs went into one pack, each stored once.
+    packs = list((tmp_path / "objects" / "pack").iterdir())
+    assert len(packs) == 1
+    assert packs[0].stat().st_size == sum(len(b) for b in set(batch) - {b"same bytes"})
+    assert store.put_many(batch) == many
+    assert len(list((tmp_path / "objects" / "pack").iterdir())) == 1  # nothing new to write
 
 
-def test_staged_write_then_publish(tmp_path: Path) -> None:
+def test_packed_blobs_read_like_loose_ones(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "objects")
-    data = b"\x89PNG fake but bytes"
-    sha = hashlib.sha256(data).hexdigest()
-    tmp = Path(store.stage(data, sha))
-    assert not store.exists(sha) and tmp.read_bytes() == data
-    store.make_durable([str(tmp)])
-    store.publish_many([(str(tmp), sha)])
-    assert store.get_bytes(sha) == data and not tmp.exists()
-    # Publishing a second copy of a present blob drops the temporary file.
-    tmp2 = Path(store.stage(data, sha))
-    store.publish_many([(str(tmp2), sha)])
-    assert not tmp2.exists() and store.get_bytes(sha) == data
+    chips = [bytes([i]) * (100 + i) for i in range(10)]
+    big = b"\x00" * (PACK_MAX + 1)
+    shas = store.put_many([*chips, big])
+    for sha, data in zip(shas, [*chips, big], strict=True):
+        assert store.exists(sha) and store.get_bytes(sha) == data
+    assert store.present([*shas, "f" * 64]) == set(shas)
+    loose = tmp_path / "objects" / shas[-1][:2] / shas[-1][2:]
+    assert loose.read_bytes() == big  # large blobs stay files of their own
+    first = tmp_path / "objects" / shas[0][:2] / shas[0][2:]
+    assert not first.exists()
+    # A caller that needs a file gets the packed blob copied out, once.
+    assert store.path(shas[0]) == first and first.read_bytes() == chips[0]
+    assert store.get_bytes(shas[0]) == chips[0]
+    # Another store object (another process) over the same folder sees the same blobs.
+    again = LocalBlobStore(tmp_path / "objects")
+    assert [again.get_bytes(s) for s in shas] == [*chips, big]
+
+
+def test_staged_blobs_are_invisible_until_published(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "objects")
+    small, large = b"\x89PNG fake but bytes", b"L" * (PACK_MAX + 10)
+    staged = [store.stage(d, hashlib.sha256(d).hexdigest()) for d in (small, large)]
+    assert staged[0].pack and not staged[0].tmp
+    assert staged[1].tmp and not staged[1].pack
+    # Written, but a crash here leaves nothing named: no index row, no file in place.
+    for s in staged:
+        assert not store.exists(s.sha)
+        with pytest.raises(NotFound):
+            store.get_bytes(s.sha)
+    store.make_durable(staged)
+    store.publish_many(staged)
+    assert [store.get_bytes(s.sha) for s in staged] == [small, large]
+    assert not Path(staged[1].tmp).exists()
+    # Publishing a second copy of a present blob keeps the first.
+    again = [store.stage(d, hashlib.sha256(d).hexdigest()) for d in (small, large)]
+    store.publish_many(again)
+    assert not Path(again[1].tmp).exists()
+    assert [store.get_bytes(s.sha) for s in again] == [small, large]
+    index = sqlite3.connect(tmp_path / "objects" / "packs.db")
+    assert index.execute("SELECT pack FROM packed").fetchall() == [(staged[0].pack,)]
+    index.close()
 
 
 def test_missing_blob_is_not_found(tmp_path: Path) -> None:
@@ -65,3 +103,34 @@ def test_sha256_file_matches_hashlib(tmp_path: Path) -> None:
     data = bytes(range(256)) * 9000  # > 1 chunk
     p.write_bytes(data)
     assert sha256_file(p) == hashlib.sha256(data).hexdigest()
+
+
+def _put_from_worker(root: str, k: int, start: Any, errors: Any) -> None:
+    start.wait()  # every process opens the fresh store at the same moment
+    try:
+        LocalBlobStore(Path(root)).put_many([f"chip {k}-{i}".encode() for i in range(20)])
+    except Exception as exc:  # reported to the test below
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_new_store_at_once(tmp_path: Path) -> None:
+    """Ingest workers open the same fresh store together; none may fail to set it up."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(4):
+        root = tmp_path / f"objects{attempt}"
+        root.mkdir()
+        start, errors = ctx.Barrier(6), ctx.Queue()
+        procs = [
+            ctx.Process(target=_put_from_worker, args=(str(root), k, start, errors))
+            for k in range(6)
+        ]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert errors.empty(), errors.get()
+        store = LocalBlobStore(root)
+        assert len(list(store.iter_shas())) == 6 * 20
+        assert store.get_bytes(hashlib.sha256(b"chip 3-5").hexdigest()) == b"chip 3-5"

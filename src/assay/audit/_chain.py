@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
-from assay.domain.labels import canonical_json
+from assay.domain.canonical import canonical_json
 from assay.store.schema import audit, meta
 from assay.timeutil import now_iso
 

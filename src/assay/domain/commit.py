@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.domain.labels import canonical_json
+from assay.domain.canonical import canonical_json
 
 
 @dataclass(frozen=True)

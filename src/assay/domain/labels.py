@@ -14,6 +14,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay.domain.canonical import canonical_json, metadata_record
+
+__all__ = [
+    "Region",
+    "RegionKind",
+    "box_iou",
+    "canonical_json",
+    "metadata_record",
+    "payload_from_json",
+    "payload_from_json_trusted",
+    "payload_hash",
+    "payload_to_json",
+    "regions_from_dicts",
+]
+
 RegionKind = Literal["box", "polygon", "point", "span", "choice", "text", "rating", "ranking"]
 
 
@@ -39,10 +54,6 @@ class Region(BaseModel):
     def content_key(self) -> dict[str, Any]:
         """What makes two regions the same label: everything but id, author and score."""
         return self.model_dump(exclude={"id", "author", "score"}, exclude_none=True)
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def payload_to_json(regions: list[Region]) -> str:
@@ -116,9 +127,3 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
     inter = iw * ih
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
-
-
-def metadata_record(meta: dict[str, Any]) -> tuple[str, str]:
-    """Item metadata as canonical JSON and its sha256 (the manifest's `metadata_hash`)."""
-    text = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return text, hashlib.sha256(text.encode()).hexdigest()

@@ -10,13 +10,13 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from assay.domain.labels import metadata_record
+from assay._bulk import gc_paused
+from assay.domain.canonical import metadata_record
 from assay.ingest._png import SIGNATURE, PngError, png_info
-from assay.store.blobs import LocalBlobStore
+from assay.store.blobs import LocalBlobStore, Staged
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -31,26 +31,27 @@ ROW_TYPES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 PIL_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff", "WEBP": "image/webp"}
 
 
-@dataclass
-class Probed:
-    """One would-be item; `tmp` is the blob's temporary file inside the store (None if present)."""
+class Probed(NamedTuple):
+    """One would-be item; `staged` is its blob written but not yet visible (None if present).
+
+    Tuples, not dataclasses: tens of thousands travel back from the worker processes, and
+    unpickling them is work the main process does while the workers still run.
+    """
 
     sha: str
     media_type: str
     size: int
     name: str
-    width: int | None = None
-    height: int | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    tmp: str | None = None
-    meta_text: str = ""
-    meta_hash: str = ""
+    width: int | None
+    height: int | None
+    meta_text: str
+    meta_hash: str
+    staged: Staged | None = None
 
 
-@dataclass
-class ProbeResult:
+class ProbeResult(NamedTuple):
     path: str
-    items: list[Probed] = field(default_factory=list)
+    items: list[Probed]
     error: str | None = None
 
 
@@ -162,15 +163,16 @@ def _text_of(obj: dict[str, Any], text_field: str, line: int) -> str:
 
 
 def probe_file(
-    path_str: str, rel: str, store: LocalBlobStore, text_field: str, source: str
-) -> ProbeResult:
-    objects = str(store.root)
-    """Hash and describe one file, staging new blobs as temporary files in the store."""
+    path_str: str, rel: str, text_field: str, source: str
+) -> tuple[ProbeResult, list[bytes]]:
+    """Hash and describe one file: the result, and the bytes of each of its items."""
     # Plain os.path strings: this runs once per file, and pathlib objects cost more than
     # hashing a small image.
     name = os.path.basename(path_str)
     suffix = os.path.splitext(name)[1].lower()
-    result = ProbeResult(rel)
+    # (media type, size, name, width, height, metadata) and the bytes of each item
+    found: list[tuple[str, int, str, int | None, int | None, dict[str, Any]]] = []
+    payloads: list[bytes] = []
     try:
         with open(path_str, "rb") as fh:
             data = fh.read()
@@ -179,38 +181,59 @@ def probe_file(
             base["source"] = source
         if suffix in IMAGE_TYPES:
             media_type, w, h, meta = probe_image(data)
-            result.items.append(Probed("", media_type, len(data), name, w, h, {**base, **meta}))
-            payloads = [data]
+            found.append((media_type, len(data), name, w, h, {**base, **meta}))
+            payloads.append(data)
         elif suffix in TEXT_TYPES:
             decode_text(data)
-            result.items.append(Probed("", TEXT_TYPES[suffix], len(data), name, None, None, base))
-            payloads = [data]
+            found.append((TEXT_TYPES[suffix], len(data), name, None, None, base))
+            payloads.append(data)
         elif suffix in ROW_TYPES:
-            payloads = []
             for line, text, fields in rows_of(suffix, data, text_field):
                 raw = text.encode()
                 extra = {k: v for k, v in fields.items() if k != text_field}
                 meta = {**base, "line": line, **({"fields": extra} if extra else {})}
-                result.items.append(
-                    Probed("", "text/plain", len(raw), f"{name}:{line}", None, None, meta)
-                )
+                found.append(("text/plain", len(raw), f"{name}:{line}", None, None, meta))
                 payloads.append(raw)
         else:
             raise ProbeError(f"unsupported file type {suffix or '(no extension)'}")
     except ProbeError as exc:
-        return ProbeResult(rel, [], str(exc))
+        return ProbeResult(rel, [], str(exc)), []
     except OSError as exc:
-        return ProbeResult(rel, [], f"cannot read: {exc.strerror or exc}")
-    for item, payload in zip(result.items, payloads, strict=True):
-        item.sha = hashlib.sha256(payload).hexdigest()
-        item.meta_text, item.meta_hash = metadata_record(item.metadata)
-        if not os.path.exists(os.path.join(objects, item.sha[:2], item.sha[2:])):
-            item.tmp = store.stage(payload, item.sha)
-    return result
+        return ProbeResult(rel, [], f"cannot read: {exc.strerror or exc}"), []
+    items = [
+        Probed(hashlib.sha256(payload).hexdigest(), mt, size, nm, w, h, *metadata_record(meta))
+        for (mt, size, nm, w, h, meta), payload in zip(found, payloads, strict=True)
+    ]
+    return ProbeResult(rel, items), payloads
 
 
 def probe_batch(
     batch: list[tuple[str, str]], objects: str, text_field: str, source: str
 ) -> list[ProbeResult]:
-    store = LocalBlobStore(Path(objects))
-    return [probe_file(p, rel, store, text_field, source) for p, rel in batch]
+    """Probe a batch of files and stage the blobs the store does not hold yet."""
+    store = _store(objects)
+    with gc_paused():
+        probed = [probe_file(p, rel, text_field, source) for p, rel in batch]
+    present = store.present(item.sha for res, _ in probed for item in res.items)
+    new: dict[str, tuple[list[Probed], int, bytes]] = {}  # sha -> (items, index, bytes)
+    for res, payloads in probed:
+        for k, (item, payload) in enumerate(zip(res.items, payloads, strict=True)):
+            if item.sha not in present and item.sha not in new:
+                new[item.sha] = (res.items, k, payload)
+    staged = store.stage_many([data for _, _, data in new.values()], list(new))
+    for (items, k, _), blob in zip(new.values(), staged, strict=True):
+        items[k] = items[k]._replace(staged=blob)
+    return [res for res, _ in probed]
+
+
+_STORES: dict[tuple[str, int], LocalBlobStore] = {}
+
+
+def _store(objects: str) -> LocalBlobStore:
+    """One store object per folder and process: a worker probes many batches, and opening the
+    store (folders, the pack index connection) once is cheaper than once per batch."""
+    key = (objects, os.getpid())
+    store = _STORES.get(key)
+    if store is None:
+        store = _STORES[key] = LocalBlobStore(Path(objects))
+    return store

@@ -1,8 +1,9 @@
 """Ingest files and folders into items.
 
 Hashing and header reading run in parallel worker processes that stage new
-blobs as temporary files; the main process then makes them durable with one
-sync, renames them into place and records all new items in one transaction.
+blobs (appended to one pack file per worker; large ones as temporary files);
+the main process then makes them durable with one sync, makes them visible
+(pack index rows, renames) and records all new items in one transaction.
 A file that cannot be read is reported by name with the reason and skipped.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,13 @@ from pathlib import Path
 from sqlalchemy.engine import Connection
 
 from assay import audit
+from assay._bulk import gc_paused
 from assay.domain.marking import Marking, MarkingScheme
 from assay.errors import InvalidInput
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
 from assay.store import Database, LocalBlobStore
 from assay.store._sql import select_in
+from assay.store.blobs import Staged
 from assay.store.schema import items
 from assay.timeutil import now_iso
 
@@ -59,20 +62,23 @@ class IngestReport:
         }
 
 
-def walk(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
-    """Files under each path (recursively, hidden ones skipped), with a display path."""
+def walk(paths: Iterable[Path]) -> Iterator[str]:
+    """Files under each path (recursively, hidden ones skipped), in a stable order."""
+    # Plain strings: tens of thousands of pathlib objects cost more than the walk itself.
     for root in paths:
         if not root.exists():
             raise InvalidInput(f"{root}: no such file or folder")
         if root.is_file():
-            yield root, str(root)
+            yield str(root)
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            # As pathlib would print it: "data//x" and "./x" become "data/x" and "x".
+            folder = os.path.normpath(dirpath)
+            prefix = "" if folder == "." else folder + os.sep
             for name in sorted(filenames):
                 if not name.startswith("."):
-                    p = Path(dirpath) / name
-                    yield p, str(p)
+                    yield prefix + name
 
 
 def ingest_paths(
@@ -89,13 +95,31 @@ def ingest_paths(
     workers: int | None = None,
 ) -> IngestReport:
     """Ingest every file under `paths`. Re-ingesting the same bytes is a no-op."""
+    with gc_paused():
+        return _ingest(
+            db, blobs, scheme, paths, actor, marking, source, text_field, progress, workers
+        )
+
+
+def _ingest(
+    db: Database,
+    blobs: LocalBlobStore,
+    scheme: MarkingScheme,
+    paths: list[Path],
+    actor: str,
+    marking: Marking | None,
+    source: str,
+    text_field: str,
+    progress: Progress | None,
+    workers: int | None,
+) -> IngestReport:
     files = list(walk(paths))
     report = IngestReport(files=len(files))
     marking_text = scheme.render(marking or Marking())
     results = _probe_all(files, blobs, text_field, source, progress, workers)
 
-    staged: dict[str, tuple[str, dict[str, object], str]] = {}  # sha -> (tmp, row, path)
-    order: list[str] = []
+    # sha -> (blob, the item's row without `created`, the file it came from)
+    staged: dict[str, tuple[Staged | None, tuple[object, ...], str]] = {}
     for res in results:
         if res.error:
             report.failed.append(Failure(res.path, res.error))
@@ -103,41 +127,29 @@ def ingest_paths(
             continue
         for p in res.items:
             if p.sha in staged:
-                # The same bytes twice in one run: one item, and the second copy a duplicate.
-                if p.tmp and p.tmp != staged[p.sha][0]:
-                    Path(p.tmp).unlink(missing_ok=True)
+                # The same bytes twice in one run: one item, and the second copy a duplicate
+                # (a second staged copy, from another worker, is never published).
+                if p.staged and p.staged.tmp and staged[p.sha][0] != p.staged:
+                    Path(p.staged.tmp).unlink(missing_ok=True)
                 report.duplicate.append(p.sha)
                 continue
-            order.append(p.sha)
-            row: dict[str, object] = {
-                "id": p.sha,
-                "media_type": p.media_type,
-                "size": p.size,
-                "width": p.width,
-                "height": p.height,
-                "name": p.name,
-                "source": source,
-                "metadata": p.meta_text,
-                "metadata_hash": p.meta_hash,
-                "marking": marking_text,
-                "parent_id": None,
-                "derivation": None,
-            }
-            staged[p.sha] = (p.tmp or "", row, res.path)
+            # In the order of _ITEM_COLUMNS.
+            row = (p.sha, p.media_type, p.size, p.width, p.height, p.name, source, p.meta_text,
+                   p.meta_hash, marking_text, None, None)  # fmt: skip
+            staged[p.sha] = (p.staged, row, res.path)
 
-    blobs.make_durable([tmp for tmp, _, _ in staged.values() if tmp])
-    blobs.publish_many([(tmp, sha) for sha, (tmp, _, _) in staged.items() if tmp])
+    new_blobs = [blob for blob, _, _ in staged.values() if blob is not None]
+    blobs.make_durable(new_blobs)
+    blobs.publish_many(new_blobs)
     created = now_iso()
     with db.begin() as conn:
         # New or duplicate is decided inside the write transaction, so two ingests of the
         # same bytes at once cannot both insert them.
-        existing = _existing_markings(conn, order)
-        new_rows = []
-        for sha in order:
-            row, path = staged[sha][1], staged[sha][2]
+        existing = _existing_markings(conn, list(staged))
+        new_rows: list[tuple[object, ...]] = []
+        for sha, (_blob, item_row, path) in staged.items():
             if sha not in existing:
-                row["created"] = created
-                new_rows.append(row)
+                new_rows.append((*item_row, created))
                 report.new.append(sha)
             elif marking is not None and existing[sha] != marking_text:
                 # Ingest never changes an item's marking; say so rather than ignore --marking.
@@ -149,6 +161,9 @@ def ingest_paths(
             else:
                 report.duplicate.append(sha)
         if new_rows:
+            # In key order: the items table is clustered on the id, and sorted inserts touch
+            # each B-tree page once instead of at random.
+            new_rows.sort(key=lambda r: str(r[0]))
             _insert_items(conn, new_rows)
         audit.append(
             conn,
@@ -183,14 +198,14 @@ _ITEM_COLUMNS = (
 )
 
 
-def _insert_items(conn: Connection, rows: list[dict[str, object]]) -> None:
+def _insert_items(conn: Connection, rows: Sequence[tuple[object, ...]]) -> None:
     # Plain DB-API executemany: tens of thousands of rows, no per-row statement objects.
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
     sql = (
         f"INSERT INTO items ({', '.join(_ITEM_COLUMNS)}) "
         f"VALUES ({', '.join([mark] * len(_ITEM_COLUMNS))})"
     )
-    conn.exec_driver_sql(sql, [tuple(r[c] for c in _ITEM_COLUMNS) for r in rows])
+    conn.exec_driver_sql(sql, rows)
 
 
 def _existing_markings(conn: Connection, ids: list[str]) -> dict[str, str]:
@@ -200,14 +215,14 @@ def _existing_markings(conn: Connection, ids: list[str]) -> dict[str, str]:
 
 
 def _probe_all(
-    files: list[tuple[Path, str]],
+    files: list[str],
     blobs: LocalBlobStore,
     text_field: str,
     source: str,
     progress: Progress | None,
     workers: int | None,
 ) -> list[ProbeResult]:
-    jobs = [(str(p), rel) for p, rel in files]
+    jobs = [(p, p) for p in files]
     batches = [jobs[i : i + BATCH] for i in range(0, len(jobs), BATCH)]
     total = len(jobs)
     done = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Connection
 
 
@@ -34,8 +34,11 @@ def select_in(
     *conditions: Any,
 ) -> list[Any]:
     """Rows of `SELECT columns WHERE key IN values AND conditions`, queried in chunks."""
+    # One statement with an expanding parameter: compiled once and cached, rather than a new
+    # statement (and compile) per chunk with every value a bound-parameter object.
+    stmt = select(*columns).where(key.in_(bindparam("values", expanding=True)), *conditions)
     rows: list[Any] = []
     for start in range(0, len(values), CHUNK):
         chunk = list(values[start : start + CHUNK])
-        rows.extend(conn.execute(select(*columns).where(key.in_(chunk), *conditions)).all())
+        rows.extend(conn.execute(stmt, {"values": chunk}).all())
     return rows

@@ -1,23 +1,40 @@
 """Content-addressed blob storage.
 
-Blobs are named by the sha256 of their bytes and stored under a two-level
-fan-out (``objects/ab/cdef...``). A blob is written to a temporary file,
-made durable, then renamed into place; it is never modified afterwards.
+Blobs are named by the sha256 of their bytes and never modified afterwards. A blob lives in
+one of two places under the store's folder:
+
+- loose, as its own file under a two-level fan-out (``objects/ab/cdef...``): single puts
+  (manifests, model files) and anything larger than `PACK_MAX`;
+- packed, as a span of a pack file (``objects/pack/*.pack``) listed in the pack index
+  (``objects/packs.db``): small blobs written in bulk (ingest, import). Creating and renaming
+  one file per blob costs more than hashing and checking a small image chip; a pack is one
+  append-only file per writing process.
+
+Either way a blob is first written where nobody looks (a temporary file, or pack bytes no
+index row points at), made durable, and only then made visible (renamed into place, or
+indexed), so a crash never leaves a blob that is named but incomplete.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from assay.errors import NotFound
 
 CHUNK = 1 << 20
 FSYNC_MAX = 64
+PACK_MAX = 1 << 20  # larger blobs stay loose files
+WRITEBACK_STEP = 8 << 20
+_INDEX_CHUNK = 500
 
 
 class BlobStore(Protocol):
@@ -29,6 +46,52 @@ class BlobStore(Protocol):
     def path(self, sha: str) -> Path: ...
 
 
+class Staged(NamedTuple):
+    """A blob written but not yet visible: a temporary file, or a span of a pack file."""
+
+    sha: str
+    tmp: str = ""  # the temporary file of a loose blob
+    pack: str = ""  # or the pack file's name under objects/pack/, with the span
+    offset: int = 0
+    length: int = 0
+
+
+class _PackWriter:
+    """This process's open pack file for one store: appended to, never rewritten."""
+
+    def __init__(self, folder: str) -> None:
+        os.makedirs(folder, exist_ok=True)
+        self.pid = os.getpid()
+        self.name = f"{self.pid}-{secrets.token_hex(8)}.pack"
+        self.fd = os.open(
+            os.path.join(folder, self.name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644
+        )
+        self.pos = self.started = 0
+
+    def append(self, blobs: Sequence[bytes]) -> list[int]:
+        """Append blobs with one system call per IOV_MAX of them; returns their offsets."""
+        offsets = []
+        for blob in blobs:
+            offsets.append(self.pos)
+            self.pos += len(blob)
+        for start in range(0, len(blobs), _IOV_MAX):
+            _writev_all(self.fd, blobs[start : start + _IOV_MAX])
+        if self.pos - self.started >= WRITEBACK_STEP:
+            # Ask the kernel to start writing what we have so far: by the time the ingest
+            # makes its blobs durable, most of the pack is already on disk.
+            os.posix_fadvise(self.fd, self.started, self.pos - self.started, os.POSIX_FADV_DONTNEED)
+            self.started = self.pos
+        return offsets
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+# One open pack per store folder and process; a forked child starts its own.
+_WRITERS: dict[str, _PackWriter] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
 class LocalBlobStore:
     """Blobs in a local folder; the embedded default."""
 
@@ -37,46 +100,192 @@ class LocalBlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._tmp = root / "tmp"
         self._tmp.mkdir(exist_ok=True)
+        self._packs = str(root / "pack")
         self._staging = ""
+        self._local = threading.local()
+
+    # --- reading -------------------------------------------------------------------------------
 
     def path(self, sha: str) -> Path:
-        return self.root / sha[:2] / sha[2:]
+        """The blob as a file of its own. A packed blob is first copied out to a loose file
+        (once); for a missing blob this is where it would be, and does not exist."""
+        loose = self.root / sha[:2] / sha[2:]
+        if not loose.exists():
+            loc = self._locate(sha)
+            if loc is not None:
+                staged = [Staged(sha, tmp=self._stage_loose(self._read(*loc), sha))]
+                self.make_durable(staged)
+                self._publish_loose(staged)
+        return loose
 
     def exists(self, sha: str) -> bool:
-        return self.path(sha).exists()
+        return os.path.exists(self._loose(sha)) or self._locate(sha) is not None
+
+    def present(self, shas: Iterable[str]) -> set[str]:
+        """Which of `shas` the store holds (one index query per few hundred)."""
+        wanted = list(dict.fromkeys(shas))
+        found = {s for s in wanted if os.path.exists(self._loose(s))}
+        rest = [s for s in wanted if s not in found]
+        conn = self._index()
+        for start in range(0, len(rest), _INDEX_CHUNK):
+            chunk = rest[start : start + _INDEX_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0] for r in conn.execute(f"SELECT sha FROM packed WHERE sha IN ({marks})", chunk)
+            )
+        return found
 
     def get_bytes(self, sha: str) -> bytes:
         try:
-            return self.path(sha).read_bytes()
+            with open(self._loose(sha), "rb") as fh:
+                return fh.read()
         except FileNotFoundError:
+            loc = self._locate(sha)
+        if loc is None:
             raise NotFound(f"blob {sha[:12]} is missing from {self.root}") from None
+        return self._read(*loc)
 
     def iter_shas(self) -> Iterator[str]:
+        seen: set[str] = set()
         for sub in self.root.iterdir():
             if len(sub.name) == 2 and sub.is_dir():
                 for f in sub.iterdir():
+                    seen.add(sub.name + f.name)
                     yield sub.name + f.name
+        for (sha,) in self._index().execute("SELECT sha FROM packed ORDER BY sha"):
+            if sha not in seen:
+                yield sha
+
+    # --- writing -------------------------------------------------------------------------------
 
     def put_bytes(self, data: bytes) -> str:
-        """Store one blob durably; returns its sha256."""
-        return self.put_many([data])[0]
+        """Store one blob durably as a loose file; returns its sha256."""
+        sha = hashlib.sha256(data).hexdigest()
+        if not self.exists(sha):
+            staged = [Staged(sha, tmp=self._stage_loose(data, sha))]
+            self.make_durable(staged)
+            self.publish_many(staged)
+        return sha
 
     def put_many(self, blobs: Sequence[bytes]) -> list[str]:
-        """Store blobs durably: stage the new ones, make them durable, then rename them in."""
+        """Store blobs durably (small ones packed); returns their sha256s in order."""
         shas = [hashlib.sha256(data).hexdigest() for data in blobs]
-        staged = {
-            sha: self.stage(data, sha)
-            for sha, data in zip(shas, blobs, strict=True)
-            if not self.exists(sha)
-        }
-        self.make_durable(list(staged.values()))
-        self.publish_many([(tmp, sha) for sha, tmp in staged.items()])
+        present = self.present(shas)
+        new: dict[str, bytes] = {}
+        for sha, data in zip(shas, blobs, strict=True):
+            if sha not in present:
+                new.setdefault(sha, data)
+        staged = self.stage_many(list(new.values()), list(new))
+        self.make_durable(staged)
+        self.publish_many(staged)
         return shas
 
-    def stage(self, data: bytes, sha: str) -> str:
-        """Write bytes whose hash is known to a temporary file, not yet durable; `make_durable`
-        and
-        `publish_many` finish the job."""
+    def stage(self, data: bytes, sha: str) -> Staged:
+        """Write bytes whose hash is known where nobody reads them yet; `make_durable` then
+        `publish_many` finish the job. Small blobs go to this process's pack file."""
+        return self.stage_many([data], [sha])[0]
+
+    def stage_many(self, blobs: Sequence[bytes], shas: Sequence[str]) -> list[Staged]:
+        """`stage` for many blobs at once (the small ones in one write)."""
+        out: list[Staged | None] = [None] * len(blobs)
+        small = []
+        for k, (data, sha) in enumerate(zip(blobs, shas, strict=True)):
+            if len(data) > PACK_MAX:
+                out[k] = Staged(sha, tmp=self._stage_loose(data, sha))
+            else:
+                small.append(k)
+        if small:
+            with _WRITERS_LOCK:
+                writer = _WRITERS.get(self._packs)
+                if writer is None or writer.pid != os.getpid():
+                    writer = _WRITERS[self._packs] = _PackWriter(self._packs)
+                offsets = writer.append([blobs[k] for k in small])
+            for k, offset in zip(small, offsets, strict=True):
+                out[k] = Staged(shas[k], pack=writer.name, offset=offset, length=len(blobs[k]))
+        return [s for s in out if s is not None]
+
+    def make_durable(self, staged: Sequence[Staged]) -> None:
+        """Flush staged blobs to disk before they are published: a few files by fsync, many
+        by one system-wide sync (cheaper than thousands of fsyncs)."""
+        files = list(dict.fromkeys(s.tmp or os.path.join(self._packs, s.pack) for s in staged))
+        if len(files) > FSYNC_MAX or len(staged) > FSYNC_MAX:
+            os.sync()
+            return
+        for name in files:
+            fd = os.open(name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def publish_many(self, staged: Sequence[Staged]) -> None:
+        """Make durable staged blobs visible: rename loose ones into place, index packed ones.
+        A blob already present keeps its copy. Seals this process's pack file."""
+        self._publish_loose([s for s in staged if s.tmp])
+        packed = [(s.sha, s.pack, s.offset, s.length) for s in staged if s.pack]
+        if packed:
+            conn = self._index()
+            with conn:
+                conn.executemany("INSERT OR IGNORE INTO packed VALUES (?, ?, ?, ?)", packed)
+        with _WRITERS_LOCK:
+            writer = _WRITERS.get(self._packs)
+            if writer is not None and writer.pid == os.getpid():
+                writer.close()
+                del _WRITERS[self._packs]
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _loose(self, sha: str) -> str:
+        return os.path.join(self.root, sha[:2], sha[2:])
+
+    def _index(self) -> sqlite3.Connection:
+        """This thread's connection to the pack index (opened again after a fork)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = sqlite3.connect(self.root / "packs.db", timeout=60, isolation_level=None)
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self._create_index(conn)
+            # The index is what makes a packed blob exist: its commits reach the disk before
+            # the items that name those blobs are committed.
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.isolation_level = "DEFERRED"
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _create_index(self, conn: sqlite3.Connection) -> None:
+        # Several processes (ingest workers) may open a new store at once; switching to WAL
+        # takes an exclusive lock SQLite will not wait for, so one process at a time sets up.
+        with open(self.root / "packs.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS packed (sha TEXT PRIMARY KEY, pack TEXT NOT NULL,"
+                    " offset INTEGER NOT NULL, length INTEGER NOT NULL) WITHOUT ROWID"
+                )
+                # Last: a store in WAL mode is one whose index is ready.
+                conn.execute("PRAGMA journal_mode=WAL")
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _locate(self, sha: str) -> tuple[str, int, int] | None:
+        row = (
+            self._index()
+            .execute("SELECT pack, offset, length FROM packed WHERE sha = ?", (sha,))
+            .fetchone()
+        )
+        return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
+
+    def _read(self, pack: str, offset: int, length: int) -> bytes:
+        fd = os.open(os.path.join(self._packs, pack), os.O_RDONLY)
+        try:
+            data = os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+        if len(data) != length:
+            raise NotFound(f"pack {pack} under {self.root} is shorter than its index says")
+        return data
+
+    def _stage_loose(self, data: bytes, sha: str) -> str:
         # One staging folder per process: creating files in one shared folder serialises
         # concurrent writers on that folder's lock.
         folder = os.path.join(self._tmp, str(os.getpid()))
@@ -91,45 +300,37 @@ class LocalBlobStore:
             os.close(fd)
         return name
 
-    def publish_many(self, staged: list[tuple[str, str]]) -> None:
-        """Rename staged (temporary path, sha) pairs into place; call after `make_durable`.
-        A blob already present keeps its file and the staged copy is dropped."""
-        from concurrent.futures import ThreadPoolExecutor
-
+    def _publish_loose(self, staged: Sequence[Staged]) -> None:
+        if not staged:
+            return
         root = str(self.root)
-        for prefix in {sha[:2] for _, sha in staged}:
+        for prefix in {s.sha[:2] for s in staged}:
             os.makedirs(os.path.join(root, prefix), exist_ok=True)
-
-        def move(pairs: list[tuple[str, str]]) -> None:
-            for tmp, sha in pairs:
-                dest = os.path.join(root, sha[:2], sha[2:])
-                if os.path.exists(dest):
-                    os.unlink(tmp)
-                else:
-                    os.replace(tmp, dest)
-
-        # Renames are system calls that release the GIL; a few threads overlap them.
-        chunks = [staged[i : i + 2048] for i in range(0, len(staged), 2048)]
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(move, chunks))
-        self._staging = ""  # the folder may be removed below; `stage` makes it again
+        for s in staged:
+            dest = self._loose(s.sha)
+            if os.path.exists(dest):
+                os.unlink(s.tmp)
+            else:
+                os.replace(s.tmp, dest)
+        self._staging = ""  # the folder may be removed below; staging makes it again
         for entry in os.scandir(self._tmp):
             if entry.is_dir():
                 with contextlib.suppress(OSError):  # not empty: another process is staging
                     os.rmdir(entry.path)
 
-    def make_durable(self, staged: Sequence[str]) -> None:
-        """Flush staged files to disk before they are published: a few by fsync, many by
-        one system-wide sync (cheaper than thousands of fsyncs)."""
-        if len(staged) > FSYNC_MAX:
-            os.sync()
-            return
-        for name in staged:
-            fd = os.open(name, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+
+_IOV_MAX = 512
+
+
+def _writev_all(fd: int, blobs: Sequence[bytes]) -> None:
+    views = [memoryview(b) for b in blobs if b]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
 
 
 def _write_all(fd: int, data: bytes) -> None:
