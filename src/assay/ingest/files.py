@@ -221,28 +221,28 @@ def _probe_all(
     source: str,
     progress: Progress | None,
     workers: int | None,
-) -> list[ProbeResult]:
+) -> Iterator[ProbeResult]:
+    """Results in file order, as the batches finish: the caller digests them while the
+    workers go on."""
     jobs = [(p, p) for p in files]
     batches = [jobs[i : i + BATCH] for i in range(0, len(jobs), BATCH)]
     total = len(jobs)
     done = 0
-    results: list[ProbeResult] = []
     n_workers = workers or os.cpu_count() or 1
     if total < PARALLEL_MIN_FILES or n_workers == 1:
         for batch in batches:
-            results.extend(probe_batch(batch, str(blobs.root), text_field, source))
+            yield from probe_batch(batch, str(blobs.root), text_field, source)
             done += len(batch)
             if progress:
                 progress(done, total)
-        return results
+        return
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         futures = [
             pool.submit(probe_batch, b, str(blobs.root), text_field, source) for b in batches
         ]
         for fut in futures:
             batch_results = fut.result()
-            results.extend(batch_results)
+            yield from batch_results
             done += len(batch_results)
             if progress:
                 progress(done, total)
-    return results
