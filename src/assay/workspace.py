@@ -286,7 +286,9 @@ class Workspace:
             raise InvalidInput(f"format {fmt!r} can be written but not read")
         with gc_paused():
             bundle = codec.read(Path(path), Path(images) if images else None)
-            return import_bundle(self, bundle, dataset, self.scheme.parse(marking))
+            report = import_bundle(self, bundle, dataset, self.scheme.parse(marking))
+            del bundle  # freed before the collector resumes, so it never walks the labels
+        return report
 
     def export(
         self, spec: str, fmt: str, out: str | Path, *, media: bool = True, action: str = "export"
@@ -306,26 +308,18 @@ class Workspace:
             bundle = export_bundle(self, rev)
             bundle.copy_media = media
             files = codec.write(bundle, Path(out))
+            summary = {"items": len(bundle.rows), "marking": bundle.marking}
+            revision = bundle.revision
+            del bundle  # freed before the collector resumes, so it never walks the rows
         with self.db.begin() as conn:
             audit.append(
                 conn,
                 self.actor,
                 action,
                 f"dataset:{rev.dataset}",
-                {
-                    "revision": bundle.revision,
-                    "format": fmt,
-                    "out": str(out),
-                    "items": len(bundle.rows),
-                    "marking": bundle.marking,
-                },
+                {"revision": revision, "format": fmt, "out": str(out), **summary},
             )
-        return {
-            "files": [str(f) for f in files],
-            "items": len(bundle.rows),
-            "marking": bundle.marking,
-            "revision": bundle.revision,
-        }
+        return {"files": [str(f) for f in files], **summary, "revision": revision}
 
     # --- audit -------------------------------------------------------------------------------
 
