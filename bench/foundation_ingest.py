@@ -64,7 +64,13 @@ def main() -> None:
     assay = [sys.executable, "-m", "assay"]
     times: dict[str, list[float]] = {"cp -r": [], "dvc add": [], "assay ingest": []}
     dst, repo, ws = WORK / "cp_dst", WORK / "dvc_repo", WORK / "assay_ws"
-    for _ in range(args.runs):
+    commands: dict[str, tuple[list[str], Path | None]] = {
+        "cp -r": (["cp", "-r", str(SRC), str(dst)], None),
+        "dvc add": ([str(dvc), "add", "-q", "data"], repo),
+        "assay ingest": ([*assay, "-q", "-w", str(ws), "ingest", str(SRC)], ROOT),
+    }
+    order = list(commands)
+    for run in range(args.runs):
         # Deleting tens of thousands of files leaves the file system busy for a while; do all
         # deletions first, let them settle, and only then time anything.
         for folder in (dst, repo, ws):
@@ -75,14 +81,12 @@ def main() -> None:
         subprocess.run([*assay, "init", str(ws)], check=True, capture_output=True)
         warm()
         warm_dir(repo / "data")
-        settle()
-        times["cp -r"].append(run_timed(["cp", "-r", str(SRC), str(dst)]))
-        settle()
-        times["dvc add"].append(run_timed([str(dvc), "add", "-q", "data"], cwd=repo))
-        settle()
-        times["assay ingest"].append(
-            run_timed([*assay, "-q", "-w", str(ws), "ingest", str(SRC)], cwd=ROOT)
-        )
+        # Each run starts with a different tool: what one leaves the file system doing (its
+        # new files' journal and write-back) must not always land on the same next tool.
+        for name in order[run % 3 :] + order[: run % 3]:
+            settle()
+            cmd, cwd = commands[name]
+            times[name].append(run_timed(cmd, cwd=cwd))
     for folder in (dst, repo, ws):
         shutil.rmtree(folder, ignore_errors=True)
     med = {k: median(v) for k, v in times.items()}

@@ -272,3 +272,31 @@ def test_reingest_never_changes_a_marking(ws: Workspace, samples) -> None:  # ty
     plain = ws.ingest([report_file, scene])
     assert (plain.new, len(plain.duplicate), plain.failed) == ([], 2, [])
     assert {r["marking"] for r in items_by_name(ws).values()} == {"CUI/SAR"}
+
+
+def test_small_blobs_are_packed_and_large_ones_stay_files(tmp_path: Path, samples) -> None:  # type: ignore[no-untyped-def]
+    from assay.store.blobs import PACK_MAX
+
+    big = "Damage survey, sector 7. " * (PACK_MAX // 25 + 10)
+    samples.text("drive/survey.txt", content=big)
+    samples.text("drive/copy/survey.txt", content=big)  # the same bytes twice in one run
+    for i in range(PARALLEL_MIN_FILES + 4):
+        samples.text(f"drive/calls/call_{i:04d}.txt", seed=i)
+    for workers in (1, 2):
+        w = Workspace.init(tmp_path / f"ws{workers}")
+        rep = ingest_paths(
+            w.db, w.blobs, w.scheme, [samples.root / "drive"], actor="user:t", workers=workers
+        )
+        assert len(rep.new) == PARALLEL_MIN_FILES + 5 and len(rep.duplicate) == 1
+        objects = w.root / "objects"
+        sha = hashlib.sha256(big.encode()).hexdigest()
+        assert (objects / sha[:2] / sha[2:]).read_text() == big  # a file of its own
+        small = [s for s in rep.new if s != sha]
+        assert not any((objects / s[:2] / s[2:]).exists() for s in small)
+        packs = list((objects / "pack").iterdir())
+        assert 1 <= len(packs) <= workers
+        assert (
+            w.blobs.get_bytes(small[0]) == (samples.root / "drive/calls/call_0000.txt").read_bytes()
+        )
+        assert list((objects / "tmp").iterdir()) == []
+        w.close()
