@@ -215,12 +215,9 @@ class LocalBlobStore:
         if len(files) > FSYNC_MAX or len(staged) > FSYNC_MAX:
             os.sync()
             return
-        for name in files:
-            fd = os.open(name, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        # A new pack file's name lives in its folder: that must reach the disk too.
+        for name in files + ([self._packs] if packs else []):
+            _fsync(name)
 
     def publish_many(self, staged: Sequence[Staged]) -> None:
         """Make durable staged blobs visible: rename loose ones into place, index packed ones.
@@ -310,12 +307,20 @@ class LocalBlobStore:
         root = str(self.root)
         for prefix in {s.sha[:2] for s in staged}:
             os.makedirs(os.path.join(root, prefix), exist_ok=True)
+        moved: set[str] = set()
         for s in staged:
             dest = self._loose(s.sha)
             if os.path.exists(dest):
                 os.unlink(s.tmp)
             else:
                 os.replace(s.tmp, dest)
+                moved.add(os.path.dirname(dest))
+        # A rename is durable once its folder is.
+        if len(moved) > FSYNC_MAX:
+            os.sync()
+        else:
+            for folder in moved:
+                _fsync(folder)
         self._staging = ""  # the folder may be removed below; staging makes it again
         for entry in os.scandir(self._tmp):
             if entry.is_dir():
@@ -335,6 +340,14 @@ def _writev_all(fd: int, blobs: Sequence[bytes]) -> None:
             views.pop(0)
         if views and written:
             views[0] = views[0][written:]
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
