@@ -134,3 +134,14 @@ def test_processes_opening_a_new_store_at_once(tmp_path: Path) -> None:
         store = LocalBlobStore(root)
         assert len(list(store.iter_shas())) == 6 * 20
         assert store.get_bytes(hashlib.sha256(b"chip 3-5").hexdigest()) == b"chip 3-5"
+
+
+def test_read_many_reads_packed_and_loose_blobs_in_order(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "objects")
+    chips = [f"chip {i}".encode() for i in range(700)]  # more than one index query's worth
+    packed = store.put_many(chips)
+    loose = store.put_bytes(b"a manifest")
+    order = [loose, *reversed(packed), packed[3]]
+    assert list(store.read_many(order)) == [b"a manifest", *reversed(chips), chips[3]]
+    with pytest.raises(NotFound, match="blob 0123456789ab is missing"):
+        list(store.read_many([packed[0], "0123456789ab" + "0" * 52]))

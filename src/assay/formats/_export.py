@@ -7,7 +7,7 @@ import os
 import posixpath
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from assay.errors import InvalidInput
@@ -72,17 +72,23 @@ def check_unique(names: Iterable[str], what: str) -> None:
         )
 
 
-def copy_media(rows: Iterable[ExportRow], folder: Path, rel_names: list[str]) -> list[Path]:
+def copy_media(
+    bundle: ExportBundle, rows: Sequence[ExportRow], folder: Path, rel_names: list[str]
+) -> list[Path]:
     """Write each row's bytes to ``folder/rel_name``; returns the written paths."""
     written: list[Path] = []
     made: set[Path] = set()
-    for row, rel in zip(rows, rel_names, strict=True):
+    if bundle.read_media is not None:
+        contents = bundle.read_media(rows)
+    else:
+        contents = (row.read_bytes() for row in rows)
+    for data, rel in zip(contents, rel_names, strict=True):
         path = folder / rel
         parent = path.parent
         if parent not in made:
             parent.mkdir(parents=True, exist_ok=True)
             made.add(parent)
-        path.write_bytes(row.read_bytes())
+        path.write_bytes(data)
         written.append(path)
     return written
 

@@ -9,7 +9,7 @@ the workspace.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,3 +78,6 @@ class ExportBundle:
     revision: str | None  # commit id or None for the working state
     marking: str  # highest marking in the bundle
     copy_media: bool = True
+    # Reads the media of many rows at once (in order), when the source can do better than
+    # one `read_bytes` per row.
+    read_media: Callable[[Sequence[ExportRow]], Iterator[bytes]] | None = None

@@ -199,7 +199,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     atomic_write_text(ann_path, text)
     written = [ann_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
-        written += copy_media(rows, out_dir / "images", names)
+        written += copy_media(bundle, rows, out_dir / "images", names)
     return written
 
 

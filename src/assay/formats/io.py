@@ -241,6 +241,7 @@ def export_bundle(ws: Workspace, rev: Revision) -> ExportBundle:
         dataset=rev.dataset,
         revision=rev.commit.id if rev.commit else None,
         marking=marking,
+        read_media=lambda rows: blobs.read_many([r.item_id for r in rows]),
     )
 
 

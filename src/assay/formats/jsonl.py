@@ -95,7 +95,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     atomic_write_text(meta_path, json.dumps(file_metadata(bundle), indent=2) + "\n")
     written = [items_path, meta_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
-        written += copy_media(bundle.rows, out_dir, files)
+        written += copy_media(bundle, bundle.rows, out_dir, files)
     return written
 
 

@@ -95,7 +95,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     atomic_write_text(config_path, label_config(bundle))
     written = [tasks_path, config_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
-        written += copy_media(images, out_dir / "images", names)
+        written += copy_media(bundle, images, out_dir / "images", names)
     return written
 
 

@@ -104,7 +104,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     tmp.replace(path)
     written = [path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
-        written += copy_media(rows, out_dir, files)
+        written += copy_media(bundle, rows, out_dir, files)
     return written
 
 

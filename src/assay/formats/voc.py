@@ -107,7 +107,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         written.append(sets / f"{split}.txt")
     written.insert(0, write_marking(bundle, out_dir))
     if bundle.copy_media:
-        written += copy_media(rows, out_dir / "JPEGImages", names)
+        written += copy_media(bundle, rows, out_dir / "JPEGImages", names)
     return written
 
 

@@ -132,7 +132,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     atomic_write_text(yaml_path, header + body)
     written = [yaml_path, write_marking(bundle, out_dir), *written]
     if bundle.copy_media:
-        written += copy_media(rows, out_dir / "images", media_rel)
+        written += copy_media(bundle, rows, out_dir / "images", media_rel)
     return written
 
 

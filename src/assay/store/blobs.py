@@ -148,6 +148,36 @@ class LocalBlobStore:
             raise NotFound(f"blob {sha[:12]} is missing from {self.root}") from None
         return self._read(*loc)
 
+    def read_many(self, shas: Sequence[str]) -> Iterator[bytes]:
+        """The bytes of each blob, in order: one index query per few hundred blobs and each
+        pack opened once, instead of a lookup and an open per blob."""
+        fds: dict[str, int] = {}
+        conn = self._index()
+        try:
+            for start in range(0, len(shas), _INDEX_CHUNK):
+                chunk = list(shas[start : start + _INDEX_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                where = {
+                    r[0]: (r[1], r[2], r[3])
+                    for r in conn.execute(
+                        f"SELECT sha, pack, offset, length FROM packed WHERE sha IN ({marks})",
+                        chunk,
+                    )
+                }
+                for sha in chunk:
+                    loc = where.get(sha)
+                    if loc is None:
+                        yield self.get_bytes(sha)  # a loose blob, or NotFound
+                        continue
+                    pack, offset, length = loc
+                    fd = fds.get(pack)
+                    if fd is None:
+                        fd = fds[pack] = os.open(os.path.join(self._packs, pack), os.O_RDONLY)
+                    yield self._pread(fd, pack, offset, length)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+
     def iter_shas(self) -> Iterator[str]:
         seen: set[str] = set()
         for sub in self.root.iterdir():
@@ -279,9 +309,12 @@ class LocalBlobStore:
     def _read(self, pack: str, offset: int, length: int) -> bytes:
         fd = os.open(os.path.join(self._packs, pack), os.O_RDONLY)
         try:
-            data = os.pread(fd, length, offset)
+            return self._pread(fd, pack, offset, length)
         finally:
             os.close(fd)
+
+    def _pread(self, fd: int, pack: str, offset: int, length: int) -> bytes:
+        data = os.pread(fd, length, offset)
         if len(data) != length:
             raise NotFound(f"pack {pack} under {self.root} is shorter than its index says")
         return data
