@@ -134,14 +134,17 @@ function renderList() {
 
 /** Show annotation i on top (its answers in the panel), the others faded; -1 shows all alike. */
 async function pick(i) {
+  const t = task;
+  if (!t) return;
   mode = "pick";
   picked = i;
-  const overlays = task.annotations.flatMap((a, j) =>
+  const overlays = t.annotations.flatMap((a, j) =>
     j === i ? [] : a.regions.map((region) => ({ region, color: colorOf(j), faded: i >= 0 })),
   );
-  const mine = i >= 0 ? task.annotations[i].regions : [];
+  const mine = i >= 0 ? t.annotations[i].regions : [];
   editor.colorFn = i >= 0 ? () => colorOf(i) : null;
-  await editor.load(task.item, task.media_url, mine, { readonly: true, overlays });
+  await editor.load(t.item, t.media_url, mine, { readonly: true, overlays });
+  if (task !== t) return; // decided (and moved on) while the item loaded
   renderList();
   $("#review-mode").textContent = i >= 0 ? "Enter accepts · E edits · R rejects" : "Pick an annotation with its number key.";
   $("#accept").disabled = i < 0;
@@ -150,10 +153,12 @@ async function pick(i) {
 }
 
 async function startFix() {
-  if (!task || picked < 0) return;
+  const t = task;
+  if (!t || picked < 0) return;
   mode = "fix";
   editor.colorFn = null;
-  await editor.load(task.item, task.media_url, task.annotations[picked].regions, { readonly: false });
+  await editor.load(t.item, t.media_url, t.annotations[picked].regions, { readonly: false });
+  if (task !== t) return; // decided (and moved on) while the item loaded
   $("#review-mode").textContent = "Editing: Enter accepts the fix · Esc cancels";
   $("#fix").disabled = true;
 }
