@@ -81,6 +81,7 @@ def walk(paths: Iterable[Path]) -> Iterator[str]:
                     yield prefix + name
 
 
+@gc_paused()
 def ingest_paths(
     db: Database,
     blobs: LocalBlobStore,
@@ -95,24 +96,6 @@ def ingest_paths(
     workers: int | None = None,
 ) -> IngestReport:
     """Ingest every file under `paths`. Re-ingesting the same bytes is a no-op."""
-    with gc_paused():
-        return _ingest(
-            db, blobs, scheme, paths, actor, marking, source, text_field, progress, workers
-        )
-
-
-def _ingest(
-    db: Database,
-    blobs: LocalBlobStore,
-    scheme: MarkingScheme,
-    paths: list[Path],
-    actor: str,
-    marking: Marking | None,
-    source: str,
-    text_field: str,
-    progress: Progress | None,
-    workers: int | None,
-) -> IngestReport:
     files = list(walk(paths))
     report = IngestReport(files=len(files))
     marking_text = scheme.render(marking or Marking())
