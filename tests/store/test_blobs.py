@@ -70,7 +70,8 @@ def test_packed_blobs_read_like_loose_ones(tmp_path: Path) -> None:
 def test_staged_blobs_are_invisible_until_published(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "objects")
     small, large = b"\x89PNG fake but bytes", b"L" * (PACK_MAX + 10)
-    staged = [store.stage(d, hashlib.sha256(d).hexdigest()) for d in (small, large)]
+    shas = [hashlib.sha256(d).hexdigest() for d in (small, large)]
+    staged = store.stage_many([small, large], shas)
     assert staged[0].pack and not staged[0].tmp
     assert staged[1].tmp and not staged[1].pack
     # Written, but a crash here leaves nothing named: no index row, no file in place.
@@ -83,7 +84,7 @@ def test_staged_blobs_are_invisible_until_published(tmp_path: Path) -> None:
     assert [store.get_bytes(s.sha) for s in staged] == [small, large]
     assert not Path(staged[1].tmp).exists()
     # Publishing a second copy of a present blob keeps the first.
-    again = [store.stage(d, hashlib.sha256(d).hexdigest()) for d in (small, large)]
+    again = store.stage_many([small, large], shas)
     store.publish_many(again)
     assert not Path(again[1].tmp).exists()
     assert [store.get_bytes(s.sha) for s in again] == [small, large]

@@ -213,13 +213,10 @@ class LocalBlobStore:
         self.publish_many(staged)
         return shas
 
-    def stage(self, data: bytes, sha: str) -> Staged:
-        """Write bytes whose hash is known where nobody reads them yet; `make_durable` then
-        `publish_many` finish the job. Small blobs go to this process's pack file."""
-        return self.stage_many([data], [sha])[0]
-
     def stage_many(self, blobs: Sequence[bytes], shas: Sequence[str]) -> list[Staged]:
-        """`stage` for many blobs at once (the small ones in one write)."""
+        """Write blobs whose hashes are known where nobody reads them yet; `make_durable` then
+        `publish_many` finish the job. Small blobs go to this process's pack file, in one
+        write; large ones to temporary files."""
         out: list[Staged | None] = [None] * len(blobs)
         small = []
         for k, (data, sha) in enumerate(zip(blobs, shas, strict=True)):

@@ -102,12 +102,6 @@ class Writer:
         return self.sha
 
 
-def write(blobs: LocalBlobStore, table: pa.Table) -> str:
-    w = Writer(blobs)
-    w.write(table)
-    return w.close()
-
-
 # A commit's manifest is either full (every row; depth 0) or a layer over its parent's
 # manifest: the rows the commit added or changed, and a row with `removed` set for each item it
 # dropped. Readers resolve the chain down to the full manifest, so a commit costs what it
@@ -231,10 +225,3 @@ def take_items(table: pa.Table, ids: Sequence[str]) -> pa.Table:
     if not ids:
         return table.slice(0, 0)
     return table.filter(pc.is_in(table["item_id"], value_set=pa.array(list(ids), pa.string())))
-
-
-def drop_items(table: pa.Table, ids: Sequence[str]) -> pa.Table:
-    if not ids:
-        return table
-    mask = pc.is_in(table["item_id"], value_set=pa.array(list(ids), pa.string()))
-    return table.filter(pc.invert(mask))
