@@ -33,6 +33,10 @@ def test_outbox_retries_until_acknowledged_and_stores_once(site: Site) -> None:
     page.keyboard.press("Enter")
     expect(page.locator("#pending")).to_have_text("1 pending")
     queued = page.evaluate("() => JSON.parse(localStorage.getItem('assay.outbox.v1.ana'))")
+    # The outbox keeps the entry before it sends it: wait for the first attempt to arrive.
+    deadline = time.monotonic() + 15
+    while not sent and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     assert [e["body"]["client_id"] for e in queued] == sent[:1]
 
     next_task_shown(page, first)
