@@ -146,3 +146,14 @@ def test_read_many_reads_packed_and_loose_blobs_in_order(tmp_path: Path) -> None
     assert list(store.read_many(order)) == [b"a manifest", *reversed(chips), chips[3]]
     with pytest.raises(NotFound, match="blob 0123456789ab is missing"):
         list(store.read_many([packed[0], "0123456789ab" + "0" * 52]))
+
+
+def test_a_pack_larger_than_the_write_back_step_reads_back(tmp_path: Path) -> None:
+    from assay.store.blobs import WRITEBACK_STEP
+
+    store = LocalBlobStore(tmp_path / "objects")
+    chips = [bytes([i]) * (PACK_MAX - i) for i in range(WRITEBACK_STEP // PACK_MAX + 2)]
+    shas = store.put_many(chips)
+    [pack] = (tmp_path / "objects" / "pack").iterdir()
+    assert pack.stat().st_size == sum(map(len, chips)) > WRITEBACK_STEP
+    assert list(store.read_many(shas)) == chips

@@ -76,9 +76,10 @@ class _PackWriter:
             self.pos += len(blob)
         for start in range(0, len(blobs), _IOV_MAX):
             _writev_all(self.fd, blobs[start : start + _IOV_MAX])
-        if self.pos - self.started >= WRITEBACK_STEP:
+        if self.pos - self.started >= WRITEBACK_STEP and hasattr(os, "posix_fadvise"):
             # Ask the kernel to start writing what we have so far: by the time the ingest
-            # makes its blobs durable, most of the pack is already on disk.
+            # makes its blobs durable, most of the pack is already on disk. (Linux; macOS has
+            # no fadvise and simply writes it all at the sync.)
             os.posix_fadvise(self.fd, self.started, self.pos - self.started, os.POSIX_FADV_DONTNEED)
             self.started = self.pos
         return offsets
