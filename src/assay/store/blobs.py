@@ -114,9 +114,7 @@ class LocalBlobStore:
         if not loose.exists():
             loc = self._locate(sha)
             if loc is not None:
-                staged = [Staged(sha, tmp=self._stage_loose(self._read(*loc), sha))]
-                self.make_durable(staged)
-                self._publish_loose(staged)
+                self._put_loose(self._read(*loc), sha)
         return loose
 
     def exists(self, sha: str) -> bool:
@@ -129,15 +127,7 @@ class LocalBlobStore:
         # store's top level spares a stat per blob.
         fanned = {e.name for e in os.scandir(self.root) if len(e.name) == 2}
         found = {s for s in wanted if s[:2] in fanned and os.path.exists(self._loose(s))}
-        rest = [s for s in wanted if s not in found]
-        conn = self._index()
-        for start in range(0, len(rest), _INDEX_CHUNK):
-            chunk = rest[start : start + _INDEX_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                r[0] for r in conn.execute(f"SELECT sha FROM packed WHERE sha IN ({marks})", chunk)
-            )
-        return found
+        return found | set(self._locations([s for s in wanted if s not in found]))
 
     def get_bytes(self, sha: str) -> bytes:
         try:
@@ -153,18 +143,10 @@ class LocalBlobStore:
         """The bytes of each blob, in order: one index query per few hundred blobs and each
         pack opened once, instead of a lookup and an open per blob."""
         fds: dict[str, int] = {}
-        conn = self._index()
         try:
             for start in range(0, len(shas), _INDEX_CHUNK):
-                chunk = list(shas[start : start + _INDEX_CHUNK])
-                marks = ",".join("?" * len(chunk))
-                where = {
-                    r[0]: (r[1], r[2], r[3])
-                    for r in conn.execute(
-                        f"SELECT sha, pack, offset, length FROM packed WHERE sha IN ({marks})",
-                        chunk,
-                    )
-                }
+                chunk = shas[start : start + _INDEX_CHUNK]
+                where = self._locations(chunk)
                 for sha in chunk:
                     loc = where.get(sha)
                     if loc is None:
@@ -196,9 +178,7 @@ class LocalBlobStore:
         """Store one blob durably as a loose file; returns its sha256."""
         sha = hashlib.sha256(data).hexdigest()
         if not self.exists(sha):
-            staged = [Staged(sha, tmp=self._stage_loose(data, sha))]
-            self.make_durable(staged)
-            self.publish_many(staged)
+            self._put_loose(data, sha)
         return sha
 
     def put_many(self, blobs: Sequence[bytes]) -> list[str]:
@@ -264,6 +244,11 @@ class LocalBlobStore:
 
     # --- internals -----------------------------------------------------------------------------
 
+    def _put_loose(self, data: bytes, sha: str) -> None:
+        staged = [Staged(sha, tmp=self._stage_loose(data, sha))]
+        self.make_durable(staged)
+        self._publish_loose(staged)
+
     def _loose(self, sha: str) -> str:
         return os.path.join(self.root, sha[:2], sha[2:])
 
@@ -297,12 +282,18 @@ class LocalBlobStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _locate(self, sha: str) -> tuple[str, int, int] | None:
-        row = (
-            self._index()
-            .execute("SELECT pack, offset, length FROM packed WHERE sha = ?", (sha,))
-            .fetchone()
-        )
-        return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
+        return self._locations([sha]).get(sha)
+
+    def _locations(self, shas: Sequence[str]) -> dict[str, tuple[str, int, int]]:
+        """(pack, offset, length) of each of `shas` that is packed, a few hundred per query."""
+        conn = self._index()
+        out: dict[str, tuple[str, int, int]] = {}
+        for start in range(0, len(shas), _INDEX_CHUNK):
+            chunk = list(shas[start : start + _INDEX_CHUNK])
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT sha, pack, offset, length FROM packed WHERE sha IN ({marks})"
+            out.update((r[0], (r[1], r[2], r[3])) for r in conn.execute(sql, chunk))
+        return out
 
     def _read(self, pack: str, offset: int, length: int) -> bytes:
         fd = os.open(os.path.join(self._packs, pack), os.O_RDONLY)

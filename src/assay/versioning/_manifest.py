@@ -187,19 +187,14 @@ def _compact(blobs: LocalBlobStore, base: str, drop: Sequence[str], extra: pa.Ta
     mentioned, live = _resolve_layers(layers, None)
     dropped = pa.array(list(drop), pa.string())
     gone = pa.concat_arrays([mentioned, dropped])
-    sink = io.BytesIO()
-    with pq.ParquetWriter(sink, SCHEMA, **_WRITE_OPTIONS) as writer:
-        for batch in full.iter_batches(batch_size=ROW_GROUP):
-            kept = pa.Table.from_batches([batch]).filter(
-                pc.invert(pc.is_in(batch.column("item_id"), value_set=gone))
-            )
-            writer.write_table(kept.cast(SCHEMA), row_group_size=ROW_GROUP)
-        if live is not None:
-            live = live.filter(pc.invert(pc.is_in(live["item_id"], value_set=dropped)))
-            writer.write_table(live.cast(SCHEMA), row_group_size=ROW_GROUP)
-        if extra.num_rows:
-            writer.write_table(extra.cast(SCHEMA), row_group_size=ROW_GROUP)
-    return blobs.put_bytes(sink.getvalue())
+    writer = Writer(blobs)
+    for batch in full.iter_batches(batch_size=ROW_GROUP):
+        table = pa.Table.from_batches([batch])
+        writer.write(table.filter(pc.invert(pc.is_in(table["item_id"], value_set=gone))))
+    if live is not None:
+        writer.write(live.filter(pc.invert(pc.is_in(live["item_id"], value_set=dropped))))
+    writer.write(extra)
+    return writer.close()
 
 
 def read(blobs: LocalBlobStore, sha: str, columns: list[str] | None = None) -> pa.Table:
