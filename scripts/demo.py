@@ -7,7 +7,6 @@ output doubles as a walk-through.
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,12 +39,20 @@ def run(*args: str, cwd: Path) -> str:
 
 def main(target: str = "demo") -> None:
     root = Path(target).resolve()
-    if root.exists():
-        shutil.rmtree(root)
+    ws = root / "workspace"
+    if root.exists() and any(root.iterdir()):
+        # Never delete what a user may have made since (exports, users, labels, projects).
+        print(
+            f"{root} already exists: the demo was built before and may hold your own work "
+            "since (exports, users, labels, projects), so it is left exactly as it is.\n"
+            f"To start over from scratch, delete it yourself: rm -rf {shlex.quote(str(root))} "
+            "&& make demo"
+        )
+        print(next_steps(ws))
+        return
     data = root / "data"
     print(f"generating flood-response sample data in {data} ...")
     write_flood_town(data)
-    ws = root / "workspace"
     ws.mkdir(parents=True)
     run("init", ".", cwd=ws)
     run("ingest", str(data / "reports"), "--source", "field-teams", "--marking", "CUI", cwd=ws)
@@ -72,22 +79,26 @@ def main(target: str = "demo") -> None:
     run("export", "flood-town@HEAD", "--format", "coco", "--out", str(root / "export-coco"), cwd=ws)
     run("audit", "verify", cwd=ws)
     (ws / "schema.yaml").write_text(SCHEMA)
-    print(
-        f"""
-Demo workspace ready in {ws}
-Next, try:
-  cd {ws}
+    print(f"\nDemo workspace ready in {ws}")
+    print(next_steps(ws))
+
+
+def next_steps(ws: Path) -> str:
+    """What to try next: lines that can be pasted in this order into a fresh shell."""
+    activate = Path(sys.prefix) / "bin" / "activate"
+    q = shlex.quote
+    return f"""Next, try (paste these lines in order):
+  source {q(str(activate))}
+  cd {q(str(ws))}
   assay show flood-town@survey-1
   assay diff flood-town HEAD~1 HEAD --json
   assay export flood-town --format yolo --out ../export-yolo
   assay checkout flood-town@survey-1 --format labelstudio --out ../survey-1
   assay audit log
-Label it in the browser (schema.yaml is there):
+Label it in the browser (schema.yaml is there); the first line adds a user once:
   ASSAY_PASSWORD=change-me assay user add ana --role admin --clearance CUI
-  assay project create survey --schema schema.yaml --dataset flood-town --overlap 2
-  assay serve        # then open http://127.0.0.1:8000/login as ana
-(assay is installed in .venv: activate it with `source .venv/bin/activate`.)"""
-    )
+  assay project create survey --schema schema.yaml --dataset flood-town --overlap 2 --from-labels
+  assay serve        # then open http://127.0.0.1:8000/login as ana (password change-me)"""
 
 
 if __name__ == "__main__":

@@ -40,6 +40,13 @@ def project() -> None:
 @click.option("--lease", "lease_seconds", type=float, default=900.0, show_default=True)
 @click.option("--instructions", type=path_arg(exists=True, dir_okay=False), help="Markdown file.")
 @click.option("--title", help="Display title (default: the schema's title).")
+@click.option(
+    "--from-labels",
+    is_flag=True,
+    help="Start every task from the dataset's labels of record, shown for correction "
+    "(kept regions keep their author; `assay dataset pull` then changes only items with a "
+    "new answer).",
+)
 @json_option
 @pass_env
 def create(
@@ -58,6 +65,7 @@ def create(
     lease_seconds: float,
     instructions: Path | None,
     title: str | None,
+    from_labels: bool,
     as_json: bool,
 ) -> None:
     """Create project NAME with one task per item of the dataset's working state."""
@@ -81,6 +89,7 @@ def create(
             gold_after=gold_after,
             review=review,
             lease_seconds=lease_seconds,
+            from_labels=from_labels,
         )
     except ValidationError as exc:
         err = exc.errors()[0]
@@ -92,9 +101,10 @@ def create(
 
     info = next(x for x in list_projects(ws, None) if x["name"] == p.name)
     if as_json:
-        env.emit_json({**p.to_dict(), "tasks": info["task_count"]})
+        env.emit_json({**p.to_dict(), "tasks": info["task_count"], "gold": info["gold_count"]})
     else:
-        env.say(f"created project [bold]{name}[/] with {info['task_count']} task(s)")
+        gold_note = f" and {info['gold_count']} gold task(s)" if info["gold_count"] else ""
+        env.say(f"created project [bold]{name}[/] with {info['task_count']} task(s){gold_note}")
 
 
 @project.command("list")

@@ -17,6 +17,7 @@ from assay.domain.schema import LabelSchema
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling._access import marking_filter, visible_markings
 from assay.labeling._db import write
+from assay.labeling.instructions import render_instructions
 from assay.labeling.users import User
 from assay.store.schema import (
     annotations_table as ann_t,
@@ -46,6 +47,8 @@ class Workflow(BaseModel):
     gold_after: int = Field(default=5, ge=1)
     review: str = "none"  # none | all | disagreements | sample:FRACTION
     lease_seconds: float = Field(default=900.0, gt=0)
+    # Serve each item's label of record (of the project's dataset) as editable pre-annotations.
+    from_labels: bool = False
     # Adaptive overlap: ask for another label (up to `overlap`) only while the leading answer
     # of the first choices control has a posterior below `adaptive`; every task gets
     # `adaptive_min` labels first.
@@ -77,6 +80,7 @@ class Project:
             "dataset": self.dataset,
             "schema": self.schema.model_dump(mode="json"),
             "instructions": self.instructions,
+            "instructions_html": render_instructions(self.instructions),
             "workflow": self.workflow.model_dump(mode="json"),
         }
 
@@ -172,7 +176,14 @@ def create_project(
                 .where(tasks.c.project_id == project_id)
                 .values(target=min(wf.adaptive_min, wf.overlap))
             )
-        n_gold = _insert_gold(ws, conn, project_id, wf.gold) if wf.gold else 0
+        n_gold, n_shared = _insert_gold(ws, conn, project_id, wf.gold) if wf.gold else (0, 0)
+        if n_shared and n_shared >= n_tasks:
+            raise InvalidInput(
+                f"every item of {dataset!r} is in the gold set {wf.gold!r}, so nothing would be "
+                "left to label: gold items are taken out of the work pool. Make the gold set a "
+                "few known-answer items, e.g. `assay dataset create flood-gold`, `assay dataset "
+                "add flood-gold --items QUERY`, label them and `assay commit`/`assay tag` it"
+            )
         _set_priorities(conn, project_id)
         conn.execute(
             project_markings.insert().from_select(
@@ -187,7 +198,13 @@ def create_project(
             actor or ws.actor,
             "project.create",
             f"project:{name}",
-            {"dataset": dataset, "tasks": n_tasks, "gold": n_gold, **wf.model_dump(mode="json")},
+            {
+                "dataset": dataset,
+                "tasks": n_tasks - n_shared,
+                "gold": n_gold,
+                "gold_from_dataset": n_shared,
+                **wf.model_dump(mode="json"),
+            },
         )
         return project_by_id(conn, project_id)
 
@@ -204,7 +221,12 @@ def _insert_tasks(conn: Connection, project_id: int, ds: int) -> int:
     return int(result.rowcount)
 
 
-def _insert_gold(ws: Workspace, conn: Connection, project_id: int, spec: str) -> int:
+def _insert_gold(ws: Workspace, conn: Connection, project_id: int, spec: str) -> tuple[int, int]:
+    """Add the gold tasks; returns (gold tasks, of them items of the project's own dataset).
+
+    A gold item that is also in the project's dataset becomes a gold task only: it is taken
+    out of the work pool, so it is never counted as work nor labelled as ordinary work.
+    """
     from assay.versioning import _manifest
 
     rev = versioning.resolve(conn, spec, default_head=True)
@@ -243,7 +265,7 @@ def _insert_gold(ws: Workspace, conn: Connection, project_id: int, spec: str) ->
                     gold=payload,
                 )
             )
-    return len(gold)
+    return len(gold), len(existing)
 
 
 def _set_priorities(conn: Connection, project_id: int) -> int:
@@ -291,9 +313,12 @@ def summary(ws: Workspace, conn: Connection, p: Project, user: User | None) -> d
             ),
         ).where(*cond)
     ).one()
+    cond[1] = tasks.c.is_gold == 1
+    n_gold = conn.execute(select(func.count()).where(*cond)).scalar_one()
     return {
         "name": p.name,
         "task_count": int(row[0]),
+        "gold_count": int(n_gold),
         "done_count": int(row[1]),
         "in_progress": int(row[2]),
     }

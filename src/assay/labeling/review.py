@@ -129,6 +129,8 @@ def decide(
             if regions is None:
                 raise InvalidInput("fix needs the corrected regions")
             p.schema.check_regions(regions)
+            media = conn.execute(select(items.c.media_type).where(items.c.id == task.item_id))
+            p.schema.check_complete(regions, media.scalar())
         if decision == "reject" and not comment.strip():
             raise InvalidInput("reject needs a comment telling the annotator what was wrong")
         if decision == "accept":

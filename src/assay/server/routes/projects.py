@@ -45,6 +45,7 @@ def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
         "dataset": d["dataset"],
         "schema": d["schema"],
         "instructions": d["instructions"],
+        "instructions_html": d["instructions_html"],
         "workflow": {
             "overlap": p.workflow.overlap,
             "gold_share": p.workflow.gold_share,

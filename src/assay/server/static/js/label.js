@@ -26,7 +26,7 @@ async function main() {
   const proj = await api("GET", `/projects/${enc(project)}`);
   document.title = `${proj.schema.title || proj.name} · label · assay`;
   $("#title").textContent = proj.schema.title || proj.name;
-  showInstructions(proj.instructions);
+  showInstructions(proj.instructions_html);
   editor = new Editor({
     schema: normalizeSchema(proj.schema),
     stage: $("#stage"),
@@ -75,10 +75,11 @@ async function main() {
   await nextTask();
 }
 
-function showInstructions(text) {
+function showInstructions(html) {
   const box = $("#instructions");
-  if (!text || !text.trim()) return;
-  box.querySelector(".instructions-text").textContent = text; // shown as text: no HTML injection
+  if (!html) return;
+  // rendered by the server from Markdown with raw HTML escaped and remote images removed
+  box.querySelector(".instructions-text").innerHTML = html;
   box.hidden = false;
 }
 
@@ -145,6 +146,17 @@ function showEmpty() {
 
 function submit() {
   if (!current || busy) return;
+  const missing = editor.missing();
+  for (const sec of document.querySelectorAll("#panel section.control")) {
+    sec.classList.toggle("missing", missing.includes(sec.dataset.control));
+  }
+  if (missing.length) {
+    // the server refuses it too (422); say why here and keep the task on screen
+    const reason = `Not submitted: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} required`;
+    setStatus(reason, "error");
+    toast(reason, "error");
+    return;
+  }
   const body = {
     client_id: uuid(),
     regions: editor.output(),
