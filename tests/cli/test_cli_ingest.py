@@ -81,7 +81,7 @@ def test_ingest_json_marking_and_text_field(cli, samples, tmp_path: Path) -> Non
     assert (again["new"], again["duplicate"]) == (0, 3)
     assert sorted(again["item_ids"]) == sorted(data["item_ids"])
     # Without --text-field the CSV is skipped with a hint.
-    plain = cli("ingest", samples.root / "hotline.csv", "--json").json()
+    plain = cli("ingest", samples.root / "hotline.csv", "--json", code=1).json()  # nothing in
     assert plain["failures"] == [
         {
             "path": str(samples.root / "hotline.csv"),
@@ -102,7 +102,7 @@ def test_reingest_with_another_marking_is_reported(cli, samples, tmp_path: Path)
     Workspace.init(tmp_path).close()
     f = samples.text("casualties.txt", "Casualty list, sector 4.")
     cli("ingest", f)
-    res = cli("ingest", f, "--marking", "SECRET/SAR")
+    res = cli("ingest", f, "--marking", "SECRET/SAR", code=1)  # nothing went in
     assert "0 new, 0 duplicate, 1 failed (1 file(s))" in res.stdout
     (line,) = [ln for ln in res.stderr.splitlines() if "casualties.txt" in ln]
     assert "already ingested with marking UNCLASSIFIED, not SECRET/SAR" in line

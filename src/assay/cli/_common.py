@@ -111,3 +111,20 @@ class LazyGroup(click.Group):
         if cmd_name in self.lazy:
             return load(self.lazy[cmd_name])
         return super().get_command(ctx, cmd_name)
+
+
+def plain(value: Any) -> str:
+    """A value as a person reads it, never a Python repr: lists comma-separated (`-` when
+    empty), mappings as `key=value`, None as `-`.
+
+    Example:
+        >>> plain(["v1", "survey-1"]), plain([]), plain({"items": 3, "regions": 9}), plain(None)
+        ('v1, survey-1', '-', 'items=3, regions=9', '-')
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={plain(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list | tuple | set):
+        return ", ".join(plain(v) for v in value) or "-"
+    return str(value)

@@ -31,13 +31,33 @@ def project() -> None:
     "--adaptive-min", type=int, default=1, show_default=True, help="Labels every task gets."
 )
 @click.option("--gold", help="Gold labels from DATASET@REV (served unannounced).")
-@click.option("--gold-share", type=float, default=0.0, show_default=True)
-@click.option("--gold-min-accuracy", type=float, default=0.7, show_default=True)
+@click.option(
+    "--gold-share",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of an annotator's tasks that are gold, 0..1 (0.05 when --gold is given "
+    "without it).",
+)
+@click.option(
+    "--gold-min-accuracy",
+    type=float,
+    default=0.7,
+    show_default=True,
+    help="Pause an annotator whose mean gold score falls below this (0..1).",
+)
 @click.option(
     "--gold-after", type=int, default=5, show_default=True, help="Gold tasks before pausing."
 )
 @click.option("--review", default="none", show_default=True, help="none|all|disagreements|sample:F")
-@click.option("--lease", "lease_seconds", type=float, default=900.0, show_default=True)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=float,
+    default=900.0,
+    show_default=True,
+    help="Seconds an annotator holds a task before it returns to the queue (900 = 15 min).",
+)
 @click.option("--instructions", type=path_arg(exists=True, dir_okay=False), help="Markdown file.")
 @click.option("--title", help="Display title (default: the schema's title).")
 @click.option(
