@@ -294,7 +294,14 @@ def list_projects(ws: Workspace, user: User | None) -> list[dict[str, Any]]:
     with ws.db.read() as conn:
         for row in conn.execute(select(projects).order_by(projects.c.name)).all():
             p = _row_to_project(row)
-            out.append({**summary(ws, conn, p, user), "title": p.title, "dataset": p.dataset})
+            out.append(
+                {
+                    **summary(ws, conn, p, user),
+                    "title": p.title,
+                    "dataset": p.dataset,
+                    "review": p.workflow.review,
+                }
+            )
     return out
 
 

@@ -44,8 +44,9 @@ export class Editor {
   // --- task -----------------------------------------------------------------------------------
 
   /** Show an item with starting regions (model pre-labels, or an annotation being fixed). */
-  async load(item, mediaUrl, regions = [], { pre = false, overlays = [], readonly = false } = {}) {
+  async load(item, mediaUrl, regions = [], { pre = false, preSource = "model", overlays = [], readonly = false } = {}) {
     this.item = item;
+    this.preSource = preSource; // "model" pre-labels or the dataset's labels of "record"
     this.readonly = readonly;
     this.overlayList = overlays;
     this.selectedId = null;

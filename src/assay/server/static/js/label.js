@@ -6,7 +6,7 @@ import { Editor } from "./editor.js";
 import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
 import { Outbox } from "./outbox.js";
 import { normalizeSchema } from "./schema.js";
-import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, toast, typing } from "./ui.js";
+import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, titleOf, toast, typing } from "./ui.js";
 
 const SKIP_REASONS = ["cannot see enough to decide", "not relevant to this project", "damaged or empty item"];
 const WAIT_MS = 1000;
@@ -25,7 +25,7 @@ async function main() {
   showUser(me);
   const proj = await api("GET", `/projects/${enc(project)}`);
   document.title = `${proj.schema.title || proj.name} · label · assay`;
-  $("#title").textContent = proj.schema.title || proj.name;
+  $("#title").textContent = titleOf(proj);
   showInstructions(proj.instructions_html);
   editor = new Editor({
     schema: normalizeSchema(proj.schema),
@@ -122,8 +122,12 @@ async function show(t) {
   setMarking(t.item.marking);
   $("#task-info").textContent = t.item.name || t.item.id.slice(0, 12);
   delete $("#stage").dataset.taskId;
-  await editor.load(t.item, t.media_url, t.prelabels || [], { pre: true });
-  if (editor.hasPrelabels) toast("Model pre-labels shown dashed: correct them, then submit");
+  await editor.load(t.item, t.media_url, t.prelabels || [], { pre: true, preSource: t.prelabel_source || "model" });
+  if (editor.hasPrelabels) {
+    toast(editor.preSource === "record"
+      ? "The dataset's current labels are shown dashed: correct what is wrong, then submit"
+      : "Model pre-labels shown dashed: correct them, then submit");
+  }
   shownAt = performance.now();
   setStatus(done ? `${done} done this session` : "");
   document.body.dataset.state = "task";
@@ -161,7 +165,7 @@ function submit() {
     client_id: uuid(),
     regions: editor.output(),
     lead_time: Math.max(0.001, (performance.now() - shownAt) / 1000),
-    model_assisted: Boolean(editor.hasPrelabels),
+    model_assisted: Boolean(editor.hasPrelabels) && editor.preSource === "model",
   };
   outbox.add({ path: `/tasks/${enc(current.task_id)}/submit`, body, task_id: current.task_id });
   current = null;

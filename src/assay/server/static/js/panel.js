@@ -144,7 +144,7 @@ export class Panel {
           swatch(ed.colorOf(r), r._pre),
           el("span.region-label", { text: r.label || "—" }),
           el("span.region-geom", { text: describe(r) }),
-          r._pre ? el("span.badge", { text: "model", title: "model pre-label: correct or delete it" }) : null,
+          r._pre ? preBadge(ed.preSource) : null,
           ed.readonly
             ? null
             : el("button.icon", {
@@ -262,6 +262,12 @@ export class Panel {
     if (document.activeElement !== ta) ta.value = cur ? cur.text || "" : "";
     ta.disabled = this.ed.readonly;
   }
+}
+
+function preBadge(source) {
+  return source === "record"
+    ? el("span.badge", { text: "record", title: "the dataset's current label: keep, correct or delete it" })
+    : el("span.badge", { text: "model", title: "model pre-label: correct or delete it" });
 }
 
 /** A label's key as printed on a keyboard: letters in capitals, so `l` never reads as `1`. */

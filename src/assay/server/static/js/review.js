@@ -7,7 +7,7 @@ import { Editor } from "./editor.js";
 import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
 import { Outbox } from "./outbox.js";
 import { normalizeSchema } from "./schema.js";
-import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, toast, typing } from "./ui.js";
+import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, titleOf, toast, typing } from "./ui.js";
 
 // colour-blind-friendly, distinct from each other (Okabe–Ito)
 const ANNOTATOR_COLORS = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#f0e442", "#000000"];
@@ -26,7 +26,7 @@ async function main() {
   showUser(me);
   const proj = await api("GET", `/projects/${enc(project)}`);
   document.title = `${proj.schema.title || proj.name} · review · assay`;
-  $("#title").textContent = `Review: ${proj.schema.title || proj.name}`;
+  $("#title").textContent = `Review: ${titleOf(proj)}`;
   editor = new Editor({ schema: normalizeSchema(proj.schema), stage: $("#stage"), side: $("#panel") });
   outbox = new Outbox(me.name, ({ pending }) => {
     $("#pending").textContent = `${pending} pending`;
@@ -105,7 +105,11 @@ async function next() {
 
 function empty() {
   task = null;
+  mode = "pick";
+  picked = -1;
   delete $("#stage").dataset.taskId;
+  $("#task-info").textContent = ""; // the last task's file name and hint no longer apply
+  $("#review-mode").textContent = "";
   setMarking(null);
   editor.item = null;
   editor.view = null;
@@ -127,8 +131,26 @@ function renderList() {
         sw,
         el("span.who", { text: (a.author || "").replace(/^user:/, "") }),
         el("span.muted.small", { text: `${a.regions.length} regions${a.lead_time ? ` · ${Math.round(a.lead_time)} s` : ""}` }),
+        answers(a),
       );
     }),
+  );
+}
+
+/** The whole-item answers (choices, text, rating) of one annotation, shown in its row so the
+ * annotators' answers sit side by side. */
+function answers(a) {
+  const whole = a.regions.filter((r) => ["choice", "text", "rating"].includes(r.kind));
+  if (!whole.length) return null;
+  const byControl = new Map();
+  for (const r of whole) {
+    const v = r.kind === "choice" ? r.label : r.kind === "rating" ? `${r.value}★` : `“${r.text}”`;
+    byControl.set(r.control, [...(byControl.get(r.control) || []), v]);
+  }
+  return el(
+    "dl.answers",
+    {},
+    [...byControl].flatMap(([control, values]) => [el("dt", { text: control }), el("dd", { text: values.join(", "), dataset: { control } })]),
   );
 }
 
