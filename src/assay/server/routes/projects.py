@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from assay.labeling import history
 from assay.labeling import review as rev
 from assay.labeling.dashboard import dashboard as project_dashboard
 from assay.labeling.projects import get_project, list_projects
@@ -52,6 +53,12 @@ def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
             "review": p.workflow.review,
         },
     }
+
+
+@router.get("/projects/{project}/mine")
+def mine(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """This user's progress ("task N of M") and the tasks they submitted, newest first."""
+    return history.history(ws, user, project)
 
 
 @router.post("/projects/{project}/review/next", responses={204: {"description": "nothing left"}})

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from assay.domain.labels import Region
+from assay.labeling import history
 from assay.labeling import review as rev
 from assay.labeling.queue import skip_task
 from assay.labeling.submit import check_submission, submit_in
@@ -84,5 +85,30 @@ async def review(
             annotation_id=body.annotation_id,
             regions=body.regions,
             comment=body.comment,
+        ),
+    )
+
+
+class AmendBody(BaseModel):
+    client_id: str = Field(min_length=1, max_length=100)
+    regions: list[Region] = Field(default_factory=list)
+    lead_time: float | None = None
+
+
+@router.get("/tasks/{task_id}/mine")
+def mine(task_id: int, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """Reopen a task this user submitted: the item and their current answer."""
+    return history.my_answer(ws, user, task_id)
+
+
+@router.post("/tasks/{task_id}/amend")
+async def amend(
+    task_id: int, body: AmendBody, request: Request, ws: WorkspaceDep, user: CurrentUser
+) -> Any:
+    """Replace this user's answer with a new annotation that supersedes it (409 once reviewed)."""
+    return await in_writer(
+        request,
+        lambda: history.amend(
+            ws, user, task_id, body.client_id, body.regions, lead_time=body.lead_time
         ),
     )
