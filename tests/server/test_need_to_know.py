@@ -148,7 +148,39 @@ def deny_me(world: World, client: Client) -> None:
     _no_secret_in(r.text, world)
 
 
+def deny_history(world: World, client: Client) -> None:
+    _secret_task(world)
+    mine = client("root").get(f"/api/v1/projects/{world.project}/mine").json()
+    assert (mine["tasks"], len(mine["history"])) == (9, 9)
+    assert any(t["item_id"] in world.items["secret"] for t in mine["history"])
+    ana = client("ana").get(f"/api/v1/projects/{world.project}/mine").json()
+    assert (ana["tasks"], ana["submitted"], ana["history"]) == (8, 0, [])
+    _no_secret_in(str(ana), world)
+
+
+def deny_my_answer(world: World, client: Client) -> None:
+    secret = _secret_task(world)
+    assert client("root").get(f"/api/v1/tasks/{secret}/mine").status_code == 200
+    # nobody reads another annotator's answer, nor a task above their clearance
+    r = client("ana").get(f"/api/v1/tasks/{secret}/mine")
+    assert (
+        r.status_code == 404
+        and r.json()["error"] == f"ana has no submitted answer to task {secret}"
+    )
+    assert client("man").get(f"/api/v1/tasks/{secret - 1}/mine").status_code == 404
+
+
+def deny_amend(world: World, client: Client) -> None:
+    secret = _secret_task(world)
+    body = {"client_id": _cid(), "regions": []}
+    assert client("ana").post(f"/api/v1/tasks/{secret}/amend", json=body).status_code == 404
+    assert client("root").post(f"/api/v1/tasks/{secret}/amend", json=body).status_code == 200
+
+
 DENIALS: dict[tuple[str, str], Callable[[World, Client], None]] = {
+    ("GET", "/api/v1/projects/{project}/mine"): deny_history,
+    ("GET", "/api/v1/tasks/{task_id}/mine"): deny_my_answer,
+    ("POST", "/api/v1/tasks/{task_id}/amend"): deny_amend,
     ("POST", "/api/v1/auth/login"): deny_login,
     ("POST", "/api/v1/auth/logout"): deny_logout,
     ("GET", "/api/v1/me"): deny_me,

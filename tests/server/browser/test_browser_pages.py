@@ -96,6 +96,8 @@ def test_every_page_works_offline_review_and_dashboard(site: Site) -> None:
     man.keyboard.press("Enter")
     expect(man.locator(".empty")).to_contain_text("Nothing to review")
     expect(man.locator("#pending")).to_be_hidden()
+    expect(man.locator("#task-info")).to_have_text("")  # no stale file name ...
+    expect(man.locator("#review-mode")).to_have_text("")  # ... nor "Editing" hint
 
     decisions = [(r.decision, r.comment) for r in site.reviews()]
     assert decisions == [("accept", ""), ("fix", ""), ("reject", "the box misses the roof")]

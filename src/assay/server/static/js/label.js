@@ -156,7 +156,11 @@ async function backToQueue() {
 
 function showMeta(item) {
   const box = $("#item-meta");
-  const meta = Object.entries(item.metadata || {}).filter(([, v]) => v !== null && v !== "" && !Array.isArray(v));
+  // a JSONL/CSV row's other columns sit under `fields`: show them first, as their own rows
+  const raw = item.metadata || {};
+  const flat = { ...(raw.fields && typeof raw.fields === "object" ? raw.fields : {}), ...raw };
+  delete flat.fields;
+  const meta = Object.entries(flat).filter(([, v]) => v !== null && v !== "" && !Array.isArray(v));
   const isText = (item.media_type || "").startsWith("text/");
   box.hidden = !meta.length || !isText;
   box.querySelector("dl").replaceChildren(
