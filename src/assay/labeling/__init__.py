@@ -11,7 +11,8 @@ from assay.labeling.queue import Lease, next_task, skip_task
 from assay.labeling.review import decide, review_next
 from assay.labeling.sessions import LoginPolicy, Session, login, logout
 from assay.labeling.submit import submit
-from assay.labeling.users import ROLES, User, add_user, create_token, list_users
+from assay.labeling.history import amend, history, my_answer
+from assay.labeling.users import ROLES, User, add_user, create_token, find_user, list_users
 
 __all__ = [
     "ROLES",
@@ -22,17 +23,21 @@ __all__ = [
     "User",
     "Workflow",
     "add_user",
+    "amend",
     "create_project",
     "create_token",
     "dashboard",
     "decide",
     "get_item",
+    "find_user",
     "get_project",
+    "history",
     "item_blob",
     "list_projects",
     "list_users",
     "login",
     "logout",
+    "my_answer",
     "next_task",
     "review_next",
     "score",
