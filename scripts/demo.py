@@ -6,8 +6,10 @@ output doubles as a walk-through.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -27,14 +29,27 @@ controls:
 
 
 def run(*args: str, cwd: Path) -> str:
-    cmd = [sys.executable, "-m", "assay", *args]
+    """Run one `assay` command as typed in a shell (in this interpreter: one start-up for
+    the whole walk-through), echo its output, and stop the demo if it fails."""
+    from assay.cli import main as assay
+
     print(f"\n$ assay {shlex.join(args)}", flush=True)
-    proc = subprocess.run(cmd, cwd=cwd, text=True, capture_output=True)
-    sys.stdout.write(proc.stdout)
-    sys.stderr.write(proc.stderr)
-    if proc.returncode != 0:
-        raise SystemExit(f"demo step failed with exit code {proc.returncode}")
-    return proc.stdout.strip()
+    out = io.StringIO()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out):
+            try:
+                assay(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(here)
+    sys.stdout.write(out.getvalue())
+    if code != 0:
+        raise SystemExit(f"demo step failed with exit code {code}")
+    return out.getvalue().strip()
 
 
 def main(target: str = "demo") -> None:

@@ -152,7 +152,7 @@ class Reader:
         os.chdir(self.cwd)
         try:
             with contextlib.redirect_stdout(out):
-                exec(compile(block.code, block.where, "exec"), self.namespace)  # noqa: S102
+                exec(compile(block.code, block.where, "exec"), self.namespace)
         finally:
             os.chdir(old)
         printed = out.getvalue()

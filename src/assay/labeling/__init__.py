@@ -5,13 +5,13 @@ Services here take a `Workspace` and a `User`; they never import the server or t
 
 from assay.labeling.dashboard import dashboard
 from assay.labeling.gold import score
+from assay.labeling.history import amend, my_answer, my_history
 from assay.labeling.items import get_item, item_blob
 from assay.labeling.projects import Project, Workflow, create_project, get_project, list_projects
 from assay.labeling.queue import Lease, next_task, skip_task
 from assay.labeling.review import decide, review_next
 from assay.labeling.sessions import LoginPolicy, Session, login, logout
 from assay.labeling.submit import submit
-from assay.labeling.history import amend, history, my_answer
 from assay.labeling.users import ROLES, User, add_user, create_token, find_user, list_users
 
 __all__ = [
@@ -28,16 +28,16 @@ __all__ = [
     "create_token",
     "dashboard",
     "decide",
-    "get_item",
     "find_user",
+    "get_item",
     "get_project",
-    "history",
     "item_blob",
     "list_projects",
     "list_users",
     "login",
     "logout",
     "my_answer",
+    "my_history",
     "next_task",
     "review_next",
     "score",

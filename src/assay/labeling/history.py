@@ -52,7 +52,7 @@ def progress(ws: Workspace, user: User, project: str) -> dict[str, Any]:
     return {"project": p.name, "submitted": int(done), "tasks": counts["task_count"]}
 
 
-def history(ws: Workspace, user: User, project: str) -> dict[str, Any]:
+def my_history(ws: Workspace, user: User, project: str) -> dict[str, Any]:
     """The tasks `user` submitted in `project`, newest first (at most HISTORY_LIMIT)."""
     p = cached_project(ws, project)
     with ws.db.read() as conn:

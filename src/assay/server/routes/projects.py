@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from assay.labeling import history
 from assay.labeling import review as rev
 from assay.labeling.dashboard import dashboard as project_dashboard
+from assay.labeling.history import my_history
 from assay.labeling.projects import get_project, list_projects
 from assay.labeling.queue import lease_next
 from assay.server.deps import CurrentUser, WorkspaceDep, current_user, hot_write, in_writer
@@ -58,7 +58,7 @@ def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
 @router.get("/projects/{project}/mine")
 def mine(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """This user's progress ("task N of M") and the tasks they submitted, newest first."""
-    return history.history(ws, user, project)
+    return my_history(ws, user, project)
 
 
 @router.post("/projects/{project}/review/next", responses={204: {"description": "nothing left"}})

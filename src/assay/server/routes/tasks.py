@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from assay.domain.labels import Region
-from assay.labeling import history
 from assay.labeling import review as rev
+from assay.labeling.history import amend as amend_answer
+from assay.labeling.history import my_answer
 from assay.labeling.queue import skip_task
 from assay.labeling.submit import check_submission, submit_in
 from assay.server.deps import CurrentUser, WorkspaceDep, current_user, hot_write, in_writer
@@ -98,7 +99,7 @@ class AmendBody(BaseModel):
 @router.get("/tasks/{task_id}/mine")
 def mine(task_id: int, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """Reopen a task this user submitted: the item and their current answer."""
-    return history.my_answer(ws, user, task_id)
+    return my_answer(ws, user, task_id)
 
 
 @router.post("/tasks/{task_id}/amend")
@@ -108,7 +109,7 @@ async def amend(
     """Replace this user's answer with a new annotation that supersedes it (409 once reviewed)."""
     return await in_writer(
         request,
-        lambda: history.amend(
+        lambda: amend_answer(
             ws, user, task_id, body.client_id, body.regions, lead_time=body.lead_time
         ),
     )
