@@ -18,6 +18,13 @@ if TYPE_CHECKING:
 
 IMPORT_FORMATS = ["coco", "labelstudio", "yolo", "voc", "jsonl", "parquet"]
 EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet"]
+export_format = click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(EXPORT_FORMATS, case_sensitive=False),
+    help="Format to write (any case).",
+)
 
 
 @click.command("init")
@@ -258,13 +265,7 @@ def _write(
 
 @click.command("export")
 @click.argument("spec", metavar="NAME[@REV]")
-@click.option(
-    "--format",
-    "fmt",
-    required=True,
-    type=click.Choice(EXPORT_FORMATS, case_sensitive=False),
-    help="Format to write (any case).",
-)
+@export_format
 @click.option("--out", required=True, type=path_arg(file_okay=False))
 @click.option("--no-media", is_flag=True, help="Write label files only, not the media.")
 @json_option
@@ -276,13 +277,7 @@ def export(env: Env, spec: str, fmt: str, out: Path, no_media: bool, as_json: bo
 
 @click.command("checkout")
 @click.argument("spec", metavar="NAME@REV")
-@click.option(
-    "--format",
-    "fmt",
-    required=True,
-    type=click.Choice(EXPORT_FORMATS, case_sensitive=False),
-    help="Format to write (any case).",
-)
+@export_format
 @click.option("--out", required=True, type=path_arg(file_okay=False))
 @json_option
 @pass_env

@@ -24,7 +24,7 @@ from assay.labeling._tx import tx_for
 from assay.labeling.items import item_view
 from assay.labeling.projects import cached_project, summary
 from assay.labeling.queue import previous, remember
-from assay.labeling.submit import annotation_id, authored, check_submission
+from assay.labeling.submit import annotation_id, authored, check_answer, check_submission
 from assay.labeling.users import User
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import assignments, items, tasks
@@ -157,9 +157,7 @@ def amend(
             raise Conflict(
                 f"task {task_id} was already reviewed ({row.review}); ask a reviewer to change it"
             )
-        p.schema.check_regions(regions)
-        media = conn.execute(select(items.c.media_type).where(items.c.id == row.item_id))
-        p.schema.check_complete(regions, media.scalar())
+        check_answer(tx, p, row.item_id, regions)
         new_id = annotation_id(user, client_id)
         final = authored(regions, user.actor)
         conn.execute(

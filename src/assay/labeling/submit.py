@@ -26,6 +26,15 @@ from assay.workspace import Workspace
 _MEDIA_TYPE = "SELECT media_type FROM items WHERE id = :i"
 
 
+def check_answer(tx: Tx, p: Project, item_id: str, regions: list[Region]) -> None:
+    """Every region fits the schema and every required control is answered (the controls
+    that apply to the item's media type), else `InvalidInput` naming what is wrong."""
+    p.schema.check_regions(regions)
+    if p.schema.has_required:
+        media = tx.one(_MEDIA_TYPE, {"i": item_id})
+        p.schema.check_complete(regions, media[0] if media else None)
+
+
 def annotation_id(user: User, client_id: str) -> str:
     return hashlib.sha256(f"{user.id}\x00{client_id}".encode()).hexdigest()[:32]
 
@@ -82,10 +91,7 @@ def submit_in(
     if first is not None:
         return {**first, "duplicate": True}
     task, p = task_for_user(tx, ws, user, task_id)
-    p.schema.check_regions(regions)
-    if p.schema.has_required:
-        media = tx.one(_MEDIA_TYPE, {"i": task.item_id})
-        p.schema.check_complete(regions, media[0] if media else None)
+    check_answer(tx, p, task.item_id, regions)
     _take_assignment(tx, task, p, user)
     final = authored(regions, user.actor)
     if p.workflow.from_labels:

@@ -196,7 +196,16 @@ function decide(decision, comment = "") {
   if (decision !== "reject" && picked < 0) return toast("Pick an annotation first (number key)");
   const a = picked >= 0 ? task.annotations[picked] : null;
   const body = { client_id: uuid(), decision, annotation_id: a ? a.id : null, comment };
-  if (decision === "fix") body.regions = editor.output();
+  if (decision === "fix") {
+    const missing = editor.missing();
+    if (missing.length) {
+      // the server would refuse the fix (422): say why and stay in editing
+      const reason = `Not accepted: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} required`;
+      $("#status").textContent = reason;
+      return toast(reason, "error");
+    }
+    body.regions = editor.output();
+  }
   outbox.add({ path: `/tasks/${enc(task.task_id)}/review`, body, task_id: task.task_id });
   toast({ accept: "Accepted", fix: "Fixed and accepted", reject: "Rejected" }[decision]);
   task = null;
