@@ -33,6 +33,11 @@ from typing import Any
 FENCE = re.compile(r"^```([\w-]*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*docs:\s*(\w+)\s*(.*?)\s*-->\s*$")
 RUN = {"python", "bash", "console"}
+HINT = (
+    "Every README example runs in order in one folder (README.md, 'Examples in this README'): "
+    "fix the example, or put <!-- docs: skip REASON --> on the line before its fence when it "
+    "cannot run here (a server, your own model file), or use a ```text fence for a synopsis."
+)
 
 
 @dataclass
@@ -142,7 +147,12 @@ class Reader:
         if block.lang not in RUN:
             return
         self.ran.append(block.where)
-        getattr(self, f"_{block.lang}")(block)
+        try:
+            getattr(self, f"_{block.lang}")(block)
+        except Exception as exc:
+            raise AssertionError(
+                f"{block.where} does not run as written: {exc}\n{HINT}"
+            ).with_traceback(exc.__traceback__) from None
 
     def _python(self, block: Block) -> None:
         if block.directive != "continue":
