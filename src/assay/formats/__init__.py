@@ -24,6 +24,7 @@ def _build() -> Registry:
     registry = Registry()
     for module in (coco, yolo, voc, labelstudio, jsonl, parquet):
         registry.register(module.CODEC)
+    registry.register(yolo.SEGMENT_CODEC)
     return registry
 
 
