@@ -111,20 +111,22 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
     written: list[Path] = []
     made: set[Path] = set()
     for row, rel in zip(rows, label_rel, strict=True):
-        lines: dict[str, None] = {}
+        lines: dict[str, str] = {}  # (class, box) -> row
         w, h = float(row.width or 1), float(row.height or 1)
         for r in row.regions:
             line = _row_line(r, task, class_ids, w, h, dropped)
             if line is None:
                 continue
-            if line in lines:
-                dropped["duplicate region"] += 1  # Ultralytics removes duplicate rows
-            lines[line] = None
+            if line[0] in lines:
+                # Ultralytics keeps one of the rows with the same class and box (segments too)
+                dropped["duplicate region (same class and box)"] += 1
+                continue
+            lines[line[0]] = line[1]
         path = out_dir / "labels" / rel
         if path.parent not in made:
             path.parent.mkdir(parents=True, exist_ok=True)
             made.add(path.parent)
-        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        path.write_text("".join(line + "\n" for line in lines.values()), encoding="utf-8")
         written.append(path)
     warn_dropped("YOLO" if task == "detect" else "YOLO segment", dropped)
     used = set(splits)
@@ -163,8 +165,8 @@ def _row_line(
     w: float,
     h: float,
     dropped: Counter[str],
-) -> str | None:
-    """One label row for `r` in the layout of `task`, or None (counted in `dropped`)."""
+) -> tuple[str, str] | None:
+    """The box row and the row in the layout of `task` for `r`, or None (counted in `dropped`)."""
     if r.label is None or r.kind not in ("box", "polygon"):
         dropped[r.kind if r.label is not None else f"unlabelled {r.kind}"] += 1
         return None
@@ -182,12 +184,16 @@ def _row_line(
     if task == "segment":
         if r.kind == "box":
             dropped["box (written as a 4-corner polygon)"] += 1
-        return f"{cid} " + " ".join(f"{px:.6f} {py:.6f}" for px, py in norm)
-    if r.kind == "polygon":
-        dropped["polygon outline (written as its bounding box)"] += 1
+        norm = [(round(px, 6), round(py, 6)) for px, py in norm]  # as written
+        xs, ys = [p[0] for p in norm], [p[1] for p in norm]
+        key = f"{cid} {min(xs)} {max(xs)} {min(ys)} {max(ys)}"
+        return key, f"{cid} " + " ".join(f"{px:.6f} {py:.6f}" for px, py in norm)
     xs, ys = [p[0] for p in norm], [p[1] for p in norm]
     x1, x2, y1, y2 = min(xs), max(xs), min(ys), max(ys)
-    return f"{cid} {(x1 + x2) / 2:.6f} {(y1 + y2) / 2:.6f} {x2 - x1:.6f} {y2 - y1:.6f}"
+    box = f"{cid} {(x1 + x2) / 2:.6f} {(y1 + y2) / 2:.6f} {x2 - x1:.6f} {y2 - y1:.6f}"
+    if r.kind == "polygon":
+        dropped["polygon outline (written as its bounding box)"] += 1
+    return box, box
 
 
 def _read_labels(
