@@ -118,3 +118,30 @@ def test_label_map_rules() -> None:
     assert merged.pairs() == [("car", 3), ("person", 1), ("boat", 4), ("bus", 8)]
     assert LabelMap().extend(["b", "a"]).pairs() == [("b", 1), ("a", 2)]
     assert LabelMap.from_pairs([("x", 0), ("y", 1)]).dense() == {"x": 0, "y": 1}
+
+
+def test_a_version_4_workspace_migrates_and_numbers_as_before(tmp_path: Path) -> None:
+    w = Workspace.init(tmp_path / "ws")
+    src = _coco(tmp_path / "src", [(5, "roof"), (2, "debris")], [(1, "b.png"), (2, "a.png")])
+    w.import_labels(src, "coco", "storm")
+    w.close()
+    # Make it a workspace written by the release before stable ids.
+    con = sqlite3.connect(tmp_path / "ws" / ".assay" / "assay.db")
+    with con:
+        for table in ("label_classes", "item_numbers", "dataset_meta"):
+            con.execute(f"DROP TABLE {table}")
+        con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    con.close()
+    w = Workspace.open(tmp_path / "ws")
+    try:
+        doc = _export_coco(w, "storm", tmp_path / "out")
+        # What that release's export wrote: names sorted from 1, images in item id order.
+        assert [(c["id"], c["name"]) for c in doc["categories"]] == [(1, "debris"), (2, "roof")]
+        ids = sorted(json.loads(src.read_text())["images"], key=lambda im: im["file_name"])
+        assert len(doc["images"]) == len(ids) == 2
+        assert sorted(im["id"] for im in doc["images"]) == [1, 2]
+        again = _export_coco(w, "storm", tmp_path / "out2")
+        assert again["images"] == doc["images"]
+        assert again["categories"] == doc["categories"]
+    finally:
+        w.close()
