@@ -33,12 +33,20 @@ from assay.formats._export import (
     warn_dropped,
     write_marking,
 )
-from assay.formats._model import ExportBundle, ImportBundle, ImportedAnnotation, ImportedMedia
+from assay.formats._model import (
+    ExportBundle,
+    ImportBundle,
+    ImportedAnnotation,
+    ImportedMedia,
+    plural,
+)
 from assay.formats._registry import Codec
 
 logger = logging.getLogger(__name__)
 
 ANNOTATIONS = "annotations.xml"
+#: Counted when a file states an image size the image file contradicts (the file's is not used).
+SIZE_REPLACED = "stated image sizes contradicting the image (replaced)"
 
 
 def locate(path: Path, images: Path | None) -> tuple[Path, Path]:
@@ -80,6 +88,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
             sw, sh = (int(cx.number(el, k, f, place)) for k in ("width", "height"))
             if (sw, sh) != (w, h):  # the image decides, as for VOC's <size>
                 logger.warning("%s: %s says %dx%d but the image is %dx%d", f, place, sw, sh, w, h)
+                dropped[SIZE_REPLACED] += 1
         m = ImportedMedia(name=_media.media_name(name), path=image, width=w, height=h)
         if el.get("subset"):
             m.metadata["split"] = str(el.get("subset")).lower()
@@ -103,8 +112,9 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         if regions:
             m.annotations.append(ImportedAnnotation(regions=regions))
         media.append(m)
-    warn_dropped("CVAT import", dropped)
-    return ImportBundle(media=media, label_names=list(labels), source=file)
+    bundle = ImportBundle(media=media, label_names=list(labels), source=file)
+    bundle.dropped.update(dropped)
+    return bundle
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
@@ -128,8 +138,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
                 tag = ET.SubElement(el, "tag", {"label": r.label, "source": "manual"})
                 cx.user_attributes(tag, r)
             elif r.label is None or cx.shape(el, r, {"source": "manual"}) is None:
-                dropped[r.kind if r.label is not None else f"unlabelled {r.kind}"] += 1
-    warn_dropped("CVAT", dropped)
+                dropped[r.kind if r.label is not None else f"unlabelled {plural(r.kind)}"] += 1
+    warn_dropped("CVAT", dropped, bundle)
     xml_path = out_dir / ANNOTATIONS
     atomic_write_bytes(xml_path, cx.to_bytes(root, bundle.marking))
     written = [xml_path, write_marking(bundle, out_dir)]
@@ -143,4 +153,5 @@ CODEC = Codec(
     read=read,
     write=write,
     description="CVAT for images 1.1 XML (boxes, polygons, points, tags, attributes)",
+    title="CVAT for images",
 )

@@ -43,6 +43,7 @@ from assay.formats._model import (
     ImportBundle,
     ImportedAnnotation,
     ImportedMedia,
+    plural,
 )
 from assay.formats._registry import Codec
 from assay.formats.cvat import ANNOTATIONS, locate
@@ -91,8 +92,9 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         per_frame.setdefault(frame, []).append(cx.tag_region(el, label, types, f, place))
     for frame, regions in per_frame.items():
         media[frame].annotations.append(ImportedAnnotation(regions=regions))
-    warn_dropped("CVAT video import", dropped)
-    return ImportBundle(media=media, label_names=list(labels), source=file)
+    bundle = ImportBundle(media=media, label_names=list(labels), source=file)
+    bundle.dropped.update(dropped)
+    return bundle
 
 
 def _frame_files(image_dir: Path) -> dict[int, Path]:
@@ -174,7 +176,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
                 for i, r in enumerate(members)
             ]
             written += copy_media(bundle, members, folder / "images", names)
-    warn_dropped("CVAT video", dropped)
+    warn_dropped("CVAT video", dropped, bundle)
     return written
 
 
@@ -192,7 +194,7 @@ def _document(
         keep = []
         for r in row.regions:
             if r.label is None or r.kind not in ("box", "polygon", "point"):
-                dropped[r.kind if r.label is not None else f"unlabelled {r.kind}"] += 1
+                dropped[r.kind if r.label is not None else f"unlabelled {plural(r.kind)}"] += 1
             else:
                 keep.append(r)
         frames[i] = keep
@@ -234,4 +236,5 @@ CODEC = Codec(
     read=read,
     write=write,
     description="CVAT for video 1.1 XML (tracks with keyframes and outside, attributes)",
+    title="CVAT for video",
 )

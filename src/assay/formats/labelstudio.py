@@ -87,7 +87,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     dropped: Counter[str] = Counter()
     for row in bundle.rows:
         tasks.append(_task(row, url_of.get(id(row)), dropped))
-    warn_dropped("Label Studio", dropped)
+    warn_dropped("Label Studio", dropped, bundle)
     out_dir = prepare_out(Path(out))  # only now: every check above has passed
     tasks_path = out_dir / TASKS_FILE
     atomic_write_text(tasks_path, json.dumps(tasks, ensure_ascii=False, separators=(",", ":")))
@@ -266,4 +266,6 @@ CODEC = Codec(
     read=read,
     write=write,
     description="Label Studio JSON tasks (all region kinds, authors, predictions)",
+    title="Label Studio",
+    media=("image/", "text/"),
 )

@@ -43,8 +43,10 @@ from assay.formats._model import (
     ImportBundle,
     ImportedAnnotation,
     ImportedMedia,
+    plural,
 )
 from assay.formats._registry import Codec
+from assay.formats.cvat import SIZE_REPLACED
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +74,9 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     media: list[ImportedMedia] = []
     labels: dict[str, None] = {}
     stems: dict[str, ImportedMedia] = {}
+    dropped: Counter[str] = Counter()
     for file in files:
-        m = _read_file(file, v.display_name(file, root), image_dir)
+        m = _read_file(file, v.display_name(file, root), image_dir, dropped)
         for ann in m.annotations:
             labels.update((r.label, None) for r in ann.regions if r.label is not None)
         media.append(m)
@@ -81,7 +84,9 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     sets = root / "ImageSets" / "Main"
     if path.is_dir() and sets.is_dir():
         _read_image_sets(sets, root, stems)
-    return ImportBundle(media=media, label_names=list(labels), source=path)
+    bundle = ImportBundle(media=media, label_names=list(labels), source=path)
+    bundle.dropped.update(dropped)
+    return bundle
 
 
 def _read_image_sets(sets: Path, root: Path, stems: dict[str, ImportedMedia]) -> None:
@@ -135,7 +140,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             written.append(image)
         split = str(row.metadata.get("split", "train"))
         splits.setdefault(split if split in _SPLITS else "train", []).append(stem)
-    warn_dropped("VOC", dropped)
+    warn_dropped("VOC", dropped, bundle)
     if "train" in splits and "val" in splits:
         splits["trainval"] = splits["train"] + splits["val"]  # as the VOC devkit ships it
     sets = out_dir / "ImageSets" / "Main"
@@ -180,14 +185,14 @@ def _annotation(
     _sub(root, "marking", row.marking)
     for r in row.regions:
         if r.kind != "box" or r.box is None or r.label is None:
-            dropped[r.kind if r.label is not None else f"unlabelled {r.kind}"] += 1
+            dropped[r.kind if r.label is not None else f"unlabelled {plural(r.kind)}"] += 1
             continue
         _object(root, r, r.box, w, h)
     ET.indent(root)
     return root
 
 
-def _read_file(file: Path, f: str, image_dir: Path) -> ImportedMedia:
+def _read_file(file: Path, f: str, image_dir: Path, dropped: Counter[str]) -> ImportedMedia:
     text = v.read_text(file, f)
     try:
         root = ET.fromstring(text)
@@ -214,6 +219,7 @@ def _read_file(file: Path, f: str, image_dir: Path) -> ImportedMedia:
         sh = _int(size, "height", f, "annotation/size")
         if (sw, sh) != (w, h):
             logger.warning("%s: <size> says %dx%d but the image is %dx%d", f, sw, sh, w, h)
+            dropped[SIZE_REPLACED] += 1
     regions = [_region(obj, i, f, w, h) for i, obj in enumerate(root.findall("object"))]
     m = ImportedMedia(name=_media.media_name(filename), path=image, width=w, height=h)
     m.annotations.append(ImportedAnnotation(regions=regions))
@@ -301,4 +307,5 @@ CODEC = Codec(
     read=read,
     write=write,
     description="Pascal VOC XML (boxes, classes, difficult/truncated)",
+    title="VOC",
 )

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import yaml
 
+from assay.domain.labelmap import LabelMap
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _media
@@ -43,7 +44,13 @@ from assay.formats._export import (
     warn_dropped,
     write_marking,
 )
-from assay.formats._model import ExportBundle, ImportBundle, ImportedAnnotation, ImportedMedia
+from assay.formats._model import (
+    ExportBundle,
+    ImportBundle,
+    ImportedAnnotation,
+    ImportedMedia,
+    plural,
+)
 from assay.formats._registry import Codec
 from assay.formats._yolo_layout import Layout, find_layout
 
@@ -75,7 +82,12 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
                 f"{layout.display(label_file)}: no image named {label_file.stem}.* "
                 f"found for this label file in {layout.display(layout.images_hint)}"
             )
-    return ImportBundle(media=media, label_names=names, source=layout.source)
+    return ImportBundle(
+        media=media,
+        label_names=names,
+        source=layout.source,
+        label_map=LabelMap.from_pairs((n, i) for i, n in enumerate(names)),
+    )
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
@@ -106,7 +118,8 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
     check_unique(media_rel, "image")
     check_unique(label_rel, "label file")
     out_dir = prepare_out(out)  # only now: every check above has passed
-    class_ids = {n: i for i, n in enumerate(bundle.label_names)}
+    # YOLO classes are list positions: the label map's ids ranked (0..N-1 stay as they are).
+    class_ids = bundle.classes(("box", "polygon")).dense()
     dropped: Counter[str] = Counter()
     written: list[Path] = []
     made: set[Path] = set()
@@ -128,7 +141,7 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
             made.add(path.parent)
         path.write_text("".join(line + "\n" for line in lines.values()), encoding="utf-8")
         written.append(path)
-    warn_dropped("YOLO" if task == "detect" else "YOLO segment", dropped)
+    warn_dropped("YOLO" if task == "detect" else "YOLO segment", dropped, bundle)
     used = set(splits)
     for split in ("train", *sorted(used)):  # every folder data.yaml names exists, even if empty
         (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -143,7 +156,7 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
     if "test" in used:
         doc["test"] = "images/test"
     doc["nc"] = len(class_ids)
-    doc["names"] = {i: n for n, i in class_ids.items()}
+    doc["names"] = {i: n for n, i in sorted(class_ids.items(), key=lambda kv: kv[1])}
     doc["marking"] = bundle.marking
     header = (
         f"# marking: {bundle.marking}\n# dataset: {bundle.dataset}\n"
@@ -168,7 +181,7 @@ def _row_line(
 ) -> tuple[str, str] | None:
     """The box row and the row in the layout of `task` for `r`, or None (counted in `dropped`)."""
     if r.label is None or r.kind not in ("box", "polygon"):
-        dropped[r.kind if r.label is not None else f"unlabelled {r.kind}"] += 1
+        dropped[r.kind if r.label is not None else f"unlabelled {plural(r.kind)}"] += 1
         return None
     if r.kind == "polygon" and len(r.points or ()) < 3:
         dropped["polygon with fewer than 3 points"] += 1
@@ -244,10 +257,12 @@ CODEC = Codec(
     read=read,
     write=write,
     description="YOLO detect: txt box rows (Ultralytics data.yaml layout; Label Studio export)",
+    title="YOLO",
 )
 SEGMENT_CODEC = Codec(
     name="yolo-seg",
     read=read,
     write=write_segment,
     description="YOLO segment: txt polygon rows (Ultralytics data.yaml layout)",
+    title="YOLO segment",
 )
