@@ -29,6 +29,7 @@ IMPORT_FORMATS = [
     "voc",
     "cvat-images",
     "cvat-video",
+    "mot",
     "jsonl",
     "parquet",
 ]
@@ -39,6 +40,7 @@ EXPORT_FORMATS = [
     "voc",
     "cvat-images",
     "cvat-video",
+    "mot",
     "labelstudio",
     "jsonl",
     "parquet",

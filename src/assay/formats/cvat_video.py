@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from assay.domain.labels import Region
 from assay.domain.tracks import Track, TrackShape, frame_regions, tracks_from_frames
@@ -30,10 +30,10 @@ from assay.formats import _media
 from assay.formats import _validate as v
 from assay.formats._export import (
     atomic_write_bytes,
+    check_unique,
     copy_media,
     image_rows,
     prepare_out,
-    safe_relpath,
     warn_dropped,
     write_marking,
 )
@@ -46,6 +46,7 @@ from assay.formats._model import (
     plural,
 )
 from assay.formats._registry import Codec
+from assay.formats._sequences import folder_name, frame_file, sequences
 from assay.formats.cvat import ANNOTATIONS, locate
 
 _FRAME = re.compile(r"^frame_(\d+)$")
@@ -150,15 +151,9 @@ def _track(
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``annotations.xml`` + ``images/`` per sequence, and ``MARKING.txt``."""
     rows = image_rows(bundle, "CVAT video")
-    groups: dict[str, list[ExportRow]] = {}
-    for row in rows:
-        groups.setdefault(str(row.metadata.get("sequence") or bundle.dataset), []).append(row)
-    for seq in groups:
-        groups[seq].sort(key=_frame_key)
-    folders = {seq: seq if len(groups) > 1 else "" for seq in groups}
-    for seq in folders:
-        if folders[seq]:
-            folders[seq] = safe_relpath(seq.replace("/", "_"))
+    groups = sequences(bundle, rows)
+    folders = {seq: folder_name(seq) if len(groups) > 1 else "" for seq in groups}
+    check_unique(folders.values(), "sequence folder")
     docs = []
     dropped: Counter[str] = Counter()
     for seq, members in groups.items():
@@ -171,18 +166,10 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         atomic_write_bytes(folder / ANNOTATIONS, doc)
         written.append(folder / ANNOTATIONS)
         if bundle.copy_media:
-            names = [
-                f"frame_{i:06d}{PurePosixPath(r.name).suffix or '.png'}"
-                for i, r in enumerate(members)
-            ]
+            names = ["frame_" + frame_file(i, r) for i, r in enumerate(members)]
             written += copy_media(bundle, members, folder / "images", names)
     warn_dropped("CVAT video", dropped, bundle)
     return written
-
-
-def _frame_key(row: ExportRow) -> tuple[int, str]:
-    frame = row.metadata.get("frame")
-    return (frame if isinstance(frame, int) else 1 << 62, row.name)
 
 
 def _document(
