@@ -11,6 +11,7 @@ from fmt_helpers import boxes as box_regions
 from fmt_helpers import bundle, image_row, polygons, save_images, sizes
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from assay.domain.labels import Region
 from assay.domain.tracks import KEYFRAME, TRACK_ID
@@ -153,7 +154,9 @@ VIDEO_XML = """<?xml version="1.0" encoding="utf-8"?>
 
 
 def _video_export(root: Path, frames: int = 8, xml: str = VIDEO_XML) -> Path:
-    save_images(root / "images", [f"frame_{i:06d}.png" for i in range(frames)], (64, 48))
+    (root / "images").mkdir(parents=True)
+    for i in range(frames):  # distinct bytes: the same bytes would be one item
+        Image.new("RGB", (64, 48), (i * 20, 90, 160)).save(root / f"images/frame_{i:06d}.png")
     (root / "annotations.xml").write_text(xml)
     return root
 
