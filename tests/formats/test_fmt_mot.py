@@ -176,3 +176,10 @@ def test_what_mot_cannot_hold_is_counted(tmp_path: Path) -> None:
         "interpolated-shape flags (keyframe=false)": 1,
         "polygons": 1,
     }
+
+
+def test_image_folder_outside_the_sequence_is_refused(tmp_path: Path) -> None:
+    seq = _sequence(tmp_path / "s")
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=s\nimDir=../../elsewhere\n")
+    with pytest.raises(InvalidInput, match=r"s/seqinfo.ini: imDir .* is outside the sequence"):
+        mot.read(seq)

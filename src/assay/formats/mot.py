@@ -99,6 +99,8 @@ def _read_sequence(
     info = _seqinfo(seq, root)
     name = info.get("name") or seq.name
     image_dir = images if images is not None else seq / info.get("imdir", "img1")
+    if images is None and not image_dir.resolve().is_relative_to(seq.resolve()):
+        raise InvalidInput(f"{seq.name}/seqinfo.ini: imDir {image_dir} is outside the sequence")
     frames: dict[int, Path] = {}
     for p in sorted(image_dir.iterdir()) if image_dir.is_dir() else []:
         if p.stem.isdigit() and p.suffix.lower() in _media.IMAGE_SUFFIXES:
