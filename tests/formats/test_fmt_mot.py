@@ -42,7 +42,9 @@ def _by_frame(b: Any) -> dict[int, list[Region]]:
 
 def test_reads_a_mot17_sequence(tmp_path: Path) -> None:
     b = mot.read(_sequence(tmp_path / "SAR-01"))
-    assert [m.metadata for m in b.media] == [{"sequence": "SAR-01", "frame": f} for f in range(3)]
+    assert [m.metadata for m in b.media] == [
+        {"sequence": "SAR-01", "frame": f, "frame_rate": 25.0} for f in range(3)
+    ]
     frames = _by_frame(b)
     walker, distractor = frames[0]
     assert walker.box == (10, 5, 20, 20) and walker.label == "pedestrian"
@@ -93,6 +95,18 @@ def test_round_trip_and_motmetrics_reads_the_export(tmp_path: Path) -> None:
     again = mot.read(tmp_path / "out")
     want = {f: [r for r in rs if TRACK_ID in r.attributes] for f, rs in _by_frame(first).items()}
     assert _by_frame(again) == want  # the detection of no track is reported, not written
+    assert {m.marking for m in again.media} == {"CUI"}  # from the export's MARKING.txt
+    info = (tmp_path / "out/SAR-01/seqinfo.ini").read_text().splitlines()
+    assert info == [
+        "[Sequence]",
+        "name=SAR-01",
+        "imDir=img1",
+        "frameRate=25",
+        "seqLength=3",
+        "imWidth=64",
+        "imHeight=48",
+        "imExt=.jpg",
+    ]
     gt = tmp_path / "out/SAR-01/gt/gt.txt"
     df = mm.io.loadtxt(str(gt), fmt="mot15-2D", min_confidence=-1)
     table = {

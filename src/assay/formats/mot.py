@@ -11,8 +11,9 @@ track, whose ``conf`` is its score. Class names come from ``gt/labels.txt`` (one
 image (people entering the view), so their bounds are not checked.
 
 Reading: ``path`` is a sequence folder, a folder of sequence folders, or a ``gt.txt``.
-``seqinfo.ini`` gives the name and the image folder (``imDir``, default ``img1``). Each frame
-becomes an item with metadata ``sequence`` and ``frame`` (0-based).
+``seqinfo.ini`` gives the name and the image folder (``imDir``, default ``img1``); an assay
+export's ``MARKING.txt`` gives the marking. Each frame becomes an item with metadata
+``sequence`` and ``frame`` (0-based).
 
 Writing: one folder per sequence (grouped as `assay.formats._sequences` says) with
 ``seqinfo.ini``, ``img1/``, ``gt/gt.txt`` and ``gt/labels.txt``. Only boxes of a track fit;
@@ -23,7 +24,6 @@ keyframe flags are counted as dropped.
 from __future__ import annotations
 
 import configparser
-import io
 from collections import Counter
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from assay.errors import InvalidInput
 from assay.formats import _media
 from assay.formats import _validate as v
 from assay.formats._export import (
+    MARKING_FILE,
     atomic_write_text,
     check_unique,
     copy_media,
@@ -68,6 +69,8 @@ MOT17_CLASSES = [
     "crowd",
 ]
 _KEPT = (TRACK_ID, KEYFRAME, "visibility", "ignored")
+#: seqinfo.ini's frameRate when the items do not say (metadata ``frame_rate``): MOT17's usual rate.
+DEFAULT_FRAME_RATE = 30
 
 
 def read(path: Path, images: Path | None = None) -> ImportBundle:
@@ -121,12 +124,16 @@ def _read_sequence(
             raise InvalidInput(f"{where}: no image for frame {frame} in {image_dir}")
         labels.setdefault(region.label or "", None)
         per_frame.setdefault(frame, []).append(region)
-    marking = info.get("marking")
+    marking = _marking(seq)
+    raw_rate = info.get("framerate", "")
+    rate = float(raw_rate) if raw_rate.replace(".", "", 1).isdigit() else None
     out = []
     for frame, image in sorted(frames.items()):
         w, h = _media.image_size(image, image.name)
         m = ImportedMedia(name=f"{name}/{image.name}", path=image, width=w, height=h)
         m.metadata = {"sequence": name, "frame": frame - 1}
+        if rate is not None:
+            m.metadata["frame_rate"] = rate
         m.marking = marking
         if frame in per_frame:
             m.annotations.append(ImportedAnnotation(regions=per_frame[frame]))
@@ -180,6 +187,16 @@ def _seqinfo(seq: Path, root: Path) -> dict[str, str]:
     return dict(parser["Sequence"]) if parser.has_section("Sequence") else {}
 
 
+def _marking(seq: Path) -> str | None:
+    """The first line of the export's ``MARKING.txt`` (in the sequence folder or above it)."""
+    for folder in (seq, seq.parent):
+        file = folder / MARKING_FILE
+        if file.is_file():
+            first = v.read_text(file, MARKING_FILE).partition("\n")[0].strip()
+            return first or None
+    return None
+
+
 def _label_names(seq: Path, root: Path) -> list[str]:
     file = seq / "gt" / "labels.txt"
     if not file.is_file():
@@ -207,7 +224,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         files = {
             folder / "gt" / "gt.txt": texts[seq],
             folder / "gt" / "labels.txt": "".join(n + "\n" for n in labels),
-            folder / "seqinfo.ini": _seqinfo_text(seq, members, names, bundle.marking),
+            folder / "seqinfo.ini": _seqinfo_text(seq, members, names),
         }
         for file, text in files.items():
             atomic_write_text(file, text)
@@ -249,25 +266,21 @@ def _gt(members: list[ExportRow], class_ids: dict[str, int], dropped: Counter[st
     return "".join(t + "\n" for _i, _t, t in lines)
 
 
-def _seqinfo_text(seq: str, members: list[ExportRow], names: list[str], marking: str) -> str:
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
+def _seqinfo_text(seq: str, members: list[ExportRow], names: list[str]) -> str:
+    """Exactly the seven keys of MOT17's seqinfo.ini (datumaro, and so CVAT, refuses others)."""
     first = members[0]
-    info = {"name": seq, "imDir": "img1"}
     rate = first.metadata.get("frame_rate")
-    if isinstance(rate, (int, float)):
-        info["frameRate"] = f"{rate:g}"
-    info.update(
-        seqLength=str(len(members)),
-        imWidth=str(first.width),
-        imHeight=str(first.height),
-        imExt=Path(names[0]).suffix,
-        marking=marking,
-    )
-    parser["Sequence"] = info
-    buf = io.StringIO()
-    parser.write(buf, space_around_delimiters=False)
-    return buf.getvalue()
+    lines = [
+        "[Sequence]",
+        f"name={seq}",
+        "imDir=img1",
+        f"frameRate={round(rate) if isinstance(rate, (int, float)) else DEFAULT_FRAME_RATE}",
+        f"seqLength={len(members)}",
+        f"imWidth={first.width}",
+        f"imHeight={first.height}",
+        f"imExt={Path(names[0]).suffix}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _n(x: float) -> str:
