@@ -146,15 +146,30 @@ def user_attributes(el: ET.Element, r: Region, skip: tuple[str, ...] = ()) -> No
 
 
 def meta(
-    root: ET.Element, name: str, size: int, mode: str, labels: dict[str, dict[str, str]]
+    root: ET.Element,
+    name: str,
+    size: int,
+    mode: str,
+    labels: dict[str, dict[str, str]],
+    subsets: list[str] | None = None,
 ) -> ET.Element:
-    """``<version>`` and ``<meta><task>`` with the labels and their attributes' input types."""
+    """``<version>`` and ``<meta>`` with the labels and their attributes' input types.
+
+    Without `subsets`, a task export (``<meta><task>``). With them, a project export as CVAT
+    writes one: ``<meta><project>`` with one ``<task>`` per subset, each naming its ``<subset>``
+    (datumaro, CVAT's format library, reads an image's ``subset`` only from such a file).
+    """
     ET.SubElement(root, "version").text = "1.1"
-    task = ET.SubElement(ET.SubElement(root, "meta"), "task")
-    for tag, text in (("name", name), ("size", str(size)), ("mode", mode), ("overlap", "0")):
-        ET.SubElement(task, tag).text = text
-    ET.SubElement(task, "flipped").text = "False"
-    labels_el = ET.SubElement(task, "labels")
+    meta_el = ET.SubElement(root, "meta")
+    if subsets:
+        top = ET.SubElement(meta_el, "project")
+        ET.SubElement(top, "name").text = name
+    else:
+        top = ET.SubElement(meta_el, "task")
+        for tag, text in (("name", name), ("size", str(size)), ("mode", mode), ("overlap", "0")):
+            ET.SubElement(top, tag).text = text
+        ET.SubElement(top, "flipped").text = "False"
+    labels_el = ET.SubElement(top, "labels")
     for label, attrs in labels.items():
         el = ET.SubElement(labels_el, "label")
         ET.SubElement(el, "name").text = label
@@ -167,7 +182,14 @@ def meta(
             ET.SubElement(a, "input_type").text = input_type
             ET.SubElement(a, "default_value").text = "false" if input_type == "checkbox" else ""
             ET.SubElement(a, "values").text = "false\ntrue" if input_type == "checkbox" else ""
-    return task
+    if subsets:
+        tasks = ET.SubElement(top, "tasks")
+        for subset in subsets:
+            task = ET.SubElement(tasks, "task")
+            ET.SubElement(task, "name").text = f"{name} {subset}"
+            ET.SubElement(task, "mode").text = mode
+            ET.SubElement(task, "subset").text = subset
+    return top
 
 
 def label_specs(label_order: list[str], regions: list[Region]) -> dict[str, dict[str, str]]:

@@ -4,10 +4,12 @@ Reading: ``path`` is the XML file or the folder of a CVAT export (``annotations.
 ``images/``). Each ``<image name>`` is found under ``images`` (default: the export's
 ``images/`` folder, else the XML's folder) by the rule in `assay.formats._media`; its
 ``width``/``height`` must match the image file. ``subset`` becomes the ``split`` metadata. An
-image without shapes has no annotation. Shapes map to regions as `assay.formats._cvat_xml`
+image without shapes has no annotation. A project export (``<meta><project>``) is read whole, every
+subset included. Shapes map to regions as `assay.formats._cvat_xml`
 describes; kinds assay cannot hold (polylines, masks, ...) are counted as dropped.
 
-Writing: ``annotations.xml`` (meta with every label and its attributes' input types) and
+Writing: ``annotations.xml`` (meta with every label and its attributes' input types; a project
+export with one subset per split when the items have ``split`` metadata, as CVAT writes) and
 ``images/`` with the media, ``MARKING.txt`` and the marking comment. Boxes, polygons, points and
 choices (as ``<tag>``) are written; other regions are counted as dropped.
 """
@@ -35,6 +37,7 @@ from assay.formats._export import (
 )
 from assay.formats._model import (
     ExportBundle,
+    ExportRow,
     ImportBundle,
     ImportedAnnotation,
     ImportedMedia,
@@ -45,6 +48,8 @@ from assay.formats._registry import Codec
 logger = logging.getLogger(__name__)
 
 ANNOTATIONS = "annotations.xml"
+#: The subset CVAT gives images of no subset in a project export.
+DEFAULT_SUBSET = "default"
 #: Counted when a file states an image size the image file contradicts (the file's is not used).
 SIZE_REPLACED = "stated image sizes contradicting the image (replaced)"
 
@@ -90,8 +95,9 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
                 logger.warning("%s: %s says %dx%d but the image is %dx%d", f, place, sw, sh, w, h)
                 dropped[SIZE_REPLACED] += 1
         m = ImportedMedia(name=_media.media_name(name), path=image, width=w, height=h)
-        if el.get("subset"):
-            m.metadata["split"] = str(el.get("subset")).lower()
+        subset = (el.get("subset") or "").lower()
+        if subset and subset != DEFAULT_SUBSET:
+            m.metadata["split"] = subset
         m.marking = marking
         regions = []
         for j, shape in enumerate(el):
@@ -125,13 +131,14 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     out_dir = prepare_out(Path(out))
     root = ET.Element("annotations")
     specs = cx.label_specs(bundle.label_names, [r for row in rows for r in row.regions])
-    cx.meta(root, bundle.dataset, len(rows), "annotation", specs)
+    splits = [_split(row) for row in rows]
+    subsets = list(dict.fromkeys(s or DEFAULT_SUBSET for s in splits)) if any(splits) else None
+    cx.meta(root, bundle.dataset, len(rows), "annotation", specs, subsets)
     dropped: Counter[str] = Counter()
-    for i, (row, name) in enumerate(zip(rows, names, strict=True)):
+    for i, (row, name, split) in enumerate(zip(rows, names, splits, strict=True)):
         attrs = {"id": str(i), "name": name, "width": str(row.width), "height": str(row.height)}
-        split = row.metadata.get("split")
-        if isinstance(split, str) and split:
-            attrs["subset"] = split
+        if subsets:
+            attrs["subset"] = split or DEFAULT_SUBSET
         el = ET.SubElement(root, "image", attrs)
         for r in row.regions:
             if r.kind == "choice" and r.label is not None:
@@ -146,6 +153,11 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     if bundle.copy_media:
         written += copy_media(bundle, rows, out_dir / "images", names)
     return written
+
+
+def _split(row: ExportRow) -> str | None:
+    split = row.metadata.get("split")
+    return split if isinstance(split, str) and split else None
 
 
 CODEC = Codec(
