@@ -37,12 +37,12 @@ def test_yolo_and_voc_report_what_they_cannot_hold(ws: Workspace, tmp_path: Path
     assert ws.export("flood", "cvat-images", tmp_path / "again", media=False)["dropped"] == {}
 
 
-def test_cvat_video_to_mot_and_back_through_the_cli(run_cli, tmp_path: Path) -> None:
+def test_cvat_video_to_mot_and_back_through_the_cli(cli, tmp_path: Path) -> None:
     src = _video_export(tmp_path / "cvat")
-    run_cli("init", tmp_path / "w")
+    cli("init", tmp_path / "w")
     w = ("-w", tmp_path / "w")
-    run_cli(*w, "import", src / "annotations.xml", "--format", "cvat-video", "--dataset", "river")
-    res = run_cli(*w, "export", "river", "--format", "mot", "--out", tmp_path / "mot", "--json")
+    cli(*w, "import", src / "annotations.xml", "--format", "cvat-video", "--dataset", "river")
+    res = cli(*w, "export", "river", "--format", "mot", "--out", tmp_path / "mot", "--json")
     # The person track is a polygon: MOT holds boxes only, and says so; nor has it columns for
     # crew (6 frames) and occluded (frames 4, 5) or for which shapes were interpolated.
     assert json.loads(res.stdout)["dropped"] == {
@@ -56,8 +56,8 @@ def test_cvat_video_to_mot_and_back_through_the_cli(run_cli, tmp_path: Path) -> 
         for ln in (tmp_path / "mot/river-patrol/gt/gt.txt").read_text().splitlines()
     ]
     assert boats == [[str(f), "3"] for f in range(1, 7)]  # frames 1..6 (1-based), track 3
-    run_cli(*w, "import", tmp_path / "mot", "--format", "mot", "--dataset", "river-mot")
-    run_cli(*w, "export", "river-mot", "--format", "cvat-video", "--out", tmp_path / "cv")
+    cli(*w, "import", tmp_path / "mot", "--format", "mot", "--dataset", "river-mot")
+    cli(*w, "export", "river-mot", "--format", "cvat-video", "--out", tmp_path / "cv")
     back = mot.read(tmp_path / "mot")
     frames = {m.metadata["frame"]: m for m in back.media}
     assert [len(frames[f].annotations) for f in range(8)] == [1] * 6 + [0, 0]
