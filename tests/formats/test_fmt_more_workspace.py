@@ -55,7 +55,8 @@ def test_cvat_video_to_mot_and_back_through_the_cli(cli, tmp_path: Path) -> None
         ln.split(",")[:2]
         for ln in (tmp_path / "mot/river-patrol/gt/gt.txt").read_text().splitlines()
     ]
-    assert boats == [[str(f), "3"] for f in range(1, 7)]  # frames 1..6 (1-based), track 3
+    # frames and ids count from 1 in MOT: CVAT's frames 0..5 and track 3 are 1..6 and id 4
+    assert boats == [[str(f), "4"] for f in range(1, 7)]
     cli(*w, "import", tmp_path / "mot", "--format", "mot", "--dataset", "river-mot")
     cli(*w, "export", "river-mot", "--format", "cvat-video", "--out", tmp_path / "cv")
     back = mot.read(tmp_path / "mot")

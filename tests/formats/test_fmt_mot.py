@@ -48,10 +48,10 @@ def test_reads_a_mot17_sequence(tmp_path: Path) -> None:
     frames = _by_frame(b)
     walker, distractor = frames[0]
     assert walker.box == (10, 5, 20, 20) and walker.label == "pedestrian"
-    assert walker.attributes == {TRACK_ID: 1, KEYFRAME: True, "visibility": 1.0}
+    assert walker.attributes == {TRACK_ID: 0, KEYFRAME: True, "visibility": 1.0}  # ids from 1
     assert distractor.label == "distractor"
     assert distractor.attributes == {
-        TRACK_ID: 2,
+        TRACK_ID: 1,
         KEYFRAME: True,
         "ignored": True,
         "visibility": 0.25,

@@ -95,13 +95,14 @@ def test_datumaro_reads_the_mot_export(ws: Workspace, tmp_path: Path) -> None:
         for f, item in sorted(items.items())
         for a in item["annotations"]
     ]
-    # assay writes bb_left/bb_top 1-based, as the MOTChallenge devkit and motmetrics read
-    # them; datumaro takes them as they stand, so its boxes sit one pixel right and down.
+    # assay writes ids and bb_left/bb_top 1-based, as MOTChallenge specifies and motmetrics
+    # reads them: CVAT's track 3 is id 4. datumaro takes the coordinates as they stand, so its
+    # boxes sit one pixel right and down of assay's.
     assert boat == [
-        (1, 3, "boat", [1.0, 1.0, 11.0, 11.0]),
-        (2, 3, "boat", [3.0, 2.0, 13.0, 12.0]),
-        (3, 3, "boat", [5.0, 3.0, 15.0, 13.0]),
-        (4, 3, "boat", [7.0, 4.0, 17.0, 14.0]),
-        (5, 3, "boat", [9.0, 5.0, 19.0, 15.0]),
-        (6, 3, "boat", [9.0, 5.0, 19.0, 15.0]),
+        (1, 4, "boat", [1.0, 1.0, 11.0, 11.0]),
+        (2, 4, "boat", [3.0, 2.0, 13.0, 12.0]),
+        (3, 4, "boat", [5.0, 3.0, 15.0, 13.0]),
+        (4, 4, "boat", [7.0, 4.0, 17.0, 14.0]),
+        (5, 4, "boat", [9.0, 5.0, 19.0, 15.0]),
+        (6, 4, "boat", [9.0, 5.0, 19.0, 15.0]),
     ]

@@ -3,7 +3,9 @@
 Each line of ``gt.txt`` is ``frame, id, bb_left, bb_top, bb_width, bb_height, conf, class,
 visibility`` (MOT16/17/20; motchallenge.net "Data format"). Frames count from 1 and
 ``bb_left``/``bb_top`` are 1-based pixels (the devkit's Matlab convention, which motmetrics'
-reader undoes): the canonical box is ``(bb_left - 1, bb_top - 1, w, h)``. ``conf`` 0 marks a box
+reader undoes): the canonical box is ``(bb_left - 1, bb_top - 1, w, h)``. Target ids count from
+1 too ("all frame numbers, target IDs and bounding boxes are 1-based", motchallenge.net
+instructions): the track id is ``id - 1``, so MOT id 1 is CVAT's track 0. ``conf`` 0 marks a box
 the evaluation ignores (attribute ``ignored: true``); ``visibility`` (0..1) becomes the attribute
 ``visibility``. ``id`` is the track id (see `assay.domain.tracks`); ``-1`` is a detection of no
 track, whose ``conf`` is its score. Class names come from ``gt/labels.txt`` (one per line, class
@@ -160,16 +162,16 @@ def _row(line: str, where: str, names: list[str], seen: set[tuple[int, int]]) ->
     if not 1 <= cls <= len(names):
         raise InvalidInput(f"{where}: class {cls} not in 1..{len(names)} (gt/labels.txt)")
     attrs: dict[str, object] = {}
-    if tid >= 0:
+    if tid >= 1:  # 0 and -1 are no track (detections), as datumaro and so CVAT read them
         if (frame, tid) in seen:
             raise InvalidInput(f"{where}: track {tid} has a second box on frame {frame}")
         seen.add((frame, tid))
-        attrs = {TRACK_ID: tid, KEYFRAME: True}
+        attrs = {TRACK_ID: tid - 1, KEYFRAME: True}
         if conf == 0:
             attrs["ignored"] = True
     if vis is not None:
         attrs["visibility"] = vis
-    score = conf if tid < 0 else None
+    score = conf if tid < 1 else None
     box = (x - 1, y - 1, w, h)
     return Region(kind="box", label=names[cls - 1], box=box, attributes=attrs, score=score), frame
 
@@ -260,7 +262,9 @@ def _gt(members: list[ExportRow], class_ids: dict[str, int], dropped: Counter[st
             vis = r.attributes.get("visibility", 1)
             vis_text = f"{float(vis):g}" if isinstance(vis, (int, float)) else "1"
             cls = class_ids[r.label] + 1
-            text = f"{i + 1},{tid},{_n(x + 1)},{_n(y + 1)},{_n(w)},{_n(h)},{conf},{cls},{vis_text}"
+            text = (
+                f"{i + 1},{tid + 1},{_n(x + 1)},{_n(y + 1)},{_n(w)},{_n(h)},{conf},{cls},{vis_text}"
+            )
             lines.append((i, tid, text))
     lines.sort()
     return "".join(t + "\n" for _i, _t, t in lines)
