@@ -45,6 +45,7 @@ from assay.evaluation._det_accumulate import STAT_LABELS, accumulate, summarize,
 from assay.evaluation._det_match import match
 
 DetectionMode = Literal["pycocotools", "corrected"]
+IouType = Literal["bbox", "segm"]
 
 # The same expressions pycocotools uses, so the thresholds are the same doubles.
 COCO_IOU_THRESHOLDS: tuple[float, ...] = tuple(
@@ -73,6 +74,8 @@ class DetectionParams:
         area_ranges: ``(label, low, high)`` on the annotation's stored ``area``,
             both ends inclusive; the summary uses labels all/small/medium/large.
         mode: ``"pycocotools"`` (default) or ``"corrected"``, see the module doc.
+        iou_type: ``"bbox"`` (default) or ``"segm"``: IoU of masks (polygons, RLE), as
+            pycocotools' ``iouType='segm'``.
     """
 
     iou_thresholds: tuple[float, ...] = COCO_IOU_THRESHOLDS
@@ -80,6 +83,7 @@ class DetectionParams:
     max_dets: tuple[int, ...] = (1, 10, 100)
     area_ranges: tuple[tuple[str, float, float], ...] = COCO_AREA_RANGES
     mode: DetectionMode = "pycocotools"
+    iou_type: IouType = "bbox"
 
     def __post_init__(self) -> None:
         for name in ("iou_thresholds", "rec_thresholds"):
@@ -93,6 +97,8 @@ class DetectionParams:
             raise InvalidInput("area_ranges must not be empty")
         if self.mode not in ("pycocotools", "corrected"):
             raise InvalidInput(f"mode must be 'pycocotools' or 'corrected', got {self.mode!r}")
+        if self.iou_type not in ("bbox", "segm"):
+            raise InvalidInput(f"iou_type must be 'bbox' or 'segm', got {self.iou_type!r}")
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,7 @@ class DetectionResult:
             "stats": list(self.stats),
             "stat_names": list(STAT_NAMES),
             "mode": self.params.mode,
+            "iou_type": self.params.iou_type,
             "max_dets": list(self.params.max_dets),
             "per_class": {
                 (c.name if names.count(c.name) == 1 else f"{c.name} ({c.category_id})"): {
@@ -266,11 +273,18 @@ def evaluate_detection(
             names an image or category that the ground truth does not have.
     """
     p = params or DetectionParams()
-    gt = read_ground_truth(ground_truth, gt_source)
-    dt = read_detections(detections, gt, dt_source)
+    segm = p.iou_type == "segm"
+    gt = read_ground_truth(ground_truth, gt_source, need_bbox=not segm)
+    dt = read_detections(detections, gt, dt_source, need_bbox=not segm)
+    pairs = None
+    if segm:
+        from assay.evaluation._segm_input import read_segm
+
+        box_area = p.mode == "pycocotools"
+        dt, pairs = read_segm(ground_truth, detections, gt, dt, box_area, gt_source, dt_source)
     iou_thrs = np.asarray(p.iou_thresholds, dtype=float)
     areas = np.asarray([[lo, hi] for _, lo, hi in p.area_ranges], dtype=float)
-    m = match(gt, dt, iou_thrs, areas, p.max_dets[-1])
+    m = match(gt, dt, iou_thrs, areas, p.max_dets[-1], pairs)
     acc = accumulate(
         m,
         int(gt.category_ids.size),
