@@ -14,19 +14,15 @@ pycocotools.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import copy
-import io
-import statistics
 import sys
-import time
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 from pycocotools import mask as mask_utils
 
 from assay.evaluation.detection import DetectionParams, evaluate_detection
+from eval_detection import Runner, bench, run_faster_coco_eval, run_pycocotools
 
 Fixture = tuple[dict[str, Any], list[dict[str, Any]]]
 
@@ -121,66 +117,17 @@ def run_assay(gt: dict[str, Any], dt: list[dict[str, Any]]) -> np.ndarray:
     return np.asarray(evaluate_detection(gt, dt, DetectionParams(iou_type="segm")).stats)
 
 
-def run_pycocotools(gt: dict[str, Any], dt: list[dict[str, Any]]) -> np.ndarray:
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO()
-        coco.dataset = gt
-        coco.createIndex()
-        ev = COCOeval(coco, coco.loadRes(dt), "segm")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return np.asarray(ev.stats)
-
-
-def run_faster_coco_eval(gt: dict[str, Any], dt: list[dict[str, Any]]) -> np.ndarray:
-    from faster_coco_eval import COCO, COCOeval_faster
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO(gt)
-        ev = COCOeval_faster(coco, coco.loadRes(dt), "segm")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return np.asarray(ev.stats)
-
-
-TOOLS: dict[str, Callable[[dict[str, Any], list[dict[str, Any]]], np.ndarray]] = {
+TOOLS: dict[str, Runner] = {
     "assay": run_assay,
-    "faster-coco-eval": run_faster_coco_eval,
-    "pycocotools": run_pycocotools,
+    "faster-coco-eval": partial(run_faster_coco_eval, iou_type="segm"),
+    "pycocotools": partial(run_pycocotools, iou_type="segm"),
 }
-
-
-def bench(name: str, fx: Fixture, runs: int) -> list[str]:
-    gt, dt = fx
-    times: dict[str, list[float]] = {t: [] for t in TOOLS}
-    stats: dict[str, np.ndarray] = {}
-    for rep in range(runs):
-        order = list(TOOLS)[rep % len(TOOLS) :] + list(TOOLS)[: rep % len(TOOLS)]
-        for tool in order:
-            g, d = copy.deepcopy(gt), copy.deepcopy(dt)
-            t0 = time.perf_counter()
-            stats[tool] = TOOLS[tool](g, d)
-            times[tool].append(time.perf_counter() - t0)
-            print(f"  {name} {tool} run {rep + 1}: {times[tool][-1]:.3f}s", file=sys.stderr)
-    ours = statistics.median(times["assay"])
-    rows = []
-    for tool, ts in times.items():
-        med = statistics.median(ts)
-        diff = float(np.abs(stats[tool] - stats["pycocotools"]).max())
-        runs_s = ", ".join(f"{t:.2f}" for t in ts)
-        rows.append(f"| {name} | {tool} | {med:.3f} | {runs_s} | {med / ours:.2f}x | {diff:.1e} |")
-    return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", choices=["dense", "coco"], default=None)
+    ap.add_argument("--only", choices=["dense", "medium", "coco"], default=None)
     args = ap.parse_args()
     fixtures = {
         "dense: 100 img 640x480, ~60 GT + ~100 det masks each, 10 cats": (
@@ -193,7 +140,7 @@ def main() -> None:
         ),
     }
     lines = [
-        "| fixture | tool | median s | runs s | time / assay | max abs stat diff vs pycocotools |",
+        "| fixture | tool | runs | median s | time / assay | max abs stat diff vs pycocotools |",
         "|---|---|---|---|---|---|",
     ]
     for label, (key, shape) in fixtures.items():
@@ -201,7 +148,7 @@ def main() -> None:
             continue
         fx = make_fixture(*shape)
         print(f"{label}: {len(fx[0]['annotations'])} GT, {len(fx[1])} detections", file=sys.stderr)
-        lines += bench(label, fx, args.runs)
+        lines += bench(label, fx, args.runs, args.runs, TOOLS)
     print("\n".join(lines))
 
 

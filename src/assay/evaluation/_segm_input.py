@@ -1,11 +1,21 @@
-"""Read COCO ``segmentation`` fields into run-length masks, as pycocotools' ``annToRLE`` does.
+"""Read COCO ``segmentation`` fields into RLE masks, as pycocotools' ``annToRLE`` does.
 
 A segmentation is a list of polygons (one object may have several parts: the mask is their
 union), an uncompressed RLE ``{"size": [h, w], "counts": [int, ...]}`` (what COCO uses for crowd
 regions) or a compressed RLE ``{"size": [h, w], "counts": "..."}`` (what models write).
-Polygons are rasterised at their image's ``height`` x ``width``. pycocotools takes an RLE's own
-``size`` and silently scores a pair of different sizes as IoU -1; here an RLE whose size differs
-from its image's, or whose counts do not add up to h * w, is an error naming the record.
+Polygons are rasterised at their image's ``height`` x ``width``.
+
+The masks themselves are pycocotools' (``pycocotools.mask``: ``frPyObjects``, ``merge``,
+``area``, ``toBbox``, ``iou``), so pixels, areas and IoU are exactly pycocotools' (``rleIou``
+counts intersection and union in integers; against a crowd region the union is the
+detection's area). What changes is how often they are called: polygons of all images of one
+size are rasterised in one call, and IoU is computed once per (image, category) only where a
+bound from the masks' areas and bounds says a pair could reach the lowest threshold.
+
+Input is checked more strictly than pycocotools, which takes an RLE's own ``size`` and scores a
+pair of different sizes as IoU -1: an RLE whose size differs from its image's, uncompressed
+counts that do not add up to h * w, or a string that is not pycocotools' RLE encoding is an
+error naming the record.
 """
 
 from __future__ import annotations
@@ -21,7 +31,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from assay.errors import InvalidInput
-from assay.evaluation import _rle
 from assay.evaluation._coco_input import (
     Detections,
     GroundTruth,
@@ -30,8 +39,12 @@ from assay.evaluation._coco_input import (
     detection_records,
 )
 from assay.evaluation._det_match import PairIoU
+from assay.evaluation._det_pairs import all_pairs
 
 I64 = NDArray[np.int64]
+Rle = dict[str, Any]  # pycocotools' {"size": [h, w], "counts": bytes}
+
+_AREA_CHUNK = 255  # pycocotools 2.0.11's area() fails on longer lists under numpy 2
 
 
 def _pycocotools_mask() -> Any:
@@ -39,8 +52,8 @@ def _pycocotools_mask() -> Any:
         from pycocotools import mask
     except ImportError as exc:  # pragma: no cover - the eval extra installs it
         raise InvalidInput(
-            "segmentation evaluation rasterises polygons with pycocotools; "
-            "install it with: pip install 'assay[eval]'"
+            "segmentation evaluation uses pycocotools' mask routines; "
+            "install them with: pip install 'assay[eval]'"
         ) from exc
     return mask
 
@@ -60,42 +73,44 @@ def image_sizes(doc: Mapping[str, Any], image_ids: IdArray, src: str) -> I64:
     return out
 
 
-def _is_num(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _size(seg: Mapping[str, Any], bad: Any) -> tuple[int, int]:
-    size = seg.get("size")
-    if not (
-        isinstance(size, list | tuple)
-        and len(size) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
-    ):
-        raise bad("size must be [height, width], two positive integers")
-    return int(size[0]), int(size[1])
+    size: Any = seg.get("size")
+    if type(size) in (list, tuple) and len(size) == 2:
+        h, w = size
+        if type(h) is int and type(w) is int and h > 0 and w > 0:
+            return h, w
+    raise bad("size must be [height, width], two positive integers")
+
+
+def _numbers_ok(values: list[Any]) -> bool:
+    if set(map(type, values)) <= {int, float}:
+        return bool(np.isfinite(np.fromiter(values, dtype=np.float64, count=len(values))).all())
+    return all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    )
 
 
 def read_masks(
-    segs: list[Any], hw: I64, src: str, where: str, index: I64 | None = None
-) -> _rle.Runs:
-    """Masks of `segs` in order; `hw` is each record's image (height, width) or -1s.
+    segs: list[Any], hw: I64, src: str, where: str
+) -> tuple[list[Rle], NDArray[np.int64]]:
+    """pycocotools RLEs of `segs` in order, and each mask's (height, width).
 
-    `index[i]` is the position of record i in the source list, for error messages.
+    `hw` is each record's image (height, width), or -1s where the image does not say.
     """
     n = len(segs)
-    pos = np.arange(n) if index is None else index
 
     def bad_at(i: int) -> Any:
         def make(msg: str) -> InvalidInput:
-            return InvalidInput(f"{src}: {where}[{int(pos[i])}].segmentation: {msg}")
+            return InvalidInput(f"{src}: {where}[{i}].segmentation: {msg}")
 
         return make
 
+    mask = _pycocotools_mask()
+    out: list[Rle | None] = [None] * n
+    size = np.zeros((n, 2), dtype=np.int64)
     polys: dict[tuple[int, int], list[tuple[int, list[Any]]]] = defaultdict(list)
-    plain: list[tuple[int, list[Any]]] = []
-    packed: list[tuple[int, bytes]] = []
-    height = np.zeros(n, dtype=np.int64)
-    width = np.zeros(n, dtype=np.int64)
+    plain: list[tuple[int, Rle]] = []
+    packed: list[int] = []
     for i, seg in enumerate(segs):
         bad = bad_at(i)
         h, w = int(hw[i, 0]), int(hw[i, 1])
@@ -110,116 +125,144 @@ def read_masks(
             for k, p in enumerate(seg):
                 if not (isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0):
                     raise bad(f"polygon {k} must be a list of x, y pairs with at least 3 points")
-                if not all(map(_is_num, p)):
-                    raise bad(f"polygon {k} holds a value that is not a finite number")
-                polys[(h, w)].append((i, p))
-        elif isinstance(seg, dict) and "counts" in seg:
-            rh, rw = _size(seg, bad)
-            if h >= 0 and (rh, rw) != (h, w):
-                raise bad(f"size [{rh}, {rw}] differs from the image's [{h}, {w}]")
-            h, w = rh, rw
-            counts = seg["counts"]
-            if isinstance(counts, list):
-                if not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
-                    raise bad("counts must be integers")
-                plain.append((i, counts))
-            elif isinstance(counts, str | bytes):
-                try:
-                    packed.append(
-                        (i, counts.encode("ascii") if isinstance(counts, str) else counts)
-                    )
-                except UnicodeEncodeError:
-                    raise bad("counts is not a COCO RLE string") from None
-            else:
-                raise bad("counts must be a list of integers or an RLE string")
-        else:
+            polys[(h, w)].append((i, seg))
+            size[i] = h, w
+            continue
+        if not (isinstance(seg, dict) and "counts" in seg):
             raise bad("must be a list of polygons or an RLE object with size and counts")
-        height[i], width[i] = h, w
-
-    parts: list[_rle.Runs] = []
-    owners: list[I64] = []
-    if plain:
-        lengths = np.fromiter((len(c) for _, c in plain), dtype=np.int64, count=len(plain))
-        counts = np.fromiter(chain.from_iterable(c for _, c in plain), dtype=np.int64)
-        owner = np.fromiter((i for i, _ in plain), dtype=np.int64, count=len(plain))
-        _check_counts(counts, lengths, owner, height, width, bad_at)
-        parts.append(_rle.from_counts(counts, lengths, height[owner], width[owner]))
-        owners.append(owner)
+        rh, rw = _size(seg, bad)
+        if h >= 0 and (rh, rw) != (h, w):
+            raise bad(f"size [{rh}, {rw}] differs from the image's [{h}, {w}]")
+        size[i] = rh, rw
+        counts = seg["counts"]
+        if isinstance(counts, list):
+            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+                raise bad("counts must be non-negative integers")
+            if sum(counts) != rh * rw:
+                raise bad(f"counts add up to {sum(counts)} pixels, not height * width = {rh * rw}")
+            plain.append((i, {"size": [rh, rw], "counts": counts}))
+        elif isinstance(counts, str | bytes):
+            raw = counts.encode("ascii", "replace") if isinstance(counts, str) else counts
+            packed.append(i)
+            out[i] = {"size": [rh, rw], "counts": raw}
+        else:
+            raise bad("counts must be a list of integers or an RLE string")
     if packed:
-        owner = np.fromiter((i for i, _ in packed), dtype=np.int64, count=len(packed))
-        try:
-            counts, lengths = _rle.decode_strings([s for _, s in packed])
-        except _rle.RleError as exc:
-            raise bad_at(int(owner[exc.index]))(f"counts {exc.reason}") from None
-        _check_counts(counts, lengths, owner, height, width, bad_at)
-        parts.append(_rle.from_counts(counts, lengths, height[owner], width[owner]))
-        owners.append(owner)
-    if polys:
-        mask = _pycocotools_mask()
-        for (h, w), group in polys.items():
-            rles = mask.frPyObjects([p for _, p in group], h, w)
-            counts, lengths = _rle.decode_strings([r["counts"] for r in rles])
-            owner = np.fromiter((i for i, _ in group), dtype=np.int64, count=len(group))
-            size = np.full(owner.size, h, dtype=np.int64)
-            parts.append(_rle.from_counts(counts, lengths, size, np.full(owner.size, w)))
-            owners.append(owner)
-    if not parts:
-        return _rle.Runs(
-            *(np.zeros(0, dtype=np.int64),) * 2, np.zeros(n + 1, dtype=np.int64), height, width
-        )
-    # One union per record: joins the parts of multi-polygon objects, keeps the others.
-    return _rle.union(_rle.concat(parts), np.concatenate(owners), n, height, width)
+        wrong = _first_bad_string([out[i]["counts"] for i in packed])  # type: ignore[index]
+        if wrong is not None:
+            raise bad_at(packed[wrong])(
+                "counts is not a COCO RLE string (pycocotools' compressed encoding)"
+            )
+    if plain:
+        for (i, _), rle in zip(plain, mask.frPyObjects([r for _, r in plain], 0, 0), strict=True):
+            out[i] = rle
+    for (h, w), group in polys.items():
+        flat = [p for _, seg in group for p in seg]
+        if not _numbers_ok(list(chain.from_iterable(flat))):
+            for i, seg in group:
+                for k, p in enumerate(seg):
+                    if not _numbers_ok(p):
+                        raise bad_at(i)(f"polygon {k} holds a value that is not a finite number")
+        parts = iter(mask.frPyObjects(flat, h, w))
+        for i, seg in group:
+            own = [next(parts) for _ in seg]
+            out[i] = own[0] if len(own) == 1 else mask.merge(own)
+    return [r for r in out if r is not None], size
 
 
-def _check_counts(
-    counts: I64, lengths: I64, owner: I64, height: I64, width: I64, bad_at: Any
-) -> None:
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    neg = counts < 0
-    if neg.any():
-        k = int(np.searchsorted(starts, np.argmax(neg), side="right") - 1)
-        raise bad_at(int(owner[k]))("counts must not be negative")
-    csum = np.concatenate([[0], np.cumsum(counts)])
-    total = csum[starts + lengths] - csum[starts]
-    want = height[owner] * width[owner]
-    off = total != want
-    if off.any():
-        k = int(np.argmax(off))
-        raise bad_at(int(owner[k]))(
-            f"counts add up to {int(total[k])} pixels, not height * width = {int(want[k])}"
-        )
+def _first_bad_string(strings: list[bytes]) -> int | None:
+    """Index of the first string that is not in ``rleToString``'s alphabet and shape, or None.
 
-
-def mask_pairs(gt_masks: _rle.Runs, dt_masks: _rle.Runs) -> PairIoU:
-    """A `PairIoU` over masks: pairs of a group whose IoU could reach the lowest threshold.
-
-    The intersection is at most I = min(both areas, the overlap of the masks' bounds), so the
-    IoU is at most I / (area_d + area_g - I), or I / area_d against a crowd region; pairs
-    below the lowest threshold by that bound are dropped before any run is compared. Rounding
-    is monotone, so the bound in floating point still bounds the computed IoU.
+    Each count is 5-bit groups: bytes 80..111 continue a number, 48..79 end it; a 32-bit
+    count with its sign takes at most 7 groups, and a string ends at the end of a number.
     """
-    from assay.evaluation._det_pairs import all_pairs
+    lens = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    buf = np.frombuffer(b"".join(strings), dtype=np.uint8)
+    alphabet = (buf - np.uint8(48)) <= 63  # wraps below 48
+    ends = buf < 80
+    cut = np.cumsum(lens)[lens > 0] - 1
+    ok_end = np.ones(len(strings), dtype=np.bool_)
+    ok_end[lens > 0] = ends[cut]
+    # the end of each number, or of the buffer; a gap of more than 7 bytes is too long
+    stops = np.flatnonzero(ends)
+    gaps = np.diff(np.concatenate([[-1], stops]))
+    bad = ~ok_end
+    if not alphabet.all() or (gaps > 7).any():
+        at = np.cumsum(lens) - lens
+        if not alphabet.all():
+            bad |= np.add.reduceat(~alphabet, np.minimum(at, buf.size - 1)) * (lens > 0) > 0
+        long_at = stops[gaps > 7]
+        bad[np.searchsorted(at, long_at, side="right") - 1] = True
+    hit = np.flatnonzero(bad)
+    return int(hit[0]) if hit.size else None
 
-    runs = _rle.concat([dt_masks, gt_masks])
-    n_dt = dt_masks.size
-    area = runs.area()
-    box = runs.bounds()
+
+def areas(rles: list[Rle]) -> NDArray[np.int64]:
+    """Pixel count of each mask."""
+    if not rles:
+        return np.zeros(0, dtype=np.int64)
+    mask = _pycocotools_mask()
+    parts = [mask.area(rles[i : i + _AREA_CHUNK]) for i in range(0, len(rles), _AREA_CHUNK)]
+    return np.concatenate(parts).astype(np.int64)
+
+
+def mask_pairs(gt_rles: list[Rle], dt_rles: list[Rle]) -> PairIoU:
+    """A `PairIoU` over masks, computed by pycocotools' ``iou`` one (image, category) at a time.
+
+    Only pairs that could reach the lowest threshold c are kept: the intersection is at most
+    I = min(both areas, the overlap of the masks' bounds), so the IoU is at most
+    I / (area_d + area_g - I), or I / area_d against a crowd region. Rounding is monotone, so
+    the bound in floating point still bounds the computed IoU.
+    """
+    mask = _pycocotools_mask()
+    d_area, g_area = areas(dt_rles), areas(gt_rles)
+    d_box = mask.toBbox(dt_rles) if dt_rles else np.zeros((0, 4))
+    g_box = mask.toBbox(gt_rles) if gt_rles else np.zeros((0, 4))
 
     def pairs(
         drow: I64, grow: I64, dkey: I64, gkey: I64, gcrowd: NDArray[np.bool_], cmin: float
     ) -> tuple[I64, I64, NDArray[np.float64]]:
         pair_d, pair_g = all_pairs(dkey, gkey)
-        a, b = drow[pair_d], grow[pair_g] + n_dt
-        crowd = gcrowd[pair_g]
         if cmin > 0:
-            ov = np.minimum(box[a, 2:], box[b, 2:]) - np.maximum(box[a, :2], box[b, :2])
-            most = np.minimum(np.minimum(area[a], area[b]), np.prod(np.maximum(ov, 0), axis=1))
+            a, b = drow[pair_d], grow[pair_g]
+            db, gb = d_box[a], g_box[b]
+            ow = np.minimum(db[:, 0] + db[:, 2], gb[:, 0] + gb[:, 2]) - np.maximum(
+                db[:, 0], gb[:, 0]
+            )
+            oh = np.minimum(db[:, 1] + db[:, 3], gb[:, 1] + gb[:, 3]) - np.maximum(
+                db[:, 1], gb[:, 1]
+            )
+            da, ga = d_area[a], g_area[b]
+            most = np.minimum(np.minimum(da, ga), np.maximum(ow, 0) * np.maximum(oh, 0))
             with np.errstate(divide="ignore", invalid="ignore"):
-                bound = most / np.where(crowd, area[a], area[a] + area[b] - most)
+                bound = most / np.where(gcrowd[pair_g], da, da + ga - most)
             keep = np.flatnonzero((most > 0) & (bound >= cmin))
-            pair_d, pair_g, a, b = pair_d[keep], pair_g[keep], a[keep], b[keep]
-            crowd = crowd[keep]
-        return pair_d, pair_g, _rle.pair_iou(runs, a, b, crowd)
+            pair_d, pair_g = pair_d[keep], pair_g[keep]
+        iou = np.zeros(pair_d.size)
+        if pair_d.size == 0:
+            return pair_d, pair_g, iou
+        # Pairs come detection-major, grouped by (image, category), and a group's detections
+        # and boxes are consecutive rows: one IoU matrix per group over the rows its pairs span.
+        key = dkey[pair_d]
+        start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        group = np.repeat(np.arange(start.size), np.diff(np.r_[start, key.size]))
+        d_lo, d_hi = pair_d[start], pair_d[np.r_[start[1:], key.size] - 1] + 1
+        g_lo = np.minimum.reduceat(pair_g, start)
+        g_hi = np.maximum.reduceat(pair_g, start) + 1
+        row, col = pair_d - d_lo[group], pair_g - g_lo[group]
+        d_ids, g_ids = drow.tolist(), grow.tolist()
+        crowd = gcrowd.astype(np.uint8).tolist()
+        spans = zip(d_lo.tolist(), d_hi.tolist(), g_lo.tolist(), g_hi.tolist(), strict=True)
+        cuts = np.r_[start, key.size].tolist()
+        for k, (dl, dh, gl, gh) in enumerate(spans):
+            mat = mask.iou(
+                [dt_rles[j] for j in d_ids[dl:dh]],
+                [gt_rles[j] for j in g_ids[gl:gh]],
+                crowd[gl:gh],
+            )
+            s, e = cuts[k], cuts[k + 1]
+            iou[s:e] = mat[row[s:e], col[s:e]]
+        return pair_d, pair_g, iou
 
     return pairs
 
@@ -243,7 +286,7 @@ def read_segm(
     sizes = image_sizes(gt_doc, gt.image_ids, gt_src)
     anns = gt_doc["annotations"]
     gt_segs = _column(anns, "segmentation", gt_src, "annotations")
-    gt_masks = read_masks(gt_segs, sizes[gt.image], gt_src, "annotations")
+    gt_rles, gt_size = read_masks(gt_segs, sizes[gt.image], gt_src, "annotations")
     recs = detection_records(dt_doc, dt_src)
     has_box = [isinstance(r, dict) and r.get("bbox") not in (None, []) for r in recs]
     dt_segs: list[Any] = []
@@ -255,8 +298,8 @@ def read_segm(
             dt_segs.append([[x, y, x, y + h, x + w, y + h, x + w, y]])
         else:
             raise InvalidInput(f"{dt_src}: detections[{i}] is missing the field 'segmentation'")
-    dt_masks = read_masks(dt_segs, sizes[dt.image], dt_src, "detections")
-    _check_same_size(gt, dt, gt_masks, dt_masks, dt_src)
+    dt_rles, dt_size = read_masks(dt_segs, sizes[dt.image], dt_src, "detections")
+    _check_same_size(gt, dt, gt_size, dt_size, gt_src, dt_src)
     if box_area and recs and has_box[0]:
         if not all(has_box):
             i = has_box.index(False)
@@ -267,24 +310,25 @@ def read_segm(
             )
         area = dt.bbox[:, 2] * dt.bbox[:, 3]
     else:
-        area = dt_masks.area().astype(np.float64)
-    return replace(dt, area=area), mask_pairs(gt_masks, dt_masks)
+        area = areas(dt_rles).astype(np.float64)
+    return replace(dt, area=area), mask_pairs(gt_rles, dt_rles)
 
 
 def _check_same_size(
-    gt: GroundTruth, dt: Detections, gt_masks: _rle.Runs, dt_masks: _rle.Runs, dt_src: str
+    gt: GroundTruth, dt: Detections, gt_size: I64, dt_size: I64, gt_src: str, dt_src: str
 ) -> None:
     """Every detection mask has the size of its image's ground-truth masks."""
     n = gt.image_ids.size
     ref = np.full((n, 2), -1, dtype=np.int64)
-    ref[gt.image, 0], ref[gt.image, 1] = gt_masks.height, gt_masks.width
-    gt_off = (np.stack([gt_masks.height, gt_masks.width], axis=1) != ref[gt.image]).any(axis=1)
+    ref[gt.image] = gt_size
+    gt_off = (gt_size != ref[gt.image]).any(axis=1)
     if gt_off.any():
         i = int(np.argmax(gt_off))
         raise InvalidInput(
-            f"annotations[{i}].segmentation: its size differs from other masks of the same image"
+            f"{gt_src}: annotations[{i}].segmentation: its size differs from other masks "
+            "of the same image"
         )
-    mine = np.stack([dt_masks.height, dt_masks.width], axis=1)
+    mine = dt_size
     want = ref[dt.image]
     off = (want[:, 0] >= 0) & (mine != want).any(axis=1)
     if off.any():
