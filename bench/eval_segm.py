@@ -130,11 +130,10 @@ def main() -> None:
     ap.add_argument("--only", choices=["dense", "medium", "coco"], default=None)
     args = ap.parse_args()
     fixtures = {
-        "dense: 100 img 640x480, ~60 GT + ~100 det masks each, 10 cats": (
-            "dense",
-            (100, 60, 100, 10),
-        ),
-        "COCO-val-like: 1,000 img 640x480, ~7 GT + ~30 det masks each, 80 cats": (
+        # the box benchmark's dense shape, with masks
+        "dense: 50 img, ~300 GT + ~400 det masks each, 10 cats": ("dense", (50, 300, 400, 10)),
+        "medium: 100 img, ~60 GT + ~100 det masks each, 10 cats": ("medium", (100, 60, 100, 10)),
+        "COCO-val-like: 1,000 img, ~7 GT + ~30 det masks each, 80 cats": (
             "coco",
             (1000, 7, 30, 80),
         ),

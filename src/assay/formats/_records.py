@@ -1,8 +1,14 @@
 """One item as a flat record, shared by the JSONL and Parquet codecs.
 
-A record holds ``id``, ``name``, ``file`` (the media path relative to the export folder, when the
-media was written), ``media_type``, ``width``, ``height``, ``marking``, ``metadata``, ``labels``
-(canonical regions), ``authors``, ``annotation_ids`` and, for text items, the ``text`` itself.
+A record holds ``id`` (the item id: the sha256 of its media), ``number`` (its stable image id in
+the dataset), ``name``, ``file`` (the media path relative to the export folder, when the media
+was written), ``media_type``, ``width``, ``height``, ``marking``, ``metadata``, ``labels`` (the
+labels of record: canonical regions of every author, each naming its author), ``authors``,
+``annotation_ids`` and, for text items, the ``text`` itself.
+
+Read back, ``labels`` become the item's labels of record as they are (all regions, in order)
+and one stored annotation per region author. A record without media (an export made with
+``--no-media``) names its item by ``id``; the workspace must already hold that item.
 """
 
 from __future__ import annotations
@@ -12,12 +18,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from assay.domain.labelmap import LabelMap
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _media
 from assay.formats import _validate as v
 from assay.formats._export import safe_relpath
-from assay.formats._model import ExportBundle, ExportRow, ImportedAnnotation, ImportedMedia
+from assay.formats._model import (
+    ExportBundle,
+    ExportRow,
+    ImportBundle,
+    ImportedAnnotation,
+    ImportedMedia,
+)
 
 MEDIA_DIR = "media"
 
@@ -54,34 +67,50 @@ def region_from_dict(d: Any, f: str, place: str) -> Region:
 
 
 def media_from_record(
-    rec: dict[str, Any], regions: list[Region], root: Path, f: str, place: str
+    rec: dict[str, Any],
+    regions: list[Region],
+    root: Path,
+    f: str,
+    place: str,
+    data: bytes | None = None,
 ) -> ImportedMedia:
-    """Rebuild an `ImportedMedia`; one annotation per distinct region author."""
+    """Rebuild an `ImportedMedia`: the labels of record as they are, and one annotation per
+    distinct region author. `data` is the media itself when the file embeds it."""
     name = v.need_str(v.need_key(rec, "name", f, place), f, place + ".name")
     file, text = rec.get("file"), rec.get("text")
+    item_id = rec.get("id")
+    item_id = item_id if isinstance(item_id, str) and item_id else None
     path: Path | None = None
-    if isinstance(file, str) and file:
+    if data is not None:
+        text = None
+    elif isinstance(file, str) and file:
         path = _media.resolve(file, root)
         if path is None and not isinstance(text, str):
             v.fail(f, place + ".file", f"media {file!r} not found in {root}")
-    elif not isinstance(text, str):
-        v.fail(f, place, "neither 'file' nor 'text' gives the media")
+    elif not isinstance(text, str) and item_id is None:
+        v.fail(f, place, "neither 'file', 'text' nor the item 'id' gives the media")
     dims = []
     for key in ("width", "height"):
         val = rec.get(key)
         dims.append(None if val is None else v.need_int(val, f, f"{place}.{key}"))
     metadata = v.need_obj(rec.get("metadata") or {}, f, place + ".metadata")
     marking = rec.get("marking")
+    number = rec.get("number")
+    authors = [str(a) for a in rec.get("authors") or []]
     m = ImportedMedia(
         name=name,
         path=path,
-        text=text if path is None else None,
+        text=text if path is None and isinstance(text, str) else None,
         width=dims[0],
         height=dims[1],
         metadata=dict(metadata),
         marking=marking if isinstance(marking, str) else None,
+        number=None if number is None else v.need_int(number, f, place + ".number"),
+        data=data,
+        item_id=item_id,
+        record=list(regions),
+        record_authors=authors,
     )
-    authors = [str(a) for a in rec.get("authors") or []]
     default = authors[0] if len(authors) == 1 else "user:import"
     groups: dict[str, list[Region]] = {}
     for r in regions:
@@ -104,5 +133,21 @@ def file_metadata(bundle: ExportBundle) -> dict[str, Any]:
         "revision": bundle.revision,
         "marking": bundle.marking,
         "label_names": bundle.label_names,
+        "label_map": [[n, i] for n, i in bundle.classes().pairs()],
+        "dataset_meta": bundle.dataset_meta,
         "items": len(bundle.rows),
     }
+
+
+def read_file_metadata(meta: dict[str, Any], f: str, bundle: ImportBundle) -> None:
+    """Declared classes (with their ids) and dataset-level facts from `file_metadata`."""
+    bundle.label_names = [str(n) for n in meta.get("label_names") or []]
+    pairs = meta.get("label_map")
+    if pairs is not None:
+        try:
+            bundle.label_map = LabelMap.from_pairs((str(n), int(i)) for n, i in pairs)
+        except (TypeError, ValueError):
+            v.fail(f, "label_map", "must be a list of [name, id] pairs")
+    ds_meta = meta.get("dataset_meta")
+    if isinstance(ds_meta, dict):
+        bundle.dataset_meta = ds_meta

@@ -26,6 +26,7 @@ from assay.formats._records import (
     inline_text,
     media_from_record,
     media_paths,
+    read_file_metadata,
     region_from_dict,
     region_record,
 )
@@ -43,11 +44,12 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     f = path.name
     root = Path(images) if images is not None else path.parent
     media: list[ImportedMedia] = []
-    labels: dict[str, None] = {}
+    bundle = ImportBundle(media=media, source=path)
     meta_path = path.parent / METADATA_FILE
     if meta_path.is_file():
         meta = v.need_obj(v.load_json(meta_path), METADATA_FILE, "top level")
-        labels.update((str(n), None) for n in meta.get("label_names") or [])
+        read_file_metadata(meta, METADATA_FILE, bundle)
+    labels = dict.fromkeys(bundle.label_names)
     for lineno, line in enumerate(v.read_text(path, f).splitlines(), 1):
         if not line.strip():
             continue
@@ -62,7 +64,8 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         regions = [region_from_dict(d, where, f"labels[{i}]") for i, d in enumerate(raw)]
         labels.update((r.label, None) for r in regions if r.label is not None)
         media.append(media_from_record(rec, regions, root, where, "record"))
-    return ImportBundle(media=media, label_names=list(labels), source=path)
+    bundle.label_names = list(labels)
+    return bundle
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
@@ -73,6 +76,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     for row, file in zip(bundle.rows, files, strict=True):
         rec = {
             "id": row.item_id,
+            "number": row.number,
             "name": row.name,
             "file": file if bundle.copy_media else None,
             "media_type": row.media_type,
