@@ -23,6 +23,7 @@ ANA = [
     Region(kind="polygon", label="debris", points=((1.0, 1.0), (9.0, 1.0), (5.0, 7.0))),
 ]
 BEN = [Region(kind="box", label="person", box=(20.0, 12.0, 6.0, 14.0), author="user:ben")]
+PRED = [Region(kind="box", label="vehicle", box=(2.5, 3.0, 10.0, 8.0), score=0.8)]
 FORMATS = ["jsonl", "parquet"]
 
 
@@ -34,13 +35,15 @@ def _two_labellers(ws: Workspace, tmp_path: Path) -> str:
     media = []
     for name in ("bridge.png", "road.png"):
         m = ImportedMedia(name=name, path=tmp_path / "img" / name, width=64, height=48)
-        m.annotations.append(ImportedAnnotation(regions=ANA, author="user:ana"))
+        m.annotations.append(ImportedAnnotation(regions=ANA, author="user:ana", lead_time=12.5))
         m.annotations.append(ImportedAnnotation(regions=BEN, author="user:ben"))
+        m.annotations.append(ImportedAnnotation(regions=PRED, author="model:det@1", kind="model"))
         media.append(m)
     import_bundle(ws, ImportBundle(media=media), "flood")
     rows = export_bundle(ws, ws.resolve("flood", default_head=False)).rows
     item = next(r for r in rows if r.name == "bridge.png").item_id
-    ids = [a for r in rows for a in r.annotation_ids if r.item_id == item]
+    full = export_bundle(ws, ws.resolve("flood", default_head=False), all_annotations=True)
+    ids = [a.id for r in full.rows if r.item_id == item for a in r.annotations if a.kind == "human"]
     regions = [ANA[0], BEN[0], ANA[1].model_copy(update={"author": "user:ana"})]
     ws.set_labels("flood", [LabelRecord(item, regions, ids, ["user:ana", "user:ben"])])
     return item
@@ -188,3 +191,28 @@ def test_cli_embed_media(run_cli: Any, tmp_path: Path) -> None:
     assert not (tmp_path / "pq" / "media").exists()
     res = run_cli(*base, "--format", "jsonl", "--out", tmp_path / "j", code=1)
     assert "--embed-media" in res.stderr and "parquet" in res.stderr
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_all_annotations_carry_every_author_prediction_and_lead_time(
+    ws: Workspace, tmp_path: Path, fmt: str
+) -> None:
+    _two_labellers(ws, tmp_path)
+    res = ws.export("flood", fmt, tmp_path / "all", all_annotations=True)
+    assert res["dropped"] == {}
+    other = Workspace.init(tmp_path / "other")
+    other.import_labels(tmp_path / "all", fmt, "flood")
+
+    def stored(w: Workspace) -> list[Any]:
+        rows = export_bundle(w, w.resolve("flood", default_head=False), all_annotations=True).rows
+        return sorted(
+            (r.name, a.author, a.kind, a.lead_time, a.of_record, tuple(a.regions))
+            for r in rows
+            for a in r.annotations
+        )
+
+    before, after = stored(ws), stored(other)
+    assert after == before
+    pred = tuple(r.model_copy(update={"author": "model:det@1"}) for r in PRED)
+    assert ("bridge.png", "model:det@1", "model", None, False, pred) in after
+    assert any(a[1] == "user:ana" and a[3] == 12.5 for a in after)

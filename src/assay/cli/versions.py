@@ -291,7 +291,7 @@ def _write(
     "--all-annotations",
     is_flag=True,
     help="Write every stored annotation of every author and every prediction, not only the "
-    "labels of record (formats with a slot per annotation: labelstudio).",
+    "labels of record (formats with a slot per annotation: labelstudio, jsonl, parquet).",
 )
 @strict_option
 @json_option

@@ -84,6 +84,7 @@ class ImportedAnnotation:
     created: str | None = None  # ISO-8601 when the file says
     lead_time: float | None = None
     source_id: str | None = None  # the id the source tool gave it
+    of_record: bool = False  # behind the item's labels of record (`ImportedMedia.record`)
 
 
 @dataclass

@@ -111,6 +111,10 @@ def media_from_record(
         record=list(regions),
         record_authors=authors,
     )
+    stored = rec.get("annotations")
+    if stored is not None:
+        m.annotations = _annotations(stored, f, place)
+        return m
     default = authors[0] if len(authors) == 1 else "user:import"
     groups: dict[str, list[Region]] = {}
     for r in regions:
@@ -123,6 +127,54 @@ def media_from_record(
         src = ids[0] if len(ids) == 1 and len(groups) == 1 else None
         m.annotations.append(ImportedAnnotation(rs, author=author, kind=kind, source_id=src))
     return m
+
+
+_KINDS = ("human", "model", "aggregate", "review")
+
+
+def annotation_records(row: ExportRow) -> list[dict[str, Any]]:
+    """Every stored annotation of the row (``--all-annotations``), oldest first."""
+    return [
+        {
+            "id": a.id,
+            "author": a.author,
+            "kind": a.kind,
+            "created": a.created,
+            "lead_time": a.lead_time,
+            "source_id": a.source_id,
+            "of_record": a.of_record,
+            "labels": [region_record(r) for r in a.regions],
+        }
+        for a in row.annotations
+    ]
+
+
+def _annotations(stored: Any, f: str, place: str) -> list[ImportedAnnotation]:
+    out = []
+    for k, a in enumerate(v.need_list(stored, f, place + ".annotations")):
+        ap = f"{place}.annotations[{k}]"
+        a = v.need_obj(a, f, ap)
+        author = v.need_str(v.need_key(a, "author", f, ap), f, ap + ".author")
+        kind = a.get("kind", "human")
+        if kind not in _KINDS:
+            v.fail(f, ap + ".kind", f"must be one of {', '.join(_KINDS)}, got {kind!r}")
+        raw = v.need_list(a.get("labels") or [], f, ap + ".labels")
+        regions = [region_from_dict(d, f, f"{ap}.labels[{i}]") for i, d in enumerate(raw)]
+        lead = a.get("lead_time")
+        out.append(
+            ImportedAnnotation(
+                regions,
+                author=author,
+                kind=kind,
+                created=a.get("created") if isinstance(a.get("created"), str) else None,
+                lead_time=None
+                if lead is None
+                else float(v.need_number(lead, f, ap + ".lead_time")),
+                source_id=str(a.get("source_id") or a.get("id") or "") or None,
+                of_record=bool(a.get("of_record")),
+            )
+        )
+    return out
 
 
 def file_metadata(bundle: ExportBundle) -> dict[str, Any]:

@@ -170,7 +170,9 @@ def import_bundle(
                 authors.add(a.author)
         if m.record is not None:
             # The file states the labels of record itself (all regions of all authors).
-            ids = [str(r["id"]) for r in ann_rows[len(ann_rows) - len(m.annotations) :]]
+            mine = ann_rows[len(ann_rows) - len(m.annotations) :]
+            behind = [a.of_record for a in m.annotations]
+            ids = [str(r["id"]) for r, b in zip(mine, behind, strict=True) if b or not any(behind)]
             who = m.record_authors or sorted({a.author for a in m.annotations})
             records[sha] = LabelRecord(sha, m.record, ids, who)
             report.regions += len(m.record)

@@ -1,5 +1,9 @@
 """JSON Lines: one object per item with its labels in canonical form.
 
+With ``--all-annotations`` each record also holds ``annotations``: every stored annotation of
+the item (id, author, kind, created, lead_time, source_id, of_record, labels), oldest first;
+read back they are stored as they are instead of one annotation per region author.
+
 Writing: ``items.jsonl`` (one record per item, see `assay.formats._records`; each carries its
 ``marking``), ``metadata.json`` (dataset, revision, highest marking, classes), media under
 ``media/`` and ``MARKING.txt``. Reading takes the file (or its folder) back; ``file`` is found
@@ -22,6 +26,7 @@ from assay.formats._export import (
 )
 from assay.formats._model import ExportBundle, ImportBundle, ImportedMedia
 from assay.formats._records import (
+    annotation_records,
     file_metadata,
     inline_text,
     media_from_record,
@@ -88,6 +93,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             "authors": row.authors,
             "annotation_ids": row.annotation_ids,
         }
+        if bundle.all_annotations:
+            rec["annotations"] = annotation_records(row)
         text = inline_text(row)
         if text is not None:
             rec["text"] = text

@@ -3,9 +3,10 @@
 Columns: ``id``, ``number``, ``name``, ``file``, ``media_type``, ``width``, ``height``,
 ``marking``, ``metadata`` (JSON text, since metadata keys differ between items), ``labels``
 (list of structs with the canonical region fields; ``attributes`` as JSON text), ``authors``,
-``annotation_ids`` and ``text`` (text items). The schema metadata carries ``assay.marking`` (the
-highest marking), ``assay.dataset``, ``assay.revision``, ``assay.label_names``,
-``assay.label_map`` and ``assay.dataset_meta``.
+``annotation_ids``, ``text`` (text items) and ``annotations`` (with ``--all-annotations``: every
+stored annotation of the item as JSON text, as in the JSONL records). The schema metadata
+carries ``assay.marking`` (the highest marking), ``assay.dataset``, ``assay.revision``,
+``assay.label_names``, ``assay.label_map`` and ``assay.dataset_meta``.
 
 With ``embed_media`` (``--embed-media``) an ``image`` column holds each image's bytes and name
 as Hugging Face's ``Image`` feature stores them (``{bytes, path}``), and the schema metadata
@@ -32,6 +33,7 @@ from assay.formats._export import (
 )
 from assay.formats._model import ExportBundle, ImportBundle, ImportedMedia
 from assay.formats._records import (
+    annotation_records,
     file_metadata,
     inline_text,
     media_from_record,
@@ -79,6 +81,7 @@ def _schema(meta: dict[bytes, bytes], embed: bool) -> Any:
         ("authors", pa.list_(pa.string())),
         ("annotation_ids", pa.list_(pa.string())),
         ("text", pa.string()),
+        ("annotations", pa.string()),
     ]
     if embed:
         features = {name: _hf_feature(t) for name, t in fields}
@@ -127,6 +130,12 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         "authors": [r.authors for r in rows],
         "annotation_ids": [r.annotation_ids for r in rows],
         "text": [inline_text(r) for r in rows],
+        "annotations": [
+            json.dumps(annotation_records(r), ensure_ascii=False)
+            if bundle.all_annotations
+            else None
+            for r in rows
+        ],
     }
     if bundle.embed_media:
         cols["image"] = _embedded(bundle)
@@ -187,6 +196,11 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
                 v.fail(f, rp + ".attributes", f"invalid JSON: {exc.msg}")
             regions.append(region_from_dict(clean, f, rp))
         labels.update((r.label, None) for r in regions if r.label is not None)
+        if rec.get("annotations") is not None:
+            try:
+                rec["annotations"] = json.loads(rec["annotations"])
+            except json.JSONDecodeError as exc:
+                v.fail(f, place + ".annotations", f"invalid JSON: {exc.msg}")
         image = rec.get("image")
         data = image.get("bytes") if isinstance(image, dict) else None
         media.append(media_from_record(rec, regions, root, f, place, data))
@@ -216,6 +230,9 @@ def _embedded(bundle: ExportBundle) -> list[dict[str, Any] | None]:
     """Each image row's bytes and name as `datasets`' ``Image`` feature stores them."""
     rows = [r for r in bundle.rows if is_image(r)]
     contents = media_contents(bundle, rows)
+    # Text travels in the `text` column; any other media has no column and is counted.
+    other = [r for r in bundle.rows if not is_image(r) and not r.media_type.startswith("text/")]
+    bundle.dropped.add("media of non-image items", len(other))
     by_id = {
         r.item_id: {"bytes": data, "path": r.name} for r, data in zip(rows, contents, strict=True)
     }
