@@ -139,7 +139,7 @@ def read_masks(
         size[i] = rh, rw
         counts = seg["counts"]
         if isinstance(counts, list):
-            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+            if counts and (set(map(type, counts)) != {int} or min(counts) < 0):
                 raise bad("counts must be non-negative integers")
             if sum(counts) != rh * rw:
                 raise bad(f"counts add up to {sum(counts)} pixels, not height * width = {rh * rw}")
@@ -166,10 +166,12 @@ def read_masks(
                 for k, p in enumerate(seg):
                     if not _numbers_ok(p):
                         raise bad_at(i)(f"polygon {k} holds a value that is not a finite number")
-        parts = iter(mask.frPyObjects(flat, h, w))
+        parts = mask.frPyObjects(flat, h, w)
+        at = 0
         for i, seg in group:
-            own = [next(parts) for _ in seg]
-            out[i] = own[0] if len(own) == 1 else mask.merge(own)
+            k = len(seg)
+            out[i] = parts[at] if k == 1 else mask.merge(parts[at : at + k])
+            at += k
     return [r for r in out if r is not None], size
 
 

@@ -1,8 +1,9 @@
-"""COCO bounding-box evaluation, numerically identical to pycocotools.
+"""COCO box and mask evaluation, numerically identical to pycocotools.
 
 The default mode, ``"pycocotools"``, reproduces pycocotools' `COCOeval`
-(iouType ``bbox``) including its quirks, so numbers are comparable with
-published ones. The ``"corrected"`` mode changes exactly two things:
+(iouType ``bbox``, or ``segm`` with ``DetectionParams(iou_type="segm")``)
+including its quirks, so numbers are comparable with published ones. The
+``"corrected"`` mode changes exactly two things (three for masks):
 
 * the headline AP (stat 0) is taken at ``max_dets[2]`` instead of the fixed
   100 that pycocotools' `summarize` hard-codes (with custom ``max_dets`` such
@@ -10,7 +11,13 @@ published ones. The ``"corrected"`` mode changes exactly two things:
   is not among them; see cocoapi issues #558, #584, #565);
 * a detection matched to a ground-truth box whose annotation id is 0 counts
   as a true positive (pycocotools tests the stored id for truth and turns such
-  a match into a false positive).
+  a match into a false positive);
+* with masks, a detection's area (for the area ranges) is always its mask's
+  pixel count (pycocotools takes the box's w * h whenever the first result
+  carries a ``bbox``).
+
+Masks (polygons, uncompressed and compressed RLE, crowd regions) are read as
+pycocotools' ``annToRLE`` reads them; see `assay.evaluation._segm_input`.
 
 Input is checked more strictly than pycocotools (which silently drops or
 crashes): annotations naming an unknown image or category, duplicate
@@ -256,11 +263,12 @@ def evaluate_detection(
     gt_source: str = "ground truth",
     dt_source: str = "detections",
 ) -> DetectionResult:
-    """Evaluate COCO-format detections against COCO ground truth (bbox).
+    """Evaluate COCO-format detections against COCO ground truth (bbox or segm).
 
     Args:
         ground_truth: A COCO dataset dict (`images`, `annotations`, `categories`).
-        detections: A list of `{image_id, category_id, bbox, score}` dicts.
+        detections: A list of `{image_id, category_id, bbox, score}` dicts
+            (`segmentation` instead of or beside `bbox` for ``iou_type="segm"``).
         params: Evaluation settings; COCO's defaults if None.
         gt_source: Name used in error messages for the ground truth (e.g. its path).
         dt_source: Name used in error messages for the detections.
