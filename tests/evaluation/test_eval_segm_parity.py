@@ -205,3 +205,39 @@ def test_cli_segm_json_equals_pycocotools(cli: Any, tmp_path: Path) -> None:
     args = ["--gt", tmp_path / "gt.json", "--predictions", tmp_path / "dt.json"]
     doc = cli("eval", "detection", *args, "--iou-type", "segm", "--json").json()
     assert doc["stats"] == ref.tolist() and doc["iou_type"] == "segm"
+
+
+def test_coco_export_of_a_workspace_evaluates_like_pycocotools(
+    ws: Any, tmp_path: Path, cli: Any
+) -> None:
+    """Crowd RLE and two-part objects through import, a COCO export and `--iou-type segm`."""
+    from PIL import Image
+
+    gt, dt = _scene()
+    src = tmp_path / "src"
+    src.mkdir()
+    for img in gt["images"]:
+        img["file_name"] = f"scene_{img['id']}.png"
+        Image.new("RGB", (img["width"], img["height"]), (9, 9, 9 * img["id"])).save(
+            src / img["file_name"]
+        )
+    (src / "instances.json").write_text(json.dumps(gt))
+    ws.import_labels(src / "instances.json", "coco", "flood")
+    ws.export("flood", "coco", tmp_path / "out", media=False)
+    exported = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    assert sum(a["iscrowd"] for a in exported["annotations"]) == 1
+    (tmp_path / "dt.json").write_text(json.dumps(dt))
+    args = ["--gt", tmp_path / "out" / "annotations.json", "--iou-type", "segm", "--json"]
+    doc = cli("eval", "detection", *args, "--predictions", tmp_path / "dt.json").json()
+    assert doc["stats"] == pycocotools_eval(exported, dt, iou_type="segm").stats.tolist()
+    assert doc["stats"] == pycocotools_eval(gt, dt, iou_type="segm").stats.tolist()
+    itself = [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "score": 1.0,
+            "segmentation": a["segmentation"],
+        }
+        for a in exported["annotations"]
+    ]
+    assert evaluate_detection(exported, itself, SEGM).stats[0] == pytest.approx(1.0)
