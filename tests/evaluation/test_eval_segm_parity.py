@@ -58,7 +58,8 @@ def _scene() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     crowd[20:40, 0:30] = 1
     two = [[40.0, 2.0, 50.0, 2.0, 50.0, 12.0, 40.0, 12.0], [40.0, 20.0, 50.0, 20.0, 50.0, 30.0]]
     gt = {
-        "images": [{"id": 1, "height": h, "width": w}, {"id": 2, "height": h, "width": w}],
+        # image 3 has neither ground truth nor detections
+        "images": [{"id": i, "height": h, "width": w} for i in (1, 2, 3)],
         "categories": [{"id": 1, "name": "debris"}, {"id": 2, "name": "vehicle"}],
         "annotations": [
             {
@@ -143,7 +144,6 @@ def test_crowd_regions_absorb_detections_and_multi_polygon_objects_match_whole()
 
 def test_empty_detections_and_images_without_anything() -> None:
     gt, _ = _scene()
-    gt["images"].append({"id": 3, "height": 5, "width": 5})
     r = evaluate_detection(gt, [], SEGM)
     assert r.stats[0] == 0.0 and r.stats[8] == 0.0
 
