@@ -16,6 +16,10 @@ The convention (also written in README.md, "Examples in this README"):
 - `<!-- docs: skip REASON -->` before a block: shown, not run (it starts a server, or needs
   your own model file); the reason is required.
 - Every other fence (text, yaml, json, ...) is shown, never run.
+
+A console line that is a plain `assay ...` command runs through `assay.cli.main` in this
+interpreter (as the `cli` test fixture does), which keeps the test quick; everything else runs
+in bash against the installed `assay` command.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import contextlib
 import io
 import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -192,9 +197,36 @@ class Reader:
         proc = self._shell(block.where, block.code)
         assert proc.returncode == 0, f"{block.where} exited {proc.returncode}:\n{proc.stderr}"
 
+    def _assay(self, cmd: str) -> subprocess.CompletedProcess[str] | None:
+        """A plain `assay ...` line runs in this interpreter, through the same entry point
+        (`assay.cli.main`) as the installed command: one start-up for the whole README. Lines
+        with shell syntax (pipes, redirections, variables, globs) go to bash."""
+        if not cmd.startswith("assay ") or any(ch in cmd for ch in "|&;<>$`*?\n\\"):
+            return None
+        from click.testing import CliRunner
+
+        from assay.cli import main
+
+        argv = shlex.split(cmd, comments=True)[1:]
+        old = Path.cwd()
+        os.chdir(self.cwd)
+        env = {k: v for k, v in self.env.items() if k.startswith(("ASSAY_", "COLUMNS", "NO_COLOR"))}
+        env.update({k: None for k in os.environ if k.startswith("ASSAY_") and k not in env})
+        try:
+            with CliRunner().isolation(env=env) as (out, err, _):
+                try:
+                    main(argv)
+                    code = 0
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+        finally:
+            os.chdir(old)
+        return subprocess.CompletedProcess(argv, code, stdout, stderr)
+
     def _console(self, block: Block) -> None:
         for c in console_commands(block.code):
-            proc = self._shell(block.where, c.cmd)
+            proc = self._assay(c.cmd) or self._shell(block.where, c.cmd)
             if c.error is None:
                 assert proc.returncode == 0, f"{block.where}: `{c.cmd}` failed:\n{proc.stderr}"
             else:
