@@ -25,6 +25,8 @@ from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.ingest import IngestReport, ingest_paths
 from assay.store import Database, LocalBlobStore
+from assay.store._sql import select_in
+from assay.store.schema import items
 
 if TYPE_CHECKING:
     from assay import versioning
@@ -242,11 +244,15 @@ class Workspace:
             tags = tags_by_commit(conn, rev.dataset_id)
         assert rev.commit is not None  # default_head resolves to a commit or raises
         c = rev.commit
-        markings = _manifest.read(self.blobs, c.manifest, ["marking"])["marking"].unique()
+        t = _manifest.read(self.blobs, c.manifest, ["item_id", "marking"])
+        with self.db.read() as conn:
+            # The items' markings now count too: a marking raised after the commit holds.
+            now = select_in(conn, [items.c.marking], items.c.id, t["item_id"].to_pylist())
+        markings = set(t["marking"].unique().to_pylist()) | {r[0] for r in now}
         return {
             **c.to_dict(),
             "tags": tags.get(c.id, []),
-            "marking": self.scheme.highest_text(markings.to_pylist()),
+            "marking": self.scheme.highest_text(markings),
             "verified": c.verify(),
         }
 

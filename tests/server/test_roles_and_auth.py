@@ -11,7 +11,7 @@ from assay import Workspace
 from assay.server import Settings, create_app
 from labeling_world import PASSWORD, Client, World
 
-ROLE_OF = {"low": "annotator", "rev": "reviewer", "man": "manager", "root": "admin"}
+ROLE_OF = {"ana": "annotator", "rev": "reviewer", "man": "manager", "root": "admin"}
 
 # (method, path, role -> expected status); {p} is the project.
 MATRIX = [

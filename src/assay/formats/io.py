@@ -23,6 +23,7 @@ from assay.domain.labels import (
 from assay.domain.marking import Marking
 from assay.errors import InvalidInput
 from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
+from assay.markings import MarkChange, raise_markings
 from assay.store import LocalBlobStore
 from assay.store._sql import insert_ignore, select_in
 from assay.store.schema import annotations_table, datasets, items
@@ -44,9 +45,10 @@ class ImportReport:
     new_annotations: int = 0
     regions: int = 0
     authors: list[str] = field(default_factory=list)
+    raised: list[MarkChange] = field(default_factory=list)  # existing items marked higher
 
     def to_dict(self) -> dict[str, object]:
-        return self.__dict__.copy()
+        return {**self.__dict__, "raised": [c.to_dict() for c in self.raised]}
 
 
 def _media_bytes(m: ImportedMedia, source: Path | None) -> bytes:
@@ -101,7 +103,12 @@ def import_bundle(
     records: dict[str, LabelRecord] = {}
     authors: set[str] = set()
     for sha, m, data in staged:
-        if sha not in item_rows:
+        if sha in item_rows:  # the same bytes twice in one file: the higher marking holds
+            stated = _item_marking(ws, marking, m.marking)
+            item_rows[sha]["marking"] = ws.scheme.highest_text(
+                [str(item_rows[sha]["marking"]), stated]
+            )
+        else:
             meta = dict(m.metadata)
             meta.setdefault("path", m.name)
             meta_text, meta_hash = metadata_record(meta)
@@ -159,6 +166,8 @@ def import_bundle(
         report.new_items = len(new_rows)
         if new_rows:
             conn.execute(items.insert(), new_rows)
+        wanted = {k: str(r["marking"]) for k, r in item_rows.items() if k in existing}
+        report.raised = raise_markings(conn, ws.scheme, ws.actor, wanted, via="import")
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
         add_item_ids(conn, ds, list(item_rows))
@@ -179,6 +188,7 @@ def import_bundle(
                 "media": report.media,
                 "new_items": report.new_items,
                 "annotations": report.new_annotations,
+                "raised": len(report.raised),
                 "marking": marking_text,
             },
         )
@@ -204,7 +214,11 @@ def export_bundle(ws: Workspace, rev: Revision) -> ExportBundle:
     labels = t["labels"].to_pylist()
     ann_ids = t["annotation_ids"].to_pylist()
     authors = t["authors"].to_pylist()
-    markings = t["marking"].to_pylist()
+    # An old commit states the higher of the marking it recorded and the item's marking now.
+    markings = [
+        m if attrs[i][4] == m else ws.scheme.highest_text([m, attrs[i][4]])
+        for i, m in zip(ids, t["marking"].to_pylist(), strict=True)
+    ]
     names = _unique_names([attrs[i][0] for i in ids], ids)
     label_set: dict[str, None] = {}
     export_rows: list[ExportRow] = []
@@ -213,7 +227,7 @@ def export_bundle(ws: Workspace, rev: Revision) -> ExportBundle:
     parsed_labels = json.loads("[" + ",".join(labels) + "]") if labels else []
     parsed_meta = json.loads("[" + ",".join(attrs[i][3] for i in ids) + "]") if ids else []
     for k, sha in enumerate(ids):
-        _name, width, height, _meta = attrs[sha]
+        _name, width, height, _meta, _marking = attrs[sha]
         regions = regions_from_dicts(parsed_labels[k])
         for r in regions:
             if r.label is not None and r.kind in ("box", "polygon", "point", "span"):
