@@ -154,12 +154,15 @@ class Workspace:
 
     # --- datasets ----------------------------------------------------------------------------
 
-    def create_dataset(self, name: str) -> None:
+    def create_dataset(self, name: str, marking: str | None = None) -> None:
+        """An empty dataset; `marking` declares it (and its exports) at least that marking."""
         from assay import versioning
 
+        declared = self.scheme.render(self.scheme.parse(marking)) if marking else ""
         with self.db.begin() as conn:
-            versioning.create(conn, name)
-            audit.append(conn, self.actor, "dataset.create", f"dataset:{name}")
+            versioning.create(conn, name, declared)
+            details = {"marking": declared} if declared else None
+            audit.append(conn, self.actor, "dataset.create", f"dataset:{name}", details)
 
     def datasets(self) -> list[versioning.DatasetInfo]:
         from assay.versioning.datasets import list_all

@@ -15,13 +15,18 @@ def dataset() -> None:
 
 @dataset.command("create")
 @click.argument("name")
+@click.option(
+    "--marking",
+    help="Declare the dataset at least this marking, LEVEL[/COMPARTMENT...] (default: the "
+    "highest of its items); exports and projects over it carry it.",
+)
 @json_option
 @pass_env
-def create(env: Env, name: str, as_json: bool) -> None:
+def create(env: Env, name: str, marking: str | None, as_json: bool) -> None:
     """Create an empty dataset NAME."""
-    env.workspace().create_dataset(name)
+    env.workspace().create_dataset(name, marking)
     if as_json:
-        env.emit_json({"dataset": name, "created": True})
+        env.emit_json({"dataset": name, "created": True, "marking": marking or ""})
     else:
         env.say(f"created dataset [bold]{name}[/]; add items with `assay dataset add {name} --all`")
 

@@ -247,8 +247,11 @@ def export_bundle(ws: Workspace, rev: Revision) -> ExportBundle:
                 annotation_ids=list(ann_ids[k]),
             )
         )
-    n = len(ids)
-    marking = ws.scheme.highest_text(markings) if n else ws.scheme.render(Marking())
+    with ws.db.read() as conn:
+        declared = conn.execute(
+            select(datasets.c.marking).where(datasets.c.id == rev.dataset_id)
+        ).scalar()
+    marking = ws.scheme.highest_text([*markings, declared or ws.scheme.render(Marking())])
     return ExportBundle(
         rows=export_rows,
         label_names=sorted(label_set),

@@ -7,6 +7,6 @@ together, and one audit event per item records the old and the new marking. Lowe
 separate, deliberate act (`downgrade`) that names an admin and a reason.
 """
 
-from assay.markings._raise import MarkChange, downgrade, raise_markings
+from assay.markings._raise import MarkChange, carry_project_marking, downgrade, raise_markings
 
-__all__ = ["MarkChange", "downgrade", "raise_markings"]
+__all__ = ["MarkChange", "carry_project_marking", "downgrade", "raise_markings"]

@@ -12,7 +12,7 @@ from assay import audit
 from assay.domain.marking import MarkingScheme
 from assay.errors import InvalidInput
 from assay.store._sql import select_in
-from assay.store.schema import items, project_markings, tasks
+from assay.store.schema import datasets, items, project_markings, projects, tasks
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,32 @@ def raise_markings(
             changes.append(MarkChange(item_id, old, new))
     _apply(conn, actor, changes, "item.mark", {"via": via})
     return changes
+
+
+def carry_project_marking(
+    conn: Connection,
+    scheme: MarkingScheme,
+    actor: str,
+    project: str,
+    item_ids: list[str],
+    *,
+    via: str,
+) -> list[MarkChange]:
+    """Raise `item_ids` to the marking declared for `project` (or for its dataset).
+
+    Labels made in a project declared higher than its items (its instructions, schema or
+    purpose say more) carry that marking to the items they label.
+    """
+    row = conn.execute(
+        select(projects.c.marking, datasets.c.marking)
+        .select_from(projects.outerjoin(datasets, datasets.c.name == projects.c.dataset))
+        .where(projects.c.name == project)
+    ).first()
+    declared = [m for m in (row or ()) if m]
+    if not declared or not item_ids:
+        return []
+    wanted = scheme.render(scheme.highest(scheme.parse(m) for m in declared))
+    return raise_markings(conn, scheme, actor, dict.fromkeys(item_ids, wanted), via=via)
 
 
 def downgrade(

@@ -46,11 +46,13 @@ def _check_name(name: str) -> None:
         )
 
 
-def create(conn: Connection, name: str) -> int:
+def create(conn: Connection, name: str, marking: str = "") -> int:
+    """Make an empty dataset; `marking` (rendered) declares it higher than its items."""
     _check_name(name)
     if conn.execute(select(datasets.c.id).where(datasets.c.name == name)).first():
         raise Conflict(f"dataset {name!r} already exists")
-    result = conn.execute(datasets.insert().values(name=name, created=now_iso(), head=None))
+    row = {"name": name, "created": now_iso(), "head": None, "marking": marking}
+    result = conn.execute(datasets.insert().values(**row))
     pk = result.inserted_primary_key
     assert pk is not None  # an INSERT always has one
     return int(pk[0])
