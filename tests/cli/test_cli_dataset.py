@@ -20,6 +20,7 @@ def test_dataset_commands(cli, samples, tmp_path: Path) -> None:  # type: ignore
     assert cli("dataset", "create", "quake", "--json").json() == {
         "dataset": "quake",
         "created": True,
+        "marking": "",
     }
     assert "already exists" in cli("dataset", "create", "quake", code=1).stderr
     assert cli("dataset", "add", "quake", "--all", "--json").json() == {
