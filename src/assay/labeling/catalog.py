@@ -24,10 +24,21 @@ from assay.labeling.users import User
 from assay.store.schema import tasks
 from assay.workspace import Workspace
 
-_BY_NAME = f"SELECT {PROJECT_COLUMNS} FROM projects WHERE name = :k"
-_BY_ID = f"SELECT {PROJECT_COLUMNS} FROM projects WHERE id = :k"
-_ALL = f"SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name"
+# A project row and its dataset's declared marking (the tenth column), in one read.
+_SELECT = (
+    "SELECT "
+    + ", ".join(f"p.{c}" for c in PROJECT_COLUMNS.split(", "))
+    + ", d.marking AS dataset_marking FROM projects p LEFT JOIN datasets d ON d.name = p.dataset"
+)
+_BY_NAME = f"{_SELECT} WHERE p.name = :k"
+_BY_ID = f"{_SELECT} WHERE p.id = :k"
+_ALL = f"{_SELECT} ORDER BY p.name"
 _DATASET = "SELECT marking FROM datasets WHERE name = :n"
+
+
+def _split(row: Any) -> tuple[Project, str]:
+    values = tuple(row)
+    return row_to_project(values[:-1]), str(values[-1] or "")
 
 
 def missing(name: str | int) -> NotFound:
@@ -35,10 +46,19 @@ def missing(name: str | int) -> NotFound:
     return NotFound(f"no project named {str(name)!r}; see `assay project list`")
 
 
-def project_marking(tx: Tx, scheme: MarkingScheme, p: Project) -> Marking:
-    """The project's marking as stored now."""
-    ds = tx.one(_DATASET, {"n": p.dataset})
-    texts = [*present_markings(tx, p.id), p.marking, str(ds[0]) if ds else ""]
+def project_marking(
+    tx: Tx,
+    scheme: MarkingScheme,
+    p: Project,
+    present: list[str] | None = None,
+    dataset_marking: str | None = None,
+) -> Marking:
+    """The project's marking as stored now (`present`, `dataset_marking`: if already read)."""
+    if dataset_marking is None:
+        ds = tx.one(_DATASET, {"n": p.dataset})
+        dataset_marking = str(ds[0]) if ds else ""
+    marks = present_markings(tx, p.id) if present is None else present
+    texts = [*marks, p.marking, dataset_marking]
     return scheme.highest(scheme.parse(t) for t in texts if t)
 
 
@@ -49,13 +69,23 @@ def may_know(tx: Tx, scheme: MarkingScheme, user: User | None, p: Project) -> bo
 
 def open_project(tx: Tx, ws: Workspace, user: User | None, key: str | int) -> Project:
     """The project named (or numbered) `key`, or `missing` when absent or above `user`."""
+    return open_with_markings(tx, ws, user, key)[0]
+
+
+def open_with_markings(
+    tx: Tx, ws: Workspace, user: User | None, key: str | int
+) -> tuple[Project, list[str]]:
+    """`open_project`, and the markings of the project's tasks read on the way."""
     row = tx.one(_BY_ID if isinstance(key, int) else _BY_NAME, {"k": key})
     if row is None:
         raise missing(key)
-    p = row_to_project(row)
-    if not may_know(tx, ws.scheme, user, p):
+    p, dataset_marking = _split(row)
+    present = present_markings(tx, p.id)
+    if user is not None and not ws.scheme.allows(
+        user.clearance, project_marking(tx, ws.scheme, p, present, dataset_marking)
+    ):
         raise missing(key)
-    return p
+    return p, present
 
 
 def visible_project(conn: Connection, ws: Workspace, user: User | None, name: str) -> Project:
@@ -69,8 +99,8 @@ def list_projects(ws: Workspace, user: User | None) -> list[dict[str, Any]]:
     with ws.db.read() as conn:
         tx = tx_for(conn)
         for row in tx.all(_ALL, {}):
-            p = row_to_project(row)
-            marking = project_marking(tx, ws.scheme, p)
+            p, dataset_marking = _split(row)
+            marking = project_marking(tx, ws.scheme, p, None, dataset_marking)
             if user is not None and not ws.scheme.allows(user.clearance, marking):
                 continue
             out.append(

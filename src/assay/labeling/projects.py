@@ -90,8 +90,8 @@ def _parsed(schema: str, workflow: str) -> tuple[LabelSchema, Workflow]:
 
 
 def row_to_project(row: Any) -> Project:
-    """A `projects` row (by attribute or in PROJECT_COLUMNS order) as a `Project`."""
-    if isinstance(row, tuple) and not hasattr(row, "_fields"):
+    """A `projects` row (by attribute, or a plain tuple in PROJECT_COLUMNS order)."""
+    if type(row) is tuple:
         pid, name, title, dataset, schema, instructions, workflow, marking = row
     else:
         pid, name, title, dataset = row.id, row.name, row.title, row.dataset

@@ -21,9 +21,9 @@ from sqlalchemy import case
 
 from assay.domain.labels import canonical_json, payload_from_json
 from assay.errors import NotFound, PermissionDenied
-from assay.labeling._access import visible_markings
+from assay.labeling._access import visible
 from assay.labeling._tx import Tx, in_list, write_tx
-from assay.labeling.catalog import may_know, open_project
+from assay.labeling.catalog import may_know, open_project, open_with_markings
 from assay.labeling.items import item_view
 from assay.labeling.projects import Project
 from assay.labeling.users import User
@@ -187,8 +187,8 @@ def next_task(ws: Workspace, user: User, project: str, *, now: float | None = No
 def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> Lease | None:
     """`next_task` inside the caller's write transaction."""
     user.require("label")
-    p = open_project(tx, ws, user, project)
-    allowed = frozenset(visible_markings(tx, ws.scheme, user, p.id))
+    p, present = open_with_markings(tx, ws, user, project)
+    allowed = frozenset(visible(ws.scheme, user, present))
     expire_leases(tx, ws, now)
     stats = stats_row(tx, p.id, user.id)
     if stats.paused:
