@@ -169,7 +169,7 @@ class Workspace:
         from assay.versioning.datasets import list_all
 
         with self.db.read() as conn:
-            return list_all(conn)
+            return list_all(conn, self.scheme)
 
     def add_items(self, name: str, query: str | None = None) -> int:
         """Add all items, or those matching `query`, to the dataset's working state."""

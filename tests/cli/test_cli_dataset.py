@@ -43,7 +43,7 @@ def test_dataset_commands(cli, samples, tmp_path: Path) -> None:  # type: ignore
         ("quake", 3, 0, None),
         ("uav-only", 3, 0, None),
     ]
-    assert set(listing[0]) == {"name", "created", "items", "commits", "head"}
+    assert set(listing[0]) == {"name", "created", "items", "commits", "head", "marking"}
     table = cli("dataset", "list").stdout
     assert "quake" in table and "uav-only" in table
 

@@ -20,6 +20,7 @@ from assay.labeling import (
     review_next,
     submit,
 )
+from assay.labeling.marks import raise_items
 from assay.labeling.pull import pull
 from assay.quality import aggregate_project
 from assay.store.schema import items
@@ -118,3 +119,14 @@ def test_a_reviewer_decides_on_their_own_work_only_where_the_project_allows(
         # Another reviewer may.
         task = review_next(ws, w.users["man"], w.project)
         assert task is not None and task["task_id"] == own.task_id
+
+
+def test_a_datasets_marking_is_its_highest_item_or_its_declared_one(world: World) -> None:
+    ws = world.ws
+    ws.create_dataset("hush", marking="CONFIDENTIAL")
+    ws.add_items("hush")
+    listed = {d.name: d.marking for d in ws.datasets()}
+    assert listed == {"flood": "UNCLASSIFIED", "hush": "CONFIDENTIAL"}
+    raise_items(ws, f"id={world.items['public'][0]}", "SECRET/SAR")
+    listed = {d.name: d.marking for d in ws.datasets()}
+    assert listed == {"flood": "SECRET/SAR", "hush": "SECRET/SAR"}

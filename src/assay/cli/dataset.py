@@ -74,9 +74,9 @@ def list_(env: Env, as_json: bool) -> None:
     if not infos:
         env.say("no datasets yet; create one with `assay dataset create NAME`")
         return
-    table = Table("dataset", "items", "commits", "head")
+    table = Table("dataset", "marking", "items", "commits", "head")
     for d in infos:
-        table.add_row(d.name, str(d.items), str(d.commits), (d.head or "-")[:12])
+        table.add_row(d.name, d.marking, str(d.items), str(d.commits), (d.head or "-")[:12])
     env.console.print(table)
 
 
