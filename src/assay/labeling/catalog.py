@@ -62,11 +62,6 @@ def project_marking(
     return scheme.highest(scheme.parse(t) for t in texts if t)
 
 
-def may_know(tx: Tx, scheme: MarkingScheme, user: User | None, p: Project) -> bool:
-    """Whether `user` may learn that `p` exists (`None`: the local CLI, which may)."""
-    return user is None or scheme.allows(user.clearance, project_marking(tx, scheme, p))
-
-
 def open_project(tx: Tx, ws: Workspace, user: User | None, key: str | int) -> Project:
     """The project named (or numbered) `key`, or `missing` when absent or above `user`."""
     return open_with_markings(tx, ws, user, key)[0]

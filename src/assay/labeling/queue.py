@@ -23,7 +23,7 @@ from assay.domain.labels import canonical_json, payload_from_json
 from assay.errors import NotFound, PermissionDenied
 from assay.labeling._access import visible
 from assay.labeling._tx import Tx, in_list, write_tx
-from assay.labeling.catalog import may_know, open_project, open_with_markings
+from assay.labeling.catalog import open_project, open_with_markings
 from assay.labeling.items import item_view
 from assay.labeling.projects import Project
 from assay.labeling.users import User
@@ -239,9 +239,10 @@ def task_for_user(tx: Tx, ws: Workspace, user: User, task_id: int) -> tuple[Task
     row = TaskRow(*found) if found is not None else None
     if row is None or not ws.scheme.allows(user.clearance, ws.scheme.parse(row.marking)):
         raise NotFound(f"no task {task_id}")
-    p = open_project(tx, ws, None, int(row.project_id))
-    if not may_know(tx, ws.scheme, user, p):
-        raise NotFound(f"no task {task_id}")
+    try:
+        p, _present = open_with_markings(tx, ws, user, int(row.project_id))
+    except NotFound:  # a project above the user: its tasks are as unknown as it is
+        raise NotFound(f"no task {task_id}") from None
     return row, p
 
 
