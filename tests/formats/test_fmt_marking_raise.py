@@ -38,3 +38,19 @@ def test_every_reader_raises_an_existing_items_marking(ws: Workspace, tmp_path: 
         assert again.raised == [], fmt
     marks = [e.details for e in ws.audit_log() if e.action == "item.mark"]
     assert [m["via"] for m in marks] == ["import"] * len(readers)
+
+
+def test_a_no_media_reimport_raises_the_items_it_names(ws: Workspace, tmp_path: Path) -> None:
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(tmp_path / "imgs" / "scene.png")
+    (item,) = ws.ingest([tmp_path / "imgs"]).new
+    ws.create_dataset("src")
+    ws.add_items("src")
+    for fmt in ("jsonl", "parquet"):
+        ws.export("src", fmt, tmp_path / fmt, media=False)
+    first = ws.import_labels(tmp_path / "jsonl", "jsonl", "again", marking="SECRET")
+    assert [c.to_dict() for c in first.raised] == [
+        {"item": item, "old": "UNCLASSIFIED", "new": "SECRET"}
+    ]
+    second = ws.import_labels(tmp_path / "parquet", "parquet", "again", marking="CUI/SAR")
+    assert [c.new for c in second.raised] == ["SECRET/SAR"]
