@@ -128,3 +128,14 @@ def plain(value: Any) -> str:
     if isinstance(value, list | tuple | set):
         return ", ".join(plain(v) for v in value) or "-"
     return str(value)
+
+
+def say_raised(env: Env, changes: Any, limit: int = 20) -> None:
+    """Tell the user which existing items now carry a higher marking (never silently)."""
+    if not changes:
+        return
+    env.console.print(f"raised the marking of {len(changes)} existing item(s):", markup=False)
+    for c in changes[:limit]:
+        env.console.print(f"  {c.item_id[:16]}  {c.old} -> {c.new}", markup=False)
+    if len(changes) > limit:
+        env.console.print(f"  ... and {len(changes) - limit} more (see --json)", markup=False)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg, plain
+from assay.cli._common import Env, json_option, pass_env, path_arg, plain, say_raised
 from assay.errors import InvalidInput
 
 strict_option = click.option(
@@ -106,6 +106,7 @@ def ingest(
                 f"{len(report.new)} new, {len(report.duplicate)} duplicate, "
                 f"{len(report.failed)} failed ({report.files} file(s))"
             )
+        say_raised(env, report.raised)
     if nothing:
         # the summary above is printed first; the exit code says nothing went in
         shown = "; ".join(f"{f.path}: {f.reason}" for f in report.failed[:3])
@@ -155,6 +156,7 @@ def import_(
             f"{report.new_annotations} new annotation(s), {report.regions} region(s) of record "
             f"into {dataset}; see `assay status {dataset}`"
         )
+    say_raised(env, report.raised)
 
 
 def _render_changes(env: Env, changes: list[LabelChange], limit: int = 50) -> None:

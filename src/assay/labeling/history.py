@@ -21,8 +21,8 @@ from assay.errors import Conflict, NotFound
 from assay.labeling._access import marking_filter, visible_markings
 from assay.labeling._db import write
 from assay.labeling._tx import tx_for
+from assay.labeling.catalog import open_project, summary, visible_project
 from assay.labeling.items import item_view
-from assay.labeling.projects import cached_project, summary
 from assay.labeling.queue import previous, remember
 from assay.labeling.submit import annotation_id, authored, check_answer, check_submission
 from assay.labeling.users import User
@@ -36,8 +36,8 @@ HISTORY_LIMIT = 200
 
 def progress(ws: Workspace, user: User, project: str) -> dict[str, Any]:
     """How far `user` is: tasks they submitted and the project's tasks open to them."""
-    p = cached_project(ws, project)
     with ws.db.read() as conn:
+        p = visible_project(conn, ws, user, project)
         counts = summary(ws, conn, p, user)
         done = conn.execute(
             select(func.count())
@@ -54,9 +54,9 @@ def progress(ws: Workspace, user: User, project: str) -> dict[str, Any]:
 
 def my_history(ws: Workspace, user: User, project: str) -> dict[str, Any]:
     """The tasks `user` submitted in `project`, newest first (at most HISTORY_LIMIT)."""
-    p = cached_project(ws, project)
     with ws.db.read() as conn:
-        allowed = visible_markings(conn, ws.scheme, user, p.id)
+        p = visible_project(conn, ws, user, project)
+        allowed = visible_markings(tx_for(conn), ws.scheme, user, p.id)
         rows = conn.execute(
             select(
                 assignments.c.task_id,
@@ -114,8 +114,12 @@ def _mine(conn: Any, ws: Workspace, user: User, task_id: int) -> Any:
             )
         )
     ).first()
-    if row is None or row.marking not in visible_markings(conn, ws.scheme, user, row.project_id):
-        raise NotFound(f"{user.name} has no submitted answer to task {task_id}")
+    visible = row is not None and row.marking in visible_markings(
+        tx_for(conn), ws.scheme, user, row.project_id
+    )
+    if row is None or not visible:
+        # the same answer as for a task that does not exist: nothing learnt about others' work
+        raise NotFound(f"no task {task_id}")
     return row
 
 
@@ -152,7 +156,7 @@ def amend(
         if first is not None:
             return {**first, "duplicate": True}
         row = _mine(conn, ws, user, task_id)
-        p = cached_project(ws, int(row.project_id))
+        p = open_project(tx, ws, user, int(row.project_id))
         if row.review in ("accepted", "rejected"):
             raise Conflict(
                 f"task {task_id} was already reviewed ({row.review}); ask a reviewer to change it"
