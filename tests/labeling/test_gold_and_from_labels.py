@@ -13,7 +13,7 @@ from sqlalchemy import select
 from assay.domain.schema import LabelSchema
 from assay.errors import InvalidInput
 from assay.labeling import Workflow, create_project, list_projects, next_task, submit
-from assay.store.schema import ID_SEP, working
+from assay.store.schema import ID_SEP, datasets, working
 from assay.versioning import LabelRecord
 from assay.workspace import Workspace
 from labeling_world import SCHEMA_YAML, box, build_world, choice
@@ -85,7 +85,10 @@ def test_reviewed_pull_changes_only_decided_items_and_keeps_both_authors(
     decide(ws, rev, task["task_id"], "rev-1", "accept", annotation_id=task["annotations"][0]["id"])
     assert pull(ws, "flood", "fix", "reviewed") == 1
     with ws.db.read() as conn:
-        rows = {r.item_id: r for r in conn.execute(select(working))}
+        flood = select(datasets.c.id).where(datasets.c.name == "flood").scalar_subquery()
+        rows = {
+            r.item_id: r for r in conn.execute(select(working).where(working.c.dataset_id == flood))
+        }
     decided = task["item"]["id"]
     labels = {r["control"]: r for r in json.loads(rows[decided].labels)}
     assert labels["damage"]["label"] == "minor" and labels["damage"]["author"] == "user:ana"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from assay.domain.schema import LabelSchema
 from assay.labeling import Workflow, create_project
 from assay.labeling.pull import pull
-from assay.store.schema import ID_SEP, working
+from assay.store.schema import ID_SEP, datasets, working
 from assay.versioning import LabelRecord
 from labeling_world import Client, World, box, choice
 
@@ -108,7 +108,10 @@ def test_from_labels_serves_the_record_and_keeps_original_authors(
     ws.set_labels("flood", [LabelRecord(other, [box(1, 1, 5, 5)], ["a-x"], ["user:x"])])
     assert pull(ws, "flood", "fix", "latest") == 1  # only the item with a new answer changes
     with ws.db.read() as conn:
-        rows = {r.item_id: r for r in conn.execute(select(working))}
+        flood = select(datasets.c.id).where(datasets.c.name == "flood").scalar_subquery()
+        rows = {
+            r.item_id: r for r in conn.execute(select(working).where(working.c.dataset_id == flood))
+        }
     mine = {r["control"]: r for r in json.loads(rows[item].labels)}
     assert mine["label"]["author"] == "user:cy" and mine["damage"]["author"] == "user:ana"
     assert set(rows[item].authors.split(ID_SEP)) == {"user:ana", "user:cy"}
