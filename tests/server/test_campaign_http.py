@@ -50,7 +50,7 @@ def test_browser_pages_get_html_errors_and_the_api_keeps_json(world: World, clie
     assert 'href="/static/app.css"' in page.text  # the app's own style
     missing = client("man").get("/dashboard/nope")
     assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
-    assert "no project named &#39;nope&#39;" in missing.text
+    assert "No project named &#39;nope&#39;" in missing.text
     assert "assay project list" not in missing.text  # no command-line hint in a browser
     assert client("man").get("/no/such/page").status_code == 404
     assert "text/html" in client("man").get("/no/such/page").headers["content-type"]

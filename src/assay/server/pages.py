@@ -66,6 +66,7 @@ def error_page(request: Request, status: int, message: str) -> Response:
     # the service messages end with a hint for the command line (`; see `assay ...``): a
     # browser user gets the page's own advice instead
     text = message.split("; see `")[0].split("; run `")[0]
+    text = text[:1].upper() + text[1:]  # a sentence on a page
     try:
         user = optional_user(request)
     except AssayError:
