@@ -27,6 +27,7 @@ __all__ = [
     "payload_hash",
     "payload_to_json",
     "regions_from_dicts",
+    "trusted_region",
 ]
 
 RegionKind = Literal["box", "polygon", "point", "span", "choice", "text", "rating", "ranking"]
@@ -53,11 +54,17 @@ class Region(BaseModel):
 
     def content_key(self) -> dict[str, Any]:
         """What makes two regions the same label: everything but id, author and score."""
-        return self.model_dump(exclude={"id", "author", "score"}, exclude_none=True)
+        return _record(self, ("id", "author", "score"))
+
+
+def _record(r: Region, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    # `r.model_dump(exclude_none=True)` without the serializer's cost: the fields are plain
+    # values (tuples encode as JSON lists), so the canonical JSON is the same.
+    return {k: v for k, v in r.__dict__.items() if v is not None and k not in exclude}
 
 
 def payload_to_json(regions: list[Region]) -> str:
-    return canonical_json([r.model_dump(exclude_none=True) for r in regions])
+    return canonical_json([_record(r) for r in regions])
 
 
 def payload_from_json(text: str) -> list[Region]:
@@ -90,6 +97,12 @@ def _construct(d: dict[str, Any]) -> Region:
     object.__setattr__(region, "__pydantic_extra__", None)
     object.__setattr__(region, "__pydantic_private__", None)
     return region
+
+
+def trusted_region(fields: dict[str, Any]) -> Region:
+    """A region from fields a reader has checked itself (tuples in place), without pydantic's
+    validation: for bulk imports, where it costs more than everything else."""
+    return _construct(fields)
 
 
 def payload_from_json_trusted(text: str) -> list[Region]:

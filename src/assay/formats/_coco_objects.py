@@ -10,8 +10,8 @@ One COCO annotation is one object. Reading:
 - an RLE ``segmentation`` (crowd regions) gives a box region (its ``bbox``) holding the mask
   unchanged in the attribute ``rle`` (``{"size": [h, w], "counts": ...}``);
 - ``iscrowd: 1`` becomes the attribute ``iscrowd``; the file's ``area`` becomes the attribute
-  ``area`` when it is not the area of the geometry (always for RLE), so it is written back as it
-  was; other keys of ``attributes`` become region attributes.
+  ``area`` (for a box only when it is not w*h), so it is written back as it was; other keys of
+  ``attributes`` become region attributes.
 
 Writing: boxes get ``segmentation`` = their rectangle as one polygon ring, the form pycocotools
 itself gives box results (``COCO.loadRes``) - an annotation with ``[]`` or with no
@@ -94,8 +94,8 @@ def to_regions(a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: s
             if area is not None and _differs(area, bbox[2] * bbox[3]):
                 attrs["area"] = area
             return [Region(id=rid, kind="box", box=bbox, attributes=attrs, **base)]
-    if area is not None and _differs(area, sum(shoelace(p) for p in polys)):
-        attrs["area"] = area
+    if area is not None:
+        attrs["area"] = area  # COCO's area of an outline is its mask's pixel count, kept as is
     if len(polys) > 1:
         attrs["object"] = rid
     return [
