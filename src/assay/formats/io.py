@@ -20,7 +20,7 @@ from assay.domain.labels import (
     metadata_record,
     payload_from_json_trusted,
     payload_hash,
-    payload_to_json,
+    payload_text_and_hash,
     regions_from_dicts,
     trusted_region,
 )
@@ -150,8 +150,7 @@ def import_bundle(
                 r if r.author else trusted_region({**r.__dict__, "author": a.author})
                 for r in a.regions
             ]
-            label_hash = payload_hash(regions)
-            payload = payload_to_json(regions)
+            payload, label_hash = payload_text_and_hash(regions)
             aid = annotation_id(sha, a.author, regions, a.source_id, label_hash)
             ann_rows.append(
                 {
