@@ -55,9 +55,12 @@ def decode(path: Path) -> Doc | None:
         return None
 
 
-def regions(a: Ann, label: str, width: int | None, height: int | None) -> list[Region] | None:
-    """The regions of one annotation (as `_coco_objects.to_regions` makes them), or None when
-    it needs the validating path (RLE masks, attributes, anything out of the common shape)."""
+def regions(
+    a: Ann, label: str, width: int | None, height: int | None, author: str
+) -> list[Region] | None:
+    """The regions of one annotation (as `_coco_objects.to_regions` makes them, with `author`
+    filled in as the import does), or None when it needs the validating path (RLE masks,
+    attributes, anything out of the common shape)."""
     seg = a.segmentation
     if a.attributes or isinstance(seg, dict) or a.iscrowd not in (0, 1):
         return None
@@ -89,6 +92,7 @@ def regions(a: Ann, label: str, width: int | None, height: int | None) -> list[R
                 "label": label,
                 "points": tuple(zip(xs, ys, strict=True)),
                 "attributes": attrs,
+                "author": author,
                 **({"score": a.score} if a.score is not None else {}),
             }
         )

@@ -54,8 +54,10 @@ def _differs(a: float, b: float) -> bool:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def to_regions(a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: str) -> list[Region]:
-    """The regions of one COCO annotation (validated, naming the failing field)."""
+def to_regions(
+    a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: str, author: str | None = None
+) -> list[Region]:
+    """The regions of one COCO annotation (validated, naming the failing field), by `author`."""
     attrs = dict(v.need_obj(a.get("attributes", {}), f, place + ".attributes"))
     score = a.get("score")
     if score is not None:
@@ -70,7 +72,7 @@ def to_regions(a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: s
     if area is not None:
         area = v.need_number(area, f, place + ".area")
     seg = a.get("segmentation", [])
-    base: dict[str, Any] = {"label": label, "score": score}
+    base: dict[str, Any] = {"label": label, "score": score, "author": author}
     if isinstance(seg, dict):
         rle = _rle(seg, m, f, place + ".segmentation")
         box = _bbox(a, m, f, place) if "bbox" in a else _rle_box(rle)

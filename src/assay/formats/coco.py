@@ -136,7 +136,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
             label = cats.get(a.category_id)
             if got is not None and label is not None:
                 m, ann = got
-                found = _coco_fast.regions(a, label, m.width, m.height)
+                found = _coco_fast.regions(a, label, m.width, m.height, ann.author)
                 if found is None:
                     a_dict = msgspec.structs.asdict(a)
                     found = _coco_objects.to_regions(
@@ -145,6 +145,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
                         m,
                         f,
                         f"annotations[{i}]",
+                        ann.author,
                     )
                 ann.regions.extend(found)
                 continue
@@ -159,7 +160,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
             known = ", ".join(str(k) for k in cats) or "none"
             v.fail(f, place + ".category_id", f"unknown category id {cid!r} (known: {known})")
         m, ann = by_image[iid]
-        ann.regions.extend(_coco_objects.to_regions(a, cats[cid], m, f, place))
+        ann.regions.extend(_coco_objects.to_regions(a, cats[cid], m, f, place, ann.author))
 
     return ImportBundle(
         media=list(media.values()),
