@@ -15,6 +15,15 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.core
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# datumaro (the format library CVAT is built on) reads assay's CVAT and MOT exports in the tests;
+# it pins older pandas, Pillow and pyarrow than assay's, so it lives in its own environment.
+DATUMARO := .venv-datumaro
+
+$(DATUMARO)/.done:
+	$(PYTHON) -m venv $(DATUMARO)
+	$(DATUMARO)/bin/pip install -q datumaro==1.13.12
+	touch $@
+
 demo: $(VENV)/.core
 	$(BIN)/python scripts/demo.py demo
 
@@ -52,10 +61,10 @@ $(LS_VENV)/.ready:
 labelstudio: $(LS_VENV)/.ready
 
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
-unit: $(VENV)/.dev browser labelstudio
+unit: $(VENV)/.dev browser labelstudio $(DATUMARO)/.done
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) $(LS_VENV) demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) $(DATUMARO) demo .pytest_cache .mypy_cache .ruff_cache

@@ -74,17 +74,20 @@ def check_unique(names: Iterable[str], what: str) -> None:
         )
 
 
+def media_contents(bundle: ExportBundle, rows: Sequence[ExportRow]) -> Iterator[bytes]:
+    """The media bytes of `rows`, in order, read in bulk where the source can."""
+    if bundle.read_media is not None:
+        return bundle.read_media(rows)
+    return (row.read_bytes() for row in rows)
+
+
 def copy_media(
     bundle: ExportBundle, rows: Sequence[ExportRow], folder: Path, rel_names: list[str]
 ) -> list[Path]:
     """Write each row's bytes to ``folder/rel_name``; returns the written paths."""
     written: list[Path] = []
     made: set[Path] = set()
-    if bundle.read_media is not None:
-        contents = bundle.read_media(rows)
-    else:
-        contents = (row.read_bytes() for row in rows)
-    for data, rel in zip(contents, rel_names, strict=True):
+    for data, rel in zip(media_contents(bundle, rows), rel_names, strict=True):
         path = folder / rel
         parent = path.parent
         if parent not in made:
@@ -118,6 +121,18 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Like `atomic_write_text` for bytes."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
