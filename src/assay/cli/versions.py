@@ -4,12 +4,13 @@ checkout and export."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 from rich.table import Table
 
 from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.ingest.sensors.options import VideoOptions
 
 if TYPE_CHECKING:
     from assay.domain.diff import LabelChange
@@ -40,6 +41,33 @@ def init(env: Env, directory: Path, as_json: bool) -> None:
 @click.option("--marking", help="Classification marking, LEVEL[/COMPARTMENT...].")
 @click.option("--source", default="", help="A name for where the data came from.")
 @click.option("--text-field", default="text", show_default=True, help="Text column of JSONL/CSV.")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Video: keep one frame every this many seconds (0 keeps every frame).",
+)
+@click.option(
+    "--scene-change",
+    type=click.FloatRange(0, 1),
+    help="Video: also keep a frame whose mean pixel change from the last kept one exceeds "
+    "this fraction (0-1).",
+)
+@click.option("--max-frames", type=click.IntRange(min=1), help="Video: keep at most N frames.")
+@click.option(
+    "--dedup",
+    type=click.IntRange(0, 64),
+    help="Video: drop a frame whose perceptual hash is within this many bits of a kept one.",
+)
+@click.option(
+    "--klv",
+    type=click.Choice(["lenient", "strict"]),
+    default="lenient",
+    show_default=True,
+    help="Video KLV: strict rejects a file with any bad packet; lenient keeps bad packets and "
+    "records each problem.",
+)
 @json_option
 @pass_env
 def ingest(
@@ -48,19 +76,37 @@ def ingest(
     marking: str | None,
     source: str,
     text_field: str,
+    every: float,
+    scene_change: float | None,
+    max_frames: int | None,
+    dedup: int | None,
+    klv: Literal["lenient", "strict"],
     as_json: bool,
 ) -> None:
-    """Ingest image and text files (recursively) as items."""
+    """Ingest image, text and video files (recursively) as items.
+
+    A drone video (.ts, .mpg, .mp4, .mkv) becomes an item, and its sampled frames derived
+    items carrying their MISB ST 0601 KLV telemetry and ground footprint."""
     ws = env.workspace()
+    video = VideoOptions(
+        every=every, scene_change=scene_change, max_frames=max_frames, dedup=dedup, klv=klv
+    )
     with env.progress("hashing") as progress:
         report = ws.ingest(
-            list(paths), marking=marking, source=source, text_field=text_field, progress=progress
+            list(paths),
+            marking=marking,
+            source=source,
+            text_field=text_field,
+            progress=progress,
+            video=video,
         )
     if as_json:
         env.emit_json(report.to_dict())
         return
     for f in report.failed:
         env.err.print(f"[yellow]skipped[/] {f.path}: {f.reason}")
+    for f in report.notes:
+        env.err.print(f"[yellow]note[/] {f.path}: {f.reason}")
     if not report.new and report.duplicate and not report.failed:
         env.say(f"nothing new: all {len(report.duplicate)} item(s) were already ingested")
     else:

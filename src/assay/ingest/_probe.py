@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from assay._bulk import gc_paused
 from assay.domain.canonical import metadata_record
 from assay.ingest._png import SIGNATURE, PngError, png_info
+from assay.ingest.sensors.options import VIDEO_TYPES, VideoOptions
 from assay.store.blobs import LocalBlobStore, Staged
 
 IMAGE_TYPES = {
@@ -47,12 +48,16 @@ class Probed(NamedTuple):
     meta_text: str
     meta_hash: str
     staged: Staged | None = None
+    parent: str | None = None  # a derived item's source item (a frame's video)
+    derivation: str | None = None  # canonical JSON: how it was derived (frame index, time)
+    marking_floor: str | None = None  # a level the file itself declares (KLV security set)
 
 
 class ProbeResult(NamedTuple):
     path: str
     items: list[Probed]
     error: str | None = None
+    notes: tuple[str, ...] = ()  # a degraded read worth saying (a video without telemetry)
 
 
 class ProbeError(Exception):
@@ -162,6 +167,36 @@ def _text_of(obj: dict[str, Any], text_field: str, line: int) -> str:
     return value
 
 
+def probe_video(
+    path: str, rel: str, base: dict[str, Any], options: VideoOptions
+) -> tuple[ProbeResult, list[bytes]]:
+    """A video item and its sampled frames as derived items (see `assay.ingest.sensors`)."""
+    from assay.errors import AssayError
+    from assay.ingest.sensors.items import video_items
+
+    try:
+        data = _read(path)
+        found, notes = video_items(path, data, base, options)
+    except AssayError as exc:  # unreadable video, strict KLV, or PyAV not installed
+        return ProbeResult(rel, [], str(exc).removeprefix(f"{path}: ")), []
+    items = [
+        Probed(
+            hashlib.sha256(payload).hexdigest(),
+            f.media_type,
+            len(payload),
+            f.name,
+            f.width,
+            f.height,
+            *metadata_record(f.metadata),
+            parent=f.parent,
+            derivation=f.derivation,
+            marking_floor=f.marking_floor,
+        )
+        for f, payload in found
+    ]
+    return ProbeResult(rel, items, notes=notes), [payload for _, payload in found]
+
+
 def _read(path: str) -> bytes:
     # os-level calls: a buffered file object costs more than reading a small chip.
     fd = os.open(path, os.O_RDONLY)
@@ -176,7 +211,7 @@ def _read(path: str) -> bytes:
 
 
 def probe_file(
-    path_str: str, rel: str, text_field: str, source: str
+    path_str: str, rel: str, text_field: str, source: str, video: VideoOptions | None = None
 ) -> tuple[ProbeResult, list[bytes]]:
     """Hash and describe one file: the result, and the bytes of each of its items."""
     # Plain os.path strings: this runs once per file, and pathlib objects cost more than
@@ -187,10 +222,12 @@ def probe_file(
     found: list[tuple[str, int, str, int | None, int | None, dict[str, Any]]] = []
     payloads: list[bytes] = []
     try:
-        data = _read(path_str)
         base: dict[str, Any] = {"path": rel}
         if source:
             base["source"] = source
+        if suffix in VIDEO_TYPES:
+            return probe_video(path_str, rel, base, video or VideoOptions())
+        data = _read(path_str)
         if suffix in IMAGE_TYPES:
             media_type, w, h, meta = probe_image(data)
             found.append((media_type, len(data), name, w, h, {**base, **meta}))
@@ -220,12 +257,16 @@ def probe_file(
 
 
 def probe_batch(
-    batch: list[tuple[str, str]], objects: str, text_field: str, source: str
+    batch: list[tuple[str, str]],
+    objects: str,
+    text_field: str,
+    source: str,
+    video: VideoOptions | None = None,
 ) -> list[ProbeResult]:
     """Probe a batch of files and stage the blobs the store does not hold yet."""
     store = _store(objects)
     with gc_paused():
-        probed = [probe_file(p, rel, text_field, source) for p, rel in batch]
+        probed = [probe_file(p, rel, text_field, source, video) for p, rel in batch]
     present = store.present(item.sha for res, _ in probed for item in res.items)
     new: dict[str, tuple[list[Probed], int, bytes]] = {}  # sha -> (items, index, bytes)
     for res, payloads in probed:

@@ -23,6 +23,8 @@ from assay._bulk import gc_paused
 from assay.domain.marking import Marking, MarkingScheme
 from assay.errors import InvalidInput
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
+from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
+from assay.ingest.sensors.options import VIDEO_TYPES, VideoOptions
 from assay.store import Database, LocalBlobStore
 from assay.store._sql import select_in
 from assay.store.blobs import Staged
@@ -31,7 +33,7 @@ from assay.timeutil import now_iso
 
 log = logging.getLogger(__name__)
 
-KNOWN_SUFFIXES = set(IMAGE_TYPES) | set(TEXT_TYPES) | set(ROW_TYPES)
+KNOWN_SUFFIXES = set(IMAGE_TYPES) | set(TEXT_TYPES) | set(ROW_TYPES) | set(VIDEO_TYPES)
 PARALLEL_MIN_FILES = 256
 BATCH = 128
 
@@ -49,6 +51,7 @@ class IngestReport:
     new: list[str] = field(default_factory=list)  # item ids
     duplicate: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
+    notes: list[Failure] = field(default_factory=list)  # ingested, but degraded
     files: int = 0
 
     def to_dict(self) -> dict[str, object]:
@@ -58,6 +61,7 @@ class IngestReport:
             "duplicate": len(self.duplicate),
             "failed": len(self.failed),
             "failures": [{"path": f.path, "reason": f.reason} for f in self.failed],
+            "notes": [{"path": f.path, "note": f.reason} for f in self.notes],
             "item_ids": self.new + self.duplicate,
         }
 
@@ -94,12 +98,15 @@ def ingest_paths(
     text_field: str = "text",
     progress: Progress | None = None,
     workers: int | None = None,
+    video: VideoOptions | None = None,
 ) -> IngestReport:
-    """Ingest every file under `paths`. Re-ingesting the same bytes is a no-op."""
+    """Ingest every file under `paths`. Re-ingesting the same bytes is a no-op.
+
+    A video becomes an item and its sampled frames derived items (`video` sets how)."""
     files = list(walk(paths))
     report = IngestReport(files=len(files))
     marking_text = scheme.render(marking or Marking())
-    results = _probe_all(files, blobs, text_field, source, progress, workers)
+    results = _probe_all(files, blobs, text_field, source, progress, workers, video)
 
     # sha -> (blob, the item's row without `created`, the file it came from)
     staged: dict[str, tuple[Staged | None, tuple[object, ...], str]] = {}
@@ -108,6 +115,7 @@ def ingest_paths(
             report.failed.append(Failure(res.path, res.error))
             log.info("skipped %s: %s", res.path, res.error)
             continue
+        report.notes.extend(Failure(res.path, note) for note in res.notes)
         for p in res.items:
             if p.sha in staged:
                 # The same bytes twice in one run: one item, and the second copy a duplicate
@@ -116,9 +124,10 @@ def ingest_paths(
                     Path(p.staged.tmp).unlink(missing_ok=True)
                 report.duplicate.append(p.sha)
                 continue
+            item_marking = _with_floor(scheme, marking or Marking(), p.marking_floor)
             # In the order of _ITEM_COLUMNS.
             row = (p.sha, p.media_type, p.size, p.width, p.height, p.name, source, p.meta_text,
-                   p.meta_hash, marking_text, None, None)  # fmt: skip
+                   p.meta_hash, item_marking, p.parent, p.derivation)  # fmt: skip
             staged[p.sha] = (p.staged, row, res.path)
 
     new_blobs = [blob for blob, _, _ in staged.values() if blob is not None]
@@ -191,6 +200,26 @@ def _insert_items(conn: Connection, rows: Sequence[tuple[object, ...]]) -> None:
     conn.exec_driver_sql(sql, rows)
 
 
+def _with_floor(scheme: MarkingScheme, marking: Marking, floor: str | None) -> str:
+    """The item's marking: the one given, raised to the level the file declares (a video's
+    KLV security set) where that is higher. A level the scheme lacks (RESTRICTED in the
+    default scheme) counts as the next level above it that the scheme has."""
+    if floor is None:
+        return scheme.render(marking)
+    ranked = tuple(SECURITY_CLASSIFICATION.values())
+    name = floor.upper()
+    candidates = (
+        [n for n in ranked[ranked.index(name) :] if n in scheme.levels] if name in ranked else []
+    )
+    if name in scheme.levels:
+        candidates = [name]
+    if not candidates:
+        # Unknown to us: the highest level the scheme has, never lower.
+        candidates = [scheme.levels[-1]]
+    declared = Marking(scheme.levels.index(candidates[0]), ())
+    return scheme.render(scheme.highest([marking, declared]))
+
+
 def _existing_markings(conn: Connection, ids: list[str]) -> dict[str, str]:
     return {
         r.id: r.marking for r in select_in(conn, [items.c.id, items.c.marking], items.c.id, ids)
@@ -204,6 +233,7 @@ def _probe_all(
     source: str,
     progress: Progress | None,
     workers: int | None,
+    video: VideoOptions | None = None,
 ) -> Iterator[ProbeResult]:
     """Results in file order, as the batches finish: the caller digests them while the
     workers go on."""
@@ -214,14 +244,14 @@ def _probe_all(
     n_workers = workers or os.cpu_count() or 1
     if total < PARALLEL_MIN_FILES or n_workers == 1:
         for batch in batches:
-            yield from probe_batch(batch, str(blobs.root), text_field, source)
+            yield from probe_batch(batch, str(blobs.root), text_field, source, video)
             done += len(batch)
             if progress:
                 progress(done, total)
         return
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         futures = [
-            pool.submit(probe_batch, b, str(blobs.root), text_field, source) for b in batches
+            pool.submit(probe_batch, b, str(blobs.root), text_field, source, video) for b in batches
         ]
         for fut in futures:
             batch_results = fut.result()
