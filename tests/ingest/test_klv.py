@@ -136,3 +136,51 @@ def test_iter_packets_finds_every_packet_in_a_payload() -> None:
     found = list(klv.iter_packets(b"junk" + a + b))
     assert [off for off, _ in found] == [4, 4 + len(a)]
     assert [klv.decode_packet(p).time_us for _, p in found] == [1, 2]
+
+
+def _random_values(rng: np.random.Generator) -> dict[str, klv.Value]:
+    mapped = [t for t in klv.TAGS.values() if t.kind in ("uint", "int")]
+    chosen = rng.choice(len(mapped), size=12, replace=False)
+    values: dict[str, klv.Value] = {
+        "precision_time_stamp": int(rng.integers(10**15, 4 * 10**15)),
+        "ls_version": 19,
+    }
+    for k in chosen:
+        t = mapped[int(k)]
+        values[t.name] = float(rng.uniform(t.low, t.high))
+    return values
+
+
+def test_packets_round_trip_with_stanag4609_both_ways() -> None:
+    """stanag4609 (a spec-led ST 0601.19 codec) decodes what assay writes without an issue,
+    and assay decodes what stanag4609 writes to the same values."""
+    from datetime import UTC, datetime
+
+    import stanag4609.st0601 as st
+
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        values = _random_values(rng)
+        values["security_classification"] = "CONFIDENTIAL"
+        raw = klv.encode(values)
+        theirs = st.decode_uas_local_set(raw)  # strict: checksum, version, field lengths
+        assert theirs.issues == ()
+        by_tag = {f.definition.tag: f.value for f in theirs.fields}
+        ours = klv.decode_packet(raw, strict=True)
+        for name, value in ours.values.items():
+            tag = klv.BY_NAME[name]
+            if tag.kind in ("uint", "int"):
+                assert float(by_tag[tag.number]) == pytest.approx(value, abs=1e-9), name
+        # ... and the other way: stanag4609 encodes, assay decodes.
+        stamp = datetime.fromtimestamp(values["precision_time_stamp"] / 1e6, tz=UTC)  # type: ignore[operator]
+        numeric = {
+            klv.BY_NAME[n].number: v
+            for n, v in values.items()
+            if klv.BY_NAME[n].kind in ("uint", "int")
+        }
+        back = klv.decode_packet(
+            st.encode_uas_local_set({2: stamp, 65: 19, **numeric}), strict=True
+        )
+        for number in numeric:
+            name = klv.TAGS[number].name
+            assert back.values[name] == pytest.approx(ours.values[name], abs=1e-9), name

@@ -84,8 +84,17 @@ class Tag:
             return str(value).encode()
         if self.kind == "set":
             level = {v: k for k, v in SECURITY_CLASSIFICATION.items()}[str(value)]
-            # ST 0102 local set: classification (tag 1), and the version of ST 0102 (tag 22).
-            return bytes([1, 1, level, 22, 2, 0, 12])
+            # ST 0102.12 local set with its mandatory items: classification (1), country
+            # coding method (2: ISO-3166 three-letter), classifying country (3), object
+            # country coding method (12) and codes (13, UTF-16), and the version (22).
+            country = "USA".encode("utf-16-be")
+            return (
+                bytes([1, 1, level, 2, 1, 2, 3, 5])
+                + b"//USA"
+                + bytes([12, 1, 2, 13, len(country)])
+                + country
+                + bytes([22, 2, 0, 12])
+            )
         assert isinstance(value, bytes)
         return value
 
@@ -105,8 +114,8 @@ TAGS: dict[int, Tag] = {
         _t(5, "platform_heading", "uint", 2, 0, 360),
         _t(6, "platform_pitch", "int", 2, -20, 20),
         _t(7, "platform_roll", "int", 2, -50, 50),
-        _t(8, "platform_true_airspeed", "uint", 1, 0, 255),
-        _t(9, "platform_indicated_airspeed", "uint", 1, 0, 255),
+        _t(8, "platform_true_airspeed", "count", 1),
+        _t(9, "platform_indicated_airspeed", "count", 1),
         _t(10, "platform_designation", "str"),
         _t(11, "image_source_sensor", "str"),
         _t(12, "image_coordinate_system", "str"),
@@ -132,7 +141,7 @@ TAGS: dict[int, Tag] = {
         _t(32, "offset_corner_latitude_4", "int", 2, -0.075, 0.075),
         _t(33, "offset_corner_longitude_4", "int", 2, -0.075, 0.075),
         _t(48, "security_classification", "set"),
-        _t(56, "platform_ground_speed", "uint", 1, 0, 255),
+        _t(56, "platform_ground_speed", "count", 1),
         _t(57, "ground_range", "uint", 4, 0, 5_000_000),
         _t(65, "ls_version", "count", 1),
         _t(75, "sensor_ellipsoid_height", "uint", 2, -900, 19000),
