@@ -24,7 +24,7 @@ from assay.domain.commit import Commit
 from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.ingest import IngestReport, ingest_paths
-from assay.ingest.sensors.options import VideoOptions
+from assay.ingest.sensors.options import SensorOptions
 from assay.store import Database, LocalBlobStore
 
 if TYPE_CHECKING:
@@ -137,12 +137,13 @@ class Workspace:
         source: str = "",
         text_field: str = "text",
         progress: Callable[[int, int], None] | None = None,
-        video: VideoOptions | None = None,
+        sensors: SensorOptions | None = None,
     ) -> IngestReport:
         """Ingest files and folders (recursively); the same bytes give the same item.
 
         Videos (.ts, .mpg, .mp4, .mkv) become an item and their sampled frames derived items
-        with MISB ST 0601 telemetry and footprints; `video` sets the sampling."""
+        with MISB ST 0601 telemetry and footprints; georeferenced scenes (GeoTIFF, COG, NITF,
+        JPEG 2000) an item stored as a COG and their chips derived items; `sensors` sets how."""
         return ingest_paths(
             self.db,
             self.blobs,
@@ -153,7 +154,7 @@ class Workspace:
             source=source,
             text_field=text_field,
             progress=progress,
-            video=video,
+            sensors=sensors,
         )
 
     # --- datasets ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from assay.cli._common import Env, json_option, pass_env, path_arg
-from assay.ingest.sensors.options import VideoOptions
+from assay.ingest.sensors.options import ChipOptions, SensorOptions, VideoOptions
 
 if TYPE_CHECKING:
     from assay.domain.diff import LabelChange
@@ -68,6 +68,24 @@ def init(env: Env, directory: Path, as_json: bool) -> None:
     help="Video KLV: strict rejects a file with any bad packet; lenient keeps bad packets and "
     "records each problem.",
 )
+@click.option(
+    "--chip",
+    type=click.IntRange(min=16),
+    default=512,
+    show_default=True,
+    help="Scene: chip size in pixels (georeferenced GeoTIFF, COG, NITF, JPEG 2000).",
+)
+@click.option(
+    "--overlap",
+    type=click.IntRange(min=0),
+    default=64,
+    show_default=True,
+    help="Scene: pixels shared by neighbouring chips.",
+)
+@click.option(
+    "--bands",
+    help="Scene: 1-based bands of the chips' display rendering, e.g. 4,3,2 (default 1,2,3).",
+)
 @json_option
 @pass_env
 def ingest(
@@ -81,15 +99,23 @@ def ingest(
     max_frames: int | None,
     dedup: int | None,
     klv: Literal["lenient", "strict"],
+    chip: int,
+    overlap: int,
+    bands: str | None,
     as_json: bool,
 ) -> None:
-    """Ingest image, text and video files (recursively) as items.
+    """Ingest image, text, video and scene files (recursively) as items.
 
     A drone video (.ts, .mpg, .mp4, .mkv) becomes an item, and its sampled frames derived
-    items carrying their MISB ST 0601 KLV telemetry and ground footprint."""
+    items carrying their MISB ST 0601 KLV telemetry and ground footprint. A georeferenced
+    scene (GeoTIFF, COG, NITF, JPEG 2000) is stored as a Cloud-Optimized GeoTIFF and cut into
+    chips, derived items with their window, CRS, transform and footprint."""
     ws = env.workspace()
-    video = VideoOptions(
-        every=every, scene_change=scene_change, max_frames=max_frames, dedup=dedup, klv=klv
+    sensors = SensorOptions(
+        video=VideoOptions(
+            every=every, scene_change=scene_change, max_frames=max_frames, dedup=dedup, klv=klv
+        ),
+        chips=ChipOptions(size=chip, overlap=overlap, bands=_bands(bands)),
     )
     with env.progress("hashing") as progress:
         report = ws.ingest(
@@ -98,7 +124,7 @@ def ingest(
             source=source,
             text_field=text_field,
             progress=progress,
-            video=video,
+            sensors=sensors,
         )
     if as_json:
         env.emit_json(report.to_dict())
@@ -114,6 +140,15 @@ def ingest(
             f"{len(report.new)} new, {len(report.duplicate)} duplicate, "
             f"{len(report.failed)} failed ({report.files} file(s))"
         )
+
+
+def _bands(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected band numbers like 4,3,2") from None
 
 
 @click.command("import")

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 from assay._bulk import gc_paused
 from assay.domain.canonical import metadata_record
 from assay.ingest._png import SIGNATURE, PngError, png_info
-from assay.ingest.sensors.options import VIDEO_TYPES, VideoOptions
+from assay.ingest.sensors.items import FilePayload
+from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
 from assay.store.blobs import LocalBlobStore, Staged
 
 IMAGE_TYPES = {
@@ -167,23 +168,32 @@ def _text_of(obj: dict[str, Any], text_field: str, line: int) -> str:
     return value
 
 
-def probe_video(
-    path: str, rel: str, base: dict[str, Any], options: VideoOptions
-) -> tuple[ProbeResult, list[bytes]]:
-    """A video item and its sampled frames as derived items (see `assay.ingest.sensors`)."""
-    from assay.errors import AssayError
-    from assay.ingest.sensors.items import video_items
+Payload = bytes | FilePayload
 
+
+def probe_sensor(
+    path: str, rel: str, base: dict[str, Any], kind: str, options: SensorOptions
+) -> tuple[ProbeResult, list[Payload]]:
+    """A video and its sampled frames, or a scene and its chips, as items and derived items
+    (see `assay.ingest.sensors`)."""
+    from assay.errors import AssayError
+    from assay.ingest.sensors.items import scene_items, video_items
+
+    found: list[tuple[Any, Payload]]
     try:
-        data = _read(path)
-        found, notes = video_items(path, data, base, options)
-    except AssayError as exc:  # unreadable video, strict KLV, or PyAV not installed
+        if kind == "video":
+            found, notes = video_items(path, _read(path), base, options.video)  # type: ignore[assignment]
+        else:
+            found, notes = scene_items(path, base, options.chips)
+    except AssayError as exc:  # unreadable file, strict KLV, or the sensors extra missing
         return ProbeResult(rel, [], str(exc).removeprefix(f"{path}: ")), []
     items = [
         Probed(
-            hashlib.sha256(payload).hexdigest(),
+            payload.sha
+            if isinstance(payload, FilePayload)
+            else hashlib.sha256(payload).hexdigest(),
             f.media_type,
-            len(payload),
+            payload.size if isinstance(payload, FilePayload) else len(payload),
             f.name,
             f.width,
             f.height,
@@ -211,8 +221,8 @@ def _read(path: str) -> bytes:
 
 
 def probe_file(
-    path_str: str, rel: str, text_field: str, source: str, video: VideoOptions | None = None
-) -> tuple[ProbeResult, list[bytes]]:
+    path_str: str, rel: str, text_field: str, source: str, sensors: SensorOptions | None = None
+) -> tuple[ProbeResult, list[Payload]]:
     """Hash and describe one file: the result, and the bytes of each of its items."""
     # Plain os.path strings: this runs once per file, and pathlib objects cost more than
     # hashing a small image.
@@ -220,13 +230,16 @@ def probe_file(
     suffix = os.path.splitext(name)[1].lower()
     # (media type, size, name, width, height, metadata) and the bytes of each item
     found: list[tuple[str, int, str, int | None, int | None, dict[str, Any]]] = []
-    payloads: list[bytes] = []
+    payloads: list[Payload] = []
     try:
         base: dict[str, Any] = {"path": rel}
         if source:
             base["source"] = source
+        opts = sensors or SensorOptions()
         if suffix in VIDEO_TYPES:
-            return probe_video(path_str, rel, base, video or VideoOptions())
+            return probe_sensor(path_str, rel, base, "video", opts)
+        if suffix in SCENE_TYPES and (suffix not in IMAGE_TYPES or _georeferenced(path_str)):
+            return probe_sensor(path_str, rel, base, "scene", opts)
         data = _read(path_str)
         if suffix in IMAGE_TYPES:
             media_type, w, h, meta = probe_image(data)
@@ -250,10 +263,23 @@ def probe_file(
     except OSError as exc:
         return ProbeResult(rel, [], f"cannot read: {exc.strerror or exc}"), []
     items = [
-        Probed(hashlib.sha256(payload).hexdigest(), mt, size, nm, w, h, *metadata_record(meta))
+        Probed(hashlib.sha256(payload).hexdigest(), mt, size, nm, w, h, *metadata_record(meta))  # type: ignore[arg-type]
         for (mt, size, nm, w, h, meta), payload in zip(found, payloads, strict=True)
     ]
     return ProbeResult(rel, items), payloads
+
+
+def _georeferenced(path: str) -> bool:
+    """A TIFF with a CRS is a scene; a plain TIFF stays an image (and needs no rasterio)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return False
+    try:
+        from assay.ingest.sensors.raster import is_georeferenced
+    except ImportError:  # pragma: no cover - the sensors extra is missing: read it as an image
+        return False
+    return is_georeferenced(path)
 
 
 def probe_batch(
@@ -261,21 +287,29 @@ def probe_batch(
     objects: str,
     text_field: str,
     source: str,
-    video: VideoOptions | None = None,
+    sensors: SensorOptions | None = None,
 ) -> list[ProbeResult]:
     """Probe a batch of files and stage the blobs the store does not hold yet."""
     store = _store(objects)
     with gc_paused():
-        probed = [probe_file(p, rel, text_field, source, video) for p, rel in batch]
+        probed = [probe_file(p, rel, text_field, source, sensors) for p, rel in batch]
     present = store.present(item.sha for res, _ in probed for item in res.items)
     new: dict[str, tuple[list[Probed], int, bytes]] = {}  # sha -> (items, index, bytes)
+    files: list[tuple[list[Probed], int, FilePayload]] = []
     for res, payloads in probed:
         for k, (item, payload) in enumerate(zip(res.items, payloads, strict=True)):
-            if item.sha not in present and item.sha not in new:
+            if isinstance(payload, FilePayload):
+                if item.sha not in present and item.sha not in new:
+                    files.append((res.items, k, payload))
+                elif payload.owned:
+                    os.unlink(payload.path)
+            elif item.sha not in present and item.sha not in new:
                 new[item.sha] = (res.items, k, payload)
     staged = store.stage_many([data for _, _, data in new.values()], list(new))
     for (items, k, _), blob in zip(new.values(), staged, strict=True):
         items[k] = items[k]._replace(staged=blob)
+    for items, k, fp in files:
+        items[k] = items[k]._replace(staged=store.stage_file(fp.path, fp.sha, move=fp.owned))
     return [res for res, _ in probed]
 
 

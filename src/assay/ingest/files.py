@@ -24,7 +24,7 @@ from assay.domain.marking import Marking, MarkingScheme
 from assay.errors import InvalidInput
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
 from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
-from assay.ingest.sensors.options import VIDEO_TYPES, VideoOptions
+from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
 from assay.store import Database, LocalBlobStore
 from assay.store._sql import select_in
 from assay.store.blobs import Staged
@@ -33,7 +33,9 @@ from assay.timeutil import now_iso
 
 log = logging.getLogger(__name__)
 
-KNOWN_SUFFIXES = set(IMAGE_TYPES) | set(TEXT_TYPES) | set(ROW_TYPES) | set(VIDEO_TYPES)
+KNOWN_SUFFIXES = (
+    set(IMAGE_TYPES) | set(TEXT_TYPES) | set(ROW_TYPES) | set(VIDEO_TYPES) | set(SCENE_TYPES)
+)
 PARALLEL_MIN_FILES = 256
 BATCH = 128
 
@@ -98,15 +100,16 @@ def ingest_paths(
     text_field: str = "text",
     progress: Progress | None = None,
     workers: int | None = None,
-    video: VideoOptions | None = None,
+    sensors: SensorOptions | None = None,
 ) -> IngestReport:
     """Ingest every file under `paths`. Re-ingesting the same bytes is a no-op.
 
-    A video becomes an item and its sampled frames derived items (`video` sets how)."""
+    A video becomes an item and its sampled frames derived items, a georeferenced scene an
+    item (a COG) and its chips derived items; `sensors` sets how."""
     files = list(walk(paths))
     report = IngestReport(files=len(files))
     marking_text = scheme.render(marking or Marking())
-    results = _probe_all(files, blobs, text_field, source, progress, workers, video)
+    results = _probe_all(files, blobs, text_field, source, progress, workers, sensors)
 
     # sha -> (blob, the item's row without `created`, the file it came from)
     staged: dict[str, tuple[Staged | None, tuple[object, ...], str]] = {}
@@ -233,7 +236,7 @@ def _probe_all(
     source: str,
     progress: Progress | None,
     workers: int | None,
-    video: VideoOptions | None = None,
+    sensors: SensorOptions | None = None,
 ) -> Iterator[ProbeResult]:
     """Results in file order, as the batches finish: the caller digests them while the
     workers go on."""
@@ -244,14 +247,15 @@ def _probe_all(
     n_workers = workers or os.cpu_count() or 1
     if total < PARALLEL_MIN_FILES or n_workers == 1:
         for batch in batches:
-            yield from probe_batch(batch, str(blobs.root), text_field, source, video)
+            yield from probe_batch(batch, str(blobs.root), text_field, source, sensors)
             done += len(batch)
             if progress:
                 progress(done, total)
         return
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         futures = [
-            pool.submit(probe_batch, b, str(blobs.root), text_field, source, video) for b in batches
+            pool.submit(probe_batch, b, str(blobs.root), text_field, source, sensors)
+            for b in batches
         ]
         for fut in futures:
             batch_results = fut.result()

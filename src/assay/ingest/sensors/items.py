@@ -9,9 +9,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from assay.ingest.sensors import klv
-from assay.ingest.sensors.options import VIDEO_TYPES, VideoOptions
+from assay.ingest.sensors.options import COG_MEDIA_TYPE, VIDEO_TYPES, ChipOptions, VideoOptions
 
 MAX_PROBLEMS_KEPT = 50  # per video, in its metadata; the count is always exact
+
+
+@dataclass(frozen=True)
+class FilePayload:
+    """An item's bytes as a file (a scene): hashed and copied in chunks, never read whole.
+    `owned` files are temporary conversions, removed once staged."""
+
+    path: str
+    size: int
+    sha: str
+    owned: bool
 
 
 @dataclass(frozen=True)
@@ -144,3 +155,73 @@ def video_items(
     if scan.packets and unplaced:
         notes.append(f"{unplaced} frame(s) without a footprint (telemetry too sparse)")
     return out, tuple(notes)
+
+
+def scene_items(
+    path: str, base: dict[str, Any], options: ChipOptions
+) -> tuple[list[tuple[FoundItem, bytes | FilePayload]], tuple[str, ...]]:
+    """The scene (as a COG) first, then its chips as derived items."""
+    import os
+
+    from assay.ingest.sensors.raster import open_scene, sha256_path
+
+    scene = open_scene(path, options)
+    name = os.path.basename(path)
+    cog = FilePayload(
+        scene.cog_path,
+        os.path.getsize(scene.cog_path),
+        sha256_path(scene.cog_path),
+        scene.converted,
+    )
+    meta: dict[str, Any] = {
+        **base,
+        "scene": {
+            "bands": scene.bands,
+            "dtypes": list(scene.dtypes),
+            "nodata": scene.nodata,
+            "crs": scene.crs,
+            "transform": [round(v, 10) for v in scene.transform],
+            "gsd_m": scene.gsd_m,
+            "cog": "converted" if scene.converted else "as given",
+            "display": scene.display,
+            "chip": {"size": options.size, "overlap": options.overlap},
+            "chips": len(scene.chips),
+        },
+    }
+    if scene.converted:
+        meta["scene"]["original_sha256"] = sha256_path(path)
+    if scene.footprint:
+        meta["footprint"] = scene.footprint
+    out: list[tuple[FoundItem, bytes | FilePayload]] = [
+        (FoundItem(COG_MEDIA_TYPE, name, scene.width, scene.height, meta), cog)
+    ]
+    for c in scene.chips:
+        window = {"col": c.col, "row": c.row, "width": c.width, "height": c.height}
+        chip_meta: dict[str, Any] = {
+            **base,
+            "window": window,
+            "crs": scene.crs,
+            "transform": [round(v, 10) for v in c.transform],
+            "gsd_m": scene.gsd_m,
+            "display": {"bands": scene.display["bands"]},
+        }
+        if c.footprint:
+            chip_meta["footprint"] = c.footprint
+        if c.center:
+            chip_meta["geo"] = {"lat": round(c.center[1], 7), "lon": round(c.center[0], 7)}
+        derivation = json.dumps({"window": window}, sort_keys=True, separators=(",", ":"))
+        out.append(
+            (
+                FoundItem(
+                    "image/png",
+                    f"{name}#col={c.col}&row={c.row}",
+                    c.width,
+                    c.height,
+                    chip_meta,
+                    parent=cog.sha,
+                    derivation=derivation,
+                ),
+                c.png,
+            )
+        )
+    return out, tuple(scene.notes)

@@ -1,5 +1,5 @@
-"""Video ingest options, kept apart from the decoder so the ingest pipeline can name them
-without importing PyAV."""
+"""Sensor ingest options, kept apart from the decoders so the ingest pipeline can name them
+without importing PyAV or rasterio."""
 
 from __future__ import annotations
 
@@ -13,6 +13,16 @@ VIDEO_TYPES = {
     ".mp4": "video/mp4",
     ".mkv": "video/x-matroska",
 }
+# Read as scenes through rasterio's bundled GDAL. TIFFs are scenes only when georeferenced;
+# a plain TIFF stays an image.
+SCENE_TYPES = {
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".ntf": "application/vnd.nitf",
+    ".nitf": "application/vnd.nitf",
+    ".jp2": "image/jp2",
+}
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 
 @dataclass(frozen=True)
@@ -24,3 +34,19 @@ class VideoOptions:
     max_frames: int | None = None
     dedup: int | None = None  # drop a frame within this Hamming distance of a kept one
     klv: Literal["lenient", "strict"] = "lenient"
+
+
+@dataclass(frozen=True)
+class ChipOptions:
+    """How a georeferenced scene is cut into chips (the `assay ingest` scene options)."""
+
+    size: int = 512
+    overlap: int = 64
+    bands: tuple[int, ...] | None = None  # 1-based bands of the display rendering
+    stretch: tuple[float, float] = (2.0, 98.0)  # percentiles mapped to 0 and 255
+
+
+@dataclass(frozen=True)
+class SensorOptions:
+    video: VideoOptions = VideoOptions()
+    chips: ChipOptions = ChipOptions()
