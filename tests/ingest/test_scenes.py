@@ -154,7 +154,7 @@ def test_a_scene_without_georeference_is_chipped_and_says_so(cli, tmp_path: Path
     Workspace.init(tmp_path / "ws").close()
     res = cli("ingest", tmp_path / "raw.ntf", "--json", cwd=tmp_path / "ws").json()
     assert "no georeference" in res["notes"][0]["note"]
-    scene, *chips = _rows(tmp_path / "ws")
+    _, *chips = _rows(tmp_path / "ws")
     assert chips and all("footprint" not in c["metadata"] for c in chips)
 
 
