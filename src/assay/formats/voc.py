@@ -99,7 +99,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         written.append(path)
         split = str(row.metadata.get("split", "train"))
         splits.setdefault(split if split in ("train", "val", "test") else "train", []).append(stem)
-    warn_dropped("VOC", dropped)
+    warn_dropped("VOC", dropped, bundle)
     sets = out_dir / "ImageSets" / "Main"
     sets.mkdir(parents=True, exist_ok=True)
     for split, members in splits.items():
@@ -224,4 +224,5 @@ CODEC = Codec(
     read=read,
     write=write,
     description="Pascal VOC XML (boxes, classes, difficult/truncated)",
+    title="VOC",
 )

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from assay.domain.labelmap import LabelMap
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _media
@@ -38,7 +39,13 @@ from assay.formats._export import (
     warn_dropped,
     write_marking,
 )
-from assay.formats._model import ExportBundle, ImportBundle, ImportedAnnotation, ImportedMedia
+from assay.formats._model import (
+    ExportBundle,
+    ImportBundle,
+    ImportedAnnotation,
+    ImportedMedia,
+    plural,
+)
 from assay.formats._registry import Codec
 from assay.formats._yolo_layout import Layout, find_layout
 
@@ -69,7 +76,12 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
                 f"{layout.display(label_file)}: no image named {label_file.stem}.* "
                 f"found for this label file in {layout.display(layout.images_hint)}"
             )
-    return ImportBundle(media=media, label_names=names, source=layout.source)
+    return ImportBundle(
+        media=media,
+        label_names=names,
+        source=layout.source,
+        label_map=LabelMap.from_pairs((n, i) for i, n in enumerate(names)),
+    )
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
@@ -85,7 +97,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     check_unique(media_rel, "image")
     check_unique(label_rel, "label file")
     out_dir = prepare_out(Path(out))  # only now: every check above has passed
-    class_ids = {n: i for i, n in enumerate(bundle.label_names)}
+    # YOLO classes are list positions: the label map's ids ranked (0..N-1 stay as they are).
+    class_ids = bundle.classes(("box", "polygon")).dense()
     dropped: Counter[str] = Counter()
     written: list[Path] = []
     made: set[Path] = set()
@@ -94,7 +107,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         w, h = float(row.width or 1), float(row.height or 1)
         for r in row.regions:
             if r.kind not in ("box", "polygon") or r.label is None:
-                dropped[r.kind if r.label is not None else f"unlabelled {r.kind}"] += 1
+                dropped[r.kind if r.label is not None else f"unlabelled {plural(r.kind)}"] += 1
                 continue
             cid = class_ids.setdefault(r.label, len(class_ids))
             if r.kind == "box" and r.box is not None:
@@ -111,7 +124,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             made.add(path.parent)
         path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         written.append(path)
-    warn_dropped("YOLO", dropped)
+    warn_dropped("YOLO", dropped, bundle)
     used = set(splits)
     for split in ("train", *sorted(used)):  # every folder data.yaml names exists, even if empty
         (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -124,7 +137,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     if "test" in used:
         doc["test"] = "images/test"
     doc["nc"] = len(class_ids)
-    doc["names"] = {i: n for n, i in class_ids.items()}
+    doc["names"] = {i: n for n, i in sorted(class_ids.items(), key=lambda kv: kv[1])}
     doc["marking"] = bundle.marking
     header = f"# marking: {bundle.marking}\n# dataset: {bundle.dataset}\n"
     yaml_path = out_dir / "data.yaml"
@@ -184,4 +197,5 @@ CODEC = Codec(
     read=read,
     write=write,
     description="YOLO txt labels (Ultralytics data.yaml layout; Label Studio classes.txt export)",
+    title="YOLO",
 )
