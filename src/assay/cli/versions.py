@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from assay.versioning import Diff
 
 IMPORT_FORMATS = ["coco", "labelstudio", "yolo", "voc", "jsonl", "parquet"]
-EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet"]
+EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet", "geojson"]
 
 
 @click.command("init")

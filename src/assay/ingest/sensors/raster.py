@@ -134,7 +134,7 @@ def _to_cog(src: Any, path: str) -> str:
 
 
 def _describe_and_chip(src: Any, cog: str, converted: bool, options: ChipOptions) -> Scene:
-    from assay.ingest.sensors import geo
+    from assay.domain import geo
 
     notes: list[str] = []
     to_wgs84 = None
@@ -237,7 +237,7 @@ def _cut(
     from PIL import Image
     from rasterio.windows import Window
 
-    from assay.ingest.sensors import geo
+    from assay.domain import geo
 
     rasterio = _rio()
     lo_a = np.array(lo, dtype=np.float32)[:, None, None]

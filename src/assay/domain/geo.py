@@ -1,10 +1,13 @@
-"""Georeference helpers: pixel to WGS84 through an affine transform and pyproj, footprints,
-ground sample distance."""
+"""Georeference helpers: pixel to WGS84 through an affine transform and pyproj or a frame's
+corner homography, footprints, ground sample distance. pyproj is imported when first used."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from assay.errors import InvalidInput, require
 
@@ -67,3 +70,51 @@ def gsd(transform: tuple[float, ...], crs: Any, row: float, col: float) -> float
         return round(float(abs(dx) + abs(dy)) / 2, 4)
     factor = float(crs.linear_units_factor[1]) if crs.linear_units_factor else 1.0
     return round((sx + sy) / 2 * factor, 4)
+
+
+PixelMapper = Callable[[float, float], tuple[float, float]]
+
+
+def homography(src: list[tuple[float, float]], dst: list[tuple[float, float]]) -> np.ndarray:
+    """The 3x3 projective transform taking four `src` points to four `dst` points."""
+    rows = []
+    for (x, y), (u, v) in zip(src, dst, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y, -u])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y, -v])
+    _, _, vt = np.linalg.svd(np.asarray(rows, dtype=float))
+    h: np.ndarray = vt[-1].reshape(3, 3)
+    out: np.ndarray = h / h[2, 2]
+    return out
+
+
+def pixel_mapper(
+    metadata: dict[str, Any], width: int | None, height: int | None
+) -> PixelMapper | None:
+    """Pixel (x, y) of an item to WGS84 (lon, lat), from its georeference, or None.
+
+    A chip maps through its affine transform and CRS; a video frame through the homography
+    from its image corners to its footprint's corners (UL, UR, LR, LL)."""
+    transform, crs = metadata.get("transform"), metadata.get("crs")
+    if isinstance(transform, list) and len(transform) >= 6 and isinstance(crs, str):
+        try:
+            to = to_wgs84(_wkt(crs))
+        except InvalidInput:
+            return None
+        t = tuple(float(v) for v in transform[:6])
+        return lambda x, y: pixel_to_wgs84(to, t, x, y)
+    ring = (metadata.get("footprint") or {}).get("coordinates") or []
+    if width and height and ring and len(ring[0]) >= 4:
+        corners = [(float(p[0]), float(p[1])) for p in ring[0][:4]]
+        h = homography([(0, 0), (width, 0), (width, height), (0, height)], corners)
+
+        def through(x: float, y: float) -> tuple[float, float]:
+            u, v, w = h @ np.array([x, y, 1.0])
+            return float(u / w), float(v / w)
+
+        return through
+    return None
+
+
+def _wkt(crs: str) -> str:
+    pyproj: Any = require("pyproj", "sensors")
+    return str(pyproj.CRS.from_user_input(crs).to_wkt())
