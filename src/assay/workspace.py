@@ -318,6 +318,7 @@ class Workspace:
         action: str = "export",
         strict: bool = False,
         all_annotations: bool = False,
+        scene: bool = False,
     ) -> Any:
         """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format.
 
@@ -325,7 +326,8 @@ class Workspace:
         The result's `dropped` counts, per kind, what the format could not hold; with `strict`
         any drop is an `InvalidInput` and nothing is written. `all_annotations` writes every
         stored annotation of every author (and predictions) where the format has a slot per
-        annotation, instead of the labels of record only.
+        annotation, instead of the labels of record only. `scene` writes chips' labels on
+        their scenes, objects cut by chip borders merged (`assay.formats._scene`).
         """
         from assay.formats import get_codec
         from assay.formats._export import staged_output
@@ -337,6 +339,10 @@ class Workspace:
         rev = self.resolve(spec, default_head=False)
         with gc_paused():
             bundle = export_bundle(self, rev, all_annotations=all_annotations)
+            if scene:
+                from assay.formats._scene import to_scenes
+
+                to_scenes(self, bundle)
             bundle.copy_media = media
             _keep_held_media(codec, bundle, spec)
             with staged_output(Path(out)) as staging:

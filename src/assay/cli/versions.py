@@ -334,6 +334,7 @@ def _write(
     media: bool = True,
     strict: bool = False,
     all_annotations: bool = False,
+    scene: bool = False,
 ) -> None:
     result = env.workspace().export(
         spec,
@@ -343,6 +344,7 @@ def _write(
         action=action,
         strict=strict,
         all_annotations=all_annotations,
+        scene=scene,
     )
     _warn_dropped(env, f"{fmt} {action}", result["dropped"])
     if as_json:
@@ -366,6 +368,12 @@ def _write(
     help="Write every stored annotation of every author and every prediction, not only the "
     "labels of record (formats with a slot per annotation: labelstudio).",
 )
+@click.option(
+    "--scene",
+    is_flag=True,
+    help="Write chips' labels on their scenes (scene pixel coordinates), objects cut by chip "
+    "borders merged.",
+)
 @strict_option
 @json_option
 @pass_env
@@ -376,6 +384,7 @@ def export(
     out: Path,
     no_media: bool,
     all_annotations: bool,
+    scene: bool,
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -393,6 +402,7 @@ def export(
         media=not no_media,
         strict=strict,
         all_annotations=all_annotations,
+        scene=scene,
     )
 
 
