@@ -246,14 +246,15 @@ def probe_file(
             found.append((media_type, len(data), name, w, h, {**base, **meta}))
             payloads.append(data)
         elif suffix in TEXT_TYPES:
-            decode_text(data)
-            found.append((TEXT_TYPES[suffix], len(data), name, None, None, base))
+            text = decode_text(data)
+            found.append((TEXT_TYPES[suffix], len(data), name, None, None, _placed(text, base)))
             payloads.append(data)
         elif suffix in ROW_TYPES:
             for line, text, fields in rows_of(suffix, data, text_field):
                 raw = text.encode()
                 extra = {k: v for k, v in fields.items() if k != text_field}
                 meta = {**base, "line": line, **({"fields": extra} if extra else {})}
+                meta = _placed(text, meta)
                 found.append(("text/plain", len(raw), f"{name}:{line}", None, None, meta))
                 payloads.append(raw)
         else:
@@ -267,6 +268,24 @@ def probe_file(
         for (mt, size, nm, w, h, meta), payload in zip(found, payloads, strict=True)
     ]
     return ProbeResult(rel, items), payloads
+
+
+def _placed(text: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """A report's metadata with the coordinates written in it: the first as `geo`, all of
+    them under `places` (decimal degrees, DMS, MGRS; see `assay.ingest.sensors.coords`)."""
+    if "geo" in meta or not any(ch.isdigit() for ch in text):
+        return meta
+    from assay.ingest.sensors.coords import find_points
+
+    places = find_points(text)
+    if not places:
+        return meta
+    first = places[0]
+    return {
+        **meta,
+        "geo": {"lat": round(first.lat, 7), "lon": round(first.lon, 7)},
+        "places": [p.to_dict() for p in places],
+    }
 
 
 def _georeferenced(path: str) -> bool:
