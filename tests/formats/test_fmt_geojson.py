@@ -122,3 +122,42 @@ def test_regions_without_georeference_are_reported(cli, samples, tmp_path: Path)
                  cwd=tmp_path / "ws", code=1)  # fmt: skip
     assert "regions without georeference" in strict.stderr
     assert not (tmp_path / "s" / "labels.geojson").exists()
+
+
+def test_stac_catalog_with_label_items_reads_back_with_pystac(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pystac
+
+    _scene(tmp_path / "town.tif")
+    (tmp_path / "plain").mkdir()
+    ws = Workspace.init(tmp_path / "ws")
+    ws.ingest([tmp_path / "town.tif"])
+    ws.create_dataset("chips")
+    ws.add_items("chips", "media_type=image/png")
+    con = sqlite3.connect(ws.root / "assay.db")
+    chip = dict(con.execute("SELECT name, id FROM items"))["town.tif#col=0&row=0"]
+    con.close()
+    box = Region(kind="box", label="building", box=(10, 20, 100, 50))
+    ws.set_labels("chips", [LabelRecord(chip, [box], authors=["user:ana"])])
+    ws.close()
+    out = tmp_path / "stac"
+    res = cli(
+        "export", "chips", "--format", "stac", "--out", out, "--json", cwd=tmp_path / "ws"
+    ).json()
+    assert res["dropped"] == {}
+    catalog = pystac.Catalog.from_file(str(out / "catalog.json"))
+    imagery, labels = sorted(catalog.get_children(), key=lambda c: c.id)
+    assert imagery.id == "chips-imagery" and labels.id == "chips-labels"
+    items = {it.id: it for it in imagery.get_items()}
+    assert len(items) == 4 and all("image" in it.assets for it in items.values())
+    (label,) = labels.get_items()
+    assert label.properties["label:type"] == "vector"
+    assert label.properties["label:tasks"] == ["detection"]
+    assert label.properties["label:classes"] == [{"name": "label", "classes": ["building"]}]
+    (source,) = [link for link in label.links if link.rel == "source"]
+    assert source.resolve_stac_object().target.id == chip
+    doc = json.loads(Path(label.assets["labels"].get_absolute_href()).read_text())
+    assert doc["features"][0]["properties"]["label"] == "building"
+    # The image asset is the chip's media, written next to the catalog.
+    href = Path(items[chip].assets["image"].get_absolute_href())
+    assert href.is_file() and href.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert items[chip].properties["proj:code"] == "EPSG:32615"

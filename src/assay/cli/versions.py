@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from assay.versioning import Diff
 
 IMPORT_FORMATS = ["coco", "labelstudio", "yolo", "voc", "jsonl", "parquet"]
-EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet", "geojson"]
+EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet", "geojson", "stac"]
 
 
 @click.command("init")

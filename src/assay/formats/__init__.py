@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from assay.formats import coco, geojson, jsonl, labelstudio, parquet, voc, yolo
+from assay.formats import coco, geojson, jsonl, labelstudio, parquet, stac, voc, yolo
 from assay.formats._model import (
     ExportBundle,
     ExportRow,
@@ -22,7 +22,7 @@ from assay.formats._validate import BOUNDS_TOLERANCE_PX
 
 def _build() -> Registry:
     registry = Registry()
-    for module in (coco, yolo, voc, labelstudio, jsonl, parquet, geojson):
+    for module in (coco, yolo, voc, labelstudio, jsonl, parquet, geojson, stac):
         registry.register(module.CODEC)
     return registry
 

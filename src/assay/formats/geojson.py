@@ -63,7 +63,7 @@ def _geometry(r: Region, to_ground: PixelMapper) -> dict[str, Any] | None:
     return None
 
 
-def _item_geometry(row: ExportRow) -> dict[str, Any] | None:
+def item_geometry(row: ExportRow) -> dict[str, Any] | None:
     footprint = row.metadata.get("footprint")
     if isinstance(footprint, dict) and footprint.get("type") == "Polygon":
         ring = [(float(p[0]), float(p[1])) for p in footprint["coordinates"][0][:-1]]
@@ -83,13 +83,13 @@ def _item_props(row: ExportRow) -> dict[str, Any]:
     }
 
 
-def _features(bundle: ExportBundle, rows: list[ExportRow]) -> tuple[list[Any], list[Any]]:
+def label_features(bundle: ExportBundle, rows: list[ExportRow]) -> tuple[list[Any], list[Any]]:
     labels: list[Any] = []
     items: list[Any] = []
     unplaced = 0
     for row in rows:
         to_ground = pixel_mapper(row.metadata, row.width, row.height)
-        whole = _item_geometry(row)
+        whole = item_geometry(row)
         if whole is not None:
             items.append({"type": "Feature", "geometry": whole, "properties": _item_props(row)})
         for r in row.regions:
@@ -175,7 +175,7 @@ def _collection(bundle: ExportBundle, features: list[Any]) -> str:
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write labels, footprints, tracks and telemetry as GeoJSON (and Parquet)."""
     rows = image_rows(bundle, "geojson")
-    labels, items = _features(bundle, rows)
+    labels, items = label_features(bundle, rows)
     tracks, telemetry = _tracks(rows)
     out_dir = prepare_out(Path(out))
     written = []
