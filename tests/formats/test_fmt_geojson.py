@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -158,6 +159,6 @@ def test_stac_catalog_with_label_items_reads_back_with_pystac(cli, tmp_path: Pat
     doc = json.loads(Path(label.assets["labels"].get_absolute_href()).read_text())
     assert doc["features"][0]["properties"]["label"] == "building"
     # The image asset is the chip's media, written next to the catalog.
-    href = Path(items[chip].assets["image"].get_absolute_href())
+    href = Path(unquote(items[chip].assets["image"].get_absolute_href()))
     assert href.is_file() and href.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert items[chip].properties["proj:code"] == "EPSG:32615"

@@ -22,6 +22,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from assay.errors import require
 from assay.formats._export import copy_media, image_rows, prepare_out, write_marking
@@ -116,7 +117,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             item.properties["proj:code"] = row.metadata["crs"]
             item.properties["proj:transform"] = row.metadata["transform"][:6]
             item.properties["proj:shape"] = [row.height, row.width]
-        href = f"../../{files[row.item_id]}"
+        # An href is a URL: a chip's name holds "#" and "&", which must be percent-encoded.
+        href = f"../../{quote(files[row.item_id])}"
         item.add_asset("image", pystac.Asset(href=href, media_type=row.media_type, roles=["data"]))
         imagery.add_item(item)
         if not row.regions:
