@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from assay.errors import require
 from assay.ingest.sensors import klv
 
 START_US = 1_785_000_000_000_000  # 2026-07-25T17:20:00Z
@@ -151,3 +152,30 @@ def _mux_data(out: Any, stream: Any, data: bytes, pts: int) -> None:
     pkt.pts = pkt.dts = pts
     pkt.time_base = Fraction(1, 90_000)
     out.mux(pkt)
+
+
+def write_scene(path: Path, *, size: int = 2048, gsd: float = 0.5, seed: int = 11) -> None:
+    """A georeferenced aerial scene of the flooded town (UTM 15N, `gsd` metres a pixel),
+    centred where the generated flight starts; the river's flood plain has no data in one
+    corner, as an orthomosaic's edge would."""
+    rasterio: Any = require("rasterio", "sensors")
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    img = np.empty((3, size, size), np.uint8)
+    img[0] = 96 + rng.integers(0, 20, (size, size))
+    img[1] = 124 + rng.integers(0, 20, (size, size))
+    img[2] = 70 + rng.integers(0, 20, (size, size))
+    river = np.abs(yy - (size / 2 + np.sin(xx / 90) * size / 8)) < size / 10
+    img[:, river] = np.array([[120], [96], [60]], np.uint8)  # muddy flood water
+    blocks = ((xx // 64) % 3 == 0) & ((yy // 64) % 3 == 0) & ~river
+    img[:, blocks] = np.array([[170], [40], [40]], np.uint8)  # rooftops
+    img[:, :, : size // 8][:, : size // 8] = 0  # a corner without data
+    x0, y0 = 270_857.0 - gsd * size / 2, 3_294_589.0 + gsd * size / 2  # UTM of the start
+    with rasterio.open(
+        path, "w", driver="GTiff", width=size, height=size, count=3, dtype="uint8",
+        crs="EPSG:32615", transform=from_origin(x0, y0, gsd, gsd), nodata=0,
+        tiled=True, blockxsize=256, blockysize=256, compress="deflate",
+    ) as dst:  # fmt: skip
+        dst.write(img)
