@@ -2,7 +2,8 @@
 
 A scene (GeoTIFF, COG, NITF or JPEG 2000, read through rasterio's bundled GDAL) becomes one
 item whose bytes are a COG: a scene that is not one is converted first (tiled 512 x 512,
-DEFLATE, with overviews; GDAL works through it in bounded memory). Its chips become derived
+ZSTD level 1, half the time of DEFLATE for the same size here, with overviews; GDAL works
+through it in bounded memory). Its chips become derived
 items: windows of `size` pixels stepping by `size - overlap`, the last row and column
 aligned to the scene's edge so every chip is whole; chips whose pixels are all nodata are
 skipped. A chip's bytes are its display rendering, an 8-bit PNG of the chosen bands (the
@@ -124,8 +125,8 @@ def _to_cog(src: Any, path: str) -> str:
     os.close(fd)
     try:
         rio_shutil.copy(
-            src, out, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=COG_BLOCK, NUM_THREADS="2",
-            BIGTIFF="IF_SAFER",
+            src, out, driver="COG", COMPRESS="ZSTD", LEVEL=1, BLOCKSIZE=COG_BLOCK,
+            NUM_THREADS="ALL_CPUS", BIGTIFF="IF_SAFER",
         )  # fmt: skip
     except rasterio.errors.RasterioError as exc:
         os.unlink(out)
