@@ -22,8 +22,32 @@ if TYPE_CHECKING:
     from assay.domain.diff import LabelChange
     from assay.versioning import Diff
 
-IMPORT_FORMATS = ["coco", "labelstudio", "yolo", "voc", "jsonl", "parquet"]
-EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet", "geojson", "stac"]
+IMPORT_FORMATS = [
+    "coco",
+    "labelstudio",
+    "yolo",
+    "yolo-seg",
+    "voc",
+    "cvat-images",
+    "cvat-video",
+    "mot",
+    "jsonl",
+    "parquet",
+]
+EXPORT_FORMATS = [
+    "coco",
+    "yolo",
+    "yolo-seg",
+    "voc",
+    "cvat-images",
+    "cvat-video",
+    "mot",
+    "labelstudio",
+    "jsonl",
+    "parquet",
+    "geojson",
+    "stac",
+]
 
 
 @click.command("init")

@@ -124,6 +124,18 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Like `atomic_write_text` for bytes."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def warn_dropped(fmt: str, dropped: Counter[str], bundle: ExportBundle) -> None:
     """Count the region kinds a format cannot hold (they are not written) into the bundle's
     `dropped`, and log them. Keys of `dropped` are region kinds or already plural phrases."""
