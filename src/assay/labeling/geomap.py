@@ -28,6 +28,7 @@ from assay.workspace import Workspace
 __all__ = ["map_layers", "scene_tile"]
 
 TILE = 256
+MIN_ZOOM_BELOW = 2  # tiles down to two zoom levels below the scene's native resolution's
 MAX_ITEMS = 20_000
 
 
@@ -128,7 +129,8 @@ def _bounds(m: dict[str, Any]) -> list[float]:
 
 
 def scene_tile(ws: Workspace, user: User, item_id: str, z: int, x: int, y: int) -> bytes | None:
-    """The PNG of XYZ tile (`z`, `x`, `y`) of a scene, or None when the tile misses the scene.
+    """The PNG of XYZ tile (`z`, `x`, `y`) of a scene, or None when the tile misses the scene
+    or is more than two zoom levels coarser than the scene's own resolution.
 
     Raises:
         NotFound: no such scene, or one above the user's need-to-know.
@@ -148,6 +150,10 @@ def scene_tile(ws: Workspace, user: User, item_id: str, z: int, x: int, y: int) 
     display = scene.get("display") or {}
     bands = tuple(int(b) for b in display.get("bands") or (1, 2, 3))
     with Reader(str(ws.blobs.path(row.id))) as src:
+        # Far out, a tile would warp the whole scene into a few pixels, and GDAL takes minutes
+        # over it: such zooms show the footprint only.
+        if z < src.minzoom - MIN_ZOOM_BELOW:
+            return None
         try:
             img = src.tile(x, y, z, tilesize=TILE, indexes=bands)
         except TileOutsideBounds:
