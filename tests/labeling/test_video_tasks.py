@@ -197,3 +197,34 @@ def test_frames_above_clearance_are_not_a_video_and_bad_tracks_are_refused(tmp_p
     with pytest.raises(InvalidInput, match=r"outside 0\.\.1"):
         save_video(ws, ana, "traffic", vid, "c", tracks_from_json([dict(BOAT, id=1)]))
     assert stored(ws) == {}
+
+
+def test_diff_folds_a_moved_keyframe_into_one_track_change(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ws = flight_project(tmp_path)
+    ana = add_user(ws, "ana", "annotator", "UNCLASSIFIED", "flood-watch-2026")
+    vid = video_id(ws)
+    save_video(ws, ana, "traffic", vid, "c1", tracks_from_json([CAR, BOAT]))
+    pull(ws, "flight", "traffic", "latest")
+    ws.commit("flight", "first tracks")
+    # The car's second keyframe moves from frame 3 to frame 2 (and the boat is left alone).
+    car = dict(CAR, shapes=[CAR["shapes"][0], dict(CAR["shapes"][1], frame=2), CAR["shapes"][2]])
+    save_video(ws, ana, "traffic", vid, "c2", tracks_from_json([car, BOAT]))
+    pull(ws, "flight", "traffic", "latest")
+    ws.close()
+    out = cli("diff", "flight", "HEAD", "--json", cwd=tmp_path / "ws")
+    tracks = json.loads(out.stdout)["tracks"]
+    assert tracks == [
+        {
+            "sequence": "flight.ts",
+            "track_id": 3,
+            "label": "vehicle",
+            "frames": [30, 60, 90],  # decoded frame numbers of frames 1, 2, 3 (30 fps)
+            "changes": {"attribute_changed": 2, "moved": 2},  # frame 3 keeps its box
+            "keyframes_added": [60],
+            "keyframes_removed": [90],
+            "authors": ["user:ana"],
+        }
+    ]
+    text = cli("diff", "flight", "HEAD", cwd=tmp_path / "ws").stdout
+    assert "track 3 (vehicle) in flight.ts: frames 30-90 (attribute_changed 2, moved 2); " in text
+    assert "keyframes added 60; keyframes removed 90" in text
