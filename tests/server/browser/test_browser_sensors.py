@@ -5,6 +5,7 @@ leaves the machine and on any JavaScript error (see `ui_site.Site`)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,9 +47,10 @@ def sensors(ws: Workspace, tmp_path: Path, browser: Browser) -> Iterator[Site]:
     ws.create_dataset("chips")
     ws.add_items("chips", "media_type=image/png")
     schema = LabelSchema.from_yaml_text(SCHEMA, "s.yaml")
-    create_project(ws, "traffic", schema, "flight", Workflow(overlap=1, review="none"))
+    create_project(ws, "traffic", schema, "flight", Workflow(overlap=1, review="all"))
     world = World(ws, "traffic")
     world.users["ana"] = add_user(ws, "ana", "annotator", "UNCLASSIFIED", PASSWORD)
+    world.users["rev"] = add_user(ws, "rev", "reviewer", "UNCLASSIFIED", PASSWORD)
     with LiveServer(create_app(Settings(), ws)) as url:
         s = Site(url, world, browser)
         yield s
@@ -148,6 +150,13 @@ def test_a_track_drawn_on_two_keyframes_is_stored_interpolated(sensors: Site) ->
     page.click("#save")
     expect(page.locator("#status")).to_have_attribute("data-saved", "2")
     assert stored(sensors.ws)[2][0].box == frames[0][0].box
+
+    # The reviewer sees which track each frame's boxes belong to.
+    review = sensors.page()
+    sensors.login(review, "rev", "/review/traffic")
+    expect(review.locator("#annotations .track-summary")).to_have_text(
+        re.compile(r"^tracks #0 vehicle( \(keyframe\))?$")
+    )
 
 
 def test_the_map_shows_footprints_labels_and_scene_tiles(sensors: Site) -> None:

@@ -120,3 +120,11 @@ export function formatAttributes(attrs) {
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
 }
+
+/** "tracks #0 vehicle (keyframe), #3 boat": the tracks a frame's regions belong to, or "". */
+export function trackSummary(regions) {
+  const parts = (regions || [])
+    .filter((r) => Number.isInteger((r.attributes || {}).track_id))
+    .map((r) => `#${r.attributes.track_id} ${r.label || ""}${r.attributes.keyframe ? " (keyframe)" : ""}`.trim());
+  return parts.length ? `tracks ${parts.join(", ")}` : "";
+}
