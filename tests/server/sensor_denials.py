@@ -7,10 +7,12 @@ import uuid
 
 from sqlalchemy import select
 
+from assay.domain.labels import Region
 from assay.domain.schema import LabelSchema
 from assay.ingest.sensors.synth import Flight, write_flight
 from assay.labeling import Workflow, create_project
 from assay.store.schema import annotations_table, items
+from assay.versioning import LabelRecord
 from labeling_world import Client, World
 
 SCHEMA = "title: FMV\ncontrols:\n  - {name: label, type: boxes, labels: [vehicle]}\n"
@@ -23,7 +25,8 @@ def flights(world: World) -> dict[str, list[str]]:
         folder = ws.root.parent / "flights"
         folder.mkdir(exist_ok=True)
         write_flight(folder / "cui.ts", seconds=2, klv_hz=5)
-        write_flight(folder / "secret.ts", seconds=2, klv_hz=5, flight=Flight(lat=29.8))
+        # Other pixels too: frames with the same bytes would be the same items.
+        write_flight(folder / "secret.ts", seconds=2, klv_hz=5, width=352, flight=Flight(lat=29.8))
         ws.ingest([folder / "cui.ts"], marking="CUI/FLOOD")
         ws.ingest([folder / "secret.ts"], marking="SECRET/SAR")
         ws.create_dataset("fmv")
@@ -91,6 +94,12 @@ def deny_save_tracks(world: World, client: Client) -> None:
 
 def deny_map_layers(world: World, client: Client) -> None:
     ids = flights(world)
+    frames_of = {k: [i for i in v if i != _video(world, k)] for k, v in ids.items()}
+    box = [Region(kind="box", label="vehicle", box=(10, 10, 20, 20))]
+    world.ws.set_labels("fmv", [LabelRecord(frames_of[k][0], box) for k in ("cui", "secret")])
+    labels = client("ana").get("/api/v1/map/layers").json()["labels"]["features"]
+    assert [f["properties"]["item"] for f in labels] == [frames_of["cui"][0]]
+    assert client("root").get("/api/v1/map/layers").json()["labels"]["features"][1:] != []
     ana = client("ana").get("/api/v1/map/layers")
     frames = [f["properties"]["item"] for f in ana.json()["items"]["features"]]
     assert len(frames) == 2 and set(frames) < set(ids["cui"])  # the frames (the video has none)

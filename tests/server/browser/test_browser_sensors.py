@@ -35,13 +35,20 @@ controls:
 """
 
 
+@pytest.fixture(scope="module")
+def sensor_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 5 s drone flight over the town and an aerial scene of it, made once per module."""
+    folder = tmp_path_factory.mktemp("sensors")
+    write_flight(folder / "flight.ts", seconds=5, klv_hz=5)
+    write_scene(folder / "town.tif", size=1024)
+    return folder
+
+
 @pytest.fixture
-def sensors(ws: Workspace, tmp_path: Path, browser: Browser) -> Iterator[Site]:
-    write_flight(tmp_path / "flight.ts", seconds=5, klv_hz=5)
-    write_scene(tmp_path / "town.tif", size=1024)
-    ws.ingest([tmp_path / "flight.ts"])
+def sensors(ws: Workspace, sensor_files: Path, browser: Browser) -> Iterator[Site]:
+    ws.ingest([sensor_files / "flight.ts"])
     chips = SensorOptions(chips=ChipOptions(size=512, overlap=0))
-    ws.ingest([tmp_path / "town.tif"], sensors=chips)
+    ws.ingest([sensor_files / "town.tif"], sensors=chips)
     ws.create_dataset("flight")
     ws.add_items("flight", "media_type=image/jpeg")
     ws.create_dataset("chips")
@@ -147,9 +154,16 @@ def test_a_track_drawn_on_two_keyframes_is_stored_interpolated(sensors: Site) ->
     # Interpolation off for the track: frame 2 holds the first keyframe's box.
     page.click("#interp-0")
     assert shown(page)[0]["box"] == key0[0]["box"]
+    # The object leaves the view on frame 3 and is back on frame 4 (its keyframe).
+    page.keyboard.press("ArrowRight")
+    at_frame(page, 3)
+    page.keyboard.press("o")
+    assert shown(page) == []
     page.click("#save")
     expect(page.locator("#status")).to_have_attribute("data-saved", "2")
-    assert stored(sensors.ws)[2][0].box == frames[0][0].box
+    again = stored(sensors.ws)
+    assert again[2][0].box == frames[0][0].box
+    assert again[3] == [] and again[4][0].box == frames[4][0].box
 
     # The reviewer sees which track each frame's boxes belong to.
     review = sensors.page()
