@@ -319,6 +319,7 @@ class Workspace:
         strict: bool = False,
         all_annotations: bool = False,
         scene: bool = False,
+        embed_media: bool = False,
     ) -> Any:
         """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format.
 
@@ -328,6 +329,8 @@ class Workspace:
         stored annotation of every author (and predictions) where the format has a slot per
         annotation, instead of the labels of record only. `scene` writes chips' labels on
         their scenes, objects cut by chip borders merged (`assay.formats._scene`).
+        `embed_media` writes the media bytes into the label file itself (Parquet: an ``image``
+        column Hugging Face `datasets` reads as an `Image` feature) instead of a ``media/`` folder.
         """
         from assay.formats import get_codec
         from assay.formats._export import staged_output
@@ -336,6 +339,11 @@ class Workspace:
         codec = get_codec(fmt)
         if codec.write is None:
             raise InvalidInput(f"format {fmt!r} can be read but not written")
+        if embed_media and not codec.embeds_media:
+            raise InvalidInput(
+                f"--embed-media: {codec.display} has no place for media bytes in its files; "
+                "formats that embed media: parquet"
+            )
         rev = self.resolve(spec, default_head=False)
         with gc_paused():
             bundle = export_bundle(self, rev, all_annotations=all_annotations)
@@ -343,7 +351,8 @@ class Workspace:
                 from assay.formats._scene import to_scenes
 
                 to_scenes(self, bundle)
-            bundle.copy_media = media
+            bundle.copy_media = media and not embed_media
+            bundle.embed_media = embed_media
             _keep_held_media(codec, bundle, spec)
             with staged_output(Path(out)) as staging:
                 codec.write(bundle, staging.folder)

@@ -369,6 +369,7 @@ def _write(
     strict: bool = False,
     all_annotations: bool = False,
     scene: bool = False,
+    embed_media: bool = False,
 ) -> None:
     result = env.workspace().export(
         spec,
@@ -379,6 +380,7 @@ def _write(
         strict=strict,
         all_annotations=all_annotations,
         scene=scene,
+        embed_media=embed_media,
     )
     _warn_dropped(env, f"{fmt} {action}", result["dropped"])
     if as_json:
@@ -397,10 +399,16 @@ def _write(
 @click.option("--out", required=True, type=path_arg(file_okay=False))
 @click.option("--no-media", is_flag=True, help="Write label files only, not the media.")
 @click.option(
+    "--embed-media",
+    is_flag=True,
+    help="Put the image bytes inside the label file instead of a media/ folder (parquet: an "
+    "`image` column Hugging Face datasets loads as an Image feature).",
+)
+@click.option(
     "--all-annotations",
     is_flag=True,
     help="Write every stored annotation of every author and every prediction, not only the "
-    "labels of record (formats with a slot per annotation: labelstudio).",
+    "labels of record (formats with a slot per annotation: labelstudio, jsonl, parquet).",
 )
 @click.option(
     "--scene",
@@ -417,6 +425,7 @@ def export(
     fmt: str,
     out: Path,
     no_media: bool,
+    embed_media: bool,
     all_annotations: bool,
     scene: bool,
     strict: bool,
@@ -437,6 +446,7 @@ def export(
         strict=strict,
         all_annotations=all_annotations,
         scene=scene,
+        embed_media=embed_media,
     )
 
 
