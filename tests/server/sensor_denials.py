@@ -1,5 +1,6 @@
-"""Need-to-know of the video and map routes: a CUI/FLOOD flight and a SECRET/SAR flight in
-one video project; ana (CUI/FLOOD) sees the first only, low (UNCLASSIFIED) neither."""
+"""Need-to-know of the video and map routes: a CUI/FLOOD flight (project `fmv`) and a
+SECRET/SAR flight (project `fmv-secret`); ana (CUI/FLOOD) sees the first only, low
+(UNCLASSIFIED) neither."""
 
 from __future__ import annotations
 
@@ -29,10 +30,11 @@ def flights(world: World) -> dict[str, list[str]]:
         write_flight(folder / "secret.ts", seconds=2, klv_hz=5, width=352, flight=Flight(lat=29.8))
         ws.ingest([folder / "cui.ts"], marking="CUI/FLOOD")
         ws.ingest([folder / "secret.ts"], marking="SECRET/SAR")
-        ws.create_dataset("fmv")
-        ws.add_items("fmv", "media_type=image/jpeg")
         schema = LabelSchema.from_yaml_text(SCHEMA, "fmv.yaml")
-        create_project(ws, "fmv", schema, "fmv", Workflow(overlap=1))
+        for name, marking in (("fmv", "CUI/FLOOD"), ("fmv-secret", "SECRET/SAR")):
+            ws.create_dataset(name)
+            ws.add_items(name, f"media_type=image/jpeg and marking={marking}")
+            create_project(ws, name, schema, name, Workflow(overlap=1))
         world.items["fmv"] = ["done"]
     out: dict[str, list[str]] = {}
     with ws.db.read() as conn:
@@ -61,7 +63,10 @@ def deny_videos(world: World, client: Client) -> None:
     ana = client("ana").get("/api/v1/projects/fmv/videos")
     assert [v["name"] for v in ana.json()] == ["cui.ts"]
     _none_of(ana.text, ids["secret"])
-    assert client("low").get("/api/v1/projects/fmv/videos").json() == []
+    assert client("low").get("/api/v1/projects/fmv/videos").status_code == 404
+    hidden = client("ana").get("/api/v1/projects/fmv-secret/videos")
+    missing = client("ana").get("/api/v1/projects/fmv-nothing/videos")
+    assert hidden.status_code == missing.status_code == 404
 
 
 def deny_video(world: World, client: Client) -> None:
@@ -73,6 +78,8 @@ def deny_video(world: World, client: Client) -> None:
     assert secret.json()["error"].replace(_video(world, "secret")[:16], "") == missing.json()[
         "error"
     ].replace("0" * 16, "")
+    other = c.get(f"/api/v1/projects/fmv-secret/videos/{_video(world, 'secret')}")
+    assert other.status_code == 404
     mine = c.get(f"/api/v1/projects/fmv/videos/{_video(world, 'cui')}")
     assert mine.status_code == 200 and len(mine.json()["frames"]) == 2
     _none_of(mine.text, ids["secret"])
@@ -96,7 +103,8 @@ def deny_map_layers(world: World, client: Client) -> None:
     ids = flights(world)
     frames_of = {k: [i for i in v if i != _video(world, k)] for k, v in ids.items()}
     box = [Region(kind="box", label="vehicle", box=(10, 10, 20, 20))]
-    world.ws.set_labels("fmv", [LabelRecord(frames_of[k][0], box) for k in ("cui", "secret")])
+    world.ws.set_labels("fmv", [LabelRecord(frames_of["cui"][0], box)])
+    world.ws.set_labels("fmv-secret", [LabelRecord(frames_of["secret"][0], box)])
     labels = client("ana").get("/api/v1/map/layers").json()["labels"]["features"]
     assert [f["properties"]["item"] for f in labels] == [frames_of["cui"][0]]
     assert client("root").get("/api/v1/map/layers").json()["labels"]["features"][1:] != []

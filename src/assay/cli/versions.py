@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import Env, json_option, pass_env, path_arg, say_raised
 from assay.ingest.sensors.options import ChipOptions, SensorOptions, VideoOptions
 
 strict_option = click.option(
@@ -170,6 +170,7 @@ def ingest(
             f"{len(report.new)} new, {len(report.duplicate)} duplicate, "
             f"{len(report.failed)} failed ({report.files} file(s))"
         )
+    say_raised(env, report.raised)
 
 
 def _bands(text: str | None) -> tuple[int, ...] | None:
@@ -213,6 +214,7 @@ def import_(
             f"{report.new_annotations} new annotation(s), {report.regions} region(s) of record "
             f"into {dataset}; see `assay status {dataset}`"
         )
+    say_raised(env, report.raised)
 
 
 def _render_changes(env: Env, changes: list[LabelChange], limit: int = 50) -> None:

@@ -2,9 +2,9 @@
 
 Everything is filtered by need-to-know: an item above the viewer's clearance (or outside their
 compartments) gives no footprint, no label, no track point and no tile; a tile of such a
-scene answers 404 like a missing one. Labels are the labels of record of the workspace's
-datasets (each feature names its dataset), placed on the ground by the same code as
-``assay export --format geojson``.
+scene answers 404 like a missing one. Labels are the labels of record of the datasets the
+viewer may know of (declared marking and every item's marking allowed; each feature names its
+dataset), placed on the ground by the same code as ``assay export --format geojson``.
 
 Scene tiles are Web Mercator (XYZ) PNG tiles rendered by rio-tiler from the scene's COG blob
 with the display rendering stored at ingest (band choice and percentile stretch).
@@ -70,7 +70,12 @@ def map_layers(ws: Workspace, user: User, dataset: str | None = None) -> dict[st
         if dataset is not None:
             q = q.where(datasets.c.name == dataset)
         ids = {r.id for r in rows}
-        labelled = [r for r in conn.execute(q.where(working.c.n_regions > 0)) if r[1] in ids]
+        known = _known_datasets(conn, ws, user)
+        labelled = [
+            r
+            for r in conn.execute(q.where(working.c.n_regions > 0))
+            if r[1] in ids and r[0] in known
+        ]
     by_id = {r.id: r for r in rows}
     meta = {r.id: json.loads(r.metadata or "{}") for r in rows}
 
@@ -116,6 +121,26 @@ def map_layers(ws: Workspace, user: User, dataset: str | None = None) -> dict[st
         "scenes": scenes,
         "dropped": dict(bundle.dropped.counts),
     }
+
+
+def _known_datasets(conn: Any, ws: Workspace, user: User) -> set[str]:
+    """The datasets `user` may know of: declared marking and every item's marking allowed."""
+    q = (
+        select(datasets.c.name, datasets.c.marking, items.c.marking)
+        .select_from(datasets)
+        .join(working, working.c.dataset_id == datasets.c.id, isouter=True)
+        .join(items, items.c.id == working.c.item_id, isouter=True)
+        .distinct()
+    )
+    scheme = ws.scheme
+    seen: set[str] = set()
+    hidden: set[str] = set()
+    for name, declared, marking in conn.execute(q):
+        seen.add(name)
+        for m in (declared, marking):
+            if m and not scheme.allows(user.clearance, scheme.parse(m)):
+                hidden.add(name)
+    return seen - hidden
 
 
 def _collection(features: list[Any]) -> dict[str, Any]:

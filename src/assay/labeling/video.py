@@ -24,9 +24,10 @@ from assay.domain.iou_tracker import link_detections
 from assay.domain.labels import Region, canonical_json, payload_from_json, payload_to_json
 from assay.domain.tracks import Track, TrackShape, frame_regions, tracks_from_frames
 from assay.errors import Conflict, InvalidInput, NotFound
-from assay.labeling._access import allowed_markings
+from assay.labeling._access import visible
 from assay.labeling._tx import Tx, in_list, write_tx
-from assay.labeling.projects import Project, cached_project
+from assay.labeling.catalog import open_with_markings
+from assay.labeling.projects import Project
 from assay.labeling.queue import previous, remember, stats_row
 from assay.labeling.submit import annotation_id, authored, submit_in
 from assay.labeling.users import User
@@ -102,23 +103,27 @@ class VideoFrame:
         }
 
 
-def _allowed(ws: Workspace, user: User, p: Project) -> tuple[str, dict[str, str]]:
-    allowed, _ = allowed_markings(ws, user, p.id)
-    return in_list("m", sorted(allowed) or ["\x00none"])
+def _open(tx: Tx, ws: Workspace, user: User, project: str) -> tuple[Project, str, dict[str, str]]:
+    """The project (NotFound above the user) and an SQL list of the markings they may see,
+    read in the transaction that acts on them (markings rise while a server runs)."""
+    p, present = open_with_markings(tx, ws, user, project)
+    marks, params = in_list("m", sorted(visible(ws.scheme, user, present)) or ["\x00none"])
+    return p, marks, params
 
 
 def list_videos(ws: Workspace, user: User, project: str) -> list[dict[str, Any]]:
     """The videos whose frames are tasks of `project` that `user` may see."""
     user.require("label")
-    p = cached_project(ws, project)
-    marks, params = _allowed(ws, user, p)
     with write_tx(ws.db) as tx:
+        p, marks, params = _open(tx, ws, user, project)
         rows = tx.all(_VIDEOS.format(marks=marks), {"p": p.id, **params})
     return [{"video": r[0], "frames": int(r[1]), "name": r[2]} for r in rows if r[0]]
 
 
-def _frames(tx: Tx, ws: Workspace, user: User, p: Project, video_id: str) -> list[VideoFrame]:
-    marks, params = _allowed(ws, user, p)
+def _frames(
+    tx: Tx, ws: Workspace, user: User, project: str, video_id: str
+) -> tuple[Project, list[VideoFrame]]:
+    p, marks, params = _open(tx, ws, user, project)
     rows = tx.all(_FRAMES.format(marks=marks), {"p": p.id, "v": video_id, **params})
     if not rows:
         raise NotFound(f"no video {video_id[:16]!r} in project {p.name!r}")
@@ -128,7 +133,7 @@ def _frames(tx: Tx, ws: Workspace, user: User, p: Project, video_id: str) -> lis
         return float(d.get("pts", d.get("time_s", 0)) or 0), int(d.get("frame", 0) or 0)
 
     rows.sort(key=order)
-    return [
+    return p, [
         VideoFrame(i, int(r[0]), r[1], r[2], r[3], r[5], json.loads(r[4] or "{}"))
         for i, r in enumerate(rows)
     ]
@@ -173,9 +178,8 @@ def _tracks_json(tracks: list[Track]) -> list[dict[str, Any]]:
 def load_video(ws: Workspace, user: User, project: str, video_id: str) -> dict[str, Any]:
     """The video's frames in order, and the tracks to show: the user's own, else pre-labels."""
     user.require("label")
-    p = cached_project(ws, project)
     with write_tx(ws.db) as tx:
-        frames = _frames(tx, ws, user, p, video_id)
+        p, frames = _frames(tx, ws, user, project, video_id)
         by_task = {f.task_id: f for f in frames}
         tlist, tparams = in_list("t", [str(t) for t in by_task])
         mine = tx.all(_MINE.format(tasks=tlist), {"u": user.id, "p": p.id, **tparams})
@@ -260,13 +264,12 @@ def save_video(
     supersedes the previous answer. A retry with the same `client_id` changes nothing.
     """
     user.require("label")
-    p = cached_project(ws, project)
     now = time.time()
     with write_tx(ws.db) as tx:
         first = previous(tx, client_id, user, "video")
         if first is not None:
             return {**first, "duplicate": True}
-        frames = _frames(tx, ws, user, p, video_id)
+        p, frames = _frames(tx, ws, user, project, video_id)
         n = len(frames)
         for t in tracks:
             for s in t.shapes:
@@ -308,7 +311,7 @@ def save_video(
                 continue
             if state != "leased":
                 if not tx.run(_CLAIM_ONE, {"t": f.task_id, "k": p.workflow.overlap}):
-                    raise Conflict(f"frame {f.index} (task {f.task_id}) went to other annotators")
+                    raise Conflict(f"frame {f.index} of the video went to other annotators")
                 lease = {"t": f.task_id, "p": p.id, "u": user.id, "now": now, "exp": now + 3600}
                 tx.run(_LEASE, lease)
             submit_in(tx, ws, user, f.task_id, cid, regions, None, False)

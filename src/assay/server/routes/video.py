@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from assay.labeling import video
+from assay.server._task_refs import refs, with_ref
 from assay.server.deps import CurrentUser, WorkspaceDep, in_writer
 
 router = APIRouter(tags=["video"])
@@ -25,9 +26,14 @@ def videos(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
 
 
 @router.get("/projects/{project}/videos/{video_id}")
-def video_task(project: str, video_id: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
+def video_task(
+    project: str, video_id: str, request: Request, ws: WorkspaceDep, user: CurrentUser
+) -> Any:
     """Frames in playback order with telemetry and footprint, and the tracks to show."""
-    return video.load_video(ws, user, project, video_id)
+    found = video.load_video(ws, user, project, video_id)
+    r = refs(request)
+    found["frames"] = [with_ref(r, f) for f in found["frames"]]
+    return found
 
 
 @router.post("/projects/{project}/videos/{video_id}/tracks")
