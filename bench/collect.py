@@ -16,8 +16,8 @@ ORDER = [
     ("Labeling server (issue 3)", ["labeling"]),
     ("Label quality (issue 4)", ["quality", "quality_overlap", "quality_project"]),
     ("Evaluation (issue 5)", ["evaluation", "corruptions"]),
-    ("Formats and segmentation evaluation (issue 12)", ["segm"]),
     ("Sensors (issue 14)", ["sensors_fmv"]),
+    ("Formats and segmentation evaluation (issue 12)", ["segm"]),
 ]
 HEADER = """# Benchmarks
 

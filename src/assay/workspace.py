@@ -338,8 +338,9 @@ class Workspace:
         stored annotation of every author (and predictions) where the format has a slot per
         annotation, instead of the labels of record only. `scene` writes chips' labels on
         their scenes, objects cut by chip borders merged (`assay.formats._scene`).
-        `embed_media` writes the media bytes into the label file itself (Parquet: an ``image``
-        column Hugging Face `datasets` reads as an `Image` feature) instead of a ``media/`` folder.
+        `embed_media` writes the media bytes
+        into the label file itself (Parquet: an ``image`` column Hugging Face `datasets` reads as
+        an `Image` feature) instead of a ``media/`` folder.
         """
         from assay.formats import get_codec
         from assay.formats._export import staged_output

@@ -23,7 +23,7 @@ ORIGIN = (270_000.0, 3_295_000.0)  # UTM 15N, over the flooded town
 
 def _scene(path: Path, width: int = 1500, height: int = 1200, *, bands: int = 3,
            dtype: str = "uint8", crs: str | None = "EPSG:32615", driver: str = "GTiff",
-           nodata: float | None = 0, seed: int = 0) -> np.ndarray:  # fmt: skip
+           nodata: float | None = 0, seed: int = 0, tiled: bool = False) -> np.ndarray:  # fmt: skip
     rng = np.random.default_rng(seed)
     hi = 255 if dtype == "uint8" else 4000
     arr = rng.integers(1, hi, (bands, height, width)).astype(dtype)
@@ -36,6 +36,8 @@ def _scene(path: Path, width: int = 1500, height: int = 1200, *, bands: int = 3,
         profile.update(crs=crs, transform=from_origin(*ORIGIN, 0.5, 0.5))
     if driver == "NITF":
         profile["ICORDS"] = "G"
+    if tiled:  # chipped while GDAL converts it to a COG
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(arr)
     return arr
@@ -51,9 +53,10 @@ def _rows(root: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def test_scene_is_stored_as_a_cog_and_cut_into_chips(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("tiled", [False, True])
+def test_scene_is_stored_as_a_cog_and_cut_into_chips(cli, tmp_path: Path, tiled: bool) -> None:  # type: ignore[no-untyped-def]
     Workspace.init(tmp_path).close()
-    arr = _scene(tmp_path / "town.tif")
+    arr = _scene(tmp_path / "town.tif", tiled=tiled)
     res = cli("ingest", tmp_path / "town.tif", "--json").json()
     scene, *chips = _rows(tmp_path)
     assert res["new"] == 1 + len(chips)

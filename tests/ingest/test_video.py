@@ -205,3 +205,17 @@ def test_klv_security_classification_raises_the_marking(cli, tmp_path: Path) -> 
     assert {r["marking"] for r in _rows(tmp_path) if r["name"].startswith("r.ts")} == {
         "CONFIDENTIAL"
     }
+
+
+def test_reingesting_a_video_raises_frames_to_its_klv_level(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An item met again with a higher declared level is raised (never lowered)."""
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "s.ts", seconds=1, classification="SECRET")
+    cli("ingest", tmp_path / "s.ts")
+    con = sqlite3.connect(tmp_path / ".assay" / "assay.db")
+    con.execute("UPDATE items SET marking = 'CUI'")  # as if ingested before the KLV was read
+    con.commit()
+    con.close()
+    res = cli("ingest", tmp_path / "s.ts", "--json").json()
+    assert len(res["raised"]) == 2
+    assert {r["marking"] for r in _rows(tmp_path)} == {"SECRET"}

@@ -151,9 +151,11 @@ def ingest_paths(
                 report.new.append(sha)
             else:
                 report.duplicate.append(sha)
-        if marking is not None:
-            # Meeting an item again with a marking of its own can only raise it.
-            wanted = {sha: marking_text for sha in report.duplicate}
+        declared = {sha for sha, (_b, row, _p) in staged.items() if row[9] != marking_text}
+        if marking is not None or declared:
+            # Meeting an item again with a marking of its own (given, or declared by the file:
+            # a video's KLV security set) can only raise it.
+            wanted = {sha: str(staged[sha][1][9]) for sha in report.duplicate if sha in staged}
             report.raised = raise_markings(conn, scheme, actor, wanted, via="ingest")
         if new_rows:
             # In key order: the items table is clustered on the id, and sorted inserts touch

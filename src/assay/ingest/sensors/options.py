@@ -43,7 +43,8 @@ class ChipOptions:
     size: int = 512
     overlap: int = 64
     bands: tuple[int, ...] | None = None  # 1-based bands of the display rendering
-    stretch: tuple[float, float] = (2.0, 98.0)  # percentiles mapped to 0 and 255
+    # Percentiles mapped to 0 and 255; None: 8-bit bands as they are, others 2 to 98.
+    stretch: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,19 @@
 A scene (GeoTIFF, COG, NITF or JPEG 2000, read through rasterio's bundled GDAL) becomes one
 item whose bytes are a COG: a scene that is not one is converted first (tiled 512 x 512,
 ZSTD level 1, half the time of DEFLATE for the same size here, with overviews; GDAL works
-through it in bounded memory). Its chips become derived
-items: windows of `size` pixels stepping by `size - overlap`, the last row and column
-aligned to the scene's edge so every chip is whole; chips whose pixels are all nodata are
-skipped. A chip's bytes are its display rendering, an 8-bit PNG of the chosen bands (the
-first three, or the one band of a single-band scene) stretched between two percentiles of
-the scene; every band stays in the scene, and a chip's metadata names its window so any
-band can be read back. Each chip carries its pixel window, CRS, affine transform, WGS84
-footprint and ground sample distance.
+through it in bounded memory). Its chips become derived items: windows of `size` pixels
+stepping by `size - overlap`, the last row and column aligned to the scene's edge so every
+chip is whole; chips whose pixels are all nodata are skipped. A chip's bytes are its
+display rendering, an 8-bit PNG of the chosen bands (the first three, or the one band of a
+single-band scene): 8-bit bands as they are, other types stretched between the 2nd and
+98th percentiles of the scene (through a lookup table). Every band stays in the scene, and
+a chip's metadata names its window so any band can be read back. Each chip carries its
+pixel window, CRS, affine transform, WGS84 footprint and ground sample distance.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -108,7 +109,17 @@ def open_scene(path: str, options: ChipOptions) -> Scene:
             raise InvalidInput(f"{path}: not a raster GDAL can read ({exc})") from None
         with src:
             converted = not _is_cog(src)
-            cog = _to_cog(src, path) if converted else path
+            # A tiled source shown as it is (8-bit, no stretch) is chipped while GDAL converts
+            # it (compression runs outside the GIL); otherwise the COG comes first.
+            overlap = (
+                converted
+                and bool(src.profile.get("tiled"))
+                and _percentiles(src, _display_bands(src.count, options), options) is None
+            )
+            if not overlap:
+                cog = _to_cog(src, path) if converted else path
+        if overlap:
+            return _chip_while_converting(path, options)
         try:
             with rasterio.open(cog) as scene_src:
                 return _describe_and_chip(scene_src, cog, converted, options)
@@ -116,6 +127,26 @@ def open_scene(path: str, options: ChipOptions) -> Scene:
             if converted:
                 os.unlink(cog)
             raise
+
+
+def _chip_while_converting(path: str, options: ChipOptions) -> Scene:
+    rasterio = _rio()
+
+    def convert() -> str:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(path) as src:
+            return _to_cog(src, path)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(convert)
+        try:
+            with rasterio.open(path) as src:
+                scene = _describe_and_chip(src, path, True, options)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                os.unlink(pending.result())
+            raise
+        scene.cog_path = pending.result()
+    return scene
 
 
 def _to_cog(src: Any, path: str) -> str:
@@ -134,7 +165,8 @@ def _to_cog(src: Any, path: str) -> str:
     return out
 
 
-def _describe_and_chip(src: Any, cog: str, converted: bool, options: ChipOptions) -> Scene:
+def _describe_and_chip(src: Any, chips_from: str, converted: bool, options: ChipOptions) -> Scene:
+    """Describe the scene open as `src` and cut its chips from the file `chips_from`."""
     from assay.domain import geo
 
     notes: list[str] = []
@@ -151,7 +183,7 @@ def _describe_and_chip(src: Any, cog: str, converted: bool, options: ChipOptions
     bands = _display_bands(src.count, options)
     lo, hi = _stretch(src, bands, options)
     scene = Scene(
-        cog_path=cog,
+        cog_path=chips_from,
         converted=converted,
         width=src.width,
         height=src.height,
@@ -164,14 +196,19 @@ def _describe_and_chip(src: Any, cog: str, converted: bool, options: ChipOptions
         footprint=geo.footprint(to_wgs84, transform, 0, 0, src.width, src.height)
         if to_wgs84
         else None,
-        display={"bands": list(bands), "low": lo, "high": hi, "percentiles": list(options.stretch)},
+        display={
+            "bands": list(bands),
+            "low": lo,
+            "high": hi,
+            "percentiles": _percentiles(src, bands, options),
+        },
         notes=notes,
     )
     windows = list(_windows(src.width, src.height, options))
     # rasterio reads and zlib release the GIL: two threads, each with its own handle.
     with ThreadPoolExecutor(max_workers=2) as pool:
         parts = pool.map(
-            lambda part: _cut(cog, part, bands, lo, hi, to_wgs84, transform),
+            lambda part: _cut(chips_from, part, bands, lo, hi, to_wgs84, transform),
             [windows[k::2] for k in range(2)],
         )
         for chips in parts:
@@ -189,26 +226,48 @@ def _display_bands(count: int, options: ChipOptions) -> tuple[int, ...]:
     return (1, 2, 3) if count >= 3 else (1,)
 
 
+def _percentiles(src: Any, bands: tuple[int, ...], options: ChipOptions) -> list[float] | None:
+    if options.stretch is not None:
+        return list(options.stretch)
+    return None if all(src.dtypes[b - 1] == "uint8" for b in bands) else [2.0, 98.0]
+
+
 def _stretch(
     src: Any, bands: tuple[int, ...], options: ChipOptions
 ) -> tuple[list[float], list[float]]:
-    """Per-band percentiles of the scene, read from a decimated view (an overview)."""
-    if all(src.dtypes[b - 1] == "uint8" for b in bands) and options.stretch == (0.0, 100.0):
+    """Per-band low and high values of the display rendering: the scene's percentiles, read
+    from a decimated view (GDAL serves it from an overview of the COG)."""
+    pct = _percentiles(src, bands, options)
+    if pct is None:
         return [0.0] * len(bands), [255.0] * len(bands)
     scale = max(1, max(src.width, src.height) // 1024)
     shape = (len(bands), max(1, src.height // scale), max(1, src.width // scale))
-    data = src.read(list(bands), out_shape=shape, masked=True)
+    data = src.read(list(bands), out_shape=shape)
     lo, hi = [], []
     for band in data:
-        valid = band.compressed()
+        valid = band[band != src.nodata] if src.nodata is not None else band.ravel()
         if valid.size == 0:
             lo.append(0.0)
             hi.append(1.0)
             continue
-        p_lo, p_hi = np.percentile(valid, options.stretch)
+        p_lo, p_hi = np.percentile(valid, pct)
         lo.append(float(p_lo))
         hi.append(float(max(p_hi, p_lo + 1e-9)))
     return lo, hi
+
+
+def _lookup(dtype: str, lo: list[float], hi: list[float]) -> np.ndarray | None:
+    """Per-band tables from pixel value to display byte, for 8- and 16-bit bands (None:
+    compute per pixel, for float and 32-bit data)."""
+    if dtype not in ("uint8", "uint16", "int16"):
+        return None
+    info = np.iinfo(dtype)
+    values = np.arange(info.min, info.max + 1, dtype=np.float32)
+    tables = [
+        np.clip((values - a) * (255.0 / (b - a)), 0, 255).astype(np.uint8)
+        for a, b in zip(lo, hi, strict=True)
+    ]
+    return np.stack(tables)
 
 
 def _windows(width: int, height: int, options: ChipOptions) -> Iterator[tuple[int, int, int, int]]:
@@ -236,6 +295,7 @@ def _cut(
     transform: tuple[float, ...],
 ) -> list[Chip]:
     from PIL import Image
+    from rasterio.enums import MaskFlags
     from rasterio.windows import Window
 
     from assay.domain import geo
@@ -245,14 +305,29 @@ def _cut(
     span = (np.array(hi, dtype=np.float32) - np.array(lo, dtype=np.float32))[:, None, None]
     out: list[Chip] = []
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB // 2), rasterio.open(path) as src:
+        identity = (
+            src.dtypes[bands[0] - 1] == "uint8"
+            and lo == [0.0] * len(bands)
+            and hi == [255.0] * len(bands)
+        )
+        table = None if identity else _lookup(src.dtypes[bands[0] - 1], lo, hi)
+        offset = 0 if table is None else int(np.iinfo(src.dtypes[bands[0] - 1]).min)
+        flags = [src.mask_flag_enums[b - 1] for b in bands]
+        by_value = all(MaskFlags.nodata in f for f in flags)
+        internal = not by_value and not all(f == [MaskFlags.all_valid] for f in flags)
         for col, row, w, h in windows:
             win = Window(col, row, w, h)
-            mask = src.dataset_mask(window=win)
-            if not mask.any():
-                continue  # all nodata
             data = src.read(list(bands), window=win)
-            if data.dtype == np.uint8 and lo == [0.0] * len(bands) and hi == [255.0] * len(bands):
+            if by_value and not (data != src.nodata).any():
+                continue  # all nodata
+            if internal and not src.dataset_mask(window=win).any():
+                continue  # all masked (an alpha band or a mask)
+            if identity:
                 pixels = data
+            elif table is not None:
+                pixels = np.stack(
+                    [table[k][band.astype(np.int64) - offset] for k, band in enumerate(data)]
+                )
             else:
                 scaled = (data.astype(np.float32) - lo_a) * (255.0 / span)
                 pixels = np.clip(scaled, 0, 255).astype(np.uint8)
