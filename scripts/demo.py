@@ -29,6 +29,13 @@ controls:
     labels: [none, minor, destroyed]
 """
 
+TRAFFIC = """title: Traffic on flooded roads
+controls:
+  - name: label
+    type: boxes
+    labels: [vehicle, boat, person]
+"""
+
 
 def run(*args: str, cwd: Path) -> str:
     """Run one `assay` command as typed in a shell (in this interpreter: one start-up for
@@ -88,6 +95,9 @@ def main(target: str = "demo") -> None:
     scene.parent.mkdir(parents=True, exist_ok=True)
     write_scene(scene)
     run("ingest", str(scene), "--source", "ortho-mosaic", cwd=ws)
+    # The flight's frames as a dataset: a video labeling project tracks vehicles over them.
+    run("dataset", "create", "flight-07", cwd=ws)
+    run("dataset", "add", "flight-07", "--items", "media_type=image/jpeg", cwd=ws)
     run(
         "import", str(data / "labels_v1.json"), "--format", "labelstudio",
         "--dataset", "flood-town", "--images", str(data), cwd=ws,
@@ -106,6 +116,7 @@ def main(target: str = "demo") -> None:
     run("export", "flood-town@HEAD", "--format", "coco", "--out", str(root / "export-coco"), cwd=ws)
     run("audit", "verify", cwd=ws)
     (ws / "schema.yaml").write_text(SCHEMA)
+    (ws / "traffic.yaml").write_text(TRAFFIC)
     print(f"\nDemo workspace ready in {ws}")
     print(next_steps(ws))
 
@@ -122,10 +133,13 @@ def next_steps(ws: Path) -> str:
   assay export flood-town --format yolo --out ../export-yolo
   assay checkout flood-town@survey-1 --format labelstudio --out ../survey-1
   assay audit log
-Label it in the browser (schema.yaml is there); the first line adds a user once:
+Label it in the browser (schema.yaml and traffic.yaml are there); the first line adds a user once:
   ASSAY_PASSWORD=change-me assay user add ana --role admin --clearance CUI
   assay project create survey --schema schema.yaml --dataset flood-town --overlap 2 --from-labels
-  assay serve        # then open http://127.0.0.1:8000/login as ana (password change-me)"""
+  assay project create traffic --schema traffic.yaml --dataset flight-07
+  assay serve        # then open http://127.0.0.1:8000/login as ana (password change-me)
+/label/survey labels the scenes, /video/traffic tracks vehicles on the drone flight with its
+telemetry, /map shows footprints, the flight, labels and the scene."""
 
 
 if __name__ == "__main__":
