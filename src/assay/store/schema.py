@@ -356,7 +356,22 @@ Index("eval_runs_dataset", eval_runs.c.dataset, eval_runs.c.created)
 
 EVAL_TABLES = (models_table, eval_runs)
 
-SCHEMA_VERSION = 4
+# --- derived blobs (schema version 5) ----------------------------------------------------------
+
+# Things computed once from content and kept in the blob store (thumbnails, explorer indexes):
+# (kind, source) -> blob, where `source` is the content they derive from (an item's sha256, a
+# manifest's sha256) and `kind` names the recipe and its version.
+derived = Table(
+    "derived",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("blob", String(64), nullable=False),
+    Column("created", String(40), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+SCHEMA_VERSION = 5
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -376,10 +391,15 @@ def _add_task_target(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE tasks ADD COLUMN target INTEGER")
 
 
+def _add_derived(conn: Connection) -> None:
+    derived.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
     3: _add_task_target,
+    4: _add_derived,
 }
 
 

@@ -1,0 +1,315 @@
+"""The data manager's task list: server-side filters, sorting and paging over a project's tasks.
+
+Every query runs in SQL against the tasks table and its indexes; only the rows of the page
+are enriched (annotators, skip reasons, pre-label confidence). Agreement is the one filter
+that needs scoring in Python; its per-task scores are kept per process and recomputed only
+for tasks whose answer count changed.
+
+Example:
+    >>> TaskQuery(status="done", sort="-confidence").limit
+    50
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.engine import Connection
+
+from assay.domain.labels import payload_from_json
+from assay.errors import NotFound
+from assay.labeling import gold as scoring
+from assay.labeling._access import marking_filter, visible_markings
+from assay.labeling.projects import Project, get_project
+from assay.labeling.users import User
+from assay.store.schema import annotations_table as ann_t
+from assay.store.schema import assignments, items, tasks, users
+from assay.workspace import Workspace
+
+Status = Literal["new", "in_progress", "done", "skipped"]
+SORTS = ("id", "confidence", "done", "marking", "review")
+Sort = Literal[
+    "id", "-id", "confidence", "-confidence", "done", "-done", "marking", "-marking", "review"
+]
+MAX_LIMIT = 500
+
+
+class TaskQuery(BaseModel):
+    """Filters, sort and page of the data manager; every filter is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    annotator: str | None = None
+    label: str | None = Field(default=None, description="a class some answer used")
+    agreement_below: float | None = Field(default=None, ge=0.0, le=1.0)
+    gold: bool | None = None
+    review: Literal["none", "pending", "accepted", "rejected"] | None = None
+    skip_reason: str | None = Field(default=None, description="text in a skip reason")
+    marking: str | None = None
+    confidence_below: float | None = Field(default=None, ge=0.0, le=1.0)
+    confidence_above: float | None = Field(default=None, ge=0.0, le=1.0)
+    sort: Sort = "id"
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+
+
+def manageable_project(ws: Workspace, conn: Connection, user: User, name: str) -> Project:
+    """The project when `user` may manage tasks in it, else NotFound.
+
+    Need-to-know: a viewer below the project's marking (the highest of its tasks' markings)
+    gets the same answer as for a project that does not exist.
+    """
+    user.require("review")
+    p = get_project(conn, name)
+    present = _present(conn, p.id)
+    if present and not ws.scheme.allows(user.clearance, ws.scheme.parse(_highest(ws, present))):
+        raise NotFound(f"no project named {name!r}; see `assay project list`")
+    return p
+
+
+def _present(conn: Connection, project_id: int) -> list[str]:
+    from assay.labeling._access import present_markings
+
+    return present_markings(conn, project_id)
+
+
+def _highest(ws: Workspace, markings: list[str]) -> str:
+    return ws.scheme.highest_text(markings)
+
+
+def _full(p: Project) -> ColumnElement[bool]:
+    return tasks.c.done >= func.coalesce(tasks.c.target, p.workflow.overlap)
+
+
+def _user_id(conn: Connection, name: str) -> int:
+    uid = conn.execute(select(users.c.id).where(users.c.name == name)).scalar()
+    return int(uid) if uid is not None else -1
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conditions(
+    ws: Workspace, conn: Connection, user: User, p: Project, q: TaskQuery
+) -> list[ColumnElement[bool]]:
+    allowed = visible_markings(conn, ws.scheme, user, p.id)
+    cond: list[ColumnElement[bool]] = [
+        tasks.c.project_id == p.id,
+        marking_filter(tasks.c.marking, allowed),
+    ]
+    if q.marking is not None:
+        cond.append(tasks.c.marking == q.marking)
+    if q.gold is not None:
+        cond.append(tasks.c.is_gold == int(q.gold))
+    if q.review == "none":
+        cond.append(tasks.c.review.is_(None))
+    elif q.review is not None:
+        cond.append(tasks.c.review == q.review)
+    full = _full(p)
+    if q.status == "new":
+        cond += [tasks.c.done == 0, tasks.c.active == 0]
+    elif q.status == "in_progress":
+        cond += [~full, tasks.c.active > 0]
+    elif q.status == "done":
+        cond.append(full)
+    mine = assignments.c.project_id == p.id
+    if q.status == "skipped" or q.skip_reason:
+        skipped = and_(mine, assignments.c.state == "skipped")
+        if q.skip_reason:
+            skipped = and_(skipped, assignments.c.reason.like(_like(q.skip_reason), escape="\\"))
+        cond.append(tasks.c.id.in_(select(assignments.c.task_id).where(skipped)))
+    if q.annotator:
+        held = assignments.c.state.in_(("leased", "submitted", "skipped"))
+        uid = _user_id(conn, q.annotator)
+        cond.append(
+            tasks.c.id.in_(
+                select(assignments.c.task_id).where(mine, assignments.c.user_id == uid, held)
+            )
+        )
+    if q.label:
+        used = ann_t.c.payload.like(_like(f'"label":"{q.label}"'), escape="\\")
+        cond.append(
+            tasks.c.id.in_(
+                select(assignments.c.task_id)
+                .join(ann_t, ann_t.c.id == assignments.c.annotation_id)
+                .where(mine, assignments.c.state == "submitted", used)
+            )
+        )
+    if q.confidence_below is not None:
+        cond.append(tasks.c.priority <= q.confidence_below)
+    if q.confidence_above is not None:
+        cond.append(tasks.c.priority >= q.confidence_above)
+    return cond
+
+
+def _order(q: TaskQuery) -> list[Any]:
+    key = q.sort.lstrip("-")
+    col = {
+        "id": tasks.c.id,
+        "confidence": tasks.c.priority,
+        "done": tasks.c.done,
+        "marking": tasks.c.marking,
+        "review": tasks.c.review,
+    }[key]
+    first = col.desc() if q.sort.startswith("-") else col.asc()
+    return [first] if key == "id" else [first, tasks.c.id.asc()]
+
+
+def list_tasks(ws: Workspace, user: User, project: str, q: TaskQuery) -> dict[str, Any]:
+    """One page of `project`'s tasks as `user` may see them, with the total that matched."""
+    with ws.db.read() as conn:
+        p = manageable_project(ws, conn, user, project)
+        cond = _conditions(ws, conn, user, p, q)
+        if q.agreement_below is not None:
+            ids = _agreeing_ids(ws, conn, p, cond, q)
+            total = len(ids)
+            page_ids = ids[q.offset : q.offset + q.limit]
+            rows = _task_rows(conn, [tasks.c.id.in_(page_ids)], _order(q), 0, len(page_ids))
+        else:
+            total = int(
+                conn.execute(select(func.count()).select_from(tasks).where(*cond)).scalar_one()
+            )
+            rows = _task_rows(conn, cond, _order(q), q.offset, q.limit)
+        page = _enrich(ws, conn, p, rows)
+        markings = visible_markings(conn, ws.scheme, user, p.id)
+    return {
+        "project": p.name,
+        "total": total,
+        "offset": q.offset,
+        "limit": q.limit,
+        "tasks": page,
+        "facets": {
+            "markings": sorted(markings),
+            "labels": sorted({lab.name for c in p.schema.controls for lab in c.labels}),
+        },
+    }
+
+
+def _task_rows(
+    conn: Connection, cond: list[Any], order: list[Any], offset: int, limit: int
+) -> list[Any]:
+    full_target = tasks.c.target
+    return list(
+        conn.execute(
+            select(
+                tasks.c.id,
+                tasks.c.item_id,
+                tasks.c.marking,
+                tasks.c.is_gold,
+                tasks.c.priority,
+                tasks.c.active,
+                tasks.c.done,
+                full_target,
+                tasks.c.review,
+                items.c.name,
+                items.c.media_type,
+            )
+            .join(items, items.c.id == tasks.c.item_id)
+            .where(*cond)
+            .order_by(*order)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    )
+
+
+def _enrich(ws: Workspace, conn: Connection, p: Project, rows: list[Any]) -> list[dict[str, Any]]:
+    ids = [r.id for r in rows]
+    people: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for a in conn.execute(
+        select(assignments.c.task_id, users.c.name, assignments.c.state, assignments.c.reason)
+        .join(users, users.c.id == assignments.c.user_id)
+        .where(assignments.c.task_id.in_(ids))
+        .order_by(assignments.c.id)
+    ):
+        people[a.task_id].append({"user": a.name, "state": a.state, "reason": a.reason})
+    with_model = set(
+        conn.execute(
+            select(ann_t.c.item_id).where(
+                ann_t.c.item_id.in_([r.item_id for r in rows]), ann_t.c.kind == "model"
+            )
+        ).scalars()
+    )
+    overlap = p.workflow.overlap
+    out = []
+    for r in rows:
+        target = r.target if r.target is not None else overlap
+        status = "done" if r.done >= target else "in_progress" if r.active > 0 else "new"
+        if status == "new" and any(a["state"] == "skipped" for a in people[r.id]):
+            status = "skipped"
+        out.append(
+            {
+                "id": r.id,
+                "item_id": r.item_id,
+                "name": r.name,
+                "media_type": r.media_type,
+                "marking": r.marking,
+                "status": status,
+                "done": r.done,
+                "target": target,
+                "gold": bool(r.is_gold),
+                "review": r.review,
+                "confidence": round(float(r.priority), 4) if r.item_id in with_model else None,
+                "assignments": people[r.id],
+            }
+        )
+    return out
+
+
+# (database url, task id) -> (answers scored, agreement); answers only ever grow.
+_AGREEMENT: dict[tuple[str, int], tuple[int, float | None]] = {}
+_AGREEMENT_LOCK = threading.Lock()
+
+
+def _agreeing_ids(
+    ws: Workspace, conn: Connection, p: Project, cond: list[Any], q: TaskQuery
+) -> list[int]:
+    """Ids (in sort order) of tasks with two or more answers agreeing below the threshold."""
+    assert q.agreement_below is not None  # the caller checks
+    candidates = conn.execute(
+        select(tasks.c.id, tasks.c.done).where(*cond, tasks.c.done >= 2).order_by(*_order(q))
+    ).all()
+    url = ws.db.url
+    with _AGREEMENT_LOCK:
+        stale = [t for t, d in candidates if _AGREEMENT.get((url, t), (-1, None))[0] != d]
+    if stale:
+        answers: dict[int, list[str]] = defaultdict(list)
+        for chunk in range(0, len(stale), 900):
+            for task_id, payload in conn.execute(
+                select(assignments.c.task_id, ann_t.c.payload)
+                .join(ann_t, ann_t.c.id == assignments.c.annotation_id)
+                .where(
+                    assignments.c.task_id.in_(stale[chunk : chunk + 900]),
+                    assignments.c.state == "submitted",
+                )
+            ):
+                answers[task_id].append(payload)
+        scored = {
+            t: (
+                len(group),
+                scoring.mean_pairwise(p.schema, [payload_from_json(x) for x in group]),
+            )
+            for t, group in answers.items()
+        }
+        with _AGREEMENT_LOCK:
+            for t in stale:
+                _AGREEMENT[(url, t)] = scored.get(t, (0, None))
+    with _AGREEMENT_LOCK:
+        scores = {t: _AGREEMENT.get((url, t), (0, None))[1] for t, _d in candidates}
+    return [t for t, _d in candidates if (s := scores[t]) is not None and s < q.agreement_below]
+
+
+def agreement_of(ws: Workspace, task_id: int) -> float | None:
+    """The last agreement score computed for a task, if any (for the task view)."""
+    with _AGREEMENT_LOCK:
+        return _AGREEMENT.get((ws.db.url, task_id), (0, None))[1]
+
+
+__all__ = ["SORTS", "TaskQuery", "agreement_of", "list_tasks", "manageable_project"]
