@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from denials_pages import PAGE_DENIALS
 
 from assay.labeling import next_task, submit
 from assay.server import Settings, create_app
@@ -162,6 +163,7 @@ DENIALS: dict[tuple[str, str], Callable[[World, Client], None]] = {
     ("POST", "/api/v1/tasks/{task_id}/review"): deny_review,
     ("GET", "/api/v1/items/{item_id}"): deny_item,
     ("GET", "/api/v1/items/{item_id}/blob"): deny_blob,
+    **PAGE_DENIALS,  # the data manager and the explorer
 }
 
 
