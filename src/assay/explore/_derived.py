@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from sqlalchemy import select
@@ -10,6 +11,10 @@ from assay.labeling._db import write
 from assay.store.schema import derived
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
+
+# The blob store stages a loose blob under a name made of the process id and its sha, so two
+# threads of one process storing the same bytes at once would share a temporary file.
+_PUT = threading.Lock()
 
 
 def derived_blob(ws: Workspace, kind: str, source: str, make: Callable[[], bytes]) -> str:
@@ -25,7 +30,9 @@ def derived_blob(ws: Workspace, kind: str, source: str, make: Callable[[], bytes
         ).scalar()
     if sha is not None and ws.blobs.exists(sha):
         return str(sha)
-    sha = ws.blobs.put_bytes(make())
+    data = make()
+    with _PUT:
+        sha = ws.blobs.put_bytes(data)
     with write(ws.db) as conn:
         conn.execute(derived.delete().where(derived.c.kind == kind, derived.c.source == source))
         conn.execute(derived.insert().values(kind=kind, source=source, blob=sha, created=now_iso()))

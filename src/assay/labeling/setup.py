@@ -58,7 +58,8 @@ def dataset_marking(ws: Workspace, conn: Connection, dataset_id: int) -> str:
     return ws.scheme.highest_text(found)
 
 
-def _visible_dataset(ws: Workspace, conn: Connection, user: User, name: str) -> int:
+def visible_dataset(ws: Workspace, conn: Connection, user: User, name: str) -> int:
+    """The dataset's id, or NotFound (as for a missing one) when `user` is below its marking."""
     row = conn.execute(select(datasets.c.id).where(datasets.c.name == name)).first()
     if row is None or not ws.scheme.allows(
         user.clearance, ws.scheme.parse(dataset_marking(ws, conn, int(row[0])))
@@ -111,10 +112,10 @@ def create_from_form(ws: Workspace, user: User, body: NewProject) -> Project:
     user.require("manage")
     schema = LabelSchema.from_yaml_text(body.schema_yaml, "schema")
     with ws.db.read() as conn:
-        _visible_dataset(ws, conn, user, body.dataset)
+        visible_dataset(ws, conn, user, body.dataset)
         if body.workflow.gold:
             gold_name, _rev = versioning.split_spec(body.workflow.gold)
-            _visible_dataset(ws, conn, user, gold_name)
+            visible_dataset(ws, conn, user, gold_name)
     spec = f"{body.dataset}@{body.revision}" if body.revision.strip() else body.dataset
     return create_project(
         ws,

@@ -59,7 +59,10 @@ def _page(
     except AssayError:
         user = None
     if user is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        from urllib.parse import quote
+
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(back, safe='/')}", status_code=303)
     if not user.can(need):
         raise PermissionDenied(f"user {user.name!r} ({user.role}) may not open this page")
     extra: dict[str, Any] = dict(more)
@@ -122,4 +125,11 @@ def explore_index_page(request: Request) -> Response:
 @router.get("/explore/{dataset}", response_class=HTMLResponse)
 def explore_page(request: Request, dataset: str) -> Response:
     """The dataset explorer: grid, filters, item view and revision diff."""
+    from assay.labeling.setup import visible_dataset
+
+    user = optional_user(request)
+    if user is not None and user.can("review"):
+        ws = request.app.state.workspace
+        with ws.db.read() as conn:
+            visible_dataset(ws, conn, user, dataset)
     return _page(request, "explore.html", None, "review", dataset=dataset)

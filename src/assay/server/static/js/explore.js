@@ -296,7 +296,7 @@ async function main() {
       draw().catch((err) => toast(err.message, "error"));
     });
   });
-  window.addEventListener("resize", () => draw());
+  new ResizeObserver(() => draw().catch(() => {})).observe($("#grid-scroll"));
   $("#diff-open").addEventListener("click", () => {
     $("#diff-view").hidden = false;
     runDiff();
@@ -306,4 +306,8 @@ async function main() {
   await run();
 }
 
-main().catch((err) => toast(err.message, "error"));
+main().catch((err) => {
+  const status = $("#status") || $("#datasets");
+  if (status) status.textContent = `Could not load the explorer: ${err.message}`;
+  toast(err.message, "error");
+});

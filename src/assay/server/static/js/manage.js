@@ -148,7 +148,7 @@ async function openTask(id) {
     );
   };
   draw(shown);
-  box.replaceChildren(
+  const parts = [
     el("div.task-head", {}, el("h2", { text: `Task #${t.task_id}` }), el("button.link", { type: "button", text: "Close", onclick: () => (box.hidden = true) })),
     el("p.small.muted", { text: `${t.item.name} · ${t.marking} · ${t.done} answer(s) · review: ${t.review || "—"}${t.agreement !== null ? ` · agreement ${t.agreement.toFixed(2)}` : ""}` }),
     stage,
@@ -172,7 +172,8 @@ async function openTask(id) {
     t.reviews.length ? el("h3", { text: "Reviews" }) : null,
     t.reviews.length ? el("ul.provenance", {}, t.reviews.map((r) => el("li", { text: `${r.reviewer}: ${r.decision}${r.comment ? ` — ${r.comment}` : ""}` }))) : null,
     t.gold ? el("p.small", {}, el("button.link", { type: "button", text: "Show gold labels", onclick: () => draw(null) })) : null,
-  );
+  ];
+  box.replaceChildren(...parts.filter(Boolean));
 }
 
 async function main() {

@@ -20,8 +20,8 @@ const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4
 
 /** A stable colour per class name. */
 export function colorFor(name) {
-  let h = 0;
-  for (const ch of String(name || "")) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  let h = 2166136261; // FNV-1a: near names still land far apart
+  for (const ch of String(name || "")) h = Math.imul(h ^ ch.codePointAt(0), 16777619) >>> 0;
   return PALETTE[h % PALETTE.length];
 }
 
