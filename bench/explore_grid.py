@@ -99,13 +99,13 @@ def main() -> None:
     results: dict[str, tuple[list[float], int]] = {}
     try:
         with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}/api/v1/explore/aerial",
+            base_url=f"http://127.0.0.1:{port}/api/v1",
             headers={"Authorization": f"Bearer {token}"},
             timeout=900,
         ) as c:
 
             def get(qs: str) -> Any:
-                r = c.get(f"?rev=HEAD&limit=100&{qs}")
+                r = c.get(f"/explore/aerial?rev=HEAD&limit=100&{qs}")
                 r.raise_for_status()
                 return r.json()
 

@@ -167,6 +167,7 @@ def explore_page(ws: Workspace, user: User, dataset: str, q: ExploreQuery) -> di
         "dataset": dataset,
         "revision": rev.label,
         "commit": rev.commit.id if rev.commit else None,
+        "marking": ws.scheme.highest_text(idx.markings) if idx.markings else None,
         "total": len(rows),
         "offset": q.offset,
         "limit": q.limit,

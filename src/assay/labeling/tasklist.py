@@ -182,6 +182,7 @@ def list_tasks(ws: Workspace, user: User, project: str, q: TaskQuery) -> dict[st
         markings = visible_markings(conn, ws.scheme, user, p.id)
     return {
         "project": p.name,
+        "marking": ws.scheme.highest_text(markings) if markings else None,
         "total": total,
         "offset": q.offset,
         "limit": q.limit,

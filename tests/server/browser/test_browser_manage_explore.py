@@ -43,6 +43,7 @@ def test_data_manager_filters_opens_a_task_and_acts_in_bulk(site: Site) -> None:
     rows = page.locator("#tasks tbody tr")
     expect(rows).to_have_count(9)
     expect(page.locator("#count")).to_contain_text("9 task(s) match")
+    expect(page.locator(".marking-banner.top")).to_have_text("SECRET/FLOOD/SAR")
 
     # status and class filters run on the server
     page.select_option("select[name=status]", "done")
@@ -162,6 +163,7 @@ def test_explorer_grid_filter_item_view_and_diff(site: Site) -> None:
     site.login(page, BOSS, "/explore/flood?rev=v2")
     cells = page.locator("#grid-space .cell")
     expect(cells).to_have_count(len(ids))
+    expect(page.locator(".marking-banner.bottom")).to_have_text("SECRET/FLOOD/SAR")
     page.wait_for_function("() => document.body.dataset.firstScreenMs !== undefined")
     first_screen = page.evaluate("() => document.body.dataset.firstScreenMs")
     print(f"explorer first screen of thumbnails: {first_screen} ms")

@@ -5,7 +5,7 @@
 
 import { api, currentUser } from "./api.js";
 import { CHANGE_COLORS, figure } from "./overlay.js";
-import { $, el, showUser, toast } from "./ui.js";
+import { $, el, setMarking, showUser, toast } from "./ui.js";
 
 const dataset = $("#title").dataset.dataset;
 const CELL_W = 184;
@@ -120,6 +120,7 @@ async function run() {
     return;
   }
   const answered = performance.now() - started;
+  setMarking(first.marking);
   state.total = first.total;
   if (!facetsShown) {
     fillSelect($("#f-label"), first.facets.classes.map((c) => [c, c]));

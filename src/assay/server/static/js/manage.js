@@ -3,7 +3,7 @@
 
 import { api, currentUser } from "./api.js";
 import { figure } from "./overlay.js";
-import { $, el, projectFromPath, showUser, toast } from "./ui.js";
+import { $, el, projectFromPath, setMarking, showUser, toast } from "./ui.js";
 
 const project = projectFromPath();
 const form = $("#filters");
@@ -43,6 +43,7 @@ async function load(offset = 0) {
     return;
   }
   const ms = performance.now() - started;
+  setMarking(page.marking);
   if (!facetsShown) {
     options($("#f-marking"), page.facets.markings.map((m) => [m, m]));
     options($("#f-label"), page.facets.labels.map((m) => [m, m]));
