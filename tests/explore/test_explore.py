@@ -13,7 +13,7 @@ from assay.errors import InvalidInput, NotFound
 from assay.evaluation.runs import run_evaluation
 from assay.explore import ExploreQuery, diff_page, explore_page, item_detail, outcomes, thumbnail
 from assay.explore.outcomes import match_counts
-from assay.labeling import add_user
+from assay.labeling import Workflow, add_user
 from assay.store.schema import derived
 from assay.versioning import LabelRecord
 from evaluation.runs.runs_world import detection_world
@@ -173,3 +173,27 @@ def test_match_counts_is_greedy_by_score_within_a_class() -> None:
     )
     # the 0.9 detection takes the first box; the 0.5 one is a duplicate; b matches nothing
     assert match_counts(gt, dt, 0.5) == (1, 2, 1)
+
+
+def test_quality_suspects_are_items_whose_consensus_is_doubtful(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from assay.labeling import next_task, submit
+    from labeling_world import choice
+
+    world = build_world(ws, tmp_path / "data", workflow=Workflow(overlap=3))
+    people = [world.users["root"], world.users["man"], world.users["ana"]]
+    split: set[str] = set()
+    for n, who in enumerate(people):
+        k = 0
+        while (lease := next_task(ws, who, "survey")) is not None:
+            item = lease.item["id"]
+            doubtful = item in world.items["public"][:2]
+            label = ["none", "minor", "destroyed"][n] if doubtful else "minor"
+            if doubtful:
+                split.add(item)
+            submit(ws, who, lease.task_id, f"{who.name}-{k}", [choice(label)])
+            k += 1
+    root = world.users["root"]
+    page = explore_page(ws, root, "flood", ExploreQuery(suspects=True))
+    found = {i["item_id"] for i in page["items"]}
+    assert found == split
+    assert "Dawid-Skene" in page["suspects_note"]
