@@ -67,28 +67,17 @@ def resolve_visible(ws: Workspace, user: User, dataset: str, rev: str) -> tuple[
     return r, index
 
 
-def _rows_with(column: pa.ChunkedArray, hit: pa.Array, n: int) -> np.ndarray[Any, Any]:
-    """A row mask: rows of a list column with at least one element where `hit` is true."""
-    parents = pc.list_parent_indices(column).to_numpy()
-    mask = np.zeros(n, dtype=bool)
-    mask[parents[np.asarray(hit, dtype=bool)]] = True
-    return mask
-
-
 def _mask(ws: Workspace, user: User, dataset: str, idx: Index, q: ExploreQuery) -> Any:
     t = idx.table
-    n = t.num_rows
-    allowed = [m for m in idx.markings if ws.scheme.allows(user.clearance, ws.scheme.parse(m))]
-    mask = np.asarray(pc.is_in(t["marking"], value_set=pa.array(allowed, pa.string())), bool)
+    allowed = {m for m in idx.markings if ws.scheme.allows(user.clearance, ws.scheme.parse(m))}
+    mask = idx.rows_with("marking", allowed)
     if q.marking:
-        mask &= np.asarray(pc.equal(t["marking"], q.marking).fill_null(False), bool)
+        mask &= idx.rows_with("marking", {q.marking})
     if q.label:
-        flat = pc.list_flatten(t["classes"])
-        mask &= _rows_with(t["classes"], pc.equal(flat, q.label).fill_null(False), n)
+        mask &= idx.rows_with("classes", {q.label})
     if q.annotator:
         who = q.annotator if ":" in q.annotator else f"user:{q.annotator}"
-        flat = pc.list_flatten(t["authors"])
-        mask &= _rows_with(t["authors"], pc.equal(flat, who).fill_null(False), n)
+        mask &= idx.rows_with("authors", {who})
     if q.field:
         col = META + q.field
         if col not in t.column_names:
@@ -98,15 +87,9 @@ def _mask(ws: Workspace, user: User, dataset: str, idx: Index, q: ExploreQuery) 
         if q.value is None:
             mask &= np.asarray(pc.is_valid(t[col]), bool)
         else:
-            mask &= np.asarray(pc.equal(t[col], q.value).fill_null(False), bool)
+            mask &= idx.rows_with(col, {q.value})
     if q.min_area is not None or q.max_area is not None:
-        flat = pc.list_flatten(t["areas"]).to_numpy(zero_copy_only=False)
-        hit = np.ones(len(flat), bool)
-        if q.min_area is not None:
-            hit &= flat >= q.min_area
-        if q.max_area is not None:
-            hit &= flat <= q.max_area
-        mask &= _rows_with(t["areas"], pa.array(hit), n)
+        mask &= idx.rows_in_range("areas", q.min_area, q.max_area)
     if q.suspects:
         from assay.explore.suspects import suspects
 
