@@ -43,58 +43,66 @@ class Index:
     fields: list[str]
 
     def __post_init__(self) -> None:
-        self._cache: dict[str, tuple[np.ndarray[Any, Any], list[Any], np.ndarray[Any, Any]]] = {}
+        self._cache: dict[
+            str, tuple[np.ndarray[Any, Any], list[Any], np.ndarray[Any, Any] | None]
+        ] = {}
         self._lock = threading.Lock()
 
-    def _encoded(self, col: str) -> tuple[np.ndarray[Any, Any], list[Any], np.ndarray[Any, Any]]:
-        """(codes, dictionary, row of each value) of a column, computed once per index.
+    def _encoded(
+        self, col: str
+    ) -> tuple[np.ndarray[Any, Any], list[Any], np.ndarray[Any, Any] | None]:
+        """(values or codes, dictionary, list offsets) of a column, computed once per index.
 
-        A list column is flattened (its values point back at their rows); a plain column has
-        one value per row. Filters then compare small integer codes with numpy.
+        A list column is flattened, with its offsets (row i's values are
+        values[offsets[i]:offsets[i + 1]]); strings become small integer codes into a
+        dictionary, so a filter is a table lookup and a cumulative sum, all in numpy.
         """
         with self._lock:
             hit = self._cache.get(col)
         if hit is not None:
             return hit
-        column = self.table[col]
+        column = self.table[col].combine_chunks()
+        offsets = None
+        values: Any = column
         if pa.types.is_list(column.type):
+            offsets = column.offsets.to_numpy()
             values = pc.list_flatten(column)
-            rows = pc.list_parent_indices(column).to_numpy()
-        else:
-            values = column
-            rows = np.arange(len(column))
-        made: tuple[np.ndarray[Any, Any], list[Any], np.ndarray[Any, Any]]
+        made: tuple[np.ndarray[Any, Any], list[Any], np.ndarray[Any, Any] | None]
         if pa.types.is_floating(values.type):
-            made = (values.to_numpy(), [], rows)
+            made = (values.to_numpy(zero_copy_only=False), [], offsets)
         else:
-            enc = pc.dictionary_encode(values).combine_chunks()
-            codes = pc.fill_null(enc.indices, -1).to_numpy()
-            made = (codes, enc.dictionary.to_pylist(), rows)
+            enc = pc.dictionary_encode(values)
+            codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+            made = (codes, enc.dictionary.to_pylist(), offsets)
         with self._lock:
             self._cache[col] = made
         return made
 
+    def _rows(self, hit: np.ndarray[Any, Any], offsets: np.ndarray[Any, Any] | None) -> Any:
+        if offsets is None:
+            return hit
+        total = np.concatenate(([0], np.cumsum(hit, dtype=np.int64)))
+        return total[offsets[1:]] > total[offsets[:-1]]
+
     def rows_with(self, col: str, values: set[str]) -> np.ndarray[Any, Any]:
         """A row mask: rows whose column holds (any of) `values`."""
-        codes, dictionary, rows = self._encoded(col)
-        wanted = [i for i, v in enumerate(dictionary) if v in values]
-        mask = np.zeros(self.table.num_rows, dtype=bool)
-        mask[rows[np.isin(codes, wanted)]] = True
-        return mask
+        codes, dictionary, offsets = self._encoded(col)
+        lookup = np.zeros(len(dictionary) + 1, dtype=bool)  # the last entry: code -1 (null)
+        for i, v in enumerate(dictionary):
+            lookup[i] = v in values
+        return np.asarray(self._rows(lookup[codes], offsets))
 
     def rows_in_range(
         self, col: str, low: float | None, high: float | None
     ) -> np.ndarray[Any, Any]:
         """A row mask: rows with a value of the (float list) column within [low, high]."""
-        values, _none, rows = self._encoded(col)
+        values, _none, offsets = self._encoded(col)
         hit = np.ones(len(values), dtype=bool)
         if low is not None:
             hit &= values >= low
         if high is not None:
             hit &= values <= high
-        mask = np.zeros(self.table.num_rows, dtype=bool)
-        mask[rows[hit]] = True
-        return mask
+        return np.asarray(self._rows(hit, offsets))
 
     def labels(self, rows: list[int]) -> list[str]:
         """The labels JSON of the given row positions."""
