@@ -46,7 +46,9 @@ class TaskQuery(BaseModel):
 
     status: Status | None = None
     annotator: str | None = None
-    label: str | None = Field(default=None, description="a class some answer used")
+    label: str | None = Field(
+        default=None, description="a class some answer or review in the project used"
+    )
     agreement_below: float | None = Field(default=None, ge=0.0, le=1.0)
     gold: bool | None = None
     review: Literal["none", "pending", "accepted", "rejected"] | None = None
@@ -135,12 +137,15 @@ def _conditions(
         )
     if q.label:
         needle = json.dumps({"label": q.label}, separators=(",", ":"))[1:-1]
-        used = func.instr(ann_t.c.payload, needle) > 0
+        # Any answer or review decision given in this project (tasks are one per item): one
+        # pass over the annotations, rather than a lookup per current answer.
         cond.append(
-            tasks.c.id.in_(
-                select(assignments.c.task_id)
-                .join(ann_t, ann_t.c.id == assignments.c.annotation_id)
-                .where(mine, assignments.c.state == "submitted", used)
+            tasks.c.item_id.in_(
+                select(ann_t.c.item_id).where(
+                    ann_t.c.project == p.name,
+                    ann_t.c.kind.in_(("human", "review")),
+                    func.instr(ann_t.c.payload, needle) > 0,
+                )
             )
         )
     if q.confidence_below is not None:
