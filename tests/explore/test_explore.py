@@ -47,6 +47,7 @@ def test_filters_answer_from_the_index(ws, tmp_path: Path) -> None:  # type: ign
     assert total(marking="SECRET/SAR") == 1
     # areas are (4 + n) * 4 for n = 0..8
     assert total(min_area=20, max_area=28) == 3
+    assert (total(min_area=40), total(max_area=20)) == (3, 2)  # one bound: per-row extremes
     assert total(field="path") == 9
     with pytest.raises(InvalidInput, match="no metadata field 'colour'"):
         total(field="colour", value="red")

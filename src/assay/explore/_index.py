@@ -84,9 +84,40 @@ class Index:
         total = np.concatenate(([0], np.cumsum(hit, dtype=np.int64)))
         return total[offsets[1:]] > total[offsets[:-1]]
 
+    def _per_row(self, key: str, make: Any) -> Any:
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is None:
+            hit = make()
+            with self._lock:
+                self._cache[key] = hit
+        return hit
+
+    def _bits(self, col: str) -> np.ndarray[Any, Any] | None:
+        """Per row, a 64-bit set of the list column's values (None past 64 distinct values)."""
+        codes, dictionary, offsets = self._encoded(col)
+        if offsets is None or len(dictionary) > 64:
+            return None
+
+        def make() -> np.ndarray[Any, Any]:
+            one = np.uint64(1)
+            vals = np.where(codes >= 0, one << np.maximum(codes, 0).astype(np.uint64), 0)
+            return np.asarray(
+                _reduce_rows(np.bitwise_or, vals.astype(np.uint64), offsets, np.uint64(0))
+            )
+
+        return np.asarray(self._per_row(col + "#bits", make))
+
     def rows_with(self, col: str, values: set[str]) -> np.ndarray[Any, Any]:
         """A row mask: rows whose column holds (any of) `values`."""
         codes, dictionary, offsets = self._encoded(col)
+        bits = self._bits(col)
+        if bits is not None:
+            want = np.uint64(0)
+            for i, v in enumerate(dictionary):
+                if v in values:
+                    want |= np.uint64(1) << np.uint64(i)
+            return np.asarray((bits & want) != 0)
         lookup = np.zeros(len(dictionary) + 1, dtype=bool)  # the last entry: code -1 (null)
         for i, v in enumerate(dictionary):
             lookup[i] = v in values
@@ -97,6 +128,17 @@ class Index:
     ) -> np.ndarray[Any, Any]:
         """A row mask: rows with a value of the (float list) column within [low, high]."""
         values, _none, offsets = self._encoded(col)
+        if offsets is not None and (low is None) != (high is None):
+            # one bound: the row's largest (or smallest) value decides, kept per row
+            if low is not None:
+                top = self._per_row(
+                    col + "#max", lambda: _reduce_rows(np.fmax, values, offsets, np.nan)
+                )
+                return np.asarray(top >= low)
+            bottom = self._per_row(
+                col + "#min", lambda: _reduce_rows(np.fmin, values, offsets, np.nan)
+            )
+            return np.asarray(bottom <= high)
         hit = np.ones(len(values), dtype=bool)
         if low is not None:
             hit &= values >= low
@@ -108,6 +150,17 @@ class Index:
         """The labels JSON of the given row positions."""
         taken = self.table["labels"].take(pa.array(rows, pa.int64()))
         return [str(v) for v in taken.to_pylist()]
+
+
+def _reduce_rows(ufunc: Any, values: Any, offsets: Any, empty: Any) -> Any:
+    """`ufunc` reduced over each row's slice of a flattened list column (`empty` if none)."""
+    starts = offsets[:-1]
+    out = np.full(len(starts), empty, dtype=values.dtype if len(values) else float)
+    if len(values):
+        nonempty = offsets[1:] > starts
+        reduced = ufunc.reduceat(values, np.minimum(starts, len(values) - 1))
+        out[nonempty] = reduced[nonempty]
+    return out
 
 
 def _regions_facts(labels: str | None, n: int) -> tuple[list[str], list[float]]:

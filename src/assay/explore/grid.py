@@ -70,7 +70,10 @@ def resolve_visible(ws: Workspace, user: User, dataset: str, rev: str) -> tuple[
 def _mask(ws: Workspace, user: User, dataset: str, idx: Index, q: ExploreQuery) -> Any:
     t = idx.table
     allowed = {m for m in idx.markings if ws.scheme.allows(user.clearance, ws.scheme.parse(m))}
-    mask = idx.rows_with("marking", allowed)
+    if len(allowed) == len(idx.markings):
+        mask = np.ones(t.num_rows, dtype=bool)
+    else:
+        mask = idx.rows_with("marking", allowed)
     if q.marking:
         mask &= idx.rows_with("marking", {q.marking})
     if q.label:
