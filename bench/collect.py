@@ -35,7 +35,7 @@ scripts; every section says how it was produced.
 | `quality_ds.py`, `quality_overlap.py` | Dawid-Skene vs crowd-kit; adaptive vs fixed overlap |
 | `eval_detection.py` | COCO eval vs pycocotools and faster-coco-eval |
 | `eval_corruptions.py` | ImageNet-C corruptions vs imagecorruptions |
-| `manage_tasks.py` | data manager pages of 100,000 tasks vs Label Studio 1.23.2's data manager API |
+| `manage_tasks.py` | data manager pages of 100,000 tasks vs Label Studio 1.23.2's API |
 | `explore_grid.py` | explorer grid pages of a 1,000,000-item commit |
 """
 
