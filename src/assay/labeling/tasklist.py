@@ -24,11 +24,11 @@ from sqlalchemy.engine import Connection
 from assay.domain.labels import payload_from_json
 from assay.errors import NotFound
 from assay.labeling import gold as scoring
-from assay.labeling._access import marking_filter, visible_markings
+from assay.labeling._access import marking_filter
 from assay.labeling.projects import Project, get_project
 from assay.labeling.users import User
 from assay.store.schema import annotations_table as ann_t
-from assay.store.schema import assignments, items, tasks, users
+from assay.store.schema import assignments, items, project_markings, tasks, users
 from assay.workspace import Workspace
 
 Status = Literal["new", "in_progress", "done", "skipped"]
@@ -76,9 +76,17 @@ def manageable_project(ws: Workspace, conn: Connection, user: User, name: str) -
 
 
 def _present(conn: Connection, project_id: int) -> list[str]:
-    from assay.labeling._access import present_markings
+    """The markings among the project's tasks, read now (markings can rise while we serve)."""
+    return [
+        str(m)
+        for m in conn.execute(
+            select(project_markings.c.marking).where(project_markings.c.project_id == project_id)
+        ).scalars()
+    ]
 
-    return present_markings(conn, project_id)
+
+def _visible(ws: Workspace, user: User, markings: list[str]) -> list[str]:
+    return [m for m in markings if ws.scheme.allows(user.clearance, ws.scheme.parse(m))]
 
 
 def _highest(ws: Workspace, markings: list[str]) -> str:
@@ -102,9 +110,10 @@ def _like(text: str) -> str:
 def _conditions(
     ws: Workspace, conn: Connection, user: User, p: Project, q: TaskQuery
 ) -> list[ColumnElement[bool]]:
-    allowed = visible_markings(conn, ws.scheme, user, p.id)
+    present = _present(conn, p.id)
+    allowed = _visible(ws, user, present)
     cond: list[ColumnElement[bool]] = [tasks.c.project_id == p.id]
-    if len(allowed) < len(_present(conn, p.id)):  # all visible: no filter to pay for
+    if len(allowed) < len(present):  # all visible: no filter to pay for
         cond.append(marking_filter(tasks.c.marking, allowed))
     if q.marking is not None:
         cond.append(tasks.c.marking == q.marking)
@@ -184,7 +193,7 @@ def list_tasks(ws: Workspace, user: User, project: str, q: TaskQuery) -> dict[st
             )
             rows = _task_rows(conn, cond, _order(q), q.offset, q.limit)
         page = _enrich(ws, conn, p, rows)
-        markings = visible_markings(conn, ws.scheme, user, p.id)
+        markings = _visible(ws, user, _present(conn, p.id))
     return {
         "project": p.name,
         "marking": ws.scheme.highest_text(markings) if markings else None,
