@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from assay.domain.labels import Region
 from assay.errors import InvalidInput, NotFound
 from assay.evaluation.runs import run_evaluation
 from assay.explore import ExploreQuery, diff_page, explore_page, item_detail, outcomes, thumbnail
@@ -198,3 +199,41 @@ def test_quality_suspects_are_items_whose_consensus_is_doubtful(ws, tmp_path: Pa
     found = {i["item_id"] for i in page["items"]}
     assert found == split
     assert "Dawid-Skene" in page["suspects_note"]
+
+
+def test_region_facts_parse_boxes_polygons_and_whole_item_answers() -> None:
+    from assay.domain.labels import payload_to_json
+    from assay.explore._index import _metadata_columns, _region_facts
+    from labeling_world import choice
+
+    polygon = Region(
+        kind="polygon", control="area", label="water", points=((0, 0), (10, 0), (4, 5))
+    )
+    rows = [
+        payload_to_json([box(1, 1, 4, 3, "vehicle"), polygon, choice("minor")]),
+        payload_to_json([]),
+    ]
+    classes, areas = _region_facts(rows)
+    assert classes.to_pylist() == [["vehicle", "water", "minor"], []]
+    assert areas.to_pylist() == [[12.0, 50.0, None], []]
+    meta = _metadata_columns(['{"sensor": "drone", "alt": 120, "geo": {"lat": 1}}', "{}"])
+    assert {k: v.to_pylist() for k, v in meta.items()} == {
+        "alt": ["120", None],
+        "sensor": ["drone", None],
+    }
+
+
+def test_per_row_reductions_cover_every_value_and_empty_rows() -> None:
+    import numpy as np
+
+    from assay.explore._index import _reduce_rows
+
+    values = np.array([3.0, 9.0, 1.0, 7.0, 5.0])
+    offsets = np.array([0, 0, 3, 3, 5, 5])  # rows: [], [3, 9, 1], [], [7, 5], []
+    top = _reduce_rows(np.fmax, values, offsets, np.nan)
+    low = _reduce_rows(np.fmin, values, offsets, np.nan)
+    assert np.array_equal(top, [np.nan, 9.0, np.nan, 7.0, np.nan], equal_nan=True)
+    assert np.array_equal(low, [np.nan, 1.0, np.nan, 5.0, np.nan], equal_nan=True)
+    bits = np.array([1, 4, 2], dtype=np.uint64)
+    got = _reduce_rows(np.bitwise_or, bits, np.array([0, 2, 2, 3]), np.uint64(0))
+    assert got.tolist() == [5, 0, 2]
