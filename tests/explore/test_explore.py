@@ -203,7 +203,7 @@ def test_quality_suspects_are_items_whose_consensus_is_doubtful(ws, tmp_path: Pa
 
 def test_region_facts_parse_boxes_polygons_and_whole_item_answers() -> None:
     from assay.domain.labels import payload_to_json
-    from assay.explore._index import _metadata_columns, _region_facts
+    from assay.explore._build import _metadata_columns, _region_facts
     from labeling_world import choice
 
     polygon = Region(
@@ -226,14 +226,14 @@ def test_region_facts_parse_boxes_polygons_and_whole_item_answers() -> None:
 def test_per_row_reductions_cover_every_value_and_empty_rows() -> None:
     import numpy as np
 
-    from assay.explore._index import _reduce_rows
+    from assay.explore._reduce import reduce_rows
 
     values = np.array([3.0, 9.0, 1.0, 7.0, 5.0])
     offsets = np.array([0, 0, 3, 3, 5, 5])  # rows: [], [3, 9, 1], [], [7, 5], []
-    top = _reduce_rows(np.fmax, values, offsets, np.nan)
-    low = _reduce_rows(np.fmin, values, offsets, np.nan)
+    top = reduce_rows(np.fmax, values, offsets, np.nan)
+    low = reduce_rows(np.fmin, values, offsets, np.nan)
     assert np.array_equal(top, [np.nan, 9.0, np.nan, 7.0, np.nan], equal_nan=True)
     assert np.array_equal(low, [np.nan, 1.0, np.nan, 5.0, np.nan], equal_nan=True)
     bits = np.array([1, 4, 2], dtype=np.uint64)
-    got = _reduce_rows(np.bitwise_or, bits, np.array([0, 2, 2, 3]), np.uint64(0))
+    got = reduce_rows(np.bitwise_or, bits, np.array([0, 2, 2, 3]), np.uint64(0))
     assert got.tolist() == [5, 0, 2]

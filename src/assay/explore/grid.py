@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from assay.errors import InvalidInput, NotFound
-from assay.explore._index import META, Index, index_for
+from assay.explore._build import META
+from assay.explore._index import Index, index_for
 from assay.labeling.users import User
 from assay.versioning import Revision
 from assay.workspace import Workspace

@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import json
-import threading
 from collections import defaultdict
 from typing import Any, Literal
 
@@ -21,11 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.engine import Connection
 
-from assay.domain.labels import payload_from_json
 from assay.errors import NotFound
-from assay.labeling import gold as scoring
 from assay.labeling._access import marking_filter
 from assay.labeling.projects import Project, get_project
+from assay.labeling.task_agreement import agreeing_below
 from assay.labeling.users import User
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import assignments, items, project_markings, tasks, users
@@ -183,7 +181,7 @@ def list_tasks(ws: Workspace, user: User, project: str, q: TaskQuery) -> dict[st
         p = manageable_project(ws, conn, user, project)
         cond = _conditions(ws, conn, user, p, q)
         if q.agreement_below is not None:
-            ids = _agreeing_ids(ws, conn, p, cond, q)
+            ids = agreeing_below(ws, conn, p, cond, _order(q), q.agreement_below)
             total = len(ids)
             page_ids = ids[q.offset : q.offset + q.limit]
             rows = _task_rows(conn, [tasks.c.id.in_(page_ids)], _order(q), 0, len(page_ids))
@@ -287,53 +285,4 @@ def _enrich(ws: Workspace, conn: Connection, p: Project, rows: list[Any]) -> lis
     return out
 
 
-# (database url, task id) -> (answers scored, agreement); answers only ever grow.
-_AGREEMENT: dict[tuple[str, int], tuple[int, float | None]] = {}
-_AGREEMENT_LOCK = threading.Lock()
-
-
-def _agreeing_ids(
-    ws: Workspace, conn: Connection, p: Project, cond: list[Any], q: TaskQuery
-) -> list[int]:
-    """Ids (in sort order) of tasks with two or more answers agreeing below the threshold."""
-    assert q.agreement_below is not None  # the caller checks
-    candidates = conn.execute(
-        select(tasks.c.id, tasks.c.done).where(*cond, tasks.c.done >= 2).order_by(*_order(q))
-    ).all()
-    url = ws.db.url
-    with _AGREEMENT_LOCK:
-        stale = [t for t, d in candidates if _AGREEMENT.get((url, t), (-1, None))[0] != d]
-    if stale:
-        answers: dict[int, list[str]] = defaultdict(list)
-        for chunk in range(0, len(stale), 900):
-            for task_id, payload in conn.execute(
-                select(assignments.c.task_id, ann_t.c.payload)
-                .join(ann_t, ann_t.c.id == assignments.c.annotation_id)
-                .where(
-                    assignments.c.task_id.in_(stale[chunk : chunk + 900]),
-                    assignments.c.state == "submitted",
-                )
-            ):
-                answers[task_id].append(payload)
-        scored = {
-            t: (
-                len(group),
-                scoring.mean_pairwise(p.schema, [payload_from_json(x) for x in group]),
-            )
-            for t, group in answers.items()
-        }
-        with _AGREEMENT_LOCK:
-            for t in stale:
-                _AGREEMENT[(url, t)] = scored.get(t, (0, None))
-    with _AGREEMENT_LOCK:
-        scores = {t: _AGREEMENT.get((url, t), (0, None))[1] for t, _d in candidates}
-    return [t for t, _d in candidates if (s := scores[t]) is not None and s < q.agreement_below]
-
-
-def agreement_of(ws: Workspace, task_id: int) -> float | None:
-    """The last agreement score computed for a task, if any (for the task view)."""
-    with _AGREEMENT_LOCK:
-        return _AGREEMENT.get((ws.db.url, task_id), (0, None))[1]
-
-
-__all__ = ["SORTS", "TaskQuery", "agreement_of", "list_tasks", "manageable_project"]
+__all__ = ["SORTS", "TaskQuery", "list_tasks", "manageable_project"]

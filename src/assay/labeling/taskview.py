@@ -10,7 +10,8 @@ from sqlalchemy import select
 from assay.domain.labels import payload_from_json
 from assay.errors import NotFound
 from assay.labeling.items import item_view
-from assay.labeling.tasklist import agreement_of, manageable_project
+from assay.labeling.task_agreement import agreement_of
+from assay.labeling.tasklist import manageable_project
 from assay.labeling.users import User
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import assignments, items, reviews, tasks, users
