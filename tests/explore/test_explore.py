@@ -18,19 +18,21 @@ from assay.labeling import Workflow, add_user
 from assay.store.schema import derived
 from assay.versioning import LabelRecord
 from evaluation.runs.runs_world import detection_world
-from labeling_world import PASSWORD, World, box, build_world
+from labeling_world import HIDDEN, PASSWORD, World, box, build_world
+
+SWEEP = HIDDEN["dataset"]  # every item of the world, the SECRET/SAR one too
 
 
 def _labelled(world: World) -> list[str]:
     ids = sorted(world.items["public"] + world.items["cui"] + world.items["secret"])
     world.ws.set_labels(
-        "flood",
+        SWEEP,
         [
             LabelRecord(i, [box(1, 1, 4 + n, 4, "vehicle" if n % 2 else "building")])
             for n, i in enumerate(ids)
         ],
     )
-    world.ws.commit("flood", "boxes")
+    world.ws.commit(SWEEP, "boxes")
     return ids
 
 
@@ -40,7 +42,7 @@ def test_filters_answer_from_the_index(ws, tmp_path: Path) -> None:  # type: ign
     root = world.users["root"]
 
     def total(**kw: object) -> int:
-        return int(explore_page(ws, root, "flood", ExploreQuery(rev="HEAD", **kw))["total"])
+        return int(explore_page(ws, root, SWEEP, ExploreQuery(rev="HEAD", **kw))["total"])
 
     assert total() == len(ids) == 9
     assert total(label="vehicle") == 4
@@ -52,24 +54,24 @@ def test_filters_answer_from_the_index(ws, tmp_path: Path) -> None:  # type: ign
     assert total(field="path") == 9
     with pytest.raises(InvalidInput, match="no metadata field 'colour'"):
         total(field="colour", value="red")
-    page = explore_page(ws, root, "flood", ExploreQuery(rev="HEAD", label="vehicle", limit=2))
+    page = explore_page(ws, root, SWEEP, ExploreQuery(rev="HEAD", label="vehicle", limit=2))
     assert len(page["items"]) == 2 and page["items"][0]["regions"][0]["label"] == "vehicle"
     rest = explore_page(
-        ws, root, "flood", ExploreQuery(rev="HEAD", label="vehicle", offset=2, limit=10)
+        ws, root, SWEEP, ExploreQuery(rev="HEAD", label="vehicle", offset=2, limit=10)
     )
     seen = [i["item_id"] for i in page["items"] + rest["items"]]
     assert len(set(seen)) == 4
     # the index was built once, kept as a blob, and is read back for the working state too
     with ws.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(derived)).scalar_one() == 1
-    assert explore_page(ws, root, "flood", ExploreQuery())["total"] == 9
+    assert explore_page(ws, root, SWEEP, ExploreQuery())["total"] == 9
 
 
 def test_need_to_know_hides_datasets_above_the_viewer(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     world = build_world(ws, tmp_path / "data")
     _labelled(world)
-    with pytest.raises(NotFound, match="no dataset named 'flood'"):
-        explore_page(ws, world.users["man"], "flood", ExploreQuery(rev="HEAD"))
+    with pytest.raises(NotFound, match=f"no dataset named '{SWEEP}'"):
+        explore_page(ws, world.users["man"], SWEEP, ExploreQuery(rev="HEAD"))
     ws.create_dataset("pub")
     ws.add_items("pub", "name~scene_0*")
     page = explore_page(ws, world.users["man"], "pub", ExploreQuery())
@@ -112,15 +114,15 @@ def test_item_detail_has_every_annotation_and_the_labels_provenance(ws, tmp_path
 def test_diff_pages_both_sides_and_change_kinds(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     world = build_world(ws, tmp_path / "data")
     ids = _labelled(world)
-    ws.set_labels("flood", [LabelRecord(ids[0], [box(1, 1, 4, 4, "vehicle")])])
-    ws.set_labels("flood", [LabelRecord(ids[8], [])])  # its box removed
+    ws.set_labels(SWEEP, [LabelRecord(ids[0], [box(1, 1, 4, 4, "vehicle")])])
+    ws.set_labels(SWEEP, [LabelRecord(ids[8], [])])  # its box removed
     root, man = world.users["root"], world.users["man"]
-    d = diff_page(ws, root, "flood", "HEAD", "")
+    d = diff_page(ws, root, SWEEP, "HEAD", "")
     assert d["total"] == 2 and d["summary"]["relabeled"] == 1
     first = next(i for i in d["items"] if i["item_id"] == ids[0])
     assert first["before"][0]["label"] == "building" and first["after"][0]["label"] == "vehicle"
     with pytest.raises(NotFound):
-        diff_page(ws, man, "flood", "HEAD", "")
+        diff_page(ws, man, SWEEP, "HEAD", "")
 
 
 def test_eval_outcomes_follow_the_iou_threshold(tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from assay.timeutil import now_iso
 from labeling_world import SCHEMA_YAML, World, box, build_world, choice
 
 
-def _ids(ws, user, **kw: object) -> list[int]:  # type: ignore[no-untyped-def]
-    return [t["id"] for t in list_tasks(ws, user, "survey", TaskQuery(**kw))["tasks"]]
+def _ids(ws, user, project: str = "survey", **kw: object) -> list[int]:  # type: ignore[no-untyped-def]
+    return [t["id"] for t in list_tasks(ws, user, project, TaskQuery(**kw))["tasks"]]
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_filters_and_sorts(ws, tmp_path: Path) -> None:  # type: ignore[no-untyp
             skip_task(ws, ana, lease.task_id, "s", "image too blurry")
             skipped = lease.task_id
 
-    assert len(_ids(ws, root)) == 9
+    assert len(_ids(ws, root)) == 8
     assert sorted(_ids(ws, root, annotator="root")) == sorted(answers)
     assert _ids(ws, root, label="vehicle") == sorted({vehicle_task, disagreed})
     assert _ids(ws, root, skip_reason="blurry") == [skipped]
@@ -85,12 +85,12 @@ def test_filters_and_sorts(ws, tmp_path: Path) -> None:  # type: ignore[no-untyp
     )
     assert len(_ids(ws, root, status="done")) == 2  # overlap 2: both root and ana answered
     assert _ids(ws, root, agreement_below=0.5) == [disagreed]
-    assert len(_ids(ws, root, marking="SECRET/SAR")) == 1
-    with pytest.raises(NotFound, match="no project named 'survey'"):  # rev is below SECRET/SAR
-        _ids(ws, rev)
+    assert len(_ids(ws, root, marking="CUI/FLOOD")) == 2 and len(_ids(ws, rev)) == 8
+    with pytest.raises(NotFound, match="no project named 'sar-ops'"):  # rev is below SECRET/SAR
+        _ids(ws, rev, "sar-ops")
     assert _ids(ws, root, sort="-id") == sorted(_ids(ws, root), reverse=True)
     page = list_tasks(ws, root, "survey", TaskQuery(limit=4, offset=4))
-    assert page["total"] == 9 and len(page["tasks"]) == 4
+    assert page["total"] == 8 and len(page["tasks"]) == 4
     assert page["facets"]["labels"] == ["building", "destroyed", "minor", "none", "vehicle"]
 
     view = task_view(ws, root, "survey", disagreed)
@@ -134,9 +134,11 @@ def test_bulk_actions_are_audited_and_say_what_they_refused(ws, tmp_path: Path) 
         gold = conn.execute(select(tasks.c.gold).where(tasks.c.id == answered)).scalar_one()
     assert '"building"' in gold
 
-    secret = _ids(ws, root, marking="SECRET/SAR")[0]
-    r = bulk_action(ws, root, "survey", "reassign", [secret, fresh[1]], to_user="ana")
-    assert r["applied"] == [fresh[1]] and "not cleared" in r["refused"][secret]
+    secret = _ids(ws, root, "sar-ops", marking="SECRET/SAR")[0]
+    r = bulk_action(ws, root, "sar-ops", "reassign", [secret], to_user="ana")
+    assert r["applied"] == [] and "not cleared" in r["refused"][secret]
+    r = bulk_action(ws, root, "survey", "reassign", [fresh[1]], to_user="ana")
+    assert r["applied"] == [fresh[1]]
     lease = next_task(ws, ana, "survey")
     assert lease is not None and lease.task_id == fresh[1]  # she finds it held for her
 
@@ -158,12 +160,15 @@ def test_bulk_actions_are_audited_and_say_what_they_refused(ws, tmp_path: Path) 
         "tasks.review",
         "tasks.gold",
         "tasks.reassign",
+        "tasks.reassign",
         "tasks.reset",
     ]
-    assert events[2].details["to"] == "ana" and events[0].details["refused"]
+    assert events[3].details["to"] == "ana" and events[0].details["refused"]
 
     with pytest.raises(NotFound):  # man is below the project's marking: it does not exist
-        bulk_action(ws, man, "survey", "review", [answered])
+        bulk_action(ws, man, "sar-ops", "review", [secret])
+    with pytest.raises(NotFound, match=f"no task {secret}"):  # not a task of this project
+        bulk_action(ws, root, "survey", "review", [secret])
     with pytest.raises(PermissionDenied):
         bulk_action(ws, low, "survey", "review", [answered])
     with pytest.raises(InvalidInput, match="to_user"):
@@ -186,4 +191,4 @@ def test_a_project_on_a_commit_takes_that_commits_items(ws, tmp_path: Path) -> N
         def count(pid: int) -> int:
             return len(conn.execute(select(tasks.c.id).where(tasks.c.project_id == pid)).all())
 
-        assert (count(at_head.id), count(working.id)) == (9, 3)
+        assert (count(at_head.id), count(working.id)) == (8, 2)

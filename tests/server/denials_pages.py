@@ -1,110 +1,116 @@
 """Need-to-know denials of the data manager's and the explorer's routes (see
 test_need_to_know.py, which runs each): a viewer below a project's or dataset's marking
-gets the answer a missing one gets, and nothing is written."""
+gets exactly the answer a missing one gets, and nothing is written.
+
+The hidden project is the world's `sar-ops` over dataset `sar-sweep` (SECRET/SAR);
+`man` (manager, CUI/FLOOD) may know `survey` over `flood` only.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import func, select
 
-from assay.labeling import next_task, submit
 from assay.store.schema import projects, tasks
 from assay.versioning import LabelRecord
-from labeling_world import Client, World, box
+from labeling_world import HIDDEN, Client, World, box
 
-PUBLIC_ONLY = "name~scene_0*"
-
-
-def _answer_all(world: World) -> list[int]:
-    root = world.users["root"]
-    done = []
-    while (lease := next_task(world.ws, root, world.project)) is not None:
-        submit(world.ws, root, lease.task_id, str(uuid.uuid4()), [box(1, 1, 6, 6)])
-        done.append(lease.task_id)
-    return done
+MISSING = "flood-relief-2031"  # neither a project nor a dataset
+SAR, SWEEP = HIDDEN["name"], HIDDEN["dataset"]
+YAML = "controls: [{name: label, type: boxes, labels: [building]}]"
 
 
-def _hidden_like_missing(c: object, real: str, missing: str) -> None:
-    a = c.get(real)  # type: ignore[attr-defined]
-    b = c.get(missing)  # type: ignore[attr-defined]
+def _clean(r: Any) -> Any:
+    for s in HIDDEN.values():
+        assert s not in r.text, f"{s!r} leaked in {r.request.url}"
+    return r
+
+
+def _like_missing(c: Any, path: str, hidden: str, method: str = "GET", **kw: Any) -> None:
+    """`path` naming `hidden` answers as it does naming a missing project or dataset."""
+    a = c.request(method, path.format(hidden), **kw)
+    b = c.request(method, path.format(MISSING), **kw)
     assert a.status_code == b.status_code == 404
-    assert a.json()["error"].replace(real.split("/")[4], "X") == b.json()["error"].replace(
-        missing.split("/")[4], "X"
-    )
+    assert a.json()["error"].replace(hidden, "X") == b.json()["error"].replace(MISSING, "X")
 
 
-def _labelled_flood(world: World) -> None:
-    ids = world.all_items
-    world.ws.set_labels("flood", [LabelRecord(i, [box(1, 1, 6, 6)]) for i in ids])
-    world.ws.commit("flood", "boxes")
-    world.ws.set_labels("flood", [LabelRecord(ids[0], [box(1, 1, 6, 6, "vehicle")])])
+def _sar_refs(client: Client) -> list[str]:
+    """root answers every task of the hidden project over the API; their references."""
+    root, refs = client("root"), []
+    while (r := root.post(f"/api/v1/projects/{SAR}/next")).status_code == 200:
+        refs.append(r.json()["task_id"])
+        body = {"client_id": str(uuid.uuid4()), "regions": [box(1, 1, 6, 6).model_dump()]}
+        assert root.post(f"/api/v1/tasks/{refs[-1]}/submit", json=body).status_code == 200
+    return refs
+
+
+def _labelled(world: World, dataset: str, ids: list[str]) -> None:
+    world.ws.set_labels(dataset, [LabelRecord(i, [box(1, 1, 6, 6)]) for i in ids])
+    world.ws.commit(dataset, "boxes")
+    world.ws.set_labels(dataset, [LabelRecord(ids[0], [box(1, 1, 6, 6, "vehicle")])])
 
 
 def deny_task_list(world: World, client: Client) -> None:
-    _hidden_like_missing(
-        client("man"), "/api/v1/projects/survey/tasks", "/api/v1/projects/nope/tasks"
-    )
-    assert client("ana").get("/api/v1/projects/survey/tasks").status_code == 403
-    root = client("root").get("/api/v1/projects/survey/tasks").json()
-    assert root["total"] == 9 and "SECRET/SAR" in root["facets"]["markings"]
+    _like_missing(client("man"), "/api/v1/projects/{}/tasks", SAR)
+    assert client("low").get("/api/v1/projects/survey/tasks").status_code == 403
+    man = _clean(client("man").get("/api/v1/projects/survey/tasks")).json()
+    assert man["total"] == 8 and man["marking"] == "CUI/FLOOD"
+    assert client("root").get(f"/api/v1/projects/{SAR}/tasks").json()["total"] == 9
 
 
 def deny_task_view(world: World, client: Client) -> None:
-    task = _answer_all(world)[0]
-    _hidden_like_missing(
-        client("man"),
-        f"/api/v1/projects/survey/tasks/{task}",
-        f"/api/v1/projects/nope/tasks/{task}",
-    )
-    r = client("root").get(f"/api/v1/projects/survey/tasks/{task}")
-    assert r.status_code == 200 and r.json()["annotations"][0]["author"] == "user:root"
-    assert client("root").get("/api/v1/projects/survey/tasks/999999").status_code == 404
+    ref = _sar_refs(client)[0]
+    man = client("man")
+    _like_missing(man, "/api/v1/projects/{}/tasks/" + ref, SAR)
+    r = man.get(f"/api/v1/projects/survey/tasks/{ref}")  # a real task, of another project
+    assert r.status_code == 404 and r.json() == {"error": f"no task {ref}"}
+    r = client("root").get(f"/api/v1/projects/{SAR}/tasks/{ref}")
+    assert r.status_code == 200 and r.json()["task_id"] == ref
+    assert r.json()["annotations"][0]["author"] == "user:root"
 
 
 def deny_bulk(world: World, client: Client) -> None:
-    done = _answer_all(world)
-    body = {"action": "review", "task_ids": done}
-    r = client("man").post("/api/v1/projects/survey/tasks/bulk", json=body)
-    assert r.status_code == 404
+    refs = _sar_refs(client)
+    body = {"action": "reset", "task_ids": refs}
+    _like_missing(client("man"), "/api/v1/projects/{}/tasks/bulk", SAR, "POST", json=body)
+    mine = client("man").get("/api/v1/projects/survey/tasks").json()["tasks"][0]["id"]
+    r = client("man").post(
+        "/api/v1/projects/survey/tasks/bulk", json={"action": "review", "task_ids": [mine, refs[0]]}
+    )
+    assert r.status_code == 404 and r.json() == {"error": f"no task {refs[0]}"}
     with world.ws.db.read() as conn:
-        pending = conn.execute(
-            select(func.count()).select_from(tasks).where(tasks.c.review == "pending")
-        ).scalar_one()
-    assert pending == 9  # review="all" put them there; the refused request changed nothing
-    r = client("root").post("/api/v1/projects/survey/tasks/bulk", json={**body, "action": "reset"})
-    assert r.status_code == 200 and sorted(r.json()["applied"]) == sorted(done)
+        done = conn.execute(select(func.sum(tasks.c.done))).scalar_one()
+    assert done == 9  # the refused requests changed nothing
+    r = client("root").post(f"/api/v1/projects/{SAR}/tasks/bulk", json=body)
+    assert r.status_code == 200 and sorted(r.json()["applied"]) == sorted(refs)
 
 
 def deny_create_project(world: World, client: Client) -> None:
-    world.ws.create_dataset("pub")
-    world.ws.add_items("pub", PUBLIC_ONLY)
-    yaml = "controls: [{name: label, type: boxes, labels: [building]}]"
-    body = {"name": "p", "dataset": "flood", "schema_yaml": yaml}
+    body = {"name": "p", "dataset": SWEEP, "schema_yaml": YAML}
     hidden = client("man").post("/api/v1/projects", json=body)
-    missing = client("man").post("/api/v1/projects", json={**body, "dataset": "nope"})
+    missing = client("man").post("/api/v1/projects", json={**body, "dataset": MISSING})
     assert hidden.status_code == missing.status_code == 404
-    assert hidden.json()["error"].replace("flood", "X") == missing.json()["error"].replace(
-        "nope", "X"
+    assert hidden.json()["error"].replace(SWEEP, "X") == missing.json()["error"].replace(
+        MISSING, "X"
     )
     with world.ws.db.read() as conn:
-        assert conn.execute(select(func.count()).select_from(projects)).scalar_one() == 1
-    ok = client("man").post("/api/v1/projects", json={**body, "dataset": "pub"})
+        assert conn.execute(select(func.count()).select_from(projects)).scalar_one() == 2
+    ok = client("man").post("/api/v1/projects", json={**body, "dataset": "flood"})
     assert ok.status_code == 200 and ok.json()["name"] == "p"
     assert client("ana").post("/api/v1/projects", json={**body, "name": "q"}).status_code == 403
 
 
 def deny_datasets(world: World, client: Client) -> None:
-    world.ws.create_dataset("pub")
-    world.ws.add_items("pub", PUBLIC_ONLY)
-    man = client("man").get("/api/v1/datasets")
-    assert [d["name"] for d in man.json()] == ["pub"] and "SAR" not in man.text
-    assert [d["name"] for d in client("root").get("/api/v1/datasets").json()] == ["flood", "pub"]
+    man = _clean(client("man").get("/api/v1/datasets"))
+    assert [d["name"] for d in man.json()] == ["flood"] and "SAR" not in man.text
+    assert [d["name"] for d in client("root").get("/api/v1/datasets").json()] == ["flood", SWEEP]
 
 
 def deny_schema_preview(world: World, client: Client) -> None:
-    body = {"yaml": "controls: [{name: label, type: boxes, labels: [building]}]"}
+    body = {"yaml": YAML}
     assert client("ana").post("/api/v1/schema/preview", json=body).status_code == 403
     r = client("man").post("/api/v1/schema/preview", json=body)
     assert r.status_code == 200 and r.json()["controls"][0]["labels"][0]["name"] == "building"
@@ -128,35 +134,32 @@ def deny_add_user(world: World, client: Client) -> None:
 
 
 def deny_explore(world: World, client: Client) -> None:
-    _labelled_flood(world)
-    _hidden_like_missing(client("man"), "/api/v1/explore/flood", "/api/v1/explore/nope")
+    _labelled(world, SWEEP, world.all_items)
+    _like_missing(client("man"), "/api/v1/explore/{}", SWEEP)
     assert client("low").get("/api/v1/explore/flood").status_code == 403
-    r = client("root").get("/api/v1/explore/flood", params={"rev": "HEAD"})
-    assert r.json()["total"] == 9
+    assert client("man").get("/api/v1/explore/flood").json()["total"] == 8
+    r = client("root").get(f"/api/v1/explore/{SWEEP}", params={"rev": "HEAD"})
+    assert r.json()["total"] == 9 and r.json()["marking"] == "SECRET/FLOOD/SAR"
 
 
 def deny_explore_item(world: World, client: Client) -> None:
-    _labelled_flood(world)
+    _labelled(world, SWEEP, world.all_items)
     item = world.items["public"][0]
-    _hidden_like_missing(
-        client("man"), f"/api/v1/explore/flood/items/{item}", f"/api/v1/explore/nope/items/{item}"
-    )
-    r = client("root").get(f"/api/v1/explore/flood/items/{item}")
+    _like_missing(client("man"), "/api/v1/explore/{}/items/" + item, SWEEP)
+    r = client("root").get(f"/api/v1/explore/{SWEEP}/items/{item}")
     assert r.status_code == 200 and r.json()["item"]["id"] == item
 
 
 def deny_explore_diff(world: World, client: Client) -> None:
-    _labelled_flood(world)
-    _hidden_like_missing(
-        client("man"), "/api/v1/explore/flood/diff?a=HEAD", "/api/v1/explore/nope/diff?a=HEAD"
-    )
-    r = client("root").get("/api/v1/explore/flood/diff", params={"a": "HEAD"})
+    _labelled(world, SWEEP, world.all_items)
+    _like_missing(client("man"), "/api/v1/explore/{}/diff?a=HEAD", SWEEP)
+    r = client("root").get(f"/api/v1/explore/{SWEEP}/diff", params={"a": "HEAD"})
     assert r.json()["total"] == 1
 
 
 def deny_explore_runs(world: World, client: Client) -> None:
-    _hidden_like_missing(client("man"), "/api/v1/explore/flood/runs", "/api/v1/explore/nope/runs")
-    assert client("root").get("/api/v1/explore/flood/runs").json() == []
+    _like_missing(client("man"), "/api/v1/explore/{}/runs", SWEEP)
+    assert client("root").get(f"/api/v1/explore/{SWEEP}/runs").json() == []
 
 
 def deny_thumb(world: World, client: Client) -> None:

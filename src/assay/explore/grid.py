@@ -18,11 +18,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from assay.errors import InvalidInput, NotFound
 from assay.explore._build import META
 from assay.explore._index import Index, index_for
 from assay.labeling.users import User
+from assay.store.schema import datasets
 from assay.versioning import Revision
 from assay.workspace import Workspace
 
@@ -50,8 +52,11 @@ class ExploreQuery(BaseModel):
     limit: int = Field(default=100, ge=1, le=MAX_LIMIT)
 
 
-def resolve_visible(ws: Workspace, user: User, dataset: str, rev: str) -> tuple[Revision, Index]:
-    """The revision and its index, or NotFound when the viewer is below its marking."""
+def resolve_visible(
+    ws: Workspace, user: User, dataset: str, rev: str
+) -> tuple[Revision, Index, str]:
+    """The revision, its index and its marking (its items' and the dataset's declared one),
+    or NotFound, as for a missing dataset, when the viewer is below that marking."""
     user.require("review")
     spec = f"{dataset}@{rev}" if rev.strip() and rev.upper() != "WORKING" else dataset
     try:
@@ -62,10 +67,15 @@ def resolve_visible(ws: Workspace, user: User, dataset: str, rev: str) -> tuple[
     except NotFound:
         raise NotFound(f"no dataset named {dataset!r} (or no revision {rev!r})") from None
     index = index_for(ws, r)
-    highest = ws.scheme.highest_text(index.markings)
-    if index.markings and not ws.scheme.allows(user.clearance, ws.scheme.parse(highest)):
+    with ws.db.read() as conn:
+        declared = conn.execute(
+            select(datasets.c.marking).where(datasets.c.id == r.dataset_id)
+        ).scalar()
+    marks = [*index.markings, *([declared] if declared else [])]
+    highest = ws.scheme.highest_text(marks)
+    if marks and not ws.scheme.allows(user.clearance, ws.scheme.parse(highest)):
         raise NotFound(f"no dataset named {dataset!r} (or no revision {rev!r})")
-    return r, index
+    return r, index, highest
 
 
 def _mask(ws: Workspace, user: User, dataset: str, idx: Index, q: ExploreQuery) -> Any:
@@ -128,7 +138,7 @@ def geometric(labels: str | None) -> list[dict[str, Any]]:
 
 def explore_page(ws: Workspace, user: User, dataset: str, q: ExploreQuery) -> dict[str, Any]:
     """One page of the revision's items that pass the filters, with labels for overlays."""
-    rev, idx = resolve_visible(ws, user, dataset, q.rev)
+    rev, idx, marking = resolve_visible(ws, user, dataset, q.rev)
     mask = _mask(ws, user, dataset, idx, q)
     rows = np.flatnonzero(mask)
     page = rows[q.offset : q.offset + q.limit].tolist()
@@ -154,7 +164,7 @@ def explore_page(ws: Workspace, user: User, dataset: str, q: ExploreQuery) -> di
         "dataset": dataset,
         "revision": rev.label,
         "commit": rev.commit.id if rev.commit else None,
-        "marking": ws.scheme.highest_text(idx.markings) if idx.markings else None,
+        "marking": marking or None,
         "total": len(rows),
         "offset": q.offset,
         "limit": q.limit,

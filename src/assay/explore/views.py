@@ -30,7 +30,7 @@ def item_detail(
     ws: Workspace, user: User, dataset: str, item_id: str, rev: str = ""
 ) -> dict[str, Any]:
     """An item of a revision: its labels of record, where they came from, every annotation."""
-    r, _idx = resolve_visible(ws, user, dataset, rev)
+    r, _idx, _marking = resolve_visible(ws, user, dataset, rev)
     item = get_item(ws, user, item_id)
     with ws.db.read() as conn:
         rows = versioning.revision_rows(
@@ -87,8 +87,8 @@ def diff_page(
         raise InvalidInput(f"limit: between 1 and {MAX_DIFF_PAGE}")
     if change not in (None, "", "added", "removed", "changed"):
         raise InvalidInput("change: one of added, removed, changed")
-    ra, _ = resolve_visible(ws, user, dataset, a)
-    rb, _ = resolve_visible(ws, user, dataset, b)
+    ra, _a, _ma = resolve_visible(ws, user, dataset, a)
+    rb, _b, _mb = resolve_visible(ws, user, dataset, b)
     with ws.db.read() as conn:
         d = versioning.diff(conn, ws.blobs, dataset, a or "WORKING", b or "WORKING")
         kinds = (

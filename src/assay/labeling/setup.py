@@ -48,14 +48,17 @@ class NewUser(BaseModel):
 
 
 def dataset_marking(ws: Workspace, conn: Connection, dataset_id: int) -> str:
-    """The dataset's marking: the highest of its working items' markings."""
-    found = conn.execute(
-        select(items.c.marking)
-        .join(working, working.c.item_id == items.c.id)
-        .where(working.c.dataset_id == dataset_id)
-        .distinct()
-    ).scalars()
-    return ws.scheme.highest_text(found)
+    """The dataset's marking: its declared one and the highest of its working items'."""
+    found = list(
+        conn.execute(
+            select(items.c.marking)
+            .join(working, working.c.item_id == items.c.id)
+            .where(working.c.dataset_id == dataset_id)
+            .distinct()
+        ).scalars()
+    )
+    declared = conn.execute(select(datasets.c.marking).where(datasets.c.id == dataset_id)).scalar()
+    return ws.scheme.highest_text([*found, *([declared] if declared else [])])
 
 
 def visible_dataset(ws: Workspace, conn: Connection, user: User, name: str) -> int:

@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.engine import Connection
 
-from assay.errors import NotFound
 from assay.labeling._access import marking_filter
-from assay.labeling.projects import Project, get_project
+from assay.labeling._tx import tx_for
+from assay.labeling.catalog import open_project
+from assay.labeling.projects import Project
 from assay.labeling.task_agreement import agreeing_below
 from assay.labeling.users import User
 from assay.store.schema import annotations_table as ann_t
@@ -62,15 +63,11 @@ class TaskQuery(BaseModel):
 def manageable_project(ws: Workspace, conn: Connection, user: User, name: str) -> Project:
     """The project when `user` may manage tasks in it, else NotFound.
 
-    Need-to-know: a viewer below the project's marking (the highest of its tasks' markings)
-    gets the same answer as for a project that does not exist.
+    Need-to-know: a viewer below the project's marking (its tasks', its own declared and its
+    dataset's declared marking, `assay.labeling.catalog`) gets what a missing project gets.
     """
     user.require("review")
-    p = get_project(conn, name)
-    present = _present(conn, p.id)
-    if present and not ws.scheme.allows(user.clearance, ws.scheme.parse(_highest(ws, present))):
-        raise NotFound(f"no project named {name!r}; see `assay project list`")
-    return p
+    return open_project(tx_for(conn), ws, user, name)
 
 
 def _present(conn: Connection, project_id: int) -> list[str]:
@@ -85,10 +82,6 @@ def _present(conn: Connection, project_id: int) -> list[str]:
 
 def _visible(ws: Workspace, user: User, markings: list[str]) -> list[str]:
     return [m for m in markings if ws.scheme.allows(user.clearance, ws.scheme.parse(m))]
-
-
-def _highest(ws: Workspace, markings: list[str]) -> str:
-    return ws.scheme.highest_text(markings)
 
 
 def _full(p: Project) -> ColumnElement[bool]:

@@ -13,10 +13,12 @@ from ui_site import Site
 from assay.labeling import add_user, next_task, skip_task, submit
 from assay.store.schema import assignments, tasks, users
 from assay.versioning import LabelRecord
-from labeling_world import PASSWORD, box
+from labeling_world import HIDDEN, PASSWORD, box
+
+SWEEP = HIDDEN["dataset"]  # every item of the world, the SECRET/SAR one too
 
 # A manager cleared for every item of the test world (its `man` is not cleared for the
-# SECRET/SAR item, so `flood` and its projects are hidden from him).
+# SECRET/SAR item, so `sar-sweep` and `sar-ops` are hidden from him).
 BOSS = "boss"
 
 
@@ -41,9 +43,9 @@ def test_data_manager_filters_opens_a_task_and_acts_in_bulk(site: Site) -> None:
     page = site.page()
     site.login(page, BOSS, "/manage/triage")
     rows = page.locator("#tasks tbody tr")
-    expect(rows).to_have_count(9)
-    expect(page.locator("#count")).to_contain_text("9 task(s) match")
-    expect(page.locator(".marking-banner.top")).to_have_text("SECRET/FLOOD/SAR")
+    expect(rows).to_have_count(8)
+    expect(page.locator("#count")).to_contain_text("8 task(s) match")
+    expect(page.locator(".marking-banner.top")).to_have_text("CUI/FLOOD")
 
     # status and class filters run on the server
     page.select_option("select[name=status]", "done")
@@ -80,8 +82,8 @@ def test_data_manager_filters_opens_a_task_and_acts_in_bulk(site: Site) -> None:
     page.click("#bulk-gold")
     expect(page.locator("#bulk-result")).to_contain_text("gold: 1 task(s) done")
     page.click("button[type=reset]")
-    expect(rows).to_have_count(9)
-    page.locator("#tasks tbody tr").nth(8).locator("input[type=checkbox]").check()
+    expect(rows).to_have_count(8)
+    page.locator("#tasks tbody tr").nth(7).locator("input[type=checkbox]").check()
     page.select_option("#reassign-to", "ana")
     page.click("#bulk-reassign")
     expect(page.locator("#bulk-result")).to_contain_text("reassign: 1 task(s) done")
@@ -114,8 +116,8 @@ def test_manager_creates_a_project_with_a_live_schema_preview(site: Site) -> Non
     page = site.page()
     site.login(page, "man", "/projects/new")
     options = page.locator("#p-dataset option")
-    expect(options).to_have_count(2)  # pub and reports: flood is above man's clearance
-    assert sorted(options.evaluate_all("os => os.map(o => o.value)")) == ["pub", "reports"]
+    expect(options).to_have_count(3)  # sar-sweep is above man's clearance
+    assert sorted(options.evaluate_all("os => os.map(o => o.value)")) == ["flood", "pub", "reports"]
     page.select_option("#p-dataset", "pub")
     preview = page.locator("#schema-preview")
     expect(preview.locator(".control")).to_have_count(2)
@@ -146,21 +148,21 @@ def test_explorer_grid_filter_item_view_and_diff(site: Site) -> None:
     ws, world = site.ws, site.world
     ids = sorted(world.items["public"] + world.items["cui"] + world.items["secret"])
     ws.set_labels(
-        "flood",
+        SWEEP,
         [
             LabelRecord(i, [box(2, 2, 10, 8, "vehicle" if n % 3 == 0 else "building")])
             for n, i in enumerate(ids)
         ],
     )
-    ws.commit("flood", "first boxes")
-    ws.tag("flood", "HEAD", "v1")
-    ws.set_labels("flood", [LabelRecord(ids[1], [box(2, 2, 10, 8, "vehicle")])])  # relabel
-    ws.set_labels("flood", [LabelRecord(ids[2], [box(4, 3, 10, 8, "building")])])  # move
-    ws.commit("flood", "fixes")
-    ws.tag("flood", "HEAD", "v2")
+    ws.commit(SWEEP, "first boxes")
+    ws.tag(SWEEP, "HEAD", "v1")
+    ws.set_labels(SWEEP, [LabelRecord(ids[1], [box(2, 2, 10, 8, "vehicle")])])  # relabel
+    ws.set_labels(SWEEP, [LabelRecord(ids[2], [box(4, 3, 10, 8, "building")])])  # move
+    ws.commit(SWEEP, "fixes")
+    ws.tag(SWEEP, "HEAD", "v2")
 
     page = site.page()
-    site.login(page, BOSS, "/explore/flood?rev=v2")
+    site.login(page, BOSS, f"/explore/{SWEEP}?rev=v2")
     cells = page.locator("#grid-space .cell")
     expect(cells).to_have_count(len(ids))
     expect(page.locator(".marking-banner.bottom")).to_have_text("SECRET/FLOOD/SAR")
@@ -210,11 +212,9 @@ def test_explorer_grid_filter_item_view_and_diff(site: Site) -> None:
 def test_hidden_dataset_and_project_pages_look_missing(site: Site) -> None:
     page = site.page()
     site.login(page, "man", "/explore")
-    expect(page.locator("#datasets article")).to_have_count(1)
-    expect(page.locator("#datasets article[data-dataset=reports]")).to_be_visible()
-    r = page.goto(site.url + "/manage/triage")
-    assert r is not None and r.status == 404
-    r2 = page.goto(site.url + "/manage/nope")
-    assert r2 is not None and r2.status == 404
-    r3 = page.goto(site.url + "/explore/flood")
-    assert r3 is not None and r3.status == 404
+    expect(page.locator("#datasets article")).to_have_count(2)  # flood and reports
+    expect(page.locator(f"#datasets article[data-dataset={SWEEP}]")).to_have_count(0)
+    for path in (f"/manage/{HIDDEN['name']}", "/manage/nope", f"/explore/{SWEEP}", "/explore/nope"):
+        r = page.goto(site.url + path)
+        assert r is not None and r.status == 404, path
+        assert HIDDEN["title"] not in page.content()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay.errors import AssayError
 from assay.labeling.bulk import MAX_TASKS, Action, bulk_action
 from assay.labeling.setup import (
     NewProject,
@@ -19,6 +21,7 @@ from assay.labeling.setup import (
 )
 from assay.labeling.tasklist import TaskQuery, list_tasks
 from assay.labeling.taskview import task_view
+from assay.server._task_refs import refs, speaking_of, with_ref
 from assay.server.deps import CurrentUser, WorkspaceDep, in_writer
 
 router = APIRouter(tags=["data manager"])
@@ -28,7 +31,7 @@ class BulkBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Action
-    task_ids: list[int] = Field(max_length=MAX_TASKS)
+    task_ids: list[str] = Field(max_length=MAX_TASKS, description="task references")
     to_user: str | None = None
 
 
@@ -38,16 +41,25 @@ class SchemaBody(BaseModel):
 
 @router.get("/projects/{project}/tasks")
 def tasks(
-    project: str, q: Annotated[TaskQuery, Query()], ws: WorkspaceDep, user: CurrentUser
+    project: str,
+    q: Annotated[TaskQuery, Query()],
+    request: Request,
+    ws: WorkspaceDep,
+    user: CurrentUser,
 ) -> Any:
     """A page of the project's tasks, filtered and sorted by the server."""
-    return list_tasks(ws, user, project, q)
+    page = list_tasks(ws, user, project, q)
+    r = refs(request)
+    page["tasks"] = [{**t, "id": r.encode(int(t["id"]))} for t in page["tasks"]]
+    return page
 
 
 @router.get("/projects/{project}/tasks/{task_id}")
-def task(project: str, task_id: int, ws: WorkspaceDep, user: CurrentUser) -> Any:
+def task(project: str, task_id: str, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """One task with its item, every answer and its provenance, assignments and reviews."""
-    return task_view(ws, user, project, task_id)
+    tid = refs(request).decode(task_id)
+    with speaking_of(task_id, tid):
+        return with_ref(refs(request), task_view(ws, user, project, tid))
 
 
 @router.post("/projects/{project}/tasks/bulk")
@@ -55,10 +67,24 @@ async def bulk(
     project: str, body: BulkBody, request: Request, ws: WorkspaceDep, user: CurrentUser
 ) -> Any:
     """Reassign, reset to the queue, send to review or mark as gold (audited)."""
-    return await in_writer(
-        request,
-        lambda: bulk_action(ws, user, project, body.action, body.task_ids, to_user=body.to_user),
-    )
+    r = refs(request)
+    ids = {r.decode(ref): ref for ref in body.task_ids}
+    try:
+        done = await in_writer(
+            request,
+            lambda: bulk_action(ws, user, project, body.action, list(ids), to_user=body.to_user),
+        )
+    except AssayError as exc:
+        text = str(exc)
+        for tid, ref in ids.items():
+            text = re.sub(rf"\btask {tid}\b", f"task {ref}", text)
+        exc.args = (text,)
+        raise
+    return {
+        "action": done["action"],
+        "applied": [ids[i] for i in done["applied"]],
+        "refused": {ids[i]: why for i, why in done["refused"].items()},
+    }
 
 
 @router.post("/projects")

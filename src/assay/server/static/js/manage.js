@@ -70,7 +70,7 @@ function render() {
           "tr",
           { dataset: { task: t.id } },
           el("td", {}, el("input", { type: "checkbox", dataset: { idx: i }, "aria-label": `select task ${t.id}`, onchange: (ev) => toggle(t.id, ev.target.checked) })),
-          el("td", {}, el("button.link.open-task", { type: "button", text: `#${t.id}`, onclick: () => openTask(t.id) })),
+          el("td", {}, el("button.link.open-task", { type: "button", text: `#${String(t.id).slice(0, 8)}`, title: String(t.id), onclick: () => openTask(t.id) })),
           el("td.name", { text: t.name, title: t.item_id }),
           el("td", {}, el("span.state", { dataset: { state: t.status }, text: statusText(t) })),
           el("td.num", { text: `${t.done}/${t.target}` }),
@@ -150,7 +150,7 @@ async function openTask(id) {
   };
   draw(shown);
   const parts = [
-    el("div.task-head", {}, el("h2", { text: `Task #${t.task_id}` }), el("button.link", { type: "button", text: "Close", onclick: () => (box.hidden = true) })),
+    el("div.task-head", {}, el("h2", { text: `Task #${String(t.task_id).slice(0, 8)}` }), el("button.link", { type: "button", text: "Close", onclick: () => (box.hidden = true) })),
     el("p.small.muted", { text: `${t.item.name} · ${t.marking} · ${t.done} answer(s) · review: ${t.review || "—"}${t.agreement !== null ? ` · agreement ${t.agreement.toFixed(2)}` : ""}` }),
     stage,
     el("h3", { text: "Annotations (click to show)" }),
