@@ -1,6 +1,9 @@
 """Rebuild bench/README.md from the latest tables in bench/results/.
 
 Run: .venv/bin/python bench/collect.py
+
+Some sections of bench/README.md were written by hand (the large COCO import, live markings,
+campaign pages); running this drops them until their tables move to results/ files too.
 """
 
 from __future__ import annotations
