@@ -17,6 +17,7 @@ ORDER = [
     ("Label quality (issue 4)", ["quality", "quality_overlap", "quality_project"]),
     ("Evaluation (issue 5)", ["evaluation", "corruptions"]),
     ("Formats and segmentation evaluation (issue 12)", ["segm"]),
+    ("Models in the loop (issue 16)", ["prelabel", "active_learning"]),
 ]
 HEADER = """# Benchmarks
 
@@ -36,6 +37,7 @@ scripts; every section says how it was produced.
 | `eval_detection.py` | COCO eval vs pycocotools and faster-coco-eval |
 | `eval_segm.py` | COCO segm (mask) eval vs pycocotools and faster-coco-eval |
 | `eval_corruptions.py` | ImageNet-C corruptions vs imagecorruptions |
+| `prelabel_throughput.py` | `assay prelabel` vs one-item-at-a-time loops over the same ONNX model |
 """
 
 

@@ -147,6 +147,12 @@ def status(env: Env, name: str, as_json: bool) -> None:
         paused = "PAUSED" if a["paused"] else ""
         table.add_row(a["name"], str(a["submitted"]), secs, str(a["gold_seen"]), acc, paused)
     env.console.print(table)
+    if d.get("prelabels"):
+        pre = Table("model", "tasks", "pre-labels", "accepted", "edited", "deleted", "added")
+        for m in d["prelabels"]:
+            counts = ("tasks", "regions", "accepted", "edited", "deleted", "added")
+            pre.add_row(m["model"], *(str(m[k]) for k in counts))
+        env.console.print(pre)
 
 
 @click.group("user")
