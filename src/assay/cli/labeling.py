@@ -40,6 +40,24 @@ def project() -> None:
 @click.option("--lease", "lease_seconds", type=float, default=900.0, show_default=True)
 @click.option("--instructions", type=path_arg(exists=True, dir_okay=False), help="Markdown file.")
 @click.option("--title", help="Display title (default: the schema's title).")
+@click.option(
+    "--sample",
+    type=click.Choice(["uncertainty", "margin", "entropy", "diversity", "random"]),
+    help="Active learning: order the queue by this strategy (see README).",
+)
+@click.option(
+    "--embedder",
+    type=click.Choice(["auto", "pixels", "minilm"]),
+    default="auto",
+    show_default=True,
+    help="Item embeddings for --sample: image thumbnails, or MiniLM for text (extra 'active').",
+)
+@click.option(
+    "--retrain-every",
+    type=int,
+    help="Refit the logistic regression and re-order the queue every N answered tasks.",
+)
+@click.option("--sample-seed", type=int, default=0, show_default=True, help="Seed for --sample.")
 @json_option
 @pass_env
 def create(
@@ -58,6 +76,10 @@ def create(
     lease_seconds: float,
     instructions: Path | None,
     title: str | None,
+    sample: str | None,
+    embedder: str,
+    retrain_every: int | None,
+    sample_seed: int,
     as_json: bool,
 ) -> None:
     """Create project NAME with one task per item of the dataset's working state."""
@@ -81,6 +103,10 @@ def create(
             gold_after=gold_after,
             review=review,
             lease_seconds=lease_seconds,
+            sample=sample or "none",
+            embedder=embedder,
+            retrain_every=retrain_every,
+            sample_seed=sample_seed,
         )
     except ValidationError as exc:
         err = exc.errors()[0]
@@ -95,6 +121,27 @@ def create(
         env.emit_json({**p.to_dict(), "tasks": info["task_count"]})
     else:
         env.say(f"created project [bold]{name}[/] with {info['task_count']} task(s)")
+
+
+@project.command("resample")
+@click.argument("name")
+@json_option
+@pass_env
+def resample(env: Env, name: str, as_json: bool) -> None:
+    """Refit the active-learning model of project NAME and re-order its open tasks now."""
+    from assay.labeling.active import resample as run
+
+    r = run(env.workspace(), name)
+    if as_json:
+        env.emit_json(r.to_dict())
+        return
+    how = "a logistic regression on embeddings" if r.model_fitted else "k-center diversity"
+    if r.strategy == "random":
+        how = "a seeded shuffle"
+    env.say(
+        f"{r.project}: {r.open} open task(s) ordered by {r.strategy} ({how}); "
+        f"{r.labelled} answered, {r.classes} class(es) seen"
+    )
 
 
 @project.command("list")
