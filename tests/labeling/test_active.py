@@ -14,7 +14,14 @@ from sqlalchemy import select
 from assay.domain.schema import LabelSchema
 from assay.errors import InvalidInput
 from assay.labeling import Workflow, create_project, next_task, submit
-from assay.labeling.active import embed_texts, informativeness, k_center, rank, resample
+from assay.labeling.active import (
+    diversity_order,
+    embed_texts,
+    informativeness,
+    k_center,
+    rank,
+    resample,
+)
 from assay.store.schema import projects, tasks
 from assay.workspace import Workspace
 from labeling_world import SCHEMA_YAML, World, build_world, choice
@@ -160,3 +167,14 @@ def test_cli_creates_an_active_project_and_resamples(
     assert "created without --sample" in bad.stderr
     no = run(*args[:4], "x", *args[5:], "--dataset", "flood", "--retrain-every", "0", code=1)  # type: ignore[operator]
     assert "--retrain-every" in no.stderr
+
+
+def test_diversity_order_covers_every_row_past_the_greedy_picks() -> None:
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(50, 3))
+    chosen = np.zeros(50, dtype=bool)
+    chosen[:5] = True
+    full = diversity_order(pts, chosen, greedy=100)
+    part = diversity_order(pts, chosen, greedy=10)
+    assert sorted(full) == sorted(part) == list(range(5, 50))
+    assert part[:10] == full[:10] == k_center(pts, chosen, 10)

@@ -50,6 +50,7 @@ from assay.workspace import Workspace
 STRATEGIES = ("uncertainty", "margin", "entropy", "diversity", "random")
 EMBEDDERS = ("auto", "pixels", "minilm")
 THUMB = 16
+GREEDY = 1000  # tasks ordered by exact greedy k-center; the rest farthest-first
 Array = npt.NDArray[np.float64]
 
 
@@ -104,6 +105,29 @@ def k_center(emb: Array, chosen: npt.NDArray[np.bool_], k: int | None = None) ->
     return order
 
 
+def diversity_order(emb: Array, chosen: npt.NDArray[np.bool_], greedy: int = GREEDY) -> list[int]:
+    """Every unchosen row: the first `greedy` by k-center, the rest farthest-first from
+    everything chosen (greedy k-center costs a pass over all rows per pick)."""
+    picks = k_center(emb, chosen, greedy)
+    rest = np.flatnonzero(~chosen)
+    taken = set(picks)
+    rest = np.array([i for i in rest if i not in taken], dtype=np.int64)
+    if not len(rest):
+        return picks
+    x = np.asarray(emb, dtype=np.float64)
+    centers = x[np.concatenate([np.flatnonzero(chosen), np.array(picks, dtype=np.int64)])]
+    if not len(centers):
+        return picks + rest.tolist()
+    sq = (x[rest] ** 2).sum(axis=1)
+    dist = np.full(len(rest), np.inf)
+    for start in range(0, len(centers), 1024):
+        c = centers[start : start + 1024]
+        d = sq[:, None] - 2 * x[rest] @ c.T + (c * c).sum(axis=1)[None, :]
+        dist = np.minimum(dist, d.min(axis=1))
+    tail: list[int] = rest[np.argsort(-dist, kind="stable")].tolist()
+    return picks + tail
+
+
 def seeded_order(keys: list[str], seed: int) -> list[int]:
     """A shuffle of `keys` that depends only on the seed and the keys."""
     h = [hashlib.sha256(f"{seed}:{k}".encode()).hexdigest() for k in keys]
@@ -139,13 +163,14 @@ def rank(
     labels: list[str | None],
     keys: list[str],
     seed: int = 0,
+    greedy: int = GREEDY,
 ) -> tuple[list[int], bool]:
     """The unlabelled rows in the order to label them, and whether a model was fitted."""
     if strategy == "random":
         return [i for i in seeded_order(keys, seed) if not labelled[i]], False
     fitted = fit_predict(emb, labels, seed) if strategy != "diversity" else None
     if fitted is None:
-        return k_center(emb, labelled), False
+        return diversity_order(emb, labelled, greedy), False
     proba, _ = fitted
     score = informativeness(strategy, proba)
     rows = [i for i in range(len(keys)) if not labelled[i]]
