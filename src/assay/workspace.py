@@ -312,6 +312,7 @@ class Workspace:
         strict: bool = False,
         all_annotations: bool = False,
         embed_media: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> Any:
         """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format.
 
@@ -337,7 +338,9 @@ class Workspace:
             )
         rev = self.resolve(spec, default_head=False)
         with gc_paused():
-            bundle = export_bundle(self, rev, all_annotations=all_annotations)
+            every = all_annotations or codec.needs_annotations
+            bundle = export_bundle(self, rev, all_annotations=every)
+            bundle.options = dict(options or {})
             bundle.copy_media = media and not embed_media
             bundle.embed_media = embed_media
             _keep_held_media(codec, bundle, spec)

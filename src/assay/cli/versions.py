@@ -4,7 +4,7 @@ checkout and export."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -44,6 +44,9 @@ EXPORT_FORMATS = [
     "labelstudio",
     "jsonl",
     "parquet",
+    "chat",
+    "sft",
+    "dpo",
 ]
 
 
@@ -276,6 +279,7 @@ def _write(
     strict: bool = False,
     all_annotations: bool = False,
     embed_media: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> None:
     result = env.workspace().export(
         spec,
@@ -286,6 +290,7 @@ def _write(
         strict=strict,
         all_annotations=all_annotations,
         embed_media=embed_media,
+        options=options,
     )
     _warn_dropped(env, f"{fmt} {action}", result["dropped"])
     if as_json:
@@ -315,6 +320,13 @@ def _write(
     help="Write every stored annotation of every author and every prediction, not only the "
     "labels of record (formats with a slot per annotation: labelstudio, jsonl, parquet).",
 )
+@click.option(
+    "--min-agreement",
+    type=float,
+    default=0.75,
+    show_default=True,
+    help="dpo: keep a preference pair only when at least this share of annotators agree on it.",
+)
 @strict_option
 @json_option
 @pass_env
@@ -326,12 +338,14 @@ def export(
     no_media: bool,
     embed_media: bool,
     all_annotations: bool,
+    min_agreement: float,
     strict: bool,
     as_json: bool,
 ) -> None:
     """Export a dataset version (NAME alone = working state) in a format.
 
     What the format cannot hold is counted per kind on stderr and under `dropped` in --json.
+    chat, sft and dpo write language-model training data with a lineage.json manifest.
     """
     _write(
         env,
@@ -344,6 +358,7 @@ def export(
         strict=strict,
         all_annotations=all_annotations,
         embed_media=embed_media,
+        options={"min_agreement": min_agreement},
     )
 
 

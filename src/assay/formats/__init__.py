@@ -8,7 +8,18 @@ Example:
 
 from __future__ import annotations
 
-from assay.formats import coco, cvat, cvat_video, jsonl, labelstudio, mot, parquet, voc, yolo
+from assay.formats import (
+    coco,
+    cvat,
+    cvat_video,
+    jsonl,
+    labelstudio,
+    llm,
+    mot,
+    parquet,
+    voc,
+    yolo,
+)
 from assay.formats._model import (
     ExportBundle,
     ExportRow,
@@ -25,6 +36,8 @@ def _build() -> Registry:
     for module in (coco, yolo, voc, labelstudio, jsonl, parquet, cvat, cvat_video, mot):
         registry.register(module.CODEC)
     registry.register(yolo.SEGMENT_CODEC)
+    for codec in (llm.CHAT_CODEC, llm.SFT_CODEC, llm.DPO_CODEC):
+        registry.register(codec)
     return registry
 
 
