@@ -24,7 +24,10 @@ from assay.domain.commit import Commit
 from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.ingest import IngestReport, ingest_paths
+from assay.ingest.sensors.options import SensorOptions
 from assay.store import Database, LocalBlobStore
+from assay.store._sql import select_in
+from assay.store.schema import items
 
 if TYPE_CHECKING:
     from assay import versioning
@@ -137,8 +140,13 @@ class Workspace:
         source: str = "",
         text_field: str = "text",
         progress: Callable[[int, int], None] | None = None,
+        sensors: SensorOptions | None = None,
     ) -> IngestReport:
-        """Ingest files and folders (recursively); the same bytes give the same item."""
+        """Ingest files and folders (recursively); the same bytes give the same item.
+
+        Videos (.ts, .mpg, .mp4, .mkv) become an item and their sampled frames derived items
+        with MISB ST 0601 telemetry and footprints; georeferenced scenes (GeoTIFF, COG, NITF,
+        JPEG 2000) an item stored as a COG and their chips derived items; `sensors` sets how."""
         return ingest_paths(
             self.db,
             self.blobs,
@@ -149,22 +157,26 @@ class Workspace:
             source=source,
             text_field=text_field,
             progress=progress,
+            sensors=sensors,
         )
 
     # --- datasets ----------------------------------------------------------------------------
 
-    def create_dataset(self, name: str) -> None:
+    def create_dataset(self, name: str, marking: str | None = None) -> None:
+        """An empty dataset; `marking` declares it (and its exports) at least that marking."""
         from assay import versioning
 
+        declared = self.scheme.render(self.scheme.parse(marking)) if marking else ""
         with self.db.begin() as conn:
-            versioning.create(conn, name)
-            audit.append(conn, self.actor, "dataset.create", f"dataset:{name}")
+            versioning.create(conn, name, declared)
+            details = {"marking": declared} if declared else None
+            audit.append(conn, self.actor, "dataset.create", f"dataset:{name}", details)
 
     def datasets(self) -> list[versioning.DatasetInfo]:
         from assay.versioning.datasets import list_all
 
         with self.db.read() as conn:
-            return list_all(conn)
+            return list_all(conn, self.scheme)
 
     def add_items(self, name: str, query: str | None = None) -> int:
         """Add all items, or those matching `query`, to the dataset's working state."""
@@ -243,11 +255,15 @@ class Workspace:
             tags = tags_by_commit(conn, rev.dataset_id)
         assert rev.commit is not None  # default_head resolves to a commit or raises
         c = rev.commit
-        markings = _manifest.read(self.blobs, c.manifest, ["marking"])["marking"].unique()
+        t = _manifest.read(self.blobs, c.manifest, ["item_id", "marking"])
+        with self.db.read() as conn:
+            # The items' markings now count too: a marking raised after the commit holds.
+            now = select_in(conn, [items.c.marking], items.c.id, t["item_id"].to_pylist())
+        markings = set(t["marking"].unique().to_pylist()) | {r[0] for r in now}
         return {
             **c.to_dict(),
             "tags": tags.get(c.id, []),
-            "marking": self.scheme.highest_text(markings.to_pylist()),
+            "marking": self.scheme.highest_text(markings),
             "verified": c.verify(),
         }
 
@@ -311,6 +327,7 @@ class Workspace:
         action: str = "export",
         strict: bool = False,
         all_annotations: bool = False,
+        scene: bool = False,
         embed_media: bool = False,
         options: dict[str, Any] | None = None,
     ) -> Any:
@@ -320,7 +337,9 @@ class Workspace:
         The result's `dropped` counts, per kind, what the format could not hold; with `strict`
         any drop is an `InvalidInput` and nothing is written. `all_annotations` writes every
         stored annotation of every author (and predictions) where the format has a slot per
-        annotation, instead of the labels of record only. `embed_media` writes the media bytes
+        annotation, instead of the labels of record only. `scene` writes chips' labels on
+        their scenes, objects cut by chip borders merged (`assay.formats._scene`).
+        `embed_media` writes the media bytes
         into the label file itself (Parquet: an ``image`` column Hugging Face `datasets` reads as
         an `Image` feature) instead of a ``media/`` folder.
         """
@@ -341,6 +360,10 @@ class Workspace:
             every = all_annotations or codec.needs_annotations
             bundle = export_bundle(self, rev, all_annotations=every)
             bundle.options = dict(options or {})
+            if scene:
+                from assay.formats._scene import to_scenes
+
+                to_scenes(self, bundle)
             bundle.copy_media = media and not embed_media
             bundle.embed_media = embed_media
             _keep_held_media(codec, bundle, spec)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from assay.domain.labels import Region
-from assay.errors import InvalidInput, PermissionDenied
+from assay.errors import InvalidInput, NotFound, PermissionDenied
 from assay.labeling import dashboard, next_task, submit
 from assay.labeling.prelabel import prelabel
 from assay.labeling.prelabel_stats import compare
@@ -53,12 +53,15 @@ def test_a_classifier_prelabels_open_tasks_least_confident_first(
 ) -> None:
     w = _world(ws, tmp_path)
     clf = CallableClassifier(_by_pixel, DAMAGE, name="rule")
-    report = prelabel(ws, "survey", model=clf, name="rule@1", batch_size=4)
-    assert report.labelled == report.open_tasks == 9 and report.control == "damage"
-    assert report.batches == 3 and report.regions == 9
+    report = prelabel(ws, "survey", model=clf, name="rule@1", batch_size=3)
+    assert report.labelled == report.open_tasks == 8 and report.control == "damage"
+    assert report.batches == 3 and report.regions == 8
     with ws.db.read() as conn:
         rows = conn.execute(select(ann_t).where(ann_t.c.kind == "model")).all()
-    assert {r.author for r in rows} == {"model:rule@1"} and len(rows) == 9
+    assert {r.author for r in rows} == {"model:rule@1"} and len(rows) == 8
+    # A second run of the same version stores nothing new (--redo labels again).
+    again = prelabel(ws, "survey", model=clf, name="rule@1")
+    assert again.labelled == 0 and again.already == 8
     ana = w.users["ana"]  # CUI/FLOOD: sees the public and cui items
     scores = []
     while (lease := next_task(ws, ana, "survey")) is not None:
@@ -67,9 +70,6 @@ def test_a_classifier_prelabels_open_tasks_least_confident_first(
         scores.append(pre["score"])
         submit(ws, ana, lease.task_id, str(uuid.uuid4()), [])
     assert len(scores) == 8 and scores == sorted(scores) and scores[0] < scores[-1]
-    # A second run of the same version stores nothing new; --redo labels again.
-    again = prelabel(ws, "survey", model=clf, name="rule@1")
-    assert again.labelled == 0 and again.open_tasks == 1 and again.already == 1
 
 
 def test_an_onnx_detector_stores_scaled_boxes_and_counts_what_it_leaves_out(
@@ -79,7 +79,7 @@ def test_an_onnx_detector_stores_scaled_boxes_and_counts_what_it_leaves_out(
     add_model(ws, "det", _detector(tmp_path))
     report = prelabel(ws, "survey", "det", min_score=0.5)
     assert (report.model, report.task, report.control) == ("det@1", "detection", "label")
-    assert report.labelled == 9 and report.regions == 18 and report.below_min_score == 9
+    assert report.labelled == 8 and report.regions == 16 and report.below_min_score == 8
     with ws.db.read() as conn:
         payload = conn.execute(select(ann_t.c.payload).where(ann_t.c.kind == "model")).scalar()
     boxes = json.loads(payload)
@@ -97,13 +97,16 @@ def test_a_models_marking_is_enforced(ws: Workspace, tmp_path: Path) -> None:
         prelabel(ws, "survey", "det", user=w.users["man"])
     with pytest.raises(PermissionDenied, match="manager role"):
         prelabel(ws, "survey", "det", user=w.users["ana"])
-    # The SECRET model writes only onto the SECRET item: never onto items marked below it.
+    # The SECRET model never writes onto items marked below it; the SECRET project it may.
     r = prelabel(ws, "survey", "det", user=w.users["root"])
-    assert (r.labelled, r.below_model_marking) == (1, 8)
-    # An UNCLASSIFIED model run by a CUI/FLOOD manager stays within the manager's clearance.
+    assert (r.labelled, r.below_model_marking) == (0, 8)
+    assert prelabel(ws, "sar-ops", "det", user=w.users["root"]).labelled == 1
+    # An UNCLASSIFIED model run by a CUI/FLOOD manager: the SECRET project stays unknown.
     add_model(ws, "det-open", _detector(tmp_path, "det2.onnx"), classes=["building", "vehicle"])
     r2 = prelabel(ws, "survey", "det-open", user=w.users["man"])
-    assert (r2.labelled, r2.not_visible, r2.model_marking) == (8, 1, "UNCLASSIFIED")
+    assert (r2.labelled, r2.not_visible, r2.model_marking) == (8, 0, "UNCLASSIFIED")
+    with pytest.raises(NotFound, match="no project"):
+        prelabel(ws, "sar-ops", "det-open", user=w.users["man"])
     with pytest.raises(InvalidInput, match="below its training data"):
         ws.create_dataset("secrets")
         ws.add_items("secrets", "marking=SECRET/SAR")
@@ -191,7 +194,9 @@ def test_cli_prelabel_reports_json_and_one_error_line(
     run = cli  # the in-process `assay` entry point
     out = run("-w", ws.root, "prelabel", "survey", "--model", "det@1", "--json")  # type: ignore[operator]
     doc = json.loads(out.stdout)
-    assert doc["labelled"] == 1 and doc["below_model_marking"] == 8
+    assert doc["labelled"] == 0 and doc["below_model_marking"] == 8
+    secret = run("-w", ws.root, "prelabel", "sar-ops", "--model", "det", "--json")  # type: ignore[operator]
+    assert json.loads(secret.stdout)["labelled"] == 1
     text = run("-w", ws.root, "prelabel", "survey", "--model", "det", "--redo")  # type: ignore[operator]
     assert "not stored: 8 marked below the model (SECRET/SAR)" in text.stdout
     bad = run("-w", ws.root, "prelabel", "survey", "--model", "det", "--as", "man", code=1)  # type: ignore[operator]

@@ -12,11 +12,13 @@ from assay.formats import (
     coco,
     cvat,
     cvat_video,
+    geojson,
     jsonl,
     labelstudio,
     llm,
     mot,
     parquet,
+    stac,
     voc,
     yolo,
 )
@@ -33,7 +35,8 @@ from assay.formats._validate import BOUNDS_TOLERANCE_PX
 
 def _build() -> Registry:
     registry = Registry()
-    for module in (coco, yolo, voc, labelstudio, jsonl, parquet, cvat, cvat_video, mot):
+    for module in (coco, yolo, voc, labelstudio, jsonl, parquet, cvat, cvat_video, mot, geojson,
+                   stac):  # fmt: skip
         registry.register(module.CODEC)
     registry.register(yolo.SEGMENT_CODEC)
     for codec in (llm.CHAT_CODEC, llm.SFT_CODEC, llm.DPO_CODEC):

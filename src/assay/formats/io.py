@@ -20,7 +20,9 @@ from assay.domain.labels import (
     metadata_record,
     payload_from_json_trusted,
     payload_hash,
+    payload_text_and_hash,
     regions_from_dicts,
+    trusted_region,
 )
 from assay.domain.marking import Marking
 from assay.errors import InvalidInput
@@ -33,6 +35,7 @@ from assay.formats._model import (
     ImportBundle,
     ImportedMedia,
 )
+from assay.markings import MarkChange, raise_markings
 from assay.store import LocalBlobStore
 from assay.store._sql import insert_ignore, select_in
 from assay.store.schema import annotations_table, datasets, items
@@ -55,9 +58,10 @@ class ImportReport:
     regions: int = 0
     authors: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # what the file held and assay cannot
+    raised: list[MarkChange] = field(default_factory=list)  # existing items marked higher
 
     def to_dict(self) -> dict[str, object]:
-        return self.__dict__.copy()
+        return {**self.__dict__, "raised": [c.to_dict() for c in self.raised]}
 
 
 def _media_bytes(m: ImportedMedia, source: Path | None) -> bytes:
@@ -92,16 +96,26 @@ def _item_marking(ws: Workspace, given: Marking | None, stated: str | None) -> s
     return ws.scheme.render(ws.scheme.highest(marks))
 
 
-def annotation_id(item_id: str, author: str, regions: list[Region], source_id: str | None) -> str:
+def annotation_id(
+    item_id: str,
+    author: str,
+    regions: list[Region],
+    source_id: str | None,
+    label_hash: str | None = None,
+) -> str:
     """Deterministic, so importing the same file twice stores each annotation once."""
-    key = canonical_json([item_id, author, payload_hash(regions), source_id or ""])
+    h = label_hash if label_hash is not None else payload_hash(regions)
+    key = canonical_json([item_id, author, h, source_id or ""])
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def import_bundle(
     ws: Workspace, bundle: ImportBundle, dataset: str, marking: Marking | None = None
 ) -> ImportReport:
-    """Bring media and labels into `dataset`'s working state in one transaction."""
+    """Bring media and labels into `dataset`'s working state in one transaction.
+
+    Consumes the bundle: each annotation's regions are released once stored as text.
+    """
     marking_text = ws.scheme.render(marking or Marking())
     report = ImportReport(dataset, media=len(bundle.media), dropped=bundle.dropped.to_dict())
     staged: list[tuple[str, ImportedMedia, bytes | None]] = []
@@ -117,7 +131,12 @@ def import_bundle(
     ann_rows: list[dict[str, object]] = []
     records: dict[str, LabelRecord] = {}
     authors: set[str] = set()
+    met: dict[str, str] = {}
     for sha, m, data in staged:
+        # The marking each item is met with: the highest the file states for it (the same
+        # bytes may come twice) and `--marking`; new items get it, existing ones rise to it.
+        mark = _item_marking(ws, marking, m.marking)
+        met[sha] = ws.scheme.highest_text([met[sha], mark]) if sha in met else mark
         if sha not in item_rows and data is not None:
             meta = dict(m.metadata)
             meta.setdefault("path", m.name)
@@ -132,17 +151,20 @@ def import_bundle(
                 "source": str(bundle.source or ""),
                 "metadata": meta_text,
                 "metadata_hash": meta_hash,
-                "marking": _item_marking(ws, marking, m.marking),
+                "marking": mark,
                 "parent_id": None,
                 "derivation": None,
                 "created": created,
             }
         human = [a for a in m.annotations if a.kind == "human"]
         for a in m.annotations:
+            # Validated regions with the author filled in (model_copy costs more than the rest).
             regions = [
-                r if r.author else r.model_copy(update={"author": a.author}) for r in a.regions
+                r if r.author else trusted_region({**r.__dict__, "author": a.author})
+                for r in a.regions
             ]
-            aid = annotation_id(sha, a.author, regions, a.source_id)
+            payload, label_hash = payload_text_and_hash(regions)
+            aid = annotation_id(sha, a.author, regions, a.source_id, label_hash)
             ann_rows.append(
                 {
                     "id": aid,
@@ -150,7 +172,7 @@ def import_bundle(
                     "project": None,
                     "author": a.author,
                     "kind": a.kind,
-                    "payload": canonical_json([r.model_dump(exclude_none=True) for r in regions]),
+                    "payload": payload,
                     "created": a.created or created,
                     "lead_time": a.lead_time,
                     "supersedes": None,
@@ -162,12 +184,17 @@ def import_bundle(
                 # The label of record is the latest human annotation the file holds for the item.
                 records[sha] = LabelRecord(
                     sha,
-                    regions,
+                    [],  # the payload says it all; the regions are released below
                     [aid],
                     sorted({r.author or a.author for r in regions} | {a.author}),
+                    payload,
+                    label_hash,
+                    n_regions=len(regions),
                 )
                 report.regions += len(regions)
                 authors.add(a.author)
+            # A big file's regions are the bulk of memory: the stored text replaces them.
+            a.regions = []
         if m.record is not None:
             # The file states the labels of record itself (all regions of all authors).
             mine = ann_rows[len(ann_rows) - len(m.annotations) :]
@@ -182,10 +209,13 @@ def import_bundle(
     members = list(dict.fromkeys(sha for sha, _m, _d in staged))
     with ws.db.begin() as conn:
         existing = {r[0] for r in select_in(conn, [items.c.id], items.c.id, list(item_rows))}
-        new_rows = [r for k, r in item_rows.items() if k not in existing]
+        new_rows = [{**r, "marking": met[k]} for k, r in item_rows.items() if k not in existing]
         report.new_items = len(new_rows)
         if new_rows:
             conn.execute(items.insert(), new_rows)
+        fresh = {str(r["id"]) for r in new_rows}
+        higher = {k: v for k, v in met.items() if k not in fresh}
+        report.raised = raise_markings(conn, ws.scheme, ws.actor, higher, via="import")
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
         add_item_ids(conn, ds, members)
@@ -212,6 +242,7 @@ def import_bundle(
                 "media": report.media,
                 "new_items": report.new_items,
                 "annotations": report.new_annotations,
+                "raised": len(report.raised),
                 "marking": marking_text,
             },
         )
@@ -278,7 +309,11 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     labels = t["labels"].to_pylist()
     ann_ids = t["annotation_ids"].to_pylist()
     authors = t["authors"].to_pylist()
-    markings = t["marking"].to_pylist()
+    # An old commit states the higher of the marking it recorded and the item's marking now.
+    markings = [
+        m if attrs[i][4] == m else ws.scheme.highest_text([m, attrs[i][4]])
+        for i, m in zip(ids, t["marking"].to_pylist(), strict=True)
+    ]
     names = _unique_names([attrs[i][0] for i in ids], ids)
     label_set: dict[str, None] = {}
     export_rows: list[ExportRow] = []
@@ -287,7 +322,7 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     parsed_labels = json.loads("[" + ",".join(labels) + "]") if labels else []
     parsed_meta = json.loads("[" + ",".join(attrs[i][3] for i in ids) + "]") if ids else []
     for k, sha in enumerate(ids):
-        _name, width, height, _meta = attrs[sha]
+        _name, width, height, _meta, _marking = attrs[sha]
         regions = regions_from_dicts(parsed_labels[k])
         for r in regions:
             if r.label is not None and r.kind in ("box", "polygon", "point", "span"):
@@ -307,8 +342,11 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
                 annotation_ids=list(ann_ids[k]),
             )
         )
-    n = len(ids)
-    marking = ws.scheme.highest_text(markings) if n else ws.scheme.render(Marking())
+    with ws.db.read() as conn:
+        declared = conn.execute(
+            select(datasets.c.marking).where(datasets.c.id == rev.dataset_id)
+        ).scalar()
+    marking = ws.scheme.highest_text([*markings, declared or ws.scheme.render(Marking())])
     full_map = label_map.extend(sorted(label_set) if not label_map else label_set)
     if numbers is None or full_map != label_map:
         with ws.db.begin() as conn:

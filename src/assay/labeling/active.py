@@ -41,7 +41,7 @@ from assay.domain.labels import payload_from_json
 from assay.domain.schema import LabelSchema
 from assay.errors import InvalidInput, MissingExtra, require
 from assay.labeling._db import write
-from assay.labeling.projects import Project, cached_project
+from assay.labeling.projects import Project, get_project, project_by_id
 from assay.store._sql import select_in
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import assignments, items, tasks
@@ -326,7 +326,8 @@ def _labels(ws: Workspace, p: Project) -> tuple[list[Any], dict[int, str]]:
 
 def resample(ws: Workspace, project: str | int, actor: str | None = None) -> ResampleReport:
     """Refit (where there are labels) and re-order the open tasks of an active-learning project."""
-    p = cached_project(ws, project)
+    with ws.db.read() as conn:
+        p = project_by_id(conn, project) if isinstance(project, int) else get_project(conn, project)
     wf = p.workflow
     if wf.sample == "none":
         raise InvalidInput(f"project {p.name!r} was created without --sample; nothing to order")
@@ -371,7 +372,7 @@ def after_submit(ws: Workspace, task_id: int) -> ResampleReport | None:
         row = conn.execute(text(_TASK), {"t": task_id}).first()
         if row is None or row[2] or row[1] != 1:  # gold, or not the task's first answer
             return None
-        p = cached_project(ws, int(row[0]))
+        p = project_by_id(conn, int(row[0]))
         every = p.workflow.retrain_every
         if not every or p.workflow.sample == "none":
             return None

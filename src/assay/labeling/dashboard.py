@@ -18,8 +18,9 @@ from sqlalchemy import Integer, case, cast, func, select
 from assay.domain.labels import payload_from_json
 from assay.labeling import gold as scoring
 from assay.labeling._access import marking_filter, visible_markings
+from assay.labeling._tx import tx_for
+from assay.labeling.catalog import summary, visible_project
 from assay.labeling.prelabel_stats import prelabel_outcomes
-from assay.labeling.projects import get_project, summary
 from assay.labeling.users import User
 from assay.store.schema import (
     annotations_table as ann_t,
@@ -41,9 +42,9 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
         user.require("manage")
     now = time.time()
     with ws.db.read() as conn:
-        p = get_project(conn, project)
+        p = visible_project(conn, ws, user, project)
         visible = (
-            marking_filter(tasks.c.marking, visible_markings(conn, ws.scheme, user, p.id))
+            marking_filter(tasks.c.marking, visible_markings(tx_for(conn), ws.scheme, user, p.id))
             if user is not None
             else tasks.c.id.is_not(None)
         )

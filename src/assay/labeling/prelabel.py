@@ -36,7 +36,7 @@ from assay.domain.labels import Region, payload_to_json, regions_from_dicts
 from assay.domain.schema import Control, LabelSchema
 from assay.errors import InvalidInput, PermissionDenied
 from assay.labeling._db import write
-from assay.labeling.projects import get_project
+from assay.labeling.catalog import visible_project
 from assay.labeling.users import User
 from assay.models._types import ImageClassifier, ImageDetector
 from assay.store._sql import select_in
@@ -217,7 +217,7 @@ def prelabel(
             f"(marked {m.marking})"
         )
     with ws.db.read() as conn:
-        p = get_project(conn, project)
+        p = visible_project(conn, ws, user, project)  # NotFound for a project above the user
     classes = list(m.adapter.classes)
     ctl = _pick_control(p.schema, m.kind, classes, control)
     labels = {lab.name for lab in ctl.labels}
