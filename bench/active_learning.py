@@ -146,7 +146,23 @@ def labels_to_target(
     return None
 
 
+def ceiling(emb: np.ndarray, y: np.ndarray, seeds: int) -> float:
+    """Test accuracy with every pool item labelled (median over the split seeds)."""
+    accs = []
+    for seed in range(seeds):
+        idx = np.random.default_rng(seed).permutation(len(y))
+        n_test = len(y) // 4
+        accs.append(accuracy(emb, y, idx[n_test:], idx[:n_test]))
+    return median(accs)
+
+
 def run(name: str, emb: np.ndarray, y: np.ndarray, target: float, seeds: int, budget: int) -> str:
+    top = ceiling(emb, y, seeds)
+    note = ""
+    if target > 0.98 * top:
+        note = f" (asked {target:.0%}; with every pool label the model reaches {top:.1%})"
+        target = round(0.97 * top, 3)
+    print(f"{name}: every pool label gives {top:.3f}; target {target:.3f}", flush=True)
     results: dict[str, list[int | None]] = {}
     for strategy in STRATEGIES:
         t0 = time.perf_counter()
@@ -173,8 +189,8 @@ def run(name: str, emb: np.ndarray, y: np.ndarray, target: float, seeds: int, bu
             ]
         )
     return (
-        f"#### {name}: labels to reach {target:.0%} test accuracy ({len(y)} items, "
-        f"{seeds} split seeds)\n\n"
+        f"#### {name}: labels to reach {target:.1%} test accuracy ({len(y)} items, "
+        f"{seeds} split seeds; every pool label: {top:.1%}){note}\n\n"
         + table(["strategy", "median labels", "per seed", "vs random", "saving"], rows)
         + "\n"
     )
@@ -184,12 +200,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5, help="Split seeds (median reported).")
     ap.add_argument("--digits-target", type=float, default=0.93, help="Target accuracy.")
-    ap.add_argument("--text-target", type=float, default=0.95, help="Target accuracy.")
+    ap.add_argument(
+        "--text-target",
+        type=float,
+        default=0.9,
+        help="Target accuracy (lowered to 97%% of the all-labels accuracy when above it).",
+    )
     ap.add_argument("--skip-text", action="store_true", help="Only the digits (no torch).")
     args = ap.parse_args()
     parts = ["### Active learning: labels needed versus random sampling\n"]
     emb, y = digits()
     parts.append(run("digits", emb, y, args.digits_target, args.seeds, budget=800))
+    write_result("active_learning", "\n".join(parts))  # kept if the text part is stopped
     if not args.skip_text:
         docs, ty = texts()
         t0 = time.perf_counter()

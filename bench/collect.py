@@ -40,6 +40,7 @@ scripts; every section says how it was produced.
 | `eval_corruptions.py` | ImageNet-C corruptions vs imagecorruptions |
 | `sensors_fmv.py` | drone video ingest (frames + KLV) vs klvdata + PyAV and stanag4609 |
 | `prelabel_throughput.py` | `assay prelabel` vs one-item-at-a-time loops over the same ONNX model |
+| `active_learning.py` | labels to a target accuracy per active-learning strategy vs random |
 """
 
 
