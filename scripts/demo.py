@@ -48,7 +48,7 @@ def prelabel_demo(ws: Path) -> None:
     run("project", "create", "triage", "--schema", "schema.yaml", "--dataset", "flood-town",
         cwd=ws)  # fmt: skip
     run("prelabel", "triage", "--model", "flood-damage@1", cwd=ws)
-    print("\n(three annotators answer six tasks: accept, correct or clear the model's answer)")
+    print("\n(an annotator answers six tasks: accepts, corrects or clears the model's answer)")
     answer_some_tasks(ws)
     run("project", "status", "triage", cwd=ws)
 
