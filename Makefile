@@ -16,10 +16,11 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.core
 	touch $@
 
 # Active learning's MiniLM embeddings need torch: the CPU build goes in first, so nothing
-# that depends on torch pulls another build.
+# that depends on torch pulls another build. torch wants setuptools >= 77.0.3 and the dev
+# extra < 81 (imagecorruptions imports pkg_resources): both hold the range.
 $(VENV)/.active: pyproject.toml $(VENV)/.dev
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[active]'
+	$(BIN)/pip install -q torch==2.13.0 'setuptools>=77.0.3,<81'
+	$(BIN)/pip install -q -e '.[active,dev]'
 	touch $@
 
 # datumaro (the format library CVAT is built on) reads assay's CVAT and MOT exports in the tests;

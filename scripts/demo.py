@@ -6,9 +6,10 @@ output doubles as a walk-through.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import shlex
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -37,14 +38,27 @@ controls:
 
 
 def run(*args: str, cwd: Path) -> str:
-    cmd = [sys.executable, "-m", "assay", *args]
+    """Run one `assay` command as typed in a shell (in this interpreter: one start-up for
+    the whole walk-through), echo its output, and stop the demo if it fails."""
+    from assay.cli import main as assay
+
     print(f"\n$ assay {shlex.join(args)}", flush=True)
-    proc = subprocess.run(cmd, cwd=cwd, text=True, capture_output=True)
-    sys.stdout.write(proc.stdout)
-    sys.stderr.write(proc.stderr)
-    if proc.returncode != 0:
-        raise SystemExit(f"demo step failed with exit code {proc.returncode}")
-    return proc.stdout.strip()
+    out = io.StringIO()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out):
+            try:
+                assay(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(here)
+    sys.stdout.write(out.getvalue())
+    if code != 0:
+        raise SystemExit(f"demo step failed with exit code {code}")
+    return out.getvalue().strip()
 
 
 def prelabel_demo(ws: Path) -> None:
@@ -90,12 +104,20 @@ def answer_some_tasks(ws: Path) -> None:
 
 def main(target: str = "demo") -> None:
     root = Path(target).resolve()
-    if root.exists():
-        shutil.rmtree(root)
+    ws = root / "workspace"
+    if root.exists() and any(root.iterdir()):
+        # Never delete what a user may have made since (exports, users, labels, projects).
+        print(
+            f"{root} already exists: the demo was built before and may hold your own work "
+            "since (exports, users, labels, projects), so it is left exactly as it is.\n"
+            f"To start over from scratch, delete it yourself: rm -rf {shlex.quote(str(root))} "
+            "&& make demo"
+        )
+        print(next_steps(ws))
+        return
     data = root / "data"
     print(f"generating flood-response sample data in {data} ...")
     write_flood_town(data)
-    ws = root / "workspace"
     ws.mkdir(parents=True)
     run("init", ".", cwd=ws)
     run("ingest", str(data / "reports"), "--source", "field-teams", "--marking", "CUI", cwd=ws)
@@ -137,25 +159,29 @@ def main(target: str = "demo") -> None:
     (ws / "traffic.yaml").write_text(TRAFFIC)
     prelabel_demo(ws)
     run("audit", "verify", cwd=ws)
-    print(
-        f"""
-Demo workspace ready in {ws}
-Next, try:
-  cd {ws}
+    print(f"\nDemo workspace ready in {ws}")
+    print(next_steps(ws))
+
+
+def next_steps(ws: Path) -> str:
+    """What to try next: lines that can be pasted in this order into a fresh shell."""
+    activate = Path(sys.prefix) / "bin" / "activate"
+    q = shlex.quote
+    return f"""Next, try (paste these lines in order):
+  source {q(str(activate))}
+  cd {q(str(ws))}
   assay show flood-town@survey-1
   assay diff flood-town HEAD~1 HEAD --json
   assay export flood-town --format yolo --out ../export-yolo
   assay checkout flood-town@survey-1 --format labelstudio --out ../survey-1
   assay audit log
-Label it in the browser (schema.yaml is there):
+Label it in the browser (schema.yaml and traffic.yaml are there); the first line adds a user once:
   ASSAY_PASSWORD=change-me assay user add ana --role admin --clearance CUI
-  assay project create survey --schema schema.yaml --dataset flood-town --overlap 2
+  assay project create survey --schema schema.yaml --dataset flood-town --overlap 2 --from-labels
   assay project create traffic --schema traffic.yaml --dataset flight-07
-  assay serve        # then open http://127.0.0.1:8000/login as ana
-  # /label/survey labels the scenes, /video/traffic tracks vehicles on the drone
-  # flight with its telemetry, /map shows footprints, the flight, labels and the scene
-(assay is installed in .venv: activate it with `source .venv/bin/activate`.)"""
-    )
+  assay serve        # then open http://127.0.0.1:8000/login as ana (password change-me)
+/label/survey labels the scenes, /video/traffic tracks vehicles on the drone flight with its
+telemetry, /map shows footprints, the flight, labels and the scene."""
 
 
 if __name__ == "__main__":

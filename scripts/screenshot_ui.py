@@ -2,7 +2,7 @@
 
 Builds a throw-away workspace (a synthetic aerial flood scene, an annotator, a project with a
 model pre-label), serves it on 127.0.0.1, drives the system Chromium with Playwright, draws a
-box and sets its class with a number key, and saves the screenshot.
+box after choosing its class with a number key, and saves the screenshot.
 
     PYTHONPATH=src .venv/bin/python scripts/screenshot_ui.py [--out docs/screenshots/label.png]
 """
@@ -168,11 +168,11 @@ def main() -> None:
                 return box["x"] + tx + x * scale, box["y"] + ty + y * scale
 
             for (x0, y0, x1, y1), key in [((120, 150, 210, 210), "1"), ((596, 278, 636, 300), "2")]:
+                page.keyboard.press(key)  # the class of the box drawn next
                 page.mouse.move(*at(x0 - 2, y0 - 2))
                 page.mouse.down()
                 page.mouse.move(*at(x1 + 2, y1 + 2), steps=6)
                 page.mouse.up()
-                page.keyboard.press(key)
             page.keyboard.press("6")  # damage: minor
             page.wait_for_timeout(2800)  # let the pre-label toast fade
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -41,11 +41,15 @@ class Scan:
 
 
 def _same_as_missing(hidden: Any, missing: Any, name: str = HIDDEN["name"]) -> None:
-    """A hidden project's answer is a missing project's, up to the name the caller sent."""
+    """A hidden project's answer is a missing project's, up to the name the caller sent
+    (the API's JSON error, or a browser page's HTML error page)."""
     assert hidden.status_code == missing.status_code == 404
-    assert hidden.json()["error"].replace(name, "P") == missing.json()["error"].replace(
-        MISSING, "P"
-    )
+    if "text/html" in missing.headers["content-type"]:
+        assert hidden.text.replace(name, "P") == missing.text.replace(MISSING, "P")
+    else:
+        assert hidden.json()["error"].replace(name, "P") == missing.json()["error"].replace(
+            MISSING, "P"
+        )
     drop = {"content-length", "date"}
     assert {k: v for k, v in hidden.headers.items() if k not in drop} == {
         k: v for k, v in missing.headers.items() if k not in drop
@@ -213,7 +217,43 @@ def deny_me(world: World, client: Client) -> None:
     assert r.json()["clearance"] == "UNCLASSIFIED"
 
 
+def deny_history(world: World, client: Client) -> None:
+    refs = _hidden_refs(world, client)
+    scan = Scan(world, refs)
+    root = client("root").get(f"/api/v1/projects/{HIDDEN['name']}/mine").json()
+    assert sorted(t["task_id"] for t in root["history"]) == sorted(refs)
+    assert root["submitted"] == root["tasks"] == len(world.all_items)
+    _both(client("ana"), "GET", "/api/v1/projects/{p}/mine")
+    ana = scan(client("ana").get("/api/v1/projects/survey/mine")).json()
+    assert (ana["tasks"], ana["submitted"], ana["history"]) == (8, 0, [])
+
+
+def deny_my_answer(world: World, client: Client) -> None:
+    refs = _hidden_refs(world, client)
+    mine = client("root").get(f"/api/v1/tasks/{refs[0]}/mine")
+    assert mine.status_code == 200 and mine.json()["task_id"] == refs[0]
+    # nobody reads another annotator's answer: the same 404 as for a task that never was
+    made_up = "0123456789abcdef" * 2
+    for name in ("ana", "man"):
+        r = client(name).get(f"/api/v1/tasks/{refs[0]}/mine")
+        assert r.status_code == 404 and r.json() == {"error": f"no task {refs[0]}"}
+    r = client("ana").get(f"/api/v1/tasks/{made_up}/mine")
+    assert r.status_code == 404 and r.json() == {"error": f"no task {made_up}"}
+
+
+def deny_amend(world: World, client: Client) -> None:
+    refs = _hidden_refs(world, client)
+    body = {"client_id": _cid(), "regions": []}
+    r = client("ana").post(f"/api/v1/tasks/{refs[0]}/amend", json=body)
+    assert r.status_code == 404 and r.json() == {"error": f"no task {refs[0]}"}
+    ok = client("root").post(f"/api/v1/tasks/{refs[0]}/amend", json=body)
+    assert ok.status_code == 200 and ok.json()["task_id"] == refs[0]
+
+
 DENIALS: dict[tuple[str, str], Callable[[World, Client], None]] = {
+    ("GET", "/api/v1/projects/{project}/mine"): deny_history,
+    ("GET", "/api/v1/tasks/{task_id}/mine"): deny_my_answer,
+    ("POST", "/api/v1/tasks/{task_id}/amend"): deny_amend,
     ("POST", "/api/v1/auth/login"): deny_login,
     ("POST", "/api/v1/auth/logout"): deny_logout,
     ("GET", "/api/v1/me"): deny_me,

@@ -113,6 +113,23 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+def plain(value: Any) -> str:
+    """A value as a person reads it, never a Python repr: lists comma-separated (`-` when
+    empty), mappings as `key=value`, None as `-`.
+
+    Example:
+        >>> plain(["v1", "survey-1"]), plain([]), plain({"items": 3, "regions": 9}), plain(None)
+        ('v1, survey-1', '-', 'items=3, regions=9', '-')
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={plain(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list | tuple | set):
+        return ", ".join(plain(v) for v in value) or "-"
+    return str(value)
+
+
 def say_raised(env: Env, changes: Any, limit: int = 20) -> None:
     """Tell the user which existing items now carry a higher marking (never silently)."""
     if not changes:

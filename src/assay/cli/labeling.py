@@ -31,15 +31,42 @@ def project() -> None:
     "--adaptive-min", type=int, default=1, show_default=True, help="Labels every task gets."
 )
 @click.option("--gold", help="Gold labels from DATASET@REV (served unannounced).")
-@click.option("--gold-share", type=float, default=0.0, show_default=True)
-@click.option("--gold-min-accuracy", type=float, default=0.7, show_default=True)
+@click.option(
+    "--gold-share",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of an annotator's tasks that are gold, 0..1 (0.05 when --gold is given "
+    "without it).",
+)
+@click.option(
+    "--gold-min-accuracy",
+    type=float,
+    default=0.7,
+    show_default=True,
+    help="Pause an annotator whose mean gold score falls below this (0..1).",
+)
 @click.option(
     "--gold-after", type=int, default=5, show_default=True, help="Gold tasks before pausing."
 )
 @click.option("--review", default="none", show_default=True, help="none|all|disagreements|sample:F")
-@click.option("--lease", "lease_seconds", type=float, default=900.0, show_default=True)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=float,
+    default=900.0,
+    show_default=True,
+    help="Seconds an annotator holds a task before it returns to the queue (900 = 15 min).",
+)
 @click.option("--instructions", type=path_arg(exists=True, dir_okay=False), help="Markdown file.")
 @click.option("--title", help="Display title (default: the schema's title).")
+@click.option(
+    "--from-labels",
+    is_flag=True,
+    help="Start every task from the dataset's labels of record, shown for correction "
+    "(kept regions keep their author; `assay dataset pull` then changes only items with a "
+    "new answer).",
+)
 @click.option(
     "--marking",
     help="Declare the project at least this marking, LEVEL[/COMPARTMENT...] (default: the "
@@ -86,6 +113,7 @@ def create(
     lease_seconds: float,
     instructions: Path | None,
     title: str | None,
+    from_labels: bool,
     sample: str | None,
     embedder: str,
     retrain_every: int | None,
@@ -115,6 +143,7 @@ def create(
             gold_after=gold_after,
             review=review,
             lease_seconds=lease_seconds,
+            from_labels=from_labels,
             sample=sample or "none",
             embedder=embedder,
             retrain_every=retrain_every,
@@ -133,9 +162,17 @@ def create(
 
     info = next(x for x in list_projects(ws, None) if x["name"] == p.name)
     if as_json:
-        env.emit_json({**p.to_dict(), "tasks": info["task_count"], "marking": info["marking"]})
+        env.emit_json(
+            {
+                **p.to_dict(),
+                "tasks": info["task_count"],
+                "gold": info["gold_count"],
+                "marking": info["marking"],
+            }
+        )
     else:
-        env.say(f"created project [bold]{name}[/] with {info['task_count']} task(s)")
+        gold_note = f" and {info['gold_count']} gold task(s)" if info["gold_count"] else ""
+        env.say(f"created project [bold]{name}[/] with {info['task_count']} task(s){gold_note}")
 
 
 @project.command("resample")

@@ -11,7 +11,7 @@ from assay.cli._common import Env, pass_env
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=int, help="TCP port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option("--secure-cookies", is_flag=True, help="Mark session cookies Secure (HTTPS).")
 @pass_env
@@ -23,7 +23,10 @@ def serve(env: Env, host: str, port: int, workers: int, secure_cookies: bool) ->
     require("fastapi", "server")
     import uvicorn
 
+    from assay.server._port import check_port_free
+
     ws = env.workspace()  # fail here, with a clear message, if there is no workspace
+    check_port_free(host, port)  # one clear error and exit 1, before saying "serving"
     os.environ["ASSAY_WORKSPACE"] = str(ws.root)
     if secure_cookies:
         os.environ["ASSAY_SECURE_COOKIES"] = "1"

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg, say_raised
+from assay.cli._common import Env, json_option, pass_env, path_arg, plain, say_raised
+from assay.errors import InvalidInput
 from assay.ingest.sensors.options import ChipOptions, SensorOptions, VideoOptions
 
 strict_option = click.option(
@@ -51,6 +52,13 @@ EXPORT_FORMATS = [
     "sft",
     "dpo",
 ]
+export_format = click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(EXPORT_FORMATS, case_sensitive=False),
+    help="Format to write (any case).",
+)
 
 
 @click.command("init")
@@ -159,21 +167,31 @@ def ingest(
             progress=progress,
             sensors=sensors,
         )
+    nothing = bool(report.failed) and not report.new and not report.duplicate
     if as_json:
         env.emit_json(report.to_dict())
-        return
-    for f in report.failed:
-        env.err.print(f"[yellow]skipped[/] {f.path}: {f.reason}")
-    for f in report.notes:
-        env.err.print(f"[yellow]note[/] {f.path}: {f.reason}")
-    if not report.new and report.duplicate and not report.failed:
-        env.say(f"nothing new: all {len(report.duplicate)} item(s) were already ingested")
     else:
-        env.say(
-            f"{len(report.new)} new, {len(report.duplicate)} duplicate, "
-            f"{len(report.failed)} failed ({report.files} file(s))"
+        if not nothing:  # when nothing went in, the one error line below names the failures
+            for f in report.failed:
+                env.err.print(f"[yellow]skipped[/] {f.path}: {f.reason}")
+        for f in report.notes:
+            env.err.print(f"[yellow]note[/] {f.path}: {f.reason}")
+        if not report.new and report.duplicate and not report.failed:
+            env.say(f"nothing new: all {len(report.duplicate)} item(s) were already ingested")
+        else:
+            env.say(
+                f"{len(report.new)} new, {len(report.duplicate)} duplicate, "
+                f"{len(report.failed)} failed ({report.files} file(s))"
+            )
+        say_raised(env, report.raised)
+    if nothing:
+        # the summary above is printed first; the exit code says nothing went in
+        shown = "; ".join(f"{f.path}: {f.reason}" for f in report.failed[:3])
+        more = len(report.failed) - 3
+        rest = f"; and {more} more (--json lists all)" if more > 0 else ""
+        raise InvalidInput(
+            f"nothing ingested: all {len(report.failed)} file(s) failed: {shown}{rest}"
         )
-    say_raised(env, report.raised)
 
 
 def _bands(text: str | None) -> tuple[int, ...] | None:
@@ -187,7 +205,13 @@ def _bands(text: str | None) -> tuple[int, ...] | None:
 
 @click.command("import")
 @click.argument("path", type=path_arg(exists=True))
-@click.option("--format", "fmt", required=True, type=click.Choice(IMPORT_FORMATS))
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(IMPORT_FORMATS, case_sensitive=False),
+    help="Format of the file (any case).",
+)
 @click.option("--dataset", required=True, help="Dataset to import into (created if missing).")
 @click.option("--images", type=path_arg(exists=True, file_okay=False), help="Folder of media.")
 @click.option("--marking", help="Marking for the imported items, LEVEL[/COMPARTMENT...].")
@@ -204,7 +228,8 @@ def import_(
     strict: bool,
     as_json: bool,
 ) -> None:
-    """Import media and labels from a COCO, Label Studio, YOLO or VOC export."""
+    """Import media and labels from a file in one of the formats of --format (see README,
+    Formats): COCO, Label Studio, YOLO, VOC, CVAT, MOT, JSONL or Parquet."""
     report = env.workspace().import_labels(
         path, fmt, dataset, images=images, marking=marking, strict=strict
     )
@@ -321,8 +346,8 @@ def show(env: Env, spec: str, as_json: bool) -> None:
         return
     env.console.print(f"[bold]{info['marking']}[/]")
     for key in ("dataset", "id", "parents", "author", "created", "message", "manifest", "tags"):
-        env.console.print(f"{key:>9}: {info[key]}")
-    env.console.print(f"{'stats':>9}: {info['stats']}")
+        env.console.print(f"{key:>9}: {plain(info[key])}", markup=False, highlight=False)
+    env.console.print(f"{'stats':>9}: {plain(info['stats'])}", markup=False, highlight=False)
     env.console.print(f"[bold]{info['marking']}[/]")
 
 
@@ -393,7 +418,7 @@ def _write(
     if as_json:
         env.emit_json(result)
     else:
-        rev = (result["revision"] or "working state")[:12]
+        rev = result["revision"][:12] if result["revision"] else "working state"
         env.say(
             f"wrote {result['items']} item(s) of {spec} ({rev}) as {fmt} to {out}; "
             f"highest marking: {result['marking']}"
@@ -402,7 +427,7 @@ def _write(
 
 @click.command("export")
 @click.argument("spec", metavar="NAME[@REV]")
-@click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS))
+@export_format
 @click.option("--out", required=True, type=path_arg(file_okay=False))
 @click.option("--no-media", is_flag=True, help="Write label files only, not the media.")
 @click.option(
@@ -469,7 +494,7 @@ def export(
 
 @click.command("checkout")
 @click.argument("spec", metavar="NAME@REV")
-@click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS))
+@export_format
 @click.option("--out", required=True, type=path_arg(file_okay=False))
 @strict_option
 @json_option

@@ -42,13 +42,34 @@ class LabelChange:
         out: dict[str, Any] = {
             "item": self.item,
             "change": self.change,
-            "before": self.before,
-            "after": self.after,
+            "before": rounded(self.before),
+            "after": rounded(self.after),
             "author": self.author,
         }
         if self.iou is not None:
             out["iou"] = round(self.iou, 6)
         return out
+
+
+COORD_DIGITS = 3  # coordinates in a diff's JSON: pixels to 1/1000
+
+
+def rounded(region: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A region dict with its box and point coordinates rounded to `COORD_DIGITS` decimals,
+    so float noise (76.99968000000001) never reaches a report.
+
+    Example:
+        >>> rounded({"kind": "box", "box": [76.99968000000001, 2.0, 10.0, 4.00049]})
+        {'kind': 'box', 'box': [77.0, 2.0, 10.0, 4.0]}
+    """
+    if region is None:
+        return None
+    out = dict(region)
+    if isinstance(out.get("box"), list | tuple):
+        out["box"] = [round(float(v), COORD_DIGITS) for v in out["box"]]
+    if isinstance(out.get("points"), list | tuple):
+        out["points"] = [[round(float(v), COORD_DIGITS) for v in p] for p in out["points"]]
+    return out
 
 
 def _bbox(r: Region) -> tuple[float, float, float, float] | None:

@@ -36,6 +36,7 @@ REGION_KIND: dict[str, RegionKind] = {
     "rating": "rating",
 }
 _LABELLED = {"boxes", "polygons", "points", "spans", "choices"}
+_IMAGE_ONLY = {"boxes", "polygons", "points"}
 
 
 class LabelDef(BaseModel):
@@ -164,6 +165,48 @@ class LabelSchema(BaseModel):
             n = sum(1 for r in regions if r.control == c.name)
             if c.type in ("choices", "rating", "text", "ranking") and n > 1 and not c.multiple:
                 raise InvalidInput(f"control {c.name!r} takes one answer, got {n}")
+
+    def missing_answers(self, regions: list[Region], media_type: str | None = None) -> list[str]:
+        """The `required` controls `regions` leave unanswered (blank text counts as none).
+
+        With `media_type`, controls that cannot apply are not required: image shapes on a
+        text item, text spans on an image (the label page does not show them).
+        """
+        answered = {
+            r.control for r in regions if not (r.kind == "text" and not (r.text or "").strip())
+        }
+        is_text = media_type is not None and media_type.startswith("text/")
+        return [
+            c.name
+            for c in self.controls
+            if c.required
+            and c.name not in answered
+            and not (media_type is not None and c.type in _IMAGE_ONLY and is_text)
+            and not (media_type is not None and c.type == "spans" and not is_text)
+        ]
+
+    @property
+    def has_required(self) -> bool:
+        return any(c.required for c in self.controls)
+
+    def check_complete(self, regions: list[Region], media_type: str | None = None) -> None:
+        """Raise `InvalidInput` naming every required control that has no answer.
+
+        Example:
+            >>> s = LabelSchema.from_yaml_text('''
+            ... controls:
+            ...   - {name: damage, type: choices, labels: [none, minor], required: true}
+            ... ''')
+            >>> s.check_complete([])
+            Traceback (most recent call last):
+            ...
+            assay.errors.InvalidInput: incomplete answer: damage is required
+        """
+        missing = self.missing_answers(regions, media_type)
+        if missing:
+            names = ", ".join(missing)
+            verb = "is" if len(missing) == 1 else "are"
+            raise InvalidInput(f"incomplete answer: {names} {verb} required")
 
 
 def _check_geometry(where: str, c: Control, r: Region) -> None:

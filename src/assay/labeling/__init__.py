@@ -6,13 +6,14 @@ Services here take a `Workspace` and a `User`; they never import the server or t
 from assay.labeling.catalog import list_projects
 from assay.labeling.dashboard import dashboard
 from assay.labeling.gold import score
+from assay.labeling.history import amend, my_answer, my_history
 from assay.labeling.items import get_item, item_blob
 from assay.labeling.projects import Project, Workflow, create_project, get_project
 from assay.labeling.queue import Lease, next_task, skip_task
 from assay.labeling.review import decide, review_next
 from assay.labeling.sessions import LoginPolicy, Session, login, logout
 from assay.labeling.submit import submit
-from assay.labeling.users import ROLES, User, add_user, create_token, list_users
+from assay.labeling.users import ROLES, User, add_user, create_token, find_user, list_users
 
 __all__ = [
     "ROLES",
@@ -23,10 +24,12 @@ __all__ = [
     "User",
     "Workflow",
     "add_user",
+    "amend",
     "create_project",
     "create_token",
     "dashboard",
     "decide",
+    "find_user",
     "get_item",
     "get_project",
     "item_blob",
@@ -34,6 +37,8 @@ __all__ = [
     "list_users",
     "login",
     "logout",
+    "my_answer",
+    "my_history",
     "next_task",
     "review_next",
     "score",

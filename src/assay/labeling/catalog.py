@@ -105,6 +105,7 @@ def list_projects(ws: Workspace, user: User | None) -> list[dict[str, Any]]:
                     "title": p.title,
                     "dataset": p.dataset,
                     "marking": ws.scheme.render(marking),
+                    "review": p.workflow.review,
                 }
             )
     return out
@@ -126,9 +127,12 @@ def summary(ws: Workspace, conn: Connection, p: Project, user: User | None) -> d
             ),
         ).where(*cond)
     ).one()
+    cond[1] = tasks.c.is_gold == 1
+    n_gold = conn.execute(select(func.count()).where(*cond)).scalar_one()
     return {
         "name": p.name,
         "task_count": int(row[0]),
+        "gold_count": int(n_gold),
         "done_count": int(row[1]),
         "in_progress": int(row[2]),
     }

@@ -157,7 +157,9 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
         "paused": sorted(a["name"] for a in annotators if a["paused"]),
         "agreement": round(sum(pair_scores) / len(pair_scores), 4) if pair_scores else None,
         "agreement_tasks": len(pair_scores),
-        "review": {k: int(v) for k, v in review.items()},
+        # review counts only where the workflow has review (None: no review step at all)
+        "review": {k: int(v) for k, v in review.items()} if p.workflow.review != "none" else None,
+        "review_policy": p.workflow.review,
         "gold_min_accuracy": p.workflow.gold_min_accuracy,
         "prelabels": prelabels,
     }

@@ -16,6 +16,7 @@ from assay.domain.labels import canonical_json, payload_from_json, payload_to_js
 from assay.domain.schema import LabelSchema
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling._db import write
+from assay.labeling.instructions import render_instructions
 from assay.store.schema import (
     annotations_table as ann_t,
 )
@@ -44,6 +45,8 @@ class Workflow(BaseModel):
     gold_after: int = Field(default=5, ge=1)
     review: str = "none"  # none | all | disagreements | sample:FRACTION
     lease_seconds: float = Field(default=900.0, gt=0)
+    # Serve each item's label of record (of the project's dataset) as editable pre-annotations.
+    from_labels: bool = False
     # Adaptive overlap: ask for another label (up to `overlap`) only while the leading answer
     # of the first choices control has a posterior below `adaptive`; every task gets
     # `adaptive_min` labels first.
@@ -84,6 +87,7 @@ class Project:
             "dataset": self.dataset,
             "schema": self.schema.model_dump(mode="json"),
             "instructions": self.instructions,
+            "instructions_html": render_instructions(self.instructions),
             "workflow": self.workflow.model_dump(mode="json"),
             "declared_marking": self.marking,
         }
@@ -181,7 +185,14 @@ def create_project(
                 .where(tasks.c.project_id == project_id)
                 .values(target=min(wf.adaptive_min, wf.overlap))
             )
-        n_gold = _insert_gold(ws, conn, project_id, wf.gold) if wf.gold else 0
+        n_gold, n_shared = _insert_gold(ws, conn, project_id, wf.gold) if wf.gold else (0, 0)
+        if n_shared and n_shared >= n_tasks:
+            raise InvalidInput(
+                f"every item of {dataset!r} is in the gold set {wf.gold!r}, so nothing would be "
+                "left to label: gold items are taken out of the work pool. Make the gold set a "
+                "few known-answer items, e.g. `assay dataset create flood-gold`, `assay dataset "
+                "add flood-gold --items QUERY`, label them and `assay commit`/`assay tag` it"
+            )
         _set_priorities(conn, project_id)
         conn.execute(
             project_markings.insert().from_select(
@@ -198,8 +209,9 @@ def create_project(
             f"project:{name}",
             {
                 "dataset": dataset,
-                "tasks": n_tasks,
+                "tasks": n_tasks - n_shared,
                 "gold": n_gold,
+                "gold_from_dataset": n_shared,
                 "marking": marking or "",
                 **wf.model_dump(mode="json"),
             },
@@ -238,7 +250,12 @@ def _insert_tasks(
     return int(result.rowcount)
 
 
-def _insert_gold(ws: Workspace, conn: Connection, project_id: int, spec: str) -> int:
+def _insert_gold(ws: Workspace, conn: Connection, project_id: int, spec: str) -> tuple[int, int]:
+    """Add the gold tasks; returns (gold tasks, of them items of the project's own dataset).
+
+    A gold item that is also in the project's dataset becomes a gold task only: it is taken
+    out of the work pool, so it is never counted as work nor labelled as ordinary work.
+    """
     from assay.versioning import _manifest
 
     rev = versioning.resolve(conn, spec, default_head=True)
@@ -277,7 +294,7 @@ def _insert_gold(ws: Workspace, conn: Connection, project_id: int, spec: str) ->
                     gold=payload,
                 )
             )
-    return len(gold)
+    return len(gold), len(existing)
 
 
 def _set_priorities(conn: Connection, project_id: int) -> int:

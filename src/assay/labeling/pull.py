@@ -3,6 +3,11 @@
 Modes:
 - latest: each item's most recent current human answer (rejected work excluded).
 - reviewed: each item's most recent accept/fix review annotation (unreviewed items untouched).
+
+Only items with a new answer (or decision) change; every other item keeps its label of
+record. A project made with `--from-labels` served the label of record for correction, so
+an answer holds the regions the annotator kept (still credited to their first author) and
+those they drew or changed; the record's authors name both.
 - consensus: over all current human answers of an item: for whole-item controls
   (choices, text, rating, ranking) the answer given by a strict majority of annotators
   wins (no majority: nothing for that control); boxes and polygons are clustered greedily
@@ -79,6 +84,7 @@ def pull(ws: Workspace, dataset: str, project: str, mode: str, *, actor: str | N
                 last = group[-1]
                 ids = [last.id] + ([origin[last.id]] if origin.get(last.id) else [])
                 who = [last.author] + [authors[i] for i in ids[1:] if i in authors]
+                who += _region_authors(last.regions)
                 records.append(versioning.LabelRecord(item, last.regions, ids, who))
         else:
             q = (
@@ -99,7 +105,12 @@ def pull(ws: Workspace, dataset: str, project: str, mode: str, *, actor: str | N
                 )
             if mode == "latest":
                 records = [
-                    versioning.LabelRecord(i, g[-1].regions, [g[-1].id], [g[-1].author])
+                    versioning.LabelRecord(
+                        i,
+                        g[-1].regions,
+                        [g[-1].id],
+                        [g[-1].author, *_region_authors(g[-1].regions)],
+                    )
                     for i, g in answers.items()
                 ]
             else:
@@ -115,6 +126,12 @@ def pull(ws: Workspace, dataset: str, project: str, mode: str, *, actor: str | N
             {"project": p.name, "labels": mode, "items": n},
         )
     return n
+
+
+def _region_authors(regions: list[Region]) -> list[str]:
+    """Authors named on the regions themselves: with `--from-labels`, a region kept from the
+    label of record still names the person who first drew it."""
+    return sorted({r.author for r in regions if r.author and not r.author.startswith("aggregate:")})
 
 
 def _authors(conn: Any, ids: list[str]) -> dict[str, str]:

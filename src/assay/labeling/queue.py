@@ -19,12 +19,13 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import case
 
-from assay.domain.labels import canonical_json, payload_from_json
+from assay.domain.labels import canonical_json
 from assay.errors import NotFound, PermissionDenied
 from assay.labeling._access import visible
 from assay.labeling._tx import Tx, in_list, write_tx
 from assay.labeling.catalog import open_project, open_with_markings
 from assay.labeling.items import item_view
+from assay.labeling.prelabels import prelabels_for
 from assay.labeling.projects import Project
 from assay.labeling.users import User
 from assay.store.schema import tasks
@@ -42,6 +43,7 @@ class Lease:
     item: dict[str, Any]
     prelabels: list[dict[str, Any]]
     lease_expires: str
+    prelabel_source: str | None = None  # "record" (labels of record) | "model" | None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class Lease:
             "item": self.item,
             "media_url": f"/api/v1/items/{self.item['id']}/blob",
             "prelabels": self.prelabels,
+            "prelabel_source": self.prelabel_source,
             "lease_expires": self.lease_expires,
         }
 
@@ -116,14 +119,17 @@ _HELD = (
     "SELECT a.task_id, a.expires, t.marking FROM assignments a JOIN tasks t ON t.id = a.task_id "
     "WHERE a.project_id = :p AND a.user_id = :u AND a.state = 'leased'"
 )
-_CLAIM = (
-    "UPDATE tasks SET active = active + 1, "
-    "open = CASE WHEN is_gold = 1 OR active + 1 < COALESCE(target, :k) THEN 1 ELSE 0 END "
-    "WHERE id = (SELECT t.id FROM tasks t WHERE t.project_id = :p AND t.open = 1 "
+_OPEN_FOR_USER = (
+    "SELECT t.id FROM tasks t WHERE t.project_id = :p AND t.open = 1 "
     "AND t.is_gold = :g {filter} AND NOT EXISTS (SELECT 1 FROM assignments a "
     "WHERE a.task_id = t.id AND a.user_id = :u "
     "AND a.state IN ('leased', 'submitted', 'skipped', 'rejected')) "
-    "ORDER BY t.priority, t.id LIMIT 1) "
+    "ORDER BY t.priority, t.id LIMIT 1"
+)
+_CLAIM = (
+    "UPDATE tasks SET active = active + 1, "
+    "open = CASE WHEN is_gold = 1 OR active + 1 < COALESCE(target, :k) THEN 1 ELSE 0 END "
+    f"WHERE id = ({_OPEN_FOR_USER}) "
     "AND (is_gold = 1 OR active < COALESCE(target, :k)) RETURNING id"
 )
 _LEASE = (
@@ -139,10 +145,6 @@ _SERVED = (
 _ITEM = (
     "SELECT id, media_type, width, height, marking, name, size, metadata FROM items "
     "WHERE id = (SELECT item_id FROM tasks WHERE id = :t)"
-)
-_PRELABEL = (
-    "SELECT payload FROM annotations WHERE item_id = :i AND kind = 'model' "
-    "ORDER BY created DESC LIMIT 1"
 )
 _TASK = (
     "SELECT id, project_id, item_id, marking, is_gold, gold, active, done, review, target "
@@ -198,9 +200,11 @@ def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> L
         )
     for task_id, expires, marking in tx.all(_HELD, {"p": p.id, "u": user.id}):
         if marking in allowed:
-            return _lease_view(ws, tx, task_id, expires)
+            return _lease_view(ws, tx, p, task_id, expires)
     wf = p.workflow
     want_gold = wf.gold_share > 0 and stats.gold_served < wf.gold_share * (stats.served + 1)
+    # Gold is mixed into real work, never served on its own once the work has run out.
+    want_gold = want_gold and _claim(tx, p, user, allowed, False, dry=True) is not None
     claimed = None
     gold = False
     for gold in (True, False) if want_gold else (False,):
@@ -213,24 +217,27 @@ def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> L
     tx.run(_LEASE, {"t": claimed, "p": p.id, "u": user.id, "now": now, "exp": expires})
     tx.run(_SERVED, {"g": int(gold), "p": p.id, "u": user.id})
     tx.audit(user.actor, "task.lease", f"task:{claimed}", {"project": p.name})
-    return _lease_view(ws, tx, claimed, expires)
+    return _lease_view(ws, tx, p, claimed, expires)
 
 
-def _claim(tx: Tx, p: Project, user: User, allowed: frozenset[str], gold: bool) -> int | None:
+def _claim(
+    tx: Tx, p: Project, user: User, allowed: frozenset[str], gold: bool, *, dry: bool = False
+) -> int | None:
+    """Claim the next open task (or with `dry`, only find it)."""
     if not allowed:
         return None
     params: dict[str, Any] = {"k": p.workflow.overlap, "p": p.id, "g": int(gold), "u": user.id}
     # Always filtered: markings rise while the server runs, so no set is ever "all of them".
     marks, extra = in_list("m", sorted(allowed))
-    row = tx.one(_CLAIM.format(filter=f"AND t.marking IN {marks}"), {**params, **extra})
+    sql = _OPEN_FOR_USER if dry else _CLAIM
+    row = tx.one(sql.format(filter=f"AND t.marking IN {marks}"), {**params, **extra})
     return int(row[0]) if row is not None else None
 
 
-def _lease_view(ws: Workspace, tx: Tx, task_id: int, expires: float) -> Lease:
+def _lease_view(ws: Workspace, tx: Tx, p: Project, task_id: int, expires: float) -> Lease:
     row = ItemRow(*tx.one(_ITEM, {"t": task_id}))
-    pre = tx.one(_PRELABEL, {"i": row.id})
-    prelabels = [r.model_dump(exclude_none=True) for r in payload_from_json(pre[0])] if pre else []
-    return Lease(task_id, item_view(ws, row), prelabels, iso(expires))
+    pre = prelabels_for(tx, p, row.id)
+    return Lease(task_id, item_view(ws, row), pre.to_list(), iso(expires), pre.source)
 
 
 def task_for_user(tx: Tx, ws: Workspace, user: User, task_id: int) -> tuple[TaskRow, Project]:

@@ -22,7 +22,7 @@ from assay.labeling._tx import tx_for
 from assay.labeling.catalog import visible_project
 from assay.labeling.items import item_view
 from assay.labeling.queue import open_flag, previous, remember, task_for_user
-from assay.labeling.submit import annotation_id, authored, check_client_id
+from assay.labeling.submit import annotation_id, authored, check_answer, check_client_id
 from assay.labeling.users import User
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import assignments, items, reviews, tasks
@@ -137,7 +137,7 @@ def decide(
         if decision == "fix":
             if regions is None:
                 raise InvalidInput("fix needs the corrected regions")
-            p.schema.check_regions(regions)
+            check_answer(tx, p, task.item_id, regions)
         if decision == "reject" and not comment.strip():
             raise InvalidInput("reject needs a comment telling the annotator what was wrong")
         if decision == "accept":

@@ -16,11 +16,23 @@ from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling import active, adaptive
 from assay.labeling import gold as gold_scoring
 from assay.labeling._tx import Tx, write_tx
+from assay.labeling.prelabels import keep_record_authors, record_regions
 from assay.labeling.projects import Project
 from assay.labeling.queue import TaskRow, previous, remember, stats_row, task_for_user
 from assay.labeling.users import User
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
+
+_MEDIA_TYPE = "SELECT media_type FROM items WHERE id = :i"
+
+
+def check_answer(tx: Tx, p: Project, item_id: str, regions: list[Region]) -> None:
+    """Every region fits the schema and every required control is answered (the controls
+    that apply to the item's media type), else `InvalidInput` naming what is wrong."""
+    p.schema.check_regions(regions)
+    if p.schema.has_required:
+        media = tx.one(_MEDIA_TYPE, {"i": item_id})
+        p.schema.check_complete(regions, media[0] if media else None)
 
 
 def annotation_id(user: User, client_id: str) -> str:
@@ -82,9 +94,11 @@ def submit_in(
     if first is not None:
         return {**first, "duplicate": True}
     task, p = task_for_user(tx, ws, user, task_id)
-    p.schema.check_regions(regions)
+    check_answer(tx, p, task.item_id, regions)
     _take_assignment(tx, task, p, user)
     final = authored(regions, user.actor)
+    if p.workflow.from_labels:
+        final = keep_record_authors(final, record_regions(tx, p, task.item_id))
     ann = annotation_id(user, client_id)
     row = {
         "id": ann,

@@ -128,6 +128,12 @@ def get_user(ws: Workspace, conn: Connection, name: str) -> User:
     return row_to_user(ws, row)
 
 
+def find_user(ws: Workspace, name: str) -> User:
+    """The active user `name` (for scripts that label or review through the Python API)."""
+    with ws.db.read() as conn:
+        return get_user(ws, conn, name)
+
+
 def list_users(ws: Workspace) -> list[User]:
     with ws.db.read() as conn:
         rows = conn.execute(select(users).order_by(users.c.name)).all()

@@ -18,6 +18,30 @@ def _short(text: str, limit: int = 12) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG relative luminance of an sRGB colour."""
+    lin = [c / 255 / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """WCAG contrast ratio of two colours, 1 to 21."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def ink(fill: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The text colour readable on `fill`: black or white, whichever contrasts more (at least
+    4.5:1, WCAG AA, on every shade the matrices use).
+
+    Example:
+        >>> ink((255, 255, 255)), ink((55, 55, 255))
+        ((0, 0, 0), (255, 255, 255))
+    """
+    white, black = (255, 255, 255), (0, 0, 0)
+    return white if contrast(white, fill) > contrast(black, fill) else black
+
+
 def confusion_png(matrix: pd.DataFrame, title: str = "") -> bytes:
     """A PNG of a square count matrix: rows = reference, columns = given, shaded by row share."""
     counts = matrix.to_numpy(dtype=np.float64)
@@ -43,7 +67,7 @@ def confusion_png(matrix: pd.DataFrame, title: str = "") -> bytes:
             fill = (shade, shade, 255) if i == j else (255, shade, shade)
             x0, y0 = _MARGIN + j * _CELL, _MARGIN + i * _CELL
             draw.rectangle((x0, y0, x0 + _CELL - 2, y0 + _CELL - 2), fill=fill, outline=(180,) * 3)
-            draw.text((x0 + 6, y0 + 14), str(int(counts[i, j])), fill=_TEXT, font=font)
+            draw.text((x0 + 6, y0 + 14), str(int(counts[i, j])), fill=ink(fill), font=font)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

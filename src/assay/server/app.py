@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay import __version__
 from assay.errors import AssayError
 from assay.server.deps import TokenCache
+from assay.server.pages import error_page, wants_html
 from assay.server.pages import router as pages_router
 from assay.server.routes import ROUTERS
 from assay.server.sensor_pages import router as sensor_pages_router
@@ -60,9 +63,18 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     app.mount("/static", StaticFiles(directory=static), name="static")
 
     @app.exception_handler(AssayError)
-    async def assay_error(request: Request, exc: AssayError) -> JSONResponse:
-        # The one place AssayError classes become HTTP statuses.
+    async def assay_error(request: Request, exc: AssayError) -> Response:
+        # The one place AssayError classes become HTTP statuses (an HTML page for browser
+        # pages, JSON for the API).
+        if wants_html(request):
+            return error_page(request, exc.http_status, str(exc))
         return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_html(request) and exc.status_code >= 400:
+            return error_page(request, exc.status_code, f"no page at {request.url.path}")
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -44,6 +44,40 @@ def _render(request: Request, name: str, user: User | None, **extra: Any) -> Res
     return templates.TemplateResponse(request, name, context)  # type: ignore[no-any-return]
 
 
+_HEADINGS = {
+    401: ("Please log in", "Your session has ended or you are not logged in."),
+    403: ("Not allowed", "Your role or clearance does not cover this page; ask a manager."),
+    404: ("Not found", "It does not exist, or you are not cleared to see it."),
+    409: ("Conflict", "Reload the page and try again."),
+    422: ("Cannot do that", "Check what was asked and try again."),
+    429: ("Too many attempts", "Wait a minute and try again."),
+}
+
+
+def wants_html(request: Request) -> bool:
+    """A browser page (not the API, not a static file): errors become HTML pages."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/static/"))
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    """An error as a page in the app's style; the API keeps its JSON errors."""
+    heading, advice = _HEADINGS.get(status, ("Something went wrong", "Try again later."))
+    # the service messages end with a hint for the command line (`; see `assay ...``): a
+    # browser user gets the page's own advice instead
+    text = message.split("; see `")[0].split("; run `")[0]
+    text = text[:1].upper() + text[1:]  # a sentence on a page
+    try:
+        user = optional_user(request)
+    except AssayError:
+        user = None
+    resp = _render(
+        request, "error.html", user, heading=heading, message=text, advice=advice, status=status
+    )
+    resp.status_code = status
+    return resp
+
+
 def _fallback(name: str, context: dict[str, Any]) -> str:
     from html import escape
 

@@ -69,8 +69,8 @@ def test_box_drawn_classed_by_number_key_and_submitted_with_enter(site: Site) ->
     assert (tx4 - tx3, ty4 - ty3) == pytest.approx((-20, -10), abs=1)
     expect(regions).to_have_count(0)
 
+    page.keyboard.press("2")  # vehicle, for the next box
     drag(page, image_to_screen(page, 10, 6), image_to_screen(page, 30, 22))
-    page.keyboard.press("2")  # vehicle
     expect(page.locator("[data-control=label] .region-list li")).to_contain_text("vehicle")
     page.keyboard.press("5")  # damage: minor (water=3, none=4, minor=5, destroyed=6)
     expect(page.locator("[data-control=damage] [data-label=minor]")).to_have_attribute(

@@ -94,8 +94,8 @@ def test_every_page_works_offline_review_and_dashboard(site: Site) -> None:
     man.keyboard.press("1")
     man.keyboard.press("e")
     expect(man.locator("#review-mode")).to_contain_text("Editing")
+    man.keyboard.press("2")  # vehicle, for the box drawn next
     drag(man, image_to_screen(man, 20, 10), image_to_screen(man, 30, 20))
-    man.keyboard.press("2")  # vehicle
     man.keyboard.press("Enter")
     done.append(next_task_shown(man, done[-1]))
     man.keyboard.press("r")
@@ -103,6 +103,8 @@ def test_every_page_works_offline_review_and_dashboard(site: Site) -> None:
     man.keyboard.press("Enter")
     expect(man.locator(".empty")).to_contain_text("Nothing to review")
     expect(man.locator("#pending")).to_be_hidden()
+    expect(man.locator("#task-info")).to_have_text("")  # no stale file name ...
+    expect(man.locator("#review-mode")).to_have_text("")  # ... nor "Editing" hint
 
     decisions = [(r.decision, r.comment) for r in site.reviews()]
     assert decisions == [("accept", ""), ("fix", ""), ("reject", "the box misses the roof")]

@@ -35,12 +35,14 @@ def test_every_page_template_loads_existing_static_files() -> None:
     pages = {"login", "index", "label", "review", "dashboard", "video", "map"}
     pages |= {"manage", "project_new", "explore"}
     # "_name.html" files are pieces the pages include, not pages
-    assert {p.stem for p in TEMPLATES.glob("[!_]*.html")} == pages | {"base"}
+    # the error page is plain HTML in the app's style: no script
+    assert {p.stem for p in TEMPLATES.glob("[!_]*.html")} == pages | {"base", "error"}
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
-    for page in pages:
+    for page in [*pages, "error"]:
         html = env.get_template(f"{page}.html").render(project="flood", project_title="Flood")
         refs = LOCAL_REF.findall(html)
-        assert any(r.endswith(".js") for r in refs), page
+        assert any(r.endswith(".css") for r in refs), page
+        assert any(r.endswith(".js") for r in refs) == (page != "error"), page
         for ref in refs:
             assert (SERVER / ref.lstrip("/")).is_file(), f"{page}.html loads missing {ref}"
         if page in ("label", "review", "video", "map"):

@@ -12,6 +12,7 @@ from assay.labeling import review as rev
 from assay.labeling._tx import tx_for
 from assay.labeling.catalog import list_projects, project_marking, visible_project
 from assay.labeling.dashboard import dashboard as project_dashboard
+from assay.labeling.history import my_history
 from assay.labeling.queue import lease_next
 from assay.server._task_refs import refs, with_ref
 from assay.server.deps import CurrentUser, WorkspaceDep, current_user, hot_write, in_writer
@@ -51,6 +52,7 @@ def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
         "dataset": d["dataset"],
         "schema": d["schema"],
         "instructions": d["instructions"],
+        "instructions_html": d["instructions_html"],
         "workflow": {
             "overlap": p.workflow.overlap,
             "gold_share": p.workflow.gold_share,
@@ -58,6 +60,14 @@ def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
             "self_review": p.workflow.self_review,
         },
     }
+
+
+@router.get("/projects/{project}/mine")
+def mine(project: str, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """This user's progress ("task N of M") and the tasks they submitted, newest first."""
+    r = refs(request)
+    found = my_history(ws, user, project)
+    return {**found, "history": [with_ref(r, t) for t in found["history"]]}
 
 
 @router.post("/projects/{project}/review/next", responses={204: {"description": "nothing left"}})

@@ -11,10 +11,12 @@ from pydantic import BaseModel, Field
 from assay.domain.labels import Region
 from assay.labeling import active
 from assay.labeling import review as rev
+from assay.labeling.history import amend as amend_answer
+from assay.labeling.history import my_answer
 from assay.labeling.queue import skip_task
 from assay.labeling.submit import check_submission, submit_in
 from assay.labeling.users import User
-from assay.server._task_refs import refs, speaking_of
+from assay.server._task_refs import refs, speaking_of, with_ref
 from assay.server.deps import CurrentUser, WorkspaceDep, current_user, hot_write, in_writer
 from assay.workspace import Workspace
 
@@ -99,3 +101,35 @@ def _decide(ws: Workspace, user: User, task_id: int, body: ReviewBody) -> Any:
         regions=body.regions,
         comment=body.comment,
     )
+
+
+class AmendBody(BaseModel):
+    client_id: str = Field(min_length=1, max_length=100)
+    regions: list[Region] = Field(default_factory=list)
+    lead_time: float | None = None
+
+
+@router.get("/tasks/{task_id}/mine")
+def mine(task_id: str, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """Reopen a task this user submitted: the item and their current answer."""
+    r = refs(request)
+    tid = r.decode(task_id)
+    with speaking_of(task_id, tid):
+        return with_ref(r, my_answer(ws, user, tid))
+
+
+@router.post("/tasks/{task_id}/amend")
+async def amend(
+    task_id: str, body: AmendBody, request: Request, ws: WorkspaceDep, user: CurrentUser
+) -> Any:
+    """Replace this user's answer with a new annotation that supersedes it (409 once reviewed)."""
+    r = refs(request)
+    tid = r.decode(task_id)
+    with speaking_of(task_id, tid):
+        result = await in_writer(
+            request,
+            lambda: amend_answer(
+                ws, user, tid, body.client_id, body.regions, lead_time=body.lead_time
+            ),
+        )
+    return with_ref(r, result)

@@ -40,7 +40,7 @@ function render(d) {
       kpi("tasks", tasks),
       kpi("done", `${d.done || 0} (${pct.toFixed(0)}%)`, "done"),
       kpi("in progress", d.in_progress || 0),
-      kpi("per hour", fmt(rate), "throughput"),
+      kpi("submitted in the last hour", fmt(rate), "throughput"),
       kpi("agreement", agreementHeadline(d.agreement), "agreement"),
       d.skipped !== undefined ? kpi("skipped", d.skipped) : null,
       d.review ? kpi("review pending", d.review.pending ?? 0, "review-pending") : null,
@@ -48,7 +48,7 @@ function render(d) {
     ),
     el("section.dash-section", {}, el("h2", { text: "Progress" }), progressSvg(d.done || 0, d.in_progress || 0, tasks)),
     Array.isArray(tph) && tph.length
-      ? el("section.dash-section", {}, el("h2", { text: "Throughput per hour" }), barsSvg(tph.map((v, i) => [`${i - tph.length + 1}h`, Number(v) || 0])))
+      ? el("section.dash-section", {}, el("h2", { text: "Submissions per hour" }), barsSvg(tph.map((v, i) => [`${i - tph.length + 1}h`, Number(v) || 0])))
       : null,
     el("section.dash-section", {}, el("h2", { text: "Annotators" }), annotatorTable(d.annotators || []),
       d.gold_min_accuracy !== undefined && d.gold_min_accuracy !== null
@@ -85,7 +85,7 @@ function annotatorTable(rows) {
   return el(
     "table.annotators",
     {},
-    el("thead", {}, el("tr", {}, th("annotator"), th("submitted", 1), th("last hour", 1), th("s / task", 1), th("gold seen", 1), th("gold accuracy", 1), th("status"))),
+    el("thead", {}, el("tr", {}, th("annotator"), th("submitted", 1), th("submitted in the last hour", 1), th("s / task", 1), th("gold seen", 1), th("gold accuracy", 1), th("status"))),
     el(
       "tbody",
       {},

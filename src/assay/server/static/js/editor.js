@@ -31,6 +31,10 @@ export class Editor {
     this.regions = [];
     this.overlayList = [];
     this.selectedId = null;
+    // A shape just drawn is selected (to move, resize or delete it) but not *explicitly*: a
+    // label key then sets the class of the next shape. Only a click or Tab selects explicitly,
+    // and only an explicit selection is relabelled by a key or a palette click.
+    this.explicit = false;
     this.rankCursor = 0;
     this.view = null;
     this.panel = new Panel(side, this);
@@ -40,8 +44,9 @@ export class Editor {
   // --- task -----------------------------------------------------------------------------------
 
   /** Show an item with starting regions (model pre-labels, or an annotation being fixed). */
-  async load(item, mediaUrl, regions = [], { pre = false, overlays = [], readonly = false } = {}) {
+  async load(item, mediaUrl, regions = [], { pre = false, preSource = "model", overlays = [], readonly = false } = {}) {
     this.item = item;
+    this.preSource = preSource; // "model" pre-labels or the dataset's labels of "record"
     this.readonly = readonly;
     this.overlayList = overlays;
     this.selectedId = null;
@@ -102,12 +107,18 @@ export class Editor {
   /** The regions to submit: no client-side markers, no author (the server sets it). */
   output() {
     return this.regions
-      .filter((r) => !(r.kind === "text" && !r.text))
+      .filter((r) => !(r.kind === "text" && !(r.text || "").trim()))
       .map((r) => {
         const out = {};
         for (const [k, v] of Object.entries(r)) if (!k.startsWith("_") && v !== undefined && v !== null) out[k] = v;
         return out;
       });
+  }
+
+  /** Names of the required controls (of those on screen) the current answer leaves empty. */
+  missing() {
+    const answered = new Set(this.output().map((r) => r.control));
+    return this.controls.filter((c) => c.required && !answered.has(c.name)).map((c) => c.name);
   }
 
   // --- queries used by the views --------------------------------------------------------------
@@ -135,6 +146,11 @@ export class Editor {
 
   selected() {
     return this.regionById(this.selectedId);
+  }
+
+  /** The selected region when the user chose it (click or Tab), else null. */
+  chosen() {
+    return this.explicit ? this.selected() : null;
   }
 
   regionById(id) {
@@ -206,6 +222,7 @@ export class Editor {
     this.regions.push(r);
     this.active = control;
     this.selectedId = r.id;
+    this.explicit = false;
     this.commit();
     this.changed();
     return r;
@@ -238,6 +255,7 @@ export class Editor {
 
   select(id) {
     this.selectedId = id;
+    this.explicit = Boolean(id);
     const r = this.selected();
     if (r) {
       const c = this.control(r.control);

@@ -119,12 +119,15 @@ export class ImageView {
       ctx.fillStyle = "#2a2d33";
       ctx.fillRect(this.tx, this.ty, this.width * this.scale, this.height * this.scale);
     }
+    this.placed = []; // label tags drawn so far: later tags move aside instead of covering them
     for (const o of this.editor.overlays()) this.drawRegion(o.region, o.color, { faded: o.faded });
     const selected = this.editor.selectedId;
     for (const r of this.editor.imageRegions()) {
       this.drawRegion(r, this.editor.colorOf(r), { selected: r.id === selected, pre: r._pre });
     }
     this.drawDraft();
+    // where the tags went ([x, y, w, h] in CSS pixels), readable by tests and tools
+    this.canvas.dataset.tags = JSON.stringify(this.placed.map((b) => b.map(Math.round)));
   }
 
   drawRegion(r, color, { selected = false, pre = false, faded = false } = {}) {
@@ -192,7 +195,11 @@ export class ImageView {
     ctx.setLineDash([]);
     ctx.font = "600 12px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
     const w = ctx.measureText(text).width + 8;
-    const ty = y > 18 ? y - 18 : y;
+    let ty = y > 18 ? y - 18 : y;
+    // several annotators' boxes often share a corner: stack their tags instead of overlapping
+    const hits = (b) => x < b[0] + b[2] && b[0] < x + w && ty < b[1] + b[3] && b[1] < ty + 17;
+    for (let guard = 0; guard < 50 && (this.placed || []).some(hits); guard += 1) ty += 18;
+    if (this.placed) this.placed.push([x, ty, w, 17]);
     ctx.fillStyle = color;
     ctx.fillRect(x, ty, w, 17);
     ctx.fillStyle = "#fff";

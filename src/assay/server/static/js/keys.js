@@ -17,8 +17,9 @@ export const EDITOR_HELP = [
     ["Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y", "undo / redo / redo"],
   ]],
   ["Labels", [
-    ["1 … 9, letters", "the label keys shown in the panel: set the class of the selected shape, label the selected text, pick a choice, set a rating, move the ranked response to that place"],
-    ["Tab / Shift+Tab", "next / previous control"],
+    ["1 … 9, letters", "the label keys shown in the panel: set the class of the NEXT shape you draw (right after drawing too), label the selected text, pick a choice, set a rating, move the ranked response to that place"],
+    ["click a shape, then a key", "relabel that shape (a key relabels only a shape selected by click or Tab)"],
+    ["Tab / Shift+Tab", "select the next / previous shape of the drawing control (to relabel it), then the next / previous control"],
     ["A", "auto-label text selections with the active label"],
     ["↑ ↓", "choose a response (ranking)"],
     ["Alt+↑ / Alt+↓", "move the response up / down"],
@@ -58,10 +59,12 @@ export function editorKey(ed, ev) {
     return true;
   }
   if (key === "Tab") {
+    if (tabShape(ed, ev.shiftKey ? -1 : 1)) return true;
     const i = ed.controls.indexOf(ed.active);
     const n = ed.controls.length;
     if (!n) return false;
     ed.selectedId = null;
+    ed.explicit = false;
     ed.setActive(ed.controls[(i + (ev.shiftKey ? n - 1 : 1)) % n]);
     return true;
   }
@@ -94,6 +97,19 @@ export function editorKeyUp(ed, ev) {
     ed.view.spaceDown = false;
     ed.view.canvas.style.cursor = "crosshair";
   }
+}
+
+/** Tab through the shapes of the active drawing control; false once past the last (or first). */
+function tabShape(ed, step) {
+  if (!(ed.view instanceof ImageView) || !ed.active || !IMAGE_TYPES.has(ed.active.type)) return false;
+  const ids = ed.regions.filter((r) => r.control === ed.active.name).map((r) => r.id);
+  if (!ids.length) return false;
+  const at = ids.indexOf(ed.selectedId);
+  // a shape just drawn is selected implicitly: the first Tab makes that selection explicit
+  const next = at < 0 ? (step > 0 ? 0 : ids.length - 1) : ed.explicit ? at + step : at;
+  if (next < 0 || next >= ids.length) return false;
+  ed.select(ids[next]);
+  return true;
 }
 
 function arrow(ed, ev) {
@@ -135,7 +151,7 @@ function keyOf(label) {
 
 /** Which control a number key goes to: the selection's, then the active one, then the first. */
 function target(ed, key) {
-  const sel = ed.selected();
+  const sel = ed.chosen();
   const selControl = sel && ed.control(sel.control);
   if (selControl && accepts(ed, selControl, key)) return selControl;
   if (ed.view instanceof TextView && ed.view.selectionOffsets()) {
@@ -170,7 +186,7 @@ function labelKey(ed, key) {
       return true;
     }
   }
-  const sel = ed.selected();
+  const sel = ed.chosen();
   ed.activeLabels[c.name] = label;
   if (sel && sel.control === c.name) ed.patchRegion(sel.id, { label }, { commit: true });
   else ed.setActive(c);

@@ -6,7 +6,7 @@ import { Editor } from "./editor.js";
 import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
 import { Outbox } from "./outbox.js";
 import { normalizeSchema } from "./schema.js";
-import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, toast, typing } from "./ui.js";
+import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, titleOf, toast, typing } from "./ui.js";
 
 const SKIP_REASONS = ["cannot see enough to decide", "not relevant to this project", "damaged or empty item"];
 const WAIT_MS = 1000;
@@ -19,14 +19,17 @@ let current = null; // the task on screen
 let shownAt = 0;
 let busy = false;
 let done = 0;
+let amending = null; // a task this user submitted, reopened to amend: {task_id, name}
+let held = null; // the leased task waiting while the user amends an earlier one
+let progress = { submitted: 0, tasks: 0 };
 
 async function main() {
   const me = await currentUser();
   showUser(me);
   const proj = await api("GET", `/projects/${enc(project)}`);
   document.title = `${proj.schema.title || proj.name} · label · assay`;
-  $("#title").textContent = proj.schema.title || proj.name;
-  showInstructions(proj.instructions);
+  $("#title").textContent = titleOf(proj);
+  showInstructions(proj.instructions_html);
   editor = new Editor({
     schema: normalizeSchema(proj.schema),
     stage: $("#stage"),
@@ -36,11 +39,12 @@ async function main() {
   outbox = new Outbox(me.name, showPending);
   outbox.notify();
   const help = helpOverlay([
-    ["Task", [["Enter", "submit and show the next task"], ["Ctrl+Enter", "submit while typing"], ["S", "skip with a reason"], ["?", "this help"]]],
+    ["Task", [["Enter", "submit and show the next task"], ["Ctrl+Enter", "submit while typing"], ["S", "skip with a reason"], ["H", "your submitted tasks: reopen one to amend it"], ["Esc", "leave an amendment, back to the queue"], ["?", "this help"]]],
     ...EDITOR_HELP,
   ]);
   $("#help-btn").addEventListener("click", () => help.toggle());
   $("#submit").addEventListener("click", submit);
+  $("#back").addEventListener("click", backToQueue);
   $("#skip").addEventListener("click", skip);
   $("#undo").addEventListener("click", () => editor.undo());
   $("#redo").addEventListener("click", () => editor.redo());
@@ -63,22 +67,112 @@ async function main() {
       help.toggle();
     } else if (editorKey(editor, ev)) {
       ev.preventDefault();
+    } else if (ev.key === "Escape" && amending) {
+      ev.preventDefault();
+      backToQueue();
+    } else if ((ev.key === "h" || ev.key === "H") && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
+      ev.preventDefault();
+      const h = $("#history");
+      h.open = !h.open;
+      if (h.open) refreshProgress();
     } else if (ev.key === "Enter" && !ev.altKey) {
       ev.preventDefault();
       submit();
-    } else if ((ev.key === "s" || ev.key === "S") && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
+    } else if ((ev.key === "s" || ev.key === "S") && !amending && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
       ev.preventDefault();
       skip();
     }
   });
   outbox.flush();
+  await refreshProgress();
   await nextTask();
 }
 
-function showInstructions(text) {
+/** "task N of M" and the list of this user's submitted tasks (each can be reopened). */
+async function refreshProgress() {
+  try {
+    const h = await api("GET", `/projects/${enc(project)}/mine`);
+    progress = h;
+    showProgress();
+    $("#history-count").textContent = `(${h.history.length})`;
+    $("#history-list").replaceChildren(
+      ...h.history.map((t) =>
+        el("li", { dataset: { taskId: t.task_id } },
+          el("button.linkish", { type: "button", onclick: () => reopen(t.task_id), disabled: t.reviewed, title: t.reviewed ? "already reviewed" : "reopen to amend" },
+            el("span", { text: t.name || t.item_id.slice(0, 12) }),
+            el("span.muted.small", { text: ` ${new Date(t.submitted * 1000).toLocaleTimeString()}${t.amended ? " · amended" : ""}${t.reviewed ? " · reviewed" : ""}` }))),
+      ),
+    );
+  } catch (err) {
+    if (err.status !== 401) setStatus(err.message, "error");
+  }
+}
+
+function showProgress() {
+  const box = $("#progress");
+  if (amending) box.textContent = `amending ${amending.name}`;
+  else if (current) box.textContent = `task ${Math.min(progress.submitted + 1, Math.max(progress.tasks, 1))} of ${progress.tasks}`;
+  else box.textContent = progress.tasks ? `${progress.submitted} of ${progress.tasks} submitted` : "";
+}
+
+/** Open a task this user submitted, with their answer, to amend it; the queue's task waits. */
+async function reopen(taskId) {
+  if (busy) return;
+  const t = await api("GET", `/tasks/${enc(taskId)}/mine`);
+  if (!amending) held = current;
+  current = null;
+  amending = { task_id: t.task_id, name: t.item.name || t.item.id.slice(0, 12) };
+  setMarking(t.item.marking);
+  $("#task-info").textContent = amending.name;
+  showMeta(t.item);
+  await editor.load(t.item, t.media_url, t.regions, { readonly: t.reviewed });
+  shownAt = performance.now();
+  $("#back").hidden = false;
+  $("#submit").firstChild.textContent = "Save amendment ";
+  $("#history").open = false;
+  setStatus("Amending your submitted answer: Enter saves it as a new version, Esc goes back");
+  document.body.dataset.state = "amend";
+  $("#stage").dataset.amending = t.task_id;
+  showProgress();
+  updateBar();
+}
+
+/** Leave an amendment: show the leased task again (or ask for one). */
+async function backToQueue() {
+  amending = null;
+  delete $("#stage").dataset.amending;
+  $("#back").hidden = true;
+  $("#submit").firstChild.textContent = "Submit ";
+  setStatus("");
+  const t = held;
+  held = null;
+  if (t) {
+    await show(t);
+    $("#stage").dataset.taskId = t.task_id; // ready for input again
+  } else await nextTask();
+  showProgress();
+  updateBar();
+}
+
+function showMeta(item) {
+  const box = $("#item-meta");
+  // a JSONL/CSV row's other columns sit under `fields`: show them first, as their own rows
+  const raw = item.metadata || {};
+  const flat = { ...(raw.fields && typeof raw.fields === "object" ? raw.fields : {}), ...raw };
+  delete flat.fields;
+  const meta = Object.entries(flat).filter(([, v]) => v !== null && v !== "" && !Array.isArray(v));
+  const isText = (item.media_type || "").startsWith("text/");
+  box.hidden = !meta.length || !isText;
+  box.querySelector("dl").replaceChildren(
+    ...meta.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: typeof v === "object" ? JSON.stringify(v) : String(v) })]),
+  );
+}
+
+function showInstructions(html) {
   const box = $("#instructions");
-  if (!text || !text.trim()) return;
-  box.querySelector(".instructions-text").textContent = text; // shown as text: no HTML injection
+  if (!html) return;
+  // rendered by the server from Markdown with raw HTML escaped and remote images removed
+  box.querySelector(".instructions-text").innerHTML = html;
   box.hidden = false;
 }
 
@@ -121,15 +215,22 @@ async function show(t) {
   setMarking(t.item.marking);
   $("#task-info").textContent = t.item.name || t.item.id.slice(0, 12);
   delete $("#stage").dataset.taskId;
-  await editor.load(t.item, t.media_url, t.prelabels || [], { pre: true });
-  if (editor.hasPrelabels) toast("Model pre-labels shown dashed: correct them, then submit");
+  showMeta(t.item);
+  await editor.load(t.item, t.media_url, t.prelabels || [], { pre: true, preSource: t.prelabel_source || "model" });
+  if (editor.hasPrelabels) {
+    toast(editor.preSource === "record"
+      ? "The dataset's current labels are shown dashed: correct what is wrong, then submit"
+      : "Model pre-labels shown dashed: correct them, then submit");
+  }
   shownAt = performance.now();
   setStatus(done ? `${done} done this session` : "");
   document.body.dataset.state = "task";
+  showProgress();
 }
 
 function showEmpty() {
   current = null;
+  $("#item-meta").hidden = true;
   setMarking(null);
   $("#task-info").textContent = "";
   delete $("#stage").dataset.taskId;
@@ -141,21 +242,43 @@ function showEmpty() {
   );
   setStatus(done ? `${done} done this session` : "");
   document.body.dataset.state = "empty";
+  showProgress();
 }
 
 function submit() {
-  if (!current || busy) return;
+  if ((!current && !amending) || busy) return;
+  const missing = editor.missing();
+  for (const sec of document.querySelectorAll("#panel section.control")) {
+    sec.classList.toggle("missing", missing.includes(sec.dataset.control));
+  }
+  if (missing.length) {
+    // the server refuses it too (422); say why here and keep the task on screen
+    const reason = `Not submitted: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} required`;
+    setStatus(reason, "error");
+    toast(reason, "error");
+    return;
+  }
+  if (amending) {
+    if (editor.readonly) return;
+    const body = { client_id: uuid(), regions: editor.output(), lead_time: Math.max(0.001, (performance.now() - shownAt) / 1000) };
+    outbox.add({ path: `/tasks/${enc(amending.task_id)}/amend`, body, task_id: amending.task_id });
+    toast("Amendment saved");
+    outbox.flush().then(refreshProgress);
+    backToQueue();
+    return;
+  }
   const body = {
     client_id: uuid(),
     regions: editor.output(),
     lead_time: Math.max(0.001, (performance.now() - shownAt) / 1000),
-    model_assisted: Boolean(editor.hasPrelabels),
+    model_assisted: Boolean(editor.hasPrelabels) && editor.preSource === "model",
   };
   outbox.add({ path: `/tasks/${enc(current.task_id)}/submit`, body, task_id: current.task_id });
   current = null;
   done += 1;
+  progress.submitted += 1;
   toast("Submitted");
-  nextTask();
+  nextTask().then(refreshProgress);
 }
 
 async function skip() {
@@ -182,9 +305,9 @@ function showPending({ pending, failed, error }) {
 }
 
 function updateBar() {
-  const has = Boolean(current) && !busy;
+  const has = (Boolean(current) || Boolean(amending)) && !busy;
   $("#submit").disabled = !has;
-  $("#skip").disabled = !has;
+  $("#skip").disabled = !has || Boolean(amending);
   $("#undo").disabled = !editor || !editor.item || editor.pos === 0;
   $("#redo").disabled = !editor || !editor.item || editor.pos >= (editor.history || []).length - 1;
 }

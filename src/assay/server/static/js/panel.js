@@ -30,6 +30,7 @@ export class Panel {
         "button.control-head",
         { type: "button", onclick: () => ed.setActive(c), title: "Tab / Shift+Tab switch controls" },
         el("span.control-name", { text: c.name }),
+        c.required ? el("span.required", { text: "required", title: "an answer is needed before submitting" }) : null,
         el("span.control-type", { text: TYPE_TITLE[c.type] || c.type }),
       );
       const body = el("div.control-body");
@@ -102,14 +103,14 @@ export class Panel {
             dataset: { label: l.name },
             disabled: this.ed.readonly,
             onclick: () => {
-              const sel = this.ed.selected();
+              const sel = this.ed.chosen();
               this.ed.activeLabels[c.name] = l.name;
               if (sel && sel.control === c.name) this.ed.patchRegion(sel.id, { label: l.name }, { commit: true });
               else this.ed.setActive(c);
             },
           },
           swatch(l.color),
-          l.key ? el("kbd", { text: l.key }) : null,
+          keyChip(l.key),
           el("span", { text: l.name }),
         ),
       ),
@@ -143,7 +144,7 @@ export class Panel {
           swatch(ed.colorOf(r), r._pre),
           el("span.region-label", { text: r.label || "—" }),
           el("span.region-geom", { text: describe(r) }),
-          r._pre ? el("span.badge", { text: "model", title: "model pre-label: correct or delete it" }) : null,
+          r._pre ? preBadge(ed.preSource) : null,
           ed.readonly
             ? null
             : el("button.icon", {
@@ -178,7 +179,7 @@ export class Panel {
             onclick: () => this.ed.toggleChoice(c, l.name),
           },
           swatch(l.color),
-          l.key ? el("kbd", { text: l.key }) : null,
+          keyChip(l.key),
           el("span", { text: l.name }),
         ),
       ),
@@ -261,6 +262,19 @@ export class Panel {
     if (document.activeElement !== ta) ta.value = cur ? cur.text || "" : "";
     ta.disabled = this.ed.readonly;
   }
+}
+
+function preBadge(source) {
+  return source === "record"
+    ? el("span.badge", { text: "record", title: "the dataset's current label: keep, correct or delete it" })
+    : el("span.badge", { text: "model", title: "model pre-label: correct or delete it" });
+}
+
+/** A label's key as printed on a keyboard: letters in capitals, so `l` never reads as `1`. */
+function keyChip(key) {
+  if (!key) return null;
+  const shown = String(key).toUpperCase();
+  return el("kbd", { text: shown, title: `key ${shown}`, dataset: { key: String(key) } });
 }
 
 function swatch(color, dashed = false) {

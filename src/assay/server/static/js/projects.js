@@ -15,8 +15,14 @@ async function main() {
     return;
   }
   const canReview = me.role !== "annotator";
+  const titles = new Map();
+  for (const p of projects) titles.set(p.title || p.name, (titles.get(p.title || p.name) || 0) + 1);
   box.replaceChildren(
     ...projects.map((p) => {
+      const title = p.title || p.name;
+      // several projects may share a schema's title: then the name tells them apart
+      const heading = titles.get(title) > 1 && title !== p.name ? `${title} — ${p.name}` : title;
+      const hasReview = p.review && p.review !== "none";
       const pct = p.task_count ? Math.round((100 * p.done_count) / p.task_count) : 0;
       const bar = el("div.bar", { title: `${pct}% done` }, el("span"));
       bar.firstChild.style.setProperty("--pct", `${pct}%`);
@@ -27,7 +33,7 @@ async function main() {
         el(
           "div.project-info",
           {},
-          el("div.project-name", { text: p.title || p.name }),
+          el("div.project-name", { text: heading }),
           el("div.muted.small", { text: `${p.name} · dataset ${p.dataset} · ${p.done_count} of ${p.task_count} tasks done` }),
           bar,
         ),
@@ -35,7 +41,7 @@ async function main() {
           "nav.project-links",
           {},
           el("a.primary", { href: href("label"), text: "Label" }),
-          canReview ? el("a", { href: href("review"), text: "Review" }) : null,
+          canReview && hasReview ? el("a", { href: href("review"), text: "Review" }) : null,
           canReview ? el("a", { href: href("manage"), text: "Data manager" }) : null,
           canReview ? el("a", { href: href("dashboard"), text: "Dashboard" }) : null,
         ),

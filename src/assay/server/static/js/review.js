@@ -7,7 +7,7 @@ import { Editor } from "./editor.js";
 import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
 import { Outbox } from "./outbox.js";
 import { normalizeSchema } from "./schema.js";
-import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, toast, typing } from "./ui.js";
+import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, titleOf, toast, typing } from "./ui.js";
 import { trackSummary } from "./tracks.js";
 
 // colour-blind-friendly, distinct from each other (Okabe–Ito)
@@ -27,7 +27,7 @@ async function main() {
   showUser(me);
   const proj = await api("GET", `/projects/${enc(project)}`);
   document.title = `${proj.schema.title || proj.name} · review · assay`;
-  $("#title").textContent = `Review: ${proj.schema.title || proj.name}`;
+  $("#title").textContent = `Review: ${titleOf(proj)}`;
   editor = new Editor({ schema: normalizeSchema(proj.schema), stage: $("#stage"), side: $("#panel") });
   outbox = new Outbox(me.name, ({ pending }) => {
     $("#pending").textContent = `${pending} pending`;
@@ -106,7 +106,11 @@ async function next() {
 
 function empty() {
   task = null;
+  mode = "pick";
+  picked = -1;
   delete $("#stage").dataset.taskId;
+  $("#task-info").textContent = ""; // the last task's file name and hint no longer apply
+  $("#review-mode").textContent = "";
   setMarking(null);
   editor.item = null;
   editor.view = null;
@@ -128,9 +132,27 @@ function renderList() {
         sw,
         el("span.who", { text: (a.author || "").replace(/^user:/, "") }),
         el("span.muted.small", { text: `${a.regions.length} regions${a.lead_time ? ` · ${Math.round(a.lead_time)} s` : ""}` }),
+        answers(a),
         trackSummary(a.regions) && el("span.small.track-summary", { text: trackSummary(a.regions) }),
       );
     }),
+  );
+}
+
+/** The whole-item answers (choices, text, rating) of one annotation, shown in its row so the
+ * annotators' answers sit side by side. */
+function answers(a) {
+  const whole = a.regions.filter((r) => ["choice", "text", "rating"].includes(r.kind));
+  if (!whole.length) return null;
+  const byControl = new Map();
+  for (const r of whole) {
+    const v = r.kind === "choice" ? r.label : r.kind === "rating" ? `${r.value}★` : `“${r.text}”`;
+    byControl.set(r.control, [...(byControl.get(r.control) || []), v]);
+  }
+  return el(
+    "dl.answers",
+    {},
+    [...byControl].flatMap(([control, values]) => [el("dt", { text: control }), el("dd", { text: values.join(", "), dataset: { control } })]),
   );
 }
 
@@ -176,7 +198,16 @@ function decide(decision, comment = "") {
   if (decision !== "reject" && picked < 0) return toast("Pick an annotation first (number key)");
   const a = picked >= 0 ? task.annotations[picked] : null;
   const body = { client_id: uuid(), decision, annotation_id: a ? a.id : null, comment };
-  if (decision === "fix") body.regions = editor.output();
+  if (decision === "fix") {
+    const missing = editor.missing();
+    if (missing.length) {
+      // the server would refuse the fix (422): say why and stay in editing
+      const reason = `Not accepted: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} required`;
+      $("#status").textContent = reason;
+      return toast(reason, "error");
+    }
+    body.regions = editor.output();
+  }
   outbox.add({ path: `/tasks/${enc(task.task_id)}/review`, body, task_id: task.task_id });
   toast({ accept: "Accepted", fix: "Fixed and accepted", reject: "Rejected" }[decision]);
   task = null;

@@ -26,7 +26,21 @@ export function normalizeSchema(schema) {
     const raw = (c.labels || []).map((l) => (typeof l === "string" ? { name: l } : { ...l }));
     const used = new Set(raw.map((l) => l.key).filter(Boolean).map(String));
     let next = 1;
-    const labels = raw.map((l, i) => {
+    // an automatic colour never repeats a colour of the same control, chosen or automatic
+    const taken = new Set(raw.map((l) => l.color).filter(Boolean).map((x) => String(x).toLowerCase()));
+    let hue = ci * 3;
+    const autoColor = () => {
+      for (let n = 0; n < PALETTE.length; n += 1, hue += 1) {
+        const cand = PALETTE[hue % PALETTE.length];
+        if (!taken.has(cand)) {
+          taken.add(cand);
+          hue += 1;
+          return cand;
+        }
+      }
+      return PALETTE[hue++ % PALETTE.length]; // more labels than colours: repeats are unavoidable
+    };
+    const labels = raw.map((l) => {
       let key = l.key ? String(l.key) : null;
       if (!key) {
         while (next <= 9 && used.has(String(next))) next += 1;
@@ -35,7 +49,7 @@ export function normalizeSchema(schema) {
           used.add(key);
         }
       }
-      const color = l.color || PALETTE[(i + ci * 3) % PALETTE.length];
+      const color = l.color || autoColor();
       return { ...l, key, color };
     });
     return { ...c, labels, kind: KIND[c.type] || c.type, index: ci };

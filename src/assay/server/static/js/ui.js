@@ -189,3 +189,9 @@ export function typing(ev) {
     (t.isContentEditable || t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && t.type !== "checkbox" && t.type !== "radio") || t.tagName === "SELECT")
   );
 }
+
+/** A project's display title; with the name beside it when they differ (titles may repeat). */
+export function titleOf(proj) {
+  const title = proj.title || (proj.schema && proj.schema.title) || proj.name;
+  return title === proj.name ? title : `${title} (${proj.name})`;
+}

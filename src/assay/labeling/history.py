@@ -1,0 +1,195 @@
+"""An annotator's own work in a project: where they are, what they did, and amendments.
+
+`progress` gives "task N of M"; `history` lists the tasks they submitted, newest first;
+`my_answer` reopens one; `amend` stores a corrected answer as a NEW human annotation whose
+`supersedes` names the one it replaces (annotations are never edited in place). The
+assignment then points at the amendment, so every later reader (pull, aggregation, review)
+sees it. A task already decided by a reviewer is not amended: the reviewer's decision rests
+on the answer they saw.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from assay import audit
+from assay.domain.labels import Region, payload_from_json, payload_to_json
+from assay.errors import Conflict, NotFound
+from assay.labeling._access import marking_filter, visible_markings
+from assay.labeling._db import write
+from assay.labeling._tx import tx_for
+from assay.labeling.catalog import open_project, summary, visible_project
+from assay.labeling.items import item_view
+from assay.labeling.queue import previous, remember
+from assay.labeling.submit import annotation_id, authored, check_answer, check_submission
+from assay.labeling.users import User
+from assay.store.schema import annotations_table as ann_t
+from assay.store.schema import assignments, items, tasks
+from assay.timeutil import now_iso
+from assay.workspace import Workspace
+
+HISTORY_LIMIT = 200
+
+
+def progress(ws: Workspace, user: User, project: str) -> dict[str, Any]:
+    """How far `user` is: tasks they submitted and the project's tasks open to them."""
+    with ws.db.read() as conn:
+        p = visible_project(conn, ws, user, project)
+        counts = summary(ws, conn, p, user)
+        done = conn.execute(
+            select(func.count())
+            .select_from(assignments.join(tasks, tasks.c.id == assignments.c.task_id))
+            .where(
+                assignments.c.project_id == p.id,
+                assignments.c.user_id == user.id,
+                assignments.c.state == "submitted",
+                tasks.c.is_gold == 0,
+            )
+        ).scalar_one()
+    return {"project": p.name, "submitted": int(done), "tasks": counts["task_count"]}
+
+
+def my_history(ws: Workspace, user: User, project: str) -> dict[str, Any]:
+    """The tasks `user` submitted in `project`, newest first (at most HISTORY_LIMIT)."""
+    with ws.db.read() as conn:
+        p = visible_project(conn, ws, user, project)
+        allowed = visible_markings(tx_for(conn), ws.scheme, user, p.id)
+        rows = conn.execute(
+            select(
+                assignments.c.task_id,
+                assignments.c.finished_at,
+                assignments.c.annotation_id,
+                items.c.id.label("item_id"),
+                items.c.name,
+                tasks.c.review,
+                ann_t.c.supersedes,
+            )
+            .join(tasks, tasks.c.id == assignments.c.task_id)
+            .join(items, items.c.id == tasks.c.item_id)
+            .join(ann_t, ann_t.c.id == assignments.c.annotation_id)
+            .where(
+                assignments.c.project_id == p.id,
+                assignments.c.user_id == user.id,
+                assignments.c.state == "submitted",
+                marking_filter(tasks.c.marking, allowed),
+            )
+            .order_by(assignments.c.finished_at.desc(), assignments.c.task_id.desc())
+            .limit(HISTORY_LIMIT)
+        ).all()
+    out = [
+        {
+            "task_id": r.task_id,
+            "item_id": r.item_id,
+            "name": r.name,
+            "submitted": r.finished_at,
+            "annotation_id": r.annotation_id,
+            "amended": r.supersedes is not None,
+            "reviewed": r.review in ("accepted", "rejected"),
+        }
+        for r in rows
+    ]
+    return {**progress(ws, user, project), "history": out}
+
+
+def _mine(conn: Any, ws: Workspace, user: User, task_id: int) -> Any:
+    row = conn.execute(
+        select(
+            assignments.c.annotation_id,
+            tasks.c.project_id,
+            tasks.c.item_id,
+            tasks.c.marking,
+            tasks.c.review,
+            ann_t.c.payload,
+        )
+        .join(tasks, tasks.c.id == assignments.c.task_id)
+        .join(ann_t, ann_t.c.id == assignments.c.annotation_id)
+        .where(
+            and_(
+                assignments.c.task_id == task_id,
+                assignments.c.user_id == user.id,
+                assignments.c.state == "submitted",
+            )
+        )
+    ).first()
+    visible = row is not None and row.marking in visible_markings(
+        tx_for(conn), ws.scheme, user, row.project_id
+    )
+    if row is None or not visible:
+        # the same answer as for a task that does not exist: nothing learnt about others' work
+        raise NotFound(f"no task {task_id}")
+    return row
+
+
+def my_answer(ws: Workspace, user: User, task_id: int) -> dict[str, Any]:
+    """Reopen a task `user` submitted: the item and their current answer."""
+    user.require("label")
+    with ws.db.read() as conn:
+        row = _mine(conn, ws, user, task_id)
+        item = conn.execute(select(items).where(items.c.id == row.item_id)).one()
+    return {
+        "task_id": task_id,
+        "item": item_view(ws, item),
+        "media_url": f"/api/v1/items/{row.item_id}/blob",
+        "annotation_id": row.annotation_id,
+        "regions": [r.model_dump(exclude_none=True) for r in payload_from_json(row.payload)],
+        "reviewed": row.review in ("accepted", "rejected"),
+    }
+
+
+def amend(
+    ws: Workspace,
+    user: User,
+    task_id: int,
+    client_id: str,
+    regions: list[Region],
+    *,
+    lead_time: float | None = None,
+) -> dict[str, Any]:
+    """Replace `user`'s answer to a task they submitted with a new annotation."""
+    check_submission(user, client_id, lead_time)
+    with write(ws.db) as conn:
+        tx = tx_for(conn)
+        first = previous(tx, client_id, user, "amend")
+        if first is not None:
+            return {**first, "duplicate": True}
+        row = _mine(conn, ws, user, task_id)
+        p = open_project(tx, ws, user, int(row.project_id))
+        if row.review in ("accepted", "rejected"):
+            raise Conflict(
+                f"task {task_id} was already reviewed ({row.review}); ask a reviewer to change it"
+            )
+        check_answer(tx, p, row.item_id, regions)
+        new_id = annotation_id(user, client_id)
+        final = authored(regions, user.actor)
+        conn.execute(
+            ann_t.insert().values(
+                id=new_id,
+                item_id=row.item_id,
+                project=p.name,
+                author=user.actor,
+                kind="human",
+                payload=payload_to_json(final),
+                created=now_iso(),
+                lead_time=lead_time,
+                supersedes=row.annotation_id,
+                source_id=f"client:{client_id}",
+            )
+        )
+        conn.execute(
+            assignments.update()
+            .where(assignments.c.task_id == task_id, assignments.c.user_id == user.id)
+            .values(annotation_id=new_id, finished_at=time.time())
+        )
+        result = {"task_id": task_id, "annotation_id": new_id, "supersedes": row.annotation_id}
+        remember(tx, client_id, user, task_id, "amend", result)
+        audit.append(
+            conn,
+            user.actor,
+            "task.amend",
+            f"task:{task_id}",
+            {"project": p.name, "annotation": new_id, "supersedes": row.annotation_id},
+        )
+        return result

@@ -1,0 +1,60 @@
+"""`make demo`: its "Next, try" lines paste in order, and a second run deletes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from readme_runner import reader_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _demo(target: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py"), str(target)],
+        env=reader_env(ROOT / "src"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _next_try(stdout: str) -> list[str]:
+    block = stdout[stdout.index("Next, try") :].splitlines()[1:]
+    return [line[2:] for line in block if line.startswith("  ")]
+
+
+def test_next_try_pastes_in_order_and_a_second_run_keeps_the_users_work(tmp_path: Path) -> None:
+    demo = tmp_path / "demo"
+    first = _demo(demo)
+    assert first.returncode == 0, first.stderr
+    lines = _next_try(first.stdout)
+    assert lines[0].startswith("source ") and lines[0].endswith("/bin/activate")
+    assert lines[1].startswith("cd ")  # activate first, then go to the workspace
+    assert lines[-1].startswith("assay serve")  # the one line that keeps running
+    script = "\n".join(lines[:-1])
+    # pasted into a fresh shell that knows nothing of assay: no PATH, no PYTHONPATH
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "COLUMNS": "120", "NO_COLOR": "1"}
+    env["ASSAY_ARGON2_MEMORY_KIB"] = "1024"
+    pasted = subprocess.run(
+        ["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr
+    assert "created project survey with 24 task(s)" in pasted.stdout
+    assert (demo / "export-yolo" / "data.yaml").is_file()  # the user's own export
+
+    (demo / "workspace" / "my-notes.txt").write_text("mine")
+    again = _demo(demo)
+    assert again.returncode == 0, again.stderr
+    assert "left exactly as it is" in again.stdout and f"rm -rf {demo}" in again.stdout
+    assert (demo / "export-yolo" / "data.yaml").is_file()
+    assert (demo / "workspace" / "my-notes.txt").read_text() == "mine"
+    users = subprocess.run(
+        ["bash", "-c", "\n".join([*lines[:2], "assay user list --json"])],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert '"name": "ana"' in users.stdout, users.stderr

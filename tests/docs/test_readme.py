@@ -1,0 +1,60 @@
+"""README.md's examples run as written (the datasette `test_docs.py` habit).
+
+The rules for which blocks run are in `readme_runner` and in the README itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from readme_runner import RUN, Reader, blocks, console_commands, expected_output, reader_env
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+SHOWN_ONLY = {"text", "yaml", "json", "markdown", "csv", "toml", "html"}
+
+
+def test_every_fence_names_a_language_with_a_known_rule() -> None:
+    for b in blocks(README.read_text(encoding="utf-8")):
+        assert b.lang in RUN | SHOWN_ONLY, f"{b.where}: unknown fence {b.lang!r}"
+        assert b.directive in ("", "continue", "file", "skip"), f"{b.where}: {b.directive}"
+        if b.directive == "continue":
+            assert b.lang == "python", f"{b.where}: only python blocks continue"
+
+
+def test_the_convention_is_written_in_the_readme() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "## Examples in this README" in text
+    for rule in ("<!-- docs: continue -->", "<!-- docs: file NAME -->", "<!-- docs: skip"):
+        assert rule in text
+
+
+def test_runner_reads_outputs_and_errors() -> None:
+    code = "x = 1\nprint(x)\n# 1\n# 2\ny = 2  # not output\n"
+    assert expected_output(code) == ["1", "2"]
+    console = "$ a \\\n  b\nerror: nope\n$ c\nok\n\n$ d\n"
+    got = [(c.cmd, c.error, c.output) for c in console_commands(console)]
+    assert got == [("a \n  b", "error: nope", []), ("c", None, ["ok"]), ("d", None, [])]
+
+
+def test_every_readme_example_runs_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from samples import write_flood_town
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    write_flood_town(tmp_path / "data")
+    env = reader_env(ROOT / "src")
+    for key in [k for k in list(__import__("os").environ) if k.startswith("ASSAY_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", env["ASSAY_ARGON2_MEMORY_KIB"])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    reader = Reader(tmp_path, env)
+    for block in blocks(README.read_text(encoding="utf-8")):
+        reader.run(block)
+    assert len(reader.ran) >= 20, reader.ran
+    assert len(reader.skipped) <= 3, reader.skipped  # each with its reason

@@ -1,0 +1,98 @@
+"""Gold drawn from the project's own items: taken out of the work pool, never the whole pool;
+and a project started from the labels of record, pulled back without losing labels or authors."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from assay.domain.schema import LabelSchema
+from assay.errors import InvalidInput
+from assay.labeling import Workflow, create_project, list_projects, next_task, submit
+from assay.store.schema import ID_SEP, datasets, working
+from assay.versioning import LabelRecord
+from assay.workspace import Workspace
+from labeling_world import SCHEMA_YAML, box, build_world, choice
+
+
+def test_gold_items_of_the_same_dataset_leave_the_work_pool(ws: Workspace, tmp_path: Path) -> None:
+    w = build_world(ws, tmp_path / "data", public=6, cui=0, secret=0)
+    gold_ids = w.items["public"][:2]
+    ws.create_dataset("flood-gold")
+    ws.add_items("flood-gold", f"id={gold_ids[0]}")
+    ws.add_items("flood-gold", f"id={gold_ids[1]}")
+    ws.set_labels("flood-gold", [LabelRecord(i, [choice("minor")]) for i in gold_ids])
+    ws.commit("flood-gold", "gold answers")
+    ws.tag("flood-gold", "HEAD", "v1")
+    schema = LabelSchema.from_yaml_text(SCHEMA_YAML, "survey.yaml")
+    wf = Workflow(gold="flood-gold@v1", gold_share=0.5)
+    create_project(ws, "camp", schema, "flood", wf)
+    info = next(p for p in list_projects(ws, None) if p["name"] == "camp")
+    assert (info["task_count"], info["gold_count"]) == (4, 2)
+    # Every work item is served once; gold is mixed in and never served once the work ran out.
+    root = w.users["root"]
+    served = []
+    while (lease := next_task(ws, root, "camp")) is not None:
+        served.append(lease.item["id"])
+        submit(ws, root, lease.task_id, str(uuid.uuid4()), [choice("minor")])
+    work = set(w.items["public"]) - set(gold_ids)
+    assert work <= set(served) and len([i for i in served if i in work]) == 4
+    assert served[-1] in work
+
+
+def test_a_gold_set_covering_every_item_is_refused(ws: Workspace, tmp_path: Path) -> None:
+    w = build_world(ws, tmp_path / "data", public=3, cui=0, secret=0)
+    ws.create_dataset("flood-gold")
+    ws.add_items("flood-gold")
+    schema = LabelSchema.from_yaml_text(SCHEMA_YAML, "survey.yaml")
+    all_ids = w.items["public"]
+    ws.set_labels("flood-gold", [LabelRecord(i, [choice("minor")]) for i in all_ids])
+    ws.commit("flood-gold", "gold answers")
+    with pytest.raises(InvalidInput, match="nothing would be left to label"):
+        create_project(ws, "camp", schema, "flood", Workflow(gold="flood-gold", gold_share=0.05))
+    assert all(p["name"] != "camp" for p in list_projects(ws, None))
+
+
+def test_reviewed_pull_changes_only_decided_items_and_keeps_both_authors(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from assay.domain.labels import Region
+    from assay.labeling import decide, review_next
+    from assay.labeling.pull import pull
+
+    w = build_world(ws, tmp_path / "data", public=3, cui=0, secret=0)
+    first, second, third = w.items["public"]
+    drawn = box(2, 2, 10, 10).model_copy(update={"author": "user:cy"})
+    records = [
+        LabelRecord(i, [drawn, choice("none")], [f"a-{i[:4]}"], ["user:cy"])
+        for i in w.items["public"]
+    ]
+    ws.set_labels("flood", records)
+    schema = LabelSchema.from_yaml_text(SCHEMA_YAML, "survey.yaml")
+    create_project(ws, "fix", schema, "flood", Workflow(from_labels=True, review="all"))
+    ana, rev = w.users["ana"], w.users["rev"]
+    for n in range(2):  # ana corrects the damage of two items and keeps the boxes
+        lease = next_task(ws, ana, "fix")
+        assert lease is not None and lease.prelabel_source == "record"
+        kept = [Region.model_validate(r) for r in lease.prelabels if r["control"] == "label"]
+        submit(ws, ana, lease.task_id, f"ana-{n}", [*kept, choice("minor")])
+    task = review_next(ws, rev, "fix")  # the reviewer decides on one of them
+    assert task is not None
+    decide(ws, rev, task["task_id"], "rev-1", "accept", annotation_id=task["annotations"][0]["id"])
+    assert pull(ws, "flood", "fix", "reviewed") == 1
+    with ws.db.read() as conn:
+        flood = select(datasets.c.id).where(datasets.c.name == "flood").scalar_subquery()
+        rows = {
+            r.item_id: r for r in conn.execute(select(working).where(working.c.dataset_id == flood))
+        }
+    decided = task["item"]["id"]
+    labels = {r["control"]: r for r in json.loads(rows[decided].labels)}
+    assert labels["damage"]["label"] == "minor" and labels["damage"]["author"] == "user:ana"
+    assert labels["label"]["author"] == "user:cy" and labels["label"]["box"] == [2, 2, 10, 10]
+    assert set(rows[decided].authors.split(ID_SEP)) == {"user:rev", "user:ana", "user:cy"}
+    for other in {first, second, third} - {decided}:  # no decision: the record stays
+        assert [r["label"] for r in json.loads(rows[other].labels)] == ["building", "none"]
