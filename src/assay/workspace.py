@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +116,11 @@ class Workspace:
         return cls(root, Database(url), LocalBlobStore(root / "objects"), scheme)
 
     def close(self) -> None:
+        """Sign a checkpoint of the audit head if it moved (kept outside the database)."""
+        try:
+            audit.checkpoint_if_new(self.db, self.root)
+        except Exception as exc:  # closing must not fail; verify reports what is unsigned
+            logging.getLogger(__name__).warning("no audit checkpoint written: %s", exc)
         self.db.dispose()
 
     def __enter__(self) -> Workspace:
@@ -327,6 +333,15 @@ class Workspace:
         with self.db.read() as conn:
             return audit.events(conn, limit)
 
-    def audit_verify(self) -> audit.VerifyResult:
+    def audit_verify(self, checkpoints: list[str | Path] | None = None) -> audit.VerifyResult:
+        """Verify the trail, its signatures, every known checkpoint and the account state."""
         with self.db.read() as conn:
-            return audit.verify(conn)
+            return audit.verify_with_witness(conn, self.root, [Path(p) for p in checkpoints or []])
+
+    def audit_checkpoint(self, out: str | Path | None = None) -> audit.Checkpoint:
+        """Sign the current head (after verifying it); also write it to `out` if given."""
+        return audit.checkpoint(self.db, self.root, Path(out) if out else None)
+
+    def audit_rotate_key(self) -> dict[str, Any]:
+        """Replace the audit signing key; the old public key stays trusted for old events."""
+        return audit.rotate_key(self.db, self.root, self.actor)

@@ -90,7 +90,7 @@ def test_verify_names_the_first_broken_event(
     assert result.checked == first_bad - 1
 
 
-def test_rehashing_an_edited_event_breaks_the_next_link(trail: Path) -> None:
+def test_rehashing_an_edited_event_breaks_its_signature(trail: Path) -> None:
     from assay.audit._chain import _digest
 
     con = sqlite3.connect(trail / ".assay" / "assay.db")
@@ -105,8 +105,8 @@ def test_rehashing_an_edited_event_breaks_the_next_link(trail: Path) -> None:
         )
     con.close()
     result = _verify(trail)
-    assert (result.ok, result.first_bad) == (False, 3)
-    assert "link to the previous event is broken" in result.reason
+    assert (result.ok, result.first_bad) == (False, 2)
+    assert "signature does not verify" in result.reason
 
 
 def test_empty_trail_with_a_head_is_broken(trail: Path) -> None:
@@ -116,5 +116,7 @@ def test_empty_trail_with_a_head_is_broken(trail: Path) -> None:
 
 
 def test_verify_function_on_a_connection(trail: Path) -> None:
+    from assay.audit._keys import trusted_keys
+
     with Workspace.open(trail) as w, w.db.read() as conn:
-        assert verify(conn).ok
+        assert verify(conn, trusted_keys()).ok

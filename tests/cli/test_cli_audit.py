@@ -63,6 +63,9 @@ def test_log_and_verify_intact(cli, trail: Path) -> None:  # type: ignore[no-unt
         "checked": 5,
         "first_bad": None,
         "reason": "",
+        "signed": 5,
+        "checkpoints": 1,
+        "state": [],
     }
     assert "audit trail intact: 5 event(s) verified" in cli("-w", trail, "audit", "verify").stdout
 

@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
+from assay.audit._checkpoint import checkpoint_message
+from assay.audit._keys import signer
 from assay.domain.canonical import canonical_json
-from assay.store.schema import audit, meta
+from assay.store.schema import audit
 from assay.timeutil import now_iso
 
 GENESIS = "0" * 64
@@ -42,14 +44,6 @@ class AuditEvent:
         }
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    checked: int
-    first_bad: int | None = None
-    reason: str = ""
-
-
 def _digest(
     seq: int, time: str, actor: str, action: str, target: str, details: str, prev: str
 ) -> str:
@@ -59,12 +53,13 @@ def _digest(
 
 _LAST = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
 _INSERT = (
-    "INSERT INTO audit (seq, time, actor, action, target, details, prev_hash, hash) "
-    "VALUES (:seq, :time, :actor, :action, :target, :details, :prev, :hash)"
+    "INSERT INTO audit (seq, time, actor, action, target, details, prev_hash, hash, sig) "
+    "VALUES (:seq, :time, :actor, :action, :target, :details, :prev, :hash, :sig)"
 )
+_ORIGIN = "SELECT hash FROM audit WHERE seq = 1"
 _HEAD = "UPDATE meta SET value = :v WHERE key = 'audit_head'"
 _HEAD_NEW = "INSERT INTO meta (key, value) VALUES ('audit_head', :v)"
-_TEXT = {sql: text(sql) for sql in (_LAST, _INSERT, _HEAD, _HEAD_NEW)}
+_TEXT = {sql: text(sql) for sql in (_LAST, _INSERT, _HEAD, _HEAD_NEW, _ORIGIN)}
 
 
 def append(
@@ -92,6 +87,12 @@ def append(
     time = now_iso()
     body = canonical_json(details or {})
     digest = _digest(seq, time, actor, action, target, body, prev)
+    # Every event is itself a signed checkpoint of the chain up to it (see `_checkpoint`).
+    if seq == 1:
+        origin = digest
+    else:
+        first = run(_ORIGIN, {}).fetchone()
+        origin = str(first[0]) if first else ""
     row = {
         "seq": seq,
         "time": time,
@@ -101,6 +102,7 @@ def append(
         "details": body,
         "prev": prev,
         "hash": digest,
+        "sig": signer().sign(checkpoint_message(origin, seq, digest)),
     }
     run(_INSERT, row)
     # The newest event is also recorded apart from the chain, so cutting events off the end shows.
@@ -133,28 +135,3 @@ def events(conn: Connection, limit: int | None = None) -> list[AuditEvent]:
         )
         for r in reversed(rows)
     ]
-
-
-def verify(conn: Connection) -> VerifyResult:
-    """Walk the chain from the start; report the first event that does not hold."""
-    prev = GENESIS
-    expected_seq = 1
-    checked = 0
-    for r in conn.execute(select(audit).order_by(audit.c.seq)):
-        if r.seq != expected_seq:
-            return VerifyResult(False, checked, expected_seq, f"event {expected_seq} is missing")
-        if r.prev_hash != prev:
-            return VerifyResult(False, checked, r.seq, "its link to the previous event is broken")
-        digest = _digest(r.seq, r.time, r.actor, r.action, r.target, r.details, r.prev_hash)
-        if digest != r.hash:
-            return VerifyResult(False, checked, r.seq, "its content does not match its hash")
-        prev = r.hash
-        expected_seq += 1
-        checked += 1
-    head = conn.execute(select(meta.c.value).where(meta.c.key == "audit_head")).scalar()
-    expected_head = f"{checked}:{prev}" if checked else None
-    if head != expected_head:
-        return VerifyResult(
-            False, checked, checked + 1, "events after it were removed (the recorded head differs)"
-        )
-    return VerifyResult(True, checked)

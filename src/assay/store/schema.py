@@ -145,6 +145,8 @@ audit = Table(
     Column("details", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # "KEYID:BASE64" Ed25519 signature of the checkpoint (origin, seq, hash); schema 5 on.
+    Column("sig", Text),
 )
 
 # --- labeling (schema version 2) -------------------------------------------------------------
@@ -170,6 +172,7 @@ api_tokens = Table(
     Column("label", String(200), nullable=False, default=""),
     Column("created", String(40), nullable=False),
     Column("revoked", Integer, nullable=False, default=0),
+    Column("expires", Float),  # unix time; NULL never expires (schema 5 on)
 )
 
 sessions = Table(
@@ -356,7 +359,7 @@ Index("eval_runs_dataset", eval_runs.c.dataset, eval_runs.c.created)
 
 EVAL_TABLES = (models_table, eval_runs)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -376,10 +379,17 @@ def _add_task_target(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE tasks ADD COLUMN target INTEGER")
 
 
+def _add_signatures_and_expiry(conn: Connection) -> None:
+    for table, column, kind in (("audit", "sig", "TEXT"), ("api_tokens", "expires", "FLOAT")):
+        if column not in {c["name"] for c in sa_inspect(conn).get_columns(table)}:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
     3: _add_task_target,
+    4: _add_signatures_and_expiry,
 }
 
 

@@ -1,0 +1,100 @@
+"""Accounts for admins: users (password, disable, enable, role, clearance) and API tokens.
+
+Each route is the CLI's `assay user ...` / `assay token ...` over HTTP; each change is one
+audit event with the admin as actor, and counts from the next request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from assay.labeling import accounts, create_token, list_users
+from assay.server.deps import CurrentAdmin, CurrentUser, WorkspaceDep
+
+router = APIRouter(tags=["accounts"])
+
+
+class PasswordBody(BaseModel):
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RoleBody(BaseModel):
+    role: str = Field(max_length=20)
+
+
+class ClearanceBody(BaseModel):
+    clearance: str = Field(max_length=256)
+
+
+class TokenBody(BaseModel):
+    label: str = Field(default="", max_length=200)
+    expires_days: float | None = Field(
+        default=90.0, gt=0, description="Lifetime in days; null for a token that never expires."
+    )
+
+
+@router.get("/users")
+def users(ws: WorkspaceDep, admin: CurrentAdmin) -> Any:
+    return [accounts.user_state(ws, u.name) for u in list_users(ws)]
+
+
+@router.get("/users/{name}")
+def user(name: str, ws: WorkspaceDep, admin: CurrentAdmin) -> Any:
+    return accounts.user_state(ws, name)
+
+
+@router.post("/users/{name}/password")
+def password(name: str, body: PasswordBody, ws: WorkspaceDep, admin: CurrentAdmin) -> Any:
+    """Set a new password; the user's browser sessions end."""
+    accounts.set_password(ws, name, body.password, actor=admin.actor)
+    return accounts.user_state(ws, name)
+
+
+@router.post("/users/{name}/disable")
+def disable(name: str, ws: WorkspaceDep, admin: CurrentAdmin) -> Any:
+    """Disable a user: no login, no token, sessions ended, from the next request."""
+    accounts.set_disabled(ws, name, True, actor=admin.actor)
+    return accounts.user_state(ws, name)
+
+
+@router.post("/users/{name}/enable")
+def enable(name: str, ws: WorkspaceDep, admin: CurrentAdmin) -> Any:
+    accounts.set_disabled(ws, name, False, actor=admin.actor)
+    return accounts.user_state(ws, name)
+
+
+@router.post("/users/{name}/role")
+def role(name: str, body: RoleBody, ws: WorkspaceDep, admin: CurrentAdmin) -> Any:
+    accounts.set_role(ws, name, body.role, actor=admin.actor)
+    return accounts.user_state(ws, name)
+
+
+@router.post("/users/{name}/clearance")
+def clearance(name: str, body: ClearanceBody, ws: WorkspaceDep, admin: CurrentAdmin) -> Any:
+    accounts.set_clearance(ws, name, body.clearance, actor=admin.actor)
+    return accounts.user_state(ws, name)
+
+
+@router.get("/tokens")
+def tokens(ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """Every token for an admin; one's own tokens for anyone else."""
+    owner = None if user.can("admin") else user.name
+    return [t.to_dict() for t in accounts.list_tokens(ws, owner)]
+
+
+@router.post("/users/{name}/tokens")
+def new_token(name: str, body: TokenBody, ws: WorkspaceDep, admin: CurrentAdmin) -> Any:
+    """Make a token for a user; the token is in this answer only."""
+    seconds = None if body.expires_days is None else body.expires_days * 86400.0
+    value = create_token(ws, name, body.label, actor=admin.actor, expires_in=seconds)
+    return {"user": name, "token": value, "label": body.label}
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke(token_id: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """Revoke a token by id: an admin any token, anyone else only their own."""
+    owner = None if user.can("admin") else user.name
+    return accounts.revoke_token(ws, token_id, actor=user.actor, owner=owner).to_dict()
