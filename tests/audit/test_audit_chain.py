@@ -12,30 +12,15 @@ import pytest
 from assay import Workspace
 from assay.audit import verify
 from assay.audit._chain import GENESIS
-
-
-@pytest.fixture
-def trail(ws: Workspace, samples) -> Path:  # type: ignore[no-untyped-def]
-    """A workspace folder with six events: init, ingest, create, add, commit, tag."""
-    ws.ingest([samples.text("r1.txt", seed=1), samples.text("r2.txt", seed=2)])
-    ws.create_dataset("reports")
-    ws.add_items("reports")
-    ws.commit("reports", "first cut")
-    ws.tag("reports", "HEAD", "v1")
-    ws.close()
-    return ws.root.parent
+from audit_tamper import sql, verify_as_found
 
 
 def _sql(folder: Path, statement: str, *params: object) -> None:
-    con = sqlite3.connect(folder / ".assay" / "assay.db")
-    with con:
-        con.execute(statement, params)
-    con.close()
+    sql(folder, statement, *params)
 
 
 def _verify(folder: Path):  # type: ignore[no-untyped-def]
-    with Workspace.open(folder) as w:
-        return w.audit_verify()
+    return verify_as_found(folder)
 
 
 def test_events_chain_from_genesis(trail: Path) -> None:

@@ -30,6 +30,7 @@ class AuditEvent:
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    sig: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +42,7 @@ class AuditEvent:
             "details": self.details,
             "prev_hash": self.prev_hash,
             "hash": self.hash,
+            "sig": self.sig,
         }
 
 
@@ -131,7 +133,15 @@ def events(conn: Connection, limit: int | None = None) -> list[AuditEvent]:
     rows = conn.execute(q).all()
     return [
         AuditEvent(
-            r.seq, r.time, r.actor, r.action, r.target, json.loads(r.details), r.prev_hash, r.hash
+            r.seq,
+            r.time,
+            r.actor,
+            r.action,
+            r.target,
+            json.loads(r.details),
+            r.prev_hash,
+            r.hash,
+            r.sig,
         )
         for r in reversed(rows)
     ]

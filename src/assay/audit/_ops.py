@@ -73,6 +73,12 @@ def checkpoint_if_new(db: Database, root: Path) -> Checkpoint | None:
     latest = witness_latest(folder, found[0], root)
     if latest is not None and (latest.size, latest.head) == found[1:]:
         return None
+    if latest is not None:
+        with db.read() as conn:
+            then = conn.execute(select(audit.c.hash).where(audit.c.seq == latest.size)).scalar()
+        if then != latest.head:
+            log.warning("the audit trail no longer extends its last checkpoint; not signing")
+            return None
     if sig is None:
         return None  # a trail from before signing: `assay audit checkpoint` verifies, then signs
     if signature_ok(_keys.trusted_keys(), sig, checkpoint_message(*found)) is not None:

@@ -34,8 +34,8 @@ COMMANDS: dict[str, str] = {
     "eval": "assay.cli.evaluation:eval_group",
     "model": "assay.cli.models:model",
     "project": "assay.cli.labeling:project",
-    "user": "assay.cli.labeling:user",
-    "token": "assay.cli.labeling:token",
+    "user": "assay.cli.accounts:user",
+    "token": "assay.cli.accounts:token",
     "serve": "assay.cli.server:serve",
 }
 
