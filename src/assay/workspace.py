@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import logging
@@ -335,8 +336,23 @@ class Workspace:
 
     def audit_verify(self, checkpoints: list[str | Path] | None = None) -> audit.VerifyResult:
         """Verify the trail, its signatures, every known checkpoint and the account state."""
+        from assay.versioning.audit_markings import marking_problems
+
         with self.db.read() as conn:
-            return audit.verify_with_witness(conn, self.root, [Path(p) for p in checkpoints or []])
+            result = audit.verify_with_witness(
+                conn, self.root, [Path(p) for p in checkpoints or []]
+            )
+            if result.first_bad is not None or (not result.ok and not result.state):
+                return result  # the trail itself does not hold: nothing to check state against
+            found = (*result.state, *marking_problems(conn, self.blobs, self.scheme))
+        if not found:
+            return result
+        return dataclasses.replace(
+            result,
+            ok=False,
+            reason=f"the state tables disagree with the trail: {found[0]}",
+            state=found,
+        )
 
     def audit_checkpoint(self, out: str | Path | None = None) -> audit.Checkpoint:
         """Sign the current head (after verifying it); also write it to `out` if given."""

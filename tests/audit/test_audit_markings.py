@@ -1,0 +1,87 @@
+"""A database writer lowers markings: `verify` checks them against the trail and commits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assay import Workspace, audit
+from assay.labeling import Workflow
+from audit_tamper import sql, verify_as_found
+from labeling_world import build_world
+
+
+@pytest.fixture
+def marked(ws: Workspace, tmp_path: Path) -> Path:
+    """A world (items at three markings, a project) whose dataset `flood` is committed."""
+    world = build_world(ws, tmp_path / "data", workflow=Workflow())
+    ws.commit("flood", "first survey")
+    secret = world.items["secret"][0]
+    # What a re-import at a higher marking does (`assay.markings` on the trust-marks branch):
+    # the item and its task copies move, and one event records old and new, all at once.
+    with ws.db.begin() as conn:
+        conn.exec_driver_sql("UPDATE items SET marking='TOP SECRET/SAR' WHERE id=?", (secret,))
+        conn.exec_driver_sql("UPDATE tasks SET marking='TOP SECRET/SAR' WHERE item_id=?", (secret,))
+        audit.append(
+            conn,
+            ws.actor,
+            "item.mark",
+            f"item:{secret}",
+            {"old": "SECRET/SAR", "new": "TOP SECRET/SAR", "via": "import"},
+        )
+    ws.close()
+    return ws.root.parent
+
+
+def _one_item(folder: Path, marking: str) -> str:
+    import sqlite3
+
+    con = sqlite3.connect(folder / ".assay" / "assay.db")
+    (item,) = con.execute("SELECT id FROM items WHERE marking=? LIMIT 1", (marking,)).fetchone()
+    con.close()
+    return str(item)
+
+
+def test_markings_as_assay_left_them_verify(marked: Path) -> None:
+    result = verify_as_found(marked)
+    assert result.ok, result.state
+
+
+def test_lowering_a_committed_item_is_found(marked: Path) -> None:
+    item = _one_item(marked, "CUI/FLOOD")
+    sql(marked, "UPDATE items SET marking='UNCLASSIFIED' WHERE id=?", item)
+    sql(marked, "UPDATE tasks SET marking='UNCLASSIFIED' WHERE item_id=?", item)
+    result = verify_as_found(marked)
+    assert not result.ok and result.first_bad is None
+    assert any(
+        f"item {item[:12]} is marked 'UNCLASSIFIED', below 'CUI/FLOOD' in commit" in p
+        for p in result.state
+    ), result.state
+
+
+def test_undoing_a_recorded_raise_is_found(marked: Path) -> None:
+    item = _one_item(marked, "TOP SECRET/SAR")
+    sql(marked, "UPDATE items SET marking='SECRET/SAR' WHERE id=?", item)
+    sql(marked, "UPDATE tasks SET marking='SECRET/SAR' WHERE item_id=?", item)
+    result = verify_as_found(marked)
+    assert any(
+        f"item {item[:12]} is marked 'SECRET/SAR'; the trail says 'TOP SECRET/SAR'" in p
+        for p in result.state
+    ), result.state
+
+
+def test_lowering_only_the_task_copy_is_found(marked: Path) -> None:
+    item = _one_item(marked, "TOP SECRET/SAR")
+    sql(marked, "UPDATE tasks SET marking='UNCLASSIFIED' WHERE item_id=?", item)
+    result = verify_as_found(marked)
+    assert not result.ok
+    assert any(
+        f"a task of item {item[:12]} carries marking 'UNCLASSIFIED'" in p for p in result.state
+    )
+
+
+def test_an_edited_commit_header_is_found(marked: Path) -> None:
+    sql(marked, "UPDATE commits SET message='nothing to see'")
+    result = verify_as_found(marked)
+    assert any("no longer matches its id (header edited)" in p for p in result.state)
