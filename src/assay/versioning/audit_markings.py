@@ -53,15 +53,10 @@ def marking_problems(
             exact[item] = (seq, str(d["new"]))
             if action == "item.downgrade":
                 lowered[item] = seq
-    current = (
-        dict(
-            conn.execute(select(items.c.id, items.c.marking).where(items.c.id.in_(list(exact))))
-            .tuples()
-            .all()
-        )
-        if exact
-        else {}
-    )
+    current: dict[str, str] = {}
+    if exact:
+        q_items = select(items.c.id, items.c.marking).where(items.c.id.in_(list(exact)))
+        current = {str(r.id): str(r.marking) for r in conn.execute(q_items)}
     for item, (_seq, want) in sorted(exact.items()):
         have = current.get(item)
         if have is not None and have != want:
