@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from assay.domain.marking import MarkingScheme
 from assay.errors import AssayError
 from assay.store import LocalBlobStore
+from assay.store._sql import select_in
 from assay.store.schema import audit, commits, datasets, items, tasks
 from assay.versioning import _manifest
 from assay.versioning.commit import _row_to_commit
@@ -53,10 +54,8 @@ def marking_problems(
             exact[item] = (seq, str(d["new"]))
             if action == "item.downgrade":
                 lowered[item] = seq
-    current: dict[str, str] = {}
-    if exact:
-        q_items = select(items.c.id, items.c.marking).where(items.c.id.in_(list(exact)))
-        current = {str(r.id): str(r.marking) for r in conn.execute(q_items)}
+    found = select_in(conn, [items.c.id, items.c.marking], items.c.id, list(exact))
+    current = {str(item): str(marking) for item, marking in found}
     for item, (_seq, want) in sorted(exact.items()):
         have = current.get(item)
         if have is not None and have != want:
