@@ -7,8 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
+from assay.labeling.accounts import set_password
 from assay.server import Settings, create_app
 from labeling_world import PASSWORD, LiveServer, World
 
@@ -17,7 +19,13 @@ def _failures(world: World) -> list[str]:
     return [e.target for e in world.ws.audit_log() if e.action == "login.failed"]
 
 
-def test_concurrent_wrong_passwords_are_checked_at_most_the_limit(world: World) -> None:
+def test_concurrent_wrong_passwords_are_checked_at_most_the_limit(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A password hash at the production cost (19 MiB argon2id), so checks overlap in time
+    # the way they do in a real server; the suite's cheap hashes would serialize them.
+    monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", "19456")
+    set_password(world.ws, "ana", "slow-to-check-1")
     with LiveServer(create_app(Settings(), world.ws)) as url:
         barrier_free = httpx.Client(base_url=url, timeout=60)
 
