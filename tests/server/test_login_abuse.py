@@ -71,7 +71,9 @@ def test_huge_or_hostile_names_store_nothing_unbounded(world: World) -> None:
     huge = "A" * (2 * 1024 * 1024)
     for _ in range(3):
         r = c.post("/api/v1/auth/login", json={"username": huge, "password": "x" * 9})
-        assert r.status_code == 422 and "username" in r.json()["error"]
+        # 413 where a body-size limit answers first, else 422 from the field's bound.
+        assert r.status_code in (413, 422)
+        assert r.status_code == 413 or "username" in r.json()["error"]
     hostile = "\x1b]0;owned\x07\x1b[2J" + "B" * 150
     for _ in range(3):
         r = c.post("/api/v1/auth/login", json={"username": hostile, "password": "x" * 9})

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay.audit._keys import KEY_ENV
 from assay.errors import InvalidInput
 from assay.timeutil import now_iso
 
@@ -45,7 +46,10 @@ def signature_ok(keys: dict[str, Ed25519PublicKey], sig: str, message: bytes) ->
     kid, _, b64 = sig.partition(":")
     public = keys.get(kid)
     if public is None:
-        return f"it is signed by key {kid}, which is neither the current nor a retired key"
+        return (
+            f"it is signed by key {kid}, which is neither the current nor a retired key "
+            f"(is {KEY_ENV} the key file this workspace was signed with?)"
+        )
     try:
         public.verify(base64.b64decode(b64, validate=True), message)
     except (InvalidSignature, binascii.Error, ValueError):
