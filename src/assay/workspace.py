@@ -334,13 +334,16 @@ class Workspace:
         with self.db.read() as conn:
             return audit.events(conn, limit)
 
-    def audit_verify(self, checkpoints: list[str | Path] | None = None) -> audit.VerifyResult:
+    def audit_verify(
+        self, checkpoints: list[str | Path] | None = None, *, all_signatures: bool = False
+    ) -> audit.VerifyResult:
         """Verify the trail, its signatures, every known checkpoint and the account state."""
         from assay.versioning.audit_markings import marking_problems
 
         with self.db.read() as conn:
+            files = [Path(p) for p in checkpoints or []]
             result = audit.verify_with_witness(
-                conn, self.root, [Path(p) for p in checkpoints or []]
+                conn, self.root, files, all_signatures=all_signatures
             )
             if result.first_bad is not None or (not result.ok and not result.state):
                 return result  # the trail itself does not hold: nothing to check state against

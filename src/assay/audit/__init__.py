@@ -8,7 +8,7 @@ witness folder beside the key, files users keep) reveal events cut off the end. 
 state (users, tokens, sessions) is replayed from the trail and compared with the tables.
 """
 
-from assay.audit._chain import AuditEvent, append, events
+from assay.audit._chain import AuditEvent, append, events, seal
 from assay.audit._checkpoint import Checkpoint
 from assay.audit._keys import KEY_ENV, key_path
 from assay.audit._ops import checkpoint, checkpoint_if_new, rotate_key, verify_with_witness
@@ -27,6 +27,7 @@ __all__ = [
     "fingerprint",
     "key_path",
     "rotate_key",
+    "seal",
     "verify",
     "verify_with_witness",
 ]

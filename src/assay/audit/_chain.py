@@ -59,9 +59,11 @@ _INSERT = (
     "VALUES (:seq, :time, :actor, :action, :target, :details, :prev, :hash, :sig)"
 )
 _ORIGIN = "SELECT hash FROM audit WHERE seq = 1"
+_NEWEST = "SELECT seq, hash, sig FROM audit ORDER BY seq DESC LIMIT 1"
+_SEAL = "UPDATE audit SET sig = :sig WHERE seq = :seq AND sig IS NULL"
 _HEAD = "UPDATE meta SET value = :v WHERE key = 'audit_head'"
 _HEAD_NEW = "INSERT INTO meta (key, value) VALUES ('audit_head', :v)"
-_TEXT = {sql: text(sql) for sql in (_LAST, _INSERT, _HEAD, _HEAD_NEW, _ORIGIN)}
+_TEXT = {sql: text(sql) for sql in (_LAST, _INSERT, _HEAD, _HEAD_NEW, _ORIGIN, _NEWEST, _SEAL)}
 
 
 def append(
@@ -70,31 +72,27 @@ def append(
     action: str,
     target: str,
     details: dict[str, Any] | None = None,
+    *,
+    sign: bool = True,
 ) -> int:
     """Append one event; call inside the transaction that makes the change.
+
+    The event is signed unless `sign` is False; then the caller must `seal` the transaction
+    before it commits (its newest event's signature covers every event before it).
 
     The head of the chain is read inside that transaction, so concurrent writers (threads or
     processes) chain correctly: SQLite's write lock (`BEGIN IMMEDIATE`) or PostgreSQL's
     primary key on `seq` orders them. On SQLite the statements run on the DBAPI connection
     itself, where sqlite3 keeps them prepared; `conn` may be that raw connection.
     """
-    run: Callable[[str, dict[str, Any]], Any]
-    if isinstance(conn, sqlite3.Connection):
-        run = conn.execute
-    else:
-        raw = _driver_sqlite(conn)
-        run = raw.execute if raw is not None else partial(_run_alchemy, conn)
+    run = _runner(conn)
     last = run(_LAST, {}).fetchone()
     seq, prev = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
     time = now_iso()
     body = canonical_json(details or {})
     digest = _digest(seq, time, actor, action, target, body, prev)
-    # Every event is itself a signed checkpoint of the chain up to it (see `_checkpoint`).
-    if seq == 1:
-        origin = digest
-    else:
-        first = run(_ORIGIN, {}).fetchone()
-        origin = str(first[0]) if first else ""
+    # A signed event is itself a checkpoint of the chain up to it (see `_checkpoint`).
+    sig = _sign(run, seq, digest) if sign else None
     row = {
         "seq": seq,
         "time": time,
@@ -104,7 +102,7 @@ def append(
         "details": body,
         "prev": prev,
         "hash": digest,
-        "sig": signer().sign(checkpoint_message(origin, seq, digest)),
+        "sig": sig,
     }
     run(_INSERT, row)
     # The newest event is also recorded apart from the chain, so cutting events off the end shows.
@@ -112,6 +110,30 @@ def append(
     if run(_HEAD, head).rowcount == 0:
         run(_HEAD_NEW, head)
     return seq
+
+
+def _sign(run: Callable[[str, dict[str, Any]], Any], seq: int, digest: str) -> str:
+    if seq == 1:
+        origin = digest
+    else:
+        first = run(_ORIGIN, {}).fetchone()
+        origin = str(first[0]) if first else ""
+    return signer().sign(checkpoint_message(origin, seq, digest))
+
+
+def seal(conn: sqlite3.Connection | Connection) -> None:
+    """Sign the newest event if it is unsigned; call just before the transaction commits."""
+    run = _runner(conn)
+    last = run(_NEWEST, {}).fetchone()
+    if last is not None and last[2] is None:
+        run(_SEAL, {"seq": int(last[0]), "sig": _sign(run, int(last[0]), str(last[1]))})
+
+
+def _runner(conn: Connection | sqlite3.Connection) -> Callable[[str, dict[str, Any]], Any]:
+    if isinstance(conn, sqlite3.Connection):
+        return conn.execute
+    raw = _driver_sqlite(conn)
+    return raw.execute if raw is not None else partial(_run_alchemy, conn)
 
 
 def _driver_sqlite(conn: Connection) -> sqlite3.Connection | None:

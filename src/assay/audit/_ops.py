@@ -89,7 +89,9 @@ def checkpoint_if_new(db: Database, root: Path) -> Checkpoint | None:
     return cp
 
 
-def verify_with_witness(conn: Connection, root: Path, files: list[Path]) -> VerifyResult:
+def verify_with_witness(
+    conn: Connection, root: Path, files: list[Path], *, all_signatures: bool = False
+) -> VerifyResult:
     """Verify against the witness's checkpoints for this workspace and the given files."""
     keys = _keys.trusted_keys()
     given = [(str(p), read_file(p)) for p in files]
@@ -100,7 +102,7 @@ def verify_with_witness(conn: Connection, root: Path, files: list[Path]) -> Veri
         witnessed = [
             (f"witness#{n}", cp) for n, cp in enumerate(witness_read(folder, str(first), root), 1)
         ]
-    return verify(conn, keys, [*given, *witnessed])
+    return verify(conn, keys, [*given, *witnessed], all_signatures=all_signatures)
 
 
 def rotate_key(db: Database, root: Path, actor: str) -> dict[str, Any]:

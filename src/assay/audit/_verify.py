@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from assay.audit._chain import GENESIS, _digest
@@ -16,6 +16,59 @@ from assay.store.schema import audit, meta
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+
+@dataclass
+class _Run:
+    """Consecutive events signed by one key: the first and newest, and the newest's hash."""
+
+    key: str
+    first: int
+    last: int
+    hash: str
+    sig: str
+
+
+def _first_bad_signature(
+    conn: Connection,
+    keys: dict[str, Ed25519PublicKey],
+    origin: str,
+    runs: list[_Run],
+    every: bool,
+) -> tuple[int, str] | None:
+    """(seq, why) of the first event whose signature does not hold, or None."""
+
+    def signed_from(seq: int) -> int:
+        """The first signed event at or after `seq` (runs begin and end with one)."""
+        q = select(audit.c.seq).where(audit.c.seq >= seq, audit.c.sig.is_not(None))
+        return int(conn.execute(q.order_by(audit.c.seq).limit(1)).scalar_one())
+
+    def why(seq: int) -> str | None:
+        row = conn.execute(select(audit.c.hash, audit.c.sig).where(audit.c.seq == seq)).one()
+        if row.sig is None:
+            return None  # bound by the next signed event, checked on its own
+        return signature_ok(keys, str(row.sig), checkpoint_message(origin, seq, row.hash))
+
+    for run in runs:
+        if not every:
+            if signature_ok(keys, run.sig, checkpoint_message(origin, run.last, run.hash)) is None:
+                continue
+            # Signatures hold up to some event and fail from it on (each hash covers the one
+            # before): the lower bound of "the next signed event from x fails" finds it.
+            lo, hi = run.first, run.last
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if why(signed_from(mid)) is not None:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            lo = signed_from(lo)
+            return lo, why(lo) or "its signature does not verify"
+        for seq in range(run.first, run.last + 1):
+            reason = why(seq)
+            if reason is not None:
+                return seq, reason
+    return None
 
 
 @dataclass(frozen=True)
@@ -47,23 +100,35 @@ def verify(
     checkpoints: Sequence[tuple[str, Checkpoint]] = (),
     *,
     state: bool = True,
+    all_signatures: bool = False,
 ) -> VerifyResult:
     """Walk the chain from the start and report the first thing that does not hold.
+
+    Every event's hash, link and number are checked. Signatures are checked for the newest
+    event of each run signed by one key: because each hash covers the one before, that
+    signature holds only if nothing before it in the run changed. When it fails, a binary
+    search over the run's signatures names the first event that changed.
 
     Args:
         conn: A read connection to the workspace database.
         keys: Trusted public keys by key id (current and retired).
         checkpoints: (where it came from, checkpoint) pairs kept outside the database.
         state: Also replay the trail's account events against the state tables.
+        all_signatures: Check every event's signature (slower: one Ed25519 check each).
     """
     wanted = {cp.size for _, cp in checkpoints}
     hashes: dict[int, str] = {}
     prev, origin = GENESIS, ""
     checked = signed = 0
     newest_signed = False
+    runs: list[_Run] = []
 
     def broken(seq: int | None, reason: str) -> VerifyResult:
-        return VerifyResult(False, checked, seq, reason, signed)
+        bad = _first_bad_signature(conn, keys, origin, runs, all_signatures)
+        if bad is not None and (seq is None or bad[0] < seq):
+            seq, reason = bad
+        done = checked if seq is None else min(checked, seq - 1)
+        return VerifyResult(False, done, seq, reason, min(signed, done))
 
     for r in conn.execute(select(audit).order_by(audit.c.seq)):
         expected = checked + 1
@@ -76,23 +141,23 @@ def verify(
             return broken(r.seq, "its content does not match its hash")
         if r.seq == 1:
             origin = r.hash
-        if r.sig is None:
-            if signed:
-                return broken(
-                    r.seq,
-                    "it carries no signature, though earlier events do "
-                    "(forged, or written without the audit key)",
-                )
-        else:
-            why = signature_ok(keys, r.sig, checkpoint_message(origin, r.seq, r.hash))
-            if why is not None:
-                return broken(r.seq, why)
+        # An unsigned event is bound by the next signed one (its hash covers this one);
+        # the newest event must be signed itself or be a checkpoint's head (below).
+        if r.sig is not None:
+            kid = str(r.sig).partition(":")[0]
+            if runs and runs[-1].key == kid:
+                runs[-1].last, runs[-1].hash, runs[-1].sig = r.seq, r.hash, r.sig
+            else:
+                runs.append(_Run(kid, r.seq, r.seq, r.hash, r.sig))
             signed += 1
         newest_signed = r.sig is not None
         if r.seq in wanted:
             hashes[r.seq] = r.hash
         prev = r.hash
         checked += 1
+    bad = _first_bad_signature(conn, keys, origin, runs, all_signatures)
+    if bad is not None:
+        return broken(*bad)
     if checked == 0:
         return broken(
             1,
@@ -120,9 +185,15 @@ def verify(
                 f"{checked}: events were cut off the end",
             )
         if hashes[cp.size] != cp.head:
+            # Every signature held, so the events up to the newest signed one before the
+            # checkpoint are proven; the rewrite lies after it, at or before `cp.size`.
+            q = select(func.max(audit.c.seq)).where(audit.c.seq < cp.size, audit.c.sig.is_not(None))
+            proven = int(conn.execute(q).scalar() or 0)
+            checked = proven
             return broken(
-                cp.size,
-                f"it differs from checkpoint {where} of {cp.time}: the trail was rewritten",
+                proven + 1,
+                f"events {proven + 1}..{cp.size} differ from checkpoint {where} of {cp.time}: "
+                "the trail was rewritten",
             )
         covered = covered or cp.size == checked
     if not covered:

@@ -42,12 +42,18 @@ def log(env: Env, limit: int | None, as_json: bool) -> None:
     type=path_arg(exists=True, dir_okay=False),
     help="A checkpoint file written by `assay audit checkpoint --out`; repeatable.",
 )
+@click.option(
+    "--all-signatures",
+    is_flag=True,
+    help="Check every event's signature, not only the newest of each key's run "
+    "(which binds all before it); one Ed25519 check per event.",
+)
 @json_option
 @pass_env
-def verify(env: Env, checkpoints: tuple[Path, ...], as_json: bool) -> None:
+def verify(env: Env, checkpoints: tuple[Path, ...], all_signatures: bool, as_json: bool) -> None:
     """Check every event's hash, link and signature, every known checkpoint, and the
     account tables against the trail; exit 1 naming the first thing that does not hold."""
-    result = env.workspace().audit_verify(list(checkpoints))
+    result = env.workspace().audit_verify(list(checkpoints), all_signatures=all_signatures)
     if as_json:
         env.emit_json(
             {
