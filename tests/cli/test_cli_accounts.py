@@ -38,6 +38,9 @@ def test_user_commands_change_the_account_and_audit_it(cli, site: Path) -> None:
     state = cli(*w, "user", "set-clearance", "ana", "cui/flood", "--json").json()
     assert state["clearance"] == "CUI/FLOOD"
     assert "disabled" in cli(*w, "user", "disable", "ana").stdout
+    listed = {u["name"]: u["disabled"] for u in cli(*w, "user", "list", "--json").json()}
+    assert listed == {"ana": True, "root": False}
+    assert "disabled" in cli(*w, "user", "list").stdout
     with (
         Workspace.open(site) as ws,
         pytest.raises(Exception, match="wrong user name or password"),

@@ -45,16 +45,19 @@ def user_add(
 @json_option
 @pass_env
 def user_list(env: Env, as_json: bool) -> None:
-    """List users with role and clearance."""
+    """List users with role, clearance and whether they are disabled."""
     from assay.labeling import list_users
+    from assay.labeling.accounts import user_state
 
-    users = [u.to_dict() for u in list_users(env.workspace())]
+    ws = env.workspace()
+    users = [user_state(ws, u.name) for u in list_users(ws)]
     if as_json:
         env.emit_json(users)
         return
-    table = Table("user", "role", "clearance")
+    table = Table("user", "role", "clearance", "state")
     for u in users:
-        table.add_row(u["name"], u["role"], u["clearance"])
+        state = "disabled" if u["disabled"] else "active"
+        table.add_row(u["name"], u["role"], u["clearance"], state)
     env.console.print(table)
 
 
