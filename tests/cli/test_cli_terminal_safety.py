@@ -41,3 +41,21 @@ def test_audit_log_and_errors_show_names_cleaned(cli, tmp_path: Path, samples) -
         err = cli("-w", ws, *args, code=1).stderr
         assert "error: " in err and not any(ch in err for ch in "\x1b\x07\x9b\u202e")
     assert "\x1b" not in cli("-w", ws, "audit", "log", "--json").stdout
+
+
+def test_markup_in_data_makes_no_hyperlink() -> None:
+    import io
+
+    from rich.table import Table
+
+    from assay.cli._safe import SafeConsole
+
+    out = io.StringIO()
+    console = SafeConsole(file=out, force_terminal=True, width=120)
+    table = Table("actor")
+    table.add_row("[link=http://evil.example]user:ana[/link]")
+    console.print(table)
+    console.print("[bold]kept[/] [link=http://evil.example]x[/link]")
+    text = out.getvalue()
+    assert "user:ana" in text and "\x1b[1m" in text  # styling still works
+    assert "evil.example" not in text and "\x1b]8" not in text

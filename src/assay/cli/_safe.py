@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from rich.console import Console
 from rich.segment import Segment
+from rich.style import Style
 
 # Escape sequences go whole (their parameters are noise once the ESC is gone), then any other
 # C0/C1 control character, DEL, and the Unicode controls that reorder or hide text.
@@ -39,12 +40,18 @@ class SafeConsole(Console):
     """A rich Console that cleans every piece of text before it reaches the terminal.
 
     Rich's own styling is added after this step, so colours still work; only characters that
-    came in the data are removed.
+    came in the data are removed, and hyperlinks (which markup in data could ask for).
     """
 
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
         cleaned = (
-            seg if seg.control else Segment(printable(seg.text), seg.style, seg.control)
+            seg if seg.control else Segment(printable(seg.text), _no_link(seg.style), None)
             for seg in buffer
         )
         return super()._render_buffer(cleaned)
+
+
+def _no_link(style: Style | None) -> Style | None:
+    # Data printed through rich markup could say `[link=...]`; assay never prints links, so
+    # no terminal hyperlink (an OSC 8 sequence) is ever written.
+    return style.update_link(None) if style is not None and style.link else style
