@@ -85,3 +85,37 @@ def test_an_edited_commit_header_is_found(marked: Path) -> None:
     sql(marked, "UPDATE commits SET message='nothing to see'")
     result = verify_as_found(marked)
     assert any("no longer matches its id (header edited)" in p for p in result.state)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE items SET marking='UNCLASSIFIED' WHERE marking='SECRET/SAR'",
+        "UPDATE items SET marking='CUI' WHERE marking='CUI/FLOOD'",
+        "DELETE FROM items WHERE id NOT IN (SELECT item_id FROM tasks)",
+    ],
+)
+def test_uncommitted_items_are_bound_by_the_ingest_sums(
+    ws: Workspace, tmp_path: Path, samples, tamper: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Items ingested and never committed or re-marked: only the ingest events bind them."""
+    ws.ingest([samples.text("a.txt", seed=1)], marking="SECRET/SAR")
+    ws.ingest([samples.text("b.txt", seed=2), samples.text("c.txt", seed=3)], marking="CUI/FLOOD")
+    ws.close()
+    folder = ws.root.parent
+    assert verify_as_found(folder).ok
+    sql(folder, tamper)
+    result = verify_as_found(folder)
+    assert not result.ok and result.first_bad is None
+    assert any("the items' markings differ from what the trail recorded" in p for p in result.state)
+
+
+def test_an_item_inserted_behind_assays_back_is_found(marked: Path) -> None:
+    sql(
+        marked,
+        "INSERT INTO items (id, media_type, size, name, source, metadata, metadata_hash, "
+        "marking, created) VALUES ('ab', 'text/plain', 1, 'x', '', '{}', 'h', 'UNCLASSIFIED', "
+        "'2026')",
+    )
+    result = verify_as_found(marked)
+    assert any("an item added or removed" in p for p in result.state)

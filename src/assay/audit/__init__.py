@@ -13,6 +13,7 @@ from assay.audit._checkpoint import Checkpoint
 from assay.audit._keys import KEY_ENV, key_path
 from assay.audit._ops import checkpoint, checkpoint_if_new, rotate_key, verify_with_witness
 from assay.audit._state import fingerprint
+from assay.audit._sums import marking_sum
 from assay.audit._verify import VerifyResult, verify
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "events",
     "fingerprint",
     "key_path",
+    "marking_sum",
     "rotate_key",
     "seal",
     "verify",

@@ -1,6 +1,6 @@
 """Item markings checked against the signed audit trail (part of `assay audit verify`).
 
-Three things bind an item's marking outside the `items` table:
+Four things bind an item's marking outside the `items` table:
 
 - `item.mark` / `item.downgrade` events carry each change's old and new marking: the item
   must hold the newest `new`.
@@ -11,8 +11,9 @@ Three things bind an item's marking outside the `items` table:
 - The task rows carry a copy of the item's marking (the queue filters on it): the copy must
   equal the item's.
 
-An item marked at ingest, never committed and never re-marked is bound by none of these;
-the README's threat model says so.
+- Ingest and import events record the sum of their new items' (item, marking) hashes
+  (`assay.audit.marking_sum`); with the changes above, the trail gives the sum the `items`
+  table must have now. Any marking changed, or item added or removed, outside assay shows.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pyarrow.compute as pc
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from assay.audit._sums import MOD, pair_hash
 from assay.domain.marking import MarkingScheme
 from assay.errors import AssayError
 from assay.store import LocalBlobStore
@@ -42,18 +44,34 @@ def marking_problems(
     exact: dict[str, tuple[int, str]] = {}  # item -> (seq, marking) of its newest change
     lowered: dict[str, int] = {}  # item -> seq of its newest downgrade
     newest_commit: dict[str, tuple[int, str]] = {}  # dataset -> (seq, commit id)
+    total: int | None = 0  # the running sum of (item, marking) hashes; None: not recorded
     q = select(audit.c.seq, audit.c.action, audit.c.target, audit.c.details).where(
-        audit.c.action.in_(("item.mark", "item.downgrade", "commit"))
+        audit.c.action.in_(("item.mark", "item.downgrade", "commit", "ingest", "import"))
     )
     for seq, action, target, raw in conn.execute(q.order_by(audit.c.seq)):
         d: dict[str, Any] = json.loads(raw)
-        if action == "commit" and "commit" in d:
+        if action in ("ingest", "import"):
+            if "items_sum" in d and total is not None:
+                total += int(d["items_sum"], 16)
+            elif d.get("new") or d.get("new_items"):
+                total = None  # items added before sums were recorded: cannot be replayed
+        elif action == "commit" and "commit" in d:
             newest_commit[target.removeprefix("dataset:")] = (seq, str(d["commit"]))
         elif action != "commit" and "new" in d:
             item = target.removeprefix("item:")
             exact[item] = (seq, str(d["new"]))
+            if total is not None:
+                total += pair_hash(item, str(d["new"])) - pair_hash(item, str(d.get("old", "")))
             if action == "item.downgrade":
                 lowered[item] = seq
+    if total is not None:
+        rows = conn.execute(select(items.c.id, items.c.marking))
+        actual = sum(pair_hash(str(i), str(m)) for i, m in rows)
+        if actual % MOD != total % MOD:
+            yield (
+                "the items' markings differ from what the trail recorded: an item's marking "
+                "was changed, or an item added or removed, outside assay"
+            )
     found = select_in(conn, [items.c.id, items.c.marking], items.c.id, list(exact))
     current = {str(item): str(marking) for item, marking in found}
     for item, (_seq, want) in sorted(exact.items()):
