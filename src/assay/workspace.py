@@ -69,6 +69,7 @@ class Workspace:
     @classmethod
     def init(cls, path: str | Path = ".", levels: tuple[str, ...] | None = None) -> Workspace:
         """Create `.assay/` in `path` (an existing workspace there is an error)."""
+        audit.signing_key()  # a missing key is made (and announced), a bad one refused, first
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         root = folder / DIRNAME

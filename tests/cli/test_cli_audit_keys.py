@@ -38,7 +38,7 @@ def test_a_key_readable_by_others_or_inside_a_workspace_is_refused(run_cli, tmp_
     inside = tmp_path / "ws" / ".assay" / "audit.key"
     res = run_cli("init", tmp_path / "ws3", env={KEY_ENV: str(inside)}, code=1)
     assert "must not live inside a workspace" in res.stderr
-    assert not inside.exists()
+    assert not inside.exists() and not (tmp_path / "ws3").exists()  # nothing half-made
 
 
 def test_checkpoint_out_and_verify_with_it(cli, tmp_path: Path, samples) -> None:  # type: ignore[no-untyped-def]
