@@ -60,10 +60,14 @@ _INSERT = (
 )
 _ORIGIN = "SELECT hash FROM audit WHERE seq = 1"
 _NEWEST = "SELECT seq, hash, sig FROM audit ORDER BY seq DESC LIMIT 1"
+# One lock for every audit append in the database ("assay" in ASCII as the key).
+_PG_LOCK = "SELECT pg_advisory_xact_lock(1634956665)"
 _SEAL = "UPDATE audit SET sig = :sig WHERE seq = :seq AND sig IS NULL"
 _HEAD = "UPDATE meta SET value = :v WHERE key = 'audit_head'"
 _HEAD_NEW = "INSERT INTO meta (key, value) VALUES ('audit_head', :v)"
-_TEXT = {sql: text(sql) for sql in (_LAST, _INSERT, _HEAD, _HEAD_NEW, _ORIGIN, _NEWEST, _SEAL)}
+_TEXT = {
+    sql: text(sql) for sql in (_LAST, _INSERT, _HEAD, _HEAD_NEW, _ORIGIN, _NEWEST, _SEAL, _PG_LOCK)
+}
 
 
 def append(
@@ -81,11 +85,14 @@ def append(
     before it commits (its newest event's signature covers every event before it).
 
     The head of the chain is read inside that transaction, so concurrent writers (threads or
-    processes) chain correctly: SQLite's write lock (`BEGIN IMMEDIATE`) or PostgreSQL's
-    primary key on `seq` orders them. On SQLite the statements run on the DBAPI connection
-    itself, where sqlite3 keeps them prepared; `conn` may be that raw connection.
+    processes) chain correctly: SQLite's write lock (`BEGIN IMMEDIATE`) or, on PostgreSQL, a
+    transaction-level advisory lock taken here orders them (held until commit). On SQLite
+    the statements run on the DBAPI connection itself, where sqlite3 keeps them prepared;
+    `conn` may be that raw connection.
     """
     run = _runner(conn)
+    if not isinstance(conn, sqlite3.Connection) and conn.dialect.name == "postgresql":
+        run(_PG_LOCK, {})
     last = run(_LAST, {}).fetchone()
     seq, prev = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
     time = now_iso()
