@@ -17,6 +17,7 @@ import binascii
 import fcntl
 import hashlib
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from assay.audit._keys import KEY_ENV
 from assay.errors import InvalidInput
 from assay.timeutil import now_iso
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -122,18 +125,49 @@ def _witness_file(folder: Path, origin: str, workspace: Path) -> Path:
     return folder / f"{name}.jsonl"
 
 
+KEEP_RECENT = 256
+
+
 def witness_append(folder: Path, cp: Checkpoint, workspace: Path) -> None:
-    """Append a checkpoint to the witness log of this workspace (locked, fsynced)."""
+    """Append a checkpoint to the witness log of this workspace (locked, fsynced).
+
+    The log stays bounded: past 2 x KEEP_RECENT lines it keeps the newest KEEP_RECENT and,
+    of the older ones, the newest for each power of two of the trail's size. The newest
+    checkpoint alone reveals any rewrite or cut before it; older ones only narrow down where.
+    """
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = _witness_file(folder, cp.origin, workspace)
     line = json.dumps(cp.to_dict(), separators=(",", ":")) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    lock = os.open(path.with_suffix(".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line.encode())
-        os.fsync(fd)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with path.open("a", encoding="utf-8") as fh:
+            os.chmod(path, 0o600)
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if len(lines) > 2 * KEEP_RECENT:
+            try:
+                _compact(path, lines)
+            except (ValueError, KeyError, TypeError):  # a damaged line: verify will say so
+                log.warning("witness log %s has a damaged line; not compacting it", path)
     finally:
-        os.close(fd)
+        os.close(lock)  # releases the lock
+
+
+def _compact(path: Path, lines: list[str]) -> None:
+    older, recent = lines[:-KEEP_RECENT], lines[-KEEP_RECENT:]
+    by_bucket: dict[int, str] = {}
+    for ln in older:
+        by_bucket[int(json.loads(ln)["size"]).bit_length()] = ln
+    kept = [ln for ln in older if by_bucket.get(int(json.loads(ln)["size"]).bit_length()) == ln]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(ln + "\n" for ln in [*kept, *recent]), encoding="utf-8")
+    tmp.chmod(0o600)
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def witness_latest(folder: Path, origin: str, workspace: Path) -> Checkpoint | None:
