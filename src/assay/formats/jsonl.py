@@ -104,4 +104,6 @@ CODEC = Codec(
     read=read,
     write=write,
     description="JSON Lines, one item per line, labels in canonical form",
+    title="JSONL",
+    media=("",),
 )
