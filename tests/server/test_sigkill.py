@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -19,8 +22,33 @@ from assay.labeling import Workflow, create_token
 from assay.store.schema import annotations_table, submissions
 from assay.workspace import Workspace
 from labeling_world import build_world
-from serve_process import free_port as _free_port
-from serve_process import start_serve as _start
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(root: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assay", "-w", str(root), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''!r}")
 
 
 def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_path: Path) -> None:
