@@ -167,3 +167,20 @@ def test_default_token_lifetime_is_ninety_days(world: World) -> None:
     create_token(world.ws, "ana", "default")
     [t] = [t for t in accounts.list_tokens(world.ws, "ana") if t.label == "default"]
     assert t.expires is not None and 89.9 * 86400 < t.expires - time.time() <= 90 * 86400
+
+
+def test_the_last_active_admin_cannot_be_disabled_or_demoted(world: World, client: Client) -> None:
+    root = client("root")
+    for path, body in (("disable", None), ("role", {"role": "manager"})):
+        r = root.post(f"/api/v1/users/root/{path}", json=body)
+        assert r.status_code == 409 and "last active admin" in r.json()["error"]
+    assert root.get("/api/v1/users/root").json() == {
+        "name": "root",
+        "role": "admin",
+        "clearance": "TOP SECRET/FLOOD/SAR",
+        "disabled": False,
+    }
+    assert root.post("/api/v1/users/man/role", json={"role": "admin"}).is_success
+    assert root.post("/api/v1/users/root/role", json={"role": "manager"}).is_success
+    assert root.get("/api/v1/users").status_code == 403  # counts from the next request
+    assert world.ws.audit_verify().ok

@@ -22,11 +22,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from assay import audit
-from assay.errors import InvalidInput, NotFound
+from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling._db import write
 from assay.labeling.users import (
     MIN_PASSWORD,
@@ -60,11 +60,25 @@ def _change(
     with write(ws.db) as conn:
         row = _row(conn, name)
         conn.execute(update(users).where(users.c.id == row.id).values(**values))
+        if row.role == "admin" and not row.disabled and not _admins_left(conn):
+            raise Conflict(
+                f"{name!r} is the last active admin; make another admin first "
+                "(`assay user set-role NAME admin`)"
+            )
         if end_sessions:
             conn.execute(delete(sessions).where(sessions.c.user_id == row.id))
             details = {**details, "sessions_ended": True}
         audit.append(conn, actor or ws.actor, action, f"user:{name}", details)
         return row_to_user(ws, _row(conn, name))
+
+
+def _admins_left(conn: Connection) -> int:
+    q = (
+        select(func.count())
+        .select_from(users)
+        .where(users.c.role == "admin", users.c.disabled == 0)
+    )
+    return int(conn.execute(q).scalar_one())
 
 
 def set_password(ws: Workspace, name: str, password: str, *, actor: str | None = None) -> User:

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from assay.labeling import accounts, create_token, list_users
+from assay.labeling.users import MIN_PASSWORD, Role
 from assay.server.deps import CurrentAdmin, CurrentUser, WorkspaceDep
 
 
@@ -46,17 +47,18 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "not logged in"},
     403: {"model": ErrorOut, "description": "needs the admin role"},
     404: {"model": ErrorOut, "description": "no such user or token"},
+    409: {"model": ErrorOut, "description": "it would leave no active admin"},
     422: {"model": ErrorOut, "description": "bad input"},
 }
 router = APIRouter(tags=["accounts"], responses=_ERRORS)
 
 
 class PasswordBody(BaseModel):
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(min_length=MIN_PASSWORD, max_length=1024)
 
 
 class RoleBody(BaseModel):
-    role: str = Field(max_length=20)
+    role: Role
 
 
 class ClearanceBody(BaseModel):
