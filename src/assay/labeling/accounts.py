@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -152,46 +152,35 @@ class TokenInfo:
         }
 
 
-def list_tokens(ws: Workspace, user: str | None = None) -> list[TokenInfo]:
-    """Every token (or one user's), oldest first."""
+def _token_rows(conn: Connection, user: str | None) -> list[Any]:
     q = select(api_tokens, users.c.name).join(users, users.c.id == api_tokens.c.user_id)
     if user is not None:
         q = q.where(users.c.name == user)
+    return list(conn.execute(q.order_by(api_tokens.c.id)).all())
+
+
+def _info(r: Any) -> TokenInfo:
+    fp = audit.fingerprint(r.token_hash)[:12]
+    return TokenInfo(fp, r.name, r.label, r.created, r.expires, bool(r.revoked))
+
+
+def list_tokens(ws: Workspace, user: str | None = None) -> list[TokenInfo]:
+    """Every token (or one user's), oldest first."""
     with ws.db.read() as conn:
-        rows = conn.execute(q.order_by(api_tokens.c.id)).all()
-    return [
-        TokenInfo(
-            audit.fingerprint(r.token_hash)[:12],
-            r.name,
-            r.label,
-            r.created,
-            r.expires,
-            bool(r.revoked),
-        )
-        for r in rows
-    ]
+        return [_info(r) for r in _token_rows(conn, user)]
 
 
 def revoke_token(
     ws: Workspace, token_id: str, *, actor: str | None = None, owner: str | None = None
 ) -> TokenInfo:
     """Revoke the token with this id (from `list_tokens`); `owner` limits it to one user."""
-    matches = [t for t in list_tokens(ws, owner) if t.id == token_id.strip().lower()]
-    if not matches:
-        raise NotFound(f"no API token with id {token_id!r}; `assay token list` shows the ids")
+    wanted = token_id.strip().lower()
     with write(ws.db) as conn:
-        rows = conn.execute(
-            select(api_tokens.c.id, api_tokens.c.token_hash)
-            .join(users, users.c.id == api_tokens.c.user_id)
-            .where(users.c.name == matches[0].user)
-        ).all()
-        row = next(r for r in rows if audit.fingerprint(r.token_hash)[:12] == matches[0].id)
-        _revoke(conn, row.id, row.token_hash, matches[0].user, actor or ws.actor)
-    return list_tokens_by_id(ws, matches[0].id, matches[0].user)
-
-
-def list_tokens_by_id(ws: Workspace, token_id: str, user: str) -> TokenInfo:
-    return next(t for t in list_tokens(ws, user) if t.id == token_id)
+        row = next((r for r in _token_rows(conn, owner) if _info(r).id == wanted), None)
+        if row is None:
+            raise NotFound(f"no API token with id {token_id!r}; `assay token list` shows the ids")
+        _revoke(conn, row.id, row.token_hash, row.name, actor or ws.actor)
+    return replace(_info(row), revoked=True)
 
 
 def revoke_bearer(ws: Workspace, token: str) -> bool:
