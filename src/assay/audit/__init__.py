@@ -1,9 +1,10 @@
 """The hash-chained, signed audit trail.
 
 Every state change appends one event inside the same transaction as the change. Each
-event's hash covers its content and the previous event's hash, and each event is signed
-(Ed25519) with a key kept outside the database, so `verify` finds the first event that was
-edited, inserted, removed or forged. Signed checkpoints kept outside the database (the
+event's hash covers its content and the previous event's hash, and events are signed
+(Ed25519) with a key kept outside the database — each one, or a group commit's newest,
+which binds the rest — so `verify` finds the first event that was edited, inserted,
+removed or forged. Signed checkpoints kept outside the database (the
 witness folder beside the key, files users keep) reveal events cut off the end. Account
 state (users, tokens, sessions) is replayed from the trail and compared with the tables.
 """
