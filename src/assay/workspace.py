@@ -27,6 +27,8 @@ from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.ingest import IngestReport, ingest_paths
 from assay.store import Database, LocalBlobStore
+from assay.store._sql import select_in
+from assay.store.schema import items
 
 if TYPE_CHECKING:
     from assay import versioning
@@ -161,18 +163,21 @@ class Workspace:
 
     # --- datasets ----------------------------------------------------------------------------
 
-    def create_dataset(self, name: str) -> None:
+    def create_dataset(self, name: str, marking: str | None = None) -> None:
+        """An empty dataset; `marking` declares it (and its exports) at least that marking."""
         from assay import versioning
 
+        declared = self.scheme.render(self.scheme.parse(marking)) if marking else ""
         with self.db.begin() as conn:
-            versioning.create(conn, name)
-            audit.append(conn, self.actor, "dataset.create", f"dataset:{name}")
+            versioning.create(conn, name, declared)
+            details = {"marking": declared} if declared else None
+            audit.append(conn, self.actor, "dataset.create", f"dataset:{name}", details)
 
     def datasets(self) -> list[versioning.DatasetInfo]:
         from assay.versioning.datasets import list_all
 
         with self.db.read() as conn:
-            return list_all(conn)
+            return list_all(conn, self.scheme)
 
     def add_items(self, name: str, query: str | None = None) -> int:
         """Add all items, or those matching `query`, to the dataset's working state."""
@@ -251,11 +256,15 @@ class Workspace:
             tags = tags_by_commit(conn, rev.dataset_id)
         assert rev.commit is not None  # default_head resolves to a commit or raises
         c = rev.commit
-        markings = _manifest.read(self.blobs, c.manifest, ["marking"])["marking"].unique()
+        t = _manifest.read(self.blobs, c.manifest, ["item_id", "marking"])
+        with self.db.read() as conn:
+            # The items' markings now count too: a marking raised after the commit holds.
+            now = select_in(conn, [items.c.marking], items.c.id, t["item_id"].to_pylist())
+        markings = set(t["marking"].unique().to_pylist()) | {r[0] for r in now}
         return {
             **c.to_dict(),
             "tags": tags.get(c.id, []),
-            "marking": self.scheme.highest_text(markings.to_pylist()),
+            "marking": self.scheme.highest_text(markings),
             "verified": c.verify(),
         }
 
@@ -319,6 +328,7 @@ class Workspace:
         action: str = "export",
         strict: bool = False,
         all_annotations: bool = False,
+        embed_media: bool = False,
     ) -> Any:
         """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format.
 
@@ -326,7 +336,9 @@ class Workspace:
         The result's `dropped` counts, per kind, what the format could not hold; with `strict`
         any drop is an `InvalidInput` and nothing is written. `all_annotations` writes every
         stored annotation of every author (and predictions) where the format has a slot per
-        annotation, instead of the labels of record only.
+        annotation, instead of the labels of record only. `embed_media` writes the media bytes
+        into the label file itself (Parquet: an ``image`` column Hugging Face `datasets` reads as
+        an `Image` feature) instead of a ``media/`` folder.
         """
         from assay.formats import get_codec
         from assay.formats._export import staged_output
@@ -335,10 +347,16 @@ class Workspace:
         codec = get_codec(fmt)
         if codec.write is None:
             raise InvalidInput(f"format {fmt!r} can be read but not written")
+        if embed_media and not codec.embeds_media:
+            raise InvalidInput(
+                f"--embed-media: {codec.display} has no place for media bytes in its files; "
+                "formats that embed media: parquet"
+            )
         rev = self.resolve(spec, default_head=False)
         with gc_paused():
             bundle = export_bundle(self, rev, all_annotations=all_annotations)
-            bundle.copy_media = media
+            bundle.copy_media = media and not embed_media
+            bundle.embed_media = embed_media
             _keep_held_media(codec, bundle, spec)
             with staged_output(Path(out)) as staging:
                 codec.write(bundle, staging.folder)

@@ -10,8 +10,7 @@ import httpx
 from assay.labeling import Workflow, create_token
 from assay.labeling.accounts import list_tokens
 from assay.workspace import Workspace
-from labeling_world import build_world
-from serve_process import free_port, start_serve
+from labeling_world import build_world, free_port, start_server
 
 
 def test_cli_revocation_counts_on_the_next_request_in_every_worker(
@@ -22,7 +21,7 @@ def test_cli_revocation_counts_on_the_next_request_in_every_worker(
     [ana_id] = [t.id for t in list_tokens(ws, "ana")]
     root = tmp_path / "ws"
     port = free_port()
-    proc = start_serve(root, port, "--workers", "2")
+    proc = start_server(root, port, "--workers", "2")
     try:
         url = f"http://127.0.0.1:{port}/api/v1/me"
         for token in (ana, man):  # warm both workers with each token

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import Env, json_option, pass_env, path_arg, say_raised
 
 strict_option = click.option(
     "--strict",
@@ -96,6 +96,7 @@ def ingest(
             f"{len(report.new)} new, {len(report.duplicate)} duplicate, "
             f"{len(report.failed)} failed ({report.files} file(s))"
         )
+    say_raised(env, report.raised)
 
 
 @click.command("import")
@@ -130,6 +131,7 @@ def import_(
             f"{report.new_annotations} new annotation(s), {report.regions} region(s) of record "
             f"into {dataset}; see `assay status {dataset}`"
         )
+    say_raised(env, report.raised)
 
 
 def _render_changes(env: Env, changes: list[LabelChange], limit: int = 50) -> None:
@@ -275,6 +277,7 @@ def _write(
     media: bool = True,
     strict: bool = False,
     all_annotations: bool = False,
+    embed_media: bool = False,
 ) -> None:
     result = env.workspace().export(
         spec,
@@ -284,6 +287,7 @@ def _write(
         action=action,
         strict=strict,
         all_annotations=all_annotations,
+        embed_media=embed_media,
     )
     _warn_dropped(env, f"{fmt} {action}", result["dropped"])
     if as_json:
@@ -302,10 +306,16 @@ def _write(
 @click.option("--out", required=True, type=path_arg(file_okay=False))
 @click.option("--no-media", is_flag=True, help="Write label files only, not the media.")
 @click.option(
+    "--embed-media",
+    is_flag=True,
+    help="Put the image bytes inside the label file instead of a media/ folder (parquet: an "
+    "`image` column Hugging Face datasets loads as an Image feature).",
+)
+@click.option(
     "--all-annotations",
     is_flag=True,
     help="Write every stored annotation of every author and every prediction, not only the "
-    "labels of record (formats with a slot per annotation: labelstudio).",
+    "labels of record (formats with a slot per annotation: labelstudio, jsonl, parquet).",
 )
 @strict_option
 @json_option
@@ -316,6 +326,7 @@ def export(
     fmt: str,
     out: Path,
     no_media: bool,
+    embed_media: bool,
     all_annotations: bool,
     strict: bool,
     as_json: bool,
@@ -334,6 +345,7 @@ def export(
         media=not no_media,
         strict=strict,
         all_annotations=all_annotations,
+        embed_media=embed_media,
     )
 
 

@@ -33,6 +33,7 @@ from assay.formats._model import (
     ImportBundle,
     ImportedMedia,
 )
+from assay.markings import MarkChange, raise_markings
 from assay.store import LocalBlobStore
 from assay.store._sql import insert_ignore, select_in
 from assay.store.schema import annotations_table, datasets, items
@@ -55,12 +56,15 @@ class ImportReport:
     regions: int = 0
     authors: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # what the file held and assay cannot
+    raised: list[MarkChange] = field(default_factory=list)  # existing items marked higher
 
     def to_dict(self) -> dict[str, object]:
-        return self.__dict__.copy()
+        return {**self.__dict__, "raised": [c.to_dict() for c in self.raised]}
 
 
 def _media_bytes(m: ImportedMedia, source: Path | None) -> bytes:
+    if m.data is not None:
+        return m.data
     if m.text is not None:
         return m.text.encode()
     if m.path is None:
@@ -102,17 +106,26 @@ def import_bundle(
     """Bring media and labels into `dataset`'s working state in one transaction."""
     marking_text = ws.scheme.render(marking or Marking())
     report = ImportReport(dataset, media=len(bundle.media), dropped=bundle.dropped.to_dict())
-    staged: list[tuple[str, ImportedMedia, bytes]] = []
+    staged: list[tuple[str, ImportedMedia, bytes | None]] = []
     for m in bundle.media:
-        data = _media_bytes(m, bundle.source)
-        staged.append((hashlib.sha256(data).hexdigest(), m, data))
+        if m.path is None and m.text is None and m.data is None and m.item_id:
+            staged.append((m.item_id, m, None))  # named by id only: the workspace holds it
+            continue
+        raw = _media_bytes(m, bundle.source)
+        staged.append((hashlib.sha256(raw).hexdigest(), m, raw))
+    _check_known_items(ws, bundle, [(sha, m) for sha, m, d in staged if d is None])
     created = now_iso()
     item_rows: dict[str, dict[str, object]] = {}
     ann_rows: list[dict[str, object]] = []
     records: dict[str, LabelRecord] = {}
     authors: set[str] = set()
+    met: dict[str, str] = {}
     for sha, m, data in staged:
-        if sha not in item_rows:
+        # The marking each item is met with: the highest the file states for it (the same
+        # bytes may come twice) and `--marking`; new items get it, existing ones rise to it.
+        mark = _item_marking(ws, marking, m.marking)
+        met[sha] = ws.scheme.highest_text([met[sha], mark]) if sha in met else mark
+        if sha not in item_rows and data is not None:
             meta = dict(m.metadata)
             meta.setdefault("path", m.name)
             meta_text, meta_hash = metadata_record(meta)
@@ -126,7 +139,7 @@ def import_bundle(
                 "source": str(bundle.source or ""),
                 "metadata": meta_text,
                 "metadata_hash": meta_hash,
-                "marking": _item_marking(ws, marking, m.marking),
+                "marking": mark,
                 "parent_id": None,
                 "derivation": None,
                 "created": created,
@@ -152,7 +165,7 @@ def import_bundle(
                 }
             )
             report.annotations += 1
-            if human and a is human[-1]:
+            if m.record is None and human and a is human[-1]:
                 # The label of record is the latest human annotation the file holds for the item.
                 records[sha] = LabelRecord(
                     sha,
@@ -162,19 +175,32 @@ def import_bundle(
                 )
                 report.regions += len(regions)
                 authors.add(a.author)
+        if m.record is not None:
+            # The file states the labels of record itself (all regions of all authors).
+            mine = ann_rows[len(ann_rows) - len(m.annotations) :]
+            behind = [a.of_record for a in m.annotations]
+            ids = [str(r["id"]) for r, b in zip(mine, behind, strict=True) if b or not any(behind)]
+            who = m.record_authors or sorted({a.author for a in m.annotations})
+            records[sha] = LabelRecord(sha, m.record, ids, who)
+            report.regions += len(m.record)
+            authors.update(who)
     report.authors = sorted(authors)
-    ws.blobs.put_many([data for _sha, _m, data in staged])
+    ws.blobs.put_many([data for _sha, _m, data in staged if data is not None])
+    members = list(dict.fromkeys(sha for sha, _m, _d in staged))
     with ws.db.begin() as conn:
         existing = {r[0] for r in select_in(conn, [items.c.id], items.c.id, list(item_rows))}
-        new_rows = [r for k, r in item_rows.items() if k not in existing]
+        new_rows = [{**r, "marking": met[k]} for k, r in item_rows.items() if k not in existing]
         report.new_items = len(new_rows)
         if new_rows:
             conn.execute(items.insert(), new_rows)
+        fresh = {str(r["id"]) for r in new_rows}
+        higher = {k: v for k, v in met.items() if k not in fresh}
+        report.raised = raise_markings(conn, ws.scheme, ws.actor, higher, via="import")
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
-        add_item_ids(conn, ds, list(item_rows))
+        add_item_ids(conn, ds, members)
         wanted = {sha: m.number for sha, m, _d in staged if m.number is not None}
-        _ids.assign_numbers(conn, ds, list(item_rows), wanted)
+        _ids.assign_numbers(conn, ds, members, wanted)
         old_map = _ids.load_label_map(conn, ds)
         _ids.save_label_map(conn, ds, _imported_map(old_map, bundle), old_map)
         if bundle.dataset_meta:
@@ -196,12 +222,31 @@ def import_bundle(
                 "media": report.media,
                 "new_items": report.new_items,
                 "annotations": report.new_annotations,
+                "raised": len(report.raised),
                 "marking": marking_text,
                 # Binds each new item's marking to this signed event (`audit.marking_sum`).
                 "items_sum": audit.marking_sum((str(r["id"]), str(r["marking"])) for r in new_rows),
             },
         )
     return report
+
+
+def _check_known_items(
+    ws: Workspace, bundle: ImportBundle, named: list[tuple[str, ImportedMedia]]
+) -> None:
+    """Media named only by item id (no bytes in the file) must already be in the workspace."""
+    if not named:
+        return
+    with ws.db.read() as conn:
+        found = {r[0] for r in select_in(conn, [items.c.id], items.c.id, [s for s, _ in named])}
+    missing = [(sha, m) for sha, m in named if sha not in found]
+    if missing:
+        sha, m = missing[0]
+        raise InvalidInput(
+            f"{bundle.source}: item {sha[:12]} ({m.name}) is not in this workspace and the file "
+            f"has no media for it ({len(missing)} such item(s); the file was exported with "
+            "--no-media): import it into the workspace it came from, or export with media"
+        )
 
 
 def _imported_map(old: LabelMap, bundle: ImportBundle) -> LabelMap:
@@ -246,7 +291,11 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     labels = t["labels"].to_pylist()
     ann_ids = t["annotation_ids"].to_pylist()
     authors = t["authors"].to_pylist()
-    markings = t["marking"].to_pylist()
+    # An old commit states the higher of the marking it recorded and the item's marking now.
+    markings = [
+        m if attrs[i][4] == m else ws.scheme.highest_text([m, attrs[i][4]])
+        for i, m in zip(ids, t["marking"].to_pylist(), strict=True)
+    ]
     names = _unique_names([attrs[i][0] for i in ids], ids)
     label_set: dict[str, None] = {}
     export_rows: list[ExportRow] = []
@@ -255,7 +304,7 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     parsed_labels = json.loads("[" + ",".join(labels) + "]") if labels else []
     parsed_meta = json.loads("[" + ",".join(attrs[i][3] for i in ids) + "]") if ids else []
     for k, sha in enumerate(ids):
-        _name, width, height, _meta = attrs[sha]
+        _name, width, height, _meta, _marking = attrs[sha]
         regions = regions_from_dicts(parsed_labels[k])
         for r in regions:
             if r.label is not None and r.kind in ("box", "polygon", "point", "span"):
@@ -275,8 +324,11 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
                 annotation_ids=list(ann_ids[k]),
             )
         )
-    n = len(ids)
-    marking = ws.scheme.highest_text(markings) if n else ws.scheme.render(Marking())
+    with ws.db.read() as conn:
+        declared = conn.execute(
+            select(datasets.c.marking).where(datasets.c.id == rev.dataset_id)
+        ).scalar()
+    marking = ws.scheme.highest_text([*markings, declared or ws.scheme.render(Marking())])
     full_map = label_map.extend(sorted(label_set) if not label_map else label_set)
     if numbers is None or full_map != label_map:
         with ws.db.begin() as conn:
