@@ -227,14 +227,15 @@ def test_sealed_batches_bind_their_unsigned_events(trail: Path) -> None:
 
 
 def test_the_witness_log_stays_bounded(tmp_path: Path) -> None:
-    from assay.audit._checkpoint import KEEP_RECENT, sign, witness_append, witness_read
+    from assay.audit._checkpoint import sign, witness_append, witness_read
     from assay.audit._keys import signer
 
-    folder, origin, where = tmp_path / "witness", "o" * 64, tmp_path / "ws"
-    for size in range(1, 3 * KEEP_RECENT + 1):
-        witness_append(folder, sign(signer(), origin, size, f"{size:064x}", where), where)
+    folder, origin, where, keep = tmp_path / "witness", "o" * 64, tmp_path / "ws", 16
+    for size in range(1, 3 * keep + 1):
+        cp = sign(signer(), origin, size, f"{size:064x}", where)
+        witness_append(folder, cp, where, keep=keep)
     kept = witness_read(folder, origin, where)
     sizes = [cp.size for cp in kept]
-    assert len(kept) < 2 * KEEP_RECENT + 1
-    assert sizes[-KEEP_RECENT:] == list(range(2 * KEEP_RECENT + 1, 3 * KEEP_RECENT + 1))
+    assert len(kept) < 2 * keep + 1
+    assert sizes[-keep:] == list(range(2 * keep + 1, 3 * keep + 1))
     assert sizes == sorted(sizes) and 1 in sizes  # older ones thinned, one per power of two

@@ -14,7 +14,7 @@ from labeling_world import build_world, free_port, start_server
 
 
 def test_cli_revocation_counts_on_the_next_request_in_every_worker(
-    ws: Workspace, tmp_path: Path, run_cli
+    ws: Workspace, tmp_path: Path, cli
 ) -> None:  # type: ignore[no-untyped-def]
     build_world(ws, tmp_path / "data", public=2, cui=0, secret=0, workflow=Workflow())
     ana, man = create_token(ws, "ana", "script"), create_token(ws, "man", "script")
@@ -27,14 +27,14 @@ def test_cli_revocation_counts_on_the_next_request_in_every_worker(
         for token in (ana, man):  # warm both workers with each token
             for _ in range(4):
                 assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).is_success
-        run_cli("-w", root, "token", "revoke", ana_id)
-        run_cli("-w", root, "user", "disable", "man")
+        cli("-w", root, "token", "revoke", ana_id)
+        cli("-w", root, "user", "disable", "man")
         for _ in range(4):  # whichever worker answers
             assert httpx.get(url, headers={"Authorization": f"Bearer {ana}"}).status_code == 401
             assert httpx.get(url, headers={"Authorization": f"Bearer {man}"}).status_code == 401
-        run_cli("-w", root, "user", "enable", "man")
+        cli("-w", root, "user", "enable", "man")
         assert httpx.get(url, headers={"Authorization": f"Bearer {man}"}).is_success
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    assert run_cli("-w", root, "audit", "verify", "--json").json()["ok"]
+    assert cli("-w", root, "audit", "verify", "--json").json()["ok"]

@@ -128,10 +128,12 @@ def _witness_file(folder: Path, origin: str, workspace: Path) -> Path:
 KEEP_RECENT = 256
 
 
-def witness_append(folder: Path, cp: Checkpoint, workspace: Path) -> None:
+def witness_append(
+    folder: Path, cp: Checkpoint, workspace: Path, *, keep: int = KEEP_RECENT
+) -> None:
     """Append a checkpoint to the witness log of this workspace (locked, fsynced).
 
-    The log stays bounded: past 2 x KEEP_RECENT lines it keeps the newest KEEP_RECENT and,
+    The log stays bounded: past 2 x `keep` lines it keeps the newest `keep` and,
     of the older ones, the newest for each power of two of the trail's size. The newest
     checkpoint alone reveals any rewrite or cut before it; older ones only narrow down where.
     """
@@ -147,17 +149,17 @@ def witness_append(folder: Path, cp: Checkpoint, workspace: Path) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         lines = path.read_text(encoding="utf-8").splitlines()
-        if len(lines) > 2 * KEEP_RECENT:
+        if len(lines) > 2 * keep:
             try:
-                _compact(path, lines)
+                _compact(path, lines, keep)
             except (ValueError, KeyError, TypeError):  # a damaged line: verify will say so
                 log.warning("witness log %s has a damaged line; not compacting it", path)
     finally:
         os.close(lock)  # releases the lock
 
 
-def _compact(path: Path, lines: list[str]) -> None:
-    older, recent = lines[:-KEEP_RECENT], lines[-KEEP_RECENT:]
+def _compact(path: Path, lines: list[str], keep: int) -> None:
+    older, recent = lines[:-keep], lines[-keep:]
     by_bucket: dict[int, str] = {}
     for ln in older:
         by_bucket[int(json.loads(ln)["size"]).bit_length()] = ln
