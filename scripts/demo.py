@@ -16,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from samples import write_flood_town
 
+from assay.ingest.sensors.synth import write_flight, write_scene
+
 SCHEMA = """title: Flood damage survey
 controls:
   - name: label
@@ -54,6 +56,16 @@ def main(target: str = "demo") -> None:
     run("dataset", "add", "field-reports", "--items", "media_type=text/plain", cwd=ws)
     run("commit", "field-reports", "-m", "reports from the first 24 hours", cwd=ws)
     run("show", "field-reports@HEAD", cwd=ws)
+    # A drone flight over the town: MPEG-TS video with a MISB ST 0601 KLV telemetry stream.
+    flight = data / "drone" / "flight-07.ts"
+    flight.parent.mkdir(parents=True, exist_ok=True)
+    write_flight(flight, seconds=20, width=640, height=360)
+    run("ingest", str(flight), "--source", "survey-quad-2", "--every", "2", cwd=ws)
+    # An aerial scene of the town (GeoTIFF), stored as a COG and cut into 512 px chips.
+    scene = data / "scenes" / "town-ortho.tif"
+    scene.parent.mkdir(parents=True, exist_ok=True)
+    write_scene(scene)
+    run("ingest", str(scene), "--source", "ortho-mosaic", cwd=ws)
     run(
         "import", str(data / "labels_v1.json"), "--format", "labelstudio",
         "--dataset", "flood-town", "--images", str(data), cwd=ws,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from assay import Workspace
 
-JSON_KEYS = {"files", "new", "duplicate", "failed", "failures", "item_ids", "raised"}
+JSON_KEYS = {"files", "new", "duplicate", "failed", "failures", "item_ids", "raised", "notes"}
 
 
 def _markings(root: Path) -> dict[str, str]:

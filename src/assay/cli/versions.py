@@ -4,12 +4,13 @@ checkout and export."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 from rich.table import Table
 
 from assay.cli._common import Env, json_option, pass_env, path_arg, say_raised
+from assay.ingest.sensors.options import ChipOptions, SensorOptions, VideoOptions
 
 strict_option = click.option(
     "--strict",
@@ -44,6 +45,8 @@ EXPORT_FORMATS = [
     "labelstudio",
     "jsonl",
     "parquet",
+    "geojson",
+    "stac",
 ]
 
 
@@ -68,6 +71,51 @@ def init(env: Env, directory: Path, as_json: bool) -> None:
 @click.option("--marking", help="Classification marking, LEVEL[/COMPARTMENT...].")
 @click.option("--source", default="", help="A name for where the data came from.")
 @click.option("--text-field", default="text", show_default=True, help="Text column of JSONL/CSV.")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Video: keep one frame every this many seconds (0 keeps every frame).",
+)
+@click.option(
+    "--scene-change",
+    type=click.FloatRange(0, 1),
+    help="Video: also keep a frame whose mean pixel change from the last kept one exceeds "
+    "this fraction (0-1).",
+)
+@click.option("--max-frames", type=click.IntRange(min=1), help="Video: keep at most N frames.")
+@click.option(
+    "--dedup",
+    type=click.IntRange(0, 64),
+    help="Video: drop a frame whose perceptual hash is within this many bits of a kept one.",
+)
+@click.option(
+    "--klv",
+    type=click.Choice(["lenient", "strict"]),
+    default="lenient",
+    show_default=True,
+    help="Video KLV: strict rejects a file with any bad packet; lenient keeps bad packets and "
+    "records each problem.",
+)
+@click.option(
+    "--chip",
+    type=click.IntRange(min=16),
+    default=512,
+    show_default=True,
+    help="Scene: chip size in pixels (georeferenced GeoTIFF, COG, NITF, JPEG 2000).",
+)
+@click.option(
+    "--overlap",
+    type=click.IntRange(min=0),
+    default=64,
+    show_default=True,
+    help="Scene: pixels shared by neighbouring chips.",
+)
+@click.option(
+    "--bands",
+    help="Scene: 1-based bands of the chips' display rendering, e.g. 4,3,2 (default 1,2,3).",
+)
 @json_option
 @pass_env
 def ingest(
@@ -76,19 +124,45 @@ def ingest(
     marking: str | None,
     source: str,
     text_field: str,
+    every: float,
+    scene_change: float | None,
+    max_frames: int | None,
+    dedup: int | None,
+    klv: Literal["lenient", "strict"],
+    chip: int,
+    overlap: int,
+    bands: str | None,
     as_json: bool,
 ) -> None:
-    """Ingest image and text files (recursively) as items."""
+    """Ingest image, text, video and scene files (recursively) as items.
+
+    A drone video (.ts, .mpg, .mp4, .mkv) becomes an item, and its sampled frames derived
+    items carrying their MISB ST 0601 KLV telemetry and ground footprint. A georeferenced
+    scene (GeoTIFF, COG, NITF, JPEG 2000) is stored as a Cloud-Optimized GeoTIFF and cut into
+    chips, derived items with their window, CRS, transform and footprint."""
     ws = env.workspace()
+    sensors = SensorOptions(
+        video=VideoOptions(
+            every=every, scene_change=scene_change, max_frames=max_frames, dedup=dedup, klv=klv
+        ),
+        chips=ChipOptions(size=chip, overlap=overlap, bands=_bands(bands)),
+    )
     with env.progress("hashing") as progress:
         report = ws.ingest(
-            list(paths), marking=marking, source=source, text_field=text_field, progress=progress
+            list(paths),
+            marking=marking,
+            source=source,
+            text_field=text_field,
+            progress=progress,
+            sensors=sensors,
         )
     if as_json:
         env.emit_json(report.to_dict())
         return
     for f in report.failed:
         env.err.print(f"[yellow]skipped[/] {f.path}: {f.reason}")
+    for f in report.notes:
+        env.err.print(f"[yellow]note[/] {f.path}: {f.reason}")
     if not report.new and report.duplicate and not report.failed:
         env.say(f"nothing new: all {len(report.duplicate)} item(s) were already ingested")
     else:
@@ -97,6 +171,15 @@ def ingest(
             f"{len(report.failed)} failed ({report.files} file(s))"
         )
     say_raised(env, report.raised)
+
+
+def _bands(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected band numbers like 4,3,2") from None
 
 
 @click.command("import")
@@ -277,6 +360,7 @@ def _write(
     media: bool = True,
     strict: bool = False,
     all_annotations: bool = False,
+    scene: bool = False,
     embed_media: bool = False,
 ) -> None:
     result = env.workspace().export(
@@ -287,6 +371,7 @@ def _write(
         action=action,
         strict=strict,
         all_annotations=all_annotations,
+        scene=scene,
         embed_media=embed_media,
     )
     _warn_dropped(env, f"{fmt} {action}", result["dropped"])
@@ -317,6 +402,12 @@ def _write(
     help="Write every stored annotation of every author and every prediction, not only the "
     "labels of record (formats with a slot per annotation: labelstudio, jsonl, parquet).",
 )
+@click.option(
+    "--scene",
+    is_flag=True,
+    help="Write chips' labels on their scenes (scene pixel coordinates), objects cut by chip "
+    "borders merged.",
+)
 @strict_option
 @json_option
 @pass_env
@@ -328,6 +419,7 @@ def export(
     no_media: bool,
     embed_media: bool,
     all_annotations: bool,
+    scene: bool,
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -345,6 +437,7 @@ def export(
         media=not no_media,
         strict=strict,
         all_annotations=all_annotations,
+        scene=scene,
         embed_media=embed_media,
     )
 

@@ -14,6 +14,7 @@ file cannot pull in arbitrary files from the machine.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from pathlib import Path
@@ -54,16 +55,36 @@ def candidates(ref: str) -> list[str]:
     return _unique([clean, posixpath.basename(clean)])
 
 
-def resolve(ref: str, images: Path) -> Path | None:
-    """The first existing candidate file for `ref` under `images`, or None."""
-    root = images.resolve()
+def resolve(ref: str, images: Path, real_dirs: dict[str, str] | None = None) -> Path | None:
+    """The first existing candidate file for `ref` under `images`, or None.
+
+    `real_dirs` caches folders' real paths across the calls of one read (a big label file names
+    tens of thousands of images in a few folders); a symlink never leads outside `images`.
+    """
+    cache = real_dirs if real_dirs is not None else {}
+    root_text = _real_dir(str(images), cache)
+    root = Path(root_text)
     for rel in candidates(ref):
         if not rel or rel.startswith("/"):
             continue
-        path = (root / rel).resolve()
-        if path.is_relative_to(root) and path.is_file():
+        folder, _, name = rel.rpartition("/")
+        if name in ("", ".", ".."):
+            continue
+        real = _real_dir(os.path.join(root_text, folder), cache) if folder else root_text
+        text = os.path.join(real, name)
+        if os.path.islink(text):
+            text = os.path.realpath(text)
+        path = Path(text)
+        if path.is_relative_to(root) and os.path.isfile(text):
             return path
     return None
+
+
+def _real_dir(folder: str, cache: dict[str, str]) -> str:
+    real = cache.get(folder)
+    if real is None:
+        real = cache[folder] = os.path.realpath(folder)
+    return real
 
 
 def image_size(path: Path, name: str) -> tuple[int, int]:
