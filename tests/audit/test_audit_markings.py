@@ -119,3 +119,21 @@ def test_an_item_inserted_behind_assays_back_is_found(marked: Path) -> None:
     )
     result = verify_as_found(marked)
     assert any("an item added or removed" in p for p in result.state)
+
+
+def test_derived_frames_are_bound_by_their_ingest_event(ws: Workspace, tmp_path: Path) -> None:
+    """Drone video frames are items made by ingest too: lowering one is found."""
+    from assay.ingest.sensors.synth import write_flight
+
+    write_flight(tmp_path / "flight.ts", seconds=2, klv_hz=5)
+    ws.ingest([tmp_path / "flight.ts"], marking="CUI/FLOOD")
+    ws.close()
+    folder = ws.root.parent
+    assert verify_as_found(folder).ok
+    sql(
+        folder,
+        "UPDATE items SET marking='UNCLASSIFIED' WHERE id = "
+        "(SELECT id FROM items WHERE parent_id IS NOT NULL LIMIT 1)",
+    )
+    result = verify_as_found(folder)
+    assert any("the items' markings differ from what the trail recorded" in p for p in result.state)
