@@ -28,6 +28,13 @@ controls:
     labels: [none, minor, destroyed]
 """
 
+TRAFFIC = """title: Traffic on flooded roads
+controls:
+  - name: label
+    type: boxes
+    labels: [vehicle, boat, person]
+"""
+
 
 def run(*args: str, cwd: Path) -> str:
     cmd = [sys.executable, "-m", "assay", *args]
@@ -66,6 +73,9 @@ def main(target: str = "demo") -> None:
     scene.parent.mkdir(parents=True, exist_ok=True)
     write_scene(scene)
     run("ingest", str(scene), "--source", "ortho-mosaic", cwd=ws)
+    # The flight's frames as a dataset: a video labeling project tracks vehicles over them.
+    run("dataset", "create", "flight-07", cwd=ws)
+    run("dataset", "add", "flight-07", "--items", "media_type=image/jpeg", cwd=ws)
     run(
         "import", str(data / "labels_v1.json"), "--format", "labelstudio",
         "--dataset", "flood-town", "--images", str(data), cwd=ws,
@@ -84,6 +94,7 @@ def main(target: str = "demo") -> None:
     run("export", "flood-town@HEAD", "--format", "coco", "--out", str(root / "export-coco"), cwd=ws)
     run("audit", "verify", cwd=ws)
     (ws / "schema.yaml").write_text(SCHEMA)
+    (ws / "traffic.yaml").write_text(TRAFFIC)
     print(
         f"""
 Demo workspace ready in {ws}
@@ -97,7 +108,10 @@ Next, try:
 Label it in the browser (schema.yaml is there):
   ASSAY_PASSWORD=change-me assay user add ana --role admin --clearance CUI
   assay project create survey --schema schema.yaml --dataset flood-town --overlap 2
+  assay project create traffic --schema traffic.yaml --dataset flight-07
   assay serve        # then open http://127.0.0.1:8000/login as ana
+  # /label/survey labels the scenes, /video/traffic tracks vehicles on the drone
+  # flight with its telemetry, /map shows footprints, the flight, labels and the scene
 (assay is installed in .venv: activate it with `source .venv/bin/activate`.)"""
     )
 

@@ -242,6 +242,16 @@ def _render_diff(env: Env, d: Diff) -> None:
     kinds = ", ".join(f"{k} {v}" for k, v in s.items() if not k.startswith("items_") and v)
     if kinds:
         env.say(f"label changes: {kinds}")
+    for t in d.tracks:
+        frames = sorted(t.frames)
+        span = f"frame {frames[0]}" if len(frames) == 1 else f"frames {frames[0]}-{frames[-1]}"
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(t.changes.items()))
+        keys = "".join(
+            f"; keyframes {word} {', '.join(map(str, sorted(fs)))}"
+            for word, fs in (("added", t.keyframes_added), ("removed", t.keyframes_removed))
+            if fs
+        )
+        env.say(f"track {t.track_id} ({t.label}) in {t.sequence}: {span} ({kinds}){keys}")
     if d.changes:
         _render_changes(env, d.changes)
 

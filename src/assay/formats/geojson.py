@@ -118,7 +118,7 @@ def label_features(bundle: ExportBundle, rows: list[ExportRow]) -> tuple[list[An
     return labels, items
 
 
-def _tracks(rows: list[ExportRow]) -> tuple[list[Any], list[dict[str, Any]]]:
+def track_features(rows: list[ExportRow]) -> tuple[list[Any], list[dict[str, Any]]]:
     """Per video (a frame's parent), the line through its frames' centers, and the frames'
     telemetry rows."""
     frames: dict[str, list[ExportRow]] = defaultdict(list)
@@ -176,7 +176,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write labels, footprints, tracks and telemetry as GeoJSON (and Parquet)."""
     rows = image_rows(bundle, "geojson")
     labels, items = label_features(bundle, rows)
-    tracks, telemetry = _tracks(rows)
+    tracks, telemetry = track_features(rows)
     out_dir = prepare_out(Path(out))
     written = []
     for name, features in (("labels", labels), ("items", items), ("tracks", tracks)):

@@ -21,6 +21,7 @@ from assay import __version__, audit
 from assay.errors import AssayError
 from assay.server.pages import router as pages_router
 from assay.server.routes import ROUTERS
+from assay.server.sensor_pages import router as sensor_pages_router
 from assay.server.settings import Settings
 from assay.workspace import Workspace
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API)
     app.include_router(pages_router)
+    app.include_router(sensor_pages_router)
     static = HERE / "static"
     static.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=static), name="static")

@@ -399,7 +399,22 @@ dataset_meta = Table(
 
 ID_TABLES = (label_classes, item_numbers, dataset_meta)
 
-SCHEMA_VERSION = 7
+# --- derived blobs (schema version 7) ----------------------------------------------------------
+
+# Things computed once from content and kept in the blob store (thumbnails, explorer indexes):
+# (kind, source) -> blob, where `source` is the content they derive from (an item's sha256, a
+# manifest's sha256) and `kind` names the recipe and its version.
+derived = Table(
+    "derived",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("blob", String(64), nullable=False),
+    Column("created", String(40), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+SCHEMA_VERSION = 8
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -435,6 +450,10 @@ def _add_declared_markings(conn: Connection) -> None:
             )
 
 
+def _add_derived(conn: Connection) -> None:
+    derived.create(conn, checkfirst=True)
+
+
 def _add_signatures_and_expiry(conn: Connection) -> None:
     for table, column, kind in (("audit", "sig", "TEXT"), ("api_tokens", "expires", "FLOAT")):
         if column not in {c["name"] for c in sa_inspect(conn).get_columns(table)}:
@@ -447,7 +466,8 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     3: _add_task_target,
     4: _add_stable_ids,
     5: _add_declared_markings,
-    6: _add_signatures_and_expiry,
+    6: _add_derived,
+    7: _add_signatures_and_expiry,
 }
 
 
