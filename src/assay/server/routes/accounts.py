@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from assay.labeling import accounts, create_token, list_users
+from assay.labeling import accounts, create_token
 from assay.labeling.users import MIN_PASSWORD, Role
 from assay.server.deps import CurrentAdmin, CurrentUser, WorkspaceDep
 
@@ -70,11 +70,6 @@ class TokenBody(BaseModel):
     expires_days: float | None = Field(
         default=90.0, gt=0, description="Lifetime in days; null for a token that never expires."
     )
-
-
-@router.get("/users", response_model=list[UserOut])
-def users(ws: WorkspaceDep, admin: CurrentAdmin) -> Any:
-    return [accounts.user_state(ws, u.name) for u in list_users(ws)]
 
 
 @router.get("/users/{name}", response_model=UserOut)
