@@ -23,6 +23,7 @@ ORDER = [
     ("Formats and segmentation evaluation (issue 12)", ["segm"]),
     ("Campaign pages (issue 13)", ["manage_tasks", "explore_grid"]),
     ("Models in the loop (issue 16)", ["prelabel", "active_learning"]),
+    ("Trust (issue 11)", ["audit"]),
 ]
 HEADER = """# Benchmarks
 
@@ -48,6 +49,7 @@ scripts; every section says how it was produced.
 | `explore_grid.py` | explorer grid pages of a 1,000,000-item commit |
 | `prelabel_throughput.py` | `assay prelabel` vs one-item-at-a-time loops over the same ONNX model |
 | `active_learning.py` | labels to a target accuracy per active-learning strategy vs random |
+| `audit_signing.py` | signed audit events (append, verify) vs the unsigned hash chain |
 """
 
 

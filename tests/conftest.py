@@ -59,6 +59,26 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 RunCli = Callable[..., CliResult]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One audit signing key per test session, outside every workspace (never ~/.config).
+
+    Set in `os.environ`, so in-process code and every child process (CLI, servers) sign
+    with it; made up front so no test sees the first-use notice unless it asks for one.
+    """
+    from assay.audit._keys import KEY_ENV, signer
+
+    path = tmp_path_factory.mktemp("audit-key") / "audit-ed25519.key"
+    before = os.environ.get(KEY_ENV)
+    os.environ[KEY_ENV] = str(path)
+    signer()
+    yield path
+    if before is None:
+        os.environ.pop(KEY_ENV, None)
+    else:
+        os.environ[KEY_ENV] = before
+
+
 @pytest.fixture
 def subprocess_env() -> dict[str, str]:
     """Environment for a child Python that imports this checkout's `assay`."""

@@ -189,8 +189,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(root: Path, port: int) -> Any:
-    """A real `assay serve` process on `port` for the workspace at `root` (a Popen)."""
+def start_server(root: Path, port: int, *extra: str) -> Any:
+    """A real `assay serve` process on `port` for the workspace at `root` (a Popen); `extra`
+    are more `assay serve` options (e.g. "--workers", "2")."""
     import os
     import socket
     import subprocess
@@ -199,7 +200,7 @@ def start_server(root: Path, port: int) -> Any:
 
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assay", "-w", str(root), "serve", "--port", str(port)],
+        [sys.executable, "-m", "assay", "-w", str(root), "serve", "--port", str(port), *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

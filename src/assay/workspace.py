@@ -11,8 +11,10 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +73,7 @@ class Workspace:
     @classmethod
     def init(cls, path: str | Path = ".", levels: tuple[str, ...] | None = None) -> Workspace:
         """Create `.assay/` in `path` (an existing workspace there is an error)."""
+        audit.signing_key()  # a missing key is made (and announced), a bad one refused, first
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         root = folder / DIRNAME
@@ -119,6 +122,11 @@ class Workspace:
         return cls(root, Database(url), LocalBlobStore(root / "objects"), scheme)
 
     def close(self) -> None:
+        """Sign a checkpoint of the audit head if it moved (kept outside the database)."""
+        try:
+            audit.checkpoint_if_new(self.db, self.root)
+        except Exception as exc:  # closing must not fail; verify reports what is unsigned
+            logging.getLogger(__name__).warning("no audit checkpoint written: %s", exc)
         self.db.dispose()
 
     def __enter__(self) -> Workspace:
@@ -406,9 +414,36 @@ class Workspace:
         with self.db.read() as conn:
             return audit.events(conn, limit)
 
-    def audit_verify(self) -> audit.VerifyResult:
+    def audit_verify(
+        self, checkpoints: list[str | Path] | None = None, *, all_signatures: bool = False
+    ) -> audit.VerifyResult:
+        """Verify the trail, its signatures, every known checkpoint and the account state."""
+        from assay.versioning.audit_markings import marking_problems
+
         with self.db.read() as conn:
-            return audit.verify(conn)
+            files = [Path(p) for p in checkpoints or []]
+            result = audit.verify_with_witness(
+                conn, self.root, files, all_signatures=all_signatures
+            )
+            if result.first_bad is not None or (not result.ok and not result.state):
+                return result  # the trail itself does not hold: nothing to check state against
+            found = (*result.state, *marking_problems(conn, self.blobs, self.scheme))
+        if not found:
+            return result
+        return dataclasses.replace(
+            result,
+            ok=False,
+            reason=f"the state tables disagree with the trail: {found[0]}",
+            state=found,
+        )
+
+    def audit_checkpoint(self, out: str | Path | None = None) -> audit.Checkpoint:
+        """Sign the current head (after verifying it); also write it to `out` if given."""
+        return audit.checkpoint(self.db, self.root, Path(out) if out else None)
+
+    def audit_rotate_key(self) -> dict[str, Any]:
+        """Replace the audit signing key; the old public key stays trusted for old events."""
+        return audit.rotate_key(self.db, self.root, self.actor)
 
 
 def _keep_held_media(codec: Codec, bundle: ExportBundle, spec: str) -> None:

@@ -51,6 +51,7 @@ def test_log_and_verify_intact(cli, trail: Path) -> None:  # type: ignore[no-unt
         "details",
         "prev_hash",
         "hash",
+        "sig",
     }
     assert [e["seq"] for e in cli("-w", trail, "audit", "log", "-n", "2", "--json").json()] == [
         4,
@@ -63,6 +64,9 @@ def test_log_and_verify_intact(cli, trail: Path) -> None:  # type: ignore[no-unt
         "checked": 5,
         "first_bad": None,
         "reason": "",
+        "signed": 5,
+        "checkpoints": 1,
+        "state": [],
     }
     assert "audit trail intact: 5 event(s) verified" in cli("-w", trail, "audit", "verify").stdout
 

@@ -244,6 +244,10 @@ class Reader:
 def reader_env(src: Path) -> dict[str, str]:
     """The environment of a reader who activated the virtual environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
+    # The test session's audit signing key (made up front by conftest): a reader has theirs
+    # already, and the first-use notice is not part of any example's output.
+    if "ASSAY_AUDIT_KEY" in os.environ:
+        env["ASSAY_AUDIT_KEY"] = os.environ["ASSAY_AUDIT_KEY"]
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(src)
     env["COLUMNS"] = "120"

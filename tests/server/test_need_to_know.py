@@ -250,10 +250,58 @@ def deny_amend(world: World, client: Client) -> None:
     assert ok.status_code == 200 and ok.json()["task_id"] == refs[0]
 
 
-DENIALS: dict[tuple[str, str], Callable[[World, Client], None]] = {
+def _admin_only(method: str, path: str, body: dict[str, object] | None = None) -> Deny:
+    """Below admin: 403 naming the role, nothing about the account, and nothing changed."""
+
+    def deny(world: World, client: Client) -> None:
+        before = client("root").get("/api/v1/users/root").json()
+        for name in ("low", "ana", "rev", "man"):
+            r = client(name).request(method, path.format(name="root"), json=body)
+            assert r.status_code == 403 and "needs the admin role" in r.json()["error"], r.text
+            assert "TOP SECRET" not in r.text and "SAR" not in r.text
+        assert client("root").get("/api/v1/users/root").json() == before
+
+    return deny
+
+
+def deny_tokens(world: World, client: Client) -> None:
+    client("man")
+    mine = client("low").get("/api/v1/tokens").json()
+    assert mine and {t["user"] for t in mine} == {"low"}
+
+
+def deny_token_revoke(world: World, client: Client) -> None:
+    man = client("man")
+    theirs = man.get("/api/v1/tokens").json()[0]["id"]
+    r = client("low").post(f"/api/v1/tokens/{theirs}/revoke")
+    missing = client("low").post("/api/v1/tokens/feedfacefeed/revoke")
+    assert r.status_code == missing.status_code == 404 and r.json().keys() == {"error"}
+    assert man.get("/api/v1/me").status_code == 200
+
+
+Deny = Callable[[World, Client], None]
+
+DENIALS: dict[tuple[str, str], Deny] = {
     ("GET", "/api/v1/projects/{project}/mine"): deny_history,
     ("GET", "/api/v1/tasks/{task_id}/mine"): deny_my_answer,
     ("POST", "/api/v1/tasks/{task_id}/amend"): deny_amend,
+    ("GET", "/api/v1/users/{name}"): _admin_only("GET", "/api/v1/users/{name}"),
+    ("POST", "/api/v1/users/{name}/password"): _admin_only(
+        "POST", "/api/v1/users/{name}/password", {"password": "taken-over-1"}
+    ),
+    ("POST", "/api/v1/users/{name}/disable"): _admin_only("POST", "/api/v1/users/{name}/disable"),
+    ("POST", "/api/v1/users/{name}/enable"): _admin_only("POST", "/api/v1/users/{name}/enable"),
+    ("POST", "/api/v1/users/{name}/role"): _admin_only(
+        "POST", "/api/v1/users/{name}/role", {"role": "annotator"}
+    ),
+    ("POST", "/api/v1/users/{name}/clearance"): _admin_only(
+        "POST", "/api/v1/users/{name}/clearance", {"clearance": "UNCLASSIFIED"}
+    ),
+    ("POST", "/api/v1/users/{name}/tokens"): _admin_only(
+        "POST", "/api/v1/users/{name}/tokens", {"label": "x"}
+    ),
+    ("GET", "/api/v1/tokens"): deny_tokens,
+    ("POST", "/api/v1/tokens/{token_id}/revoke"): deny_token_revoke,
     ("POST", "/api/v1/auth/login"): deny_login,
     ("POST", "/api/v1/auth/logout"): deny_logout,
     ("GET", "/api/v1/me"): deny_me,

@@ -85,3 +85,43 @@ def test_geo_queries_on_postgres(pg_url: str, tmp_path: Path) -> None:
     ws.create_dataset("box")
     assert ws.add_items("box", "within -95.3699,29.76,-95.3696,29.761") == 2
     ws.close()
+
+
+def test_accounts_login_limit_and_verify_on_postgres(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Account changes, the login limit's advisory lock and state replay, on PostgreSQL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assay.errors import RateLimited, Unauthenticated
+    from assay.labeling import accounts, add_user, create_token, login
+    from assay.labeling.users import user_for_token
+
+    monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", "8192")
+    ws = Workspace.init(tmp_path / "ws")
+    add_user(ws, "ana", "annotator", "UNCLASSIFIED", "flood-watch-2026")
+    token = create_token(ws, "ana", "ci")
+    accounts.set_role(ws, "ana", "reviewer")
+    [info] = accounts.list_tokens(ws, "ana")
+    accounts.revoke_token(ws, info.id)
+    assert user_for_token(ws, token) is None
+
+    def attempt(_: int) -> str:
+        try:
+            login(ws, "ana", "wrong-password", "10.0.0.9")
+        except (RateLimited, Unauthenticated) as exc:
+            return type(exc).__name__
+        return "ok"
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = list(pool.map(attempt, range(12)))
+    assert outcomes.count("Unauthenticated") <= 5 and outcomes.count("RateLimited") >= 7
+    assert ws.audit_verify().ok
+    with ws.db.begin() as conn:
+        conn.execute(text("UPDATE users SET role = 'admin' WHERE name = 'ana'"))
+        conn.execute(text("UPDATE api_tokens SET revoked = 0"))
+    result = ws.audit_verify()
+    assert not result.ok
+    assert any("user 'ana' has role 'admin'" in p for p in result.state)
+    assert any("was revoked, yet is live again" in p for p in result.state)
+    ws.db.dispose()

@@ -9,6 +9,7 @@ import click
 
 from assay import __version__
 from assay.cli._common import Env, LazyGroup
+from assay.cli._safe import printable
 from assay.errors import AssayError
 
 # Every command by name -> "module:attribute". Modules load only when their command runs,
@@ -35,8 +36,8 @@ COMMANDS: dict[str, str] = {
     "model": "assay.cli.models:model",
     "prelabel": "assay.cli.prelabel:prelabel",
     "project": "assay.cli.labeling:project",
-    "user": "assay.cli.labeling:user",
-    "token": "assay.cli.labeling:token",
+    "user": "assay.cli.accounts:user",
+    "token": "assay.cli.accounts:token",
     "serve": "assay.cli.server:serve",
 }
 
@@ -66,6 +67,14 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: AssayError -> one line on stderr and exit 1; usage errors exit 2."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    # Notices from the audit trail (a signing key made on first use) reach the user as such.
+    notices = logging.getLogger("assay.audit")
+    if not notices.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("assay: %(message)s"))
+        notices.addHandler(handler)
+        notices.setLevel(logging.WARNING)
+        notices.propagate = False
     try:
         cli.main(args=argv, prog_name="assay", standalone_mode=False)
     except click.exceptions.Abort:
@@ -75,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except AssayError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
+
+from assay.cli._safe import SafeConsole
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -24,8 +25,8 @@ class Env:
 
     workspace_path: str | None = None
     quiet: bool = False
-    console: Console = field(default_factory=lambda: Console(highlight=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    console: SafeConsole = field(default_factory=lambda: SafeConsole(highlight=False))
+    err: SafeConsole = field(default_factory=lambda: SafeConsole(stderr=True, highlight=False))
     _ws: Workspace | None = None
 
     def workspace(self) -> Workspace:

@@ -1,18 +1,20 @@
-"""`assay audit log|verify`."""
+"""`assay audit log|verify|checkpoint|rotate-key`."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, plain
+from assay.cli._common import Env, json_option, pass_env, path_arg, plain
+from assay.cli._safe import printable
 
 
 @click.group("audit")
 def audit() -> None:
-    """Read and verify the hash-chained audit trail."""
+    """Read, verify and checkpoint the signed, hash-chained audit trail."""
 
 
 DETAILS_WIDTH = 80
@@ -51,11 +53,25 @@ def log(env: Env, limit: int | None, wide: bool, as_json: bool) -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=path_arg(exists=True, dir_okay=False),
+    help="A checkpoint file written by `assay audit checkpoint --out`; repeatable.",
+)
+@click.option(
+    "--all-signatures",
+    is_flag=True,
+    help="Check every event's signature, not only the newest of each key's run "
+    "(which binds all before it); one Ed25519 check per event.",
+)
 @json_option
 @pass_env
-def verify(env: Env, as_json: bool) -> None:
-    """Check every event's hash and link; exit 1 naming the first broken event."""
-    result = env.workspace().audit_verify()
+def verify(env: Env, checkpoints: tuple[Path, ...], all_signatures: bool, as_json: bool) -> None:
+    """Check every event's hash, link and signature, every known checkpoint, and the
+    account tables against the trail; exit 1 naming the first thing that does not hold."""
+    result = env.workspace().audit_verify(list(checkpoints), all_signatures=all_signatures)
     if as_json:
         env.emit_json(
             {
@@ -63,18 +79,60 @@ def verify(env: Env, as_json: bool) -> None:
                 "checked": result.checked,
                 "first_bad": result.first_bad,
                 "reason": result.reason,
+                "signed": result.signed,
+                "checkpoints": result.checkpoints,
+                "state": list(result.state),
             }
         )
     elif result.ok:
-        env.say(f"audit trail intact: {result.checked} event(s) verified")
-    else:
-        click.echo(
-            f"audit trail broken at event {result.first_bad}: {result.reason} "
-            f"({result.checked} event(s) before it verified)",
-            err=True,
+        env.say(
+            f"audit trail intact: {result.checked} event(s) verified, {result.signed} signed, "
+            f"{result.checkpoints} checkpoint(s) matched; account state matches the trail"
         )
+    else:
+        where = f" at event {result.first_bad}" if result.first_bad else ""
+        lines = [
+            f"audit trail broken{where}: {result.reason} "
+            f"({result.checked} event(s) before it verified)",
+            *(f"  {p}" for p in result.state[1:]),
+        ]
+        click.echo(printable("\n".join(lines)), err=True)
     if not result.ok:
         sys.exit(1)
+
+
+@audit.command("checkpoint")
+@click.option(
+    "--out",
+    type=path_arg(dir_okay=False),
+    help="Also write the signed checkpoint to this file; keep it away from the workspace.",
+)
+@json_option
+@pass_env
+def checkpoint(env: Env, out: Path | None, as_json: bool) -> None:
+    """Verify the trail, then sign its head (kept by the witness beside the key)."""
+    cp = env.workspace().audit_checkpoint(out)
+    if as_json:
+        env.emit_json({**cp.to_dict(), "out": str(out) if out else None})
+    else:
+        dest = f", written to {out}" if out else ""
+        env.say(f"signed checkpoint: {cp.size} event(s), head {cp.head[:16]}{dest}")
+
+
+@audit.command("rotate-key")
+@json_option
+@pass_env
+def rotate_key(env: Env, as_json: bool) -> None:
+    """Replace the signing key; the old public key stays trusted for what it signed."""
+    report = env.workspace().audit_rotate_key()
+    if as_json:
+        env.emit_json(report)
+    else:
+        env.say(
+            f"new audit key {report['new_key']} in {report['key_file']}; "
+            f"key {report['old_key']} retired (still trusted for older events, listed in "
+            f"{report['retired_list']})"
+        )
 
 
 COMMANDS = [audit]

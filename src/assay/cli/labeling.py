@@ -1,4 +1,4 @@
-"""`assay project ...`, `assay user add`, `assay token create`, `assay dataset pull`."""
+"""`assay project ...` and `assay dataset pull`."""
 
 from __future__ import annotations
 
@@ -255,73 +255,6 @@ def status(env: Env, name: str, as_json: bool) -> None:
         env.console.print(pre)
 
 
-@click.group("user")
-def user() -> None:
-    """Users of the labeling server."""
-
-
-@user.command("add")
-@click.argument("name")
-@click.option(
-    "--role", type=click.Choice(["admin", "manager", "reviewer", "annotator"]), required=True
-)
-@click.option("--clearance", default="UNCLASSIFIED", show_default=True, help="LEVEL[/COMP...]")
-@click.option("--password", envvar="ASSAY_PASSWORD", help="Or ASSAY_PASSWORD; prompted if unset.")
-@json_option
-@pass_env
-def user_add(
-    env: Env, name: str, role: str, clearance: str, password: str | None, as_json: bool
-) -> None:
-    """Add user NAME with a role and a clearance; the password is stored as argon2id."""
-    from assay.labeling import add_user
-
-    if password is None:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    u = add_user(env.workspace(), name, role, clearance, password)
-    if as_json:
-        env.emit_json(u.to_dict())
-    else:
-        env.say(f"added {u.role} [bold]{u.name}[/] cleared for {u.clearance_text}")
-
-
-@user.command("list")
-@json_option
-@pass_env
-def user_list(env: Env, as_json: bool) -> None:
-    """List users with role and clearance."""
-    from assay.labeling import list_users
-
-    users = [u.to_dict() for u in list_users(env.workspace())]
-    if as_json:
-        env.emit_json(users)
-        return
-    table = Table("user", "role", "clearance")
-    for u in users:
-        table.add_row(u["name"], u["role"], u["clearance"])
-    env.console.print(table)
-
-
-@click.group("token")
-def token() -> None:
-    """API tokens for scripts (Authorization: Bearer TOKEN)."""
-
-
-@token.command("create")
-@click.argument("name")
-@click.option("--label", default="", help="What the token is for.")
-@json_option
-@pass_env
-def token_create(env: Env, name: str, label: str, as_json: bool) -> None:
-    """Create an API token for user NAME; it is printed once and stored only as a hash."""
-    from assay.labeling import create_token
-
-    value = create_token(env.workspace(), name, label)
-    if as_json:
-        env.emit_json({"user": name, "token": value})
-    else:
-        click.echo(value)
-
-
 @click.command("pull")
 @click.argument("name")
 @click.option("--project", "project_name", required=True, help="Project to take labels from.")
@@ -347,4 +280,4 @@ def pull(env: Env, name: str, project_name: str, mode: str, as_json: bool) -> No
 
 dataset.add_command(pull)
 
-COMMANDS = [project, user, token]
+COMMANDS = [project]

@@ -244,6 +244,8 @@ def import_bundle(
                 "annotations": report.new_annotations,
                 "raised": len(report.raised),
                 "marking": marking_text,
+                # Binds each new item's marking to this signed event (`audit.marking_sum`).
+                "items_sum": audit.marking_sum((str(r["id"]), str(r["marking"])) for r in new_rows),
             },
         )
     return report

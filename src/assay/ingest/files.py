@@ -174,6 +174,8 @@ def ingest_paths(
                 "raised": len(report.raised),
                 "marking": marking_text,
                 "source": source,
+                # Binds each new item's marking to this signed event (`audit.marking_sum`).
+                "items_sum": audit.marking_sum((str(r[0]), str(r[_MARKING])) for r in new_rows),
             },
         )
     return report
@@ -194,6 +196,9 @@ _ITEM_COLUMNS = (
     "derivation",
     "created",
 )
+
+
+_MARKING = _ITEM_COLUMNS.index("marking")
 
 
 def _insert_items(conn: Connection, rows: Sequence[tuple[object, ...]]) -> None:

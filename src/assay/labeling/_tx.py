@@ -46,9 +46,11 @@ class Tx(Protocol):
 class RawTx:
     """A transaction on a sqlite3 connection (the caller began it)."""
 
-    def __init__(self, conn: sqlite3.Connection, key: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, key: str, *, sign_each: bool = True) -> None:
         self.conn = conn
         self.key = key
+        # A group commit signs once, the newest event, just before COMMIT (`audit.seal`).
+        self.sign_each = sign_each
 
     def one(self, sql: str, params: Params) -> Any:
         return self.conn.execute(sql, params).fetchone()
@@ -60,7 +62,7 @@ class RawTx:
         return self.conn.execute(sql, params).rowcount
 
     def audit(self, actor: str, action: str, target: str, details: dict[str, Any]) -> int:
-        return audit.append(self.conn, actor, action, target, details)
+        return audit.append(self.conn, actor, action, target, details, sign=self.sign_each)
 
 
 @lru_cache(maxsize=256)

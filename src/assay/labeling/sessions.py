@@ -8,7 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from assay import audit
 from assay.errors import RateLimited, Unauthenticated
@@ -31,7 +31,14 @@ class Session:
 
 @dataclass(frozen=True)
 class LoginPolicy:
+    """Failed logins allowed per window: per user name and address, and per address.
+
+    A new user name does not buy a fresh allowance: every name tried from one address
+    counts against `max_failures_per_address` too.
+    """
+
     max_failures: int = 5
+    max_failures_per_address: int = 20
     window_seconds: float = 60.0
     session_seconds: float = 12 * 3600.0
 
@@ -40,35 +47,77 @@ def _digest(cookie: str) -> str:
     return hashlib.sha256(cookie.encode()).hexdigest()
 
 
+def shown_name(name: str) -> str:
+    """A user name as it may be stored or shown: a valid name as is, anything else hashed.
+
+    Failed logins come from anyone; a 2 MB name or one full of terminal escapes must not
+    land in the database or the audit trail as given.
+    """
+    if 0 < len(name) <= 100 and all(c.isalnum() or c in "-_." for c in name):
+        return name
+    return f"sha256:{hashlib.sha256(name.encode('utf-8', 'replace')).hexdigest()[:16]}"
+
+
+def _limit_keys(name: str, client: str) -> tuple[str, str]:
+    pair = hashlib.sha256(f"{name}\0{client}".encode("utf-8", "replace")).hexdigest()[:40]
+    return f"pair:{pair}", f"addr:{client[:200]}"
+
+
+def _reserve(ws: Workspace, name: str, client: str, policy: LoginPolicy) -> list[int]:
+    """Count recent failures and reserve this attempt in one write transaction.
+
+    The attempt counts as a failure from the start (it is dropped again on success), so
+    concurrent wrong passwords queue on the write lock and at most the limit get checked.
+    """
+    pair, addr = _limit_keys(name, client)
+    now = time.time()
+    with write(ws.db) as conn:
+        if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE already serializes
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": addr})
+        counts: dict[str, int] = dict(
+            conn.execute(
+                select(login_failures.c.key, func.count())
+                .where(
+                    login_failures.c.key.in_((pair, addr)),
+                    login_failures.c.at > now - policy.window_seconds,
+                )
+                .group_by(login_failures.c.key)
+            ).all()
+        )
+        if (
+            counts.get(pair, 0) >= policy.max_failures
+            or counts.get(addr, 0) >= policy.max_failures_per_address
+        ):
+            raise RateLimited(
+                f"too many failed logins for {shown_name(name)!r} from this address; "
+                f"wait {int(policy.window_seconds)} seconds"
+            )
+        conn.execute(delete(login_failures).where(login_failures.c.at < now - 3600))
+        ids = []
+        for key in (pair, addr):
+            made = conn.execute(login_failures.insert().values(key=key, at=now))
+            ids.append(int(made.inserted_primary_key[0]))  # type: ignore[index]
+        return ids
+
+
 def login(
     ws: Workspace, name: str, password: str, client: str, policy: LoginPolicy | None = None
 ) -> Session:
     """Check a password and open a session; too many failures per name and address -> 429."""
     policy = policy or LoginPolicy()
-    key = f"{name}\x00{client}"
-    now = time.time()
-    with ws.db.read() as conn:
-        failures = conn.execute(
-            select(func.count())
-            .select_from(login_failures)
-            .where(login_failures.c.key == key, login_failures.c.at > now - policy.window_seconds)
-        ).scalar_one()
-    if failures >= policy.max_failures:
-        raise RateLimited(
-            f"too many failed logins for {name!r} from this address; "
-            f"wait {int(policy.window_seconds)} seconds"
-        )
+    reserved = _reserve(ws, name, client, policy)
     user = check_password(ws, name, password)
     if user is None:
+        shown = shown_name(name)
         with write(ws.db) as conn:
-            conn.execute(login_failures.insert().values(key=key, at=now))
-            audit.append(conn, f"user:{name}", "login.failed", f"user:{name}", {"client": client})
+            audit.append(conn, "anonymous", "login.failed", f"user:{shown}", {"client": client})
         raise Unauthenticated("wrong user name or password")
+    now = time.time()
     with write(ws.db) as conn:
-        conn.execute(delete(login_failures).where(login_failures.c.at < now - 3600))
+        conn.execute(delete(login_failures).where(login_failures.c.id.in_(reserved)))
         cookie = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24)
-        expires = now + policy.session_seconds
+        expires = round(now + policy.session_seconds, 3)
         conn.execute(
             sessions.insert().values(
                 id=_digest(cookie),
@@ -78,7 +127,17 @@ def login(
                 expires=expires,
             )
         )
-        audit.append(conn, user.actor, "login", f"user:{name}", {"client": client})
+        audit.append(
+            conn,
+            user.actor,
+            "login",
+            f"user:{name}",
+            {
+                "client": client,
+                "session": audit.fingerprint(_digest(cookie)),
+                "expires": expires,
+            },
+        )
     return Session(cookie, csrf, user, expires)
 
 
@@ -113,4 +172,10 @@ def logout(ws: Workspace, cookie: str) -> None:
         if row is None:
             return
         conn.execute(delete(sessions).where(sessions.c.id == _digest(cookie)))
-        audit.append(conn, f"user:{row.name}", "logout", f"user:{row.name}")
+        audit.append(
+            conn,
+            f"user:{row.name}",
+            "logout",
+            f"user:{row.name}",
+            {"session": audit.fingerprint(_digest(cookie))},
+        )

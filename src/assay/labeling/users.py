@@ -18,10 +18,11 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
 from assay import audit
@@ -115,7 +116,11 @@ def add_user(
             )
         )
         audit.append(
-            conn, actor or ws.actor, "user.add", f"user:{name}", {"role": role, "clearance": text}
+            conn,
+            actor or ws.actor,
+            "user.add",
+            f"user:{name}",
+            {"role": role, "clearance": text, "password": audit.fingerprint(digest)},
         )
         row = conn.execute(select(users).where(users.c.name == name)).one()
     return row_to_user(ws, row)
@@ -175,25 +180,50 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(ws: Workspace, name: str, label: str = "", *, actor: str | None = None) -> str:
-    """Make an API token for user `name`; returns it once, stores only its hash."""
+DEFAULT_TOKEN_DAYS = 90
+
+
+def create_token(
+    ws: Workspace,
+    name: str,
+    label: str = "",
+    *,
+    actor: str | None = None,
+    expires_in: float | None = DEFAULT_TOKEN_DAYS * 86400.0,
+) -> str:
+    """Make an API token for user `name`; returns it once, stores only its hash.
+
+    It stops working after `expires_in` seconds (90 days by default; None: never).
+    """
+    if expires_in is not None and expires_in <= 0:
+        raise InvalidInput("a token's lifetime must be positive")
     token = "assay_" + secrets.token_urlsafe(32)
+    digest = token_digest(token)
+    expires = None if expires_in is None else round(time.time() + expires_in, 3)
     with write(ws.db) as conn:
         user = get_user(ws, conn, name)
         conn.execute(
             api_tokens.insert().values(
                 user_id=user.id,
-                token_hash=token_digest(token),
+                token_hash=digest,
                 label=label,
                 created=now_iso(),
                 revoked=0,
+                expires=expires,
             )
         )
-        audit.append(conn, actor or ws.actor, "token.create", f"user:{name}", {"label": label})
+        audit.append(
+            conn,
+            actor or ws.actor,
+            "token.create",
+            f"user:{name}",
+            {"label": label, "token": audit.fingerprint(digest), "expires": expires},
+        )
     return token
 
 
 def user_for_token(ws: Workspace, token: str) -> User | None:
+    """The live user behind a live token, read fresh: revocation counts at once."""
     with ws.db.read() as conn:
         row = conn.execute(
             select(users)
@@ -201,6 +231,7 @@ def user_for_token(ws: Workspace, token: str) -> User | None:
             .where(
                 api_tokens.c.token_hash == token_digest(token),
                 api_tokens.c.revoked == 0,
+                or_(api_tokens.c.expires.is_(None), api_tokens.c.expires > time.time()),
                 users.c.disabled == 0,
             )
         ).first()

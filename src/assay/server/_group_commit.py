@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from assay import audit
 from assay.errors import AssayError, Conflict
 from assay.labeling._tx import RawTx, Tx, write_tx
 from assay.server._process_lock import ProcessLock
@@ -133,6 +134,7 @@ class GroupCommit:
         batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
         try:
             done = self._apply(conn, batch)
+            audit.seal(conn)  # one signature over the batch's newest event binds them all
             conn.execute("COMMIT")
         except Exception as exc:  # nothing of the batch is stored: every request fails
             log.exception("group commit failed")
@@ -159,7 +161,7 @@ class GroupCommit:
         self, conn: sqlite3.Connection, batch: list[tuple[Op, asyncio.Future[Any]]]
     ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
         """Run each operation in its own savepoint; a SQLite error undoing more propagates."""
-        tx = RawTx(conn, self.key)
+        tx = RawTx(conn, self.key, sign_each=False)
         out: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         for op, fut in batch:
             conn.execute("SAVEPOINT op")

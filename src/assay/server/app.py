@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
 import os
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +19,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assay import __version__
+from assay import __version__, audit
 from assay.errors import AssayError
-from assay.server.deps import TokenCache
 from assay.server.pages import error_page, wants_html
 from assay.server.pages import router as pages_router
 from assay.server.routes import ROUTERS
@@ -26,6 +29,7 @@ from assay.server.settings import Settings
 from assay.workspace import Workspace
 
 API = "/api/v1"
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 
 
@@ -40,6 +44,7 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         '/api/v1/openapi.json'
     """
     app = FastAPI(
+        lifespan=_checkpoints(workspace, settings.checkpoint_seconds),
         title="assay labeling API",
         version=__version__,
         openapi_url=f"{API}/openapi.json",
@@ -49,7 +54,6 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     )
     app.state.settings = settings
     app.state.workspace = workspace
-    app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.state.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assay-writer")
     # The hot writes (next task, submit) of this process share group-committed transactions;
     # made on first use (`deps.hot_write`), so building the app touches no database.
@@ -85,6 +89,37 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         )
 
     return app
+
+
+def _checkpoints(workspace: Workspace, every: float) -> Any:
+    """While serving, sign a checkpoint of the audit head whenever it moved; again at exit.
+
+    Events are signed as they are written; these checkpoints, kept outside the database,
+    are what reveal events cut off the end of the trail.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(every)
+                await asyncio.to_thread(_checkpoint_quietly, workspace)
+
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.to_thread(_checkpoint_quietly, workspace)
+
+    return lifespan
+
+
+def _checkpoint_quietly(workspace: Workspace) -> None:
+    try:
+        audit.checkpoint_if_new(workspace.db, workspace.root)
+    except Exception as exc:  # a failed checkpoint must not stop the server; verify shows it
+        log.warning("no audit checkpoint written: %s", exc)
 
 
 def _no_telemetry() -> dict[str, Any]:

@@ -17,7 +17,8 @@ class Settings:
         workers: uvicorn worker processes (SQLite in WAL mode handles several writers).
         secure_cookies: Mark the session cookie Secure (set it when serving over HTTPS).
         login: Login rate limit and session lifetime.
-        token_cache_seconds: How long a checked API token is trusted without a lookup.
+        checkpoint_seconds: How often the server signs a checkpoint of the audit head
+            (only when it moved), kept with the witness beside the audit key.
     """
 
     host: str = "127.0.0.1"
@@ -25,4 +26,4 @@ class Settings:
     workers: int = 1
     secure_cookies: bool = False
     login: LoginPolicy = field(default_factory=LoginPolicy)
-    token_cache_seconds: float = 5.0
+    checkpoint_seconds: float = 10.0

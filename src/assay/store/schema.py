@@ -146,6 +146,8 @@ audit = Table(
     Column("details", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # "KEYID:BASE64" Ed25519 signature of the checkpoint (origin, seq, hash); schema 5 on.
+    Column("sig", Text),
 )
 
 # --- labeling (schema version 2) -------------------------------------------------------------
@@ -171,6 +173,7 @@ api_tokens = Table(
     Column("label", String(200), nullable=False, default=""),
     Column("created", String(40), nullable=False),
     Column("revoked", Integer, nullable=False, default=0),
+    Column("expires", Float),  # unix time; NULL never expires (schema 5 on)
 )
 
 sessions = Table(
@@ -411,7 +414,7 @@ derived = Table(
     sqlite_with_rowid=False,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -451,6 +454,12 @@ def _add_derived(conn: Connection) -> None:
     derived.create(conn, checkfirst=True)
 
 
+def _add_signatures_and_expiry(conn: Connection) -> None:
+    for table, column, kind in (("audit", "sig", "TEXT"), ("api_tokens", "expires", "FLOAT")):
+        if column not in {c["name"] for c in sa_inspect(conn).get_columns(table)}:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
@@ -458,6 +467,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     4: _add_stable_ids,
     5: _add_declared_markings,
     6: _add_derived,
+    7: _add_signatures_and_expiry,
 }
 
 

@@ -1,6 +1,16 @@
 """One router per resource, all mounted under /api/v1."""
 
-from assay.server.routes import auth, explore, geo, items, manage, projects, tasks, video
+from assay.server.routes import (
+    accounts,
+    auth,
+    explore,
+    geo,
+    items,
+    manage,
+    projects,
+    tasks,
+    video,
+)
 
 # The hot routes (next task, submit) come first: routes are matched in order.
 ROUTERS = [
@@ -12,6 +22,7 @@ ROUTERS = [
     geo.router,
     manage.router,
     explore.router,
+    accounts.router,
 ]
 
 __all__ = ["ROUTERS"]

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from assay.labeling import sessions
+from assay.labeling.accounts import revoke_bearer
 from assay.server.deps import COOKIE, CurrentUser, WorkspaceDep, settings
 
 router = APIRouter(tags=["auth"])
 
 
 class LoginBody(BaseModel):
-    username: str
-    password: str
+    # Bounded before any work: an unknown name is never stored as given (see `shown_name`).
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=1024)
 
 
 def _client(request: Request) -> str:
@@ -41,11 +43,15 @@ def login(body: LoginBody, request: Request, response: Response, ws: WorkspaceDe
 
 @router.post("/auth/logout")
 def logout(request: Request, response: Response, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """End the session; a request with a bearer token revokes that token."""
+    bearer = getattr(request.state, "bearer", None)
+    if bearer:
+        return {"logged_out": True, "token_revoked": revoke_bearer(ws, bearer)}
     cookie = request.cookies.get(COOKIE)
     if cookie:
         sessions.logout(ws, cookie)
     response.delete_cookie(COOKIE, path="/")
-    return {"logged_out": True}
+    return {"logged_out": True, "token_revoked": False}
 
 
 @router.get("/me")
