@@ -16,8 +16,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
+from assay.domain._colours import is_colour
 from assay.domain.labels import Region, RegionKind
 from assay.errors import InvalidInput
 
@@ -46,6 +54,17 @@ class LabelDef(BaseModel):
     name: str = Field(min_length=1)
     key: str | None = None
     color: str | None = None
+
+    @field_validator("color")
+    @classmethod
+    def _colour(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not is_colour(value):
+            if info.context and info.context.get("stored"):
+                return None  # a schema stored before colours were checked: the UI picks one
+            raise ValueError(
+                f"{value!r} is not a colour: use hex (#e6194b) or a CSS colour name (teal)"
+            )
+        return value
 
 
 class Control(BaseModel):
@@ -80,6 +99,11 @@ class LabelSchema(BaseModel):
 
     title: str = ""
     controls: list[Control] = Field(min_length=1)
+
+    @classmethod
+    def from_stored(cls, text: str) -> LabelSchema:
+        """A schema as the workspace stored it; a colour it could not have today is dropped."""
+        return cls.model_validate_json(text, context={"stored": True})
 
     @classmethod
     def from_yaml_text(cls, text: str, source: str = "<schema>") -> LabelSchema:

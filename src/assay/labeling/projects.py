@@ -87,7 +87,7 @@ def _row_to_project(row: Any) -> Project:
         row.name,
         row.title,
         row.dataset,
-        LabelSchema.model_validate_json(row.schema),
+        LabelSchema.from_stored(row.schema),
         row.instructions,
         Workflow.model_validate_json(row.workflow),
     )

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from assay import __version__
 from assay.errors import AssayError
+from assay.server._hardening import Hardening
 from assay.server.deps import TokenCache
 from assay.server.pages import router as pages_router
 from assay.server.routes import ROUTERS
@@ -53,6 +54,11 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API)
     app.include_router(pages_router)
+    app.add_middleware(
+        Hardening,
+        max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
     static = HERE / "static"
     static.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=static), name="static")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -57,7 +58,7 @@ def _page(request: Request, name: str, project: str | None, need: Capability) ->
     except AssayError:
         user = None
     if user is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
     if not user.can(need):
         raise PermissionDenied(f"user {user.name!r} ({user.role}) may not open this page")
     extra: dict[str, Any] = {}

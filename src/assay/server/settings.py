@@ -18,6 +18,8 @@ class Settings:
         secure_cookies: Mark the session cookie Secure (set it when serving over HTTPS).
         login: Login rate limit and session lifetime.
         token_cache_seconds: How long a checked API token is trusted without a lookup.
+        max_body_bytes: Largest request body accepted (413 beyond it).
+        max_json_depth: Deepest nesting of arrays and objects in a JSON body (422 beyond it).
     """
 
     host: str = "127.0.0.1"
@@ -26,3 +28,5 @@ class Settings:
     secure_cookies: bool = False
     login: LoginPolicy = field(default_factory=LoginPolicy)
     token_cache_seconds: float = 5.0
+    max_body_bytes: int = 4 << 20
+    max_json_depth: int = 32
