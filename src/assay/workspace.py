@@ -136,8 +136,13 @@ class Workspace:
         source: str = "",
         text_field: str = "text",
         progress: Callable[[int, int], None] | None = None,
+        follow_symlinks: bool = False,
     ) -> IngestReport:
-        """Ingest files and folders (recursively); the same bytes give the same item."""
+        """Ingest files and folders (recursively); the same bytes give the same item.
+
+        Symbolic links out of `paths` are skipped (with the reason in the report) unless
+        `follow_symlinks`; FIFOs and devices always are.
+        """
         return ingest_paths(
             self.db,
             self.blobs,
@@ -148,6 +153,7 @@ class Workspace:
             source=source,
             text_field=text_field,
             progress=progress,
+            follow_symlinks=follow_symlinks,
         )
 
     # --- datasets ----------------------------------------------------------------------------

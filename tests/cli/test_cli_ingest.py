@@ -7,7 +7,7 @@ from pathlib import Path
 
 from assay import Workspace
 
-JSON_KEYS = {"files", "new", "duplicate", "failed", "failures", "item_ids"}
+JSON_KEYS = {"files", "new", "duplicate", "failed", "failures", "skipped", "skips", "item_ids"}
 
 
 def _markings(root: Path) -> dict[str, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from assay.cli._common import Env, json_option, pass_env, path_arg
@@ -40,6 +41,12 @@ def init(env: Env, directory: Path, as_json: bool) -> None:
 @click.option("--marking", help="Classification marking, LEVEL[/COMPARTMENT...].")
 @click.option("--source", default="", help="A name for where the data came from.")
 @click.option("--text-field", default="text", show_default=True, help="Text column of JSONL/CSV.")
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Also read symbolic links that point outside the given paths (FIFOs and devices "
+    "are never read).",
+)
 @json_option
 @pass_env
 def ingest(
@@ -48,25 +55,36 @@ def ingest(
     marking: str | None,
     source: str,
     text_field: str,
+    follow_symlinks: bool,
     as_json: bool,
 ) -> None:
     """Ingest image and text files (recursively) as items."""
     ws = env.workspace()
     with env.progress("hashing") as progress:
         report = ws.ingest(
-            list(paths), marking=marking, source=source, text_field=text_field, progress=progress
+            list(paths),
+            marking=marking,
+            source=source,
+            text_field=text_field,
+            progress=progress,
+            follow_symlinks=follow_symlinks,
         )
     if as_json:
         env.emit_json(report.to_dict())
         return
-    for f in report.failed:
-        env.err.print(f"[yellow]skipped[/] {f.path}: {f.reason}")
-    if not report.new and report.duplicate and not report.failed:
+    for f in [*report.skipped, *report.failed]:
+        env.err.print(f"[yellow]skipped[/] {escape(f.path)}: {escape(f.reason)}")
+    if not report.new and report.duplicate and not report.failed and not report.skipped:
         env.say(f"nothing new: all {len(report.duplicate)} item(s) were already ingested")
     else:
         env.say(
             f"{len(report.new)} new, {len(report.duplicate)} duplicate, "
             f"{len(report.failed)} failed ({report.files} file(s))"
+            + (
+                f", {len(report.skipped)} not read (links out, FIFOs, devices)"
+                if report.skipped
+                else ""
+            )
         )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -67,14 +68,57 @@ def resolve(ref: str, images: Path) -> Path | None:
 
 
 def image_size(path: Path, name: str) -> tuple[int, int]:
-    """Width and height from the file header (Pillow reads no pixels for this)."""
+    """Width and height from the file header (Pillow reads no pixels for this).
+
+    A FIFO or device is refused before it is opened, and an image declaring more pixels
+    than `assay.ingest.check_pixels` allows (a decompression bomb) is refused by name.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    from assay.ingest import ProbeError, check_pixels
+
+    regular_file(path, name)
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
+            check_pixels(int(im.width), int(im.height))
             return int(im.width), int(im.height)
+    except Image.DecompressionBombError as exc:
+        raise InvalidInput(f"{name}: refused as a possible decompression bomb: {exc}") from None
+    except ProbeError as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidInput(f"{name}: cannot read image size of {path.name}: {exc}") from None
+
+
+def regular_file(path: Path, name: str) -> Path:
+    """`path` if it is a regular file (links followed); a FIFO or device is `InvalidInput`."""
+    from assay.ingest import special_kind
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InvalidInput(f"{name}: cannot read {path} ({exc.strerror})") from None
+    kind = special_kind(mode)
+    if kind is not None:
+        raise InvalidInput(f"{name}: not a regular file ({kind})")
+    return path
+
+
+def contained(path: Path, roots: list[Path], name: str) -> Path:
+    """`path` if, with links resolved, it lies in one of `roots`; else `InvalidInput` naming it.
+
+    Lists inside a dataset (YOLO ``data.yaml`` and ``train.txt``) and links in its folders must
+    not pull files from elsewhere on the machine into a workspace.
+    """
+    real = path.resolve()
+    if any(real.is_relative_to(r.resolve()) for r in roots):
+        return path
+    where = " or ".join(str(r) for r in roots)
+    link = f" (a link to {real})" if real != path.absolute() else ""
+    raise InvalidInput(f"{name}: {path}{link} is outside the dataset folder {where}")
 
 
 def _local_files_path(ref: str) -> str | None:

@@ -37,12 +37,18 @@ def display_name(path: Path, root: Path | None = None) -> str:
 def read_text(path: Path, name: str | None = None) -> str:
     """Read a file as strict UTF-8 (a BOM is allowed) or fail naming the line of the bad byte."""
     label = name or path.name
+    from assay.ingest import ProbeError, read_regular
+
     try:
-        data = path.read_bytes()
+        data = read_regular(str(path))  # a FIFO or device in its place cannot hang the read
     except FileNotFoundError:
         raise InvalidInput(f"{label}: file not found ({path})") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{label}: expected a file, found a folder ({path})") from None
+    except ProbeError as exc:
+        if "folder" in str(exc):
+            raise InvalidInput(f"{label}: expected a file, found a folder ({path})") from None
+        raise InvalidInput(f"{label}: {exc}") from None
+    except OSError as exc:
+        raise InvalidInput(f"{label}: cannot read {path} ({exc.strerror or exc})") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

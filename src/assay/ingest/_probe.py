@@ -10,12 +10,15 @@ import hashlib
 import io
 import json
 import os
+import stat
+import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from assay._bulk import gc_paused
 from assay.domain.canonical import metadata_record
 from assay.ingest._png import SIGNATURE, PngError, png_info
+from assay.ingest._walk import special_kind
 from assay.store.blobs import LocalBlobStore, Staged
 
 IMAGE_TYPES = {
@@ -93,6 +96,30 @@ def _dms(values: Any) -> float:
     return d + m / 60 + s / 3600
 
 
+def max_pixels() -> int:
+    """The most pixels an image may declare: Pillow's decompression-bomb limit (about 179
+    million), or less when ``ASSAY_MAX_IMAGE_PIXELS`` says so.
+
+    A few kB of PNG can declare billions of pixels; whatever decodes it later would need
+    gigabytes, so such a file is refused when it is read, not when someone first opens it.
+    """
+    from PIL import Image
+
+    pillow = 2 * int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+    given = os.environ.get("ASSAY_MAX_IMAGE_PIXELS", "")
+    return min(int(given), pillow) if given.isdigit() else pillow
+
+
+def check_pixels(width: int, height: int) -> None:
+    """Refuse an image that declares more pixels than `max_pixels` (ProbeError)."""
+    limit = max_pixels()
+    if width * height > limit:
+        raise ProbeError(
+            f"image is {width}x{height} = {width * height} pixels, over the limit of {limit}: "
+            "refused as a possible decompression bomb"
+        )
+
+
 def probe_image(data: bytes) -> tuple[str, int, int, dict[str, Any]]:
     """Media type, size and EXIF of an image, with its structure checked (no full decode)."""
     if data.startswith(SIGNATURE):
@@ -100,22 +127,30 @@ def probe_image(data: bytes) -> tuple[str, int, int, dict[str, Any]]:
             width, height, has_exif = png_info(data)
         except PngError as exc:
             raise ProbeError(f"corrupt PNG: {exc}") from None
+        check_pixels(width, height)
         if not has_exif:
             return "image/png", width, height, {}
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():
+            # the limit is ours (check_pixels); Pillow's own would only print a warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             fmt = img.format or ""
             if fmt not in PIL_FORMATS:
                 raise ProbeError(f"unsupported image format {fmt or 'unknown'}")
             width, height = img.size
+            check_pixels(width, height)
             # PNG keeps EXIF in a chunk Pillow only reaches by decoding; read it when the header
             # already has it. The other formats carry it in the header.
             meta = _exif(img) if fmt != "PNG" or "exif" in img.info else {}
             img.verify()  # chunk structure and checksums, without decoding every pixel
     except UnidentifiedImageError:
         raise ProbeError("not a readable image (corrupt or unknown format)") from None
+    except Image.DecompressionBombError as exc:
+        raise ProbeError(f"refused as a possible decompression bomb: {exc}") from None
     except ProbeError:
         raise
     except Exception as exc:
@@ -162,11 +197,20 @@ def _text_of(obj: dict[str, Any], text_field: str, line: int) -> str:
     return value
 
 
-def _read(path: str) -> bytes:
+def read_regular(path: str) -> bytes:
+    """The bytes of a regular file; anything else (FIFO, device, socket) is a ProbeError.
+
+    Opened without blocking and checked on the open file, so a FIFO swapped in after the
+    folder was listed cannot hang the read, nor a device feed it forever.
+    """
     # os-level calls: a buffered file object costs more than reading a small chip.
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        kind = special_kind(st.st_mode)
+        if kind is not None or not stat.S_ISREG(st.st_mode):
+            raise ProbeError(f"not a regular file ({kind or 'folder'})")
+        size = st.st_size
         chunks = [os.read(fd, size + 1)]  # one more byte than stated: a file still growing
         while chunks[-1]:
             chunks.append(os.read(fd, 1 << 20))
@@ -187,7 +231,7 @@ def probe_file(
     found: list[tuple[str, int, str, int | None, int | None, dict[str, Any]]] = []
     payloads: list[bytes] = []
     try:
-        data = _read(path_str)
+        data = read_regular(path_str)
         base: dict[str, Any] = {"path": rel}
         if source:
             base["source"] = source
