@@ -11,8 +11,12 @@ from assay.cli._common import Env, pass_env
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
+)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes."
+)
 @click.option("--secure-cookies", is_flag=True, help="Mark session cookies Secure (HTTPS).")
 @pass_env
 def serve(env: Env, host: str, port: int, workers: int, secure_cookies: bool) -> None:
@@ -24,6 +28,7 @@ def serve(env: Env, host: str, port: int, workers: int, secure_cookies: bool) ->
     import uvicorn
 
     ws = env.workspace()  # fail here, with a clear message, if there is no workspace
+    _check_listen(host, port)
     os.environ["ASSAY_WORKSPACE"] = str(ws.root)
     if secure_cookies:
         os.environ["ASSAY_SECURE_COOKIES"] = "1"
@@ -37,6 +42,26 @@ def serve(env: Env, host: str, port: int, workers: int, secure_cookies: bool) ->
         log_level="warning",
         access_log=False,
     )
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail with one clear message when the address cannot be bound (uvicorn would log and
+    exit 3)."""
+    import socket
+
+    from assay.errors import InvalidInput
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise InvalidInput(f"--host {host}: cannot resolve the address ({exc.strerror})") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 COMMANDS = [serve]

@@ -112,6 +112,8 @@ class LabelSchema(BaseModel):
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise InvalidInput(f"{source}: not valid YAML ({exc})") from None
+        except RecursionError:
+            raise InvalidInput(f"{source}: YAML nested too deep to read") from None
         if not isinstance(data, dict):
             raise InvalidInput(f"{source}: expected a mapping with 'title' and 'controls'")
         try:
@@ -130,6 +132,10 @@ class LabelSchema(BaseModel):
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(f"{p}: cannot read the schema file ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                f"{p}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
+            ) from None
         return cls.from_yaml_text(text, str(p))
 
     def _check(self, source: str) -> None:

@@ -69,6 +69,8 @@ def load_json(path: Path, name: str | None = None) -> Any:
         raise InvalidInput(
             f"{label} line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise InvalidInput(f"{label}: JSON nested too deep to read") from None
 
 
 def type_name(value: Any) -> str:
@@ -95,6 +97,16 @@ def need_obj(value: Any, file: str, place: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         fail(file, place, f"expected an object, got {type_name(value)}")
     return value
+
+
+def need_attributes(value: Any, file: str, place: str) -> dict[str, Any]:
+    """Region attributes: an object nested no deeper than regions allow."""
+    from assay.domain.labels import MAX_ATTRIBUTE_DEPTH, nesting_depth
+
+    obj = need_obj(value, file, place)
+    if nesting_depth(obj, MAX_ATTRIBUTE_DEPTH) > MAX_ATTRIBUTE_DEPTH:
+        fail(file, place, f"nested deeper than {MAX_ATTRIBUTE_DEPTH} levels")
+    return obj
 
 
 def need_list(value: Any, file: str, place: str) -> list[Any]:

@@ -74,6 +74,8 @@ def _ultralytics(file: Path, images: Path | None) -> Layout:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise InvalidInput(f"{f}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise InvalidInput(f"{f}: YAML nested too deep to read") from None
     doc = v.need_obj(doc, f, "top level")
     names = _names(v.need_key(doc, "names", f, ""), f)
     roots = [file.parent] if images is None else [file.parent, images]

@@ -237,7 +237,7 @@ def _polygon_ann(
 
 def _regions(a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: str) -> list[Region]:
     attrs = a.get("attributes", {})
-    attrs = dict(v.need_obj(attrs, f, place + ".attributes"))
+    attrs = dict(v.need_attributes(attrs, f, place + ".attributes"))
     score = a.get("score")
     if score is not None:
         score = v.need_number(score, f, place + ".score")

@@ -178,15 +178,22 @@ def rows_of(suffix: str, data: bytes, text_field: str) -> list[tuple[int, str, d
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ProbeError(f"line {n}: invalid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise ProbeError(f"line {n}: JSON nested too deep to read") from None
             if not isinstance(obj, dict):
                 raise ProbeError(f"line {n}: expected a JSON object")
             rows.append((n, _text_of(obj, text_field, n), obj))
     else:
         reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or text_field not in reader.fieldnames:
-            raise ProbeError(f"line 1: no column {text_field!r} (use --text-field)")
-        for rec in reader:
-            rows.append((reader.line_num, _text_of(dict(rec), text_field, reader.line_num), rec))
+        try:
+            if reader.fieldnames is None or text_field not in reader.fieldnames:
+                raise ProbeError(f"line 1: no column {text_field!r} (use --text-field)")
+            for rec in reader:
+                n = reader.line_num
+                rows.append((n, _text_of(dict(rec), text_field, n), rec))
+        except csv.Error as exc:
+            # the bad record starts on the line after the last one read in full
+            raise ProbeError(f"line {reader.line_num + 1}: not valid CSV ({exc})") from None
     return rows
 
 
