@@ -15,6 +15,15 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.core
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# datumaro (the format library CVAT is built on) reads assay's CVAT and MOT exports in the tests;
+# it pins older pandas, Pillow and pyarrow than assay's, so it lives in its own environment.
+DATUMARO := .venv-datumaro
+
+$(DATUMARO)/.done:
+	$(PYTHON) -m venv $(DATUMARO)
+	$(DATUMARO)/bin/pip install -q datumaro==1.13.12
+	touch $@
+
 demo: $(VENV)/.core
 	$(BIN)/python scripts/demo.py demo
 
@@ -31,10 +40,10 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-unit: $(VENV)/.dev browser
+unit: $(VENV)/.dev browser $(DATUMARO)/.done
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DATUMARO) demo .pytest_cache .mypy_cache .ruff_cache

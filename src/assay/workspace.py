@@ -28,6 +28,7 @@ from assay.store import Database, LocalBlobStore
 
 if TYPE_CHECKING:
     from assay import versioning
+    from assay.formats import Codec, ExportBundle
 
 DIRNAME = ".assay"
 CONFIG = "config.json"
@@ -282,8 +283,13 @@ class Workspace:
         *,
         images: str | Path | None = None,
         marking: str | None = None,
+        strict: bool = False,
     ) -> Any:
-        """Read a label file (COCO, Label Studio, YOLO, VOC) into a dataset's working state."""
+        """Read a label file (COCO, Label Studio, YOLO, VOC...) into a dataset's working state.
+
+        The report's `dropped` counts what the file held and assay could not carry; with
+        `strict`, any such drop is an `InvalidInput` and nothing is imported.
+        """
         from assay.formats import get_codec
         from assay.formats.io import import_bundle
 
@@ -292,18 +298,36 @@ class Workspace:
             raise InvalidInput(f"format {fmt!r} can be written but not read")
         with gc_paused():
             bundle = codec.read(Path(path), Path(images) if images else None)
+            if strict and bundle.dropped:
+                raise InvalidInput(
+                    f"{path}: {codec.display} import cannot carry {bundle.dropped.describe()}; "
+                    "nothing imported (--strict)"
+                )
             report = import_bundle(self, bundle, dataset, self.scheme.parse(marking))
             del bundle  # freed before the collector resumes, so it never walks the labels
         return report
 
     def export(
-        self, spec: str, fmt: str, out: str | Path, *, media: bool = True, action: str = "export"
+        self,
+        spec: str,
+        fmt: str,
+        out: str | Path,
+        *,
+        media: bool = True,
+        action: str = "export",
+        strict: bool = False,
+        all_annotations: bool = False,
     ) -> Any:
         """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format.
 
         With `media=False` only the label files are written; they still name each media file.
+        The result's `dropped` counts, per kind, what the format could not hold; with `strict`
+        any drop is an `InvalidInput` and nothing is written. `all_annotations` writes every
+        stored annotation of every author (and predictions) where the format has a slot per
+        annotation, instead of the labels of record only.
         """
         from assay.formats import get_codec
+        from assay.formats._export import staged_output
         from assay.formats.io import export_bundle
 
         codec = get_codec(fmt)
@@ -311,9 +335,18 @@ class Workspace:
             raise InvalidInput(f"format {fmt!r} can be read but not written")
         rev = self.resolve(spec, default_head=False)
         with gc_paused():
-            bundle = export_bundle(self, rev)
+            bundle = export_bundle(self, rev, all_annotations=all_annotations)
             bundle.copy_media = media
-            files = codec.write(bundle, Path(out))
+            _keep_held_media(codec, bundle, spec)
+            with staged_output(Path(out)) as staging:
+                codec.write(bundle, staging.folder)
+                if strict and bundle.dropped:
+                    raise InvalidInput(
+                        f"{codec.display} cannot hold {bundle.dropped.describe()} of {spec}; "
+                        "nothing written (--strict)"
+                    )
+                files = staging.commit()
+            dropped = bundle.dropped.to_dict()
             summary = {"items": len(bundle.rows), "marking": bundle.marking}
             revision = bundle.revision
             del bundle  # freed before the collector resumes, so it never walks the rows
@@ -323,9 +356,20 @@ class Workspace:
                 self.actor,
                 action,
                 f"dataset:{rev.dataset}",
-                {"revision": revision, "format": fmt, "out": str(out), **summary},
+                {
+                    "revision": revision,
+                    "format": fmt,
+                    "out": str(out),
+                    **summary,
+                    "dropped": dropped,
+                },
             )
-        return {"files": [str(f) for f in files], **summary, "revision": revision}
+        return {
+            "files": [str(f) for f in files],
+            **summary,
+            "revision": revision,
+            "dropped": dropped,
+        }
 
     # --- audit -------------------------------------------------------------------------------
 
@@ -336,3 +380,25 @@ class Workspace:
     def audit_verify(self) -> audit.VerifyResult:
         with self.db.read() as conn:
             return audit.verify(conn)
+
+
+def _keep_held_media(codec: Codec, bundle: ExportBundle, spec: str) -> None:
+    """Leave out (and count) items of a media type the format cannot hold; refuse a dataset
+    that has items but none the format can hold, rather than write an empty file."""
+    held = [r for r in bundle.rows if codec.holds(r.media_type)]
+    if len(held) == len(bundle.rows):
+        return
+    if not held:
+        types = sorted({r.media_type for r in bundle.rows})
+        raise InvalidInput(
+            f"{codec.display} cannot hold the media of {spec} ({len(bundle.rows)} item(s) of "
+            f"type {', '.join(types)}); it holds {', '.join(m or 'any' for m in codec.media)} "
+            "only - export as jsonl or parquet"
+        )
+    from collections import Counter
+
+    lost = Counter(
+        f"{r.media_type.split('/')[0]} items" for r in bundle.rows if not codec.holds(r.media_type)
+    )
+    bundle.dropped.update(lost)
+    bundle.rows = held

@@ -161,10 +161,6 @@ BAD = [
         "[0].annotations[0].result[0].value: box [x=633.6",
     ),
     (
-        lambda t: _res(t).update(type="brushlabels"),
-        "[0].annotations[0].result[0].type: unsupported result type 'brushlabels'",
-    ),
-    (
         lambda t: t["data"].update(image="/data/local-files/?d=nope.png"),
         "[0].data.image: image '/data/local-files/?d=nope.png' not found",
     ),
@@ -200,8 +196,68 @@ def test_bad_files(tmp_path: Path) -> None:
     path.write_bytes(b'[{"data": {"text": "caf\xe9"}}]')
     with pytest.raises(InvalidInput, match=r"export.json line 1: not UTF-8"):
         labelstudio.read(path)
-    with pytest.raises(InvalidInput, match="JSON_MIN export; export the project as JSON"):
-        labelstudio.read(FIXTURES / "image_project_min.json")
+    # JSON_MIN cannot tell labels from data fields without the project's config beside it.
+    min_copy = tmp_path / "min" / "export.json"
+    min_copy.parent.mkdir()
+    min_copy.write_text((FIXTURES / "image_project_min.json").read_text())
+    with pytest.raises(InvalidInput, match=r"JSON_MIN export.*label_config.xml"):
+        labelstudio.read(min_copy)
+
+
+def test_unsupported_results_cancelled_annotations_and_drafts_are_counted(
+    tmp_path: Path,
+) -> None:
+    task = _task(tmp_path)
+    _res(task).update(type="brushlabels")
+    task["annotations"][1]["was_cancelled"] = True
+    task["drafts"] = [{"id": 5, "result": []}]
+    b = _read_task(tmp_path, task)
+    assert b.dropped.to_dict() == {
+        "brushlabels results": 1,
+        "cancelled annotations": 1,
+        "drafts": 1,
+    }
+
+
+def test_prediction_ids_of_the_quick_json_export_are_accepted(tmp_path: Path) -> None:
+    task = _task(tmp_path)
+    task["predictions"] = [17, 18]  # what Label Studio's JSON export writes for predictions
+    b = _read_task(tmp_path, task)
+    assert b.dropped.to_dict() == {"predictions given by id only": 2}
+    assert len(b.media[0].annotations) == 2
+
+
+def test_json_min_fixture_reads_with_the_project_config(tmp_path: Path) -> None:
+    scenes(tmp_path)
+    (tmp_path / "export.json").write_text((FIXTURES / "image_project_min.json").read_text())
+    (tmp_path / "label_config.xml").write_text(
+        "<View><Image name='image' value='$image'/>"
+        "<RectangleLabels name='label' toName='image'><Label value='vehicle'/>"
+        "<Label value='person'/></RectangleLabels>"
+        "<Choices name='damage' toName='image'><Choice value='none'/></Choices></View>"
+    )
+    mini = labelstudio.read(tmp_path / "export.json")
+    full = labelstudio.read(FIXTURES / "image_project.json", images=tmp_path)
+
+    # Same tasks, same annotations (ids, authors, lead times), same regions up to region ids.
+    def key(b: ImportBundle) -> list[Any]:
+        return sorted(
+            (
+                m.name,
+                a.source_id,
+                a.author,
+                a.lead_time,
+                sorted(
+                    (r.kind, r.control, r.label, r.box and tuple(round(c, 6) for c in r.box))
+                    for r in a.regions
+                ),
+            )
+            for m in b.media
+            for a in m.annotations
+        )
+
+    assert key(mini) == key(full)
+    assert mini.media[0].metadata == {"sensor": "uav-1"}
 
 
 def test_write_is_label_studio_task_json(tmp_path: Path) -> None:
@@ -423,3 +479,44 @@ def test_polygon_keypoint_textarea_and_rating_results(tmp_path: Path) -> None:
     assert [t1.text, t2.text] == ["roof gone", "road blocked"] and t1.control == "note"
     assert rating.kind == "rating" and rating.value == 4
     assert rect.attributes == {"rotation": 30}
+
+
+def test_boxes_and_polygons_get_unique_control_names_and_keep_labels(tmp_path: Path) -> None:
+    rows = [
+        image_row(
+            "a.png",
+            [
+                Region(kind="box", label="vehicle", box=(4, 4, 10, 10), author="user:ana"),
+                Region(
+                    kind="polygon",
+                    label="debris",
+                    points=((1, 1), (20, 2), (9, 30)),
+                    author="user:ana",
+                ),
+                Region(kind="choice", control="label", label="flooded", author="user:ana"),
+            ],
+        )
+    ]
+    labelstudio.write(bundle(rows), tmp_path)
+    config = ET.fromstring((tmp_path / "label_config.xml").read_text())
+    names = [el.get("name") for el in config.iter() if el.get("name")]
+    assert len(names) == len(set(names))  # Label Studio: "non-unique names" otherwise
+    tags = {el.get("name"): el.tag for el in config.iter() if el.get("toName")}
+    labels = {
+        el.get("name"): [c.get("value") for c in el] for el in config.iter() if el.get("toName")
+    }
+    task = json.loads((tmp_path / "tasks.json").read_text())[0]
+    for res in task["annotations"][0]["result"]:
+        # Every result names a control of its own type, which lists the result's label.
+        assert tags[res["from_name"]].lower() == res["type"]
+        value = res["value"][res["type"]]
+        assert value and set(value) <= set(labels[res["from_name"]])
+    poly = next(r for r in task["annotations"][0]["result"] if r["type"] == "polygonlabels")
+    assert poly["value"]["polygonlabels"] == ["debris"]
+    back = labelstudio.read(tmp_path)
+    got = sorted((r.kind, r.control, r.label) for r in back.media[0].annotations[0].regions)
+    assert got == [
+        ("box", "label", "vehicle"),
+        ("choice", "label", "flooded"),
+        ("polygon", "label", "debris"),
+    ]

@@ -166,3 +166,84 @@ def test_round_trip_keeps_boxes_within_half_a_pixel(rows: list[Any]) -> None:
             assert all(float(c).is_integer() for c in g.box)
             for a, b in ((gx, x), (gy, y), (gx + gw, x + w), (gy + gh, y + h)):
                 assert abs(a - b) <= 0.5 + 1e-9
+
+
+def _gray_png(path: Path, size: tuple[int, int]) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", size, 128).save(path)
+
+
+def test_reads_image_sets_as_splits(tmp_path: Path) -> None:
+    root = _voc(tmp_path)
+    save_images(root / "JPEGImages", ["flood_02.jpg", "flood_03.jpg"], (100, 50))
+    for stem in ("flood_02", "flood_03"):
+        (root / f"Annotations/{stem}.xml").write_text(XML.format(filename=f"{stem}.jpg", box=BOX))
+    sets = root / "ImageSets/Main"
+    sets.mkdir(parents=True)
+    (sets / "train.txt").write_text("flood_01\nflood_03\n")
+    (sets / "val.txt").write_text("flood_02\n")
+    (sets / "trainval.txt").write_text("flood_01\nflood_02\nflood_03\n")  # the union: no split
+    (sets / "vehicle_train.txt").write_text("flood_01  1\nflood_03 -1\n")  # per-class lists
+    b = voc.read(root)
+    assert {m.name: m.metadata.get("split") for m in b.media} == {
+        "flood_01.jpg": "train",
+        "flood_02.jpg": "val",
+        "flood_03.jpg": "train",
+    }
+
+
+def test_image_set_naming_an_unknown_image_is_an_error(tmp_path: Path) -> None:
+    root = _voc(tmp_path)
+    (root / "ImageSets/Main").mkdir(parents=True)
+    (root / "ImageSets/Main/val.txt").write_text("flood_01\nflood_99\n")
+    with pytest.raises(InvalidInput, match=r"ImageSets/Main/val.txt line 2: no annotation"):
+        voc.read(root)
+
+
+def test_splits_survive_a_round_trip_with_trainval(tmp_path: Path) -> None:
+    rows = [
+        image_row("a.png", [], metadata={"split": "train"}),
+        image_row("b.png", [], metadata={"split": "val"}),
+        image_row("c.png", [], metadata={"split": "test"}),
+    ]
+    voc.write(bundle(rows), tmp_path)
+    assert (tmp_path / "ImageSets/Main/trainval.txt").read_text() == "a\nb\n"
+    back = voc.read(tmp_path)
+    assert [m.metadata.get("split") for m in back.media] == ["train", "val", "test"]
+
+
+def test_grayscale_images_are_written_with_depth_1(tmp_path: Path) -> None:
+    import io
+
+    from fmt_helpers import png_bytes
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (40, 30), 7).save(buf, format="PNG")
+    gray = image_row("gray.png", [], (40, 30))
+    gray.read_bytes = lambda: buf.getvalue()
+    rgb = image_row("rgb.png", [], (40, 30))
+    assert Image.open(io.BytesIO(png_bytes(40, 30))).mode == "RGB"
+    for copy in (True, False):
+        out = tmp_path / str(copy)
+        voc.write(bundle([gray, rgb], copy_media=copy), out)
+        depth = {
+            n: ET.parse(out / f"Annotations/{n}.xml").getroot().findtext("size/depth")
+            for n in ("gray", "rgb")
+        }
+        assert depth == {"gray": "1", "rgb": "3"}
+
+
+def test_size_contradicting_the_image_is_replaced_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path
+    (root / "Annotations").mkdir(parents=True)
+    _gray_png(root / "JPEGImages/flood_01.png", (200, 100))  # the XML says 100x50
+    (root / "Annotations/flood_01.xml").write_text(XML.format(filename="flood_01.png", box=BOX))
+    b = voc.read(root)
+    (m,) = b.media
+    assert (m.width, m.height) == (200, 100)
+    assert "flood_01.xml: <size> says 100x50 but the image is 200x100" in caplog.text

@@ -11,7 +11,7 @@ import pytest
 
 from assay.errors import NotFound
 from assay.store import LocalBlobStore, sha256_file
-from assay.store.blobs import FSYNC_MAX, PACK_MAX
+from assay.store.blobs import PACK_MAX
 
 
 def test_blob_named_by_sha256_with_two_level_fanout(tmp_path: Path) -> None:
@@ -33,7 +33,7 @@ def test_put_is_idempotent_and_leaves_no_temporaries(tmp_path: Path) -> None:
     assert store.put_bytes(b"same bytes") == a
     assert store.path(a).stat().st_mtime_ns == mtime  # never rewritten
     # Enough new blobs to take the one-sync path, with repeats and an existing blob among them.
-    batch = [f"report {i}".encode() for i in range(FSYNC_MAX + 6)] * 2 + [b"same bytes"]
+    batch = [f"report {i}".encode() for i in range(70)] * 2 + [b"same bytes"]
     many = store.put_many(batch)
     assert many == [hashlib.sha256(b).hexdigest() for b in batch]
     assert store.path(a).stat().st_mtime_ns == mtime
@@ -157,3 +157,24 @@ def test_a_pack_larger_than_the_write_back_step_reads_back(tmp_path: Path) -> No
     [pack] = (tmp_path / "objects" / "pack").iterdir()
     assert pack.stat().st_size == sum(map(len, chips)) > WRITEBACK_STEP
     assert list(store.read_many(shas)) == chips
+
+
+def test_bulk_writes_flush_only_their_own_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many blobs are made durable by flushing the files the store wrote, never by a
+    system-wide sync (which would wait for every other process's unwritten data)."""
+
+    def refuse() -> None:
+        raise AssertionError("os.sync() flushes the whole system")
+
+    monkeypatch.setattr("os.sync", refuse)
+    store = LocalBlobStore(tmp_path / "objects")
+    blobs = [f"chip {k}".encode() for k in range(300)] + [
+        bytes([k]) * (PACK_MAX + 1) for k in range(70)
+    ]
+    shas = [hashlib.sha256(b).hexdigest() for b in blobs]
+    staged = store.stage_many(blobs, shas)
+    store.make_durable(staged)
+    store.publish_many(staged)
+    assert [store.get_bytes(s) for s in shas] == blobs

@@ -12,12 +12,40 @@ from rich.table import Table
 
 from assay.cli._common import Env, json_option, pass_env, path_arg
 
+strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail, writing nothing, if the format cannot carry everything (any `dropped` count).",
+)
+
 if TYPE_CHECKING:
     from assay.domain.diff import LabelChange
     from assay.versioning import Diff
 
-IMPORT_FORMATS = ["coco", "labelstudio", "yolo", "voc", "jsonl", "parquet"]
-EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet"]
+IMPORT_FORMATS = [
+    "coco",
+    "labelstudio",
+    "yolo",
+    "yolo-seg",
+    "voc",
+    "cvat-images",
+    "cvat-video",
+    "mot",
+    "jsonl",
+    "parquet",
+]
+EXPORT_FORMATS = [
+    "coco",
+    "yolo",
+    "yolo-seg",
+    "voc",
+    "cvat-images",
+    "cvat-video",
+    "mot",
+    "labelstudio",
+    "jsonl",
+    "parquet",
+]
 
 
 @click.command("init")
@@ -94,6 +122,7 @@ def ingest(
 @click.option("--dataset", required=True, help="Dataset to import into (created if missing).")
 @click.option("--images", type=path_arg(exists=True, file_okay=False), help="Folder of media.")
 @click.option("--marking", help="Marking for the imported items, LEVEL[/COMPARTMENT...].")
+@strict_option
 @json_option
 @pass_env
 def import_(
@@ -103,10 +132,14 @@ def import_(
     dataset: str,
     images: Path | None,
     marking: str | None,
+    strict: bool,
     as_json: bool,
 ) -> None:
     """Import media and labels from a COCO, Label Studio, YOLO or VOC export."""
-    report = env.workspace().import_labels(path, fmt, dataset, images=images, marking=marking)
+    report = env.workspace().import_labels(
+        path, fmt, dataset, images=images, marking=marking, strict=strict
+    )
+    _warn_dropped(env, f"{fmt} import", report.dropped)
     if as_json:
         env.emit_json(report.to_dict())
     else:
@@ -243,10 +276,34 @@ def diff(env: Env, name: str, rev_a: str, rev_b: str, as_json: bool) -> None:
         _render_diff(env, d)
 
 
+def _warn_dropped(env: Env, what: str, dropped: dict[str, int]) -> None:
+    """Drops go to stderr even with --json (where they are also under `dropped`)."""
+    if dropped:
+        kinds = ", ".join(f"{n} {k}" for k, n in dropped.items())
+        env.err.print(f"[yellow]warning:[/] {what} could not carry {kinds} (--strict refuses)")
+
+
 def _write(
-    env: Env, spec: str, fmt: str, out: Path, as_json: bool, action: str, media: bool = True
+    env: Env,
+    spec: str,
+    fmt: str,
+    out: Path,
+    as_json: bool,
+    action: str,
+    media: bool = True,
+    strict: bool = False,
+    all_annotations: bool = False,
 ) -> None:
-    result = env.workspace().export(spec, fmt, out, media=media, action=action)
+    result = env.workspace().export(
+        spec,
+        fmt,
+        out,
+        media=media,
+        action=action,
+        strict=strict,
+        all_annotations=all_annotations,
+    )
+    _warn_dropped(env, f"{fmt} {action}", result["dropped"])
     if as_json:
         env.emit_json(result)
     else:
@@ -262,24 +319,54 @@ def _write(
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS))
 @click.option("--out", required=True, type=path_arg(file_okay=False))
 @click.option("--no-media", is_flag=True, help="Write label files only, not the media.")
+@click.option(
+    "--all-annotations",
+    is_flag=True,
+    help="Write every stored annotation of every author and every prediction, not only the "
+    "labels of record (formats with a slot per annotation: labelstudio).",
+)
+@strict_option
 @json_option
 @pass_env
-def export(env: Env, spec: str, fmt: str, out: Path, no_media: bool, as_json: bool) -> None:
-    """Export a dataset version (NAME alone = working state) in a format."""
-    _write(env, spec, fmt, out, as_json, "export", media=not no_media)
+def export(
+    env: Env,
+    spec: str,
+    fmt: str,
+    out: Path,
+    no_media: bool,
+    all_annotations: bool,
+    strict: bool,
+    as_json: bool,
+) -> None:
+    """Export a dataset version (NAME alone = working state) in a format.
+
+    What the format cannot hold is counted per kind on stderr and under `dropped` in --json.
+    """
+    _write(
+        env,
+        spec,
+        fmt,
+        out,
+        as_json,
+        "export",
+        media=not no_media,
+        strict=strict,
+        all_annotations=all_annotations,
+    )
 
 
 @click.command("checkout")
 @click.argument("spec", metavar="NAME@REV")
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS))
 @click.option("--out", required=True, type=path_arg(file_okay=False))
+@strict_option
 @json_option
 @pass_env
-def checkout(env: Env, spec: str, fmt: str, out: Path, as_json: bool) -> None:
+def checkout(env: Env, spec: str, fmt: str, out: Path, strict: bool, as_json: bool) -> None:
     """Write the media and labels of a committed version into OUT."""
     if "@" not in spec:
         spec = f"{spec}@HEAD"
-    _write(env, spec, fmt, out, as_json, "checkout")
+    _write(env, spec, fmt, out, as_json, "checkout", strict=strict)
 
 
 COMMANDS = [init, ingest, import_, status, commit, log, show, tag, diff, checkout, export]

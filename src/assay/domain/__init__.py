@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         payload_to_json,
     )
     from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
+    from assay.domain.tracks import Track, TrackShape
 
 _HOMES = {
     "CHANGE_KINDS": "diff",
@@ -32,6 +33,8 @@ _HOMES = {
     "Marking": "marking",
     "MarkingScheme": "marking",
     "Region": "labels",
+    "Track": "tracks",
+    "TrackShape": "tracks",
     "RegionKind": "labels",
     "box_iou": "labels",
     "canonical_json": "canonical",
@@ -50,6 +53,8 @@ __all__ = [
     "MarkingScheme",
     "Region",
     "RegionKind",
+    "Track",
+    "TrackShape",
     "box_iou",
     "canonical_json",
     "diff_regions",

@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from assay.formats import coco, jsonl, labelstudio, parquet, voc, yolo
+from assay.formats import coco, cvat, cvat_video, jsonl, labelstudio, mot, parquet, voc, yolo
 from assay.formats._model import (
     ExportBundle,
     ExportRow,
@@ -22,8 +22,9 @@ from assay.formats._validate import BOUNDS_TOLERANCE_PX
 
 def _build() -> Registry:
     registry = Registry()
-    for module in (coco, yolo, voc, labelstudio, jsonl, parquet):
+    for module in (coco, yolo, voc, labelstudio, jsonl, parquet, cvat, cvat_video, mot):
         registry.register(module.CODEC)
+    registry.register(yolo.SEGMENT_CODEC)
     return registry
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from assay.errors import InvalidInput
-from assay.formats._model import ExportBundle, ExportRow
+from assay.formats._model import ExportBundle, ExportRow, plural
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +100,11 @@ def is_image(row: ExportRow) -> bool:
 
 
 def image_rows(bundle: ExportBundle, fmt: str) -> list[ExportRow]:
-    """The rows an image-only format can hold; others are skipped with a log line."""
+    """The rows an image-only format can hold; others are counted as dropped."""
     rows = [r for r in bundle.rows if is_image(r)]
     skipped = len(bundle.rows) - len(rows)
     if skipped:
+        bundle.dropped.add("non-image items", skipped)
         logger.warning("%s export: skipped %d non-image items", fmt, skipped)
     for r in rows:
         if r.width is None or r.height is None:
@@ -121,8 +124,63 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def warn_dropped(fmt: str, dropped: Counter[str]) -> None:
-    """Log the region kinds a format cannot hold (they are not written)."""
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Like `atomic_write_text` for bytes."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def warn_dropped(fmt: str, dropped: Counter[str], bundle: ExportBundle) -> None:
+    """Count the region kinds a format cannot hold (they are not written) into the bundle's
+    `dropped`, and log them. Keys of `dropped` are region kinds or already plural phrases."""
     if dropped:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(dropped.items()))
         logger.warning("%s export cannot hold these regions and skipped them: %s", fmt, kinds)
+        bundle.dropped.update({plural(k): n for k, n in dropped.items()})
+
+
+class StagedOutput:
+    """An export written into a hidden sibling folder first, moved into place by `commit`.
+
+    A failed or refused export (`--strict`) leaves the destination as it was.
+    """
+
+    def __init__(self, out: Path) -> None:
+        if out.exists() and not out.is_dir():
+            raise InvalidInput(f"{out}: output path exists and is not a folder")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.out = out
+        self.folder = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+
+    def commit(self) -> list[Path]:
+        """Move everything written into `out` (replacing files of the same name)."""
+        moved: list[Path] = []
+        self.out.mkdir(parents=True, exist_ok=True)
+        for dirpath, dirnames, filenames in os.walk(self.folder):
+            rel = Path(dirpath).relative_to(self.folder)
+            target = self.out / rel
+            for d in dirnames:
+                (target / d).mkdir(exist_ok=True)
+            for fn in filenames:
+                os.replace(Path(dirpath) / fn, target / fn)
+                moved.append(target / fn)
+        return moved
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def staged_output(out: Path) -> Iterator[StagedOutput]:
+    """A `StagedOutput` whose staging folder is removed however the block ends."""
+    staging = StagedOutput(out)
+    try:
+        yield staging
+    finally:
+        staging.discard()

@@ -9,7 +9,7 @@ extra ``attributes`` key of the result, which Label Studio stores and exports un
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from assay.domain.labels import Region
@@ -105,8 +105,10 @@ def from_regions(
     size: tuple[int | None, int | None],
     text: str | None,
     to_name: str,
+    name_of: Callable[[Region], str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Result items for `regions` and the kinds that have no Label Studio form."""
+    """Result items for `regions` and the kinds that have no Label Studio form. `name_of` gives
+    each region's ``from_name`` (default: its control)."""
     out: list[dict[str, Any]] = []
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     dropped: list[str] = []
@@ -114,7 +116,7 @@ def from_regions(
     for n, r in enumerate(regions):
         item: dict[str, Any] = {
             "id": r.id or f"a{n}",
-            "from_name": r.control,
+            "from_name": name_of(r) if name_of is not None else r.control,
             "to_name": to_name,
         }
         labels = [r.label] if r.label is not None else []

@@ -9,12 +9,69 @@ the workspace.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay.domain.labelmap import LabelMap
 from assay.domain.labels import Region
+
+_PLURAL = {
+    "box": "boxes",
+    "polygon": "polygons",
+    "point": "points",
+    "span": "spans",
+    "choice": "choices",
+    "text": "texts",
+    "rating": "ratings",
+    "ranking": "rankings",
+}
+
+
+# Region kinds whose label is a class of the label map (whole-item choices are not).
+CLASS_KINDS = ("box", "polygon", "point", "span")
+
+
+def plural(kind: str) -> str:
+    """The name a drop is counted under for a region kind: ``choice`` -> ``choices``."""
+    return _PLURAL.get(kind, kind)
+
+
+class Drops:
+    """What an import or export could not carry, counted per kind (``{"choices": 12}``).
+
+    Every reader and writer counts here instead of skipping silently; the workspace reports the
+    counts (stderr, ``dropped`` in ``--json``) and, with ``--strict``, refuses before writing.
+    Region kinds are counted in the plural (`plural`); other things under a plain phrase
+    (``"text items"``, ``"keypoints"``).
+    """
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def add(self, kind: str, n: int = 1) -> None:
+        if n > 0:
+            self.counts[kind] += n
+
+    def region(self, region: Region) -> None:
+        """Count one region of record the format cannot hold."""
+        self.add(plural(region.kind))
+
+    def update(self, counts: Counter[str] | dict[str, int]) -> None:
+        for k, n in counts.items():
+            self.add(k, n)
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
+
+    def describe(self) -> str:
+        """``12 choices, 3 polygons``"""
+        return ", ".join(f"{n} {k}" for k, n in sorted(self.counts.items()))
 
 
 @dataclass
@@ -44,6 +101,7 @@ class ImportedMedia:
     metadata: dict[str, Any] = field(default_factory=dict)
     annotations: list[ImportedAnnotation] = field(default_factory=list)
     marking: str | None = None  # the marking the file states for it (assay exports), if any
+    number: int | None = None  # the image id the source gives (COCO image id), kept if free
 
 
 @dataclass
@@ -51,6 +109,13 @@ class ImportBundle:
     media: list[ImportedMedia]
     label_names: list[str] = field(default_factory=list)  # declared classes in file order
     source: Path | None = None
+    # Declared classes with the ids the file gives them (COCO category ids, YOLO indices), in
+    # file order; None when the format has no ids (then `label_names` gives the order).
+    label_map: LabelMap | None = None
+    # Dataset-level facts the format carries and no item holds, by key (``coco``: info and
+    # licenses); stored with the dataset and handed back to the same format's writer.
+    dataset_meta: dict[str, Any] = field(default_factory=dict)
+    dropped: Drops = field(default_factory=Drops)  # what the reader could not carry
 
 
 @dataclass
@@ -68,6 +133,24 @@ class ExportRow:
     read_bytes: Callable[[], bytes]
     authors: list[str] = field(default_factory=list)
     annotation_ids: list[str] = field(default_factory=list)
+    number: int = 0  # the item's stable image id in its dataset (1, 2, ...; 0 when unknown)
+    # Every stored annotation of the item (all authors, predictions), oldest first; filled
+    # only when the export asks for them (`ExportBundle.all_annotations`).
+    annotations: list[ExportAnnotation] = field(default_factory=list)
+
+
+@dataclass
+class ExportAnnotation:
+    """One stored annotation of an item, for formats with a slot per annotation."""
+
+    id: str
+    author: str
+    kind: str  # human | model | aggregate | review
+    regions: list[Region]
+    created: str
+    lead_time: float | None = None
+    source_id: str | None = None
+    of_record: bool = False  # among the annotations behind the labels of record
 
 
 @dataclass
@@ -81,3 +164,21 @@ class ExportBundle:
     # Reads the media of many rows at once (in order), when the source can do better than
     # one `read_bytes` per row.
     read_media: Callable[[Sequence[ExportRow]], Iterator[bytes]] | None = None
+    # The dataset's stable label map; `classes()` extends it with any label still missing.
+    label_map: LabelMap | None = None
+    dataset_meta: dict[str, Any] = field(default_factory=dict)  # see `ImportBundle`
+    all_annotations: bool = False  # rows carry `annotations` (every author, predictions)
+    dropped: Drops = field(default_factory=Drops)  # writers count what they cannot hold
+
+    def classes(self, kinds: Sequence[str] = CLASS_KINDS) -> LabelMap:
+        """Every class a writer may meet: the label map, then `label_names` not in it, then labels
+        of `kinds` regions in neither, each appended with the next free id."""
+        m = self.label_map if self.label_map is not None else LabelMap()
+        m = m.extend(self.label_names)
+        used = (
+            r.label
+            for row in self.rows
+            for r in row.regions
+            if r.label is not None and r.kind in kinds
+        )
+        return m.extend(used)

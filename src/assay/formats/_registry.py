@@ -20,6 +20,17 @@ class Codec:
     read: Reader | None
     write: Writer | None
     description: str = ""
+    # Media types (prefixes) the format can hold; items of other types are dropped (counted),
+    # and a dataset with none of these is refused.
+    media: tuple[str, ...] = ("image/",)
+    title: str = ""  # how messages name the format ("COCO"); the name when empty
+
+    @property
+    def display(self) -> str:
+        return self.title or self.name
+
+    def holds(self, media_type: str) -> bool:
+        return media_type.startswith(self.media)
 
 
 class Registry:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assay.domain.labelmap import LabelClass, LabelMap
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _media
@@ -62,6 +63,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
 
     cats: dict[Any, str] = {}
     label_names: list[str] = []
+    classes: list[LabelClass] = []
     for i, c in enumerate(v.need_list(v.need_key(doc, "categories", f, ""), f, "categories")):
         place = f"categories[{i}]"
         c = v.need_obj(c, f, place)
@@ -69,8 +71,16 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         name = v.need_str(v.need_key(c, "name", f, place), f, place + ".name")
         if cid in cats:
             v.fail(f, place + ".id", f"duplicate category id {cid!r}")
+        if name in label_names:
+            v.fail(f, place + ".name", f"duplicate category name {name!r}")
         cats[cid] = name
         label_names.append(name)
+        extra = {k: val for k, val in c.items() if k not in ("id", "name")}
+        if isinstance(cid, int):
+            classes.append(LabelClass(name, cid, extra))
+    dataset_meta = {
+        "coco": {k: doc[k] for k in ("info", "licenses") if k in doc and doc[k] not in ({}, [])}
+    }
 
     media: dict[Path, ImportedMedia] = {}
     by_image: dict[Any, tuple[ImportedMedia, ImportedAnnotation]] = {}
@@ -95,6 +105,8 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
                 name=_media.media_name(ref), path=file, width=w, height=h, metadata=meta
             )
             m.marking = marking if isinstance(marking, str) else None
+            if isinstance(iid, int):
+                m.number = iid
             media[file] = m
         ann = ImportedAnnotation(regions=[], source_id=str(iid))
         m.annotations.append(ann)
@@ -114,7 +126,14 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         m, ann = by_image[iid]
         ann.regions.extend(_regions(a, cats[cid], m, f, place))
 
-    return ImportBundle(media=list(media.values()), label_names=label_names, source=path)
+    return ImportBundle(
+        media=list(media.values()),
+        label_names=label_names,
+        source=path,
+        # String category ids have no numeric form: those classes get the next free ids.
+        label_map=LabelMap(tuple(classes)),
+        dataset_meta=dataset_meta if dataset_meta["coco"] else {},
+    )
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
@@ -122,14 +141,18 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     rows = image_rows(bundle, "COCO")
     names = [safe_relpath(r.name) for r in rows]
     check_unique(names, "image")
-    cat_ids = {name: i for i, name in enumerate(bundle.label_names, 1)}
-    categories = [{"id": i, "name": n, "supercategory": ""} for n, i in cat_ids.items()]
+    classes = bundle.classes(("box", "polygon"))
+    cat_ids = classes.ids()
+    categories = [
+        {"id": c.id, "name": c.name, "supercategory": "", **c.attributes} for c in classes.classes
+    ]
     images: list[dict[str, Any]] = []
     # Annotations are the bulk of a big export: plain boxes go straight to JSON text (the same
     # text json.dumps makes, at half the cost); anything richer goes through json.dumps.
     anns: list[str] = []
     dropped: Counter[str] = Counter()
-    for image_id, (row, name) in enumerate(zip(rows, names, strict=True), 1):
+    for k, (row, name) in enumerate(zip(rows, names, strict=True), 1):
+        image_id = row.number or k
         img: dict[str, Any] = {
             "id": image_id,
             "file_name": name,
@@ -146,8 +169,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
                 continue
             label = r.label or ""
             cid = cat_ids.get(label)
-            if cid is None:
-                cid = cat_ids[label] = len(cat_ids) + 1
+            if cid is None:  # an unlabelled region: a category with an empty name
+                cid = cat_ids[label] = max(cat_ids.values(), default=0) + 1
                 categories.append({"id": cid, "name": label, "supercategory": ""})
             box = r.box
             if kind == "box" and box is not None:
@@ -178,18 +201,22 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             if r.score is not None:
                 a["score"] = r.score
             anns.append(_dumps(a))
-    warn_dropped("COCO", dropped)
-    info = {
+    warn_dropped("COCO", dropped, bundle)
+    kept = bundle.dataset_meta.get("coco") or {}
+    # The imported file's info is written back as it was; the marking is always added.
+    info = dict(kept.get("info") or {}) or {
         "description": marking_description(bundle),
-        "marking": bundle.marking,
         "version": bundle.revision or "working",
         "contributor": "assay",
         "date_created": datetime.now(UTC).isoformat(timespec="seconds"),
         "year": datetime.now(UTC).year,
     }
+    info["marking"] = bundle.marking
+    licenses = kept.get("licenses") or []
     text = "".join(
         (
-            f'{{"info":{_dumps(info)},"licenses":[],"images":{_dumps(images)},"annotations":[',
+            f'{{"info":{_dumps(info)},"licenses":{_dumps(licenses)},"images":{_dumps(images)},'
+            '"annotations":[',
             ",".join(anns),
             f'],"categories":{_dumps(categories)}}}',
         )
@@ -318,4 +345,5 @@ CODEC = Codec(
     read=read,
     write=write,
     description="COCO detection JSON (boxes, polygons, classes)",
+    title="COCO",
 )

@@ -13,16 +13,26 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from assay import audit
+from assay.domain.labelmap import LabelMap
 from assay.domain.labels import (
     Region,
     canonical_json,
     metadata_record,
+    payload_from_json_trusted,
     payload_hash,
     regions_from_dicts,
 )
 from assay.domain.marking import Marking
 from assay.errors import InvalidInput
-from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
+from assay.formats import _ids
+from assay.formats._model import (
+    CLASS_KINDS,
+    ExportAnnotation,
+    ExportBundle,
+    ExportRow,
+    ImportBundle,
+    ImportedMedia,
+)
 from assay.store import LocalBlobStore
 from assay.store._sql import insert_ignore, select_in
 from assay.store.schema import annotations_table, datasets, items
@@ -44,6 +54,7 @@ class ImportReport:
     new_annotations: int = 0
     regions: int = 0
     authors: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)  # what the file held and assay cannot
 
     def to_dict(self) -> dict[str, object]:
         return self.__dict__.copy()
@@ -94,7 +105,7 @@ def import_bundle(
 ) -> ImportReport:
     """Bring media and labels into `dataset`'s working state in one transaction."""
     marking_text = ws.scheme.render(marking or Marking())
-    report = ImportReport(dataset, media=len(bundle.media))
+    report = ImportReport(dataset, media=len(bundle.media), dropped=bundle.dropped.to_dict())
     staged: list[tuple[str, ImportedMedia, bytes]] = []
     for m in bundle.media:
         data = _media_bytes(m, bundle.source)
@@ -166,6 +177,12 @@ def import_bundle(
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
         add_item_ids(conn, ds, list(item_rows))
+        wanted = {sha: m.number for sha, m, _d in staged if m.number is not None}
+        _ids.assign_numbers(conn, ds, list(item_rows), wanted)
+        old_map = _ids.load_label_map(conn, ds)
+        _ids.save_label_map(conn, ds, _imported_map(old_map, bundle), old_map)
+        if bundle.dataset_meta:
+            _ids.save_meta(conn, ds, bundle.dataset_meta)
         restore_committed(conn, ws.blobs, ds)
         # Annotation ids are derived from their content: those already stored are re-imports.
         ann_ids = [str(r["id"]) for r in ann_rows]
@@ -189,12 +206,32 @@ def import_bundle(
     return report
 
 
+def _imported_map(old: LabelMap, bundle: ImportBundle) -> LabelMap:
+    """The stored map, then the file's declared classes (with their ids where it gives them and
+    they are free), then labels its regions use, each new one appended."""
+    new = old.merge(bundle.label_map) if bundle.label_map is not None else old
+    new = new.extend(bundle.label_names)
+    used = (
+        r.label
+        for m in bundle.media
+        for a in m.annotations
+        for r in a.regions
+        if r.label is not None and r.kind in CLASS_KINDS
+    )
+    return new.extend(used)
+
+
 def _reader(blobs: LocalBlobStore, sha: str) -> Callable[[], bytes]:
     return lambda: blobs.get_bytes(sha)
 
 
-def export_bundle(ws: Workspace, rev: Revision) -> ExportBundle:
-    """Everything an exporter needs for one dataset version, read in bulk."""
+def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False) -> ExportBundle:
+    """Everything an exporter needs for one dataset version, read in bulk.
+
+    Rows come in image-number order. Items without a number yet get one here (in item id order,
+    as exports numbered them before numbers were stored), and a dataset without a stored label
+    map gets one (its labels sorted by name, as before), so every later export agrees.
+    """
     if rev.commit is not None:
         t = _manifest.read(ws.blobs, rev.commit.manifest)
     else:
@@ -204,6 +241,9 @@ def export_bundle(ws: Workspace, rev: Revision) -> ExportBundle:
     ids = t["item_id"].to_pylist()
     with ws.db.read() as conn:
         attrs = _rows.item_attributes(conn, ids)
+        numbers = _ids.numbers_of(conn, rev.dataset_id, ids)
+        label_map = _ids.load_label_map(conn, rev.dataset_id)
+        ds_meta = _ids.load_meta(conn, rev.dataset_id)
     media_types = t["media_type"].to_pylist()
     labels = t["labels"].to_pylist()
     ann_ids = t["annotation_ids"].to_pylist()
@@ -239,14 +279,66 @@ def export_bundle(ws: Workspace, rev: Revision) -> ExportBundle:
         )
     n = len(ids)
     marking = ws.scheme.highest_text(markings) if n else ws.scheme.render(Marking())
+    full_map = label_map.extend(sorted(label_set) if not label_map else label_set)
+    if numbers is None or full_map != label_map:
+        with ws.db.begin() as conn:
+            numbers = _ids.assign_numbers(conn, rev.dataset_id, ids)
+            stored = _ids.load_label_map(conn, rev.dataset_id)
+            _ids.save_label_map(conn, rev.dataset_id, stored.extend(full_map.names()), stored)
+            full_map = _ids.load_label_map(conn, rev.dataset_id)
+    for row in export_rows:
+        row.number = numbers[row.item_id]
+    export_rows.sort(key=lambda r: r.number)
+    if all_annotations:
+        _attach_annotations(ws, export_rows)
     return ExportBundle(
         rows=export_rows,
-        label_names=sorted(label_set),
+        label_names=full_map.names(),
         dataset=rev.dataset,
         revision=rev.commit.id if rev.commit else None,
         marking=marking,
         read_media=lambda rows: blobs.read_many([r.item_id for r in rows]),
+        label_map=full_map,
+        dataset_meta=ds_meta,
+        all_annotations=all_annotations,
     )
+
+
+def _attach_annotations(ws: Workspace, rows: list[ExportRow]) -> None:
+    """Every stored annotation of each row's item, oldest first (ties by id)."""
+    by_item = {r.item_id: r for r in rows}
+    cols = annotations_table.c
+    with ws.db.read() as conn:
+        found = select_in(
+            conn,
+            [
+                cols.id,
+                cols.item_id,
+                cols.author,
+                cols.kind,
+                cols.payload,
+                cols.created,
+                cols.lead_time,
+                cols.source_id,
+            ],
+            cols.item_id,
+            list(by_item),
+        )
+    found.sort(key=lambda a: (a[5], a[0]))
+    for a in found:
+        row = by_item[a[1]]
+        row.annotations.append(
+            ExportAnnotation(
+                id=a[0],
+                author=a[2],
+                kind=a[3],
+                regions=payload_from_json_trusted(a[4]),
+                created=a[5],
+                lead_time=a[6],
+                source_id=a[7],
+                of_record=a[0] in row.annotation_ids,
+            )
+        )
 
 
 def _unique_names(names: list[str], ids: list[str]) -> list[str]:

@@ -106,4 +106,6 @@ CODEC = Codec(
     read=read,
     write=write,
     description="JSON Lines, one item per line, labels in canonical form",
+    title="JSONL",
+    media=("",),
 )

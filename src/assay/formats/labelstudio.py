@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assay.domain.labels import Region
 from assay.errors import InvalidInput
-from assay.formats import _ls_results, _media
+from assay.formats import _ls_min, _ls_results, _media
 from assay.formats import _validate as v
 from assay.formats._export import (
     atomic_write_text,
@@ -43,8 +45,9 @@ from assay.formats._export import (
     warn_dropped,
     write_marking,
 )
-from assay.formats._ls_config import label_config
+from assay.formats._ls_config import ControlNames, control_names, label_config
 from assay.formats._model import (
+    Drops,
     ExportBundle,
     ExportRow,
     ImportBundle,
@@ -64,14 +67,17 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     root = Path(images) if images is not None else path.parent
     doc = v.load_json(path)
     tasks = [doc] if isinstance(doc, dict) else v.need_list(doc, f, "top level")
+    if tasks and _ls_min.is_min_row(tasks[0]):
+        tasks = _ls_min.to_tasks(tasks, path, f)
     media: list[ImportedMedia] = []
     labels: dict[str, None] = {}
+    drops = Drops()
     for i, task in enumerate(tasks):
-        m = _read_task(v.need_obj(task, f, f"[{i}]"), root, f, f"[{i}]")
+        m = _read_task(v.need_obj(task, f, f"[{i}]"), root, f, f"[{i}]", drops)
         for ann in m.annotations:
             labels.update((r.label, None) for r in ann.regions if r.label is not None)
         media.append(m)
-    return ImportBundle(media=media, label_names=list(labels), source=path)
+    return ImportBundle(media=media, label_names=list(labels), source=path, dropped=drops)
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
@@ -83,25 +89,24 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     names = [safe_relpath(r.name) for r in images]
     check_unique(names, "image")
     url_of = {id(r): f"/data/local-files/?d=images/{n}" for r, n in zip(images, names, strict=True)}
+    controls = control_names(bundle)
     tasks: list[dict[str, Any]] = []
     dropped: Counter[str] = Counter()
     for row in bundle.rows:
-        tasks.append(_task(row, url_of.get(id(row)), dropped))
-    warn_dropped("Label Studio", dropped)
+        tasks.append(_task(row, url_of.get(id(row)), controls, bundle.all_annotations, dropped))
+    warn_dropped("Label Studio", dropped, bundle)
     out_dir = prepare_out(Path(out))  # only now: every check above has passed
     tasks_path = out_dir / TASKS_FILE
     atomic_write_text(tasks_path, json.dumps(tasks, ensure_ascii=False, separators=(",", ":")))
     config_path = out_dir / "label_config.xml"
-    atomic_write_text(config_path, label_config(bundle))
+    atomic_write_text(config_path, label_config(bundle, controls))
     written = [tasks_path, config_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
         written += copy_media(bundle, images, out_dir / "images", names)
     return written
 
 
-def _read_task(task: dict[str, Any], root: Path, f: str, place: str) -> ImportedMedia:
-    if "data" not in task and ("annotation_id" in task or "annotator" in task):
-        v.fail(f, place, "this is Label Studio's JSON_MIN export; export the project as JSON")
+def _read_task(task: dict[str, Any], root: Path, f: str, place: str, drops: Drops) -> ImportedMedia:
     data = dict(v.need_obj(v.need_key(task, "data", f, place), f, place + ".data"))
     marking = data.pop("marking", None)
     raw_meta = task.get("meta")
@@ -123,41 +128,87 @@ def _read_task(task: dict[str, Any], root: Path, f: str, place: str) -> Imported
         v.fail(f, place + ".data", "no image URL and no 'text' field: nothing to label")
     m.metadata = data
     m.marking = marking if isinstance(marking, str) else None
-    size = (m.width, m.height)
+    ctx = _Context((m.width, m.height), m.text, _renames(meta), drops, f)
     anns = v.need_list(task.get("annotations", []), f, place + ".annotations")
     for j, a in enumerate(anns):
         ap = f"{place}.annotations[{j}]"
         a = v.need_obj(a, f, ap)
         if a.get("was_cancelled"):
+            drops.add("cancelled annotations")
             continue
-        author = a.get("assay_author")
-        if not isinstance(author, str) or not author:
-            author = _author(a.get("completed_by"), f, ap + ".completed_by")
+        author = _assay_author(a) or _author(a.get("completed_by"), f, ap + ".completed_by")
         kind = "aggregate" if author.startswith("aggregate:") else "human"
-        m.annotations.append(_annotation(a, author, kind, size, m.text, f, ap))
+        m.annotations.append(_annotation(a, author, kind, ctx, ap))
     preds = v.need_list(task.get("predictions", []), f, place + ".predictions")
     for j, p in enumerate(preds):
         pp = f"{place}.predictions[{j}]"
+        if isinstance(p, int) and not isinstance(p, bool):
+            # Label Studio's quick JSON export lists prediction ids only; their results are in
+            # an export snapshot with full predictions (or the API), not in this file.
+            drops.add("predictions given by id only")
+            continue
         p = v.need_obj(p, f, pp)
         version = p.get("model_version") or "unknown"
-        m.annotations.append(_annotation(p, f"model:{version}", "model", size, m.text, f, pp))
+        m.annotations.append(_annotation(p, f"model:{version}", "model", ctx, pp))
+    drafts = task.get("drafts")
+    if isinstance(drafts, list) and drafts:
+        drops.add("drafts", len(drafts))
     return m
 
 
+@dataclass
+class _Context:
+    size: tuple[int | None, int | None]
+    text: str | None
+    renames: dict[str, str]  # Label Studio control name -> canonical control
+    drops: Drops
+    f: str
+
+
+def _renames(meta: dict[str, Any]) -> dict[str, str]:
+    raw = meta.get("assay_controls")
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): str(val) for k, val in raw.items() if isinstance(val, str)}
+
+
+def _assay_author(a: dict[str, Any]) -> str | None:
+    """The author assay's export recorded: on the annotation, else on its results (Label Studio
+    keeps result items as given but rebuilds annotations on import)."""
+    author = a.get("assay_author")
+    if isinstance(author, str) and author:
+        return author
+    results = a.get("result")
+    found = (
+        {r.get("assay_author") for r in results if isinstance(r, dict)}
+        if isinstance(results, list)
+        else set()
+    )
+    found.discard(None)
+    if len(found) == 1:
+        only = found.pop()
+        return only if isinstance(only, str) and only else None
+    return None
+
+
 def _annotation(
-    a: dict[str, Any],
-    author: str,
-    kind: str,
-    size: tuple[int | None, int | None],
-    text: str | None,
-    f: str,
-    place: str,
+    a: dict[str, Any], author: str, kind: str, ctx: _Context, place: str
 ) -> ImportedAnnotation:
+    f = ctx.f
     results = v.need_list(v.need_key(a, "result", f, place), f, place + ".result")
     regions = []
     for k, res in enumerate(results):
         rp = f"{place}.result[{k}]"
-        regions += _ls_results.to_regions(v.need_obj(res, f, rp), size, text, f, rp)
+        res = v.need_obj(res, f, rp)
+        typ = res.get("type")
+        if isinstance(typ, str) and typ not in _ls_results.SUPPORTED:
+            ctx.drops.add(f"{typ} results")
+            continue
+        found = _ls_results.to_regions(res, ctx.size, ctx.text, f, rp)
+        control = ctx.renames.get(found[0].control) if found else None
+        if control is not None:
+            found = [r.model_copy(update={"control": control}) for r in found]
+        regions += found
     default_score = a.get("score")
     if kind == "model" and v.is_number(default_score):
         regions = [
@@ -172,8 +223,15 @@ def _annotation(
         kind=kind,
         created=created if isinstance(created, str) else None,
         lead_time=float(lead) if v.is_number(lead) else None,
-        source_id=str(a["id"]) if "id" in a else None,
+        source_id=_source_id(a),
     )
+
+
+def _source_id(a: dict[str, Any]) -> str | None:
+    own = a.get("assay_annotation_id")
+    if isinstance(own, str) and own:
+        return own
+    return str(a["id"]) if "id" in a else None
 
 
 def _author(value: Any, f: str, place: str) -> str:
@@ -205,7 +263,13 @@ def _media_key(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _task(row: ExportRow, url: str | None, dropped: Counter[str]) -> dict[str, Any]:
+def _task(
+    row: ExportRow,
+    url: str | None,
+    controls: ControlNames,
+    all_annotations: bool,
+    dropped: Counter[str],
+) -> dict[str, Any]:
     data: dict[str, Any] = dict(row.metadata)
     text: str | None = None
     if url is not None:
@@ -219,32 +283,63 @@ def _task(row: ExportRow, url: str | None, dropped: Counter[str]) -> dict[str, A
         data["text"] = text
         to_name = "text"
     data["marking"] = row.marking
-    groups: dict[str | None, list[Any]] = {}
+    meta: dict[str, Any] = {"assay_item_id": row.item_id, "assay_name": row.name}
+    renamed = controls.renamed()
+    if renamed:
+        meta["assay_controls"] = renamed
+    task: dict[str, Any] = {"data": data, "meta": meta, "annotations": [], "predictions": []}
+    size = (row.width, row.height)
+
+    def results(regions: list[Region]) -> list[dict[str, Any]]:
+        result, lost = _ls_results.from_regions(regions, size, text, to_name, controls.name)
+        dropped.update(lost)
+        return result
+
+    if all_annotations and row.annotations:
+        for a in row.annotations:
+            if a.kind == "model":
+                task["predictions"].append(_prediction(a.author, results(a.regions), a.regions))
+            else:
+                ann = _human(a.author, results(a.regions))
+                ann["created_at"] = a.created
+                if a.lead_time is not None:
+                    ann["lead_time"] = a.lead_time
+                ann["assay_annotation_id"] = a.source_id or a.id
+                task["annotations"].append(ann)
+        return task
+    groups: dict[str | None, list[Region]] = {}
     for r in row.regions:
         groups.setdefault(r.author, []).append(r)
-    task: dict[str, Any] = {
-        "data": data,
-        "meta": {"assay_item_id": row.item_id, "assay_name": row.name},
-        "annotations": [],
-        "predictions": [],
-    }
     for author, regions in groups.items():
         who = author or (row.authors[0] if len(row.authors) == 1 else None)
-        result, lost = _ls_results.from_regions(regions, (row.width, row.height), text, to_name)
-        dropped.update(lost)
         if who is not None and who.startswith("model:"):
-            task["predictions"].append({"model_version": who[len("model:") :], "result": result})
-            continue
-        ann: dict[str, Any] = {"result": result, "was_cancelled": False, "ground_truth": False}
-        if who is not None:
-            # Label Studio maps an integer completed_by to a user id and falls back to the
-            # importing user otherwise; the exact author travels in `assay_author`.
-            name = who.removeprefix("user:")
-            if name.isdigit():
-                ann["completed_by"] = int(name)
-            ann["assay_author"] = who
-        task["annotations"].append(ann)
+            task["predictions"].append(_prediction(who, results(regions), regions))
+        else:
+            task["annotations"].append(_human(who, results(regions)))
     return task
+
+
+def _prediction(author: str, result: list[dict[str, Any]], regions: list[Region]) -> dict[str, Any]:
+    pred: dict[str, Any] = {"model_version": author.removeprefix("model:"), "result": result}
+    scores = [r.score for r in regions if r.score is not None]
+    if scores:
+        pred["score"] = min(scores)  # Label Studio's prediction score; each result keeps its own
+    return pred
+
+
+def _human(who: str | None, result: list[dict[str, Any]]) -> dict[str, Any]:
+    ann: dict[str, Any] = {"result": result, "was_cancelled": False, "ground_truth": False}
+    if who is not None:
+        # Label Studio maps an integer completed_by to a user id and falls back to the
+        # importing user otherwise; the exact author travels in `assay_author`, on the
+        # annotation and on each result (Label Studio keeps result items as they are).
+        name = who.removeprefix("user:")
+        if name.isdigit():
+            ann["completed_by"] = int(name)
+        ann["assay_author"] = who
+        for item in result:
+            item["assay_author"] = who
+    return ann
 
 
 def _find_json(path: Path) -> Path:
@@ -266,4 +361,6 @@ CODEC = Codec(
     read=read,
     write=write,
     description="Label Studio JSON tasks (all region kinds, authors, predictions)",
+    title="Label Studio",
+    media=("image/", "text/"),
 )

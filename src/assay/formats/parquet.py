@@ -176,4 +176,6 @@ CODEC = Codec(
     read=read,
     write=write,
     description="Parquet, one row per item, labels as nested structs (Hugging Face datasets)",
+    title="Parquet",
+    media=("",),
 )

@@ -3,18 +3,23 @@
 Reading: ``path`` is a folder with ``Annotations/`` (images default to ``JPEGImages/``), a flat
 folder of XML files and images, or one XML file. ``<filename>`` is found under ``images`` by the
 rule in `assay.formats._media` (a name without suffix also tries the image suffixes). The size
-comes from ``<size>``, else from the image file. ``difficult``, ``truncated``, ``occluded`` (as
-integers) and ``pose`` (unless ``Unspecified``) become region attributes.
+comes from the image file; a ``<size>`` that contradicts it is reported and not used.
+``ImageSets/Main/{train,val,test}.txt`` give each image its ``split``. ``difficult``,
+``truncated``, ``occluded`` (as integers) and ``pose`` (unless ``Unspecified``) become region
+attributes.
 
 Coordinates follow the VOC devkit: 1-based inclusive pixel indices. A box ``xmin..xmax`` is the
 canonical ``x = xmin - 1``, ``w = xmax - xmin + 1``. Writing rounds to whole pixels
 (``xmin = round(x) + 1``, ``xmax = round(x + w)``, clamped to the image), so each edge moves by at
-most half a pixel; ``<marking>`` is added to every file and ``ImageSets/Main/<split>.txt`` lists
-the images by the ``split`` metadata (default ``train``).
+most half a pixel; ``<depth>`` is the image's channel count (1 for grayscale); ``<marking>`` is
+added to every file and ``ImageSets/Main/<split>.txt`` lists the images by the ``split``
+metadata (default ``train``), with ``trainval.txt`` when there are both.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path, PurePosixPath
@@ -26,17 +31,27 @@ from assay.formats import _media
 from assay.formats import _validate as v
 from assay.formats._export import (
     check_unique,
-    copy_media,
     image_rows,
     prepare_out,
     safe_relpath,
     warn_dropped,
     write_marking,
 )
-from assay.formats._model import ExportBundle, ImportBundle, ImportedAnnotation, ImportedMedia
+from assay.formats._model import (
+    ExportBundle,
+    ExportRow,
+    ImportBundle,
+    ImportedAnnotation,
+    ImportedMedia,
+    plural,
+)
 from assay.formats._registry import Codec
+from assay.formats.cvat import SIZE_REPLACED
+
+logger = logging.getLogger(__name__)
 
 _INT_ATTRS = ("difficult", "truncated", "occluded")
+_SPLITS = ("train", "val", "test")
 
 
 def read(path: Path, images: Path | None = None) -> ImportBundle:
@@ -58,12 +73,46 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     image_dir = Path(images) if images is not None else default_images
     media: list[ImportedMedia] = []
     labels: dict[str, None] = {}
+    stems: dict[str, ImportedMedia] = {}
+    dropped: Counter[str] = Counter()
     for file in files:
-        m = _read_file(file, v.display_name(file, root), image_dir)
+        m = _read_file(file, v.display_name(file, root), image_dir, dropped)
         for ann in m.annotations:
             labels.update((r.label, None) for r in ann.regions if r.label is not None)
         media.append(m)
-    return ImportBundle(media=media, label_names=list(labels), source=path)
+        stems[file.stem] = m
+    sets = root / "ImageSets" / "Main"
+    if path.is_dir() and sets.is_dir():
+        _read_image_sets(sets, root, stems)
+    bundle = ImportBundle(media=media, label_names=list(labels), source=path)
+    bundle.dropped.update(dropped)
+    return bundle
+
+
+def _read_image_sets(sets: Path, root: Path, stems: dict[str, ImportedMedia]) -> None:
+    """``ImageSets/Main/{train,val,test}.txt`` (one image id per line) become ``split``.
+
+    ``trainval.txt`` is the union of train and val and per-class lists (``car_train.txt``)
+    repeat the split lists with a flag per image; neither says anything more.
+    """
+    for split in _SPLITS:
+        file = sets / f"{split}.txt"
+        if not file.is_file():
+            continue
+        f = v.display_name(file, root)
+        for lineno, line in enumerate(v.read_text(file, f).splitlines(), 1):
+            parts = line.split()
+            if not parts:
+                continue
+            m = stems.get(parts[0])
+            if m is None:
+                raise InvalidInput(f"{f} line {lineno}: no annotation {parts[0]}.xml for this id")
+            other = m.metadata.get("split")
+            if other is not None and other != split:
+                raise InvalidInput(
+                    f"{f} line {lineno}: {parts[0]} is listed in both {other}.txt and {split}.txt"
+                )
+            m.metadata["split"] = split
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
@@ -76,42 +125,74 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     written: list[Path] = []
     splits: dict[str, list[str]] = {}
     dropped: Counter[str] = Counter()
-    for row, name, stem in zip(rows, names, stems, strict=True):
-        root = ET.Element("annotation")
-        _sub(root, "folder", "JPEGImages")
-        _sub(root, "filename", name)
-        _sub(_sub(root, "source"), "database", bundle.dataset)
-        size = _sub(root, "size")
-        w, h = int(row.width or 0), int(row.height or 0)
-        for tag, val in (("width", w), ("height", h), ("depth", 3)):
-            _sub(size, tag, str(val))
-        _sub(root, "segmented", "0")
-        _sub(root, "marking", row.marking)
-        for r in row.regions:
-            if r.kind != "box" or r.box is None or r.label is None:
-                dropped[r.kind] += 1
-                continue
-            _object(root, r, r.box, w, h)
-        ET.indent(root)
+    contents = bundle.read_media(rows) if bundle.read_media else (r.read_bytes() for r in rows)
+    made: set[Path] = set()
+    for row, name, stem, data in zip(rows, names, stems, contents, strict=True):
+        root = _annotation(bundle, row, name, _depth(data), dropped)
         path = out_dir / "Annotations" / f"{stem}.xml"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _mkdir(path.parent, made)
         ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
         written.append(path)
+        if bundle.copy_media:
+            image = out_dir / "JPEGImages" / name
+            _mkdir(image.parent, made)
+            image.write_bytes(data)
+            written.append(image)
         split = str(row.metadata.get("split", "train"))
-        splits.setdefault(split if split in ("train", "val", "test") else "train", []).append(stem)
-    warn_dropped("VOC", dropped)
+        splits.setdefault(split if split in _SPLITS else "train", []).append(stem)
+    warn_dropped("VOC", dropped, bundle)
+    if "train" in splits and "val" in splits:
+        splits["trainval"] = splits["train"] + splits["val"]  # as the VOC devkit ships it
     sets = out_dir / "ImageSets" / "Main"
     sets.mkdir(parents=True, exist_ok=True)
     for split, members in splits.items():
         (sets / f"{split}.txt").write_text("".join(s + "\n" for s in members), encoding="utf-8")
         written.append(sets / f"{split}.txt")
     written.insert(0, write_marking(bundle, out_dir))
-    if bundle.copy_media:
-        written += copy_media(bundle, rows, out_dir / "JPEGImages", names)
     return written
 
 
-def _read_file(file: Path, f: str, image_dir: Path) -> ImportedMedia:
+def _mkdir(folder: Path, made: set[Path]) -> None:
+    if folder not in made:
+        folder.mkdir(parents=True, exist_ok=True)
+        made.add(folder)
+
+
+def _depth(data: bytes) -> int:
+    """Channels of the image (``<depth>``): 1 for grayscale, 3 for colour, 4 with alpha."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            bands = len(im.getbands())
+    except (UnidentifiedImageError, OSError):
+        return 3
+    return 3 if im.mode == "P" else bands
+
+
+def _annotation(
+    bundle: ExportBundle, row: ExportRow, name: str, depth: int, dropped: Counter[str]
+) -> ET.Element:
+    root = ET.Element("annotation")
+    _sub(root, "folder", "JPEGImages")
+    _sub(root, "filename", name)
+    _sub(_sub(root, "source"), "database", bundle.dataset)
+    size = _sub(root, "size")
+    w, h = int(row.width or 0), int(row.height or 0)
+    for tag, val in (("width", w), ("height", h), ("depth", depth)):
+        _sub(size, tag, str(val))
+    _sub(root, "segmented", "0")
+    _sub(root, "marking", row.marking)
+    for r in row.regions:
+        if r.kind != "box" or r.box is None or r.label is None:
+            dropped[r.kind if r.label is not None else f"unlabelled {plural(r.kind)}"] += 1
+            continue
+        _object(root, r, r.box, w, h)
+    ET.indent(root)
+    return root
+
+
+def _read_file(file: Path, f: str, image_dir: Path, dropped: Counter[str]) -> ImportedMedia:
     text = v.read_text(file, f)
     try:
         root = ET.fromstring(text)
@@ -129,14 +210,16 @@ def _read_file(file: Path, f: str, image_dir: Path) -> ImportedMedia:
         )
     if image is None:
         v.fail(f, "annotation/filename", f"image {filename!r} not found in {image_dir}")
+    # The image decides its size: a <size> that contradicts it (a resized copy, a hand edit)
+    # would skew every box normalised against it, in YOLO exports for one.
+    w, h = _media.image_size(image, f)
     size = root.find("size")
     if size is not None and size.find("width") is not None:
-        w = _int(size, "width", f, "annotation/size")
-        h = _int(size, "height", f, "annotation/size")
-        if w <= 0 or h <= 0:
-            v.fail(f, "annotation/size", f"image size must be positive, got {w}x{h}")
-    else:
-        w, h = _media.image_size(image, f)
+        sw = _int(size, "width", f, "annotation/size")
+        sh = _int(size, "height", f, "annotation/size")
+        if (sw, sh) != (w, h):
+            logger.warning("%s: <size> says %dx%d but the image is %dx%d", f, sw, sh, w, h)
+            dropped[SIZE_REPLACED] += 1
     regions = [_region(obj, i, f, w, h) for i, obj in enumerate(root.findall("object"))]
     m = ImportedMedia(name=_media.media_name(filename), path=image, width=w, height=h)
     m.annotations.append(ImportedAnnotation(regions=regions))
@@ -224,4 +307,5 @@ CODEC = Codec(
     read=read,
     write=write,
     description="Pascal VOC XML (boxes, classes, difficult/truncated)",
+    title="VOC",
 )

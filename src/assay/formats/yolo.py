@@ -12,18 +12,24 @@ Label Studio: ``classes.txt`` (one name per line), ``images/`` and ``labels/`` s
 Each line is ``class cx cy w h`` (normalised), optionally followed by a confidence (then the
 region gets that score), or ``class x1 y1 x2 y2 ...`` for a polygon (Ultralytics segments).
 Pixel sizes come from the image files. An image with no label file has no annotation; a label
-file with no image is an error. Writing produces the Ultralytics layout with ``marking:`` in
-``data.yaml``; coordinates have 6 decimals (error <= 5e-7 of the image size).
+file with no image is an error.
+
+Writing produces the Ultralytics layout with ``marking:`` in ``data.yaml`` and no ``path:``
+(Ultralytics then resolves the splits against the folder of ``data.yaml``). Two layouts, as
+Ultralytics trains them: ``yolo`` (detect) writes every region as a box row, a polygon as its
+bounding box; ``yolo-seg`` (segment) writes every region as a polygon row, a box as its four
+corners. Coordinates have 6 decimals (error <= 5e-7 of the image size), clipped to the image.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
+from assay.domain.labelmap import LabelMap
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _media
@@ -38,10 +44,17 @@ from assay.formats._export import (
     warn_dropped,
     write_marking,
 )
-from assay.formats._model import ExportBundle, ImportBundle, ImportedAnnotation, ImportedMedia
+from assay.formats._model import (
+    ExportBundle,
+    ImportBundle,
+    ImportedAnnotation,
+    ImportedMedia,
+    plural,
+)
 from assay.formats._registry import Codec
 from assay.formats._yolo_layout import Layout, find_layout
 
+Task = Literal["detect", "segment"]
 _SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
 
@@ -69,11 +82,31 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
                 f"{layout.display(label_file)}: no image named {label_file.stem}.* "
                 f"found for this label file in {layout.display(layout.images_hint)}"
             )
-    return ImportBundle(media=media, label_names=names, source=layout.source)
+    return ImportBundle(
+        media=media,
+        label_names=names,
+        source=layout.source,
+        label_map=LabelMap.from_pairs((n, i) for i, n in enumerate(names)),
+    )
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
-    """Write ``data.yaml``, ``images/<split>/``, ``labels/<split>/`` and ``MARKING.txt``."""
+    """The detect layout: one ``class cx cy w h`` row per box (see `_write`)."""
+    return _write(bundle, Path(out), "detect")
+
+
+def write_segment(bundle: ExportBundle, out: Path) -> list[Path]:
+    """The segment layout: one ``class x1 y1 x2 y2 ...`` row per polygon (see `_write`)."""
+    return _write(bundle, Path(out), "segment")
+
+
+def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
+    """Write ``data.yaml``, ``images/<split>/``, ``labels/<split>/`` and ``MARKING.txt``.
+
+    Every label file holds one kind of row, so Ultralytics uses all of it: it reads a file
+    with any row of more than 6 values as segments, and a segment dataset in which some rows
+    are boxes loses its segments. What the layout cannot hold is counted in the drop report.
+    """
     rows = image_rows(bundle, "YOLO")
     splits = [_SPLITS.get(str(r.metadata.get("split", "train")).lower(), "train") for r in rows]
     names = [safe_relpath(r.name) for r in rows]
@@ -84,49 +117,51 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     ]
     check_unique(media_rel, "image")
     check_unique(label_rel, "label file")
-    out_dir = prepare_out(Path(out))  # only now: every check above has passed
-    class_ids = {n: i for i, n in enumerate(bundle.label_names)}
+    out_dir = prepare_out(out)  # only now: every check above has passed
+    # YOLO classes are list positions: the label map's ids ranked (0..N-1 stay as they are).
+    class_ids = bundle.classes(("box", "polygon")).dense()
     dropped: Counter[str] = Counter()
     written: list[Path] = []
     made: set[Path] = set()
     for row, rel in zip(rows, label_rel, strict=True):
-        lines = []
+        lines: dict[str, str] = {}  # (class, box) -> row
         w, h = float(row.width or 1), float(row.height or 1)
         for r in row.regions:
-            if r.kind not in ("box", "polygon") or r.label is None:
-                dropped[r.kind if r.label is not None else f"unlabelled {r.kind}"] += 1
+            line = _row_line(r, task, class_ids, w, h, dropped)
+            if line is None:
                 continue
-            cid = class_ids.setdefault(r.label, len(class_ids))
-            if r.kind == "box" and r.box is not None:
-                x, y, bw, bh = r.box
-                lines.append(
-                    f"{cid} {(x + bw / 2) / w:.6f} {(y + bh / 2) / h:.6f} {bw / w:.6f} {bh / h:.6f}"
-                )
-            elif r.points:
-                coords = " ".join(f"{px / w:.6f} {py / h:.6f}" for px, py in r.points)
-                lines.append(f"{cid} {coords}")
+            if line[0] in lines:
+                # Ultralytics keeps one of the rows with the same class and box (segments too)
+                dropped["duplicate region (same class and box)"] += 1
+                continue
+            lines[line[0]] = line[1]
         path = out_dir / "labels" / rel
         if path.parent not in made:
             path.parent.mkdir(parents=True, exist_ok=True)
             made.add(path.parent)
-        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        path.write_text("".join(line + "\n" for line in lines.values()), encoding="utf-8")
         written.append(path)
-    warn_dropped("YOLO", dropped)
+    warn_dropped("YOLO" if task == "detect" else "YOLO segment", dropped, bundle)
     used = set(splits)
     for split in ("train", *sorted(used)):  # every folder data.yaml names exists, even if empty
         (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
         (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
+    # No `path:` key: Ultralytics' check_det_dataset then takes the folder of data.yaml as the
+    # root, wherever training runs from and wherever the folder is copied to. (`path: .` would
+    # resolve against the working directory, an absolute path breaks when the folder moves.)
     doc: dict[str, Any] = {
-        "path": ".",
         "train": "images/train",
         "val": "images/val" if "val" in used else "images/train",
     }
     if "test" in used:
         doc["test"] = "images/test"
     doc["nc"] = len(class_ids)
-    doc["names"] = {i: n for n, i in class_ids.items()}
+    doc["names"] = {i: n for n, i in sorted(class_ids.items(), key=lambda kv: kv[1])}
     doc["marking"] = bundle.marking
-    header = f"# marking: {bundle.marking}\n# dataset: {bundle.dataset}\n"
+    header = (
+        f"# marking: {bundle.marking}\n# dataset: {bundle.dataset}\n"
+        f"# Ultralytics {task} layout written by assay\n"
+    )
     yaml_path = out_dir / "data.yaml"
     body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
     atomic_write_text(yaml_path, header + body)
@@ -134,6 +169,44 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     if bundle.copy_media:
         written += copy_media(bundle, rows, out_dir / "images", media_rel)
     return written
+
+
+def _row_line(
+    r: Region,
+    task: Task,
+    class_ids: dict[str, int],
+    w: float,
+    h: float,
+    dropped: Counter[str],
+) -> tuple[str, str] | None:
+    """The box row and the row in the layout of `task` for `r`, or None (counted in `dropped`)."""
+    if r.label is None or r.kind not in ("box", "polygon"):
+        dropped[r.kind if r.label is not None else f"unlabelled {plural(r.kind)}"] += 1
+        return None
+    if r.kind == "polygon" and len(r.points or ()) < 3:
+        dropped["polygon with fewer than 3 points"] += 1
+        return None
+    cid = class_ids.setdefault(r.label, len(class_ids))
+    if r.kind == "box" and r.box is not None:
+        x, y, bw, bh = r.box
+        pts = [(x, y), (x + bw, y), (x + bw, y + bh), (x, y + bh)]
+    else:
+        pts = list(r.points or ())
+    # Normalised and clipped to the image: Ultralytics refuses coordinates past 1 % outside it.
+    norm = [(min(max(px / w, 0.0), 1.0), min(max(py / h, 0.0), 1.0)) for px, py in pts]
+    if task == "segment":
+        if r.kind == "box":
+            dropped["box (written as a 4-corner polygon)"] += 1
+        norm = [(round(px, 6), round(py, 6)) for px, py in norm]  # as written
+        xs, ys = [p[0] for p in norm], [p[1] for p in norm]
+        key = f"{cid} {min(xs)} {max(xs)} {min(ys)} {max(ys)}"
+        return key, f"{cid} " + " ".join(f"{px:.6f} {py:.6f}" for px, py in norm)
+    xs, ys = [p[0] for p in norm], [p[1] for p in norm]
+    x1, x2, y1, y2 = min(xs), max(xs), min(ys), max(ys)
+    box = f"{cid} {(x1 + x2) / 2:.6f} {(y1 + y2) / 2:.6f} {x2 - x1:.6f} {y2 - y1:.6f}"
+    if r.kind == "polygon":
+        dropped["polygon outline (written as its bounding box)"] += 1
+    return box, box
 
 
 def _read_labels(
@@ -183,5 +256,13 @@ CODEC = Codec(
     name="yolo",
     read=read,
     write=write,
-    description="YOLO txt labels (Ultralytics data.yaml layout; Label Studio classes.txt export)",
+    description="YOLO detect: txt box rows (Ultralytics data.yaml layout; Label Studio export)",
+    title="YOLO",
+)
+SEGMENT_CODEC = Codec(
+    name="yolo-seg",
+    read=read,
+    write=write_segment,
+    description="YOLO segment: txt polygon rows (Ultralytics data.yaml layout)",
+    title="YOLO segment",
 )

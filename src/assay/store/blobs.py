@@ -31,7 +31,6 @@ from typing import NamedTuple, Protocol
 from assay.errors import NotFound
 
 CHUNK = 1 << 20
-FSYNC_MAX = 64
 PACK_MAX = 1 << 20  # larger blobs stay loose files
 WRITEBACK_STEP = 8 << 20
 _INDEX_CHUNK = 500
@@ -216,13 +215,11 @@ class LocalBlobStore:
         return [s for s in out if s is not None]
 
     def make_durable(self, staged: Sequence[Staged]) -> None:
-        """Flush staged blobs to disk before they are published: a few files by fsync, many
-        by one system-wide sync (cheaper than thousands of fsyncs)."""
+        """Flush staged blobs to disk before they are published. Only the files this store
+        wrote are flushed (each pack once, each large loose blob, and the pack folder), never
+        the whole system: a system-wide sync would also wait for every other process's data."""
         packs = {s.pack for s in staged if s.pack}
         files = [s.tmp for s in staged if s.tmp] + [os.path.join(self._packs, p) for p in packs]
-        if len(files) > FSYNC_MAX or len(staged) > FSYNC_MAX:
-            os.sync()
-            return
         # A new pack file's name lives in its folder: that must reach the disk too.
         for name in files + ([self._packs] if packs else []):
             _fsync(name)
@@ -337,12 +334,9 @@ class LocalBlobStore:
             else:
                 os.replace(s.tmp, dest)
                 moved.add(os.path.dirname(dest))
-        # A rename is durable once its folder is.
-        if len(moved) > FSYNC_MAX:
-            os.sync()
-        else:
-            for folder in moved:
-                _fsync(folder)
+        # A rename is durable once its folder is (at most 256 fan-out folders).
+        for folder in moved:
+            _fsync(folder)
         self._staging = ""  # the folder may be removed below; staging makes it again
         for entry in os.scandir(self._tmp):
             if entry.is_dir():

@@ -356,7 +356,45 @@ Index("eval_runs_dataset", eval_runs.c.dataset, eval_runs.c.created)
 
 EVAL_TABLES = (models_table, eval_runs)
 
-SCHEMA_VERSION = 4
+# --- stable ids and format metadata (schema version 5) ----------------------------------------
+
+# A dataset's label map: class name -> id, in order (see `assay.domain.labelmap`).
+label_classes = Table(
+    "label_classes",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("name", String(400), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("class_id", Integer, nullable=False),
+    Column("attributes", Text, nullable=False, default="{}"),  # canonical JSON (supercategory)
+    UniqueConstraint("dataset_id", "class_id"),
+)
+
+# The image id of each item of a dataset, assigned once and never changed, so exports of any
+# version number an image the same way.
+item_numbers = Table(
+    "item_numbers",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("number", Integer, nullable=False),
+    UniqueConstraint("dataset_id", "number"),
+    sqlite_with_rowid=False,
+)
+
+# What a source file says about the whole dataset and no item holds (COCO info, licenses),
+# kept so an export writes it again. Keyed by format, value canonical JSON.
+dataset_meta = Table(
+    "dataset_meta",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+ID_TABLES = (label_classes, item_numbers, dataset_meta)
+
+SCHEMA_VERSION = 5
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -376,10 +414,18 @@ def _add_task_target(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE tasks ADD COLUMN target INTEGER")
 
 
+def _add_stable_ids(conn: Connection) -> None:
+    # Existing datasets get their maps and numbers on their next import or export, in the
+    # order earlier exports used (names sorted, items by id), so those files stay valid.
+    for table in ID_TABLES:
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
     3: _add_task_target,
+    4: _add_stable_ids,
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,6 +57,8 @@ class EvalData:
     commit_id: str
     items: list[EvalItem]
     marking: str
+    # Category id -> class name as `assay export --format coco` writes them (the label map).
+    categories: dict[int, str] = field(default_factory=dict)
 
     def by_key(self) -> dict[str, EvalItem]:
         """Lookup by item id, file name and export id (as a string)."""
@@ -84,7 +86,7 @@ def load_dataset(ws: Workspace, spec: str) -> EvalData:
         EvalItem(
             item_id=r.item_id,
             name=r.name,
-            export_id=k,
+            export_id=r.number or k,
             width=int(r.width or 0),
             height=int(r.height or 0),
             marking=r.marking,
@@ -95,7 +97,8 @@ def load_dataset(ws: Workspace, spec: str) -> EvalData:
         )
         for k, r in enumerate(bundle.rows, 1)
     ]
-    return EvalData(rev.dataset, rev.commit.id, out, bundle.marking)
+    cats = {i: n for n, i in bundle.classes(("box", "polygon")).ids().items()}
+    return EvalData(rev.dataset, rev.commit.id, out, bundle.marking, cats)
 
 
 def _geo(meta: dict[str, Any]) -> tuple[float, float]:

@@ -196,12 +196,14 @@ def file_detections(src: Source, data: EvalData, label_names: list[str]) -> dict
                 "coco`, item ids or file names)"
             )
         if isinstance(r.category, int):
-            if not 1 <= r.category <= len(label_names):
+            cats = data.categories or dict(enumerate(label_names, 1))
+            if r.category not in cats:
+                known = ", ".join(str(c) for c in sorted(cats))
                 raise InvalidInput(
                     f"{where}: [{i}].category_id: {r.category} is not a category of the dataset "
-                    f"(1..{len(label_names)}, as `assay export --format coco` numbers them)"
+                    f"({known}, as `assay export --format coco` numbers them)"
                 )
-            label = label_names[r.category - 1]
+            label = cats[r.category]
         else:
             label = r.category
         out[it.item_id].append((label, r.bbox, r.score))

@@ -1,0 +1,275 @@
+"""What CVAT for images and CVAT for video 1.1 share: shapes, attributes, labels, meta.
+
+The format is CVAT's "XML annotation format", version 1.1 (docs.cvat.ai, "XML annotation
+format"). Shapes map to regions as follows:
+
+- ``<box xtl ytl xbr ybr>`` -> a box ``(xtl, ytl, xbr - xtl, ybr - ytl)``; a ``rotation``
+  other than 0 is kept as the attribute ``rotation`` (degrees, clockwise about the centre);
+- ``<polygon points="x0,y0;x1,y1;...">`` -> a polygon; ``<points>`` -> a point region;
+- ``<tag label>`` (images only) -> a whole-image choice;
+- ``occluded="1"`` -> attribute ``occluded: 1``; ``z_order`` other than 0 -> ``z_order``;
+  ``source`` other than ``manual`` -> ``source``; each ``<attribute name>`` -> an attribute,
+  typed by the label's declared ``input_type`` (``number`` -> a number, ``checkbox`` -> a
+  boolean, else text).
+
+``<polyline>``, ``<mask>``, ``<ellipse>``, ``<cuboid>`` and ``<skeleton>`` have no region kind in
+assay: a reader counts them as dropped. The highest marking of an export is written as the
+comment ``<!-- marking: LEVEL -->`` before the root element (CVAT ignores comments).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from assay.domain.labels import Region
+from assay.formats import _validate as v
+
+SHAPES = ("box", "polygon", "points")
+UNSUPPORTED = ("polyline", "mask", "ellipse", "cuboid", "skeleton")
+RESERVED = ("occluded", "z_order", "source", "rotation")
+_MARKING = re.compile(r"<!--\s*marking:\s*(.+?)\s*-->")
+
+
+def parse(file: Path, f: str) -> tuple[ET.Element, str | None]:
+    """The root element of a CVAT XML file and the marking its comment states, if any."""
+    text = v.read_text(file, f)
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        line, col = exc.position
+        v.fail(f"{f} line {line} column {col + 1}", "", f"invalid XML: {exc.msg}")
+    if root.tag != "annotations":
+        v.fail(f, root.tag, "expected CVAT's <annotations> root element")
+    found = _MARKING.search(text[: text.find("<annotations")])
+    return root, found.group(1) if found else None
+
+
+def attribute_types(root: ET.Element) -> dict[tuple[str, str], str]:
+    """(label, attribute) -> input_type, from ``meta/task/labels`` or ``meta/project/labels``."""
+    types: dict[tuple[str, str], str] = {}
+    for label in root.iterfind("meta/*/labels/label"):
+        name = (label.findtext("name") or "").strip()
+        for attr in label.iterfind("attributes/attribute"):
+            types[(name, (attr.findtext("name") or "").strip())] = (
+                attr.findtext("input_type") or "text"
+            ).strip()
+    return types
+
+
+def label_names(root: ET.Element) -> list[str]:
+    return [
+        n
+        for n in (
+            (lb.findtext("name") or "").strip() for lb in root.iterfind("meta/*/labels/label")
+        )
+        if n
+    ]
+
+
+def region(
+    el: ET.Element, label: str, types: dict[tuple[str, str], str], f: str, place: str
+) -> Region:
+    """The region of one ``<box>``, ``<polygon>`` or ``<points>`` element."""
+    attrs: dict[str, Any] = {}
+    if flag(el, "occluded", f, place):
+        attrs["occluded"] = 1
+    z = el.get("z_order")
+    if z not in (None, "", "0"):
+        attrs["z_order"] = int(number(el, "z_order", f, place))
+    source = el.get("source")
+    if source not in (None, "", "manual"):
+        attrs["source"] = source
+    for a in el.iterfind("attribute"):
+        name = a.get("name") or v.fail(f, place, "<attribute> without a name")
+        attrs[name] = _typed(a.text or "", types.get((label, name), "text"))
+    if el.tag == "box":
+        xtl, ytl, xbr, ybr = (number(el, k, f, place) for k in ("xtl", "ytl", "xbr", "ybr"))
+        if xbr < xtl or ybr < ytl:
+            v.fail(f, place, f"xbr/ybr ({xbr:g}, {ybr:g}) below xtl/ytl ({xtl:g}, {ytl:g})")
+        rotation = float(el.get("rotation") or 0)
+        if rotation:
+            attrs["rotation"] = rotation
+        return Region(
+            kind="box", label=label, box=(xtl, ytl, xbr - xtl, ybr - ytl), attributes=attrs
+        )
+    pts = _points(el.get("points") or "", f, place)
+    if el.tag == "polygon":
+        if len(pts) < 3:
+            v.fail(f, place, f"a polygon needs at least 3 points, got {len(pts)}")
+        return Region(kind="polygon", label=label, points=pts, attributes=attrs)
+    return Region(kind="point", control="keypoints", label=label, points=pts, attributes=attrs)
+
+
+def tag_region(
+    el: ET.Element, label: str, types: dict[tuple[str, str], str], f: str, place: str
+) -> Region:
+    """A ``<tag>``: a whole-image choice with its attributes."""
+    attrs: dict[str, Any] = {}
+    for a in el.iterfind("attribute"):
+        name = a.get("name") or v.fail(f, place, "<attribute> without a name")
+        attrs[name] = _typed(a.text or "", types.get((label, name), "text"))
+    return Region(kind="choice", control="tag", label=label, attributes=attrs)
+
+
+def shape(parent: ET.Element, r: Region, extra: dict[str, str]) -> ET.Element | None:
+    """Append the element for `r` (None when CVAT has no shape for its kind)."""
+    a = r.attributes
+    common = {"occluded": "1" if a.get("occluded") else "0", "z_order": str(a.get("z_order", 0))}
+    if r.kind == "box" and r.box is not None:
+        x, y, w, h = r.box
+        geo = {"xtl": _f(x), "ytl": _f(y), "xbr": _f(x + w), "ybr": _f(y + h)}
+        if a.get("rotation"):
+            geo["rotation"] = _f(float(a["rotation"]))
+        el = ET.SubElement(parent, "box", {"label": r.label or "", **extra, **geo, **common})
+    elif r.kind in ("polygon", "point") and r.points:
+        tag = "polygon" if r.kind == "polygon" else "points"
+        pts = ";".join(f"{_f(px)},{_f(py)}" for px, py in r.points)
+        el = ET.SubElement(parent, tag, {"label": r.label or "", **extra, "points": pts, **common})
+    else:
+        return None
+    if a.get("source"):
+        el.set("source", str(a["source"]))
+    user_attributes(el, r)
+    return el
+
+
+def user_attributes(el: ET.Element, r: Region, skip: tuple[str, ...] = ()) -> None:
+    for name, value in r.attributes.items():
+        if name in RESERVED or name in skip:
+            continue
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        ET.SubElement(el, "attribute", {"name": name}).text = text
+
+
+def meta(
+    root: ET.Element,
+    name: str,
+    size: int,
+    mode: str,
+    labels: dict[str, dict[str, str]],
+    subsets: list[str] | None = None,
+) -> ET.Element:
+    """``<version>`` and ``<meta>`` with the labels and their attributes' input types.
+
+    Without `subsets`, a task export (``<meta><task>``). With them, a project export as CVAT
+    writes one: ``<meta><project>`` with one ``<task>`` per subset, each naming its ``<subset>``
+    (datumaro, CVAT's format library, reads an image's ``subset`` only from such a file).
+    """
+    ET.SubElement(root, "version").text = "1.1"
+    meta_el = ET.SubElement(root, "meta")
+    if subsets:
+        top = ET.SubElement(meta_el, "project")
+        ET.SubElement(top, "name").text = name
+    else:
+        top = ET.SubElement(meta_el, "task")
+        for tag, text in (("name", name), ("size", str(size)), ("mode", mode), ("overlap", "0")):
+            ET.SubElement(top, tag).text = text
+        ET.SubElement(top, "flipped").text = "False"
+    labels_el = ET.SubElement(top, "labels")
+    for label, attrs in labels.items():
+        el = ET.SubElement(labels_el, "label")
+        ET.SubElement(el, "name").text = label
+        ET.SubElement(el, "type").text = "any"
+        attrs_el = ET.SubElement(el, "attributes")
+        for attr, input_type in attrs.items():
+            a = ET.SubElement(attrs_el, "attribute")
+            ET.SubElement(a, "name").text = attr
+            ET.SubElement(a, "mutable").text = "True"
+            ET.SubElement(a, "input_type").text = input_type
+            ET.SubElement(a, "default_value").text = "false" if input_type == "checkbox" else ""
+            ET.SubElement(a, "values").text = "false\ntrue" if input_type == "checkbox" else ""
+    if subsets:
+        tasks = ET.SubElement(top, "tasks")
+        for subset in subsets:
+            task = ET.SubElement(tasks, "task")
+            ET.SubElement(task, "name").text = f"{name} {subset}"
+            ET.SubElement(task, "mode").text = mode
+            ET.SubElement(task, "subset").text = subset
+    return top
+
+
+def label_specs(label_order: list[str], regions: list[Region]) -> dict[str, dict[str, str]]:
+    """Every label with the input type of each user attribute its regions carry."""
+    specs: dict[str, dict[str, str]] = {name: {} for name in label_order}
+    for r in regions:
+        if r.label is None:
+            continue
+        spec = specs.setdefault(r.label, {})
+        for name, value in r.attributes.items():
+            if name in RESERVED or name in ("track_id", "keyframe"):
+                continue
+            kind = "checkbox" if isinstance(value, bool) else "text"
+            if not isinstance(value, bool) and isinstance(value, (int, float)):
+                kind = "number"
+            if spec.get(name, kind) != kind:
+                kind = "text"
+            spec[name] = kind
+    return specs
+
+
+def to_bytes(root: ET.Element, marking: str) -> bytes:
+    ET.indent(root)
+    head = f'<?xml version="1.0" encoding="utf-8"?>\n<!-- marking: {marking} -->\n'
+    return (head + ET.tostring(root, encoding="unicode") + "\n").encode("utf-8")
+
+
+def count_unsupported(el: ET.Element, dropped: Counter[str]) -> None:
+    for tag in UNSUPPORTED:
+        n = len(el.findall(tag))
+        if n:
+            dropped[f"{tag}s" if not tag.endswith("s") else tag] += n
+
+
+def flag(el: ET.Element, key: str, f: str, place: str) -> bool:
+    raw = (el.get(key) or "0").strip()
+    if raw not in ("0", "1", "true", "false", "True", "False"):
+        v.fail(f, f"{place}.{key}", f"expected 0 or 1, got {raw!r}")
+    return raw in ("1", "true", "True")
+
+
+def number(el: ET.Element, key: str, f: str, place: str) -> float:
+    raw = el.get(key)
+    if raw is None:
+        v.fail(f, place, f"missing attribute {key!r}")
+    try:
+        val = float(raw)
+    except ValueError:
+        v.fail(f, f"{place}.{key}", f"expected a number, got {raw!r}")
+    if not v.is_number(val):
+        v.fail(f, f"{place}.{key}", f"expected a finite number, got {raw!r}")
+    return val
+
+
+def _points(raw: str, f: str, place: str) -> tuple[tuple[float, float], ...]:
+    pts = []
+    for pair in filter(None, raw.strip().split(";")):
+        try:
+            x, y = (float(c) for c in pair.split(","))
+        except ValueError:
+            v.fail(f, f"{place}.points", f"expected 'x,y' pairs separated by ';', got {pair!r}")
+        if not (v.is_number(x) and v.is_number(y)):
+            v.fail(f, f"{place}.points", f"expected finite numbers, got {pair!r}")
+        pts.append((x, y))
+    if not pts:
+        v.fail(f, f"{place}.points", "no points")
+    return tuple(pts)
+
+
+def _typed(text: str, input_type: str) -> Any:
+    if input_type == "checkbox":
+        return text.strip().lower() == "true"
+    if input_type == "number":
+        try:
+            val = float(text)
+        except ValueError:
+            return text
+        return int(val) if val.is_integer() and "." not in text else val
+    return text
+
+
+def _f(x: float) -> str:
+    return f"{x:.2f}" if x == round(x, 2) else repr(float(x))  # exact either way

@@ -1,0 +1,24 @@
+"""Run by the datumaro interpreter (``.venv-datumaro``), not by pytest: prints every item datumaro
+reads from ``argv[1]`` in format ``argv[2]`` as JSON (id, subset, annotations)."""
+
+import json
+import sys
+
+import datumaro as dm
+
+dataset = dm.Dataset.import_from(sys.argv[1], sys.argv[2])
+labels = dataset.categories()[dm.AnnotationType.label]
+items = []
+for item in dataset:
+    anns = []
+    for a in item.annotations:
+        anns.append(
+            {
+                "type": a.type.name,
+                "label": labels[a.label].name if a.label is not None else None,
+                "attributes": dict(a.attributes),
+                "points": [float(x) for x in getattr(a, "points", [])],
+            }
+        )
+    items.append({"id": item.id, "subset": item.subset, "annotations": anns})
+print(json.dumps(items, default=str))

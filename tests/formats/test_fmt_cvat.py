@@ -1,0 +1,219 @@
+"""CVAT for images and CVAT for video 1.1, written against CVAT's "XML annotation format" page."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fmt_helpers import boxes as box_regions
+from fmt_helpers import bundle, image_row, polygons, save_images, sizes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from assay.domain.labels import Region
+from assay.domain.tracks import KEYFRAME, TRACK_ID
+from assay.errors import InvalidInput
+from assay.formats import cvat, cvat_video
+
+IMAGES_XML = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta><task><id>4</id><name>flood</name><size>2</size><mode>annotation</mode>
+    <labels>
+      <label><name>vehicle</name><attributes>
+        <attribute><name>parked</name><mutable>False</mutable><input_type>checkbox</input_type>
+          <default_value>false</default_value><values>false\ntrue</values></attribute>
+        <attribute><name>people</name><mutable>False</mutable><input_type>number</input_type>
+          <default_value>0</default_value><values>0\n10\n1</values></attribute>
+      </attributes></label>
+      <label><name>roof</name><attributes></attributes></label>
+      <label><name>unused</name><attributes></attributes></label>
+    </labels></task></meta>
+  <image id="0" name="a.png" width="100" height="50" subset="Train">
+    <box label="vehicle" xtl="10.00" ytl="5.00" xbr="30.50" ybr="25.00" occluded="1" z_order="2">
+      <attribute name="parked">true</attribute>
+      <attribute name="people">3</attribute>
+    </box>
+    <polygon label="roof" points="1.00,1.00;20.00,1.00;20.00,20.00" occluded="0" z_order="0">
+    </polygon>
+    <points label="roof" points="5.00,5.00;6.00,7.00" occluded="0"></points>
+    <polyline label="roof" points="0,0;10,10" occluded="0"></polyline>
+    <mask label="roof" rle="1, 2" left="0" top="0" width="3" height="1" occluded="0"></mask>
+    <tag label="flooded" source="manual"></tag>
+  </image>
+  <image id="1" name="b.png" width="100" height="50"></image>
+</annotations>
+"""
+
+
+def _images_export(root: Path, xml: str = IMAGES_XML) -> Path:
+    save_images(root / "images", ["a.png", "b.png"], (100, 50))
+    (root / "annotations.xml").write_text(xml)
+    return root
+
+
+def test_reads_cvat_for_images(tmp_path: Path) -> None:
+    b = cvat.read(_images_export(tmp_path))
+    assert b.label_names == ["vehicle", "roof", "unused", "flooded"]
+    a, empty = b.media
+    assert a.metadata == {"split": "train"} and empty.annotations == []
+    box, poly, pts, tag = a.annotations[0].regions
+    assert box.box == (10, 5, 20.5, 20)
+    assert box.attributes == {"occluded": 1, "z_order": 2, "parked": True, "people": 3}
+    assert poly.kind == "polygon" and poly.points == ((1, 1), (20, 1), (20, 20))
+    assert pts.kind == "point" and pts.points == ((5, 5), (6, 7))
+    assert (tag.kind, tag.label) == ("choice", "flooded")
+    assert b.dropped.to_dict() == {"masks": 1, "polylines": 1}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'name="b.png"',
+            'name="zz.png"',
+            "annotations.xml: image[1].name: image 'zz.png' not found",
+        ),
+        ('xtl="10.00"', 'xtl="ten"', "annotations.xml: image[0].box[0].xtl: expected a number"),
+        ('xbr="30.50"', 'xbr="3"', "image[0].box[0]: xbr/ybr (3, 25) below xtl/ytl (10, 5)"),
+        ("20.00,20.00", "20.00,90.00", "image[0].polygon[1]: point (20, 90) lies outside"),
+        ("<annotations>", "<annotation>", "invalid XML"),
+    ],
+)
+def test_bad_cvat_images_name_file_and_place(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    root = _images_export(tmp_path, IMAGES_XML.replace(old, new, 1))
+    with pytest.raises(InvalidInput) as err:
+        cvat.read(root)
+    assert message in str(err.value)
+
+
+@st.composite
+def cvat_rows(draw: st.DrawFn) -> list[Any]:
+    rows = []
+    for i in range(draw(st.integers(1, 3))):
+        w, h = draw(sizes)
+        regions = draw(st.lists(st.one_of(box_regions(w, h), polygons(w, h)), max_size=4))
+        attrs = st.fixed_dictionaries(
+            {"occluded": st.just(1), "parked": st.booleans(), "people": st.integers(0, 9)}
+        )
+        regions = [
+            r.model_copy(update={"attributes": draw(attrs)}) if draw(st.booleans()) else r
+            for r in regions
+        ]
+        rows.append(image_row(f"img_{i}.png", regions, (w, h), metadata={"split": "val"}))
+    return rows
+
+
+@settings(max_examples=20, deadline=None)
+@given(cvat_rows())
+def test_cvat_images_round_trip_is_exact(rows: list[Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cvat.write(bundle(rows, marking="SECRET"), Path(tmp))
+        back = cvat.read(Path(tmp))
+    for row, m in zip(rows, back.media, strict=True):
+        assert m.marking == "SECRET" and m.metadata == {"split": "val"}
+        got = [r for a in m.annotations for r in a.regions]
+        # CVAT stores corners: w = xbr - xtl is exact up to one rounding of the subtraction.
+        assert [_no_box(r) for r in got] == [_no_box(r) for r in row.regions]
+        for g, r in zip(got, row.regions, strict=True):
+            assert g.box == (None if r.box is None else pytest.approx(r.box, abs=1e-9))
+
+
+def _no_box(r: Region) -> dict[str, Any]:
+    return {k: v for k, v in r.content_key().items() if k != "box"}
+
+
+VIDEO_XML = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta><task><id>5</id><name>river-patrol</name><size>8</size><mode>interpolation</mode>
+    <labels><label><name>boat</name><attributes>
+      <attribute><name>crew</name><mutable>True</mutable><input_type>number</input_type>
+        <default_value>0</default_value><values>0\n9\n1</values></attribute>
+    </attributes></label><label><name>person</name></label></labels>
+    <original_size><width>64</width><height>48</height></original_size></task></meta>
+  <track id="3" label="boat" source="manual">
+    <box frame="0" xtl="0" ytl="0" xbr="10" ybr="10" outside="0" occluded="0" keyframe="1">
+      <attribute name="crew">2</attribute></box>
+    <box frame="4" xtl="8" ytl="4" xbr="18" ybr="14" outside="0" occluded="1" keyframe="1">
+      <attribute name="crew">3</attribute></box>
+    <box frame="6" xtl="8" ytl="4" xbr="18" ybr="14" outside="1" occluded="0" keyframe="1">
+      <attribute name="crew">3</attribute></box>
+  </track>
+  <track id="7" label="person">
+    <polygon frame="2" points="1,1;5,1;5,5" outside="0" occluded="0" keyframe="1"></polygon>
+    <polyline frame="3" points="1,1;5,1" outside="0" occluded="0" keyframe="1"></polyline>
+  </track>
+</annotations>
+"""
+
+
+def _video_export(root: Path, frames: int = 8, xml: str = VIDEO_XML) -> Path:
+    (root / "images").mkdir(parents=True)
+    for i in range(frames):  # distinct bytes: the same bytes would be one item
+        Image.new("RGB", (64, 48), (i * 20, 90, 160)).save(root / f"images/frame_{i:06d}.png")
+    (root / "annotations.xml").write_text(xml)
+    return root
+
+
+def _by_frame(b: Any) -> dict[int, list[Region]]:
+    return {m.metadata["frame"]: [r for a in m.annotations for r in a.regions] for m in b.media}
+
+
+def test_reads_cvat_for_video_tracks_with_interpolation_and_outside(tmp_path: Path) -> None:
+    b = cvat_video.read(_video_export(tmp_path))
+    frames = _by_frame(b)
+    assert [m.metadata for m in b.media][:2] == [
+        {"sequence": "river-patrol", "frame": 0},
+        {"sequence": "river-patrol", "frame": 1},
+    ]
+    boats = {f: [r for r in rs if r.label == "boat"] for f, rs in frames.items()}
+    assert [len(boats[f]) for f in range(8)] == [1, 1, 1, 1, 1, 1, 0, 0]
+    assert boats[2][0].box == (4, 2, 10, 10)  # halfway between the keyframes of frames 0 and 4
+    assert boats[2][0].attributes == {"crew": 2, TRACK_ID: 3, KEYFRAME: False}
+    assert boats[4][0].attributes == {"crew": 3, "occluded": 1, TRACK_ID: 3, KEYFRAME: True}
+    people = [f for f, rs in frames.items() if any(r.label == "person" for r in rs)]
+    assert people == [2, 3, 4, 5, 6, 7]  # no outside shape: in view to the end
+
+
+def test_video_round_trip_keeps_every_frame(tmp_path: Path) -> None:
+    first = cvat_video.read(_video_export(tmp_path / "in"))
+    rows = [
+        image_row(
+            m.name, [r for a in m.annotations for r in a.regions], (64, 48), metadata=m.metadata
+        )
+        for m in first.media
+    ]
+    cvat_video.write(bundle(rows, labels=first.label_names), tmp_path / "out")
+    again = cvat_video.read(tmp_path / "out")
+    assert _by_frame(again) == _by_frame(first)
+    text = (tmp_path / "out/annotations.xml").read_text()
+    assert '<box frame="6"' in text and 'outside="1"' in text  # the boat leaves at frame 6
+
+
+def test_lone_shapes_become_single_frame_tracks(tmp_path: Path) -> None:
+    lone = Region(kind="box", label="debris", box=(1, 1, 5, 5))
+    rows = [image_row(f"f{i}.png", [lone] if i == 1 else [], (32, 32)) for i in range(3)]
+    cvat_video.write(bundle(rows), tmp_path)
+    frames = _by_frame(cvat_video.read(tmp_path))
+    assert [len(frames[f]) for f in range(3)] == [0, 1, 0]
+
+
+def test_missing_frame_image_is_named(tmp_path: Path) -> None:
+    root = _video_export(tmp_path, frames=5)
+    with pytest.raises(
+        InvalidInput, match=r"annotations.xml: meta/task/size: 8 frames, but no image frame_000005"
+    ):
+        cvat_video.read(root)
+
+
+def test_each_cvat_flavour_points_to_the_other(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="--format cvat-video"):
+        cvat.read(_video_export(tmp_path / "v"))
+    with pytest.raises(InvalidInput, match="--format cvat-images"):
+        cvat_video.read(_images_export(tmp_path / "i"))
