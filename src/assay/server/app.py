@@ -10,12 +10,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay import __version__
 from assay.errors import AssayError
+from assay.server import _openapi
 from assay.server._hardening import Hardening
+from assay.server.api_models import ANY_ROUTE
 from assay.server.deps import TokenCache
 from assay.server.pages import router as pages_router
 from assay.server.routes import ROUTERS
@@ -52,8 +55,9 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     # made on first use (`deps.hot_write`), so building the app touches no database.
     app.state.committer = None
     for router in ROUTERS:
-        app.include_router(router, prefix=API)
+        app.include_router(router, prefix=API, responses=ANY_ROUTE)
     app.include_router(pages_router)
+    _openapi.install(app, API)
     app.add_middleware(
         Hardening,
         max_body_bytes=settings.max_body_bytes,
@@ -67,6 +71,15 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     async def assay_error(request: Request, exc: AssayError) -> JSONResponse:
         # The one place AssayError classes become HTTP statuses.
         return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Framework errors (unknown route, wrong method) in the same shape as ours.
+        if exc.status_code == 400 and request.url.path.startswith(API):
+            return JSONResponse({"error": "request body: not valid JSON"}, status_code=422)
+        return JSONResponse(
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from assay.labeling import sessions
+from assay.server.api_models import LoggedOut, LoginResult, Me, statuses
 from assay.server.deps import COOKIE, CurrentUser, WorkspaceDep, settings
 
 router = APIRouter(tags=["auth"])
@@ -22,7 +23,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", response_model=LoginResult, responses=statuses(429))
 def login(body: LoginBody, request: Request, response: Response, ws: WorkspaceDep) -> Any:
     """Open a cookie session; 401 on a wrong password, 429 after too many failures."""
     s = settings(request)
@@ -39,7 +40,7 @@ def login(body: LoginBody, request: Request, response: Response, ws: WorkspaceDe
     return {**session.user.to_dict(), "user": session.user.name, "csrf_token": session.csrf_token}
 
 
-@router.post("/auth/logout")
+@router.post("/auth/logout", response_model=LoggedOut, responses=statuses(403))
 def logout(request: Request, response: Response, ws: WorkspaceDep, user: CurrentUser) -> Any:
     cookie = request.cookies.get(COOKIE)
     if cookie:
@@ -48,6 +49,6 @@ def logout(request: Request, response: Response, ws: WorkspaceDep, user: Current
     return {"logged_out": True}
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 def me(request: Request, user: CurrentUser) -> Any:
     return {**user.to_dict(), "csrf_token": getattr(request.state, "csrf_token", None)}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -12,15 +12,18 @@ from assay.domain.labels import Region
 from assay.labeling import review as rev
 from assay.labeling.queue import skip_task
 from assay.labeling.submit import check_submission, submit_in
+from assay.server.api_models import Reviewed, Skipped, Submitted, statuses
 from assay.server.deps import CurrentUser, WorkspaceDep, current_user, hot_write, in_writer
 
 router = APIRouter(tags=["tasks"])
+# Task ids are row ids: a number SQLite can hold (a larger one is simply not a task).
+TaskPath = Annotated[int, Path(ge=0, le=2**63 - 1)]
 
 
 class SubmitBody(BaseModel):
     client_id: str = Field(min_length=1, max_length=100)
     regions: list[Region] = Field(default_factory=list)
-    lead_time: float | None = None
+    lead_time: float | None = Field(default=None, ge=0, le=86_400 * 7)
     model_assisted: bool = False
 
 
@@ -37,8 +40,8 @@ class ReviewBody(BaseModel):
     comment: str = ""
 
 
-@router.post("/tasks/{task_id}/submit")
-async def submit_(task_id: int, body: SubmitBody, request: Request) -> Response:
+@router.post("/tasks/{task_id}/submit", response_model=Submitted, responses=statuses(403, 404, 409))
+async def submit_(task_id: TaskPath, body: SubmitBody, request: Request) -> Response:
     """Store an answer once; a retry with the same client_id returns duplicate=true."""
     # The hot path resolves the caller itself: each FastAPI dependency costs a resolution.
     ws, user = request.app.state.workspace, await current_user(request)
@@ -59,18 +62,18 @@ async def submit_(task_id: int, body: SubmitBody, request: Request) -> Response:
     return JSONResponse(result)
 
 
-@router.post("/tasks/{task_id}/skip")
+@router.post("/tasks/{task_id}/skip", response_model=Skipped, responses=statuses(403, 404, 409))
 async def skip(
-    task_id: int, body: SkipBody, request: Request, ws: WorkspaceDep, user: CurrentUser
+    task_id: TaskPath, body: SkipBody, request: Request, ws: WorkspaceDep, user: CurrentUser
 ) -> Any:
     return await in_writer(
         request, lambda: skip_task(ws, user, task_id, body.client_id, body.reason)
     )
 
 
-@router.post("/tasks/{task_id}/review")
+@router.post("/tasks/{task_id}/review", response_model=Reviewed, responses=statuses(403, 404, 409))
 async def review(
-    task_id: int, body: ReviewBody, request: Request, ws: WorkspaceDep, user: CurrentUser
+    task_id: TaskPath, body: ReviewBody, request: Request, ws: WorkspaceDep, user: CurrentUser
 ) -> Any:
     """Accept an annotation, fix and accept it, or reject the task's work with a comment."""
     return await in_writer(
