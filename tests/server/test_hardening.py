@@ -134,3 +134,12 @@ def test_label_colours_must_be_hex_or_named(color: str) -> None:
 def test_hex_and_named_colours_are_fine(color: str) -> None:
     text = f"controls:\n  - name: l\n    type: boxes\n    labels: [{{name: a, color: '{color}'}}]\n"
     assert LabelSchema.from_yaml_text(text).controls[0].labels[0].color == color
+
+
+@pytest.mark.parametrize("module", ["assay.server._hardening", "assay.domain._colours"])
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
