@@ -38,25 +38,28 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 _OURS = {name for name, _ in SECURITY_HEADERS}
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 _PAIR = re.compile(rb"\[\]|\{\}")
+_NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 
 
 def too_deep(body: bytes, limit: int) -> bool:
     """True when the JSON text `body` nests arrays/objects deeper than `limit`.
 
-    Works on the text without parsing it (the parser is what must not recurse): strings are
-    dropped, then innermost empty pairs are removed once per level, each pass one regex.
-    Malformed text is left for the parser to report.
+    Works on the text without parsing it (the parser is what must not recurse), with C-speed
+    byte operations only: escaped backslashes and quotes are dropped, the text between
+    quotes (the strings) is dropped, everything but brackets is dropped, then innermost
+    empty pairs are removed once per level. Malformed text is left for the parser to report.
 
     Example:
         >>> too_deep(b'{"a": [[1, "]]]"]]}', 3), too_deep(b'{"a": [[1]]}', 2)
         (False, True)
+        >>> too_deep(b'[["\\\\", "\\"]", [[]]]]', 3)
+        True
     """
     if body.count(b"[") + body.count(b"{") <= limit:
         return False
-    rest = _NOT_BRACKET.sub(b"", _STRING.sub(b"", body))
+    plain = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    rest = b"".join(plain.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
     for _ in range(limit):
         if not rest:
             return False
