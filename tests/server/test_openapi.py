@@ -28,3 +28,13 @@ def test_every_route_declares_its_response_model_errors_and_auth(ws: Workspace) 
             assert op["security"] == [] and "429" in responses
         else:
             assert op["security"] == [{"bearer": []}, {"session": []}] and "401" in responses, where
+
+
+def test_answers_link_to_where_their_ids_lead(ws: Workspace) -> None:
+    doc = create_app(Settings(), ws).openapi()
+    links = doc["paths"]["/api/v1/projects/{project}/next"]["post"]["responses"]["200"]["links"]
+    submit = doc["paths"]["/api/v1/tasks/{task_id}/submit"]["post"]["operationId"]
+    assert links["Submit"] == {
+        "operationId": submit,
+        "parameters": {"task_id": "$response.body#/task_id"},
+    }
