@@ -172,3 +172,41 @@ def test_yolo_refuses_a_decompression_bomb(
     bomb_png(root / "images" / "train" / "big.png")
     res = run_cli("-w", workspace, "import", data, "--format", "yolo", "--dataset", "d", code=1)
     assert "big.png" in res.stderr and "decompression bomb" in res.stderr
+
+
+VOC_XML = (
+    "<annotation><filename>{name}</filename><size><width>48</width><height>32</height></size>"
+    "<object><name>roof</name><bndbox><xmin>2</xmin><ymin>2</ymin><xmax>10</xmax><ymax>10</ymax>"
+    "</bndbox></object></annotation>"
+)
+
+
+def test_voc_and_coco_media_cannot_link_out_of_the_images_folder(
+    tmp_path: Path, samples: Samples, workspace: Path, run_cli: RunCli
+) -> None:
+    secret = samples.png("outside/private.png", seed=9)
+    root = samples.root / "voc"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    (root / "JPEGImages" / "a.png").symlink_to(secret)
+    (root / "Annotations" / "a.xml").write_text(VOC_XML.format(name="a.png"))
+    res = run_cli("-w", workspace, "import", root, "--format", "voc", "--dataset", "d", code=1)
+    assert "media 'a.png'" in res.stderr and "outside" in res.stderr
+
+    coco = tmp_path / "coco.json"
+    coco.write_text(
+        '{"images": [{"id": 1, "file_name": "a.png", "width": 48, "height": 32}], '
+        '"annotations": [], "categories": [{"id": 1, "name": "roof"}]}'
+    )
+    res = run_cli("-w", workspace, "import", coco, "--format", "coco", "--dataset", "d",
+                  "--images", root / "JPEGImages", code=1)  # fmt: skip
+    assert "media 'a.png'" in res.stderr and "outside" in res.stderr
+
+    # an annotation file linked in from elsewhere is not read either
+    (root / "JPEGImages" / "a.png").unlink()
+    samples.png("voc/JPEGImages/a.png", seed=3)
+    elsewhere = tmp_path / "elsewhere.xml"
+    elsewhere.write_text(VOC_XML.format(name="a.png"))
+    (root / "Annotations" / "b.xml").symlink_to(elsewhere)
+    res = run_cli("-w", workspace, "import", root, "--format", "voc", "--dataset", "d", code=1)
+    assert "Annotations/b.xml" in res.stderr and "outside" in res.stderr

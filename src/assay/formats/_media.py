@@ -14,6 +14,7 @@ file cannot pull in arbitrary files from the machine.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import warnings
@@ -56,14 +57,23 @@ def candidates(ref: str) -> list[str]:
 
 
 def resolve(ref: str, images: Path) -> Path | None:
-    """The first existing candidate file for `ref` under `images`, or None."""
+    """The first existing candidate file for `ref` under `images`, or None.
+
+    A candidate that is a symbolic link out of `images`, or a FIFO or device, is an error
+    naming `ref` (not a silent miss: the file is there, it may just not be read).
+    """
     root = images.resolve()
     for rel in candidates(ref):
         if not rel or rel.startswith("/"):
             continue
-        path = (root / rel).resolve()
-        if path.is_relative_to(root) and path.is_file():
-            return path
+        lexical = Path(os.path.normpath(root / rel))
+        if not lexical.is_relative_to(root) or not os.path.lexists(lexical):
+            continue
+        contained(lexical, [root], f"media {ref!r}")
+        path = lexical.resolve()
+        if path.is_dir():
+            continue
+        return regular_file(path, f"media {ref!r}")
     return None
 
 
