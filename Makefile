@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit browser bench clean
+.PHONY: demo test lint typecheck unit browser labelstudio bench clean
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,31 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-unit: $(VENV)/.dev browser $(DATUMARO)/.done
-	$(BIN)/pytest -n 2 -q
+# A real Label Studio for the interoperability tests (tests/formats/ls_server.py), in its own
+# environment since its pins clash with ours. Its database is migrated once here, offline (no
+# analytics, Sentry or version check; outbound HTTP goes to a closed local port; `version`
+# migrates and exits, creating no user: the tests create theirs), so a test
+# session copies it and starts the server in seconds.
+LS_VENV := .venv-ls
+LS_OFFLINE := COLLECT_ANALYTICS=false LATEST_VERSION_CHECK=false SENTRY_DSN= FRONTEND_SENTRY_DSN= \
+	HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost
+
+$(LS_VENV)/.ready:
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install -q --upgrade pip
+	$(LS_VENV)/bin/pip install -q label-studio==1.23.2
+	rm -rf $(LS_VENV)/template
+	env $(LS_OFFLINE) $(LS_VENV)/bin/label-studio version --data-dir $(LS_VENV)/template \
+		< /dev/null > $(LS_VENV)/init.log 2>&1 || { tail -20 $(LS_VENV)/init.log; exit 1; }
+	touch $@
+
+labelstudio: $(LS_VENV)/.ready
+
+# --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
+unit: $(VENV)/.dev browser labelstudio $(DATUMARO)/.done
+	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) $(DATUMARO) demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) $(DATUMARO) demo .pytest_cache .mypy_cache .ruff_cache

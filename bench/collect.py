@@ -16,6 +16,7 @@ ORDER = [
     ("Labeling server (issue 3)", ["labeling"]),
     ("Label quality (issue 4)", ["quality", "quality_overlap", "quality_project"]),
     ("Evaluation (issue 5)", ["evaluation", "corruptions"]),
+    ("Formats and segmentation evaluation (issue 12)", ["segm"]),
 ]
 HEADER = """# Benchmarks
 
@@ -33,6 +34,7 @@ scripts; every section says how it was produced.
 | `labeling_load.py` | 16 concurrent API clients vs Label Studio 1.23.2 |
 | `quality_ds.py`, `quality_overlap.py` | Dawid-Skene vs crowd-kit; adaptive vs fixed overlap |
 | `eval_detection.py` | COCO eval vs pycocotools and faster-coco-eval |
+| `eval_segm.py` | COCO segm (mask) eval vs pycocotools and faster-coco-eval |
 | `eval_corruptions.py` | ImageNet-C corruptions vs imagecorruptions |
 """
 

@@ -91,7 +91,9 @@ def run_assay(gt: dict[str, Any], dt: list[dict[str, Any]]) -> np.ndarray:
     return np.asarray(evaluate_detection(gt, dt).stats)
 
 
-def run_pycocotools(gt: dict[str, Any], dt: list[dict[str, Any]]) -> np.ndarray:
+def run_pycocotools(
+    gt: dict[str, Any], dt: list[dict[str, Any]], iou_type: str = "bbox"
+) -> np.ndarray:
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -99,38 +101,45 @@ def run_pycocotools(gt: dict[str, Any], dt: list[dict[str, Any]]) -> np.ndarray:
         coco = COCO()
         coco.dataset = gt
         coco.createIndex()
-        ev = COCOeval(coco, coco.loadRes(dt), "bbox")
+        ev = COCOeval(coco, coco.loadRes(dt), iou_type)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
     return np.asarray(ev.stats)
 
 
-def run_faster_coco_eval(gt: dict[str, Any], dt: list[dict[str, Any]]) -> np.ndarray:
+def run_faster_coco_eval(
+    gt: dict[str, Any], dt: list[dict[str, Any]], iou_type: str = "bbox"
+) -> np.ndarray:
     from faster_coco_eval import COCO, COCOeval_faster
 
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO(gt)
-        ev = COCOeval_faster(coco, coco.loadRes(dt), "bbox")
+        ev = COCOeval_faster(coco, coco.loadRes(dt), iou_type)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
     return np.asarray(ev.stats)
 
 
-TOOLS: dict[str, Callable[[dict[str, Any], list[dict[str, Any]]], np.ndarray]] = {
+Runner = Callable[[dict[str, Any], list[dict[str, Any]]], np.ndarray]
+TOOLS: dict[str, Runner] = {
     "assay": run_assay,
     "faster-coco-eval": run_faster_coco_eval,
     "pycocotools": run_pycocotools,
 }
 
 
-def bench(name: str, fx: Fixture, runs: int, slow_runs: int) -> list[str]:
+def bench(
+    name: str, fx: Fixture, runs: int, slow_runs: int, tools: dict[str, Runner] | None = None
+) -> list[str]:
+    """Run every tool `runs` times (pycocotools `slow_runs` times), interleaved; table rows."""
     gt, dt = fx
-    times: dict[str, list[float]] = {t: [] for t in TOOLS}
+    tools = tools or TOOLS
+    times: dict[str, list[float]] = {t: [] for t in tools}
     stats: dict[str, np.ndarray] = {}
     for rep in range(runs):
-        for tool, fn in TOOLS.items():
+        for tool, fn in tools.items():
             if tool == "pycocotools" and rep >= slow_runs:
                 continue
             g, d = copy.deepcopy(gt), copy.deepcopy(dt)

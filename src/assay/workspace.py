@@ -317,6 +317,7 @@ class Workspace:
         action: str = "export",
         strict: bool = False,
         all_annotations: bool = False,
+        embed_media: bool = False,
     ) -> Any:
         """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format.
 
@@ -324,7 +325,9 @@ class Workspace:
         The result's `dropped` counts, per kind, what the format could not hold; with `strict`
         any drop is an `InvalidInput` and nothing is written. `all_annotations` writes every
         stored annotation of every author (and predictions) where the format has a slot per
-        annotation, instead of the labels of record only.
+        annotation, instead of the labels of record only. `embed_media` writes the media bytes
+        into the label file itself (Parquet: an ``image`` column Hugging Face `datasets` reads as
+        an `Image` feature) instead of a ``media/`` folder.
         """
         from assay.formats import get_codec
         from assay.formats._export import staged_output
@@ -333,10 +336,16 @@ class Workspace:
         codec = get_codec(fmt)
         if codec.write is None:
             raise InvalidInput(f"format {fmt!r} can be read but not written")
+        if embed_media and not codec.embeds_media:
+            raise InvalidInput(
+                f"--embed-media: {codec.display} has no place for media bytes in its files; "
+                "formats that embed media: parquet"
+            )
         rev = self.resolve(spec, default_head=False)
         with gc_paused():
             bundle = export_bundle(self, rev, all_annotations=all_annotations)
-            bundle.copy_media = media
+            bundle.copy_media = media and not embed_media
+            bundle.embed_media = embed_media
             _keep_held_media(codec, bundle, spec)
             with staged_output(Path(out)) as staging:
                 codec.write(bundle, staging.folder)

@@ -204,15 +204,6 @@ def test_invalid_json_and_non_utf8(tmp_path: Path) -> None:
         coco.read(path)
 
 
-def test_rle_crowd_annotation_keeps_its_box(tmp_path: Path) -> None:
-    save_images(tmp_path, ["a.png"], (64, 48))
-    doc = _doc()
-    doc["annotations"][0].update(segmentation={"counts": [0, 5], "size": [48, 64]}, iscrowd=1)
-    (tmp_path / "annotations.json").write_text(json.dumps(doc))
-    region = coco.read(tmp_path).media[0].annotations[0].regions[0]
-    assert region.kind == "box" and region.attributes == {"iscrowd": 1}
-
-
 @st.composite
 def coco_rows(draw: st.DrawFn) -> list[Any]:
     rows = []

@@ -520,3 +520,36 @@ def test_boxes_and_polygons_get_unique_control_names_and_keep_labels(tmp_path: P
         ("choice", "label", "flooded"),
         ("polygon", "label", "debris"),
     ]
+
+
+def test_round_trip_keeps_every_annotation_lead_time_and_author(ws: Any, tmp_path: Path) -> None:
+    """Label Studio -> assay -> Label Studio: not only the latest annotation per task."""
+    scenes(tmp_path)
+    fixture = json.loads(IMAGE_JSON.read_text())
+    fixture[0]["annotations"][1]["completed_by"] = 2  # a second annotator
+    src = tmp_path / "ls.json"
+    src.write_text(json.dumps(fixture))
+    ws.import_labels(src, "labelstudio", "ls", images=tmp_path)
+    ws.export("ls", "labelstudio", tmp_path / "out", media=False, all_annotations=True)
+    back = labelstudio.read(tmp_path / "out", images=tmp_path / "scenes")
+
+    def annotations(b: ImportBundle) -> list[Any]:
+        # (The fixture's scenes are the same bytes: one item carries all their annotations.)
+        return sorted(
+            (
+                a.author,
+                a.lead_time,
+                sorted(
+                    (r.kind, r.label, r.box and tuple(round(c, 6) for c in r.box))
+                    for r in a.regions
+                ),
+            )
+            for m in b.media
+            for a in m.annotations
+        )
+
+    original = labelstudio.read(src, images=tmp_path)
+    assert len(annotations(back)) == 10
+    assert annotations(back) == annotations(original)
+    authors = {a.author for m in back.media for a in m.annotations}
+    assert authors == {"user:1", "user:2"}

@@ -116,7 +116,10 @@ def test_bad_jsonl_lines(tmp_path: Path) -> None:
         (json.dumps(bad_region), "items.jsonl line 2: labels[0].box.2: Field required"),
         (json.dumps({"name": "b.png", "file": "media/b.png"}), "media 'media/b.png' not found"),
         (json.dumps({"name": "c", "labels": {}}), "items.jsonl line 2: labels: expected a list"),
-        (json.dumps({"name": "c"}), "record: neither 'file' nor 'text' gives the media"),
+        (
+            json.dumps({"name": "c"}),
+            "record: neither 'file', 'text' nor the item 'id' gives the media",
+        ),
     ]
     for line, message in cases:
         path.write_text(json.dumps(good) + "\n" + line + "\n")

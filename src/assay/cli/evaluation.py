@@ -53,7 +53,16 @@ def eval_group() -> None:
     "dt_path",
     type=path_arg(dir_okay=False),
     required=True,
-    help="COCO results JSON: a list of {image_id, category_id, bbox, score}.",
+    help="COCO results JSON: a list of {image_id, category_id, bbox, score} "
+    "(with --iou-type segm: segmentation as RLE or polygons instead of, or beside, bbox).",
+)
+@click.option(
+    "--iou-type",
+    type=click.Choice(["bbox", "segm"]),
+    default="bbox",
+    show_default=True,
+    help="bbox: IoU of boxes; segm: IoU of masks (polygons, RLE, crowd regions), "
+    "as pycocotools' iouType.",
 )
 @click.option(
     "--max-dets",
@@ -67,7 +76,8 @@ def eval_group() -> None:
     default="pycocotools",
     show_default=True,
     help="corrected: headline AP at the largest --max-dets (pycocotools fixes 100) "
-    "and matches to annotation id 0 count.",
+    "and matches to annotation id 0 count; with segm, detection areas come from the masks "
+    "even when the results carry boxes.",
 )
 @click.option("--per-class", is_flag=True, help="Also print AP, AP50, AP75, recall per category.")
 @json_option
@@ -76,13 +86,18 @@ def detection(
     env: Env,
     gt_path: Path,
     dt_path: Path,
+    iou_type: str,
     max_dets: str,
     mode: str,
     per_class: bool,
     as_json: bool,
 ) -> None:
-    """COCO bbox evaluation, a drop-in for pycocotools' COCOeval (same 12 numbers)."""
-    params = DetectionParams(max_dets=_max_dets(max_dets), mode=mode)  # type: ignore[arg-type]
+    """COCO bbox or segm evaluation, a drop-in for pycocotools' COCOeval (same 12 numbers)."""
+    params = DetectionParams(
+        max_dets=_max_dets(max_dets),
+        mode=mode,  # type: ignore[arg-type]
+        iou_type=iou_type,  # type: ignore[arg-type]
+    )
     result = evaluate_detection_files(gt_path, dt_path, params)
     if as_json:
         env.emit_json(result.to_dict())

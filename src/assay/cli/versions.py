@@ -293,6 +293,7 @@ def _write(
     media: bool = True,
     strict: bool = False,
     all_annotations: bool = False,
+    embed_media: bool = False,
 ) -> None:
     result = env.workspace().export(
         spec,
@@ -302,6 +303,7 @@ def _write(
         action=action,
         strict=strict,
         all_annotations=all_annotations,
+        embed_media=embed_media,
     )
     _warn_dropped(env, f"{fmt} {action}", result["dropped"])
     if as_json:
@@ -320,10 +322,16 @@ def _write(
 @click.option("--out", required=True, type=path_arg(file_okay=False))
 @click.option("--no-media", is_flag=True, help="Write label files only, not the media.")
 @click.option(
+    "--embed-media",
+    is_flag=True,
+    help="Put the image bytes inside the label file instead of a media/ folder (parquet: an "
+    "`image` column Hugging Face datasets loads as an Image feature).",
+)
+@click.option(
     "--all-annotations",
     is_flag=True,
     help="Write every stored annotation of every author and every prediction, not only the "
-    "labels of record (formats with a slot per annotation: labelstudio).",
+    "labels of record (formats with a slot per annotation: labelstudio, jsonl, parquet).",
 )
 @strict_option
 @json_option
@@ -334,6 +342,7 @@ def export(
     fmt: str,
     out: Path,
     no_media: bool,
+    embed_media: bool,
     all_annotations: bool,
     strict: bool,
     as_json: bool,
@@ -352,6 +361,7 @@ def export(
         media=not no_media,
         strict=strict,
         all_annotations=all_annotations,
+        embed_media=embed_media,
     )
 
 

@@ -41,12 +41,16 @@ class GroundTruth:
 
 @dataclass(frozen=True)
 class Detections:
-    """Detection results as columns, in file order."""
+    """Detection results as columns, in file order.
+
+    `area` is the box's w * h; segmentation evaluation replaces it (see `_segm_input`).
+    """
 
     image: NDArray[np.int64]
     category: NDArray[np.int64]
     bbox: NDArray[np.float64]
     score: NDArray[np.float64]
+    area: NDArray[np.float64]
 
 
 def load_json(path: str | Path) -> Any:
@@ -178,8 +182,11 @@ def _index(
     )
 
 
-def read_ground_truth(doc: object, src: str) -> GroundTruth:
-    """Validate a COCO ground-truth document (already parsed JSON) and return its columns."""
+def read_ground_truth(doc: object, src: str, need_bbox: bool = True) -> GroundTruth:
+    """Validate a COCO ground-truth document (already parsed JSON) and return its columns.
+
+    Without `need_bbox` (segmentation evaluation) a missing ``bbox`` reads as zeros.
+    """
     if not isinstance(doc, dict):
         raise InvalidInput(
             f"{src}: ground truth must be a JSON object with 'images', "
@@ -206,7 +213,7 @@ def read_ground_truth(doc: object, src: str) -> GroundTruth:
         )
     image = _ids(_column(anns, "image_id", src, "annotations"), src, "annotations", "image_id")
     cat = _ids(_column(anns, "category_id", src, "annotations"), src, "annotations", "category_id")
-    bbox = _boxes(_column(anns, "bbox", src, "annotations"), src, "annotations")
+    bbox = _optional_boxes(anns, need_bbox, src, "annotations")
     area = _numbers(_column(anns, "area", src, "annotations"), src, "annotations", "area")
     crowd_col = [a.get("iscrowd", 0) for a in anns]
     crowd = _numbers(
@@ -226,17 +233,35 @@ def read_ground_truth(doc: object, src: str) -> GroundTruth:
     )
 
 
-def read_detections(doc: object, gt: GroundTruth, src: str) -> Detections:
-    """Validate COCO detection results (a list, or an object with 'annotations')."""
+def detection_records(doc: object, src: str) -> list[Any]:
+    """The list of result records (a list, or an object with 'annotations')."""
     if isinstance(doc, dict) and isinstance(doc.get("annotations"), list):
         doc = doc["annotations"]
     if not isinstance(doc, Sequence) or isinstance(doc, str | bytes):
         raise InvalidInput(
             f"{src}: detections must be a JSON list of objects with image_id, category_id, "
-            f"bbox and score, got {type(doc).__name__}"
+            f"bbox (or segmentation) and score, got {type(doc).__name__}"
         )
-    recs = list(doc)
+    return list(doc)
+
+
+def _optional_boxes(recs: list[Any], need: bool, src: str, where: str) -> NDArray[np.float64]:
+    if need:
+        return _boxes(_column(recs, "bbox", src, where), src, where)
+    boxes = np.zeros((len(recs), 4))
+    have = [
+        i for i, r in enumerate(recs) if isinstance(r, dict) and r.get("bbox") not in (None, [])
+    ]
+    if have:
+        boxes[have] = _boxes([recs[i]["bbox"] for i in have], src, where)
+    return boxes
+
+
+def read_detections(doc: object, gt: GroundTruth, src: str, need_bbox: bool = True) -> Detections:
+    """Validate COCO detection results (a list, or an object with 'annotations')."""
+    recs = detection_records(doc, src)
     where = "detections"
+    bbox = _optional_boxes(recs, need_bbox, src, where)
     image = _ids(_column(recs, "image_id", src, where), src, where, "image_id")
     cat = _ids(_column(recs, "category_id", src, where), src, where, "category_id")
     return Detections(
@@ -246,6 +271,7 @@ def read_detections(doc: object, gt: GroundTruth, src: str) -> Detections:
         category=_index(
             cat, gt.category_ids, src, where, "category_id", "a category id of the ground truth"
         ),
-        bbox=_boxes(_column(recs, "bbox", src, where), src, where),
+        bbox=bbox,
         score=_numbers(_column(recs, "score", src, where), src, where, "score"),
+        area=bbox[:, 2] * bbox[:, 3],
     )

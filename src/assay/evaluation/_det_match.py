@@ -14,6 +14,7 @@ match (see `_det_pairs`), so the per-step work is tiny.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,28 @@ from numpy.typing import NDArray
 
 from assay.evaluation._coco_input import Detections, GroundTruth
 from assay.evaluation._det_pairs import candidate_pairs, corners, pair_iou
+
+I64 = NDArray[np.int64]
+# (detection rows, GT rows, their group keys, GT crowd flags, lowest threshold) ->
+# (pair detection positions, pair GT positions, IoU): a superset of the pairs with IoU >= the
+# lowest threshold, positions into the given (sorted) rows.
+PairIoU = Callable[
+    [I64, I64, I64, I64, NDArray[np.bool_], float],
+    tuple[I64, I64, NDArray[np.float64]],
+]
+
+
+def box_pairs(gt: GroundTruth, dt: Detections) -> PairIoU:
+    """Pairs of boxes, pruned by where IoU >= the lowest threshold is possible."""
+
+    def pairs(
+        drow: I64, grow: I64, dkey: I64, gkey: I64, gcrowd: NDArray[np.bool_], cmin: float
+    ) -> tuple[I64, I64, NDArray[np.float64]]:
+        dbox, gbox = dt.bbox[drow], gt.bbox[grow]
+        pair_d, pair_g = candidate_pairs(dkey, dbox, gkey, gbox, gcrowd, cmin)
+        return pair_d, pair_g, pair_iou(corners(dbox), corners(gbox), gcrowd, pair_d, pair_g)
+
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -69,8 +92,13 @@ def match(
     iou_thresholds: NDArray[np.float64],
     area_ranges: NDArray[np.float64],
     max_det: int,
+    pairs: PairIoU | None = None,
 ) -> Matches:
-    """Sort, truncate and match detections exactly as pycocotools' `evaluate` does."""
+    """Sort, truncate and match detections exactly as pycocotools' `evaluate` does.
+
+    `pairs` computes the IoU of candidate pairs (boxes by default, see `box_pairs`); the
+    detection's own area (for the area ranges) is `dt.area`.
+    """
     n_cat = max(int(gt.category_ids.size), 1)
     dkey_all = dt.image * n_cat + dt.category
     order = np.lexsort((-dt.score, dkey_all))
@@ -78,22 +106,20 @@ def match(
     rank = np.arange(order.size) - _run_starts(dkey)
     keep = rank < max_det
     order, dkey, rank = order[keep], dkey[keep], rank[keep]
-    dbox = dt.bbox[order]
 
     gorder = np.argsort(gt.image * n_cat + gt.category, kind="stable")
     gkey = (gt.image * n_cat + gt.category)[gorder]
-    gbox, garea, gcrowd = gt.bbox[gorder], gt.area[gorder], gt.iscrowd[gorder]
+    garea, gcrowd = gt.area[gorder], gt.iscrowd[gorder]
     lo, hi = area_ranges[:, :1], area_ranges[:, 1:]
     gt_ignore = gcrowd[None, :] | (garea[None, :] < lo) | (garea[None, :] > hi)
-    darea = dbox[:, 2] * dbox[:, 3]
+    darea = dt.area[order]
     det_out = (darea[None, :] < lo) | (darea[None, :] > hi)
 
     thr = np.minimum(iou_thresholds, 1 - 1e-10)
     n_a, n_t = area_ranges.shape[0], thr.size
 
     cmin = float(thr.min()) if thr.size else np.inf
-    pair_d, pair_g = candidate_pairs(dkey, dbox, gkey, gbox, gcrowd, cmin)
-    iou = pair_iou(corners(dbox), corners(gbox), gcrowd, pair_d, pair_g)
+    pair_d, pair_g, iou = (pairs or box_pairs(gt, dt))(order, gorder, dkey, gkey, gcrowd, cmin)
     cand = iou >= cmin
     pair_d, pair_g, iou = pair_d[cand], pair_g[cand], iou[cand]
     by_det = np.lexsort((pair_g, pair_d))  # detection-major, boxes in file order

@@ -1,8 +1,9 @@
-"""COCO bounding-box evaluation, numerically identical to pycocotools.
+"""COCO box and mask evaluation, numerically identical to pycocotools.
 
 The default mode, ``"pycocotools"``, reproduces pycocotools' `COCOeval`
-(iouType ``bbox``) including its quirks, so numbers are comparable with
-published ones. The ``"corrected"`` mode changes exactly two things:
+(iouType ``bbox``, or ``segm`` with ``DetectionParams(iou_type="segm")``)
+including its quirks, so numbers are comparable with published ones. The
+``"corrected"`` mode changes exactly two things (three for masks):
 
 * the headline AP (stat 0) is taken at ``max_dets[2]`` instead of the fixed
   100 that pycocotools' `summarize` hard-codes (with custom ``max_dets`` such
@@ -10,7 +11,13 @@ published ones. The ``"corrected"`` mode changes exactly two things:
   is not among them; see cocoapi issues #558, #584, #565);
 * a detection matched to a ground-truth box whose annotation id is 0 counts
   as a true positive (pycocotools tests the stored id for truth and turns such
-  a match into a false positive).
+  a match into a false positive);
+* with masks, a detection's area (for the area ranges) is always its mask's
+  pixel count (pycocotools takes the box's w * h whenever the first result
+  carries a ``bbox``).
+
+Masks (polygons, uncompressed and compressed RLE, crowd regions) are read as
+pycocotools' ``annToRLE`` reads them; see `assay.evaluation._segm_input`.
 
 Input is checked more strictly than pycocotools (which silently drops or
 crashes): annotations naming an unknown image or category, duplicate
@@ -45,6 +52,7 @@ from assay.evaluation._det_accumulate import STAT_LABELS, accumulate, summarize,
 from assay.evaluation._det_match import match
 
 DetectionMode = Literal["pycocotools", "corrected"]
+IouType = Literal["bbox", "segm"]
 
 # The same expressions pycocotools uses, so the thresholds are the same doubles.
 COCO_IOU_THRESHOLDS: tuple[float, ...] = tuple(
@@ -73,6 +81,8 @@ class DetectionParams:
         area_ranges: ``(label, low, high)`` on the annotation's stored ``area``,
             both ends inclusive; the summary uses labels all/small/medium/large.
         mode: ``"pycocotools"`` (default) or ``"corrected"``, see the module doc.
+        iou_type: ``"bbox"`` (default) or ``"segm"``: IoU of masks (polygons, RLE), as
+            pycocotools' ``iouType='segm'``.
     """
 
     iou_thresholds: tuple[float, ...] = COCO_IOU_THRESHOLDS
@@ -80,6 +90,7 @@ class DetectionParams:
     max_dets: tuple[int, ...] = (1, 10, 100)
     area_ranges: tuple[tuple[str, float, float], ...] = COCO_AREA_RANGES
     mode: DetectionMode = "pycocotools"
+    iou_type: IouType = "bbox"
 
     def __post_init__(self) -> None:
         for name in ("iou_thresholds", "rec_thresholds"):
@@ -93,6 +104,8 @@ class DetectionParams:
             raise InvalidInput("area_ranges must not be empty")
         if self.mode not in ("pycocotools", "corrected"):
             raise InvalidInput(f"mode must be 'pycocotools' or 'corrected', got {self.mode!r}")
+        if self.iou_type not in ("bbox", "segm"):
+            raise InvalidInput(f"iou_type must be 'bbox' or 'segm', got {self.iou_type!r}")
 
 
 @dataclass(frozen=True)
@@ -227,6 +240,7 @@ class DetectionResult:
             "stats": list(self.stats),
             "stat_names": list(STAT_NAMES),
             "mode": self.params.mode,
+            "iou_type": self.params.iou_type,
             "max_dets": list(self.params.max_dets),
             "per_class": {
                 (c.name if names.count(c.name) == 1 else f"{c.name} ({c.category_id})"): {
@@ -249,11 +263,12 @@ def evaluate_detection(
     gt_source: str = "ground truth",
     dt_source: str = "detections",
 ) -> DetectionResult:
-    """Evaluate COCO-format detections against COCO ground truth (bbox).
+    """Evaluate COCO-format detections against COCO ground truth (bbox or segm).
 
     Args:
         ground_truth: A COCO dataset dict (`images`, `annotations`, `categories`).
-        detections: A list of `{image_id, category_id, bbox, score}` dicts.
+        detections: A list of `{image_id, category_id, bbox, score}` dicts
+            (`segmentation` instead of or beside `bbox` for ``iou_type="segm"``).
         params: Evaluation settings; COCO's defaults if None.
         gt_source: Name used in error messages for the ground truth (e.g. its path).
         dt_source: Name used in error messages for the detections.
@@ -266,11 +281,18 @@ def evaluate_detection(
             names an image or category that the ground truth does not have.
     """
     p = params or DetectionParams()
-    gt = read_ground_truth(ground_truth, gt_source)
-    dt = read_detections(detections, gt, dt_source)
+    segm = p.iou_type == "segm"
+    gt = read_ground_truth(ground_truth, gt_source, need_bbox=not segm)
+    dt = read_detections(detections, gt, dt_source, need_bbox=not segm)
+    pairs = None
+    if segm:
+        from assay.evaluation._segm_input import read_segm
+
+        box_area = p.mode == "pycocotools"
+        dt, pairs = read_segm(ground_truth, detections, gt, dt, box_area, gt_source, dt_source)
     iou_thrs = np.asarray(p.iou_thresholds, dtype=float)
     areas = np.asarray([[lo, hi] for _, lo, hi in p.area_ranges], dtype=float)
-    m = match(gt, dt, iou_thrs, areas, p.max_dets[-1])
+    m = match(gt, dt, iou_thrs, areas, p.max_dets[-1], pairs)
     acc = accumulate(
         m,
         int(gt.category_ids.size),

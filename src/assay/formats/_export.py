@@ -74,17 +74,20 @@ def check_unique(names: Iterable[str], what: str) -> None:
         )
 
 
+def media_contents(bundle: ExportBundle, rows: Sequence[ExportRow]) -> Iterator[bytes]:
+    """The media bytes of `rows`, in order, read in bulk where the source can."""
+    if bundle.read_media is not None:
+        return bundle.read_media(rows)
+    return (row.read_bytes() for row in rows)
+
+
 def copy_media(
     bundle: ExportBundle, rows: Sequence[ExportRow], folder: Path, rel_names: list[str]
 ) -> list[Path]:
     """Write each row's bytes to ``folder/rel_name``; returns the written paths."""
     written: list[Path] = []
     made: set[Path] = set()
-    if bundle.read_media is not None:
-        contents = bundle.read_media(rows)
-    else:
-        contents = (row.read_bytes() for row in rows)
-    for data, rel in zip(contents, rel_names, strict=True):
+    for data, rel in zip(media_contents(bundle, rows), rel_names, strict=True):
         path = folder / rel
         parent = path.parent
         if parent not in made:

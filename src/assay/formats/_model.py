@@ -84,6 +84,7 @@ class ImportedAnnotation:
     created: str | None = None  # ISO-8601 when the file says
     lead_time: float | None = None
     source_id: str | None = None  # the id the source tool gave it
+    of_record: bool = False  # behind the item's labels of record (`ImportedMedia.record`)
 
 
 @dataclass
@@ -102,6 +103,14 @@ class ImportedMedia:
     annotations: list[ImportedAnnotation] = field(default_factory=list)
     marking: str | None = None  # the marking the file states for it (assay exports), if any
     number: int | None = None  # the image id the source gives (COCO image id), kept if free
+    data: bytes | None = None  # the media bytes, when the file embeds them (Parquet)
+    # The item id (sha256 of the media) the file names; with no media in the file (an export
+    # made with --no-media) the item is taken from the workspace by this id.
+    item_id: str | None = None
+    # The labels of record exactly as the file states them (assay's JSONL/Parquet: all regions
+    # of all authors, in order) and their authors; None: the latest human annotation is taken.
+    record: list[Region] | None = None
+    record_authors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -161,6 +170,7 @@ class ExportBundle:
     revision: str | None  # commit id or None for the working state
     marking: str  # highest marking in the bundle
     copy_media: bool = True
+    embed_media: bool = False  # write the media bytes into the label file (`Codec.embeds_media`)
     # Reads the media of many rows at once (in order), when the source can do better than
     # one `read_bytes` per row.
     read_media: Callable[[Sequence[ExportRow]], Iterator[bytes]] | None = None

@@ -1,8 +1,14 @@
 """One item as a flat record, shared by the JSONL and Parquet codecs.
 
-A record holds ``id``, ``name``, ``file`` (the media path relative to the export folder, when the
-media was written), ``media_type``, ``width``, ``height``, ``marking``, ``metadata``, ``labels``
-(canonical regions), ``authors``, ``annotation_ids`` and, for text items, the ``text`` itself.
+A record holds ``id`` (the item id: the sha256 of its media), ``number`` (its stable image id in
+the dataset), ``name``, ``file`` (the media path relative to the export folder, when the media
+was written), ``media_type``, ``width``, ``height``, ``marking``, ``metadata``, ``labels`` (the
+labels of record: canonical regions of every author, each naming its author), ``authors``,
+``annotation_ids`` and, for text items, the ``text`` itself.
+
+Read back, ``labels`` become the item's labels of record as they are (all regions, in order)
+and one stored annotation per region author. A record without media (an export made with
+``--no-media``) names its item by ``id``; the workspace must already hold that item.
 """
 
 from __future__ import annotations
@@ -12,12 +18,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from assay.domain.labelmap import LabelMap
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _media
 from assay.formats import _validate as v
 from assay.formats._export import safe_relpath
-from assay.formats._model import ExportBundle, ExportRow, ImportedAnnotation, ImportedMedia
+from assay.formats._model import (
+    ExportBundle,
+    ExportRow,
+    ImportBundle,
+    ImportedAnnotation,
+    ImportedMedia,
+)
 
 MEDIA_DIR = "media"
 
@@ -54,34 +67,54 @@ def region_from_dict(d: Any, f: str, place: str) -> Region:
 
 
 def media_from_record(
-    rec: dict[str, Any], regions: list[Region], root: Path, f: str, place: str
+    rec: dict[str, Any],
+    regions: list[Region],
+    root: Path,
+    f: str,
+    place: str,
+    data: bytes | None = None,
 ) -> ImportedMedia:
-    """Rebuild an `ImportedMedia`; one annotation per distinct region author."""
+    """Rebuild an `ImportedMedia`: the labels of record as they are, and one annotation per
+    distinct region author. `data` is the media itself when the file embeds it."""
     name = v.need_str(v.need_key(rec, "name", f, place), f, place + ".name")
     file, text = rec.get("file"), rec.get("text")
+    item_id = rec.get("id")
+    item_id = item_id if isinstance(item_id, str) and item_id else None
     path: Path | None = None
-    if isinstance(file, str) and file:
+    if data is not None:
+        text = None
+    elif isinstance(file, str) and file:
         path = _media.resolve(file, root)
         if path is None and not isinstance(text, str):
             v.fail(f, place + ".file", f"media {file!r} not found in {root}")
-    elif not isinstance(text, str):
-        v.fail(f, place, "neither 'file' nor 'text' gives the media")
+    elif not isinstance(text, str) and item_id is None:
+        v.fail(f, place, "neither 'file', 'text' nor the item 'id' gives the media")
     dims = []
     for key in ("width", "height"):
         val = rec.get(key)
         dims.append(None if val is None else v.need_int(val, f, f"{place}.{key}"))
     metadata = v.need_obj(rec.get("metadata") or {}, f, place + ".metadata")
     marking = rec.get("marking")
+    number = rec.get("number")
+    authors = [str(a) for a in rec.get("authors") or []]
     m = ImportedMedia(
         name=name,
         path=path,
-        text=text if path is None else None,
+        text=text if path is None and isinstance(text, str) else None,
         width=dims[0],
         height=dims[1],
         metadata=dict(metadata),
         marking=marking if isinstance(marking, str) else None,
+        number=None if number is None else v.need_int(number, f, place + ".number"),
+        data=data,
+        item_id=item_id,
+        record=list(regions),
+        record_authors=authors,
     )
-    authors = [str(a) for a in rec.get("authors") or []]
+    stored = rec.get("annotations")
+    if stored is not None:
+        m.annotations = _annotations(stored, f, place)
+        return m
     default = authors[0] if len(authors) == 1 else "user:import"
     groups: dict[str, list[Region]] = {}
     for r in regions:
@@ -96,6 +129,54 @@ def media_from_record(
     return m
 
 
+_KINDS = ("human", "model", "aggregate", "review")
+
+
+def annotation_records(row: ExportRow) -> list[dict[str, Any]]:
+    """Every stored annotation of the row (``--all-annotations``), oldest first."""
+    return [
+        {
+            "id": a.id,
+            "author": a.author,
+            "kind": a.kind,
+            "created": a.created,
+            "lead_time": a.lead_time,
+            "source_id": a.source_id,
+            "of_record": a.of_record,
+            "labels": [region_record(r) for r in a.regions],
+        }
+        for a in row.annotations
+    ]
+
+
+def _annotations(stored: Any, f: str, place: str) -> list[ImportedAnnotation]:
+    out = []
+    for k, a in enumerate(v.need_list(stored, f, place + ".annotations")):
+        ap = f"{place}.annotations[{k}]"
+        a = v.need_obj(a, f, ap)
+        author = v.need_str(v.need_key(a, "author", f, ap), f, ap + ".author")
+        kind = a.get("kind", "human")
+        if kind not in _KINDS:
+            v.fail(f, ap + ".kind", f"must be one of {', '.join(_KINDS)}, got {kind!r}")
+        raw = v.need_list(a.get("labels") or [], f, ap + ".labels")
+        regions = [region_from_dict(d, f, f"{ap}.labels[{i}]") for i, d in enumerate(raw)]
+        lead = a.get("lead_time")
+        out.append(
+            ImportedAnnotation(
+                regions,
+                author=author,
+                kind=kind,
+                created=a.get("created") if isinstance(a.get("created"), str) else None,
+                lead_time=None
+                if lead is None
+                else float(v.need_number(lead, f, ap + ".lead_time")),
+                source_id=str(a.get("source_id") or a.get("id") or "") or None,
+                of_record=bool(a.get("of_record")),
+            )
+        )
+    return out
+
+
 def file_metadata(bundle: ExportBundle) -> dict[str, Any]:
     """What the whole file carries: dataset, revision, marking, classes, count."""
     return {
@@ -104,5 +185,21 @@ def file_metadata(bundle: ExportBundle) -> dict[str, Any]:
         "revision": bundle.revision,
         "marking": bundle.marking,
         "label_names": bundle.label_names,
+        "label_map": [[n, i] for n, i in bundle.classes().pairs()],
+        "dataset_meta": bundle.dataset_meta,
         "items": len(bundle.rows),
     }
+
+
+def read_file_metadata(meta: dict[str, Any], f: str, bundle: ImportBundle) -> None:
+    """Declared classes (with their ids) and dataset-level facts from `file_metadata`."""
+    bundle.label_names = [str(n) for n in meta.get("label_names") or []]
+    pairs = meta.get("label_map")
+    if pairs is not None:
+        try:
+            bundle.label_map = LabelMap.from_pairs((str(n), int(i)) for n, i in pairs)
+        except (TypeError, ValueError):
+            v.fail(f, "label_map", "must be a list of [name, id] pairs")
+    ds_meta = meta.get("dataset_meta")
+    if isinstance(ds_meta, dict):
+        bundle.dataset_meta = ds_meta

@@ -24,6 +24,7 @@ class Codec:
     # and a dataset with none of these is refused.
     media: tuple[str, ...] = ("image/",)
     title: str = ""  # how messages name the format ("COCO"); the name when empty
+    embeds_media: bool = False  # can write media bytes into its own file (--embed-media)
 
     @property
     def display(self) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 from assay.domain.labelmap import LabelClass, LabelMap
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
-from assay.formats import _media
+from assay.formats import _coco_objects, _media
 from assay.formats import _validate as v
 from assay.formats._export import (
     atomic_write_text,
@@ -50,6 +50,8 @@ from assay.formats._registry import Codec
 
 ANNOTATION_FILE = "annotations.json"
 _IMAGE_CORE = {"id", "file_name", "width", "height", "metadata"}
+# Image keys of the COCO format itself: read into media metadata, written back at top level.
+_IMAGE_KEYS = ("license", "coco_url", "flickr_url", "date_captured")
 
 
 def read(path: Path, images: Path | None = None) -> ImportBundle:
@@ -124,7 +126,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
             known = ", ".join(str(k) for k in cats) or "none"
             v.fail(f, place + ".category_id", f"unknown category id {cid!r} (known: {known})")
         m, ann = by_image[iid]
-        ann.regions.extend(_regions(a, cats[cid], m, f, place))
+        ann.regions.extend(_coco_objects.to_regions(a, cats[cid], m, f, place))
 
     return ImportBundle(
         media=list(media.values()),
@@ -151,6 +153,22 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     # text json.dumps makes, at half the cost); anything richer goes through json.dumps.
     anns: list[str] = []
     dropped: Counter[str] = Counter()
+    counter = [0]
+
+    def next_id() -> int:
+        counter[0] += 1
+        return counter[0]
+
+    def category(label: str) -> int:
+        cid = cat_ids.get(label)
+        if cid is None:  # an unlabelled region: a category with an empty name
+            cid = cat_ids[label] = max(cat_ids.values(), default=0) + 1
+            categories.append({"id": cid, "name": label, "supercategory": ""})
+        return cid
+
+    def drop(r: Region) -> None:
+        dropped[r.kind] += 1
+
     for k, (row, name) in enumerate(zip(rows, names, strict=True), 1):
         image_id = row.number or k
         img: dict[str, Any] = {
@@ -159,48 +177,15 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             "width": row.width,
             "height": row.height,
         }
-        if row.metadata:
-            img["metadata"] = row.metadata
+        meta = row.metadata
+        for key in _IMAGE_KEYS:
+            if key in meta:
+                img[key] = meta[key]
+        rest = {k: val for k, val in meta.items() if k not in _IMAGE_KEYS}
+        if rest:
+            img["metadata"] = rest
         images.append(img)
-        for r in row.regions:
-            kind = r.kind
-            if kind != "box" and kind != "polygon":
-                dropped[kind] += 1
-                continue
-            label = r.label or ""
-            cid = cat_ids.get(label)
-            if cid is None:  # an unlabelled region: a category with an empty name
-                cid = cat_ids[label] = max(cat_ids.values(), default=0) + 1
-                categories.append({"id": cid, "name": label, "supercategory": ""})
-            box = r.box
-            if kind == "box" and box is not None:
-                x, y, w, h = box
-                if not r.attributes and r.score is None:
-                    anns.append(
-                        f'{{"id":{len(anns) + 1},"image_id":{image_id},"category_id":{cid},'
-                        f'"bbox":[{x!r},{y!r},{w!r},{h!r}],"area":{w * h!r},'
-                        '"segmentation":[],"iscrowd":0}'
-                    )
-                    continue
-                a: dict[str, Any] = {
-                    "id": len(anns) + 1,
-                    "image_id": image_id,
-                    "category_id": cid,
-                    "bbox": [x, y, w, h],
-                    "area": w * h,
-                    "segmentation": [],
-                    "iscrowd": 0,
-                }
-            elif r.points:
-                a = _polygon_ann(len(anns) + 1, image_id, cid, r.points)
-            else:
-                dropped[kind] += 1
-                continue
-            if r.attributes:
-                a["attributes"] = r.attributes
-            if r.score is not None:
-                a["score"] = r.score
-            anns.append(_dumps(a))
+        anns += _coco_objects.to_annotations(row.regions, image_id, category, next_id, drop)
     warn_dropped("COCO", dropped, bundle)
     kept = bundle.dataset_meta.get("coco") or {}
     # The imported file's info is written back as it was; the marking is always added.
@@ -232,74 +217,6 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), check_circular=False)
-
-
-def shoelace(points: tuple[tuple[float, float], ...]) -> float:
-    """Area of a simple polygon."""
-    n = len(points)
-    s = 0.0
-    for i in range(n):
-        x1, y1 = points[i]
-        x2, y2 = points[(i + 1) % n]
-        s += x1 * y2 - x2 * y1
-    return abs(s) / 2.0
-
-
-def _polygon_ann(
-    ann_id: int, image_id: int, cid: int, points: tuple[tuple[float, float], ...]
-) -> dict[str, Any]:
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    x0, y0 = min(xs), min(ys)
-    return {
-        "id": ann_id,
-        "image_id": image_id,
-        "category_id": cid,
-        "bbox": [x0, y0, max(xs) - x0, max(ys) - y0],
-        "area": shoelace(points),
-        "segmentation": [[c for p in points for c in p]],
-        "iscrowd": 0,
-    }
-
-
-def _regions(a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: str) -> list[Region]:
-    attrs = a.get("attributes", {})
-    attrs = dict(v.need_attributes(attrs, f, place + ".attributes"))
-    score = a.get("score")
-    if score is not None:
-        score = v.need_number(score, f, place + ".score")
-    rid = str(a.get("id", ""))
-    seg = a.get("segmentation", [])
-    polys: list[list[tuple[float, float]]] = []
-    if isinstance(seg, dict):
-        attrs["iscrowd"] = 1  # an RLE mask: only its box has a canonical form
-    elif isinstance(seg, list):
-        for j, poly in enumerate(seg):
-            where = f"{place}.segmentation[{j}]"
-            flat = v.need_numbers(poly, None, f, where)
-            if len(flat) < 6 or len(flat) % 2:
-                v.fail(f, where, f"a polygon needs an even count >= 6 of numbers, got {len(flat)}")
-            pts = list(zip(flat[0::2], flat[1::2], strict=True))
-            v.check_points(pts, m.width, m.height, f, where)
-            polys.append(pts)
-    else:
-        v.fail(f, place + ".segmentation", f"expected a list or an object, got {v.type_name(seg)}")
-    if polys:
-        return [
-            Region(
-                id=rid if len(polys) == 1 else f"{rid}.{j}",
-                kind="polygon",
-                label=label,
-                points=tuple(pts),
-                attributes=attrs,
-                score=score,
-            )
-            for j, pts in enumerate(polys)
-        ]
-    bbox = v.need_numbers(v.need_key(a, "bbox", f, place), 4, f, place + ".bbox")
-    box = (bbox[0], bbox[1], bbox[2], bbox[3])
-    v.check_box(box, m.width, m.height, f, place + ".bbox")
-    return [Region(id=rid, kind="box", label=label, box=box, attributes=attrs, score=score)]
 
 
 def _need_id(value: Any, f: str, place: str) -> int | str:

@@ -61,6 +61,8 @@ class ImportReport:
 
 
 def _media_bytes(m: ImportedMedia, source: Path | None) -> bytes:
+    if m.data is not None:
+        return m.data
     if m.text is not None:
         return m.text.encode()
     if m.path is None:
@@ -106,17 +108,21 @@ def import_bundle(
     """Bring media and labels into `dataset`'s working state in one transaction."""
     marking_text = ws.scheme.render(marking or Marking())
     report = ImportReport(dataset, media=len(bundle.media), dropped=bundle.dropped.to_dict())
-    staged: list[tuple[str, ImportedMedia, bytes]] = []
+    staged: list[tuple[str, ImportedMedia, bytes | None]] = []
     for m in bundle.media:
-        data = _media_bytes(m, bundle.source)
-        staged.append((hashlib.sha256(data).hexdigest(), m, data))
+        if m.path is None and m.text is None and m.data is None and m.item_id:
+            staged.append((m.item_id, m, None))  # named by id only: the workspace holds it
+            continue
+        raw = _media_bytes(m, bundle.source)
+        staged.append((hashlib.sha256(raw).hexdigest(), m, raw))
+    _check_known_items(ws, bundle, [(sha, m) for sha, m, d in staged if d is None])
     created = now_iso()
     item_rows: dict[str, dict[str, object]] = {}
     ann_rows: list[dict[str, object]] = []
     records: dict[str, LabelRecord] = {}
     authors: set[str] = set()
     for sha, m, data in staged:
-        if sha not in item_rows:
+        if sha not in item_rows and data is not None:
             meta = dict(m.metadata)
             meta.setdefault("path", m.name)
             meta_text, meta_hash = metadata_record(meta)
@@ -156,7 +162,7 @@ def import_bundle(
                 }
             )
             report.annotations += 1
-            if human and a is human[-1]:
+            if m.record is None and human and a is human[-1]:
                 # The label of record is the latest human annotation the file holds for the item.
                 records[sha] = LabelRecord(
                     sha,
@@ -166,8 +172,18 @@ def import_bundle(
                 )
                 report.regions += len(regions)
                 authors.add(a.author)
+        if m.record is not None:
+            # The file states the labels of record itself (all regions of all authors).
+            mine = ann_rows[len(ann_rows) - len(m.annotations) :]
+            behind = [a.of_record for a in m.annotations]
+            ids = [str(r["id"]) for r, b in zip(mine, behind, strict=True) if b or not any(behind)]
+            who = m.record_authors or sorted({a.author for a in m.annotations})
+            records[sha] = LabelRecord(sha, m.record, ids, who)
+            report.regions += len(m.record)
+            authors.update(who)
     report.authors = sorted(authors)
-    ws.blobs.put_many([data for _sha, _m, data in staged])
+    ws.blobs.put_many([data for _sha, _m, data in staged if data is not None])
+    members = list(dict.fromkeys(sha for sha, _m, _d in staged))
     with ws.db.begin() as conn:
         existing = {r[0] for r in select_in(conn, [items.c.id], items.c.id, list(item_rows))}
         new_rows = [r for k, r in item_rows.items() if k not in existing]
@@ -176,9 +192,9 @@ def import_bundle(
             conn.execute(items.insert(), new_rows)
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
-        add_item_ids(conn, ds, list(item_rows))
+        add_item_ids(conn, ds, members)
         wanted = {sha: m.number for sha, m, _d in staged if m.number is not None}
-        _ids.assign_numbers(conn, ds, list(item_rows), wanted)
+        _ids.assign_numbers(conn, ds, members, wanted)
         old_map = _ids.load_label_map(conn, ds)
         _ids.save_label_map(conn, ds, _imported_map(old_map, bundle), old_map)
         if bundle.dataset_meta:
@@ -204,6 +220,24 @@ def import_bundle(
             },
         )
     return report
+
+
+def _check_known_items(
+    ws: Workspace, bundle: ImportBundle, named: list[tuple[str, ImportedMedia]]
+) -> None:
+    """Media named only by item id (no bytes in the file) must already be in the workspace."""
+    if not named:
+        return
+    with ws.db.read() as conn:
+        found = {r[0] for r in select_in(conn, [items.c.id], items.c.id, [s for s, _ in named])}
+    missing = [(sha, m) for sha, m in named if sha not in found]
+    if missing:
+        sha, m = missing[0]
+        raise InvalidInput(
+            f"{bundle.source}: item {sha[:12]} ({m.name}) is not in this workspace and the file "
+            f"has no media for it ({len(missing)} such item(s); the file was exported with "
+            "--no-media): import it into the workspace it came from, or export with media"
+        )
 
 
 def _imported_map(old: LabelMap, bundle: ImportBundle) -> LabelMap:

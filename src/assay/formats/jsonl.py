@@ -1,5 +1,9 @@
 """JSON Lines: one object per item with its labels in canonical form.
 
+With ``--all-annotations`` each record also holds ``annotations``: every stored annotation of
+the item (id, author, kind, created, lead_time, source_id, of_record, labels), oldest first;
+read back they are stored as they are instead of one annotation per region author.
+
 Writing: ``items.jsonl`` (one record per item, see `assay.formats._records`; each carries its
 ``marking``), ``metadata.json`` (dataset, revision, highest marking, classes), media under
 ``media/`` and ``MARKING.txt``. Reading takes the file (or its folder) back; ``file`` is found
@@ -22,10 +26,12 @@ from assay.formats._export import (
 )
 from assay.formats._model import ExportBundle, ImportBundle, ImportedMedia
 from assay.formats._records import (
+    annotation_records,
     file_metadata,
     inline_text,
     media_from_record,
     media_paths,
+    read_file_metadata,
     region_from_dict,
     region_record,
 )
@@ -43,11 +49,12 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     f = path.name
     root = Path(images) if images is not None else path.parent
     media: list[ImportedMedia] = []
-    labels: dict[str, None] = {}
+    bundle = ImportBundle(media=media, source=path)
     meta_path = path.parent / METADATA_FILE
     if meta_path.is_file():
         meta = v.need_obj(v.load_json(meta_path), METADATA_FILE, "top level")
-        labels.update((str(n), None) for n in meta.get("label_names") or [])
+        read_file_metadata(meta, METADATA_FILE, bundle)
+    labels = dict.fromkeys(bundle.label_names)
     for lineno, line in enumerate(v.read_text(path, f).splitlines(), 1):
         if not line.strip():
             continue
@@ -64,7 +71,8 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         regions = [region_from_dict(d, where, f"labels[{i}]") for i, d in enumerate(raw)]
         labels.update((r.label, None) for r in regions if r.label is not None)
         media.append(media_from_record(rec, regions, root, where, "record"))
-    return ImportBundle(media=media, label_names=list(labels), source=path)
+    bundle.label_names = list(labels)
+    return bundle
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
@@ -75,6 +83,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     for row, file in zip(bundle.rows, files, strict=True):
         rec = {
             "id": row.item_id,
+            "number": row.number,
             "name": row.name,
             "file": file if bundle.copy_media else None,
             "media_type": row.media_type,
@@ -86,6 +95,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             "authors": row.authors,
             "annotation_ids": row.annotation_ids,
         }
+        if bundle.all_annotations:
+            rec["annotations"] = annotation_records(row)
         text = inline_text(row)
         if text is not None:
             rec["text"] = text

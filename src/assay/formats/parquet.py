@@ -1,11 +1,17 @@
 """Parquet: one row per item, labels as a list of structs.
 
-Columns: ``id``, ``name``, ``file``, ``media_type``, ``width``, ``height``, ``marking``,
-``metadata`` (JSON text, since metadata keys differ between items), ``labels``
+Columns: ``id``, ``number``, ``name``, ``file``, ``media_type``, ``width``, ``height``,
+``marking``, ``metadata`` (JSON text, since metadata keys differ between items), ``labels``
 (list of structs with the canonical region fields; ``attributes`` as JSON text), ``authors``,
-``annotation_ids`` and ``text`` (text items). The schema metadata carries ``assay.marking`` (the
-highest marking), ``assay.dataset``, ``assay.revision`` and ``assay.label_names``.
-``datasets.load_dataset("parquet", data_files=...)`` reads the file as is.
+``annotation_ids``, ``text`` (text items) and ``annotations`` (with ``--all-annotations``: every
+stored annotation of the item as JSON text, as in the JSONL records). The schema metadata
+carries ``assay.marking`` (the highest marking), ``assay.dataset``, ``assay.revision``,
+``assay.label_names``, ``assay.label_map`` and ``assay.dataset_meta``.
+
+With ``embed_media`` (``--embed-media``) an ``image`` column holds each image's bytes and name
+as Hugging Face's ``Image`` feature stores them (``{bytes, path}``), and the schema metadata
+declares the features (``huggingface``), so ``datasets.load_dataset("parquet", data_files=...)``
+decodes the images; without it the file is read as plain columns.
 """
 
 from __future__ import annotations
@@ -17,13 +23,22 @@ from typing import Any
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _validate as v
-from assay.formats._export import check_unique, copy_media, prepare_out, write_marking
+from assay.formats._export import (
+    check_unique,
+    copy_media,
+    is_image,
+    media_contents,
+    prepare_out,
+    write_marking,
+)
 from assay.formats._model import ExportBundle, ImportBundle, ImportedMedia
 from assay.formats._records import (
+    annotation_records,
     file_metadata,
     inline_text,
     media_from_record,
     media_paths,
+    read_file_metadata,
     region_from_dict,
 )
 from assay.formats._registry import Codec
@@ -32,7 +47,7 @@ ITEMS_FILE = "items.parquet"
 _COLUMNS = ("id", "name", "file", "media_type", "width", "height", "marking", "metadata", "labels")
 
 
-def _schema(meta: dict[bytes, bytes]) -> Any:
+def _schema(meta: dict[bytes, bytes], embed: bool) -> Any:
     import pyarrow as pa
 
     region = pa.struct(
@@ -52,27 +67,46 @@ def _schema(meta: dict[bytes, bytes]) -> Any:
             ("author", pa.string()),
         ]
     )
-    return pa.schema(
-        [
-            ("id", pa.string()),
-            ("name", pa.string()),
-            ("file", pa.string()),
-            ("media_type", pa.string()),
-            ("width", pa.int32()),
-            ("height", pa.int32()),
-            ("marking", pa.string()),
-            ("metadata", pa.string()),
-            ("labels", pa.list_(region)),
-            ("authors", pa.list_(pa.string())),
-            ("annotation_ids", pa.list_(pa.string())),
-            ("text", pa.string()),
-        ],
-        metadata=meta,
-    )
+    fields = [
+        ("id", pa.string()),
+        ("number", pa.int64()),
+        ("name", pa.string()),
+        ("file", pa.string()),
+        ("media_type", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("marking", pa.string()),
+        ("metadata", pa.string()),
+        ("labels", pa.list_(region)),
+        ("authors", pa.list_(pa.string())),
+        ("annotation_ids", pa.list_(pa.string())),
+        ("text", pa.string()),
+        ("annotations", pa.string()),
+    ]
+    if embed:
+        features = {name: _hf_feature(t) for name, t in fields}
+        features["image"] = {"_type": "Image"}
+        fields.append(("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])))
+        meta = {**meta, b"huggingface": json.dumps({"info": {"features": features}}).encode()}
+    return pa.schema(fields, metadata=meta)
+
+
+_HF_DTYPES = {"string": "string", "int32": "int32", "int64": "int64", "double": "float64"}
+
+
+def _hf_feature(t: Any) -> Any:
+    """Hugging Face `datasets` feature (as its JSON holds it) of an Arrow type of this schema."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return {f.name: _hf_feature(f.type) for f in t}
+    if pa.types.is_list(t):
+        return [_hf_feature(t.value_type)]  # a list of one feature: datasets' list notation
+    return {"dtype": _HF_DTYPES[str(t)], "_type": "Value"}
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
-    """Write ``items.parquet``, ``media/`` and ``MARKING.txt``."""
+    """Write ``items.parquet``, ``media/`` (or the bytes inside) and ``MARKING.txt``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -84,6 +118,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     meta[b"assay.marking"] = bundle.marking.encode()
     cols: dict[str, list[Any]] = {
         "id": [r.item_id for r in rows],
+        "number": [r.number for r in rows],
         "name": [r.name for r in rows],
         "file": files if bundle.copy_media else [None] * len(rows),
         "media_type": [r.media_type for r in rows],
@@ -95,8 +130,16 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         "authors": [r.authors for r in rows],
         "annotation_ids": [r.annotation_ids for r in rows],
         "text": [inline_text(r) for r in rows],
+        "annotations": [
+            json.dumps(annotation_records(r), ensure_ascii=False)
+            if bundle.all_annotations
+            else None
+            for r in rows
+        ],
     }
-    table = pa.Table.from_pydict(cols, schema=_schema(meta))
+    if bundle.embed_media:
+        cols["image"] = _embedded(bundle)
+    table = pa.Table.from_pydict(cols, schema=_schema(meta, bundle.embed_media))
     out_dir = prepare_out(Path(out))  # only now: every check above has passed
     path = out_dir / ITEMS_FILE
     tmp = path.with_name(f".{path.name}.tmp")
@@ -127,10 +170,14 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     if missing:
         v.fail(f, "schema", f"missing columns: {', '.join(missing)}")
     meta = table.schema.metadata or {}
-    labels: dict[str, None] = {}
-    raw_names = meta.get(b"assay.label_names")
-    if raw_names:
-        labels.update((str(n), None) for n in json.loads(raw_names))
+    bundle = ImportBundle(media=[], source=path)
+    info = {}
+    for key in ("label_names", "label_map", "dataset_meta"):
+        raw = meta.get(f"assay.{key}".encode())
+        if raw:
+            info[key] = json.loads(raw)
+    read_file_metadata(info, f, bundle)
+    labels = dict.fromkeys(bundle.label_names)
     root = Path(images) if images is not None else path.parent
     media: list[ImportedMedia] = []
     for i, rec in enumerate(table.to_pylist()):
@@ -149,8 +196,16 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
                 v.fail(f, rp + ".attributes", f"invalid JSON: {exc.msg}")
             regions.append(region_from_dict(clean, f, rp))
         labels.update((r.label, None) for r in regions if r.label is not None)
-        media.append(media_from_record(rec, regions, root, f, place))
-    return ImportBundle(media=media, label_names=list(labels), source=path)
+        if rec.get("annotations") is not None:
+            try:
+                rec["annotations"] = json.loads(rec["annotations"])
+            except json.JSONDecodeError as exc:
+                v.fail(f, place + ".annotations", f"invalid JSON: {exc.msg}")
+        image = rec.get("image")
+        data = image.get("bytes") if isinstance(image, dict) else None
+        media.append(media_from_record(rec, regions, root, f, place, data))
+    bundle.media, bundle.label_names = media, list(labels)
+    return bundle
 
 
 def _region_record(r: Region) -> dict[str, Any]:
@@ -171,6 +226,19 @@ def _region_record(r: Region) -> dict[str, Any]:
     }
 
 
+def _embedded(bundle: ExportBundle) -> list[dict[str, Any] | None]:
+    """Each image row's bytes and name as `datasets`' ``Image`` feature stores them."""
+    rows = [r for r in bundle.rows if is_image(r)]
+    contents = media_contents(bundle, rows)
+    # Text travels in the `text` column; any other media has no column and is counted.
+    other = [r for r in bundle.rows if not is_image(r) and not r.media_type.startswith("text/")]
+    bundle.dropped.add("media of non-image items", len(other))
+    by_id = {
+        r.item_id: {"bytes": data, "path": r.name} for r, data in zip(rows, contents, strict=True)
+    }
+    return [by_id.get(r.item_id) for r in bundle.rows]
+
+
 CODEC = Codec(
     name="parquet",
     read=read,
@@ -178,4 +246,5 @@ CODEC = Codec(
     description="Parquet, one row per item, labels as nested structs (Hugging Face datasets)",
     title="Parquet",
     media=("",),
+    embeds_media=True,
 )
