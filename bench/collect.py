@@ -17,6 +17,7 @@ ORDER = [
     ("Label quality (issue 4)", ["quality", "quality_overlap", "quality_project"]),
     ("Evaluation (issue 5)", ["evaluation", "corruptions"]),
     ("Formats and segmentation evaluation (issue 12)", ["segm"]),
+    ("Trust (issue 11)", ["hardening"]),
 ]
 HEADER = """# Benchmarks
 
