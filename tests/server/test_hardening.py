@@ -118,6 +118,23 @@ def test_security_headers_on_every_response(world: World, client: Client, path: 
     assert r.headers["referrer-policy"] == "same-origin"
 
 
+def test_even_a_server_error_carries_the_security_headers(world: World) -> None:
+    from fastapi.testclient import TestClient
+
+    from assay.server import Settings, create_app
+
+    app = create_app(Settings(), world.ws)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/boom")
+    assert r.status_code == 500
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
 @pytest.mark.parametrize(
     "color",
     ["url(http://evil.example/x.png)", "red;background:url(x)", "#12345", "expression(1)", ""],

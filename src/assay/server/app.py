@@ -58,11 +58,7 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         app.include_router(router, prefix=API, responses=ANY_ROUTE)
     app.include_router(pages_router)
     _openapi.install(app, API)
-    app.add_middleware(
-        Hardening,
-        max_body_bytes=settings.max_body_bytes,
-        max_json_depth=settings.max_json_depth,
-    )
+    _outermost(app, settings)
     static = HERE / "static"
     static.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=static), name="static")
@@ -90,6 +86,17 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         )
 
     return app
+
+
+def _outermost(app: FastAPI, settings: Settings) -> None:
+    """Put `Hardening` around the whole stack, outside Starlette's error middleware, so that
+    even a 500 carries the security headers and no body reaches anything unchecked."""
+    build = app.build_middleware_stack
+
+    def hardened() -> Any:
+        return Hardening(build(), settings.max_body_bytes, settings.max_json_depth)
+
+    app.build_middleware_stack = hardened  # type: ignore[method-assign]
 
 
 def _no_telemetry() -> dict[str, Any]:
