@@ -17,7 +17,7 @@ ORDER = [
     ("Label quality (issue 4)", ["quality", "quality_overlap", "quality_project"]),
     ("Evaluation (issue 5)", ["evaluation", "corruptions"]),
     ("Formats and segmentation evaluation (issue 12)", ["segm"]),
-    ("Trust (issue 11)", ["hardening"]),
+    ("Trust (issue 11)", ["trust_marks", "hardening"]),
 ]
 HEADER = """# Benchmarks
 

@@ -550,6 +550,8 @@ def run_ours(
     out = []
     for i in range(args.runs):
         root = fresh_copy(pristine, WORK / "run")
+        if src != args.server_src:
+            schema_version_of(src, root)
         port = free_port()
         proc = start_ours(root, port, workers, src)
         try:
@@ -563,6 +565,23 @@ def run_ours(
         line = json.dumps({k: round(v, 2) for k, v in out[-1].items()})
         print(f"assay {workers} worker(s) {src} run {i + 1}: {line}", file=sys.stderr)
     return out
+
+
+def schema_version_of(src: Path, root: Path) -> None:
+    """Let an older source tree open the workspace: its schema version, columns it ignores,
+    and no workflow option it does not know (`self_review`, off in the bench)."""
+    import re
+    import sqlite3
+
+    text = (src / "assay" / "store" / "schema.py").read_text()
+    version = re.search(r"^SCHEMA_VERSION = (\d+)", text, re.M)
+    if version is None:
+        return
+    with sqlite3.connect(root / ".assay" / "assay.db") as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version.group(1),))
+        if "self_review" not in (src / "assay" / "labeling" / "projects.py").read_text():
+            drop = (',"self_review":false', "")
+            db.execute("UPDATE projects SET workflow = replace(workflow, ?, ?)", drop)
 
 
 def run_label_studio(args: argparse.Namespace) -> tuple[list[dict[str, float]], str]:

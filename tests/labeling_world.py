@@ -3,6 +3,10 @@
 Items: `public` (UNCLASSIFIED), `cui` (CUI/FLOOD), `secret` (SECRET/SAR). Users (password
 PASSWORD): root admin TOP SECRET/FLOOD/SAR, man manager CUI/FLOOD, rev reviewer CUI/FLOOD,
 ana annotator CUI/FLOOD, low annotator UNCLASSIFIED.
+
+Projects: `survey` over dataset `flood` (the public and CUI items: marked CUI/FLOOD, so
+`low` may not know of it) and, when there are secret items, `sar-ops` ("Casualty sweep")
+over dataset `sar-sweep` (every item: marked SECRET/SAR, known to `root` only).
 """
 
 from __future__ import annotations
@@ -35,6 +39,14 @@ controls:
   - name: notes
     type: text
 """
+
+# What the SECRET/SAR project is called: none of it may reach a user below SECRET/SAR.
+HIDDEN = {
+    "name": "sar-ops",
+    "title": "Casualty sweep",
+    "dataset": "sar-sweep",
+    "instructions": "Mark every casualty in sector nine.",
+}
 
 Client = Callable[[str | None], Any]  # name -> an authenticated TestClient
 
@@ -96,9 +108,12 @@ def build_world(
     w = World(ws, "survey")
     w.items["public"] = ingest(ws, root / "public", public, 0, "UNCLASSIFIED")
     w.items["cui"] = ingest(ws, root / "cui", cui, 1000, "CUI/FLOOD")
-    w.items["secret"] = ingest(ws, root / "secret", secret, 2000, "SECRET/SAR")
     ws.create_dataset("flood")
     ws.add_items("flood")
+    w.items["secret"] = ingest(ws, root / "secret", secret, 2000, "SECRET/SAR")
+    if secret:
+        ws.create_dataset(HIDDEN["dataset"])
+        ws.add_items(HIDDEN["dataset"])
     wf = workflow or Workflow()
     if gold_items:
         gold_ids = ingest(ws, root / "gold", gold_items, 3000, "UNCLASSIFIED")
@@ -116,6 +131,12 @@ def build_world(
             w.users[name] = add_user(ws, name, role, clearance, PASSWORD)
     schema = LabelSchema.from_yaml_text(SCHEMA_YAML, "survey.yaml")
     create_project(ws, "survey", schema, "flood", wf, instructions="Box every building.")
+    if secret:
+        text = SCHEMA_YAML.replace("Flood damage survey", HIDDEN["title"])
+        hidden = LabelSchema.from_yaml_text(text, "sweep.yaml")
+        create_project(
+            ws, HIDDEN["name"], hidden, HIDDEN["dataset"], wf, instructions=HIDDEN["instructions"]
+        )
     return w
 
 
@@ -155,3 +176,40 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(root: Path, port: int) -> Any:
+    """A real `assay serve` process on `port` for the workspace at `root` (a Popen)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assay", "-w", str(root), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''!r}")

@@ -25,6 +25,8 @@ from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.ingest import IngestReport, ingest_paths
 from assay.store import Database, LocalBlobStore
+from assay.store._sql import select_in
+from assay.store.schema import items
 
 if TYPE_CHECKING:
     from assay import versioning
@@ -159,18 +161,21 @@ class Workspace:
 
     # --- datasets ----------------------------------------------------------------------------
 
-    def create_dataset(self, name: str) -> None:
+    def create_dataset(self, name: str, marking: str | None = None) -> None:
+        """An empty dataset; `marking` declares it (and its exports) at least that marking."""
         from assay import versioning
 
+        declared = self.scheme.render(self.scheme.parse(marking)) if marking else ""
         with self.db.begin() as conn:
-            versioning.create(conn, name)
-            audit.append(conn, self.actor, "dataset.create", f"dataset:{name}")
+            versioning.create(conn, name, declared)
+            details = {"marking": declared} if declared else None
+            audit.append(conn, self.actor, "dataset.create", f"dataset:{name}", details)
 
     def datasets(self) -> list[versioning.DatasetInfo]:
         from assay.versioning.datasets import list_all
 
         with self.db.read() as conn:
-            return list_all(conn)
+            return list_all(conn, self.scheme)
 
     def add_items(self, name: str, query: str | None = None) -> int:
         """Add all items, or those matching `query`, to the dataset's working state."""
@@ -249,11 +254,15 @@ class Workspace:
             tags = tags_by_commit(conn, rev.dataset_id)
         assert rev.commit is not None  # default_head resolves to a commit or raises
         c = rev.commit
-        markings = _manifest.read(self.blobs, c.manifest, ["marking"])["marking"].unique()
+        t = _manifest.read(self.blobs, c.manifest, ["item_id", "marking"])
+        with self.db.read() as conn:
+            # The items' markings now count too: a marking raised after the commit holds.
+            now = select_in(conn, [items.c.marking], items.c.id, t["item_id"].to_pylist())
+        markings = set(t["marking"].unique().to_pylist()) | {r[0] for r in now}
         return {
             **c.to_dict(),
             "tags": tags.get(c.id, []),
-            "marking": self.scheme.highest_text(markings.to_pylist()),
+            "marking": self.scheme.highest_text(markings),
             "verified": c.verify(),
         }
 

@@ -20,6 +20,7 @@ def test_dataset_commands(cli, samples, tmp_path: Path) -> None:  # type: ignore
     assert cli("dataset", "create", "quake", "--json").json() == {
         "dataset": "quake",
         "created": True,
+        "marking": "",
     }
     assert "already exists" in cli("dataset", "create", "quake", code=1).stderr
     assert cli("dataset", "add", "quake", "--all", "--json").json() == {
@@ -42,7 +43,7 @@ def test_dataset_commands(cli, samples, tmp_path: Path) -> None:  # type: ignore
         ("quake", 3, 0, None),
         ("uav-only", 3, 0, None),
     ]
-    assert set(listing[0]) == {"name", "created", "items", "commits", "head"}
+    assert set(listing[0]) == {"name", "created", "items", "commits", "head", "marking"}
     table = cli("dataset", "list").stdout
     assert "quake" in table and "uav-only" in table
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from assay import Workspace
 
-JSON_KEYS = {"files", "new", "duplicate", "failed", "failures", "skipped", "skips", "item_ids"}
+JSON_KEYS = {
+    "files", "new", "duplicate", "failed", "failures", "skipped", "skips", "item_ids", "raised",
+}  # fmt: skip
 
 
 def _markings(root: Path) -> dict[str, str]:
@@ -98,12 +100,15 @@ def test_bad_marking_names_the_levels(cli, samples, tmp_path: Path) -> None:  # 
     assert _markings(tmp_path) == {}
 
 
-def test_reingest_with_another_marking_is_reported(cli, samples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reingest_with_a_higher_marking_raises_it_and_says_so(cli, samples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     Workspace.init(tmp_path).close()
     f = samples.text("casualties.txt", "Casualty list, sector 4.")
     cli("ingest", f)
     res = cli("ingest", f, "--marking", "SECRET/SAR")
-    assert "0 new, 0 duplicate, 1 failed (1 file(s))" in res.stdout
-    (line,) = [ln for ln in res.stderr.splitlines() if "casualties.txt" in ln]
-    assert "already ingested with marking UNCLASSIFIED, not SECRET/SAR" in line
-    assert _markings(tmp_path) == {"casualties.txt": "UNCLASSIFIED"}
+    assert "nothing new: all 1 item(s) were already ingested" in res.stdout
+    assert "raised the marking of 1 existing item(s)" in res.stdout
+    assert "UNCLASSIFIED -> SECRET/SAR" in res.stdout
+    assert _markings(tmp_path) == {"casualties.txt": "SECRET/SAR"}
+    # A lower marking never lowers it.
+    again = cli("ingest", f, "--marking", "CUI", "--json").json()
+    assert again["raised"] == [] and _markings(tmp_path) == {"casualties.txt": "SECRET/SAR"}

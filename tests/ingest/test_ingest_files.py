@@ -254,24 +254,30 @@ def test_csv_and_jsonl_with_a_byte_order_mark(ws: Workspace, samples) -> None:  
     assert ws.blobs.get_bytes(got["calls.jsonl:1"]["id"]) == b"Water rising at the ford."
 
 
-def test_reingest_never_changes_a_marking(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+def test_reingest_raises_a_marking_and_never_lowers_it(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
     report_file = samples.text("casualties.txt", "Casualty list, sector 4.")
     scene = samples.png("scene.png", seed=8)
     first = ws.ingest([report_file, scene], marking="CUI/SAR")
     assert len(first.new) == 2
-    # A different explicit marking: the file is reported, counted as failed, nothing changes.
-    up = ws.ingest([report_file], marking="SECRET/SAR")
-    assert (up.new, up.duplicate) == ([], [])
-    assert [(Path(f.path).name, f.reason) for f in up.failed] == [
-        ("casualties.txt", "already ingested with marking CUI/SAR, not SECRET/SAR")
+    # A higher marking met on the same bytes raises the item, on the record.
+    up = ws.ingest([report_file], marking="SECRET/FLOOD")
+    assert (up.new, len(up.duplicate), up.failed) == ([], 1, [])
+    item = items_by_name(ws)["casualties.txt"]
+    assert [c.to_dict() for c in up.raised] == [
+        {"item": item["id"], "old": "CUI/SAR", "new": "SECRET/FLOOD/SAR"}
     ]
-    assert items_by_name(ws)["casualties.txt"]["marking"] == "CUI/SAR"
-    # The same marking, or none at all, is a plain duplicate.
-    same = ws.ingest([report_file, scene], marking="cui/sar")
-    assert (same.new, len(same.duplicate), same.failed) == ([], 2, [])
+    assert item["marking"] == "SECRET/FLOOD/SAR"
+    (event,) = [e for e in ws.audit_log() if e.action == "item.mark"]
+    assert event.target == f"item:{item['id']}"
+    assert event.details == {"old": "CUI/SAR", "new": "SECRET/FLOOD/SAR", "via": "ingest"}
+    # The same marking, a lower one or none at all is a plain duplicate.
+    for files, marking in (([report_file], "secret/sar/flood"), ([report_file, scene], "CUI")):
+        same = ws.ingest(files, marking=marking)
+        assert (same.new, len(same.duplicate), same.failed, same.raised) == ([], len(files), [], [])
     plain = ws.ingest([report_file, scene])
-    assert (plain.new, len(plain.duplicate), plain.failed) == ([], 2, [])
-    assert {r["marking"] for r in items_by_name(ws).values()} == {"CUI/SAR"}
+    assert (plain.new, len(plain.duplicate), plain.failed, plain.raised) == ([], 2, [], [])
+    assert items_by_name(ws)["scene.png"]["marking"] == "CUI/SAR"
+    assert items_by_name(ws)["casualties.txt"]["marking"] == "SECRET/FLOOD/SAR"
 
 
 def test_small_blobs_are_packed_and_large_ones_stay_files(tmp_path: Path, samples) -> None:  # type: ignore[no-untyped-def]

@@ -105,7 +105,7 @@ def test_cli_project_user_token_pull(
         "--json",
     )
     out = r.json()
-    assert out["tasks"] == 9 and out["workflow"]["overlap"] == 2
+    assert out["tasks"] == 8 and out["workflow"]["overlap"] == 2
     assert out["instructions"].startswith("# Boxes")
     bad = tmp_path / "bad.yaml"
     bad.write_text("controls:\n  - {name: a, type: boxes}")
@@ -127,7 +127,7 @@ def test_cli_project_user_token_pull(
     )
     assert "--review" in r.stderr
     names = [p["name"] for p in run("-w", root, "project", "list", "--json").json()]  # type: ignore[operator]
-    assert names == ["second", "survey"]
+    assert names == ["sar-ops", "second", "survey"]
     run(
         "-w",
         root,
@@ -159,7 +159,7 @@ def test_cli_project_user_token_pull(
     r = run("-w", root, "dataset", "pull", "flood", "--project", "survey", "--json")  # type: ignore[operator]
     assert r.json()["items"] == 1
     status = run("-w", root, "project", "status", "survey", "--json").json()  # type: ignore[operator]
-    assert status["annotators"][0]["name"] == "eve" and status["tasks"] == 9
+    assert status["annotators"][0]["name"] == "eve" and status["tasks"] == 8
     text_status = run("-w", root, "project", "status", "survey").stdout  # type: ignore[operator]
     assert "eve" in text_status
     assert json.loads(run("-w", root, "user", "list", "--json").stdout)[0]["name"] == "eve"  # type: ignore[operator]

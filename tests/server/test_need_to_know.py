@@ -1,123 +1,188 @@
 """Need-to-know: one denial test per API route, parametrised over the app's route table.
 
 A new /api/v1 route without an entry in DENIALS fails `test_every_route_has_a_denial_test`.
+Every response a denial test receives is scanned whole (`Scan`): no name, title, dataset,
+instruction, item id or task reference of something above the caller may appear in any field.
+A hidden project answers exactly as a missing one does.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from assay.labeling import next_task, submit
 from assay.server import Settings, create_app
-from labeling_world import PASSWORD, Client, World
+from labeling_world import HIDDEN, PASSWORD, Client, World
+
+MISSING = "flood-relief-2031"  # a project that does not exist
 
 
 def _cid() -> str:
     return str(uuid.uuid4())
 
 
-def _secret_task(world: World) -> int:
-    """Have root (cleared for everything) answer every task; return the SECRET item's task."""
-    root = world.users["root"]
-    secret = None
-    while (lease := next_task(world.ws, root, world.project)) is not None:
-        if lease.item["id"] in world.items["secret"]:
-            secret = lease.task_id
-        submit(world.ws, root, lease.task_id, _cid(), [])
-    assert secret is not None
-    return secret
+class Scan:
+    """Every response of a test, checked for anything of the hidden project."""
+
+    def __init__(self, world: World, refs: list[str] | None = None) -> None:
+        self.secrets = [*HIDDEN.values(), *world.items["secret"], *(refs or [])]
+
+    def __call__(self, r: Any) -> Any:
+        body = r.text + " ".join(f"{k}: {v}" for k, v in r.headers.items())
+        for s in self.secrets:
+            assert s not in body, f"{s!r} leaked in {r.request.method} {r.request.url}"
+        return r
 
 
-def _no_secret_in(text: str, world: World) -> None:
-    for item in world.items["secret"]:
-        assert item not in text
+def _same_as_missing(hidden: Any, missing: Any, name: str = HIDDEN["name"]) -> None:
+    """A hidden project's answer is a missing project's, up to the name the caller sent."""
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["error"].replace(name, "P") == missing.json()["error"].replace(
+        MISSING, "P"
+    )
+    drop = {"content-length", "date"}
+    assert {k: v for k, v in hidden.headers.items() if k not in drop} == {
+        k: v for k, v in missing.headers.items() if k not in drop
+    }
+
+
+def _hidden_refs(world: World, client: Client) -> list[str]:
+    """root answers every task of the hidden project over the API; their references."""
+    root, refs = client("root"), []
+    while (r := root.post(f"/api/v1/projects/{HIDDEN['name']}/next")).status_code == 200:
+        refs.append(r.json()["task_id"])
+        body = {"client_id": _cid(), "regions": []}
+        assert root.post(f"/api/v1/tasks/{refs[-1]}/submit", json=body).status_code == 200
+    assert r.status_code == 204 and len(refs) == len(world.all_items)
+    return refs
+
+
+def _both(c: Any, method: str, path: str) -> None:
+    hidden = c.request(method, path.format(p=HIDDEN["name"]))
+    missing = c.request(method, path.format(p=MISSING))
+    _same_as_missing(hidden, missing)
 
 
 def deny_item(world: World, client: Client) -> None:
-    c = client("ana")
+    scan, c = Scan(world), client("ana")
     secret = c.get(f"/api/v1/items/{world.items['secret'][0]}")
-    missing = c.get(f"/api/v1/items/{'0' * 64}")
+    missing = scan(c.get(f"/api/v1/items/{'0' * 64}"))
     assert secret.status_code == missing.status_code == 404
-    assert c.get(f"/api/v1/items/{world.items['cui'][0]}").status_code == 200
-    assert client("low").get(f"/api/v1/items/{world.items['cui'][0]}").status_code == 404
+    assert scan(c.get(f"/api/v1/items/{world.items['cui'][0]}")).status_code == 200
+    assert scan(client("low").get(f"/api/v1/items/{world.items['cui'][0]}")).status_code == 404
 
 
 def deny_blob(world: World, client: Client) -> None:
-    c = client("ana")
+    scan, c = Scan(world), client("ana")
     r = c.get(f"/api/v1/items/{world.items['secret'][0]}/blob")
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
-    assert c.get(f"/api/v1/items/{world.items['public'][0]}/blob").status_code == 200
+    assert scan(c.get(f"/api/v1/items/{world.items['public'][0]}/blob")).status_code == 200
 
 
 def deny_projects(world: World, client: Client) -> None:
-    counts = {
-        name: client(name).get("/api/v1/projects").json()[0]["task_count"]
-        for name in ("low", "ana", "root")
+    scan = Scan(world)
+    seen = {
+        name: [p["name"] for p in scan(client(name).get("/api/v1/projects")).json()]
+        for name in ("low", "ana", "man")
     }
-    assert counts == {"low": 6, "ana": 8, "root": 9}
+    assert seen == {"low": [], "ana": ["survey"], "man": ["survey"]}
+    root = client("root").get("/api/v1/projects").json()
+    assert [(p["name"], p["marking"], p["task_count"]) for p in root] == [
+        (HIDDEN["name"], "SECRET/FLOOD/SAR", len(world.all_items)),
+        ("survey", "CUI/FLOOD", 8),
+    ]
 
 
 def deny_project(world: World, client: Client) -> None:
-    r = client("low").get(f"/api/v1/projects/{world.project}")
-    assert r.status_code == 200
-    _no_secret_in(r.text, world)
+    for name in ("ana", "man", "low"):
+        _both(client(name), "GET", "/api/v1/projects/{p}")
+    low = client("low")
+    _same_as_missing(
+        low.get("/api/v1/projects/survey"), low.get(f"/api/v1/projects/{MISSING}"), "survey"
+    )
+    ok = Scan(world)(client("ana").get("/api/v1/projects/survey")).json()
+    assert ok["title"] == "Flood damage survey" and ok["marking"] == "CUI/FLOOD"
 
 
 def deny_next(world: World, client: Client) -> None:
-    c = client("low")
-    seen = []
-    while (r := c.post(f"/api/v1/projects/{world.project}/next")).status_code == 200:
+    refs = _hidden_refs(world, client)
+    scan = Scan(world, refs)
+    c = client("ana")
+    _both(c, "POST", "/api/v1/projects/{p}/next")
+    seen, got = [], []
+    while (r := scan(c.post("/api/v1/projects/survey/next"))).status_code == 200:
         seen.append(r.json()["item"]["id"])
+        got.append(r.json()["task_id"])
         c.post(f"/api/v1/tasks/{r.json()['task_id']}/skip", json={"client_id": _cid()})
     assert r.status_code == 204
-    assert sorted(seen) == sorted(world.items["public"])
+    assert sorted(seen) == sorted(world.items["public"] + world.items["cui"])
+    # Task references are opaque: 32 hex digits, no visible order, never a row number.
+    assert all(re.fullmatch(r"[0-9a-f]{32}", t) for t in got + refs)
+    assert got != sorted(got) or refs != sorted(refs)
+    assert scan(client("low").post("/api/v1/projects/survey/next")).status_code == 404
 
 
 def deny_submit(world: World, client: Client) -> None:
-    task = _secret_task(world)
-    r = client("ana").post(
-        f"/api/v1/tasks/{task}/submit", json={"client_id": _cid(), "regions": []}
-    )
-    assert r.status_code == 404 and r.json()["error"] == f"no task {task}"
+    refs = _hidden_refs(world, client)
+    made_up = "0123456789abcdef" * 2
+    c = client("ana")
+    for action, body in (
+        ("submit", {"client_id": _cid(), "regions": []}),
+        ("skip", {"client_id": _cid()}),
+    ):
+        hidden = c.post(f"/api/v1/tasks/{refs[0]}/{action}", json=body)
+        missing = c.post(f"/api/v1/tasks/{made_up}/{action}", json=body)
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.json() == {"error": f"no task {refs[0]}"}
+        assert missing.json() == {"error": f"no task {made_up}"}
+        assert c.post(f"/api/v1/tasks/17/{action}", json=body).json() == {"error": "no task 17"}
 
 
 def deny_skip(world: World, client: Client) -> None:
-    task = _secret_task(world)
-    r = client("ana").post(f"/api/v1/tasks/{task}/skip", json={"client_id": _cid()})
-    assert r.status_code == 404
+    refs = _hidden_refs(world, client)
+    r = client("ana").post(f"/api/v1/tasks/{refs[-1]}/skip", json={"client_id": _cid()})
+    assert r.status_code == 404 and r.json() == {"error": f"no task {refs[-1]}"}
 
 
 def deny_review(world: World, client: Client) -> None:
-    task = _secret_task(world)
+    refs = _hidden_refs(world, client)
     body = {"client_id": _cid(), "decision": "reject", "comment": "no"}
-    assert client("rev").post(f"/api/v1/tasks/{task}/review", json=body).status_code == 404
+    r = client("rev").post(f"/api/v1/tasks/{refs[0]}/review", json=body)
+    assert r.status_code == 404 and r.json() == {"error": f"no task {refs[0]}"}
 
 
 def deny_review_next(world: World, client: Client) -> None:
-    _secret_task(world)  # every task answered: all pending review
+    refs = _hidden_refs(world, client)
+    scan = Scan(world, refs)
+    ana = client("ana")
+    while (r := ana.post("/api/v1/projects/survey/next")).status_code == 200:
+        body = {"client_id": _cid(), "regions": []}
+        ana.post(f"/api/v1/tasks/{r.json()['task_id']}/submit", json=body)
     c = client("rev")
+    _both(c, "POST", "/api/v1/projects/{p}/review/next")
     seen = []
-    while (r := c.post(f"/api/v1/projects/{world.project}/review/next")).status_code == 200:
+    while (r := scan(c.post("/api/v1/projects/survey/review/next"))).status_code == 200:
         data = r.json()
         seen.append(data["item"]["id"])
         ann = data["annotations"][0]["id"]
         body = {"client_id": _cid(), "decision": "accept", "annotation_id": ann}
-        assert c.post(f"/api/v1/tasks/{data['task_id']}/review", json=body).status_code == 200
-    assert r.status_code == 204 and seen
-    assert not set(seen) & set(world.items["secret"])
+        assert scan(c.post(f"/api/v1/tasks/{data['task_id']}/review", json=body)).status_code == 200
+    assert r.status_code == 204
+    assert sorted(seen) == sorted(world.items["public"] + world.items["cui"])
 
 
 def deny_dashboard(world: World, client: Client) -> None:
-    _secret_task(world)
-    man = client("man").get(f"/api/v1/projects/{world.project}/dashboard").json()
-    root = client("root").get(f"/api/v1/projects/{world.project}/dashboard").json()
-    assert (man["tasks"], root["tasks"]) == (8, 9)
-    man_root = next(a for a in man["annotators"] if a["name"] == "root")
-    root_root = next(a for a in root["annotators"] if a["name"] == "root")
-    assert root_root["submitted"] == man_root["submitted"] + 1
+    refs = _hidden_refs(world, client)
+    scan = Scan(world, refs)
+    _both(client("man"), "GET", "/api/v1/projects/{p}/dashboard")
+    man = scan(client("man").get("/api/v1/projects/survey/dashboard")).json()
+    assert man["tasks"] == 8
+    root = client("root").get(f"/api/v1/projects/{HIDDEN['name']}/dashboard").json()
+    assert root["tasks"] == len(world.all_items)
 
 
 def _session(world: World) -> tuple[object, dict[str, str]]:
@@ -130,22 +195,20 @@ def _session(world: World) -> tuple[object, dict[str, str]]:
 
 def deny_login(world: World, client: Client) -> None:
     c = client(None)
-    r = c.post("/api/v1/auth/login", json={"username": "low", "password": PASSWORD})
+    r = Scan(world)(c.post("/api/v1/auth/login", json={"username": "low", "password": PASSWORD}))
     assert r.status_code == 200 and r.json()["clearance"] == "UNCLASSIFIED"
-    _no_secret_in(r.text, world)
 
 
 def deny_logout(world: World, client: Client) -> None:
     c, headers = _session(world)
-    r = c.post("/api/v1/auth/logout", headers=headers)  # type: ignore[attr-defined]
+    r = Scan(world)(c.post("/api/v1/auth/logout", headers=headers))  # type: ignore[attr-defined]
     assert r.status_code == 200
     assert c.get("/api/v1/me").status_code == 401  # type: ignore[attr-defined]
 
 
 def deny_me(world: World, client: Client) -> None:
-    r = client("low").get("/api/v1/me")
+    r = Scan(world)(client("low").get("/api/v1/me"))
     assert r.json()["clearance"] == "UNCLASSIFIED"
-    _no_secret_in(r.text, world)
 
 
 DENIALS: dict[tuple[str, str], Callable[[World, Client], None]] = {
@@ -189,3 +252,19 @@ def test_every_route_has_a_denial_test() -> None:
 def test_need_to_know(route: tuple[str, str], world: World, client: Client) -> None:
     assert route in api_routes()
     DENIALS[route](world, client)
+
+
+@pytest.mark.parametrize("page", ["label", "review", "dashboard"])
+def test_pages_of_a_hidden_project_answer_as_missing(
+    page: str, world: World, client: Client
+) -> None:
+    """The page shells, `<title>` included, give nothing of a project above the caller."""
+    from fastapi.testclient import TestClient
+
+    c = TestClient(create_app(Settings(), world.ws))
+    c.post("/api/v1/auth/login", json={"username": "man", "password": PASSWORD})
+    hidden = c.get(f"/{page}/{HIDDEN['name']}")
+    missing = c.get(f"/{page}/{MISSING}")
+    _same_as_missing(hidden, missing)
+    shown = c.get(f"/{page}/survey")
+    assert shown.status_code == 200 and "<title>" in shown.text

@@ -11,7 +11,7 @@ from assay import Workspace
 from assay.server import Settings, create_app
 from labeling_world import PASSWORD, Client, World
 
-ROLE_OF = {"low": "annotator", "rev": "reviewer", "man": "manager", "root": "admin"}
+ROLE_OF = {"ana": "annotator", "rev": "reviewer", "man": "manager", "root": "admin"}
 
 # (method, path, role -> expected status); {p} is the project.
 MATRIX = [
@@ -143,3 +143,17 @@ def test_pages_render_with_the_user_in_context(ws: Workspace, world: World, clie
     r = client("ana").get(f"/label/{world.project}")
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     assert client("ana").get("/label/nope").status_code == 404
+
+
+def test_a_reviewer_cannot_accept_their_own_answer_over_http(world: World, client: Client) -> None:
+    c = client("rev")
+    lease = c.post(f"/api/v1/projects/{world.project}/next").json()
+    answer = {"client_id": "own-1", "regions": []}
+    ann = c.post(f"/api/v1/tasks/{lease['task_id']}/submit", json=answer).json()["annotation_id"]
+    assert c.post(f"/api/v1/projects/{world.project}/review/next").status_code == 204
+    body = {"client_id": "own-2", "decision": "accept", "annotation_id": ann}
+    r = c.post(f"/api/v1/tasks/{lease['task_id']}/review", json=body)
+    assert r.status_code == 403 and "your own answer" in r.json()["error"]
+    assert lease["task_id"] in r.json()["error"]  # named by its reference, not a row id
+    other = client("man").post(f"/api/v1/projects/{world.project}/review/next").json()
+    assert other["task_id"] == lease["task_id"]

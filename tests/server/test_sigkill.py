@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,41 +18,14 @@ from sqlalchemy import func, select
 from assay.labeling import Workflow, create_token
 from assay.store.schema import annotations_table, submissions
 from assay.workspace import Workspace
-from labeling_world import build_world
-
-SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(root: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assay", "-w", str(root), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.02)
-    proc.kill()
-    raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''!r}")
+from labeling_world import build_world, free_port, start_server
 
 
 def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_path: Path) -> None:
     w = build_world(ws, tmp_path / "data", public=80, cui=0, secret=0, workflow=Workflow())
     tokens = [create_token(ws, name) for name in ("root", "man", "rev", "ana")]
     root = tmp_path / "ws"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     acked: dict[str, str] = {}  # client_id -> annotation_id
     pending: list[tuple[str, int, str]] = []  # (token, task, client_id) not acknowledged
@@ -83,7 +53,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_pa
             with lock:
                 acked[cid] = res.json()["annotation_id"]
 
-    server = _start(root, port)
+    server = start_server(root, port)
     threads = [threading.Thread(target=client, args=(t,)) for t in tokens]
     for t in threads:
         t.start()
@@ -97,7 +67,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_pa
         t.join(timeout=10)
     assert len(acked) >= 20
 
-    server = _start(root, port)
+    server = start_server(root, port)
     try:
         retried = {}
         for token, task, cid in pending:  # the client's outbox: retry with the same id

@@ -23,6 +23,7 @@ def test_create_list_and_duplicate(ws: Workspace) -> None:
         "head": None,
         "items": 0,
         "commits": 0,
+        "marking": "UNCLASSIFIED",
     }
     with pytest.raises(Conflict, match="'flood-2026' already exists"):
         ws.create_dataset("flood-2026")

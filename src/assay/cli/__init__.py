@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "checkout": "assay.cli.versions:checkout",
     "export": "assay.cli.versions:export",
     "dataset": "assay.cli.dataset:dataset",
+    "item": "assay.cli.items:item",
     "audit": "assay.cli.audit:audit",
     "aggregate": "assay.cli.quality:aggregate",
     "quality": "assay.cli.quality:quality",

@@ -111,3 +111,14 @@ class LazyGroup(click.Group):
         if cmd_name in self.lazy:
             return load(self.lazy[cmd_name])
         return super().get_command(ctx, cmd_name)
+
+
+def say_raised(env: Env, changes: Any, limit: int = 20) -> None:
+    """Tell the user which existing items now carry a higher marking (never silently)."""
+    if not changes:
+        return
+    env.console.print(f"raised the marking of {len(changes)} existing item(s):", markup=False)
+    for c in changes[:limit]:
+        env.console.print(f"  {c.item_id[:16]}  {c.old} -> {c.new}", markup=False)
+    if len(changes) > limit:
+        env.console.print(f"  ... and {len(changes) - limit} more (see --json)", markup=False)

@@ -15,13 +15,18 @@ def dataset() -> None:
 
 @dataset.command("create")
 @click.argument("name")
+@click.option(
+    "--marking",
+    help="Declare the dataset at least this marking, LEVEL[/COMPARTMENT...] (default: the "
+    "highest of its items); exports and projects over it carry it.",
+)
 @json_option
 @pass_env
-def create(env: Env, name: str, as_json: bool) -> None:
+def create(env: Env, name: str, marking: str | None, as_json: bool) -> None:
     """Create an empty dataset NAME."""
-    env.workspace().create_dataset(name)
+    env.workspace().create_dataset(name, marking)
     if as_json:
-        env.emit_json({"dataset": name, "created": True})
+        env.emit_json({"dataset": name, "created": True, "marking": marking or ""})
     else:
         env.say(f"created dataset [bold]{name}[/]; add items with `assay dataset add {name} --all`")
 
@@ -69,9 +74,9 @@ def list_(env: Env, as_json: bool) -> None:
     if not infos:
         env.say("no datasets yet; create one with `assay dataset create NAME`")
         return
-    table = Table("dataset", "items", "commits", "head")
+    table = Table("dataset", "marking", "items", "commits", "head")
     for d in infos:
-        table.add_row(d.name, str(d.items), str(d.commits), (d.head or "-")[:12])
+        table.add_row(d.name, d.marking, str(d.items), str(d.commits), (d.head or "-")[:12])
     env.console.print(table)
 
 

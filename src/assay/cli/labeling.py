@@ -40,6 +40,16 @@ def project() -> None:
 @click.option("--lease", "lease_seconds", type=float, default=900.0, show_default=True)
 @click.option("--instructions", type=path_arg(exists=True, dir_okay=False), help="Markdown file.")
 @click.option("--title", help="Display title (default: the schema's title).")
+@click.option(
+    "--marking",
+    help="Declare the project at least this marking, LEVEL[/COMPARTMENT...] (default: the "
+    "highest of its items); users below it cannot learn that it exists.",
+)
+@click.option(
+    "--self-review",
+    is_flag=True,
+    help="Let a reviewer decide on tasks they answered themselves (off: another reviewer must).",
+)
 @json_option
 @pass_env
 def create(
@@ -58,6 +68,8 @@ def create(
     lease_seconds: float,
     instructions: Path | None,
     title: str | None,
+    marking: str | None,
+    self_review: bool,
     as_json: bool,
 ) -> None:
     """Create project NAME with one task per item of the dataset's working state."""
@@ -81,18 +93,21 @@ def create(
             gold_after=gold_after,
             review=review,
             lease_seconds=lease_seconds,
+            self_review=self_review,
         )
     except ValidationError as exc:
         err = exc.errors()[0]
         raise InvalidInput(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
     text = instructions.read_text(encoding="utf-8") if instructions else ""
     ws = env.workspace()
-    p = create_project(ws, name, schema, dataset_name, wf, instructions=text, title=title)
+    p = create_project(
+        ws, name, schema, dataset_name, wf, instructions=text, title=title, marking=marking
+    )
     from assay.labeling import list_projects
 
     info = next(x for x in list_projects(ws, None) if x["name"] == p.name)
     if as_json:
-        env.emit_json({**p.to_dict(), "tasks": info["task_count"]})
+        env.emit_json({**p.to_dict(), "tasks": info["task_count"], "marking": info["marking"]})
     else:
         env.say(f"created project [bold]{name}[/] with {info['task_count']} task(s)")
 
@@ -111,11 +126,12 @@ def list_(env: Env, as_json: bool) -> None:
     if not rows:
         env.say("no projects yet; create one with `assay project create`")
         return
-    table = Table("project", "dataset", "tasks", "done", "in progress")
+    table = Table("project", "dataset", "marking", "tasks", "done", "in progress")
     for r in rows:
         table.add_row(
             r["name"],
             r["dataset"],
+            r["marking"],
             str(r["task_count"]),
             str(r["done_count"]),
             str(r["in_progress"]),

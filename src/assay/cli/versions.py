@@ -10,7 +10,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import Env, json_option, pass_env, path_arg, say_raised
 
 strict_option = click.option(
     "--strict",
@@ -114,6 +114,7 @@ def ingest(
                 else ""
             )
         )
+    say_raised(env, report.raised)
 
 
 @click.command("import")
@@ -148,6 +149,7 @@ def import_(
             f"{report.new_annotations} new annotation(s), {report.regions} region(s) of record "
             f"into {dataset}; see `assay status {dataset}`"
         )
+    say_raised(env, report.raised)
 
 
 def _render_changes(env: Env, changes: list[LabelChange], limit: int = 50) -> None:

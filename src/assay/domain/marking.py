@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from assay.errors import InvalidInput
 
@@ -43,6 +44,11 @@ class MarkingScheme:
 
     def parse(self, text: str | None) -> Marking:
         """Parse `LEVEL[/COMPARTMENT...]`; an empty value is the lowest level."""
+        # A pure function of the scheme and the text, so its results are kept (bad input
+        # raises, and an exception is never cached).
+        return _parse(self, text)
+
+    def _parse(self, text: str | None) -> Marking:
         if text is None or not text.strip():
             return Marking(0, ())
         parts = [p.strip() for p in text.split("/")]
@@ -80,3 +86,8 @@ class MarkingScheme:
 
     def highest_text(self, texts: Iterable[str]) -> str:
         return self.render(self.highest(self.parse(t) for t in set(texts)))
+
+
+@lru_cache(maxsize=4096)
+def _parse(scheme: MarkingScheme, text: str | None) -> Marking:
+    return scheme._parse(text)

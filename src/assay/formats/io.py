@@ -33,6 +33,7 @@ from assay.formats._model import (
     ImportBundle,
     ImportedMedia,
 )
+from assay.markings import MarkChange, raise_markings
 from assay.store import LocalBlobStore
 from assay.store._sql import insert_ignore, select_in
 from assay.store.schema import annotations_table, datasets, items
@@ -55,9 +56,10 @@ class ImportReport:
     regions: int = 0
     authors: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # what the file held and assay cannot
+    raised: list[MarkChange] = field(default_factory=list)  # existing items marked higher
 
     def to_dict(self) -> dict[str, object]:
-        return self.__dict__.copy()
+        return {**self.__dict__, "raised": [c.to_dict() for c in self.raised]}
 
 
 def _media_bytes(m: ImportedMedia, source: Path | None) -> bytes:
@@ -121,7 +123,12 @@ def import_bundle(
     ann_rows: list[dict[str, object]] = []
     records: dict[str, LabelRecord] = {}
     authors: set[str] = set()
+    met: dict[str, str] = {}
     for sha, m, data in staged:
+        # The marking each item is met with: the highest the file states for it (the same
+        # bytes may come twice) and `--marking`; new items get it, existing ones rise to it.
+        mark = _item_marking(ws, marking, m.marking)
+        met[sha] = ws.scheme.highest_text([met[sha], mark]) if sha in met else mark
         if sha not in item_rows and data is not None:
             meta = dict(m.metadata)
             meta.setdefault("path", m.name)
@@ -136,7 +143,7 @@ def import_bundle(
                 "source": str(bundle.source or ""),
                 "metadata": meta_text,
                 "metadata_hash": meta_hash,
-                "marking": _item_marking(ws, marking, m.marking),
+                "marking": mark,
                 "parent_id": None,
                 "derivation": None,
                 "created": created,
@@ -186,10 +193,13 @@ def import_bundle(
     members = list(dict.fromkeys(sha for sha, _m, _d in staged))
     with ws.db.begin() as conn:
         existing = {r[0] for r in select_in(conn, [items.c.id], items.c.id, list(item_rows))}
-        new_rows = [r for k, r in item_rows.items() if k not in existing]
+        new_rows = [{**r, "marking": met[k]} for k, r in item_rows.items() if k not in existing]
         report.new_items = len(new_rows)
         if new_rows:
             conn.execute(items.insert(), new_rows)
+        fresh = {str(r["id"]) for r in new_rows}
+        higher = {k: v for k, v in met.items() if k not in fresh}
+        report.raised = raise_markings(conn, ws.scheme, ws.actor, higher, via="import")
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
         add_item_ids(conn, ds, members)
@@ -216,6 +226,7 @@ def import_bundle(
                 "media": report.media,
                 "new_items": report.new_items,
                 "annotations": report.new_annotations,
+                "raised": len(report.raised),
                 "marking": marking_text,
             },
         )
@@ -282,7 +293,11 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     labels = t["labels"].to_pylist()
     ann_ids = t["annotation_ids"].to_pylist()
     authors = t["authors"].to_pylist()
-    markings = t["marking"].to_pylist()
+    # An old commit states the higher of the marking it recorded and the item's marking now.
+    markings = [
+        m if attrs[i][4] == m else ws.scheme.highest_text([m, attrs[i][4]])
+        for i, m in zip(ids, t["marking"].to_pylist(), strict=True)
+    ]
     names = _unique_names([attrs[i][0] for i in ids], ids)
     label_set: dict[str, None] = {}
     export_rows: list[ExportRow] = []
@@ -291,7 +306,7 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     parsed_labels = json.loads("[" + ",".join(labels) + "]") if labels else []
     parsed_meta = json.loads("[" + ",".join(attrs[i][3] for i in ids) + "]") if ids else []
     for k, sha in enumerate(ids):
-        _name, width, height, _meta = attrs[sha]
+        _name, width, height, _meta, _marking = attrs[sha]
         regions = regions_from_dicts(parsed_labels[k])
         for r in regions:
             if r.label is not None and r.kind in ("box", "polygon", "point", "span"):
@@ -311,8 +326,11 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
                 annotation_ids=list(ann_ids[k]),
             )
         )
-    n = len(ids)
-    marking = ws.scheme.highest_text(markings) if n else ws.scheme.render(Marking())
+    with ws.db.read() as conn:
+        declared = conn.execute(
+            select(datasets.c.marking).where(datasets.c.id == rev.dataset_id)
+        ).scalar()
+    marking = ws.scheme.highest_text([*markings, declared or ws.scheme.render(Marking())])
     full_map = label_map.extend(sorted(label_set) if not label_map else label_set)
     if numbers is None or full_map != label_map:
         with ws.db.begin() as conn:

@@ -23,6 +23,7 @@ from assay._bulk import gc_paused
 from assay.domain.marking import Marking, MarkingScheme
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
 from assay.ingest._walk import Failure, walk
+from assay.markings import MarkChange, raise_markings
 from assay.store import Database, LocalBlobStore
 from assay.store._sql import select_in
 from assay.store.blobs import Staged
@@ -45,6 +46,7 @@ class IngestReport:
     failed: list[Failure] = field(default_factory=list)
     files: int = 0
     skipped: list[Failure] = field(default_factory=list)  # not read at all (see `walk`)
+    raised: list[MarkChange] = field(default_factory=list)  # existing items marked higher
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -56,6 +58,7 @@ class IngestReport:
             "skipped": len(self.skipped),
             "skips": [{"path": f.path, "reason": f.reason} for f in self.skipped],
             "item_ids": self.new + self.duplicate,
+            "raised": [c.to_dict() for c in self.raised],
         }
 
 
@@ -115,19 +118,16 @@ def ingest_paths(
         # same bytes at once cannot both insert them.
         existing = _existing_markings(conn, list(staged))
         new_rows: list[tuple[object, ...]] = []
-        for sha, (_blob, item_row, path) in staged.items():
+        for sha, (_blob, item_row, _path) in staged.items():
             if sha not in existing:
                 new_rows.append((*item_row, created))
                 report.new.append(sha)
-            elif marking is not None and existing[sha] != marking_text:
-                # Ingest never changes an item's marking; say so rather than ignore --marking.
-                report.failed.append(
-                    Failure(
-                        path, f"already ingested with marking {existing[sha]}, not {marking_text}"
-                    )
-                )
             else:
                 report.duplicate.append(sha)
+        if marking is not None:
+            # Meeting an item again with a marking of its own can only raise it.
+            wanted = {sha: marking_text for sha in report.duplicate}
+            report.raised = raise_markings(conn, scheme, actor, wanted, via="ingest")
         if new_rows:
             # In key order: the items table is clustered on the id, and sorted inserts touch
             # each B-tree page once instead of at random.
@@ -143,6 +143,7 @@ def ingest_paths(
                 "duplicate": len(report.duplicate),
                 "failed": len(report.failed),
                 "skipped": len(report.skipped),
+                "raised": len(report.raised),
                 "marking": marking_text,
                 "source": source,
             },

@@ -3,10 +3,11 @@
 Services here take a `Workspace` and a `User`; they never import the server or the CLI.
 """
 
+from assay.labeling.catalog import list_projects
 from assay.labeling.dashboard import dashboard
 from assay.labeling.gold import score
 from assay.labeling.items import get_item, item_blob
-from assay.labeling.projects import Project, Workflow, create_project, get_project, list_projects
+from assay.labeling.projects import Project, Workflow, create_project, get_project
 from assay.labeling.queue import Lease, next_task, skip_task
 from assay.labeling.review import decide, review_next
 from assay.labeling.sessions import LoginPolicy, Session, login, logout

@@ -1,8 +1,11 @@
-"""Need-to-know as SQL: the markings a user may see become a `marking IN (...)` filter."""
+"""Need-to-know as SQL: the markings a user may see become a `marking IN (...)` filter.
+
+Nothing here is cached: markings rise while a server runs (`assay.markings`), so every
+decision reads the markings in the transaction that acts on it.
+"""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, select
@@ -10,60 +13,21 @@ from sqlalchemy.engine import Connection
 
 from assay.domain.marking import MarkingScheme
 from assay.errors import NotFound
+from assay.labeling._tx import Tx
 from assay.labeling.users import User
-from assay.store.schema import items, project_markings
-from assay.workspace import Workspace
+from assay.store.schema import items
 
-_PRESENT: dict[tuple[str, int], list[str]] = {}  # fixed when the project is created
-_ALLOWED: dict[tuple[str, int, str], tuple[frozenset[str], bool]] = {}
-_LOCK = threading.Lock()
+_PRESENT = "SELECT marking FROM project_markings WHERE project_id = :p"
 
 
-def present_markings(conn: Connection, project_id: int) -> list[str]:
-    key = (str(conn.engine.url), project_id)
-    with _LOCK:
-        hit = _PRESENT.get(key)
-    if hit is None:
-        hit = list(
-            conn.execute(
-                select(project_markings.c.marking).where(
-                    project_markings.c.project_id == project_id
-                )
-            ).scalars()
-        )
-        with _LOCK:
-            _PRESENT[key] = hit
-    return hit
+def present_markings(tx: Tx, project_id: int) -> list[str]:
+    """The markings of a project's tasks, as stored now."""
+    return [str(r[0]) for r in tx.all(_PRESENT, {"p": project_id})]
 
 
-def visible_markings(
-    conn: Connection, scheme: MarkingScheme, user: User, project_id: int
-) -> list[str]:
+def visible_markings(tx: Tx, scheme: MarkingScheme, user: User, project_id: int) -> list[str]:
     """The markings present in a project that `user` is cleared for."""
-    return visible(scheme, user, present_markings(conn, project_id))
-
-
-def allowed_markings(ws: Workspace, user: User, project_id: int) -> tuple[frozenset[str], bool]:
-    """The project's markings `user` may see, and whether that is all of them.
-
-    Kept per clearance: a project's markings are fixed when it is created.
-    """
-    key = (ws.db.url, project_id, user.clearance_text)
-    hit = _ALLOWED.get(key)
-    if hit is None:
-        with ws.db.read() as conn:
-            present = present_markings(conn, project_id)
-        allowed = visible(ws.scheme, user, present)
-        hit = (frozenset(allowed), len(allowed) == len(present))
-        with _LOCK:
-            _ALLOWED[key] = hit
-    return hit
-
-
-def may_see(ws: Workspace, user: User, project_id: int, marking: str) -> bool:
-    """Whether `user` is cleared for `marking` (a marking of that project's tasks)."""
-    allowed, _ = allowed_markings(ws, user, project_id)
-    return marking in allowed or ws.scheme.allows(user.clearance, ws.scheme.parse(marking))
+    return visible(scheme, user, present_markings(tx, project_id))
 
 
 def visible(scheme: MarkingScheme, user: User, markings: list[str]) -> list[str]:

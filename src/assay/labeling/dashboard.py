@@ -16,7 +16,8 @@ from sqlalchemy import Integer, case, cast, func, select
 from assay.domain.labels import payload_from_json
 from assay.labeling import gold as scoring
 from assay.labeling._access import marking_filter, visible_markings
-from assay.labeling.projects import get_project, summary
+from assay.labeling._tx import tx_for
+from assay.labeling.catalog import summary, visible_project
 from assay.labeling.users import User
 from assay.store.schema import (
     annotations_table as ann_t,
@@ -38,9 +39,9 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
         user.require("manage")
     now = time.time()
     with ws.db.read() as conn:
-        p = get_project(conn, project)
+        p = visible_project(conn, ws, user, project)
         visible = (
-            marking_filter(tasks.c.marking, visible_markings(conn, ws.scheme, user, p.id))
+            marking_filter(tasks.c.marking, visible_markings(tx_for(conn), ws.scheme, user, p.id))
             if user is not None
             else tasks.c.id.is_not(None)
         )

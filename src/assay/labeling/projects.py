@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Integer, and_, bindparam, case, cast, func, literal, select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.engine import Connection
 
 from assay import audit, versioning
 from assay.domain.labels import canonical_json, payload_from_json, payload_to_json
 from assay.domain.schema import LabelSchema
 from assay.errors import Conflict, InvalidInput, NotFound
-from assay.labeling._access import marking_filter, visible_markings
 from assay.labeling._db import write
-from assay.labeling.users import User
 from assay.store.schema import (
     annotations_table as ann_t,
 )
@@ -51,6 +49,8 @@ class Workflow(BaseModel):
     # `adaptive_min` labels first.
     adaptive: float | None = Field(default=None, gt=0.5, lt=1.0)
     adaptive_min: int = Field(default=1, ge=1, le=50)
+    # Whether a reviewer may decide on a task they answered themselves (off: four eyes).
+    self_review: bool = False
 
     @field_validator("review")
     @classmethod
@@ -69,6 +69,7 @@ class Project:
     schema: LabelSchema
     instructions: str
     workflow: Workflow
+    marking: str = ""  # declared by its creator; "" when only its items' markings count
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,54 +79,45 @@ class Project:
             "schema": self.schema.model_dump(mode="json"),
             "instructions": self.instructions,
             "workflow": self.workflow.model_dump(mode="json"),
+            "declared_marking": self.marking,
         }
 
 
-def _row_to_project(row: Any) -> Project:
-    return Project(
-        row.id,
-        row.name,
-        row.title,
-        row.dataset,
-        LabelSchema.from_stored(row.schema),
-        row.instructions,
-        Workflow.model_validate_json(row.workflow),
-    )
+@lru_cache(maxsize=256)
+def _parsed(schema: str, workflow: str) -> tuple[LabelSchema, Workflow]:
+    # Keyed by the stored text itself, so a changed project is parsed afresh.
+    return LabelSchema.from_stored(schema), Workflow.model_validate_json(workflow)
+
+
+def row_to_project(row: Any) -> Project:
+    """A `projects` row (by attribute, or a plain tuple in PROJECT_COLUMNS order)."""
+    if type(row) is tuple:
+        pid, name, title, dataset, schema, instructions, workflow, marking = row
+    else:
+        pid, name, title, dataset = row.id, row.name, row.title, row.dataset
+        schema, instructions, workflow, marking = (
+            row.schema,
+            row.instructions,
+            row.workflow,
+            row.marking,
+        )
+    sch, wf = _parsed(schema, workflow)
+    return Project(int(pid), name, title, dataset, sch, instructions, wf, marking or "")
+
+
+PROJECT_COLUMNS = "id, name, title, dataset, schema, instructions, workflow, marking"
 
 
 def get_project(conn: Connection, name: str) -> Project:
     row = conn.execute(select(projects).where(projects.c.name == name)).first()
     if row is None:
         raise NotFound(f"no project named {name!r}; see `assay project list`")
-    return _row_to_project(row)
+    return row_to_project(row)
 
 
 def project_by_id(conn: Connection, project_id: int) -> Project:
     row = conn.execute(select(projects).where(projects.c.id == project_id)).one()
-    return _row_to_project(row)
-
-
-# A project never changes after creation, so each process keeps the parsed ones.
-_CACHE: dict[tuple[str, int | str], Project] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def cached_project(ws: Workspace, key: int | str) -> Project:
-    """`get_project` (by name) or `project_by_id` (by id), read and parsed once per process.
-
-    A miss reads on its own snapshot, so callers may hold a write transaction meanwhile.
-    """
-    url = ws.db.url
-    with _CACHE_LOCK:
-        hit = _CACHE.get((url, key))
-    if hit is not None:
-        return hit
-    with ws.db.read() as conn:
-        p = project_by_id(conn, key) if isinstance(key, int) else get_project(conn, key)
-    with _CACHE_LOCK:
-        _CACHE[(url, p.id)] = p
-        _CACHE[(url, p.name)] = p
-    return p
+    return row_to_project(row)
 
 
 def create_project(
@@ -138,8 +130,13 @@ def create_project(
     instructions: str = "",
     title: str | None = None,
     actor: str | None = None,
+    marking: str | None = None,
 ) -> Project:
-    """Create a project with one task per item of the dataset's working state (plus gold)."""
+    """Create a project with one task per item of the dataset's working state (plus gold).
+
+    `marking` declares the project higher than its items (its title, instructions and
+    schema may say more than any one item); it can never make the project lower.
+    """
     if not name or not all(c.isalnum() or c in "-_." for c in name):
         raise InvalidInput(f"bad project name {name!r}: use letters, digits, '-', '_' or '.'")
     wf = workflow or Workflow()
@@ -159,6 +156,7 @@ def create_project(
                 workflow=canonical_json(wf.model_dump(mode="json")),
                 created=now_iso(),
                 created_by=actor or ws.actor,
+                marking=ws.scheme.render(ws.scheme.parse(marking)) if marking else "",
             )
         ).inserted_primary_key
         assert pid is not None  # an INSERT always has one
@@ -187,7 +185,13 @@ def create_project(
             actor or ws.actor,
             "project.create",
             f"project:{name}",
-            {"dataset": dataset, "tasks": n_tasks, "gold": n_gold, **wf.model_dump(mode="json")},
+            {
+                "dataset": dataset,
+                "tasks": n_tasks,
+                "gold": n_gold,
+                "marking": marking or "",
+                **wf.model_dump(mode="json"),
+            },
         )
         return project_by_id(conn, project_id)
 
@@ -264,36 +268,3 @@ def _set_priorities(conn: Connection, project_id: int) -> int:
             [{"b_id": k, "b_p": v} for k, v in best.items()],
         )
     return len(best)
-
-
-def list_projects(ws: Workspace, user: User | None) -> list[dict[str, Any]]:
-    """Projects with task counts a user may see (all counts when `user` is None)."""
-    out = []
-    with ws.db.read() as conn:
-        for row in conn.execute(select(projects).order_by(projects.c.name)).all():
-            p = _row_to_project(row)
-            out.append({**summary(ws, conn, p, user), "title": p.title, "dataset": p.dataset})
-    return out
-
-
-def summary(ws: Workspace, conn: Connection, p: Project, user: User | None) -> dict[str, Any]:
-    """Counts of a project's non-gold tasks visible to `user`."""
-    cond = [tasks.c.project_id == p.id, tasks.c.is_gold == 0]
-    if user is not None:
-        cond.append(marking_filter(tasks.c.marking, visible_markings(conn, ws.scheme, user, p.id)))
-    full = tasks.c.done >= func.coalesce(tasks.c.target, p.workflow.overlap)
-    row = conn.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(cast(case((full, 1), else_=0), Integer)), 0),
-            func.coalesce(
-                func.sum(cast(case((and_(~full, tasks.c.active > 0), 1), else_=0), Integer)), 0
-            ),
-        ).where(*cond)
-    ).one()
-    return {
-        "name": p.name,
-        "task_count": int(row[0]),
-        "done_count": int(row[1]),
-        "in_progress": int(row[2]),
-    }

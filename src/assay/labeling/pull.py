@@ -27,6 +27,7 @@ from assay.domain.labels import Region, box_iou, canonical_json, payload_from_js
 from assay.errors import InvalidInput
 from assay.labeling._db import write
 from assay.labeling.projects import get_project
+from assay.markings import carry_project_marking
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import assignments, tasks, working
 from assay.workspace import Workspace
@@ -104,6 +105,8 @@ def pull(ws: Workspace, dataset: str, project: str, mode: str, *, actor: str | N
             else:
                 records = [consensus_record(i, g) for i, g in answers.items()]
         n = versioning.set_labels(conn, ds, records)
+        ids = [r.item_id for r in records]
+        carry_project_marking(conn, ws.scheme, actor or ws.actor, p.name, ids, via="pull")
         audit.append(
             conn,
             actor or ws.actor,

@@ -21,10 +21,11 @@ from sqlalchemy import case
 
 from assay.domain.labels import canonical_json, payload_from_json
 from assay.errors import NotFound, PermissionDenied
-from assay.labeling._access import allowed_markings, may_see
+from assay.labeling._access import visible
 from assay.labeling._tx import Tx, in_list, write_tx
+from assay.labeling.catalog import open_project, open_with_markings
 from assay.labeling.items import item_view
-from assay.labeling.projects import Project, cached_project
+from assay.labeling.projects import Project
 from assay.labeling.users import User
 from assay.store.schema import tasks
 from assay.timeutil import now_iso
@@ -125,7 +126,6 @@ _CLAIM = (
     "ORDER BY t.priority, t.id LIMIT 1) "
     "AND (is_gold = 1 OR active < COALESCE(target, :k)) RETURNING id"
 )
-_CLAIM_ALL = _CLAIM.format(filter="")
 _LEASE = (
     "INSERT INTO assignments (task_id, project_id, user_id, state, leased_at, expires) "
     "VALUES (:t, :p, :u, 'leased', :now, :exp) ON CONFLICT (task_id, user_id) DO UPDATE "
@@ -165,7 +165,7 @@ def expire_leases(tx: Tx, ws: Workspace, now: float) -> int:
     stale = tx.all(_EXPIRED, {"now": now})
     for a_id, task_id, project_id in stale:
         if tx.run(_EXPIRE, {"id": a_id}):
-            overlap = cached_project(ws, int(project_id)).workflow.overlap
+            overlap = open_project(tx, ws, None, int(project_id)).workflow.overlap
             tx.run(RELEASE, {"id": task_id, "k": overlap})
     return len(stale)
 
@@ -187,8 +187,8 @@ def next_task(ws: Workspace, user: User, project: str, *, now: float | None = No
 def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> Lease | None:
     """`next_task` inside the caller's write transaction."""
     user.require("label")
-    p = cached_project(ws, project)
-    allowed, all_ok = allowed_markings(ws, user, p.id)
+    p, present = open_with_markings(tx, ws, user, project)
+    allowed = frozenset(visible(ws.scheme, user, present))
     expire_leases(tx, ws, now)
     stats = stats_row(tx, p.id, user.id)
     if stats.paused:
@@ -204,7 +204,7 @@ def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> L
     claimed = None
     gold = False
     for gold in (True, False) if want_gold else (False,):
-        claimed = _claim(tx, p, user, allowed, all_ok, gold)
+        claimed = _claim(tx, p, user, allowed, gold)
         if claimed is not None:
             break
     if claimed is None:
@@ -216,17 +216,13 @@ def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> L
     return _lease_view(ws, tx, claimed, expires)
 
 
-def _claim(
-    tx: Tx, p: Project, user: User, allowed: frozenset[str], all_ok: bool, gold: bool
-) -> int | None:
+def _claim(tx: Tx, p: Project, user: User, allowed: frozenset[str], gold: bool) -> int | None:
     if not allowed:
         return None
     params: dict[str, Any] = {"k": p.workflow.overlap, "p": p.id, "g": int(gold), "u": user.id}
-    if all_ok:
-        row = tx.one(_CLAIM_ALL, params)
-    else:
-        marks, extra = in_list("m", sorted(allowed))
-        row = tx.one(_CLAIM.format(filter=f"AND t.marking IN {marks}"), {**params, **extra})
+    # Always filtered: markings rise while the server runs, so no set is ever "all of them".
+    marks, extra = in_list("m", sorted(allowed))
+    row = tx.one(_CLAIM.format(filter=f"AND t.marking IN {marks}"), {**params, **extra})
     return int(row[0]) if row is not None else None
 
 
@@ -241,9 +237,13 @@ def task_for_user(tx: Tx, ws: Workspace, user: User, task_id: int) -> tuple[Task
     """The task row and project, or NotFound when missing or above the user's need-to-know."""
     found = tx.one(_TASK, {"t": task_id})
     row = TaskRow(*found) if found is not None else None
-    if row is None or not may_see(ws, user, row.project_id, row.marking):
+    if row is None or not ws.scheme.allows(user.clearance, ws.scheme.parse(row.marking)):
         raise NotFound(f"no task {task_id}")
-    return row, cached_project(ws, int(row.project_id))
+    try:
+        p, _present = open_with_markings(tx, ws, user, int(row.project_id))
+    except NotFound:  # a project above the user: its tasks are as unknown as it is
+        raise NotFound(f"no task {task_id}") from None
+    return row, p
 
 
 def previous(tx: Tx, client_id: str, user: User, action: str) -> dict[str, Any] | None:

@@ -15,12 +15,12 @@ from sqlalchemy.engine import Connection
 
 from assay import audit
 from assay.domain.labels import Region, payload_for_display, payload_to_json
-from assay.errors import Conflict, InvalidInput
+from assay.errors import Conflict, InvalidInput, PermissionDenied
 from assay.labeling._access import marking_filter, visible_markings
 from assay.labeling._db import write
 from assay.labeling._tx import tx_for
+from assay.labeling.catalog import visible_project
 from assay.labeling.items import item_view
-from assay.labeling.projects import get_project
 from assay.labeling.queue import open_flag, previous, remember, task_for_user
 from assay.labeling.submit import annotation_id, authored, check_client_id
 from assay.labeling.users import User
@@ -64,21 +64,24 @@ def review_next(ws: Workspace, user: User, project: str) -> dict[str, Any] | Non
     user.require("review")
     now = time.time()
     with write(ws.db) as conn:
-        p = get_project(conn, project)
-        allowed = visible_markings(conn, ws.scheme, user, p.id)
+        p = visible_project(conn, ws, user, project)
+        allowed = visible_markings(tx_for(conn), ws.scheme, user, p.id)
         free = or_(
             tasks.c.review_holder.is_(None),
             tasks.c.review_holder == user.id,
             tasks.c.review_expires < now,
         )
+        cond = [
+            tasks.c.project_id == p.id,
+            tasks.c.review == "pending",
+            marking_filter(tasks.c.marking, allowed),
+            free,
+        ]
+        if not p.workflow.self_review:
+            cond.append(~_answered_by(user))
         row = conn.execute(
             select(tasks.c.id, tasks.c.item_id)
-            .where(
-                tasks.c.project_id == p.id,
-                tasks.c.review == "pending",
-                marking_filter(tasks.c.marking, allowed),
-                free,
-            )
+            .where(*cond)
             .order_by(and_(tasks.c.review_holder == user.id).desc(), tasks.c.id)
             .limit(1)
         ).first()
@@ -121,6 +124,12 @@ def decide(
         if task.review != "pending":
             raise Conflict(f"task {task_id} is not waiting for review")
         answers = {a["id"]: a for a in task_annotations(conn, task_id)}
+        own = any(a["author"] == user.actor for a in answers.values())
+        if not p.workflow.self_review and (own or _answered(conn, task_id, user)):
+            raise PermissionDenied(
+                f"task {task_id} holds your own answer: another reviewer decides on it "
+                f"(project {p.name!r} does not allow self-review)"
+            )
         if annotation_id is not None and annotation_id not in answers:
             raise InvalidInput(f"annotation {annotation_id!r} is not a current answer to the task")
         if decision in ("accept",) and annotation_id is None:
@@ -180,6 +189,30 @@ def decide(
             {"project": p.name, "target": annotation_id, "annotation": ann, "comment": comment},
         )
         return result
+
+
+def _answered_by(user: User) -> Any:
+    """SQL: the task holds a submitted answer of `user`."""
+    return (
+        select(assignments.c.id)
+        .where(
+            assignments.c.task_id == tasks.c.id,
+            assignments.c.user_id == user.id,
+            assignments.c.state == "submitted",
+        )
+        .exists()
+    )
+
+
+def _answered(conn: Connection, task_id: int, user: User) -> bool:
+    held = conn.execute(
+        select(assignments.c.id).where(
+            assignments.c.task_id == task_id,
+            assignments.c.user_id == user.id,
+            assignments.c.state == "submitted",
+        )
+    ).first()
+    return held is not None
 
 
 def annotation_id_for_review(user: User, client_id: str) -> str:

@@ -14,6 +14,7 @@ from assay.domain.labels import (
     payload_from_json_trusted,
     payload_to_json,
 )
+from assay.markings import carry_project_marking
 from assay.store._sql import insert_ignore
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import working
@@ -80,6 +81,7 @@ def write_records(
             records.append(LabelRecord(item, kept + regions, sorted(sources), sorted(authors)))
         insert_ignore(conn, ann_t, annotations)
         n = set_labels(conn, ds, records)
+        carry_project_marking(conn, ws.scheme, actor, agg.project, ids, via="aggregate")
         added = len(ids) - len(current)
         audit.append(
             conn,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from assay.errors import AssayError, MissingExtra, PermissionDenied
-from assay.labeling.projects import get_project
+from assay.labeling.catalog import visible_project
 from assay.labeling.users import Capability, User
 from assay.server.deps import optional_user
 
@@ -65,7 +65,7 @@ def _page(request: Request, name: str, project: str | None, need: Capability) ->
     if project is not None:
         ws = request.app.state.workspace
         with ws.db.read() as conn:
-            p = get_project(conn, project)
+            p = visible_project(conn, ws, user, project)
         extra = {"project": p.name, "project_title": p.title}
     return _render(request, name, user, **extra)
 

@@ -60,6 +60,7 @@ datasets = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("created", String(40), nullable=False),
     Column("head", String(64)),  # commit id of the branch tip, NULL before the first commit
+    Column("marking", String(256), nullable=False, default=""),  # declared; "" = its items'
 )
 
 # The working state of a dataset: one row per member item with its labels of record.
@@ -203,6 +204,7 @@ projects = Table(
     Column("workflow", Text, nullable=False),  # Workflow as canonical JSON
     Column("created", String(40), nullable=False),
     Column("created_by", String(200), nullable=False),
+    Column("marking", String(256), nullable=False, default=""),  # declared; "" = its items'
 )
 
 # The markings present among a project's tasks, so need-to-know filters are `marking IN (...)`.
@@ -394,7 +396,7 @@ dataset_meta = Table(
 
 ID_TABLES = (label_classes, item_numbers, dataset_meta)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -421,11 +423,21 @@ def _add_stable_ids(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _add_declared_markings(conn: Connection) -> None:
+    for table in ("projects", "datasets"):
+        columns = {c["name"] for c in sa_inspect(conn).get_columns(table)}
+        if "marking" not in columns:
+            conn.exec_driver_sql(
+                f"ALTER TABLE {table} ADD COLUMN marking VARCHAR(256) NOT NULL DEFAULT ''"
+            )
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
     3: _add_task_target,
     4: _add_stable_ids,
+    5: _add_declared_markings,
 }
 
 

@@ -1,5 +1,6 @@
 """Datasets with a working state and an immutable, content-identified history."""
 
+from assay.versioning._query import compile_query
 from assay.versioning.commit import Revision, commit, history, resolve, split_spec, tag
 from assay.versioning.datasets import DatasetInfo, add_item_ids, add_items, create, remove_items
 from assay.versioning.diff import Diff, diff, labels_for, status
@@ -13,6 +14,7 @@ __all__ = [
     "add_item_ids",
     "add_items",
     "commit",
+    "compile_query",
     "create",
     "diff",
     "history",

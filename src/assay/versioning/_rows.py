@@ -212,14 +212,14 @@ def working_hashes(conn: Connection, ds: int) -> pa.Table:
 
 
 def item_attributes(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-    """(name, width, height, metadata JSON) of each item, read in chunks."""
+    """(name, width, height, metadata JSON, marking now) of each item, read in chunks."""
     p = _param(conn)
     out: dict[str, tuple[Any, ...]] = {}
     for start in range(0, len(ids), CHUNK):
         chunk = list(ids[start : start + CHUNK])
         marks = ",".join([p] * len(chunk))
         rows = conn.exec_driver_sql(
-            f"SELECT id, name, width, height, metadata FROM items WHERE id IN ({marks})",
+            f"SELECT id, name, width, height, metadata, marking FROM items WHERE id IN ({marks})",
             tuple(chunk),
         ).fetchall()
         for r in rows:

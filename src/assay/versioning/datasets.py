@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import and_, func, literal, not_, select
 from sqlalchemy.engine import Connection
 
 from assay.domain.labels import payload_hash
+from assay.domain.marking import MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.store import LocalBlobStore
 from assay.store._sql import insert_ignore, select_in
@@ -28,6 +29,7 @@ class DatasetInfo:
     head: str | None
     items: int
     commits: int
+    marking: str = ""  # the highest of its working items' markings and its declared one
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -36,6 +38,7 @@ class DatasetInfo:
             "head": self.head,
             "items": self.items,
             "commits": self.commits,
+            "marking": self.marking,
         }
 
 
@@ -46,11 +49,13 @@ def _check_name(name: str) -> None:
         )
 
 
-def create(conn: Connection, name: str) -> int:
+def create(conn: Connection, name: str, marking: str = "") -> int:
+    """Make an empty dataset; `marking` (rendered) declares it higher than its items."""
     _check_name(name)
     if conn.execute(select(datasets.c.id).where(datasets.c.name == name)).first():
         raise Conflict(f"dataset {name!r} already exists")
-    result = conn.execute(datasets.insert().values(name=name, created=now_iso(), head=None))
+    row = {"name": name, "created": now_iso(), "head": None, "marking": marking}
+    result = conn.execute(datasets.insert().values(**row))
     pk = result.inserted_primary_key
     assert pk is not None  # an INSERT always has one
     return int(pk[0])
@@ -67,7 +72,8 @@ def head_of(conn: Connection, ds: int) -> str | None:
     return conn.execute(select(datasets.c.head).where(datasets.c.id == ds)).scalar()
 
 
-def list_all(conn: Connection) -> list[DatasetInfo]:
+def list_all(conn: Connection, scheme: MarkingScheme | None = None) -> list[DatasetInfo]:
+    """Every dataset with its size, history length and (given a scheme) its marking."""
     members = (
         select(working.c.dataset_id, func.count().label("n"))
         .group_by(working.c.dataset_id)
@@ -88,9 +94,23 @@ def list_all(conn: Connection) -> list[DatasetInfo]:
         .outerjoin(history, history.c.dataset_id == datasets.c.id)
         .order_by(datasets.c.name)
     )
-    return [
-        DatasetInfo(r.id, r.name, r.created, r.head, r.n_items, r.n_commits)
+    out = [
+        DatasetInfo(r.id, r.name, r.created, r.head, r.n_items, r.n_commits, r.marking)
         for r in conn.execute(q)
+    ]
+    if scheme is None:
+        return out
+    present: dict[int, list[str]] = {}
+    rows = conn.execute(
+        select(working.c.dataset_id, items.c.marking)
+        .join(items, items.c.id == working.c.item_id)
+        .distinct()
+    )
+    for ds, marking in rows:
+        present.setdefault(int(ds), []).append(str(marking))
+    return [
+        replace(d, marking=scheme.highest_text([*present.get(d.id, []), d.marking or ""]))
+        for d in out
     ]
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 
 from playwright.sync_api import Route, expect
+from sqlalchemy import select
 from ui_site import Site, drag, image_to_screen, next_task_shown, task_id
 
 from assay.labeling import dashboard, next_task, submit
+from assay.store.schema import tasks
 from labeling_world import box
 
 
@@ -82,6 +84,11 @@ def test_every_page_works_offline_review_and_dashboard(site: Site) -> None:
         assert lease is not None
         submit(site.ws, user, lease.task_id, f"svc-{n}", [box(1, 1, 5, 5)], lead_time=2.0)
 
+    # the manager answers one task too: the review page never serves it back to them
+    own = next_task(site.ws, site.world.users["man"], "triage")
+    assert own is not None
+    submit(site.ws, site.world.users["man"], own.task_id, "own-work", [box(3, 3, 4, 4)])
+
     # the manager reviews: accept, fix, reject
     man = site.page()
     site.login(man, "man", "/review/triage")
@@ -108,6 +115,11 @@ def test_every_page_works_offline_review_and_dashboard(site: Site) -> None:
 
     decisions = [(r.decision, r.comment) for r in site.reviews()]
     assert decisions == [("accept", ""), ("fix", ""), ("reject", "the box misses the roof")]
+    with site.ws.db.read() as conn:
+        assert (
+            conn.execute(select(tasks.c.review).where(tasks.c.id == own.task_id)).scalar()
+            == "pending"
+        )  # left for another reviewer
     [fixed] = [
         a for a in site.annotations("triage", kind="review") if a["source_id"] == "review:fix"
     ]

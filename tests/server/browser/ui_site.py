@@ -19,6 +19,7 @@ from sqlalchemy import select
 from assay.domain.labels import Region, payload_to_json
 from assay.domain.schema import LabelSchema
 from assay.labeling import Workflow, create_project
+from assay.labeling.task_refs import task_refs
 from assay.store.schema import annotations_table, assignments, reviews, tasks
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
@@ -143,14 +144,15 @@ class Site:
         return [{**r._asdict(), "regions": json.loads(r.payload)} for r in rows]
 
     def task(self, task_id: str) -> Any:
+        """The task row behind the reference `task_id` that the page shows."""
+        row_id = task_refs(self.ws.db).decode(task_id)
         with self.ws.db.read() as conn:
-            return conn.execute(select(tasks).where(tasks.c.id == int(task_id))).one()
+            return conn.execute(select(tasks).where(tasks.c.id == row_id)).one()
 
     def assignment(self, task_id: str) -> Any:
+        row_id = task_refs(self.ws.db).decode(task_id)
         with self.ws.db.read() as conn:
-            return conn.execute(
-                select(assignments).where(assignments.c.task_id == int(task_id))
-            ).one()
+            return conn.execute(select(assignments).where(assignments.c.task_id == row_id)).one()
 
     def reviews(self) -> list[Any]:
         with self.ws.db.read() as conn:

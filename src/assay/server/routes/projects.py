@@ -9,9 +9,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from assay.labeling import review as rev
+from assay.labeling._tx import tx_for
+from assay.labeling.catalog import list_projects, project_marking, visible_project
 from assay.labeling.dashboard import dashboard as project_dashboard
-from assay.labeling.projects import get_project, list_projects
 from assay.labeling.queue import lease_next
+from assay.server._task_refs import refs, with_ref
 from assay.server.api_models import (
     Dashboard,
     Lease,
@@ -35,7 +37,7 @@ async def next_(project: str, request: Request) -> Response:
     lease = await hot_write(request, lambda tx: lease_next(tx, ws, user, project, time.time()))
     if lease is None:
         return Response(status_code=204)
-    return JSONResponse(lease.to_dict())
+    return JSONResponse(with_ref(refs(request), lease.to_dict()))
 
 
 @router.get("/projects", response_model=list[ProjectSummary])
@@ -46,11 +48,15 @@ def projects(ws: WorkspaceDep, user: CurrentUser) -> Any:
 
 @router.get("/projects/{project}", response_model=ProjectDetail, responses=statuses(404))
 def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
+    """A project's title, schema, instructions and workflow (404 as if missing when the
+    caller is below its marking)."""
     with ws.db.read() as conn:
-        p = get_project(conn, project)
+        p = visible_project(conn, ws, user, project)
+        marking = ws.scheme.render(project_marking(tx_for(conn), ws.scheme, p))
     d = p.to_dict()
     return {
         "name": d["name"],
+        "marking": marking,
         "title": d["title"],
         "dataset": d["dataset"],
         "schema": d["schema"],
@@ -59,6 +65,7 @@ def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
             "overlap": p.workflow.overlap,
             "gold_share": p.workflow.gold_share,
             "review": p.workflow.review,
+            "self_review": p.workflow.self_review,
         },
     }
 
@@ -73,7 +80,7 @@ async def review_next(project: str, request: Request, ws: WorkspaceDep, user: Cu
     found = await in_writer(request, lambda: rev.review_next(ws, user, project))
     if found is None:
         return Response(status_code=204)
-    return found
+    return with_ref(refs(request), found)
 
 
 @router.get("/projects/{project}/dashboard", response_model=Dashboard, responses=statuses(403, 404))

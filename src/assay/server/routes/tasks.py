@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -12,12 +12,13 @@ from assay.domain.labels import Region
 from assay.labeling import review as rev
 from assay.labeling.queue import skip_task
 from assay.labeling.submit import check_submission, submit_in
+from assay.labeling.users import User
+from assay.server._task_refs import refs, speaking_of
 from assay.server.api_models import Reviewed, Skipped, Submitted, statuses
 from assay.server.deps import CurrentUser, WorkspaceDep, current_user, hot_write, in_writer
+from assay.workspace import Workspace
 
 router = APIRouter(tags=["tasks"])
-# Task ids are row ids: a number SQLite can hold (a larger one is simply not a task).
-TaskPath = Annotated[int, Path(ge=0, le=2**63 - 1)]
 
 
 class SubmitBody(BaseModel):
@@ -41,51 +42,58 @@ class ReviewBody(BaseModel):
 
 
 @router.post("/tasks/{task_id}/submit", response_model=Submitted, responses=statuses(403, 404, 409))
-async def submit_(task_id: TaskPath, body: SubmitBody, request: Request) -> Response:
+async def submit_(task_id: str, body: SubmitBody, request: Request) -> Response:
     """Store an answer once; a retry with the same client_id returns duplicate=true."""
     # The hot path resolves the caller itself: each FastAPI dependency costs a resolution.
     ws, user = request.app.state.workspace, await current_user(request)
     check_submission(user, body.client_id, body.lead_time)
-    result = await hot_write(
-        request,
-        lambda tx: submit_in(
-            tx,
-            ws,
-            user,
-            task_id,
-            body.client_id,
-            body.regions,
-            body.lead_time,
-            body.model_assisted,
-        ),
-    )
+    tid = refs(request).decode(task_id)
+    with speaking_of(task_id, tid):
+        result = await hot_write(
+            request,
+            lambda tx: submit_in(
+                tx,
+                ws,
+                user,
+                tid,
+                body.client_id,
+                body.regions,
+                body.lead_time,
+                body.model_assisted,
+            ),
+        )
     return JSONResponse(result)
 
 
 @router.post("/tasks/{task_id}/skip", response_model=Skipped, responses=statuses(403, 404, 409))
 async def skip(
-    task_id: TaskPath, body: SkipBody, request: Request, ws: WorkspaceDep, user: CurrentUser
+    task_id: str, body: SkipBody, request: Request, ws: WorkspaceDep, user: CurrentUser
 ) -> Any:
-    return await in_writer(
-        request, lambda: skip_task(ws, user, task_id, body.client_id, body.reason)
-    )
+    tid = refs(request).decode(task_id)
+    with speaking_of(task_id, tid):
+        return await in_writer(
+            request, lambda: skip_task(ws, user, tid, body.client_id, body.reason)
+        )
 
 
 @router.post("/tasks/{task_id}/review", response_model=Reviewed, responses=statuses(403, 404, 409))
 async def review(
-    task_id: TaskPath, body: ReviewBody, request: Request, ws: WorkspaceDep, user: CurrentUser
+    task_id: str, body: ReviewBody, request: Request, ws: WorkspaceDep, user: CurrentUser
 ) -> Any:
     """Accept an annotation, fix and accept it, or reject the task's work with a comment."""
-    return await in_writer(
-        request,
-        lambda: rev.decide(
-            ws,
-            user,
-            task_id,
-            body.client_id,
-            body.decision,
-            annotation_id=body.annotation_id,
-            regions=body.regions,
-            comment=body.comment,
-        ),
+    tid = refs(request).decode(task_id)
+    with speaking_of(task_id, tid):
+        return await in_writer(request, lambda: _decide(ws, user, tid, body))
+
+
+def _decide(ws: Workspace, user: User, task_id: int, body: ReviewBody) -> Any:
+    return rev.decide(
+        ws,
+        user,
+        task_id,
+        body.client_id,
+        body.decision,
+        annotation_id=body.annotation_id,
+        regions=body.regions,
+        comment=body.comment,
     )

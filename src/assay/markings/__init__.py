@@ -1,0 +1,12 @@
+"""Item markings after ingest: they only go up, everywhere at once, and always on the record.
+
+Every path that meets an existing item with a marking of its own (ingest, import, pull,
+aggregation, model predictions, `assay item mark`) calls `raise_markings` inside its write
+transaction. The item, every task made from it and the markings each project holds move
+together, and one audit event per item records the old and the new marking. Lowering is a
+separate, deliberate act (`downgrade`) that names an admin and a reason.
+"""
+
+from assay.markings._raise import MarkChange, carry_project_marking, downgrade, raise_markings
+
+__all__ = ["MarkChange", "carry_project_marking", "downgrade", "raise_markings"]
