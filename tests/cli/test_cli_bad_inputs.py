@@ -137,3 +137,29 @@ def test_serve_on_a_taken_port_or_an_unknown_host(ws: Path, run_cli: RunCli) -> 
     res = run_cli("-w", ws, "serve", "--host", "no-such-host.invalid", code=1)
     assert "--host no-such-host.invalid" in res.stderr
     run_cli("-w", ws, "serve", "--port", "99999", code=2)
+
+
+def test_parquet_cell_nested_too_deep(tmp_path: Path, ws: Path, cli: RunCli) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from assay.formats import ExportBundle, ExportRow, parquet
+
+    data = b"Field report: levee seepage at km 12."
+    row = ExportRow(
+        item_id="r1", name="r1.txt", media_type="text/plain", width=None, height=None,
+        marking="UNCLASSIFIED", metadata={}, regions=[], read_bytes=lambda: data,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    parquet.write(
+        ExportBundle(rows=[row], label_names=[], dataset="d", revision="c0ffee",
+                     marking="UNCLASSIFIED", copy_media=True),
+        out,
+    )  # fmt: skip
+    path = out / "items.parquet"
+    table = pq.read_table(path)
+    column = table.schema.get_field_index("metadata")
+    table = table.set_column(column, "metadata", pa.array([DEEP_JSON], pa.string()))
+    pq.write_table(table, path)
+    res = cli("-w", ws, "import", path, "--format", "parquet", "--dataset", "d", code=1)
+    assert "metadata: JSON nested too deep" in res.stderr

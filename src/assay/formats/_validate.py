@@ -73,6 +73,16 @@ def load_json(path: Path, name: str | None = None) -> Any:
         raise InvalidInput(f"{label}: JSON nested too deep to read") from None
 
 
+def json_cell(text: str, file: str, place: str) -> Any:
+    """Parse JSON held in one field of a file (a Parquet cell), failing with file and place."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(file, place, f"invalid JSON: {exc.msg}")
+    except RecursionError:
+        fail(file, place, "JSON nested too deep to read")
+
+
 def type_name(value: Any) -> str:
     if value is None:
         return "null"
