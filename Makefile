@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[server,eval,quality]'
+	$(BIN)/pip install -q -e '.[server,eval,quality,sensors]'
 	touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.core

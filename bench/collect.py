@@ -16,6 +16,7 @@ ORDER = [
     ("Labeling server (issue 3)", ["labeling"]),
     ("Label quality (issue 4)", ["quality", "quality_overlap", "quality_project"]),
     ("Evaluation (issue 5)", ["evaluation", "corruptions"]),
+    ("Sensors (issue 14)", ["sensors_fmv"]),
     ("Formats and segmentation evaluation (issue 12)", ["segm"]),
     ("Trust (issue 11)", ["trust_marks", "hardening"]),
 ]
@@ -37,6 +38,7 @@ scripts; every section says how it was produced.
 | `eval_detection.py` | COCO eval vs pycocotools and faster-coco-eval |
 | `eval_segm.py` | COCO segm (mask) eval vs pycocotools and faster-coco-eval |
 | `eval_corruptions.py` | ImageNet-C corruptions vs imagecorruptions |
+| `sensors_fmv.py` | drone video ingest (frames + KLV) vs klvdata + PyAV and stanag4609 |
 """
 
 

@@ -16,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from samples import write_flood_town
 
+from assay.ingest.sensors.synth import write_flight, write_scene
+
 SCHEMA = """title: Flood damage survey
 controls:
   - name: label
@@ -24,6 +26,13 @@ controls:
   - name: damage
     type: choices
     labels: [none, minor, destroyed]
+"""
+
+TRAFFIC = """title: Traffic on flooded roads
+controls:
+  - name: label
+    type: boxes
+    labels: [vehicle, boat, person]
 """
 
 
@@ -54,6 +63,19 @@ def main(target: str = "demo") -> None:
     run("dataset", "add", "field-reports", "--items", "media_type=text/plain", cwd=ws)
     run("commit", "field-reports", "-m", "reports from the first 24 hours", cwd=ws)
     run("show", "field-reports@HEAD", cwd=ws)
+    # A drone flight over the town: MPEG-TS video with a MISB ST 0601 KLV telemetry stream.
+    flight = data / "drone" / "flight-07.ts"
+    flight.parent.mkdir(parents=True, exist_ok=True)
+    write_flight(flight, seconds=20, width=640, height=360)
+    run("ingest", str(flight), "--source", "survey-quad-2", "--every", "2", cwd=ws)
+    # An aerial scene of the town (GeoTIFF), stored as a COG and cut into 512 px chips.
+    scene = data / "scenes" / "town-ortho.tif"
+    scene.parent.mkdir(parents=True, exist_ok=True)
+    write_scene(scene)
+    run("ingest", str(scene), "--source", "ortho-mosaic", cwd=ws)
+    # The flight's frames as a dataset: a video labeling project tracks vehicles over them.
+    run("dataset", "create", "flight-07", cwd=ws)
+    run("dataset", "add", "flight-07", "--items", "media_type=image/jpeg", cwd=ws)
     run(
         "import", str(data / "labels_v1.json"), "--format", "labelstudio",
         "--dataset", "flood-town", "--images", str(data), cwd=ws,
@@ -72,6 +94,7 @@ def main(target: str = "demo") -> None:
     run("export", "flood-town@HEAD", "--format", "coco", "--out", str(root / "export-coco"), cwd=ws)
     run("audit", "verify", cwd=ws)
     (ws / "schema.yaml").write_text(SCHEMA)
+    (ws / "traffic.yaml").write_text(TRAFFIC)
     print(
         f"""
 Demo workspace ready in {ws}
@@ -85,7 +108,10 @@ Next, try:
 Label it in the browser (schema.yaml is there):
   ASSAY_PASSWORD=change-me assay user add ana --role admin --clearance CUI
   assay project create survey --schema schema.yaml --dataset flood-town --overlap 2
+  assay project create traffic --schema traffic.yaml --dataset flight-07
   assay serve        # then open http://127.0.0.1:8000/login as ana
+  # /label/survey labels the scenes, /video/traffic tracks vehicles on the drone
+  # flight with its telemetry, /map shows footprints, the flight, labels and the scene
 (assay is installed in .venv: activate it with `source .venv/bin/activate`.)"""
     )
 

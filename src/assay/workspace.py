@@ -24,6 +24,7 @@ from assay.domain.commit import Commit
 from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.ingest import IngestReport, ingest_paths
+from assay.ingest.sensors.options import SensorOptions
 from assay.store import Database, LocalBlobStore
 from assay.store._sql import select_in
 from assay.store.schema import items
@@ -140,9 +141,13 @@ class Workspace:
         text_field: str = "text",
         progress: Callable[[int, int], None] | None = None,
         follow_symlinks: bool = False,
+        sensors: SensorOptions | None = None,
     ) -> IngestReport:
         """Ingest files and folders (recursively); the same bytes give the same item.
 
+        Videos (.ts, .mpg, .mp4, .mkv) become an item and their sampled frames derived items
+        with MISB ST 0601 telemetry and footprints; georeferenced scenes (GeoTIFF, COG, NITF,
+        JPEG 2000) an item stored as a COG and their chips derived items; `sensors` sets how.
         Symbolic links out of `paths` are skipped (with the reason in the report) unless
         `follow_symlinks`; FIFOs and devices always are.
         """
@@ -157,6 +162,7 @@ class Workspace:
             text_field=text_field,
             progress=progress,
             follow_symlinks=follow_symlinks,
+            sensors=sensors,
         )
 
     # --- datasets ----------------------------------------------------------------------------
@@ -326,6 +332,7 @@ class Workspace:
         action: str = "export",
         strict: bool = False,
         all_annotations: bool = False,
+        scene: bool = False,
         embed_media: bool = False,
     ) -> Any:
         """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format.
@@ -334,7 +341,9 @@ class Workspace:
         The result's `dropped` counts, per kind, what the format could not hold; with `strict`
         any drop is an `InvalidInput` and nothing is written. `all_annotations` writes every
         stored annotation of every author (and predictions) where the format has a slot per
-        annotation, instead of the labels of record only. `embed_media` writes the media bytes
+        annotation, instead of the labels of record only. `scene` writes chips' labels on
+        their scenes, objects cut by chip borders merged (`assay.formats._scene`).
+        `embed_media` writes the media bytes
         into the label file itself (Parquet: an ``image`` column Hugging Face `datasets` reads as
         an `Image` feature) instead of a ``media/`` folder.
         """
@@ -353,6 +362,10 @@ class Workspace:
         rev = self.resolve(spec, default_head=False)
         with gc_paused():
             bundle = export_bundle(self, rev, all_annotations=all_annotations)
+            if scene:
+                from assay.formats._scene import to_scenes
+
+                to_scenes(self, bundle)
             bundle.copy_media = media and not embed_media
             bundle.embed_media = embed_media
             _keep_held_media(codec, bundle, spec)

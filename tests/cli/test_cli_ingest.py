@@ -9,6 +9,7 @@ from assay import Workspace
 
 JSON_KEYS = {
     "files", "new", "duplicate", "failed", "failures", "skipped", "skips", "item_ids", "raised",
+    "notes",
 }  # fmt: skip
 
 

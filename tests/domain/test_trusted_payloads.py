@@ -10,8 +10,10 @@ from assay.domain.labels import (
     payload_from_json,
     payload_from_json_trusted,
     payload_hash,
+    payload_text_and_hash,
     payload_to_json,
 )
+from label_strategies import region
 
 coords = st.floats(min_value=0, max_value=4000, allow_nan=False, width=32)
 regions = st.one_of(
@@ -56,3 +58,12 @@ def test_trusted_decoding_equals_validated_decoding(payload: list[Region]) -> No
     assert trusted == payload_from_json(text) == payload
     assert payload_hash(trusted) == payload_hash(payload)
     assert [r.model_dump() for r in trusted] == [r.model_dump() for r in payload]
+
+
+@given(st.lists(region(), max_size=8))
+def test_payload_text_and_hash_equal_the_two_canonical_forms(regions: list[Region]) -> None:
+    regions = [
+        r.model_copy(update={"id": f"r{k}", "author": "user:ana" if k % 2 else None})
+        for k, r in enumerate(regions)
+    ]
+    assert payload_text_and_hash(regions) == (payload_to_json(regions), payload_hash(regions))

@@ -145,3 +145,12 @@ def test_a_version_4_workspace_migrates_and_numbers_as_before(tmp_path: Path) ->
         assert again["categories"] == doc["categories"]
     finally:
         w.close()
+
+
+def test_label_map_docstring_example_runs() -> None:
+    import doctest
+
+    from assay.domain import labelmap
+
+    result = doctest.testmod(labelmap)
+    assert result.attempted > 0 and result.failed == 0

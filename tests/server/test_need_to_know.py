@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sensor_denials import deny_map_layers, deny_save_tracks, deny_video, deny_videos
 
 from assay.server import Settings, create_app
 from labeling_world import HIDDEN, PASSWORD, Client, World
@@ -225,6 +226,10 @@ DENIALS: dict[tuple[str, str], Callable[[World, Client], None]] = {
     ("POST", "/api/v1/tasks/{task_id}/review"): deny_review,
     ("GET", "/api/v1/items/{item_id}"): deny_item,
     ("GET", "/api/v1/items/{item_id}/blob"): deny_blob,
+    ("GET", "/api/v1/projects/{project}/videos"): deny_videos,
+    ("GET", "/api/v1/projects/{project}/videos/{video_id}"): deny_video,
+    ("POST", "/api/v1/projects/{project}/videos/{video_id}/tracks"): deny_save_tracks,
+    ("GET", "/api/v1/map/layers"): deny_map_layers,
 }
 
 

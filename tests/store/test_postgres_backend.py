@@ -70,3 +70,18 @@ def test_ingest_commit_diff_export_on_postgres(pg_url: str, tmp_path: Path) -> N
     assert out["marking"] == "CUI/FLOOD"
     assert ws.audit_verify().ok
     ws.close()
+
+
+def test_geo_queries_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    from assay.ingest.sensors.synth import write_flight
+
+    write_flight(tmp_path / "f.ts", seconds=4, klv_hz=5)
+    ws = Workspace.init(tmp_path / "ws")
+    assert ws.db.engine.dialect.name == "postgresql"
+    ws.ingest([tmp_path / "f.ts"])
+    ws.create_dataset("near")
+    # Frame centres every 15 m east of the start: 0, 15 and 30 m lie within 40 m.
+    assert ws.add_items("near", "near 29.7604,-95.3698,40") == 3
+    ws.create_dataset("box")
+    assert ws.add_items("box", "within -95.3699,29.76,-95.3696,29.761") == 2
+    ws.close()

@@ -4,13 +4,14 @@ checkout and export."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from assay.cli._common import Env, json_option, pass_env, path_arg, say_raised
+from assay.ingest.sensors.options import ChipOptions, SensorOptions, VideoOptions
 
 strict_option = click.option(
     "--strict",
@@ -45,6 +46,8 @@ EXPORT_FORMATS = [
     "labelstudio",
     "jsonl",
     "parquet",
+    "geojson",
+    "stac",
 ]
 
 
@@ -75,6 +78,51 @@ def init(env: Env, directory: Path, as_json: bool) -> None:
     help="Also read symbolic links that point outside the given paths (FIFOs and devices "
     "are never read).",
 )
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Video: keep one frame every this many seconds (0 keeps every frame).",
+)
+@click.option(
+    "--scene-change",
+    type=click.FloatRange(0, 1),
+    help="Video: also keep a frame whose mean pixel change from the last kept one exceeds "
+    "this fraction (0-1).",
+)
+@click.option("--max-frames", type=click.IntRange(min=1), help="Video: keep at most N frames.")
+@click.option(
+    "--dedup",
+    type=click.IntRange(0, 64),
+    help="Video: drop a frame whose perceptual hash is within this many bits of a kept one.",
+)
+@click.option(
+    "--klv",
+    type=click.Choice(["lenient", "strict"]),
+    default="lenient",
+    show_default=True,
+    help="Video KLV: strict rejects a file with any bad packet; lenient keeps bad packets and "
+    "records each problem.",
+)
+@click.option(
+    "--chip",
+    type=click.IntRange(min=16),
+    default=512,
+    show_default=True,
+    help="Scene: chip size in pixels (georeferenced GeoTIFF, COG, NITF, JPEG 2000).",
+)
+@click.option(
+    "--overlap",
+    type=click.IntRange(min=0),
+    default=64,
+    show_default=True,
+    help="Scene: pixels shared by neighbouring chips.",
+)
+@click.option(
+    "--bands",
+    help="Scene: 1-based bands of the chips' display rendering, e.g. 4,3,2 (default 1,2,3).",
+)
 @json_option
 @pass_env
 def ingest(
@@ -84,10 +132,29 @@ def ingest(
     source: str,
     text_field: str,
     follow_symlinks: bool,
+    every: float,
+    scene_change: float | None,
+    max_frames: int | None,
+    dedup: int | None,
+    klv: Literal["lenient", "strict"],
+    chip: int,
+    overlap: int,
+    bands: str | None,
     as_json: bool,
 ) -> None:
-    """Ingest image and text files (recursively) as items."""
+    """Ingest image, text, video and scene files (recursively) as items.
+
+    A drone video (.ts, .mpg, .mp4, .mkv) becomes an item, and its sampled frames derived
+    items carrying their MISB ST 0601 KLV telemetry and ground footprint. A georeferenced
+    scene (GeoTIFF, COG, NITF, JPEG 2000) is stored as a Cloud-Optimized GeoTIFF and cut into
+    chips, derived items with their window, CRS, transform and footprint."""
     ws = env.workspace()
+    sensors = SensorOptions(
+        video=VideoOptions(
+            every=every, scene_change=scene_change, max_frames=max_frames, dedup=dedup, klv=klv
+        ),
+        chips=ChipOptions(size=chip, overlap=overlap, bands=_bands(bands)),
+    )
     with env.progress("hashing") as progress:
         report = ws.ingest(
             list(paths),
@@ -96,12 +163,15 @@ def ingest(
             text_field=text_field,
             progress=progress,
             follow_symlinks=follow_symlinks,
+            sensors=sensors,
         )
     if as_json:
         env.emit_json(report.to_dict())
         return
     for f in [*report.skipped, *report.failed]:
         env.err.print(f"[yellow]skipped[/] {escape(f.path)}: {escape(f.reason)}")
+    for f in report.notes:
+        env.err.print(f"[yellow]note[/] {escape(f.path)}: {escape(f.reason)}")
     if not report.new and report.duplicate and not report.failed and not report.skipped:
         env.say(f"nothing new: all {len(report.duplicate)} item(s) were already ingested")
     else:
@@ -115,6 +185,15 @@ def ingest(
             )
         )
     say_raised(env, report.raised)
+
+
+def _bands(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected band numbers like 4,3,2") from None
 
 
 @click.command("import")
@@ -177,6 +256,16 @@ def _render_diff(env: Env, d: Diff) -> None:
     kinds = ", ".join(f"{k} {v}" for k, v in s.items() if not k.startswith("items_") and v)
     if kinds:
         env.say(f"label changes: {kinds}")
+    for t in d.tracks:
+        frames = sorted(t.frames)
+        span = f"frame {frames[0]}" if len(frames) == 1 else f"frames {frames[0]}-{frames[-1]}"
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(t.changes.items()))
+        keys = "".join(
+            f"; keyframes {word} {', '.join(map(str, sorted(fs)))}"
+            for word, fs in (("added", t.keyframes_added), ("removed", t.keyframes_removed))
+            if fs
+        )
+        env.say(f"track {t.track_id} ({t.label}) in {t.sequence}: {span} ({kinds}){keys}")
     if d.changes:
         _render_changes(env, d.changes)
 
@@ -295,6 +384,7 @@ def _write(
     media: bool = True,
     strict: bool = False,
     all_annotations: bool = False,
+    scene: bool = False,
     embed_media: bool = False,
 ) -> None:
     result = env.workspace().export(
@@ -305,6 +395,7 @@ def _write(
         action=action,
         strict=strict,
         all_annotations=all_annotations,
+        scene=scene,
         embed_media=embed_media,
     )
     _warn_dropped(env, f"{fmt} {action}", result["dropped"])
@@ -335,6 +426,12 @@ def _write(
     help="Write every stored annotation of every author and every prediction, not only the "
     "labels of record (formats with a slot per annotation: labelstudio, jsonl, parquet).",
 )
+@click.option(
+    "--scene",
+    is_flag=True,
+    help="Write chips' labels on their scenes (scene pixel coordinates), objects cut by chip "
+    "borders merged.",
+)
 @strict_option
 @json_option
 @pass_env
@@ -346,6 +443,7 @@ def export(
     no_media: bool,
     embed_media: bool,
     all_annotations: bool,
+    scene: bool,
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -363,6 +461,7 @@ def export(
         media=not no_media,
         strict=strict,
         all_annotations=all_annotations,
+        scene=scene,
         embed_media=embed_media,
     )
 

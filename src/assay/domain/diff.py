@@ -79,16 +79,28 @@ def similarity(a: Region, b: Region) -> float:
     return box_iou(ba, bb)
 
 
+def _identity(r: Region) -> str:
+    """What makes a region the same object on both sides: its track, else its id."""
+    tid = r.attributes.get("track_id")
+    if isinstance(tid, int) and not isinstance(tid, bool):
+        return f"track:{r.control}:{tid}"
+    return r.id
+
+
 def _pair(before: list[Region], after: list[Region]) -> list[tuple[Region | None, Region | None]]:
     pairs: list[tuple[Region | None, Region | None]] = []
-    # Ids pair regions only where they are unique on both sides; the rest pair by geometry.
-    seen_before = Counter(r.id for r in before if r.id)
-    seen_after = Counter(r.id for r in after if r.id)
-    by_id = {r.id: r for r in after if r.id and seen_after[r.id] == 1 and seen_before[r.id] == 1}
+    # Track ids, else region ids, pair regions only where they are unique on both sides; the
+    # rest pair by geometry.
+    seen_before = Counter(k for r in before if (k := _identity(r)))
+    seen_after = Counter(k for r in after if (k := _identity(r)))
+    by_id = {
+        k: r for r in after if (k := _identity(r)) and seen_after[k] == 1 and seen_before[k] == 1
+    }
     left: list[Region] = []
     used: set[int] = set()
     for r in before:
-        match = by_id.get(r.id) if r.id else None
+        key = _identity(r)
+        match = by_id.get(key) if key else None
         if match is not None and id(match) not in used and match.kind == r.kind:
             pairs.append((r, match))
             used.add(id(match))

@@ -26,8 +26,10 @@ __all__ = [
     "payload_from_json",
     "payload_from_json_trusted",
     "payload_hash",
+    "payload_text_and_hash",
     "payload_to_json",
     "regions_from_dicts",
+    "trusted_region",
 ]
 
 RegionKind = Literal["box", "polygon", "point", "span", "choice", "text", "rating", "ranking"]
@@ -92,11 +94,37 @@ class Region(BaseModel):
 
     def content_key(self) -> dict[str, Any]:
         """What makes two regions the same label: everything but id, author and score."""
-        return self.model_dump(exclude={"id", "author", "score"}, exclude_none=True)
+        return _record(self, ("id", "author", "score"))
+
+
+def _record(r: Region, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    # `r.model_dump(exclude_none=True)` without the serializer's cost: the fields are plain
+    # values (tuples encode as JSON lists), so the canonical JSON is the same.
+    return {k: v for k, v in r.__dict__.items() if v is not None and k not in exclude}
 
 
 def payload_to_json(regions: list[Region]) -> str:
-    return canonical_json([r.model_dump(exclude_none=True) for r in regions])
+    return canonical_json([_record(r) for r in regions])
+
+
+_HASH_EXCLUDED = ("id", "author", "score")
+
+
+def payload_text_and_hash(regions: list[Region]) -> tuple[str, str]:
+    """`payload_to_json(regions)` and `payload_hash(regions)` at once, encoding each field of
+    each region once (a bulk import's cost is mostly encoding coordinates, and both texts hold
+    the same ones). With sorted keys and no spaces, a JSON object is its sorted ``"key":value``
+    pairs joined by commas, so both texts are assembled from the same encoded values."""
+    records: list[str] = []
+    keys: list[str] = []
+    for r in regions:
+        fields = sorted((k, v) for k, v in r.__dict__.items() if v is not None)
+        parts = [(k, f'"{k}":{canonical_json(v)}') for k, v in fields]
+        records.append("{" + ",".join(p for _k, p in parts) + "}")
+        keys.append("{" + ",".join(p for k, p in parts if k not in _HASH_EXCLUDED) + "}")
+    text = "[" + ",".join(records) + "]"
+    digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
+    return text, digest
 
 
 def payload_from_json(text: str) -> list[Region]:
@@ -143,6 +171,12 @@ def _construct(d: dict[str, Any]) -> Region:
     object.__setattr__(region, "__pydantic_extra__", None)
     object.__setattr__(region, "__pydantic_private__", None)
     return region
+
+
+def trusted_region(fields: dict[str, Any]) -> Region:
+    """A region from fields a reader has checked itself (tuples in place), without pydantic's
+    validation: for bulk imports, where it costs more than everything else."""
+    return _construct(fields)
 
 
 def payload_from_json_trusted(text: str) -> list[Region]:

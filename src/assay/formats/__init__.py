@@ -8,7 +8,19 @@ Example:
 
 from __future__ import annotations
 
-from assay.formats import coco, cvat, cvat_video, jsonl, labelstudio, mot, parquet, voc, yolo
+from assay.formats import (
+    coco,
+    cvat,
+    cvat_video,
+    geojson,
+    jsonl,
+    labelstudio,
+    mot,
+    parquet,
+    stac,
+    voc,
+    yolo,
+)
 from assay.formats._model import (
     ExportBundle,
     ExportRow,
@@ -22,7 +34,8 @@ from assay.formats._validate import BOUNDS_TOLERANCE_PX
 
 def _build() -> Registry:
     registry = Registry()
-    for module in (coco, yolo, voc, labelstudio, jsonl, parquet, cvat, cvat_video, mot):
+    for module in (coco, yolo, voc, labelstudio, jsonl, parquet, cvat, cvat_video, mot, geojson,
+                   stac):  # fmt: skip
         registry.register(module.CODEC)
     registry.register(yolo.SEGMENT_CODEC)
     return registry

@@ -10,8 +10,8 @@ One COCO annotation is one object. Reading:
 - an RLE ``segmentation`` (crowd regions) gives a box region (its ``bbox``) holding the mask
   unchanged in the attribute ``rle`` (``{"size": [h, w], "counts": ...}``);
 - ``iscrowd: 1`` becomes the attribute ``iscrowd``; the file's ``area`` becomes the attribute
-  ``area`` when it is not the area of the geometry (always for RLE), so it is written back as it
-  was; other keys of ``attributes`` become region attributes.
+  ``area`` (for a box only when it is not w*h), so it is written back as it was; other keys of
+  ``attributes`` become region attributes.
 
 Writing: boxes get ``segmentation`` = their rectangle as one polygon ring, the form pycocotools
 itself gives box results (``COCO.loadRes``) - an annotation with ``[]`` or with no
@@ -54,8 +54,10 @@ def _differs(a: float, b: float) -> bool:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def to_regions(a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: str) -> list[Region]:
-    """The regions of one COCO annotation (validated, naming the failing field)."""
+def to_regions(
+    a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: str, author: str | None = None
+) -> list[Region]:
+    """The regions of one COCO annotation (validated, naming the failing field), by `author`."""
     attrs = dict(v.need_attributes(a.get("attributes", {}), f, place + ".attributes"))
     score = a.get("score")
     if score is not None:
@@ -70,7 +72,7 @@ def to_regions(a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: s
     if area is not None:
         area = v.need_number(area, f, place + ".area")
     seg = a.get("segmentation", [])
-    base: dict[str, Any] = {"label": label, "score": score}
+    base: dict[str, Any] = {"label": label, "score": score, "author": author}
     if isinstance(seg, dict):
         rle = _rle(seg, m, f, place + ".segmentation")
         box = _bbox(a, m, f, place) if "bbox" in a else _rle_box(rle)
@@ -94,8 +96,8 @@ def to_regions(a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: s
             if area is not None and _differs(area, bbox[2] * bbox[3]):
                 attrs["area"] = area
             return [Region(id=rid, kind="box", box=bbox, attributes=attrs, **base)]
-    if area is not None and _differs(area, sum(shoelace(p) for p in polys)):
-        attrs["area"] = area
+    if area is not None:
+        attrs["area"] = area  # COCO's area of an outline is its mask's pixel count, kept as is
     if len(polys) > 1:
         attrs["object"] = rid
     return [

@@ -56,25 +56,47 @@ def candidates(ref: str) -> list[str]:
     return _unique([clean, posixpath.basename(clean)])
 
 
-def resolve(ref: str, images: Path) -> Path | None:
+def resolve(ref: str, images: Path, real_dirs: dict[str, str] | None = None) -> Path | None:
     """The first existing candidate file for `ref` under `images`, or None.
 
-    A candidate that is a symbolic link out of `images`, or a FIFO or device, is an error
-    naming `ref` (not a silent miss: the file is there, it may just not be read).
+    `real_dirs` caches folders' real paths across the calls of one read (a big label file names
+    tens of thousands of images in a few folders). A candidate that is a symbolic link out of
+    `images`, or a FIFO or device, is an error naming `ref` (not a silent miss: the file is
+    there, it may just not be read).
     """
-    root = images.resolve()
+    cache = real_dirs if real_dirs is not None else {}
+    root_text = _real_dir(str(images), cache)
+    root = Path(root_text)
     for rel in candidates(ref):
         if not rel or rel.startswith("/"):
             continue
-        lexical = Path(os.path.normpath(root / rel))
-        if not lexical.is_relative_to(root) or not os.path.lexists(lexical):
+        folder, _, name = rel.rpartition("/")
+        if name in ("", ".", ".."):
             continue
-        contained(lexical, [root], f"media {ref!r}")
-        path = lexical.resolve()
-        if path.is_dir():
+        if not Path(os.path.normpath(os.path.join(root_text, rel))).is_relative_to(root):
+            continue  # ".." out of `images`: never used (the next candidate is the base name)
+        real = _real_dir(os.path.join(root_text, folder), cache) if folder else root_text
+        text = os.path.join(real, name)
+        if not os.path.lexists(text):
+            continue
+        if os.path.islink(text):
+            text = os.path.realpath(text)
+        path = Path(text)
+        if not path.is_relative_to(root):
+            raise InvalidInput(
+                f"media {ref!r}: links to {text}, outside the images folder {root_text}"
+            )
+        if os.path.isdir(text):
             continue
         return regular_file(path, f"media {ref!r}")
     return None
+
+
+def _real_dir(folder: str, cache: dict[str, str]) -> str:
+    real = cache.get(folder)
+    if real is None:
+        real = cache[folder] = os.path.realpath(folder)
+    return real
 
 
 def image_size(path: Path, name: str) -> tuple[int, int]:

@@ -1,8 +1,10 @@
 """Frames of a sequence: how the track formats (CVAT for video, MOT) group and order items.
 
 A frame item carries metadata ``sequence`` (its video or sequence name) and ``frame`` (its
-0-based index). Items without a ``sequence`` belong to one sequence named after the dataset;
-within a sequence they are ordered by ``frame``, then by name.
+0-based index). Frames sampled from an ingested video carry ``frame`` as a mapping
+(``index``, ``pts``, ``time_s``): their sequence is the video (its path, else the item name
+before ``#``) and their order the decoded frame index. Items without either belong to one
+sequence named after the dataset; within a sequence they are ordered by ``frame``, then by name.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ def sequences(bundle: ExportBundle, rows: list[ExportRow]) -> dict[str, list[Exp
     """Rows grouped by sequence name (first-seen order), each group in frame order."""
     groups: dict[str, list[ExportRow]] = {}
     for row in rows:
-        groups.setdefault(str(row.metadata.get("sequence") or bundle.dataset), []).append(row)
+        groups.setdefault(_sequence(row) or bundle.dataset, []).append(row)
     for members in groups.values():
         members.sort(key=_frame_key)
     return groups
@@ -32,13 +34,31 @@ def folder_name(seq: str) -> str:
     return name
 
 
+def _sequence(row: ExportRow) -> str | None:
+    seq = row.metadata.get("sequence")
+    if seq:
+        return str(seq)
+    if isinstance(row.metadata.get("frame"), dict):  # a frame sampled from an ingested video
+        return str(row.metadata.get("path") or row.name.split("#")[0])
+    return None
+
+
+_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/tiff": ".tif"}
+
+
 def frame_file(i: int, row: ExportRow, width: int = 6) -> str:
-    """``NNNNNN.<ext>`` for frame number `i`, with the suffix of the item's name."""
-    return f"{i:0{width}d}{PurePosixPath(row.name).suffix or '.png'}"
+    """``NNNNNN.<ext>`` for frame number `i`, with the suffix of the item's name (or its media
+    type's, for names like ``flight.ts#t=1.000``)."""
+    suffix = PurePosixPath(row.name).suffix
+    if isinstance(row.metadata.get("frame"), dict) or not suffix:
+        suffix = _SUFFIX.get(row.media_type, suffix or ".png")
+    return f"{i:0{width}d}{suffix}"
 
 
 def _frame_key(row: ExportRow) -> tuple[int, str]:
     frame = row.metadata.get("frame")
     if isinstance(frame, int) and not isinstance(frame, bool):
         return (frame, row.name)
+    if isinstance(frame, dict) and isinstance(frame.get("index"), int):
+        return (frame["index"], row.name)
     return (1 << 62, row.name)

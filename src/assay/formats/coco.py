@@ -24,10 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from assay.domain.labelmap import LabelClass, LabelMap
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
-from assay.formats import _coco_objects, _media
+from assay.formats import _coco_fast, _coco_objects, _media
 from assay.formats import _validate as v
 from assay.formats._export import (
     atomic_write_text,
@@ -58,7 +60,16 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     """Read a COCO JSON file into an `ImportBundle`, validating all of it first."""
     path = _find_json(Path(path))
     f = path.name
-    doc = v.need_obj(v.load_json(path), f, "top level")
+    fast = _coco_fast.decode(path)
+    if fast is not None:
+        doc: dict[str, Any] = {"info": fast.info, "licenses": fast.licenses}
+        raw_cats, raw_images = fast.categories, fast.images
+        raw_anns: list[Any] = fast.annotations
+    else:  # the validating path: it names what is wrong with the file
+        doc = v.need_obj(v.load_json(path), f, "top level")
+        raw_cats = v.need_list(v.need_key(doc, "categories", f, ""), f, "categories")
+        raw_images = v.need_list(v.need_key(doc, "images", f, ""), f, "images")
+        raw_anns = v.need_list(doc.get("annotations", []), f, "annotations")
     info = doc.get("info")
     marking = info.get("marking") if isinstance(info, dict) else None
     roots = [Path(images)] if images is not None else [path.parent, path.parent / "images"]
@@ -66,7 +77,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     cats: dict[Any, str] = {}
     label_names: list[str] = []
     classes: list[LabelClass] = []
-    for i, c in enumerate(v.need_list(v.need_key(doc, "categories", f, ""), f, "categories")):
+    for i, c in enumerate(raw_cats):
         place = f"categories[{i}]"
         c = v.need_obj(c, f, place)
         cid = _need_id(v.need_key(c, "id", f, place), f, place + ".id")
@@ -81,19 +92,24 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         if isinstance(cid, int):
             classes.append(LabelClass(name, cid, extra))
     dataset_meta = {
-        "coco": {k: doc[k] for k in ("info", "licenses") if k in doc and doc[k] not in ({}, [])}
+        "coco": {
+            k: doc[k]
+            for k in ("info", "licenses")
+            if doc.get(k) is not None and doc[k] not in ({}, [])
+        }
     }
 
     media: dict[Path, ImportedMedia] = {}
     by_image: dict[Any, tuple[ImportedMedia, ImportedAnnotation]] = {}
-    for i, img in enumerate(v.need_list(v.need_key(doc, "images", f, ""), f, "images")):
+    seen_dirs: dict[str, str] = {}
+    for i, img in enumerate(raw_images):
         place = f"images[{i}]"
         img = v.need_obj(img, f, place)
         iid = _need_id(v.need_key(img, "id", f, place), f, place + ".id")
         if iid in by_image:
             v.fail(f, place + ".id", f"duplicate image id {iid!r}")
         ref = v.need_str(v.need_key(img, "file_name", f, place), f, place + ".file_name")
-        file = _resolve(ref, roots)
+        file = _resolve(ref, roots, seen_dirs)
         if file is None:
             where = " or ".join(str(r) for r in roots)
             v.fail(f, place + ".file_name", f"image {ref!r} not found in {where}")
@@ -114,8 +130,26 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         m.annotations.append(ann)
         by_image[iid] = (m, ann)
 
-    raw_anns = doc.get("annotations", [])
-    for i, a in enumerate(v.need_list(raw_anns, f, "annotations")):
+    for i, a in enumerate(raw_anns):
+        if isinstance(a, _coco_fast.Ann):
+            got = by_image.get(a.image_id)
+            label = cats.get(a.category_id)
+            if got is not None and label is not None:
+                m, ann = got
+                found = _coco_fast.regions(a, label, m.width, m.height, ann.author)
+                if found is None:
+                    a_dict = msgspec.structs.asdict(a)
+                    found = _coco_objects.to_regions(
+                        {k: val for k, val in a_dict.items() if val is not None},
+                        label,
+                        m,
+                        f,
+                        f"annotations[{i}]",
+                        ann.author,
+                    )
+                ann.regions.extend(found)
+                continue
+            a = {k: val for k, val in msgspec.structs.asdict(a).items() if val is not None}
         place = f"annotations[{i}]"
         a = v.need_obj(a, f, place)
         iid = _need_id(v.need_key(a, "image_id", f, place), f, place + ".image_id")
@@ -126,7 +160,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
             known = ", ".join(str(k) for k in cats) or "none"
             v.fail(f, place + ".category_id", f"unknown category id {cid!r} (known: {known})")
         m, ann = by_image[iid]
-        ann.regions.extend(_coco_objects.to_regions(a, cats[cid], m, f, place))
+        ann.regions.extend(_coco_objects.to_regions(a, cats[cid], m, f, place, ann.author))
 
     return ImportBundle(
         media=list(media.values()),
@@ -235,9 +269,9 @@ def _size(img: dict[str, Any], file: Path, f: str, place: str) -> tuple[int, int
     return _media.image_size(file, f"{f}: {place}")
 
 
-def _resolve(ref: str, roots: list[Path]) -> Path | None:
+def _resolve(ref: str, roots: list[Path], seen_dirs: dict[str, str]) -> Path | None:
     for root in roots:
-        found = _media.resolve(ref, root)
+        found = _media.resolve(ref, root, seen_dirs)
         if found is not None:
             return found
     return None

@@ -20,7 +20,9 @@ from assay.domain.labels import (
     metadata_record,
     payload_from_json_trusted,
     payload_hash,
+    payload_text_and_hash,
     regions_from_dicts,
+    trusted_region,
 )
 from assay.domain.marking import Marking
 from assay.errors import InvalidInput
@@ -98,16 +100,26 @@ def _item_marking(ws: Workspace, given: Marking | None, stated: str | None) -> s
     return ws.scheme.render(ws.scheme.highest(marks))
 
 
-def annotation_id(item_id: str, author: str, regions: list[Region], source_id: str | None) -> str:
+def annotation_id(
+    item_id: str,
+    author: str,
+    regions: list[Region],
+    source_id: str | None,
+    label_hash: str | None = None,
+) -> str:
     """Deterministic, so importing the same file twice stores each annotation once."""
-    key = canonical_json([item_id, author, payload_hash(regions), source_id or ""])
+    h = label_hash if label_hash is not None else payload_hash(regions)
+    key = canonical_json([item_id, author, h, source_id or ""])
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def import_bundle(
     ws: Workspace, bundle: ImportBundle, dataset: str, marking: Marking | None = None
 ) -> ImportReport:
-    """Bring media and labels into `dataset`'s working state in one transaction."""
+    """Bring media and labels into `dataset`'s working state in one transaction.
+
+    Consumes the bundle: each annotation's regions are released once stored as text.
+    """
     marking_text = ws.scheme.render(marking or Marking())
     report = ImportReport(dataset, media=len(bundle.media), dropped=bundle.dropped.to_dict())
     staged: list[tuple[str, ImportedMedia, bytes | None]] = []
@@ -150,10 +162,13 @@ def import_bundle(
             }
         human = [a for a in m.annotations if a.kind == "human"]
         for a in m.annotations:
+            # Validated regions with the author filled in (model_copy costs more than the rest).
             regions = [
-                r if r.author else r.model_copy(update={"author": a.author}) for r in a.regions
+                r if r.author else trusted_region({**r.__dict__, "author": a.author})
+                for r in a.regions
             ]
-            aid = annotation_id(sha, a.author, regions, a.source_id)
+            payload, label_hash = payload_text_and_hash(regions)
+            aid = annotation_id(sha, a.author, regions, a.source_id, label_hash)
             ann_rows.append(
                 {
                     "id": aid,
@@ -161,7 +176,7 @@ def import_bundle(
                     "project": None,
                     "author": a.author,
                     "kind": a.kind,
-                    "payload": canonical_json([r.model_dump(exclude_none=True) for r in regions]),
+                    "payload": payload,
                     "created": a.created or created,
                     "lead_time": a.lead_time,
                     "supersedes": None,
@@ -173,12 +188,17 @@ def import_bundle(
                 # The label of record is the latest human annotation the file holds for the item.
                 records[sha] = LabelRecord(
                     sha,
-                    regions,
+                    [],  # the payload says it all; the regions are released below
                     [aid],
                     sorted({r.author or a.author for r in regions} | {a.author}),
+                    payload,
+                    label_hash,
+                    n_regions=len(regions),
                 )
                 report.regions += len(regions)
                 authors.add(a.author)
+            # A big file's regions are the bulk of memory: the stored text replaces them.
+            a.regions = []
         if m.record is not None:
             # The file states the labels of record itself (all regions of all authors).
             mine = ann_rows[len(ann_rows) - len(m.annotations) :]

@@ -19,6 +19,8 @@ from assay._bulk import gc_paused
 from assay.domain.canonical import metadata_record
 from assay.ingest._png import SIGNATURE, PngError, png_info
 from assay.ingest._walk import special_kind
+from assay.ingest.sensors.items import FilePayload
+from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
 from assay.store.blobs import LocalBlobStore, Staged
 
 IMAGE_TYPES = {
@@ -50,12 +52,16 @@ class Probed(NamedTuple):
     meta_text: str
     meta_hash: str
     staged: Staged | None = None
+    parent: str | None = None  # a derived item's source item (a frame's video)
+    derivation: str | None = None  # canonical JSON: how it was derived (frame index, time)
+    marking_floor: str | None = None  # a level the file itself declares (KLV security set)
 
 
 class ProbeResult(NamedTuple):
     path: str
     items: list[Probed]
     error: str | None = None
+    notes: tuple[str, ...] = ()  # a degraded read worth saying (a video without telemetry)
 
 
 class ProbeError(Exception):
@@ -204,6 +210,45 @@ def _text_of(obj: dict[str, Any], text_field: str, line: int) -> str:
     return value
 
 
+Payload = bytes | FilePayload
+
+
+def probe_sensor(
+    path: str, rel: str, base: dict[str, Any], kind: str, options: SensorOptions
+) -> tuple[ProbeResult, list[Payload]]:
+    """A video and its sampled frames, or a scene and its chips, as items and derived items
+    (see `assay.ingest.sensors`)."""
+    from assay.errors import AssayError
+    from assay.ingest.sensors.items import scene_items, video_items
+
+    found: list[tuple[Any, Payload]]
+    try:
+        if kind == "video":
+            found, notes = video_items(path, read_regular(path), base, options.video)  # type: ignore[assignment]
+        else:
+            found, notes = scene_items(path, base, options.chips)
+    except AssayError as exc:  # unreadable file, strict KLV, or the sensors extra missing
+        return ProbeResult(rel, [], str(exc).removeprefix(f"{path}: ")), []
+    items = [
+        Probed(
+            payload.sha
+            if isinstance(payload, FilePayload)
+            else hashlib.sha256(payload).hexdigest(),
+            f.media_type,
+            payload.size if isinstance(payload, FilePayload) else len(payload),
+            f.name,
+            f.width,
+            f.height,
+            *metadata_record(f.metadata),
+            parent=f.parent,
+            derivation=f.derivation,
+            marking_floor=f.marking_floor,
+        )
+        for f, payload in found
+    ]
+    return ProbeResult(rel, items, notes=notes), [payload for _, payload in found]
+
+
 def read_regular(path: str) -> bytes:
     """The bytes of a regular file; anything else (FIFO, device, socket) is a ProbeError.
 
@@ -227,8 +272,8 @@ def read_regular(path: str) -> bytes:
 
 
 def probe_file(
-    path_str: str, rel: str, text_field: str, source: str
-) -> tuple[ProbeResult, list[bytes]]:
+    path_str: str, rel: str, text_field: str, source: str, sensors: SensorOptions | None = None
+) -> tuple[ProbeResult, list[Payload]]:
     """Hash and describe one file: the result, and the bytes of each of its items."""
     # Plain os.path strings: this runs once per file, and pathlib objects cost more than
     # hashing a small image.
@@ -236,25 +281,31 @@ def probe_file(
     suffix = os.path.splitext(name)[1].lower()
     # (media type, size, name, width, height, metadata) and the bytes of each item
     found: list[tuple[str, int, str, int | None, int | None, dict[str, Any]]] = []
-    payloads: list[bytes] = []
+    payloads: list[Payload] = []
     try:
-        data = read_regular(path_str)
         base: dict[str, Any] = {"path": rel}
         if source:
             base["source"] = source
+        opts = sensors or SensorOptions()
+        if suffix in VIDEO_TYPES:
+            return probe_sensor(path_str, rel, base, "video", opts)
+        if suffix in SCENE_TYPES and (suffix not in IMAGE_TYPES or _georeferenced(path_str)):
+            return probe_sensor(path_str, rel, base, "scene", opts)
+        data = read_regular(path_str)
         if suffix in IMAGE_TYPES:
             media_type, w, h, meta = probe_image(data)
             found.append((media_type, len(data), name, w, h, {**base, **meta}))
             payloads.append(data)
         elif suffix in TEXT_TYPES:
-            decode_text(data)
-            found.append((TEXT_TYPES[suffix], len(data), name, None, None, base))
+            text = decode_text(data)
+            found.append((TEXT_TYPES[suffix], len(data), name, None, None, _placed(text, base)))
             payloads.append(data)
         elif suffix in ROW_TYPES:
             for line, text, fields in rows_of(suffix, data, text_field):
                 raw = text.encode()
                 extra = {k: v for k, v in fields.items() if k != text_field}
                 meta = {**base, "line": line, **({"fields": extra} if extra else {})}
+                meta = _placed(text, meta)
                 found.append(("text/plain", len(raw), f"{name}:{line}", None, None, meta))
                 payloads.append(raw)
         else:
@@ -264,28 +315,71 @@ def probe_file(
     except OSError as exc:
         return ProbeResult(rel, [], f"cannot read: {exc.strerror or exc}"), []
     items = [
-        Probed(hashlib.sha256(payload).hexdigest(), mt, size, nm, w, h, *metadata_record(meta))
+        Probed(hashlib.sha256(payload).hexdigest(), mt, size, nm, w, h, *metadata_record(meta))  # type: ignore[arg-type]
         for (mt, size, nm, w, h, meta), payload in zip(found, payloads, strict=True)
     ]
     return ProbeResult(rel, items), payloads
 
 
+def _placed(text: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """A report's metadata with the coordinates written in it: the first as `geo`, all of
+    them under `places` (decimal degrees, DMS, MGRS; see `assay.ingest.sensors.coords`)."""
+    if "geo" in meta or not any(ch.isdigit() for ch in text):
+        return meta
+    from assay.ingest.sensors.coords import find_points
+
+    places = find_points(text)
+    if not places:
+        return meta
+    first = places[0]
+    return {
+        **meta,
+        "geo": {"lat": round(first.lat, 7), "lon": round(first.lon, 7)},
+        "places": [p.to_dict() for p in places],
+    }
+
+
+def _georeferenced(path: str) -> bool:
+    """A TIFF with a CRS is a scene; a plain TIFF stays an image (and needs no rasterio)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return False
+    try:
+        from assay.ingest.sensors.raster import is_georeferenced
+    except ImportError:  # pragma: no cover - the sensors extra is missing: read it as an image
+        return False
+    return is_georeferenced(path)
+
+
 def probe_batch(
-    batch: list[tuple[str, str]], objects: str, text_field: str, source: str
+    batch: list[tuple[str, str]],
+    objects: str,
+    text_field: str,
+    source: str,
+    sensors: SensorOptions | None = None,
 ) -> list[ProbeResult]:
     """Probe a batch of files and stage the blobs the store does not hold yet."""
     store = _store(objects)
     with gc_paused():
-        probed = [probe_file(p, rel, text_field, source) for p, rel in batch]
+        probed = [probe_file(p, rel, text_field, source, sensors) for p, rel in batch]
     present = store.present(item.sha for res, _ in probed for item in res.items)
     new: dict[str, tuple[list[Probed], int, bytes]] = {}  # sha -> (items, index, bytes)
+    files: list[tuple[list[Probed], int, FilePayload]] = []
     for res, payloads in probed:
         for k, (item, payload) in enumerate(zip(res.items, payloads, strict=True)):
-            if item.sha not in present and item.sha not in new:
+            if isinstance(payload, FilePayload):
+                if item.sha not in present and item.sha not in new:
+                    files.append((res.items, k, payload))
+                elif payload.owned:
+                    os.unlink(payload.path)
+            elif item.sha not in present and item.sha not in new:
                 new[item.sha] = (res.items, k, payload)
     staged = store.stage_many([data for _, _, data in new.values()], list(new))
     for (items, k, _), blob in zip(new.values(), staged, strict=True):
         items[k] = items[k]._replace(staged=blob)
+    for items, k, fp in files:
+        items[k] = items[k]._replace(staged=store.stage_file(fp.path, fp.sha, move=fp.owned))
     return [res for res, _ in probed]
 
 

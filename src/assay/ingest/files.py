@@ -23,6 +23,8 @@ from assay._bulk import gc_paused
 from assay.domain.marking import Marking, MarkingScheme
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
 from assay.ingest._walk import Failure, walk
+from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
+from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
 from assay.markings import MarkChange, raise_markings
 from assay.store import Database, LocalBlobStore
 from assay.store._sql import select_in
@@ -32,7 +34,9 @@ from assay.timeutil import now_iso
 
 log = logging.getLogger(__name__)
 
-KNOWN_SUFFIXES = set(IMAGE_TYPES) | set(TEXT_TYPES) | set(ROW_TYPES)
+KNOWN_SUFFIXES = (
+    set(IMAGE_TYPES) | set(TEXT_TYPES) | set(ROW_TYPES) | set(VIDEO_TYPES) | set(SCENE_TYPES)
+)
 PARALLEL_MIN_FILES = 256
 BATCH = 128
 
@@ -44,6 +48,7 @@ class IngestReport:
     new: list[str] = field(default_factory=list)  # item ids
     duplicate: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
+    notes: list[Failure] = field(default_factory=list)  # ingested, but degraded
     files: int = 0
     skipped: list[Failure] = field(default_factory=list)  # not read at all (see `walk`)
     raised: list[MarkChange] = field(default_factory=list)  # existing items marked higher
@@ -57,6 +62,7 @@ class IngestReport:
             "failures": [{"path": f.path, "reason": f.reason} for f in self.failed],
             "skipped": len(self.skipped),
             "skips": [{"path": f.path, "reason": f.reason} for f in self.skipped],
+            "notes": [{"path": f.path, "note": f.reason} for f in self.notes],
             "item_ids": self.new + self.duplicate,
             "raised": [c.to_dict() for c in self.raised],
         }
@@ -76,10 +82,13 @@ def ingest_paths(
     progress: Progress | None = None,
     workers: int | None = None,
     follow_symlinks: bool = False,
+    sensors: SensorOptions | None = None,
 ) -> IngestReport:
     """Ingest every file under `paths`. Re-ingesting the same bytes is a no-op.
 
-    Links out of `paths` are read only with `follow_symlinks`; see `walk` for what is left out.
+    A video becomes an item and its sampled frames derived items, a georeferenced scene an
+    item (a COG) and its chips derived items; `sensors` sets how. Links out of `paths` are
+    read only with `follow_symlinks`; see `walk` for what is left out.
     """
     skipped: list[Failure] = []
     files = list(walk(paths, follow_symlinks=follow_symlinks, skipped=skipped))
@@ -87,7 +96,7 @@ def ingest_paths(
     for f in skipped:
         log.info("skipped %s: %s", f.path, f.reason)
     marking_text = scheme.render(marking or Marking())
-    results = _probe_all(files, blobs, text_field, source, progress, workers)
+    results = _probe_all(files, blobs, text_field, source, progress, workers, sensors)
 
     # sha -> (blob, the item's row without `created`, the file it came from)
     staged: dict[str, tuple[Staged | None, tuple[object, ...], str]] = {}
@@ -96,6 +105,7 @@ def ingest_paths(
             report.failed.append(Failure(res.path, res.error))
             log.info("skipped %s: %s", res.path, res.error)
             continue
+        report.notes.extend(Failure(res.path, note) for note in res.notes)
         for p in res.items:
             if p.sha in staged:
                 # The same bytes twice in one run: one item, and the second copy a duplicate
@@ -104,9 +114,10 @@ def ingest_paths(
                     Path(p.staged.tmp).unlink(missing_ok=True)
                 report.duplicate.append(p.sha)
                 continue
+            item_marking = _with_floor(scheme, marking or Marking(), p.marking_floor)
             # In the order of _ITEM_COLUMNS.
             row = (p.sha, p.media_type, p.size, p.width, p.height, p.name, source, p.meta_text,
-                   p.meta_hash, marking_text, None, None)  # fmt: skip
+                   p.meta_hash, item_marking, p.parent, p.derivation)  # fmt: skip
             staged[p.sha] = (p.staged, row, res.path)
 
     new_blobs = [blob for blob, _, _ in staged.values() if blob is not None]
@@ -124,9 +135,11 @@ def ingest_paths(
                 report.new.append(sha)
             else:
                 report.duplicate.append(sha)
-        if marking is not None:
-            # Meeting an item again with a marking of its own can only raise it.
-            wanted = {sha: marking_text for sha in report.duplicate}
+        declared = {sha for sha, (_b, row, _p) in staged.items() if row[9] != marking_text}
+        if marking is not None or declared:
+            # Meeting an item again with a marking of its own (given, or declared by the file:
+            # a video's KLV security set) can only raise it.
+            wanted = {sha: str(staged[sha][1][9]) for sha in report.duplicate if sha in staged}
             report.raised = raise_markings(conn, scheme, actor, wanted, via="ingest")
         if new_rows:
             # In key order: the items table is clustered on the id, and sorted inserts touch
@@ -178,6 +191,26 @@ def _insert_items(conn: Connection, rows: Sequence[tuple[object, ...]]) -> None:
     conn.exec_driver_sql(sql, rows)
 
 
+def _with_floor(scheme: MarkingScheme, marking: Marking, floor: str | None) -> str:
+    """The item's marking: the one given, raised to the level the file declares (a video's
+    KLV security set) where that is higher. A level the scheme lacks (RESTRICTED in the
+    default scheme) counts as the next level above it that the scheme has."""
+    if floor is None:
+        return scheme.render(marking)
+    ranked = tuple(SECURITY_CLASSIFICATION.values())
+    name = floor.upper()
+    candidates = (
+        [n for n in ranked[ranked.index(name) :] if n in scheme.levels] if name in ranked else []
+    )
+    if name in scheme.levels:
+        candidates = [name]
+    if not candidates:
+        # Unknown to us: the highest level the scheme has, never lower.
+        candidates = [scheme.levels[-1]]
+    declared = Marking(scheme.levels.index(candidates[0]), ())
+    return scheme.render(scheme.highest([marking, declared]))
+
+
 def _existing_markings(conn: Connection, ids: list[str]) -> dict[str, str]:
     return {
         r.id: r.marking for r in select_in(conn, [items.c.id, items.c.marking], items.c.id, ids)
@@ -191,6 +224,7 @@ def _probe_all(
     source: str,
     progress: Progress | None,
     workers: int | None,
+    sensors: SensorOptions | None = None,
 ) -> Iterator[ProbeResult]:
     """Results in file order, as the batches finish: the caller digests them while the
     workers go on."""
@@ -201,14 +235,15 @@ def _probe_all(
     n_workers = workers or os.cpu_count() or 1
     if total < PARALLEL_MIN_FILES or n_workers == 1:
         for batch in batches:
-            yield from probe_batch(batch, str(blobs.root), text_field, source)
+            yield from probe_batch(batch, str(blobs.root), text_field, source, sensors)
             done += len(batch)
             if progress:
                 progress(done, total)
         return
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         futures = [
-            pool.submit(probe_batch, b, str(blobs.root), text_field, source) for b in batches
+            pool.submit(probe_batch, b, str(blobs.root), text_field, source, sensors)
+            for b in batches
         ]
         for fut in futures:
             batch_results = fut.result()

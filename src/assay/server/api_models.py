@@ -163,3 +163,35 @@ def statuses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 #: Every route under /api/v1 can answer these: the body checks run before any route.
 ANY_ROUTE = statuses(401, 413, 422)
+
+
+class VideoSummary(Open):
+    video: str
+    frames: int
+    name: str | None
+
+
+class VideoTask(Open):
+    project: str
+    video: str
+    frames: list[dict[str, Any]] = Field(description="Frame tasks in playback order.")
+    tracks: list[dict[str, Any]]
+    loose: dict[str, list[dict[str, Any]]]
+    submitted: int
+
+
+class TracksSaved(Open):
+    frames: int
+    submitted: int
+    edited: int
+    tracks: int
+    duplicate: bool
+
+
+class MapLayers(Open):
+    marking: str | None
+    items: dict[str, Any] = Field(description="GeoJSON FeatureCollection")
+    labels: dict[str, Any] = Field(description="GeoJSON FeatureCollection")
+    tracks: dict[str, Any] = Field(description="GeoJSON FeatureCollection")
+    scenes: list[Any]
+    dropped: dict[str, int]

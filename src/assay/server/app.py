@@ -22,6 +22,7 @@ from assay.server.api_models import ANY_ROUTE
 from assay.server.deps import TokenCache
 from assay.server.pages import router as pages_router
 from assay.server.routes import ROUTERS
+from assay.server.sensor_pages import router as sensor_pages_router
 from assay.server.settings import Settings
 from assay.workspace import Workspace
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API, responses=ANY_ROUTE)
     app.include_router(pages_router)
+    app.include_router(sensor_pages_router)
     _openapi.install(app, API)
     _outermost(app, settings)
     static = HERE / "static"

@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import os
 import secrets
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -213,6 +214,24 @@ class LocalBlobStore:
             for k, offset in zip(small, offsets, strict=True):
                 out[k] = Staged(shas[k], pack=writer.name, offset=offset, length=len(blobs[k]))
         return [s for s in out if s is not None]
+
+    def stage_file(self, src: str, sha: str, *, move: bool = False) -> Staged:
+        """Stage a large blob from a file, copied (or moved, for a temporary file of the
+        caller's) in chunks: a scene of gigabytes never passes through memory."""
+        folder = os.path.join(self._tmp, str(os.getpid()))
+        os.makedirs(folder, exist_ok=True)
+        self._staging = folder
+        dest = os.path.join(folder, sha)
+        if move:
+            try:
+                os.replace(src, dest)
+                return Staged(sha, tmp=dest)
+            except OSError:  # another file system: copy, then drop the original
+                pass
+        shutil.copyfile(src, dest)
+        if move:
+            os.unlink(src)
+        return Staged(sha, tmp=dest)
 
     def make_durable(self, staged: Sequence[Staged]) -> None:
         """Flush staged blobs to disk before they are published. Only the files this store

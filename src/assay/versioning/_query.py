@@ -5,11 +5,19 @@ Conditions joined by ``and``: ``FIELD OP VALUE`` with OP one of
 ``source``, ``marking``, ``width``, ``height``, ``size``, ``created`` and
 ``metadata.KEY`` (``meta.KEY`` for short).
 
-Example: ``media_type~image/* and metadata.sensor=uav-2 and width>=640``.
+Two geographic conditions match an item's location (``metadata.geo``: a frame's center, an
+image's EXIF GPS position, a report's coordinates): ``within MINLON,MINLAT,MAXLON,MAXLAT``
+(WGS84 degrees, edges included) and ``near LAT,LON,RADIUS_M``, the distance computed on a
+local equirectangular projection around LAT,LON (within 0.5% of the geodesic distance for
+radii up to 50 km away from the poles).
+
+Example: ``media_type~image/* and metadata.sensor=uav-2 and width>=640``, or
+``media_type=image/jpeg and near 29.7604,-95.3698,250``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -57,6 +65,10 @@ def compile_query(query: str, dialect: str) -> ColumnElement[bool]:
     parts = _split_and(query.strip())
     conds: list[ColumnElement[bool]] = []
     for part in parts:
+        word, _, rest = part.strip().partition(" ")
+        if word.lower() in ("within", "near"):
+            conds.append(_geo_cond(word.lower(), rest, dialect))
+            continue
         m = _COND.match(part)
         if not m:
             raise InvalidInput(
@@ -122,6 +134,75 @@ def _metadata_cond(key: str, op: str, raw: str, dialect: str) -> ColumnElement[b
         )
         return _apply(guarded, op, number)
     return _apply(text_value, op, raw)
+
+
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON = 111_320.0  # at the equator; times cos(latitude)
+
+
+def _numbers(word: str, rest: str, n: int, example: str) -> list[float]:
+    parts = [p.strip() for p in rest.replace(" ", "").split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != n or not all(math.isfinite(v) for v in values):
+        raise InvalidInput(f"cannot read {word} {rest!r}: expected {example}")
+    return values
+
+
+def _geo_cond(word: str, rest: str, dialect: str) -> ColumnElement[bool]:
+    lat = _metadata_number("geo.lat", dialect)
+    lon = _metadata_number("geo.lon", dialect)
+    if word == "within":
+        x0, y0, x1, y1 = _numbers(
+            word, rest, 4, "MINLON,MINLAT,MAXLON,MAXLAT, e.g. within -95.4,29.7,-95.3,29.8"
+        )
+        if x0 > x1 or y0 > y1 or not (-90 <= y0 <= 90 and -90 <= y1 <= 90):
+            raise InvalidInput(
+                f"within {rest!r}: the box runs from the south-west to the north-east corner"
+            )
+        return and_(lat >= y0, lat <= y1, lon >= x0, lon <= x1)
+    lat0, lon0, radius = _numbers(word, rest, 3, "LAT,LON,RADIUS_M, e.g. near 29.76,-95.37,500")
+    if not -90 <= lat0 <= 90 or radius < 0:
+        raise InvalidInput(f"near {rest!r}: latitude must lie in [-90, 90] and the radius be >= 0")
+    kx = _M_PER_DEG_LON * math.cos(math.radians(lat0))
+    dx = (lon - lon0) * kx
+    dy = (lat - lat0) * _M_PER_DEG_LAT
+    # A box first (an index-friendly prefilter), then the circle.
+    pad_lat = radius / _M_PER_DEG_LAT
+    pad_lon = radius / kx if kx > 1e-9 else 180.0
+    return and_(
+        lat >= lat0 - pad_lat,
+        lat <= lat0 + pad_lat,
+        lon >= lon0 - pad_lon,
+        lon <= lon0 + pad_lon,
+        dx * dx + dy * dy <= radius * radius,
+    )
+
+
+def _metadata_number(key: str, dialect: str) -> Any:
+    """A numeric metadata value (NULL where absent or not a number)."""
+    parts = key.split(".")
+    if dialect == "sqlite":
+        path = "$." + ".".join(f'"{p}"' for p in parts)
+        return case(
+            (
+                func.json_type(items.c.metadata, path).in_(("integer", "real")),
+                func.json_extract(items.c.metadata, path),
+            ),
+            else_=None,
+        )
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    value = func.jsonb_extract_path(cast(items.c.metadata, JSONB), *parts)
+    return case(
+        (
+            func.jsonb_typeof(value) == "number",
+            cast(func.jsonb_extract_path_text(cast(items.c.metadata, JSONB), *parts), Float),
+        ),
+        else_=None,
+    )
 
 
 def _apply(col: Any, op: str, value: Any) -> _CE[bool]:

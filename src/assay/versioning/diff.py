@@ -7,6 +7,7 @@ other pair is compared by joining the two manifests' label hashes.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +18,10 @@ from sqlalchemy.engine import Connection
 from assay.domain.commit import Commit
 from assay.domain.diff import CHANGE_KINDS, LabelChange, diff_regions
 from assay.domain.labels import Region, payload_from_json_trusted, payload_to_json
+from assay.domain.track_diff import TrackChange, summarize_tracks
 from assay.store import LocalBlobStore
 from assay.store._sql import select_in
-from assay.store.schema import working
+from assay.store.schema import items, working
 from assay.versioning import _manifest, _rows
 from assay.versioning.commit import Revision, resolve
 from assay.versioning.datasets import head_of
@@ -33,6 +35,7 @@ class Diff:
     items_removed: list[str] = field(default_factory=list)
     items_changed: list[str] = field(default_factory=list)
     changes: list[LabelChange] = field(default_factory=list)
+    tracks: list[TrackChange] = field(default_factory=list)  # changes folded per video track
 
     @property
     def empty(self) -> bool:
@@ -55,6 +58,7 @@ class Diff:
             "items_changed": self.items_changed,
             "changes": [c.to_dict() for c in self.changes],
             "summary": self.summary(),
+            **({"tracks": [t.to_dict() for t in self.tracks]} if self.tracks else {}),
         }
 
 
@@ -62,7 +66,7 @@ class Diff:
 Entry = tuple[str, str, str | None, str | None]
 
 
-def _build(before: str, after: str, entries: list[Entry]) -> Diff:
+def _build(conn: Connection, before: str, after: str, entries: list[Entry]) -> Diff:
     d = Diff(before, after)
     for item, kind, old, new in sorted(entries):
         if kind == "added":
@@ -76,7 +80,39 @@ def _build(before: str, after: str, entries: list[Entry]) -> Diff:
                     item, payload_from_json_trusted(old or ""), payload_from_json_trusted(new or "")
                 )
             )
+    tracked = sorted({c.item for c in d.changes if _tracked(c)})
+    if tracked:
+        d.tracks = summarize_tracks(d.changes, _frame_positions(conn, tracked))
     return d
+
+
+def _tracked(c: LabelChange) -> bool:
+    side = c.after if c.after is not None else c.before
+    return "track_id" in (side or {}).get("attributes", {})
+
+
+def _frame_positions(conn: Connection, ids: list[str]) -> dict[str, tuple[str, int]]:
+    """Item id -> (sequence, frame index) for frame items: a video's sampled frames (the
+    video's name, the decoded frame index) or frames with ``sequence``/``frame`` metadata."""
+    rows = select_in(
+        conn,
+        [items.c.id, items.c.metadata, items.c.derivation, items.c.parent_id],
+        items.c.id,
+        ids,
+    )
+    parents = {r.parent_id for r in rows if r.parent_id}
+    names = {
+        r.id: r.name for r in select_in(conn, [items.c.id, items.c.name], items.c.id, list(parents))
+    }
+    out: dict[str, tuple[str, int]] = {}
+    for r in rows:
+        meta = json.loads(r.metadata or "{}")
+        derivation = json.loads(r.derivation or "{}")
+        if r.parent_id and isinstance(derivation.get("frame"), int):
+            out[r.id] = (names.get(r.parent_id, r.parent_id[:12]), derivation["frame"])
+        elif isinstance(meta.get("frame"), int):
+            out[r.id] = (str(meta.get("sequence") or ""), meta["frame"])
+    return out
 
 
 def labels_for(
@@ -164,7 +200,7 @@ def diff(conn: Connection, blobs: LocalBlobStore, name: str, rev_a: str, rev_b: 
         entries = []
     else:
         entries = _full(conn, blobs, a, b)
-    return _build(a.label, b.label, entries)
+    return _build(conn, a.label, b.label, entries)
 
 
 def _resolve_side(conn: Connection, name: str, rev: str) -> Revision:
@@ -179,4 +215,4 @@ def status(conn: Connection, blobs: LocalBlobStore, name: str) -> Diff:
     has_head = head_of(conn, work.dataset_id) is not None
     head = resolve(conn, name, default_head=True) if has_head else None
     before = head.label if head else f"{name}@(no commits)"
-    return _build(before, work.label, _pending(conn, work.dataset_id))
+    return _build(conn, before, work.label, _pending(conn, work.dataset_id))

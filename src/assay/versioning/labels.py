@@ -22,6 +22,10 @@ class LabelRecord:
     regions: list[Region]
     annotation_ids: list[str] = field(default_factory=list)
     authors: list[str] = field(default_factory=list)
+    # `payload_to_json(regions)` and `payload_hash(regions)` when the caller has them already.
+    payload: str | None = None
+    label_hash: str | None = None
+    n_regions: int | None = None  # len(regions) when `regions` was left empty with a payload
 
 
 def join_ids(values: Iterable[str]) -> str:
@@ -38,9 +42,9 @@ def set_labels(conn: Connection, ds: int, records: Iterable[LabelRecord]) -> int
         {
             "b_ds": ds,
             "b_item": r.item_id,
-            "b_labels": payload_to_json(r.regions),
-            "b_hash": payload_hash(r.regions),
-            "b_n": len(r.regions),
+            "b_labels": r.payload if r.payload is not None else payload_to_json(r.regions),
+            "b_hash": r.label_hash if r.label_hash is not None else payload_hash(r.regions),
+            "b_n": r.n_regions if r.n_regions is not None else len(r.regions),
             "b_ann": join_ids(r.annotation_ids),
             "b_authors": join_ids(r.authors),
         }

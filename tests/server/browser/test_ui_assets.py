@@ -32,7 +32,7 @@ def test_no_file_names_another_host() -> None:
 def test_every_page_template_loads_existing_static_files() -> None:
     from jinja2 import Environment, FileSystemLoader
 
-    pages = {"login", "index", "label", "review", "dashboard"}
+    pages = {"login", "index", "label", "review", "dashboard", "video", "map"}
     # "_name.html" files are pieces the pages include, not pages
     assert {p.stem for p in TEMPLATES.glob("[!_]*.html")} == pages | {"base"}
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
@@ -42,6 +42,8 @@ def test_every_page_template_loads_existing_static_files() -> None:
         assert any(r.endswith(".js") for r in refs), page
         for ref in refs:
             assert (SERVER / ref.lstrip("/")).is_file(), f"{page}.html loads missing {ref}"
+        if page in ("label", "review", "video", "map"):
+            assert html.count('class="marking-banner') == 2, page  # top and bottom
         if page in ("label", "review"):
             assert html.count('class="marking-banner') == 2, page  # top and bottom
             assert html.count('id="help-btn"') == 1 and html.count('id="pending"') == 1, page

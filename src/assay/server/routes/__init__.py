@@ -1,8 +1,8 @@
 """One router per resource, all mounted under /api/v1."""
 
-from assay.server.routes import auth, items, projects, tasks
+from assay.server.routes import auth, geo, items, projects, tasks, video
 
 # The hot routes (next task, submit) come first: routes are matched in order.
-ROUTERS = [tasks.router, projects.router, auth.router, items.router]
+ROUTERS = [tasks.router, projects.router, auth.router, items.router, video.router, geo.router]
 
 __all__ = ["ROUTERS"]

@@ -8,6 +8,7 @@ import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
 import { Outbox } from "./outbox.js";
 import { normalizeSchema } from "./schema.js";
 import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, toast, typing } from "./ui.js";
+import { trackSummary } from "./tracks.js";
 
 // colour-blind-friendly, distinct from each other (Okabe–Ito)
 const ANNOTATOR_COLORS = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#f0e442", "#000000"];
@@ -127,6 +128,7 @@ function renderList() {
         sw,
         el("span.who", { text: (a.author || "").replace(/^user:/, "") }),
         el("span.muted.small", { text: `${a.regions.length} regions${a.lead_time ? ` · ${Math.round(a.lead_time)} s` : ""}` }),
+        trackSummary(a.regions) && el("span.small.track-summary", { text: trackSummary(a.regions) }),
       );
     }),
   );

@@ -1,0 +1,181 @@
+"""Import of a large COCO file (~110 MB) vs pycocotools' ``COCO()`` load of the same file.
+
+The file is shaped like COCO train2017 (polygon outlines of 8-40 points, a few crowd RLE masks,
+~7 objects per image); the images are tiny distinct PNGs so the run measures the label file,
+not image hashing (their hashing and blob writes are still part of the assay import). Both
+tools run in fresh processes, alternating, and the peak resident memory of each process
+(``ru_maxrss``) is reported beside the wall time.
+
+    PYTHONPATH=src .venv/bin/python bench/formats_coco_import.py --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+from _common import ROOT, WORK, median, table, write_result
+
+LABELS = ["person", "vehicle", "building", "debris", "boat", "tree", "road", "water"]
+
+
+def _png(k: int) -> bytes:
+    """A distinct 8x8 grayscale PNG (each image must be its own item)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+    ihdr = (8).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    raw = b"".join(
+        b"\x00" + bytes(((k >> (i % 24)) + i * r) & 255 for i in range(8)) for r in range(8)
+    )
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def make(folder: Path, images: int, seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    w, h = 640, 480  # as the file states; the PNGs are small stand-ins
+    imgs, anns = [], []
+    for i in range(1, images + 1):
+        name = f"img_{i:06d}.png"
+        (folder / "images" / name).write_bytes(_png(i))
+        imgs.append({"id": i, "file_name": name, "width": w, "height": h})
+        for _ in range(rng.randint(3, 11)):
+            cx, cy = rng.uniform(60, w - 60), rng.uniform(60, h - 60)
+            n = rng.randint(8, 40)
+            pts = []
+            for k in range(n):
+                ang = 2 * math.pi * k / n
+                rad = rng.uniform(10, 50)
+                pts += [round(cx + rad * math.cos(ang), 2), round(cy + rad * math.sin(ang), 2)]
+            xs, ys = pts[0::2], pts[1::2]
+            x0, y0 = min(xs), min(ys)
+            anns.append(
+                {
+                    "segmentation": [pts],
+                    "area": round((max(xs) - x0) * (max(ys) - y0) * 0.7, 2),
+                    "iscrowd": 0,
+                    "image_id": i,
+                    "bbox": [x0, y0, round(max(xs) - x0, 2), round(max(ys) - y0, 2)],
+                    "category_id": rng.randint(1, len(LABELS)),
+                    "id": len(anns) + 1,
+                }
+            )
+    doc = {
+        "info": {"description": "bench", "year": 2026},
+        "licenses": [],
+        "images": imgs,
+        "annotations": anns,
+        "categories": [
+            {"id": k, "name": n, "supercategory": "thing"} for k, n in enumerate(LABELS, 1)
+        ],
+    }
+    path = folder / "annotations.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+PEAK = "import resource; print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+
+PYCOCOTOOLS = (
+    """
+import sys, time
+t = time.perf_counter()
+from pycocotools.coco import COCO
+COCO(sys.argv[1])
+print('TIME', time.perf_counter() - t)
+"""
+    + PEAK
+)
+
+ASSAY = (
+    """
+import sys, time, os, shutil
+t = time.perf_counter()
+from assay.workspace import Workspace
+ws = Workspace.init(sys.argv[2])
+ws.import_labels(sys.argv[1], "coco", "big")
+ws.close()
+print('TIME', time.perf_counter() - t)
+"""
+    + PEAK
+)
+
+
+def run(code: str, *args: str) -> tuple[float, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "ASSAY_ACTOR": "user:bench"},
+    )
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
+    vals = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    return float(vals["TIME"]), float(vals["PEAK"]) / 1024  # MB
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=30000, help="Images in a new file (~110 MB).")
+    ap.add_argument("--runs", type=int, default=3, help="Runs of each tool.")
+    ap.add_argument("--fresh", action="store_true", help="Make the file again.")
+    args = ap.parse_args()
+    folder = WORK / "coco_import"
+    path = folder / "annotations.json"
+    if args.fresh or not path.is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        make(folder, args.images)
+    size_mb = path.stat().st_size / 1e6
+    times: dict[str, list[float]] = {"pycocotools COCO()": [], "assay import": []}
+    peaks: dict[str, list[float]] = {k: [] for k in times}
+    for r in range(args.runs):
+        order = list(times) if r % 2 == 0 else list(reversed(times))
+        for tool in order:
+            ws = folder / "ws"
+            shutil.rmtree(ws, ignore_errors=True)
+            if tool == "assay import":
+                t, peak = run(ASSAY, str(path), str(ws))
+            else:
+                t, peak = run(PYCOCOTOOLS, str(path))
+            times[tool].append(t)
+            peaks[tool].append(peak)
+            print(f"run {r + 1}: {tool}: {t:.2f} s, peak {peak:.0f} MB", flush=True)
+    base = median(times["pycocotools COCO()"])
+    rows = [
+        [
+            tool,
+            f"{median(ts):.2f}",
+            ", ".join(f"{t:.2f}" for t in ts),
+            f"{max(peaks[tool]):.0f}",
+            f"{base / median(ts):.2f}x",
+        ]
+        for tool, ts in times.items()
+    ]
+    raw = path.read_bytes()
+    n_anns, n_images = raw.count(b'"segmentation"'), raw.count(b'"file_name"')
+    text = (
+        f"### COCO import of a {size_mb:.0f} MB file ({n_images} images, {n_anns} annotations; "
+        f"median of {args.runs})\n\n"
+        + table(["tool", "median s", "runs s", "peak MB", "speed vs COCO()"], rows)
+        + "\n"
+    )
+    write_result("formats_coco_import", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+"""Satellite and aerial scenes: stored as Cloud-Optimized GeoTIFF, cut into chips.
+
+A scene (GeoTIFF, COG, NITF or JPEG 2000, read through rasterio's bundled GDAL) becomes one
+item whose bytes are a COG: a scene that is not one is converted first (tiled 512 x 512,
+ZSTD level 1, half the time of DEFLATE for the same size here, with overviews; GDAL works
+through it in bounded memory). Its chips become derived items: windows of `size` pixels
+stepping by `size - overlap`, the last row and column aligned to the scene's edge so every
+chip is whole; chips whose pixels are all nodata are skipped. A chip's bytes are its
+display rendering, an 8-bit PNG of the chosen bands (the first three, or the one band of a
+single-band scene): 8-bit bands as they are, other types stretched between the 2nd and
+98th percentiles of the scene (through a lookup table). Every band stays in the scene, and
+a chip's metadata names its window so any band can be read back. Each chip carries its
+pixel window, CRS, affine transform, WGS84 footprint and ground sample distance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assay.errors import InvalidInput, require
+from assay.ingest.sensors.options import ChipOptions
+
+GDAL_CACHE_MB = 256
+COG_BLOCK = 512
+
+
+@dataclass
+class Chip:
+    col: int
+    row: int
+    width: int
+    height: int
+    png: bytes
+    transform: tuple[float, ...]
+    footprint: dict[str, Any] | None
+    center: tuple[float, float] | None  # (lon, lat)
+
+
+@dataclass
+class Scene:
+    cog_path: str  # a COG: the input itself, or a temporary conversion the caller removes
+    converted: bool
+    width: int
+    height: int
+    bands: int
+    dtypes: tuple[str, ...]
+    crs: str | None
+    transform: tuple[float, ...]
+    nodata: float | None
+    gsd_m: float | None
+    footprint: dict[str, Any] | None
+    display: dict[str, Any]
+    chips: list[Chip] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _rio() -> Any:
+    rasterio: Any = require("rasterio", "sensors")
+    # A scene without georeference is reported once, as a note on the ingest, not as a
+    # Python warning per read.
+    warnings.filterwarnings("ignore", category=rasterio.errors.NotGeoreferencedWarning)
+    return rasterio
+
+
+def is_georeferenced(path: str) -> bool:
+    """True when GDAL reads `path` as a raster with a CRS (and not the identity transform)."""
+    rasterio = _rio()
+    try:
+        with rasterio.Env(CPL_LOG="/dev/null"), rasterio.open(path) as src:
+            return src.crs is not None and not src.transform.is_identity
+    except rasterio.errors.RasterioError:
+        return False
+
+
+def _is_cog(src: Any) -> bool:
+    if src.driver != "GTiff":
+        return False
+    tiled = src.profile.get("tiled", False) or src.block_shapes[0][0] < src.height
+    small = max(src.width, src.height) <= COG_BLOCK
+    return bool(tiled and (small or src.overviews(1)))
+
+
+def open_scene(path: str, options: ChipOptions) -> Scene:
+    """Read a scene's georeference, convert it to a COG if needed, and cut its chips.
+
+    Raises:
+        InvalidInput: not a raster GDAL reads, or chip options that do not fit.
+    """
+    rasterio = _rio()
+    if options.overlap >= options.size:
+        raise InvalidInput(
+            f"--overlap {options.overlap} must be smaller than --chip {options.size}"
+        )
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, CPL_LOG="/dev/null"):
+        try:
+            src = rasterio.open(path)
+        except rasterio.errors.RasterioError as exc:
+            raise InvalidInput(f"{path}: not a raster GDAL can read ({exc})") from None
+        with src:
+            converted = not _is_cog(src)
+            # A tiled source shown as it is (8-bit, no stretch) is chipped while GDAL converts
+            # it (compression runs outside the GIL); otherwise the COG comes first.
+            overlap = (
+                converted
+                and bool(src.profile.get("tiled"))
+                and _percentiles(src, _display_bands(src.count, options), options) is None
+            )
+            if not overlap:
+                cog = _to_cog(src, path) if converted else path
+        if overlap:
+            return _chip_while_converting(path, options)
+        try:
+            with rasterio.open(cog) as scene_src:
+                return _describe_and_chip(scene_src, cog, converted, options)
+        except BaseException:
+            if converted:
+                os.unlink(cog)
+            raise
+
+
+def _chip_while_converting(path: str, options: ChipOptions) -> Scene:
+    rasterio = _rio()
+
+    def convert() -> str:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(path) as src:
+            return _to_cog(src, path)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(convert)
+        try:
+            with rasterio.open(path) as src:
+                scene = _describe_and_chip(src, path, True, options)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                os.unlink(pending.result())
+            raise
+        scene.cog_path = pending.result()
+    return scene
+
+
+def _to_cog(src: Any, path: str) -> str:
+    rasterio = _rio()
+    rio_shutil: Any = require("rasterio.shutil", "sensors")
+    fd, out = tempfile.mkstemp(suffix=".tif", prefix="assay-cog-")
+    os.close(fd)
+    try:
+        rio_shutil.copy(
+            src, out, driver="COG", COMPRESS="ZSTD", LEVEL=1, BLOCKSIZE=COG_BLOCK,
+            NUM_THREADS="ALL_CPUS", BIGTIFF="IF_SAFER",
+        )  # fmt: skip
+    except rasterio.errors.RasterioError as exc:
+        os.unlink(out)
+        raise InvalidInput(f"{path}: cannot convert to a Cloud-Optimized GeoTIFF ({exc})") from None
+    return out
+
+
+def _describe_and_chip(src: Any, chips_from: str, converted: bool, options: ChipOptions) -> Scene:
+    """Describe the scene open as `src` and cut its chips from the file `chips_from`."""
+    from assay.domain import geo
+
+    notes: list[str] = []
+    to_wgs84 = None
+    crs_text = src.crs.to_string() if src.crs else None
+    if src.crs is None or src.transform.is_identity:
+        notes.append("no georeference: chips have no CRS, footprint or ground sample distance")
+    else:
+        try:
+            to_wgs84 = geo.to_wgs84(src.crs.to_wkt())
+        except InvalidInput as exc:
+            notes.append(f"{exc}: chips keep their CRS and transform but have no footprint")
+    transform = tuple(src.transform)[:6]
+    bands = _display_bands(src.count, options)
+    lo, hi = _stretch(src, bands, options)
+    scene = Scene(
+        cog_path=chips_from,
+        converted=converted,
+        width=src.width,
+        height=src.height,
+        bands=src.count,
+        dtypes=tuple(src.dtypes),
+        crs=crs_text,
+        transform=transform,
+        nodata=src.nodata,
+        gsd_m=geo.gsd(transform, src.crs, src.height / 2, src.width / 2) if to_wgs84 else None,
+        footprint=geo.footprint(to_wgs84, transform, 0, 0, src.width, src.height)
+        if to_wgs84
+        else None,
+        display={
+            "bands": list(bands),
+            "low": lo,
+            "high": hi,
+            "percentiles": _percentiles(src, bands, options),
+        },
+        notes=notes,
+    )
+    windows = list(_windows(src.width, src.height, options))
+    # rasterio reads and zlib release the GIL: two threads, each with its own handle.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = pool.map(
+            lambda part: _cut(chips_from, part, bands, lo, hi, to_wgs84, transform),
+            [windows[k::2] for k in range(2)],
+        )
+        for chips in parts:
+            scene.chips.extend(chips)
+    scene.chips.sort(key=lambda c: (c.row, c.col))
+    return scene
+
+
+def _display_bands(count: int, options: ChipOptions) -> tuple[int, ...]:
+    if options.bands:
+        bad = [b for b in options.bands if not 1 <= b <= count]
+        if bad:
+            raise InvalidInput(f"--bands {bad[0]}: the scene has bands 1 to {count}")
+        return options.bands
+    return (1, 2, 3) if count >= 3 else (1,)
+
+
+def _percentiles(src: Any, bands: tuple[int, ...], options: ChipOptions) -> list[float] | None:
+    if options.stretch is not None:
+        return list(options.stretch)
+    return None if all(src.dtypes[b - 1] == "uint8" for b in bands) else [2.0, 98.0]
+
+
+def _stretch(
+    src: Any, bands: tuple[int, ...], options: ChipOptions
+) -> tuple[list[float], list[float]]:
+    """Per-band low and high values of the display rendering: the scene's percentiles, read
+    from a decimated view (GDAL serves it from an overview of the COG)."""
+    pct = _percentiles(src, bands, options)
+    if pct is None:
+        return [0.0] * len(bands), [255.0] * len(bands)
+    scale = max(1, max(src.width, src.height) // 1024)
+    shape = (len(bands), max(1, src.height // scale), max(1, src.width // scale))
+    data = src.read(list(bands), out_shape=shape)
+    lo, hi = [], []
+    for band in data:
+        valid = band[band != src.nodata] if src.nodata is not None else band.ravel()
+        if valid.size == 0:
+            lo.append(0.0)
+            hi.append(1.0)
+            continue
+        p_lo, p_hi = np.percentile(valid, pct)
+        lo.append(float(p_lo))
+        hi.append(float(max(p_hi, p_lo + 1e-9)))
+    return lo, hi
+
+
+def _lookup(dtype: str, lo: list[float], hi: list[float]) -> np.ndarray | None:
+    """Per-band tables from pixel value to display byte, for 8- and 16-bit bands (None:
+    compute per pixel, for float and 32-bit data)."""
+    if dtype not in ("uint8", "uint16", "int16"):
+        return None
+    info = np.iinfo(dtype)
+    values = np.arange(info.min, info.max + 1, dtype=np.float32)
+    tables = [
+        np.clip((values - a) * (255.0 / (b - a)), 0, 255).astype(np.uint8)
+        for a, b in zip(lo, hi, strict=True)
+    ]
+    return np.stack(tables)
+
+
+def _windows(width: int, height: int, options: ChipOptions) -> Iterator[tuple[int, int, int, int]]:
+    size, step = options.size, options.size - options.overlap
+
+    def starts(n: int) -> list[int]:
+        if n <= size:
+            return [0]
+        out = list(range(0, n - size, step))
+        out.append(n - size)  # the last chip ends at the edge
+        return out
+
+    for row in starts(height):
+        for col in starts(width):
+            yield col, row, min(size, width - col), min(size, height - row)
+
+
+def _cut(
+    path: str,
+    windows: list[tuple[int, int, int, int]],
+    bands: tuple[int, ...],
+    lo: list[float],
+    hi: list[float],
+    to_wgs84: Any,
+    transform: tuple[float, ...],
+) -> list[Chip]:
+    from PIL import Image
+    from rasterio.enums import MaskFlags
+    from rasterio.windows import Window
+
+    from assay.domain import geo
+
+    rasterio = _rio()
+    lo_a = np.array(lo, dtype=np.float32)[:, None, None]
+    span = (np.array(hi, dtype=np.float32) - np.array(lo, dtype=np.float32))[:, None, None]
+    out: list[Chip] = []
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB // 2), rasterio.open(path) as src:
+        identity = (
+            src.dtypes[bands[0] - 1] == "uint8"
+            and lo == [0.0] * len(bands)
+            and hi == [255.0] * len(bands)
+        )
+        table = None if identity else _lookup(src.dtypes[bands[0] - 1], lo, hi)
+        offset = 0 if table is None else int(np.iinfo(src.dtypes[bands[0] - 1]).min)
+        flags = [src.mask_flag_enums[b - 1] for b in bands]
+        by_value = all(MaskFlags.nodata in f for f in flags)
+        internal = not by_value and not all(f == [MaskFlags.all_valid] for f in flags)
+        for col, row, w, h in windows:
+            win = Window(col, row, w, h)
+            data = src.read(list(bands), window=win)
+            if by_value and not (data != src.nodata).any():
+                continue  # all nodata
+            if internal and not src.dataset_mask(window=win).any():
+                continue  # all masked (an alpha band or a mask)
+            if identity:
+                pixels = data
+            elif table is not None:
+                pixels = np.stack(
+                    [table[k][band.astype(np.int64) - offset] for k, band in enumerate(data)]
+                )
+            else:
+                scaled = (data.astype(np.float32) - lo_a) * (255.0 / span)
+                pixels = np.clip(scaled, 0, 255).astype(np.uint8)
+            img = pixels[0] if len(bands) == 1 else np.moveaxis(pixels, 0, -1)
+            buf = io.BytesIO()
+            Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", compress_level=1)
+            chip_transform = geo.window_transform(transform, col, row)
+            fp = geo.footprint(to_wgs84, transform, col, row, w, h) if to_wgs84 else None
+            center = (
+                geo.pixel_to_wgs84(to_wgs84, transform, col + w / 2, row + h / 2)
+                if to_wgs84
+                else None
+            )
+            out.append(Chip(col, row, w, h, buf.getvalue(), chip_transform, fp, center))
+    return out
+
+
+def sha256_path(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,181 @@
+"""Satellite and aerial scenes: stored as COGs, cut into chips with windows, transforms and
+footprints (checked against pyproj), nodata chips skipped, bands and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from PIL import Image
+from pyproj import Transformer
+from rasterio.transform import from_origin
+
+from assay import Workspace
+
+ORIGIN = (270_000.0, 3_295_000.0)  # UTM 15N, over the flooded town
+
+
+def _scene(path: Path, width: int = 1500, height: int = 1200, *, bands: int = 3,
+           dtype: str = "uint8", crs: str | None = "EPSG:32615", driver: str = "GTiff",
+           nodata: float | None = 0, seed: int = 0, tiled: bool = False) -> np.ndarray:  # fmt: skip
+    rng = np.random.default_rng(seed)
+    hi = 255 if dtype == "uint8" else 4000
+    arr = rng.integers(1, hi, (bands, height, width)).astype(dtype)
+    arr[:, :600, :600] = 0  # a corner with no data: covers the first chip whole
+    profile: dict[str, Any] = {"driver": driver, "width": width, "height": height,
+                               "count": bands, "dtype": dtype, "nodata": nodata}  # fmt: skip
+    if crs == "EPSG:4326":
+        profile.update(crs=crs, transform=from_origin(-95.40, 29.80, 5e-5, 5e-5))
+    elif crs:
+        profile.update(crs=crs, transform=from_origin(*ORIGIN, 0.5, 0.5))
+    if driver == "NITF":
+        profile["ICORDS"] = "G"
+    if tiled:  # chipped while GDAL converts it to a COG
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(arr)
+    return arr
+
+
+def _rows(root: Path) -> list[dict[str, Any]]:
+    con = sqlite3.connect(root / ".assay" / "assay.db")
+    con.row_factory = sqlite3.Row
+    rows = [dict(r) for r in con.execute("SELECT * FROM items ORDER BY name")]
+    con.close()
+    for r in rows:
+        r["metadata"] = json.loads(r["metadata"])
+    return rows
+
+
+@pytest.mark.parametrize("tiled", [False, True])
+def test_scene_is_stored_as_a_cog_and_cut_into_chips(cli, tmp_path: Path, tiled: bool) -> None:  # type: ignore[no-untyped-def]
+    Workspace.init(tmp_path).close()
+    arr = _scene(tmp_path / "town.tif", tiled=tiled)
+    res = cli("ingest", tmp_path / "town.tif", "--json").json()
+    scene, *chips = _rows(tmp_path)
+    assert res["new"] == 1 + len(chips)
+    assert scene["media_type"].startswith("image/tiff; application=geotiff")
+    meta = scene["metadata"]["scene"]
+    assert (meta["cog"], meta["crs"], meta["gsd_m"], meta["bands"]) == (
+        "converted",
+        "EPSG:32615",
+        0.5,
+        3,
+    )
+    # The stored blob is a tiled GeoTIFF with overviews, georeferenced as the input.
+    with Workspace.open(tmp_path) as ws:
+        blob = ws.blobs.path(scene["id"])
+    with rasterio.open(blob) as cog:
+        assert cog.profile["tiled"] and cog.overviews(1)
+        assert tuple(cog.transform)[:6] == tuple(from_origin(*ORIGIN, 0.5, 0.5))[:6]
+        assert np.array_equal(cog.read(), arr)
+    # Chips: 512 px stepping by 448, the last ones flush with the edge; the all-nodata one
+    # at the top-left corner is skipped.
+    windows = {(c["metadata"]["window"]["col"], c["metadata"]["window"]["row"]) for c in chips}
+    every = {(c, r) for c in (0, 448, 896, 988) for r in (0, 448, 688)}
+    assert windows == every - {(0, 0)}
+    to_lonlat = Transformer.from_crs("EPSG:32615", "EPSG:4326", always_xy=True)
+    for c in chips:
+        m, (col, row) = (
+            c["metadata"],
+            (c["metadata"]["window"]["col"], c["metadata"]["window"]["row"]),
+        )
+        assert (
+            c["parent_id"] == scene["id"] and json.loads(c["derivation"])["window"] == m["window"]
+        )
+        assert m["transform"] == [0.5, 0.0, ORIGIN[0] + 0.5 * col, 0.0, -0.5, ORIGIN[1] - 0.5 * row]
+        x0, y0 = ORIGIN[0] + 0.5 * col, ORIGIN[1] - 0.5 * row
+        expected = [to_lonlat.transform(x, y) for x, y in
+                    ((x0, y0), (x0 + 256, y0), (x0 + 256, y0 - 256), (x0, y0 - 256))]  # fmt: skip
+        ring = m["footprint"]["coordinates"][0]
+        assert np.allclose(ring[:4], expected, atol=1e-8) and ring[0] == ring[4]
+    # A chip's PNG is the scene's pixels (8-bit RGB, stretched between the 2nd and 98th
+    # percentiles of the scene).
+    first = next(
+        c
+        for c in chips
+        if (c["metadata"]["window"]["col"], c["metadata"]["window"]["row"]) == (448, 448)
+    )
+    with Workspace.open(tmp_path) as ws:
+        png = np.asarray(Image.open(io.BytesIO(ws.blobs.get_bytes(first["id"]))))
+    lo, hi = (
+        scene["metadata"]["scene"]["display"]["low"],
+        scene["metadata"]["scene"]["display"]["high"],
+    )
+    window = arr[:, 448:960, 448:960].astype(np.float32)
+    want = np.clip(
+        (window - np.array(lo)[:, None, None]) * (255 / (np.array(hi) - lo)[:, None, None]), 0, 255
+    )
+    assert np.array_equal(png, np.moveaxis(want.astype(np.uint8), 0, -1))
+    again = cli("ingest", tmp_path / "town.tif", "--json").json()
+    assert (again["new"], again["duplicate"]) == (0, 1 + len(chips))
+
+
+def test_a_cog_is_kept_as_given_and_bands_choose_the_rendering(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _scene(tmp_path / "plain.tif", 700, 600, bands=4, dtype="uint16")
+    cog = tmp_path / "multi.tif"
+    with rasterio.open(tmp_path / "plain.tif") as src:
+        rasterio.shutil.copy(src, cog, driver="COG", BLOCKSIZE=256)
+    Workspace.init(tmp_path / "ws").close()
+    cli("ingest", cog, "--bands", "4,3,2", "--chip", "256", "--overlap", "0", cwd=tmp_path / "ws")
+    scene, *chips = _rows(tmp_path / "ws")
+    import hashlib
+
+    assert scene["id"] == hashlib.sha256(cog.read_bytes()).hexdigest()
+    assert scene["metadata"]["scene"]["cog"] == "as given"
+    assert scene["metadata"]["scene"]["dtypes"] == ["uint16"] * 4
+    assert scene["metadata"]["scene"]["display"]["bands"] == [4, 3, 2]
+    assert chips and all(
+        c["media_type"] == "image/png" and c["metadata"]["display"]["bands"] == [4, 3, 2]
+        for c in chips
+    )
+    res = cli("ingest", cog, "--bands", "5", cwd=tmp_path / "ws", code=None)
+    assert "the scene has bands 1 to 4" in res.stdout + res.stderr
+
+
+def test_nitf_and_plain_tiff(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _scene(tmp_path / "pass.ntf", 600, 520, driver="NITF", crs="EPSG:4326", nodata=None)
+    Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(tmp_path / "photo.tif")
+    Workspace.init(tmp_path / "ws").close()
+    cli("ingest", tmp_path / "pass.ntf", tmp_path / "photo.tif", cwd=tmp_path / "ws")
+    rows = {r["name"]: r for r in _rows(tmp_path / "ws")}
+    assert rows["photo.tif"]["media_type"] == "image/tiff"  # no georeference: an image
+    nitf = rows["pass.ntf"]["metadata"]["scene"]
+    assert nitf["cog"] == "converted" and nitf["crs"] == "EPSG:4326"
+    # 5e-5 degrees: about 5.5 m north-south, 4.8 m east-west at 29.8 degrees north.
+    assert nitf["gsd_m"] == pytest.approx((5.54 + 4.83) / 2, rel=0.01)
+
+
+def test_a_scene_without_georeference_is_chipped_and_says_so(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _scene(tmp_path / "raw.ntf", 600, 520, driver="NITF", crs=None, nodata=None)
+    Workspace.init(tmp_path / "ws").close()
+    res = cli("ingest", tmp_path / "raw.ntf", "--json", cwd=tmp_path / "ws").json()
+    assert "no georeference" in res["notes"][0]["note"]
+    _, *chips = _rows(tmp_path / "ws")
+    assert chips and all("footprint" not in c["metadata"] for c in chips)
+
+
+def test_bad_scenes_are_one_clear_failure_each(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    Workspace.init(tmp_path / "ws").close()
+    (tmp_path / "torn.ntf").write_bytes(b"NITF02.10" + bytes(300))
+    res = cli("ingest", tmp_path / "torn.ntf", "--json", cwd=tmp_path / "ws", code=None).json()
+    assert res["new"] == 0 and "not a raster GDAL can read" in res["failures"][0]["reason"]
+    _scene(tmp_path / "s.tif", 600, 600)
+    bad = cli(
+        "ingest",
+        tmp_path / "s.tif",
+        "--chip",
+        "64",
+        "--overlap",
+        "64",
+        cwd=tmp_path / "ws",
+        code=None,
+    )
+    assert "must be smaller than --chip" in bad.stdout + bad.stderr
+    assert _rows(tmp_path / "ws") == []

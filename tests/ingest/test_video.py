@@ -1,0 +1,221 @@
+"""Drone video ingest: frames as derived items with telemetry, footprints checked against
+pyproj, sampling options, markings from the KLV security set, and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pyproj import Transformer
+
+from assay import Workspace
+from assay.ingest.sensors.footprint import footprint
+from assay.ingest.sensors.synth import Flight, write_flight
+
+
+def _rows(root: Path) -> list[dict[str, Any]]:
+    con = sqlite3.connect(root / ".assay" / "assay.db")
+    con.row_factory = sqlite3.Row
+    rows = [dict(r) for r in con.execute("SELECT * FROM items ORDER BY name")]
+    con.close()
+    for r in rows:
+        r["metadata"] = json.loads(r["metadata"])
+    return rows
+
+
+def _local_to_lonlat(lon0: float, lat0: float, east: float, north: float) -> tuple[float, float]:
+    """Independently of assay: an azimuthal equidistant projection centred on the point."""
+    aeqd = Transformer.from_crs(
+        f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m", "EPSG:4326", always_xy=True
+    )
+    lon, lat = aeqd.transform(east, north)
+    return lon, lat
+
+
+def test_flight_becomes_a_video_item_and_frames_with_telemetry(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    Workspace.init(tmp_path).close()
+    packets = write_flight(tmp_path / "flight.ts", seconds=4, klv_hz=10)
+    res = cli("ingest", tmp_path / "flight.ts", "--json").json()
+    assert (res["new"], res["failed"], res["notes"]) == (5, 0, [])
+    video, *frames = _rows(tmp_path)
+    assert video["media_type"] == "video/mp2t" and video["parent_id"] is None
+    assert video["metadata"]["klv"]["packets"] == len(packets) == 40
+    assert video["metadata"]["mission_id"] == "FLOOD-RECON-7"
+    assert video["metadata"]["captured_at"] == "2026-07-25T17:20:00Z"
+    assert [f["metadata"]["frame"]["time_s"] for f in frames] == [0.0, 1.0, 2.0, 3.0]
+    for k, f in enumerate(frames):
+        assert f["media_type"] == "image/jpeg" and f["parent_id"] == video["id"]
+        derivation = json.loads(f["derivation"])
+        assert (derivation["frame"], derivation["time_s"]) == (30 * k, float(k))
+        assert derivation["pts"] == f["metadata"]["frame"]["pts"]
+        meta = f["metadata"]
+        # Packets every 0.1 s, one exactly at each sampled frame.
+        assert meta["klv_offset_s"] == 0.0
+        assert meta["telemetry"]["precision_time_stamp"] == 1_785_000_000_000_000 + k * 10**6
+        assert meta["footprint_method"] == "corners"
+        ring = meta["footprint"]["coordinates"][0]
+        assert len(ring) == 5 and ring[0] == ring[-1]
+        # The drone flies east at 15 m/s: frame centre k seconds along, checked with pyproj.
+        lon, lat = _local_to_lonlat(-95.3698, 29.7604, 15.0 * k, 0.0)
+        assert meta["geo"]["lon"] == pytest.approx(lon, abs=1e-6)
+        assert meta["geo"]["lat"] == pytest.approx(lat, abs=1e-6)
+    again = cli("ingest", tmp_path / "flight.ts", "--json").json()
+    assert (again["new"], again["duplicate"]) == (0, 5)
+
+
+def _nadir_values(flight: Flight) -> dict[str, object]:
+    return {
+        "sensor_latitude": flight.lat,
+        "sensor_longitude": flight.lon,
+        "sensor_true_altitude": flight.altitude_m,
+        "sensor_horizontal_fov": flight.hfov,
+        "sensor_vertical_fov": flight.vfov,
+        "platform_heading": flight.heading,
+        "sensor_relative_elevation": -90.0,
+    }
+
+
+@pytest.mark.parametrize("heading", [0.0, 90.0, 225.0])
+def test_footprint_from_sensor_geometry_matches_pyproj(heading: float) -> None:
+    fl = Flight(heading=heading, altitude_m=400.0, hfov=50.0, vfov=35.0)
+    fp = footprint(_nadir_values(fl), 1280, 720)
+    assert fp is not None and fp.method == "sensor_geometry"
+    half_w = 400.0 * math.tan(math.radians(25.0))
+    half_h = 400.0 * math.tan(math.radians(17.5))
+    h = math.radians(heading)
+    fwd, right = np.array([math.sin(h), math.cos(h)]), np.array([math.cos(h), -math.sin(h)])
+    # UL, UR, LR, LL: image up is the direction of flight for a nadir camera.
+    local = ((-half_w, half_h), (half_w, half_h), (half_w, -half_h), (-half_w, -half_h))
+    for corner, (r, f) in zip(fp.corners, local, strict=True):
+        east, north = r * right + f * fwd
+        lon, lat = _local_to_lonlat(fl.lon, fl.lat, float(east), float(north))
+        assert corner == pytest.approx((lon, lat), abs=2e-7)  # ~2 cm
+
+
+def test_footprint_from_target_width_and_from_offset_corners() -> None:
+    center = {"frame_center_latitude": 29.76, "frame_center_longitude": -95.37}
+    fp = footprint({**center, "target_width": 200.0, "platform_heading": 0.0}, 400, 300)
+    assert fp is not None and fp.method == "target_width"
+    ul_lon, ul_lat = _local_to_lonlat(-95.37, 29.76, -100.0, 75.0)
+    assert fp.corners[0] == pytest.approx((ul_lon, ul_lat), abs=2e-7)
+    offsets = {
+        f"offset_corner_{a}_{k}": (0.001 * k if a == "latitude" else -0.002 * k)
+        for k in range(1, 5)
+        for a in ("latitude", "longitude")
+    }
+    fp = footprint({**center, **offsets}, 400, 300)
+    assert fp is not None and fp.method == "offset_corners"
+    assert fp.corners[2] == pytest.approx((-95.37 - 0.006, 29.76 + 0.003))
+    assert footprint({"sensor_latitude": 1.0}, 10, 10) is None
+
+
+def test_sparse_telemetry_is_interpolated_and_headings_wrap(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "sparse.ts", seconds=3, klv_hz=0.4, flight=Flight(heading=359.0))
+    cli("ingest", tmp_path / "sparse.ts", "--every", "0.5")
+    _, *frames = _rows(tmp_path)
+    # Packets at 0 s and 2.5 s: the frame at 1 s lies between them.
+    one = next(f for f in frames if f["metadata"]["frame"]["time_s"] == 1.0)
+    assert one["metadata"]["klv_interpolated"] is True
+    assert one["metadata"]["klv_offset_s"] == pytest.approx(1.0)
+    east, north = 15.0 * math.sin(math.radians(359)), 15.0 * math.cos(math.radians(359))
+    lon, lat = _local_to_lonlat(-95.3698, 29.7604, east, north)
+    assert one["metadata"]["geo"] == pytest.approx({"lat": lat, "lon": lon}, abs=1e-6)
+    assert 358.9 < one["metadata"]["telemetry"]["platform_heading"] < 359.1
+
+
+def test_sampling_options(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write_flight(tmp_path / "f.ts", seconds=4)
+    for n, (args, frames) in enumerate(
+        (
+            (("--every", "0.5"), 8),
+            (("--max-frames", "2"), 2),
+            (("--every", "10"), 1),
+            (("--every", "0", "--dedup", "64"), 1),  # every frame is "the same" at distance 64
+        )
+    ):
+        ws = tmp_path / f"ws{n}"
+        Workspace.init(ws).close()
+        res = cli("ingest", tmp_path / "f.ts", *args, "--json", cwd=ws).json()
+        assert res["new"] == 1 + frames, args
+
+
+def test_scene_change_keeps_the_cut(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import av
+
+    path = tmp_path / "cut.mp4"
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=10)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        for i in range(30):
+            shade = 30 if i < 17 else 220  # a hard cut at 1.7 s
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), shade, np.uint8), "rgb24")
+            frame.pts = i
+            for pkt in vs.encode(frame):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+    Workspace.init(tmp_path / "ws").close()
+    res = cli(
+        "ingest", path, "--every", "10", "--scene-change", "0.3", "--json", cwd=tmp_path / "ws"
+    )
+    _, *frames = _rows(tmp_path / "ws")
+    assert [f["metadata"]["frame"]["index"] for f in frames] == [0, 17], res.stdout
+    # A video without KLV is ingested in a clearly reported degraded mode.
+    assert "no MISB ST 0601 telemetry" in res.json()["notes"][0]["note"]
+    assert all("footprint" not in f["metadata"] for f in frames)
+
+
+def test_bad_klv_lenient_records_strict_refuses(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "bad.ts", seconds=2, bad_checksum_every=4, wrong_length_every=6)
+    strict = cli("ingest", tmp_path / "bad.ts", "--klv", "strict", "--json", code=None).json()
+    assert strict["new"] == 0 and "checksum" in strict["failures"][0]["reason"]
+    assert _rows(tmp_path) == []  # nothing partial
+    res = cli("ingest", tmp_path / "bad.ts")
+    assert "KLV: " in res.stderr and "problem(s)" in res.stderr
+    video = _rows(tmp_path)[0]
+    problems = video["metadata"]["klv"]["problem_list"]
+    assert any("checksum" in p for p in problems)
+    assert any("tag 5 (platform_heading): 3 bytes, expected 2" in p for p in problems)
+
+
+def test_corrupt_video_is_one_clear_failure(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    Workspace.init(tmp_path).close()
+    (tmp_path / "broken.ts").write_bytes(b"\x47" + bytes(range(256)) * 40)
+    res = cli("ingest", tmp_path / "broken.ts", "--json", code=None).json()
+    assert res["new"] == 0 and res["failed"] == 1
+    assert res["failures"][0]["path"].endswith("broken.ts")
+    assert _rows(tmp_path) == []
+
+
+def test_klv_security_classification_raises_the_marking(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "s.ts", seconds=1, classification="SECRET")
+    cli("ingest", tmp_path / "s.ts", "--marking", "CUI/FLOOD")
+    assert {r["marking"] for r in _rows(tmp_path)} == {"SECRET/FLOOD"}
+    # RESTRICTED is not a level of the default scheme: the next one above it is used.
+    write_flight(tmp_path / "r.ts", seconds=1, classification="RESTRICTED", seed=3)
+    cli("ingest", tmp_path / "r.ts")
+    assert {r["marking"] for r in _rows(tmp_path) if r["name"].startswith("r.ts")} == {
+        "CONFIDENTIAL"
+    }
+
+
+def test_reingesting_a_video_raises_frames_to_its_klv_level(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An item met again with a higher declared level is raised (never lowered)."""
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "s.ts", seconds=1, classification="SECRET")
+    cli("ingest", tmp_path / "s.ts")
+    con = sqlite3.connect(tmp_path / ".assay" / "assay.db")
+    con.execute("UPDATE items SET marking = 'CUI'")  # as if ingested before the KLV was read
+    con.commit()
+    con.close()
+    res = cli("ingest", tmp_path / "s.ts", "--json").json()
+    assert len(res["raised"]) == 2
+    assert {r["marking"] for r in _rows(tmp_path)} == {"SECRET"}

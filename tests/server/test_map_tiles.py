@@ -1,0 +1,55 @@
+"""Scene tiles (/tiles/{item}/{z}/{x}/{y}.png): Web Mercator PNG tiles rendered from the
+scene's COG with its display stretch, 204 off the scene, 404 above the viewer's clearance."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import select
+
+from assay.ingest.sensors.options import ChipOptions, SensorOptions
+from assay.ingest.sensors.synth import write_scene
+from assay.store.schema import items
+from labeling_world import Client, World
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return int((lon + 180) / 360 * n), int(y)
+
+
+def test_scene_tiles_follow_need_to_know(world: World, client: Client) -> None:
+    ws = world.ws
+    folder = ws.root.parent / "scenes"
+    folder.mkdir()
+    write_scene(folder / "town.tif", size=512)
+    options = SensorOptions(chips=ChipOptions(size=512, overlap=0))
+    ws.ingest([folder / "town.tif"], marking="SECRET/SAR", sensors=options)
+    with ws.db.read() as conn:
+        scene, meta = conn.execute(
+            select(items.c.id, items.c.metadata).where(items.c.name == "town.tif")
+        ).one()
+    ring = json.loads(meta)["footprint"]["coordinates"][0]
+    lon = sum(p[0] for p in ring[:4]) / 4
+    lat = sum(p[1] for p in ring[:4]) / 4
+    x, y = _tile_of(lon, lat, 18)
+    root = client("root")
+    r = root.get(f"/tiles/{scene}/18/{x}/{y}.png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    img = np.asarray(Image.open(io.BytesIO(r.content)))
+    assert img.shape[:2] == (256, 256)
+    assert img[..., :3].std() > 0  # the scene's pixels, not a blank tile
+    # Far from the scene: nothing to draw.
+    assert root.get(f"/tiles/{scene}/18/{x + 50}/{y}.png").status_code == 204
+    # Above ana's clearance: the same 404 as a scene that does not exist.
+    ana = client("ana")
+    assert ana.get(f"/tiles/{scene}/18/{x}/{y}.png").status_code == 404
+    assert ana.get(f"/tiles/{'0' * 64}/18/{x}/{y}.png").status_code == 404
+    assert client(None).get(f"/tiles/{scene}/18/{x}/{y}.png").status_code == 401
+    assert root.get(f"/tiles/{scene}/3/1/3.png").status_code == 204  # far coarser than the scene
+    assert root.get(f"/tiles/{scene}/3/8/1.png").status_code == 404  # x only goes to 7 at zoom 3

@@ -1,0 +1,72 @@
+"""Geographic item queries (`within BBOX`, `near LAT,LON,RADIUS_M`) on frames of a drone
+flight, on SQLite and PostgreSQL, distances checked against pyproj's geodesic."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from pyproj import Geod
+
+from assay import Workspace
+from assay.errors import InvalidInput
+from assay.ingest.sensors.synth import Flight, write_flight
+
+CENTER = (29.7604, -95.3698)  # where the generated flight starts, flying east at 15 m/s
+
+
+@pytest.fixture
+def flight_ws(tmp_path: Path) -> Workspace:
+    write_flight(tmp_path / "f.ts", seconds=6, klv_hz=5)
+    ws = Workspace.init(tmp_path / "ws")
+    ws.ingest([tmp_path / "f.ts"])
+    return ws
+
+
+def test_near_and_within_select_frames_by_place(flight_ws: Workspace) -> None:
+    geod = Geod(ellps="WGS84")
+    lon_at = {t: geod.fwd(CENTER[1], CENTER[0], 90, 15.0 * t)[0] for t in range(6)}
+    # 40 m around the start: frames at 0, 15 and 30 m from it, not 45 m and beyond.
+    assert _names(flight_ws, f"near {CENTER[0]},{CENTER[1]},40") == [0.0, 1.0, 2.0]
+    # A box holding the frame centres 2 to 4 s into the flight.
+    box = f"{lon_at[2] - 1e-6},{CENTER[0] - 1e-3},{lon_at[4] + 1e-6},{CENTER[0] + 1e-3}"
+    assert _names(flight_ws, f"within {box} and media_type=image/jpeg") == [2.0, 3.0, 4.0]
+
+
+def _names(ws: Workspace, query: str) -> list[float]:
+    name = f"d{abs(hash(query)) % 10**8}"
+    ws.create_dataset(name)
+    ws.add_items(name, query)
+    con = sqlite3.connect(ws.root / "assay.db")
+    rows = con.execute(
+        "SELECT i.name FROM working w JOIN items i ON i.id = w.item_id "
+        "JOIN datasets d ON d.id = w.dataset_id WHERE d.name = ?",
+        (name,),
+    ).fetchall()
+    con.close()
+    return sorted(float(r[0].split("#t=")[1]) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("near 29.7,-95.3", "expected LAT,LON,RADIUS_M"),
+        ("near 95,10,5", "latitude must lie in"),
+        ("within 1,2,3", "expected MINLON,MINLAT,MAXLON,MAXLAT"),
+        ("within -95.3,29.8,-95.4,29.7", "south-west to the north-east"),
+    ],
+)
+def test_bad_geo_conditions_are_named(flight_ws: Workspace, query: str, message: str) -> None:
+    flight_ws.create_dataset("bad")
+    with pytest.raises(InvalidInput, match=message):
+        flight_ws.add_items("bad", query)
+
+
+def test_items_without_a_place_never_match(flight_ws: Workspace, tmp_path: Path) -> None:
+    (tmp_path / "note.txt").write_text("Shelter at the school gym has 40 people.")
+    flight_ws.ingest([tmp_path / "note.txt"])
+    assert _names(flight_ws, "within -180,-90,180,90 and media_type~video/*") == []
+    flight_ws.create_dataset("text")
+    assert flight_ws.add_items("text", "near 0,0,20000000 and media_type=text/plain") == 0
+    assert Flight().lat == CENTER[0]
