@@ -34,6 +34,12 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs)
 
 
+def percentile(xs: list[float], p: float) -> float:
+    """The nearest-rank percentile (p in [0, 1]) of a list of timings."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(p * (len(s) - 1)))]
+
+
 def table(headers: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]

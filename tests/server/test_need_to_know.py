@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from denials_pages import PAGE_DENIALS
 from sensor_denials import deny_map_layers, deny_save_tracks, deny_video, deny_videos
 
 from assay.server import Settings, create_app
@@ -230,6 +231,7 @@ DENIALS: dict[tuple[str, str], Callable[[World, Client], None]] = {
     ("GET", "/api/v1/projects/{project}/videos/{video_id}"): deny_video,
     ("POST", "/api/v1/projects/{project}/videos/{video_id}/tracks"): deny_save_tracks,
     ("GET", "/api/v1/map/layers"): deny_map_layers,
+    **PAGE_DENIALS,  # the data manager and the explorer
 }
 
 

@@ -132,8 +132,9 @@ def create_project(
     actor: str | None = None,
     marking: str | None = None,
 ) -> Project:
-    """Create a project with one task per item of the dataset's working state (plus gold).
+    """Create a project with one task per item of `dataset`, plus gold.
 
+    `dataset` is NAME (its working state) or NAME@REV (the items of that commit).
     `marking` declares the project higher than its items (its title, instructions and
     schema may say more than any one item); it can never make the project lower.
     """
@@ -145,12 +146,12 @@ def create_project(
     with write(ws.db) as conn:
         if conn.execute(select(projects.c.id).where(projects.c.name == name)).first():
             raise Conflict(f"project {name!r} already exists")
-        ds = versioning.resolve(conn, dataset).dataset_id
+        rev = versioning.resolve(conn, dataset)
         pid = conn.execute(
             projects.insert().values(
                 name=name,
                 title=title or schema.title or name,
-                dataset=dataset,
+                dataset=rev.dataset,  # the name; a revision given is in the audit event
                 schema=canonical_json(schema.model_dump(mode="json")),
                 instructions=instructions,
                 workflow=canonical_json(wf.model_dump(mode="json")),
@@ -161,7 +162,7 @@ def create_project(
         ).inserted_primary_key
         assert pid is not None  # an INSERT always has one
         project_id = int(pid[0])
-        n_tasks = _insert_tasks(conn, project_id, ds)
+        n_tasks = _insert_tasks(ws, conn, project_id, rev)
         if wf.adaptive is not None:
             if schema.first_choices() is None:
                 raise InvalidInput("--adaptive needs a choices control in the schema")
@@ -196,11 +197,25 @@ def create_project(
         return project_by_id(conn, project_id)
 
 
-def _insert_tasks(conn: Connection, project_id: int, ds: int) -> int:
+def _insert_tasks(
+    ws: Workspace, conn: Connection, project_id: int, rev: versioning.Revision
+) -> int:
+    """One task per item of the revision: a commit's manifest, or the working state."""
+    if rev.commit is not None:
+        from assay.versioning import _manifest
+
+        t = _manifest.read(ws.blobs, rev.commit.manifest, ["item_id", "marking"])
+        rows = [
+            {"project_id": project_id, "item_id": i, "marking": m, "is_gold": 0}
+            for i, m in zip(t["item_id"].to_pylist(), t["marking"].to_pylist(), strict=True)
+        ]
+        if rows:
+            conn.execute(tasks.insert(), rows)
+        return len(rows)
     src = (
         select(literal(project_id), working.c.item_id, items.c.marking, literal(0))
         .join(items, items.c.id == working.c.item_id)
-        .where(working.c.dataset_id == ds)
+        .where(working.c.dataset_id == rev.dataset_id)
     )
     result = conn.execute(
         tasks.insert().from_select(["project_id", "item_id", "marking", "is_gold"], src)

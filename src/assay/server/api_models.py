@@ -161,8 +161,9 @@ def statuses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-#: Every route under /api/v1 can answer these: the body checks run before any route.
-ANY_ROUTE = statuses(401, 413, 422)
+#: Every route under /api/v1 can answer these: authentication and the body checks run before
+#: any route, need-to-know makes what the caller may not see a 404, roles give 403.
+ANY_ROUTE = statuses(401, 403, 404, 413, 422)
 
 
 class VideoSummary(Open):

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -75,8 +76,11 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         # Framework errors (unknown route, wrong method) in the same shape as ours.
         if exc.status_code == 400 and request.url.path.startswith(API):
             return JSONResponse({"error": "request body: not valid JSON"}, status_code=422)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed(request.app, request.url.path))
         return JSONResponse(
-            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=headers
         )
 
     @app.exception_handler(RequestValidationError)
@@ -88,6 +92,17 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         )
 
     return app
+
+
+def _allowed(app: FastAPI, path: str) -> list[str]:
+    """The methods of the routes `path` is meant for: among those whose pattern matches, the
+    ones with the fewest parameters (``/tasks/bulk`` is the bulk route, not a task named
+    "bulk"), so a 405's Allow header says what the OpenAPI document says."""
+    found: dict[int, set[str]] = {}
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            found.setdefault(len(route.param_convertors), set()).update(route.methods or ())
+    return sorted(found[min(found)]) if found else []
 
 
 def _outermost(app: FastAPI, settings: Settings) -> None:

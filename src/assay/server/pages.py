@@ -52,21 +52,24 @@ def _fallback(name: str, context: dict[str, Any]) -> str:
     return f"<!doctype html><title>{title}</title><p>{escape(name)}: template missing</p>"
 
 
-def _page(request: Request, name: str, project: str | None, need: Capability) -> Response:
+def _page(
+    request: Request, name: str, project: str | None, need: Capability, **more: Any
+) -> Response:
     try:
         user = optional_user(request)
     except AssayError:
         user = None
     if user is None:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(back, safe='/')}", status_code=303)
     if not user.can(need):
         raise PermissionDenied(f"user {user.name!r} ({user.role}) may not open this page")
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(more)
     if project is not None:
         ws = request.app.state.workspace
         with ws.db.read() as conn:
             p = visible_project(conn, ws, user, project)
-        extra = {"project": p.name, "project_title": p.title}
+        extra.update(project=p.name, project_title=p.title)
     return _render(request, name, user, **extra)
 
 
@@ -93,3 +96,39 @@ def review_page(request: Request, project: str) -> Response:
 @router.get("/dashboard/{project}", response_class=HTMLResponse)
 def dashboard_page(request: Request, project: str) -> Response:
     return _page(request, "dashboard.html", project, "manage")
+
+
+@router.get("/manage/{project}", response_class=HTMLResponse)
+def manage_page(request: Request, project: str) -> Response:
+    """The data manager: a project's tasks with filters, task view and bulk actions."""
+    from assay.labeling.tasklist import manageable_project
+
+    user = optional_user(request)
+    if user is not None and user.can("review"):
+        with request.app.state.workspace.db.read() as conn:
+            manageable_project(request.app.state.workspace, conn, user, project)
+    return _page(request, "manage.html", project, "review")
+
+
+@router.get("/projects/new", response_class=HTMLResponse)
+def new_project_page(request: Request) -> Response:
+    """Create a project (dataset revision, schema with live preview, workflow) and add users."""
+    return _page(request, "project_new.html", None, "manage")
+
+
+@router.get("/explore", response_class=HTMLResponse)
+def explore_index_page(request: Request) -> Response:
+    return _page(request, "explore.html", None, "review")
+
+
+@router.get("/explore/{dataset}", response_class=HTMLResponse)
+def explore_page(request: Request, dataset: str) -> Response:
+    """The dataset explorer: grid, filters, item view and revision diff."""
+    from assay.labeling.setup import visible_dataset
+
+    user = optional_user(request)
+    if user is not None and user.can("review"):
+        ws = request.app.state.workspace
+        with ws.db.read() as conn:
+            visible_dataset(ws, conn, user, dataset)
+    return _page(request, "explore.html", None, "review", dataset=dataset)

@@ -396,7 +396,22 @@ dataset_meta = Table(
 
 ID_TABLES = (label_classes, item_numbers, dataset_meta)
 
-SCHEMA_VERSION = 6
+# --- derived blobs (schema version 7) ----------------------------------------------------------
+
+# Things computed once from content and kept in the blob store (thumbnails, explorer indexes):
+# (kind, source) -> blob, where `source` is the content they derive from (an item's sha256, a
+# manifest's sha256) and `kind` names the recipe and its version.
+derived = Table(
+    "derived",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("blob", String(64), nullable=False),
+    Column("created", String(40), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+SCHEMA_VERSION = 7
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -432,12 +447,17 @@ def _add_declared_markings(conn: Connection) -> None:
             )
 
 
+def _add_derived(conn: Connection) -> None:
+    derived.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
     3: _add_task_target,
     4: _add_stable_ids,
     5: _add_declared_markings,
+    6: _add_derived,
 }
 
 

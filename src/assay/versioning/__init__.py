@@ -5,6 +5,7 @@ from assay.versioning.commit import Revision, commit, history, resolve, split_sp
 from assay.versioning.datasets import DatasetInfo, add_item_ids, add_items, create, remove_items
 from assay.versioning.diff import Diff, diff, labels_for, status
 from assay.versioning.labels import LabelRecord, set_labels
+from assay.versioning.rows import item_attributes, revision_rows
 
 __all__ = [
     "DatasetInfo",
@@ -18,9 +19,11 @@ __all__ = [
     "create",
     "diff",
     "history",
+    "item_attributes",
     "labels_for",
     "remove_items",
     "resolve",
+    "revision_rows",
     "set_labels",
     "split_spec",
     "status",

@@ -33,6 +33,7 @@ def test_every_page_template_loads_existing_static_files() -> None:
     from jinja2 import Environment, FileSystemLoader
 
     pages = {"login", "index", "label", "review", "dashboard", "video", "map"}
+    pages |= {"manage", "project_new", "explore"}
     # "_name.html" files are pieces the pages include, not pages
     assert {p.stem for p in TEMPLATES.glob("[!_]*.html")} == pages | {"base"}
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)

@@ -6,6 +6,8 @@ import { $, el, showUser } from "./ui.js";
 async function main() {
   const me = await currentUser();
   showUser(me);
+  if (me.role !== "annotator") $("#explore-link").hidden = false;
+  if (me.role === "manager" || me.role === "admin") $("#new-project-link").hidden = false;
   const projects = await api("GET", "/projects");
   const box = $("#projects");
   if (!projects.length) {
@@ -34,6 +36,7 @@ async function main() {
           {},
           el("a.primary", { href: href("label"), text: "Label" }),
           canReview ? el("a", { href: href("review"), text: "Review" }) : null,
+          canReview ? el("a", { href: href("manage"), text: "Data manager" }) : null,
           canReview ? el("a", { href: href("dashboard"), text: "Dashboard" }) : null,
         ),
       );
