@@ -15,6 +15,13 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.core
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# Active learning's MiniLM embeddings need torch: the CPU build goes in first, so nothing
+# that depends on torch pulls another build.
+$(VENV)/.active: pyproject.toml $(VENV)/.dev
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[active]'
+	touch $@
+
 # datumaro (the format library CVAT is built on) reads assay's CVAT and MOT exports in the tests;
 # it pins older pandas, Pillow and pyarrow than assay's, so it lives in its own environment.
 DATUMARO := .venv-datumaro
@@ -61,7 +68,7 @@ $(LS_VENV)/.ready:
 labelstudio: $(LS_VENV)/.ready
 
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
-unit: $(VENV)/.dev browser labelstudio $(DATUMARO)/.done
+unit: $(VENV)/.dev $(VENV)/.active browser labelstudio $(DATUMARO)/.done
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 test: lint typecheck unit

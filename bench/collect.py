@@ -23,6 +23,7 @@ ORDER = [
     ("Formats and segmentation evaluation (issue 12)", ["segm"]),
     ("Trust (issue 11)", ["trust_marks", "hardening"]),
     ("Campaign pages (issue 13)", ["manage_tasks", "explore_grid"]),
+    ("Models in the loop (issue 16)", ["prelabel", "active_learning"]),
 ]
 HEADER = """# Benchmarks
 
@@ -46,6 +47,8 @@ scripts; every section says how it was produced.
 | `sensors_chips.py` | scene chipping (COG + chips) vs a rasterio windowed-read loop |
 | `manage_tasks.py` | data manager pages of 100,000 tasks vs Label Studio 1.23.2's API |
 | `explore_grid.py` | explorer grid pages of a 1,000,000-item commit |
+| `prelabel_throughput.py` | `assay prelabel` vs one-item-at-a-time loops over the same ONNX model |
+| `active_learning.py` | labels to a target accuracy per active-learning strategy vs random |
 """
 
 

@@ -47,6 +47,47 @@ def run(*args: str, cwd: Path) -> str:
     return proc.stdout.strip()
 
 
+def prelabel_demo(ws: Path) -> None:
+    """Pre-label a project with a registered model, answer a few tasks, show the figure."""
+    model = Path(__file__).resolve().parent / "flood-damage.onnx"
+    run("model", "add", "flood-damage", "--file", str(model), "--trained-on", "flood-town@survey-1",
+        cwd=ws)  # fmt: skip
+    run("project", "create", "triage", "--schema", "schema.yaml", "--dataset", "flood-town",
+        cwd=ws)  # fmt: skip
+    run("prelabel", "triage", "--model", "flood-damage@1", cwd=ws)
+    print("\n(an annotator answers six tasks: accepts, corrects or clears the model's answer)")
+    answer_some_tasks(ws)
+    run("project", "status", "triage", cwd=ws)
+
+
+def answer_some_tasks(ws: Path) -> None:
+    """What annotators do in the browser, through the same labeling service."""
+    import uuid
+
+    from assay.domain.labels import Region
+    from assay.labeling import add_user, next_task, submit
+    from assay.workspace import Workspace
+
+    workspace = Workspace.open(ws)
+    try:
+        user = add_user(workspace, "demo-annotator", "annotator", "CUI", "demo-password-1")
+        for i in range(6):
+            lease = next_task(workspace, user, "triage")
+            if lease is None:
+                break
+            shown = [
+                Region.model_validate({k: v for k, v in r.items() if k not in ("author", "score")})
+                for r in lease.prelabels
+            ]
+            if i % 3 == 1:  # corrected
+                shown = [r.model_copy(update={"label": "minor"}) for r in shown]
+            elif i % 3 == 2:  # cleared
+                shown = []
+            submit(workspace, user, lease.task_id, str(uuid.uuid4()), shown)
+    finally:
+        workspace.close()
+
+
 def main(target: str = "demo") -> None:
     root = Path(target).resolve()
     if root.exists():
@@ -92,9 +133,10 @@ def main(target: str = "demo") -> None:
     run("log", "flood-town", cwd=ws)
     run("diff", "flood-town", "survey-1", "HEAD", cwd=ws)
     run("export", "flood-town@HEAD", "--format", "coco", "--out", str(root / "export-coco"), cwd=ws)
-    run("audit", "verify", cwd=ws)
     (ws / "schema.yaml").write_text(SCHEMA)
     (ws / "traffic.yaml").write_text(TRAFFIC)
+    prelabel_demo(ws)
+    run("audit", "verify", cwd=ws)
     print(
         f"""
 Demo workspace ready in {ws}

@@ -334,6 +334,7 @@ class Workspace:
         all_annotations: bool = False,
         scene: bool = False,
         embed_media: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> Any:
         """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format.
 
@@ -361,7 +362,9 @@ class Workspace:
             )
         rev = self.resolve(spec, default_head=False)
         with gc_paused():
-            bundle = export_bundle(self, rev, all_annotations=all_annotations)
+            every = all_annotations or codec.needs_annotations
+            bundle = export_bundle(self, rev, all_annotations=every)
+            bundle.options = dict(options or {})
             if scene:
                 from assay.formats._scene import to_scenes
 

@@ -14,7 +14,7 @@ def test_every_format_is_registered_once() -> None:
 
 
 def test_unknown_format_lists_known_ones() -> None:
-    with pytest.raises(InvalidInput, match=r"unknown format 'pascal'; known formats: coco, "):
+    with pytest.raises(InvalidInput, match=r"unknown format 'pascal'; known formats: chat, coco, "):
         get_codec("pascal")
 
 

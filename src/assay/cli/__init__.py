@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "quality": "assay.cli.quality:quality",
     "eval": "assay.cli.evaluation:eval_group",
     "model": "assay.cli.models:model",
+    "prelabel": "assay.cli.prelabel:prelabel",
     "project": "assay.cli.labeling:project",
     "user": "assay.cli.labeling:user",
     "token": "assay.cli.labeling:token",

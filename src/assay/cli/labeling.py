@@ -50,6 +50,24 @@ def project() -> None:
     is_flag=True,
     help="Let a reviewer decide on tasks they answered themselves (off: another reviewer must).",
 )
+@click.option(
+    "--sample",
+    type=click.Choice(["uncertainty", "margin", "entropy", "diversity", "random"]),
+    help="Active learning: order the queue by this strategy (see README).",
+)
+@click.option(
+    "--embedder",
+    type=click.Choice(["auto", "pixels", "minilm"]),
+    default="auto",
+    show_default=True,
+    help="Item embeddings for --sample: image thumbnails, or MiniLM for text (extra 'active').",
+)
+@click.option(
+    "--retrain-every",
+    type=int,
+    help="Refit the logistic regression and re-order the queue every N answered tasks.",
+)
+@click.option("--sample-seed", type=int, default=0, show_default=True, help="Seed for --sample.")
 @json_option
 @pass_env
 def create(
@@ -68,6 +86,10 @@ def create(
     lease_seconds: float,
     instructions: Path | None,
     title: str | None,
+    sample: str | None,
+    embedder: str,
+    retrain_every: int | None,
+    sample_seed: int,
     marking: str | None,
     self_review: bool,
     as_json: bool,
@@ -93,6 +115,10 @@ def create(
             gold_after=gold_after,
             review=review,
             lease_seconds=lease_seconds,
+            sample=sample or "none",
+            embedder=embedder,
+            retrain_every=retrain_every,
+            sample_seed=sample_seed,
             self_review=self_review,
         )
     except ValidationError as exc:
@@ -110,6 +136,27 @@ def create(
         env.emit_json({**p.to_dict(), "tasks": info["task_count"], "marking": info["marking"]})
     else:
         env.say(f"created project [bold]{name}[/] with {info['task_count']} task(s)")
+
+
+@project.command("resample")
+@click.argument("name")
+@json_option
+@pass_env
+def resample(env: Env, name: str, as_json: bool) -> None:
+    """Refit the active-learning model of project NAME and re-order its open tasks now."""
+    from assay.labeling.active import resample as run
+
+    r = run(env.workspace(), name)
+    if as_json:
+        env.emit_json(r.to_dict())
+        return
+    how = "a logistic regression on embeddings" if r.model_fitted else "k-center diversity"
+    if r.strategy == "random":
+        how = "a seeded shuffle"
+    env.say(
+        f"{r.project}: {r.open} open task(s) ordered by {r.strategy} ({how}); "
+        f"{r.labelled} answered, {r.classes} class(es) seen"
+    )
 
 
 @project.command("list")
@@ -163,6 +210,12 @@ def status(env: Env, name: str, as_json: bool) -> None:
         paused = "PAUSED" if a["paused"] else ""
         table.add_row(a["name"], str(a["submitted"]), secs, str(a["gold_seen"]), acc, paused)
     env.console.print(table)
+    if d.get("prelabels"):
+        pre = Table("model", "tasks", "pre-labels", "accepted", "edited", "deleted", "added")
+        for m in d["prelabels"]:
+            counts = ("tasks", "regions", "accepted", "edited", "deleted", "added")
+            pre.add_row(m["model"], *(str(m[k]) for k in counts))
+        env.console.print(pre)
 
 
 @click.group("user")

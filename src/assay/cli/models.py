@@ -31,6 +31,10 @@ def model() -> None:
     help="Check the file is of this task.",
 )
 @click.option("--classes", help="Class names in output order, comma-separated (ONNX).")
+@click.option(
+    "--marking",
+    help="The model's marking (default: the highest of its --trained-on data, else the lowest).",
+)
 @json_option
 @pass_env
 def add(
@@ -40,18 +44,31 @@ def add(
     trained_on: str | None,
     task: str | None,
     classes: str | None,
+    marking: str | None,
     as_json: bool,
 ) -> None:
     """Register FILE as model NAME (a new version if NAME exists with another file)."""
     from assay.models import add_model
 
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
-    info = add_model(env.workspace(), name, file, trained_on=trained_on, task=task, classes=names)  # type: ignore[arg-type]
+    info = add_model(
+        env.workspace(),
+        name,
+        file,
+        trained_on=trained_on,
+        task=task,  # type: ignore[arg-type]
+        classes=names,
+        marking=marking,
+    )
     if as_json:
         env.emit_json(info.to_dict())
         return
     lineage = f", trained on {info.trained_on[:12]}" if info.trained_on else ""
-    env.say(f"model {info.ref}: {info.kind} {info.task}, sha256 {info.sha256[:12]}{lineage}")
+    mark = info.details.get("marking", "")
+    env.say(
+        f"model {info.ref}: {info.kind} {info.task}, sha256 {info.sha256[:12]}{lineage}, "
+        f"marked {mark}"
+    )
 
 
 @model.command(name="list")

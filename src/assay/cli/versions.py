@@ -4,7 +4,7 @@ checkout and export."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 from rich.markup import escape
@@ -48,6 +48,9 @@ EXPORT_FORMATS = [
     "parquet",
     "geojson",
     "stac",
+    "chat",
+    "sft",
+    "dpo",
 ]
 
 
@@ -386,6 +389,7 @@ def _write(
     all_annotations: bool = False,
     scene: bool = False,
     embed_media: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> None:
     result = env.workspace().export(
         spec,
@@ -397,6 +401,7 @@ def _write(
         all_annotations=all_annotations,
         scene=scene,
         embed_media=embed_media,
+        options=options,
     )
     _warn_dropped(env, f"{fmt} {action}", result["dropped"])
     if as_json:
@@ -432,6 +437,13 @@ def _write(
     help="Write chips' labels on their scenes (scene pixel coordinates), objects cut by chip "
     "borders merged.",
 )
+@click.option(
+    "--min-agreement",
+    type=float,
+    default=0.75,
+    show_default=True,
+    help="dpo: keep a preference pair only when at least this share of annotators agree on it.",
+)
 @strict_option
 @json_option
 @pass_env
@@ -444,12 +456,14 @@ def export(
     embed_media: bool,
     all_annotations: bool,
     scene: bool,
+    min_agreement: float,
     strict: bool,
     as_json: bool,
 ) -> None:
     """Export a dataset version (NAME alone = working state) in a format.
 
     What the format cannot hold is counted per kind on stderr and under `dropped` in --json.
+    chat, sft and dpo write language-model training data with a lineage.json manifest.
     """
     _write(
         env,
@@ -463,6 +477,7 @@ def export(
         all_annotations=all_annotations,
         scene=scene,
         embed_media=embed_media,
+        options={"min_agreement": min_agreement},
     )
 
 

@@ -15,6 +15,7 @@ from assay.formats import (
     geojson,
     jsonl,
     labelstudio,
+    llm,
     mot,
     parquet,
     stac,
@@ -38,6 +39,8 @@ def _build() -> Registry:
                    stac):  # fmt: skip
         registry.register(module.CODEC)
     registry.register(yolo.SEGMENT_CODEC)
+    for codec in (llm.CHAT_CODEC, llm.SFT_CODEC, llm.DPO_CODEC):
+        registry.register(codec)
     return registry
 
 

@@ -179,6 +179,7 @@ class ExportBundle:
     dataset_meta: dict[str, Any] = field(default_factory=dict)  # see `ImportBundle`
     all_annotations: bool = False  # rows carry `annotations` (every author, predictions)
     dropped: Drops = field(default_factory=Drops)  # writers count what they cannot hold
+    options: dict[str, Any] = field(default_factory=dict)  # format options (--min-agreement)
 
     def classes(self, kinds: Sequence[str] = CLASS_KINDS) -> LabelMap:
         """Every class a writer may meet: the label map, then `label_names` not in it, then labels

@@ -25,6 +25,7 @@ class Codec:
     media: tuple[str, ...] = ("image/",)
     title: str = ""  # how messages name the format ("COCO"); the name when empty
     embeds_media: bool = False  # can write media bytes into its own file (--embed-media)
+    needs_annotations: bool = False  # reads every stored annotation, not only those of record
 
     @property
     def display(self) -> str:

@@ -1,6 +1,8 @@
 """Project dashboards: progress, throughput, per-annotator work, gold accuracy, agreement.
 
 Every count covers only the tasks the viewer is cleared to see.
+`prelabels` says per model version how many pre-labels annotators accepted unchanged,
+edited or deleted (see `assay.labeling.prelabel_stats`).
 Agreement is the mean pairwise score (see `assay.labeling.gold`) over the most
 recent tasks with two or more current answers.
 """
@@ -18,6 +20,7 @@ from assay.labeling import gold as scoring
 from assay.labeling._access import marking_filter, visible_markings
 from assay.labeling._tx import tx_for
 from assay.labeling.catalog import summary, visible_project
+from assay.labeling.prelabel_stats import prelabel_outcomes
 from assay.labeling.users import User
 from assay.store.schema import (
     annotations_table as ann_t,
@@ -106,6 +109,7 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
             .where(assignments.c.task_id.in_(recent), submitted)
         ):
             answers[task_id].append(payload)
+        prelabels = prelabel_outcomes(conn, p.id, visible)
     pair_scores = [
         s
         for s in (
@@ -155,4 +159,5 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
         "agreement_tasks": len(pair_scores),
         "review": {k: int(v) for k, v in review.items()},
         "gold_min_accuracy": p.workflow.gold_min_accuracy,
+        "prelabels": prelabels,
     }

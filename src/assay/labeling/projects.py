@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import bindparam, literal, select
@@ -51,6 +51,12 @@ class Workflow(BaseModel):
     adaptive_min: int = Field(default=1, ge=1, le=50)
     # Whether a reviewer may decide on a task they answered themselves (off: four eyes).
     self_review: bool = False
+    # Active learning (`assay.labeling.active`): how the queue is ordered, the embeddings it
+    # uses, and how often (in answered tasks) the model is refitted and the queue re-ordered.
+    sample: Literal["none", "uncertainty", "margin", "entropy", "diversity", "random"] = "none"
+    embedder: Literal["auto", "pixels", "minilm"] = "auto"
+    retrain_every: int | None = Field(default=None, ge=1)
+    sample_seed: int = 0
 
     @field_validator("review")
     @classmethod
@@ -143,6 +149,10 @@ def create_project(
     wf = workflow or Workflow()
     if wf.gold_share > 0 and not wf.gold:
         raise InvalidInput("--gold-share needs --gold DATASET@REV to take gold labels from")
+    if wf.sample != "none" or wf.retrain_every:
+        from assay.labeling import active
+
+        active.prepare(ws, schema, wf, dataset)  # checked and embedded before any write
     with write(ws.db) as conn:
         if conn.execute(select(projects.c.id).where(projects.c.name == name)).first():
             raise Conflict(f"project {name!r} already exists")
@@ -194,7 +204,12 @@ def create_project(
                 **wf.model_dump(mode="json"),
             },
         )
-        return project_by_id(conn, project_id)
+        created = project_by_id(conn, project_id)
+    if wf.sample != "none":
+        from assay.labeling import active
+
+        active.resample(ws, created.id, actor)
+    return created
 
 
 def _insert_tasks(

@@ -13,7 +13,7 @@ from typing import Any
 
 from assay.domain.labels import Region, payload_from_json, payload_to_json
 from assay.errors import Conflict, InvalidInput, NotFound
-from assay.labeling import adaptive
+from assay.labeling import active, adaptive
 from assay.labeling import gold as gold_scoring
 from assay.labeling._tx import Tx, write_tx
 from assay.labeling.projects import Project
@@ -61,7 +61,10 @@ def submit(
     """Store `user`'s answer to a task they hold; a retry returns the first result."""
     check_submission(user, client_id, lead_time)
     with write_tx(ws.db) as tx:
-        return submit_in(tx, ws, user, task_id, client_id, regions, lead_time, model_assisted)
+        result = submit_in(tx, ws, user, task_id, client_id, regions, lead_time, model_assisted)
+    if not result.get("duplicate"):
+        active.after_submit(ws, task_id)  # refits an active-learning project every N labels
+    return result
 
 
 def submit_in(

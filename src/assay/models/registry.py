@@ -132,6 +132,7 @@ def add_model(
     trained_on: str | None = None,
     task: Task | None = None,
     classes: list[str] | None = None,
+    marking: str | None = None,
 ) -> ModelInfo:
     """Register a model file (ONNX or prediction file) under `name`.
 
@@ -143,6 +144,8 @@ def add_model(
         trained_on: ``DATASET@REV`` it was trained on; stored as the commit id (lineage).
         task: Check the file is of this task.
         classes: Class names in output order (ONNX models without a ``classes`` property).
+        marking: The model's marking; default the highest marking of `trained_on`'s items
+            (the lowest level without lineage). Never below the training data's.
 
     Raises:
         InvalidInput: Bad name or unreadable file. NotFound: unknown dataset or revision.
@@ -156,9 +159,18 @@ def add_model(
         raise InvalidInput(f"{path}: no such file")
     desc = _describe(path, task, classes)
     commit_id = None
+    data_marking = ws.scheme.parse("")
     if trained_on:
         rev = ws.resolve(trained_on, default_head=True)
         commit_id = rev.commit.id if rev.commit else None
+        data_marking = ws.scheme.parse(ws.show(trained_on)["marking"])
+    mark = ws.scheme.parse(marking) if marking else data_marking
+    if not ws.scheme.allows(mark, data_marking):
+        raise InvalidInput(
+            f"--marking {marking}: below its training data {trained_on} "
+            f"({ws.scheme.render(data_marking)}); a model's marking is at least its data's"
+        )
+    desc["details"]["marking"] = ws.scheme.render(mark)
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     with ws.db.begin() as conn:
@@ -195,7 +207,13 @@ def add_model(
             ws.actor,
             "model.add",
             f"model:{name}@{version}",
-            {"sha256": sha, "trained_on": commit_id, "task": desc["task"], "kind": desc["kind"]},
+            {
+                "sha256": sha,
+                "trained_on": commit_id,
+                "task": desc["task"],
+                "kind": desc["kind"],
+                "marking": desc["details"]["marking"],
+            },
         )
         return _row_to_info(
             conn.execute(select(models_table).where(models_table.c.id == row["id"])).one()
@@ -232,3 +250,8 @@ def model_file(ws: Workspace, info: ModelInfo) -> Path:
     if not path.is_file():
         raise NotFound(f"model {info.ref}: its file {info.sha256[:12]} is missing from the store")
     return path
+
+
+def model_marking(ws: Workspace, info: ModelInfo) -> str:
+    """The model's marking (kept in its details; versions registered before: the lowest)."""
+    return ws.scheme.render(ws.scheme.parse(str(info.details.get("marking", ""))))

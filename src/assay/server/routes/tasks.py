@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from assay.domain.labels import Region
+from assay.labeling import active
 from assay.labeling import review as rev
 from assay.labeling.queue import skip_task
 from assay.labeling.submit import check_submission, submit_in
@@ -62,6 +63,8 @@ async def submit_(task_id: str, body: SubmitBody, request: Request) -> Response:
                 body.model_assisted,
             ),
         )
+    if not result.get("duplicate"):  # active-learning projects refit every N labels
+        await in_writer(request, lambda: active.after_submit(ws, tid))
     return JSONResponse(result)
 
 

@@ -56,6 +56,7 @@ function render(d) {
         : null),
     el("section.dash-section", {}, el("h2", { text: "Submitted per annotator" }), barsSvg((d.annotators || []).map((a) => [a.name, Number(a.submitted) || 0]))),
     agreementSection(d.agreement),
+    prelabelSection(d.prelabels),
     typeof d.agreement === "number" || d.agreement === null
       ? el("p.muted.small", { text: `Agreement: mean pairwise agreement over ${d.agreement_tasks ?? 0} tasks labelled by two or more annotators.` })
       : null,
@@ -99,6 +100,41 @@ function annotatorTable(rows) {
           td(fmt(a.gold_seen), 1),
           td(pctText(a.gold_accuracy), 1),
           td(a.paused ? "paused (gold accuracy too low)" : "active"),
+        ),
+      ),
+    ),
+  );
+}
+
+// Per model version: what annotators did with its pre-labels (the figure that says whether it saves work).
+function prelabelSection(rows) {
+  if (!Array.isArray(rows) || !rows.length) return null;
+  const th = (t, num) => el("th", { class: num ? "num" : null, text: t });
+  const td = (t, num) => el("td", { class: num ? "num" : null, text: t });
+  return el(
+    "section.dash-section",
+    {},
+    el("h2", { text: "Model pre-labels" }),
+    el(
+      "table.prelabels",
+      {},
+      el("thead", {}, el("tr", {}, th("model"), th("tasks", 1), th("pre-labels", 1), th("accepted unchanged", 1), th("edited", 1), th("deleted", 1), th("added", 1), th("accepted share", 1))),
+      el(
+        "tbody",
+        {},
+        rows.map((r) =>
+          el(
+            "tr",
+            { dataset: { model: r.model } },
+            td(r.model),
+            td(fmt(r.tasks), 1),
+            td(fmt(r.regions), 1),
+            td(fmt(r.accepted), 1),
+            td(fmt(r.edited), 1),
+            td(fmt(r.deleted), 1),
+            td(fmt(r.added), 1),
+            td(pctText(r.accepted_share), 1),
+          ),
         ),
       ),
     ),

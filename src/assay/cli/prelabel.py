@@ -1,0 +1,82 @@
+"""`assay prelabel PROJECT --model NAME[@VERSION]`: model answers for annotators to correct."""
+
+from __future__ import annotations
+
+import click
+
+from assay.cli._common import Env, json_option, pass_env
+
+
+@click.command("prelabel")
+@click.argument("project")
+@click.option("--model", "spec", required=True, help="Registered ONNX model, NAME[@VERSION].")
+@click.option(
+    "--as",
+    "as_user",
+    help="Run as this user: needs the manager role and clearance for the model's marking, "
+    "and pre-labels only the tasks within that clearance.",
+)
+@click.option("--control", help="Schema control the answers go to (default: the matching one).")
+@click.option(
+    "--min-score",
+    type=float,
+    default=0.25,
+    show_default=True,
+    help="Detections scoring below this are not stored (they are counted).",
+)
+@click.option(
+    "--batch-size", type=int, default=32, show_default=True, help="Images per model call."
+)
+@click.option("--redo", is_flag=True, help="Pre-label items this model version did before.")
+@json_option
+@pass_env
+def prelabel(
+    env: Env,
+    project: str,
+    spec: str,
+    as_user: str | None,
+    control: str | None,
+    min_score: float,
+    batch_size: int,
+    redo: bool,
+    as_json: bool,
+) -> None:
+    """Run model SPEC over PROJECT's open tasks; annotators see least confident first."""
+    from assay.labeling.prelabel import prelabel as run
+    from assay.labeling.users import get_user
+
+    ws = env.workspace()
+    user = None
+    if as_user:
+        with ws.db.read() as conn:
+            user = get_user(ws, conn, as_user)
+    report = run(
+        ws,
+        project,
+        spec,
+        user=user,
+        control=control,
+        min_score=min_score,
+        batch_size=batch_size,
+        redo=redo,
+    )
+    if as_json:
+        env.emit_json(report.to_dict())
+        return
+    r = report
+    env.say(
+        f"{r.project}: {r.labelled} of {r.open_tasks} open tasks pre-labelled by model:{r.model} "
+        f"({r.regions} regions, control {r.control}) in {r.seconds:.2f} s"
+    )
+    skipped = {
+        "pre-labelled by this version before (use --redo)": r.already,
+        f"marked below the model ({r.model_marking})": r.below_model_marking,
+        "above your clearance": r.not_visible,
+        "not images": r.not_images,
+        f"detections below --min-score {min_score}": r.below_min_score,
+        "boxes without width or height": r.empty_boxes,
+        **{f"answers of class {k!r}, not a label of {r.control}": v for k, v in r.unmapped.items()},
+    }
+    for why, n in skipped.items():
+        if n:
+            env.say(f"  not stored: {n} {why}")
