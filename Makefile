@@ -16,10 +16,11 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.core
 	touch $@
 
 # Active learning's MiniLM embeddings need torch: the CPU build goes in first, so nothing
-# that depends on torch pulls another build.
+# that depends on torch pulls another build. torch's install lifts setuptools past 81, which
+# the dev extra pins (imagecorruptions imports pkg_resources): pin it again with the extra.
 $(VENV)/.active: pyproject.toml $(VENV)/.dev
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[active]'
+	$(BIN)/pip install -q -e '.[active]' 'setuptools<81'
 	touch $@
 
 # datumaro (the format library CVAT is built on) reads assay's CVAT and MOT exports in the tests;
