@@ -21,6 +21,7 @@ ORDER = [
     ("Evaluation (issue 5)", ["evaluation", "corruptions"]),
     ("Sensors (issue 14)", ["sensors_fmv", "sensors_chips"]),
     ("Formats and segmentation evaluation (issue 12)", ["segm"]),
+    ("Trust (issue 11)", ["trust_marks", "hardening"]),
     ("Campaign pages (issue 13)", ["manage_tasks", "explore_grid"]),
     ("Models in the loop (issue 16)", ["prelabel", "active_learning"]),
     ("Trust (issue 11)", ["audit"]),

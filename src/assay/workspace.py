@@ -148,13 +148,17 @@ class Workspace:
         source: str = "",
         text_field: str = "text",
         progress: Callable[[int, int], None] | None = None,
+        follow_symlinks: bool = False,
         sensors: SensorOptions | None = None,
     ) -> IngestReport:
         """Ingest files and folders (recursively); the same bytes give the same item.
 
         Videos (.ts, .mpg, .mp4, .mkv) become an item and their sampled frames derived items
         with MISB ST 0601 telemetry and footprints; georeferenced scenes (GeoTIFF, COG, NITF,
-        JPEG 2000) an item stored as a COG and their chips derived items; `sensors` sets how."""
+        JPEG 2000) an item stored as a COG and their chips derived items; `sensors` sets how.
+        Symbolic links out of `paths` are skipped (with the reason in the report) unless
+        `follow_symlinks`; FIFOs and devices always are.
+        """
         return ingest_paths(
             self.db,
             self.blobs,
@@ -165,6 +169,7 @@ class Workspace:
             source=source,
             text_field=text_field,
             progress=progress,
+            follow_symlinks=follow_symlinks,
             sensors=sensors,
         )
 

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from assay import Workspace
 
-JSON_KEYS = {"files", "new", "duplicate", "failed", "failures", "item_ids", "raised", "notes"}
+JSON_KEYS = {
+    "files", "new", "duplicate", "failed", "failures", "skipped", "skips", "item_ids", "raised",
+    "notes",
+}  # fmt: skip
 
 
 def _markings(root: Path) -> dict[str, str]:

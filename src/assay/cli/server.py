@@ -11,8 +11,12 @@ from assay.cli._common import Env, pass_env
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8000, show_default=True, type=int, help="TCP port to listen on.")
-@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
+)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes."
+)
 @click.option("--secure-cookies", is_flag=True, help="Mark session cookies Secure (HTTPS).")
 @pass_env
 def serve(env: Env, host: str, port: int, workers: int, secure_cookies: bool) -> None:

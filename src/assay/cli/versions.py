@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from assay.cli._common import Env, json_option, pass_env, path_arg, plain, say_raised
@@ -83,6 +84,12 @@ def init(env: Env, directory: Path, as_json: bool) -> None:
 @click.option("--source", default="", help="A name for where the data came from.")
 @click.option("--text-field", default="text", show_default=True, help="Text column of JSONL/CSV.")
 @click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Also read symbolic links that point outside the given paths (FIFOs and devices "
+    "are never read).",
+)
+@click.option(
     "--every",
     type=click.FloatRange(min=0),
     default=1.0,
@@ -135,6 +142,7 @@ def ingest(
     marking: str | None,
     source: str,
     text_field: str,
+    follow_symlinks: bool,
     every: float,
     scene_change: float | None,
     max_frames: int | None,
@@ -165,23 +173,31 @@ def ingest(
             source=source,
             text_field=text_field,
             progress=progress,
+            follow_symlinks=follow_symlinks,
             sensors=sensors,
         )
     nothing = bool(report.failed) and not report.new and not report.duplicate
     if as_json:
         env.emit_json(report.to_dict())
     else:
+        for f in report.skipped:
+            env.err.print(f"[yellow]skipped[/] {escape(f.path)}: {escape(f.reason)}")
         if not nothing:  # when nothing went in, the one error line below names the failures
             for f in report.failed:
-                env.err.print(f"[yellow]skipped[/] {f.path}: {f.reason}")
+                env.err.print(f"[yellow]skipped[/] {escape(f.path)}: {escape(f.reason)}")
         for f in report.notes:
-            env.err.print(f"[yellow]note[/] {f.path}: {f.reason}")
-        if not report.new and report.duplicate and not report.failed:
+            env.err.print(f"[yellow]note[/] {escape(f.path)}: {escape(f.reason)}")
+        if not report.new and report.duplicate and not report.failed and not report.skipped:
             env.say(f"nothing new: all {len(report.duplicate)} item(s) were already ingested")
         else:
             env.say(
                 f"{len(report.new)} new, {len(report.duplicate)} duplicate, "
                 f"{len(report.failed)} failed ({report.files} file(s))"
+                + (
+                    f", {len(report.skipped)} not read (links out, FIFOs, devices)"
+                    if report.skipped
+                    else ""
+                )
             )
         say_raised(env, report.raised)
     if nothing:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay.domain.canonical import canonical_json, metadata_record
 
@@ -22,6 +22,7 @@ __all__ = [
     "box_iou",
     "canonical_json",
     "metadata_record",
+    "payload_for_display",
     "payload_from_json",
     "payload_from_json_trusted",
     "payload_hash",
@@ -32,6 +33,36 @@ __all__ = [
 ]
 
 RegionKind = Literal["box", "polygon", "point", "span", "choice", "text", "rating", "ranking"]
+MAX_ATTRIBUTE_DEPTH = 16
+TOO_DEEP = "<nested too deep>"
+
+
+def nesting_depth(value: Any, stop: int) -> int:
+    """How deep lists and dicts nest in `value`, counted without recursion up to `stop + 1`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            depth += 1
+            if depth > stop:
+                return depth
+            deepest = max(deepest, depth)
+            stack.extend(
+                (child, depth) for child in (node.values() if isinstance(node, dict) else node)
+            )
+    return deepest
+
+
+def prune_deep(value: Any, limit: int = MAX_ATTRIBUTE_DEPTH) -> Any:
+    """`value` with every list or dict below `limit` levels replaced by ``TOO_DEEP``."""
+    if not isinstance(value, dict | list):
+        return value
+    if limit <= 0:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return {k: prune_deep(v, limit - 1) for k, v in value.items()}
+    return [prune_deep(v, limit - 1) for v in value]
 
 
 class Region(BaseModel):
@@ -52,6 +83,14 @@ class Region(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
     score: float | None = None
     author: str | None = None
+
+    @field_validator("attributes")
+    @classmethod
+    def _shallow(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Parsers and encoders recurse: a deep value would fail wherever it is read again.
+        if nesting_depth(value, MAX_ATTRIBUTE_DEPTH) > MAX_ATTRIBUTE_DEPTH:
+            raise ValueError(f"attributes nested deeper than {MAX_ATTRIBUTE_DEPTH} levels")
+        return value
 
     def content_key(self) -> dict[str, Any]:
         """What makes two regions the same label: everything but id, author and score."""
@@ -90,6 +129,20 @@ def payload_text_and_hash(regions: list[Region]) -> tuple[str, str]:
 
 def payload_from_json(text: str) -> list[Region]:
     return [Region.model_validate(d) for d in json.loads(text)] if text else []
+
+
+def payload_for_display(text: str) -> list[Region]:
+    """A stored payload to show a person: attributes nested too deep (stored before they were
+    refused) are cut at the limit and marked ``TOO_DEEP``, so one bad answer cannot break a
+    page or a queue for good."""
+    try:
+        dicts = json.loads(text) if text else []
+    except RecursionError:
+        return [Region(kind="text", control="", text=f"stored answer {TOO_DEEP}")]
+    for d in dicts:
+        if isinstance(d, dict) and isinstance(d.get("attributes"), dict):
+            d["attributes"] = prune_deep(d["attributes"], MAX_ATTRIBUTE_DEPTH)
+    return [Region.model_validate(d) for d in dicts]
 
 
 _TUPLES = ("box", "span", "ranking")

@@ -16,8 +16,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
+from assay.domain._colours import is_colour
 from assay.domain.labels import Region, RegionKind
 from assay.errors import InvalidInput
 
@@ -47,6 +55,17 @@ class LabelDef(BaseModel):
     name: str = Field(min_length=1)
     key: str | None = None
     color: str | None = None
+
+    @field_validator("color")
+    @classmethod
+    def _colour(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not is_colour(value):
+            if info.context and info.context.get("stored"):
+                return None  # a schema stored before colours were checked: the UI picks one
+            raise ValueError(
+                f"{value!r} is not a colour: use hex (#e6194b) or a CSS colour name (teal)"
+            )
+        return value
 
 
 class Control(BaseModel):
@@ -83,12 +102,19 @@ class LabelSchema(BaseModel):
     controls: list[Control] = Field(min_length=1)
 
     @classmethod
+    def from_stored(cls, text: str) -> LabelSchema:
+        """A schema as the workspace stored it; a colour it could not have today is dropped."""
+        return cls.model_validate_json(text, context={"stored": True})
+
+    @classmethod
     def from_yaml_text(cls, text: str, source: str = "<schema>") -> LabelSchema:
         """Parse and check a schema; any problem is one `InvalidInput` naming source and field."""
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise InvalidInput(f"{source}: not valid YAML ({exc})") from None
+        except RecursionError:
+            raise InvalidInput(f"{source}: YAML nested too deep to read") from None
         if not isinstance(data, dict):
             raise InvalidInput(f"{source}: expected a mapping with 'title' and 'controls'")
         try:
@@ -107,6 +133,10 @@ class LabelSchema(BaseModel):
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(f"{p}: cannot read the schema file ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                f"{p}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
+            ) from None
         return cls.from_yaml_text(text, str(p))
 
     def _check(self, source: str) -> None:

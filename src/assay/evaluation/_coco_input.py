@@ -66,6 +66,8 @@ def load_json(path: str | Path) -> Any:
         ) from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path}: not valid JSON: not UTF-8 text") from exc
+    except RecursionError:
+        raise InvalidInput(f"{path}: not valid JSON: nested too deep to read") from None
 
 
 def _records(doc: Mapping[str, Any], key: str, src: str) -> list[Any]:

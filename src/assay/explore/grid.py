@@ -48,7 +48,7 @@ class ExploreQuery(BaseModel):
     run: str | None = Field(default=None, description="an evaluation run id")
     outcome: Literal["tp", "fp", "fn"] | None = None
     iou: float = Field(default=0.5, gt=0, le=1)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**62)  # SQLite holds 64-bit integers
     limit: int = Field(default=100, ge=1, le=MAX_LIMIT)
 
 

@@ -58,7 +58,7 @@ def to_regions(
     a: dict[str, Any], label: str, m: ImportedMedia, f: str, place: str, author: str | None = None
 ) -> list[Region]:
     """The regions of one COCO annotation (validated, naming the failing field), by `author`."""
-    attrs = dict(v.need_obj(a.get("attributes", {}), f, place + ".attributes"))
+    attrs = dict(v.need_attributes(a.get("attributes", {}), f, place + ".attributes"))
     score = a.get("score")
     if score is not None:
         score = v.need_number(score, f, place + ".score")

@@ -33,7 +33,7 @@ def to_regions(
     control = v.need_str(v.need_key(res, "from_name", f, place), f, place + ".from_name")
     val = v.need_obj(v.need_key(res, "value", f, place), f, place + ".value")
     rid = str(res.get("id", ""))
-    attrs = dict(v.need_obj(res.get("attributes", {}), f, place + ".attributes"))
+    attrs = dict(v.need_attributes(res.get("attributes", {}), f, place + ".attributes"))
     score = res.get("score")
     if score is not None:
         score = v.need_number(score, f, place + ".score")

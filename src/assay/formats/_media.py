@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -59,7 +60,9 @@ def resolve(ref: str, images: Path, real_dirs: dict[str, str] | None = None) -> 
     """The first existing candidate file for `ref` under `images`, or None.
 
     `real_dirs` caches folders' real paths across the calls of one read (a big label file names
-    tens of thousands of images in a few folders); a symlink never leads outside `images`.
+    tens of thousands of images in a few folders). A candidate that is a symbolic link out of
+    `images`, or a FIFO or device, is an error naming `ref` (not a silent miss: the file is
+    there, it may just not be read).
     """
     cache = real_dirs if real_dirs is not None else {}
     root_text = _real_dir(str(images), cache)
@@ -70,13 +73,22 @@ def resolve(ref: str, images: Path, real_dirs: dict[str, str] | None = None) -> 
         folder, _, name = rel.rpartition("/")
         if name in ("", ".", ".."):
             continue
+        if not Path(os.path.normpath(os.path.join(root_text, rel))).is_relative_to(root):
+            continue  # ".." out of `images`: never used (the next candidate is the base name)
         real = _real_dir(os.path.join(root_text, folder), cache) if folder else root_text
         text = os.path.join(real, name)
+        if not os.path.lexists(text):
+            continue
         if os.path.islink(text):
             text = os.path.realpath(text)
         path = Path(text)
-        if path.is_relative_to(root) and os.path.isfile(text):
-            return path
+        if not path.is_relative_to(root):
+            raise InvalidInput(
+                f"media {ref!r}: links to {text}, outside the images folder {root_text}"
+            )
+        if os.path.isdir(text):
+            continue
+        return regular_file(path, f"media {ref!r}")
     return None
 
 
@@ -88,14 +100,57 @@ def _real_dir(folder: str, cache: dict[str, str]) -> str:
 
 
 def image_size(path: Path, name: str) -> tuple[int, int]:
-    """Width and height from the file header (Pillow reads no pixels for this)."""
+    """Width and height from the file header (Pillow reads no pixels for this).
+
+    A FIFO or device is refused before it is opened, and an image declaring more pixels
+    than `assay.ingest.check_pixels` allows (a decompression bomb) is refused by name.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    from assay.ingest import ProbeError, check_pixels
+
+    regular_file(path, name)
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
+            check_pixels(int(im.width), int(im.height))
             return int(im.width), int(im.height)
+    except Image.DecompressionBombError as exc:
+        raise InvalidInput(f"{name}: refused as a possible decompression bomb: {exc}") from None
+    except ProbeError as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidInput(f"{name}: cannot read image size of {path.name}: {exc}") from None
+
+
+def regular_file(path: Path, name: str) -> Path:
+    """`path` if it is a regular file (links followed); a FIFO or device is `InvalidInput`."""
+    from assay.ingest import special_kind
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InvalidInput(f"{name}: cannot read {path} ({exc.strerror})") from None
+    kind = special_kind(mode)
+    if kind is not None:
+        raise InvalidInput(f"{name}: not a regular file ({kind})")
+    return path
+
+
+def contained(path: Path, roots: list[Path], name: str) -> Path:
+    """`path` if, with links resolved, it lies in one of `roots`; else `InvalidInput` naming it.
+
+    Lists inside a dataset (YOLO ``data.yaml`` and ``train.txt``) and links in its folders must
+    not pull files from elsewhere on the machine into a workspace.
+    """
+    real = path.resolve()
+    if any(real.is_relative_to(r.resolve()) for r in roots):
+        return path
+    where = " or ".join(str(r) for r in roots)
+    link = f" (a link to {real})" if real != path.absolute() else ""
+    raise InvalidInput(f"{name}: {path}{link} is outside the dataset folder {where}")
 
 
 def _local_files_path(ref: str) -> str | None:

@@ -37,12 +37,18 @@ def display_name(path: Path, root: Path | None = None) -> str:
 def read_text(path: Path, name: str | None = None) -> str:
     """Read a file as strict UTF-8 (a BOM is allowed) or fail naming the line of the bad byte."""
     label = name or path.name
+    from assay.ingest import ProbeError, read_regular
+
     try:
-        data = path.read_bytes()
+        data = read_regular(str(path))  # a FIFO or device in its place cannot hang the read
     except FileNotFoundError:
         raise InvalidInput(f"{label}: file not found ({path})") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{label}: expected a file, found a folder ({path})") from None
+    except ProbeError as exc:
+        if "folder" in str(exc):
+            raise InvalidInput(f"{label}: expected a file, found a folder ({path})") from None
+        raise InvalidInput(f"{label}: {exc}") from None
+    except OSError as exc:
+        raise InvalidInput(f"{label}: cannot read {path} ({exc.strerror or exc})") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -63,6 +69,18 @@ def load_json(path: Path, name: str | None = None) -> Any:
         raise InvalidInput(
             f"{label} line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise InvalidInput(f"{label}: JSON nested too deep to read") from None
+
+
+def json_cell(text: str, file: str, place: str) -> Any:
+    """Parse JSON held in one field of a file (a Parquet cell), failing with file and place."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(file, place, f"invalid JSON: {exc.msg}")
+    except RecursionError:
+        fail(file, place, "JSON nested too deep to read")
 
 
 def type_name(value: Any) -> str:
@@ -89,6 +107,16 @@ def need_obj(value: Any, file: str, place: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         fail(file, place, f"expected an object, got {type_name(value)}")
     return value
+
+
+def need_attributes(value: Any, file: str, place: str) -> dict[str, Any]:
+    """Region attributes: an object nested no deeper than regions allow."""
+    from assay.domain.labels import MAX_ATTRIBUTE_DEPTH, nesting_depth
+
+    obj = need_obj(value, file, place)
+    if nesting_depth(obj, MAX_ATTRIBUTE_DEPTH) > MAX_ATTRIBUTE_DEPTH:
+        fail(file, place, f"nested deeper than {MAX_ATTRIBUTE_DEPTH} levels")
+    return obj
 
 
 def need_list(value: Any, file: str, place: str) -> list[Any]:

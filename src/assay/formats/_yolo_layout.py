@@ -33,6 +33,7 @@ class Layout:
     pairs: list[Pair] = field(default_factory=list)
     label_dirs: list[Path] = field(default_factory=list)
     marking: str | None = None
+    roots: list[Path] = field(default_factory=list)  # where files may come from
 
     def display(self, path: Path) -> str:
         return v.display_name(path, self.root)
@@ -73,12 +74,21 @@ def _ultralytics(file: Path, images: Path | None) -> Layout:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise InvalidInput(f"{f}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise InvalidInput(f"{f}: YAML nested too deep to read") from None
     doc = v.need_obj(doc, f, "top level")
     names = _names(v.need_key(doc, "names", f, ""), f)
+    roots = [file.parent] if images is None else [file.parent, images]
     root = images if images is not None else _root(file, doc.get("path"), f)
     marking = doc.get("marking")
     layout = Layout(
-        root, names, f, file, root, marking=marking if isinstance(marking, str) else None
+        root,
+        names,
+        f,
+        file,
+        root,
+        marking=marking if isinstance(marking, str) else None,
+        roots=roots,
     )
     seen: set[Path] = set()
     for split in ("train", "val", "test"):
@@ -87,8 +97,10 @@ def _ultralytics(file: Path, images: Path | None) -> Layout:
             continue
         entries = [entries] if isinstance(entries, str) else entries
         for i, entry in enumerate(v.need_list(entries, f, split)):
-            entry = v.need_str(entry, f, f"{split}[{i}]" if len(entries) > 1 else split)
-            for image, base in _split_images(root, entry, f, split):
+            place = f"{split}[{i}]" if len(entries) > 1 else split
+            entry = v.need_str(entry, f, place)
+            _media.contained(root / entry, roots, f"{f}: {place}")
+            for image, base in _split_images(root, entry, f, split, roots):
                 key = image.resolve()
                 if key in seen:
                     continue
@@ -108,8 +120,11 @@ def _labelstudio(root: Path, images: Path | None) -> Layout:
         v.fail("classes.txt", "", "no class names")
     image_dir = images if images is not None else root / "images"
     label_dir = root / "labels"
-    layout = Layout(root, names, "classes.txt", root, image_dir, label_dirs=[label_dir])
-    for image in _images_in(image_dir):
+    roots = [root] if images is None else [root, images]
+    layout = Layout(
+        root, names, "classes.txt", root, image_dir, label_dirs=[label_dir], roots=roots
+    )
+    for image in _images_in(image_dir, roots, root):
         rel = image.relative_to(image_dir)
         layout.pairs.append(
             Pair(image, (label_dir / rel).with_suffix(".txt"), None, rel.as_posix())
@@ -135,13 +150,17 @@ def _root(file: Path, path: Any, f: str) -> Path:
     p = Path(v.need_str(path, f, "path"))
     if not p.is_absolute():
         p = file.parent / p
-    return p if p.is_dir() else file.parent
+    if not p.is_dir():
+        return file.parent
+    return _media.contained(p, [file.parent], f"{f}: path")
 
 
-def _split_images(root: Path, entry: str, f: str, split: str) -> Iterator[tuple[Path, Path]]:
+def _split_images(
+    root: Path, entry: str, f: str, split: str, roots: list[Path]
+) -> Iterator[tuple[Path, Path]]:
     p = root / entry
     if p.is_dir():
-        for image in _images_in(p):
+        for image in _images_in(p, roots, root):
             yield image, p
     elif p.is_file() and p.suffix == ".txt":
         for n, line in enumerate(v.read_text(p, entry).splitlines(), 1):
@@ -153,17 +172,24 @@ def _split_images(root: Path, entry: str, f: str, split: str) -> Iterator[tuple[
                 if ref.startswith("./") or not Path(ref).is_absolute()
                 else Path(ref)
             )
-            if not image.is_file():
-                raise InvalidInput(f"{entry} line {n}: image {ref!r} not found")
-            yield image, image.parent
+            where = f"{entry} line {n}"
+            _media.contained(image, roots, where)
+            if not image.exists():
+                raise InvalidInput(f"{where}: image {ref!r} not found")
+            yield _media.regular_file(image, where), image.parent
     else:
         v.fail(f, split, f"{entry!r} is not a folder or .txt list under {root}")
 
 
-def _images_in(folder: Path) -> list[Path]:
+def _images_in(folder: Path, roots: list[Path], base: Path) -> list[Path]:
+    """The images under `folder`, each checked to be a regular file inside `roots`."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in _media.IMAGE_SUFFIXES)
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _media.IMAGE_SUFFIXES)
+    for p in found:
+        name = v.display_name(p, base)
+        _media.regular_file(_media.contained(p, roots, name), name)
+    return found
 
 
 def _label_path(image: Path) -> Path:

@@ -71,8 +71,12 @@ def _media_bytes(m: ImportedMedia, source: Path | None) -> bytes:
         return m.text.encode()
     if m.path is None:
         raise InvalidInput(f"{source}: media {m.name!r} has neither a file nor inline text")
+    from assay.ingest import ProbeError, read_regular
+
     try:
-        return m.path.read_bytes()
+        return read_regular(str(m.path))  # a FIFO or device swapped in cannot hang the import
+    except ProbeError as exc:
+        raise InvalidInput(f"{source}: media file {m.path}: {exc}") from None
     except OSError as exc:
         raise InvalidInput(f"{source}: cannot read media file {m.path}: {exc.strerror}") from None
 

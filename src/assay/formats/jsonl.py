@@ -63,6 +63,8 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{where} column {exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise InvalidInput(f"{where}: JSON nested too deep to read") from None
         rec = v.need_obj(rec, where, "record")
         raw = rec.get("labels")
         raw = v.need_list([] if raw is None else raw, where, "labels")

@@ -182,25 +182,18 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     media: list[ImportedMedia] = []
     for i, rec in enumerate(table.to_pylist()):
         place = f"row {i}"
-        try:
-            rec["metadata"] = json.loads(rec["metadata"] or "{}")
-        except json.JSONDecodeError as exc:
-            v.fail(f, place + ".metadata", f"invalid JSON: {exc.msg}")
+        rec["metadata"] = v.json_cell(rec["metadata"] or "{}", f, place + ".metadata")
         regions = []
         for j, d in enumerate(rec["labels"] or []):
             rp = f"{place}.labels[{j}]"
             clean = {k: val for k, val in d.items() if val is not None}
-            try:
-                clean["attributes"] = json.loads(clean.get("attributes") or "{}")
-            except json.JSONDecodeError as exc:
-                v.fail(f, rp + ".attributes", f"invalid JSON: {exc.msg}")
+            clean["attributes"] = v.json_cell(
+                clean.get("attributes") or "{}", f, rp + ".attributes"
+            )
             regions.append(region_from_dict(clean, f, rp))
         labels.update((r.label, None) for r in regions if r.label is not None)
         if rec.get("annotations") is not None:
-            try:
-                rec["annotations"] = json.loads(rec["annotations"])
-            except json.JSONDecodeError as exc:
-                v.fail(f, place + ".annotations", f"invalid JSON: {exc.msg}")
+            rec["annotations"] = v.json_cell(rec["annotations"], f, place + ".annotations")
         image = rec.get("image")
         data = image.get("bytes") if isinstance(image, dict) else None
         media.append(media_from_record(rec, regions, root, f, place, data))

@@ -76,6 +76,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     stems: dict[str, ImportedMedia] = {}
     dropped: Counter[str] = Counter()
     for file in files:
+        _media.contained(file, [root], v.display_name(file, root))  # no XML linked in from afar
         m = _read_file(file, v.display_name(file, root), image_dir, dropped)
         for ann in m.annotations:
             labels.update((r.label, None) for r in ann.regions if r.label is not None)

@@ -10,12 +10,15 @@ import hashlib
 import io
 import json
 import os
+import stat
+import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from assay._bulk import gc_paused
 from assay.domain.canonical import metadata_record
 from assay.ingest._png import SIGNATURE, PngError, png_info
+from assay.ingest._walk import special_kind
 from assay.ingest.sensors.items import FilePayload
 from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
 from assay.store.blobs import LocalBlobStore, Staged
@@ -99,6 +102,30 @@ def _dms(values: Any) -> float:
     return d + m / 60 + s / 3600
 
 
+def max_pixels() -> int:
+    """The most pixels an image may declare: Pillow's decompression-bomb limit (about 179
+    million), or less when ``ASSAY_MAX_IMAGE_PIXELS`` says so.
+
+    A few kB of PNG can declare billions of pixels; whatever decodes it later would need
+    gigabytes, so such a file is refused when it is read, not when someone first opens it.
+    """
+    from PIL import Image
+
+    pillow = 2 * int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+    given = os.environ.get("ASSAY_MAX_IMAGE_PIXELS", "")
+    return min(int(given), pillow) if given.isdigit() else pillow
+
+
+def check_pixels(width: int, height: int) -> None:
+    """Refuse an image that declares more pixels than `max_pixels` (ProbeError)."""
+    limit = max_pixels()
+    if width * height > limit:
+        raise ProbeError(
+            f"image is {width}x{height} = {width * height} pixels, over the limit of {limit}: "
+            "refused as a possible decompression bomb"
+        )
+
+
 def probe_image(data: bytes) -> tuple[str, int, int, dict[str, Any]]:
     """Media type, size and EXIF of an image, with its structure checked (no full decode)."""
     if data.startswith(SIGNATURE):
@@ -106,22 +133,30 @@ def probe_image(data: bytes) -> tuple[str, int, int, dict[str, Any]]:
             width, height, has_exif = png_info(data)
         except PngError as exc:
             raise ProbeError(f"corrupt PNG: {exc}") from None
+        check_pixels(width, height)
         if not has_exif:
             return "image/png", width, height, {}
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():
+            # the limit is ours (check_pixels); Pillow's own would only print a warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             fmt = img.format or ""
             if fmt not in PIL_FORMATS:
                 raise ProbeError(f"unsupported image format {fmt or 'unknown'}")
             width, height = img.size
+            check_pixels(width, height)
             # PNG keeps EXIF in a chunk Pillow only reaches by decoding; read it when the header
             # already has it. The other formats carry it in the header.
             meta = _exif(img) if fmt != "PNG" or "exif" in img.info else {}
             img.verify()  # chunk structure and checksums, without decoding every pixel
     except UnidentifiedImageError:
         raise ProbeError("not a readable image (corrupt or unknown format)") from None
+    except Image.DecompressionBombError as exc:
+        raise ProbeError(f"refused as a possible decompression bomb: {exc}") from None
     except ProbeError:
         raise
     except Exception as exc:
@@ -149,15 +184,22 @@ def rows_of(suffix: str, data: bytes, text_field: str) -> list[tuple[int, str, d
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ProbeError(f"line {n}: invalid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise ProbeError(f"line {n}: JSON nested too deep to read") from None
             if not isinstance(obj, dict):
                 raise ProbeError(f"line {n}: expected a JSON object")
             rows.append((n, _text_of(obj, text_field, n), obj))
     else:
         reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or text_field not in reader.fieldnames:
-            raise ProbeError(f"line 1: no column {text_field!r} (use --text-field)")
-        for rec in reader:
-            rows.append((reader.line_num, _text_of(dict(rec), text_field, reader.line_num), rec))
+        try:
+            if reader.fieldnames is None or text_field not in reader.fieldnames:
+                raise ProbeError(f"line 1: no column {text_field!r} (use --text-field)")
+            for rec in reader:
+                n = reader.line_num
+                rows.append((n, _text_of(dict(rec), text_field, n), rec))
+        except csv.Error as exc:
+            # the bad record starts on the line after the last one read in full
+            raise ProbeError(f"line {reader.line_num + 1}: not valid CSV ({exc})") from None
     return rows
 
 
@@ -182,7 +224,7 @@ def probe_sensor(
     found: list[tuple[Any, Payload]]
     try:
         if kind == "video":
-            found, notes = video_items(path, _read(path), base, options.video)  # type: ignore[assignment]
+            found, notes = video_items(path, read_regular(path), base, options.video)  # type: ignore[assignment]
         else:
             found, notes = scene_items(path, base, options.chips)
     except AssayError as exc:  # unreadable file, strict KLV, or the sensors extra missing
@@ -207,11 +249,20 @@ def probe_sensor(
     return ProbeResult(rel, items, notes=notes), [payload for _, payload in found]
 
 
-def _read(path: str) -> bytes:
+def read_regular(path: str) -> bytes:
+    """The bytes of a regular file; anything else (FIFO, device, socket) is a ProbeError.
+
+    Opened without blocking and checked on the open file, so a FIFO swapped in after the
+    folder was listed cannot hang the read, nor a device feed it forever.
+    """
     # os-level calls: a buffered file object costs more than reading a small chip.
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        kind = special_kind(st.st_mode)
+        if kind is not None or not stat.S_ISREG(st.st_mode):
+            raise ProbeError(f"not a regular file ({kind or 'folder'})")
+        size = st.st_size
         chunks = [os.read(fd, size + 1)]  # one more byte than stated: a file still growing
         while chunks[-1]:
             chunks.append(os.read(fd, 1 << 20))
@@ -240,7 +291,7 @@ def probe_file(
             return probe_sensor(path_str, rel, base, "video", opts)
         if suffix in SCENE_TYPES and (suffix not in IMAGE_TYPES or _georeferenced(path_str)):
             return probe_sensor(path_str, rel, base, "scene", opts)
-        data = _read(path_str)
+        data = read_regular(path_str)
         if suffix in IMAGE_TYPES:
             media_type, w, h, meta = probe_image(data)
             found.append((media_type, len(data), name, w, h, {**base, **meta}))

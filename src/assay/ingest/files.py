@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +21,8 @@ from sqlalchemy.engine import Connection
 from assay import audit
 from assay._bulk import gc_paused
 from assay.domain.marking import Marking, MarkingScheme
-from assay.errors import InvalidInput
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
+from assay.ingest._walk import Failure, walk
 from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
 from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
 from assay.markings import MarkChange, raise_markings
@@ -44,18 +44,13 @@ Progress = Callable[[int, int], None]  # (done, total)
 
 
 @dataclass
-class Failure:
-    path: str
-    reason: str
-
-
-@dataclass
 class IngestReport:
     new: list[str] = field(default_factory=list)  # item ids
     duplicate: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     notes: list[Failure] = field(default_factory=list)  # ingested, but degraded
     files: int = 0
+    skipped: list[Failure] = field(default_factory=list)  # not read at all (see `walk`)
     raised: list[MarkChange] = field(default_factory=list)  # existing items marked higher
 
     def to_dict(self) -> dict[str, object]:
@@ -65,29 +60,12 @@ class IngestReport:
             "duplicate": len(self.duplicate),
             "failed": len(self.failed),
             "failures": [{"path": f.path, "reason": f.reason} for f in self.failed],
+            "skipped": len(self.skipped),
+            "skips": [{"path": f.path, "reason": f.reason} for f in self.skipped],
             "notes": [{"path": f.path, "note": f.reason} for f in self.notes],
             "item_ids": self.new + self.duplicate,
             "raised": [c.to_dict() for c in self.raised],
         }
-
-
-def walk(paths: Iterable[Path]) -> Iterator[str]:
-    """Files under each path (recursively, hidden ones skipped), in a stable order."""
-    # Plain strings: tens of thousands of pathlib objects cost more than the walk itself.
-    for root in paths:
-        if not root.exists():
-            raise InvalidInput(f"{root}: no such file or folder")
-        if root.is_file():
-            yield str(root)
-            continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            # As pathlib would print it: "data//x" and "./x" become "data/x" and "x".
-            folder = os.path.normpath(dirpath)
-            prefix = "" if folder == "." else folder + os.sep
-            for name in sorted(filenames):
-                if not name.startswith("."):
-                    yield prefix + name
 
 
 @gc_paused()
@@ -103,14 +81,20 @@ def ingest_paths(
     text_field: str = "text",
     progress: Progress | None = None,
     workers: int | None = None,
+    follow_symlinks: bool = False,
     sensors: SensorOptions | None = None,
 ) -> IngestReport:
     """Ingest every file under `paths`. Re-ingesting the same bytes is a no-op.
 
     A video becomes an item and its sampled frames derived items, a georeferenced scene an
-    item (a COG) and its chips derived items; `sensors` sets how."""
-    files = list(walk(paths))
-    report = IngestReport(files=len(files))
+    item (a COG) and its chips derived items; `sensors` sets how. Links out of `paths` are
+    read only with `follow_symlinks`; see `walk` for what is left out.
+    """
+    skipped: list[Failure] = []
+    files = list(walk(paths, follow_symlinks=follow_symlinks, skipped=skipped))
+    report = IngestReport(files=len(files), skipped=skipped)
+    for f in skipped:
+        log.info("skipped %s: %s", f.path, f.reason)
     marking_text = scheme.render(marking or Marking())
     results = _probe_all(files, blobs, text_field, source, progress, workers, sensors)
 
@@ -171,6 +155,7 @@ def ingest_paths(
                 "new": len(report.new),
                 "duplicate": len(report.duplicate),
                 "failed": len(report.failed),
+                "skipped": len(report.skipped),
                 "raised": len(report.raised),
                 "marking": marking_text,
                 "source": source,

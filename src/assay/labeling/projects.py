@@ -96,7 +96,7 @@ class Project:
 @lru_cache(maxsize=256)
 def _parsed(schema: str, workflow: str) -> tuple[LabelSchema, Workflow]:
     # Keyed by the stored text itself, so a changed project is parsed afresh.
-    return LabelSchema.model_validate_json(schema), Workflow.model_validate_json(workflow)
+    return LabelSchema.from_stored(schema), Workflow.model_validate_json(workflow)
 
 
 def row_to_project(row: Any) -> Project:

@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
 from assay import audit
-from assay.domain.labels import Region, payload_from_json, payload_to_json
+from assay.domain.labels import Region, payload_for_display, payload_to_json
 from assay.errors import Conflict, InvalidInput, PermissionDenied
 from assay.labeling._access import marking_filter, visible_markings
 from assay.labeling._db import write
@@ -51,7 +51,7 @@ def task_annotations(conn: Connection, task_id: int) -> list[dict[str, Any]]:
         {
             "id": r.id,
             "author": r.author,
-            "regions": [x.model_dump(exclude_none=True) for x in payload_from_json(r.payload)],
+            "regions": [x.model_dump(exclude_none=True) for x in payload_for_display(r.payload)],
             "created": r.created,
             "lead_time": r.lead_time,
         }

@@ -17,7 +17,7 @@ from assay import versioning
 from assay.domain.schema import LabelSchema
 from assay.errors import InvalidInput, NotFound, PermissionDenied
 from assay.labeling.projects import Project, Workflow, create_project
-from assay.labeling.users import ROLES, User, add_user
+from assay.labeling.users import MIN_PASSWORD, ROLES, Role, User, add_user
 from assay.store.schema import commits, datasets, items, refs, users, working
 from assay.workspace import Workspace
 
@@ -41,10 +41,10 @@ class NewProject(BaseModel):
 class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    role: str
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.-]+$")
+    role: Role
     clearance: str
-    password: str
+    password: str = Field(min_length=MIN_PASSWORD)
 
 
 def dataset_marking(ws: Workspace, conn: Connection, dataset_id: int) -> str:

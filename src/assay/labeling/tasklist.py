@@ -56,7 +56,7 @@ class TaskQuery(BaseModel):
     confidence_below: float | None = Field(default=None, ge=0.0, le=1.0)
     confidence_above: float | None = Field(default=None, ge=0.0, le=1.0)
     sort: Sort = "id"
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**62)  # SQLite holds 64-bit integers
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
 
 

@@ -118,6 +118,8 @@ def read_coco_results(path: Path) -> list[CocoResult]:
         raise InvalidInput(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"{path}: not a JSON file ({exc})") from None
+    except RecursionError:
+        raise InvalidInput(f"{path}: JSON nested too deep to read") from None
     if not isinstance(doc, list):
         raise InvalidInput(f"{path}: a COCO results file is a JSON list of detections")
     out = []

@@ -170,7 +170,7 @@ def project_source(ws: Workspace, project: str) -> LabelSource:
         ).first()
         if row is None:
             raise NotFound(f"no project named {project!r}; see `assay project list`")
-        schema = LabelSchema.model_validate_json(row.schema)
+        schema = LabelSchema.from_stored(row.schema)
         answers, regions, names, media = _read(conn, ann_t.c.project == project, ["item", "worker"])
     controls = tuple(
         ControlInfo(c.name, c.type, c.multiple, tuple(lab.name for lab in c.labels))

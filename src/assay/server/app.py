@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay import __version__, audit
 from assay.errors import AssayError
+from assay.server import _openapi
+from assay.server._hardening import Hardening
+from assay.server.api_models import ANY_ROUTE
 from assay.server.pages import error_page, wants_html
 from assay.server.pages import router as pages_router
 from assay.server.routes import ROUTERS
@@ -59,9 +62,11 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     # made on first use (`deps.hot_write`), so building the app touches no database.
     app.state.committer = None
     for router in ROUTERS:
-        app.include_router(router, prefix=API)
+        app.include_router(router, prefix=API, responses=ANY_ROUTE)
     app.include_router(pages_router)
     app.include_router(sensor_pages_router)
+    _openapi.install(app, API)
+    _outermost(app, settings)
     static = HERE / "static"
     static.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=static), name="static")
@@ -78,7 +83,15 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_html(request) and exc.status_code >= 400:
             return error_page(request, exc.status_code, f"no page at {request.url.path}")
-        return await http_exception_handler(request, exc)
+        # Framework errors (unknown route, wrong method) in the same shape as ours.
+        if exc.status_code == 400 and request.url.path.startswith(API):
+            return JSONResponse({"error": "request body: not valid JSON"}, status_code=422)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed(request.app, request.url.path))
+        return JSONResponse(
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -120,6 +133,28 @@ def _checkpoint_quietly(workspace: Workspace) -> None:
         audit.checkpoint_if_new(workspace.db, workspace.root)
     except Exception as exc:  # a failed checkpoint must not stop the server; verify shows it
         log.warning("no audit checkpoint written: %s", exc)
+
+
+def _allowed(app: FastAPI, path: str) -> list[str]:
+    """The methods of the routes `path` is meant for: among those whose pattern matches, the
+    ones with the fewest parameters (``/tasks/bulk`` is the bulk route, not a task named
+    "bulk"), so a 405's Allow header says what the OpenAPI document says."""
+    found: dict[int, set[str]] = {}
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            found.setdefault(len(route.param_convertors), set()).update(route.methods or ())
+    return sorted(found[min(found)]) if found else []
+
+
+def _outermost(app: FastAPI, settings: Settings) -> None:
+    """Put `Hardening` around the whole stack, outside Starlette's error middleware, so that
+    even a 500 carries the security headers and no body reaches anything unchecked."""
+    build = app.build_middleware_stack
+
+    def hardened() -> Any:
+        return Hardening(build(), settings.max_body_bytes, settings.max_json_depth)
+
+    app.build_middleware_stack = hardened  # type: ignore[method-assign]
 
 
 def _no_telemetry() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -93,8 +94,6 @@ def _page(
     except AssayError:
         user = None
     if user is None:
-        from urllib.parse import quote
-
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(back, safe='/')}", status_code=303)
     if not user.can(need):

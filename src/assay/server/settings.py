@@ -19,6 +19,8 @@ class Settings:
         login: Login rate limit and session lifetime.
         checkpoint_seconds: How often the server signs a checkpoint of the audit head
             (only when it moved), kept with the witness beside the audit key.
+        max_body_bytes: Largest request body accepted (413 beyond it).
+        max_json_depth: Deepest nesting of arrays and objects in a JSON body (422 beyond it).
     """
 
     host: str = "127.0.0.1"
@@ -27,3 +29,5 @@ class Settings:
     secure_cookies: bool = False
     login: LoginPolicy = field(default_factory=LoginPolicy)
     checkpoint_seconds: float = 10.0
+    max_body_bytes: int = 4 << 20
+    max_json_depth: int = 32

@@ -1,7 +1,8 @@
 """Helpers of the browser tests: a populated workspace, the running site, mouse and text helpers.
 
 Every page a test opens goes through a guard that records requests to any host other than
-the test server and aborts them; a test fails if any was made, and on any JavaScript error.
+the test server and aborts them; a test fails if any was made, and on any JavaScript error or
+anything the Content-Security-Policy blocked.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, BrowserContext, Page, Route
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route
 from sqlalchemy import select
 
 from assay.domain.labels import Region, payload_to_json
@@ -109,7 +110,13 @@ class Site:
         self.contexts.append(ctx)
         page = ctx.new_page()
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        # What the Content-Security-Policy blocked is an error too: the UI must need none of it.
+        page.on("console", self._csp_violation)
         return page
+
+    def _csp_violation(self, msg: ConsoleMessage) -> None:
+        if msg.type == "error" and "Content Security Policy" in msg.text:
+            self.errors.append(msg.text)
 
     def _guard(self, route: Route) -> None:
         parts = urlsplit(route.request.url)

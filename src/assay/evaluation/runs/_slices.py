@@ -127,11 +127,13 @@ def load_slices(path: str | Path) -> list[SliceDef]:
 
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text())
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidInput(f"{p}: no such file") from None
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InvalidInput(f"{p}: not readable YAML ({exc})") from None
+    except RecursionError:
+        raise InvalidInput(f"{p}: not readable YAML (nested too deep)") from None
     return parse_slices(doc, str(p))
 
 

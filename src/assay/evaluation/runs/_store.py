@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -126,11 +127,34 @@ def write_run(
 
 def _read(path: Path) -> EvalRun:
     try:
-        record = json.loads((path / RECORD).read_text())
-        summary = json.loads((path / SUMMARY).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        record = json.loads((path / RECORD).read_text(encoding="utf-8"))
+        summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"{path}: not a readable run folder ({exc})") from None
+    except RecursionError:
+        raise InvalidInput(f"{path}: not a readable run folder (JSON nested too deep)") from None
+    _check_record(path, record, summary)
     return EvalRun(path, record, summary)
+
+
+def _check_record(path: Path, record: Any, summary: Any) -> None:
+    """A run's id is the hash of its record: a record that does not hash to it was edited (or
+    is no run of assay's), and nothing after this point would know what to make of it."""
+    if not isinstance(record, dict) or not isinstance(record.get("run_id"), str):
+        raise InvalidInput(f"{path / RECORD}: not an assay run record")
+    body = {k: v for k, v in record.items() if k != "run_id"}
+    if hashlib.sha256(canonical_json(body).encode()).hexdigest()[:20] != record["run_id"]:
+        raise InvalidInput(
+            f"{path / RECORD}: its content does not hash to its run_id {record['run_id']} "
+            "(edited after the run?)"
+        )
+    if (
+        not isinstance(summary, dict)
+        or summary.get("run_id") != record["run_id"]
+        or not isinstance(summary.get("headline"), dict)
+        or not isinstance(summary.get("task"), str)
+    ):
+        raise InvalidInput(f"{path / SUMMARY}: not the summary of run {record['run_id']}")
 
 
 def load_run(ws: Workspace | None, ref: str | Path) -> EvalRun:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from assay.labeling import sessions
 from assay.labeling.accounts import revoke_bearer
+from assay.server.api_models import LoggedOut, LoginResult, Me, statuses
 from assay.server.deps import COOKIE, CurrentUser, WorkspaceDep, settings
 
 router = APIRouter(tags=["auth"])
@@ -24,7 +25,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", response_model=LoginResult, responses=statuses(429))
 def login(body: LoginBody, request: Request, response: Response, ws: WorkspaceDep) -> Any:
     """Open a cookie session; 401 on a wrong password, 429 after too many failures."""
     s = settings(request)
@@ -41,7 +42,7 @@ def login(body: LoginBody, request: Request, response: Response, ws: WorkspaceDe
     return {**session.user.to_dict(), "user": session.user.name, "csrf_token": session.csrf_token}
 
 
-@router.post("/auth/logout")
+@router.post("/auth/logout", response_model=LoggedOut, responses=statuses(403))
 def logout(request: Request, response: Response, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """End the session; a request with a bearer token revokes that token."""
     bearer = getattr(request.state, "bearer", None)
@@ -54,6 +55,6 @@ def logout(request: Request, response: Response, ws: WorkspaceDep, user: Current
     return {"logged_out": True, "token_revoked": False}
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 def me(request: Request, user: CurrentUser) -> Any:
     return {**user.to_dict(), "csrf_token": getattr(request.state, "csrf_token", None)}

@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from assay.labeling.geomap import map_layers
+from assay.server.api_models import MapLayers, statuses
 from assay.server.deps import CurrentUser, WorkspaceDep
 
 router = APIRouter(tags=["map"])
 
 
-@router.get("/map/layers")
+@router.get("/map/layers", response_model=MapLayers, responses=statuses(404))
 def layers(
     ws: WorkspaceDep,
     user: CurrentUser,

@@ -6,18 +6,31 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from assay.ingest import IMAGE_TYPES, TEXT_TYPES
 from assay.labeling.items import get_item, item_blob
+from assay.server.api_models import ItemView, statuses
 from assay.server.deps import CurrentUser, WorkspaceDep
 
 router = APIRouter(tags=["items"])
+MEDIA_TYPES = sorted({*IMAGE_TYPES.values(), *TEXT_TYPES.values()})
 
 
-@router.get("/items/{item_id}")
+@router.get("/items/{item_id}", response_model=ItemView, responses=statuses(404))
 def item(item_id: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
     return get_item(ws, user, item_id)
 
 
-@router.get("/items/{item_id}/blob")
+@router.get(
+    "/items/{item_id}/blob",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The item's bytes, in its own media type.",
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in MEDIA_TYPES},
+        },
+        **statuses(404),
+    },
+)
 def blob(item_id: str, ws: WorkspaceDep, user: CurrentUser) -> Response:
     data, media_type = item_blob(ws, user, item_id)
     return Response(

@@ -22,6 +22,7 @@ from assay.labeling.setup import (
 from assay.labeling.tasklist import TaskQuery, list_tasks
 from assay.labeling.taskview import task_view
 from assay.server._task_refs import refs, speaking_of, with_ref
+from assay.server.api_models import statuses
 from assay.server.deps import CurrentUser, WorkspaceDep, in_writer
 
 router = APIRouter(tags=["data manager"])
@@ -31,7 +32,7 @@ class BulkBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Action
-    task_ids: list[str] = Field(max_length=MAX_TASKS, description="task references")
+    task_ids: list[str] = Field(min_length=1, max_length=MAX_TASKS, description="task references")
     to_user: str | None = None
 
 
@@ -39,7 +40,7 @@ class SchemaBody(BaseModel):
     yaml: str = Field(max_length=200_000)
 
 
-@router.get("/projects/{project}/tasks")
+@router.get("/projects/{project}/tasks", response_model=dict[str, Any])
 def tasks(
     project: str,
     q: Annotated[TaskQuery, Query()],
@@ -54,7 +55,7 @@ def tasks(
     return page
 
 
-@router.get("/projects/{project}/tasks/{task_id}")
+@router.get("/projects/{project}/tasks/{task_id}", response_model=dict[str, Any])
 def task(project: str, task_id: str, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """One task with its item, every answer and its provenance, assignments and reviews."""
     tid = refs(request).decode(task_id)
@@ -62,7 +63,9 @@ def task(project: str, task_id: str, request: Request, ws: WorkspaceDep, user: C
         return with_ref(refs(request), task_view(ws, user, project, tid))
 
 
-@router.post("/projects/{project}/tasks/bulk")
+@router.post(
+    "/projects/{project}/tasks/bulk", response_model=dict[str, Any], responses=statuses(409)
+)
 async def bulk(
     project: str, body: BulkBody, request: Request, ws: WorkspaceDep, user: CurrentUser
 ) -> Any:
@@ -87,31 +90,31 @@ async def bulk(
     }
 
 
-@router.post("/projects")
+@router.post("/projects", response_model=dict[str, Any], responses=statuses(409))
 async def create(body: NewProject, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """Create a project on a dataset revision (managers)."""
     p = await in_writer(request, lambda: create_from_form(ws, user, body))
     return {"name": p.name, "title": p.title, "dataset": p.dataset}
 
 
-@router.get("/datasets")
+@router.get("/datasets", response_model=list[dict[str, Any]] | dict[str, Any])
 def datasets(ws: WorkspaceDep, user: CurrentUser) -> Any:
     """Datasets the caller is cleared for, with tags and recent commits."""
     return datasets_for(ws, user)
 
 
-@router.post("/schema/preview")
+@router.post("/schema/preview", response_model=dict[str, Any])
 def schema_preview(body: SchemaBody, user: CurrentUser) -> Any:
     """Check a schema written as YAML; 400 names the field at fault."""
     user.require("manage")
     return preview_schema(body.yaml)
 
 
-@router.get("/users")
+@router.get("/users", response_model=list[dict[str, Any]] | dict[str, Any])
 def list_users(ws: WorkspaceDep, user: CurrentUser) -> Any:
     return users_for(ws, user)
 
 
-@router.post("/users")
+@router.post("/users", response_model=dict[str, Any], responses=statuses(409))
 async def add_user(body: NewUser, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
     return await in_writer(request, lambda: add_user_by(ws, user, body))

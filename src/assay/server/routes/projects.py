@@ -15,12 +15,22 @@ from assay.labeling.dashboard import dashboard as project_dashboard
 from assay.labeling.history import my_history
 from assay.labeling.queue import lease_next
 from assay.server._task_refs import refs, with_ref
+from assay.server.api_models import (
+    Dashboard,
+    Lease,
+    ProjectDetail,
+    ProjectSummary,
+    ReviewTask,
+    statuses,
+)
 from assay.server.deps import CurrentUser, WorkspaceDep, current_user, hot_write, in_writer
 
 router = APIRouter(tags=["projects"])
 
 
-@router.post("/projects/{project}/next", responses={204: {"description": "no task left"}})
+@router.post(
+    "/projects/{project}/next", response_model=Lease, responses=statuses(204, 403, 404, 409)
+)
 async def next_(project: str, request: Request) -> Response:
     """Lease the next task for this user (204 when none is left)."""
     # The hot path resolves the caller itself: each FastAPI dependency costs a resolution.
@@ -31,13 +41,13 @@ async def next_(project: str, request: Request) -> Response:
     return JSONResponse(with_ref(refs(request), lease.to_dict()))
 
 
-@router.get("/projects")
+@router.get("/projects", response_model=list[ProjectSummary])
 def projects(ws: WorkspaceDep, user: CurrentUser) -> Any:
     """Projects with the task counts this user is cleared to see."""
     return list_projects(ws, user)
 
 
-@router.get("/projects/{project}")
+@router.get("/projects/{project}", response_model=ProjectDetail, responses=statuses(404))
 def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """A project's title, schema, instructions and workflow (404 as if missing when the
     caller is below its marking)."""
@@ -62,7 +72,7 @@ def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
     }
 
 
-@router.get("/projects/{project}/mine")
+@router.get("/projects/{project}/mine", response_model=dict[str, Any], responses=statuses(403, 404))
 def mine(project: str, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """This user's progress ("task N of M") and the tasks they submitted, newest first."""
     r = refs(request)
@@ -70,7 +80,11 @@ def mine(project: str, request: Request, ws: WorkspaceDep, user: CurrentUser) ->
     return {**found, "history": [with_ref(r, t) for t in found["history"]]}
 
 
-@router.post("/projects/{project}/review/next", responses={204: {"description": "nothing left"}})
+@router.post(
+    "/projects/{project}/review/next",
+    response_model=ReviewTask,
+    responses=statuses(204, 403, 404),
+)
 async def review_next(project: str, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """The next task waiting for review, with all its annotations (204 when none)."""
     found = await in_writer(request, lambda: rev.review_next(ws, user, project))
@@ -79,6 +93,6 @@ async def review_next(project: str, request: Request, ws: WorkspaceDep, user: Cu
     return with_ref(refs(request), found)
 
 
-@router.get("/projects/{project}/dashboard")
+@router.get("/projects/{project}/dashboard", response_model=Dashboard, responses=statuses(403, 404))
 def dashboard(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
     return project_dashboard(ws, user, project)

@@ -17,6 +17,7 @@ from assay.labeling.queue import skip_task
 from assay.labeling.submit import check_submission, submit_in
 from assay.labeling.users import User
 from assay.server._task_refs import refs, speaking_of, with_ref
+from assay.server.api_models import Reviewed, Skipped, Submitted, statuses
 from assay.server.deps import CurrentUser, WorkspaceDep, current_user, hot_write, in_writer
 from assay.workspace import Workspace
 
@@ -26,7 +27,7 @@ router = APIRouter(tags=["tasks"])
 class SubmitBody(BaseModel):
     client_id: str = Field(min_length=1, max_length=100)
     regions: list[Region] = Field(default_factory=list)
-    lead_time: float | None = None
+    lead_time: float | None = Field(default=None, ge=0, le=86_400 * 7)
     model_assisted: bool = False
 
 
@@ -43,7 +44,7 @@ class ReviewBody(BaseModel):
     comment: str = ""
 
 
-@router.post("/tasks/{task_id}/submit")
+@router.post("/tasks/{task_id}/submit", response_model=Submitted, responses=statuses(403, 404, 409))
 async def submit_(task_id: str, body: SubmitBody, request: Request) -> Response:
     """Store an answer once; a retry with the same client_id returns duplicate=true."""
     # The hot path resolves the caller itself: each FastAPI dependency costs a resolution.
@@ -69,7 +70,7 @@ async def submit_(task_id: str, body: SubmitBody, request: Request) -> Response:
     return JSONResponse(result)
 
 
-@router.post("/tasks/{task_id}/skip")
+@router.post("/tasks/{task_id}/skip", response_model=Skipped, responses=statuses(403, 404, 409))
 async def skip(
     task_id: str, body: SkipBody, request: Request, ws: WorkspaceDep, user: CurrentUser
 ) -> Any:
@@ -80,7 +81,7 @@ async def skip(
         )
 
 
-@router.post("/tasks/{task_id}/review")
+@router.post("/tasks/{task_id}/review", response_model=Reviewed, responses=statuses(403, 404, 409))
 async def review(
     task_id: str, body: ReviewBody, request: Request, ws: WorkspaceDep, user: CurrentUser
 ) -> Any:
@@ -109,7 +110,7 @@ class AmendBody(BaseModel):
     lead_time: float | None = None
 
 
-@router.get("/tasks/{task_id}/mine")
+@router.get("/tasks/{task_id}/mine", response_model=dict[str, Any], responses=statuses(404))
 def mine(task_id: str, request: Request, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """Reopen a task this user submitted: the item and their current answer."""
     r = refs(request)
@@ -118,7 +119,7 @@ def mine(task_id: str, request: Request, ws: WorkspaceDep, user: CurrentUser) ->
         return with_ref(r, my_answer(ws, user, tid))
 
 
-@router.post("/tasks/{task_id}/amend")
+@router.post("/tasks/{task_id}/amend", response_model=dict[str, Any], responses=statuses(404, 409))
 async def amend(
     task_id: str, body: AmendBody, request: Request, ws: WorkspaceDep, user: CurrentUser
 ) -> Any:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from assay.labeling import video
 from assay.server._task_refs import refs, with_ref
+from assay.server.api_models import TracksSaved, VideoSummary, VideoTask, statuses
 from assay.server.deps import CurrentUser, WorkspaceDep, in_writer
 
 router = APIRouter(tags=["video"])
@@ -19,13 +20,19 @@ class TracksBody(BaseModel):
     tracks: list[dict[str, Any]] = Field(default_factory=list)
 
 
-@router.get("/projects/{project}/videos")
+@router.get(
+    "/projects/{project}/videos", response_model=list[VideoSummary], responses=statuses(403, 404)
+)
 def videos(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """The videos whose frames are tasks of the project (frames the user may see)."""
     return video.list_videos(ws, user, project)
 
 
-@router.get("/projects/{project}/videos/{video_id}")
+@router.get(
+    "/projects/{project}/videos/{video_id}",
+    response_model=VideoTask,
+    responses=statuses(403, 404),
+)
 def video_task(
     project: str, video_id: str, request: Request, ws: WorkspaceDep, user: CurrentUser
 ) -> Any:
@@ -36,7 +43,11 @@ def video_task(
     return found
 
 
-@router.post("/projects/{project}/videos/{video_id}/tracks")
+@router.post(
+    "/projects/{project}/videos/{video_id}/tracks",
+    response_model=TracksSaved,
+    responses=statuses(403, 404, 409),
+)
 async def save_tracks(
     project: str,
     video_id: str,

@@ -3,10 +3,21 @@
 import { api } from "./api.js";
 import { $ } from "./ui.js";
 
-/** Only same-site paths are followed after log-in (no open redirect). */
+/**
+ * Only same-site paths are followed after log-in (no open redirect). The URL parser decides,
+ * as the browser will when it navigates: it drops tabs and newlines and reads a backslash as
+ * "/", so a tab between two slashes names another host.
+ */
 function nextPath() {
-  const next = new URLSearchParams(location.search).get("next") || "/";
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  const raw = new URLSearchParams(location.search).get("next") || "/";
+  if (!raw.startsWith("/")) return "/";
+  let url;
+  try {
+    url = new URL(raw, location.origin);
+  } catch {
+    return "/";
+  }
+  return url.origin === location.origin ? url.pathname + url.search + url.hash : "/";
 }
 
 $("#login-form").addEventListener("submit", async (ev) => {

@@ -1,0 +1,89 @@
+"""The API keeps the promises of its OpenAPI document, tried by schemathesis with all checks.
+
+A real `assay serve` process on a loopback port over a small workspace (items at three
+markings, users of every role, a project), run twice: with an admin's token and without one.
+Any server error, undocumented status, response off its schema or wrong content type fails.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assay.labeling import Workflow, create_token
+from assay.workspace import Workspace
+from labeling_world import build_world
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+ST = Path(sys.executable).with_name("st")
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+MAX_EXAMPLES = 15  # per operation and phase: keeps both runs well under a minute
+SEED = 20261205  # fixed, so a failure here is reproducible with the command it prints
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    root = tmp_path_factory.mktemp("api")
+    env = {**os.environ, "PYTHONPATH": str(SRC), "ASSAY_ARGON2_MEMORY_KIB": "1024"}
+    env.pop("ASSAY_WORKSPACE", None)
+    env.pop("ASSAY_DATABASE_URL", None)
+    os.environ.setdefault("ASSAY_ACTOR", "user:tester")
+    ws = Workspace.init(root / "ws")
+    build_world(ws, root / "data", workflow=Workflow(overlap=1, review="all"))
+    token = create_token(ws, "root")
+    ws.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    log = (root / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assay", "-w", str(root / "ws"), "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v1/openapi.json", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"assay serve did not start: {(root / 'serve.log').read_text()}")
+            time.sleep(0.2)
+        yield url, token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
+    server_log = (root / "serve.log").read_text()
+    assert "Traceback" not in server_log, server_log[-5000:]
+
+
+@pytest.mark.parametrize("who", ["admin", "anonymous"])
+def test_the_api_keeps_its_openapi_document(
+    served: tuple[str, str], tmp_path: Path, who: str
+) -> None:
+    url, token = served
+    args = [
+        str(ST), "--no-color", "--config-file", str(CONFIG),
+        "run", f"{url}/api/v1/openapi.json", "--url", url,
+        "--checks", "all", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
+        "--workers", "1", "--report-dir", str(tmp_path / "report"),
+    ]  # fmt: skip
+    if who == "admin":
+        args += ["-H", f"Authorization: Bearer {token}"]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-8000:] + res.stderr[-2000:]
+    assert "API Operations" in res.stdout  # it really ran
