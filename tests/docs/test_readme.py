@@ -52,6 +52,8 @@ def test_every_readme_example_runs_in_order(
     for key in [k for k in list(__import__("os").environ) if k.startswith("ASSAY_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", env["ASSAY_ARGON2_MEMORY_KIB"])
+    if "ASSAY_AUDIT_KEY" in env:  # python blocks sign with the same key as the commands
+        monkeypatch.setenv("ASSAY_AUDIT_KEY", env["ASSAY_AUDIT_KEY"])
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     reader = Reader(tmp_path, env)
     for block in blocks(README.read_text(encoding="utf-8")):
