@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
+import rasterio.shutil  # a submodule: `rasterio.shutil` is there only once imported
 from PIL import Image
 from pyproj import Transformer
 from rasterio.transform import from_origin
