@@ -86,9 +86,11 @@ def test_csv_with_a_field_over_the_csv_limit_is_a_failure_naming_the_line(
 ) -> None:
     rows = tmp_path / "hotline.csv"
     rows.write_text('text\n"fine"\n"' + "x" * 200_000 + '"\n')
-    got = cli("-w", ws, "ingest", rows, "--json").json()
-    [failure] = got["failures"]
+    # Nothing went in and something failed: exit 1 (the --json report still prints first).
+    res = cli("-w", ws, "ingest", rows, "--json", code=1)
+    [failure] = json.loads(res.stdout)["failures"]
     assert failure["reason"].startswith("line 3: not valid CSV")
+    assert "line 3: not valid CSV" in res.stderr
 
 
 @pytest.mark.parametrize(

@@ -119,7 +119,7 @@ class Dashboard(Open):
     paused: list[Any]
     agreement: float | None
     agreement_tasks: int
-    review: dict[str, Any]
+    review: dict[str, Any] | None  # None: the project has no review step
     gold_min_accuracy: float
 
 
