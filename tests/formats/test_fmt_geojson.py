@@ -162,3 +162,20 @@ def test_stac_catalog_with_label_items_reads_back_with_pystac(cli, tmp_path: Pat
     href = Path(unquote(items[chip].assets["image"].get_absolute_href()))
     assert href.is_file() and href.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert items[chip].properties["proj:code"] == "EPSG:32615"
+
+
+def test_a_track_of_frames_with_different_markings_takes_the_exports_highest(
+    tmp_path: Path,
+) -> None:
+    from assay.formats._model import ExportBundle, ExportRow
+    from assay.formats.geojson import write
+
+    def frame(t: float, marking: str) -> ExportRow:
+        meta = {"frame": {"time_s": t}, "path": "f.ts", "geo": {"lat": 29.76, "lon": -95.37 + t}}
+        return ExportRow(f"id{t}", f"f.ts#t={t}", "image/jpeg", 4, 4, marking, meta, [], bytes)
+
+    # "CUI/FLOOD" is the longer text, "SECRET" the higher marking: the track must not say CUI.
+    rows = [frame(0.0, "CUI/FLOOD"), frame(1.0, "SECRET")]
+    write(ExportBundle(rows, [], "d", None, "SECRET/FLOOD"), tmp_path)
+    (track,) = json.loads((tmp_path / "tracks.geojson").read_text())["features"]
+    assert track["properties"]["marking"] == "SECRET/FLOOD"

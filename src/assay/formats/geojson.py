@@ -118,7 +118,14 @@ def label_features(bundle: ExportBundle, rows: list[ExportRow]) -> tuple[list[An
     return labels, items
 
 
-def track_features(rows: list[ExportRow]) -> tuple[list[Any], list[dict[str, Any]]]:
+def _one_marking(rows: list[ExportRow], highest: str) -> str:
+    """The marking of a feature drawn from several rows: theirs when they agree, else
+    `highest`, the highest of all (no marking scheme here to order them by; never lower)."""
+    markings = {r.marking for r in rows}
+    return markings.pop() if len(markings) == 1 else highest
+
+
+def track_features(rows: list[ExportRow], highest: str) -> tuple[list[Any], list[dict[str, Any]]]:
     """Per video (a frame's parent), the line through its frames' centers, and the frames'
     telemetry rows."""
     frames: dict[str, list[ExportRow]] = defaultdict(list)
@@ -154,7 +161,7 @@ def track_features(rows: list[ExportRow]) -> tuple[list[Any], list[dict[str, Any
                         "frames": len(members),
                         "start": first.get("captured_at"),
                         "end": last.get("captured_at"),
-                        "marking": max((r.marking for r in members), key=len),
+                        "marking": _one_marking(members, highest),
                     },
                 }
             )
@@ -176,7 +183,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write labels, footprints, tracks and telemetry as GeoJSON (and Parquet)."""
     rows = image_rows(bundle, "geojson")
     labels, items = label_features(bundle, rows)
-    tracks, telemetry = track_features(rows)
+    tracks, telemetry = track_features(rows, bundle.marking)
     out_dir = prepare_out(Path(out))
     written = []
     for name, features in (("labels", labels), ("items", items), ("tracks", tracks)):

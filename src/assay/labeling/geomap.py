@@ -107,7 +107,7 @@ def map_layers(ws: Workspace, user: User, dataset: str | None = None) -> dict[st
         kind = "scene" if "scene" in m else "frame" if "frame" in m else "chip"
         kind = kind if ("window" in m or kind != "chip") else "item"
         f["properties"]["kind"] = kind
-    tracks, _ = track_features(all_rows)
+    tracks, _ = track_features(all_rows, ws.scheme.highest_text(r.marking for r in rows))
     scenes = [
         {"item": r.id, "name": r.name, "marking": r.marking, "bounds": _bounds(meta[r.id])}
         for r in rows
