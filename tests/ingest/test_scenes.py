@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 
 from assay import Workspace
+from item_rows import item_rows
 
 ORIGIN = (270_000.0, 3_295_000.0)  # UTM 15N, over the flooded town
 
@@ -44,22 +44,12 @@ def _scene(path: Path, width: int = 1500, height: int = 1200, *, bands: int = 3,
     return arr
 
 
-def _rows(root: Path) -> list[dict[str, Any]]:
-    con = sqlite3.connect(root / ".assay" / "assay.db")
-    con.row_factory = sqlite3.Row
-    rows = [dict(r) for r in con.execute("SELECT * FROM items ORDER BY name")]
-    con.close()
-    for r in rows:
-        r["metadata"] = json.loads(r["metadata"])
-    return rows
-
-
 @pytest.mark.parametrize("tiled", [False, True])
 def test_scene_is_stored_as_a_cog_and_cut_into_chips(cli, tmp_path: Path, tiled: bool) -> None:  # type: ignore[no-untyped-def]
     Workspace.init(tmp_path).close()
     arr = _scene(tmp_path / "town.tif", tiled=tiled)
     res = cli("ingest", tmp_path / "town.tif", "--json").json()
-    scene, *chips = _rows(tmp_path)
+    scene, *chips = item_rows(tmp_path)
     assert res["new"] == 1 + len(chips)
     assert scene["media_type"].startswith("image/tiff; application=geotiff")
     meta = scene["metadata"]["scene"]
@@ -125,7 +115,7 @@ def test_a_cog_is_kept_as_given_and_bands_choose_the_rendering(cli, tmp_path: Pa
         rasterio.shutil.copy(src, cog, driver="COG", BLOCKSIZE=256)
     Workspace.init(tmp_path / "ws").close()
     cli("ingest", cog, "--bands", "4,3,2", "--chip", "256", "--overlap", "0", cwd=tmp_path / "ws")
-    scene, *chips = _rows(tmp_path / "ws")
+    scene, *chips = item_rows(tmp_path / "ws")
     import hashlib
 
     assert scene["id"] == hashlib.sha256(cog.read_bytes()).hexdigest()
@@ -145,7 +135,7 @@ def test_nitf_and_plain_tiff(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(tmp_path / "photo.tif")
     Workspace.init(tmp_path / "ws").close()
     cli("ingest", tmp_path / "pass.ntf", tmp_path / "photo.tif", cwd=tmp_path / "ws")
-    rows = {r["name"]: r for r in _rows(tmp_path / "ws")}
+    rows = {r["name"]: r for r in item_rows(tmp_path / "ws")}
     assert rows["photo.tif"]["media_type"] == "image/tiff"  # no georeference: an image
     nitf = rows["pass.ntf"]["metadata"]["scene"]
     assert nitf["cog"] == "converted" and nitf["crs"] == "EPSG:4326"
@@ -158,7 +148,7 @@ def test_a_scene_without_georeference_is_chipped_and_says_so(cli, tmp_path: Path
     Workspace.init(tmp_path / "ws").close()
     res = cli("ingest", tmp_path / "raw.ntf", "--json", cwd=tmp_path / "ws").json()
     assert "no georeference" in res["notes"][0]["note"]
-    _, *chips = _rows(tmp_path / "ws")
+    _, *chips = item_rows(tmp_path / "ws")
     assert chips and all("footprint" not in c["metadata"] for c in chips)
 
 
@@ -179,4 +169,4 @@ def test_bad_scenes_are_one_clear_failure_each(cli, tmp_path: Path) -> None:  # 
         code=None,
     )
     assert "must be smaller than --chip" in bad.stdout + bad.stderr
-    assert _rows(tmp_path / "ws") == []
+    assert item_rows(tmp_path / "ws") == []

@@ -7,7 +7,6 @@ import json
 import math
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -16,16 +15,7 @@ from pyproj import Transformer
 from assay import Workspace
 from assay.ingest.sensors.footprint import footprint
 from assay.ingest.sensors.synth import Flight, write_flight
-
-
-def _rows(root: Path) -> list[dict[str, Any]]:
-    con = sqlite3.connect(root / ".assay" / "assay.db")
-    con.row_factory = sqlite3.Row
-    rows = [dict(r) for r in con.execute("SELECT * FROM items ORDER BY name")]
-    con.close()
-    for r in rows:
-        r["metadata"] = json.loads(r["metadata"])
-    return rows
+from item_rows import item_rows
 
 
 def _local_to_lonlat(lon0: float, lat0: float, east: float, north: float) -> tuple[float, float]:
@@ -42,7 +32,7 @@ def test_flight_becomes_a_video_item_and_frames_with_telemetry(cli, tmp_path: Pa
     packets = write_flight(tmp_path / "flight.ts", seconds=4, klv_hz=10)
     res = cli("ingest", tmp_path / "flight.ts", "--json").json()
     assert (res["new"], res["failed"], res["notes"]) == (5, 0, [])
-    video, *frames = _rows(tmp_path)
+    video, *frames = item_rows(tmp_path)
     assert video["media_type"] == "video/mp2t" and video["parent_id"] is None
     assert video["metadata"]["klv"]["packets"] == len(packets) == 40
     assert video["metadata"]["mission_id"] == "FLOOD-RECON-7"
@@ -118,7 +108,7 @@ def test_sparse_telemetry_is_interpolated_and_headings_wrap(cli, tmp_path: Path)
     Workspace.init(tmp_path).close()
     write_flight(tmp_path / "sparse.ts", seconds=3, klv_hz=0.4, flight=Flight(heading=359.0))
     cli("ingest", tmp_path / "sparse.ts", "--every", "0.5")
-    _, *frames = _rows(tmp_path)
+    _, *frames = item_rows(tmp_path)
     # Packets at 0 s and 2.5 s: the frame at 1 s lies between them.
     one = next(f for f in frames if f["metadata"]["frame"]["time_s"] == 1.0)
     assert one["metadata"]["klv_interpolated"] is True
@@ -164,7 +154,7 @@ def test_scene_change_keeps_the_cut(cli, tmp_path: Path) -> None:  # type: ignor
     res = cli(
         "ingest", path, "--every", "10", "--scene-change", "0.3", "--json", cwd=tmp_path / "ws"
     )
-    _, *frames = _rows(tmp_path / "ws")
+    _, *frames = item_rows(tmp_path / "ws")
     assert [f["metadata"]["frame"]["index"] for f in frames] == [0, 17], res.stdout
     # A video without KLV is ingested in a clearly reported degraded mode.
     assert "no MISB ST 0601 telemetry" in res.json()["notes"][0]["note"]
@@ -176,10 +166,10 @@ def test_bad_klv_lenient_records_strict_refuses(cli, tmp_path: Path) -> None:  #
     write_flight(tmp_path / "bad.ts", seconds=2, bad_checksum_every=4, wrong_length_every=6)
     strict = cli("ingest", tmp_path / "bad.ts", "--klv", "strict", "--json", code=None).json()
     assert strict["new"] == 0 and "checksum" in strict["failures"][0]["reason"]
-    assert _rows(tmp_path) == []  # nothing partial
+    assert item_rows(tmp_path) == []  # nothing partial
     res = cli("ingest", tmp_path / "bad.ts")
     assert "KLV: " in res.stderr and "problem(s)" in res.stderr
-    video = _rows(tmp_path)[0]
+    video = item_rows(tmp_path)[0]
     problems = video["metadata"]["klv"]["problem_list"]
     assert any("checksum" in p for p in problems)
     assert any("tag 5 (platform_heading): 3 bytes, expected 2" in p for p in problems)
@@ -191,18 +181,18 @@ def test_corrupt_video_is_one_clear_failure(cli, tmp_path: Path) -> None:  # typ
     res = cli("ingest", tmp_path / "broken.ts", "--json", code=None).json()
     assert res["new"] == 0 and res["failed"] == 1
     assert res["failures"][0]["path"].endswith("broken.ts")
-    assert _rows(tmp_path) == []
+    assert item_rows(tmp_path) == []
 
 
 def test_klv_security_classification_raises_the_marking(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     Workspace.init(tmp_path).close()
     write_flight(tmp_path / "s.ts", seconds=1, classification="SECRET")
     cli("ingest", tmp_path / "s.ts", "--marking", "CUI/FLOOD")
-    assert {r["marking"] for r in _rows(tmp_path)} == {"SECRET/FLOOD"}
+    assert {r["marking"] for r in item_rows(tmp_path)} == {"SECRET/FLOOD"}
     # RESTRICTED is not a level of the default scheme: the next one above it is used.
     write_flight(tmp_path / "r.ts", seconds=1, classification="RESTRICTED", seed=3)
     cli("ingest", tmp_path / "r.ts")
-    assert {r["marking"] for r in _rows(tmp_path) if r["name"].startswith("r.ts")} == {
+    assert {r["marking"] for r in item_rows(tmp_path) if r["name"].startswith("r.ts")} == {
         "CONFIDENTIAL"
     }
 
@@ -218,4 +208,4 @@ def test_reingesting_a_video_raises_frames_to_its_klv_level(cli, tmp_path: Path)
     con.close()
     res = cli("ingest", tmp_path / "s.ts", "--json").json()
     assert len(res["raised"]) == 2
-    assert {r["marking"] for r in _rows(tmp_path)} == {"SECRET"}
+    assert {r["marking"] for r in item_rows(tmp_path)} == {"SECRET"}
