@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Playwright, expect, sync_playwright
-from ui_site import CHROMIUM, CHROMIUM_ARGS, Site, populate
+from ui_site import CHROMIUM, CHROMIUM_ARGS, Site, populate, serving
 
-from assay.server import Settings, create_app
 from assay.workspace import Workspace
-from labeling_world import LiveServer
 
 # a loaded 2-core machine can take seconds for what is instant on a quiet one
 expect.set_options(timeout=15_000)
@@ -36,11 +34,5 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def site(ws: Workspace, tmp_path: Path, browser: Browser) -> Iterator[Site]:
-    world = populate(ws, tmp_path)
-    with LiveServer(create_app(Settings(), ws)) as url:
-        s = Site(url, world, browser)
+    with serving(ws, populate(ws, tmp_path), browser) as s:
         yield s
-        for ctx in s.contexts:
-            ctx.close()
-    assert s.foreign == [], f"requests left the machine: {s.foreign}"
-    assert s.errors == [], f"JavaScript errors: {s.errors}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
-from ui_site import Site
+from ui_site import Site, serving
 
 from assay.domain.labels import Region, payload_from_json
 from assay.domain.schema import LabelSchema
@@ -20,11 +20,10 @@ from assay.domain.tracks import Track, TrackShape
 from assay.ingest.sensors.options import ChipOptions, SensorOptions
 from assay.ingest.sensors.synth import write_flight, write_scene
 from assay.labeling import Workflow, add_user, create_project
-from assay.server import Settings, create_app
 from assay.store.schema import annotations_table, items
 from assay.versioning import LabelRecord
 from assay.workspace import Workspace
-from labeling_world import PASSWORD, LiveServer, World
+from labeling_world import PASSWORD, World
 
 SCHEMA = """
 title: Flood traffic
@@ -58,13 +57,8 @@ def sensors(ws: Workspace, sensor_files: Path, browser: Browser) -> Iterator[Sit
     world = World(ws, "traffic")
     world.users["ana"] = add_user(ws, "ana", "annotator", "UNCLASSIFIED", PASSWORD)
     world.users["rev"] = add_user(ws, "rev", "reviewer", "UNCLASSIFIED", PASSWORD)
-    with LiveServer(create_app(Settings(), ws)) as url:
-        s = Site(url, world, browser)
+    with serving(ws, world, browser) as s:
         yield s
-        for ctx in s.contexts:
-            ctx.close()
-    assert s.foreign == [], f"requests left the machine: {s.foreign}"
-    assert s.errors == [], f"JavaScript errors: {s.errors}"
 
 
 def to_screen(page: Page, x: float, y: float) -> tuple[float, float]:

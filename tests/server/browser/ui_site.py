@@ -8,6 +8,8 @@ anything the Content-Security-Policy blocked.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +25,7 @@ from assay.labeling.task_refs import task_refs
 from assay.store.schema import annotations_table, assignments, reviews, tasks
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
-from labeling_world import PASSWORD, World, build_world
+from labeling_world import PASSWORD, LiveServer, World, build_world
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -174,6 +176,21 @@ class Site:
                     source_id="test",
                 )
             )
+
+
+@contextmanager
+def serving(ws: Workspace, world: World, browser: Browser) -> Iterator[Site]:
+    """The real server over `ws` and a `Site` driving it; on the way out, fail on any request
+    that left the machine and on any JavaScript error the pages raised."""
+    from assay.server import Settings, create_app
+
+    with LiveServer(create_app(Settings(), ws)) as url:
+        s = Site(url, world, browser)
+        yield s
+        for ctx in s.contexts:
+            ctx.close()
+    assert s.foreign == [], f"requests left the machine: {s.foreign}"
+    assert s.errors == [], f"JavaScript errors: {s.errors}"
 
 
 def populate(ws: Workspace, root: Path) -> World:
