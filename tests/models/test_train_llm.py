@@ -129,7 +129,7 @@ def test_verify_passes_then_names_each_tampering(
     assert f"model {ref}: verified" in ok.stdout and "rows of commit" in ok.stdout
     manifest = {f["path"]: f for f in model_manifest(world.ws, sft.model)}
     # A copy (an export) whose lineage.json is edited by hand.
-    out = tmp_path / "export"
+    out = tmp_path / "exports" / "lora"  # parent folders are made
     export_model(world.ws, ref, out)
     assert (out / "MARKING.txt").read_text().startswith("CUI\n")
     cli("-w", world.ws.root, "model", "verify", ref, "--dir", out)

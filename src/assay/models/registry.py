@@ -423,6 +423,7 @@ def export_model(
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise InvalidInput(f"{out_dir}: exists and is not an empty folder; nothing written")
     src = model_dir(ws, info, clearance)
+    out_dir.resolve().parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.resolve().parent))
     try:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
