@@ -73,6 +73,7 @@ def prelabel(
         f"marked below the model ({r.model_marking})": r.below_model_marking,
         "above your clearance": r.not_visible,
         "not images": r.not_images,
+        "not text": r.not_text,
         f"detections below --min-score {min_score}": r.below_min_score,
         "boxes without width or height": r.empty_boxes,
         **{f"answers of class {k!r}, not a label of {r.control}": v for k, v in r.unmapped.items()},

@@ -65,6 +65,7 @@ class PrelabelReport:
     below_model_marking: int = 0  # item marked below the model: not written
     not_visible: int = 0  # above the acting user's clearance
     not_images: int = 0  # text or other media the model cannot read
+    not_text: int = 0  # images or other media a text model cannot read
     below_min_score: int = 0  # detections under --min-score
     empty_boxes: int = 0  # detections with no width or height
     unmapped: dict[str, int] = field(default_factory=dict)  # model class -> count, no label
