@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -17,8 +18,7 @@ import pytest
 
 from assay.labeling import add_user, create_token
 from assay.workspace import Workspace
-from conftest import RunCli, cli_env
-from labeling_world import free_port
+from labeling_world import SRC, free_port
 from models.tiny_llm import build_tiny_llama
 
 pytestmark = pytest.mark.xdist_group("serve-model")
@@ -50,7 +50,7 @@ def start_model_server(
             str(port),
             *extra,
         ],
-        env=cli_env(),
+        env={**os.environ, "PYTHONPATH": str(SRC)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -270,7 +270,7 @@ def test_a_body_that_is_not_json_gets_400(served: Served) -> None:
     assert r.json()["error"]["message"] == "the request body is not valid JSON"
 
 
-def test_serve_model_refuses_what_is_not_a_model(run_cli: RunCli, tmp_path: Path) -> None:
+def test_serve_model_refuses_what_is_not_a_model(run_cli: Any, tmp_path: Path) -> None:
     run_cli("init", tmp_path / "ws")
     notes = tmp_path / "notes"
     notes.mkdir()

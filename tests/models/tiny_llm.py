@@ -19,7 +19,7 @@ CORPUS = [
     "the levee is seeping and a crew is sandbagging",
     "power line down across main street",
     "the shelter needs blankets and water",
-    "flooded damaged dry intact road bridge school",
+    "flooded damaged dry intact road bridge school debris",
     "label flooded label dry answer yes answer no",
 ]
 CHAT_TEMPLATE = (
@@ -53,14 +53,21 @@ def build_tokenizer(out: Path, *, chat_template: bool = True) -> None:
 def build_tiny_llama(out: Path, *, seed: int = 0, chat_template: bool = True) -> Path:
     """Write a tiny Llama model directory to `out` (config, safetensors, tokenizer)."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     out.mkdir(parents=True, exist_ok=True)
     build_tokenizer(out, chat_template=chat_template)
-    from transformers import AutoTokenizer
+    config = _config(out)
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def _config(out: Path, **extra: object) -> object:
+    from transformers import AutoTokenizer, LlamaConfig
 
     vocab = len(AutoTokenizer.from_pretrained(out, local_files_only=True))
-    config = LlamaConfig(
+    return LlamaConfig(
         vocab_size=vocab,
         hidden_size=32,
         intermediate_size=64,
@@ -71,7 +78,47 @@ def build_tiny_llama(out: Path, *, seed: int = 0, chat_template: bool = True) ->
         bos_token_id=2,
         eos_token_id=3,
         pad_token_id=0,
+        **extra,
+    )
+
+
+def build_text_classifier(out: Path, labels: list[str], *, seed: int = 0) -> Path:
+    """A tiny Llama sequence classifier over `labels` (random weights from `seed`)."""
+    import torch
+    from transformers import LlamaForSequenceClassification
+
+    out.mkdir(parents=True, exist_ok=True)
+    build_tokenizer(out, chat_template=False)
+    config = _config(
+        out,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={lab: i for i, lab in enumerate(labels)},
     )
     torch.manual_seed(seed)
-    LlamaForCausalLM(config).save_pretrained(out, safe_serialization=True)
+    LlamaForSequenceClassification(config).save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def build_token_classifier(out: Path, tags: list[str], always: str) -> Path:
+    """A tiny Llama token classifier whose every token is tagged `always` (its head's weights
+    are zero and its bias favours that tag), so the expected spans are known: every word."""
+    import torch
+    from transformers import LlamaForTokenClassification
+
+    out.mkdir(parents=True, exist_ok=True)
+    build_tokenizer(out, chat_template=False)
+    config = _config(
+        out,
+        num_labels=len(tags),
+        id2label=dict(enumerate(tags)),
+        label2id={t: i for i, t in enumerate(tags)},
+    )
+    torch.manual_seed(0)
+    model = LlamaForTokenClassification(config)
+    with torch.no_grad():
+        model.score.weight.zero_()
+        model.score.bias.fill_(0.0)
+        model.score.bias[tags.index(always)] = 4.0
+    model.save_pretrained(out, safe_serialization=True)
     return out

@@ -64,7 +64,7 @@ def _control(schema: LabelSchema, want: str, classes: list[str], name: str | Non
 
 
 def _regions(answers: list[TextAnswer], ctl: Control, kind: str) -> list[Region]:
-    out = []
+    out: list[Region] = []
     for a in answers:
         if kind == "spans":
             out.append(

@@ -102,7 +102,7 @@ class LanguageModel:
             raise InvalidInput(
                 f"{self.path}: not a loadable causal language model ({exc})"
             ) from None
-        self.model.eval()
+        self.model.train(False)  # inference: no dropout
         tok = self.tokenizer
         if tok.pad_token_id is None and tok.eos_token_id is None:
             raise InvalidInput(f"{self.path}: the tokenizer has neither a pad nor an eos token")
@@ -165,7 +165,7 @@ class LanguageModel:
         if self.eos_id is not None and self.eos_id in new:
             new = new[: new.index(self.eos_id)]
             reason = "stop"
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
+        text = str(self.tokenizer.decode(new, skip_special_tokens=True))
         cuts = [text.find(s) for s in req.stop if s and s in text]
         if cuts:
             text = text[: min(cuts)]

@@ -40,7 +40,7 @@ class TextLabeler(Protocol):
     def label(self, texts: Sequence[str]) -> list[list[TextAnswer]]: ...
 
 
-def _pipeline(task: str, path: Path) -> Any:
+def _pipeline(task: Any, path: Path) -> Any:
     go_offline()
     require("torch", "serve")
     require("transformers", "serve")

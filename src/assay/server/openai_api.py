@@ -43,7 +43,7 @@ from assay.workspace import Workspace
 
 DEFAULT_CHAT_TOKENS = 256
 BATCH_HEADER = "x-assay-batch-size"  # how many requests shared this answer's forward passes
-_ERRORS: dict[int, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 404, 500)}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 404, 500)}
 
 
 @dataclass(frozen=True)
