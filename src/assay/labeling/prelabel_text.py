@@ -11,31 +11,18 @@ and the model's marking (the item's).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
 
-from sqlalchemy import select
-
-from assay import audit
-from assay.domain.labels import Region, payload_to_json
+from assay.domain.labels import Region
 from assay.domain.schema import Control, LabelSchema
 from assay.errors import InvalidInput, PermissionDenied
-from assay.labeling._db import write
 from assay.labeling.catalog import visible_project
-from assay.labeling.prelabel import (
-    PrelabelReport,
-    _least_confident_first,
-    _open_tasks,
-    author_of,
-)
+from assay.labeling.prelabel import PrelabelReport, author_of, select_todo, store_prelabels
 from assay.labeling.users import User
 from assay.models._text import TextAnswer, TextLabeler
-from assay.store._sql import select_in
-from assay.store.schema import annotations_table as ann_t
-from assay.store.schema import items
-from assay.timeutil import now_iso
+from assay.models.registry import ModelInfo
 from assay.workspace import Workspace
 
 TEXT_BATCH = 16
@@ -96,7 +83,7 @@ def prelabel_text(
     control: str | None = None,
     batch_size: int = TEXT_BATCH,
     redo: bool = False,
-    labels_for: Any = None,
+    labels_for: Callable[[list[str]], None] | None = None,
 ) -> PrelabelReport:
     """Pre-label `project`'s open text tasks with `labeler` (model `ref`, marked `marking`).
 
@@ -122,34 +109,7 @@ def prelabel_text(
         labels_for([lab.name for lab in ctl.labels])
     labels = {lab.name for lab in ctl.labels}
     report = PrelabelReport(p.name, ref, marking, task, ctl.name)
-    author = author_of(ref)
-    open_rows = _open_tasks(ws, p.id, p.workflow.overlap)
-    report.open_tasks = len(open_rows)
-    with ws.db.read() as conn:
-        done_before = set(
-            conn.execute(
-                select(ann_t.c.item_id).where(ann_t.c.kind == "model", ann_t.c.author == author)
-            ).scalars()
-        )
-        media = dict(
-            select_in(
-                conn, [items.c.id, items.c.media_type], items.c.id, [r.item_id for r in open_rows]
-            )
-        )
-    todo: list[str] = []
-    for row in open_rows:
-        marked = scheme.parse(row.marking)
-        if user is not None and not scheme.allows(user.clearance, marked):
-            report.not_visible += 1
-        elif not scheme.allows(marked, mark):
-            report.below_model_marking += 1
-        elif not str(media.get(row.item_id, "")).startswith("text/"):
-            report.not_text += 1
-        elif row.item_id in done_before and not redo:
-            report.already += 1
-        else:
-            todo.append(row.item_id)
-    todo = list(dict.fromkeys(todo))
+    todo = select_todo(ws, p, user, mark, "text/", author_of(ref), redo, report)
     unmapped: Counter[str] = Counter()
     results: list[tuple[str, list[Region]]] = []
     for s in range(0, len(todo), batch_size):
@@ -164,30 +124,80 @@ def prelabel_text(
                 results.append((item_id, _regions(kept, ctl, labeler.control_type)))
         report.batches += 1
     report.unmapped = dict(sorted(unmapped.items()))
-    created = now_iso()
-    rows = [
-        {
-            "id": hashlib.sha256(f"{author}\x00{item_id}\x00{created}".encode()).hexdigest()[:32],
-            "item_id": item_id,
-            "project": p.name,
-            "author": author,
-            "kind": "model",
-            "payload": payload_to_json(regions),
-            "created": created,
-            "lead_time": None,
-            "supersedes": None,
-            "source_id": f"prelabel:{ref}",
-        }
-        for item_id, regions in results
-    ]
-    with write(ws.db) as conn:
-        if rows:
-            conn.execute(ann_t.insert(), rows)
-            _least_confident_first(conn, p.id, results)
-        report.labelled = len(rows)
-        report.regions = sum(len(r) for _, r in results)
-        report.seconds = round(time.perf_counter() - started, 3)
-        actor = user.actor if user is not None else ws.actor
-        details = {k: v for k, v in report.to_dict().items() if k != "seconds"}
-        audit.append(conn, actor, "project.prelabel", f"project:{p.name}", details)
+    store_prelabels(ws, p, ref, results, report, user, started)
     return report
+
+
+def text_labeler(ws: Workspace, info: ModelInfo, *, prompt: str | None) -> TextLabeler:
+    """The labeler for a registered directory model, by its task."""
+    from assay.models._text import PromptLabeler, TextClassifierModel, TokenClassifierModel
+    from assay.models.registry import model_dir
+
+    if info.task == "causal-lm":
+        if not prompt:
+            raise InvalidInput(
+                f"model {info.ref} is a language model: give --prompt TEMPLATE with {{text}} "
+                "(and {labels}), e.g. 'Report: {text}\\nOne of {labels}:'"
+            )
+        return PromptLabeler(model_dir(ws, info), prompt, [])
+    if prompt:
+        raise InvalidInput(
+            f"--prompt: model {info.ref} is a {info.task} model, not a language model"
+        )
+    if info.task == "text-classification":
+        return TextClassifierModel(model_dir(ws, info))
+    if info.task == "token-classification":
+        return TokenClassifierModel(model_dir(ws, info))
+    raise InvalidInput(
+        f"model {info.ref} ({info.kind}, {info.task}) cannot pre-label: pre-labeling runs ONNX "
+        "image models, text or token classifiers, and language models with --prompt"
+    )
+
+
+def prelabel_model(
+    ws: Workspace,
+    project: str,
+    spec: str,
+    *,
+    user: User | None = None,
+    control: str | None = None,
+    min_score: float = 0.25,
+    batch_size: int | None = None,
+    redo: bool = False,
+    prompt: str | None = None,
+) -> PrelabelReport:
+    """Pre-label with registered model `spec`: ONNX image models or transformers text models.
+
+    A user below the model's marking is told it does not exist, as for a missing model.
+    """
+    from assay.labeling.prelabel import BATCH, prelabel
+    from assay.models.registry import get_model, model_marking
+
+    info = get_model(ws, spec, user.clearance if user is not None else None)
+    if not info.is_directory:
+        if prompt:
+            raise InvalidInput(f"--prompt: model {info.ref} is not a language model")
+        return prelabel(
+            ws,
+            project,
+            info.ref,
+            user=user,
+            control=control,
+            min_score=min_score,
+            batch_size=batch_size or BATCH,
+            redo=redo,
+        )
+    labeler = text_labeler(ws, info, prompt=prompt)
+    return prelabel_text(
+        ws,
+        project,
+        labeler,
+        info.ref,
+        model_marking(ws, info),
+        task=info.task,
+        user=user,
+        control=control,
+        batch_size=batch_size or TEXT_BATCH,
+        redo=redo,
+        labels_for=getattr(labeler, "use_labels", None),
+    )

@@ -121,6 +121,10 @@ class PromptLabeler:
         self.max_tokens = max_tokens
         self.answers: list[str] = []  # raw answers of the last batch, for reports
 
+    def use_labels(self, names: Sequence[str]) -> None:
+        """Answer with these labels (a project's control; `{labels}` in the template)."""
+        self.classes = list(names)
+
     def label(self, texts: Sequence[str]) -> list[list[TextAnswer]]:
         labels = ", ".join(self.classes)
         reqs = [
