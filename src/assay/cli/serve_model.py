@@ -50,7 +50,7 @@ def serve_model(
     target = resolve_target(ws, spec, marking=marking)
     check_port_free(host, port)
     env.say(f"loading {target.id} from {target.path}")
-    batcher = Batcher(LanguageModel(target.path), max_batch=max_batch)
+    batcher = Batcher(LanguageModel(target.path, adapter=target.adapter), max_batch=max_batch)
     served = ServedModel(target.id, target.aliases, target.marking, batcher, int(time.time()))
     app = create_llm_app(ws, served)
     mark = ws.scheme.render(target.marking)

@@ -80,6 +80,10 @@ class Generation:
     batch: int = 1  # how many requests shared the forward passes
 
 
+def _has_tokenizer(path: Path) -> bool:
+    return any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
+
+
 def _plain_chat(messages: Sequence[dict[str, str]]) -> str:
     lines = [f"{m['role']}: {m['content']}" for m in messages]
     return "\n".join([*lines, "assistant:"])
@@ -88,20 +92,25 @@ def _plain_chat(messages: Sequence[dict[str, str]]) -> str:
 class LanguageModel:
     """A transformers causal LM on CPU, loaded from a local directory."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, adapter: str | Path | None = None) -> None:
         go_offline()
         require("torch", "serve")
         require("transformers", "serve")
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.path = check_model_dir(path)
+        vocab = adapter if adapter is not None and _has_tokenizer(Path(adapter)) else self.path
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(vocab, local_files_only=True)
             self.model = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True)
         except (OSError, ValueError, KeyError) as exc:
             raise InvalidInput(
                 f"{self.path}: not a loadable causal language model ({exc})"
             ) from None
+        if adapter is not None:
+            peft: Any = require("peft", "train")
+            # Merged once at load: generation then costs what the base model alone costs.
+            self.model = peft.PeftModel.from_pretrained(self.model, str(adapter)).merge_and_unload()
         self.model.train(False)  # inference: no dropout
         tok = self.tokenizer
         if tok.pad_token_id is None and tok.eos_token_id is None:

@@ -26,6 +26,7 @@ class ServeTarget:
     id: str
     aliases: tuple[str, ...]
     marking: Marking
+    adapter: Path | None = None  # a LoRA adapter applied on `path`, the base model
 
 
 def resolve_target(ws: Workspace, spec: str, *, marking: str | None = None) -> ServeTarget:
@@ -42,5 +43,27 @@ def resolve_target(ws: Workspace, spec: str, *, marking: str | None = None) -> S
         raise InvalidInput(
             f"--marking: model {info.ref} carries its own marking ({model_marking(ws, info)})"
         )
-    path = check_model_dir(model_dir(ws, info))
-    return ServeTarget(path, info.ref, (info.name,), ws.scheme.parse(model_marking(ws, info)))
+    if info.task != "causal-lm":
+        raise InvalidInput(
+            f"model {info.ref} is a {info.kind} {info.task} model; serve-model serves causal "
+            "language models (transformers directories or LoRA adapters on one)"
+        )
+    mark = ws.scheme.parse(model_marking(ws, info))
+    if info.kind != "peft-adapter":
+        path = check_model_dir(model_dir(ws, info))
+        return ServeTarget(path, info.ref, (info.name,), mark)
+    base = (info.lineage or {}).get("base") or {}
+    if base.get("ref"):
+        base_info = get_model(ws, str(base["ref"]))
+        mark = ws.scheme.highest([mark, ws.scheme.parse(model_marking(ws, base_info))])
+        base_path = model_dir(ws, base_info)
+    elif base.get("path") and Path(str(base["path"])).is_dir():
+        base_path = Path(str(base["path"]))
+    else:
+        raise InvalidInput(
+            f"model {info.ref}: a LoRA adapter whose base model is neither registered nor at "
+            f"its recorded path ({base.get('path') or 'none recorded'})"
+        )
+    return ServeTarget(
+        check_model_dir(base_path), info.ref, (info.name,), mark, adapter=model_dir(ws, info)
+    )
