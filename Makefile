@@ -20,7 +20,12 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.core
 # extra < 81 (imagecorruptions imports pkg_resources): both hold the range.
 $(VENV)/.active: pyproject.toml $(VENV)/.dev
 	$(BIN)/pip install -q torch==2.13.0 'setuptools>=77.0.3,<81'
-	$(BIN)/pip install -q -e '.[active,serve,dev]'
+	$(BIN)/pip install -q -e '.[active,dev]'
+	touch $@
+
+# `assay train llm` (TRL, PEFT, transformers) on the same CPU torch, installed above.
+$(VENV)/.train: pyproject.toml $(VENV)/.active
+	$(BIN)/pip install -q torch==2.13.0 'setuptools>=77.0.3,<81' -e '.[train,serve,active,dev]'
 	touch $@
 
 # datumaro (the format library CVAT is built on) reads assay's CVAT and MOT exports in the tests;
@@ -69,7 +74,7 @@ $(LS_VENV)/.ready:
 labelstudio: $(LS_VENV)/.ready
 
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
-unit: $(VENV)/.dev $(VENV)/.active browser labelstudio $(DATUMARO)/.done
+unit: $(VENV)/.dev $(VENV)/.active $(VENV)/.train browser labelstudio $(DATUMARO)/.done
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 test: lint typecheck unit
