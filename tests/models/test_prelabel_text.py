@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -90,7 +91,7 @@ def test_text_classifier_matches_the_models_own_forward_pass(
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    path = build_text_classifier(tmp_path / "clf", ["flooded", "dry"], seed=3)
+    path = build_text_classifier(tmp_path / "clf", ["flooded", "dry"])
     report = prelabel_text(
         ws, "triage", TextClassifierModel(path), "clf@1", "UNCLASSIFIED", task="text-classification"
     )
@@ -147,3 +148,56 @@ def test_a_user_below_the_models_marking_cannot_prelabel(
     # what it learned, so the four UNCLASSIFIED reports are skipped and counted.
     report = prelabel_text(ws, "triage", tagger, "tagger@1", "SECRET", task="token-classification")
     assert (report.labelled, report.below_model_marking) == (1, 4)
+
+
+def test_cli_prelabels_with_registered_text_models_and_hides_models_above_the_user(
+    ws: Workspace, tmp_path: Path, reports: dict[str, str], cli: Any
+) -> None:
+    tags = ["O", "B-water", "I-water"]
+    tagger = build_token_classifier(tmp_path / "tagger", tags, "B-water")
+    lm = build_tiny_llama(tmp_path / "lm", chat_template=False)
+    root = ws.root
+    cli("-w", root, "model", "add", "tagger", tagger)
+    cli("-w", root, "model", "add", "reporter", lm, "--marking", "SECRET")
+    add_user(ws, "ana", "manager", "UNCLASSIFIED", "correct horse battery")
+    doc = cli("-w", root, "prelabel", "triage", "--model", "tagger", "--json").json()
+    assert (doc["model"], doc["task"], doc["control"], doc["labelled"]) == (
+        "tagger@1",
+        "token-classification",
+        "hazard",
+        5,
+    )
+    assert len(_stored(ws, "model:tagger@1")) == 5
+    bad = cli("-w", root, "prelabel", "triage", "--model", "reporter", code=1)
+    assert "model reporter@1 is a language model: give --prompt TEMPLATE" in bad.stderr
+    hidden = cli(
+        "-w",
+        root,
+        "prelabel",
+        "triage",
+        "--model",
+        "reporter",
+        "--as",
+        "ana",
+        "--prompt",
+        "{text}",
+        code=1,
+    )
+    missing = cli("-w", root, "prelabel", "triage", "--model", "nope", "--as", "ana", code=1)
+    assert hidden.stderr == missing.stderr.replace("nope", "reporter")
+    doc = cli(
+        "-w",
+        root,
+        "prelabel",
+        "triage",
+        "--model",
+        "reporter@1",
+        "--prompt",
+        "label flooded label dry {text} answer",
+        "--json",
+    ).json()
+    # A SECRET model writes only onto the SECRET report; its answer names a label or is counted.
+    assert doc["below_model_marking"] == 4
+    assert doc["labelled"] + doc["unmapped"].get("(no label in the answer)", 0) == 1
+    bad = cli("-w", root, "prelabel", "triage", "--model", "tagger", "--prompt", "{text}", code=1)
+    assert "--prompt: model tagger@1 is a token-classification model" in bad.stderr

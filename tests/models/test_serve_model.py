@@ -17,7 +17,9 @@ import openai
 import pytest
 
 from assay.labeling import add_user, create_token
+from assay.models import add_model
 from assay.workspace import Workspace
+from evaluation.runs.runs_world import onnx_classifier
 from labeling_world import SRC, free_port
 from models.tiny_llm import build_tiny_llama
 
@@ -77,12 +79,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     add_user(ws, "ana", "annotator", "UNCLASSIFIED", "correct horse battery")
     add_user(ws, "sam", "annotator", "SECRET", "correct horse battery")
     tokens = {n: create_token(ws, n) for n in ("ana", "sam")}
-    ws.close()
     model_dir = build_tiny_llama(root / "tiny-flood")
+    assert add_model(ws, "tiny-flood", model_dir, marking="SECRET").task == "causal-lm"
+    ws.close()
     port = free_port()
-    proc = start_model_server(
-        root / "ws", model_dir, port, "--marking", "SECRET", "--max-batch", "4"
-    )
+    proc = start_model_server(root / "ws", "tiny-flood@1", port, "--max-batch", "4")
     yield Served(f"http://127.0.0.1:{port}", model_dir, tokens)
     proc.terminate()
     proc.wait(timeout=30)
@@ -106,9 +107,9 @@ def reference_greedy(model_dir: Path, prompt: str, n: int) -> str:
 
 def test_openai_client_completion_matches_transformers_greedy(served: Served) -> None:
     client = served.client("sam")
-    assert [m.id for m in client.models.list()] == ["tiny-flood"]
+    assert [m.id for m in client.models.list()] == ["tiny-flood@1"]
     got = client.completions.create(
-        model="tiny-flood", prompt="the river is over", max_tokens=6, temperature=0
+        model="tiny-flood@1", prompt="the river is over", max_tokens=6, temperature=0
     )
     assert got.object == "text_completion"
     assert got.choices[0].text == reference_greedy(served.model_dir, "the river is over", 6)
@@ -137,7 +138,7 @@ def test_chat_is_deterministic_at_temperature_zero_and_streams_the_same(served: 
     text = first.choices[0].message.content
     assert text and text == again.choices[0].message.content
     assert first.choices[0].message.role == "assistant"
-    assert first.model == "tiny-flood"
+    assert first.model == "tiny-flood@1"
     stream = client.chat.completions.create(
         model="tiny-flood",
         messages=messages,
@@ -279,3 +280,6 @@ def test_serve_model_refuses_what_is_not_a_model(run_cli: Any, tmp_path: Path) -
     assert f"{notes}: not a model directory (no config.json)" in res.stderr
     res = run_cli("-w", tmp_path / "ws", "serve-model", "no-such-model", code=1)
     assert "no model 'no-such-model'" in res.stderr
+    run_cli("-w", tmp_path / "ws", "model", "add", "clf", onnx_classifier(tmp_path / "c.onnx"))
+    res = run_cli("-w", tmp_path / "ws", "serve-model", "clf@1", code=1)
+    assert "model clf@1 (onnx, classification) is not a causal language model" in res.stderr

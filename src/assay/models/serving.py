@@ -45,8 +45,8 @@ def resolve_target(ws: Workspace, spec: str, *, marking: str | None = None) -> S
         )
     if info.task != "causal-lm":
         raise InvalidInput(
-            f"model {info.ref} is a {info.kind} {info.task} model; serve-model serves causal "
-            "language models (transformers directories or LoRA adapters on one)"
+            f"model {info.ref} ({info.kind}, {info.task}) is not a causal language model; "
+            "serve-model serves transformers causal LMs and LoRA adapters on one"
         )
     mark = ws.scheme.parse(model_marking(ws, info))
     if info.kind != "peft-adapter":
