@@ -271,15 +271,15 @@ def test_a_body_that_is_not_json_gets_400(served: Served) -> None:
     assert r.json()["error"]["message"] == "the request body is not valid JSON"
 
 
-def test_serve_model_refuses_what_is_not_a_model(run_cli: Any, tmp_path: Path) -> None:
-    run_cli("init", tmp_path / "ws")
+def test_serve_model_refuses_what_is_not_a_model(cli: Any, tmp_path: Path) -> None:
+    cli("init", tmp_path / "ws")
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "readme.txt").write_text("field notes, not a model")
-    res = run_cli("-w", tmp_path / "ws", "serve-model", notes, code=1)
+    res = cli("-w", tmp_path / "ws", "serve-model", notes, code=1)
     assert f"{notes}: not a model directory (no config.json)" in res.stderr
-    res = run_cli("-w", tmp_path / "ws", "serve-model", "no-such-model", code=1)
+    res = cli("-w", tmp_path / "ws", "serve-model", "no-such-model", code=1)
     assert "no model 'no-such-model'" in res.stderr
-    run_cli("-w", tmp_path / "ws", "model", "add", "clf", onnx_classifier(tmp_path / "c.onnx"))
-    res = run_cli("-w", tmp_path / "ws", "serve-model", "clf@1", code=1)
+    cli("-w", tmp_path / "ws", "model", "add", "clf", onnx_classifier(tmp_path / "c.onnx"))
+    res = cli("-w", tmp_path / "ws", "serve-model", "clf@1", code=1)
     assert "model clf@1 (onnx, classification) is not a causal language model" in res.stderr
