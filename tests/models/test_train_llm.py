@@ -188,6 +188,11 @@ def test_bad_input_is_one_error_and_registers_nothing(
         "--out", "x", code=1,
     )  # fmt: skip
     assert "not a model directory" in res.stderr and str(not_model) in res.stderr
+    res = cli("-w", world.ws.root, "model", "add", "x", not_model, code=1)
+    assert "not a model directory" in res.stderr
+    # A hub name is never downloaded: it is a directory that is not there.
+    with pytest.raises(InvalidInput, match="no such directory"):
+        train_llm(world.ws, "meta-llama/Llama-3.2-1B", world.spec, "x", SFT)
     pickled = tmp_path / "pickled"
     shutil.copytree(world.base, pickled)
     (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")

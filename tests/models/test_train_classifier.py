@@ -1,0 +1,134 @@
+"""`assay train classifier`: a logistic-regression head on MiniLM (text) or pixel (image)
+embeddings of a commit, registered with lineage, loaded back, verified."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assay.domain.labels import Region
+from assay.domain.schema import LabelSchema
+from assay.errors import InvalidInput
+from assay.labeling import Workflow, add_user, create_project, next_task, submit
+from assay.labeling.pull import pull
+from assay.models import ModelInfo, model_dir, model_manifest
+from assay.models._directory import HEAD_FILE
+from assay.models.lineage import verify_model
+from assay.models.train_classifier import EmbeddingHead, train_classifier
+from assay.workspace import Workspace
+from evaluation.runs.runs_world import World
+
+RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
+SCHEMA = """
+title: Report triage
+controls:
+  - name: hazard
+    type: choices
+    labels: [flood, fire]
+"""
+TEXTS = {
+    "flood": [
+        "Water is over the road near the bridge.",
+        "The river burst its banks and the basement is flooded.",
+        "Flood water rising in the town square.",
+        "Families stranded by high water on the farm.",
+        "The levee is leaking and streets are under water.",
+        "Heavy rain flooded the underpass.",
+    ],
+    "fire": [
+        "Smoke rising from the roof of the mill.",
+        "A grass fire is spreading towards the depot.",
+        "Flames seen in the school kitchen.",
+        "The warehouse is burning, thick black smoke.",
+        "Wildfire approaching the village from the hills.",
+        "A car is on fire in the car park.",
+    ],
+}
+
+
+def _labelled_texts(ws: Workspace, folder: Path) -> str:
+    folder.mkdir()
+    rows = [{"text": t} for texts in TEXTS.values() for t in texts]
+    (folder / "r.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ws.ingest([folder], marking="CUI")
+    ws.create_dataset("triage")
+    ws.add_items("triage", "media_type~text/*")
+    create_project(ws, "triage", LabelSchema.from_yaml_text(SCHEMA, "s.yaml"), "triage", Workflow())
+    user = add_user(ws, "tia", "annotator", "CUI", "flood-watch-2026")
+    hazard = {t: h for h, texts in TEXTS.items() for t in texts}
+    while (lease := next_task(ws, user, "triage")) is not None:
+        label = hazard[lease.item["text"]]
+        region = Region(kind="choice", control="hazard", label=label)
+        submit(ws, user, lease.task_id, str(uuid.uuid4()), [region])
+    pull(ws, "triage", "triage", "latest")
+    return ws.commit("triage", "triaged").id
+
+
+def test_text_head_on_minilm_embeddings(ws: Workspace, tmp_path: Path, cli: RunCli) -> None:
+    commit = _labelled_texts(ws, tmp_path / "texts")
+    res = cli(
+        "-w", ws.root, "train", "classifier", "--data", f"triage@{commit[:10]}", "--out",
+        "triage-head", "--json",
+    )  # fmt: skip
+    out = json.loads(res.stdout)
+    assert out["rows"] == 12 and out["train_accuracy"] == 1.0
+    assert out["cv_accuracy"] is not None and out["cv_accuracy"] >= 0.75
+    model = out["model"]
+    assert (model["kind"], model["task"], model["classes"]) == (
+        "embedding-head",
+        "text-classification",
+        ["fire", "flood"],
+    )
+    assert model["trained_on"] == commit and model["details"]["marking"] == "CUI"
+    lineage = model["details"]["lineage"]
+    assert lineage["data"]["format"] == "labels" and lineage["data"]["rows"] == 12
+    assert lineage["hyperparameters"]["embedder"] == "minilm"
+    assert {"scikit-learn", "python"} <= set(lineage["libraries"])
+    head = EmbeddingHead.load(ws, "triage-head")
+    p = head.predict_texts(["The cellar is full of flood water.", "The barn is on fire."])
+    assert [head.classes[int(k)] for k in np.argmax(p, axis=1)] == ["flood", "fire"]
+    card = (model_dir(ws, "triage-head") / "README.md").read_text()
+    assert f"- triage@{commit}\n" in card
+    assert "verified" in cli("-w", ws.root, "model", "verify", "triage-head").stdout
+
+
+def test_image_head_on_pixels_is_reproducible(world: World) -> None:
+    result = train_classifier(world.ws, world.spec, "pixel-head")
+    info = result.model
+    assert info.task == "classification" and info.details["embedder"] == "pixels"
+    assert result.rows == 24 and result.train_accuracy >= 0.9
+    assert verify_model(world.ws, info.ref).ok
+    lineage = info.lineage
+    assert lineage is not None and lineage["data"]["commit"] == world.commit
+    # Retrained on the same commit: a new version (a new lineage record, its own time) with
+    # the same weights.
+    again = train_classifier(world.ws, world.spec, "pixel-head").model
+    assert again.ref == "pixel-head@2"
+
+    def weights(m: ModelInfo) -> str:
+        return next(f["sha256"] for f in model_manifest(world.ws, m) if f["path"] == HEAD_FILE)
+
+    assert weights(again) == weights(info)
+
+
+def test_classifier_bad_input(ws: Workspace, tmp_path: Path, cli: RunCli) -> None:
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "r.jsonl").write_text(json.dumps({"text": "no labels"}) + "\n")
+    ws.ingest([folder])
+    ws.create_dataset("bare")
+    ws.add_items("bare")
+    ws.commit("bare", "unlabelled")
+    res = cli(
+        "-w", ws.root, "train", "classifier", "--data", "bare@HEAD", "--out", "x", code=1
+    )  # fmt: skip
+    assert "a classifier needs at least two classes" in res.stderr
+    with pytest.raises(InvalidInput, match="working state"):
+        train_classifier(ws, "bare", "x")
+    assert cli("-w", ws.root, "model", "list", "--json").stdout.strip() == "[]"
