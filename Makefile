@@ -25,7 +25,7 @@ $(VENV)/.active: pyproject.toml $(VENV)/.dev
 
 # `assay train llm` (TRL, PEFT, transformers) on the same CPU torch, installed above.
 $(VENV)/.train: pyproject.toml $(VENV)/.active
-	$(BIN)/pip install -q torch==2.13.0 'setuptools>=77.0.3,<81' -e '.[train,active,dev]'
+	$(BIN)/pip install -q torch==2.13.0 'setuptools>=77.0.3,<81' -e '.[train,serve,active,dev]'
 	touch $@
 
 # datumaro (the format library CVAT is built on) reads assay's CVAT and MOT exports in the tests;

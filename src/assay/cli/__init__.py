@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "user": "assay.cli.accounts:user",
     "token": "assay.cli.accounts:token",
     "serve": "assay.cli.server:serve",
+    "serve-model": "assay.cli.serve_model:serve_model",
 }
 
 

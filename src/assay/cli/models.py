@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -118,23 +118,45 @@ def add(
 def list_(env: Env, as_user: str | None, as_json: bool) -> None:
     """Every registered model version (with --as: those the user is cleared for)."""
     from assay.models import list_models
+    from assay.models.stages import stages
 
-    infos = list_models(env.workspace(), clearance_of(env, as_user))
+    ws = env.workspace()
+    infos = list_models(ws, clearance_of(env, as_user))
+    staged = stages(ws)
     if as_json:
-        env.emit_json([i.to_dict() for i in infos])
+        env.emit_json(
+            [
+                {
+                    **i.to_dict(),
+                    "stage": staged[i.id].stage,
+                    "promotion": _promotion_dict(staged[i.id].promotion),
+                }
+                for i in infos
+            ]
+        )
         return
-    table = Table("model", "kind", "task", "marking", "sha256", "trained on", "created")
+    table = Table(
+        "model", "kind", "task", "marking", "stage", "sha256", "trained on", "gate", "created"
+    )
     for i in infos:
+        view = staged[i.id]
+        gate = view.promotion.summary() if view.promotion else "-"
         table.add_row(
             i.ref,
             i.kind,
             i.task,
             i.marking or "-",
+            view.stage,
             i.sha256[:12],
             (i.trained_on_spec or i.trained_on or "-")[:40],
+            gate,
             i.created,
         )
     env.console.print(table)
+
+
+def _promotion_dict(p: Any) -> dict[str, Any] | None:
+    return None if p is None else p.to_dict()
 
 
 @model.command()
@@ -152,6 +174,54 @@ def show(env: Env, spec: str, as_user: str | None, as_json: bool) -> None:
         return
     for key, value in info.to_dict().items():
         env.console.print(f"{key}: {value}", markup=False)
+
+
+@model.command()
+@click.argument("spec")
+@click.option(
+    "--stage", type=click.Choice(["staging", "production"]), required=True, help="Target stage."
+)
+@click.option("--run", "run_id", help="The candidate's evaluation run id (default: latest paired).")
+@click.option(
+    "--max-drop",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Largest drop of the gate metric against production the gate tolerates.",
+)
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level.")
+@click.option("--force", is_flag=True, help="Promote without a passing gate (needs --reason).")
+@click.option("--reason", help="Why a forced promotion is right (kept in the audit trail).")
+@json_option
+@pass_env
+def promote(
+    env: Env,
+    spec: str,
+    stage: str,
+    run_id: str | None,
+    max_drop: float,
+    alpha: float,
+    force: bool,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """Move model SPEC (NAME@VERSION) to a stage on a passing paired gate against production."""
+    from assay.models.stages import promote as run
+
+    p = run(
+        env.workspace(),
+        spec,
+        stage,
+        run=run_id,
+        max_drop=max_drop,
+        alpha=alpha,
+        force=force,
+        reason=reason,
+    )
+    if as_json:
+        env.emit_json(p.to_dict())
+        return
+    env.say(f"model {p.model}: {p.previous} -> {p.stage} ({p.summary()})")
 
 
 @model.command()

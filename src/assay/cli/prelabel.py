@@ -9,7 +9,13 @@ from assay.cli._common import Env, json_option, pass_env
 
 @click.command("prelabel")
 @click.argument("project")
-@click.option("--model", "spec", required=True, help="Registered ONNX model, NAME[@VERSION].")
+@click.option(
+    "--model",
+    "spec",
+    required=True,
+    help="Registered model, NAME[@VERSION]: ONNX image model, text or token classifier, or "
+    "language model (with --prompt).",
+)
 @click.option(
     "--as",
     "as_user",
@@ -24,8 +30,11 @@ from assay.cli._common import Env, json_option, pass_env
     show_default=True,
     help="Detections scoring below this are not stored (they are counted).",
 )
+@click.option("--batch-size", type=int, help="Items per model call (default 32 images, 16 texts).")
 @click.option(
-    "--batch-size", type=int, default=32, show_default=True, help="Images per model call."
+    "--prompt",
+    help="A language model's prompt template: {text} is the item's text, {labels} the "
+    "control's labels; the first label named in the answer is stored.",
 )
 @click.option("--redo", is_flag=True, help="Pre-label items this model version did before.")
 @json_option
@@ -37,12 +46,13 @@ def prelabel(
     as_user: str | None,
     control: str | None,
     min_score: float,
-    batch_size: int,
+    batch_size: int | None,
     redo: bool,
+    prompt: str | None,
     as_json: bool,
 ) -> None:
     """Run model SPEC over PROJECT's open tasks; annotators see least confident first."""
-    from assay.labeling.prelabel import prelabel as run
+    from assay.labeling.prelabel_text import prelabel_model as run
     from assay.labeling.users import get_user
 
     ws = env.workspace()
@@ -59,6 +69,7 @@ def prelabel(
         min_score=min_score,
         batch_size=batch_size,
         redo=redo,
+        prompt=prompt,
     )
     if as_json:
         env.emit_json(report.to_dict())
@@ -73,6 +84,7 @@ def prelabel(
         f"marked below the model ({r.model_marking})": r.below_model_marking,
         "above your clearance": r.not_visible,
         "not images": r.not_images,
+        "not text": r.not_text,
         f"detections below --min-score {min_score}": r.below_min_score,
         "boxes without width or height": r.empty_boxes,
         **{f"answers of class {k!r}, not a label of {r.control}": v for k, v in r.unmapped.items()},

@@ -33,10 +33,12 @@ from sqlalchemy.engine import Connection
 
 from assay import audit
 from assay.domain.labels import Region, payload_to_json, regions_from_dicts
+from assay.domain.marking import Marking
 from assay.domain.schema import Control, LabelSchema
 from assay.errors import InvalidInput, PermissionDenied
 from assay.labeling._db import write
 from assay.labeling.catalog import visible_project
+from assay.labeling.projects import Project
 from assay.labeling.users import User
 from assay.models._types import ImageClassifier, ImageDetector
 from assay.store._sql import select_in
@@ -65,6 +67,7 @@ class PrelabelReport:
     below_model_marking: int = 0  # item marked below the model: not written
     not_visible: int = 0  # above the acting user's clearance
     not_images: int = 0  # text or other media the model cannot read
+    not_text: int = 0  # images or other media a text model cannot read
     below_min_score: int = 0  # detections under --min-score
     empty_boxes: int = 0  # detections with no width or height
     unmapped: dict[str, int] = field(default_factory=dict)  # model class -> count, no label
@@ -222,38 +225,7 @@ def prelabel(
     ctl = _pick_control(p.schema, m.kind, classes, control)
     labels = {lab.name for lab in ctl.labels}
     report = PrelabelReport(p.name, m.ref, m.marking, m.kind, ctl.name)
-    author = author_of(m.ref)
-    todo = []
-    open_rows = _open_tasks(ws, p.id, p.workflow.overlap)
-    report.open_tasks = len(open_rows)
-    with ws.db.read() as conn:
-        done_before = set(
-            conn.execute(
-                select(ann_t.c.item_id).where(ann_t.c.kind == "model", ann_t.c.author == author)
-            ).scalars()
-        )
-        media = dict(
-            select_in(
-                conn,
-                [items.c.id, items.c.media_type],
-                items.c.id,
-                [r.item_id for r in open_rows],
-            )
-        )
-    parsed = {m: scheme.parse(m) for m in {row.marking for row in open_rows}}
-    for row in open_rows:
-        marking = parsed[row.marking]
-        if user is not None and not scheme.allows(user.clearance, marking):
-            report.not_visible += 1
-        elif not scheme.allows(marking, mark):
-            report.below_model_marking += 1
-        elif not str(media.get(row.item_id, "")).startswith("image/"):
-            report.not_images += 1
-        elif row.item_id in done_before and not redo:
-            report.already += 1
-        else:
-            todo.append(row.item_id)
-    todo = list(dict.fromkeys(todo))  # an item in two tasks is labelled once
+    todo = select_todo(ws, p, user, mark, "image/", author_of(m.ref), redo, report)
     unmapped: Counter[str] = Counter()
     results: list[tuple[str, list[Region]]] = []
     batches = [todo[s : s + batch_size] for s in range(0, len(todo), batch_size)]
@@ -271,6 +243,67 @@ def prelabel(
             results += _run_batch(m, chunk, images, ctl, labels, min_score, unmapped, report)
             report.batches += 1
     report.unmapped = dict(sorted(unmapped.items()))
+    store_prelabels(ws, p, m.ref, results, report, user, started)
+    return report
+
+
+def select_todo(
+    ws: Workspace,
+    p: Project,
+    user: User | None,
+    mark: Marking,
+    media: str,
+    author: str,
+    redo: bool,
+    report: PrelabelReport,
+) -> list[str]:
+    """The open tasks' items a model marked `mark` may label (media type starting `media`);
+    every other open task is counted in `report` with its reason."""
+    scheme = ws.scheme
+    open_rows = _open_tasks(ws, p.id, p.workflow.overlap)
+    report.open_tasks = len(open_rows)
+    with ws.db.read() as conn:
+        done_before = set(
+            conn.execute(
+                select(ann_t.c.item_id).where(ann_t.c.kind == "model", ann_t.c.author == author)
+            ).scalars()
+        )
+        types = dict(
+            select_in(
+                conn, [items.c.id, items.c.media_type], items.c.id, [r.item_id for r in open_rows]
+            )
+        )
+    parsed = {m: scheme.parse(m) for m in {row.marking for row in open_rows}}
+    todo = []
+    for row in open_rows:
+        marking = parsed[row.marking]
+        if user is not None and not scheme.allows(user.clearance, marking):
+            report.not_visible += 1
+        elif not scheme.allows(marking, mark):
+            report.below_model_marking += 1
+        elif not str(types.get(row.item_id, "")).startswith(media):
+            if media == "image/":
+                report.not_images += 1
+            else:
+                report.not_text += 1
+        elif row.item_id in done_before and not redo:
+            report.already += 1
+        else:
+            todo.append(row.item_id)
+    return list(dict.fromkeys(todo))  # an item in two tasks is labelled once
+
+
+def store_prelabels(
+    ws: Workspace,
+    p: Project,
+    ref: str,
+    results: list[tuple[str, list[Region]]],
+    report: PrelabelReport,
+    user: User | None,
+    started: float,
+) -> None:
+    """Write one model annotation per item, re-order the queue and audit, in one transaction."""
+    author = author_of(ref)
     created = now_iso()
     with write(ws.db) as conn:
         rows = [
@@ -286,7 +319,7 @@ def prelabel(
                 "created": created,
                 "lead_time": None,
                 "supersedes": None,
-                "source_id": f"prelabel:{m.ref}",
+                "source_id": f"prelabel:{ref}",
             }
             for item_id, regions in results
         ]
@@ -299,7 +332,6 @@ def prelabel(
         actor = user.actor if user is not None else ws.actor
         details = {k: v for k, v in report.to_dict().items() if k != "seconds"}
         audit.append(conn, actor, "project.prelabel", f"project:{p.name}", details)
-    return report
 
 
 def _least_confident_first(

@@ -338,6 +338,8 @@ models_table = Table(
     Column("details", Text, nullable=False, default="{}"),  # canonical JSON
     Column("created", String(40), nullable=False),
     Column("created_by", String(200), nullable=False),
+    # candidate | staging | production | archived (schema version 9)
+    Column("stage", String(20), nullable=False, server_default="candidate"),
     UniqueConstraint("name", "version"),
 )
 
@@ -414,7 +416,29 @@ derived = Table(
     sqlite_with_rowid=False,
 )
 
-SCHEMA_VERSION = 8
+# --- model stages (schema version 9) ----------------------------------------------------------
+
+# Each promotion of a model version to a stage, with the gate that allowed it (or the reason
+# it was forced); a version's current stage is `models.stage`.
+model_promotions = Table(
+    "model_promotions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(64), nullable=False),
+    Column("stage", String(20), nullable=False),  # staging | production
+    Column("previous", String(20), nullable=False),
+    Column("run_id", String(64)),  # the candidate's evaluation run
+    Column("baseline_model_id", String(64)),  # the production version it was compared with
+    Column("baseline_run_id", String(64)),
+    Column("gate", Text, nullable=False),  # canonical JSON: the gate result, or null
+    Column("forced", Integer, nullable=False),
+    Column("reason", Text),
+    Column("actor", String(200), nullable=False),
+    Column("created", String(40), nullable=False),
+)
+Index("model_promotions_model", model_promotions.c.model_id, model_promotions.c.id)
+
+SCHEMA_VERSION = 9
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -460,6 +484,14 @@ def _add_signatures_and_expiry(conn: Connection) -> None:
             conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
+def _add_model_stages(conn: Connection) -> None:
+    if "stage" not in {c["name"] for c in sa_inspect(conn).get_columns("models")}:
+        conn.exec_driver_sql(
+            "ALTER TABLE models ADD COLUMN stage VARCHAR(20) NOT NULL DEFAULT 'candidate'"
+        )
+    model_promotions.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
@@ -468,6 +500,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: _add_declared_markings,
     6: _add_derived,
     7: _add_signatures_and_expiry,
+    8: _add_model_stages,
 }
 
 

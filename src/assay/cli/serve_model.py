@@ -1,0 +1,61 @@
+"""`assay serve-model NAME[@VERSION]`: a language model behind OpenAI-compatible routes."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from assay.cli._common import Env, pass_env
+
+
+@click.command("serve-model")
+@click.argument("spec")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", default=8001, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
+)
+@click.option(
+    "--max-batch",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most concurrent requests answered in one batch.",
+)
+@click.option(
+    "--marking",
+    help="Marking of a model directory given by path (registered models carry their own).",
+)
+@pass_env
+def serve_model(
+    env: Env, spec: str, host: str, port: int, max_batch: int, marking: str | None
+) -> None:
+    """Serve language model SPEC (NAME[@VERSION] or a model directory) on /v1.
+
+    Clients send an assay API token (`assay token create USER`) as the bearer token; a
+    holder below the model's marking is told it does not exist.
+    """
+    from assay.errors import require
+
+    require("uvicorn", "server")
+    require("fastapi", "server")
+    import uvicorn
+
+    from assay.models._llm import Batcher, LanguageModel
+    from assay.models.serving import resolve_target
+    from assay.server._port import check_port_free
+    from assay.server.openai_api import ServedModel, create_llm_app
+
+    ws = env.workspace()
+    target = resolve_target(ws, spec, marking=marking)
+    check_port_free(host, port)
+    env.say(f"loading {target.id} from {target.path}")
+    batcher = Batcher(LanguageModel(target.path, adapter=target.adapter), max_batch=max_batch)
+    served = ServedModel(target.id, target.aliases, target.marking, batcher, int(time.time()))
+    app = create_llm_app(ws, served)
+    mark = ws.scheme.render(target.marking)
+    env.say(f"serving {target.id} ({mark}) on http://{host}:{port}/v1 (Ctrl-C to stop)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        batcher.close()

@@ -1,0 +1,287 @@
+"""Model stages: candidate -> staging -> production, each step earned by a paired gate.
+
+`promote` moves a version to ``staging`` or ``production`` only on evidence: a recorded
+evaluation run of that version on a dataset commit and, when another version of the name is
+in production, a run of that production version on the same commit whose paired gate (see
+`assay.evaluation.runs.gate`) the candidate passes. Without a production version the
+candidate's recorded run suffices. `force` with a `reason` skips the evidence; the reason
+goes to the audit trail and the promotion record. Promoting to production moves the version
+that held it to ``archived``.
+
+Example:
+    >>> # promote(ws, "flood-clf@2", "production", max_drop=0.02).gate["passed"]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from assay import audit
+from assay.domain.labels import canonical_json
+from assay.errors import Conflict, InvalidInput
+from assay.models.registry import ModelInfo, get_model
+from assay.store.schema import eval_runs, model_promotions, models_table
+from assay.timeutil import now_iso
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+Stage = Literal["staging", "production"]
+STAGES: tuple[str, ...] = ("candidate", "staging", "production", "archived")
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One promotion as recorded: the evidence (runs and gate) or the forcing reason."""
+
+    model: str  # NAME@VERSION
+    stage: str
+    previous: str
+    run: str | None
+    baseline: str | None  # NAME@VERSION of the production version compared with
+    baseline_run: str | None
+    gate: dict[str, Any] | None
+    forced: bool
+    reason: str | None
+    actor: str
+    created: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for listings: how the stage was earned."""
+        if self.forced:
+            return f"forced: {self.reason}"
+        if self.gate is None:
+            return f"run {str(self.run)[:12]} (no production version to compare)"
+        verdict = "passed" if self.gate["passed"] else "failed"
+        return f"gate {verdict} vs {self.baseline} ({self.gate['metric']})"
+
+
+def _runs(conn: Connection, model_id: str) -> list[Any]:
+    return list(
+        conn.execute(
+            select(eval_runs.c.id, eval_runs.c.commit_id, eval_runs.c.dataset, eval_runs.c.task)
+            .where(eval_runs.c.model_id == model_id)
+            .order_by(eval_runs.c.created.desc(), eval_runs.c.id)
+        ).all()
+    )
+
+
+def _stage(conn: Connection, model_id: str) -> str:
+    return str(
+        conn.execute(select(models_table.c.stage).where(models_table.c.id == model_id)).scalar_one()
+    )
+
+
+def _production(conn: Connection, name: str, other_than: str) -> ModelInfo | None:
+    from assay.models.registry import _row_to_info
+
+    row = conn.execute(
+        select(models_table).where(
+            models_table.c.name == name,
+            models_table.c.stage == "production",
+            models_table.c.id != other_than,
+        )
+    ).first()
+    return None if row is None else _row_to_info(row)
+
+
+def _paired_gate(
+    ws: Workspace, base_run: str, cand_run: str, task: str, max_drop: float, alpha: float
+) -> dict[str, Any]:
+    from assay.evaluation.runs import gate
+    from assay.evaluation.runs._gate import DEFAULT_METRIC
+
+    if task not in DEFAULT_METRIC:
+        raise InvalidInput(f"runs of task {task!r} have no paired gate yet; promote with --force")
+    return gate(ws, base_run, cand_run, max_drop=max_drop, alpha=alpha).to_dict()
+
+
+def promote(
+    ws: Workspace,
+    spec: str,
+    stage: str,
+    *,
+    run: str | None = None,
+    max_drop: float = 0.0,
+    alpha: float = 0.05,
+    force: bool = False,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> Promotion:
+    """Move model `spec` to `stage` on a passing paired gate, or by force with a reason.
+
+    Args:
+        ws: The workspace.
+        spec: ``NAME@VERSION`` (or ``NAME``: the latest version).
+        stage: ``staging`` or ``production``.
+        run: The candidate's evaluation run id to use (default: its latest with a pair).
+        max_drop: Largest drop of the gate metric against production the gate tolerates.
+        alpha: Significance level of the paired test.
+        force: Promote without evidence; needs `reason`, which the audit trail keeps.
+        reason: Why a forced promotion is right.
+        actor: Who promotes (default the workspace actor).
+
+    Raises:
+        InvalidInput: bad stage, no recorded run, no paired run of the production version,
+            `force` without `reason`. GateFailed: the candidate is significantly worse.
+            Conflict: the version is already at that stage.
+    """
+    from assay.evaluation.runs import GateFailed
+
+    if stage not in ("staging", "production"):
+        raise InvalidInput(f"--stage {stage!r}: use staging or production")
+    if force and not (reason or "").strip():
+        raise InvalidInput("--force needs --reason: say why this promotion skips the gate")
+    if reason and not force:
+        raise InvalidInput("--reason goes with --force; a gated promotion needs no reason")
+    info = get_model(ws, spec)
+    with ws.db.read() as conn:
+        previous = _stage(conn, info.id)
+        prod = _production(conn, info.name, info.id)
+        mine = _runs(conn, info.id)
+        theirs = _runs(conn, prod.id) if prod is not None else []
+    if previous == stage:
+        raise Conflict(f"model {info.ref} is already in {stage}")
+    if run is not None:
+        mine = [r for r in mine if r.id == run or r.id.startswith(run)]
+        if not mine:
+            raise InvalidInput(f"--run {run}: not a recorded evaluation run of model {info.ref}")
+    chosen = base = None
+    result: dict[str, Any] | None = None
+    if not force:
+        if not mine:
+            raise InvalidInput(
+                f"model {info.ref} has no recorded evaluation run; run `assay eval run "
+                f"DATASET@REV --model {info.ref} --out DIR` (or --force --reason)"
+            )
+        if prod is None:
+            chosen = mine[0]
+        else:
+            by_commit = {r.commit_id: r for r in reversed(theirs)}  # latest run per commit
+            pair = next(
+                ((r, by_commit[r.commit_id]) for r in mine if r.commit_id in by_commit), None
+            )
+            if pair is None:
+                commits = ", ".join(sorted({f"{r.dataset}@{r.commit_id[:12]}" for r in mine}))
+                raise InvalidInput(
+                    f"no run of production model {prod.ref} on a commit {info.ref} was run on "
+                    f"({commits}); run `assay eval run` for {prod.ref} there (or --force --reason)"
+                )
+            chosen, base = pair
+            result = _paired_gate(ws, base.id, chosen.id, chosen.task, max_drop, alpha)
+            if not result["passed"]:
+                raise GateFailed(
+                    f"gate failed: {info.ref} is significantly worse than production {prod.ref} "
+                    f"on {', '.join(result['failing'])} ({result['metric']}, max drop "
+                    f"{max_drop}); nothing promoted"
+                )
+    return _record(ws, info, stage, previous, prod, chosen, base, result, force, reason, actor)
+
+
+def _record(
+    ws: Workspace,
+    info: ModelInfo,
+    stage: str,
+    previous: str,
+    prod: ModelInfo | None,
+    chosen: Any,
+    base: Any,
+    result: dict[str, Any] | None,
+    force: bool,
+    reason: str | None,
+    actor: str | None,
+) -> Promotion:
+    who = actor or ws.actor
+    p = Promotion(
+        model=info.ref,
+        stage=stage,
+        previous=previous,
+        run=chosen.id if chosen is not None else None,
+        baseline=prod.ref if prod is not None and base is not None else None,
+        baseline_run=base.id if base is not None else None,
+        gate=result,
+        forced=force,
+        reason=reason if force else None,
+        actor=who,
+        created=now_iso(),
+    )
+    with ws.db.begin() as conn:
+        if _stage(conn, info.id) != previous:
+            raise Conflict(f"model {info.ref} changed stage meanwhile; try again")
+        conn.execute(update(models_table).where(models_table.c.id == info.id).values(stage=stage))
+        archived = None
+        if stage == "production" and prod is not None:
+            conn.execute(
+                update(models_table).where(models_table.c.id == prod.id).values(stage="archived")
+            )
+            archived = prod.ref
+        conn.execute(
+            model_promotions.insert().values(
+                model_id=info.id,
+                stage=stage,
+                previous=previous,
+                run_id=p.run,
+                baseline_model_id=prod.id if base is not None and prod is not None else None,
+                baseline_run_id=p.baseline_run,
+                gate=canonical_json(result),
+                forced=int(force),
+                reason=p.reason,
+                actor=who,
+                created=p.created,
+            )
+        )
+        details = {
+            "stage": stage,
+            "previous": previous,
+            "run": p.run,
+            "baseline": p.baseline,
+            "baseline_run": p.baseline_run,
+            "gate_passed": None if result is None else result["passed"],
+            "forced": force,
+            "reason": p.reason,
+            "archived": archived,
+        }
+        audit.append(conn, who, "model.promote", f"model:{info.ref}", details)
+    return p
+
+
+@dataclass(frozen=True)
+class StageView:
+    """A version's stage and the promotion that put it there (None for candidates)."""
+
+    stage: str
+    promotion: Promotion | None
+
+
+def stages(ws: Workspace) -> dict[str, StageView]:
+    """Model id -> its stage and latest promotion, for every registered version."""
+    from assay.models.registry import _row_to_info
+
+    with ws.db.read() as conn:
+        rows = {r.id: r for r in conn.execute(select(models_table)).all()}
+        promos = conn.execute(select(model_promotions).order_by(model_promotions.c.id)).all()
+    refs = {mid: _row_to_info(r).ref for mid, r in rows.items()}
+    latest: dict[str, Promotion] = {}
+    for pr in promos:
+        latest[pr.model_id] = Promotion(
+            model=refs.get(pr.model_id, pr.model_id),
+            stage=pr.stage,
+            previous=pr.previous,
+            run=pr.run_id,
+            baseline=refs.get(pr.baseline_model_id) if pr.baseline_model_id else None,
+            baseline_run=pr.baseline_run_id,
+            gate=json.loads(pr.gate),
+            forced=bool(pr.forced),
+            reason=pr.reason,
+            actor=pr.actor,
+            created=pr.created,
+        )
+    return {mid: StageView(str(r.stage), latest.get(mid)) for mid, r in rows.items()}

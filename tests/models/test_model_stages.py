@@ -1,0 +1,121 @@
+"""`assay model promote`: stages earned by a recorded run and a paired gate, or forced."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assay.evaluation.runs import RunSettings, run_evaluation
+from assay.models import add_model
+from evaluation.runs.runs_world import WEIGHTS, World, onnx_classifier
+
+Invoke = Callable[..., tuple[int, str]]
+FAST = RunSettings(n_resamples=200)
+
+
+def _register(world: World, tmp_path: Path, weights: object, tag: str) -> str:
+    path = onnx_classifier(tmp_path / f"{tag}.onnx", weights=weights)  # type: ignore[arg-type]
+    return add_model(world.ws, "promo-clf", path, trained_on=world.spec).ref
+
+
+def _evaluate(world: World, tmp_path: Path, ref: str) -> str:
+    out = tmp_path / f"run-{ref.replace('@', '-')}"
+    return run_evaluation(world.ws, world.spec, out, model=ref, settings=FAST, report=False).run_id
+
+
+def _stages(world: World, invoke: Invoke) -> dict[str, dict[str, object]]:
+    code, out = invoke("-w", world.root, "model", "list", "--json")
+    assert code == 0, out
+    return {m["ref"]: m for m in json.loads(out) if m["name"] == "promo-clf"}
+
+
+def test_promotion_needs_a_run_then_a_passing_paired_gate_or_a_forced_reason(
+    world: World, tmp_path: Path, invoke: Invoke
+) -> None:
+    good = _register(world, tmp_path, WEIGHTS, "good")
+    code, out = invoke("-w", world.root, "model", "promote", good, "--stage", "production")
+    assert code == 1 and f"model {good} has no recorded evaluation run" in out
+
+    good_run = _evaluate(world, tmp_path, good)
+    code, out = invoke(
+        "-w", world.root, "model", "promote", good, "--stage", "production", "--json"
+    )
+    assert code == 0, out
+    first = json.loads(out)
+    assert (first["previous"], first["stage"], first["run"]) == (
+        "candidate",
+        "production",
+        good_run,
+    )
+    assert first["gate"] is None and first["baseline"] is None
+    code, out = invoke("-w", world.root, "model", "promote", good, "--stage", "production")
+    assert code == 1 and "already in production" in out
+
+    # A model that gets every scene wrong: its run exists, its paired gate fails.
+    bad = _register(world, tmp_path, -WEIGHTS, "bad")
+    code, out = invoke("-w", world.root, "model", "promote", bad, "--stage", "staging")
+    assert code == 1 and "no recorded evaluation run" in out
+    bad_run = _evaluate(world, tmp_path, bad)
+    code, out = invoke("-w", world.root, "model", "promote", bad, "--stage", "staging")
+    assert code == 1 and f"gate failed: {bad} is significantly worse than production {good}" in out
+    assert _stages(world, invoke)[bad]["stage"] == "candidate"
+
+    code, out = invoke("-w", world.root, "model", "promote", bad, "--stage", "staging", "--force")
+    assert code == 1 and "--force needs --reason" in out
+    why = "field team needs the night model now; re-evaluate after the storm"
+    code, out = invoke(
+        "-w",
+        world.root,
+        "model",
+        "promote",
+        bad,
+        "--stage",
+        "production",
+        "--force",
+        "--reason",
+        why,
+    )
+    assert code == 0, out
+    listed = _stages(world, invoke)
+    assert listed[bad]["stage"] == "production" and listed[good]["stage"] == "archived"
+    forced = listed[bad]["promotion"]
+    assert isinstance(forced, dict) and forced["forced"] and forced["reason"] == why
+    event = [e for e in world.ws.audit_log() if e.action == "model.promote"][-1]
+    assert event.target == f"model:{bad}"
+    assert event.details["reason"] == why and event.details["archived"] == good
+
+    # A better version passes its paired gate against the (bad) production version.
+    better = _register(world, tmp_path, WEIGHTS * 1.5, "better")
+    better_run = _evaluate(world, tmp_path, better)
+    code, out = invoke("-w", world.root, "model", "promote", better, "--stage", "staging", "--json")
+    assert code == 0, out
+    got = json.loads(out)
+    assert (got["run"], got["baseline"], got["baseline_run"]) == (better_run, bad, bad_run)
+    assert got["gate"]["passed"] and got["gate"]["metric"] == "accuracy"
+    code, out = invoke("-w", world.root, "model", "list")
+    row = next(
+        line for line in out.splitlines() if line.startswith(better) or f" {better} " in line
+    )
+    assert "staging" in row and f"gate passed vs {bad}" in row
+    assert good_run != bad_run
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--stage", "staging", "--reason", "why not"], "--reason goes with --force"),
+        (["--stage", "staging", "--run", "0000dead"], "not a recorded evaluation run"),
+    ],
+)
+def test_bad_promote_options_are_refused(
+    world: World, tmp_path: Path, invoke: Invoke, args: list[str], words: str
+) -> None:
+    ref = add_model(
+        world.ws, "odd-clf", onnx_classifier(tmp_path / "odd.onnx", weights=WEIGHTS * 7)
+    ).ref
+    _evaluate(world, tmp_path, ref)
+    code, out = invoke("-w", world.root, "model", "promote", ref, *args)
+    assert code == 1 and words in out
