@@ -249,9 +249,11 @@ def run_llm_eval(
     items, slice_names = _items_frame(samples, spec)
     scorer_names: list[str] = [s.name for s in spec.scorers]
     summary = summarise(frame, items, slice_names, scorer_names, st)
-    marking = ws.scheme.highest_text([data.marking, *([fs_marking] if fs_marking else [])])
-    cache = gen if isinstance(gen, CachedGenerator) else None
     desc = gen.describe()
+    # Outputs derive from the data, the few-shot examples and the model: the highest marks all.
+    sources = [data.marking, fs_marking, desc.get("marking")]
+    marking = ws.scheme.highest_text([m for m in sources if m])
+    cache = gen if isinstance(gen, CachedGenerator) else None
     record: dict[str, Any] = {
         "format": RECORD_FORMAT,
         "created": now_iso(),
@@ -272,7 +274,7 @@ def run_llm_eval(
         "fewshot": {"commit": fs_commit, "marking": fs_marking} if fs_commit else None,
         "model": {
             **desc,
-            "ref": desc.get("path") or desc.get("url"),
+            "ref": desc.get("ref") or desc.get("path") or desc.get("url"),
             "model_id": desc.get("model_id"),
             "identity": gen.identity,
         },

@@ -32,6 +32,55 @@ class BackendOptions:
     cache: bool = True
 
 
+def registered_generator(ws: Workspace, spec: str, opts: BackendOptions) -> Generator:
+    """A registered causal language model (``NAME[@VERSION]``): a transformers directory, or
+    a PEFT adapter on its base (the registered base, else the path its lineage names)."""
+    from assay.models.registry import get_model, model_dir, model_marking
+
+    try:
+        info = get_model(ws, spec)
+    except NotFound:
+        raise NotFound(
+            f"--model {spec}: no such model directory and no registered model of that name"
+        ) from None
+    meta = {"ref": info.ref, "model_id": info.id, "marking": model_marking(ws, info)}
+    if info.kind == "transformers" and info.task == "causal-lm":
+        return TransformersGenerator(
+            model_dir(ws, info),
+            batch_size=opts.batch_size,
+            device=opts.device,
+            name=info.ref,
+            sha256=info.sha256,
+            lineage=info.lineage,
+            registered=meta,
+        )
+    if info.kind == "peft-adapter" and info.task == "causal-lm":
+        base = (info.lineage or {}).get("base") or {}
+        if base.get("ref"):
+            base_path = model_dir(ws, str(base["ref"]))
+        elif base.get("path") and Path(str(base["path"])).is_dir():
+            base_path = Path(str(base["path"]))
+        else:
+            raise NotFound(
+                f"--model {spec}: adapter without a registered base model or a base directory "
+                "on this machine (its lineage names neither)"
+            )
+        return TransformersGenerator(
+            base_path,
+            adapter=model_dir(ws, info),
+            batch_size=opts.batch_size,
+            device=opts.device,
+            name=info.ref,
+            sha256=info.sha256,
+            lineage=info.lineage,
+            registered=meta,
+        )
+    raise InvalidInput(
+        f"--model {spec}: a {info.kind} model for {info.task}; text generation needs a causal "
+        "language model (a transformers directory or a PEFT adapter)"
+    )
+
+
 def open_generator(
     ws: Workspace | None,
     *,
@@ -39,8 +88,9 @@ def open_generator(
     endpoint: str | None = None,
     options: BackendOptions | None = None,
 ) -> Generator:
-    """A `Generator` for ``--model PATH`` (a transformers model directory) or ``--endpoint
-    URL``, wrapped in the workspace's response cache unless ``options.cache`` is off.
+    """A `Generator` for ``--model PATH`` (a transformers model directory), ``--model
+    NAME[@VERSION]`` (a registered causal language model) or ``--endpoint URL``, wrapped in
+    the workspace's response cache unless ``options.cache`` is off.
 
     Sets the Hugging Face offline switches first.
     """
@@ -60,9 +110,12 @@ def open_generator(
         )
     elif model is not None:
         path = Path(model)
-        if not path.is_dir():
+        if path.is_dir():
+            gen = TransformersGenerator(path, batch_size=opts.batch_size, device=opts.device)
+        elif ws is not None:
+            gen = registered_generator(ws, model, opts)
+        else:
             raise NotFound(f"--model {model}: no such model directory")
-        gen = TransformersGenerator(path, batch_size=opts.batch_size, device=opts.device)
     if opts.cache and ws is not None:
         return CachedGenerator(gen, ResponseCache.for_workspace(ws.root))
     return gen

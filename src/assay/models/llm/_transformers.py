@@ -66,8 +66,12 @@ class TransformersGenerator:
         name: str | None = None,
         sha256: str | None = None,
         lineage: dict[str, Any] | None = None,
+        adapter: str | Path | None = None,
+        registered: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
+        self.adapter = Path(adapter) if adapter is not None else None
+        self.registered = registered or {}
         if not (self.path / "config.json").is_file():
             raise NotFound(f"{self.path}: not a model directory (no config.json)")
         if batch_size < 1:
@@ -76,20 +80,31 @@ class TransformersGenerator:
         self.device = device
         self.name = name or self.path.name
         self.sha256 = sha256 or hash_model_dir(self.path)
+        if self.adapter is not None and sha256 is None:
+            self.sha256 = hash_model_dir(self.adapter)
+        self.base_sha256 = hash_model_dir(self.path) if self.adapter is not None else None
         self.lineage = lineage
         self._loaded: tuple[Any, Any] | None = None
 
     @property
     def identity(self) -> str:
+        if self.base_sha256 is not None:
+            return f"sha256:{self.sha256}+base:{self.base_sha256}"
         return f"sha256:{self.sha256}"
 
     def describe(self) -> dict[str, Any]:
         return {
-            "kind": "transformers",
+            "kind": "peft-adapter" if self.adapter is not None else "transformers",
             "name": self.name,
-            "path": str(self.path.resolve()),
+            "path": str((self.adapter or self.path).resolve()),
             "sha256": self.sha256,
+            "base": (
+                {"path": str(self.path.resolve()), "sha256": self.base_sha256}
+                if self.adapter is not None
+                else None
+            ),
             "lineage": self.lineage,
+            **self.registered,
         }
 
     def _load(self) -> tuple[Any, Any]:
@@ -97,11 +112,15 @@ class TransformersGenerator:
             go_offline()
             require("torch", "llm")
             transformers: Any = require("transformers", "llm")
+            tok_dir = self.adapter if self._has_tokenizer(self.adapter) else self.path
             try:
-                tok = transformers.AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+                tok = transformers.AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
                 model = transformers.AutoModelForCausalLM.from_pretrained(
                     self.path, local_files_only=True
                 )
+                if self.adapter is not None:
+                    peft: Any = require("peft", "train")
+                    model = peft.PeftModel.from_pretrained(model, str(self.adapter))
             except (OSError, ValueError) as exc:
                 raise InvalidInput(f"{self.path}: cannot load the model ({exc})") from None
             tok.padding_side = "left"
@@ -111,6 +130,10 @@ class TransformersGenerator:
             model.eval()
             self._loaded = (tok, model)
         return self._loaded
+
+    @staticmethod
+    def _has_tokenizer(folder: Path | None) -> bool:
+        return folder is not None and (folder / "tokenizer_config.json").is_file()
 
     def _text(self, tok: Any, prompt: Prompt) -> str:
         if isinstance(prompt, str):
