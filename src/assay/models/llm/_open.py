@@ -44,40 +44,35 @@ def registered_generator(ws: Workspace, spec: str, opts: BackendOptions) -> Gene
             f"--model {spec}: no such model directory and no registered model of that name"
         ) from None
     meta = {"ref": info.ref, "model_id": info.id, "marking": model_marking(ws, info)}
-    if info.kind == "transformers" and info.task == "causal-lm":
-        return TransformersGenerator(
-            model_dir(ws, info),
-            batch_size=opts.batch_size,
-            device=opts.device,
-            name=info.ref,
-            sha256=info.sha256,
-            lineage=info.lineage,
-            registered=meta,
+    adapter: Path | None = None
+    if info.task != "causal-lm" or info.kind not in ("transformers", "peft-adapter"):
+        raise InvalidInput(
+            f"--model {spec}: a {info.kind} model for {info.task}; text generation needs a "
+            "causal language model (a transformers directory or a PEFT adapter)"
         )
-    if info.kind == "peft-adapter" and info.task == "causal-lm":
+    if info.kind == "transformers":
+        path = model_dir(ws, info)
+    else:
+        adapter = model_dir(ws, info)
         base = (info.lineage or {}).get("base") or {}
         if base.get("ref"):
-            base_path = model_dir(ws, str(base["ref"]))
+            path = model_dir(ws, str(base["ref"]))
         elif base.get("path") and Path(str(base["path"])).is_dir():
-            base_path = Path(str(base["path"]))
+            path = Path(str(base["path"]))
         else:
             raise NotFound(
                 f"--model {spec}: adapter without a registered base model or a base directory "
                 "on this machine (its lineage names neither)"
             )
-        return TransformersGenerator(
-            base_path,
-            adapter=model_dir(ws, info),
-            batch_size=opts.batch_size,
-            device=opts.device,
-            name=info.ref,
-            sha256=info.sha256,
-            lineage=info.lineage,
-            registered=meta,
-        )
-    raise InvalidInput(
-        f"--model {spec}: a {info.kind} model for {info.task}; text generation needs a causal "
-        "language model (a transformers directory or a PEFT adapter)"
+    return TransformersGenerator(
+        path,
+        adapter=adapter,
+        batch_size=opts.batch_size,
+        device=opts.device,
+        name=info.ref,
+        sha256=info.sha256,
+        lineage=info.lineage,
+        registered=meta,
     )
 
 
