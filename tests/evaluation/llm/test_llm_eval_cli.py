@@ -50,6 +50,8 @@ def test_local_model_run_rerun_show_and_inspect_log(cli: RunCli, world: World, t
     assert again["record"]["usage"]["cache_hits"] == N
     assert again["summary"]["slices"] == first["summary"]["slices"]
 
+    report = (world.root / "a" / "report.html").read_text()
+    assert "UNCLASSIFIED" in report and "token_f1" in report and "<script" not in report
     shown = cli("eval", "show", world.root / "a", cwd=wsdir)
     assert "token_f1" in shown.stdout and "marking=UNCLASSIFIED" in shown.stdout
     cmp = cli("eval", "compare", world.root / "a", world.root / "b", "--json", cwd=wsdir).json()

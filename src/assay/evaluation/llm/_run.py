@@ -197,6 +197,7 @@ def run_llm_eval(
     failure during generation (a timeout, a malformed answer) writes no run.
     """
     from assay.evaluation.runs._data import load_dataset
+    from assay.evaluation.runs._report import render_report
     from assay.evaluation.runs._run import RECORD_FORMAT, clean_json
     from assay.evaluation.runs._store import ITEMS, SAMPLES, write_run
 
@@ -303,6 +304,7 @@ def run_llm_eval(
             "cache_hits": cache.hits if cache else None,
             "cache_misses": cache.misses if cache else None,
         },
+        "metric_versions": {"llm_scorers": 1},
         "libraries": _libraries(),
         "rerun_of": None,
     }
@@ -310,4 +312,5 @@ def run_llm_eval(
     record["run_id"] = hashlib.sha256(canonical_json(record).encode()).hexdigest()[:20]
     summary = clean_json({"run_id": record["run_id"], **summary})
     samples_out = frame.drop(columns=["pos"])
-    return write_run(ws, Path(out), record, summary, {SAMPLES: samples_out, ITEMS: items}, None)
+    html = render_report(record, summary)
+    return write_run(ws, Path(out), record, summary, {SAMPLES: samples_out, ITEMS: items}, html)

@@ -44,6 +44,7 @@ def summarise(
         slices[name] = {"n": len(sub), "items": len(members), "metrics": metrics}
     return {
         "task": "llm",
+        "n_evaluated": len(items),
         "primary": scorers[0],
         "scorers": {sc: ("binary" if sc in BINARY else "continuous") for sc in scorers},
         "headline": {sc: slices["all"]["metrics"][sc]["value"] for sc in scorers},
