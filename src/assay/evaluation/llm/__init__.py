@@ -1,0 +1,1 @@
+"""Language-model evaluation: tasks, scorers and red-team suites (`redteam`)."""
