@@ -15,7 +15,9 @@ from assay.evaluation.llm.redteam._canary import (
 )
 from assay.evaluation.llm.redteam._detectors import DETECTORS, detect, is_refusal
 from assay.evaluation.llm.redteam._documents import TextDoc, Texts, load_texts
+from assay.evaluation.llm.redteam._record import record_run
 from assay.evaluation.llm.redteam._report import summarise
+from assay.evaluation.llm.redteam._run import RedTeamResult, red_team
 from assay.evaluation.llm.redteam._stats import clopper_pearson, wilson
 from assay.evaluation.llm.redteam._suite import build_probes, parse_suites, run_probes
 from assay.evaluation.llm.redteam._types import (
@@ -35,6 +37,7 @@ __all__ = [
     "Generate",
     "Message",
     "Probe",
+    "RedTeamResult",
     "TextDoc",
     "Texts",
     "Verdict",
@@ -47,6 +50,8 @@ __all__ = [
     "load_texts",
     "parse_suites",
     "plant_canaries",
+    "record_run",
+    "red_team",
     "run_probes",
     "summarise",
     "wilson",
