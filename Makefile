@@ -20,7 +20,7 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.core
 # extra < 81 (imagecorruptions imports pkg_resources): both hold the range.
 $(VENV)/.active: pyproject.toml $(VENV)/.dev
 	$(BIN)/pip install -q torch==2.13.0 'setuptools>=77.0.3,<81'
-	$(BIN)/pip install -q -e '.[active,dev]'
+	$(BIN)/pip install -q -e '.[active,llm,dev]'
 	touch $@
 
 # datumaro (the format library CVAT is built on) reads assay's CVAT and MOT exports in the tests;

@@ -1,0 +1,168 @@
+"""Language-model test fixtures made in the test: a tiny Llama with a tokenizer trained here,
+and a real OpenAI-compatible HTTP server on loopback with deterministic answers.
+
+Nothing is downloaded: the tokenizer is trained with `tokenizers` on a few civilian
+sentences and the model's weights are random (seeded), so its outputs are fixed for a given
+torch build. The server answers from a table (prompt's last user text -> answer) and can be
+told to stall or to answer malformed JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+CORPUS = [
+    "The river rose two metres overnight and the old bridge on Mill Road is closed.",
+    "Search and rescue teams found four people on the roof of the school.",
+    "Water pumps are needed at the north shelter; the road to the clinic is flooded.",
+    "Power lines are down near the grain silo; crews will inspect the substation at noon.",
+    "Answer: yes. Answer: no. Answer: A B C D. The number of people is 12.",
+    "Question: How many boats reached the town? Answer: 3 boats reached the town.",
+]
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def build_tiny_llama(path: Path, *, seed: int = 0, chat_template: bool = False) -> Path:
+    """Write a tiny LlamaForCausalLM and its BPE tokenizer (trained here) into `path`."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(CORPUS * 4, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+    )
+    if chat_template:
+        fast.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    """The text a request asks about: the prompt, or the last user message of a chat."""
+    if "prompt" in body:
+        return str(body["prompt"])
+    users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+    return str(users[-1]) if users else ""
+
+
+@dataclass
+class FakeBehaviour:
+    """What the loopback server does: answer by rule, stall, or send broken JSON."""
+
+    answer: Callable[[dict[str, Any]], str] = lambda body: "ok"
+    mode: str = "ok"  # ok | stall | malformed | no-choices | flaky
+    stall_s: float = 5.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    failures_left: int = 0
+
+
+def _handler(behaviour: FakeBehaviour, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, payload: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") == "/v1/models":
+                self._send(200, json.dumps({"data": [{"id": "fake"}]}).encode())
+            else:
+                self._send(404, b'{"error": "not found"}')
+
+        def do_POST(self) -> None:
+            n = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(n))
+            with lock:
+                behaviour.requests.append(body)
+                flaky = behaviour.mode == "flaky" and behaviour.failures_left > 0
+                if flaky:
+                    behaviour.failures_left -= 1
+            if behaviour.mode == "stall":
+                time.sleep(behaviour.stall_s)
+            if behaviour.mode == "malformed":
+                self._send(200, b'{"choices": [{"message": {"content": "trunc')
+                return
+            if behaviour.mode == "no-choices":
+                self._send(200, b'{"id": "x", "object": "chat.completion"}')
+                return
+            if flaky:
+                self._send(503, b'{"error": "busy"}')
+                return
+            text = behaviour.answer(body)
+            words = len(last_user_text(body).split())
+            usage = {"prompt_tokens": words, "completion_tokens": len(text.split())}
+            if self.path.endswith("/chat/completions"):
+                choice: dict[str, Any] = {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            elif self.path.endswith("/completions"):
+                choice = {"index": 0, "text": text, "finish_reason": "stop"}
+            else:
+                self._send(404, b'{"error": "not found"}')
+                return
+            out = {"id": "cmpl-1", "model": body.get("model"), "choices": [choice], "usage": usage}
+            self._send(200, json.dumps(out).encode())
+
+    return Handler
+
+
+@contextmanager
+def openai_server(behaviour: FakeBehaviour) -> Iterator[str]:
+    """Serve `behaviour` on a random loopback port; yields the base URL (``.../v1``)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(behaviour, threading.Lock()))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
