@@ -77,9 +77,11 @@ def _asr(doc: dict[str, Any]) -> dict[str, tuple[int, int]]:
 
 
 def test_guard_refuses_the_outside_world(airgap: list[str]) -> None:
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("192.0.2.1", 80))
     with pytest.raises(OSError):
-        socket.create_connection(("192.0.2.1", 80), timeout=1)
-    assert airgap == ["connect ('192.0.2.1', 80)"]
+        socket.create_connection(("example.org", 443), timeout=1)
+    assert airgap == ["connect ('192.0.2.1', 80)", "lookup example.org"]
     airgap.clear()
 
 
