@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from redteam_world import as_generate, leaker_reply, refuser_reply
 
 from assay import Workspace
 from assay.errors import InvalidInput, NotFound
@@ -18,6 +17,7 @@ from assay.evaluation.llm.redteam import (
     run_probes,
     summarise,
 )
+from redteam_world import as_generate, leaker_reply, refuser_reply
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from llm_world import FakeBehaviour, build_tiny_llama, openai_server
 from redteam_world import answer_with, complier_reply, leaker_reply, refuser_reply
 
@@ -150,8 +151,19 @@ def test_a_model_that_leaks_a_canary_is_named_with_its_commit(
         (c["canary"], commit) for c in planted
     }
     text = cli(
-        "-w", ws, "redteam", "--endpoint", url, "--suite", "leakage", "--trained-on", "reports",
-        "--clearance", "CUI", "--out", tmp_path / "leak-again",
+        "-w",
+        ws,
+        "redteam",
+        "--endpoint",
+        url,
+        "--suite",
+        "leakage",
+        "--trained-on",
+        "reports",
+        "--clearance",
+        "CUI",
+        "--out",
+        tmp_path / "leak-again",
         code=None,
     )  # fmt: skip (the server is gone: every answer comes from the response cache)
     assert text.code == 0, str(text)
