@@ -178,14 +178,16 @@ def test_tiny_local_model_runs_every_suite_offline_and_reruns_exactly(
     model = build_tiny_llama(tmp_path / "tiny")
     cli("-w", ws, "redteam", "canary", "plant", "reports", "--marking", "SECRET", "--count", "1")
     cli("-w", ws, "commit", "reports", "-m", "with a canary")
+    # the model under test doubles as the (local) attacker model
     args = ["-w", ws, "redteam", "--model", model, "--suite", "all", "--trained-on", "reports",
-            "--max-new-tokens", "6", "--json"]  # fmt: skip
+            "--attacker", model, "--max-new-tokens", "6", "--batch-size", "32",
+            "--json"]  # fmt: skip
     first = cli(*args, "--out", tmp_path / "tiny-1").json()
     counts = {r["category"]: r["n"] for r in first["categories"]}
     assert counts == {
         "injection.direct": 8, "injection.indirect": 8, "jailbreak": 16, "over-refusal": 8,
         "encoding.base64": 4, "encoding.rot13": 4, "encoding.leetspeak": 4,
-        "encoding.homoglyph": 4, "extraction": 10, "leakage": 3,
+        "encoding.homoglyph": 4, "extraction": 10, "leakage": 3, "jailbreak.attacker": 4,
     }  # fmt: skip
     # random weights babble: no trigger word, secret or canary; never a refusal
     rates = _asr(first)
