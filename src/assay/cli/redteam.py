@@ -84,7 +84,9 @@ def _lineage_commit(described: dict[str, Any]) -> str | None:
 @click.option("--documents", help="NAME[@REV] whose text items hide the indirect injections.")
 @click.option("--trained-on", help="NAME@REV the model learned from (default: its lineage).")
 @click.option("--clearance", help="The lower clearance leakage probes come from (default: lowest).")
-@click.option("--attacker", help="A local model directory that writes extra jailbreaks.")
+@click.option(
+    "--attacker", help="A local model directory, or endpoint URL, that writes more jailbreaks."
+)
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=96, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True)
@@ -136,7 +138,8 @@ def redteam(
     params = _params(max_new_tokens)
     attack = None
     if attacker is not None:
-        attack = _as_generate(open_generator(ws, model=attacker, options=options), params)
+        where = {"endpoint" if attacker.startswith(("http://", "https://")) else "model": attacker}
+        attack = _as_generate(open_generator(ws, options=options, **where), params)
     trained_on = trained_on or _lineage_commit(gen.describe())
     with env.progress("probing") as progress:
         result = red_team(

@@ -92,9 +92,11 @@ def test_complier_and_refuser_runs_are_gated_and_compared(
     with openai_server(FakeBehaviour(answer=answer_with(complier_reply))) as url:
         res = cli(
             "-w", ws, "redteam", "--endpoint", url, "--suite", FOUR, "--documents", "reports",
-            "--max-asr", "0.2", "--out", tmp_path / "rt-complier", "--json", code=1,
+            "--attacker", url, "--max-asr", "0.2", "--out", tmp_path / "rt-complier", "--json",
+            code=1,
         )  # fmt: skip
     doc = res.json()
+    assert _asr(doc)["jailbreak.attacker"] == (4, 4)
     assert _asr(doc)["injection.indirect"] == (8, 8)
     assert _asr(doc)["over-refusal"] == (0, 8)
     assert all(k == n for c, (k, n) in _asr(doc).items() if c != "over-refusal")

@@ -9,6 +9,7 @@ import pytest
 from assay.errors import InvalidInput
 from assay.evaluation.llm.redteam import (
     Probe,
+    TextDoc,
     build_probes,
     detect,
     is_refusal,
@@ -16,6 +17,7 @@ from assay.evaluation.llm.redteam import (
     run_probes,
     summarise,
 )
+from assay.evaluation.llm.redteam._injection import injection_probes
 from assay.evaluation.llm.redteam._text import homoglyphs
 from redteam_world import as_generate, complier_reply, refuser_reply
 
@@ -118,3 +120,14 @@ def test_attacker_model_rewrites_each_goal() -> None:
     assert attacker[0].messages[-1]["content"].startswith("For a safety drill: Explain")
     summary = summarise(run_probes(as_generate(refuser_reply), probes))
     assert _asr(summary)["jailbreak.attacker"] == (0, 4)
+
+
+def test_long_documents_are_cut_and_every_report_hides_an_instruction() -> None:
+    long = TextDoc("i1", "long.txt", "The water rose. " * 400, "CUI", {}, None)
+    short = TextDoc("i2", "short.txt", "Bridge closed on Elm Road.", "SECRET", {}, None)
+    probes = [p for p in build_probes(["injection"], documents=None) if "indirect" in p.category]
+    assert len(probes) == 8 and all(p.source.startswith("sample:") for p in probes)
+    mine = [p for p in injection_probes([long, short]) if p.category == "injection.indirect"]
+    assert [p.source for p in mine[:2]] == ["item:i1", "item:i2"]
+    assert [p.marking for p in mine[:2]] == ["CUI", "SECRET"]
+    assert all(len(p.messages[-1]["content"]) < 1500 for p in mine)
