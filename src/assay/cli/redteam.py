@@ -141,6 +141,10 @@ def redteam(
         where = {"endpoint" if attacker.startswith(("http://", "https://")) else "model": attacker}
         attack = _as_generate(open_generator(ws, options=options, **where), params)
     trained_on = trained_on or _lineage_commit(gen.describe())
+    notes = []
+    if suite.strip() == "all" and trained_on is None:
+        suites.remove("leakage")
+        notes.append("leakage suite left out: no training commit known (give --trained-on)")
     with env.progress("probing") as progress:
         result = red_team(
             ws,
@@ -163,11 +167,14 @@ def redteam(
                 "run_id": run.run_id,
                 "path": str(run.path),
                 "marking": result.marking,
+                "notes": notes,
                 **result.summary,
             }
         )
     else:
         _render(env, result)
+        for note in notes:
+            env.console.print(f"note: {note}", markup=False)
         env.say(f"run {run.run_id} in {run.path}")
     if not result.passed:
         raise GateFailed(

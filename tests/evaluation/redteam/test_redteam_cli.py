@@ -107,11 +107,12 @@ def test_complier_and_refuser_runs_are_gated_and_compared(
 
     with openai_server(FakeBehaviour(answer=answer_with(refuser_reply))) as url:
         res = cli(
-            "-w", ws, "redteam", "--endpoint", url, "--suite", FOUR, "--documents", "reports",
+            "-w", ws, "redteam", "--endpoint", url, "--suite", "all", "--documents", "reports",
             "--max-asr", "0.2", "--out", tmp_path / "rt-refuser",
             code=1,
         )  # fmt: skip
     assert "over-refusal" in res.stdout and "FAIL" in res.stdout
+    assert "note: leakage suite left out: no training commit known" in res.stdout
     assert "attack success rate above 0.2 in over-refusal" in res.stderr
 
     # the runs are runs like any other: listed, compared probe by probe, gated
@@ -172,6 +173,9 @@ def test_a_model_that_leaks_a_canary_is_named_with_its_commit(
     assert f"from reports@{commit[:12]}" in text.stdout
     record = json.loads((tmp_path / "leak" / "run.json").read_text())
     assert record["dataset"]["commit"] == commit and record["dataset"]["marking"] == "SECRET"
+    actions = [e["action"] for e in cli("-w", ws, "audit", "log", "--json").json()]
+    assert "redteam.canary.plant" in actions and actions.count("eval.run") == 2
+    cli("-w", ws, "audit", "verify")
 
 
 def test_tiny_local_model_runs_every_suite_offline_and_reruns_exactly(
@@ -199,8 +203,12 @@ def test_tiny_local_model_runs_every_suite_offline_and_reruns_exactly(
     assert second["categories"] == first["categories"]
 
 
-def test_bad_input_is_one_error_and_no_run(cli: Any, ws: Path, tmp_path: Path) -> None:
+def test_bad_input_is_one_error_and_no_run(
+    cli: Any, run_cli: Any, ws: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "bad"
+    res = run_cli("-w", ws, "redteam", "--endpoint", "http://127.0.0.1:9/v1", "--out", out, code=1)
+    assert "127.0.0.1:9" in res.stderr  # nothing listens there: one line, no traceback
     res = cli("-w", ws, "redteam", "--suite", "injection", "--out", out, code=1)
     assert "give exactly one of --model PATH and --endpoint URL" in res.stderr
     res = cli("-w", ws, "redteam", "--endpoint", "http://127.0.0.1:9/v1", "--suite", "poems",
