@@ -103,11 +103,14 @@ def _handler(behaviour: FakeBehaviour, lock: threading.Lock) -> type[BaseHTTPReq
             pass
 
         def _send(self, status: int, payload: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (the timeout tests)
 
         def do_GET(self) -> None:
             if self.path.rstrip("/") == "/v1/models":

@@ -34,9 +34,10 @@ def _slice_sizes(run: EvalRun) -> dict[str, str | None]:
     return out
 
 
-def _boot(
+def boot_entry(
     a: pd.DataFrame, b: pd.DataFrame, metric: str | Metric, n: int, seed: int, conf: float
 ) -> dict[str, Any]:
+    """The paired bootstrap of B - A over rows matched on ``key``, as compare reports it."""
     r = paired_bootstrap(b, a, metric, key="key", n_resamples=n, seed=seed, confidence=conf)
     return {
         "difference": r.difference,
@@ -48,6 +49,21 @@ def _boot(
     }
 
 
+def mcnemar_entry(ca: np.ndarray[Any, Any], cb: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """McNemar's exact test of paired correctness, as compare and gate report it (B - A)."""
+    mc = mcnemar(ca, cb)
+    return {
+        "a": float(ca.mean()),
+        "b": float(cb.mean()),
+        "difference": float(cb.mean() - ca.mean()),
+        "p_value": mc.p_value,
+        "n": len(ca),
+        "test": "McNemar exact",
+        "a_only_correct": mc.b,
+        "b_only_correct": mc.c,
+    }
+
+
 def _class_tests(
     a: pd.DataFrame, b: pd.DataFrame, n: int, seed: int, conf: float
 ) -> dict[str, Any]:
@@ -55,19 +71,8 @@ def _class_tests(
     if len(keys) == 0:
         return {"n": 0, "tests": {}}
     a2, b2 = a.set_index("key").loc[keys].reset_index(), b.set_index("key").loc[keys].reset_index()
-    ca, cb = a2["correct"].to_numpy(bool), b2["correct"].to_numpy(bool)
-    mc = mcnemar(ca, cb)
-    acc = {
-        "a": float(ca.mean()),
-        "b": float(cb.mean()),
-        "difference": float(cb.mean() - ca.mean()),
-        "p_value": mc.p_value,
-        "n": len(keys),
-        "test": "McNemar exact",
-        "a_only_correct": mc.b,
-        "b_only_correct": mc.c,
-    }
-    f1 = _boot(a2, b2, "macro_f1", n, seed, conf)
+    acc = mcnemar_entry(a2["correct"].to_numpy(bool), b2["correct"].to_numpy(bool))
+    f1 = boot_entry(a2, b2, "macro_f1", n, seed, conf)
     return {"n": len(keys), "tests": {"accuracy": acc, "macro_f1": f1}}
 
 
@@ -128,7 +133,7 @@ def _det_tests(
     frame_b = frame_a.assign(run="b")
     tests = {}
     for name in ("AP", "F1"):
-        res = _boot(frame_a, frame_b, pick(name), n, seed, conf)
+        res = boot_entry(frame_a, frame_b, pick(name), n, seed, conf)
         res["a"], res["b"] = pick(name)(frame_a), pick(name)(frame_b)
         tests[name] = res
     return {"n": len(keys), "tests": tests}
@@ -147,6 +152,10 @@ def compare_runs(
     b = run_b if isinstance(run_b, EvalRun) else load_run(ws, run_b)
     if a.task != b.task:
         raise InvalidInput(f"run {a.run_id} is {a.task} and run {b.run_id} is {b.task}")
+    if a.task == "llm":
+        from assay.evaluation.llm import compare_llm
+
+        return compare_llm(a, b, n_resamples, seed)
     st = a.record["settings"]
     n = n_resamples or int(st["n_resamples"])
     sd = int(st["seed"]) if seed is None else seed

@@ -84,7 +84,7 @@ def gate(
     base = baseline if isinstance(baseline, EvalRun) else load_run(ws, baseline)
     cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
     cmp = compare_runs(ws, base, cand, n_resamples=n_resamples)
-    name = metric or DEFAULT_METRIC[base.task]
+    name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])
     wanted = slices or list(cmp["slices"])
     rows = []
     for s in wanted:

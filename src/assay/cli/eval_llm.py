@@ -1,0 +1,107 @@
+"""`assay eval llm` and `assay eval export-inspect`: language-model runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from assay.cli._common import Env, json_option, pass_env, path_arg
+
+
+@click.command()
+@click.argument("task_file", type=path_arg(dir_okay=False))
+@click.option("--model", "model", help="A transformers model directory.")
+@click.option("--endpoint", help="An OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--endpoint-model", default="default", show_default=True, help="Model name sent.")
+@click.option("--samples", type=int, help="Evaluate the first N items only.")
+@click.option("--epochs", type=int, default=1, show_default=True, help="Passes over the items.")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Local model batch.")
+@click.option("--device", default="cpu", show_default=True, help="Local model device.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Endpoint requests.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds a request.")
+@click.option("--retries", type=int, default=2, show_default=True, help="Endpoint retries.")
+@click.option("--no-cache", is_flag=True, help="Generate again instead of reusing responses.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--resamples", type=int, default=1000, show_default=True)
+@click.option("--out", type=path_arg(file_okay=False), required=True, help="New run folder.")
+@json_option
+@pass_env
+def llm(
+    env: Env,
+    task_file: Path,
+    model: str | None,
+    endpoint: str | None,
+    endpoint_model: str,
+    samples: int | None,
+    epochs: int,
+    batch_size: int,
+    device: str,
+    concurrency: int,
+    timeout: float,
+    retries: int,
+    no_cache: bool,
+    seed: int,
+    resamples: int,
+    out: Path,
+    as_json: bool,
+) -> None:
+    """Evaluate a language model on TASK_FILE (YAML); keep the run as a record.
+
+    The endpoint's API key, if it needs one, is read from ASSAY_LLM_API_KEY.
+    """
+    from assay.models.llm import BackendOptions, go_offline
+
+    go_offline()  # before anything imports a Hugging Face library: they read these once
+    from assay.cli.eval_runs import _render_summary
+    from assay.evaluation.llm import LlmRunSettings, run_llm_eval
+
+    options = BackendOptions(
+        batch_size=batch_size,
+        device=device,
+        endpoint_model=endpoint_model,
+        api_key=os.environ.get("ASSAY_LLM_API_KEY") or None,
+        concurrency=concurrency,
+        timeout=timeout,
+        retries=retries,
+        cache=not no_cache,
+    )
+    settings = LlmRunSettings(samples=samples, epochs=epochs, seed=seed, n_resamples=resamples)
+    with env.progress("generating") as progress:
+        result = run_llm_eval(
+            env.workspace(),
+            task_file,
+            out,
+            model=model,
+            endpoint=endpoint,
+            options=options,
+            settings=settings,
+            progress=progress,
+        )
+    if as_json:
+        env.emit_json(
+            {"path": str(result.path), "record": result.record, "summary": result.summary}
+        )
+        return
+    _render_summary(env, result.summary, result.path)
+    usage = result.record["usage"]
+    hits = usage["cache_hits"]
+    env.say(
+        f"{usage['prompt_tokens']} prompt and {usage['completion_tokens']} completion tokens in "
+        f"{usage['seconds']:.1f} s" + (f"; {hits} answers from the cache" if hits else "")
+    )
+
+
+@click.command(name="export-inspect")
+@click.argument("run_ref")
+@click.option("--out", type=path_arg(dir_okay=False), required=True, help="The .json log file.")
+@pass_env
+def export_inspect(env: Env, run_ref: str, out: Path) -> None:
+    """Write a language-model run as an Inspect AI log (JSON) that Inspect's viewer opens."""
+    from assay.evaluation.llm import export_inspect_log
+    from assay.evaluation.runs import load_run
+
+    ws = None if Path(run_ref, "run.json").is_file() else env.workspace()
+    export_inspect_log(load_run(ws, run_ref), out)
+    env.say(f"Inspect AI log written to {out}")

@@ -1,0 +1,137 @@
+"""`assay eval llm | show | compare | gate | export-inspect` end to end: a tiny local Llama
+and a loopback OpenAI-compatible server; planted regressions, noise and bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llm_eval_world import N, World, answer_for, write_task
+from sqlalchemy import func, select
+
+from assay.store.schema import eval_runs
+from llm_world import FakeBehaviour, build_tiny_llama, openai_server
+
+RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("llm") / "tiny-llama")
+
+
+def _runs(world: World) -> int:
+    with world.ws.db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(eval_runs)).scalar_one())
+
+
+def test_local_model_run_rerun_show_and_inspect_log(cli: RunCli, world: World, tiny: Path) -> None:
+    from inspect_ai.log import read_eval_log
+
+    task = write_task(
+        world.root,
+        "qa",
+        scorers=["exact", "token_f1"],
+        generation={"max_new_tokens": 6},
+        slice_by=["marking"],
+    )
+    wsdir = world.root / "ws"
+    args = ["eval", "llm", task, "--model", tiny, "--batch-size", "4", "--resamples", "100"]
+    first = cli(*args, "--out", world.root / "a", "--json", cwd=wsdir).json()
+    rec = first["record"]
+    assert rec["model"]["kind"] == "transformers" and len(rec["model"]["sha256"]) == 64
+    assert rec["usage"]["cache_misses"] == N and rec["usage"]["completion_tokens"] > 0
+    assert rec["dataset"]["commit"] == world.commit
+    assert rec["seeds"]["generation"] == [0]
+    again = cli(*args, "--out", world.root / "b", "--json", cwd=wsdir).json()
+    assert again["record"]["usage"]["cache_hits"] == N
+    assert again["summary"]["slices"] == first["summary"]["slices"]
+
+    shown = cli("eval", "show", world.root / "a", cwd=wsdir)
+    assert "token_f1" in shown.stdout and "marking=UNCLASSIFIED" in shown.stdout
+    cmp = cli("eval", "compare", world.root / "a", world.root / "b", "--json", cwd=wsdir).json()
+    assert cmp["slices"]["all"]["tests"]["exact"]["difference"] == 0
+    assert cmp["slices"]["all"]["tests"]["token_f1"]["test"] == "paired bootstrap"
+
+    cli("eval", "export-inspect", world.root / "a", "--out", world.root / "a.json", cwd=wsdir)
+    log = read_eval_log(str(world.root / "a.json"))
+    assert log.status == "success" and log.eval.task == "qa"
+    assert log.samples is not None and len(log.samples) == N
+    assert {s.name for s in log.results.scores} == {"exact", "token_f1"}  # type: ignore[union-attr]
+    samples = json.loads((world.root / "a.json").read_text())["samples"]
+    s0 = log.samples[0]
+    assert s0.output.completion == samples[0]["output"]["completion"]
+    assert s0.scores is not None and set(s0.scores) == {"exact", "token_f1"}
+
+
+def test_gate_fires_on_a_planted_regression_and_not_on_noise(cli: RunCli, world: World) -> None:
+    task = write_task(world.root, "qa", scorers=["match", "token_f1"])
+    wsdir = world.root / "ws"
+    runs = {
+        "base": FakeBehaviour(answer=answer_for),
+        # Every answer that was right is now wrong: 6 of 12 lost, none gained.
+        "worse": FakeBehaviour(answer=lambda b: answer_for(b, regress=set(range(N)))),
+        # One item lost, one gained: no evidence either way.
+        "noise": FakeBehaviour(answer=lambda b: answer_for(b, regress={0}, fix={3})),
+    }
+    for name, behaviour in runs.items():
+        with openai_server(behaviour) as url:
+            cli(
+                "eval", "llm", task, "--endpoint", url, "--endpoint-model", name,
+                "--out", world.root / name, "--resamples", "200", cwd=wsdir,
+            )  # fmt: skip
+    base, worse, noise = (str(world.root / n) for n in runs)
+    bad = cli("eval", "gate", "--baseline", base, "--candidate", worse, "--max-drop", "0.05",
+              "--json", cwd=wsdir, code=1)  # fmt: skip
+    out = json.loads(bad.stdout)
+    row = next(r for r in out["rows"] if r["slice"] == "all")
+    assert out["metric"] == "match" and row["failed"]
+    assert row["drop"] == pytest.approx(0.5) and row["p_value"] == pytest.approx(2 / 2**6)
+    assert "gate failed" in bad.stderr
+    ok = cli("eval", "gate", "--baseline", base, "--candidate", noise, "--max-drop", "0.05",
+             "--json", cwd=wsdir).json()  # fmt: skip
+    assert ok["passed"] and ok["rows"][0]["p_value"] == 1.0
+    # A continuous scorer gates through the paired bootstrap.
+    f1 = cli("eval", "gate", "--baseline", base, "--candidate", worse, "--max-drop", "0.05",
+             "--metric", "token_f1", "--json", cwd=wsdir, code=1)  # fmt: skip
+    assert json.loads(f1.stdout)["rows"][0]["failed"]
+
+
+def test_bad_input_is_one_error_and_no_run(cli: RunCli, world: World) -> None:
+    wsdir = world.root / "ws"
+    good = FakeBehaviour(answer=answer_for)
+    cases: list[tuple[Path, str, FakeBehaviour]] = [
+        (write_task(world.root, "missing", dataset="reports@0123abcd"), "dataset: reports@", good),
+        (
+            write_task(world.root, "field", template={"prompt": "Report: {input} {place}"}),
+            "template.prompt: unknown template field {place}",
+            good,
+        ),
+        (
+            write_task(world.root, "stall"),
+            "no answer within 0.3 s (tried 2 times)",
+            FakeBehaviour(mode="stall", stall_s=1.0),
+        ),
+        (
+            write_task(world.root, "broken"),
+            "answer is not valid JSON",
+            FakeBehaviour(mode="malformed"),
+        ),
+        (write_task(world.root, "extra", solver_args={"k": 1}), "solver_args: unknown field", good),
+    ]  # fmt: skip
+    for task, message, behaviour in cases:
+        with openai_server(behaviour) as url:
+            res = cli(
+                "eval", "llm", task, "--endpoint", url, "--timeout", "0.3", "--retries", "1",
+                "--out", world.root / f"run-{task.stem}", cwd=wsdir, code=1,
+            )  # fmt: skip
+        assert message in res.stderr
+        assert str(task) in res.stderr or f"endpoint {url}" in res.stderr  # names the culprit
+        assert not (world.root / f"run-{task.stem}").exists()
+        if behaviour is good:
+            assert behaviour.requests == []  # checked before anything was sent
+    assert _runs(world) == 0
+    assert not [p for p in world.root.iterdir() if p.name.startswith(".run-")]
