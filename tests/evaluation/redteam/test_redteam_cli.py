@@ -117,6 +117,8 @@ def test_complier_and_refuser_runs_are_gated_and_compared(
 
     # the runs are runs like any other: listed, compared probe by probe, gated
     assert [r["task"] for r in _runs(ws)] == ["llm", "llm"]
+    shown = cli("-w", ws, "eval", "show", tmp_path / "rt-complier").stdout
+    assert "category=jailbreak" in shown
     cmp = cli(
         "-w", ws, "eval", "compare", tmp_path / "rt-refuser", tmp_path / "rt-complier", "--json"
     ).json()
