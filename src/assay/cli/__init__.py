@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "eval": "assay.cli.evaluation:eval_group",
     "model": "assay.cli.models:model",
     "prelabel": "assay.cli.prelabel:prelabel",
+    "train": "assay.cli.train:train",
     "project": "assay.cli.labeling:project",
     "user": "assay.cli.accounts:user",
     "token": "assay.cli.accounts:token",

@@ -1,34 +1,63 @@
-"""`assay model add|list|show`: the model registry."""
+"""`assay model add|list|show|export|verify`: the model registry."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from assay.cli._common import Env, json_option, pass_env, path_arg
 
+if TYPE_CHECKING:
+    from assay.domain.marking import Marking
+
+TASKS = [
+    "classification",
+    "detection",
+    "causal-lm",
+    "text-classification",
+    "token-classification",
+]
+
+as_option = click.option(
+    "--as",
+    "as_user",
+    help="Act as this user: models marked above their clearance are not there for them.",
+)
+
+
+def clearance_of(env: Env, as_user: str | None) -> Marking | None:
+    """The clearance of `--as USER` (None: the workspace owner, who sees everything)."""
+    if not as_user:
+        return None
+    from assay.labeling.users import get_user
+
+    ws = env.workspace()
+    with ws.db.read() as conn:
+        return get_user(ws, conn, as_user).clearance
+
 
 @click.group(name="model")
 def model() -> None:
-    """Register model files (ONNX, prediction files) with their lineage."""
+    """Register models (ONNX, prediction files, transformers/PEFT directories) with lineage."""
 
 
 @model.command()
 @click.argument("name")
+@click.argument("path", required=False, type=path_arg())
 @click.option(
     "--file",
     "file",
     type=path_arg(dir_okay=False),
-    required=True,
     help="An .onnx model, a COCO results .json, or a .csv/.parquet of probabilities.",
 )
 @click.option("--trained-on", help="Dataset revision it was trained on, NAME@REV (lineage).")
 @click.option(
     "--task",
-    type=click.Choice(["classification", "detection"]),
-    help="Check the file is of this task.",
+    type=click.Choice(TASKS),
+    help="Check the model is of this task (a directory whose config does not say: its task).",
 )
 @click.option("--classes", help="Class names in output order, comma-separated (ONNX).")
 @click.option(
@@ -40,23 +69,33 @@ def model() -> None:
 def add(
     env: Env,
     name: str,
-    file: Path,
+    path: Path | None,
+    file: Path | None,
     trained_on: str | None,
     task: str | None,
     classes: str | None,
     marking: str | None,
     as_json: bool,
 ) -> None:
-    """Register FILE as model NAME (a new version if NAME exists with another file)."""
+    """Register PATH as model NAME (a new version if NAME exists with other contents).
+
+    PATH is a model file (.onnx, COCO results .json, .csv/.parquet probabilities; also
+    --file) or a directory: a transformers model (config.json), a PEFT adapter
+    (adapter_config.json) or a classifier head from `assay train classifier`, with
+    safetensors weights. Every file is kept in the workspace with its sha256.
+    """
+    from assay.errors import InvalidInput
     from assay.models import add_model
 
+    if (path is None) == (file is None):
+        raise InvalidInput("give the model as PATH (a file or directory) or --file FILE")
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     info = add_model(
         env.workspace(),
         name,
-        file,
+        path or file or "",
         trained_on=trained_on,
-        task=task,  # type: ignore[arg-type]
+        task=task,
         classes=names,
         marking=marking,
     )
@@ -65,40 +104,103 @@ def add(
         return
     lineage = f", trained on {info.trained_on[:12]}" if info.trained_on else ""
     mark = info.details.get("marking", "")
+    files = f", {info.details['files']} files" if info.is_directory else ""
     env.say(
-        f"model {info.ref}: {info.kind} {info.task}, sha256 {info.sha256[:12]}{lineage}, "
+        f"model {info.ref}: {info.kind} {info.task}{files}, sha256 {info.sha256[:12]}{lineage}, "
         f"marked {mark}"
     )
 
 
 @model.command(name="list")
+@as_option
 @json_option
 @pass_env
-def list_(env: Env, as_json: bool) -> None:
-    """Every registered model version."""
+def list_(env: Env, as_user: str | None, as_json: bool) -> None:
+    """Every registered model version (with --as: those the user is cleared for)."""
     from assay.models import list_models
 
-    infos = list_models(env.workspace())
+    infos = list_models(env.workspace(), clearance_of(env, as_user))
     if as_json:
         env.emit_json([i.to_dict() for i in infos])
         return
-    table = Table("model", "kind", "task", "sha256", "trained on", "created")
+    table = Table("model", "kind", "task", "marking", "sha256", "trained on", "created")
     for i in infos:
-        table.add_row(i.ref, i.kind, i.task, i.sha256[:12], (i.trained_on or "-")[:12], i.created)
+        table.add_row(
+            i.ref,
+            i.kind,
+            i.task,
+            i.marking or "-",
+            i.sha256[:12],
+            (i.trained_on_spec or i.trained_on or "-")[:40],
+            i.created,
+        )
     env.console.print(table)
 
 
 @model.command()
 @click.argument("spec")
+@as_option
 @json_option
 @pass_env
-def show(env: Env, spec: str, as_json: bool) -> None:
+def show(env: Env, spec: str, as_user: str | None, as_json: bool) -> None:
     """One model: NAME (latest version) or NAME@VERSION."""
     from assay.models import get_model
 
-    info = get_model(env.workspace(), spec)
+    info = get_model(env.workspace(), spec, clearance_of(env, as_user))
     if as_json:
         env.emit_json(info.to_dict())
         return
     for key, value in info.to_dict().items():
         env.console.print(f"{key}: {value}", markup=False)
+
+
+@model.command()
+@click.argument("spec")
+@click.argument("out", type=click.Path(path_type=Path))
+@as_option
+@json_option
+@pass_env
+def export(env: Env, spec: str, out: Path, as_user: str | None, as_json: bool) -> None:
+    """Copy model SPEC's files (checked against their sha256) to the new folder OUT, with
+    MARKING.txt. With --as, a model above the user's clearance is not found."""
+    from assay.models import export_model
+
+    ws = env.workspace()
+    actor = f"user:{as_user}" if as_user else None
+    files = export_model(ws, spec, out, clearance=clearance_of(env, as_user), actor=actor)
+    if as_json:
+        env.emit_json({"model": spec, "out": str(out), "files": [str(f) for f in files]})
+        return
+    env.say(f"model {spec}: {len(files)} files written to {out}")
+
+
+@model.command()
+@click.argument("spec")
+@click.option(
+    "--dir",
+    "directory",
+    type=path_arg(file_okay=False),
+    help="Check this local copy (an export) instead of the workspace's stored files.",
+)
+@as_option
+@json_option
+@pass_env
+def verify(env: Env, spec: str, directory: Path | None, as_user: str | None, as_json: bool) -> None:
+    """Recompute model SPEC's lineage: every file against the manifest, lineage.json against
+    the registry, the base model's hash and the training rows' hash from the data commit.
+    Exits 1 naming each mismatch."""
+    from assay.errors import InvalidInput
+    from assay.models.lineage import verify_model
+
+    v = verify_model(
+        env.workspace(), spec, directory=directory, clearance=clearance_of(env, as_user)
+    )
+    if as_json:
+        env.emit_json(v.to_dict())
+    else:
+        for line in v.checked:
+            env.say(f"checked: {line}")
+    if not v.ok:
+        raise InvalidInput(f"model {v.model} does not verify:\n  " + "\n  ".join(v.problems))
+    if not as_json:
+        env.say(f"model {v.model}: verified")

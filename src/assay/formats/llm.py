@@ -14,7 +14,10 @@ region); a ``system`` metadata field becomes the system message. Preference pair
 ranking lists candidate indices best first). Every
 annotator's latest ranking counts: for each pair of candidates the share of annotators who
 put the majority's choice first is its agreement, and pairs below ``--min-agreement``
-(default 0.75) are dropped and counted.
+(default 0.75) are dropped and counted. Items without rankings give pairs from rated text
+answers: each annotation holding a free-text answer and a ``rating`` is one rated answer;
+of two different answers the one with the higher mean rating is chosen (ties are dropped
+and counted).
 
 Every export also writes ``lineage.json`` (dataset, commit id, sha256 of the rows file,
 rows, filters, marking, what was dropped) and ``MARKING.txt``. Only a commit can be
@@ -79,6 +82,35 @@ def _rankings(row: ExportRow) -> list[tuple[str, ...]]:
     return [tuple(r.ranking) for r in row.regions if r.kind == "ranking" and r.ranking]
 
 
+def _rated_answers(row: ExportRow) -> dict[str, float]:
+    """Each distinct free-text answer with the mean rating given with it (annotations that
+    hold both a text answer and a rating; each author's latest)."""
+    latest: dict[str, tuple[str, str, float]] = {}
+    for a in row.annotations:
+        if a.kind not in ("human", "review"):
+            continue
+        texts = [r.text for r in a.regions if r.kind == "text" and r.text]
+        ratings = [r.value for r in a.regions if r.kind == "rating" and r.value is not None]
+        if texts and ratings and (a.author not in latest or latest[a.author][0] <= a.created):
+            latest[a.author] = (a.created, texts[0], float(ratings[0]))
+    sums: dict[str, list[float]] = defaultdict(list)
+    for _, text, value in latest.values():
+        sums[text].append(value)
+    return {t: sum(v) / len(v) for t, v in sums.items()}
+
+
+def rated_pairs(rated: dict[str, float]) -> tuple[list[tuple[str, str]], int]:
+    """(chosen, rejected) for every two answers of different mean rating, and the number of
+    pairs dropped for an equal rating."""
+    kept, ties = [], 0
+    for a, b in combinations(sorted(rated), 2):
+        if rated[a] == rated[b]:
+            ties += 1
+        else:
+            kept.append((a, b) if rated[a] > rated[b] else (b, a))
+    return kept, ties
+
+
 def preference_pairs(
     rankings: list[tuple[str, ...]], min_agreement: float
 ) -> tuple[list[tuple[str, str, float]], int]:
@@ -134,7 +166,14 @@ def _records(bundle: ExportBundle, fmt: str) -> tuple[list[dict[str, Any]], dict
             continue
         rankings = _rankings(row)
         if not rankings:
-            bundle.dropped.add("text items without a ranking")
+            rated = _rated_answers(row)
+            if len(rated) < 2:
+                bundle.dropped.add("text items without a ranking or two rated answers")
+                continue
+            ranked_rows += 1
+            answer_pairs, ties = rated_pairs(rated)
+            bundle.dropped.add("answer pairs rated the same", ties)
+            out += [{"prompt": prompt, "chosen": c, "rejected": r} for c, r in answer_pairs]
             continue
         ranked_rows += 1
         n = max(len(r) for r in rankings)
@@ -153,11 +192,13 @@ def _records(bundle: ExportBundle, fmt: str) -> tuple[list[dict[str, Any]], dict
             out.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
     if fmt == "dpo" and ranked_rows == 0:
         raise InvalidInput(
-            f"{bundle.dataset}@{(bundle.revision or '')[:12]}: no ranking annotations to build "
-            "preference pairs from (--format dpo needs a ranking control's answers)"
+            f"{bundle.dataset}@{(bundle.revision or '')[:12]}: no ranking annotations or rated "
+            "text answers to build preference pairs from (--format dpo needs a ranking "
+            "control's answers, or text answers each given with a rating)"
         )
     filters: dict[str, Any] = {
-        "items": "text items with " + ("a ranking" if fmt == "dpo" else "a text answer of record")
+        "items": "text items with "
+        + ("a ranking or rated text answers" if fmt == "dpo" else "a text answer of record")
     }
     if fmt == "dpo":
         filters["min_agreement"] = min_agreement
@@ -208,4 +249,6 @@ def _codec(fmt: str, description: str) -> Codec:
 
 CHAT_CODEC = _codec("chat", "conversational messages JSONL for chat fine-tuning")
 SFT_CODEC = _codec("sft", "prompt/completion JSONL for supervised fine-tuning")
-DPO_CODEC = _codec("dpo", "prompt/chosen/rejected preference pairs from rankings")
+DPO_CODEC = _codec(
+    "dpo", "prompt/chosen/rejected preference pairs from rankings or rated text answers"
+)

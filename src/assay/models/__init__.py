@@ -1,5 +1,8 @@
 """Models: a registry of model files with lineage, and adapters evaluation can run.
 
+The registry also keeps directory models (transformers models, PEFT adapters, embedding
+classifier heads) file by file; `model_dir` materialises one for loading.
+
 Three kinds of model reach an evaluation run: prediction files (COCO results JSON, CSV or
 Parquet class probabilities), ONNX image classifiers and detectors (run with onnxruntime,
 the `eval` extra), and Python callables through the API (`CallableClassifier`,
@@ -22,7 +25,17 @@ from assay.models._types import (
     Task,
     gradient_of,
 )
-from assay.models.registry import ModelInfo, add_model, get_model, list_models, model_file
+from assay.models.registry import (
+    ModelInfo,
+    add_model,
+    export_model,
+    get_model,
+    list_models,
+    model_dir,
+    model_file,
+    model_manifest,
+    model_marking,
+)
 
 __all__ = [
     "CallableClassifier",
@@ -38,11 +51,15 @@ __all__ = [
     "ProbabilityTable",
     "Task",
     "add_model",
+    "export_model",
     "get_model",
     "gradient_of",
     "inspect_onnx",
     "list_models",
+    "model_dir",
     "model_file",
+    "model_manifest",
+    "model_marking",
     "prediction_format",
     "read_coco_results",
     "read_probabilities",

@@ -4,6 +4,13 @@ A name holds versions 1, 2, ...: adding a different file under a taken name make
 version; adding the same file again returns the version that has it. `NAME` means the latest
 version, `NAME@N` a given one.
 
+A model is one file (ONNX, a prediction file) or a directory (a transformers model, a PEFT
+adapter, an embedding classifier head: see `assay.models._directory`), kept file by file
+with a manifest whose sha256 is the version's. `model_dir` materialises a version for
+loading; `export_model` copies it out. A version's marking is the highest of its training
+data's (or the declared one, never lower); functions given a `clearance` below it answer
+exactly as for a model that does not exist (need-to-know).
+
 Example:
     >>> import tempfile, pathlib
     >>> from assay import Workspace
@@ -19,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,15 +37,19 @@ from sqlalchemy import func, select
 from assay import audit
 from assay.domain.labels import canonical_json
 from assay.errors import InvalidInput, NotFound
+from assay.models._directory import describe_directory, manifest_bytes, manifest_of
 from assay.models._predictions import prediction_format, read_coco_results, read_probabilities
 from assay.models._types import Task
+from assay.store.blobs import sha256_file
 from assay.store.schema import models_table
 from assay.timeutil import now_iso
 
 if TYPE_CHECKING:
+    from assay.domain.marking import Marking
     from assay.workspace import Workspace
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_IN_MEMORY = 64 << 20  # files up to this size are read whole; larger ones are streamed
 
 
 @dataclass(frozen=True)
@@ -46,9 +59,9 @@ class ModelInfo:
     id: str
     name: str
     version: int
-    kind: str  # onnx | predictions
-    task: Task
-    format: str  # onnx | coco-json | csv | parquet
+    kind: str  # onnx | predictions | transformers | peft-adapter | embedding-head
+    task: str  # classification | detection | causal-lm | text-classification | ...
+    format: str  # onnx | coco-json | csv | parquet | directory
     sha256: str
     size: int
     file_name: str
@@ -63,6 +76,22 @@ class ModelInfo:
     def ref(self) -> str:
         """``NAME@VERSION``."""
         return f"{self.name}@{self.version}"
+
+    @property
+    def is_directory(self) -> bool:
+        """A directory model (its `sha256` is its manifest's)."""
+        return self.format == "directory"
+
+    @property
+    def marking(self) -> str:
+        """The marking recorded at registration (see `model_marking` for the rendered one)."""
+        return str(self.details.get("marking", ""))
+
+    @property
+    def lineage(self) -> dict[str, Any] | None:
+        """The training record of a model assay trained, else None."""
+        value = self.details.get("lineage")
+        return value if isinstance(value, dict) else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields plus `ref`."""
@@ -130,34 +159,47 @@ def add_model(
     file: str | Path,
     *,
     trained_on: str | None = None,
-    task: Task | None = None,
+    task: str | None = None,
     classes: list[str] | None = None,
     marking: str | None = None,
+    lineage: dict[str, Any] | None = None,
 ) -> ModelInfo:
-    """Register a model file (ONNX or prediction file) under `name`.
+    """Register a model file (ONNX or prediction file) or model directory under `name`.
 
     Args:
         ws: The workspace.
         name: Letters, digits, ``.``, ``_`` and ``-``.
-        file: An ``.onnx`` model, a COCO results ``.json``, or a ``.csv`` / ``.parquet``
-            table of class probabilities.
+        file: An ``.onnx`` model, a COCO results ``.json``, a ``.csv`` / ``.parquet``
+            table of class probabilities, or a directory: a transformers model, a PEFT
+            adapter or an embedding classifier head (`assay.models._directory`).
         trained_on: ``DATASET@REV`` it was trained on; stored as the commit id (lineage).
-        task: Check the file is of this task.
+        task: Check the file is of this task (directories: say it when the config does not).
         classes: Class names in output order (ONNX models without a ``classes`` property).
         marking: The model's marking; default the highest marking of `trained_on`'s items
             (the lowest level without lineage). Never below the training data's.
+        lineage: The training record (`assay train`), kept in the version's details.
 
     Raises:
-        InvalidInput: Bad name or unreadable file. NotFound: unknown dataset or revision.
+        InvalidInput: Bad name, unreadable file, not a model directory.
+        NotFound: unknown dataset or revision.
     """
     if not _NAME.match(name):
         raise InvalidInput(
             f"model name {name!r}: use letters, digits, '.', '_' and '-' (no '@' or spaces)"
         )
     path = Path(file)
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such file")
-    desc = _describe(path, task, classes)
+    manifest: list[dict[str, Any]] | None = None
+    if path.is_dir():
+        desc = describe_directory(path, task)
+        manifest = manifest_of(path)
+    elif path.is_file():
+        if task not in (None, "classification", "detection"):
+            raise InvalidInput(f"{path}: --task {task} is for model directories, not files")
+        desc = _describe(path, task, classes)  # type: ignore[arg-type]
+    else:
+        raise InvalidInput(f"{path}: no such file or directory")
+    if classes and manifest is not None:
+        desc["classes"] = classes
     commit_id = None
     data_marking = ws.scheme.parse("")
     if trained_on:
@@ -171,7 +213,15 @@ def add_model(
             f"({ws.scheme.render(data_marking)}); a model's marking is at least its data's"
         )
     desc["details"]["marking"] = ws.scheme.render(mark)
-    data = path.read_bytes()
+    if lineage is not None:
+        desc["details"]["lineage"] = lineage
+    if manifest is not None:
+        data = manifest_bytes(manifest)
+        desc["details"]["files"] = len(manifest)
+        size = sum(int(f["size"]) for f in manifest)
+    else:
+        data = path.read_bytes()
+        size = len(data)
     sha = hashlib.sha256(data).hexdigest()
     with ws.db.begin() as conn:
         same = conn.execute(
@@ -183,6 +233,8 @@ def add_model(
             select(func.max(models_table.c.version)).where(models_table.c.name == name)
         ).scalar()
         version = int(latest or 0) + 1
+        if manifest is not None:
+            _store_files(ws, path, manifest)
         ws.blobs.put_bytes(data)
         row = {
             "id": hashlib.sha256(f"{name}@{version}:{sha}".encode()).hexdigest(),
@@ -192,7 +244,7 @@ def add_model(
             "task": desc["task"],
             "format": desc["format"],
             "sha256": sha,
-            "size": len(data),
+            "size": size,
             "file_name": path.name,
             "classes": canonical_json(desc["classes"]),
             "trained_on": commit_id,
@@ -220,17 +272,48 @@ def add_model(
         )
 
 
-def list_models(ws: Workspace) -> list[ModelInfo]:
-    """Every registered version, by name then version."""
+def _store_files(ws: Workspace, root: Path, manifest: list[dict[str, Any]]) -> None:
+    """Every file of a directory model into the blob store (large ones streamed), checked
+    against the manifest while copying: a file changed since it was hashed is refused."""
+    staged = []
+    for f in manifest:
+        src = root / f["path"]
+        if ws.blobs.exists(f["sha256"]):
+            continue
+        if f["size"] <= _IN_MEMORY:
+            data = src.read_bytes()
+            if hashlib.sha256(data).hexdigest() != f["sha256"]:
+                raise InvalidInput(f"{src}: changed while it was being registered")
+            ws.blobs.put_bytes(data)
+            continue
+        if sha256_file(src) != f["sha256"]:
+            raise InvalidInput(f"{src}: changed while it was being registered")
+        staged.append(ws.blobs.stage_file(str(src), f["sha256"]))
+    if staged:
+        ws.blobs.make_durable(staged)
+        ws.blobs.publish_many(staged)
+
+
+def list_models(ws: Workspace, clearance: Marking | None = None) -> list[ModelInfo]:
+    """Every registered version, by name then version (those `clearance` allows)."""
     with ws.db.read() as conn:
         rows = conn.execute(
             select(models_table).order_by(models_table.c.name, models_table.c.version)
         ).all()
-    return [_row_to_info(r) for r in rows]
+    infos = [_row_to_info(r) for r in rows]
+    return [i for i in infos if _cleared(ws, i, clearance)]
 
 
-def get_model(ws: Workspace, spec: str) -> ModelInfo:
-    """`NAME` (latest version) or `NAME@VERSION`."""
+def _cleared(ws: Workspace, info: ModelInfo, clearance: Marking | None) -> bool:
+    return clearance is None or ws.scheme.allows(clearance, ws.scheme.parse(info.marking))
+
+
+def get_model(ws: Workspace, spec: str, clearance: Marking | None = None) -> ModelInfo:
+    """`NAME` (latest version) or `NAME@VERSION`.
+
+    With `clearance`, a version marked above it is NotFound with the same message as a
+    missing one (need-to-know); `NAME` alone then means the latest version it allows.
+    """
     name, _, ver = spec.partition("@")
     q = select(models_table).where(models_table.c.name == name)
     if ver:
@@ -238,14 +321,16 @@ def get_model(ws: Workspace, spec: str) -> ModelInfo:
             raise InvalidInput(f"model {spec!r}: the version after '@' is a number, e.g. {name}@2")
         q = q.where(models_table.c.version == int(ver))
     with ws.db.read() as conn:
-        row = conn.execute(q.order_by(models_table.c.version.desc())).first()
-    if row is None:
-        raise NotFound(f"no model {spec!r}; register it with `assay model add {name} --file ...`")
-    return _row_to_info(row)
+        rows = conn.execute(q.order_by(models_table.c.version.desc())).all()
+    for row in rows:
+        info = _row_to_info(row)
+        if _cleared(ws, info, clearance):
+            return info
+    raise NotFound(f"no model {spec!r}; register it with `assay model add {name} PATH`")
 
 
 def model_file(ws: Workspace, info: ModelInfo) -> Path:
-    """Where the registered file lives in the blob store (checked against its sha256)."""
+    """Where the registered file lives in the blob store (a directory model: its manifest)."""
     path = ws.blobs.path(info.sha256)
     if not path.is_file():
         raise NotFound(f"model {info.ref}: its file {info.sha256[:12]} is missing from the store")
@@ -254,4 +339,109 @@ def model_file(ws: Workspace, info: ModelInfo) -> Path:
 
 def model_marking(ws: Workspace, info: ModelInfo) -> str:
     """The model's marking (kept in its details; versions registered before: the lowest)."""
-    return ws.scheme.render(ws.scheme.parse(str(info.details.get("marking", ""))))
+    return ws.scheme.render(ws.scheme.parse(info.marking))
+
+
+def model_manifest(ws: Workspace, info: ModelInfo) -> list[dict[str, Any]]:
+    """A directory model's ``[{"path", "sha256", "size"}]``, checked against its sha256."""
+    if not info.is_directory:
+        raise InvalidInput(f"model {info.ref} is a single {info.format} file, not a directory")
+    data = model_file(ws, info).read_bytes()
+    if hashlib.sha256(data).hexdigest() != info.sha256:
+        raise InvalidInput(f"model {info.ref}: its stored manifest does not match its sha256")
+    manifest: list[dict[str, Any]] = json.loads(data)
+    return manifest
+
+
+def model_dir(ws: Workspace, model: str | ModelInfo, clearance: Marking | None = None) -> Path:
+    """A local directory holding the model version's files, ready for ``from_pretrained``.
+
+    Materialised once under the workspace's ``cache/models/`` (each file checked against its
+    sha256 while it is written); later calls check that every file is there with its size.
+    A single-file model gives a directory with that one file. `clearance` below the model's
+    marking: NotFound, as for a missing model.
+    """
+    info = get_model(ws, model, clearance) if isinstance(model, str) else model
+    if not _cleared(ws, info, clearance):
+        raise NotFound(
+            f"no model {info.ref!r}; register it with `assay model add {info.name} PATH`"
+        )
+    files: list[dict[str, Any]] = (
+        model_manifest(ws, info)
+        if info.is_directory
+        else [{"path": info.file_name, "sha256": info.sha256, "size": info.size}]
+    )
+    target = Path(ws.root) / "cache" / "models" / info.sha256
+    if target.is_dir() and all(
+        (target / f["path"]).is_file() and (target / f["path"]).stat().st_size == f["size"]
+        for f in files
+    ):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{info.sha256[:12]}-", dir=target.parent))
+    try:
+        for f in files:
+            dest = tmp / f["path"]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            src = ws.blobs.path(f["sha256"])
+            if not src.is_file():
+                raise NotFound(
+                    f"model {info.ref}: its file {f['path']} ({f['sha256'][:12]}) is missing "
+                    "from the store"
+                )
+            shutil.copyfile(src, dest)
+            if sha256_file(dest) != f["sha256"]:
+                raise InvalidInput(
+                    f"model {info.ref}: stored {f['path']} does not match its sha256 "
+                    f"{f['sha256'][:12]} (run `assay model verify {info.ref}`)"
+                )
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.replace(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return target
+
+
+def export_model(
+    ws: Workspace,
+    spec: str,
+    out: str | Path,
+    *,
+    clearance: Marking | None = None,
+    actor: str | None = None,
+) -> list[Path]:
+    """Copy a model version's files to `out` (a new or empty folder) with ``MARKING.txt``.
+
+    Raises:
+        NotFound: no such model, or one marked above `clearance` (the same message).
+        InvalidInput: `out` is a file or a folder with files in it.
+    """
+    info = get_model(ws, spec, clearance)
+    out_dir = Path(out)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise InvalidInput(f"{out_dir}: exists and is not an empty folder; nothing written")
+    src = model_dir(ws, info, clearance)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.resolve().parent))
+    try:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        mark = model_marking(ws, info)
+        (tmp / "MARKING.txt").write_text(
+            f"{mark}\nmodel {info.ref} sha256 {info.sha256}\n", encoding="utf-8"
+        )
+        if out_dir.exists():
+            out_dir.rmdir()
+        tmp.replace(out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    with ws.db.begin() as conn:
+        audit.append(
+            conn,
+            actor or ws.actor,
+            "model.export",
+            f"model:{info.ref}",
+            {"sha256": info.sha256, "out": str(out_dir), "marking": model_marking(ws, info)},
+        )
+    return sorted(p for p in out_dir.rglob("*") if p.is_file())

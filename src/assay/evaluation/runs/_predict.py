@@ -103,6 +103,11 @@ def from_predictions(ws: Workspace, path: Path) -> Source:
 def from_registry(ws: Workspace, spec: str) -> Source:
     """A registered model (`NAME` or `NAME@VERSION`)."""
     info = get_model(ws, spec)
+    if info.kind not in ("predictions", "onnx"):
+        raise InvalidInput(
+            f"model {info.ref} is a {info.kind} {info.task} model; an evaluation run takes an "
+            "ONNX image model or a prediction file"
+        )
     path = model_file(ws, info)
     if hashlib.sha256(path.read_bytes()).hexdigest() != info.sha256:
         raise InvalidInput(f"model {info.ref}: stored file does not match its sha256 {info.sha256}")
@@ -111,9 +116,10 @@ def from_registry(ws: Workspace, spec: str) -> Source:
     else:
         from assay.models import OnnxClassifier, OnnxDetector
 
-        cls = OnnxDetector if info.task == "detection" else OnnxClassifier
+        task: Task = "detection" if info.task == "detection" else "classification"
+        cls = OnnxDetector if task == "detection" else OnnxClassifier
         adapter = cls(path, list(info.classes), info.ref)
-        src = Source("onnx", info.name, info.task, list(adapter.classes), adapter=adapter)
+        src = Source("onnx", info.name, task, list(adapter.classes), adapter=adapter)
     src.sha256, src.model_id, src.ref, src.name = info.sha256, info.id, info.ref, info.name
     src.file = info.file_name
     return src

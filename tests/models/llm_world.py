@@ -1,0 +1,125 @@
+"""A tiny Llama-architecture model and a labelled flood-report dataset to fine-tune it on.
+
+The model (about 100k parameters) is built from a `LlamaConfig` with a word-level tokenizer
+trained here on the reports, so the code path that trains a user's real model runs in
+seconds. The task is learnable: each report's answer is the hazard it describes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from assay.domain.labels import Region
+from assay.domain.schema import LabelSchema
+from assay.labeling import Workflow, add_user, create_project, next_task, submit
+from assay.labeling.pull import pull
+from assay.workspace import Workspace
+
+SCHEMA = """
+title: Hazard reports
+controls:
+  - name: answer
+    type: text
+  - name: preference
+    type: ranking
+    candidates_field: responses
+"""
+HAZARDS = {
+    "flood": ["water over the road", "river rising at the bridge", "basement flooded"],
+    "fire": ["smoke from the mill roof", "grass fire near the depot", "flames in the school"],
+    "collapse": ["wall fell on the street", "bridge deck cracked", "roof caved in at the hall"],
+}
+REPORTS = [
+    {
+        "text": f"report : {what} . hazard :",
+        "answer": hazard,
+        "responses": [hazard, "unknown"],
+    }
+    for hazard, whats in HAZARDS.items()
+    for what in whats
+]
+PASSWORD = "flood-watch-2026"
+
+
+@dataclass
+class LlmWorld:
+    ws: Workspace
+    base: Path
+    spec: str  # reports@<commit>
+    commit: str
+
+
+def tiny_llama(path: Path, texts: list[str]) -> Path:
+    """Save a randomly initialised 2-layer Llama and its word-level tokenizer to `path`."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(
+        texts, trainers.WordLevelTrainer(special_tokens=["<pad>", "<unk>", "<s>", "</s>"])
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+    )
+    config = LlamaConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
+        # Wide initial weights give peaked next-token distributions, so LoRA's small changes
+        # move the loss within a few steps (the default 0.02 leaves every logit near 0).
+        initializer_range=0.4,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(str(path), safe_serialization=True)
+    fast.save_pretrained(str(path))
+    return path
+
+
+def labelled_reports(ws: Workspace, folder: Path, marking: str = "CUI") -> str:
+    """Ingest REPORTS, have an annotator answer and rank each, pull and commit; the commit id."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "reports.jsonl").write_text(
+        "".join(
+            json.dumps({"text": r["text"], "responses": r["responses"]}) + "\n" for r in REPORTS
+        )
+    )
+    ws.ingest([folder], marking=marking)
+    ws.create_dataset("reports")
+    ws.add_items("reports", "media_type~text/*")
+    schema = LabelSchema.from_yaml_text(SCHEMA, "schema.yaml")
+    create_project(ws, "hazards", schema, "reports", Workflow(overlap=1))
+    user = add_user(ws, "ana", "annotator", marking, PASSWORD)
+    by_text = {r["text"]: r for r in REPORTS}
+    while (lease := next_task(ws, user, "hazards")) is not None:
+        report = by_text[lease.item["text"]]
+        regions = [
+            Region(kind="text", control="answer", text=str(report["answer"])),
+            Region(kind="ranking", control="preference", ranking=("0", "1")),
+        ]
+        submit(ws, user, lease.task_id, str(uuid.uuid4()), regions)
+    pull(ws, "reports", "hazards", "latest")
+    return ws.commit("reports", "hazards answered and ranked").id
+
+
+def build(root: Path) -> LlmWorld:
+    ws = Workspace.init(root / "ws")
+    commit = labelled_reports(ws, root / "reports")
+    texts = [str(r["text"]) + " " + " ".join(map(str, r["responses"])) for r in REPORTS]
+    base = tiny_llama(root / "tiny-llama", texts)
+    return LlmWorld(ws, base, f"reports@{commit[:12]}", commit)
