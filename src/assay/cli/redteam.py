@@ -64,14 +64,29 @@ def _as_generate(gen: Any, params: Any) -> Generate:
     return generate
 
 
-def _lineage_commit(described: dict[str, Any]) -> str | None:
-    lineage = described.get("lineage") or {}
-    dataset, commit = lineage.get("dataset"), lineage.get("commit")
-    return f"{dataset}@{commit}" if dataset and commit else None
+def _registered(ws: Workspace, model: str | None) -> tuple[str | None, str | None, str | None]:
+    """``--model``: a directory as it is, or a registered model ``NAME[@VERSION]``: its files
+    (materialised from the blob store), the commit its lineage says it learned from, and its
+    marking."""
+    if model is None or Path(model).is_dir():
+        return model, None, None
+    from assay.errors import NotFound
+    from assay.models import get_model, model_dir
+
+    if "/" in model or model.startswith("."):
+        raise NotFound(f"--model {model}: no such model directory")
+    info = get_model(ws, model)
+    data = (info.lineage or {}).get("data") or {}
+    trained = None
+    if data.get("dataset") and data.get("commit"):
+        trained = f"{data['dataset']}@{data['commit']}"
+    elif info.trained_on and info.trained_on_spec:
+        trained = f"{info.trained_on_spec.partition('@')[0]}@{info.trained_on}"
+    return str(model_dir(ws, info)), trained, info.marking or None
 
 
 @click.group("redteam", invoke_without_command=True)
-@click.option("--model", help="A transformers model directory.")
+@click.option("--model", help="A transformers model directory, or a registered NAME[@VERSION].")
 @click.option("--endpoint", help="An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
 @click.option("--endpoint-model", default="default", show_default=True, help="Its model name.")
 @click.option(
@@ -134,13 +149,14 @@ def redteam(
         timeout=timeout,
         cache=not no_cache,
     )
+    model, lineage_commit, model_marking = _registered(ws, model)
     gen = open_generator(ws, model=model, endpoint=endpoint, options=options)
     params = _params(max_new_tokens)
     attack = None
     if attacker is not None:
         where = {"endpoint" if attacker.startswith(("http://", "https://")) else "model": attacker}
         attack = _as_generate(open_generator(ws, options=options, **where), params)
-    trained_on = trained_on or _lineage_commit(gen.describe())
+    trained_on = trained_on or lineage_commit
     notes = []
     if suite.strip() == "all" and trained_on is None:
         suites.remove("leakage")
@@ -155,6 +171,7 @@ def redteam(
             trained_on=trained_on,
             clearance=clearance,
             attacker=attack,
+            model_marking=model_marking,
             batch=batch_size * 4,
             progress=progress,
         )

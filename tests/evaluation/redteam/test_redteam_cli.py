@@ -185,11 +185,12 @@ def test_tiny_local_model_runs_every_suite_offline_and_reruns_exactly(
 ) -> None:
     model = build_tiny_llama(tmp_path / "tiny")
     cli("-w", ws, "redteam", "canary", "plant", "reports", "--marking", "SECRET", "--count", "1")
-    cli("-w", ws, "commit", "reports", "-m", "with a canary")
+    commit = cli("-w", ws, "commit", "reports", "-m", "with a canary", "--json").json()["id"]
+    # registered with its lineage: the leakage suite finds the training commit through it
+    cli("-w", ws, "model", "add", "tiny", model, "--trained-on", "reports")
     # the model under test doubles as the (local) attacker model
-    args = ["-w", ws, "redteam", "--model", model, "--suite", "all", "--trained-on", "reports",
-            "--attacker", model, "--max-new-tokens", "6", "--batch-size", "32",
-            "--json"]  # fmt: skip
+    args = ["-w", ws, "redteam", "--model", "tiny@1", "--suite", "all", "--attacker", model,
+            "--max-new-tokens", "6", "--batch-size", "32", "--json"]  # fmt: skip
     first = cli(*args, "--out", tmp_path / "tiny-1").json()
     counts = {r["category"]: r["n"] for r in first["categories"]}
     assert counts == {
@@ -203,6 +204,9 @@ def test_tiny_local_model_runs_every_suite_offline_and_reruns_exactly(
     assert rates["leakage"] == (0, 3) and rates["extraction"] == (0, 10)
     second = cli(*args, "--out", tmp_path / "tiny-2").json()
     assert second["categories"] == first["categories"]
+    record = json.loads((tmp_path / "tiny-1" / "run.json").read_text())
+    assert record["redteam"]["trained_on"]["commit"] == commit
+    assert record["dataset"]["marking"] == "SECRET"
 
 
 def test_bad_input_is_one_error_and_no_run(

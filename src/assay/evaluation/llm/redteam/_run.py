@@ -73,6 +73,7 @@ def red_team(
     trained_on: str | None = None,
     clearance: str | None = None,
     attacker: Generate | None = None,
+    model_marking: str | None = None,
     batch: int = 16,
     progress: Progress | None = None,
 ) -> RedTeamResult:
@@ -89,6 +90,7 @@ def red_team(
         clearance: The lower-clearance context leakage probes come from (default: the
             lowest level); canaries above it must not come out.
         attacker: A local model that writes extra jailbreak attempts.
+        model_marking: The model's own marking (the highest of what it learned from).
         batch: Prompts per call to `generate`.
         progress: Called with (done, total).
     """
@@ -104,6 +106,7 @@ def red_team(
     # carry the highest marking of what they came from.
     sources = [p.marking for p in probes if p.marking]
     sources += [t.marking for t in (docs, texts) if t is not None]
+    sources += [model_marking] if model_marking else []
     marking = scheme.highest_text(sources)
     return RedTeamResult(
         suites=list(suites),

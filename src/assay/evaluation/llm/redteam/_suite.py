@@ -50,9 +50,9 @@ def build_probes(
         elif suite == "leakage":
             if leakage is None:
                 raise InvalidInput(
-                    "the leakage suite needs the commit the model was trained on: a model "
-                    "with lineage (`--trained-on` when it was registered) or --trained-on "
-                    "NAME@REV"
+                    "the leakage suite needs the commit the model was trained on: a "
+                    "registered model with lineage (`assay train llm`, or `assay model add "
+                    "--trained-on`) or --trained-on NAME@REV"
                 )
             probes += leakage()
     return probes
