@@ -34,7 +34,15 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_llama(path: Path, *, seed: int = 0, chat_template: bool = False) -> Path:
+def build_tiny_llama(
+    path: Path,
+    *,
+    seed: int = 0,
+    chat_template: bool = False,
+    hidden: int = 32,
+    layers: int = 2,
+    vocab: int = 300,
+) -> Path:
     """Write a tiny LlamaForCausalLM and its BPE tokenizer (trained here) into `path`."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -44,7 +52,7 @@ def build_tiny_llama(path: Path, *, seed: int = 0, chat_template: bool = False) 
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=300,
+        vocab_size=vocab,
         special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
@@ -61,9 +69,9 @@ def build_tiny_llama(path: Path, *, seed: int = 0, chat_template: bool = False) 
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(fast),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         num_key_value_heads=2,
         max_position_embeddings=512,

@@ -71,8 +71,8 @@ def test_whole_eval_runs_with_the_network_refused(run_cli: RunCli, world: World)
         "TRANSFORMERS_OFFLINE": "0",
     }
     res = run_cli(
-        "eval", "llm", task, "--model", model, "--out", world.root / "sealed-run", "--samples", "6", "--json",
-        cwd=world.root / "ws", env=env,
+        "eval", "llm", task, "--model", model, "--out", world.root / "sealed-run",
+        "--samples", "6", "--json", cwd=world.root / "ws", env=env,
     )  # fmt: skip
     assert log.read_text() == ""
     out = res.json()
