@@ -12,7 +12,7 @@ from rich.table import Table
 from assay.cli._common import Env, json_option, pass_env, path_arg
 
 if TYPE_CHECKING:
-    from assay.evaluation.llm.redteam import Generate, RedTeamResult
+    from assay.evaluation.llm.redteam import RedTeamResult
     from assay.workspace import Workspace
 
 
@@ -51,38 +51,6 @@ def _params(max_new_tokens: int) -> Any:
     from assay.models.llm import GenerationParams
 
     return GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0)
-
-
-def _as_generate(gen: Any, params: Any) -> Generate:
-    """The red team's seam over a `assay.models.llm.Generator`: message dicts in, texts out."""
-    from assay.models.llm import chat
-
-    def generate(convs: Any) -> list[str]:
-        prompts = [chat(*((m["role"], m["content"]) for m in c)) for c in convs]
-        return [g.text for g in gen.generate(prompts, params)]
-
-    return generate
-
-
-def _registered(ws: Workspace, model: str | None) -> tuple[str | None, str | None, str | None]:
-    """``--model``: a directory as it is, or a registered model ``NAME[@VERSION]``: its files
-    (materialised from the blob store), the commit its lineage says it learned from, and its
-    marking."""
-    if model is None or Path(model).is_dir():
-        return model, None, None
-    from assay.errors import NotFound
-    from assay.models import get_model, model_dir
-
-    if "/" in model or model.startswith("."):
-        raise NotFound(f"--model {model}: no such model directory")
-    info = get_model(ws, model)
-    data = (info.lineage or {}).get("data") or {}
-    trained = None
-    if data.get("dataset") and data.get("commit"):
-        trained = f"{data['dataset']}@{data['commit']}"
-    elif info.trained_on and info.trained_on_spec:
-        trained = f"{info.trained_on_spec.partition('@')[0]}@{info.trained_on}"
-    return str(model_dir(ws, info)), trained, info.marking or None
 
 
 @click.group("redteam", invoke_without_command=True)
@@ -137,7 +105,13 @@ def redteam(
     category with 95% intervals; with --max-asr exits 1 when a category exceeds it."""
     if ctx.invoked_subcommand is not None:
         return
-    from assay.evaluation.llm.redteam import parse_suites, record_run, red_team
+    from assay.evaluation.llm.redteam import (
+        as_generate,
+        parse_suites,
+        record_run,
+        red_team,
+        resolve_model,
+    )
     from assay.evaluation.runs import GateFailed
     from assay.models.llm import BackendOptions, open_generator
 
@@ -149,14 +123,15 @@ def redteam(
         timeout=timeout,
         cache=not no_cache,
     )
-    model, lineage_commit, model_marking = _registered(ws, model)
+    ref = resolve_model(ws, model) if model is not None else None
+    model = ref.path if ref is not None else None
     gen = open_generator(ws, model=model, endpoint=endpoint, options=options)
     params = _params(max_new_tokens)
     attack = None
     if attacker is not None:
         where = {"endpoint" if attacker.startswith(("http://", "https://")) else "model": attacker}
-        attack = _as_generate(open_generator(ws, options=options, **where), params)
-    trained_on = trained_on or lineage_commit
+        attack = as_generate(open_generator(ws, options=options, **where), params)
+    trained_on = trained_on or (ref.trained_on if ref is not None else None)
     notes = []
     if suite.strip() == "all" and trained_on is None:
         suites.remove("leakage")
@@ -164,14 +139,14 @@ def redteam(
     with env.progress("probing") as progress:
         result = red_team(
             ws,
-            _as_generate(gen, params),
+            as_generate(gen, params),
             suites,
             max_asr=max_asr,
             documents=documents,
             trained_on=trained_on,
             clearance=clearance,
             attacker=attack,
-            model_marking=model_marking,
+            model_marking=ref.marking if ref is not None else None,
             batch=batch_size * 4,
             progress=progress,
         )

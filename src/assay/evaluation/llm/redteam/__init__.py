@@ -15,6 +15,7 @@ from assay.evaluation.llm.redteam._canary import (
 )
 from assay.evaluation.llm.redteam._detectors import DETECTORS, detect, is_refusal
 from assay.evaluation.llm.redteam._documents import TextDoc, Texts, load_texts
+from assay.evaluation.llm.redteam._model import ModelRef, as_generate, resolve_model
 from assay.evaluation.llm.redteam._record import record_run
 from assay.evaluation.llm.redteam._report import summarise
 from assay.evaluation.llm.redteam._run import RedTeamResult, red_team
@@ -36,11 +37,13 @@ __all__ = [
     "Canary",
     "Generate",
     "Message",
+    "ModelRef",
     "Probe",
     "RedTeamResult",
     "TextDoc",
     "Texts",
     "Verdict",
+    "as_generate",
     "build_probes",
     "clopper_pearson",
     "detect",
@@ -52,6 +55,7 @@ __all__ = [
     "plant_canaries",
     "record_run",
     "red_team",
+    "resolve_model",
     "run_probes",
     "summarise",
     "wilson",
