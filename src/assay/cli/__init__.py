@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "token": "assay.cli.accounts:token",
     "serve": "assay.cli.server:serve",
     "serve-model": "assay.cli.serve_model:serve_model",
+    "redteam": "assay.cli.redteam:redteam",
 }
 
 
