@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "user": "assay.cli.accounts:user",
     "token": "assay.cli.accounts:token",
     "serve": "assay.cli.server:serve",
+    "picture": "assay.cli.pictures:picture",
     "feed": "assay.cli.feeds:feed",
 }
 

@@ -414,7 +414,28 @@ derived = Table(
     sqlite_with_rowid=False,
 )
 
-SCHEMA_VERSION = 8
+# --- pictures: versioned sets of fused entities (schema version 9) ----------------------------
+
+# A picture's versions, each content-identified like a commit; the entities are one canonical
+# JSON blob in the blob store. The head is the version with the highest seq.
+picture_versions = Table(
+    "picture_versions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("picture", String(200), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("parent", String(64)),
+    Column("created", String(40), nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("entities_blob", String(64), nullable=False),
+    Column("stats", Text, nullable=False),
+    Column("marking", String(256), nullable=False, default=""),
+    Column("sources", Text, nullable=False, default="[]"),
+    UniqueConstraint("picture", "seq"),
+)
+
+SCHEMA_VERSION = 9
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -460,6 +481,10 @@ def _add_signatures_and_expiry(conn: Connection) -> None:
             conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
+def _add_pictures(conn: Connection) -> None:
+    picture_versions.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
@@ -468,6 +493,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: _add_declared_markings,
     6: _add_derived,
     7: _add_signatures_and_expiry,
+    8: _add_pictures,
 }
 
 
