@@ -6,7 +6,7 @@ from lxml import etree
 from taky.cot import models
 
 from assay.feeds.cot import delete_event, entity_event
-from conftest import make_entity, schema
+from feed_peers import make_entity, schema
 
 
 def test_entity_event_is_valid_cot_and_taky_reads_every_field() -> None:

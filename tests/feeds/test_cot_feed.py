@@ -9,7 +9,7 @@ from lxml import etree
 from assay.domain.marking import MarkingScheme
 from assay.feeds.publish import Feed, Subscription
 from assay.feeds.sinks import open_sink
-from conftest import CotClient, Taky, UdpListener, make_entity, schema
+from feed_peers import CotClient, Taky, UdpListener, make_entity, schema
 
 SCHEME = MarkingScheme.default()
 

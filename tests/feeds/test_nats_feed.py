@@ -11,7 +11,7 @@ import nats
 from assay.domain.marking import MarkingScheme
 from assay.feeds.publish import Feed, Subscription
 from assay.feeds.sinks import open_sink, stream_name
-from conftest import Nats, make_entity
+from feed_peers import Nats, make_entity
 
 SCHEME = MarkingScheme.default()
 

@@ -55,6 +55,7 @@ def feed(
     rises above it. CoT destinations get a full refresh on every (re)connection; NATS
     subjects resume where the stream stands.
     """
+    from assay.errors import AssayError
     from assay.feeds.follow import follow, parse_destination, start_feed
     from assay.feeds.publish import PublishStats
 
@@ -79,7 +80,7 @@ def feed(
         try:
             fd = await start_feed(ws, name, parsed, stale_s=stale_s)
         except OSError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise AssayError(str(exc)) from exc
         if not once:
             env.say(f"feeding {name} to {len(parsed)} destination(s) (Ctrl-C stops)")
         try:

@@ -86,7 +86,7 @@ def entity_event(
     remarks = ET.SubElement(detail, "remarks")
     remarks.text = _remarks(entity)
     ET.SubElement(detail, "marking", {"text": entity.marking or "UNCLASSIFIED"})
-    return ET.tostring(ev, encoding="utf-8", xml_declaration=False)
+    return bytes(ET.tostring(ev, encoding="utf-8", xml_declaration=False))
 
 
 def delete_event(
@@ -108,12 +108,14 @@ def delete_event(
         },
     )
     ET.SubElement(
-        ev, "point", {"lat": "0.0", "lon": "0.0", "hae": "0.0", "ce": "9999999.0", "le": "9999999.0"}
+        ev,
+        "point",
+        {"lat": "0.0", "lon": "0.0", "hae": "0.0", "ce": "9999999.0", "le": "9999999.0"},
     )
     detail = ET.SubElement(ev, "detail")
     ET.SubElement(detail, "link", {"uid": uid, "relation": "none", "type": cot_type})
     ET.SubElement(detail, "__forcedelete")
-    return ET.tostring(ev, encoding="utf-8", xml_declaration=False)
+    return bytes(ET.tostring(ev, encoding="utf-8", xml_declaration=False))
 
 
 def _remarks(e: Entity) -> str:

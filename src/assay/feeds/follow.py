@@ -8,6 +8,7 @@ picture's head and publishes whenever it moves on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,8 +112,6 @@ async def follow(
                 on_publish(f"{name}@{head.seq}", stats)
         if once:
             break
-        try:
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-        except asyncio.TimeoutError:
-            pass
     return versions

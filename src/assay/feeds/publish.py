@@ -149,7 +149,7 @@ class Feed:
                 continue
             try:
                 await sub.sink.send(self.picture, updates)
-            except (OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError) as exc:
                 # The peer holds an unknown part of this batch: refresh it in full next time.
                 log.warning("%s: %s; a full refresh follows", sub.sink.label, exc)
                 sub.sent = None

@@ -16,6 +16,7 @@ restarted feed sends only what the stream lacks and durable consumers resume wit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import socket
@@ -75,24 +76,31 @@ def _cot_bytes(picture: str, u: Update, stale_s: float) -> bytes:
 
 
 class CotTcpSink:
-    """CoT to a TAK server over TCP; reconnects, and then refreshes in full."""
+    """CoT to a TAK server over TCP; reconnects, and then refreshes in full.
+
+    A TAK server also routes other clients' events to this socket; they are read and dropped,
+    and `close` half-closes and waits for the server's end: a socket closed with unread data
+    is reset, and the server would lose what it had not yet read from us.
+    """
 
     def __init__(self, host: str, port: int, *, stale_s: float = 300.0) -> None:
         self.label = f"tcp://{host}:{port}"
         self.host, self.port, self.stale_s = host, port, stale_s
         self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         await self._connect()
 
     async def _connect(self) -> asyncio.StreamWriter:
         try:
-            _, writer = await asyncio.wait_for(
+            reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), timeout=5
             )
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise OSError(f"cannot reach the TAK server at {self.label}: {exc}") from exc
         self._writer = writer
+        self._reading = asyncio.create_task(_discard(reader))
         return writer
 
     async def held(self) -> dict[str, str] | None:
@@ -105,19 +113,36 @@ class CotTcpSink:
         try:
             writer.write(b"".join(_cot_bytes(picture, u, self.stale_s) for u in updates))
             await asyncio.wait_for(writer.drain(), timeout=10)
-        except (OSError, asyncio.TimeoutError):
-            writer.close()
-            self._writer = None
+        except (TimeoutError, OSError):
+            await self.close()
             raise
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            try:
-                await self._writer.wait_closed()
-            except OSError:
-                pass
-            self._writer = None
+        writer, reading = self._writer, self._reading
+        self._writer = self._reading = None
+        if writer is None:
+            return
+        try:
+            if writer.can_write_eof() and not writer.is_closing():
+                writer.write_eof()
+            if reading is not None:
+                await asyncio.wait_for(asyncio.shield(reading), timeout=10)
+        except (TimeoutError, OSError):
+            pass
+        finally:
+            if reading is not None:
+                reading.cancel()
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    try:
+        while await reader.read(65536):
+            pass
+    except OSError:
+        return
 
 
 class CotUdpSink:
@@ -175,12 +200,14 @@ class NatsSink:
             from nats.js.api import StreamConfig
             from nats.js.errors import NotFoundError
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise MissingExtra("NATS feeds need the feeds extra: pip install 'assay[feeds]'") from exc
+            raise MissingExtra(
+                "NATS feeds need the feeds extra: pip install 'assay[feeds]'"
+            ) from exc
         try:
             self._nc = await nats.connect(
                 self.server, connect_timeout=5, max_reconnect_attempts=3, allow_reconnect=True
             )
-        except (OSError, asyncio.TimeoutError, nats.errors.NoServersError) as exc:
+        except (TimeoutError, OSError, nats.errors.NoServersError) as exc:
             raise OSError(f"cannot reach NATS at {self.server}: {exc}") from exc
         self._js = self._nc.jetstream()
         config = StreamConfig(
