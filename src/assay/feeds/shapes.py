@@ -58,7 +58,7 @@ def entity_feature(e: Entity) -> dict[str, Any]:
     props = entity_payload(e)
     props.pop("lon")
     props.pop("lat")
-    props.pop("track")
+    props["track"] = [[p.lon, p.lat] for p in e.track]
     return {
         "type": "Feature",
         "id": e.id,
