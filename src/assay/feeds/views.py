@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 from sqlalchemy import select
 
 from assay.domain.entity import Entity, Picture
+from assay.domain.labels import payload_from_json
 from assay.errors import InvalidInput, NotFound
 from assay.feeds.cot import entity_event
 from assay.feeds.publish import Feed, QueueSink, Subscription, visible
@@ -132,10 +133,9 @@ def entity_detail(ws: Workspace, clearance: Marking, spec: str, entity_id: str) 
         ).all()
     for a in anns:
         if a.item_id in frames:
-            payload = json.loads(a.payload)
-            regions = payload.get("regions", []) if isinstance(payload, dict) else []
             frames[a.item_id]["regions"].extend(
-                {**r, "annotation": a.id, "author": a.author} for r in regions
+                {**r.model_dump(mode="json"), "annotation": a.id, "author": a.author}
+                for r in payload_from_json(a.payload)
             )
     return {
         "picture": pic.name,
@@ -158,8 +158,9 @@ async def sse_stream(
 ) -> AsyncIterator[str]:
     """Server-sent events of picture `name` at `clearance`: first every entity the reader
     may see (``upsert``, a GeoJSON feature each), then what changed with every new version
-    (``upsert`` and ``remove``), each version closed by a ``version`` event with its number and
-    marking. Ends after `seconds` (the browser's EventSource reconnects and refreshes)."""
+    (``upsert`` and ``remove``), each version closed by a ``version`` event with its number,
+    the highest marking of what the reader got, and the workspace's levels in order. Ends
+    after `seconds` (the browser's EventSource reconnects and refreshes)."""
     sink = QueueSink()
     feed = Feed(name, ws.scheme, [Subscription(sink, clearance)])
     last: str | None = None
@@ -179,7 +180,12 @@ async def sse_stream(
                     else:
                         data = json.dumps({"id": u.entity_id})
                         yield f"id: {pic.seq}\nevent: remove\ndata: {data}\n\n"
-            info = {"version": pic.seq, "marking": _marking(ws, mine), "entities": len(mine)}
+            info = {
+                "version": pic.seq,
+                "marking": _marking(ws, mine),
+                "entities": len(mine),
+                "levels": list(ws.scheme.levels),
+            }
             yield f"id: {pic.seq}\nevent: version\ndata: {json.dumps(info)}\n\n"
         if seconds is not None and loop.time() - started >= seconds:
             return
