@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "serve": "assay.cli.server:serve",
     "picture": "assay.cli.pictures:picture",
     "feed": "assay.cli.feeds:feed",
+    "sitrep": "assay.cli.sitrep:sitrep",
 }
 
 
