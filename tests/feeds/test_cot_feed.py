@@ -96,3 +96,26 @@ def test_a_restarted_feed_refreshes_tak_clients_in_full(taky: Taky, cot_client: 
     events = cot_client.wait_for(42)
     assert len(events) == 42
     assert {e.uid for e in events[12:]} == {f"assay.flood.{e.id}" for e in world}
+
+
+def test_update_sends_only_the_named_entities_and_removes_one_that_rose(
+    taky: Taky, cot_client: CotClient
+) -> None:
+    world = [make_entity(i) for i in range(5)]
+
+    async def run() -> None:
+        sub = Subscription(open_sink(f"tcp://127.0.0.1:{taky.port}"), SCHEME.parse("CUI"))
+        feed = Feed("flood", SCHEME, [sub])
+        await feed.open()
+        assert (await feed.publish(world)).sent == 5
+        moved = world[1].model_copy(update={"lat": world[1].lat + 0.001})
+        risen = world[2].model_copy(update={"marking": "SECRET"})
+        stats = await feed.update([moved, risen])
+        assert (stats.sent, stats.removed, stats.unchanged) == (1, 1, 0)
+        assert set(sub.sent or {}) == {world[i].id for i in (0, 1, 3, 4)}
+        await feed.close()
+
+    asyncio.run(run())
+    events = cot_client.wait_for(7)
+    assert [e.etype for e in events[5:]] == ["a-u-G-E-V-C", "t-x-d-d"]
+    assert events[5].uid.endswith(world[1].id)

@@ -125,7 +125,16 @@ class Feed:
             await sub.sink.close()
 
     async def publish(self, found: Sequence[Entity]) -> PublishStats:
-        """Send each subscription what changed for it; see the module docstring."""
+        """Send each subscription what changed for it; see the module docstring. `found` is
+        the whole picture: an entity a subscription was sent that is not in it is removed."""
+        return await self._send(found, whole=True)
+
+    async def update(self, changed: Sequence[Entity]) -> PublishStats:
+        """Send the entities that changed (a tracker's live output after one scan); entities
+        not named stay as they are. One rising above a clearance is removed there."""
+        return await self._send(changed, whole=False)
+
+    async def _send(self, found: Sequence[Entity], *, whole: bool) -> PublishStats:
         stats = PublishStats()
         prints = {e.id: fingerprint(e) for e in found}
         for sub in self.subs:
@@ -142,7 +151,8 @@ class Feed:
                     stats.unchanged += 1
                     continue
                 updates.append(Update("upsert", e.id, e, fp, e.cot_type))
-            for eid in sorted(set(sub.sent) - seen):
+            gone = set(sub.sent) - seen if whole else {e.id for e in found} & set(sub.sent) - seen
+            for eid in sorted(gone):
                 ctype = sub.cot_types.get(eid, "a-u-G")
                 updates.append(Update("remove", eid, None, sub.sent[eid], ctype))
             if not updates:
