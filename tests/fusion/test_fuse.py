@@ -215,3 +215,34 @@ def test_cli_simulate_and_fuse_with_truth(
     assert doc["picture"]["seq"] == 1 and doc["entities"] == acc["fused"]["tracks"]
     shown = cli("picture", "show", "cli", "--json", cwd=ws.root.parent).json()
     assert len(shown["entities"]) == doc["entities"]
+
+
+def test_model_source_reads_a_registered_models_prelabels(world: tuple[Workspace, Path]) -> None:
+    from assay.domain.schema import LabelSchema
+    from assay.labeling import create_project
+    from assay.labeling.prelabel import prelabel
+    from assay.models import add_model
+    from evaluation.runs.runs_world import onnx_detector
+
+    ws, sc = world
+    ws.create_dataset("frames-a")
+    assert ws.add_items("frames-a", "name~flight-a.ts#t=1?.*") == 20  # 10.0 s .. 19.5 s
+    schema = LabelSchema.from_yaml_text(
+        "title: Survey\ncontrols:\n  - name: label\n    type: boxes\n"
+        "    labels: [vehicle, person]\n",
+        "survey.yaml",
+    )
+    create_project(ws, "frames-a", schema, "frames-a")
+    # The same box on every frame (model input 32x32, scaled to the 320x240 frames).
+    add_model(ws, "det", onnx_detector(sc.parent / "det.onnx", [(14, 14, 2, 2)], [0.8], [0],
+                                       ["vehicle", "person"]))  # fmt: skip
+    assert prelabel(ws, "frames-a", "det").regions == 20
+    result = fuse(ws, "from-model", ["model:det"])
+    (e,) = result.entities
+    assert e.label == "vehicle" and e.detections == 20
+    assert e.provenance.models == ("model:det@1",) and len(e.provenance.annotations) == 20
+    assert e.provenance.sources == ("model:det",) and e.marking == "UNCLASSIFIED"
+    # The frame's centre moves east with the drone at 2 m/s, and so does the fixed box.
+    assert 1.0 < e.velocity[0] < 3.0 and abs(e.velocity[1]) < 1.0
+    with pytest.raises(NotFound, match="made no detections"):
+        fuse(ws, "from-model", ["model:other"])
