@@ -131,7 +131,7 @@ def test_provenance_and_marking_of_every_entity(world: tuple[Workspace, Path]) -
 def test_report_far_from_tracks_is_a_new_entity_and_tracks_file_fuses(
     world: tuple[Workspace, Path], tmp_path: Path
 ) -> None:
-    ws, sc = world
+    ws, _ = world
     report = tmp_path / "reports.jsonl"
     text = "Two people stranded on a roof east of the water tower."
     report.write_text(json.dumps({
