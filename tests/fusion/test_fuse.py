@@ -134,18 +134,29 @@ def test_report_far_from_tracks_is_a_new_entity_and_tracks_file_fuses(
     ws, _ = world
     report = tmp_path / "reports.jsonl"
     text = "Two people stranded on a roof east of the water tower."
-    report.write_text(json.dumps({
-        "id": "r9", "time": "2026-07-25T17:20:05Z", "text": text, "lon": -95.3600,
-        "lat": 29.7650, "cep_m": 20, "marking": "CUI",
-        "spans": [{"start": 4, "end": 10, "label": "person"}],
-    }) + "\n")  # fmt: skip
+    report.write_text(
+        json.dumps(
+            {
+                "id": "r9",
+                "time": "2026-07-25T17:20:05Z",
+                "text": text,
+                "lon": -95.3600,
+                "lat": 29.7650,
+                "cep_m": 20,
+                "marking": "CUI",
+                "spans": [{"start": 4, "end": 10, "label": "person"}],
+            }
+        )
+        + "\n"
+    )
     tracks = tmp_path / "tracks.csv"
     with tracks.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["time", "track_id", "lon", "lat", "label", "sigma_m"])
         for k in range(10):
-            w.writerow([f"2026-07-25T17:20:{k:02d}Z", "boat-7", -95.3550 + k * 1e-5, 29.7700,
-                        "boat", 3])  # fmt: skip
+            w.writerow(
+                [f"2026-07-25T17:20:{k:02d}Z", "boat-7", -95.3550 + k * 1e-5, 29.7700, "boat", 3]
+            )
     result = fuse(ws, "mixed", [f"reports:{report}", f"tracks:{tracks}"])
     by_label = {e.label: e for e in result.entities}
     person = by_label["person"]
@@ -193,8 +204,16 @@ def test_bad_input_one_clear_error_nothing_saved(
     assert "no such file" in err.stderr
     truth = tmp_path / "truth.csv"
     truth.write_text("time,id,label,lon,lat\n2026-07-25T17:20:00Z,a,person,x,1\n")
-    err = cli("fuse", "broken", "--from", f"predictions:{sc}/detections.jsonl",
-              "--truth", truth, cwd=root, code=1)  # fmt: skip
+    err = cli(
+        "fuse",
+        "broken",
+        "--from",
+        f"predictions:{sc}/detections.jsonl",
+        "--truth",
+        truth,
+        cwd=root,
+        code=1,
+    )
     assert "truth.csv, line 2" in err.stderr
     cli("log", "broken", cwd=root, code=1)
 
@@ -208,8 +227,16 @@ def test_cli_simulate_and_fuse_with_truth(
     again = tmp_path / "again"
     cli("simulate", "scenario", again, "--no-media", "--seed", "3")
     assert (out / "detections.jsonl").read_bytes() == (again / "detections.jsonl").read_bytes()
-    doc = cli("fuse", "cli", "--from", f"predictions:{out}/detections.jsonl",
-              "--truth", out / "truth.csv", "--json", cwd=ws.root.parent).json()  # fmt: skip
+    doc = cli(
+        "fuse",
+        "cli",
+        "--from",
+        f"predictions:{out}/detections.jsonl",
+        "--truth",
+        out / "truth.csv",
+        "--json",
+        cwd=ws.root.parent,
+    ).json()
     acc = doc["accuracy"]
     assert acc["fused"]["idf1"] > acc["unfused"]["idf1"]
     assert doc["picture"]["seq"] == 1 and doc["entities"] == acc["fused"]["tracks"]
@@ -234,8 +261,11 @@ def test_model_source_reads_a_registered_models_prelabels(world: tuple[Workspace
     )
     create_project(ws, "frames-a", schema, "frames-a")
     # The same box on every frame (model input 32x32, scaled to the 320x240 frames).
-    add_model(ws, "det", onnx_detector(sc.parent / "det.onnx", [(14, 14, 2, 2)], [0.8], [0],
-                                       ["vehicle", "person"]))  # fmt: skip
+    add_model(
+        ws,
+        "det",
+        onnx_detector(sc.parent / "det.onnx", [(14, 14, 2, 2)], [0.8], [0], ["vehicle", "person"]),
+    )
     assert prelabel(ws, "frames-a", "det").regions == 20
     result = fuse(ws, "from-model", ["model:det"])
     (e,) = result.entities
@@ -246,3 +276,32 @@ def test_model_source_reads_a_registered_models_prelabels(world: tuple[Workspace
     assert 1.0 < e.velocity[0] < 3.0 and abs(e.velocity[1]) < 1.0
     with pytest.raises(NotFound, match="made no detections"):
         fuse(ws, "from-model", ["model:other"])
+    # People accept the boxes as labels of record and commit: the labels source reads them.
+    from sqlalchemy import select
+
+    from assay.domain.labels import Region
+    from assay.store.schema import annotations_table as ann_t
+    from assay.versioning import LabelRecord
+
+    with ws.db.read() as conn:
+        rows = conn.execute(select(ann_t.c.id, ann_t.c.item_id, ann_t.c.payload)).all()
+    records = [
+        LabelRecord(
+            r.item_id,
+            [
+                Region(kind="box", label="vehicle", box=tuple(b["box"]))
+                for b in json.loads(r.payload)
+            ],
+            annotation_ids=[r.id],
+            authors=["user:ana"],
+        )
+        for r in rows
+    ]
+    ws.set_labels("frames-a", records)
+    commit = ws.commit("frames-a", "reviewed boxes", author="user:ana")
+    (h,) = fuse(ws, "from-labels", ["labels:frames-a"]).entities
+    assert h.provenance.commits == (commit.id,) and len(h.provenance.annotations) == 20
+    assert h.provenance.sources == ("labels:frames-a",) and h.detections == 20
+    assert h.confidence > e.confidence  # people's labels are trusted more than the model's
+    with pytest.raises(NotFound):
+        fuse(ws, "from-labels", ["labels:nothing"])

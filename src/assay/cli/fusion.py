@@ -17,7 +17,8 @@ from assay.errors import require
     "sources",
     multiple=True,
     metavar="KIND:WHAT",
-    help="A source: predictions:FILE, model:NAME[@VERSION], reports:FILE, tracks:FILE "
+    help="A source: predictions:FILE, model:NAME[@VERSION], labels:DATASET[@REV], "
+    "reports:FILE, tracks:FILE "
     "(CSV or Parquet). Repeat for several.",
 )
 @click.option("--since", help="Only what was seen at or after this time (ISO 8601).")

@@ -7,6 +7,8 @@ Sources (`KIND:WHAT`):
                        ``score`` (default 1), ``model`` (``model:NAME@VERSION``, optional)
     model:NAME[@VER]   the detections a registered model made on workspace items
                        (`assay prelabel`): the annotations it authored
+    labels:DATASET[@REV]  the boxes of a dataset commit's labels of record (people's labels;
+                       the newest commit by default)
     reports:FILE       JSON Lines of field reports: ``id``, ``time``, ``text``, ``lon``,
                        ``lat``, ``cep_m`` (default 50), ``spans`` [{start, end, label}],
                        ``marking`` (optional)
@@ -37,10 +39,16 @@ if TYPE_CHECKING:
 
 __all__ = ["Mention", "Observation", "Source", "parse_source", "read_source"]
 
-KINDS = ("predictions", "model", "reports", "tracks")
+KINDS = ("predictions", "model", "labels", "reports", "tracks")
 # How far a source is trusted when nothing measured says otherwise (a model without an
 # evaluation run, a person's field report, another system's tracks).
-DEFAULT_RELIABILITY = {"predictions": 0.7, "model": 0.7, "reports": 0.6, "tracks": 0.8}
+DEFAULT_RELIABILITY = {
+    "predictions": 0.7,
+    "model": 0.7,
+    "labels": 0.9,
+    "reports": 0.6,
+    "tracks": 0.8,
+}
 GEOREG_SIGMA_M = 3.0  # telemetry's georegistration error, added to the pixel error
 PIXEL_SIGMA = 1.5
 
@@ -52,7 +60,7 @@ class Source:
 
     @property
     def name(self) -> str:
-        what = self.what if self.kind == "model" else Path(self.what).name
+        what = self.what if self.kind in ("model", "labels") else Path(self.what).name
         return f"{self.kind}:{what}"
 
 
@@ -97,7 +105,7 @@ def parse_source(spec: str) -> Source:
         raise InvalidInput(
             f"bad source {spec!r}: expected KIND:WHAT with KIND one of {', '.join(KINDS)}"
         )
-    if kind != "model" and not Path(what).is_file():
+    if kind not in ("model", "labels") and not Path(what).is_file():
         raise InvalidInput(f"source {spec!r}: no such file {what}")
     return Source(kind, what)
 
@@ -112,6 +120,8 @@ def read_source(
         obs = _model(ws, src)
     elif src.kind == "tracks":
         obs = _tracks(ws, src)
+    elif src.kind == "labels":
+        obs = _labels(ws, src)
     else:
         mentions = _reports(ws, src)
         return [], [m for m in mentions if since is None or m.time >= since]
@@ -246,6 +256,8 @@ def _detection(
     key: str,
     annotation: str | None,
     models: dict[str, tuple[float | None, str | None, str]],
+    commit: str | None = None,
+    annotations: tuple[str, ...] = (),
 ) -> Observation:
     ref = _field(row, "item", str, where)
     label = _field(row, "label", str, where)
@@ -267,9 +279,10 @@ def _detection(
         reliability, run, model_marking = models[author]
     prov = Provenance(
         items=(frame.id,),
-        annotations=(annotation,) if annotation else (),
+        annotations=(annotation,) if annotation else tuple(sorted(annotations)),
         models=(author,) if author else (),
         eval_runs=(run,) if run else (),
+        commits=(commit,) if commit else (),
         sources=(src.name,),
     )
     marking = ws.scheme.highest_text([frame.marking, model_marking])
@@ -329,6 +342,37 @@ def _model(ws: Workspace, src: Source) -> list[Observation]:
             }
             where = f"annotation {r.id}"
             out.append(_detection(ws, src, frames, row, where, f"{r.id}:{k}", r.id, models))
+    return out
+
+
+def _labels(ws: Workspace, src: Source) -> list[Observation]:
+    from assay.versioning import revision_rows
+
+    rev = ws.resolve(src.what, default_head=True)
+    if rev.commit is None:
+        raise NotFound(f"source labels:{src.what}: the dataset has no commits yet")
+    with ws.db.read() as conn:
+        rows = revision_rows(conn, ws.blobs, rev, ["item_id", "labels", "annotation_ids"])
+    frames, models, out = _Frames(ws), {}, []  # type: ignore[var-annotated]
+    for r in rows.to_pylist():
+        boxes = [g for g in json.loads(r["labels"] or "[]") if g.get("kind") == "box"]
+        for k, region in enumerate(boxes):
+            row = {"item": r["item_id"], "label": region.get("label"), "box": region.get("box")}
+            where = f"labels:{src.what}, item {r['item_id'][:12]}"
+            out.append(
+                _detection(
+                    ws,
+                    src,
+                    frames,
+                    row,
+                    where,
+                    f"{src.name}:{r['item_id']}:{k}",
+                    None,
+                    models,
+                    commit=rev.commit.id,
+                    annotations=tuple(r["annotation_ids"] or ()),
+                )
+            )
     return out
 
 
