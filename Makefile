@@ -23,6 +23,11 @@ $(VENV)/.active: pyproject.toml $(VENV)/.dev
 	$(BIN)/pip install -q -e '.[active,dev]'
 	touch $@
 
+# Fusion (Stone Soup, motmetrics): after torch, so nothing here can pull another torch build.
+$(VENV)/.fusion: pyproject.toml $(VENV)/.active
+	$(BIN)/pip install -q -e '.[fusion,active,dev]'
+	touch $@
+
 # datumaro (the format library CVAT is built on) reads assay's CVAT and MOT exports in the tests;
 # it pins older pandas, Pillow and pyarrow than assay's, so it lives in its own environment.
 DATUMARO := .venv-datumaro
@@ -75,7 +80,7 @@ $(LS_VENV)/.ready:
 labelstudio: $(LS_VENV)/.ready
 
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
-unit: $(VENV)/.dev $(VENV)/.active browser natsserver labelstudio $(DATUMARO)/.done
+unit: $(VENV)/.dev $(VENV)/.active $(VENV)/.fusion browser natsserver labelstudio $(DATUMARO)/.done
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 test: lint typecheck unit

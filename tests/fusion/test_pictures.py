@@ -17,11 +17,18 @@ RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
 
 def entity(eid: str, lon: float, label: str = "vehicle", **kw: object) -> Entity:
     base: dict[str, object] = {
-        "id": eid, "label": label, "lon": lon, "lat": 29.76, "covariance": (4.0, 0.0, 4.0),
-        "first_seen": "2026-07-25T17:20:00Z", "last_seen": "2026-07-25T17:20:05Z",
-        "confidence": 0.8, "status": "confirmed", "marking": "UNCLASSIFIED",
+        "id": eid,
+        "label": label,
+        "lon": lon,
+        "lat": 29.76,
+        "covariance": (4.0, 0.0, 4.0),
+        "first_seen": "2026-07-25T17:20:00Z",
+        "last_seen": "2026-07-25T17:20:05Z",
+        "confidence": 0.8,
+        "status": "confirmed",
+        "marking": "UNCLASSIFIED",
         "provenance": Provenance(items=("i1",), models=("model:det@1",)),
-    }  # fmt: skip
+    }
     base.update(kw)
     return Entity.model_validate(base)
 
@@ -45,8 +52,11 @@ def test_save_log_load_and_diff(ws: Workspace) -> None:
     assert pictures.entities(ws, pictures.load(ws, "flood")) == sorted(second, key=lambda e: e.id)
     _, _, changes = pictures.diff_pictures(ws, "flood@1", "flood@2")
     assert [(c.kind, c.entity) for c in changes] == [
-        ("moved", "a"), ("lost", "b"), ("reclassified", "c"), ("appeared", "d"),
-    ]  # fmt: skip
+        ("moved", "a"),
+        ("lost", "b"),
+        ("reclassified", "c"),
+        ("appeared", "d"),
+    ]
     assert changes == diff_entities(first, second)
 
 

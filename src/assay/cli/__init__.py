@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "token": "assay.cli.accounts:token",
     "serve": "assay.cli.server:serve",
     "picture": "assay.cli.pictures:picture",
+    "fuse": "assay.cli.fusion:fuse",
+    "simulate": "assay.cli.fusion:simulate",
     "feed": "assay.cli.feeds:feed",
     "sitrep": "assay.cli.sitrep:sitrep",
 }

@@ -27,9 +27,13 @@ def render_diff(env: Env, name: str, rev_a: str, rev_b: str, as_json: bool) -> N
     a, b, changes = pictures.diff_pictures(env.workspace(), f"{name}@{rev_a}", spec_b)
     if as_json:
         env.emit_json(
-            {"from": a.id, "to": b.id, "marking": env.workspace().scheme.highest_text(
-                [a.marking, b.marking]), "changes": [c.to_dict() for c in changes]}
-        )  # fmt: skip
+            {
+                "from": a.id,
+                "to": b.id,
+                "marking": env.workspace().scheme.highest_text([a.marking, b.marking]),
+                "changes": [c.to_dict() for c in changes],
+            }
+        )
         return
     env.say(f"{name}@{a.seq} -> {name}@{b.seq}: {len(changes)} change(s)")
     for c in changes:
@@ -60,9 +64,11 @@ def show(env: Env, spec: str, as_json: bool) -> None:
     found = pictures.entities(ws, pic)
     if as_json:
         env.emit_json(
-            {"picture": pic.model_dump(mode="json"),
-             "entities": [e.model_dump(mode="json") for e in found]}
-        )  # fmt: skip
+            {
+                "picture": pic.model_dump(mode="json"),
+                "entities": [e.model_dump(mode="json") for e in found],
+            }
+        )
         return
     env.console.print(f"[bold]{pic.marking or 'UNMARKED'}[/]")
     env.say(f"{pic.name}@{pic.seq} ({pic.id[:12]}): {len(found)} entities")

@@ -95,12 +95,19 @@ def save(
         pic = Picture(id=Picture.make_id(header), **header)
         conn.execute(
             picture_versions.insert().values(
-                id=pic.id, picture=name, seq=pic.seq, parent=pic.parent, created=pic.created,
-                author=pic.author, message=message, entities_blob=blob,
-                stats=canonical_json(all_stats), marking=marking,
+                id=pic.id,
+                picture=name,
+                seq=pic.seq,
+                parent=pic.parent,
+                created=pic.created,
+                author=pic.author,
+                message=message,
+                entities_blob=blob,
+                stats=canonical_json(all_stats),
+                marking=marking,
                 sources=canonical_json(list(sources)),
             )
-        )  # fmt: skip
+        )
         audit.append(
             conn,
             ws.actor,
@@ -207,7 +214,15 @@ def _head(conn: Connection, name: str) -> Picture | None:
 def _picture(r: Row[tuple[object, ...]]) -> Picture:
     m = r._mapping
     return Picture(
-        id=m["id"], name=m["picture"], seq=m["seq"], parent=m["parent"], created=m["created"],
-        author=m["author"], message=m["message"], entities_blob=m["entities_blob"],
-        stats=json.loads(m["stats"]), marking=m["marking"], sources=tuple(json.loads(m["sources"])),
-    )  # fmt: skip
+        id=m["id"],
+        name=m["picture"],
+        seq=m["seq"],
+        parent=m["parent"],
+        created=m["created"],
+        author=m["author"],
+        message=m["message"],
+        entities_blob=m["entities_blob"],
+        stats=json.loads(m["stats"]),
+        marking=m["marking"],
+        sources=tuple(json.loads(m["sources"])),
+    )
