@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit browser labelstudio bench clean
+.PHONY: demo test lint typecheck unit browser natsserver labelstudio bench clean
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ $(VENV)/.active: pyproject.toml $(VENV)/.dev
 # `assay train llm` (TRL, PEFT, transformers) on the same CPU torch, installed above.
 $(VENV)/.train: pyproject.toml $(VENV)/.active
 	$(BIN)/pip install -q torch==2.13.0 'setuptools>=77.0.3,<81' -e '.[train,serve,active,dev]'
+	touch $@
+
+# Fusion (Stone Soup, motmetrics): after torch, so nothing here can pull another torch build.
+$(VENV)/.fusion: pyproject.toml $(VENV)/.active
+	$(BIN)/pip install -q -e '.[fusion,active,dev]'
 	touch $@
 
 # datumaro (the format library CVAT is built on) reads assay's CVAT and MOT exports in the tests;
@@ -53,6 +58,12 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The feed tests start their own nats-server (Debian's package) with JetStream.
+natsserver:
+	@command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || { \
+		echo "installing Debian's nats-server for the feed tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }
+
 # A real Label Studio for the interoperability tests (tests/formats/ls_server.py), in its own
 # environment since its pins clash with ours. Its database is migrated once here, offline (no
 # analytics, Sentry or version check; outbound HTTP goes to a closed local port; `version`
@@ -74,7 +85,8 @@ $(LS_VENV)/.ready:
 labelstudio: $(LS_VENV)/.ready
 
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
-unit: $(VENV)/.dev $(VENV)/.active $(VENV)/.train browser labelstudio $(DATUMARO)/.done
+unit: $(VENV)/.dev $(VENV)/.active $(VENV)/.train $(VENV)/.fusion browser natsserver labelstudio \
+		$(DATUMARO)/.done
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 test: lint typecheck unit

@@ -15,6 +15,13 @@ from typing import Any
 
 import pytest
 from denials_pages import PAGE_DENIALS
+from picture_denials import (
+    deny_picture_cot,
+    deny_picture_entities,
+    deny_picture_entity,
+    deny_picture_lattice,
+    deny_picture_stream,
+)
 from sensor_denials import deny_map_layers, deny_save_tracks, deny_video, deny_videos
 
 from assay.server import Settings, create_app
@@ -319,6 +326,11 @@ DENIALS: dict[tuple[str, str], Deny] = {
     ("GET", "/api/v1/projects/{project}/videos/{video_id}"): deny_video,
     ("POST", "/api/v1/projects/{project}/videos/{video_id}/tracks"): deny_save_tracks,
     ("GET", "/api/v1/map/layers"): deny_map_layers,
+    ("GET", "/api/v1/pictures/{name}/entities"): deny_picture_entities,
+    ("GET", "/api/v1/pictures/{name}/entities/{entity_id}"): deny_picture_entity,
+    ("GET", "/api/v1/pictures/{name}/lattice"): deny_picture_lattice,
+    ("GET", "/api/v1/pictures/{name}/cot"): deny_picture_cot,
+    ("GET", "/api/v1/pictures/{name}/stream"): deny_picture_stream,
     **PAGE_DENIALS,  # the data manager and the explorer
 }
 

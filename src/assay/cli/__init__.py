@@ -42,6 +42,11 @@ COMMANDS: dict[str, str] = {
     "serve": "assay.cli.server:serve",
     "serve-model": "assay.cli.serve_model:serve_model",
     "redteam": "assay.cli.redteam:redteam",
+    "picture": "assay.cli.pictures:picture",
+    "fuse": "assay.cli.fusion:fuse",
+    "simulate": "assay.cli.fusion:simulate",
+    "feed": "assay.cli.feeds:feed",
+    "sitrep": "assay.cli.sitrep:sitrep",
 }
 
 

@@ -335,8 +335,13 @@ def commit(env: Env, name: str, message: str, author: str | None, as_json: bool)
 @json_option
 @pass_env
 def log(env: Env, name: str, as_json: bool) -> None:
-    """History of NAME, newest first."""
+    """History of NAME (a dataset or a picture), newest first."""
     ws = env.workspace()
+    if _is_picture(env, name):
+        from assay.cli.pictures import render_log
+
+        render_log(env, name, as_json)
+        return
     commits = ws.log(name)
     if as_json:
         env.emit_json([c.to_dict() for c in commits])
@@ -389,12 +394,25 @@ def tag(env: Env, name: str, rev: str, tag_name: str, as_json: bool) -> None:
 @json_option
 @pass_env
 def diff(env: Env, name: str, rev_a: str, rev_b: str, as_json: bool) -> None:
-    """Label-level differences between two revisions of NAME (REV_B defaults to WORKING)."""
+    """Label-level differences between two revisions of NAME (REV_B defaults to WORKING).
+
+    For a picture: entities appeared, moved, lost and reclassified (WORKING is its newest)."""
+    if _is_picture(env, name):
+        from assay.cli.pictures import render_diff
+
+        render_diff(env, name, rev_a, rev_b, as_json)
+        return
     d = env.workspace().diff(name, rev_a, rev_b)
     if as_json:
         env.emit_json(d.to_dict())
     else:
         _render_diff(env, d)
+
+
+def _is_picture(env: Env, name: str) -> bool:
+    from assay.fusion.pictures import is_picture
+
+    return is_picture(env.workspace(), name)
 
 
 def _warn_dropped(env: Env, what: str, dropped: dict[str, int]) -> None:

@@ -196,3 +196,28 @@ class MapLayers(Open):
     tracks: dict[str, Any] = Field(description="GeoJSON FeatureCollection")
     scenes: list[Any]
     dropped: dict[str, int]
+
+
+class EntityFeatures(Open):
+    type: Literal["FeatureCollection"]
+    picture: str
+    version: int
+    marking: str
+    features: list[dict[str, Any]] = Field(description="GeoJSON Point features, one per entity")
+
+
+class EntityDetail(Open):
+    picture: str
+    version: int
+    marking: str
+    feature: dict[str, Any]
+    lattice: dict[str, Any]
+    provenance: dict[str, Any]
+    frames: list[dict[str, Any]] = Field(description="the frames seen, with the boxes behind it")
+
+
+class LatticeEntities(Open):
+    picture: str
+    version: int
+    marking: str
+    entities: list[dict[str, Any]]

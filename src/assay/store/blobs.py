@@ -332,7 +332,11 @@ class LocalBlobStore:
             os.makedirs(folder, exist_ok=True)
             self._staging = folder
         name = os.path.join(folder, sha)
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except FileNotFoundError:  # a publish (of this or another store) swept the folder
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             _write_all(fd, data)
         finally:

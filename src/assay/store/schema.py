@@ -438,7 +438,28 @@ model_promotions = Table(
 )
 Index("model_promotions_model", model_promotions.c.model_id, model_promotions.c.id)
 
-SCHEMA_VERSION = 9
+# --- pictures: versioned sets of fused entities (schema version 10) ----------------------------
+
+# A picture's versions, each content-identified like a commit; the entities are one canonical
+# JSON blob in the blob store. The head is the version with the highest seq.
+picture_versions = Table(
+    "picture_versions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("picture", String(200), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("parent", String(64)),
+    Column("created", String(40), nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("entities_blob", String(64), nullable=False),
+    Column("stats", Text, nullable=False),
+    Column("marking", String(256), nullable=False, default=""),
+    Column("sources", Text, nullable=False, default="[]"),
+    UniqueConstraint("picture", "seq"),
+)
+
+SCHEMA_VERSION = 10
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -492,6 +513,10 @@ def _add_model_stages(conn: Connection) -> None:
     model_promotions.create(conn, checkfirst=True)
 
 
+def _add_pictures(conn: Connection) -> None:
+    picture_versions.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
@@ -501,6 +526,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _add_derived,
     7: _add_signatures_and_expiry,
     8: _add_model_stages,
+    9: _add_pictures,
 }
 
 

@@ -3,6 +3,7 @@
 // SVG. No map library, no tile server, no fonts: everything comes from this server.
 
 import { api, currentUser } from "./api.js";
+import { entityNodes, follow, highest, live, showEntity } from "./entities.js";
 import { $, el, setMarking, showUser, toast } from "./ui.js";
 
 const NS = "http://www.w3.org/2000/svg";
@@ -11,6 +12,8 @@ const MAX_Z = 22;
 const view = { z: 2, cx: 0, cy: 0, w: 800, h: 600 }; // centre in world pixels at zoom z
 let data = null;
 let root;
+let picture = null; // ?picture=NAME: that picture's entities, live
+let pending = false;
 
 function world(lon, lat, z) {
   const n = TILE * 2 ** z;
@@ -27,6 +30,7 @@ function everything() {
   const pts = [];
   const add = (c) => (typeof c[0] === "number" ? pts.push(c) : c.forEach(add));
   for (const layer of ["items", "labels", "tracks"]) for (const f of data[layer].features) add(f.geometry.coordinates);
+  for (const f of live.features.values()) add(f.geometry.coordinates);
   return pts;
 }
 
@@ -132,7 +136,33 @@ function drawFeatures() {
   }
   if (on("tracks")) for (const f of data.tracks.features) nodes.push(shape(f, "f-track"));
   if (on("labels")) for (const f of data.labels.features) nodes.push(shape(f, "f-label"));
+  if (picture && on("entities")) nodes.push(...entityNodes(screen, metresPerPixel, (f) => showEntity(picture, f).catch((err) => toast(String(err.message || err), "error"))));
   overlay.replaceChildren(...nodes.filter(Boolean));
+}
+
+function metresPerPixel(lat) {
+  return (40075016.686 * Math.cos((lat * Math.PI) / 180)) / (TILE * 2 ** view.z);
+}
+
+// Many stream events arrive at once: draw once per frame.
+function redrawSoon() {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => {
+    pending = false;
+    draw();
+    showCounts();
+  });
+}
+
+function showCounts() {
+  const frames = data.items.features.filter((f) => f.properties.kind === "frame").length;
+  let text = `${data.items.features.length - frames} footprints, ${frames} frames, ${data.tracks.features.length} flight tracks, ${data.labels.features.length} labels, ${data.scenes.length} scenes`;
+  if (picture) text += `; picture ${picture}@${live.version ?? "?"}: ${live.features.size} entities`;
+  $("#counts").textContent = text;
+  setMarking(highest(data.marking, live.marking));
+  $("#map").dataset.entities = String(live.features.size);
+  $("#map").dataset.version = String(live.version ?? "");
 }
 
 function draw() {
@@ -154,7 +184,7 @@ function bind() {
   $("#zoom-in").addEventListener("click", () => zoom(1));
   $("#zoom-out").addEventListener("click", () => zoom(-1));
   $("#zoom-fit").addEventListener("click", fit);
-  for (const id of ["scenes", "items", "frames", "tracks", "labels"]) $(`#layer-${id}`).addEventListener("change", draw);
+  for (const id of ["scenes", "items", "frames", "tracks", "labels", "entities"]) $(`#layer-${id}`).addEventListener("change", draw);
   let drag = null;
   root.addEventListener("pointerdown", (ev) => {
     if (ev.target.closest(".map-controls")) return;
@@ -199,14 +229,25 @@ function bind() {
 async function main() {
   const me = await currentUser();
   showUser(me);
-  const dataset = new URLSearchParams(location.search).get("dataset");
+  const params = new URLSearchParams(location.search);
+  const dataset = params.get("dataset");
+  picture = params.get("picture");
   data = await api("GET", `/map/layers${dataset ? `?dataset=${encodeURIComponent(dataset)}` : ""}`);
-  setMarking(data.marking);
-  const frames = data.items.features.filter((f) => f.properties.kind === "frame").length;
-  $("#counts").textContent = `${data.items.features.length - frames} footprints, ${frames} frames, ${data.tracks.features.length} flight tracks, ${data.labels.features.length} labels, ${data.scenes.length} scenes`;
+  $("#entities-layer").hidden = !picture;
+  showCounts();
   bind();
   fit();
   if (!everything().length) draw();
+  if (picture) {
+    let first = true;
+    follow(picture, () => {
+      if (first) {
+        first = false;
+        fit();
+      }
+      redrawSoon();
+    });
+  }
   $("#map").dataset.ready = "1";
 }
 

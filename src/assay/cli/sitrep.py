@@ -1,0 +1,60 @@
+"""`assay sitrep NAME`: a situation report of a fused picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from assay.cli._common import Env, pass_env, path_arg
+
+
+@click.command("sitrep")
+@click.argument("name")
+@click.option("--since", help="Compare with the newest version at this ISO 8601 time "
+              "(default: the version of the last report).")  # fmt: skip
+@click.option("--area", metavar="W,S,E,N", help="Only entities inside this box (degrees).")
+@click.option("--clearance", help="Write for a reader at this clearance (default: all).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True
+)
+@click.option("--out", type=path_arg(dir_okay=False), help="Write here instead of stdout.")
+@pass_env
+def sitrep(
+    env: Env,
+    name: str,
+    since: str | None,
+    area: str | None,
+    clearance: str | None,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """Write a situation report of picture NAME[@REV]: overview, entities by type and MGRS
+    square, changes since the last report, confidence and gaps, sources; marked throughout."""
+    from assay.fusion import sitrep as service
+    from assay.fusion.sitrep_render import render
+
+    ws = env.workspace()
+    report = service.build(
+        ws,
+        name,
+        clearance=ws.scheme.parse(clearance) if clearance else None,
+        area=service.parse_bbox(area) if area else None,
+        since=since,
+    )
+    text = render(report, fmt)
+    blob = service.save(ws, report, fmt)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    env.err.print(
+        f"wrote {out} ({report.marking}): {len(report.entities)} entities, "
+        f"report {blob[:12]} stored",
+        markup=False,
+    )
+
+
+COMMANDS = [sitrep]

@@ -1,0 +1,117 @@
+"""`assay feed`: follow a picture and publish each new version to the feed's subscriptions.
+
+`start_feed` parses the destinations (each with its clearance), records who opened which
+feed at which clearance in the audit trail, and opens the sinks; `follow` polls the
+picture's head and publishes whenever it moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from assay import audit
+from assay.errors import InvalidInput
+from assay.feeds.publish import Feed, PublishStats, Subscription
+from assay.feeds.sinks import open_sink
+from assay.fusion import pictures
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+__all__ = ["Destination", "follow", "parse_destination", "start_feed"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Destination:
+    url: str
+    clearance: str
+
+
+def parse_destination(text: str) -> Destination:
+    """``URL?clearance=LEVEL[/COMPARTMENT...]``: every destination names its clearance.
+
+    Raises:
+        InvalidInput: no clearance given.
+    """
+    parts = urlsplit(text)
+    query = parse_qs(parts.query)
+    clearance = query.pop("clearance", [""])[0].strip()
+    if not clearance:
+        raise InvalidInput(
+            f"feed destination {text!r}: add the subscription's clearance, "
+            "e.g. tcp://127.0.0.1:8087?clearance=CUI"
+        )
+    if query:
+        raise InvalidInput(f"feed destination {text!r}: unknown option(s) {', '.join(query)}")
+    return Destination(urlunsplit(parts._replace(query="")), clearance)
+
+
+async def start_feed(
+    ws: Workspace, name: str, destinations: Sequence[Destination], *, stale_s: float = 300.0
+) -> Feed:
+    """A feed of picture `name` to `destinations`, opened (every sink connected).
+
+    Raises:
+        NotFound: no picture `name`.
+        InvalidInput: a bad destination or clearance.
+        OSError: a destination cannot be reached.
+    """
+    pictures.log(ws, name)  # NotFound, with the remedy, before anything connects
+    subs = [
+        Subscription(open_sink(d.url, stale_s=stale_s), ws.scheme.parse(d.clearance))
+        for d in destinations
+    ]
+    feed = Feed(name, ws.scheme, subs)
+    await feed.open()
+    with ws.db.begin() as conn:
+        audit.append(
+            conn,
+            ws.actor,
+            "feed.start",
+            f"picture:{name}",
+            {
+                "destinations": [
+                    {"url": d.url, "clearance": ws.scheme.render(s.clearance)}
+                    for d, s in zip(destinations, subs, strict=True)
+                ]
+            },
+        )
+    return feed
+
+
+async def follow(
+    ws: Workspace,
+    name: str,
+    feed: Feed,
+    *,
+    interval: float = 1.0,
+    once: bool = False,
+    stop: asyncio.Event | None = None,
+    on_publish: Callable[[str, PublishStats], None] | None = None,
+) -> int:
+    """Publish the head of picture `name` now and after every new version; returns how many
+    versions were published. Stops after one with `once`, or when `stop` is set."""
+    last: str | None = None
+    versions = 0
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        head = pictures.load(ws, name)
+        if head.id != last:
+            stats = await feed.publish(pictures.entities(ws, head))
+            last = head.id
+            versions += 1
+            if on_publish is not None:
+                on_publish(f"{name}@{head.seq}", stats)
+        if once:
+            break
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+    return versions

@@ -1,0 +1,266 @@
+"""`assay fuse NAME --from SOURCE...`: sources -> scans -> tracks -> entities -> a picture.
+
+Confidence of an entity: each distinct sensor s that saw it contributes the mean detector
+score of its detections times the reliability of its source (a registered model's evaluated
+precision from its newest evaluation run, else the source kind's default), and the
+contributions combine as independent corroboration: ``1 - prod(1 - r_s * score_s)``. A field
+report resolved to the entity adds its own term. So two drones agreeing on a target beat one,
+and a sure human report lifts a faint detection.
+
+Report mentions resolve to the nearest entity of the same label whose position at the report's
+time lies within 3 combined standard deviations (the report's CEP and the track's); a mention
+with none becomes an entity of its own (status new, the report's place and uncertainty).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assay.domain.entity import Entity, Picture, Provenance, TrackPoint, cot_type_for
+from assay.errors import InvalidInput
+from assay.fusion import pictures
+from assay.fusion.sources import Mention, Observation, parse_source, read_source
+from assay.fusion.tracker import Fuser, Params, Plane, TrackResult, scans
+
+if TYPE_CHECKING:
+    from assay.workspace import Workspace
+
+__all__ = ["FuseResult", "fuse", "run_tracker", "to_entities"]
+
+CEP_TO_SIGMA = 1.1774  # CEP50 of a circular normal is 1.1774 sigma
+MAX_TRACK_POINTS = 200
+
+
+@dataclass
+class FuseResult:
+    picture: Picture
+    entities: list[Entity]
+    fuser: Fuser
+    observations: list[Observation]
+    mentions: list[Mention]
+    resolved: dict[str, str] = field(default_factory=dict)  # mention id -> entity id
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _iso(t: float) -> str:
+    return (
+        datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    )
+
+
+def run_tracker(
+    observations: Sequence[Observation],
+    params: Params,
+    progress: Callable[[int, int], None] | None = None,
+) -> Fuser:
+    """Feed the observations scan by scan through a `Fuser`."""
+    fuser = Fuser(params)
+    grouped = scans(observations, params.scan_s)
+    for i, (time, obs) in enumerate(grouped):
+        fuser.update(time, obs)
+        if progress:
+            progress(i + 1, len(grouped))
+    return fuser
+
+
+def _confidence(terms: dict[str, list[tuple[float, float]]]) -> float:
+    miss = 1.0
+    for pairs in terms.values():
+        score = sum(s for s, _ in pairs) / len(pairs)
+        reliability = sum(r for _, r in pairs) / len(pairs)
+        miss *= 1 - reliability * score
+    return round(1 - miss, 4)
+
+
+def to_entities(
+    ws: Workspace, fuser: Fuser, mentions: Sequence[Mention], params: Params, end: float
+) -> tuple[list[Entity], dict[str, str]]:
+    """Entities from the tracker's tracks, with the report mentions resolved onto them."""
+    plane = fuser.plane
+    results = fuser.results()
+    resolved: dict[str, str] = {}
+    attached: dict[str, list[Mention]] = defaultdict(list)
+    loose: list[Mention] = []
+    for m in sorted(mentions, key=lambda m: m.id):
+        hit = _resolve(m, results, plane) if plane else None
+        if hit is None:
+            loose.append(m)
+        else:
+            attached[hit.key].append(m)
+            resolved[m.id] = hit.key
+    out = [_entity(ws, r, attached[r.key], plane, params, end) for r in results if plane]
+    for m in loose:
+        e = _mention_entity(ws, m)
+        resolved[m.id] = e.id
+        out.append(e)
+    return sorted(out, key=lambda e: e.id), resolved
+
+
+def _state_at(r: TrackResult, t: float) -> tuple[np.ndarray, np.ndarray] | None:
+    near = min(r.states, key=lambda s: abs(s[0] - t))
+    return (near[1], near[2]) if abs(near[0] - t) <= 5.0 else None
+
+
+def _resolve(m: Mention, results: Sequence[TrackResult], plane: Plane) -> TrackResult | None:
+    mx, my = plane.xy(m.lon, m.lat)
+    sigma_r = m.cep_m / CEP_TO_SIGMA
+    best: tuple[float, TrackResult] | None = None
+    for r in results:
+        if r.label != m.label:
+            continue
+        at = _state_at(r, m.time)
+        if at is None:
+            continue
+        state, cov = at
+        d = math.hypot(state[0] - mx, state[2] - my)
+        sigma_t = math.sqrt((cov[0, 0] + cov[2, 2]) / 2)
+        if d <= 3 * math.hypot(sigma_r, sigma_t) and (best is None or d < best[0]):
+            best = (d, r)
+    return best[1] if best else None
+
+
+def _entity(
+    ws: Workspace,
+    r: TrackResult,
+    reports: Sequence[Mention],
+    plane: Plane | None,
+    params: Params,
+    end: float,
+) -> Entity:
+    if plane is None:
+        raise InvalidInput("no observations to place entities")
+    _, state, cov = r.states[-1]
+    lon, lat = plane.lonlat(float(state[0]), float(state[2]))
+    prov = Provenance()
+    for o in r.members:
+        prov = prov.merged(o.provenance)
+    terms: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for o in r.members:
+        terms[o.sensor].append((o.score, o.reliability))
+    for m in reports:
+        prov = prov.merged(m.provenance)
+        terms[m.source].append((1.0, m.reliability))
+    markings = [o.marking for o in r.members] + [m.marking for m in reports]
+    if r.deleted or end - r.last_update > params.lost_after_s:
+        status = "lost"
+    else:
+        status = "confirmed" if r.last_update - r.first >= params.confirm_s else "new"
+    step = max(1, math.ceil(len(r.states) / MAX_TRACK_POINTS))
+    track = tuple(
+        TrackPoint(time=_iso(s[0]), lon=ll[0], lat=ll[1])
+        for s in r.states[::step]
+        for ll in [plane.lonlat(float(s[1][0]), float(s[1][2]))]
+    )
+    return Entity(
+        id=r.key,
+        label=r.label,
+        cot_type=cot_type_for(r.label),
+        lon=round(lon, 8),
+        lat=round(lat, 8),
+        covariance=(
+            round(float(cov[0, 0]), 4),
+            round(float(cov[0, 2]), 4),
+            round(float(cov[2, 2]), 4),
+        ),
+        velocity=(round(float(state[1]), 4), round(float(state[3]), 4)),
+        first_seen=_iso(r.first),
+        last_seen=_iso(
+            max(r.last_update, *(m.time for m in reports)) if reports else r.last_update
+        ),
+        confidence=_confidence(terms),
+        status=status,
+        marking=ws.scheme.highest_text(markings),
+        detections=len(r.members),
+        sensors=tuple(sorted({o.sensor for o in r.members} | {m.source for m in reports})),
+        provenance=prov,
+        track=track,
+    )
+
+
+def _mention_entity(ws: Workspace, m: Mention) -> Entity:
+    import hashlib
+
+    var = round((m.cep_m / CEP_TO_SIGMA) ** 2, 4)
+    return Entity(
+        id="ent-" + hashlib.sha256(f"{m.source}:{m.id}".encode()).hexdigest()[:12],
+        label=m.label,
+        cot_type=cot_type_for(m.label),
+        lon=m.lon,
+        lat=m.lat,
+        covariance=(var, 0.0, var),
+        first_seen=_iso(m.time),
+        last_seen=_iso(m.time),
+        confidence=round(m.reliability, 4),
+        status="new",
+        marking=ws.scheme.render(ws.scheme.parse(m.marking)),
+        detections=0,
+        sensors=(m.source,),
+        provenance=m.provenance,
+    )
+
+
+def fuse(
+    ws: Workspace,
+    name: str,
+    sources: Sequence[str],
+    *,
+    since: str | None = None,
+    params: Params | None = None,
+    message: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> FuseResult:
+    """Fuse `sources` into the next version of picture `name` (see the module docstring).
+
+    Raises:
+        InvalidInput: a bad source, a bad line in one (named), or nothing to fuse.
+    """
+    params = params or Params()
+    if not sources:
+        raise InvalidInput("name at least one source with --from KIND:WHAT")
+    parsed = [parse_source(s) for s in sources]
+    t_since = None
+    if since is not None:
+        try:
+            when = datetime.fromisoformat(since)
+        except ValueError:
+            raise InvalidInput(f"--since {since!r}: expected an ISO 8601 time") from None
+        t_since = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    observations: list[Observation] = []
+    mentions: list[Mention] = []
+    for src in parsed:
+        obs, ms = read_source(ws, src, t_since)
+        observations.extend(obs)
+        mentions.extend(ms)
+    if not observations and not mentions:
+        raise InvalidInput(
+            "the sources hold nothing to fuse" + (f" since {since}" if since else "")
+        )
+    fuser = run_tracker(observations, params, progress)
+    end = max([o.time for o in observations] + [m.time for m in mentions])
+    found, resolved = to_entities(ws, fuser, mentions, params, end)
+    stats: dict[str, int | float] = {
+        "observations": len(observations),
+        "mentions": len(mentions),
+        "scans": len(scans(observations, params.scan_s)),
+        "mentions_resolved": sum(
+            1 for m in mentions if resolved[m.id] in {r.key for r in fuser.results()}
+        ),
+    }
+    pic = pictures.save(
+        ws,
+        name,
+        found,
+        message=message
+        or f"fused {len(observations)} observations, "
+        f"{len(mentions)} report mentions from {len(parsed)} source(s)",
+        sources=[s.name for s in parsed],
+        stats=stats,
+    )
+    return FuseResult(pic, found, fuser, observations, mentions, resolved, dict(stats))

@@ -1,0 +1,228 @@
+"""Pictures: named, versioned sets of fused entities, saved and read like dataset commits.
+
+A version is content-identified (`Picture.id` hashes its header, which names the entities
+blob), points to its parent, and is never changed. `NAME` means the newest version;
+`NAME@REV` takes a version number (`NAME@3`), `HEAD`, `HEAD~N` or an id prefix (4+ hex).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection, Row
+
+from assay import audit
+from assay.domain.canonical import canonical_json
+from assay.domain.entity import Entity, EntityChange, Picture, diff_entities
+from assay.errors import Conflict, InvalidInput, NotFound
+from assay.store.schema import datasets, picture_versions
+from assay.timeutil import now_iso
+
+if TYPE_CHECKING:
+    from assay.domain.marking import Marking
+    from assay.workspace import Workspace
+
+__all__ = [
+    "diff_pictures",
+    "entities",
+    "is_picture",
+    "load",
+    "log",
+    "save",
+    "visible_entities",
+]
+
+_HEAD_N = re.compile(r"^HEAD(?:~(\d+))?$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def save(
+    ws: Workspace,
+    name: str,
+    found: Sequence[Entity],
+    *,
+    message: str,
+    sources: Sequence[str] = (),
+    stats: dict[str, int | float] | None = None,
+) -> Picture:
+    """Save `found` as the next version of picture `name` (one transaction, one audit event).
+
+    The version's marking is the highest of its entities' markings.
+
+    Raises:
+        InvalidInput: a bad picture name, or two entities with one id.
+        Conflict: a dataset already has that name (pictures and datasets share `assay log`).
+    """
+    if not _NAME.match(name):
+        raise InvalidInput(
+            f"bad picture name {name!r}: use letters, digits, '.', '_' and '-' (200 at most)"
+        )
+    ids = Counter(e.id for e in found)
+    twice = [i for i, n in ids.items() if n > 1]
+    if twice:
+        raise InvalidInput(f"picture {name!r}: entity id {twice[0]!r} appears twice")
+    ordered = sorted(found, key=lambda e: e.id)
+    body = canonical_json([e.model_dump(mode="json") for e in ordered]).encode()
+    marking = ws.scheme.highest_text(e.marking for e in ordered) if ordered else ""
+    counts = Counter(e.status for e in ordered)
+    all_stats: dict[str, int | float] = {
+        "entities": len(ordered),
+        **{f"status_{k}": counts.get(k, 0) for k in ("new", "confirmed", "lost")},
+        **(stats or {}),
+    }
+    blob = ws.blobs.put_bytes(body)
+    with ws.db.begin() as conn:
+        if conn.execute(select(datasets.c.id).where(datasets.c.name == name)).first():
+            raise Conflict(f"{name!r} is a dataset; give the picture another name")
+        head = _head(conn, name)
+        header: dict[str, object] = {
+            "name": name,
+            "seq": (head.seq if head else 0) + 1,
+            "parent": head.id if head else None,
+            "created": now_iso(),
+            "author": ws.actor,
+            "message": message,
+            "entities_blob": blob,
+            "stats": all_stats,
+            "marking": marking,
+            "sources": list(sources),
+        }
+        pic = Picture(id=Picture.make_id(header), **header)
+        conn.execute(
+            picture_versions.insert().values(
+                id=pic.id,
+                picture=name,
+                seq=pic.seq,
+                parent=pic.parent,
+                created=pic.created,
+                author=pic.author,
+                message=message,
+                entities_blob=blob,
+                stats=canonical_json(all_stats),
+                marking=marking,
+                sources=canonical_json(list(sources)),
+            )
+        )
+        audit.append(
+            conn,
+            ws.actor,
+            "picture.save",
+            f"picture:{name}@{pic.seq}",
+            {"id": pic.id, "entities": len(ordered), "marking": marking, "sources": list(sources)},
+        )
+    return pic
+
+
+def is_picture(ws: Workspace, name: str) -> bool:
+    with ws.db.read() as conn:
+        row = conn.execute(
+            select(picture_versions.c.id).where(picture_versions.c.picture == name).limit(1)
+        ).first()
+    return row is not None
+
+
+def log(ws: Workspace, name: str) -> list[Picture]:
+    """The versions of picture `name`, newest first.
+
+    Raises:
+        NotFound: no picture has that name.
+    """
+    with ws.db.read() as conn:
+        rows = conn.execute(
+            select(picture_versions)
+            .where(picture_versions.c.picture == name)
+            .order_by(picture_versions.c.seq.desc())
+        ).all()
+    if not rows:
+        raise NotFound(f"no picture named {name!r}; make one with `assay fuse {name} --from ...`")
+    return [_picture(r) for r in rows]
+
+
+def load(ws: Workspace, spec: str) -> Picture:
+    """Resolve `NAME[@REV]` to a version.
+
+    Raises:
+        NotFound: no such picture or version.
+        InvalidInput: an ambiguous id prefix or an empty revision.
+    """
+    name, sep, rev = spec.partition("@")
+    if sep and not rev:
+        raise InvalidInput(f"bad picture revision {spec!r}: nothing after '@'")
+    chain = log(ws, name)
+    if not rev or rev == "HEAD":
+        return chain[0]
+    m = _HEAD_N.match(rev)
+    if m:
+        steps = int(m.group(1) or 0)
+        if steps >= len(chain):
+            raise NotFound(f"{spec}: picture {name!r} has only {len(chain)} version(s)")
+        return chain[steps]
+    if rev.isdigit() and len(rev) < 4:
+        for p in chain:
+            if p.seq == int(rev):
+                return p
+        raise NotFound(f"{spec}: picture {name!r} has versions 1 to {len(chain)}")
+    found = [p for p in chain if p.id.startswith(rev.lower())]
+    if len(rev) < 4 or not found:
+        raise NotFound(f"{spec}: no version number or id prefix (4+ hex digits) matches")
+    if len(found) > 1:
+        raise InvalidInput(f"{spec}: ambiguous, matches {len(found)} versions; use more digits")
+    return found[0]
+
+
+def entities(ws: Workspace, pic: Picture) -> list[Entity]:
+    """The entities of a version, in id order (read from the blob store)."""
+    data = json.loads(ws.blobs.get_bytes(pic.entities_blob))
+    return [Entity.model_validate(e) for e in data]
+
+
+def visible_entities(ws: Workspace, found: Sequence[Entity], clearance: Marking) -> list[Entity]:
+    """The entities a holder of `clearance` may see (need-to-know: the rest are not there)."""
+    return [e for e in found if ws.scheme.allows(clearance, ws.scheme.parse(e.marking))]
+
+
+def diff_pictures(
+    ws: Workspace, spec_a: str, spec_b: str
+) -> tuple[Picture, Picture, list[EntityChange]]:
+    """Entities appeared, moved, lost and reclassified from `spec_a` to `spec_b`.
+
+    A bare `spec_b` of the form `@REV` reads the same picture as `spec_a`."""
+    a = load(ws, spec_a)
+    b = load(ws, a.name + spec_b if spec_b.startswith("@") else spec_b)
+    return a, b, diff_entities(entities(ws, a), entities(ws, b))
+
+
+def _head(conn: Connection, name: str) -> Picture | None:
+    top = conn.execute(
+        select(func.max(picture_versions.c.seq)).where(picture_versions.c.picture == name)
+    ).scalar()
+    if top is None:
+        return None
+    row = conn.execute(
+        select(picture_versions).where(
+            picture_versions.c.picture == name, picture_versions.c.seq == top
+        )
+    ).one()
+    return _picture(row)
+
+
+def _picture(r: Row[tuple[object, ...]]) -> Picture:
+    m = r._mapping
+    return Picture(
+        id=m["id"],
+        name=m["picture"],
+        seq=m["seq"],
+        parent=m["parent"],
+        created=m["created"],
+        author=m["author"],
+        message=m["message"],
+        entities_blob=m["entities_blob"],
+        stats=json.loads(m["stats"]),
+        marking=m["marking"],
+        sources=tuple(json.loads(m["sources"])),
+    )

@@ -1,0 +1,307 @@
+"""Fusion on simulated scenarios against their ground truth: accuracy (fused better than the
+plain tracker), provenance and marking of every entity, report mentions, external tracks, and
+one clear error for bad input with nothing saved.
+
+One world is simulated and its two drones' videos ingested once (drone b's frames marked
+CUI/FLOOD); other seeds reuse those frames (the flights do not depend on the seed, only the
+targets, detections and reports do).
+
+Thresholds, with the scoring of `assay.fusion.metrics` (MOT match within 10 m; GOSPA cutoff
+20 m, so 10 m a target is "nothing found"): the detector misses 10 % of targets, adds clutter,
+and each drone carries a georegistration bias of about 5 m, so a correct picture still shows
+3-5 m of error a target; GOSPA <= 6 m a target leaves room for that and the first scans
+before a track is confirmed (3 measurements), and fails on one missed or doubled target
+throughout (+10 m / 6 targets). IDF1 >= 0.9 and MOTA >= 0.8 allow a few scans of lag at start
+but not one swapped identity over half the run. The plain tracker fed both drones' raw
+detections doubles most targets (the trial in the issue: 7 tracks for 3 targets), so the fused
+picture must beat it on GOSPA and IDF1 and have no more tracks than targets.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assay.errors import InvalidInput, NotFound
+from assay.fusion import pictures
+from assay.fusion.fuse import fuse, run_tracker
+from assay.fusion.metrics import read_truth, score
+from assay.fusion.scenario import Scenario, simulate
+from assay.fusion.tracker import Params
+from assay.ingest.sensors.options import SensorOptions, VideoOptions
+from assay.workspace import Workspace
+
+RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, Path]]:
+    root = tmp_path_factory.mktemp("fusion")
+    sc = root / "sc"
+    simulate(Scenario(seed=7), sc)
+    ws = Workspace.init(root / "ws")
+    opts = SensorOptions(video=VideoOptions(every=0.5))
+    ws.ingest([sc / "flight-a.ts"], sensors=opts)
+    ws.ingest([sc / "flight-b.ts"], sensors=opts, marking="CUI/FLOOD")
+    yield ws, sc
+    ws.close()
+
+
+def sources(sc: Path) -> list[str]:
+    return [f"predictions:{sc}/detections.jsonl", f"reports:{sc}/reports.jsonl"]
+
+
+@pytest.mark.parametrize(
+    "seed,clutter,p_detect", [(7, 0.3, 0.9), (21, 0.6, 0.85)], ids=["seed7", "seed21-harder"]
+)
+def test_fused_beats_unfused_on_truth(
+    world: tuple[Workspace, Path], tmp_path: Path, seed: int, clutter: float, p_detect: float
+) -> None:
+    ws, sc = world
+    if seed != 7:
+        sc = tmp_path / "sc"
+        simulate(Scenario(seed=seed, clutter=clutter, p_detect=p_detect, media=False), sc)
+    result = fuse(ws, f"seed{seed}", sources(sc))
+    truth = read_truth(sc / "truth.csv")
+    fused = score(result.fuser, truth)
+    raw = score(run_tracker(result.observations, replace(Params(), fuse_scans=False)), truth)
+    assert fused.targets == 6
+    assert fused.gospa_per_target <= 6.0, fused
+    assert fused.idf1 >= 0.9 and fused.mota >= 0.8, fused
+    assert fused.tracks <= fused.targets, fused
+    assert raw.tracks > fused.targets, raw
+    assert fused.gospa < raw.gospa and fused.idf1 > raw.idf1, (fused, raw)
+    # every report of this world mentions a tracked target: each resolves onto a track
+    assert result.stats["mentions_resolved"] == result.stats["mentions"] == 4
+
+
+def item_markings(ws: Workspace) -> dict[str, tuple[str, str]]:
+    db = sqlite3.connect(ws.root / "assay.db")
+    try:
+        rows = db.execute("SELECT id, marking, name FROM items").fetchall()
+    finally:
+        db.close()
+    return {i: (m, n) for i, m, n in rows}
+
+
+def test_provenance_and_marking_of_every_entity(world: tuple[Workspace, Path]) -> None:
+    ws, sc = world
+    result = fuse(ws, "prov", sources(sc))
+    known = item_markings(ws)
+    reports = {json.loads(line)["id"] for line in (sc / "reports.jsonl").read_text().splitlines()}
+    seen_cui = False
+    for e in result.entities:
+        p = e.provenance
+        assert p.items and set(p.items) <= known.keys(), e.id
+        assert p.models == ("model:flood-detector@1",)
+        assert "predictions:detections.jsonl" in p.sources
+        assert all(r.split("#")[0] in reports for r in p.reports)
+        # the entity's marking is the highest of the frames it rests on
+        expected = ws.scheme.highest_text(known[i][0] for i in p.items)
+        assert e.marking == expected, e.id
+        drones = {known[i][1].split("#")[0] for i in p.items}
+        seen_cui |= "flight-b.ts" in drones
+        if "flight-b.ts" in drones:
+            assert e.marking == "CUI/FLOOD"
+        assert e.detections == len(p.items)  # one detection a frame
+        assert 0 < e.confidence <= 1 and e.status in ("new", "confirmed", "lost")
+        assert e.cot_type in ("a-u-G-E-V-C", "a-u-G-U-C")
+    assert seen_cui
+    assert sum(len(e.provenance.reports) for e in result.entities) == 4
+    # The picture's marking is the highest of its entities'.
+    assert result.picture.marking == "CUI/FLOOD"
+    # Detections of drone a alone: nothing rests on b's marked frames.
+    only_a = sc.parent / "only_a.jsonl"
+    lines = (sc / "detections.jsonl").read_text().splitlines()
+    only_a.write_text("\n".join(ln for ln in lines if "flight-a.ts" in ln) + "\n")
+    alone = fuse(ws, "only-a", [f"predictions:{only_a}"])
+    assert alone.entities and {e.marking for e in alone.entities} == {"UNCLASSIFIED"}
+    # Corroboration: a target seen by both drones is more confident than by one.
+    both = max(e.confidence for e in result.entities if len(e.sensors) >= 2)
+    assert both > max(e.confidence for e in alone.entities)
+
+
+def test_report_far_from_tracks_is_a_new_entity_and_tracks_file_fuses(
+    world: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _ = world
+    report = tmp_path / "reports.jsonl"
+    text = "Two people stranded on a roof east of the water tower."
+    report.write_text(
+        json.dumps(
+            {
+                "id": "r9",
+                "time": "2026-07-25T17:20:05Z",
+                "text": text,
+                "lon": -95.3600,
+                "lat": 29.7650,
+                "cep_m": 20,
+                "marking": "CUI",
+                "spans": [{"start": 4, "end": 10, "label": "person"}],
+            }
+        )
+        + "\n"
+    )
+    tracks = tmp_path / "tracks.csv"
+    with tracks.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["time", "track_id", "lon", "lat", "label", "sigma_m"])
+        for k in range(10):
+            w.writerow(
+                [f"2026-07-25T17:20:{k:02d}Z", "boat-7", -95.3550 + k * 1e-5, 29.7700, "boat", 3]
+            )
+    result = fuse(ws, "mixed", [f"reports:{report}", f"tracks:{tracks}"])
+    by_label = {e.label: e for e in result.entities}
+    person = by_label["person"]
+    assert person.detections == 0 and person.status == "new" and person.marking == "CUI"
+    assert person.provenance.reports == ("r9#1",)
+    assert round(person.cep_m) == round(0.5887 * 2 * 20 / 1.1774)
+    boat = by_label["boat"]
+    assert boat.cot_type == "a-u-S-X" and boat.detections == 10
+    assert boat.sensors == ("tracks:tracks.csv#boat-7",)
+    assert boat.velocity[0] > 0  # drifting east
+
+
+def test_since_and_picture_diff(world: tuple[Workspace, Path]) -> None:
+    ws, sc = world
+    fuse(ws, "timeline", sources(sc))
+    later = fuse(ws, "timeline", sources(sc), since="2026-07-25T17:20:15Z")
+    assert later.stats["scans"] == 10
+    _, _, changes = pictures.diff_pictures(ws, "timeline@1", "timeline@2")
+    # a new id for each track restarted at 17:20:15: the old ones are gone, new ones appeared
+    kinds = {c.kind for c in changes}
+    assert kinds == {"appeared", "lost"}
+
+
+def test_bad_input_one_clear_error_nothing_saved(
+    world: tuple[Workspace, Path], tmp_path: Path, cli: RunCli
+) -> None:
+    ws, sc = world
+    bad = tmp_path / "bad.jsonl"
+    good = (sc / "detections.jsonl").read_text().splitlines()[0]
+    bad.write_text(good + "\n{not json\n")
+    with pytest.raises(InvalidInput, match=r"bad.jsonl, line 2: not JSON"):
+        fuse(ws, "broken", [f"predictions:{bad}"])
+    bad.write_text(good.replace("flight-a.ts#t=0.000", "nowhere.ts#t=0.000") + "\n")
+    with pytest.raises(InvalidInput, match=r"line 1: no item 'nowhere.ts#t=0.000'"):
+        fuse(ws, "broken", [f"predictions:{bad}"])
+    bad.write_text(good.replace('"box":[', '"box":[1,') + "\n")
+    with pytest.raises(InvalidInput, match=r"line 1: field 'box' must be"):
+        fuse(ws, "broken", [f"predictions:{bad}"])
+    with pytest.raises(InvalidInput, match="bad source 'radar:x'"):
+        fuse(ws, "broken", ["radar:x"])
+    with pytest.raises(NotFound):
+        pictures.log(ws, "broken")
+    root = ws.root.parent
+    err = cli("fuse", "broken", "--from", f"predictions:{tmp_path}/none.jsonl", cwd=root, code=1)
+    assert "no such file" in err.stderr
+    truth = tmp_path / "truth.csv"
+    truth.write_text("time,id,label,lon,lat\n2026-07-25T17:20:00Z,a,person,x,1\n")
+    err = cli(
+        "fuse",
+        "broken",
+        "--from",
+        f"predictions:{sc}/detections.jsonl",
+        "--truth",
+        truth,
+        cwd=root,
+        code=1,
+    )
+    assert "truth.csv, line 2" in err.stderr
+    cli("log", "broken", cwd=root, code=1)
+
+
+def test_cli_simulate_and_fuse_with_truth(
+    world: tuple[Workspace, Path], tmp_path: Path, cli: RunCli
+) -> None:
+    ws, _ = world
+    out = tmp_path / "sim"
+    cli("simulate", "scenario", out, "--no-media", "--seed", "3")
+    again = tmp_path / "again"
+    cli("simulate", "scenario", again, "--no-media", "--seed", "3")
+    assert (out / "detections.jsonl").read_bytes() == (again / "detections.jsonl").read_bytes()
+    doc = cli(
+        "fuse",
+        "cli",
+        "--from",
+        f"predictions:{out}/detections.jsonl",
+        "--truth",
+        out / "truth.csv",
+        "--json",
+        cwd=ws.root.parent,
+    ).json()
+    acc = doc["accuracy"]
+    assert acc["fused"]["idf1"] > acc["unfused"]["idf1"]
+    assert doc["picture"]["seq"] == 1 and doc["entities"] == acc["fused"]["tracks"]
+    shown = cli("picture", "show", "cli", "--json", cwd=ws.root.parent).json()
+    assert len(shown["entities"]) == doc["entities"]
+
+
+def test_model_source_reads_a_registered_models_prelabels(world: tuple[Workspace, Path]) -> None:
+    from assay.domain.schema import LabelSchema
+    from assay.labeling import create_project
+    from assay.labeling.prelabel import prelabel
+    from assay.models import add_model
+    from evaluation.runs.runs_world import onnx_detector
+
+    ws, sc = world
+    ws.create_dataset("frames-a")
+    assert ws.add_items("frames-a", "name~flight-a.ts#t=1?.*") == 20  # 10.0 s .. 19.5 s
+    schema = LabelSchema.from_yaml_text(
+        "title: Survey\ncontrols:\n  - name: label\n    type: boxes\n"
+        "    labels: [vehicle, person]\n",
+        "survey.yaml",
+    )
+    create_project(ws, "frames-a", schema, "frames-a")
+    # The same box on every frame (model input 32x32, scaled to the 320x240 frames).
+    add_model(
+        ws,
+        "det",
+        onnx_detector(sc.parent / "det.onnx", [(14, 14, 2, 2)], [0.8], [0], ["vehicle", "person"]),
+    )
+    assert prelabel(ws, "frames-a", "det").regions == 20
+    result = fuse(ws, "from-model", ["model:det"])
+    (e,) = result.entities
+    assert e.label == "vehicle" and e.detections == 20
+    assert e.provenance.models == ("model:det@1",) and len(e.provenance.annotations) == 20
+    assert e.provenance.sources == ("model:det",) and e.marking == "UNCLASSIFIED"
+    # The frame's centre moves east with the drone at 2 m/s, and so does the fixed box.
+    assert 1.0 < e.velocity[0] < 3.0 and abs(e.velocity[1]) < 1.0
+    with pytest.raises(NotFound, match="made no detections"):
+        fuse(ws, "from-model", ["model:other"])
+    # People accept the boxes as labels of record and commit: the labels source reads them.
+    from sqlalchemy import select
+
+    from assay.domain.labels import Region
+    from assay.store.schema import annotations_table as ann_t
+    from assay.versioning import LabelRecord
+
+    with ws.db.read() as conn:
+        rows = conn.execute(select(ann_t.c.id, ann_t.c.item_id, ann_t.c.payload)).all()
+    records = [
+        LabelRecord(
+            r.item_id,
+            [
+                Region(kind="box", label="vehicle", box=tuple(b["box"]))
+                for b in json.loads(r.payload)
+            ],
+            annotation_ids=[r.id],
+            authors=["user:ana"],
+        )
+        for r in rows
+    ]
+    ws.set_labels("frames-a", records)
+    commit = ws.commit("frames-a", "reviewed boxes", author="user:ana")
+    (h,) = fuse(ws, "from-labels", ["labels:frames-a"]).entities
+    assert h.provenance.commits == (commit.id,) and len(h.provenance.annotations) == 20
+    assert h.provenance.sources == ("labels:frames-a",) and h.detections == 20
+    assert h.confidence > e.confidence  # people's labels are trusted more than the model's
+    with pytest.raises(NotFound):
+        fuse(ws, "from-labels", ["labels:nothing"])

@@ -1,0 +1,129 @@
+"""`assay sitrep`: sections, markings on every paragraph, MGRS references, counts and entities
+linked to provenance, changes since the last report, clearance and area."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+from typing import Any
+
+import mgrs
+
+from assay.domain.entity import Entity, Provenance
+from assay.fusion import pictures
+from assay.workspace import Workspace
+
+RunCli = Callable[..., Any]
+
+
+def _e(eid: str, label: str, lon: float, marking: str = "", **kw: Any) -> Entity:
+    data: dict[str, Any] = dict(
+        id=eid, label=label, lon=lon, lat=29.7604, first_seen="2026-07-25T17:20:00Z",
+        last_seen="2026-07-25T17:30:00Z", confidence=0.8, status="confirmed", detections=4,
+        sensors=("drone-1", "drone-2"), marking=marking,
+        provenance=Provenance(models=("model:boxes@2",), commits=("c" * 64,),
+                              sources=("predictions:dets.jsonl",), items=(f"item-{eid}",)),
+    )  # fmt: skip
+    data.update(kw)
+    return Entity.model_validate(data)
+
+
+def _world(ws: Workspace) -> None:
+    pictures.save(
+        ws,
+        "town",
+        [
+            _e("ent-a", "vehicle", -95.3698),
+            _e("ent-b", "person", -95.3650, "CUI/FLOOD", sensors=("drone-1",), detections=1),
+            _e("ent-c", "boat", -95.3600, "SECRET/SAR"),
+        ],
+        message="first",
+    )
+
+
+def test_sitrep_json_is_marked_per_paragraph_and_filtered_by_clearance(
+    ws: Workspace, run_cli: RunCli
+) -> None:
+    _world(ws)
+    res = run_cli("-w", ws.root, "sitrep", "town", "--format", "json", "--clearance", "CUI/FLOOD")
+    r = json.loads(res.stdout)
+    assert r["marking"] == "CUI/FLOOD" and set(r["entities"]) == {"ent-a", "ent-b"}
+    assert "SECRET" not in res.stdout and "ent-c" not in res.stdout
+    titles = [s["title"] for s in r["sections"]]
+    assert titles == [
+        "Situation overview",
+        "Entities by type and area (MGRS)",
+        "Changes since the last report",
+        "Confidence, corroboration and gaps",
+        "Sources",
+    ]
+    paras = [p for s in r["sections"] for p in s["paragraphs"]]
+    assert all(p["marking"] for p in paras)
+    # A paragraph speaks only of the vehicle: it carries the vehicle's marking, not the report's.
+    vehicle = next(p for p in paras if p["parts"][0] == "vehicle: ")
+    assert vehicle["marking"] == "UNCLASSIFIED"
+    # Every count names the entities it counts.
+    counts = [x for p in paras for x in p["parts"] if isinstance(x, dict) and "count" in x]
+    assert counts and all(isinstance(c["entities"], list) for c in counts)
+    single = next(p for p in paras if str(p["parts"][0]).startswith("Seen by one sensor"))
+    assert single["parts"][1] == {"count": 1, "entities": ["ent-b"]}
+    assert single["marking"] == "CUI/FLOOD"
+    # MGRS references that the mgrs package reads back to the entity's place.
+    ref = r["entities"]["ent-a"]["mgrs"]
+    lat, lon = mgrs.MGRS().toLatLon(ref)
+    assert abs(lat - 29.7604) < 2e-4 and abs(lon + 95.3698) < 2e-4
+    assert r["entities"]["ent-a"]["link"] == "/api/v1/pictures/town/entities/ent-a?rev=1"
+
+
+def test_second_report_lists_changes_since_the_last_one(ws: Workspace, run_cli: RunCli) -> None:
+    _world(ws)
+    run_cli("-w", ws.root, "sitrep", "town", "--format", "md")
+    now = pictures.entities(ws, pictures.load(ws, "town"))
+    moved = [e.model_copy(update={"lon": e.lon + 0.002}) if e.id == "ent-a" else e for e in now]
+    moved = [e for e in moved if e.id != "ent-b"] + [_e("ent-d", "person", -95.3655)]
+    pictures.save(ws, "town", moved, message="second")
+    md = run_cli("-w", ws.root, "sitrep", "town", "--format", "md").stdout
+    lines = md.strip().splitlines()
+    assert lines[0] == lines[-1] == "**SECRET/SAR**"
+    assert "Compared with version 1 (the version of the last report)" in md
+    assert re.search(r"appeared: \[1\]\(#list-appeared\) \[ent-d\]", md)
+    assert re.search(r"moved: \[1\]\(#list-moved\) \[ent-a\]\([^)]*\) \(19\d m\)", md)
+    assert re.search(r"lost: \[1\]\(#list-lost\) \[ent-b\]", md)
+    # Every paragraph opens with its marking; every count links to its list.
+    body = [ln for ln in lines if ln and not ln.startswith(("#", "|", "**", "<a"))]
+    assert all(ln.startswith("(") for ln in body)
+    for target in re.findall(r"\]\(#(list-[\w-]+)\)", md):
+        assert f'<a id="{target}"></a>' in md
+    # --since before any version: nothing to compare with.
+    early = run_cli("-w", ws.root, "sitrep", "town", "--since", "2000-01-01T00:00:00Z").stdout
+    assert "No earlier report or version" in early
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.refs += [v for k, v in attrs if k in ("href", "src") and v]
+
+
+def test_sitrep_html_is_self_contained_with_banners_and_area(
+    ws: Workspace, run_cli: RunCli, tmp_path: Any
+) -> None:
+    _world(ws)
+    out = tmp_path / "town.html"
+    run_cli(
+        "-w", ws.root, "sitrep", "town", "--format", "html", "--out", out,
+        "--area", "-95.372,29.75,-95.368,29.77",
+    )  # fmt: skip
+    page = out.read_text()
+    assert page.count('<div class="banner">UNCLASSIFIED</div>') == 2
+    links = _Links()
+    links.feed(page)
+    assert links.refs and all(r.startswith(("#", "/api/v1/pictures/town/")) for r in links.refs)
+    assert "ent-b" not in page and "ent-c" not in page
+    bad = run_cli("-w", ws.root, "sitrep", "town", "--area", "1,2,3", code=1)
+    assert "W,S,E,N" in bad.stderr
