@@ -173,7 +173,7 @@ def add_model(
     desc["details"]["marking"] = ws.scheme.render(mark)
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    with ws.db.begin() as conn:
+    with ws.blob_writes(), ws.db.begin() as conn:
         same = conn.execute(
             select(models_table).where(models_table.c.name == name, models_table.c.sha256 == sha)
         ).first()
