@@ -2,12 +2,14 @@
 
 A pack with dead blobs (or with second copies of blobs another pack holds) is rewritten: its
 live blobs go to a new pack, whose index is uploaded before the old index and pack are
-deleted, so every live blob stays readable throughout. A pack without an index (a writer died
-between staging and publishing) is deleted. The caller holds the collector lock.
+deleted, so every live blob stays readable throughout. A pack without an index is deleted
+once it is older than `UNINDEXED_GRACE` (a writer died between staging and publishing; a
+younger one may be a writer's that has not published yet). The caller holds the collector lock.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -16,12 +18,16 @@ from assay.store.blobs import CollectReport
 if TYPE_CHECKING:
     from assay.store.s3 import S3BlobStore
 
+UNINDEXED_GRACE = 3600.0  # seconds
+
 
 def collect_s3(store: S3BlobStore, live: set[str]) -> CollectReport:
     report = CollectReport()
     dead: list[str] = []
     packs: dict[str, dict[str, int]] = defaultdict(dict)  # name -> {ext: size}
-    for key, size in store._list(store.prefix):
+    young: set[str] = set()
+    now = time.time()
+    for key, size, modified in store._list(store.prefix):
         rest = key[len(store.prefix) :]
         if len(rest) == 65 and rest[2] == "/":
             if rest[:2] + rest[3:] in live:
@@ -33,10 +39,14 @@ def collect_s3(store: S3BlobStore, live: set[str]) -> CollectReport:
         elif rest.startswith("pack/") and rest.count(".") == 1:
             name, ext = rest[5:].split(".")
             packs[name][ext] = size
+            if now - modified < UNINDEXED_GRACE:
+                young.add(name)
     held: set[str] = set()  # live blobs some pack already holds
     for name in sorted(packs):
         parts = packs[name]
         if "idx" not in parts:
+            if name in young:
+                continue  # perhaps a writer's, not published yet
             report.freed += parts.get("pack", 0)
             dead.append(store._pack_key(name, "pack"))
             continue

@@ -125,11 +125,12 @@ class S3BlobStore:
             raise
         return True
 
-    def _list(self, prefix: str) -> Iterator[tuple[str, int]]:
+    def _list(self, prefix: str) -> Iterator[tuple[str, int, float]]:
+        """(key, size, modified as a POSIX time) of every object under `prefix`."""
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         for page in pages:
             for obj in page.get("Contents", []):
-                yield str(obj["Key"]), int(obj["Size"])
+                yield str(obj["Key"]), int(obj["Size"]), obj["LastModified"].timestamp()
 
     # --- the pack index cache ------------------------------------------------------------------
 
@@ -171,7 +172,7 @@ class S3BlobStore:
         """Load the indexes of packs this process has not seen; forget packs that are gone."""
         listed = {
             k[len(self.prefix) + 5 : -4]
-            for k, _ in self._list(self.prefix + "pack/")
+            for k, *_ in self._list(self.prefix + "pack/")
             if k.endswith(".idx")
         }
         conn = self._index()
@@ -305,7 +306,7 @@ class S3BlobStore:
 
     def iter_shas(self) -> Iterator[str]:
         seen: set[str] = set()
-        for key, _ in self._list(self.prefix):
+        for key, *_ in self._list(self.prefix):
             rest = key[len(self.prefix) :]
             if len(rest) == 65 and rest[2] == "/":
                 seen.add(rest[:2] + rest[3:])
