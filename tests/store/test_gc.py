@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from blob_stacks import stacks
-from conftest import RunCli, cli_env, flood_scene
 from sqlalchemy import select
 
 from assay.store.schema import items
 from assay.workspace import Workspace
+from blob_stacks import stacks
+from conftest import RunCli, cli_env, flood_scene
 
 # Run on both blob stacks: local folder and S3 (SeaweedFS).
 blob_stack = stacks()
