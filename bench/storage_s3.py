@@ -19,7 +19,7 @@ from _common import ROOT, WORK, median, run_timed, table, write_result
 from foundation_ingest import SRC, make_files, warm
 
 sys.path.insert(0, str(ROOT / "tests"))
-from seaweed import BUCKET, seaweed_server  # noqa: E402
+from seaweed import BUCKET, seaweed_server
 
 
 def boto3_loop(client: object, files: list[Path], prefix: str) -> float:
@@ -78,9 +78,7 @@ def main() -> None:
 
     loop, ours = median(ingest["boto3 put_object loop"]), median(ingest["assay ingest (S3)"])
     loc, s3 = median(export["local"]), median(export["S3"])
-    rows = [
-        [k, f"{median(v):.2f}", ", ".join(f"{x:.2f}" for x in v)] for k, v in ingest.items()
-    ]
+    rows = [[k, f"{median(v):.2f}", ", ".join(f"{x:.2f}" for x in v)] for k, v in ingest.items()]
     erows = [[k, f"{median(v):.2f}", ", ".join(f"{x:.2f}" for x in v)] for k, v in export.items()]
     text = (
         f"### Ingest {len(files):,} PNG files ({size / 1e6:.0f} MB) into S3 (SeaweedFS)\n\n"
