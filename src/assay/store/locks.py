@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,12 +22,26 @@ from assay.store.database import Database
 _PG_KEY = 0x6173_7361_7962  # "assayb": one advisory lock for all blob writers
 
 
+_HELD = threading.local()  # databases whose writer lock this thread holds
+
+
 @contextmanager
 def blob_writes(db: Database) -> Iterator[None]:
     """Held by every operation that stores blobs and then names them in the metadata (and
-    by `assay backup`, so no blob of its snapshot is collected while it copies)."""
-    with _held(db, exclusive=False):
+    by `assay backup`, so no blob of its snapshot is collected while it copies).
+
+    Re-entrant within a thread: a nested writer (an evaluation that stores a derived blob)
+    must not queue behind a waiting gc that waits for the outer one."""
+    held: set[str] = _HELD.__dict__.setdefault("urls", set())
+    if db.url in held:
         yield
+        return
+    with _held(db, exclusive=False):
+        held.add(db.url)
+        try:
+            yield
+        finally:
+            held.discard(db.url)
 
 
 @contextmanager
