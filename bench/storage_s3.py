@@ -36,19 +36,27 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=20000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--export-only",
+        action="store_true",
+        help="time the exports again on the workspaces (and SeaweedFS data) of the last run",
+    )
     args = ap.parse_args()
     make_files(args.files)
     size = warm()
     files = sorted(SRC.rglob("*.png"))
     assay = [sys.executable, "-m", "assay", "-q"]
     out = WORK / "s3"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    if not args.export_only:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
     with seaweed_server(out / "seaweed") as server:
         s3_env = {**server.env, "ASSAY_BLOB_CACHE": str(out / "cache")}
         client = server.client()
         ingest: dict[str, list[float]] = {"boto3 put_object loop": [], "assay ingest (S3)": []}
-        for run in range(args.runs):
+        ws = out / "ws-0"
+        env = {**s3_env, "ASSAY_BLOB_URL": f"s3://{BUCKET}/assay-0"}
+        for run in range(0 if args.export_only else args.runs):
             ingest["boto3 put_object loop"].append(boto3_loop(client, files, f"loop-{run}"))
             ws = out / f"ws-{run}"
             env = {**s3_env, "ASSAY_BLOB_URL": f"s3://{BUCKET}/assay-{run}"}
@@ -60,13 +68,14 @@ def main() -> None:
 
         # Export: the S3 workspace of the last run vs a local workspace of the same files.
         local = out / "ws-local"
-        subprocess.run([*assay, "init", str(local)], check=True)
-        run_timed([*assay, "-w", str(local), "ingest", str(SRC)], ROOT)
         stacks = {"local": (local, {}), "S3": (ws, env)}
-        for path, extra in stacks.values():
-            for cmd in (["dataset", "create", "flood"], ["dataset", "add", "flood", "--all"]):
-                run_timed([*assay, "-w", str(path), *cmd], ROOT, extra)
-            run_timed([*assay, "-w", str(path), "commit", "flood", "-m", "all"], ROOT, extra)
+        if not args.export_only:
+            subprocess.run([*assay, "init", str(local)], check=True)
+            run_timed([*assay, "-w", str(local), "ingest", str(SRC)], ROOT)
+            for path, extra in stacks.values():
+                for cmd in (["dataset", "create", "flood"], ["dataset", "add", "flood", "--all"]):
+                    run_timed([*assay, "-w", str(path), *cmd], ROOT, extra)
+                run_timed([*assay, "-w", str(path), "commit", "flood", "-m", "all"], ROOT, extra)
         export: dict[str, list[float]] = {"local": [], "S3": []}
         for run in range(args.runs):
             for name, (path, extra) in stacks.items():
@@ -76,6 +85,10 @@ def main() -> None:
                 shutil.rmtree(dest)
             print(run, {k: round(v[-1], 2) for k, v in export.items()}, flush=True)
 
+    if args.export_only:
+        loc, s3 = median(export["local"]), median(export["S3"])
+        print(f"export from S3 at {loc / s3:.0%} of local speed", export)
+        return
     loop, ours = median(ingest["boto3 put_object loop"]), median(ingest["assay ingest (S3)"])
     loc, s3 = median(export["local"]), median(export["S3"])
     rows = [[k, f"{median(v):.2f}", ", ".join(f"{x:.2f}" for x in v)] for k, v in ingest.items()]

@@ -42,8 +42,10 @@ from assay.store.blobs import PACK_MAX, CollectReport, Staged
 log = logging.getLogger(__name__)
 
 PACK_BYTES = 64 << 20  # a pack object holds at most about this much
-_SPAN_GAP = 64 << 10  # neighbouring packed blobs closer than this are fetched in one GET
-_SPAN_MAX = 8 << 20
+_SPAN_GAP = 1 << 20  # neighbouring packed blobs closer than this are fetched in one GET
+_SPAN_MAX = 16 << 20
+_READ_BYTES = 128 << 20  # read_many holds at most about this much of packed blobs at once
+_READ_COUNT = 16384
 _CHUNK = 500
 _THREADS = 16
 
@@ -218,13 +220,24 @@ class S3BlobStore:
         return next(self.read_many([sha]))
 
     def read_many(self, shas: Sequence[str]) -> Iterator[bytes]:
-        """The bytes of each blob, in order: neighbouring packed blobs come in one ranged GET,
-        and GETs run on several threads."""
+        """The bytes of each blob, in order. Blobs are fetched a chunk at a time (up to
+        `_READ_BYTES` of packed blobs, as the index says), and within a chunk the packed
+        blobs of one pack come in few ranged GETs, whatever order the caller asks in."""
+        chunk: list[str] = []
+        size = 0
         for start in range(0, len(shas), _CHUNK):
-            chunk = list(shas[start : start + _CHUNK])
+            part = list(shas[start : start + _CHUNK])
+            where = self._locations(part)
+            for sha in part:
+                chunk.append(sha)
+                size += where[sha][2] if sha in where else PACK_MAX
+                if size >= _READ_BYTES or len(chunk) >= _READ_COUNT:
+                    got = self._fetch(chunk)
+                    yield from (got[s] for s in chunk)
+                    chunk, size = [], 0
+        if chunk:
             got = self._fetch(chunk)
-            for sha in chunk:
-                yield got[sha]
+            yield from (got[s] for s in chunk)
 
     def _fetch(self, shas: list[str], retry: bool = True) -> dict[str, bytes]:
         where = self._locate_all(shas)
