@@ -112,7 +112,8 @@ def _wait(server: Seaweed, proc: subprocess.Popen[bytes], folder: Path) -> None:
             raise RuntimeError(f"weed exited: {(folder / 'weed.log').read_text()[-2000:]}")
         try:
             c = server.client()
-            c.create_bucket(Bucket=BUCKET)
+            if BUCKET not in [b["Name"] for b in c.list_buckets().get("Buckets", [])]:
+                c.create_bucket(Bucket=BUCKET)
             c.put_object(Bucket=BUCKET, Key="ready/ping", Body=b"ok")
             if c.get_object(Bucket=BUCKET, Key="ready/ping")["Body"].read() == b"ok":
                 return
