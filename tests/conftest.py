@@ -24,6 +24,8 @@ if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
 from assay.workspace import Workspace  # noqa: E402
+from blob_stacks import use_stack  # noqa: E402
+from seaweed import Seaweed, seaweed_server  # noqa: E402
 
 ACTOR = "user:tester"
 
@@ -79,6 +81,22 @@ def _audit_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ[KEY_ENV] = before
 
 
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
+    """A real SeaweedFS S3 server for this test process (see `seaweed.py`)."""
+    with seaweed_server(tmp_path_factory.mktemp("seaweed")) as server:
+        yield server
+
+
+@pytest.fixture
+def blob_stack(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> str:
+    """The blob stack of this test: local here; folders whose tests run on both stacks
+    override it with `stacks` (their conftest.py)."""
+    return use_stack("local", request, monkeypatch, tmp_path)
+
+
 @pytest.fixture
 def subprocess_env() -> dict[str, str]:
     """Environment for a child Python that imports this checkout's `assay`."""
@@ -86,7 +104,7 @@ def subprocess_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def run_cli(tmp_path: Path) -> RunCli:
+def run_cli(tmp_path: Path, blob_stack: str) -> RunCli:
     """Run `python -m assay ARGS` in a subprocess; assert the exit code when `code` is given.
 
     Every failing run (exit 1 or 2) is checked to print no traceback, and exit 1 to print
@@ -126,7 +144,7 @@ def _checked(res: CliResult, code: int | None) -> CliResult:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blob_stack: str) -> RunCli:
     """The same `assay` entry point (`assay.cli.main`) run in-process: fast, for output checks.
 
     Exit codes and the one-line `error:` rule are asserted as in `run_cli`; end-to-end process
@@ -165,7 +183,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blob_stack: str) -> Iterator[Workspace]:
     """A fresh workspace in `tmp_path/ws`, opened through the Python API."""
     monkeypatch.setenv("ASSAY_ACTOR", ACTOR)
     monkeypatch.delenv("ASSAY_WORKSPACE", raising=False)

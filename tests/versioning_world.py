@@ -70,4 +70,5 @@ def flood(ws: Workspace, samples) -> Flood:  # type: ignore[no-untyped-def]
 
 
 def manifest_path(ws: Workspace, sha: str) -> Path:
-    return ws.root / "objects" / sha[:2] / sha[2:]
+    """The manifest blob as a file (for the S3 stack, a downloaded copy)."""
+    return ws.blobs.path(sha)

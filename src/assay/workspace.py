@@ -17,8 +17,11 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from assay import audit
 from assay._bulk import gc_paused
@@ -27,7 +30,7 @@ from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.ingest import IngestReport, ingest_paths
 from assay.ingest.sensors.options import SensorOptions
-from assay.store import Database, LocalBlobStore
+from assay.store import BlobStore, Database, LocalBlobStore, locks, open_blobs
 from assay.store._sql import select_in
 from assay.store.schema import items
 
@@ -61,7 +64,7 @@ def default_actor() -> str:
 class Workspace:
     """An opened workspace: metadata database, blob store and marking scheme."""
 
-    def __init__(self, root: Path, db: Database, blobs: LocalBlobStore, scheme: MarkingScheme):
+    def __init__(self, root: Path, db: Database, blobs: BlobStore, scheme: MarkingScheme):
         self.root = root
         self.db = db
         self.blobs = blobs
@@ -119,7 +122,40 @@ class Workspace:
             raise InvalidInput(f"{root / CONFIG}: unreadable workspace config ({exc})") from None
         scheme = MarkingScheme(tuple(config.get("marking_levels", DEFAULT_LEVELS)))
         url = os.environ.get("ASSAY_DATABASE_URL") or f"sqlite:///{root / 'assay.db'}"
-        return cls(root, Database(url), LocalBlobStore(root / "objects"), scheme)
+        blob_url = os.environ.get("ASSAY_BLOB_URL")
+        blobs = open_blobs(blob_url) if blob_url else LocalBlobStore(root / "objects")
+        return cls(root, Database(url), blobs, scheme)
+
+    @classmethod
+    def restore(
+        cls,
+        backup: str | Path,
+        path: str | Path,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Create a workspace in `path` from an `assay backup` folder (`assay.store.backup`).
+
+        The metadata goes to ``ASSAY_DATABASE_URL`` when set (it must hold no items yet),
+        else to the new workspace's SQLite file; the blobs where ``ASSAY_BLOB_URL`` says.
+        """
+        from assay.store.backup import restore
+
+        url = os.environ.get("ASSAY_DATABASE_URL")
+        if url:
+            target = Database(url)
+            try:
+                with target.read() as conn:
+                    if conn.execute(select(items.c.id).limit(1)).first() is not None:
+                        raise Conflict(f"{target.engine.url!r} already holds items; restore "
+                                       "into an empty database")  # fmt: skip
+            finally:
+                target.dispose()
+        ws = cls.init(path)
+        ws.db.dispose()
+        try:
+            return restore(Path(backup), ws.db, ws.blobs, ws.root / CONFIG, progress)
+        finally:
+            ws.close()
 
     def close(self) -> None:
         """Sign a checkpoint of the audit head if it moved (kept outside the database)."""
@@ -134,6 +170,11 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def blob_writes(self) -> AbstractContextManager[None]:
+        """Hold while storing blobs and committing the metadata that names them: `assay gc`
+        waits meanwhile (`assay.store.locks`)."""
+        return locks.blob_writes(self.db)
 
     def marking(self, text: str | None) -> Marking:
         return self.scheme.parse(text)
@@ -159,19 +200,20 @@ class Workspace:
         Symbolic links out of `paths` are skipped (with the reason in the report) unless
         `follow_symlinks`; FIFOs and devices always are.
         """
-        return ingest_paths(
-            self.db,
-            self.blobs,
-            self.scheme,
-            [Path(p) for p in paths],
-            actor=self.actor,
-            marking=self.scheme.parse(marking) if marking else None,
-            source=source,
-            text_field=text_field,
-            progress=progress,
-            follow_symlinks=follow_symlinks,
-            sensors=sensors,
-        )
+        with self.blob_writes():
+            return ingest_paths(
+                self.db,
+                self.blobs,
+                self.scheme,
+                [Path(p) for p in paths],
+                actor=self.actor,
+                marking=self.scheme.parse(marking) if marking else None,
+                source=source,
+                text_field=text_field,
+                progress=progress,
+                follow_symlinks=follow_symlinks,
+                sensors=sensors,
+            )
 
     # --- datasets ----------------------------------------------------------------------------
 
@@ -240,7 +282,7 @@ class Workspace:
     def commit(self, name: str, message: str, author: str | None = None) -> Commit:
         from assay import versioning
 
-        with self.db.begin() as conn, gc_paused():
+        with self.blob_writes(), self.db.begin() as conn, gc_paused():
             c = versioning.commit(conn, self.blobs, name, message, author or self.actor)
             audit.append(conn, self.actor, "commit", f"dataset:{name}", {"commit": c.id, **c.stats})
         return c
@@ -319,7 +361,7 @@ class Workspace:
         codec = get_codec(fmt)
         if codec.read is None:
             raise InvalidInput(f"format {fmt!r} can be written but not read")
-        with gc_paused():
+        with self.blob_writes(), gc_paused():
             bundle = codec.read(Path(path), Path(images) if images else None)
             if strict and bundle.dropped:
                 raise InvalidInput(

@@ -6,6 +6,10 @@ import pytest
 from fmt_helpers import save_images
 
 from assay.formats import _media
+from blob_stacks import stacks
+
+# Run on both blob stacks: local folder and S3 (SeaweedFS).
+blob_stack = stacks()
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,10 @@ from assay import Workspace
 from assay.errors import InvalidInput
 from assay.ingest import ingest_paths
 from assay.ingest.files import PARALLEL_MIN_FILES
+from blob_stacks import stacks
+
+# Run on both blob stacks: local folder and S3 (SeaweedFS).
+blob_stack = stacks()
 
 
 def items_by_name(ws: Workspace) -> dict[str, dict[str, Any]]:

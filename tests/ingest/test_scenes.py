@@ -17,7 +17,11 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 
 from assay import Workspace
+from blob_stacks import stacks
 from item_rows import item_rows
+
+# Run on both blob stacks: local folder and S3 (SeaweedFS).
+blob_stack = stacks()
 
 ORIGIN = (270_000.0, 3_295_000.0)  # UTM 15N, over the flooded town
 

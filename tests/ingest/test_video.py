@@ -15,7 +15,11 @@ from pyproj import Transformer
 from assay import Workspace
 from assay.ingest.sensors.footprint import footprint
 from assay.ingest.sensors.synth import Flight, write_flight
+from blob_stacks import stacks
 from item_rows import item_rows
+
+# Run on both blob stacks: local folder and S3 (SeaweedFS).
+blob_stack = stacks()
 
 
 def _local_to_lonlat(lon0: float, lat0: float, east: float, north: float) -> tuple[float, float]:

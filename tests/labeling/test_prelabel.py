@@ -19,8 +19,12 @@ from assay.labeling.prelabel_stats import compare
 from assay.models import CallableClassifier, add_model
 from assay.store.schema import annotations_table as ann_t
 from assay.workspace import Workspace
+from blob_stacks import stacks
 from evaluation.runs.runs_world import onnx_classifier, onnx_detector
 from labeling_world import World, build_world
+
+# Run on both blob stacks: local folder and S3 (SeaweedFS).
+blob_stack = stacks()
 
 DAMAGE = ["none", "minor", "destroyed"]
 

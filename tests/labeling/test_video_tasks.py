@@ -22,6 +22,10 @@ from assay.labeling.video import list_videos, load_video, save_video, tracks_fro
 from assay.store.schema import annotations_table, items
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
+from blob_stacks import stacks
+
+# Run on both blob stacks: local folder and S3 (SeaweedFS).
+blob_stack = stacks()
 
 SCHEMA = """
 title: Flood traffic

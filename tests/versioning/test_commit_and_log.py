@@ -13,7 +13,11 @@ from assay.domain.labels import payload_hash
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.versioning import _manifest
 from assay.versioning._manifest import COLUMNS
+from blob_stacks import stacks
 from versioning_world import Flood, box, manifest_path
+
+# Run on both blob stacks: local folder and S3 (SeaweedFS).
+blob_stack = stacks()
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -8,7 +8,11 @@ import pytest
 
 from assay.domain.labels import Region
 from assay.errors import NotFound
+from blob_stacks import stacks
 from versioning_world import Flood, box
+
+# Run on both blob stacks: local folder and S3 (SeaweedFS).
+blob_stack = stacks()
 
 DIFF_KEYS = {
     "before",

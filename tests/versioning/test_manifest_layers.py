@@ -11,7 +11,11 @@ import pytest
 
 from assay import Workspace
 from assay.versioning import _manifest, _rows
+from blob_stacks import stacks
 from versioning_world import box, manifest_path
+
+# Run on both blob stacks: local folder and S3 (SeaweedFS).
+blob_stack = stacks()
 
 
 def _working(ws: Workspace) -> Rows:

@@ -31,9 +31,12 @@ def derived_blob(ws: Workspace, kind: str, source: str, make: Callable[[], bytes
     if sha is not None and ws.blobs.exists(sha):
         return str(sha)
     data = make()
-    with _PUT:
-        sha = ws.blobs.put_bytes(data)
-    with write(ws.db) as conn:
-        conn.execute(derived.delete().where(derived.c.kind == kind, derived.c.source == source))
-        conn.execute(derived.insert().values(kind=kind, source=source, blob=sha, created=now_iso()))
+    with ws.blob_writes():
+        with _PUT:
+            sha = ws.blobs.put_bytes(data)
+        with write(ws.db) as conn:
+            conn.execute(derived.delete().where(derived.c.kind == kind, derived.c.source == source))
+            conn.execute(
+                derived.insert().values(kind=kind, source=source, blob=sha, created=now_iso())
+            )
     return sha

@@ -36,7 +36,7 @@ from assay.formats._model import (
     ImportedMedia,
 )
 from assay.markings import MarkChange, raise_markings
-from assay.store import LocalBlobStore
+from assay.store import BlobStore
 from assay.store._sql import insert_ignore, select_in
 from assay.store.schema import annotations_table, datasets, items
 from assay.timeutil import now_iso
@@ -288,7 +288,7 @@ def _imported_map(old: LabelMap, bundle: ImportBundle) -> LabelMap:
     return new.extend(used)
 
 
-def _reader(blobs: LocalBlobStore, sha: str) -> Callable[[], bytes]:
+def _reader(blobs: BlobStore, sha: str) -> Callable[[], bytes]:
     return lambda: blobs.get_bytes(sha)
 
 

@@ -12,7 +12,6 @@ import json
 import os
 import stat
 import warnings
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from assay._bulk import gc_paused
@@ -21,7 +20,7 @@ from assay.ingest._png import SIGNATURE, PngError, png_info
 from assay.ingest._walk import special_kind
 from assay.ingest.sensors.items import FilePayload
 from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
-from assay.store.blobs import LocalBlobStore, Staged
+from assay.store.blobs import Staged, open_blobs
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -354,13 +353,13 @@ def _georeferenced(path: str) -> bool:
 
 def probe_batch(
     batch: list[tuple[str, str]],
-    objects: str,
+    blob_url: str,
     text_field: str,
     source: str,
     sensors: SensorOptions | None = None,
 ) -> list[ProbeResult]:
     """Probe a batch of files and stage the blobs the store does not hold yet."""
-    store = _store(objects)
+    store = open_blobs(blob_url)
     with gc_paused():
         probed = [probe_file(p, rel, text_field, source, sensors) for p, rel in batch]
     present = store.present(item.sha for res, _ in probed for item in res.items)
@@ -381,16 +380,3 @@ def probe_batch(
     for items, k, fp in files:
         items[k] = items[k]._replace(staged=store.stage_file(fp.path, fp.sha, move=fp.owned))
     return [res for res, _ in probed]
-
-
-_STORES: dict[tuple[str, int], LocalBlobStore] = {}
-
-
-def _store(objects: str) -> LocalBlobStore:
-    """One store object per folder and process: a worker probes many batches, and opening the
-    store (folders, the pack index connection) once is cheaper than once per batch."""
-    key = (objects, os.getpid())
-    store = _STORES.get(key)
-    if store is None:
-        store = _STORES[key] = LocalBlobStore(Path(objects))
-    return store

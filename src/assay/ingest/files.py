@@ -26,7 +26,7 @@ from assay.ingest._walk import Failure, walk
 from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
 from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
 from assay.markings import MarkChange, raise_markings
-from assay.store import Database, LocalBlobStore
+from assay.store import BlobStore, Database
 from assay.store._sql import select_in
 from assay.store.blobs import Staged
 from assay.store.schema import items
@@ -71,7 +71,7 @@ class IngestReport:
 @gc_paused()
 def ingest_paths(
     db: Database,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     scheme: MarkingScheme,
     paths: list[Path],
     *,
@@ -224,7 +224,7 @@ def _existing_markings(conn: Connection, ids: list[str]) -> dict[str, str]:
 
 def _probe_all(
     files: list[str],
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     text_field: str,
     source: str,
     progress: Progress | None,
@@ -240,15 +240,14 @@ def _probe_all(
     n_workers = workers or os.cpu_count() or 1
     if total < PARALLEL_MIN_FILES or n_workers == 1:
         for batch in batches:
-            yield from probe_batch(batch, str(blobs.root), text_field, source, sensors)
+            yield from probe_batch(batch, blobs.url, text_field, source, sensors)
             done += len(batch)
             if progress:
                 progress(done, total)
         return
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         futures = [
-            pool.submit(probe_batch, b, str(blobs.root), text_field, source, sensors)
-            for b in batches
+            pool.submit(probe_batch, b, blobs.url, text_field, source, sensors) for b in batches
         ]
         for fut in futures:
             batch_results = fut.result()

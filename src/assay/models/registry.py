@@ -223,7 +223,7 @@ def add_model(
         data = path.read_bytes()
         size = len(data)
     sha = hashlib.sha256(data).hexdigest()
-    with ws.db.begin() as conn:
+    with ws.blob_writes(), ws.db.begin() as conn:
         same = conn.execute(
             select(models_table).where(models_table.c.name == name, models_table.c.sha256 == sha)
         ).first()

@@ -18,6 +18,7 @@ indexed), so a crash never leaves a blob that is named but incomplete.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import os
@@ -26,8 +27,9 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 from assay.errors import NotFound
 
@@ -38,12 +40,65 @@ _INDEX_CHUNK = 500
 
 
 class BlobStore(Protocol):
-    """The seam between assay and where bytes live (local folder, S3-compatible)."""
+    """The seam between assay and where bytes live: every service holds one.
 
+    Two backends: `LocalBlobStore` (a folder; the embedded default) and
+    `assay.store.s3.S3BlobStore` (S3-compatible object storage). A store is described by its
+    `url`, a plain string that `open_blobs` turns back into an equal store: that is what
+    crosses to worker processes and cluster workers, never a path on the client machine nor
+    a credential (S3 credentials come from each process's own AWS variables).
+
+    Writing in bulk is three steps so a crash never names an incomplete blob: `stage_many` /
+    `stage_file` write where nobody reads, `make_durable` flushes, `publish_many` makes the
+    blobs visible. Metadata naming a blob is committed only after it is published.
+    """
+
+    @property
+    def url(self) -> str: ...
     def put_bytes(self, data: bytes) -> str: ...
+    def put_many(self, blobs: Sequence[bytes]) -> list[str]: ...
     def get_bytes(self, sha: str) -> bytes: ...
+    def read_many(self, shas: Sequence[str]) -> Iterator[bytes]: ...
+    def open(self, sha: str) -> BinaryIO: ...
     def exists(self, sha: str) -> bool: ...
+    def present(self, shas: Iterable[str]) -> set[str]: ...
     def path(self, sha: str) -> Path: ...
+    def iter_shas(self) -> Iterator[str]: ...
+    def stage_many(self, blobs: Sequence[bytes], shas: Sequence[str]) -> list[Staged]: ...
+    def stage_file(self, src: str, sha: str, *, move: bool = False) -> Staged: ...
+    def make_durable(self, staged: Sequence[Staged]) -> None: ...
+    def publish_many(self, staged: Sequence[Staged]) -> None: ...
+    def collect(self, live: set[str]) -> CollectReport: ...
+
+
+@dataclass
+class CollectReport:
+    """What `BlobStore.collect` removed and rewrote."""
+
+    removed: int = 0  # blobs no longer stored
+    freed: int = 0  # bytes given back
+    repacked: int = 0  # packs rewritten without their dead blobs
+    kept: int = 0  # live blobs
+
+    def to_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+def open_blobs(url: str) -> BlobStore:
+    """The store a `BlobStore.url` describes: ``s3://bucket/prefix`` or a local folder."""
+    # One store object per url and process: a worker handles many batches, and opening a
+    # store (folders, the pack index, an S3 client) once is cheaper than once per batch.
+    key = (url, os.getpid())
+    store = _OPENED.get(key)
+    if store is None:
+        if url.startswith("s3://"):
+            from assay.store.s3 import S3BlobStore
+
+            store = S3BlobStore(url)
+        else:
+            store = LocalBlobStore(Path(url))
+        _OPENED[key] = store
+    return store
 
 
 class Staged(NamedTuple):
@@ -105,7 +160,15 @@ class LocalBlobStore:
         self._staging = ""
         self._local = threading.local()
 
+    @property
+    def url(self) -> str:
+        return str(self.root)
+
     # --- reading -------------------------------------------------------------------------------
+
+    def open(self, sha: str) -> BinaryIO:
+        """The blob as a seekable file, read as the caller goes."""
+        return self.path(sha).open("rb")
 
     def path(self, sha: str) -> Path:
         """The blob as a file of its own. A packed blob is first copied out to a loose file
@@ -114,7 +177,7 @@ class LocalBlobStore:
         if not loose.exists():
             loc = self._locate(sha)
             if loc is not None:
-                self._put_loose(self._read(*loc), sha)
+                self._put_loose(self._read(*loc, sha), sha)
         return loose
 
     def exists(self, sha: str) -> bool:
@@ -137,7 +200,7 @@ class LocalBlobStore:
             loc = self._locate(sha)
         if loc is None:
             raise NotFound(f"blob {sha[:12]} is missing from {self.root}") from None
-        return self._read(*loc)
+        return self._read(*loc, sha)
 
     def read_many(self, shas: Sequence[str]) -> Iterator[bytes]:
         """The bytes of each blob, in order: one index query per few hundred blobs and each
@@ -155,7 +218,11 @@ class LocalBlobStore:
                     pack, offset, length = loc
                     fd = fds.get(pack)
                     if fd is None:
-                        fd = fds[pack] = os.open(os.path.join(self._packs, pack), os.O_RDONLY)
+                        try:
+                            fd = fds[pack] = os.open(os.path.join(self._packs, pack), os.O_RDONLY)
+                        except FileNotFoundError:  # repacked by `assay gc` meanwhile
+                            yield self.get_bytes(sha)
+                            continue
                     yield self._pread(fd, pack, offset, length)
         finally:
             for fd in fds.values():
@@ -258,6 +325,13 @@ class LocalBlobStore:
                 writer.close()
                 del _WRITERS[self._packs]
 
+    def collect(self, live: set[str]) -> CollectReport:
+        """Remove every blob not in `live` and rewrite packs holding dead ones. The caller
+        holds the collector lock (`assay.store.locks`), so no writer is staging."""
+        from assay.store._repack import collect_local
+
+        return collect_local(self, live)
+
     # --- internals -----------------------------------------------------------------------------
 
     def _put_loose(self, data: bytes, sha: str) -> None:
@@ -311,8 +385,15 @@ class LocalBlobStore:
             out.update((r[0], (r[1], r[2], r[3])) for r in conn.execute(sql, chunk))
         return out
 
-    def _read(self, pack: str, offset: int, length: int) -> bytes:
-        fd = os.open(os.path.join(self._packs, pack), os.O_RDONLY)
+    def _read(self, pack: str, offset: int, length: int, sha: str = "") -> bytes:
+        try:
+            fd = os.open(os.path.join(self._packs, pack), os.O_RDONLY)
+        except FileNotFoundError:
+            # `assay gc` rewrote the pack after we looked it up: the index knows where now.
+            loc = self._locate(sha) if sha else None
+            if loc is None or loc[0] == pack:
+                raise NotFound(f"blob {sha[:12]} is missing from {self.root}") from None
+            return self._read(*loc)
         try:
             return self._pread(fd, pack, offset, length)
         finally:
@@ -401,3 +482,6 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+_OPENED: dict[tuple[str, int], BlobStore] = {}

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from assay.store import LocalBlobStore
+from assay.store import BlobStore
 
 # One row per item of a commit. Item attributes that never change (name, size, pixel size,
 # metadata) stay in the items table; the row carries the metadata hash that pins them.
@@ -48,7 +48,7 @@ DELTA_SCHEMA = pa.schema(
 )
 
 
-def write_delta(blobs: LocalBlobStore, cols: dict[str, list[Any]]) -> str:
+def write_delta(blobs: BlobStore, cols: dict[str, list[Any]]) -> str:
     sink = io.BytesIO()
     table = pa.table({n: pa.array(cols[n], pa.string()) for n in DELTA_SCHEMA.names})
     pq.write_table(table.cast(DELTA_SCHEMA), sink, compression="zstd")
@@ -71,7 +71,7 @@ ROW_GROUP = 256 * 1024
 class Writer:
     """A full manifest written table by table; `rows`, `regions` and, after `close`, `sha`."""
 
-    def __init__(self, blobs: LocalBlobStore) -> None:
+    def __init__(self, blobs: BlobStore) -> None:
         self._blobs = blobs
         self._sink = io.BytesIO()
         self._writer = pq.ParquetWriter(self._sink, SCHEMA, **_WRITE_OPTIONS)
@@ -113,7 +113,7 @@ LAYER_SHARE = 0.1
 LAYER_MIN_ROWS = 10_000
 
 
-def _chain(blobs: LocalBlobStore, sha: str) -> tuple[pq.ParquetFile, list[pq.ParquetFile]]:
+def _chain(blobs: BlobStore, sha: str) -> tuple[pq.ParquetFile, list[pq.ParquetFile]]:
     """The full manifest under `sha` and the layers above it, newest first."""
     layers: list[pq.ParquetFile] = []
     f = pq.ParquetFile(blobs.path(sha))
@@ -146,7 +146,7 @@ def _resolve_layers(
 
 
 def commit_layer(
-    blobs: LocalBlobStore, base: str, drop: Sequence[str], extra: pa.Table, total_rows: int
+    blobs: BlobStore, base: str, drop: Sequence[str], extra: pa.Table, total_rows: int
 ) -> str:
     """The manifest of a commit whose parent's manifest is `base`: the `drop` items removed or
     replaced by the rows of `extra`. Written as a layer unless the chain is due a full rewrite.
@@ -161,7 +161,7 @@ def commit_layer(
 
 
 def _write_layer(
-    blobs: LocalBlobStore, base: str, drop: Sequence[str], extra: pa.Table, depth: int, rows: int
+    blobs: BlobStore, base: str, drop: Sequence[str], extra: pa.Table, depth: int, rows: int
 ) -> str:
     kept = set(extra["item_id"].to_pylist())
     gone = sorted({i for i in drop if i not in kept})
@@ -180,7 +180,7 @@ def _write_layer(
     return blobs.put_bytes(sink.getvalue())
 
 
-def _compact(blobs: LocalBlobStore, base: str, drop: Sequence[str], extra: pa.Table) -> str:
+def _compact(blobs: BlobStore, base: str, drop: Sequence[str], extra: pa.Table) -> str:
     """A full manifest: the chain under `base` resolved, `drop` removed, `extra` appended;
     streamed batch by batch so memory stays at a few batches whatever the dataset size."""
     full, layers = _chain(blobs, base)
@@ -197,7 +197,7 @@ def _compact(blobs: LocalBlobStore, base: str, drop: Sequence[str], extra: pa.Ta
     return writer.close()
 
 
-def read(blobs: LocalBlobStore, sha: str, columns: list[str] | None = None) -> pa.Table:
+def read(blobs: BlobStore, sha: str, columns: list[str] | None = None) -> pa.Table:
     """A commit's rows (the chosen columns), with any layers resolved."""
     # ParquetFile avoids importing pyarrow.dataset, which costs more than reading a delta.
     full, layers = _chain(blobs, sha)
@@ -212,7 +212,7 @@ def read(blobs: LocalBlobStore, sha: str, columns: list[str] | None = None) -> p
     return t if columns is None else t.select(columns)
 
 
-def read_delta(blobs: LocalBlobStore, sha: str) -> pa.Table:
+def read_delta(blobs: BlobStore, sha: str) -> pa.Table:
     return pq.ParquetFile(blobs.path(sha)).read()
 
 

@@ -30,16 +30,14 @@ from sqlalchemy.engine import Connection
 from assay.audit._sums import MOD, pair_hash
 from assay.domain.marking import MarkingScheme
 from assay.errors import AssayError
-from assay.store import LocalBlobStore
+from assay.store import BlobStore
 from assay.store._sql import select_in
 from assay.store.schema import audit, commits, datasets, items, tasks
 from assay.versioning import _manifest
 from assay.versioning.commit import _row_to_commit
 
 
-def marking_problems(
-    conn: Connection, blobs: LocalBlobStore, scheme: MarkingScheme
-) -> Iterator[str]:
+def marking_problems(conn: Connection, blobs: BlobStore, scheme: MarkingScheme) -> Iterator[str]:
     """Each way the items' and tasks' markings disagree with the trail and the commits."""
     exact: dict[str, tuple[int, str]] = {}  # item -> (seq, marking) of its newest change
     lowered: dict[str, int] = {}  # item -> seq of its newest downgrade
@@ -102,7 +100,7 @@ def _at_least(scheme: MarkingScheme, have: str, floor: str) -> bool:
 
 def _commit_floor(
     conn: Connection,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     scheme: MarkingScheme,
     name: str,
     seq: int,

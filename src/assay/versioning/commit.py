@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Row
 
 from assay.domain.commit import Commit
 from assay.errors import Conflict, InvalidInput, NotFound
-from assay.store import LocalBlobStore
+from assay.store import BlobStore
 from assay.store.schema import commits, datasets, refs, working_changes
 from assay.timeutil import now_iso
 from assay.versioning import _manifest, _rows
@@ -53,7 +53,7 @@ def _row_to_commit(r: Row[Any], dataset: str) -> Commit:
     )
 
 
-def commit(conn: Connection, blobs: LocalBlobStore, name: str, message: str, author: str) -> Commit:
+def commit(conn: Connection, blobs: BlobStore, name: str, message: str, author: str) -> Commit:
     """Record the working state as a new commit.
 
     After the first, a commit reads the change log, not the dataset, and writes its manifest

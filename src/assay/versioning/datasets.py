@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from assay.domain.labels import payload_hash
 from assay.domain.marking import MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
-from assay.store import LocalBlobStore
+from assay.store import BlobStore
 from assay.store._sql import insert_ignore, select_in
 from assay.store.schema import commits, datasets, items, working, working_changes
 from assay.timeutil import now_iso
@@ -229,7 +229,7 @@ def remove_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
     return int(conn.execute(working.delete().where(working.c.dataset_id == ds, matching)).rowcount)
 
 
-def restore_committed(conn: Connection, blobs: LocalBlobStore, ds: int) -> int:
+def restore_committed(conn: Connection, blobs: BlobStore, ds: int) -> int:
     """Give items that were removed since the last commit and added back their committed labels.
 
     Reads only the change log, and the HEAD manifest only when there is such an item.

@@ -19,7 +19,7 @@ from assay.domain.commit import Commit
 from assay.domain.diff import CHANGE_KINDS, LabelChange, diff_regions
 from assay.domain.labels import Region, payload_from_json_trusted, payload_to_json
 from assay.domain.track_diff import TrackChange, summarize_tracks
-from assay.store import LocalBlobStore
+from assay.store import BlobStore
 from assay.store._sql import select_in
 from assay.store.schema import items, working
 from assay.versioning import _manifest, _rows
@@ -116,7 +116,7 @@ def _frame_positions(conn: Connection, ids: list[str]) -> dict[str, tuple[str, i
 
 
 def labels_for(
-    conn: Connection, blobs: LocalBlobStore, rev: Revision, ids: list[str]
+    conn: Connection, blobs: BlobStore, rev: Revision, ids: list[str]
 ) -> dict[str, list[Region]]:
     """The labels of record of the given items at a revision."""
     if not ids:
@@ -137,7 +137,7 @@ def labels_for(
     return {r.item_id: payload_from_json_trusted(r.labels) for r in rows}
 
 
-def _from_delta(blobs: LocalBlobStore, c: Commit, reverse: bool) -> list[Entry]:
+def _from_delta(blobs: BlobStore, c: Commit, reverse: bool) -> list[Entry]:
     assert c.delta is not None  # callers check
     t = _manifest.read_delta(blobs, c.delta)
     flip = {"added": "removed", "removed": "added", "changed": "changed"}
@@ -153,7 +153,7 @@ def _from_delta(blobs: LocalBlobStore, c: Commit, reverse: bool) -> list[Entry]:
     return list(rows)
 
 
-def _full(conn: Connection, blobs: LocalBlobStore, a: Revision, b: Revision) -> list[Entry]:
+def _full(conn: Connection, blobs: BlobStore, a: Revision, b: Revision) -> list[Entry]:
     def hashes(rev: Revision) -> Any:
         if rev.commit is not None:
             return _manifest.read(blobs, rev.commit.manifest, ["item_id", "label_hash"])
@@ -184,7 +184,7 @@ def _pending(conn: Connection, ds: int) -> list[Entry]:
     return out
 
 
-def diff(conn: Connection, blobs: LocalBlobStore, name: str, rev_a: str, rev_b: str) -> Diff:
+def diff(conn: Connection, blobs: BlobStore, name: str, rev_a: str, rev_b: str) -> Diff:
     """Differences from `rev_a` to `rev_b` (each a tag, id prefix, HEAD~N, or WORKING)."""
     a = _resolve_side(conn, name, rev_a)
     b = _resolve_side(conn, name, rev_b)
@@ -209,7 +209,7 @@ def _resolve_side(conn: Connection, name: str, rev: str) -> Revision:
     return resolve(conn, f"{name}@{rev}")
 
 
-def status(conn: Connection, blobs: LocalBlobStore, name: str) -> Diff:
+def status(conn: Connection, blobs: BlobStore, name: str) -> Diff:
     """Uncommitted changes, read from the change log only: cost follows the change."""
     work = resolve(conn, name)
     has_head = head_of(conn, work.dataset_id) is not None

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy.engine import Connection
 
-from assay.store import LocalBlobStore
+from assay.store import BlobStore
 from assay.versioning import _manifest, _rows
 from assay.versioning.commit import Revision
 
@@ -26,7 +26,7 @@ COLUMNS = _manifest.COLUMNS
 
 
 def revision_rows(
-    conn: Connection, blobs: LocalBlobStore, rev: Revision, columns: list[str] | None = None
+    conn: Connection, blobs: BlobStore, rev: Revision, columns: list[str] | None = None
 ) -> pa.Table:
     """Manifest rows (item_id, labels, authors, marking, ...) of a commit or the working state."""
     if rev.commit is not None:

@@ -109,70 +109,74 @@ def run_evaluation(
     Raises:
         InvalidInput: Bad input, named by file and field; nothing is written.
     """
-    settings = settings or RunSettings()
-    slice_defs = _slices(slices)
-    data = load_dataset(ws, dataset)
-    src = _source(ws, predictions, model)
-    if "corruptions" in settings.suites and not src.runs_images:
-        raise InvalidInput(
-            f"{src.file or src.name}: the corruptions suite runs a model on corrupted images; "
-            "a prediction file holds fixed outputs (use --model)"
-        )
-    base = load_run(ws, baseline) if baseline is not None else None
-    if base is not None and base.task != src.task:
-        raise InvalidInput(f"baseline run {base.run_id} is a {base.task} run, this is {src.task}")
-    items_df = items_frame(ws, data)
-    base_summary = {**base.summary, "run_id": base.run_id} if base is not None else None
-    tables: dict[str, pd.DataFrame] = {}
-    if src.task == "classification":
-        summary, samples = run_classification(
-            data, items_df, src, slice_defs, settings, base_summary
-        )
-    else:
-        summary, samples, boxes = run_detection(
-            data, items_df, src, slice_defs, settings, base_summary
-        )
-        tables[BOXES] = boxes
-    tables[SAMPLES] = samples
-    members = items_df.drop(columns=["metadata"]).copy()
-    members["metadata"] = [canonical_json(m) for m in items_df["metadata"]]
-    for name, mask in slice_masks(items_df, slice_defs, src.task).items():
-        members[f"slice:{name}"] = mask
-    tables[ITEMS] = members
-    record: dict[str, Any] = {
-        "format": RECORD_FORMAT,
-        "created": now_iso(),
-        "actor": ws.actor,
-        "task": src.task,
-        "dataset": {
-            "name": data.dataset,
-            "commit": data.commit_id,
-            "spec": dataset,
-            "marking": data.marking,
-        },
-        "model": src.record(),
-        "slices": [s.to_dict() for s in slice_defs],
-        "settings": settings.to_dict(),
-        "transforms": [r["spec"] for r in summary.get("corruptions", {}).get("rows", [])],
-        "seeds": {
-            "corruptions": settings.seed,
-            "bootstrap": settings.seed,
-            "attack": settings.seed,
-        },
-        "metric_versions": METRIC_VERSIONS,
-        "libraries": _libraries(),
-        "baseline": base.run_id if base is not None else None,
-        "rerun_of": rerun_of,
-    }
-    record = clean_json(record)
-    record["run_id"] = hashlib.sha256(canonical_json(record).encode()).hexdigest()[:20]
-    summary = clean_json({"run_id": record["run_id"], **summary})
-    html = None
-    if report:
-        from assay.evaluation.runs._report import render_report
+    # A prediction file is stored as a blob first and named by the run only at the end.
+    with ws.blob_writes():
+        settings = settings or RunSettings()
+        slice_defs = _slices(slices)
+        data = load_dataset(ws, dataset)
+        src = _source(ws, predictions, model)
+        if "corruptions" in settings.suites and not src.runs_images:
+            raise InvalidInput(
+                f"{src.file or src.name}: the corruptions suite runs a model on corrupted images; "
+                "a prediction file holds fixed outputs (use --model)"
+            )
+        base = load_run(ws, baseline) if baseline is not None else None
+        if base is not None and base.task != src.task:
+            raise InvalidInput(
+                f"baseline run {base.run_id} is a {base.task} run, this is {src.task}"
+            )
+        items_df = items_frame(ws, data)
+        base_summary = {**base.summary, "run_id": base.run_id} if base is not None else None
+        tables: dict[str, pd.DataFrame] = {}
+        if src.task == "classification":
+            summary, samples = run_classification(
+                data, items_df, src, slice_defs, settings, base_summary
+            )
+        else:
+            summary, samples, boxes = run_detection(
+                data, items_df, src, slice_defs, settings, base_summary
+            )
+            tables[BOXES] = boxes
+        tables[SAMPLES] = samples
+        members = items_df.drop(columns=["metadata"]).copy()
+        members["metadata"] = [canonical_json(m) for m in items_df["metadata"]]
+        for name, mask in slice_masks(items_df, slice_defs, src.task).items():
+            members[f"slice:{name}"] = mask
+        tables[ITEMS] = members
+        record: dict[str, Any] = {
+            "format": RECORD_FORMAT,
+            "created": now_iso(),
+            "actor": ws.actor,
+            "task": src.task,
+            "dataset": {
+                "name": data.dataset,
+                "commit": data.commit_id,
+                "spec": dataset,
+                "marking": data.marking,
+            },
+            "model": src.record(),
+            "slices": [s.to_dict() for s in slice_defs],
+            "settings": settings.to_dict(),
+            "transforms": [r["spec"] for r in summary.get("corruptions", {}).get("rows", [])],
+            "seeds": {
+                "corruptions": settings.seed,
+                "bootstrap": settings.seed,
+                "attack": settings.seed,
+            },
+            "metric_versions": METRIC_VERSIONS,
+            "libraries": _libraries(),
+            "baseline": base.run_id if base is not None else None,
+            "rerun_of": rerun_of,
+        }
+        record = clean_json(record)
+        record["run_id"] = hashlib.sha256(canonical_json(record).encode()).hexdigest()[:20]
+        summary = clean_json({"run_id": record["run_id"], **summary})
+        html = None
+        if report:
+            from assay.evaluation.runs._report import render_report
 
-        html = render_report(record, summary)
-    return write_run(ws, Path(out), record, summary, tables, html)
+            html = render_report(record, summary)
+        return write_run(ws, Path(out), record, summary, tables, html)
 
 
 def numbers(summary: dict[str, Any]) -> str:

@@ -1,0 +1,101 @@
+"""`assay backup` / `assay restore`: a consistent copy taken while `assay serve` takes work."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from assay.labeling import Workflow, create_token
+from assay.store.schema import items, submissions
+from assay.workspace import Workspace
+from blob_stacks import stacks
+from conftest import RunCli
+from labeling_world import build_world, free_port, start_server
+
+# Run on both blob stacks: local folder and S3 (SeaweedFS).
+blob_stack = stacks()
+
+
+def test_backup_while_serving_restores_a_consistent_workspace(
+    ws: Workspace,
+    tmp_path: Path,
+    cli: RunCli,
+    blob_stack: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    w = build_world(ws, tmp_path / "data", public=60, cui=0, secret=0, workflow=Workflow())
+    tokens = [create_token(ws, name) for name in ("root", "man", "rev", "ana")]
+    root = tmp_path / "ws"
+    port = free_port()
+    acked: list[str] = []
+    stop = threading.Event()
+
+    def client(token: str) -> None:
+        url = f"http://127.0.0.1:{port}"
+        http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        while not stop.is_set():
+            r = http.post(f"/api/v1/projects/{w.project}/next")
+            if r.status_code != 200:
+                return
+            cid = str(uuid.uuid4())
+            body = {"client_id": cid, "regions": [], "lead_time": 0.5}
+            http.post(f"/api/v1/tasks/{r.json()['task_id']}/submit", json=body).raise_for_status()
+            acked.append(cid)
+
+    server = start_server(root, port)
+    threads = [threading.Thread(target=client, args=(t,)) for t in tokens]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 60
+        while len(acked) < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        before = set(acked)
+        cli("-w", root, "backup", tmp_path / "backup")
+        during = set(acked)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert len(before) >= 8
+
+    # Into a new workspace (and, on the S3 stack, a new blob prefix).
+    if blob_stack == "s3":
+        monkeypatch.setenv("ASSAY_BLOB_URL", os.environ["ASSAY_BLOB_URL"] + "-restored")
+    assert (tmp_path / "backup" / "backup.json").is_file()
+    restored = tmp_path / "restored"
+    out = cli("restore", tmp_path / "backup", restored, "--json").json()
+    assert out["blobs"] >= 60
+    check = Workspace.open(restored)
+    with check.db.read() as conn:
+        got = {r[0] for r in conn.execute(select(submissions.c.client_id))}
+        ids = [r[0] for r in conn.execute(select(items.c.id))]
+    # A snapshot: everything acknowledged before the backup, nothing that never happened.
+    assert before <= got <= set(acked) and len(got) <= len(during) + len(tokens)
+    assert len(ids) >= 60
+    for sha, data in zip(ids, check.blobs.read_many(ids), strict=True):
+        assert hashlib.sha256(data).hexdigest() == sha
+    assert check.blobs.url != ws.blobs.url or blob_stack == "local"
+    check.close()
+    cli("-w", restored, "audit", "verify")
+    cli("-w", restored, "commit", "flood", "-m", "after the restore")
+
+
+def test_backup_refuses_a_folder_that_is_not_empty(cli: RunCli, tmp_path: Path) -> None:
+    cli("init", "proj")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("field notes")
+    res = cli("-w", tmp_path / "proj", "backup", tmp_path / "full", code=1)
+    assert "not empty" in res.stderr
+    assert (tmp_path / "full" / "keep.txt").read_text() == "field notes"

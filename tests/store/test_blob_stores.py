@@ -1,0 +1,98 @@
+"""Both blob stores, local folder and S3 (a real SeaweedFS), through the one `BlobStore` seam."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assay.errors import NotFound
+from assay.store import BlobStore, LocalBlobStore, open_blobs
+from assay.store.blobs import PACK_MAX
+from blob_stacks import use_stack
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[BlobStore]:
+    use_stack(request.param, request, monkeypatch, tmp_path)
+    url = os.environ.get("ASSAY_BLOB_URL") or str(tmp_path / "objects")
+    yield open_blobs(url)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_the_url_reopens_the_same_store(store: BlobStore) -> None:
+    sha = store.put_bytes(b"river gauge 4.2 m")
+    again = open_blobs(store.url)
+    assert again.get_bytes(sha) == b"river gauge 4.2 m"
+    assert type(again) is type(store)
+
+
+def test_small_blobs_are_packed_and_read_back_in_order(store: BlobStore) -> None:
+    blobs = [f"chip {i} of the flooded town".encode() * (i + 1) for i in range(300)]
+    shas = store.put_many(blobs + blobs[:5])  # repeats stored once
+    assert shas[:300] == [_sha(b) for b in blobs]
+    assert list(store.read_many(list(reversed(shas)))) == list(reversed(blobs + blobs[:5]))
+    assert store.present([*shas, "0" * 64]) == set(shas)
+    assert set(store.iter_shas()) == set(shas)
+    assert store.path(shas[7]).read_bytes() == blobs[7]
+    with store.open(shas[3]) as fh:
+        assert fh.read() == blobs[3]
+
+
+def test_a_large_blob_streams_in_ranges(store: BlobStore, tmp_path: Path) -> None:
+    src = tmp_path / "scene.bin"
+    block = os.urandom(1 << 16)
+    with src.open("wb") as fh:
+        for _ in range(3 * PACK_MAX // len(block) + 1):
+            fh.write(block)
+    data = src.read_bytes()
+    sha = _sha(data)
+    staged = store.stage_file(str(src), sha)
+    store.make_durable([staged])
+    store.publish_many([staged])
+    assert store.exists(sha)
+    with store.open(sha) as fh:
+        fh.seek(PACK_MAX + 5)
+        assert fh.read(100) == data[PACK_MAX + 5 : PACK_MAX + 105]
+        fh.seek(-10, os.SEEK_END)
+        assert fh.read() == data[-10:]
+    assert store.path(sha).read_bytes() == data
+
+
+def test_a_missing_blob_is_not_found(store: BlobStore) -> None:
+    missing = "ab" * 32
+    assert not store.exists(missing)
+    with pytest.raises(NotFound, match="missing"):
+        store.get_bytes(missing)
+
+
+def test_collect_keeps_the_live_blobs_and_rewrites_packs(store: BlobStore) -> None:
+    blobs = [f"report {i}: levee seepage at km {i}".encode() for i in range(200)]
+    shas = store.put_many(blobs)
+    loose = store.put_bytes(b"a manifest, stored on its own")
+    dead_loose = store.put_bytes(b"a replaced thumbnail")
+    live = set(shas[::2]) | {loose}
+    report = store.collect(live)
+    assert report.removed == 101 and report.kept == 101 and report.repacked >= 1
+    assert set(store.iter_shas()) == live
+    assert not store.exists(dead_loose) and not store.exists(shas[1])
+    again = open_blobs(store.url)  # another process's view: its index refreshes
+    assert list(again.read_many(shas[::2])) == blobs[::2]
+    assert store.collect(live).removed == 0  # nothing left to collect
+
+
+def test_a_local_reader_survives_a_repack_under_it(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "objects")
+    reader = LocalBlobStore(tmp_path / "objects")
+    shas = store.put_many([b"a", b"b", b"c"])
+    assert reader.get_bytes(shas[0]) == b"a"  # the reader has the index open
+    store.collect({shas[0], shas[2]})
+    assert list(reader.read_many([shas[2], shas[0]])) == [b"c", b"a"]
