@@ -3,6 +3,7 @@ queue into one linear history, and the task claim holds the overlap with 64 anno
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import threading
@@ -50,10 +51,9 @@ def _committer(root: str, worker: int, item: str, start: Any, out: Any) -> None:
             kind="box", label="building", box=(1 + r, 1 + worker, 5, 5), author=f"user:w{worker}"
         )
         ws.set_labels("roofs", [LabelRecord(item, [box], authors=[f"user:w{worker}"])])
-        try:
+        # A Conflict says nothing was left to commit: an earlier commit holds this change.
+        with contextlib.suppress(Conflict):
             made.append(ws.commit("roofs", f"w{worker} r{r}", f"user:w{worker}").id)
-        except Conflict:  # nothing left to commit: an earlier commit holds this change
-            pass
     out.put((worker, made))
     ws.db.dispose()
 
