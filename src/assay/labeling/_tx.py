@@ -42,6 +42,10 @@ class Tx(Protocol):
     def audit(self, actor: str, action: str, target: str, details: dict[str, Any]) -> int:
         """Append an audit event inside this transaction (`assay.audit.append`)."""
 
+    def serialize(self, key: str) -> None:
+        """Make transactions naming the same `key` run one after another from here to their
+        commit (a no-op where writers are one at a time already, as on SQLite)."""
+
 
 class RawTx:
     """A transaction on a sqlite3 connection (the caller began it)."""
@@ -63,6 +67,9 @@ class RawTx:
 
     def audit(self, actor: str, action: str, target: str, details: dict[str, Any]) -> int:
         return audit.append(self.conn, actor, action, target, details, sign=self.sign_each)
+
+    def serialize(self, key: str) -> None:
+        return None  # BEGIN IMMEDIATE: one writer at a time
 
 
 @lru_cache(maxsize=256)
@@ -88,6 +95,10 @@ class AlchemyTx:
 
     def audit(self, actor: str, action: str, target: str, details: dict[str, Any]) -> int:
         return audit.append(self.conn, actor, action, target, details)
+
+    def serialize(self, key: str) -> None:
+        if self.conn.dialect.name == "postgresql":  # held until this transaction ends
+            self.one("SELECT pg_advisory_xact_lock(hashtext(:k))", {"k": key})
 
 
 def tx_for(conn: Connection) -> Tx:

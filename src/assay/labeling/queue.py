@@ -254,7 +254,12 @@ def task_for_user(tx: Tx, ws: Workspace, user: User, task_id: int) -> tuple[Task
 
 
 def previous(tx: Tx, client_id: str, user: User, action: str) -> dict[str, Any] | None:
-    """The stored result of a retried request with the same client id, if any."""
+    """The stored result of a retried request with the same client id, if any.
+
+    Concurrent retries of one request queue here, so the later ones see the first's result
+    (under READ COMMITTED each statement sees what committed before it) instead of racing it.
+    """
+    tx.serialize(f"client:{client_id}")
     row = tx.one(_PREVIOUS, {"c": client_id})
     if row is None:
         return None
