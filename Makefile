@@ -68,9 +68,13 @@ $(LS_VENV)/.ready:
 
 labelstudio: $(LS_VENV)/.ready
 
+PG_SUITES := tests/versioning tests/labeling tests/server
+
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
 unit: $(VENV)/.dev $(VENV)/.active browser labelstudio $(DATUMARO)/.done
 	$(BIN)/pytest -n 2 --dist loadgroup -q
+	@echo "the service suites again, on PostgreSQL at 127.0.0.1:5432 (database test, a schema per test)"
+	$(BIN)/pytest -n 2 --dist loadgroup -q --db postgresql $(PG_SUITES)
 
 test: lint typecheck unit
 

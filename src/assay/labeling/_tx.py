@@ -29,6 +29,7 @@ class Tx(Protocol):
     """An open write transaction."""
 
     key: str  # names the database, for per-database caches
+    dialect: str  # "sqlite" or "postgresql"
 
     def one(self, sql: str, params: Params) -> Any:
         """The first row (a tuple), or None."""
@@ -49,6 +50,8 @@ class Tx(Protocol):
 
 class RawTx:
     """A transaction on a sqlite3 connection (the caller began it)."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection, key: str, *, sign_each: bool = True) -> None:
         self.conn = conn
@@ -83,6 +86,7 @@ class AlchemyTx:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.key = str(conn.engine.url)
+        self.dialect = conn.dialect.name
 
     def one(self, sql: str, params: Params) -> Any:
         return self.conn.execute(_text(sql), dict(params)).first()
