@@ -68,7 +68,7 @@ $(LS_VENV)/.ready:
 
 labelstudio: $(LS_VENV)/.ready
 
-PG_SUITES := tests/versioning tests/labeling tests/server
+PG_SUITES := tests/versioning tests/labeling
 
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
 unit: $(VENV)/.dev $(VENV)/.active browser labelstudio $(DATUMARO)/.done

@@ -128,13 +128,13 @@ owner = User.objects.create_user(email="owner@example.org", password="bench-pass
 org = Organization.create_organization(created_by=owner, title="flood")
 owner.active_organization = org
 owner.save()
-tokens = [Token.objects.create(user=owner).key]
+tokens = [Token.objects.get_or_create(user=owner)[0].key]
 for i in range(N_CLIENTS):
     u = User.objects.create_user(email=f"annotator{i:02d}@example.org", password="bench-password")
     org.add_user(u)
     u.active_organization = org
     u.save()
-    tokens.append(Token.objects.create(user=u).key)
+    tokens.append(Token.objects.get_or_create(user=u)[0].key)
 print("TOKENS" + json.dumps(tokens))
 """
 
