@@ -47,21 +47,14 @@ def _payload(regions: list[dict[str, object]]) -> tuple[str, str]:
     return text, hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
-def setup(n: int, ws_path: Path = WS, with_blobs: bool = False) -> None:
-    """Build a workspace of n labelled items with bulk SQL (setup is not timed)."""
-    from assay import Workspace
+def bench_rows(n: int, with_blobs: bool = False) -> tuple[list[tuple], list[tuple], list[bytes]]:  # type: ignore[type-arg]
+    """Rows of `items` and `working` (dataset 1) for n labelled items, sorted by item id,
+    and the blob contents when `with_blobs`."""
     from assay.domain.labels import Region, metadata_record, payload_hash
 
-    shutil.rmtree(ws_path, ignore_errors=True)
-    ws = Workspace.init(ws_path)
-    ws.create_dataset("aerial")
-    blobs = ws.blobs
-    ws.close()
     rng = random.Random(0)
     sample = [_region(rng, 0), _region(rng, 1)]
     assert _payload(sample)[1] == payload_hash([Region.model_validate(r) for r in sample])
-    db = sqlite3.connect(ws_path / ".assay" / "assay.db")
-    db.execute("PRAGMA synchronous=OFF")
     item_rows, work_rows = [], []
     contents: list[bytes] = []
     meta_text, meta_hash = metadata_record({"sensor": "sat-2"})
@@ -77,19 +70,35 @@ def setup(n: int, ws_path: Path = WS, with_blobs: bool = False) -> None:
         regions = [_region(rng, k) for k in range(rng.randint(1, 5))]
         text, h = _payload(regions)
         work_rows.append((1, sha, text, h, len(regions), f"ann-{i}", "user:bench"))
-    blobs.put_many(contents)
     item_rows.sort()
     work_rows.sort(key=lambda r: r[1])
+    return item_rows, work_rows, contents
+
+
+ITEM_COLUMNS = (
+    "id,media_type,size,width,height,name,source,metadata,metadata_hash,marking,parent_id,"
+    "derivation,created"
+)
+WORKING_COLUMNS = "dataset_id,item_id,labels,label_hash,n_regions,annotation_ids,authors"
+
+
+def setup(n: int, ws_path: Path = WS, with_blobs: bool = False) -> None:
+    """Build a workspace of n labelled items with bulk SQL (setup is not timed)."""
+    from assay import Workspace
+
+    shutil.rmtree(ws_path, ignore_errors=True)
+    ws = Workspace.init(ws_path)
+    ws.create_dataset("aerial")
+    blobs = ws.blobs
+    ws.close()
+    item_rows, work_rows, contents = bench_rows(n, with_blobs)
+    blobs.put_many(contents)
+    db = sqlite3.connect(ws_path / ".assay" / "assay.db")
+    db.execute("PRAGMA synchronous=OFF")
     db.executemany(
-        "INSERT INTO items (id,media_type,size,width,height,name,source,metadata,metadata_hash,"
-        "marking,parent_id,derivation,created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        item_rows,
+        f"INSERT INTO items ({ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", item_rows
     )
-    db.executemany(
-        "INSERT INTO working (dataset_id,item_id,labels,label_hash,n_regions,annotation_ids,"
-        "authors) VALUES (?,?,?,?,?,?,?)",
-        work_rows,
-    )
+    db.executemany(f"INSERT INTO working ({WORKING_COLUMNS}) VALUES (?,?,?,?,?,?,?)", work_rows)
     db.commit()
     db.close()
 

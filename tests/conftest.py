@@ -29,6 +29,40 @@ from seaweed import Seaweed, seaweed_server  # noqa: E402
 
 ACTOR = "user:tester"
 
+# The metadata database of the running test: None for SQLite in the workspace (the default),
+# or the URL of its own PostgreSQL schema under `--db postgresql`.
+TEST_DB: dict[str, str | None] = {"url": None}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="metadata database of the workspaces the tests make: SQLite in the workspace, "
+        "or PostgreSQL at 127.0.0.1:5432 (database `test`, a fresh schema per test)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def database_url(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str | None]:
+    """Under `--db postgresql` every test gets its own schema and `ASSAY_DATABASE_URL` names it,
+    for the workspaces it opens in-process and for the CLI and servers it starts."""
+    if request.config.getoption("--db") != "postgresql":
+        yield None
+        return
+    from pg import fresh_schema
+
+    with fresh_schema() as url:
+        monkeypatch.setenv("ASSAY_DATABASE_URL", url)
+        TEST_DB["url"] = url
+        try:
+            yield url
+        finally:
+            TEST_DB["url"] = None
+
 
 @dataclass
 class CliResult:
@@ -50,6 +84,8 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         for k, v in os.environ.items()
         if k not in ("ASSAY_WORKSPACE", "ASSAY_DATABASE_URL", "ASSAY_ACTOR")
     }
+    if TEST_DB["url"]:
+        env["ASSAY_DATABASE_URL"] = TEST_DB["url"]
     env["PYTHONPATH"] = str(SRC)
     env["ASSAY_ACTOR"] = ACTOR
     env["COLUMNS"] = "200"
@@ -164,7 +200,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blob_stack: str) -> Run
         monkeypatch.chdir(cwd or tmp_path)
         full_env: dict[str, str | None] = {
             "ASSAY_WORKSPACE": None,
-            "ASSAY_DATABASE_URL": None,
+            "ASSAY_DATABASE_URL": TEST_DB["url"],
             "ASSAY_ACTOR": ACTOR,
             "COLUMNS": "200",
             "NO_COLOR": "1",
@@ -187,7 +223,8 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blob_stack: str) -> Iter
     """A fresh workspace in `tmp_path/ws`, opened through the Python API."""
     monkeypatch.setenv("ASSAY_ACTOR", ACTOR)
     monkeypatch.delenv("ASSAY_WORKSPACE", raising=False)
-    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
+    if not TEST_DB["url"]:
+        monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
     w = Workspace.init(tmp_path / "ws")
     yield w
     w.close()

@@ -5,11 +5,12 @@ A uniquely named module (not `conftest`) so test files can import its helpers un
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from assay import Workspace
 from assay.domain.labels import Region
@@ -41,11 +42,19 @@ class Flood:
 
 
 def _column(ws: Workspace, sql: str) -> list[str]:
-    con = sqlite3.connect(ws.root / "assay.db")
-    try:
-        return [r[0] for r in con.execute(sql)]
-    finally:
-        con.close()
+    return [r[0] for r in sql_rows(ws, sql)]
+
+
+def sql_rows(ws: Workspace, sql: str, **params: object) -> list[tuple[Any, ...]]:
+    """Rows of a query on the workspace's database, whichever it is (`:name` parameters)."""
+    with ws.db.read() as conn:
+        return [tuple(r) for r in conn.execute(text(sql), params)]
+
+
+def sql_run(ws: Workspace, sql: str, **params: object) -> None:
+    """Run a change on the workspace's database, as a tampering process would."""
+    with ws.db.begin() as conn:
+        conn.execute(text(sql), params)
 
 
 def box(

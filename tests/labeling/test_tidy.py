@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import sqlite3
+from pathlib import Path
+
+import pytest
 
 from assay import audit, errors
 from assay.labeling._tx import RawTx, write_tx
@@ -20,7 +23,12 @@ def test_auth_errors_live_in_the_one_hierarchy() -> None:
     assert importlib.util.find_spec("assay.labeling._audit") is None
 
 
-def test_append_on_a_raw_connection_and_through_sqlalchemy_make_one_chain(ws: Workspace) -> None:
+def test_append_on_a_raw_connection_and_through_sqlalchemy_make_one_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sqlite3 side of the chain, so on the embedded store whatever database the run uses.
+    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
+    ws = Workspace.init(tmp_path / "sqlite-ws")
     start = len(ws.audit_log())  # creating the workspace is audited too
     with ws.db.begin() as conn:
         assert audit.append(conn, "user:a", "test.one", "x") == start + 1
@@ -36,6 +44,7 @@ def test_append_on_a_raw_connection_and_through_sqlalchemy_make_one_chain(ws: Wo
     assert [e.action for e in log] == ["test.one", "test.two", "test.three"]
     assert log[1].details == {"k": [1, 2]}
     assert ws.audit_verify().ok
+    ws.close()
 
 
 def test_a_rolled_back_append_leaves_no_trace(ws: Workspace) -> None:

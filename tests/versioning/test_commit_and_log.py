@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,7 +13,7 @@ from assay.errors import Conflict, InvalidInput, NotFound
 from assay.versioning import _manifest
 from assay.versioning._manifest import COLUMNS
 from blob_stacks import stacks
-from versioning_world import Flood, box, manifest_path
+from versioning_world import Flood, box, manifest_path, sql_rows, sql_run
 
 # Run on both blob stacks: local folder and S3 (SeaweedFS).
 blob_stack = stacks()
@@ -23,10 +22,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _commit_rows(flood: Flood) -> list[tuple[str, int, str]]:
-    con = sqlite3.connect(flood.ws.root / "assay.db")
-    rows = con.execute("SELECT id, seq, parents FROM commits ORDER BY seq").fetchall()
-    con.close()
-    return rows
+    return sql_rows(flood.ws, "SELECT id, seq, parents FROM commits ORDER BY seq")  # type: ignore[return-value]
 
 
 def test_commit_id_manifest_and_head(flood: Flood) -> None:
@@ -188,15 +184,14 @@ def test_ambiguous_prefix(flood: Flood) -> None:
     v1 = ws.commit("flood", "v1")
     # A second commit sharing the first 6 digits (prefix collisions are rare; craft one).
     twin = v1.id[:6] + ("0" if v1.id[6] != "0" else "1") * 58
-    con = sqlite3.connect(ws.root / "assay.db")
-    with con:
-        con.execute(
-            "INSERT INTO commits (id, dataset_id, parents, message, author, created, manifest,"
-            " stats, seq) SELECT ?, dataset_id, parents, 'twin', author, created, manifest,"
-            " stats, 2 FROM commits WHERE id = ?",
-            (twin, v1.id),
-        )
-    con.close()
+    sql_run(
+        ws,
+        "INSERT INTO commits (id, dataset_id, parents, message, author, created, manifest,"
+        " stats, seq) SELECT :twin, dataset_id, parents, 'twin', author, created, manifest,"
+        " stats, 2 FROM commits WHERE id = :id",
+        twin=twin,
+        id=v1.id,
+    )
     with pytest.raises(InvalidInput, match="ambiguous, matches 2 commits"):
         ws.resolve(f"flood@{v1.id[:6]}")
     assert ws.resolve(f"flood@{v1.id[:7]}").commit.id == v1.id  # type: ignore[union-attr]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from assay import Workspace
 from assay.errors import Conflict, InvalidInput, NotFound
-from versioning_world import Flood
+from versioning_world import Flood, sql_rows
 
 
 def test_create_list_and_duplicate(ws: Workspace) -> None:
@@ -67,14 +66,13 @@ def test_add_by_query(flood: Flood, query: str, expected: object) -> None:
     ids = named[expected] if pick else [flood.all[i] for i in expected]  # type: ignore
     flood.ws.create_dataset("pick")
     assert flood.ws.add_items("pick", query) == len(ids)
-    con = sqlite3.connect(flood.ws.root / "assay.db")
     got = {
         r[0]
-        for r in con.execute(
-            "SELECT item_id FROM working JOIN datasets d ON d.id = dataset_id WHERE d.name='pick'"
+        for r in sql_rows(
+            flood.ws,
+            "SELECT item_id FROM working JOIN datasets d ON d.id = dataset_id WHERE d.name='pick'",
         )
     }
-    con.close()
     assert got == set(ids)
 
 

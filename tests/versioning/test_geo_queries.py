@@ -3,7 +3,6 @@ flight, on SQLite and PostgreSQL, distances checked against pyproj's geodesic.""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from pyproj import Geod
 from assay import Workspace
 from assay.errors import InvalidInput
 from assay.ingest.sensors.synth import Flight, write_flight
+from versioning_world import sql_rows
 
 CENTER = (29.7604, -95.3698)  # where the generated flight starts, flying east at 15 m/s
 
@@ -38,13 +38,12 @@ def _names(ws: Workspace, query: str) -> list[float]:
     name = f"d{abs(hash(query)) % 10**8}"
     ws.create_dataset(name)
     ws.add_items(name, query)
-    con = sqlite3.connect(ws.root / "assay.db")
-    rows = con.execute(
+    rows = sql_rows(
+        ws,
         "SELECT i.name FROM working w JOIN items i ON i.id = w.item_id "
-        "JOIN datasets d ON d.id = w.dataset_id WHERE d.name = ?",
-        (name,),
-    ).fetchall()
-    con.close()
+        "JOIN datasets d ON d.id = w.dataset_id WHERE d.name = :name",
+        name=name,
+    )
     return sorted(float(r[0].split("#t=")[1]) for r in rows)
 
 

@@ -29,6 +29,7 @@ class Tx(Protocol):
     """An open write transaction."""
 
     key: str  # names the database, for per-database caches
+    dialect: str  # "sqlite" or "postgresql"
 
     def one(self, sql: str, params: Params) -> Any:
         """The first row (a tuple), or None."""
@@ -42,9 +43,15 @@ class Tx(Protocol):
     def audit(self, actor: str, action: str, target: str, details: dict[str, Any]) -> int:
         """Append an audit event inside this transaction (`assay.audit.append`)."""
 
+    def serialize(self, key: str) -> None:
+        """Make transactions naming the same `key` run one after another from here to their
+        commit (a no-op where writers are one at a time already, as on SQLite)."""
+
 
 class RawTx:
     """A transaction on a sqlite3 connection (the caller began it)."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection, key: str, *, sign_each: bool = True) -> None:
         self.conn = conn
@@ -64,6 +71,9 @@ class RawTx:
     def audit(self, actor: str, action: str, target: str, details: dict[str, Any]) -> int:
         return audit.append(self.conn, actor, action, target, details, sign=self.sign_each)
 
+    def serialize(self, key: str) -> None:
+        return None  # BEGIN IMMEDIATE: one writer at a time
+
 
 @lru_cache(maxsize=256)
 def _text(sql: str) -> TextClause:
@@ -76,6 +86,7 @@ class AlchemyTx:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.key = str(conn.engine.url)
+        self.dialect = conn.dialect.name
 
     def one(self, sql: str, params: Params) -> Any:
         return self.conn.execute(_text(sql), dict(params)).first()
@@ -88,6 +99,10 @@ class AlchemyTx:
 
     def audit(self, actor: str, action: str, target: str, details: dict[str, Any]) -> int:
         return audit.append(self.conn, actor, action, target, details)
+
+    def serialize(self, key: str) -> None:
+        if self.conn.dialect.name == "postgresql":  # held until this transaction ends
+            self.one("SELECT pg_advisory_xact_lock(hashtext(:k))", {"k": key})
 
 
 def tx_for(conn: Connection) -> Tx:

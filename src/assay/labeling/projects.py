@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import bindparam, literal, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.engine import Connection
 
 from assay import audit, versioning
@@ -244,10 +244,10 @@ def _insert_tasks(
         .join(items, items.c.id == working.c.item_id)
         .where(working.c.dataset_id == rev.dataset_id)
     )
-    result = conn.execute(
-        tasks.insert().from_select(["project_id", "item_id", "marking", "is_gold"], src)
-    )
-    return int(result.rowcount)
+    conn.execute(tasks.insert().from_select(["project_id", "item_id", "marking", "is_gold"], src))
+    # Counted, not the INSERT's rowcount, which not every driver reports for INSERT ... SELECT.
+    counted = select(func.count()).select_from(tasks).where(tasks.c.project_id == project_id)
+    return int(conn.execute(counted).scalar() or 0)
 
 
 def _insert_gold(ws: Workspace, conn: Connection, project_id: int, spec: str) -> tuple[int, int]:

@@ -113,7 +113,8 @@ _STATS = (
 )
 _STATS_NEW = (
     "INSERT INTO annotator_stats (project_id, user_id, served, gold_served, submitted, seconds, "
-    "gold_seen, gold_score, paused) VALUES (:p, :u, 0, 0, 0, 0, 0, 0, 0)"
+    "gold_seen, gold_score, paused) VALUES (:p, :u, 0, 0, 0, 0, 0, 0, 0) "
+    "ON CONFLICT (project_id, user_id) DO NOTHING"
 )
 _HELD = (
     "SELECT a.task_id, a.expires, t.marking FROM assignments a JOIN tasks t ON t.id = a.task_id "
@@ -124,7 +125,7 @@ _OPEN_FOR_USER = (
     "AND t.is_gold = :g {filter} AND NOT EXISTS (SELECT 1 FROM assignments a "
     "WHERE a.task_id = t.id AND a.user_id = :u "
     "AND a.state IN ('leased', 'submitted', 'skipped', 'rejected')) "
-    "ORDER BY t.priority, t.id LIMIT 1"
+    "ORDER BY t.priority, t.id LIMIT 1{lock}"
 )
 _CLAIM = (
     "UPDATE tasks SET active = active + 1, "
@@ -156,6 +157,7 @@ _REMEMBER = (
     "VALUES (:c, :u, :t, :a, :r, :now)"
 )
 _last_expiry: dict[str, float] = {}
+_CLAIM_TRIES = 50
 
 
 def expire_leases(tx: Tx, ws: Workspace, now: float) -> int:
@@ -229,9 +231,28 @@ def _claim(
     params: dict[str, Any] = {"k": p.workflow.overlap, "p": p.id, "g": int(gold), "u": user.id}
     # Always filtered: markings rise while the server runs, so no set is ever "all of them".
     marks, extra = in_list("m", sorted(allowed))
-    sql = _OPEN_FOR_USER if dry else _CLAIM
-    row = tx.one(sql.format(filter=f"AND t.marking IN {marks}"), {**params, **extra})
-    return int(row[0]) if row is not None else None
+    find = _OPEN_FOR_USER.format(filter=f"AND t.marking IN {marks}", lock="")
+    if dry:
+        row = tx.one(find, {**params, **extra})
+        return int(row[0]) if row is not None else None
+    if tx.dialect == "sqlite":  # one writer at a time: the task found is still open
+        row = tx.one(
+            _CLAIM.format(filter=f"AND t.marking IN {marks}", lock=""), {**params, **extra}
+        )
+        return int(row[0]) if row is not None else None
+    # Under READ COMMITTED concurrent claimers would all pick the same first task, and all but
+    # one would find it full on the re-check: each locks the task it picks and passes over
+    # those others are claiming. A task whose lock is held for another reason (a submit
+    # counting it done) is passed over too, so while a task is still open, try again.
+    claim = _CLAIM.format(filter=f"AND t.marking IN {marks}", lock=" FOR UPDATE OF t SKIP LOCKED")
+    for attempt in range(_CLAIM_TRIES):
+        row = tx.one(claim, {**params, **extra})
+        if row is not None:
+            return int(row[0])
+        if tx.one(find, {**params, **extra}) is None:
+            return None
+        time.sleep(0.001 * (attempt + 1))
+    return None
 
 
 def _lease_view(ws: Workspace, tx: Tx, p: Project, task_id: int, expires: float) -> Lease:
@@ -254,7 +275,12 @@ def task_for_user(tx: Tx, ws: Workspace, user: User, task_id: int) -> tuple[Task
 
 
 def previous(tx: Tx, client_id: str, user: User, action: str) -> dict[str, Any] | None:
-    """The stored result of a retried request with the same client id, if any."""
+    """The stored result of a retried request with the same client id, if any.
+
+    Concurrent retries of one request queue here, so the later ones see the first's result
+    (under READ COMMITTED each statement sees what committed before it) instead of racing it.
+    """
+    tx.serialize(f"client:{client_id}")
     row = tx.one(_PREVIOUS, {"c": client_id})
     if row is None:
         return None

@@ -144,7 +144,7 @@ def _conditions(
                 select(ann_t.c.item_id).where(
                     ann_t.c.project == p.name,
                     ann_t.c.kind.in_(("human", "review")),
-                    func.instr(ann_t.c.payload, needle) > 0,
+                    _position(conn, ann_t.c.payload, needle) > 0,
                 )
             )
         )
@@ -153,6 +153,13 @@ def _conditions(
     if q.confidence_above is not None:
         cond.append(tasks.c.priority >= q.confidence_above)
     return cond
+
+
+def _position(conn: Connection, haystack: Any, needle: str) -> Any:
+    """Where `needle` starts in `haystack` (1-based, 0 when absent), case-sensitive as LIKE
+    is not on SQLite: SQLite's instr, PostgreSQL's strpos."""
+    find = func.strpos if conn.dialect.name == "postgresql" else func.instr
+    return find(haystack, needle)
 
 
 def _order(q: TaskQuery) -> list[Any]:

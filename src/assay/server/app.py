@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay import __version__, audit
@@ -75,14 +76,15 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     async def assay_error(request: Request, exc: AssayError) -> Response:
         # The one place AssayError classes become HTTP statuses (an HTML page for browser
         # pages, JSON for the API).
-        if wants_html(request):
-            return error_page(request, exc.http_status, str(exc))
+        if wants_html(request):  # the page looks up the caller: off the event loop
+            return await run_in_threadpool(error_page, request, exc.http_status, str(exc))
         return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_html(request) and exc.status_code >= 400:
-            return error_page(request, exc.status_code, f"no page at {request.url.path}")
+            message = f"no page at {request.url.path}"
+            return await run_in_threadpool(error_page, request, exc.status_code, message)
         # Framework errors (unknown route, wrong method) in the same shape as ours.
         if exc.status_code == 400 and request.url.path.startswith(API):
             return JSONResponse({"error": "request body: not valid JSON"}, status_code=422)

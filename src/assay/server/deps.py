@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from assay.errors import PermissionDenied, Unauthenticated
 from assay.labeling._tx import Tx, write_tx
@@ -23,13 +24,17 @@ T = TypeVar("T")
 
 
 async def in_writer(request: Request, fn: Callable[[], T]) -> T:
-    """Run a write service call on the app's single writer thread.
+    """Run a write service call off the event loop.
 
-    SQLite takes one writer at a time anyway; one thread doing all writes in turn avoids
-    lock convoys among pool threads and keeps the event loop free to parse requests.
+    SQLite takes one writer at a time anyway: there one thread does all writes in turn,
+    which avoids lock convoys among pool threads. PostgreSQL runs writers side by side
+    (row locks where they meet), so there writes go to the shared thread pool.
     """
     import asyncio
 
+    ws: Workspace = request.app.state.workspace
+    if not ws.db.is_sqlite:
+        return await run_in_threadpool(fn)
     executor: ThreadPoolExecutor = request.app.state.writer
     return await asyncio.get_running_loop().run_in_executor(executor, fn)
 
@@ -100,8 +105,14 @@ def optional_user(request: Request) -> User | None:
 
 
 async def current_user(request: Request) -> User:
-    # Runs on the event loop: one indexed read, no thread hop.
-    user = optional_user(request)
+    # On SQLite this runs on the event loop: one indexed read of a local file, no thread hop.
+    # A database server's round trip never blocks the loop: that read goes to the pool.
+    ws: Workspace = request.app.state.workspace
+    user = (
+        optional_user(request)
+        if ws.db.is_sqlite
+        else await run_in_threadpool(optional_user, request)
+    )
     if user is None:
         raise Unauthenticated("log in first (POST /api/v1/auth/login) or send a bearer token")
     return user

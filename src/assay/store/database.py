@@ -47,7 +47,9 @@ class Database:
             event.listen(engine, "connect", lambda c, _r: setattr(c, "isolation_level", None))
             event.listen(engine, "begin", _sqlite_begin)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            # Enough connections for a server's thread pool (40 threads) and the tests' crowds
+            # of concurrent annotators; PostgreSQL's default max_connections is 100.
+            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=60)
         self.engine: Engine = engine
         with self.begin() as conn:
             schema.migrate(conn)

@@ -18,7 +18,7 @@ from assay.store import BlobStore
 from assay.store.schema import commits, datasets, refs, working_changes
 from assay.timeutil import now_iso
 from assay.versioning import _manifest, _rows
-from assay.versioning.datasets import dataset_id, head_of
+from assay.versioning.datasets import dataset_id, head_of, lock_dataset
 
 _HEAD_N = re.compile(r"^HEAD(?:~(\d+))?$")
 
@@ -63,6 +63,7 @@ def commit(conn: Connection, blobs: BlobStore, name: str, message: str, author: 
     if not message.strip():
         raise InvalidInput("a commit needs a message (-m)")
     ds = dataset_id(conn, name)
+    lock_dataset(conn, ds)  # concurrent commits queue here (PostgreSQL)
     head_id = head_of(conn, ds)
     # The first commit takes every member; later ones read the change log.
     changes = [] if head_id is None else _rows.pending_changes(conn, ds)

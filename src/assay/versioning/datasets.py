@@ -68,6 +68,19 @@ def dataset_id(conn: Connection, name: str) -> int:
     return int(row[0])
 
 
+def lock_dataset(conn: Connection, ds: int) -> None:
+    """Hold the dataset's row until the transaction ends (PostgreSQL; SQLite's writers are
+    already one at a time under `BEGIN IMMEDIATE`, and its dialect renders no lock clause).
+
+    A commit locks it before it reads HEAD and the next sequence number, so concurrent
+    commits queue instead of building on the same parent; writers of the working state lock
+    it too, so no change lands between a commit's read of the change log and its clearing
+    of that log. One lock mode for both: a transaction that writes labels and then commits
+    never has to upgrade a shared lock (two such upgrades deadlock).
+    """
+    conn.execute(select(datasets.c.id).where(datasets.c.id == ds).with_for_update())
+
+
 def head_of(conn: Connection, ds: int) -> str | None:
     return conn.execute(select(datasets.c.head).where(datasets.c.id == ds)).scalar()
 
@@ -147,6 +160,7 @@ def mark_changed(conn: Connection, ds: int, ids: Sequence[str]) -> None:
 
 def add_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
     """Add items (all, or those matching `query`) to the working state; returns how many."""
+    lock_dataset(conn, ds)
     cond = compile_query(query, conn.dialect.name) if query else literal(True)
     member = select(working.c.item_id).where(working.c.dataset_id == ds)
     chosen = and_(cond, not_(items.c.id.in_(member)))
@@ -194,6 +208,7 @@ def members_among(conn: Connection, ds: int, ids: Sequence[str]) -> set[str]:
 
 def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
     """Make the given items members (a no-op for those already in)."""
+    lock_dataset(conn, ds)
     present = members_among(conn, ds, ids)
     new = [i for i in dict.fromkeys(ids) if i not in present]
     rows = [
@@ -217,6 +232,7 @@ def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
 
 def remove_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
     """Drop matching members from the working state (their committed rows stay in history)."""
+    lock_dataset(conn, ds)
     cond = compile_query(query, conn.dialect.name) if query else literal(True)
     matching = working.c.item_id.in_(select(items.c.id).where(cond))
     src = select(

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from assay.domain.labels import Region, payload_hash, payload_to_json
 from assay.errors import InvalidInput
 from assay.store.schema import ID_SEP, working
-from assay.versioning.datasets import mark_changed, members_among
+from assay.versioning.datasets import lock_dataset, mark_changed, members_among
 
 
 @dataclass
@@ -38,6 +38,7 @@ def split_ids(text: str) -> list[str]:
 
 def set_labels(conn: Connection, ds: int, records: Iterable[LabelRecord]) -> int:
     """Replace the labels of record of member items and mark them changed."""
+    lock_dataset(conn, ds)
     rows = [
         {
             "b_ds": ds,

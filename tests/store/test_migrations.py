@@ -1,0 +1,138 @@
+"""Schema migrations from every earlier version, on SQLite and on PostgreSQL, lose no data.
+
+An old database is the current one with what each later migration adds taken away (its tables
+dropped, its columns dropped) and its version set back; opening it migrates it forward.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, inspect, select, text
+from sqlalchemy.engine import Connection
+
+from assay import Workspace
+from assay.labeling import Workflow, next_task, submit
+from assay.store import schema
+from labeling_world import build_world, choice
+from pg import fresh_schema
+
+# What migration n (version n -> n + 1) adds. A new migration is described here too.
+ADDED_TABLES: dict[int, tuple[Table, ...]] = {
+    1: schema.LABELING_TABLES,
+    2: schema.EVAL_TABLES,
+    4: schema.ID_TABLES,
+    6: (schema.derived,),
+}
+ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
+    3: (("tasks", "target"),),
+    5: (("projects", "marking"), ("datasets", "marking")),
+    7: (("audit", "sig"), ("api_tokens", "expires")),
+}
+
+
+def test_every_migration_is_described_here() -> None:
+    assert set(ADDED_TABLES) | set(ADDED_COLUMNS) == set(schema.MIGRATIONS)
+    assert max(schema.MIGRATIONS) == schema.SCHEMA_VERSION - 1
+
+
+@contextmanager
+def _url(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "postgresql":
+        with fresh_schema() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / f'old-{uuid.uuid4().hex[:6]}.db'}"
+
+
+def _downgrade(conn: Connection, to: int) -> None:
+    for v in range(schema.SCHEMA_VERSION - 1, to - 1, -1):
+        for table, column in ADDED_COLUMNS.get(v, ()):
+            if inspect(conn).has_table(table):
+                conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+        schema.metadata.drop_all(conn, tables=list(ADDED_TABLES.get(v, ())))
+    conn.execute(text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(to)})
+
+
+def _contents(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, by the columns the database has, in a stable order."""
+    out = {}
+    for name in sorted(inspect(conn).get_table_names()):
+        cols = sorted(c["name"] for c in inspect(conn).get_columns(name))
+        rows = conn.execute(text(f"SELECT {', '.join(cols)} FROM {name}")).all()
+        out[name] = sorted((tuple(r) for r in rows), key=repr)
+    return out
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("version", range(1, schema.SCHEMA_VERSION))
+def test_an_old_database_migrates_forward_without_loss(
+    backend: str, version: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", "1024")
+    with _url(backend, tmp_path) as url:
+        monkeypatch.setenv("ASSAY_DATABASE_URL", url)
+        ws = Workspace.init(tmp_path / "ws")
+        w = build_world(ws, tmp_path / "data", public=3, cui=1, secret=0, workflow=Workflow())
+        ws.commit("flood", "survey imagery")
+        lease = next_task(ws, w.users["ana"], w.project)
+        assert lease is not None
+        submit(ws, w.users["ana"], lease.task_id, "c-1", [choice("minor")], lead_time=2.0)
+        with ws.db.begin() as conn:
+            _downgrade(conn, version)
+        with ws.db.read() as conn:
+            before = _contents(conn)
+            assert schema.current_version(conn) == version
+        ws.db.dispose()
+
+        ws = Workspace.open(tmp_path / "ws")  # opening migrates
+        with ws.db.read() as conn:
+            assert schema.current_version(conn) == schema.SCHEMA_VERSION
+            after = _contents(conn)
+            names = set(inspect(conn).get_table_names())
+        assert {t.name for t in schema.metadata.sorted_tables} <= names
+        for table, rows in before.items():
+            if table == "meta":
+                continue
+            cols = sorted(c["name"] for c in _columns(ws, table))
+            old_cols = [c for c in cols if c not in _added_since(version, table)]
+            keep = [cols.index(c) for c in old_cols]
+            assert sorted((tuple(r[i] for i in keep) for r in after[table]), key=repr) == rows, (
+                table
+            )
+        assert [c.message for c in ws.log("flood")] == ["survey imagery"]
+        assert ws.status("flood").items_changed == []
+        ws.db.dispose()
+
+
+def _columns(ws: Workspace, table: str) -> list[dict[str, Any]]:
+    with ws.db.read() as conn:
+        return list(inspect(conn).get_columns(table))
+
+
+def _added_since(version: int, table: str) -> set[str]:
+    return {c for v, pairs in ADDED_COLUMNS.items() if v >= version for t, c in pairs if t == table}
+
+
+def test_the_old_tables_are_really_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The downgrade is real: a version-1 database has none of the later tables or columns."""
+    monkeypatch.setenv("ASSAY_DATABASE_URL", f"sqlite:///{tmp_path / 'one.db'}")
+    ws = Workspace.init(tmp_path / "ws")
+    with ws.db.begin() as conn:
+        _downgrade(conn, 1)
+    with ws.db.read() as conn:
+        names = set(inspect(conn).get_table_names())
+        audit_cols = {c["name"] for c in inspect(conn).get_columns("audit")}
+        dataset_cols = {c["name"] for c in inspect(conn).get_columns("datasets")}
+        version = conn.execute(
+            select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
+        ).scalar()
+    ws.db.dispose()
+    assert not names & {t.name for t in (*schema.LABELING_TABLES, *schema.EVAL_TABLES)}
+    assert "sig" not in audit_cols and "marking" not in dataset_cols
+    assert version == "1"
