@@ -129,7 +129,8 @@ def main() -> None:
         + table(["command", "median s", "CPU s", "runs s", "peak MB", "CPU vs floor"], rows)
         + "\n\nThe floor builds the same COCO document or JSON lines from the manifest with plain "
         "Python and one `json.dumps` (everything in memory). assay runs as its own process "
-        "(start-up, manifest, item table, checks, atomic write, MARKING.txt). CPU seconds are quoted "
+        "(start-up, manifest, item table, checks, atomic write, MARKING.txt). CPU seconds are "
+        "quoted "
         "beside wall time because a loaded machine stretches wall time but not CPU time.\n"
     )
     write_result("export_stream", text)
