@@ -247,7 +247,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
                 anns += _coco_objects.to_annotations(row.regions, image_id, category, next_id, drop)
                 k += 1
             if images:
-                # msgspec: the same values as json.dumps (UTF-8, shortest round-trip floats), faster.
+                # msgspec: the values json.dumps writes (UTF-8, shortest round-trip floats), faster
                 text = msgspec.json.encode(images).decode()[1:-1]
                 fh.write(("," if k > len(images) else "") + text)
             if anns:

@@ -306,13 +306,15 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     stays a few compact columns per item (`assay.formats._stream`), whatever the dataset's size.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if rev.commit is not None:
         t = _manifest.read(ws.blobs, rev.commit.manifest, _EXPORT_COLUMNS)
     else:
         with ws.db.read() as conn:
             t = _rows.working_rows(conn, rev.dataset_id).select(_EXPORT_COLUMNS)
-    t = t.sort_by("item_id")
+    if len(t) > 1 and not pc.all(pc.less(t["item_id"][:-1], t["item_id"][1:])).as_py():
+        t = t.sort_by("item_id")  # a layered manifest appends its changed rows at the end
     ids = t["item_id"].to_pylist()
     with ws.db.read() as conn:
         names, widths, heights, metas, now_marks = _rows.item_columns(conn, ids)
@@ -479,6 +481,8 @@ def _attach_annotations(ws: Workspace, rows: list[ExportRow]) -> None:
 
 def _unique_names(names: list[str], ids: list[str]) -> list[str]:
     """File names to write media under; clashing names get the item id prefixed."""
+    if len(set(names)) == len(names):
+        return names
     seen: dict[str, int] = defaultdict(int)
     for nm in names:
         seen[nm] += 1
