@@ -496,20 +496,18 @@ class Workspace:
 def _keep_held_media(codec: Codec, bundle: ExportBundle, spec: str) -> None:
     """Leave out (and count) items of a media type the format cannot hold; refuse a dataset
     that has items but none the format can hold, rather than write an empty file."""
-    held = [r for r in bundle.rows if codec.holds(r.media_type)]
-    if len(held) == len(bundle.rows):
+    types = bundle.rows.columns.media_types
+    held = [k for k, t in enumerate(types) if codec.holds(t)]
+    if len(held) == len(types):
         return
     if not held:
-        types = sorted({r.media_type for r in bundle.rows})
         raise InvalidInput(
-            f"{codec.display} cannot hold the media of {spec} ({len(bundle.rows)} item(s) of "
-            f"type {', '.join(types)}); it holds {', '.join(m or 'any' for m in codec.media)} "
-            "only - export as jsonl or parquet"
+            f"{codec.display} cannot hold the media of {spec} ({len(types)} item(s) of "
+            f"type {', '.join(sorted(set(types)))}); it holds "
+            f"{', '.join(m or 'any' for m in codec.media)} only - export as jsonl or parquet"
         )
     from collections import Counter
 
-    lost = Counter(
-        f"{r.media_type.split('/')[0]} items" for r in bundle.rows if not codec.holds(r.media_type)
-    )
+    lost = Counter(f"{t.split('/')[0]} items" for t in types if not codec.holds(t))
     bundle.dropped.update(lost)
-    bundle.rows = held
+    bundle.rows = bundle.rows.select(held)

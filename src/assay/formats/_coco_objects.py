@@ -199,10 +199,11 @@ def to_annotations(
             x, y, w, h = r.box
             if not r.attributes and r.score is None:
                 # The bulk of big exports: straight to the text json.dumps would make.
+                sx, sy, sw, sh, x2, y2 = map(repr, (x, y, w, h, x + w, y + h))
                 out.append(
                     f'{{"id":{next_id()},"image_id":{image_id},"category_id":'
-                    f'{category(r.label or "")},"bbox":[{x!r},{y!r},{w!r},{h!r}],'
-                    f'"area":{w * h!r},"segmentation":[{_numbers(rectangle(r.box))}],'
+                    f'{category(r.label or "")},"bbox":[{sx},{sy},{sw},{sh}],'
+                    f'"area":{w * h!r},"segmentation":[[{sx},{sy},{x2},{sy},{x2},{y2},{sx},{y2}]],'
                     '"iscrowd":0}'
                 )
                 continue

@@ -11,9 +11,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from assay.errors import InvalidInput
 from assay.formats._model import ExportBundle, ExportRow, plural
+from assay.formats._stream import RowStream
 
 logger = logging.getLogger(__name__)
 
@@ -102,17 +104,18 @@ def is_image(row: ExportRow) -> bool:
     return row.media_type.startswith("image/")
 
 
-def image_rows(bundle: ExportBundle, fmt: str) -> list[ExportRow]:
+def image_rows(bundle: ExportBundle, fmt: str) -> RowStream:
     """The rows an image-only format can hold; others are counted as dropped."""
-    rows = [r for r in bundle.rows if is_image(r)]
-    skipped = len(bundle.rows) - len(rows)
+    c = bundle.rows.columns
+    keep = [k for k, t in enumerate(c.media_types) if t.startswith("image/")]
+    skipped = len(c.media_types) - len(keep)
     if skipped:
         bundle.dropped.add("non-image items", skipped)
         logger.warning("%s export: skipped %d non-image items", fmt, skipped)
-    for r in rows:
-        if r.width is None or r.height is None:
-            raise InvalidInput(f"item {r.item_id} ({r.name}): image width/height unknown")
-    return rows
+    for k in keep:
+        if c.widths[k] is None or c.heights[k] is None:
+            raise InvalidInput(f"item {c.item_ids[k]} ({c.names[k]}): image width/height unknown")
+    return bundle.rows.select(keep) if skipped else bundle.rows
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -121,6 +124,20 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_text_file(path: Path) -> Iterator[TextIO]:
+    """A text file to write `path` through: renamed over it when the block ends cleanly,
+    removed when it raises (streaming writers use it like `atomic_write_text`)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            yield fh
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -45,15 +45,22 @@ def save_label_map(conn: Connection, ds: int, new: LabelMap, old: LabelMap) -> N
     )
 
 
+_CHUNK = 50_000  # ids read or numbers written per statement batch
+
+
 def _stored_numbers(conn: Connection, ds: int, ids: Sequence[str]) -> dict[str, int]:
-    rows = select_in(
-        conn,
-        [item_numbers.c.item_id, item_numbers.c.number],
-        item_numbers.c.item_id,
-        list(ids),
-        item_numbers.c.dataset_id == ds,
-    )
-    return {r[0]: int(r[1]) for r in rows}
+    # Chunk by chunk into one dict: a million ids never become a million row objects at once.
+    out: dict[str, int] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = select_in(
+            conn,
+            [item_numbers.c.item_id, item_numbers.c.number],
+            item_numbers.c.item_id,
+            list(ids[start : start + _CHUNK]),
+            item_numbers.c.dataset_id == ds,
+        )
+        out.update((r[0], int(r[1])) for r in rows)
+    return out
 
 
 def numbers_of(conn: Connection, ds: int, ids: Sequence[str]) -> dict[str, int] | None:
@@ -98,11 +105,18 @@ def assign_numbers(
         if i not in new:
             top += 1
             new[i] = top
-    conn.execute(
-        item_numbers.insert(),
-        [{"dataset_id": ds, "item_id": i, "number": n} for i, n in new.items()],
-    )
-    return {**have, **new}
+    pending = list(new.items())
+    for start in range(0, len(pending), _CHUNK):
+        conn.execute(
+            item_numbers.insert(),
+            [
+                {"dataset_id": ds, "item_id": i, "number": n}
+                for i, n in pending[start : start + _CHUNK]
+            ],
+        )
+    del pending
+    have.update(new)
+    return have
 
 
 def load_meta(conn: Connection, ds: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from assay.domain.labelmap import LabelMap
 from assay.domain.labels import Region
+from assay.formats._stream import RowStream
 
 _PLURAL = {
     "box": "boxes",
@@ -164,7 +165,8 @@ class ExportAnnotation:
 
 @dataclass
 class ExportBundle:
-    rows: list[ExportRow]
+    # Any sequence of rows is accepted and kept as a `RowStream` (built a chunk at a time).
+    rows: RowStream
     label_names: list[str]  # every class name, stable order
     dataset: str
     revision: str | None  # commit id or None for the working state
@@ -181,11 +183,21 @@ class ExportBundle:
     dropped: Drops = field(default_factory=Drops)  # writers count what they cannot hold
     options: dict[str, Any] = field(default_factory=dict)  # format options (--min-agreement)
 
+    def __post_init__(self) -> None:
+        self.rows = RowStream.of(self.rows)
+
+    def set_rows(self, rows: Sequence[ExportRow]) -> None:
+        """Replace the rows (a list or a `RowStream`)."""
+        self.rows = RowStream.of(rows)
+
     def classes(self, kinds: Sequence[str] = CLASS_KINDS) -> LabelMap:
         """Every class a writer may meet: the label map, then `label_names` not in it, then labels
         of `kinds` regions in neither, each appended with the next free id."""
         m = self.label_map if self.label_map is not None else LabelMap()
         m = m.extend(self.label_names)
+        known = self.rows.labels
+        if known is not None:
+            return m.extend(label for label, used in known.items() if used.intersection(kinds))
         used = (
             r.label
             for row in self.rows

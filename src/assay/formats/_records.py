@@ -37,7 +37,7 @@ MEDIA_DIR = "media"
 
 def media_paths(bundle: ExportBundle) -> list[str]:
     """Where each row's media goes, relative to the export folder."""
-    return [f"{MEDIA_DIR}/{safe_relpath(r.name)}" for r in bundle.rows]
+    return [f"{MEDIA_DIR}/{safe_relpath(name)}" for name in bundle.rows.columns.names]
 
 
 def inline_text(row: ExportRow) -> str | None:

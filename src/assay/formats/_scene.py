@@ -55,8 +55,9 @@ def to_scenes(ws: Workspace, bundle: ExportBundle) -> None:
         _scene_row(ws, bundle, parents[sid], members) for sid, members in by_scene.items()
     ]
     merged = {r.item_id for members in by_scene.values() for r in members}
-    bundle.rows = [r for r in bundle.rows if r.item_id not in merged] + scene_rows
-    bundle.rows.sort(key=lambda r: r.number)
+    rows = [r for r in bundle.rows if r.item_id not in merged] + scene_rows
+    rows.sort(key=lambda r: r.number)
+    bundle.set_rows(rows)
 
 
 def _scene_row(ws: Workspace, bundle: ExportBundle, p: Any, members: list[ExportRow]) -> ExportRow:

@@ -9,6 +9,7 @@ sequence named after the dataset; within a sequence they are ordered by ``frame`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from assay.errors import InvalidInput
@@ -16,7 +17,7 @@ from assay.formats._export import safe_relpath
 from assay.formats._model import ExportBundle, ExportRow
 
 
-def sequences(bundle: ExportBundle, rows: list[ExportRow]) -> dict[str, list[ExportRow]]:
+def sequences(bundle: ExportBundle, rows: Sequence[ExportRow]) -> dict[str, list[ExportRow]]:
     """Rows grouped by sequence name (first-seen order), each group in frame order."""
     groups: dict[str, list[ExportRow]] = {}
     for row in rows:

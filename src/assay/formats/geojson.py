@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def _item_props(row: ExportRow) -> dict[str, Any]:
     }
 
 
-def label_features(bundle: ExportBundle, rows: list[ExportRow]) -> tuple[list[Any], list[Any]]:
+def label_features(bundle: ExportBundle, rows: Sequence[ExportRow]) -> tuple[list[Any], list[Any]]:
     labels: list[Any] = []
     items: list[Any] = []
     unplaced = 0
@@ -125,7 +126,9 @@ def _one_marking(rows: list[ExportRow], highest: str) -> str:
     return markings.pop() if len(markings) == 1 else highest
 
 
-def track_features(rows: list[ExportRow], highest: str) -> tuple[list[Any], list[dict[str, Any]]]:
+def track_features(
+    rows: Sequence[ExportRow], highest: str
+) -> tuple[list[Any], list[dict[str, Any]]]:
     """Per video (a frame's parent), the line through its frames' centers, and the frames'
     telemetry rows."""
     frames: dict[str, list[ExportRow]] = defaultdict(list)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import msgspec
 from sqlalchemy import select
 
 from assay import audit
@@ -35,6 +35,7 @@ from assay.formats._model import (
     ImportBundle,
     ImportedMedia,
 )
+from assay.formats._stream import RowColumns, RowStream
 from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore
 from assay.store._sql import insert_ignore, select_in
@@ -292,90 +293,153 @@ def _reader(blobs: BlobStore, sha: str) -> Callable[[], bytes]:
     return lambda: blobs.get_bytes(sha)
 
 
+_EXPORT_COLUMNS = ["item_id", "media_type", "labels", "annotation_ids", "authors", "marking"]
+_LABEL_SCAN = 20_000  # labels parsed at a time when looking for the classes in use
+
+
 def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False) -> ExportBundle:
-    """Everything an exporter needs for one dataset version, read in bulk.
+    """Everything an exporter needs for one dataset version; rows are built a chunk at a time.
 
     Rows come in image-number order. Items without a number yet get one here (in item id order,
     as exports numbered them before numbers were stored), and a dataset without a stored label
-    map gets one (its labels sorted by name, as before), so every later export agrees.
+    map gets one (its labels sorted by name, as before), so every later export agrees. Memory
+    stays a few compact columns per item (`assay.formats._stream`), whatever the dataset's size.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if rev.commit is not None:
-        t = _manifest.read(ws.blobs, rev.commit.manifest)
+        t = _manifest.read(ws.blobs, rev.commit.manifest, _EXPORT_COLUMNS)
     else:
         with ws.db.read() as conn:
-            t = _rows.working_rows(conn, rev.dataset_id)
-    t = t.sort_by("item_id")
+            t = _rows.working_rows(conn, rev.dataset_id).select(_EXPORT_COLUMNS)
+    if len(t) > 1 and not pc.all(pc.less(t["item_id"][:-1], t["item_id"][1:])).as_py():
+        t = t.sort_by("item_id")  # a layered manifest appends its changed rows at the end
     ids = t["item_id"].to_pylist()
     with ws.db.read() as conn:
-        attrs = _rows.item_attributes(conn, ids)
+        names, widths, heights, metas, now_marks = _rows.item_columns(conn, ids)
         numbers = _ids.numbers_of(conn, rev.dataset_id, ids)
         label_map = _ids.load_label_map(conn, rev.dataset_id)
         ds_meta = _ids.load_meta(conn, rev.dataset_id)
-    media_types = t["media_type"].to_pylist()
-    labels = t["labels"].to_pylist()
-    ann_ids = t["annotation_ids"].to_pylist()
-    authors = t["authors"].to_pylist()
-    # An old commit states the higher of the marking it recorded and the item's marking now.
-    markings = [
-        m if attrs[i][4] == m else ws.scheme.highest_text([m, attrs[i][4]])
-        for i, m in zip(ids, t["marking"].to_pylist(), strict=True)
-    ]
-    names = _unique_names([attrs[i][0] for i in ids], ids)
-    label_set: dict[str, None] = {}
-    export_rows: list[ExportRow] = []
-    blobs = ws.blobs
-    # One parse for all rows: the per-call overhead of json.loads dominates small documents.
-    parsed_labels = json.loads("[" + ",".join(labels) + "]") if labels else []
-    parsed_meta = json.loads("[" + ",".join(attrs[i][3] for i in ids) + "]") if ids else []
-    for k, sha in enumerate(ids):
-        _name, width, height, _meta, _marking = attrs[sha]
-        regions = regions_from_dicts(parsed_labels[k])
-        for r in regions:
-            if r.label is not None and r.kind in ("box", "polygon", "point", "span"):
-                label_set.setdefault(r.label, None)
-        export_rows.append(
-            ExportRow(
-                item_id=sha,
-                name=names[k],
-                media_type=media_types[k],
-                width=width,
-                height=height,
-                marking=markings[k],
-                metadata=parsed_meta[k],
-                regions=regions,
-                read_bytes=_reader(blobs, sha),
-                authors=list(authors[k]),
-                annotation_ids=list(ann_ids[k]),
-            )
-        )
-    with ws.db.read() as conn:
         declared = conn.execute(
             select(datasets.c.marking).where(datasets.c.id == rev.dataset_id)
         ).scalar()
-    marking = ws.scheme.highest_text([*markings, declared or ws.scheme.render(Marking())])
-    full_map = label_map.extend(sorted(label_set) if not label_map else label_set)
+    # An old commit states the higher of the marking it recorded and the item's marking now.
+    higher: dict[tuple[str, str], str] = {}
+    shared: dict[str, str] = {}
+    markings = []
+    for recorded, now in zip(t["marking"].to_pylist(), now_marks, strict=True):
+        if recorded != now and (recorded, now) not in higher:
+            higher[recorded, now] = ws.scheme.highest_text([recorded, now])
+        same = recorded == now
+        markings.append(shared.setdefault(recorded, recorded) if same else higher[recorded, now])
+    del now_marks
+    names = _unique_names(names, ids)
+    used = _labels_in_use(t["labels"])
+    marking = ws.scheme.highest_text([*set(markings), declared or ws.scheme.render(Marking())])
+    full_map = label_map.extend(sorted(used) if not label_map else used)
     if numbers is None or full_map != label_map:
         with ws.db.begin() as conn:
             numbers = _ids.assign_numbers(conn, rev.dataset_id, ids)
             stored = _ids.load_label_map(conn, rev.dataset_id)
             _ids.save_label_map(conn, rev.dataset_id, stored.extend(full_map.names()), stored)
             full_map = _ids.load_label_map(conn, rev.dataset_id)
-    for row in export_rows:
-        row.number = numbers[row.item_id]
-    export_rows.sort(key=lambda r: r.number)
-    if all_annotations:
-        _attach_annotations(ws, export_rows)
+    by_number = [numbers[i] for i in ids]
+    order = sorted(range(len(ids)), key=by_number.__getitem__)
+    columns = RowColumns(
+        item_ids=[ids[k] for k in order],
+        names=[names[k] for k in order],
+        media_types=_shared(t["media_type"].take(pa.array(order, pa.int64())).to_pylist()),
+        widths=[widths[k] for k in order],
+        heights=[heights[k] for k in order],
+        numbers=[by_number[k] for k in order],
+        markings=[markings[k] for k in order],
+    )
+    del ids, names, widths, heights, markings, numbers, by_number
+    blobs = ws.blobs
+    table = t.select(["labels", "annotation_ids", "authors"])
+    del t
+
+    def build(positions: Sequence[int]) -> list[ExportRow]:
+        """The full rows at `positions` of the export order, labels parsed."""
+        if not positions:
+            return []
+        picked = [order[p] for p in positions]
+        sub = table.take(pa.array(picked, pa.int64()))
+        # One parse per chunk: the per-call overhead of json.loads dominates small documents.
+        parsed = _decode("[" + ",".join(sub["labels"].to_pylist()) + "]")
+        meta = _decode("[" + ",".join(metas[k] for k in picked) + "]")
+        authors = sub["authors"].to_pylist()
+        ann_ids = sub["annotation_ids"].to_pylist()
+        c = columns
+        rows = [
+            ExportRow(
+                item_id=c.item_ids[p],
+                name=c.names[p],
+                media_type=c.media_types[p],
+                width=c.widths[p],
+                height=c.heights[p],
+                marking=c.markings[p],
+                metadata=meta[j],
+                regions=regions_from_dicts(parsed[j]),
+                read_bytes=_reader(blobs, c.item_ids[p]),
+                authors=list(authors[j] or ()),
+                annotation_ids=list(ann_ids[j] or ()),
+                number=c.numbers[p],
+            )
+            for j, p in enumerate(positions)
+        ]
+        if all_annotations:
+            _attach_annotations(ws, rows)
+        return rows
+
     return ExportBundle(
-        rows=export_rows,
+        rows=RowStream(columns, build, used),
         label_names=full_map.names(),
         dataset=rev.dataset,
         revision=rev.commit.id if rev.commit else None,
         marking=marking,
-        read_media=lambda rows: blobs.read_many([r.item_id for r in rows]),
+        read_media=lambda rows: blobs.read_many(RowStream.of(rows).columns.item_ids),
         label_map=full_map,
         dataset_meta=ds_meta,
         all_annotations=all_annotations,
     )
+
+
+def _shared(texts: list[str]) -> list[str]:
+    """`texts` with equal strings shared (a million rows hold a handful of media types)."""
+    seen: dict[str, str] = {}
+    return [seen.setdefault(x, x) for x in texts]
+
+
+class _LabelKind(msgspec.Struct):
+    """The two fields of a stored region that say which classes a dataset uses."""
+
+    kind: str = ""
+    label: str | None = None
+
+
+_decode = msgspec.json.decode  # untyped: dicts and lists, as json.loads gives, at twice the speed
+_LABELS_DECODER = msgspec.json.Decoder(list[list[_LabelKind]])
+
+
+def _labels_in_use(labels: Any) -> dict[str, set[str]]:
+    """Each label of a class-bearing region (box, polygon, point, span) in stored payloads, with
+    the kinds it is used on, in first-seen order; decoded in chunks (two fields of each region
+    only) and not kept."""
+    used: dict[str, set[str]] = {}
+    for start in range(0, len(labels), _LABEL_SCAN):
+        chunk = labels.slice(start, _LABEL_SCAN).to_pylist()
+        for payload in _LABELS_DECODER.decode("[" + ",".join(chunk) + "]"):
+            for r in payload:
+                label, kind = r.label, r.kind
+                if label is not None and kind in CLASS_KINDS:
+                    kinds = used.get(label)
+                    if kinds is None:
+                        used[label] = {kind}
+                    else:
+                        kinds.add(kind)
+    return used
 
 
 def _attach_annotations(ws: Workspace, rows: list[ExportRow]) -> None:
@@ -417,6 +481,8 @@ def _attach_annotations(ws: Workspace, rows: list[ExportRow]) -> None:
 
 def _unique_names(names: list[str], ids: list[str]) -> list[str]:
     """File names to write media under; clashing names get the item id prefixed."""
+    if len(set(names)) == len(names):
+        return names
     seen: dict[str, int] = defaultdict(int)
     for nm in names:
         seen[nm] += 1

@@ -18,6 +18,7 @@ from pathlib import Path
 from assay.errors import InvalidInput
 from assay.formats import _validate as v
 from assay.formats._export import (
+    atomic_text_file,
     atomic_write_text,
     check_unique,
     copy_media,
@@ -76,40 +77,49 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
-    """Write ``items.jsonl``, ``metadata.json``, ``media/`` and ``MARKING.txt``."""
+    """Write ``items.jsonl``, ``metadata.json``, ``media/`` and ``MARKING.txt``.
+
+    Lines are written as the rows stream by, so memory does not grow with the dataset."""
     files = media_paths(bundle)
     check_unique(files, "media file")
-    lines = []
-    for row, file in zip(bundle.rows, files, strict=True):
-        rec = {
-            "id": row.item_id,
-            "number": row.number,
-            "name": row.name,
-            "file": file if bundle.copy_media else None,
-            "media_type": row.media_type,
-            "width": row.width,
-            "height": row.height,
-            "marking": row.marking,
-            "metadata": row.metadata,
-            "labels": [region_record(r) for r in row.regions],
-            "authors": row.authors,
-            "annotation_ids": row.annotation_ids,
-        }
-        if bundle.all_annotations:
-            rec["annotations"] = annotation_records(row)
-        text = inline_text(row)
-        if text is not None:
-            rec["text"] = text
-        lines.append(json.dumps(rec, ensure_ascii=False, separators=(",", ":")))
     out_dir = prepare_out(Path(out))  # only now: every check above has passed
     items_path = out_dir / ITEMS_FILE
-    atomic_write_text(items_path, "".join(line + "\n" for line in lines))
+    k = 0
+    with atomic_text_file(items_path) as fh:
+        for chunk in bundle.rows.chunks():
+            lines = []
+            for row in chunk:
+                rec = {
+                    "id": row.item_id,
+                    "number": row.number,
+                    "name": row.name,
+                    "file": files[k] if bundle.copy_media else None,
+                    "media_type": row.media_type,
+                    "width": row.width,
+                    "height": row.height,
+                    "marking": row.marking,
+                    "metadata": row.metadata,
+                    "labels": [region_record(r) for r in row.regions],
+                    "authors": row.authors,
+                    "annotation_ids": row.annotation_ids,
+                }
+                if bundle.all_annotations:
+                    rec["annotations"] = annotation_records(row)
+                text = inline_text(row)
+                if text is not None:
+                    rec["text"] = text
+                lines.append(_dumps(rec))
+                k += 1
+            fh.write("".join(line + "\n" for line in lines))
     meta_path = out_dir / METADATA_FILE
     atomic_write_text(meta_path, json.dumps(file_metadata(bundle), indent=2) + "\n")
     written = [items_path, meta_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
         written += copy_media(bundle, bundle.rows, out_dir, files)
     return written
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
 CODEC = Codec(

@@ -39,7 +39,6 @@ from assay.formats._export import (
     atomic_write_text,
     check_unique,
     copy_media,
-    is_image,
     prepare_out,
     safe_relpath,
     warn_dropped,
@@ -82,18 +81,19 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``tasks.json``, ``label_config.xml``, ``images/`` and ``MARKING.txt``."""
-    images = [r for r in bundle.rows if is_image(r)]
-    for r in images:
-        if r.width is None or r.height is None:
-            raise InvalidInput(f"item {r.item_id} ({r.name}): image width/height unknown")
-    names = [safe_relpath(r.name) for r in images]
+    c = bundle.rows.columns
+    at = [k for k, t in enumerate(c.media_types) if t.startswith("image/")]
+    for k in at:
+        if c.widths[k] is None or c.heights[k] is None:
+            raise InvalidInput(f"item {c.item_ids[k]} ({c.names[k]}): image width/height unknown")
+    names = [safe_relpath(c.names[k]) for k in at]
     check_unique(names, "image")
-    url_of = {id(r): f"/data/local-files/?d=images/{n}" for r, n in zip(images, names, strict=True)}
+    url_at = {k: f"/data/local-files/?d=images/{n}" for k, n in zip(at, names, strict=True)}
     controls = control_names(bundle)
     tasks: list[dict[str, Any]] = []
     dropped: Counter[str] = Counter()
-    for row in bundle.rows:
-        tasks.append(_task(row, url_of.get(id(row)), controls, bundle.all_annotations, dropped))
+    for k, row in enumerate(bundle.rows):
+        tasks.append(_task(row, url_at.get(k), controls, bundle.all_annotations, dropped))
     warn_dropped("Label Studio", dropped, bundle)
     out_dir = prepare_out(Path(out))  # only now: every check above has passed
     tasks_path = out_dir / TASKS_FILE
@@ -102,7 +102,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     atomic_write_text(config_path, label_config(bundle, controls))
     written = [tasks_path, config_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
-        written += copy_media(bundle, images, out_dir / "images", names)
+        written += copy_media(bundle, bundle.rows.select(at), out_dir / "images", names)
     return written
 
 

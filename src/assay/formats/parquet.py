@@ -31,7 +31,7 @@ from assay.formats._export import (
     prepare_out,
     write_marking,
 )
-from assay.formats._model import ExportBundle, ImportBundle, ImportedMedia
+from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
 from assay.formats._records import (
     annotation_records,
     file_metadata,
@@ -106,16 +106,48 @@ def _hf_feature(t: Any) -> Any:
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
-    """Write ``items.parquet``, ``media/`` (or the bytes inside) and ``MARKING.txt``."""
-    import pyarrow as pa
+    """Write ``items.parquet``, ``media/`` (or the bytes inside) and ``MARKING.txt``.
+
+    One row group per chunk of rows, written as the rows stream by, so memory does not grow
+    with the dataset."""
     import pyarrow.parquet as pq
 
     files = media_paths(bundle)
     check_unique(files, "media file")
-    rows = bundle.rows
     info = file_metadata(bundle)
     meta = {f"assay.{k}".encode(): json.dumps(val).encode() for k, val in info.items()}
     meta[b"assay.marking"] = bundle.marking.encode()
+    schema = _schema(meta, bundle.embed_media)
+    out_dir = prepare_out(Path(out))  # only now: every check above has passed
+    path = out_dir / ITEMS_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    other = 0
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            k = 0
+            for rows in bundle.rows.chunks():
+                writer.write_table(_table(bundle, rows, files[k : k + len(rows)], schema))
+                other += sum(not is_image(r) and not r.media_type.startswith("text/") for r in rows)
+                k += len(rows)
+            if not k:
+                writer.write_table(schema.empty_table())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
+    if bundle.embed_media:
+        # Text travels in the `text` column; any other media has no column and is counted.
+        bundle.dropped.add("media of non-image items", other)
+    written = [path, write_marking(bundle, out_dir)]
+    if bundle.copy_media:
+        written += copy_media(bundle, bundle.rows, out_dir, files)
+    return written
+
+
+def _table(bundle: ExportBundle, rows: list[ExportRow], files: list[str], schema: Any) -> Any:
+    """One chunk of rows as a table of `schema`."""
+    import pyarrow as pa
+
     cols: dict[str, list[Any]] = {
         "id": [r.item_id for r in rows],
         "number": [r.number for r in rows],
@@ -138,17 +170,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         ],
     }
     if bundle.embed_media:
-        cols["image"] = _embedded(bundle)
-    table = pa.Table.from_pydict(cols, schema=_schema(meta, bundle.embed_media))
-    out_dir = prepare_out(Path(out))  # only now: every check above has passed
-    path = out_dir / ITEMS_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
-    written = [path, write_marking(bundle, out_dir)]
-    if bundle.copy_media:
-        written += copy_media(bundle, rows, out_dir, files)
-    return written
+        cols["image"] = _embedded(bundle, rows)
+    return pa.Table.from_pydict(cols, schema=schema)
 
 
 def read(path: Path, images: Path | None = None) -> ImportBundle:
@@ -219,17 +242,14 @@ def _region_record(r: Region) -> dict[str, Any]:
     }
 
 
-def _embedded(bundle: ExportBundle) -> list[dict[str, Any] | None]:
+def _embedded(bundle: ExportBundle, rows: list[ExportRow]) -> list[dict[str, Any] | None]:
     """Each image row's bytes and name as `datasets`' ``Image`` feature stores them."""
-    rows = [r for r in bundle.rows if is_image(r)]
-    contents = media_contents(bundle, rows)
-    # Text travels in the `text` column; any other media has no column and is counted.
-    other = [r for r in bundle.rows if not is_image(r) and not r.media_type.startswith("text/")]
-    bundle.dropped.add("media of non-image items", len(other))
+    images = [r for r in rows if is_image(r)]
     by_id = {
-        r.item_id: {"bytes": data, "path": r.name} for r, data in zip(rows, contents, strict=True)
+        r.item_id: {"bytes": data, "path": r.name}
+        for r, data in zip(images, media_contents(bundle, images), strict=True)
     }
-    return [by_id.get(r.item_id) for r in bundle.rows]
+    return [by_id.get(r.item_id) for r in rows]
 
 
 CODEC = Codec(

@@ -29,6 +29,7 @@ from assay.formats._export import copy_media, image_rows, prepare_out, write_mar
 from assay.formats._model import ExportBundle, ExportRow
 from assay.formats._records import media_paths
 from assay.formats._registry import Codec
+from assay.formats._stream import RowStream
 from assay.formats.geojson import item_geometry, label_features
 
 LABEL_EXT = "https://stac-extensions.github.io/label/v1.0.1/schema.json"
@@ -123,8 +124,13 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         imagery.add_item(item)
         if not row.regions:
             continue
-        one = ExportBundle(rows=[row], label_names=bundle.label_names, dataset=bundle.dataset,
-                           revision=bundle.revision, marking=row.marking)  # fmt: skip
+        one = ExportBundle(
+            rows=RowStream.of([row]),
+            label_names=bundle.label_names,
+            dataset=bundle.dataset,
+            revision=bundle.revision,
+            marking=row.marking,
+        )
         features, _ = label_features(one, [row])
         bundle.dropped.update(one.dropped.to_dict())
         label = pystac.Item(

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from assay.domain.labels import payload_from_json
 from assay.errors import NotFound, require
 from assay.formats._model import ExportBundle, ExportRow
+from assay.formats._stream import RowStream
 from assay.formats.geojson import label_features, track_features
 from assay.labeling.users import User
 from assay.store.schema import datasets, items, working
@@ -93,7 +94,7 @@ def map_layers(ws: Workspace, user: User, dataset: str | None = None) -> dict[st
             read_bytes=_no_bytes,
         )
 
-    bundle = ExportBundle([], [], dataset or "", None, "")
+    bundle = ExportBundle(RowStream.of([]), [], dataset or "", None, "")
     all_rows = [export_row(r.id) for r in rows]
     _, item_features = label_features(bundle, all_rows)
     labels: list[Any] = []

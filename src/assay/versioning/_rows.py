@@ -211,6 +211,40 @@ def working_hashes(conn: Connection, ds: int) -> pa.Table:
     )
 
 
+def item_columns(
+    conn: Connection, ids: Sequence[str]
+) -> tuple[list[str], list[int | None], list[int | None], list[str], list[str]]:
+    """Name, width, height, metadata JSON and marking now of each item of `ids`, as columns in
+    the order of `ids` (read in chunks; repeated metadata and marking texts are shared, so a
+    million items cost a few compact lists, not a million tuples)."""
+    p = _param(conn)
+    names: list[str] = []
+    widths: list[int | None] = []
+    heights: list[int | None] = []
+    metas: list[str] = []
+    marks: list[str] = []
+    shared: dict[str, str] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        params = ",".join([p] * len(chunk))
+        found = {
+            r[0]: r
+            for r in conn.exec_driver_sql(
+                "SELECT id, name, width, height, metadata, marking FROM items "
+                f"WHERE id IN ({params})",
+                tuple(chunk),
+            ).fetchall()
+        }
+        for i in chunk:
+            r = found[i]
+            names.append(r[1])
+            widths.append(r[2])
+            heights.append(r[3])
+            metas.append(shared.setdefault(r[4], r[4]))
+            marks.append(shared.setdefault(r[5], r[5]))
+    return names, widths, heights, metas, marks
+
+
 def item_attributes(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     """(name, width, height, metadata JSON, marking now) of each item, read in chunks."""
     p = _param(conn)

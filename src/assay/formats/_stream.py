@@ -1,0 +1,120 @@
+"""Export rows built a chunk at a time, so an export's memory does not grow with the dataset.
+
+A million-item export used to build every `ExportRow` (and every `Region` of every row) before
+writing a byte: about 10 KB per item. `RowStream` keeps only compact per-item columns (id,
+name, media type, size, number, marking) and builds full rows, labels parsed, one chunk at a
+time as a writer iterates; nothing it builds is kept. Writers that need a column of every row
+(file names to check for clashes, media types to filter) read the compact columns instead of
+building rows.
+
+A list of rows wraps as a `RowStream` too (`RowStream.of`), so writers see one interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, overload
+
+if TYPE_CHECKING:
+    from assay.formats._model import ExportRow
+
+CHUNK = 4096  # rows built at a time: big enough to batch JSON parsing and database reads
+
+
+@dataclass(frozen=True)
+class RowColumns:
+    """The compact columns of every row, in export order."""
+
+    item_ids: list[str]
+    names: list[str]
+    media_types: list[str]
+    widths: list[int | None]
+    heights: list[int | None]
+    numbers: list[int]
+    markings: list[str]
+
+    def take(self, positions: Sequence[int]) -> RowColumns:
+        return RowColumns(
+            item_ids=[self.item_ids[p] for p in positions],
+            names=[self.names[p] for p in positions],
+            media_types=[self.media_types[p] for p in positions],
+            widths=[self.widths[p] for p in positions],
+            heights=[self.heights[p] for p in positions],
+            numbers=[self.numbers[p] for p in positions],
+            markings=[self.markings[p] for p in positions],
+        )
+
+
+class RowStream(Sequence["ExportRow"]):
+    """Export rows: compact columns always, full rows built a chunk at a time on iteration.
+
+    `build(positions)` makes the full rows at those positions (indexes into the columns), in
+    order. `labels` maps each label of a region of record to the region kinds it is used with,
+    in first-seen order (None when unknown: `ExportBundle.classes` then reads the rows).
+    """
+
+    def __init__(
+        self,
+        columns: RowColumns,
+        build: Callable[[Sequence[int]], list[ExportRow]],
+        labels: dict[str, set[str]] | None = None,
+        positions: Sequence[int] | None = None,
+    ) -> None:
+        self._all = columns
+        self._build = build
+        self.labels = labels
+        self._positions: Sequence[int] = (
+            positions if positions is not None else range(len(columns.item_ids))
+        )
+        self.columns = columns if positions is None else columns.take(positions)
+
+    @classmethod
+    def of(cls, rows: Sequence[ExportRow]) -> RowStream:
+        """Rows already built (tests, scene exports, readers handing rows on)."""
+        if isinstance(rows, RowStream):
+            return rows
+        kept = list(rows)
+        columns = RowColumns(
+            item_ids=[r.item_id for r in kept],
+            names=[r.name for r in kept],
+            media_types=[r.media_type for r in kept],
+            widths=[r.width for r in kept],
+            heights=[r.height for r in kept],
+            numbers=[r.number for r in kept],
+            markings=[r.marking for r in kept],
+        )
+        return cls(columns, lambda positions: [kept[p] for p in positions])
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, index: int) -> ExportRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> RowStream: ...
+
+    def __getitem__(self, index: int | slice) -> ExportRow | RowStream:
+        if isinstance(index, slice):
+            return self.select(range(len(self))[index])
+        return self._build([self._positions[index]])[0]
+
+    def __iter__(self) -> Iterator[ExportRow]:
+        for chunk in self.chunks():
+            yield from chunk
+
+    def chunks(self, size: int | None = None) -> Iterator[list[ExportRow]]:
+        """The full rows, `size` (default `CHUNK`) at a time; each list is new, keep none."""
+        size = size or CHUNK
+        for start in range(0, len(self._positions), size):
+            yield self._build(self._positions[start : start + size])
+
+    def select(self, which: Sequence[int]) -> RowStream:
+        """The rows at positions `which` of this stream (in that order)."""
+        positions = [self._positions[k] for k in which]
+        return RowStream(self._all, self._build, self.labels, positions)
+
+    def where(self, keep: Callable[[int], bool]) -> RowStream:
+        """The rows whose position `k` satisfies `keep(k)`, in order."""
+        return self.select([k for k in range(len(self)) if keep(k)])
