@@ -59,4 +59,6 @@ def test_every_readme_example_runs_in_order(
     for block in blocks(README.read_text(encoding="utf-8")):
         reader.run(block)
     assert len(reader.ran) >= 20, reader.ran
-    assert len(reader.skipped) <= 3, reader.skipped  # each with its reason
+    # Each skipped block says why and which tests run the same commands: a server that waits,
+    # a user's own model, PostgreSQL or S3 of the user's own. A new one has to earn its place.
+    assert len(reader.skipped) <= 7, reader.skipped
