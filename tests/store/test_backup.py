@@ -8,7 +8,9 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,8 +20,9 @@ from assay.labeling import Workflow, create_token
 from assay.store.schema import items, submissions
 from assay.workspace import Workspace
 from blob_stacks import stacks
-from conftest import RunCli
 from labeling_world import build_world, free_port, start_server
+
+RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
 
 # Run on both blob stacks: local folder and S3 (SeaweedFS).
 blob_stack = stacks()

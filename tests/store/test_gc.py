@@ -6,14 +6,18 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from assay.store.schema import items
 from assay.workspace import Workspace
 from blob_stacks import stacks
-from conftest import RunCli, cli_env, flood_scene
+from cli_support import cli_env, flood_scene
+
+RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
 
 # Run on both blob stacks: local folder and S3 (SeaweedFS).
 blob_stack = stacks()

@@ -28,11 +28,14 @@ ADDED_TABLES: dict[int, tuple[Table, ...]] = {
     2: schema.EVAL_TABLES,
     4: schema.ID_TABLES,
     6: (schema.derived,),
+    8: (schema.model_promotions,),
+    9: (schema.picture_versions,),
 }
 ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
     3: (("tasks", "target"),),
     5: (("projects", "marking"), ("datasets", "marking")),
     7: (("audit", "sig"), ("api_tokens", "expires")),
+    8: (("models", "stage"),),
 }
 
 

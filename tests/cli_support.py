@@ -1,0 +1,53 @@
+"""Helpers the root conftest shares with test modules.
+
+Test modules import these from here, never `from conftest import ...`: pytest loads several
+conftest files (tests/, tests/server/browser/, ...) under the one module name `conftest`, so
+which one that import finds depends on the order the tests were collected in.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+ACTOR = "user:tester"
+
+# The metadata database of the running test: None for SQLite in the workspace (the default),
+# or the URL of its own PostgreSQL schema under `--db postgresql`.
+TEST_DB: dict[str, str | None] = {"url": None}
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ASSAY_WORKSPACE", "ASSAY_DATABASE_URL", "ASSAY_ACTOR")
+    }
+    if TEST_DB["url"]:
+        env["ASSAY_DATABASE_URL"] = TEST_DB["url"]
+    env["PYTHONPATH"] = str(SRC)
+    env["ASSAY_ACTOR"] = ACTOR
+    env["COLUMNS"] = "200"
+    env["NO_COLOR"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def flood_scene(seed: int, size: tuple[int, int] = (48, 32)) -> Image.Image:
+    """A tiny synthetic aerial flood scene: brown water, rooftops, a road; unique per seed."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = (96, 124, 70)  # fields
+    water = h // 2 + int(rng.integers(-h // 6, h // 6 + 1))
+    img[water:] = (120, 96, 60)  # muddy flood water
+    img[:, w // 3 : w // 3 + 3] = (80, 80, 80)  # a road
+    for _ in range(3):
+        x, y = int(rng.integers(0, w - 6)), int(rng.integers(0, h - 6))
+        img[y : y + 5, x : x + 6] = (170, 40, 40)  # rooftops
+    img[0, 0] = (seed % 256, (seed // 256) % 256, 7)  # make every seed's bytes distinct
+    return Image.fromarray(img, "RGB")
