@@ -37,7 +37,6 @@ from pathlib import Path
 
 from labeling_load import (
     HERE,
-    LS_CONFIG,
     ROOT,
     SRC,
     free_port,
@@ -51,6 +50,7 @@ from labeling_load import (
     summarize,
     wait_port,
 )
+from labeling_load import setup_label_studio as ls_import
 
 WORK = HERE / "_work" / "server_load_pg"
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -218,30 +218,6 @@ def start_label_studio(venv: Path, port: int, processes: int) -> subprocess.Pope
     return proc
 
 
-def ls_project(url: str, owner: str, n_tasks: int) -> int:
-    import httpx
-
-    h = {"Authorization": f"Token {owner}"}
-    r = httpx.post(
-        f"{url}/api/projects",
-        headers=h,
-        timeout=120,
-        json={"title": "flood", "label_config": LS_CONFIG},
-    )
-    r.raise_for_status()
-    pid = int(r.json()["id"])
-    tasks = [{"image": f"/data/scene_{i:06d}.png"} for i in range(n_tasks)]
-    for start in range(0, n_tasks, 5000):
-        r = httpx.post(
-            f"{url}/api/projects/{pid}/import",
-            headers=h,
-            timeout=600,
-            json=tasks[start : start + 5000],
-        )
-        r.raise_for_status()
-    return pid
-
-
 def run_label_studio(args: argparse.Namespace) -> tuple[dict[str, float] | None, str]:
     if not (args.label_studio / "bin" / "uwsgi").exists():
         return None, f"Label Studio not run: no uwsgi in {args.label_studio} (pip install pyuwsgi)"
@@ -250,7 +226,8 @@ def run_label_studio(args: argparse.Namespace) -> tuple[dict[str, float] | None,
     proc = start_label_studio(args.label_studio, port, args.ls_processes)
     runs = []
     try:
-        pid = ls_project(f"http://127.0.0.1:{port}", tokens[0], args.ls_tasks)
+        # the same project and tasks as labeling_load.py's Label Studio side
+        pid = ls_import(f"http://127.0.0.1:{port}", tokens[0], args.ls_tasks)
         client = ls_client_factory(pid)
         run_load(client, port, tokens[1:], 1.0, None)  # warm-up: every process loads the app
         for i in range(args.runs):

@@ -214,3 +214,29 @@ def start_server(root: Path, port: int, *extra: str) -> Any:
             time.sleep(0.02)
     proc.kill()
     raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''!r}")
+
+
+def assert_each_stored_once(ws: Workspace, acked: dict[str, str]) -> None:
+    """Every acknowledged submission (client id -> annotation id) is stored, once, as that
+    annotation; nothing else was stored; the audit trail verifies."""
+    from sqlalchemy import func, select
+
+    from assay.store.schema import annotations_table, submissions
+
+    with ws.db.read() as conn:
+        stored = dict(
+            conn.execute(
+                select(annotations_table.c.source_id, annotations_table.c.id).where(
+                    annotations_table.c.kind == "human"
+                )
+            ).all()
+        )
+        per_client = conn.execute(
+            select(submissions.c.client_id, func.count()).group_by(submissions.c.client_id)
+        ).all()
+    for cid, ann in acked.items():
+        assert stored[f"client:{cid}"] == ann
+    assert len(stored) == len(acked)
+    assert all(n == 1 for _, n in per_client)
+    chain = ws.audit_verify()
+    assert chain.ok, chain.reason

@@ -15,12 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from assay.labeling import Workflow, add_user, create_token
-from assay.store.schema import annotations_table, submissions
 from assay.workspace import Workspace
-from labeling_world import PASSWORD, World, build_world, free_port, start_server
+from labeling_world import (
+    PASSWORD,
+    World,
+    assert_each_stored_once,
+    build_world,
+    free_port,
+    start_server,
+)
 from pg import fresh_schema
 
 pytestmark = pytest.mark.xdist_group("pg-processes")
@@ -148,20 +153,4 @@ def test_sigkill_one_of_two_processes_mid_load_loses_no_acknowledged_submission(
         _stop(a)
         _stop(b)
 
-    with ws.db.read() as conn:
-        stored = dict(
-            conn.execute(
-                select(annotations_table.c.source_id, annotations_table.c.id).where(
-                    annotations_table.c.kind == "human"
-                )
-            ).all()
-        )
-        per_client = conn.execute(
-            select(submissions.c.client_id, func.count()).group_by(submissions.c.client_id)
-        ).all()
-    for cid, ann in {**acked, **retried}.items():
-        assert stored[f"client:{cid}"] == ann
-    assert len(stored) == len(acked) + len(retried)
-    assert all(n == 1 for _, n in per_client)
-    chain = ws.audit_verify()
-    assert chain.ok, chain.reason
+    assert_each_stored_once(ws, {**acked, **retried})

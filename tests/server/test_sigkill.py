@@ -13,12 +13,10 @@ import uuid
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
 
 from assay.labeling import Workflow, create_token
-from assay.store.schema import annotations_table, submissions
 from assay.workspace import Workspace
-from labeling_world import build_world, free_port, start_server
+from labeling_world import assert_each_stored_once, build_world, free_port, start_server
 
 
 def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_path: Path) -> None:
@@ -83,21 +81,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_pa
         server.wait(timeout=10)
 
     check = Workspace.open(root)
-    with check.db.read() as conn:
-        stored = dict(
-            conn.execute(
-                select(annotations_table.c.source_id, annotations_table.c.id).where(
-                    annotations_table.c.kind == "human"
-                )
-            ).all()
-        )
-        per_client = conn.execute(
-            select(submissions.c.client_id, func.count()).group_by(submissions.c.client_id)
-        ).all()
-    chain = check.audit_verify()
-    check.close()
-    assert chain.ok, chain.reason
-    for cid, ann in {**acked, **retried}.items():
-        assert stored[f"client:{cid}"] == ann
-    assert len(stored) == len(acked) + len(retried)
-    assert all(n == 1 for _, n in per_client)
+    try:
+        assert_each_stored_once(check, {**acked, **retried})
+    finally:
+        check.close()

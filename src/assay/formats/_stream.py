@@ -114,7 +114,3 @@ class RowStream(Sequence["ExportRow"]):
         """The rows at positions `which` of this stream (in that order)."""
         positions = [self._positions[k] for k in which]
         return RowStream(self._all, self._build, self.labels, positions)
-
-    def where(self, keep: Callable[[int], bool]) -> RowStream:
-        """The rows whose position `k` satisfies `keep(k)`, in order."""
-        return self.select([k for k in range(len(self)) if keep(k)])

@@ -71,6 +71,21 @@ class BlobStore(Protocol):
     def collect(self, live: set[str]) -> CollectReport: ...
 
 
+def put_many(store: BlobStore, blobs: Sequence[bytes]) -> list[str]:
+    """`BlobStore.put_many` for any store: hash, skip what is present or repeated, stage, make
+    durable, publish; returns the sha256s in order."""
+    shas = [hashlib.sha256(data).hexdigest() for data in blobs]
+    present = store.present(shas)
+    new: dict[str, bytes] = {}
+    for sha, data in zip(shas, blobs, strict=True):
+        if sha not in present:
+            new.setdefault(sha, data)
+    staged = store.stage_many(list(new.values()), list(new))
+    store.make_durable(staged)
+    store.publish_many(staged)
+    return shas
+
+
 @dataclass
 class CollectReport:
     """What `BlobStore.collect` removed and rewrote."""
@@ -250,16 +265,7 @@ class LocalBlobStore:
 
     def put_many(self, blobs: Sequence[bytes]) -> list[str]:
         """Store blobs durably (small ones packed); returns their sha256s in order."""
-        shas = [hashlib.sha256(data).hexdigest() for data in blobs]
-        present = self.present(shas)
-        new: dict[str, bytes] = {}
-        for sha, data in zip(shas, blobs, strict=True):
-            if sha not in present:
-                new.setdefault(sha, data)
-        staged = self.stage_many(list(new.values()), list(new))
-        self.make_durable(staged)
-        self.publish_many(staged)
-        return shas
+        return put_many(self, blobs)
 
     def stage_many(self, blobs: Sequence[bytes], shas: Sequence[str]) -> list[Staged]:
         """Write blobs whose hashes are known where nobody reads them yet; `make_durable` then

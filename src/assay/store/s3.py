@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from assay.errors import InvalidInput, NotFound
-from assay.store.blobs import PACK_MAX, CollectReport, Staged
+from assay.store.blobs import PACK_MAX, CollectReport, Staged, put_many
 
 log = logging.getLogger(__name__)
 
@@ -338,15 +338,7 @@ class S3BlobStore:
         return sha
 
     def put_many(self, blobs: Sequence[bytes]) -> list[str]:
-        shas = [hashlib.sha256(data).hexdigest() for data in blobs]
-        present = self.present(shas)
-        new: dict[str, bytes] = {}
-        for sha, data in zip(shas, blobs, strict=True):
-            if sha not in present:
-                new.setdefault(sha, data)
-        staged = self.stage_many(list(new.values()), list(new))
-        self.publish_many(staged)
-        return shas
+        return put_many(self, blobs)
 
     def stage_many(self, blobs: Sequence[bytes], shas: Sequence[str]) -> list[Staged]:
         """Upload small blobs as packs (one PUT each, indexed at `publish_many`) and large
