@@ -11,6 +11,7 @@ the `eval` extra), and Python callables through the API (`CallableClassifier`,
 
 from assay.models._callable import CallableClassifier, CallableDetector
 from assay.models._onnx import OnnxClassifier, OnnxDetector, OnnxInfo, inspect_onnx
+from assay.models._remote import ModelRef, load_model
 from assay.models._predictions import (
     CocoResult,
     ProbabilityTable,
@@ -38,6 +39,8 @@ from assay.models.registry import (
 )
 
 __all__ = [
+    "ModelRef",
+    "load_model",
     "CallableClassifier",
     "CallableDetector",
     "CocoResult",
