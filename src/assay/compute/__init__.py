@@ -20,8 +20,10 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
@@ -36,12 +38,36 @@ R = TypeVar("R")
 
 
 class Runner(Protocol):
-    """Runs `fn` over units; results in the units' order, as they finish."""
+    """Runs `fn` over units; results in the units' order. Units are taken from the iterable
+    only a few ahead of the results, so a caller that builds them lazily (ingest reading
+    files) holds a bounded number in memory."""
 
     where: str  # "local" or the scheduler's address
     workers: int  # how many units can run at once
 
-    def map(self, fn: Callable[[U], R], units: Sequence[U]) -> Iterator[R]: ...
+    def map(self, fn: Callable[[U], R], units: Iterable[U]) -> Iterator[R]: ...
+
+
+class _Future(Protocol[R]):  # type: ignore[misc]
+    def result(self) -> R: ...
+    def cancel(self) -> object: ...
+
+
+def _windowed(
+    submit: Callable[[U], _Future[R]], units: Iterable[U], window: int
+) -> Iterator[R]:
+    """Results in order, with at most `window` units submitted and not yet collected."""
+    pending: deque[_Future[R]] = deque()
+    try:
+        for unit in units:
+            pending.append(submit(unit))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for fut in pending:
+            fut.cancel()
 
 
 def cluster_address(cluster: str | None = None) -> str | None:
@@ -58,19 +84,17 @@ class LocalRunner:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
 
-    def map(self, fn: Callable[[U], R], units: Sequence[U]) -> Iterator[R]:
-        if len(units) <= 1 or self.workers == 1:
-            for unit in units:
+    def map(self, fn: Callable[[U], R], units: Iterable[U]) -> Iterator[R]:
+        it = iter(units)
+        head = list(itertools.islice(it, 2))
+        if len(head) <= 1 or self.workers == 1:
+            for unit in itertools.chain(head, it):
                 yield fn(unit)
             return
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(units))) as pool:
-            futures = [pool.submit(fn, u) for u in units]
-            try:
-                for fut in futures:
-                    yield fut.result()
-            finally:
-                for fut in futures:
-                    fut.cancel()
+        with ProcessPoolExecutor(max_workers=self.workers) as pool:
+            yield from _windowed(
+                lambda u: pool.submit(fn, u), itertools.chain(head, it), 2 * self.workers + 2
+            )
 
 
 class DaskRunner:
@@ -92,13 +116,12 @@ class DaskRunner:
         threads = sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values())
         self.workers = max(1, threads)
 
-    def map(self, fn: Callable[[U], R], units: Sequence[U]) -> Iterator[R]:
-        futures = self.client.map(fn, list(units), pure=False)
-        try:
-            for fut in futures:
-                yield fut.result()
-        finally:
-            self.client.cancel(futures)
+    def map(self, fn: Callable[[U], R], units: Iterable[U]) -> Iterator[R]:
+        def submit(unit: U) -> _Future[R]:
+            fut: _Future[R] = self.client.submit(fn, unit, pure=False)
+            return fut
+
+        yield from _windowed(submit, units, 2 * self.workers + 2)
 
     def close(self) -> None:
         self.client.close()
