@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from assay.errors import InvalidInput, NotFound
 from assay.store.blobs import PACK_MAX, CollectReport, Staged, put_many
@@ -294,6 +295,35 @@ class S3BlobStore:
             raise
         raw = _RangeReader(self, self._key(sha), size)
         return io.BufferedReader(raw, buffer_size=1 << 20)
+
+    def gdal_path(self, sha: str) -> tuple[str, dict[str, str]] | None:
+        """GDAL's ``/vsis3/`` name of a loose blob and the configuration that reaches this
+        store, so rasterio reads a raster in place, in ranges, instead of downloading it;
+        None for a packed (small) blob, which `path` copies cheaply."""
+        if self._locate_all([sha]):
+            return None
+        options = {
+            # Path-style addressing (SeaweedFS, MinIO); no directory listing on open.
+            "AWS_VIRTUAL_HOSTING": "FALSE",
+            "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+        }
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            parts = urlsplit(endpoint)
+            options["AWS_S3_ENDPOINT"] = parts.netloc
+            options["AWS_HTTPS"] = "NO" if parts.scheme == "http" else "YES"
+        import boto3
+
+        creds = boto3.session.Session().get_credentials()  # as boto3 finds them, any source
+        if creds is not None:
+            frozen = creds.get_frozen_credentials()
+            options["AWS_ACCESS_KEY_ID"] = frozen.access_key
+            options["AWS_SECRET_ACCESS_KEY"] = frozen.secret_key
+            if frozen.token:
+                options["AWS_SESSION_TOKEN"] = frozen.token
+        if self.s3.meta.region_name:
+            options["AWS_REGION"] = self.s3.meta.region_name
+        return f"/vsis3/{self.bucket}/{self._key(sha)}", options
 
     def path(self, sha: str) -> Path:
         """A local copy of the blob (downloaded once, in parts, into the cache)."""
