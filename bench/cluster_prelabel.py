@@ -24,11 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from _common import WORK, median, table, write_result
-from prelabel_throughput import build_workspace
-from seaweed import seaweed_server
-
 from assay.labeling.prelabel import prelabel
 from assay.workspace import Workspace
+from prelabel_throughput import build_workspace
+from seaweed import seaweed_server
 
 
 def main() -> None:

@@ -109,13 +109,9 @@ def test_ingest_on_a_cluster_hashes_and_chips_as_the_local_pool_does(
         for res in local
         for p in res.items
     }
+    cols = ("id", "media_type", "size", "name", "width", "height", "metadata", "parent_id")
     with ws.db.read() as conn:
-        rows = conn.execute(
-            select(
-                items.c.id, items.c.media_type, items.c.size, items.c.name, items.c.width,
-                items.c.height, items.c.metadata, items.c.parent_id,
-            )  # fmt: skip
-        ).all()
+        rows = conn.execute(select(*(items.c[c] for c in cols))).all()
     got = {r[0]: tuple(r[1:]) for r in rows}
     assert got == expected and len(got) == 40 + 1 + 4  # images, the scene (a COG), its chips
     some = sorted(got)[:3]
@@ -141,9 +137,7 @@ def test_a_cluster_needs_blobs_the_workers_reach(tmp_path: Path, cluster: str) -
         pass
 
 
-def test_the_cli_says_one_line_for_an_address_nothing_answers(
-    cli: RunCli, tmp_path: Path
-) -> None:
+def test_the_cli_says_one_line_for_an_address_nothing_answers(cli: RunCli, tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -57,8 +57,14 @@ def test_a_scene_on_s3_is_read_in_place_through_vsis3(ws: Workspace, tmp_path: P
     with rasterio.open(local) as src:
         assert (src.width, src.height) == size
         assert np.array_equal(src.read(1, window=((100, 164), (200, 264))), window)
+    display = json.loads(meta)["scene"].get("display") or {}
     with Reader(str(local)) as src:
-        img = src.tile(x, y, 18, tilesize=256, indexes=(1, 2, 3))
+        img = src.tile(x, y, 18, tilesize=256, indexes=tuple(display.get("bands") or (1, 2, 3)))
+    low, high = display.get("low"), display.get("high")
+    if low is not None and high is not None:  # the scene's display stretch, as the map's
+        lows = low if isinstance(low, list) else [low] * 3
+        highs = high if isinstance(high, list) else [high] * 3
+        img.rescale(in_range=[(float(a), float(b)) for a, b in zip(lows, highs, strict=False)])
     got = np.asarray(Image.open(io.BytesIO(tile)))
     want = np.asarray(Image.open(io.BytesIO(img.render(img_format="PNG"))))
     assert got.shape == want.shape and np.array_equal(got, want)

@@ -35,6 +35,7 @@ CONNECT_TIMEOUT = "10s"
 
 U = TypeVar("U")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 
 class Runner(Protocol):
@@ -48,14 +49,12 @@ class Runner(Protocol):
     def map(self, fn: Callable[[U], R], units: Iterable[U]) -> Iterator[R]: ...
 
 
-class _Future(Protocol[R]):  # type: ignore[misc]
-    def result(self) -> R: ...
+class _Future(Protocol[R_co]):
+    def result(self) -> R_co: ...
     def cancel(self) -> object: ...
 
 
-def _windowed(
-    submit: Callable[[U], _Future[R]], units: Iterable[U], window: int
-) -> Iterator[R]:
+def _windowed(submit: Callable[[U], _Future[R]], units: Iterable[U], window: int) -> Iterator[R]:
     """Results in order, with at most `window` units submitted and not yet collected."""
     pending: deque[_Future[R]] = deque()
     try:
@@ -104,16 +103,16 @@ class DaskRunner:
         distributed: Any = require("distributed", "cluster")
         self.where = address
         try:
-            self.client = distributed.Client(
-                address, timeout=CONNECT_TIMEOUT, set_as_default=False
-            )
+            self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             raise InvalidInput(
                 f"--cluster {address}: no Dask scheduler answers there ({exc}); start one "
                 "with `dask scheduler` and `dask worker ADDRESS`, or leave out --cluster "
                 f"(and unset {CLUSTER_ENV}) to run on this machine"
             ) from None
-        threads = sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values())
+        threads = sum(
+            w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values()
+        )
         self.workers = max(1, threads)
 
     def map(self, fn: Callable[[U], R], units: Iterable[U]) -> Iterator[R]:

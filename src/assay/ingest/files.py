@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 
 from assay import audit
 from assay._bulk import gc_paused
-from assay.domain.marking import Marking, MarkingScheme
 from assay.compute import cluster_address, runner
+from assay.domain.marking import Marking, MarkingScheme
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
 from assay.ingest._sent import probe_sent, sent_units
 from assay.ingest._walk import Failure, walk

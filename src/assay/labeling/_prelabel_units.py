@@ -14,7 +14,8 @@ import numpy as np
 from assay.domain.labels import Region
 from assay.domain.schema import Control
 from assay.models import ModelRef, load_model
-from assay.store import open_blobs
+from assay.store import BlobStore, open_blobs
+
 
 @dataclass(frozen=True)
 class LabelUnit:
@@ -52,7 +53,7 @@ def label_unit(unit: LabelUnit) -> LabelResult:
         load_model(unit.model),
         unit.model.kind,
         unit.model.ref,
-        unit.model.blob_url,
+        open_blobs(unit.model.blob_url),
         unit.item_ids,
         unit.control,
         unit.labels,
@@ -65,7 +66,7 @@ def label_items(
     adapter: Any,
     kind: str,
     ref: str,
-    blob_url: str,
+    blobs: BlobStore,
     item_ids: tuple[str, ...] | list[str],
     ctl: Control,
     labels: frozenset[str] | set[str],
@@ -75,7 +76,6 @@ def label_items(
     """Read, decode and label `item_ids` in batches of `batch_size`."""
     from assay.labeling.prelabel import decode_image
 
-    blobs = open_blobs(blob_url)
     out = LabelResult()
     for start in range(0, len(item_ids), batch_size):
         ids = list(item_ids[start : start + batch_size])

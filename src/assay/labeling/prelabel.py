@@ -30,11 +30,11 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from assay import audit
+from assay.compute import chunks, runner
 from assay.domain.labels import Region, payload_to_json
 from assay.domain.marking import Marking
 from assay.domain.schema import Control, LabelSchema
 from assay.errors import InvalidInput, PermissionDenied
-from assay.compute import chunks, runner
 from assay.labeling._db import write
 from assay.labeling._prelabel_units import LabelResult, LabelUnit, label_items, label_unit
 from assay.labeling.catalog import visible_project
@@ -241,7 +241,7 @@ def prelabel(
     if m.unit_ref is None:
         # A Python model object stays in this process.
         done = label_items(
-            m.adapter, m.kind, m.ref, ws.blobs.url, todo, ctl, labels, min_score, batch_size
+            m.adapter, m.kind, m.ref, ws.blobs, todo, ctl, labels, min_score, batch_size
         )
     else:
         units = [

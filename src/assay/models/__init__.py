@@ -11,7 +11,6 @@ the `eval` extra), and Python callables through the API (`CallableClassifier`,
 
 from assay.models._callable import CallableClassifier, CallableDetector
 from assay.models._onnx import OnnxClassifier, OnnxDetector, OnnxInfo, inspect_onnx
-from assay.models._remote import ModelRef, load_model
 from assay.models._predictions import (
     CocoResult,
     ProbabilityTable,
@@ -19,6 +18,7 @@ from assay.models._predictions import (
     read_coco_results,
     read_probabilities,
 )
+from assay.models._remote import ModelRef, load_model
 from assay.models._types import (
     Detection,
     ImageClassifier,
@@ -39,8 +39,6 @@ from assay.models.registry import (
 )
 
 __all__ = [
-    "ModelRef",
-    "load_model",
     "CallableClassifier",
     "CallableDetector",
     "CocoResult",
@@ -48,6 +46,7 @@ __all__ = [
     "ImageClassifier",
     "ImageDetector",
     "ModelInfo",
+    "ModelRef",
     "OnnxClassifier",
     "OnnxDetector",
     "OnnxInfo",
@@ -59,6 +58,7 @@ __all__ = [
     "gradient_of",
     "inspect_onnx",
     "list_models",
+    "load_model",
     "model_dir",
     "model_file",
     "model_manifest",
