@@ -296,13 +296,17 @@ class S3BlobStore:
         raw = _RangeReader(self, self._key(sha), size)
         return io.BufferedReader(raw, buffer_size=1 << 20)
 
-    def gdal_path(self, sha: str) -> tuple[str, dict[str, str]] | None:
-        """GDAL's ``/vsis3/`` name of a loose blob and the configuration that reaches this
-        store, so rasterio reads a raster in place, in ranges, instead of downloading it;
-        None for a packed (small) blob, which `path` copies cheaply."""
+    def gdal_path(self, sha: str) -> tuple[str, dict[str, Any]] | None:
+        """GDAL's ``/vsis3/`` name of a loose blob and the `rasterio.Env` settings that reach
+        this store (the endpoint and credentials boto3 uses, path-style addressing), so a
+        raster is read in place, in ranges, instead of downloaded; None for a packed (small)
+        blob, which `path` copies cheaply."""
         if self._locate_all([sha]):
             return None
-        options = {
+        import boto3
+        from rasterio.session import AWSSession
+
+        options: dict[str, Any] = {
             # Path-style addressing (SeaweedFS, MinIO); no directory listing on open.
             "AWS_VIRTUAL_HOSTING": "FALSE",
             "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
@@ -312,17 +316,9 @@ class S3BlobStore:
             parts = urlsplit(endpoint)
             options["AWS_S3_ENDPOINT"] = parts.netloc
             options["AWS_HTTPS"] = "NO" if parts.scheme == "http" else "YES"
-        import boto3
-
-        creds = boto3.session.Session().get_credentials()  # as boto3 finds them, any source
-        if creds is not None:
-            frozen = creds.get_frozen_credentials()
-            options["AWS_ACCESS_KEY_ID"] = frozen.access_key
-            options["AWS_SECRET_ACCESS_KEY"] = frozen.secret_key
-            if frozen.token:
-                options["AWS_SESSION_TOKEN"] = frozen.token
-        if self.s3.meta.region_name:
-            options["AWS_REGION"] = self.s3.meta.region_name
+        # Credentials as boto3 finds them (rasterio takes them only through a session).
+        session = boto3.session.Session(region_name=self.s3.meta.region_name)
+        options["session"] = AWSSession(session)
         return f"/vsis3/{self.bucket}/{self._key(sha)}", options
 
     def path(self, sha: str) -> Path:
