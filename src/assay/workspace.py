@@ -191,6 +191,7 @@ class Workspace:
         progress: Callable[[int, int], None] | None = None,
         follow_symlinks: bool = False,
         sensors: SensorOptions | None = None,
+        cluster: str | None = None,
     ) -> IngestReport:
         """Ingest files and folders (recursively); the same bytes give the same item.
 
@@ -198,7 +199,8 @@ class Workspace:
         with MISB ST 0601 telemetry and footprints; georeferenced scenes (GeoTIFF, COG, NITF,
         JPEG 2000) an item stored as a COG and their chips derived items; `sensors` sets how.
         Symbolic links out of `paths` are skipped (with the reason in the report) unless
-        `follow_symlinks`; FIFOs and devices always are.
+        `follow_symlinks`; FIFOs and devices always are. Hashing, frames and chips run on
+        a local process pool, or on the Dask cluster at `cluster` (default ``ASSAY_CLUSTER``).
         """
         with self.blob_writes():
             return ingest_paths(
@@ -213,6 +215,7 @@ class Workspace:
                 progress=progress,
                 follow_symlinks=follow_symlinks,
                 sensors=sensors,
+                cluster=cluster,
             )
 
     # --- datasets ----------------------------------------------------------------------------

@@ -79,6 +79,15 @@ pass_env = click.make_pass_decorator(Env, ensure=True)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
+cluster_option = click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    envvar="ASSAY_CLUSTER",
+    help="Run the batch work on the Dask cluster whose scheduler is at ADDRESS "
+    "(tcp://HOST:8786; default $ASSAY_CLUSTER); its workers read blobs from the blob store "
+    "(S3). Without it the work runs on a local process pool.",
+)
+
 
 def path_arg(**kw: Any) -> Any:
     return click.Path(path_type=Path, **kw)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import Env, cluster_option, json_option, pass_env, path_arg
 from assay.errors import InvalidInput
 
 
@@ -111,6 +111,7 @@ def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
 @click.option("--rerun", "rerun_dir", help="Repeat this recorded run (folder or id).")
 @click.option("--out", type=path_arg(file_okay=False), required=True, help="New run folder.")
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
+@cluster_option
 @json_option
 @pass_env
 def run(
@@ -131,6 +132,7 @@ def run(
     rerun_dir: str | None,
     out: Path,
     no_report: bool,
+    cluster: str | None,
     as_json: bool,
 ) -> None:
     """Evaluate a model or prediction file on a dataset commit; keep the run as a record."""
@@ -139,7 +141,7 @@ def run(
     ws = env.workspace()
     reproduced = None
     if rerun_dir:
-        result, reproduced = rerun(ws, rerun_dir, out)
+        result, reproduced = rerun(ws, rerun_dir, out, cluster=cluster)
     else:
         if not dataset:
             raise InvalidInput("--dataset NAME@REV is required (or --rerun RUN)")
@@ -163,6 +165,7 @@ def run(
             settings=settings,
             baseline=baseline,
             report=not no_report,
+            cluster=cluster,
         )
     if as_json:
         env.emit_json(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from assay.cli._common import Env, json_option, pass_env
+from assay.cli._common import Env, cluster_option, json_option, pass_env
 
 
 @click.command("prelabel")
@@ -37,6 +37,7 @@ from assay.cli._common import Env, json_option, pass_env
     "control's labels; the first label named in the answer is stored.",
 )
 @click.option("--redo", is_flag=True, help="Pre-label items this model version did before.")
+@cluster_option
 @json_option
 @pass_env
 def prelabel(
@@ -49,6 +50,7 @@ def prelabel(
     batch_size: int | None,
     redo: bool,
     prompt: str | None,
+    cluster: str | None,
     as_json: bool,
 ) -> None:
     """Run model SPEC over PROJECT's open tasks; annotators see least confident first."""
@@ -70,6 +72,7 @@ def prelabel(
         batch_size=batch_size,
         redo=redo,
         prompt=prompt,
+        cluster=cluster,
     )
     if as_json:
         env.emit_json(report.to_dict())

@@ -10,7 +10,15 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg, plain, say_raised
+from assay.cli._common import (
+    Env,
+    cluster_option,
+    json_option,
+    pass_env,
+    path_arg,
+    plain,
+    say_raised,
+)
 from assay.errors import InvalidInput
 from assay.ingest.sensors.options import ChipOptions, SensorOptions, VideoOptions
 
@@ -134,6 +142,7 @@ def init(env: Env, directory: Path, as_json: bool) -> None:
     "--bands",
     help="Scene: 1-based bands of the chips' display rendering, e.g. 4,3,2 (default 1,2,3).",
 )
+@cluster_option
 @json_option
 @pass_env
 def ingest(
@@ -151,6 +160,7 @@ def ingest(
     chip: int,
     overlap: int,
     bands: str | None,
+    cluster: str | None,
     as_json: bool,
 ) -> None:
     """Ingest image, text, video and scene files (recursively) as items.
@@ -175,6 +185,7 @@ def ingest(
             progress=progress,
             follow_symlinks=follow_symlinks,
             sensors=sensors,
+            cluster=cluster,
         )
     nothing = bool(report.failed) and not report.new and not report.duplicate
     if as_json:

@@ -20,8 +20,10 @@ from sqlalchemy.engine import Connection
 
 from assay import audit
 from assay._bulk import gc_paused
+from assay.compute import cluster_address, runner
 from assay.domain.marking import Marking, MarkingScheme
 from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
+from assay.ingest._sent import probe_sent, sent_units
 from assay.ingest._walk import Failure, walk
 from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
 from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
@@ -83,8 +85,13 @@ def ingest_paths(
     workers: int | None = None,
     follow_symlinks: bool = False,
     sensors: SensorOptions | None = None,
+    cluster: str | None = None,
 ) -> IngestReport:
     """Ingest every file under `paths`. Re-ingesting the same bytes is a no-op.
+
+    Hashing, frame extraction and chipping run on a local process pool, or on the Dask
+    cluster at `cluster` (default ``ASSAY_CLUSTER``; the files' bytes are sent to its
+    workers, which stage blobs in the shared blob store; see `assay.ingest._sent`).
 
     A video becomes an item and its sampled frames derived items, a georeferenced scene an
     item (a COG) and its chips derived items; `sensors` sets how. Links out of `paths` are
@@ -96,7 +103,7 @@ def ingest_paths(
     for f in skipped:
         log.info("skipped %s: %s", f.path, f.reason)
     marking_text = scheme.render(marking or Marking())
-    results = _probe_all(files, blobs, text_field, source, progress, workers, sensors)
+    results = _probe_all(files, blobs, text_field, source, progress, workers, sensors, cluster)
 
     # sha -> (blob, the item's row without `created`, the file it came from)
     staged: dict[str, tuple[Staged | None, tuple[object, ...], str]] = {}
@@ -230,9 +237,20 @@ def _probe_all(
     progress: Progress | None,
     workers: int | None,
     sensors: SensorOptions | None = None,
+    cluster: str | None = None,
 ) -> Iterator[ProbeResult]:
     """Results in file order, as the batches finish: the caller digests them while the
     workers go on."""
+    if cluster_address(cluster) is not None:
+        done = 0
+        units = sent_units(files, blobs.url, text_field, source, sensors)
+        with runner(cluster, blob_url=blobs.url) as run:
+            for batch_results in run.map(probe_sent, units):
+                yield from batch_results
+                done += len(batch_results)
+                if progress:
+                    progress(done, len(files))
+        return
     jobs = [(p, p) for p in files]
     batches = [jobs[i : i + BATCH] for i in range(0, len(jobs), BATCH)]
     total = len(jobs)

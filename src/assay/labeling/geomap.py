@@ -23,6 +23,7 @@ from assay.formats._model import ExportBundle, ExportRow
 from assay.formats._stream import RowStream
 from assay.formats.geojson import label_features, track_features
 from assay.labeling.users import User
+from assay.store.blobs import raster_path
 from assay.store.schema import datasets, items, working
 from assay.workspace import Workspace
 
@@ -175,7 +176,8 @@ def scene_tile(ws: Workspace, user: User, item_id: str, z: int, x: int, y: int) 
 
     display = scene.get("display") or {}
     bands = tuple(int(b) for b in display.get("bands") or (1, 2, 3))
-    with Reader(str(ws.blobs.path(row.id))) as src:
+    # On S3 the COG is read in place through GDAL's /vsis3/: a tile fetches a few ranges.
+    with raster_path(ws.blobs, row.id) as name, Reader(name) as src:
         # Far out, a tile would warp the whole scene into a few pixels, and GDAL takes minutes
         # over it: such zooms show the footprint only.
         if z < src.minzoom - MIN_ZOOM_BELOW:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,14 +30,17 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from assay import audit
-from assay.domain.labels import Region, payload_to_json, regions_from_dicts
+from assay.compute import chunks, runner
+from assay.domain.labels import Region, payload_to_json
 from assay.domain.marking import Marking
 from assay.domain.schema import Control, LabelSchema
 from assay.errors import InvalidInput, PermissionDenied
 from assay.labeling._db import write
+from assay.labeling._prelabel_units import LabelResult, LabelUnit, label_items, label_unit
 from assay.labeling.catalog import visible_project
 from assay.labeling.projects import Project
 from assay.labeling.users import User
+from assay.models import ModelRef
 from assay.models._types import ImageClassifier, ImageDetector
 from assay.store._sql import select_in
 from assay.store.schema import annotations_table as ann_t
@@ -48,7 +49,7 @@ from assay.timeutil import now_iso
 from assay.workspace import Workspace
 
 BATCH = 32
-DECODERS = 2  # threads reading and decoding images ahead of the model
+UNIT_BATCHES = 8  # model batches per unit of work sent to a process or cluster worker
 
 
 @dataclass
@@ -113,7 +114,12 @@ class _Model:
     ref: str
     marking: str
     kind: str
-    adapter: Any
+    adapter: Any  # a Python model, run in this process
+    unit_ref: ModelRef | None = None  # a registered model, loaded where the units run
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.unit_ref.classes if self.unit_ref else self.adapter.classes)
 
 
 def _resolve(ws: Workspace, spec: str | None, model: object | None, name: str | None) -> _Model:
@@ -140,13 +146,13 @@ def _resolve(ws: Workspace, spec: str | None, model: object | None, name: str | 
             f"model {info.ref} is a {info.format} prediction file; pre-labeling runs a model "
             "(an ONNX file, or a Python callable through the API)"
         )
-    path = model_file(ws, info)
-    if hashlib.sha256(path.read_bytes()).hexdigest() != info.sha256:
-        raise InvalidInput(f"model {info.ref}: stored file does not match its sha256 {info.sha256}")
-    cls = OnnxDetector if info.task == "detection" else OnnxClassifier
-    return _Model(
-        info.ref, model_marking(ws, info), info.task, cls(path, list(info.classes), info.ref)
-    )
+    unit_ref = ModelRef(ws.blobs.url, info.sha256, info.task, tuple(info.classes), info.ref)
+    if not info.classes:
+        # Loaded here, so a model without class names fails before any work is sent out.
+        path = model_file(ws, info)
+        cls = OnnxDetector if info.task == "detection" else OnnxClassifier
+        cls(path, [], info.ref)
+    return _Model(info.ref, model_marking(ws, info), info.task, None, unit_ref)
 
 
 def _open_tasks(ws: Workspace, project_id: int, overlap: int) -> list[Any]:
@@ -184,6 +190,8 @@ def prelabel(
     min_score: float = 0.25,
     batch_size: int = BATCH,
     redo: bool = False,
+    cluster: str | None = None,
+    workers: int | None = None,
 ) -> PrelabelReport:
     """Pre-label `project`'s open tasks with a registered model (`spec`) or a Python `model`.
 
@@ -199,6 +207,9 @@ def prelabel(
         min_score: Detections scoring below this are not stored (counted).
         batch_size: Images per model call.
         redo: Pre-label items this model version has pre-labelled before, too.
+        cluster: A Dask scheduler's address (default ``ASSAY_CLUSTER``) to run a registered
+            model's batches on; without one they run on a local process pool.
+        workers: Local processes (default: one per core).
 
     Raises:
         PermissionDenied: the user may not manage projects or is below the model's marking.
@@ -221,27 +232,30 @@ def prelabel(
         )
     with ws.db.read() as conn:
         p = visible_project(conn, ws, user, project)  # NotFound for a project above the user
-    classes = list(m.adapter.classes)
+    classes = m.classes
     ctl = _pick_control(p.schema, m.kind, classes, control)
-    labels = {lab.name for lab in ctl.labels}
+    labels = frozenset(lab.name for lab in ctl.labels)
     report = PrelabelReport(p.name, m.ref, m.marking, m.kind, ctl.name)
     todo = select_todo(ws, p, user, mark, "image/", author_of(m.ref), redo, report)
-    unmapped: Counter[str] = Counter()
-    results: list[tuple[str, list[Region]]] = []
-    batches = [todo[s : s + batch_size] for s in range(0, len(todo), batch_size)]
-
-    def load(item_id: str) -> np.ndarray[Any, Any]:
-        return decode_image(ws.blobs.get_bytes(item_id), item_id)
-
-    # The next batch is read and decoded in threads while the model runs on this one.
-    with ThreadPoolExecutor(max_workers=DECODERS) as pool:
-        pending = [pool.submit(load, i) for i in batches[0]] if batches else []
-        for n, chunk in enumerate(batches):
-            images = [f.result() for f in pending]
-            following = batches[n + 1] if n + 1 < len(batches) else []
-            pending = [pool.submit(load, i) for i in following]
-            results += _run_batch(m, chunk, images, ctl, labels, min_score, unmapped, report)
-            report.batches += 1
+    done = LabelResult()
+    if m.unit_ref is None:
+        # A Python model object stays in this process.
+        done = label_items(
+            m.adapter, m.kind, m.ref, ws.blobs, todo, ctl, labels, min_score, batch_size
+        )
+    else:
+        units = [
+            LabelUnit(m.unit_ref, ctl, labels, min_score, batch_size, tuple(ids))
+            for ids in chunks(todo, batch_size * UNIT_BATCHES)
+        ]
+        with runner(cluster, blob_url=ws.blobs.url, workers=workers) as run:
+            for part in run.map(label_unit, units):
+                done.add(part)
+    results = done.results
+    report.batches = done.batches
+    report.below_min_score = done.below_min_score
+    report.empty_boxes = done.empty_boxes
+    unmapped = done.unmapped
     report.unmapped = dict(sorted(unmapped.items()))
     store_prelabels(ws, p, m.ref, results, report, user, started)
     return report
@@ -350,60 +364,3 @@ def _least_confident_first(
             .values(priority=bindparam("b_p")),
             params,
         )
-
-
-def _run_batch(
-    m: _Model,
-    ids: list[str],
-    images: list[np.ndarray[Any, Any]],
-    ctl: Control,
-    labels: set[str],
-    min_score: float,
-    unmapped: Counter[str],
-    report: PrelabelReport,
-) -> list[tuple[str, list[Region]]]:
-    from assay.evaluation.runs._data import to_batch
-
-    x = to_batch(images, m.adapter.input_size, m.ref)
-    out: list[tuple[str, list[Region]]] = []
-    if m.kind == "classification":
-        probs = np.asarray(m.adapter.predict_proba(x), dtype=np.float64)
-        classes = list(m.adapter.classes)
-        for item_id, row in zip(ids, probs, strict=True):
-            k = int(np.argmax(row))
-            if classes[k] not in labels:
-                unmapped[classes[k]] += 1
-                continue
-            region = Region(
-                id="p1", kind="choice", control=ctl.name, label=classes[k], score=float(row[k])
-            )
-            out.append((item_id, [region]))
-        return out
-    in_h, in_w = x.shape[2], x.shape[3]
-    for item_id, im, dets in zip(ids, images, m.adapter.detect(x), strict=True):
-        sy, sx = im.shape[0] / in_h, im.shape[1] / in_w
-        regions: list[dict[str, Any]] = []  # built trusted: the values are checked here
-        for d in sorted(dets, key=lambda d: -d.score):
-            if d.score < min_score:
-                report.below_min_score += 1
-                continue
-            if d.label not in labels:
-                unmapped[d.label] += 1
-                continue
-            bx, by, bw, bh = d.box
-            if bw <= 0 or bh <= 0:
-                report.empty_boxes += 1
-                continue
-            box = (bx * sx, by * sy, bw * sx, bh * sy)
-            regions.append(
-                {
-                    "id": f"p{len(regions) + 1}",
-                    "kind": "box",
-                    "control": ctl.name,
-                    "label": d.label,
-                    "box": box,
-                    "score": min(1.0, max(0.0, float(d.score))),
-                }
-            )
-        out.append((item_id, regions_from_dicts(regions)))
-    return out

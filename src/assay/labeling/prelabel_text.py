@@ -165,8 +165,12 @@ def prelabel_model(
     batch_size: int | None = None,
     redo: bool = False,
     prompt: str | None = None,
+    cluster: str | None = None,
 ) -> PrelabelReport:
     """Pre-label with registered model `spec`: ONNX image models or transformers text models.
+
+    An image model's batches run on a local process pool, or on the Dask cluster at
+    `cluster` (default ``ASSAY_CLUSTER``); see `assay.compute`.
 
     A user below the model's marking is told it does not exist, as for a missing model.
     """
@@ -186,6 +190,7 @@ def prelabel_model(
             min_score=min_score,
             batch_size=batch_size or BATCH,
             redo=redo,
+            cluster=cluster,
         )
     labeler = text_labeler(ws, info, prompt=prompt)
     return prelabel_text(

@@ -18,6 +18,7 @@ from assay.models._predictions import (
     read_coco_results,
     read_probabilities,
 )
+from assay.models._remote import ModelRef, load_model
 from assay.models._types import (
     Detection,
     ImageClassifier,
@@ -45,6 +46,7 @@ __all__ = [
     "ImageClassifier",
     "ImageDetector",
     "ModelInfo",
+    "ModelRef",
     "OnnxClassifier",
     "OnnxDetector",
     "OnnxInfo",
@@ -56,6 +58,7 @@ __all__ = [
     "gradient_of",
     "inspect_onnx",
     "list_models",
+    "load_model",
     "model_dir",
     "model_file",
     "model_manifest",

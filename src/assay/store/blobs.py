@@ -116,6 +116,22 @@ def open_blobs(url: str) -> BlobStore:
     return store
 
 
+@contextlib.contextmanager
+def raster_path(store: BlobStore, sha: str) -> Iterator[str]:
+    """A name rasterio (GDAL) opens the blob by, inside this context: on S3 the object in
+    place through ``/vsis3/`` (read in ranges, never downloaded whole), else a local file."""
+    gdal_path = getattr(store, "gdal_path", None)
+    where = gdal_path(sha) if gdal_path is not None else None
+    if where is None:
+        yield str(store.path(sha))
+        return
+    import rasterio
+
+    name, options = where
+    with rasterio.Env(**options):
+        yield name
+
+
 class Staged(NamedTuple):
     """A blob written but not yet visible: a temporary file, or a span of a pack file."""
 

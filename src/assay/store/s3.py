@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from assay.errors import InvalidInput, NotFound
 from assay.store.blobs import PACK_MAX, CollectReport, Staged, put_many
@@ -294,6 +295,31 @@ class S3BlobStore:
             raise
         raw = _RangeReader(self, self._key(sha), size)
         return io.BufferedReader(raw, buffer_size=1 << 20)
+
+    def gdal_path(self, sha: str) -> tuple[str, dict[str, Any]] | None:
+        """GDAL's ``/vsis3/`` name of a loose blob and the `rasterio.Env` settings that reach
+        this store (the endpoint and credentials boto3 uses, path-style addressing), so a
+        raster is read in place, in ranges, instead of downloaded; None for a packed (small)
+        blob, which `path` copies cheaply."""
+        if self._locate_all([sha]):
+            return None
+        import boto3
+        from rasterio.session import AWSSession
+
+        options: dict[str, Any] = {
+            # Path-style addressing (SeaweedFS, MinIO); no directory listing on open.
+            "AWS_VIRTUAL_HOSTING": "FALSE",
+            "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+        }
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            parts = urlsplit(endpoint)
+            options["AWS_S3_ENDPOINT"] = parts.netloc
+            options["AWS_HTTPS"] = "NO" if parts.scheme == "http" else "YES"
+        # Credentials as boto3 finds them (rasterio takes them only through a session).
+        session = boto3.session.Session(region_name=self.s3.meta.region_name)
+        options["session"] = AWSSession(session)
+        return f"/vsis3/{self.bucket}/{self._key(sha)}", options
 
     def path(self, sha: str) -> Path:
         """A local copy of the blob (downloaded once, in parts, into the cache)."""

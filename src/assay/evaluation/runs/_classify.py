@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,10 +17,11 @@ from assay.evaluation import (
     reliability_diagram,
 )
 from assay.evaluation.runs import _robust
-from assay.evaluation.runs._data import EvalData, EvalItem, decode, to_batch
-from assay.evaluation.runs._predict import Source, file_probabilities, model_probabilities
+from assay.evaluation.runs._data import EvalData, EvalItem, to_batch
+from assay.evaluation.runs._predict import Source, file_probabilities
 from assay.evaluation.runs._settings import RunSettings
 from assay.evaluation.runs._slices import SliceDef, slice_masks
+from assay.evaluation.runs._units import Predictor
 from assay.models import gradient_of
 
 METRICS = ("accuracy", "macro_f1", "brier", "ece")
@@ -106,8 +108,10 @@ def run_classification(
     slices: list[SliceDef],
     settings: RunSettings,
     baseline: dict[str, Any] | None,
+    predictor: Predictor | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Summary and per-sample table of a classification run."""
+    """Summary and per-sample table of a classification run; `predictor` says where the
+    model runs (default: in this process)."""
     labelled = [it for it in data.items if it.choice() is not None]
     if not labelled:
         raise InvalidInput(
@@ -119,11 +123,11 @@ def run_classification(
         keep = {it.item_id for it in labelled}
         mask = np.asarray([it.item_id in keep for it in kept], dtype=bool)
         items, probs = [it for it in kept if it.item_id in keep], probs[mask]
-        images: list[Any] = []
+        predictor = None
     else:
         items = labelled
-        images = [decode(it) for it in items]
-        probs = model_probabilities(src, images)
+        predictor = replace(predictor or Predictor(src, []), items=items)
+        probs = predictor.predict()
     classes = list(src.classes)
     index = {c: k for k, c in enumerate(classes)}
     for it in items:
@@ -157,11 +161,10 @@ def run_classification(
     }
     if "corruptions" in settings.suites:
         crow = []
-        for spec, bad in _robust.corrupted_sets(src, settings, images):
+        for spec in list(_robust.corruption_specs(src, settings)):
+            assert predictor is not None  # a prediction file has no images to corrupt
             name, sev = spec.name, spec.severity
-            part = rows_for(
-                items, y, model_probabilities(src, bad), classes, "corruptions", name, sev
-            )
+            part = rows_for(items, y, predictor.predict(spec), classes, "corruptions", name, sev)
             samples.append(part)
             crow.append(
                 {
@@ -175,6 +178,7 @@ def run_classification(
             crow, "accuracy", headline["accuracy"], baseline
         )
     if "adversarial" in settings.suites:
+        images = predictor.images if predictor is not None and src.has_gradients else []
         summary["adversarial"] = _adversarial(src, images, items, y, classes, settings, samples)
     return summary, pd.concat(samples, ignore_index=True)
 

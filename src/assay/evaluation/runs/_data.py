@@ -141,15 +141,18 @@ def items_frame(ws: Workspace, data: EvalData) -> pd.DataFrame:
 
 def decode(item: EvalItem) -> Image:
     """The item's image as uint8 RGB (H, W, 3)."""
+    return decode_bytes(item.read_bytes(), item.item_id, item.name)
+
+
+def decode_bytes(data: bytes, item_id: str, name: str) -> Image:
+    """An item's bytes as uint8 RGB (H, W, 3); one error naming the item when unreadable."""
     from PIL import Image as PILImage
 
     try:
-        with PILImage.open(io.BytesIO(item.read_bytes())) as img:
+        with PILImage.open(io.BytesIO(data)) as img:
             return np.asarray(img.convert("RGB"), dtype=np.uint8)
     except Exception as exc:  # Pillow raises many types for unreadable images
-        raise InvalidInput(
-            f"item {item.item_id[:12]} ({item.name}): not an image ({exc})"
-        ) from None
+        raise InvalidInput(f"item {item_id[:12]} ({name}): not an image ({exc})") from None
 
 
 def to_batch(

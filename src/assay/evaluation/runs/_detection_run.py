@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -9,11 +10,12 @@ import pandas as pd
 
 from assay.evaluation import bootstrap_metric
 from assay.evaluation.runs import _robust
-from assay.evaluation.runs._data import EvalData, decode
+from assay.evaluation.runs._data import EvalData
 from assay.evaluation.runs._detect import ImageBoxes, ap_values, coco_eval, f1_counts, metric_fns
-from assay.evaluation.runs._predict import Boxes, Source, file_detections, model_detections
+from assay.evaluation.runs._predict import Boxes, Source, file_detections
 from assay.evaluation.runs._settings import RunSettings
 from assay.evaluation.runs._slices import ALL, SliceDef, slice_masks
+from assay.evaluation.runs._units import Predictor
 
 
 def _gt(data: EvalData) -> list[ImageBoxes]:
@@ -88,14 +90,15 @@ def run_detection(
     slices: list[SliceDef],
     settings: RunSettings,
     baseline: dict[str, Any] | None,
+    predictor: Predictor | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Summary, per-image table and box table of a detection run."""
+    """Summary, per-image table and box table of a detection run; `predictor` says where the
+    model runs (default: in this process)."""
     gt = _gt(data)
     dataset_labels = sorted({lab for im in gt for lab, _b, _c in im.gt})
-    images: list[Any] = []
     if src.runs_images:
-        images = [decode(it) for it in data.items]
-        dets = model_detections(src, images)
+        predictor = replace(predictor or Predictor(src, []), items=data.items)
+        dets = predictor.predict()
     else:
         by_item = file_detections(src, data, dataset_labels)
         dets = [by_item[it.item_id] for it in data.items]
@@ -140,9 +143,10 @@ def run_detection(
     parts, box_parts = [samples], [boxes]
     if "corruptions" in settings.suites:
         crow = []
-        for spec, bad in _robust.corrupted_sets(src, settings, images):
+        for spec in list(_robust.corruption_specs(src, settings)):
+            assert predictor is not None  # a prediction file has no images to corrupt
             cname, sev = spec.name, spec.severity
-            ims = _with(gt, model_detections(src, bad))
+            ims = _with(gt, predictor.predict(spec))
             value = ap_values(coco_eval(ims, categories), None)["AP"]
             s_part, b_part = _rows(data, ims, settings.score_threshold, "corruptions", cname, sev)
             parts.append(s_part)

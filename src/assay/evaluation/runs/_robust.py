@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from assay.errors import InvalidInput
 from assay.evaluation.adversarial import CallableModel, fgsm, pgd
-from assay.evaluation.corruptions import CorruptionSpec, apply
+from assay.evaluation.corruptions import CorruptionSpec
 from assay.evaluation.runs._settings import RunSettings
 
 
@@ -132,10 +132,8 @@ NOT_APPLICABLE_DETECTION = "not applicable: the adversarial suite attacks image 
 NOT_APPLICABLE_CALLABLE = "not applicable: the model has no loss_gradient"
 
 
-def corrupted_sets(
-    src: Any, settings: RunSettings, images: list[Any]
-) -> Iterator[tuple[CorruptionSpec, list[Any]]]:
-    """Every (corruption, severity) of the run with its corrupted copy of the images.
+def corruption_specs(src: Any, settings: RunSettings) -> Iterator[CorruptionSpec]:
+    """Every (corruption, severity) of the run, in order.
 
     A prediction file holds fixed outputs, so the suite needs a model that runs on images.
     """
@@ -146,5 +144,4 @@ def corrupted_sets(
         )
     for name in settings.corruption_list:
         for sev in settings.severities:
-            spec = CorruptionSpec(name, sev, settings.seed)
-            yield spec, [apply(im, spec, index=i) for i, im in enumerate(images)]
+            yield CorruptionSpec(name, sev, settings.seed)

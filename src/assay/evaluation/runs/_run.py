@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import platform
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from assay.compute import runner
 from assay.domain.labels import canonical_json
 from assay.errors import InvalidInput
 from assay.evaluation.runs import _predict
@@ -22,6 +24,8 @@ from assay.evaluation.runs._detection_run import run_detection
 from assay.evaluation.runs._settings import METRIC_VERSIONS, RunSettings
 from assay.evaluation.runs._slices import SliceDef, load_slices, slice_masks
 from assay.evaluation.runs._store import BOXES, ITEMS, SAMPLES, EvalRun, load_run, write_run
+from assay.evaluation.runs._units import Predictor
+from assay.models import ModelRef
 from assay.timeutil import now_iso
 
 if TYPE_CHECKING:
@@ -75,6 +79,18 @@ def _source(ws: Workspace, predictions: str | Path | None, model: object | None)
     return _predict.from_object(model)
 
 
+@contextmanager
+def _predictor(ws: Workspace, src: _predict.Source, cluster: str | None) -> Iterator[Predictor]:
+    """A registered ONNX model runs in units on a local pool or a cluster; a Python model
+    object or a prediction file in this process."""
+    if src.kind != "onnx" or src.sha256 is None:
+        yield Predictor(src, [])
+        return
+    model = ModelRef(ws.blobs.url, src.sha256, src.task, tuple(src.classes), src.ref or src.name)
+    with runner(cluster, blob_url=ws.blobs.url) as run:
+        yield Predictor(src, [], run, model)
+
+
 def run_evaluation(
     ws: Workspace,
     dataset: str,
@@ -87,6 +103,7 @@ def run_evaluation(
     baseline: str | Path | None = None,
     report: bool = True,
     rerun_of: str | None = None,
+    cluster: str | None = None,
 ) -> EvalRun:
     """Evaluate a model or a prediction file on a dataset commit and keep the run as a record.
 
@@ -102,6 +119,9 @@ def run_evaluation(
         baseline: A run (folder or id) for mean corruption error.
         report: Write ``report.html`` into the run folder.
         rerun_of: Recorded when this run repeats another.
+        cluster: A Dask scheduler's address (default ``ASSAY_CLUSTER``): a registered
+            model's predictions, clean and corrupted, run on its workers; without one on a
+            local process pool. The numbers are the same either way.
 
     Returns:
         The stored run.
@@ -128,15 +148,16 @@ def run_evaluation(
         items_df = items_frame(ws, data)
         base_summary = {**base.summary, "run_id": base.run_id} if base is not None else None
         tables: dict[str, pd.DataFrame] = {}
-        if src.task == "classification":
-            summary, samples = run_classification(
-                data, items_df, src, slice_defs, settings, base_summary
-            )
-        else:
-            summary, samples, boxes = run_detection(
-                data, items_df, src, slice_defs, settings, base_summary
-            )
-            tables[BOXES] = boxes
+        with _predictor(ws, src, cluster) as predictor:
+            if src.task == "classification":
+                summary, samples = run_classification(
+                    data, items_df, src, slice_defs, settings, base_summary, predictor
+                )
+            else:
+                summary, samples, boxes = run_detection(
+                    data, items_df, src, slice_defs, settings, base_summary, predictor
+                )
+                tables[BOXES] = boxes
         tables[SAMPLES] = samples
         members = items_df.drop(columns=["metadata"]).copy()
         members["metadata"] = [canonical_json(m) for m in items_df["metadata"]]
@@ -185,7 +206,12 @@ def numbers(summary: dict[str, Any]) -> str:
 
 
 def rerun(
-    ws: Workspace, run: str | Path, out: str | Path, *, model: object | None = None
+    ws: Workspace,
+    run: str | Path,
+    out: str | Path,
+    *,
+    model: object | None = None,
+    cluster: str | None = None,
 ) -> tuple[EvalRun, bool]:
     """Run a recorded run again from its record; True when every number is the same.
 
@@ -222,6 +248,7 @@ def rerun(
         settings=RunSettings.from_dict(rec["settings"]),
         baseline=rec["baseline"],
         rerun_of=old.run_id,
+        cluster=cluster,
         **kwargs,
     )
     return new, numbers(new.summary) == numbers(old.summary)
