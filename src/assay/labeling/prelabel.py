@@ -229,18 +229,30 @@ def prelabel(
     unmapped: Counter[str] = Counter()
     results: list[tuple[str, list[Region]]] = []
     batches = [todo[s : s + batch_size] for s in range(0, len(todo), batch_size)]
+    size = m.adapter.input_size
 
-    def load(item_id: str) -> np.ndarray[Any, Any]:
-        return decode_image(ws.blobs.get_bytes(item_id), item_id)
+    def load(item_id: str, dest: Any, row: int) -> tuple[tuple[int, ...], Any]:
+        """Read, decode, resize and scale one image into row `row` of the batch `dest` (a
+        model with a fixed input size), or as its own (3, H, W) array."""
+        image = decode_image(ws.blobs.get_bytes(item_id), item_id)
+        return image.shape, model_input(image, size, None if dest is None else dest[row])
 
-    # The next batch is read and decoded in threads while the model runs on this one.
+    def submit(chunk: list[str]) -> tuple[Any, list[Any]]:
+        dest = None if size is None else np.empty((len(chunk), 3, *size), np.float32)
+        return dest, [pool.submit(load, i, dest, j) for j, i in enumerate(chunk)]
+
+    # Decoder threads read, decode and convert the next batch, straight into the model's
+    # input array, while the model runs on this one (Pillow and numpy release the GIL for
+    # their work, onnxruntime for the whole run).
     with ThreadPoolExecutor(max_workers=DECODERS) as pool:
-        pending = [pool.submit(load, i) for i in batches[0]] if batches else []
+        dest, pending = submit(batches[0]) if batches else (None, [])
         for n, chunk in enumerate(batches):
-            images = [f.result() for f in pending]
-            following = batches[n + 1] if n + 1 < len(batches) else []
-            pending = [pool.submit(load, i) for i in following]
-            results += _run_batch(m, chunk, images, ctl, labels, min_score, unmapped, report)
+            loaded = [f.result() for f in pending]
+            x = dest if dest is not None else stack_inputs([a for _, a in loaded], m.ref)
+            if n + 1 < len(batches):
+                dest, pending = submit(batches[n + 1])
+            shapes = [shp for shp, _ in loaded]
+            results += _run_batch(m, chunk, shapes, x, ctl, labels, min_score, unmapped, report)
             report.batches += 1
     report.unmapped = dict(sorted(unmapped.items()))
     store_prelabels(ws, p, m.ref, results, report, user, started)
@@ -352,36 +364,60 @@ def _least_confident_first(
         )
 
 
+def model_input(
+    image: np.ndarray[Any, Any], size: tuple[int, int] | None, out: Any = None
+) -> np.ndarray[Any, Any]:
+    """One uint8 RGB image as a model input row: resized (bilinear) to `size` = (H, W) when
+    given, float32 in [0, 1], channels first (what `to_batch` does for a whole batch);
+    written into `out` when given."""
+    from PIL import Image
+
+    if size is not None and image.shape[:2] != size:
+        h, w = size
+        image = np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR))
+    if out is None:
+        out = np.empty((3, image.shape[0], image.shape[1]), np.float32)
+    np.divide(image.transpose(2, 0, 1), np.float32(255.0), out=out, casting="unsafe")
+    return out
+
+
+def stack_inputs(rows: list[np.ndarray[Any, Any]], model: str) -> np.ndarray[Any, Any]:
+    """Rows of `model_input` as one (n, 3, H, W) batch; one error when their sizes differ."""
+    if len({r.shape for r in rows}) > 1:
+        raise InvalidInput(
+            f"model {model}: images have different sizes and the model states no fixed input "
+            "size; give it one (input_size=(H, W))"
+        )
+    return np.stack(rows) if rows else np.zeros((0, 3, 1, 1), np.float32)
+
+
 def _run_batch(
     m: _Model,
     ids: list[str],
-    images: list[np.ndarray[Any, Any]],
+    shapes: list[tuple[int, ...]],
+    x: np.ndarray[Any, Any],
     ctl: Control,
     labels: set[str],
     min_score: float,
     unmapped: Counter[str],
     report: PrelabelReport,
 ) -> list[tuple[str, list[Region]]]:
-    from assay.evaluation.runs._data import to_batch
-
-    x = to_batch(images, m.adapter.input_size, m.ref)
     out: list[tuple[str, list[Region]]] = []
     if m.kind == "classification":
         probs = np.asarray(m.adapter.predict_proba(x), dtype=np.float64)
         classes = list(m.adapter.classes)
-        for item_id, row in zip(ids, probs, strict=True):
-            k = int(np.argmax(row))
+        best: list[int] = probs.argmax(axis=1).tolist() if len(probs) else []
+        scores = np.clip(probs[np.arange(len(probs)), best], 0.0, 1.0).tolist() if best else []
+        for item_id, k, score in zip(ids, best, scores, strict=True):
             if classes[k] not in labels:
                 unmapped[classes[k]] += 1
                 continue
-            region = Region(
-                id="p1", kind="choice", control=ctl.name, label=classes[k], score=float(row[k])
-            )
-            out.append((item_id, [region]))
+            region = {"id": "p1", "kind": "choice", "control": ctl.name, "label": classes[k]}
+            out.append((item_id, regions_from_dicts([{**region, "score": score}])))
         return out
     in_h, in_w = x.shape[2], x.shape[3]
-    for item_id, im, dets in zip(ids, images, m.adapter.detect(x), strict=True):
-        sy, sx = im.shape[0] / in_h, im.shape[1] / in_w
+    for item_id, shape, dets in zip(ids, shapes, m.adapter.detect(x), strict=True):
+        sy, sx = shape[0] / in_h, shape[1] / in_w
         regions: list[dict[str, Any]] = []  # built trusted: the values are checked here
         for d in sorted(dets, key=lambda d: -d.score):
             if d.score < min_score:
