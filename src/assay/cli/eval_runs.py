@@ -111,6 +111,12 @@ def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
 @click.option("--rerun", "rerun_dir", help="Repeat this recorded run (folder or id).")
 @click.option("--out", type=path_arg(file_okay=False), required=True, help="New run folder.")
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
+@click.option(
+    "--as",
+    "as_user",
+    help="Run as this user (the run's actor): they must be cleared for the model's marking "
+    "and the commit's; a refusal is audited. Default: the workspace owner.",
+)
 @json_option
 @pass_env
 def run(
@@ -131,15 +137,21 @@ def run(
     rerun_dir: str | None,
     out: Path,
     no_report: bool,
+    as_user: str | None,
     as_json: bool,
 ) -> None:
     """Evaluate a model or prediction file on a dataset commit; keep the run as a record."""
     from assay.evaluation.runs import RunSettings, rerun, run_evaluation
+    from assay.labeling.users import get_user
 
     ws = env.workspace()
+    user = None
+    if as_user:
+        with ws.db.read() as conn:
+            user = get_user(ws, conn, as_user)
     reproduced = None
     if rerun_dir:
-        result, reproduced = rerun(ws, rerun_dir, out)
+        result, reproduced = rerun(ws, rerun_dir, out, user=user)
     else:
         if not dataset:
             raise InvalidInput("--dataset NAME@REV is required (or --rerun RUN)")
@@ -163,6 +175,7 @@ def run(
             settings=settings,
             baseline=baseline,
             report=not no_report,
+            user=user,
         )
     if as_json:
         env.emit_json(
