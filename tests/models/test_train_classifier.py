@@ -184,3 +184,37 @@ def test_prelabel_with_a_trained_text_head(ws: Workspace, tmp_path: Path, cli: R
         "-w", ws.root, "prelabel", "incoming", "--model", "triage-head", "--as", "ursula", code=1
     )  # fmt: skip
     assert "triage-head" in denied.stderr
+
+
+def test_prelabel_with_a_trained_image_head(world: World) -> None:
+    from assay.labeling.prelabel_text import prelabel_model
+
+    train_classifier(world.ws, world.spec, "scene-head")
+    schema = (
+        "title: Scenes\ncontrols:\n  - name: state\n    type: choices\n    labels: [dry, flooded]\n"
+    )
+    create_project(
+        world.ws, "scenes", LabelSchema.from_yaml_text(schema, "s.yaml"), "floods", Workflow()
+    )
+    report = prelabel_model(world.ws, "scenes", "scene-head")
+    assert (report.task, report.control, report.open_tasks) == ("classification", "state", 24)
+    assert report.labelled == 24 and report.not_images == 0
+    # The head's answers are its own predictions on the same items, with their probability.
+    head = EmbeddingHead.load(world.ws, "scene-head")
+    from sqlalchemy import select
+
+    from assay.domain.labels import payload_from_json
+    from assay.store.schema import annotations_table
+
+    with world.ws.db.read() as conn:
+        rows = conn.execute(
+            select(annotations_table.c.item_id, annotations_table.c.payload).where(
+                annotations_table.c.author == "model:scene-head@1"
+            )
+        ).all()
+    ids = [r.item_id for r in rows]
+    p = head.predict_items(world.ws, ids)
+    for row, probs in zip(rows, p, strict=True):
+        (region,) = payload_from_json(row.payload)
+        assert region.label == head.classes[int(np.argmax(probs))]
+        assert region.score == pytest.approx(float(probs.max()))
