@@ -365,7 +365,9 @@ def _least_confident_first(
 
 
 def model_input(
-    image: np.ndarray[Any, Any], size: tuple[int, int] | None, out: Any = None
+    image: np.ndarray[Any, Any],
+    size: tuple[int, int] | None,
+    out: np.ndarray[Any, Any] | None = None,
 ) -> np.ndarray[Any, Any]:
     """One uint8 RGB image as a model input row: resized (bilinear) to `size` = (H, W) when
     given, float32 in [0, 1], channels first (what `to_batch` does for a whole batch);
