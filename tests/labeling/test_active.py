@@ -178,3 +178,33 @@ def test_diversity_order_covers_every_row_past_the_greedy_picks() -> None:
     part = diversity_order(pts, chosen, greedy=10)
     assert sorted(full) == sorted(part) == list(range(5, 50))
     assert part[:10] == full[:10] == k_center(pts, chosen, 10)
+
+
+def test_a_batch_of_uncertain_rows_is_spread_over_their_clusters() -> None:
+    # Labelled: two classes far apart on the x axis. Unlabelled: 30 near-copies of one
+    # doubtful point on the boundary (x = 0, y = 0) and 30 of another (x = 0, y = 10), both
+    # equally uncertain, plus confident rows near the labelled ones.
+    rng = np.random.default_rng(0)
+    left = rng.normal((-5, 0), 0.3, (10, 2))
+    right = rng.normal((5, 0), 0.3, (10, 2))
+    doubt_a = rng.normal((0, 0), 0.05, (30, 2))
+    doubt_b = rng.normal((0, 10), 0.05, (30, 2))
+    sure = np.vstack([rng.normal((-6, 0), 0.3, (20, 2)), rng.normal((6, 0), 0.3, (20, 2))])
+    emb = np.vstack([left, right, doubt_a, doubt_b, sure])
+    labelled = np.zeros(len(emb), dtype=bool)
+    labelled[:20] = True
+    labels: list[str | None] = ["wet"] * 10 + ["dry"] * 10 + [None] * (len(emb) - 20)
+    keys = [f"r{i:03d}" for i in range(len(emb))]
+    group = {i: "a" if 20 <= i < 50 else "b" if 50 <= i < 80 else "sure" for i in range(len(emb))}
+
+    top, fitted = rank("uncertainty", emb, labelled, labels, keys, seed=0)
+    assert fitted
+    diverse, _ = rank("uncertainty", emb, labelled, labels, keys, seed=0, batch=4)
+    # Both orders hold every unlabelled row once; only the first batch differs.
+    assert sorted(top) == sorted(diverse) == list(range(20, len(emb)))
+    assert {group[i] for i in diverse[:4]} == {"a", "b"}
+    assert all(group[i] != "sure" for i in diverse[:4])
+    # Scores alone take the batch from whichever cluster is a hair more doubtful.
+    assert len({group[i] for i in top[:4]}) == 1
+    # The same seed gives the same batch.
+    assert rank("uncertainty", emb, labelled, labels, keys, seed=0, batch=4)[0] == diverse

@@ -119,3 +119,39 @@ def test_bad_promote_options_are_refused(
     _evaluate(world, tmp_path, ref)
     code, out = invoke("-w", world.root, "model", "promote", ref, *args)
     assert code == 1 and words in out
+
+
+def test_eval_run_acts_as_a_user_cleared_for_the_model(
+    world: World, tmp_path: Path, invoke: Invoke
+) -> None:
+    from assay.labeling import add_user
+
+    path = onnx_classifier(tmp_path / "secret.onnx")
+    secret = add_model(world.ws, "secret-clf", path, trained_on=world.spec, marking="SECRET").ref
+    add_user(world.ws, "ulla", "annotator", "UNCLASSIFIED", "flood-watch-2026")
+    add_user(world.ws, "sami", "annotator", "SECRET", "flood-watch-2026")
+    base = ["-w", world.root, "eval", "run", "--dataset", world.spec, "--model", secret]
+    base += ["--resamples", "100", "--no-report"]
+
+    refused = tmp_path / "refused"
+    code, out = invoke(*base, "--out", refused, "--as", "ulla")
+    assert code == 1 and f"'ulla' (UNCLASSIFIED) is not cleared to evaluate model {secret}" in out
+    assert not refused.exists()
+    denied = [e for e in world.ws.audit_log() if e.action == "eval.denied"]
+    assert len(denied) == 1 and denied[0].actor == "user:ulla"
+    assert denied[0].target == f"model:{secret}" and denied[0].details["marking"] == "SECRET"
+    assert not [e for e in world.ws.audit_log() if e.action == "eval.run" and "ulla" in e.actor]
+
+    code, out = invoke(*base, "--out", tmp_path / "allowed", "--as", "sami", "--json")
+    assert code == 0, out
+    record = json.loads(out)["record"]
+    assert record["actor"] == "user:sami" and record["model"]["ref"] == secret
+    ran = [e for e in world.ws.audit_log() if e.action == "eval.run"][-1]
+    assert ran.actor == "user:sami" and ran.details["run"] == record["run_id"]
+    # A rerun is checked the same way.
+    code, out = invoke(
+        "-w", world.root, "eval", "run", "--rerun", tmp_path / "allowed", "--out",
+        tmp_path / "again", "--as", "ulla",
+    )  # fmt: skip
+    assert code == 1 and "not cleared" in out
+    assert len([e for e in world.ws.audit_log() if e.action == "eval.denied"]) == 2

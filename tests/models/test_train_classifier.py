@@ -132,3 +132,89 @@ def test_classifier_bad_input(ws: Workspace, tmp_path: Path, cli: RunCli) -> Non
     with pytest.raises(InvalidInput, match="working state"):
         train_classifier(ws, "bare", "x")
     assert cli("-w", ws.root, "model", "list", "--json").stdout.strip() == "[]"
+
+
+def test_prelabel_with_a_trained_text_head(ws: Workspace, tmp_path: Path, cli: RunCli) -> None:
+    commit = _labelled_texts(ws, tmp_path / "texts")
+    train_classifier(ws, f"triage@{commit}", "triage-head")
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    new = {
+        "The cellar is full of flood water.": "flood",
+        "The barn is on fire and smoke is everywhere.": "fire",
+        "High water cut off the road to the farm.": "flood",
+        "Flames are coming out of the bakery windows.": "fire",
+    }
+    (incoming / "n.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in new))
+    ws.ingest([incoming], marking="CUI", source="incoming")
+    ws.create_dataset("incoming")
+    ws.add_items("incoming", "source=incoming")
+    create_project(
+        ws, "incoming", LabelSchema.from_yaml_text(SCHEMA, "s.yaml"), "incoming", Workflow()
+    )
+    res = cli("-w", ws.root, "prelabel", "incoming", "--model", "triage-head", "--json")
+    report = json.loads(res.stdout)
+    assert (report["model"], report["task"], report["control"]) == (
+        "triage-head@1",
+        "text-classification",
+        "hazard",
+    )
+    assert report["open_tasks"] == 4 and report["labelled"] == 4 and report["regions"] == 4
+    from sqlalchemy import select
+
+    from assay.domain.labels import payload_from_json
+    from assay.store.schema import annotations_table
+
+    with ws.db.read() as conn:
+        rows = conn.execute(
+            select(annotations_table.c.item_id, annotations_table.c.payload).where(
+                annotations_table.c.author == "model:triage-head@1"
+            )
+        ).all()
+    text_of = {r.item_id: ws.blobs.get_bytes(r.item_id).decode() for r in rows}
+    got = {text_of[r.item_id]: payload_from_json(r.payload)[0] for r in rows}
+    assert {t: region.label for t, region in got.items()} == new
+    assert all(region.score is not None and 0.5 < region.score <= 1.0 for region in got.values())
+    # A second run skips what this version labelled; a reader below CUI is refused the model.
+    again = json.loads(cli("-w", ws.root, "prelabel", "incoming", "--model", "triage-head",
+                           "--json").stdout)  # fmt: skip
+    assert again["labelled"] == 0 and again["already"] == 4
+    add_user(ws, "ursula", "manager", "UNCLASSIFIED", "flood-watch-2026")
+    denied = cli(
+        "-w", ws.root, "prelabel", "incoming", "--model", "triage-head", "--as", "ursula", code=1
+    )  # fmt: skip
+    assert "triage-head" in denied.stderr
+
+
+def test_prelabel_with_a_trained_image_head(world: World) -> None:
+    from assay.labeling.prelabel_text import prelabel_model
+
+    train_classifier(world.ws, world.spec, "scene-head")
+    schema = (
+        "title: Scenes\ncontrols:\n  - name: state\n    type: choices\n    labels: [dry, flooded]\n"
+    )
+    create_project(
+        world.ws, "scenes", LabelSchema.from_yaml_text(schema, "s.yaml"), "floods", Workflow()
+    )
+    report = prelabel_model(world.ws, "scenes", "scene-head")
+    assert (report.task, report.control, report.open_tasks) == ("classification", "state", 24)
+    assert report.labelled == 24 and report.not_images == 0
+    # The head's answers are its own predictions on the same items, with their probability.
+    head = EmbeddingHead.load(world.ws, "scene-head")
+    from sqlalchemy import select
+
+    from assay.domain.labels import payload_from_json
+    from assay.store.schema import annotations_table
+
+    with world.ws.db.read() as conn:
+        rows = conn.execute(
+            select(annotations_table.c.item_id, annotations_table.c.payload).where(
+                annotations_table.c.author == "model:scene-head@1"
+            )
+        ).all()
+    ids = [r.item_id for r in rows]
+    p = head.predict_items(world.ws, ids)
+    for row, probs in zip(rows, p, strict=True):
+        (region,) = payload_from_json(row.payload)
+        assert region.label == head.classes[int(np.argmax(probs))]
+        assert region.score == pytest.approx(float(probs.max()))

@@ -112,6 +112,12 @@ def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
 @click.option("--out", type=path_arg(file_okay=False), required=True, help="New run folder.")
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @cluster_option
+@click.option(
+    "--as",
+    "as_user",
+    help="Run as this user (the run's actor): they must be cleared for the model's marking "
+    "and the commit's; a refusal is audited. Default: the workspace owner.",
+)
 @json_option
 @pass_env
 def run(
@@ -133,15 +139,21 @@ def run(
     out: Path,
     no_report: bool,
     cluster: str | None,
+    as_user: str | None,
     as_json: bool,
 ) -> None:
     """Evaluate a model or prediction file on a dataset commit; keep the run as a record."""
     from assay.evaluation.runs import RunSettings, rerun, run_evaluation
+    from assay.labeling.users import get_user
 
     ws = env.workspace()
+    user = None
+    if as_user:
+        with ws.db.read() as conn:
+            user = get_user(ws, conn, as_user)
     reproduced = None
     if rerun_dir:
-        result, reproduced = rerun(ws, rerun_dir, out, cluster=cluster)
+        result, reproduced = rerun(ws, rerun_dir, out, cluster=cluster, user=user)
     else:
         if not dataset:
             raise InvalidInput("--dataset NAME@REV is required (or --rerun RUN)")
@@ -166,6 +178,7 @@ def run(
             baseline=baseline,
             report=not no_report,
             cluster=cluster,
+            user=user,
         )
     if as_json:
         env.emit_json(

@@ -13,8 +13,8 @@ from assay.cli._common import Env, cluster_option, json_option, pass_env
     "--model",
     "spec",
     required=True,
-    help="Registered model, NAME[@VERSION]: ONNX image model, text or token classifier, or "
-    "language model (with --prompt).",
+    help="Registered model, NAME[@VERSION]: ONNX image model, text or token classifier, "
+    "classifier head from `assay train classifier`, or language model (with --prompt).",
 )
 @click.option(
     "--as",

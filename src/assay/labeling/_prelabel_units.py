@@ -6,6 +6,7 @@ turn its answers into regions. Nothing here writes metadata; the caller stores t
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,9 @@ def label_unit(unit: LabelUnit) -> LabelResult:
     )
 
 
+DECODERS = 2  # threads reading and decoding the next batch while the model runs this one
+
+
 def label_items(
     adapter: Any,
     kind: str,
@@ -73,49 +77,98 @@ def label_items(
     min_score: float,
     batch_size: int,
 ) -> LabelResult:
-    """Read, decode and label `item_ids` in batches of `batch_size`."""
+    """Read, decode and label `item_ids` in batches of `batch_size`.
+
+    Decoder threads read, decode, resize and scale the next batch straight into the model's
+    input array while the model runs on this one (Pillow and numpy release the GIL for their
+    work, onnxruntime for the whole run)."""
     from assay.labeling.prelabel import decode_image
 
     out = LabelResult()
-    for start in range(0, len(item_ids), batch_size):
-        ids = list(item_ids[start : start + batch_size])
-        images = [decode_image(data, i) for i, data in zip(ids, blobs.read_many(ids), strict=True)]
-        _label_batch(adapter, kind, ref, ids, images, ctl, labels, min_score, out)
-        out.batches += 1
+    size = adapter.input_size
+    batches = [list(item_ids[s : s + batch_size]) for s in range(0, len(item_ids), batch_size)]
+
+    def load(item_id: str, dest: Any, row: int) -> tuple[tuple[int, ...], Any]:
+        image = decode_image(blobs.get_bytes(item_id), item_id)
+        return image.shape, model_input(image, size, None if dest is None else dest[row])
+
+    with ThreadPoolExecutor(max_workers=DECODERS) as pool:
+
+        def submit(chunk: list[str]) -> tuple[Any, list[Any]]:
+            dest = None if size is None else np.empty((len(chunk), 3, *size), np.float32)
+            return dest, [pool.submit(load, i, dest, j) for j, i in enumerate(chunk)]
+
+        dest, pending = submit(batches[0]) if batches else (None, [])
+        for n, ids in enumerate(batches):
+            loaded = [f.result() for f in pending]
+            x = dest if dest is not None else stack_inputs([a for _, a in loaded], ref)
+            if n + 1 < len(batches):
+                dest, pending = submit(batches[n + 1])
+            shapes = [shp for shp, _ in loaded]
+            _label_batch(adapter, kind, ids, shapes, x, ctl, labels, min_score, out)
+            out.batches += 1
     return out
+
+
+def model_input(
+    image: np.ndarray[Any, Any],
+    size: tuple[int, int] | None,
+    out: np.ndarray[Any, Any] | None = None,
+) -> np.ndarray[Any, Any]:
+    """One uint8 RGB image as a model input row: resized (bilinear) to `size` = (H, W) when
+    given, float32 in [0, 1], channels first (what `to_batch` does for a whole batch);
+    written into `out` when given."""
+    from PIL import Image
+
+    if size is not None and image.shape[:2] != size:
+        h, w = size
+        image = np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR))
+    if out is None:
+        out = np.empty((3, image.shape[0], image.shape[1]), np.float32)
+    np.divide(image.transpose(2, 0, 1), np.float32(255.0), out=out, casting="unsafe")
+    return out
+
+
+def stack_inputs(rows: list[np.ndarray[Any, Any]], model: str) -> np.ndarray[Any, Any]:
+    """Rows of `model_input` as one (n, 3, H, W) batch; one error when their sizes differ."""
+    from assay.errors import InvalidInput
+
+    if len({r.shape for r in rows}) > 1:
+        raise InvalidInput(
+            f"model {model}: images have different sizes and the model states no fixed input "
+            "size; give it one (input_size=(H, W))"
+        )
+    return np.stack(rows) if rows else np.zeros((0, 3, 1, 1), np.float32)
 
 
 def _label_batch(
     adapter: Any,
     kind: str,
-    ref: str,
     ids: list[str],
-    images: list[np.ndarray[Any, Any]],
+    shapes: list[tuple[int, ...]],
+    x: np.ndarray[Any, Any],
     ctl: Control,
     labels: frozenset[str] | set[str],
     min_score: float,
     out: LabelResult,
 ) -> None:
     from assay.domain.labels import regions_from_dicts
-    from assay.evaluation.runs._data import to_batch
 
-    x = to_batch(images, adapter.input_size, ref)
     if kind == "classification":
         probs = np.asarray(adapter.predict_proba(x), dtype=np.float64)
         classes = list(adapter.classes)
-        for item_id, row in zip(ids, probs, strict=True):
-            k = int(np.argmax(row))
+        best: list[int] = probs.argmax(axis=1).tolist() if len(probs) else []
+        scores = np.clip(probs[np.arange(len(probs)), best], 0.0, 1.0).tolist() if best else []
+        for item_id, k, score in zip(ids, best, scores, strict=True):
             if classes[k] not in labels:
                 out.unmapped[classes[k]] += 1
                 continue
-            region = Region(
-                id="p1", kind="choice", control=ctl.name, label=classes[k], score=float(row[k])
-            )
-            out.results.append((item_id, [region]))
+            region = {"id": "p1", "kind": "choice", "control": ctl.name, "label": classes[k]}
+            out.results.append((item_id, regions_from_dicts([{**region, "score": score}])))
         return
     in_h, in_w = x.shape[2], x.shape[3]
-    for item_id, im, dets in zip(ids, images, adapter.detect(x), strict=True):
-        sy, sx = im.shape[0] / in_h, im.shape[1] / in_w
+    for item_id, shape, dets in zip(ids, shapes, adapter.detect(x), strict=True):
+        sy, sx = shape[0] / in_h, shape[1] / in_w
         regions: list[dict[str, Any]] = []  # built trusted: the values are checked here
         for d in sorted(dets, key=lambda d: -d.score):
             if d.score < min_score:

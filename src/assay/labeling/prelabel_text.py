@@ -1,4 +1,5 @@
-"""Pre-labeling text items with transformers models: classifiers, taggers, prompted LMs.
+"""Pre-labeling with directory models: transformers classifiers, taggers, prompted LMs, and
+classifier heads on embeddings (`assay train classifier`, for text or image items).
 
 The same contract as image pre-labeling (`assay.labeling.prelabel`): one ``kind="model"``
 annotation per item authored ``model:NAME@VERSION``, least confident first, every task not
@@ -109,13 +110,18 @@ def prelabel_text(
         labels_for([lab.name for lab in ctl.labels])
     labels = {lab.name for lab in ctl.labels}
     report = PrelabelReport(p.name, ref, marking, task, ctl.name)
-    todo = select_todo(ws, p, user, mark, "text/", author_of(ref), redo, report)
+    media = str(getattr(labeler, "media", "text/"))  # an image head reads images
+    todo = select_todo(ws, p, user, mark, media, author_of(ref), redo, report)
     unmapped: Counter[str] = Counter()
     results: list[tuple[str, list[Region]]] = []
     for s in range(0, len(todo), batch_size):
         chunk = todo[s : s + batch_size]
-        texts = [ws.blobs.get_bytes(i).decode("utf-8", errors="replace") for i in chunk]
-        for item_id, answers in zip(chunk, labeler.label(texts), strict=True):
+        blobs = [ws.blobs.get_bytes(i) for i in chunk]
+        if media == "image/":
+            batch = labeler.label_blobs(blobs, chunk)  # type: ignore[attr-defined]
+        else:
+            batch = labeler.label([b.decode("utf-8", errors="replace") for b in blobs])
+        for item_id, answers in zip(chunk, batch, strict=True):
             kept = [a for a in answers if a.label in labels]
             unmapped.update(a.label for a in answers if a.label not in labels)
             if not answers:
@@ -144,13 +150,18 @@ def text_labeler(ws: Workspace, info: ModelInfo, *, prompt: str | None) -> TextL
         raise InvalidInput(
             f"--prompt: model {info.ref} is a {info.task} model, not a language model"
         )
+    if info.kind == "embedding-head":  # `assay train classifier`: text or image items
+        from assay.models.train_classifier import EmbeddingHead, HeadLabeler
+
+        return HeadLabeler(EmbeddingHead(model_dir(ws, info)))
     if info.task == "text-classification":
         return TextClassifierModel(model_dir(ws, info))
     if info.task == "token-classification":
         return TokenClassifierModel(model_dir(ws, info))
     raise InvalidInput(
         f"model {info.ref} ({info.kind}, {info.task}) cannot pre-label: pre-labeling runs ONNX "
-        "image models, text or token classifiers, and language models with --prompt"
+        "image models, text or token classifiers, classifier heads (`assay train classifier`) "
+        "and language models with --prompt"
     )
 
 

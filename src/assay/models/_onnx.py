@@ -59,9 +59,10 @@ def _parse_classes(text: str, path: Path) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
-def inspect_onnx(path: Path) -> OnnxInfo:
-    """Task, input size and class names of an ONNX image model."""
-    sess = _session(path)
+def inspect_onnx(path: Path, session: Any = None) -> OnnxInfo:
+    """Task, input size and class names of an ONNX image model (`session`: one already
+    open on `path`, so the graph is not loaded twice)."""
+    sess = session if session is not None else _session(path)
     inputs = sess.get_inputs()
     if len(inputs) != 1:
         raise InvalidInput(f"{path}: expected one image input, the graph has {len(inputs)}")
@@ -87,7 +88,7 @@ class _OnnxModel:
         self.path = path
         self.name = name
         self._sess = _session(path)
-        info = inspect_onnx(path)
+        info = inspect_onnx(path, self._sess)
         self.input_size = info.input_size
         self.classes = classes or info.classes
         if not self.classes:

@@ -4,9 +4,11 @@
 evaluation run of that version on a dataset commit and, when another version of the name is
 in production, a run of that production version on the same commit whose paired gate (see
 `assay.evaluation.runs.gate`) the candidate passes. Without a production version the
-candidate's recorded run suffices. `force` with a `reason` skips the evidence; the reason
-goes to the audit trail and the promotion record. Promoting to production moves the version
-that held it to ``archived``.
+candidate's recorded run suffices. A language model's evidence is its language-model runs
+(`assay eval llm TASK --model NAME@VERSION`), paired on the same commit and the same task
+file, and gated on the task's first scorer; other models' evidence is `assay eval run`.
+`force` with a `reason` skips the evidence; the reason goes to the audit trail and the
+promotion record. Promoting to production moves the version that held it to ``archived``.
 
 Example:
     >>> # promote(ws, "flood-clf@2", "production", max_drop=0.02).gate["passed"]
@@ -64,14 +66,38 @@ class Promotion:
         return f"gate {verdict} vs {self.baseline} ({self.gate['metric']})"
 
 
-def _runs(conn: Connection, model_id: str) -> list[Any]:
-    return list(
-        conn.execute(
-            select(eval_runs.c.id, eval_runs.c.commit_id, eval_runs.c.dataset, eval_runs.c.task)
-            .where(eval_runs.c.model_id == model_id)
-            .order_by(eval_runs.c.created.desc(), eval_runs.c.id)
-        ).all()
-    )
+@dataclass(frozen=True)
+class _Run:
+    id: str
+    commit_id: str
+    dataset: str
+    task: str
+    pair_key: str  # runs pair when their keys match: the commit (and an LLM run's task file)
+
+
+def _runs(conn: Connection, model_id: str, llm: bool) -> list[_Run]:
+    """The model's recorded runs, newest first: language-model runs for a language model,
+    `assay eval run` runs for any other."""
+    rows = conn.execute(
+        select(
+            eval_runs.c.id,
+            eval_runs.c.commit_id,
+            eval_runs.c.dataset,
+            eval_runs.c.task,
+            eval_runs.c.record,
+        )
+        .where(eval_runs.c.model_id == model_id)
+        .order_by(eval_runs.c.created.desc(), eval_runs.c.id)
+    ).all()
+    out = []
+    for r in rows:
+        if (r.task == "llm") != llm:
+            continue
+        key = r.commit_id
+        if llm:
+            key += ":" + str(json.loads(r.record).get("llm_task", {}).get("sha256"))
+        out.append(_Run(r.id, r.commit_id, r.dataset, r.task, key))
+    return out
 
 
 def _stage(conn: Connection, model_id: str) -> str:
@@ -99,7 +125,7 @@ def _paired_gate(
     from assay.evaluation.runs import gate
     from assay.evaluation.runs._gate import DEFAULT_METRIC
 
-    if task not in DEFAULT_METRIC:
+    if task not in DEFAULT_METRIC and task != "llm":
         raise InvalidInput(f"runs of task {task!r} have no paired gate yet; promote with --force")
     return gate(ws, base_run, cand_run, max_drop=max_drop, alpha=alpha).to_dict()
 
@@ -143,11 +169,12 @@ def promote(
     if reason and not force:
         raise InvalidInput("--reason goes with --force; a gated promotion needs no reason")
     info = get_model(ws, spec)
+    llm = info.task == "causal-lm"
     with ws.db.read() as conn:
         previous = _stage(conn, info.id)
         prod = _production(conn, info.name, info.id)
-        mine = _runs(conn, info.id)
-        theirs = _runs(conn, prod.id) if prod is not None else []
+        mine = _runs(conn, info.id, llm)
+        theirs = _runs(conn, prod.id, llm) if prod is not None else []
     if previous == stage:
         raise Conflict(f"model {info.ref} is already in {stage}")
     if run is not None:
@@ -158,22 +185,27 @@ def promote(
     result: dict[str, Any] | None = None
     if not force:
         if not mine:
+            how = (
+                f"assay eval llm TASK.yaml --model {info.ref} --out DIR"
+                if llm
+                else f"assay eval run --dataset DATASET@REV --model {info.ref} --out DIR"
+            )
+            kind = "language-model evaluation run" if llm else "evaluation run"
             raise InvalidInput(
-                f"model {info.ref} has no recorded evaluation run; run `assay eval run "
-                f"DATASET@REV --model {info.ref} --out DIR` (or --force --reason)"
+                f"model {info.ref} has no recorded {kind}; run `{how}` (or --force --reason)"
             )
         if prod is None:
             chosen = mine[0]
         else:
-            by_commit = {r.commit_id: r for r in reversed(theirs)}  # latest run per commit
-            pair = next(
-                ((r, by_commit[r.commit_id]) for r in mine if r.commit_id in by_commit), None
-            )
+            by_key = {r.pair_key: r for r in reversed(theirs)}  # latest run per commit (and task)
+            pair = next(((r, by_key[r.pair_key]) for r in mine if r.pair_key in by_key), None)
             if pair is None:
                 commits = ", ".join(sorted({f"{r.dataset}@{r.commit_id[:12]}" for r in mine}))
+                what = "with the same task file " if llm else ""
+                cmd = "assay eval llm" if llm else "assay eval run"
                 raise InvalidInput(
-                    f"no run of production model {prod.ref} on a commit {info.ref} was run on "
-                    f"({commits}); run `assay eval run` for {prod.ref} there (or --force --reason)"
+                    f"no run of production model {prod.ref} {what}on a commit {info.ref} was "
+                    f"run on ({commits}); run `{cmd}` for {prod.ref} there (or --force --reason)"
                 )
             chosen, base = pair
             result = _paired_gate(ws, base.id, chosen.id, chosen.task, max_drop, alpha)

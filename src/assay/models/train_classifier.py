@@ -14,15 +14,17 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from assay.errors import InvalidInput, MissingExtra
 from assay.models._directory import HEAD_FILE, LINEAGE_FILE
+from assay.models._text import TextAnswer
 from assay.models.lineage import CARD_FILE, hardware, library_versions
 from assay.models.registry import ModelInfo, add_model, model_dir
 from assay.models.training_data import label_data
@@ -94,6 +96,43 @@ class EmbeddingHead:
         from assay.labeling.active import embed_items
 
         return self.proba(embed_items(ws, item_ids, self.embedder))
+
+
+class HeadLabeler:
+    """A registered head as a pre-labeler: its most probable class for each item, with the
+    probability as the score. Text heads read the items' text; image heads their bytes."""
+
+    control_type: Literal["choices", "spans"] = "choices"
+
+    def __init__(self, head: EmbeddingHead) -> None:
+        self.head = head
+        self.classes = list(head.classes)
+        self.media = "image/" if head.embedder == "pixels" else "text/"
+
+    def _answers(self, proba: npt.NDArray[np.float64]) -> list[list[TextAnswer]]:
+        best = proba.argmax(axis=1) if len(proba) else np.zeros(0, dtype=np.int64)
+        return [
+            [TextAnswer(self.classes[int(k)], float(row[int(k)]))]
+            for k, row in zip(best, proba, strict=True)
+        ]
+
+    def label(self, texts: Sequence[str]) -> list[list[TextAnswer]]:
+        """Answers for texts (a MiniLM head)."""
+        return self._answers(self.head.predict_texts(list(texts)))
+
+    def label_blobs(self, blobs: Sequence[bytes], ids: Sequence[str]) -> list[list[TextAnswer]]:
+        """Answers for images given as their bytes (a pixels head); `ids` name bad ones."""
+        from assay.labeling.active import _pixels
+
+        rows = []
+        for data, item_id in zip(blobs, ids, strict=True):
+            try:
+                rows.append(_pixels(data))
+            except Exception as exc:  # Pillow raises many types for unreadable images
+                raise InvalidInput(f"item {item_id[:12]}: not a readable image ({exc})") from None
+        if not rows:
+            return []
+        return self._answers(self.head.proba(np.stack(rows)))
 
 
 def _card(name: str, spec: dict[str, Any], lineage: dict[str, Any]) -> str:

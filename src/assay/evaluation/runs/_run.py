@@ -29,6 +29,7 @@ from assay.models import ModelRef
 from assay.timeutil import now_iso
 
 if TYPE_CHECKING:
+    from assay.labeling.users import User
     from assay.workspace import Workspace
 
 RECORD_FORMAT = "assay.eval-run/1"
@@ -104,6 +105,7 @@ def run_evaluation(
     report: bool = True,
     rerun_of: str | None = None,
     cluster: str | None = None,
+    user: User | None = None,
 ) -> EvalRun:
     """Evaluate a model or a prediction file on a dataset commit and keep the run as a record.
 
@@ -122,18 +124,30 @@ def run_evaluation(
         cluster: A Dask scheduler's address (default ``ASSAY_CLUSTER``): a registered
             model's predictions, clean and corrupted, run on its workers; without one on a
             local process pool. The numbers are the same either way.
+        user: Who runs it (the run's actor); they must be cleared for the registered
+            model's marking (a model carries its training data's) and the commit's. None is
+            the workspace owner.
 
     Returns:
         The stored run.
 
     Raises:
         InvalidInput: Bad input, named by file and field; nothing is written.
+        PermissionDenied: `user` is not cleared for the model or the data (the refusal is
+            audited as ``eval.denied``).
     """
     # A prediction file is stored as a blob first and named by the run only at the end.
     with ws.blob_writes():
         settings = settings or RunSettings()
         slice_defs = _slices(slices)
+        if user is not None and isinstance(model, str):
+            from assay.models.registry import get_model, model_marking
+
+            info = get_model(ws, model)
+            cleared(ws, user, f"model {info.ref}", model_marking(ws, info), dataset)
         data = load_dataset(ws, dataset)
+        if user is not None:
+            cleared(ws, user, f"dataset {dataset}", data.marking, dataset)
         src = _source(ws, predictions, model)
         if "corruptions" in settings.suites and not src.runs_images:
             raise InvalidInput(
@@ -167,7 +181,7 @@ def run_evaluation(
         record: dict[str, Any] = {
             "format": RECORD_FORMAT,
             "created": now_iso(),
-            "actor": ws.actor,
+            "actor": user.actor if user is not None else ws.actor,
             "task": src.task,
             "dataset": {
                 "name": data.dataset,
@@ -200,6 +214,24 @@ def run_evaluation(
         return write_run(ws, Path(out), record, summary, tables, html)
 
 
+def cleared(ws: Workspace, user: User, what: str, marking: str, dataset: str) -> None:
+    """Refuse (and audit the refusal) when `user`'s clearance is below `marking`."""
+    from assay import audit
+    from assay.errors import PermissionDenied
+    from assay.labeling._db import write
+
+    scheme = ws.scheme
+    if scheme.allows(user.clearance, scheme.parse(marking)):
+        return
+    with write(ws.db) as conn:
+        details = {"dataset": dataset, "marking": marking, "clearance": user.clearance_text}
+        audit.append(conn, user.actor, "eval.denied", what.replace(" ", ":", 1), details)
+    raise PermissionDenied(
+        f"user {user.name!r} ({user.clearance_text}) is not cleared to evaluate {what} "
+        f"(marked {marking}); refused, and the refusal is in the audit trail"
+    )
+
+
 def numbers(summary: dict[str, Any]) -> str:
     """The summary without its run id: what a rerun must reproduce exactly."""
     return canonical_json({k: v for k, v in summary.items() if k != "run_id"})
@@ -212,6 +244,7 @@ def rerun(
     *,
     model: object | None = None,
     cluster: str | None = None,
+    user: User | None = None,
 ) -> tuple[EvalRun, bool]:
     """Run a recorded run again from its record; True when every number is the same.
 
@@ -249,6 +282,7 @@ def rerun(
         baseline=rec["baseline"],
         rerun_of=old.run_id,
         cluster=cluster,
+        user=user,
         **kwargs,
     )
     return new, numbers(new.summary) == numbers(old.summary)

@@ -104,7 +104,7 @@ def write_run(
             )
             audit.append(
                 conn,
-                ws.actor,
+                str(record.get("actor") or ws.actor),
                 "eval.run",
                 f"dataset:{record['dataset']['name']}",
                 {
