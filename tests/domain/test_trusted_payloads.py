@@ -67,3 +67,36 @@ def test_payload_text_and_hash_equal_the_two_canonical_forms(regions: list[Regio
         for k, r in enumerate(regions)
     ]
     assert payload_text_and_hash(regions) == (payload_to_json(regions), payload_hash(regions))
+
+
+# Every float json.dumps may write (exponents, tiny and huge values, NaN, infinities, -0.0) and
+# any text (control characters, quotes, astral characters, U+2028): the C encoder's fast path
+# must give the canonical texts byte for byte, or step aside.
+any_float = st.floats(allow_nan=True, allow_infinity=True)
+any_text = st.text(max_size=12)
+attr_values = st.one_of(
+    any_float,
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    any_text,
+    st.none(),
+    st.lists(any_float, max_size=3),
+    st.dictionaries(any_text, st.integers(), max_size=2),
+)
+wide = st.builds(
+    Region,
+    id=any_text,
+    kind=st.sampled_from(["box", "polygon", "choice"]),
+    label=st.one_of(st.none(), any_text),
+    box=st.one_of(st.none(), st.tuples(any_float, any_float, any_float, any_float)),
+    points=st.one_of(st.none(), st.lists(st.tuples(any_float, any_float), max_size=4).map(tuple)),
+    value=st.one_of(st.none(), any_float),
+    attributes=st.dictionaries(any_text, attr_values, max_size=3),
+    score=st.one_of(st.none(), any_float),
+    author=st.one_of(st.none(), any_text),
+)
+
+
+@given(st.lists(wide, max_size=5))
+def test_payload_text_and_hash_are_canonical_for_any_float_and_text(regions: list[Region]) -> None:
+    assert payload_text_and_hash(regions) == (payload_to_json(regions), payload_hash(regions))

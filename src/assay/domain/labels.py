@@ -12,6 +12,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay.domain.canonical import canonical_json, metadata_record
@@ -111,20 +112,54 @@ _HASH_EXCLUDED = ("id", "author", "score")
 
 
 def payload_text_and_hash(regions: list[Region]) -> tuple[str, str]:
-    """`payload_to_json(regions)` and `payload_hash(regions)` at once, encoding each field of
-    each region once (a bulk import's cost is mostly encoding coordinates, and both texts hold
-    the same ones). With sorted keys and no spaces, a JSON object is its sorted ``"key":value``
-    pairs joined by commas, so both texts are assembled from the same encoded values."""
-    records: list[str] = []
-    keys: list[str] = []
+    """`payload_to_json(regions)` and `payload_hash(regions)` at once (a bulk import's cost is
+    mostly encoding coordinates, and both texts hold the same ones).
+
+    Each region is encoded by msgspec (C, sorted keys), which writes the same text as
+    `canonical_json` for strings, integers and floats written out in full; a region whose text
+    holds anything where the two may differ (an exponent, a float under 1e-4, ``null`` for NaN,
+    attributes beyond flat plain values) is encoded by
+    `canonical_json` instead, so both texts are always byte-equal to the canonical form."""
+    records: list[bytes] = []
+    keys: list[bytes] = []
     for r in regions:
-        fields = sorted((k, v) for k, v in r.__dict__.items() if v is not None)
-        parts = [(k, f'"{k}":{canonical_json(v)}') for k, v in fields]
-        records.append("{" + ",".join(p for _k, p in parts) + "}")
-        keys.append("{" + ",".join(p for k, p in parts if k not in _HASH_EXCLUDED) + "}")
-    text = "[" + ",".join(records) + "]"
-    digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
-    return text, digest
+        fields = {k: v for k, v in r.__dict__.items() if v is not None}
+        content = {k: v for k, v in fields.items() if k not in _HASH_EXCLUDED}
+        record = _fast_json(fields)
+        if record is not None:
+            # The content is the record less some pairs: no mark can appear by their removal.
+            records.append(record)
+            keys.append(_ENCODE(content))
+        else:
+            records.append(canonical_json(fields).encode())
+            keys.append(canonical_json(content).encode())
+    text = b"[" + b",".join(records) + b"]"
+    # Sorting UTF-8 bytes is sorting their code points, as sorting the texts does.
+    digest = hashlib.sha256(b"\n".join(sorted(keys))).hexdigest()
+    return text.decode(), digest
+
+
+_ENCODE = msgspec.json.Encoder(order="sorted").encode
+# Where msgspec's text may not be json.dumps's: exponents (json.dumps writes 1e-05, 1e+16;
+# msgspec 0.00001, 1e16), and NaN or infinity (msgspec writes null). Strings can hold these
+# too: that region then merely takes the slow path. Byte tests, not a regular expression: that
+# would cost more than the encoding.
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_PLAIN = (str, int, float, bool)
+
+
+def _fast_json(fields: dict[str, Any]) -> bytes | None:
+    """`canonical_json(fields).encode()` by msgspec, or None when it might differ from it."""
+    attrs = fields.get("attributes")
+    if attrs and not all(type(k) is str and type(v) in _PLAIN for k, v in attrs.items()):
+        return None  # nested values, or keys json.dumps would sort or convert its own way
+    try:
+        text = _ENCODE(fields)
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
+        return None
+    if b"0e" in text.translate(_DIGITS) or b"0.0000" in text or b"null" in text:
+        return None
+    return text
 
 
 def payload_from_json(text: str) -> list[Region]:

@@ -77,20 +77,23 @@ def regions(
     n = len(flat)
     if n < 6 or n % 2:
         return None
-    xs, ys = flat[0::2], flat[1::2]
-    if min(xs) < -tol or min(ys) < -tol or max(xs) > hi_x or max(ys) > hi_y:
+    # Two scans of the whole ring; x and y apart only when it reaches past the shorter side.
+    if min(flat) < -tol:
+        return None
+    if max(flat) > min(hi_x, hi_y) and (max(flat[0::2]) > hi_x or max(flat[1::2]) > hi_y):
         return None
     if n == 8 and a.bbox is not None:
         return None  # may be a box written as its rectangle
     if a.area is not None:
         attrs["area"] = a.area
+    pairs = iter(flat)
     return [
         trusted_region(
             {
                 "id": rid,
                 "kind": "polygon",
                 "label": label,
-                "points": tuple(zip(xs, ys, strict=True)),
+                "points": tuple(zip(pairs, pairs, strict=True)),  # the ring in (x, y) pairs
                 "attributes": attrs,
                 "author": author,
                 **({"score": a.score} if a.score is not None else {}),

@@ -18,9 +18,23 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
 
         conn.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
     else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        names = list(rows[0])
+        cols = [table.c[n] for n in names]
+        unnamed = [c for c in table.c if c.name not in names]
+        if any(c.type.bind_processor(conn.dialect) is not None for c in cols) or any(
+            c.default is not None for c in unnamed
+        ):
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        conn.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
+            conn.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
+            return
+        # Plain values (no type conversion, no Python-side default to fill in) straight to the
+        # driver's executemany: SQLAlchemy's per-row parameter handling costs more than SQLite's
+        # own insert on a bulk import's 100k rows.
+        quoted = ", ".join(f'"{n}"' for n in names)
+        marks = ", ".join("?" for _ in names)
+        sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks}) ON CONFLICT DO NOTHING'
+        conn.exec_driver_sql(sql, [tuple(r[n] for n in names) for r in rows])
 
 
 CHUNK = 500  # stays under every backend's bound-parameter limit
