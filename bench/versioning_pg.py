@@ -32,6 +32,7 @@ def _psql(sql: str) -> None:
         ["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c", sql],
         check=True,
         stdout=subprocess.DEVNULL,
+        env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"},
     )
 
 
