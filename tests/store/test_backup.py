@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from assay.labeling import Workflow, create_token
 from assay.store.schema import items, submissions
 from assay.workspace import Workspace
 from blob_stacks import stacks
+from cli_support import TEST_DB
 from labeling_world import build_world, free_port, start_server
+from pg import fresh_schema
 
 RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
 
@@ -34,6 +37,7 @@ def test_backup_while_serving_restores_a_consistent_workspace(
     cli: RunCli,
     blob_stack: str,
     monkeypatch: pytest.MonkeyPatch,
+    database_url: str | None,
 ) -> None:
     w = build_world(ws, tmp_path / "data", public=60, cui=0, secret=0, workflow=Workflow())
     tokens = [create_token(ws, name) for name in ("root", "man", "rev", "ana")]
@@ -73,9 +77,28 @@ def test_backup_while_serving_restores_a_consistent_workspace(
         server.wait(timeout=30)
     assert len(before) >= 8
 
-    # Into a new workspace (and, on the S3 stack, a new blob prefix).
+    # Into a new workspace (and, on the S3 stack, a new blob prefix; on PostgreSQL, a new
+    # schema: the backup names no schema, so it restores into one of any name).
     if blob_stack == "s3":
         monkeypatch.setenv("ASSAY_BLOB_URL", os.environ["ASSAY_BLOB_URL"] + "-restored")
+    with ExitStack() as stack:
+        if database_url is not None:
+            target = stack.enter_context(fresh_schema())
+            monkeypatch.setenv("ASSAY_DATABASE_URL", target)
+            monkeypatch.setitem(TEST_DB, "url", target)
+        _restore_and_check(ws, tmp_path, cli, blob_stack, tokens, before, during, acked)
+
+
+def _restore_and_check(
+    ws: Workspace,
+    tmp_path: Path,
+    cli: RunCli,
+    blob_stack: str,
+    tokens: list[str],
+    before: set[str],
+    during: set[str],
+    acked: list[str],
+) -> None:
     assert (tmp_path / "backup" / "backup.json").is_file()
     restored = tmp_path / "restored"
     out = cli("restore", tmp_path / "backup", restored, "--json").json()

@@ -103,7 +103,7 @@ def _pg_load(folder: Path, db: Database) -> None:
         serials = conn.exec_driver_sql(
             "SELECT table_name, column_name FROM information_schema.columns "
             "WHERE table_schema = current_schema() "
-            "AND (column_default LIKE 'nextval%' OR is_identity = 'YES')"
+            "AND (left(column_default, 8) = 'nextval(' OR is_identity = 'YES')"
         ).all()
         for table, column in serials:
             conn.exec_driver_sql(
