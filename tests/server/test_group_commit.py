@@ -33,6 +33,8 @@ def database_url(monkeypatch: pytest.MonkeyPatch) -> None:
     """Group commit is the embedded SQLite store's (on PostgreSQL a hot write is its own
     transaction, and `GroupCommit` refuses the database): SQLite under `--db postgresql` too."""
     monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
+
+
 REGIONS = [
     {"kind": "choice", "control": "damage", "label": "minor"},
     {"kind": "box", "control": "label", "label": "building", "box": [1, 2, 3, 4]},
