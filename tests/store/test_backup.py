@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import threading
@@ -125,3 +126,23 @@ def test_backup_refuses_a_folder_that_is_not_empty(cli: RunCli, tmp_path: Path) 
     res = cli("-w", tmp_path / "proj", "backup", tmp_path / "full", code=1)
     assert "not empty" in res.stderr
     assert (tmp_path / "full" / "keep.txt").read_text() == "field notes"
+
+
+def test_a_postgresql_backup_naming_a_column_this_schema_lacks_is_refused(
+    cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fresh_schema() as url:
+        monkeypatch.setenv("ASSAY_DATABASE_URL", url)
+        monkeypatch.setitem(TEST_DB, "url", url)
+        cli("init", "proj")
+        cli("-w", tmp_path / "proj", "backup", tmp_path / "backup")
+    listing = tmp_path / "backup" / "postgresql" / "tables.json"
+    tables = json.loads(listing.read_text())
+    tables["items"].append("flood_depth")  # as a later assay's schema might have it
+    listing.write_text(json.dumps(tables))
+    with fresh_schema() as url:
+        monkeypatch.setenv("ASSAY_DATABASE_URL", url)
+        monkeypatch.setitem(TEST_DB, "url", url)
+        res = cli("restore", tmp_path / "backup", tmp_path / "restored", code=1)
+        assert "items.flood_depth is not in this assay's schema" in res.stderr
+        assert str(tmp_path / "backup" / "postgresql") in res.stderr
