@@ -76,15 +76,16 @@ def main() -> None:
             schema = f"bench_{uuid.uuid4().hex[:8]}"
             if db == "postgresql":
                 _psql(f"CREATE SCHEMA {schema}")
-                os.environ["ASSAY_DATABASE_URL"] = f"{PG}?options=-csearch_path%3D{schema}"
-                t = time.perf_counter()
-                setup_pg(args.items, schema, (item_rows, work_rows))
-                print(f"postgresql setup: {time.perf_counter() - t:.1f} s", file=sys.stderr)
-            else:
-                os.environ.pop("ASSAY_DATABASE_URL", None)
-                shutil.rmtree(WS, ignore_errors=True)
-                shutil.copytree(snapshot, WS)
-            try:
+            try:  # a failed set-up drops its schema too
+                if db == "postgresql":
+                    os.environ["ASSAY_DATABASE_URL"] = f"{PG}?options=-csearch_path%3D{schema}"
+                    t = time.perf_counter()
+                    setup_pg(args.items, schema, (item_rows, work_rows))
+                    print(f"postgresql setup: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+                else:
+                    os.environ.pop("ASSAY_DATABASE_URL", None)
+                    shutil.rmtree(WS, ignore_errors=True)
+                    shutil.copytree(snapshot, WS)
                 for name in ("commit", "relabel"):
                     r = run_phase(name)
                     print(f"{db} run {run + 1} {name}: {r}", file=sys.stderr)
