@@ -84,7 +84,13 @@ $(LS_VENV)/.ready:
 
 labelstudio: $(LS_VENV)/.ready
 
-PG_SUITES := tests/versioning tests/labeling
+# The service suites that touch the database, again on PostgreSQL. The browser pages and the
+# schemathesis fuzz drive the same routes and queries as the API tests, at many times the cost.
+PG_SUITES := tests/versioning tests/labeling tests/server tests/store/test_gc.py \
+	tests/store/test_backup.py tests/quality/test_cli.py tests/quality/test_project_wiring.py \
+	tests/evaluation/runs tests/models/test_models_registry.py tests/models/test_model_stages.py \
+	tests/fusion/test_pictures.py tests/explore \
+	--ignore=tests/server/browser --ignore=tests/server/test_api_schemathesis.py
 
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
 unit: $(VENV)/.dev $(VENV)/.active $(VENV)/.train $(VENV)/.fusion browser natsserver labelstudio \

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,13 +50,30 @@ def database_url(
         return
     from pg import fresh_schema
 
-    with fresh_schema() as url:
+    with ExitStack() as stack:
+        if "module_database" in request.fixturenames:  # the test works in its module's world
+            url = request.getfixturevalue("module_database")
+        else:
+            url = stack.enter_context(fresh_schema())
         monkeypatch.setenv("ASSAY_DATABASE_URL", url)
-        TEST_DB["url"] = url
-        try:
-            yield url
-        finally:
-            TEST_DB["url"] = None
+        monkeypatch.setitem(TEST_DB, "url", url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """For a workspace a module's tests share (a module-scoped fixture takes this one): under
+    `--db postgresql` one schema for the module, named by `ASSAY_DATABASE_URL` while the
+    fixture builds the workspace and in every test that uses it."""
+    if request.config.getoption("--db") != "postgresql":
+        yield None
+        return
+    from pg import fresh_schema
+
+    with fresh_schema() as url, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ASSAY_DATABASE_URL", url)
+        mp.setitem(TEST_DB, "url", url)
+        yield url
 
 
 @dataclass

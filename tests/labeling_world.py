@@ -205,8 +205,10 @@ def start_server(root: Path, port: int, *extra: str) -> Any:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    # Generous: on a loaded machine a PostgreSQL-backed server with two workers starts slowly;
+    # one that exits is reported at once.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return proc

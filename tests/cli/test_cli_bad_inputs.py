@@ -141,6 +141,15 @@ def test_serve_on_a_taken_port_or_an_unknown_host(ws: Path, run_cli: RunCli) -> 
     run_cli("-w", ws, "serve", "--port", "99999", code=2)
 
 
+def test_serve_with_several_workers_on_sqlite_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
+    # SQLite has one writer: its workspace is served by one process; several need PostgreSQL.
+    run_cli("init", "sqlite-ws", env={"ASSAY_DATABASE_URL": ""})
+    root = tmp_path / "sqlite-ws"
+    res = run_cli("-w", root, "serve", "--workers", "2", env={"ASSAY_DATABASE_URL": ""}, code=1)
+    assert "--workers 2: a SQLite workspace is served by one process" in res.stderr
+    assert "ASSAY_DATABASE_URL" in res.stderr
+
+
 def test_parquet_cell_nested_too_deep(tmp_path: Path, ws: Path, cli: RunCli) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

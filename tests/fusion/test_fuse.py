@@ -42,7 +42,9 @@ RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, Path]]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, module_database: str | None
+) -> Iterator[tuple[Workspace, Path]]:
     root = tmp_path_factory.mktemp("fusion")
     sc = root / "sc"
     simulate(Scenario(seed=7), sc)

@@ -30,11 +30,15 @@ SEED = 20261205  # fixed, so a failure here is reproducible with the command it 
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, module_database: str | None
+) -> Iterator[tuple[str, str]]:
     root = tmp_path_factory.mktemp("api")
     env = {**os.environ, "PYTHONPATH": str(SRC), "ASSAY_ARGON2_MEMORY_KIB": "1024"}
     env.pop("ASSAY_WORKSPACE", None)
     env.pop("ASSAY_DATABASE_URL", None)
+    if module_database is not None:  # `--db postgresql`: the module's schema
+        env["ASSAY_DATABASE_URL"] = module_database
     os.environ.setdefault("ASSAY_ACTOR", "user:tester")
     ws = Workspace.init(root / "ws")
     build_world(ws, root / "data", workflow=Workflow(overlap=1, review="all"))

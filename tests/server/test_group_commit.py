@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -25,6 +26,15 @@ from assay.workspace import Workspace
 from labeling_world import build_world
 
 T = TypeVar("T")
+
+
+@pytest.fixture
+def database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group commit is the embedded SQLite store's (on PostgreSQL a hot write is its own
+    transaction, and `GroupCommit` refuses the database): SQLite under `--db postgresql` too."""
+    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
+
+
 REGIONS = [
     {"kind": "choice", "control": "damage", "label": "minor"},
     {"kind": "box", "control": "label", "label": "building", "box": [1, 2, 3, 4]},

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from assay.labeling.accounts import set_password
 from assay.server import Settings, create_app
+from assay.store.schema import login_failures
+from assay.workspace import Workspace
 from labeling_world import PASSWORD, LiveServer, World
 
 
@@ -56,8 +58,18 @@ def test_new_names_do_not_buy_a_fresh_allowance(world: World) -> None:
     assert r.status_code == 429
 
 
-def _db_bytes(root: Path) -> int:
-    db = root / ".assay" / "assay.db"
+def _db_bytes(ws: Workspace) -> int:
+    """What the metadata occupies: the SQLite file, or the schema's tables on PostgreSQL."""
+    if not ws.db.is_sqlite:
+        with ws.db.read() as conn:
+            return int(
+                conn.exec_driver_sql(
+                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                ).scalar_one()
+            )
+    db = ws.root / "assay.db"
     con = sqlite3.connect(db)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -66,8 +78,7 @@ def _db_bytes(root: Path) -> int:
 
 def test_huge_or_hostile_names_store_nothing_unbounded(world: World) -> None:
     c = TestClient(create_app(Settings(), world.ws))
-    root = world.ws.root.parent
-    before = _db_bytes(root)
+    before = _db_bytes(world.ws)
     huge = "A" * (2 * 1024 * 1024)
     for _ in range(3):
         r = c.post("/api/v1/auth/login", json={"username": huge, "password": "x" * 9})
@@ -78,13 +89,12 @@ def test_huge_or_hostile_names_store_nothing_unbounded(world: World) -> None:
     for _ in range(3):
         r = c.post("/api/v1/auth/login", json={"username": hostile, "password": "x" * 9})
         assert r.status_code == 401
-    assert _db_bytes(root) - before < 64 * 1024
+    assert _db_bytes(world.ws) - before < 64 * 1024
     targets = _failures(world)
     assert len(targets) == 3 and len(set(targets)) == 1
     assert targets[0].startswith("user:sha256:") and len(targets[0]) < 40
-    con = sqlite3.connect(root / ".assay" / "assay.db")
-    keys = [k for (k,) in con.execute("SELECT key FROM login_failures")]
-    con.close()
+    with world.ws.db.read() as conn:
+        keys = [k for (k,) in conn.execute(select(login_failures.c.key))]
     assert keys and max(len(k) for k in keys) <= 60 and not any("B" * 20 in k for k in keys)
     events = world.ws.audit_log()
     assert all("\x1b" not in e.actor + e.target + str(e.details) for e in events)

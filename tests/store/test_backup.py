@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,9 @@ from assay.labeling import Workflow, create_token
 from assay.store.schema import items, submissions
 from assay.workspace import Workspace
 from blob_stacks import stacks
+from cli_support import TEST_DB
 from labeling_world import build_world, free_port, start_server
+from pg import fresh_schema
 
 RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
 
@@ -34,6 +38,7 @@ def test_backup_while_serving_restores_a_consistent_workspace(
     cli: RunCli,
     blob_stack: str,
     monkeypatch: pytest.MonkeyPatch,
+    database_url: str | None,
 ) -> None:
     w = build_world(ws, tmp_path / "data", public=60, cui=0, secret=0, workflow=Workflow())
     tokens = [create_token(ws, name) for name in ("root", "man", "rev", "ana")]
@@ -73,9 +78,28 @@ def test_backup_while_serving_restores_a_consistent_workspace(
         server.wait(timeout=30)
     assert len(before) >= 8
 
-    # Into a new workspace (and, on the S3 stack, a new blob prefix).
+    # Into a new workspace (and, on the S3 stack, a new blob prefix; on PostgreSQL, a new
+    # schema: the backup names no schema, so it restores into one of any name).
     if blob_stack == "s3":
         monkeypatch.setenv("ASSAY_BLOB_URL", os.environ["ASSAY_BLOB_URL"] + "-restored")
+    with ExitStack() as stack:
+        if database_url is not None:
+            target = stack.enter_context(fresh_schema())
+            monkeypatch.setenv("ASSAY_DATABASE_URL", target)
+            monkeypatch.setitem(TEST_DB, "url", target)
+        _restore_and_check(ws, tmp_path, cli, blob_stack, tokens, before, during, acked)
+
+
+def _restore_and_check(
+    ws: Workspace,
+    tmp_path: Path,
+    cli: RunCli,
+    blob_stack: str,
+    tokens: list[str],
+    before: set[str],
+    during: set[str],
+    acked: list[str],
+) -> None:
     assert (tmp_path / "backup" / "backup.json").is_file()
     restored = tmp_path / "restored"
     out = cli("restore", tmp_path / "backup", restored, "--json").json()
@@ -102,3 +126,23 @@ def test_backup_refuses_a_folder_that_is_not_empty(cli: RunCli, tmp_path: Path) 
     res = cli("-w", tmp_path / "proj", "backup", tmp_path / "full", code=1)
     assert "not empty" in res.stderr
     assert (tmp_path / "full" / "keep.txt").read_text() == "field notes"
+
+
+def test_a_postgresql_backup_naming_a_column_this_schema_lacks_is_refused(
+    cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fresh_schema() as url:
+        monkeypatch.setenv("ASSAY_DATABASE_URL", url)
+        monkeypatch.setitem(TEST_DB, "url", url)
+        cli("init", "proj")
+        cli("-w", tmp_path / "proj", "backup", tmp_path / "backup")
+    listing = tmp_path / "backup" / "postgresql" / "tables.json"
+    tables = json.loads(listing.read_text())
+    tables["items"].append("flood_depth")  # as a later assay's schema might have it
+    listing.write_text(json.dumps(tables))
+    with fresh_schema() as url:
+        monkeypatch.setenv("ASSAY_DATABASE_URL", url)
+        monkeypatch.setitem(TEST_DB, "url", url)
+        res = cli("restore", tmp_path / "backup", tmp_path / "restored", code=1)
+        assert "items.flood_depth is not in this assay's schema" in res.stderr
+        assert str(tmp_path / "backup" / "postgresql") in res.stderr

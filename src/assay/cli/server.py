@@ -15,13 +15,17 @@ from assay.cli._common import Env, pass_env
     "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
 )
 @click.option(
-    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes."
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes (more than one needs PostgreSQL: ASSAY_DATABASE_URL).",
 )
 @click.option("--secure-cookies", is_flag=True, help="Mark session cookies Secure (HTTPS).")
 @pass_env
 def serve(env: Env, host: str, port: int, workers: int, secure_cookies: bool) -> None:
     """Serve the labeling API and web UI from this workspace."""
-    from assay.errors import require
+    from assay.errors import InvalidInput, require
 
     require("uvicorn", "server")
     require("fastapi", "server")
@@ -30,6 +34,11 @@ def serve(env: Env, host: str, port: int, workers: int, secure_cookies: bool) ->
     from assay.server._port import check_port_free
 
     ws = env.workspace()  # fail here, with a clear message, if there is no workspace
+    if workers > 1 and ws.db.is_sqlite:
+        raise InvalidInput(
+            f"--workers {workers}: a SQLite workspace is served by one process (SQLite has one "
+            "writer); set ASSAY_DATABASE_URL to a PostgreSQL database to serve with several"
+        )
     check_port_free(host, port)  # one clear error and exit 1, before saying "serving"
     os.environ["ASSAY_WORKSPACE"] = str(ws.root)
     if secure_cookies:

@@ -14,7 +14,7 @@ class Settings:
     Attributes:
         host: Address to bind.
         port: TCP port.
-        workers: uvicorn worker processes (SQLite in WAL mode handles several writers).
+        workers: uvicorn worker processes (several only on PostgreSQL; SQLite has one writer).
         secure_cookies: Mark the session cookie Secure (set it when serving over HTTPS).
         login: Login rate limit and session lifetime.
         checkpoint_seconds: How often the server signs a checkpoint of the audit head

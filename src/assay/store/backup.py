@@ -1,8 +1,10 @@
 """`assay backup DIR` / `assay restore DIR`: a consistent copy of a workspace, taken live.
 
 A backup folder holds the workspace config, the metadata (``assay.db``, a SQLite online
-backup; or ``assay.pgdump``, a `pg_dump` custom archive, itself one consistent transaction)
-and the blobs as a local store (``objects/``, packed). The metadata snapshot is taken first
+backup; or ``postgresql/``, every table of the workspace's schema in PostgreSQL's COPY format,
+read in one REPEATABLE READ transaction, so one consistent snapshot, and restorable into a
+schema of any name, which a `pg_dump` archive is not) and the blobs as a local store
+(``objects/``, packed). The metadata snapshot is taken first
 and the blobs copied after it, under the blob-writer lock, so `assay gc` cannot collect a
 blob the snapshot names; blobs written after the snapshot are copied too, which is harmless.
 The folder is written under a temporary name and renamed when complete: a failed backup
@@ -16,7 +18,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,26 +27,90 @@ from assay.errors import Conflict, InvalidInput
 from assay.store import locks
 from assay.store.blobs import PACK_MAX, BlobStore, LocalBlobStore
 from assay.store.database import Database
+from assay.store.schema import metadata as tables_metadata
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 SQLITE_FILE = "assay.db"
-PG_FILE = "assay.pgdump"
+PG_FOLDER = "postgresql"  # one COPY file per table, and tables.json naming their columns
 _BATCH = 500
 
 Progress = Callable[[int, int], None]
 
 
-def _pg_url(db: Database) -> str:
-    return db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+def _schema_tables(conn: Any) -> dict[str, list[str]]:
+    """The tables of the connection's schema and their columns, parents before children
+    (the order foreign keys need when the rows go back in)."""
+    rows = conn.exec_driver_sql(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+    )
+    found: dict[str, list[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, []).append(column)
+    order = [t.name for t in tables_metadata.sorted_tables if t.name in found]
+    return {t: found[t] for t in order + sorted(set(found) - set(order))}
 
 
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise InvalidInput(f"a PostgreSQL workspace is backed up with {name}; install it")
-    return found
+def _copy_sql(conn: Any, table: str, columns: list[str], direction: str) -> str:
+    quote = conn.dialect.identifier_preparer.quote
+    return f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) {direction}"
+
+
+def _pg_dump(db: Database, folder: Path) -> None:
+    """Every table of the workspace's schema as of one snapshot, in COPY text format."""
+    folder.mkdir()
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")  # the snapshot starts here
+            tables = _schema_tables(conn)
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            for table, columns in tables.items():
+                with (
+                    (folder / f"{table}.copy").open("wb") as out,
+                    cur.copy(_copy_sql(conn, table, columns, "TO STDOUT")) as copy,
+                ):
+                    for chunk in copy:
+                        out.write(chunk)
+    (folder / "tables.json").write_text(json.dumps(tables, indent=1) + "\n")
+
+
+def _pg_load(folder: Path, db: Database) -> None:
+    """Replace every row of the workspace's schema with the backup's, in one transaction;
+    identity sequences then continue after the restored rows."""
+    tables: dict[str, list[str]] = json.loads((folder / "tables.json").read_text())
+    with db.begin() as conn:
+        present = _schema_tables(conn)
+        for table, columns in tables.items():
+            unknown = sorted(set(columns) - set(present.get(table, [])))
+            if unknown:
+                raise InvalidInput(
+                    f"{folder}: {table}.{', '.join(unknown)} is not in this assay's schema; "
+                    "restore with the assay version that made the backup"
+                )
+        quote = conn.dialect.identifier_preparer.quote
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(quote(t) for t in present)} RESTART IDENTITY")
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        for table in [t for t in present if t in tables]:
+            with (
+                (folder / f"{table}.copy").open("rb") as src,
+                cur.copy(_copy_sql(conn, table, tables[table], "FROM STDIN")) as copy,
+            ):
+                while chunk := src.read(1 << 20):
+                    copy.write(chunk)
+        serials = conn.exec_driver_sql(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() "
+            "AND (left(column_default, 8) = 'nextval(' OR is_identity = 'YES')"
+        ).all()
+        for table, column in serials:
+            conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence(%(t)s, %(c)s), "
+                f"coalesce(max({quote(column)}), 0) + 1, false) FROM {quote(table)}",
+                {"t": quote(table), "c": column},
+            )
 
 
 def backup(
@@ -68,13 +133,9 @@ def backup(
                     out.close()
                     src.close()
             else:
-                subprocess.run(
-                    [_tool("pg_dump"), "--format=custom", "--no-owner",
-                     f"--file={stage / PG_FILE}", _pg_url(db)],
-                    check=True, capture_output=True,
-                )  # fmt: skip
+                _pg_dump(db, stage / PG_FOLDER)
             copied = copy_blobs(blobs, LocalBlobStore(stage / "objects"), progress)
-        meta = {"format": FORMAT, "metadata": SQLITE_FILE if db.is_sqlite else PG_FILE}
+        meta = {"format": FORMAT, "metadata": SQLITE_FILE if db.is_sqlite else PG_FOLDER}
         (stage / "backup.json").write_text(json.dumps({**meta, "blobs": copied}) + "\n")
         if dest.exists():
             dest.rmdir()
@@ -144,9 +205,5 @@ def restore(
     else:
         if db.is_sqlite:
             raise InvalidInput(f"{source}: a PostgreSQL backup; set ASSAY_DATABASE_URL")
-        subprocess.run(
-            [_tool("pg_restore"), "--clean", "--if-exists", "--no-owner",
-             f"--dbname={_pg_url(db)}", str(source / PG_FILE)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        _pg_load(source / PG_FOLDER, db)
     return {"folder": str(source), "blobs": copied, "metadata": meta["metadata"]}

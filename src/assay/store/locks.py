@@ -19,7 +19,9 @@ from contextlib import contextmanager
 
 from assay.store.database import Database
 
-_PG_KEY = 0x6173_7361_7962  # "assayb": one advisory lock for all blob writers
+# One advisory lock for the blob writers of a schema ("assa", then the schema's hash): the
+# workspaces of other schemas in the same database neither wait for nor hold up this one.
+_PG_KEY = f"{0x6173_7361}, hashtext(current_schema())"
 
 
 _HELD = threading.local()  # databases whose writer lock this thread holds

@@ -15,8 +15,9 @@ from evaluation.runs.runs_world import SLICES_YAML, World, classification_world,
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """24 labelled flood scenes committed, an ONNX classifier registered, slices.yaml written."""
+def world(tmp_path_factory: pytest.TempPathFactory, module_database: str | None) -> Iterator[World]:
+    """24 labelled flood scenes committed, an ONNX classifier registered, slices.yaml written
+    (on `--db postgresql`, in the module's schema)."""
     from assay.models import add_model
 
     root = tmp_path_factory.mktemp("floods")
