@@ -12,6 +12,10 @@ Scores against the truth: GOSPA a target (p=1, c=20 m, alpha=2; 10 = nothing fou
 (p=1, c=20 m), MOTA and IDF1 (py-motmetrics, match within 10 m), tracks reported / targets.
 Also the time of one fusion (observations read, tracked, entities saved).
 
+Associators: the fused scans are also tracked with Stone Soup's JPDA (PDA hypothesiser and
+updater, `--associator jpda`) beside the default GNN, on the same observations; the table gives
+both, and the time each tracker takes over the run's scans (medians over the seeds).
+
 Run: .venv/bin/python bench/fusion.py [--seeds 7 21 42 99 123] [--clutter 0.3]
 """
 
@@ -21,6 +25,7 @@ import argparse
 import shutil
 import statistics
 import sys
+import time
 from dataclasses import replace
 
 from _common import ROOT, WORK, table, timed, write_result
@@ -49,7 +54,8 @@ def main() -> None:
     ws = Workspace.init(work / "ws")
     opts = SensorOptions(video=VideoOptions(every=0.5))
     ws.ingest([work / "media" / "flight-a.ts", work / "media" / "flight-b.ts"], sensors=opts)
-    rows, fused_all, raw_all, seconds = [], [], [], []
+    rows, fused_all, raw_all, jpda_all, seconds = [], [], [], [], []
+    track_s: dict[str, list[float]] = {"gnn": [], "jpda": []}
     for seed in args.seeds:
         sc = work / f"seed{seed}"
         cfg = Scenario(seed=seed, clutter=args.clutter, p_detect=args.p_detect, media=False)
@@ -61,12 +67,20 @@ def main() -> None:
         truth = read_truth(sc / "truth.csv")
         f = score(result.fuser, truth)
         r = score(run_tracker(result.observations, replace(Params(), fuse_scans=False)), truth)
+        trackers = {}
+        for assoc in ("gnn", "jpda"):
+            start = time.perf_counter()
+            trackers[assoc] = run_tracker(result.observations, replace(Params(), associator=assoc))
+            track_s[assoc].append(time.perf_counter() - start)
+        j = score(trackers["jpda"], truth)
         fused_all.append(f)
         raw_all.append(r)
-        for name, s in (("fused", f), ("unfused", r)):
+        jpda_all.append(j)
+        for name, s in (("fused GNN", f), ("fused JPDA", j), ("unfused GNN", r)):
             rows.append([str(seed), name, *_cells(s), str(done.counts["detections"])])
-    rows.append(["median", "fused", *_medians(fused_all), ""])
-    rows.append(["median", "unfused", *_medians(raw_all), ""])
+    rows.append(["median", "fused GNN", *_medians(fused_all), ""])
+    rows.append(["median", "fused JPDA", *_medians(jpda_all), ""])
+    rows.append(["median", "unfused GNN", *_medians(raw_all), ""])
     headers = [
         "seed",
         "tracker",
@@ -77,11 +91,14 @@ def main() -> None:
         "tracks/targets",
         "detections",
     ]
+    gnn_s, jpda_s = statistics.median(track_s["gnn"]), statistics.median(track_s["jpda"])
     text = (
         f"### Fusion accuracy, {len(args.seeds)} seeds (clutter {args.clutter}/frame, "
         f"p_detect {args.p_detect})\n\n{table(headers, rows)}\n\n"
         f"One `fuse` (read, track, save): median {statistics.median(seconds):.2f} s "
         f"(runs {', '.join(f'{s:.2f}' for s in seconds)}).\n"
+        f"Tracking the fused scans alone: GNN median {gnn_s:.3f} s, JPDA median {jpda_s:.3f} s "
+        f"(JPDA/GNN {jpda_s / gnn_s:.2f}x).\n"
     )
     write_result("fusion", text)
 

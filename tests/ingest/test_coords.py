@@ -22,6 +22,9 @@ from assay.ingest.sensors.coords import find_points
         ("Levee breach 29°45'37.44\"N 95°22'11.28\"W", 29.7604, -95.3698, "dms"),
         ("Levee breach 29° 45′ 37.44″ N, 95° 22′ 11.28″ W", 29.7604, -95.3698, "dms"),
         ("Southern site -33.8688 151.2093 flooded", -33.8688, 151.2093, "decimal"),
+        # A sentence's full stop after the place (a hemisphere letter once lost its sign here).
+        ("Position 29.76083, -95.36942.", 29.76083, -95.36942, "decimal"),
+        ("Position 29.7604 N 95.3698 W.", 29.7604, -95.3698, "decimal"),
     ],
 )
 def test_decimal_and_dms(text: str, lat: float, lon: float, notation: str) -> None:

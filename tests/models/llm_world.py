@@ -52,7 +52,7 @@ class LlmWorld:
     commit: str
 
 
-def tiny_llama(path: Path, texts: list[str]) -> Path:
+def tiny_llama(path: Path, texts: list[str], context: int = 64) -> Path:
     """Save a randomly initialised 2-layer Llama and its word-level tokenizer to `path`."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -77,7 +77,7 @@ def tiny_llama(path: Path, texts: list[str]) -> Path:
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=64,
+        max_position_embeddings=context,
         pad_token_id=0,
         bos_token_id=2,
         eos_token_id=3,

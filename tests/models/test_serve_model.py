@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,8 +17,8 @@ from assay.labeling import add_user, create_token
 from assay.models import add_model
 from assay.workspace import Workspace
 from evaluation.runs.runs_world import onnx_classifier
-from labeling_world import SRC, free_port
-from models.tiny_llm import build_tiny_llama
+from labeling_world import free_port
+from models.tiny_llm import build_tiny_llama, start_model_server
 
 pytestmark = pytest.mark.xdist_group("serve-model")
 
@@ -34,41 +31,6 @@ class Served:
 
     def client(self, who: str) -> openai.OpenAI:
         return openai.OpenAI(base_url=f"{self.url}/v1", api_key=self.tokens[who], max_retries=0)
-
-
-def start_model_server(
-    root: Path, spec: str | Path, port: int, *extra: str
-) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "assay",
-            "-w",
-            str(root),
-            "serve-model",
-            str(spec),
-            "--port",
-            str(port),
-            *extra,
-        ],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"serve-model exited: {proc.stderr.read() if proc.stderr else b''!r}"
-            )
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-            return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("serve-model did not start")
 
 
 @pytest.fixture(scope="module")

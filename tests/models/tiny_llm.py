@@ -2,15 +2,22 @@
 
 The causal LM and its word-level tokenizer come from `llm_world.tiny_llama` (the training
 tests' builder); the classifiers reuse that tokenizer with a Llama classification head, so
-the same code path that loads a user's real model loads these.
+the same code path that loads a user's real model loads these. `start_model_server` runs a
+real `assay serve-model` process on one of them (the serving and sitrep-summary tests).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from labeling_world import SRC
 from models.llm_world import tiny_llama
 
 for _key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
@@ -32,11 +39,12 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_llama(out: Path, *, chat_template: bool = True) -> Path:
-    """A tiny Llama causal LM directory; with `chat_template`, its tokenizer has one."""
+def build_tiny_llama(out: Path, *, chat_template: bool = True, context: int = 64) -> Path:
+    """A tiny Llama causal LM directory (`context` positions); with `chat_template`, its
+    tokenizer has one."""
     from transformers import AutoTokenizer
 
-    tiny_llama(out, CORPUS)
+    tiny_llama(out, CORPUS, context)
     if chat_template:
         tok = AutoTokenizer.from_pretrained(out, local_files_only=True)
         tok.chat_template = CHAT_TEMPLATE
@@ -79,3 +87,39 @@ def build_token_classifier(out: Path, tags: list[str], always: str) -> Path:
         model.score.bias[tags.index(always)] = 4.0
     model.save_pretrained(out)
     return out
+
+
+def start_model_server(
+    root: Path, spec: str | Path, port: int, *extra: str
+) -> subprocess.Popen[bytes]:
+    """`assay -w ROOT serve-model SPEC --port PORT`, returned once it answers /v1/models."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assay",
+            "-w",
+            str(root),
+            "serve-model",
+            str(spec),
+            "--port",
+            str(port),
+            *extra,
+        ],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"serve-model exited: {proc.stderr.read() if proc.stderr else b''!r}"
+            )
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("serve-model did not start")

@@ -19,7 +19,8 @@ from assay.errors import require
     metavar="KIND:WHAT",
     help="A source: predictions:FILE, model:NAME[@VERSION], labels:DATASET[@REV], "
     "reports:FILE, tracks:FILE "
-    "(CSV or Parquet). Repeat for several.",
+    "(CSV or Parquet), items:QUERY (text report items of the workspace with labelled spans; "
+    "QUERY as in `dataset add --items`, or all). Repeat for several.",
 )
 @click.option("--since", help="Only what was seen at or after this time (ISO 8601).")
 @click.option(
@@ -44,6 +45,14 @@ from assay.errors import require
     show_default=True,
     help="Metres within which two sensors' detections in a scan are one target.",
 )
+@click.option(
+    "--associator",
+    type=click.Choice(["gnn", "jpda"]),
+    default="gnn",
+    show_default=True,
+    help="Stone Soup's data associator: global nearest neighbour or joint probabilistic "
+    "(bench/README.md compares them).",
+)
 @click.option("-m", "--message", help="What this version of the picture is.")
 @json_option
 @pass_env
@@ -55,6 +64,7 @@ def fuse(
     truth: Path | None,
     scan_s: float,
     gate_m: float,
+    associator: str,
     message: str | None,
     as_json: bool,
 ) -> None:
@@ -65,7 +75,7 @@ def fuse(
     from assay.fusion.fuse import run_tracker
     from assay.fusion.tracker import Params
 
-    params = Params(scan_s=scan_s, gate_m=gate_m)
+    params = Params(scan_s=scan_s, gate_m=gate_m, associator=associator)
     truth_rows = None
     if truth is not None:
         from assay.fusion.metrics import read_truth
@@ -104,6 +114,11 @@ def fuse(
         f"  {st['observations']} observations in {st['scans']} scans, "
         f"{st['mentions_resolved']} of {st['mentions']} report mentions on tracks"
     )
+    if st.get("report_items_unplaced"):
+        env.say(
+            f"  {st['report_items_unplaced']} report item(s) with labelled spans but no "
+            "coordinate in their text: left out"
+        )
     acc = out.get("accuracy")
     if isinstance(acc, dict):
         env.console.print("  accuracy    GOSPA/target  OSPA   MOTA   IDF1   tracks/targets")

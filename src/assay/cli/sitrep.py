@@ -19,6 +19,14 @@ from assay.cli._common import Env, pass_env, path_arg
     "--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True
 )
 @click.option("--out", type=path_arg(dir_okay=False), help="Write here instead of stdout.")
+@click.option(
+    "--summary-model",
+    metavar="URL_OR_NAME",
+    help="Add a summary paragraph written by a local language model from the report's facts "
+    "only: an OpenAI-compatible API base (URL[#MODEL]) or a model `assay serve-model` serves "
+    "at its default address; the API key, if needed, from ASSAY_LLM_API_KEY. The facts and "
+    "the prompt are stored with the report.",
+)
 @pass_env
 def sitrep(
     env: Env,
@@ -28,6 +36,7 @@ def sitrep(
     clearance: str | None,
     fmt: str,
     out: Path | None,
+    summary_model: str | None,
 ) -> None:
     """Write a situation report of picture NAME[@REV]: overview, entities by type and MGRS
     square, changes since the last report, confidence and gaps, sources; marked throughout."""
@@ -42,6 +51,10 @@ def sitrep(
         area=service.parse_bbox(area) if area else None,
         since=since,
     )
+    if summary_model:
+        from assay.fusion.sitrep_summary import summarise
+
+        report.summary = summarise(report, summary_model)
     text = render(report, fmt)
     blob = service.save(ws, report, fmt)
     if out is None:

@@ -1,11 +1,18 @@
 """`assay fuse NAME --from SOURCE...`: sources -> scans -> tracks -> entities -> a picture.
 
-Confidence of an entity: each distinct sensor s that saw it contributes the mean detector
-score of its detections times the reliability of its source (a registered model's evaluated
-precision from its newest evaluation run, else the source kind's default), and the
-contributions combine as independent corroboration: ``1 - prod(1 - r_s * score_s)``. A field
-report resolved to the entity adds its own term. So two drones agreeing on a target beat one,
-and a sure human report lifts a faint detection.
+Confidence of an entity: each distinct sensor s that saw it (a video, a track of a track file,
+a report source) contributes its mean detector score times the mean reliability of the
+sources of those detections, and the contributions combine as independent corroboration::
+
+    confidence = 1 - prod_s (1 - r_s * score_s)
+
+- score_s: the detector's score (1 for people's labels, reports and external tracks);
+- r_s, the source's measured reliability (`assay.fusion.reliability`): a model's precision
+  from its newest evaluation run; for people's labels the quality module's score of the
+  label's authors on the dataset (box corroboration, choice accuracy against the aggregate);
+  else the source kind's default (`sources.DEFAULT_RELIABILITY`);
+- corroboration: one term a sensor, so two drones agreeing on a target beat one, and a
+  report resolved onto the entity adds its own term (a sure report lifts a faint detection).
 
 Report mentions resolve to the nearest entity of the same label whose position at the report's
 time lies within 3 combined standard deviations (the report's CEP and the track's); a mention
@@ -234,8 +241,9 @@ def fuse(
         t_since = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
     observations: list[Observation] = []
     mentions: list[Mention] = []
+    unplaced: list[str] = []
     for src in parsed:
-        obs, ms = read_source(ws, src, t_since)
+        obs, ms = read_source(ws, src, t_since, unplaced)
         observations.extend(obs)
         mentions.extend(ms)
     if not observations and not mentions:
@@ -253,6 +261,8 @@ def fuse(
             1 for m in mentions if resolved[m.id] in {r.key for r in fuser.results()}
         ),
     }
+    if unplaced:  # report items with labelled spans but no coordinate in their text
+        stats["report_items_unplaced"] = len(unplaced)
     pic = pictures.save(
         ws,
         name,

@@ -7,7 +7,9 @@ paragraph carries the highest marking of the entities it speaks of, the report t
 all; every count names the entities behind it and every entity links to its provenance
 (`/api/v1/pictures/NAME/entities/ID?rev=N`). `save` stores the report's JSON (its facts) in
 the blob store with an audit event, which is how the next report finds "the last report".
-Rendering to Markdown, HTML and JSON is in `assay.fusion.sitrep_render`.
+Rendering to Markdown, HTML and JSON is in `assay.fusion.sitrep_render`; the optional
+summary paragraph a local language model writes from the report's facts is in
+`assay.fusion.sitrep_summary`.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class Report:
     since: dict[str, Any] | None
     sections: list[Section]
     entities: dict[str, dict[str, Any]]
+    # The optional language-model summary, with the facts and prompt it was written from
+    # (`assay.fusion.sitrep_summary`); None without a model.
+    summary: dict[str, Any] | None = None
 
     def link(self, entity_id: str) -> str:
         return f"/api/v1/pictures/{self.picture}/entities/{entity_id}?rev={self.version}"
@@ -107,7 +112,7 @@ class Report:
                 for s in self.sections
             ],
             "entities": self.entities,
-        }
+        } | ({"summary": self.summary} if self.summary is not None else {})
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:

@@ -50,6 +50,17 @@ def _markdown(r: Report) -> str:
     if r.area:
         scope.append("area W,S,E,N " + ",".join(f"{v:g}" for v in r.area))
     lines += [f"({r.marking}) Report {', '.join(scope)}.", ""]
+    if r.summary:
+        m = r.summary["marking"]
+        lines += [
+            f"## ({m}) Summary",
+            "",
+            f"({m}) {r.summary['text']}",
+            "",
+            f"({m}) _Written by the language model {r.summary['model']} from the "
+            f"{len(r.summary['facts'])} facts of this report (stored with it)._",
+            "",
+        ]
     for s in r.sections:
         lines += [f"## ({s.marking}) {s.title}", ""]
         for p in s.paras:
@@ -92,6 +103,16 @@ def _html(r: Report) -> str:
         + (f" for clearance {e(r.clearance)}" if r.clearance else "")
         + "</p>",
     ]
+    if r.summary:
+        m = e(r.summary["marking"])
+        body.append(
+            f'<section class="summary"><h2><span class="portion">({m})</span> Summary</h2>'
+            f'<p data-marking="{m}"><span class="portion">({m})</span> '
+            f"{e(r.summary['text'])}</p>"
+            f'<p data-marking="{m}"><span class="portion">({m})</span> <em>Written by the '
+            f"language model {e(r.summary['model'])} from the {len(r.summary['facts'])} facts "
+            "of this report (stored with it).</em></p></section>"
+        )
     for s in r.sections:
         body.append(f'<section><h2><span class="portion">({e(s.marking)})</span> {e(s.title)}</h2>')
         for p in s.paras:

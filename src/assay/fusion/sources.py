@@ -14,6 +14,9 @@ Sources (`KIND:WHAT`):
                        ``marking`` (optional)
     tracks:FILE        external tracks, CSV or Parquet: ``time``, ``track_id``, ``lon``,
                        ``lat``, ``label``, optional ``sigma_m`` (default 5) and ``marking``
+    items:QUERY        text report items in the workspace (`assay ingest` of .txt/.md files
+                       or text rows) matching an item query (`assay dataset add --items`
+                       syntax; ``all`` for every text item): see `_report_items`
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Mention", "Observation", "Source", "parse_source", "read_source"]
 
-KINDS = ("predictions", "model", "labels", "reports", "tracks")
+KINDS = ("predictions", "model", "labels", "reports", "tracks", "items")
 # How far a source is trusted when nothing measured says otherwise (a model without an
 # evaluation run, a person's field report, another system's tracks).
 DEFAULT_RELIABILITY = {
@@ -48,7 +51,10 @@ DEFAULT_RELIABILITY = {
     "labels": 0.9,
     "reports": 0.6,
     "tracks": 0.8,
+    "items": 0.6,
 }
+REPORT_CEP_M = 50.0  # how far a person's reported place is from the target, at best
+WORKSPACE_KINDS = ("model", "labels", "items")  # read from the workspace, not a file
 GEOREG_SIGMA_M = 3.0  # telemetry's georegistration error, added to the pixel error
 PIXEL_SIGMA = 1.5
 
@@ -60,7 +66,7 @@ class Source:
 
     @property
     def name(self) -> str:
-        what = self.what if self.kind in ("model", "labels") else Path(self.what).name
+        what = self.what if self.kind in WORKSPACE_KINDS else Path(self.what).name
         return f"{self.kind}:{what}"
 
 
@@ -105,15 +111,18 @@ def parse_source(spec: str) -> Source:
         raise InvalidInput(
             f"bad source {spec!r}: expected KIND:WHAT with KIND one of {', '.join(KINDS)}"
         )
-    if kind not in ("model", "labels") and not Path(what).is_file():
+    if kind not in WORKSPACE_KINDS and not Path(what).is_file():
         raise InvalidInput(f"source {spec!r}: no such file {what}")
     return Source(kind, what)
 
 
 def read_source(
-    ws: Workspace, src: Source, since: float | None
+    ws: Workspace, src: Source, since: float | None, unplaced: list[str] | None = None
 ) -> tuple[list[Observation], list[Mention]]:
-    """Everything a source holds at or after `since` (raises InvalidInput naming file and line)."""
+    """Everything a source holds at or after `since` (raises InvalidInput naming file and line).
+
+    Report items with labelled spans but no coordinate in their text are appended to
+    `unplaced` (items sources only)."""
     if src.kind == "predictions":
         obs = _predictions(ws, src)
     elif src.kind == "model":
@@ -123,7 +132,12 @@ def read_source(
     elif src.kind == "labels":
         obs = _labels(ws, src)
     else:
-        mentions = _reports(ws, src)
+        if src.kind == "reports":
+            mentions = _reports(ws, src)
+        else:
+            from assay.fusion.report_items import report_items
+
+            mentions = report_items(ws, src, unplaced if unplaced is not None else [])
         return [], [m for m in mentions if since is None or m.time >= since]
     return [o for o in obs if since is None or o.time >= since], []
 
@@ -258,6 +272,7 @@ def _detection(
     models: dict[str, tuple[float | None, str | None, str]],
     commit: str | None = None,
     annotations: tuple[str, ...] = (),
+    reliability: float | None = None,
 ) -> Observation:
     ref = _field(row, "item", str, where)
     label = _field(row, "label", str, where)
@@ -272,7 +287,7 @@ def _detection(
         raise InvalidInput(f"{where}: field 'model' must be text like model:NAME@VERSION")
     frame = frames.get(ref, where)
     lon, lat, cov = _project(frame, [float(v) for v in box])
-    reliability, run, model_marking = None, None, ""
+    run, model_marking = None, ""
     if author:
         if author not in models:
             models[author] = _model_record(ws, author)
@@ -351,11 +366,18 @@ def _labels(ws: Workspace, src: Source) -> list[Observation]:
     rev = ws.resolve(src.what, default_head=True)
     if rev.commit is None:
         raise NotFound(f"source labels:{src.what}: the dataset has no commits yet")
+    from assay.fusion.reliability import annotator_scores
+
     with ws.db.read() as conn:
-        rows = revision_rows(conn, ws.blobs, rev, ["item_id", "labels", "annotation_ids"])
+        rows = revision_rows(
+            conn, ws.blobs, rev, ["item_id", "labels", "annotation_ids", "authors"]
+        )
+    scores = annotator_scores(ws, src.what.partition("@")[0])
     frames, models, out = _Frames(ws), {}, []  # type: ignore[var-annotated]
     for r in rows.to_pylist():
         boxes = [g for g in json.loads(r["labels"] or "[]") if g.get("kind") == "box"]
+        measured = [scores[a] for a in (r["authors"] or ()) if a in scores]
+        reliability = sum(measured) / len(measured) if measured else None
         for k, region in enumerate(boxes):
             row = {"item": r["item_id"], "label": region.get("label"), "box": region.get("box")}
             where = f"labels:{src.what}, item {r['item_id'][:12]}"
@@ -371,6 +393,7 @@ def _labels(ws: Workspace, src: Source) -> list[Observation]:
                     models,
                     commit=rev.commit.id,
                     annotations=tuple(r["annotation_ids"] or ()),
+                    reliability=reliability,
                 )
             )
     return out

@@ -6,7 +6,9 @@ image are not independent. Results are cached per resample, so AP and AP50 share
 evaluation. F1 counts, per image, true positives (a detection with score >= the threshold
 matched greedily, best score first, to an unmatched ground-truth box of its class with IoU
 >= 0.5), false positives and missed boxes; with an object size, boxes outside the COCO area
-range are left out of the counts as COCOeval ignores them.
+range are left out of the counts as COCOeval ignores them. Precision (tp / (tp + fp)) and
+recall (tp / (tp + fn)) come from the same counts; `assay fuse` takes a model's precision from
+its newest run as the reliability of its detections.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from assay.evaluation import DetectionResult, evaluate_detection
 from assay.evaluation.runs._slices import SIZE_RANGES
 
 Box = tuple[float, float, float, float]
-METRICS = ("AP", "AP50", "F1")
+METRICS = ("AP", "AP50", "F1", "precision", "recall")
 
 
 @dataclass
@@ -128,4 +130,18 @@ def metric_fns(
         tp, fp, fn = counts[frame["pos"].to_numpy(np.int64)].sum(axis=0)
         return f1_of(tp, fp, fn)
 
-    return {"AP": lambda f: ap(f)["AP"], "AP50": lambda f: ap(f)["AP50"], "F1": f1}
+    def precision(frame: pd.DataFrame) -> float:  # the fusion's reliability of the model
+        tp, fp, _ = counts[frame["pos"].to_numpy(np.int64)].sum(axis=0)
+        return float(tp / (tp + fp)) if tp + fp else float("nan")
+
+    def recall(frame: pd.DataFrame) -> float:
+        tp, _, fn = counts[frame["pos"].to_numpy(np.int64)].sum(axis=0)
+        return float(tp / (tp + fn)) if tp + fn else float("nan")
+
+    return {
+        "AP": lambda f: ap(f)["AP"],
+        "AP50": lambda f: ap(f)["AP50"],
+        "F1": f1,
+        "precision": precision,
+        "recall": recall,
+    }

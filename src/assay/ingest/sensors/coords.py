@@ -21,7 +21,8 @@ from typing import Any
 from assay.errors import require
 
 _DEC = re.compile(
-    r"(?<![\w.])(-?\d{1,2}\.\d+)\s*°?\s*([NS])?\s*[,;/ ]\s*(-?\d{1,3}\.\d+)\s*°?\s*([EW])?(?![\w.])"
+    r"(?<![\w.])(-?\d{1,2}\.\d+)\s*°?\s*([NS])?\s*[,;/ ]\s*(-?\d{1,3}\.\d+)\s*°?\s*([EW])?"
+    r"(?!\w|\.\d)"  # a sentence's full stop may follow; another decimal part may not
 )
 _DMS = re.compile(
     r"(\d{1,2})\s*°\s*(\d{1,2})\s*['′]\s*(\d{1,2}(?:\.\d+)?)\s*(?:\"|″|'')?\s*([NS])[\s,;/]*"
