@@ -318,7 +318,9 @@ def main() -> None:
             )
             print("assay", results["assay"][-1], flush=True)
             lat, lost = taky_run(port, args.rate, args.seconds)
-            results["taky"].append((percentile(lat, 0.5), percentile(lat, 0.99), max(lat), lost, ""))
+            results["taky"].append(
+                (percentile(lat, 0.5), percentile(lat, 0.99), max(lat), lost, "")
+            )
             print("taky", results["taky"][-1], flush=True)
     finally:
         taky.terminate()

@@ -99,9 +99,7 @@ def fuse(
 
         if truth is not None or message is not None:
             raise click.UsageError("--truth and --message do not go with --follow")
-        run_follow(
-            env, name, sources, since, scan_s, gate_m, poll_s, every_s, exit_idle_s, as_json
-        )
+        run_follow(env, name, sources, since, scan_s, gate_m, poll_s, every_s, exit_idle_s, as_json)
         return
     from assay.fusion.fuse import fuse as run
     from assay.fusion.fuse import run_tracker

@@ -56,6 +56,7 @@ def run_follow(
                 exit_idle_s=exit_idle_s,
                 stop=stop,
                 on_version=report,
+                on_warning=lambda text: env.err.print(f"warning: {text}", markup=False),
             )
         except OSError as exc:
             raise AssayError(f"cannot listen: {exc}") from exc

@@ -21,7 +21,8 @@ What it reads, and how it learns of something new:
 
 Scans close on the scan grid of `assay fuse` (``scan_s`` wide from the first detection). A
 scan closes when every sensor heard so far has delivered into it or past it and the input has
-paused for ``flush_s`` (a frame's detections arrive together), when a detection two scans
+paused for ``flush_s`` (a frame's detections arrive together; not in the first scan's worth of
+time after the first input, while sensors are still being heard of), when a detection two scans
 newer arrives (a sensor fell silent), or when nothing arrived for a whole scan. Each time scans
 close the tracker (the same `Fuser` as `assay fuse`) steps through them and the picture gets a
 new version, which `assay fuse` writes with word to `assay feed` (see
@@ -39,6 +40,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import sys
 import time
 from collections import defaultdict
@@ -103,7 +105,7 @@ def parse_live_source(spec: str) -> LiveSource:
         if not parts.hostname or parts.port is None or parts.path not in ("", "/"):
             raise InvalidInput(f"bad source {spec!r}: expected cot://HOST:PORT")
         return LiveSource("cot", f"{parts.hostname}:{parts.port}")
-    kind, sep, what = spec.partition(":")
+    kind, _, what = spec.partition(":")
     if kind in ("predictions", "detections") and what == STDIN:
         return LiveSource(kind, STDIN)
     if kind == "detections":
@@ -149,6 +151,7 @@ class LiveFusion:
     closed: int = -1  # scans up to this one were stepped
     end: float = 0.0
     last_input: float = 0.0
+    first_input: float = 0.0
     last_save: float = 0.0
     dirty: bool = False
 
@@ -157,15 +160,17 @@ class LiveFusion:
 
     def add(self, obs: Sequence[Observation], mentions: Sequence[Mention] = ()) -> None:
         self.last_input = time.monotonic()
+        if not self.first_input:
+            self.first_input = self.last_input
         for o in obs:
             if self.t0 is None:
                 self.t0 = o.time
             k = round((o.time - self.t0) / self.params.scan_s)
+            self.newest[o.sensor] = max(self.newest.get(o.sensor, k), k)
             if k <= self.closed:
                 self.stats.late += 1
                 continue
             self.pending[k].append(o)
-            self.newest[o.sensor] = max(self.newest.get(o.sensor, k), k)
             self.stats.observations += 1
             self.end = max(self.end, o.time)
         if mentions:
@@ -181,11 +186,13 @@ class LiveFusion:
         ready = []
         top = max(self.pending)
         every_sensor = min(self.newest.values())
+        # Until a scan's worth of input has come, a sensor not heard yet may still come.
+        settled = time.monotonic() - self.first_input >= self.params.scan_s
         for k in sorted(self.pending):
             if (
                 idle >= self.params.scan_s
                 or top >= k + 2
-                or (every_sensor >= k and idle >= self.flush_s)
+                or (settled and every_sensor >= k and idle >= self.flush_s)
             ):
                 ready.append(k)
             else:
@@ -208,6 +215,7 @@ class LiveFusion:
         from assay.fusion.fuse import to_entities
 
         if not self.dirty or (self.fuser.plane is None and not self.mentions):
+            self.dirty = False
             return None
         found, _ = to_entities(self.ws, self.fuser, self.mentions, self.params, self.end)
         st = self.stats
@@ -378,8 +386,14 @@ def cot_observation(ws: Workspace, data: bytes, source: str, n: int) -> Observat
 class _CotInput:
     """TCP and UDP listeners on one port; each event becomes an observation (or a warning)."""
 
-    def __init__(self, ws: Workspace, src: LiveSource, put: Callable[[Observation], None]):
-        self.ws, self.src, self.put = ws, src, put
+    def __init__(
+        self,
+        ws: Workspace,
+        src: LiveSource,
+        put: Callable[[Observation], None],
+        warn: Callable[[str], None],
+    ):
+        self.ws, self.src, self.put, self.warn = ws, src, put, warn
         self.n = 0
         self.skipped = 0
         self.server: asyncio.Server | None = None
@@ -393,7 +407,7 @@ class _CotInput:
             return
         self.skipped += 1
         if got != "skip":
-            log.warning("%s from %s: %s; event skipped", self.src.name, peer, got)
+            self.warn(f"{self.src.name}, from {peer}: {got}; event skipped")
 
     async def open(self) -> None:
         host, _, port = self.src.what.rpartition(":")
@@ -409,20 +423,21 @@ class _CotInput:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = "tcp {}:{}".format(*writer.get_extra_info("peername")[:2])
-        parser = ET.XMLPullParser(events=("start", "end"))
+        parser: ET.XMLPullParser[Any] = ET.XMLPullParser(events=("start", "end"))
         parser.feed(b"<stream>")
         depth = 0
         try:
             while data := await reader.read(1 << 16):
                 try:
                     parser.feed(data)
-                    for kind, elm in parser.read_events():
+                    for kind, elm in parser.read_events():  # type: ignore[misc]
                         depth += 1 if kind == "start" else -1
                         if kind == "end" and depth == 1:  # an <event> in the <stream>
+                            assert isinstance(elm, ET.Element)
                             self.event(ET.tostring(elm), peer)
                             elm.clear()
                 except ET.ParseError as exc:
-                    log.warning("%s from %s: not CoT XML (%s); connection closed", "cot", peer, exc)
+                    self.warn(f"{self.src.name}, from {peer}: not XML ({exc}); connection closed")
                     self.skipped += 1
                     return
         finally:
@@ -448,6 +463,7 @@ async def follow(
     exit_idle_s: float | None = None,
     stop: asyncio.Event | None = None,
     on_version: Callable[[Picture, LiveStats], None] | None = None,
+    on_warning: Callable[[str], None] = log.warning,
 ) -> LiveStats:
     """Follow `sources`, saving a version of picture `name` whenever scans close; returns when
     `stop` is set, when standard input ends and nothing else is followed, or after
@@ -497,7 +513,7 @@ async def follow(
         if src.kind in ("predictions", "detections"):
             streams.append((src, _Lines(src.what)))
         elif src.kind == "cot":
-            c = _CotInput(ws, src, put)
+            c = _CotInput(ws, src, put, on_warning)
             await c.open()
             cot.append(c)
         else:
@@ -521,7 +537,7 @@ async def follow(
 
             def readable(src: LiveSource = src, lines: _Lines = lines) -> None:
                 try:
-                    data = lines.f.read1(1 << 16)  # type: ignore[union-attr]
+                    data = os.read(lines.f.fileno(), 1 << 16)
                     if not data:
                         lines.done = True
                         loop.remove_reader(lines.f.fileno())
@@ -577,16 +593,15 @@ async def follow(
                 mentions.clear()
             idle = now - (live.last_input or started)
             ended = only_stdin and stdin_done.is_set()
-            live.step(float("inf") if ended else idle)
-            if live.dirty and now - live.last_save >= min_interval_s:
+            idled_out = exit_idle_s is not None and idle >= exit_idle_s
+            live.step(float("inf") if ended or idled_out else idle)
+            if live.dirty and (ended or idled_out or now - live.last_save >= min_interval_s):
                 pic = live.save()
                 if pic is not None and on_version is not None:
                     live.stats.cot_events = sum(c.n for c in cot)
                     live.stats.cot_skipped = sum(c.skipped for c in cot)
                     on_version(pic, live.stats)
-            if ended and not live.pending:
-                break
-            if exit_idle_s is not None and idle >= exit_idle_s and not live.pending:
+            if ended or idled_out:
                 break
             # Sleep until input, a scan falls due, or the next look at files and the workspace.
             wait = 0.01 if streams and not only_stdin else poll_s
