@@ -181,6 +181,9 @@ def assay_run(
     )  # fmt: skip
     assert fuse.stdin is not None and fuse.stdout is not None
     fuse.stdout.readline()  # "following ...": fuse is up and reading
+    import threading
+
+    threading.Thread(target=fuse.stdout.read, daemon=True).start()  # its lines a version
     rng = random.Random(5)
     total_frames = int(seconds * fps)
     # The clocks: detection times are wall-clock (what a sensor stamps), latency is monotonic.
@@ -210,9 +213,9 @@ def assay_run(
                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 )  # fmt: skip
         fuse.stdin.close()
-        _, err = fuse.communicate(timeout=120)
-        if fuse.returncode != 0:
-            raise SystemExit(f"assay fuse --follow failed: {err.decode()[-2000:]}")
+        if fuse.wait(120) != 0:
+            err = fuse.stderr.read().decode() if fuse.stderr else ""
+            raise SystemExit(f"assay fuse --follow failed: {err[-2000:]}")
         seen, _ = ours.recv()
     finally:
         if feed is not None:
@@ -227,6 +230,9 @@ def assay_run(
     w.close()
     # Counted: detections due from a second after the first event reached the client (the
     # feed process started and connected; tracks started).
+    if not seen:
+        err = feed.stderr.read().decode() if feed is not None and feed.stderr else ""
+        raise SystemExit(f"no event reached the client; fuse saved {head.seq} versions; {err}")
     start = min(seen.values()) + WARMUP_S
     # First arrival showing target j at scan n or later: a suffix minimum over scans.
     lat: list[float] = []

@@ -41,6 +41,7 @@ import json
 import logging
 import math
 import os
+import stat
 import sys
 import time
 from collections import defaultdict
@@ -532,8 +533,11 @@ async def follow(
                 put(_detection(ws, s, frames, row, where, key, None, models))
 
     failure: list[BaseException] = []
+    # Standard input from a file (`< dets.jsonl`) is read to its end like a file; a pipe is
+    # read as data arrives.
+    stdin_file = stat.S_ISREG(os.fstat(0).st_mode) if any(s.what == STDIN for s in parsed) else 0
     for src, lines in streams:
-        if src.what == STDIN:
+        if src.what == STDIN and not stdin_file:
 
             def readable(src: LiveSource = src, lines: _Lines = lines) -> None:
                 try:
@@ -557,6 +561,11 @@ async def follow(
             if src.what != STDIN:
                 while data := lines.f.read(1 << 20):
                     parse_lines(src, lines, lines.take(data))
+            elif stdin_file and not lines.done:
+                while data := os.read(lines.f.fileno(), 1 << 20):
+                    parse_lines(src, lines, lines.take(data))
+                lines.done = True
+                stdin_done.set()
 
     def reread(now: float) -> None:
         for src, (mark, seen) in list(rereads.items()):
@@ -618,7 +627,7 @@ async def follow(
                 woke.cancel()
     finally:
         for src, lines in streams:
-            if src.what == STDIN and not lines.done:
+            if src.what == STDIN and not lines.done and not stdin_file:
                 loop.remove_reader(lines.f.fileno())
             lines.close()
         for c in cot:
