@@ -135,8 +135,8 @@ def receiver(port: int, world: World, first: Any, conn: Connection) -> None:
     raw_seen: dict[int, float] = {}
     last_seen = re.compile(r"last seen ([0-9T:.\-]+)Z")
     number = re.compile(r"; (\d+) detection")
-    quiet = 0  # half-seconds without data since the first event: 6 ends the run
-    while quiet < 6:
+    quiet = 0  # half-seconds without data since the first event: 30 end the run
+    while quiet < 30:
         try:
             data = sock.recv(1 << 16)
         except TimeoutError:
@@ -329,6 +329,8 @@ def main() -> None:
         for _ in range(args.runs):
             lat, lost, st = assay_run(port, args.rate, args.seconds, root, env)
             note = f"{st['versions']} versions, {st['late']} late"
+            if not lat:
+                raise SystemExit(f"assay: no detection reached the client ({lost} lost; {note})")
             results["assay"].append(
                 (percentile(lat, 0.5), percentile(lat, 0.99), max(lat), lost, note)
             )

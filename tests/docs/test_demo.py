@@ -17,7 +17,7 @@ def _demo(target: Path) -> subprocess.CompletedProcess[str]:
         env=reader_env(ROOT / "src"),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,  # the whole demo, fusion and feeds included, on a loaded machine
     )
 
 
