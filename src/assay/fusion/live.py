@@ -47,7 +47,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -479,13 +478,9 @@ async def follow(
     parsed = [parse_live_source(s) for s in sources]
     if sum(1 for s in parsed if s.what == STDIN) > 1:
         raise InvalidInput("only one source can read standard input")
-    t_since = None
-    if since is not None:
-        try:
-            when = datetime.fromisoformat(since)
-        except ValueError:
-            raise InvalidInput(f"--since {since!r}: expected an ISO 8601 time") from None
-        t_since = when.timestamp() if when.tzinfo else when.astimezone().timestamp()
+    from assay.fusion.fuse import parse_since
+
+    t_since = parse_since(since)
     live = LiveFusion(
         ws,
         name,

@@ -28,21 +28,13 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
+from assay.store._repack import _alive
+
 __all__ = ["Listener", "announce"]
 
 
 def _folder(root: Path, name: str) -> Path:
     return root / "run" / "pictures" / name
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def announce(root: Path, name: str) -> int:
