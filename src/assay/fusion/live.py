@@ -591,7 +591,8 @@ async def follow(
             reread(now)
             if failure:
                 raise failure[0]
-            if inbox or mentions:
+            took = bool(inbox or mentions)
+            if took:
                 live.add(inbox, mentions)
                 inbox.clear()
                 mentions.clear()
@@ -607,6 +608,8 @@ async def follow(
                     on_version(pic, live.stats)
             if ended or idled_out:
                 break
+            if took:  # the time spent fusing what came is not time without input
+                live.last_input = time.monotonic()
             # Sleep until input, a scan falls due, or the next look at files and the workspace.
             wait = 0.01 if streams and not only_stdin else poll_s
             if live.pending:
