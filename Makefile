@@ -42,7 +42,15 @@ $(DATUMARO)/.done:
 	$(DATUMARO)/bin/pip install -q datumaro==1.13.12
 	touch $@
 
-demo: $(VENV)/.core
+# The demo's fusion and feeds: Stone Soup and motmetrics (neither pulls torch), nats-py, and
+# taky (the dev extra's pin), the CoT router the demo feeds.
+$(VENV)/.demo: pyproject.toml $(VENV)/.core
+	$(BIN)/pip install -q -e '.[fusion,feeds]' 'taky==0.10'
+	touch $@
+
+# nats-server is installed when it can be (the demo says so and goes on without it otherwise).
+demo: $(VENV)/.demo
+	-@$(MAKE) -s natsserver
 	$(BIN)/python scripts/demo.py demo
 
 lint: $(VENV)/.dev

@@ -102,6 +102,64 @@ def answer_some_tasks(ws: Path) -> None:
         workspace.close()
 
 
+def fusion_demo(ws: Path, data: Path) -> None:
+    """A simulated scenario end to end: two drones' video with KLV and their detections,
+    ingested, fused into a picture (scored against the truth), a situation report, and a short
+    feed to a local CoT router (taky) and NATS JetStream when they are on this machine."""
+    sim = data / "flood-sim"
+    run("simulate", "scenario", str(sim), "--seed", "7", cwd=ws)
+    run("ingest", "--every", "0.5", str(sim / "flight-a.ts"), "--source", "drone-a", cwd=ws)
+    run("ingest", "--every", "0.5", "--marking", "CUI/FLOOD", str(sim / "flight-b.ts"),
+        "--source", "drone-b", cwd=ws)  # fmt: skip
+    run("fuse", "flood-sim", "--from", f"predictions:{sim}/detections.jsonl",
+        "--from", f"reports:{sim}/reports.jsonl", "--truth", str(sim / "truth.csv"),
+        cwd=ws)  # fmt: skip
+    run("sitrep", "flood-sim", "--format", "md", "--out", "flood-sim-sitrep.md", cwd=ws)
+    print(f"(the situation report is in {ws / 'flood-sim-sitrep.md'})")
+    feed_demo(ws)
+
+
+def feed_demo(ws: Path) -> None:
+    """`assay feed --once` to taky and nats-server, each started for the run and stopped."""
+    import shutil
+    import subprocess
+
+    from peers import start_nats, start_taky
+
+    taky_exe = Path(sys.executable).with_name("taky")
+    nats_exe = shutil.which("nats-server") or (
+        "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+    dests = []
+    try:
+        if taky_exe.exists():
+            taky, port = start_taky(taky_exe, ws.parent / "taky")
+            procs.append(taky)
+            dests += ["--to", f"tcp://127.0.0.1:{port}?clearance=CUI/FLOOD"]
+            print(f"\n(started taky, a CoT router / TAK server, on 127.0.0.1:{port})")
+        else:
+            print("\n(taky is not installed in this environment: no CoT router for the feed)")
+        if nats_exe:
+            nats, port = start_nats(nats_exe, ws.parent / "nats")
+            procs.append(nats)
+            dests += ["--to", f"nats://127.0.0.1:{port}/assay.flood-sim?clearance=CUI/FLOOD"]
+            print(f"(started nats-server with JetStream on 127.0.0.1:{port})")
+        else:
+            print(
+                "(nats-server is not on this machine: the feed goes without NATS; install "
+                "Debian's nats-server, or run `make natsserver`, to see it)"
+            )
+        if dests:
+            run("feed", "flood-sim", "--once", *dests, cwd=ws)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        if procs:
+            print("(stopped the CoT router and NATS again)")
+
+
 def main(target: str = "demo") -> None:
     root = Path(target).resolve()
     ws = root / "workspace"
@@ -158,6 +216,7 @@ def main(target: str = "demo") -> None:
     (ws / "schema.yaml").write_text(SCHEMA)
     (ws / "traffic.yaml").write_text(TRAFFIC)
     prelabel_demo(ws)
+    fusion_demo(ws, data)
     run("audit", "verify", cwd=ws)
     print(f"\nDemo workspace ready in {ws}")
     print(next_steps(ws))
@@ -181,7 +240,9 @@ Label it in the browser (schema.yaml and traffic.yaml are there); the first line
   assay project create traffic --schema traffic.yaml --dataset flight-07
   assay serve        # then open http://127.0.0.1:8000/login as ana (password change-me)
 /label/survey labels the scenes, /video/traffic tracks vehicles on the drone flight with its
-telemetry, /map shows footprints, the flight, labels and the scene."""
+telemetry, /map shows footprints, the flight, labels and the scene.
+The fused picture of the simulated scenario is on the map at
+http://127.0.0.1:8000/map?picture=flood-sim (entities, tracks, uncertainty ellipses)."""
 
 
 if __name__ == "__main__":

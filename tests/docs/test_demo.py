@@ -17,7 +17,7 @@ def _demo(target: Path) -> subprocess.CompletedProcess[str]:
         env=reader_env(ROOT / "src"),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,  # the whole demo, fusion and feeds included, on a loaded machine
     )
 
 
@@ -31,6 +31,7 @@ def test_next_try_pastes_in_order_and_a_second_run_keeps_the_users_work(tmp_path
     first = _demo(demo)
     assert first.returncode == 0, first.stderr
     lines = _next_try(first.stdout)
+    assert "http://127.0.0.1:8000/map?picture=flood-sim" in first.stdout  # where the map is
     assert lines[0].startswith("source ") and lines[0].endswith("/bin/activate")
     assert lines[1].startswith("cd ")  # activate first, then go to the workspace
     assert lines[-1].startswith("assay serve")  # the one line that keeps running
@@ -58,3 +59,32 @@ def test_next_try_pastes_in_order_and_a_second_run_keeps_the_users_work(tmp_path
         text=True,
     )
     assert '"name": "ana"' in users.stdout, users.stderr
+
+
+def test_fusion_part_runs_a_scenario_to_taky_and_nats(tmp_path: Path) -> None:
+    """The demo's fusion steps alone, in a fresh workspace: simulate, ingest, fuse (scored
+    against the truth), sitrep, and a feed to the taky and nats-server it starts and stops."""
+    ws = tmp_path / "workspace"
+    ws.mkdir()
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import demo; from pathlib import Path; "
+        "demo.run('init', '.', cwd=Path(sys.argv[2])); "
+        "demo.fusion_demo(Path(sys.argv[2]), Path(sys.argv[3]))"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "scripts"), str(ws), str(tmp_path / "data")],
+        env=reader_env(ROOT / "src"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = res.stdout
+    assert "flood-sim@1" in out and "fused " in out and "unfused " in out
+    sitrep = (ws / "flood-sim-sitrep.md").read_text()
+    assert "CUI" in sitrep
+    assert "started taky" in out and "started nats-server" in out
+    # The feed sent the picture's entities to both (6 targets, each destination).
+    sent = next(line for line in out.splitlines() if line.startswith("flood-sim@1: sent"))
+    assert int(sent.split("sent ")[1].split(",")[0]) >= 10, sent
+    assert "stopped the CoT router and NATS again" in out

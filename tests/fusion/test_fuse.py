@@ -553,3 +553,44 @@ def test_human_label_reliability_is_the_annotators_quality_score(
         ents = fuse(ws, f"pic-{ds}", [f"labels:{ds}"]).entities
         conf[name] = max(e.confidence for e in ents)
     assert conf == {"careful": 1.0, "sloppy": 0.5}
+
+
+def test_follow_fuses_predictions_on_frames_as_the_file_grows(
+    world: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    """`fuse --follow` on the drones' frames: half the detections, then the rest appended;
+    the live picture ends with the entities (and provenance) of one `assay fuse` of it all."""
+    import asyncio
+
+    from assay.fusion.live import follow
+
+    ws, sc = world
+    # In the order the frames were taken (the file lists drone a's, then drone b's).
+    dets = sorted(
+        (sc / "detections.jsonl").read_text().splitlines(),
+        key=lambda line: float(json.loads(line)["item"].rpartition("#t=")[2]),
+    )
+    half = len(dets) // 2
+    growing = tmp_path / "dets.jsonl"
+    growing.write_text("\n".join(dets[:half]) + "\n")
+
+    async def run() -> Any:
+        async def append() -> None:
+            await asyncio.sleep(0.2)
+            with growing.open("a") as f:
+                f.write("\n".join(dets[half:]) + "\n")
+
+        later = asyncio.create_task(append())
+        stats = await follow(
+            ws, "live-frames", [f"predictions:{growing}"], params=Params(), exit_idle_s=2
+        )
+        await later
+        return stats
+
+    stats = asyncio.run(run())
+    assert stats.observations + stats.late == len(dets) and stats.versions >= 2
+    live = pictures.entities(ws, pictures.load(ws, "live-frames"))
+    batch = fuse(ws, "batch-frames", [f"predictions:{sc}/detections.jsonl"]).entities
+    if stats.late == 0:  # a loaded machine can stall the writer past a scan: then it differs
+        assert sorted(e.label for e in live) == sorted(e.label for e in batch)
+    assert all(e.provenance.items for e in live if e.detections)

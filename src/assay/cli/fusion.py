@@ -54,6 +54,35 @@ from assay.errors import require
     "(bench/README.md compares them).",
 )
 @click.option("-m", "--message", help="What this version of the picture is.")
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep running: fuse detections as they arrive (files followed as they grow, '-' for "
+    "standard input, cot://HOST:PORT listens for CoT over TCP and UDP, the workspace asked "
+    "again every --poll seconds) and save a version whenever scans close. Ctrl-C stops.",
+)
+@click.option(
+    "--poll",
+    "poll_s",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="With --follow: seconds between looks at model: and labels: sources.",
+)
+@click.option(
+    "--every",
+    "every_s",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="With --follow: at most one version this often (seconds; 0 = each time scans close).",
+)
+@click.option(
+    "--exit-idle",
+    "exit_idle_s",
+    type=click.FloatRange(min=0.1),
+    help="With --follow: stop after this many seconds without input.",
+)
 @json_option
 @pass_env
 def fuse(
@@ -66,11 +95,22 @@ def fuse(
     gate_m: float,
     associator: str,
     message: str | None,
+    follow: bool,
+    poll_s: float,
+    every_s: float,
+    exit_idle_s: float | None,
     as_json: bool,
 ) -> None:
     """Fuse detections, field reports and tracks into entities: the next version of picture
     NAME (see it with `assay picture show NAME`, `assay log NAME`, `assay diff NAME 1 2`)."""
     require("stonesoup", "fusion")
+    if follow:
+        from assay.cli.fusion_live import run_follow
+
+        if truth is not None or message is not None:
+            raise click.UsageError("--truth and --message do not go with --follow")
+        run_follow(env, name, sources, since, scan_s, gate_m, poll_s, every_s, exit_idle_s, as_json)
+        return
     from assay.fusion.fuse import fuse as run
     from assay.fusion.fuse import run_tracker
     from assay.fusion.tracker import Params

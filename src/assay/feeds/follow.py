@@ -20,6 +20,7 @@ from assay.errors import InvalidInput
 from assay.feeds.publish import Feed, PublishStats, Subscription
 from assay.feeds.sinks import open_sink
 from assay.fusion import pictures
+from assay.fusion.notify import Listener
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -98,20 +99,37 @@ async def follow(
     on_publish: Callable[[str, PublishStats], None] | None = None,
 ) -> int:
     """Publish the head of picture `name` now and after every new version; returns how many
-    versions were published. Stops after one with `once`, or when `stop` is set."""
+    versions were published. Stops after one with `once`, or when `stop` is set.
+
+    A new version is published as soon as its writer's word arrives (`assay.fusion.notify`),
+    and at the latest `interval` seconds after it was saved (a writer whose word cannot reach
+    this process)."""
     last: str | None = None
     versions = 0
     stop = stop or asyncio.Event()
-    while not stop.is_set():
-        head = pictures.load(ws, name)
-        if head.id != last:
-            stats = await feed.publish(pictures.entities(ws, head))
-            last = head.id
-            versions += 1
-            if on_publish is not None:
-                on_publish(f"{name}@{head.seq}", stats)
-        if once:
-            break
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+    async with Listener(ws.root, name) as heard:
+        while not stop.is_set():
+            head = pictures.head(ws, name)
+            if head.id != last:
+                stats = await feed.publish(pictures.entities(ws, head))
+                last = head.id
+                versions += 1
+                if on_publish is not None:
+                    on_publish(f"{name}@{head.seq}", stats)
+            if once:
+                break
+            await _word_or_stop(heard, stop, interval)
     return versions
+
+
+async def _word_or_stop(heard: Listener, stop: asyncio.Event, interval: float) -> None:
+    """Until a new version is announced, `stop` is set, or `interval` passes."""
+    word = asyncio.ensure_future(heard.wait(interval))
+    halt = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({word, halt}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (word, halt):
+            t.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(word, halt, return_exceptions=True)

@@ -39,7 +39,7 @@ from assay.fusion.tracker import Fuser, Params, Plane, TrackResult, scans
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["FuseResult", "fuse", "run_tracker", "to_entities"]
+__all__ = ["FuseResult", "fuse", "parse_since", "run_tracker", "to_entities"]
 
 CEP_TO_SIGMA = 1.1774  # CEP50 of a circular normal is 1.1774 sigma
 MAX_TRACK_POINTS = 200
@@ -213,6 +213,17 @@ def _mention_entity(ws: Workspace, m: Mention) -> Entity:
     )
 
 
+def parse_since(since: str | None) -> float | None:
+    """`--since T` as seconds since the epoch (a time without a zone is UTC)."""
+    if since is None:
+        return None
+    try:
+        when = datetime.fromisoformat(since)
+    except ValueError:
+        raise InvalidInput(f"--since {since!r}: expected an ISO 8601 time") from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
 def fuse(
     ws: Workspace,
     name: str,
@@ -232,13 +243,7 @@ def fuse(
     if not sources:
         raise InvalidInput("name at least one source with --from KIND:WHAT")
     parsed = [parse_source(s) for s in sources]
-    t_since = None
-    if since is not None:
-        try:
-            when = datetime.fromisoformat(since)
-        except ValueError:
-            raise InvalidInput(f"--since {since!r}: expected an ISO 8601 time") from None
-        t_since = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    t_since = parse_since(since)
     observations: list[Observation] = []
     mentions: list[Mention] = []
     unplaced: list[str] = []

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "diff_pictures",
     "entities",
+    "head",
     "is_picture",
     "load",
     "log",
@@ -115,7 +116,23 @@ def save(
             f"picture:{name}@{pic.seq}",
             {"id": pic.id, "entities": len(ordered), "marking": marking, "sources": list(sources)},
         )
+    from assay.fusion.notify import announce
+
+    announce(ws.root, name)  # a following `assay feed` publishes it now, not at its next look
     return pic
+
+
+def head(ws: Workspace, name: str) -> Picture:
+    """The newest version of picture `name` (one row read, however long its history).
+
+    Raises:
+        NotFound: no picture has that name.
+    """
+    with ws.db.read() as conn:
+        top = _head(conn, name)
+    if top is None:
+        raise NotFound(f"no picture named {name!r}; make one with `assay fuse {name} --from ...`")
+    return top
 
 
 def is_picture(ws: Workspace, name: str) -> bool:

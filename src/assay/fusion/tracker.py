@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidInput, require
+from assay.fusion.gating import constant_velocity, gated
 from assay.fusion.sources import Observation
 
 __all__ = [
@@ -209,17 +210,11 @@ class _LabelTracker:
         from stonesoup.hypothesiser.distance import DistanceHypothesiser
         from stonesoup.initiator.simple import MultiMeasurementInitiator
         from stonesoup.measures import Mahalanobis
-        from stonesoup.models.transition.linear import (
-            CombinedLinearGaussianTransitionModel,
-            ConstantVelocity,
-        )
         from stonesoup.predictor.kalman import KalmanPredictor
         from stonesoup.types.state import GaussianState
         from stonesoup.updater.kalman import KalmanUpdater
 
-        transition = CombinedLinearGaussianTransitionModel(
-            [ConstantVelocity(accel), ConstantVelocity(accel)]
-        )
+        transition = constant_velocity(accel)
         self.predictor = KalmanPredictor(transition)
         self.updater = KalmanUpdater(measurement_model=None)
         self.jpda = params.associator == "jpda"
@@ -241,11 +236,13 @@ class _LabelTracker:
                 )
             )
         else:
-            self.associator = GNNWith2DAssignment(
+            hypothesiser = gated(
                 DistanceHypothesiser(
                     self.predictor, self.updater, measure=Mahalanobis(), missed_distance=4
-                )
+                ),
+                accel,
             )
+            self.associator = GNNWith2DAssignment(hypothesiser)
         self.deleter = UpdateTimeDeleter(timedelta(seconds=params.lost_after_s))
         prior = GaussianState(np.zeros((4, 1)), np.diag([100.0, 25.0, 100.0, 25.0]))
         init_deleter = UpdateTimeDeleter(timedelta(seconds=params.scan_s * 2.5))
@@ -253,7 +250,12 @@ class _LabelTracker:
             prior,
             deleter=init_deleter,
             data_associator=GNNWith2DAssignment(
-                DistanceHypothesiser(self.predictor, self.updater, Mahalanobis(), missed_distance=4)
+                gated(
+                    DistanceHypothesiser(
+                        self.predictor, self.updater, Mahalanobis(), missed_distance=4
+                    ),
+                    accel,
+                )
             ),
             updater=self.updater,
             min_points=params.min_points,
