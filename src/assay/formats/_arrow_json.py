@@ -1,0 +1,65 @@
+"""JSON text built from Arrow columns in bulk: no Python object per row.
+
+A million-row export spends most of its time making one Python object per value and encoding
+it again; these helpers encode a whole column with Arrow's string kernels instead. Strings are
+quoted as they are unless they hold a quote, a backslash or a control character (then
+`json.dumps` encodes those few, as the rest of assay writes JSON: UTF-8, no ASCII escapes).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_NEEDS_ESCAPE = '["\\\\\\x00-\\x1f]'
+
+
+def strings(arr: Any) -> Any:
+    """Each string as a JSON string (null as ``null``)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.string())
+    quoted = pc.binary_join_element_wise('"', arr, '"', "")
+    bad = pc.fill_null(pc.match_substring_regex(arr, _NEEDS_ESCAPE), False)
+    if pc.any(bad).as_py():
+        fixed = [json.dumps(s, ensure_ascii=False) for s in arr.filter(bad).to_pylist()]
+        quoted = pc.replace_with_mask(quoted, bad, pa.array(fixed, pa.string()))
+    return pc.fill_null(quoted, "null")
+
+
+def integers(arr: Any) -> Any:
+    """Each integer as JSON (null as ``null``)."""
+    return pc.fill_null(pc.cast(arr, pa.string()), "null")
+
+
+def string_lists(arr: Any) -> Any:
+    """Each list of strings as a JSON array (null as ``[]``)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    values = strings(arr.values)
+    lists = pa.ListArray.from_arrays(arr.offsets, values, mask=arr.is_null())
+    joined = pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+    return pc.fill_null(joined, "[]")
+
+
+def objects(parts: list[tuple[str, Any]]) -> Any:
+    """One JSON object per row: `parts` are (key, column of JSON texts), in order."""
+    pieces: list[Any] = []
+    for k, (key, col) in enumerate(parts):
+        pieces += [("{" if k == 0 else ",") + json.dumps(key) + ":", col]
+    pieces.append("}")
+    return pc.binary_join_element_wise(*pieces, "")
+
+
+def lines(texts: Any) -> bytes:
+    """The texts as UTF-8 lines, each ending in a newline."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if not len(texts):
+        return b""
+    one = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
+    joined = pc.binary_join(one, "\n")[0]
+    return joined.as_buffer().to_pybytes() + b"\n"
