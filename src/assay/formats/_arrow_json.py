@@ -63,3 +63,54 @@ def lines(texts: Any) -> bytes:
     one = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
     joined = pc.binary_join(one, "\n")[0]
     return joined.as_buffer().to_pybytes() + b"\n"
+
+
+# A stored region (`assay.domain.labels.Region`) as Arrow's JSON reader reads it. `attributes`
+# must be empty (`{}` or absent): a region with attributes fails the read, and the caller takes
+# its row path for those rows.
+REGION = pa.struct(
+    [
+        ("id", pa.string()),
+        ("kind", pa.string()),
+        ("control", pa.string()),
+        ("label", pa.string()),
+        ("box", pa.list_(pa.float64())),
+        ("points", pa.list_(pa.list_(pa.float64()))),
+        ("span", pa.list_(pa.int64())),
+        ("text", pa.string()),
+        ("value", pa.float64()),
+        ("ranking", pa.list_(pa.string())),
+        ("attributes", pa.struct([])),
+        ("score", pa.float64()),
+        ("author", pa.string()),
+    ]
+)
+_PAYLOADS = pa.schema([("r", pa.list_(REGION))])
+
+
+def regions(labels: Any) -> Any:
+    """Stored label payloads (JSON texts, one list of regions per row) as a list array of
+    `REGION` structs, parsed by Arrow's JSON reader on every core; None when a region holds
+    attributes or a field this schema does not know."""
+    import pyarrow.json as pj
+
+    if isinstance(labels, pa.ChunkedArray):
+        labels = labels.combine_chunks()
+    if not len(labels):
+        return pa.array([], pa.list_(REGION))
+    labels = pc.fill_null(labels, "[]")
+    longest = pc.max(pc.binary_length(labels)).as_py() or 0
+    data = lines(pc.binary_join_element_wise('{"r":', labels, "}", ""))
+    try:
+        table = pj.read_json(
+            pa.BufferReader(data),
+            read_options=pj.ReadOptions(block_size=max(1 << 22, 2 * (longest + 8))),
+            parse_options=pj.ParseOptions(
+                explicit_schema=_PAYLOADS, unexpected_field_behavior="error"
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None
+    if table.num_rows != len(labels):
+        return None
+    return table["r"].combine_chunks()
