@@ -54,15 +54,19 @@ def objects(parts: list[tuple[str, Any]]) -> Any:
     return pc.binary_join_element_wise(*pieces, "")
 
 
-def lines(texts: Any) -> bytes:
-    """The texts as UTF-8 lines, each ending in a newline."""
+def joined(texts: Any, sep: str) -> bytes:
+    """The texts joined by `sep`, as UTF-8."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if not len(texts):
         return b""
     one = pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts)
-    joined = pc.binary_join(one, "\n")[0]
-    return joined.as_buffer().to_pybytes() + b"\n"
+    return bytes(pc.binary_join(one, sep)[0].as_buffer())
+
+
+def lines(texts: Any) -> bytes:
+    """The texts as UTF-8 lines, each ending in a newline."""
+    return joined(texts, "\n") + b"\n" if len(texts) else b""
 
 
 # A stored region (`assay.domain.labels.Region`) as Arrow's JSON reader reads it. `attributes`
@@ -114,3 +118,11 @@ def regions(labels: Any) -> Any:
     if table.num_rows != len(labels):
         return None
     return table["r"].combine_chunks()
+
+
+def floats(arr: Any) -> Any:
+    """Each float as JSON: the shortest text that reads back the same value, as Python's
+    `repr` (``24.0``, ``0.30000000000000004``; a few very small or large values take another
+    of the equal forms, ``0.00001`` for ``1e-05``)."""
+    text = pc.cast(arr, pa.string())
+    return pc.replace_substring_regex(text, "^(-?[0-9]+)$", "\\1.0")
