@@ -252,7 +252,7 @@ class Positional:
             return t.select(columns), pos
         mentioned, live = _resolve_layers(self._layers, None)
         keep = pc.invert(pc.is_in(t["item_id"], value_set=mentioned))
-        t, pos = t.filter(keep), pos.filter(keep)
+        t, pos = t.filter(keep), pa.chunked_array([pos]).filter(keep).combine_chunks()
         if live is not None:
             self._live = live.cast(SCHEMA)
             base = self._starts[-1]
