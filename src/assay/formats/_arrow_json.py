@@ -92,16 +92,13 @@ REGION = pa.struct(
 _PAYLOADS = pa.schema([("r", pa.list_(REGION))])
 
 
-def regions(labels: Any) -> Any:
-    """Stored label payloads (JSON texts, one list of regions per row) as a list array of
-    `REGION` structs, parsed by Arrow's JSON reader on every core; None when a region holds
-    attributes or a field this schema does not know."""
+def _read_payloads(labels: Any, schema: Any, unexpected: str) -> Any:
+    """Label payloads (JSON texts) read as rows of `schema`'s one column ``r``; None when they
+    do not read as such."""
     import pyarrow.json as pj
 
     if isinstance(labels, pa.ChunkedArray):
         labels = labels.combine_chunks()
-    if not len(labels):
-        return pa.array([], pa.list_(REGION))
     labels = pc.fill_null(labels, "[]")
     longest = pc.max(pc.binary_length(labels)).as_py() or 0
     data = lines(pc.binary_join_element_wise('{"r":', labels, "}", ""))
@@ -110,7 +107,7 @@ def regions(labels: Any) -> Any:
             pa.BufferReader(data),
             read_options=pj.ReadOptions(block_size=max(1 << 22, 2 * (longest + 8))),
             parse_options=pj.ParseOptions(
-                explicit_schema=_PAYLOADS, unexpected_field_behavior="error"
+                explicit_schema=schema, unexpected_field_behavior=unexpected
             ),
         )
     except pa.ArrowInvalid:
@@ -118,6 +115,32 @@ def regions(labels: Any) -> Any:
     if table.num_rows != len(labels):
         return None
     return table["r"].combine_chunks()
+
+
+_KIND_LABEL = pa.schema(
+    [("r", pa.list_(pa.struct([("kind", pa.string()), ("label", pa.string())])))]
+)
+
+
+def kinds_and_labels(labels: Any) -> tuple[Any, Any] | None:
+    """The kind and label of every region of the payloads (JSON texts), in order; None when
+    they do not read as regions."""
+    if not len(labels):
+        return pa.array([], pa.string()), pa.array([], pa.string())
+    parsed = _read_payloads(labels, _KIND_LABEL, "ignore")
+    if parsed is None:
+        return None
+    regions = parsed.flatten()
+    return pc.struct_field(regions, "kind"), pc.struct_field(regions, "label")
+
+
+def regions(labels: Any) -> Any:
+    """Stored label payloads (JSON texts, one list of regions per row) as a list array of
+    `REGION` structs, parsed by Arrow's JSON reader on every core; None when a region holds
+    attributes or a field this schema does not know."""
+    if not len(labels):
+        return pa.array([], pa.list_(REGION))
+    return _read_payloads(labels, _PAYLOADS, "error")
 
 
 def floats(arr: Any) -> Any:

@@ -352,7 +352,7 @@ def _batch_text(
     xywh = pc.list_flatten(boxes).to_numpy(zero_copy_only=False).reshape(-1, 4)
     x, y, w, h = (xywh[:, c] for c in range(4))
     sx, sy, sw, sh = (aj.floats(pa.array(c)) for c in (x, y, w, h))
-    x2, y2, area = aj.floats(pa.array(x + w)), aj.floats(pa.array(y + h)), aj.floats(pa.array(w * h))
+    x2, y2, area = (aj.floats(pa.array(c)) for c in (x + w, y + h, w * h))
     anns = pc.binary_join_element_wise(
         '{"id":', aj.integers(ann_ids), ',"image_id":', aj.integers(of_image),
         ',"category_id":', aj.integers(cat_ids), ',"bbox":[', sx, ",", sy, ",", sw, ",", sh,

@@ -295,12 +295,10 @@ def _reader(blobs: BlobStore, sha: str) -> Callable[[], bytes]:
 
 _INDEX_COLUMNS = ["item_id", "media_type", "marking"]
 _WIDE_COLUMNS = ["labels", "annotation_ids", "authors"]  # read a chunk of rows at a time
-_LABEL_SCAN = 32_768  # labels parsed at a time when looking for the classes in use
+_LABEL_SCAN = 65_536  # labels parsed at a time when looking for the classes in use
 
 
-def _label_source(
-    ws: Workspace, rev: Revision
-) -> tuple[Any, Any, Callable[[Any, list[str]], Any]]:
+def _label_source(ws: Workspace, rev: Revision) -> tuple[Any, Any, Callable[[Any, list[str]], Any]]:
     """(the index columns of every row, the position of each, a reader of the rows at some
     positions): a commit's manifest is read a row group at a time (`_manifest.Positional`),
     the working state is read whole."""
@@ -338,9 +336,17 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
         by_id = pc.sort_indices(t["item_id"])  # a layered manifest appends changed rows
         t, where = t.take(by_id), where[by_id.to_numpy()]
     ids = t["item_id"].to_pylist()
+    number_list: list[int] | None = None
     with ws.db.read() as conn:
-        names, widths, heights, metas, now_marks = _rows.item_columns(conn, ids)
-        numbers = _ids.numbers_of(conn, rev.dataset_id, ids)
+        found = _rows.numbered_item_columns(conn, rev.dataset_id, ids)
+        if found is not None:
+            names, widths, heights, metas, now_marks, number_list = found
+        else:
+            names, widths, heights, metas, now_marks = _rows.item_columns(conn, ids)
+            numbers = _ids.numbers_of(conn, rev.dataset_id, ids)
+            if numbers is not None:
+                number_list = [numbers[i] for i in ids]
+            del numbers
         label_map = _ids.load_label_map(conn, rev.dataset_id)
         ds_meta = _ids.load_meta(conn, rev.dataset_id)
         declared = conn.execute(
@@ -360,13 +366,15 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     used = _labels_in_use(where, take)
     marking = ws.scheme.highest_text([*set(markings), declared or ws.scheme.render(Marking())])
     full_map = label_map.extend(sorted(used) if not label_map else used)
-    if numbers is None or full_map != label_map:
+    if number_list is None or full_map != label_map:
         with ws.db.begin() as conn:
             numbers = _ids.assign_numbers(conn, rev.dataset_id, ids)
+            number_list = [numbers[i] for i in ids]
+            del numbers
             stored = _ids.load_label_map(conn, rev.dataset_id)
             _ids.save_label_map(conn, rev.dataset_id, stored.extend(full_map.names()), stored)
             full_map = _ids.load_label_map(conn, rev.dataset_id)
-    by_number = np.fromiter((numbers[i] for i in ids), np.int64, len(ids))
+    by_number = np.array(number_list, np.int64)
     order = np.argsort(by_number, kind="stable")
     columns = RowColumns(
         item_ids=[ids[k] for k in order],
@@ -379,7 +387,7 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     )
     metas = [metas[k] for k in order]
     where = where[order]  # manifest position of each row, in export order
-    del ids, names, widths, heights, markings, numbers, by_number, order, t
+    del ids, names, widths, heights, markings, number_list, by_number, order, t
     blobs = ws.blobs
 
     def wide(positions: Sequence[int]) -> Any:
@@ -474,7 +482,10 @@ def _labels_in_use(where: Any, take: Callable[[Any, list[str]], Any]) -> dict[st
     in chunks (two fields of each region only) and not kept."""
     used: dict[str, set[str]] = {}
     for start in range(0, len(where), _LABEL_SCAN):
-        chunk = take(where[start : start + _LABEL_SCAN], ["labels"])["labels"].to_pylist()
+        texts = take(where[start : start + _LABEL_SCAN], ["labels"])["labels"]
+        if _arrow_labels(texts, used):
+            continue
+        chunk = texts.to_pylist()
         for payload in _LABELS_DECODER.decode("[" + ",".join(chunk) + "]"):
             for r in payload:
                 label, kind = r.label, r.kind
@@ -485,6 +496,34 @@ def _labels_in_use(where: Any, take: Callable[[Any, list[str]], Any]) -> dict[st
                     else:
                         kinds.add(kind)
     return used
+
+
+def _arrow_labels(texts: Any, used: dict[str, set[str]]) -> bool:
+    """`_labels_in_use` of one chunk of payloads read by Arrow (on every core); False when
+    they do not read so."""
+    import pyarrow.compute as pc
+
+    from assay.formats._arrow_json import kinds_and_labels
+
+    got = kinds_and_labels(texts)
+    if got is None:
+        return False
+    kinds, labels = got
+    keep = pc.and_(pc.is_in(kinds, value_set=_strings(CLASS_KINDS)), pc.is_valid(labels))
+    kinds, labels = kinds.filter(keep), labels.filter(keep)
+    for label in pc.unique(labels).to_pylist():  # in order of first use
+        used.setdefault(label, set())
+    pairs = pc.unique(pc.binary_join_element_wise(labels, kinds, "\x00"))
+    for pair in pairs.to_pylist():
+        label, _, kind = pair.rpartition("\x00")
+        used[label].add(kind)
+    return True
+
+
+def _strings(values: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(list(values), pa.string())
 
 
 def _attach_annotations(ws: Workspace, rows: list[ExportRow]) -> None:
