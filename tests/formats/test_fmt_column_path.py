@@ -37,8 +37,9 @@ def _coco(folder: Path, shift: float) -> Path:
         images.append(img)
         if k % 5 == 4:
             continue  # no labels
+        box = [1.5 + shift, 2.0, 10.25, 8.0]
         anns.append({"id": len(anns) + 1, "image_id": iid, "category_id": 1 + k % 3,
-                     "bbox": [1.5 + shift, 2.0, 10.25, 8.0], "area": 82.0, "iscrowd": 0})  # fmt: skip
+                     "bbox": box, "area": 82.0, "iscrowd": 0})  # fmt: skip
         if k == 14:  # a polygon: its batch takes the row path
             anns.append({"id": len(anns) + 1, "image_id": iid, "category_id": 2,
                          "bbox": [4.0, 4.0, 6.0, 6.0], "area": 18.0, "iscrowd": 0,

@@ -51,22 +51,9 @@ _COLUMNS = ("id", "name", "file", "media_type", "width", "height", "marking", "m
 def _schema(meta: dict[bytes, bytes], embed: bool) -> Any:
     import pyarrow as pa
 
+    # The stored region's fields (`_arrow_json.REGION`), attributes as JSON text.
     region = pa.struct(
-        [
-            ("id", pa.string()),
-            ("kind", pa.string()),
-            ("control", pa.string()),
-            ("label", pa.string()),
-            ("box", pa.list_(pa.float64())),
-            ("points", pa.list_(pa.list_(pa.float64()))),
-            ("span", pa.list_(pa.int64())),
-            ("text", pa.string()),
-            ("value", pa.float64()),
-            ("ranking", pa.list_(pa.string())),
-            ("attributes", pa.string()),
-            ("score", pa.float64()),
-            ("author", pa.string()),
-        ]
+        [pa.field("attributes", pa.string()) if f.name == "attributes" else f for f in aj.REGION]
     )
     fields = [
         ("id", pa.string()),
