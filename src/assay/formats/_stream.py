@@ -8,18 +8,60 @@ time as a writer iterates; nothing it builds is kept. Writers that need a column
 building rows.
 
 A list of rows wraps as a `RowStream` too (`RowStream.of`), so writers see one interface.
+
+Writers that can work on columns ask for `batches`: bigger chunks, each with the rows as one
+Arrow table (label and metadata texts as stored, not parsed) when the source can give it, and
+the full rows built only when the writer asks for them (a chunk its column path cannot write).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     from assay.formats._model import ExportRow
 
 CHUNK = 4096  # rows built at a time: big enough to batch JSON parsing and database reads
+BATCH_CHUNKS = 16  # a batch (`RowStream.batches`) is this many chunks: columns work in bulk
+
+# The columns of a batch's table, in this order. `metadata` and `labels` are JSON texts as
+# stored (canonical: sorted keys); `width`/`height` null when unknown.
+BATCH_COLUMNS = (
+    "item_id",
+    "name",
+    "media_type",
+    "width",
+    "height",
+    "number",
+    "marking",
+    "metadata",
+    "labels",
+    "authors",
+    "annotation_ids",
+)
+
+
+class Batch:
+    """Rows of a stream as a table (`table`, None when the source has none) and, on demand,
+    as full rows (`rows()`)."""
+
+    def __init__(
+        self,
+        positions: Sequence[int],
+        build: Callable[[Sequence[int]], list[ExportRow]],
+        table: Callable[[Sequence[int]], Any] | None,
+    ) -> None:
+        self.positions = positions
+        self._build = build
+        self.table = table(positions) if table is not None else None
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def rows(self) -> list[ExportRow]:
+        return self._build(self.positions)
 
 
 @dataclass(frozen=True)
@@ -60,9 +102,11 @@ class RowStream(Sequence["ExportRow"]):
         build: Callable[[Sequence[int]], list[ExportRow]],
         labels: dict[str, set[str]] | None = None,
         positions: Sequence[int] | None = None,
+        table: Callable[[Sequence[int]], Any] | None = None,
     ) -> None:
         self._all = columns
         self._build = build
+        self._table = table
         self.labels = labels
         self._positions: Sequence[int] = (
             positions if positions is not None else range(len(columns.item_ids))
@@ -110,7 +154,13 @@ class RowStream(Sequence["ExportRow"]):
         for start in range(0, len(self._positions), size):
             yield self._build(self._positions[start : start + size])
 
+    def batches(self, size: int | None = None) -> Iterator[Batch]:
+        """The rows `size` (default `BATCH_CHUNKS` chunks) at a time, as `Batch`es."""
+        size = size or CHUNK * BATCH_CHUNKS
+        for start in range(0, len(self._positions), size):
+            yield Batch(self._positions[start : start + size], self._build, self._table)
+
     def select(self, which: Sequence[int]) -> RowStream:
         """The rows at positions `which` of this stream (in that order)."""
         positions = [self._positions[k] for k in which]
-        return RowStream(self._all, self._build, self.labels, positions)
+        return RowStream(self._all, self._build, self.labels, positions, self._table)

@@ -22,6 +22,7 @@ import json
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import msgspec
 from assay.domain.labelmap import LabelClass, LabelMap
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
+from assay.formats import _arrow_json as aj
 from assay.formats import _coco_fast, _coco_objects, _media
 from assay.formats import _validate as v
 from assay.formats._export import (
@@ -46,6 +48,7 @@ from assay.formats._export import (
 )
 from assay.formats._model import (
     ExportBundle,
+    ExportRow,
     ImportBundle,
     ImportedAnnotation,
     ImportedMedia,
@@ -220,48 +223,143 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     ann_path = out_dir / ANNOTATION_FILE
     with (
         atomic_text_file(ann_path) as fh,
-        tempfile.TemporaryFile("w+", encoding="utf-8", dir=out_dir) as side,
+        tempfile.TemporaryFile("w+b", dir=out_dir) as side,
     ):
         fh.write(f'{{"info":{_dumps(info)},"licenses":{_dumps(licenses)},"images":[')
+        fh.flush()
         k = 0
         any_ann = False
-        for chunk in rows.chunks():
-            images: list[dict[str, Any]] = []
-            anns: list[str] = []
-            for row in chunk:
-                image_id = row.number or k + 1
-                img: dict[str, Any] = {
-                    "id": image_id,
-                    "file_name": names[k],
-                    "width": row.width,
-                    "height": row.height,
-                }
-                meta = row.metadata
-                for key in _IMAGE_KEYS:
-                    if key in meta:
-                        img[key] = meta[key]
-                rest = {key: val for key, val in meta.items() if key not in _IMAGE_KEYS}
-                if rest:
-                    img["metadata"] = rest
-                images.append(img)
-                anns += _coco_objects.to_annotations(row.regions, image_id, category, next_id, drop)
-                k += 1
+        meta_parts: dict[str, str] = {}
+        for batch in rows.batches():
+            ids = names[k : k + len(batch)]
+            got = None
+            if batch.table is not None:
+                got = _batch_text(batch.table, ids, k, category, counter, meta_parts)
+            if got is None:
+                got = _rows_text(batch.rows(), ids, k, category, next_id, drop)
+            images, anns = got
             if images:
-                # msgspec: the values json.dumps writes (UTF-8, shortest round-trip floats), faster
-                text = msgspec.json.encode(images).decode()[1:-1]
-                fh.write(("," if k > len(images) else "") + text)
+                fh.buffer.write((b"," if k else b"") + images)
             if anns:
-                side.write(("," if any_ann else "") + ",".join(anns))
+                side.write((b"," if any_ann else b"") + anns)
                 any_ann = True
-        fh.write('],"annotations":[')
+            k += len(batch)
+        fh.buffer.write(b'],"annotations":[')
         side.seek(0)
-        shutil.copyfileobj(side, fh, 1 << 20)
+        shutil.copyfileobj(side, fh.buffer, 1 << 20)
         fh.write(f'],"categories":{_dumps(categories)}}}')
     warn_dropped("COCO", dropped, bundle)
     written = [ann_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
         written += copy_media(bundle, rows, out_dir / "images", names)
     return written
+
+
+def _image_extra(meta: dict[str, Any]) -> dict[str, Any]:
+    """The keys an image entry holds besides id, file name and size: COCO's own image keys at
+    top level, the rest of the item's metadata under ``metadata``."""
+    img = {key: meta[key] for key in _IMAGE_KEYS if key in meta}
+    rest = {key: val for key, val in meta.items() if key not in _IMAGE_KEYS}
+    if rest:
+        img["metadata"] = rest
+    return img
+
+
+def _rows_text(
+    rows: list[ExportRow],
+    names: list[str],
+    k: int,
+    category: Callable[[str], int],
+    next_id: Callable[[], int],
+    drop: Callable[[Region], None],
+) -> tuple[bytes, bytes]:
+    """(image entries, annotations) of `rows`, the `k`th row of the export first, as JSON
+    texts joined by commas."""
+    images: list[dict[str, Any]] = []
+    anns: list[str] = []
+    for j, row in enumerate(rows):
+        image_id = row.number or k + j + 1
+        img = {"id": image_id, "file_name": names[j], "width": row.width, "height": row.height}
+        images.append({**img, **_image_extra(row.metadata)})
+        anns += _coco_objects.to_annotations(row.regions, image_id, category, next_id, drop)
+    # msgspec: the values json.dumps writes (UTF-8, shortest round-trip floats), faster
+    return msgspec.json.encode(images)[1:-1], ",".join(anns).encode()
+
+
+def _batch_text(
+    t: Any,
+    names: list[str],
+    k: int,
+    category: Callable[[str], int],
+    counter: list[int],
+    meta_parts: dict[str, str],
+) -> tuple[bytes, bytes] | None:
+    """`_rows_text` of a batch from its columns (`RowStream.batches`), with no Python object
+    per row: for batches whose regions are all plain boxes (no attributes, no score); None for
+    any other."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parsed = aj.regions(t["labels"])
+    if parsed is None:
+        return None
+    regions = parsed.flatten()
+    n_regions = len(regions)
+    boxes = pc.struct_field(regions, "box")
+    if n_regions:
+        kinds = pc.struct_field(regions, "kind")
+        plain = pc.and_(pc.equal(kinds, "box"), pc.equal(pc.list_value_length(boxes), 4))
+        scored = pc.struct_field(regions, "score").null_count != n_regions
+        if scored or not pc.all(pc.fill_null(plain, False)).as_py():
+            return None
+    n = t.num_rows
+    numbers = t["number"].combine_chunks()
+    image_ids = pc.if_else(
+        pc.equal(numbers, 0), pa.array(np.arange(k + 1, k + n + 1, dtype=np.int64)), numbers
+    )
+    metas = t["metadata"].combine_chunks().dictionary_encode()
+    parts = []
+    for text in metas.dictionary.to_pylist():
+        if text not in meta_parts:
+            extra = msgspec.json.encode(_image_extra(msgspec.json.decode(text))).decode()
+            meta_parts[text] = "," + extra[1:-1] if len(extra) > 2 else ""
+        parts.append(meta_parts[text])
+    extras = pa.array(parts, pa.string()).take(metas.indices)
+    images = pc.binary_join_element_wise(
+        '{"id":',
+        aj.integers(image_ids),
+        ',"file_name":',
+        aj.strings(pa.array(names, pa.string())),
+        ',"width":',
+        aj.integers(t["width"]),
+        ',"height":',
+        aj.integers(t["height"]),
+        extras,
+        "}",
+        "",
+    )
+    image_text = aj.joined(images, ",")
+    if not n_regions:
+        return image_text, b""
+    labels = pc.fill_null(pc.struct_field(regions, "label"), "")
+    seen = pc.unique(labels)  # in order of first use, as the row path meets them
+    cats = pa.array([category(s) for s in seen.to_pylist()], pa.int64())
+    cat_ids = cats.take(pc.index_in(labels, value_set=seen))
+    ann_ids = pa.array(np.arange(counter[0] + 1, counter[0] + n_regions + 1, dtype=np.int64))
+    counter[0] += n_regions
+    of_image = image_ids.take(pc.list_parent_indices(parsed))
+    xywh = pc.list_flatten(boxes).to_numpy(zero_copy_only=False).reshape(-1, 4)
+    x, y, w, h = (xywh[:, c] for c in range(4))
+    sx, sy, sw, sh = (aj.floats(pa.array(c)) for c in (x, y, w, h))
+    x2, y2, area = (aj.floats(pa.array(c)) for c in (x + w, y + h, w * h))
+    anns = pc.binary_join_element_wise(
+        '{"id":', aj.integers(ann_ids), ',"image_id":', aj.integers(of_image),
+        ',"category_id":', aj.integers(cat_ids), ',"bbox":[', sx, ",", sy, ",", sw, ",", sh,
+        '],"area":', area, ',"segmentation":[[', sx, ",", sy, ",", x2, ",", sy, ",", x2, ",",
+        y2, ",", sx, ",", y2, ']],"iscrowd":0}', "",
+    )  # fmt: skip
+    return image_text, aj.joined(anns, ",")
 
 
 def _dumps(obj: Any) -> str:

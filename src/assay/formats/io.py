@@ -293,8 +293,29 @@ def _reader(blobs: BlobStore, sha: str) -> Callable[[], bytes]:
     return lambda: blobs.get_bytes(sha)
 
 
-_EXPORT_COLUMNS = ["item_id", "media_type", "labels", "annotation_ids", "authors", "marking"]
-_LABEL_SCAN = 20_000  # labels parsed at a time when looking for the classes in use
+_INDEX_COLUMNS = ["item_id", "media_type", "marking"]
+_WIDE_COLUMNS = ["labels", "annotation_ids", "authors"]  # read a chunk of rows at a time
+_LABEL_SCAN = 65_536  # labels parsed at a time when looking for the classes in use
+
+
+def _label_source(ws: Workspace, rev: Revision) -> tuple[Any, Any, Callable[[Any, list[str]], Any]]:
+    """(the index columns of every row, the position of each, a reader of the rows at some
+    positions): a commit's manifest is read a row group at a time (`_manifest.Positional`),
+    the working state is read whole."""
+    import numpy as np
+    import pyarrow as pa
+
+    if rev.commit is not None:
+        source = _manifest.Positional(ws.blobs, rev.commit.manifest)
+        t, pos = source.index(_INDEX_COLUMNS)
+        return t, pos.to_numpy(), source.take
+    with ws.db.read() as conn:
+        whole = _rows.working_rows(conn, rev.dataset_id).select(_INDEX_COLUMNS + _WIDE_COLUMNS)
+
+    def take(positions: Any, columns: list[str]) -> Any:
+        return whole.select(columns).take(pa.array(positions, pa.int64()))
+
+    return whole.select(_INDEX_COLUMNS), np.arange(whole.num_rows, dtype=np.int64), take
 
 
 def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False) -> ExportBundle:
@@ -303,22 +324,29 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     Rows come in image-number order. Items without a number yet get one here (in item id order,
     as exports numbered them before numbers were stored), and a dataset without a stored label
     map gets one (its labels sorted by name, as before), so every later export agrees. Memory
-    stays a few compact columns per item (`assay.formats._stream`), whatever the dataset's size.
+    stays a few compact columns per item (`assay.formats._stream`), whatever the dataset's size:
+    label texts are read from the manifest a row group at a time, as the rows are written.
     """
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if rev.commit is not None:
-        t = _manifest.read(ws.blobs, rev.commit.manifest, _EXPORT_COLUMNS)
-    else:
-        with ws.db.read() as conn:
-            t = _rows.working_rows(conn, rev.dataset_id).select(_EXPORT_COLUMNS)
+    t, where, take = _label_source(ws, rev)
     if len(t) > 1 and not pc.all(pc.less(t["item_id"][:-1], t["item_id"][1:])).as_py():
-        t = t.sort_by("item_id")  # a layered manifest appends its changed rows at the end
+        by_id = pc.sort_indices(t["item_id"])  # a layered manifest appends changed rows
+        t, where = t.take(by_id), where[by_id.to_numpy()]
     ids = t["item_id"].to_pylist()
+    number_list: list[int] | None = None
     with ws.db.read() as conn:
-        names, widths, heights, metas, now_marks = _rows.item_columns(conn, ids)
-        numbers = _ids.numbers_of(conn, rev.dataset_id, ids)
+        found = _rows.numbered_item_columns(conn, rev.dataset_id, ids)
+        if found is not None:
+            names, widths, heights, metas, now_marks, number_list = found
+        else:
+            names, widths, heights, metas, now_marks = _rows.item_columns(conn, ids)
+            numbers = _ids.numbers_of(conn, rev.dataset_id, ids)
+            if numbers is not None:
+                number_list = [numbers[i] for i in ids]
+            del numbers
         label_map = _ids.load_label_map(conn, rev.dataset_id)
         ds_meta = _ids.load_meta(conn, rev.dataset_id)
         declared = conn.execute(
@@ -335,40 +363,44 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
         markings.append(shared.setdefault(recorded, recorded) if same else higher[recorded, now])
     del now_marks
     names = _unique_names(names, ids)
-    used = _labels_in_use(t["labels"])
+    used = _labels_in_use(where, take)
     marking = ws.scheme.highest_text([*set(markings), declared or ws.scheme.render(Marking())])
     full_map = label_map.extend(sorted(used) if not label_map else used)
-    if numbers is None or full_map != label_map:
+    if number_list is None or full_map != label_map:
         with ws.db.begin() as conn:
             numbers = _ids.assign_numbers(conn, rev.dataset_id, ids)
+            number_list = [numbers[i] for i in ids]
+            del numbers
             stored = _ids.load_label_map(conn, rev.dataset_id)
             _ids.save_label_map(conn, rev.dataset_id, stored.extend(full_map.names()), stored)
             full_map = _ids.load_label_map(conn, rev.dataset_id)
-    by_number = [numbers[i] for i in ids]
-    order = sorted(range(len(ids)), key=by_number.__getitem__)
+    by_number = np.array(number_list, np.int64)
+    order = np.argsort(by_number, kind="stable")
     columns = RowColumns(
         item_ids=[ids[k] for k in order],
         names=[names[k] for k in order],
-        media_types=_shared(t["media_type"].take(pa.array(order, pa.int64())).to_pylist()),
+        media_types=_shared(t["media_type"].take(pa.array(order)).to_pylist()),
         widths=[widths[k] for k in order],
         heights=[heights[k] for k in order],
-        numbers=[by_number[k] for k in order],
+        numbers=by_number[order].tolist(),
         markings=[markings[k] for k in order],
     )
-    del ids, names, widths, heights, markings, numbers, by_number
+    metas = [metas[k] for k in order]
+    where = where[order]  # manifest position of each row, in export order
+    del ids, names, widths, heights, markings, number_list, by_number, order, t
     blobs = ws.blobs
-    table = t.select(["labels", "annotation_ids", "authors"])
-    del t
+
+    def wide(positions: Sequence[int]) -> Any:
+        return take(where[np.asarray(positions, dtype=np.int64)], _WIDE_COLUMNS)
 
     def build(positions: Sequence[int]) -> list[ExportRow]:
         """The full rows at `positions` of the export order, labels parsed."""
-        if not positions:
+        if not len(positions):
             return []
-        picked = [order[p] for p in positions]
-        sub = table.take(pa.array(picked, pa.int64()))
+        sub = wide(positions)
         # One parse per chunk: the per-call overhead of json.loads dominates small documents.
         parsed = _decode("[" + ",".join(sub["labels"].to_pylist()) + "]")
-        meta = _decode("[" + ",".join(metas[k] for k in picked) + "]")
+        meta = _decode("[" + ",".join(metas[p] for p in positions) + "]")
         authors = sub["authors"].to_pylist()
         ann_ids = sub["annotation_ids"].to_pylist()
         c = columns
@@ -393,8 +425,29 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
             _attach_annotations(ws, rows)
         return rows
 
+    def table(positions: Sequence[int]) -> Any:
+        """The rows at `positions` as one Arrow table (`RowStream.BATCH_COLUMNS`), the label
+        and metadata texts as stored: for writers that work on columns."""
+        c = columns
+        sub = wide(positions)
+        return pa.table(
+            {
+                "item_id": pa.array([c.item_ids[p] for p in positions], pa.string()),
+                "name": pa.array([c.names[p] for p in positions], pa.string()),
+                "media_type": pa.array([c.media_types[p] for p in positions], pa.string()),
+                "width": pa.array([c.widths[p] for p in positions], pa.int64()),
+                "height": pa.array([c.heights[p] for p in positions], pa.int64()),
+                "number": pa.array([c.numbers[p] for p in positions], pa.int64()),
+                "marking": pa.array([c.markings[p] for p in positions], pa.string()),
+                "metadata": pa.array([metas[p] for p in positions], pa.string()),
+                "labels": sub["labels"],
+                "authors": sub["authors"],
+                "annotation_ids": sub["annotation_ids"],
+            }
+        )
+
     return ExportBundle(
-        rows=RowStream(columns, build, used),
+        rows=RowStream(columns, build, used, table=None if all_annotations else table),
         label_names=full_map.names(),
         dataset=rev.dataset,
         revision=rev.commit.id if rev.commit else None,
@@ -423,13 +476,16 @@ _decode = msgspec.json.decode  # untyped: dicts and lists, as json.loads gives, 
 _LABELS_DECODER = msgspec.json.Decoder(list[list[_LabelKind]])
 
 
-def _labels_in_use(labels: Any) -> dict[str, set[str]]:
-    """Each label of a class-bearing region (box, polygon, point, span) in stored payloads, with
-    the kinds it is used on, in first-seen order; decoded in chunks (two fields of each region
-    only) and not kept."""
+def _labels_in_use(where: Any, take: Callable[[Any, list[str]], Any]) -> dict[str, set[str]]:
+    """Each label of a class-bearing region (box, polygon, point, span) in the stored payloads
+    at manifest positions `where`, with the kinds it is used on, in first-seen order; decoded
+    in chunks (two fields of each region only) and not kept."""
     used: dict[str, set[str]] = {}
-    for start in range(0, len(labels), _LABEL_SCAN):
-        chunk = labels.slice(start, _LABEL_SCAN).to_pylist()
+    for start in range(0, len(where), _LABEL_SCAN):
+        texts = take(where[start : start + _LABEL_SCAN], ["labels"])["labels"]
+        if _arrow_labels(texts, used):
+            continue
+        chunk = texts.to_pylist()
         for payload in _LABELS_DECODER.decode("[" + ",".join(chunk) + "]"):
             for r in payload:
                 label, kind = r.label, r.kind
@@ -440,6 +496,34 @@ def _labels_in_use(labels: Any) -> dict[str, set[str]]:
                     else:
                         kinds.add(kind)
     return used
+
+
+def _arrow_labels(texts: Any, used: dict[str, set[str]]) -> bool:
+    """`_labels_in_use` of one chunk of payloads read by Arrow (on every core); False when
+    they do not read so."""
+    import pyarrow.compute as pc
+
+    from assay.formats._arrow_json import kinds_and_labels
+
+    got = kinds_and_labels(texts)
+    if got is None:
+        return False
+    kinds, labels = got
+    keep = pc.and_(pc.is_in(kinds, value_set=_strings(CLASS_KINDS)), pc.is_valid(labels))
+    kinds, labels = kinds.filter(keep), labels.filter(keep)
+    for label in pc.unique(labels).to_pylist():  # in order of first use
+        used.setdefault(label, set())
+    pairs = pc.unique(pc.binary_join_element_wise(labels, kinds, "\x00"))
+    for pair in pairs.to_pylist():
+        label, _, kind = pair.rpartition("\x00")
+        used[label].add(kind)
+    return True
+
+
+def _strings(values: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(list(values), pa.string())
 
 
 def _attach_annotations(ws: Workspace, rows: list[ExportRow]) -> None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from assay.errors import InvalidInput
+from assay.formats import _arrow_json as aj
 from assay.formats import _validate as v
 from assay.formats._export import (
     atomic_text_file,
@@ -25,7 +27,7 @@ from assay.formats._export import (
     prepare_out,
     write_marking,
 )
-from assay.formats._model import ExportBundle, ImportBundle, ImportedMedia
+from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
 from assay.formats._records import (
     annotation_records,
     file_metadata,
@@ -86,37 +88,75 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     items_path = out_dir / ITEMS_FILE
     k = 0
     with atomic_text_file(items_path) as fh:
-        for chunk in bundle.rows.chunks():
-            lines = []
-            for row in chunk:
-                rec = {
-                    "id": row.item_id,
-                    "number": row.number,
-                    "name": row.name,
-                    "file": files[k] if bundle.copy_media else None,
-                    "media_type": row.media_type,
-                    "width": row.width,
-                    "height": row.height,
-                    "marking": row.marking,
-                    "metadata": row.metadata,
-                    "labels": [region_record(r) for r in row.regions],
-                    "authors": row.authors,
-                    "annotation_ids": row.annotation_ids,
-                }
-                if bundle.all_annotations:
-                    rec["annotations"] = annotation_records(row)
-                text = inline_text(row)
-                if text is not None:
-                    rec["text"] = text
-                lines.append(_dumps(rec))
-                k += 1
-            fh.write("".join(line + "\n" for line in lines))
+        for batch in bundle.rows.batches():
+            names = files[k : k + len(batch)] if bundle.copy_media else None
+            data = None if batch.table is None else _batch_lines(batch.table, names)
+            if data is None:
+                fh.write(_rows_text(bundle, batch.rows(), names))
+            else:
+                fh.flush()
+                fh.buffer.write(data)
+            k += len(batch)
     meta_path = out_dir / METADATA_FILE
     atomic_write_text(meta_path, json.dumps(file_metadata(bundle), indent=2) + "\n")
     written = [items_path, meta_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
         written += copy_media(bundle, bundle.rows, out_dir, files)
     return written
+
+
+def _rows_text(bundle: ExportBundle, rows: list[ExportRow], files: list[str] | None) -> str:
+    """The lines of `rows`, one record each."""
+    lines = []
+    for k, row in enumerate(rows):
+        rec = {
+            "id": row.item_id,
+            "number": row.number,
+            "name": row.name,
+            "file": files[k] if files is not None else None,
+            "media_type": row.media_type,
+            "width": row.width,
+            "height": row.height,
+            "marking": row.marking,
+            "metadata": row.metadata,
+            "labels": [region_record(r) for r in row.regions],
+            "authors": row.authors,
+            "annotation_ids": row.annotation_ids,
+        }
+        if bundle.all_annotations:
+            rec["annotations"] = annotation_records(row)
+        text = inline_text(row)
+        if text is not None:
+            rec["text"] = text
+        lines.append(_dumps(rec))
+    return "".join(line + "\n" for line in lines)
+
+
+def _batch_lines(t: Any, files: list[str] | None) -> bytes | None:
+    """The lines of a batch built from its columns (`RowStream.batches`), the stored label and
+    metadata texts written as they are (canonical JSON: the same values, keys sorted); None
+    when a row needs more than columns (a text item carries its text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pc.any(pc.starts_with(t["media_type"], "text/")).as_py():
+        return None
+    file = aj.strings(pa.array(files, pa.string())) if files is not None else "null"
+    parts = [
+        ("id", aj.strings(t["item_id"])),
+        ("number", aj.integers(t["number"])),
+        ("name", aj.strings(t["name"])),
+        ("file", file),
+        ("media_type", aj.strings(t["media_type"])),
+        ("width", aj.integers(t["width"])),
+        ("height", aj.integers(t["height"])),
+        ("marking", aj.strings(t["marking"])),
+        ("metadata", pc.fill_null(t["metadata"], "{}")),
+        ("labels", pc.fill_null(t["labels"], "[]")),
+        ("authors", aj.string_lists(t["authors"])),
+        ("annotation_ids", aj.string_lists(t["annotation_ids"])),
+    ]
+    return aj.lines(aj.objects(parts))
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode

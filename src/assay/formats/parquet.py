@@ -22,6 +22,7 @@ from typing import Any
 
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
+from assay.formats import _arrow_json as aj
 from assay.formats import _validate as v
 from assay.formats._export import (
     check_unique,
@@ -50,22 +51,9 @@ _COLUMNS = ("id", "name", "file", "media_type", "width", "height", "marking", "m
 def _schema(meta: dict[bytes, bytes], embed: bool) -> Any:
     import pyarrow as pa
 
+    # The stored region's fields (`_arrow_json.REGION`), attributes as JSON text.
     region = pa.struct(
-        [
-            ("id", pa.string()),
-            ("kind", pa.string()),
-            ("control", pa.string()),
-            ("label", pa.string()),
-            ("box", pa.list_(pa.float64())),
-            ("points", pa.list_(pa.list_(pa.float64()))),
-            ("span", pa.list_(pa.int64())),
-            ("text", pa.string()),
-            ("value", pa.float64()),
-            ("ranking", pa.list_(pa.string())),
-            ("attributes", pa.string()),
-            ("score", pa.float64()),
-            ("author", pa.string()),
-        ]
+        [pa.field("attributes", pa.string()) if f.name == "attributes" else f for f in aj.REGION]
     )
     fields = [
         ("id", pa.string()),
@@ -125,10 +113,20 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     try:
         with pq.ParquetWriter(tmp, schema) as writer:
             k = 0
-            for rows in bundle.rows.chunks():
-                writer.write_table(_table(bundle, rows, files[k : k + len(rows)], schema))
-                other += sum(not is_image(r) and not r.media_type.startswith("text/") for r in rows)
-                k += len(rows)
+            for batch in bundle.rows.batches():
+                names = files[k : k + len(batch)]
+                fast = None
+                if batch.table is not None and not bundle.embed_media:
+                    fast = _batch_table(batch.table, names if bundle.copy_media else None, schema)
+                if fast is not None:
+                    writer.write_table(fast)
+                else:
+                    rows = batch.rows()
+                    writer.write_table(_table(bundle, rows, names, schema))
+                    other += sum(
+                        not is_image(r) and not r.media_type.startswith("text/") for r in rows
+                    )
+                k += len(batch)
             if not k:
                 writer.write_table(schema.empty_table())
     except BaseException:
@@ -172,6 +170,49 @@ def _table(bundle: ExportBundle, rows: list[ExportRow], files: list[str], schema
     if bundle.embed_media:
         cols["image"] = _embedded(bundle, rows)
     return pa.Table.from_pydict(cols, schema=schema)
+
+
+def _batch_table(t: Any, files: list[str] | None, schema: Any) -> Any:
+    """A batch (`RowStream.batches`) as a table of `schema`, straight from its columns: the
+    stored labels parsed by Arrow, no Python object per row. None when a row needs the row
+    path (a text item carries its text; a region has attributes, written as JSON text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pc.any(pc.starts_with(t["media_type"], "text/")).as_py():
+        return None
+    parsed = aj.regions(t["labels"])
+    if parsed is None:
+        return None
+    n = t.num_rows
+    structs = parsed.values
+    region_type = schema.field("labels").type.value_type
+    fields = [
+        pa.nulls(len(structs), pa.string())
+        if f.name == "attributes"
+        else structs.field(f.name).cast(f.type)
+        for f in region_type
+    ]
+    labels = pa.ListArray.from_arrays(
+        parsed.offsets, pa.StructArray.from_arrays(fields, fields=list(region_type))
+    )
+    cols = {
+        "id": t["item_id"],
+        "number": t["number"],
+        "name": t["name"],
+        "file": pa.array(files, pa.string()) if files is not None else pa.nulls(n, pa.string()),
+        "media_type": t["media_type"],
+        "width": t["width"],
+        "height": t["height"],
+        "marking": t["marking"],
+        "metadata": t["metadata"],
+        "labels": labels,
+        "authors": pc.fill_null(t["authors"], pa.scalar([], pa.list_(pa.string()))),
+        "annotation_ids": pc.fill_null(t["annotation_ids"], pa.scalar([], pa.list_(pa.string()))),
+        "text": pa.nulls(n, pa.string()),
+        "annotations": pa.nulls(n, pa.string()),
+    }
+    return pa.table(cols).cast(schema)
 
 
 def read(path: Path, images: Path | None = None) -> ImportBundle:

@@ -220,3 +220,77 @@ def take_items(table: pa.Table, ids: Sequence[str]) -> pa.Table:
     if not ids:
         return table.slice(0, 0)
     return table.filter(pc.is_in(table["item_id"], value_set=pa.array(list(ids), pa.string())))
+
+
+class Positional:
+    """A commit's rows read by position, a row group at a time, so a reader of every row never
+    holds more than one row group of the wide columns (label texts) in memory.
+
+    Positions number the full manifest's rows in file order, then the live rows of its layers
+    (`index` gives the position of each row `read` returns). `take` reads the row groups the
+    positions fall in, one at a time, keeping the last one read for the next call: positions
+    that follow file order read every row group once.
+    """
+
+    def __init__(self, blobs: BlobStore, sha: str) -> None:
+        self._full, layers = _chain(blobs, sha)
+        self._layers = layers
+        meta = self._full.metadata
+        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        self._starts = [0]
+        for n in sizes:
+            self._starts.append(self._starts[-1] + n)
+        self._live: pa.Table | None = None
+        self._cached: tuple[tuple[int, tuple[str, ...]], pa.Table] | None = None
+
+    def index(self, columns: list[str]) -> tuple[pa.Table, pa.Array]:
+        """The rows `read` gives (the chosen columns) and the position of each."""
+        need = list(dict.fromkeys(["item_id", *columns]))
+        t = self._full.read(columns=need)
+        pos = pa.array(range(t.num_rows), pa.int64())
+        if not self._layers:
+            return t.select(columns), pos
+        mentioned, live = _resolve_layers(self._layers, None)
+        keep = pc.invert(pc.is_in(t["item_id"], value_set=mentioned))
+        t, pos = t.filter(keep), pa.chunked_array([pos]).filter(keep).combine_chunks()
+        if live is not None:
+            self._live = live.cast(SCHEMA)
+            base = self._starts[-1]
+            t = pa.concat_tables([t, live.select(t.column_names).cast(t.schema)])
+            extra = pa.array(range(base, base + live.num_rows), pa.int64())
+            pos = pa.concat_arrays([pos, extra])
+        return t.select(columns), pos
+
+    def take(self, positions: Any, columns: list[str]) -> pa.Table:
+        """The rows at `positions` (a numpy int64 array), in that order."""
+        import numpy as np
+
+        positions = np.asarray(positions, dtype=np.int64)
+        groups = np.searchsorted(np.asarray(self._starts), positions, side="right") - 1
+        pieces: list[pa.Table] = []
+        where: list[Any] = []
+        for g in np.unique(groups):
+            hit = np.flatnonzero(groups == g)
+            table = self._group(int(g), columns)
+            pieces.append(table.take(pa.array(positions[hit] - self._starts[g])))
+            where.append(hit)
+        if not pieces:
+            return SCHEMA.empty_table().select(columns)
+        out = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+        if len(pieces) == 1:
+            return out
+        back = np.empty(len(positions), dtype=np.int64)
+        back[np.concatenate(where)] = np.arange(len(positions))
+        return out.take(pa.array(back))
+
+    def _group(self, g: int, columns: list[str]) -> pa.Table:
+        if g == len(self._starts) - 1:  # the layers' live rows, held whole (a tenth at most)
+            assert self._live is not None
+            return self._live.select(columns)
+        key = (g, tuple(columns))
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
+        self._cached = None  # freed before the next group is read
+        table = self._full.read_row_group(g, columns=columns)
+        self._cached = (key, table)
+        return table

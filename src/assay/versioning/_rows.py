@@ -245,6 +245,48 @@ def item_columns(
     return names, widths, heights, metas, marks
 
 
+def numbered_item_columns(
+    conn: Connection, ds: int, ids: Sequence[str]
+) -> tuple[list[str], list[int | None], list[int | None], list[str], list[str], list[int]] | None:
+    """`item_columns` of `ids` (sorted) and the image number of each in dataset `ds`, in one
+    pass over the dataset's numbered items in id order (no statement per chunk of ids); None
+    when an item has no number yet (or the database orders ids otherwise than Python)."""
+    p = _param(conn)
+    result = conn.exec_driver_sql(
+        "SELECT n.item_id, n.number, i.name, i.width, i.height, i.metadata, i.marking "
+        f"FROM item_numbers n JOIN items i ON i.id = n.item_id WHERE n.dataset_id = {p} "
+        "ORDER BY n.item_id",
+        (ds,),
+    )
+    names: list[str] = []
+    widths: list[int | None] = []
+    heights: list[int | None] = []
+    metas: list[str] = []
+    marks: list[str] = []
+    numbers: list[int] = []
+    shared: dict[str, str] = {}
+    k, n, last = 0, len(ids), ""
+    while k < n and (rows := result.fetchmany(PACKED_CHUNK)):
+        for r in rows:
+            item = r[0]
+            if item < last:
+                return None
+            last = item
+            if k == n or item < ids[k]:
+                continue  # numbered once, not in this version
+            if item != ids[k]:
+                return None  # ids[k] has no number
+            numbers.append(int(r[1]))
+            names.append(r[2])
+            widths.append(r[3])
+            heights.append(r[4])
+            metas.append(shared.setdefault(r[5], r[5]))
+            marks.append(shared.setdefault(r[6], r[6]))
+            k += 1
+    result.close()
+    return (names, widths, heights, metas, marks, numbers) if k == n else None
+
+
 def item_attributes(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     """(name, width, height, metadata JSON, marking now) of each item, read in chunks."""
     p = _param(conn)
