@@ -50,7 +50,9 @@ def _scene(path: Path, width: int = 1500, height: int = 1200, *, bands: int = 3,
 
 
 @pytest.mark.parametrize("tiled", [False, True])
-def test_scene_is_stored_as_a_cog_and_cut_into_chips(cli, tmp_path: Path, tiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_scene_is_stored_as_a_cog_and_cut_into_chips(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, tiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Workspace.init(tmp_path).close()
     arr = _scene(tmp_path / "town.tif", tiled=tiled)
     # The conversion and the chips go through temporary files: none is left behind.

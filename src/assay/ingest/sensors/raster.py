@@ -104,7 +104,7 @@ def open_scene(path: str, options: ChipOptions) -> Scene:
     Raises:
         InvalidInput: not a raster GDAL reads, or chip options that do not fit.
     """
-    rasterio = _rio()
+    _rio()  # the sensors extra, or one clear error
     if options.overlap >= options.size:
         raise InvalidInput(
             f"--overlap {options.overlap} must be smaller than --chip {options.size}"
