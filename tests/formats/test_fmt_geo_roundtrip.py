@@ -1,0 +1,131 @@
+"""GeoJSON and STAC exports read back: features placed back on the pixels of the items they
+name (chips through their affine transform and CRS, video frames through their corner
+homography), with label, author and marking; bad files refused whole."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from assay import Workspace
+from assay.domain import Region
+from assay.errors import InvalidInput
+from assay.formats import geojson
+from assay.ingest.sensors.synth import write_flight
+from assay.versioning import LabelRecord
+
+BUILDING = Region(kind="box", label="building", box=(10, 20, 100, 50), attributes={"floors": 2})
+ROOF = Region(kind="polygon", label="roof", points=((30, 30), (90, 35), (60, 80)))
+PERSON = Region(kind="point", label="person", points=((200, 100),))
+VEHICLE = Region(kind="box", label="vehicle", box=(160, 120, 40, 30))
+MINOR = Region(kind="choice", control="damage", label="minor")
+
+
+def _world(tmp_path: Path) -> tuple[Workspace, str, str]:
+    arr = np.random.default_rng(1).integers(1, 255, (3, 600, 700), dtype=np.uint8)
+    with rasterio.open(
+        tmp_path / "town.tif", "w", driver="GTiff", width=700, height=600, count=3,
+        dtype="uint8", crs="EPSG:32615", transform=from_origin(270_000, 3_295_000, 0.5, 0.5),
+    ) as dst:  # fmt: skip
+        dst.write(arr)
+    write_flight(tmp_path / "f.ts", seconds=3, klv_hz=5)
+    ws = Workspace.init(tmp_path / "ws")
+    ws.ingest([tmp_path / "town.tif", tmp_path / "f.ts"])
+    ws.create_dataset("geo")
+    ws.add_items("geo", "media_type=image/png")
+    ws.add_items("geo", "media_type=image/jpeg")
+    con = sqlite3.connect(ws.root / "assay.db")
+    items = dict(con.execute("SELECT name, id FROM items"))
+    con.close()
+    chip, frame = items["town.tif#col=188&row=88"], items["f.ts#t=1.000"]
+    ws.set_labels(
+        "geo",
+        [
+            LabelRecord(
+                chip,
+                [
+                    BUILDING.model_copy(update={"author": "user:ana"}),
+                    ROOF.model_copy(update={"author": "user:ana"}),
+                    PERSON.model_copy(update={"author": "user:ben"}),
+                ],
+                authors=["user:ana", "user:ben"],
+            ),
+            LabelRecord(frame, [VEHICLE, MINOR], authors=["user:ben"]),
+        ],
+    )
+    return ws, chip, frame
+
+
+def _same_geometry(a: Region, b: Region) -> None:
+    assert (a.kind, a.label, a.control, a.attributes) == (b.kind, b.label, b.control, b.attributes)
+    if a.box is not None:
+        assert b.box == pytest.approx(a.box, abs=0.05)
+    if a.points is not None:
+        assert b.points is not None
+        got = sorted(map(tuple, np.round(b.points, 1)))
+        assert got == sorted(map(tuple, np.round(a.points, 1)))  # the ring may run either way
+
+
+def test_geojson_export_reads_back_as_the_same_labels(tmp_path: Path) -> None:
+    ws, chip, frame = _world(tmp_path)
+    out = tmp_path / "out"
+    ws.export("geo", "geojson", out)
+    bundle = geojson.read(out)
+    by_item = {m.item_id: m for m in bundle.media}
+    assert set(by_item) >= {chip, frame}
+    got = {r.label: r for r in by_item[chip].record or []}
+    for want in (BUILDING, ROOF, PERSON):
+        _same_geometry(want, got[str(want.label)])
+    assert [got[k].author for k in ("building", "roof", "person")] == ["user:ana"] * 2 + [
+        "user:ben"
+    ]
+    framed = {r.label: r for r in by_item[frame].record or []}
+    _same_geometry(VEHICLE, framed["vehicle"])
+    assert framed["minor"].kind == "choice" and framed["minor"].box is None
+    assert {m.marking for m in bundle.media} == {"UNCLASSIFIED"}
+    # Into the workspace and out again: the same features.
+    ws.create_dataset("back")
+    ws.add_items("back", "media_type=image/png")
+    ws.add_items("back", "media_type=image/jpeg")
+    ws.import_labels(out, "geojson", "back")
+    ws.export("back", "geojson", tmp_path / "again")
+    ws.close()
+
+    def features(folder: Path) -> list[tuple[tuple[object, ...], list[list[float]]]]:
+        doc = json.loads((folder / "labels.geojson").read_text())
+        out = []
+        for f in doc["features"]:
+            props, geom = f["properties"], f["geometry"]
+            key = (props["item"], props["label"], props["author"], props["marking"], geom["type"])
+            pts = np.array(geom["coordinates"], dtype=float).reshape(-1, 2)
+            # A ring may come back from another start or the other way: its set of points.
+            out.append((key, sorted(map(list, np.unique(pts, axis=0)))))
+        return sorted(out)
+
+    first, second = features(out), features(tmp_path / "again")
+    assert len(first) == 5
+    assert [k for k, _ in first] == [k for k, _ in second]
+    for (_, a), (_, b) in zip(first, second, strict=True):
+        assert np.allclose(a, b, atol=2e-7)  # about 2 cm
+
+
+def test_a_feature_that_lowers_its_items_marking_is_refused_whole(tmp_path: Path) -> None:
+    ws, _, _ = _world(tmp_path)
+    out = tmp_path / "out"
+    ws.export("geo", "geojson", out)
+    doc = json.loads((out / "labels.geojson").read_text())
+    doc["features"][1]["properties"]["marking"] = "PUBLIC"
+    (out / "labels.geojson").write_text(json.dumps(doc))
+    with pytest.raises(InvalidInput, match=r"labels.geojson.*features\[1\]\.properties\.marking"):
+        geojson.read(out)
+    # Without items.geojson the features cannot be placed: one clear error.
+    (out / "items.geojson").unlink()
+    with pytest.raises(InvalidInput, match=r"no items\.geojson beside it"):
+        ws.import_labels(out, "geojson", "geo")
+    ws.close()
