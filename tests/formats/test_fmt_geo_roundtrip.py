@@ -16,7 +16,7 @@ from rasterio.transform import from_origin
 from assay import Workspace
 from assay.domain import Region
 from assay.errors import InvalidInput
-from assay.formats import geojson
+from assay.formats import geojson, stac
 from assay.ingest.sensors.synth import write_flight
 from assay.versioning import LabelRecord
 
@@ -25,6 +25,7 @@ ROOF = Region(kind="polygon", label="roof", points=((30, 30), (90, 35), (60, 80)
 PERSON = Region(kind="point", label="person", points=((200, 100),))
 VEHICLE = Region(kind="box", label="vehicle", box=(160, 120, 40, 30))
 MINOR = Region(kind="choice", control="damage", label="minor")
+FLOODED = Region(kind="polygon", label="flooded", points=((100, 100), (600, 120), (500, 500)))
 
 
 def _world(tmp_path: Path) -> tuple[Workspace, str, str]:
@@ -40,10 +41,11 @@ def _world(tmp_path: Path) -> tuple[Workspace, str, str]:
     ws.create_dataset("geo")
     ws.add_items("geo", "media_type=image/png")
     ws.add_items("geo", "media_type=image/jpeg")
+    ws.add_items("geo", "name=town.tif")
     con = sqlite3.connect(ws.root / "assay.db")
     items = dict(con.execute("SELECT name, id FROM items"))
     con.close()
-    chip, frame = items["town.tif#col=188&row=88"], items["f.ts#t=1.000"]
+    chip, frame, scene = items["town.tif#col=188&row=88"], items["f.ts#t=1.000"], items["town.tif"]
     ws.set_labels(
         "geo",
         [
@@ -57,6 +59,7 @@ def _world(tmp_path: Path) -> tuple[Workspace, str, str]:
                 authors=["user:ana", "user:ben"],
             ),
             LabelRecord(frame, [VEHICLE, MINOR], authors=["user:ben"]),
+            LabelRecord(scene, [FLOODED], authors=["user:cem"]),
         ],
     )
     return ws, chip, frame
@@ -70,6 +73,26 @@ def _same_geometry(a: Region, b: Region) -> None:
         assert b.points is not None
         got = sorted(map(tuple, np.round(b.points, 1)))
         assert got == sorted(map(tuple, np.round(a.points, 1)))  # the ring may run either way
+
+
+def _features(folder: Path) -> list[tuple[tuple[object, ...], list[list[float]]]]:
+    doc = json.loads((folder / "labels.geojson").read_text())
+    out = []
+    for f in doc["features"]:
+        props, geom = f["properties"], f["geometry"]
+        key = (props["item"], props["label"], props["author"], props["marking"], geom["type"])
+        pts = np.array(geom["coordinates"], dtype=float).reshape(-1, 2)
+        # A ring may come back from another start or the other way: its set of points.
+        out.append((key, sorted(map(list, np.unique(pts, axis=0)))))
+    return sorted(out)
+
+
+def _same_features(a: Path, b: Path, count: int) -> None:
+    first, second = _features(a), _features(b)
+    assert len(first) == count
+    assert [k for k, _ in first] == [k for k, _ in second]
+    for (_, x), (_, y) in zip(first, second, strict=True):
+        assert np.allclose(x, y, atol=2e-7)  # about 2 cm
 
 
 def test_geojson_export_reads_back_as_the_same_labels(tmp_path: Path) -> None:
@@ -97,22 +120,7 @@ def test_geojson_export_reads_back_as_the_same_labels(tmp_path: Path) -> None:
     ws.export("back", "geojson", tmp_path / "again")
     ws.close()
 
-    def features(folder: Path) -> list[tuple[tuple[object, ...], list[list[float]]]]:
-        doc = json.loads((folder / "labels.geojson").read_text())
-        out = []
-        for f in doc["features"]:
-            props, geom = f["properties"], f["geometry"]
-            key = (props["item"], props["label"], props["author"], props["marking"], geom["type"])
-            pts = np.array(geom["coordinates"], dtype=float).reshape(-1, 2)
-            # A ring may come back from another start or the other way: its set of points.
-            out.append((key, sorted(map(list, np.unique(pts, axis=0)))))
-        return sorted(out)
-
-    first, second = features(out), features(tmp_path / "again")
-    assert len(first) == 5
-    assert [k for k, _ in first] == [k for k, _ in second]
-    for (_, a), (_, b) in zip(first, second, strict=True):
-        assert np.allclose(a, b, atol=2e-7)  # about 2 cm
+    _same_features(out, tmp_path / "again", 6)
 
 
 def test_a_feature_that_lowers_its_items_marking_is_refused_whole(tmp_path: Path) -> None:
@@ -129,3 +137,33 @@ def test_a_feature_that_lowers_its_items_marking_is_refused_whole(tmp_path: Path
     with pytest.raises(InvalidInput, match=r"no items\.geojson beside it"):
         ws.import_labels(out, "geojson", "geo")
     ws.close()
+
+
+def test_stac_catalog_reads_back_scenes_chips_frames_and_their_labels(tmp_path: Path) -> None:
+    ws, chip, frame = _world(tmp_path)
+    out = tmp_path / "stac"
+    ws.export("geo", "stac", out)
+    bundle = stac.read(out)
+    by_item = {m.item_id: m for m in bundle.media}
+    assert chip in by_item and frame in by_item
+    scene = next(m for m in bundle.media if m.name == "town.tif")
+    assert scene.path is not None and scene.path.name == "town.tif"  # the COG beside it
+    _same_geometry(FLOODED, (scene.record or [])[0])
+    got = {r.label: r for r in by_item[chip].record or []}
+    for want in (BUILDING, ROOF, PERSON):
+        _same_geometry(want, got[str(want.label)])
+    _same_geometry(VEHICLE, next(r for r in by_item[frame].record or [] if r.label == "vehicle"))
+    assert {m.marking for m in bundle.media} == {"UNCLASSIFIED"}
+    # Into the workspace and out again (as GeoJSON, to compare): the same features.
+    ws.export("geo", "geojson", tmp_path / "before")
+    ws.create_dataset("back")
+    ws.import_labels(out, "stac", "back")
+    ws.export("back", "geojson", tmp_path / "after")
+    ws.close()
+    _same_features(tmp_path / "before", tmp_path / "after", 6)
+
+
+def test_a_catalog_pystac_cannot_read_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "catalog.json").write_text('{"type": "Catalog", "id": 3}')
+    with pytest.raises(InvalidInput, match="not a STAC catalog pystac can read"):
+        stac.read(tmp_path)

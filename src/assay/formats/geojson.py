@@ -40,7 +40,7 @@ from assay.domain.geo import PixelMapper, ground_mapper, pixel_mapper
 from assay.domain.labels import Region
 from assay.formats import _validate as v
 from assay.formats._export import atomic_write_text, image_rows, prepare_out, write_marking
-from assay.formats._model import ExportBundle, ExportRow, ImportBundle
+from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
 from assay.formats._records import media_from_record, region_from_dict
 from assay.formats._registry import Codec
 
@@ -96,7 +96,7 @@ def _item_props(row: ExportRow) -> dict[str, Any]:
     }
 
 
-def _georef(row: ExportRow) -> dict[str, Any]:
+def georef(row: ExportRow) -> dict[str, Any]:
     """What `ground_mapper` needs to place features back on the item's pixels."""
     m = row.metadata
     if isinstance(m.get("transform"), list) and isinstance(m.get("crs"), str):
@@ -115,7 +115,7 @@ def label_features(bundle: ExportBundle, rows: Sequence[ExportRow]) -> tuple[lis
         whole = item_geometry(row)
         if whole is not None:
             props = {**_item_props(row), "width": row.width, "height": row.height}
-            props["georef"] = _georef(row)
+            props["georef"] = georef(row)
             items.append({"type": "Feature", "geometry": whole, "properties": props})
         for r in row.regions:
             geom = _geometry(r, to_ground) if to_ground is not None else None
@@ -304,30 +304,44 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
             f"no {ITEMS_FILE} beside it: it holds each item's georeference, without which "
             "the features cannot be placed back on the pixels",
         )  # fmt: skip
-    fi, fl = items_path.name, labels_path.name
+    fi = items_path.name
     item_features, _ = _features(items_path)
-    label_features_, collection_marking = _features(labels_path)
+    features, collection_marking = _features(labels_path)
     known: dict[str, dict[str, Any]] = {}
     for i, feat in enumerate(item_features):
         place = f"features[{i}].properties"
         props = v.need_obj(v.need_obj(feat, fi, f"features[{i}]").get("properties"), fi, place)
         item = v.need_str(v.need_key(props, "item", fi, place), fi, place + ".item")
+        props.setdefault("marking", collection_marking)
         known[item] = props
+    per_item = regions_from_features(features, known, labels_path.name, fi)
+    return ImportBundle(
+        media=media_of(known, per_item, labels_path.parent, fi),
+        label_names=label_names(per_item),
+        source=labels_path,
+    )
+
+
+def regions_from_features(
+    features: list[Any], known: dict[str, dict[str, Any]], fl: str, fi: str
+) -> dict[str, list[Region]]:
+    """Per item id, the regions of assay's label `features` (file `fl`), placed on the pixels
+    of the items `known` describes (``width``, ``height``, ``georef``, ``marking``; from `fi`)."""
     per_item: dict[str, list[Region]] = {}
     mappers: dict[str, PixelMapper | None] = {}
-    for i, feat in enumerate(label_features_):
+    for i, feat in enumerate(features):
         where = f"features[{i}]"
         feat = v.need_obj(feat, fl, where)
         props = v.need_obj(feat.get("properties"), fl, where + ".properties")
         item = v.need_str(v.need_key(props, "item", fl, where), fl, where + ".properties.item")
         if item not in known:
-            v.fail(fl, where + ".properties.item", f"item {item[:16]} is not in {ITEMS_FILE}")
-        stated = known[item].get("marking") or collection_marking
+            v.fail(fl, where + ".properties.item", f"item {item[:16]} is not in {fi}")
+        stated = known[item].get("marking")
         mark = props.get("marking")
         if mark is not None and mark != stated:
             v.fail(
                 fl, where + ".properties.marking",
-                f"{mark!r} is not the marking of its item ({stated!r}) in {ITEMS_FILE}",
+                f"{mark!r} is not the marking of its item ({stated!r}) in {fi}",
             )  # fmt: skip
         kind = v.need_str(v.need_key(props, "kind", fl, where), fl, where + ".properties.kind")
         rec: dict[str, Any] = {"kind": kind, "control": props.get("control") or "label"}
@@ -340,7 +354,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
             if item not in mappers:
                 info = known[item]
                 mappers[item] = ground_mapper(
-                    v.need_obj(info.get("georef") or {}, fi, "georef"),
+                    v.need_obj(info.get("georef") or {}, fi, f"item {item[:16]}.georef"),
                     info.get("width"),
                     info.get("height"),
                 )
@@ -349,21 +363,35 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
                 v.fail(fi, f"item {item[:16]}", "no georeference to place its features with")
             rec.update(_to_pixels(feat.get("geometry"), kind, to_pixel, fl, where + ".geometry"))
         per_item.setdefault(item, []).append(region_from_dict(rec, fl, where))
-    media = []
+    return per_item
+
+
+def label_names(per_item: dict[str, list[Region]]) -> list[str]:
     names: dict[str, None] = {}
+    for regions in per_item.values():
+        names.update((r.label, None) for r in regions if r.label is not None and r.kind != "choice")
+    return list(names)
+
+
+def media_of(
+    known: dict[str, dict[str, Any]], per_item: dict[str, list[Region]], root: Path, fi: str
+) -> list[ImportedMedia]:
+    """One `ImportedMedia` per known item (named by id, or by its ``file`` under `root`), its
+    regions as its labels of record."""
+    media = []
     for item, props in known.items():
         regions = per_item.get(item, [])
-        names.update((r.label, None) for r in regions if r.label is not None and r.kind != "choice")
         rec = {
             "id": item,
             "name": str(props.get("item_name") or item),
+            "file": props.get("file"),
             "width": props.get("width"),
             "height": props.get("height"),
-            "marking": props.get("marking") or collection_marking,
+            "marking": props.get("marking"),
             "authors": sorted({r.author for r in regions if r.author}),
         }
-        media.append(media_from_record(rec, regions, labels_path.parent, fi, f"item {item[:16]}"))
-    return ImportBundle(media=media, label_names=list(names), source=labels_path)
+        media.append(media_from_record(rec, regions, root, fi, f"item {item[:16]}"))
+    return media
 
 
 CODEC = Codec(
