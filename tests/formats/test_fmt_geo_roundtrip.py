@@ -80,7 +80,7 @@ def _features(folder: Path) -> list[tuple[tuple[object, ...], list[list[float]]]
     out = []
     for f in doc["features"]:
         props, geom = f["properties"], f["geometry"]
-        key = (props["item"], props["label"], props["author"], props["marking"], geom["type"])
+        key = (props["item"], props["label"], props["author"], geom["type"])
         pts = np.array(geom["coordinates"], dtype=float).reshape(-1, 2)
         # A ring may come back from another start or the other way: its set of points.
         out.append((key, sorted(map(list, np.unique(pts, axis=0)))))
@@ -116,11 +116,16 @@ def test_geojson_export_reads_back_as_the_same_labels(tmp_path: Path) -> None:
     ws.create_dataset("back")
     ws.add_items("back", "media_type=image/png")
     ws.add_items("back", "media_type=image/jpeg")
-    ws.import_labels(out, "geojson", "back")
+    report = ws.import_labels(out, "geojson", "back", marking="CUI")
+    # Every item the file names rises to the marking asked (never lowered), reported.
+    assert {c.item_id for c in report.raised} >= {chip, frame}
+    assert {c.new for c in report.raised} == {"CUI"}
     ws.export("back", "geojson", tmp_path / "again")
     ws.close()
 
     _same_features(out, tmp_path / "again", 6)
+    again = json.loads((tmp_path / "again" / "labels.geojson").read_text())
+    assert {f["properties"]["marking"] for f in again["features"]} == {"CUI"}
 
 
 def test_a_feature_that_lowers_its_items_marking_is_refused_whole(tmp_path: Path) -> None:
@@ -157,7 +162,8 @@ def test_stac_catalog_reads_back_scenes_chips_frames_and_their_labels(tmp_path: 
     # Into the workspace and out again (as GeoJSON, to compare): the same features.
     ws.export("geo", "geojson", tmp_path / "before")
     ws.create_dataset("back")
-    ws.import_labels(out, "stac", "back")
+    report = ws.import_labels(out, "stac", "back", marking="CUI")
+    assert {c.item_id for c in report.raised} >= {chip, frame}
     ws.export("back", "geojson", tmp_path / "after")
     ws.close()
     _same_features(tmp_path / "before", tmp_path / "after", 6)
