@@ -10,15 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import from_origin
 
 from assay import Workspace
 from assay.domain import Region
 from assay.errors import InvalidInput
 from assay.formats import geojson, stac
-from assay.ingest.sensors.synth import write_flight
 from assay.versioning import LabelRecord
+from cli_support import geo_workspace
 
 BUILDING = Region(kind="box", label="building", box=(10, 20, 100, 50), attributes={"floors": 2})
 ROOF = Region(kind="polygon", label="roof", points=((30, 30), (90, 35), (60, 80)))
@@ -29,18 +27,8 @@ FLOODED = Region(kind="polygon", label="flooded", points=((100, 100), (600, 120)
 
 
 def _world(tmp_path: Path) -> tuple[Workspace, str, str]:
-    arr = np.random.default_rng(1).integers(1, 255, (3, 600, 700), dtype=np.uint8)
-    with rasterio.open(
-        tmp_path / "town.tif", "w", driver="GTiff", width=700, height=600, count=3,
-        dtype="uint8", crs="EPSG:32615", transform=from_origin(270_000, 3_295_000, 0.5, 0.5),
-    ) as dst:  # fmt: skip
-        dst.write(arr)
-    write_flight(tmp_path / "f.ts", seconds=3, klv_hz=5)
-    ws = Workspace.init(tmp_path / "ws")
-    ws.ingest([tmp_path / "town.tif", tmp_path / "f.ts"])
-    ws.create_dataset("geo")
-    ws.add_items("geo", "media_type=image/png")
-    ws.add_items("geo", "media_type=image/jpeg")
+    ws = geo_workspace(tmp_path)
+    assert isinstance(ws, Workspace)
     ws.add_items("geo", "name=town.tif")
     con = sqlite3.connect(ws.root / "assay.db")
     items = dict(con.execute("SELECT name, id FROM items"))

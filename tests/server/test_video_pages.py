@@ -9,15 +9,8 @@ from assay.domain.schema import LabelSchema
 from assay.ingest.sensors.synth import write_flight
 from assay.labeling import Workflow, create_project
 from assay.workspace import Workspace
+from cli_support import FLOOD_TRAFFIC_SCHEMA
 from labeling_world import Client, World
-
-SCHEMA = """
-title: Flood traffic
-controls:
-  - name: label
-    type: boxes
-    labels: [vehicle, boat, person]
-"""
 
 
 def _flight_project(ws: Workspace, tmp_path: Path) -> None:
@@ -25,7 +18,7 @@ def _flight_project(ws: Workspace, tmp_path: Path) -> None:
     ws.ingest([tmp_path / "flight.ts"])
     ws.create_dataset("flight")
     ws.add_items("flight", "media_type=image/jpeg")
-    schema = LabelSchema.from_yaml_text(SCHEMA, "s.yaml")
+    schema = LabelSchema.from_yaml_text(FLOOD_TRAFFIC_SCHEMA, "s.yaml")
     create_project(ws, "traffic", schema, "flight", Workflow(overlap=1, review="none"))
 
 
