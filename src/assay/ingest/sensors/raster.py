@@ -11,14 +11,15 @@ display rendering, an 8-bit PNG of the chosen bands (the first three, or the one
 single-band scene): 8-bit bands as they are, other types stretched between the 2nd and
 98th percentiles of the scene (through a lookup table). Every band stays in the scene, and
 a chip's metadata names its window so any band can be read back. Each chip carries its
-pixel window, CRS, affine transform, WGS84 footprint and ground sample distance. Chips go
+pixel window, CRS, affine transform, WGS84 footprint and ground sample distance. A tiled
+8-bit scene is chipped from the source while a child process converts it (GDAL's COG writer
+and the chip reads deadlocked inside GDAL when they shared a process). Chips go
 to temporary files as they are cut (the store moves them in), so memory does not grow with
 the scene: 2,025 chips of a 20,000 x 20,000 scene would be about 1.5 GB of PNG.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -141,23 +142,38 @@ def _open_scene(path: str, options: ChipOptions, workdir: str) -> Scene:
             return _describe_and_chip(scene_src, cog, converted, options, workdir)
 
 
+# The conversion of `_chip_while_converting`, in a process of its own: GDAL's COG writer
+# (its worker threads and dataset locks) and the chip threads' reads deadlocked inside GDAL
+# 3.10 when they shared one process (all threads in futex waits, seen on a 20,000 px scene).
+_CONVERT = (
+    "import sys, rasterio, rasterio.shutil as rs\n"
+    "src, out, cache, block = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])\n"
+    "with rasterio.Env(GDAL_CACHEMAX=cache, CPL_LOG='/dev/null'), rasterio.open(src) as s:\n"
+    "    rs.copy(s, out, driver='COG', COMPRESS='ZSTD', LEVEL=1, BLOCKSIZE=block,\n"
+    "            RESAMPLING='NEAREST', NUM_THREADS='ALL_CPUS', BIGTIFF='IF_SAFER')\n"
+)
+
+
 def _chip_while_converting(path: str, options: ChipOptions, workdir: str) -> Scene:
+    import subprocess
+    import sys
+
     rasterio = _rio()
-
-    def convert() -> str:
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(path) as src:
-            return _to_cog(src, path, workdir)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(convert)
-        try:
-            with rasterio.open(path) as src:
-                scene = _describe_and_chip(src, path, True, options, workdir)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                pending.result()  # let the conversion finish before its folder goes
-            raise
-        scene.cog_path = pending.result()
+    out = os.path.join(workdir, "scene.cog.tif")
+    args = [sys.executable, "-c", _CONVERT, path, out, str(GDAL_CACHE_MB), str(COG_BLOCK)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        with rasterio.open(path) as src:
+            scene = _describe_and_chip(src, path, True, options, workdir)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    _, err = proc.communicate()
+    if proc.returncode:
+        last = (err.strip().splitlines() or ["exit status " + str(proc.returncode)])[-1]
+        raise InvalidInput(f"{path}: cannot convert to a Cloud-Optimized GeoTIFF ({last})")
+    scene.cog_path = out
     return scene
 
 
