@@ -51,3 +51,42 @@ def flood_scene(seed: int, size: tuple[int, int] = (48, 32)) -> Image.Image:
         img[y : y + 5, x : x + 6] = (170, 40, 40)  # rooftops
     img[0, 0] = (seed % 256, (seed // 256) % 256, 7)  # make every seed's bytes distinct
     return Image.fromarray(img, "RGB")
+
+
+# A box schema for the video tests (a drone flight over the flooded town).
+FLOOD_TRAFFIC_SCHEMA = """
+title: Flood traffic
+controls:
+  - name: label
+    type: boxes
+    labels: [vehicle, boat, person]
+"""
+
+
+def town_scene(path: Path) -> None:
+    """A 700 x 600 RGB GeoTIFF in UTM 15N (0.5 m pixels) over the flooded town."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    arr = np.random.default_rng(1).integers(1, 255, (3, 600, 700), dtype=np.uint8)
+    with rasterio.open(
+        path, "w", driver="GTiff", width=700, height=600, count=3, dtype="uint8",
+        crs="EPSG:32615", transform=from_origin(270_000, 3_295_000, 0.5, 0.5),
+    ) as dst:  # fmt: skip
+        dst.write(arr)
+
+
+def geo_workspace(tmp_path: Path) -> object:
+    """A workspace at tmp_path/ws holding `town_scene` (town.tif, chipped) and a 3 s drone
+    flight (f.ts), with the dataset "geo" of the chips and the frames."""
+    from assay import Workspace
+    from assay.ingest.sensors.synth import write_flight
+
+    town_scene(tmp_path / "town.tif")
+    write_flight(tmp_path / "f.ts", seconds=3, klv_hz=5)
+    ws = Workspace.init(tmp_path / "ws")
+    ws.ingest([tmp_path / "town.tif", tmp_path / "f.ts"])
+    ws.create_dataset("geo")
+    ws.add_items("geo", "media_type=image/png")
+    ws.add_items("geo", "media_type=image/jpeg")
+    return ws

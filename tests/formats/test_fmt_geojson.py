@@ -12,33 +12,17 @@ from urllib.parse import unquote
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import rasterio
 from pyproj import Transformer
-from rasterio.transform import from_origin
 
 from assay import Workspace
 from assay.domain import Region
-from assay.ingest.sensors.synth import write_flight
 from assay.versioning import LabelRecord
-
-
-def _scene(path: Path) -> None:
-    arr = np.random.default_rng(1).integers(1, 255, (3, 600, 700), dtype=np.uint8)
-    with rasterio.open(
-        path, "w", driver="GTiff", width=700, height=600, count=3, dtype="uint8",
-        crs="EPSG:32615", transform=from_origin(270_000, 3_295_000, 0.5, 0.5),
-    ) as dst:  # fmt: skip
-        dst.write(arr)
+from cli_support import geo_workspace, town_scene
 
 
 def test_labels_on_chips_and_frames_become_features(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    _scene(tmp_path / "town.tif")
-    write_flight(tmp_path / "f.ts", seconds=3, klv_hz=5)
-    ws = Workspace.init(tmp_path / "ws")
-    ws.ingest([tmp_path / "town.tif", tmp_path / "f.ts"])
-    ws.create_dataset("geo")
-    ws.add_items("geo", "media_type=image/png")
-    ws.add_items("geo", "media_type=image/jpeg")
+    ws = geo_workspace(tmp_path)
+    assert isinstance(ws, Workspace)
     con = sqlite3.connect(ws.root / "assay.db")
     items = dict(con.execute("SELECT name, id FROM items"))
     con.close()
@@ -128,7 +112,7 @@ def test_regions_without_georeference_are_reported(cli, samples, tmp_path: Path)
 def test_stac_catalog_with_label_items_reads_back_with_pystac(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import pystac
 
-    _scene(tmp_path / "town.tif")
+    town_scene(tmp_path / "town.tif")
     (tmp_path / "plain").mkdir()
     ws = Workspace.init(tmp_path / "ws")
     ws.ingest([tmp_path / "town.tif"])

@@ -21,7 +21,9 @@ def test_every_reader_raises_an_existing_items_marking(ws: Workspace, tmp_path: 
     box = Region(kind="box", control="label", label="car", box=(2, 2, 10, 10))
     ws.set_labels("src", [LabelRecord(item, [box])])
     held = ["CUI"]
-    readers = REGISTRY.readers()
+    # GeoJSON and STAC carry georeferenced items only (this PNG has none): their imports
+    # raise markings in test_fmt_geo_roundtrip.py.
+    readers = [r for r in REGISTRY.readers() if r not in ("geojson", "stac")]
     assert {"coco", "labelstudio", "yolo", "voc", "jsonl", "parquet"} <= set(readers)
     for i, fmt in enumerate(readers):
         out = tmp_path / fmt

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,18 @@ def _scene(path: Path, width: int = 1500, height: int = 1200, *, bands: int = 3,
 
 
 @pytest.mark.parametrize("tiled", [False, True])
-def test_scene_is_stored_as_a_cog_and_cut_into_chips(cli, tmp_path: Path, tiled: bool) -> None:  # type: ignore[no-untyped-def]
+def test_scene_is_stored_as_a_cog_and_cut_into_chips(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, tiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Workspace.init(tmp_path).close()
     arr = _scene(tmp_path / "town.tif", tiled=tiled)
+    # The conversion and the chips go through temporary files: none is left behind.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     res = cli("ingest", tmp_path / "town.tif", "--json").json()
+    assert list(scratch.iterdir()) == []
     scene, *chips = item_rows(tmp_path)
     assert res["new"] == 1 + len(chips)
     assert scene["media_type"].startswith("image/tiff; application=geotiff")
@@ -110,6 +119,7 @@ def test_scene_is_stored_as_a_cog_and_cut_into_chips(cli, tmp_path: Path, tiled:
     assert np.array_equal(png, np.moveaxis(want.astype(np.uint8), 0, -1))
     again = cli("ingest", tmp_path / "town.tif", "--json").json()
     assert (again["new"], again["duplicate"]) == (0, 1 + len(chips))
+    assert list(scratch.iterdir()) == []
 
 
 def test_a_cog_is_kept_as_given_and_bands_choose_the_rendering(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -23,17 +23,12 @@ from assay.store.schema import annotations_table, items
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
 from blob_stacks import stacks
+from cli_support import FLOOD_TRAFFIC_SCHEMA
 
 # Run on both blob stacks: local folder and S3 (SeaweedFS).
 blob_stack = stacks()
 
-SCHEMA = """
-title: Flood traffic
-controls:
-  - name: label
-    type: boxes
-    labels: [vehicle, boat, person]
-"""
+SCHEMA = FLOOD_TRAFFIC_SCHEMA
 
 
 def flight_project(tmp_path: Path, seconds: int = 5, marking: str | None = None) -> Workspace:

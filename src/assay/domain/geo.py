@@ -115,6 +115,41 @@ def pixel_mapper(
     return None
 
 
+def ground_mapper(
+    metadata: dict[str, Any], width: int | None, height: int | None
+) -> PixelMapper | None:
+    """WGS84 (lon, lat) to pixel (x, y) of an item: the inverse of `pixel_mapper`, or None."""
+    transform, crs = metadata.get("transform"), metadata.get("crs")
+    if isinstance(transform, list) and len(transform) >= 6 and isinstance(crs, str):
+        pyproj: Any = require("pyproj", "sensors")
+        try:
+            to = pyproj.Transformer.from_crs("EPSG:4326", _wkt(crs), always_xy=True)
+        except (InvalidInput, pyproj.exceptions.CRSError):
+            return None
+        a, b, c, d, e, f = (float(v) for v in transform[:6])
+        det = a * e - b * d
+        if det == 0:
+            return None
+
+        def back(lon: float, lat: float) -> tuple[float, float]:
+            x, y = to.transform(lon, lat)
+            x, y = float(x) - c, float(y) - f
+            return (e * x - b * y) / det, (a * y - d * x) / det
+
+        return back
+    ring = (metadata.get("footprint") or {}).get("coordinates") or []
+    if width and height and ring and len(ring[0]) >= 4:
+        corners = [(float(p[0]), float(p[1])) for p in ring[0][:4]]
+        h = homography(corners, [(0, 0), (width, 0), (width, height), (0, height)])
+
+        def through(lon: float, lat: float) -> tuple[float, float]:
+            u, v, w = h @ np.array([lon, lat, 1.0])
+            return float(u / w), float(v / w)
+
+        return through
+    return None
+
+
 def _wkt(crs: str) -> str:
     pyproj: Any = require("pyproj", "sensors")
     return str(pyproj.CRS.from_user_input(crs).to_wkt())

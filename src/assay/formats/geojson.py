@@ -8,14 +8,24 @@ homography from the image corners to the footprint corners). Files:
   answers (choices, text, ratings) take the item's footprint or location. Properties: label,
   control, kind, region id, author, item id and name, time (``captured_at``), marking, score,
   attributes.
-- ``items.geojson``: each item's footprint (or its point) with id, name, time and marking.
+- ``items.geojson``: each item's footprint (or its point) with id, name, time and marking,
+  and its size and georeference (``georef``: a chip's ``crs`` and ``transform``, or a frame's
+  ``footprint`` corners in image order), which is what reading the labels back needs.
 - ``tracks.geojson``: per video, the line through its frames' centers in time order.
 - ``telemetry.parquet``: one row per frame with its MISB ST 0601 telemetry.
 - ``MARKING.txt``.
 
 Pixel regions of items without a georeference cannot be placed: they are counted under
-``dropped`` ("regions without georeference"). Coordinates are WGS84 longitude, latitude with
-7 decimals (about 1 cm); exterior rings run counterclockwise as RFC 7946 recommends.
+``dropped`` ("regions without georeference"). Coordinates are WGS84 longitude, latitude
+with 7 decimals (about 1 cm); exterior rings run counterclockwise as RFC 7946 recommends.
+
+Reading (``assay import --format geojson``) takes such an export back: the folder, or its
+``labels.geojson`` with ``items.geojson`` beside it. Each feature becomes a region on its item
+(named by id: the workspace holds it), placed back on the pixels through the item's
+georeference (a box is the pixel bounding box of its polygon), with its label, control, kind,
+region id, author, text, value, score and attributes. Each item comes with the marking the
+file states for it; a feature whose marking is not its item's is refused, so a marking is
+never lowered unseen. Whole-item answers keep no geometry.
 """
 
 from __future__ import annotations
@@ -26,10 +36,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assay.domain.geo import PixelMapper, pixel_mapper
+from assay.domain.geo import PixelMapper, ground_mapper, pixel_mapper
 from assay.domain.labels import Region
+from assay.formats import _validate as v
 from assay.formats._export import atomic_write_text, image_rows, prepare_out, write_marking
-from assay.formats._model import ExportBundle, ExportRow
+from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
+from assay.formats._records import media_from_record, region_from_dict
 from assay.formats._registry import Codec
 
 DECIMALS = 7
@@ -84,6 +96,16 @@ def _item_props(row: ExportRow) -> dict[str, Any]:
     }
 
 
+def georef(row: ExportRow) -> dict[str, Any]:
+    """What `ground_mapper` needs to place features back on the item's pixels."""
+    m = row.metadata
+    if isinstance(m.get("transform"), list) and isinstance(m.get("crs"), str):
+        return {"crs": m["crs"], "transform": m["transform"][:6]}
+    if isinstance(m.get("footprint"), dict):
+        return {"footprint": m["footprint"]}
+    return {}
+
+
 def label_features(bundle: ExportBundle, rows: Sequence[ExportRow]) -> tuple[list[Any], list[Any]]:
     labels: list[Any] = []
     items: list[Any] = []
@@ -92,7 +114,9 @@ def label_features(bundle: ExportBundle, rows: Sequence[ExportRow]) -> tuple[lis
         to_ground = pixel_mapper(row.metadata, row.width, row.height)
         whole = item_geometry(row)
         if whole is not None:
-            items.append({"type": "Feature", "geometry": whole, "properties": _item_props(row)})
+            props = {**_item_props(row), "width": row.width, "height": row.height}
+            props["georef"] = georef(row)
+            items.append({"type": "Feature", "geometry": whole, "properties": props})
         for r in row.regions:
             geom = _geometry(r, to_ground) if to_ground is not None else None
             if geom is None and r.kind in ("choice", "text", "rating", "ranking"):
@@ -208,9 +232,171 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     return written
 
 
+LABELS_FILE = "labels.geojson"
+ITEMS_FILE = "items.geojson"
+_WHOLE = ("choice", "text", "rating", "ranking")
+
+
+def _features(path: Path) -> tuple[list[Any], str | None]:
+    f = path.name
+    doc = v.need_obj(v.load_json(path, f), f, "top level")
+    if doc.get("type") != "FeatureCollection":
+        v.fail(f, "type", f"expected 'FeatureCollection', found {doc.get('type')!r}")
+    marking = doc.get("marking")
+    return v.need_list(doc.get("features"), f, "features"), (
+        marking if isinstance(marking, str) else None
+    )
+
+
+def _ring_points(geom: dict[str, Any], f: str, place: str) -> list[tuple[float, float]]:
+    rings = v.need_list(geom.get("coordinates"), f, place + ".coordinates")
+    if not rings:
+        v.fail(f, place + ".coordinates", "a polygon without rings")
+    ring = v.need_list(rings[0], f, place + ".coordinates[0]")
+    pts = [
+        tuple(v.need_numbers(p, 2, f, f"{place}.coordinates[0][{k}]")) for k, p in enumerate(ring)
+    ]
+    if len(pts) >= 2 and pts[0] == pts[-1]:
+        pts = pts[:-1]
+    if len(pts) < 3:
+        v.fail(f, place + ".coordinates", "a ring needs at least three distinct points")
+    return [(p[0], p[1]) for p in pts]
+
+
+def _to_pixels(geom: Any, kind: str, to_pixel: PixelMapper, f: str, place: str) -> dict[str, Any]:
+    """The region's geometry fields (`box` or `points`) from a WGS84 geometry."""
+    geom = v.need_obj(geom, f, place)
+    gtype = geom.get("type")
+
+    def px(p: tuple[float, float]) -> tuple[float, float]:
+        x, y = to_pixel(p[0], p[1])
+        return round(x, 3), round(y, 3)
+
+    if kind == "box" and gtype == "Polygon":
+        pts = [px(p) for p in _ring_points(geom, f, place)]
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        x0, y0 = min(xs), min(ys)
+        return {"box": (x0, y0, round(max(xs) - x0, 3), round(max(ys) - y0, 3))}
+    if kind == "polygon" and gtype == "Polygon":
+        return {"points": [px(p) for p in _ring_points(geom, f, place)]}
+    if kind == "point" and gtype == "Point":
+        return {"points": [px(tuple(v.need_numbers(geom.get("coordinates"), 2, f, place)))]}  # type: ignore[arg-type]
+    if kind == "point" and gtype == "MultiPoint":
+        coords = v.need_list(geom.get("coordinates"), f, place + ".coordinates")
+        return {
+            "points": [
+                px(tuple(v.need_numbers(c, 2, f, f"{place}.coordinates[{k}]")))  # type: ignore[arg-type]
+                for k, c in enumerate(coords)
+            ]
+        }
+    return v.fail(f, place + ".type", f"a {kind} region cannot be read from a {gtype!r} geometry")
+
+
+def read(path: Path, images: Path | None = None) -> ImportBundle:
+    """Read assay's GeoJSON export (``labels.geojson`` + ``items.geojson``) back as labels on
+    the items it names, placed on their pixels through each item's georeference."""
+    path = Path(path)
+    labels_path = path / LABELS_FILE if path.is_dir() else path
+    items_path = labels_path.parent / ITEMS_FILE
+    if not items_path.is_file():
+        v.fail(
+            labels_path.name, "items",
+            f"no {ITEMS_FILE} beside it: it holds each item's georeference, without which "
+            "the features cannot be placed back on the pixels",
+        )  # fmt: skip
+    fi = items_path.name
+    item_features, _ = _features(items_path)
+    features, collection_marking = _features(labels_path)
+    known: dict[str, dict[str, Any]] = {}
+    for i, feat in enumerate(item_features):
+        place = f"features[{i}].properties"
+        props = v.need_obj(v.need_obj(feat, fi, f"features[{i}]").get("properties"), fi, place)
+        item = v.need_str(v.need_key(props, "item", fi, place), fi, place + ".item")
+        props.setdefault("marking", collection_marking)
+        known[item] = props
+    per_item = regions_from_features(features, known, labels_path.name, fi)
+    return ImportBundle(
+        media=media_of(known, per_item, labels_path.parent, fi),
+        label_names=label_names(per_item),
+        source=labels_path,
+    )
+
+
+def regions_from_features(
+    features: list[Any], known: dict[str, dict[str, Any]], fl: str, fi: str
+) -> dict[str, list[Region]]:
+    """Per item id, the regions of assay's label `features` (file `fl`), placed on the pixels
+    of the items `known` describes (``width``, ``height``, ``georef``, ``marking``; from `fi`)."""
+    per_item: dict[str, list[Region]] = {}
+    mappers: dict[str, PixelMapper | None] = {}
+    for i, feat in enumerate(features):
+        where = f"features[{i}]"
+        feat = v.need_obj(feat, fl, where)
+        props = v.need_obj(feat.get("properties"), fl, where + ".properties")
+        item = v.need_str(v.need_key(props, "item", fl, where), fl, where + ".properties.item")
+        if item not in known:
+            v.fail(fl, where + ".properties.item", f"item {item[:16]} is not in {fi}")
+        stated = known[item].get("marking")
+        mark = props.get("marking")
+        if mark is not None and mark != stated:
+            v.fail(
+                fl, where + ".properties.marking",
+                f"{mark!r} is not the marking of its item ({stated!r}) in {fi}",
+            )  # fmt: skip
+        kind = v.need_str(v.need_key(props, "kind", fl, where), fl, where + ".properties.kind")
+        rec: dict[str, Any] = {"kind": kind, "control": props.get("control") or "label"}
+        for key in ("label", "text", "value", "score", "author", "attributes"):
+            if props.get(key) is not None:
+                rec[key] = props[key]
+        if props.get("region"):
+            rec["id"] = props["region"]
+        if kind not in _WHOLE:
+            if item not in mappers:
+                info = known[item]
+                mappers[item] = ground_mapper(
+                    v.need_obj(info.get("georef") or {}, fi, f"item {item[:16]}.georef"),
+                    info.get("width"),
+                    info.get("height"),
+                )
+            to_pixel = mappers[item]
+            if to_pixel is None:
+                v.fail(fi, f"item {item[:16]}", "no georeference to place its features with")
+            rec.update(_to_pixels(feat.get("geometry"), kind, to_pixel, fl, where + ".geometry"))
+        per_item.setdefault(item, []).append(region_from_dict(rec, fl, where))
+    return per_item
+
+
+def label_names(per_item: dict[str, list[Region]]) -> list[str]:
+    names: dict[str, None] = {}
+    for regions in per_item.values():
+        names.update((r.label, None) for r in regions if r.label is not None and r.kind != "choice")
+    return list(names)
+
+
+def media_of(
+    known: dict[str, dict[str, Any]], per_item: dict[str, list[Region]], root: Path, fi: str
+) -> list[ImportedMedia]:
+    """One `ImportedMedia` per known item (named by id, or by its ``file`` under `root`), its
+    regions as its labels of record."""
+    media = []
+    for item, props in known.items():
+        regions = per_item.get(item, [])
+        rec = {
+            "id": item,
+            "name": str(props.get("item_name") or item),
+            "file": props.get("file"),
+            "width": props.get("width"),
+            "height": props.get("height"),
+            "marking": props.get("marking"),
+            "authors": sorted({r.author for r in regions if r.author}),
+        }
+        media.append(media_from_record(rec, regions, root, fi, f"item {item[:16]}"))
+    return media
+
+
 CODEC = Codec(
     name="geojson",
-    read=None,
+    read=read,
     write=write,
     description="GeoJSON features of labels on georeferenced items, footprints and flight tracks",
     title="GeoJSON",

@@ -13,24 +13,43 @@
   asset placed on the ground the same way as ``--format geojson``.
 
 Items without a georeference cannot be placed in a catalog: they are counted under
-``dropped`` ("items without georeference").
+``dropped`` ("items without georeference"). An imagery item also carries ``assay:width``,
+``assay:height`` and ``assay:georef`` (as ``items.geojson`` of ``--format geojson``).
+
+Reading (``assay import --format stac``, pystac) takes such a catalog back: every imagery
+item (scene, chip, frame) becomes an item of the import, named by its id and, where its
+``image`` asset is beside the catalog, by that file; every label item's GeoJSON asset
+becomes regions on its source item, placed on the pixels through the item's georeference
+(``assay:georef``, else ``proj:code``/``proj:transform``/``proj:shape``), with label, author
+and marking as `assay.formats.geojson` reads them. A label whose marking is not its item's
+is refused, and a catalog pystac cannot read is one clear error.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
-from assay.errors import require
+from assay.domain.labels import Region
+from assay.errors import InvalidInput, require
+from assay.formats import _validate as v
 from assay.formats._export import copy_media, image_rows, prepare_out, write_marking
-from assay.formats._model import ExportBundle, ExportRow
+from assay.formats._model import ExportBundle, ExportRow, ImportBundle
 from assay.formats._records import media_paths
 from assay.formats._registry import Codec
 from assay.formats._stream import RowStream
-from assay.formats.geojson import item_geometry, label_features
+from assay.formats.geojson import (
+    georef,
+    item_geometry,
+    label_features,
+    label_names,
+    media_of,
+    regions_from_features,
+)
 
 LABEL_EXT = "https://stac-extensions.github.io/label/v1.0.1/schema.json"
 PROJ_EXT = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
@@ -107,7 +126,13 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             geometry=geometry,
             bbox=_bbox(geometry),
             datetime=_time(row, now),
-            properties={"title": row.name, "marking": row.marking},
+            properties={
+                "title": row.name,
+                "marking": row.marking,
+                "assay:width": row.width,
+                "assay:height": row.height,
+                "assay:georef": georef(row),
+            },
         )
         if isinstance(row.metadata.get("gsd_m"), int | float):
             item.properties["gsd"] = row.metadata["gsd_m"]
@@ -187,9 +212,75 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     return written
 
 
+def _imagery(item: Any, root: Path, marking: str | None) -> dict[str, Any]:
+    """What `regions_from_features` needs of an imagery item, and its media file if present."""
+    props = item.properties
+    shape = props.get("proj:shape")
+    ref = props.get("assay:georef")
+    if not ref and isinstance(props.get("proj:transform"), list):
+        ref = {"crs": props.get("proj:code"), "transform": props["proj:transform"]}
+    info: dict[str, Any] = {
+        "item_name": props.get("title") or item.id,
+        "width": props.get("assay:width") or (shape[1] if isinstance(shape, list) else None),
+        "height": props.get("assay:height") or (shape[0] if isinstance(shape, list) else None),
+        "georef": ref or {},
+        "marking": props.get("marking") or marking,
+    }
+    asset = item.assets.get("image")
+    if asset is not None:
+        href = Path(unquote(asset.get_absolute_href() or ""))
+        if href.is_file():
+            info["file"] = os.path.relpath(href, root)
+    return info
+
+
+def read(path: Path, images: Path | None = None) -> ImportBundle:
+    """Read a STAC catalog written by assay (pystac): imagery items and their label items."""
+    pystac: Any = require("pystac", "sensors")
+    path = Path(path)
+    cat_path = path / "catalog.json" if path.is_dir() else path
+    f = cat_path.name
+    try:
+        catalog = pystac.Catalog.from_file(str(cat_path))
+        stac_items = list(catalog.get_items(recursive=True))
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        pystac.STACError,
+        pystac.STACTypeError,
+    ) as exc:
+        raise InvalidInput(f"{cat_path}: not a STAC catalog pystac can read ({exc})") from None
+    root = Path(images) if images is not None else cat_path.parent
+    marking = catalog.extra_fields.get("marking")
+    known: dict[str, dict[str, Any]] = {}
+    labelled = []
+    for item in stac_items:
+        if any(e.startswith(LABEL_EXT.rsplit("/v", 1)[0]) for e in item.stac_extensions):
+            labelled.append(item)
+        else:
+            known[item.id] = _imagery(item, root, marking if isinstance(marking, str) else None)
+    per_item: dict[str, list[Region]] = {}
+    for label in labelled:
+        asset = label.assets.get("labels")
+        if asset is None:
+            v.fail(f, f"item {label.id}", "a label item without its 'labels' asset")
+        doc_path = Path(unquote(asset.get_absolute_href() or ""))
+        doc = v.need_obj(v.load_json(doc_path, doc_path.name), doc_path.name, "top level")
+        features = v.need_list(doc.get("features"), doc_path.name, "features")
+        for item, regions in regions_from_features(features, known, doc_path.name, f).items():
+            per_item.setdefault(item, []).extend(regions)
+    return ImportBundle(
+        media=media_of(known, per_item, root, f),
+        label_names=label_names(per_item),
+        source=cat_path,
+    )
+
+
 CODEC = Codec(
     name="stac",
-    read=None,
+    read=read,
     write=write,
     description="STAC catalog of georeferenced imagery with Label-extension items",
     title="STAC",

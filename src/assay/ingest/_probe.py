@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import warnings
 from typing import Any, NamedTuple
@@ -365,11 +366,13 @@ def probe_batch(
     present = store.present(item.sha for res, _ in probed for item in res.items)
     new: dict[str, tuple[list[Probed], int, bytes]] = {}  # sha -> (items, index, bytes)
     files: list[tuple[list[Probed], int, FilePayload]] = []
+    filed: set[str] = set()  # equal chips of one scene are staged once
     for res, payloads in probed:
         for k, (item, payload) in enumerate(zip(res.items, payloads, strict=True)):
             if isinstance(payload, FilePayload):
-                if item.sha not in present and item.sha not in new:
+                if item.sha not in present and item.sha not in new and item.sha not in filed:
                     files.append((res.items, k, payload))
+                    filed.add(item.sha)
                 elif payload.owned:
                     os.unlink(payload.path)
             elif item.sha not in present and item.sha not in new:
@@ -379,4 +382,7 @@ def probe_batch(
         items[k] = items[k]._replace(staged=blob)
     for items, k, fp in files:
         items[k] = items[k]._replace(staged=store.stage_file(fp.path, fp.sha, move=fp.owned))
+    for folder in {p.tempdir for _, ps in probed for p in ps if isinstance(p, FilePayload)}:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
     return [res for res, _ in probed]

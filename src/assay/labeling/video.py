@@ -34,7 +34,14 @@ from assay.labeling.users import User
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
 
-__all__ = ["VideoFrame", "list_videos", "load_video", "save_video", "tracks_from_json"]
+__all__ = [
+    "VideoFrame",
+    "is_video_project",
+    "list_videos",
+    "load_video",
+    "save_video",
+    "tracks_from_json",
+]
 
 _FRAMES = (
     "SELECT t.id, i.id, i.width, i.height, i.metadata, i.marking, i.derivation FROM tasks t "
@@ -45,6 +52,11 @@ _VIDEOS = (
     "SELECT i.parent_id, COUNT(*), v.name FROM tasks t JOIN items i ON i.id = t.item_id "
     "JOIN items v ON v.id = i.parent_id WHERE t.project_id = :p AND t.is_gold = 0 "
     "AND t.marking IN {marks} GROUP BY i.parent_id, v.name ORDER BY v.name"
+)
+_KIND = (
+    "SELECT COUNT(*), SUM(CASE WHEN v.media_type LIKE 'video/%' THEN 1 ELSE 0 END) FROM tasks t "
+    "JOIN items i ON i.id = t.item_id LEFT JOIN items v ON v.id = i.parent_id "
+    "WHERE t.project_id = :p AND t.is_gold = 0"
 )
 _MINE = (
     "SELECT a.task_id, a.state, a.annotation_id, n.payload FROM assignments a "
@@ -118,6 +130,13 @@ def list_videos(ws: Workspace, user: User, project: str) -> list[dict[str, Any]]
         p, marks, params = _open(tx, ws, user, project)
         rows = tx.all(_VIDEOS.format(marks=marks), {"p": p.id, **params})
     return [{"video": r[0], "frames": int(r[1]), "name": r[2]} for r in rows if r[0]]
+
+
+def is_video_project(tx: Tx, project_id: int) -> bool:
+    """True when every task of the project is a frame of a video (labelled as tracks in the
+    video view); a project of stills, or of stills and frames, is labelled item by item."""
+    total, frames = tx.one(_KIND, {"p": project_id})
+    return bool(total) and int(frames or 0) == int(total)
 
 
 def _frames(

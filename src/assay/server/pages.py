@@ -15,8 +15,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from assay.errors import AssayError, MissingExtra, PermissionDenied
+from assay.labeling._tx import tx_for
 from assay.labeling.catalog import visible_project
 from assay.labeling.users import Capability, User
+from assay.labeling.video import is_video_project
 from assay.server.deps import optional_user
 
 router = APIRouter(include_in_schema=False)
@@ -87,8 +89,20 @@ def _fallback(name: str, context: dict[str, Any]) -> str:
 
 
 def _page(
-    request: Request, name: str, project: str | None, need: Capability, **more: Any
+    request: Request,
+    name: str,
+    project: str | None,
+    need: Capability,
+    *,
+    video: bool | None = None,
+    **more: Any,
 ) -> Response:
+    """The page `name` for a logged-in user allowed `need` (and able to see `project`).
+
+    `video`: the page is the video view (True) or the item-by-item labeling view (False): a
+    video project's labeling view redirects to its video view, and the video view of a
+    project without video says where to label it instead.
+    """
     try:
         user = optional_user(request)
     except AssayError:
@@ -103,6 +117,21 @@ def _page(
         ws = request.app.state.workspace
         with ws.db.read() as conn:
             p = visible_project(conn, ws, user, project)
+            is_video = video is not None and is_video_project(tx_for(conn), p.id)
+        if video is False and is_video:
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"/video/{quote(p.name, safe='')}{query}", status_code=307)
+        if video and not is_video:
+            message = (
+                f"Project {p.name!r} has no video: its tasks are not all frames of a video, "
+                f"so it is labelled item by item at /label/{p.name}."
+            )
+            resp = _render(
+                request, "error.html", user, heading="Not a video project", message=message,
+                advice="Open the project from the project list.", status=404,
+            )  # fmt: skip
+            resp.status_code = 404
+            return resp
         extra.update(project=p.name, project_title=p.title)
     return _render(request, name, user, **extra)
 
@@ -119,7 +148,7 @@ def index_page(request: Request) -> Response:
 
 @router.get("/label/{project}", response_class=HTMLResponse)
 def label_page(request: Request, project: str) -> Response:
-    return _page(request, "label.html", project, "label")
+    return _page(request, "label.html", project, "label", video=False)
 
 
 @router.get("/review/{project}", response_class=HTMLResponse)

@@ -16,7 +16,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/video/{project}", response_class=HTMLResponse)
 def video_page(request: Request, project: str) -> Response:
-    return page(request, "video.html", project, "label")
+    return page(request, "video.html", project, "label", video=True)
 
 
 @router.get("/map", response_class=HTMLResponse)

@@ -23,15 +23,10 @@ from assay.labeling import Workflow, add_user, create_project
 from assay.store.schema import annotations_table, items
 from assay.versioning import LabelRecord
 from assay.workspace import Workspace
+from cli_support import FLOOD_TRAFFIC_SCHEMA
 from labeling_world import PASSWORD, World
 
-SCHEMA = """
-title: Flood traffic
-controls:
-  - name: label
-    type: boxes
-    labels: [vehicle, boat, person]
-"""
+SCHEMA = FLOOD_TRAFFIC_SCHEMA
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,15 @@ MAX_PROBLEMS_KEPT = 50  # per video, in its metadata; the count is always exact
 
 @dataclass(frozen=True)
 class FilePayload:
-    """An item's bytes as a file (a scene): hashed and copied in chunks, never read whole.
-    `owned` files are temporary conversions, removed once staged."""
+    """An item's bytes as a file (a scene, a chip): hashed and copied in chunks, never read
+    whole. `owned` files are temporary (a conversion, a chip), moved into the store or removed;
+    `tempdir`, the temporary folder holding them, is removed once the batch is staged."""
 
     path: str
     size: int
     sha: str
     owned: bool
+    tempdir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,17 +163,32 @@ def scene_items(
     path: str, base: dict[str, Any], options: ChipOptions
 ) -> tuple[list[tuple[FoundItem, bytes | FilePayload]], tuple[str, ...]]:
     """The scene (as a COG) first, then its chips as derived items."""
-    import os
+    import shutil
 
-    from assay.ingest.sensors.raster import open_scene, sha256_path
+    from assay.ingest.sensors.raster import open_scene
 
     scene = open_scene(path, options)
+    try:
+        return _scene_items(path, base, options, scene)
+    except BaseException:
+        shutil.rmtree(scene.workdir, ignore_errors=True)
+        raise
+
+
+def _scene_items(
+    path: str, base: dict[str, Any], options: ChipOptions, scene: Any
+) -> tuple[list[tuple[FoundItem, bytes | FilePayload]], tuple[str, ...]]:
+    import os
+
+    from assay.ingest.sensors.raster import sha256_path
+
     name = os.path.basename(path)
     cog = FilePayload(
         scene.cog_path,
         os.path.getsize(scene.cog_path),
         sha256_path(scene.cog_path),
         scene.converted,
+        scene.workdir,
     )
     meta: dict[str, Any] = {
         **base,
@@ -221,7 +238,7 @@ def scene_items(
                     parent=cog.sha,
                     derivation=derivation,
                 ),
-                c.png,
+                FilePayload(c.png_path, c.png_size, c.png_sha, True, scene.workdir),
             )
         )
     return out, tuple(scene.notes)

@@ -2,23 +2,28 @@
 
 A scene (GeoTIFF, COG, NITF or JPEG 2000, read through rasterio's bundled GDAL) becomes one
 item whose bytes are a COG: a scene that is not one is converted first (tiled 512 x 512,
-ZSTD level 1, half the time of DEFLATE for the same size here, with overviews; GDAL works
-through it in bounded memory). Its chips become derived items: windows of `size` pixels
+ZSTD level 1, half the time of DEFLATE for the same size here, with overviews resampled
+NEAREST, which costs half of the whole conversion's CPU less than GDAL's default CUBIC; GDAL
+works through it in bounded memory). Its chips become derived items: windows of `size` pixels
 stepping by `size - overlap`, the last row and column aligned to the scene's edge so every
 chip is whole; chips whose pixels are all nodata are skipped. A chip's bytes are its
 display rendering, an 8-bit PNG of the chosen bands (the first three, or the one band of a
 single-band scene): 8-bit bands as they are, other types stretched between the 2nd and
 98th percentiles of the scene (through a lookup table). Every band stays in the scene, and
 a chip's metadata names its window so any band can be read back. Each chip carries its
-pixel window, CRS, affine transform, WGS84 footprint and ground sample distance.
+pixel window, CRS, affine transform, WGS84 footprint and ground sample distance. A tiled
+8-bit scene is chipped from the source while a child process converts it (GDAL's COG writer
+and the chip reads deadlocked inside GDAL when they shared a process). Chips go
+to temporary files as they are cut (the store moves them in), so memory does not grow with
+the scene: 2,025 chips of a 20,000 x 20,000 scene would be about 1.5 GB of PNG.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -41,7 +46,9 @@ class Chip:
     row: int
     width: int
     height: int
-    png: bytes
+    png_path: str  # a temporary file in the scene's `workdir`
+    png_size: int
+    png_sha: str
     transform: tuple[float, ...]
     footprint: dict[str, Any] | None
     center: tuple[float, float] | None  # (lon, lat)
@@ -49,7 +56,8 @@ class Chip:
 
 @dataclass
 class Scene:
-    cog_path: str  # a COG: the input itself, or a temporary conversion the caller removes
+    cog_path: str  # a COG: the input itself, or a temporary conversion in `workdir`
+    workdir: str  # temporary folder of the conversion and the chips; the caller removes it
     converted: bool
     width: int
     height: int
@@ -97,11 +105,21 @@ def open_scene(path: str, options: ChipOptions) -> Scene:
     Raises:
         InvalidInput: not a raster GDAL reads, or chip options that do not fit.
     """
-    rasterio = _rio()
+    _rio()  # the sensors extra, or one clear error
     if options.overlap >= options.size:
         raise InvalidInput(
             f"--overlap {options.overlap} must be smaller than --chip {options.size}"
         )
+    workdir = tempfile.mkdtemp(prefix="assay-scene-")
+    try:
+        return _open_scene(path, options, workdir)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+def _open_scene(path: str, options: ChipOptions, workdir: str) -> Scene:
+    rasterio = _rio()
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, CPL_LOG="/dev/null"):
         try:
             src = rasterio.open(path)
@@ -117,55 +135,65 @@ def open_scene(path: str, options: ChipOptions) -> Scene:
                 and _percentiles(src, _display_bands(src.count, options), options) is None
             )
             if not overlap:
-                cog = _to_cog(src, path) if converted else path
+                cog = _to_cog(src, path, workdir) if converted else path
         if overlap:
-            return _chip_while_converting(path, options)
-        try:
-            with rasterio.open(cog) as scene_src:
-                return _describe_and_chip(scene_src, cog, converted, options)
-        except BaseException:
-            if converted:
-                os.unlink(cog)
-            raise
+            return _chip_while_converting(path, options, workdir)
+        with rasterio.open(cog) as scene_src:
+            return _describe_and_chip(scene_src, cog, converted, options, workdir)
 
 
-def _chip_while_converting(path: str, options: ChipOptions) -> Scene:
+# The conversion of `_chip_while_converting`, in a process of its own: GDAL's COG writer
+# (its worker threads and dataset locks) and the chip threads' reads deadlocked inside GDAL
+# 3.10 when they shared one process (all threads in futex waits, seen on a 20,000 px scene).
+_CONVERT = (
+    "import sys, rasterio, rasterio.shutil as rs\n"
+    "src, out, cache, block = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])\n"
+    "with rasterio.Env(GDAL_CACHEMAX=cache, CPL_LOG='/dev/null'), rasterio.open(src) as s:\n"
+    "    rs.copy(s, out, driver='COG', COMPRESS='ZSTD', LEVEL=1, BLOCKSIZE=block,\n"
+    "            RESAMPLING='NEAREST', NUM_THREADS='ALL_CPUS', BIGTIFF='IF_SAFER')\n"
+)
+
+
+def _chip_while_converting(path: str, options: ChipOptions, workdir: str) -> Scene:
+    import subprocess
+    import sys
+
     rasterio = _rio()
-
-    def convert() -> str:
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(path) as src:
-            return _to_cog(src, path)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(convert)
-        try:
-            with rasterio.open(path) as src:
-                scene = _describe_and_chip(src, path, True, options)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                os.unlink(pending.result())
-            raise
-        scene.cog_path = pending.result()
+    out = os.path.join(workdir, "scene.cog.tif")
+    args = [sys.executable, "-c", _CONVERT, path, out, str(GDAL_CACHE_MB), str(COG_BLOCK)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        with rasterio.open(path) as src:
+            scene = _describe_and_chip(src, path, True, options, workdir)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    _, err = proc.communicate()
+    if proc.returncode:
+        last = (err.strip().splitlines() or ["exit status " + str(proc.returncode)])[-1]
+        raise InvalidInput(f"{path}: cannot convert to a Cloud-Optimized GeoTIFF ({last})")
+    scene.cog_path = out
     return scene
 
 
-def _to_cog(src: Any, path: str) -> str:
+def _to_cog(src: Any, path: str, workdir: str) -> str:
     rasterio = _rio()
     rio_shutil: Any = require("rasterio.shutil", "sensors")
-    fd, out = tempfile.mkstemp(suffix=".tif", prefix="assay-cog-")
-    os.close(fd)
+    out = os.path.join(workdir, "scene.cog.tif")
     try:
         rio_shutil.copy(
             src, out, driver="COG", COMPRESS="ZSTD", LEVEL=1, BLOCKSIZE=COG_BLOCK,
-            NUM_THREADS="ALL_CPUS", BIGTIFF="IF_SAFER",
+            RESAMPLING="NEAREST", NUM_THREADS="ALL_CPUS", BIGTIFF="IF_SAFER",
         )  # fmt: skip
     except rasterio.errors.RasterioError as exc:
-        os.unlink(out)
         raise InvalidInput(f"{path}: cannot convert to a Cloud-Optimized GeoTIFF ({exc})") from None
     return out
 
 
-def _describe_and_chip(src: Any, chips_from: str, converted: bool, options: ChipOptions) -> Scene:
+def _describe_and_chip(
+    src: Any, chips_from: str, converted: bool, options: ChipOptions, workdir: str
+) -> Scene:
     """Describe the scene open as `src` and cut its chips from the file `chips_from`."""
     from assay.domain import geo
 
@@ -184,6 +212,7 @@ def _describe_and_chip(src: Any, chips_from: str, converted: bool, options: Chip
     lo, hi = _stretch(src, bands, options)
     scene = Scene(
         cog_path=chips_from,
+        workdir=workdir,
         converted=converted,
         width=src.width,
         height=src.height,
@@ -208,7 +237,7 @@ def _describe_and_chip(src: Any, chips_from: str, converted: bool, options: Chip
     # rasterio reads and zlib release the GIL: two threads, each with its own handle.
     with ThreadPoolExecutor(max_workers=2) as pool:
         parts = pool.map(
-            lambda part: _cut(chips_from, part, bands, lo, hi, to_wgs84, transform),
+            lambda part: _cut(chips_from, part, bands, lo, hi, to_wgs84, transform, workdir),
             [windows[k::2] for k in range(2)],
         )
         for chips in parts:
@@ -293,6 +322,7 @@ def _cut(
     hi: list[float],
     to_wgs84: Any,
     transform: tuple[float, ...],
+    workdir: str,
 ) -> list[Chip]:
     from PIL import Image
     from rasterio.enums import MaskFlags
@@ -341,7 +371,12 @@ def _cut(
                 if to_wgs84
                 else None
             )
-            out.append(Chip(col, row, w, h, buf.getvalue(), chip_transform, fp, center))
+            png = buf.getvalue()
+            png_path = os.path.join(workdir, f"chip-{col}-{row}.png")
+            with open(png_path, "wb") as fh:
+                fh.write(png)
+            sha = hashlib.sha256(png).hexdigest()
+            out.append(Chip(col, row, w, h, png_path, len(png), sha, chip_transform, fp, center))
     return out
 
 

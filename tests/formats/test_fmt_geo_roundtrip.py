@@ -1,0 +1,163 @@
+"""GeoJSON and STAC exports read back: features placed back on the pixels of the items they
+name (chips through their affine transform and CRS, video frames through their corner
+homography), with label, author and marking; bad files refused whole."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assay import Workspace
+from assay.domain import Region
+from assay.errors import InvalidInput
+from assay.formats import geojson, stac
+from assay.versioning import LabelRecord
+from cli_support import geo_workspace
+
+BUILDING = Region(kind="box", label="building", box=(10, 20, 100, 50), attributes={"floors": 2})
+ROOF = Region(kind="polygon", label="roof", points=((30, 30), (90, 35), (60, 80)))
+PERSON = Region(kind="point", label="person", points=((200, 100),))
+VEHICLE = Region(kind="box", label="vehicle", box=(160, 120, 40, 30))
+MINOR = Region(kind="choice", control="damage", label="minor")
+FLOODED = Region(kind="polygon", label="flooded", points=((100, 100), (600, 120), (500, 500)))
+
+
+def _world(tmp_path: Path) -> tuple[Workspace, str, str]:
+    ws = geo_workspace(tmp_path)
+    assert isinstance(ws, Workspace)
+    ws.add_items("geo", "name=town.tif")
+    con = sqlite3.connect(ws.root / "assay.db")
+    items = dict(con.execute("SELECT name, id FROM items"))
+    con.close()
+    chip, frame, scene = items["town.tif#col=188&row=88"], items["f.ts#t=1.000"], items["town.tif"]
+    ws.set_labels(
+        "geo",
+        [
+            LabelRecord(
+                chip,
+                [
+                    BUILDING.model_copy(update={"author": "user:ana"}),
+                    ROOF.model_copy(update={"author": "user:ana"}),
+                    PERSON.model_copy(update={"author": "user:ben"}),
+                ],
+                authors=["user:ana", "user:ben"],
+            ),
+            LabelRecord(frame, [VEHICLE, MINOR], authors=["user:ben"]),
+            LabelRecord(scene, [FLOODED], authors=["user:cem"]),
+        ],
+    )
+    return ws, chip, frame
+
+
+def _same_geometry(a: Region, b: Region) -> None:
+    assert (a.kind, a.label, a.control, a.attributes) == (b.kind, b.label, b.control, b.attributes)
+    if a.box is not None:
+        assert b.box == pytest.approx(a.box, abs=0.05)
+    if a.points is not None:
+        assert b.points is not None
+        got = sorted(map(tuple, np.round(b.points, 1)))
+        assert got == sorted(map(tuple, np.round(a.points, 1)))  # the ring may run either way
+
+
+def _features(folder: Path) -> list[tuple[tuple[object, ...], list[list[float]]]]:
+    doc = json.loads((folder / "labels.geojson").read_text())
+    out = []
+    for f in doc["features"]:
+        props, geom = f["properties"], f["geometry"]
+        key = (props["item"], props["label"], props["author"], geom["type"])
+        pts = np.array(geom["coordinates"], dtype=float).reshape(-1, 2)
+        # A ring may come back from another start or the other way: its set of points.
+        out.append((key, sorted(map(list, np.unique(pts, axis=0)))))
+    return sorted(out)
+
+
+def _same_features(a: Path, b: Path, count: int) -> None:
+    first, second = _features(a), _features(b)
+    assert len(first) == count
+    assert [k for k, _ in first] == [k for k, _ in second]
+    for (_, x), (_, y) in zip(first, second, strict=True):
+        assert np.allclose(x, y, atol=2e-7)  # about 2 cm
+
+
+def test_geojson_export_reads_back_as_the_same_labels(tmp_path: Path) -> None:
+    ws, chip, frame = _world(tmp_path)
+    out = tmp_path / "out"
+    ws.export("geo", "geojson", out)
+    bundle = geojson.read(out)
+    by_item = {m.item_id: m for m in bundle.media}
+    assert set(by_item) >= {chip, frame}
+    got = {r.label: r for r in by_item[chip].record or []}
+    for want in (BUILDING, ROOF, PERSON):
+        _same_geometry(want, got[str(want.label)])
+    assert [got[k].author for k in ("building", "roof", "person")] == ["user:ana"] * 2 + [
+        "user:ben"
+    ]
+    framed = {r.label: r for r in by_item[frame].record or []}
+    _same_geometry(VEHICLE, framed["vehicle"])
+    assert framed["minor"].kind == "choice" and framed["minor"].box is None
+    assert {m.marking for m in bundle.media} == {"UNCLASSIFIED"}
+    # Into the workspace and out again: the same features.
+    ws.create_dataset("back")
+    ws.add_items("back", "media_type=image/png")
+    ws.add_items("back", "media_type=image/jpeg")
+    report = ws.import_labels(out, "geojson", "back", marking="CUI")
+    # Every item the file names rises to the marking asked (never lowered), reported.
+    assert {c.item_id for c in report.raised} >= {chip, frame}
+    assert {c.new for c in report.raised} == {"CUI"}
+    ws.export("back", "geojson", tmp_path / "again")
+    ws.close()
+
+    _same_features(out, tmp_path / "again", 6)
+    again = json.loads((tmp_path / "again" / "labels.geojson").read_text())
+    assert {f["properties"]["marking"] for f in again["features"]} == {"CUI"}
+
+
+def test_a_feature_that_lowers_its_items_marking_is_refused_whole(tmp_path: Path) -> None:
+    ws, _, _ = _world(tmp_path)
+    out = tmp_path / "out"
+    ws.export("geo", "geojson", out)
+    doc = json.loads((out / "labels.geojson").read_text())
+    doc["features"][1]["properties"]["marking"] = "PUBLIC"
+    (out / "labels.geojson").write_text(json.dumps(doc))
+    with pytest.raises(InvalidInput, match=r"labels.geojson.*features\[1\]\.properties\.marking"):
+        geojson.read(out)
+    # Without items.geojson the features cannot be placed: one clear error.
+    (out / "items.geojson").unlink()
+    with pytest.raises(InvalidInput, match=r"no items\.geojson beside it"):
+        ws.import_labels(out, "geojson", "geo")
+    ws.close()
+
+
+def test_stac_catalog_reads_back_scenes_chips_frames_and_their_labels(tmp_path: Path) -> None:
+    ws, chip, frame = _world(tmp_path)
+    out = tmp_path / "stac"
+    ws.export("geo", "stac", out)
+    bundle = stac.read(out)
+    by_item = {m.item_id: m for m in bundle.media}
+    assert chip in by_item and frame in by_item
+    scene = next(m for m in bundle.media if m.name == "town.tif")
+    assert scene.path is not None and scene.path.name == "town.tif"  # the COG beside it
+    _same_geometry(FLOODED, (scene.record or [])[0])
+    got = {r.label: r for r in by_item[chip].record or []}
+    for want in (BUILDING, ROOF, PERSON):
+        _same_geometry(want, got[str(want.label)])
+    _same_geometry(VEHICLE, next(r for r in by_item[frame].record or [] if r.label == "vehicle"))
+    assert {m.marking for m in bundle.media} == {"UNCLASSIFIED"}
+    # Into the workspace and out again (as GeoJSON, to compare): the same features.
+    ws.export("geo", "geojson", tmp_path / "before")
+    ws.create_dataset("back")
+    report = ws.import_labels(out, "stac", "back", marking="CUI")
+    assert {c.item_id for c in report.raised} >= {chip, frame}
+    ws.export("back", "geojson", tmp_path / "after")
+    ws.close()
+    _same_features(tmp_path / "before", tmp_path / "after", 6)
+
+
+def test_a_catalog_pystac_cannot_read_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "catalog.json").write_text('{"type": "Catalog", "id": 3}')
+    with pytest.raises(InvalidInput, match="not a STAC catalog pystac can read"):
+        stac.read(tmp_path)
