@@ -9,20 +9,8 @@ import pytest
 from assay.errors import InvalidInput
 from assay.models._llm import GenRequest, LanguageModel
 from assay.models.serving import resolve_target
-from assay.models.train_llm import LlmTrainConfig, train_llm
-from models.llm_world import REPORTS, build
-
-SFT = LlmTrainConfig(
-    method="sft",
-    lora_r=8,
-    lora_alpha=16,
-    target_modules="all-linear",
-    max_steps=10,
-    learning_rate=3e-2,
-    batch_size=9,
-    max_length=32,
-    seed=7,
-)
+from assay.models.train_llm import train_llm
+from models.train_world import REPORTS, SFT, build
 
 
 def test_the_adapter_answers_what_it_learned(tmp_path: Path) -> None:

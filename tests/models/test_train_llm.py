@@ -17,20 +17,9 @@ from assay.labeling import add_user
 from assay.models import export_model, get_model, list_models, model_dir, model_manifest
 from assay.models.lineage import verify_model
 from assay.models.train_llm import LlmTrainConfig, TrainResult, train_llm
-from models.llm_world import PASSWORD, REPORTS, LlmWorld, build
+from models.train_world import PASSWORD, REPORTS, SFT, LlmWorld, build
 
 RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
-SFT = LlmTrainConfig(
-    method="sft",
-    lora_r=8,
-    lora_alpha=16,
-    target_modules="all-linear",
-    max_steps=10,
-    learning_rate=3e-2,
-    batch_size=9,  # every report in each step: the loss falls smoothly
-    max_length=32,
-    seed=7,
-)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Tiny Llama-architecture models for serving and pre-labeling tests, built in the test.
 
-The causal LM and its word-level tokenizer come from `llm_world.tiny_llama` (the training
+The causal LM and its word-level tokenizer come from `train_world.tiny_llama` (the training
 tests' builder); the classifiers reuse that tokenizer with a Llama classification head, so
 the same code path that loads a user's real model loads these. `start_model_server` runs a
 real `assay serve-model` process on one of them (the serving and sitrep-summary tests).
@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from labeling_world import SRC
-from models.llm_world import tiny_llama
+from models.train_world import tiny_llama
 
 for _key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ[_key] = "1"

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import os
@@ -63,6 +62,7 @@ from assay.fusion.sources import (
     _detection,
     _Frames,
     _time,
+    json_row,
     parse_source,
     read_source,
 )
@@ -264,14 +264,7 @@ class _Lines:
 
 
 def _row(path: str, n: int, text: str) -> dict[str, Any]:
-    where = f"{'stdin' if path == STDIN else path}, line {n}"
-    try:
-        row = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{where}: not JSON ({exc.msg})") from None
-    if not isinstance(row, dict):
-        raise InvalidInput(f"{where}: expected a JSON object")
-    return row
+    return json_row(f"{'stdin' if path == STDIN else path}, line {n}", text)
 
 
 def _number(row: dict[str, Any], key: str, where: str, default: float | None = None) -> float:

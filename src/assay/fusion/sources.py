@@ -147,13 +147,18 @@ def _lines(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"{path}, line {n}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InvalidInput(f"{path}, line {n}: expected a JSON object")
-            yield n, row
+            yield n, json_row(f"{path}, line {n}", line)
+
+
+def json_row(where: str, text: str) -> dict[str, Any]:
+    """One JSON Lines row as an object; one error naming `where` (file and line) otherwise."""
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{where}: not JSON ({exc.msg})") from None
+    if not isinstance(row, dict):
+        raise InvalidInput(f"{where}: expected a JSON object")
+    return row
 
 
 def _field(row: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:

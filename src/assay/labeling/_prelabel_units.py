@@ -88,15 +88,20 @@ def label_items(
     size = adapter.input_size
     batches = [list(item_ids[s : s + batch_size]) for s in range(0, len(item_ids), batch_size)]
 
-    def load(item_id: str, dest: Any, row: int) -> tuple[tuple[int, ...], Any]:
-        image = decode_image(blobs.get_bytes(item_id), item_id)
+    def load(item_id: str, data: bytes, dest: Any, row: int) -> tuple[tuple[int, ...], Any]:
+        image = decode_image(data, item_id)
         return image.shape, model_input(image, size, None if dest is None else dest[row])
 
     with ThreadPoolExecutor(max_workers=DECODERS) as pool:
 
         def submit(chunk: list[str]) -> tuple[Any, list[Any]]:
+            # One bulk read a batch (one index query, each pack opened once), decoded in threads.
             dest = None if size is None else np.empty((len(chunk), 3, *size), np.float32)
-            return dest, [pool.submit(load, i, dest, j) for j, i in enumerate(chunk)]
+            datas = blobs.read_many(chunk)
+            return dest, [
+                pool.submit(load, i, data, dest, j)
+                for j, (i, data) in enumerate(zip(chunk, datas, strict=True))
+            ]
 
         dest, pending = submit(batches[0]) if batches else (None, [])
         for n, ids in enumerate(batches):

@@ -16,6 +16,7 @@ from assay.domain.labels import Region
 from assay.domain.schema import LabelSchema
 from assay.labeling import Workflow, add_user, create_project, next_task, submit
 from assay.labeling.pull import pull
+from assay.models.train_llm import LlmTrainConfig
 from assay.workspace import Workspace
 
 SCHEMA = """
@@ -42,6 +43,18 @@ REPORTS = [
     for what in whats
 ]
 PASSWORD = "flood-watch-2026"
+# LoRA SFT on the reports: every report in each step (batch 9), so the loss falls smoothly.
+SFT = LlmTrainConfig(
+    method="sft",
+    lora_r=8,
+    lora_alpha=16,
+    target_modules="all-linear",
+    max_steps=10,
+    learning_rate=3e-2,
+    batch_size=9,
+    max_length=32,
+    seed=7,
+)
 
 
 @dataclass
