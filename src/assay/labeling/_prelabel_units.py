@@ -82,6 +82,7 @@ def label_items(
     Decoder threads read, decode, resize and scale the next batch straight into the model's
     input array while the model runs on this one (Pillow and numpy release the GIL for their
     work, onnxruntime for the whole run)."""
+    from assay.evaluation.runs._data import model_input, stack_inputs
     from assay.labeling.prelabel import decode_image
 
     out = LabelResult()
@@ -113,37 +114,6 @@ def label_items(
             _label_batch(adapter, kind, ids, shapes, x, ctl, labels, min_score, out)
             out.batches += 1
     return out
-
-
-def model_input(
-    image: np.ndarray[Any, Any],
-    size: tuple[int, int] | None,
-    out: np.ndarray[Any, Any] | None = None,
-) -> np.ndarray[Any, Any]:
-    """One uint8 RGB image as a model input row: resized (bilinear) to `size` = (H, W) when
-    given, float32 in [0, 1], channels first (what `to_batch` does for a whole batch);
-    written into `out` when given."""
-    from PIL import Image
-
-    if size is not None and image.shape[:2] != size:
-        h, w = size
-        image = np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR))
-    if out is None:
-        out = np.empty((3, image.shape[0], image.shape[1]), np.float32)
-    np.divide(image.transpose(2, 0, 1), np.float32(255.0), out=out, casting="unsafe")
-    return out
-
-
-def stack_inputs(rows: list[np.ndarray[Any, Any]], model: str) -> np.ndarray[Any, Any]:
-    """Rows of `model_input` as one (n, 3, H, W) batch; one error when their sizes differ."""
-    from assay.errors import InvalidInput
-
-    if len({r.shape for r in rows}) > 1:
-        raise InvalidInput(
-            f"model {model}: images have different sizes and the model states no fixed input "
-            "size; give it one (input_size=(H, W))"
-        )
-    return np.stack(rows) if rows else np.zeros((0, 3, 1, 1), np.float32)
 
 
 def _label_batch(

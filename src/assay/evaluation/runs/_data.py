@@ -159,23 +159,32 @@ def to_batch(
     images: list[Image], size: tuple[int, int] | None, model: str
 ) -> npt.NDArray[np.float32]:
     """(n, 3, H, W) float32 in [0, 1]; images are resized (bilinear) to `size` = (H, W)."""
+    return stack_inputs([model_input(im, size) for im in images], model)
+
+
+def model_input(
+    image: Image, size: tuple[int, int] | None, out: npt.NDArray[np.float32] | None = None
+) -> npt.NDArray[np.float32]:
+    """One uint8 RGB image as a model input row: resized (bilinear) to `size` = (H, W) when
+    given, float32 in [0, 1], channels first; written into `out` when given (a row of a batch
+    being filled by decoder threads)."""
     from PIL import Image as PILImage
 
-    if size is not None:
+    if size is not None and image.shape[:2] != size:
         h, w = size
-        images = [
-            im
-            if im.shape[:2] == (h, w)
-            else np.asarray(PILImage.fromarray(im).resize((w, h), PILImage.Resampling.BILINEAR))
-            for im in images
-        ]
-    shapes = {im.shape for im in images}
+        image = np.asarray(PILImage.fromarray(image).resize((w, h), PILImage.Resampling.BILINEAR))
+    if out is None:
+        out = np.empty((3, image.shape[0], image.shape[1]), np.float32)
+    np.divide(image.transpose(2, 0, 1), np.float32(255.0), out=out, casting="unsafe")
+    return out
+
+
+def stack_inputs(rows: list[npt.NDArray[np.float32]], model: str) -> npt.NDArray[np.float32]:
+    """Rows of `model_input` as one (n, 3, H, W) batch; one error when their sizes differ."""
+    shapes = {r.shape for r in rows}
     if len(shapes) > 1:
         raise InvalidInput(
             f"model {model}: images have different sizes ({len(shapes)} kinds) and the model "
             "states no fixed input size; give it one (input_size=(H, W))"
         )
-    if not images:
-        return np.zeros((0, 3, 1, 1), np.float32)
-    arr = np.stack(images).astype(np.float32) / np.float32(255.0)
-    return np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
+    return np.stack(rows) if rows else np.zeros((0, 3, 1, 1), np.float32)
