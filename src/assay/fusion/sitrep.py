@@ -15,7 +15,7 @@ summary paragraph a local language model writes from the report's facts is in
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -436,8 +436,3 @@ def _seconds(a: str, b: str) -> float:
     ta = datetime.fromisoformat(a.replace("Z", "+00:00"))
     tb = datetime.fromisoformat(b.replace("Z", "+00:00"))
     return (tb - ta).total_seconds()
-
-
-def counts_of(report: Report) -> Counter[str]:
-    """How many entities of each type the report covers (for the CLI's summary line)."""
-    return Counter(v["label"] for v in report.entities.values())
