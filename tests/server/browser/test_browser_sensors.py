@@ -190,3 +190,66 @@ def test_the_map_shows_footprints_labels_and_scene_tiles(sensors: Site) -> None:
     page.click("#zoom-in")
     expect(page.locator("#map")).to_have_attribute("data-zoom", str(z + 1))
     expect(page.locator(f'#tiles img[data-loaded][data-key*="/{z + 1}/"]').first).to_be_attached()
+
+
+MOVING_SCHEMA = """
+title: Moving traffic
+controls:
+  - name: label
+    type: boxes
+    attributes:
+      - {name: moving, type: checkbox}
+    labels:
+      - name: vehicle
+        attributes:
+          - {name: colour, type: select, values: [grey, red], mutable: false}
+      - boat
+"""
+
+
+def test_a_checkbox_attribute_ticked_on_a_later_frame_holds_from_that_keyframe(
+    sensors: Site,
+) -> None:
+    schema = LabelSchema.from_yaml_text(MOVING_SCHEMA, "moving.yaml")
+    create_project(sensors.ws, "moving", schema, "flight", Workflow(overlap=1, review="none"))
+    page = sensors.page()
+    sensors.login(page, "ana", "/video/moving")
+    expect(page.locator("#frame[data-ready]")).to_be_attached()
+    drag(page, (40, 60), (100, 100))  # a new vehicle track on frame 0
+    moving = page.locator("#attr-0-moving")
+    expect(moving).not_to_be_checked()
+    expect(page.locator("#attr-0-colour")).to_have_value("grey")
+    assert shown(page)[0]["attributes"] == {"moving": False, "colour": "grey"}
+
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    at_frame(page, 3)
+    assert shown(page)[0]["keyframe"] is False
+    moving.check()  # the vehicle starts to move here: a keyframe on frame 3 holds it
+    expect(moving).to_be_checked()
+    assert shown(page)[0]["keyframe"] is True
+    page.select_option("#attr-0-colour", "red")  # fixed: the whole track turns red
+    page.keyboard.press("ArrowLeft")
+    at_frame(page, 2)
+    expect(page.locator("#attr-0-moving")).not_to_be_checked()
+    expect(page.locator("#attr-0-colour")).to_have_value("red")
+    page.click("#save")
+    expect(page.locator("#status")).to_have_attribute("data-saved", "1")
+
+    frames = stored(sensors.ws)
+    assert sorted(frames) == [0, 1, 2, 3, 4]
+    got = {i: (r.attributes["moving"], r.attributes["colour"]) for i, (r,) in frames.items()}
+    assert got == {
+        0: (False, "red"),
+        1: (False, "red"),
+        2: (False, "red"),
+        3: (True, "red"),
+        4: (True, "red"),
+    }
+    assert [frames[i][0].attributes["keyframe"] for i in range(5)] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]
