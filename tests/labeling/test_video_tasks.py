@@ -5,6 +5,7 @@ linked into track pre-labels; need-to-know on the frames."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,64 @@ def test_diff_folds_a_moved_keyframe_into_one_track_change(cli, tmp_path: Path) 
     text = cli("diff", "flight", "HEAD", cwd=tmp_path / "ws").stdout
     assert "track 3 (vehicle) in flight.ts: frames 30-90 (attribute_changed 2, moved 2); " in text
     assert "keyframes added 60; keyframes removed 90" in text
+
+
+ATTRIBUTE_SCHEMA = """
+controls:
+  - name: label
+    type: boxes
+    attributes:
+      - {name: moving, type: checkbox}
+    labels:
+      - name: vehicle
+        attributes:
+          - {name: colour, type: select, values: [grey, red], mutable: false}
+      - boat
+      - person
+"""
+
+
+def test_declared_attributes_travel_through_pull_cvat_export_and_import(tmp_path: Path) -> None:
+    ws = flight_project(tmp_path)
+    schema = LabelSchema.from_yaml_text(ATTRIBUTE_SCHEMA, "s.yaml")
+    create_project(ws, "moving", schema, "flight", Workflow(overlap=1, review="none"))
+    ana = add_user(ws, "ana", "annotator", "UNCLASSIFIED", "flood-watch-2026")
+    car = dict(
+        CAR,
+        shapes=[
+            dict(CAR["shapes"][0], attributes={"moving": True, "colour": "red"}),
+            *CAR["shapes"][1:],
+        ],
+    )
+    save_video(ws, ana, "moving", video_id(ws), "c1", tracks_from_json([car]))
+    assert pull(ws, "flight", "moving", "latest") == 5
+    ws.export("flight", "cvat-video", tmp_path / "cvat")
+    text = (tmp_path / "cvat/annotations.xml").read_text()
+    assert re.search(
+        r"<name>colour</name>\s*<mutable>False</mutable>\s*<input_type>select</input_type>"
+        r"\s*<default_value>grey</default_value>\s*<values>grey\nred</values>",
+        text,
+    )
+    # Read back: the same tracks, every keyframe stating the declared values in force there.
+    bundle = cvat_video.read(tmp_path / "cvat")
+    frames = {m.metadata["frame"]: m.annotations[0].regions for m in bundle.media if m.annotations}
+    (track,), _ = tracks_from_frames(frames, 5)
+    keys = [
+        (s.frame, dict(s.region.attributes)) for s in track.shapes if s.keyframe and not s.outside
+    ]
+    assert keys == [(0, {"moving": True, "colour": "red"}), (3, {"moving": False, "colour": "red"})]
+
+    # Imported into another dataset, a project over it with a plain schema asks for them.
+    report = ws.import_labels(tmp_path / "cvat", "cvat-video", "again")
+    assert report is not None
+    plain = LabelSchema.from_yaml_text(SCHEMA, "s.yaml")
+    made = create_project(ws, "again", plain, "again", Workflow(overlap=1, review="none"))
+    declared = made.schema.attributes()
+    assert {
+        label: [(d.name, d.type, d.mutable) for d in defs] for label, defs in declared.items()
+    } == {
+        "vehicle": [("moving", "checkbox", True), ("colour", "select", False)],
+        "boat": [("moving", "checkbox", True)],
+        "person": [("moving", "checkbox", True)],
+    }
+    assert declared["vehicle"][1].values == ["grey", "red"]
