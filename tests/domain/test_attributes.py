@@ -173,3 +173,10 @@ def test_a_checkbox_takes_cvats_occluded_flag() -> None:
     occluded = AttributeDef(name="occluded", type="checkbox")
     assert [occluded.problem(v) for v in (True, False, 0, 1)] == [None] * 4
     assert occluded.problem(2) == "2 is not true or false"
+
+
+def test_a_number_without_default_or_minimum_stays_unstated_until_given() -> None:
+    count = AttributeDef(name="count", type="number")
+    track = Track(1, "vehicle", (shape(0), shape(2, count=4), shape(3)))
+    done = complete_track(track, [count], "tracks[0]")
+    assert [dict(s.region.attributes) for s in done.shapes] == [{}, {"count": 4}, {"count": 4}]

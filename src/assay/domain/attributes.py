@@ -175,16 +175,16 @@ def complete_track(track: Track, defs: Sequence[AttributeDef], where: str) -> Tr
     if not defs:
         return track
     visible = [s for s in track.shapes if not s.outside]
+    current: dict[str, Any] = {d.name: d.initial for d in defs if d.mutable}
     for s in visible:
         check_values(defs, s.region.attributes, f"{where} frame {s.frame}")
-    current: dict[str, Any] = {}
     for d in defs:
+        if d.mutable:
+            continue
         stated = [
             (s.frame, s.region.attributes[d.name]) for s in visible if d.name in s.region.attributes
         ]
         current[d.name] = stated[0][1] if stated else d.initial
-        if d.mutable:
-            continue
         for frame, value in stated[1:]:
             if value != stated[0][1]:
                 raise InvalidInput(
@@ -192,8 +192,6 @@ def complete_track(track: Track, defs: Sequence[AttributeDef], where: str) -> Tr
                     f"(mutable: false) but is {stated[0][1]!r} on frame {stated[0][0]} and "
                     f"{value!r} here"
                 )
-    first = {d.name: current[d.name] for d in defs}
-    current = {d.name: d.initial if d.mutable else first[d.name] for d in defs}
     shapes: list[TrackShape] = []
     for s in track.shapes:
         if s.outside:
@@ -201,7 +199,9 @@ def complete_track(track: Track, defs: Sequence[AttributeDef], where: str) -> Tr
             continue
         attrs = s.region.attributes
         current.update((d.name, attrs[d.name]) for d in defs if d.mutable and d.name in attrs)
-        region = s.region.model_copy(update={"attributes": {**attrs, **current}})
+        # A number with neither default nor minimum has no value until someone gives one.
+        held = {k: v for k, v in current.items() if v is not None}
+        region = s.region.model_copy(update={"attributes": {**attrs, **held}})
         shapes.append(TrackShape(s.frame, region, keyframe=s.keyframe, outside=False))
     return Track(track.id, track.label, tuple(shapes), track.interpolation)
 
