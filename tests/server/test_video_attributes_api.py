@@ -3,18 +3,13 @@ held on the frames after it, a value the schema does not allow refused naming th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from sqlalchemy import select
-
-from assay.domain.labels import payload_from_json
 from assay.domain.schema import LabelSchema
-from assay.ingest.sensors.synth import write_flight
 from assay.labeling import Workflow, create_project
-from assay.store.schema import annotations_table, items
 from assay.workspace import Workspace
 from labeling_world import Client, World
+from video_world import flight_dataset, frame_answers
 
 SCHEMA = """
 controls:
@@ -28,27 +23,14 @@ controls:
 
 
 def frames(ws: Workspace) -> dict[int, dict[str, object]]:
-    """Each frame's newest human answer's first region's attributes, by frame index."""
-    t = annotations_table
-    with ws.db.read() as conn:
-        rows = conn.execute(
-            select(items.c.derivation, t.c.payload)
-            .join(items, items.c.id == t.c.item_id)
-            .where(t.c.kind == "human")
-            .order_by(t.c.created, t.c.id)
-        ).all()
-    return {
-        round(json.loads(d)["time_s"]): dict(payload_from_json(p)[0].attributes) for d, p in rows
-    }
+    """Each frame's stored first region's attributes, by frame index."""
+    return {i: dict(regions[0].attributes) for i, regions in frame_answers(ws).items()}
 
 
 def test_attribute_changes_are_stored_on_their_keyframe_and_held_after_it(
     ws: Workspace, world: World, client: Client, tmp_path: Path
 ) -> None:
-    write_flight(tmp_path / "flight.ts", seconds=4, klv_hz=5)
-    ws.ingest([tmp_path / "flight.ts"])
-    ws.create_dataset("flight")
-    ws.add_items("flight", "media_type=image/jpeg")
+    flight_dataset(ws, tmp_path, seconds=4)
     schema = LabelSchema.from_yaml_text(SCHEMA, "s.yaml")
     create_project(ws, "moving", schema, "flight", Workflow(overlap=1, review="none"))
     ana = client("ana")
