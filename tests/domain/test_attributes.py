@@ -180,3 +180,25 @@ def test_a_number_without_default_or_minimum_stays_unstated_until_given() -> Non
     track = Track(1, "vehicle", (shape(0), shape(2, count=4), shape(3)))
     done = complete_track(track, [count], "tracks[0]")
     assert [dict(s.region.attributes) for s in done.shapes] == [{}, {"count": 4}, {"count": 4}]
+
+
+def test_a_datasets_definitions_fill_in_what_the_schema_does_not_declare() -> None:
+    declared = {
+        "vehicle": [
+            AttributeDef(name="colour", type="text"),  # the schema's select wins
+            AttributeDef(name="doors", type="number", min=0, max=6),
+            AttributeDef(name="doors", type="text"),  # a file naming one twice: the first
+        ],
+        "tree": [AttributeDef(name="height", type="number")],  # no such label: nothing
+    }
+    s = schema()
+    got = s.with_attributes(declared).attributes()
+    assert [(d.name, d.type) for d in got["vehicle"]] == [
+        ("moving", "checkbox"),
+        ("speed", "number"),
+        ("colour", "select"),
+        ("lane", "radio"),
+        ("doors", "number"),
+    ]
+    assert "tree" not in got
+    assert len(s.attributes()["vehicle"]) == 4  # a copy: the schema itself is unchanged

@@ -261,7 +261,10 @@ class LabelSchema(BaseModel):
                 continue
             for lab in c.labels:
                 have = {a.name for a in c.attributes_for(lab.name)}
-                lab.attributes += [a for a in declared.get(lab.name, []) if a.name not in have]
+                for a in declared.get(lab.name, []):
+                    if a.name not in have:  # the schema's own definition wins
+                        lab.attributes.append(a)
+                        have.add(a.name)
         return out
 
     def missing_answers(self, regions: list[Region], media_type: str | None = None) -> list[str]:
