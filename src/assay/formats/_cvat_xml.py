@@ -12,6 +12,12 @@ format"). Shapes map to regions as follows:
   typed by the label's declared ``input_type`` (``number`` -> a number, ``checkbox`` -> a
   boolean, else text).
 
+The labels' attribute definitions in ``<meta>`` (``name``, ``mutable``, ``input_type``,
+``default_value``, ``values`` one per line; a number's are min, max and step) are read into
+the dataset's meta (`assay.domain.attributes.META_KEY`) and written back on export, with a
+definition typed by its values for any other attribute the regions carry. ``occluded``,
+``z_order``, ``source`` and ``rotation`` are CVAT's shape fields, never written as definitions.
+
 ``<polyline>``, ``<mask>``, ``<ellipse>``, ``<cuboid>`` and ``<skeleton>`` have no region kind in
 assay: a reader counts them as dropped. The highest marking of an export is written as the
 comment ``<!-- marking: LEVEL -->`` before the root element (CVAT ignores comments).
