@@ -1,5 +1,6 @@
 """Run by the datumaro interpreter (``.venv-datumaro``), not by pytest: prints every item datumaro
-reads from ``argv[1]`` in format ``argv[2]`` as JSON (id, subset, annotations)."""
+reads from ``argv[1]`` in format ``argv[2]`` as JSON (id, subset, annotations); with ``labels`` as
+``argv[3]``, each label's attribute names instead."""
 
 import json
 import sys
@@ -8,6 +9,9 @@ import datumaro as dm
 
 dataset = dm.Dataset.import_from(sys.argv[1], sys.argv[2])
 labels = dataset.categories()[dm.AnnotationType.label]
+if sys.argv[3:] == ["labels"]:
+    print(json.dumps({c.name: sorted(c.attributes) for c in labels}))
+    sys.exit(0)
 items = []
 for item in dataset:
     anns = []

@@ -217,3 +217,64 @@ def test_each_cvat_flavour_points_to_the_other(tmp_path: Path) -> None:
         cvat.read(_video_export(tmp_path / "v"))
     with pytest.raises(InvalidInput, match="--format cvat-images"):
         cvat_video.read(_images_export(tmp_path / "i"))
+
+
+DEFS_XML = VIDEO_XML.replace(
+    "<label><name>person</name></label>",
+    """<label><name>person</name><attributes>
+      <attribute><name>role</name><mutable>False</mutable><input_type>select</input_type>
+        <default_value>civilian</default_value><values>civilian\nrescuer\nunknown</values></attribute>
+      <attribute><name>waving</name><mutable>True</mutable><input_type>checkbox</input_type>
+        <default_value>false</default_value><values>false</values></attribute>
+      <attribute><name>team</name><mutable>True</mutable><input_type>radio</input_type>
+        <default_value>b</default_value><values>a\nb</values></attribute>
+      <attribute><name>note</name><mutable>True</mutable><input_type>text</input_type>
+        <default_value></default_value><values></values></attribute>
+    </attributes></label>""",
+)
+
+
+def test_attribute_definitions_round_trip_through_cvat_video(tmp_path: Path) -> None:
+    first = cvat_video.read(_video_export(tmp_path / "in", xml=DEFS_XML))
+    declared = first.dataset_meta["attributes"]
+    assert declared["boat"] == [
+        {"name": "crew", "type": "number", "default": 0.0, "min": 0.0, "max": 9.0, "step": 1.0,
+         "mutable": True},
+    ]  # fmt: skip
+    assert declared["person"] == [
+        {"name": "role", "type": "select", "values": ["civilian", "rescuer", "unknown"],
+         "default": "civilian", "mutable": False},
+        {"name": "waving", "type": "checkbox", "default": False, "mutable": True},
+        {"name": "team", "type": "radio", "values": ["a", "b"], "default": "b", "mutable": True},
+        {"name": "note", "type": "text", "mutable": True},
+    ]  # fmt: skip
+    rows = [
+        image_row(
+            m.name, [r for a in m.annotations for r in a.regions], (64, 48), metadata=m.metadata
+        )
+        for m in first.media
+    ]
+    out = tmp_path / "out"
+    cvat_video.write(bundle(rows, labels=first.label_names, dataset_meta=first.dataset_meta), out)
+    again = cvat_video.read(out)
+    assert again.dataset_meta == first.dataset_meta  # declared but unused ones too
+    assert _by_frame(again) == _by_frame(first)
+    text = (out / "annotations.xml").read_text()
+    # As CVAT writes them: mutable True/False, values one per line (number: min, max, step).
+    assert (
+        "<name>role</name>\n              <mutable>False</mutable>\n"
+        "              <input_type>select</input_type>\n"
+        "              <default_value>civilian</default_value>\n"
+        "              <values>civilian\nrescuer\nunknown</values>"
+    ) in text
+    assert "<default_value>0</default_value>\n              <values>0\n9\n1</values>" in text
+
+
+def test_a_bad_attribute_definition_is_named(tmp_path: Path) -> None:
+    xml = DEFS_XML.replace("<values>civilian\nrescuer\nunknown</values>", "<values></values>")
+    with pytest.raises(
+        InvalidInput,
+        match=r"^annotations.xml: meta labels/label\[1\] \(person\) attributes/attribute\[0\]: "
+        r"Value error, a select attribute needs values to choose from",
+    ):
+        cvat_video.read(_video_export(tmp_path, xml=xml))

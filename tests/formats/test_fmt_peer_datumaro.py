@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_fmt_cvat import _images_export, _video_export
+from test_fmt_cvat import DEFS_XML, _images_export, _video_export
 
 from assay.domain.tracks import KEYFRAME, TRACK_ID
 from assay.formats import cvat, cvat_video
@@ -21,18 +21,18 @@ PYTHON = ROOT / ".venv-datumaro" / "bin" / "python"
 PROBE = Path(__file__).with_name("datumaro_probe.py")
 
 
-def datumaro_read(path: Path, fmt: str) -> list[dict[str, Any]]:
+def datumaro_read(path: Path, fmt: str, *mode: str) -> Any:
     if not PYTHON.exists():
         pytest.fail(f"{PYTHON} missing: `make test` creates it (make .venv-datumaro/.done)")
     proc = subprocess.run(
-        [str(PYTHON), str(PROBE), str(path), fmt],
+        [str(PYTHON), str(PROBE), str(path), fmt, *mode],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    return list(json.loads(proc.stdout))
+    return json.loads(proc.stdout)
 
 
 def _xyxy(box: tuple[float, float, float, float] | None) -> list[float]:
@@ -106,3 +106,18 @@ def test_datumaro_reads_the_mot_export(ws: Workspace, tmp_path: Path) -> None:
         (5, 4, "boat", [9.0, 5.0, 19.0, 15.0]),
         (6, 4, "boat", [9.0, 5.0, 19.0, 15.0]),
     ]
+
+
+def test_datumaro_reads_the_attribute_definitions_a_dataset_keeps(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    ws.import_labels(_video_export(tmp_path / "src", xml=DEFS_XML), "cvat-video", "river")
+    ws.export("river", "cvat-video", tmp_path / "out")
+    # Declared ones no shape uses (all of person's) are written too.
+    assert datumaro_read(tmp_path / "out", "cvat", "labels") == {
+        "boat": ["crew"],
+        "person": ["note", "role", "team", "waving"],
+    }
+    (frame0,) = (i for i in datumaro_read(tmp_path / "out", "cvat") if i["id"] == "frame_000000")
+    (boat,) = frame0["annotations"]
+    assert boat["attributes"]["crew"] == 2.0  # a number, as its input type says

@@ -5,17 +5,17 @@ linked into track pre-labels; need-to-know on the frames."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from assay.domain.labels import Region, payload_from_json, payload_to_json
+from assay.domain.labels import Region, payload_to_json
 from assay.domain.schema import LabelSchema
 from assay.domain.tracks import tracks_from_frames
 from assay.errors import InvalidInput, NotFound
 from assay.formats import cvat_video
-from assay.ingest.sensors.synth import write_flight
 from assay.labeling import Workflow, add_user, create_project
 from assay.labeling.pull import pull
 from assay.labeling.video import list_videos, load_video, save_video, tracks_from_json
@@ -24,6 +24,7 @@ from assay.timeutil import now_iso
 from assay.workspace import Workspace
 from blob_stacks import stacks
 from cli_support import FLOOD_TRAFFIC_SCHEMA
+from video_world import MOVING_TRAFFIC_SCHEMA, flight_dataset, frame_answers
 
 # Run on both blob stacks: local folder and S3 (SeaweedFS).
 blob_stack = stacks()
@@ -32,11 +33,8 @@ SCHEMA = FLOOD_TRAFFIC_SCHEMA
 
 
 def flight_project(tmp_path: Path, seconds: int = 5, marking: str | None = None) -> Workspace:
-    write_flight(tmp_path / "flight.ts", seconds=seconds, klv_hz=5)
     ws = Workspace.init(tmp_path / "ws")
-    ws.ingest([tmp_path / "flight.ts"], marking=marking)
-    ws.create_dataset("flight")
-    ws.add_items("flight", "media_type=image/jpeg")
+    flight_dataset(ws, tmp_path, seconds, marking)
     schema = LabelSchema.from_yaml_text(SCHEMA, "s.yaml")
     create_project(ws, "traffic", schema, "flight", Workflow(overlap=1, review="none"))
     return ws
@@ -81,7 +79,7 @@ def test_tracks_are_stored_per_frame_and_read_back(tmp_path: Path) -> None:
 
     result = save_video(ws, ana, "traffic", vid, "c1", tracks_from_json([CAR, BOAT]))
     assert result == {"frames": 5, "submitted": 5, "edited": 0, "tracks": 2, "duplicate": False}
-    per_frame = stored(ws)
+    per_frame = frame_answers(ws)
     # Linear in between for the car: frame 1 is a third of the way, attributes held.
     car1 = next(r for r in per_frame[1] if r.attributes["track_id"] == 3)
     assert car1.box == (30.0, 30.0, 40.0, 32.0)
@@ -108,7 +106,7 @@ def test_tracks_are_stored_per_frame_and_read_back(tmp_path: Path) -> None:
     moved = dict(BOAT, shapes=[BOAT["shapes"][0], {"frame": 3, "box": [240, 110, 30, 20]}])
     again = save_video(ws, ana, "traffic", vid, "c2", tracks_from_json([CAR, moved]))
     assert (again["submitted"], again["edited"]) == (0, 2)  # frames 3 and 4 (held)
-    assert stored(ws)[3][1].box == (240.0, 110.0, 30.0, 20.0)
+    assert frame_answers(ws)[3][1].box == (240.0, 110.0, 30.0, 20.0)
 
 
 def shape_key(s: dict) -> tuple:  # type: ignore[type-arg]
@@ -116,22 +114,6 @@ def shape_key(s: dict) -> tuple:  # type: ignore[type-arg]
     if s.get("outside"):
         return (s["frame"], "outside")
     return (s["frame"], [float(v) for v in s["box"]], s.get("attributes") or {})
-
-
-def stored(ws: Workspace) -> dict[int, list[Region]]:
-    """Each frame's newest human answer, by frame index."""
-    t = annotations_table
-    with ws.db.read() as conn:
-        rows = conn.execute(
-            select(items.c.derivation, t.c.payload)
-            .join(items, items.c.id == t.c.item_id)
-            .where(t.c.kind == "human")
-            .order_by(t.c.created, t.c.id)
-        ).all()
-    out: dict[int, list[Region]] = {}
-    for derivation, payload in rows:
-        out[round(json.loads(derivation)["time_s"])] = payload_from_json(payload)
-    return out
 
 
 def test_saved_tracks_round_trip_through_the_cvat_video_export(tmp_path: Path) -> None:
@@ -150,7 +132,7 @@ def test_saved_tracks_round_trip_through_the_cvat_video_export(tmp_path: Path) -
     assert car.outside_ranges(5) == [(4, 5)]
     assert car.at(2).box == (50.0, 40.0, 40.0, 34.0)  # type: ignore[union-attr]
     for i, regions in frames.items():
-        mine = {r.attributes["track_id"]: r.box for r in stored(ws)[i]}
+        mine = {r.attributes["track_id"]: r.box for r in frame_answers(ws)[i]}
         assert {r.attributes["track_id"]: r.box for r in regions} == mine
 
 
@@ -196,7 +178,7 @@ def test_frames_above_clearance_are_not_a_video_and_bad_tracks_are_refused(tmp_p
         tracks_from_json([{"id": 1, "label": "vehicle", "shapes": [{"frame": 0, "box": [1, 2]}]}])
     with pytest.raises(InvalidInput, match=r"outside 0\.\.1"):
         save_video(ws, ana, "traffic", vid, "c", tracks_from_json([dict(BOAT, id=1)]))
-    assert stored(ws) == {}
+    assert frame_answers(ws) == {}
 
 
 def test_diff_folds_a_moved_keyframe_into_one_track_change(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -228,3 +210,49 @@ def test_diff_folds_a_moved_keyframe_into_one_track_change(cli, tmp_path: Path) 
     text = cli("diff", "flight", "HEAD", cwd=tmp_path / "ws").stdout
     assert "track 3 (vehicle) in flight.ts: frames 30-90 (attribute_changed 2, moved 2); " in text
     assert "keyframes added 60; keyframes removed 90" in text
+
+
+def test_declared_attributes_travel_through_pull_cvat_export_and_import(tmp_path: Path) -> None:
+    ws = flight_project(tmp_path)
+    schema = LabelSchema.from_yaml_text(MOVING_TRAFFIC_SCHEMA, "s.yaml")
+    create_project(ws, "moving", schema, "flight", Workflow(overlap=1, review="none"))
+    ana = add_user(ws, "ana", "annotator", "UNCLASSIFIED", "flood-watch-2026")
+    car = dict(
+        CAR,
+        shapes=[
+            dict(CAR["shapes"][0], attributes={"moving": True, "colour": "red"}),
+            *CAR["shapes"][1:],
+        ],
+    )
+    save_video(ws, ana, "moving", video_id(ws), "c1", tracks_from_json([car]))
+    assert pull(ws, "flight", "moving", "latest") == 5
+    ws.export("flight", "cvat-video", tmp_path / "cvat")
+    text = (tmp_path / "cvat/annotations.xml").read_text()
+    assert re.search(
+        r"<name>colour</name>\s*<mutable>False</mutable>\s*<input_type>select</input_type>"
+        r"\s*<default_value>grey</default_value>\s*<values>grey\nred</values>",
+        text,
+    )
+    # Read back: the same tracks, every keyframe stating the declared values in force there.
+    bundle = cvat_video.read(tmp_path / "cvat")
+    frames = {m.metadata["frame"]: m.annotations[0].regions for m in bundle.media if m.annotations}
+    (track,), _ = tracks_from_frames(frames, 5)
+    keys = [
+        (s.frame, dict(s.region.attributes)) for s in track.shapes if s.keyframe and not s.outside
+    ]
+    assert keys == [(0, {"moving": True, "colour": "red"}), (3, {"moving": False, "colour": "red"})]
+
+    # Imported into another dataset, a project over it with a plain schema asks for them.
+    report = ws.import_labels(tmp_path / "cvat", "cvat-video", "again")
+    assert report is not None
+    plain = LabelSchema.from_yaml_text(SCHEMA, "s.yaml")
+    made = create_project(ws, "again", plain, "again", Workflow(overlap=1, review="none"))
+    declared = made.schema.attributes()
+    assert {
+        label: [(d.name, d.type, d.mutable) for d in defs] for label, defs in declared.items()
+    } == {
+        "vehicle": [("moving", "checkbox", True), ("colour", "select", False)],
+        "boat": [("moving", "checkbox", True)],
+        "person": [("moving", "checkbox", True)],
+    }
+    assert declared["vehicle"][1].values == ["grey", "red"]

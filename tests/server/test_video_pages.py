@@ -6,18 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from assay.domain.schema import LabelSchema
-from assay.ingest.sensors.synth import write_flight
 from assay.labeling import Workflow, create_project
 from assay.workspace import Workspace
 from cli_support import FLOOD_TRAFFIC_SCHEMA
 from labeling_world import Client, World
+from video_world import flight_dataset
 
 
 def _flight_project(ws: Workspace, tmp_path: Path) -> None:
-    write_flight(tmp_path / "flight.ts", seconds=3, klv_hz=5)
-    ws.ingest([tmp_path / "flight.ts"])
-    ws.create_dataset("flight")
-    ws.add_items("flight", "media_type=image/jpeg")
+    flight_dataset(ws, tmp_path, seconds=3)
     schema = LabelSchema.from_yaml_text(FLOOD_TRAFFIC_SCHEMA, "s.yaml")
     create_project(ws, "traffic", schema, "flight", Workflow(overlap=1, review="none"))
 

@@ -20,13 +20,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
 )
 
 from assay.domain._colours import is_colour
+from assay.domain.attributes import AttributeDef, check_values, complete_track, without_unset
 from assay.domain.labels import Region, RegionKind
+from assay.domain.tracks import Track
 from assay.errors import InvalidInput
 
 ControlType = Literal[
@@ -50,11 +54,17 @@ _IMAGE_ONLY = {"boxes", "polygons", "points"}
 class LabelDef(BaseModel):
     """One label of a control, with its keyboard shortcut and display colour."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The dump leaves out what was not set; the schema documents every field all the same.
+    model_config = ConfigDict(extra="forbid", json_schema_mode_override="validation")
 
     name: str = Field(min_length=1)
     key: str | None = None
     color: str | None = None
+    attributes: list[AttributeDef] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return without_unset(self, handler, ("attributes",))
 
     @field_validator("color")
     @classmethod
@@ -71,7 +81,8 @@ class LabelDef(BaseModel):
 class Control(BaseModel):
     """One named control; regions it produces carry `control = name`."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The dump leaves out what was not set; the schema documents every field all the same.
+    model_config = ConfigDict(extra="forbid", json_schema_mode_override="validation")
 
     name: str = Field(min_length=1)
     type: ControlType
@@ -80,6 +91,13 @@ class Control(BaseModel):
     required: bool = False
     candidates_field: str | None = None
     max: int = 5
+    attributes: list[AttributeDef] = Field(
+        default_factory=list, description="shape attributes every label of the control has"
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return without_unset(self, handler, ("attributes",))
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -92,11 +110,16 @@ class Control(BaseModel):
     def kind(self) -> RegionKind:
         return REGION_KIND[self.type]
 
+    def attributes_for(self, label: str | None) -> list[AttributeDef]:
+        """The attributes a shape of `label` has: the control's, then the label's own."""
+        own = next((lab.attributes for lab in self.labels if lab.name == label), [])
+        return [*self.attributes, *own]
+
 
 class LabelSchema(BaseModel):
     """The controls of a project. Plain label names get keys 1..9 in order where free."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_mode_override="validation")
 
     title: str = ""
     controls: list[Control] = Field(min_length=1)
@@ -155,11 +178,22 @@ class LabelSchema(BaseModel):
                 raise InvalidInput(f"{where}: a ranking control needs candidates_field")
             if c.type == "rating" and not 1 <= c.max <= 100:
                 raise InvalidInput(f"{where}: rating max must be 1..100, got {c.max}")
+            if c.type not in _IMAGE_ONLY and (c.attributes or any(x.attributes for x in c.labels)):
+                raise InvalidInput(
+                    f"{where}: a {c.type} control takes no attributes (boxes, polygons and "
+                    "points do)"
+                )
             seen = set()
             for lab in c.labels:
                 if lab.name in seen:
                     raise InvalidInput(f"{where}: label {lab.name!r} appears twice")
                 seen.add(lab.name)
+                declared = [a.name for a in c.attributes_for(lab.name)]
+                twice = next((n for n in declared if declared.count(n) > 1), None)
+                if twice is not None:
+                    raise InvalidInput(
+                        f"{where}: attribute {twice!r} of label {lab.name!r} is declared twice"
+                    )
                 if lab.key is not None:
                     if lab.key in used_keys:
                         raise InvalidInput(f"{where}: shortcut key {lab.key!r} is used twice")
@@ -191,10 +225,47 @@ class LabelSchema(BaseModel):
             if c.type in _LABELLED and r.label not in {lab.name for lab in c.labels}:
                 raise InvalidInput(f"{where}: {r.label!r} is not a label of control {c.name!r}")
             _check_geometry(where, c, r)
+            check_values(c.attributes_for(r.label), r.attributes, f"{where} ({r.label})")
         for c in self.controls:
             n = sum(1 for r in regions if r.control == c.name)
             if c.type in ("choices", "rating", "text", "ranking") and n > 1 and not c.multiple:
                 raise InvalidInput(f"control {c.name!r} takes one answer, got {n}")
+
+    def attributes(self) -> dict[str, list[AttributeDef]]:
+        """Label -> its declared shape attributes, over every shape control (first wins)."""
+        out: dict[str, list[AttributeDef]] = {}
+        for c in self.controls:
+            for lab in c.labels:
+                defs = c.attributes_for(lab.name)
+                if defs:
+                    out.setdefault(lab.name, defs)
+        return out
+
+    def complete_tracks(self, tracks: list[Track]) -> list[Track]:
+        """Tracks with every declared attribute stated on each shape (see
+        `assay.domain.attributes.complete_track`); raises `InvalidInput` naming the track."""
+        out = []
+        for i, t in enumerate(tracks):
+            shape = next((s for s in t.shapes if not s.outside), None)
+            c = self.control(shape.region.control) if shape is not None else None
+            defs = c.attributes_for(t.label) if c is not None else []
+            out.append(complete_track(t, defs, f"tracks[{i}] (#{t.id} {t.label})"))
+        return out
+
+    def with_attributes(self, declared: dict[str, list[AttributeDef]]) -> LabelSchema:
+        """This schema with `declared` attributes (label -> definitions, as a dataset imported
+        from CVAT carries them) added to the labels of its shape controls that lack them."""
+        out = self.model_copy(deep=True)
+        for c in out.controls:
+            if c.type not in _IMAGE_ONLY:
+                continue
+            for lab in c.labels:
+                have = {a.name for a in c.attributes_for(lab.name)}
+                for a in declared.get(lab.name, []):
+                    if a.name not in have:  # the schema's own definition wins
+                        lab.attributes.append(a)
+                        have.add(a.name)
+        return out
 
     def missing_answers(self, regions: list[Region], media_type: str | None = None) -> list[str]:
         """The `required` controls `regions` leave unanswered (blank text counts as none).

@@ -12,6 +12,12 @@ format"). Shapes map to regions as follows:
   typed by the label's declared ``input_type`` (``number`` -> a number, ``checkbox`` -> a
   boolean, else text).
 
+The labels' attribute definitions in ``<meta>`` (``name``, ``mutable``, ``input_type``,
+``default_value``, ``values`` one per line; a number's are min, max and step) are read into
+the dataset's meta (`assay.domain.attributes.META_KEY`) and written back on export, with a
+definition typed by its values for any other attribute the regions carry. ``occluded``,
+``z_order``, ``source`` and ``rotation`` are CVAT's shape fields, never written as definitions.
+
 ``<polyline>``, ``<mask>``, ``<ellipse>``, ``<cuboid>`` and ``<skeleton>`` have no region kind in
 assay: a reader counts them as dropped. The highest marking of an export is written as the
 comment ``<!-- marking: LEVEL -->`` before the root element (CVAT ignores comments).
@@ -25,6 +31,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from assay.domain.attributes import META_KEY, AttributeDef, defs_from_json, defs_to_json
 from assay.domain.labels import Region
 from assay.formats import _validate as v
 
@@ -58,6 +67,61 @@ def attribute_types(root: ET.Element) -> dict[tuple[str, str], str]:
                 attr.findtext("input_type") or "text"
             ).strip()
     return types
+
+
+def attribute_defs(root: ET.Element, f: str) -> dict[str, list[AttributeDef]]:
+    """Label -> its declared attributes (name, input type, values, default, mutable).
+
+    ``values`` are one per line: the choices of a select or radio, ``min``, ``max`` and
+    ``step`` of a number; the default of a checkbox is ``true`` or ``false``.
+    """
+    out: dict[str, list[AttributeDef]] = {}
+    for i, label in enumerate(root.iterfind("meta/*/labels/label")):
+        name = (label.findtext("name") or "").strip()
+        for j, attr in enumerate(label.iterfind("attributes/attribute")):
+            place = f"meta labels/label[{i}] ({name}) attributes/attribute[{j}]"
+            out.setdefault(name, []).append(_attribute_def(attr, f, place))
+    return {k: defs for k, defs in out.items() if defs}
+
+
+def dataset_meta(root: ET.Element, f: str) -> dict[str, Any]:
+    """What an import keeps for the dataset: the labels' attribute definitions, if any."""
+    defs = attribute_defs(root, f)
+    return {META_KEY: defs_to_json(defs)} if defs else {}
+
+
+def _attribute_def(el: ET.Element, f: str, place: str) -> AttributeDef:
+    kind = (el.findtext("input_type") or "text").strip()
+    lines = [x.strip() for x in (el.findtext("values") or "").splitlines() if x.strip()]
+    default = (el.findtext("default_value") or "").strip()
+    spec: dict[str, Any] = {
+        "name": (el.findtext("name") or "").strip(),
+        "type": kind,
+        "mutable": (el.findtext("mutable") or "True").strip().lower() in ("true", "1"),
+    }
+    if kind == "checkbox":
+        spec["default"] = default.lower() == "true"
+    elif kind in ("select", "radio"):
+        spec["values"] = lines
+        spec["default"] = default or None
+    elif kind == "number":
+        try:
+            bounds = [float(x) for x in lines]
+            spec["default"] = float(default) if default else None
+        except ValueError:
+            v.fail(f, place, f"number values and default must be numbers, got {lines} {default!r}")
+        if len(bounds) == 3:
+            spec.update(min=bounds[0], max=bounds[1], step=bounds[2])
+        elif bounds:
+            v.fail(f, f"{place}.values", f"a number needs min, max and step, got {lines}")
+    else:
+        spec["default"] = default or None
+    try:
+        return AttributeDef.model_validate(spec)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        v.fail(f, f"{place}{'.' + field if field else ''}", err["msg"])
 
 
 def label_names(root: ET.Element) -> list[str]:
@@ -150,10 +214,10 @@ def meta(
     name: str,
     size: int,
     mode: str,
-    labels: dict[str, dict[str, str]],
+    labels: dict[str, list[AttributeDef]],
     subsets: list[str] | None = None,
 ) -> ET.Element:
-    """``<version>`` and ``<meta>`` with the labels and their attributes' input types.
+    """``<version>`` and ``<meta>`` with the labels and their attributes' definitions.
 
     Without `subsets`, a task export (``<meta><task>``). With them, a project export as CVAT
     writes one: ``<meta><project>`` with one ``<task>`` per subset, each naming its ``<subset>``
@@ -175,13 +239,14 @@ def meta(
         ET.SubElement(el, "name").text = label
         ET.SubElement(el, "type").text = "any"
         attrs_el = ET.SubElement(el, "attributes")
-        for attr, input_type in attrs.items():
+        for attr in attrs:
             a = ET.SubElement(attrs_el, "attribute")
-            ET.SubElement(a, "name").text = attr
-            ET.SubElement(a, "mutable").text = "True"
-            ET.SubElement(a, "input_type").text = input_type
-            ET.SubElement(a, "default_value").text = "false" if input_type == "checkbox" else ""
-            ET.SubElement(a, "values").text = "false\ntrue" if input_type == "checkbox" else ""
+            ET.SubElement(a, "name").text = attr.name
+            ET.SubElement(a, "mutable").text = str(attr.mutable)
+            ET.SubElement(a, "input_type").text = attr.type
+            default, values = _cvat_values(attr)
+            ET.SubElement(a, "default_value").text = default
+            ET.SubElement(a, "values").text = values
     if subsets:
         tasks = ET.SubElement(top, "tasks")
         for subset in subsets:
@@ -192,9 +257,37 @@ def meta(
     return top
 
 
-def label_specs(label_order: list[str], regions: list[Region]) -> dict[str, dict[str, str]]:
-    """Every label with the input type of each user attribute its regions carry."""
-    specs: dict[str, dict[str, str]] = {name: {} for name in label_order}
+def _cvat_values(a: AttributeDef) -> tuple[str, str]:
+    """``default_value`` and ``values`` as CVAT writes them for `a`."""
+    initial = a.initial
+    if a.type == "checkbox":
+        return ("true" if initial else "false"), "false\ntrue"
+    if a.type in ("select", "radio"):
+        return str(initial), "\n".join(a.values)
+    if a.type == "number":
+        bounds = "" if a.min is None or a.max is None else f"{a.min:g}\n{a.max:g}\n{a.step or 1:g}"
+        return ("" if initial is None else f"{float(initial):g}"), bounds
+    return str(initial or ""), ""
+
+
+def declared_attributes(dataset_meta: dict[str, Any]) -> dict[str, list[AttributeDef]]:
+    """The attribute definitions a dataset carries (``dataset_meta["attributes"]``)."""
+    return defs_from_json(dataset_meta.get(META_KEY))
+
+
+def label_specs(
+    label_order: list[str],
+    regions: list[Region],
+    declared: dict[str, list[AttributeDef]] | None = None,
+) -> dict[str, list[AttributeDef]]:
+    """Every label with its attributes: the declared ones (CVAT's shape fields aside), then
+    each other user attribute its regions carry, typed by its values."""
+    declared = declared or {}
+    specs: dict[str, dict[str, AttributeDef]] = {name: {} for name in label_order}
+    for label, defs in declared.items():
+        spec = specs.setdefault(label, {})
+        spec.update((d.name, d) for d in defs if d.name not in RESERVED)
+    inferred: dict[tuple[str, str], str] = {}
     for r in regions:
         if r.label is None:
             continue
@@ -202,13 +295,16 @@ def label_specs(label_order: list[str], regions: list[Region]) -> dict[str, dict
         for name, value in r.attributes.items():
             if name in RESERVED or name in ("track_id", "keyframe"):
                 continue
+            if name in spec and (r.label, name) not in inferred:
+                continue  # declared
             kind = "checkbox" if isinstance(value, bool) else "text"
             if not isinstance(value, bool) and isinstance(value, (int, float)):
                 kind = "number"
-            if spec.get(name, kind) != kind:
+            if inferred.get((r.label, name), kind) != kind:
                 kind = "text"
-            spec[name] = kind
-    return specs
+            inferred[(r.label, name)] = kind
+            spec[name] = AttributeDef(name=name, type=kind)
+    return {label: list(spec.values()) for label, spec in specs.items()}
 
 
 def to_bytes(root: ET.Element, marking: str) -> bytes:

@@ -79,6 +79,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     if root.find("track") is not None and root.find("image") is None:
         v.fail(f, "annotations", "holds <track> elements: read it with --format cvat-video")
     types = cx.attribute_types(root)
+    ds_meta = cx.dataset_meta(root, f)
     labels = dict.fromkeys(cx.label_names(root))
     media: list[ImportedMedia] = []
     dropped: Counter[str] = Counter()
@@ -118,7 +119,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         if regions:
             m.annotations.append(ImportedAnnotation(regions=regions))
         media.append(m)
-    bundle = ImportBundle(media=media, label_names=list(labels), source=file)
+    bundle = ImportBundle(media=media, label_names=list(labels), source=file, dataset_meta=ds_meta)
     bundle.dropped.update(dropped)
     return bundle
 
@@ -130,7 +131,11 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     check_unique(names, "image")
     out_dir = prepare_out(Path(out))
     root = ET.Element("annotations")
-    specs = cx.label_specs(bundle.label_names, [r for row in rows for r in row.regions])
+    specs = cx.label_specs(
+        bundle.label_names,
+        [r for row in rows for r in row.regions],
+        cx.declared_attributes(bundle.dataset_meta),
+    )
     splits = [_split(row) for row in rows]
     subsets = list(dict.fromkeys(s or DEFAULT_SUBSET for s in splits)) if any(splits) else None
     cx.meta(root, bundle.dataset, len(rows), "annotation", specs, subsets)

@@ -59,6 +59,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     root, marking = cx.parse(file, f)
     if root.find("image") is not None:
         v.fail(f, "annotations", "holds <image> elements: read it with --format cvat-images")
+    ds_meta = cx.dataset_meta(root, f)
     frames = _frame_files(image_dir)
     size_text = root.findtext("meta/task/size") or root.findtext("meta/job/size")
     size = int(size_text) if size_text and size_text.strip().isdigit() else len(frames)
@@ -93,7 +94,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         per_frame.setdefault(frame, []).append(cx.tag_region(el, label, types, f, place))
     for frame, regions in per_frame.items():
         media[frame].annotations.append(ImportedAnnotation(regions=regions))
-    bundle = ImportBundle(media=media, label_names=list(labels), source=file)
+    bundle = ImportBundle(media=media, label_names=list(labels), source=file, dataset_meta=ds_meta)
     bundle.dropped.update(dropped)
     return bundle
 
@@ -198,7 +199,11 @@ def _document(
             tracks.append(Track(next_id, r.label or "", tuple(shapes)))
             next_id += 1
     root = ET.Element("annotations")
-    specs = cx.label_specs(bundle.label_names, [r for rs in frames.values() for r in rs])
+    specs = cx.label_specs(
+        bundle.label_names,
+        [r for rs in frames.values() for r in rs],
+        cx.declared_attributes(bundle.dataset_meta),
+    )
     task = cx.meta(root, seq, n, "interpolation", specs)
     if members:
         size = ET.SubElement(task, "original_size")

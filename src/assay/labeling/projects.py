@@ -15,6 +15,7 @@ from assay import audit, versioning
 from assay.domain.labels import canonical_json, payload_from_json, payload_to_json
 from assay.domain.schema import LabelSchema
 from assay.errors import Conflict, InvalidInput, NotFound
+from assay.labeling import _attribute_meta
 from assay.labeling._db import write
 from assay.labeling.instructions import render_instructions
 from assay.store.schema import (
@@ -161,6 +162,7 @@ def create_project(
         if conn.execute(select(projects.c.id).where(projects.c.name == name)).first():
             raise Conflict(f"project {name!r} already exists")
         rev = versioning.resolve(conn, dataset)
+        schema = schema.with_attributes(_attribute_meta.declared(conn, rev.dataset_id))
         pid = conn.execute(
             projects.insert().values(
                 name=name,

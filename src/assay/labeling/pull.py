@@ -30,6 +30,7 @@ from sqlalchemy import select
 from assay import audit, versioning
 from assay.domain.labels import Region, box_iou, canonical_json, payload_from_json
 from assay.errors import InvalidInput
+from assay.labeling import _attribute_meta
 from assay.labeling._db import write
 from assay.labeling.projects import get_project
 from assay.markings import carry_project_marking
@@ -116,6 +117,7 @@ def pull(ws: Workspace, dataset: str, project: str, mode: str, *, actor: str | N
             else:
                 records = [consensus_record(i, g) for i, g in answers.items()]
         n = versioning.set_labels(conn, ds, records)
+        _attribute_meta.declare(conn, ds, p.schema.attributes())
         ids = [r.item_id for r in records]
         carry_project_marking(conn, ws.scheme, actor or ws.actor, p.name, ids, via="pull")
         audit.append(

@@ -3,7 +3,8 @@
 A project over a video's frames has one task per frame (as for any item). The video view
 groups a video's frame tasks in playback order with each frame's telemetry and footprint,
 and the annotator draws *tracks* (see `assay.domain.tracks`): keyframes, linear
-interpolation or none, outside ranges, attributes per keyframe. Saving expands the tracks
+interpolation or none, outside ranges, attributes per keyframe (those the schema declares
+checked and stated on every keyframe, see `assay.domain.attributes`). Saving expands the tracks
 into per-frame regions tagged ``track_id``/``keyframe`` and stores one annotation per frame
 task: through the ordinary submit path the first time (leasing the frame task to the
 annotator if the queue has not), as an edit superseding the annotator's previous answer
@@ -294,6 +295,7 @@ def save_video(
             for s in t.shapes:
                 if not 0 <= s.frame < n:
                     raise InvalidInput(f"track {t.id}: frame {s.frame} outside 0..{n - 1}")
+        tracks = p.schema.complete_tracks(tracks)
         per_frame = frame_regions(tracks, n)
         tlist, tparams = in_list("t", [str(f.task_id) for f in frames])
         mine = {

@@ -109,6 +109,20 @@ def test_data_manager_filters_opens_a_task_and_acts_in_bulk(site: Site) -> None:
     assert {"tasks.reset", "tasks.gold", "tasks.reassign"} <= set(actions)
 
 
+ATTRIBUTES_YAML = """
+controls:
+  - name: label
+    type: boxes
+    attributes: [{name: moving, type: checkbox}]
+    labels:
+      - building
+      - vehicle
+      - name: boat
+        attributes:
+          - {name: hull, type: select, values: [wood, steel], mutable: false}
+"""
+
+
 def test_manager_creates_a_project_with_a_live_schema_preview(site: Site) -> None:
     site.ws.create_dataset("pub")
     site.ws.add_items("pub", "name~scene_0*")
@@ -128,6 +142,11 @@ def test_manager_creates_a_project_with_a_live_schema_preview(site: Site) -> Non
         "controls:\n  - name: label\n    type: boxes\n    labels: [building, vehicle, boat]\n",
     )
     expect(preview.locator(".preview-chip")).to_have_count(3)
+    expect(preview.locator(".attributes-preview")).to_have_count(0)
+    page.fill("#p-schema", ATTRIBUTES_YAML)
+    expect(preview.locator(".attributes-preview")).to_have_text(
+        "attributes: moving (checkbox), hull (select, fixed; boat)"
+    )
     page.fill("#p-name", "pub-boxes")
     page.select_option("#p-revision", index=1)
     page.fill("#w-overlap", "2")

@@ -14,17 +14,18 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from ui_site import Site, serving
 
-from assay.domain.labels import Region, payload_from_json
+from assay.domain.labels import Region
 from assay.domain.schema import LabelSchema
 from assay.domain.tracks import Track, TrackShape
 from assay.ingest.sensors.options import ChipOptions, SensorOptions
 from assay.ingest.sensors.synth import write_flight, write_scene
 from assay.labeling import Workflow, add_user, create_project
-from assay.store.schema import annotations_table, items
+from assay.store.schema import items
 from assay.versioning import LabelRecord
 from assay.workspace import Workspace
 from cli_support import FLOOD_TRAFFIC_SCHEMA
 from labeling_world import PASSWORD, World
+from video_world import MOVING_TRAFFIC_SCHEMA, frame_answers
 
 SCHEMA = FLOOD_TRAFFIC_SCHEMA
 
@@ -79,19 +80,6 @@ def at_frame(page: Page, i: int) -> None:
     expect(page.locator("#frame")).to_have_attribute("data-frame", str(i))
 
 
-def stored(ws: Workspace) -> dict[int, list[Region]]:
-    """Each frame's newest human answer by frame index (frames are 1 s apart)."""
-    t = annotations_table
-    with ws.db.read() as conn:
-        rows = conn.execute(
-            select(items.c.derivation, t.c.payload)
-            .join(items, items.c.id == t.c.item_id)
-            .where(t.c.kind == "human")
-            .order_by(t.c.created, t.c.id)
-        ).all()
-    return {round(json.loads(d)["time_s"]): payload_from_json(p) for d, p in rows}
-
-
 def test_a_track_drawn_on_two_keyframes_is_stored_interpolated(sensors: Site) -> None:
     page = sensors.page()
     sensors.login(page, "ana", "/video/traffic")
@@ -130,7 +118,7 @@ def test_a_track_drawn_on_two_keyframes_is_stored_interpolated(sensors: Site) ->
     page.keyboard.press("Control+s")
     expect(page.locator("#status")).to_have_attribute("data-saved", "1")
 
-    frames = stored(sensors.ws)
+    frames = frame_answers(sensors.ws)
     assert sorted(frames) == [0, 1, 2, 3, 4]
     a, b = TrackShape(0, frames[0][0]), TrackShape(4, frames[4][0])
     want = Track(0, "vehicle", (a, b)).at(2)
@@ -150,7 +138,7 @@ def test_a_track_drawn_on_two_keyframes_is_stored_interpolated(sensors: Site) ->
     assert shown(page) == []
     page.click("#save")
     expect(page.locator("#status")).to_have_attribute("data-saved", "2")
-    again = stored(sensors.ws)
+    again = frame_answers(sensors.ws)
     assert again[2][0].box == frames[0][0].box
     assert again[3] == [] and again[4][0].box == frames[4][0].box
 
@@ -190,3 +178,51 @@ def test_the_map_shows_footprints_labels_and_scene_tiles(sensors: Site) -> None:
     page.click("#zoom-in")
     expect(page.locator("#map")).to_have_attribute("data-zoom", str(z + 1))
     expect(page.locator(f'#tiles img[data-loaded][data-key*="/{z + 1}/"]').first).to_be_attached()
+
+
+def test_a_checkbox_attribute_ticked_on_a_later_frame_holds_from_that_keyframe(
+    sensors: Site,
+) -> None:
+    schema = LabelSchema.from_yaml_text(MOVING_TRAFFIC_SCHEMA, "moving.yaml")
+    create_project(sensors.ws, "moving", schema, "flight", Workflow(overlap=1, review="none"))
+    page = sensors.page()
+    sensors.login(page, "ana", "/video/moving")
+    expect(page.locator("#frame[data-ready]")).to_be_attached()
+    drag(page, (40, 60), (100, 100))  # a new vehicle track on frame 0
+    moving = page.locator("#attr-0-moving")
+    expect(moving).not_to_be_checked()
+    expect(page.locator("#attr-0-colour")).to_have_value("grey")
+    assert shown(page)[0]["attributes"] == {"moving": False, "colour": "grey"}
+
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    at_frame(page, 3)
+    assert shown(page)[0]["keyframe"] is False
+    moving.check()  # the vehicle starts to move here: a keyframe on frame 3 holds it
+    expect(moving).to_be_checked()
+    assert shown(page)[0]["keyframe"] is True
+    page.select_option("#attr-0-colour", "red")  # fixed: the whole track turns red
+    page.keyboard.press("ArrowLeft")
+    at_frame(page, 2)
+    expect(page.locator("#attr-0-moving")).not_to_be_checked()
+    expect(page.locator("#attr-0-colour")).to_have_value("red")
+    page.click("#save")
+    expect(page.locator("#status")).to_have_attribute("data-saved", "1")
+
+    frames = frame_answers(sensors.ws)
+    assert sorted(frames) == [0, 1, 2, 3, 4]
+    got = {i: (r.attributes["moving"], r.attributes["colour"]) for i, (r,) in frames.items()}
+    assert got == {
+        0: (False, "red"),
+        1: (False, "red"),
+        2: (False, "red"),
+        3: (True, "red"),
+        4: (True, "red"),
+    }
+    assert [frames[i][0].attributes["keyframe"] for i in range(5)] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]

@@ -39,7 +39,14 @@ function controlPreview(c) {
   } else {
     body = el("textarea.free-text", { rows: 2, disabled: true, placeholder: "free text" });
   }
-  return el("div.control", { dataset: { control: c.name } }, head, body);
+  return el("div.control", { dataset: { control: c.name } }, head, body, attributesPreview(c));
+}
+
+/** "attributes: moving (checkbox), colour (select, fixed; vehicle)": what shapes declare. */
+function attributesPreview(c) {
+  const one = (a, label) => `${a.name} (${a.type}${a.mutable === false ? ", fixed" : ""}${label ? `; ${label}` : ""})`;
+  const parts = [...(c.attributes || []).map((a) => one(a, "")), ...c.labels.flatMap((l) => (l.attributes || []).map((a) => one(a, l.name)))];
+  return parts.length ? el("p.small.muted.attributes-preview", { text: `attributes: ${parts.join(", ")}` }) : null;
 }
 
 async function preview() {

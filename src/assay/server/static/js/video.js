@@ -30,6 +30,7 @@ async function main() {
   state.control = boxes ? boxes.name : "label";
   for (const l of boxes ? boxes.labels : []) $("#new-label").append(el("option", { value: l.name, text: l.name }));
   state.labels = boxes ? boxes.labels.map((l) => l.name) : [];
+  state.boxes = boxes || null;
   let video = new URLSearchParams(location.search).get("video");
   const videos = await api("GET", `/projects/${enc(project)}/videos`);
   if (!video && videos.length) video = videos[0].video;
@@ -226,6 +227,7 @@ function up() {
     const track = { id, label: $("#new-label").value, interpolation: "linear", shapes: [] };
     edit(() => {
       T.setKeyframe(track, state.index, d.now, state.control);
+      track.shapes[0].attributes = T.initialAttributes(attributeDefs(track.label));
       state.tracks.push(track);
       state.selected = id;
     });
@@ -314,8 +316,15 @@ function renderTracks() {
     labelSel.addEventListener("change", () => edit(() => (t.label = labelSel.value)));
     const interp = el("input", { type: "checkbox", id: `interp-${t.id}`, checked: t.interpolation !== "none" });
     interp.addEventListener("change", () => edit(() => (t.interpolation = interp.checked ? "linear" : "none")));
-    const attrs = el("input.attrs", { value: here ? T.formatAttributes(here.attributes) : "", placeholder: "occluded=true, ...", disabled: !here, "aria-label": "attributes from this frame on", id: `attrs-${t.id}` });
-    attrs.addEventListener("change", () => edit(() => T.setAttributes(t, state.index, T.parseAttributes(attrs.value), state.control)));
+    const defs = attributeDefs(t.label);
+    const declared = new Set(defs.map((d) => d.name));
+    const free = Object.fromEntries(Object.entries(here ? here.attributes : {}).filter(([k]) => !declared.has(k)));
+    const attrs = el("input.attrs", { value: T.formatAttributes(free), placeholder: "other=value, ...", disabled: !here, "aria-label": "other attributes from this frame on", id: `attrs-${t.id}` });
+    attrs.addEventListener("change", () => {
+      const kept = Object.fromEntries(Object.entries(here.attributes).filter(([k]) => declared.has(k)));
+      edit(() => T.setAttributes(t, state.index, { ...kept, ...T.parseAttributes(attrs.value) }, state.control));
+    });
+    const controls = defs.map((d) => attributeControl(t, d, here));
     return el(
       "li.track-item",
       { class: t.id === state.selected ? "selected" : "", dataset: { track: t.id } },
@@ -323,6 +332,7 @@ function renderTracks() {
       labelSel,
       el("label.small", {}, interp, " interpolate"),
       el("span.small.muted", { text: here ? (here.keyframe ? "keyframe" : "interpolated") : "outside" }),
+      controls.length ? el("div.attr-controls", {}, ...controls) : "",
       attrs,
       el("button.small", { type: "button", text: "Key", title: "M", onclick: () => edit(() => T.toggleKeyframe(t, state.index, state.control)) }),
       el("button.small", { type: "button", text: "Outside", title: "O", onclick: () => edit(() => T.toggleOutside(t, state.index, state.control)) }),
@@ -330,6 +340,55 @@ function renderTracks() {
     );
   });
   $("#tracks").replaceChildren(...items);
+}
+
+/** The attributes the schema declares for a label: its control's, then the label's own. */
+function attributeDefs(label) {
+  const c = state.boxes;
+  if (!c) return [];
+  const own = (c.labels.find((l) => l.name === label) || {}).attributes || [];
+  return [...(c.attributes || []), ...own];
+}
+
+/** One declared attribute as a form control showing its value on this frame. A mutable
+ * attribute changes from this frame on (a keyframe here holds it); a fixed one (mutable:
+ * false) changes on the whole track. */
+function attributeControl(t, d, here) {
+  const value = here ? (d.name in here.attributes ? here.attributes[d.name] : T.initialValue(d)) : T.initialValue(d);
+  const id = `attr-${t.id}-${d.name}`;
+  const set = (v) =>
+    edit(() => {
+      if (d.mutable === false) T.setTrackAttribute(t, d.name, v);
+      else T.setAttributes(t, state.index, { ...here.attributes, [d.name]: v }, state.control);
+    });
+  const common = { id, disabled: !here, dataset: { attr: d.name, track: t.id } };
+  const title = d.mutable === false ? `${d.name} (whole track)` : `${d.name} (from this frame on)`;
+  let input;
+  if (d.type === "checkbox") {
+    input = el("input", { ...common, type: "checkbox", checked: Boolean(value) });
+    input.addEventListener("change", () => set(input.checked));
+    return el("label.small.attr", { title }, input, ` ${d.name}`);
+  }
+  if (d.type === "radio") {
+    const options = d.values.map((v, i) => {
+      const r = el("input", { type: "radio", name: id, value: v, id: `${id}-${i}`, checked: v === value, disabled: !here });
+      r.addEventListener("change", () => r.checked && set(v));
+      return el("label.small", {}, r, ` ${v}`);
+    });
+    return el("fieldset.attr", { ...common, title }, el("legend.small", { text: d.name }), ...options);
+  }
+  if (d.type === "select") {
+    input = el("select", common, d.values.map((v) => el("option", { value: v, text: v, selected: v === value })));
+    input.addEventListener("change", () => set(input.value));
+  } else if (d.type === "number") {
+    const bounds = Object.fromEntries(["min", "max", "step"].filter((k) => d[k] !== undefined && d[k] !== null).map((k) => [k, String(d[k])]));
+    input = el("input", { ...common, ...bounds, type: "number", value: value === null || value === undefined ? "" : String(value) });
+    input.addEventListener("change", () => input.value !== "" && set(Number(input.value)));
+  } else {
+    input = el("input", { ...common, type: "text", value: String(value ?? "") });
+    input.addEventListener("change", () => set(input.value));
+  }
+  return el("label.small.attr", { title }, `${d.name} `, input);
 }
 
 // Positions through the CSSOM: the CSP allows no inline style attributes.
