@@ -206,7 +206,7 @@ def _scene_items(
         },
     }
     if scene.converted:
-        meta["scene"]["original_sha256"] = sha256_path(path)
+        meta["scene"]["original_sha256"] = scene.original_sha or sha256_path(path)
     if scene.footprint:
         meta["footprint"] = scene.footprint
     out: list[tuple[FoundItem, bytes | FilePayload]] = [
