@@ -186,7 +186,7 @@ def _scene_items(
     cog = FilePayload(
         scene.cog_path,
         os.path.getsize(scene.cog_path),
-        sha256_path(scene.cog_path),
+        scene.cog_sha or sha256_path(scene.cog_path),
         scene.converted,
         scene.workdir,
     )

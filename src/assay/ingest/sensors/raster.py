@@ -95,6 +95,7 @@ class Scene:
     chips: list[Chip] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     original_sha: str | None = None  # of the input, when converted (None: not hashed yet)
+    cog_sha: str | None = None  # of `cog_path` (None: not hashed yet)
 
 
 def _rio() -> Any:
@@ -200,6 +201,11 @@ def _chip_while_converting(path: str, options: ChipOptions, workdir: str) -> Sce
         last = (err.strip().splitlines() or ["exit status " + str(proc.returncode)])[-1]
         raise InvalidInput(f"{path}: cannot convert to a Cloud-Optimized GeoTIFF ({last})")
     scene.cog_path = out
+    # The store will flush the COG to disk: start that while it is hashed.
+    with ThreadPoolExecutor(max_workers=1) as flusher:
+        flushing = flusher.submit(_flush, [out])
+        scene.cog_sha = sha256_path(out)
+        flushing.result()
     return scene
 
 
@@ -365,11 +371,20 @@ def _cut(
     rasterio = _rio()
     out: list[Chip] = []
     pending: deque[Future[list[Chip]]] = deque()
+    flushed: list[Future[None]] = []
     with (
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB),
         rasterio.open(path) as src,
         ThreadPoolExecutor(max_workers=2) as pool,
+        ThreadPoolExecutor(max_workers=1) as flusher,
     ):
+
+        def done(chips: list[Chip]) -> None:
+            # The store flushes every staged file before publishing it: flushed here as they
+            # are cut, that disk work overlaps the encoding and the store finds them clean.
+            out.extend(chips)
+            flushed.append(flusher.submit(_flush, [c.png_path for c in chips]))
+
         dtype = src.dtypes[bands[0] - 1]
         render = _Render(dtype, lo, hi, to_wgs84, transform, workdir)
         flags = [src.mask_flag_enums[b - 1] for b in bands]
@@ -384,10 +399,21 @@ def _cut(
             mask = src.dataset_mask(window=win) if internal else None
             pending.append(pool.submit(render.strip, data, mask, nodata, strip))
             while len(pending) > STRIP_AHEAD:
-                out.extend(pending.popleft().result())
+                done(pending.popleft().result())
         for fut in pending:
-            out.extend(fut.result())
+            done(fut.result())
+        for flush in flushed:
+            flush.result()
     return out
+
+
+def _flush(paths: list[str]) -> None:
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @dataclass
