@@ -39,9 +39,11 @@ from assay.ingest.sensors.options import ChipOptions
 
 GDAL_CACHE_MB = 256
 COG_BLOCK = 512
-# Chips are cut from strips of at most this many chips side by side (at 512 px, 3 x 8-bit
-# bands: 22 MB), at most `STRIP_AHEAD` strips read ahead of the encoding threads.
+# Chips are cut from strips of up to `STRIP_CHIPS` chips side by side and `STRIP_BYTES` of
+# pixels (32 chips of 512 px, 3 x 8-bit bands: 22 MB), at most `STRIP_AHEAD` strips read
+# ahead of the encoding threads, so a wide or deep scene does not hold more.
 STRIP_CHIPS = 32
+STRIP_BYTES = 32 << 20
 STRIP_AHEAD = 2
 # The conversion's settings, measured on the sensors bench's 8,000 px scene (CPU seconds of
 # the conversion): ZSTD level 1 costs half of DEFLATE for the same size; the predictor
@@ -340,12 +342,14 @@ def _windows(width: int, height: int, options: ChipOptions) -> Iterator[tuple[in
 
 
 def _strips(
-    windows: list[tuple[int, int, int, int]],
+    windows: list[tuple[int, int, int, int]], chip_bytes: int
 ) -> Iterator[list[tuple[int, int, int, int]]]:
-    """The windows in runs of at most `STRIP_CHIPS` side by side in one row of chips."""
+    """The windows in runs side by side in one row of chips, of at most `STRIP_CHIPS` chips
+    and `STRIP_BYTES` (a chip holding at most `chip_bytes`)."""
+    most = max(1, min(STRIP_CHIPS, STRIP_BYTES // max(1, chip_bytes)))
     run: list[tuple[int, int, int, int]] = []
     for win in windows:
-        if run and (win[1] != run[0][1] or len(run) == STRIP_CHIPS):
+        if run and (win[1] != run[0][1] or len(run) == most):
             yield run
             run = []
         run.append(win)
@@ -390,7 +394,9 @@ def _cut(
         flags = [src.mask_flag_enums[b - 1] for b in bands]
         nodata = src.nodata if all(MaskFlags.nodata in f for f in flags) else None
         internal = nodata is None and not all(f == [MaskFlags.all_valid] for f in flags)
-        for strip in _strips(windows):
+        itemsize = max(np.dtype(src.dtypes[b - 1]).itemsize for b in bands)
+        chip_bytes = len(bands) * itemsize * max((w * h for _, _, w, h in windows), default=1)
+        for strip in _strips(windows, chip_bytes):
             col, row, _, height = strip[0]
             last = strip[-1]
             win = Window(col, row, last[0] + last[2] - col, height)
