@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from _common import ROOT, WORK, median, table, write_result
 
@@ -66,33 +67,29 @@ def make_scene(path: Path, size: int) -> None:
     tmp.rename(path)
 
 
-def run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one child command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
+class Timed(NamedTuple):
+    wall: float
+    cpu: float  # user + system seconds of the command and its children
+    rss_mb: float  # peak RSS of the largest single process
+    load: float  # 1-minute load average when it ended
+
+
+def timed_rss(cmd: list[str], cwd: Path | None = None) -> Timed:
+    """Wall and CPU seconds and peak RSS of one command, from `/usr/bin/time` where present
+    (else from this process's children, whose ru_maxrss is the largest child so far)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    gnu_time = Path("/usr/bin/time").exists()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    full = ["/usr/bin/time", "-f", "%M", *cmd] if gnu_time else cmd
+    proc = subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"{cmd} failed:\n{proc.stderr[-2000:]}")
-    # ru_maxrss of children is the largest child so far: run the smaller one first or read
-    # it from /usr/bin/time where present.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) / 1024
-
-
-def timed_rss(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
-    if shutil.which("/usr/bin/time") is None:
-        return run(cmd, cwd)
-    t0 = time.perf_counter()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", *cmd], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    elapsed = time.perf_counter() - t0
-    if proc.returncode:
-        raise SystemExit(f"{cmd} failed:\n{proc.stderr[-2000:]}")
-    return elapsed, int(proc.stderr.strip().splitlines()[-1]) / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peak_kb = int(proc.stderr.strip().splitlines()[-1]) if gnu_time else max(after.ru_maxrss, 0)
+    return Timed(elapsed, cpu, peak_kb / 1024, os.getloadavg()[0])
 
 
 def main() -> None:
@@ -106,7 +103,9 @@ def main() -> None:
     make_scene(scene, args.size)
     peer_script = WORK / "chip_peer.py"
     peer_script.write_text(PEER)
-    a, p = [], []
+    a: list[Timed] = []
+    p: list[Timed] = []
+    print(f"load average at start: {os.getloadavg()[0]:.1f}", flush=True)
     for k in range(args.runs):
         for who in [0, 1] if k % 2 == 0 else [1, 0]:
             if who == 0:
@@ -118,23 +117,32 @@ def main() -> None:
             else:
                 out = WORK / "chips-peer"
                 shutil.rmtree(out, ignore_errors=True)
-                p.append(
-                    timed_rss(
-                        [str(BIN / "python"), str(peer_script), str(scene), str(out), "512", "64"]
-                    )
-                )
-            print(a[-1:] if who == 0 else p[-1:], flush=True)
+                cmd = [str(BIN / "python"), str(peer_script), str(scene), str(out), "512", "64"]
+                p.append(timed_rss(cmd))
+            print("assay" if who == 0 else "loop", (a if who == 0 else p)[-1], flush=True)
+
+    def row(name: str, runs: list[Timed]) -> list[str]:
+        return [
+            name,
+            f"{median([r.wall for r in runs]):.1f}",
+            ", ".join(f"{r.wall:.1f}" for r in runs),
+            f"{median([r.cpu for r in runs]):.1f}",
+            f"{max(r.rss_mb for r in runs):.0f}",
+            ", ".join(f"{r.load:.1f}" for r in runs),
+        ]
+
     rows = [
-        ["assay ingest (COG conversion + chips + footprints)", f"{median([x for x, _ in a]):.1f}",
-         ", ".join(f"{x:.1f}" for x, _ in a), f"{max(m for _, m in a):.0f}"],
-        ["rasterio windowed-read loop writing PNG chips", f"{median([x for x, _ in p]):.1f}",
-         ", ".join(f"{x:.1f}" for x, _ in p), f"{max(m for _, m in p):.0f}"],
-    ]  # fmt: skip
-    ratio = median([x for x, _ in p]) / median([x for x, _ in a])
+        row("assay ingest (COG conversion + chips + footprints)", a),
+        row("rasterio windowed-read loop writing PNG chips", p),
+    ]
+    wall = median([r.wall for r in p]) / median([r.wall for r in a])
+    cpu = median([r.cpu for r in p]) / median([r.cpu for r in a])
+    headers = ["command", "median s", "runs s", "median CPU s", "peak RSS MB", "load after"]
     text = (
         f"### Chipping a {args.size:,} x {args.size:,} x 3 scene — `bench/sensors_chips.py`\n\n"
-        + table(["command", "median s", "runs s", "peak RSS MB"], rows)
-        + f"\n\npeer / assay: {ratio:.2f}x (target >= 1.0x; peak RSS target <= 1,024 MB)\n"
+        + table(headers, rows)
+        + f"\n\npeer / assay: {wall:.2f}x wall, {cpu:.2f}x CPU"
+        " (target >= 1.0x; peak RSS target <= 1,024 MB)\n"
     )
     write_result("sensors_chips", text)
 

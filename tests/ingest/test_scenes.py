@@ -142,6 +142,8 @@ def test_a_cog_is_kept_as_given_and_bands_choose_the_rendering(cli, tmp_path: Pa
     )
     res = cli("ingest", cog, "--bands", "5", cwd=tmp_path / "ws", code=None)
     assert "the scene has bands 1 to 4" in res.stdout + res.stderr
+    res = cli("ingest", cog, "--bands", "1,2,3,4,1", cwd=tmp_path / "ws", code=None)
+    assert "a chip's PNG shows 1 to 4 bands, not 5" in res.stdout + res.stderr
 
 
 def test_nitf_and_plain_tiff(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

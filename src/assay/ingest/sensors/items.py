@@ -186,7 +186,7 @@ def _scene_items(
     cog = FilePayload(
         scene.cog_path,
         os.path.getsize(scene.cog_path),
-        sha256_path(scene.cog_path),
+        scene.cog_sha or sha256_path(scene.cog_path),
         scene.converted,
         scene.workdir,
     )
@@ -206,7 +206,7 @@ def _scene_items(
         },
     }
     if scene.converted:
-        meta["scene"]["original_sha256"] = sha256_path(path)
+        meta["scene"]["original_sha256"] = scene.original_sha or sha256_path(path)
     if scene.footprint:
         meta["footprint"] = scene.footprint
     out: list[tuple[FoundItem, bytes | FilePayload]] = [

@@ -1,33 +1,34 @@
 """Satellite and aerial scenes: stored as Cloud-Optimized GeoTIFF, cut into chips.
 
 A scene (GeoTIFF, COG, NITF or JPEG 2000, read through rasterio's bundled GDAL) becomes one
-item whose bytes are a COG: a scene that is not one is converted first (tiled 512 x 512,
-ZSTD level 1, half the time of DEFLATE for the same size here, with overviews resampled
-NEAREST, which costs half of the whole conversion's CPU less than GDAL's default CUBIC; GDAL
-works through it in bounded memory). Its chips become derived items: windows of `size` pixels
-stepping by `size - overlap`, the last row and column aligned to the scene's edge so every
-chip is whole; chips whose pixels are all nodata are skipped. A chip's bytes are its
-display rendering, an 8-bit PNG of the chosen bands (the first three, or the one band of a
-single-band scene): 8-bit bands as they are, other types stretched between the 2nd and
-98th percentiles of the scene (through a lookup table). Every band stays in the scene, and
-a chip's metadata names its window so any band can be read back. Each chip carries its
-pixel window, CRS, affine transform, WGS84 footprint and ground sample distance. A tiled
-8-bit scene is chipped from the source while a child process converts it (GDAL's COG writer
-and the chip reads deadlocked inside GDAL when they shared a process). Chips go
-to temporary files as they are cut (the store moves them in), so memory does not grow with
-the scene: 2,025 chips of a 20,000 x 20,000 scene would be about 1.5 GB of PNG.
+item whose bytes are a COG: a scene that is not one is converted first (`COG_OPTIONS`: tiled
+512 x 512, ZSTD level 1 with the horizontal predictor, overviews resampled NEAREST, built in
+an uncompressed temporary file; GDAL works through it in bounded memory). Its chips become
+derived items: windows of `size` pixels stepping by `size - overlap`, the last row and column
+aligned to the scene's edge so every chip is whole; chips whose pixels are all nodata are
+skipped. A chip's bytes are its display rendering, an 8-bit PNG of the chosen bands (the
+first three, or the one band of a single-band scene; see `assay.ingest._png.encode_png`):
+8-bit bands as they are, other types stretched between the 2nd and 98th percentiles of the
+scene (through a lookup table). Every band stays in the scene, and a chip's metadata names
+its window so any band can be read back. Each chip carries its pixel window, CRS, affine
+transform, WGS84 footprint and ground sample distance. A tiled 8-bit scene is chipped from
+the source while a child process converts it (GDAL's COG writer and the chip reads
+deadlocked inside GDAL when they shared a process). Chips go to temporary files as they are
+cut (the store moves them in), so memory does not grow with the scene: 2,025 chips of a
+20,000 x 20,000 scene would be about 1 GB of PNG.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
+import json
 import os
 import shutil
 import tempfile
 import warnings
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,30 @@ from assay.ingest.sensors.options import ChipOptions
 
 GDAL_CACHE_MB = 256
 COG_BLOCK = 512
+# Chips are cut from strips of up to `STRIP_CHIPS` chips side by side and `STRIP_BYTES` of
+# pixels (32 chips of 512 px, 3 x 8-bit bands: 22 MB), at most `STRIP_AHEAD` strips read
+# ahead of the encoding threads, so a wide or deep scene does not hold more.
+STRIP_CHIPS = 32
+STRIP_BYTES = 32 << 20
+STRIP_AHEAD = 2
+# The conversion's settings, measured on the sensors bench's 8,000 px scene (CPU seconds of
+# the conversion): ZSTD level 1 costs half of DEFLATE for the same size; the predictor
+# makes the COG 28 % smaller there (240 -> 173 MB) for 3 % more time, and more on real
+# imagery; NEAREST overviews cost half of what GDAL's default CUBIC does.
+COG_OPTIONS = {
+    "COMPRESS": "ZSTD",
+    "LEVEL": 1,
+    "PREDICTOR": "YES",
+    "BLOCKSIZE": COG_BLOCK,
+    "RESAMPLING": "NEAREST",
+    "NUM_THREADS": "ALL_CPUS",
+    "BIGTIFF": "IF_SAFER",
+}
+# GDAL's COG writer computes the overviews into a temporary file before the copy, ZSTD at its
+# default level 9 unless told otherwise: that compression (and reading it back) was more than
+# half of the conversion (7.4 s of CPU at 8,000 px, 3.3 s without it). The file is deleted
+# afterwards, so it is left uncompressed (a third of the scene's raw size, beside the output).
+COG_ENV = {"GDAL_CACHEMAX": GDAL_CACHE_MB, "CPL_LOG": "/dev/null", "COG_TMP_COMPRESSION": "NONE"}
 
 
 @dataclass
@@ -71,6 +96,8 @@ class Scene:
     display: dict[str, Any]
     chips: list[Chip] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    original_sha: str | None = None  # of the input, when converted (None: not hashed yet)
+    cog_sha: str | None = None  # of `cog_path` (None: not hashed yet)
 
 
 def _rio() -> Any:
@@ -146,11 +173,10 @@ def _open_scene(path: str, options: ChipOptions, workdir: str) -> Scene:
 # (its worker threads and dataset locks) and the chip threads' reads deadlocked inside GDAL
 # 3.10 when they shared one process (all threads in futex waits, seen on a 20,000 px scene).
 _CONVERT = (
-    "import sys, rasterio, rasterio.shutil as rs\n"
-    "src, out, cache, block = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])\n"
-    "with rasterio.Env(GDAL_CACHEMAX=cache, CPL_LOG='/dev/null'), rasterio.open(src) as s:\n"
-    "    rs.copy(s, out, driver='COG', COMPRESS='ZSTD', LEVEL=1, BLOCKSIZE=block,\n"
-    "            RESAMPLING='NEAREST', NUM_THREADS='ALL_CPUS', BIGTIFF='IF_SAFER')\n"
+    "import json, sys, rasterio, rasterio.shutil as rs\n"
+    "src, out, env, options = sys.argv[1], sys.argv[2], *map(json.loads, sys.argv[3:5])\n"
+    "with rasterio.Env(**env), rasterio.open(src) as s:\n"
+    "    rs.copy(s, out, driver='COG', **options)\n"
 )
 
 
@@ -160,11 +186,14 @@ def _chip_while_converting(path: str, options: ChipOptions, workdir: str) -> Sce
 
     rasterio = _rio()
     out = os.path.join(workdir, "scene.cog.tif")
-    args = [sys.executable, "-c", _CONVERT, path, out, str(GDAL_CACHE_MB), str(COG_BLOCK)]
+    settings = [json.dumps(COG_ENV), json.dumps(COG_OPTIONS)]
+    args = [sys.executable, "-c", _CONVERT, path, out, *settings]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         with rasterio.open(path) as src:
             scene = _describe_and_chip(src, path, True, options, workdir)
+        # The conversion usually outlasts the chips: hash the input meanwhile.
+        scene.original_sha = sha256_path(path)
     except BaseException:
         proc.kill()
         proc.communicate()
@@ -174,6 +203,11 @@ def _chip_while_converting(path: str, options: ChipOptions, workdir: str) -> Sce
         last = (err.strip().splitlines() or ["exit status " + str(proc.returncode)])[-1]
         raise InvalidInput(f"{path}: cannot convert to a Cloud-Optimized GeoTIFF ({last})")
     scene.cog_path = out
+    # The store will flush the COG to disk: start that while it is hashed.
+    with ThreadPoolExecutor(max_workers=1) as flusher:
+        flushing = flusher.submit(_flush, [out])
+        scene.cog_sha = sha256_path(out)
+        flushing.result()
     return scene
 
 
@@ -182,10 +216,8 @@ def _to_cog(src: Any, path: str, workdir: str) -> str:
     rio_shutil: Any = require("rasterio.shutil", "sensors")
     out = os.path.join(workdir, "scene.cog.tif")
     try:
-        rio_shutil.copy(
-            src, out, driver="COG", COMPRESS="ZSTD", LEVEL=1, BLOCKSIZE=COG_BLOCK,
-            RESAMPLING="NEAREST", NUM_THREADS="ALL_CPUS", BIGTIFF="IF_SAFER",
-        )  # fmt: skip
+        with rasterio.Env(**COG_ENV):
+            rio_shutil.copy(src, out, driver="COG", **COG_OPTIONS)
     except rasterio.errors.RasterioError as exc:
         raise InvalidInput(f"{path}: cannot convert to a Cloud-Optimized GeoTIFF ({exc})") from None
     return out
@@ -234,15 +266,7 @@ def _describe_and_chip(
         notes=notes,
     )
     windows = list(_windows(src.width, src.height, options))
-    # rasterio reads and zlib release the GIL: two threads, each with its own handle.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = pool.map(
-            lambda part: _cut(chips_from, part, bands, lo, hi, to_wgs84, transform, workdir),
-            [windows[k::2] for k in range(2)],
-        )
-        for chips in parts:
-            scene.chips.extend(chips)
-    scene.chips.sort(key=lambda c: (c.row, c.col))
+    scene.chips = _cut(chips_from, windows, bands, lo, hi, to_wgs84, transform, workdir)
     return scene
 
 
@@ -251,6 +275,9 @@ def _display_bands(count: int, options: ChipOptions) -> tuple[int, ...]:
         bad = [b for b in options.bands if not 1 <= b <= count]
         if bad:
             raise InvalidInput(f"--bands {bad[0]}: the scene has bands 1 to {count}")
+        if len(options.bands) > 4:
+            shown = len(options.bands)
+            raise InvalidInput(f"--bands: a chip's PNG shows 1 to 4 bands, not {shown}")
         return options.bands
     return (1, 2, 3) if count >= 3 else (1,)
 
@@ -314,6 +341,22 @@ def _windows(width: int, height: int, options: ChipOptions) -> Iterator[tuple[in
             yield col, row, min(size, width - col), min(size, height - row)
 
 
+def _strips(
+    windows: list[tuple[int, int, int, int]], chip_bytes: int
+) -> Iterator[list[tuple[int, int, int, int]]]:
+    """The windows in runs side by side in one row of chips, of at most `STRIP_CHIPS` chips
+    and `STRIP_BYTES` (a chip holding at most `chip_bytes`)."""
+    most = max(1, min(STRIP_CHIPS, STRIP_BYTES // max(1, chip_bytes)))
+    run: list[tuple[int, int, int, int]] = []
+    for win in windows:
+        if run and (win[1] != run[0][1] or len(run) == most):
+            yield run
+            run = []
+        run.append(win)
+    if run:
+        yield run
+
+
 def _cut(
     path: str,
     windows: list[tuple[int, int, int, int]],
@@ -324,60 +367,131 @@ def _cut(
     transform: tuple[float, ...],
     workdir: str,
 ) -> list[Chip]:
-    from PIL import Image
+    """Read the windows a strip at a time (each of the source's blocks decoded about once)
+    while two threads render, encode and write the chips of the strips read before it."""
     from rasterio.enums import MaskFlags
     from rasterio.windows import Window
 
-    from assay.domain import geo
-
     rasterio = _rio()
-    lo_a = np.array(lo, dtype=np.float32)[:, None, None]
-    span = (np.array(hi, dtype=np.float32) - np.array(lo, dtype=np.float32))[:, None, None]
     out: list[Chip] = []
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB // 2), rasterio.open(path) as src:
-        identity = (
-            src.dtypes[bands[0] - 1] == "uint8"
-            and lo == [0.0] * len(bands)
-            and hi == [255.0] * len(bands)
-        )
-        table = None if identity else _lookup(src.dtypes[bands[0] - 1], lo, hi)
-        offset = 0 if table is None else int(np.iinfo(src.dtypes[bands[0] - 1]).min)
+    pending: deque[Future[list[Chip]]] = deque()
+    flushed: list[Future[None]] = []
+    with (
+        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB),
+        rasterio.open(path) as src,
+        ThreadPoolExecutor(max_workers=2) as pool,
+        ThreadPoolExecutor(max_workers=1) as flusher,
+    ):
+
+        def done(chips: list[Chip]) -> None:
+            # The store flushes every staged file before publishing it: flushed here as they
+            # are cut, that disk work overlaps the encoding and the store finds them clean.
+            out.extend(chips)
+            flushed.append(flusher.submit(_flush, [c.png_path for c in chips]))
+
+        dtype = src.dtypes[bands[0] - 1]
+        render = _Render(dtype, lo, hi, to_wgs84, transform, workdir)
         flags = [src.mask_flag_enums[b - 1] for b in bands]
-        by_value = all(MaskFlags.nodata in f for f in flags)
-        internal = not by_value and not all(f == [MaskFlags.all_valid] for f in flags)
-        for col, row, w, h in windows:
-            win = Window(col, row, w, h)
+        nodata = src.nodata if all(MaskFlags.nodata in f for f in flags) else None
+        internal = nodata is None and not all(f == [MaskFlags.all_valid] for f in flags)
+        itemsize = max(np.dtype(src.dtypes[b - 1]).itemsize for b in bands)
+        chip_bytes = len(bands) * itemsize * max((w * h for _, _, w, h in windows), default=1)
+        for strip in _strips(windows, chip_bytes):
+            col, row, _, height = strip[0]
+            last = strip[-1]
+            win = Window(col, row, last[0] + last[2] - col, height)
+            # rasterio's reads release the GIL: the next strip is read while chips encode.
             data = src.read(list(bands), window=win)
-            if by_value and not (data != src.nodata).any():
+            mask = src.dataset_mask(window=win) if internal else None
+            pending.append(pool.submit(render.strip, data, mask, nodata, strip))
+            while len(pending) > STRIP_AHEAD:
+                done(pending.popleft().result())
+        for fut in pending:
+            done(fut.result())
+        for flush in flushed:
+            flush.result()
+    return out
+
+
+def _flush(paths: list[str]) -> None:
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@dataclass
+class _Render:
+    """Chips of one strip: display pixels, PNG, hash, temporary file, place."""
+
+    dtype: str
+    lo: list[float]
+    hi: list[float]
+    to_wgs84: Any
+    transform: tuple[float, ...]
+    workdir: str
+    identity: bool = field(init=False)
+    table: np.ndarray | None = field(init=False)
+    offset: int = field(init=False)
+    lo_a: np.ndarray = field(init=False)
+    span: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.lo)
+        self.identity = self.dtype == "uint8" and self.lo == [0.0] * n and self.hi == [255.0] * n
+        self.table = None if self.identity else _lookup(self.dtype, self.lo, self.hi)
+        self.offset = 0 if self.table is None else int(np.iinfo(self.dtype).min)
+        self.lo_a = np.array(self.lo, dtype=np.float32)[:, None, None]
+        self.span = (np.array(self.hi, dtype=np.float32) - self.lo_a[:, 0, 0])[:, None, None]
+
+    def strip(
+        self,
+        data: np.ndarray,
+        mask: np.ndarray | None,
+        nodata: float | None,
+        windows: list[tuple[int, int, int, int]],
+    ) -> list[Chip]:
+        from assay.domain import geo
+        from assay.ingest._png import encode_png
+
+        x0 = windows[0][0]
+        out: list[Chip] = []
+        for col, row, w, h in windows:
+            part = data[:, :, col - x0 : col - x0 + w]
+            if nodata is not None and not (part != nodata).any():
                 continue  # all nodata
-            if internal and not src.dataset_mask(window=win).any():
+            if mask is not None and not mask[:, col - x0 : col - x0 + w].any():
                 continue  # all masked (an alpha band or a mask)
-            if identity:
-                pixels = data
-            elif table is not None:
-                pixels = np.stack(
-                    [table[k][band.astype(np.int64) - offset] for k, band in enumerate(data)]
-                )
-            else:
-                scaled = (data.astype(np.float32) - lo_a) * (255.0 / span)
-                pixels = np.clip(scaled, 0, 255).astype(np.uint8)
-            img = pixels[0] if len(bands) == 1 else np.moveaxis(pixels, 0, -1)
-            buf = io.BytesIO()
-            Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", compress_level=1)
-            chip_transform = geo.window_transform(transform, col, row)
+            pixels = self._display(part)
+            png = encode_png(pixels[0] if len(pixels) == 1 else np.moveaxis(pixels, 0, -1))
+            png_path = os.path.join(self.workdir, f"chip-{col}-{row}.png")
+            with open(png_path, "wb") as fh:
+                fh.write(png)
+            sha = hashlib.sha256(png).hexdigest()
+            to_wgs84, transform = self.to_wgs84, self.transform
             fp = geo.footprint(to_wgs84, transform, col, row, w, h) if to_wgs84 else None
             center = (
                 geo.pixel_to_wgs84(to_wgs84, transform, col + w / 2, row + h / 2)
                 if to_wgs84
                 else None
             )
-            png = buf.getvalue()
-            png_path = os.path.join(workdir, f"chip-{col}-{row}.png")
-            with open(png_path, "wb") as fh:
-                fh.write(png)
-            sha = hashlib.sha256(png).hexdigest()
+            chip_transform = geo.window_transform(transform, col, row)
             out.append(Chip(col, row, w, h, png_path, len(png), sha, chip_transform, fp, center))
-    return out
+        return out
+
+    def _display(self, data: np.ndarray) -> np.ndarray:
+        if self.identity:
+            return data
+        if self.table is not None:
+            table, offset = self.table, self.offset
+            return np.stack(
+                [table[k][band.astype(np.int64) - offset] for k, band in enumerate(data)]
+            )
+        scaled = (data.astype(np.float32) - self.lo_a) * (255.0 / self.span)
+        pixels: np.ndarray = np.clip(scaled, 0, 255).astype(np.uint8)
+        return pixels
 
 
 def sha256_path(path: str) -> str:
