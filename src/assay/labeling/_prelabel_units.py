@@ -106,16 +106,15 @@ def label_items(
         image = decode_image(data, item_id)
         return image.shape, model_input(image, size, None if dest is None else dest[row])
 
+    # One bulk read for the whole run, taken a batch at a time: on S3 its blobs (neighbours
+    # in a pack when the caller orders them by `in_read_order`) come in a few ranged GETs,
+    # locally each pack is opened once.
+    datas = iter(blobs.read_many(item_ids))
     with ThreadPoolExecutor(max_workers=DECODERS) as pool:
 
         def submit(chunk: list[str]) -> tuple[Any, list[Any]]:
-            # One bulk read a batch (one index query, each pack opened once), decoded in threads.
             dest = None if size is None else np.empty((len(chunk), 3, *size), np.float32)
-            datas = blobs.read_many(chunk)
-            return dest, [
-                pool.submit(load, i, data, dest, j)
-                for j, (i, data) in enumerate(zip(chunk, datas, strict=True))
-            ]
+            return dest, [pool.submit(load, i, next(datas), dest, j) for j, i in enumerate(chunk)]
 
         dest, pending = submit(batches[0]) if batches else (None, [])
         for n, ids in enumerate(batches):
