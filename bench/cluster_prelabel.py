@@ -11,7 +11,13 @@ thread (its serial part: selecting tasks, collecting results, writing annotation
 whole client process (with the scheduler and the Dask comms that share it), the workers and
 the S3 server; and the load average.
 
-    .venv/bin/python bench/cluster_prelabel.py [--items 10000] [--repeats 3] [--profile FILE]
+With `--pin`, worker k of each cluster runs on core k only (every thread of its process):
+a worker then has one core, as a cluster sized one thread a core gives it, where unpinned the
+single worker's decoder threads also use the second core of this 2-core machine, which the
+second worker needs. The client, the schedulers and the S3 server are never pinned.
+
+    .venv/bin/python bench/cluster_prelabel.py [--items 10000] [--repeats 3] [--pin]
+        [--profile FILE]
 """
 
 from __future__ import annotations
@@ -77,6 +83,14 @@ def _worker_procs(lc: Any) -> list[Any]:
     return [psutil.Process(pid) for pid in pids.values()]
 
 
+def _pin(procs: list[Any]) -> None:
+    """Worker k (every thread of its process, and so the threads it starts) on core k."""
+    cores = sorted(os.sched_getaffinity(0))
+    for k, p in enumerate(procs):
+        for tid in os.listdir(f"/proc/{p.pid}/task"):
+            os.sched_setaffinity(int(tid), {cores[k % len(cores)]})
+
+
 def _weed_procs() -> list[Any]:
     import psutil
 
@@ -88,6 +102,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--items", type=int, default=10_000, help="Tasks in the project.")
     ap.add_argument("--repeats", type=int, default=3, help="Runs per side (median reported).")
+    ap.add_argument("--pin", action="store_true", help="One core per worker (see above).")
     ap.add_argument(
         "--profile",
         type=Path,
@@ -123,6 +138,8 @@ def main() -> None:
                 c.wait_for_workers(n)
             clusters[n] = lc
             procs[n] = _worker_procs(lc)
+            if args.pin:
+                _pin(procs[n])
             print(f"{n}-worker cluster up in {time.perf_counter() - t0:.1f} s")
         runs: dict[int, list[Run]] = {1: [], 2: []}
         loads = [os.getloadavg()]
@@ -174,14 +191,15 @@ def main() -> None:
     ]
     headers = ["cluster", "wall s", "images/s", "client thread CPU s", "client process CPU s"]
     headers += ["workers CPU s", "S3 CPU s"]
+    pin = " --pin" if args.pin else ""
     text = (
         f"### Pre-labeling on a local Dask cluster, {args.items} 64x64 images, "
-        f"median of {args.repeats}\n\n"
+        f"median of {args.repeats}{', one core per worker' if args.pin else ''}\n\n"
         + table(headers, rows)
         + f"\n\nspeed-up of 2 workers over 1: **{one / two:.2f}x** (cores here: "
         f"{os.cpu_count()}; load average {loads[0][0]:.2f} at the start, "
         f"{loads[-1][0]:.2f} at the end)\n\nReproduce: `.venv/bin/python "
-        f"bench/cluster_prelabel.py --items {args.items} --repeats {args.repeats}`\n"
+        f"bench/cluster_prelabel.py --items {args.items} --repeats {args.repeats}{pin}`\n"
     )
     write_result("cluster_prelabel", text)
 
