@@ -12,6 +12,7 @@ from assay.domain.labels import (
     payload_hash,
     payload_text_and_hash,
     payload_to_json,
+    payload_to_json_trusted,
 )
 from label_strategies import region
 
@@ -100,3 +101,9 @@ wide = st.builds(
 @given(st.lists(wide, max_size=5))
 def test_payload_text_and_hash_are_canonical_for_any_float_and_text(regions: list[Region]) -> None:
     assert payload_text_and_hash(regions) == (payload_to_json(regions), payload_hash(regions))
+
+
+@given(st.lists(st.one_of(wide, regions), max_size=5))
+def test_a_payload_from_stored_fields_is_the_canonical_text(regions: list[Region]) -> None:
+    fields = [{k: v for k, v in r.__dict__.items() if v is not None} for r in regions]
+    assert payload_to_json_trusted(fields) == payload_to_json(regions)

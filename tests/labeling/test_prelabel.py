@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from assay.domain.labels import Region
+from assay.domain.labels import Region, payload_from_json, payload_to_json
 from assay.errors import InvalidInput, NotFound, PermissionDenied
 from assay.labeling import dashboard, next_task, submit
 from assay.labeling.prelabel import prelabel
@@ -63,6 +63,8 @@ def test_a_classifier_prelabels_open_tasks_least_confident_first(
     with ws.db.read() as conn:
         rows = conn.execute(select(ann_t).where(ann_t.c.kind == "model")).all()
     assert {r.author for r in rows} == {"model:rule@1"} and len(rows) == 8
+    # Encoded where the model ran, without a Region: the canonical text all the same.
+    assert all(r.payload == payload_to_json(payload_from_json(r.payload)) for r in rows)
     # A second run of the same version stores nothing new (--redo labels again).
     again = prelabel(ws, "survey", model=clf, name="rule@1")
     assert again.labelled == 0 and again.already == 8
@@ -86,11 +88,30 @@ def test_an_onnx_detector_stores_scaled_boxes_and_counts_what_it_leaves_out(
     assert report.labelled == 8 and report.regions == 16 and report.below_min_score == 8
     with ws.db.read() as conn:
         payload = conn.execute(select(ann_t.c.payload).where(ann_t.c.kind == "model")).scalar()
+    assert payload == payload_to_json(payload_from_json(payload))
     boxes = json.loads(payload)
     assert [(b["label"], b["box"], b["score"]) for b in boxes] == [
         ("building", [3.0, 2.0, 15.0, 10.0], pytest.approx(0.9)),
         ("vehicle", [30.0, 4.0, 12.0, 8.0], pytest.approx(0.6)),
     ]
+
+
+def test_a_model_failing_midway_writes_nothing(ws: Workspace, tmp_path: Path) -> None:
+    _world(ws, tmp_path)
+    calls: list[int] = []
+
+    def fails_second(x: np.ndarray) -> np.ndarray:
+        calls.append(len(x))
+        if len(calls) == 2:
+            raise RuntimeError("the model's server went away")
+        return _by_pixel(x)
+
+    clf = CallableClassifier(fails_second, DAMAGE, name="flaky")
+    with pytest.raises(RuntimeError, match="went away"):
+        prelabel(ws, "survey", model=clf, name="flaky@1", batch_size=3)
+    assert calls == [3, 3]  # the first batch was labelled, and is not stored
+    with ws.db.read() as conn:
+        assert conn.execute(select(ann_t.c.id).where(ann_t.c.kind == "model")).all() == []
 
 
 def test_a_models_marking_is_enforced(ws: Workspace, tmp_path: Path) -> None:

@@ -47,6 +47,15 @@ def test_small_blobs_are_packed_and_read_back_in_order(store: BlobStore) -> None
         assert fh.read() == blobs[3]
 
 
+def test_blobs_in_read_order_lie_as_they_were_packed(store: BlobStore) -> None:
+    blobs = [f"scene {i}, a roof under water".encode() for i in range(200)]
+    packed = store.put_many(blobs)
+    loose = store.put_bytes(b"a single upload, stored on its own")
+    asked = [*sorted(packed), loose, packed[0]]  # hash order, with one repeat
+    # Packed blobs in the order of their pack (one put_many: one pack), the others after.
+    assert store.in_read_order(asked) == [*packed, loose]
+
+
 def test_a_large_blob_streams_in_ranges(store: BlobStore, tmp_path: Path) -> None:
     src = tmp_path / "scene.bin"
     block = os.urandom(1 << 16)

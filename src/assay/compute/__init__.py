@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections import deque
+import queue
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -39,33 +39,50 @@ R_co = TypeVar("R_co", covariant=True)
 
 
 class Runner(Protocol):
-    """Runs `fn` over units; results in the units' order. Units are taken from the iterable
-    only a few ahead of the results, so a caller that builds them lazily (ingest reading
-    files) holds a bounded number in memory."""
+    """Runs `fn` over units; results in the units' order, or as they finish with
+    `unordered` (a caller that only collects them need not wait behind a slow unit). Units
+    are taken from the iterable only a few ahead of the results, so a caller that builds them
+    lazily (ingest reading files) holds a bounded number in memory."""
 
     where: str  # "local" or the scheduler's address
     workers: int  # how many units can run at once
 
-    def map(self, fn: Callable[[U], R], units: Iterable[U]) -> Iterator[R]: ...
+    def map(
+        self, fn: Callable[[U], R], units: Iterable[U], *, unordered: bool = False
+    ) -> Iterator[R]: ...
 
 
 class _Future(Protocol[R_co]):
     def result(self) -> R_co: ...
     def cancel(self) -> object: ...
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None: ...
 
 
-def _windowed(submit: Callable[[U], _Future[R]], units: Iterable[U], window: int) -> Iterator[R]:
-    """Results in order, with at most `window` units submitted and not yet collected."""
-    pending: deque[_Future[R]] = deque()
+def _windowed(
+    submit: Callable[[U], _Future[R]], units: Iterable[U], window: int, unordered: bool = False
+) -> Iterator[R]:
+    """Results in order (with `unordered`, as the units finish), with at most `window` units
+    submitted and not yet collected. On a failure the units not yet collected are cancelled."""
+    pending: dict[int, _Future[R]] = {}  # by id(): in submission order
+    finished: queue.SimpleQueue[_Future[R]] = queue.SimpleQueue()
+
+    def take() -> R:
+        fut = finished.get() if unordered else next(iter(pending.values()))
+        del pending[id(fut)]
+        return fut.result()
+
     try:
         for unit in units:
-            pending.append(submit(unit))
+            fut = submit(unit)
+            pending[id(fut)] = fut
+            if unordered:
+                fut.add_done_callback(finished.put)  # called in another thread
             if len(pending) >= window:
-                yield pending.popleft().result()
+                yield take()
         while pending:
-            yield pending.popleft().result()
+            yield take()
     finally:
-        for fut in pending:
+        for fut in pending.values():
             fut.cancel()
 
 
@@ -83,7 +100,9 @@ class LocalRunner:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
 
-    def map(self, fn: Callable[[U], R], units: Iterable[U]) -> Iterator[R]:
+    def map(
+        self, fn: Callable[[U], R], units: Iterable[U], *, unordered: bool = False
+    ) -> Iterator[R]:
         it = iter(units)
         head = list(itertools.islice(it, 2))
         if len(head) <= 1 or self.workers == 1:
@@ -92,7 +111,10 @@ class LocalRunner:
             return
         with ProcessPoolExecutor(max_workers=self.workers) as pool:
             yield from _windowed(
-                lambda u: pool.submit(fn, u), itertools.chain(head, it), 2 * self.workers + 2
+                lambda u: pool.submit(fn, u),
+                itertools.chain(head, it),
+                2 * self.workers + 2,
+                unordered,
             )
 
 
@@ -115,12 +137,14 @@ class DaskRunner:
         )
         self.workers = max(1, threads)
 
-    def map(self, fn: Callable[[U], R], units: Iterable[U]) -> Iterator[R]:
+    def map(
+        self, fn: Callable[[U], R], units: Iterable[U], *, unordered: bool = False
+    ) -> Iterator[R]:
         def submit(unit: U) -> _Future[R]:
             fut: _Future[R] = self.client.submit(fn, unit, pure=False)
             return fut
 
-        yield from _windowed(submit, units, 2 * self.workers + 2)
+        yield from _windowed(submit, units, 2 * self.workers + 2, unordered)
 
     def close(self) -> None:
         self.client.close()
@@ -166,6 +190,17 @@ def chunks(values: Sequence[U], size: int) -> list[Sequence[U]]:
     return [values[i : i + size] for i in range(0, len(values), max(1, size))]
 
 
+def tapered(values: Sequence[U], size: int, small: int, workers: int) -> list[Sequence[U]]:
+    """`values` cut into runs of `size`, but the last `workers` runs' worth (and the rest)
+    into runs of `small`: at the end of a batch job every worker then finishes within a
+    small run of the others, where one big last run would keep a single worker busy while
+    the rest wait. `size` is a multiple of `small`, so the cuts fall where `small` cuts
+    would (a run of model batches stays whole batches)."""
+    size = max(1, size)
+    big = max(0, (len(values) - workers * size) // size) * size
+    return chunks(values[:big], size) + chunks(values[big:], small)
+
+
 __all__ = [
     "CLUSTER_ENV",
     "DaskRunner",
@@ -174,4 +209,5 @@ __all__ = [
     "chunks",
     "cluster_address",
     "runner",
+    "tapered",
 ]

@@ -29,7 +29,7 @@ from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
 from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
 from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore, Database
-from assay.store._sql import select_in
+from assay.store._sql import insert_tuples, select_in
 from assay.store.blobs import Staged
 from assay.store.schema import items
 from assay.timeutil import now_iso
@@ -195,12 +195,7 @@ _MARKING = _ITEM_COLUMNS.index("marking")
 
 def _insert_items(conn: Connection, rows: Sequence[tuple[object, ...]]) -> None:
     # Plain DB-API executemany: tens of thousands of rows, no per-row statement objects.
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    sql = (
-        f"INSERT INTO items ({', '.join(_ITEM_COLUMNS)}) "
-        f"VALUES ({', '.join([mark] * len(_ITEM_COLUMNS))})"
-    )
-    conn.exec_driver_sql(sql, rows)
+    insert_tuples(conn, items, _ITEM_COLUMNS, rows)
 
 
 def _with_floor(scheme: MarkingScheme, marking: Marking, floor: str | None) -> str:

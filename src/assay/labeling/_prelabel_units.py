@@ -1,6 +1,8 @@
 """Pre-labeling's unit of work, run where `assay.compute` puts it (a local process or a
 cluster worker): read a run of items from the blob store, decode them, run the model and
-turn its answers into regions. Nothing here writes metadata; the caller stores the results.
+turn its answers into stored payload texts (encoded here, where the work is spread over
+workers, so the caller only writes rows). Nothing here writes metadata; the caller stores the
+results.
 """
 
 from __future__ import annotations
@@ -8,11 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from assay.domain.labels import Region
+from assay.domain.labels import payload_to_json_trusted
 from assay.domain.schema import Control
 from assay.models import ModelRef, load_model
 from assay.store import BlobStore, open_blobs
@@ -30,11 +32,22 @@ class LabelUnit:
     item_ids: tuple[str, ...]
 
 
+class Prelabelled(NamedTuple):
+    """One item's answer as it is stored: the payload text (`payload_to_json` of its regions)
+    with the region count and the lowest score (None without regions), which re-orders the
+    queue."""
+
+    item_id: str
+    payload: str
+    regions: int
+    lowest: float | None
+
+
 @dataclass
 class LabelResult:
-    """A unit's answers (item id, regions) in item order, with what it left out and why."""
+    """A unit's answers in item order, with what it left out and why."""
 
-    results: list[tuple[str, list[Region]]] = field(default_factory=list)
+    results: list[Prelabelled] = field(default_factory=list)
     unmapped: Counter[str] = field(default_factory=Counter)
     below_min_score: int = 0
     empty_boxes: int = 0
@@ -93,16 +106,15 @@ def label_items(
         image = decode_image(data, item_id)
         return image.shape, model_input(image, size, None if dest is None else dest[row])
 
+    # One bulk read for the whole run, taken a batch at a time: on S3 its blobs (neighbours
+    # in a pack when the caller orders them by `in_read_order`) come in a few ranged GETs,
+    # locally each pack is opened once.
+    datas = iter(blobs.read_many(item_ids))
     with ThreadPoolExecutor(max_workers=DECODERS) as pool:
 
         def submit(chunk: list[str]) -> tuple[Any, list[Any]]:
-            # One bulk read a batch (one index query, each pack opened once), decoded in threads.
             dest = None if size is None else np.empty((len(chunk), 3, *size), np.float32)
-            datas = blobs.read_many(chunk)
-            return dest, [
-                pool.submit(load, i, data, dest, j)
-                for j, (i, data) in enumerate(zip(chunk, datas, strict=True))
-            ]
+            return dest, [pool.submit(load, i, next(datas), dest, j) for j, i in enumerate(chunk)]
 
         dest, pending = submit(batches[0]) if batches else (None, [])
         for n, ids in enumerate(batches):
@@ -127,8 +139,6 @@ def _label_batch(
     min_score: float,
     out: LabelResult,
 ) -> None:
-    from assay.domain.labels import regions_from_dicts
-
     if kind == "classification":
         probs = np.asarray(adapter.predict_proba(x), dtype=np.float64)
         classes = list(adapter.classes)
@@ -138,8 +148,15 @@ def _label_batch(
             if classes[k] not in labels:
                 out.unmapped[classes[k]] += 1
                 continue
-            region = {"id": "p1", "kind": "choice", "control": ctl.name, "label": classes[k]}
-            out.results.append((item_id, regions_from_dicts([{**region, "score": score}])))
+            region = {  # the fields a Region stores: no None values, empty attributes kept
+                "id": "p1",
+                "kind": "choice",
+                "control": ctl.name,
+                "label": classes[k],
+                "attributes": {},
+                "score": score,
+            }
+            out.results.append(Prelabelled(item_id, payload_to_json_trusted([region]), 1, score))
         return
     in_h, in_w = x.shape[2], x.shape[3]
     for item_id, shape, dets in zip(ids, shapes, adapter.detect(x), strict=True):
@@ -164,7 +181,11 @@ def _label_batch(
                     "control": ctl.name,
                     "label": d.label,
                     "box": box,
+                    "attributes": {},
                     "score": min(1.0, max(0.0, float(d.score))),
                 }
             )
-        out.results.append((item_id, regions_from_dicts(regions)))
+        lowest = min((r["score"] for r in regions), default=None)
+        out.results.append(
+            Prelabelled(item_id, payload_to_json_trusted(regions), len(regions), lowest)
+        )

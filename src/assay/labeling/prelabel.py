@@ -22,27 +22,33 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import false, func, select
 
 from assay import audit
-from assay.compute import chunks, runner
+from assay.compute import runner, tapered
 from assay.domain.labels import Region, payload_to_json
 from assay.domain.marking import Marking
 from assay.domain.schema import Control, LabelSchema
 from assay.errors import InvalidInput, PermissionDenied
 from assay.labeling._db import write
-from assay.labeling._prelabel_units import LabelResult, LabelUnit, label_items, label_unit
+from assay.labeling._prelabel_units import (
+    LabelResult,
+    LabelUnit,
+    Prelabelled,
+    label_items,
+    label_unit,
+)
 from assay.labeling.catalog import visible_project
 from assay.labeling.projects import Project
 from assay.labeling.users import User
 from assay.models import ModelRef
 from assay.models._types import ImageClassifier, ImageDetector
-from assay.store._sql import select_in
+from assay.store._sql import insert_tuples, mark_of
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import items, tasks
 from assay.timeutil import now_iso
@@ -155,12 +161,26 @@ def _resolve(ws: Workspace, spec: str | None, model: object | None, name: str | 
     return _Model(info.ref, model_marking(ws, info), info.task, None, unit_ref)
 
 
-def _open_tasks(ws: Workspace, project_id: int, overlap: int) -> list[Any]:
+def _open_tasks(ws: Workspace, project_id: int, overlap: int, author: str | None) -> list[Any]:
+    """(item id, marking, media type, pre-labelled by `author` before) of each open task, in
+    task order, in one query; without `author` the last is always False."""
     full = tasks.c.done >= func.coalesce(tasks.c.target, overlap)
+    before: Any = false()
+    if author is not None:
+        before = (
+            select(ann_t.c.id)
+            .where(
+                ann_t.c.item_id == tasks.c.item_id,
+                ann_t.c.kind == "model",
+                ann_t.c.author == author,
+            )
+            .exists()
+        )
     with ws.db.read() as conn:
         return list(
             conn.execute(
-                select(tasks.c.id, tasks.c.item_id, tasks.c.marking)
+                select(tasks.c.item_id, tasks.c.marking, items.c.media_type, before)
+                .select_from(tasks.outerjoin(items, items.c.id == tasks.c.item_id))
                 .where(tasks.c.project_id == project_id, tasks.c.is_gold == 0, ~full)
                 .order_by(tasks.c.id)
             ).all()
@@ -237,6 +257,9 @@ def prelabel(
     labels = frozenset(lab.name for lab in ctl.labels)
     report = PrelabelReport(p.name, m.ref, m.marking, m.kind, ctl.name)
     todo = select_todo(ws, p, user, mark, "image/", author_of(m.ref), redo, report)
+    # Items in the order their blobs lie in the store: a batch reads neighbours in one pack
+    # (one ranged GET on S3) instead of one pack per item, as the tasks' order would.
+    todo = ws.blobs.in_read_order(todo)
     done = LabelResult()
     if m.unit_ref is None:
         # A Python model object stays in this process.
@@ -244,12 +267,12 @@ def prelabel(
             m.adapter, m.kind, m.ref, ws.blobs, todo, ctl, labels, min_score, batch_size
         )
     else:
-        units = [
-            LabelUnit(m.unit_ref, ctl, labels, min_score, batch_size, tuple(ids))
-            for ids in chunks(todo, batch_size * UNIT_BATCHES)
-        ]
         with runner(cluster, blob_url=ws.blobs.url, workers=workers) as run:
-            for part in run.map(label_unit, units):
+            units = [
+                LabelUnit(m.unit_ref, ctl, labels, min_score, batch_size, tuple(ids))
+                for ids in tapered(todo, batch_size * UNIT_BATCHES, batch_size, run.workers)
+            ]
+            for part in run.map(label_unit, units, unordered=True):
                 done.add(part)
     results = done.results
     report.batches = done.batches
@@ -274,93 +297,95 @@ def select_todo(
     """The open tasks' items a model marked `mark` may label (media type starting `media`);
     every other open task is counted in `report` with its reason."""
     scheme = ws.scheme
-    open_rows = _open_tasks(ws, p.id, p.workflow.overlap)
+    open_rows = _open_tasks(ws, p.id, p.workflow.overlap, None if redo else author)
     report.open_tasks = len(open_rows)
-    with ws.db.read() as conn:
-        done_before = set(
-            conn.execute(
-                select(ann_t.c.item_id).where(ann_t.c.kind == "model", ann_t.c.author == author)
-            ).scalars()
-        )
-        types = dict(
-            select_in(
-                conn, [items.c.id, items.c.media_type], items.c.id, [r.item_id for r in open_rows]
-            )
-        )
-    parsed = {m: scheme.parse(m) for m in {row.marking for row in open_rows}}
-    todo = []
-    for row in open_rows:
-        marking = parsed[row.marking]
+    # A task's marking decides two counts; judged once per marking, not once per task.
+    verdicts: dict[str, str] = {}
+    for marking_text in {row[1] for row in open_rows}:
+        marking = scheme.parse(marking_text)
         if user is not None and not scheme.allows(user.clearance, marking):
-            report.not_visible += 1
+            verdicts[marking_text] = "not_visible"
         elif not scheme.allows(marking, mark):
-            report.below_model_marking += 1
-        elif not str(types.get(row.item_id, "")).startswith(media):
-            if media == "image/":
-                report.not_images += 1
-            else:
-                report.not_text += 1
-        elif row.item_id in done_before and not redo:
-            report.already += 1
+            verdicts[marking_text] = "below_model_marking"
+    wrong_media = "not_images" if media == "image/" else "not_text"
+    counts: Counter[str] = Counter()
+    todo = []
+    for item_id, marking_text, media_type, before in open_rows:
+        verdict = verdicts.get(marking_text)
+        if verdict is not None:
+            counts[verdict] += 1
+        elif not (media_type or "").startswith(media):
+            counts[wrong_media] += 1
+        elif before:
+            counts["already"] += 1
         else:
-            todo.append(row.item_id)
+            todo.append(item_id)
+    report.not_visible += counts["not_visible"]
+    report.below_model_marking += counts["below_model_marking"]
+    report.not_images += counts["not_images"]
+    report.not_text += counts["not_text"]
+    report.already += counts["already"]
     return list(dict.fromkeys(todo))  # an item in two tasks is labelled once
+
+
+def prelabelled(item_id: str, regions: list[Region]) -> Prelabelled:
+    """An item's answer as `store_prelabels` writes it, from regions made in this process."""
+    scores = [r.score for r in regions if r.score is not None]
+    return Prelabelled(item_id, payload_to_json(regions), len(regions), min(scores, default=None))
 
 
 def store_prelabels(
     ws: Workspace,
     p: Project,
     ref: str,
-    results: list[tuple[str, list[Region]]],
+    results: list[Prelabelled],
     report: PrelabelReport,
     user: User | None,
     started: float,
 ) -> None:
-    """Write one model annotation per item, re-order the queue and audit, in one transaction."""
+    """Write one model annotation per item, re-order the queue and audit, in one transaction.
+
+    The payload texts come encoded (by the units, in parallel), so this writes plain rows
+    straight to the driver: no Region, no statement object per row."""
     author = author_of(ref)
     created = now_iso()
+    source = f"prelabel:{ref}"
+    rows = [
+        (
+            hashlib.sha256(f"{author}\x00{r.item_id}\x00{created}".encode()).hexdigest()[:32],
+            r.item_id,
+            p.name,
+            author,
+            "model",
+            r.payload,
+            created,
+            source,
+        )
+        for r in results
+    ]
+    # A task's priority becomes the lowest score of its new pre-labels (lower is served first).
+    priorities = [(r.lowest, p.id, r.item_id) for r in results if r.lowest is not None]
     with write(ws.db) as conn:
-        rows = [
-            {
-                "id": hashlib.sha256(f"{author}\x00{item_id}\x00{created}".encode()).hexdigest()[
-                    :32
-                ],
-                "item_id": item_id,
-                "project": p.name,
-                "author": author,
-                "kind": "model",
-                "payload": payload_to_json(regions),
-                "created": created,
-                "lead_time": None,
-                "supersedes": None,
-                "source_id": f"prelabel:{ref}",
-            }
-            for item_id, regions in results
-        ]
-        if rows:
-            conn.execute(ann_t.insert(), rows)
-            _least_confident_first(conn, p.id, results)
+        insert_tuples(conn, ann_t, _ANNOTATION_COLUMNS, rows)
+        if priorities:
+            m = mark_of(conn)
+            sql = f"UPDATE tasks SET priority = {m} WHERE project_id = {m} AND item_id = {m}"
+            conn.exec_driver_sql(sql, priorities)
         report.labelled = len(rows)
-        report.regions = sum(len(r) for _, r in results)
+        report.regions = sum(r.regions for r in results)
         report.seconds = round(time.perf_counter() - started, 3)
         actor = user.actor if user is not None else ws.actor
         details = {k: v for k, v in report.to_dict().items() if k != "seconds"}
         audit.append(conn, actor, "project.prelabel", f"project:{p.name}", details)
 
 
-def _least_confident_first(
-    conn: Connection, project_id: int, results: list[tuple[str, list[Region]]]
-) -> None:
-    """A task's priority becomes the lowest score of its new pre-labels (lower is served first)."""
-    params = [
-        {"b_p": min(scores), "b_i": item_id}
-        for item_id, regions in results
-        if (scores := [r.score for r in regions if r.score is not None])
-    ]
-    if params:
-        conn.execute(
-            tasks.update()
-            .where(tasks.c.project_id == project_id, tasks.c.item_id == bindparam("b_i"))
-            .values(priority=bindparam("b_p")),
-            params,
-        )
+_ANNOTATION_COLUMNS = (
+    "id",
+    "item_id",
+    "project",
+    "author",
+    "kind",
+    "payload",
+    "created",
+    "source_id",
+)

@@ -19,8 +19,15 @@ from collections.abc import Callable
 from assay.domain.labels import Region
 from assay.domain.schema import Control, LabelSchema
 from assay.errors import InvalidInput, PermissionDenied
+from assay.labeling._prelabel_units import Prelabelled
 from assay.labeling.catalog import visible_project
-from assay.labeling.prelabel import PrelabelReport, author_of, select_todo, store_prelabels
+from assay.labeling.prelabel import (
+    PrelabelReport,
+    author_of,
+    prelabelled,
+    select_todo,
+    store_prelabels,
+)
 from assay.labeling.users import User
 from assay.models._text import TextAnswer, TextLabeler
 from assay.models.registry import ModelInfo
@@ -113,7 +120,7 @@ def prelabel_text(
     media = str(getattr(labeler, "media", "text/"))  # an image head reads images
     todo = select_todo(ws, p, user, mark, media, author_of(ref), redo, report)
     unmapped: Counter[str] = Counter()
-    results: list[tuple[str, list[Region]]] = []
+    results: list[Prelabelled] = []
     for s in range(0, len(todo), batch_size):
         chunk = todo[s : s + batch_size]
         blobs = [ws.blobs.get_bytes(i) for i in chunk]
@@ -127,7 +134,7 @@ def prelabel_text(
             if not answers:
                 unmapped["(no label in the answer)"] += 1
             if kept:
-                results.append((item_id, _regions(kept, ctl, labeler.control_type)))
+                results.append(prelabelled(item_id, _regions(kept, ctl, labeler.control_type)))
         report.batches += 1
     report.unmapped = dict(sorted(unmapped.items()))
     store_prelabels(ws, p, ref, results, report, user, started)

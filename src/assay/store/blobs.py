@@ -59,6 +59,7 @@ class BlobStore(Protocol):
     def put_many(self, blobs: Sequence[bytes]) -> list[str]: ...
     def get_bytes(self, sha: str) -> bytes: ...
     def read_many(self, shas: Sequence[str]) -> Iterator[bytes]: ...
+    def in_read_order(self, shas: Sequence[str]) -> list[str]: ...
     def open(self, sha: str) -> BinaryIO: ...
     def exists(self, sha: str) -> bool: ...
     def present(self, shas: Iterable[str]) -> set[str]: ...
@@ -97,6 +98,14 @@ class CollectReport:
 
     def to_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
+
+
+def read_order(shas: Sequence[str], where: dict[str, tuple[str, int, int]]) -> list[str]:
+    """`shas` (without repeats) as they lie in the store: packed blobs by pack and offset (as
+    `where` locates them), then the others in their given order."""
+    unique = list(dict.fromkeys(shas))
+    packed = sorted((s for s in unique if s in where), key=lambda s: where[s][:2])
+    return packed + [s for s in unique if s not in where]
 
 
 def open_blobs(url: str) -> BlobStore:
@@ -232,6 +241,11 @@ class LocalBlobStore:
         if loc is None:
             raise NotFound(f"blob {sha[:12]} is missing from {self.root}") from None
         return self._read(*loc, sha)
+
+    def in_read_order(self, shas: Sequence[str]) -> list[str]:
+        """`shas` (without repeats) in the order they lie in the store: a batch job that reads
+        its blobs in runs of this order reads neighbours in a pack, not one pack per blob."""
+        return read_order(shas, self._locations(shas))
 
     def read_many(self, shas: Sequence[str]) -> Iterator[bytes]:
         """The bytes of each blob, in order: one index query per few hundred blobs and each

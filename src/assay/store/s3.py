@@ -38,7 +38,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from assay.errors import InvalidInput, NotFound
-from assay.store.blobs import PACK_MAX, CollectReport, Staged, put_many
+from assay.store.blobs import PACK_MAX, CollectReport, Staged, put_many, read_order
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +219,13 @@ class S3BlobStore:
 
     def get_bytes(self, sha: str) -> bytes:
         return next(self.read_many([sha]))
+
+    def in_read_order(self, shas: Sequence[str]) -> list[str]:
+        """`shas` (without repeats) in the order they lie in the bucket. A batch job that reads
+        its blobs in runs of this order fetches a run in one ranged GET of a pack, where blobs
+        in the order of their hashes take one GET each (and that request's cost in the client
+        and the server is most of reading a small image)."""
+        return read_order(shas, self._locate_all(shas))
 
     def read_many(self, shas: Sequence[str]) -> Iterator[bytes]:
         """The bytes of each blob, in order. Blobs are fetched a chunk at a time (up to
