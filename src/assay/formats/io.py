@@ -20,6 +20,7 @@ from assay.domain.labels import (
     metadata_record,
     payload_from_json_trusted,
     payload_hash,
+    payload_of_texts,
     payload_text_and_hash,
     regions_from_dicts,
     trusted_region,
@@ -168,7 +169,15 @@ def import_bundle(
                 r if r.author else trusted_region({**r.__dict__, "author": a.author})
                 for r in a.regions
             ]
-            payload, label_hash = payload_text_and_hash(regions)
+            if a.encoded is not None:  # encoded by the reader, all by `a.author`
+                payload, label_hash = payload_of_texts(
+                    [t[0] for t in a.encoded], [t[1] for t in a.encoded]
+                )
+                n_regions = len(a.encoded)
+                a.encoded = None
+            else:
+                payload, label_hash = payload_text_and_hash(regions)
+                n_regions = len(regions)
             aid = annotation_id(sha, a.author, regions, a.source_id, label_hash)
             ann_rows.append(
                 {
@@ -194,9 +203,9 @@ def import_bundle(
                     sorted({r.author or a.author for r in regions} | {a.author}),
                     payload,
                     label_hash,
-                    n_regions=len(regions),
+                    n_regions=n_regions,
                 )
-                report.regions += len(regions)
+                report.regions += n_regions
                 authors.add(a.author)
             # A big file's regions are the bulk of memory: the stored text replaces them.
             a.regions = []
