@@ -14,9 +14,8 @@ with an exponent). An integer (``12``) gets ``.0``, as its float is written. A r
 anything else, out of the image by the check below, or not of the common shape returns None
 and takes the regions path, which decides (and names any error) as before.
 
-Bounds are checked on each number's integer part: a number whose integer part puts it surely
-inside ``[-tol, size + tol]`` passes; one near or past an edge returns None (the regions path
-checks it exactly).
+The numbers' values (for the bounds and the range checks) are read by Arrow's string-to-double
+cast from the numbers' bytes, in C; the values themselves are never kept.
 """
 
 from __future__ import annotations
@@ -27,9 +26,8 @@ from typing import Any
 _WHITESPACE = b" \t\n\r"
 _ALLOWED = b"0123456789.-,[]"
 _OPEN, _CLOSE, _COMMA, _POINT, _MINUS, _ZERO = b"[],.-0"
-_CHUNK = 16_384  # rings checked at a time (a few MB of text)
-_MAX_DIGITS = 15  # significant digits every float's shortest text holds, and more
-_MAX_INT_DIGITS = 5  # integer parts longer than this take the regions path
+_CHUNK = 4096  # rings checked at a time (~1 MB of text: faster than larger chunks)
+_MAX_DIGITS = 15  # digits a decimal text may have and be its float's shortest text
 
 
 def polygon_points(
@@ -49,30 +47,42 @@ def polygon_points(
             out += polygon_points(rings[part], hi_x[part], hi_y[part], no_quads[part], tol)
         return out
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     # (An empty text stands as "[]": every ring holds at least one byte.)
     texts = [bytes(r).translate(None, _WHITESPACE) or b"[]" for r in rings]
     n = len(texts)
     buf = b"".join(texts)
-    size = len(buf)
-    a = np.frombuffer(buf + b"\x00" * 8, np.uint8)  # padded: reads past a token stay inside
-    body = a[:size]
+    a = np.frombuffer(buf, np.uint8)
     lens = np.fromiter(map(len, texts), np.int64, n)
     ends = np.cumsum(lens)
     starts = ends - lens
-    ok = (lens >= 4) & (a[starts] == _OPEN) & (a[starts + 1] == _OPEN)
-    ok &= (a[ends - 1] == _CLOSE) & (a[ends - 2] == _CLOSE)
-    # Only digits, signs, points and commas inside the two pairs of brackets (byte tests on
-    # the whole text, each ring's own only when one fails).
+    # "[[" numbers "]]" (byte tests on the whole text, each ring's own only when one fails).
+    ok = lens > 4
+    ok[ok] &= (a[starts[ok]] == _OPEN) & (a[starts[ok] + 1] == _OPEN)
+    ok[ok] &= (a[ends[ok] - 1] == _CLOSE) & (a[ends[ok] - 2] == _CLOSE)
     if buf.translate(None, _ALLOWED):
         ok &= np.array([not t.translate(None, _ALLOWED) for t in texts], bool)
     if not ok.all() or buf.count(b"[") != 2 * n or buf.count(b"]") != 2 * n:
         ok &= np.array([t.count(b"[") == 2 and t.count(b"]") == 2 for t in texts], bool)
-    inner_s = np.where(ok, starts + 2, starts)
-    inner_e = np.where(ok, ends - 2, starts)
+    if not ok.all():  # the rest, on their own
+        out: list[bytes | None] = [None] * n
+        keep = np.flatnonzero(ok).tolist()
+        if keep:
+            got = polygon_points(
+                [texts[k] for k in keep],
+                [hi_x[k] for k in keep],
+                [hi_y[k] for k in keep],
+                [no_quads[k] for k in keep],
+                tol,
+            )
+            for k, text in zip(keep, got, strict=True):
+                out[k] = text
+        return out
 
     # Tokens: the texts between the inner brackets, split at commas, ring after ring.
-    commas = np.flatnonzero(body == _COMMA)
+    commas = np.flatnonzero(a == _COMMA)
     counts = np.diff(np.searchsorted(commas, ends), prepend=0) + 1
     n_tok = len(commas) + n
     tok_ring = np.repeat(np.arange(n), counts)
@@ -82,45 +92,42 @@ def polygon_points(
     te = np.empty(n_tok, np.int64)
     inner = np.ones(n_tok, bool)
     inner[first] = False
-    ts[first] = inner_s
+    ts[first] = starts + 2
     ts[inner] = commas + 1
     inner[first] = True
     inner[last] = False
-    te[last] = inner_e
+    te[last] = ends - 2
     te[inner] = commas
     ordinal = np.arange(n_tok) - first[tok_ring]
 
-    # Each token: -?digits(.digits)? (JSON's numbers without exponents); the point, if any,
-    # within the first _MAX_INT_DIGITS + 1 characters.
-    neg = a[ts] == _MINUS
-    d0 = ts + neg
-    width = te - d0  # digits and point
-    int_len = np.zeros(n_tok, np.int64)
-    for k in range(_MAX_INT_DIGITS, 0, -1):
-        int_len = np.where((a[d0 + k] == _POINT) & (k < width), k, int_len)
-    has_dot = int_len > 0
-    is_int = ~has_dot & (width >= 1) & (width <= _MAX_INT_DIGITS)
-    int_len = np.where(is_int, width, int_len)
-    good = (has_dot | is_int) & (width - has_dot <= _MAX_DIGITS)
-    # With a point: no trailing zero but in "x.0", and not under 1e-4 ("0.0000...").
-    good &= ~has_dot | (a[te - 1] != _ZERO) | (a[te - 2] == _POINT)
-    tiny = has_dot & (int_len == 1) & (a[d0] == _ZERO)
-    for k in range(2, 6):
-        tiny &= a[d0 + k] == _ZERO
-    good &= ~tiny
-    # An integer: "-0" reads as the float 0.0 (written "0.0"), not -0.0.
-    good &= ~(is_int & neg & (width == 1) & (a[d0] == _ZERO))
+    # Their values, read by Arrow (correctly rounded, as msgspec reads them) from the numbers'
+    # bytes alone.
+    digits = a[(a != _COMMA) & (a != _OPEN) & (a != _CLOSE)]
+    off = np.zeros(n_tok + 1, np.int32)
+    np.cumsum(te - ts, out=off[1:])
+    numbers = pa.Array.from_buffers(
+        pa.string(), n_tok, [None, pa.py_buffer(off), pa.py_buffer(digits)]
+    )
+    try:
+        values = pc.cast(numbers, pa.float64()).to_numpy()
+    except pa.ArrowInvalid:  # not a number Arrow reads: the regions path decides
+        return [None] * n
 
-    # |value| < integer part + 1: sure inside when that is <= tol (negative) or <= hi.
-    whole = np.zeros(n_tok, np.int64)
-    for k in range(_MAX_INT_DIGITS):
-        digit = a[d0 + k].astype(np.int64) - _ZERO
-        whole = np.where(k < int_len, whole * 10 + digit, whole)
-    hx = np.asarray(hi_x, np.float64)
-    hy = np.asarray(hi_y, np.float64)
+    # The text is json.dumps's: a point but for integers, <= 15 digits, no trailing zero but
+    # in "x.0", not under 1e-4 nor from 1e15 (exponents), not "-0" (read as 0.0).
+    points = np.zeros(len(digits) + 1, np.int32)
+    np.cumsum(digits == _POINT, out=points[1:])
+    has_dot = points[off[1:]] > points[off[:-1]]
+    neg = digits[off[:-1]] == _MINUS
+    size = np.abs(values)
+    good = (np.diff(off) - neg - has_dot <= _MAX_DIGITS) & (size < 1e15)
+    good &= (size >= 1e-4) | (size == 0)
+    good &= ~has_dot | (digits[off[1:] - 1] != _ZERO) | (digits[off[1:] - 2] == _POINT)
+    good &= has_dot | ~neg | (values != 0)
+    # Inside the image, as `_coco_fast.regions` checks it.
     odd = (ordinal & 1).astype(bool)
-    hi = np.where(odd, hy[tok_ring], hx[tok_ring])
-    good &= np.where(neg, whole + 1 <= tol, whole + 1 <= hi)
+    hi = np.where(odd, np.asarray(hi_y, np.float64)[tok_ring], np.asarray(hi_x)[tok_ring])
+    good &= (values >= -tol) & (values <= hi)
 
     ok[tok_ring[~good]] = False
     ok &= (counts >= 6) & (counts % 2 == 0)
@@ -129,7 +136,7 @@ def polygon_points(
     # Text: "]" and "[" around each comma after a y (not the last), ".0" after each integer.
     tok_ok = ok[tok_ring]
     pair = tok_ok & odd & (ordinal < last[tok_ring] - first[tok_ring])
-    integer = tok_ok & is_int
+    integer = tok_ok & ~has_dot
     at_int = te[integer]
     at_pair = te[pair]
     where = np.concatenate([at_int, at_int, at_pair, at_pair + 1])
@@ -141,8 +148,7 @@ def polygon_points(
             np.full(len(at_pair), _OPEN, np.uint8),
         ]
     )
-    order = np.argsort(where, kind="stable")
-    text = np.insert(body, where[order], what[order]).tobytes()
+    text = np.insert(a, where, what).tobytes()  # equal places: in the order given
     added = np.bincount(tok_ring, weights=2 * pair + 2 * integer, minlength=n).astype(np.int64)
     new_e = np.cumsum(lens + added)
     new_s = new_e - lens - added
