@@ -67,7 +67,7 @@ def polygon_points(
     if not ok.all() or buf.count(b"[") != 2 * n or buf.count(b"]") != 2 * n:
         ok &= np.array([t.count(b"[") == 2 and t.count(b"]") == 2 for t in texts], bool)
     if not ok.all():  # the rest, on their own
-        out: list[bytes | None] = [None] * n
+        some: list[bytes | None] = [None] * n
         keep = np.flatnonzero(ok).tolist()
         if keep:
             got = polygon_points(
@@ -78,8 +78,8 @@ def polygon_points(
                 tol,
             )
             for k, text in zip(keep, got, strict=True):
-                out[k] = text
-        return out
+                some[k] = text
+        return some
 
     # Tokens: the texts between the inner brackets, split at commas, ring after ring.
     commas = np.flatnonzero(a == _COMMA)
