@@ -265,6 +265,7 @@ class _PolygonTexts:
 
     def __init__(self) -> None:
         self._json: dict[str, bytes] = {}
+        self._tails: dict[str, tuple[bytes, bytes]] = {}  # by label: after the id, the key's
 
     def _string(self, s: str) -> bytes:
         got = self._json.get(s)
@@ -275,11 +276,11 @@ class _PolygonTexts:
     def __call__(
         self, a: _coco_fast.RawAnn, label: str, author: str, points: bytes
     ) -> tuple[bytes, bytes] | None:
-        crowd = b',"iscrowd":1}' if a.iscrowd else b"}"
         area = a.area
         if area is None:
             attrs = b'{"iscrowd":1}' if a.iscrowd else b"{}"
         elif area - area == 0:  # finite: written as json.dumps writes a float
+            crowd = b',"iscrowd":1}' if a.iscrowd else b"}"
             attrs = b'{"area":' + float.__repr__(area).encode() + crowd
         else:
             return None
@@ -289,20 +290,19 @@ class _PolygonTexts:
         elif isinstance(rid, int):
             id_text = b'"%d"' % rid
         else:
-            id_text = json.dumps(rid, ensure_ascii=False).encode()
+            id_text = self._string(rid)
         score = b"}"
         if a.score is not None:
             if a.score - a.score != 0:
                 return None
             score = b',"score":' + float.__repr__(a.score).encode() + b"}"
-        lab = self._string(label)
-        tail = b',"kind":"polygon","label":' + lab + b',"points":' + points
-        record = (
-            b'{"attributes":' + attrs + b',"author":' + self._string(author)
-            + b',"control":"label","id":' + id_text + tail + score
-        )  # fmt: skip
-        key = b'{"attributes":' + attrs + b',"control":"label"' + tail + b"}"
-        return record, key
+        tails = self._tails.get(label)
+        if tails is None:
+            tail = b',"kind":"polygon","label":' + self._string(label) + b',"points":'
+            tails = self._tails[label] = (tail, b',"control":"label"' + tail)
+        head = b',"author":' + self._string(author) + b',"control":"label","id":'
+        record = b"".join((b'{"attributes":', attrs, head, id_text, tails[0], points, score))
+        return record, b"".join((b'{"attributes":', attrs, tails[1], points, b"}"))
 
 
 def write(bundle: ExportBundle, out: Path) -> list[Path]:
