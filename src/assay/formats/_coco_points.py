@@ -11,8 +11,9 @@ reads as (so the stored payload and its hash are byte-equal to those of the regi
 number with a decimal point, at most 15 significant digits (then it is the shortest text of its
 float), no trailing zero (``1.50``), no exponent, not under 1e-4 (``json.dumps`` writes those
 with an exponent). An integer (``12``) gets ``.0``, as its float is written. A ring with
-anything else, out of the image by the check below, or not of the common shape returns None
-and takes the regions path, which decides (and names any error) as before.
+anything else, reaching out of ``[-tol, width + tol]`` x ``[-tol, height + tol]`` (the bounds
+`_coco_fast.regions` checks), or not of the common shape returns None and takes the regions
+path, which decides (and names any error) as before.
 
 The numbers' values (for the bounds and the range checks) are read by Arrow's string-to-double
 cast from the numbers' bytes, in C; the values themselves are never kept.
