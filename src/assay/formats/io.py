@@ -39,7 +39,7 @@ from assay.formats._model import (
 from assay.formats._stream import RowColumns, RowStream
 from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore
-from assay.store._sql import insert_ignore, select_in
+from assay.store._sql import insert_ignore, insert_rows, select_in
 from assay.store.schema import annotations_table, datasets, items
 from assay.timeutil import now_iso
 from assay.versioning import LabelRecord, Revision, _manifest, _rows, add_item_ids, set_labels
@@ -226,7 +226,7 @@ def import_bundle(
         new_rows = [{**r, "marking": met[k]} for k, r in item_rows.items() if k not in existing]
         report.new_items = len(new_rows)
         if new_rows:
-            conn.execute(items.insert(), new_rows)
+            insert_rows(conn, items, new_rows)
         fresh = {str(r["id"]) for r in new_rows}
         higher = {k: v for k, v in met.items() if k not in fresh}
         report.raised = raise_markings(conn, ws.scheme, ws.actor, higher, via="import")

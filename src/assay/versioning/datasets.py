@@ -13,7 +13,7 @@ from assay.domain.labels import payload_hash
 from assay.domain.marking import MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.store import BlobStore
-from assay.store._sql import insert_ignore, select_in
+from assay.store._sql import insert_ignore, insert_rows, select_in
 from assay.store.schema import commits, datasets, items, working, working_changes
 from assay.timeutil import now_iso
 from assay.versioning._query import compile_query
@@ -224,7 +224,7 @@ def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
         for i in new
     ]
     if rows:
-        conn.execute(working.insert(), rows)
+        insert_rows(conn, working, rows)
         if head_of(conn, ds) is not None:
             rows_ = [{"dataset_id": ds, "item_id": i} for i in new]
             insert_ignore(conn, working_changes, rows_)
