@@ -43,8 +43,9 @@ from assay.store._sql import insert_ignore, insert_rows, select_in
 from assay.store.schema import annotations_table, datasets, items
 from assay.timeutil import now_iso
 from assay.versioning import LabelRecord, Revision, _manifest, _rows, add_item_ids, set_labels
+from assay.versioning.datasets import EMPTY_HASH, restore_committed
 from assay.versioning.datasets import create as create_dataset
-from assay.versioning.datasets import restore_committed
+from assay.versioning.labels import label_columns
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -232,7 +233,10 @@ def import_bundle(
         report.raised = raise_markings(conn, ws.scheme, ws.actor, higher, via="import")
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
-        add_item_ids(conn, ds, members)
+        # New members are written with their labels of record at once (no insert, then update),
+        # but those restore_committed may still fill in (no labels in the file): set_labels.
+        columns = {sha: label_columns(r) for sha, r in records.items()}
+        added = add_item_ids(conn, ds, members, columns)
         wanted = {sha: m.number for sha, m, _d in staged if m.number is not None}
         _ids.assign_numbers(conn, ds, members, wanted)
         old_map = _ids.load_label_map(conn, ds)
@@ -245,7 +249,8 @@ def import_bundle(
         known = select_in(conn, [annotations_table.c.id], annotations_table.c.id, ann_ids)
         report.new_annotations = len(set(ann_ids)) - len(known)
         insert_ignore(conn, annotations_table, ann_rows)
-        set_labels(conn, ds, records.values())
+        done = {sha for sha in added if sha in columns and columns[sha]["label_hash"] != EMPTY_HASH}
+        set_labels(conn, ds, [r for sha, r in records.items() if sha not in done])
         audit.append(
             conn,
             ws.actor,
