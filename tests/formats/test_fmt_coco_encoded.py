@@ -25,8 +25,8 @@ from assay.workspace import Workspace
 W, H = 64, 48
 
 
-def _ring(*values: str) -> str:
-    return "[" + ", ".join(values) + "]"
+def _ring(*values: str, sep: str = ",") -> str:
+    return "[" + sep.join(values) + "]"
 
 
 # Number texts as other writers put them: integers, trailing zeros, exponents, -0, tiny and
@@ -49,7 +49,7 @@ RINGS = [
 OUT_OF_BOUNDS = len(RINGS) - 1
 
 
-def _document(with_bad: bool) -> dict[str, Any]:
+def _document(with_bad: bool, sep: str = ", ") -> dict[str, Any]:
     anns: list[dict[str, Any]] = []
 
     def add(image_id: int, seg: Any, **kw: Any) -> None:
@@ -59,7 +59,7 @@ def _document(with_bad: bool) -> dict[str, Any]:
 
     for k, ring in enumerate(RINGS):
         if k != OUT_OF_BOUNDS or with_bad:
-            add(1 + k % 3, f"@@{_ring(*ring)}@@", area=12.5)
+            add(1 + k % 3, f"@@{_ring(*ring, sep=sep)}@@", area=12.5)
     add(1, [[1.0, 2.0, 11.0, 2.0, 11.0, 12.0, 1.0, 12.0]], bbox=[1.0, 2.0, 10.0, 10.0])  # a box
     add(1, [[1.0, 2.0, 11.0, 2.0, 11.0, 12.0, 1.0, 12.0]])  # 4 points, no bbox: a polygon
     add(2, [[1.0, 2.0, 9.0, 2.0, 9.0, 8.0], [20.0, 20.0, 30.0, 20.0, 30.0, 30.0]])  # two parts
@@ -93,7 +93,9 @@ def _write(folder: Path, doc: dict[str, Any], indent: int | None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for img in doc["images"]:
         (folder / img["file_name"]).write_bytes(png_bytes(img["width"], img["height"]))
-    text = json.dumps(doc, indent=indent)
+    # indent -1: compact, as most COCO files are written
+    seps = (",", ":") if indent == -1 else None
+    text = json.dumps(doc, indent=None if indent == -1 else indent, separators=seps)
     # The number texts exactly as written in RINGS, not as json.dumps would write them.
     text = text.replace('"@@', "[").replace('@@"', "]")
     path = folder / "annotations.json"
@@ -118,8 +120,9 @@ def _working(ws: Workspace, dataset: str) -> list[dict[str, Any]]:
 
 
 def test_encoded_import_stores_what_the_regions_path_stores(ws: Workspace, tmp_path: Path) -> None:
-    for indent in (None, 1):
-        path = _write(tmp_path / f"file{indent}", _document(with_bad=False), indent)
+    for indent in (None, 1, -1):
+        doc = _document(with_bad=False, sep="," if indent == -1 else ", ")
+        path = _write(tmp_path / f"file{indent}", doc, indent)
         ws.import_labels(path, "coco", f"fast{indent}")  # the workspace reads the encoded way
         bundle = coco.read(path)
         assert all(a.encoded is None for m in bundle.media for a in m.annotations)
