@@ -365,7 +365,8 @@ class Workspace:
         if codec.read is None:
             raise InvalidInput(f"format {fmt!r} can be written but not read")
         with self.blob_writes(), gc_paused():
-            bundle = codec.read(Path(path), Path(images) if images else None)
+            read = codec.read_encoded or codec.read
+            bundle = read(Path(path), Path(images) if images else None)
             if strict and bundle.dropped:
                 raise InvalidInput(
                     f"{path}: {codec.display} import cannot carry {bundle.dropped.describe()}; "

@@ -27,9 +27,11 @@ __all__ = [
     "payload_from_json",
     "payload_from_json_trusted",
     "payload_hash",
+    "payload_of_texts",
     "payload_text_and_hash",
     "payload_to_json",
     "payload_to_json_trusted",
+    "region_texts",
     "regions_from_dicts",
     "trusted_region",
 ]
@@ -128,26 +130,32 @@ _HASH_EXCLUDED = ("id", "author", "score")
 
 def payload_text_and_hash(regions: list[Region]) -> tuple[str, str]:
     """`payload_to_json(regions)` and `payload_hash(regions)` at once (a bulk import's cost is
-    mostly encoding coordinates, and both texts hold the same ones).
+    mostly encoding coordinates, and both texts hold the same ones)."""
+    texts = [region_texts(r) for r in regions]
+    return payload_of_texts([t[0] for t in texts], [t[1] for t in texts])
+
+
+def region_texts(r: Region) -> tuple[bytes, bytes]:
+    """One region's canonical JSON (``canonical_json`` of its fields) and that of its content
+    key (`Region.content_key`), as UTF-8: the pieces `payload_of_texts` joins.
 
     Each region is encoded by msgspec (C, sorted keys), which writes the same text as
     `canonical_json` for strings, integers and floats written out in full; a region whose text
     holds anything where the two may differ (an exponent, a float under 1e-4, ``null`` for NaN,
     attributes beyond flat plain values) is encoded by
     `canonical_json` instead, so both texts are always byte-equal to the canonical form."""
-    records: list[bytes] = []
-    keys: list[bytes] = []
-    for r in regions:
-        fields = {k: v for k, v in r.__dict__.items() if v is not None}
-        content = {k: v for k, v in fields.items() if k not in _HASH_EXCLUDED}
-        record = _fast_json(fields)
-        if record is not None:
-            # The content is the record less some pairs: no mark can appear by their removal.
-            records.append(record)
-            keys.append(_ENCODE(content))
-        else:
-            records.append(canonical_json(fields).encode())
-            keys.append(canonical_json(content).encode())
+    fields = {k: v for k, v in r.__dict__.items() if v is not None}
+    content = {k: v for k, v in fields.items() if k not in _HASH_EXCLUDED}
+    record = _fast_json(fields)
+    if record is not None:
+        # The content is the record less some pairs: no mark can appear by their removal.
+        return record, _ENCODE(content)
+    return canonical_json(fields).encode(), canonical_json(content).encode()
+
+
+def payload_of_texts(records: list[bytes], keys: list[bytes]) -> tuple[str, str]:
+    """The stored payload text and label hash of regions given as their `region_texts`
+    (records in payload order)."""
     text = b"[" + b",".join(records) + b"]"
     # Sorting UTF-8 bytes is sorting their code points, as sorting the texts does.
     digest = hashlib.sha256(b"\n".join(sorted(keys))).hexdigest()

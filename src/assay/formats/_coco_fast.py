@@ -12,7 +12,7 @@ None, and the reader takes the validating path, which names the failing field.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -20,39 +20,83 @@ from assay.domain.labels import Region, trusted_region
 from assay.formats._validate import BOUNDS_TOLERANCE_PX
 
 
-class Ann(msgspec.Struct, kw_only=True):
+class _Fields(msgspec.Struct, kw_only=True):
+    """An annotation's fields but its segmentation."""
+
     image_id: int | str
     category_id: int | str
     id: int | str | None = None
     bbox: list[float] | None = None
-    segmentation: list[list[float]] | dict[str, Any] | None = None
     area: float | None = None
     iscrowd: int = 0
     score: float | None = None
     attributes: dict[str, Any] | None = None
 
 
-class Doc(msgspec.Struct, kw_only=True):
+class Ann(_Fields, kw_only=True):
+    segmentation: list[list[float]] | dict[str, Any] | None = None
+
+
+class RawAnn(_Fields, kw_only=True):
+    """`Ann` with its segmentation left as the file's own JSON text (checked as JSON by the
+    decoder, not typed): coordinates need never become Python floats (`polygon_points`)."""
+
+    segmentation: msgspec.Raw = msgspec.Raw()  # empty when absent
+
+
+class _Top(msgspec.Struct, kw_only=True):
     images: list[dict[str, Any]]
     categories: list[dict[str, Any]]
-    annotations: list[Ann] = []
     info: Any = None
     licenses: Any = None
 
 
+class Doc(_Top, kw_only=True):
+    annotations: list[Ann] = []
+
+
+class RawDoc(_Top, kw_only=True):
+    annotations: list[RawAnn] = []
+
+
+T = TypeVar("T")
 _DECODER = msgspec.json.Decoder(Doc)
+_RAW_DECODER = msgspec.json.Decoder(RawDoc)
+_SEGMENTATION = msgspec.json.Decoder(list[list[float]] | dict[str, Any] | None)
 
 
 def decode(path: Path) -> Doc | None:
     """The file as typed structs, or None when it does not decode as such (bad JSON, types)."""
+    return _decode(path, _DECODER)
+
+
+def decode_raw(path: Path) -> RawDoc | None:
+    """`decode` with each annotation's segmentation kept as JSON text."""
+    return _decode(path, _RAW_DECODER)
+
+
+def _decode(path: Path, decoder: msgspec.json.Decoder[T]) -> T | None:
     try:
         raw = path.read_bytes()
     except OSError:
         return None
     try:
-        return _DECODER.decode(raw)
+        return decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
+
+
+def typed(a: RawAnn) -> Ann | None:
+    """The annotation as `decode` gives it, or None when its segmentation is not of `Ann`'s
+    types (then the file takes the validating path, as it would have from `decode`)."""
+    seg = None
+    if len(a.segmentation):
+        try:
+            seg = _SEGMENTATION.decode(a.segmentation)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+    fields = {k: getattr(a, k) for k in _Fields.__struct_fields__}
+    return Ann(**fields, segmentation=seg)
 
 
 def regions(

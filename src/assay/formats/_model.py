@@ -86,6 +86,10 @@ class ImportedAnnotation:
     lead_time: float | None = None
     source_id: str | None = None  # the id the source tool gave it
     of_record: bool = False  # behind the item's labels of record (`ImportedMedia.record`)
+    # The regions already encoded, in order, as their `assay.domain.labels.region_texts`
+    # (record, content key), each by `author`; then `regions` is empty. A bulk reader's way to
+    # hand over labels without one Python object per coordinate (`Codec.read_encoded`).
+    encoded: list[tuple[bytes, bytes]] | None = None
 
 
 @dataclass

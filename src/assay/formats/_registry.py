@@ -26,6 +26,9 @@ class Codec:
     title: str = ""  # how messages name the format ("COCO"); the name when empty
     embeds_media: bool = False  # can write media bytes into its own file (--embed-media)
     needs_annotations: bool = False  # reads every stored annotation, not only those of record
+    # `read` for an import into a workspace, which may hand over annotations already encoded
+    # (`ImportedAnnotation.encoded`) instead of regions; None: `read`.
+    read_encoded: Reader | None = None
 
     @property
     def display(self) -> str:

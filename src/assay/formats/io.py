@@ -20,6 +20,7 @@ from assay.domain.labels import (
     metadata_record,
     payload_from_json_trusted,
     payload_hash,
+    payload_of_texts,
     payload_text_and_hash,
     regions_from_dicts,
     trusted_region,
@@ -38,12 +39,13 @@ from assay.formats._model import (
 from assay.formats._stream import RowColumns, RowStream
 from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore
-from assay.store._sql import insert_ignore, select_in
+from assay.store._sql import insert_ignore, insert_rows, select_in
 from assay.store.schema import annotations_table, datasets, items
 from assay.timeutil import now_iso
 from assay.versioning import LabelRecord, Revision, _manifest, _rows, add_item_ids, set_labels
+from assay.versioning.datasets import EMPTY_HASH, restore_committed
 from assay.versioning.datasets import create as create_dataset
-from assay.versioning.datasets import restore_committed
+from assay.versioning.labels import label_columns
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -168,7 +170,15 @@ def import_bundle(
                 r if r.author else trusted_region({**r.__dict__, "author": a.author})
                 for r in a.regions
             ]
-            payload, label_hash = payload_text_and_hash(regions)
+            if a.encoded is not None:  # encoded by the reader, all by `a.author`
+                payload, label_hash = payload_of_texts(
+                    [t[0] for t in a.encoded], [t[1] for t in a.encoded]
+                )
+                n_regions = len(a.encoded)
+                a.encoded = None
+            else:
+                payload, label_hash = payload_text_and_hash(regions)
+                n_regions = len(regions)
             aid = annotation_id(sha, a.author, regions, a.source_id, label_hash)
             ann_rows.append(
                 {
@@ -194,9 +204,9 @@ def import_bundle(
                     sorted({r.author or a.author for r in regions} | {a.author}),
                     payload,
                     label_hash,
-                    n_regions=len(regions),
+                    n_regions=n_regions,
                 )
-                report.regions += len(regions)
+                report.regions += n_regions
                 authors.add(a.author)
             # A big file's regions are the bulk of memory: the stored text replaces them.
             a.regions = []
@@ -217,13 +227,16 @@ def import_bundle(
         new_rows = [{**r, "marking": met[k]} for k, r in item_rows.items() if k not in existing]
         report.new_items = len(new_rows)
         if new_rows:
-            conn.execute(items.insert(), new_rows)
+            insert_rows(conn, items, new_rows)
         fresh = {str(r["id"]) for r in new_rows}
         higher = {k: v for k, v in met.items() if k not in fresh}
         report.raised = raise_markings(conn, ws.scheme, ws.actor, higher, via="import")
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
-        add_item_ids(conn, ds, members)
+        # New members are written with their labels of record at once (no insert, then update),
+        # but those restore_committed may still fill in (no labels in the file): set_labels.
+        columns = {sha: label_columns(r) for sha, r in records.items()}
+        added = add_item_ids(conn, ds, members, columns)
         wanted = {sha: m.number for sha, m, _d in staged if m.number is not None}
         _ids.assign_numbers(conn, ds, members, wanted)
         old_map = _ids.load_label_map(conn, ds)
@@ -236,7 +249,8 @@ def import_bundle(
         known = select_in(conn, [annotations_table.c.id], annotations_table.c.id, ann_ids)
         report.new_annotations = len(set(ann_ids)) - len(known)
         insert_ignore(conn, annotations_table, ann_rows)
-        set_labels(conn, ds, records.values())
+        done = {sha for sha in added if sha in columns and columns[sha]["label_hash"] != EMPTY_HASH}
+        set_labels(conn, ds, [r for sha, r in records.items() if sha not in done])
         audit.append(
             conn,
             ws.actor,

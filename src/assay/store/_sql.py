@@ -17,24 +17,36 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         conn.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
-    else:
-        names = list(rows[0])
-        cols = [table.c[n] for n in names]
-        unnamed = [c for c in table.c if c.name not in names]
-        if any(c.type.bind_processor(conn.dialect) is not None for c in cols) or any(
-            c.default is not None for c in unnamed
-        ):
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    elif not _to_driver(conn, table, rows, " ON CONFLICT DO NOTHING"):
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            conn.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
-            return
-        # Plain values (no type conversion, no Python-side default to fill in) straight to the
-        # driver's executemany: SQLAlchemy's per-row parameter handling costs more than SQLite's
-        # own insert on a bulk import's 100k rows.
-        quoted = ", ".join(f'"{n}"' for n in names)
-        marks = ", ".join("?" for _ in names)
-        sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks}) ON CONFLICT DO NOTHING'
-        conn.exec_driver_sql(sql, [tuple(r[n] for n in names) for r in rows])
+        conn.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT the rows (all with the same keys), as ``conn.execute(table.insert(), rows)``."""
+    if rows and not _to_driver(conn, table, rows, ""):
+        conn.execute(table.insert(), list(rows))
+
+
+def _to_driver(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], tail: str) -> bool:
+    """On SQLite, plain values (no type conversion, no Python-side default to fill in) straight
+    to the driver's executemany: SQLAlchemy's per-row parameter handling costs more than
+    SQLite's own insert on a bulk import's 100k rows. False where that does not hold."""
+    if conn.dialect.name != "sqlite":
+        return False
+    names = list(rows[0])
+    cols = [table.c[n] for n in names]
+    unnamed = [c for c in table.c if c.name not in names]
+    if any(c.type.bind_processor(conn.dialect) is not None for c in cols) or any(
+        c.default is not None for c in unnamed
+    ):
+        return False
+    quoted = ", ".join(f'"{n}"' for n in names)
+    marks = ", ".join("?" for _ in names)
+    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks}){tail}'
+    conn.exec_driver_sql(sql, [tuple(r[n] for n in names) for r in rows])
+    return True
 
 
 def mark_of(conn: Connection) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -13,7 +13,7 @@ from assay.domain.labels import payload_hash
 from assay.domain.marking import MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.store import BlobStore
-from assay.store._sql import insert_ignore, select_in
+from assay.store._sql import insert_ignore, insert_rows, select_in
 from assay.store.schema import commits, datasets, items, working, working_changes
 from assay.timeutil import now_iso
 from assay.versioning._query import compile_query
@@ -206,28 +206,38 @@ def members_among(conn: Connection, ds: int, ids: Sequence[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def add_item_ids(conn: Connection, ds: int, ids: list[str]) -> None:
-    """Make the given items members (a no-op for those already in)."""
+def add_item_ids(
+    conn: Connection,
+    ds: int,
+    ids: list[str],
+    labels: Mapping[str, Mapping[str, object]] | None = None,
+) -> list[str]:
+    """Make the given items members (a no-op for those already in); returns the new members.
+
+    A new member gets its label columns from `labels` when there
+    (`assay.versioning.labels.label_columns`), else no labels: one write where `set_labels`
+    would update the row just inserted.
+    """
     lock_dataset(conn, ds)
     present = members_among(conn, ds, ids)
     new = [i for i in dict.fromkeys(ids) if i not in present]
-    rows = [
-        {
-            "dataset_id": ds,
-            "item_id": i,
-            "labels": "[]",
-            "label_hash": EMPTY_HASH,
-            "n_regions": 0,
-            "annotation_ids": "",
-            "authors": "",
-        }
-        for i in new
-    ]
+    given = labels or {}
+    rows = [{"dataset_id": ds, "item_id": i, **given.get(i, _NO_LABELS)} for i in new]
     if rows:
-        conn.execute(working.insert(), rows)
+        insert_rows(conn, working, rows)
         if head_of(conn, ds) is not None:
             rows_ = [{"dataset_id": ds, "item_id": i} for i in new]
             insert_ignore(conn, working_changes, rows_)
+    return new
+
+
+_NO_LABELS: Mapping[str, object] = {
+    "labels": "[]",
+    "label_hash": EMPTY_HASH,
+    "n_regions": 0,
+    "annotation_ids": "",
+    "authors": "",
+}
 
 
 def remove_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
