@@ -54,6 +54,7 @@ from xml.etree import ElementTree as ET
 from assay.domain.entity import COT_TYPES, Picture, Provenance
 from assay.errors import InvalidInput
 from assay.fusion import pictures
+from assay.fusion.live_picture import LivePicture
 from assay.fusion.sources import (
     DEFAULT_RELIABILITY,
     Mention,
@@ -143,6 +144,7 @@ class LiveFusion:
     flush_s: float = 0.005
     min_interval_s: float = 0.0
     fuser: Fuser = field(init=False)
+    picture: LivePicture = field(init=False)
     stats: LiveStats = field(default_factory=LiveStats)
     mentions: list[Mention] = field(default_factory=list)
     pending: dict[int, list[Observation]] = field(default_factory=lambda: defaultdict(list))
@@ -156,7 +158,10 @@ class LiveFusion:
     dirty: bool = False
 
     def __post_init__(self) -> None:
-        self.fuser = Fuser(self.params)
+        # Stone Soup's GNN tracker in numpy (`assay.fusion.kalman`); JPDA is Stone Soup's own.
+        engine = "numpy" if self.params.associator == "gnn" else "stonesoup"
+        self.fuser = Fuser(self.params, engine=engine)
+        self.picture = LivePicture(self.fuser)
 
     def add(self, obs: Sequence[Observation], mentions: Sequence[Mention] = ()) -> None:
         self.last_input = time.monotonic()
@@ -208,16 +213,15 @@ class LiveFusion:
             self.closed = k
             self.stats.scans += 1
             self.dirty = True
+        self.picture.absorb()
         return self.dirty
 
     def save(self) -> Picture | None:
         """The picture as it stands, as a new version (None when nothing changed)."""
-        from assay.fusion.fuse import to_entities
-
         if not self.dirty or (self.fuser.plane is None and not self.mentions):
             self.dirty = False
             return None
-        found, _ = to_entities(self.ws, self.fuser, self.mentions, self.params, self.end)
+        found = self.picture.entities(self.ws, self.mentions, self.params, self.end)
         st = self.stats
         pic = pictures.save(
             self.ws,
