@@ -1,5 +1,6 @@
 """The live path's entities, kept track by track (`LivePicture`), are the entities `assay fuse`
-builds from the same tracker's whole history (`to_entities`), version after version: while
+builds from the same tracker's whole history (`to_entities`), and the JSON texts it keeps for
+them are theirs, version after version: while
 tracks start, move, are confirmed, lose their target and are deleted, and with a field
 report resolved onto one of them and another resolved onto none.
 
@@ -12,7 +13,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
+from assay.domain.canonical import canonical_json
 from assay.domain.entity import Provenance
+from assay.fusion import fuse
 from assay.fusion.fuse import to_entities
 from assay.fusion.live import LiveFusion
 from assay.fusion.sources import Mention, Observation
@@ -73,7 +78,10 @@ def report(mid: str, k: int, east: float, north: float) -> Mention:
     )
 
 
-def test_live_entities_are_the_batch_entities_at_every_version(ws: Workspace) -> None:
+def test_live_entities_are_the_batch_entities_at_every_version(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fuse, "MAX_TRACK_POINTS", 16)  # tracks longer than that are thinned
     rng = random.Random(7)
     live = LiveFusion(ws, "live", Params(), ["detections:-"])
     checked = lost = 0
@@ -84,9 +92,10 @@ def test_live_entities_are_the_batch_entities_at_every_version(ws: Workspace) ->
         live.step(float("inf"))
         if k % 4 and k < 39:
             continue  # not every scan is a version: books are read over several scans too
-        found = live.picture.entities(ws, live.mentions, live.params, live.end)
+        found, texts = live.picture.entities(ws, live.mentions, live.params, live.end)
         batch, _ = to_entities(ws, live.fuser, live.mentions, live.params, live.end)
         assert found == batch
+        assert texts == {e.id: canonical_json(e.model_dump(mode="json")) for e in batch}
         checked += 1
         lost = max(lost, sum(e.status == "lost" for e in found))
     final = {e.id: e for e in found}
@@ -95,3 +104,4 @@ def test_live_entities_are_the_batch_entities_at_every_version(ws: Workspace) ->
     assert "reports:field.jsonl" in truck.sensors and truck.marking == "CUI/FLOOD"
     assert sum(e.detections == 0 for e in found) == 1  # r2: an entity of its own
     assert any("mast" in e.sensors for e in found)
+    assert max(len(e.track) for e in found) < 40  # thinned: every third state of 40

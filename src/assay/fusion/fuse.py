@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -46,11 +46,13 @@ __all__ = [
     "parse_since",
     "place_mentions",
     "run_tracker",
+    "thinned",
     "to_entities",
     "track_entity",
     "track_point",
 ]
 
+T = TypeVar("T")
 CEP_TO_SIGMA = 1.1774  # CEP50 of a circular normal is 1.1774 sigma
 MAX_TRACK_POINTS = 200
 
@@ -258,7 +260,6 @@ def track_entity(
         status = "lost"
     else:
         status = "confirmed" if r.last_update - r.first >= params.confirm_s else "new"
-    step = max(1, math.ceil(len(points) / MAX_TRACK_POINTS))
     return Entity(
         id=r.key,
         label=r.label,
@@ -281,8 +282,13 @@ def track_entity(
         detections=whole.detections,
         sensors=tuple(sorted(whole.sensors)),
         provenance=whole.provenance(),
-        track=tuple(points[::step]),
+        track=tuple(thinned(points)),
     )
+
+
+def thinned(points: Sequence[T]) -> Sequence[T]:
+    """A track's points, every n-th so that at most `MAX_TRACK_POINTS` remain."""
+    return points[:: max(1, math.ceil(len(points) / MAX_TRACK_POINTS))]
 
 
 def _mention_entity(ws: Workspace, m: Mention) -> Entity:

@@ -221,7 +221,7 @@ class LiveFusion:
         if not self.dirty or (self.fuser.plane is None and not self.mentions):
             self.dirty = False
             return None
-        found = self.picture.entities(self.ws, self.mentions, self.params, self.end)
+        found, texts = self.picture.entities(self.ws, self.mentions, self.params, self.end)
         st = self.stats
         pic = pictures.save(
             self.ws,
@@ -231,6 +231,7 @@ class LiveFusion:
             f"{st.scans} scans" + (f", {st.late} late detections not used" if st.late else ""),
             sources=list(self.sources),
             stats={k: v for k, v in st.as_dict().items() if k != "versions"},
+            texts=texts,
         )
         self.dirty = False
         self.last_save = time.monotonic()

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assay.domain.canonical import canonical_json
 from assay.domain.entity import Entity, TrackPoint
-from assay.fusion.fuse import Tally, place_mentions, track_entity, track_point
+from assay.fusion.fuse import Tally, place_mentions, thinned, track_entity, track_point
 from assay.fusion.sources import Mention
 from assay.fusion.tracker import Fuser, Params, TrackResult, update_type
 
@@ -37,9 +38,11 @@ class _Book:
     result: TrackResult
     tally: Tally = field(default_factory=Tally)
     points: list[TrackPoint] = field(default_factory=list)
+    point_texts: list[str] = field(default_factory=list)  # each point's canonical JSON
     seen: int = 0  # the track's states read
     stamp: tuple[Any, ...] = ()
     entity: Entity | None = None
+    text: str = ""  # the entity's canonical JSON
 
 
 class LivePicture:
@@ -76,7 +79,9 @@ class LivePicture:
                     np.asarray(s.covar, float),
                 )
                 r.states.append(st)
-                book.points.append(track_point(st, plane))
+                point = track_point(st, plane)
+                book.points.append(point)
+                book.point_texts.append(canonical_json(point.model_dump(mode="json")))
                 if isinstance(s, update):
                     m = s.hypothesis.measurement
                     for o in m.metadata["cluster"].members:
@@ -88,8 +93,9 @@ class LivePicture:
 
     def entities(
         self, ws: Workspace, mentions: Sequence[Mention], params: Params, end: float
-    ) -> list[Entity]:
-        """The picture now: `fuse.to_entities` of the same tracks and mentions."""
+    ) -> tuple[list[Entity], dict[str, str]]:
+        """The picture now: `fuse.to_entities` of the same tracks and mentions; and each
+        entity's canonical JSON by id (for `pictures.save`)."""
         plane = self.fuser.plane
         books = sorted(
             (b for b in self.books.values() if b.result.members), key=lambda b: b.result.key
@@ -102,11 +108,23 @@ class LivePicture:
             lost = r.deleted or end - r.last_update > params.lost_after_s
             stamp = (book.seen, lost, tuple(m.id for m in reports))
             if book.entity is None or book.stamp != stamp:
-                book.entity = track_entity(
-                    ws, r, book.tally, book.points, reports, plane, params, end
-                )
-                book.stamp = stamp
+                e = track_entity(ws, r, book.tally, book.points, reports, plane, params, end)
+                book.entity, book.stamp = e, stamp
+                book.text = entity_text(e, "[" + ",".join(thinned(book.point_texts)) + "]")
             return book.entity
 
         found, _ = place_mentions(ws, [b.result for b in books], plane, mentions, entity_of)
-        return found
+        texts = {b.result.key: b.text for b in books}
+        for e in found:
+            if e.id not in texts:  # a report resolved onto no track: an entity of its own
+                texts[e.id] = canonical_json(e.model_dump(mode="json"))
+        return found, texts
+
+
+def entity_text(e: Entity, track: str) -> str:
+    """The canonical JSON of `e`, whose track's canonical JSON is `track` (kept point by
+    point: the track is most of an entity's text)."""
+    rest = canonical_json({**e.model_dump(mode="json", exclude={"track"}), "track": 0})
+    # Inside a JSON string a quote is escaped: this can only be the key.
+    before, _, after = rest.rpartition('"track":0')
+    return before + '"track":' + track + after
