@@ -168,7 +168,7 @@ def receiver(port: int, world: World, first: Any, conn: Connection) -> None:
 
 
 def assay_run(
-    port: int, rate: float, seconds: float, root: Path, env: dict[str, str]
+    port: int, rate: float, seconds: float, root: Path, env: dict[str, str], every: float = 0.0
 ) -> tuple[list[float], int, dict[str, float]]:
     import random
 
@@ -180,7 +180,8 @@ def assay_run(
     ws = ws / ".assay"
     assay = [sys.executable, "-m", "assay", "-w", str(ws)]
     fuse = subprocess.Popen(
-        [*assay, "fuse", "flood", "--follow", "--from", "detections:-", "--scan", str(1 / fps)],
+        [*assay, "fuse", "flood", "--follow", "--from", "detections:-", "--scan", str(1 / fps),
+         "--every", str(every)],
         env={**env, "PYTHONUNBUFFERED": "1"},
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -229,12 +230,17 @@ def assay_run(
             fuse.stdin.flush()
             for j in range(targets):
                 due[(j, n)] = at
+        timed_s = time.monotonic() - mono0
         fuse.stdin.close()
-        if fuse.wait(600) != 0:
+        _, status, usage = os.wait4(fuse.pid, 0)  # fuse's CPU seconds, other jobs not counted
+        fuse.returncode = os.waitstatus_to_exitcode(status)
+        if fuse.returncode != 0:
             err = fuse.stderr.read().decode() if fuse.stderr else ""
             raise SystemExit(f"assay fuse --follow failed: {err[-2000:]}")
         seen, _ = ours.recv()
+        feed_cpu = cpu_seconds(feed.pid)
         head = pictures.head(w, "flood")
+        saved = saved_at(pictures.log(w, "flood"), due)
     finally:
         w.close()
         if feed is not None:
@@ -255,7 +261,51 @@ def assay_run(
                 lost += 1
             else:
                 lat.append((reached[n] - due[(j, n)]) * 1000)
-    return lat, lost, {"versions": head.seq, "late": int(head.stats.get("late", 0))}
+    # Fuse's share: from the newest scan's detections falling due to the version saved; the
+    # rest (the feed, taky, the client): from then to the last of its entities' events there.
+    fuse_ms = [(t - due[(0, n)]) * 1000 for n, t in saved.items()] or [math.nan]
+    rest_ms = [
+        (max(seen.get((j, n), math.inf) for j in range(targets)) - t) * 1000
+        for n, t in saved.items()
+    ]
+    rest_ms = [x for x in rest_ms if math.isfinite(x)] or [math.nan]
+    info = {
+        "versions": head.seq,
+        "late": int(head.stats.get("late", 0)),
+        # CPU a second of the timed run (the warm-up frames and start-up count too)
+        "fuse_cpu": (usage.ru_utime + usage.ru_stime) / timed_s,
+        "feed_cpu": feed_cpu / timed_s,
+    }
+    return (
+        lat,
+        lost,
+        {
+            **info,
+            "fuse_p50": percentile(fuse_ms, 0.5),
+            "fuse_p99": percentile(fuse_ms, 0.99),
+            "rest_p50": percentile(rest_ms, 0.5),
+            "rest_p99": percentile(rest_ms, 0.99),
+        },
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def saved_at(versions: list[Any], due: dict[tuple[int, int], float]) -> dict[int, float]:
+    """When each version was saved (its creation time, on the monotonic clock), by its newest
+    scan (its count of scans less one; scan k is frame k), for the timed frames."""
+    wall_minus_mono = time.time() - time.monotonic()
+    out: dict[int, float] = {}
+    for p in versions:
+        n = int(p.stats.get("scans", 0)) - 1
+        if (0, n) in due:
+            created = datetime.fromisoformat(p.created.replace("Z", "+00:00")).timestamp()
+            out[n] = created - wall_minus_mono
+    return out
 
 
 def raw_events(total: int) -> list[bytes]:
@@ -320,6 +370,9 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1000.0, help="Detections per second.")
     ap.add_argument("--seconds", type=float, default=6.0, help="Length of each run.")
     ap.add_argument("--runs", type=int, default=3, help="Runs per variant (alternating).")
+    ap.add_argument(
+        "--every", type=float, default=0.0, help="fuse --every: at most a version this often (s)."
+    )
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="feed-latency-"))
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src"), "ASSAY_ACTOR": "user:bench"}
@@ -327,8 +380,13 @@ def main() -> None:
     results: dict[str, list[tuple[float, float, float, int, str]]] = {"assay": [], "taky": []}
     try:
         for _ in range(args.runs):
-            lat, lost, st = assay_run(port, args.rate, args.seconds, root, env)
-            note = f"{st['versions']} versions, {st['late']} late"
+            lat, lost, st = assay_run(port, args.rate, args.seconds, root, env, args.every)
+            note = (
+                f"{st['versions']} versions, {st['late']} late; due to saved p50 "
+                f"{st['fuse_p50']:.1f}, p99 {st['fuse_p99']:.1f}; saved to client p50 "
+                f"{st['rest_p50']:.1f}, p99 {st['rest_p99']:.1f}; CPU s/s: "
+                f"fuse {st['fuse_cpu']:.2f}, feed {st['feed_cpu']:.2f}"
+            )
             if not lat:
                 raise SystemExit(f"assay: no detection reached the client ({lost} lost; {note})")
             results["assay"].append(
