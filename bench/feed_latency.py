@@ -258,24 +258,22 @@ def assay_run(
     # First arrival showing target j at scan n or later: a suffix minimum over scans.
     lat: list[float] = []
     lost = 0
+    reached: dict[tuple[int, int], float] = {}
     for j in range(targets):
         best = math.inf
-        reached: dict[int, float] = {}
         for n in range(total_frames - 1, -1, -1):
             best = min(best, seen.get((j, n), math.inf))
-            reached[n] = best
+            reached[(j, n)] = best
         for n in range(WARM_FRAMES, total_frames):
-            if reached[n] == math.inf:
+            if reached[(j, n)] == math.inf:
                 lost += 1
             else:
-                lat.append((reached[n] - due[(j, n)]) * 1000)
+                lat.append((reached[(j, n)] - due[(j, n)]) * 1000)
     # Fuse's share: from the newest scan's detections falling due to the version saved; the
-    # rest (the feed, taky, the client): from then to the last of its entities' events there.
+    # rest (the feed, taky, the client): from then to the last of its targets shown there at
+    # that scan or later.
     fuse_ms = [(t - due[(0, n)]) * 1000 for n, t in saved.items()] or [math.nan]
-    rest_ms = [
-        (max(seen.get((j, n), math.inf) for j in range(targets)) - t) * 1000
-        for n, t in saved.items()
-    ]
+    rest_ms = [(max(reached[(j, n)] for j in range(targets)) - t) * 1000 for n, t in saved.items()]
     rest_ms = [x for x in rest_ms if math.isfinite(x)] or [math.nan]
     # The feed's share: from the version saved to the feed done sending it (taky's and the
     # client's is the rest).
@@ -299,6 +297,9 @@ def assay_run(
             "rest_p99": percentile(rest_ms, 0.99),
             "feed_p50": percentile(feed_ms, 0.5),
             "feed_p99": percentile(feed_ms, 0.99),
+            "fuse_max": max(fuse_ms),
+            "rest_max": max(rest_ms),
+            "feed_max": max(feed_ms),
         },
     )
 
@@ -407,9 +408,10 @@ def main() -> None:
             lat, lost, st = assay_run(port, args.rate, args.seconds, root, env, args.every)
             note = (
                 f"{st['versions']} versions, {st['late']} late; due to saved p50 "
-                f"{st['fuse_p50']:.1f}, p99 {st['fuse_p99']:.1f}; saved to client p50 "
-                f"{st['rest_p50']:.1f}, p99 {st['rest_p99']:.1f} (of which the feed's p50 "
-                f"{st['feed_p50']:.1f}, p99 {st['feed_p99']:.1f}); CPU s/s: "
+                f"{st['fuse_p50']:.1f}, p99 {st['fuse_p99']:.1f}, max {st['fuse_max']:.1f}; "
+                f"saved to client p50 {st['rest_p50']:.1f}, p99 {st['rest_p99']:.1f}, max "
+                f"{st['rest_max']:.1f} (of which the feed's p50 {st['feed_p50']:.1f}, p99 "
+                f"{st['feed_p99']:.1f}, max {st['feed_max']:.1f}); CPU s/s: "
                 f"fuse {st['fuse_cpu']:.2f}, feed {st['feed_cpu']:.2f}"
             )
             if not lat:
