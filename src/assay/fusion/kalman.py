@@ -11,7 +11,7 @@ from the prior, position covariance the detection's), associated the same way sc
 confirmed after `min_points` measurements and dropped after 2.5 scans without one.
 
 Stone Soup does this with an object (and its validation) for every prediction, measurement
-prediction, distance and hypothesis, about 1.5 ms a track a scan; here a scan is a few array
+prediction, distance and hypothesis, about 0.6 ms a track a scan; here a scan is a few array
 operations for all tracks at once. The tracks and states have the attributes the rest of
 `assay.fusion` reads of Stone Soup's (`states`, `timestamp`, `state_vector`, `covar`,
 `hypothesis.measurement`), and the numbers are Stone Soup's to float rounding

@@ -24,8 +24,10 @@ scan closes when every sensor heard so far has delivered into it or past it and 
 paused for ``flush_s`` (a frame's detections arrive together; not in the first scan's worth of
 time after the first input, while sensors are still being heard of), when a detection two scans
 newer arrives (a sensor fell silent), or when nothing arrived for a whole scan. Each time scans
-close the tracker (the same `Fuser` as `assay fuse`) steps through them and the picture gets a
-new version, which `assay fuse` writes with word to `assay feed` (see
+close the tracker (the same `Fuser` as `assay fuse`; with the ``gnn`` associator its numpy
+engine, `assay.fusion.kalman`, Stone Soup's tracker without its per-object cost) steps through
+them and the picture gets a new version, its entities kept track by track
+(`assay.fusion.live_picture`), which `assay fuse` writes with word to `assay feed` (see
 `assay.fusion.notify`). A detection arriving for a scan already closed is counted as late and
 not used (the tracker cannot go back in time); late counts go in each version's stats.
 
