@@ -37,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -153,6 +154,7 @@ def receiver(port: int, world: World, first: Any, conn: Connection) -> None:
                 m = number.search(remarks)
                 if m:
                     raw_seen.setdefault(int(m.group(1)), now)
+                    first.set()
             else:
                 m = last_seen.search(remarks)
                 pt = elm.find("point")
@@ -162,13 +164,16 @@ def receiver(port: int, world: World, first: Any, conn: Connection) -> None:
                     y = (float(pt.get("lat")) - LAT0) * M_LAT
                     k = round((t - world.t0) * world.fps)
                     seen.setdefault((world.nearest(x, y, t), k), now)
+                    # taky replays the events it holds to a new client: an earlier run's
+                    # (the same uids, older times) does not start this one
+                    if k >= 0:
+                        first.set()
             elm.clear()
-            first.set()
     conn.send((seen, raw_seen))
 
 
 def assay_run(
-    port: int, rate: float, seconds: float, root: Path, env: dict[str, str]
+    port: int, rate: float, seconds: float, root: Path, env: dict[str, str], every: float = 0.0
 ) -> tuple[list[float], int, dict[str, float]]:
     import random
 
@@ -180,14 +185,13 @@ def assay_run(
     ws = ws / ".assay"
     assay = [sys.executable, "-m", "assay", "-w", str(ws)]
     fuse = subprocess.Popen(
-        [*assay, "fuse", "flood", "--follow", "--from", "detections:-", "--scan", str(1 / fps)],
+        [*assay, "fuse", "flood", "--follow", "--from", "detections:-", "--scan", str(1 / fps),
+         "--every", str(every)],
         env={**env, "PYTHONUNBUFFERED": "1"},
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert fuse.stdin is not None and fuse.stdout is not None
     fuse.stdout.readline()  # "following ...": fuse is up and reading
-    import threading
-
     threading.Thread(target=fuse.stdout.read, daemon=True).start()  # its lines a version
     rng = random.Random(5)
     total_frames = int(seconds * fps) + WARM_FRAMES
@@ -198,6 +202,7 @@ def assay_run(
     proc.start()
     assert ours.recv() == "ready"
     feed = None
+    published: dict[int, float] = {}  # version number -> when the feed had sent it
     due: dict[tuple[int, int], float] = {}
     from assay.fusion import pictures
     from assay.workspace import Workspace
@@ -214,8 +219,10 @@ def assay_run(
         feed = subprocess.Popen(
             [*assay, "feed", "flood", "--interval", "5",
              "--to", f"tcp://127.0.0.1:{port}?clearance=CUI"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )  # fmt: skip
+        threading.Thread(target=published_at, args=(feed, published), daemon=True).start()
         if not first.wait(300):
             raise SystemExit("no event reached the client in 300 s")
         # Timed: the frames at their pace from now on (their sensor times run on).
@@ -229,12 +236,19 @@ def assay_run(
             fuse.stdin.flush()
             for j in range(targets):
                 due[(j, n)] = at
+        timed_s = time.monotonic() - mono0
         fuse.stdin.close()
-        if fuse.wait(600) != 0:
+        _, status, usage = os.wait4(fuse.pid, 0)  # fuse's CPU seconds, other jobs not counted
+        fuse.returncode = os.waitstatus_to_exitcode(status)
+        if fuse.returncode != 0:
             err = fuse.stderr.read().decode() if fuse.stderr else ""
             raise SystemExit(f"assay fuse --follow failed: {err[-2000:]}")
         seen, _ = ours.recv()
+        feed_cpu = cpu_seconds(feed.pid)
         head = pictures.head(w, "flood")
+        versions = pictures.log(w, "flood")
+        saved = saved_at(versions, due)
+        seq_scan = {int(p.seq): int(p.stats.get("scans", 0)) - 1 for p in versions}
     finally:
         w.close()
         if feed is not None:
@@ -244,18 +258,79 @@ def assay_run(
     # First arrival showing target j at scan n or later: a suffix minimum over scans.
     lat: list[float] = []
     lost = 0
+    reached: dict[tuple[int, int], float] = {}
     for j in range(targets):
         best = math.inf
-        reached: dict[int, float] = {}
         for n in range(total_frames - 1, -1, -1):
             best = min(best, seen.get((j, n), math.inf))
-            reached[n] = best
+            reached[(j, n)] = best
         for n in range(WARM_FRAMES, total_frames):
-            if reached[n] == math.inf:
+            if reached[(j, n)] == math.inf:
                 lost += 1
             else:
-                lat.append((reached[n] - due[(j, n)]) * 1000)
-    return lat, lost, {"versions": head.seq, "late": int(head.stats.get("late", 0))}
+                lat.append((reached[(j, n)] - due[(j, n)]) * 1000)
+    # Fuse's share: from the newest scan's detections falling due to the version saved; the
+    # rest (the feed, taky, the client): from then to the last of its targets shown there at
+    # that scan or later.
+    fuse_ms = [(t - due[(0, n)]) * 1000 for n, t in saved.items()] or [math.nan]
+    rest_ms = [(max(reached[(j, n)] for j in range(targets)) - t) * 1000 for n, t in saved.items()]
+    rest_ms = [x for x in rest_ms if math.isfinite(x)] or [math.nan]
+    # The feed's share: from the version saved to the feed done sending it (taky's and the
+    # client's is the rest).
+    sent = {seq_scan[v]: t for v, t in published.items() if seq_scan.get(v) in saved}
+    feed_ms = [(t - saved[n]) * 1000 for n, t in sent.items()] or [math.nan]
+    info = {
+        "versions": head.seq,
+        "late": int(head.stats.get("late", 0)),
+        # CPU a second of the timed run (the warm-up frames and start-up count too)
+        "fuse_cpu": (usage.ru_utime + usage.ru_stime) / timed_s,
+        "feed_cpu": feed_cpu / timed_s,
+    }
+    return (
+        lat,
+        lost,
+        {
+            **info,
+            "fuse_p50": percentile(fuse_ms, 0.5),
+            "fuse_p99": percentile(fuse_ms, 0.99),
+            "rest_p50": percentile(rest_ms, 0.5),
+            "rest_p99": percentile(rest_ms, 0.99),
+            "feed_p50": percentile(feed_ms, 0.5),
+            "feed_p99": percentile(feed_ms, 0.99),
+            "fuse_max": max(fuse_ms),
+            "rest_max": max(rest_ms),
+            "feed_max": max(feed_ms),
+        },
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def published_at(feed: subprocess.Popen[bytes], out: dict[int, float]) -> None:
+    """When `assay feed` said it had published each version (a line ``flood@N: sent ...``
+    once the CoT is written to taky's socket)."""
+    assert feed.stdout is not None
+    for line in feed.stdout:
+        name, at, rest = line.decode().partition("@")
+        if name == "flood" and at:
+            out.setdefault(int(rest.partition(":")[0]), time.monotonic())
+
+
+def saved_at(versions: list[Any], due: dict[tuple[int, int], float]) -> dict[int, float]:
+    """When each version was saved (its creation time, on the monotonic clock), by its newest
+    scan (its count of scans less one; scan k is frame k), for the timed frames."""
+    wall_minus_mono = time.time() - time.monotonic()
+    out: dict[int, float] = {}
+    for p in versions:
+        n = int(p.stats.get("scans", 0)) - 1
+        if (0, n) in due:
+            created = datetime.fromisoformat(p.created.replace("Z", "+00:00")).timestamp()
+            out[n] = created - wall_minus_mono
+    return out
 
 
 def raw_events(total: int) -> list[bytes]:
@@ -320,6 +395,9 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1000.0, help="Detections per second.")
     ap.add_argument("--seconds", type=float, default=6.0, help="Length of each run.")
     ap.add_argument("--runs", type=int, default=3, help="Runs per variant (alternating).")
+    ap.add_argument(
+        "--every", type=float, default=0.0, help="fuse --every: at most a version this often (s)."
+    )
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="feed-latency-"))
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src"), "ASSAY_ACTOR": "user:bench"}
@@ -327,8 +405,15 @@ def main() -> None:
     results: dict[str, list[tuple[float, float, float, int, str]]] = {"assay": [], "taky": []}
     try:
         for _ in range(args.runs):
-            lat, lost, st = assay_run(port, args.rate, args.seconds, root, env)
-            note = f"{st['versions']} versions, {st['late']} late"
+            lat, lost, st = assay_run(port, args.rate, args.seconds, root, env, args.every)
+            note = (
+                f"{st['versions']} versions, {st['late']} late; due to saved p50 "
+                f"{st['fuse_p50']:.1f}, p99 {st['fuse_p99']:.1f}, max {st['fuse_max']:.1f}; "
+                f"saved to client p50 {st['rest_p50']:.1f}, p99 {st['rest_p99']:.1f}, max "
+                f"{st['rest_max']:.1f} (of which the feed's p50 {st['feed_p50']:.1f}, p99 "
+                f"{st['feed_p99']:.1f}, max {st['feed_max']:.1f}); CPU s/s: "
+                f"fuse {st['fuse_cpu']:.2f}, feed {st['feed_cpu']:.2f}"
+            )
             if not lat:
                 raise SystemExit(f"assay: no detection reached the client ({lost} lost; {note})")
             results["assay"].append(

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from assay.domain.entity import Entity, Provenance, diff_entities
+from assay.domain.entity import Entity, Provenance, TrackPoint, diff_entities
 from assay.errors import Conflict, InvalidInput, NotFound
+from assay.feeds.publish import fingerprint, text_fingerprint
 from assay.fusion import pictures
 from assay.workspace import Workspace
 
@@ -58,6 +59,23 @@ def test_save_log_load_and_diff(ws: Workspace) -> None:
         ("appeared", "d"),
     ]
     assert changes == diff_entities(first, second)
+
+
+def test_entities_with_their_stored_texts(ws: Workspace) -> None:
+    """What `assay feed` reads of a version: each entity with its stored text, whose
+    fingerprint is the entity's; without tracks, the same entities with empty tracks."""
+    track = tuple(
+        TrackPoint(time=f"2026-07-25T17:20:0{k}Z", lon=-95.37 + k * 1e-5, lat=29.76)
+        for k in range(5)
+    )
+    found = [entity("a", -95.37, track=track), entity("b", -95.371, marking="CUI")]
+    pic = pictures.save(ws, "flood", found, message="first scan")
+    rows = pictures.entities_and_texts(ws, pic)
+    assert [e for e, _ in rows] == found == pictures.entities(ws, pic)
+    assert [text_fingerprint(t) for _, t in rows] == [fingerprint(e) for e in found]
+    bare = pictures.entities_and_texts(ws, pic, tracks=False)
+    assert [e for e, _ in bare] == [e.model_copy(update={"track": ()}) for e in found]
+    assert [t for _, t in bare] == [t for _, t in rows]
 
 
 def test_need_to_know_filters_whole_entities(ws: Workspace) -> None:

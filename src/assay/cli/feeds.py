@@ -4,6 +4,7 @@ UDP) and NATS JetStream, each destination at its own clearance."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 
 import click
@@ -83,6 +84,9 @@ def feed(
             raise AssayError(str(exc)) from exc
         if not once:
             env.say(f"feeding {name} to {len(parsed)} destination(s) (Ctrl-C stops)")
+            # What is loaded by now lives as long as the feed: out of the collector's full
+            # passes, which would otherwise walk it all in the middle of a version now and then.
+            gc.freeze()
         try:
             await follow(ws, name, fd, interval=interval, once=once, stop=stop, on_publish=report)
         finally:

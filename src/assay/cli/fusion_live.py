@@ -57,6 +57,7 @@ def run_follow(
                 stop=stop,
                 on_version=report,
                 on_warning=lambda text: env.err.print(f"warning: {text}", markup=False),
+                settle_gc=True,
             )
         except OSError as exc:
             raise AssayError(f"cannot listen: {exc}") from exc

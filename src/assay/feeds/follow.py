@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from assay import audit
 from assay.errors import InvalidInput
-from assay.feeds.publish import Feed, PublishStats, Subscription
+from assay.feeds.publish import Feed, PublishStats, Subscription, text_fingerprint
 from assay.feeds.sinks import open_sink
 from assay.fusion import pictures
 from assay.fusion.notify import Listener
@@ -107,11 +107,15 @@ async def follow(
     last: str | None = None
     versions = 0
     stop = stop or asyncio.Event()
+    tracks = any(sub.sink.tracks for sub in feed.subs)
     async with Listener(ws.root, name) as heard:
         while not stop.is_set():
             head = pictures.head(ws, name)
             if head.id != last:
-                stats = await feed.publish(pictures.entities(ws, head))
+                rows = pictures.entities_and_texts(ws, head, tracks=tracks)
+                found = [e for e, _ in rows]
+                prints = {e.id: text_fingerprint(text) for e, text in rows}
+                stats = await feed.publish(found, prints)
                 last = head.id
                 versions += 1
                 if on_publish is not None:

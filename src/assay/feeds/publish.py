@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -50,6 +50,7 @@ __all__ = [
     "Subscription",
     "Update",
     "fingerprint",
+    "text_fingerprint",
     "visible",
 ]
 
@@ -69,9 +70,12 @@ class Update:
 
 class Sink(Protocol):
     """Where a subscription's updates go. `held` says what the peer already holds (entity id
-    to fingerprint), or None when it cannot know and needs a full refresh."""
+    to fingerprint), or None when it cannot know and needs a full refresh. `tracks`: whether
+    it sends entities' tracks (a CoT event has none: a feed of CoT sinks alone does not read
+    them)."""
 
     label: str
+    tracks: bool
 
     async def open(self) -> None: ...
 
@@ -100,7 +104,12 @@ class PublishStats:
 
 def fingerprint(e: Entity) -> str:
     """A short content hash of the entity: equal fingerprints, nothing to send."""
-    return hashlib.sha256(canonical_json(e.model_dump(mode="json")).encode()).hexdigest()[:24]
+    return text_fingerprint(canonical_json(e.model_dump(mode="json")).encode())
+
+
+def text_fingerprint(text: bytes) -> str:
+    """`fingerprint` of an entity whose canonical JSON is `text` (a picture stores it)."""
+    return hashlib.sha256(text).hexdigest()[:24]
 
 
 def visible(scheme: MarkingScheme, clearance: Marking, found: Sequence[Entity]) -> list[Entity]:
@@ -124,19 +133,26 @@ class Feed:
         for sub in self.subs:
             await sub.sink.close()
 
-    async def publish(self, found: Sequence[Entity]) -> PublishStats:
+    async def publish(
+        self, found: Sequence[Entity], prints: Mapping[str, str] | None = None
+    ) -> PublishStats:
         """Send each subscription what changed for it; see the module docstring. `found` is
-        the whole picture: an entity a subscription was sent that is not in it is removed."""
-        return await self._send(found, whole=True)
+        the whole picture: an entity a subscription was sent that is not in it is removed.
+        `prints`: the entities' fingerprints by id, when known (`text_fingerprint` of the
+        picture's stored text), else made here."""
+        return await self._send(found, whole=True, prints=prints)
 
     async def update(self, changed: Sequence[Entity]) -> PublishStats:
         """Send the entities that changed (a tracker's live output after one scan); entities
         not named stay as they are. One rising above a clearance is removed there."""
         return await self._send(changed, whole=False)
 
-    async def _send(self, found: Sequence[Entity], *, whole: bool) -> PublishStats:
+    async def _send(
+        self, found: Sequence[Entity], *, whole: bool, prints: Mapping[str, str] | None = None
+    ) -> PublishStats:
         stats = PublishStats()
-        prints = {e.id: fingerprint(e) for e in found}
+        if prints is None:
+            prints = {e.id: fingerprint(e) for e in found}
         for sub in self.subs:
             if sub.sent is None:
                 sub.sent = await sub.sink.held() or {}
@@ -180,6 +196,7 @@ class QueueSink:
     """Updates into an asyncio queue, one list per publish (the server's SSE streams)."""
 
     label = "queue"
+    tracks = True
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[list[Update]] = asyncio.Queue()

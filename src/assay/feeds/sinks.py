@@ -83,6 +83,8 @@ class CotTcpSink:
     is reset, and the server would lose what it had not yet read from us.
     """
 
+    tracks = False
+
     def __init__(self, host: str, port: int, *, stale_s: float = 300.0) -> None:
         self.label = f"tcp://{host}:{port}"
         self.host, self.port, self.stale_s = host, port, stale_s
@@ -148,6 +150,8 @@ async def _discard(reader: asyncio.StreamReader) -> None:
 class CotUdpSink:
     """CoT over UDP, one event per datagram (TAK clients' and servers' UDP inputs)."""
 
+    tracks = False
+
     def __init__(self, host: str, port: int, *, stale_s: float = 300.0) -> None:
         self.label = f"udp://{host}:{port}"
         self.addr = (host, port)
@@ -186,6 +190,8 @@ def stream_name(subject: str) -> str:
 
 class NatsSink:
     """JSON entity updates on JetStream: ``SUBJECT.<entity id>``, last message per entity."""
+
+    tracks = True
 
     def __init__(self, server: str, subject: str) -> None:
         self.label = f"{server}/{subject}"

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -39,8 +39,20 @@ from assay.fusion.tracker import Fuser, Params, Plane, TrackResult, scans
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["FuseResult", "fuse", "parse_since", "run_tracker", "to_entities"]
+__all__ = [
+    "FuseResult",
+    "Tally",
+    "fuse",
+    "parse_since",
+    "place_mentions",
+    "run_tracker",
+    "thinned",
+    "to_entities",
+    "track_entity",
+    "track_point",
+]
 
+T = TypeVar("T")
 CEP_TO_SIGMA = 1.1774  # CEP50 of a circular normal is 1.1774 sigma
 MAX_TRACK_POINTS = 200
 
@@ -77,13 +89,68 @@ def run_tracker(
     return fuser
 
 
-def _confidence(terms: dict[str, list[tuple[float, float]]]) -> float:
-    miss = 1.0
-    for pairs in terms.values():
-        score = sum(s for s, _ in pairs) / len(pairs)
-        reliability = sum(r for _, r in pairs) / len(pairs)
-        miss *= 1 - reliability * score
-    return round(1 - miss, 4)
+class Tally:
+    """What a track's detections add up to: provenance, confidence terms, markings, sensors.
+
+    `add` takes one detection at a time, so the live path keeps a track's tally as the track
+    is updated instead of summing its whole history for every version; `assay fuse` adds a
+    track's detections once. Either way the sums run in the detections' order, so both give
+    the same numbers."""
+
+    __slots__ = ("detections", "markings", "prov", "sensors", "terms")
+
+    def __init__(self) -> None:
+        self.prov: dict[str, set[str]] = {k: set() for k in Provenance.model_fields}
+        self.terms: dict[str, list[float]] = {}  # sensor -> [sum of scores, of reliabilities, n]
+        self.markings: set[str] = set()
+        self.sensors: set[str] = set()
+        self.detections = 0
+
+    def add(self, o: Observation) -> None:
+        self._merge(o.provenance)
+        self._term(o.sensor, o.score, o.reliability)
+        self.markings.add(o.marking)
+        self.sensors.add(o.sensor)
+        self.detections += 1
+
+    def with_reports(self, reports: Sequence[Mention]) -> Tally:
+        """This tally and `reports`' terms, provenance and markings (a copy when any)."""
+        if not reports:
+            return self
+        out = Tally()
+        out.prov = {k: set(v) for k, v in self.prov.items()}
+        out.terms = {k: list(v) for k, v in self.terms.items()}
+        out.markings, out.sensors = set(self.markings), set(self.sensors)
+        out.detections = self.detections
+        for m in reports:
+            out._merge(m.provenance)
+            out._term(m.source, 1.0, m.reliability)
+            out.markings.add(m.marking)
+            out.sensors.add(m.source)
+        return out
+
+    def _merge(self, prov: Provenance) -> None:
+        for k, have in self.prov.items():
+            have.update(getattr(prov, k))
+
+    def _term(self, sensor: str, score: float, reliability: float) -> None:
+        t = self.terms.get(sensor)
+        if t is None:
+            self.terms[sensor] = [score, reliability, 1]
+        else:
+            t[0] += score
+            t[1] += reliability
+            t[2] += 1
+
+    def provenance(self) -> Provenance:
+        return Provenance(**{k: tuple(sorted(v)) for k, v in self.prov.items()})
+
+    def confidence(self) -> float:
+        """Independent corroboration of the sensors' mean score x reliability (see above)."""
+        miss = 1.0
+        for score, reliability, n in self.terms.values():
+            miss *= 1 - (reliability / n) * (score / n)
+        return round(1 - miss, 4)
 
 
 def to_entities(
@@ -91,7 +158,24 @@ def to_entities(
 ) -> tuple[list[Entity], dict[str, str]]:
     """Entities from the tracker's tracks, with the report mentions resolved onto them."""
     plane = fuser.plane
-    results = fuser.results()
+    return place_mentions(
+        ws,
+        fuser.results(),
+        plane,
+        mentions,
+        lambda r, reports: _entity(ws, r, reports, plane, params, end),
+    )
+
+
+def place_mentions(
+    ws: Workspace,
+    results: Sequence[TrackResult],
+    plane: Plane | None,
+    mentions: Sequence[Mention],
+    entity_of: Callable[[TrackResult, list[Mention]], Entity],
+) -> tuple[list[Entity], dict[str, str]]:
+    """The entities of `results` (made by `entity_of` with the mentions resolved onto each)
+    and of the mentions resolved onto none; and which entity each mention went to."""
     resolved: dict[str, str] = {}
     attached: dict[str, list[Mention]] = defaultdict(list)
     loose: list[Mention] = []
@@ -102,7 +186,7 @@ def to_entities(
         else:
             attached[hit.key].append(m)
             resolved[m.id] = hit.key
-    out = [_entity(ws, r, attached[r.key], plane, params, end) for r in results if plane]
+    out = [entity_of(r, attached[r.key]) for r in results if plane]
     for m in loose:
         e = _mention_entity(ws, m)
         resolved[m.id] = e.id
@@ -143,28 +227,39 @@ def _entity(
 ) -> Entity:
     if plane is None:
         raise InvalidInput("no observations to place entities")
+    tally = Tally()
+    for o in r.members:
+        tally.add(o)
+    return track_entity(ws, r, tally, track_points(r.states, plane), reports, plane, params, end)
+
+
+def track_point(state: tuple[float, np.ndarray, np.ndarray], plane: Plane) -> TrackPoint:
+    lon, lat = plane.lonlat(float(state[1][0]), float(state[1][2]))
+    return TrackPoint(time=_iso(state[0]), lon=lon, lat=lat)
+
+
+def track_points(states: Sequence[tuple[float, Any, Any]], plane: Plane) -> list[TrackPoint]:
+    return [track_point(s, plane) for s in states]
+
+
+def track_entity(
+    ws: Workspace,
+    r: TrackResult,
+    tally: Tally,
+    points: Sequence[TrackPoint],
+    reports: Sequence[Mention],
+    plane: Plane,
+    params: Params,
+    end: float,
+) -> Entity:
+    """The entity of track `r`: `tally` sums its detections, `points` is one a state."""
     _, state, cov = r.states[-1]
     lon, lat = plane.lonlat(float(state[0]), float(state[2]))
-    prov = Provenance()
-    for o in r.members:
-        prov = prov.merged(o.provenance)
-    terms: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for o in r.members:
-        terms[o.sensor].append((o.score, o.reliability))
-    for m in reports:
-        prov = prov.merged(m.provenance)
-        terms[m.source].append((1.0, m.reliability))
-    markings = [o.marking for o in r.members] + [m.marking for m in reports]
+    whole = tally.with_reports(reports)
     if r.deleted or end - r.last_update > params.lost_after_s:
         status = "lost"
     else:
         status = "confirmed" if r.last_update - r.first >= params.confirm_s else "new"
-    step = max(1, math.ceil(len(r.states) / MAX_TRACK_POINTS))
-    track = tuple(
-        TrackPoint(time=_iso(s[0]), lon=ll[0], lat=ll[1])
-        for s in r.states[::step]
-        for ll in [plane.lonlat(float(s[1][0]), float(s[1][2]))]
-    )
     return Entity(
         id=r.key,
         label=r.label,
@@ -181,14 +276,19 @@ def _entity(
         last_seen=_iso(
             max(r.last_update, *(m.time for m in reports)) if reports else r.last_update
         ),
-        confidence=_confidence(terms),
+        confidence=whole.confidence(),
         status=status,
-        marking=ws.scheme.highest_text(markings),
-        detections=len(r.members),
-        sensors=tuple(sorted({o.sensor for o in r.members} | {m.source for m in reports})),
-        provenance=prov,
-        track=track,
+        marking=ws.scheme.highest_text(whole.markings),
+        detections=whole.detections,
+        sensors=tuple(sorted(whole.sensors)),
+        provenance=whole.provenance(),
+        track=tuple(thinned(points)),
     )
+
+
+def thinned(points: Sequence[T]) -> Sequence[T]:
+    """A track's points, every n-th so that at most `MAX_TRACK_POINTS` remain."""
+    return points[:: max(1, math.ceil(len(points) / MAX_TRACK_POINTS))]
 
 
 def _mention_entity(ws: Workspace, m: Mention) -> Entity:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
+from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Row
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "diff_pictures",
     "entities",
+    "entities_and_texts",
     "head",
     "is_picture",
     "load",
@@ -50,10 +53,13 @@ def save(
     message: str,
     sources: Sequence[str] = (),
     stats: dict[str, int | float] | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> Picture:
     """Save `found` as the next version of picture `name` (one transaction, one audit event).
 
-    The version's marking is the highest of its entities' markings.
+    The version's marking is the highest of its entities' markings. `texts`: the canonical
+    JSON of each entity by id (`entity_text`), when the caller keeps them (`assay fuse
+    --follow` does, track by track); else made here.
 
     Raises:
         InvalidInput: a bad picture name, or two entities with one id.
@@ -68,7 +74,10 @@ def save(
     if twice:
         raise InvalidInput(f"picture {name!r}: entity id {twice[0]!r} appears twice")
     ordered = sorted(found, key=lambda e: e.id)
-    body = canonical_json([e.model_dump(mode="json") for e in ordered]).encode()
+    if texts is None:
+        body = canonical_json([e.model_dump(mode="json") for e in ordered]).encode()
+    else:  # the canonical JSON of a list: its items' canonical JSON, joined by ","
+        body = ("[" + ",".join(texts[e.id] for e in ordered) + "]").encode()
     marking = ws.scheme.highest_text(e.marking for e in ordered) if ordered else ""
     counts = Counter(e.status for e in ordered)
     all_stats: dict[str, int | float] = {
@@ -194,8 +203,31 @@ def load(ws: Workspace, spec: str) -> Picture:
 
 def entities(ws: Workspace, pic: Picture) -> list[Entity]:
     """The entities of a version, in id order (read from the blob store)."""
-    data = json.loads(ws.blobs.get_bytes(pic.entities_blob))
-    return [Entity.model_validate(e) for e in data]
+    return _entity_list().validate_json(ws.blobs.get_bytes(pic.entities_blob))
+
+
+def entities_and_texts(
+    ws: Workspace, pic: Picture, *, tracks: bool = True
+) -> list[tuple[Entity, bytes]]:
+    """The entities of a version, each with its stored JSON text (what `assay feed`
+    fingerprints: the canonical JSON of the entity, as `save` wrote it). Without `tracks`
+    the entities' tracks are left empty, unread (most of a live picture's text and of the
+    time it takes to read)."""
+    import msgspec
+
+    data = ws.blobs.get_bytes(pic.entities_blob)
+    texts = [bytes(t) for t in msgspec.json.decode(data, type=list[msgspec.Raw])]
+    if tracks:
+        found = _entity_list().validate_json(data)
+    else:
+        rows = msgspec.json.decode(data)
+        found = [Entity.model_validate({**row, "track": ()}) for row in rows]
+    return list(zip(found, texts, strict=True))
+
+
+@cache
+def _entity_list() -> TypeAdapter[list[Entity]]:
+    return TypeAdapter(list[Entity])  # JSON validated as it is parsed: no dicts in between
 
 
 def visible_entities(ws: Workspace, found: Sequence[Entity], clearance: Marking) -> list[Entity]:

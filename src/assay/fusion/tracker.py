@@ -24,6 +24,10 @@ time-since-update deleter; one tracker a label. Two associators (`Params.associa
   gate counts as explained by it: initiation never starts a track from it.
 
 bench/fusion.py compares the two on simulated scenarios (bench/README.md, fusion section).
+
+`Fuser(params, engine="numpy")` (``gnn`` only; `assay fuse --follow` uses it) steps the same
+tracker written with arrays (`assay.fusion.kalman`): the same tracks and states, several times
+less CPU a scan.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidInput, require
+from assay.fusion import kalman
 from assay.fusion.gating import constant_velocity, gated
+from assay.fusion.kalman import Measurement, NumpyLabelTracker
 from assay.fusion.sources import Observation
 
 __all__ = [
@@ -55,6 +61,7 @@ __all__ = [
 
 EARTH_M_PER_DEG = 111_320.0
 ASSOCIATORS = ("gnn", "jpda")
+ENGINES = ("stonesoup", "numpy")  # numpy: `assay.fusion.kalman`, Stone Soup's GNN in numpy
 # JPDA's gate: the chi-square (2 dof) mass inside Mahalanobis distance 4, the GNN's gate;
 # Stone Soup's default (0.95, about 2.4 sigma) loses a turning vehicle.
 PDA_GATE = 0.99966
@@ -310,29 +317,62 @@ class Fuser:
         results = fuser.results()
     """
 
-    def __init__(self, params: Params) -> None:
+    def __init__(self, params: Params, *, engine: str = "stonesoup") -> None:
         if params.associator not in ASSOCIATORS:
             raise InvalidInput(
                 f"associator {params.associator!r}: expected one of {', '.join(ASSOCIATORS)}"
             )
+        if engine not in ENGINES or (engine == "numpy" and params.associator != "gnn"):
+            raise InvalidInput(
+                f"tracker engine {engine!r} with associator {params.associator!r}: expected "
+                "stonesoup, or numpy with gnn"
+            )
         self.params = params
+        self.engine = engine  # numpy: `assay.fusion.kalman`, Stone Soup's GNN in numpy (live)
         self.plane: Plane | None = None
-        self.trackers: dict[str, _LabelTracker] = {}
+        self.trackers: dict[str, Any] = {}
         self.snapshots: list[Snapshot] = []
         self._keys: dict[int, str] = {}
         self._deleted: list[Any] = []
         self._labels: dict[int, str] = {}
 
     def update(self, time: float, obs: Sequence[Observation]) -> list[Cluster]:
-        from stonesoup.models.measurement.linear import LinearGaussian
-        from stonesoup.types.detection import Detection
-
         if self.plane is None and obs:
             self.plane = Plane(obs[0].lon, obs[0].lat)
         if self.plane is None:
             return []
         clusters = cluster_scan(time, obs, self.plane, self.params.gate_m, self.params.fuse_scans)
         when = _utc(time)
+        by_label = self._detections(clusters, when)
+        for label in sorted(by_label.keys() | self.trackers.keys()):
+            if label not in self.trackers:
+                accel = self.params.accel.get(label, 0.5)
+                self.trackers[label] = (
+                    NumpyLabelTracker(accel, self.params)
+                    if self.engine == "numpy"
+                    else _LabelTracker(accel, self.params)
+                )
+            alive, deleted = self.trackers[label].step(when, by_label.get(label, set()))
+            for track in deleted:
+                self._labels[id(track)] = label
+                self._deleted.append(track)
+            for track in alive:
+                self._labels[id(track)] = label
+                x, y = float(track.state_vector[0, 0]), float(track.state_vector[2, 0])
+                self.snapshots.append(Snapshot(time, self.key(track), label, x, y))
+        return clusters
+
+    def _detections(self, clusters: Sequence[Cluster], when: datetime) -> dict[str, Any]:
+        """The clusters as the engine's detections, by label (a set each for Stone Soup)."""
+        if self.engine == "numpy":
+            out: dict[str, Any] = defaultdict(list)
+            for c in clusters:
+                z = np.array([c.x, c.y])
+                out[c.label].append(Measurement(when, z, c.cov, {"cluster": c}))
+            return out
+        from stonesoup.models.measurement.linear import LinearGaussian
+        from stonesoup.types.detection import Detection
+
         by_label: dict[str, set[Any]] = defaultdict(set)
         for c in clusters:
             model = LinearGaussian(ndim_state=4, mapping=(0, 2), noise_covar=c.cov)
@@ -344,19 +384,7 @@ class Fuser:
                     metadata={"cluster": c},
                 )
             )
-        for label in sorted(by_label.keys() | self.trackers.keys()):
-            if label not in self.trackers:
-                accel = self.params.accel.get(label, 0.5)
-                self.trackers[label] = _LabelTracker(accel, self.params)
-            alive, deleted = self.trackers[label].step(when, by_label.get(label, set()))
-            for track in deleted:
-                self._labels[id(track)] = label
-                self._deleted.append(track)
-            for track in alive:
-                self._labels[id(track)] = label
-                x, y = float(track.state_vector[0, 0]), float(track.state_vector[2, 0])
-                self.snapshots.append(Snapshot(time, self.key(track), label, x, y))
-        return clusters
+        return by_label
 
     def key(self, track: Any) -> str:
         """A stable id for a track: made from the first observation it rests on."""
@@ -400,7 +428,15 @@ class Fuser:
         return sorted(out, key=lambda r: r.key)
 
 
-def _measurements(track: Any) -> list[Any]:
+def update_type(engine: str) -> type[Any]:
+    """The class of a state after a measurement, in `engine`'s tracks."""
+    if engine == "numpy":
+        return kalman.Update
     from stonesoup.types.update import Update
 
-    return [s.hypothesis.measurement for s in track.states if isinstance(s, Update)]
+    return Update  # type: ignore[no-any-return]
+
+
+def _measurements(track: Any) -> list[Any]:
+    kind = update_type("numpy" if isinstance(track, kalman.Track) else "stonesoup")
+    return [s.hypothesis.measurement for s in track.states if isinstance(s, kind)]
