@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nats
+import nats.errors
+import nats.js
 import pytest
 from lxml import etree
 
 from assay.domain.entity import Entity, Provenance
+from assay.feeds.sinks import stream_name
 
 XSD = Path(__file__).parent / "feeds" / "cot_event.xsd"
 
@@ -241,3 +245,25 @@ def make_entity(i: int, marking: str = "", **kw: object) -> Entity:
     )
     data.update(kw)
     return Entity.model_validate(data)
+
+
+async def drain(js: nats.js.JetStreamContext, subject: str, durable: str) -> list[dict[str, Any]]:
+    """Every message the durable consumer `durable` has not yet acknowledged on `subject`'s
+    stream, acknowledged. Ends when a fetch comes back empty *and* the server says nothing is
+    pending: on a loaded machine a fetch can time out before the server has delivered, and
+    stopping there would read a partial stream as a loss (the publishers have finished)."""
+    import json
+
+    sub = await js.pull_subscribe(f"{subject}.>", durable=durable, stream=stream_name(subject))
+    out: list[dict[str, Any]] = []
+    while True:
+        try:
+            msgs = await sub.fetch(500, timeout=1)
+        except nats.errors.TimeoutError:
+            info = await sub.consumer_info()
+            if info.num_pending == 0:  # delivered: what was in flight came in the fetches
+                return out
+            continue
+        for m in msgs:
+            out.append(json.loads(m.data))
+            await m.ack()

@@ -4,7 +4,6 @@ started again."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
 import sys
@@ -15,10 +14,9 @@ from typing import Any
 
 import nats
 
-from assay.feeds.sinks import stream_name
 from assay.fusion import pictures
 from assay.workspace import Workspace
-from feed_peers import CotClient, Nats, Taky, make_entity
+from feed_peers import CotClient, Nats, Taky, drain, make_entity
 
 RunCli = Callable[..., Any]
 
@@ -30,17 +28,7 @@ def _save(ws: Workspace, n: int, message: str = "fused") -> None:
 
 async def _consume(url: str, subject: str) -> list[dict]:
     nc = await nats.connect(url)
-    js = nc.jetstream()
-    sub = await js.pull_subscribe(f"{subject}.>", durable="ops", stream=stream_name(subject))
-    out: list[dict] = []
-    while True:
-        try:
-            msgs = await sub.fetch(500, timeout=1)
-        except nats.errors.TimeoutError:
-            break
-        for m in msgs:
-            out.append(json.loads(m.data))
-            await m.ack()
+    out = await drain(nc.jetstream(), subject, "ops")
     await nc.close()
     return out
 

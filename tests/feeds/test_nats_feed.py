@@ -10,23 +10,10 @@ import nats
 
 from assay.domain.marking import MarkingScheme
 from assay.feeds.publish import Feed, Subscription
-from assay.feeds.sinks import open_sink, stream_name
-from feed_peers import Nats, make_entity
+from assay.feeds.sinks import open_sink
+from feed_peers import Nats, drain, make_entity
 
 SCHEME = MarkingScheme.default()
-
-
-async def _drain(js: nats.js.JetStreamContext, subject: str, durable: str) -> list[dict]:
-    sub = await js.pull_subscribe(f"{subject}.>", durable=durable, stream=stream_name(subject))
-    out: list[dict] = []
-    while True:
-        try:
-            msgs = await sub.fetch(100, timeout=1)
-        except nats.errors.TimeoutError:
-            return out
-        for m in msgs:
-            out.append(json.loads(m.data))
-            await m.ack()
 
 
 def test_consumers_resume_without_loss_after_a_restart(nats_server: Nats) -> None:
@@ -42,7 +29,7 @@ def test_consumers_resume_without_loss_after_a_restart(nats_server: Nats) -> Non
         await feed.open()
         await feed.publish(world[:25])  # stopped after 25 of the 60
         await feed.close()
-        first = await _drain(js, subject, "map-client")
+        first = await drain(js, subject, "map-client")
 
         # A new feed process: it reads what the stream holds and sends only the rest, plus
         # the entities that moved since.
@@ -52,7 +39,7 @@ def test_consumers_resume_without_loss_after_a_restart(nats_server: Nats) -> Non
         await feed.open()
         stats = await feed.publish(now)
         await feed.close()
-        rest = await _drain(js, subject, "map-client")
+        rest = await drain(js, subject, "map-client")
         await nc.close()
 
         visible = [e for e in now if e.marking == ""]
@@ -93,8 +80,8 @@ def test_each_subject_carries_only_its_clearance_and_removals(nats_server: Nats)
 
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
-        low_msgs = await _drain(js, "assay.flood.cui", "low")
-        high_msgs = await _drain(js, "assay.flood.secret", "high")
+        low_msgs = await drain(js, "assay.flood.cui", "low")
+        high_msgs = await drain(js, "assay.flood.secret", "high")
         await nc.close()
         assert [(m["op"], m.get("id") or m["entity"]["id"]) for m in low_msgs] == [
             ("upsert", world[0].id),
