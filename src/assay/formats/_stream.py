@@ -17,7 +17,6 @@ the full rows built only when the writer asks for them (a chunk its column path 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
@@ -64,9 +63,22 @@ class Batch:
         return self._build(self.positions)
 
 
-@dataclass(frozen=True)
+# `RowColumns` fields and the column of `RowColumns.table` each is read from.
+_FIELDS = {
+    "item_ids": "item_id",
+    "names": "name",
+    "media_types": "media_type",
+    "widths": "width",
+    "heights": "height",
+    "numbers": "number",
+    "markings": "marking",
+}
+
+
 class RowColumns:
-    """The compact columns of every row, in export order."""
+    """The compact columns of every row, in export order: Python lists, or an Arrow `table`
+    (columns `item_id`, `name`, `media_type`, `width`, `height`, `number`, `marking`) whose
+    lists are made only when first asked for (writers that work on columns never ask)."""
 
     item_ids: list[str]
     names: list[str]
@@ -76,7 +88,64 @@ class RowColumns:
     numbers: list[int]
     markings: list[str]
 
+    def __init__(
+        self,
+        item_ids: list[str],
+        names: list[str],
+        media_types: list[str],
+        widths: list[int | None],
+        heights: list[int | None],
+        numbers: list[int],
+        markings: list[str],
+    ) -> None:
+        self.table: Any = None
+        self.item_ids, self.names, self.media_types = item_ids, names, media_types
+        self.widths, self.heights, self.numbers, self.markings = widths, heights, numbers, markings
+
+    @classmethod
+    def of_table(cls, table: Any) -> RowColumns:
+        """Columns backed by an Arrow table (see the class)."""
+        self = cls.__new__(cls)
+        self.table = table
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        column = _FIELDS.get(name)
+        table = self.__dict__.get("table")
+        if column is None or table is None:
+            raise AttributeError(name)
+        values = table[column].to_pylist()
+        if column in ("media_type", "marking"):  # a handful of texts: share them
+            seen: dict[str, str] = {}
+            values = [seen.setdefault(x, x) for x in values]
+        setattr(self, name, values)
+        return values
+
+    def __len__(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.item_ids)
+
+    def distinct(self, name: str) -> set[Any]:
+        """The distinct values of one field."""
+        if self.table is not None and name not in self.__dict__:
+            import pyarrow.compute as pc
+
+            return set(pc.unique(self.table[_FIELDS[name]]).to_pylist())
+        return set(getattr(self, name))
+
+    def array(self, name: str) -> Any:
+        """One field as an Arrow array."""
+        import pyarrow as pa
+
+        if self.table is not None:
+            return self.table[_FIELDS[name]].combine_chunks()
+        kind = pa.int64() if name in ("widths", "heights", "numbers") else pa.string()
+        return pa.array(getattr(self, name), kind)
+
     def take(self, positions: Sequence[int]) -> RowColumns:
+        if self.table is not None:
+            import pyarrow as pa
+
+            return RowColumns.of_table(self.table.take(pa.array(positions, pa.int64())))
         return RowColumns(
             item_ids=[self.item_ids[p] for p in positions],
             names=[self.names[p] for p in positions],
@@ -108,9 +177,7 @@ class RowStream(Sequence["ExportRow"]):
         self._build = build
         self._table = table
         self.labels = labels
-        self._positions: Sequence[int] = (
-            positions if positions is not None else range(len(columns.item_ids))
-        )
+        self._positions: Sequence[int] = positions if positions is not None else range(len(columns))
         self.columns = columns if positions is None else columns.take(positions)
 
     @classmethod

@@ -42,7 +42,7 @@ from assay.formats._export import (
     image_rows,
     marking_description,
     prepare_out,
-    safe_relpath,
+    safe_relpaths,
     warn_dropped,
     write_marking,
 )
@@ -184,7 +184,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     a side file appended after them, so memory does not grow with the dataset.
     """
     rows = image_rows(bundle, "COCO")
-    names = [safe_relpath(n) for n in rows.columns.names]
+    names = safe_relpaths(rows.columns.array("names"))
     check_unique(names, "image")
     classes = bundle.classes(("box", "polygon"))
     cat_ids = classes.ids()
@@ -231,17 +231,19 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         any_ann = False
         meta_parts: dict[str, str] = {}
         for batch in rows.batches():
-            ids = names[k : k + len(batch)]
+            ids = names.slice(k, len(batch))
             got = None
             if batch.table is not None:
                 got = _batch_text(batch.table, ids, k, category, counter, meta_parts)
             if got is None:
-                got = _rows_text(batch.rows(), ids, k, category, next_id, drop)
+                got = _rows_text(batch.rows(), ids.to_pylist(), k, category, next_id, drop)
             images, anns = got
-            if images:
-                fh.buffer.write((b"," if k else b"") + images)
-            if anns:
-                side.write((b"," if any_ann else b"") + anns)
+            if len(images):
+                fh.buffer.write(b"," if k else b"")
+                fh.buffer.write(images)
+            if len(anns):
+                side.write(b"," if any_ann else b"")
+                side.write(anns)
                 any_ann = True
             k += len(batch)
         fh.buffer.write(b'],"annotations":[')
@@ -251,7 +253,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     warn_dropped("COCO", dropped, bundle)
     written = [ann_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
-        written += copy_media(bundle, rows, out_dir / "images", names)
+        written += copy_media(bundle, rows, out_dir / "images", names.to_pylist())
     return written
 
 
@@ -288,12 +290,12 @@ def _rows_text(
 
 def _batch_text(
     t: Any,
-    names: list[str],
+    names: Any,
     k: int,
     category: Callable[[str], int],
     counter: list[int],
     meta_parts: dict[str, str],
-) -> tuple[bytes, bytes] | None:
+) -> tuple[Any, Any] | None:
     """`_rows_text` of a batch from its columns (`RowStream.batches`), with no Python object
     per row: for batches whose regions are all plain boxes (no attributes, no score); None for
     any other."""
@@ -327,10 +329,10 @@ def _batch_text(
         parts.append(meta_parts[text])
     extras = pa.array(parts, pa.string()).take(metas.indices)
     images = pc.binary_join_element_wise(
-        '{"id":',
+        ',{"id":',
         aj.integers(image_ids),
         ',"file_name":',
-        aj.strings(pa.array(names, pa.string())),
+        aj.strings(names),
         ',"width":',
         aj.integers(t["width"]),
         ',"height":',
@@ -339,7 +341,7 @@ def _batch_text(
         "}",
         "",
     )
-    image_text = aj.joined(images, ",")
+    image_text = aj.text(images)[1:]  # each entry comes after a comma: all but the first
     if not n_regions:
         return image_text, b""
     labels = pc.fill_null(pc.struct_field(regions, "label"), "")
@@ -351,15 +353,15 @@ def _batch_text(
     of_image = image_ids.take(pc.list_parent_indices(parsed))
     xywh = pc.list_flatten(boxes).to_numpy(zero_copy_only=False).reshape(-1, 4)
     x, y, w, h = (xywh[:, c] for c in range(4))
-    sx, sy, sw, sh = (aj.floats(pa.array(c)) for c in (x, y, w, h))
-    x2, y2, area = (aj.floats(pa.array(c)) for c in (x + w, y + h, w * h))
+    sx, sy, sw, sh = (aj.floats(c) for c in (x, y, w, h))
+    x2, y2, area = (aj.floats(c) for c in (x + w, y + h, w * h))
     anns = pc.binary_join_element_wise(
-        '{"id":', aj.integers(ann_ids), ',"image_id":', aj.integers(of_image),
+        ',{"id":', aj.integers(ann_ids), ',"image_id":', aj.integers(of_image),
         ',"category_id":', aj.integers(cat_ids), ',"bbox":[', sx, ",", sy, ",", sw, ",", sh,
         '],"area":', area, ',"segmentation":[[', sx, ",", sy, ",", x2, ",", sy, ",", x2, ",",
         y2, ",", sx, ",", y2, ']],"iscrowd":0}', "",
     )  # fmt: skip
-    return image_text, aj.joined(anns, ",")
+    return image_text, aj.text(anns)[1:]
 
 
 def _dumps(obj: Any) -> str:

@@ -38,7 +38,7 @@ from assay.formats._records import (
     file_metadata,
     inline_text,
     media_from_record,
-    media_paths,
+    media_path_array,
     read_file_metadata,
     region_from_dict,
 )
@@ -100,7 +100,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     with the dataset."""
     import pyarrow.parquet as pq
 
-    files = media_paths(bundle)
+    files = media_path_array(bundle)
     check_unique(files, "media file")
     info = file_metadata(bundle)
     meta = {f"assay.{k}".encode(): json.dumps(val).encode() for k, val in info.items()}
@@ -114,7 +114,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         with pq.ParquetWriter(tmp, schema) as writer:
             k = 0
             for batch in bundle.rows.batches():
-                names = files[k : k + len(batch)]
+                names = files.slice(k, len(batch))
                 fast = None
                 if batch.table is not None and not bundle.embed_media:
                     fast = _batch_table(batch.table, names if bundle.copy_media else None, schema)
@@ -122,7 +122,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
                     writer.write_table(fast)
                 else:
                     rows = batch.rows()
-                    writer.write_table(_table(bundle, rows, names, schema))
+                    writer.write_table(_table(bundle, rows, names.to_pylist(), schema))
                     other += sum(
                         not is_image(r) and not r.media_type.startswith("text/") for r in rows
                     )
@@ -138,7 +138,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         bundle.dropped.add("media of non-image items", other)
     written = [path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
-        written += copy_media(bundle, bundle.rows, out_dir, files)
+        written += copy_media(bundle, bundle.rows, out_dir, files.to_pylist())
     return written
 
 
@@ -172,7 +172,7 @@ def _table(bundle: ExportBundle, rows: list[ExportRow], files: list[str], schema
     return pa.Table.from_pydict(cols, schema=schema)
 
 
-def _batch_table(t: Any, files: list[str] | None, schema: Any) -> Any:
+def _batch_table(t: Any, files: Any, schema: Any) -> Any:
     """A batch (`RowStream.batches`) as a table of `schema`, straight from its columns: the
     stored labels parsed by Arrow, no Python object per row. None when a row needs the row
     path (a text item carries its text; a region has attributes, written as JSON text)."""
@@ -200,7 +200,7 @@ def _batch_table(t: Any, files: list[str] | None, schema: Any) -> Any:
         "id": t["item_id"],
         "number": t["number"],
         "name": t["name"],
-        "file": pa.array(files, pa.string()) if files is not None else pa.nulls(n, pa.string()),
+        "file": files if files is not None else pa.nulls(n, pa.string()),
         "media_type": t["media_type"],
         "width": t["width"],
         "height": t["height"],
