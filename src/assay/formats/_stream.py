@@ -17,6 +17,7 @@ the full rows built only when the writer asks for them (a chunk its column path 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
@@ -162,7 +163,8 @@ class RowStream(Sequence["ExportRow"]):
 
     `build(positions)` makes the full rows at those positions (indexes into the columns), in
     order. `labels` maps each label of a region of record to the region kinds it is used with,
-    in first-seen order (None when unknown: `ExportBundle.classes` then reads the rows).
+    in first-seen order (None when unknown: `ExportBundle.classes` then reads the rows); it may
+    leave out labels of the bundle's label map, which hold their classes already.
     """
 
     def __init__(
@@ -224,8 +226,23 @@ class RowStream(Sequence["ExportRow"]):
     def batches(self, size: int | None = None) -> Iterator[Batch]:
         """The rows `size` (default `BATCH_CHUNKS` chunks) at a time, as `Batch`es."""
         size = size or CHUNK * BATCH_CHUNKS
-        for start in range(0, len(self._positions), size):
-            yield Batch(self._positions[start : start + size], self._build, self._table)
+        n = len(self._positions)
+
+        def batch(start: int) -> Batch:
+            return Batch(self._positions[start : start + size], self._build, self._table)
+
+        if self._table is None or n <= size:
+            yield from map(batch, range(0, n, size))
+            return
+        # The next batch's table is read (Arrow, GIL released) while the writer formats this one.
+        with ThreadPoolExecutor(1, thread_name_prefix="assay-batch") as pool:
+            ahead = pool.submit(batch, 0)
+            for start in range(0, n, size):
+                done = ahead.result()
+                if start + size < n:
+                    ahead = pool.submit(batch, start + size)
+                yield done
+                del done
 
     def select(self, which: Sequence[int]) -> RowStream:
         """The rows at positions `which` of this stream (in that order)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,6 +319,19 @@ def _label_source(ws: Workspace, rev: Revision) -> tuple[Any, Any, Callable[[Any
     return whole.select(_INDEX_COLUMNS), np.arange(whole.num_rows, dtype=np.int64), take
 
 
+def _sorted_source(
+    ws: Workspace, rev: Revision
+) -> tuple[Any, Any, Callable[[Any, list[str]], Any]]:
+    """`_label_source` with the rows in item id order."""
+    import pyarrow.compute as pc
+
+    t, where, take = _label_source(ws, rev)
+    if len(t) > 1 and not pc.all(pc.less(t["item_id"][:-1], t["item_id"][1:])).as_py():
+        by_id = pc.sort_indices(t["item_id"])  # a layered manifest appends changed rows
+        t, where = t.take(by_id), where[by_id.to_numpy()]
+    return t, where, take
+
+
 def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False) -> ExportBundle:
     """Everything an exporter needs for one dataset version; rows are built a chunk at a time.
 
@@ -332,24 +345,37 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    t, where, take = _label_source(ws, rev)
-    if len(t) > 1 and not pc.all(pc.less(t["item_id"][:-1], t["item_id"][1:])).as_py():
-        by_id = pc.sort_indices(t["item_id"])  # a layered manifest appends changed rows
-        t, where = t.take(by_id), where[by_id.to_numpy()]
-    ids = t["item_id"].combine_chunks()
-    # The classes in use are read from the manifest (Arrow, GIL released) on a second thread
-    # while this one reads the item table.
-    with ThreadPoolExecutor(1, thread_name_prefix="assay-classes") as pool:
-        scan = pool.submit(_labels_in_use, where, take)
+    with ws.db.read() as conn:
+        label_map = _ids.load_label_map(conn, rev.dataset_id)
+        ds_meta = _ids.load_meta(conn, rev.dataset_id)
+        declared = conn.execute(
+            select(datasets.c.marking).where(datasets.c.id == rev.dataset_id)
+        ).scalar()
+    # A commit's manifest is read, and the classes in use found in it (Arrow, GIL released),
+    # on a second thread while this one reads the item table.
+    with ThreadPoolExecutor(1, thread_name_prefix="assay-manifest") as pool:
+        if rev.commit is not None:
+            index = pool.submit(_sorted_source, ws, rev)
+        else:  # the working state is read from the database, on its own thread
+            index = Future()
+            index.set_result(_sorted_source(ws, rev))
+
+        def classes_in_use() -> dict[str, set[str]]:
+            _, where, take = index.result()
+            return _labels_in_use(where, take, set(label_map.names()))
+
+        scan = pool.submit(classes_in_use)
         with ws.db.read() as conn:
-            found = _rows.numbered_item_table(conn, rev.dataset_id, ids)
-            if found is None:
+            keys, items_now = _rows.numbered_items(conn, rev.dataset_id)
+            t, where, take = index.result()
+            ids = t["item_id"].combine_chunks()
+            if keys.equals(ids):  # every numbered item is in this version, in id order
+                found = items_now
+            elif (at := pc.index_in(ids, value_set=keys)).null_count:
                 found = _item_table(conn, rev.dataset_id, ids.to_pylist())
-            label_map = _ids.load_label_map(conn, rev.dataset_id)
-            ds_meta = _ids.load_meta(conn, rev.dataset_id)
-            declared = conn.execute(
-                select(datasets.c.marking).where(datasets.c.id == rev.dataset_id)
-            ).scalar()
+            else:
+                found = items_now.take(at)
+            del keys, items_now
         used = scan.result()
     markings = _markings_now(ws, t["marking"].combine_chunks(), found["marking"])
     names = _unique_names(found["name"].combine_chunks(), ids)
@@ -367,7 +393,8 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
             stored = _ids.load_label_map(conn, rev.dataset_id)
             _ids.save_label_map(conn, rev.dataset_id, stored.extend(full_map.names()), stored)
             full_map = _ids.load_label_map(conn, rev.dataset_id)
-    order = np.argsort(numbers.to_numpy(zero_copy_only=False), kind="stable")
+    by_number = numbers.to_numpy(zero_copy_only=False)
+    order = np.argsort(by_number, kind="stable")
     ordered = pa.table(
         {
             "item_id": ids,
@@ -379,11 +406,13 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
             "marking": markings,
             "metadata": found["metadata"],
         }
-    ).take(pa.array(order))
+    )
+    if len(by_number) > 1 and not (by_number[1:] > by_number[:-1]).all():
+        ordered = ordered.take(pa.array(order))  # numbered otherwise than in id order
     columns = RowColumns.of_table(ordered.drop_columns(["metadata"]))
     metas = ordered["metadata"]
     where = where[order]  # manifest position of each row, in export order
-    del ids, names, markings, numbers, order, t, found
+    del ids, names, markings, numbers, by_number, order, t, found
     blobs = ws.blobs
 
     def wide(positions: Sequence[int]) -> Any:
@@ -496,14 +525,17 @@ _decode = msgspec.json.decode  # untyped: dicts and lists, as json.loads gives, 
 _LABELS_DECODER = msgspec.json.Decoder(list[list[_LabelKind]])
 
 
-def _labels_in_use(where: Any, take: Callable[[Any, list[str]], Any]) -> dict[str, set[str]]:
+def _labels_in_use(
+    where: Any, take: Callable[[Any, list[str]], Any], known: set[str]
+) -> dict[str, set[str]]:
     """Each label of a class-bearing region (box, polygon, point, span) in the stored payloads
     at manifest positions `where`, with the kinds it is used on, in first-seen order; decoded
-    in chunks (two fields of each region only) and not kept."""
+    in chunks (two fields of each region only) and not kept. A chunk whose labels are all
+    `known` (the label map's) adds nothing: they change neither the map nor the classes."""
     used: dict[str, set[str]] = {}
     for start in range(0, len(where), _LABEL_SCAN):
         texts = take(where[start : start + _LABEL_SCAN], ["labels"])["labels"]
-        if _arrow_labels(texts, used):
+        if (known and _all_known(texts, known)) or _arrow_labels(texts, used):
             continue
         chunk = texts.to_pylist()
         for payload in _LABELS_DECODER.decode("[" + ",".join(chunk) + "]"):
@@ -516,6 +548,30 @@ def _labels_in_use(where: Any, take: Callable[[Any, list[str]], Any]) -> dict[st
                     else:
                         kinds.add(kind)
     return used
+
+
+def _all_known(texts: Any, known: set[str]) -> bool:
+    """Whether every ``"label":`` key in the payloads (JSON texts) holds a string of `known`,
+    told without parsing them: the text after each such key up to the next quote. Inside a
+    JSON string a quote is escaped, so each key found is a real one (of a region or of its
+    attributes, which only adds labels to check); a value that is no string, or a string
+    with an escaped quote, is not told apart here and answers False."""
+    import json
+
+    import pyarrow.compute as pc
+
+    after = pc.list_flatten(pc.list_slice(pc.split_pattern(texts, '"label":'), 1))
+    if not pc.all(pc.starts_with(after, '"')).as_py():
+        return False
+    for raw in pc.unique(
+        pc.list_element(pc.split_pattern(after, '"', max_splits=2), 1)
+    ).to_pylist():
+        try:
+            if json.loads(f'"{raw}"') not in known:
+                return False
+        except json.JSONDecodeError:
+            return False
+    return True
 
 
 def _arrow_labels(texts: Any, used: dict[str, set[str]]) -> bool:

@@ -256,34 +256,30 @@ def item_table(cols: Sequence[Sequence[Any]]) -> pa.Table:
     )
 
 
-def numbered_item_table(conn: Connection, ds: int, ids: pa.Array) -> pa.Table | None:
-    """Name, width, height, metadata JSON, marking now and image number in dataset `ds` of
-    each item of `ids`, as a table of `ITEM_FIELDS` in the order of `ids`; None when an item
-    has no number yet.
+def numbered_items(conn: Connection, ds: int) -> tuple[pa.Array, pa.Table]:
+    """(item id, `ITEM_FIELDS` row) of every numbered item of dataset `ds`: name, width,
+    height, metadata JSON, marking now and image number.
 
-    One pass over the dataset's numbered items (no statement per chunk of ids), read in large
-    chunks, each turned into Arrow columns at once; the ids are matched by Arrow's hash join."""
+    One pass over the dataset's numbered items (no statement per chunk of ids), read through
+    the driver's own cursor in large chunks, each turned into Arrow columns at once (no Python
+    object per value beyond the driver's row tuples)."""
     p = _param(conn)
-    result = conn.exec_driver_sql(
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cur.execute(
         "SELECT n.item_id, i.name, i.width, i.height, i.metadata, i.marking, n.number "
         f"FROM item_numbers n JOIN items i ON i.id = n.item_id WHERE n.dataset_id = {p}",
         (ds,),
     )
-    keys: list[pa.Array] = []
-    tables: list[pa.Table] = []
-    while rows := result.fetchmany(PACKED_CHUNK):
-        cols = list(zip(*rows, strict=True))
+    row_type = pa.struct([("item_id", pa.string()), *zip(ITEM_FIELDS, _ITEM_TYPES, strict=True)])
+    chunks: list[pa.Array] = []
+    while rows := cur.fetchmany(PACKED_CHUNK):
+        chunks.append(pa.array(rows, row_type))
         del rows
-        keys.append(pa.array(cols[0], pa.string()))
-        tables.append(item_table(cols[1:]))
-        del cols
-    result.close()
-    if not tables:
-        return None if len(ids) else item_table([[]] * len(ITEM_FIELDS))
-    at = pc.index_in(ids, value_set=pa.concat_arrays(keys))
-    if at.null_count:
-        return None
-    return pa.concat_tables(tables).take(at)
+    cur.close()
+    if not chunks:
+        return pa.array([], pa.string()), item_table([[]] * len(ITEM_FIELDS))
+    whole = pa.Table.from_struct_array(pa.chunked_array(chunks, row_type))
+    return whole["item_id"].combine_chunks(), whole.drop_columns(["item_id"])
 
 
 def item_attributes(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
