@@ -551,8 +551,9 @@ def _labels_in_use(
 
 
 def _all_known(texts: Any, known: set[str]) -> bool:
-    """Whether every ``"label":`` key in the payloads (JSON texts) holds a string of `known`,
-    told without parsing them: the text after each such key up to the next quote. Inside a
+    """Whether every ``"label":`` key in the payloads (canonical JSON texts, as stored: no
+    white space) holds a string of `known`, told without parsing them: the text after each
+    such key up to the next quote. Inside a
     JSON string a quote is escaped, so each key found is a real one (of a region or of its
     attributes, which only adds labels to check); a value that is no string, or a string
     with an escaped quote, is not told apart here and answers False."""
@@ -561,7 +562,7 @@ def _all_known(texts: Any, known: set[str]) -> bool:
     import pyarrow.compute as pc
 
     after = pc.list_flatten(pc.list_slice(pc.split_pattern(texts, '"label":'), 1))
-    if not pc.all(pc.starts_with(after, '"')).as_py():
+    if not pc.all(pc.starts_with(after, '"'), min_count=0).as_py():
         return False
     for raw in pc.unique(
         pc.list_element(pc.split_pattern(after, '"', max_splits=2), 1)
