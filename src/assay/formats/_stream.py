@@ -45,7 +45,10 @@ BATCH_COLUMNS = (
 
 class Batch:
     """Rows of a stream as a table (`table`, None when the source has none) and, on demand,
-    as full rows (`rows()`)."""
+    as full rows (`rows()`); `prepared` is what the writer's `prepare` made of the table
+    (`RowStream.batches`), None when it made nothing or there is no table."""
+
+    prepared: Any = None
 
     def __init__(
         self,
@@ -223,18 +226,27 @@ class RowStream(Sequence["ExportRow"]):
         for start in range(0, len(self._positions), size):
             yield self._build(self._positions[start : start + size])
 
-    def batches(self, size: int | None = None) -> Iterator[Batch]:
-        """The rows `size` (default `BATCH_CHUNKS` chunks) at a time, as `Batch`es."""
+    def batches(
+        self, size: int | None = None, prepare: Callable[[Batch, int], Any] | None = None
+    ) -> Iterator[Batch]:
+        """The rows `size` (default `BATCH_CHUNKS` chunks) at a time, as `Batch`es.
+
+        `prepare(batch, start)` (the batch's first row is the `start`th of the stream) turns a
+        batch's table into what the writer writes, its `prepared`. Tables are read, and
+        prepared, one batch ahead on a second thread (Arrow work, GIL released) while the
+        writer writes the batch before; `prepare` sees the batches in order, one at a time."""
         size = size or CHUNK * BATCH_CHUNKS
         n = len(self._positions)
 
         def batch(start: int) -> Batch:
-            return Batch(self._positions[start : start + size], self._build, self._table)
+            made = Batch(self._positions[start : start + size], self._build, self._table)
+            if prepare is not None and made.table is not None:
+                made.prepared = prepare(made, start)
+            return made
 
         if self._table is None or n <= size:
             yield from map(batch, range(0, n, size))
             return
-        # The next batch's table is read (Arrow, GIL released) while the writer formats this one.
         with ThreadPoolExecutor(1, thread_name_prefix="assay-batch") as pool:
             ahead = pool.submit(batch, 0)
             for start in range(0, n, size):

@@ -39,6 +39,7 @@ from assay.formats._records import (
     region_record,
 )
 from assay.formats._registry import Codec
+from assay.formats._stream import Batch
 
 ITEMS_FILE = "items.jsonl"
 METADATA_FILE = "metadata.json"
@@ -86,12 +87,18 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     check_unique(files, "media file")
     out_dir = prepare_out(Path(out))  # only now: every check above has passed
     items_path = out_dir / ITEMS_FILE
+
+    def at(start: int, batch: Batch) -> Any:
+        return files.slice(start, len(batch)) if bundle.copy_media else None
+
     k = 0
     with atomic_text_file(items_path) as fh:
-        for batch in bundle.rows.batches():
-            names = files.slice(k, len(batch)) if bundle.copy_media else None
-            data = None if batch.table is None else _batch_lines(batch.table, names)
+        for batch in bundle.rows.batches(
+            prepare=lambda b, start: _batch_lines(b.table, at(start, b))
+        ):
+            data = batch.prepared
             if data is None:
+                names = at(k, batch)
                 listed = None if names is None else names.to_pylist()
                 fh.write(_rows_text(bundle, batch.rows(), listed))
             else:

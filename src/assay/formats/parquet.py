@@ -43,6 +43,7 @@ from assay.formats._records import (
     region_from_dict,
 )
 from assay.formats._registry import Codec
+from assay.formats._stream import Batch
 
 ITEMS_FILE = "items.parquet"
 _COLUMNS = ("id", "name", "file", "media_type", "width", "height", "marking", "metadata", "labels")
@@ -113,11 +114,16 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     try:
         with pq.ParquetWriter(tmp, schema) as writer:
             k = 0
-            for batch in bundle.rows.batches():
+
+            def prepare(batch: Batch, start: int) -> Any:
+                if bundle.embed_media:
+                    return None
+                names = files.slice(start, len(batch)) if bundle.copy_media else None
+                return _batch_table(batch.table, names, schema)
+
+            for batch in bundle.rows.batches(prepare=prepare):
                 names = files.slice(k, len(batch))
-                fast = None
-                if batch.table is not None and not bundle.embed_media:
-                    fast = _batch_table(batch.table, names if bundle.copy_media else None, schema)
+                fast = batch.prepared
                 if fast is not None:
                     writer.write_table(fast)
                 else:
