@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from assay.formats._model import (
     ImportedMedia,
 )
 from assay.formats._registry import Codec
+from assay.formats._stream import Batch
 
 ANNOTATION_FILE = "annotations.json"
 _IMAGE_CORE = {"id", "file_name", "width", "height", "metadata"}
@@ -230,11 +232,17 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         k = 0
         any_ann = False
         meta_parts: dict[str, str] = {}
-        for batch in rows.batches():
+
+        def prepare(b: Batch, start: int) -> _Columns | None:
+            return _batch_columns(b.table, names.slice(start, len(b)), start, meta_parts)
+
+        # The next batch's columns are made (Arrow) while this one is written; annotation and
+        # category ids are given here, in order.
+        for batch in rows.batches(prepare=prepare):
             ids = names.slice(k, len(batch))
             got = None
-            if batch.table is not None:
-                got = _batch_text(batch.table, ids, k, category, counter, meta_parts)
+            if batch.prepared is not None:
+                got = _batch_text(batch.prepared, category, counter)
             if got is None:
                 got = _rows_text(batch.rows(), ids.to_pylist(), k, category, next_id, drop)
             images, anns = got
@@ -288,17 +296,21 @@ def _rows_text(
     return msgspec.json.encode(images)[1:-1], ",".join(anns).encode()
 
 
-def _batch_text(
-    t: Any,
-    names: Any,
-    k: int,
-    category: Callable[[str], int],
-    counter: list[int],
-    meta_parts: dict[str, str],
-) -> tuple[Any, Any] | None:
-    """`_rows_text` of a batch from its columns (`RowStream.batches`), with no Python object
-    per row: for batches whose regions are all plain boxes (no attributes, no score); None for
-    any other."""
+@dataclass
+class _Columns:
+    """A batch's image entries and the parts of its annotations that need no ids (made on the
+    read-ahead thread, `_batch_columns`)."""
+
+    images: Any  # the image entries, joined by commas
+    labels: Any = None  # each region's label
+    of_image: Any = None  # each region's image id
+    tail: Any = None  # each annotation's text after its category id
+
+
+def _batch_columns(t: Any, names: Any, k: int, meta_parts: dict[str, str]) -> _Columns | None:
+    """The columns of `_rows_text` of a batch (`RowStream.batches`), the `k`th row of the
+    export first, with no Python object per row: for batches whose regions are all plain boxes
+    (no attributes, no score); None for any other. `_batch_text` adds the ids."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -341,27 +353,46 @@ def _batch_text(
         "}",
         "",
     )
-    image_text = aj.text(images)[1:]  # each entry comes after a comma: all but the first
+    done = _Columns(aj.text(images)[1:])  # each entry comes after a comma: all but the first
     if not n_regions:
-        return image_text, b""
-    labels = pc.fill_null(pc.struct_field(regions, "label"), "")
-    seen = pc.unique(labels)  # in order of first use, as the row path meets them
-    cats = pa.array([category(s) for s in seen.to_pylist()], pa.int64())
-    cat_ids = cats.take(pc.index_in(labels, value_set=seen))
-    ann_ids = pa.array(np.arange(counter[0] + 1, counter[0] + n_regions + 1, dtype=np.int64))
-    counter[0] += n_regions
-    of_image = image_ids.take(pc.list_parent_indices(parsed))
+        return done
+    done.labels = pc.fill_null(pc.struct_field(regions, "label"), "")
+    done.of_image = aj.integers(image_ids.take(pc.list_parent_indices(parsed)))
     xywh = pc.list_flatten(boxes).to_numpy(zero_copy_only=False).reshape(-1, 4)
     x, y, w, h = (xywh[:, c] for c in range(4))
     sx, sy, sw, sh = (aj.floats(c) for c in (x, y, w, h))
     x2, y2, area = (aj.floats(c) for c in (x + w, y + h, w * h))
-    anns = pc.binary_join_element_wise(
-        ',{"id":', aj.integers(ann_ids), ',"image_id":', aj.integers(of_image),
-        ',"category_id":', aj.integers(cat_ids), ',"bbox":[', sx, ",", sy, ",", sw, ",", sh,
-        '],"area":', area, ',"segmentation":[[', sx, ",", sy, ",", x2, ",", sy, ",", x2, ",",
-        y2, ",", sx, ",", y2, ']],"iscrowd":0}', "",
+    done.tail = pc.binary_join_element_wise(
+        ',"bbox":[', sx, ",", sy, ",", sw, ",", sh, '],"area":', area,
+        ',"segmentation":[[', sx, ",", sy, ",", x2, ",", sy, ",", x2, ",", y2, ",", sx, ",", y2,
+        ']],"iscrowd":0}', "",
     )  # fmt: skip
-    return image_text, aj.text(anns)[1:]
+    return done
+
+
+def _batch_text(
+    cols: _Columns, category: Callable[[str], int], counter: list[int]
+) -> tuple[Any, Any]:
+    """(image entries, annotations) of a batch's `_batch_columns`, annotation and category
+    ids given in order, as JSON texts joined by commas."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if cols.labels is None:
+        return cols.images, b""
+    labels = cols.labels
+    seen = pc.unique(labels)  # in order of first use, as the row path meets them
+    cats = pa.array([category(s) for s in seen.to_pylist()], pa.int64())
+    cat_ids = cats.take(pc.index_in(labels, value_set=seen))
+    n_regions = len(labels)
+    ann_ids = pa.array(np.arange(counter[0] + 1, counter[0] + n_regions + 1, dtype=np.int64))
+    counter[0] += n_regions
+    anns = pc.binary_join_element_wise(
+        ',{"id":', aj.integers(ann_ids), ',"image_id":', cols.of_image,
+        ',"category_id":', aj.integers(cat_ids), cols.tail, "",
+    )  # fmt: skip
+    return cols.images, aj.text(anns)[1:]
 
 
 def _dumps(obj: Any) -> str:
