@@ -10,7 +10,8 @@ import pytest
 from assay.domain.canonical import canonical_json
 from assay.errors import InvalidInput
 from assay.formats import _arrow_json as aj
-from assay.formats._export import safe_relpath, safe_relpaths
+from assay.formats._export import safe_relpath, safe_relpaths, unique_relpaths
+from assay.formats._stream import RowColumns
 from assay.formats.io import _all_known
 
 
@@ -80,3 +81,19 @@ def test_names_are_cleaned_as_one_by_one() -> None:
     for bad in ["../up.png", "/etc/x.png", ""]:
         with pytest.raises(InvalidInput):
             safe_relpaths(pa.array(["ok.png", bad]))
+
+
+def _columns(names: list[str], unique: bool) -> RowColumns:
+    columns = RowColumns.of_table(pa.table({"name": pa.array(names, pa.string())}))
+    columns.unique_names = unique
+    return columns
+
+
+def test_names_known_unique_are_not_counted_again_unless_cleaned() -> None:
+    names = ["a.png", "b.png"]
+    assert unique_relpaths(_columns(names, True), "image").to_pylist() == names
+    with pytest.raises(InvalidInput, match=r"would both be written as image 'a\.png'"):
+        unique_relpaths(_columns(["a.png", "a.png"], False), "image")
+    # Distinct names that clean to one path are refused, known unique or not.
+    with pytest.raises(InvalidInput, match=r"would both be written as image 'b\.png'"):
+        unique_relpaths(_columns(["x/../b.png", "b.png"], True), "image")

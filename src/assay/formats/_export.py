@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from assay.errors import InvalidInput
 from assay.formats._model import ExportBundle, ExportRow, plural
-from assay.formats._stream import RowStream
+from assay.formats._stream import RowColumns, RowStream
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,16 @@ def safe_relpaths(names: Any) -> Any:
         return names
     fixed = [safe_relpath(n) for n in names.filter(bad).to_pylist()]
     return pc.replace_with_mask(names, bad, pa.array(fixed, pa.string()))
+
+
+def unique_relpaths(columns: RowColumns, what: str) -> Any:
+    """`safe_relpaths` of the rows' names, refused as `check_unique` refuses a clash; not
+    counted again when the names are known to be unique and none needed cleaning."""
+    names = columns.array("names")
+    paths = safe_relpaths(names)
+    if paths is not names or not columns.unique_names:
+        check_unique(paths, what)
+    return paths
 
 
 def check_unique(names: Iterable[str], what: str) -> None:

@@ -103,6 +103,7 @@ class RowColumns:
         markings: list[str],
     ) -> None:
         self.table: Any = None
+        self.unique_names = False  # known to hold no name twice (see `export_bundle`)
         self.item_ids, self.names, self.media_types = item_ids, names, media_types
         self.widths, self.heights, self.numbers, self.markings = widths, heights, numbers, markings
 
@@ -111,6 +112,7 @@ class RowColumns:
         """Columns backed by an Arrow table (see the class)."""
         self = cls.__new__(cls)
         self.table = table
+        self.unique_names = False
         return self
 
     def __getattr__(self, name: str) -> Any:
@@ -149,7 +151,9 @@ class RowColumns:
         if self.table is not None:
             import pyarrow as pa
 
-            return RowColumns.of_table(self.table.take(pa.array(positions, pa.int64())))
+            some = RowColumns.of_table(self.table.take(pa.array(positions, pa.int64())))
+            some.unique_names = self.unique_names and len(set(positions)) == len(positions)
+            return some
         return RowColumns(
             item_ids=[self.item_ids[p] for p in positions],
             names=[self.names[p] for p in positions],

@@ -38,12 +38,11 @@ from assay.formats import _coco_fast, _coco_objects, _media
 from assay.formats import _validate as v
 from assay.formats._export import (
     atomic_text_file,
-    check_unique,
     copy_media,
     image_rows,
     marking_description,
     prepare_out,
-    safe_relpaths,
+    unique_relpaths,
     warn_dropped,
     write_marking,
 )
@@ -186,8 +185,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     a side file appended after them, so memory does not grow with the dataset.
     """
     rows = image_rows(bundle, "COCO")
-    names = safe_relpaths(rows.columns.array("names"))
-    check_unique(names, "image")
+    names = unique_relpaths(rows.columns, "image")
     classes = bundle.classes(("box", "polygon"))
     cat_ids = classes.ids()
     categories = [

@@ -378,7 +378,8 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
             del keys, items_now
         used = scan.result()
     markings = _markings_now(ws, t["marking"].combine_chunks(), found["marking"])
-    names = _unique_names(found["name"].combine_chunks(), ids)
+    given = found["name"].combine_chunks()
+    names = _unique_names(given, ids)
     marking = ws.scheme.highest_text(
         [*pc.unique(markings).to_pylist(), declared or ws.scheme.render(Marking())]
     )
@@ -410,9 +411,10 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     if len(by_number) > 1 and not (by_number[1:] > by_number[:-1]).all():
         ordered = ordered.take(pa.array(order))  # numbered otherwise than in id order
     columns = RowColumns.of_table(ordered.drop_columns(["metadata"]))
+    columns.unique_names = names is given  # told apart by `_unique_names` already
     metas = ordered["metadata"]
     where = where[order]  # manifest position of each row, in export order
-    del ids, names, markings, numbers, by_number, order, t, found
+    del ids, given, names, markings, numbers, by_number, order, t, found
     blobs = ws.blobs
 
     def wide(positions: Sequence[int]) -> Any:

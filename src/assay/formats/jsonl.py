@@ -22,7 +22,6 @@ from assay.formats import _validate as v
 from assay.formats._export import (
     atomic_text_file,
     atomic_write_text,
-    check_unique,
     copy_media,
     prepare_out,
     write_marking,
@@ -33,10 +32,10 @@ from assay.formats._records import (
     file_metadata,
     inline_text,
     media_from_record,
-    media_path_array,
     read_file_metadata,
     region_from_dict,
     region_record,
+    unique_media_paths,
 )
 from assay.formats._registry import Codec
 from assay.formats._stream import Batch
@@ -83,8 +82,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``items.jsonl``, ``metadata.json``, ``media/`` and ``MARKING.txt``.
 
     Lines are written as the rows stream by, so memory does not grow with the dataset."""
-    files = media_path_array(bundle)
-    check_unique(files, "media file")
+    files = unique_media_paths(bundle)
     out_dir = prepare_out(Path(out))  # only now: every check above has passed
     items_path = out_dir / ITEMS_FILE
 

@@ -25,7 +25,6 @@ from assay.errors import InvalidInput
 from assay.formats import _arrow_json as aj
 from assay.formats import _validate as v
 from assay.formats._export import (
-    check_unique,
     copy_media,
     is_image,
     media_contents,
@@ -38,9 +37,9 @@ from assay.formats._records import (
     file_metadata,
     inline_text,
     media_from_record,
-    media_path_array,
     read_file_metadata,
     region_from_dict,
+    unique_media_paths,
 )
 from assay.formats._registry import Codec
 from assay.formats._stream import Batch
@@ -101,8 +100,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     with the dataset."""
     import pyarrow.parquet as pq
 
-    files = media_path_array(bundle)
-    check_unique(files, "media file")
+    files = unique_media_paths(bundle)
     info = file_metadata(bundle)
     meta = {f"assay.{k}".encode(): json.dumps(val).encode() for k, val in info.items()}
     meta[b"assay.marking"] = bundle.marking.encode()
