@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import nats
-import nats.errors
 import nats.js
 import pytest
 from lxml import etree
@@ -259,7 +258,7 @@ async def drain(js: nats.js.JetStreamContext, subject: str, durable: str) -> lis
     while True:
         try:
             msgs = await sub.fetch(500, timeout=1)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats' own, or asyncio's when the deadline ran out first
             info = await sub.consumer_info()
             if info.num_pending == 0:  # delivered: what was in flight came in the fetches
                 return out
