@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,69 @@ def test_other_chip_options_cut_the_scene_anew(cli, tmp_path: Path) -> None:  # 
     # The first options again, with the default bands given by name: the first cut.
     assert ingest("--overlap", "0", "--bands", "1,2,3")["item_ids"] == [scene["id"]]
     assert len(item_rows(tmp_path / "ws")) == total
+
+
+def test_a_cog_given_as_is_met_again_is_one_duplicate(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scene(tmp_path / "plain.tif", 700, 600)
+    cog = tmp_path / "kept.tif"
+    with rasterio.open(tmp_path / "plain.tif") as src:
+        rasterio.shutil.copy(src, cog, driver="COG", BLOCKSIZE=256)
+    Workspace.init(tmp_path / "ws").close()
+    opts = ("--chip", "256", "--overlap", "0")
+    cli("ingest", cog, *opts, cwd=tmp_path / "ws")
+    scene, *chips = item_rows(tmp_path / "ws")
+    assert scene["metadata"]["scene"]["cog"] == "as given" and chips
+    stored = _blobs(tmp_path / "ws")
+    _unable_to_convert(monkeypatch, tmp_path)
+    res = cli("ingest", cog, *opts, "--json", cwd=tmp_path / "ws").json()
+    assert (res["new"], res["duplicate"], res["item_ids"]) == (0, 1, [scene["id"]])
+    # A scene ingested before its rows were kept is found by its item's own chip options.
+    con = sqlite3.connect(tmp_path / "ws" / ".assay" / "assay.db")
+    with con:
+        assert con.execute("DELETE FROM derived WHERE kind LIKE 'scene-%'").rowcount == 1
+    con.close()
+    res = cli("ingest", cog, *opts, "--json", cwd=tmp_path / "ws").json()
+    assert (res["new"], res["duplicate"], res["item_ids"]) == (0, 1, [scene["id"]])
+    assert item_rows(tmp_path / "ws") == [scene, *chips]
+    assert _blobs(tmp_path / "ws") == stored
+
+
+def test_a_scene_met_again_with_a_marking_is_read_again_to_raise_its_chips(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    _scene(tmp_path / "town.tif", 700, 600)
+    Workspace.init(tmp_path / "ws").close()
+    opts = ("--chip", "256", "--overlap", "0")
+    cli("ingest", tmp_path / "town.tif", *opts, cwd=tmp_path / "ws")
+    res = cli("ingest", tmp_path / "town.tif", *opts, "--marking", "SECRET", "--json",
+              cwd=tmp_path / "ws").json()  # fmt: skip
+    rows = item_rows(tmp_path / "ws")
+    assert (res["new"], res["duplicate"]) == (0, len(rows))
+    assert {r["marking"] for r in rows} == {"SECRET"}
+
+
+def test_scenes_ingested_before_schema_11_are_found_after_the_migration(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scene(tmp_path / "town.tif", 700, 600)
+    Workspace.init(tmp_path / "ws").close()
+    opts = ("--chip", "256", "--overlap", "0")
+    cli("ingest", tmp_path / "town.tif", *opts, cwd=tmp_path / "ws")
+    before = item_rows(tmp_path / "ws")
+    # As an older assay left it: no rows of its scenes, schema version 10.
+    con = sqlite3.connect(tmp_path / "ws" / ".assay" / "assay.db")
+    with con:
+        assert con.execute("DELETE FROM derived WHERE kind LIKE 'scene-%'").rowcount == 2
+        con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    con.close()
+    stored = _blobs(tmp_path / "ws")  # opening migrates
+    con = sqlite3.connect(tmp_path / "ws" / ".assay" / "assay.db")
+    kinds = sorted(k for (k,) in con.execute("SELECT kind FROM derived"))
+    con.close()
+    assert kinds[1] == "scene-original" and kinds[0].startswith("scene-chips:")
+    _unable_to_convert(monkeypatch, tmp_path)
+    res = cli("ingest", tmp_path / "town.tif", *opts, "--json", cwd=tmp_path / "ws").json()
+    assert (res["new"], res["duplicate"], res["item_ids"]) == (0, 1, [before[0]["id"]])
+    assert item_rows(tmp_path / "ws") == before and _blobs(tmp_path / "ws") == stored

@@ -10,8 +10,8 @@ own sha256 is the key: each ingested scene records, in the `derived` table,
 
 Finding a file is two primary-key lookups and one of the COG item (for its band count and
 types, against which the options are resolved); no item is scanned. A COG given as is is its
-own item, and a scene ingested before these rows existed is still found by its item's own
-`scene.chip` and `scene.display` (a converted one only by its rows).
+own item. Scenes ingested before these rows existed got theirs from their items when the
+workspace moved to schema version 11 (`scene_rows_of_items`).
 """
 
 from __future__ import annotations
@@ -125,3 +125,13 @@ def record_scenes(conn: Connection, scenes: Iterable[tuple[str, str]], created: 
             rows.append({"kind": ORIGINAL, "source": original, "blob": cog, "created": created})
         rows.append({"kind": kind, "source": original, "blob": cog, "created": created})
     insert_ignore(conn, derived, rows)
+
+
+def scene_rows_of_items(conn: Connection) -> None:
+    """Record the rows of every scene item (the migration to schema version 11)."""
+    from assay.timeutil import now_iso
+
+    found = conn.execute(
+        select(items.c.id, items.c.metadata).where(items.c.media_type == COG_MEDIA_TYPE)
+    )
+    record_scenes(conn, [(r.id, r.metadata) for r in found], now_iso())
