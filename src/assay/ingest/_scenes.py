@@ -10,8 +10,10 @@ own sha256 is the key: each ingested scene records, in the `derived` table,
 
 Finding a file is two primary-key lookups and one of the COG item (for its band count and
 types, against which the options are resolved); no item is scanned. A COG given as is is its
-own item. Scenes ingested before these rows existed got theirs from their items when the
-workspace moved to schema version 11 (`scene_rows_of_items`).
+own item (no `scene-original` row). Scenes ingested before these rows existed got theirs
+from their items when the workspace moved to schema version 11 (`scene_rows_of_items`). An
+ingest into a workspace without any scene skips the lookup (`any_scenes`): the workers then
+hash the original beside its conversion, as they always did.
 """
 
 from __future__ import annotations
@@ -71,6 +73,15 @@ def _wanted_kind(meta: Mapping[str, Any], options: ChipOptions) -> str | None:
     return chips_kind(options.size, options.overlap, bands, pct)
 
 
+def any_scenes(conn: Connection) -> bool:
+    """Whether the workspace holds a scene (a range of the `derived` key: cheap), so an
+    ingest into one without any reads no file twice to look for them."""
+    # A range rather than LIKE: it walks the primary key on every backend ("." follows "-").
+    in_range = (derived.c.kind >= "scene-", derived.c.kind < "scene.")
+    first = conn.execute(select(derived.c.kind).where(*in_range).limit(1)).first()
+    return first is not None
+
+
 def known_scenes(conn: Connection, shas: Mapping[str, str], options: ChipOptions) -> dict[str, str]:
     """Of the scene files `shas` (path -> the file's sha256), those already ingested with
     `options`: path -> the scene's item id."""
@@ -100,9 +111,6 @@ def known_scenes(conn: Connection, shas: Mapping[str, str], options: ChipOptions
             continue
         kind = _wanted_kind(meta, options)
         if kind is None:
-            continue
-        if kind == _kind_of(meta):
-            found[sha] = cog  # cut this way when its item was first ingested
             continue
         row = conn.execute(
             select(derived.c.blob).where(derived.c.kind == kind, derived.c.source == sha)

@@ -30,7 +30,7 @@ from assay.ingest._probe import (
     is_scene,
     probe_batch,
 )
-from assay.ingest._scenes import known_scenes, record_scenes
+from assay.ingest._scenes import any_scenes, known_scenes, record_scenes
 from assay.ingest._sent import probe_sent, sent_units
 from assay.ingest._walk import Failure, walk
 from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
@@ -115,7 +115,10 @@ def ingest_paths(
         log.info("skipped %s: %s", f.path, f.reason)
     marking_text = scheme.render(marking or Marking())
     opts = sensors or SensorOptions()
-    shas = _scene_shas(files)
+    with db.read() as conn:
+        scenes_held = any_scenes(conn)
+    # Where there is no scene yet, the workers hash scenes beside their conversion.
+    shas = _scene_shas(files) if scenes_held else {}
     if shas and marking is None:
         with db.read() as conn:
             known = known_scenes(conn, shas, opts.chips)
