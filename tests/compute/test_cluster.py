@@ -116,6 +116,10 @@ def test_ingest_on_a_cluster_hashes_and_chips_as_the_local_pool_does(
     assert got == expected and len(got) == 40 + 1 + 4  # images, the scene (a COG), its chips
     some = sorted(got)[:3]
     assert [len(b) for b in ws.blobs.read_many(some)] == [got[s][1] for s in some]
+    # Again: the scene is found by its file's hash before any unit is sent, one duplicate.
+    again = ws.ingest([folder], sensors=sensors, cluster=cluster)
+    scene = next(s for s, v in got.items() if v[0].startswith("image/tiff"))
+    assert not again.new and len(again.duplicate) == 40 + 1 and scene in again.duplicate
 
 
 def test_a_bad_cluster_address_is_one_clear_error(ws: Workspace) -> None:

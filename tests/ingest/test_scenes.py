@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -117,8 +118,9 @@ def test_scene_is_stored_as_a_cog_and_cut_into_chips(  # type: ignore[no-untyped
         (window - np.array(lo)[:, None, None]) * (255 / (np.array(hi) - lo)[:, None, None]), 0, 255
     )
     assert np.array_equal(png, np.moveaxis(want.astype(np.uint8), 0, -1))
+    # Met again, the scene is one duplicate: found by the file's sha256, not converted again.
     again = cli("ingest", tmp_path / "town.tif", "--json").json()
-    assert (again["new"], again["duplicate"]) == (0, 1 + len(chips))
+    assert (again["new"], again["duplicate"], again["item_ids"]) == (0, 1, [scene["id"]])
     assert list(scratch.iterdir()) == []
 
 
@@ -186,3 +188,123 @@ def test_bad_scenes_are_one_clear_failure_each(cli, tmp_path: Path) -> None:  # 
     )
     assert "must be smaller than --chip" in bad.stdout + bad.stderr
     assert item_rows(tmp_path / "ws") == []
+
+
+def _blobs(root: Path) -> set[str]:
+    with Workspace.open(root) as ws:
+        return set(ws.blobs.iter_shas())
+
+
+def _unable_to_convert(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """From here on a conversion would give another COG (as a newer encoder would), and could
+    not even start: the scene's temporary folder has nowhere to go."""
+    from assay.ingest.sensors import raster
+
+    monkeypatch.setattr(raster, "COG_OPTIONS", {**raster.COG_OPTIONS, "COMPRESS": "DEFLATE"})
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+
+
+@pytest.mark.parametrize("tiled", [False, True])
+def test_a_scene_met_again_is_one_duplicate_and_is_not_converted(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiled: bool
+) -> None:
+    _scene(tmp_path / "town.tif", 700, 600, tiled=tiled)
+    Workspace.init(tmp_path / "ws").close()
+    opts = ("--chip", "256", "--overlap", "0")
+    first = cli("ingest", tmp_path / "town.tif", *opts, "--json", cwd=tmp_path / "ws").json()
+    scene, *chips = item_rows(tmp_path / "ws")
+    assert first["new"] == 1 + len(chips) and scene["metadata"]["scene"]["cog"] == "converted"
+    stored = _blobs(tmp_path / "ws")
+    _unable_to_convert(monkeypatch, tmp_path)
+    res = cli("ingest", tmp_path / "town.tif", *opts, "--json", cwd=tmp_path / "ws").json()
+    assert (res["new"], res["duplicate"], res["failed"]) == (0, 1, 0)
+    assert res["item_ids"] == [scene["id"]]
+    assert item_rows(tmp_path / "ws") == [scene, *chips]
+    assert _blobs(tmp_path / "ws") == stored
+    # The same file under another name is the same scene; the stderr line of any duplicate.
+    (tmp_path / "copy.tif").write_bytes((tmp_path / "town.tif").read_bytes())
+    res_text = cli("ingest", tmp_path / "copy.tif", *opts, cwd=tmp_path / "ws")
+    assert "nothing new: all 1 item(s) were already ingested" in res_text.stdout + res_text.stderr
+
+
+def test_other_chip_options_cut_the_scene_anew(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _scene(tmp_path / "town.tif", 700, 600, bands=4, dtype="uint16")
+    Workspace.init(tmp_path / "ws").close()
+
+    def ingest(*opts: str) -> dict[str, Any]:
+        argv = ("ingest", tmp_path / "town.tif", "--chip", "256", *opts, "--json")
+        out: dict[str, Any] = cli(*argv, cwd=tmp_path / "ws").json()
+        return out
+
+    first = ingest("--overlap", "0")
+    scene = item_rows(tmp_path / "ws")[0]
+    total = first["new"]
+    # Another overlap, other display bands: each cut anew (the COG is the same item, a
+    # duplicate), and found the second time.
+    for opts in (("--overlap", "32"), ("--overlap", "0", "--bands", "4,3,2")):
+        cut = ingest(*opts)
+        assert cut["new"] > 0 and scene["id"] in cut["item_ids"], opts
+        total += cut["new"]
+        assert (ingest(*opts)["new"], ingest(*opts)["item_ids"]) == (0, [scene["id"]]), opts
+    # The first options again, with the default bands given by name: the first cut.
+    assert ingest("--overlap", "0", "--bands", "1,2,3")["item_ids"] == [scene["id"]]
+    assert len(item_rows(tmp_path / "ws")) == total
+
+
+def test_a_cog_given_as_is_met_again_is_one_duplicate(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scene(tmp_path / "plain.tif", 700, 600)
+    cog = tmp_path / "kept.tif"
+    with rasterio.open(tmp_path / "plain.tif") as src:
+        rasterio.shutil.copy(src, cog, driver="COG", BLOCKSIZE=256)
+    Workspace.init(tmp_path / "ws").close()
+    opts = ("--chip", "256", "--overlap", "0")
+    cli("ingest", cog, *opts, cwd=tmp_path / "ws")
+    scene, *chips = item_rows(tmp_path / "ws")
+    assert scene["metadata"]["scene"]["cog"] == "as given" and chips
+    stored = _blobs(tmp_path / "ws")
+    _unable_to_convert(monkeypatch, tmp_path)
+    res = cli("ingest", cog, *opts, "--json", cwd=tmp_path / "ws").json()
+    assert (res["new"], res["duplicate"], res["item_ids"]) == (0, 1, [scene["id"]])
+    assert item_rows(tmp_path / "ws") == [scene, *chips]
+    assert _blobs(tmp_path / "ws") == stored
+
+
+def test_a_scene_met_again_with_a_marking_is_read_again_to_raise_its_chips(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    _scene(tmp_path / "town.tif", 700, 600)
+    Workspace.init(tmp_path / "ws").close()
+    opts = ("--chip", "256", "--overlap", "0")
+    cli("ingest", tmp_path / "town.tif", *opts, cwd=tmp_path / "ws")
+    res = cli("ingest", tmp_path / "town.tif", *opts, "--marking", "SECRET", "--json",
+              cwd=tmp_path / "ws").json()  # fmt: skip
+    rows = item_rows(tmp_path / "ws")
+    assert (res["new"], res["duplicate"]) == (0, len(rows))
+    assert {r["marking"] for r in rows} == {"SECRET"}
+
+
+def test_scenes_ingested_before_schema_11_are_found_after_the_migration(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scene(tmp_path / "town.tif", 700, 600)
+    Workspace.init(tmp_path / "ws").close()
+    opts = ("--chip", "256", "--overlap", "0")
+    cli("ingest", tmp_path / "town.tif", *opts, cwd=tmp_path / "ws")
+    before = item_rows(tmp_path / "ws")
+    # As an older assay left it: no rows of its scenes, schema version 10.
+    con = sqlite3.connect(tmp_path / "ws" / ".assay" / "assay.db")
+    with con:
+        assert con.execute("DELETE FROM derived WHERE kind LIKE 'scene-%'").rowcount == 2
+        con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    con.close()
+    stored = _blobs(tmp_path / "ws")  # opening migrates
+    con = sqlite3.connect(tmp_path / "ws" / ".assay" / "assay.db")
+    kinds = sorted(k for (k,) in con.execute("SELECT kind FROM derived"))
+    con.close()
+    assert kinds[1] == "scene-original" and kinds[0].startswith("scene-chips:")
+    _unable_to_convert(monkeypatch, tmp_path)
+    res = cli("ingest", tmp_path / "town.tif", *opts, "--json", cwd=tmp_path / "ws").json()
+    assert (res["new"], res["duplicate"], res["item_ids"]) == (0, 1, [before[0]["id"]])
+    assert item_rows(tmp_path / "ws") == before and _blobs(tmp_path / "ws") == stored

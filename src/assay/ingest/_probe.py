@@ -214,7 +214,12 @@ Payload = bytes | FilePayload
 
 
 def probe_sensor(
-    path: str, rel: str, base: dict[str, Any], kind: str, options: SensorOptions
+    path: str,
+    rel: str,
+    base: dict[str, Any],
+    kind: str,
+    options: SensorOptions,
+    sha: str | None = None,
 ) -> tuple[ProbeResult, list[Payload]]:
     """A video and its sampled frames, or a scene and its chips, as items and derived items
     (see `assay.ingest.sensors`)."""
@@ -226,7 +231,7 @@ def probe_sensor(
         if kind == "video":
             found, notes = video_items(path, read_regular(path), base, options.video)  # type: ignore[assignment]
         else:
-            found, notes = scene_items(path, base, options.chips)
+            found, notes = scene_items(path, base, options.chips, sha)
     except AssayError as exc:  # unreadable file, strict KLV, or the sensors extra missing
         return ProbeResult(rel, [], str(exc).removeprefix(f"{path}: ")), []
     items = [
@@ -272,9 +277,15 @@ def read_regular(path: str) -> bytes:
 
 
 def probe_file(
-    path_str: str, rel: str, text_field: str, source: str, sensors: SensorOptions | None = None
+    path_str: str,
+    rel: str,
+    text_field: str,
+    source: str,
+    sensors: SensorOptions | None = None,
+    sha: str | None = None,
 ) -> tuple[ProbeResult, list[Payload]]:
-    """Hash and describe one file: the result, and the bytes of each of its items."""
+    """Hash and describe one file: the result, and the bytes of each of its items (`sha`:
+    a scene's sha256, when the caller has it)."""
     # Plain os.path strings: this runs once per file, and pathlib objects cost more than
     # hashing a small image.
     name = os.path.basename(path_str)
@@ -289,8 +300,8 @@ def probe_file(
         opts = sensors or SensorOptions()
         if suffix in VIDEO_TYPES:
             return probe_sensor(path_str, rel, base, "video", opts)
-        if suffix in SCENE_TYPES and (suffix not in IMAGE_TYPES or _georeferenced(path_str)):
-            return probe_sensor(path_str, rel, base, "scene", opts)
+        if is_scene(path_str):
+            return probe_sensor(path_str, rel, base, "scene", opts, sha)
         data = read_regular(path_str)
         if suffix in IMAGE_TYPES:
             media_type, w, h, meta = probe_image(data)
@@ -339,6 +350,13 @@ def _placed(text: str, meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def is_scene(path: str) -> bool:
+    """Read as a scene (see `assay.ingest.sensors.raster`): a NITF or JPEG 2000 file, or a
+    TIFF with a georeference."""
+    suffix = os.path.splitext(path)[1].lower()
+    return suffix in SCENE_TYPES and (suffix not in IMAGE_TYPES or _georeferenced(path))
+
+
 def _georeferenced(path: str) -> bool:
     """A TIFF with a CRS is a scene; a plain TIFF stays an image (and needs no rasterio)."""
     with open(path, "rb") as fh:
@@ -358,11 +376,16 @@ def probe_batch(
     text_field: str,
     source: str,
     sensors: SensorOptions | None = None,
+    shas: dict[str, str] | None = None,
 ) -> list[ProbeResult]:
-    """Probe a batch of files and stage the blobs the store does not hold yet."""
+    """Probe a batch of files and stage the blobs the store does not hold yet (`shas`: the
+    sha256 of files the caller hashed already, by `rel`)."""
     store = open_blobs(blob_url)
+    known = shas or {}
     with gc_paused():
-        probed = [probe_file(p, rel, text_field, source, sensors) for p, rel in batch]
+        probed = [
+            probe_file(p, rel, text_field, source, sensors, known.get(rel)) for p, rel in batch
+        ]
     present = store.present(item.sha for res, _ in probed for item in res.items)
     new: dict[str, tuple[list[Probed], int, bytes]] = {}  # sha -> (items, index, bytes)
     files: list[tuple[list[Probed], int, FilePayload]] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assay.ingest._probe import ProbeError, ProbeResult, probe_batch, read_regular
 from assay.ingest.sensors.options import SensorOptions
@@ -31,6 +31,7 @@ class SentFiles:
     text_field: str
     source: str
     sensors: SensorOptions | None
+    shas: dict[str, str] = field(default_factory=dict)  # files hashed by the sender, by path
 
 
 def sent_units(
@@ -39,14 +40,18 @@ def sent_units(
     text_field: str,
     source: str,
     sensors: SensorOptions | None,
+    shas: dict[str, str] | None = None,
 ) -> Iterator[SentFiles]:
-    """Units of at most `UNIT_FILES` files and about `UNIT_BYTES`, read as they are needed."""
+    """Units of at most `UNIT_FILES` files and about `UNIT_BYTES`, read as they are needed
+    (`shas`: the sha256 of files hashed already, sent along so workers do not hash again)."""
+    known = shas or {}
     batch: list[tuple[str, bytes]] = []
     failed: list[ProbeResult] = []
     size = 0
 
     def unit() -> SentFiles:
-        return SentFiles(tuple(batch), tuple(failed), blob_url, text_field, source, sensors)
+        hashed = {p: known[p] for p, _ in batch if p in known}
+        return SentFiles(tuple(batch), tuple(failed), blob_url, text_field, source, sensors, hashed)
 
     for path in files:
         try:
@@ -77,5 +82,7 @@ def probe_sent(unit: SentFiles) -> list[ProbeResult]:
             with open(path, "wb") as fh:
                 fh.write(data)
             batch.append((path, rel))
-        results = probe_batch(batch, unit.blob_url, unit.text_field, unit.source, unit.sensors)
+        results = probe_batch(
+            batch, unit.blob_url, unit.text_field, unit.source, unit.sensors, unit.shas
+        )
     return [*unit.failed, *results]

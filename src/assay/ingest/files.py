@@ -22,11 +22,19 @@ from assay import audit
 from assay._bulk import gc_paused
 from assay.compute import cluster_address, runner
 from assay.domain.marking import Marking, MarkingScheme
-from assay.ingest._probe import IMAGE_TYPES, ROW_TYPES, TEXT_TYPES, ProbeResult, probe_batch
+from assay.ingest._probe import (
+    IMAGE_TYPES,
+    ROW_TYPES,
+    TEXT_TYPES,
+    ProbeResult,
+    is_scene,
+    probe_batch,
+)
+from assay.ingest._scenes import any_scenes, known_scenes, record_scenes
 from assay.ingest._sent import probe_sent, sent_units
 from assay.ingest._walk import Failure, walk
 from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
-from assay.ingest.sensors.options import SCENE_TYPES, VIDEO_TYPES, SensorOptions
+from assay.ingest.sensors.options import COG_MEDIA_TYPE, SCENE_TYPES, VIDEO_TYPES, SensorOptions
 from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore, Database
 from assay.store._sql import insert_tuples, select_in
@@ -94,8 +102,11 @@ def ingest_paths(
     workers, which stage blobs in the shared blob store; see `assay.ingest._sent`).
 
     A video becomes an item and its sampled frames derived items, a georeferenced scene an
-    item (a COG) and its chips derived items; `sensors` sets how. Links out of `paths` are
-    read only with `follow_symlinks`; see `walk` for what is left out.
+    item (a COG) and its chips derived items; `sensors` sets how. A scene file ingested before
+    with the same chip options (found by its sha256, see `assay.ingest._scenes`) is one
+    duplicate, neither converted nor chipped again, unless `marking` is given (then it is read
+    again, so its chips' markings are raised with it). Links out of `paths` are read only with
+    `follow_symlinks`; see `walk` for what is left out.
     """
     skipped: list[Failure] = []
     files = list(walk(paths, follow_symlinks=follow_symlinks, skipped=skipped))
@@ -103,10 +114,26 @@ def ingest_paths(
     for f in skipped:
         log.info("skipped %s: %s", f.path, f.reason)
     marking_text = scheme.render(marking or Marking())
-    results = _probe_all(files, blobs, text_field, source, progress, workers, sensors, cluster)
+    opts = sensors or SensorOptions()
+    with db.read() as conn:
+        scenes_held = any_scenes(conn)
+    # Where there is no scene yet, the workers hash scenes beside their conversion.
+    shas = _scene_shas(files) if scenes_held else {}
+    if shas and marking is None:
+        with db.read() as conn:
+            known = known_scenes(conn, shas, opts.chips)
+        for path in files:
+            if path in known:
+                report.duplicate.append(known[path])
+                log.info("%s: ingested before with these chip options", path)
+        files = [f for f in files if f not in known]
+    results = _probe_all(
+        files, blobs, text_field, source, progress, workers, sensors, cluster, shas
+    )
 
     # sha -> (blob, the item's row without `created`, the file it came from)
     staged: dict[str, tuple[Staged | None, tuple[object, ...], str]] = {}
+    scenes: list[tuple[str, str]] = []  # (item id, metadata) of each scene read
     for res in results:
         if res.error:
             report.failed.append(Failure(res.path, res.error))
@@ -114,6 +141,8 @@ def ingest_paths(
             continue
         report.notes.extend(Failure(res.path, note) for note in res.notes)
         for p in res.items:
+            if p.media_type == COG_MEDIA_TYPE:
+                scenes.append((p.sha, p.meta_text))
             if p.sha in staged:
                 # The same bytes twice in one run: one item, and the second copy a duplicate
                 # (a second staged copy, from another worker, is never published).
@@ -153,6 +182,7 @@ def ingest_paths(
             # each B-tree page once instead of at random.
             new_rows.sort(key=lambda r: str(r[0]))
             _insert_items(conn, new_rows)
+        record_scenes(conn, scenes, created)
         audit.append(
             conn,
             actor,
@@ -224,6 +254,23 @@ def _existing_markings(conn: Connection, ids: list[str]) -> dict[str, str]:
     }
 
 
+def _scene_shas(files: list[str]) -> dict[str, str]:
+    """The sha256 of each scene among `files` (one read, the only hash of the file: the
+    workers are given it), to find scenes ingested before without converting them."""
+    out: dict[str, str] = {}
+    for path in files:
+        if os.path.splitext(path)[1].lower() not in SCENE_TYPES:
+            continue
+        try:
+            if is_scene(path):  # rasterio is there: so is the scene module
+                from assay.ingest.sensors.raster import sha256_path
+
+                out[path] = sha256_path(path)
+        except OSError:
+            continue  # the probe reports it
+    return out
+
+
 def _probe_all(
     files: list[str],
     blobs: BlobStore,
@@ -233,12 +280,13 @@ def _probe_all(
     workers: int | None,
     sensors: SensorOptions | None = None,
     cluster: str | None = None,
+    shas: dict[str, str] | None = None,
 ) -> Iterator[ProbeResult]:
     """Results in file order, as the batches finish: the caller digests them while the
-    workers go on."""
+    workers go on (`shas`: scenes' sha256, hashed already)."""
     if cluster_address(cluster) is not None:
         done = 0
-        units = sent_units(files, blobs.url, text_field, source, sensors)
+        units = sent_units(files, blobs.url, text_field, source, sensors, shas)
         with runner(cluster, blob_url=blobs.url) as run:
             for batch_results in run.map(probe_sent, units):
                 yield from batch_results
@@ -253,14 +301,15 @@ def _probe_all(
     n_workers = workers or os.cpu_count() or 1
     if total < PARALLEL_MIN_FILES or n_workers == 1:
         for batch in batches:
-            yield from probe_batch(batch, blobs.url, text_field, source, sensors)
+            yield from probe_batch(batch, blobs.url, text_field, source, sensors, shas)
             done += len(batch)
             if progress:
                 progress(done, total)
         return
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         futures = [
-            pool.submit(probe_batch, b, blobs.url, text_field, source, sensors) for b in batches
+            pool.submit(probe_batch, b, blobs.url, text_field, source, sensors, _of(shas, b))
+            for b in batches
         ]
         for fut in futures:
             batch_results = fut.result()
@@ -268,3 +317,8 @@ def _probe_all(
             done += len(batch_results)
             if progress:
                 progress(done, total)
+
+
+def _of(shas: dict[str, str] | None, batch: list[tuple[str, str]]) -> dict[str, str]:
+    """The hashes of one batch's files (a worker is sent only those)."""
+    return {rel: shas[rel] for _, rel in batch if shas and rel in shas}

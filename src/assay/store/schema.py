@@ -459,7 +459,7 @@ picture_versions = Table(
     UniqueConstraint("picture", "seq"),
 )
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -517,6 +517,15 @@ def _add_pictures(conn: Connection) -> None:
     picture_versions.create(conn, checkfirst=True)
 
 
+def _index_scenes(conn: Connection) -> None:
+    # Scenes ingested before the ingest recorded them (`assay.ingest._scenes`): read from their
+    # items once, so a re-ingest after an encoder change finds them instead of storing them
+    # again. The ingest layer owns the row format; imported here only when migrating.
+    from assay.ingest._scenes import scene_rows_of_items
+
+    scene_rows_of_items(conn)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
@@ -527,6 +536,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     7: _add_signatures_and_expiry,
     8: _add_model_stages,
     9: _add_pictures,
+    10: _index_scenes,
 }
 
 

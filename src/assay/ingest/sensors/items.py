@@ -160,14 +160,15 @@ def video_items(
 
 
 def scene_items(
-    path: str, base: dict[str, Any], options: ChipOptions
+    path: str, base: dict[str, Any], options: ChipOptions, sha: str | None = None
 ) -> tuple[list[tuple[FoundItem, bytes | FilePayload]], tuple[str, ...]]:
-    """The scene (as a COG) first, then its chips as derived items."""
+    """The scene (as a COG) first, then its chips as derived items (`sha`: the input's
+    sha256, when the caller has it)."""
     import shutil
 
     from assay.ingest.sensors.raster import open_scene
 
-    scene = open_scene(path, options)
+    scene = open_scene(path, options, sha)
     try:
         return _scene_items(path, base, options, scene)
     except BaseException:

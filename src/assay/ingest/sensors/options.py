@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from assay.errors import InvalidInput
+
 VIDEO_TYPES = {
     ".ts": "video/mp2t",
     ".mpg": "video/mpeg",
@@ -51,3 +53,26 @@ class ChipOptions:
 class SensorOptions:
     video: VideoOptions = VideoOptions()
     chips: ChipOptions = ChipOptions()
+
+
+def display_bands(count: int, options: ChipOptions) -> tuple[int, ...]:
+    """The 1-based bands a chip's PNG shows for a scene of `count` bands (InvalidInput for
+    bands the scene lacks, or more than a PNG holds)."""
+    if options.bands:
+        bad = [b for b in options.bands if not 1 <= b <= count]
+        if bad:
+            raise InvalidInput(f"--bands {bad[0]}: the scene has bands 1 to {count}")
+        if len(options.bands) > 4:
+            shown = len(options.bands)
+            raise InvalidInput(f"--bands: a chip's PNG shows 1 to 4 bands, not {shown}")
+        return options.bands
+    return (1, 2, 3) if count >= 3 else (1,)
+
+
+def display_percentiles(
+    dtypes: tuple[str, ...], bands: tuple[int, ...], options: ChipOptions
+) -> list[float] | None:
+    """The percentiles the display stretch maps to 0 and 255 (None: 8-bit, shown as is)."""
+    if options.stretch is not None:
+        return list(options.stretch)
+    return None if all(dtypes[b - 1] == "uint8" for b in bands) else [2.0, 98.0]

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from assay.errors import InvalidInput, require
-from assay.ingest.sensors.options import ChipOptions
+from assay.ingest.sensors.options import ChipOptions, display_bands, display_percentiles
 
 GDAL_CACHE_MB = 256
 COG_BLOCK = 512
@@ -126,8 +126,10 @@ def _is_cog(src: Any) -> bool:
     return bool(tiled and (small or src.overviews(1)))
 
 
-def open_scene(path: str, options: ChipOptions) -> Scene:
+def open_scene(path: str, options: ChipOptions, sha: str | None = None) -> Scene:
     """Read a scene's georeference, convert it to a COG if needed, and cut its chips.
+
+    `sha`, the input's sha256 when the caller has it already, is not computed again.
 
     Raises:
         InvalidInput: not a raster GDAL reads, or chip options that do not fit.
@@ -139,13 +141,18 @@ def open_scene(path: str, options: ChipOptions) -> Scene:
         )
     workdir = tempfile.mkdtemp(prefix="assay-scene-")
     try:
-        return _open_scene(path, options, workdir)
+        scene = _open_scene(path, options, workdir, sha)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
+    if sha is not None:
+        scene.original_sha = sha
+        if not scene.converted:
+            scene.cog_sha = sha
+    return scene
 
 
-def _open_scene(path: str, options: ChipOptions, workdir: str) -> Scene:
+def _open_scene(path: str, options: ChipOptions, workdir: str, sha: str | None) -> Scene:
     rasterio = _rio()
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, CPL_LOG="/dev/null"):
         try:
@@ -164,7 +171,7 @@ def _open_scene(path: str, options: ChipOptions, workdir: str) -> Scene:
             if not overlap:
                 cog = _to_cog(src, path, workdir) if converted else path
         if overlap:
-            return _chip_while_converting(path, options, workdir)
+            return _chip_while_converting(path, options, workdir, sha)
         with rasterio.open(cog) as scene_src:
             return _describe_and_chip(scene_src, cog, converted, options, workdir)
 
@@ -180,7 +187,7 @@ _CONVERT = (
 )
 
 
-def _chip_while_converting(path: str, options: ChipOptions, workdir: str) -> Scene:
+def _chip_while_converting(path: str, options: ChipOptions, workdir: str, sha: str | None) -> Scene:
     import subprocess
     import sys
 
@@ -192,8 +199,9 @@ def _chip_while_converting(path: str, options: ChipOptions, workdir: str) -> Sce
     try:
         with rasterio.open(path) as src:
             scene = _describe_and_chip(src, path, True, options, workdir)
-        # The conversion usually outlasts the chips: hash the input meanwhile.
-        scene.original_sha = sha256_path(path)
+        # The conversion usually outlasts the chips: hash the input meanwhile (unless the
+        # caller did, to find it among the scenes already ingested).
+        scene.original_sha = sha or sha256_path(path)
     except BaseException:
         proc.kill()
         proc.communicate()
@@ -271,21 +279,11 @@ def _describe_and_chip(
 
 
 def _display_bands(count: int, options: ChipOptions) -> tuple[int, ...]:
-    if options.bands:
-        bad = [b for b in options.bands if not 1 <= b <= count]
-        if bad:
-            raise InvalidInput(f"--bands {bad[0]}: the scene has bands 1 to {count}")
-        if len(options.bands) > 4:
-            shown = len(options.bands)
-            raise InvalidInput(f"--bands: a chip's PNG shows 1 to 4 bands, not {shown}")
-        return options.bands
-    return (1, 2, 3) if count >= 3 else (1,)
+    return display_bands(count, options)
 
 
 def _percentiles(src: Any, bands: tuple[int, ...], options: ChipOptions) -> list[float] | None:
-    if options.stretch is not None:
-        return list(options.stretch)
-    return None if all(src.dtypes[b - 1] == "uint8" for b in bands) else [2.0, 98.0]
+    return display_percentiles(tuple(src.dtypes), bands, options)
 
 
 def _stretch(
