@@ -500,6 +500,8 @@ class Workspace:
 def _keep_held_media(codec: Codec, bundle: ExportBundle, spec: str) -> None:
     """Leave out (and count) items of a media type the format cannot hold; refuse a dataset
     that has items but none the format can hold, rather than write an empty file."""
+    if all(codec.holds(t) for t in bundle.rows.columns.distinct("media_types")):
+        return
     types = bundle.rows.columns.media_types
     held = [k for k, t in enumerate(types) if codec.holds(t)]
     if len(held) == len(types):

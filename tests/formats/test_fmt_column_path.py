@@ -90,8 +90,10 @@ def _rows_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every batch without its table: the writers take the row path for all of them."""
     batches = _stream.RowStream.batches
 
-    def no_tables(self: _stream.RowStream, size: int | None = None) -> Iterator[_stream.Batch]:
-        for batch in batches(self, size):
+    def no_tables(
+        self: _stream.RowStream, size: int | None = None, prepare: Any = None
+    ) -> Iterator[_stream.Batch]:
+        for batch in batches(self, size):  # nothing prepared from the tables either
             batch.table = None
             yield batch
 

@@ -11,11 +11,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from assay.errors import InvalidInput
 from assay.formats._model import ExportBundle, ExportRow, plural
-from assay.formats._stream import RowStream
+from assay.formats._stream import RowColumns, RowStream
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +67,42 @@ def safe_relpath(name: str) -> str:
     return clean
 
 
+# A name `safe_relpath` has to look at: empty, absolute, with a backslash, a double slash or
+# more than one dot.
+_NEEDS_CLEANING = r"(?s)^$|^/|\\|//|\..*\."
+
+
+def safe_relpaths(names: Any) -> Any:
+    """`safe_relpath` of each name of an Arrow string array, as one: one regex finds the few
+    names that need it, the rest are kept as they are."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    bad = pc.match_substring_regex(names, _NEEDS_CLEANING)
+    if not pc.any(bad).as_py():
+        return names
+    fixed = [safe_relpath(n) for n in names.filter(bad).to_pylist()]
+    return pc.replace_with_mask(names, bad, pa.array(fixed, pa.string()))
+
+
+def unique_relpaths(columns: RowColumns, what: str) -> Any:
+    """`safe_relpaths` of the rows' names, refused as `check_unique` refuses a clash; not
+    counted again when the names are known to be unique and none needed cleaning."""
+    names = columns.array("names")
+    paths = safe_relpaths(names)
+    if paths is not names or not columns.unique_names:
+        check_unique(paths, what)
+    return paths
+
+
 def check_unique(names: Iterable[str], what: str) -> None:
-    """Fail when two rows would be written to the same file."""
+    """Fail when two rows would be written to the same file (`names` may be an Arrow array)."""
+    if hasattr(names, "to_pylist"):
+        import pyarrow.compute as pc
+
+        if pc.count_distinct(names).as_py() == len(names):  # type: ignore[arg-type]
+            return
+        names = names.to_pylist()
     dupes = [n for n, c in Counter(names).items() if c > 1]
     if dupes:
         raise InvalidInput(
@@ -107,8 +141,13 @@ def is_image(row: ExportRow) -> bool:
 def image_rows(bundle: ExportBundle, fmt: str) -> RowStream:
     """The rows an image-only format can hold; others are counted as dropped."""
     c = bundle.rows.columns
-    keep = [k for k, t in enumerate(c.media_types) if t.startswith("image/")]
-    skipped = len(c.media_types) - len(keep)
+    if all(t.startswith("image/") for t in c.distinct("media_types")):
+        keep: Sequence[int] = range(len(c))
+        if None not in c.distinct("widths") and None not in c.distinct("heights"):
+            return bundle.rows  # the common case, told from the distinct values alone
+    else:
+        keep = [k for k, t in enumerate(c.media_types) if t.startswith("image/")]
+    skipped = len(c) - len(keep)
     if skipped:
         bundle.dropped.add("non-image items", skipped)
         logger.warning("%s export: skipped %d non-image items", fmt, skipped)

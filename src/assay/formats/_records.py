@@ -23,7 +23,7 @@ from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _media
 from assay.formats import _validate as v
-from assay.formats._export import safe_relpath
+from assay.formats._export import safe_relpath, unique_relpaths
 from assay.formats._model import (
     ExportBundle,
     ExportRow,
@@ -38,6 +38,14 @@ MEDIA_DIR = "media"
 def media_paths(bundle: ExportBundle) -> list[str]:
     """Where each row's media goes, relative to the export folder."""
     return [f"{MEDIA_DIR}/{safe_relpath(name)}" for name in bundle.rows.columns.names]
+
+
+def unique_media_paths(bundle: ExportBundle) -> Any:
+    """`media_paths` as an Arrow string array, refused when two rows would share a file."""
+    import pyarrow.compute as pc
+
+    names = unique_relpaths(bundle.rows.columns, "media file")
+    return pc.binary_join_element_wise(f"{MEDIA_DIR}/", names, "")
 
 
 def inline_text(row: ExportRow) -> str | None:

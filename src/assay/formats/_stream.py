@@ -17,7 +17,7 @@ the full rows built only when the writer asks for them (a chunk its column path 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
@@ -45,7 +45,10 @@ BATCH_COLUMNS = (
 
 class Batch:
     """Rows of a stream as a table (`table`, None when the source has none) and, on demand,
-    as full rows (`rows()`)."""
+    as full rows (`rows()`); `prepared` is what the writer's `prepare` made of the table
+    (`RowStream.batches`), None when it made nothing or there is no table."""
+
+    prepared: Any = None
 
     def __init__(
         self,
@@ -64,9 +67,22 @@ class Batch:
         return self._build(self.positions)
 
 
-@dataclass(frozen=True)
+# `RowColumns` fields and the column of `RowColumns.table` each is read from.
+_FIELDS = {
+    "item_ids": "item_id",
+    "names": "name",
+    "media_types": "media_type",
+    "widths": "width",
+    "heights": "height",
+    "numbers": "number",
+    "markings": "marking",
+}
+
+
 class RowColumns:
-    """The compact columns of every row, in export order."""
+    """The compact columns of every row, in export order: Python lists, or an Arrow `table`
+    (columns `item_id`, `name`, `media_type`, `width`, `height`, `number`, `marking`) whose
+    lists are made only when first asked for (writers that work on columns never ask)."""
 
     item_ids: list[str]
     names: list[str]
@@ -76,7 +92,68 @@ class RowColumns:
     numbers: list[int]
     markings: list[str]
 
+    def __init__(
+        self,
+        item_ids: list[str],
+        names: list[str],
+        media_types: list[str],
+        widths: list[int | None],
+        heights: list[int | None],
+        numbers: list[int],
+        markings: list[str],
+    ) -> None:
+        self.table: Any = None
+        self.unique_names = False  # known to hold no name twice (see `export_bundle`)
+        self.item_ids, self.names, self.media_types = item_ids, names, media_types
+        self.widths, self.heights, self.numbers, self.markings = widths, heights, numbers, markings
+
+    @classmethod
+    def of_table(cls, table: Any) -> RowColumns:
+        """Columns backed by an Arrow table (see the class)."""
+        self = cls.__new__(cls)
+        self.table = table
+        self.unique_names = False
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        column = _FIELDS.get(name)
+        table = self.__dict__.get("table")
+        if column is None or table is None:
+            raise AttributeError(name)
+        values = table[column].to_pylist()
+        if column in ("media_type", "marking"):  # a handful of texts: share them
+            seen: dict[str, str] = {}
+            values = [seen.setdefault(x, x) for x in values]
+        setattr(self, name, values)
+        return values
+
+    def __len__(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.item_ids)
+
+    def distinct(self, name: str) -> set[Any]:
+        """The distinct values of one field."""
+        if self.table is not None and name not in self.__dict__:
+            import pyarrow.compute as pc
+
+            return set(pc.unique(self.table[_FIELDS[name]]).to_pylist())
+        return set(getattr(self, name))
+
+    def array(self, name: str) -> Any:
+        """One field as an Arrow array."""
+        import pyarrow as pa
+
+        if self.table is not None:
+            return self.table[_FIELDS[name]].combine_chunks()
+        kind = pa.int64() if name in ("widths", "heights", "numbers") else pa.string()
+        return pa.array(getattr(self, name), kind)
+
     def take(self, positions: Sequence[int]) -> RowColumns:
+        if self.table is not None:
+            import pyarrow as pa
+
+            some = RowColumns.of_table(self.table.take(pa.array(positions, pa.int64())))
+            some.unique_names = self.unique_names and len(set(positions)) == len(positions)
+            return some
         return RowColumns(
             item_ids=[self.item_ids[p] for p in positions],
             names=[self.names[p] for p in positions],
@@ -93,7 +170,8 @@ class RowStream(Sequence["ExportRow"]):
 
     `build(positions)` makes the full rows at those positions (indexes into the columns), in
     order. `labels` maps each label of a region of record to the region kinds it is used with,
-    in first-seen order (None when unknown: `ExportBundle.classes` then reads the rows).
+    in first-seen order (None when unknown: `ExportBundle.classes` then reads the rows); it may
+    leave out labels of the bundle's label map, which hold their classes already.
     """
 
     def __init__(
@@ -108,9 +186,7 @@ class RowStream(Sequence["ExportRow"]):
         self._build = build
         self._table = table
         self.labels = labels
-        self._positions: Sequence[int] = (
-            positions if positions is not None else range(len(columns.item_ids))
-        )
+        self._positions: Sequence[int] = positions if positions is not None else range(len(columns))
         self.columns = columns if positions is None else columns.take(positions)
 
     @classmethod
@@ -154,11 +230,35 @@ class RowStream(Sequence["ExportRow"]):
         for start in range(0, len(self._positions), size):
             yield self._build(self._positions[start : start + size])
 
-    def batches(self, size: int | None = None) -> Iterator[Batch]:
-        """The rows `size` (default `BATCH_CHUNKS` chunks) at a time, as `Batch`es."""
+    def batches(
+        self, size: int | None = None, prepare: Callable[[Batch, int], Any] | None = None
+    ) -> Iterator[Batch]:
+        """The rows `size` (default `BATCH_CHUNKS` chunks) at a time, as `Batch`es.
+
+        `prepare(batch, start)` (the batch's first row is the `start`th of the stream) turns a
+        batch's table into what the writer writes, its `prepared`. Tables are read, and
+        prepared, one batch ahead on a second thread (Arrow work, GIL released) while the
+        writer writes the batch before; `prepare` sees the batches in order, one at a time."""
         size = size or CHUNK * BATCH_CHUNKS
-        for start in range(0, len(self._positions), size):
-            yield Batch(self._positions[start : start + size], self._build, self._table)
+        n = len(self._positions)
+
+        def batch(start: int) -> Batch:
+            made = Batch(self._positions[start : start + size], self._build, self._table)
+            if prepare is not None and made.table is not None:
+                made.prepared = prepare(made, start)
+            return made
+
+        if self._table is None or n <= size:
+            yield from map(batch, range(0, n, size))
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="assay-batch") as pool:
+            ahead = pool.submit(batch, 0)
+            for start in range(0, n, size):
+                done = ahead.result()
+                if start + size < n:
+                    ahead = pool.submit(batch, start + size)
+                yield done
+                del done
 
     def select(self, which: Sequence[int]) -> RowStream:
         """The rows at positions `which` of this stream (in that order)."""

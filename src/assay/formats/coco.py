@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,11 @@ from assay.formats import _coco_fast, _coco_objects, _media
 from assay.formats import _validate as v
 from assay.formats._export import (
     atomic_text_file,
-    check_unique,
     copy_media,
     image_rows,
     marking_description,
     prepare_out,
-    safe_relpath,
+    unique_relpaths,
     warn_dropped,
     write_marking,
 )
@@ -54,6 +54,7 @@ from assay.formats._model import (
     ImportedMedia,
 )
 from assay.formats._registry import Codec
+from assay.formats._stream import Batch
 
 ANNOTATION_FILE = "annotations.json"
 _IMAGE_CORE = {"id", "file_name", "width", "height", "metadata"}
@@ -312,8 +313,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     a side file appended after them, so memory does not grow with the dataset.
     """
     rows = image_rows(bundle, "COCO")
-    names = [safe_relpath(n) for n in rows.columns.names]
-    check_unique(names, "image")
+    names = unique_relpaths(rows.columns, "image")
     classes = bundle.classes(("box", "polygon"))
     cat_ids = classes.ids()
     categories = [
@@ -358,18 +358,26 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         k = 0
         any_ann = False
         meta_parts: dict[str, str] = {}
-        for batch in rows.batches():
-            ids = names[k : k + len(batch)]
+
+        def prepare(b: Batch, start: int) -> _Columns | None:
+            return _batch_columns(b.table, names.slice(start, len(b)), start, meta_parts)
+
+        # The next batch's columns are made (Arrow) while this one is written; annotation and
+        # category ids are given here, in order.
+        for batch in rows.batches(prepare=prepare):
+            ids = names.slice(k, len(batch))
             got = None
-            if batch.table is not None:
-                got = _batch_text(batch.table, ids, k, category, counter, meta_parts)
+            if batch.prepared is not None:
+                got = _batch_text(batch.prepared, category, counter)
             if got is None:
-                got = _rows_text(batch.rows(), ids, k, category, next_id, drop)
+                got = _rows_text(batch.rows(), ids.to_pylist(), k, category, next_id, drop)
             images, anns = got
-            if images:
-                fh.buffer.write((b"," if k else b"") + images)
-            if anns:
-                side.write((b"," if any_ann else b"") + anns)
+            if len(images):
+                fh.buffer.write(b"," if k else b"")
+                fh.buffer.write(images)
+            if len(anns):
+                side.write(b"," if any_ann else b"")
+                side.write(anns)
                 any_ann = True
             k += len(batch)
         fh.buffer.write(b'],"annotations":[')
@@ -379,7 +387,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     warn_dropped("COCO", dropped, bundle)
     written = [ann_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
-        written += copy_media(bundle, rows, out_dir / "images", names)
+        written += copy_media(bundle, rows, out_dir / "images", names.to_pylist())
     return written
 
 
@@ -414,17 +422,21 @@ def _rows_text(
     return msgspec.json.encode(images)[1:-1], ",".join(anns).encode()
 
 
-def _batch_text(
-    t: Any,
-    names: list[str],
-    k: int,
-    category: Callable[[str], int],
-    counter: list[int],
-    meta_parts: dict[str, str],
-) -> tuple[bytes, bytes] | None:
-    """`_rows_text` of a batch from its columns (`RowStream.batches`), with no Python object
-    per row: for batches whose regions are all plain boxes (no attributes, no score); None for
-    any other."""
+@dataclass
+class _Columns:
+    """A batch's image entries and the parts of its annotations that need no ids (made on the
+    read-ahead thread, `_batch_columns`)."""
+
+    images: Any  # the image entries, joined by commas
+    labels: Any = None  # each region's label
+    of_image: Any = None  # each region's image id
+    tail: Any = None  # each annotation's text after its category id
+
+
+def _batch_columns(t: Any, names: Any, k: int, meta_parts: dict[str, str]) -> _Columns | None:
+    """The columns of `_rows_text` of a batch (`RowStream.batches`), the `k`th row of the
+    export first, with no Python object per row: for batches whose regions are all plain boxes
+    (no attributes, no score); None for any other. `_batch_text` adds the ids."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -455,10 +467,10 @@ def _batch_text(
         parts.append(meta_parts[text])
     extras = pa.array(parts, pa.string()).take(metas.indices)
     images = pc.binary_join_element_wise(
-        '{"id":',
+        ',{"id":',
         aj.integers(image_ids),
         ',"file_name":',
-        aj.strings(pa.array(names, pa.string())),
+        aj.strings(names),
         ',"width":',
         aj.integers(t["width"]),
         ',"height":',
@@ -467,27 +479,46 @@ def _batch_text(
         "}",
         "",
     )
-    image_text = aj.joined(images, ",")
+    done = _Columns(aj.text(images)[1:])  # each entry comes after a comma: all but the first
     if not n_regions:
-        return image_text, b""
-    labels = pc.fill_null(pc.struct_field(regions, "label"), "")
+        return done
+    done.labels = pc.fill_null(pc.struct_field(regions, "label"), "")
+    done.of_image = aj.integers(image_ids.take(pc.list_parent_indices(parsed)))
+    xywh = pc.list_flatten(boxes).to_numpy(zero_copy_only=False).reshape(-1, 4)
+    x, y, w, h = (xywh[:, c] for c in range(4))
+    sx, sy, sw, sh = (aj.floats(c) for c in (x, y, w, h))
+    x2, y2, area = (aj.floats(c) for c in (x + w, y + h, w * h))
+    done.tail = pc.binary_join_element_wise(
+        ',"bbox":[', sx, ",", sy, ",", sw, ",", sh, '],"area":', area,
+        ',"segmentation":[[', sx, ",", sy, ",", x2, ",", sy, ",", x2, ",", y2, ",", sx, ",", y2,
+        ']],"iscrowd":0}', "",
+    )  # fmt: skip
+    return done
+
+
+def _batch_text(
+    cols: _Columns, category: Callable[[str], int], counter: list[int]
+) -> tuple[Any, Any]:
+    """(image entries, annotations) of a batch's `_batch_columns`, annotation and category
+    ids given in order, as JSON texts joined by commas."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if cols.labels is None:
+        return cols.images, b""
+    labels = cols.labels
     seen = pc.unique(labels)  # in order of first use, as the row path meets them
     cats = pa.array([category(s) for s in seen.to_pylist()], pa.int64())
     cat_ids = cats.take(pc.index_in(labels, value_set=seen))
+    n_regions = len(labels)
     ann_ids = pa.array(np.arange(counter[0] + 1, counter[0] + n_regions + 1, dtype=np.int64))
     counter[0] += n_regions
-    of_image = image_ids.take(pc.list_parent_indices(parsed))
-    xywh = pc.list_flatten(boxes).to_numpy(zero_copy_only=False).reshape(-1, 4)
-    x, y, w, h = (xywh[:, c] for c in range(4))
-    sx, sy, sw, sh = (aj.floats(pa.array(c)) for c in (x, y, w, h))
-    x2, y2, area = (aj.floats(pa.array(c)) for c in (x + w, y + h, w * h))
     anns = pc.binary_join_element_wise(
-        '{"id":', aj.integers(ann_ids), ',"image_id":', aj.integers(of_image),
-        ',"category_id":', aj.integers(cat_ids), ',"bbox":[', sx, ",", sy, ",", sw, ",", sh,
-        '],"area":', area, ',"segmentation":[[', sx, ",", sy, ",", x2, ",", sy, ",", x2, ",",
-        y2, ",", sx, ",", y2, ']],"iscrowd":0}', "",
+        ',{"id":', aj.integers(ann_ids), ',"image_id":', cols.of_image,
+        ',"category_id":', aj.integers(cat_ids), cols.tail, "",
     )  # fmt: skip
-    return image_text, aj.joined(anns, ",")
+    return cols.images, aj.text(anns)[1:]
 
 
 def _dumps(obj: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from assay.domain.labels import (
 )
 from assay.domain.marking import Marking
 from assay.errors import InvalidInput
-from assay.formats import _ids
+from assay.formats import _ids, _stream
 from assay.formats._model import (
     CLASS_KINDS,
     ExportAnnotation,
@@ -332,6 +333,19 @@ def _label_source(ws: Workspace, rev: Revision) -> tuple[Any, Any, Callable[[Any
     return whole.select(_INDEX_COLUMNS), np.arange(whole.num_rows, dtype=np.int64), take
 
 
+def _sorted_source(
+    ws: Workspace, rev: Revision
+) -> tuple[Any, Any, Callable[[Any, list[str]], Any]]:
+    """`_label_source` with the rows in item id order."""
+    import pyarrow.compute as pc
+
+    t, where, take = _label_source(ws, rev)
+    if len(t) > 1 and not pc.all(pc.less(t["item_id"][:-1], t["item_id"][1:])).as_py():
+        by_id = pc.sort_indices(t["item_id"])  # a layered manifest appends changed rows
+        t, where = t.take(by_id), where[by_id.to_numpy()]
+    return t, where, take
+
+
 def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False) -> ExportBundle:
     """Everything an exporter needs for one dataset version; rows are built a chunk at a time.
 
@@ -345,63 +359,76 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    t, where, take = _label_source(ws, rev)
-    if len(t) > 1 and not pc.all(pc.less(t["item_id"][:-1], t["item_id"][1:])).as_py():
-        by_id = pc.sort_indices(t["item_id"])  # a layered manifest appends changed rows
-        t, where = t.take(by_id), where[by_id.to_numpy()]
-    ids = t["item_id"].to_pylist()
-    number_list: list[int] | None = None
     with ws.db.read() as conn:
-        found = _rows.numbered_item_columns(conn, rev.dataset_id, ids)
-        if found is not None:
-            names, widths, heights, metas, now_marks, number_list = found
-        else:
-            names, widths, heights, metas, now_marks = _rows.item_columns(conn, ids)
-            numbers = _ids.numbers_of(conn, rev.dataset_id, ids)
-            if numbers is not None:
-                number_list = [numbers[i] for i in ids]
-            del numbers
         label_map = _ids.load_label_map(conn, rev.dataset_id)
         ds_meta = _ids.load_meta(conn, rev.dataset_id)
         declared = conn.execute(
             select(datasets.c.marking).where(datasets.c.id == rev.dataset_id)
         ).scalar()
-    # An old commit states the higher of the marking it recorded and the item's marking now.
-    higher: dict[tuple[str, str], str] = {}
-    shared: dict[str, str] = {}
-    markings = []
-    for recorded, now in zip(t["marking"].to_pylist(), now_marks, strict=True):
-        if recorded != now and (recorded, now) not in higher:
-            higher[recorded, now] = ws.scheme.highest_text([recorded, now])
-        same = recorded == now
-        markings.append(shared.setdefault(recorded, recorded) if same else higher[recorded, now])
-    del now_marks
-    names = _unique_names(names, ids)
-    used = _labels_in_use(where, take)
-    marking = ws.scheme.highest_text([*set(markings), declared or ws.scheme.render(Marking())])
+    # A commit's manifest is read, and the classes in use found in it (Arrow, GIL released),
+    # on a second thread while this one reads the item table.
+    with ThreadPoolExecutor(1, thread_name_prefix="assay-manifest") as pool:
+        if rev.commit is not None:
+            index = pool.submit(_sorted_source, ws, rev)
+        else:  # the working state is read from the database, on its own thread
+            index = Future()
+            index.set_result(_sorted_source(ws, rev))
+
+        def classes_in_use() -> dict[str, set[str]]:
+            _, where, take = index.result()
+            return _labels_in_use(where, take, set(label_map.names()))
+
+        scan = pool.submit(classes_in_use)
+        with ws.db.read() as conn:
+            keys, items_now = _rows.numbered_items(conn, rev.dataset_id)
+            t, where, take = index.result()
+            ids = t["item_id"].combine_chunks()
+            if keys.equals(ids):  # every numbered item is in this version, in id order
+                found = items_now
+            elif (at := pc.index_in(ids, value_set=keys)).null_count:
+                found = _item_table(conn, rev.dataset_id, ids.to_pylist())
+            else:
+                found = items_now.take(at)
+            del keys, items_now
+        used = scan.result()
+    markings = _markings_now(ws, t["marking"].combine_chunks(), found["marking"])
+    given = found["name"].combine_chunks()
+    names = _unique_names(given, ids)
+    marking = ws.scheme.highest_text(
+        [*pc.unique(markings).to_pylist(), declared or ws.scheme.render(Marking())]
+    )
     full_map = label_map.extend(sorted(used) if not label_map else used)
-    if number_list is None or full_map != label_map:
+    numbers = found["number"].combine_chunks()
+    if numbers.null_count or full_map != label_map:
+        id_list = ids.to_pylist()
         with ws.db.begin() as conn:
-            numbers = _ids.assign_numbers(conn, rev.dataset_id, ids)
-            number_list = [numbers[i] for i in ids]
-            del numbers
+            assigned = _ids.assign_numbers(conn, rev.dataset_id, id_list)
+            numbers = pa.array([assigned[i] for i in id_list], pa.int64())
+            del assigned, id_list
             stored = _ids.load_label_map(conn, rev.dataset_id)
             _ids.save_label_map(conn, rev.dataset_id, stored.extend(full_map.names()), stored)
             full_map = _ids.load_label_map(conn, rev.dataset_id)
-    by_number = np.array(number_list, np.int64)
+    by_number = numbers.to_numpy(zero_copy_only=False)
     order = np.argsort(by_number, kind="stable")
-    columns = RowColumns(
-        item_ids=[ids[k] for k in order],
-        names=[names[k] for k in order],
-        media_types=_shared(t["media_type"].take(pa.array(order)).to_pylist()),
-        widths=[widths[k] for k in order],
-        heights=[heights[k] for k in order],
-        numbers=by_number[order].tolist(),
-        markings=[markings[k] for k in order],
+    ordered = pa.table(
+        {
+            "item_id": ids,
+            "name": names,
+            "media_type": t["media_type"],
+            "width": found["width"],
+            "height": found["height"],
+            "number": numbers,
+            "marking": markings,
+            "metadata": found["metadata"],
+        }
     )
-    metas = [metas[k] for k in order]
+    if len(by_number) > 1 and not (by_number[1:] > by_number[:-1]).all():
+        ordered = ordered.take(pa.array(order))  # numbered otherwise than in id order
+    columns = RowColumns.of_table(ordered.drop_columns(["metadata"]))
+    columns.unique_names = names is given  # told apart by `_unique_names` already
+    metas = ordered["metadata"]
     where = where[order]  # manifest position of each row, in export order
-    del ids, names, widths, heights, markings, number_list, by_number, order, t
+    del ids, given, names, markings, numbers, by_number, order, t, found
     blobs = ws.blobs
 
     def wide(positions: Sequence[int]) -> Any:
@@ -414,7 +441,7 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
         sub = wide(positions)
         # One parse per chunk: the per-call overhead of json.loads dominates small documents.
         parsed = _decode("[" + ",".join(sub["labels"].to_pylist()) + "]")
-        meta = _decode("[" + ",".join(metas[p] for p in positions) + "]")
+        meta = _decode("[" + ",".join(_take(metas, positions).to_pylist()) + "]")
         authors = sub["authors"].to_pylist()
         ann_ids = sub["annotation_ids"].to_pylist()
         c = columns
@@ -442,18 +469,11 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     def table(positions: Sequence[int]) -> Any:
         """The rows at `positions` as one Arrow table (`RowStream.BATCH_COLUMNS`), the label
         and metadata texts as stored: for writers that work on columns."""
-        c = columns
         sub = wide(positions)
+        cols = _take(ordered, positions)
         return pa.table(
             {
-                "item_id": pa.array([c.item_ids[p] for p in positions], pa.string()),
-                "name": pa.array([c.names[p] for p in positions], pa.string()),
-                "media_type": pa.array([c.media_types[p] for p in positions], pa.string()),
-                "width": pa.array([c.widths[p] for p in positions], pa.int64()),
-                "height": pa.array([c.heights[p] for p in positions], pa.int64()),
-                "number": pa.array([c.numbers[p] for p in positions], pa.int64()),
-                "marking": pa.array([c.markings[p] for p in positions], pa.string()),
-                "metadata": pa.array([metas[p] for p in positions], pa.string()),
+                **{name: cols[name] for name in _stream.BATCH_COLUMNS[:8]},
                 "labels": sub["labels"],
                 "authors": sub["authors"],
                 "annotation_ids": sub["annotation_ids"],
@@ -473,10 +493,41 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     )
 
 
-def _shared(texts: list[str]) -> list[str]:
-    """`texts` with equal strings shared (a million rows hold a handful of media types)."""
-    seen: dict[str, str] = {}
-    return [seen.setdefault(x, x) for x in texts]
+def _take(data: Any, positions: Sequence[int]) -> Any:
+    """The rows of an Arrow table or array at `positions` (a run of them is a zero-copy slice)."""
+    import pyarrow as pa
+
+    if isinstance(positions, range) and positions.step == 1:
+        return data.slice(positions.start, len(positions))
+    return data.take(pa.array(positions, pa.int64()))
+
+
+def _item_table(conn: Any, ds: int, ids: list[str]) -> Any:
+    """`_rows.numbered_item_table` of items some of which have no number yet (number null)."""
+    names, widths, heights, metas, marks = _rows.item_columns(conn, ids)
+    numbers = _ids.numbers_of(conn, ds, ids)
+    number_list = [numbers[i] for i in ids] if numbers is not None else [None] * len(ids)
+    return _rows.item_table([names, widths, heights, metas, marks, number_list])
+
+
+def _markings_now(ws: Workspace, recorded: Any, now: Any) -> Any:
+    """Each row's marking: an old commit states the higher of the marking it recorded and the
+    item's marking now (Arrow string arrays in, one out)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pc.all(pc.equal(recorded, now)).as_py() is not False:
+        return recorded
+    higher: dict[tuple[str, str], str] = {}
+    out = []
+    for was, is_ in zip(recorded.to_pylist(), now.to_pylist(), strict=True):
+        if was == is_:
+            out.append(was)
+            continue
+        if (was, is_) not in higher:
+            higher[was, is_] = ws.scheme.highest_text([was, is_])
+        out.append(higher[was, is_])
+    return pa.array(out, pa.string())
 
 
 class _LabelKind(msgspec.Struct):
@@ -490,14 +541,17 @@ _decode = msgspec.json.decode  # untyped: dicts and lists, as json.loads gives, 
 _LABELS_DECODER = msgspec.json.Decoder(list[list[_LabelKind]])
 
 
-def _labels_in_use(where: Any, take: Callable[[Any, list[str]], Any]) -> dict[str, set[str]]:
+def _labels_in_use(
+    where: Any, take: Callable[[Any, list[str]], Any], known: set[str]
+) -> dict[str, set[str]]:
     """Each label of a class-bearing region (box, polygon, point, span) in the stored payloads
     at manifest positions `where`, with the kinds it is used on, in first-seen order; decoded
-    in chunks (two fields of each region only) and not kept."""
+    in chunks (two fields of each region only) and not kept. A chunk whose labels are all
+    `known` (the label map's) adds nothing: they change neither the map nor the classes."""
     used: dict[str, set[str]] = {}
     for start in range(0, len(where), _LABEL_SCAN):
         texts = take(where[start : start + _LABEL_SCAN], ["labels"])["labels"]
-        if _arrow_labels(texts, used):
+        if (known and _all_known(texts, known)) or _arrow_labels(texts, used):
             continue
         chunk = texts.to_pylist()
         for payload in _LABELS_DECODER.decode("[" + ",".join(chunk) + "]"):
@@ -510,6 +564,31 @@ def _labels_in_use(where: Any, take: Callable[[Any, list[str]], Any]) -> dict[st
                     else:
                         kinds.add(kind)
     return used
+
+
+def _all_known(texts: Any, known: set[str]) -> bool:
+    """Whether every ``"label":`` key in the payloads (canonical JSON texts, as stored: no
+    white space) holds a string of `known`, told without parsing them: the text after each
+    such key up to the next quote. Inside a
+    JSON string a quote is escaped, so each key found is a real one (of a region or of its
+    attributes, which only adds labels to check); a value that is no string, or a string
+    with an escaped quote, is not told apart here and answers False."""
+    import json
+
+    import pyarrow.compute as pc
+
+    after = pc.list_flatten(pc.list_slice(pc.split_pattern(texts, '"label":'), 1))
+    if not pc.all(pc.starts_with(after, '"'), min_count=0).as_py():
+        return False
+    for raw in pc.unique(
+        pc.list_element(pc.split_pattern(after, '"', max_splits=2), 1)
+    ).to_pylist():
+        try:
+            if json.loads(f'"{raw}"') not in known:
+                return False
+        except json.JSONDecodeError:
+            return False
+    return True
 
 
 def _arrow_labels(texts: Any, used: dict[str, set[str]]) -> bool:
@@ -577,11 +656,22 @@ def _attach_annotations(ws: Workspace, rows: list[ExportRow]) -> None:
         )
 
 
-def _unique_names(names: list[str], ids: list[str]) -> list[str]:
-    """File names to write media under; clashing names get the item id prefixed."""
-    if len(set(names)) == len(names):
+def _unique_names(names: Any, ids: Any) -> Any:
+    """File names to write media under; clashing names get the item id prefixed (Arrow string
+    arrays in, one out)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pc.count_distinct(names).as_py() == len(names):
         return names
+    name_list = names.to_pylist()
     seen: dict[str, int] = defaultdict(int)
-    for nm in names:
+    for nm in name_list:
         seen[nm] += 1
-    return [nm if seen[nm] == 1 else f"{i[:12]}_{nm}" for nm, i in zip(names, ids, strict=True)]
+    return pa.array(
+        [
+            nm if seen[nm] == 1 else f"{i[:12]}_{nm}"
+            for nm, i in zip(name_list, ids.to_pylist(), strict=True)
+        ],
+        pa.string(),
+    )

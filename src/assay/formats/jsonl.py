@@ -22,7 +22,6 @@ from assay.formats import _validate as v
 from assay.formats._export import (
     atomic_text_file,
     atomic_write_text,
-    check_unique,
     copy_media,
     prepare_out,
     write_marking,
@@ -33,12 +32,13 @@ from assay.formats._records import (
     file_metadata,
     inline_text,
     media_from_record,
-    media_paths,
     read_file_metadata,
     region_from_dict,
     region_record,
+    unique_media_paths,
 )
 from assay.formats._registry import Codec
+from assay.formats._stream import Batch
 
 ITEMS_FILE = "items.jsonl"
 METADATA_FILE = "metadata.json"
@@ -82,17 +82,23 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``items.jsonl``, ``metadata.json``, ``media/`` and ``MARKING.txt``.
 
     Lines are written as the rows stream by, so memory does not grow with the dataset."""
-    files = media_paths(bundle)
-    check_unique(files, "media file")
+    files = unique_media_paths(bundle)
     out_dir = prepare_out(Path(out))  # only now: every check above has passed
     items_path = out_dir / ITEMS_FILE
+
+    def at(start: int, batch: Batch) -> Any:
+        return files.slice(start, len(batch)) if bundle.copy_media else None
+
     k = 0
     with atomic_text_file(items_path) as fh:
-        for batch in bundle.rows.batches():
-            names = files[k : k + len(batch)] if bundle.copy_media else None
-            data = None if batch.table is None else _batch_lines(batch.table, names)
+        for batch in bundle.rows.batches(
+            prepare=lambda b, start: _batch_lines(b.table, at(start, b))
+        ):
+            data = batch.prepared
             if data is None:
-                fh.write(_rows_text(bundle, batch.rows(), names))
+                names = at(k, batch)
+                listed = None if names is None else names.to_pylist()
+                fh.write(_rows_text(bundle, batch.rows(), listed))
             else:
                 fh.flush()
                 fh.buffer.write(data)
@@ -101,7 +107,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     atomic_write_text(meta_path, json.dumps(file_metadata(bundle), indent=2) + "\n")
     written = [items_path, meta_path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
-        written += copy_media(bundle, bundle.rows, out_dir, files)
+        written += copy_media(bundle, bundle.rows, out_dir, files.to_pylist())
     return written
 
 
@@ -132,16 +138,15 @@ def _rows_text(bundle: ExportBundle, rows: list[ExportRow], files: list[str] | N
     return "".join(line + "\n" for line in lines)
 
 
-def _batch_lines(t: Any, files: list[str] | None) -> bytes | None:
+def _batch_lines(t: Any, files: Any) -> Any:
     """The lines of a batch built from its columns (`RowStream.batches`), the stored label and
     metadata texts written as they are (canonical JSON: the same values, keys sorted); None
     when a row needs more than columns (a text item carries its text)."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     if pc.any(pc.starts_with(t["media_type"], "text/")).as_py():
         return None
-    file = aj.strings(pa.array(files, pa.string())) if files is not None else "null"
+    file = aj.strings(files) if files is not None else "null"
     parts = [
         ("id", aj.strings(t["item_id"])),
         ("number", aj.integers(t["number"])),
@@ -156,7 +161,7 @@ def _batch_lines(t: Any, files: list[str] | None) -> bytes | None:
         ("authors", aj.string_lists(t["authors"])),
         ("annotation_ids", aj.string_lists(t["annotation_ids"])),
     ]
-    return aj.lines(aj.objects(parts))
+    return aj.text(aj.objects(parts, after="\n"))
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode

@@ -25,7 +25,6 @@ from assay.errors import InvalidInput
 from assay.formats import _arrow_json as aj
 from assay.formats import _validate as v
 from assay.formats._export import (
-    check_unique,
     copy_media,
     is_image,
     media_contents,
@@ -38,11 +37,12 @@ from assay.formats._records import (
     file_metadata,
     inline_text,
     media_from_record,
-    media_paths,
     read_file_metadata,
     region_from_dict,
+    unique_media_paths,
 )
 from assay.formats._registry import Codec
+from assay.formats._stream import Batch
 
 ITEMS_FILE = "items.parquet"
 _COLUMNS = ("id", "name", "file", "media_type", "width", "height", "marking", "metadata", "labels")
@@ -100,8 +100,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     with the dataset."""
     import pyarrow.parquet as pq
 
-    files = media_paths(bundle)
-    check_unique(files, "media file")
+    files = unique_media_paths(bundle)
     info = file_metadata(bundle)
     meta = {f"assay.{k}".encode(): json.dumps(val).encode() for k, val in info.items()}
     meta[b"assay.marking"] = bundle.marking.encode()
@@ -113,16 +112,21 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     try:
         with pq.ParquetWriter(tmp, schema) as writer:
             k = 0
-            for batch in bundle.rows.batches():
-                names = files[k : k + len(batch)]
-                fast = None
-                if batch.table is not None and not bundle.embed_media:
-                    fast = _batch_table(batch.table, names if bundle.copy_media else None, schema)
+
+            def prepare(batch: Batch, start: int) -> Any:
+                if bundle.embed_media:
+                    return None
+                names = files.slice(start, len(batch)) if bundle.copy_media else None
+                return _batch_table(batch.table, names, schema)
+
+            for batch in bundle.rows.batches(prepare=prepare):
+                names = files.slice(k, len(batch))
+                fast = batch.prepared
                 if fast is not None:
                     writer.write_table(fast)
                 else:
                     rows = batch.rows()
-                    writer.write_table(_table(bundle, rows, names, schema))
+                    writer.write_table(_table(bundle, rows, names.to_pylist(), schema))
                     other += sum(
                         not is_image(r) and not r.media_type.startswith("text/") for r in rows
                     )
@@ -138,7 +142,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         bundle.dropped.add("media of non-image items", other)
     written = [path, write_marking(bundle, out_dir)]
     if bundle.copy_media:
-        written += copy_media(bundle, bundle.rows, out_dir, files)
+        written += copy_media(bundle, bundle.rows, out_dir, files.to_pylist())
     return written
 
 
@@ -172,7 +176,7 @@ def _table(bundle: ExportBundle, rows: list[ExportRow], files: list[str], schema
     return pa.Table.from_pydict(cols, schema=schema)
 
 
-def _batch_table(t: Any, files: list[str] | None, schema: Any) -> Any:
+def _batch_table(t: Any, files: Any, schema: Any) -> Any:
     """A batch (`RowStream.batches`) as a table of `schema`, straight from its columns: the
     stored labels parsed by Arrow, no Python object per row. None when a row needs the row
     path (a text item carries its text; a region has attributes, written as JSON text)."""
@@ -200,7 +204,7 @@ def _batch_table(t: Any, files: list[str] | None, schema: Any) -> Any:
         "id": t["item_id"],
         "number": t["number"],
         "name": t["name"],
-        "file": pa.array(files, pa.string()) if files is not None else pa.nulls(n, pa.string()),
+        "file": files if files is not None else pa.nulls(n, pa.string()),
         "media_type": t["media_type"],
         "width": t["width"],
         "height": t["height"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -241,6 +242,7 @@ class Positional:
         for n in sizes:
             self._starts.append(self._starts[-1] + n)
         self._live: pa.Table | None = None
+        self._lock = threading.Lock()
         self._cached: tuple[tuple[int, tuple[str, ...]], pa.Table] | None = None
 
     def index(self, columns: list[str]) -> tuple[pa.Table, pa.Array]:
@@ -262,7 +264,12 @@ class Positional:
         return t.select(columns), pos
 
     def take(self, positions: Any, columns: list[str]) -> pa.Table:
-        """The rows at `positions` (a numpy int64 array), in that order."""
+        """The rows at `positions` (a numpy int64 array), in that order. One call at a time:
+        an export's read-ahead thread and its row path may both read."""
+        with self._lock:
+            return self._take(positions, columns)
+
+    def _take(self, positions: Any, columns: list[str]) -> pa.Table:
         import numpy as np
 
         positions = np.asarray(positions, dtype=np.int64)

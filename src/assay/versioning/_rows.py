@@ -245,46 +245,41 @@ def item_columns(
     return names, widths, heights, metas, marks
 
 
-def numbered_item_columns(
-    conn: Connection, ds: int, ids: Sequence[str]
-) -> tuple[list[str], list[int | None], list[int | None], list[str], list[str], list[int]] | None:
-    """`item_columns` of `ids` (sorted) and the image number of each in dataset `ds`, in one
-    pass over the dataset's numbered items in id order (no statement per chunk of ids); None
-    when an item has no number yet (or the database orders ids otherwise than Python)."""
+ITEM_FIELDS = ("name", "width", "height", "metadata", "marking", "number")
+_ITEM_TYPES = (pa.string(), pa.int64(), pa.int64(), pa.string(), pa.string(), pa.int64())
+
+
+def item_table(cols: Sequence[Sequence[Any]]) -> pa.Table:
+    """Columns (name, width, height, metadata, marking, number) as a table of `ITEM_FIELDS`."""
+    return pa.table(
+        [pa.array(c, t) for c, t in zip(cols, _ITEM_TYPES, strict=True)], names=list(ITEM_FIELDS)
+    )
+
+
+def numbered_items(conn: Connection, ds: int) -> tuple[pa.Array, pa.Table]:
+    """(item id, `ITEM_FIELDS` row) of every numbered item of dataset `ds`: name, width,
+    height, metadata JSON, marking now and image number.
+
+    One pass over the dataset's numbered items (no statement per chunk of ids), read through
+    the driver's own cursor in large chunks, each turned into Arrow columns at once (no Python
+    object per value beyond the driver's row tuples)."""
     p = _param(conn)
-    result = conn.exec_driver_sql(
-        "SELECT n.item_id, n.number, i.name, i.width, i.height, i.metadata, i.marking "
-        f"FROM item_numbers n JOIN items i ON i.id = n.item_id WHERE n.dataset_id = {p} "
-        "ORDER BY n.item_id",
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cur.execute(
+        "SELECT n.item_id, i.name, i.width, i.height, i.metadata, i.marking, n.number "
+        f"FROM item_numbers n JOIN items i ON i.id = n.item_id WHERE n.dataset_id = {p}",
         (ds,),
     )
-    names: list[str] = []
-    widths: list[int | None] = []
-    heights: list[int | None] = []
-    metas: list[str] = []
-    marks: list[str] = []
-    numbers: list[int] = []
-    shared: dict[str, str] = {}
-    k, n, last = 0, len(ids), ""
-    while k < n and (rows := result.fetchmany(PACKED_CHUNK)):
-        for r in rows:
-            item = r[0]
-            if item < last:
-                return None
-            last = item
-            if k == n or item < ids[k]:
-                continue  # numbered once, not in this version
-            if item != ids[k]:
-                return None  # ids[k] has no number
-            numbers.append(int(r[1]))
-            names.append(r[2])
-            widths.append(r[3])
-            heights.append(r[4])
-            metas.append(shared.setdefault(r[5], r[5]))
-            marks.append(shared.setdefault(r[6], r[6]))
-            k += 1
-    result.close()
-    return (names, widths, heights, metas, marks, numbers) if k == n else None
+    row_type = pa.struct([("item_id", pa.string()), *zip(ITEM_FIELDS, _ITEM_TYPES, strict=True)])
+    chunks: list[pa.Array] = []
+    while rows := cur.fetchmany(PACKED_CHUNK):
+        chunks.append(pa.array(rows, row_type))
+        del rows
+    cur.close()
+    if not chunks:
+        return pa.array([], pa.string()), item_table([[]] * len(ITEM_FIELDS))
+    whole = pa.Table.from_struct_array(pa.chunked_array(chunks, row_type))
+    return whole["item_id"].combine_chunks(), whole.drop_columns(["item_id"])
 
 
 def item_attributes(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
