@@ -92,13 +92,21 @@ $(LS_VENV)/.ready:
 
 labelstudio: $(LS_VENV)/.ready
 
+# The format tests that import into and export from a workspace (the others never open one;
+# the Label Studio server and Datumaro peer runs cost many times more and read no other SQL).
+PG_FORMATS := coco_encoded coco_fidelity column_path drops geo_roundtrip geojson items_workspace \
+	labelstudio marking_raise more_workspace scene stable_ids streaming yolo_ids
 # The service suites that touch the database, again on PostgreSQL. The browser pages and the
-# schemathesis fuzz drive the same routes and queries as the API tests, at many times the cost.
+# schemathesis fuzz drive the same routes and queries as the API tests, at many times the cost;
+# the ingest reach tests (links, FIFOs, decompression bombs; 100 s) test the file system.
 PG_SUITES := tests/versioning tests/labeling tests/server tests/store/test_gc.py \
 	tests/store/test_backup.py tests/quality/test_cli.py tests/quality/test_project_wiring.py \
 	tests/evaluation/runs tests/models/test_models_registry.py tests/models/test_model_stages.py \
 	tests/fusion/test_pictures.py tests/explore \
-	--ignore=tests/server/browser --ignore=tests/server/test_api_schemathesis.py
+	$(patsubst %,tests/formats/test_fmt_%.py,$(PG_FORMATS)) tests/formats/test_llm_exports.py \
+	tests/formats/test_llm_rated_pairs.py tests/ingest \
+	--ignore=tests/server/browser --ignore=tests/server/test_api_schemathesis.py \
+	--ignore=tests/ingest/test_ingest_reach.py
 
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
 unit: $(VENV)/.dev $(VENV)/.active $(VENV)/.train $(VENV)/.fusion browser natsserver labelstudio \

@@ -76,6 +76,22 @@ def town_scene(path: Path) -> None:
         dst.write(arr)
 
 
+def item_ids(ws: object, children: bool = False) -> dict[str, str]:
+    """{name: id} of the workspace's items (only the chips and frames cut from a parent when
+    `children`), read through the workspace's own database, SQLite or PostgreSQL."""
+    from sqlalchemy import select
+
+    from assay import Workspace
+    from assay.store.schema import items
+
+    assert isinstance(ws, Workspace)
+    query = select(items.c.name, items.c.id)
+    if children:
+        query = query.where(items.c.parent_id.is_not(None))
+    with ws.db.read() as conn:
+        return dict(conn.execute(query).all())
+
+
 def geo_workspace(tmp_path: Path) -> object:
     """A workspace at tmp_path/ws holding `town_scene` (town.tif, chipped) and a 3 s drone
     flight (f.ts), with the dataset "geo" of the chips and the frames."""

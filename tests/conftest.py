@@ -60,6 +60,29 @@ def database_url(
         yield url
 
 
+@pytest.fixture
+def new_database(
+    database_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], None]]:
+    """For a test that makes a second, fresh workspace: call it just before that workspace's
+    `init`. With SQLite every workspace has its own file already and nothing changes; under
+    `--db postgresql` `ASSAY_DATABASE_URL` (and the CLI's environment) names a new schema from
+    then on, so the fresh workspace does not share the first one's metadata (workspaces
+    opened before keep theirs)."""
+    with ExitStack() as stack:
+
+        def switch() -> None:
+            if database_url is None:
+                return
+            from pg import fresh_schema
+
+            url = stack.enter_context(fresh_schema())
+            monkeypatch.setenv("ASSAY_DATABASE_URL", url)
+            monkeypatch.setitem(TEST_DB, "url", url)
+
+        yield switch
+
+
 @pytest.fixture(scope="module")
 def module_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """For a workspace a module's tests share (a module-scoped fixture takes this one): under

@@ -5,7 +5,6 @@ homography), with label, author and marking; bad files refused whole."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from assay.domain import Region
 from assay.errors import InvalidInput
 from assay.formats import geojson, stac
 from assay.versioning import LabelRecord
-from cli_support import geo_workspace
+from cli_support import geo_workspace, item_ids
 
 BUILDING = Region(kind="box", label="building", box=(10, 20, 100, 50), attributes={"floors": 2})
 ROOF = Region(kind="polygon", label="roof", points=((30, 30), (90, 35), (60, 80)))
@@ -30,9 +29,7 @@ def _world(tmp_path: Path) -> tuple[Workspace, str, str]:
     ws = geo_workspace(tmp_path)
     assert isinstance(ws, Workspace)
     ws.add_items("geo", "name=town.tif")
-    con = sqlite3.connect(ws.root / "assay.db")
-    items = dict(con.execute("SELECT name, id FROM items"))
-    con.close()
+    items = item_ids(ws)
     chip, frame, scene = items["town.tif#col=188&row=88"], items["f.ts#t=1.000"], items["town.tif"]
     ws.set_labels(
         "geo",

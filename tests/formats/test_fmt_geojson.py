@@ -5,7 +5,6 @@ footprints, flight tracks, telemetry, and what cannot be placed reported."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -17,15 +16,13 @@ from pyproj import Transformer
 from assay import Workspace
 from assay.domain import Region
 from assay.versioning import LabelRecord
-from cli_support import geo_workspace, town_scene
+from cli_support import geo_workspace, item_ids, town_scene
 
 
 def test_labels_on_chips_and_frames_become_features(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ws = geo_workspace(tmp_path)
     assert isinstance(ws, Workspace)
-    con = sqlite3.connect(ws.root / "assay.db")
-    items = dict(con.execute("SELECT name, id FROM items"))
-    con.close()
+    items = item_ids(ws)
     chip = items["town.tif#col=188&row=88"]
     frame = items["f.ts#t=1.000"]
     ws.set_labels(
@@ -118,9 +115,7 @@ def test_stac_catalog_with_label_items_reads_back_with_pystac(cli, tmp_path: Pat
     ws.ingest([tmp_path / "town.tif"])
     ws.create_dataset("chips")
     ws.add_items("chips", "media_type=image/png")
-    con = sqlite3.connect(ws.root / "assay.db")
-    chip = dict(con.execute("SELECT name, id FROM items"))["town.tif#col=0&row=0"]
-    con.close()
+    chip = item_ids(ws)["town.tif#col=0&row=0"]
     box = Region(kind="box", label="building", box=(10, 20, 100, 50))
     ws.set_labels("chips", [LabelRecord(chip, [box], authors=["user:ana"])])
     ws.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def _record(ws: Workspace, dataset: str, item: str) -> Any:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_all_regions_of_all_authors_survive_the_round_trip(
-    ws: Workspace, tmp_path: Path, fmt: str
+    ws: Workspace, tmp_path: Path, fmt: str, new_database: Callable[[], None]
 ) -> None:
     item = _two_labellers(ws, tmp_path)
     before = _record(ws, "flood", item)
@@ -73,6 +74,7 @@ def test_all_regions_of_all_authors_survive_the_round_trip(
     assert after.authors == ["user:ana", "user:ben"]
     assert report.regions == 4  # three on the bridge, one (the latest answer) on the road
     # a fresh workspace gets the same labels of record
+    new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
     other = Workspace.init(tmp_path / "other")
     other.import_labels(tmp_path / "out", fmt, "flood")
     assert _record(other, "flood", item).regions == before.regions
@@ -80,7 +82,7 @@ def test_all_regions_of_all_authors_survive_the_round_trip(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_no_media_export_imports_back_where_the_items_are(
-    ws: Workspace, tmp_path: Path, fmt: str
+    ws: Workspace, tmp_path: Path, fmt: str, new_database: Callable[[], None]
 ) -> None:
     item = _two_labellers(ws, tmp_path)
     res = ws.export("flood", fmt, tmp_path / "labels", media=False)
@@ -90,6 +92,7 @@ def test_no_media_export_imports_back_where_the_items_are(
     assert report.media == 2 and report.new_items == 0
     assert _record(ws, "relabelled", item).regions == _record(ws, "flood", item).regions
 
+    new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
     other = Workspace.init(tmp_path / "other")
     with pytest.raises(InvalidInput) as err:
         other.import_labels(tmp_path / "labels", fmt, "flood")
@@ -98,12 +101,15 @@ def test_no_media_export_imports_back_where_the_items_are(
     assert other.datasets() == []  # nothing partial
 
 
-def test_no_media_import_error_is_one_line_in_the_cli(run_cli: Any, tmp_path: Path) -> None:
+def test_no_media_import_error_is_one_line_in_the_cli(
+    run_cli: Any, tmp_path: Path, new_database: Callable[[], None]
+) -> None:
     run_cli("init", tmp_path / "w")
     ws = Workspace.open(tmp_path / "w")
     _two_labellers(ws, tmp_path)
     ws.export("flood", "jsonl", tmp_path / "labels", media=False)
     ws.close()
+    new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
     run_cli("init", tmp_path / "fresh")
     res = run_cli(
         "-w",
@@ -121,7 +127,10 @@ def test_no_media_import_error_is_one_line_in_the_cli(run_cli: Any, tmp_path: Pa
 
 
 def test_embedded_images_load_in_hf_datasets_and_import_back(
-    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ws: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    new_database: Callable[[], None],
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
@@ -151,6 +160,7 @@ def test_embedded_images_load_in_hf_datasets_and_import_back(
     assert row["labels"][1]["box"] == [20.0, 12.0, 6.0, 14.0]
     assert res["files"] and res["dropped"] == {}
 
+    new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
     other = Workspace.init(tmp_path / "other")
     report = other.import_labels(path, "parquet", "flood")
     assert report.new_items == 2
@@ -168,12 +178,15 @@ def test_embed_media_is_refused_for_formats_without_a_bytes_column(
     assert not (tmp_path / "x").exists()
 
 
-def test_jsonl_carries_the_label_map_and_image_numbers(ws: Workspace, tmp_path: Path) -> None:
+def test_jsonl_carries_the_label_map_and_image_numbers(
+    ws: Workspace, tmp_path: Path, new_database: Callable[[], None]
+) -> None:
     _two_labellers(ws, tmp_path)
     ws.export("flood", "jsonl", tmp_path / "out", media=True)
     meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
     first = export_bundle(ws, ws.resolve("flood", default_head=False))
     assert meta["label_map"] == [[n, i] for n, i in first.classes().pairs()]
+    new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
     other = Workspace.init(tmp_path / "other")
     other.import_labels(tmp_path / "out", "jsonl", "flood")
     again = export_bundle(other, other.resolve("flood", default_head=False))

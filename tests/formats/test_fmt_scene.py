@@ -4,7 +4,6 @@ objects in the shared strip merged into one, checked through COCO and pycocotool
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from rasterio.transform import from_origin
 from assay import Workspace
 from assay.domain import Region
 from assay.versioning import LabelRecord
+from cli_support import item_ids
 
 # A 900 x 500 scene cut with --chip 512 --overlap 64: chips at columns 0 and 388.
 OBJECTS = {
@@ -43,9 +43,7 @@ def test_scene_export_merges_objects_cut_by_chip_borders(cli, tmp_path: Path) ->
     polygon = ((350.0, 420.0), (470.0, 400.0), (470.0, 480.0), (350.0, 470.0))
     ws = Workspace.init(tmp_path / "ws")
     ws.ingest([tmp_path / "s.tif"])
-    con = sqlite3.connect(ws.root / "assay.db")
-    chips = dict(con.execute("SELECT name, id FROM items WHERE parent_id IS NOT NULL"))
-    con.close()
+    chips = item_ids(ws, children=True)
     assert set(chips) == {"s.tif#col=0&row=0", "s.tif#col=388&row=0"}
     records = []
     for name, col in (("s.tif#col=0&row=0", 0), ("s.tif#col=388&row=0", 388)):

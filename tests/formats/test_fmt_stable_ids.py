@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import yaml
 from fmt_helpers import save_images
 from PIL import Image
+from sqlalchemy import select, text
 
 from assay.domain.labelmap import LabelMap
+from assay.store.schema import label_classes
 from assay.workspace import Workspace
 
 
@@ -106,9 +107,13 @@ def test_yolo_class_order_is_kept_not_sorted(ws: Workspace, tmp_path: Path) -> N
 def test_label_map_persists_in_the_workspace(ws: Workspace, tmp_path: Path) -> None:
     src = _coco(tmp_path / "src", [(5, "debris"), (2, "roof")], [(1, "a.png")])
     ws.import_labels(src, "coco", "storm")
-    con = sqlite3.connect(ws.root / "assay.db")
-    rows = con.execute("SELECT name, class_id FROM label_classes ORDER BY position").fetchall()
-    assert rows == [("debris", 5), ("roof", 2)]
+    with ws.db.read() as conn:
+        rows = conn.execute(
+            select(label_classes.c.name, label_classes.c.class_id).order_by(
+                label_classes.c.position
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("debris", 5), ("roof", 2)]
 
 
 def test_label_map_rules() -> None:
@@ -124,14 +129,12 @@ def test_a_version_4_workspace_migrates_and_numbers_as_before(tmp_path: Path) ->
     w = Workspace.init(tmp_path / "ws")
     src = _coco(tmp_path / "src", [(5, "roof"), (2, "debris")], [(1, "b.png"), (2, "a.png")])
     w.import_labels(src, "coco", "storm")
-    w.close()
-    # Make it a workspace written by the release before stable ids.
-    con = sqlite3.connect(tmp_path / "ws" / ".assay" / "assay.db")
-    with con:
+    # Make it a workspace written by the release before stable ids (on either database).
+    with w.db.begin() as conn:
         for table in ("label_classes", "item_numbers", "dataset_meta"):
-            con.execute(f"DROP TABLE {table}")
-        con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
-    con.close()
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(text("UPDATE meta SET value = '4' WHERE key = 'schema_version'"))
+    w.close()
     w = Workspace.open(tmp_path / "ws")
     try:
         doc = _export_coco(w, "storm", tmp_path / "out")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from assay.errors import InvalidInput, NotFound
 from assay.fusion import pictures
@@ -38,6 +38,7 @@ from assay.fusion.metrics import read_truth, score
 from assay.fusion.scenario import Scenario, simulate
 from assay.fusion.tracker import Params
 from assay.ingest.sensors.options import SensorOptions, VideoOptions
+from assay.store.schema import items
 from assay.workspace import Workspace
 
 RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
@@ -108,11 +109,8 @@ def test_both_associators_meet_the_thresholds(
 
 
 def item_markings(ws: Workspace) -> dict[str, tuple[str, str]]:
-    db = sqlite3.connect(ws.root / "assay.db")
-    try:
-        rows = db.execute("SELECT id, marking, name FROM items").fetchall()
-    finally:
-        db.close()
+    with ws.db.read() as conn:
+        rows = conn.execute(select(items.c.id, items.c.marking, items.c.name)).all()
     return {i: (m, n) for i, m, n in rows}
 
 

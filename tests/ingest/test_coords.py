@@ -3,8 +3,6 @@ checked against pyproj (UTM) for MGRS; numbers that are not coordinates left alo
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ from pyproj import Transformer
 
 from assay import Workspace
 from assay.ingest.sensors.coords import find_points
+from item_rows import item_rows
 
 
 @pytest.mark.parametrize(
@@ -68,9 +67,7 @@ def test_ingested_reports_carry_their_places(cli, tmp_path: Path) -> None:  # ty
         '{"text": "No place named here, gauge 4.2 m"}\n'
     )
     cli("ingest", tmp_path / "r.jsonl")
-    con = sqlite3.connect(tmp_path / ".assay" / "assay.db")
-    meta = {n: json.loads(m) for n, m in con.execute("SELECT name, metadata FROM items")}
-    con.close()
+    meta = {r["name"]: r["metadata"] for r in item_rows(tmp_path)}
     first = meta["r.jsonl:1"]
     assert first["geo"] == {"lat": 29.7604, "lon": -95.3698}
     assert [p["notation"] for p in first["places"]] == ["decimal", "mgrs"]

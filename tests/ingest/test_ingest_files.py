@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +15,14 @@ from assay.errors import InvalidInput
 from assay.ingest import ingest_paths
 from assay.ingest.files import PARALLEL_MIN_FILES
 from blob_stacks import stacks
+from item_rows import workspace_items
 
 # Run on both blob stacks: local folder and S3 (SeaweedFS).
 blob_stack = stacks()
 
 
 def items_by_name(ws: Workspace) -> dict[str, dict[str, Any]]:
-    con = sqlite3.connect(ws.root / "assay.db")
-    con.row_factory = sqlite3.Row
-    rows = [dict(r) for r in con.execute("SELECT * FROM items")]
-    con.close()
-    for r in rows:
-        r["metadata"] = json.loads(r["metadata"])
-    return {r["name"]: r for r in rows}
+    return {r["name"]: r for r in workspace_items(ws)}
 
 
 def test_each_media_type_becomes_an_item(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
@@ -171,7 +166,7 @@ def test_progress_reports_to_the_total(ws: Workspace, samples) -> None:  # type:
     assert calls and calls[-1] == (5, 5)
 
 
-def test_parallel_path_matches_serial(tmp_path: Path, samples) -> None:  # type: ignore[no-untyped-def]
+def test_parallel_path_matches_serial(tmp_path: Path, samples, new_database) -> None:  # type: ignore[no-untyped-def]
     n = PARALLEL_MIN_FILES + 44
     for i in range(n):
         samples.text(f"batch/{i // 100}/report_{i:04d}.txt", seed=i)
@@ -180,6 +175,7 @@ def test_parallel_path_matches_serial(tmp_path: Path, samples) -> None:  # type:
     samples.png("batch/scene.png", seed=3)
     results = {}
     for mode, workers in (("serial", 1), ("parallel", 2)):
+        new_database()  # each run in a fresh workspace, on PostgreSQL too
         w = Workspace.init(tmp_path / mode)
         rep = ingest_paths(
             w.db, w.blobs, w.scheme, [samples.root / "batch"], actor="user:t", workers=workers
@@ -199,10 +195,14 @@ def test_parallel_path_matches_serial(tmp_path: Path, samples) -> None:  # type:
     assert parallel[3] == [] and serial[3] == []
 
 
-def test_concurrent_ingest_of_the_same_bytes(tmp_path: Path, samples) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_ingest_of_the_same_bytes(tmp_path: Path, samples, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Two operators ingest the same drive at once: the later one finds the items present."""
     import threading
     import time
+
+    # The other operator holds SQLite's write lock through sqlite3: on the embedded store,
+    # whatever database the run uses.
+    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
 
     files = samples.images("drive", 3)
     # What the other operator's ingest writes, taken from a scratch workspace.
@@ -284,7 +284,9 @@ def test_reingest_raises_a_marking_and_never_lowers_it(ws: Workspace, samples) -
     assert items_by_name(ws)["casualties.txt"]["marking"] == "SECRET/FLOOD/SAR"
 
 
-def test_small_blobs_are_packed_and_large_ones_stay_files(tmp_path: Path, samples) -> None:  # type: ignore[no-untyped-def]
+def test_small_blobs_are_packed_and_large_ones_stay_files(
+    tmp_path: Path, samples: Any, new_database: Callable[[], None]
+) -> None:
     from assay.store.blobs import PACK_MAX
 
     big = "Damage survey, sector 7. " * (PACK_MAX // 25 + 10)
@@ -293,6 +295,7 @@ def test_small_blobs_are_packed_and_large_ones_stay_files(tmp_path: Path, sample
     for i in range(PARALLEL_MIN_FILES + 4):
         samples.text(f"drive/calls/call_{i:04d}.txt", seed=i)
     for workers in (1, 2):
+        new_database()  # each run in a fresh workspace, on PostgreSQL too
         w = Workspace.init(tmp_path / f"ws{workers}")
         rep = ingest_paths(
             w.db, w.blobs, w.scheme, [samples.root / "drive"], actor="user:t", workers=workers

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pyproj import Transformer
+from sqlalchemy import update
 
 from assay import Workspace
 from assay.ingest.sensors.footprint import footprint
 from assay.ingest.sensors.synth import Flight, write_flight
+from assay.store.schema import items
 from blob_stacks import stacks
 from item_rows import item_rows
 
@@ -123,7 +124,7 @@ def test_sparse_telemetry_is_interpolated_and_headings_wrap(cli, tmp_path: Path)
     assert 358.9 < one["metadata"]["telemetry"]["platform_heading"] < 359.1
 
 
-def test_sampling_options(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sampling_options(cli, tmp_path: Path, new_database) -> None:  # type: ignore[no-untyped-def]
     write_flight(tmp_path / "f.ts", seconds=4)
     for n, (args, frames) in enumerate(
         (
@@ -134,6 +135,7 @@ def test_sampling_options(cli, tmp_path: Path) -> None:  # type: ignore[no-untyp
         )
     ):
         ws = tmp_path / f"ws{n}"
+        new_database()  # each option in a fresh workspace, on PostgreSQL too
         Workspace.init(ws).close()
         res = cli("ingest", tmp_path / "f.ts", *args, "--json", cwd=ws).json()
         assert res["new"] == 1 + frames, args
@@ -206,10 +208,8 @@ def test_reingesting_a_video_raises_frames_to_its_klv_level(cli, tmp_path: Path)
     Workspace.init(tmp_path).close()
     write_flight(tmp_path / "s.ts", seconds=1, classification="SECRET")
     cli("ingest", tmp_path / "s.ts")
-    con = sqlite3.connect(tmp_path / ".assay" / "assay.db")
-    con.execute("UPDATE items SET marking = 'CUI'")  # as if ingested before the KLV was read
-    con.commit()
-    con.close()
+    with Workspace.open(tmp_path) as ws, ws.db.begin() as conn:
+        conn.execute(update(items).values(marking="CUI"))  # as if ingested before the KLV was read
     res = cli("ingest", tmp_path / "s.ts", "--json").json()
     assert len(res["raised"]) == 2
     assert {r["marking"] for r in item_rows(tmp_path)} == {"SECRET"}

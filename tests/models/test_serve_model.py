@@ -34,7 +34,9 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, module_database: str | None
+) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("serve-model")
     os.environ.setdefault("ASSAY_ARGON2_MEMORY_KIB", "1024")
     ws = Workspace.init(root / "ws")

@@ -23,7 +23,9 @@ RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlmWorld]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, module_database: str | None
+) -> Iterator[LlmWorld]:
     w = build(tmp_path_factory.mktemp("llm"))
     yield w
     w.ws.close()
