@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import rasterio.shutil  # a submodule: `rasterio.shutil` is there only once impo
 from PIL import Image
 from pyproj import Transformer
 from rasterio.transform import from_origin
+from sqlalchemy import text
 
 from assay import Workspace
 from blob_stacks import stacks
@@ -293,16 +293,18 @@ def test_scenes_ingested_before_schema_11_are_found_after_the_migration(  # type
     opts = ("--chip", "256", "--overlap", "0")
     cli("ingest", tmp_path / "town.tif", *opts, cwd=tmp_path / "ws")
     before = item_rows(tmp_path / "ws")
-    # As an older assay left it: no rows of its scenes, schema version 10.
-    con = sqlite3.connect(tmp_path / "ws" / ".assay" / "assay.db")
-    with con:
-        assert con.execute("DELETE FROM derived WHERE kind LIKE 'scene-%'").rowcount == 2
-        con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
-    con.close()
+    # As an older assay left it: no rows of its scenes, schema version 10 (on either database).
+    w = Workspace.open(tmp_path / "ws")
+    with w.db.begin() as conn:
+        gone = conn.execute(text("DELETE FROM derived WHERE kind LIKE 'scene-%'")).rowcount
+        conn.execute(text("UPDATE meta SET value = '10' WHERE key = 'schema_version'"))
+    w.close()
+    assert gone == 2
     stored = _blobs(tmp_path / "ws")  # opening migrates
-    con = sqlite3.connect(tmp_path / "ws" / ".assay" / "assay.db")
-    kinds = sorted(k for (k,) in con.execute("SELECT kind FROM derived"))
-    con.close()
+    w = Workspace.open(tmp_path / "ws")
+    with w.db.read() as conn:
+        kinds = sorted(k for (k,) in conn.execute(text("SELECT kind FROM derived")))
+    w.close()
     assert kinds[1] == "scene-original" and kinds[0].startswith("scene-chips:")
     _unable_to_convert(monkeypatch, tmp_path)
     res = cli("ingest", tmp_path / "town.tif", *opts, "--json", cwd=tmp_path / "ws").json()
