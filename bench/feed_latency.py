@@ -401,10 +401,14 @@ def main() -> None:
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="feed-latency-"))
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src"), "ASSAY_ACTOR": "user:bench"}
-    taky, port = start_taky(root)
     results: dict[str, list[tuple[float, float, float, int, str]]] = {"assay": [], "taky": []}
-    try:
-        for _ in range(args.runs):
+    # A fresh taky for each pair of runs: one kept across runs slowed its later runs' routing
+    # (p99 127, 388, 524 ms in one invocation, the stall after the feed had sent: taky to
+    # client), while a fresh one gave 86-87 ms every time (bench/README.md, live feeds).
+    for i in range(args.runs):
+        (root / f"taky-{i}").mkdir()
+        taky, port = start_taky(root / f"taky-{i}")
+        try:
             lat, lost, st = assay_run(port, args.rate, args.seconds, root, env, args.every)
             note = (
                 f"{st['versions']} versions, {st['late']} late; due to saved p50 "
@@ -425,9 +429,9 @@ def main() -> None:
                 (percentile(lat, 0.5), percentile(lat, 0.99), max(lat), lost, "")
             )
             print("taky", results["taky"][-1], flush=True)
-    finally:
-        taky.terminate()
-        taky.wait(10)
+        finally:
+            taky.terminate()
+            taky.wait(10)
     rows = []
     for kind, label in (
         ("assay", "fuse --follow -> feed -> taky -> client"),
