@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,7 @@ import pytest
 from assay import Workspace
 from assay.audit import verify
 from assay.audit._chain import GENESIS
-from audit_tamper import sql, verify_as_found
-
-
-def _sql(folder: Path, statement: str, *params: object) -> None:
-    sql(folder, statement, *params)
+from audit_tamper import query, sql, verify_as_found
 
 
 def _verify(folder: Path):  # type: ignore[no-untyped-def]
@@ -54,9 +49,9 @@ def test_failed_change_leaves_no_event(trail: Path) -> None:
 @pytest.mark.parametrize(
     ("tamper", "first_bad", "reason"),
     [
-        ("UPDATE audit SET details='{\"new\":0}' WHERE seq=2", 2, "content does not match"),
+        ("UPDATE audit SET details='{\"new\": 0}' WHERE seq=2", 2, "content does not match"),
         ("UPDATE audit SET actor='user:mallory' WHERE seq=4", 4, "content does not match"),
-        ("UPDATE audit SET hash=? WHERE seq=3", 3, "content does not match"),
+        ("UPDATE audit SET hash=:forged WHERE seq=3", 3, "content does not match"),
         ("DELETE FROM audit WHERE seq=3", 3, "event 3 is missing"),
         ("DELETE FROM audit WHERE seq=6", 6, "recorded head differs"),
         ("DELETE FROM audit WHERE seq=1", 1, "event 1 is missing"),
@@ -67,7 +62,7 @@ def test_verify_names_the_first_broken_event(
 ) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(trail, copy)
-    _sql(copy, tamper, *(["f" * 64] if "?" in tamper else []))
+    sql(copy, tamper, **({"forged": "f" * 64} if ":forged" in tamper else {}))
     result = _verify(copy)
     assert not result.ok
     assert result.first_bad == first_bad
@@ -78,24 +73,23 @@ def test_verify_names_the_first_broken_event(
 def test_rehashing_an_edited_event_breaks_its_signature(trail: Path) -> None:
     from assay.audit._chain import _digest
 
-    con = sqlite3.connect(trail / ".assay" / "assay.db")
-    seq, time, actor, action, target, _details, prev = con.execute(
-        "SELECT seq, time, actor, action, target, details, prev_hash FROM audit WHERE seq=2"
-    ).fetchone()
+    ((seq, time, actor, action, target, _details, prev),) = query(
+        trail, "SELECT seq, time, actor, action, target, details, prev_hash FROM audit WHERE seq=2"
+    )
     forged = '{"new":99}'
-    with con:
-        con.execute(
-            "UPDATE audit SET details=?, hash=? WHERE seq=2",
-            (forged, _digest(seq, time, actor, action, target, forged, prev)),
-        )
-    con.close()
+    sql(
+        trail,
+        "UPDATE audit SET details=:details, hash=:hash WHERE seq=2",
+        details=forged,
+        hash=_digest(seq, time, actor, action, target, forged, prev),
+    )
     result = _verify(trail)
     assert (result.ok, result.first_bad) == (False, 2)
     assert "signature does not verify" in result.reason
 
 
 def test_empty_trail_with_a_head_is_broken(trail: Path) -> None:
-    _sql(trail, "DELETE FROM audit")
+    sql(trail, "DELETE FROM audit")
     result = _verify(trail)
     assert not result.ok and result.first_bad == 1
 

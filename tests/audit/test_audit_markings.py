@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from assay import Workspace, audit
 from assay.labeling import Workflow
-from audit_tamper import sql, verify_as_found
+from audit_tamper import query, sql, verify_as_found
 from labeling_world import build_world
 
 
@@ -21,8 +22,10 @@ def marked(ws: Workspace, tmp_path: Path) -> Path:
     # What a re-import at a higher marking does (`assay.markings` on the trust-marks branch):
     # the item and its task copies move, and one event records old and new, all at once.
     with ws.db.begin() as conn:
-        conn.exec_driver_sql("UPDATE items SET marking='TOP SECRET/SAR' WHERE id=?", (secret,))
-        conn.exec_driver_sql("UPDATE tasks SET marking='TOP SECRET/SAR' WHERE item_id=?", (secret,))
+        conn.execute(text("UPDATE items SET marking='TOP SECRET/SAR' WHERE id=:id"), {"id": secret})
+        conn.execute(
+            text("UPDATE tasks SET marking='TOP SECRET/SAR' WHERE item_id=:id"), {"id": secret}
+        )
         audit.append(
             conn,
             ws.actor,
@@ -35,11 +38,9 @@ def marked(ws: Workspace, tmp_path: Path) -> Path:
 
 
 def _one_item(folder: Path, marking: str) -> str:
-    import sqlite3
-
-    con = sqlite3.connect(folder / ".assay" / "assay.db")
-    (item,) = con.execute("SELECT id FROM items WHERE marking=? LIMIT 1", (marking,)).fetchone()
-    con.close()
+    ((item,), *_) = query(
+        folder, "SELECT id FROM items WHERE marking=:marking ORDER BY id", marking=marking
+    )
     return str(item)
 
 
@@ -50,8 +51,8 @@ def test_markings_as_assay_left_them_verify(marked: Path) -> None:
 
 def test_lowering_a_committed_item_is_found(marked: Path) -> None:
     item = _one_item(marked, "CUI/FLOOD")
-    sql(marked, "UPDATE items SET marking='UNCLASSIFIED' WHERE id=?", item)
-    sql(marked, "UPDATE tasks SET marking='UNCLASSIFIED' WHERE item_id=?", item)
+    sql(marked, "UPDATE items SET marking='UNCLASSIFIED' WHERE id=:item", item=item)
+    sql(marked, "UPDATE tasks SET marking='UNCLASSIFIED' WHERE item_id=:item", item=item)
     result = verify_as_found(marked)
     assert not result.ok and result.first_bad is None
     assert any(
@@ -62,8 +63,8 @@ def test_lowering_a_committed_item_is_found(marked: Path) -> None:
 
 def test_undoing_a_recorded_raise_is_found(marked: Path) -> None:
     item = _one_item(marked, "TOP SECRET/SAR")
-    sql(marked, "UPDATE items SET marking='SECRET/SAR' WHERE id=?", item)
-    sql(marked, "UPDATE tasks SET marking='SECRET/SAR' WHERE item_id=?", item)
+    sql(marked, "UPDATE items SET marking='SECRET/SAR' WHERE id=:item", item=item)
+    sql(marked, "UPDATE tasks SET marking='SECRET/SAR' WHERE item_id=:item", item=item)
     result = verify_as_found(marked)
     assert any(
         f"item {item[:12]} is marked 'SECRET/SAR'; the trail says 'TOP SECRET/SAR'" in p
@@ -73,7 +74,7 @@ def test_undoing_a_recorded_raise_is_found(marked: Path) -> None:
 
 def test_lowering_only_the_task_copy_is_found(marked: Path) -> None:
     item = _one_item(marked, "TOP SECRET/SAR")
-    sql(marked, "UPDATE tasks SET marking='UNCLASSIFIED' WHERE item_id=?", item)
+    sql(marked, "UPDATE tasks SET marking='UNCLASSIFIED' WHERE item_id=:item", item=item)
     result = verify_as_found(marked)
     assert not result.ok
     assert any(

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from assay import Workspace
 from assay.audit._chain import GENESIS, _digest
 from assay.audit._keys import witness_dir
-from audit_tamper import verify_as_found
+from audit_tamper import query, raw, verify_as_found
 
 
 @dataclass
@@ -31,38 +32,38 @@ class Row:
     sig: str | None
 
 
-def _rows(db: Path) -> list[Row]:
-    con = sqlite3.connect(db)
-    rows = [
+def _rows(folder: Path) -> list[Row]:
+    return [
         Row(*r)
-        for r in con.execute(
-            "SELECT seq, time, actor, action, target, details, sig FROM audit ORDER BY seq"
+        for r in query(
+            folder, "SELECT seq, time, actor, action, target, details, sig FROM audit ORDER BY seq"
         )
     ]
-    con.close()
-    return rows
 
 
 def _rewrite(folder: Path, rows: list[Row], *, renumber: bool = True) -> None:
     """Replace the whole trail with `rows`, every hash, link and the head recomputed."""
-    con = sqlite3.connect(folder / ".assay" / "assay.db")
     prev = GENESIS
-    with con:
-        con.execute("DELETE FROM audit")
+    with raw(folder) as conn:
+        conn.execute(text("DELETE FROM audit"))
         for n, r in enumerate(rows, 1):
             seq = n if renumber else r.seq
             digest = _digest(seq, r.time, r.actor, r.action, r.target, r.details, prev)
-            con.execute(
-                "INSERT INTO audit (seq, time, actor, action, target, details, prev_hash, hash, "
-                "sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, r.time, r.actor, r.action, r.target, r.details, prev, digest, r.sig),
+            conn.execute(
+                text(
+                    "INSERT INTO audit (seq, time, actor, action, target, details, prev_hash, "
+                    "hash, sig) VALUES (:seq, :time, :actor, :action, :target, :details, :prev, "
+                    ":hash, :sig)"
+                ),
+                {**vars(r), "seq": seq, "prev": prev, "hash": digest},
             )
             prev = digest
-        head = f"{len(rows)}:{prev}" if rows else None
-        con.execute("DELETE FROM meta WHERE key = 'audit_head'")
-        if head:
-            con.execute("INSERT INTO meta (key, value) VALUES ('audit_head', ?)", (head,))
-    con.close()
+        conn.execute(text("DELETE FROM meta WHERE key = 'audit_head'"))
+        if rows:
+            conn.execute(
+                text("INSERT INTO meta (key, value) VALUES ('audit_head', :head)"),
+                {"head": f"{len(rows)}:{prev}"},
+            )
 
 
 def _verify(folder: Path, *files: Path):  # type: ignore[no-untyped-def]
@@ -80,7 +81,7 @@ def test_intact_trail_verifies_with_its_witness(trail: Path) -> None:
 
 @pytest.mark.parametrize("strip", ["keep", "strip-after", "strip-all"])
 def test_edit_an_event_and_rehash_everything_after_it(trail: Path, strip: str) -> None:
-    rows = _rows(trail / ".assay" / "assay.db")
+    rows = _rows(trail)
     rows[1].details = json.dumps({"new": 0, "duplicate": 0, "failed": 0})
     for r in rows[1:] if strip == "strip-after" else rows if strip == "strip-all" else []:
         r.sig = None
@@ -100,7 +101,7 @@ def test_edit_an_event_and_rehash_everything_after_it(trail: Path, strip: str) -
 
 
 def test_cut_the_tail_and_rewrite_the_head(trail: Path) -> None:
-    _rewrite(trail, _rows(trail / ".assay" / "assay.db")[:4])
+    _rewrite(trail, _rows(trail)[:4])
     result = _verify(trail)
     assert (result.ok, result.first_bad, result.checked) == (False, 5, 4)
     assert "holds 6 events, the trail only 4: events were cut off the end" in result.reason
@@ -113,7 +114,7 @@ def test_cut_tail_is_caught_by_a_checkpoint_file_when_the_witness_is_gone(
     with Workspace.open(trail) as w:
         cp = w.audit_checkpoint(kept)
     assert cp.size == 6 and json.loads(kept.read_text())["size"] == 6
-    _rewrite(trail, _rows(trail / ".assay" / "assay.db")[:5])
+    _rewrite(trail, _rows(trail)[:5])
     _forget_witness()
     assert _verify(trail).ok  # a signed prefix: only a checkpoint from outside shows the cut
     result = _verify(trail, kept)
@@ -122,7 +123,7 @@ def test_cut_tail_is_caught_by_a_checkpoint_file_when_the_witness_is_gone(
 
 
 def test_delete_a_middle_event(trail: Path) -> None:
-    rows = _rows(trail / ".assay" / "assay.db")
+    rows = _rows(trail)
     del rows[2]
     _rewrite(trail, rows)  # renumbered and rehashed: no gap left to see
     result = _verify(trail)
@@ -131,7 +132,7 @@ def test_delete_a_middle_event(trail: Path) -> None:
 
 
 def test_delete_a_middle_event_keeping_the_numbers(trail: Path) -> None:
-    rows = _rows(trail / ".assay" / "assay.db")
+    rows = _rows(trail)
     del rows[2]
     _rewrite(trail, rows, renumber=False)
     result = _verify(trail)
@@ -140,7 +141,7 @@ def test_delete_a_middle_event_keeping_the_numbers(trail: Path) -> None:
 
 @pytest.mark.parametrize("sig", ["none", "copied", "made-up"])
 def test_append_a_forged_event(trail: Path, sig: str) -> None:
-    rows = _rows(trail / ".assay" / "assay.db")
+    rows = _rows(trail)
     forged = Row(7, rows[-1].time, "user:root", "user.add", "user:mallory", "{}", None)
     forged.sig = {"none": None, "copied": rows[-1].sig, "made-up": "0123456789abcdef:AAAA"}[sig]
     _rewrite(trail, [*rows, forged])
@@ -161,7 +162,7 @@ def test_delete_every_event_and_the_head(trail: Path) -> None:
 
 def test_a_whole_new_unsigned_trail_is_not_trusted(trail: Path) -> None:
     """A writer who drops every signature and starts a fresh chain has nothing signed."""
-    rows = _rows(trail / ".assay" / "assay.db")[:3]
+    rows = _rows(trail)[:3]
     for r in rows:
         r.sig = None
     rows[0].time = "2020-01-01T00:00:00.000000Z"  # a new first event: a new origin
@@ -171,10 +172,19 @@ def test_a_whole_new_unsigned_trail_is_not_trusted(trail: Path) -> None:
     assert "neither signed nor the head of a signed checkpoint" in result.reason
 
 
-def test_checkpoints_of_another_workspace_or_edited_ones_fail(trail: Path, tmp_path: Path) -> None:
+def test_checkpoints_of_another_workspace_or_edited_ones_fail(
+    trail: Path,
+    tmp_path: Path,
+    new_database: Callable[[], None],
+    database_url: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    new_database()  # another workspace: its own metadata (its own schema on PostgreSQL)
     other = Workspace.init(tmp_path / "other")
     theirs = other.audit_checkpoint(tmp_path / "theirs.json")
     other.close()
+    if database_url is not None:  # the trail's schema again
+        monkeypatch.setenv("ASSAY_DATABASE_URL", database_url)
     assert theirs.size == 1
     result = _verify(trail, tmp_path / "theirs.json")
     assert not result.ok and "first event differs" in result.reason
@@ -189,7 +199,7 @@ def test_checkpoints_of_another_workspace_or_edited_ones_fail(trail: Path, tmp_p
 
 
 def test_a_checkpoint_is_refused_over_a_tampered_trail(trail: Path) -> None:
-    _rewrite(trail, _rows(trail / ".assay" / "assay.db")[:4])
+    _rewrite(trail, _rows(trail)[:4])
     with Workspace.open(trail) as w, pytest.raises(Exception, match="refusing to sign"):
         w.audit_checkpoint()
 
@@ -197,7 +207,7 @@ def test_a_checkpoint_is_refused_over_a_tampered_trail(trail: Path) -> None:
 def test_a_garbled_signature_on_intact_content_needs_all_signatures(trail: Path, cli) -> None:  # type: ignore[no-untyped-def]
     """The newest signature binds the content of every event before it, so by default a
     spoiled signature on an unchanged event is not a change; `--all-signatures` names it."""
-    rows = _rows(trail / ".assay" / "assay.db")
+    rows = _rows(trail)
     rows[2].sig = rows[2].sig[:17] + "AAAA" + rows[2].sig[21:]  # type: ignore[index]
     _rewrite(trail, rows)
     assert _verify(trail).ok
@@ -216,7 +226,7 @@ def test_sealed_batches_bind_their_unsigned_events(trail: Path) -> None:
                 for i in range(3):
                     audit.append(conn, "user:ana", "task.submit", f"task:{batch}{i}", sign=False)
                 audit.seal(conn)
-    rows = _rows(trail / ".assay" / "assay.db")
+    rows = _rows(trail)
     assert [r.seq for r in rows if r.sig is None] == [7, 8, 10, 11, 13, 14]
     assert _verify(trail).ok
     rows[10 - 1].target = "task:forged"

@@ -43,10 +43,6 @@ def people(ws: Workspace) -> Path:
     return ws.root.parent
 
 
-def _sql(folder: Path, statement: str, *params: object) -> None:
-    sql(folder, statement, *params)
-
-
 def _verify(folder: Path):  # type: ignore[no-untyped-def]
     return verify_as_found(folder)
 
@@ -93,7 +89,7 @@ def test_account_changes_made_through_assay_verify(people: Path) -> None:
     ],
 )
 def test_direct_edits_of_account_state_are_found(people: Path, tamper: str, finding: str) -> None:
-    _sql(people, tamper)
+    sql(people, tamper)
     result = _verify(people)
     assert not result.ok
     assert result.checked > 0 and result.first_bad is None  # the trail itself holds
@@ -102,8 +98,8 @@ def test_direct_edits_of_account_state_are_found(people: Path, tamper: str, find
 
 
 def test_cli_names_every_state_problem(people: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    _sql(people, "UPDATE users SET role='admin' WHERE name='ana'")
-    _sql(people, "UPDATE users SET clearance='SECRET' WHERE name='old'")
+    sql(people, "UPDATE users SET role='admin' WHERE name='ana'")
+    sql(people, "UPDATE users SET clearance='SECRET' WHERE name='old'")
     res = cli("-w", people, "audit", "verify", code=1)
     assert "user 'ana' has role 'admin'; the trail says 'reviewer'" in res.stderr
     assert "user 'old' has clearance 'SECRET'" in res.stderr
