@@ -92,6 +92,19 @@ def timed_rss(cmd: list[str], cwd: Path | None = None) -> Timed:
     return Timed(elapsed, cpu, peak_kb / 1024, os.getloadavg()[0])
 
 
+def timed_row(name: str, runs: list[Timed], peak: bool = True) -> list[str]:
+    """A table row of timed runs: median and runs (wall s), median CPU s, [peak RSS MB,] load."""
+    row = [
+        name,
+        f"{median([r.wall for r in runs]):.1f}",
+        ", ".join(f"{r.wall:.1f}" for r in runs),
+        f"{median([r.cpu for r in runs]):.1f}",
+    ]
+    if peak:
+        row.append(f"{max(r.rss_mb for r in runs):.0f}")
+    return [*row, ", ".join(f"{r.load:.1f}" for r in runs)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=20_000)
@@ -121,19 +134,9 @@ def main() -> None:
                 p.append(timed_rss(cmd))
             print("assay" if who == 0 else "loop", (a if who == 0 else p)[-1], flush=True)
 
-    def row(name: str, runs: list[Timed]) -> list[str]:
-        return [
-            name,
-            f"{median([r.wall for r in runs]):.1f}",
-            ", ".join(f"{r.wall:.1f}" for r in runs),
-            f"{median([r.cpu for r in runs]):.1f}",
-            f"{max(r.rss_mb for r in runs):.0f}",
-            ", ".join(f"{r.load:.1f}" for r in runs),
-        ]
-
     rows = [
-        row("assay ingest (COG conversion + chips + footprints)", a),
-        row("rasterio windowed-read loop writing PNG chips", p),
+        timed_row("assay ingest (COG conversion + chips + footprints)", a),
+        timed_row("rasterio windowed-read loop writing PNG chips", p),
     ]
     wall = median([r.wall for r in p]) / median([r.wall for r in a])
     cpu = median([r.cpu for r in p]) / median([r.cpu for r in a])

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from _common import WORK, median, table, write_result
-from sensors_chips import Timed, make_scene, timed_rss
+from sensors_chips import Timed, make_scene, timed_row, timed_rss
 
 BIN = Path(sys.executable).parent
 
@@ -46,18 +46,9 @@ def main() -> None:
             )
             print("found" if who == 0 else "read again", (found, again)[who][-1], flush=True)
 
-    def row(name: str, runs: list[Timed]) -> list[str]:
-        return [
-            name,
-            f"{median([r.wall for r in runs]):.1f}",
-            ", ".join(f"{r.wall:.1f}" for r in runs),
-            f"{median([r.cpu for r in runs]):.1f}",
-            ", ".join(f"{r.load:.1f}" for r in runs),
-        ]
-
     rows = [
-        row("re-ingest, found by its sha256 (1 duplicate)", found),
-        row("re-ingest read again (--marking: conversion + chips)", again),
+        timed_row("re-ingest, found by its sha256 (1 duplicate)", found, peak=False),
+        timed_row("re-ingest read again (--marking: conversion + chips)", again, peak=False),
     ]
     wall = median([r.wall for r in again]) / median([r.wall for r in found])
     cpu = median([r.cpu for r in again]) / median([r.cpu for r in found])
