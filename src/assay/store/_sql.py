@@ -42,11 +42,16 @@ def _to_driver(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], t
         c.default is not None for c in unnamed
     ):
         return False
-    quoted = ", ".join(f'"{n}"' for n in names)
-    marks = ", ".join("?" for _ in names)
-    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks}){tail}'
+    sql = _insert_sql(conn, table, names) + tail
     conn.exec_driver_sql(sql, [tuple(r[n] for n in names) for r in rows])
     return True
+
+
+def _insert_sql(conn: Connection, table: Table, names: Sequence[str]) -> str:
+    """``INSERT INTO table (names) VALUES (...)`` in the driver's own placeholders."""
+    quoted = ", ".join(f'"{n}"' for n in names)
+    marks = ", ".join([mark_of(conn)] * len(names))
+    return f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})'
 
 
 def mark_of(conn: Connection) -> str:
@@ -63,9 +68,7 @@ def insert_tuples(
     handling costs more than the database's own insert on tens of thousands of rows."""
     if not rows:
         return
-    mark = mark_of(conn)
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
-    conn.exec_driver_sql(sql, list(rows))
+    conn.exec_driver_sql(_insert_sql(conn, table, names), list(rows))
 
 
 CHUNK = 500  # stays under every backend's bound-parameter limit
