@@ -4,6 +4,7 @@ again when the task is reopened, and values the server would refuse named in the
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 from ui_site import Site, drag, image_to_screen, next_task_shown, task_id
@@ -51,7 +52,11 @@ def test_attributes_of_a_drawn_box_are_set_saved_and_shown_again(site: Site) -> 
     expect(page.locator("#attr-access-0")).to_be_checked()
     expect(page.locator("#attr-note")).to_have_value("")
 
-    page.locator("#attr-flooded").check()
+    page.focus("#attr-flooded")
+    page.keyboard.press(" ")  # the field's own keys, not the editor's (space pans there)
+    expect(page.locator("#attr-flooded")).to_be_checked()
+    page.keyboard.press("Tab")  # next field, not the next shape
+    expect(page.locator("#attr-floors")).to_be_focused()
     page.fill("#attr-floors", "45")
     page.keyboard.press("Tab")  # leaving the field stores the value; the focus moves on
     problem = attrs.locator("[data-attr=floors] ~ .attr-problem")
@@ -69,7 +74,9 @@ def test_attributes_of_a_drawn_box_are_set_saved_and_shown_again(site: Site) -> 
     page.keyboard.press("Tab")
     expect(problem).to_be_hidden()
     page.select_option("#attr-roof", "damaged")
-    page.locator("#attr-access-1").check()  # boat
+    page.focus("#attr-access-0")
+    page.keyboard.press("ArrowDown")  # boat: the radio's arrow, not a nudge of the shape
+    expect(page.locator("#attr-access-1")).to_be_checked()
     page.fill("#attr-note", "family on the roof")
     page.keyboard.press("Control+Enter")  # submits while typing, with the typed note
     next_task_shown(page, first)
@@ -77,6 +84,7 @@ def test_attributes_of_a_drawn_box_are_set_saved_and_shown_again(site: Site) -> 
     [ann] = site.annotations("damage")
     [box] = ann["regions"]
     assert box["label"] == "building"
+    assert box["box"] == pytest.approx([4, 4, 16, 12], abs=0.5)  # no key moved it
     assert box["attributes"] == {
         "flooded": True,
         "floors": 3,

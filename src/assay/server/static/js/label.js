@@ -56,10 +56,15 @@ async function main() {
       ev.preventDefault();
       return;
     }
-    if (typing(ev)) {
+    // a shape's attribute fields (checkboxes and radios too) take their keys: Space ticks,
+    // Tab moves on, arrows pick a radio; Esc leaves the field
+    const attrField = ev.target instanceof Element && ev.target.closest(".region-attrs");
+    if (typing(ev) || attrField) {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
         ev.preventDefault();
         submit();
+      } else if (ev.key === "Escape" && attrField) {
+        ev.target.blur();
       }
       return;
     }
