@@ -12,6 +12,8 @@ from ui_site import Site, drag, image_to_screen, next_task_shown, task_id
 from assay.domain.schema import LabelSchema
 from assay.labeling import Workflow, create_project
 from assay.store.schema import projects
+from assay.versioning import LabelRecord
+from labeling_world import box
 
 SURVEY_YAML = """
 title: Damage survey
@@ -31,9 +33,10 @@ controls:
 """
 
 
-def survey(site: Site) -> Page:
+def survey(site: Site, workflow: Workflow | None = None) -> Page:
     schema = LabelSchema.from_yaml_text(SURVEY_YAML, "survey.yaml")
-    create_project(site.ws, "damage", schema, "flood", Workflow(overlap=1, review="none"))
+    workflow = workflow or Workflow(overlap=1, review="none")
+    create_project(site.ws, "damage", schema, "flood", workflow)
     page = site.page()
     site.login(page, "ana", "/label/damage")
     return page
@@ -147,3 +150,22 @@ def test_a_value_the_server_refuses_is_named_in_the_page(site: Site) -> None:
     assert site.annotations("damage") == []
     # the task is still ana's: it comes back, to answer again under the schema of today
     assert task_id(page) == first
+
+
+def test_a_label_of_record_shows_defaults_and_untouched_stays_its_authors(site: Site) -> None:
+    visible = site.world.items["public"] + site.world.items["cui"]
+    old = box(4, 4, 10, 8).model_copy(update={"author": "user:cy", "attributes": {"floors": 2}})
+    records = [LabelRecord(i, [old], [f"a-{i[:6]}"], ["user:cy"]) for i in visible]
+    site.ws.set_labels("flood", records)
+    page = survey(site, Workflow(from_labels=True))
+    first = task_id(page)
+    page.locator("[data-control=label] .region-list li.pre").click()
+    # what it states, and the defaults of what it does not (as the server reads them)
+    expect(page.locator("#attr-floors")).to_have_value("2")
+    expect(page.locator("#attr-roof")).to_have_value("intact")
+    expect(page.locator("#attr-flooded")).not_to_be_checked()
+    page.click("#submit")
+    next_task_shown(page, first)
+    [ann] = site.annotations("damage")
+    [kept] = ann["regions"]
+    assert (kept["author"], kept["attributes"]) == ("user:cy", {"floors": 2})

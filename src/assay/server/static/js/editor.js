@@ -65,7 +65,7 @@ export class Editor {
     // a region this schema cannot hold (e.g. a model's extra class) would make the server
     // refuse the whole submission: keep only those that fit
     const usable = regions.filter((r) => this.fits(r));
-    this.regions = usable.map((r) => this.fresh(this.withDefaults({ ...r, _pre: pre || undefined })));
+    this.regions = usable.map((r) => this.fresh({ ...r, _pre: pre || undefined }));
     for (const c of this.controls) {
       const n = (this.candidates[c.name] || []).length;
       if (c.type === "ranking" && n && !this.regions.some((r) => r.control === c.name)) {
@@ -263,8 +263,9 @@ export class Editor {
     return c && IMAGE_TYPES.has(c.type) ? declaredFor(c, r.label) : [];
   }
 
-  /** `r` with every declared attribute it does not state set to its default, as the server
-   * reads an unstated one: what the controls show is what is saved. */
+  /** A new shape `r` with every declared attribute it does not state set to its default. (A
+   * loaded one keeps what it states: its controls show the default of an unstated attribute,
+   * which is how the server reads it, and a label of record left untouched stays equal.) */
   withDefaults(r) {
     const defs = this.attributeDefs(r);
     if (!defs.length) return r;

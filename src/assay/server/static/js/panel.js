@@ -1,7 +1,7 @@
 // The side panel: one section per schema control — label palettes with their keys, the list of
 // drawn regions, choices, the ranking list (keys or drag), stars, free text.
 
-import { attributeControl } from "./attributes.js";
+import { attributeControl, initialValue } from "./attributes.js";
 import { el } from "./ui.js";
 
 const TYPE_TITLE = {
@@ -174,7 +174,8 @@ export class Panel {
     const attrs = r.attributes || {};
     const controls = defs.map((d) => {
       const onSet = (v) => ed.setAttribute(r.id, d.name, v);
-      return attributeControl(d, d.name in attrs ? attrs[d.name] : null, { id: `attr-${d.name}`, onSet, disabled: ed.readonly });
+      const value = d.name in attrs ? attrs[d.name] : initialValue(d);
+      return attributeControl(d, value, { id: `attr-${d.name}`, onSet, disabled: ed.readonly });
     });
     return el(
       "div.region-attrs",
