@@ -3,6 +3,8 @@ values checked when regions are, and tracks completed keyframe by keyframe."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from assay.domain.attributes import AttributeDef, complete_track
@@ -87,6 +89,13 @@ def test_definitions_are_read_with_their_defaults_and_dump_as_written() -> None:
             "[{name: b, type: checkbox, default: maybe}]",
             r"\.attributes\[0\] \(b\): .*default: 'maybe' is not true or false",
         ),
+        (
+            "[{name: n, type: number}]",
+            r"\.attributes\[0\] \(n\): a number attribute needs both min and max \(CVAT keeps "
+            r"a number's range as min, max and step; step defaults to 1\)$",
+        ),
+        ("[{name: n, type: number, min: 0}]", r"\.attributes\[0\] \(n\): .* needs both min"),
+        ("[{name: x}, {name: n, type: number, max: 9}]", r"\.attributes\[1\] \(n\): .*min and max"),
         ("[{name: track_id}]", r"\.attributes\[0\] \(track_id\): .*'track_id' is kept for tracks"),
         ("[{name: x, type: slider}]", r"\.attributes\[0\] \(x\)\.type: Input should be 'checkbox'"),
         (
@@ -99,6 +108,29 @@ def test_a_bad_definition_is_one_error_naming_the_field(attributes: str, message
     text = f"controls: [{{name: l, type: boxes, labels: [a], attributes: {attributes}}}]"
     with pytest.raises(InvalidInput, match=r"^s\.yaml: field controls\[0\] \(l\)" + message):
         LabelSchema.from_yaml_text(text, "s.yaml")
+
+
+def test_a_labels_number_without_a_bound_is_named_but_a_stored_one_still_loads() -> None:
+    text = """
+controls:
+  - name: l
+    type: points
+    labels:
+      - a
+      - name: b
+        attributes: [{name: x, type: checkbox}, {name: depth, type: number, min: 0, step: 0.5}]
+"""
+    with pytest.raises(
+        InvalidInput,
+        match=r"^s\.yaml: field controls\[0\] \(l\)\.labels\[1\] \(b\)\.attributes\[1\] "
+        r"\(depth\): a number attribute needs both min and max",
+    ):
+        LabelSchema.from_yaml_text(text, "s.yaml")
+    # A schema a workspace stored before the rule keeps working (its export closes the range).
+    stored = schema().model_dump(mode="json")
+    del stored["controls"][0]["attributes"][1]["max"]
+    speed = LabelSchema.from_stored(json.dumps(stored)).attributes()["boat"][1]
+    assert (speed.name, speed.min, speed.max) == ("speed", 0.0, None)
 
 
 def test_only_shape_controls_take_attributes() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from PIL import Image
 from assay.domain.labels import Region
 from assay.domain.tracks import KEYFRAME, TRACK_ID
 from assay.errors import InvalidInput
+from assay.formats import _cvat_xml as cvat_xml
 from assay.formats import cvat, cvat_video
 
 IMAGES_XML = """<?xml version="1.0" encoding="utf-8"?>
@@ -278,3 +280,52 @@ def test_a_bad_attribute_definition_is_named(tmp_path: Path) -> None:
         r"Value error, a select attribute needs values to choose from",
     ):
         cvat_video.read(_video_export(tmp_path, xml=xml))
+
+
+def test_a_number_without_min_or_max_is_written_with_the_range_of_its_values(
+    tmp_path: Path,
+) -> None:
+    def point(label: str, **attributes: object) -> Region:
+        return Region(
+            kind="point", control="p", label=label, points=((1, 1),), attributes=attributes
+        )
+
+    # Definitions stored before schemas needed both bounds, and one that has them.
+    meta = {
+        "attributes": {
+            "boat": [
+                {"name": "crew", "type": "number", "step": 2},
+                {"name": "depth", "type": "number", "min": 0.5},
+                {"name": "speed", "type": "number", "max": 30},
+                {"name": "wake", "type": "number", "min": 0, "max": 5},
+            ],
+            "person": [{"name": "age", "type": "number", "default": 40}],
+        }
+    }
+    rows = [
+        image_row("a.png", [point("boat", crew=3, speed=12), point("boat", crew=7)]),
+        image_row("b.png", [point("person", height=1.5), point("person", height=1.9)]),
+    ]
+    b = bundle(rows, labels=["boat", "person"], dataset_meta=meta)
+    cvat.write(b, tmp_path)
+    text = (tmp_path / "annotations.xml").read_text()
+    values = dict(
+        re.findall(r"<name>(\w+)</name>\s*<mutable>.*?<values>(.*?)</values>", text, re.S)
+    )
+    assert values == {
+        "crew": "3\n7\n2",  # the values exported, with the stated step
+        "depth": "0.5\n1.5\n1",  # from the stated min, one step wide
+        "speed": "12\n30\n1",
+        "wake": "0\n5\n1",  # bounded already: as stated
+        "age": "40\n41\n1",  # the default is the only value
+        "height": "1.5\n1.9\n1",  # no definition: typed and bounded by its values
+    }
+    # The four stated definitions closed here are reported; the guessed one is not.
+    assert b.dropped.to_dict() == {cvat_xml.OPEN_RANGE: 4}
+    again = cvat.read(tmp_path).dataset_meta["attributes"]
+    assert [(d["name"], d["min"], d["max"], d["step"]) for d in again["boat"]] == [
+        ("crew", 3.0, 7.0, 2.0),
+        ("depth", 0.5, 1.5, 1.0),
+        ("speed", 12.0, 30.0, 1.0),
+        ("wake", 0.0, 5.0, 1.0),
+    ]

@@ -183,6 +183,12 @@ class LabelSchema(BaseModel):
                     f"{where}: a {c.type} control takes no attributes (boxes, polygons and "
                     "points do)"
                 )
+            for path, a in _declared(c):
+                if a.type == "number" and (a.min is None or a.max is None):
+                    raise InvalidInput(
+                        f"{where}{path} ({a.name}): a number attribute needs both min and max "
+                        "(CVAT keeps a number's range as min, max and step; step defaults to 1)"
+                    )
             seen = set()
             for lab in c.labels:
                 if lab.name in seen:
@@ -325,6 +331,16 @@ def _check_geometry(where: str, c: Control, r: Region) -> None:
         raise InvalidInput(f"{where}: a rating needs value in 0..{c.max}")
     if c.type == "ranking" and not r.ranking:
         raise InvalidInput(f"{where}: a ranking needs ranking=[candidate index, ...]")
+
+
+def _declared(c: Control) -> list[tuple[str, AttributeDef]]:
+    """Each attribute definition of a control with its field path below the control."""
+    out = [(f".attributes[{j}]", a) for j, a in enumerate(c.attributes)]
+    for k, lab in enumerate(c.labels):
+        out += [
+            (f".labels[{k}] ({lab.name}).attributes[{j}]", a) for j, a in enumerate(lab.attributes)
+        ]
+    return out
 
 
 def _field_path(data: Any, loc: tuple[int | str, ...]) -> str:

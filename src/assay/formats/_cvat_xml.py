@@ -17,6 +17,11 @@ The labels' attribute definitions in ``<meta>`` (``name``, ``mutable``, ``input_
 the dataset's meta (`assay.domain.attributes.META_KEY`) and written back on export, with a
 definition typed by its values for any other attribute the regions carry. ``occluded``,
 ``z_order``, ``source`` and ``rotation`` are CVAT's shape fields, never written as definitions.
+CVAT needs a number's min, max and step: a number without min or max is written with the
+range of the values the export carries (its default and the bound it states included; step 1
+unless it states one). A definition so closed (a schema stored before schemas required both,
+a CVAT file that left its values empty) is logged and counted under `OPEN_RANGE`; a number no
+definition names is typed and bounded by its values alike, as a guess.
 
 ``<polyline>``, ``<mask>``, ``<ellipse>``, ``<cuboid>`` and ``<skeleton>`` have no region kind in
 assay: a reader counts them as dropped. The highest marking of an export is written as the
@@ -25,6 +30,8 @@ comment ``<!-- marking: LEVEL -->`` before the root element (CVAT ignores commen
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -36,11 +43,15 @@ from pydantic import ValidationError
 from assay.domain.attributes import META_KEY, AttributeDef, defs_from_json, defs_to_json
 from assay.domain.labels import Region
 from assay.formats import _validate as v
+from assay.formats._model import Drops
 
+logger = logging.getLogger(__name__)
 SHAPES = ("box", "polygon", "points")
 UNSUPPORTED = ("polyline", "mask", "ellipse", "cuboid", "skeleton")
 RESERVED = ("occluded", "z_order", "source", "rotation")
 _MARKING = re.compile(r"<!--\s*marking:\s*(.+?)\s*-->")
+# What an export counts when it closes a number's open range (see the module docstring).
+OPEN_RANGE = "number attributes without min or max (range taken from the values exported)"
 
 
 def parse(file: Path, f: str) -> tuple[ET.Element, str | None]:
@@ -264,8 +275,8 @@ def _cvat_values(a: AttributeDef) -> tuple[str, str]:
         return ("true" if initial else "false"), "false\ntrue"
     if a.type in ("select", "radio"):
         return str(initial), "\n".join(a.values)
-    if a.type == "number":
-        bounds = "" if a.min is None or a.max is None else f"{a.min:g}\n{a.max:g}\n{a.step or 1:g}"
+    if a.type == "number":  # label_specs closed its range
+        bounds = f"{a.min:g}\n{a.max:g}\n{a.step or 1:g}"
         return ("" if initial is None else f"{float(initial):g}"), bounds
     return str(initial or ""), ""
 
@@ -279,9 +290,12 @@ def label_specs(
     label_order: list[str],
     regions: list[Region],
     declared: dict[str, list[AttributeDef]] | None = None,
+    dropped: Drops | None = None,
 ) -> dict[str, list[AttributeDef]]:
     """Every label with its attributes: the declared ones (CVAT's shape fields aside), then
-    each other user attribute its regions carry, typed by its values."""
+    each other user attribute its regions carry, typed by its values. Every number has a min
+    and a max (`closed_range`): an inferred one the range of its values; a definition it had to
+    close is logged and counted in `dropped`."""
     declared = declared or {}
     specs: dict[str, dict[str, AttributeDef]] = {name: {} for name in label_order}
     for label, defs in declared.items():
@@ -304,7 +318,46 @@ def label_specs(
                 kind = "text"
             inferred[(r.label, name)] = kind
             spec[name] = AttributeDef(name=name, type=kind)
-    return {label: list(spec.values()) for label, spec in specs.items()}
+    out = {
+        label: [closed_range(d, label, regions) for d in spec.values()]
+        for label, spec in specs.items()
+    }
+    opened = [
+        f"{label}.{c.name} ({c.min:g}..{c.max:g})"
+        for label, spec in specs.items()
+        for d, c in zip(spec.values(), out[label], strict=True)
+        if c is not d and (label, d.name) not in inferred  # a definition's range, not a guess
+    ]
+    if opened:
+        logger.warning(
+            "CVAT needs a number's min and max; written from the values exported: %s",
+            ", ".join(opened),
+        )
+        if dropped is not None:
+            dropped.add(OPEN_RANGE, len(opened))
+    return out
+
+
+def closed_range(a: AttributeDef, label: str, regions: list[Region]) -> AttributeDef:
+    """`a` with the min and max CVAT needs: a number without them gets the range of the values
+    `label`'s regions carry, with its default and the bound it states (0..1 when none)."""
+    if a.type != "number" or (a.min is not None and a.max is not None):
+        return a
+    step = a.step or 1
+    known = [
+        float(x)
+        for x in (*(r.attributes.get(a.name) for r in regions if r.label == label), a.default)
+        if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    ]
+    pool = [*known, *(b for b in (a.min, a.max) if b is not None)]
+    low = a.min if a.min is not None else min(pool, default=0.0)
+    high = a.max if a.max is not None else max(pool, default=low)
+    if high <= low:  # one value, or none: a range one step wide, on the side left open
+        if a.max is None:
+            high = low + step
+        else:
+            low = high - step
+    return a.model_copy(update={"min": low, "max": high})
 
 
 def to_bytes(root: ET.Element, marking: str) -> bytes:

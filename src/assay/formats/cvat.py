@@ -135,6 +135,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         bundle.label_names,
         [r for row in rows for r in row.regions],
         cx.declared_attributes(bundle.dataset_meta),
+        bundle.dropped,
     )
     splits = [_split(row) for row in rows]
     subsets = list(dict.fromkeys(s or DEFAULT_SUBSET for s in splits)) if any(splits) else None

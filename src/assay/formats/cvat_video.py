@@ -203,6 +203,7 @@ def _document(
         bundle.label_names,
         [r for rs in frames.values() for r in rs],
         cx.declared_attributes(bundle.dataset_meta),
+        bundle.dropped,
     )
     task = cx.meta(root, seq, n, "interpolation", specs)
     if members:

@@ -1,6 +1,7 @@
 // The annotation editor: one task's regions, selection, undo history and keyboard commands.
 // Views (image canvas, text view, side panel) read from it and call back into it.
 
+import { declaredFor, initialAttributes, problem } from "./attributes.js";
 import { ImageView } from "./imageview.js";
 import { Panel } from "./panel.js";
 import { IMAGE_TYPES, KIND, LABELLED_TYPES, candidatesOf, labelColor } from "./schema.js";
@@ -218,7 +219,7 @@ export class Editor {
   addRegion(partial) {
     const control = partial.kind === "span" ? this.controls.find((c) => c.type === "spans") : this.drawControl();
     if (!control) return null;
-    const r = this.fresh({ control: control.name, label: this.activeLabel(control), ...partial });
+    const r = this.fresh(this.withDefaults({ control: control.name, label: this.activeLabel(control), ...partial }));
     this.regions.push(r);
     this.active = control;
     this.selectedId = r.id;
@@ -232,6 +233,7 @@ export class Editor {
     this.regions = this.regions.map((r) => {
       if (r.id !== id) return r;
       const out = { ...r, ...patch };
+      if (patch.label !== undefined && patch.label !== r.label) out.attributes = this.relabelled(r, patch.label);
       delete out._pre; // a corrected pre-label is the annotator's own
       return out;
     });
@@ -251,6 +253,66 @@ export class Editor {
       return true;
     }
     return false;
+  }
+
+  // Declared attributes -----------------------------------------------------------------------
+
+  /** The attributes the schema declares for region `r` (shapes only; none elsewhere). */
+  attributeDefs(r) {
+    const c = this.control(r.control);
+    return c && IMAGE_TYPES.has(c.type) ? declaredFor(c, r.label) : [];
+  }
+
+  /** A new shape `r` with every declared attribute it does not state set to its default. (A
+   * loaded one keeps what it states: its controls show the default of an unstated attribute,
+   * which is how the server reads it, and a label of record left untouched stays equal.) */
+  withDefaults(r) {
+    const defs = this.attributeDefs(r);
+    if (!defs.length) return r;
+    return { ...r, attributes: { ...initialAttributes(defs), ...(r.attributes || {}) } };
+  }
+
+  /** The attributes of `r` relabelled to `label`: values of names both labels declare stay,
+   * those only the old label declared go, the new label's others start at their defaults, and
+   * undeclared (free) ones stay. */
+  relabelled(r, label) {
+    const before = new Set(this.attributeDefs(r).map((d) => d.name));
+    const after = this.attributeDefs({ ...r, label });
+    const names = new Set(after.map((d) => d.name));
+    const kept = Object.entries(r.attributes || {}).filter(([k]) => names.has(k) || !before.has(k));
+    return { ...initialAttributes(after), ...Object.fromEntries(kept) };
+  }
+
+  /** Set (or, with null, clear) one attribute of a region, as one undo step. The panel is
+   * not rebuilt: its control shows the value already, and keeps the focus (Tab moves on). */
+  setAttribute(id, name, value) {
+    const r = this.regionById(id);
+    if (!r) return;
+    const attributes = { ...(r.attributes || {}) };
+    if (value === null) delete attributes[name];
+    else attributes[name] = value;
+    this.patchRegion(id, { attributes });
+    this.commit();
+    this.onChange();
+  }
+
+  /** Problems with declared attribute values the server would refuse: [{id, text}]. */
+  attributeProblems() {
+    const out = [];
+    for (const r of this.imageRegions()) {
+      const attrs = r.attributes || {};
+      for (const d of this.attributeDefs(r)) {
+        const why = d.name in attrs ? problem(d, attrs[d.name]) : null;
+        if (why) out.push({ id: r.id, text: `${this.regionName(r)}: attribute '${d.name}': ${why}` });
+      }
+    }
+    return out;
+  }
+
+  /** "building (label 2)": a shape's label and its place in its control's list. */
+  regionName(r) {
+    const n = this.regions.filter((x) => x.control === r.control).indexOf(r) + 1;
+    return `${r.label || r.kind} (${r.control} ${n})`;
   }
 
   select(id) {

@@ -20,6 +20,7 @@ export const EDITOR_HELP = [
     ["1 … 9, letters", "the label keys shown in the panel: set the class of the NEXT shape you draw (right after drawing too), label the selected text, pick a choice, set a rating, move the ranked response to that place"],
     ["click a shape, then a key", "relabel that shape (a key relabels only a shape selected by click or Tab)"],
     ["Tab / Shift+Tab", "select the next / previous shape of the drawing control (to relabel it), then the next / previous control"],
+    ["click a shape", "its declared attributes show under the shape list (Tab between fields, Esc leaves one)"],
     ["A", "auto-label text selections with the active label"],
     ["↑ ↓", "choose a response (ranking)"],
     ["Alt+↑ / Alt+↓", "move the response up / down"],

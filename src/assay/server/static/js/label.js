@@ -22,6 +22,7 @@ let done = 0;
 let amending = null; // a task this user submitted, reopened to amend: {task_id, name}
 let held = null; // the leased task waiting while the user amends an earlier one
 let progress = { submitted: 0, tasks: 0 };
+let refusal = null; // why the server refused the last answer it refused: shown until a submit
 
 async function main() {
   const me = await currentUser();
@@ -55,10 +56,15 @@ async function main() {
       ev.preventDefault();
       return;
     }
-    if (typing(ev)) {
+    // a shape's attribute fields (checkboxes and radios too) take their keys: Space ticks,
+    // Tab moves on, arrows pick a radio; Esc leaves the field
+    const attrField = ev.target instanceof Element && ev.target.closest(".region-attrs");
+    if (typing(ev) || attrField) {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
         ev.preventDefault();
         submit();
+      } else if (ev.key === "Escape" && attrField) {
+        ev.target.blur();
       }
       return;
     }
@@ -223,7 +229,8 @@ async function show(t) {
       : "Model pre-labels shown dashed: correct them, then submit");
   }
   shownAt = performance.now();
-  setStatus(done ? `${done} done this session` : "");
+  if (refusal) setStatus(refusal, "error");
+  else setStatus(done ? `${done} done this session` : "");
   document.body.dataset.state = "task";
   showProgress();
 }
@@ -247,6 +254,18 @@ function showEmpty() {
 
 function submit() {
   if ((!current && !amending) || busy) return;
+  // a value typed into the panel is stored when its field loses focus (Ctrl+Enter while typing)
+  if ($("#panel").contains(document.activeElement)) document.activeElement.blur();
+  const bad = editor.attributeProblems();
+  if (bad.length) {
+    // the server refuses it too (422); say why here, show the shape's controls, keep the task
+    editor.select(bad[0].id);
+    const reason = `Not submitted: ${bad.map((b) => b.text).join("; ")}`;
+    setStatus(reason, "error");
+    toast(reason, "error");
+    return;
+  }
+  refusal = null;
   const missing = editor.missing();
   for (const sec of document.querySelectorAll("#panel section.control")) {
     sec.classList.toggle("missing", missing.includes(sec.dataset.control));
@@ -292,7 +311,13 @@ async function skip() {
   nextTask();
 }
 
-function showPending({ pending, failed, error }) {
+function showPending({ pending, failed, error, refused }) {
+  if (refused) {
+    // an answer the server will not take (e.g. the schema changed since this page loaded)
+    refusal = `Refused by the server: ${refused} (the answer is kept in this browser)`;
+    setStatus(refusal, "error");
+    toast(refusal, "error");
+  }
   const box = $("#pending");
   const parts = [];
   if (pending) parts.push(`${pending} pending`);

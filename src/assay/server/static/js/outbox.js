@@ -11,7 +11,7 @@ const RETRY_MAX_MS = 15000;
 export class Outbox {
   /**
    * @param {string} user  the logged-in user; each user on a shared browser has an own outbox
-   * @param {(state: {pending: number, failed: number, error: string|null}) => void} onChange
+   * @param {(state: {pending: number, failed: number, error: string|null, refused: string|null}) => void} onChange
    */
   constructor(user, onChange = () => {}) {
     this.key = `assay.outbox.v1.${user}`;
@@ -40,11 +40,14 @@ export class Outbox {
     return new Set(this.entries().map((e) => e.task_id));
   }
 
-  notify() {
+  /** Tell the page the queue's state; `refused` is the server's reason for an entry it just
+   * refused for good. */
+  notify(refused = null) {
     this.onChange({
       pending: this.entries().length,
       failed: this.failed().length,
       error: this.lastError,
+      refused,
     });
   }
 
@@ -79,6 +82,7 @@ export class Outbox {
           // The server refused this one for good (e.g. invalid); keep it aside, visible, not lost.
           this.remove(head.body.client_id);
           write(this.failedKey, [...this.failed(), { ...head, error: err.message }]);
+          this.notify(err.message);
           continue;
         }
         this.bump(head.body.client_id);

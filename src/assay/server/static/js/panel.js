@@ -1,6 +1,7 @@
 // The side panel: one section per schema control — label palettes with their keys, the list of
 // drawn regions, choices, the ranking list (keys or drag), stars, free text.
 
+import { attributeControl, initialValue } from "./attributes.js";
 import { el } from "./ui.js";
 
 const TYPE_TITLE = {
@@ -76,7 +77,7 @@ export class Panel {
       case "polygons":
       case "points":
       case "spans":
-        return [this.palette(c), c.type === "spans" ? this.autoToggle() : null, this.regionList(c)];
+        return [this.palette(c), c.type === "spans" ? this.autoToggle() : null, this.regionList(c), this.attributeBox(c)];
       case "choices":
         return this.choiceList(c);
       case "ranking":
@@ -159,6 +160,28 @@ export class Panel {
               }),
         ),
       ),
+    );
+  }
+
+  /** The selected shape's declared attributes, one control each (under the list, so a click
+   * on a control does not select the row again). */
+  attributeBox(c) {
+    const ed = this.ed;
+    const r = ed.selected();
+    if (!r || r.control !== c.name) return null;
+    const defs = ed.attributeDefs(r);
+    if (!defs.length) return null;
+    const attrs = r.attributes || {};
+    const controls = defs.map((d) => {
+      const onSet = (v) => ed.setAttribute(r.id, d.name, v);
+      const value = d.name in attrs ? attrs[d.name] : initialValue(d);
+      return attributeControl(d, value, { id: `attr-${d.name}`, onSet, disabled: ed.readonly });
+    });
+    return el(
+      "div.region-attrs",
+      { dataset: { region: r.id }, role: "group", "aria-label": `attributes of ${ed.regionName(r)}` },
+      el("p.small.muted", { text: `Attributes of ${ed.regionName(r)}` }),
+      ...controls,
     );
   }
 

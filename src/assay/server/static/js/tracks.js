@@ -95,25 +95,6 @@ export function setTrackAttribute(track, name, value) {
   for (const s of track.shapes) if (!s.outside) s.attributes = { ...(s.attributes || {}), [name]: value };
 }
 
-/** A declared attribute's value when nobody set it (as assay.domain.attributes says). */
-export function initialValue(def) {
-  if (def.default !== undefined && def.default !== null) return def.default;
-  if (def.type === "checkbox") return false;
-  if (def.type === "select" || def.type === "radio") return def.values[0];
-  if (def.type === "number") return def.min ?? null;
-  return "";
-}
-
-/** {name: initial value} for declared attributes (numbers without a minimum left out). */
-export function initialAttributes(defs) {
-  const out = {};
-  for (const d of defs) {
-    const v = initialValue(d);
-    if (v !== null) out[d.name] = v;
-  }
-  return out;
-}
-
 export function keyframes(track) {
   return sorted(track).map((s) => s.frame);
 }

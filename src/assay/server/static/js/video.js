@@ -3,6 +3,7 @@
 // outside ranges, attributes over time). Save stores one annotation per frame task.
 
 import { api, currentUser, uuid } from "./api.js";
+import { attributeControl, declaredFor, initialAttributes, initialValue } from "./attributes.js";
 import { MiniMap } from "./minimap.js";
 import { normalizeSchema } from "./schema.js";
 import * as T from "./tracks.js";
@@ -227,7 +228,7 @@ function up() {
     const track = { id, label: $("#new-label").value, interpolation: "linear", shapes: [] };
     edit(() => {
       T.setKeyframe(track, state.index, d.now, state.control);
-      track.shapes[0].attributes = T.initialAttributes(attributeDefs(track.label));
+      track.shapes[0].attributes = initialAttributes(attributeDefs(track.label));
       state.tracks.push(track);
       state.selected = id;
     });
@@ -324,7 +325,7 @@ function renderTracks() {
       const kept = Object.fromEntries(Object.entries(here.attributes).filter(([k]) => declared.has(k)));
       edit(() => T.setAttributes(t, state.index, { ...kept, ...T.parseAttributes(attrs.value) }, state.control));
     });
-    const controls = defs.map((d) => attributeControl(t, d, here));
+    const controls = defs.map((d) => trackAttributeControl(t, d, here));
     return el(
       "li.track-item",
       { class: t.id === state.selected ? "selected" : "", dataset: { track: t.id } },
@@ -344,51 +345,22 @@ function renderTracks() {
 
 /** The attributes the schema declares for a label: its control's, then the label's own. */
 function attributeDefs(label) {
-  const c = state.boxes;
-  if (!c) return [];
-  const own = (c.labels.find((l) => l.name === label) || {}).attributes || [];
-  return [...(c.attributes || []), ...own];
+  return declaredFor(state.boxes, label);
 }
 
 /** One declared attribute as a form control showing its value on this frame. A mutable
  * attribute changes from this frame on (a keyframe here holds it); a fixed one (mutable:
  * false) changes on the whole track. */
-function attributeControl(t, d, here) {
-  const value = here ? (d.name in here.attributes ? here.attributes[d.name] : T.initialValue(d)) : T.initialValue(d);
-  const id = `attr-${t.id}-${d.name}`;
+function trackAttributeControl(t, d, here) {
+  const value = here && d.name in here.attributes ? here.attributes[d.name] : initialValue(d);
   const set = (v) =>
+    v !== null &&
     edit(() => {
       if (d.mutable === false) T.setTrackAttribute(t, d.name, v);
       else T.setAttributes(t, state.index, { ...here.attributes, [d.name]: v }, state.control);
     });
-  const common = { id, disabled: !here, dataset: { attr: d.name, track: t.id } };
   const title = d.mutable === false ? `${d.name} (whole track)` : `${d.name} (from this frame on)`;
-  let input;
-  if (d.type === "checkbox") {
-    input = el("input", { ...common, type: "checkbox", checked: Boolean(value) });
-    input.addEventListener("change", () => set(input.checked));
-    return el("label.small.attr", { title }, input, ` ${d.name}`);
-  }
-  if (d.type === "radio") {
-    const options = d.values.map((v, i) => {
-      const r = el("input", { type: "radio", name: id, value: v, id: `${id}-${i}`, checked: v === value, disabled: !here });
-      r.addEventListener("change", () => r.checked && set(v));
-      return el("label.small", {}, r, ` ${v}`);
-    });
-    return el("fieldset.attr", { ...common, title }, el("legend.small", { text: d.name }), ...options);
-  }
-  if (d.type === "select") {
-    input = el("select", common, d.values.map((v) => el("option", { value: v, text: v, selected: v === value })));
-    input.addEventListener("change", () => set(input.value));
-  } else if (d.type === "number") {
-    const bounds = Object.fromEntries(["min", "max", "step"].filter((k) => d[k] !== undefined && d[k] !== null).map((k) => [k, String(d[k])]));
-    input = el("input", { ...common, ...bounds, type: "number", value: value === null || value === undefined ? "" : String(value) });
-    input.addEventListener("change", () => input.value !== "" && set(Number(input.value)));
-  } else {
-    input = el("input", { ...common, type: "text", value: String(value ?? "") });
-    input.addEventListener("change", () => set(input.value));
-  }
-  return el("label.small.attr", { title }, `${d.name} `, input);
+  return attributeControl(d, value, { id: `attr-${t.id}-${d.name}`, onSet: set, disabled: !here, title, dataset: { track: t.id } });
 }
 
 // Positions through the CSSOM: the CSP allows no inline style attributes.
