@@ -127,17 +127,17 @@ def _stage_batch(
         staged.update(zip(new, blobs.stage_many(list(new.values()), list(new)), strict=True))
         held.clear()
 
-    size = 0
+    in_hand = 0
     for m in batch:
         data = _media_bytes(m, source)
         sha = hashlib.sha256(data).hexdigest()
         rows.append((sha, _media_type(m, data), len(data)))
         if sha not in staged and sha not in held:
             held[sha] = data
-            size += len(data)
-        if size >= _STAGE_BYTES:
+            in_hand += len(data)
+        if in_hand >= _STAGE_BYTES:
             stage()
-            size = 0
+            in_hand = 0
     if held:
         stage()
     return [(sha, _Stored(kind, size, staged.pop(sha, None))) for sha, kind, size in rows]
