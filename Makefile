@@ -94,7 +94,7 @@ labelstudio: $(LS_VENV)/.ready
 
 # The format tests that import into and export from a workspace (the others never open one;
 # the Label Studio server and Datumaro peer runs cost many times more and read no other SQL).
-PG_FORMATS := coco_encoded coco_fidelity column_path drops geo_roundtrip geojson items_workspace \
+PG_FORMATS := coco_encoded coco_fidelity column_path drops geo_roundtrip geojson import_media items_workspace \
 	labelstudio marking_raise more_workspace scene stable_ids streaming yolo_ids
 # The service suites that touch the database, again on PostgreSQL. The browser pages and the
 # schemathesis fuzz drive the same routes and queries as the API tests, at many times the cost;

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,34 @@ def test_resolve_prefers_relative_path_then_base_name(tmp_path: Path) -> None:
     assert _media.resolve("/abs/elsewhere/s.png", tmp_path) == (tmp_path / "s.png").resolve()
     assert _media.resolve("../t.png", tmp_path / "scenes") is None  # never leaves the folder
     assert _media.resolve("nothing.png", tmp_path) is None
+
+
+def _answer(ref: str, root: Path, folders: _media.Folders) -> object:
+    try:
+        return _media.resolve(ref, root, folders)
+    except Exception as exc:  # the error is part of the answer
+        return (type(exc).__name__, str(exc))
+
+
+def test_a_listed_folder_answers_as_the_file_system(tmp_path: Path) -> None:
+    """After `Folders.LIST_AFTER` names, a folder is listed once instead of a stat a name: every
+    kind of entry must resolve (or fail) exactly as it did name by name."""
+    root = tmp_path / "images"
+    names = [f"img_{k:03d}.png" for k in range(2 * _media.Folders.LIST_AFTER)]
+    save_images(root, names, (4, 4))
+    save_images(tmp_path / "outside", ["secret.png"], (4, 4))
+    (root / "folder.png").mkdir()
+    os.mkfifo(root / "fifo.png")
+    (root / "inner.png").symlink_to(root / "img_000.png")
+    (root / "escape.png").symlink_to(tmp_path / "outside" / "secret.png")
+    (root / "Upper.png").write_bytes((root / "img_001.png").read_bytes())
+    refs = [*names, "folder.png", "fifo.png", "inner.png", "escape.png", "Upper.png", "upper.png"]
+    refs += ["missing.png", "sub/img_002.png", "/data/local-files/?d=images/img_003.png"]
+    cold = [_answer(r, root, _media.Folders()) for r in refs]  # a new cache: stat each name
+    warm = _media.Folders()
+    for n in names:  # enough names asked that the folder is listed
+        _media.resolve(n, root, warm)
+    assert [_answer(r, root, warm) for r in refs] == cold
+    assert cold[0] == root.resolve() / "img_000.png" and cold[-3] is None
+    assert "outside the images folder" in str(cold[refs.index("escape.png")])
+    assert "not a regular file" in str(cold[refs.index("fifo.png")])

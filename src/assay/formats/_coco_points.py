@@ -51,28 +51,40 @@ def polygon_points(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    # (An empty text stands as "[]": every ring holds at least one byte.)
-    texts = [bytes(r).translate(None, _WHITESPACE) or b"[]" for r in rings]
-    n = len(texts)
-    buf = b"".join(texts)
+    # The rings' texts end to end, whitespace taken out of the whole (json.dump writes ", "):
+    # each ring's length less the whitespace bytes among its own.
+    n = len(rings)
+    joined = b"".join(rings)
+    buf = joined.translate(None, _WHITESPACE)
+    lens = np.fromiter(map(len, rings), np.int64, n)
+    if len(buf) < len(joined):
+        # (Valid JSON has no byte under 33 outside strings but whitespace.)
+        blanks = np.flatnonzero(np.frombuffer(joined, np.uint8) <= 32)
+        lens -= np.diff(np.searchsorted(blanks, np.cumsum(lens)), prepend=0)
+        del blanks
+    del joined
     a = np.frombuffer(buf, np.uint8)
-    lens = np.fromiter(map(len, texts), np.int64, n)
     ends = np.cumsum(lens)
     starts = ends - lens
+
+    def texts() -> list[bytes]:  # each ring's own, where a test on the whole text fails
+        return [buf[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+
     # "[[" numbers "]]" (byte tests on the whole text, each ring's own only when one fails).
     ok = lens > 4
     ok[ok] &= (a[starts[ok]] == _OPEN) & (a[starts[ok] + 1] == _OPEN)
     ok[ok] &= (a[ends[ok] - 1] == _CLOSE) & (a[ends[ok] - 2] == _CLOSE)
     if buf.translate(None, _ALLOWED):
-        ok &= np.array([not t.translate(None, _ALLOWED) for t in texts], bool)
+        ok &= np.array([not t.translate(None, _ALLOWED) for t in texts()], bool)
     if not ok.all() or buf.count(b"[") != 2 * n or buf.count(b"]") != 2 * n:
-        ok &= np.array([t.count(b"[") == 2 and t.count(b"]") == 2 for t in texts], bool)
+        ok &= np.array([t.count(b"[") == 2 and t.count(b"]") == 2 for t in texts()], bool)
     if not ok.all():  # the rest, on their own
         some: list[bytes | None] = [None] * n
         keep = np.flatnonzero(ok).tolist()
         if keep:
+            own = texts()
             got = polygon_points(
-                [texts[k] for k in keep],
+                [own[k] for k in keep],
                 [hi_x[k] for k in keep],
                 [hi_y[k] for k in keep],
                 [no_quads[k] for k in keep],

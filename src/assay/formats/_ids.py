@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from assay.domain.canonical import canonical_json
 from assay.domain.labelmap import LabelClass, LabelMap
-from assay.store._sql import select_in
+from assay.store._sql import insert_rows, select_in
 from assay.store.schema import dataset_meta, item_numbers, label_classes
 
 
@@ -45,7 +45,7 @@ def save_label_map(conn: Connection, ds: int, new: LabelMap, old: LabelMap) -> N
     )
 
 
-_CHUNK = 50_000  # ids read or numbers written per statement batch
+_CHUNK = 50_000  # ids read per statement batch
 
 
 def _stored_numbers(conn: Connection, ds: int, ids: Sequence[str]) -> dict[str, int]:
@@ -105,16 +105,11 @@ def assign_numbers(
         if i not in new:
             top += 1
             new[i] = top
-    pending = list(new.items())
-    for start in range(0, len(pending), _CHUNK):
-        conn.execute(
-            item_numbers.insert(),
-            [
-                {"dataset_id": ds, "item_id": i, "number": n}
-                for i, n in pending[start : start + _CHUNK]
-            ],
-        )
-    del pending
+    insert_rows(
+        conn,
+        item_numbers,
+        [{"dataset_id": ds, "item_id": i, "number": n} for i, n in sorted(new.items())],
+    )
     have.update(new)
     return have
 

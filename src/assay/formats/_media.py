@@ -57,16 +57,64 @@ def candidates(ref: str) -> list[str]:
     return _unique([clean, posixpath.basename(clean)])
 
 
-def resolve(ref: str, images: Path, real_dirs: dict[str, str] | None = None) -> Path | None:
+class Folders:
+    """What one read learns of the folders its media lie in: their real paths, and, for a
+    folder asked about often, its listing (one directory read instead of a stat per name: a big
+    label file names tens of thousands of images in a few folders, most tried in the wrong
+    folder first)."""
+
+    LIST_AFTER = 32  # names asked in a folder before it is listed
+
+    def __init__(self) -> None:
+        self._real: dict[str, str] = {}
+        self._asked: dict[str, int] = {}
+        self._listed: dict[str, tuple[dict[str, bool], set[str]]] = {}
+
+    def real(self, folder: str) -> str:
+        got = self._real.get(folder)
+        if got is None:
+            got = self._real[folder] = os.path.realpath(folder)
+        return got
+
+    def knows(self, folder: str, name: str) -> bool | None:
+        """True: `name` is a regular file in `folder` (the real path); False: nothing has that
+        name there; None: ask the file system (a link, a folder, a special file, a name the
+        listing cannot settle, or a folder not listed)."""
+        listed = self._listed.get(folder)
+        if listed is None:
+            asked = self._asked[folder] = self._asked.get(folder, 0) + 1
+            if asked < self.LIST_AFTER:
+                return None
+            listed = self._listed[folder] = _listing(folder)
+        names, folded = listed
+        if name in names:
+            return True if names[name] else None
+        # A file system that folds case (or normalises Unicode) finds names a listing lacks.
+        return False if name.isascii() and name.casefold() not in folded else None
+
+
+def _listing(folder: str) -> tuple[dict[str, bool], set[str]]:
+    """Each name in `folder` -> whether it is a regular file (links not followed), and the
+    names case-folded."""
+    names: dict[str, bool] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for e in entries:
+                names[e.name] = e.is_file(follow_symlinks=False)
+    except OSError:
+        pass  # not a folder (or not readable): every name is missing, as stat would say
+    return names, {n.casefold() for n in names}
+
+
+def resolve(ref: str, images: Path, folders: Folders | None = None) -> Path | None:
     """The first existing candidate file for `ref` under `images`, or None.
 
-    `real_dirs` caches folders' real paths across the calls of one read (a big label file names
-    tens of thousands of images in a few folders). A candidate that is a symbolic link out of
-    `images`, or a FIFO or device, is an error naming `ref` (not a silent miss: the file is
-    there, it may just not be read).
+    `folders` caches what is learnt of folders across the calls of one read. A candidate that
+    is a symbolic link out of `images`, or a FIFO or device, is an error naming `ref` (not a
+    silent miss: the file is there, it may just not be read).
     """
-    cache = real_dirs if real_dirs is not None else {}
-    root_text = _real_dir(str(images), cache)
+    cache = folders if folders is not None else Folders()
+    root_text = cache.real(str(images))
     # Plain string work: pathlib's parsing cost more than the file system on 100k-image files.
     inside = root_text.rstrip(os.sep) + os.sep
     for rel in candidates(ref):
@@ -77,8 +125,13 @@ def resolve(ref: str, images: Path, real_dirs: dict[str, str] | None = None) -> 
             continue
         if not (os.path.normpath(os.path.join(root_text, rel)) + os.sep).startswith(inside):
             continue  # ".." out of `images`: never used (the next candidate is the base name)
-        real = _real_dir(os.path.join(root_text, folder), cache) if folder else root_text
+        real = cache.real(os.path.join(root_text, folder)) if folder else root_text
+        known = cache.knows(real, name)
+        if known is False:
+            continue
         text = os.path.join(real, name)
+        if known and (text + os.sep).startswith(inside):
+            return Path(text)
         try:
             mode = os.lstat(text).st_mode
         except OSError:
@@ -99,13 +152,6 @@ def resolve(ref: str, images: Path, real_dirs: dict[str, str] | None = None) -> 
             return regular_file(Path(text), f"media {ref!r}")  # names the kind of file
         return Path(text)
     return None
-
-
-def _real_dir(folder: str, cache: dict[str, str]) -> str:
-    real = cache.get(folder)
-    if real is None:
-        real = cache[folder] = os.path.realpath(folder)
-    return real
 
 
 def image_size(path: Path, name: str) -> tuple[int, int]:

@@ -113,7 +113,7 @@ def read(path: Path, images: Path | None = None, *, encoded: bool = False) -> Im
 
     media: dict[Path, ImportedMedia] = {}
     by_image: dict[Any, tuple[ImportedMedia, ImportedAnnotation]] = {}
-    seen_dirs: dict[str, str] = {}
+    folders = _media.Folders()
     for i, img in enumerate(raw_images):
         place = f"images[{i}]"
         img = v.need_obj(img, f, place)
@@ -121,7 +121,7 @@ def read(path: Path, images: Path | None = None, *, encoded: bool = False) -> Im
         if iid in by_image:
             v.fail(f, place + ".id", f"duplicate image id {iid!r}")
         ref = v.need_str(v.need_key(img, "file_name", f, place), f, place + ".file_name")
-        file = _resolve(ref, roots, seen_dirs)
+        file = _resolve(ref, roots, folders)
         if file is None:
             where = " or ".join(str(r) for r in roots)
             v.fail(f, place + ".file_name", f"image {ref!r} not found in {where}")
@@ -541,9 +541,9 @@ def _size(img: dict[str, Any], file: Path, f: str, place: str) -> tuple[int, int
     return _media.image_size(file, f"{f}: {place}")
 
 
-def _resolve(ref: str, roots: list[Path], seen_dirs: dict[str, str]) -> Path | None:
+def _resolve(ref: str, roots: list[Path], folders: _media.Folders) -> Path | None:
     for root in roots:
-        found = _media.resolve(ref, root, seen_dirs)
+        found = _media.resolve(ref, root, folders)
         if found is not None:
             return found
     return None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 from sqlalchemy import select
@@ -41,6 +42,7 @@ from assay.formats._stream import RowColumns, RowStream
 from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore
 from assay.store._sql import insert_ignore, insert_rows, select_in
+from assay.store.blobs import Staged
 from assay.store.schema import annotations_table, datasets, items
 from assay.timeutil import now_iso
 from assay.versioning import LabelRecord, Revision, _manifest, _rows, add_item_ids, set_labels
@@ -96,6 +98,70 @@ def _media_type(m: ImportedMedia, data: bytes) -> str:
         raise InvalidInput(f"{m.path}: {exc}") from None
 
 
+class _Stored(NamedTuple):
+    """What the import keeps of a media file once its bytes are staged in the blob store."""
+
+    media_type: str
+    size: int
+    staged: Staged | None  # None: the store holds the blob already
+
+
+_STAGE_FILES = 256  # media a thread takes at a time (on S3, a pack each, as ingest's batches)
+_STAGE_BYTES = 32 << 20  # bytes a thread holds before it stages them
+_STAGE_THREADS = 4  # reading, hashing and writing release the GIL: threads overlap on big images
+
+
+def _stage_batch(
+    blobs: BlobStore, batch: Sequence[ImportedMedia], source: Path | None
+) -> list[tuple[str, _Stored]]:
+    """Read, hash, probe and stage a batch of media, at most `_STAGE_BYTES` held at a time;
+    only their hashes and types are returned, so however large the images, the import holds
+    no more bytes than its threads have in hand. The first bad file is an error naming it."""
+    rows: list[tuple[str, str, int]] = []
+    held: dict[str, bytes] = {}
+    staged: dict[str, Staged] = {}
+
+    def stage() -> None:
+        present = blobs.present(list(held))
+        new = {sha: data for sha, data in held.items() if sha not in present}
+        staged.update(zip(new, blobs.stage_many(list(new.values()), list(new)), strict=True))
+        held.clear()
+
+    in_hand = 0
+    for m in batch:
+        data = _media_bytes(m, source)
+        sha = hashlib.sha256(data).hexdigest()
+        rows.append((sha, _media_type(m, data), len(data)))
+        if sha not in staged and sha not in held:
+            held[sha] = data
+            in_hand += len(data)
+        if in_hand >= _STAGE_BYTES:
+            stage()
+            in_hand = 0
+    if held:
+        stage()
+    return [(sha, _Stored(kind, size, staged.pop(sha, None))) for sha, kind, size in rows]
+
+
+def _stage_media(
+    blobs: BlobStore, media: Sequence[ImportedMedia], source: Path | None
+) -> list[tuple[str, _Stored]]:
+    """`_stage_batch` over all `media`, in order, a few batches at a time on threads: memory
+    stays bounded by the batches in hand however large the images, and big images are read and
+    hashed on several cores. The first error (in media order) is raised, naming its file."""
+    batches = [media[k : k + _STAGE_FILES] for k in range(0, len(media), _STAGE_FILES)]
+    if len(batches) < 2:
+        return [got for b in batches for got in _stage_batch(blobs, b, source)]
+    out: list[tuple[str, _Stored]] = []
+    pool = ThreadPoolExecutor(min(_STAGE_THREADS, os.cpu_count() or 1))
+    try:
+        for got in pool.map(lambda b: _stage_batch(blobs, b, source), batches):
+            out.extend(got)
+    finally:
+        pool.shutdown(cancel_futures=True)  # a bad file stops the batches not yet begun
+    return out
+
+
 def _item_marking(ws: Workspace, given: Marking | None, stated: str | None) -> str:
     """The higher of `--marking` and what the file itself states: importing never lowers one."""
     marks = [given or Marking()]
@@ -126,33 +192,42 @@ def import_bundle(
     """
     marking_text = ws.scheme.render(marking or Marking())
     report = ImportReport(dataset, media=len(bundle.media), dropped=bundle.dropped.to_dict())
-    staged: list[tuple[str, ImportedMedia, bytes | None]] = []
-    for m in bundle.media:
-        if m.path is None and m.text is None and m.data is None and m.item_id:
-            staged.append((m.item_id, m, None))  # named by id only: the workspace holds it
-            continue
-        raw = _media_bytes(m, bundle.source)
-        staged.append((hashlib.sha256(raw).hexdigest(), m, raw))
-    _check_known_items(ws, bundle, [(sha, m) for sha, m, d in staged if d is None])
+    # Media named by item id only (no bytes in the file): the workspace must hold them.
+    by_id = [
+        m.path is None and m.text is None and m.data is None and bool(m.item_id)
+        for m in bundle.media
+    ]
+    _check_known_items(
+        ws, bundle, [(str(m.item_id), m) for m, n in zip(bundle.media, by_id, strict=True) if n]
+    )
+    carried = iter(
+        _stage_media(
+            ws.blobs, [m for m, n in zip(bundle.media, by_id, strict=True) if not n], bundle.source
+        )
+    )
+    staged: list[tuple[str, ImportedMedia, _Stored | None]] = []
+    for m, n in zip(bundle.media, by_id, strict=True):
+        got = (str(m.item_id), None) if n else next(carried)
+        staged.append((got[0], m, got[1]))
     created = now_iso()
     item_rows: dict[str, dict[str, object]] = {}
     ann_rows: list[dict[str, object]] = []
     records: dict[str, LabelRecord] = {}
     authors: set[str] = set()
     met: dict[str, str] = {}
-    for sha, m, data in staged:
+    for sha, m, stored in staged:
         # The marking each item is met with: the highest the file states for it (the same
         # bytes may come twice) and `--marking`; new items get it, existing ones rise to it.
         mark = _item_marking(ws, marking, m.marking)
         met[sha] = ws.scheme.highest_text([met[sha], mark]) if sha in met else mark
-        if sha not in item_rows and data is not None:
+        if sha not in item_rows and stored is not None:
             meta = dict(m.metadata)
             meta.setdefault("path", m.name)
             meta_text, meta_hash = metadata_record(meta)
             item_rows[sha] = {
                 "id": sha,
-                "media_type": _media_type(m, data),
-                "size": len(data),
+                "media_type": stored.media_type,
+                "size": stored.size,
                 "width": m.width,
                 "height": m.height,
                 "name": Path(m.name).name or m.name,
@@ -221,11 +296,18 @@ def import_bundle(
             report.regions += len(m.record)
             authors.update(who)
     report.authors = sorted(authors)
-    ws.blobs.put_many([data for _sha, _m, data in staged if data is not None])
+    # Durable before the rows that name them commit (as `BlobStore.put_many` does).
+    # One of each: equal bytes met by two threads were staged twice (a loose blob in one file).
+    blobs = list({s.staged.sha: s.staged for _h, _m, s in staged if s and s.staged}.values())
+    ws.blobs.make_durable(blobs)
+    ws.blobs.publish_many(blobs)
     members = list(dict.fromkeys(sha for sha, _m, _d in staged))
     with ws.db.begin() as conn:
         existing = {r[0] for r in select_in(conn, [items.c.id], items.c.id, list(item_rows))}
-        new_rows = [{**r, "marking": met[k]} for k, r in item_rows.items() if k not in existing]
+        # In key order, as ingest inserts them (the table is clustered on the id).
+        new_rows = [
+            {**item_rows[k], "marking": met[k]} for k in sorted(item_rows) if k not in existing
+        ]
         report.new_items = len(new_rows)
         if new_rows:
             insert_rows(conn, items, new_rows)

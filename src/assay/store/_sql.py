@@ -32,18 +32,21 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
 def _to_driver(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], tail: str) -> bool:
     """On SQLite, plain values (no type conversion, no Python-side default to fill in) straight
     to the driver's executemany: SQLAlchemy's per-row parameter handling costs more than
-    SQLite's own insert on a bulk import's 100k rows. False where that does not hold."""
+    SQLite's own insert on a bulk import's 100k rows. A column's bind processor (a float
+    column's) is applied here as SQLAlchemy would. False where a Python-side default is due."""
     if conn.dialect.name != "sqlite":
         return False
     names = list(rows[0])
-    cols = [table.c[n] for n in names]
     unnamed = [c for c in table.c if c.name not in names]
-    if any(c.type.bind_processor(conn.dialect) is not None for c in cols) or any(
-        c.default is not None for c in unnamed
-    ):
+    if any(c.default is not None for c in unnamed):
         return False
+    procs = [(n, table.c[n].type.bind_processor(conn.dialect)) for n in names]
     sql = _insert_sql(conn, table, names) + tail
-    conn.exec_driver_sql(sql, [tuple(r[n] for n in names) for r in rows])
+    if any(p is not None for _n, p in procs):
+        values = [tuple(r[n] if p is None else p(r[n]) for n, p in procs) for r in rows]
+    else:
+        values = [tuple(r[n] for n in names) for r in rows]
+    conn.exec_driver_sql(sql, values)
     return True
 
 
