@@ -352,11 +352,13 @@ class Workspace:
         images: str | Path | None = None,
         marking: str | None = None,
         strict: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Any:
         """Read a label file (COCO, Label Studio, YOLO, VOC...) into a dataset's working state.
 
         The report's `dropped` counts what the file held and assay could not carry; with
         `strict`, any such drop is an `InvalidInput` and nothing is imported.
+        `progress(done, total)` follows the media files as they are stored.
         """
         from assay.formats import get_codec
         from assay.formats.io import import_bundle
@@ -372,7 +374,7 @@ class Workspace:
                     f"{path}: {codec.display} import cannot carry {bundle.dropped.describe()}; "
                     "nothing imported (--strict)"
                 )
-            report = import_bundle(self, bundle, dataset, self.scheme.parse(marking))
+            report = import_bundle(self, bundle, dataset, self.scheme.parse(marking), progress)
             del bundle  # freed before the collector resumes, so it never walks the labels
         return report
 

@@ -65,7 +65,13 @@ def test_every_media_file_is_stored_once_and_reads_back(ws: Workspace, tmp_path:
     files = _files()
     assert len(files["site_0020.png"]) > PACK_MAX and len(files["site_0000.png"]) < PACK_MAX
     assert N > 2 * fio._STAGE_FILES
-    report = ws.import_labels(_coco(tmp_path / "coco", files), "coco", "survey")
+    told: list[tuple[int, int]] = []
+    report = ws.import_labels(
+        _coco(tmp_path / "coco", files), "coco", "survey", progress=lambda d, t: told.append((d, t))
+    )
+    # Told of each batch stored, in order, up to every file.
+    assert len(told) == -(-N // fio._STAGE_FILES) and told[-1] == (N, N)
+    assert [d for d, _ in told] == sorted({d for d, _ in told})
     unique = {hashlib.sha256(d).hexdigest(): d for d in files.values()}
     assert (report.media, report.new_items) == (N, len(unique)) == (N, N - 2)
     with ws.db.read() as conn:

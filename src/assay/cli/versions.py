@@ -257,9 +257,10 @@ def import_(
 ) -> None:
     """Import media and labels from a file in one of the formats of --format (see README,
     Formats): COCO, Label Studio, YOLO, VOC, CVAT, MOT, JSONL or Parquet."""
-    report = env.workspace().import_labels(
-        path, fmt, dataset, images=images, marking=marking, strict=strict
-    )
+    with env.progress("storing media") as progress:
+        report = env.workspace().import_labels(
+            path, fmt, dataset, images=images, marking=marking, strict=strict, progress=progress
+        )
     _warn_dropped(env, f"{fmt} import", report.dropped)
     if as_json:
         env.emit_json(report.to_dict())

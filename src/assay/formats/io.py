@@ -144,19 +144,28 @@ def _stage_batch(
 
 
 def _stage_media(
-    blobs: BlobStore, media: Sequence[ImportedMedia], source: Path | None
+    blobs: BlobStore,
+    media: Sequence[ImportedMedia],
+    source: Path | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[tuple[str, _Stored]]:
     """`_stage_batch` over all `media`, in order, a few batches at a time on threads: memory
     stays bounded by the batches in hand however large the images, and big images are read and
-    hashed on several cores. The first error (in media order) is raised, naming its file."""
+    hashed on several cores. The first error (in media order) is raised, naming its file.
+    `progress(done, total)` is told of each batch stored."""
     batches = [media[k : k + _STAGE_FILES] for k in range(0, len(media), _STAGE_FILES)]
-    if len(batches) < 2:
-        return [got for b in batches for got in _stage_batch(blobs, b, source)]
     out: list[tuple[str, _Stored]] = []
+    if len(batches) < 2:
+        out = [got for b in batches for got in _stage_batch(blobs, b, source)]
+        if progress and out:
+            progress(len(out), len(media))
+        return out
     pool = ThreadPoolExecutor(min(_STAGE_THREADS, os.cpu_count() or 1))
     try:
         for got in pool.map(lambda b: _stage_batch(blobs, b, source), batches):
             out.extend(got)
+            if progress:
+                progress(len(out), len(media))
     finally:
         pool.shutdown(cancel_futures=True)  # a bad file stops the batches not yet begun
     return out
@@ -184,9 +193,14 @@ def annotation_id(
 
 
 def import_bundle(
-    ws: Workspace, bundle: ImportBundle, dataset: str, marking: Marking | None = None
+    ws: Workspace,
+    bundle: ImportBundle,
+    dataset: str,
+    marking: Marking | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Bring media and labels into `dataset`'s working state in one transaction.
+    """Bring media and labels into `dataset`'s working state in one transaction
+    (`progress(done, total)`: media files stored so far).
 
     Consumes the bundle: each annotation's regions are released once stored as text.
     """
@@ -202,7 +216,10 @@ def import_bundle(
     )
     carried = iter(
         _stage_media(
-            ws.blobs, [m for m, n in zip(bundle.media, by_id, strict=True) if not n], bundle.source
+            ws.blobs,
+            [m for m, n in zip(bundle.media, by_id, strict=True) if not n],
+            bundle.source,
+            progress,
         )
     )
     staged: list[tuple[str, ImportedMedia, _Stored | None]] = []
