@@ -57,7 +57,8 @@ def test_prelabel_on_a_cluster_matches_the_local_run(
     remote = prelabel(ws, "survey", "damage", batch_size=4, redo=True, cluster=cluster)
     second = {k: v for k, v in _model_rows(ws).items() if k not in first}
     assert local.labelled == remote.labelled == 48 and local.batches == remote.batches == 12
-    skip = {"seconds", "already"}
+    assert (local.ran_on, remote.ran_on) == ("local", cluster)
+    skip = {"seconds", "already", "ran_on"}
     assert {k: v for k, v in local.to_dict().items() if k not in skip} == {
         k: v for k, v in remote.to_dict().items() if k not in skip
     }

@@ -167,7 +167,17 @@ def test_cli_prelabels_with_registered_text_models_and_hides_models_above_the_us
         "hazard",
         5,
     )
-    assert len(_stored(ws, "model:tagger@1")) == 5
+    assert len(_stored(ws, "model:tagger@1")) == 5 and doc["ran_on"] == "this process"
+    # A cluster asked for (the flag or ASSAY_CLUSTER) that a text model does not use is said.
+    again = cli(
+        "-w", root, "prelabel", "triage", "--model", "tagger", "--redo", "--cluster",
+        "127.0.0.1:9", "--json",
+    )  # fmt: skip
+    assert again.json()["ran_on"] == "this process" and again.json()["labelled"] == 5
+    assert (
+        "model:tagger@1 ran in this process, not on the cluster at 127.0.0.1:9: only registered "
+        "ONNX image models run on a cluster" in " ".join(again.stderr.split())
+    )
     bad = cli("-w", root, "prelabel", "triage", "--model", "reporter", code=1)
     assert "model reporter@1 is a language model: give --prompt TEMPLATE" in bad.stderr
     hidden = cli(

@@ -54,6 +54,7 @@ def prelabel(
     as_json: bool,
 ) -> None:
     """Run model SPEC over PROJECT's open tasks; annotators see least confident first."""
+    from assay.compute import cluster_address
     from assay.labeling.prelabel_text import prelabel_model as run
     from assay.labeling.users import get_user
 
@@ -74,6 +75,13 @@ def prelabel(
         prompt=prompt,
         cluster=cluster,
     )
+    asked = cluster_address(cluster)
+    if asked is not None and report.ran_on != asked:
+        # Never silent: a cluster was asked for (--cluster or ASSAY_CLUSTER) and not used.
+        env.err.print(
+            f"[yellow]warning:[/] model:{report.model} ran in this process, not on the cluster "
+            f"at {asked}: only registered ONNX image models run on a cluster"
+        )
     if as_json:
         env.emit_json(report.to_dict())
         return

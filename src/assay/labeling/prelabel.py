@@ -80,6 +80,9 @@ class PrelabelReport:
     unmapped: dict[str, int] = field(default_factory=dict)  # model class -> count, no label
     batches: int = 0
     seconds: float = 0.0
+    # Where the model ran: "this process" (a Python model object, a language model), "local"
+    # (a process pool on this machine) or the Dask scheduler's address.
+    ran_on: str = "this process"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -268,6 +271,7 @@ def prelabel(
         )
     else:
         with runner(cluster, blob_url=ws.blobs.url, workers=workers) as run:
+            report.ran_on = run.where
             units = [
                 LabelUnit(m.unit_ref, ctl, labels, min_score, batch_size, tuple(ids))
                 for ids in tapered(todo, batch_size * UNIT_BATCHES, batch_size, run.workers)
