@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -103,10 +104,26 @@ def test_attach_with_local_blobs_in_a_new_folder_is_refused(
     with pytest.raises(Conflict) as err:
         Workspace.init(tmp_path / "field", attach=True)
     message = str(err.value)
-    assert f"keeps its blobs in {tmp_path / 'hq' / '.assay' / 'objects'}" in message
-    assert f"this folder would keep them in {tmp_path / 'field' / '.assay' / 'objects'}" in message
+    here = socket.gethostname()
+    assert f"keeps its blobs in {tmp_path / 'hq' / '.assay' / 'objects'} on host {here}" in message
+    assert f"would keep them in {tmp_path / 'field' / '.assay' / 'objects'} on host" in message
     assert "move its blobs to S3" in message
     assert not (tmp_path / "field" / ".assay").exists()
+
+
+def test_attach_at_the_same_path_with_local_blobs_is_refused_even_without_items(
+    shared_db: str, tmp_path: Path
+) -> None:
+    Workspace.init(tmp_path / "hq").close()
+    # The same path on a second machine: a new folder, with none of the first one's blobs.
+    (tmp_path / "hq").rename(tmp_path / "hq-on-the-first-machine")
+    with pytest.raises(Conflict) as err:
+        Workspace.init(tmp_path / "hq", attach=True)
+    objects = f"{tmp_path / 'hq' / '.assay' / 'objects'} on host {socket.gethostname()}"
+    assert f"keeps its blobs in {objects}, this folder would keep them in {objects}" in str(
+        err.value
+    )
+    assert not (tmp_path / "hq" / ".assay").exists()
 
 
 def test_attach_with_a_different_s3_url_is_refused(

@@ -115,11 +115,15 @@ def check_attach(url: str, blobs: str) -> list[str] | None:
             f"ASSAY_DATABASE_URL={where} holds no assay workspace to attach to; "
             "run `assay init` without --attach to make one there"
         )
-    if found.blobs is not None and found.blobs != blobs:
+    # A local folder is never shared: a new folder's objects/ is new, even at the same path.
+    local = found.blobs is not None and not found.blobs.startswith("s3://")
+    if found.blobs is not None and (found.blobs != blobs or local):
+        theirs = f"{found.blobs} on host {found.host}" if local and found.host else found.blobs
+        mine = blobs if blobs.startswith("s3://") else f"{blobs} on host {host()}"
         raise Conflict(
             f"cannot attach to the workspace in ASSAY_DATABASE_URL={where}: it keeps its "
-            f"blobs in {found.blobs}, this folder would keep them in {blobs}, so the items "
-            f"it records would have no bytes here; {_remedy(found)}"
+            f"blobs in {theirs}, this folder would keep them in {mine}, so the items it "
+            f"records would have no bytes here; {_remedy(found)}"
         )
     if found.item is not None and not _holds(blobs, found.item):
         raise Conflict(
