@@ -83,8 +83,9 @@ class Workspace:
 
         On PostgreSQL (``ASSAY_DATABASE_URL``) the database must hold no workspace yet; with
         `attach`, it must hold one, and this folder then uses it, with its blobs where that
-        workspace keeps them (``ASSAY_BLOB_URL``): a second folder or machine on the same
-        workspace. Either is refused, before anything is written, when it does not hold.
+        workspace keeps them (``ASSAY_BLOB_URL``) and its marking levels: a second folder or
+        machine on the same workspace (`assay._attach`). Either is refused before `.assay/`
+        is made when it does not hold.
         """
         audit.signing_key()  # a missing key is made (and announced), a bad one refused, first
         folder = Path(path)
