@@ -21,9 +21,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from assay import audit
+from assay import _attach, audit
 from assay._bulk import gc_paused
 from assay.domain.commit import Commit
 from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
@@ -74,21 +72,56 @@ class Workspace:
     # --- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, path: str | Path = ".", levels: tuple[str, ...] | None = None) -> Workspace:
-        """Create `.assay/` in `path` (an existing workspace there is an error)."""
+    def init(
+        cls,
+        path: str | Path = ".",
+        levels: tuple[str, ...] | None = None,
+        *,
+        attach: bool = False,
+    ) -> Workspace:
+        """Create `.assay/` in `path` (an existing workspace there is an error).
+
+        On PostgreSQL (``ASSAY_DATABASE_URL``) the database must hold no workspace yet; with
+        `attach`, it must hold one, and this folder then uses it, with its blobs where that
+        workspace keeps them (``ASSAY_BLOB_URL``) and its marking levels: a second folder or
+        machine on the same workspace (`assay._attach`). Either is refused before `.assay/`
+        is made when it does not hold.
+        """
         audit.signing_key()  # a missing key is made (and announced), a bad one refused, first
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         root = folder / DIRNAME
         if (root / CONFIG).exists():
             raise Conflict(f"{folder.resolve()} already holds an assay workspace")
+        url = os.environ.get("ASSAY_DATABASE_URL")
+        blobs = _attach.blob_location(os.environ.get("ASSAY_BLOB_URL") or str(root / "objects"))
+        if url and not attach:
+            _attach.refuse_taken(url)
+        elif url:
+            recorded = _attach.check_attach(url, blobs)
+            if recorded and levels and list(levels) != recorded:
+                raise InvalidInput(
+                    f"marking levels {', '.join(levels)}: the workspace attached to has "
+                    f"{', '.join(recorded)}; leave them out to take the workspace's"
+                )
+            levels = tuple(recorded) if recorded else levels
+        elif attach:
+            raise InvalidInput(
+                "--attach joins a workspace whose database is on PostgreSQL, and "
+                "ASSAY_DATABASE_URL is not set: this folder would get its own SQLite database"
+            )
         root.mkdir(exist_ok=True)
         (root / "objects").mkdir(exist_ok=True)
-        config = {"marking_levels": list(levels or DEFAULT_LEVELS), "format": 1}
+        marking_levels = list(levels or DEFAULT_LEVELS)
+        config = {"marking_levels": marking_levels, "format": 1}
         (root / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
         ws = cls._open_root(root)
+        action = "workspace.attach" if attach else "workspace.init"
         with ws.db.begin() as conn:
-            audit.append(conn, ws.actor, "workspace.init", str(folder.resolve()))
+            if not attach:
+                _attach.record(conn, blobs, marking_levels)
+            details = {"host": _attach.host(), "blobs": blobs}
+            audit.append(conn, ws.actor, action, str(folder.resolve()), details)
         return ws
 
     @classmethod
@@ -135,25 +168,23 @@ class Workspace:
     ) -> dict[str, Any]:
         """Create a workspace in `path` from an `assay backup` folder (`assay.store.backup`).
 
-        The metadata goes to ``ASSAY_DATABASE_URL`` when set (it must hold no items yet),
+        The metadata goes to ``ASSAY_DATABASE_URL`` when set (it must hold no workspace yet),
         else to the new workspace's SQLite file; the blobs where ``ASSAY_BLOB_URL`` says.
         """
         from assay.store.backup import restore
 
         url = os.environ.get("ASSAY_DATABASE_URL")
         if url:
-            target = Database(url)
-            try:
-                with target.read() as conn:
-                    if conn.execute(select(items.c.id).limit(1)).first() is not None:
-                        raise Conflict(f"{target.engine.url!r} already holds items; restore "
-                                       "into an empty database")  # fmt: skip
-            finally:
-                target.dispose()
+            _attach.refuse_taken(url, "restore into an empty database or schema")
         ws = cls.init(path)
         ws.db.dispose()
         try:
-            return restore(Path(backup), ws.db, ws.blobs, ws.root / CONFIG, progress)
+            report = restore(Path(backup), ws.db, ws.blobs, ws.root / CONFIG, progress)
+            # The backup's record of the blob store is the old workspace's: this one's is here.
+            levels = json.loads((ws.root / CONFIG).read_text()).get("marking_levels")
+            with ws.db.begin() as conn:
+                _attach.record(conn, _attach.blob_location(ws.blobs.url), levels)
+            return report
         finally:
             ws.close()
 

@@ -211,11 +211,12 @@ def test_cli_embed_media(run_cli: Any, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_all_annotations_carry_every_author_prediction_and_lead_time(
-    ws: Workspace, tmp_path: Path, fmt: str
+    ws: Workspace, tmp_path: Path, fmt: str, new_database: Callable[[], None]
 ) -> None:
     _two_labellers(ws, tmp_path)
     res = ws.export("flood", fmt, tmp_path / "all", all_annotations=True)
     assert res["dropped"] == {}
+    new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
     other = Workspace.init(tmp_path / "other")
     other.import_labels(tmp_path / "all", fmt, "flood")
 

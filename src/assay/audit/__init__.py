@@ -11,7 +11,7 @@ state (users, tokens, sessions) is replayed from the trail and compared with the
 
 from assay.audit._chain import AuditEvent, append, events, seal
 from assay.audit._checkpoint import Checkpoint
-from assay.audit._keys import KEY_ENV, key_path
+from assay.audit._keys import KEY_ENV, key_path, trusted_keys
 from assay.audit._keys import signer as signing_key
 from assay.audit._ops import checkpoint, checkpoint_if_new, rotate_key, verify_with_witness
 from assay.audit._state import fingerprint
@@ -33,6 +33,7 @@ __all__ = [
     "rotate_key",
     "seal",
     "signing_key",
+    "trusted_keys",
     "verify",
     "verify_with_witness",
 ]

@@ -72,18 +72,28 @@ export_format = click.option(
 
 @click.command("init")
 @click.argument("directory", default=".", type=path_arg(file_okay=False))
+@click.option(
+    "--attach",
+    is_flag=True,
+    help="Use the workspace ASSAY_DATABASE_URL already holds from DIRECTORY too (a second "
+    "folder or machine); its blobs must be shared (ASSAY_BLOB_URL).",
+)
 @json_option
 @pass_env
-def init(env: Env, directory: Path, as_json: bool) -> None:
-    """Create a workspace in DIRECTORY (default: here)."""
+def init(env: Env, directory: Path, attach: bool, as_json: bool) -> None:
+    """Create a workspace in DIRECTORY (default: here).
+
+    On PostgreSQL (ASSAY_DATABASE_URL) the database must hold no workspace yet, unless
+    --attach joins the one it holds."""
     from assay.workspace import Workspace
 
-    ws = Workspace.init(directory)
+    ws = Workspace.init(directory, attach=attach)
     ws.close()
+    done = "attached to the workspace in" if attach else "initialised assay workspace in"
     if as_json:
-        env.emit_json({"workspace": str(ws.root.resolve())})
+        env.emit_json({"workspace": str(ws.root.resolve()), "attached": attach})
     else:
-        env.say(f"initialised assay workspace in {ws.root.resolve()}")
+        env.say(f"{done} {ws.root.resolve()}")
 
 
 @click.command("ingest")
