@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
-# The words the tests prompt with (serving, pre-labeling, chat roles) and sentences shaped
-# like the evaluation tasks'; a word-level vocabulary needs the former to have no <unk>.
+# The words the tests prompt with (serving, pre-labeling, chat roles): a word-level
+# vocabulary has them all, so those prompts have no <unk>.
 CORPUS = [
     "the river is over the road near the north bridge",
     "two families wait on a roof near the school",
@@ -31,12 +31,6 @@ CORPUS = [
     "flooded damaged dry intact road bridge school debris",
     "label flooded label dry answer yes answer no",
     "user assistant system : ,",
-    "The river rose two metres overnight and the old bridge on Mill Road is closed.",
-    "Search and rescue teams found four people on the roof of the school.",
-    "Water pumps are needed at the north shelter; the road to the clinic is flooded.",
-    "Power lines are down near the grain silo; crews will inspect the substation at noon.",
-    "Answer: yes. Answer: no. Answer: A B C D. The number of people is 12.",
-    "Question: How many boats reached the town? Answer: 3 boats reached the town.",
 ]
 # Special tokens are whole tokens in both kinds of tokenizer, so one template serves both.
 CHAT_TEMPLATE = (
