@@ -143,7 +143,12 @@ def main() -> None:
     try:
         rows = reports(args.items)
         model = build_tiny_llama(
-            root / "model", chat_template=True, hidden=args.hidden, layers=args.layers, vocab=1000
+            root / "model",
+            tokenizer="bytes",
+            texts=[r["text"] for r in rows],
+            chat_template=True,
+            hidden=args.hidden,
+            layers=args.layers,
         )
         task = root / "task.yaml"
         task.write_text(

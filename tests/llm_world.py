@@ -1,5 +1,6 @@
-"""Language-model test fixtures made in the test: a tiny Llama with a tokenizer trained here,
-and a real OpenAI-compatible HTTP server on loopback with deterministic answers.
+"""Language-model test fixtures made in the test: the one tiny Llama builder every
+language-model test uses, with a tokenizer trained here, and a real OpenAI-compatible HTTP
+server on loopback with deterministic answers.
 
 Nothing is downloaded: the tokenizer is trained with `tokenizers` on a few civilian
 sentences and the model's weights are random (seeded), so its outputs are fixed for a given
@@ -12,77 +13,98 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+# The words the tests prompt with (serving, pre-labeling, chat roles): a word-level
+# vocabulary has them all, so those prompts have no <unk>.
 CORPUS = [
-    "The river rose two metres overnight and the old bridge on Mill Road is closed.",
-    "Search and rescue teams found four people on the roof of the school.",
-    "Water pumps are needed at the north shelter; the road to the clinic is flooded.",
-    "Power lines are down near the grain silo; crews will inspect the substation at noon.",
-    "Answer: yes. Answer: no. Answer: A B C D. The number of people is 12.",
-    "Question: How many boats reached the town? Answer: 3 boats reached the town.",
+    "the river is over the road near the north bridge",
+    "two families wait on a roof near the school",
+    "the levee is seeping and a crew is sandbagging",
+    "power line down across main street",
+    "the shelter needs blankets and water",
+    "flooded damaged dry intact road bridge school debris",
+    "label flooded label dry answer yes answer no",
+    "user assistant system : ,",
 ]
-
+# Special tokens are whole tokens in both kinds of tokenizer, so one template serves both.
 CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    "{% for m in messages %}<s>{{ m['role'] }} : {{ m['content'] }} </s>{% endfor %}"
+    "{% if add_generation_prompt %}<s>assistant :{% endif %}"
 )
+SPECIAL = ["<pad>", "<unk>", "<s>", "</s>"]
 
 
 def build_tiny_llama(
     path: Path,
     *,
-    seed: int = 0,
+    tokenizer: Literal["words", "bytes"] = "words",
+    texts: Sequence[str] = CORPUS,
+    context: int = 512,
     chat_template: bool = False,
     hidden: int = 32,
     layers: int = 2,
-    vocab: int = 300,
 ) -> Path:
-    """Write a tiny LlamaForCausalLM and its BPE tokenizer (trained here) into `path`."""
+    """Write a randomly initialised (seed 0) LlamaForCausalLM and its tokenizer, trained here
+    on `texts`, into `path`; the model takes `context` positions.
+
+    `tokenizer="words"` is a word-level vocabulary of `texts`: a word is one token, so a
+    trained answer is one step and a decoded token is a word (other words are `<unk>`).
+    `tokenizer="bytes"` is byte-level BPE, as real LLMs use: any text encodes, for tests that
+    prompt with arbitrary text (evaluation tasks, red-team probes). `hidden` and `layers` are
+    for the benchmarks' larger models.
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab,
-        special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(CORPUS * 4, trainer=trainer)
+    if tokenizer == "words":
+        tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+        trainer: trainers.Trainer = trainers.WordLevelTrainer(special_tokens=SPECIAL)
+    else:
+        tok = Tokenizer(models.BPE(unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=1000,  # an upper bound: the merges run out first on a few sentences
+            special_tokens=SPECIAL,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        )
+    tok.train_from_iterator(texts, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
         pad_token="<pad>",
         unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
     )
     if chat_template:
         fast.chat_template = CHAT_TEMPLATE
-    torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(fast),
         hidden_size=hidden,
         intermediate_size=2 * hidden,
         num_hidden_layers=layers,
-        num_attention_heads=2,
+        num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=context,
+        pad_token_id=fast.pad_token_id,
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
-        pad_token_id=fast.pad_token_id,
+        # Wide initial weights give peaked next-token distributions, so LoRA's small changes
+        # move the loss within a few steps (the default 0.02 leaves every logit near 0).
+        initializer_range=0.4,
     )
-    model = LlamaForCausalLM(config)
+    torch.manual_seed(0)
     path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    fast.save_pretrained(path)
+    LlamaForCausalLM(config).save_pretrained(str(path), safe_serialization=True)
+    fast.save_pretrained(str(path))
     return path
 
 

@@ -22,7 +22,8 @@ from assay.models import add_model
 from assay.store.schema import audit as audit_table
 from assay.workspace import Workspace
 from labeling_world import free_port
-from models.tiny_llm import build_tiny_llama, start_model_server
+from llm_world import build_tiny_llama
+from models.tiny_llm import start_model_server
 
 RunCli = Callable[..., Any]
 pytestmark = pytest.mark.xdist_group("serve-model")
@@ -67,7 +68,8 @@ def served(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     )
     add_user(ws, "ana", "annotator", "CUI/FLOOD", "correct horse battery")
     token = create_token(ws, "ana")
-    add_model(ws, "tiny-flood", build_tiny_llama(ws.root.parent / "tiny-flood", context=1024))
+    model = build_tiny_llama(ws.root.parent / "tiny-flood", context=1024, chat_template=True)
+    add_model(ws, "tiny-flood", model)
     port = free_port()
     proc = start_model_server(ws.root, "tiny-flood@1", port)
     try:

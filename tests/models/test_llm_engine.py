@@ -8,12 +8,12 @@ import pytest
 
 from assay.errors import InvalidInput
 from assay.models._llm import Batcher, GenRequest, LanguageModel
-from models.tiny_llm import build_tiny_llama
+from llm_world import build_tiny_llama
 
 
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory: pytest.TempPathFactory) -> LanguageModel:
-    path = build_tiny_llama(tmp_path_factory.mktemp("lm") / "plain", chat_template=False)
+    path = build_tiny_llama(tmp_path_factory.mktemp("lm") / "plain", context=64)
     return LanguageModel(path)
 
 

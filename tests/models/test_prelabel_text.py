@@ -17,7 +17,8 @@ from assay.labeling.prelabel_text import prelabel_text
 from assay.models._text import PromptLabeler, TextClassifierModel, TokenClassifierModel
 from assay.store.schema import annotations_table
 from assay.workspace import Workspace
-from models.tiny_llm import build_text_classifier, build_tiny_llama, build_token_classifier
+from llm_world import build_tiny_llama
+from models.tiny_llm import build_text_classifier, build_token_classifier
 
 REPORTS = {
     "r1.txt": "the river is over the road near the north bridge",
@@ -111,7 +112,7 @@ def test_text_classifier_matches_the_models_own_forward_pass(
 def test_prompted_language_model_answers_are_parsed_to_labels(
     ws: Workspace, tmp_path: Path, reports: dict[str, str]
 ) -> None:
-    path = build_tiny_llama(tmp_path / "lm", chat_template=False)
+    path = build_tiny_llama(tmp_path / "lm")
     template = "label flooded label dry {text} answer"
     lm = PromptLabeler(path, template, [])
     report = prelabel_text(
@@ -155,7 +156,7 @@ def test_cli_prelabels_with_registered_text_models_and_hides_models_above_the_us
 ) -> None:
     tags = ["O", "B-water", "I-water"]
     tagger = build_token_classifier(tmp_path / "tagger", tags, "B-water")
-    lm = build_tiny_llama(tmp_path / "lm", chat_template=False)
+    lm = build_tiny_llama(tmp_path / "lm")
     root = ws.root
     cli("-w", root, "model", "add", "tagger", tagger)
     cli("-w", root, "model", "add", "reporter", lm, "--marking", "SECRET")

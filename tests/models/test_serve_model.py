@@ -18,7 +18,8 @@ from assay.models import add_model
 from assay.workspace import Workspace
 from evaluation.runs.runs_world import onnx_classifier
 from labeling_world import free_port
-from models.tiny_llm import build_tiny_llama, start_model_server
+from llm_world import build_tiny_llama
+from models.tiny_llm import start_model_server
 
 pytestmark = pytest.mark.xdist_group("serve-model")
 
@@ -43,7 +44,7 @@ def served(
     add_user(ws, "ana", "annotator", "UNCLASSIFIED", "correct horse battery")
     add_user(ws, "sam", "annotator", "SECRET", "correct horse battery")
     tokens = {n: create_token(ws, n) for n in ("ana", "sam")}
-    model_dir = build_tiny_llama(root / "tiny-flood")
+    model_dir = build_tiny_llama(root / "tiny-flood", chat_template=True)
     assert add_model(ws, "tiny-flood", model_dir, marking="SECRET").task == "causal-lm"
     ws.close()
     port = free_port()

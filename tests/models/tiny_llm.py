@@ -1,9 +1,10 @@
-"""Tiny Llama-architecture models for serving and pre-labeling tests, built in the test.
+"""Tiny Llama-architecture classifiers for pre-labeling tests, built in the test, and a real
+model server.
 
-The causal LM and its word-level tokenizer come from `train_world.tiny_llama` (the training
-tests' builder); the classifiers reuse that tokenizer with a Llama classification head, so
-the same code path that loads a user's real model loads these. `start_model_server` runs a
-real `assay serve-model` process on one of them (the serving and sitrep-summary tests).
+The classifiers reuse the word-level tokenizer of `llm_world.build_tiny_llama` (the one
+causal-LM builder) with a Llama classification head, so the same code path that loads a
+user's real model loads these. `start_model_server` runs a real `assay serve-model` process
+on a registered model (the serving and sitrep-summary tests).
 """
 
 from __future__ import annotations
@@ -18,45 +19,14 @@ from typing import Any
 import httpx
 
 from labeling_world import SRC
-from models.train_world import tiny_llama
-
-for _key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-    os.environ[_key] = "1"
-
-CORPUS = [
-    "the river is over the road near the north bridge",
-    "two families wait on a roof near the school",
-    "the levee is seeping and a crew is sandbagging",
-    "power line down across main street",
-    "the shelter needs blankets and water",
-    "flooded damaged dry intact road bridge school debris",
-    "label flooded label dry answer yes answer no",
-    "user assistant system : ,",
-]
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<s>{{ m['role'] }} : {{ m['content'] }} </s>{% endfor %}"
-    "{% if add_generation_prompt %}<s>assistant :{% endif %}"
-)
-
-
-def build_tiny_llama(out: Path, *, chat_template: bool = True, context: int = 64) -> Path:
-    """A tiny Llama causal LM directory (`context` positions); with `chat_template`, its
-    tokenizer has one."""
-    from transformers import AutoTokenizer
-
-    tiny_llama(out, CORPUS, context)
-    if chat_template:
-        tok = AutoTokenizer.from_pretrained(out, local_files_only=True)
-        tok.chat_template = CHAT_TEMPLATE
-        tok.save_pretrained(out)
-    return out
+from llm_world import build_tiny_llama
 
 
 def _head(out: Path, cls: Any, labels: list[str]) -> Any:
     import torch
     from transformers import AutoConfig
 
-    tiny_llama(out, CORPUS)  # the tokenizer; the causal LM's config and weights are replaced
+    build_tiny_llama(out)  # the tokenizer; the causal LM's config and weights are replaced
     config = AutoConfig.from_pretrained(out, local_files_only=True)
     config.architectures = None
     config.num_labels = len(labels)

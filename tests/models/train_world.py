@@ -1,6 +1,6 @@
 """A tiny Llama-architecture model and a labelled flood-report dataset to fine-tune it on.
 
-The model (about 100k parameters) is built from a `LlamaConfig` with a word-level tokenizer
+The model (about 100k parameters) is `llm_world.build_tiny_llama` with a word-level tokenizer
 trained here on the reports, so the code path that trains a user's real model runs in
 seconds. The task is learnable: each report's answer is the hazard it describes.
 """
@@ -18,6 +18,7 @@ from assay.labeling import Workflow, add_user, create_project, next_task, submit
 from assay.labeling.pull import pull
 from assay.models.train_llm import LlmTrainConfig
 from assay.workspace import Workspace
+from llm_world import build_tiny_llama
 
 SCHEMA = """
 title: Hazard reports
@@ -65,45 +66,6 @@ class LlmWorld:
     commit: str
 
 
-def tiny_llama(path: Path, texts: list[str], context: int = 64) -> Path:
-    """Save a randomly initialised 2-layer Llama and its word-level tokenizer to `path`."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(
-        texts, trainers.WordLevelTrainer(special_tokens=["<pad>", "<unk>", "<s>", "</s>"])
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="<unk>",
-        pad_token="<pad>",
-        bos_token="<s>",
-        eos_token="</s>",
-    )
-    config = LlamaConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=context,
-        pad_token_id=0,
-        bos_token_id=2,
-        eos_token_id=3,
-        # Wide initial weights give peaked next-token distributions, so LoRA's small changes
-        # move the loss within a few steps (the default 0.02 leaves every logit near 0).
-        initializer_range=0.4,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(str(path), safe_serialization=True)
-    fast.save_pretrained(str(path))
-    return path
-
-
 def labelled_reports(ws: Workspace, folder: Path, marking: str = "CUI") -> str:
     """Ingest REPORTS, have an annotator answer and rank each, pull and commit; the commit id."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -134,5 +96,5 @@ def build(root: Path) -> LlmWorld:
     ws = Workspace.init(root / "ws")
     commit = labelled_reports(ws, root / "reports")
     texts = [str(r["text"]) + " " + " ".join(map(str, r["responses"])) for r in REPORTS]
-    base = tiny_llama(root / "tiny-llama", texts)
+    base = build_tiny_llama(root / "tiny-llama", texts=texts)
     return LlmWorld(ws, base, f"reports@{commit[:12]}", commit)

@@ -30,7 +30,9 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_llama(tmp_path_factory.mktemp("llm") / "tiny", chat_template=True)
+    return build_tiny_llama(
+        tmp_path_factory.mktemp("llm") / "tiny", tokenizer="bytes", chat_template=True
+    )
 
 
 def test_local_model_batches_and_keeps_order(tiny: Path) -> None:

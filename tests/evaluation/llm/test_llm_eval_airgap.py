@@ -43,7 +43,7 @@ def test_the_guard_refuses_off_host_addresses(
 
 
 def test_whole_eval_runs_with_the_network_refused(run_cli: RunCli, world: World) -> None:
-    model = build_tiny_llama(world.root / "tiny", chat_template=True)
+    model = build_tiny_llama(world.root / "tiny", tokenizer="bytes", chat_template=True)
     task = write_task(
         world.root,
         "sealed",

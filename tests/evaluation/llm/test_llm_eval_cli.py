@@ -20,7 +20,7 @@ RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_llama(tmp_path_factory.mktemp("llm") / "tiny-llama")
+    return build_tiny_llama(tmp_path_factory.mktemp("llm") / "tiny-llama", tokenizer="bytes")
 
 
 def _runs(world: World) -> int:

@@ -31,7 +31,7 @@ def _lora(base: Path, out: Path) -> Path:
 
 
 def test_registered_model_and_adapter(world: World) -> None:
-    tiny = build_tiny_llama(world.root / "tiny")
+    tiny = build_tiny_llama(world.root / "tiny", tokenizer="bytes")
     ws = world.ws
     base = add_model(ws, "flood-llm", tiny, marking="CUI")
     adapter = add_model(

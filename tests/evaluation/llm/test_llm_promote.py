@@ -59,7 +59,7 @@ def _always(tiny: Path, out: Path, token: int, seed: int) -> Path:
 
 
 def test_language_model_promotion_gates_on_llm_runs(cli: RunCli, world: World) -> None:
-    tiny = build_tiny_llama(world.root / "tiny")
+    tiny = build_tiny_llama(world.root / "tiny", tokenizer="bytes")
     good_tok, good_word, bad_tok = _words(tiny)
     ws, wsdir = world.ws, world.root / "ws"
     # The scorer credits the word the production model says: a planted regression below.

@@ -183,7 +183,7 @@ def test_a_model_that_leaks_a_canary_is_named_with_its_commit(
 def test_tiny_local_model_runs_every_suite_offline_and_reruns_exactly(
     cli: Any, ws: Path, tmp_path: Path, airgap: list[str]
 ) -> None:
-    model = build_tiny_llama(tmp_path / "tiny")
+    model = build_tiny_llama(tmp_path / "tiny", tokenizer="bytes")
     cli("-w", ws, "redteam", "canary", "plant", "reports", "--marking", "SECRET", "--count", "1")
     commit = cli("-w", ws, "commit", "reports", "-m", "with a canary", "--json").json()["id"]
     # registered with its lineage: the leakage suite finds the training commit through it
