@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -25,16 +24,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assay.errors import InvalidInput, require
+from assay.models.llm._offline import go_offline
 
 log = logging.getLogger(__name__)
-
-OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
-
-
-def go_offline() -> None:
-    """No hub request from here on: transformers reads local files only."""
-    for key in OFFLINE:
-        os.environ[key] = "1"
 
 
 def check_model_dir(path: str | Path) -> Path:

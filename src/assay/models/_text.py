@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from assay.errors import InvalidInput, require
-from assay.models._llm import GenRequest, LanguageModel, check_model_dir, go_offline
+from assay.models._llm import GenRequest, LanguageModel, check_model_dir
+from assay.models.llm._offline import go_offline
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from assay.errors import InvalidInput, MissingExtra
 from assay.models._directory import LINEAGE_FILE, describe_directory
 from assay.models.lineage import CARD_FILE, directory_sha256, hardware, library_versions
+from assay.models.llm._offline import go_offline
 from assay.models.registry import ModelInfo, add_model, get_model, model_dir, model_marking
 from assay.models.training_data import TrainingData, llm_data
 from assay.timeutil import now_iso
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 METHODS = ("sft", "dpo")
 LIBRARIES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate", "assay")
-OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
 @dataclass(frozen=True)
@@ -89,16 +89,8 @@ class TrainResult:
         }
 
 
-def offline() -> None:
-    """Hugging Face libraries may not reach the network from here on (this process)."""
-    for name in OFFLINE:
-        os.environ[name] = "1"
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
 def _imports() -> Any:
-    offline()
+    go_offline()
     try:
         import datasets
         import peft
