@@ -93,4 +93,5 @@ def test_help_texts_name_units_and_formats(cli) -> None:  # type: ignore[no-unty
     assert "Share of an annotator's tasks that are gold" in share[:300]
     assert "--from-labels" in create
     imp = cli("import", "--help").stdout
-    assert "jsonl" in imp and "parquet" in imp and "JSONL or Parquet" in imp
+    assert all(f in imp for f in ("jsonl", "parquet", "geojson", "stac"))
+    assert "JSONL, Parquet," in imp and "GeoJSON and STAC" in imp

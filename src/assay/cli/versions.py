@@ -43,6 +43,8 @@ IMPORT_FORMATS = [
     "mot",
     "jsonl",
     "parquet",
+    "geojson",
+    "stac",
 ]
 EXPORT_FORMATS = [
     "coco",
@@ -256,7 +258,8 @@ def import_(
     as_json: bool,
 ) -> None:
     """Import media and labels from a file in one of the formats of --format (see README,
-    Formats): COCO, Label Studio, YOLO, VOC, CVAT, MOT, JSONL or Parquet."""
+    Formats): COCO, Label Studio, YOLO, VOC, CVAT, MOT, JSONL, Parquet, or assay's own GeoJSON
+    and STAC exports."""
     report = env.workspace().import_labels(
         path, fmt, dataset, images=images, marking=marking, strict=strict
     )
