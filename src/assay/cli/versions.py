@@ -92,7 +92,13 @@ def init(env: Env, directory: Path, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=path_arg(exists=True))
 @click.option("--marking", help="Classification marking, LEVEL[/COMPARTMENT...].")
 @click.option("--source", default="", help="A name for where the data came from.")
-@click.option("--text-field", default="text", show_default=True, help="Text column of JSONL/CSV.")
+@click.option(
+    "--text-field",
+    default="text",
+    show_default=True,
+    help="Text column of JSONL/CSV; the other columns go under metadata.fields "
+    "(query them as metadata.fields.KEY).",
+)
 @click.option(
     "--follow-symlinks",
     is_flag=True,
