@@ -75,3 +75,13 @@ def test_a_rows_other_fields_are_queried_under_metadata_fields(
     added = cli("-w", tmp_path / "ws", "dataset", "add", "north", "--items", query, "--json")
     assert added.json() == {"dataset": "north", "added": 1}
     assert "metadata.fields.KEY" in cli("ingest", "--help").stdout
+
+
+def test_status_of_a_new_empty_dataset_says_what_to_do(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A dataset with no items and no commits has no HEAD for its working state to match."""
+    cli("init")
+    cli("dataset", "create", "quake")
+    assert cli("status", "quake").stdout == (
+        "quake: no items and no commits yet; add items with `assay dataset add quake --all`\n"
+    )
+    cli("commit", "quake", "-m", "nothing", code=1)

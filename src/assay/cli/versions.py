@@ -329,6 +329,11 @@ def status(env: Env, name: str, as_json: bool) -> None:
     d = env.workspace().status(name)
     if as_json:
         env.emit_json(d.to_dict())
+    elif d.empty and not any(i.name == name and i.head for i in env.workspace().datasets()):
+        # No HEAD to match: say what to do first rather than "matches HEAD".
+        env.say(
+            f"{name}: no items and no commits yet; add items with `assay dataset add {name} --all`"
+        )
     elif d.empty:
         env.say(f"{name}: nothing to commit, working state matches HEAD")
     else:
