@@ -61,3 +61,27 @@ def test_dataset_usage_and_query_errors(cli, samples, tmp_path: Path) -> None:  
     )
     assert "no dataset named 'nope'" in cli("dataset", "add", "nope", "--all", code=1).stderr
     assert "bad dataset name" in cli("dataset", "create", "a@b", code=1).stderr
+
+
+def test_a_rows_other_fields_are_queried_under_metadata_fields(
+    cli, samples, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """As the README says: a JSONL row's fields besides the text sit under `metadata.fields`."""
+    rows = [{"text": "Power out in sector 4", "district": "north"}, {"text": "Clinic open"}]
+    cli("init", tmp_path / "ws")
+    cli("-w", tmp_path / "ws", "ingest", samples.jsonl("rows.jsonl", rows))
+    cli("-w", tmp_path / "ws", "dataset", "create", "north")
+    query = "metadata.fields.district=north"
+    added = cli("-w", tmp_path / "ws", "dataset", "add", "north", "--items", query, "--json")
+    assert added.json() == {"dataset": "north", "added": 1}
+    assert "metadata.fields.KEY" in cli("ingest", "--help").stdout
+
+
+def test_status_of_a_new_empty_dataset_says_what_to_do(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A dataset with no items and no commits has no HEAD for its working state to match."""
+    cli("init")
+    cli("dataset", "create", "quake")
+    assert cli("status", "quake").stdout == (
+        "quake: no items and no commits yet; add items with `assay dataset add quake --all`\n"
+    )
+    cli("commit", "quake", "-m", "nothing", code=1)

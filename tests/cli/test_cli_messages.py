@@ -93,4 +93,25 @@ def test_help_texts_name_units_and_formats(cli) -> None:  # type: ignore[no-unty
     assert "Share of an annotator's tasks that are gold" in share[:300]
     assert "--from-labels" in create
     imp = cli("import", "--help").stdout
-    assert "jsonl" in imp and "parquet" in imp and "JSONL or Parquet" in imp
+    assert all(f in imp for f in ("jsonl", "parquet", "geojson", "stac"))
+    assert "JSONL, Parquet," in imp and "GeoJSON and STAC" in imp
+
+
+def test_messages_stay_whole_lines_in_a_pipe(run_cli, samples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A pipe gets rich's 80 columns: a message longer than that is still one line on stdout
+    and on stderr, so `grep` and log readers see it whole."""
+    ws = tmp_path / "ws"
+    run_cli("init", ws)
+    samples.images("uav", 1)
+    samples.raw("report.txt", b"Water rising near the bridge.")
+    run_cli("-w", ws, "ingest", samples.root)
+    name = "flood-response-damage-assessment-second-pass"
+    pipe = {"COLUMNS": "80"}
+    created = run_cli("-w", ws, "dataset", "create", name, env=pipe).stdout
+    assert created == f"created dataset {name}; add items with `assay dataset add {name} --all`\n"
+    run_cli("-w", ws, "dataset", "add", name, "--all")
+    res = run_cli("-w", ws, "export", name, "--format", "coco", "--out", tmp_path / "o", env=pipe)
+    assert res.stderr == "warning: coco export could not carry 1 text items (--strict refuses)\n"
+    (line,) = res.stdout.splitlines()
+    assert line.startswith(f"wrote 1 item(s) of {name} (working state) as coco to ")
+    assert line.endswith("; highest marking: UNCLASSIFIED")

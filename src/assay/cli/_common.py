@@ -25,8 +25,15 @@ class Env:
 
     workspace_path: str | None = None
     quiet: bool = False
-    console: SafeConsole = field(default_factory=lambda: SafeConsole(highlight=False))
-    err: SafeConsole = field(default_factory=lambda: SafeConsole(stderr=True, highlight=False))
+    # soft_wrap: a message is one line however long, as the terminal wraps it; in a pipe rich
+    # would otherwise break it at 80 columns, splitting what scripts grep for. Tables keep
+    # their layout either way.
+    console: SafeConsole = field(
+        default_factory=lambda: SafeConsole(highlight=False, soft_wrap=True)
+    )
+    err: SafeConsole = field(
+        default_factory=lambda: SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+    )
     _ws: Workspace | None = None
 
     def workspace(self) -> Workspace:

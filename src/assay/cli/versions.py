@@ -43,6 +43,8 @@ IMPORT_FORMATS = [
     "mot",
     "jsonl",
     "parquet",
+    "geojson",
+    "stac",
 ]
 EXPORT_FORMATS = [
     "coco",
@@ -100,7 +102,13 @@ def init(env: Env, directory: Path, attach: bool, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=path_arg(exists=True))
 @click.option("--marking", help="Classification marking, LEVEL[/COMPARTMENT...].")
 @click.option("--source", default="", help="A name for where the data came from.")
-@click.option("--text-field", default="text", show_default=True, help="Text column of JSONL/CSV.")
+@click.option(
+    "--text-field",
+    default="text",
+    show_default=True,
+    help="Text column of JSONL/CSV; the other columns go under metadata.fields "
+    "(query them as metadata.fields.KEY).",
+)
 @click.option(
     "--follow-symlinks",
     is_flag=True,
@@ -266,7 +274,8 @@ def import_(
     as_json: bool,
 ) -> None:
     """Import media and labels from a file in one of the formats of --format (see README,
-    Formats): COCO, Label Studio, YOLO, VOC, CVAT, MOT, JSONL or Parquet."""
+    Formats): COCO, Label Studio, YOLO, VOC, CVAT, MOT, JSONL, Parquet, or assay's own GeoJSON
+    and STAC exports."""
     with env.progress("storing media") as progress:
         report = env.workspace().import_labels(
             path, fmt, dataset, images=images, marking=marking, strict=strict, progress=progress
@@ -331,6 +340,11 @@ def status(env: Env, name: str, as_json: bool) -> None:
     d = env.workspace().status(name)
     if as_json:
         env.emit_json(d.to_dict())
+    elif d.empty and not any(i.name == name and i.head for i in env.workspace().datasets()):
+        # No HEAD to match: say what to do first rather than "matches HEAD".
+        env.say(
+            f"{name}: no items and no commits yet; add items with `assay dataset add {name} --all`"
+        )
     elif d.empty:
         env.say(f"{name}: nothing to commit, working state matches HEAD")
     else:
