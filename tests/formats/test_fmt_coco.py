@@ -23,7 +23,7 @@ from pycocotools.coco import COCO
 
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
-from assay.formats import coco, labelstudio
+from assay.formats import _coco_objects, coco, labelstudio
 
 
 def test_reads_label_studio_coco_export(tmp_path: Path) -> None:
@@ -209,10 +209,18 @@ def coco_rows(draw: st.DrawFn) -> list[Any]:
     rows = []
     for i in range(draw(st.integers(1, 3))):
         w, h = draw(sizes)
-        kinds = st.one_of(box_regions(w, h), polygons(w, h))
+        # A 4-point polygon that is its own bbox's rectangle is how COCO writes a box, and it
+        # reads back as one (documented): the round trip of polygons leaves those out.
+        kinds = st.one_of(box_regions(w, h), polygons(w, h).filter(_not_a_box))
         regions = draw(st.lists(kinds, max_size=5))
         rows.append(image_row(f"img_{i}.png", regions, (w, h)))
     return rows
+
+
+def _not_a_box(r: Region) -> bool:
+    xs, ys = [p[0] for p in r.points], [p[1] for p in r.points]
+    box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+    return not _coco_objects._is_rectangle(list(r.points), box)
 
 
 @settings(max_examples=20, deadline=None)
