@@ -405,7 +405,9 @@ class Workspace:
                     f"{path}: {codec.display} import cannot carry {bundle.dropped.describe()}; "
                     "nothing imported (--strict)"
                 )
-            report = import_bundle(self, bundle, dataset, self.scheme.parse(marking), progress)
+            report = import_bundle(
+                self, bundle, dataset, self.scheme.parse(marking), progress, strict=strict
+            )
             del bundle  # freed before the collector resumes, so it never walks the labels
         return report
 

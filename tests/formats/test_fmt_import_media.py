@@ -98,3 +98,40 @@ def test_a_bad_file_in_a_later_batch_stores_nothing(ws: Workspace, tmp_path: Pat
     # the pack; on S3 a blob larger than a pack is its own object from the start, as ever).
     small = [hashlib.sha256(d).hexdigest() for d in files.values() if len(d) <= PACK_MAX]
     assert ws.blobs.present(small) == set()
+
+
+def _stated(folder: Path, bbox: list[float]) -> Path:
+    """One 8x6 image the file says is 640x480, with a polygon and a box."""
+    (folder / "images").mkdir(parents=True)
+    (folder / "images" / "gauge.png").write_bytes(_png(7))
+    ring = [1.5, 1.0, 6.0, 1.0, 6.0, 5.0]
+    doc = {
+        "images": [{"id": 1, "file_name": "gauge.png", "width": 640, "height": 480}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": bbox, "area": 1.0},
+            {"id": 2, "image_id": 1, "category_id": 1, "segmentation": [ring], "area": 9.0},
+        ],
+        "categories": [{"id": 1, "name": "debris"}],
+    }
+    path = folder / "annotations.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_the_image_decides_its_size_over_what_the_file_states(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """A file stating 640x480 for an 8x6 image: the item is 8x6 (the size its bytes have), the
+    contradiction is counted, and a region outside the real image is refused, naming it."""
+    report = ws.import_labels(_stated(tmp_path / "a", [1, 1, 4, 3]), "coco", "survey")
+    assert report.dropped == {"stated image sizes contradicting the image (replaced)": 1}
+    with ws.db.read() as conn:
+        assert conn.execute(select(items.c.width, items.c.height)).all() == [(8, 6)]
+    outside = _stated(tmp_path / "b", [100, 1, 4, 3])
+    with pytest.raises(InvalidInput, match=r"gauge\.png \(stated 640x480, the image is 8x6\), "
+                       r"region 1 \(debris\): box .* lies outside the 8x6 image"):  # fmt: skip
+        ws.import_labels(outside, "coco", "other")
+    with pytest.raises(InvalidInput, match=r"cannot carry 1 stated image sizes .*--strict"):
+        ws.import_labels(_stated(tmp_path / "c", [1, 1, 4, 3]), "coco", "strict", strict=True)
+    with ws.db.read() as conn:  # neither wrote anything
+        assert conn.execute(select(datasets.c.name)).scalars().all() == ["survey"]

@@ -25,6 +25,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from assay.errors import InvalidInput
 
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-(.+)$")
+# What an import counts when a file states an image size its bytes contradict (the image wins).
+SIZE_REPLACED = "stated image sizes contradicting the image (replaced)"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
 

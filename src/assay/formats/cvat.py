@@ -51,7 +51,6 @@ ANNOTATIONS = "annotations.xml"
 #: The subset CVAT gives images of no subset in a project export.
 DEFAULT_SUBSET = "default"
 #: Counted when a file states an image size the image file contradicts (the file's is not used).
-SIZE_REPLACED = "stated image sizes contradicting the image (replaced)"
 
 
 def locate(path: Path, images: Path | None) -> tuple[Path, Path]:
@@ -94,7 +93,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
             sw, sh = (int(cx.number(el, k, f, place)) for k in ("width", "height"))
             if (sw, sh) != (w, h):  # the image decides, as for VOC's <size>
                 logger.warning("%s: %s says %dx%d but the image is %dx%d", f, place, sw, sh, w, h)
-                dropped[SIZE_REPLACED] += 1
+                dropped[_media.SIZE_REPLACED] += 1
         m = ImportedMedia(name=_media.media_name(name), path=image, width=w, height=h)
         subset = (el.get("subset") or "").lower()
         if subset and subset != DEFAULT_SUBSET:

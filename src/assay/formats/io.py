@@ -30,6 +30,7 @@ from assay.domain.labels import (
 from assay.domain.marking import Marking
 from assay.errors import InvalidInput
 from assay.formats import _ids, _stream
+from assay.formats._media import SIZE_REPLACED
 from assay.formats._model import (
     CLASS_KINDS,
     ExportAnnotation,
@@ -39,6 +40,7 @@ from assay.formats._model import (
     ImportedMedia,
 )
 from assay.formats._stream import RowColumns, RowStream
+from assay.formats._validate import check_box, check_points
 from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore
 from assay.store._sql import insert_ignore, insert_rows, select_in
@@ -87,15 +89,17 @@ def _media_bytes(m: ImportedMedia, source: Path | None) -> bytes:
         raise InvalidInput(f"{source}: cannot read media file {m.path}: {exc.strerror}") from None
 
 
-def _media_type(m: ImportedMedia, data: bytes) -> str:
+def _media_type(m: ImportedMedia, data: bytes) -> tuple[str, int | None, int | None]:
+    """The media type, and an image's width and height as its bytes have them."""
     if m.text is not None:
-        return "text/plain"
+        return "text/plain", None, None
     from assay.ingest._probe import ProbeError, probe_image
 
     try:
-        return probe_image(data)[0]
+        kind, width, height, _exif = probe_image(data)
     except ProbeError as exc:
         raise InvalidInput(f"{m.path}: {exc}") from None
+    return kind, width, height
 
 
 class _Stored(NamedTuple):
@@ -104,6 +108,8 @@ class _Stored(NamedTuple):
     media_type: str
     size: int
     staged: Staged | None  # None: the store holds the blob already
+    width: int | None = None  # an image's, as its bytes have it
+    height: int | None = None
 
 
 _STAGE_FILES = 256  # media a thread takes at a time (on S3, a pack each, as ingest's batches)
@@ -117,7 +123,7 @@ def _stage_batch(
     """Read, hash, probe and stage a batch of media, at most `_STAGE_BYTES` held at a time;
     only their hashes and types are returned, so however large the images, the import holds
     no more bytes than its threads have in hand. The first bad file is an error naming it."""
-    rows: list[tuple[str, str, int]] = []
+    rows: list[tuple[str, tuple[str, int | None, int | None], int]] = []
     held: dict[str, bytes] = {}
     staged: dict[str, Staged] = {}
 
@@ -140,7 +146,9 @@ def _stage_batch(
             in_hand = 0
     if held:
         stage()
-    return [(sha, _Stored(kind, size, staged.pop(sha, None))) for sha, kind, size in rows]
+    return [
+        (sha, _Stored(kind, size, staged.pop(sha, None), w, h)) for sha, (kind, w, h), size in rows
+    ]
 
 
 def _stage_media(
@@ -171,6 +179,39 @@ def _stage_media(
     return out
 
 
+def _real_sizes(staged: Sequence[tuple[str, ImportedMedia, _Stored | None]], source: Any) -> int:
+    """Give each image the size its bytes have where the file stated another (a resized copy,
+    a hand edit), after checking its regions fit that size; returns how many were replaced.
+    Readers that check sizes themselves (VOC, CVAT) never leave one here."""
+    replaced = 0
+    for _sha, m, stored in staged:
+        if stored is None or stored.width is None or stored.height is None:
+            continue
+        w, h = stored.width, stored.height
+        if m.width is None or m.height is None or (m.width, m.height) == (w, h):
+            continue
+        where = f"{m.name} (stated {m.width}x{m.height}, the image is {w}x{h})"
+        for a in m.annotations:
+            for k, r in enumerate(a.regions or [_encoded_region(t) for t, _ in a.encoded or []]):
+                _fits(r, w, h, str(source), f"{where}, region {k + 1} ({r.label})")
+        for k, r in enumerate(m.record or []):
+            _fits(r, w, h, str(source), f"{where}, region of record {k + 1} ({r.label})")
+        m.width, m.height = w, h
+        replaced += 1
+    return replaced
+
+
+def _encoded_region(text: bytes) -> Region:
+    return trusted_region(msgspec.json.decode(text))
+
+
+def _fits(r: Region, width: int, height: int, file: str, place: str) -> None:
+    if r.box is not None:
+        check_box(r.box, width, height, file, place)
+    if r.points is not None:
+        check_points(list(r.points), width, height, file, place)
+
+
 def _item_marking(ws: Workspace, given: Marking | None, stated: str | None) -> str:
     """The higher of `--marking` and what the file itself states: importing never lowers one."""
     marks = [given or Marking()]
@@ -198,9 +239,14 @@ def import_bundle(
     dataset: str,
     marking: Marking | None = None,
     progress: Callable[[int, int], None] | None = None,
+    strict: bool = False,
 ) -> ImportReport:
     """Bring media and labels into `dataset`'s working state in one transaction
     (`progress(done, total)`: media files stored so far).
+
+    An image decides its own size: a width and height the file states that its bytes
+    contradict are replaced (counted under `dropped`; with `strict` that refuses the import
+    before anything is written), and the image's regions must fit its real size.
 
     Consumes the bundle: each annotation's regions are released once stored as text.
     """
@@ -226,6 +272,15 @@ def import_bundle(
     for m, n in zip(bundle.media, by_id, strict=True):
         got = (str(m.item_id), None) if n else next(carried)
         staged.append((got[0], m, got[1]))
+    resized = _real_sizes(staged, bundle.source)
+    if resized:
+        bundle.dropped.add(SIZE_REPLACED, resized)
+        report.dropped = bundle.dropped.to_dict()
+        if strict:
+            raise InvalidInput(
+                f"{bundle.source}: the import cannot carry {bundle.dropped.describe()}; "
+                "nothing imported (--strict)"
+            )
     created = now_iso()
     item_rows: dict[str, dict[str, object]] = {}
     ann_rows: list[dict[str, object]] = []

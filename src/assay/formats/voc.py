@@ -37,6 +37,7 @@ from assay.formats._export import (
     warn_dropped,
     write_marking,
 )
+from assay.formats._media import SIZE_REPLACED
 from assay.formats._model import (
     ExportBundle,
     ExportRow,
@@ -46,7 +47,6 @@ from assay.formats._model import (
     plural,
 )
 from assay.formats._registry import Codec
-from assay.formats.cvat import SIZE_REPLACED
 
 logger = logging.getLogger(__name__)
 
