@@ -13,6 +13,7 @@ from sqlalchemy import select
 from assay.domain.schema import LabelSchema
 from assay.errors import InvalidInput
 from assay.labeling import Workflow, create_project, list_projects, next_task, submit
+from assay.labeling.history import my_history
 from assay.store.schema import ID_SEP, datasets, working
 from assay.versioning import LabelRecord
 from assay.workspace import Workspace
@@ -42,6 +43,12 @@ def test_gold_items_of_the_same_dataset_leave_the_work_pool(ws: Workspace, tmp_p
     work = set(w.items["public"]) - set(gold_ids)
     assert work <= set(served) and len([i for i in served if i in work]) == 4
     assert served[-1] in work
+    # The annotator's own count and history agree, gold included: a count without the gold
+    # tasks beside a history with them would tell which of their tasks were gold.
+    mine = my_history(ws, root, "camp")
+    assert any(i in gold_ids for i in served)
+    assert mine["submitted"] == len(mine["history"]) == len(served)
+    assert mine["tasks"] == info["task_count"] + info["gold_count"]
 
 
 def test_a_gold_set_covering_every_item_is_refused(ws: Workspace, tmp_path: Path) -> None:

@@ -35,21 +35,22 @@ HISTORY_LIMIT = 200
 
 
 def progress(ws: Workspace, user: User, project: str) -> dict[str, Any]:
-    """How far `user` is: tasks they submitted and the project's tasks open to them."""
+    """How far `user` is: tasks they submitted and the project's tasks open to them.
+
+    Gold tasks count in both, as in the history: they are served unannounced, and a count
+    that left them out would tell the annotator which of their tasks were gold."""
     with ws.db.read() as conn:
         p = visible_project(conn, ws, user, project)
         counts = summary(ws, conn, p, user)
         done = conn.execute(
-            select(func.count())
-            .select_from(assignments.join(tasks, tasks.c.id == assignments.c.task_id))
-            .where(
+            select(func.count()).where(
                 assignments.c.project_id == p.id,
                 assignments.c.user_id == user.id,
                 assignments.c.state == "submitted",
-                tasks.c.is_gold == 0,
             )
         ).scalar_one()
-    return {"project": p.name, "submitted": int(done), "tasks": counts["task_count"]}
+    total = counts["task_count"] + counts["gold_count"]
+    return {"project": p.name, "submitted": int(done), "tasks": total}
 
 
 def my_history(ws: Workspace, user: User, project: str) -> dict[str, Any]:
