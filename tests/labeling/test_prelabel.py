@@ -21,7 +21,7 @@ from assay.store.schema import annotations_table as ann_t
 from assay.workspace import Workspace
 from blob_stacks import stacks
 from evaluation.runs.runs_world import onnx_classifier, onnx_detector
-from labeling_world import World, build_world
+from labeling_world import World, box, build_world
 
 # Run on both blob stacks: local folder and S3 (SeaweedFS).
 blob_stack = stacks()
@@ -244,3 +244,34 @@ def test_project_status_prints_the_prelabel_table(
     assert "det@1" in out.stdout and "deleted" in out.stdout
     doc = json.loads(cli("-w", ws.root, "project", "status", "survey", "--json").stdout)  # type: ignore[operator]
     assert doc["prelabels"][0]["deleted"] == 2
+
+
+def test_a_detectors_boxes_past_the_image_are_cut_to_it_and_submit_as_they_are(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """Answers must lie on the image; a detector's box reaching past it is cut to it, so an
+    annotator can submit the pre-label untouched; one wholly outside is an empty box."""
+    w = _world(ws, tmp_path)
+    det = onnx_detector(
+        tmp_path / "wide.onnx",
+        [(-4, 20, 10, 16), (28, -2, 8, 6), (40, 40, 4, 4)],  # 32x32 input; scenes are 48x32
+        [0.9, 0.8, 0.7],
+        [0, 1, 0],
+        ["building", "vehicle"],
+    )
+    add_model(ws, "wide", det)
+    report = prelabel(ws, "survey", "wide")
+    assert report.labelled == 8 and report.regions == 16 and report.empty_boxes == 8
+    root = w.users["root"]
+    lease = next_task(ws, root, "survey")
+    assert lease is not None
+    assert [(p["label"], list(p["box"])) for p in lease.prelabels] == [
+        ("building", [0.0, 20.0, 9.0, 12.0]),
+        ("vehicle", [42.0, 0.0, 6.0, 4.0]),
+    ]
+    regions = [Region.model_validate(p) for p in lease.prelabels]
+    off = box(40, 20, 20, 8)  # reaches x=60 on a 48-pixel-wide scene
+    with pytest.raises(InvalidInput, match=r"regions\[2\] \(building\): \(60, 28\) lies outside "
+                       r"the 48x32 image \(tolerance 1 px\)"):  # fmt: skip
+        submit(ws, root, lease.task_id, str(uuid.uuid4()), [*regions, off])
+    submit(ws, root, lease.task_id, str(uuid.uuid4()), regions)  # the pre-labels as they are

@@ -165,7 +165,7 @@ def _labels(ws: Workspace, dataset: str) -> dict[str, list[Region]]:
 def test_consensus_pull_majority_and_box_clusters(ws: Workspace, tmp_path: Path) -> None:
     w = build_world(ws, tmp_path / "data", public=1, cui=0, secret=0, workflow=Workflow(overlap=3))
     answers = {
-        "ana": [choice("minor"), box(0, 0, 10, 10), box(50, 50, 4, 4)],
+        "ana": [choice("minor"), box(0, 0, 10, 10), box(40, 24, 4, 4)],
         "man": [choice("minor"), box(1, 1, 10, 10)],
         "rev": [choice("destroyed"), box(2, 0, 10, 10), box(30, 0, 5, 5, "vehicle")],
     }

@@ -37,6 +37,10 @@ __all__ = [
 ]
 
 RegionKind = Literal["box", "polygon", "point", "span", "choice", "text", "rating", "ranking"]
+#: Boxes and points may stick out of the image by at most this many pixels (rounding in the
+#: tools that wrote them); anything further is an error, on import and on a labeling answer.
+BOUNDS_TOLERANCE_PX = 1.0
+
 MAX_ATTRIBUTE_DEPTH = 16
 TOO_DEEP = "<nested too deep>"
 

@@ -11,11 +11,9 @@ import math
 from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
 
+# (Defined with the labels, since labeling answers are held to it too.)
+from assay.domain.labels import BOUNDS_TOLERANCE_PX as BOUNDS_TOLERANCE_PX
 from assay.errors import InvalidInput
-
-#: Boxes and points may stick out of the image by at most this many pixels
-#: (rounding in the tools that wrote them); anything further is an error.
-BOUNDS_TOLERANCE_PX = 1.0
 
 
 def fail(file: str, place: str, message: str) -> NoReturn:

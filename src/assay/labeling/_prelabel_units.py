@@ -174,6 +174,16 @@ def _label_batch(
                 out.empty_boxes += 1
                 continue
             box = (bx * sx, by * sy, bw * sx, bh * sy)
+            if box[0] < 0 or box[1] < 0 or box[0] + box[2] > shape[1] or box[1] + box[3] > shape[0]:
+                # A detector's box may reach past the image: cut to it, so an annotator can
+                # submit the pre-label as it is (answers must lie on the image).
+                x0, y0 = max(0.0, box[0]), max(0.0, box[1])
+                x1 = min(float(shape[1]), box[0] + box[2])
+                y1 = min(float(shape[0]), box[1] + box[3])
+                if x1 <= x0 or y1 <= y0:
+                    out.empty_boxes += 1
+                    continue
+                box = (x0, y0, x1 - x0, y1 - y0)
             regions.append(
                 {
                     "id": f"p{len(regions) + 1}",

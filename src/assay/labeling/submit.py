@@ -11,7 +11,7 @@ import hashlib
 import time
 from typing import Any
 
-from assay.domain.labels import Region, payload_from_json, payload_to_json
+from assay.domain.labels import BOUNDS_TOLERANCE_PX, Region, payload_from_json, payload_to_json
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling import active, adaptive
 from assay.labeling import gold as gold_scoring
@@ -23,16 +23,36 @@ from assay.labeling.users import User
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
 
-_MEDIA_TYPE = "SELECT media_type FROM items WHERE id = :i"
+_ITEM = "SELECT media_type, width, height FROM items WHERE id = :i"
 
 
 def check_answer(tx: Tx, p: Project, item_id: str, regions: list[Region]) -> None:
-    """Every region fits the schema and every required control is answered (the controls
-    that apply to the item's media type), else `InvalidInput` naming what is wrong."""
+    """Every region fits the schema and lies on the item's image, and every required control
+    is answered (the controls that apply to the item's media type), else `InvalidInput`
+    naming what is wrong."""
     p.schema.check_regions(regions)
+    item = tx.one(_ITEM, {"i": item_id})
+    if item is not None and item[1] and item[2]:
+        check_on_image(regions, int(item[1]), int(item[2]))
     if p.schema.has_required:
-        media = tx.one(_MEDIA_TYPE, {"i": item_id})
-        p.schema.check_complete(regions, media[0] if media else None)
+        p.schema.check_complete(regions, item[0] if item else None)
+
+
+def check_on_image(regions: list[Region], width: int, height: int) -> None:
+    """Every box and point within the image, with the tolerance an import allows: a shape off
+    the image would be a label of record that no format carries back in."""
+    tol = BOUNDS_TOLERANCE_PX
+    for i, r in enumerate(regions):
+        corners = list(r.points or ())
+        if r.box is not None:
+            x, y, w, h = r.box
+            corners += [(x, y), (x + w, y + h)]
+        for x, y in corners:
+            if x < -tol or y < -tol or x > width + tol or y > height + tol:
+                raise InvalidInput(
+                    f"regions[{i}] ({r.label}): ({x:g}, {y:g}) lies outside the "
+                    f"{width}x{height} image (tolerance {tol:g} px)"
+                )
 
 
 def annotation_id(user: User, client_id: str) -> str:
