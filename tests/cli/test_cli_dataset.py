@@ -74,6 +74,10 @@ def test_a_rows_other_fields_are_queried_under_metadata_fields(
     query = "metadata.fields.district=north"
     added = cli("-w", tmp_path / "ws", "dataset", "add", "north", "--items", query, "--json")
     assert added.json() == {"dataset": "north", "added": 1}
+    cli("-w", tmp_path / "ws", "dataset", "create", "north2")
+    short = "metadata.district=north"  # the row's field where it has one
+    added = cli("-w", tmp_path / "ws", "dataset", "add", "north2", "--items", short, "--json")
+    assert added.json() == {"dataset": "north2", "added": 1}
     assert "metadata.fields.KEY" in cli("ingest", "--help").stdout
 
 

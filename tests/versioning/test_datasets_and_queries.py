@@ -97,6 +97,11 @@ def test_query_on_numeric_metadata(ws: Workspace, samples) -> None:  # type: ign
     assert ws.add_items("north", "metadata.geo.lat > 29.5") == 1
     ws.create_dataset("crowded")
     assert ws.add_items("crowded", "metadata.fields.people >= 10") == 0
+    # A row's field is also `metadata.KEY`, as LLM-eval templates and slices read it.
+    ws.create_dataset("urgent2")
+    assert ws.add_items("urgent2", "metadata.priority>=2") == 2
+    ws.create_dataset("exact2")
+    assert ws.add_items("exact2", "meta.priority=3 and metadata.people=4") == 1
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ def init(env: Env, directory: Path, attach: bool, as_json: bool) -> None:
     default="text",
     show_default=True,
     help="Text column of JSONL/CSV; the other columns go under metadata.fields "
-    "(query them as metadata.fields.KEY).",
+    "(query them as metadata.KEY or metadata.fields.KEY).",
 )
 @click.option(
     "--follow-symlinks",

@@ -3,7 +3,8 @@
 Conditions joined by ``and``: ``FIELD OP VALUE`` with OP one of
 ``= != < <= > >= ~`` (``~`` is a glob). Fields: ``media_type``, ``name``,
 ``source``, ``marking``, ``width``, ``height``, ``size``, ``created`` and
-``metadata.KEY`` (``meta.KEY`` for short).
+``metadata.KEY`` (``meta.KEY`` for short; a JSONL/CSV row's field KEY where the row has one,
+else the metadata's own KEY).
 
 Two geographic conditions match an item's location (``metadata.geo``: a frame's center, an
 image's EXIF GPS position, a report's coordinates): ``within MINLON,MINLAT,MAXLON,MAXLAT``
@@ -112,18 +113,23 @@ def _metadata_cond(key: str, op: str, raw: str, dialect: str) -> ColumnElement[b
     `< <= > >=` with a number compare numerically and match numeric values only.
     """
     parts = key.split(".")
+    # A JSONL/CSV row's other fields sit under `fields`: `metadata.KEY` is the row's field
+    # where it has one, else the metadata's own KEY, as LLM-eval templates and slices read it
+    # (`fields_of`); `metadata.fields.KEY` names the field alone.
+    tried = [parts] if parts[0] == "fields" else [["fields", *parts], parts]
     number = _number(raw)
     if dialect == "sqlite":
-        path = "$." + ".".join(f'"{p}"' for p in parts)
-        value = func.json_extract(items.c.metadata, path)
+        paths = ["$." + ".".join(f'"{p}"' for p in ps) for ps in tried]
+        value = _first([func.json_extract(items.c.metadata, path) for path in paths])
         as_text: Any = cast(value, String)
         if op in ("<", "<=", ">", ">=") and number is not None:
-            numeric = func.json_type(items.c.metadata, path).in_(("integer", "real"))
-            return and_(numeric, _apply(value, op, number))
+            kind = _first([func.json_type(items.c.metadata, path) for path in paths])
+            return and_(kind.in_(("integer", "real")), _apply(value, op, number))
         return _apply(as_text, op, raw)
     from sqlalchemy.dialects.postgresql import JSONB
 
-    text_value = func.jsonb_extract_path_text(cast(items.c.metadata, JSONB), *parts)
+    meta = cast(items.c.metadata, JSONB)
+    text_value = _first([func.jsonb_extract_path_text(meta, *ps) for ps in tried])
     if op in ("<", "<=", ">", ">=") and number is not None:
         guarded = case(
             (
@@ -134,6 +140,10 @@ def _metadata_cond(key: str, op: str, raw: str, dialect: str) -> ColumnElement[b
         )
         return _apply(guarded, op, number)
     return _apply(text_value, op, raw)
+
+
+def _first(values: list[Any]) -> Any:
+    return values[0] if len(values) == 1 else func.coalesce(*values)
 
 
 _M_PER_DEG_LAT = 110_574.0
