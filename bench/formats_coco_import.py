@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from _common import ROOT, WORK, median, table, write_result
@@ -118,15 +119,16 @@ print('TIME', time.perf_counter() - t)
     + PEAK
 )
 
-# The whole `assay import FILE --format coco --dataset big` command (the CLI's own entry point,
-# in a fresh process); the workspace is made beforehand, untimed.
+# An assay command through the CLI's own entry point, in a fresh process: ``WORKSPACE ARGS...``
+# (the whole `assay import FILE --format coco --dataset big` here); the workspace is made
+# beforehand (`INIT`), untimed.
 ASSAY = (
     """
 import sys, time
 t = time.perf_counter()
 from assay.cli import main
 try:
-    main(["-w", sys.argv[2], "import", sys.argv[1], "--format", "coco", "--dataset", "big"])
+    main(["-w", sys.argv[1], *sys.argv[2:]])
 except SystemExit as exc:
     if exc.code:
         raise
@@ -171,6 +173,16 @@ def _env() -> dict[str, str]:
     return {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "ASSAY_ACTOR": "user:bench"}
 
 
+def dataset(folder: Path, make: Callable[[Path, int], Path], n: int, fresh: bool) -> Path:
+    """The bench's COCO file in `folder` (``annotations.json``), made by `make` unless it is
+    there already (or again with `fresh`)."""
+    path = folder / "annotations.json"
+    if fresh or not path.is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        make(folder, n)
+    return path
+
+
 def run(code: str, *args: str) -> tuple[float, float, float]:
     out = subprocess.run(
         [sys.executable, "-c", code, *args],
@@ -191,10 +203,7 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="Make the file again.")
     args = ap.parse_args()
     folder = WORK / "coco_import"
-    path = folder / "annotations.json"
-    if args.fresh or not path.is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        make(folder, args.images)
+    path = dataset(folder, make, args.images, args.fresh)
     size_mb = path.stat().st_size / 1e6
     times: dict[str, list[float]] = {
         "pycocotools COCO()": [],
@@ -216,7 +225,8 @@ def main() -> None:
                     env=_env(),
                     capture_output=True,
                 )
-                t, peak, cpu = run(ASSAY, str(path), str(ws))
+                argv = ["import", str(path), "--format", "coco", "--dataset", "big"]
+                t, peak, cpu = run(ASSAY, str(ws), *argv)
             elif tool == "pycocotools COCO()":
                 t, peak, cpu = run(PYCOCOTOOLS, str(path))
             elif tool == "floor: msgspec decode only":

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from _common import WORK, median, table, write_result
-from formats_coco_import import INIT, PEAK, _env, run
+from formats_coco_import import ASSAY, INIT, _env, dataset, run
 
 
 def make(folder: Path, images: int, seed: int = 0) -> Path:
@@ -62,22 +62,6 @@ def make(folder: Path, images: int, seed: int = 0) -> Path:
     return path
 
 
-ASSAY = (
-    """
-import sys, time
-t = time.perf_counter()
-from assay.cli import main
-try:
-    main(["-w", sys.argv[2], *sys.argv[3:]])
-except SystemExit as exc:
-    if exc.code:
-        raise
-print('TIME', time.perf_counter() - t)
-"""
-    + PEAK
-)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=2000, help="JPEGs in a new dataset.")
@@ -85,10 +69,7 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="Make the dataset again.")
     args = ap.parse_args()
     folder = WORK / "coco_media"
-    path = folder / "annotations.json"
-    if args.fresh or not path.is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        make(folder, args.images)
+    path = dataset(folder, make, args.images, args.fresh)
     files = sorted((folder / "images").iterdir())
     size_mb = sum(f.stat().st_size for f in files) / 1e6
     times: dict[str, list[float]] = {"cp -r": [], "assay ingest": [], "assay import": []}
@@ -109,7 +90,7 @@ def main() -> None:
                     argv = ["ingest", str(folder / "images")]
                 else:
                     argv = ["import", str(path), "--format", "coco", "--dataset", "d"]
-                t, peak, _cpu = run(ASSAY, str(path), str(ws), *argv)
+                t, peak, _cpu = run(ASSAY, str(ws), *argv)
             times[tool].append(t)
             peaks[tool].append(peak)
             print(f"run {r + 1}: {tool}: {t:.2f} s, peak {peak:.0f} MB", flush=True)
