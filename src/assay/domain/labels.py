@@ -41,6 +41,13 @@ RegionKind = Literal["box", "polygon", "point", "span", "choice", "text", "ratin
 #: tools that wrote them); anything further is an error, on import and on a labeling answer.
 BOUNDS_TOLERANCE_PX = 1.0
 
+
+def off_image(x: float, y: float, width: int, height: int) -> bool:
+    """Whether the point lies outside a `width` x `height` image by more than the tolerance."""
+    tol = BOUNDS_TOLERANCE_PX
+    return x < -tol or y < -tol or x > width + tol or y > height + tol
+
+
 MAX_ATTRIBUTE_DEPTH = 16
 TOO_DEEP = "<nested too deep>"
 

@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeGuard
 
 # (Defined with the labels, since labeling answers are held to it too.)
 from assay.domain.labels import BOUNDS_TOLERANCE_PX as BOUNDS_TOLERANCE_PX
+from assay.domain.labels import off_image
 from assay.errors import InvalidInput
 
 
@@ -173,7 +174,7 @@ def check_box(
     if width is None or height is None:
         return
     tol = BOUNDS_TOLERANCE_PX
-    if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
+    if off_image(x, y, width, height) or off_image(x + w, y + h, width, height):
         fail(
             file,
             place,
@@ -194,7 +195,7 @@ def check_points(
         return
     tol = BOUNDS_TOLERANCE_PX
     for x, y in points:
-        if x < -tol or y < -tol or x > width + tol or y > height + tol:
+        if off_image(x, y, width, height):
             fail(
                 file,
                 place,

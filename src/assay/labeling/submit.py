@@ -11,7 +11,13 @@ import hashlib
 import time
 from typing import Any
 
-from assay.domain.labels import BOUNDS_TOLERANCE_PX, Region, payload_from_json, payload_to_json
+from assay.domain.labels import (
+    BOUNDS_TOLERANCE_PX,
+    Region,
+    off_image,
+    payload_from_json,
+    payload_to_json,
+)
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling import active, adaptive
 from assay.labeling import gold as gold_scoring
@@ -41,17 +47,16 @@ def check_answer(tx: Tx, p: Project, item_id: str, regions: list[Region]) -> Non
 def check_on_image(regions: list[Region], width: int, height: int) -> None:
     """Every box and point within the image, with the tolerance an import allows: a shape off
     the image would be a label of record that no format carries back in."""
-    tol = BOUNDS_TOLERANCE_PX
     for i, r in enumerate(regions):
         corners = list(r.points or ())
         if r.box is not None:
             x, y, w, h = r.box
             corners += [(x, y), (x + w, y + h)]
         for x, y in corners:
-            if x < -tol or y < -tol or x > width + tol or y > height + tol:
+            if off_image(x, y, width, height):
                 raise InvalidInput(
                     f"regions[{i}] ({r.label}): ({x:g}, {y:g}) lies outside the "
-                    f"{width}x{height} image (tolerance {tol:g} px)"
+                    f"{width}x{height} image (tolerance {BOUNDS_TOLERANCE_PX:g} px)"
                 )
 
 
