@@ -163,11 +163,6 @@ def _stage_media(
     `progress(done, total)` is told of each batch stored."""
     batches = [media[k : k + _STAGE_FILES] for k in range(0, len(media), _STAGE_FILES)]
     out: list[tuple[str, _Stored]] = []
-    if len(batches) < 2:
-        out = [got for b in batches for got in _stage_batch(blobs, b, source)]
-        if progress and out:
-            progress(len(out), len(media))
-        return out
     pool = ThreadPoolExecutor(min(_STAGE_THREADS, os.cpu_count() or 1))
     try:
         for got in pool.map(lambda b: _stage_batch(blobs, b, source), batches):
