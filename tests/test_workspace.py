@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from assay import Workspace
 from assay.errors import AssayError, Conflict, NotFound
-from assay.store.schema import SCHEMA_VERSION
+from assay.store.schema import SCHEMA_VERSION, audit
+from init_race import race_inits
 
 
 def _dataset_names(root: Path) -> list[str]:
@@ -126,3 +130,24 @@ def test_python_api_open_and_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     con.close()
     assert rows == [(str(SCHEMA_VERSION),)]
+
+
+RACES = 3  # which side wins varies
+
+
+def test_inits_racing_in_one_folder_make_one_workspace(
+    tmp_path: Path, new_database: Callable[[], None]
+) -> None:
+    for race in range(RACES):
+        new_database()
+        folder = tmp_path / f"race{race}"
+        # Both found no config.json there; `blob_location` is the step before it is written.
+        outcomes = sorted(race_inits([folder, folder], after="blob_location"))
+        assert [kind for kind, _ in outcomes] == ["Conflict", "made"], outcomes
+        # Refused by the folder, or on PostgreSQL by the database if the other init was done.
+        assert "already holds" in outcomes[0][1] and str(folder) in outcomes[0][1]
+        with Workspace.open(folder) as ws, ws.db.read() as conn:
+            events = conn.execute(select(audit.c.action, audit.c.target)).all()
+            assert events == [("workspace.init", str(folder))]
+            assert ws.audit_verify().ok
+        assert not [n for n in os.listdir(folder / ".assay") if n.endswith(".tmp")]
