@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from assay import Workspace
 from assay.errors import AssayError, Conflict, NotFound
-from assay.store.schema import SCHEMA_VERSION
+from assay.store.schema import SCHEMA_VERSION, audit, meta
+from init_race import race_inits
 
 
 def _dataset_names(root: Path) -> list[str]:
@@ -18,24 +22,32 @@ def _dataset_names(root: Path) -> list[str]:
         return [d.name for d in w.datasets()]
 
 
-def test_init_creates_wal_database_and_objects(run_cli, tmp_path: Path) -> None:
+def _schema_versions(ws: Workspace) -> list[str]:
+    with ws.db.read() as conn:
+        return list(conn.scalars(select(meta.c.value).where(meta.c.key == "schema_version")))
+
+
+def test_init_creates_wal_database_and_objects(
+    run_cli, tmp_path: Path, database_url: str | None
+) -> None:
     target = tmp_path / "flood-ws"
     res = run_cli("init", target, "--json")
     root = target / ".assay"
     assert Path(res.json()["workspace"]) == root.resolve()
-    assert (root / "assay.db").is_file()
     assert (root / "objects").is_dir()
+    with Workspace.open(target) as ws:
+        assert _schema_versions(ws) == [str(SCHEMA_VERSION)]
+        assert [e.action for e in ws.audit_log()] == ["workspace.init"]
+    config = json.loads((root / "config.json").read_text())
+    assert config["marking_levels"][0] == "UNCLASSIFIED"
+    if database_url is not None:  # the metadata is in PostgreSQL: no database file here
+        assert sorted(os.listdir(root)) == ["config.json", "objects"]
+        return
     con = sqlite3.connect(root / "assay.db")
     try:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        assert version == (str(SCHEMA_VERSION),)
-        actions = [r[0] for r in con.execute("SELECT action FROM audit ORDER BY seq")]
-        assert actions == ["workspace.init"]
     finally:
         con.close()
-    config = json.loads((root / "config.json").read_text())
-    assert config["marking_levels"][0] == "UNCLASSIFIED"
 
 
 def test_init_twice_is_a_user_error(run_cli, tmp_path: Path) -> None:
@@ -52,25 +64,38 @@ def test_discovery_walks_up_from_a_subfolder(run_cli, tmp_path: Path) -> None:
     assert _dataset_names(tmp_path) == ["river-crossings"]
 
 
-def test_workspace_option_and_environment_variable(run_cli, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_workspace_option_and_environment_variable(  # type: ignore[no-untyped-def]
+    run_cli, cli, tmp_path: Path, new_database: Callable[[], None], monkeypatch
+) -> None:
     a, b, elsewhere = tmp_path / "a", tmp_path / "b", tmp_path / "elsewhere"
-    Workspace.init(a).close()
+    # Levels of their own make the folder a command chose show, whatever its database.
+    Workspace.init(a, levels=("OPEN", "RESTRICTED")).close()
+    in_a = _database_env()
+    new_database()  # on PostgreSQL the second workspace needs a database of its own
     Workspace.init(b).close()
+    in_b = _database_env()
     elsewhere.mkdir()
-    run_cli("-w", a, "dataset", "create", "via-option", cwd=elsewhere)
-    run_cli("dataset", "create", "via-env", cwd=elsewhere, env={"ASSAY_WORKSPACE": str(b)})
+    run_cli("-w", a, *_create("via-option", "RESTRICTED"), cwd=elsewhere, env=in_a)
+    env_b = {"ASSAY_WORKSPACE": str(b), **in_b}
+    run_cli(*_create("via-env", "CUI"), cwd=elsewhere, env=env_b)
     # -w names the .assay folder itself too, and wins over the environment.
-    cli(
-        "-w",
-        a / ".assay",
-        "dataset",
-        "create",
-        "via-dotdir",
-        cwd=b,
-        env={"ASSAY_WORKSPACE": str(b)},
-    )
-    assert _dataset_names(a) == ["via-dotdir", "via-option"]
-    assert _dataset_names(b) == ["via-env"]
+    cli("-w", a / ".assay", *_create("via-dotdir", "RESTRICTED"), cwd=b, env={**env_b, **in_a})
+    for folder, env, names in ((a, in_a, ["via-dotdir", "via-option"]), (b, in_b, ["via-env"])):
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        assert _dataset_names(folder) == names
+
+
+def _create(dataset: str, marking: str) -> tuple[str, ...]:
+    """`assay dataset create` with a marking only one of the two workspaces' levels hold."""
+    return ("dataset", "create", dataset, "--marking", marking)
+
+
+def _database_env() -> dict[str, str]:
+    """The environment naming the database of the workspace made last: each folder has its
+    own SQLite file, but a PostgreSQL database is named by ASSAY_DATABASE_URL alone."""
+    url = os.environ.get("ASSAY_DATABASE_URL")
+    return {"ASSAY_DATABASE_URL": url} if url else {}
 
 
 def test_not_a_workspace_is_exit_1(run_cli, tmp_path: Path) -> None:
@@ -91,13 +116,9 @@ def test_usage_errors_exit_2(run_cli, cli, tmp_path: Path) -> None:  # type: ign
 
 
 def test_newer_schema_version_is_a_clear_error(run_cli, tmp_path: Path) -> None:
-    Workspace.init(tmp_path).close()
-    con = sqlite3.connect(tmp_path / ".assay" / "assay.db")
-    with con:
-        con.execute(
-            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 7),)
-        )
-    con.close()
+    with Workspace.init(tmp_path) as ws, ws.db.begin() as conn:
+        newer = meta.update().where(meta.c.key == "schema_version")
+        conn.execute(newer.values(value=str(SCHEMA_VERSION + 7)))
     with pytest.raises(AssayError, match=rf"schema version {SCHEMA_VERSION + 7}.*upgrade assay"):
         Workspace.open(tmp_path)
     res = run_cli("dataset", "list", code=1)
@@ -106,7 +127,6 @@ def test_newer_schema_version_is_a_clear_error(run_cli, tmp_path: Path) -> None:
 
 def test_python_api_open_and_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASSAY_WORKSPACE", raising=False)
-    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
     Workspace.init(tmp_path / "w").close()
     with pytest.raises(Conflict):
         Workspace.init(tmp_path / "w")
@@ -121,8 +141,26 @@ def test_python_api_open_and_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("ASSAY_WORKSPACE", str(tmp_path / "w"))
     with Workspace.open() as w:
         assert w.root.name == ".assay"
-    # Reopening never changes the schema version or duplicates the meta row.
-    con = sqlite3.connect(tmp_path / "w" / ".assay" / "assay.db")
-    rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
-    con.close()
-    assert rows == [(str(SCHEMA_VERSION),)]
+        # Reopening never changes the schema version or duplicates the meta row.
+        assert _schema_versions(w) == [str(SCHEMA_VERSION)]
+
+
+RACES = 3  # which side wins varies
+
+
+def test_inits_racing_in_one_folder_make_one_workspace(
+    tmp_path: Path, new_database: Callable[[], None]
+) -> None:
+    for race in range(RACES):
+        new_database()
+        folder = tmp_path / f"race{race}"
+        # Both found no config.json there; `blob_location` is the step before it is written.
+        outcomes = sorted(race_inits([folder, folder], after="blob_location"))
+        assert [kind for kind, _ in outcomes] == ["Conflict", "made"], outcomes
+        # Refused by the folder, or on PostgreSQL by the database if the other init was done.
+        assert "already holds" in outcomes[0][1] and str(folder) in outcomes[0][1]
+        with Workspace.open(folder) as ws, ws.db.read() as conn:
+            events = conn.execute(select(audit.c.action, audit.c.target)).all()
+            assert events == [("workspace.init", str(folder))]
+            assert ws.audit_verify().ok
+        assert not [n for n in os.listdir(folder / ".assay") if n.endswith(".tmp")]

@@ -17,9 +17,10 @@ from sqlalchemy import delete, select
 from assay import Workspace
 from assay.audit import KEY_ENV
 from assay.errors import Conflict, InvalidInput
-from assay.store.schema import items, meta
+from assay.store.schema import audit, items, meta
 from blob_stacks import use_stack
 from cli_support import TEST_DB
+from init_race import race_inits
 from pg import fresh_schema
 
 RunCli = Any  # the `cli` fixture of tests/conftest.py
@@ -68,7 +69,51 @@ def test_a_second_init_on_the_database_is_refused_naming_it_without_password(
     assert "postgres:***@127.0.0.1:5432/test" in res.stderr
     assert f"already holds the assay workspace made in {tmp_path / 'first'}" in res.stderr
     assert "assay init --attach" in res.stderr
-    assert not (tmp_path / "second" / ".assay").exists()  # nothing half-made to open later
+    assert not (tmp_path / "second").exists()  # nothing half-made to open later
+
+
+RACES = 3  # which side wins varies
+
+
+def test_inits_racing_on_an_empty_database_make_one_workspace_and_refuse_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for race in range(RACES):
+        with fresh_schema() as url:
+            monkeypatch.setenv("ASSAY_DATABASE_URL", url.replace("postgres@", "postgres:s3cr3t@"))
+            # A folder of the user's, and one the init makes: a losing init removes only its own.
+            mine, new = tmp_path / f"race{race}" / "mine", tmp_path / f"race{race}" / "new"
+            mine.mkdir(parents=True)
+            (mine / "notes.txt").write_text("keep")
+            folders = [mine, new]
+            outcomes = race_inits(folders, after="refuse_taken")  # both found none
+            made = [f for f, (kind, _) in zip(folders, outcomes, strict=True) if kind == "made"]
+            assert len(made) == 1, outcomes
+            (winner,) = made
+            (loser,) = set(folders) - {winner}
+            kind, message = outcomes[folders.index(loser)]
+            assert kind == "Conflict", outcomes
+            assert f"already holds the assay workspace made in {winner} on host" in message
+            assert "s3cr3t" not in message and "postgres:***@127.0.0.1:5432/test" in message
+            _left_as_before(mine, loser)
+            # The refusal is the one an init gets once the workspace is there.
+            with pytest.raises(Conflict) as again:
+                Workspace.init(loser)
+            assert str(again.value) == message
+            _left_as_before(mine, loser)
+            with Workspace.open(winner) as ws, ws.db.read() as conn:
+                events = conn.execute(select(audit.c.action, audit.c.target)).all()
+                blobs = conn.execute(select(meta.c.value).where(meta.c.key == "blob_url"))
+                assert events == [("workspace.init", str(winner))]
+                assert blobs.scalar_one() == str(winner / ".assay" / "objects")
+                assert ws.audit_verify().ok
+
+
+def _left_as_before(mine: Path, loser: Path) -> None:
+    """The user's folder as it was, and nothing else the losing init made (folder or file)."""
+    assert (mine / "notes.txt").read_text() == "keep"
+    assert not (loser / ".assay").exists()
+    assert loser == mine or not loser.exists()
 
 
 def test_attach_with_a_shared_s3_store_joins_the_workspace(

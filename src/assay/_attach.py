@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from assay.audit import KEY_ENV, key_path, trusted_keys
+from assay.audit import KEY_ENV, key_path, lock_trail, trusted_keys
 from assay.errors import Conflict, NotFound
 from assay.store import Database, LocalBlobStore, open_blobs
 from assay.store.schema import audit, items, meta
@@ -96,7 +96,19 @@ NEW_HERE = (
 
 def refuse_taken(url: str, remedy: str = NEW_HERE) -> None:
     """Refuse a database that already holds a workspace (for a new one, or a restore)."""
-    where, found = _inspect(url)
+    _refuse(*_inspect(url), remedy)
+
+
+def claim(conn: Connection) -> None:
+    """In the transaction that writes a new workspace's first event, before it writes
+    anything: wait for any other init on the database to end, then refuse the database as
+    `refuse_taken` does if it holds a workspace by now. Of inits started at the same moment,
+    which all passed `refuse_taken`, exactly one goes on; the others' transactions roll back."""
+    lock_trail(conn)
+    _refuse(conn.engine.url.render_as_string(hide_password=True), _found(conn), NEW_HERE)
+
+
+def _refuse(where: str, found: _Found | None, remedy: str) -> None:
     if found is not None:
         raise Conflict(
             f"ASSAY_DATABASE_URL={where} already holds the assay workspace made in "

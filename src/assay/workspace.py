@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay import _attach, audit
 from assay._bulk import gc_paused
+from assay._new_folder import claimed
 from assay.domain.commit import Commit
 from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
@@ -85,11 +86,12 @@ class Workspace:
         `attach`, it must hold one, and this folder then uses it, with its blobs where that
         workspace keeps them (``ASSAY_BLOB_URL``) and its marking levels: a second folder or
         machine on the same workspace (`assay._attach`). Either is refused before `.assay/`
-        is made when it does not hold.
+        is made when it does not hold. Of two inits at once on one database, or in one
+        folder, one makes the workspace and the other is refused; a refused or failed init
+        leaves no folder it made behind (`assay._new_folder`).
         """
         audit.signing_key()  # a missing key is made (and announced), a bad one refused, first
         folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
         root = folder / DIRNAME
         if (root / CONFIG).exists():
             raise Conflict(f"{folder.resolve()} already holds an assay workspace")
@@ -110,18 +112,23 @@ class Workspace:
                 "--attach joins a workspace whose database is on PostgreSQL, and "
                 "ASSAY_DATABASE_URL is not set: this folder would get its own SQLite database"
             )
-        root.mkdir(exist_ok=True)
-        (root / "objects").mkdir(exist_ok=True)
         marking_levels = list(levels or DEFAULT_LEVELS)
         config = {"marking_levels": marking_levels, "format": 1}
-        (root / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
-        ws = cls._open_root(root)
-        action = "workspace.attach" if attach else "workspace.init"
-        with ws.db.begin() as conn:
-            if not attach:
-                _attach.record(conn, blobs, marking_levels)
-            details = {"host": _attach.host(), "blobs": blobs}
-            audit.append(conn, ws.actor, action, str(folder.resolve()), details)
+        with claimed(folder, root / CONFIG, json.dumps(config, indent=2) + "\n"):
+            (root / "objects").mkdir(exist_ok=True)
+            ws = cls._open_root(root)
+            action = "workspace.attach" if attach else "workspace.init"
+            try:
+                with ws.db.begin() as conn:
+                    if not attach:
+                        if url:  # another init may have made one since refuse_taken
+                            _attach.claim(conn)
+                        _attach.record(conn, blobs, marking_levels)
+                    details = {"host": _attach.host(), "blobs": blobs}
+                    audit.append(conn, ws.actor, action, str(folder.resolve()), details)
+            except BaseException:
+                ws.db.dispose()
+                raise
         return ws
 
     @classmethod

@@ -9,7 +9,7 @@ witness folder beside the key, files users keep) reveal events cut off the end. 
 state (users, tokens, sessions) is replayed from the trail and compared with the tables.
 """
 
-from assay.audit._chain import AuditEvent, append, events, seal
+from assay.audit._chain import AuditEvent, append, events, lock_trail, seal
 from assay.audit._checkpoint import Checkpoint
 from assay.audit._keys import KEY_ENV, key_path, trusted_keys
 from assay.audit._keys import signer as signing_key
@@ -29,6 +29,7 @@ __all__ = [
     "events",
     "fingerprint",
     "key_path",
+    "lock_trail",
     "marking_sum",
     "rotate_key",
     "seal",

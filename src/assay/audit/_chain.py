@@ -70,6 +70,13 @@ _TEXT = {
 }
 
 
+def lock_trail(conn: Connection) -> None:
+    """Take the lock `append` takes now, for a transaction that reads the trail before it
+    appends (held until the transaction ends; on SQLite its write lock holds already)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_TEXT[_PG_LOCK])
+
+
 def append(
     conn: Connection | sqlite3.Connection,
     actor: str,

@@ -552,8 +552,17 @@ def create(conn: Connection) -> None:
     conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
 
 
+# Migrating a PostgreSQL schema holds this lock ("asmg", then the schema's hash) to the end of
+# its transaction: two processes opening a new database at once (two `assay init`, a server and
+# a CLI) would otherwise both create the tables, and one fail. The blob writers' lock
+# (`assay.store.locks`) has another key.
+_PG_MIGRATING = f"SELECT pg_advisory_xact_lock({0x6173_6D67}, hashtext(current_schema()))"
+
+
 def migrate(conn: Connection) -> int:
     """Bring the schema up to SCHEMA_VERSION; never downgrade, never drop data."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_PG_MIGRATING)
     version = current_version(conn)
     if version is None:
         create(conn)
