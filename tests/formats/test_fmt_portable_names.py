@@ -203,6 +203,8 @@ def test_rows_of_a_jsonl_file_are_written_as_portable_files(
     result = ws.export("reports", fmt, tmp_path / "out")
     assert _check_tree(tmp_path / "out/media") == ["rows.jsonl_1", "rows.jsonl_2"]
     assert result["renamed"] == {"media files": 2}
+    # without media the records name no file, so nothing is renamed
+    assert ws.export("reports", fmt, tmp_path / "bare", media=False)["renamed"] == {}
     if fmt == "jsonl":
         recs = [json.loads(x) for x in (tmp_path / "out/items.jsonl").read_text().splitlines()]
         assert {(r["name"], r["file"]) for r in recs} == {

@@ -46,10 +46,13 @@ def media_paths(bundle: ExportBundle, rows: Sequence[ExportRow]) -> list[str]:
 
 
 def unique_media_paths(bundle: ExportBundle) -> Any:
-    """`media_paths` as an Arrow string array, refused when two rows would share a file."""
+    """`media_paths` as an Arrow string array, refused when two rows would share a file
+    (named as they are when no media is written: the records then name no file)."""
     import pyarrow.compute as pc
 
-    names, _ = portable_array(bundle, unique_relpaths(bundle.rows.columns, "media file"))
+    names = unique_relpaths(bundle.rows.columns, "media file")
+    if bundle.copy_media:
+        names, _ = portable_array(bundle, names)
     return pc.binary_join_element_wise(f"{MEDIA_DIR}/", names, "")
 
 
