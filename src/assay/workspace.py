@@ -436,13 +436,15 @@ class Workspace:
 
         With `media=False` only the label files are written; they still name each media file.
         The result's `dropped` counts, per kind, what the format could not hold; with `strict`
-        any drop is an `InvalidInput` and nothing is written. `all_annotations` writes every
-        stored annotation of every author (and predictions) where the format has a slot per
-        annotation, instead of the labels of record only. `scene` writes chips' labels on
-        their scenes, objects cut by chip borders merged (`assay.formats._scene`).
-        `embed_media` writes the media bytes
-        into the label file itself (Parquet: an ``image`` column Hugging Face `datasets` reads as
-        an `Image` feature) instead of a ``media/`` folder.
+        any drop is an `InvalidInput` and nothing is written. `renamed` counts the media files
+        (and sequence folders) written under a portable name instead of the item's
+        (`assay.formats._portable`): not a loss, the label files name them.
+        `all_annotations` writes every stored annotation of every author (and predictions)
+        where the format has a slot per annotation, instead of the labels of record only.
+        `scene` writes chips' labels on their scenes, objects cut by chip borders merged
+        (`assay.formats._scene`). `embed_media` writes the media bytes into the label file
+        itself (Parquet: an ``image`` column Hugging Face `datasets` reads as an `Image`
+        feature) instead of a ``media/`` folder.
         """
         from assay.formats import get_codec
         from assay.formats._export import staged_output
@@ -477,6 +479,7 @@ class Workspace:
                     )
                 files = staging.commit()
             dropped = bundle.dropped.to_dict()
+            renamed = bundle.renamed.to_dict()
             summary = {"items": len(bundle.rows), "marking": bundle.marking}
             revision = bundle.revision
             del bundle  # freed before the collector resumes, so it never walks the rows
@@ -492,6 +495,7 @@ class Workspace:
                     "out": str(out),
                     **summary,
                     "dropped": dropped,
+                    "renamed": renamed,
                 },
             )
         return {
@@ -499,6 +503,7 @@ class Workspace:
             **summary,
             "revision": revision,
             "dropped": dropped,
+            "renamed": renamed,
         }
 
     # --- audit -------------------------------------------------------------------------------

@@ -314,18 +314,77 @@ def test_a_number_without_min_or_max_is_written_with_the_range_of_its_values(
     )
     assert values == {
         "crew": "3\n7\n2",  # the values exported, with the stated step
-        "depth": "0.5\n1.5\n1",  # from the stated min, one step wide
+        "depth": "0.5\n0.6\n0.1",  # from the stated min, one step (its decimals') wide
         "speed": "12\n30\n1",
         "wake": "0\n5\n1",  # bounded already: as stated
         "age": "40\n41\n1",  # the default is the only value
-        "height": "1.5\n1.9\n1",  # no definition: typed and bounded by its values
+        "height": "1.5\n1.9\n0.1",  # no definition: typed, bounded and stepped by its values
     }
     # The four stated definitions closed here are reported; the guessed one is not.
     assert b.dropped.to_dict() == {cvat_xml.OPEN_RANGE: 4}
     again = cvat.read(tmp_path).dataset_meta["attributes"]
     assert [(d["name"], d["min"], d["max"], d["step"]) for d in again["boat"]] == [
         ("crew", 3.0, 7.0, 2.0),
-        ("depth", 0.5, 1.5, 1.0),
+        ("depth", 0.5, 0.6, 0.1),
         ("speed", 12.0, 30.0, 1.0),
         ("wake", 0.0, 5.0, 1.0),
     ]
+
+
+def _number_specs(text: str) -> dict[str, tuple[float, float, float]]:
+    found = re.findall(
+        r"<name>(\w+)</name>\s*<mutable>\w+</mutable>\s*<input_type>number</input_type>"
+        r".*?<values>(.*?)</values>",
+        text,
+        re.S,
+    )
+    out = {}
+    for name, text_values in found:
+        low, high, step = (float(x) for x in text_values.split("\n"))
+        out[name] = (low, high, step)
+    return out
+
+
+@pytest.mark.parametrize("codec", [cvat, cvat_video])
+def test_a_number_without_a_step_gets_one_its_values_fit(tmp_path: Path, codec: Any) -> None:
+    def boat(**attributes: object) -> Region:
+        return Region(kind="box", label="boat", box=(1, 1, 4, 4), attributes=attributes)
+
+    meta = {
+        "attributes": {
+            "boat": [
+                {"name": "draft", "type": "number", "min": 0, "max": 2},  # no step
+                {"name": "heading", "type": "number", "min": 0, "max": 359.5},
+                {"name": "crew", "type": "number", "min": 0, "max": 9},
+                {"name": "tonnage", "type": "number", "min": 0, "max": 2345678},
+                {"name": "trim", "type": "number", "min": -1, "max": 1, "step": 0.5},
+            ]
+        }
+    }
+    values = [
+        {"draft": 0.25, "heading": 12, "crew": 3, "tonnage": 1234567, "trim": 0.5, "gauge": 0.05},
+        {"draft": 1.5, "heading": 270, "crew": 4, "tonnage": 2000, "trim": -1, "gauge": 0.125},
+    ]
+    rows = [
+        image_row(f"f{k}.png", [boat(**v)], metadata={"sequence": "s", "frame": k})
+        for k, v in enumerate(values)
+    ]
+    b = bundle(rows, labels=["boat"], dataset_meta=meta)
+    codec.write(b, tmp_path)
+    specs = _number_specs((tmp_path / "annotations.xml").read_text())
+    assert specs == {
+        "draft": (0, 2, 0.01),  # 0.25 has two decimals
+        "heading": (0, 359.5, 0.1),  # the stated max has one
+        "crew": (0, 9, 1),
+        "tonnage": (0, 2345678, 1),  # written whole, not as 2.34568e+06
+        "trim": (-1, 1, 0.5),  # a stated step stays
+        "gauge": (0.05, 0.125, 0.001),  # no definition: from its values
+    }
+    for name, (low, high, step) in specs.items():  # what CVAT's label editor accepts
+        assert low < high and 0 < step <= high - low
+        for v in values:
+            steps = (v[name] - low) / step
+            assert low <= v[name] <= high and abs(steps - round(steps)) < 1e-9, (name, v)
+    assert b.dropped.to_dict() == {}  # every definition had its bounds: nothing closed
+    back = codec.read(tmp_path).dataset_meta["attributes"]["boat"]
+    assert {d["name"]: d.get("step") for d in back} == {n: s[2] for n, s in specs.items()}

@@ -458,6 +458,16 @@ def _warn_dropped(env: Env, what: str, dropped: dict[str, int]) -> None:
         env.err.print(f"[yellow]warning:[/] {what} could not carry {kinds} (--strict refuses)")
 
 
+def _note_renamed(env: Env, what: str, renamed: dict[str, int]) -> None:
+    """Renames go to stderr even with --json (where they are also under `renamed`)."""
+    if renamed:
+        kinds = ", ".join(f"{n} {k}" for k, n in renamed.items())
+        env.err.print(
+            f"note: {what} renamed {kinds} to names FAT32, exFAT and Windows accept; "
+            "the label files name the new files"
+        )
+
+
 def _write(
     env: Env,
     spec: str,
@@ -485,6 +495,7 @@ def _write(
         options=options,
     )
     _warn_dropped(env, f"{fmt} {action}", result["dropped"])
+    _note_renamed(env, f"{fmt} {action}", result["renamed"])
     if as_json:
         env.emit_json(result)
     else:
@@ -543,7 +554,8 @@ def export(
 ) -> None:
     """Export a dataset version (NAME alone = working state) in a format.
 
-    What the format cannot hold is counted per kind on stderr and under `dropped` in --json.
+    What the format cannot hold is counted per kind on stderr and under `dropped` in --json;
+    media files renamed to portable names (FAT32, exFAT, Windows) under `renamed`.
     chat, sft and dpo write language-model training data with a lineage.json manifest.
     """
     _write(

@@ -17,11 +17,13 @@ The labels' attribute definitions in ``<meta>`` (``name``, ``mutable``, ``input_
 the dataset's meta (`assay.domain.attributes.META_KEY`) and written back on export, with a
 definition typed by its values for any other attribute the regions carry. ``occluded``,
 ``z_order``, ``source`` and ``rotation`` are CVAT's shape fields, never written as definitions.
-CVAT needs a number's min, max and step: a number without min or max is written with the
-range of the values the export carries (its default and the bound it states included; step 1
-unless it states one). A definition so closed (a schema stored before schemas required both,
-a CVAT file that left its values empty) is logged and counted under `OPEN_RANGE`; a number no
-definition names is typed and bounded by its values alike, as a guess.
+CVAT needs a number's min, max and step (its label editor: min < max, 0 < step <= max - min):
+a number without min or max is written with the range of the values the export carries (its
+default and the bound it states included), and one without a step with the finest decimal
+step of its bounds and those values (0.1 for 1.5 and 1.9; 1 for whole numbers). A definition
+whose range is so closed (a schema stored before schemas required both, a CVAT file that left
+its values empty) is logged and counted under `OPEN_RANGE`; a number no definition names is
+typed and bounded by its values alike, as a guess.
 
 ``<polyline>``, ``<mask>``, ``<ellipse>``, ``<cuboid>`` and ``<skeleton>`` have no region kind in
 assay: a reader counts them as dropped. The highest marking of an export is written as the
@@ -35,6 +37,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -275,9 +278,11 @@ def _cvat_values(a: AttributeDef) -> tuple[str, str]:
         return ("true" if initial else "false"), "false\ntrue"
     if a.type in ("select", "radio"):
         return str(initial), "\n".join(a.values)
-    if a.type == "number":  # label_specs closed its range
-        bounds = f"{a.min:g}\n{a.max:g}\n{a.step or 1:g}"
-        return ("" if initial is None else f"{float(initial):g}"), bounds
+    if a.type == "number":  # label_specs closed its range and gave it a step
+        if a.min is None or a.max is None:
+            raise ValueError(f"number attribute {a.name!r} written without min or max")
+        bounds = "\n".join(_number_text(x) for x in (a.min, a.max, a.step or 1.0))
+        return ("" if initial is None else _number_text(float(initial))), bounds
     return str(initial or ""), ""
 
 
@@ -326,7 +331,8 @@ def label_specs(
         f"{label}.{c.name} ({c.min:g}..{c.max:g})"
         for label, spec in specs.items()
         for d, c in zip(spec.values(), out[label], strict=True)
-        if c is not d and (label, d.name) not in inferred  # a definition's range, not a guess
+        if (c.min, c.max) != (d.min, d.max)  # a definition's range closed here, not a guess
+        and (label, d.name) not in inferred
     ]
     if opened:
         logger.warning(
@@ -339,25 +345,40 @@ def label_specs(
 
 
 def closed_range(a: AttributeDef, label: str, regions: list[Region]) -> AttributeDef:
-    """`a` with the min and max CVAT needs: a number without them gets the range of the values
-    `label`'s regions carry, with its default and the bound it states (0..1 when none)."""
-    if a.type != "number" or (a.min is not None and a.max is not None):
+    """`a` with the min, max and step CVAT needs: a number without min or max gets the range of
+    the values `label`'s regions carry, with its default and the bound it states (0..1 when
+    none); one without a step the finest decimal step of those numbers (0.01 for 0.25 and
+    0.5, 1 for whole numbers), so every value exported lies on a step of the range."""
+    if a.type != "number" or (a.min is not None and a.max is not None and a.step is not None):
         return a
-    step = a.step or 1
     known = [
         float(x)
         for x in (*(r.attributes.get(a.name) for r in regions if r.label == label), a.default)
         if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
     ]
     pool = [*known, *(b for b in (a.min, a.max) if b is not None)]
+    places = max((_decimal_places(x) for x in pool), default=0)
+    step = a.step or (float(f"1e-{places}") if places else 1.0)
     low = a.min if a.min is not None else min(pool, default=0.0)
     high = a.max if a.max is not None else max(pool, default=low)
     if high <= low:  # one value, or none: a range one step wide, on the side left open
         if a.max is None:
-            high = low + step
+            high = round(low + step, places)
         else:
-            low = high - step
-    return a.model_copy(update={"min": low, "max": high})
+            low = round(high - step, places)
+    return a.model_copy(update={"min": low, "max": high, "step": step})
+
+
+def _decimal_places(x: float) -> int:
+    """Decimals of the shortest text that reads back as `x` (0.25 -> 2, 1e-07 -> 7, 3.0 -> 0)."""
+    exponent = Decimal(_number_text(x)).as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _number_text(x: float) -> str:
+    """`x` as CVAT reads it back exactly: whole numbers without a point, others as Python's
+    shortest round-trip text (``{:g}`` kept 6 digits: 1234567 became 1.23457e+06)."""
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
 
 
 def to_bytes(root: ET.Element, marking: str) -> bytes:

@@ -116,6 +116,9 @@ class ImportedMedia:
     # of all authors, in order) and their authors; None: the latest human annotation is taken.
     record: list[Region] | None = None
     record_authors: list[str] = field(default_factory=list)
+    # The media type the file states (assay's JSONL/Parquet): a text item's file is text, not
+    # an image to probe; None: an image, unless `text` is set.
+    media_type: str | None = None
 
 
 @dataclass
@@ -185,6 +188,9 @@ class ExportBundle:
     dataset_meta: dict[str, Any] = field(default_factory=dict)  # see `ImportBundle`
     all_annotations: bool = False  # rows carry `annotations` (every author, predictions)
     dropped: Drops = field(default_factory=Drops)  # writers count what they cannot hold
+    # Media files written under another name than the item's, so that FAT32, exFAT and NTFS
+    # take them (`assay.formats._portable`): nothing is lost, the label files name them.
+    renamed: Drops = field(default_factory=Drops)
     options: dict[str, Any] = field(default_factory=dict)  # format options (--min-agreement)
 
     def __post_init__(self) -> None:

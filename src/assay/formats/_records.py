@@ -2,7 +2,8 @@
 
 A record holds ``id`` (the item id: the sha256 of its media), ``number`` (its stable image id in
 the dataset), ``name``, ``file`` (the media path relative to the export folder, when the media
-was written), ``media_type``, ``width``, ``height``, ``marking``, ``metadata``, ``labels`` (the
+was written: a name every file system takes, `assay.formats._portable`, so not always
+``name``), ``media_type``, ``width``, ``height``, ``marking``, ``metadata``, ``labels`` (the
 labels of record: canonical regions of every author, each naming its author), ``authors``,
 ``annotation_ids`` and, for text items, the ``text`` itself.
 
@@ -13,6 +14,7 @@ and one stored annotation per region author. A record without media (an export m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +33,26 @@ from assay.formats._model import (
     ImportedAnnotation,
     ImportedMedia,
 )
+from assay.formats._portable import portable, portable_array
 
 MEDIA_DIR = "media"
 
 
-def media_paths(bundle: ExportBundle) -> list[str]:
-    """Where each row's media goes, relative to the export folder."""
-    return [f"{MEDIA_DIR}/{safe_relpath(name)}" for name in bundle.rows.columns.names]
+def media_paths(bundle: ExportBundle, rows: Sequence[ExportRow]) -> list[str]:
+    """Where the media of each of `rows` goes, relative to the export folder (portable names,
+    `assay.formats._portable`; renames counted in the bundle)."""
+    names = portable(bundle, [safe_relpath(row.name) for row in rows])
+    return [f"{MEDIA_DIR}/{name}" for name in names]
 
 
 def unique_media_paths(bundle: ExportBundle) -> Any:
-    """`media_paths` as an Arrow string array, refused when two rows would share a file."""
+    """`media_paths` as an Arrow string array, refused when two rows would share a file
+    (named as they are when no media is written: the records then name no file)."""
     import pyarrow.compute as pc
 
     names = unique_relpaths(bundle.rows.columns, "media file")
+    if bundle.copy_media:
+        names, _ = portable_array(bundle, names)
     return pc.binary_join_element_wise(f"{MEDIA_DIR}/", names, "")
 
 
@@ -104,6 +112,7 @@ def media_from_record(
     metadata = v.need_obj(rec.get("metadata") or {}, f, place + ".metadata")
     marking = rec.get("marking")
     number = rec.get("number")
+    media_type = rec.get("media_type")
     authors = [str(a) for a in rec.get("authors") or []]
     m = ImportedMedia(
         name=name,
@@ -118,6 +127,7 @@ def media_from_record(
         item_id=item_id,
         record=list(regions),
         record_authors=authors,
+        media_type=media_type if isinstance(media_type, str) and media_type else None,
     )
     stored = rec.get("annotations")
     if stored is not None:

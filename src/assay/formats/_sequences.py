@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from assay.errors import InvalidInput
-from assay.formats._export import safe_relpath
+from assay.formats._export import check_unique, safe_relpath
 from assay.formats._model import ExportBundle, ExportRow
+from assay.formats._portable import portable_part, portable_paths
 
 
 def sequences(bundle: ExportBundle, rows: Sequence[ExportRow]) -> dict[str, list[ExportRow]]:
@@ -27,12 +28,19 @@ def sequences(bundle: ExportBundle, rows: Sequence[ExportRow]) -> dict[str, list
     return groups
 
 
-def folder_name(seq: str) -> str:
-    """A sequence name as one folder name inside the export."""
-    name = safe_relpath(seq.replace("/", "_").replace("\\", "_"))
-    if name in (".", ""):
-        raise InvalidInput(f"sequence name {seq!r} cannot be a folder name")
-    return name
+def folder_names(bundle: ExportBundle, seqs: Sequence[str]) -> list[str]:
+    """Each sequence name as one folder name inside the export, portable
+    (`assay.formats._portable`; the sequence keeps its name in the format's own file)."""
+    names = []
+    for seq in seqs:
+        name = safe_relpath(seq.replace("/", "_").replace("\\", "_"))
+        if name in (".", ""):
+            raise InvalidInput(f"sequence name {seq!r} cannot be a folder name")
+        names.append(name)
+    check_unique(names, "sequence folder")
+    fixed = portable_paths(names)
+    bundle.renamed.add("sequence folders", sum(a != b for a, b in zip(names, fixed, strict=True)))
+    return fixed
 
 
 def _sequence(row: ExportRow) -> str | None:
@@ -49,9 +57,9 @@ _SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "im
 
 def frame_file(i: int, row: ExportRow, width: int = 6) -> str:
     """``NNNNNN.<ext>`` for frame number `i`, with the suffix of the item's name (or its media
-    type's, for names like ``flight.ts#t=1.000``)."""
+    type's, for names like ``flight.ts#t=1.000`` and suffixes not every file system takes)."""
     suffix = PurePosixPath(row.name).suffix
-    if isinstance(row.metadata.get("frame"), dict) or not suffix:
+    if isinstance(row.metadata.get("frame"), dict) or not suffix or portable_part(suffix) != suffix:
         suffix = _SUFFIX.get(row.media_type, suffix or ".png")
     return f"{i:0{width}d}{suffix}"
 

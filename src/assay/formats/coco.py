@@ -12,7 +12,9 @@ with ``iscrowd: 1`` in the attributes. Extra image keys become media metadata; e
 
 Writing: ``annotations.json`` (categories 1..N in ``label_names`` order, then any label not
 declared there in order of first use; ``area`` = w*h for boxes and the shoelace area for polygons;
-``iscrowd`` 0), images under ``images/``, and ``info.marking``. Points, spans and whole-item answers
+``iscrowd`` 0), images under ``images/`` (names every file system takes,
+`assay.formats._portable`: a renamed image's entry keeps the item's name as ``assay_name``,
+which reading takes back), and ``info.marking``. Points, spans and whole-item answers
 have no COCO form and are skipped (logged).
 """
 
@@ -42,6 +44,7 @@ from assay.formats._export import (
     image_rows,
     marking_description,
     prepare_out,
+    safe_relpath,
     unique_relpaths,
     warn_dropped,
     write_marking,
@@ -53,11 +56,14 @@ from assay.formats._model import (
     ImportedAnnotation,
     ImportedMedia,
 )
+from assay.formats._portable import portable_array
 from assay.formats._registry import Codec
 from assay.formats._stream import Batch
 
 ANNOTATION_FILE = "annotations.json"
-_IMAGE_CORE = {"id", "file_name", "width", "height", "metadata"}
+# The item's name, on an image entry whose file has another (`assay.formats._portable`).
+NAME_KEY = "assay_name"
+_IMAGE_CORE = {"id", "file_name", "width", "height", "metadata", NAME_KEY}
 # Image keys of the COCO format itself: read into media metadata, written back at top level.
 _IMAGE_KEYS = ("license", "coco_url", "flickr_url", "date_captured")
 
@@ -131,9 +137,9 @@ def read(path: Path, images: Path | None = None, *, encoded: bool = False) -> Im
             meta = {k: val for k, val in img.items() if k not in _IMAGE_CORE}
             if isinstance(img.get("metadata"), dict):
                 meta.update(img["metadata"])
-            m = ImportedMedia(
-                name=_media.media_name(ref), path=file, width=w, height=h, metadata=meta
-            )
+            given = img.get(NAME_KEY)
+            name = given if isinstance(given, str) and given else _media.media_name(ref)
+            m = ImportedMedia(name=name, path=file, width=w, height=h, metadata=meta)
             m.marking = marking if isinstance(marking, str) else None
             if isinstance(iid, int):
                 m.number = iid
@@ -313,7 +319,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     a side file appended after them, so memory does not grow with the dataset.
     """
     rows = image_rows(bundle, "COCO")
-    names = unique_relpaths(rows.columns, "image")
+    names, renamed = portable_array(bundle, unique_relpaths(rows.columns, "image"))
+    moved = [] if renamed is None else renamed.to_pylist()
     classes = bundle.classes(("box", "polygon"))
     cat_ids = classes.ids()
     categories = [
@@ -360,6 +367,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         meta_parts: dict[str, str] = {}
 
         def prepare(b: Batch, start: int) -> _Columns | None:
+            if any(moved[start : start + len(b)]):
+                return None  # a renamed image carries its name (`_rows_text`)
             return _batch_columns(b.table, names.slice(start, len(b)), start, meta_parts)
 
         # The next batch's columns are made (Arrow) while this one is written; annotation and
@@ -416,6 +425,8 @@ def _rows_text(
     for j, row in enumerate(rows):
         image_id = row.number or k + j + 1
         img = {"id": image_id, "file_name": names[j], "width": row.width, "height": row.height}
+        if names[j] != safe_relpath(row.name):  # renamed to a portable name: keep the item's
+            img[NAME_KEY] = row.name
         images.append({**img, **_image_extra(row.metadata)})
         anns += _coco_objects.to_annotations(row.regions, image_id, category, next_id, drop)
     # msgspec: the values json.dumps writes (UTF-8, shortest round-trip floats), faster

@@ -43,6 +43,7 @@ from assay.formats._model import (
     ImportedMedia,
     plural,
 )
+from assay.formats._portable import portable
 from assay.formats._registry import Codec
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     rows = image_rows(bundle, "CVAT")
     names = [safe_relpath(r.name) for r in rows]
     check_unique(names, "image")
+    names = portable(bundle, names)
     out_dir = prepare_out(Path(out))
     root = ET.Element("annotations")
     specs = cx.label_specs(

@@ -30,7 +30,6 @@ from assay.formats import _media
 from assay.formats import _validate as v
 from assay.formats._export import (
     atomic_write_bytes,
-    check_unique,
     copy_media,
     image_rows,
     prepare_out,
@@ -46,7 +45,7 @@ from assay.formats._model import (
     plural,
 )
 from assay.formats._registry import Codec
-from assay.formats._sequences import folder_name, frame_file, sequences
+from assay.formats._sequences import folder_names, frame_file, sequences
 from assay.formats.cvat import ANNOTATIONS, locate
 
 _FRAME = re.compile(r"^frame_(\d+)$")
@@ -153,8 +152,9 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``annotations.xml`` + ``images/`` per sequence, and ``MARKING.txt``."""
     rows = image_rows(bundle, "CVAT video")
     groups = sequences(bundle, rows)
-    folders = {seq: folder_name(seq) if len(groups) > 1 else "" for seq in groups}
-    check_unique(folders.values(), "sequence folder")
+    # One sequence is written in the export folder itself, more each in a folder of its own.
+    many = folder_names(bundle, list(groups)) if len(groups) > 1 else [""] * len(groups)
+    folders = dict(zip(groups, many, strict=True))
     docs = []
     dropped: Counter[str] = Counter()
     for seq, members in groups.items():

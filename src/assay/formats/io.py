@@ -93,6 +93,8 @@ def _media_type(m: ImportedMedia, data: bytes) -> tuple[str, int | None, int | N
     """The media type, and an image's width and height as its bytes have them."""
     if m.text is not None:
         return "text/plain", None, None
+    if m.media_type is not None and m.media_type.startswith("text/"):
+        return m.media_type, None, None  # a text item's file (assay's JSONL/Parquet export)
     from assay.ingest._probe import ProbeError, probe_image
 
     try:

@@ -53,6 +53,7 @@ from assay.formats._model import (
     ImportedAnnotation,
     ImportedMedia,
 )
+from assay.formats._portable import portable
 from assay.formats._registry import Codec
 
 TASKS_FILE = "tasks.json"
@@ -88,6 +89,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             raise InvalidInput(f"item {c.item_ids[k]} ({c.names[k]}): image width/height unknown")
     names = [safe_relpath(c.names[k]) for k in at]
     check_unique(names, "image")
+    names = portable(bundle, names)  # the task's meta.assay_name keeps the item's name
     url_at = {k: f"/data/local-files/?d=images/{n}" for k, n in zip(at, names, strict=True)}
     controls = control_names(bundle)
     tasks: list[dict[str, Any]] = []

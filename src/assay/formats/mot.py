@@ -37,7 +37,6 @@ from assay.formats import _validate as v
 from assay.formats._export import (
     MARKING_FILE,
     atomic_write_text,
-    check_unique,
     copy_media,
     image_rows,
     prepare_out,
@@ -53,7 +52,7 @@ from assay.formats._model import (
     plural,
 )
 from assay.formats._registry import Codec
-from assay.formats._sequences import folder_name, frame_file, sequences
+from assay.formats._sequences import folder_names, frame_file, sequences
 
 MOT17_CLASSES = [
     "pedestrian",
@@ -211,8 +210,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write one MOT sequence folder per sequence, and ``MARKING.txt``."""
     rows = image_rows(bundle, "MOT")
     groups = sequences(bundle, rows)
-    folders = {seq: folder_name(seq) for seq in groups}
-    check_unique(folders.values(), "sequence folder")
+    folders = dict(zip(groups, folder_names(bundle, list(groups)), strict=True))
     class_ids = bundle.classes(("box",)).dense()
     labels = [n for n, _i in sorted(class_ids.items(), key=lambda kv: kv[1])]
     dropped: Counter[str] = Counter()

@@ -118,7 +118,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     )
     catalog.add_children([imagery, labels])
     classes = list(bundle.classes().names())
-    files = dict(zip((r.item_id for r in bundle.rows), media_paths(bundle), strict=True))
+    media_rows = [r for r, _ in placed]  # only these are written
+    files = dict(zip((r.item_id for r in media_rows), media_paths(bundle, media_rows), strict=True))
     label_docs: dict[str, dict[str, Any]] = {}
     for row, geometry in placed:
         item = pystac.Item(
@@ -206,7 +207,6 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
                 path.write_text(json.dumps(label_docs[it.id], separators=(",", ":")) + "\n")
                 written.append(path)
     if bundle.copy_media:
-        media_rows = [r for r, _ in placed]
         written += copy_media(bundle, media_rows, out_dir, [files[r.item_id] for r in media_rows])
     written.append(write_marking(bundle, out_dir))
     return written

@@ -12,7 +12,9 @@ Coordinates follow the VOC devkit: 1-based inclusive pixel indices. A box ``xmin
 canonical ``x = xmin - 1``, ``w = xmax - xmin + 1``. Writing rounds to whole pixels
 (``xmin = round(x) + 1``, ``xmax = round(x + w)``, clamped to the image), so each edge moves by at
 most half a pixel; ``<depth>`` is the image's channel count (1 for grayscale); ``<marking>`` is
-added to every file and ``ImageSets/Main/<split>.txt`` lists the images by the ``split``
+added to every file; an image renamed to a name every file system takes
+(`assay.formats._portable`) keeps the item's name in ``<assay_name>``, which reading takes back;
+and ``ImageSets/Main/<split>.txt`` lists the images by the ``split``
 metadata (default ``train``), with ``trainval.txt`` when there are both.
 """
 
@@ -46,9 +48,12 @@ from assay.formats._model import (
     ImportedMedia,
     plural,
 )
+from assay.formats._portable import portable
 from assay.formats._registry import Codec
 
 logger = logging.getLogger(__name__)
+# The item's name, in an annotation whose image has another (`assay.formats._portable`).
+NAME_TAG = "assay_name"
 
 _INT_ATTRS = ("difficult", "truncated", "occluded")
 _SPLITS = ("train", "val", "test")
@@ -120,8 +125,10 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``Annotations/``, ``JPEGImages/``, ``ImageSets/Main/`` and ``MARKING.txt``."""
     rows = image_rows(bundle, "VOC")
     names = [safe_relpath(r.name) for r in rows]
+    check_unique([str(PurePosixPath(n).with_suffix("")) for n in names], "annotation file")
+    # Portable names, told apart without their suffix too, as their annotation files must be.
+    names = portable(bundle, names, by_stem=True)
     stems = [str(PurePosixPath(n).with_suffix("")) for n in names]
-    check_unique(stems, "annotation file")
     out_dir = prepare_out(Path(out))  # only now: every check above has passed
     written: list[Path] = []
     splits: dict[str, list[str]] = {}
@@ -184,6 +191,8 @@ def _annotation(
         _sub(size, tag, str(val))
     _sub(root, "segmented", "0")
     _sub(root, "marking", row.marking)
+    if name != safe_relpath(row.name):  # renamed to a portable name: keep the item's
+        _sub(root, NAME_TAG, row.name)
     for r in row.regions:
         if r.kind != "box" or r.box is None or r.label is None:
             dropped[r.kind if r.label is not None else f"unlabelled {plural(r.kind)}"] += 1
@@ -222,7 +231,8 @@ def _read_file(file: Path, f: str, image_dir: Path, dropped: Counter[str]) -> Im
             logger.warning("%s: <size> says %dx%d but the image is %dx%d", f, sw, sh, w, h)
             dropped[SIZE_REPLACED] += 1
     regions = [_region(obj, i, f, w, h) for i, obj in enumerate(root.findall("object"))]
-    m = ImportedMedia(name=_media.media_name(filename), path=image, width=w, height=h)
+    given = (root.findtext(NAME_TAG) or "").strip()
+    m = ImportedMedia(name=given or _media.media_name(filename), path=image, width=w, height=h)
     m.annotations.append(ImportedAnnotation(regions=regions))
     marking = root.findtext("marking")
     m.marking = marking.strip() if marking and marking.strip() else None

@@ -51,6 +51,7 @@ from assay.formats._model import (
     ImportedMedia,
     plural,
 )
+from assay.formats._portable import portable
 from assay.formats._registry import Codec
 from assay.formats._yolo_layout import Layout, find_layout
 
@@ -111,12 +112,12 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
     splits = [_SPLITS.get(str(r.metadata.get("split", "train")).lower(), "train") for r in rows]
     names = [safe_relpath(r.name) for r in rows]
     media_rel = [f"{s}/{n}" for s, n in zip(splits, names, strict=True)]
-    label_rel = [
-        str(PurePosixPath(f"{s}/{n}").with_suffix(".txt"))
-        for s, n in zip(splits, names, strict=True)
-    ]
+    label_rel = [str(PurePosixPath(m).with_suffix(".txt")) for m in media_rel]
     check_unique(media_rel, "image")
     check_unique(label_rel, "label file")
+    # Portable names, told apart without their suffix too, as their label files must be.
+    media_rel = portable(bundle, media_rel, by_stem=True)
+    label_rel = [str(PurePosixPath(m).with_suffix(".txt")) for m in media_rel]
     out_dir = prepare_out(out)  # only now: every check above has passed
     # YOLO classes are list positions: the label map's ids ranked (0..N-1 stay as they are).
     class_ids = bundle.classes(("box", "polygon")).dense()

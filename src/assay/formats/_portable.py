@@ -1,0 +1,123 @@
+"""File names every removable medium takes: what exports write media files under.
+
+Data crosses an air gap on USB sticks and disks formatted FAT32 or exFAT, or on Windows (NTFS)
+machines. Their rules, applied to each part of a media file's path:
+
+- none of ``< > : " \\ | ? *`` nor a control character: each becomes ``_``
+  (``rows.jsonl:1`` -> ``rows.jsonl_1``);
+- no trailing dot or space: each becomes ``_`` (``scan.`` -> ``scan_``);
+- no device name (``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM0``-``COM9``, ``LPT0``-``LPT9``,
+  with or without an extension): ``_`` goes in front (``aux.png`` -> ``_aux.png``);
+- no two names that differ only by case, since these file systems ignore it: of two folders
+  the first spelling is kept for both; of two files, or a file and a folder, the first name
+  is kept and the other gets ``~`` and 8 hex digits of the sha256 of its own name before its
+  suffix (``scene.png``, then ``Scene.png`` -> ``Scene~01eaa9a0.png``); so does a name the
+  rules above turned into one that is already taken.
+
+Names that need no change come first, in row order, so they keep their names; the others
+follow in row order. The same rows give the same names every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from assay.formats._model import ExportBundle
+
+_FORBIDDEN = re.compile(r'[<>:"\\|?*\x00-\x1f]')
+_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"]
+    + [f"{port}{n}" for port in ("COM", "LPT") for n in [*"0123456789", "¹", "²", "³"]]
+)
+# A name `portable_paths` has to look at (Arrow's RE2): a forbidden character, a folder, a
+# non-ASCII letter (case folding), a trailing dot or space, a device name.
+_NEEDS_LOOK = (
+    r'[<>:"\\|?*\x00-\x1f/]|[^\x00-\x7f]|[. ]$|'
+    r"^(?i:con|prn|aux|nul|com[0-9]|lpt[0-9]) *(\.|$)"
+)
+RENAMED = "media files"  # what `ExportBundle.renamed` counts renamed media under
+
+
+def portable_part(part: str) -> str:
+    """One file or folder name made portable (all but the case rule of the module docstring)."""
+    clean = _FORBIDDEN.sub("_", part)
+    kept = clean.rstrip(". ")
+    clean = kept + "_" * (len(clean) - len(kept))
+    if clean.split(".", 1)[0].rstrip(" ").upper() in _DEVICES:
+        clean = "_" + clean
+    return clean
+
+
+def portable_paths(paths: Sequence[str], *, by_stem: bool = False) -> list[str]:
+    """`paths` (relative POSIX paths, told apart already) as portable, case-insensitively
+    distinct paths, by the rule of the module docstring. With `by_stem` names must differ
+    without their suffix too (a format that writes ``<stem>.xml`` or ``<stem>.txt`` beside).
+    """
+    fixed = ["/".join(portable_part(p) for p in path.split("/")) for path in paths]
+    order = sorted(range(len(paths)), key=lambda k: fixed[k] != paths[k])  # stable
+    spelling: dict[str, str] = {}  # folder, case-folded -> the spelling written
+    for k in order:
+        folder, _, leaf = fixed[k].rpartition("/")
+        if folder:
+            fixed[k] = _folder(folder, spelling) + "/" + leaf
+    taken = set(spelling)  # files' and folders' paths, case-folded
+    stems: set[str] = set()  # with `by_stem`: files' paths without suffix, case-folded
+    out = [""] * len(paths)
+    for k in order:
+        name, n = fixed[k], 1
+        while name.casefold() in taken or (by_stem and _stem(name) in stems):
+            name = _tagged(fixed[k], paths[k] if n == 1 else f"{paths[k]}\n{n}")
+            n += 1
+        taken.add(name.casefold())
+        stems.add(_stem(name))
+        out[k] = name
+    return out
+
+
+def portable(bundle: ExportBundle, paths: Sequence[str], *, by_stem: bool = False) -> list[str]:
+    """`portable_paths`, counting the renamed ones in `bundle.renamed` (as media files)."""
+    out = portable_paths(paths, by_stem=by_stem)
+    bundle.renamed.add(RENAMED, sum(a != b for a, b in zip(paths, out, strict=True)))
+    return out
+
+
+def portable_array(bundle: ExportBundle, paths: Any) -> tuple[Any, Any]:
+    """`portable` of an Arrow string array, and which rows it renamed (None: none). Arrow tells
+    the common case, names that need no look at all, without a Python string per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(paths) == 0 or (
+        not pc.any(pc.match_substring_regex(paths, _NEEDS_LOOK)).as_py()
+        and pc.count_distinct(pc.utf8_lower(paths)).as_py() == len(paths)
+    ):
+        return paths, None
+    out = pa.array(portable(bundle, paths.to_pylist()), pa.string())
+    renamed = pc.not_equal(paths, out)
+    return out, renamed if pc.any(renamed).as_py() else None
+
+
+def _folder(folder: str, spelling: dict[str, str]) -> str:
+    canon = ""
+    for part in folder.split("/"):
+        path = f"{canon}/{part}" if canon else part
+        canon = spelling.setdefault(path.casefold(), path)
+    return canon
+
+
+def _stem(name: str) -> str:
+    folder, sep, leaf = name.casefold().rpartition("/")
+    suffix = PurePosixPath(leaf).suffix
+    return folder + sep + (leaf[: len(leaf) - len(suffix)] if suffix else leaf)
+
+
+def _tagged(name: str, original: str) -> str:
+    folder, sep, leaf = name.rpartition("/")
+    suffix = PurePosixPath(leaf).suffix
+    stem = leaf[: len(leaf) - len(suffix)] if suffix else leaf
+    tag = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{folder}{sep}{stem}~{tag}{suffix}"
