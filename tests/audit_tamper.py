@@ -21,8 +21,9 @@ from assay.audit import VerifyResult
 def raw(folder: Path, *, write: bool = True) -> Iterator[Connection]:
     """A connection to the workspace's database, as a writer outside assay would hold it.
 
-    The workspace is disposed, not closed: close() would sign a checkpoint of the head."""
-    w = Workspace.open(folder)
+    The workspace is disposed, not closed: close() would sign a checkpoint of the head. It is
+    opened on any database: once the first event is rewritten, it is not the folder's."""
+    w = Workspace.open(folder, any_database=True)
     try:
         with w.db.begin() if write else w.db.read() as conn:
             yield conn
@@ -45,8 +46,9 @@ def query(folder: Path, statement: str, **params: object) -> list[Any]:
 
 
 def verify_as_found(folder: Path, *files: Path) -> VerifyResult:
-    """Verify without closing the workspace: close() would sign a checkpoint of the head."""
-    w = Workspace.open(folder)
+    """Verify without closing the workspace: close() would sign a checkpoint of the head;
+    on any database, as `assay audit verify` does."""
+    w = Workspace.open(folder, any_database=True)
     try:
         return w.audit_verify(list(files))
     finally:

@@ -230,6 +230,28 @@ def test_attach_from_a_machine_with_another_audit_key_is_refused(
     assert not (tmp_path / "field" / ".assay").exists()
 
 
+def test_an_attached_folder_belongs_to_the_joined_workspace_and_an_old_one_is_bound(
+    shared_db: str, on_s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Workspace.init(tmp_path / "hq").close()
+    Workspace.init(tmp_path / "field", attach=True).close()
+    field_config = tmp_path / "field" / ".assay" / "config.json"
+    joined = json.loads((tmp_path / "hq" / ".assay" / "config.json").read_text())["workspace"]
+    assert json.loads(field_config.read_text())["workspace"] == joined
+    assert joined["folder"] == str(tmp_path / "hq")
+    # Attached before folders recorded it: its `workspace.attach` event names it, so it is bound.
+    config = json.loads(field_config.read_text())
+    del config["workspace"]
+    field_config.write_text(json.dumps(config))
+    Workspace.open(tmp_path / "field").close()
+    assert json.loads(field_config.read_text())["workspace"] == joined
+    with fresh_schema() as other:
+        monkeypatch.setenv("ASSAY_DATABASE_URL", other)
+        Workspace.init(tmp_path / "elsewhere").close()
+        with pytest.raises(Conflict, match=f"belongs to workspace {joined['id'][:16]}, made"):
+            Workspace.open(tmp_path / "field")
+
+
 def test_the_cli_attach_reports_and_refuses_once_attached(
     shared_db: str, on_s3: str, cli: RunCli, tmp_path: Path
 ) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from assay._binding import genesis
 from assay.audit import KEY_ENV, key_path, lock_trail, trusted_keys
 from assay.errors import Conflict, NotFound
 from assay.store import Database, LocalBlobStore, open_blobs
@@ -62,10 +63,9 @@ class _Found:
 
 
 def _found(conn: Connection) -> _Found | None:
-    first = conn.execute(select(audit.c.target, audit.c.details).where(audit.c.seq == 1)).first()
+    first = genesis(conn)
     if first is None:
         return None
-    details = json.loads(first.details or "{}")
     rows = conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.in_(KEYS)))
     recorded = {str(k): str(v) for k, v in rows}
     levels = json.loads(recorded[LEVELS_KEY]) if LEVELS_KEY in recorded else None
@@ -73,8 +73,7 @@ def _found(conn: Connection) -> _Found | None:
     signed = select(audit.c.sig).where(audit.c.sig.is_not(None))
     sig = conn.execute(signed.order_by(audit.c.seq.desc()).limit(1)).scalar()
     key = str(sig).partition(":")[0] if sig else None
-    host = str(details.get("host", ""))
-    return _Found(first.target, host, recorded.get(BLOB_KEY), levels, item, key)
+    return _Found(first.folder, first.host, recorded.get(BLOB_KEY), levels, item, key)
 
 
 def _inspect(url: str) -> tuple[str, _Found | None]:

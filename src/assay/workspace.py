@@ -18,10 +18,11 @@ import logging
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay import _attach, audit
+from assay import _attach, _binding, audit
 from assay._bulk import gc_paused
 from assay._new_folder import claimed
 from assay.domain.commit import Commit
@@ -88,7 +89,9 @@ class Workspace:
         machine on the same workspace (`assay._attach`). Either is refused before `.assay/`
         is made when it does not hold. Of two inits at once on one database, or in one
         folder, one makes the workspace and the other is refused; a refused or failed init
-        leaves no folder it made behind (`assay._new_folder`).
+        leaves no folder it made behind (`assay._new_folder`). The folder's config records
+        the workspace it belongs to (made here, or attached to), which every later open
+        holds the database to (`assay._binding`).
         """
         audit.signing_key()  # a missing key is made (and announced), a bad one refused, first
         folder = Path(path)
@@ -116,7 +119,7 @@ class Workspace:
         config = {"marking_levels": marking_levels, "format": 1}
         with claimed(folder, root / CONFIG, json.dumps(config, indent=2) + "\n"):
             (root / "objects").mkdir(exist_ok=True)
-            ws = cls._open_root(root)
+            ws = cls._open_root(root, bound=False)
             action = "workspace.attach" if attach else "workspace.init"
             try:
                 with ws.db.begin() as conn:
@@ -126,17 +129,23 @@ class Workspace:
                         _attach.record(conn, blobs, marking_levels)
                     details = {"host": _attach.host(), "blobs": blobs}
                     audit.append(conn, ws.actor, action, str(folder.resolve()), details)
+                    _binding.record(conn, root / CONFIG)
             except BaseException:
                 ws.db.dispose()
                 raise
         return ws
 
     @classmethod
-    def open(cls, path_or_url: str | Path | None = None) -> Workspace:
+    def open(
+        cls, path_or_url: str | Path | None = None, *, any_database: bool = False
+    ) -> Workspace:
         """Open by path (a folder at or under a workspace), or discover from the environment.
 
         Resolution order: the argument, `ASSAY_WORKSPACE`, then walking up from the current
-        directory. `ASSAY_DATABASE_URL` puts the metadata on PostgreSQL.
+        directory. `ASSAY_DATABASE_URL` puts the metadata on PostgreSQL; a database holding
+        another workspace than the folder's, or none, is refused (`assay._binding`); with
+        `any_database` only one without assay's tables is, for `audit_verify` to examine
+        the trail as found and report what it holds.
         """
         target = path_or_url or os.environ.get("ASSAY_WORKSPACE")
         if target is None:
@@ -146,25 +155,33 @@ class Workspace:
                     "no assay workspace here or in any parent folder; run `assay init` "
                     "or pass -w/--workspace"
                 )
-            return cls._open_root(root)
+            return cls._open_root(root, examine=any_database)
         p = Path(target)
         if p.name == DIRNAME and (p / CONFIG).is_file():
-            return cls._open_root(p)
+            return cls._open_root(p, examine=any_database)
         if (p / DIRNAME / CONFIG).is_file():
-            return cls._open_root(p / DIRNAME)
+            return cls._open_root(p / DIRNAME, examine=any_database)
         raise NotFound(f"{p}: not an assay workspace (no {DIRNAME}/ there); run `assay init {p}`")
 
     @classmethod
-    def _open_root(cls, root: Path) -> Workspace:
+    def _open_root(cls, root: Path, *, bound: bool = True, examine: bool = False) -> Workspace:
+        """Open the folder `root` on its database, refusing one holding another workspace
+        than the folder's, or (to `examine` it) none of assay's tables (`assay._binding`);
+        an init, before the workspace is there, opens it not `bound`."""
         try:
             config = json.loads((root / CONFIG).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise InvalidInput(f"{root / CONFIG}: unreadable workspace config ({exc})") from None
         scheme = MarkingScheme(tuple(config.get("marking_levels", DEFAULT_LEVELS)))
         url = os.environ.get("ASSAY_DATABASE_URL") or f"sqlite:///{root / 'assay.db'}"
+        check = None
+        if bound:
+            check = partial(_binding.check, root, config, url, examine=examine)
+            if _binding.absent(url):  # refused before sqlite makes an empty file there
+                check(None)
         blob_url = os.environ.get("ASSAY_BLOB_URL")
         blobs = open_blobs(blob_url) if blob_url else LocalBlobStore(root / "objects")
-        return cls(root, Database(url), blobs, scheme)
+        return cls(root, Database(url, check), blobs, scheme)
 
     @classmethod
     def restore(
@@ -176,7 +193,8 @@ class Workspace:
         """Create a workspace in `path` from an `assay backup` folder (`assay.store.backup`).
 
         The metadata goes to ``ASSAY_DATABASE_URL`` when set (it must hold no workspace yet),
-        else to the new workspace's SQLite file; the blobs where ``ASSAY_BLOB_URL`` says.
+        else to the new workspace's SQLite file; the blobs where ``ASSAY_BLOB_URL`` says. The
+        new folder belongs to the backed-up workspace, whose trail the database carries on.
         """
         from assay.store.backup import restore
 
@@ -191,6 +209,8 @@ class Workspace:
             levels = json.loads((ws.root / CONFIG).read_text()).get("marking_levels")
             with ws.db.begin() as conn:
                 _attach.record(conn, _attach.blob_location(ws.blobs.url), levels)
+                # The backup's trail, so the backed-up workspace (older backups record none).
+                _binding.record(conn, ws.root / CONFIG)
             return report
         finally:
             ws.close()
@@ -525,6 +545,9 @@ class Workspace:
             )
             if result.first_bad is not None or (not result.ok and not result.state):
                 return result  # the trail itself does not hold: nothing to check state against
+            alien = _binding.disagreement(self.root, conn)
+            if alien is not None:
+                return dataclasses.replace(result, ok=False, checked=0, first_bad=1, reason=alien)
             found = (*result.state, *marking_problems(conn, self.blobs, self.scheme))
         if not found:
             return result

@@ -36,11 +36,11 @@ class Env:
     )
     _ws: Workspace | None = None
 
-    def workspace(self) -> Workspace:
+    def workspace(self, *, any_database: bool = False) -> Workspace:
         if self._ws is None:
             from assay.workspace import Workspace
 
-            self._ws = Workspace.open(self.workspace_path)
+            self._ws = Workspace.open(self.workspace_path, any_database=any_database)
         return self._ws
 
     def close(self) -> None:

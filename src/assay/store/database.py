@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,9 @@ def _sqlite_begin(conn: Connection) -> None:
 class Database:
     """An engine plus the schema guarantee: opening migrates forward."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, check: Callable[[Connection], None] | None = None) -> None:
+        """Open `url`; `check`, given a read connection, may refuse the database (by raising)
+        before anything is written to it, the schema's migration included."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -51,8 +53,15 @@ class Database:
             # of concurrent annotators; PostgreSQL's default max_connections is 100.
             engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=60)
         self.engine: Engine = engine
-        with self.begin() as conn:
-            schema.migrate(conn)
+        try:
+            if check is not None:
+                with self.read() as conn:
+                    check(conn)
+            with self.begin() as conn:
+                schema.migrate(conn)
+        except BaseException:
+            engine.dispose()
+            raise
 
     @classmethod
     def sqlite(cls, path: Path) -> Database:
