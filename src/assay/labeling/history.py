@@ -153,7 +153,7 @@ def amend(
     check_submission(user, client_id, lead_time)
     with write(ws.db) as conn:
         tx = tx_for(conn)
-        first = previous(tx, client_id, user, "amend")
+        first = previous(tx, client_id, user, "amend", task_id)
         if first is not None:
             return {**first, "duplicate": True}
         row = _mine(conn, ws, user, task_id)

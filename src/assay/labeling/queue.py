@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import case
 
 from assay.domain.labels import canonical_json
-from assay.errors import NotFound, PermissionDenied
+from assay.errors import Conflict, NotFound, PermissionDenied
 from assay.labeling._access import visible
 from assay.labeling._tx import Tx, in_list, write_tx
 from assay.labeling.catalog import open_project, open_with_markings
@@ -151,7 +151,7 @@ _TASK = (
     "SELECT id, project_id, item_id, marking, is_gold, gold, active, done, review, target "
     "FROM tasks WHERE id = :t"
 )
-_PREVIOUS = "SELECT user_id, action, result FROM submissions WHERE client_id = :c"
+_PREVIOUS = "SELECT user_id, action, result, task_id FROM submissions WHERE client_id = :c"
 _REMEMBER = (
     "INSERT INTO submissions (client_id, user_id, task_id, action, result, created) "
     "VALUES (:c, :u, :t, :a, :r, :now)"
@@ -274,18 +274,29 @@ def task_for_user(tx: Tx, ws: Workspace, user: User, task_id: int) -> tuple[Task
     return row, p
 
 
-def previous(tx: Tx, client_id: str, user: User, action: str) -> dict[str, Any] | None:
+def previous(
+    tx: Tx, client_id: str, user: User, action: str, task_id: int | None = None
+) -> dict[str, Any] | None:
     """The stored result of a retried request with the same client id, if any.
 
-    Concurrent retries of one request queue here, so the later ones see the first's result
-    (under READ COMMITTED each statement sees what committed before it) instead of racing it.
+    A retry is the same user's same action on the same task (`task_id`, where the request
+    names one): the client id of another task's answer is refused, never taken as a retry
+    (its answer would be dropped unseen). Concurrent retries of one request queue here, so the
+    later ones see the first's result (under READ COMMITTED each statement sees what committed
+    before it) instead of racing it.
     """
     tx.serialize(f"client:{client_id}")
     row = tx.one(_PREVIOUS, {"c": client_id})
     if row is None:
         return None
-    if row[0] != user.id or row[1] != action:
+    if row[0] != user.id:
         raise PermissionDenied(f"client_id {client_id!r} belongs to another request")
+    if row[1] != action or (task_id is not None and int(row[3]) != task_id):
+        raise Conflict(
+            f"client_id {client_id!r} was already used for another task or action; a retry "
+            "repeats its request exactly, and each new answer needs a client_id of its own "
+            "(e.g. a UUID)"
+        )
     return json.loads(row[2])  # type: ignore[no-any-return]
 
 
@@ -318,7 +329,7 @@ def skip_task(
     """Give a leased task back with a reason; the same user is not served it again."""
     user.require("label")
     with write_tx(ws.db) as tx:
-        first = previous(tx, client_id, user, "skip")
+        first = previous(tx, client_id, user, "skip", task_id)
         if first is not None:
             return first
         _task, p = task_for_user(tx, ws, user, task_id)

@@ -117,7 +117,7 @@ def decide(
     check_client_id(client_id)
     with write(ws.db) as conn:
         tx = tx_for(conn)
-        first = previous(tx, client_id, user, "review")
+        first = previous(tx, client_id, user, "review", task_id)
         if first is not None:
             return {**first, "duplicate": True}
         task, p = task_for_user(tx, ws, user, task_id)

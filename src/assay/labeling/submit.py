@@ -115,7 +115,7 @@ def submit_in(
     model_assisted: bool,
 ) -> dict[str, Any]:
     """`submit` inside the caller's write transaction (after `check_submission`)."""
-    first = previous(tx, client_id, user, "submit")
+    first = previous(tx, client_id, user, "submit", task_id)
     if first is not None:
         return {**first, "duplicate": True}
     task, p = task_for_user(tx, ws, user, task_id)
