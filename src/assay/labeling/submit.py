@@ -184,6 +184,7 @@ _GOLD = (
     "UPDATE annotator_stats SET gold_seen = :seen, gold_score = :total, paused = :paused "
     "WHERE project_id = :p AND user_id = :u"
 )
+_GOLD_SET = "SELECT gold FROM tasks WHERE project_id = :p AND is_gold = 1 AND gold IS NOT NULL"
 _ANSWERS = (
     "SELECT n.payload FROM annotations n JOIN assignments a ON a.annotation_id = n.id "
     "WHERE a.task_id = :t AND a.state = 'submitted'"
@@ -231,7 +232,10 @@ def _update_stats(
         tx.run(_COUNT, count)
     if not (task.is_gold and task.gold):
         return None
-    result = gold_scoring.score(p.schema, payload_from_json(task.gold), regions)
+    gold = payload_from_json(task.gold)
+    gold_set = (payload_from_json(g) for (g,) in tx.all(_GOLD_SET, {"p": p.id}))
+    only = gold_scoring.gold_controls(gold, gold_set)
+    result = gold_scoring.score(p.schema, gold, regions, only)
     stats = stats_row(tx, p.id, user.id)
     seen, total = stats.gold_seen + 1, stats.gold_score + result
     wf = p.workflow
