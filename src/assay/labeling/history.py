@@ -162,7 +162,7 @@ def amend(
             raise Conflict(
                 f"task {task_id} was already reviewed ({row.review}); ask a reviewer to change it"
             )
-        check_answer(tx, p, row.item_id, regions)
+        check_answer(tx, ws, p, row.item_id, regions)
         new_id = annotation_id(user, client_id)
         final = authored(regions, user.actor)
         conn.execute(

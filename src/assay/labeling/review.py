@@ -137,7 +137,7 @@ def decide(
         if decision == "fix":
             if regions is None:
                 raise InvalidInput("fix needs the corrected regions")
-            check_answer(tx, p, task.item_id, regions)
+            check_answer(tx, ws, p, task.item_id, regions)
         if decision == "reject" and not comment.strip():
             raise InvalidInput("reject needs a comment telling the annotator what was wrong")
         if decision == "accept":

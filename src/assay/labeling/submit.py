@@ -22,6 +22,7 @@ from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling import active, adaptive
 from assay.labeling import gold as gold_scoring
 from assay.labeling._tx import Tx, write_tx
+from assay.labeling.items import item_text
 from assay.labeling.prelabels import keep_record_authors, record_regions
 from assay.labeling.projects import Project
 from assay.labeling.queue import TaskRow, previous, remember, stats_row, task_for_user
@@ -32,14 +33,16 @@ from assay.workspace import Workspace
 _ITEM = "SELECT media_type, width, height FROM items WHERE id = :i"
 
 
-def check_answer(tx: Tx, p: Project, item_id: str, regions: list[Region]) -> None:
-    """Every region fits the schema and lies on the item's image, and every required control
-    is answered (the controls that apply to the item's media type), else `InvalidInput`
-    naming what is wrong."""
+def check_answer(tx: Tx, ws: Workspace, p: Project, item_id: str, regions: list[Region]) -> None:
+    """Every region fits the schema and lies on the item's image (a span within its text),
+    and every required control is answered (the controls that apply to the item's media
+    type), else `InvalidInput` naming what is wrong."""
     p.schema.check_regions(regions)
     item = tx.one(_ITEM, {"i": item_id})
     if item is not None and item[1] and item[2]:
         check_on_image(regions, int(item[1]), int(item[2]))
+    if item is not None and str(item[0]).startswith("text/") and any(r.span for r in regions):
+        check_in_text(regions, len(item_text(ws, item_id)))
     if p.schema.has_required:
         p.schema.check_complete(regions, item[0] if item else None)
 
@@ -58,6 +61,17 @@ def check_on_image(regions: list[Region], width: int, height: int) -> None:
                     f"regions[{i}] ({r.label}): ({x:g}, {y:g}) lies outside the "
                     f"{width}x{height} image (tolerance {BOUNDS_TOLERANCE_PX:g} px)"
                 )
+
+
+def check_in_text(regions: list[Region], length: int) -> None:
+    """Every span within the text's characters (offsets as the API serves the text)."""
+    for i, r in enumerate(regions):
+        if r.span is not None and r.span[1] > length:
+            start, end = r.span
+            raise InvalidInput(
+                f"regions[{i}] ({r.label}): span [{start}, {end}) reaches past the end of the "
+                f"{length}-character text"
+            )
 
 
 def annotation_id(user: User, client_id: str) -> str:
@@ -119,7 +133,7 @@ def submit_in(
     if first is not None:
         return {**first, "duplicate": True}
     task, p = task_for_user(tx, ws, user, task_id)
-    check_answer(tx, p, task.item_id, regions)
+    check_answer(tx, ws, p, task.item_id, regions)
     _take_assignment(tx, task, p, user)
     final = authored(regions, user.actor)
     if p.workflow.from_labels:
