@@ -281,6 +281,13 @@ class Workspace:
             )
         return n
 
+    def count_items(self, query: str | None = None) -> int:
+        """How many items of the workspace match `query` (as for `add_items`), in any dataset."""
+        from assay import versioning
+
+        with self.db.read() as conn:
+            return versioning.count_matching(conn, query)
+
     def remove_items(self, name: str, query: str | None = None) -> int:
         from assay import versioning
         from assay.versioning.datasets import dataset_id
