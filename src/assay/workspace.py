@@ -16,7 +16,7 @@ import getpass
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -287,6 +287,17 @@ class Workspace:
 
         with self.db.read() as conn:
             return versioning.count_matching(conn, query)
+
+    def item_names(self, ids: Iterable[str]) -> dict[str, str]:
+        """Item id -> its file name (as ingested or imported), for the ids that have one."""
+        from sqlalchemy import select
+
+        from assay.store.schema import items
+
+        wanted = sorted(set(ids))
+        with self.db.read() as conn:
+            rows = conn.execute(select(items.c.id, items.c.name).where(items.c.id.in_(wanted)))
+            return {i: name for i, name in rows if name}
 
     def remove_items(self, name: str, query: str | None = None) -> int:
         from assay import versioning
