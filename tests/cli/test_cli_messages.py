@@ -91,6 +91,7 @@ def test_help_texts_name_units_and_formats(cli) -> None:  # type: ignore[no-unty
     assert "Seconds an annotator holds a task" in create
     share = create[create.index("--gold-share") :]
     assert "Share of an annotator's tasks that are gold" in share[:300]
+    assert "default: 0.05 with --gold" in share[:300] and "[default: 0.0]" not in share[:300]
     assert "--from-labels" in create
     imp = cli("import", "--help").stdout
     assert all(f in imp for f in ("jsonl", "parquet", "geojson", "stac"))
