@@ -93,6 +93,20 @@ def test_csv_with_a_field_over_the_csv_limit_is_a_failure_naming_the_line(
     assert "line 3: not valid CSV" in res.stderr
 
 
+def test_csv_with_an_unclosed_quote_is_a_failure_naming_its_line(
+    tmp_path: Path, ws: Path, cli: RunCli
+) -> None:
+    # The reader took everything after the stray quote as one text: four reports became two
+    # items, the last two rows swallowed into the second's text, unsaid.
+    rows = tmp_path / "hotline.csv"
+    rows.write_text('text,district\nfirst,n\n"broken,s\nthird,n\nfourth,s\n')
+    res = cli("-w", ws, "ingest", rows, "--json", code=1)
+    doc = json.loads(res.stdout)
+    assert doc["new"] == 0 and [f["reason"] for f in doc["failures"]] == [
+        "line 3: not valid CSV (unexpected end of data)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("record", "message"),
     [
