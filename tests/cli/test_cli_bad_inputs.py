@@ -107,6 +107,21 @@ def test_csv_with_an_unclosed_quote_is_a_failure_naming_its_line(
     ]
 
 
+def test_csv_row_with_more_fields_than_the_header_is_a_failure_naming_its_line(
+    tmp_path: Path, ws: Path, cli: RunCli
+) -> None:
+    # An unquoted comma in a report cut its text at the comma and kept the rest under a
+    # "null" field, unsaid.
+    rows = tmp_path / "hotline.csv"
+    rows.write_text("text,district\nfirst,n\nWater near Elm, bridge out,s\n")
+    res = cli("-w", ws, "ingest", rows, "--json", code=1)
+    [failure] = json.loads(res.stdout)["failures"]
+    assert failure["reason"] == (
+        "line 3: 3 fields where the header has 2 (text, district); a field holding a comma "
+        "needs double quotes"
+    )
+
+
 @pytest.mark.parametrize(
     ("record", "message"),
     [

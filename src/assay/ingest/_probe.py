@@ -199,6 +199,13 @@ def rows_of(suffix: str, data: bytes, text_field: str) -> list[tuple[int, str, d
                 raise ProbeError(f"line 1: no column {text_field!r} (use --text-field)")
             for rec in reader:
                 n = read = reader.line_num
+                if None in rec:  # DictReader keeps a row's surplus fields under the key None
+                    header = list(reader.fieldnames)
+                    raise ProbeError(
+                        f"line {n}: {len(header) + len(rec[None])} fields where the header has "
+                        f"{len(header)} ({', '.join(header)}); a field holding a comma needs "
+                        "double quotes"
+                    )
                 rows.append((n, _text_of(dict(rec), text_field, n), rec))
         except csv.Error as exc:
             # the bad record starts on the line after the last one read in full
