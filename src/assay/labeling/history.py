@@ -24,7 +24,13 @@ from assay.labeling._tx import tx_for
 from assay.labeling.catalog import open_project, summary, visible_project
 from assay.labeling.items import item_view
 from assay.labeling.queue import previous, remember
-from assay.labeling.submit import annotation_id, authored, check_answer, check_submission
+from assay.labeling.submit import (
+    annotation_id,
+    authored,
+    check_answer,
+    check_submission,
+    review_after_amend,
+)
 from assay.labeling.users import User
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import assignments, items, tasks
@@ -184,6 +190,7 @@ def amend(
             .where(assignments.c.task_id == task_id, assignments.c.user_id == user.id)
             .values(annotation_id=new_id, finished_at=time.time())
         )
+        review_after_amend(tx, p, task_id)
         result = {"task_id": task_id, "annotation_id": new_id, "supersedes": row.annotation_id}
         remember(tx, client_id, user, task_id, "amend", result)
         audit.append(

@@ -147,7 +147,7 @@ _ITEM = (
     "SELECT id, media_type, width, height, marking, name, size, metadata FROM items "
     "WHERE id = (SELECT item_id FROM tasks WHERE id = :t)"
 )
-_TASK = (
+TASK_ROW = (
     "SELECT id, project_id, item_id, marking, is_gold, gold, active, done, review, target "
     "FROM tasks WHERE id = :t"
 )
@@ -263,7 +263,7 @@ def _lease_view(ws: Workspace, tx: Tx, p: Project, task_id: int, expires: float)
 
 def task_for_user(tx: Tx, ws: Workspace, user: User, task_id: int) -> tuple[TaskRow, Project]:
     """The task row and project, or NotFound when missing or above the user's need-to-know."""
-    found = tx.one(_TASK, {"t": task_id})
+    found = tx.one(TASK_ROW, {"t": task_id})
     row = TaskRow(*found) if found is not None else None
     if row is None or not ws.scheme.allows(user.clearance, ws.scheme.parse(row.marking)):
         raise NotFound(f"no task {task_id}")

@@ -25,7 +25,7 @@ from assay.labeling._tx import Tx, write_tx
 from assay.labeling.items import item_text
 from assay.labeling.prelabels import keep_record_authors, record_regions
 from assay.labeling.projects import Project
-from assay.labeling.queue import TaskRow, previous, remember, stats_row, task_for_user
+from assay.labeling.queue import TASK_ROW, TaskRow, previous, remember, stats_row, task_for_user
 from assay.labeling.users import User
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
@@ -234,6 +234,17 @@ def _review_state(tx: Tx, p: Project, task: TaskRow, done: int) -> str | None:
     answers = [payload_from_json(r[0]) for r in tx.all(_ANSWERS, {"t": task.id})]
     agree = gold_scoring.mean_pairwise(p.schema, answers)
     return "pending" if agree is not None and agree < 1.0 else task.review
+
+
+_TO_REVIEW = "UPDATE tasks SET review = 'pending' WHERE id = :t AND review IS NULL"
+
+
+def review_after_amend(tx: Tx, p: Project, task_id: int) -> None:
+    """Queue a task for review when an amendment makes its answers call for it, as a
+    submission would (never out of the queue: a reviewer may be deciding on it)."""
+    task = TaskRow(*tx.one(TASK_ROW, {"t": task_id}))
+    if task.review is None and _review_state(tx, p, task, task.done) == "pending":
+        tx.run(_TO_REVIEW, {"t": task_id})
 
 
 def _update_stats(
