@@ -93,33 +93,31 @@ def test_csv_with_a_field_over_the_csv_limit_is_a_failure_naming_the_line(
     assert "line 3: not valid CSV" in res.stderr
 
 
-def test_csv_with_an_unclosed_quote_is_a_failure_naming_its_line(
-    tmp_path: Path, ws: Path, cli: RunCli
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        # The reader took everything after the stray quote as one text: four reports became
+        # two items, the last two rows swallowed into the second's text, unsaid.
+        (
+            'text,district\nfirst,n\n"broken,s\nthird,n\nfourth,s\n',
+            "line 3: not valid CSV (unexpected end of data)",
+        ),
+        # An unquoted comma in a report: a TypeError traceback while writing the row's fields.
+        (
+            "text,district\nfirst,n\nWater near Elm, bridge out,s\n",
+            "line 3: 3 fields where the header has 2 (text, district); a field holding a comma "
+            "needs double quotes",
+        ),
+    ],
+)
+def test_a_malformed_csv_row_is_a_failure_naming_its_line(
+    tmp_path: Path, ws: Path, cli: RunCli, content: str, reason: str
 ) -> None:
-    # The reader took everything after the stray quote as one text: four reports became two
-    # items, the last two rows swallowed into the second's text, unsaid.
     rows = tmp_path / "hotline.csv"
-    rows.write_text('text,district\nfirst,n\n"broken,s\nthird,n\nfourth,s\n')
+    rows.write_text(content)
     res = cli("-w", ws, "ingest", rows, "--json", code=1)
     doc = json.loads(res.stdout)
-    assert doc["new"] == 0 and [f["reason"] for f in doc["failures"]] == [
-        "line 3: not valid CSV (unexpected end of data)"
-    ]
-
-
-def test_csv_row_with_more_fields_than_the_header_is_a_failure_naming_its_line(
-    tmp_path: Path, ws: Path, cli: RunCli
-) -> None:
-    # An unquoted comma in a report cut its text at the comma and kept the rest under a
-    # "null" field, unsaid.
-    rows = tmp_path / "hotline.csv"
-    rows.write_text("text,district\nfirst,n\nWater near Elm, bridge out,s\n")
-    res = cli("-w", ws, "ingest", rows, "--json", code=1)
-    [failure] = json.loads(res.stdout)["failures"]
-    assert failure["reason"] == (
-        "line 3: 3 fields where the header has 2 (text, district); a field holding a comma "
-        "needs double quotes"
-    )
+    assert doc["new"] == 0 and [f["reason"] for f in doc["failures"]] == [reason]
 
 
 @pytest.mark.parametrize(
