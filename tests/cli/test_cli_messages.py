@@ -96,6 +96,8 @@ def test_help_texts_name_units_and_formats(cli) -> None:  # type: ignore[no-unty
     imp = cli("import", "--help").stdout
     assert all(f in imp for f in ("jsonl", "parquet", "geojson", "stac"))
     assert "JSONL, Parquet," in imp and "GeoJSON and STAC" in imp
+    for command in ("export", "checkout"):  # an --out holding other files is refused
+        assert "A new or empty folder" in cli(command, "--help").stdout
 
 
 def test_messages_stay_whole_lines_in_a_pipe(run_cli, samples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -500,7 +500,12 @@ def _write(
 @click.command("export")
 @click.argument("spec", metavar="NAME[@REV]")
 @export_format
-@click.option("--out", required=True, type=path_arg(file_okay=False))
+@click.option(
+    "--out",
+    required=True,
+    type=path_arg(file_okay=False),
+    help="A new or empty folder (or one this same export wrote: its files are replaced).",
+)
 @click.option("--no-media", is_flag=True, help="Write label files only, not the media.")
 @click.option(
     "--embed-media",
@@ -567,7 +572,12 @@ def export(
 @click.command("checkout")
 @click.argument("spec", metavar="NAME@REV")
 @export_format
-@click.option("--out", required=True, type=path_arg(file_okay=False))
+@click.option(
+    "--out",
+    required=True,
+    type=path_arg(file_okay=False),
+    help="A new or empty folder (or one this same export wrote: its files are replaced).",
+)
 @strict_option
 @json_option
 @pass_env
