@@ -11,7 +11,9 @@ transaction of its own.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -204,7 +206,10 @@ def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> L
         if marking in allowed:
             return _lease_view(ws, tx, p, task_id, expires)
     wf = p.workflow
-    want_gold = wf.gold_share > 0 and stats.gold_served < wf.gold_share * (stats.served + 1)
+    # About `gold_share` of what each annotator is served is gold, at a phase of their own: a
+    # share counted from 0 served gold first to everyone, which told the first task was gold.
+    phase = _gold_phase(p, user) if wf.gold_share > 0 else 0.0
+    want_gold = stats.gold_served < math.floor(wf.gold_share * (stats.served + 1) + phase)
     # Gold is mixed into real work, never served on its own once the work has run out.
     want_gold = want_gold and _claim(tx, p, user, allowed, False, dry=True) is not None
     claimed = None
@@ -220,6 +225,14 @@ def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> L
     tx.run(_SERVED, {"g": int(gold), "p": p.id, "u": user.id})
     tx.audit(user.actor, "task.lease", f"task:{claimed}", {"project": p.name})
     return _lease_view(ws, tx, p, claimed, expires)
+
+
+def _gold_phase(p: Project, user: User) -> float:
+    """A number in [0, 1) fixed per project and annotator: where in each run of 1/share tasks
+    their gold falls. Drawn from the two ids alone, so a campaign replays the same (a workspace
+    key would change the counts of the README's walk-through from one workspace to the next)."""
+    digest = hashlib.blake2b(f"gold:{p.id}:{user.id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 def _claim(
