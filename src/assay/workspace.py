@@ -16,7 +16,7 @@ import getpass
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
@@ -307,6 +307,24 @@ class Workspace:
                 conn, self.actor, "dataset.add", f"dataset:{name}", {"query": query, "added": n}
             )
         return n
+
+    def count_items(self, query: str | None = None) -> int:
+        """How many items of the workspace match `query` (as for `add_items`), in any dataset."""
+        from assay import versioning
+
+        with self.db.read() as conn:
+            return versioning.count_matching(conn, query)
+
+    def item_names(self, ids: Iterable[str]) -> dict[str, str]:
+        """Item id -> its file name (as ingested or imported), for the ids that have one."""
+        from sqlalchemy import select
+
+        from assay.store.schema import items
+
+        wanted = sorted(set(ids))
+        with self.db.read() as conn:
+            rows = conn.execute(select(items.c.id, items.c.name).where(items.c.id.in_(wanted)))
+            return {i: name for i, name in rows if name}
 
     def remove_items(self, name: str, query: str | None = None) -> int:
         from assay import versioning

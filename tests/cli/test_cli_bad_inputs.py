@@ -94,6 +94,33 @@ def test_csv_with_a_field_over_the_csv_limit_is_a_failure_naming_the_line(
 
 
 @pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        # The reader took everything after the stray quote as one text: four reports became
+        # two items, the last two rows swallowed into the second's text, unsaid.
+        (
+            'text,district\nfirst,n\n"broken,s\nthird,n\nfourth,s\n',
+            "line 3: not valid CSV (unexpected end of data)",
+        ),
+        # An unquoted comma in a report: a TypeError traceback while writing the row's fields.
+        (
+            "text,district\nfirst,n\nWater near Elm, bridge out,s\n",
+            "line 3: 3 fields where the header has 2 (text, district); a field holding a comma "
+            "needs double quotes",
+        ),
+    ],
+)
+def test_a_malformed_csv_row_is_a_failure_naming_its_line(
+    tmp_path: Path, ws: Path, cli: RunCli, content: str, reason: str
+) -> None:
+    rows = tmp_path / "hotline.csv"
+    rows.write_text(content)
+    res = cli("-w", ws, "ingest", rows, "--json", code=1)
+    doc = json.loads(res.stdout)
+    assert doc["new"] == 0 and [f["reason"] for f in doc["failures"]] == [reason]
+
+
+@pytest.mark.parametrize(
     ("record", "message"),
     [
         (NOT_UTF8, "not a readable run folder"),

@@ -26,6 +26,7 @@ def test_dataset_commands(cli, samples, tmp_path: Path) -> None:  # type: ignore
     assert cli("dataset", "add", "quake", "--all", "--json").json() == {
         "dataset": "quake",
         "added": 4,
+        "matched": 4,
     }
     cli("dataset", "create", "uav-only")
     res = cli(
@@ -33,7 +34,12 @@ def test_dataset_commands(cli, samples, tmp_path: Path) -> None:  # type: ignore
     )
     assert "added 3 item(s) to uav-only" in res.stdout
     again = cli("dataset", "add", "uav-only", "--items", "name~scene_*.png and width>=48", "--json")
-    assert again.json()["added"] == 0  # already members
+    assert (again.json()["added"], again.json()["matched"]) == (0, 3)  # already members
+    # "added 0" alone did not tell these two apart.
+    res = cli("dataset", "add", "uav-only", "--items", "name~scene_*.png")
+    assert "added 0 item(s) to uav-only; 3 matching item(s) were in it already" in res.stdout
+    res = cli("dataset", "add", "uav-only", "--items", "name=scene_9.png")
+    assert "added 0 item(s) to uav-only: no item matches 'name=scene_9.png'" in res.stdout
     assert cli("dataset", "remove", "quake", "--items", "media_type~text/*", "--json").json() == {
         "dataset": "quake",
         "removed": 1,
@@ -73,11 +79,11 @@ def test_a_rows_other_fields_are_queried_under_metadata_fields(
     cli("-w", tmp_path / "ws", "dataset", "create", "north")
     query = "metadata.fields.district=north"
     added = cli("-w", tmp_path / "ws", "dataset", "add", "north", "--items", query, "--json")
-    assert added.json() == {"dataset": "north", "added": 1}
+    assert added.json() == {"dataset": "north", "added": 1, "matched": 1}
     cli("-w", tmp_path / "ws", "dataset", "create", "north2")
     short = "metadata.district=north"  # the row's field where it has one
     added = cli("-w", tmp_path / "ws", "dataset", "add", "north2", "--items", short, "--json")
-    assert added.json() == {"dataset": "north2", "added": 1}
+    assert added.json() == {"dataset": "north2", "added": 1, "matched": 1}
     assert "metadata.fields.KEY" in cli("ingest", "--help").stdout
 
 

@@ -91,10 +91,13 @@ def test_help_texts_name_units_and_formats(cli) -> None:  # type: ignore[no-unty
     assert "Seconds an annotator holds a task" in create
     share = create[create.index("--gold-share") :]
     assert "Share of an annotator's tasks that are gold" in share[:300]
+    assert "default: 0.05 with --gold" in share[:300] and "[default: 0.0]" not in share[:300]
     assert "--from-labels" in create
     imp = cli("import", "--help").stdout
     assert all(f in imp for f in ("jsonl", "parquet", "geojson", "stac"))
     assert "JSONL, Parquet," in imp and "GeoJSON and STAC" in imp
+    for command in ("export", "checkout"):  # an --out holding other files is refused
+        assert "A new or empty folder" in cli(command, "--help").stdout
 
 
 def test_messages_stay_whole_lines_in_a_pipe(run_cli, samples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -121,3 +121,8 @@ def test_diff_json_shape(cli, ds: list[str], tmp_path: Path) -> None:  # type: i
     assert d["summary"]["relabeled"] == 1 and d["summary"]["items_removed"] == 1
     text = cli("diff", "flood", "HEAD", "WORKING").stdout
     assert "boat -> debris" in text and "IoU 0.333" in text
+    # The table named items by a 12-digit hash only: which scene changed took a query per row.
+    with Workspace.open(tmp_path) as w, w.db.read() as conn:
+        name = conn.exec_driver_sql(f"SELECT name FROM items WHERE id = '{ds[0]}'").scalar()
+    rows = [line for line in text.splitlines() if "│" in line and "relabeled" in line]
+    assert len(rows) == 1 and f"{name} {ds[0][:8]}" in rows[0]

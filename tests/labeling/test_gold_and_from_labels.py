@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from assay.domain.labels import Region
 from assay.domain.schema import LabelSchema
 from assay.errors import InvalidInput
-from assay.labeling import Workflow, create_project, list_projects, next_task, submit
+from assay.labeling import Workflow, create_project, dashboard, list_projects, next_task, submit
 from assay.labeling.history import my_history
-from assay.store.schema import ID_SEP, datasets, working
+from assay.store.schema import ID_SEP, assignments, datasets, working
 from assay.versioning import LabelRecord
 from assay.workspace import Workspace
 from labeling_world import SCHEMA_YAML, box, build_world, choice
@@ -61,6 +62,63 @@ def test_a_gold_set_covering_every_item_is_refused(ws: Workspace, tmp_path: Path
     ws.commit("flood-gold", "gold answers")
     with pytest.raises(InvalidInput, match="nothing would be left to label"):
         create_project(ws, "camp", schema, "flood", Workflow(gold="flood-gold", gold_share=0.05))
+    assert all(p["name"] != "camp" for p in list_projects(ws, None))
+
+
+def _gold_set(ws: Workspace, ids: list[str], regions: list[Region]) -> None:
+    ws.create_dataset("flood-gold")
+    for i in ids:
+        ws.add_items("flood-gold", f"id={i}")
+    ws.set_labels("flood-gold", [LabelRecord(i, regions) for i in ids])
+    ws.commit("flood-gold", "gold answers")
+
+
+def test_gold_is_scored_only_on_the_controls_it_answers(ws: Workspace, tmp_path: Path) -> None:
+    # Gold imported from COCO has boxes and no damage answer: every correct answer scored 50%
+    # (the damage control counted as missed), and after five gold tasks everyone was paused.
+    w = build_world(ws, tmp_path / "data", public=8, cui=0, secret=0)
+    gold_ids = w.items["public"][:5]
+    _gold_set(ws, gold_ids, [box(2, 2, 10, 10)])
+    schema = LabelSchema.from_yaml_text(SCHEMA_YAML, "survey.yaml")
+    create_project(ws, "camp", schema, "flood", Workflow(gold="flood-gold", gold_share=1.0))
+    ana = w.users["ana"]
+    scores = []
+    while (lease := next_task(ws, ana, "camp")) is not None:
+        gold = lease.item["id"] in gold_ids
+        extra = [box(30, 20, 5, 5)] if lease.item["id"] == gold_ids[-1] else []
+        submit(
+            ws, ana, lease.task_id, str(uuid.uuid4()), [box(2, 2, 10, 10), choice("minor"), *extra]
+        )
+        if gold:
+            with ws.db.read() as conn:
+                scores.append(
+                    conn.execute(
+                        select(assignments.c.gold_score)
+                        .where(assignments.c.gold_score.is_not(None))
+                        .order_by(assignments.c.finished_at.desc())
+                    ).scalar()
+                )
+    # Boxes are still scored where the gold draws them: an extra box costs its F1.
+    assert scores == [1.0, 1.0, 1.0, 1.0, pytest.approx(2 / 3)]
+    status = next(a for a in dashboard(ws, w.users["root"], "camp")["annotators"])
+    assert status["name"] == "ana" and not status["paused"]
+
+
+def test_gold_that_does_not_fit_the_schema_is_refused_naming_item_and_region(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    w = build_world(ws, tmp_path / "data", public=4, cui=0, secret=0)
+    gold_ids = w.items["public"][:1]
+    _gold_set(ws, gold_ids, [box(2, 2, 10, 10, label="Building")])
+    schema = LabelSchema.from_yaml_text(SCHEMA_YAML, "survey.yaml")
+    with pytest.raises(
+        InvalidInput,
+        match=r"gold 'flood-gold@HEAD', item \S+: regions\[0\]: "
+        r"'Building' is not a label of control 'label'",
+    ):
+        create_project(
+            ws, "camp", schema, "flood", Workflow(gold="flood-gold@HEAD", gold_share=0.1)
+        )
     assert all(p["name"] != "camp" for p in list_projects(ws, None))
 
 

@@ -93,6 +93,31 @@ def test_concurrent_retries_of_one_submission_store_one_annotation(
     assert len(n) == 1
 
 
+def test_a_client_id_used_for_another_task_is_refused_not_taken_as_a_retry(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # A script numbering its answers from 0 on every run reuses client ids: the second
+    # task's answer was taken as a retry of the first's, dropped, and its lease held for ever.
+    w = _world(ws, tmp_path, overlap=1)
+    ana = w.users["ana"]
+    first = next_task(ws, ana, w.project)
+    assert first is not None
+    submit(ws, ana, first.task_id, "ana-0", [choice("none")])
+    second = next_task(ws, ana, w.project)
+    assert second is not None and second.task_id != first.task_id
+    with pytest.raises(Conflict, match="'ana-0' was already used for another task or action"):
+        submit(ws, ana, second.task_id, "ana-0", [choice("minor")])
+    with pytest.raises(Conflict, match="'ana-0' was already used for another task or action"):
+        skip_task(ws, ana, second.task_id, "ana-0", "blurred")
+    stored = submit(ws, ana, second.task_id, "ana-1", [choice("minor")])
+    assert stored["duplicate"] is False
+    with ws.db.read() as conn:
+        answers = conn.execute(
+            select(annotations_table.c.item_id).where(annotations_table.c.kind == "human")
+        ).all()
+    assert len(answers) == 2
+
+
 def test_next_returns_the_held_lease_until_answered(ws: Workspace, tmp_path: Path) -> None:
     w = _world(ws, tmp_path)
     ana = w.users["ana"]

@@ -13,6 +13,7 @@ from assay.domain.schema import LabelSchema
 from assay.errors import InvalidInput
 from assay.store import Database
 from assay.store.schema import EVAL_TABLES, LABELING_TABLES, SCHEMA_VERSION
+from assay.versioning import LabelRecord
 from assay.workspace import Workspace
 from labeling_world import PASSWORD, SCHEMA_YAML, build_world
 
@@ -163,3 +164,32 @@ def test_cli_project_user_token_pull(
     text_status = run("-w", root, "project", "status", "survey").stdout  # type: ignore[operator]
     assert "eve" in text_status
     assert json.loads(run("-w", root, "user", "list", "--json").stdout)[0]["name"] == "eve"  # type: ignore[operator]
+
+
+def test_cli_gold_share_defaults_with_gold_and_refuses_zero(
+    ws: Workspace, tmp_path: Path, cli: object
+) -> None:
+    # `--gold-share 0` with --gold was taken as 0.05 unsaid, while --help showed [default: 0.0].
+    run = cli  # type: ignore[assignment]
+    w = build_world(ws, tmp_path / "data", public=4, cui=0, secret=0, users=False)
+    ws.create_dataset("flood-gold")
+    ws.add_items("flood-gold", f"id={w.items['public'][0]}")
+    ws.set_labels(
+        "flood-gold",
+        [
+            LabelRecord(
+                w.items["public"][0], [Region(kind="choice", control="damage", label="none")]
+            )
+        ],
+    )
+    ws.commit("flood-gold", "gold")
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(SCHEMA_YAML)
+    base = ["-w", str(tmp_path / "ws"), "project", "create"]
+    args = ["--schema", schema, "--dataset", "flood", "--gold", "flood-gold", "--json"]
+    out = run(*base, "g1", *args).json()  # type: ignore[operator]
+    assert out["workflow"]["gold_share"] == 0.05
+    r = run(*base, "g2", *args, "--gold-share", "0", code=1)  # type: ignore[operator]
+    assert "--gold-share 0 would never serve the gold tasks" in r.stderr
+    plain = run(*base, "g3", "--schema", schema, "--dataset", "flood", "--json").json()  # type: ignore[operator]
+    assert plain["workflow"]["gold_share"] == 0.0

@@ -185,3 +185,47 @@ def test_consensus_pull_majority_and_box_clusters(ws: Workspace, tmp_path: Path)
     d = dashboard(ws, None, w.project)
     assert d["agreement"] is not None and 0 < d["agreement"] < 1
     assert d["done"] == 1 and {a["name"] for a in d["annotators"]} == set(answers)
+
+
+def test_an_amendment_that_now_disagrees_goes_to_review(ws: Workspace, tmp_path: Path) -> None:
+    # Two agreeing answers skip a disagreements review; one amended to differ stayed unreviewed,
+    # so `dataset pull --labels reviewed` never saw it and `latest` took it as it was.
+    from assay.labeling.history import amend
+
+    wf = Workflow(overlap=2, review="disagreements")
+    w = build_world(ws, tmp_path / "data", public=1, cui=0, secret=0, workflow=wf)
+    ana, man = w.users["ana"], w.users["man"]
+    leases = {}
+    for user in (ana, man):
+        lease = next_task(ws, user, w.project)
+        assert lease is not None
+        leases[user.name] = lease.task_id
+        submit(ws, user, lease.task_id, _cid(), [choice("minor")])
+    assert review_next(ws, w.users["rev"], w.project) is None  # they agree
+    amend(ws, ana, leases["ana"], _cid(), [choice("destroyed")])
+    task = review_next(ws, w.users["rev"], w.project)
+    assert task is not None
+    answers = sorted(r["label"] for a in task["annotations"] for r in a["regions"])
+    assert answers == ["destroyed", "minor"]
+    # Amended back into agreement, it stays queued for the reviewer who may be looking at it.
+    amend(ws, ana, leases["ana"], _cid(), [choice("minor")])
+    assert review_next(ws, w.users["rev"], w.project) is not None
+
+
+def test_gold_is_not_every_annotators_first_task(ws: Workspace, tmp_path: Path) -> None:
+    # One gold task in ten was served first to everyone (0 gold served < 0.1 x 1), so the
+    # first task of a campaign was always the known answer: gold announced by its place.
+    from assay.labeling import add_user
+
+    wf = Workflow(overlap=12, gold_share=0.1, gold_after=100)
+    w = build_world(ws, tmp_path / "data", public=10, cui=0, secret=0, gold_items=2, workflow=wf)
+    firsts = []
+    for k in range(12):
+        user = add_user(ws, f"an{k}", "annotator", "UNCLASSIFIED", "pw-annotator-1")
+        kinds = []
+        while (lease := next_task(ws, user, w.project)) is not None:
+            kinds.append(lease.item["id"] in w.items["gold"])
+            submit(ws, user, lease.task_id, _cid(), [])
+        assert kinds.count(False) == 10 and kinds.count(True) in (1, 2)  # about one in ten
+        firsts.append(kinds.index(True))
+    assert len(set(firsts)) > 1 and firsts.count(0) < len(firsts)

@@ -261,8 +261,23 @@ def test_report_from_project_and_dataset(
 def test_report_human_output_shows_per_control_table(
     world: tuple[Workspace, list[str]], cli: RunCli, tmp_path: Path
 ) -> None:
-    out = cli("-w", tmp_path / "ws", "quality", "report", "--project", "survey").stdout
-    assert "mean_iou" in out and "damage" in out and "suspicious tasks" in out
+    # At a pipe's 80 columns the table of 11 measures per control cut every name and number
+    # to "…" (`-0.…`): it lists one measure per row, a column per control.
+    out = cli(
+        "-w", tmp_path / "ws", "quality", "report", "--project", "survey", env={"COLUMNS": "80"}
+    ).stdout
+    assert "…" not in out and "damage" in out and "suspicious tasks" in out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") == 4}
+    assert {"krippendorff_alpha", "mean_iou", "f1_at_50", "n_labels"} <= set(rows)
+    assert re.search(r"│ -?\d\.\d{3} +│", rows["krippendorff_alpha"])
+    # With gold, "accuracy_vs_aggregate" and "accuracy_vs_gold" both showed as "accuracy_…".
+    ws, order = world
+    names = _names(ws, order)
+    gold = tmp_path / "gold.csv"
+    gold.write_text("task,label\n" + "".join(f"{names[i]},{TRUTH[i % 3]}\n" for i in range(3)))
+    args = ["-w", tmp_path / "ws", "quality", "report", "--project", "survey", "--gold", gold]
+    out = cli(*args, env={"COLUMNS": "80"}).stdout
+    assert "…" not in out and "gold" in out and "aggregate" in out
 
 
 def test_missing_answers_do_not_crash(ws: Workspace, tmp_path: Path, cli: RunCli) -> None:

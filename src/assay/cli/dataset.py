@@ -41,9 +41,18 @@ def add(env: Env, name: str, all_items: bool, query: str | None, as_json: bool) 
     """Add items to the working state of dataset NAME."""
     if all_items == bool(query):
         raise click.UsageError("give exactly one of --all or --items QUERY")
-    n = env.workspace().add_items(name, None if all_items else query)
+    ws = env.workspace()
+    n = ws.add_items(name, None if all_items else query)
+    # "added 0" alone did not tell a query that matched nothing from one whose items were
+    # all members already.
+    matched = ws.count_items(None if all_items else query)
     if as_json:
-        env.emit_json({"dataset": name, "added": n})
+        env.emit_json({"dataset": name, "added": n, "matched": matched})
+    elif n == 0 and matched == 0:
+        why = "the workspace holds no items yet" if all_items else f"no item matches {query!r}"
+        env.say(f"added 0 item(s) to {name}: {why}")
+    elif n < matched:
+        env.say(f"added {n} item(s) to {name}; {matched - n} matching item(s) were in it already")
     else:
         env.say(f"added {n} item(s) to {name}")
 

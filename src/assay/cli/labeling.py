@@ -34,10 +34,8 @@ def project() -> None:
 @click.option(
     "--gold-share",
     type=float,
-    default=0.0,
-    show_default=True,
-    help="Share of an annotator's tasks that are gold, 0..1 (0.05 when --gold is given "
-    "without it).",
+    default=None,
+    help="Share of an annotator's tasks that are gold, 0..1 (default: 0.05 with --gold).",
 )
 @click.option(
     "--gold-min-accuracy",
@@ -106,7 +104,7 @@ def create(
     adaptive: float | None,
     adaptive_min: int,
     gold: str | None,
-    gold_share: float,
+    gold_share: float | None,
     gold_min_accuracy: float,
     gold_after: int,
     review: str,
@@ -130,8 +128,13 @@ def create(
     from assay.labeling import Workflow, create_project
 
     schema = LabelSchema.load(schema_path)
-    if gold and gold_share == 0.0:
-        gold_share = 0.05
+    if gold and gold_share == 0.0:  # it was taken as 0.05, unsaid
+        raise InvalidInput(
+            "--gold-share 0 would never serve the gold tasks (and gold items of the dataset "
+            "leave its work pool): give a share such as 0.05, or leave out --gold"
+        )
+    if gold_share is None:
+        gold_share = 0.05 if gold else 0.0
     try:
         wf = Workflow(
             overlap=overlap,

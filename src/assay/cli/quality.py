@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 import numpy as np
-from rich.table import Table
+from rich.table import Column, Table
 
 from assay.cli._common import Env, json_option, pass_env, path_arg
 from assay.quality import (
@@ -203,11 +203,17 @@ def _show_report(env: Env, result: QualityReport, threshold: float, html_out: Pa
         agreement.add_row(name, _cell(value))
     env.console.print(agreement)
     if result.controls is not None:
-        per_control = Table(*map(str, result.controls.columns))
-        for values in result.controls.itertuples(index=False):
-            per_control.add_row(*(_cell(v) for v in values))
+        # A measure per row and a control per column: eleven measures side by side did not fit
+        # a terminal, and every name and number was cut to "…".
+        frame = result.controls.set_index("control")
+        per_control = Table("measure", *map(str, frame.index))
+        for measure in frame.columns:
+            per_control.add_row(str(measure), *(_cell(v) for v in frame[measure]))
         env.console.print(per_control)
-    people = Table(*["worker", *map(str, result.annotators.columns)])
+    # Headers wrap at their words: cut short, "accuracy_vs_aggregate" and "accuracy_vs_gold"
+    # both read "accuracy_…" on a terminal's 80 columns.
+    headers = ["worker", *(str(c).replace("_", " ") for c in result.annotators.columns)]
+    people = Table(*(Column(h, overflow="fold") for h in headers))
     for row in result.annotators.itertuples():
         people.add_row(*(_cell(v) for v in row))
     env.console.print(people)

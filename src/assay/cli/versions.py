@@ -293,6 +293,7 @@ def import_(
 
 
 def _render_changes(env: Env, changes: list[LabelChange], limit: int = 50) -> None:
+    names = env.workspace().item_names(c.item for c in changes[:limit])
     table = Table("item", "change", "label", "detail", "author")
     for c in changes[:limit]:
         before, after = c.before or {}, c.after or {}
@@ -302,7 +303,8 @@ def _render_changes(env: Env, changes: list[LabelChange], limit: int = 50) -> No
         detail = f"IoU {c.iou:.3f}" if c.iou is not None else ""
         if c.change == "attribute_changed":
             detail = f"{before.get('attributes', {})} -> {after.get('attributes', {})}"
-        table.add_row(c.item[:12], c.change, str(label), detail, c.author or "")
+        item = f"{names[c.item]} {c.item[:8]}" if c.item in names else c.item[:12]
+        table.add_row(item, c.change, str(label), detail, c.author or "")
     env.console.print(table)
     if len(changes) > limit:
         env.say(f"... and {len(changes) - limit} more (use --json for all)")
@@ -509,7 +511,12 @@ def _write(
 @click.command("export")
 @click.argument("spec", metavar="NAME[@REV]")
 @export_format
-@click.option("--out", required=True, type=path_arg(file_okay=False))
+@click.option(
+    "--out",
+    required=True,
+    type=path_arg(file_okay=False),
+    help="A new or empty folder (or one this same export wrote: its files are replaced).",
+)
 @click.option("--no-media", is_flag=True, help="Write label files only, not the media.")
 @click.option(
     "--embed-media",
@@ -577,7 +584,12 @@ def export(
 @click.command("checkout")
 @click.argument("spec", metavar="NAME@REV")
 @export_format
-@click.option("--out", required=True, type=path_arg(file_okay=False))
+@click.option(
+    "--out",
+    required=True,
+    type=path_arg(file_okay=False),
+    help="A new or empty folder (or one this same export wrote: its files are replaced).",
+)
 @strict_option
 @json_option
 @pass_env

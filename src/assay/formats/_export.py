@@ -218,7 +218,19 @@ class StagedOutput:
         self.folder = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
 
     def commit(self) -> list[Path]:
-        """Move everything written into `out` (replacing files of the same name)."""
+        """Move everything written into `out` (replacing files of the same name).
+
+        A folder holding files this export does not write (an earlier export of more items,
+        another format's files) is refused, and left as it was: the new files beside the old
+        would read as one export, and a trainer reads every image it finds there.
+        """
+        stale = sorted(rel for rel in _files_under(self.out) if not (self.folder / rel).exists())
+        if stale:
+            raise InvalidInput(
+                f"{self.out}: holds {len(stale)} file(s) this export does not write (first: "
+                f"{stale[0]}), which would be read as part of it; export into a new or empty "
+                "folder, or remove that one first"
+            )
         moved: list[Path] = []
         self.out.mkdir(parents=True, exist_ok=True)
         for dirpath, dirnames, filenames in os.walk(self.folder):
@@ -233,6 +245,15 @@ class StagedOutput:
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Every file below `folder` (none when it does not exist), relative to it."""
+    return [
+        Path(dirpath, fn).relative_to(folder)
+        for dirpath, _dirnames, filenames in os.walk(folder)
+        for fn in filenames
+    ]
 
 
 @contextmanager

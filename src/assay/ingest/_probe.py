@@ -190,16 +190,26 @@ def rows_of(suffix: str, data: bytes, text_field: str) -> list[tuple[int, str, d
                 raise ProbeError(f"line {n}: expected a JSON object")
             rows.append((n, _text_of(obj, text_field, n), obj))
     else:
-        reader = csv.DictReader(io.StringIO(text))
+        # strict: an unclosed quote is an error, not a field running to the end of the file
+        # (which swallowed every later row into one text)
+        reader = csv.DictReader(io.StringIO(text), strict=True)
+        read = 1  # lines read in full: the header's
         try:
             if reader.fieldnames is None or text_field not in reader.fieldnames:
                 raise ProbeError(f"line 1: no column {text_field!r} (use --text-field)")
             for rec in reader:
-                n = reader.line_num
+                n = read = reader.line_num
+                if None in rec:  # DictReader keeps a row's surplus fields under the key None
+                    header = list(reader.fieldnames)
+                    raise ProbeError(
+                        f"line {n}: {len(header) + len(rec[None])} fields where the header has "
+                        f"{len(header)} ({', '.join(header)}); a field holding a comma needs "
+                        "double quotes"
+                    )
                 rows.append((n, _text_of(dict(rec), text_field, n), rec))
         except csv.Error as exc:
             # the bad record starts on the line after the last one read in full
-            raise ProbeError(f"line {reader.line_num + 1}: not valid CSV ({exc})") from None
+            raise ProbeError(f"line {read + 1}: not valid CSV ({exc})") from None
     return rows
 
 

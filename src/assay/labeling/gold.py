@@ -1,6 +1,7 @@
 """Scoring an answer against a reference (gold labels, or another annotator's answer).
 
-A task's score is the mean over the controls that either side used, each in [0, 1]:
+A task's score is the mean over the controls that either side used, each in [0, 1] (against
+gold, only the controls the gold answers: `gold_controls`):
 
 - choices, text, rating, ranking: 1 when the answers are equal (text ignores case and
   surrounding space), else 0.
@@ -17,7 +18,7 @@ between two annotators is the pairwise agreement the dashboard reports.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 
 from assay.domain.labels import Region, box_iou
 from assay.domain.schema import LabelSchema
@@ -89,9 +90,17 @@ def _answer_key(r: Region) -> object:
     return r.label
 
 
-def score(schema: LabelSchema | None, gold: list[Region], answer: list[Region]) -> float:
-    """How well `answer` matches `gold`, in [0, 1] (see the module docstring)."""
+def score(
+    schema: LabelSchema | None,
+    gold: list[Region],
+    answer: list[Region],
+    only: Collection[str] | None = None,
+) -> float:
+    """How well `answer` matches `gold`, in [0, 1] (see the module docstring); with `only`,
+    over those controls alone (`gold_controls`)."""
     controls = sorted({r.control for r in gold} | {r.control for r in answer})
+    if only is not None:
+        controls = [c for c in controls if c in only]
     if not controls:
         return 1.0
     total = 0.0
@@ -99,12 +108,24 @@ def score(schema: LabelSchema | None, gold: list[Region], answer: list[Region]) 
         g = [r for r in gold if r.control == name]
         a = [r for r in answer if r.control == name]
         kind = (g or a)[0].kind
-        if kind in ("box", "polygon", "point", "span"):
+        if kind in SHAPE_KINDS:
             total += matched_f1(g, a)
         else:
             same = sorted(map(str, map(_answer_key, g))) == sorted(map(str, map(_answer_key, a)))
             total += 1.0 if same else 0.0
     return total / len(controls)
+
+
+SHAPE_KINDS = ("box", "polygon", "point", "span")
+
+
+def gold_controls(gold: list[Region], gold_set: Iterable[list[Region]]) -> set[str]:
+    """The controls a gold answer is scored on: those the gold task answers, and the shape
+    controls the gold set draws anywhere (no box on a gold task then means "nothing here").
+    A control the gold never answers (gold imported from a format without it) has no
+    reference, so an answer to it is neither right nor wrong."""
+    shapes = {r.control for regions in gold_set for r in regions if r.kind in SHAPE_KINDS}
+    return {r.control for r in gold} | shapes
 
 
 def mean_pairwise(schema: LabelSchema | None, answers: list[list[Region]]) -> float | None:

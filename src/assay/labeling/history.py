@@ -24,7 +24,13 @@ from assay.labeling._tx import tx_for
 from assay.labeling.catalog import open_project, summary, visible_project
 from assay.labeling.items import item_view
 from assay.labeling.queue import previous, remember
-from assay.labeling.submit import annotation_id, authored, check_answer, check_submission
+from assay.labeling.submit import (
+    annotation_id,
+    authored,
+    check_answer,
+    check_submission,
+    review_after_amend,
+)
 from assay.labeling.users import User
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import assignments, items, tasks
@@ -153,7 +159,7 @@ def amend(
     check_submission(user, client_id, lead_time)
     with write(ws.db) as conn:
         tx = tx_for(conn)
-        first = previous(tx, client_id, user, "amend")
+        first = previous(tx, client_id, user, "amend", task_id)
         if first is not None:
             return {**first, "duplicate": True}
         row = _mine(conn, ws, user, task_id)
@@ -162,7 +168,7 @@ def amend(
             raise Conflict(
                 f"task {task_id} was already reviewed ({row.review}); ask a reviewer to change it"
             )
-        check_answer(tx, p, row.item_id, regions)
+        check_answer(tx, ws, p, row.item_id, regions)
         new_id = annotation_id(user, client_id)
         final = authored(regions, user.actor)
         conn.execute(
@@ -184,6 +190,7 @@ def amend(
             .where(assignments.c.task_id == task_id, assignments.c.user_id == user.id)
             .values(annotation_id=new_id, finished_at=time.time())
         )
+        review_after_amend(tx, p, task_id)
         result = {"task_id": task_id, "annotation_id": new_id, "supersedes": row.annotation_id}
         remember(tx, client_id, user, task_id, "amend", result)
         audit.append(

@@ -26,8 +26,13 @@ def item_view(ws: Workspace, row: Any) -> dict[str, Any]:
         "text": None,
     }
     if row.media_type.startswith("text/") and row.size <= MAX_TEXT:
-        out["text"] = ws.blobs.get_bytes(row.id).decode("utf-8", errors="replace")
+        out["text"] = item_text(ws, row.id)
     return out
+
+
+def item_text(ws: Workspace, item_id: str) -> str:
+    """A text item's text as the API serves it: span offsets count its characters."""
+    return ws.blobs.get_bytes(item_id).decode("utf-8", errors="replace")
 
 
 def get_item(ws: Workspace, user: User, item_id: str) -> dict[str, Any]:

@@ -187,7 +187,9 @@ def create_project(
                 .where(tasks.c.project_id == project_id)
                 .values(target=min(wf.adaptive_min, wf.overlap))
             )
-        n_gold, n_shared = _insert_gold(ws, conn, project_id, wf.gold) if wf.gold else (0, 0)
+        n_gold, n_shared = (
+            _insert_gold(ws, conn, project_id, wf.gold, schema) if wf.gold else (0, 0)
+        )
         if n_shared and n_shared >= n_tasks:
             raise InvalidInput(
                 f"every item of {dataset!r} is in the gold set {wf.gold!r}, so nothing would be "
@@ -252,11 +254,15 @@ def _insert_tasks(
     return int(conn.execute(counted).scalar() or 0)
 
 
-def _insert_gold(ws: Workspace, conn: Connection, project_id: int, spec: str) -> tuple[int, int]:
+def _insert_gold(
+    ws: Workspace, conn: Connection, project_id: int, spec: str, schema: LabelSchema
+) -> tuple[int, int]:
     """Add the gold tasks; returns (gold tasks, of them items of the project's own dataset).
 
     A gold item that is also in the project's dataset becomes a gold task only: it is taken
     out of the work pool, so it is never counted as work nor labelled as ordinary work.
+    Gold answers must fit the schema: one no annotator could give would score every answer
+    as wrong and pause everyone.
     """
     from assay.versioning import _manifest
 
@@ -268,9 +274,20 @@ def _insert_gold(ws: Workspace, conn: Connection, project_id: int, spec: str) ->
     gold = {i: r for i, r in versioning.labels_for(conn, ws.blobs, rev, ids).items() if r}
     if not gold:
         raise InvalidInput(f"gold revision {spec!r} has no labelled items")
-    marks = dict(
-        conn.execute(select(items.c.id, items.c.marking).where(items.c.id.in_(list(gold)))).all()
-    )
+    rows = conn.execute(
+        select(items.c.id, items.c.marking, items.c.name).where(items.c.id.in_(list(gold)))
+    ).all()
+    marks = {i: m for i, m, _name in rows}
+    names = {i: name or i[:12] for i, _m, name in rows}
+    for item_id, regions in gold.items():
+        try:
+            schema.check_regions(regions)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"gold {spec!r}, item {names[item_id]}: {exc}; gold answers must fit the "
+                "project's schema (rename the control or label in the schema, or relabel the "
+                "gold set and commit it)"
+            ) from None
     existing = set(
         conn.execute(
             select(tasks.c.item_id).where(

@@ -11,7 +11,9 @@ transaction of its own.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import case
 
 from assay.domain.labels import canonical_json
-from assay.errors import NotFound, PermissionDenied
+from assay.errors import Conflict, NotFound, PermissionDenied
 from assay.labeling._access import visible
 from assay.labeling._tx import Tx, in_list, write_tx
 from assay.labeling.catalog import open_project, open_with_markings
@@ -147,11 +149,11 @@ _ITEM = (
     "SELECT id, media_type, width, height, marking, name, size, metadata FROM items "
     "WHERE id = (SELECT item_id FROM tasks WHERE id = :t)"
 )
-_TASK = (
+TASK_ROW = (
     "SELECT id, project_id, item_id, marking, is_gold, gold, active, done, review, target "
     "FROM tasks WHERE id = :t"
 )
-_PREVIOUS = "SELECT user_id, action, result FROM submissions WHERE client_id = :c"
+_PREVIOUS = "SELECT user_id, action, result, task_id FROM submissions WHERE client_id = :c"
 _REMEMBER = (
     "INSERT INTO submissions (client_id, user_id, task_id, action, result, created) "
     "VALUES (:c, :u, :t, :a, :r, :now)"
@@ -204,7 +206,10 @@ def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> L
         if marking in allowed:
             return _lease_view(ws, tx, p, task_id, expires)
     wf = p.workflow
-    want_gold = wf.gold_share > 0 and stats.gold_served < wf.gold_share * (stats.served + 1)
+    # About `gold_share` of what each annotator is served is gold, at a phase of their own: a
+    # share counted from 0 served gold first to everyone, which told the first task was gold.
+    phase = _gold_phase(p, user) if wf.gold_share > 0 else 0.0
+    want_gold = stats.gold_served < math.floor(wf.gold_share * (stats.served + 1) + phase)
     # Gold is mixed into real work, never served on its own once the work has run out.
     want_gold = want_gold and _claim(tx, p, user, allowed, False, dry=True) is not None
     claimed = None
@@ -220,6 +225,14 @@ def lease_next(tx: Tx, ws: Workspace, user: User, project: str, now: float) -> L
     tx.run(_SERVED, {"g": int(gold), "p": p.id, "u": user.id})
     tx.audit(user.actor, "task.lease", f"task:{claimed}", {"project": p.name})
     return _lease_view(ws, tx, p, claimed, expires)
+
+
+def _gold_phase(p: Project, user: User) -> float:
+    """A number in [0, 1) fixed per project and annotator: where in each run of 1/share tasks
+    their gold falls. Drawn from the two ids alone, so a campaign replays the same (a workspace
+    key would change the counts of the README's walk-through from one workspace to the next)."""
+    digest = hashlib.blake2b(f"gold:{p.id}:{user.id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 def _claim(
@@ -263,7 +276,7 @@ def _lease_view(ws: Workspace, tx: Tx, p: Project, task_id: int, expires: float)
 
 def task_for_user(tx: Tx, ws: Workspace, user: User, task_id: int) -> tuple[TaskRow, Project]:
     """The task row and project, or NotFound when missing or above the user's need-to-know."""
-    found = tx.one(_TASK, {"t": task_id})
+    found = tx.one(TASK_ROW, {"t": task_id})
     row = TaskRow(*found) if found is not None else None
     if row is None or not ws.scheme.allows(user.clearance, ws.scheme.parse(row.marking)):
         raise NotFound(f"no task {task_id}")
@@ -274,18 +287,29 @@ def task_for_user(tx: Tx, ws: Workspace, user: User, task_id: int) -> tuple[Task
     return row, p
 
 
-def previous(tx: Tx, client_id: str, user: User, action: str) -> dict[str, Any] | None:
+def previous(
+    tx: Tx, client_id: str, user: User, action: str, task_id: int | None = None
+) -> dict[str, Any] | None:
     """The stored result of a retried request with the same client id, if any.
 
-    Concurrent retries of one request queue here, so the later ones see the first's result
-    (under READ COMMITTED each statement sees what committed before it) instead of racing it.
+    A retry is the same user's same action on the same task (`task_id`, where the request
+    names one): the client id of another task's answer is refused, never taken as a retry
+    (its answer would be dropped unseen). Concurrent retries of one request queue here, so the
+    later ones see the first's result (under READ COMMITTED each statement sees what committed
+    before it) instead of racing it.
     """
     tx.serialize(f"client:{client_id}")
     row = tx.one(_PREVIOUS, {"c": client_id})
     if row is None:
         return None
-    if row[0] != user.id or row[1] != action:
+    if row[0] != user.id:
         raise PermissionDenied(f"client_id {client_id!r} belongs to another request")
+    if row[1] != action or (task_id is not None and int(row[3]) != task_id):
+        raise Conflict(
+            f"client_id {client_id!r} was already used for another task or action; a retry "
+            "repeats its request exactly, and each new answer needs a client_id of its own "
+            "(e.g. a UUID)"
+        )
     return json.loads(row[2])  # type: ignore[no-any-return]
 
 
@@ -318,7 +342,7 @@ def skip_task(
     """Give a leased task back with a reason; the same user is not served it again."""
     user.require("label")
     with write_tx(ws.db) as tx:
-        first = previous(tx, client_id, user, "skip")
+        first = previous(tx, client_id, user, "skip", task_id)
         if first is not None:
             return first
         _task, p = task_for_user(tx, ws, user, task_id)

@@ -117,7 +117,7 @@ def decide(
     check_client_id(client_id)
     with write(ws.db) as conn:
         tx = tx_for(conn)
-        first = previous(tx, client_id, user, "review")
+        first = previous(tx, client_id, user, "review", task_id)
         if first is not None:
             return {**first, "duplicate": True}
         task, p = task_for_user(tx, ws, user, task_id)
@@ -137,7 +137,7 @@ def decide(
         if decision == "fix":
             if regions is None:
                 raise InvalidInput("fix needs the corrected regions")
-            check_answer(tx, p, task.item_id, regions)
+            check_answer(tx, ws, p, task.item_id, regions)
         if decision == "reject" and not comment.strip():
             raise InvalidInput("reject needs a comment telling the annotator what was wrong")
         if decision == "accept":

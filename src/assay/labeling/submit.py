@@ -22,9 +22,10 @@ from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling import active, adaptive
 from assay.labeling import gold as gold_scoring
 from assay.labeling._tx import Tx, write_tx
+from assay.labeling.items import item_text
 from assay.labeling.prelabels import keep_record_authors, record_regions
 from assay.labeling.projects import Project
-from assay.labeling.queue import TaskRow, previous, remember, stats_row, task_for_user
+from assay.labeling.queue import TASK_ROW, TaskRow, previous, remember, stats_row, task_for_user
 from assay.labeling.users import User
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
@@ -32,14 +33,16 @@ from assay.workspace import Workspace
 _ITEM = "SELECT media_type, width, height FROM items WHERE id = :i"
 
 
-def check_answer(tx: Tx, p: Project, item_id: str, regions: list[Region]) -> None:
-    """Every region fits the schema and lies on the item's image, and every required control
-    is answered (the controls that apply to the item's media type), else `InvalidInput`
-    naming what is wrong."""
+def check_answer(tx: Tx, ws: Workspace, p: Project, item_id: str, regions: list[Region]) -> None:
+    """Every region fits the schema and lies on the item's image (a span within its text),
+    and every required control is answered (the controls that apply to the item's media
+    type), else `InvalidInput` naming what is wrong."""
     p.schema.check_regions(regions)
     item = tx.one(_ITEM, {"i": item_id})
     if item is not None and item[1] and item[2]:
         check_on_image(regions, int(item[1]), int(item[2]))
+    if item is not None and str(item[0]).startswith("text/") and any(r.span for r in regions):
+        check_in_text(regions, len(item_text(ws, item_id)))
     if p.schema.has_required:
         p.schema.check_complete(regions, item[0] if item else None)
 
@@ -58,6 +61,17 @@ def check_on_image(regions: list[Region], width: int, height: int) -> None:
                     f"regions[{i}] ({r.label}): ({x:g}, {y:g}) lies outside the "
                     f"{width}x{height} image (tolerance {BOUNDS_TOLERANCE_PX:g} px)"
                 )
+
+
+def check_in_text(regions: list[Region], length: int) -> None:
+    """Every span within the text's characters (offsets as the API serves the text)."""
+    for i, r in enumerate(regions):
+        if r.span is not None and r.span[1] > length:
+            start, end = r.span
+            raise InvalidInput(
+                f"regions[{i}] ({r.label}): span [{start}, {end}) reaches past the end of the "
+                f"{length}-character text"
+            )
 
 
 def annotation_id(user: User, client_id: str) -> str:
@@ -115,11 +129,11 @@ def submit_in(
     model_assisted: bool,
 ) -> dict[str, Any]:
     """`submit` inside the caller's write transaction (after `check_submission`)."""
-    first = previous(tx, client_id, user, "submit")
+    first = previous(tx, client_id, user, "submit", task_id)
     if first is not None:
         return {**first, "duplicate": True}
     task, p = task_for_user(tx, ws, user, task_id)
-    check_answer(tx, p, task.item_id, regions)
+    check_answer(tx, ws, p, task.item_id, regions)
     _take_assignment(tx, task, p, user)
     final = authored(regions, user.actor)
     if p.workflow.from_labels:
@@ -184,6 +198,7 @@ _GOLD = (
     "UPDATE annotator_stats SET gold_seen = :seen, gold_score = :total, paused = :paused "
     "WHERE project_id = :p AND user_id = :u"
 )
+_GOLD_SET = "SELECT gold FROM tasks WHERE project_id = :p AND is_gold = 1 AND gold IS NOT NULL"
 _ANSWERS = (
     "SELECT n.payload FROM annotations n JOIN assignments a ON a.annotation_id = n.id "
     "WHERE a.task_id = :t AND a.state = 'submitted'"
@@ -221,6 +236,17 @@ def _review_state(tx: Tx, p: Project, task: TaskRow, done: int) -> str | None:
     return "pending" if agree is not None and agree < 1.0 else task.review
 
 
+_TO_REVIEW = "UPDATE tasks SET review = 'pending' WHERE id = :t AND review IS NULL"
+
+
+def review_after_amend(tx: Tx, p: Project, task_id: int) -> None:
+    """Queue a task for review when an amendment makes its answers call for it, as a
+    submission would (never out of the queue: a reviewer may be deciding on it)."""
+    task = TaskRow(*tx.one(TASK_ROW, {"t": task_id}))
+    if task.review is None and _review_state(tx, p, task, task.done) == "pending":
+        tx.run(_TO_REVIEW, {"t": task_id})
+
+
 def _update_stats(
     tx: Tx, p: Project, user: User, task: TaskRow, regions: list[Region], lead: float | None
 ) -> float | None:
@@ -231,7 +257,10 @@ def _update_stats(
         tx.run(_COUNT, count)
     if not (task.is_gold and task.gold):
         return None
-    result = gold_scoring.score(p.schema, payload_from_json(task.gold), regions)
+    gold = payload_from_json(task.gold)
+    gold_set = (payload_from_json(g) for (g,) in tx.all(_GOLD_SET, {"p": p.id}))
+    only = gold_scoring.gold_controls(gold, gold_set)
+    result = gold_scoring.score(p.schema, gold, regions, only)
     stats = stats_row(tx, p.id, user.id)
     seen, total = stats.gold_seen + 1, stats.gold_score + result
     wf = p.workflow

@@ -2,7 +2,14 @@
 
 from assay.versioning._query import compile_query
 from assay.versioning.commit import Revision, commit, history, resolve, split_spec, tag
-from assay.versioning.datasets import DatasetInfo, add_item_ids, add_items, create, remove_items
+from assay.versioning.datasets import (
+    DatasetInfo,
+    add_item_ids,
+    add_items,
+    count_matching,
+    create,
+    remove_items,
+)
 from assay.versioning.diff import Diff, diff, labels_for, status
 from assay.versioning.labels import LabelRecord, set_labels
 from assay.versioning.rows import item_attributes, revision_rows
@@ -16,6 +23,7 @@ __all__ = [
     "add_items",
     "commit",
     "compile_query",
+    "count_matching",
     "create",
     "diff",
     "history",

@@ -242,6 +242,12 @@ _NO_LABELS: Mapping[str, object] = {
 }
 
 
+def count_matching(conn: Connection, query: str | None = None) -> int:
+    """How many items of the workspace match `query` (all of them without one)."""
+    cond = compile_query(query, conn.dialect.name) if query else literal(True)
+    return int(conn.execute(select(func.count()).select_from(items).where(cond)).scalar() or 0)
+
+
 def remove_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
     """Drop matching members from the working state (their committed rows stay in history)."""
     lock_dataset(conn, ds)

@@ -48,6 +48,8 @@ def _preds(world: World, path: Path, wrong: set[str]) -> Path:
     [
         ("model", "no model 'ghost'"),
         ("csv", "column 'name': 'not-an-item.jpg' is not an item"),
+        # A file covering some of the labelled items scored those alone, unsaid (n=1, 100%).
+        ("partial", r"no row for 1 of the \d+ item\(s\) with a class of record"),
         ("coco", r"\[0\]\.image_id: 999 is not an item"),
         ("slices", "slices.bad.weather: unknown field 'weather'"),
         ("suite", "corruptions suite runs a model"),
@@ -64,6 +66,10 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
     elif kind == "csv":
         p = tmp_path / "p.csv"
         p.write_text("name,dry,flooded\nnot-an-item.jpg,0.5,0.5\n")
+        kw["predictions"] = p
+    elif kind == "partial":
+        p = _preds(world, tmp_path / "p.csv", set())
+        p.write_text("".join(p.read_text().splitlines(keepends=True)[:-1]))
         kw["predictions"] = p
     elif kind == "coco":
         p = tmp_path / "p.json"
@@ -82,7 +88,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
         )
     with pytest.raises((InvalidInput, NotFound), match=message) as err:
         run_evaluation(world.ws, world.spec, out, **kw)  # type: ignore[arg-type]
-    if kind in ("csv", "coco", "slices"):
+    if kind in ("csv", "partial", "coco", "slices"):
         assert str(tmp_path) in str(err.value)  # the message names the file
     assert not out.exists() and not list(tmp_path.glob(".run.*"))
     assert _count(world) == before

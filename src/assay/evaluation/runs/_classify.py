@@ -120,6 +120,15 @@ def run_classification(
         )
     if src.probabilities is not None:
         kept, probs = file_probabilities(src, data)
+        have = {it.item_id for it in kept}
+        missing = [it for it in labelled if it.item_id not in have]
+        if missing:  # scored on the rows given alone, the run would answer for fewer items
+            raise InvalidInput(
+                f"{src.probabilities.source}: no row for {len(missing)} of the {len(labelled)} "
+                f"item(s) with a class of record in {data.dataset}@{data.commit_id[:12]} "
+                f"(first: {missing[0].name or missing[0].item_id[:12]}); give each a row, or "
+                "evaluate a commit of the items you predicted"
+            )
         keep = {it.item_id for it in labelled}
         mask = np.asarray([it.item_id in keep for it in kept], dtype=bool)
         items, probs = [it for it in kept if it.item_id in keep], probs[mask]
