@@ -23,6 +23,7 @@ from sqlalchemy import select
 from assay.errors import InvalidInput, NotFound
 from assay.explore._build import META
 from assay.explore._index import Index, index_for
+from assay.explore._marks_now import markings_now
 from assay.labeling.users import User
 from assay.store.schema import datasets
 from assay.versioning import Revision
@@ -66,7 +67,7 @@ def resolve_visible(
             r = resolve(conn, spec)
     except NotFound:
         raise NotFound(f"no dataset named {dataset!r} (or no revision {rev!r})") from None
-    index = index_for(ws, r)
+    index = markings_now(ws, r, index_for(ws, r))
     with ws.db.read() as conn:
         declared = conn.execute(
             select(datasets.c.marking).where(datasets.c.id == r.dataset_id)

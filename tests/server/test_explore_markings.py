@@ -1,0 +1,69 @@
+"""The explorer after the fact: a marking raised after a commit, and work done in a project
+above the viewer on items the viewer may see (attacker pass, December 2026)."""
+
+from __future__ import annotations
+
+import uuid
+
+from assay.labeling.marks import raise_items
+from assay.versioning import LabelRecord
+from labeling_world import HIDDEN, Client, World, box
+
+
+def test_an_item_raised_after_a_commit_leaves_that_commit_for_viewers_below_it(
+    world: World, client: Client
+) -> None:
+    ws, man, item = world.ws, client("man"), world.items["cui"][0]
+    ws.set_labels("flood", [LabelRecord(i, [box(1, 1, 6, 6)]) for i in world.items["cui"]])
+    ws.commit("flood", "boxes")
+    before = man.get("/api/v1/explore/flood", params={"rev": "HEAD"})  # the commit, indexed
+    assert before.status_code == 200 and item in before.text
+    raise_items(ws, f"id={item}", "SECRET/SAR")
+    for path, params in (
+        ("/api/v1/explore/flood", {"rev": "HEAD"}),
+        ("/api/v1/explore/flood/diff", {"a": "HEAD", "b": "HEAD"}),
+        (f"/api/v1/explore/flood/items/{world.items['public'][0]}", {"rev": "HEAD"}),
+    ):
+        r = man.get(path, params=params)
+        assert r.status_code == 404 and item not in r.text, (path, r.text)
+    # Cleared for the new marking: the row says the marking the item has now.
+    rows = client("root").get("/api/v1/explore/flood", params={"rev": "HEAD"}).json()["items"]
+    assert {r["item_id"]: r["marking"] for r in rows}[item] == "SECRET/FLOOD/SAR"
+
+
+def test_a_raise_the_commit_has_seen_before_is_read_from_the_audit_events_since(
+    world: World, client: Client
+) -> None:
+    ws, root = world.ws, client("root")
+    ws.commit("flood", "items")
+    first, second = world.items["public"][:2]
+    raise_items(ws, f"id={first}", "CUI/FLOOD")
+    page = root.get("/api/v1/explore/flood", params={"rev": "HEAD"}).json()
+    assert {r["item_id"]: r["marking"] for r in page["items"]}[first] == "CUI/FLOOD"
+    raise_items(ws, f"id={second}", "SECRET")
+    page = root.get("/api/v1/explore/flood", params={"rev": "HEAD"}).json()
+    marks = {r["item_id"]: r["marking"] for r in page["items"]}
+    assert (marks[first], marks[second]) == ("CUI/FLOOD", "SECRET")
+    assert page["marking"] == "SECRET/FLOOD"
+    filtered = root.get("/api/v1/explore/flood", params={"rev": "HEAD", "marking": "SECRET"})
+    assert [r["item_id"] for r in filtered.json()["items"]] == [second]
+    assert client("man").get("/api/v1/explore/flood", params={"rev": "HEAD"}).status_code == 404
+
+
+def test_the_item_view_leaves_out_annotations_made_in_a_project_above_the_viewer(
+    world: World, client: Client
+) -> None:
+    root, item = client("root"), world.items["public"][0]
+    while (r := root.post(f"/api/v1/projects/{HIDDEN['name']}/next")).status_code == 200:
+        regions = [box(1, 1, 6, 6, "vehicle").model_dump()]
+        body = {"client_id": str(uuid.uuid4()), "regions": regions}
+        assert (
+            root.post(f"/api/v1/tasks/{r.json()['task_id']}/submit", json=body).status_code == 200
+        )
+    seen = client("root").get(f"/api/v1/explore/flood/items/{item}").json()["annotations"]
+    assert [a["project"] for a in seen] == [HIDDEN["name"]]
+    r = client("man").get(f"/api/v1/explore/flood/items/{item}")
+    assert r.status_code == 200 and r.json()["annotations"] == []
+    for secret in HIDDEN.values():
+        assert secret not in r.text
+    assert "vehicle" not in r.text
