@@ -1,10 +1,15 @@
-"""The explorer after the fact: a marking raised after a commit, and work done in a project
-above the viewer on items the viewer may see (attacker pass, December 2026)."""
+"""Markings after the fact: an item raised after a commit or a fused picture took it in, and
+work done in a project above the viewer on items the viewer may see (attacker pass,
+December 2026)."""
 
 from __future__ import annotations
 
 import uuid
 
+from picture_denials import entity
+
+from assay.fusion import pictures, sitrep
+from assay.fusion.sitrep_render import render
 from assay.labeling.marks import raise_items
 from assay.versioning import LabelRecord
 from labeling_world import HIDDEN, Client, World, box
@@ -67,3 +72,33 @@ def test_the_item_view_leaves_out_annotations_made_in_a_project_above_the_viewer
     for secret in HIDDEN.values():
         assert secret not in r.text
     assert "vehicle" not in r.text
+
+
+def test_an_entity_rises_with_the_frame_it_was_fused_from(world: World, client: Client) -> None:
+    ws, frame = world.ws, world.items["cui"][0]
+    pictures.save(
+        ws,
+        "levee",
+        [
+            entity("ent-000000000001", "CUI/FLOOD", items=(frame,)),
+            entity("ent-0002", "CUI/FLOOD", items=(world.items["cui"][1],)),
+        ],
+        message="levee",
+    )
+    ana = client("ana")
+    assert len(ana.get("/api/v1/pictures/levee/entities").json()["features"]) == 2
+    raise_items(ws, f"id={frame}", "SECRET/SAR")
+    shown = ana.get("/api/v1/pictures/levee/entities").json()
+    assert [f["id"] for f in shown["features"]] == ["ent-0002"]
+    assert shown["marking"] == "CUI/FLOOD"
+    assert ana.get("/api/v1/pictures/levee/entities/ent-000000000001").status_code == 404
+    for path in ("/cot", "/lattice"):
+        assert "ent-000000000001" not in ana.get("/api/v1/pictures/levee" + path).text, path
+    report = render(sitrep.build(ws, "levee", clearance=ws.scheme.parse("CUI/FLOOD")), "json")
+    assert "ent-000000000001" not in report and "ent-0002" in report
+    root = client("root").get("/api/v1/pictures/levee/entities").json()
+    marks = {f["id"]: f["properties"]["marking"] for f in root["features"]}
+    assert marks == {"ent-000000000001": "SECRET/FLOOD/SAR", "ent-0002": "CUI/FLOOD"}
+    head = pictures.head(ws, "levee")
+    assert head.marking == "CUI/FLOOD"  # the version as saved; as shown, it has risen
+    assert pictures.marked_now(ws, head, pictures.entities(ws, head)).marking == "SECRET/FLOOD/SAR"
