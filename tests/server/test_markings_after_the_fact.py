@@ -1,6 +1,6 @@
 """Markings after the fact: an item raised after a commit or a fused picture took it in, and
-work done in a project above the viewer on items the viewer may see (attacker pass,
-December 2026)."""
+work done in a project above the viewer on items the viewer may see; and an answer that lies
+nowhere (attacker pass, December 2026)."""
 
 from __future__ import annotations
 
@@ -102,3 +102,19 @@ def test_an_entity_rises_with_the_frame_it_was_fused_from(world: World, client: 
     head = pictures.head(ws, "levee")
     assert head.marking == "CUI/FLOOD"  # the version as saved; as shown, it has risen
     assert pictures.marked_now(ws, head, pictures.entities(ws, head)).marking == "SECRET/FLOOD/SAR"
+
+
+def test_an_answer_with_a_coordinate_that_is_not_a_number_is_refused(
+    world: World, client: Client
+) -> None:
+    """JSON parsers take `NaN`; such a box lay nowhere, passed every bounds check, and was
+    stored (then exported as invalid JSON)."""
+    ana = client("ana")
+    task = ana.post("/api/v1/projects/survey/next").json()["task_id"]
+    body = '{"client_id": "c1", "regions": [{"kind": "box", "control": "label", "label": '
+    body += '"building", "box": [NaN, 1, 2, 3]}]}'
+    r = ana.post(
+        f"/api/v1/tasks/{task}/submit", content=body, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422 and "(nan, 1) lies outside the 48x32 image" in r.json()["error"]
+    assert ana.get("/api/v1/projects/survey/mine").json()["submitted"] == 0

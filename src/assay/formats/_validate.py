@@ -176,6 +176,8 @@ def check_box(
 ) -> None:
     """Width and height must be >= 0 and the box inside the image (with the tolerance)."""
     x, y, w, h = box
+    if not all(math.isfinite(c) for c in box):
+        fail(file, place, f"box [x={x:g}, y={y:g}, w={w:g}, h={h:g}]: not all finite numbers")
     if w < 0 or h < 0:
         fail(file, place, f"box has negative size (w={w:g}, h={h:g})")
     if width is None or height is None:
