@@ -1,17 +1,21 @@
 """Markings after the fact: an item raised after a commit or a fused picture took it in, and
-work done in a project above the viewer on items the viewer may see; and an answer that lies
-nowhere (attacker pass, December 2026)."""
+work done in a project above the viewer on items the viewer may see, a scene or video raised
+without its chips or frames; and an answer that lies nowhere (attacker pass, December 2026)."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from picture_denials import entity
+from sqlalchemy import select
 
 from assay.fusion import pictures, sitrep
 from assay.fusion.sitrep_render import render
 from assay.labeling.marks import raise_items
+from assay.store.schema import items
 from assay.versioning import LabelRecord
+from cli_support import item_ids, town_scene
 from labeling_world import HIDDEN, Client, World, box
 
 
@@ -118,3 +122,29 @@ def test_an_answer_with_a_coordinate_that_is_not_a_number_is_refused(
     )
     assert r.status_code == 422 and "(nan, 1) lies outside the 48x32 image" in r.json()["error"]
     assert ana.get("/api/v1/projects/survey/mine").json()["submitted"] == 0
+
+
+def test_a_scene_or_video_raised_takes_its_chips_and_frames_with_it(
+    world: World, client: Client, tmp_path: Path
+) -> None:
+    """A chip holds its scene's pixels and a frame its video's: raising the source alone left
+    them at the old marking, served whole to anyone cleared for that."""
+    from assay.ingest.sensors.synth import write_flight
+
+    ws = world.ws
+    town_scene(tmp_path / "town.tif")
+    write_flight(tmp_path / "f.ts", seconds=2, klv_hz=5)
+    ws.ingest([tmp_path / "town.tif", tmp_path / "f.ts"], marking="CUI/FLOOD")
+    derived = item_ids(ws, children=True)
+    assert len(derived) > 4 and any("#t=" in n for n in derived)
+    chip = next(i for n, i in derived.items() if n.startswith("town.tif#"))
+    ana = client("ana")
+    assert ana.get(f"/api/v1/items/{chip}/blob").status_code == 200
+    changes = raise_items(ws, "name=town.tif", "SECRET/SAR")
+    changes += raise_items(ws, "name=f.ts", "SECRET/SAR")
+    assert {c.item_id for c in changes} >= set(derived.values())
+    with ws.db.read() as conn:
+        marks = dict(conn.execute(select(items.c.id, items.c.marking)).all())
+    assert {marks[i] for i in derived.values()} == {"SECRET/FLOOD/SAR"}
+    assert ana.get(f"/api/v1/items/{chip}/blob").status_code == 404
+    assert ws.audit_verify().ok
