@@ -115,7 +115,7 @@ def _mask(ws: Workspace, user: User, dataset: str, idx: Index, q: ExploreQuery) 
             raise InvalidInput("outcome: choose an evaluation run (run=...) first")
         from assay.explore.outcomes import outcomes
 
-        counts = outcomes(ws, dataset, q.run, q.iou)
+        counts = outcomes(ws, dataset, q.run, q.iou, user)
         pos = {"tp": 0, "fp": 1, "fn": 2}[q.outcome or "tp"]
         picked = {i for i, c in counts.items() if c[pos] > 0} if q.outcome else set(counts)
         mask &= _ids_in(t, picked)
