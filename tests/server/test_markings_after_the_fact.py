@@ -1,15 +1,20 @@
 """Markings after the fact: an item raised after a commit or a fused picture took it in, and
 work done in a project above the viewer on items the viewer may see, a scene or video raised
-without its chips or frames; and an answer that lies nowhere (attacker pass, December 2026)."""
+without its chips or frames, a running feed told of neither; and an answer that lies nowhere
+(attacker pass, December 2026)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
 from picture_denials import entity
 from sqlalchemy import select
 
+from assay.feeds.follow import follow
+from assay.feeds.publish import Feed, QueueSink, Subscription
+from assay.feeds.views import sse_stream
 from assay.fusion import pictures, sitrep
 from assay.fusion.sitrep_render import render
 from assay.labeling.marks import raise_items
@@ -78,17 +83,19 @@ def test_the_item_view_leaves_out_annotations_made_in_a_project_above_the_viewer
     assert "vehicle" not in r.text
 
 
+def _levee(world: World) -> None:
+    """Picture `levee`: two CUI/FLOOD entities, each fused from one of the CUI items."""
+    cui = world.items["cui"]
+    found = [
+        entity("ent-000000000001", "CUI/FLOOD", items=(cui[0],)),
+        entity("ent-0002", "CUI/FLOOD", items=(cui[1],)),
+    ]
+    pictures.save(world.ws, "levee", found, message="levee")
+
+
 def test_an_entity_rises_with_the_frame_it_was_fused_from(world: World, client: Client) -> None:
     ws, frame = world.ws, world.items["cui"][0]
-    pictures.save(
-        ws,
-        "levee",
-        [
-            entity("ent-000000000001", "CUI/FLOOD", items=(frame,)),
-            entity("ent-0002", "CUI/FLOOD", items=(world.items["cui"][1],)),
-        ],
-        message="levee",
-    )
+    _levee(world)
     ana = client("ana")
     assert len(ana.get("/api/v1/pictures/levee/entities").json()["features"]) == 2
     raise_items(ws, f"id={frame}", "SECRET/SAR")
@@ -148,3 +155,47 @@ def test_a_scene_or_video_raised_takes_its_chips_and_frames_with_it(
     assert {marks[i] for i in derived.values()} == {"SECRET/FLOOD/SAR"}
     assert ana.get(f"/api/v1/items/{chip}/blob").status_code == 404
     assert ws.audit_verify().ok
+
+
+def test_a_running_feed_removes_an_entity_whose_frame_was_raised(world: World) -> None:
+    """`assay feed` and the map's live stream republished only on a new version: a raise under
+    the current one left the entity with a subscriber below its new marking until the next
+    fusion."""
+    ws, frame = world.ws, world.items["cui"][0]
+    _levee(world)
+
+    async def watch() -> list[list[tuple[str, str]]]:
+        sink = QueueSink()
+        feed = Feed("levee", ws.scheme, [Subscription(sink, ws.scheme.parse("CUI/FLOOD"))])
+        stop = asyncio.Event()
+        task = asyncio.create_task(follow(ws, "levee", feed, interval=0.05, stop=stop))
+        got = [await asyncio.wait_for(sink.queue.get(), 10)]
+        await asyncio.to_thread(raise_items, ws, f"id={frame}", "SECRET/SAR")
+        got.append(await asyncio.wait_for(sink.queue.get(), 10))
+        stop.set()
+        await task
+        return [[(u.kind, u.entity_id) for u in batch] for batch in got]
+
+    first, second = asyncio.run(watch())
+    assert sorted(first) == [("upsert", "ent-000000000001"), ("upsert", "ent-0002")]
+    assert second == [("remove", "ent-000000000001")]
+
+    async def stream() -> list[str]:
+        events: list[str] = []  # a SECRET/FLOOD/SAR reader sees both entities, then one
+        live = sse_stream(ws, ws.scheme.parse("SECRET/FLOOD/SAR"), "levee", interval=0.05)
+        async for event in live:
+            events.append(event.split("\n")[1] if event.startswith("id:") else event)
+            if events[-1] == "event: version" and events.count("event: version") == 1:
+                await asyncio.to_thread(raise_items, ws, f"id={frame}", "TOP SECRET")
+            if events.count("event: version") == 2:
+                await live.aclose()
+                return events
+        return events
+
+    assert asyncio.run(asyncio.wait_for(stream(), 10))[1:] == [
+        "event: upsert",
+        "event: upsert",
+        "event: version",
+        "event: remove",
+        "event: version",
+    ]
