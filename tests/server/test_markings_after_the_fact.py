@@ -1,7 +1,7 @@
 """Markings after the fact: an item raised after a commit or a fused picture took it in, and
-work done in a project above the viewer on items the viewer may see, a scene or video raised
-without its chips or frames, a running feed told of neither; and an answer that lies nowhere
-(attacker pass, December 2026)."""
+work done in a project above the viewer (or above an export) on items the viewer may see, a
+scene or video raised without its chips or frames, a running feed told of neither; and an
+answer that lies nowhere (attacker pass, December 2026)."""
 
 from __future__ import annotations
 
@@ -64,16 +64,31 @@ def test_a_raise_the_commit_has_seen_before_is_read_from_the_audit_events_since(
     assert client("man").get("/api/v1/explore/flood", params={"rev": "HEAD"}).status_code == 404
 
 
-def test_the_item_view_leaves_out_annotations_made_in_a_project_above_the_viewer(
-    world: World, client: Client
-) -> None:
-    root, item = client("root"), world.items["public"][0]
+def _answer_the_hidden_project(client: Client) -> None:
+    """root answers every task of the SECRET/SAR project, public images included."""
+    root = client("root")
     while (r := root.post(f"/api/v1/projects/{HIDDEN['name']}/next")).status_code == 200:
         regions = [box(1, 1, 6, 6, "vehicle").model_dump()]
         body = {"client_id": str(uuid.uuid4()), "regions": regions}
-        assert (
-            root.post(f"/api/v1/tasks/{r.json()['task_id']}/submit", json=body).status_code == 200
-        )
+        done = root.post(f"/api/v1/tasks/{r.json()['task_id']}/submit", json=body)
+        assert done.status_code == 200
+
+
+def test_an_export_with_every_annotation_is_marked_as_the_projects_they_came_from(
+    world: World, client: Client, tmp_path: Path
+) -> None:
+    _answer_the_hidden_project(client)
+    for all_annotations, marking in ((False, "CUI/FLOOD"), (True, "SECRET/FLOOD/SAR")):
+        out = tmp_path / str(all_annotations)
+        world.ws.export("flood", "jsonl", out, media=False, all_annotations=all_annotations)
+        assert (out / "MARKING.txt").read_text().splitlines()[0] == marking
+
+
+def test_the_item_view_leaves_out_annotations_made_in_a_project_above_the_viewer(
+    world: World, client: Client
+) -> None:
+    item = world.items["public"][0]
+    _answer_the_hidden_project(client)
     seen = client("root").get(f"/api/v1/explore/flood/items/{item}").json()["annotations"]
     assert [a["project"] for a in seen] == [HIDDEN["name"]]
     r = client("man").get(f"/api/v1/explore/flood/items/{item}")
