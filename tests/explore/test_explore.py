@@ -161,6 +161,34 @@ def test_eval_outcomes_follow_the_iou_threshold(tmp_path: Path) -> None:
     assert explore_page(w.ws, ada, "boats", q)["total"] == 0
 
 
+def test_a_run_of_a_model_above_the_viewer_is_not_offered_nor_used(tmp_path: Path) -> None:
+    """A SECRET model's run on an UNCLASSIFIED dataset: its name and what it found are SECRET
+    (attacker pass: both reached an UNCLASSIFIED reviewer through the explorer)."""
+    from assay.explore import runs_of
+    from assay.labeling.users import list_users
+    from assay.models.registry import add_model
+
+    w = detection_world(tmp_path / "ws", n=2)
+    w.ws.export(w.spec, "coco", tmp_path / "coco", media=False)
+    gt = json.loads(next((tmp_path / "coco").rglob("*.json")).read_text())
+    dets = [
+        {"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1}
+        for a in gt["annotations"]
+    ]
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    add_model(w.ws, "raven", tmp_path / "dets.json", task="detection", marking="SECRET")
+    run = run_evaluation(w.ws, w.spec, tmp_path / "run", model="raven")
+    add_user(w.ws, "ada", "reviewer", "UNCLASSIFIED", PASSWORD)
+    add_user(w.ws, "sam", "reviewer", "SECRET", PASSWORD)
+    ada, sam = (next(u for u in list_users(w.ws) if u.name == n) for n in ("ada", "sam"))
+    q = ExploreQuery(rev="HEAD", run=run.run_id, outcome="tp")
+    assert explore_page(w.ws, sam, "boats", q)["total"] == 2
+    with pytest.raises(NotFound, match=f"no evaluation run '{run.run_id}' on dataset 'boats'"):
+        explore_page(w.ws, ada, "boats", q)
+    assert [r["model"] for r in runs_of(w.ws, "boats", sam)] == ["raven"]
+    assert runs_of(w.ws, "boats", ada) == []
+
+
 def test_match_counts_is_greedy_by_score_within_a_class() -> None:
     import pandas as pd
 

@@ -107,6 +107,10 @@ LABEL_ERRORS = [
     ("0 0.5 abc 0.2 0.2\n", "labels/train/a.txt line 1: expected 'class cx cy w h' with numbers"),
     ("x 0.5 0.5 0.2 0.2\n", "labels/train/a.txt line 1: expected 'class cx cy w h'"),
     ("0 0.5 0.5 nan 0.2\n", "labels/train/a.txt line 1: coordinates must be finite numbers"),
+    (  # finite in the file, not once scaled to pixels (was stored as [NaN, ..., inf, ...])
+        "0 1e308 0.5 1e308 0.2\n",
+        "labels/train/a.txt line 1: box [x=nan, y=20, w=inf, h=10]: not all finite numbers",
+    ),
     (
         "\n0 0.95 0.5 0.2 0.2\n",
         "labels/train/a.txt line 2: box [x=85, y=20, w=20, h=10] lies outside the 100x50 image",

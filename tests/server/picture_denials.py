@@ -16,7 +16,8 @@ SECRET_SENSOR = "RAVEN-7"
 SECRET_ID = "ent-5ec2e7000001"
 
 
-def _entity(eid: str, marking: str, sensor: str = "drone-1") -> Entity:
+def entity(eid: str, marking: str, sensor: str = "drone-1", items: tuple[str, ...] = ()) -> Entity:
+    """A vehicle seen by `sensor` (in the frames `items`, when given)."""
     return Entity(
         id=eid,
         label="vehicle",
@@ -29,7 +30,7 @@ def _entity(eid: str, marking: str, sensor: str = "drone-1") -> Entity:
         status="confirmed",
         marking=marking,
         sensors=(sensor,),
-        provenance=Provenance(sources=(f"predictions:{sensor}.jsonl",)),
+        provenance=Provenance(items=items, sources=(f"predictions:{sensor}.jsonl",)),
     )
 
 
@@ -39,13 +40,13 @@ def saved(world: World) -> None:
             world.ws,
             "town",
             [
-                _entity("ent-000000000001", ""),
-                _entity("ent-000000000002", "CUI/FLOOD"),
-                _entity(SECRET_ID, "SECRET/SAR", SECRET_SENSOR),
+                entity("ent-000000000001", ""),
+                entity("ent-000000000002", "CUI/FLOOD"),
+                entity(SECRET_ID, "SECRET/SAR", SECRET_SENSOR),
             ],
             message="town",
         )
-        pictures.save(world.ws, "sar", [_entity("ent-5ec2e7000002", "SECRET/SAR")], message="s")
+        pictures.save(world.ws, "sar", [entity("ent-5ec2e7000002", "SECRET/SAR")], message="s")
 
 
 def _clean(r: Any) -> Any:

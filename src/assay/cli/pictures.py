@@ -62,6 +62,7 @@ def show(env: Env, spec: str, as_json: bool) -> None:
     ws = env.workspace()
     pic = pictures.load(ws, spec)
     found = pictures.entities(ws, pic)
+    pic = pictures.marked_now(ws, pic, found)
     if as_json:
         env.emit_json(
             {

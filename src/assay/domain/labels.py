@@ -43,9 +43,10 @@ BOUNDS_TOLERANCE_PX = 1.0
 
 
 def off_image(x: float, y: float, width: int, height: int) -> bool:
-    """Whether the point lies outside a `width` x `height` image by more than the tolerance."""
+    """Whether the point lies outside a `width` x `height` image by more than the tolerance
+    (a coordinate that is not a number, NaN, lies nowhere on it: off the image too)."""
     tol = BOUNDS_TOLERANCE_PX
-    return x < -tol or y < -tol or x > width + tol or y > height + tol
+    return not (-tol <= x <= width + tol and -tol <= y <= height + tol)
 
 
 MAX_ATTRIBUTE_DEPTH = 16

@@ -171,6 +171,18 @@ def _load(source: bytes | str) -> Index:
     )
 
 
+def with_markings(index: Index, markings: pa.Array) -> Index:
+    """`index` with its marking column replaced (the other columns shared, not copied)."""
+    table = index.table.set_column(index.table.column_names.index("marking"), "marking", markings)
+    return Index(
+        table=table,
+        classes=index.classes,
+        authors=index.authors,
+        markings=sorted(v for v in pc.unique(markings).to_pylist() if v),
+        fields=index.fields,
+    )
+
+
 def index_for(ws: Workspace, rev: Revision) -> Index:
     """The index of a commit (built once, then read from the blob store) or the working state."""
     if rev.commit is None:

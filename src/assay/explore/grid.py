@@ -23,6 +23,7 @@ from sqlalchemy import select
 from assay.errors import InvalidInput, NotFound
 from assay.explore._build import META
 from assay.explore._index import Index, index_for
+from assay.explore._marks_now import markings_now
 from assay.labeling.users import User
 from assay.store.schema import datasets
 from assay.versioning import Revision
@@ -66,7 +67,7 @@ def resolve_visible(
             r = resolve(conn, spec)
     except NotFound:
         raise NotFound(f"no dataset named {dataset!r} (or no revision {rev!r})") from None
-    index = index_for(ws, r)
+    index = markings_now(ws, r, index_for(ws, r))
     with ws.db.read() as conn:
         declared = conn.execute(
             select(datasets.c.marking).where(datasets.c.id == r.dataset_id)
@@ -114,7 +115,7 @@ def _mask(ws: Workspace, user: User, dataset: str, idx: Index, q: ExploreQuery) 
             raise InvalidInput("outcome: choose an evaluation run (run=...) first")
         from assay.explore.outcomes import outcomes
 
-        counts = outcomes(ws, dataset, q.run, q.iou)
+        counts = outcomes(ws, dataset, q.run, q.iou, user)
         pos = {"tp": 0, "fp": 1, "fn": 2}[q.outcome or "tp"]
         picked = {i for i, c in counts.items() if c[pos] > 0} if q.outcome else set(counts)
         mask &= _ids_in(t, picked)

@@ -8,6 +8,7 @@ Detections below the run's score threshold are left out, as in the run's own cou
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -16,7 +17,8 @@ import pandas as pd
 from sqlalchemy import select
 
 from assay.errors import InvalidInput, NotFound
-from assay.store.schema import eval_runs
+from assay.labeling.users import User
+from assay.store.schema import eval_runs, models_table
 from assay.workspace import Workspace
 
 Counts = dict[str, tuple[int, int, int]]  # item id -> (tp, fp, fn)
@@ -24,8 +26,9 @@ _CACHE: dict[tuple[str, str, float], Counts] = {}
 _LOCK = threading.Lock()
 
 
-def runs_of(ws: Workspace, dataset: str) -> list[dict[str, Any]]:
-    """The recorded detection runs on a dataset, newest first."""
+def runs_of(ws: Workspace, dataset: str, user: User | None = None) -> list[dict[str, Any]]:
+    """The recorded detection runs on a dataset, newest first (those of a registered model
+    above `user` left out: its name and what it found are its own marking's)."""
     with ws.db.read() as conn:
         rows = conn.execute(
             select(
@@ -34,6 +37,10 @@ def runs_of(ws: Workspace, dataset: str) -> list[dict[str, Any]]:
                 eval_runs.c.model_name,
                 eval_runs.c.commit_id,
                 eval_runs.c.task,
+                models_table.c.details,
+            )
+            .select_from(
+                eval_runs.outerjoin(models_table, models_table.c.id == eval_runs.c.model_id)
             )
             .where(eval_runs.c.dataset == dataset, eval_runs.c.task == "detection")
             .order_by(eval_runs.c.created.desc())
@@ -41,7 +48,16 @@ def runs_of(ws: Workspace, dataset: str) -> list[dict[str, Any]]:
     return [
         {"id": r.id, "created": r.created, "model": r.model_name, "commit": r.commit_id}
         for r in rows
+        if _cleared(ws, user, r.details)
     ]
+
+
+def _cleared(ws: Workspace, user: User | None, model_details: str | None) -> bool:
+    """Whether `user` (None: anyone) may know of a run of the model with these details."""
+    if user is None or not model_details:
+        return True
+    marking = json.loads(model_details).get("marking") or ""
+    return ws.scheme.allows(user.clearance, ws.scheme.parse(str(marking)))
 
 
 def _iou(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -75,10 +91,24 @@ def match_counts(gt: pd.DataFrame, dt: pd.DataFrame, iou: float) -> tuple[int, i
     return tp, len(d) - tp, len(g) - tp
 
 
-def outcomes(ws: Workspace, dataset: str, run_id: str, iou: float) -> Counts:
-    """Per-item (tp, fp, fn) of a run on `dataset` at IoU `iou` (kept per process)."""
+def outcomes(
+    ws: Workspace, dataset: str, run_id: str, iou: float, user: User | None = None
+) -> Counts:
+    """Per-item (tp, fp, fn) of a run on `dataset` at IoU `iou` (kept per process); a run of
+    a model above `user` answers as a missing run."""
     if not 0.0 < iou <= 1.0:
         raise InvalidInput("iou: the IoU threshold must be in (0, 1]")
+    if user is not None:
+        with ws.db.read() as conn:
+            details = conn.execute(
+                select(models_table.c.details)
+                .select_from(
+                    eval_runs.join(models_table, models_table.c.id == eval_runs.c.model_id)
+                )
+                .where(eval_runs.c.id == run_id)
+            ).scalar()
+        if not _cleared(ws, user, details):
+            raise NotFound(f"no evaluation run {run_id!r} on dataset {dataset!r}")
     key = (ws.db.url, run_id, round(iou, 4))
     with _LOCK:
         hit = _CACHE.get(key)

@@ -13,6 +13,7 @@ from assay.domain.labels import payload_from_json
 from assay.errors import InvalidInput
 from assay.explore.grid import resolve_visible
 from assay.labeling import get_item
+from assay.labeling.catalog import known_projects
 from assay.labeling.users import User
 from assay.store._sql import select_in
 from assay.store.schema import annotations_table as ann_t
@@ -40,6 +41,10 @@ def item_detail(
         anns = conn.execute(
             select(ann_t).where(ann_t.c.item_id == item_id).order_by(ann_t.c.created, ann_t.c.id)
         ).all()
+        # An annotation made in a project above the viewer (the item is visible, the project
+        # may not be: a SECRET project over UNCLASSIFIED images) is left out, name and all.
+        known = known_projects(conn, ws, user, {a.project for a in anns if a.project})
+        anns = [a for a in anns if a.project is None or a.project in known]
     of_record = set(mine[0]["annotation_ids"] or []) if mine else set()
     return {
         "dataset": dataset,

@@ -2,7 +2,8 @@
 
 `start_feed` parses the destinations (each with its clearance), records who opened which
 feed at which clearance in the audit trail, and opens the sinks; `follow` polls the
-picture's head and publishes whenever it moves on.
+picture's head and publishes whenever it moves on, or an item's marking moved (an entity
+rises with the items it was fused from: `pictures.entities`).
 """
 
 from __future__ import annotations
@@ -105,13 +106,16 @@ async def follow(
     and at the latest `interval` seconds after it was saved (a writer whose word cannot reach
     this process)."""
     last: str | None = None
+    marks = 0
     versions = 0
     stop = stop or asyncio.Event()
     tracks = any(sub.sink.tracks for sub in feed.subs)
     async with Listener(ws.root, name) as heard:
         while not stop.is_set():
             head = pictures.head(ws, name)
-            if head.id != last:
+            # An item raised since the last look may raise an entity of this very version.
+            moved, marks = pictures.markings_moved(ws, marks)
+            if head.id != last or moved:
                 rows = pictures.entities_and_texts(ws, head, tracks=tracks)
                 found = [e for e, _ in rows]
                 prints = {e.id: text_fingerprint(text) for e, text in rows}

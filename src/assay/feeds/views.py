@@ -163,14 +163,16 @@ async def sse_stream(
     after `seconds` (the browser's EventSource reconnects and refreshes)."""
     sink = QueueSink()
     feed = Feed(name, ws.scheme, [Subscription(sink, clearance)])
-    last: str | None = None
+    last: tuple[str, list[tuple[str, str]]] | None = None
     loop = asyncio.get_running_loop()
     started = loop.time()
     yield "retry: 1000\n\n"
     while True:
         pic, mine = await asyncio.to_thread(visible_picture, ws, clearance, name)
-        if pic.id != last:
-            last = pic.id
+        # A new version, or a marking risen under this one (an entity's item raised since).
+        seen = (pic.id, [(e.id, e.marking) for e in mine])
+        if seen != last:
+            last = seen
             await feed.publish(mine)
             while not sink.queue.empty():
                 for u in sink.queue.get_nowait():

@@ -70,6 +70,8 @@ def load_json(path: Path, name: str | None = None) -> Any:
         ) from None
     except RecursionError:
         raise InvalidInput(f"{label}: JSON nested too deep to read") from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise InvalidInput(f"{label}: invalid JSON: a number of more than 4300 digits") from None
 
 
 def json_cell(text: str, file: str, place: str) -> Any:
@@ -142,9 +144,14 @@ def need_number(value: Any, file: str, place: str) -> float:
     return float(value)
 
 
+INT64 = 2**63  # what a database column of integers holds: -INT64 <= n < INT64
+
+
 def need_int(value: Any, file: str, place: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         fail(file, place, f"expected an integer, got {type_name(value)}")
+    if not -INT64 <= value < INT64:
+        fail(file, place, "integer out of range (at most 19 digits)")
     return value
 
 
@@ -169,6 +176,8 @@ def check_box(
 ) -> None:
     """Width and height must be >= 0 and the box inside the image (with the tolerance)."""
     x, y, w, h = box
+    if not all(math.isfinite(c) for c in box):
+        fail(file, place, f"box [x={x:g}, y={y:g}, w={w:g}, h={h:g}]: not all finite numbers")
     if w < 0 or h < 0:
         fail(file, place, f"box has negative size (w={w:g}, h={h:g})")
     if width is None or height is None:

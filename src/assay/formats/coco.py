@@ -78,7 +78,10 @@ def read(path: Path, images: Path | None = None, *, encoded: bool = False) -> Im
     path = _find_json(Path(path))
     f = path.name
     fast: _coco_fast.Doc | _coco_fast.RawDoc | None
-    fast = _coco_fast.decode_raw(path) if encoded else _coco_fast.decode(path)
+    try:
+        fast = _coco_fast.decode_raw(path) if encoded else _coco_fast.decode(path)
+    except RecursionError:  # nested too deep for the fast decoder: the validating path says so
+        fast = None
     if fast is not None:
         doc: dict[str, Any] = {"info": fast.info, "licenses": fast.licenses}
         raw_cats, raw_images = fast.categories, fast.images
@@ -539,7 +542,7 @@ def _dumps(obj: Any) -> str:
 def _need_id(value: Any, f: str, place: str) -> int | str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         v.fail(f, place, f"expected an integer id, got {v.type_name(value)}")
-    return value
+    return value if isinstance(value, str) else v.need_int(value, f, place)
 
 
 def _size(img: dict[str, Any], file: Path, f: str, place: str) -> tuple[int, int]:

@@ -45,7 +45,7 @@ from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore
 from assay.store._sql import insert_ignore, insert_rows, select_in
 from assay.store.blobs import Staged
-from assay.store.schema import annotations_table, datasets, items
+from assay.store.schema import annotations_table, datasets, items, project_markings, projects
 from assay.timeutil import now_iso
 from assay.versioning import LabelRecord, Revision, _manifest, _rows, add_item_ids, set_labels
 from assay.versioning.datasets import EMPTY_HASH, restore_committed
@@ -548,6 +548,8 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     marking = ws.scheme.highest_text(
         [*pc.unique(markings).to_pylist(), declared or ws.scheme.render(Marking())]
     )
+    if all_annotations:  # what was said in a project is marked as that project is
+        marking = ws.scheme.highest_text([marking, *_projects_marking(ws, ids.to_pylist())])
     full_map = label_map.extend(sorted(used) if not label_map else used)
     numbers = found["number"].combine_chunks()
     if numbers.null_count or full_map != label_map:
@@ -768,6 +770,33 @@ def _strings(values: Sequence[str]) -> Any:
     import pyarrow as pa
 
     return pa.array(list(values), pa.string())
+
+
+def _projects_marking(ws: Workspace, ids: Sequence[str]) -> list[str]:
+    """The markings of the projects the annotations of `ids` were made in: each project's
+    declared marking, its dataset's, and its tasks' (a SECRET project's answers on an
+    UNCLASSIFIED image are what the project is: the explorer hides them below it too)."""
+    with ws.db.read() as conn:
+        names = {
+            r[0]
+            for r in select_in(
+                conn, [annotations_table.c.project], annotations_table.c.item_id, ids
+            )
+            if r[0]
+        }
+        if not names:
+            return []
+        declared = conn.execute(
+            select(projects.c.marking, datasets.c.marking)
+            .select_from(projects.outerjoin(datasets, datasets.c.name == projects.c.dataset))
+            .where(projects.c.name.in_(sorted(names)))
+        ).all()
+        present = conn.execute(
+            select(project_markings.c.marking)
+            .join(projects, projects.c.id == project_markings.c.project_id)
+            .where(projects.c.name.in_(sorted(names)))
+        ).scalars()
+        return [m for row in declared for m in row if m] + [m for m in present if m]
 
 
 def _attach_annotations(ws: Workspace, rows: list[ExportRow]) -> None:

@@ -22,7 +22,9 @@ item (scene, chip, frame) becomes an item of the import, named by its id and, wh
 becomes regions on its source item, placed on the pixels through the item's georeference
 (``assay:georef``, else ``proj:code``/``proj:transform``/``proj:shape``), with label, author
 and marking as `assay.formats.geojson` reads them. A label whose marking is not its item's
-is refused, and a catalog pystac cannot read is one clear error.
+is refused, and a catalog pystac cannot read is one clear error. Reading stays inside the
+catalog's folder: a link or asset naming a URL (assay never goes on the network for a file it
+imports) or a file outside that folder is refused, naming it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from assay.domain.labels import Region
 from assay.errors import InvalidInput, require
@@ -234,6 +236,29 @@ def _imagery(item: Any, root: Path, marking: str | None) -> dict[str, Any]:
     return info
 
 
+def _inside(href: str, folder: Path, f: str) -> Path:
+    """The local file `href` names, when it lies inside `folder` (links followed), else an
+    error naming it: no URL is fetched, no file elsewhere on the machine is read."""
+    parts = urlsplit(href)
+    if parts.scheme.lower() not in ("", "file") or parts.netloc not in ("", "localhost"):
+        v.fail(f, href, "a catalog link or asset naming a URL: assay reads local files only")
+    path = os.path.realpath(unquote(parts.path) if parts.scheme else href)
+    root = os.path.realpath(folder)
+    if not (path + os.sep).startswith(root.rstrip(os.sep) + os.sep):
+        v.fail(f, href, f"outside the catalog's folder {root}: a catalog is read from it only")
+    return Path(path)
+
+
+def _local_io(pystac: Any, folder: Path, f: str) -> Any:
+    """pystac's reader, kept to the files inside `folder` (`_inside`)."""
+
+    class LocalOnly(pystac.stac_io.DefaultStacIO):  # type: ignore[misc]
+        def read_text_from_href(self, href: str) -> str:
+            return str(super().read_text_from_href(str(_inside(href, folder, f))))
+
+    return LocalOnly()
+
+
 def read(path: Path, images: Path | None = None) -> ImportBundle:
     """Read a STAC catalog written by assay (pystac): imagery items and their label items."""
     pystac: Any = require("pystac", "sensors")
@@ -241,8 +266,11 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
     cat_path = path / "catalog.json" if path.is_dir() else path
     f = cat_path.name
     try:
-        catalog = pystac.Catalog.from_file(str(cat_path))
+        io = _local_io(pystac, cat_path.parent, f)
+        catalog = pystac.Catalog.from_file(str(cat_path), stac_io=io)
         stac_items = list(catalog.get_items(recursive=True))
+    except InvalidInput:
+        raise
     except (
         OSError,
         ValueError,
@@ -251,6 +279,8 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         pystac.STACError,
         pystac.STACTypeError,
     ) as exc:
+        if isinstance(exc.__cause__, InvalidInput):  # pystac wraps what a link's read raised
+            raise exc.__cause__ from None
         raise InvalidInput(f"{cat_path}: not a STAC catalog pystac can read ({exc})") from None
     root = Path(images) if images is not None else cat_path.parent
     marking = catalog.extra_fields.get("marking")
@@ -266,7 +296,7 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         asset = label.assets.get("labels")
         if asset is None:
             v.fail(f, f"item {label.id}", "a label item without its 'labels' asset")
-        doc_path = Path(unquote(asset.get_absolute_href() or ""))
+        doc_path = _inside(asset.get_absolute_href() or "", cat_path.parent, f)
         doc = v.need_obj(v.load_json(doc_path, doc_path.name), doc_path.name, "top level")
         features = v.need_list(doc.get("features"), doc_path.name, "features")
         for item, regions in regions_from_features(features, known, doc_path.name, f).items():

@@ -22,7 +22,9 @@ from assay import audit
 from assay.domain.canonical import canonical_json
 from assay.domain.entity import Entity, EntityChange, Picture, diff_entities
 from assay.errors import Conflict, InvalidInput, NotFound
-from assay.store.schema import datasets, picture_versions
+from assay.store._sql import select_in
+from assay.store.schema import audit as audit_table
+from assay.store.schema import datasets, items, picture_versions
 from assay.timeutil import now_iso
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ __all__ = [
     "is_picture",
     "load",
     "log",
+    "marked_now",
+    "markings_moved",
     "save",
     "visible_entities",
 ]
@@ -202,8 +206,10 @@ def load(ws: Workspace, spec: str) -> Picture:
 
 
 def entities(ws: Workspace, pic: Picture) -> list[Entity]:
-    """The entities of a version, in id order (read from the blob store)."""
-    return _entity_list().validate_json(ws.blobs.get_bytes(pic.entities_blob))
+    """The entities of a version, in id order (read from the blob store), each marked at
+    least as high as the items it rests on are marked now (`_marked_now`)."""
+    found = _entity_list().validate_json(ws.blobs.get_bytes(pic.entities_blob))
+    return [e for e, _ in _marked_now(ws, [(e, b"") for e in found])]
 
 
 def entities_and_texts(
@@ -222,7 +228,61 @@ def entities_and_texts(
     else:
         rows = msgspec.json.decode(data)
         found = [Entity.model_validate({**row, "track": ()}) for row in rows]
-    return list(zip(found, texts, strict=True))
+    return _marked_now(ws, list(zip(found, texts, strict=True)))
+
+
+def markings_moved(ws: Workspace, since: int) -> tuple[bool, int]:
+    """Whether an item's marking moved after audit event `since` (every move is an
+    ``item.mark`` or ``item.downgrade`` event), and the newest event's number to ask from next
+    (0 at first: nothing moved before anyone looked)."""
+    with ws.db.read() as conn:
+        head = int(conn.execute(select(func.max(audit_table.c.seq))).scalar() or 0)
+        if not since or head <= since:
+            return False, head
+        moved = conn.execute(
+            select(audit_table.c.seq)
+            .where(
+                audit_table.c.seq > since,
+                audit_table.c.seq <= head,
+                audit_table.c.action.in_(("item.mark", "item.downgrade")),
+            )
+            .limit(1)
+        ).first()
+    return moved is not None, head
+
+
+def marked_now(ws: Workspace, pic: Picture, found: Sequence[Entity]) -> Picture:
+    """`pic` with its marking raised to its entities' (`entities` gives them as marked now)."""
+    high = ws.scheme.highest(ws.scheme.parse(t) for t in [pic.marking, *(e.marking for e in found)])
+    if high == ws.scheme.parse(pic.marking):
+        return pic
+    return pic.model_copy(update={"marking": ws.scheme.render(high)})
+
+
+def _marked_now(ws: Workspace, rows: list[tuple[Entity, bytes]]) -> list[tuple[Entity, bytes]]:
+    """Each entity (with its stored text) marked the higher of its stored marking and the
+    markings its items (frames, chips, reports) have now.
+
+    A version is never changed, but an item's marking may rise after it was fused
+    (`assay.markings`): what was derived from the item rises with it, at once, for every
+    reader. A risen entity's text is made anew, so a feed sends its new marking.
+    """
+    ids = sorted({i for e, _ in rows for i in e.provenance.items})
+    if not ids:
+        return rows
+    with ws.db.read() as conn:
+        now = dict(select_in(conn, [items.c.id, items.c.marking], items.c.id, ids))
+    out = []
+    for e, text in rows:
+        was = ws.scheme.parse(e.marking)
+        high = ws.scheme.highest(
+            [was, *(ws.scheme.parse(now[i]) for i in e.provenance.items if i in now)]
+        )
+        if high != was:
+            e = e.model_copy(update={"marking": ws.scheme.render(high)})
+            text = canonical_json(e.model_dump(mode="json")).encode()
+        out.append((e, text))
+    return out
 
 
 @cache

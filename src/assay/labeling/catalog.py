@@ -89,6 +89,20 @@ def visible_project(conn: Connection, ws: Workspace, user: User | None, name: st
     return open_project(tx_for(conn), ws, user, name)
 
 
+def known_projects(conn: Connection, ws: Workspace, user: User, names: set[str]) -> set[str]:
+    """Those of `names` that are projects `user` may know of (a name no project has is left
+    out too: whatever once bore it cannot be shown to be below the user)."""
+    known = set()
+    tx = tx_for(conn)
+    for name in sorted(names):
+        try:
+            open_project(tx, ws, user, name)
+        except NotFound:
+            continue
+        known.add(name)
+    return known
+
+
 def list_projects(ws: Workspace, user: User | None) -> list[dict[str, Any]]:
     """The projects `user` may know of (all when `user` is None), with their counts."""
     out = []

@@ -50,8 +50,33 @@ def raise_markings(
         new = scheme.render(scheme.highest([scheme.parse(old), scheme.parse(wanted[item_id])]))
         if new != old:
             changes.append(MarkChange(item_id, old, new))
+    changes = _with_derived(conn, scheme, changes)
     _apply(conn, actor, changes, "item.mark", {"via": via})
     return changes
+
+
+def _with_derived(
+    conn: Connection, scheme: MarkingScheme, changes: list[MarkChange]
+) -> list[MarkChange]:
+    """`changes` and the items made from a raised item (a scene's chips, a video's frames,
+    and theirs in turn), each raised to at least its source's new marking: they hold its
+    pixels, so they are what it is."""
+    found = {c.item_id: c for c in changes}
+    sources = {c.item_id: c.new for c in changes}
+    while sources:
+        rows = select_in(
+            conn, [items.c.id, items.c.marking, items.c.parent_id], items.c.parent_id, list(sources)
+        )
+        raised: dict[str, str] = {}
+        for item_id, marking, parent in rows:
+            was = found[item_id].old if item_id in found else marking
+            now = found[item_id].new if item_id in found else marking
+            new = scheme.render(scheme.highest([scheme.parse(now), scheme.parse(sources[parent])]))
+            if new != now:
+                found[item_id] = MarkChange(item_id, was, new)
+                raised[item_id] = new
+        sources = raised
+    return list(found.values())
 
 
 def carry_project_marking(

@@ -46,7 +46,7 @@ def diff(
 def runs(dataset: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
     """Recorded detection runs on the dataset, for the evaluation-outcome filter."""
     resolve_visible(ws, user, dataset, "")
-    return runs_of(ws, dataset)
+    return runs_of(ws, dataset, user)
 
 
 @router.get(

@@ -1,0 +1,96 @@
+"""A commit's index with its items' markings as they stand now.
+
+An index records each item's marking when the commit was made; a marking raised since then
+must count at once (`assay.markings`), or a viewer cleared for the old marking would still
+see the item in that commit's grid. As exports do, each row carries the higher of the marking
+recorded and the item's marking now (a downgrade does not lower an old commit).
+
+Every marking change is an ``item.mark`` or ``item.downgrade`` audit event, so after one read
+of the commit's items' markings, a later request reads only the audit events written since.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from sqlalchemy import func, select
+
+from assay.explore._index import KEEP, Index, with_markings
+from assay.store._sql import select_in
+from assay.store.schema import audit, items
+from assay.versioning import Revision
+from assay.workspace import Workspace
+
+_CHANGES = ("item.mark", "item.downgrade")
+
+
+@dataclass
+class _Seen:
+    """What is known of one commit's items: read up to audit event `seq`."""
+
+    seq: int
+    now: dict[str, str] = field(default_factory=dict)  # item -> marking now, where it differs
+    index: Index | None = None  # the index with `now` applied (None: nothing differs)
+
+
+_SEEN: OrderedDict[tuple[str, str], _Seen] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def markings_now(ws: Workspace, rev: Revision, index: Index) -> Index:
+    """`index` (of `rev`) with each row's marking the higher of the recorded and the current."""
+    if rev.commit is None:  # the working state's index is read fresh, markings included
+        return index
+    key = (str(ws.root), rev.commit.manifest)
+    with _LOCK:
+        seen = _SEEN.get(key)
+    recorded = index.table["item_id"].combine_chunks(), index.table["marking"].combine_chunks()
+    with ws.db.read() as conn:
+        head = int(conn.execute(select(func.max(audit.c.seq))).scalar() or 0)
+        if seen is not None and seen.seq >= head:
+            return seen.index or index
+        if seen is None:
+            ids = recorded[0].to_pylist()
+            seen = _Seen(0)
+        else:
+            targets = conn.execute(
+                select(audit.c.target).where(
+                    audit.c.seq > seen.seq, audit.c.seq <= head, audit.c.action.in_(_CHANGES)
+                )
+            ).scalars()
+            moved = {t.removeprefix("item:") for t in targets}
+            ids = [i for i in recorded[0].to_pylist() if i in moved] if moved else []
+        current = select_in(conn, [items.c.id, items.c.marking], items.c.id, ids)
+    was = dict(zip(*(c.to_pylist() for c in recorded), strict=True)) if current else {}
+    changed = dict(seen.now)
+    for item_id, marking in current:
+        if marking != was[item_id]:
+            changed[item_id] = marking
+        else:
+            changed.pop(item_id, None)
+    if changed == seen.now and (seen.index is not None or not changed):
+        seen = _Seen(head, changed, seen.index)
+    else:
+        seen = _Seen(head, changed, _overlay(ws, index, recorded, changed) if changed else None)
+    with _LOCK:
+        _SEEN[key] = seen
+        _SEEN.move_to_end(key)
+        while len(_SEEN) > KEEP:
+            _SEEN.popitem(last=False)
+    return seen.index or index
+
+
+def _overlay(
+    ws: Workspace, index: Index, recorded: tuple[pa.Array, pa.Array], now: dict[str, str]
+) -> Index:
+    higher: dict[tuple[str, str], str] = {}
+    marks = []
+    for item_id, was in zip(*(c.to_pylist() for c in recorded), strict=True):
+        is_ = now.get(item_id, was)
+        if is_ != was and (was, is_) not in higher:
+            higher[was, is_] = ws.scheme.highest_text([was, is_])
+        marks.append(was if is_ == was else higher[was, is_])
+    return with_markings(index, pa.array(marks, pa.string()))
