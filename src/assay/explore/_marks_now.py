@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import func, select
 
 from assay.explore._index import KEEP, Index, with_markings
@@ -47,13 +48,14 @@ def markings_now(ws: Workspace, rev: Revision, index: Index) -> Index:
     key = (str(ws.root), rev.commit.manifest)
     with _LOCK:
         seen = _SEEN.get(key)
-    recorded = index.table["item_id"].combine_chunks(), index.table["marking"].combine_chunks()
     with ws.db.read() as conn:
         head = int(conn.execute(select(func.max(audit.c.seq))).scalar() or 0)
         if seen is not None and seen.seq >= head:
             return seen.index or index
+        # The rows to look at: all at the first look, then those of items moved since (a
+        # page's request reads no column of the index when nothing moved).
+        rows = index.table.select(["item_id", "marking"])
         if seen is None:
-            ids = recorded[0].to_pylist()
             seen = _Seen(0)
         else:
             targets = conn.execute(
@@ -61,10 +63,14 @@ def markings_now(ws: Workspace, rev: Revision, index: Index) -> Index:
                     audit.c.seq > seen.seq, audit.c.seq <= head, audit.c.action.in_(_CHANGES)
                 )
             ).scalars()
-            moved = {t.removeprefix("item:") for t in targets}
-            ids = [i for i in recorded[0].to_pylist() if i in moved] if moved else []
-        current = select_in(conn, [items.c.id, items.c.marking], items.c.id, ids)
-    was = dict(zip(*(c.to_pylist() for c in recorded), strict=True)) if current else {}
+            moved = sorted({t.removeprefix("item:") for t in targets})
+            if moved:
+                rows = rows.filter(pc.is_in(rows["item_id"], pa.array(moved, pa.string())))
+            else:
+                rows = rows.slice(0, 0)
+        ids = rows["item_id"].to_pylist()
+        current = select_in(conn, [items.c.id, items.c.marking], items.c.id, ids) if ids else []
+    was = dict(zip(ids, rows["marking"].to_pylist(), strict=True)) if current else {}
     changed = dict(seen.now)
     for item_id, marking in current:
         if marking != was[item_id]:
@@ -74,7 +80,7 @@ def markings_now(ws: Workspace, rev: Revision, index: Index) -> Index:
     if changed == seen.now and (seen.index is not None or not changed):
         seen = _Seen(head, changed, seen.index)
     else:
-        seen = _Seen(head, changed, _overlay(ws, index, recorded, changed) if changed else None)
+        seen = _Seen(head, changed, _overlay(ws, index, changed) if changed else None)
     with _LOCK:
         _SEEN[key] = seen
         _SEEN.move_to_end(key)
@@ -83,12 +89,11 @@ def markings_now(ws: Workspace, rev: Revision, index: Index) -> Index:
     return seen.index or index
 
 
-def _overlay(
-    ws: Workspace, index: Index, recorded: tuple[pa.Array, pa.Array], now: dict[str, str]
-) -> Index:
+def _overlay(ws: Workspace, index: Index, now: dict[str, str]) -> Index:
     higher: dict[tuple[str, str], str] = {}
     marks = []
-    for item_id, was in zip(*(c.to_pylist() for c in recorded), strict=True):
+    recorded = (index.table[c].to_pylist() for c in ("item_id", "marking"))
+    for item_id, was in zip(*recorded, strict=True):
         is_ = now.get(item_id, was)
         if is_ != was and (was, is_) not in higher:
             higher[was, is_] = ws.scheme.highest_text([was, is_])
