@@ -59,9 +59,10 @@ class Env:
             self.console.print(text)
 
     @contextmanager
-    def progress(self, label: str) -> Iterator[Callable[[int, int], None]]:
-        """A progress callback: a bar on a terminal, silent in pipes or with --quiet."""
-        if not self.interactive:
+    def progress(self, label: str, *, shown: bool = True) -> Iterator[Callable[[int, int], None]]:
+        """A progress callback: a bar on a terminal, silent in pipes, with --quiet or when not
+        `shown` (a command's --json)."""
+        if not (shown and self.interactive):
             yield lambda done, total: None
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn

@@ -144,16 +144,22 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
         written.append(path)
     warn_dropped("YOLO" if task == "detect" else "YOLO segment", dropped, bundle)
     used = set(splits)
-    for split in ("train", *sorted(used)):  # every folder data.yaml names exists, even if empty
+    for split in ("train", "val", *sorted(used)):  # every folder data.yaml names exists
         (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
         (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
+    if "val" not in used:
+        # Ultralytics requires a `val:` key. Naming the training images there would validate
+        # on what the model trained on and report inflated metrics; an empty folder makes
+        # Ultralytics stop before training ("No images found") until validation images exist.
+        bundle.warnings.append(
+            "no item has split 'val': data.yaml's val: names the empty images/val, so "
+            "Ultralytics will not train until it holds validation images; set media "
+            "metadata split=val on some items and export again (or point val: at other images)"
+        )
     # No `path:` key: Ultralytics' check_det_dataset then takes the folder of data.yaml as the
     # root, wherever training runs from and wherever the folder is copied to. (`path: .` would
     # resolve against the working directory, an absolute path breaks when the folder moves.)
-    doc: dict[str, Any] = {
-        "train": "images/train",
-        "val": "images/val" if "val" in used else "images/train",
-    }
+    doc: dict[str, Any] = {"train": "images/train", "val": "images/val"}
     if "test" in used:
         doc["test"] = "images/test"
     doc["nc"] = len(class_ids)
