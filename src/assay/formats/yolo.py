@@ -15,7 +15,9 @@ Pixel sizes come from the image files. An image with no label file has no annota
 file with no image is an error.
 
 Writing produces the Ultralytics layout with ``marking:`` in ``data.yaml`` and no ``path:``
-(Ultralytics then resolves the splits against the folder of ``data.yaml``). Two layouts, as
+(Ultralytics then resolves the splits against the folder of ``data.yaml``). ``val:`` always
+names ``images/val``, never the training images: empty when no item has split val, which the
+export's `warnings` say. Two layouts, as
 Ultralytics trains them: ``yolo`` (detect) writes every region as a box row, a polygon as its
 bounding box; ``yolo-seg`` (segment) writes every region as a polygon row, a box as its four
 corners. Coordinates have 6 decimals (error <= 5e-7 of the image size), clipped to the image.
@@ -150,7 +152,8 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
     if "val" not in used:
         # Ultralytics requires a `val:` key. Naming the training images there would validate
         # on what the model trained on and report inflated metrics; an empty folder makes
-        # Ultralytics stop before training ("No images found") until validation images exist.
+        # Ultralytics stop before training ("Error loading data from .../images/val") until
+        # validation images exist.
         bundle.warnings.append(
             "no item has split 'val': data.yaml's val: names the empty images/val, so "
             "Ultralytics will not train until it holds validation images; set media "
