@@ -18,6 +18,7 @@ from assay.labeling import (
     Workflow,
     dashboard,
     decide,
+    my_history,
     next_task,
     review_next,
     score,
@@ -175,6 +176,9 @@ def test_a_rejection_does_not_take_back_a_submission(
     target = task["annotations"][0]["id"]
     decide(ws, rev, task["task_id"], _cid(), "reject", annotation_id=target, comment="no roof")
     assert counts() == (3, (3, 3, 1))
+    # Ana's own "task N of M" does not move back either; her history lists current answers.
+    mine = my_history(ws, w.users["ana"], w.project)
+    assert (mine["submitted"], mine["rejected"], len(mine["history"])) == (3, 1, 2)
     # The task goes to someone else: their submission adds to the hour's count.
     again = next_task(ws, w.users["man"], w.project)
     assert again is not None and again.task_id == task["task_id"]
