@@ -469,6 +469,7 @@ class Workspace:
         scene: bool = False,
         embed_media: bool = False,
         options: dict[str, Any] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Any:
         """Write a dataset version (`NAME` = working state, `NAME@REV`) in a format.
 
@@ -482,7 +483,9 @@ class Workspace:
         `scene` writes chips' labels on their scenes, objects cut by chip borders merged
         (`assay.formats._scene`). `embed_media` writes the media bytes into the label file
         itself (Parquet: an ``image`` column Hugging Face `datasets` reads as an `Image`
-        feature) instead of a ``media/`` folder.
+        feature) instead of a ``media/`` folder. `progress(done, total)` is told of the media
+        files written (or embedded) so far, as `import_labels` is of those stored. `warnings`
+        says what the user must know about the files written (YOLO: no validation split).
         """
         from assay.formats import get_codec
         from assay.formats._export import staged_output
@@ -507,6 +510,7 @@ class Workspace:
                 to_scenes(self, bundle)
             bundle.copy_media = media and not embed_media
             bundle.embed_media = embed_media
+            bundle.progress = progress
             _keep_held_media(codec, bundle, spec)
             with staged_output(Path(out)) as staging:
                 codec.write(bundle, staging.folder)
@@ -518,6 +522,7 @@ class Workspace:
                 files = staging.commit()
             dropped = bundle.dropped.to_dict()
             renamed = bundle.renamed.to_dict()
+            warnings = list(bundle.warnings)
             summary = {"items": len(bundle.rows), "marking": bundle.marking}
             revision = bundle.revision
             del bundle  # freed before the collector resumes, so it never walks the rows
@@ -542,6 +547,7 @@ class Workspace:
             "revision": revision,
             "dropped": dropped,
             "renamed": renamed,
+            "warnings": warnings,
         }
 
     # --- audit -------------------------------------------------------------------------------

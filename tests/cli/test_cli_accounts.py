@@ -84,6 +84,14 @@ def test_token_create_list_revoke(cli, site: Path) -> None:  # type: ignore[no-u
     ]
     table = cli(*w, "token", "list").stdout
     assert by_label["ci"]["id"] in table and "never" in table and "live" in table
+    # A long label cut the created date to "2026-12-…" in a pipe's 80 columns: the label
+    # wraps, the id and dates stay whole.
+    cli(*w, "token", "create", "ana", "--label", "nightly sync from the field laptop number 3")
+    table = cli(*w, "token", "list", env={"COLUMNS": "80"}).stdout
+    assert "…" not in table and max(len(line) for line in table.splitlines()) <= 80
+    created = by_label["ci"]["created"]
+    assert created[:10] in table and created[11:16] in table  # date and time wrap apart
+    assert all(t["id"] in table for t in listed)
     res = cli(*w, "token", "revoke", by_label["ci"]["id"])
     assert f"revoked token {by_label['ci']['id']} of ana" in res.stdout
     with Workspace.open(site) as ws:

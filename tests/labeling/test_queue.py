@@ -118,6 +118,36 @@ def test_a_client_id_used_for_another_task_is_refused_not_taken_as_a_retry(
     assert len(answers) == 2
 
 
+def test_a_client_id_is_its_users_own(ws: Workspace, tmp_path: Path) -> None:
+    # Two annotators' scripts both numbering their answers 1, 2, 3: the second was refused
+    # ("belongs to another request"), as if an idempotency key were everyone's.
+    w = _world(ws, tmp_path, overlap=2)
+    ana, bob = w.users["ana"], add_user(ws, "bob", "annotator", "SECRET/FLOOD/SAR", PASSWORD)
+    results = {}
+    for user in (ana, bob):
+        lease = next_task(ws, user, w.project)
+        assert lease is not None
+        results[user.name] = (lease.task_id, submit(ws, user, lease.task_id, "1", [choice("none")]))
+    assert [r["duplicate"] for _, r in results.values()] == [False, False]
+    assert results["ana"][1]["annotation_id"] != results["bob"][1]["annotation_id"]
+    # Each user's retry finds their own first result; their key for another task is refused.
+    for user in (ana, bob):
+        task_id, first = results[user.name]
+        again = submit(ws, user, task_id, "1", [choice("none")])
+        assert again == {**first, "duplicate": True}
+    lease = next_task(ws, bob, w.project)
+    assert lease is not None
+    with pytest.raises(Conflict, match="'1' was already used for another task or action"):
+        submit(ws, bob, lease.task_id, "1", [choice("minor")])
+    with pytest.raises(Conflict, match="'1' was already used for another task or action"):
+        skip_task(ws, bob, lease.task_id, "1", "blurred")
+    with ws.db.read() as conn:
+        answers = conn.execute(
+            select(annotations_table.c.author).where(annotations_table.c.kind == "human")
+        ).scalars()
+        assert sorted(answers) == ["user:ana", "user:bob"]
+
+
 def test_next_returns_the_held_lease_until_answered(ws: Workspace, tmp_path: Path) -> None:
     w = _world(ws, tmp_path)
     ana = w.users["ana"]

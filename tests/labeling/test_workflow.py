@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,6 +18,7 @@ from assay.labeling import (
     Workflow,
     dashboard,
     decide,
+    my_history,
     next_task,
     review_next,
     score,
@@ -26,6 +28,8 @@ from assay.labeling.pull import pull
 from assay.store.schema import ID_SEP, working
 from assay.workspace import Workspace
 from labeling_world import box, build_world, choice
+
+RunCli = Any  # the `cli` fixture of tests/conftest.py
 
 
 def _cid() -> str:
@@ -148,6 +152,50 @@ def test_review_accept_fix_reject(ws: Workspace, tmp_path: Path) -> None:
     ]
     d = dashboard(ws, w.users["man"], w.project)
     assert d["review"] == {"accepted": 2, "pending": 1}
+
+
+def test_a_rejection_does_not_take_back_a_submission(
+    ws: Workspace, tmp_path: Path, cli: RunCli
+) -> None:
+    # "Submissions in the last hour" and the annotator's count dropped when a reviewer
+    # rejected an answer: throughput moved backwards though the work was done.
+    w = build_world(
+        ws, tmp_path / "data", public=3, cui=0, secret=0, workflow=Workflow(review="all")
+    )
+    _answer_all(ws, w, "ana", [choice("minor")])
+    rev = w.users["rev"]
+
+    def counts() -> tuple[int, tuple[int, int, int]]:
+        d = dashboard(ws, w.users["man"], w.project)
+        ana = next(a for a in d["annotators"] if a["name"] == "ana")
+        return d["throughput_per_hour"], (ana["submitted"], ana["last_hour"], ana["rejected"])
+
+    assert counts() == (3, (3, 3, 0))
+    task = review_next(ws, rev, w.project)
+    assert task is not None
+    target = task["annotations"][0]["id"]
+    decide(ws, rev, task["task_id"], _cid(), "reject", annotation_id=target, comment="no roof")
+    assert counts() == (3, (3, 3, 1))
+    # Ana's own "task N of M" does not move back either; her history lists current answers.
+    mine = my_history(ws, w.users["ana"], w.project)
+    assert (mine["submitted"], mine["rejected"], len(mine["history"])) == (3, 1, 2)
+    # The task goes to someone else: their submission adds to the hour's count.
+    again = next_task(ws, w.users["man"], w.project)
+    assert again is not None and again.task_id == task["task_id"]
+    submit(ws, w.users["man"], again.task_id, _cid(), [choice("none")])
+    assert counts() == (4, (3, 3, 1))
+    assert dashboard(ws, None, w.project)["done"] == 3  # the rejected answer is not of record
+    out = cli("-w", ws.root, "project", "status", w.project).stdout
+    assert "4 submissions in the last hour" in out
+    header = next(line for line in out.splitlines() if "annotator" in line)
+    row = next(line for line in out.splitlines() if "│ ana " in line)
+    cells = dict(zip(header.split("┃")[1:-1], row.split("│")[1:-1], strict=True))
+    assert {
+        k.strip(): v.strip() for k, v in cells.items() if k.strip() in ("submitted", "rejected")
+    } == {
+        "submitted": "3",
+        "rejected": "1",
+    }
 
 
 def _labels(ws: Workspace, dataset: str) -> dict[str, list[Region]]:

@@ -96,10 +96,9 @@ def test_promotion_needs_a_run_then_a_passing_paired_gate_or_a_forced_reason(
     assert (got["run"], got["baseline"], got["baseline_run"]) == (better_run, bad, bad_run)
     assert got["gate"]["passed"] and got["gate"]["metric"] == "accuracy"
     code, out = invoke("-w", world.root, "model", "list")
-    row = next(
-        line for line in out.splitlines() if line.startswith(better) or f" {better} " in line
-    )
-    assert "staging" in row and f"gate passed vs {bad}" in row
+    lines = out.splitlines()
+    at = next(k for k, line in enumerate(lines) if f" {better} " in line)
+    assert "staging" in lines[at] and f"gate passed vs {bad}" in lines[at + 1]  # stage, gate
     assert good_run != bad_run
 
 

@@ -126,3 +126,19 @@ def test_model_cli_add_list_show(world: World, tmp_path: Path, invoke) -> None: 
     assert json.loads(out)["sha256"] == added["sha256"]
     code, out = invoke("-w", ws, "model", "show", "missing")
     assert code == 1 and "error: no model 'missing'" in out
+
+
+def test_model_list_keeps_every_value_at_80_columns(world: World, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    # Nine columns side by side cut the ref, task, marking, stage, sha256 and date to "…" in
+    # a pipe: the ref and hash a user copies, and the date, stay whole.
+    path = onnx_classifier(tmp_path / "wide.onnx", weights=WEIGHTS * 6)
+    info = add_model(world.ws, "flood-classifier-coastal", path, trained_on=world.spec)
+    out = cli("-w", world.root, "model", "list", env={"COLUMNS": "80"}).stdout
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    lines = out.splitlines()
+    at = next(k for k, line in enumerate(lines) if "flood-classifier-coastal@1" in line)
+    assert info.sha256[:12] in lines[at + 1]  # under the ref, on a line of its own
+    block = "\n".join(lines[at : at + 4])  # the model's row: its cells wrap at spaces
+    for value in ("classification", "UNCLASSIFIED", "candidate", world.spec.split("@")[0]):
+        assert value in block
+    assert info.created[:10] in block and info.created[11:16] in block

@@ -17,9 +17,9 @@ from sqlalchemy import Table, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from assay import Workspace
-from assay.labeling import Workflow, next_task, submit
+from assay.labeling import Workflow, add_user, next_task, submit
 from assay.store import schema
-from labeling_world import build_world, choice
+from labeling_world import PASSWORD, World, build_world, choice
 from pg import fresh_schema
 
 # What migration n (version n -> n + 1) adds. A new migration is described here too.
@@ -41,10 +41,25 @@ ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
 ADDED_ROWS: dict[int, str] = {
     10: "derived: the scenes already ingested (tests/ingest/test_scenes.py)",
 }
+# Migrations that change a table's keys, and the statements that rebuild it as it was before.
+CHANGED_KEYS: dict[int, tuple[str, ...]] = {
+    11: (  # submissions: primary key (client_id) -> (user_id, client_id)
+        "CREATE TABLE submissions_old AS SELECT * FROM submissions",
+        "DROP TABLE submissions",
+        "CREATE TABLE submissions (client_id VARCHAR(100) PRIMARY KEY, "
+        "user_id INTEGER NOT NULL REFERENCES users (id), "
+        "task_id INTEGER NOT NULL REFERENCES tasks (id), action VARCHAR(12) NOT NULL, "
+        "result TEXT NOT NULL, created VARCHAR(40) NOT NULL)",
+        "INSERT INTO submissions (client_id, user_id, task_id, action, result, created) "
+        "SELECT client_id, user_id, task_id, action, result, created FROM submissions_old",
+        "DROP TABLE submissions_old",
+    ),
+}
 
 
 def test_every_migration_is_described_here() -> None:
-    assert set(ADDED_TABLES) | set(ADDED_COLUMNS) | set(ADDED_ROWS) == set(schema.MIGRATIONS)
+    described = set(ADDED_TABLES) | set(ADDED_COLUMNS) | set(ADDED_ROWS) | set(CHANGED_KEYS)
+    assert described == set(schema.MIGRATIONS)
     assert max(schema.MIGRATIONS) == schema.SCHEMA_VERSION - 1
 
 
@@ -57,8 +72,27 @@ def _url(backend: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / f'old-{uuid.uuid4().hex[:6]}.db'}"
 
 
+@contextmanager
+def _answered(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Workspace, World, int, dict[str, Any]]]:
+    """A workspace with a commit and ana's answer "c-1": (it, its world, the task, the result)."""
+    monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", "1024")
+    with _url(backend, tmp_path) as url:
+        monkeypatch.setenv("ASSAY_DATABASE_URL", url)
+        ws = Workspace.init(tmp_path / "ws")
+        w = build_world(ws, tmp_path / "data", public=3, cui=1, secret=0, workflow=Workflow())
+        ws.commit("flood", "survey imagery")
+        lease = next_task(ws, w.users["ana"], w.project)
+        assert lease is not None
+        first = submit(ws, w.users["ana"], lease.task_id, "c-1", [choice("minor")], lead_time=2.0)
+        yield ws, w, lease.task_id, first
+
+
 def _downgrade(conn: Connection, to: int) -> None:
     for v in range(schema.SCHEMA_VERSION - 1, to - 1, -1):
+        for statement in CHANGED_KEYS.get(v, ()):
+            conn.exec_driver_sql(statement)
         for table, column in ADDED_COLUMNS.get(v, ()):
             if inspect(conn).has_table(table):
                 conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
@@ -81,15 +115,7 @@ def _contents(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
 def test_an_old_database_migrates_forward_without_loss(
     backend: str, version: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", "1024")
-    with _url(backend, tmp_path) as url:
-        monkeypatch.setenv("ASSAY_DATABASE_URL", url)
-        ws = Workspace.init(tmp_path / "ws")
-        w = build_world(ws, tmp_path / "data", public=3, cui=1, secret=0, workflow=Workflow())
-        ws.commit("flood", "survey imagery")
-        lease = next_task(ws, w.users["ana"], w.project)
-        assert lease is not None
-        submit(ws, w.users["ana"], lease.task_id, "c-1", [choice("minor")], lead_time=2.0)
+    with _answered(backend, tmp_path, monkeypatch) as (ws, _w, _task, _first):
         with ws.db.begin() as conn:
             _downgrade(conn, version)
         with ws.db.read() as conn:
@@ -143,3 +169,35 @@ def test_the_old_tables_are_really_gone(tmp_path: Path, monkeypatch: pytest.Monk
     assert not names & {t.name for t in (*schema.LABELING_TABLES, *schema.EVAL_TABLES)}
     assert "sig" not in audit_cols and "marking" not in dataset_cols
     assert version == "1"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_client_ids_become_each_users_own(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Version 11 keyed submissions by client id alone: a second user's "c-1" was refused.
+    with _answered(backend, tmp_path, monkeypatch) as (ws, w, task_id, first):
+        ana = w.users["ana"]
+        with ws.db.begin() as conn:
+            _downgrade(conn, 11)
+        with ws.db.read() as conn:
+            assert inspect(conn).get_pk_constraint("submissions")["constrained_columns"] == [
+                "client_id"
+            ]
+        ws.db.dispose()
+
+        ws = Workspace.open(tmp_path / "ws")  # opening migrates
+        with ws.db.read() as conn:
+            pk = inspect(conn).get_pk_constraint("submissions")["constrained_columns"]
+            assert sorted(pk) == ["client_id", "user_id"]
+            assert conn.execute(select(schema.submissions.c.user_id)).scalars().all() == [ana.id]
+        # The kept row still answers ana's retry; bob's own "c-1" is an answer of its own.
+        assert submit(ws, ana, task_id, "c-1", [choice("minor")], lead_time=2.0) == {
+            **first,
+            "duplicate": True,
+        }
+        bob = add_user(ws, "bob", "annotator", "CUI/FLOOD", PASSWORD)
+        other = next_task(ws, bob, w.project)
+        assert other is not None
+        assert submit(ws, bob, other.task_id, "c-1", [choice("none")])["duplicate"] is False
+        ws.db.dispose()

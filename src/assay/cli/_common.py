@@ -59,9 +59,10 @@ class Env:
             self.console.print(text)
 
     @contextmanager
-    def progress(self, label: str) -> Iterator[Callable[[int, int], None]]:
-        """A progress callback: a bar on a terminal, silent in pipes or with --quiet."""
-        if not self.interactive:
+    def progress(self, label: str, *, shown: bool = True) -> Iterator[Callable[[int, int], None]]:
+        """A progress callback: a bar on a terminal, silent in pipes, with --quiet or when not
+        `shown` (a command's --json)."""
+        if not (shown and self.interactive):
             yield lambda done, total: None
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -80,6 +81,21 @@ class Env:
                 bar.update(task, completed=done, total=total)
 
             yield update
+
+
+def folding_table(*headers: str, whole: tuple[str, ...] = ()) -> Any:
+    """A table whose values wrap at spaces, and fold where they have none, when it is wider
+    than the terminal (a pipe's 80 columns) instead of being cut to "…". The columns named in
+    `whole` (ids and hashes a user copies) keep each value on its line: the others narrow."""
+    from rich.table import Column, Table
+
+    return Table(*(Column(h, overflow="fold", no_wrap=h in whole) for h in headers))
+
+
+def utc_minute(iso: str) -> str:
+    """`2026-12-06T10:41:06.5Z` (UTC) as `2026-12-06 10:41`: date and time fold apart at the
+    space when a table is narrow."""
+    return f"{iso[:10]} {iso[11:16]}" if len(iso) >= 16 else iso
 
 
 pass_env = click.make_pass_decorator(Env, ensure=True)

@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env
+from assay.cli._common import Env, folding_table, json_option, pass_env, utc_minute
 
 
 @click.group("user")
@@ -195,7 +195,8 @@ def token_list(env: Env, user_name: str | None, as_json: bool) -> None:
     if as_json:
         env.emit_json([t.to_dict() for t in tokens])
         return
-    table = Table("id", "user", "label", "created", "expires", "state")
+    # Values fold rather than being cut to "…" when a long user or label widens the table.
+    table = folding_table("id", "user", "label", "created", "expires", "state", whole=("id",))
     for t in tokens:
         expires = (
             "never"
@@ -203,7 +204,7 @@ def token_list(env: Env, user_name: str | None, as_json: bool) -> None:
             else time.strftime("%Y-%m-%d %H:%M", time.gmtime(t.expires))
         )
         state = "revoked" if t.revoked else "live" if t.live else "expired"
-        table.add_row(t.id, t.user, t.label, t.created[:19], expires, state)
+        table.add_row(t.id, escape(t.user), escape(t.label), utc_minute(t.created), expires, state)
     env.console.print(table)
 
 

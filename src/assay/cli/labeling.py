@@ -243,12 +243,15 @@ def status(env: Env, name: str, as_json: bool) -> None:
         f"{d['throughput_per_hour']} submissions in the last hour, agreement "
         f"{'-' if d['agreement'] is None else format(d['agreement'], '.1%')}"
     )
-    table = Table("annotator", "submitted", "mean s", "gold", "gold accuracy", "paused")
+    table = Table("annotator", "submitted", "rejected", "mean s", "gold", "gold accuracy", "paused")
     for a in d["annotators"]:
         acc = "-" if a["gold_accuracy"] is None else f"{a['gold_accuracy']:.0%}"
         secs = "-" if a["mean_seconds"] is None else f"{a['mean_seconds']:.1f}"
         paused = "PAUSED" if a["paused"] else ""
-        table.add_row(a["name"], str(a["submitted"]), secs, str(a["gold_seen"]), acc, paused)
+        table.add_row(
+            a["name"], str(a["submitted"]), str(a["rejected"]), secs, str(a["gold_seen"]), acc,
+            paused,
+        )  # fmt: skip
     env.console.print(table)
     if d.get("prelabels"):
         pre = Table("model", "tasks", "pre-labels", "accepted", "edited", "deleted", "added")

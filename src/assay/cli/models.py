@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import Env, folding_table, json_option, pass_env, path_arg, utc_minute
 
 if TYPE_CHECKING:
     from assay.domain.marking import Marking
@@ -135,22 +134,21 @@ def list_(env: Env, as_user: str | None, as_json: bool) -> None:
             ]
         )
         return
-    table = Table(
-        "model", "kind", "task", "marking", "stage", "sha256", "trained on", "gate", "created"
+    # Related values share a cell, a line each, and every value folds rather than being cut:
+    # nine columns side by side cut the ref, task, marking, stage, sha256 and date to "…" at
+    # a pipe's 80 columns.
+    model = "model\nsha256"
+    table = folding_table(
+        model, "task\nmarking", "stage\ngate", "trained on\ncreated", whole=(model,)
     )
     for i in infos:
         view = staged[i.id]
         gate = view.promotion.summary() if view.promotion else "-"
         table.add_row(
-            i.ref,
-            i.kind,
-            i.task,
-            i.marking or "-",
-            view.stage,
-            i.sha256[:12],
-            (i.trained_on_spec or i.trained_on or "-")[:40],
-            gate,
-            i.created,
+            f"{i.ref}\n{i.sha256[:12]}",
+            f"{i.kind} {i.task}\n{i.marking or '-'}",
+            f"{view.stage}\n{gate}",
+            f"{i.trained_on_spec or i.trained_on or '-'}\n{utc_minute(i.created)}",
         )
     env.console.print(table)
 

@@ -484,20 +484,24 @@ def _write(
     embed_media: bool = False,
     options: dict[str, Any] | None = None,
 ) -> None:
-    result = env.workspace().export(
-        spec,
-        fmt,
-        out,
-        media=media,
-        action=action,
-        strict=strict,
-        all_annotations=all_annotations,
-        scene=scene,
-        embed_media=embed_media,
-        options=options,
-    )
+    with env.progress("writing media", shown=not as_json) as progress:
+        result = env.workspace().export(
+            spec,
+            fmt,
+            out,
+            media=media,
+            action=action,
+            strict=strict,
+            all_annotations=all_annotations,
+            scene=scene,
+            embed_media=embed_media,
+            options=options,
+            progress=progress,
+        )
     _warn_dropped(env, f"{fmt} {action}", result["dropped"])
     _note_renamed(env, f"{fmt} {action}", result["renamed"])
+    for text in result["warnings"]:  # on stderr even with --json, where `warnings` lists them
+        env.err.print(f"[yellow]warning:[/] {fmt} {action}: {text}")
     if as_json:
         env.emit_json(result)
     else:
@@ -562,7 +566,8 @@ def export(
     """Export a dataset version (NAME alone = working state) in a format.
 
     What the format cannot hold is counted per kind on stderr and under `dropped` in --json;
-    media files renamed to portable names (FAT32, exFAT, Windows) under `renamed`.
+    media files renamed to portable names (FAT32, exFAT, Windows) under `renamed`; what else
+    you must know about the files (yolo: no item of split val) under `warnings`.
     chat, sft and dpo write language-model training data with a lineage.json manifest.
     """
     _write(

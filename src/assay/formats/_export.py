@@ -8,7 +8,7 @@ import posixpath
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -111,10 +111,30 @@ def check_unique(names: Iterable[str], what: str) -> None:
 
 
 def media_contents(bundle: ExportBundle, rows: Sequence[ExportRow]) -> Iterator[bytes]:
-    """The media bytes of `rows`, in order, read in bulk where the source can."""
-    if bundle.read_media is not None:
-        return bundle.read_media(rows)
-    return (row.read_bytes() for row in rows)
+    """The media bytes of `rows`, in order, read in bulk where the source can; each counted
+    towards the bundle's `progress` (of all its rows, over however many calls)."""
+    data = (
+        bundle.read_media(rows)
+        if bundle.read_media is not None
+        else (row.read_bytes() for row in rows)
+    )
+    if bundle.progress is None:
+        return data
+    return _counted(bundle, data, bundle.progress)
+
+
+_TELL_EVERY = 64  # files between two progress calls: a bar needs no more
+
+
+def _counted(
+    bundle: ExportBundle, data: Iterator[bytes], progress: Callable[[int, int], None]
+) -> Iterator[bytes]:
+    total = len(bundle.rows)
+    for chunk in data:
+        yield chunk
+        bundle.media_done += 1
+        if bundle.media_done % _TELL_EVERY == 0 or bundle.media_done >= total:
+            progress(min(bundle.media_done, total), total)
 
 
 def copy_media(

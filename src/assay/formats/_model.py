@@ -192,6 +192,12 @@ class ExportBundle:
     # take them (`assay.formats._portable`): nothing is lost, the label files name them.
     renamed: Drops = field(default_factory=Drops)
     options: dict[str, Any] = field(default_factory=dict)  # format options (--min-agreement)
+    # What the user must know about the files written (not a loss: a choice the writer made
+    # for them); shown on stderr and under `warnings` in --json.
+    warnings: list[str] = field(default_factory=list)
+    # Told `(done, total)` as media files are written or embedded (`media_contents`).
+    progress: Callable[[int, int], None] | None = None
+    media_done: int = 0
 
     def __post_init__(self) -> None:
         self.rows = RowStream.of(self.rows)

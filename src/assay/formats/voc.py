@@ -34,6 +34,7 @@ from assay.formats import _validate as v
 from assay.formats._export import (
     check_unique,
     image_rows,
+    media_contents,
     prepare_out,
     safe_relpath,
     warn_dropped,
@@ -133,7 +134,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     written: list[Path] = []
     splits: dict[str, list[str]] = {}
     dropped: Counter[str] = Counter()
-    contents = bundle.read_media(rows) if bundle.read_media else (r.read_bytes() for r in rows)
+    contents = media_contents(bundle, rows)
     made: set[Path] = set()
     for row, name, stem, data in zip(rows, names, stems, contents, strict=True):
         root = _annotation(bundle, row, name, _depth(data), dropped)

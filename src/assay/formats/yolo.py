@@ -15,7 +15,9 @@ Pixel sizes come from the image files. An image with no label file has no annota
 file with no image is an error.
 
 Writing produces the Ultralytics layout with ``marking:`` in ``data.yaml`` and no ``path:``
-(Ultralytics then resolves the splits against the folder of ``data.yaml``). Two layouts, as
+(Ultralytics then resolves the splits against the folder of ``data.yaml``). ``val:`` always
+names ``images/val``, never the training images: empty when no item has split val, which the
+export's `warnings` say. Two layouts, as
 Ultralytics trains them: ``yolo`` (detect) writes every region as a box row, a polygon as its
 bounding box; ``yolo-seg`` (segment) writes every region as a polygon row, a box as its four
 corners. Coordinates have 6 decimals (error <= 5e-7 of the image size), clipped to the image.
@@ -144,16 +146,23 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
         written.append(path)
     warn_dropped("YOLO" if task == "detect" else "YOLO segment", dropped, bundle)
     used = set(splits)
-    for split in ("train", *sorted(used)):  # every folder data.yaml names exists, even if empty
+    for split in ("train", "val", *sorted(used)):  # every folder data.yaml names exists
         (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
         (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
+    if "val" not in used:
+        # Ultralytics requires a `val:` key. Naming the training images there would validate
+        # on what the model trained on and report inflated metrics; an empty folder makes
+        # Ultralytics stop before training ("Error loading data from .../images/val") until
+        # validation images exist.
+        bundle.warnings.append(
+            "no item has split 'val': data.yaml's val: names the empty images/val, so "
+            "Ultralytics will not train until it holds validation images; set media "
+            "metadata split=val on some items and export again (or point val: at other images)"
+        )
     # No `path:` key: Ultralytics' check_det_dataset then takes the folder of data.yaml as the
     # root, wherever training runs from and wherever the folder is copied to. (`path: .` would
     # resolve against the working directory, an absolute path breaks when the folder moves.)
-    doc: dict[str, Any] = {
-        "train": "images/train",
-        "val": "images/val" if "val" in used else "images/train",
-    }
+    doc: dict[str, Any] = {"train": "images/train", "val": "images/val"}
     if "test" in used:
         doc["test"] = "images/test"
     doc["nc"] = len(class_ids)

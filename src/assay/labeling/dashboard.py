@@ -1,6 +1,9 @@
 """Project dashboards: progress, throughput, per-annotator work, gold accuracy, agreement.
 
-Every count covers only the tasks the viewer is cleared to see.
+Every count covers only the tasks the viewer is cleared to see. An annotator's `submitted`
+and `last_hour` (and the project's `throughput_per_hour`) count the submissions made,
+rejected ones included (a review outcome does not undo the work); `rejected` counts those a
+reviewer rejected.
 `prelabels` says per model version how many pre-labels annotators accepted unchanged,
 edited or deleted (see `assay.labeling.prelabel_stats`).
 Agreement is the mean pairwise score (see `assay.labeling.gold`) over the most
@@ -50,10 +53,15 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
         )
         counts = summary(ws, conn, p, user)
         submitted = assignments.c.state == "submitted"
+        # A submission happened even when a reviewer later rejects it: the counts of work done
+        # never move backwards; rejections are counted apart.
+        made = assignments.c.state.in_(("submitted", "rejected"))
+        rejected = cast(case((assignments.c.state == "rejected", 1), else_=0), Integer)
         per_user = conn.execute(
             select(
                 users.c.name,
                 func.count().label("submitted"),
+                func.sum(rejected).label("rejected"),
                 func.avg(assignments.c.lead_time).label("mean_seconds"),
                 func.sum(cast(case((tasks.c.is_gold == 1, 1), else_=0), Integer)).label("gold"),
                 func.avg(assignments.c.gold_score).label("gold_accuracy"),
@@ -70,7 +78,7 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
                 (annotator_stats.c.project_id == p.id)
                 & (annotator_stats.c.user_id == assignments.c.user_id),
             )
-            .where(assignments.c.project_id == p.id, submitted, visible)
+            .where(assignments.c.project_id == p.id, made, visible)
             .group_by(users.c.name)
             .order_by(users.c.name)
         ).all()
@@ -122,6 +130,7 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
         {
             "name": r.name,
             "submitted": int(r.submitted),
+            "rejected": int(r.rejected or 0),
             "mean_seconds": round(float(r.mean_seconds), 2) if r.mean_seconds is not None else None,
             "gold_seen": int(r.gold or 0),
             "gold_accuracy": round(float(r.gold_accuracy), 4)
@@ -137,6 +146,7 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
         {
             "name": n,
             "submitted": 0,
+            "rejected": 0,
             "mean_seconds": None,
             "gold_seen": 0,
             "gold_accuracy": None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Integer, and_, case, cast, func, select
 
 from assay import audit
 from assay.domain.labels import Region, payload_from_json, payload_to_json
@@ -44,19 +44,27 @@ def progress(ws: Workspace, user: User, project: str) -> dict[str, Any]:
     """How far `user` is: tasks they submitted and the project's tasks open to them.
 
     Gold tasks count in both, as in the history: they are served unannounced, and a count
-    that left them out would tell the annotator which of their tasks were gold."""
+    that left them out would tell the annotator which of their tasks were gold. An answer a
+    reviewer rejected was still submitted: it stays counted ("task N of M" never moves back),
+    and `rejected` counts those apart (the history lists the current answers only)."""
+    rejected = cast(case((assignments.c.state == "rejected", 1), else_=0), Integer)
     with ws.db.read() as conn:
         p = visible_project(conn, ws, user, project)
         counts = summary(ws, conn, p, user)
-        done = conn.execute(
-            select(func.count()).where(
+        done, turned_down = conn.execute(
+            select(func.count(), func.coalesce(func.sum(rejected), 0)).where(
                 assignments.c.project_id == p.id,
                 assignments.c.user_id == user.id,
-                assignments.c.state == "submitted",
+                assignments.c.state.in_(("submitted", "rejected")),
             )
-        ).scalar_one()
+        ).one()
     total = counts["task_count"] + counts["gold_count"]
-    return {"project": p.name, "submitted": int(done), "tasks": total}
+    return {
+        "project": p.name,
+        "submitted": int(done),
+        "rejected": int(turned_down),
+        "tasks": total,
+    }
 
 
 def my_history(ws: Workspace, user: User, project: str) -> dict[str, Any]:

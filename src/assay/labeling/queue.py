@@ -153,7 +153,7 @@ TASK_ROW = (
     "SELECT id, project_id, item_id, marking, is_gold, gold, active, done, review, target "
     "FROM tasks WHERE id = :t"
 )
-_PREVIOUS = "SELECT user_id, action, result, task_id FROM submissions WHERE client_id = :c"
+_PREVIOUS = "SELECT action, result, task_id FROM submissions WHERE user_id = :u AND client_id = :c"
 _REMEMBER = (
     "INSERT INTO submissions (client_id, user_id, task_id, action, result, created) "
     "VALUES (:c, :u, :t, :a, :r, :now)"
@@ -292,25 +292,24 @@ def previous(
 ) -> dict[str, Any] | None:
     """The stored result of a retried request with the same client id, if any.
 
-    A retry is the same user's same action on the same task (`task_id`, where the request
-    names one): the client id of another task's answer is refused, never taken as a retry
-    (its answer would be dropped unseen). Concurrent retries of one request queue here, so the
-    later ones see the first's result (under READ COMMITTED each statement sees what committed
-    before it) instead of racing it.
+    A client id is its user's idempotency key: another user's request with the same id is a
+    request of its own. A retry is the same user's same action on the same task (`task_id`,
+    where the request names one): the user's client id of another task's answer is refused,
+    never taken as a retry (its answer would be dropped unseen). Concurrent retries of one
+    request queue here, so the later ones see the first's result (under READ COMMITTED each
+    statement sees what committed before it) instead of racing it.
     """
-    tx.serialize(f"client:{client_id}")
-    row = tx.one(_PREVIOUS, {"c": client_id})
+    tx.serialize(f"client:{user.id}:{client_id}")
+    row = tx.one(_PREVIOUS, {"u": user.id, "c": client_id})
     if row is None:
         return None
-    if row[0] != user.id:
-        raise PermissionDenied(f"client_id {client_id!r} belongs to another request")
-    if row[1] != action or (task_id is not None and int(row[3]) != task_id):
+    if row[0] != action or (task_id is not None and int(row[2]) != task_id):
         raise Conflict(
             f"client_id {client_id!r} was already used for another task or action; a retry "
             "repeats its request exactly, and each new answer needs a client_id of its own "
             "(e.g. a UUID)"
         )
-    return json.loads(row[2])  # type: ignore[no-any-return]
+    return json.loads(row[1])  # type: ignore[no-any-return]
 
 
 def remember(

@@ -264,12 +264,13 @@ assignments = Table(
 Index("assignments_user", assignments.c.project_id, assignments.c.user_id, assignments.c.state)
 Index("assignments_lease", assignments.c.state, assignments.c.expires)
 
-# Client-made ids of submissions, skips and reviews: a retry finds its first result here.
+# Client-made ids of submissions, skips and reviews: a retry finds its first result here. An
+# idempotency key is its caller's: two users' scripts may both number their answers 1, 2, 3.
 submissions = Table(
     "submissions",
     metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
     Column("client_id", String(100), primary_key=True),
-    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
     Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
     Column("action", String(12), nullable=False),  # submit | skip | review
     Column("result", Text, nullable=False),  # canonical JSON of the first response
@@ -459,7 +460,7 @@ picture_versions = Table(
     UniqueConstraint("picture", "seq"),
 )
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -526,6 +527,20 @@ def _index_scenes(conn: Connection) -> None:
     scene_rows_of_items(conn)
 
 
+def _key_submissions_by_user(conn: Connection) -> None:
+    # The primary key was the client id alone: one user's key refused another's. Neither
+    # SQLite nor a portable ALTER changes a primary key: the rows go through a plain copy.
+    pk = sa_inspect(conn).get_pk_constraint("submissions")["constrained_columns"]
+    if sorted(pk) == ["client_id", "user_id"]:
+        return
+    cols = "client_id, user_id, task_id, action, result, created"
+    conn.exec_driver_sql(f"CREATE TABLE submissions_v11 AS SELECT {cols} FROM submissions")
+    conn.exec_driver_sql("DROP TABLE submissions")
+    submissions.create(conn)
+    conn.exec_driver_sql(f"INSERT INTO submissions ({cols}) SELECT {cols} FROM submissions_v11")
+    conn.exec_driver_sql("DROP TABLE submissions_v11")
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
@@ -537,6 +552,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     8: _add_model_stages,
     9: _add_pictures,
     10: _index_scenes,
+    11: _key_submissions_by_user,
 }
 
 

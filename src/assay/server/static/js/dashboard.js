@@ -85,7 +85,7 @@ function annotatorTable(rows) {
   return el(
     "table.annotators",
     {},
-    el("thead", {}, el("tr", {}, th("annotator"), th("submitted", 1), th("submitted in the last hour", 1), th("s / task", 1), th("gold seen", 1), th("gold accuracy", 1), th("status"))),
+    el("thead", {}, el("tr", {}, th("annotator"), th("submitted", 1), th("rejected", 1), th("submitted in the last hour", 1), th("s / task", 1), th("gold seen", 1), th("gold accuracy", 1), th("status"))),
     el(
       "tbody",
       {},
@@ -95,6 +95,7 @@ function annotatorTable(rows) {
           { class: a.paused ? "paused" : null, dataset: { annotator: a.name } },
           td(a.name),
           td(fmt(a.submitted), 1),
+          td(fmt(a.rejected ?? 0), 1),
           td(fmt(a.last_hour), 1),
           td(fmt(a.mean_seconds), 1),
           td(fmt(a.gold_seen), 1),
