@@ -180,7 +180,7 @@ def test_report_far_from_tracks_is_a_new_entity_and_tracks_file_fuses(
             w.writerow(
                 [f"2026-07-25T17:20:{k:02d}Z", "boat-7", -95.3550 + k * 1e-5, 29.7700, "boat", 3]
             )
-    result = fuse(ws, "mixed", [f"reports:{report}", f"tracks:{tracks}"])
+    result = fuse(ws, "mixed", [f"reports:{report}", f"tracks:{tracks}"], marking="UNCLASSIFIED")
     by_label = {e.label: e for e in result.entities}
     person = by_label["person"]
     assert person.detections == 0 and person.status == "new" and person.marking == "CUI"
@@ -190,6 +190,54 @@ def test_report_far_from_tracks_is_a_new_entity_and_tracks_file_fuses(
     assert boat.cot_type == "a-u-S-X" and boat.detections == 10
     assert boat.sensors == ("tracks:tracks.csv#boat-7",)
     assert boat.velocity[0] > 0  # drifting east
+
+
+def test_report_and_track_rows_without_a_marking_take_the_runs_or_are_refused(
+    world: tuple[Workspace, Path], tmp_path: Path, cli: RunCli
+) -> None:
+    """A marking never goes down unseen: a row that states none is not taken in at the lowest
+    level; it takes `--marking`, which also raises a row marked lower, and without it the run
+    is refused naming the file and line, nothing saved."""
+    ws, _ = world
+    report = tmp_path / "reports.jsonl"
+    text = "A boat adrift by the pumping station."
+    rows = [
+        {"id": "r1", "time": "2026-07-25T17:20:01Z", "text": text, "lon": -95.36, "lat": 29.765,
+         "marking": "CUI", "spans": [{"start": 2, "end": 6, "label": "boat"}]},
+        {"id": "r2", "time": "2026-07-25T17:20:02Z", "text": text, "lon": -95.30, "lat": 29.70,
+         "spans": [{"start": 2, "end": 6, "label": "boat"}]},
+    ]  # fmt: skip
+    report.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tracks = tmp_path / "tracks.csv"
+    points = [
+        f"2026-07-25T17:20:0{k}Z,boat-7,{-95.355 + k * 1e-5},29.77,boat,{'' if k else 'CUI/FLOOD'}"
+        for k in range(6)
+    ]  # the first point marked, the others not
+    tracks.write_text("time,track_id,lon,lat,label,marking\n" + "\n".join(points) + "\n")
+    with pytest.raises(InvalidInput, match=r"reports.jsonl, line 2: no marking"):
+        fuse(ws, "unmarked", [f"reports:{report}"])
+    with pytest.raises(InvalidInput, match=r"tracks.csv, line 3: no marking"):
+        fuse(ws, "unmarked", [f"tracks:{tracks}"])
+    err = cli("fuse", "unmarked", "--from", f"tracks:{tracks}", cwd=ws.root.parent, code=1)
+    assert "tracks.csv, line 3: no marking" in err.stderr and "--marking" in err.stderr
+    with pytest.raises(NotFound):
+        pictures.log(ws, "unmarked")
+
+    result = fuse(ws, "marked", [f"reports:{report}", f"tracks:{tracks}"], marking="CUI/SAR")
+    marks = {e.provenance.reports or e.sensors: e.marking for e in result.entities}
+    assert marks == {
+        ("r1#1",): "CUI/SAR",  # stated CUI, raised to the run's marking
+        ("r2#1",): "CUI/SAR",  # stated none: the run's
+        ("tracks:tracks.csv#boat-7",): "CUI/FLOOD/SAR",  # the highest of its points
+    }
+    doc = cli(
+        "fuse", "marked", "--from", f"reports:{report}", "--marking", "SECRET", "--json",
+        cwd=ws.root.parent,
+    ).json()  # fmt: skip
+    assert doc["picture"]["marking"] == "SECRET"
+    err = cli("fuse", "marked", "--from", f"reports:{report}", "--marking", "SEKRET",
+              cwd=ws.root.parent, code=1)  # fmt: skip
+    assert "--marking: unknown marking level 'SEKRET'" in err.stderr
 
 
 def test_since_and_picture_diff(world: tuple[Workspace, Path]) -> None:

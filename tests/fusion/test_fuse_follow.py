@@ -152,6 +152,26 @@ def test_follow_reads_standard_input_until_it_ends(
     assert fast.velocity is not None and abs(fast.velocity[0] - 8.0) < 1.5
 
 
+def test_follow_refuses_a_track_file_without_markings_unless_the_run_gives_one(
+    ws: Workspace, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    tracks = tmp_path / "tracks.csv"
+    rows = [
+        f"{T0 + timedelta(seconds=k):%Y-%m-%dT%H:%M:%SZ},boat-7,{LON0},{LAT0},boat"
+        for k in range(6)
+    ]
+    tracks.write_text("time,track_id,lon,lat,label\n" + "\n".join(rows) + "\n")
+    args = ("--from", f"tracks:{tracks}", "--exit-idle", "0.5", "--json")
+    run = {"env": subprocess_env, "capture_output": True, "text": True, "timeout": 120}
+    res = subprocess.run(follow_cmd(ws, *args), **run)  # type: ignore[call-overload]
+    assert res.returncode == 1 and f"{tracks}, line 2: no marking" in res.stderr
+    assert not pictures.is_picture(ws, "flood")
+    res = subprocess.run(follow_cmd(ws, *args, "--marking", "CUI"), **run)  # type: ignore[call-overload]
+    assert res.returncode == 0, res.stderr
+    (boat,) = pictures.entities(ws, pictures.load(ws, "flood"))
+    assert boat.marking == "CUI" and boat.detections == 6
+
+
 def cot_event(uid: str, t: datetime, east: float, north: float, ce: float) -> bytes:
     """An external track point as taky itself encodes events (taky.cot.models)."""
     from taky.cot.models import Detail, Event, Point

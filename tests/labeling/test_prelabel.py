@@ -275,3 +275,32 @@ def test_a_detectors_boxes_past_the_image_are_cut_to_it_and_submit_as_they_are(
                        r"the 48x32 image \(tolerance 1 px\)"):  # fmt: skip
         submit(ws, root, lease.task_id, str(uuid.uuid4()), [*regions, off])
     submit(ws, root, lease.task_id, str(uuid.uuid4()), regions)  # the pre-labels as they are
+
+
+def test_a_second_project_over_the_same_items_gets_its_own_pre_labels(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """Pre-labels are made for one project: another over the same items neither shows them
+    nor is ordered by them, and the same model version pre-labels it anew."""
+    from assay.domain.schema import LabelSchema
+    from assay.labeling import create_project
+    from assay.store.schema import projects, tasks
+    from labeling_world import SCHEMA_YAML
+
+    w = _world(ws, tmp_path)
+    clf = CallableClassifier(_by_pixel, DAMAGE, name="rule")
+    assert prelabel(ws, "survey", model=clf, name="rule@1").labelled == 8
+    create_project(ws, "recheck", LabelSchema.from_yaml_text(SCHEMA_YAML), "flood")
+    with ws.db.read() as conn:
+        priorities = conn.execute(
+            select(tasks.c.priority)
+            .join(projects, projects.c.id == tasks.c.project_id)
+            .where(projects.c.name == "recheck")
+        ).scalars()
+        assert set(priorities) == {1.0}  # survey's scores do not order recheck's queue
+    lease = next_task(ws, w.users["ana"], "recheck")
+    assert lease is not None and (lease.prelabels, lease.prelabel_source) == ([], None)
+    report = prelabel(ws, "recheck", model=clf, name="rule@1")
+    assert (report.labelled, report.already) == (8, 0)
+    lease = next_task(ws, w.users["ana"], "recheck")  # the lease held, now pre-labelled
+    assert lease is not None and [r["label"] for r in lease.prelabels] == ["minor"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -136,23 +137,33 @@ def test_saved_tracks_round_trip_through_the_cvat_video_export(tmp_path: Path) -
         assert {r.attributes["track_id"]: r.box for r in regions} == mine
 
 
+def _detect(
+    ws: Workspace, frames: list[dict[str, Any]], detections: list[list[Region]], project: str | None
+) -> None:
+    """A model's detections on each frame, made for `project` (None: imported, no project)."""
+    with ws.db.begin() as conn:
+        for i, (f, dets) in enumerate(zip(frames, detections, strict=True)):
+            conn.execute(
+                annotations_table.insert().values(
+                    id=f"m{i}", item_id=f["item"], project=project, author="model:det@1",
+                    kind="model", payload=payload_to_json(dets), created=now_iso(),
+                    lead_time=None, supersedes=None, source_id="test",
+                )
+            )  # fmt: skip
+
+
 def test_model_detections_become_track_prelabels(tmp_path: Path) -> None:
     ws = flight_project(tmp_path, seconds=3)
     ana = add_user(ws, "ana", "annotator", "UNCLASSIFIED", "flood-watch-2026")
     vid = video_id(ws)
     frames = load_video(ws, ana, "traffic", vid)["frames"]
-    with ws.db.begin() as conn:
-        for i, f in enumerate(frames):
-            dets = [Region(kind="box", label="vehicle", box=(10 + 5 * i, 10, 40, 30), score=0.9)]
-            if i == 2:
-                dets.append(Region(kind="box", label="person", box=(200, 150, 10, 20), score=0.7))
-            conn.execute(
-                annotations_table.insert().values(
-                    id=f"m{i}", item_id=f["item"], project=None, author="model:det@1",
-                    kind="model", payload=payload_to_json(dets), created=now_iso(),
-                    lead_time=None, supersedes=None, source_id="test",
-                )
-            )  # fmt: skip
+    detections = []
+    for i in range(len(frames)):
+        dets = [Region(kind="box", label="vehicle", box=(10 + 5 * i, 10, 40, 30), score=0.9)]
+        if i == 2:
+            dets.append(Region(kind="box", label="person", box=(200, 150, 10, 20), score=0.7))
+        detections.append(dets)
+    _detect(ws, frames, detections, None)
     view = load_video(ws, ana, "traffic", vid)
     assert view["source"] == "prelabels"
     assert [(t["id"], t["label"], [s["frame"] for s in t["shapes"]]) for t in view["tracks"]] == [
@@ -163,6 +174,20 @@ def test_model_detections_become_track_prelabels(tmp_path: Path) -> None:
     save_video(ws, ana, "traffic", vid, "c1", tracks_from_json(view["tracks"][:1]))
     again = load_video(ws, ana, "traffic", vid)
     assert again["source"] == "saved" and [t["id"] for t in again["tracks"]] == [0]
+
+
+def test_detections_made_for_another_project_are_not_this_videos_prelabels(
+    tmp_path: Path,
+) -> None:
+    ws = flight_project(tmp_path, seconds=2)
+    ana = add_user(ws, "ana", "annotator", "UNCLASSIFIED", "flood-watch-2026")
+    vid = video_id(ws)
+    frames = load_video(ws, ana, "traffic", vid)["frames"]
+    casualty = Region(kind="box", label="casualty", box=(10, 10, 40, 30), score=0.9)
+    _detect(ws, frames, [[casualty]] * len(frames), "night-sweep")  # another project's model
+    view = load_video(ws, ana, "traffic", vid)
+    assert (view["source"], view["tracks"]) == ("empty", [])
+    assert "casualty" not in json.dumps(view)
 
 
 def test_frames_above_clearance_are_not_a_video_and_bad_tracks_are_refused(tmp_path: Path) -> None:

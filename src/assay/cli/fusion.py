@@ -22,6 +22,12 @@ from assay.errors import require
     "(CSV or Parquet), items:QUERY (text report items of the workspace with labelled spans; "
     "QUERY as in `dataset add --items`, or all). Repeat for several.",
 )
+@click.option(
+    "--marking",
+    help="The marking of the reports: and tracks: files, LEVEL[/COMPARTMENT...]: rows that "
+    "state none take it, rows marked lower are raised to it. Without it a row with no marking "
+    "is refused.",
+)
 @click.option("--since", help="Only what was seen at or after this time (ISO 8601).")
 @click.option(
     "--truth",
@@ -89,6 +95,7 @@ def fuse(
     env: Env,
     name: str,
     sources: tuple[str, ...],
+    marking: str | None,
     since: str | None,
     truth: Path | None,
     scan_s: float,
@@ -109,7 +116,19 @@ def fuse(
 
         if truth is not None or message is not None:
             raise click.UsageError("--truth and --message do not go with --follow")
-        run_follow(env, name, sources, since, scan_s, gate_m, poll_s, every_s, exit_idle_s, as_json)
+        run_follow(
+            env,
+            name,
+            sources,
+            since,
+            scan_s,
+            gate_m,
+            poll_s,
+            every_s,
+            exit_idle_s,
+            as_json,
+            marking,
+        )
         return
     from assay.fusion.fuse import fuse as run
     from assay.fusion.fuse import run_tracker
@@ -124,7 +143,14 @@ def fuse(
     ws = env.workspace()
     with env.progress("fusing scans") as progress:
         result = run(
-            ws, name, sources, since=since, params=params, message=message, progress=progress
+            ws,
+            name,
+            sources,
+            since=since,
+            params=params,
+            message=message,
+            progress=progress,
+            marking=marking,
         )
     out: dict[str, object] = {
         "picture": result.picture.model_dump(mode="json"),

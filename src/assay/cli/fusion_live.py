@@ -19,6 +19,7 @@ def run_follow(
     every_s: float,
     exit_idle_s: float | None,
     as_json: bool,
+    marking: str | None = None,
 ) -> None:
     from assay.domain.entity import Picture
     from assay.errors import AssayError
@@ -58,6 +59,7 @@ def run_follow(
                 on_version=report,
                 on_warning=lambda text: env.err.print(f"warning: {text}", markup=False),
                 settle_gc=True,
+                marking=marking,
             )
         except OSError as exc:
             raise AssayError(f"cannot listen: {exc}") from exc

@@ -33,7 +33,13 @@ import numpy as np
 from assay.domain.entity import Entity, Picture, Provenance, TrackPoint, cot_type_for
 from assay.errors import InvalidInput
 from assay.fusion import pictures
-from assay.fusion.sources import Mention, Observation, parse_source, read_source
+from assay.fusion.sources import (
+    Mention,
+    Observation,
+    parse_source,
+    read_source,
+    source_marking,
+)
 from assay.fusion.tracker import Fuser, Params, Plane, TrackResult, scans
 
 if TYPE_CHECKING:
@@ -333,8 +339,12 @@ def fuse(
     params: Params | None = None,
     message: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    marking: str | None = None,
 ) -> FuseResult:
     """Fuse `sources` into the next version of picture `name` (see the module docstring).
+
+    `marking` is what report and track rows take at least; a row stating no marking of its
+    own is refused without it (`assay.fusion.sources`).
 
     Raises:
         InvalidInput: a bad source, a bad line in one (named), or nothing to fuse.
@@ -342,7 +352,8 @@ def fuse(
     params = params or Params()
     if not sources:
         raise InvalidInput("name at least one source with --from KIND:WHAT")
-    parsed = [parse_source(s) for s in sources]
+    fallback = source_marking(ws, marking)
+    parsed = [parse_source(s, fallback) for s in sources]
     t_since = parse_since(since)
     observations: list[Observation] = []
     mentions: list[Mention] = []

@@ -8,7 +8,8 @@ What it reads, and how it learns of something new:
                        zone), ``label``, ``lon``, ``lat``, ``sigma_m`` (1-sigma, metres,
                        default 5), ``sensor`` (what saw it, default the file), ``marking``
     reports:FILE, tracks:FILE   read again whenever the file grows (new report mentions and
-                       track points are the ones not read before)
+                       track points are the ones not read before); a row without a marking
+                       takes ``marking`` (`assay fuse --marking`), else it stops the run
     model:NAME, labels:DATASET  the workspace asked again every ``poll_s`` seconds (new model
                        annotations from `assay prelabel`, new label commits)
     cot://HOST:PORT    Cursor-on-Target events received on a TCP and a UDP listener on that
@@ -69,6 +70,7 @@ from assay.fusion.sources import (
     json_row,
     parse_source,
     read_source,
+    source_marking,
 )
 from assay.fusion.tracker import Fuser, Params
 
@@ -480,11 +482,13 @@ async def follow(
     on_version: Callable[[Picture, LiveStats], None] | None = None,
     on_warning: Callable[[str], None] = log.warning,
     settle_gc: bool = False,
+    marking: str | None = None,
 ) -> LiveStats:
     """Follow `sources`, saving a version of picture `name` whenever scans close; returns when
     `stop` is set, when standard input ends and nothing else is followed, or after
     `exit_idle_s` seconds without input. `settle_gc`: the process is the run's (`assay fuse
     --follow`): after each version, its young garbage collected and the rest frozen (`_settle`).
+    `marking`: what report and track rows take at least, as in `assay.fusion.fuse.fuse`.
 
     Raises:
         InvalidInput: a bad source, or a bad line in a followed file (named).
@@ -492,6 +496,7 @@ async def follow(
     """
     if not sources:
         raise InvalidInput("name at least one source with --from KIND:WHAT")
+    fallback = source_marking(ws, marking)
     parsed = [parse_live_source(s) for s in sources]
     if sum(1 for s in parsed if s.what == STDIN) > 1:
         raise InvalidInput("only one source can read standard input")
@@ -590,7 +595,7 @@ async def follow(
                 if now - mark < poll_s:
                     continue
                 mark = now
-            obs, ms = read_source(ws, Source(src.kind, src.what), t_since)
+            obs, ms = read_source(ws, Source(src.kind, src.what, fallback), t_since)
             fresh_obs = [o for o in obs if o.key not in seen]
             fresh_ms = [m for m in ms if m.id not in seen]
             seen.update(o.key for o in fresh_obs)

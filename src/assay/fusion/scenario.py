@@ -13,7 +13,8 @@ Files written to OUT:
     flight-a.ts, flight-b.ts   the two drones' video with KLV (`assay ingest --every SCAN`)
     scene.tif                  a georeferenced scene of the town (UTM 15N)
     detections.jsonl           one detection a line: item (frame name), label, box, score
-    reports.jsonl              field reports: id, time, text, lon, lat, cep_m, spans
+    reports.jsonl              field reports: id, time, text, lon, lat, cep_m, spans, marking
+                               (UNCLASSIFIED: the simulator states it, as a source must)
     truth.csv                  ground truth: time, id, label, lon, lat (one row a target a scan)
     scenario.json              the configuration and counts
 """
@@ -233,6 +234,7 @@ def _reports(
                 "lon": round(lon, 7),
                 "lat": round(lat, 7),
                 "cep_m": 30.0,
+                "marking": "UNCLASSIFIED",
                 "spans": [
                     {"start": begin, "end": begin + len(row["label"]), "label": row["label"]}
                 ],

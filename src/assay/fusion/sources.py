@@ -11,9 +11,13 @@ Sources (`KIND:WHAT`):
                        the newest commit by default)
     reports:FILE       JSON Lines of field reports: ``id``, ``time``, ``text``, ``lon``,
                        ``lat``, ``cep_m`` (default 50), ``spans`` [{start, end, label}],
-                       ``marking`` (optional)
+                       ``marking``
     tracks:FILE        external tracks, CSV or Parquet: ``time``, ``track_id``, ``lon``,
-                       ``lat``, ``label``, optional ``sigma_m`` (default 5) and ``marking``
+                       ``lat``, ``label``, ``marking``, optional ``sigma_m`` (default 5)
+
+A report or track row is marked as it states, raised to the source's marking (`assay fuse
+--marking`) when one is given; a row that states none takes the source's marking, and without
+one it is refused, naming the file and line: a marking is never taken as the lowest unseen.
     items:QUERY        text report items in the workspace (`assay ingest` of .txt/.md files
                        or text rows) matching an item query (`assay dataset add --items`
                        syntax; ``all`` for every text item): see `_report_items`
@@ -40,7 +44,7 @@ from assay.store.schema import annotations_table, eval_runs, items, models_table
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["Mention", "Observation", "Source", "parse_source", "read_source"]
+__all__ = ["Mention", "Observation", "Source", "parse_source", "read_source", "source_marking"]
 
 KINDS = ("predictions", "model", "labels", "reports", "tracks", "items")
 # How far a source is trusted when nothing measured says otherwise (a model without an
@@ -63,6 +67,7 @@ PIXEL_SIGMA = 1.5
 class Source:
     kind: str
     what: str
+    marking: str | None = None  # what the rows of a file take at least (`fuse --marking`)
 
     @property
     def name(self) -> str:
@@ -105,7 +110,8 @@ class Mention:
     provenance: Provenance
 
 
-def parse_source(spec: str) -> Source:
+def parse_source(spec: str, marking: str | None = None) -> Source:
+    """`KIND:WHAT`; a file's rows are marked at least `marking` (rendered), see the module."""
     kind, sep, what = spec.partition(":")
     if not sep or kind not in KINDS or not what:
         raise InvalidInput(
@@ -113,7 +119,36 @@ def parse_source(spec: str) -> Source:
         )
     if kind not in WORKSPACE_KINDS and not Path(what).is_file():
         raise InvalidInput(f"source {spec!r}: no such file {what}")
-    return Source(kind, what)
+    return Source(kind, what, marking)
+
+
+def source_marking(ws: Workspace, marking: str | None) -> str | None:
+    """`assay fuse --marking` checked and rendered (None stays None)."""
+    if marking is None:
+        return None
+    try:
+        return ws.scheme.render(ws.scheme.parse(marking))
+    except InvalidInput as exc:
+        raise InvalidInput(f"--marking: {exc}") from None
+
+
+def _row_marking(ws: Workspace, src: Source, value: object, where: str) -> str:
+    """A report's or track point's marking: its own raised to the source's, else the source's;
+    with neither, refused (the file would otherwise go in at the lowest level unseen)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if src.marking is None:
+            raise InvalidInput(
+                f"{where}: no marking: give the row a 'marking', or the file one with "
+                f"`assay fuse --marking M` ({src.name} is not taken as the lowest level unseen)"
+            )
+        return src.marking
+    if not isinstance(value, str):
+        raise InvalidInput(f"{where}: field 'marking' must be text")
+    try:
+        own = ws.scheme.render(ws.scheme.parse(value))
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: field 'marking': {exc}") from None
+    return ws.scheme.highest_text([own, src.marking]) if src.marking else own
 
 
 def read_source(
@@ -415,7 +450,7 @@ def _reports(ws: Workspace, src: Source) -> list[Mention]:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InvalidInput(f"{where}: lon/lat out of range")
         cep = float(_field(row, "cep_m", (int, float), where)) if "cep_m" in row else 50.0
-        marking = ws.scheme.render(ws.scheme.parse(row.get("marking") or ""))
+        marking = _row_marking(ws, src, row.get("marking"), where)
         when = _time(_field(row, "time", str, where), where)
         for k, span in enumerate(_field(row, "spans", list, where)):
             at = f"{where}, span {k + 1}"
@@ -472,7 +507,7 @@ def _tracks(ws: Workspace, src: Source) -> list[Observation]:
             raise InvalidInput(f"{where}: lon/lat out of range or sigma_m not positive")
         when = row["time"]
         t = when.timestamp() if isinstance(when, datetime) else _time(when, where)
-        marking = ws.scheme.render(ws.scheme.parse(str(row.get("marking") or "")))
+        marking = _row_marking(ws, src, row.get("marking"), where)
         out.append(
             Observation(
                 t,

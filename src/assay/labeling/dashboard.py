@@ -117,7 +117,7 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
             .where(assignments.c.task_id.in_(recent), submitted)
         ):
             answers[task_id].append(payload)
-        prelabels = prelabel_outcomes(conn, p.id, visible)
+        prelabels = prelabel_outcomes(conn, p.id, p.name, visible)
     pair_scores = [
         s
         for s in (

@@ -164,9 +164,11 @@ def _resolve(ws: Workspace, spec: str | None, model: object | None, name: str | 
     return _Model(info.ref, model_marking(ws, info), info.task, None, unit_ref)
 
 
-def _open_tasks(ws: Workspace, project_id: int, overlap: int, author: str | None) -> list[Any]:
-    """(item id, marking, media type, pre-labelled by `author` before) of each open task, in
-    task order, in one query; without `author` the last is always False."""
+def _open_tasks(
+    ws: Workspace, project_id: int, project: str, overlap: int, author: str | None
+) -> list[Any]:
+    """(item id, marking, media type, pre-labelled by `author` for `project` before) of each
+    open task, in task order, in one query; without `author` the last is always False."""
     full = tasks.c.done >= func.coalesce(tasks.c.target, overlap)
     before: Any = false()
     if author is not None:
@@ -174,6 +176,7 @@ def _open_tasks(ws: Workspace, project_id: int, overlap: int, author: str | None
             select(ann_t.c.id)
             .where(
                 ann_t.c.item_id == tasks.c.item_id,
+                ann_t.c.project == project,
                 ann_t.c.kind == "model",
                 ann_t.c.author == author,
             )
@@ -301,7 +304,7 @@ def select_todo(
     """The open tasks' items a model marked `mark` may label (media type starting `media`);
     every other open task is counted in `report` with its reason."""
     scheme = ws.scheme
-    open_rows = _open_tasks(ws, p.id, p.workflow.overlap, None if redo else author)
+    open_rows = _open_tasks(ws, p.id, p.name, p.workflow.overlap, None if redo else author)
     report.open_tasks = len(open_rows)
     # A task's marking decides two counts; judged once per marking, not once per task.
     verdicts: dict[str, str] = {}

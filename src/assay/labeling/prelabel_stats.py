@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.engine import Connection
 
 from assay.domain.labels import Region, box_iou, payload_from_json
+from assay.labeling.prelabels import made_for
 from assay.store._sql import select_in
 from assay.store.schema import annotations_table as ann_t
 from assay.store.schema import assignments, tasks
@@ -69,9 +70,10 @@ def compare(pre: list[Region], answer: list[Region]) -> dict[str, int]:
 
 
 def prelabel_outcomes(
-    conn: Connection, project_id: int, visible: ColumnElement[bool]
+    conn: Connection, project_id: int, project: str, visible: ColumnElement[bool]
 ) -> list[dict[str, Any]]:
-    """Per model version: answers that started from its pre-labels and what became of them."""
+    """Per model version: answers that started from its pre-labels (those made for `project`
+    or imported with no project, as its tasks showed them) and what became of them."""
     answers = conn.execute(
         select(tasks.c.item_id, ann_t.c.payload, ann_t.c.created)
         .select_from(assignments)
@@ -92,7 +94,7 @@ def prelabel_outcomes(
         [ann_t.c.item_id, ann_t.c.author, ann_t.c.payload, ann_t.c.created],
         ann_t.c.item_id,
         sorted({a.item_id for a in answers}),
-        ann_t.c.kind == "model",
+        made_for(project),
     ):
         pre[item_id].append((created, author, payload))
     totals: dict[str, dict[str, int]] = defaultdict(

@@ -4,24 +4,36 @@ A project made with `--from-labels` (`Workflow.from_labels`) shows each item's l
 record for correction. Its regions get stable ids (their own, else `rec1`, `rec2`, ...),
 so when the answer comes back a region the annotator kept unchanged keeps its original
 author, and only a region they drew or changed is theirs: provenance holds both.
+
+A project's tasks show only the model answers made for it (`assay prelabel` stores them
+with the project's name) or imported with the dataset (no project: marked as the item).
+Another project's pre-labels hold class names of a schema, and a model, its annotators may
+not know: a project above them, or another group's (`made_for`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import ColumnElement
 
 from assay.domain.labels import Region, payload_from_json
 from assay.labeling._tx import Tx
-from assay.labeling.projects import Project
 from assay.store.schema import ID_SEP
+from assay.store.schema import annotations_table as ann_t
+
+if TYPE_CHECKING:
+    from assay.labeling.projects import Project
 
 _RECORD = (
     "SELECT w.labels, w.authors FROM working w JOIN datasets d ON d.id = w.dataset_id "
     "WHERE d.name = :d AND w.item_id = :i"
 )
+# A model answer made for project :p, or imported with a dataset (made for no project).
+MADE_FOR = "kind = 'model' AND (project = :p OR project IS NULL)"
 _MODEL = (
-    "SELECT payload FROM annotations WHERE item_id = :i AND kind = 'model' "
+    f"SELECT payload FROM annotations WHERE item_id = :i AND {MADE_FOR} "
     "ORDER BY created DESC LIMIT 1"
 )
 
@@ -35,6 +47,12 @@ class Prelabels:
 
     def to_list(self) -> list[dict[str, Any]]:
         return [r.model_dump(exclude_none=True) for r in self.regions]
+
+
+def made_for(project: str | ColumnElement[str]) -> ColumnElement[bool]:
+    """The model annotations a task of `project` (a name, or a column holding one) may show:
+    made for it, or imported with a dataset for no project."""
+    return (ann_t.c.kind == "model") & ((ann_t.c.project == project) | ann_t.c.project.is_(None))
 
 
 def record_regions(tx: Tx, p: Project, item_id: str) -> list[Region]:
@@ -61,7 +79,7 @@ def prelabels_for(tx: Tx, p: Project, item_id: str) -> Prelabels:
         record = record_regions(tx, p, item_id)
         if record:
             return Prelabels("record", record)
-    pre = tx.one(_MODEL, {"i": item_id})
+    pre = tx.one(_MODEL, {"i": item_id, "p": p.name})
     if pre:
         return Prelabels("model", payload_from_json(pre[0]))
     return Prelabels(None, [])

@@ -18,6 +18,7 @@ from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling import _attribute_meta
 from assay.labeling._db import write
 from assay.labeling.instructions import render_instructions
+from assay.labeling.prelabels import made_for
 from assay.store.schema import (
     annotations_table as ann_t,
 )
@@ -321,7 +322,8 @@ def _set_priorities(conn: Connection, project_id: int) -> int:
     rows = conn.execute(
         select(tasks.c.id, ann_t.c.payload)
         .join(ann_t, ann_t.c.item_id == tasks.c.item_id)
-        .where(tasks.c.project_id == project_id, ann_t.c.kind == "model")
+        .join(projects, projects.c.id == tasks.c.project_id)
+        .where(tasks.c.project_id == project_id, made_for(projects.c.name))
     ).all()
     best: dict[int, float] = {}
     for task_id, payload in rows:

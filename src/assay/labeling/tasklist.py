@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from assay.labeling._access import marking_filter
 from assay.labeling._tx import tx_for
 from assay.labeling.catalog import open_project
+from assay.labeling.prelabels import made_for
 from assay.labeling.projects import Project
 from assay.labeling.task_agreement import agreeing_below
 from assay.labeling.users import User
@@ -255,7 +256,7 @@ def _enrich(ws: Workspace, conn: Connection, p: Project, rows: list[Any]) -> lis
     with_model = set(
         conn.execute(
             select(ann_t.c.item_id).where(
-                ann_t.c.item_id.in_([r.item_id for r in rows]), ann_t.c.kind == "model"
+                ann_t.c.item_id.in_([r.item_id for r in rows]), made_for(p.name)
             )
         ).scalars()
     )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from assay.domain.labels import payload_from_json
 from assay.errors import NotFound
 from assay.labeling.items import item_view
+from assay.labeling.prelabels import made_for
 from assay.labeling.task_agreement import agreement_of
 from assay.labeling.tasklist import manageable_project
 from assay.labeling.users import User
@@ -50,7 +51,7 @@ def task_view(ws: Workspace, user: User, project: str, task_id: int) -> dict[str
         anns = conn.execute(
             select(ann_t)
             .where(ann_t.c.item_id == t.item_id)
-            .where((ann_t.c.project == p.name) | (ann_t.c.kind == "model"))
+            .where((ann_t.c.project == p.name) | made_for(p.name))
             .order_by(ann_t.c.created, ann_t.c.id)
         ).all()
         decided = conn.execute(

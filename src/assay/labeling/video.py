@@ -28,6 +28,7 @@ from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling._access import visible
 from assay.labeling._tx import Tx, in_list, write_tx
 from assay.labeling.catalog import open_with_markings
+from assay.labeling.prelabels import MADE_FOR
 from assay.labeling.projects import Project
 from assay.labeling.queue import previous, remember, stats_row
 from assay.labeling.submit import annotation_id, authored, submit_in
@@ -65,7 +66,7 @@ _MINE = (
     "WHERE a.user_id = :u AND a.project_id = :p AND a.task_id IN {tasks}"
 )
 _MODEL = (
-    "SELECT item_id, payload FROM annotations WHERE kind = 'model' AND item_id IN {items} "
+    f"SELECT item_id, payload FROM annotations WHERE {MADE_FOR} AND item_id IN {{items}} "
     "ORDER BY created"
 )
 _CLAIM_ONE = (
@@ -204,7 +205,7 @@ def load_video(ws: Workspace, user: User, project: str, video_id: str) -> dict[s
         tlist, tparams = in_list("t", [str(t) for t in by_task])
         mine = tx.all(_MINE.format(tasks=tlist), {"u": user.id, "p": p.id, **tparams})
         ilist, iparams = in_list("i", [f.item_id for f in frames])
-        model = tx.all(_MODEL.format(items=ilist), iparams)
+        model = tx.all(_MODEL.format(items=ilist), {"p": p.name, **iparams})
     n = len(frames)
     saved = {
         by_task[int(r[0])].index: payload_from_json(r[3])
