@@ -6,7 +6,6 @@ import asyncio
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +23,7 @@ from assay.server._group_commit import GroupCommit
 from assay.store.schema import annotations_table, audit
 from assay.workspace import Workspace
 from labeling_world import build_world
+from own_loop import run_async
 
 T = TypeVar("T")
 
@@ -39,25 +39,6 @@ REGIONS = [
     {"kind": "choice", "control": "damage", "label": "minor"},
     {"kind": "box", "control": "label", "label": "building", "box": [1, 2, 3, 4]},
 ]
-
-
-def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """`asyncio.run(main())` on a thread of its own: browser tests leave a loop running here."""
-    out: list[T] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            out.append(asyncio.run(main()))
-        except BaseException as exc:  # re-raised in the test thread
-            errors.append(exc)
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join(timeout=120)
-    if errors:
-        raise errors[0]
-    return out[0]
 
 
 def _event(name: str, fail: bool = False) -> Any:

@@ -22,6 +22,7 @@ from assay.store.schema import items
 from assay.versioning import LabelRecord
 from cli_support import item_ids, town_scene
 from labeling_world import HIDDEN, Client, World, box
+from own_loop import run_async
 
 
 def test_an_item_raised_after_a_commit_leaves_that_commit_for_viewers_below_it(
@@ -191,7 +192,7 @@ def test_a_running_feed_removes_an_entity_whose_frame_was_raised(world: World) -
         await task
         return [[(u.kind, u.entity_id) for u in batch] for batch in got]
 
-    first, second = asyncio.run(watch())
+    first, second = run_async(watch)
     assert sorted(first) == [("upsert", "ent-000000000001"), ("upsert", "ent-0002")]
     assert second == [("remove", "ent-000000000001")]
 
@@ -207,7 +208,7 @@ def test_a_running_feed_removes_an_entity_whose_frame_was_raised(world: World) -
                 return events
         return events
 
-    assert asyncio.run(asyncio.wait_for(stream(), 10))[1:] == [
+    assert run_async(lambda: asyncio.wait_for(stream(), 10))[1:] == [
         "event: upsert",
         "event: upsert",
         "event: version",

@@ -19,13 +19,17 @@ from assay.workspace import Workspace
 expect.set_options(timeout=15_000)
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: Playwright's sync API keeps an event loop running on this thread while it is
+# open, and `asyncio.run` refuses to start beside it; a session-long one failed whichever test
+# of another suite (a feed, a stream) the same xdist worker ran after the first browser test.
+# Pytest closes it when the worker moves on to another module, at one Chromium launch a module.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield b
