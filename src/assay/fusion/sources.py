@@ -14,13 +14,13 @@ Sources (`KIND:WHAT`):
                        ``marking``
     tracks:FILE        external tracks, CSV or Parquet: ``time``, ``track_id``, ``lon``,
                        ``lat``, ``label``, ``marking``, optional ``sigma_m`` (default 5)
+    items:QUERY        text report items in the workspace (`assay ingest` of .txt/.md files
+                       or text rows) matching an item query (`assay dataset add --items`
+                       syntax; ``all`` for every text item): see `_report_items`
 
 A report or track row is marked as it states, raised to the source's marking (`assay fuse
 --marking`) when one is given; a row that states none takes the source's marking, and without
 one it is refused, naming the file and line: a marking is never taken as the lowest unseen.
-    items:QUERY        text report items in the workspace (`assay ingest` of .txt/.md files
-                       or text rows) matching an item query (`assay dataset add --items`
-                       syntax; ``all`` for every text item): see `_report_items`
 """
 
 from __future__ import annotations
