@@ -115,7 +115,7 @@ class World:
                             "lat": LAT0 + y / M_LAT,
                             "sigma_m": 3.0,
                             "sensor": sensor,
-                            "marking": "CUI" if sensor == "drone-b" else "",
+                            "marking": "CUI" if sensor == "drone-b" else "UNCLASSIFIED",
                         }
                     )
                 )

@@ -25,6 +25,7 @@ import pytest
 from lxml import etree
 
 from assay.fusion import pictures
+from assay.fusion.sources import Observation
 from assay.workspace import Workspace
 from feed_peers import CotClient, Taky, free_port
 
@@ -55,7 +56,9 @@ def detections(scans: int, start: int = 0, seed: int = 3) -> Iterator[dict[str, 
                     "lat": LAT0 + y / M_LAT,
                     "sigma_m": 3.0,
                     "sensor": sensor,
-                    "marking": "CUI" if sensor == "drone-b" else "",
+                    # Every row states its marking: one without stops the run (unless the
+                    # run gives one with --marking), it never goes in at the lowest level.
+                    "marking": "CUI" if sensor == "drone-b" else "UNCLASSIFIED",
                 }
 
 
@@ -172,7 +175,67 @@ def test_follow_refuses_a_track_file_without_markings_unless_the_run_gives_one(
     assert boat.marking == "CUI" and boat.detections == 6
 
 
-def cot_event(uid: str, t: datetime, east: float, north: float, ce: float) -> bytes:
+def test_follow_refuses_detections_without_a_marking_unless_the_run_gives_one(
+    ws: Workspace, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    dets = tmp_path / "dets.jsonl"
+    rows = [r if r["sensor"] == "drone-a" else {**r, "marking": ""} for r in detections(6)]
+    dets.write_text(lines(iter(rows)))
+    args = ("--from", f"detections:{dets}", "--exit-idle", "0.5", "--json")
+    run = {"env": subprocess_env, "capture_output": True, "text": True, "timeout": 120}
+    res = subprocess.run(follow_cmd(ws, *args), **run)  # type: ignore[call-overload]
+    # Drone a states UNCLASSIFIED; drone b's first row (line 4) states nothing.
+    assert res.returncode == 1 and f"{dets}, line 4: no marking" in res.stderr, res.stderr
+    assert not pictures.is_picture(ws, "flood")
+    res = subprocess.run(follow_cmd(ws, *args, "--marking", "CUI"), **run)  # type: ignore[call-overload]
+    assert res.returncode == 0, res.stderr
+    found = pictures.entities(ws, pictures.load(ws, "flood"))
+    assert len(found) == 3 and all(e.marking == "CUI" for e in found)
+
+
+def test_follow_refuses_to_listen_for_cot_without_a_marking(
+    ws: Workspace, subprocess_env: dict[str, str]
+) -> None:
+    port = free_port()
+    res = subprocess.run(
+        follow_cmd(ws, "--from", f"cot://127.0.0.1:{port}", "--exit-idle", "0.5"),
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 1, res.stderr
+    assert f"cot:127.0.0.1:{port}: a network source needs --marking" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not pictures.is_picture(ws, "flood")
+
+
+def test_a_cot_event_without_a_marking_takes_the_runs_or_is_skipped(ws: Workspace) -> None:
+    from assay.fusion.live import cot_observation
+
+    bare = cot_event("boat-team-1", T0, 0.0, 0.0, 6.0, marking=None)
+    got = cot_observation(ws, bare, "cot:127.0.0.1:4242", 1, "CUI")
+    assert isinstance(got, Observation) and got.marking == "CUI"
+    low = cot_event("boat-team-1", T0, 0.0, 0.0, 6.0, marking="UNCLASSIFIED")
+    got = cot_observation(ws, low, "cot:127.0.0.1:4242", 2, "CUI")
+    assert isinstance(got, Observation) and got.marking == "CUI"  # raised to the run's
+    own = cot_event("boat-team-1", T0, 0.0, 0.0, 6.0, marking="CUI/FLOOD")
+    got = cot_observation(ws, own, "cot:127.0.0.1:4242", 3, "UNCLASSIFIED")
+    assert isinstance(got, Observation) and got.marking == "CUI/FLOOD"
+    # Without a marking from anywhere the event is not taken (never at the lowest level).
+    assert cot_observation(ws, bare, "cot:127.0.0.1:4242", 4) == (
+        "event boat-team-1: no marking (give the source one with assay fuse --marking M)"
+    )
+
+
+def cot_event(
+    uid: str,
+    t: datetime,
+    east: float,
+    north: float,
+    ce: float,
+    marking: str | None = "CUI/FLOOD",
+) -> bytes:
     """An external track point as taky itself encodes events (taky.cot.models)."""
     from taky.cot.models import Detail, Event, Point
 
@@ -187,7 +250,8 @@ def cot_event(uid: str, t: datetime, east: float, north: float, ce: float) -> by
     )
     ev.point = Point(lat=LAT0 + north / M_LAT, lon=LON0 + east / M_LON, hae=10.0, ce=ce, le=4.0)
     detail = etree.Element("detail")
-    etree.SubElement(detail, "marking", text="CUI/FLOOD")
+    if marking is not None:
+        etree.SubElement(detail, "marking", text=marking)
     ev.detail = Detail.from_elm(detail)
     return bytes(etree.tostring(ev.as_element))
 
@@ -198,7 +262,16 @@ def test_follow_takes_cot_tracks_from_tcp_and_udp(
     port = free_port()
     proc = subprocess.Popen(
         follow_cmd(
-            ws, "--from", f"cot://127.0.0.1:{port}", "--scan", "1", "--exit-idle", "3", "--json"
+            ws,
+            "--from",
+            f"cot://127.0.0.1:{port}",
+            "--marking",
+            "CUI",  # the network's marking, for events stating none
+            "--scan",
+            "1",
+            "--exit-idle",
+            "3",
+            "--json",
         ),
         env=subprocess_env,
         stdout=subprocess.PIPE,
@@ -217,14 +290,15 @@ def test_follow_takes_cot_tracks_from_tcp_and_udp(
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # A boat team's tracker over TCP (a stream of events, split anywhere), a second
         # system's track of the same vehicle over UDP (a datagram an event), both live: a point
-        # a second each.
+        # a second each. The second system marks nothing: its events take the run's CUI.
         for k in range(8):
             when = T0 + timedelta(seconds=k)
             event = cot_event("boat-team-1", when, 5.0 * k, 0.0, 6.0)
             tcp.sendall(event[:50])
             time.sleep(0.01)
             tcp.sendall(event[50:])
-            udp.sendto(cot_event("drone-track-7", when, 5.0 * k + 2, 1.0, 8.0), ("127.0.0.1", port))
+            unmarked = cot_event("drone-track-7", when, 5.0 * k + 2, 1.0, 8.0, marking=None)
+            udp.sendto(unmarked, ("127.0.0.1", port))
             time.sleep(0.05)
         udp.sendto(b"<event uid='x'", ("127.0.0.1", port))  # not XML: skipped, warned
         tcp.close()

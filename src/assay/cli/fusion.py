@@ -24,9 +24,10 @@ from assay.errors import require
 )
 @click.option(
     "--marking",
-    help="The marking of the reports: and tracks: files, LEVEL[/COMPARTMENT...]: rows that "
-    "state none take it, rows marked lower are raised to it. Without it a row with no marking "
-    "is refused.",
+    help="The marking of the reports:, tracks: and (with --follow) detections: and cot:// "
+    "sources, LEVEL[/COMPARTMENT...]: rows and events that state none take it, those marked "
+    "lower are raised to it. Without it a row with no marking is refused, and --follow does "
+    "not listen for CoT.",
 )
 @click.option("--since", help="Only what was seen at or after this time (ISO 8601).")
 @click.option(

@@ -8,8 +8,7 @@ What it reads, and how it learns of something new:
                        zone), ``label``, ``lon``, ``lat``, ``sigma_m`` (1-sigma, metres,
                        default 5), ``sensor`` (what saw it, default the file), ``marking``
     reports:FILE, tracks:FILE   read again whenever the file grows (new report mentions and
-                       track points are the ones not read before); a row without a marking
-                       takes ``marking`` (`assay fuse --marking`), else it stops the run
+                       track points are the ones not read before)
     model:NAME, labels:DATASET  the workspace asked again every ``poll_s`` seconds (new model
                        annotations from `assay prelabel`, new label commits)
     cot://HOST:PORT    Cursor-on-Target events received on a TCP and a UDP listener on that
@@ -19,6 +18,14 @@ What it reads, and how it learns of something new:
                        and is reported, not used. Events with assay's own uids (``assay.``, a
                        feed's echo), TAK delete events and events that do not parse are counted
                        and skipped, each with a warning naming the sender.
+
+Markings, as in `assay fuse`: a detection, report or track row is marked as it states, raised to
+``marking`` (`assay fuse --marking`) when one is given; a row stating none takes ``marking``,
+and without it stops the run (a bad line, named). A CoT event is marked by its
+``detail/marking`` or ``access``, raised to ``marking``; one stating none takes ``marking``.
+A feed cannot be stopped for one event, so a run that listens for CoT is refused before it
+starts without ``marking``: the operator states the network's marking once. Nothing is taken
+in at the lowest level unseen.
 
 Scans close on the scan grid of `assay fuse` (``scan_s`` wide from the first detection). A
 scan closes when every sensor heard so far has delivered into it or past it and the input has
@@ -66,6 +73,7 @@ from assay.fusion.sources import (
     Source,
     _detection,
     _Frames,
+    _row_marking,
     _time,
     json_row,
     parse_source,
@@ -289,9 +297,15 @@ def _number(row: dict[str, Any], key: str, where: str, default: float | None = N
 
 
 def ground_detection(
-    ws: Workspace, src: LiveSource, row: dict[str, Any], where: str, key: str
+    ws: Workspace,
+    src: LiveSource,
+    row: dict[str, Any],
+    where: str,
+    key: str,
+    marking: str | None = None,
 ) -> Observation:
-    """One line of a `detections:` source (see the module docstring)."""
+    """One line of a `detections:` source (see the module docstring); `marking` is the run's
+    (`assay fuse --marking`), without which a line stating none is refused."""
     label = row.get("label")
     if not isinstance(label, str) or not label:
         raise InvalidInput(f"{where}: missing field 'label' (text)")
@@ -307,13 +321,9 @@ def ground_detection(
     if "time" not in row:
         raise InvalidInput(f"{where}: missing field 'time'")
     sensor = row.get("sensor", src.name)
-    marking = row.get("marking") or ""
-    if not isinstance(sensor, str) or not isinstance(marking, str):
-        raise InvalidInput(f"{where}: fields 'sensor' and 'marking' must be text")
-    try:
-        rendered = ws.scheme.render(ws.scheme.parse(marking))
-    except InvalidInput as exc:
-        raise InvalidInput(f"{where}: field 'marking': {exc}") from None
+    if not isinstance(sensor, str):
+        raise InvalidInput(f"{where}: field 'sensor' must be text")
+    rendered = _row_marking(ws, row.get("marking"), where, marking, src.name)
     return Observation(
         _time(row["time"], where),
         label,
@@ -333,8 +343,14 @@ def ground_detection(
 _LABEL_OF_TYPE = {t: label for label, t in reversed(COT_TYPES.items())}
 
 
-def cot_observation(ws: Workspace, data: bytes, source: str, n: int) -> Observation | str:
-    """A CoT event as a track point of its uid's external track, or why it was skipped."""
+def cot_observation(
+    ws: Workspace, data: bytes, source: str, n: int, marking: str | None = None
+) -> Observation | str:
+    """A CoT event as a track point of its uid's external track, or why it was skipped.
+
+    `marking` (rendered) is the source's: the event's own is raised to it, an event stating
+    none takes it, and without it such an event is skipped, never taken at the lowest level.
+    """
     try:
         ev = ET.fromstring(data)
     except ET.ParseError as exc:
@@ -362,11 +378,15 @@ def cot_observation(ws: Workspace, data: bytes, source: str, n: int) -> Observat
     except InvalidInput as exc:
         return str(exc)
     mark = ev.find("detail/marking")
-    text = (mark.get("text") if mark is not None else None) or ev.get("access") or ""
+    text = ((mark.get("text") if mark is not None else None) or ev.get("access") or "").strip()
+    if not text and marking is None:
+        return f"event {uid}: no marking (give the source one with assay fuse --marking M)"
     try:
-        marking = ws.scheme.render(ws.scheme.parse(text))
+        own = ws.scheme.render(ws.scheme.parse(text or marking))
     except InvalidInput as exc:
         return f"event {uid}: marking {text!r}: {exc}"
+    if marking is not None:
+        own = ws.scheme.highest_text([own, marking])
     # The label: assay's own CoT types back to their labels, whatever the affiliation.
     neutral = ctype[:2] + "u" + ctype[3:] if ctype.startswith("a-") and len(ctype) > 3 else ctype
     label = _LABEL_OF_TYPE.get(neutral, ctype)
@@ -380,7 +400,7 @@ def cot_observation(ws: Workspace, data: bytes, source: str, n: int) -> Observat
         f"{source}#{uid}",
         source,
         DEFAULT_RELIABILITY["tracks"],
-        marking,
+        own,
         Provenance(sources=(source,)),
         f"{source}:{uid}:{n}",
     )
@@ -395,8 +415,10 @@ class _CotInput:
         src: LiveSource,
         put: Callable[[Observation], None],
         warn: Callable[[str], None],
+        marking: str | None,
     ):
         self.ws, self.src, self.put, self.warn = ws, src, put, warn
+        self.marking = marking
         self.n = 0
         self.skipped = 0
         self.server: asyncio.Server | None = None
@@ -404,7 +426,7 @@ class _CotInput:
 
     def event(self, data: bytes, peer: str) -> None:
         self.n += 1
-        got = cot_observation(self.ws, data, self.src.name, self.n)
+        got = cot_observation(self.ws, data, self.src.name, self.n, self.marking)
         if isinstance(got, Observation):
             self.put(got)
             return
@@ -488,10 +510,11 @@ async def follow(
     `stop` is set, when standard input ends and nothing else is followed, or after
     `exit_idle_s` seconds without input. `settle_gc`: the process is the run's (`assay fuse
     --follow`): after each version, its young garbage collected and the rest frozen (`_settle`).
-    `marking`: what report and track rows take at least, as in `assay.fusion.fuse.fuse`.
+    `marking`: what rows and CoT events take at least (see the module docstring).
 
     Raises:
-        InvalidInput: a bad source, or a bad line in a followed file (named).
+        InvalidInput: a bad source, a CoT source without `marking`, or a bad line in a
+            followed file (named).
         OSError: a CoT port cannot be listened on.
     """
     if not sources:
@@ -500,6 +523,13 @@ async def follow(
     parsed = [parse_live_source(s) for s in sources]
     if sum(1 for s in parsed if s.what == STDIN) > 1:
         raise InvalidInput("only one source can read standard input")
+    for src in parsed:
+        if src.kind == "cot" and fallback is None:
+            raise InvalidInput(
+                f"{src.name}: a network source needs --marking M, the marking of what it "
+                "sends: an event stating none takes it (a feed is not stopped for one event, "
+                "nor is the event taken at the lowest level)"
+            )
     from assay.fusion.fuse import parse_since
 
     t_since = parse_since(since)
@@ -531,7 +561,7 @@ async def follow(
         if src.kind in ("predictions", "detections"):
             streams.append((src, _Lines(src.what)))
         elif src.kind == "cot":
-            c = _CotInput(ws, src, put, on_warning)
+            c = _CotInput(ws, src, put, on_warning, fallback)
             await c.open()
             cot.append(c)
         else:
@@ -544,7 +574,7 @@ async def follow(
             where = f"{where_of}, line {n}"
             key = f"{src.name}:{n}"
             if src.kind == "detections":
-                put(ground_detection(ws, src, row, where, key))
+                put(ground_detection(ws, src, row, where, key, fallback))
             else:
                 s = Source("predictions", src.what)
                 put(_detection(ws, s, frames, row, where, key, None, models))

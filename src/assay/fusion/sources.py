@@ -14,13 +14,13 @@ Sources (`KIND:WHAT`):
                        ``marking``
     tracks:FILE        external tracks, CSV or Parquet: ``time``, ``track_id``, ``lon``,
                        ``lat``, ``label``, ``marking``, optional ``sigma_m`` (default 5)
+    items:QUERY        text report items in the workspace (`assay ingest` of .txt/.md files
+                       or text rows) matching an item query (`assay dataset add --items`
+                       syntax; ``all`` for every text item): see `_report_items`
 
 A report or track row is marked as it states, raised to the source's marking (`assay fuse
 --marking`) when one is given; a row that states none takes the source's marking, and without
 one it is refused, naming the file and line: a marking is never taken as the lowest unseen.
-    items:QUERY        text report items in the workspace (`assay ingest` of .txt/.md files
-                       or text rows) matching an item query (`assay dataset add --items`
-                       syntax; ``all`` for every text item): see `_report_items`
 """
 
 from __future__ import annotations
@@ -132,23 +132,24 @@ def source_marking(ws: Workspace, marking: str | None) -> str | None:
         raise InvalidInput(f"--marking: {exc}") from None
 
 
-def _row_marking(ws: Workspace, src: Source, value: object, where: str) -> str:
-    """A report's or track point's marking: its own raised to the source's, else the source's;
-    with neither, refused (the file would otherwise go in at the lowest level unseen)."""
+def _row_marking(ws: Workspace, value: object, where: str, fallback: str | None, name: str) -> str:
+    """A report's, track point's or ground detection's marking: its own raised to `fallback`
+    (the source's), else `fallback`; with neither, refused (source `name` would otherwise go in
+    at the lowest level unseen)."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        if src.marking is None:
+        if fallback is None:
             raise InvalidInput(
                 f"{where}: no marking: give the row a 'marking', or the file one with "
-                f"`assay fuse --marking M` ({src.name} is not taken as the lowest level unseen)"
+                f"`assay fuse --marking M` ({name} is not taken as the lowest level unseen)"
             )
-        return src.marking
+        return fallback
     if not isinstance(value, str):
         raise InvalidInput(f"{where}: field 'marking' must be text")
     try:
         own = ws.scheme.render(ws.scheme.parse(value))
     except InvalidInput as exc:
         raise InvalidInput(f"{where}: field 'marking': {exc}") from None
-    return ws.scheme.highest_text([own, src.marking]) if src.marking else own
+    return ws.scheme.highest_text([own, fallback]) if fallback else own
 
 
 def read_source(
@@ -450,7 +451,7 @@ def _reports(ws: Workspace, src: Source) -> list[Mention]:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InvalidInput(f"{where}: lon/lat out of range")
         cep = float(_field(row, "cep_m", (int, float), where)) if "cep_m" in row else 50.0
-        marking = _row_marking(ws, src, row.get("marking"), where)
+        marking = _row_marking(ws, row.get("marking"), where, src.marking, src.name)
         when = _time(_field(row, "time", str, where), where)
         for k, span in enumerate(_field(row, "spans", list, where)):
             at = f"{where}, span {k + 1}"
@@ -507,7 +508,7 @@ def _tracks(ws: Workspace, src: Source) -> list[Observation]:
             raise InvalidInput(f"{where}: lon/lat out of range or sigma_m not positive")
         when = row["time"]
         t = when.timestamp() if isinstance(when, datetime) else _time(when, where)
-        marking = _row_marking(ws, src, row.get("marking"), where)
+        marking = _row_marking(ws, row.get("marking"), where, src.marking, src.name)
         out.append(
             Observation(
                 t,
