@@ -14,6 +14,7 @@ from sqlalchemy import select
 from assay import Workspace
 from assay.errors import AssayError, Conflict, NotFound
 from assay.store.schema import SCHEMA_VERSION, audit, meta
+from assay.workspace import find_root
 from init_race import race_inits
 
 
@@ -98,9 +99,17 @@ def _database_env() -> dict[str, str]:
     return {"ASSAY_DATABASE_URL": url} if url else {}
 
 
+def _no_workspace_above(folder: Path) -> None:
+    """These tests walk up from `folder`: a stray workspace above the test's temporary folder
+    (an `assay init` run in /tmp) would be found, and is named here rather than as a miss."""
+    stray = find_root(folder)
+    assert stray is None, f"a workspace outside the test, at {stray}, is above {folder}"
+
+
 def test_not_a_workspace_is_exit_1(run_cli, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
+    _no_workspace_above(empty)
     res = run_cli("dataset", "list", cwd=empty, code=1)
     assert "assay init" in res.stderr
     res = run_cli("-w", empty, "dataset", "list", code=1)
@@ -136,6 +145,7 @@ def test_python_api_open_and_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with Workspace.open() as w:
         assert w.root == (tmp_path / "w" / ".assay").resolve()
     monkeypatch.chdir(tmp_path)
+    _no_workspace_above(tmp_path)
     with pytest.raises(NotFound, match="no assay workspace"):
         Workspace.open()
     monkeypatch.setenv("ASSAY_WORKSPACE", str(tmp_path / "w"))
