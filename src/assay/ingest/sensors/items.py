@@ -4,6 +4,7 @@ metadata carries its telemetry, footprint and place on the ground."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -196,7 +197,10 @@ def _scene_items(
         "scene": {
             "bands": scene.bands,
             "dtypes": list(scene.dtypes),
-            "nodata": scene.nodata,
+            # NaN is not JSON: GDAL's own spelling of it, as `gdalinfo` prints it.
+            "nodata": "nan"
+            if scene.nodata is not None and math.isnan(scene.nodata)
+            else scene.nodata,
             "crs": scene.crs,
             "transform": [round(v, 10) for v in scene.transform],
             "gsd_m": scene.gsd_m,
