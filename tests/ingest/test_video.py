@@ -145,6 +145,25 @@ def test_frames_far_outside_the_telemetry_are_noted(cli, tmp_path: Path) -> None
     assert cli("ingest", tmp_path / "full.ts", "--json").json()["notes"] == []
 
 
+def test_frames_another_video_holds_already_are_noted(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Two flights over the same terrain (here: the same generated pixels, as a re-encode or a
+    # black lead-in gives): the second video's frames are items of the first, named and
+    # parented there. Ingest said "1 new, 4 duplicate" and nothing else; the second video had
+    # no frames of its own, and `fuse` then found no `copy.ts#t=1.000`.
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "a.ts", seconds=2, klv_hz=5)
+    write_flight(tmp_path / "copy.ts", seconds=2, klv_hz=5, corners=False)  # other KLV
+    assert cli("ingest", tmp_path / "a.ts", "--json").json()["notes"] == []
+    res = cli("ingest", tmp_path / "copy.ts", "--json").json()
+    assert (res["new"], res["duplicate"]) == (1, 2)
+    assert [n["note"] for n in res["notes"]] == [
+        "2 frame(s) or chip(s) have the bytes of items made from another file: they stay that "
+        "file's (name, parent, metadata) and are not listed under this one"
+    ]
+    # The same file again is no such case: its frames are its own.
+    assert cli("ingest", tmp_path / "a.ts", "--json").json()["notes"] == []
+
+
 def test_sampling_options(cli, tmp_path: Path, new_database) -> None:  # type: ignore[no-untyped-def]
     write_flight(tmp_path / "f.ts", seconds=4)
     for n, (args, frames) in enumerate(
