@@ -158,3 +158,23 @@ def test_a_catalog_pystac_cannot_read_is_one_clear_error(tmp_path: Path) -> None
     (tmp_path / "catalog.json").write_text('{"type": "Catalog", "id": 3}')
     with pytest.raises(InvalidInput, match="not a STAC catalog pystac can read"):
         stac.read(tmp_path)
+
+
+def test_stac_export_to_a_relative_folder_writes_the_catalog_inside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `assay export ... --out ../stac` from the workspace: the catalog, its collections and items
+    # belong in that folder beside the media and MARKING.txt, and nothing lands in the folder the
+    # command ran from (it did: pystac resolved the staging folder's relative path elsewhere).
+    ws, chip, frame = _world(tmp_path)
+    run_in = tmp_path / "here"
+    run_in.mkdir()
+    monkeypatch.chdir(run_in)
+    ws.export("geo", "stac", Path("..") / "stac")
+    out = tmp_path / "stac"
+    assert (out / "catalog.json").is_file() and (out / "MARKING.txt").is_file()
+    assert list(run_in.iterdir()) == []
+    assert not (tmp_path / "catalog.json").exists()
+    by_item = {m.item_id: m for m in stac.read(out).media}
+    assert chip in by_item and frame in by_item
+    ws.close()

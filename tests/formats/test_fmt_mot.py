@@ -197,3 +197,32 @@ def test_image_folder_outside_the_sequence_is_refused(tmp_path: Path) -> None:
     (seq / "seqinfo.ini").write_text("[Sequence]\nname=s\nimDir=../../elsewhere\n")
     with pytest.raises(InvalidInput, match=r"s/seqinfo.ini: imDir .* is outside the sequence"):
         mot.read(seq)
+
+
+@pytest.mark.parametrize(("every", "rate"), [(0.5, 2), (1 / 30, 30), (0.2, 5)])
+def test_sampled_video_frames_state_their_own_frame_rate(
+    tmp_path: Path, every: float, rate: int
+) -> None:
+    # Frames ingested one every 0.5 s were written as frameRate=30 (the fallback): a tracker
+    # reading seqinfo.ini took 2 frames a second for 30.
+    box = Region(kind="box", label="boat", box=(5, 5, 10, 10), attributes={TRACK_ID: 0})
+    rows = [
+        image_row(
+            f"flight.ts#t={i * every:.3f}",
+            [box],
+            metadata={"frame": {"index": round(i * every * 30), "pts": i, "time_s": i * every}},
+        )
+        for i in range(4)
+    ]
+    mot.write(bundle(rows, labels=["boat"]), tmp_path / "out")
+    info = (tmp_path / "out/flight.ts/seqinfo.ini").read_text().splitlines()
+    assert f"frameRate={rate}" in info and "seqLength=4" in info
+
+
+def test_unevenly_sampled_frames_keep_the_fallback_rate(tmp_path: Path) -> None:
+    rows = [
+        image_row(f"flight.ts#t={t:.3f}", [], metadata={"frame": {"index": i, "time_s": t}})
+        for i, t in enumerate((0.0, 1.0, 1.2, 4.0))
+    ]
+    mot.write(bundle(rows, labels=["boat"]), tmp_path / "out")
+    assert "frameRate=30" in (tmp_path / "out/flight.ts/seqinfo.ini").read_text().splitlines()

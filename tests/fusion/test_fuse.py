@@ -289,6 +289,24 @@ def test_bad_input_one_clear_error_nothing_saved(
     cli("log", "broken", cwd=root, code=1)
 
 
+def test_simulate_says_the_readmes_next_steps(tmp_path: Path, cli: RunCli) -> None:
+    # The hint ingested both flights in one command without a marking: followed, it gave a
+    # picture marked UNCLASSIFIED where the README (which marks flight-b CUI/FLOOD) shows
+    # CUI/FLOOD. With --no-media the fuse line lost its "next:".
+    said = cli("simulate", "scenario", "sim", "--seed", "3", "--seconds", "2", cwd=tmp_path)
+    assert said.stdout.splitlines()[1:] == [
+        "next: assay ingest --every 0.5 sim/flight-a.ts",
+        "      assay ingest --every 0.5 --marking CUI/FLOOD sim/flight-b.ts",
+        "      assay fuse NAME --from predictions:sim/detections.jsonl "
+        "--from reports:sim/reports.jsonl --truth sim/truth.csv",
+    ]
+    said = cli("simulate", "scenario", "bare", "--no-media", "--seed", "3", cwd=tmp_path)
+    assert said.stdout.splitlines()[1] == (
+        "next: assay fuse NAME --from predictions:bare/detections.jsonl "
+        "--from reports:bare/reports.jsonl --truth bare/truth.csv"
+    )
+
+
 def test_cli_simulate_and_fuse_with_truth(
     world: tuple[Workspace, Path], tmp_path: Path, cli: RunCli
 ) -> None:

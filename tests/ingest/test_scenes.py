@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +311,58 @@ def test_scenes_ingested_before_schema_11_are_found_after_the_migration(  # type
     res = cli("ingest", tmp_path / "town.tif", *opts, "--json", cwd=tmp_path / "ws").json()
     assert (res["new"], res["duplicate"], res["item_ids"]) == (0, 1, [before[0]["id"]])
     assert item_rows(tmp_path / "ws") == before and _blobs(tmp_path / "ws") == stored
+
+
+def _float_scene(path: Path, arr: np.ndarray, nodata: float) -> None:
+    with rasterio.open(
+        path, "w", driver="GTiff", width=arr.shape[2], height=arr.shape[1], count=1,
+        dtype="float32", crs="EPSG:32615", transform=from_origin(*ORIGIN, 0.5, 0.5),
+        nodata=nodata,
+    ) as dst:  # fmt: skip
+        dst.write(arr)
+
+
+def test_a_float_scene_with_nan_nodata_is_stretched_on_its_data(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A DEM whose nodata is NaN (GDAL's usual for float products): NaN != NaN, so the stretch
+    # took NaN as its percentiles and every chip rendered black (three "duplicates" of the
+    # first, their windows lost), the all-NaN chip was kept, and the scene's metadata held NaN,
+    # which is not JSON: every later export of a dataset with it stopped on a traceback.
+    dem = np.random.default_rng(3).normal(10, 3, (1, 600, 600)).astype("float32")
+    dem[0, :300, :300] = np.nan
+    _float_scene(tmp_path / "dem.tif", dem, float("nan"))
+    Workspace.init(tmp_path / "ws").close()
+    res = cli("ingest", tmp_path / "dem.tif", "--chip", "256", "--overlap", "0", "--json",
+              cwd=tmp_path / "ws").json()  # fmt: skip
+    # 3 x 3 windows; the first lies in the NaN corner whole and is skipped.
+    assert (res["new"], res["duplicate"], res["failed"]) == (1 + 8, 0, 0)
+    with Workspace.open(tmp_path / "ws") as ws, ws.db.read() as conn:
+        raw = [r[0] for r in conn.execute(text("SELECT metadata FROM items"))]
+    strict = [json.loads(m, parse_constant=lambda c: pytest.fail(f"{c} in metadata")) for m in raw]
+    scene = next(m["scene"] for m in strict if "scene" in m)
+    assert scene["nodata"] == "nan"
+    low, high = scene["display"]["low"][0], scene["display"]["high"][0]
+    finite = dem[~np.isnan(dem)]
+    assert low == pytest.approx(np.percentile(finite, 2), abs=0.2)
+    assert high == pytest.approx(np.percentile(finite, 98), abs=0.2)
+    rows = {r["name"]: r for r in item_rows(tmp_path / "ws")}
+    assert "dem.tif#col=0&row=0" not in rows
+    blob = rows["dem.tif#col=256&row=256"]
+    with Workspace.open(tmp_path / "ws") as ws:
+        png = np.asarray(Image.open(io.BytesIO(ws.blobs.get_bytes(blob["id"]))))
+    assert png.std() > 20  # the data, stretched: not one flat value
+
+
+def test_a_flat_band_renders_without_dividing_by_zero(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Its 2nd and 98th percentiles are one value: the float32 span was 0 and every pixel NaN.
+    flat = np.full((1, 300, 300), -9999, "float32")
+    flat[0, 100:, 100:] = 5.0
+    _float_scene(tmp_path / "flat.tif", flat, -9999)
+    Workspace.init(tmp_path / "ws").close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = cli("ingest", tmp_path / "flat.tif", "--json", cwd=tmp_path / "ws").json()
+    assert (res["new"], res["duplicate"]) == (2, 0)
+    chip = next(r for r in item_rows(tmp_path / "ws") if r["parent_id"])
+    with Workspace.open(tmp_path / "ws") as ws:
+        png = np.asarray(Image.open(io.BytesIO(ws.blobs.get_bytes(chip["id"]))))
+    assert png[0, 0] == 0 and png[150, 150] == 255  # nodata dark, the data at the top

@@ -124,6 +124,46 @@ def test_sparse_telemetry_is_interpolated_and_headings_wrap(cli, tmp_path: Path)
     assert 358.9 < one["metadata"]["telemetry"]["platform_heading"] < 359.1
 
 
+def test_frames_far_outside_the_telemetry_are_noted(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Telemetry from 2.6 s on (5 Hz from 2.5 s): the frames at 0 s and 1 s carry the first
+    # packet's position and time, 2.6 s and 1.6 s away (39 m and 24 m at 15 m/s). Ingest said
+    # nothing of it.
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "late.ts", seconds=4, klv_hz=5, klv_from_s=2.5)
+    res = cli("ingest", tmp_path / "late.ts", "--json").json()
+    assert res["new"] == 5
+    notes = [n["note"] for n in res["notes"]]
+    assert notes == [
+        "2 frame(s) more than 1 s before the first KLV packet or after the last (up to 2.6 s): "
+        "they carry that packet's time and position (klv_offset_s)"
+    ]
+    _, *frames = item_rows(tmp_path)
+    first = next(f for f in frames if f["metadata"]["frame"]["time_s"] == 0.0)
+    assert first["metadata"]["klv_offset_s"] == pytest.approx(-2.6, abs=0.01)
+    # Telemetry throughout: no such note.
+    write_flight(tmp_path / "full.ts", seconds=2, klv_hz=5, seed=4)
+    assert cli("ingest", tmp_path / "full.ts", "--json").json()["notes"] == []
+
+
+def test_frames_another_video_holds_already_are_noted(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Two flights over the same terrain (here: the same generated pixels, as a re-encode or a
+    # black lead-in gives): the second video's frames are items of the first, named and
+    # parented there. Ingest said "1 new, 4 duplicate" and nothing else; the second video had
+    # no frames of its own, and `fuse` then found no `copy.ts#t=1.000`.
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "a.ts", seconds=2, klv_hz=5)
+    write_flight(tmp_path / "copy.ts", seconds=2, klv_hz=5, corners=False)  # other KLV
+    assert cli("ingest", tmp_path / "a.ts", "--json").json()["notes"] == []
+    res = cli("ingest", tmp_path / "copy.ts", "--json").json()
+    assert (res["new"], res["duplicate"]) == (1, 2)
+    assert [n["note"] for n in res["notes"]] == [
+        "2 frame(s) or chip(s) have the bytes of items made from another file: they stay that "
+        "file's (name, parent, metadata) and are not listed under this one"
+    ]
+    # The same file again is no such case: its frames are its own.
+    assert cli("ingest", tmp_path / "a.ts", "--json").json()["notes"] == []
+
+
 def test_sampling_options(cli, tmp_path: Path, new_database) -> None:  # type: ignore[no-untyped-def]
     write_flight(tmp_path / "f.ts", seconds=4)
     for n, (args, frames) in enumerate(

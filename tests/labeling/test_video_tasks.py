@@ -206,6 +206,45 @@ def test_frames_above_clearance_are_not_a_video_and_bad_tracks_are_refused(tmp_p
     assert frame_answers(ws) == {}
 
 
+def test_a_refused_track_names_the_track_frame_and_field(tmp_path: Path) -> None:
+    # The errors said `regions[0]: ...` (which track? which frame?) and `tracks[0]: 'frame'`.
+    ws = flight_project(tmp_path, seconds=3)
+    ana = add_user(ws, "ana", "annotator", "UNCLASSIFIED", "flood-watch-2026")
+    vid = video_id(ws)
+
+    def refused(tracks: list[dict[str, Any]]) -> str:
+        with pytest.raises(InvalidInput) as caught:
+            save_video(ws, ana, "traffic", vid, "c", tracks_from_json(tracks))
+        return str(caught.value)
+
+    tank = {"id": 7, "label": "tank", "shapes": [{"frame": 1, "box": [10, 10, 20, 20]}]}
+    boat = {"id": 2, "label": "boat", "shapes": [{"frame": 0, "box": [200, 100, 30, 20]}]}
+    msg = refused([boat, tank])
+    assert msg.startswith("track 7 (tank), frame 1: ") and "'tank' is not a label" in msg
+    wide = {"id": 4, "label": "boat", "shapes": [{"frame": 2, "box": [310, 10, 20, 20]}]}
+    msg = refused([wide])
+    assert msg.startswith("track 4 (boat), frame 2: ") and "outside the 320x240 image" in msg
+    flat = {"id": 9, "label": "boat", "shapes": [{"frame": 0, "box": [10, 10, -5, 20]}]}
+    assert refused([flat]).startswith("track 9 (boat), frame 0: ")
+    with pytest.raises(InvalidInput, match=r"^tracks\[0\]\.shapes\[1\]\.frame: missing$"):
+        tracks_from_json(
+            [
+                {
+                    "id": 1,
+                    "label": "boat",
+                    "shapes": [{"frame": 0, "outside": True}, {"box": [1, 1, 2, 2]}],
+                }
+            ]
+        )
+    with pytest.raises(InvalidInput, match=r"^tracks\[0\]\.shapes\[0\]\.box: four numbers"):
+        tracks_from_json(
+            [{"id": 1, "label": "boat", "shapes": [{"frame": 0, "box": [1, 1, 2, "x"]}]}]
+        )
+    with pytest.raises(InvalidInput, match=r"^tracks\[0\]\.label: missing$"):
+        tracks_from_json([{"id": 1, "shapes": []}])
+    assert frame_answers(ws) == {}
+
+
 def test_diff_folds_a_moved_keyframe_into_one_track_change(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ws = flight_project(tmp_path)
     ana = add_user(ws, "ana", "annotator", "UNCLASSIFIED", "flood-watch-2026")

@@ -260,9 +260,14 @@ def scenario(
         f"wrote {out}: {c['targets']} targets over {c['scans']} scans, "
         f"{c['detections']} detections, {c['reports']} field reports"
     )
-    if not no_media:
-        env.say(f"next: assay ingest --every {cfg.scan_s} {out}/flight-a.ts {out}/flight-b.ts")
-    env.say(
-        f"      assay fuse NAME --from predictions:{out}/detections.jsonl "
+    # The README's steps: flight-b marked CUI/FLOOD, so the picture shows a marking rising.
+    steps = [] if no_media else [
+        f"assay ingest --every {cfg.scan_s} {out}/flight-a.ts",
+        f"assay ingest --every {cfg.scan_s} --marking CUI/FLOOD {out}/flight-b.ts",
+    ]  # fmt: skip
+    steps.append(
+        f"assay fuse NAME --from predictions:{out}/detections.jsonl "
         f"--from reports:{out}/reports.jsonl --truth {out}/truth.csv"
     )
+    for i, step in enumerate(steps):
+        env.say(("next: " if i == 0 else "      ") + step)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import configparser
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 from assay.domain.labels import Region
@@ -70,7 +71,8 @@ MOT17_CLASSES = [
     "crowd",
 ]
 _KEPT = (TRACK_ID, KEYFRAME, "visibility", "ignored")
-#: seqinfo.ini's frameRate when the items do not say (metadata ``frame_rate``): MOT17's usual rate.
+#: seqinfo.ini's frameRate when the items do not say (metadata ``frame_rate``, or video frames
+#: sampled at a steady step, ``frame.time_s``): MOT17's usual rate.
 DEFAULT_FRAME_RATE = 30
 
 
@@ -272,6 +274,8 @@ def _seqinfo_text(seq: str, members: list[ExportRow], names: list[str]) -> str:
     """Exactly the seven keys of MOT17's seqinfo.ini (datumaro, and so CVAT, refuses others)."""
     first = members[0]
     rate = first.metadata.get("frame_rate")
+    if not isinstance(rate, int | float):
+        rate = _sampled_rate(members)
     lines = [
         "[Sequence]",
         f"name={seq}",
@@ -283,6 +287,26 @@ def _seqinfo_text(seq: str, members: list[ExportRow], names: list[str]) -> str:
         f"imExt={Path(names[0]).suffix}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _sampled_rate(members: list[ExportRow]) -> float | None:
+    """Frames sampled from an ingested video at a steady step (`ingest --every`): one over
+    the step, as the sequence holds them; None when their times are missing or uneven."""
+    times = []
+    for m in members:
+        frame = m.metadata.get("frame")
+        t = frame.get("time_s") if isinstance(frame, dict) else None
+        if not isinstance(t, int | float):
+            return None
+        times.append(float(t))
+    steps = [b - a for a, b in pairwise(times)]
+    if not steps or min(steps) <= 0:
+        return None
+    mean = (times[-1] - times[0]) / len(steps)
+    # A step rounds to whole decoded frames (every 0.25 s of a 30 fps video: 7 or 8 frames).
+    if max(steps) - min(steps) > 0.25 * mean:
+        return None
+    return max(1.0, 1 / mean)
 
 
 def _n(x: float) -> str:

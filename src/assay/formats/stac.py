@@ -198,7 +198,10 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         }
     for collection in (imagery, labels):
         collection.update_extent_from_items()
-    catalog.normalize_hrefs(str(out_dir) + "/")  # a folder, though its name has a dot
+    # Absolute: pystac resolves a relative root against another base, and `--out ../x` put the
+    # catalog, its collections and items outside the export folder. A trailing "/": a folder,
+    # though its name has a dot.
+    catalog.normalize_hrefs(str(out_dir.resolve()) + "/")
     catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
     written = [Path(catalog.self_href)]
     for collection in (imagery, labels):

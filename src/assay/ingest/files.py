@@ -134,6 +134,8 @@ def ingest_paths(
     # sha -> (blob, the item's row without `created`, the file it came from)
     staged: dict[str, tuple[Staged | None, tuple[object, ...], str]] = {}
     scenes: list[tuple[str, str]] = []  # (item id, metadata) of each scene read
+    # Per file: derived items (frames, chips) whose bytes an item made from another file holds.
+    elsewhere: dict[str, int] = {}
     for res in results:
         if res.error:
             report.failed.append(Failure(res.path, res.error))
@@ -149,6 +151,8 @@ def ingest_paths(
                 if p.staged and p.staged.tmp and staged[p.sha][0] != p.staged:
                     Path(p.staged.tmp).unlink(missing_ok=True)
                 report.duplicate.append(p.sha)
+                if p.parent is not None and staged[p.sha][1][_PARENT] != p.parent:
+                    elsewhere[res.path] = elsewhere.get(res.path, 0) + 1
                 continue
             item_marking = _with_floor(scheme, marking or Marking(), p.marking_floor)
             # In the order of _ITEM_COLUMNS.
@@ -163,14 +167,17 @@ def ingest_paths(
     with db.begin() as conn:
         # New or duplicate is decided inside the write transaction, so two ingests of the
         # same bytes at once cannot both insert them.
-        existing = _existing_markings(conn, list(staged))
+        existing = _existing_parents(conn, list(staged))
         new_rows: list[tuple[object, ...]] = []
-        for sha, (_blob, item_row, _path) in staged.items():
+        for sha, (_blob, item_row, path) in staged.items():
             if sha not in existing:
                 new_rows.append((*item_row, created))
                 report.new.append(sha)
             else:
                 report.duplicate.append(sha)
+                parent = item_row[_PARENT]
+                if parent is not None and existing[sha] != parent:
+                    elsewhere[path] = elsewhere.get(path, 0) + 1
         declared = {sha for sha, (_b, row, _p) in staged.items() if row[9] != marking_text}
         if marking is not None or declared:
             # Meeting an item again with a marking of its own (given, or declared by the file:
@@ -200,6 +207,14 @@ def ingest_paths(
                 "items_sum": audit.marking_sum((str(r[0]), str(r[_MARKING])) for r in new_rows),
             },
         )
+    report.notes.extend(
+        Failure(
+            path,
+            f"{n} frame(s) or chip(s) have the bytes of items made from another file: they "
+            "stay that file's (name, parent, metadata) and are not listed under this one",
+        )
+        for path, n in elsewhere.items()
+    )
     return report
 
 
@@ -221,6 +236,7 @@ _ITEM_COLUMNS = (
 
 
 _MARKING = _ITEM_COLUMNS.index("marking")
+_PARENT = _ITEM_COLUMNS.index("parent_id")
 
 
 def _insert_items(conn: Connection, rows: Sequence[tuple[object, ...]]) -> None:
@@ -248,9 +264,10 @@ def _with_floor(scheme: MarkingScheme, marking: Marking, floor: str | None) -> s
     return scheme.render(scheme.highest([marking, declared]))
 
 
-def _existing_markings(conn: Connection, ids: list[str]) -> dict[str, str]:
+def _existing_parents(conn: Connection, ids: list[str]) -> dict[str, str | None]:
+    """Which of `ids` are items already, each with the item it was made from."""
     return {
-        r.id: r.marking for r in select_in(conn, [items.c.id, items.c.marking], items.c.id, ids)
+        r.id: r.parent_id for r in select_in(conn, [items.c.id, items.c.parent_id], items.c.id, ids)
     }
 
 

@@ -17,13 +17,16 @@ linked into tracks by the IoU tracker (`assay.domain.iou_tracker`) as pre-labels
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from assay.domain.iou_tracker import link_detections
 from assay.domain.labels import Region, canonical_json, payload_from_json, payload_to_json
-from assay.domain.tracks import Track, TrackShape, frame_regions, tracks_from_frames
+from assay.domain.tracks import TRACK_ID, Track, TrackShape, frame_regions, tracks_from_frames
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling._access import visible
 from assay.labeling._tx import Tx, in_list, write_tx
@@ -250,7 +253,10 @@ def tracks_from_json(raw: list[dict[str, Any]]) -> list[Track]:
             shapes = []
             for j, s in enumerate(t["shapes"]):
                 box = s.get("box")
-                if not s.get("outside") and (not isinstance(box, list) or len(box) != 4):
+                numbers = isinstance(box, list) and len(box) == 4
+                if numbers and not all(isinstance(v, int | float) for v in box):
+                    numbers = False
+                if not s.get("outside") and not numbers:
                     raise InvalidInput(f"{where}.shapes[{j}].box: four numbers x, y, w, h")
                 region = Region(
                     kind="box",
@@ -262,12 +268,45 @@ def tracks_from_json(raw: list[dict[str, Any]]) -> list[Track]:
                 shapes.append(TrackShape(int(s["frame"]), region, outside=bool(s.get("outside"))))
             shapes.sort(key=lambda s: s.frame)
             tracks.append(Track(tid, label, tuple(shapes), interp))
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            raise InvalidInput(f"{_field(where, t, exc)}: missing") from None
+        except (TypeError, ValueError) as exc:
             raise InvalidInput(f"{where}: {exc}") from None
     ids = [t.id for t in tracks]
     if len(set(ids)) != len(ids):
         raise InvalidInput("tracks: two tracks share one id")
     return tracks
+
+
+def _field(where: str, track: Any, exc: KeyError) -> str:
+    """`tracks[i].KEY`, or `tracks[i].shapes[j].KEY` for the first shape that lacks it."""
+    key = str(exc.args[0]) if exc.args else "?"
+    if isinstance(track, dict) and key in ("id", "label", "shapes") and key not in track:
+        return f"{where}.{key}"
+    shapes = track.get("shapes") if isinstance(track, dict) else None
+    for j, shape in enumerate(shapes if isinstance(shapes, list) else []):
+        if isinstance(shape, dict) and key not in shape:
+            return f"{where}.shapes[{j}].{key}"
+    return f"{where}.{key}"
+
+
+_REGION = re.compile(r"^regions\[(\d+)\](?: \([^)]*\))?: ")
+
+
+@contextmanager
+def _naming_the_track(regions: list[Region], frame: int) -> Iterator[None]:
+    """Re-raise a region's InvalidInput (`regions[3]: ...`) as `track 5 (boat), frame 12: ...`:
+    the annotator drew tracks, not a frame's region list."""
+    try:
+        yield
+    except InvalidInput as exc:
+        text = str(exc)
+        m = _REGION.match(text)
+        if m is None or int(m.group(1)) >= len(regions):
+            raise InvalidInput(f"frame {frame}: {text}") from None
+        r = regions[int(m.group(1))]
+        track = (r.attributes or {}).get(TRACK_ID)
+        raise InvalidInput(f"track {track} ({r.label}), frame {frame}: {text[m.end() :]}") from None
 
 
 def save_video(
@@ -307,7 +346,8 @@ def save_video(
         submitted = edited = 0
         for f in frames:
             regions = per_frame.get(f.index, [])
-            p.schema.check_regions(regions)
+            with _naming_the_track(regions, f.index):
+                p.schema.check_regions(regions)
             state, prev_id, prev_payload = mine.get(f.task_id, (None, None, None))
             cid = f"{client_id}:{f.index}"
             if state == "submitted":
@@ -336,7 +376,8 @@ def save_video(
                     raise Conflict(f"frame {f.index} of the video went to other annotators")
                 lease = {"t": f.task_id, "p": p.id, "u": user.id, "now": now, "exp": now + 3600}
                 tx.run(_LEASE, lease)
-            submit_in(tx, ws, user, f.task_id, cid, regions, None, False)
+            with _naming_the_track(regions, f.index):
+                submit_in(tx, ws, user, f.task_id, cid, regions, None, False)
             submitted += 1
         result = {
             "frames": n,

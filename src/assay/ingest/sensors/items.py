@@ -4,12 +4,17 @@ metadata carries its telemetry, footprint and place on the ground."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from assay.ingest.sensors import klv
 from assay.ingest.sensors.options import COG_MEDIA_TYPE, VIDEO_TYPES, ChipOptions, VideoOptions
+
+# A frame this far outside the telemetry's time span is noted: it carries the position and
+# time of a packet taken seconds earlier or later (a drone at 15 m/s: 15 m a second).
+STALE_S = 1.0
 
 MAX_PROBLEMS_KEPT = 50  # per video, in its metadata; the count is always exact
 
@@ -153,6 +158,19 @@ def video_items(
             f"KLV: {len(scan.klv_problems)} problem(s) in {len(scan.packets)} packet(s), kept "
             "(lenient); each is listed under klv.problem_list in the video's metadata"
         )
+    outside = [
+        abs(fr.telemetry.offset_s)
+        for fr in scan.frames
+        if fr.telemetry is not None
+        and not fr.telemetry.interpolated
+        and abs(fr.telemetry.offset_s) > STALE_S
+    ]
+    if outside:
+        notes.append(
+            f"{len(outside)} frame(s) more than {STALE_S:g} s before the first KLV packet or "
+            f"after the last (up to {max(outside):.1f} s): they carry that packet's time and "
+            "position (klv_offset_s)"
+        )
     unplaced = sum(1 for fr in scan.frames if fr.footprint is None)
     if scan.packets and unplaced:
         notes.append(f"{unplaced} frame(s) without a footprint (telemetry too sparse)")
@@ -196,7 +214,10 @@ def _scene_items(
         "scene": {
             "bands": scene.bands,
             "dtypes": list(scene.dtypes),
-            "nodata": scene.nodata,
+            # NaN is not JSON: GDAL's own spelling of it, as `gdalinfo` prints it.
+            "nodata": "nan"
+            if scene.nodata is not None and math.isnan(scene.nodata)
+            else scene.nodata,
             "crs": scene.crs,
             "transform": [round(v, 10) for v in scene.transform],
             "gsd_m": scene.gsd_m,

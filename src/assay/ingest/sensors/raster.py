@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -299,15 +300,30 @@ def _stretch(
     data = src.read(list(bands), out_shape=shape)
     lo, hi = [], []
     for band in data:
-        valid = band[band != src.nodata] if src.nodata is not None else band.ravel()
+        valid = band[~_no_data(band, src.nodata)]
         if valid.size == 0:
             lo.append(0.0)
             hi.append(1.0)
             continue
-        p_lo, p_hi = np.percentile(valid, pct)
-        lo.append(float(p_lo))
-        hi.append(float(max(p_hi, p_lo + 1e-9)))
+        p_lo, p_hi = (float(p) for p in np.percentile(valid, pct))
+        if p_hi <= p_lo:
+            # A flat band shows bright, apart from nodata (0): its low end the next float32
+            # down, so the rendering's float32 span is not zero (it was, and every pixel NaN).
+            p_lo = float(np.nextafter(np.float32(p_hi), np.float32(-np.inf)))
+        lo.append(p_lo)
+        hi.append(p_hi)
     return lo, hi
+
+
+def _no_data(values: np.ndarray, nodata: float | None) -> np.ndarray:
+    """Where `values` hold no data: the nodata value (NaN equals NaN here) or any NaN."""
+    if values.dtype.kind != "f":
+        same: np.ndarray = values == nodata if nodata is not None else np.zeros(values.shape, bool)
+        return same
+    missing: np.ndarray = ~np.isfinite(values)
+    if nodata is not None and not math.isnan(nodata):
+        missing |= values == nodata
+    return missing
 
 
 def _lookup(dtype: str, lo: list[float], hi: list[float]) -> np.ndarray | None:
@@ -458,7 +474,7 @@ class _Render:
         out: list[Chip] = []
         for col, row, w, h in windows:
             part = data[:, :, col - x0 : col - x0 + w]
-            if nodata is not None and not (part != nodata).any():
+            if (nodata is not None or part.dtype.kind == "f") and _no_data(part, nodata).all():
                 continue  # all nodata
             if mask is not None and not mask[:, col - x0 : col - x0 + w].any():
                 continue  # all masked (an alpha band or a mask)
@@ -488,7 +504,8 @@ class _Render:
                 [table[k][band.astype(np.int64) - offset] for k, band in enumerate(data)]
             )
         scaled = (data.astype(np.float32) - self.lo_a) * (255.0 / self.span)
-        pixels: np.ndarray = np.clip(scaled, 0, 255).astype(np.uint8)
+        # NaN (no data in a float scene) shows as 0, as nodata does in the other types.
+        pixels: np.ndarray = np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype(np.uint8)
         return pixels
 
 

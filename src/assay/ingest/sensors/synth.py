@@ -94,8 +94,10 @@ def write_flight(
     classification: str = "UNCLASSIFIED",
     seed: int = 7,
     preset: str = "ultrafast",
+    klv_from_s: float = 0.0,
 ) -> list[bytes]:
-    """Write the flight to `path` (MPEG-TS); returns the KLV packets as written."""
+    """Write the flight to `path` (MPEG-TS); returns the KLV packets as written (none before
+    `klv_from_s` seconds: telemetry that starts late, as when a link comes up mid-flight)."""
     import av
 
     fl = flight or Flight()
@@ -121,7 +123,7 @@ def write_flight(
             frame.pts, frame.time_base = i, Fraction(1, fps)
             for pkt in vs.encode(frame):
                 out.mux(pkt)
-            if ds is not None and every and i % every == 0:
+            if ds is not None and every and i % every == 0 and t >= klv_from_s:
                 values = telemetry_at(fl, t, classification)
                 if not corners:
                     values = {k: v for k, v in values.items() if not k.startswith("corner_")}
