@@ -276,7 +276,10 @@ def gate(
     resamples: int | None,
     as_json: bool,
 ) -> None:
-    """Exit 1 when the candidate drops more than --max-drop, significantly, on any slice."""
+    """Exit 1 when the candidate drops more than --max-drop, significantly, on any slice.
+
+    Both runs must have evaluated the same dataset commit.
+    """
     from assay.evaluation.runs import GateFailed
     from assay.evaluation.runs import gate as run_gate
 

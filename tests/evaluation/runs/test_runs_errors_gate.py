@@ -12,12 +12,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from assay.domain.labels import Region
 from assay.errors import InvalidInput, NotFound
 from assay.evaluation import mcnemar
-from assay.evaluation.runs import RunSettings, compare_runs, gate, parse_slices, run_evaluation
+from assay.evaluation.runs import (
+    EvalRun,
+    RunSettings,
+    compare_runs,
+    gate,
+    parse_slices,
+    run_evaluation,
+)
 from assay.evaluation.runs import time_of_day as tod
 from assay.store.schema import eval_runs
-from evaluation.runs.runs_world import World
+from assay.versioning import LabelRecord
+from evaluation.runs.runs_world import World, classification_world
 
 FAST = RunSettings(n_resamples=200)
 
@@ -235,3 +244,65 @@ def test_cli_run_show_compare_and_rerun(world: World, tmp_path: Path, invoke) ->
     )
     assert code == 1 and "error: no model 'ghost'" in text
     assert np.isfinite(doc["summary"]["headline"]["accuracy"])
+
+
+def _run(
+    world: World, tmp_path: Path, name: str, wrong: set[str], slices: Path | None = None
+) -> EvalRun:
+    p = _preds(world, tmp_path / f"{name}.csv", wrong)
+    return run_evaluation(
+        world.ws, world.spec, tmp_path / name, predictions=p, slices=slices, settings=FAST,
+        report=False,
+    )  # fmt: skip
+
+
+def test_compare_and_gate_give_both_runs_macro_f1(world: World, tmp_path: Path) -> None:
+    # The gate on macro_f1 showed "-" for the baseline and the candidate.
+    ids = sorted(world.truth)
+    runs = [_run(world, tmp_path, "a", {ids[0]}), _run(world, tmp_path, "b", set(ids[:5]))]
+    f1 = compare_runs(world.ws, *runs)["slices"]["all"]["tests"]["macro_f1"]
+    assert f1["a"] == pytest.approx(runs[0].summary["headline"]["macro_f1"])
+    assert f1["b"] == pytest.approx(runs[1].summary["headline"]["macro_f1"])
+    assert f1["b"] - f1["a"] == pytest.approx(f1["difference"])
+    row = gate(world.ws, *runs, max_drop=0.5, metric="macro_f1").rows[0]
+    assert (row.baseline, row.candidate) == (f1["a"], f1["b"])
+
+
+def test_gate_refuses_an_empty_slice_it_is_asked_for(world: World, tmp_path: Path) -> None:
+    # A slice whose query matches nothing passed the gate however bad the candidate was.
+    slices = tmp_path / "slices.yaml"
+    slices.write_text("slices:\n  boats: {label: boat}\n  drone: {sensor: drone}\n")
+    ids = sorted(world.truth)
+    base = _run(world, tmp_path, "base", set(), slices)
+    worse = _run(world, tmp_path, "worse", set(ids), slices)
+    with pytest.raises(InvalidInput, match="--slice boats: no item both runs evaluated is in it"):
+        gate(world.ws, base, worse, max_drop=0.01, slices=["boats"])
+    assert gate(world.ws, base, worse, max_drop=0.01, slices=["drone"]).failing == ["drone"]
+    everything = gate(world.ws, base, worse, max_drop=0.01)
+    assert everything.failing == ["all", "drone"]  # the empty slice is shown, and gates nothing
+    assert [r.n for r in everything.rows if r.slice == "boats"] == [0]
+
+
+def test_gate_refuses_runs_on_different_commits(tmp_path: Path) -> None:
+    # Relabelled items made the same predictions score differently: the gate compared labels.
+    w = classification_world(tmp_path / "ws", n=4)
+    ids = sorted(w.truth)
+
+    def run(name: str) -> str:
+        p = _preds(w, tmp_path / f"{name}.csv", set())
+        return str(run_evaluation(w.ws, "floods", tmp_path / name, predictions=p).path)
+
+    first = run("first")
+    flipped = "dry" if w.truth[ids[0]] == "flooded" else "flooded"
+    w.ws.set_labels(
+        "floods", [LabelRecord(ids[0], [Region(kind="choice", control="flood", label=flipped)])]
+    )
+    second_commit = w.ws.commit("floods", "one relabelled").id
+    second = run("second")
+    with pytest.raises(
+        InvalidInput,
+        match=rf"evaluated floods@{w.commit[:12]} and run \w+ floods@{second_commit[:12]}: ",
+    ):
+        gate(w.ws, first, second, max_drop=0.01)
+    assert compare_runs(w.ws, first, second)["n_shared"] == 4  # compare shows them as they are
+    assert gate(w.ws, second, run("again"), max_drop=0.0).passed

@@ -4,6 +4,8 @@ A slice fails when the candidate's drop in the gate metric (baseline - candidate
 than ``max_drop`` and the paired test says the difference is significant (p < ``alpha``):
 McNemar's exact test for accuracy, the paired bootstrap for every other metric. A large
 drop on a handful of items is therefore reported, but does not fail the gate on its own.
+Both runs must have evaluated the same dataset commit, and a slice named with ``slices`` must
+hold items: an empty slice would pass whatever the candidate does.
 """
 
 from __future__ import annotations
@@ -67,6 +69,21 @@ class GateResult:
         }
 
 
+def _same_commit(base: EvalRun, cand: EvalRun) -> None:
+    """Runs scored against different labels of record differ by the labels as much as by the
+    model; a red-team run's anchor is the commit its model learned from, so it may differ."""
+    if "redteam" in base.record or "redteam" in cand.record:
+        return
+    a, b = base.record.get("dataset") or {}, cand.record.get("dataset") or {}
+    if a.get("commit") and b.get("commit") and a["commit"] != b["commit"]:
+        raise InvalidInput(
+            f"run {base.run_id} evaluated {a.get('name')}@{a['commit'][:12]} and run "
+            f"{cand.run_id} {b.get('name')}@{b['commit'][:12]}: a gate compares models on the "
+            f"same labels of record; evaluate the candidate on "
+            f"{a.get('name')}@{a['commit'][:12]} (`assay eval compare` shows the two as they are)"
+        )
+
+
 def gate(
     ws: Workspace | None,
     baseline: str | EvalRun,
@@ -83,6 +100,7 @@ def gate(
         raise InvalidInput("--max-drop must be >= 0 and --alpha in (0, 1)")
     base = baseline if isinstance(baseline, EvalRun) else load_run(ws, baseline)
     cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
+    _same_commit(base, cand)
     cmp = compare_runs(ws, base, cand, n_resamples=n_resamples)
     name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])
     wanted = slices or list(cmp["slices"])
@@ -93,6 +111,11 @@ def gate(
                 f"--slice {s}: not a slice of both runs; slices: {', '.join(cmp['slices'])}"
             )
         entry = cmp["slices"][s]
+        if entry["n"] == 0 and slices:
+            raise InvalidInput(
+                f"--slice {s}: no item both runs evaluated is in it, so it gates nothing; "
+                "check its query in the slices file"
+            )
         if entry["n"] == 0:
             rows.append(GateRow(s, name, None, None, None, None, 0, False))
             continue
