@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assay.errors import InvalidInput
 from assay.evaluation.runs import RunSettings, compare_runs, rerun, run_evaluation
 from evaluation.runs.runs_world import detection_world, onnx_detector
 
@@ -104,3 +105,19 @@ def test_prediction_file_matches_pycocotools_and_onnx_detector_runs(tmp_path: Pa
     ap = cmp["slices"]["all"]["tests"]["AP"]
     assert ap["a"] == expected[0] and ap["difference"] == pytest.approx(ap["b"] - ap["a"])
     assert set(cmp["slices"]) == {"all", "small", "drone"}
+
+
+def test_a_class_name_the_dataset_does_not_have_is_one_error(tmp_path: Path) -> None:
+    # "boats" for "boat" counted only as false alarms: F1 and precision fell, unsaid.
+    w = detection_world(tmp_path / "ws", n=2)
+    name = next(iter(w.names.values()))
+    good = {"image_id": name, "category_id": "roof", "bbox": [3, 3, 30, 20], "score": 0.9}
+    typo = {**good, "category_id": "boats"}
+    pred = tmp_path / "dets.json"
+    pred.write_text(json.dumps([good, typo]))
+    with pytest.raises(InvalidInput, match=r"dets\.json: \[1\]\.category_id: 'boats' is not a "):
+        run_evaluation(w.ws, w.spec, tmp_path / "run", predictions=pred)
+    assert not (tmp_path / "run").exists()
+    pred.write_text(json.dumps([good]))
+    run = run_evaluation(w.ws, w.spec, tmp_path / "run", predictions=pred)
+    assert run.summary["classes"] == ["boat", "roof"]
