@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
-from assay.cli._common import Env, cluster_option, json_option, pass_env, path_arg
+from assay.cli._common import Env, cluster_option, folding_table, json_option, pass_env, path_arg
 from assay.errors import InvalidInput
 
 
@@ -44,7 +43,8 @@ def _f(v: Any) -> str:
 def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
     env.console.print(f"run {summary['run_id']} ({summary['task']}) in {path}", markup=False)
     metrics = list(summary["headline"])
-    table = Table("slice", "n", *metrics)
+    # Slice names ("metadata.district=north") stay whole: cut to "…", two slices read alike.
+    table = folding_table("slice", "n", *metrics, whole=("slice",))
     for name, entry in summary["slices"].items():
         cells = [
             f"{_f(m['value'])} [{_f(m['low'])}, {_f(m['high'])}]"
@@ -236,21 +236,23 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
     if as_json:
         env.emit_json(res)
         return
-    table = Table("group", "n", "metric", "A", "B", "B - A", "interval", "p", "test")
+    # Related values share a cell, so that slice names and numbers stay whole at 80 columns.
+    table = folding_table(
+        "group", "n", "metric\ntest", "A", "B", "B - A\ninterval", "p",
+        whole=("group", "n", "A", "B", "p"),
+    )  # fmt: skip
     for kind in ("slices", "corruptions"):
         for name, entry in res[kind].items():
             for metric, t in entry["tests"].items():
-                interval = f"[{_f(t.get('low'))}, {_f(t.get('high'))}]" if "low" in t else ""
+                interval = f"\n[{_f(t.get('low'))}, {_f(t.get('high'))}]" if "low" in t else ""
                 table.add_row(
                     name if kind == "slices" else f"corruption:{name}",
                     str(entry["n"]),
-                    metric,
+                    f"{metric}\n{t['test']}",
                     _f(t.get("a")),
                     _f(t.get("b")),
-                    _f(t["difference"]),
-                    interval,
+                    _f(t["difference"]) + interval,
                     _f(t["p_value"]),
-                    t["test"],
                 )
     env.console.print(table)
 
@@ -296,7 +298,16 @@ def gate(
     if as_json:
         env.emit_json(res.to_dict())
     else:
-        table = Table("slice", "n", res.metric + " baseline", "candidate", "drop", "p", "result")
+        table = folding_table(
+            "slice",
+            "n",
+            res.metric + " baseline",
+            "candidate",
+            "drop",
+            "p",
+            "result",
+            whole=("slice", "n", "drop", "p"),
+        )
         for r in res.rows:
             table.add_row(
                 r.slice,

@@ -306,3 +306,29 @@ def test_gate_refuses_runs_on_different_commits(tmp_path: Path) -> None:
         gate(w.ws, first, second, max_drop=0.01)
     assert compare_runs(w.ws, first, second)["n_shared"] == 4  # compare shows them as they are
     assert gate(w.ws, second, run("again"), max_drop=0.0).passed
+
+
+def test_show_compare_and_gate_keep_slice_names_whole_at_80_columns(
+    world: World,
+    tmp_path: Path,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    # "metadata.district=north" and "...=south" were both cut to "metadata.distri…".
+    slices = tmp_path / "slices.yaml"
+    slices.write_text(
+        "slices:\n  drone-over-the-north-at-night: {sensor: drone}\n"
+        "  satellite-over-the-south-by-day: {sensor: satellite}\n"
+    )
+    ids = sorted(world.truth)
+    base = _run(world, tmp_path, "base", {ids[0]}, slices)
+    cand = _run(world, tmp_path, "cand", {ids[1]}, slices)
+    for args in (
+        ("show", base.path),
+        ("compare", base.path, cand.path),
+        ("gate", "--baseline", base.path, "--candidate", cand.path, "--max-drop", "0.1"),
+    ):
+        out = cli("-w", world.root, "eval", *args, env={"COLUMNS": "80"}).stdout
+        table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+        assert "…" not in out and max(len(line) for line in table) <= 80
+        assert "drone-over-the-north-at-night" in out, args
+        assert "satellite-over-the-south-by-day" in out, args
