@@ -21,6 +21,8 @@ from assay.errors import InvalidInput
 
 PROBABILITY_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 KEY_COLUMNS = ("item", "name")
+# A row may miss 1 by rounding: six classes written to three decimals are off by up to 0.003.
+SUM_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,15 @@ def read_probabilities(path: Path, fmt: str | None = None) -> ProbabilityTable:
         raise InvalidInput(
             f"{path}: row {int(r) + 1}, column '{classes[int(c)]}': probabilities must be finite "
             "and >= 0"
+        )
+    # Logits or per-class scores read as probabilities would skew the Brier score and ECE.
+    sums = probs.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOLERANCE)
+    if off.size:
+        r = int(off[0])
+        raise InvalidInput(
+            f"{path}: row {r + 1}: the class probabilities ({', '.join(classes)}) sum to "
+            f"{sums[r]:.4g}, not 1; write each row's softmax over the model's classes"
         )
     names = frame[key].astype(str).tolist()
     dup = frame[key].duplicated()

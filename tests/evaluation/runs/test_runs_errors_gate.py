@@ -60,6 +60,8 @@ def _preds(world: World, path: Path, wrong: set[str]) -> Path:
         # A file covering some of the labelled items scored those alone, unsaid (n=1, 100%).
         ("partial", r"no row for 1 of the \d+ item\(s\) with a class of record"),
         ("coco", r"\[0\]\.image_id: 999 is not an item"),
+        # Scores that are no probabilities (logits, per-class sigmoids) skewed Brier and ECE.
+        ("sum", r"p\.csv: row 2: the class probabilities \(dry, flooded\) sum to 1\.5, not 1"),
         ("slices", "slices.bad.weather: unknown field 'weather'"),
         ("suite", "corruptions suite runs a model"),
     ],
@@ -80,6 +82,13 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
         p = _preds(world, tmp_path / "p.csv", set())
         p.write_text("".join(p.read_text().splitlines(keepends=True)[:-1]))
         kw["predictions"] = p
+    elif kind == "sum":
+        p = _preds(world, tmp_path / "p.csv", set())
+        lines = p.read_text().splitlines(keepends=True)
+        name = lines[2].split(",")[0]
+        lines[2] = f"{name},0.9,0.6\n"
+        p.write_text("".join(lines))
+        kw["predictions"] = p
     elif kind == "coco":
         p = tmp_path / "p.json"
         p.write_text(
@@ -97,7 +106,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
         )
     with pytest.raises((InvalidInput, NotFound), match=message) as err:
         run_evaluation(world.ws, world.spec, out, **kw)  # type: ignore[arg-type]
-    if kind in ("csv", "partial", "coco", "slices"):
+    if kind in ("csv", "partial", "sum", "coco", "slices"):
         assert str(tmp_path) in str(err.value)  # the message names the file
     assert not out.exists() and not list(tmp_path.glob(".run.*"))
     assert _count(world) == before
