@@ -4,8 +4,9 @@ A slice fails when the candidate's drop in the gate metric (baseline - candidate
 than ``max_drop`` and the paired test says the difference is significant (p < ``alpha``):
 McNemar's exact test for accuracy, the paired bootstrap for every other metric. A large
 drop on a handful of items is therefore reported, but does not fail the gate on its own.
-Both runs must have evaluated the same dataset commit, and a slice named with ``slices`` must
-hold items: an empty slice would pass whatever the candidate does.
+Both runs must have evaluated the same dataset commit, the candidate everything the baseline
+did, and a slice named with ``slices`` must hold items: an empty slice, or a subset, would pass
+whatever the candidate does on the rest.
 """
 
 from __future__ import annotations
@@ -84,6 +85,24 @@ def _same_commit(base: EvalRun, cand: EvalRun) -> None:
         )
 
 
+def _covers(base: EvalRun, cand: EvalRun, shared: int) -> None:
+    """The candidate must have answered everything the baseline did: on a subset (`eval llm
+    --samples`) the gate would pass on what it never saw."""
+    if "redteam" in base.record or "redteam" in cand.record:
+        return
+    samples = base.samples()
+    if base.task == "llm":
+        total, unit = int(samples["key"].nunique()), "samples (item and epoch)"
+    else:
+        total, unit = int((samples["suite"] == "clean").sum()), "items"
+    if shared < total:
+        raise InvalidInput(
+            f"run {cand.run_id} evaluated {shared} of the {total} {unit} baseline run "
+            f"{base.run_id} did: a gate needs the candidate on all of them (run it without "
+            "--samples, with the baseline's --epochs)"
+        )
+
+
 def gate(
     ws: Workspace | None,
     baseline: str | EvalRun,
@@ -102,6 +121,7 @@ def gate(
     cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
     _same_commit(base, cand)
     cmp = compare_runs(ws, base, cand, n_resamples=n_resamples)
+    _covers(base, cand, int(cmp["n_shared"]))
     name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])
     wanted = slices or list(cmp["slices"])
     rows = []
