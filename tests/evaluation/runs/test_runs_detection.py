@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,18 @@ def test_a_class_name_the_dataset_does_not_have_is_one_error(tmp_path: Path) -> 
     pred.write_text(json.dumps([good]))
     run = run_evaluation(w.ws, w.spec, tmp_path / "run", predictions=pred)
     assert run.summary["classes"] == ["boat", "roof"]
+
+
+def test_a_model_that_detects_nothing_scores_zero_without_warnings(tmp_path: Path) -> None:
+    # numpy's "All-NaN slice encountered" leaked to the terminal: precision has no value.
+    w = detection_world(tmp_path / "ws", n=2)
+    pred = tmp_path / "dets.json"
+    pred.write_text("[]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = run_evaluation(
+            w.ws, w.spec, tmp_path / "run", predictions=pred, settings=RunSettings(n_resamples=20)
+        )
+    assert run.summary["headline"] == {
+        "AP": 0.0, "AP50": 0.0, "F1": 0.0, "precision": None, "recall": 0.0,
+    }  # fmt: skip
