@@ -151,5 +151,10 @@ def read_coco_results(path: Path) -> list[CocoResult]:
         if not _number(score):
             raise InvalidInput(f"{where}.score: expected a number")
         b = tuple(float(v) for v in bbox)
+        if b[2] < 0 or b[3] < 0:  # matched by area and IoU as if it were a real box
+            raise InvalidInput(
+                f"{where}.bbox: width and height must be >= 0, got {bbox} (COCO boxes are "
+                "[x, y, width, height], not corners)"
+            )
         out.append(CocoResult(iid, cat, (b[0], b[1], b[2], b[3]), float(score)))
     return out

@@ -60,6 +60,8 @@ def _preds(world: World, path: Path, wrong: set[str]) -> Path:
         # A file covering some of the labelled items scored those alone, unsaid (n=1, 100%).
         ("partial", r"no row for 1 of the \d+ item\(s\) with a class of record"),
         ("coco", r"\[0\]\.image_id: 999 is not an item"),
+        # A negative width was matched by area and IoU as if it were a box.
+        ("box", r"p\.json: \[0\]\.bbox: width and height must be >= 0, got \[5, 5, -3, 4\]"),
         # Scores that are no probabilities (logits, per-class sigmoids) skewed Brier and ECE.
         ("sum", r"p\.csv: row 2: the class probabilities \(dry, flooded\) sum to 1\.5, not 1"),
         ("slices", "slices.bad.weather: unknown field 'weather'"),
@@ -89,11 +91,10 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
         lines[2] = f"{name},0.9,0.6\n"
         p.write_text("".join(lines))
         kw["predictions"] = p
-    elif kind == "coco":
+    elif kind in ("coco", "box"):
         p = tmp_path / "p.json"
-        p.write_text(
-            json.dumps([{"image_id": 999, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1.0}])
-        )
+        box = [0, 0, 1, 1] if kind == "coco" else [5, 5, -3, 4]
+        p.write_text(json.dumps([{"image_id": 999, "category_id": 1, "bbox": box, "score": 1.0}]))
         kw["predictions"] = p
     elif kind == "slices":
         s = tmp_path / "slices.yaml"
@@ -106,7 +107,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
         )
     with pytest.raises((InvalidInput, NotFound), match=message) as err:
         run_evaluation(world.ws, world.spec, out, **kw)  # type: ignore[arg-type]
-    if kind in ("csv", "partial", "sum", "coco", "slices"):
+    if kind in ("csv", "partial", "sum", "coco", "box", "slices"):
         assert str(tmp_path) in str(err.value)  # the message names the file
     assert not out.exists() and not list(tmp_path.glob(".run.*"))
     assert _count(world) == before
