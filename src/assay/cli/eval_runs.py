@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from assay.cli._common import Env, cluster_option, folding_table, json_option, pass_env, path_arg
+from assay.cli._common import (
+    Env,
+    cluster_option,
+    folding_table,
+    json_option,
+    pass_env,
+    path_arg,
+    utc_minute,
+)
 from assay.errors import InvalidInput
 
 
@@ -326,4 +334,36 @@ def gate(
         )
 
 
-COMMANDS = [run, show, compare, gate]
+@click.command(name="list")
+@click.option("--model", "model", help="Only runs of this model: NAME (any version) or NAME@V.")
+@click.option("--dataset", help="Only runs on this dataset: NAME, or NAME@COMMIT (a prefix).")
+@json_option
+@pass_env
+def list_cmd(env: Env, model: str | None, dataset: str | None, as_json: bool) -> None:
+    """Recorded runs, newest first: which model was evaluated on which dataset commit."""
+    from assay.evaluation.runs import list_runs
+
+    name, _, commit = (dataset or "").partition("@")
+    rows = [
+        r
+        for r in list_runs(env.workspace())
+        if (model is None or model in (r["model_ref"], r["model"]))
+        and (not name or (r["dataset"] == name and r["commit"].startswith(commit)))
+    ]
+    if as_json:
+        env.emit_json(rows)
+        return
+    # Related values share a cell (as in `model list`): ids and commits stay whole at 80 columns.
+    run_col, data_col = "run\ncreated", "dataset@commit\nmarking"
+    table = folding_table(run_col, "model\ntask", data_col, "headline", whole=(run_col, data_col))
+    for r in rows:
+        table.add_row(
+            f"{r['run_id'][:12]}\n{utc_minute(r['created'])}",
+            f"{r['model_ref']}\n{r['task']}",
+            f"{r['dataset']}@{r['commit'][:12]}\n{r['marking'] or '-'}",
+            "\n".join(f"{k} {_f(v)}" for k, v in r["headline"].items()),
+        )
+    env.console.print(table)
+
+
+COMMANDS = [run, show, compare, gate, list_cmd]

@@ -342,3 +342,35 @@ def test_show_compare_and_gate_keep_slice_names_whole_at_80_columns(
         assert "…" not in out and max(len(line) for line in table) <= 80
         assert "drone-over-the-north-at-night" in out, args
         assert "satellite-over-the-south-by-day" in out, args
+
+
+def test_list_says_which_model_version_ran_on_which_commit(
+    world: World,
+    tmp_path: Path,
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # Runs were kept in a table no command showed: which runs evaluated flood-clf@1, on what?
+    model_run = run_evaluation(
+        world.ws, world.spec, tmp_path / "m", model="flood-clf", settings=FAST, report=False
+    )
+    file_run = _run(world, tmp_path, "f", set())
+    code, out = invoke("-w", world.root, "eval", "list", "--model", "flood-clf@1", "--json")
+    assert code == 0, out
+    rows = json.loads(out)
+    assert model_run.run_id in [r["run_id"] for r in rows]
+    assert file_run.run_id not in [r["run_id"] for r in rows]
+    mine = next(r for r in rows if r["run_id"] == model_run.run_id)
+    assert (mine["model_ref"], mine["dataset"], mine["commit"]) == (
+        "flood-clf@1",
+        "floods",
+        world.commit,
+    )
+    assert mine["headline"] == pytest.approx(model_run.summary["headline"])
+    code, out = invoke("-w", world.root, "eval", "list", "--dataset", world.spec, "--json")
+    assert {model_run.run_id, file_run.run_id} <= {r["run_id"] for r in json.loads(out)}
+    code, out = invoke("-w", world.root, "eval", "list", "--dataset", "floods@0000", "--json")
+    assert json.loads(out) == []
+    code, out = invoke("-w", world.root, "eval", "list", "--model", "flood-clf")
+    at = next(k for k, line in enumerate(out.splitlines()) if model_run.run_id[:12] in line)
+    assert f"floods@{world.commit[:12]}" in out.splitlines()[at]
+    assert "flood-clf@1" in out.splitlines()[at]
