@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assay.domain.labels import Region
 from assay.errors import InvalidInput, NotFound
 from assay.models import (
     OnnxClassifier,
@@ -19,7 +20,14 @@ from assay.models import (
     list_models,
     model_file,
 )
-from evaluation.runs.runs_world import WEIGHTS, World, onnx_classifier, onnx_detector
+from assay.versioning import LabelRecord
+from evaluation.runs.runs_world import (
+    WEIGHTS,
+    World,
+    classification_world,
+    onnx_classifier,
+    onnx_detector,
+)
 
 
 def test_add_copies_the_file_and_records_lineage(world: World, tmp_path: Path) -> None:
@@ -142,3 +150,23 @@ def test_model_list_keeps_every_value_at_80_columns(world: World, tmp_path: Path
     for value in ("classification", "UNCLASSIFIED", "candidate", world.spec.split("@")[0]):
         assert value in block
     assert info.created[:10] in block and info.created[11:16] in block
+
+
+def test_model_list_names_the_commit_a_bare_dataset_name_stood_for(
+    tmp_path: Path,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    # `--trained-on floods` was listed as "floods": after the next commit that read as the
+    # new labels, not the ones the model learned from.
+    w = classification_world(tmp_path / "ws", n=4)
+    info = add_model(w.ws, "bare-clf", onnx_classifier(tmp_path / "m.onnx"), trained_on="floods")
+    first = sorted(w.truth)[0]
+    flipped = "dry" if w.truth[first] == "flooded" else "flooded"
+    w.ws.set_labels(
+        "floods", [LabelRecord(first, [Region(kind="choice", control="flood", label=flipped)])]
+    )
+    w.ws.commit("floods", "relabelled")
+    out = cli("-w", w.root, "model", "list", env={"COLUMNS": "80"}).stdout
+    row = next(line for line in out.splitlines() if "bare-clf@1" in line)
+    assert row.rstrip(" │").endswith(f"floods@{w.commit[:12]}")
+    assert info.trained_on_ref() == f"floods@{w.commit}"

@@ -204,8 +204,10 @@ def test_bad_input_is_one_error_and_registers_nothing(
     assert "no ranking annotations" in res.stderr
     with pytest.raises(InvalidInput, match="no sft rows"):
         train_llm(world.ws, str(world.base), f"plain@{commit[:12]}", "x", SFT)
-    with pytest.raises(InvalidInput, match="exports a commit"):
+    # The working state: said as training, not as an export option the user never typed.
+    with pytest.raises(InvalidInput, match=r"^reports: training reads a commit \(NAME@TAG") as e:
         train_llm(world.ws, str(world.base), "reports", "x", SFT)
+    assert "--format" not in str(e.value) and "`assay log reports`" in str(e.value)
     with pytest.raises(NotFound):
         train_llm(world.ws, "no-such-base@1", world.spec, "x", SFT)
     assert len(list_models(world.ws)) == before

@@ -12,7 +12,9 @@ from assay.cli._common import Env, json_option, pass_env, path_arg
 
 @click.command()
 @click.argument("task_file", type=path_arg(dir_okay=False))
-@click.option("--model", "model", help="A transformers model directory.")
+@click.option(
+    "--model", "model", help="A transformers model directory, or a registered NAME[@VERSION]."
+)
 @click.option("--endpoint", help="An OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1.")
 @click.option("--endpoint-model", default="default", show_default=True, help="Model name sent.")
 @click.option("--samples", type=int, help="Evaluate the first N items only.")

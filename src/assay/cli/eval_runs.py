@@ -9,9 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
-from assay.cli._common import Env, cluster_option, json_option, pass_env, path_arg
+from assay.cli._common import (
+    Env,
+    cluster_option,
+    folding_table,
+    json_option,
+    pass_env,
+    path_arg,
+    utc_minute,
+)
 from assay.errors import InvalidInput
 
 
@@ -44,7 +51,8 @@ def _f(v: Any) -> str:
 def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
     env.console.print(f"run {summary['run_id']} ({summary['task']}) in {path}", markup=False)
     metrics = list(summary["headline"])
-    table = Table("slice", "n", *metrics)
+    # Slice names ("metadata.district=north") stay whole: cut to "…", two slices read alike.
+    table = folding_table("slice", "n", *metrics, whole=("slice",))
     for name, entry in summary["slices"].items():
         cells = [
             f"{_f(m['value'])} [{_f(m['low'])}, {_f(m['high'])}]"
@@ -236,21 +244,23 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
     if as_json:
         env.emit_json(res)
         return
-    table = Table("group", "n", "metric", "A", "B", "B - A", "interval", "p", "test")
+    # Related values share a cell, so that slice names and numbers stay whole at 80 columns.
+    table = folding_table(
+        "group", "n", "metric\ntest", "A", "B", "B - A\ninterval", "p",
+        whole=("group", "n", "A", "B", "p"),
+    )  # fmt: skip
     for kind in ("slices", "corruptions"):
         for name, entry in res[kind].items():
             for metric, t in entry["tests"].items():
-                interval = f"[{_f(t.get('low'))}, {_f(t.get('high'))}]" if "low" in t else ""
+                interval = f"\n[{_f(t.get('low'))}, {_f(t.get('high'))}]" if "low" in t else ""
                 table.add_row(
                     name if kind == "slices" else f"corruption:{name}",
                     str(entry["n"]),
-                    metric,
+                    f"{metric}\n{t['test']}",
                     _f(t.get("a")),
                     _f(t.get("b")),
-                    _f(t["difference"]),
-                    interval,
+                    _f(t["difference"]) + interval,
                     _f(t["p_value"]),
-                    t["test"],
                 )
     env.console.print(table)
 
@@ -276,7 +286,10 @@ def gate(
     resamples: int | None,
     as_json: bool,
 ) -> None:
-    """Exit 1 when the candidate drops more than --max-drop, significantly, on any slice."""
+    """Exit 1 when the candidate drops more than --max-drop, significantly, on any slice.
+
+    Both runs must have evaluated the same dataset commit.
+    """
     from assay.evaluation.runs import GateFailed
     from assay.evaluation.runs import gate as run_gate
 
@@ -293,7 +306,16 @@ def gate(
     if as_json:
         env.emit_json(res.to_dict())
     else:
-        table = Table("slice", "n", res.metric + " baseline", "candidate", "drop", "p", "result")
+        table = folding_table(
+            "slice",
+            "n",
+            res.metric + " baseline",
+            "candidate",
+            "drop",
+            "p",
+            "result",
+            whole=("slice", "n", "drop", "p"),
+        )
         for r in res.rows:
             table.add_row(
                 r.slice,
@@ -312,4 +334,36 @@ def gate(
         )
 
 
-COMMANDS = [run, show, compare, gate]
+@click.command(name="list")
+@click.option("--model", "model", help="Only runs of this model: NAME (any version) or NAME@V.")
+@click.option("--dataset", help="Only runs on this dataset: NAME, or NAME@COMMIT (a prefix).")
+@json_option
+@pass_env
+def list_cmd(env: Env, model: str | None, dataset: str | None, as_json: bool) -> None:
+    """Recorded runs, newest first: which model was evaluated on which dataset commit."""
+    from assay.evaluation.runs import list_runs
+
+    name, _, commit = (dataset or "").partition("@")
+    rows = [
+        r
+        for r in list_runs(env.workspace())
+        if (model is None or model in (r["model_ref"], r["model"]))
+        and (not name or (r["dataset"] == name and r["commit"].startswith(commit)))
+    ]
+    if as_json:
+        env.emit_json(rows)
+        return
+    # Related values share a cell (as in `model list`): ids and commits stay whole at 80 columns.
+    run_col, data_col = "run\ncreated", "dataset@commit\nmarking"
+    table = folding_table(run_col, "model\ntask", data_col, "headline", whole=(run_col, data_col))
+    for r in rows:
+        table.add_row(
+            f"{r['run_id'][:12]}\n{utc_minute(r['created'])}",
+            f"{r['model_ref']}\n{r['task']}",
+            f"{r['dataset']}@{r['commit'][:12]}\n{r['marking'] or '-'}",
+            "\n".join(f"{k} {_f(v)}" for k, v in r["headline"].items()),
+        )
+    env.console.print(table)
+
+
+COMMANDS = [run, show, compare, gate, list_cmd]

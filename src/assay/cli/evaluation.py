@@ -34,6 +34,7 @@ def _fmt(value: float | None) -> str:
         "show": "assay.cli.eval_runs:show",
         "compare": "assay.cli.eval_runs:compare",
         "gate": "assay.cli.eval_runs:gate",
+        "list": "assay.cli.eval_runs:list_cmd",
         "llm": "assay.cli.eval_llm:llm",
         "export-inspect": "assay.cli.eval_llm:export_inspect",
     },

@@ -148,7 +148,7 @@ def list_(env: Env, as_user: str | None, as_json: bool) -> None:
             f"{i.ref}\n{i.sha256[:12]}",
             f"{i.kind} {i.task}\n{i.marking or '-'}",
             f"{view.stage}\n{gate}",
-            f"{i.trained_on_spec or i.trained_on or '-'}\n{utc_minute(i.created)}",
+            f"{i.trained_on_ref(12) or '-'}\n{utc_minute(i.created)}",
         )
     env.console.print(table)
 

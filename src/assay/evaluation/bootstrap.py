@@ -98,6 +98,8 @@ def _distribution(
 
 
 def _interval(values: NDArray[np.float64], confidence: float) -> tuple[float, float]:
+    if np.isnan(values).all():  # undefined in every resample (no detections at all): no interval
+        return float("nan"), float("nan")
     lo, hi = np.nanquantile(values, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(lo), float(hi)
 

@@ -21,6 +21,8 @@ from assay.errors import InvalidInput
 
 PROBABILITY_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 KEY_COLUMNS = ("item", "name")
+# A row may miss 1 by rounding: six classes written to three decimals are off by up to 0.003.
+SUM_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,15 @@ def read_probabilities(path: Path, fmt: str | None = None) -> ProbabilityTable:
             f"{path}: row {int(r) + 1}, column '{classes[int(c)]}': probabilities must be finite "
             "and >= 0"
         )
+    # Logits or per-class scores read as probabilities would skew the Brier score and ECE.
+    sums = probs.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOLERANCE)
+    if off.size:
+        r = int(off[0])
+        raise InvalidInput(
+            f"{path}: row {r + 1}: the class probabilities ({', '.join(classes)}) sum to "
+            f"{sums[r]:.4g}, not 1; write each row's softmax over the model's classes"
+        )
     names = frame[key].astype(str).tolist()
     dup = frame[key].duplicated()
     if dup.any():
@@ -140,5 +151,10 @@ def read_coco_results(path: Path) -> list[CocoResult]:
         if not _number(score):
             raise InvalidInput(f"{where}.score: expected a number")
         b = tuple(float(v) for v in bbox)
+        if b[2] < 0 or b[3] < 0:  # matched by area and IoU as if it were a real box
+            raise InvalidInput(
+                f"{where}.bbox: width and height must be >= 0, got {bbox} (COCO boxes are "
+                "[x, y, width, height], not corners)"
+            )
         out.append(CocoResult(iid, cat, (b[0], b[1], b[2], b[3]), float(score)))
     return out

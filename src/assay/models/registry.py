@@ -87,6 +87,15 @@ class ModelInfo:
         """The marking recorded at registration (see `model_marking` for the rendered one)."""
         return str(self.details.get("marking", ""))
 
+    def trained_on_ref(self, digits: int = 64) -> str | None:
+        """``DATASET@COMMIT`` the model learned from, pinned to the commit whatever the user
+        typed (a bare ``NAME`` or a tag names another commit once the dataset moves on)."""
+        if not self.trained_on:
+            return None
+        dataset = (self.trained_on_spec or "").partition("@")[0]
+        commit = self.trained_on[:digits]
+        return f"{dataset}@{commit}" if dataset else commit
+
     @property
     def lineage(self) -> dict[str, Any] | None:
         """The training record of a model assay trained, else None."""

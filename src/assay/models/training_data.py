@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from assay.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from assay.versioning import Revision
     from assay.workspace import Workspace
 
 LLM_FORMATS = ("chat", "sft", "dpo")
@@ -60,6 +61,18 @@ def _rows_hash(rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _commit(ws: Workspace, spec: str) -> tuple[Revision, str]:
+    """The revision `spec` names and its commit id: a model's lineage names the id."""
+    rev = ws.resolve(spec, default_head=False)
+    if rev.commit is None:
+        raise InvalidInput(
+            f"{spec}: training reads a commit (NAME@TAG or NAME@COMMIT; `assay log "
+            f"{rev.dataset}` lists them): the working state has no id for the model's lineage "
+            "to name"
+        )
+    return rev, rev.commit.id
+
+
 def llm_data(
     ws: Workspace,
     spec: str,
@@ -72,6 +85,7 @@ def llm_data(
     `action`). A commit without what `fmt` needs is one InvalidInput."""
     if fmt not in LLM_FORMATS:
         raise InvalidInput(f"training data format {fmt!r}: use one of {', '.join(LLM_FORMATS)}")
+    _commit(ws, spec)
     options = {} if min_agreement is None else {"min_agreement": min_agreement}
     with tempfile.TemporaryDirectory(prefix="assay-train-data-") as tmp:
         out = Path(tmp) / "data"
@@ -103,12 +117,7 @@ def label_data(ws: Workspace, spec: str) -> TrainingData:
     """One row per item of commit `spec` with exactly one class answer of record."""
     from assay.formats.io import export_bundle
 
-    rev = ws.resolve(spec, default_head=False)
-    if rev.commit is None:
-        raise InvalidInput(
-            f"{spec}: training reads a commit (NAME@REV): the working state has no id for the "
-            "model's lineage to name"
-        )
+    rev, commit_id = _commit(ws, spec)
     bundle = export_bundle(ws, rev)
     rows: list[dict[str, Any]] = []
     dropped: dict[str, int] = {}
@@ -141,7 +150,7 @@ def label_data(ws: Workspace, spec: str) -> TrainingData:
         )
     return TrainingData(
         dataset=rev.dataset,
-        commit=rev.commit.id,
+        commit=commit_id,
         spec=spec,
         format="labels",
         rows=rows,

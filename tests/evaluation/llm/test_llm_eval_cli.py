@@ -100,6 +100,16 @@ def test_gate_fires_on_a_planted_regression_and_not_on_noise(cli: RunCli, world:
     f1 = cli("eval", "gate", "--baseline", base, "--candidate", worse, "--max-drop", "0.05",
              "--metric", "token_f1", "--json", cwd=wsdir, code=1)  # fmt: skip
     assert json.loads(f1.stdout)["rows"][0]["failed"]
+    # The regression on its first 3 items only: too few to be significant, so the gate passed
+    # on a subset while the baseline answered 12.
+    with openai_server(runs["worse"]) as url:
+        cli(
+            "eval", "llm", task, "--endpoint", url, "--endpoint-model", "worse", "--samples", "3",
+            "--out", world.root / "subset", "--resamples", "200", cwd=wsdir,
+        )  # fmt: skip
+    sub = cli("eval", "gate", "--baseline", base, "--candidate", world.root / "subset",
+              "--max-drop", "0.05", cwd=wsdir, code=1)  # fmt: skip
+    assert f"evaluated 3 of the {N} samples (item and epoch) baseline run" in sub.stderr
 
 
 def test_bad_input_is_one_error_and_no_run(cli: RunCli, world: World) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from assay.errors import InvalidInput
 from assay.evaluation.runs import RunSettings, compare_runs, rerun, run_evaluation
 from evaluation.runs.runs_world import detection_world, onnx_detector
 
@@ -104,3 +106,34 @@ def test_prediction_file_matches_pycocotools_and_onnx_detector_runs(tmp_path: Pa
     ap = cmp["slices"]["all"]["tests"]["AP"]
     assert ap["a"] == expected[0] and ap["difference"] == pytest.approx(ap["b"] - ap["a"])
     assert set(cmp["slices"]) == {"all", "small", "drone"}
+
+
+def test_a_class_name_the_dataset_does_not_have_is_one_error(tmp_path: Path) -> None:
+    # "boats" for "boat" counted only as false alarms: F1 and precision fell, unsaid.
+    w = detection_world(tmp_path / "ws", n=2)
+    name = next(iter(w.names.values()))
+    good = {"image_id": name, "category_id": "roof", "bbox": [3, 3, 30, 20], "score": 0.9}
+    typo = {**good, "category_id": "boats"}
+    pred = tmp_path / "dets.json"
+    pred.write_text(json.dumps([good, typo]))
+    with pytest.raises(InvalidInput, match=r"dets\.json: \[1\]\.category_id: 'boats' is not a "):
+        run_evaluation(w.ws, w.spec, tmp_path / "run", predictions=pred)
+    assert not (tmp_path / "run").exists()
+    pred.write_text(json.dumps([good]))
+    run = run_evaluation(w.ws, w.spec, tmp_path / "run", predictions=pred)
+    assert run.summary["classes"] == ["boat", "roof"]
+
+
+def test_a_model_that_detects_nothing_scores_zero_without_warnings(tmp_path: Path) -> None:
+    # numpy's "All-NaN slice encountered" leaked to the terminal: precision has no value.
+    w = detection_world(tmp_path / "ws", n=2)
+    pred = tmp_path / "dets.json"
+    pred.write_text("[]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = run_evaluation(
+            w.ws, w.spec, tmp_path / "run", predictions=pred, settings=RunSettings(n_resamples=20)
+        )
+    assert run.summary["headline"] == {
+        "AP": 0.0, "AP50": 0.0, "F1": 0.0, "precision": None, "recall": 0.0,
+    }  # fmt: skip

@@ -12,12 +12,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from assay.domain.labels import Region
 from assay.errors import InvalidInput, NotFound
 from assay.evaluation import mcnemar
-from assay.evaluation.runs import RunSettings, compare_runs, gate, parse_slices, run_evaluation
+from assay.evaluation.runs import (
+    EvalRun,
+    RunSettings,
+    compare_runs,
+    gate,
+    parse_slices,
+    run_evaluation,
+)
 from assay.evaluation.runs import time_of_day as tod
 from assay.store.schema import eval_runs
-from evaluation.runs.runs_world import World
+from assay.versioning import LabelRecord
+from evaluation.runs.runs_world import World, classification_world
 
 FAST = RunSettings(n_resamples=200)
 
@@ -51,6 +60,10 @@ def _preds(world: World, path: Path, wrong: set[str]) -> Path:
         # A file covering some of the labelled items scored those alone, unsaid (n=1, 100%).
         ("partial", r"no row for 1 of the \d+ item\(s\) with a class of record"),
         ("coco", r"\[0\]\.image_id: 999 is not an item"),
+        # A negative width was matched by area and IoU as if it were a box.
+        ("box", r"p\.json: \[0\]\.bbox: width and height must be >= 0, got \[5, 5, -3, 4\]"),
+        # Scores that are no probabilities (logits, per-class sigmoids) skewed Brier and ECE.
+        ("sum", r"p\.csv: row 2: the class probabilities \(dry, flooded\) sum to 1\.5, not 1"),
         ("slices", "slices.bad.weather: unknown field 'weather'"),
         ("suite", "corruptions suite runs a model"),
     ],
@@ -71,11 +84,17 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
         p = _preds(world, tmp_path / "p.csv", set())
         p.write_text("".join(p.read_text().splitlines(keepends=True)[:-1]))
         kw["predictions"] = p
-    elif kind == "coco":
+    elif kind == "sum":
+        p = _preds(world, tmp_path / "p.csv", set())
+        lines = p.read_text().splitlines(keepends=True)
+        name = lines[2].split(",")[0]
+        lines[2] = f"{name},0.9,0.6\n"
+        p.write_text("".join(lines))
+        kw["predictions"] = p
+    elif kind in ("coco", "box"):
         p = tmp_path / "p.json"
-        p.write_text(
-            json.dumps([{"image_id": 999, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1.0}])
-        )
+        box = [0, 0, 1, 1] if kind == "coco" else [5, 5, -3, 4]
+        p.write_text(json.dumps([{"image_id": 999, "category_id": 1, "bbox": box, "score": 1.0}]))
         kw["predictions"] = p
     elif kind == "slices":
         s = tmp_path / "slices.yaml"
@@ -88,7 +107,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
         )
     with pytest.raises((InvalidInput, NotFound), match=message) as err:
         run_evaluation(world.ws, world.spec, out, **kw)  # type: ignore[arg-type]
-    if kind in ("csv", "partial", "coco", "slices"):
+    if kind in ("csv", "partial", "sum", "coco", "box", "slices"):
         assert str(tmp_path) in str(err.value)  # the message names the file
     assert not out.exists() and not list(tmp_path.glob(".run.*"))
     assert _count(world) == before
@@ -235,3 +254,123 @@ def test_cli_run_show_compare_and_rerun(world: World, tmp_path: Path, invoke) ->
     )
     assert code == 1 and "error: no model 'ghost'" in text
     assert np.isfinite(doc["summary"]["headline"]["accuracy"])
+
+
+def _run(
+    world: World, tmp_path: Path, name: str, wrong: set[str], slices: Path | None = None
+) -> EvalRun:
+    p = _preds(world, tmp_path / f"{name}.csv", wrong)
+    return run_evaluation(
+        world.ws, world.spec, tmp_path / name, predictions=p, slices=slices, settings=FAST,
+        report=False,
+    )  # fmt: skip
+
+
+def test_compare_and_gate_give_both_runs_macro_f1(world: World, tmp_path: Path) -> None:
+    # The gate on macro_f1 showed "-" for the baseline and the candidate.
+    ids = sorted(world.truth)
+    runs = [_run(world, tmp_path, "a", {ids[0]}), _run(world, tmp_path, "b", set(ids[:5]))]
+    f1 = compare_runs(world.ws, *runs)["slices"]["all"]["tests"]["macro_f1"]
+    assert f1["a"] == pytest.approx(runs[0].summary["headline"]["macro_f1"])
+    assert f1["b"] == pytest.approx(runs[1].summary["headline"]["macro_f1"])
+    assert f1["b"] - f1["a"] == pytest.approx(f1["difference"])
+    row = gate(world.ws, *runs, max_drop=0.5, metric="macro_f1").rows[0]
+    assert (row.baseline, row.candidate) == (f1["a"], f1["b"])
+
+
+def test_gate_refuses_an_empty_slice_it_is_asked_for(world: World, tmp_path: Path) -> None:
+    # A slice whose query matches nothing passed the gate however bad the candidate was.
+    slices = tmp_path / "slices.yaml"
+    slices.write_text("slices:\n  boats: {label: boat}\n  drone: {sensor: drone}\n")
+    ids = sorted(world.truth)
+    base = _run(world, tmp_path, "base", set(), slices)
+    worse = _run(world, tmp_path, "worse", set(ids), slices)
+    with pytest.raises(InvalidInput, match="--slice boats: no item both runs evaluated is in it"):
+        gate(world.ws, base, worse, max_drop=0.01, slices=["boats"])
+    assert gate(world.ws, base, worse, max_drop=0.01, slices=["drone"]).failing == ["drone"]
+    everything = gate(world.ws, base, worse, max_drop=0.01)
+    assert everything.failing == ["all", "drone"]  # the empty slice is shown, and gates nothing
+    assert [r.n for r in everything.rows if r.slice == "boats"] == [0]
+
+
+def test_gate_refuses_runs_on_different_commits(tmp_path: Path) -> None:
+    # Relabelled items made the same predictions score differently: the gate compared labels.
+    w = classification_world(tmp_path / "ws", n=4)
+    ids = sorted(w.truth)
+
+    def run(name: str) -> str:
+        p = _preds(w, tmp_path / f"{name}.csv", set())
+        return str(run_evaluation(w.ws, "floods", tmp_path / name, predictions=p).path)
+
+    first = run("first")
+    flipped = "dry" if w.truth[ids[0]] == "flooded" else "flooded"
+    w.ws.set_labels(
+        "floods", [LabelRecord(ids[0], [Region(kind="choice", control="flood", label=flipped)])]
+    )
+    second_commit = w.ws.commit("floods", "one relabelled").id
+    second = run("second")
+    with pytest.raises(
+        InvalidInput,
+        match=rf"evaluated floods@{w.commit[:12]} and run \w+ floods@{second_commit[:12]}: ",
+    ):
+        gate(w.ws, first, second, max_drop=0.01)
+    assert compare_runs(w.ws, first, second)["n_shared"] == 4  # compare shows them as they are
+    assert gate(w.ws, second, run("again"), max_drop=0.0).passed
+
+
+def test_show_compare_and_gate_keep_slice_names_whole_at_80_columns(
+    world: World,
+    tmp_path: Path,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    # "metadata.district=north" and "...=south" were both cut to "metadata.distri…".
+    slices = tmp_path / "slices.yaml"
+    slices.write_text(
+        "slices:\n  drone-over-the-north-at-night: {sensor: drone}\n"
+        "  satellite-over-the-south-by-day: {sensor: satellite}\n"
+    )
+    ids = sorted(world.truth)
+    base = _run(world, tmp_path, "base", {ids[0]}, slices)
+    cand = _run(world, tmp_path, "cand", {ids[1]}, slices)
+    for args in (
+        ("show", base.path),
+        ("compare", base.path, cand.path),
+        ("gate", "--baseline", base.path, "--candidate", cand.path, "--max-drop", "0.1"),
+    ):
+        out = cli("-w", world.root, "eval", *args, env={"COLUMNS": "80"}).stdout
+        table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+        assert "…" not in out and max(len(line) for line in table) <= 80
+        assert "drone-over-the-north-at-night" in out, args
+        assert "satellite-over-the-south-by-day" in out, args
+
+
+def test_list_says_which_model_version_ran_on_which_commit(
+    world: World,
+    tmp_path: Path,
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # Runs were kept in a table no command showed: which runs evaluated flood-clf@1, on what?
+    model_run = run_evaluation(
+        world.ws, world.spec, tmp_path / "m", model="flood-clf", settings=FAST, report=False
+    )
+    file_run = _run(world, tmp_path, "f", set())
+    code, out = invoke("-w", world.root, "eval", "list", "--model", "flood-clf@1", "--json")
+    assert code == 0, out
+    rows = json.loads(out)
+    assert model_run.run_id in [r["run_id"] for r in rows]
+    assert file_run.run_id not in [r["run_id"] for r in rows]
+    mine = next(r for r in rows if r["run_id"] == model_run.run_id)
+    assert (mine["model_ref"], mine["dataset"], mine["commit"]) == (
+        "flood-clf@1",
+        "floods",
+        world.commit,
+    )
+    assert mine["headline"] == pytest.approx(model_run.summary["headline"])
+    code, out = invoke("-w", world.root, "eval", "list", "--dataset", world.spec, "--json")
+    assert {model_run.run_id, file_run.run_id} <= {r["run_id"] for r in json.loads(out)}
+    code, out = invoke("-w", world.root, "eval", "list", "--dataset", "floods@0000", "--json")
+    assert json.loads(out) == []
+    code, out = invoke("-w", world.root, "eval", "list", "--model", "flood-clf")
+    at = next(k for k, line in enumerate(out.splitlines()) if model_run.run_id[:12] in line)
+    assert f"floods@{world.commit[:12]}" in out.splitlines()[at]
+    assert "flood-clf@1" in out.splitlines()[at]

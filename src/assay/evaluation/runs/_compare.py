@@ -17,6 +17,7 @@ import pandas as pd
 
 from assay.errors import InvalidInput
 from assay.evaluation import mcnemar, paired_bootstrap
+from assay.evaluation._weighted import weighted_metric
 from assay.evaluation.runs._detect import ImageBoxes, metric_fns
 from assay.evaluation.runs._slices import ALL
 from assay.evaluation.runs._store import EvalRun, load_run
@@ -64,6 +65,11 @@ def mcnemar_entry(ca: np.ndarray[Any, Any], cb: np.ndarray[Any, Any]) -> dict[st
     }
 
 
+def _macro_f1(frame: pd.DataFrame) -> float:
+    fn = weighted_metric(frame, "macro_f1", "y_true", "y_pred")
+    return float(fn(np.ones((1, len(frame))))[0])
+
+
 def _class_tests(
     a: pd.DataFrame, b: pd.DataFrame, n: int, seed: int, conf: float
 ) -> dict[str, Any]:
@@ -73,6 +79,7 @@ def _class_tests(
     a2, b2 = a.set_index("key").loc[keys].reset_index(), b.set_index("key").loc[keys].reset_index()
     acc = mcnemar_entry(a2["correct"].to_numpy(bool), b2["correct"].to_numpy(bool))
     f1 = boot_entry(a2, b2, "macro_f1", n, seed, conf)
+    f1["a"], f1["b"] = _macro_f1(a2), _macro_f1(b2)
     return {"n": len(keys), "tests": {"accuracy": acc, "macro_f1": f1}}
 
 

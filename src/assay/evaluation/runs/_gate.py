@@ -4,6 +4,9 @@ A slice fails when the candidate's drop in the gate metric (baseline - candidate
 than ``max_drop`` and the paired test says the difference is significant (p < ``alpha``):
 McNemar's exact test for accuracy, the paired bootstrap for every other metric. A large
 drop on a handful of items is therefore reported, but does not fail the gate on its own.
+Both runs must have evaluated the same dataset commit, the candidate everything the baseline
+did, and a slice named with ``slices`` must hold items: an empty slice, or a subset, would pass
+whatever the candidate does on the rest.
 """
 
 from __future__ import annotations
@@ -67,6 +70,39 @@ class GateResult:
         }
 
 
+def _same_commit(base: EvalRun, cand: EvalRun) -> None:
+    """Runs scored against different labels of record differ by the labels as much as by the
+    model; a red-team run's anchor is the commit its model learned from, so it may differ."""
+    if "redteam" in base.record or "redteam" in cand.record:
+        return
+    a, b = base.record.get("dataset") or {}, cand.record.get("dataset") or {}
+    if a.get("commit") and b.get("commit") and a["commit"] != b["commit"]:
+        raise InvalidInput(
+            f"run {base.run_id} evaluated {a.get('name')}@{a['commit'][:12]} and run "
+            f"{cand.run_id} {b.get('name')}@{b['commit'][:12]}: a gate compares models on the "
+            f"same labels of record; evaluate the candidate on "
+            f"{a.get('name')}@{a['commit'][:12]} (`assay eval compare` shows the two as they are)"
+        )
+
+
+def _covers(base: EvalRun, cand: EvalRun, shared: int) -> None:
+    """The candidate must have answered everything the baseline did: on a subset (`eval llm
+    --samples`) the gate would pass on what it never saw."""
+    if "redteam" in base.record or "redteam" in cand.record:
+        return
+    samples = base.samples()
+    if base.task == "llm":
+        total, unit = int(samples["key"].nunique()), "samples (item and epoch)"
+    else:
+        total, unit = int((samples["suite"] == "clean").sum()), "items"
+    if shared < total:
+        raise InvalidInput(
+            f"run {cand.run_id} evaluated {shared} of the {total} {unit} baseline run "
+            f"{base.run_id} did: a gate needs the candidate on all of them (run it without "
+            "--samples, with the baseline's --epochs)"
+        )
+
+
 def gate(
     ws: Workspace | None,
     baseline: str | EvalRun,
@@ -83,7 +119,9 @@ def gate(
         raise InvalidInput("--max-drop must be >= 0 and --alpha in (0, 1)")
     base = baseline if isinstance(baseline, EvalRun) else load_run(ws, baseline)
     cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
+    _same_commit(base, cand)
     cmp = compare_runs(ws, base, cand, n_resamples=n_resamples)
+    _covers(base, cand, int(cmp["n_shared"]))
     name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])
     wanted = slices or list(cmp["slices"])
     rows = []
@@ -93,6 +131,11 @@ def gate(
                 f"--slice {s}: not a slice of both runs; slices: {', '.join(cmp['slices'])}"
             )
         entry = cmp["slices"][s]
+        if entry["n"] == 0 and slices:
+            raise InvalidInput(
+                f"--slice {s}: no item both runs evaluated is in it, so it gates nothing; "
+                "check its query in the slices file"
+            )
         if entry["n"] == 0:
             rows.append(GateRow(s, name, None, None, None, None, 0, False))
             continue

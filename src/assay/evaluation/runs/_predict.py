@@ -201,8 +201,8 @@ def file_detections(src: Source, data: EvalData, label_names: list[str]) -> dict
                 f"{data.dataset}@{data.commit_id[:12]} (use the ids of `assay export --format "
                 "coco`, item ids or file names)"
             )
+        cats = data.categories or dict(enumerate(label_names, 1))
         if isinstance(r.category, int):
-            cats = data.categories or dict(enumerate(label_names, 1))
             if r.category not in cats:
                 known = ", ".join(str(c) for c in sorted(cats))
                 raise InvalidInput(
@@ -210,8 +210,15 @@ def file_detections(src: Source, data: EvalData, label_names: list[str]) -> dict
                     f"({known}, as `assay export --format coco` numbers them)"
                 )
             label = cats[r.category]
-        else:
+        elif r.category in cats.values():
             label = r.category
+        else:
+            # A misspelt class would count only as false alarms and lower the scores unsaid.
+            raise InvalidInput(
+                f"{where}: [{i}].category_id: {r.category!r} is not a class of the dataset "
+                f"({', '.join(cats.values())}); fix the name, or leave out detections of classes "
+                "the dataset does not label"
+            )
         out[it.item_id].append((label, r.bbox, r.score))
     return out
 

@@ -180,19 +180,25 @@ def load_run(ws: Workspace | None, ref: str | Path) -> EvalRun:
 
 
 def list_runs(ws: Workspace) -> list[dict[str, Any]]:
-    """Every run of the workspace, newest first."""
+    """Every run of the workspace, newest first: which model (`model_ref`, with its version)
+    was evaluated on which dataset commit."""
     with ws.db.read() as conn:
         rows = conn.execute(select(eval_runs).order_by(eval_runs.c.created.desc())).all()
-    return [
-        {
-            "run_id": r.id,
-            "created": r.created,
-            "dataset": r.dataset,
-            "commit": r.commit_id,
-            "model": r.model_name,
-            "task": r.task,
-            "path": r.path,
-            "headline": json.loads(r.headline),
-        }
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        record = json.loads(r.record)
+        out.append(
+            {
+                "run_id": r.id,
+                "created": r.created,
+                "dataset": r.dataset,
+                "commit": r.commit_id,
+                "marking": record["dataset"].get("marking"),
+                "model": r.model_name,
+                "model_ref": record["model"].get("ref") or r.model_name,
+                "task": r.task,
+                "path": r.path,
+                "headline": json.loads(r.headline),
+            }
+        )
+    return out

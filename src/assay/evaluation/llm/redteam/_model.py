@@ -40,7 +40,7 @@ def resolve_model(ws: Workspace, model: str) -> ModelRef:
     if data.get("dataset") and data.get("commit"):
         trained = f"{data['dataset']}@{data['commit']}"
     elif info.trained_on and info.trained_on_spec:
-        trained = f"{info.trained_on_spec.partition('@')[0]}@{info.trained_on}"
+        trained = info.trained_on_ref()
     return ModelRef(str(model_dir(ws, info)), trained, info.marking or None)
 
 
