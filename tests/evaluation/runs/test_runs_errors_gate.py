@@ -293,6 +293,25 @@ def test_gate_refuses_an_empty_slice_it_is_asked_for(world: World, tmp_path: Pat
     assert [r.n for r in everything.rows if r.slice == "boats"] == [0]
 
 
+def test_run_warns_of_a_slice_that_matches_no_item(world: World, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    # A mistyped value (nrth for north) gave the slice n 0 in the table, and nothing else.
+    slices = tmp_path / "typo.yaml"
+    slices.write_text("slices:\n  north: {metadata.district: nrth}\n  drone: {sensor: drone}\n")
+    preds = _preds(world, tmp_path / "p.csv", set())
+    args = ("-w", world.root, "eval", "run", "--dataset", world.spec, "--predictions", preds,
+            "--slices", slices, "--resamples", "100", "--no-report")  # fmt: skip
+    err: list[str] = []
+    code, text = invoke(*args, "--out", tmp_path / "a", "--json", stderr=err)
+    assert code == 0, text
+    doc = json.loads(text)
+    assert doc["empty_slices"] == ["north"]
+    assert doc["summary"]["slices"]["north"]["n"] == 0
+    assert "warning: slice north (metadata.district=nrth) matches no item of" in err[0]
+    assert "drone" not in err[0]
+    code, text = invoke(*args, "--out", tmp_path / "b", stderr=err)
+    assert code == 0 and "warning: slice north (metadata.district=nrth)" in err[1]
+
+
 def test_gate_refuses_runs_on_different_commits(tmp_path: Path) -> None:
     # Relabelled items made the same predictions score differently: the gate compared labels.
     w = classification_world(tmp_path / "ws", n=4)
