@@ -206,8 +206,8 @@ def file_detections(src: Source, data: EvalData, label_names: list[str]) -> dict
             if r.category not in cats:
                 known = ", ".join(str(c) for c in sorted(cats))
                 raise InvalidInput(
-                    f"{where}: [{i}].category_id: {r.category} is not a category of the dataset "
-                    f"({known}, as `assay export --format coco` numbers them)"
+                    f"{where}: [{i}].{r.category_field}: {r.category} is not a category of the "
+                    f"dataset ({known}, as `assay export --format coco` numbers them)"
                 )
             label = cats[r.category]
         elif r.category in cats.values():
@@ -215,9 +215,9 @@ def file_detections(src: Source, data: EvalData, label_names: list[str]) -> dict
         else:
             # A misspelt class would count only as false alarms and lower the scores unsaid.
             raise InvalidInput(
-                f"{where}: [{i}].category_id: {r.category!r} is not a class of the dataset "
-                f"({', '.join(cats.values())}); fix the name, or leave out detections of classes "
-                "the dataset does not label"
+                f"{where}: [{i}].{r.category_field}: {r.category!r} is not a class of the "
+                f"dataset ({', '.join(cats.values())}); fix the name, or leave out detections "
+                "of classes the dataset does not label"
             )
         out[it.item_id].append((label, r.bbox, r.score))
     return out
