@@ -113,6 +113,19 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
     assert _count(world) == before
 
 
+def test_a_probability_column_of_a_class_the_dataset_lacks_is_one_error(
+    world: World, tmp_path: Path
+) -> None:
+    # An extra column "cloudy" was taken as a model class, silently.
+    p = _preds(world, tmp_path / "p.csv", set())
+    frame = pd.read_csv(p)
+    frame["cloudy"] = 0.0
+    frame.to_csv(p, index=False)
+    with pytest.raises(InvalidInput, match=r"p\.csv: column 'cloudy' is not a class of floods@"):
+        run_evaluation(world.ws, world.spec, tmp_path / "run", predictions=p, settings=FAST)
+    assert not (tmp_path / "run").exists()
+
+
 def test_slice_files_are_checked_field_by_field() -> None:
     with pytest.raises(InvalidInput, match=r"s\.yaml: unknown field 'slice'"):
         parse_slices({"slice": {}}, "s.yaml")

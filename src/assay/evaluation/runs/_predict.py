@@ -172,6 +172,14 @@ def file_probabilities(
     table = src.probabilities
     if table is None:
         raise InvalidInput(f"{src.name}: not a probability table")
+    # A column of a class the dataset does not have would be scored as a model class, unsaid.
+    extra = [c for c in table.classes if c not in data.classes]
+    if extra:
+        raise InvalidInput(
+            f"{table.source}: column '{extra[0]}' is not a class of "
+            f"{data.dataset}@{data.commit_id[:12]} ({', '.join(data.classes)}); a probability "
+            "file has the key column and one column per class of the dataset"
+        )
     lookup = data.by_key()
     ids = [it.item_id for it in data.items]
     pos: dict[str, int] = {}
