@@ -188,6 +188,18 @@ def run(
             cluster=cluster,
             user=user,
         )
+    # Not an error: a slice may hold no item of one commit and items of the next.
+    for name in result.empty_slices:
+        where: dict[str, Any] = next(
+            (s["where"] for s in result.record["slices"] if s["name"] == name), {}
+        )
+        query = ", ".join(f"{k}={v}" for k, v in where.items())
+        env.err.print(
+            f"warning: slice {name} ({query}) matches no item of "
+            f"{result.record['dataset']['spec']}, so its n is 0; check its query in the "
+            "slices file",
+            markup=False,
+        )
     if as_json:
         env.emit_json(
             {
@@ -195,6 +207,7 @@ def run(
                 "record": result.record,
                 "summary": result.summary,
                 "reproduced": reproduced,
+                "empty_slices": result.empty_slices,
             }
         )
         return

@@ -4,7 +4,8 @@ A probability table has one key column, ``item`` (item id or a unique prefix of 
 digits) or ``name`` (the file name the dataset exports the item under), and one numeric
 column per class. A COCO results file is a list of ``{image_id, category_id, bbox, score}``:
 ``image_id`` is the id `assay export --format coco` gives the image, an item id or a file
-name; ``category_id`` is the exported category id or the class name.
+name; ``category_id`` is the exported category id or the class name (``category_name``, where
+a row has it, is taken instead).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class CocoResult:
     category: int | str
     bbox: tuple[float, float, float, float]
     score: float
+    # The field the row named its category with, for errors that point at it.
+    category_field: str = "category_id"
 
 
 def prediction_format(path: Path) -> str:
@@ -139,13 +142,14 @@ def read_coco_results(path: Path) -> list[CocoResult]:
         if not isinstance(rec, dict):
             raise InvalidInput(f"{where}: expected an object")
         iid = _field(rec, "image_id", where)
-        cat = rec["category_name"] if "category_name" in rec else _field(rec, "category_id", where)
+        cat_field = "category_name" if "category_name" in rec else "category_id"
+        cat = _field(rec, cat_field, where)
         bbox = _field(rec, "bbox", where)
         score = _field(rec, "score", where)
         if not isinstance(iid, int | str) or isinstance(iid, bool):
             raise InvalidInput(f"{where}.image_id: expected an integer or a string")
         if not isinstance(cat, int | str) or isinstance(cat, bool):
-            raise InvalidInput(f"{where}.category_id: expected an integer or a class name")
+            raise InvalidInput(f"{where}.{cat_field}: expected an integer or a class name")
         if not isinstance(bbox, list) or len(bbox) != 4 or not all(_number(v) for v in bbox):
             raise InvalidInput(f"{where}.bbox: expected [x, y, w, h] numbers")
         if not _number(score):
@@ -156,5 +160,5 @@ def read_coco_results(path: Path) -> list[CocoResult]:
                 f"{where}.bbox: width and height must be >= 0, got {bbox} (COCO boxes are "
                 "[x, y, width, height], not corners)"
             )
-        out.append(CocoResult(iid, cat, (b[0], b[1], b[2], b[3]), float(score)))
+        out.append(CocoResult(iid, cat, (b[0], b[1], b[2], b[3]), float(score), cat_field))
     return out

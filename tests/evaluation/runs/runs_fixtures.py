@@ -49,7 +49,9 @@ def invoke() -> Callable[..., tuple[int, str]]:
         eval_group.add_command(cmd)
     root.add_command(model)
 
-    def run(*args: str | Path) -> tuple[int, str]:
+    def run(*args: str | Path, stderr: list[str] | None = None) -> tuple[int, str]:
+        """Exit code and output; with `stderr`, the output is stdout alone and stderr is
+        appended to that list."""
         result = CliRunner().invoke(
             root,
             [str(a) for a in args],
@@ -60,6 +62,9 @@ def invoke() -> Callable[..., tuple[int, str]]:
             return 1, result.output + f"\nerror: {result.exception}"
         if result.exception is not None:
             raise result.exception
+        if stderr is not None:
+            stderr.append(result.stderr)
+            return 0, result.stdout
         return 0, result.output
 
     return run

@@ -124,6 +124,29 @@ def test_a_class_name_the_dataset_does_not_have_is_one_error(tmp_path: Path) -> 
     assert run.summary["classes"] == ["boat", "roof"]
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("boats", r"\[1\]\.category_name: 'boats' is not a class of the dataset"),
+        (7, r"\[1\]\.category_name: 7 is not a category of the dataset"),
+        (None, r"\[1\]\.category_name: expected an integer or a class name"),
+    ],
+)
+def test_an_error_names_category_name_when_the_row_used_it(
+    tmp_path: Path, value: object, message: str
+) -> None:
+    # A file of category_name rows was told its category_id was wrong, a field it never had.
+    w = detection_world(tmp_path / "ws", n=2)
+    name = next(iter(w.names.values()))
+    good = {"image_id": name, "category_name": "roof", "bbox": [3, 3, 30, 20], "score": 0.9}
+    pred = tmp_path / "dets.json"
+    pred.write_text(json.dumps([good, {**good, "category_name": value}]))
+    with pytest.raises(InvalidInput, match=message) as info:
+        run_evaluation(w.ws, w.spec, tmp_path / "run", predictions=pred)
+    assert "category_id" not in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_model_that_detects_nothing_scores_zero_without_warnings(tmp_path: Path) -> None:
     # numpy's "All-NaN slice encountered" leaked to the terminal: precision has no value.
     w = detection_world(tmp_path / "ws", n=2)

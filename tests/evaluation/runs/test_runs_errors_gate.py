@@ -113,6 +113,19 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
     assert _count(world) == before
 
 
+def test_a_probability_column_of_a_class_the_dataset_lacks_is_one_error(
+    world: World, tmp_path: Path
+) -> None:
+    # An extra column "cloudy" was taken as a model class, silently.
+    p = _preds(world, tmp_path / "p.csv", set())
+    frame = pd.read_csv(p)
+    frame["cloudy"] = 0.0
+    frame.to_csv(p, index=False)
+    with pytest.raises(InvalidInput, match=r"p\.csv: column 'cloudy' is not a class of floods@"):
+        run_evaluation(world.ws, world.spec, tmp_path / "run", predictions=p, settings=FAST)
+    assert not (tmp_path / "run").exists()
+
+
 def test_slice_files_are_checked_field_by_field() -> None:
     with pytest.raises(InvalidInput, match=r"s\.yaml: unknown field 'slice'"):
         parse_slices({"slice": {}}, "s.yaml")
@@ -291,6 +304,25 @@ def test_gate_refuses_an_empty_slice_it_is_asked_for(world: World, tmp_path: Pat
     everything = gate(world.ws, base, worse, max_drop=0.01)
     assert everything.failing == ["all", "drone"]  # the empty slice is shown, and gates nothing
     assert [r.n for r in everything.rows if r.slice == "boats"] == [0]
+
+
+def test_run_warns_of_a_slice_that_matches_no_item(world: World, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    # A mistyped value (nrth for north) gave the slice n 0 in the table, and nothing else.
+    slices = tmp_path / "typo.yaml"
+    slices.write_text("slices:\n  north: {metadata.district: nrth}\n  drone: {sensor: drone}\n")
+    preds = _preds(world, tmp_path / "p.csv", set())
+    args = ("-w", world.root, "eval", "run", "--dataset", world.spec, "--predictions", preds,
+            "--slices", slices, "--resamples", "100", "--no-report")  # fmt: skip
+    err: list[str] = []
+    code, text = invoke(*args, "--out", tmp_path / "a", "--json", stderr=err)
+    assert code == 0, text
+    doc = json.loads(text)
+    assert doc["empty_slices"] == ["north"]
+    assert doc["summary"]["slices"]["north"]["n"] == 0
+    assert "warning: slice north (metadata.district=nrth) matches no item of" in err[0]
+    assert "drone" not in err[0]
+    code, text = invoke(*args, "--out", tmp_path / "b", stderr=err)
+    assert code == 0 and "warning: slice north (metadata.district=nrth)" in err[1]
 
 
 def test_gate_refuses_runs_on_different_commits(tmp_path: Path) -> None:

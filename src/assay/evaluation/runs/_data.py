@@ -59,6 +59,8 @@ class EvalData:
     marking: str
     # Category id -> class name as `assay export --format coco` writes them (the label map).
     categories: dict[int, str] = field(default_factory=dict)
+    # Classes a classifier may be scored on: the label map, then `choice` labels in use.
+    classes: tuple[str, ...] = ()
 
     def by_key(self) -> dict[str, EvalItem]:
         """Lookup by item id, file name and export id (as a string)."""
@@ -98,7 +100,10 @@ def load_dataset(ws: Workspace, spec: str) -> EvalData:
         for k, r in enumerate(bundle.rows, 1)
     ]
     cats = {i: n for n, i in bundle.classes(("box", "polygon")).ids().items()}
-    return EvalData(rev.dataset, rev.commit.id, out, bundle.marking, cats)
+    named = bundle.label_map.names() if bundle.label_map is not None else []
+    used = sorted({r.label for it in out for r in it.regions if r.kind == "choice" and r.label})
+    choices = tuple(dict.fromkeys([*named, *used]))
+    return EvalData(rev.dataset, rev.commit.id, out, bundle.marking, cats, choices)
 
 
 def _geo(meta: dict[str, Any]) -> tuple[float, float]:

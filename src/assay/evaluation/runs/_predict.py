@@ -172,6 +172,14 @@ def file_probabilities(
     table = src.probabilities
     if table is None:
         raise InvalidInput(f"{src.name}: not a probability table")
+    # A column of a class the dataset does not have would be scored as a model class, unsaid.
+    extra = [c for c in table.classes if c not in data.classes]
+    if extra:
+        raise InvalidInput(
+            f"{table.source}: column '{extra[0]}' is not a class of "
+            f"{data.dataset}@{data.commit_id[:12]} ({', '.join(data.classes)}); a probability "
+            "file has the key column and one column per class of the dataset"
+        )
     lookup = data.by_key()
     ids = [it.item_id for it in data.items]
     pos: dict[str, int] = {}
@@ -206,8 +214,8 @@ def file_detections(src: Source, data: EvalData, label_names: list[str]) -> dict
             if r.category not in cats:
                 known = ", ".join(str(c) for c in sorted(cats))
                 raise InvalidInput(
-                    f"{where}: [{i}].category_id: {r.category} is not a category of the dataset "
-                    f"({known}, as `assay export --format coco` numbers them)"
+                    f"{where}: [{i}].{r.category_field}: {r.category} is not a category of the "
+                    f"dataset ({known}, as `assay export --format coco` numbers them)"
                 )
             label = cats[r.category]
         elif r.category in cats.values():
@@ -215,9 +223,9 @@ def file_detections(src: Source, data: EvalData, label_names: list[str]) -> dict
         else:
             # A misspelt class would count only as false alarms and lower the scores unsaid.
             raise InvalidInput(
-                f"{where}: [{i}].category_id: {r.category!r} is not a class of the dataset "
-                f"({', '.join(cats.values())}); fix the name, or leave out detections of classes "
-                "the dataset does not label"
+                f"{where}: [{i}].{r.category_field}: {r.category!r} is not a class of the "
+                f"dataset ({', '.join(cats.values())}); fix the name, or leave out detections "
+                "of classes the dataset does not label"
             )
         out[it.item_id].append((label, r.bbox, r.score))
     return out

@@ -46,6 +46,11 @@ class EvalRun:
     def task(self) -> str:
         return str(self.record["task"])
 
+    @property
+    def empty_slices(self) -> list[str]:
+        """Slices that hold no item: a mistyped query, or a slice this commit has no item of."""
+        return [name for name, entry in self.summary["slices"].items() if entry["n"] == 0]
+
     def samples(self) -> pd.DataFrame:
         """Per-sample results (one row per item and suite pass)."""
         return pd.read_parquet(self.path / SAMPLES)
