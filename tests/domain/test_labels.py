@@ -77,3 +77,16 @@ def test_json_round_trip_preserves_hash(rs) -> None:  # type: ignore[no-untyped-
     back = payload_from_json(payload_to_json(rs))
     assert back == rs
     assert payload_hash(back) == payload_hash(rs)
+
+
+def test_stored_metadata_with_non_finite_numbers_reads_as_json() -> None:
+    import json
+
+    from assay.domain.canonical import finite_metadata
+
+    # As json.dumps wrote them into older rows; strings that only mention them stay as they are.
+    old = '{"a":NaN,"b":[Infinity,-Infinity,1.5],"note":"NaN or Infinity"}'
+    fixed = json.loads(finite_metadata(old), parse_constant=pytest.fail)
+    assert fixed == {"a": "nan", "b": ["inf", "-inf", 1.5], "note": "NaN or Infinity"}
+    plain = '{"note":"NaN","x":1}'
+    assert finite_metadata(plain) == plain

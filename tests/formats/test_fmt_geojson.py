@@ -158,3 +158,63 @@ def test_a_track_of_frames_with_different_markings_takes_the_exports_highest(
     write(ExportBundle(rows, [], "d", None, "SECRET/FLOOD"), tmp_path)
     (track,) = json.loads((tmp_path / "tracks.geojson").read_text())["features"]
     assert track["properties"]["marking"] == "SECRET/FLOOD"
+
+
+def test_a_nan_stored_in_metadata_by_older_ingests_exports_as_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Before NaN nodata was stored as "nan", a float scene's metadata held NaN (json.dumps's
+    # spelling, not JSON): every export of a dataset holding it stopped on a traceback.
+    import rasterio
+    from rasterio.transform import from_origin
+    from sqlalchemy import select, update
+
+    from assay.domain.labels import metadata_record
+    from assay.store.schema import items
+
+    dem = np.random.default_rng(3).normal(10, 3, (1, 300, 300)).astype("float32")
+    with rasterio.open(
+        tmp_path / "dem.tif", "w", driver="GTiff", width=300, height=300, count=1,
+        dtype="float32", crs="EPSG:32615", transform=from_origin(270_000, 3_295_000, 0.5, 0.5),
+        nodata=float("nan"),
+    ) as dst:  # fmt: skip
+        dst.write(dem)
+    ws = Workspace.init(tmp_path / "ws")
+    ws.ingest([tmp_path / "dem.tif"])
+    with ws.db.begin() as conn:  # the scene's row as the older ingest wrote it
+        scene_id, text = conn.execute(
+            select(items.c.id, items.c.metadata).where(items.c.parent_id.is_(None))
+        ).one()
+        meta = json.loads(text)
+        meta["scene"]["nodata"] = float("nan")
+        old, old_hash = metadata_record(meta)
+        assert '"nodata":NaN' in old
+        conn.execute(
+            update(items).where(items.c.id == scene_id).values(metadata=old, metadata_hash=old_hash)
+        )
+    chip = item_ids(ws, children=True)["dem.tif#col=0&row=0"]
+    box = Region(kind="box", label="ridge", box=(10, 20, 100, 50))
+    for name, query in [("dem", None), ("chips", "media_type=image/png")]:
+        ws.create_dataset(name)
+        ws.add_items(name, query)
+        ws.set_labels(name, [LabelRecord(chip, [box], authors=["user:ana"])])
+    ws.close()
+
+    def strict(path: Path) -> object:
+        return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in {path}"))
+
+    exports = [("dem", "geojson"), ("dem", "stac"), ("dem", "jsonl"), ("chips", "geojson"),
+               ("chips", "jsonl", "--scene")]  # fmt: skip
+    for name, fmt, *flags in exports:
+        out = tmp_path / "-".join([name, fmt, *flags])
+        cli("export", name, "--format", fmt, *flags, "--out", out, cwd=tmp_path / "ws")
+        written = [p for p in out.rglob("*") if p.suffix in (".json", ".geojson", ".jsonl")]
+        assert written, fmt
+        docs = [
+            strict(p) if p.suffix != ".jsonl" else [json.loads(line, parse_constant=pytest.fail)
+                                                     for line in p.read_text().splitlines()]
+            for p in written
+        ]  # fmt: skip
+        assert "NaN" not in json.dumps(docs)
+    for out in ("dem-jsonl", "chips-jsonl---scene"):  # the scene's row, as new ingests store it
+        lines = (tmp_path / out / "items.jsonl").read_text().splitlines()
+        (scene,) = [json.loads(line) for line in lines if "scene" in json.loads(line)["metadata"]]
+        assert scene["metadata"]["scene"]["nodata"] == "nan"

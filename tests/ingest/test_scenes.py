@@ -366,3 +366,25 @@ def test_a_flat_band_renders_without_dividing_by_zero(cli, tmp_path: Path) -> No
     with Workspace.open(tmp_path / "ws") as ws:
         png = np.asarray(Image.open(io.BytesIO(ws.blobs.get_bytes(chip["id"]))))
     assert png[0, 0] == 0 and png[150, 150] == 255  # nodata dark, the data at the top
+
+
+def test_chips_equal_within_one_scene_are_noted(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A uniform area (a lake, a field) renders the same chip twice: one item holds both, named
+    # and windowed as the first, and ingest said only "1 duplicate".
+    arr = np.full((1, 256, 768), 100, np.uint8)
+    arr[0, :, 512:] = np.random.default_rng(5).integers(1, 255, (256, 256), dtype=np.uint8)
+    with rasterio.open(
+        tmp_path / "lake.tif", "w", driver="GTiff", width=768, height=256, count=1,
+        dtype="uint8", crs="EPSG:32615", transform=from_origin(*ORIGIN, 0.5, 0.5),
+    ) as dst:  # fmt: skip
+        dst.write(arr)
+    Workspace.init(tmp_path / "ws").close()
+    opts = ("--chip", "256", "--overlap", "0", "--json")
+    res = cli("ingest", tmp_path / "lake.tif", *opts, cwd=tmp_path / "ws").json()
+    assert (res["new"], res["duplicate"]) == (1 + 2, 1)
+    assert [n["note"] for n in res["notes"]] == [
+        "1 frame(s) or chip(s) have the bytes of an earlier one of this file (a uniform area): "
+        "one item holds them, under the first one's name, window or time"
+    ]
+    names = sorted(r["name"] for r in item_rows(tmp_path / "ws") if r["parent_id"])
+    assert names == ["lake.tif#col=0&row=0", "lake.tif#col=512&row=0"]

@@ -17,3 +17,17 @@ def metadata_record(meta: dict[str, Any]) -> tuple[str, str]:
     """Item metadata as canonical JSON and its sha256 (the manifest's `metadata_hash`)."""
     text = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+# Python's own spellings of the non-finite floats, which json.dumps wrote into metadata before
+# scenes stored a NaN nodata as "nan": not JSON, so each is read as GDAL spells it.
+_NON_FINITE = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}
+
+
+def finite_metadata(text: str) -> str:
+    """Stored metadata `text` as JSON (RFC 8259): a NaN or infinity that older ingests stored
+    becomes the string "nan", "inf" or "-inf", as ingests store it now; other texts as they are."""
+    if "NaN" not in text and "Infinity" not in text:
+        return text
+    meta = json.loads(text, parse_constant=_NON_FINITE.__getitem__)
+    return metadata_record(meta)[0]

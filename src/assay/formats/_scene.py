@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assay.domain.canonical import finite_metadata
 from assay.domain.labels import Region
 from assay.formats._model import ExportBundle, ExportRow
 from assay.store._sql import select_in
@@ -73,7 +74,7 @@ def _scene_row(ws: Workspace, bundle: ExportBundle, p: Any, members: list[Export
         width=p.width,
         height=p.height,
         marking=ws.scheme.highest_text([p.marking, *(r.marking for r in members)]),
-        metadata=json.loads(p.metadata),
+        metadata=json.loads(finite_metadata(p.metadata)),
         regions=merge_across_chips(regions),
         read_bytes=lambda: blobs.get_bytes(p.id),
         authors=sorted({a for r in members for a in r.authors}),

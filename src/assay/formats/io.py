@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy import select
 
 from assay import audit
+from assay.domain.canonical import finite_metadata
 from assay.domain.labelmap import LabelMap
 from assay.domain.labels import (
     Region,
@@ -572,7 +573,7 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
             "height": found["height"],
             "number": numbers,
             "marking": markings,
-            "metadata": found["metadata"],
+            "metadata": _finite_metadata(found["metadata"]),
         }
     )
     if len(by_number) > 1 and not (by_number[1:] > by_number[:-1]).all():
@@ -644,6 +645,18 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
         dataset_meta=ds_meta,
         all_annotations=all_annotations,
     )
+
+
+def _finite_metadata(texts: Any) -> Any:
+    """Stored metadata texts (Arrow strings) as JSON: what older ingests stored with a NaN or
+    infinity in it is read as `finite_metadata` reads it; the rest untouched."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    odd = pc.or_(pc.match_substring(texts, "NaN"), pc.match_substring(texts, "Infinity"))
+    if not pc.any(odd).as_py():
+        return texts
+    return pa.array([finite_metadata(t) for t in texts.to_pylist()], texts.type)
 
 
 def _take(data: Any, positions: Sequence[int]) -> Any:

@@ -136,6 +136,8 @@ def ingest_paths(
     scenes: list[tuple[str, str]] = []  # (item id, metadata) of each scene read
     # Per file: derived items (frames, chips) whose bytes an item made from another file holds.
     elsewhere: dict[str, int] = {}
+    # Per file: its frames or chips whose bytes an earlier one of the same file has (uniform areas).
+    within: dict[str, int] = {}
     for res in results:
         if res.error:
             report.failed.append(Failure(res.path, res.error))
@@ -153,6 +155,8 @@ def ingest_paths(
                 report.duplicate.append(p.sha)
                 if p.parent is not None and staged[p.sha][1][_PARENT] != p.parent:
                     elsewhere[res.path] = elsewhere.get(res.path, 0) + 1
+                elif p.parent is not None and staged[p.sha][2] == res.path:
+                    within[res.path] = within.get(res.path, 0) + 1
                 continue
             item_marking = _with_floor(scheme, marking or Marking(), p.marking_floor)
             # In the order of _ITEM_COLUMNS.
@@ -214,6 +218,14 @@ def ingest_paths(
             "stay that file's (name, parent, metadata) and are not listed under this one",
         )
         for path, n in elsewhere.items()
+    )
+    report.notes.extend(
+        Failure(
+            path,
+            f"{n} frame(s) or chip(s) have the bytes of an earlier one of this file (a uniform "
+            "area): one item holds them, under the first one's name, window or time",
+        )
+        for path, n in within.items()
     )
     return report
 
