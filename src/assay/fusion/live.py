@@ -378,15 +378,11 @@ def cot_observation(
     except InvalidInput as exc:
         return str(exc)
     mark = ev.find("detail/marking")
-    text = ((mark.get("text") if mark is not None else None) or ev.get("access") or "").strip()
-    if not text and marking is None:
-        return f"event {uid}: no marking (give the source one with assay fuse --marking M)"
-    try:
-        own = ws.scheme.render(ws.scheme.parse(text or marking))
+    text = (mark.get("text") if mark is not None else None) or ev.get("access")
+    try:  # as a file's row is marked; a refusal skips this event alone
+        own = _row_marking(ws, text, f"event {uid}", marking, source)
     except InvalidInput as exc:
-        return f"event {uid}: marking {text!r}: {exc}"
-    if marking is not None:
-        own = ws.scheme.highest_text([own, marking])
+        return str(exc)
     # The label: assay's own CoT types back to their labels, whatever the affiliation.
     neutral = ctype[:2] + "u" + ctype[3:] if ctype.startswith("a-") and len(ctype) > 3 else ctype
     label = _LABEL_OF_TYPE.get(neutral, ctype)

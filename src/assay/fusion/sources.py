@@ -139,7 +139,7 @@ def _row_marking(ws: Workspace, value: object, where: str, fallback: str | None,
     if value is None or (isinstance(value, str) and not value.strip()):
         if fallback is None:
             raise InvalidInput(
-                f"{where}: no marking: give the row a 'marking', or the file one with "
+                f"{where}: no marking: give it a 'marking', or its source one with "
                 f"`assay fuse --marking M` ({name} is not taken as the lowest level unseen)"
             )
         return fallback
