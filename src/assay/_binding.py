@@ -18,9 +18,7 @@ folder, from this host). Any other database is refused, saying how to bind the f
 from __future__ import annotations
 
 import json
-import os
 import socket
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection, make_url
 
+from assay._atomic import atomic_write_text
 from assay.errors import Conflict
 from assay.store.schema import audit
 
@@ -195,14 +194,5 @@ def _refusal(
 
 
 def _write(config: Path, data: dict[str, Any]) -> None:
-    """Replace the config whole (fsynced, then renamed over it)."""
-    fd, tmp = tempfile.mkstemp(dir=config.parent, prefix=f".{config.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(data, indent=2) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, config)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace the config whole, on disk before it is renamed over the old one."""
+    atomic_write_text(config, json.dumps(data, indent=2) + "\n", durable=True)

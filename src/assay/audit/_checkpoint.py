@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay._atomic import atomic_write_text
 from assay.audit._keys import KEY_ENV
 from assay.errors import InvalidInput
 from assay.timeutil import now_iso
@@ -111,12 +112,7 @@ def read_file(path: Path) -> Checkpoint:
 
 def write_file(cp: Checkpoint, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(json.dumps(cp.to_dict(), indent=2) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(cp.to_dict(), indent=2) + "\n", durable=True)
 
 
 def _witness_file(folder: Path, origin: str, workspace: Path) -> Path:

@@ -11,8 +11,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from assay._atomic import atomic_write_text
 from assay.errors import InvalidInput
 from assay.formats._model import ExportBundle, ExportRow, plural
 from assay.formats._stream import RowColumns, RowStream
@@ -175,44 +176,6 @@ def image_rows(bundle: ExportBundle, fmt: str) -> RowStream:
         if c.widths[k] is None or c.heights[k] is None:
             raise InvalidInput(f"item {c.item_ids[k]} ({c.names[k]}): image width/height unknown")
     return bundle.rows.select(keep) if skipped else bundle.rows
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def atomic_text_file(path: Path) -> Iterator[TextIO]:
-    """A text file to write `path` through: renamed over it when the block ends cleanly,
-    removed when it raises (streaming writers use it like `atomic_write_text`)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Like `atomic_write_text` for bytes."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def warn_dropped(fmt: str, dropped: Counter[str], bundle: ExportBundle) -> None:

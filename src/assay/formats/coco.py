@@ -32,6 +32,7 @@ from typing import Any
 
 import msgspec
 
+from assay._atomic import atomic_text_file
 from assay.domain.labelmap import LabelClass, LabelMap
 from assay.domain.labels import Region, region_texts, trusted_region
 from assay.errors import InvalidInput
@@ -39,7 +40,6 @@ from assay.formats import _arrow_json as aj
 from assay.formats import _coco_fast, _coco_objects, _media
 from assay.formats import _validate as v
 from assay.formats._export import (
-    atomic_text_file,
     copy_media,
     image_rows,
     marking_description,

@@ -21,12 +21,12 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+from assay._atomic import atomic_write_bytes
 from assay.errors import InvalidInput
 from assay.formats import _cvat_xml as cx
 from assay.formats import _media
 from assay.formats import _validate as v
 from assay.formats._export import (
-    atomic_write_bytes,
     check_unique,
     copy_media,
     image_rows,

@@ -22,20 +22,14 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+from assay._atomic import atomic_write_bytes
 from assay.domain.labels import Region
 from assay.domain.tracks import Track, TrackShape, frame_regions, tracks_from_frames
 from assay.errors import InvalidInput
 from assay.formats import _cvat_xml as cx
 from assay.formats import _media
 from assay.formats import _validate as v
-from assay.formats._export import (
-    atomic_write_bytes,
-    copy_media,
-    image_rows,
-    prepare_out,
-    warn_dropped,
-    write_marking,
-)
+from assay.formats._export import copy_media, image_rows, prepare_out, warn_dropped, write_marking
 from assay.formats._model import (
     ExportBundle,
     ExportRow,

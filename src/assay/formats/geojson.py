@@ -36,10 +36,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assay._atomic import atomic_write_text
 from assay.domain.geo import PixelMapper, ground_mapper, pixel_mapper
 from assay.domain.labels import Region
 from assay.formats import _validate as v
-from assay.formats._export import atomic_write_text, image_rows, prepare_out, write_marking
+from assay.formats._export import image_rows, prepare_out, write_marking
 from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
 from assay.formats._records import media_from_record, region_from_dict
 from assay.formats._registry import Codec

@@ -16,16 +16,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from assay._atomic import atomic_text_file, atomic_write_text
 from assay.errors import InvalidInput
 from assay.formats import _arrow_json as aj
 from assay.formats import _validate as v
-from assay.formats._export import (
-    atomic_text_file,
-    atomic_write_text,
-    copy_media,
-    prepare_out,
-    write_marking,
-)
+from assay.formats._export import copy_media, prepare_out, write_marking
 from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
 from assay.formats._records import (
     annotation_records,

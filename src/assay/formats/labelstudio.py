@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assay._atomic import atomic_write_text
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _ls_min, _ls_results, _media
 from assay.formats import _validate as v
 from assay.formats._export import (
-    atomic_write_text,
     check_unique,
     copy_media,
     prepare_out,

@@ -33,8 +33,9 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from assay._atomic import atomic_write_text
 from assay.errors import InvalidInput
-from assay.formats._export import atomic_write_text, prepare_out, write_marking
+from assay.formats._export import prepare_out, write_marking
 from assay.formats._model import ExportBundle, ExportRow
 from assay.formats._records import inline_text
 from assay.formats._registry import Codec

@@ -30,6 +30,7 @@ from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
+from assay._atomic import atomic_write_text
 from assay.domain.labels import Region
 from assay.domain.tracks import KEYFRAME, TRACK_ID
 from assay.errors import InvalidInput
@@ -37,7 +38,6 @@ from assay.formats import _media
 from assay.formats import _validate as v
 from assay.formats._export import (
     MARKING_FILE,
-    atomic_write_text,
     copy_media,
     image_rows,
     prepare_out,

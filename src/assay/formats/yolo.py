@@ -31,13 +31,13 @@ from typing import Any, Literal
 
 import yaml
 
+from assay._atomic import atomic_write_text
 from assay.domain.labelmap import LabelMap
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _media
 from assay.formats import _validate as v
 from assay.formats._export import (
-    atomic_write_text,
     check_unique,
     copy_media,
     image_rows,
