@@ -17,15 +17,13 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import func, select
 
 from assay.explore._index import KEEP, Index, with_markings
+from assay.markings import moved_since
 from assay.store._sql import select_in
-from assay.store.schema import audit, items
+from assay.store.schema import items
 from assay.versioning import Revision
 from assay.workspace import Workspace
-
-_CHANGES = ("item.mark", "item.downgrade")
 
 
 @dataclass
@@ -49,7 +47,7 @@ def markings_now(ws: Workspace, rev: Revision, index: Index) -> Index:
     with _LOCK:
         seen = _SEEN.get(key)
     with ws.db.read() as conn:
-        head = int(conn.execute(select(func.max(audit.c.seq))).scalar() or 0)
+        head, moved = moved_since(conn, seen.seq if seen is not None else 0)
         if seen is not None and seen.seq >= head:
             return seen.index or index
         # The rows to look at: all at the first look, then those of items moved since (a
@@ -57,17 +55,10 @@ def markings_now(ws: Workspace, rev: Revision, index: Index) -> Index:
         rows = index.table.select(["item_id", "marking"])
         if seen is None:
             seen = _Seen(0)
+        elif moved:
+            rows = rows.filter(pc.is_in(rows["item_id"], pa.array(sorted(moved), pa.string())))
         else:
-            targets = conn.execute(
-                select(audit.c.target).where(
-                    audit.c.seq > seen.seq, audit.c.seq <= head, audit.c.action.in_(_CHANGES)
-                )
-            ).scalars()
-            moved = sorted({t.removeprefix("item:") for t in targets})
-            if moved:
-                rows = rows.filter(pc.is_in(rows["item_id"], pa.array(moved, pa.string())))
-            else:
-                rows = rows.slice(0, 0)
+            rows = rows.slice(0, 0)
         ids = rows["item_id"].to_pylist()
         current = select_in(conn, [items.c.id, items.c.marking], items.c.id, ids) if ids else []
     was = dict(zip(ids, rows["marking"].to_pylist(), strict=True)) if current else {}

@@ -22,8 +22,8 @@ from assay import audit
 from assay.domain.canonical import canonical_json
 from assay.domain.entity import Entity, EntityChange, Picture, diff_entities
 from assay.errors import Conflict, InvalidInput, NotFound
+from assay.markings import moved_since
 from assay.store._sql import select_in
-from assay.store.schema import audit as audit_table
 from assay.store.schema import datasets, items, picture_versions
 from assay.timeutil import now_iso
 
@@ -232,23 +232,11 @@ def entities_and_texts(
 
 
 def markings_moved(ws: Workspace, since: int) -> tuple[bool, int]:
-    """Whether an item's marking moved after audit event `since` (every move is an
-    ``item.mark`` or ``item.downgrade`` event), and the newest event's number to ask from next
-    (0 at first: nothing moved before anyone looked)."""
+    """Whether an item's marking moved after audit event `since`, and the newest event's
+    number to ask from next (0 at first: nothing moved before anyone looked)."""
     with ws.db.read() as conn:
-        head = int(conn.execute(select(func.max(audit_table.c.seq))).scalar() or 0)
-        if not since or head <= since:
-            return False, head
-        moved = conn.execute(
-            select(audit_table.c.seq)
-            .where(
-                audit_table.c.seq > since,
-                audit_table.c.seq <= head,
-                audit_table.c.action.in_(("item.mark", "item.downgrade")),
-            )
-            .limit(1)
-        ).first()
-    return moved is not None, head
+        head, moved = moved_since(conn, since)
+    return bool(moved), head
 
 
 def marked_now(ws: Workspace, pic: Picture, found: Sequence[Entity]) -> Picture:

@@ -8,6 +8,12 @@ event per item records the old and the new marking. Lowering is a separate, deli
 (`downgrade`) that names an admin and a reason; it lowers only the items it names.
 """
 
-from assay.markings._raise import MarkChange, carry_project_marking, downgrade, raise_markings
+from assay.markings._raise import (
+    MarkChange,
+    carry_project_marking,
+    downgrade,
+    moved_since,
+    raise_markings,
+)
 
-__all__ = ["MarkChange", "carry_project_marking", "downgrade", "raise_markings"]
+__all__ = ["MarkChange", "carry_project_marking", "downgrade", "moved_since", "raise_markings"]

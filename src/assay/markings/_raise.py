@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
 from assay import audit
 from assay.domain.marking import MarkingScheme
 from assay.errors import InvalidInput
 from assay.store._sql import select_in
+from assay.store.schema import audit as audit_table
 from assay.store.schema import datasets, items, project_markings, projects, tasks
+
+# The audit actions that move an item's marking (`raise_markings`, `downgrade`).
+MOVES = ("item.mark", "item.downgrade")
 
 
 @dataclass(frozen=True)
@@ -160,3 +164,19 @@ def _refresh_project(conn: Connection, project_id: int) -> None:
     rows = [{"project_id": project_id, "marking": m} for m in present]
     if rows:
         conn.execute(project_markings.insert(), rows)
+
+
+def moved_since(conn: Connection, since: int) -> tuple[int, set[str]]:
+    """The newest audit event's number, and the items whose marking moved after event `since`
+    (every move is one of `MOVES`): a reader that keeps derived markings asks from the number
+    it was given last. Only that number is read at a first look (`since` 0: the reader reads
+    the markings themselves) and when no event is newer."""
+    head = int(conn.execute(select(func.max(audit_table.c.seq))).scalar() or 0)
+    if not since or head <= since:
+        return head, set()
+    targets = conn.execute(
+        select(audit_table.c.target).where(
+            audit_table.c.seq > since, audit_table.c.seq <= head, audit_table.c.action.in_(MOVES)
+        )
+    ).scalars()
+    return head, {t.removeprefix("item:") for t in targets}
