@@ -9,6 +9,7 @@ import click
 
 from assay import __version__
 from assay.cli._common import Env, LazyGroup
+from assay.cli._extras import missing_extra_message
 from assay.cli._safe import printable
 from assay.errors import AssayError
 
@@ -99,4 +100,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:
+        # A library of an extra the command needs, imported where nothing named the extra.
+        message = missing_extra_message(exc)
+        if message is None:
+            raise
+        click.echo(f"error: {message}", err=True)
+        sys.exit(1)
     sys.exit(0)
