@@ -12,7 +12,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from assay.cli._extras import extras_of
+from assay._extras import extras_of
 from cli_support import SRC
 
 

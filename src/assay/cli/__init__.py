@@ -8,8 +8,8 @@ import sys
 import click
 
 from assay import __version__
+from assay._extras import as_missing_extra
 from assay.cli._common import Env, LazyGroup
-from assay.cli._extras import missing_extra_message
 from assay.cli._safe import printable
 from assay.errors import AssayError
 
@@ -102,9 +102,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except ModuleNotFoundError as exc:
         # A library of an extra the command needs, imported where nothing named the extra.
-        message = missing_extra_message(exc)
-        if message is None:
+        missing = as_missing_extra(exc)
+        if missing is None:
             raise
-        click.echo(f"error: {message}", err=True)
-        sys.exit(1)
+        click.echo(f"error: {printable(str(missing))}", err=True)
+        sys.exit(missing.exit_code)
     sys.exit(0)

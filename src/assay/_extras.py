@@ -1,8 +1,9 @@
 """Which of assay's extras installs a module that is not there.
 
 Services import optional libraries lazily, and most say themselves which extra to install
-(`assay.errors.require`). This is the net under them: a `ModuleNotFoundError` for a library
-that one of assay's extras installs becomes that one line, not a traceback. The extras are read
+(`assay.errors.require`). This is the net under them, for the CLI and the server alike: a
+`ModuleNotFoundError` for a library that one of assay's extras installs becomes a
+`MissingExtra` naming it (one line, or a 501), not a traceback or a 500. The extras are read
 from the installed package's own metadata, so they cannot drift from pyproject.toml.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import re
 from importlib import metadata
+
+from assay.errors import MissingExtra
 
 # Import names that are not their distribution's name with "_" for "-".
 _DISTRIBUTION = {
@@ -47,13 +50,15 @@ def extras_of(module: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def missing_extra_message(exc: ModuleNotFoundError) -> str | None:
-    """One line naming the extra to install for `exc`'s module, or None when no extra of
-    assay's installs it (then it is a fault, shown as such)."""
+def as_missing_extra(exc: ModuleNotFoundError) -> MissingExtra | None:
+    """`exc` as the `MissingExtra` naming the extra that installs its module, or None when no
+    extra of assay's does (then it is a fault, shown as such)."""
     if not exc.name:
         return None
     extras = extras_of(exc.name)
     if not extras:
         return None
     top = exc.name.split(".", 1)[0]
-    return f"{top} is not installed; install it with: pip install 'assay[{extras[0]}]'"
+    return MissingExtra(
+        f"{top} is not installed; install it with: pip install 'assay[{extras[0]}]'"
+    )
