@@ -3,11 +3,14 @@ scene's COG with its display stretch, 204 off the scene, 404 above the viewer's 
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import math
+import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -53,3 +56,27 @@ def test_scene_tiles_follow_need_to_know(world: World, client: Client) -> None:
     assert client(None).get(f"/tiles/{scene}/18/{x}/{y}.png").status_code == 401
     assert root.get(f"/tiles/{scene}/3/1/3.png").status_code == 204  # far coarser than the scene
     assert root.get(f"/tiles/{scene}/3/8/1.png").status_code == 404  # x only goes to 7 at zoom 3
+
+
+def test_a_library_missing_from_the_server_is_a_501_naming_its_extra(
+    world: World, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server installed without the library a page needs answers with the extra to install
+    (501, as for a command), not a 500 with a traceback in its log. The library is made missing
+    as on such a machine: its import fails with the interpreter's own error."""
+    ws = world.ws
+    folder = ws.root.parent / "scenes"
+    folder.mkdir()
+    write_scene(folder / "town.tif", size=256)
+    ws.ingest([folder / "town.tif"], sensors=SensorOptions(chips=ChipOptions(size=256)))
+    with ws.db.read() as conn:
+        scene = conn.execute(select(items.c.id).where(items.c.name == "town.tif")).scalar_one()
+    # rio_tiler itself imports (as `require` checks it); the module its reader comes from not.
+    importlib.import_module("rio_tiler")
+    monkeypatch.setitem(sys.modules, "rio_tiler.io", None)
+    r = client("root").get(f"/tiles/{scene}/18/0/0.png")
+    assert r.status_code == 501  # a page (tiles are not under /api): the message on it
+    assert (
+        "Rio_tiler is not installed; install it with: pip install &#39;assay[sensors]&#39;"
+        in r.text
+    )

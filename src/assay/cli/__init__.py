@@ -8,6 +8,7 @@ import sys
 import click
 
 from assay import __version__
+from assay._extras import as_missing_extra
 from assay.cli._common import Env, LazyGroup
 from assay.cli._safe import printable
 from assay.errors import AssayError
@@ -99,4 +100,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:
+        # A library of an extra the command needs, imported where nothing named the extra.
+        missing = as_missing_extra(exc)
+        if missing is None:
+            raise
+        click.echo(f"error: {printable(str(missing))}", err=True)
+        sys.exit(missing.exit_code)
     sys.exit(0)

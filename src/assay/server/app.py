@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay import __version__, audit
+from assay._extras import as_missing_extra
 from assay.errors import AssayError
 from assay.server import _openapi
 from assay.server._hardening import Hardening
@@ -79,6 +80,15 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         if wants_html(request):  # the page looks up the caller: off the event loop
             return await run_in_threadpool(error_page, request, exc.http_status, str(exc))
         return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
+
+    @app.exception_handler(ModuleNotFoundError)
+    async def missing_library(request: Request, exc: ModuleNotFoundError) -> Response:
+        # A library of an extra this server lacks, imported where nothing named the extra:
+        # a 501 naming it, as `MissingExtra` is; any other missing module stays a fault.
+        missing = as_missing_extra(exc)
+        if missing is None:
+            raise exc
+        return await assay_error(request, missing)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
