@@ -106,3 +106,16 @@ def geo_workspace(tmp_path: Path) -> object:
     ws.add_items("geo", "media_type=image/png")
     ws.add_items("geo", "media_type=image/jpeg")
     return ws
+
+
+def without_modules(tmp_path: Path, *modules: str) -> dict[str, str]:
+    """The environment of a machine without `modules` (as without an extra): a package of
+    each name earlier on the path fails to import with the interpreter's own error."""
+    shadow = tmp_path / "missing"
+    for name in modules:
+        pkg = shadow / name
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text(
+            f"raise ModuleNotFoundError(\"No module named '{name}'\", name={name!r})\n"
+        )
+    return {"PYTHONPATH": os.pathsep.join([str(shadow), str(SRC)])}

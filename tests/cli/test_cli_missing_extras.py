@@ -8,24 +8,14 @@ earlier on the path that fails to import with the interpreter's own error.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
+from PIL import Image
+
 from assay._extras import extras_of
-from cli_support import SRC
-
-
-def _without(tmp_path: Path, *modules: str) -> dict[str, str]:
-    """An environment whose Python cannot import `modules`."""
-    shadow = tmp_path / "missing"
-    for name in modules:
-        pkg = shadow / name
-        pkg.mkdir(parents=True)
-        (pkg / "__init__.py").write_text(
-            f"raise ModuleNotFoundError(\"No module named '{name}'\", name={name!r})\n"
-        )
-    return {"PYTHONPATH": os.pathsep.join([str(shadow), str(SRC)])}
+from assay.ingest.sensors.synth import write_scene
+from cli_support import SRC, without_modules
 
 
 def test_a_command_whose_extra_is_missing_names_the_extra(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +28,7 @@ def test_a_command_whose_extra_is_missing_names_the_extra(run_cli, tmp_path: Pat
         tmp_path / "sim",
         "--seed",
         "7",
-        env=_without(tmp_path, "pyproj"),
+        env=without_modules(tmp_path, "pyproj"),
         code=1,
     )
     assert res.stderr == (
@@ -73,3 +63,27 @@ def test_every_extra_library_is_named_by_its_extra() -> None:
                 continue
             module = imports.get(name, name.replace("-", "_"))
             assert extra in extras_of(module), (extra, name, module)
+
+
+def test_a_geotiff_without_the_sensors_extra_fails_alone(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A base install ingesting the README's folder of scenes (PNGs and one georeferenced
+    TIFF): the whole ingest stopped on "rasterio is not installed". Now the GeoTIFF (told by its
+    GeoTIFF tags, read with Pillow) fails alone naming the extra; the PNG and a plain TIFF beside
+    it are ingested."""
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    write_scene(folder / "town-ortho.tif", size=64)
+    Image.new("RGB", (8, 6), (90, 120, 60)).save(folder / "plain.tif")
+    Image.new("RGB", (8, 6), (120, 90, 60)).save(folder / "scene_000.png")
+    run_cli("init", tmp_path / "ws")
+    res = run_cli(
+        "-w", tmp_path / "ws", "ingest", folder, "--json", env=without_modules(tmp_path, "rasterio")
+    )
+    got = res.json()
+    assert got["new"] == 2 and got["failed"] == 1
+    (failure,) = got["failures"]
+    assert failure["path"].endswith("town-ortho.tif")
+    assert (
+        "rasterio is not installed; install it with: pip install 'assay[sensors]'"
+        in (failure["reason"])
+    )

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from assay._bulk import gc_paused
 from assay.domain.canonical import metadata_record
+from assay.errors import MissingExtra
 from assay.ingest._png import SIGNATURE, PngError, png_info
 from assay.ingest._walk import special_kind
 from assay.ingest.sensors.items import FilePayload
@@ -375,9 +376,28 @@ def _georeferenced(path: str) -> bool:
         return False
     try:
         from assay.ingest.sensors.raster import is_georeferenced
-    except ImportError:  # pragma: no cover - the sensors extra is missing: read it as an image
+
+        return is_georeferenced(path)
+    except (ImportError, MissingExtra):  # no rasterio (the sensors extra): the file's own tags
+        return _geotiff_tags(path)
+
+
+# GeoTIFF's tags: ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory.
+_GEOTIFF_TAGS = (33550, 33922, 34264, 34735)
+
+
+def _geotiff_tags(path: str) -> bool:
+    """Whether a TIFF carries GeoTIFF tags (read with Pillow, where rasterio is missing): such a
+    file is a scene, which fails alone naming the extra to install, and the plain TIFFs and
+    other files beside it are still ingested."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            tags = getattr(img, "tag_v2", None) or {}
+            return any(t in tags for t in _GEOTIFF_TAGS)
+    except (OSError, ValueError, Image.DecompressionBombError):
         return False
-    return is_georeferenced(path)
 
 
 def probe_batch(
