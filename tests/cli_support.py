@@ -8,6 +8,9 @@ which one that import finds depends on the order the tests were collected in.
 from __future__ import annotations
 
 import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,32 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["NO_COLOR"] = "1"
     env.update(extra or {})
     return env
+
+
+def on_a_terminal(args: list[str], cwd: Path) -> str:
+    """Run the CLI with stderr on a pseudo-terminal; what it wrote there."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assay", *args],
+        cwd=cwd,
+        env=cli_env({"TERM": "xterm"}),
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the other end closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.communicate(timeout=120)
+    os.close(leader)
+    assert proc.returncode == 0
+    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def flood_scene(seed: int, size: tuple[int, int] = (48, 32)) -> Image.Image:

@@ -4,10 +4,6 @@ on a terminal as an import does."""
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +16,7 @@ from assay.formats import ImportBundle, ImportedAnnotation, ImportedMedia
 from assay.formats import _export as fexport
 from assay.formats.io import import_bundle
 from assay.workspace import Workspace
-from cli_support import cli_env
+from cli_support import on_a_terminal
 
 
 def _street(ws: Workspace, tmp_path: Path, n: int, splits: dict[int, str] | None = None) -> None:
@@ -97,39 +93,28 @@ def test_an_export_tells_its_progress_over_every_media_file(
         assert told == []
 
 
-def _on_a_terminal(args: list[str], cwd: Path) -> str:
-    """Run the CLI with stderr on a pseudo-terminal; what it wrote there."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assay", *args],
-        cwd=cwd,
-        env=cli_env({"TERM": "xterm"}),
-        stdout=subprocess.PIPE,
-        stderr=follower,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 4096)
-        except OSError:  # the other end closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.communicate(timeout=120)
-    os.close(leader)
-    assert proc.returncode == 0
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
 def test_the_cli_shows_a_bar_on_a_terminal_and_none_with_json(
     ws: Workspace, tmp_path: Path
 ) -> None:
     _street(ws, tmp_path, 3, {0: "val"})
     cwd = tmp_path / "ws"
-    shown = _on_a_terminal(["export", "street", "--format", "yolo", "--out", "a"], cwd)
+    shown = on_a_terminal(["export", "street", "--format", "yolo", "--out", "a"], cwd)
     assert "writing media" in shown
-    quiet = _on_a_terminal(["export", "street", "--format", "yolo", "--out", "b", "--json"], cwd)
+    quiet = on_a_terminal(["export", "street", "--format", "yolo", "--out", "b", "--json"], cwd)
     assert "writing media" not in quiet
     assert (cwd / "b/data.yaml").is_file()
+
+
+def test_import_shows_its_bar_on_a_terminal_and_none_with_json(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    _street(ws, tmp_path, 3)
+    ws.export("street", "coco", tmp_path / "c")
+    cwd = tmp_path / "ws"
+    args = ["import", str(tmp_path / "c/annotations.json"), "--format", "coco",
+            "--images", str(tmp_path / "c/images")]  # fmt: skip
+    shown = on_a_terminal([*args, "--dataset", "again"], cwd)
+    assert "storing media" in shown
+    quiet = on_a_terminal([*args, "--dataset", "twice", "--json"], cwd)
+    assert "storing media" not in quiet
+    assert {d.name: d.items for d in ws.datasets()}["twice"] == 3  # imported all the same

@@ -59,18 +59,28 @@ class Env:
             self.console.print(text)
 
     @contextmanager
-    def progress(self, label: str, *, shown: bool = True) -> Iterator[Callable[[int, int], None]]:
-        """A progress callback: a bar on a terminal, silent in pipes, with --quiet or when not
-        `shown` (a command's --json)."""
+    def progress(
+        self, label: str, *, shown: bool, in_bytes: bool = False
+    ) -> Iterator[Callable[[int, int], None]]:
+        """A progress callback: a bar on stderr on a terminal, silent in pipes, with --quiet
+        or when not `shown` (every caller says so: not under its --json, which keeps the
+        terminal for the JSON document). Counts show as `done/total`, or as sizes
+        (`1.2/3.4 MB`) when they are bytes (`in_bytes`)."""
         if not (shown and self.interactive):
             yield lambda done, total: None
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            TimeRemainingColumn,
+        )
 
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
-            MofNCompleteColumn(),
+            DownloadColumn() if in_bytes else MofNCompleteColumn(),
             TimeRemainingColumn(),
             console=self.err,
             transient=True,

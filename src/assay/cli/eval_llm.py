@@ -70,7 +70,7 @@ def llm(
         cache=not no_cache,
     )
     settings = LlmRunSettings(samples=samples, epochs=epochs, seed=seed, n_resamples=resamples)
-    with env.progress("generating") as progress:
+    with env.progress("generating", shown=not as_json) as progress:
         result = run_llm_eval(
             env.workspace(),
             task_file,

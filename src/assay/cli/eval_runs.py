@@ -160,34 +160,38 @@ def run(
         with ws.db.read() as conn:
             user = get_user(ws, conn, as_user)
     reproduced = None
-    if rerun_dir:
-        result, reproduced = rerun(ws, rerun_dir, out, cluster=cluster, user=user)
-    else:
-        if not dataset:
-            raise InvalidInput("--dataset NAME@REV is required (or --rerun RUN)")
-        settings = RunSettings(
-            suites=_csv(suite) or ("clean",),
-            corruptions=_csv(corruptions),
-            severities=_ints(severities, "--severities"),
-            seed=seed,
-            epsilons=_floats(epsilons, "--epsilons"),
-            attack=attack,
-            n_resamples=resamples,
-            score_threshold=score_threshold,
-        )
-        result = run_evaluation(
-            ws,
-            dataset,
-            out,
-            predictions=predictions,
-            model=model_spec,
-            slices=slices,
-            settings=settings,
-            baseline=baseline,
-            report=not no_report,
-            cluster=cluster,
-            user=user,
-        )
+    with env.progress("evaluating", shown=not as_json) as progress:
+        if rerun_dir:
+            result, reproduced = rerun(
+                ws, rerun_dir, out, cluster=cluster, user=user, progress=progress
+            )
+        else:
+            if not dataset:
+                raise InvalidInput("--dataset NAME@REV is required (or --rerun RUN)")
+            settings = RunSettings(
+                suites=_csv(suite) or ("clean",),
+                corruptions=_csv(corruptions),
+                severities=_ints(severities, "--severities"),
+                seed=seed,
+                epsilons=_floats(epsilons, "--epsilons"),
+                attack=attack,
+                n_resamples=resamples,
+                score_threshold=score_threshold,
+            )
+            result = run_evaluation(
+                ws,
+                dataset,
+                out,
+                predictions=predictions,
+                model=model_spec,
+                slices=slices,
+                settings=settings,
+                baseline=baseline,
+                report=not no_report,
+                cluster=cluster,
+                user=user,
+                progress=progress,
+            )
     # Not an error: a slice may hold no item of one commit and items of the next.
     for name in result.empty_slices:
         where: dict[str, Any] = next(

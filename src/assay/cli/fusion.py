@@ -142,7 +142,7 @@ def fuse(
 
         truth_rows = read_truth(truth)  # a bad truth file fails before anything is saved
     ws = env.workspace()
-    with env.progress("fusing scans") as progress:
+    with env.progress("fusing scans", shown=not as_json) as progress:
         result = run(
             ws,
             name,

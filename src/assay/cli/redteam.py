@@ -136,7 +136,7 @@ def redteam(
     if suite.strip() == "all" and trained_on is None:
         suites.remove("leakage")
         notes.append("leakage suite left out: no training commit known (give --trained-on)")
-    with env.progress("probing") as progress:
+    with env.progress("probing", shown=not as_json) as progress:
         result = red_team(
             ws,
             as_generate(gen, params),

@@ -42,7 +42,7 @@ def backup(env: Env, directory: Path, as_json: bool) -> None:
     from assay.workspace import CONFIG
 
     ws = env.workspace()
-    with env.progress("copying blobs") as progress:
+    with env.progress("copying blobs", shown=not as_json) as progress:
         report = run(ws.db, ws.blobs, ws.root / CONFIG, directory, progress)
     if as_json:
         env.emit_json(report)
@@ -62,7 +62,7 @@ def restore(env: Env, backup_dir: Path, directory: Path, as_json: bool) -> None:
     into ASSAY_DATABASE_URL (default: the new workspace's SQLite file), which must be empty."""
     from assay.workspace import Workspace
 
-    with env.progress("copying blobs") as progress:
+    with env.progress("copying blobs", shown=not as_json) as progress:
         report = Workspace.restore(backup_dir, directory, progress)
     if as_json:
         env.emit_json(report)

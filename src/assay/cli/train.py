@@ -103,7 +103,7 @@ def llm(
         seed=seed,
     )
     ws = env.workspace()
-    with env.progress(f"training {out}") as progress:
+    with env.progress(f"training {out}", shown=not as_json) as progress:
         result = train_llm(
             ws,
             base,

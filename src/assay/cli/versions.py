@@ -194,7 +194,7 @@ def ingest(
         ),
         chips=ChipOptions(size=chip, overlap=overlap, bands=_bands(bands)),
     )
-    with env.progress("hashing") as progress:
+    with env.progress("reading", shown=not as_json, in_bytes=True) as progress:
         report = ws.ingest(
             list(paths),
             marking=marking,
@@ -276,7 +276,7 @@ def import_(
     """Import media and labels from a file in one of the formats of --format (see README,
     Formats): COCO, Label Studio, YOLO, VOC, CVAT, MOT, JSONL, Parquet, or assay's own GeoJSON
     and STAC exports."""
-    with env.progress("storing media") as progress:
+    with env.progress("storing media", shown=not as_json) as progress:
         report = env.workspace().import_labels(
             path, fmt, dataset, images=images, marking=marking, strict=strict, progress=progress
         )

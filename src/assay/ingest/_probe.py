@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import warnings
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from assay._bulk import gc_paused
@@ -35,6 +36,11 @@ IMAGE_TYPES = {
 TEXT_TYPES = {".txt": "text/plain", ".md": "text/markdown"}
 ROW_TYPES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 PIL_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff", "WEBP": "image/webp"}
+
+# How far a worker is into one file: (the file's `rel`, done, total), in the decoder's own
+# steps (a video's bytes demuxed, a scene's chips cut). Told at most `STEPS` times a file.
+Tell = Callable[[str, int, int], None]
+STEPS = 200
 
 
 class Probed(NamedTuple):
@@ -224,6 +230,23 @@ def _text_of(obj: dict[str, Any], text_field: str, line: int) -> str:
 Payload = bytes | FilePayload
 
 
+def _within(tell: Tell | None, rel: str) -> Callable[[int, int], None] | None:
+    """`tell` for the file `rel`, passed on when it moved a step of `STEPS` (a video has
+    thousands of packets)."""
+    if tell is None:
+        return None
+    last = -1
+
+    def told(done: int, total: int) -> None:
+        nonlocal last
+        step = done * STEPS // total if total > 0 else STEPS
+        if step > last:
+            last = step
+            tell(rel, done, total)
+
+    return told
+
+
 def probe_sensor(
     path: str,
     rel: str,
@@ -231,18 +254,21 @@ def probe_sensor(
     kind: str,
     options: SensorOptions,
     sha: str | None = None,
+    tell: Tell | None = None,
 ) -> tuple[ProbeResult, list[Payload]]:
     """A video and its sampled frames, or a scene and its chips, as items and derived items
-    (see `assay.ingest.sensors`)."""
+    (see `assay.ingest.sensors`); `tell` hears how far the decoding is."""
     from assay.errors import AssayError
     from assay.ingest.sensors.items import scene_items, video_items
 
     found: list[tuple[Any, Payload]]
+    progress = _within(tell, rel)
     try:
         if kind == "video":
-            found, notes = video_items(path, read_regular(path), base, options.video)  # type: ignore[assignment]
+            data = read_regular(path)
+            found, notes = video_items(path, data, base, options.video, progress)  # type: ignore[assignment]
         else:
-            found, notes = scene_items(path, base, options.chips, sha)
+            found, notes = scene_items(path, base, options.chips, sha, progress)
     except AssayError as exc:  # unreadable file, strict KLV, or the sensors extra missing
         return ProbeResult(rel, [], str(exc).removeprefix(f"{path}: ")), []
     items = [
@@ -294,9 +320,11 @@ def probe_file(
     source: str,
     sensors: SensorOptions | None = None,
     sha: str | None = None,
+    tell: Tell | None = None,
 ) -> tuple[ProbeResult, list[Payload]]:
     """Hash and describe one file: the result, and the bytes of each of its items (`sha`:
-    a scene's sha256, when the caller has it)."""
+    a scene's sha256, when the caller has it; `tell`: how far a video's or a scene's
+    decoding is, the one long read of a single file)."""
     # Plain os.path strings: this runs once per file, and pathlib objects cost more than
     # hashing a small image.
     name = os.path.basename(path_str)
@@ -310,9 +338,9 @@ def probe_file(
             base["source"] = source
         opts = sensors or SensorOptions()
         if suffix in VIDEO_TYPES:
-            return probe_sensor(path_str, rel, base, "video", opts)
+            return probe_sensor(path_str, rel, base, "video", opts, tell=tell)
         if is_scene(path_str):
-            return probe_sensor(path_str, rel, base, "scene", opts, sha)
+            return probe_sensor(path_str, rel, base, "scene", opts, sha, tell)
         data = read_regular(path_str)
         if suffix in IMAGE_TYPES:
             media_type, w, h, meta = probe_image(data)
@@ -407,14 +435,16 @@ def probe_batch(
     source: str,
     sensors: SensorOptions | None = None,
     shas: dict[str, str] | None = None,
+    tell: Tell | None = None,
 ) -> list[ProbeResult]:
     """Probe a batch of files and stage the blobs the store does not hold yet (`shas`: the
-    sha256 of files the caller hashed already, by `rel`)."""
+    sha256 of files the caller hashed already, by `rel`; `tell`: see `probe_file`)."""
     store = open_blobs(blob_url)
     known = shas or {}
     with gc_paused():
         probed = [
-            probe_file(p, rel, text_field, source, sensors, known.get(rel)) for p, rel in batch
+            probe_file(p, rel, text_field, source, sensors, known.get(rel), tell)
+            for p, rel in batch
         ]
     present = store.present(item.sha for res, _ in probed for item in res.items)
     new: dict[str, tuple[list[Probed], int, bytes]] = {}  # sha -> (items, index, bytes)

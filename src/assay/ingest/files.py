@@ -10,8 +10,9 @@ A file that cannot be read is reported by name with the reason and skipped.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from assay.ingest._probe import (
 )
 from assay.ingest._scenes import any_scenes, known_scenes, record_scenes
 from assay.ingest._sent import probe_sent, sent_units
+from assay.ingest._told import Progress, Told, probe_batch_told, start_worker
 from assay.ingest._walk import Failure, walk
 from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
 from assay.ingest.sensors.options import COG_MEDIA_TYPE, SCENE_TYPES, VIDEO_TYPES, SensorOptions
@@ -49,8 +51,7 @@ KNOWN_SUFFIXES = (
 )
 PARALLEL_MIN_FILES = 256
 BATCH = 128
-
-Progress = Callable[[int, int], None]  # (done, total)
+TELL_WAIT = 0.2  # seconds between two looks at the workers' progress while a batch runs
 
 
 @dataclass
@@ -107,6 +108,10 @@ def ingest_paths(
     duplicate, neither converted nor chipped again, unless `marking` is given (then it is read
     again, so its chips' markings are raised with it). Links out of `paths` are read only with
     `follow_symlinks`; see `walk` for what is left out.
+
+    `progress(done, total)` is told the bytes of the files read: a video or scene counts as
+    its frames are decoded or its chips cut, in this process or a pool's worker (on a cluster,
+    as each unit of files comes back). See `assay.ingest._told`.
     """
     skipped: list[Failure] = []
     files = list(walk(paths, follow_symlinks=follow_symlinks, skipped=skipped))
@@ -313,39 +318,43 @@ def _probe_all(
 ) -> Iterator[ProbeResult]:
     """Results in file order, as the batches finish: the caller digests them while the
     workers go on (`shas`: scenes' sha256, hashed already)."""
+    told = Told(files, progress) if progress else None
     if cluster_address(cluster) is not None:
-        done = 0
         units = sent_units(files, blobs.url, text_field, source, sensors, shas)
         with runner(cluster, blob_url=blobs.url) as run:
             for batch_results in run.map(probe_sent, units):
                 yield from batch_results
-                done += len(batch_results)
-                if progress:
-                    progress(done, len(files))
+                if told:
+                    told.finish(r.path for r in batch_results)
         return
     jobs = [(p, p) for p in files]
     batches = [jobs[i : i + BATCH] for i in range(0, len(jobs), BATCH)]
-    total = len(jobs)
-    done = 0
     n_workers = workers or os.cpu_count() or 1
-    if total < PARALLEL_MIN_FILES or n_workers == 1:
+    if len(jobs) < PARALLEL_MIN_FILES or n_workers == 1:
+        tell = told.part if told else None
         for batch in batches:
-            yield from probe_batch(batch, blobs.url, text_field, source, sensors, shas)
-            done += len(batch)
-            if progress:
-                progress(done, total)
+            yield from probe_batch(batch, blobs.url, text_field, source, sensors, shas, tell)
+            if told:
+                told.finish(rel for _, rel in batch)
         return
-    with ProcessPoolExecutor(max_workers=n_workers) as pool:
+    parts: multiprocessing.Queue[tuple[str, int, int]] | None = (
+        multiprocessing.Queue() if told else None
+    )
+    with ProcessPoolExecutor(
+        max_workers=n_workers, initializer=start_worker, initargs=(parts,)
+    ) as pool:
+        probe = probe_batch_told if told else probe_batch
         futures = [
-            pool.submit(probe_batch, b, blobs.url, text_field, source, sensors, _of(shas, b))
+            pool.submit(probe, b, blobs.url, text_field, source, sensors, _of(shas, b))
             for b in batches
         ]
-        for fut in futures:
-            batch_results = fut.result()
-            yield from batch_results
-            done += len(batch_results)
-            if progress:
-                progress(done, total)
+        for batch, fut in zip(batches, futures, strict=True):
+            while told and not fut.done():
+                told.drain(parts, TELL_WAIT)
+            yield from fut.result()
+            if told:
+                told.drain(parts, 0)  # what came meanwhile: the queue's pipe never fills
+                told.finish(rel for _, rel in batch)
 
 
 def _of(shas: dict[str, str] | None, batch: list[tuple[str, str]]) -> dict[str, str]:

@@ -14,6 +14,7 @@ from assay.evaluation import accuracy, bootstrap_metric, mcnemar
 from assay.evaluation.corruptions import CorruptionSpec, apply
 from assay.evaluation.runs import RunSettings, rerun, run_evaluation
 from assay.store.schema import eval_runs
+from cli_support import on_a_terminal
 from evaluation.runs.runs_world import World, linear_classifier
 
 SMALL = RunSettings(
@@ -197,3 +198,36 @@ def test_report_is_self_contained(onnx_run) -> None:  # type: ignore[no-untyped-
     summary = json.loads((onnx_run.path / "summary.json").read_text())
     low = summary["slices"]["all"]["metrics"]["accuracy"]["low"]
     assert f"{low:.3f}" in html
+
+
+def test_a_run_tells_its_progress_over_every_pass(world: World, tmp_path: Path) -> None:
+    """Images through the model, pass after pass: the clean one, each corruption and
+    severity, each adversarial budget; the bar moves long before the run ends."""
+    for name, model, adversarial in (
+        ("onnx", "flood-clf", 0),  # no gradients: not attacked
+        ("py", linear_classifier(), len(SMALL.epsilons)),
+    ):
+        told: list[tuple[int, int]] = []
+
+        def tell(done: int, total: int, told: list[tuple[int, int]] = told) -> None:
+            told.append((done, total))
+
+        run_evaluation(world.ws, world.spec, tmp_path / name, model=model, settings=SMALL,
+                       report=False, progress=tell)  # fmt: skip
+        passes = 1 + 2 * 2 + adversarial
+        total = passes * 24
+        assert told[-1] == (total, total) and {t for _, t in told} == {total}
+        done = [d for d, _ in told]
+        assert done == sorted(done)
+        assert set(range(24, total, 24)) <= set(done)  # after each pass, not only at the end
+
+
+def test_the_cli_shows_a_bar_on_a_terminal_and_none_with_json(world: World, tmp_path: Path) -> None:
+    args = ["-w", str(world.root), "eval", "run", "--dataset", world.spec, "--model",
+            "flood-clf", "--suite", "clean,corruptions", "--corruptions", "fog",
+            "--severities", "1", "--resamples", "50", "--no-report"]  # fmt: skip
+    shown = on_a_terminal([*args, "--out", str(tmp_path / "a")], tmp_path)
+    assert "evaluating" in shown and "48/48" in shown  # 24 images, clean and fogged
+    quiet = on_a_terminal([*args, "--out", str(tmp_path / "b"), "--json"], tmp_path)
+    assert "evaluating" not in quiet
+    assert (tmp_path / "b/run.json").is_file()

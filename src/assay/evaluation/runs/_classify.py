@@ -21,7 +21,7 @@ from assay.evaluation.runs._data import EvalData, EvalItem, to_batch
 from assay.evaluation.runs._predict import Source, file_probabilities
 from assay.evaluation.runs._settings import RunSettings
 from assay.evaluation.runs._slices import SliceDef, slice_masks
-from assay.evaluation.runs._units import Predictor
+from assay.evaluation.runs._units import Predictor, Steps
 from assay.models import gradient_of
 
 METRICS = ("accuracy", "macro_f1", "brier", "ece")
@@ -136,6 +136,9 @@ def run_classification(
     else:
         items = labelled
         predictor = replace(predictor or Predictor(src, []), items=items)
+        attacked = "adversarial" in settings.suites and src.has_gradients
+        adversarial = len(settings.epsilons) if attacked else 0
+        predictor.steps.plan(_robust.passes(settings) + adversarial, len(items))
         probs = predictor.predict()
     classes = list(src.classes)
     index = {c: k for k, c in enumerate(classes)}
@@ -188,7 +191,10 @@ def run_classification(
         )
     if "adversarial" in settings.suites:
         images = predictor.images if predictor is not None and src.has_gradients else []
-        summary["adversarial"] = _adversarial(src, images, items, y, classes, settings, samples)
+        steps = predictor.steps if predictor is not None else None
+        summary["adversarial"] = _adversarial(
+            src, images, items, y, classes, settings, samples, steps
+        )
     return summary, pd.concat(samples, ignore_index=True)
 
 
@@ -200,6 +206,7 @@ def _adversarial(
     classes: list[str],
     settings: RunSettings,
     samples: list[pd.DataFrame],
+    steps: Steps | None = None,
 ) -> dict[str, Any]:
     grad = gradient_of(src.adapter) if src.adapter is not None else None
     if grad is None:
@@ -214,7 +221,7 @@ def _adversarial(
     x = to_batch(images, src.adapter.input_size, src.name)
     rows = []
     for eps, pred, delta in _robust.adversarial_rows(
-        src.adapter.predict_proba, grad, x, y, settings
+        src.adapter.predict_proba, grad, x, y, settings, steps.add if steps else None
     ):
         onehot = np.zeros((len(pred), len(classes)))
         onehot[np.arange(len(pred)), pred] = 1.0

@@ -98,6 +98,7 @@ def run_detection(
     dataset_labels = sorted({lab for im in gt for lab, _b, _c in im.gt})
     if src.runs_images:
         predictor = replace(predictor or Predictor(src, []), items=data.items)
+        predictor.steps.plan(_robust.passes(settings), len(data.items))
         dets = predictor.predict()
     else:
         by_item = file_detections(src, data, dataset_labels)

@@ -98,8 +98,10 @@ def adversarial_rows(
     x: npt.NDArray[np.float32],
     y: npt.NDArray[np.int64],
     settings: RunSettings,
+    attacked: Callable[[int], None] | None = None,
 ) -> list[tuple[float, npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
-    """(epsilon, predicted class, max |x_adv - x| per sample) for each budget."""
+    """(epsilon, predicted class, max |x_adv - x| per sample) for each budget; `attacked`
+    is told of the samples attacked, a budget at a time."""
 
     def predict(z: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         return np.asarray(predict_proba(z.astype(np.float32)).argmax(axis=1), dtype=np.int64)
@@ -120,6 +122,8 @@ def adversarial_rows(
             else (np.zeros(0))
         )
         out.append((float(eps), predict(adv), delta))
+        if attacked is not None:
+            attacked(len(inputs))
     return out
 
 
@@ -130,6 +134,14 @@ NOT_APPLICABLE_ONNX = (
 NOT_APPLICABLE_FILE = "not applicable: a prediction file holds fixed outputs; no model to attack"
 NOT_APPLICABLE_DETECTION = "not applicable: the adversarial suite attacks image classifiers"
 NOT_APPLICABLE_CALLABLE = "not applicable: the model has no loss_gradient"
+
+
+def passes(settings: RunSettings) -> int:
+    """The model's passes over the images a run makes before any attack: the clean one, and
+    one per corruption and severity of the corruptions suite."""
+    if "corruptions" not in settings.suites:
+        return 1
+    return 1 + len(settings.corruption_list) * len(settings.severities)
 
 
 def corruption_specs(src: Any, settings: RunSettings) -> Iterator[CorruptionSpec]:

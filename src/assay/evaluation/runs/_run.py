@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import platform
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +24,7 @@ from assay.evaluation.runs._detection_run import run_detection
 from assay.evaluation.runs._settings import METRIC_VERSIONS, RunSettings
 from assay.evaluation.runs._slices import SliceDef, load_slices, slice_masks
 from assay.evaluation.runs._store import BOXES, ITEMS, SAMPLES, EvalRun, load_run, write_run
-from assay.evaluation.runs._units import Predictor
+from assay.evaluation.runs._units import Predictor, Steps
 from assay.models import ModelRef
 from assay.timeutil import now_iso
 
@@ -81,15 +81,17 @@ def _source(ws: Workspace, predictions: str | Path | None, model: object | None)
 
 
 @contextmanager
-def _predictor(ws: Workspace, src: _predict.Source, cluster: str | None) -> Iterator[Predictor]:
+def _predictor(
+    ws: Workspace, src: _predict.Source, cluster: str | None, steps: Steps
+) -> Iterator[Predictor]:
     """A registered ONNX model runs in units on a local pool or a cluster; a Python model
     object or a prediction file in this process."""
     if src.kind != "onnx" or src.sha256 is None:
-        yield Predictor(src, [])
+        yield Predictor(src, [], steps=steps)
         return
     model = ModelRef(ws.blobs.url, src.sha256, src.task, tuple(src.classes), src.ref or src.name)
     with runner(cluster, blob_url=ws.blobs.url) as run:
-        yield Predictor(src, [], run, model)
+        yield Predictor(src, [], run, model, steps)
 
 
 def run_evaluation(
@@ -106,6 +108,7 @@ def run_evaluation(
     rerun_of: str | None = None,
     cluster: str | None = None,
     user: User | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> EvalRun:
     """Evaluate a model or a prediction file on a dataset commit and keep the run as a record.
 
@@ -127,6 +130,9 @@ def run_evaluation(
         user: Who runs it (the run's actor); they must be cleared for the registered
             model's marking (a model carries its training data's) and the commit's. None is
             the workspace owner.
+        progress: Called with (done, total): images through the model over all of the
+            run's passes (clean, each corruption and severity, each adversarial budget), a
+            unit of whole batches at a time. A prediction file's run tells nothing.
 
     Returns:
         The stored run.
@@ -162,7 +168,7 @@ def run_evaluation(
         items_df = items_frame(ws, data)
         base_summary = {**base.summary, "run_id": base.run_id} if base is not None else None
         tables: dict[str, pd.DataFrame] = {}
-        with _predictor(ws, src, cluster) as predictor:
+        with _predictor(ws, src, cluster, Steps(progress)) as predictor:
             if src.task == "classification":
                 summary, samples = run_classification(
                     data, items_df, src, slice_defs, settings, base_summary, predictor
@@ -245,11 +251,13 @@ def rerun(
     model: object | None = None,
     cluster: str | None = None,
     user: User | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[EvalRun, bool]:
     """Run a recorded run again from its record; True when every number is the same.
 
     The record pins the dataset commit, the model file (by sha256), slices, settings and
-    seeds. A Python-callable model is not stored: pass it again as `model`.
+    seeds. A Python-callable model is not stored: pass it again as `model`. `progress`: as
+    for `run_evaluation`.
     """
     old = load_run(ws, run)
     rec = old.record
@@ -283,6 +291,7 @@ def rerun(
         rerun_of=old.run_id,
         cluster=cluster,
         user=user,
+        progress=progress,
         **kwargs,
     )
     return new, numbers(new.summary) == numbers(old.summary)

@@ -5,11 +5,13 @@ A registered ONNX model runs in units: a unit names the model and a run of items
 store's url and their sha256, with the corruption (if any) and the items' place in the run,
 so the corruption's seeds are the same wherever it runs. A Python model object, which need
 not pickle, and prediction files stay in this process. Either way the same images are
-decoded, corrupted and batched the same way, so the numbers match.
+decoded, corrupted and batched the same way, so the numbers match. Either way the images
+go through the model a unit at a time, and `Steps` is told of each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +73,26 @@ def predict_unit(unit: PredictUnit) -> Any:
 
 
 @dataclass
+class Steps:
+    """How far a run is: images through the model over all of its passes (the clean one,
+    one per corruption and severity, one per adversarial budget), told to
+    `progress(done, total)` a unit at a time."""
+
+    progress: Callable[[int, int], None] | None = None
+    total: int = 0
+    done: int = 0
+
+    def plan(self, passes: int, items: int) -> None:
+        self.total = passes * items
+        self.add(0)
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None:
+            self.progress(min(self.done, self.total), self.total)
+
+
+@dataclass
 class Predictor:
     """The model's answers on `items`, clean or under one corruption."""
 
@@ -78,6 +100,7 @@ class Predictor:
     items: list[EvalItem]
     run: Runner | None = None
     model: ModelRef | None = None
+    steps: Steps = field(default_factory=Steps)
     _images: list[Image] | None = field(default=None, repr=False)
 
     @property
@@ -94,11 +117,20 @@ class Predictor:
         return self._images
 
     def predict(self, spec: CorruptionSpec | None = None) -> Any:
+        parts = chunks(list(range(len(self.items))), UNIT_ITEMS)
+        results = []
         if not self.remote:
-            return _predict(self.src, _corrupt(self.images, spec, 0))
+            images = self.images
+            # Units of whole model batches, each corrupted from its place in the run: the
+            # same batches and seeds as one call on all of them.
+            for part in parts:
+                ims = images[part[0] : part[-1] + 1]
+                results.append(_predict(self.src, _corrupt(ims, spec, part[0])))
+                self.steps.add(len(part))
+            return self._joined(results)
         assert self.run is not None and self.model is not None
         units = []
-        for part in chunks(list(range(len(self.items))), UNIT_ITEMS):
+        for part in parts:
             its = [self.items[k] for k in part]
             units.append(
                 PredictUnit(
@@ -111,7 +143,12 @@ class Predictor:
                     spec,
                 )
             )
-        results = list(self.run.map(predict_unit, units))
+        for unit, result in zip(units, self.run.map(predict_unit, units), strict=True):
+            results.append(result)
+            self.steps.add(len(unit.item_ids))
+        return self._joined(results)
+
+    def _joined(self, results: list[Any]) -> Any:
         if self.src.task == "classification":
             if not results:
                 return np.zeros((0, len(self.src.classes)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,17 +55,25 @@ def _rounded(values: dict[str, object]) -> dict[str, object]:
     return {k: round(v, 7) if isinstance(v, float) else v for k, v in values.items()}
 
 
+Progress = Callable[[int, int], None]  # (done, total) within one file
+
+
 def video_items(
-    path: str, data: bytes, base: dict[str, Any], options: VideoOptions
+    path: str,
+    data: bytes,
+    base: dict[str, Any],
+    options: VideoOptions,
+    progress: Progress | None = None,
 ) -> tuple[list[tuple[FoundItem, bytes]], tuple[str, ...]]:
     """The video item first, then its frames, and notes on what was degraded (raises
-    InvalidInput for an unreadable video, or a bad KLV packet under ``klv="strict"``)."""
+    InvalidInput for an unreadable video, or a bad KLV packet under ``klv="strict"``;
+    `progress`: bytes of the file decoded, see `scan_video`)."""
     import hashlib
     import os
 
     from assay.ingest.sensors.video import scan_video
 
-    scan = scan_video(path, options)
+    scan = scan_video(path, options, progress)
     video_sha = hashlib.sha256(data).hexdigest()
     name = os.path.basename(path)
     suffix = os.path.splitext(name)[1].lower()
@@ -178,15 +187,19 @@ def video_items(
 
 
 def scene_items(
-    path: str, base: dict[str, Any], options: ChipOptions, sha: str | None = None
+    path: str,
+    base: dict[str, Any],
+    options: ChipOptions,
+    sha: str | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[tuple[FoundItem, bytes | FilePayload]], tuple[str, ...]]:
     """The scene (as a COG) first, then its chips as derived items (`sha`: the input's
-    sha256, when the caller has it)."""
+    sha256, when the caller has it; `progress`: chips cut of all, see `open_scene`)."""
     import shutil
 
     from assay.ingest.sensors.raster import open_scene
 
-    scene = open_scene(path, options, sha)
+    scene = open_scene(path, options, sha, progress)
     try:
         return _scene_items(path, base, options, scene)
     except BaseException:

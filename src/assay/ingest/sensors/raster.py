@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import warnings
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +64,8 @@ COG_OPTIONS = {
 # half of the conversion (7.4 s of CPU at 8,000 px, 3.3 s without it). The file is deleted
 # afterwards, so it is left uncompressed (a third of the scene's raw size, beside the output).
 COG_ENV = {"GDAL_CACHEMAX": GDAL_CACHE_MB, "CPL_LOG": "/dev/null", "COG_TMP_COMPRESSION": "NONE"}
+
+Progress = Callable[[int, int], None]  # (chips cut, chips of the scene)
 
 
 @dataclass
@@ -127,10 +129,14 @@ def _is_cog(src: Any) -> bool:
     return bool(tiled and (small or src.overviews(1)))
 
 
-def open_scene(path: str, options: ChipOptions, sha: str | None = None) -> Scene:
+def open_scene(
+    path: str, options: ChipOptions, sha: str | None = None, progress: Progress | None = None
+) -> Scene:
     """Read a scene's georeference, convert it to a COG if needed, and cut its chips.
 
     `sha`, the input's sha256 when the caller has it already, is not computed again.
+    `progress(done, total)` is told of the chips cut (windows read, all-nodata ones too)
+    strip by strip.
 
     Raises:
         InvalidInput: not a raster GDAL reads, or chip options that do not fit.
@@ -142,7 +148,7 @@ def open_scene(path: str, options: ChipOptions, sha: str | None = None) -> Scene
         )
     workdir = tempfile.mkdtemp(prefix="assay-scene-")
     try:
-        scene = _open_scene(path, options, workdir, sha)
+        scene = _open_scene(path, options, workdir, sha, progress)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -153,7 +159,9 @@ def open_scene(path: str, options: ChipOptions, sha: str | None = None) -> Scene
     return scene
 
 
-def _open_scene(path: str, options: ChipOptions, workdir: str, sha: str | None) -> Scene:
+def _open_scene(
+    path: str, options: ChipOptions, workdir: str, sha: str | None, progress: Progress | None
+) -> Scene:
     rasterio = _rio()
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, CPL_LOG="/dev/null"):
         try:
@@ -172,9 +180,9 @@ def _open_scene(path: str, options: ChipOptions, workdir: str, sha: str | None) 
             if not overlap:
                 cog = _to_cog(src, path, workdir) if converted else path
         if overlap:
-            return _chip_while_converting(path, options, workdir, sha)
+            return _chip_while_converting(path, options, workdir, sha, progress)
         with rasterio.open(cog) as scene_src:
-            return _describe_and_chip(scene_src, cog, converted, options, workdir)
+            return _describe_and_chip(scene_src, cog, converted, options, workdir, progress)
 
 
 # The conversion of `_chip_while_converting`, in a process of its own: GDAL's COG writer
@@ -188,7 +196,9 @@ _CONVERT = (
 )
 
 
-def _chip_while_converting(path: str, options: ChipOptions, workdir: str, sha: str | None) -> Scene:
+def _chip_while_converting(
+    path: str, options: ChipOptions, workdir: str, sha: str | None, progress: Progress | None
+) -> Scene:
     import subprocess
     import sys
 
@@ -199,7 +209,7 @@ def _chip_while_converting(path: str, options: ChipOptions, workdir: str, sha: s
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         with rasterio.open(path) as src:
-            scene = _describe_and_chip(src, path, True, options, workdir)
+            scene = _describe_and_chip(src, path, True, options, workdir, progress)
         # The conversion usually outlasts the chips: hash the input meanwhile (unless the
         # caller did, to find it among the scenes already ingested).
         scene.original_sha = sha or sha256_path(path)
@@ -233,7 +243,12 @@ def _to_cog(src: Any, path: str, workdir: str) -> str:
 
 
 def _describe_and_chip(
-    src: Any, chips_from: str, converted: bool, options: ChipOptions, workdir: str
+    src: Any,
+    chips_from: str,
+    converted: bool,
+    options: ChipOptions,
+    workdir: str,
+    progress: Progress | None = None,
 ) -> Scene:
     """Describe the scene open as `src` and cut its chips from the file `chips_from`."""
     from assay.domain import geo
@@ -275,7 +290,9 @@ def _describe_and_chip(
         notes=notes,
     )
     windows = list(_windows(src.width, src.height, options))
-    scene.chips = _cut(chips_from, windows, bands, lo, hi, to_wgs84, transform, workdir)
+    scene.chips = _cut(
+        chips_from, windows, bands, lo, hi, to_wgs84, transform, workdir, progress=progress
+    )
     return scene
 
 
@@ -380,15 +397,18 @@ def _cut(
     to_wgs84: Any,
     transform: tuple[float, ...],
     workdir: str,
+    *,
+    progress: Progress | None = None,
 ) -> list[Chip]:
     """Read the windows a strip at a time (each of the source's blocks decoded about once)
-    while two threads render, encode and write the chips of the strips read before it."""
+    while two threads render, encode and write the chips of the strips read before it
+    (`progress(done, total)`: windows whose chips are written, told strip by strip)."""
     from rasterio.enums import MaskFlags
     from rasterio.windows import Window
 
     rasterio = _rio()
     out: list[Chip] = []
-    pending: deque[Future[list[Chip]]] = deque()
+    pending: deque[tuple[int, Future[list[Chip]]]] = deque()  # (windows, their chips)
     flushed: list[Future[None]] = []
     with (
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB),
@@ -396,12 +416,17 @@ def _cut(
         ThreadPoolExecutor(max_workers=2) as pool,
         ThreadPoolExecutor(max_workers=1) as flusher,
     ):
+        cut = 0  # windows whose chips are written (an all-nodata one has none)
 
-        def done(chips: list[Chip]) -> None:
+        def done(windows_done: int, chips: list[Chip]) -> None:
+            nonlocal cut
             # The store flushes every staged file before publishing it: flushed here as they
             # are cut, that disk work overlaps the encoding and the store finds them clean.
             out.extend(chips)
             flushed.append(flusher.submit(_flush, [c.png_path for c in chips]))
+            cut += windows_done
+            if progress is not None:
+                progress(cut, len(windows))
 
         dtype = src.dtypes[bands[0] - 1]
         render = _Render(dtype, lo, hi, to_wgs84, transform, workdir)
@@ -417,11 +442,12 @@ def _cut(
             # rasterio's reads release the GIL: the next strip is read while chips encode.
             data = src.read(list(bands), window=win)
             mask = src.dataset_mask(window=win) if internal else None
-            pending.append(pool.submit(render.strip, data, mask, nodata, strip))
+            pending.append((len(strip), pool.submit(render.strip, data, mask, nodata, strip)))
             while len(pending) > STRIP_AHEAD:
-                done(pending.popleft().result())
-        for fut in pending:
-            done(fut.result())
+                n, fut = pending.popleft()
+                done(n, fut.result())
+        for n, fut in pending:
+            done(n, fut.result())
         for flush in flushed:
             flush.result()
     return out

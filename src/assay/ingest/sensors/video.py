@@ -12,6 +12,8 @@ Decoding uses PyAV, which bundles FFmpeg: no system FFmpeg is needed.
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -59,8 +61,15 @@ def _open(path: str) -> Any:
         raise InvalidInput(f"{path}: not a readable video ({exc.strerror or exc})") from None
 
 
-def scan_video(path: str, options: VideoOptions | None = None) -> VideoScan:
+def scan_video(
+    path: str,
+    options: VideoOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> VideoScan:
     """Decode `path` once: sampled frames with telemetry and footprints, and all packets.
+
+    `progress(done, total)` is told how far the demuxer is into the file, in bytes, as the
+    frames are decoded (a long video is most of an ingest's time).
 
     Raises:
         InvalidInput: not a video, no video stream, or (strict KLV) a bad packet.
@@ -85,8 +94,11 @@ def scan_video(path: str, options: VideoOptions | None = None) -> VideoScan:
         sampler = _Sampler(opts)
         last_video_time = start
         index = -1
+        size = os.path.getsize(path) if progress is not None else 0
         try:
             for packet in container.demux(video, *data_streams):
+                if progress is not None and packet.pos is not None and packet.pos > 0:
+                    progress(min(packet.pos, size), size)
                 if packet.stream.type == "data":
                     if packet.size:
                         t = _seconds(packet.pts, packet.time_base)
