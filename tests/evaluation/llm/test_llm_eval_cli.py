@@ -147,3 +147,27 @@ def test_bad_input_is_one_error_and_no_run(cli: RunCli, world: World) -> None:
             assert behaviour.requests == []  # checked before anything was sent
     assert _runs(world) == 0
     assert not [p for p in world.root.iterdir() if p.name.startswith(".run-")]
+
+
+def test_a_slice_by_field_no_item_has_is_an_empty_slice_and_said(cli: RunCli, world: World) -> None:
+    # `slice_by: [metadata.distrct]` (a typo) made no slice at all, and nothing was said.
+    task = write_task(world.root, "qa", slice_by=["metadata.distrct", "metadata.district"])
+    wsdir = world.root / "ws"
+    with openai_server(FakeBehaviour(answer=answer_for)) as url:
+        args = ["eval", "llm", task, "--endpoint", url, "--resamples", "50"]
+        res = cli(*args, "--out", world.root / "a", "--json", cwd=wsdir)
+        plain = cli(*args, "--out", world.root / "b", cwd=wsdir)
+    doc = res.json()
+    assert doc["empty_slices"] == ["metadata.distrct"]
+    slices = doc["summary"]["slices"]
+    assert slices["metadata.distrct"]["n"] == 0
+    assert slices["metadata.district=north"]["n"] == slices["metadata.district=south"]["n"] == 6
+    for out in (res, plain):
+        warning = [line for line in out.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warning) == 1 and "slice metadata.distrct" in warning[0]
+        assert "no item" in warning[0] and str(task) in warning[0]
+    assert "metadata.distrct" in cli("eval", "show", world.root / "a", cwd=wsdir).stdout
+    gated = cli("eval", "gate", "--baseline", world.root / "a", "--candidate", world.root / "b",
+                "--max-drop", "0.05", "--slice", "metadata.distrct", cwd=wsdir, code=1)  # fmt: skip
+    assert "--slice metadata.distrct: no item both runs evaluated is in it" in gated.stderr
+
