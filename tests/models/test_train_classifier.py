@@ -14,7 +14,7 @@ import pytest
 
 from assay.domain.labels import Region
 from assay.domain.schema import LabelSchema
-from assay.errors import InvalidInput
+from assay.errors import InvalidInput, NotFound
 from assay.labeling import Workflow, add_user, create_project, next_task, submit
 from assay.labeling.pull import pull
 from assay.models import ModelInfo, model_dir, model_manifest
@@ -129,9 +129,32 @@ def test_classifier_bad_input(ws: Workspace, tmp_path: Path, cli: RunCli) -> Non
         "-w", ws.root, "train", "classifier", "--data", "bare@HEAD", "--out", "x", code=1
     )  # fmt: skip
     assert "a classifier needs at least two classes" in res.stderr
-    with pytest.raises(InvalidInput, match="working state"):
-        train_classifier(ws, "bare", "x")
+    with pytest.raises(InvalidInput, match=r"^bare: 0 items with a single class answer"):
+        train_classifier(ws, "bare", "x")  # its HEAD, as bare@HEAD
+    ws.create_dataset("fresh")
+    with pytest.raises(NotFound, match=r"^fresh: training reads a commit and fresh has none yet"):
+        train_classifier(ws, "fresh", "x")
     assert cli("-w", ws.root, "model", "list", "--json").stdout.strip() == "[]"
+
+
+def test_a_bare_dataset_name_trains_on_its_head_and_names_the_commit(
+    ws: Workspace, tmp_path: Path, cli: RunCli
+) -> None:
+    # `--data triage` was refused while `eval run` and `model add --trained-on` take it as
+    # HEAD; the working state (here: every label taken back) is not what is trained on.
+    commit = _labelled_texts(ws, tmp_path / "texts")
+    from assay.formats.io import export_bundle
+    from assay.versioning import LabelRecord
+
+    rows = export_bundle(ws, ws.resolve("triage", default_head=False)).rows
+    ws.set_labels("triage", [LabelRecord(r.item_id, []) for r in rows])
+    res = cli("-w", ws.root, "train", "classifier", "--data", "triage", "--out", "head", "--json")
+    model = json.loads(res.stdout)["model"]
+    assert json.loads(res.stdout)["rows"] == 12 and model["trained_on"] == commit
+    lineage = model["details"]["lineage"]
+    assert (lineage["data"]["commit"], lineage["data"]["spec"]) == (commit, "triage")
+    assert f"- triage@{commit}\n" in (model_dir(ws, "head") / "README.md").read_text()
+    assert "verified" in cli("-w", ws.root, "model", "verify", "head").stdout
 
 
 def test_prelabel_with_a_trained_text_head(ws: Workspace, tmp_path: Path, cli: RunCli) -> None:

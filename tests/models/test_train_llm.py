@@ -204,10 +204,12 @@ def test_bad_input_is_one_error_and_registers_nothing(
     assert "no ranking annotations" in res.stderr
     with pytest.raises(InvalidInput, match="no sft rows"):
         train_llm(world.ws, str(world.base), f"plain@{commit[:12]}", "x", SFT)
-    # The working state: said as training, not as an export option the user never typed.
-    with pytest.raises(InvalidInput, match=r"^reports: training reads a commit \(NAME@TAG") as e:
-        train_llm(world.ws, str(world.base), "reports", "x", SFT)
-    assert "--format" not in str(e.value) and "`assay log reports`" in str(e.value)
+    # No commit yet: said as training, not as an export option the user never typed.
+    world.ws.create_dataset("drafts")
+    no_commit = r"^drafts: training reads a commit and drafts has none"
+    with pytest.raises(NotFound, match=no_commit) as e:
+        train_llm(world.ws, str(world.base), "drafts", "x", SFT)
+    assert "--format" not in str(e.value) and "`assay commit drafts`" in str(e.value)
     with pytest.raises(NotFound):
         train_llm(world.ws, "no-such-base@1", world.spec, "x", SFT)
     assert len(list_models(world.ws)) == before
@@ -238,3 +240,39 @@ def test_a_registered_base_directory_and_its_marking(
         train_llm(
             world.ws, "tiny-llama@1", world.spec, "y", cfg, clearance=world.ws.scheme.parse("CUI")
         )
+
+
+def test_a_bare_dataset_name_trains_on_its_head_and_names_the_commit(
+    world: LlmWorld, cli: RunCli
+) -> None:
+    # `--data reports` was refused while `eval run` and `model add --trained-on` take it as
+    # HEAD. Its working state (one answer changed, not committed) is not what is trained on.
+    from assay.domain.labels import Region
+    from assay.formats.io import export_bundle
+    from assay.models.training_data import llm_data
+    from assay.versioning import LabelRecord
+
+    row = export_bundle(world.ws, world.ws.resolve("reports", default_head=False)).rows[0]
+    changed = [r if r.kind != "text" else Region(kind="text", control="answer", text="hail")
+               for r in row.regions]  # fmt: skip
+    world.ws.set_labels("reports", [LabelRecord(row.item_id, changed)])
+    try:
+        head = llm_data(world.ws, "reports", "sft")
+        assert (head.commit, head.spec) == (world.commit, "reports")
+        assert head.rows == llm_data(world.ws, world.spec, "sft").rows
+        assert "hail" not in json.dumps(head.rows)
+        res = cli(
+            "-w", world.ws.root, "train", "llm", "--base", world.base, "--data", "reports",
+            "--out", "head-lora", "--max-steps", "1", "--lora-r", "4", "--batch-size", "9",
+            "--max-length", "32", "--json",
+        )  # fmt: skip
+    finally:
+        world.ws.set_labels("reports", [LabelRecord(row.item_id, list(row.regions))])
+    model = json.loads(res.stdout)["model"]
+    assert model["trained_on"] == world.commit
+    lineage = model["details"]["lineage"]
+    assert (lineage["data"]["commit"], lineage["data"]["spec"]) == (world.commit, "reports")
+    assert lineage["data"]["sha256"] == head.sha256
+    card = (model_dir(world.ws, "head-lora") / "README.md").read_text()
+    assert f"datasets:\n- reports@{world.commit}\n" in card
+    assert verify_model(world.ws, "head-lora").ok

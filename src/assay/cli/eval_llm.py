@@ -56,7 +56,7 @@ def llm(
     from assay.models.llm import BackendOptions, go_offline
 
     go_offline()  # before anything imports a Hugging Face library: they read these once
-    from assay.cli.eval_runs import _render_summary
+    from assay.cli.eval_runs import _render_summary, warn_empty_slices
     from assay.evaluation.llm import LlmRunSettings, run_llm_eval
 
     options = BackendOptions(
@@ -81,9 +81,15 @@ def llm(
             settings=settings,
             progress=progress,
         )
+    warn_empty_slices(env, result)
     if as_json:
         env.emit_json(
-            {"path": str(result.path), "record": result.record, "summary": result.summary}
+            {
+                "path": str(result.path),
+                "record": result.record,
+                "summary": result.summary,
+                "empty_slices": result.empty_slices,
+            }
         )
         return
     _render_summary(env, result.summary, result.path)

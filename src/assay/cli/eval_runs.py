@@ -6,7 +6,7 @@ The lead attaches these commands to the `eval` group, e.g. ``eval_group.add_comm
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,9 @@ from assay.cli._common import (
     utc_minute,
 )
 from assay.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from assay.evaluation.runs import EvalRun
 
 
 def _csv(text: str | None) -> tuple[str, ...] | None:
@@ -192,18 +195,7 @@ def run(
                 user=user,
                 progress=progress,
             )
-    # Not an error: a slice may hold no item of one commit and items of the next.
-    for name in result.empty_slices:
-        where: dict[str, Any] = next(
-            (s["where"] for s in result.record["slices"] if s["name"] == name), {}
-        )
-        query = ", ".join(f"{k}={v}" for k, v in where.items())
-        env.err.print(
-            f"warning: slice {name} ({query}) matches no item of "
-            f"{result.record['dataset']['spec']}, so its n is 0; check its query in the "
-            "slices file",
-            markup=False,
-        )
+    warn_empty_slices(env, result)
     if as_json:
         env.emit_json(
             {
@@ -221,6 +213,35 @@ def run(
             "reproduced: every number matches the original run"
             if reproduced
             else "NOT reproduced: numbers differ from the original run"
+        )
+
+
+def warn_empty_slices(env: Env, run: EvalRun) -> None:
+    """A warning on stderr per slice of `run` that holds no item. Not an error: a slice may
+    hold no item of one commit and items of the next."""
+    spec = run.record["dataset"]["spec"]
+    for name in run.empty_slices:
+        if run.task == "llm":
+            field = name.removeprefix("metadata.")
+            has = "metadata field" if name.startswith("metadata.") else "field"
+            env.err.print(
+                f"warning: slice {name} matches no item of {spec}: no item evaluated has the "
+                f"{has} {field!r}, so its n is 0; check slice_by in "
+                f"{run.record['llm_task']['file']}",
+                markup=False,
+            )
+            continue
+        where: dict[str, Any] = next(
+            (s["where"] for s in run.record["slices"] if s["name"] == name), {}
+        )
+        query = ", ".join(f"{k}={v}" for k, v in where.items())
+        why = "check its query in the slices file"
+        if run.task == "detection" and "object_size" in where:
+            # COCO scores nothing else of a size: no box of it is nothing to score, not a typo.
+            why = f"none has a {where['object_size']} box, in its ground truth or the detections"
+        env.err.print(
+            f"warning: slice {name} ({query}) matches no item of {spec}, so its n is 0; {why}",
+            markup=False,
         )
 
 

@@ -21,7 +21,12 @@ def train() -> None:
     required=True,
     help="Base model: a transformers causal-LM directory, or a registered NAME[@VERSION].",
 )
-@click.option("--data", "data", required=True, help="Dataset commit, NAME@REV.")
+@click.option(
+    "--data",
+    "data",
+    required=True,
+    help="Dataset commit, NAME@REV (a bare NAME is its HEAD; the lineage names the commit).",
+)
 @click.option(
     "--method",
     type=click.Choice(["sft", "dpo"]),
@@ -128,7 +133,12 @@ def llm(
 
 
 @train.command()
-@click.option("--data", "data", required=True, help="Dataset commit, NAME@REV.")
+@click.option(
+    "--data",
+    "data",
+    required=True,
+    help="Dataset commit, NAME@REV (a bare NAME is its HEAD; the lineage names the commit).",
+)
 @click.option("--out", "out", required=True, help="Registry name of the classifier.")
 @click.option(
     "--embedder",

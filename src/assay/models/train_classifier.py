@@ -165,9 +165,12 @@ def train_classifier(
 ) -> ClassifierResult:
     """Fit a logistic-regression head on embeddings of commit `data_spec`; register as `out`.
 
+    A bare dataset name is its HEAD commit; the lineage names the commit by id.
+
     Raises:
-        InvalidInput: not a commit, fewer than two classes, mixed text and images, an
+        InvalidInput: fewer than two classes, mixed text and images, an
             embedder that does not fit the items.
+        NotFound: no such dataset or revision, or a dataset without commits.
         MissingExtra: scikit-learn (or, for text, the MiniLM package) is missing.
     """
     from assay.labeling.active import embeddings_for

@@ -232,7 +232,8 @@ def train_llm(
     Args:
         ws: The workspace.
         base: A transformers model directory, or a registered causal-lm ``NAME[@VERSION]``.
-        data_spec: ``DATASET@REV`` (a commit).
+        data_spec: ``DATASET@REV`` (a commit; a bare ``DATASET`` is its HEAD). The lineage
+            names the commit by id.
         out: The registry name of the adapter.
         cfg: Method and hyperparameters.
         clearance: The acting user's; a base model above it is not found.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay.errors import InvalidInput
+from assay.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from assay.versioning import Revision
@@ -62,14 +62,18 @@ def _rows_hash(rows: list[dict[str, Any]]) -> str:
 
 
 def _commit(ws: Workspace, spec: str) -> tuple[Revision, str]:
-    """The revision `spec` names and its commit id: a model's lineage names the id."""
+    """The commit `spec` names, a bare NAME being its HEAD as for `assay eval run`, and the
+    commit's id: a model's lineage names the id, whatever was typed."""
     rev = ws.resolve(spec, default_head=False)
     if rev.commit is None:
-        raise InvalidInput(
-            f"{spec}: training reads a commit (NAME@TAG or NAME@COMMIT; `assay log "
-            f"{rev.dataset}` lists them): the working state has no id for the model's lineage "
-            "to name"
-        )
+        try:
+            rev = ws.resolve(f"{rev.dataset}@HEAD")
+        except NotFound:
+            raise NotFound(
+                f"{spec}: training reads a commit and {rev.dataset} has none yet; commit it "
+                f"(`assay commit {rev.dataset}`)"
+            ) from None
+    assert rev.commit is not None  # a NAME@REV resolves to a commit or raises
     return rev, rev.commit.id
 
 
@@ -85,11 +89,13 @@ def llm_data(
     `action`). A commit without what `fmt` needs is one InvalidInput."""
     if fmt not in LLM_FORMATS:
         raise InvalidInput(f"training data format {fmt!r}: use one of {', '.join(LLM_FORMATS)}")
-    _commit(ws, spec)
+    rev, commit_id = _commit(ws, spec)
     options = {} if min_agreement is None else {"min_agreement": min_agreement}
     with tempfile.TemporaryDirectory(prefix="assay-train-data-") as tmp:
         out = Path(tmp) / "data"
-        ws.export(spec, fmt, out, media=False, action=action, options=options)
+        # The commit by its id: a bare NAME would export the working state, and HEAD may move.
+        pinned = f"{rev.dataset}@{commit_id}"
+        ws.export(pinned, fmt, out, media=False, action=action, options=options)
         lineage = json.loads((out / "lineage.json").read_text(encoding="utf-8"))
         text = (out / f"{fmt}.jsonl").read_text(encoding="utf-8")
     rows = [json.loads(line) for line in text.splitlines() if line]

@@ -147,3 +147,51 @@ def test_bad_input_is_one_error_and_no_run(cli: RunCli, world: World) -> None:
             assert behaviour.requests == []  # checked before anything was sent
     assert _runs(world) == 0
     assert not [p for p in world.root.iterdir() if p.name.startswith(".run-")]
+
+
+def test_a_slice_by_field_no_item_has_is_an_empty_slice_and_said(cli: RunCli, world: World) -> None:
+    # `slice_by: [metadata.distrct]` (a typo) made no slice at all, and nothing was said.
+    task = write_task(world.root, "qa", slice_by=["metadata.distrct", "metadata.district"])
+    wsdir = world.root / "ws"
+    with openai_server(FakeBehaviour(answer=answer_for)) as url:
+        args = ["eval", "llm", task, "--endpoint", url, "--resamples", "50"]
+        res = cli(*args, "--out", world.root / "a", "--json", cwd=wsdir)
+        plain = cli(*args, "--out", world.root / "b", cwd=wsdir)
+    doc = res.json()
+    assert doc["empty_slices"] == ["metadata.distrct"]
+    slices = doc["summary"]["slices"]
+    assert slices["metadata.distrct"]["n"] == 0
+    assert slices["metadata.district=north"]["n"] == slices["metadata.district=south"]["n"] == 6
+    for out in (res, plain):
+        warning = [line for line in out.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warning) == 1 and "slice metadata.distrct" in warning[0]
+        assert "no item" in warning[0] and str(task) in warning[0]
+    assert "metadata.distrct" in cli("eval", "show", world.root / "a", cwd=wsdir).stdout
+    gated = cli("eval", "gate", "--baseline", world.root / "a", "--candidate", world.root / "b",
+                "--max-drop", "0.05", "--slice", "metadata.distrct", cwd=wsdir, code=1)  # fmt: skip
+    assert "--slice metadata.distrct: no item both runs evaluated is in it" in gated.stderr
+
+
+def test_gate_refuses_runs_on_different_task_files(cli: RunCli, world: World) -> None:
+    # Runs of two prompts on the same commit got a verdict: the gate compared the prompts.
+    wsdir = world.root / "ws"
+    terse = write_task(world.root, "qa")
+    other = write_task(
+        world.root, "qa-terse", template={"prompt": "{input}\nQ: {metadata.question}\nA:"}
+    )
+    # Another name and other slices: the same prompts and scorers, so the same evaluation.
+    renamed = write_task(world.root, "qa-renamed", slice_by=["metadata.district"])
+    with openai_server(FakeBehaviour(answer=answer_for)) as url:
+        for task in (terse, other, renamed):
+            cli("eval", "llm", task, "--endpoint", url, "--resamples", "50",
+                "--out", world.root / task.stem, cwd=wsdir)  # fmt: skip
+    base, cand = world.root / terse.stem, world.root / other.stem
+    res = cli("eval", "gate", "--baseline", base, "--candidate", cand, "--max-drop", "0.05",
+              cwd=wsdir, code=1)  # fmt: skip
+    assert str(terse) in res.stderr and str(other) in res.stderr
+    assert "template.prompt" in res.stderr
+    ok = cli("eval", "gate", "--baseline", base, "--candidate", world.root / renamed.stem,
+             "--max-drop", "0.05", "--json", cwd=wsdir).json()  # fmt: skip
+    assert ok["passed"]
+    cmp = cli("eval", "compare", base, cand, "--json", cwd=wsdir).json()  # compare still shows
+    assert cmp["n_shared"] == N

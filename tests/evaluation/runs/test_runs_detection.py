@@ -160,3 +160,70 @@ def test_a_model_that_detects_nothing_scores_zero_without_warnings(tmp_path: Pat
     assert run.summary["headline"] == {
         "AP": 0.0, "AP50": 0.0, "F1": 0.0, "precision": None, "recall": 0.0,
     }  # fmt: skip
+
+
+def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
+    tmp_path: Path,
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # A size slice kept every image: it was never empty, so a slice of a size the commit has
+    # no box of (here `large`: the images are 48x32) showed n 8 and no warning.
+    from assay.domain.labels import Region
+    from assay.evaluation.runs import gate
+    from assay.formats.io import export_bundle
+    from assay.versioning import LabelRecord
+
+    w = detection_world(tmp_path / "ws", n=4)
+    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
+    big = Region(kind="box", control="objects", label="roof", box=(2.0, 2.0, 40.0, 28.0))
+    w.ws.set_labels("boats", [LabelRecord(rows[0].item_id, [*rows[0].regions, big])])
+    spec = f"boats@{w.ws.commit('boats', 'a medium roof').id}"
+    w.ws.export(spec, "coco", tmp_path / "coco", media=False)
+    gt_file = next((tmp_path / "coco").rglob("*.json"))
+    gt = json.loads(gt_file.read_text())
+    dets = [
+        {**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.5 + a["id"] / 100}
+        for a in gt["annotations"]
+    ]
+    image_ids = sorted(im["id"] for im in gt["images"])
+    # A medium false alarm where no medium box is: image 2 holds a medium detection only.
+    boat = next(c["id"] for c in gt["categories"] if c["name"] == "boat")
+    alarm = {"image_id": image_ids[1], "category_id": boat, "bbox": [1, 1, 40, 30], "score": 0.9}
+    slices = tmp_path / "s.yaml"
+    slices.write_text(
+        "slices:\n  small: {object_size: small}\n  medium: {object_size: medium}\n"
+        "  large: {object_size: large}\n"
+    )
+    runs = []
+    for name, rows_ in (("a", dets), ("b", [*dets, alarm])):
+        pred = tmp_path / f"{name}.json"
+        pred.write_text(json.dumps(rows_))
+        args = ("-w", w.root, "eval", "run", "--dataset", spec, "--predictions", pred,
+                "--slices", slices, "--resamples", "30", "--no-report",
+                "--out", tmp_path / name)  # fmt: skip
+        err: list[str] = []
+        code, text = invoke(*args, "--json", stderr=err)
+        assert code == 0, text
+        doc = json.loads(text)
+        assert doc["empty_slices"] == ["large"]
+        assert "warning: slice large (object_size=large)" in err[0] and "medium" not in err[0]
+        expected = _pycocotools(gt_file, rows_, tmp_path)
+        table = doc["summary"]["slices"]
+        assert table["large"]["n"] == 0 and table["small"]["n"] == 4
+        # Images without a box of the size add nothing to COCO's AP for it.
+        assert table["small"]["metrics"]["AP"]["value"] == expected[3]
+        assert table["medium"]["metrics"]["AP"]["value"] == expected[4]
+        runs.append(doc)
+    a, b = runs
+    assert a["summary"]["slices"]["medium"]["n"] == 1
+    assert b["summary"]["slices"]["medium"]["n"] == 2
+    assert b["summary"]["slices"]["medium"]["metrics"]["precision"]["value"] == 0.5
+    # Compared, B's false alarm counts where A had nothing of that size.
+    cmp = compare_runs(w.ws, a["path"], b["path"], n_resamples=30)
+    f1 = cmp["slices"]["medium"]["tests"]["F1"]
+    assert cmp["slices"]["medium"]["n"] == 2
+    assert f1["a"] == a["summary"]["slices"]["medium"]["metrics"]["F1"]["value"]
+    assert f1["b"] == b["summary"]["slices"]["medium"]["metrics"]["F1"]["value"]
+    assert cmp["slices"]["large"]["n"] == 0
+    with pytest.raises(InvalidInput, match="--slice large: no item both runs evaluated is in it"):
+        gate(w.ws, a["path"], b["path"], max_drop=0.01, slices=["large"])

@@ -171,10 +171,14 @@ def _items_frame(samples: list[Sample], spec: TaskSpec) -> tuple[pd.DataFrame, l
             values = [s.marking for s in samples]
         else:
             values = [s.metadata.get(field[9:]) for s in samples]
-        for v in sorted({str(v) for v in values if v is not None}):
+        seen = sorted({str(v) for v in values if v is not None})
+        for v in seen:
             name = f"{field}={v}"
             items[f"slice:{name}"] = [x is not None and str(x) == v for x in values]
             names.append(name)
+        if not seen:  # a field no item has (a typo?) is an empty slice, said as any other
+            items[f"slice:{field}"] = False
+            names.append(field)
     return items, names
 
 

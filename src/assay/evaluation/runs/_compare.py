@@ -3,8 +3,9 @@
 Differences are B - A (run B against run A). Classification: McNemar's exact test on
 per-item correctness for accuracy, a paired bootstrap for macro F1. Detection: a paired
 bootstrap over images for AP and F1. Slice membership comes from run A; a slice is compared
-when both runs define it. Corruptions pool the severities both runs ran: the unit is an
-(item, severity) pair.
+when both runs define it. A detection object-size slice holds the images either run has a box
+of that size in (`_slices`): B's false alarm is scored where A found nothing of that size.
+Corruptions pool the severities both runs ran: the unit is an (item, severity) pair.
 """
 
 from __future__ import annotations
@@ -32,6 +33,21 @@ def _slice_sizes(run: EvalRun) -> dict[str, str | None]:
     out: dict[str, str | None] = {ALL: None}
     for s in run.record["slices"]:
         out[s["name"]] = s["where"].get("object_size")
+    return out
+
+
+def _members(
+    a: EvalRun, b: EvalRun, items: tuple[pd.DataFrame, pd.DataFrame], name: str, shared: set[str]
+) -> set[str]:
+    """The shared items of slice `name` (see the module doc); `items` are A's and B's."""
+    col = f"slice:{name}"
+    out = set(items[0].loc[items[0][col], "item_id"]) & shared
+    where_a: dict[str, Any] = next(
+        (s["where"] for s in a.record["slices"] if s["name"] == name), {}
+    )
+    where_b = next((s["where"] for s in b.record["slices"] if s["name"] == name), None)
+    if a.task == "detection" and "object_size" in where_a and where_a == where_b:
+        out |= set(items[1].loc[items[1][col], "item_id"]) & shared
     return out
 
 
@@ -169,7 +185,7 @@ def compare_runs(
     conf = float(st["confidence"])
     sizes = _slice_sizes(a)
     shared_slices = [s for s in sizes if s in _slice_sizes(b)]
-    items = a.items()
+    items = (a.items(), b.items())
     sa, sb = a.samples(), b.samples()
     out: dict[str, Any] = {
         "run_a": a.run_id,
@@ -185,8 +201,7 @@ def compare_runs(
     if not shared:
         raise InvalidInput(f"runs {a.run_id} and {b.run_id} share no items")
     for name in shared_slices:
-        col = f"slice:{name}"
-        members = set(items.loc[items[col], "item_id"]) & shared
+        members = _members(a, b, items, name, shared)
         keys = sorted(members)
         if a.task == "classification":
             fa, fb = (

@@ -84,6 +84,15 @@ def _in_size(b: Box, size: str | None) -> bool:
     return lo <= b[2] * b[3] <= hi
 
 
+def holds_size(im: ImageBoxes, size: str) -> bool:
+    """Whether COCO scores anything of the image in `size`'s area range (bounds included, as
+    pycocotools' areaRng): a ground-truth box that is no crowd region, or a detection.
+    Anything else it ignores, so an image without either adds nothing to AP_small (or F1)."""
+    return any(c == 0 and _in_size(b, size) for _lab, b, c in im.gt) or any(
+        _in_size(b, size) for _lab, b, _s in im.dt
+    )
+
+
 def f1_counts(im: ImageBoxes, threshold: float, size: str | None = None) -> tuple[int, int, int]:
     """(true positives, false positives, missed boxes) of one image at IoU 0.5."""
     dets = sorted((d for d in im.dt if d[2] >= threshold), key=lambda d: -d[2])

@@ -11,10 +11,17 @@ import pandas as pd
 from assay.evaluation import bootstrap_metric
 from assay.evaluation.runs import _robust
 from assay.evaluation.runs._data import EvalData
-from assay.evaluation.runs._detect import ImageBoxes, ap_values, coco_eval, f1_counts, metric_fns
+from assay.evaluation.runs._detect import (
+    ImageBoxes,
+    ap_values,
+    coco_eval,
+    f1_counts,
+    holds_size,
+    metric_fns,
+)
 from assay.evaluation.runs._predict import Boxes, Source, file_detections
 from assay.evaluation.runs._settings import RunSettings
-from assay.evaluation.runs._slices import ALL, SliceDef, slice_masks
+from assay.evaluation.runs._slices import ALL, SIZES, SliceDef, slice_masks
 from assay.evaluation.runs._units import Predictor
 
 
@@ -91,9 +98,10 @@ def run_detection(
     settings: RunSettings,
     baseline: dict[str, Any] | None,
     predictor: Predictor | None = None,
-) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Summary, per-image table and box table of a detection run; `predictor` says where the
-    model runs (default: in this process)."""
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Summary, per-image table, box table and the items table with the columns
+    ``scored_<size>`` its object-size slices are taken from; `predictor` says where the model
+    runs (default: in this process)."""
     gt = _gt(data)
     dataset_labels = sorted({lab for im in gt for lab, _b, _c in im.gt})
     if src.runs_images:
@@ -106,6 +114,9 @@ def run_detection(
     categories = sorted(set(dataset_labels) | set(src.classes) | {d[0] for ds in dets for d in ds})
     clean = _with(gt, dets)
     result = coco_eval(clean, categories)
+    items_df = items_df.assign(
+        **{f"scored_{size}": [holds_size(im, size) for im in clean] for size in SIZES}
+    )
     masks = slice_masks(items_df, slices, "detection")
     sizes = {s.name: s.object_size for s in slices}
     table: dict[str, dict[str, Any]] = {}
@@ -163,4 +174,5 @@ def run_detection(
             "status": "not_applicable",
             "reason": _robust.NOT_APPLICABLE_DETECTION,
         }
-    return summary, pd.concat(parts, ignore_index=True), pd.concat(box_parts, ignore_index=True)
+    samples_all = pd.concat(parts, ignore_index=True)
+    return summary, samples_all, pd.concat(box_parts, ignore_index=True), items_df

@@ -4,9 +4,10 @@ A slice fails when the candidate's drop in the gate metric (baseline - candidate
 than ``max_drop`` and the paired test says the difference is significant (p < ``alpha``):
 McNemar's exact test for accuracy, the paired bootstrap for every other metric. A large
 drop on a handful of items is therefore reported, but does not fail the gate on its own.
-Both runs must have evaluated the same dataset commit, the candidate everything the baseline
-did, and a slice named with ``slices`` must hold items: an empty slice, or a subset, would pass
-whatever the candidate does on the rest.
+Both runs must have evaluated the same dataset commit (language-model runs: with the same
+prompts and scorers, `PAIRED_TASK_FIELDS` of their task files and the few-shot commit), the
+candidate everything the baseline did, and a slice named with ``slices`` must hold items: an
+empty slice, or a subset, would pass whatever the candidate does on the rest.
 """
 
 from __future__ import annotations
@@ -85,6 +86,48 @@ def _same_commit(base: EvalRun, cand: EvalRun) -> None:
         )
 
 
+# What a task file says that makes the prompts and the scores; its name, its dataset spec (the
+# commit is checked apart) and its slices do not.
+PAIRED_TASK_FIELDS = ("target", "template", "solver", "choices", "generation", "scorers")
+
+
+def _differs(a: Any, b: Any, where: str) -> str | None:
+    """The first path at which `a` and `b` differ (``template.prompt``), None when equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            found = _differs(a.get(k), b.get(k), f"{where}.{k}")
+            if found:
+                return found
+        return None
+    return None if a == b else where
+
+
+def _same_task(base: EvalRun, cand: EvalRun) -> None:
+    """Language-model runs of other prompts (or scorers) differ by the task as much as by the
+    model, as runs on other labels of record do."""
+    if "redteam" in base.record or "redteam" in cand.record:
+        return  # a red-team run's probes are its own; it has no task file
+    ta, tb = base.record.get("llm_task"), cand.record.get("llm_task")
+    if not ta or not tb:
+        return
+    fa = {"fewshot_commit": (base.record.get("fewshot") or {}).get("commit")}
+    fb = {"fewshot_commit": (cand.record.get("fewshot") or {}).get("commit")}
+    fa.update((k, ta["spec"].get(k)) for k in PAIRED_TASK_FIELDS)
+    fb.update((k, tb["spec"].get(k)) for k in PAIRED_TASK_FIELDS)
+    field = _differs(fa, fb, "")
+    if field is None:
+        return
+    field = field.lstrip(".")
+    if field == "fewshot_commit":
+        field = "the few-shot commit (template.fewshot.dataset)"
+    raise InvalidInput(
+        f"run {base.run_id} evaluated task file {ta['file']} (sha256 {ta['sha256'][:12]}) and "
+        f"run {cand.run_id} {tb['file']} (sha256 {tb['sha256'][:12]}), which differ in "
+        f"{field}: a gate compares models on the same prompts and scorers; evaluate the "
+        f"candidate with {ta['file']} (`assay eval compare` shows the two as they are)"
+    )
+
+
 def _covers(base: EvalRun, cand: EvalRun, shared: int) -> None:
     """The candidate must have answered everything the baseline did: on a subset (`eval llm
     --samples`) the gate would pass on what it never saw."""
@@ -120,6 +163,7 @@ def gate(
     base = baseline if isinstance(baseline, EvalRun) else load_run(ws, baseline)
     cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
     _same_commit(base, cand)
+    _same_task(base, cand)
     cmp = compare_runs(ws, base, cand, n_resamples=n_resamples)
     _covers(base, cand, int(cmp["n_shared"]))
     name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])

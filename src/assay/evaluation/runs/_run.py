@@ -174,7 +174,7 @@ def run_evaluation(
                     data, items_df, src, slice_defs, settings, base_summary, predictor
                 )
             else:
-                summary, samples, boxes = run_detection(
+                summary, samples, boxes, items_df = run_detection(
                     data, items_df, src, slice_defs, settings, base_summary, predictor
                 )
                 tables[BOXES] = boxes

@@ -15,7 +15,10 @@ ATTACKS = ("fgsm", "pgd")
 METRIC_VERSIONS = {
     "classification": "accuracy,macro_f1,brier,ece(15 uniform top-label)/1",
     "detection": "coco-bbox(pycocotools mode),F1@IoU.5/1",
-    "bootstrap": "percentile, items (detection: images) resampled, seeded/1",
+    "bootstrap": (
+        "percentile, items (detection: images; an object-size slice's: those with a box of "
+        "that size) resampled, seeded/2"
+    ),
     "corruptions": "mCE,relative mCE (Hendrycks & Dietterich 2019), mPC,rPC/1",
     "adversarial": "robust accuracy, L-inf fgsm/pgd/1",
     "compare": "paired bootstrap (AP, F1), McNemar exact (accuracy)/1",

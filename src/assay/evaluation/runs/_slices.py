@@ -13,8 +13,11 @@ slices:
 
 A slice's conditions must all hold; a list of values means any of them. Every run also has
 the slice ``all``. For detection, ``object_size`` restricts the boxes scored (COCO's
-area-range rule, so the slice's AP is COCO's AP_small / AP_medium / AP_large); for
-classification it keeps items that carry a box of that size.
+area-range rule, so the slice's AP is COCO's AP_small / AP_medium / AP_large) and the slice
+holds the images with something of that size to score: a ground-truth box that is no crowd
+region, or a detection. pycocotools ignores everything else, so the other images would add
+nothing, and a size with neither is an empty slice (n 0), as a query that matches nothing.
+For classification ``object_size`` keeps items that carry a box of that size.
 """
 
 from __future__ import annotations
@@ -161,7 +164,8 @@ def slice_mask(
 ) -> npt.NDArray[np.bool_]:
     """Which rows of the items table (see `_data.items_frame`) the slice holds.
 
-    For detection `object_size` keeps every item (it restricts boxes, not images).
+    For detection `object_size` keeps the images with a box of that size to score, which the
+    detection run adds as the columns ``scored_<size>`` (see `_detect.holds_size`).
     """
     mask = np.ones(len(items), dtype=bool)
     for key, value in s.where.items():
@@ -171,8 +175,8 @@ def slice_mask(
             with np.errstate(invalid="ignore"):
                 mask &= (lon >= lo_lon) & (lon <= hi_lon) & (lat >= lo_lat) & (lat <= hi_lat)
         elif key == "object_size":
-            if task != "detection":
-                mask &= items[f"has_{value}"].to_numpy(bool)
+            column = f"scored_{value}" if task == "detection" else f"has_{value}"
+            mask &= items[column].to_numpy(bool)
         elif key == "label":
             wanted = set(_values(value))
             mask &= np.asarray([bool(wanted & set(ls)) for ls in items["labels"]], dtype=bool)
