@@ -8,6 +8,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from assay.ingest.sensors.options import ChipOptions, SensorOptions
 from assay.ingest.sensors.synth import write_scene
 from assay.store.schema import items
 from labeling_world import Client, World
+from old_metadata import float_scene, plant_old_scene
 
 
 def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -53,3 +55,27 @@ def test_scene_tiles_follow_need_to_know(world: World, client: Client) -> None:
     assert client(None).get(f"/tiles/{scene}/18/{x}/{y}.png").status_code == 401
     assert root.get(f"/tiles/{scene}/3/1/3.png").status_code == 204  # far coarser than the scene
     assert root.get(f"/tiles/{scene}/3/8/1.png").status_code == 404  # x only goes to 7 at zoom 3
+
+
+def test_a_scene_with_the_nan_older_ingests_stored_is_served_as_json(
+    world: World, client: Client
+) -> None:
+    # Before NaN nodata was stored as "nan", a float scene's metadata held a bare NaN (or
+    # infinity): the API read a float, which JSON cannot hold, and the item (its page in the
+    # explorer, its task) said null, no nodata. It is "-inf" now, as ingests store it; the row
+    # stays as it was.
+    ws = world.ws
+    folder = ws.root.parent / "scenes"
+    folder.mkdir()
+    float_scene(folder / "dem.tif", float("nan"))
+    ws.ingest([folder / "dem.tif"])
+    scene, old = plant_old_scene(ws, float("-inf"))
+    root = client("root")
+    r = root.get(f"/api/v1/items/{scene}")
+    assert r.status_code == 200, r.text
+    meta = json.loads(r.text, parse_constant=lambda c: pytest.fail(f"{c} in the answer"))
+    assert meta["metadata"]["scene"]["nodata"] == "-inf"
+    layers = root.get("/api/v1/map/layers")
+    assert layers.status_code == 200 and "Infinity" not in layers.text
+    with ws.db.read() as conn:
+        assert conn.execute(select(items.c.metadata).where(items.c.id == scene)).scalar() == old
