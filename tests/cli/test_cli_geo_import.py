@@ -48,3 +48,18 @@ def test_a_geo_export_imports_back_through_the_cli(cli, tmp_path: Path, fmt: str
     assert item == chip and len(got) == 1
     assert (got[0]["kind"], got[0]["label"], got[0]["author"]) == ("box", "building", "user:ana")
     assert got[0]["box"] == pytest.approx(box.box, abs=0.05)
+
+
+@pytest.mark.parametrize("fmt", ["stac", "geojson", "coco", "jsonl"])
+def test_an_import_says_when_it_created_the_dataset(cli, tmp_path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    # Every format creates a missing dataset (as `--dataset`'s help and the README's campaign
+    # rely on), and said nothing of it: a typo in the name made a new dataset unseen.
+    geo_workspace(tmp_path).close()  # type: ignore[attr-defined]
+    cwd = tmp_path / "ws"
+    cli("export", "geo", "--format", fmt, "--out", tmp_path / fmt, cwd=cwd)
+    first = cli("import", tmp_path / fmt, "--format", fmt, "--dataset", "back", cwd=cwd).stdout
+    assert first.splitlines()[0] == "created dataset back"
+    again = cli("import", tmp_path / fmt, "--format", fmt, "--dataset", "back", cwd=cwd).stdout
+    assert "created" not in again and again.startswith("imported ")
+    res = cli("import", tmp_path / fmt, "--format", fmt, "--dataset", "new", "--json", cwd=cwd)
+    assert res.json()["created"] is True

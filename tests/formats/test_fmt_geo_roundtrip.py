@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from assay import Workspace
 from assay.domain import Region
@@ -178,3 +179,27 @@ def test_stac_export_to_a_relative_folder_writes_the_catalog_inside_it(
     by_item = {m.item_id: m for m in stac.read(out).media}
     assert chip in by_item and frame in by_item
     ws.close()
+
+
+def test_stac_media_files_carry_their_media_types_suffix(tmp_path: Path) -> None:
+    # A frame's name ends in its time (`f.ts#t=1.000`, a JPEG) and a chip's in its window
+    # (`town.tif#col=..`, a PNG): their files had no suffix a viewer or an ingest knows them by.
+    ws, _, _ = _world(tmp_path)
+    ws.export("geo", "stac", tmp_path / "stac")
+    with ws.db.read() as conn:
+        kinds = dict(conn.execute(text("SELECT name, media_type FROM items")).all())
+    ws.close()
+    media = sorted(p.name for p in (tmp_path / "stac" / "media").iterdir())
+    assert "f.ts#t=1.000.jpg" in media and "town.tif#col=188&row=88.png" in media
+    assert "town.tif" in media  # a name with its type's suffix keeps it
+    assert {Path(n).suffix for n in media} == {".jpg", ".png", ".tif"}
+    # Read back into a new workspace: the items of the same bytes, under their own names.
+    fresh = Workspace.init(tmp_path / "fresh")
+    report = fresh.import_labels(tmp_path / "stac", "stac", "back")
+    assert report.new_items == len(media)
+    with fresh.db.read() as conn:
+        back = dict(conn.execute(text("SELECT name, media_type FROM items")).all())
+    fresh.close()
+    assert len(back) == len(media) and {"f.ts#t=1.000", "town.tif#col=188&row=88"} <= set(back)
+    derived = {n for n in back if "#" in n}  # the scene comes back a TIFF (not a scene: no COG)
+    assert {n: back[n] for n in derived} == {n: kinds[n] for n in derived}

@@ -17,6 +17,7 @@ from assay import Workspace
 from assay.domain import Region
 from assay.versioning import LabelRecord
 from cli_support import geo_workspace, item_ids, town_scene
+from old_metadata import float_scene, plant_old_scene
 
 
 def test_labels_on_chips_and_frames_become_features(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -163,33 +164,11 @@ def test_a_track_of_frames_with_different_markings_takes_the_exports_highest(
 def test_a_nan_stored_in_metadata_by_older_ingests_exports_as_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # Before NaN nodata was stored as "nan", a float scene's metadata held NaN (json.dumps's
     # spelling, not JSON): every export of a dataset holding it stopped on a traceback.
-    import rasterio
-    from rasterio.transform import from_origin
-    from sqlalchemy import select, update
-
-    from assay.domain.labels import metadata_record
-    from assay.store.schema import items
-
-    dem = np.random.default_rng(3).normal(10, 3, (1, 300, 300)).astype("float32")
-    with rasterio.open(
-        tmp_path / "dem.tif", "w", driver="GTiff", width=300, height=300, count=1,
-        dtype="float32", crs="EPSG:32615", transform=from_origin(270_000, 3_295_000, 0.5, 0.5),
-        nodata=float("nan"),
-    ) as dst:  # fmt: skip
-        dst.write(dem)
+    float_scene(tmp_path / "dem.tif", float("nan"))
     ws = Workspace.init(tmp_path / "ws")
     ws.ingest([tmp_path / "dem.tif"])
-    with ws.db.begin() as conn:  # the scene's row as the older ingest wrote it
-        scene_id, text = conn.execute(
-            select(items.c.id, items.c.metadata).where(items.c.parent_id.is_(None))
-        ).one()
-        meta = json.loads(text)
-        meta["scene"]["nodata"] = float("nan")
-        old, old_hash = metadata_record(meta)
-        assert '"nodata":NaN' in old
-        conn.execute(
-            update(items).where(items.c.id == scene_id).values(metadata=old, metadata_hash=old_hash)
-        )
+    _, old = plant_old_scene(ws)  # the scene's row as the older ingest wrote it
+    assert '"nodata":NaN' in old
     chip = item_ids(ws, children=True)["dem.tif#col=0&row=0"]
     box = Region(kind="box", label="ridge", box=(10, 20, 100, 50))
     for name, query in [("dem", None), ("chips", "media_type=image/png")]:

@@ -162,8 +162,25 @@ def test_mot_round_trip_keeps_boxes_tracks_and_classes(rows: list[Any]) -> None:
         assert [(r.label, r.attributes) for r in got] == [
             (r.label, r.attributes) for r in row.regions
         ]
-        for g, r in zip(got, row.regions, strict=True):
-            assert g.box == pytest.approx(r.box, abs=1e-9)
+        assert [g.box for g in got] == [r.box for r in row.regions]  # exactly
+
+
+def test_gt_holds_the_shortest_text_of_a_coordinate(tmp_path: Path) -> None:
+    # Left and top are 1-based: 15.001 + 1 is 16.000999999999998 in floats, which gt.txt held,
+    # and which read back as 15.000999999999998 (16.000999999999998 - 1 in floats).
+    boxes = [(15.001, 0.1, 20.0, 2.675), (2.5, 1 / 3, 1e-3, 7.25)]
+    regions = [
+        Region(kind="box", label="boat", box=b, attributes={TRACK_ID: k, KEYFRAME: True})
+        for k, b in enumerate(boxes)
+    ]
+    mot.write(bundle([image_row("f0.png", regions, (64, 48))], labels=["boat"]), tmp_path)
+    lines = (tmp_path / "flood-2026/gt/gt.txt").read_text().splitlines()
+    assert [line.split(",")[2:6] for line in lines] == [
+        ["16.001", "1.10", "20.00", "2.675"],
+        ["3.50", "1.3333333333333333", "0.001", "7.25"],
+    ]
+    (got,) = _by_frame(mot.read(tmp_path)).values()
+    assert [r.box for r in got] == boxes
 
 
 def test_what_mot_cannot_hold_is_counted(tmp_path: Path) -> None:

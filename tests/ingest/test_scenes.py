@@ -388,3 +388,24 @@ def test_chips_equal_within_one_scene_are_noted(cli, tmp_path: Path) -> None:  #
     ]
     names = sorted(r["name"] for r in item_rows(tmp_path / "ws") if r["parent_id"])
     assert names == ["lake.tif#col=0&row=0", "lake.tif#col=512&row=0"]
+
+
+@pytest.mark.parametrize(("nodata", "spelled"), [(float("inf"), "inf"), (float("-inf"), "-inf")])
+def test_an_infinite_nodata_is_stored_as_gdal_spells_it(
+    cli, tmp_path: Path, nodata: float, spelled: str
+) -> None:  # type: ignore[no-untyped-def]
+    # json.dumps wrote an infinite nodata as Infinity, which is not JSON (as NaN was before it
+    # was stored "nan"); an infinite nodata pixel is still nodata, left out of the stretch.
+    dem = np.random.default_rng(4).normal(10, 3, (1, 300, 300)).astype("float32")
+    dem[0, :100] = nodata
+    _float_scene(tmp_path / "dem.tif", dem, nodata)
+    Workspace.init(tmp_path / "ws").close()
+    res = cli("ingest", tmp_path / "dem.tif", "--json", cwd=tmp_path / "ws").json()
+    assert (res["new"], res["failed"]) == (2, 0)
+    with Workspace.open(tmp_path / "ws") as ws, ws.db.read() as conn:
+        raw = [r[0] for r in conn.execute(text("SELECT metadata FROM items"))]
+    strict = [json.loads(m, parse_constant=lambda c: pytest.fail(f"{c} in metadata")) for m in raw]
+    scene = next(m["scene"] for m in strict if "scene" in m)
+    assert scene["nodata"] == spelled
+    finite = dem[np.isfinite(dem)]
+    assert scene["display"]["high"][0] == pytest.approx(np.percentile(finite, 98), abs=0.2)

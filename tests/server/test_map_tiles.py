@@ -18,6 +18,7 @@ from assay.ingest.sensors.options import ChipOptions, SensorOptions
 from assay.ingest.sensors.synth import write_scene
 from assay.store.schema import items
 from labeling_world import Client, World
+from old_metadata import float_scene, plant_old_scene
 
 
 def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -80,3 +81,27 @@ def test_a_library_missing_from_the_server_is_a_501_naming_its_extra(
         "Rio_tiler is not installed; install it with: pip install &#39;assay[sensors]&#39;"
         in r.text
     )
+
+
+def test_a_scene_with_the_nan_older_ingests_stored_is_served_as_json(
+    world: World, client: Client
+) -> None:
+    # Before NaN nodata was stored as "nan", a float scene's metadata held a bare NaN (or
+    # infinity): the API read a float, which JSON cannot hold, and the item (its page in the
+    # explorer, its task) said null, no nodata. It is "-inf" now, as ingests store it; the row
+    # stays as it was.
+    ws = world.ws
+    folder = ws.root.parent / "scenes"
+    folder.mkdir()
+    float_scene(folder / "dem.tif", float("nan"))
+    ws.ingest([folder / "dem.tif"])
+    scene, old = plant_old_scene(ws, float("-inf"))
+    root = client("root")
+    r = root.get(f"/api/v1/items/{scene}")
+    assert r.status_code == 200, r.text
+    meta = json.loads(r.text, parse_constant=lambda c: pytest.fail(f"{c} in the answer"))
+    assert meta["metadata"]["scene"]["nodata"] == "-inf"
+    layers = root.get("/api/v1/map/layers")
+    assert layers.status_code == 200 and "Infinity" not in layers.text
+    with ws.db.read() as conn:
+        assert conn.execute(select(items.c.metadata).where(items.c.id == scene)).scalar() == old

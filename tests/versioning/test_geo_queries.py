@@ -11,6 +11,7 @@ from pyproj import Geod
 from assay import Workspace
 from assay.errors import InvalidInput
 from assay.ingest.sensors.synth import Flight, write_flight
+from old_metadata import float_scene, plant_old_scene
 from versioning_world import sql_rows
 
 CENTER = (29.7604, -95.3698)  # where the generated flight starts, flying east at 15 m/s
@@ -69,3 +70,33 @@ def test_items_without_a_place_never_match(flight_ws: Workspace, tmp_path: Path)
     flight_ws.create_dataset("text")
     assert flight_ws.add_items("text", "near 0,0,20000000 and media_type=text/plain") == 0
     assert Flight().lat == CENTER[0]
+
+
+def test_queries_read_the_nan_and_infinity_older_ingests_stored(tmp_path: Path) -> None:
+    # A float scene ingested before NaN nodata was stored as "nan" holds a bare NaN in its
+    # metadata, which SQLite ("malformed JSON") and PostgreSQL (the ::jsonb cast) refuse: any
+    # metadata or place condition failed on the whole workspace. The stored text stays.
+    float_scene(tmp_path / "dem.tif", float("nan"))
+    ws = Workspace.init(tmp_path / "ws")
+    ws.ingest([tmp_path / "dem.tif"])
+    scene, old = plant_old_scene(
+        ws, hi=float("inf"), lo=float("-inf"), note='x,NaN,[Infinity :-Infinity"'
+    )
+    chips = [r[0] for r in sql_rows(ws, "SELECT id FROM items WHERE parent_id IS NOT NULL")]
+    assert chips
+
+    def members(query: str) -> list[str]:
+        name = f"d{abs(hash(query)) % 10**8}"
+        ws.create_dataset(name)
+        ws.add_items(name, query)
+        sql = "SELECT w.item_id FROM working w JOIN datasets d ON d.id = w.dataset_id"
+        return sorted(r[0] for r in sql_rows(ws, f"{sql} WHERE d.name = :name", name=name))
+
+    # As ingests store them now: "nan", "inf", "-inf"; words inside strings stay as they are.
+    note = "metadata.note='x,NaN,[Infinity :-Infinity\"'"
+    for query in ("metadata.scene.nodata=nan", "meta.hi=inf and meta.lo=-inf",
+                  "metadata.scene.chips>=1", note):  # fmt: skip
+        assert members(query) == [scene], query
+    assert members("within -180,-90,180,90") == sorted(chips)
+    assert members("metadata.scene.nodata=NaN") == []
+    assert sql_rows(ws, "SELECT metadata FROM items WHERE id = :id", id=scene) == [(old,)]

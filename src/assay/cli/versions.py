@@ -284,6 +284,8 @@ def import_(
     if as_json:
         env.emit_json(report.to_dict())
     else:
+        if report.created:
+            env.say(f"created dataset [bold]{dataset}[/]")
         env.say(
             f"imported {report.media} media ({report.new_items} new item(s)), "
             f"{report.new_annotations} new annotation(s), {report.regions} region(s) of record "

@@ -29,5 +29,11 @@ def finite_metadata(text: str) -> str:
     becomes the string "nan", "inf" or "-inf", as ingests store it now; other texts as they are."""
     if "NaN" not in text and "Infinity" not in text:
         return text
-    meta = json.loads(text, parse_constant=_NON_FINITE.__getitem__)
-    return metadata_record(meta)[0]
+    return metadata_record(read_metadata(text))[0]
+
+
+def read_metadata(text: str | None) -> dict[str, Any]:
+    """Stored metadata `text` (None or empty: no metadata) as a dict, a NaN or infinity that
+    older ingests stored read as `finite_metadata` reads it: never a float NaN or infinity."""
+    meta: dict[str, Any] = json.loads(text or "{}", parse_constant=_NON_FINITE.__getitem__)
+    return meta

@@ -28,6 +28,31 @@ _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-(.+)$")
 # What an import counts when a file states an image size its bytes contradict (the image wins).
 SIZE_REPLACED = "stated image sizes contradicting the image (replaced)"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+# The suffixes a file of each image media type takes, its own first (what exports add). A table
+# of ours, not the `mimetypes` of the machine: the same rows give the same names everywhere.
+_TYPE_SUFFIXES = {
+    "image/jpeg": (".jpg", ".jpeg", ".jpe"),
+    "image/png": (".png",),
+    "image/tiff": (".tif", ".tiff"),
+    "image/webp": (".webp",),
+    "image/gif": (".gif",),
+    "image/bmp": (".bmp",),
+}
+
+
+def media_suffix(media_type: str) -> str | None:
+    """The file suffix of `media_type` (its parameters aside: a COG is ``.tif``), or None."""
+    suffixes = _TYPE_SUFFIXES.get(media_type.partition(";")[0].strip().lower())
+    return suffixes[0] if suffixes else None
+
+
+def typed_name(name: str, media_type: str) -> str:
+    """`name` as a file of `media_type`: as it is when it ends in a suffix of the type (any
+    case), else with the type's own added (``f.ts#t=4.500``, a JPEG: ``f.ts#t=4.500.jpg``)."""
+    suffixes = _TYPE_SUFFIXES.get(media_type.partition(";")[0].strip().lower())
+    if not suffixes or posixpath.splitext(name)[1].lower() in suffixes:
+        return name
+    return name + suffixes[0]
 
 
 def media_name(ref: str) -> str:

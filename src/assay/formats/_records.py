@@ -39,9 +39,11 @@ MEDIA_DIR = "media"
 
 
 def media_paths(bundle: ExportBundle, rows: Sequence[ExportRow]) -> list[str]:
-    """Where the media of each of `rows` goes, relative to the export folder (portable names,
-    `assay.formats._portable`; renames counted in the bundle)."""
-    names = portable(bundle, [safe_relpath(row.name) for row in rows])
+    """Where the media of each of `rows` goes, relative to the export folder: named as the
+    item, with its media type's suffix where the name has none of it (`_media.typed_name`: a
+    frame ``f.ts#t=4.500`` is ``f.ts#t=4.500.jpg``), portable (`assay.formats._portable`;
+    renames counted in the bundle)."""
+    names = portable(bundle, [_media.typed_name(safe_relpath(r.name), r.media_type) for r in rows])
     return [f"{MEDIA_DIR}/{name}" for name in names]
 
 

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 from assay.errors import InvalidInput
 from assay.formats._export import check_unique, safe_relpath
+from assay.formats._media import media_suffix
 from assay.formats._model import ExportBundle, ExportRow
 from assay.formats._portable import portable_part, portable_paths
 
@@ -52,15 +53,12 @@ def _sequence(row: ExportRow) -> str | None:
     return None
 
 
-_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/tiff": ".tif"}
-
-
 def frame_file(i: int, row: ExportRow, width: int = 6) -> str:
     """``NNNNNN.<ext>`` for frame number `i`, with the suffix of the item's name (or its media
     type's, for names like ``flight.ts#t=1.000`` and suffixes not every file system takes)."""
     suffix = PurePosixPath(row.name).suffix
     if isinstance(row.metadata.get("frame"), dict) or not suffix or portable_part(suffix) != suffix:
-        suffix = _SUFFIX.get(row.media_type, suffix or ".png")
+        suffix = media_suffix(row.media_type) or suffix or ".png"
     return f"{i:0{width}d}{suffix}"
 
 

@@ -68,6 +68,7 @@ class ImportReport:
     authors: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # what the file held and assay cannot
     raised: list[MarkChange] = field(default_factory=list)  # existing items marked higher
+    created: bool = False  # the dataset did not exist: the import created it
 
     def to_dict(self) -> dict[str, object]:
         return {**self.__dict__, "raised": [c.to_dict() for c in self.raised]}
@@ -385,6 +386,7 @@ def import_bundle(
         higher = {k: v for k, v in met.items() if k not in fresh}
         report.raised = raise_markings(conn, ws.scheme, ws.actor, higher, via="import")
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
+        report.created = ds_row is None
         ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
         # New members are written with their labels of record at once (no insert, then update),
         # but those restore_committed may still fill in (no labels in the file): set_labels.

@@ -26,6 +26,7 @@ keyframe flags are counted as dropped.
 from __future__ import annotations
 
 import configparser
+import decimal
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
@@ -150,11 +151,13 @@ def _row(line: str, where: str, names: list[str], seen: set[tuple[int, int]]) ->
         raise InvalidInput(f"{where}: expected 'frame,id,left,top,width,height,...', got {line!r}")
     try:
         frame, tid = int(float(parts[0])), int(float(parts[1]))
-        x, y, w, h = (float(p) for p in parts[2:6])
+        # The left and top taken exactly: "16.001" is 15.001, not 16.001 - 1 in floats.
+        x, y = (_coordinate(p, 1) for p in parts[2:4])
+        w, h = (float(p) for p in parts[4:6])
         conf = float(parts[6]) if len(parts) > 6 else 1.0
         cls = int(float(parts[7])) if len(parts) > 7 else 1
         vis = float(parts[8]) if len(parts) > 8 else None
-    except ValueError:
+    except (ValueError, decimal.DecimalException):
         raise InvalidInput(f"{where}: expected numbers, got {line!r}") from None
     if not all(v.is_number(c) for c in (x, y, w, h, conf)) or w < 0 or h < 0:
         raise InvalidInput(f"{where}: box must be finite with width and height >= 0")
@@ -173,7 +176,7 @@ def _row(line: str, where: str, names: list[str], seen: set[tuple[int, int]]) ->
     if vis is not None:
         attrs["visibility"] = vis
     score = conf if tid < 1 else None
-    box = (x - 1, y - 1, w, h)
+    box = (x, y, w, h)
     return Region(kind="box", label=names[cls - 1], box=box, attributes=attrs, score=score), frame
 
 
@@ -263,7 +266,7 @@ def _gt(members: list[ExportRow], class_ids: dict[str, int], dropped: Counter[st
             vis_text = f"{float(vis):g}" if isinstance(vis, (int, float)) else "1"
             cls = class_ids[r.label] + 1
             text = (
-                f"{i + 1},{tid + 1},{_n(x + 1)},{_n(y + 1)},{_n(w)},{_n(h)},{conf},{cls},{vis_text}"
+                f"{i + 1},{tid + 1},{_n(x, 1)},{_n(y, 1)},{_n(w)},{_n(h)},{conf},{cls},{vis_text}"
             )
             lines.append((i, tid, text))
     lines.sort()
@@ -309,8 +312,22 @@ def _sampled_rate(members: list[ExportRow]) -> float | None:
     return max(1.0, 1 / mean)
 
 
-def _n(x: float) -> str:
-    return repr(float(x)) if x != round(x, 2) else f"{x:.2f}"
+# Enough digits for any double plus one exactly (1e-308 + 1 has 309), so no sum is rounded.
+_EXACT = decimal.Context(prec=800)
+
+
+def _n(x: float, one: int = 0) -> str:
+    """`x` + `one` (1: MOT's 1-based left and top) as the shortest text that `_coordinate`
+    reads back to `x`: the sum taken on the shortest decimal of `x` (its repr), so float noise
+    (15.001 + 1 is 16.000999999999998 in floats) is never written; two decimals at least."""
+    exact = _EXACT.add(decimal.Decimal(repr(float(x))), one)
+    cents = exact.quantize(decimal.Decimal("0.01"), context=_EXACT)
+    return f"{cents if cents == exact else exact:f}"
+
+
+def _coordinate(text: str, one: int = 0) -> float:
+    """A number of gt.txt less `one`, taken exactly on its decimal (as `_n` wrote it)."""
+    return float(_EXACT.subtract(decimal.Decimal(text), one))
 
 
 CODEC = Codec(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import literal, or_, select
 
+from assay.domain.canonical import read_metadata
 from assay.domain.entity import Provenance
 from assay.errors import InvalidInput, NotFound
 from assay.store.schema import annotations_table as ann_t
@@ -145,7 +146,7 @@ def report_items(ws: Workspace, src: Source, unplaced: list[str]) -> list[Mentio
         if not places:
             unplaced.append(r.id)
             continue
-        when = _report_time(json.loads(r.metadata or "{}"), text, r.created, where)
+        when = _report_time(read_metadata(r.metadata), text, r.created, where)
         marking = ws.scheme.render(ws.scheme.parse(r.marking or ""))
         for k, span in enumerate(spans):
             at = f"{where}, span {k + 1}"

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
+from assay.domain.canonical import read_metadata
 from assay.domain.entity import Provenance
 from assay.domain.geo import pixel_mapper
 from assay.errors import InvalidInput, NotFound
@@ -236,7 +237,7 @@ class _Frames:
         if len(rows) > 1:
             raise InvalidInput(f"{where}: item name {ref!r} is ambiguous; give the item id")
         r = rows[0]._mapping
-        meta = json.loads(r["metadata"])
+        meta = read_metadata(r["metadata"])
         mapper = pixel_mapper(meta, r["width"], r["height"])
         captured = meta.get("captured_at")
         if mapper is None or not isinstance(captured, str):

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from assay.domain.canonical import read_metadata
 from assay.errors import InvalidInput
 from assay.ingest.sensors.options import (
     COG_MEDIA_TYPE,
@@ -98,7 +99,7 @@ def known_scenes(conn: Connection, shas: Mapping[str, str], options: ChipOptions
     # A file no row names may be a COG ingested as given: its own item.
     candidates = {sha: cog_of.get(sha, sha) for sha in originals}
     metas = {
-        r.id: json.loads(r.metadata)
+        r.id: read_metadata(r.metadata)
         for r in select_in(
             conn, [items.c.id, items.c.metadata], items.c.id, list(set(candidates.values())),
             items.c.media_type == COG_MEDIA_TYPE,

@@ -12,11 +12,11 @@ with the display rendering stored at ingest (band choice and percentile stretch)
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select
 
+from assay.domain.canonical import read_metadata
 from assay.domain.labels import payload_from_json
 from assay.errors import NotFound, require
 from assay.formats._model import ExportBundle, ExportRow
@@ -79,7 +79,7 @@ def map_layers(ws: Workspace, user: User, dataset: str | None = None) -> dict[st
             if r[1] in ids and r[0] in known
         ]
     by_id = {r.id: r for r in rows}
-    meta = {r.id: json.loads(r.metadata or "{}") for r in rows}
+    meta = {r.id: read_metadata(r.metadata) for r in rows}
 
     def export_row(item_id: str, regions_json: str = "[]") -> ExportRow:
         r = by_id[item_id]
@@ -167,7 +167,7 @@ def scene_tile(ws: Workspace, user: User, item_id: str, z: int, x: int, y: int) 
     scheme = ws.scheme
     if row is None or not scheme.allows(user.clearance, scheme.parse(row.marking)):
         raise NotFound(f"no scene {item_id[:16]!r}")
-    scene = json.loads(row.metadata or "{}").get("scene")
+    scene = read_metadata(row.metadata).get("scene")
     if not isinstance(scene, dict):
         raise NotFound(f"item {item_id[:16]!r} is not a scene")
     require("rio_tiler", "sensors")

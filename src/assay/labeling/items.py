@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from assay.domain.canonical import read_metadata
 from assay.labeling._access import visible_item
 from assay.labeling.users import User
 from assay.workspace import Workspace
@@ -22,7 +22,7 @@ def item_view(ws: Workspace, row: Any) -> dict[str, Any]:
         "marking": row.marking,
         "name": row.name,
         "size": row.size,
-        "metadata": json.loads(row.metadata or "{}"),
+        "metadata": read_metadata(row.metadata),
         "text": None,
     }
     if row.media_type.startswith("text/") and row.size <= MAX_TEXT:

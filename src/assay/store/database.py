@@ -11,7 +11,13 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
+from assay.domain.canonical import finite_metadata
 from assay.store import schema
+
+# The SQL function SQLite queries read stored metadata through (`versioning._query`): a NaN or
+# infinity older ingests stored, which SQLite's JSON functions refuse, as `finite_metadata`
+# reads it.
+FINITE_JSON = "assay_finite_json"
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -23,6 +29,16 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cur.execute("PRAGMA cache_size=-200000")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
+    dbapi_conn.create_function(FINITE_JSON, 1, _finite_json, deterministic=True)
+
+
+def _finite_json(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return finite_metadata(text)
+    except ValueError:  # not JSON at all: SQLite's JSON functions say so
+        return text
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -22,10 +22,11 @@ import math
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, String, and_, case, cast, func, literal
+from sqlalchemy import ColumnElement, Float, String, and_, case, cast, func, literal, or_
 from sqlalchemy.sql.elements import ColumnElement as _CE
 
 from assay.errors import InvalidInput
+from assay.store.database import FINITE_JSON
 from assay.store.schema import items
 
 _COND = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(!=|<=|>=|=|<|>|~)\s*(.+?)\s*$")
@@ -120,15 +121,16 @@ def _metadata_cond(key: str, op: str, raw: str, dialect: str) -> ColumnElement[b
     number = _number(raw)
     if dialect == "sqlite":
         paths = ["$." + ".".join(f'"{p}"' for p in ps) for ps in tried]
-        value = _first([func.json_extract(items.c.metadata, path) for path in paths])
+        meta_text = _stored_json(dialect)
+        value = _first([func.json_extract(meta_text, path) for path in paths])
         as_text: Any = cast(value, String)
         if op in ("<", "<=", ">", ">=") and number is not None:
-            kind = _first([func.json_type(items.c.metadata, path) for path in paths])
+            kind = _first([func.json_type(meta_text, path) for path in paths])
             return and_(kind.in_(("integer", "real")), _apply(value, op, number))
         return _apply(as_text, op, raw)
     from sqlalchemy.dialects.postgresql import JSONB
 
-    meta = cast(items.c.metadata, JSONB)
+    meta = cast(_stored_json(dialect), JSONB)
     text_value = _first([func.jsonb_extract_path_text(meta, *ps) for ps in tried])
     if op in ("<", "<=", ">", ">=") and number is not None:
         guarded = case(
@@ -196,23 +198,48 @@ def _metadata_number(key: str, dialect: str) -> Any:
     parts = key.split(".")
     if dialect == "sqlite":
         path = "$." + ".".join(f'"{p}"' for p in parts)
+        meta_text = _stored_json(dialect)
         return case(
             (
-                func.json_type(items.c.metadata, path).in_(("integer", "real")),
-                func.json_extract(items.c.metadata, path),
+                func.json_type(meta_text, path).in_(("integer", "real")),
+                func.json_extract(meta_text, path),
             ),
             else_=None,
         )
     from sqlalchemy.dialects.postgresql import JSONB
 
-    value = func.jsonb_extract_path(cast(items.c.metadata, JSONB), *parts)
+    meta = cast(_stored_json(dialect), JSONB)
+    value = func.jsonb_extract_path(meta, *parts)
     return case(
         (
             func.jsonb_typeof(value) == "number",
-            cast(func.jsonb_extract_path_text(cast(items.c.metadata, JSONB), *parts), Float),
+            cast(func.jsonb_extract_path_text(meta, *parts), Float),
         ),
         else_=None,
     )
+
+
+# A bare token of JSON's outside its strings (text that, from its start, is whole strings and
+# other characters, then a separator): where older ingests stored NaN or an infinity.
+_BARE = r'(?<=^(?:[^"]|"(?:[^"\\]|\\.)*")*[:,\[][ \t\n\r]*)'
+# PostgreSQL's spelling of `finite_metadata`, -Infinity before Infinity.
+_NON_FINITE_SQL = (("-Infinity", '"-inf"'), ("Infinity", '"inf"'), ("NaN", '"nan"'))
+
+
+def _stored_json(dialect: str) -> Any:
+    """Items' metadata text as JSON the database reads: a NaN or infinity that older ingests
+    stored (which SQLite's and PostgreSQL's JSON refuse, failing the whole query) becomes
+    "nan", "inf" or "-inf", as ingests store it now; the stored rows stay as they are (their
+    metadata_hash is in commits). Only texts holding such a word pay for the rewrite."""
+    col = items.c.metadata
+    if dialect == "sqlite":
+        odd = or_(func.instr(col, "NaN") > 0, func.instr(col, "Infinity") > 0)
+        return case((odd, getattr(func, FINITE_JSON)(col)), else_=col)
+    odd = or_(func.strpos(col, "NaN") > 0, func.strpos(col, "Infinity") > 0)
+    fixed: Any = col
+    for word, spelling in _NON_FINITE_SQL:
+        fixed = func.regexp_replace(fixed, literal(_BARE + word), literal(spelling), literal("g"))
+    return case((odd, fixed), else_=col)
 
 
 def _apply(col: Any, op: str, value: Any) -> _CE[bool]:

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 
+from assay.domain.canonical import read_metadata
 from assay.domain.commit import Commit
 from assay.domain.diff import CHANGE_KINDS, LabelChange, diff_regions
 from assay.domain.labels import Region, payload_from_json_trusted, payload_to_json
@@ -106,7 +107,7 @@ def _frame_positions(conn: Connection, ids: list[str]) -> dict[str, tuple[str, i
     }
     out: dict[str, tuple[str, int]] = {}
     for r in rows:
-        meta = json.loads(r.metadata or "{}")
+        meta = read_metadata(r.metadata)
         derivation = json.loads(r.derivation or "{}")
         if r.parent_id and isinstance(derivation.get("frame"), int):
             out[r.id] = (names.get(r.parent_id, r.parent_id[:12]), derivation["frame"])

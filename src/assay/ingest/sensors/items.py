@@ -207,6 +207,14 @@ def scene_items(
         raise
 
 
+def _gdal_number(value: float | None) -> float | str | None:
+    """`value` as JSON holds it: NaN and the infinities are not JSON, so they are spelled as
+    GDAL spells them (`gdalinfo` prints "nan", "inf", "-inf"); other numbers as they are."""
+    if value is None or math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
 def _scene_items(
     path: str, base: dict[str, Any], options: ChipOptions, scene: Any
 ) -> tuple[list[tuple[FoundItem, bytes | FilePayload]], tuple[str, ...]]:
@@ -227,10 +235,7 @@ def _scene_items(
         "scene": {
             "bands": scene.bands,
             "dtypes": list(scene.dtypes),
-            # NaN is not JSON: GDAL's own spelling of it, as `gdalinfo` prints it.
-            "nodata": "nan"
-            if scene.nodata is not None and math.isnan(scene.nodata)
-            else scene.nodata,
+            "nodata": _gdal_number(scene.nodata),
             "crs": scene.crs,
             "transform": [round(v, 10) for v in scene.transform],
             "gsd_m": scene.gsd_m,
