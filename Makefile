@@ -105,7 +105,8 @@ PG_SUITES := tests/versioning tests/labeling tests/server tests/store/test_gc.py
 	tests/fusion/test_pictures.py tests/explore \
 	$(patsubst %,tests/formats/test_fmt_%.py,$(PG_FORMATS)) tests/formats/test_llm_exports.py \
 	tests/formats/test_llm_rated_pairs.py tests/ingest tests/audit tests/test_workspace_attach.py \
-	tests/test_workspace.py \
+	tests/test_workspace.py tests/cli/test_cli_formats.py tests/cli/test_cli_audit.py \
+	tests/cli/test_cli_end_to_end.py \
 	--ignore=tests/server/browser --ignore=tests/server/test_api_schemathesis.py \
 	--ignore=tests/ingest/test_ingest_reach.py
 

@@ -6,4 +6,13 @@ from datetime import UTC, datetime
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return _iso(datetime.now(UTC))
+
+
+def iso_at(t: float) -> str:
+    """A Unix time in the same format as `now_iso`."""
+    return _iso(datetime.fromtimestamp(t, tz=UTC))
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 from pathlib import Path
 
 from assay import Workspace
 from assay.domain.labels import Region
+from assay.store.schema import audit
 from assay.versioning import LabelRecord
 
 
@@ -78,10 +78,8 @@ def test_full_flow_leaves_a_verifiable_audit_trail(
     ok = run_cli("audit", "verify", cwd=ws)
     assert "10 event(s) verified" in ok.stdout
 
-    con = sqlite3.connect(ws / ".assay" / "assay.db")
-    with con:
-        con.execute("UPDATE audit SET details = '{\"added\":999}' WHERE seq = 4")
-    con.close()
+    with Workspace.open(ws) as w, w.db.begin() as conn:  # SQLite or PostgreSQL, past assay
+        conn.execute(audit.update().where(audit.c.seq == 4).values(details='{"added":999}'))
     bad = run_cli("audit", "verify", cwd=ws, code=1)
     assert "broken at event 4" in bad.stderr
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from assay import Workspace
 from assay.domain.labels import Region
+from assay.store.schema import datasets, working
 from assay.versioning import LabelRecord
 
 EXPORT_FORMATS = ["coco", "yolo", "voc", "labelstudio", "jsonl", "parquet"]
@@ -52,16 +53,13 @@ def flood(tmp_path: Path, samples, monkeypatch) -> dict[str, str]:  # type: igno
 
 
 def _hashes(root: Path, dataset: str) -> dict[str, str]:
-    con = sqlite3.connect(root / ".assay" / "assay.db")
-    rows = dict(
-        con.execute(
-            "SELECT w.item_id, w.label_hash FROM working w"
-            " JOIN datasets d ON d.id = w.dataset_id WHERE d.name = ?",
-            (dataset,),
+    with Workspace.open(root) as w, w.db.read() as conn:
+        rows = conn.execute(
+            select(working.c.item_id, working.c.label_hash)
+            .join(datasets, datasets.c.id == working.c.dataset_id)
+            .where(datasets.c.name == dataset)
         )
-    )
-    con.close()
-    return rows
+        return {r.item_id: r.label_hash for r in rows}
 
 
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)

@@ -4,10 +4,11 @@ on a real file system, and every format reads its own export back to the same it
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from PIL import Image
 
 from assay.domain.labels import Region
 from assay.formats import ImportBundle, ImportedAnnotation, ImportedMedia, cvat_video, mot
-from assay.formats._portable import portable_array, portable_paths
+from assay.formats._portable import portable, portable_array, portable_paths
 from assay.formats.io import export_bundle, import_bundle
 from assay.workspace import Workspace
 
@@ -30,7 +31,8 @@ _DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
 
 def _portable(part: str) -> bool:
     return (
-        not _FORBIDDEN.search(part)
+        len(part.encode("utf-8", "surrogatepass")) <= 255
+        and not _FORBIDDEN.search(part)
         and not part.endswith((".", " "))
         and part.split(".", 1)[0].rstrip(" ").upper() not in _DEVICES
     )
@@ -79,8 +81,40 @@ def test_by_stem_tells_names_apart_without_their_suffix() -> None:
     assert portable_paths(["pier.png", "Pier.jpg"]) == ["pier.png", "Pier.jpg"]
 
 
+def test_names_over_255_bytes_are_cut_keeping_their_suffix_and_told_apart() -> None:
+    # ext4 refuses a name over 255 bytes ("File name too long"); exports wrote them as they were
+    long = "x" * 300
+    names = [f"{long}.png", f"{long}.PNG", f"{long}1.jpg", "é" * 130 + ".tif",
+             f"{long}/a.png", f"{long}/b.png", "x" * 251 + ".png", "y" * 253 + ".j"]  # fmt: skip
+    got = portable_paths(names)
+    assert got == portable_paths(names)  # the same names every time
+    sizes = [len(part.encode()) for g in got for part in g.split("/")]
+    assert max(sizes) == 255 and len({g.casefold() for g in got}) == len(got)
+    assert got[0] == "x" * 242 + "~" + _sha8(f"{long}.png") + ".png"
+    assert [PurePosixPath(g).suffix for g in got[:4]] == [".png", ".PNG", ".jpg", ".tif"]
+    assert got[3] == "é" * 121 + "~" + _sha8(names[3]) + ".tif"  # cut at a letter, not a byte
+    assert got[4].split("/")[0] == got[5].split("/")[0] != long  # one folder, cut
+    assert got[6:] == names[6:]  # 255 bytes each: they fit
+    # VOC and YOLO write <stem>.xml / <stem>.txt beside: the stem leaves room for it
+    beside = portable_paths(names[6:], by_stem=True)
+    assert beside[0] == names[6] and beside[1] == "y" * 242 + "~" + _sha8(names[7]) + ".j"
+    # a cut name that another name already has is tagged again, still within 255 bytes
+    twins = portable_paths([names[0], got[0]])
+    assert twins[1] == got[0] and len(twins[0].encode()) == 255 and twins[0] != got[0]
+    b = bundle([])
+    portable(b, names)
+    assert b.renamed.to_dict() == {"media files": 6}
+
+
+def _sha8(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
 names_st = st.lists(
-    st.lists(st.sampled_from([*"aAbB.: _<?c\x01/é", "con", "CON", "Lpt1", "COM¹"]), min_size=1)
+    st.lists(
+        st.sampled_from([*"aAbB.: _<?c\x01/é", "con", "CON", "Lpt1", "COM¹", "L" * 100, "ü" * 60]),
+        min_size=1,
+    )
     .map(lambda parts: "/".join(p or "x" for p in "".join(parts).split("/")))
     .filter(lambda s: ".." not in s.split("/") and "." not in s.split("/")),
     min_size=1,
@@ -95,6 +129,8 @@ def test_portable_names_are_portable_distinct_and_stable(names: list[str], by_st
     got = portable_paths(names, by_stem=by_stem)
     assert got == portable_paths(names, by_stem=by_stem)
     assert all(_portable(part) for name in got for part in name.split("/"))
+    if by_stem:  # room for <stem>.xml beside
+        assert all(len(PurePosixPath(g).stem.encode()) + 4 <= 255 for g in got)
     assert len({g.casefold() for g in got}) == len(got)
     folders = {g.casefold().rsplit("/", 1)[0] for g in got if "/" in g}
     assert not folders & {g.casefold() for g in got}  # no file where a folder is
@@ -122,7 +158,8 @@ def test_the_arrow_gate_lets_no_name_through_that_needs_a_change(names: list[str
 
 # --- every format, through a workspace ---------------------------------------------------------
 
-NAMES = ["scan:01.png", "a_b.png", "a:b.png", "Scene.png", "scene.png", "CON.png", "Lpt1.png"]
+NAMES = ["scan:01.png", "a_b.png", "a:b.png", "Scene.png", "scene.png", "CON.png", "Lpt1.png",
+         "crue-" + "é" * 130 + ".png"]  # fmt: skip
 TRAILING = "flood.png."  # not for YOLO: its reader lists files by image suffix
 CARRY_NAMES = ["jsonl", "parquet", "coco", "labelstudio", "voc"]  # keep the item's name
 FORMATS = [*CARRY_NAMES, "cvat-images", "yolo"]
@@ -162,7 +199,7 @@ def test_exports_write_portable_names_and_read_back(
     before = _labels(ws, "flood")
     result = ws.export("flood", fmt, tmp_path / "out")
     files = _check_tree(tmp_path / "out")
-    # scan:01, a:b, one of Scene/scene, CON, Lpt1 (and flood.png.) under another name
+    # scan:01, a:b, one of Scene/scene, CON, Lpt1, the long one (and flood.png.) renamed
     assert result["renamed"] == {"media files": len(names) - 2}
     assert result["dropped"] == {}
     images = [f for f in files if f.endswith((".png", ".png_"))]
@@ -238,7 +275,7 @@ def test_the_cli_reports_renamed_files(cli: Any, tmp_path: Path, samples: Any) -
 
 def _frames() -> list[Any]:
     rows = []
-    for seq, shade in (("pass:1", 0), ("PASS:1", 1), ("aux", 2)):
+    for seq, shade in (("pass:1", 0), ("PASS:1", 1), ("aux", 2), ("ü" * 200, 3)):
         for f in range(2):
             box = Region(
                 kind="box",
@@ -266,9 +303,9 @@ def test_mot_sequence_folders_are_portable(tmp_path: Path) -> None:
     mot.write(b, tmp_path / "out")
     files = _check_tree(tmp_path / "out")
     assert "pass_1/img1/000001.png" in files and "_aux/img1/000002.png" in files
-    assert b.renamed.to_dict() == {"sequence folders": 3}
+    assert b.renamed.to_dict() == {"sequence folders": 4}
     back = _by_sequence(mot.read(tmp_path / "out").media)
-    assert sorted(back) == ["PASS:1", "aux", "pass:1"]  # seqinfo.ini keeps each name
+    assert sorted(back) == ["PASS:1", "aux", "pass:1", "ü" * 200]  # seqinfo.ini keeps each
     assert [h for _, h, _ in back["PASS:1"]] == [49, 49]
     assert [boxes for _, _, boxes in back["pass:1"]] == [
         [(4.0, 5.0, 10.0, 9.0)],
@@ -281,12 +318,12 @@ def test_cvat_video_sequence_folders_are_portable(tmp_path: Path) -> None:
     cvat_video.write(b, tmp_path / "out")
     files = _check_tree(tmp_path / "out")
     assert "pass_1/images/frame_000000.png" in files
-    assert b.renamed.to_dict() == {"sequence folders": 3}
+    assert b.renamed.to_dict() == {"sequence folders": 4}
     folders = sorted(p for p in (tmp_path / "out").iterdir() if p.is_dir())
     back: dict[str, list[Any]] = {}
     for folder in folders:
         back.update(_by_sequence(cvat_video.read(folder).media))
-    assert sorted(back) == ["PASS:1", "aux", "pass:1"]  # the task name keeps each name
+    assert sorted(back) == ["PASS:1", "aux", "pass:1", "ü" * 200]  # the task name keeps each
     assert [h for _, h, _ in back["aux"]] == [50, 50]
     assert [boxes for _, _, boxes in back["PASS:1"]] == [
         [(5.0, 5.0, 10.0, 9.0)],

@@ -658,3 +658,44 @@ def test_follow_fuses_predictions_on_frames_as_the_file_grows(
     if stats.late == 0:  # a loaded machine can stall the writer past a scan: then it differs
         assert sorted(e.label for e in live) == sorted(e.label for e in batch)
     assert all(e.provenance.items for e in live if e.detections)
+
+
+def test_a_tracks_parquet_files_own_marking_raises_its_rows(
+    world: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    # The file's schema metadata (assay.marking, as assay's Parquet export writes it) was not
+    # read: only --marking applied, so a CUI file's unmarked rows were refused or went in lower.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ws, _ = world
+    stated = {"boat-1": None, "boat-2": "UNCLASSIFIED", "boat-3": "SECRET"}
+    rows = [
+        {"time": f"2026-07-25T17:20:0{k}Z", "track_id": track, "lon": -95.355 + k * 1e-5,
+         "lat": 29.70 + 0.03 * n, "label": "boat", "marking": mark}
+        for n, (track, mark) in enumerate(stated.items())
+        for k in range(6)
+    ]  # fmt: skip
+
+    def tracks(name: str, meta: dict[str, str]) -> str:
+        path = tmp_path / name
+        pq.write_table(pa.Table.from_pylist(rows).replace_schema_metadata(meta), path)
+        return f"tracks:{path}"
+
+    def marks(source: str, marking: str | None) -> dict[str, str]:
+        result = fuse(ws, "boats", [source], marking=marking)
+        return {e.sensors[0].rsplit("#", 1)[1]: e.marking for e in result.entities}
+
+    cui = tracks("cui.parquet", {"assay.marking": "CUI"})
+    want = {"boat-1": "CUI", "boat-2": "CUI", "boat-3": "SECRET"}  # never lowered
+    assert marks(cui, None) == want
+    assert marks(cui, "UNCLASSIFIED") == want  # the higher of the file's and --marking
+    sar = marks(cui, "CUI/SAR")
+    assert sar == {"boat-1": "CUI/SAR", "boat-2": "CUI/SAR", "boat-3": "SECRET/SAR"}
+    # the geojson export's telemetry.parquet states it under `marking`
+    flood = tracks("flood.parquet", {"marking": "CUI/FLOOD"})
+    got = marks(flood, None)
+    assert got == {"boat-1": "CUI/FLOOD", "boat-2": "CUI/FLOOD", "boat-3": "SECRET/FLOOD"}
+    bad = tracks("bad.parquet", {"assay.marking": "SEKRET"})
+    with pytest.raises(InvalidInput, match=r"bad.parquet: schema metadata 'assay.marking'"):
+        fuse(ws, "bad", [bad])

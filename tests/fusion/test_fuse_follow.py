@@ -208,6 +208,8 @@ def test_follow_refuses_to_listen_for_cot_without_a_marking(
     assert f"cot:127.0.0.1:{port}: a network source needs --marking" in res.stderr
     assert "Traceback" not in res.stderr
     assert not pictures.is_picture(ws, "flood")
+    # refused before it claims to follow anything
+    assert "following" not in res.stdout + res.stderr, res.stdout
 
 
 def test_a_cot_event_without_a_marking_takes_the_runs_or_is_skipped(ws: Workspace) -> None:

@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from assay import versioning
 from assay.domain.labels import Region
-from assay.errors import Conflict, InvalidInput, PermissionDenied
+from assay.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from assay.labeling import (
     Workflow,
+    amend,
     dashboard,
     decide,
     my_history,
@@ -25,6 +26,7 @@ from assay.labeling import (
     submit,
 )
 from assay.labeling.pull import pull
+from assay.labeling.users import User
 from assay.store.schema import ID_SEP, working
 from assay.workspace import Workspace
 from labeling_world import box, build_world, choice
@@ -154,6 +156,50 @@ def test_review_accept_fix_reject(ws: Workspace, tmp_path: Path) -> None:
     assert d["review"] == {"accepted": 2, "pending": 1}
 
 
+def test_the_history_shows_a_rejected_answer_with_the_reviewers_comment(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # A rejected answer vanished from its annotator's history: they never learnt what was
+    # turned down, nor why.
+    w = build_world(
+        ws, tmp_path / "data", public=3, cui=0, secret=0, workflow=Workflow(review="all")
+    )
+    _answer_all(ws, w, "ana", [choice("minor")])
+    rev, ana, man = w.users["rev"], w.users["ana"], w.users["man"]
+
+    def reviewed(comment: str, *, named: bool) -> int:
+        task = review_next(ws, rev, w.project)
+        assert task is not None
+        target = task["annotations"][0]["id"]
+        if comment:
+            decide(ws, rev, task["task_id"], _cid(), "reject", comment=comment,
+                   annotation_id=target if named else None)  # fmt: skip
+        else:
+            decide(ws, rev, task["task_id"], _cid(), "accept", annotation_id=target)
+        return int(task["task_id"])
+
+    named = reviewed("no roof in the box", named=True)
+    unnamed = reviewed("all answers are wrong", named=False)  # a reject naming no answer
+    accepted = reviewed("", named=False)
+    # both go to man, whose answers are rejected later, naming none, with another comment
+    _answer_all(ws, w, "man", [choice("none")])
+    assert {reviewed("still wrong", named=False) for _ in range(2)} == {named, unnamed}
+
+    def shown(user: User) -> dict[int, tuple[bool, bool, str | None]]:
+        h = my_history(ws, user, w.project)["history"]
+        return {t["task_id"]: (t["rejected"], t["reviewed"], t["review_comment"]) for t in h}
+
+    assert shown(ana) == {
+        named: (True, True, "no roof in the box"),
+        unnamed: (True, True, "all answers are wrong"),
+        accepted: (False, True, None),
+    }
+    assert shown(man) == {named: (True, True, "still wrong"), unnamed: (True, True, "still wrong")}
+    # listed, yet not reopened for amending: the reviewer's decision stands
+    with pytest.raises(NotFound):
+        amend(ws, ana, named, _cid(), [choice("none")])
+
+
 def test_a_rejection_does_not_take_back_a_submission(
     ws: Workspace, tmp_path: Path, cli: RunCli
 ) -> None:
@@ -176,9 +222,9 @@ def test_a_rejection_does_not_take_back_a_submission(
     target = task["annotations"][0]["id"]
     decide(ws, rev, task["task_id"], _cid(), "reject", annotation_id=target, comment="no roof")
     assert counts() == (3, (3, 3, 1))
-    # Ana's own "task N of M" does not move back either; her history lists current answers.
+    # Ana's own "task N of M" does not move back either; her history still lists the answer.
     mine = my_history(ws, w.users["ana"], w.project)
-    assert (mine["submitted"], mine["rejected"], len(mine["history"])) == (3, 1, 2)
+    assert (mine["submitted"], mine["rejected"], len(mine["history"])) == (3, 1, 3)
     # The task goes to someone else: their submission adds to the hour's count.
     again = next_task(ws, w.users["man"], w.project)
     assert again is not None and again.task_id == task["task_id"]
@@ -238,7 +284,6 @@ def test_consensus_pull_majority_and_box_clusters(ws: Workspace, tmp_path: Path)
 def test_an_amendment_that_now_disagrees_goes_to_review(ws: Workspace, tmp_path: Path) -> None:
     # Two agreeing answers skip a disagreements review; one amended to differ stayed unreviewed,
     # so `dataset pull --labels reviewed` never saw it and `latest` took it as it was.
-    from assay.labeling.history import amend
 
     wf = Workflow(overlap=2, review="disagreements")
     w = build_world(ws, tmp_path / "data", public=1, cui=0, secret=0, workflow=wf)

@@ -116,3 +116,29 @@ def test_from_labels_serves_the_record_and_keeps_original_authors(
     assert mine["label"]["author"] == "user:cy" and mine["damage"]["author"] == "user:ana"
     assert set(rows[item].authors.split(ID_SEP)) == {"user:ana", "user:cy"}
     assert json.loads(rows[other].labels)[0]["box"] == [1, 1, 5, 5]  # untouched
+
+
+def test_the_history_lists_a_rejected_answer_with_the_comment(world: World, client: Client) -> None:
+    # GET /projects/{p}/mine dropped an answer once a reviewer rejected it.
+    ana, rev = client("ana"), client("rev")
+    lease = ana.post(f"/api/v1/projects/{world.project}/next").json()
+    answer = {"client_id": str(uuid.uuid4()), "regions": [choice("minor").model_dump()]}
+    assert ana.post(f"/api/v1/tasks/{lease['task_id']}/submit", json=answer).status_code == 200
+    task = rev.post(f"/api/v1/projects/{world.project}/review/next").json()
+    assert task["task_id"] == lease["task_id"]
+    body = {
+        "client_id": str(uuid.uuid4()),
+        "decision": "reject",
+        "annotation_id": task["annotations"][0]["id"],
+        "comment": "the roof is gone: destroyed",
+    }
+    assert rev.post(f"/api/v1/tasks/{task['task_id']}/review", json=body).status_code == 200
+    mine = ana.get(f"/api/v1/projects/{world.project}/mine").json()
+    [entry] = mine["history"]
+    assert (mine["submitted"], mine["rejected"]) == (1, 1)
+    assert (entry["task_id"], entry["rejected"], entry["reviewed"]) == (
+        lease["task_id"],
+        True,
+        True,
+    )
+    assert entry["review_comment"] == "the roof is gone: destroyed"

@@ -23,10 +23,11 @@ def run_follow(
 ) -> None:
     from assay.domain.entity import Picture
     from assay.errors import AssayError
-    from assay.fusion.live import LiveStats, follow
+    from assay.fusion.live import LiveStats, check_follow, follow
     from assay.fusion.tracker import Params
 
     ws = env.workspace()
+    check_follow(ws, sources, since=since, marking=marking)  # refused before "following ..."
     params = Params(scan_s=scan_s, gate_m=gate_m)
     versions: list[dict[str, object]] = []
 

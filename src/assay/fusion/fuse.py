@@ -41,6 +41,7 @@ from assay.fusion.sources import (
     source_marking,
 )
 from assay.fusion.tracker import Fuser, Params, Plane, TrackResult, scans
+from assay.timeutil import iso_at
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -72,12 +73,6 @@ class FuseResult:
     mentions: list[Mention]
     resolved: dict[str, str] = field(default_factory=dict)  # mention id -> entity id
     stats: dict[str, Any] = field(default_factory=dict)
-
-
-def _iso(t: float) -> str:
-    return (
-        datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    )
 
 
 def run_tracker(
@@ -241,7 +236,7 @@ def _entity(
 
 def track_point(state: tuple[float, np.ndarray, np.ndarray], plane: Plane) -> TrackPoint:
     lon, lat = plane.lonlat(float(state[1][0]), float(state[1][2]))
-    return TrackPoint(time=_iso(state[0]), lon=lon, lat=lat)
+    return TrackPoint(time=iso_at(state[0]), lon=lon, lat=lat)
 
 
 def track_points(states: Sequence[tuple[float, Any, Any]], plane: Plane) -> list[TrackPoint]:
@@ -278,8 +273,8 @@ def track_entity(
             round(float(cov[2, 2]), 4),
         ),
         velocity=(round(float(state[1]), 4), round(float(state[3]), 4)),
-        first_seen=_iso(r.first),
-        last_seen=_iso(
+        first_seen=iso_at(r.first),
+        last_seen=iso_at(
             max(r.last_update, *(m.time for m in reports)) if reports else r.last_update
         ),
         confidence=whole.confidence(),
@@ -308,8 +303,8 @@ def _mention_entity(ws: Workspace, m: Mention) -> Entity:
         lon=m.lon,
         lat=m.lat,
         covariance=(var, 0.0, var),
-        first_seen=_iso(m.time),
-        last_seen=_iso(m.time),
+        first_seen=iso_at(m.time),
+        last_seen=iso_at(m.time),
         confidence=round(m.reliability, 4),
         status="new",
         marking=ws.scheme.render(ws.scheme.parse(m.marking)),

@@ -85,7 +85,15 @@ from assay.fusion.tracker import Fuser, Params
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
-__all__ = ["LiveFusion", "LiveSource", "cot_observation", "follow", "parse_live_source"]
+__all__ = [
+    "FollowPlan",
+    "LiveFusion",
+    "LiveSource",
+    "check_follow",
+    "cot_observation",
+    "follow",
+    "parse_live_source",
+]
 
 log = logging.getLogger(__name__)
 
@@ -485,6 +493,43 @@ def _settle() -> None:
     gc.freeze()
 
 
+@dataclass(frozen=True)
+class FollowPlan:
+    """What `follow` reads, checked: the sources, their marking (`--marking`), the start."""
+
+    sources: list[LiveSource]
+    marking: str | None
+    since: float | None
+
+
+def check_follow(
+    ws: Workspace, sources: Sequence[str], *, since: str | None, marking: str | None
+) -> FollowPlan:
+    """The sources, `--since` and `--marking` of a `follow`, checked before anything starts
+    (and before the command says it follows anything).
+
+    Raises:
+        InvalidInput: no source, a bad one, two reading standard input, a CoT source without
+            `marking`, a bad `marking` or `since`.
+    """
+    if not sources:
+        raise InvalidInput("name at least one source with --from KIND:WHAT")
+    fallback = source_marking(ws, marking)
+    parsed = [parse_live_source(s) for s in sources]
+    if sum(1 for s in parsed if s.what == STDIN) > 1:
+        raise InvalidInput("only one source can read standard input")
+    for src in parsed:
+        if src.kind == "cot" and fallback is None:
+            raise InvalidInput(
+                f"{src.name}: a network source needs --marking M, the marking of what it "
+                "sends: an event stating none takes it (a feed is not stopped for one event, "
+                "nor is the event taken at the lowest level)"
+            )
+    from assay.fusion.fuse import parse_since
+
+    return FollowPlan(parsed, fallback, parse_since(since))
+
+
 async def follow(
     ws: Workspace,
     name: str,
@@ -513,22 +558,8 @@ async def follow(
             followed file (named).
         OSError: a CoT port cannot be listened on.
     """
-    if not sources:
-        raise InvalidInput("name at least one source with --from KIND:WHAT")
-    fallback = source_marking(ws, marking)
-    parsed = [parse_live_source(s) for s in sources]
-    if sum(1 for s in parsed if s.what == STDIN) > 1:
-        raise InvalidInput("only one source can read standard input")
-    for src in parsed:
-        if src.kind == "cot" and fallback is None:
-            raise InvalidInput(
-                f"{src.name}: a network source needs --marking M, the marking of what it "
-                "sends: an event stating none takes it (a feed is not stopped for one event, "
-                "nor is the event taken at the lowest level)"
-            )
-    from assay.fusion.fuse import parse_since
-
-    t_since = parse_since(since)
+    plan = check_follow(ws, sources, since=since, marking=marking)
+    parsed, fallback, t_since = plan.sources, plan.marking, plan.since
     live = LiveFusion(
         ws,
         name,

@@ -13,14 +13,17 @@ Sources (`KIND:WHAT`):
                        ``lat``, ``cep_m`` (default 50), ``spans`` [{start, end, label}],
                        ``marking``
     tracks:FILE        external tracks, CSV or Parquet: ``time``, ``track_id``, ``lon``,
-                       ``lat``, ``label``, ``marking``, optional ``sigma_m`` (default 5)
+                       ``lat``, ``label``, ``marking``, optional ``sigma_m`` (default 5); a
+                       Parquet file's own marking is its schema metadata ``assay.marking``
+                       (or ``marking``), as assay's exports write it
     items:QUERY        text report items in the workspace (`assay ingest` of .txt/.md files
                        or text rows) matching an item query (`assay dataset add --items`
                        syntax; ``all`` for every text item): see `_report_items`
 
 A report or track row is marked as it states, raised to the source's marking (`assay fuse
 --marking`) when one is given; a row that states none takes the source's marking, and without
-one it is refused, naming the file and line: a marking is never taken as the lowest unseen.
+one it is refused, naming the file and line: a marking is never taken as the lowest unseen. A
+tracks Parquet file that states its own marking raises the source's to it (never lowers it).
 """
 
 from __future__ import annotations
@@ -479,16 +482,39 @@ def _reports(ws: Workspace, src: Source) -> list[Mention]:
     return out
 
 
+# Where assay's own Parquet files state their highest marking: `items.parquet` (the parquet
+# export) under ``assay.marking``, the geojson export's ``telemetry.parquet`` under ``marking``.
+_FILE_MARKING_KEYS = (b"assay.marking", b"marking")
+
+
+def _file_marking(
+    ws: Workspace, path: Path, meta: dict[bytes, bytes], fallback: str | None
+) -> str | None:
+    """A Parquet file's own marking (its schema metadata) raised to `fallback` (`--marking`):
+    the higher of the two marks every row that states none, and raises every row below it."""
+    found = [fallback] if fallback else []
+    for key in _FILE_MARKING_KEYS:
+        if key not in meta:
+            continue
+        name = key.decode()
+        try:
+            found.append(ws.scheme.render(ws.scheme.parse(meta[key].decode("utf-8"))))
+        except (InvalidInput, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{path}: schema metadata {name!r}: {exc}") from None
+    return ws.scheme.highest_text(found) if found else None
+
+
 def _tracks(ws: Workspace, src: Source) -> list[Observation]:
-    path = Path(src.what)
+    path, fallback = Path(src.what), src.marking
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
         try:
-            rows = pq.read_table(path).to_pylist()
+            table = pq.read_table(path)
         except Exception as exc:
             raise InvalidInput(f"{path}: not a readable Parquet file ({exc})") from None
-        lines = [(n + 1, r) for n, r in enumerate(rows)]
+        fallback = _file_marking(ws, path, table.schema.metadata or {}, fallback)
+        lines = [(n + 1, r) for n, r in enumerate(table.to_pylist())]
         where_of = "row"
     else:
         with path.open(newline="", encoding="utf-8") as f:
@@ -509,7 +535,7 @@ def _tracks(ws: Workspace, src: Source) -> list[Observation]:
             raise InvalidInput(f"{where}: lon/lat out of range or sigma_m not positive")
         when = row["time"]
         t = when.timestamp() if isinstance(when, datetime) else _time(when, where)
-        marking = _row_marking(ws, row.get("marking"), where, src.marking, src.name)
+        marking = _row_marking(ws, row.get("marking"), where, fallback, src.name)
         out.append(
             Observation(
                 t,

@@ -33,8 +33,8 @@ from assay.labeling.submit import (
 )
 from assay.labeling.users import User
 from assay.store.schema import annotations_table as ann_t
-from assay.store.schema import assignments, items, tasks
-from assay.timeutil import now_iso
+from assay.store.schema import assignments, items, reviews, tasks
+from assay.timeutil import iso_at, now_iso
 from assay.workspace import Workspace
 
 HISTORY_LIMIT = 200
@@ -46,7 +46,7 @@ def progress(ws: Workspace, user: User, project: str) -> dict[str, Any]:
     Gold tasks count in both, as in the history: they are served unannounced, and a count
     that left them out would tell the annotator which of their tasks were gold. An answer a
     reviewer rejected was still submitted: it stays counted ("task N of M" never moves back),
-    and `rejected` counts those apart (the history lists the current answers only)."""
+    and `rejected` counts those apart."""
     rejected = cast(case((assignments.c.state == "rejected", 1), else_=0), Integer)
     with ws.db.read() as conn:
         p = visible_project(conn, ws, user, project)
@@ -68,13 +68,17 @@ def progress(ws: Workspace, user: User, project: str) -> dict[str, Any]:
 
 
 def my_history(ws: Workspace, user: User, project: str) -> dict[str, Any]:
-    """The tasks `user` submitted in `project`, newest first (at most HISTORY_LIMIT)."""
+    """The tasks `user` submitted in `project`, newest first (at most HISTORY_LIMIT).
+
+    An answer a reviewer rejected stays listed, marked `rejected` with the reviewer's
+    comment: the annotator sees what was turned down and why."""
     with ws.db.read() as conn:
         p = visible_project(conn, ws, user, project)
         allowed = visible_markings(tx_for(conn), ws.scheme, user, p.id)
         rows = conn.execute(
             select(
                 assignments.c.task_id,
+                assignments.c.state,
                 assignments.c.finished_at,
                 assignments.c.annotation_id,
                 items.c.id.label("item_id"),
@@ -88,12 +92,13 @@ def my_history(ws: Workspace, user: User, project: str) -> dict[str, Any]:
             .where(
                 assignments.c.project_id == p.id,
                 assignments.c.user_id == user.id,
-                assignments.c.state == "submitted",
+                assignments.c.state.in_(("submitted", "rejected")),
                 marking_filter(tasks.c.marking, allowed),
             )
             .order_by(assignments.c.finished_at.desc(), assignments.c.task_id.desc())
             .limit(HISTORY_LIMIT)
         ).all()
+        comments = _reject_comments(conn, [r for r in rows if r.state == "rejected"])
     out = [
         {
             "task_id": r.task_id,
@@ -102,11 +107,40 @@ def my_history(ws: Workspace, user: User, project: str) -> dict[str, Any]:
             "submitted": r.finished_at,
             "annotation_id": r.annotation_id,
             "amended": r.supersedes is not None,
-            "reviewed": r.review in ("accepted", "rejected"),
+            "reviewed": r.state == "rejected" or r.review in ("accepted", "rejected"),
+            "rejected": r.state == "rejected",
+            "review_comment": comments.get(r.task_id),
         }
         for r in rows
     ]
     return {**progress(ws, user, project), "history": out}
+
+
+def _reject_comments(conn: Any, rejected: list[Any]) -> dict[int, str]:
+    """The reviewer's comment on each rejected answer, by task id (none when it was empty).
+
+    A reject names the answer it turns down, or none when it turns down every answer then
+    submitted: the first such reject after the answer's submission is the one that hit it."""
+    if not rejected:
+        return {}
+    found = conn.execute(
+        select(reviews.c.task_id, reviews.c.target, reviews.c.comment, reviews.c.created)
+        .where(
+            reviews.c.task_id.in_([r.task_id for r in rejected]),
+            reviews.c.decision == "reject",
+        )
+        .order_by(reviews.c.id)
+    ).all()
+    out: dict[int, str] = {}
+    for r in rejected:
+        mine = [v for v in found if v.task_id == r.task_id]
+        since = iso_at(r.finished_at)
+        hit = next((v for v in mine if v.target == r.annotation_id), None) or next(
+            (v for v in mine if v.target is None and v.created >= since), None
+        )
+        if hit is not None and hit.comment.strip():
+            out[r.task_id] = hit.comment
+    return out
 
 
 def _mine(conn: Any, ws: Workspace, user: User, task_id: int) -> Any:

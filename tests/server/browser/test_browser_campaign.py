@@ -11,7 +11,7 @@ from ui_site import TRIAGE_YAML, Site, drag, image_to_screen, next_task_shown, t
 
 from assay.domain.labels import Region
 from assay.domain.schema import LabelSchema
-from assay.labeling import Workflow, create_project, next_task, submit
+from assay.labeling import Workflow, create_project, decide, next_task, review_next, submit
 from assay.versioning import LabelRecord
 from labeling_world import SCHEMA_YAML, box
 
@@ -143,6 +143,32 @@ def test_task_n_of_m_history_and_amending_a_submitted_task(site: Site) -> None:
     assert site.assignment(first).annotation_id == new["id"]
     page.keyboard.press("h")
     expect(entries.first).to_contain_text("amended")
+
+
+def test_the_history_shows_a_rejected_answer_and_why(site: Site) -> None:
+    # A rejected answer vanished from the annotator's history list.
+    ws, users = site.ws, site.world.users
+    for n in range(2):
+        lease = next_task(ws, users["ana"], "triage")
+        assert lease is not None
+        submit(ws, users["ana"], lease.task_id, f"hist-{n}", [box(2, 2, 8, 8)])
+    task = review_next(ws, users["rev"], "triage")
+    assert task is not None
+    target = task["annotations"][0]["id"]
+    decide(ws, users["rev"], task["task_id"], "rej-1", "reject", annotation_id=target,
+           comment="the box misses the roof")  # fmt: skip
+    page = site.page()
+    site.login(page, "ana", "/label/triage")
+    task_id(page)
+    page.keyboard.press("h")
+    entries = page.locator("#history-list li")
+    expect(entries).to_have_count(2)
+    rejected = page.locator("#history-list li[data-rejected]")
+    expect(rejected).to_have_count(1)
+    expect(rejected.locator(".rejected-mark")).to_have_text("rejected")
+    expect(rejected.locator(".review-comment")).to_contain_text("the box misses the roof")
+    expect(rejected.locator("button")).to_be_disabled()  # the reviewer's decision stands
+    expect(page.locator("#history-list li:not([data-rejected]) button")).to_be_enabled()
 
 
 def test_text_tasks_show_the_items_metadata(site: Site) -> None:

@@ -103,10 +103,12 @@ async function refreshProgress() {
     $("#history-count").textContent = `(${h.history.length})`;
     $("#history-list").replaceChildren(
       ...h.history.map((t) =>
-        el("li", { dataset: { taskId: t.task_id } },
-          el("button.linkish", { type: "button", onclick: () => reopen(t.task_id), disabled: t.reviewed, title: t.reviewed ? "already reviewed" : "reopen to amend" },
+        el("li", { dataset: t.rejected ? { taskId: t.task_id, rejected: "true" } : { taskId: t.task_id } },
+          el("button.linkish", { type: "button", onclick: () => reopen(t.task_id), disabled: t.reviewed, title: t.rejected ? "rejected by a reviewer" : t.reviewed ? "already reviewed" : "reopen to amend" },
             el("span", { text: t.name || t.item_id.slice(0, 12) }),
-            el("span.muted.small", { text: ` ${new Date(t.submitted * 1000).toLocaleTimeString()}${t.amended ? " · amended" : ""}${t.reviewed ? " · reviewed" : ""}` }))),
+            el("span.muted.small", { text: ` ${new Date(t.submitted * 1000).toLocaleTimeString()}${t.amended ? " · amended" : ""}${t.reviewed && !t.rejected ? " · reviewed" : ""}` })),
+          t.rejected ? el("span.rejected-mark.small", { text: " rejected" }) : null,
+          t.review_comment ? el("span.review-comment.small", { text: `: ${t.review_comment}` }) : null),
       ),
     );
   } catch (err) {
