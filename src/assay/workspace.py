@@ -100,6 +100,10 @@ class Workspace:
             raise Conflict(f"{folder.resolve()} already holds an assay workspace")
         url = os.environ.get("ASSAY_DATABASE_URL")
         blobs = _attach.blob_location(os.environ.get("ASSAY_BLOB_URL") or str(root / "objects"))
+        if blobs.startswith("s3://"):  # a bucket that is not there: refused before the folder
+            from assay.store.s3 import S3BlobStore
+
+            S3BlobStore(blobs).check()
         if url and not attach:
             _attach.refuse_taken(url)
         elif url:

@@ -6,6 +6,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from assay.errors import NotFound
 from assay.store import BlobStore, LocalBlobStore, open_blobs
 from assay.store.blobs import PACK_MAX
 from blob_stacks import use_stack
+from seaweed import Seaweed
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -105,3 +107,29 @@ def test_a_local_reader_survives_a_repack_under_it(tmp_path: Path) -> None:
     assert reader.get_bytes(shas[0]) == b"a"  # the reader has the index open
     store.collect({shas[0], shas[2]})
     assert list(reader.read_many([shas[2], shas[0]])) == [b"c", b"a"]
+
+
+def test_a_missing_bucket_or_refused_credentials_is_one_error_naming_the_blob_url(
+    run_cli: Any, seaweed: Seaweed, tmp_path: Path
+) -> None:
+    """An S3 store that cannot be used (no such bucket, wrong secret) stops with one error
+    naming ASSAY_BLOB_URL and what to check, never a traceback; `init` refuses before it makes
+    the folder."""
+    s3 = dict(seaweed.env)
+    missing = {**s3, "ASSAY_BLOB_URL": "s3://no-such-bucket/flood"}
+    res = run_cli("init", "flood", env=missing, code=1)
+    assert "ASSAY_BLOB_URL=s3://no-such-bucket/flood" in res.stderr
+    assert "bucket 'no-such-bucket' does not exist" in res.stderr
+    assert not (tmp_path / "flood").exists()
+
+    good = {**s3, "ASSAY_BLOB_URL": seaweed.url()}
+    run_cli("init", "flood", env=good)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "r.txt").write_text("water over the road at the mill")
+    # The same folder later opened with another bucket named, or a wrong secret.
+    res = run_cli("-w", "flood", "ingest", "notes", env=missing, code=1)
+    assert "bucket 'no-such-bucket' does not exist" in res.stderr
+    wrong = {**good, "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    res = run_cli("-w", "flood", "ingest", "notes", env=wrong, code=1)
+    assert "AWS_SECRET_ACCESS_KEY" in res.stderr
+    assert "1 new" in run_cli("-w", "flood", "ingest", "notes", env=good).stdout

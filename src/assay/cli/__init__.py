@@ -99,4 +99,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        from assay.store.s3 import failure_message
+
+        message = failure_message(exc)  # a bucket or credentials the blob store cannot use
+        if message is None:
+            raise
+        click.echo(f"error: {printable(message)}", err=True)
+        sys.exit(1)
     sys.exit(0)
