@@ -124,7 +124,7 @@ def redteam(
         cache=not no_cache,
     )
     ref = resolve_model(ws, model) if model is not None else None
-    model = ref.path if ref is not None else None
+    model = ref.spec if ref is not None else None
     gen = open_generator(ws, model=model, endpoint=endpoint, options=options)
     params = _params(max_new_tokens)
     attack = None
