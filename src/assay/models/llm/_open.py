@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class BackendOptions:
     """Knobs of the backends (CLI flags): local batch size and device; endpoint model name,
-    API key, concurrency, timeout and retries; and whether to use the response cache."""
+    API key (None: ``ASSAY_LLM_API_KEY``, e.g. an assay token for `assay serve-model`),
+    concurrency, timeout and retries; and whether to use the response cache."""
 
     batch_size: int = 8
     device: str = "cpu"
@@ -86,7 +88,7 @@ def open_generator(
         gen = EndpointGenerator(
             endpoint,
             model=opts.endpoint_model,
-            api_key=opts.api_key,
+            api_key=opts.api_key or os.environ.get("ASSAY_LLM_API_KEY") or None,
             concurrency=opts.concurrency,
             timeout=opts.timeout,
             retries=opts.retries,
