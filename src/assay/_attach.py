@@ -19,7 +19,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.engine import Connection
 
 from assay._binding import genesis
@@ -36,6 +36,30 @@ KEYS = (BLOB_KEY, LEVELS_KEY)
 def blob_location(url: str) -> str:
     """The blob store's place as recorded and compared: S3 URLs as written, folders absolute."""
     return url.rstrip("/") if url.startswith("s3://") else str(Path(url).resolve())
+
+
+def check_blobs(conn: Connection, root: Path, blobs: str) -> None:
+    """Refuse the folder `root` opened with a blob store (`blobs`, a `blob_location`) other
+    than the S3 one its workspace recorded, or with S3 when the workspace keeps its blobs in
+    a folder: its items' bytes are not there, and what it stored would be where no other
+    process of the workspace looks. A local folder at another path passes (a moved folder)."""
+    if not inspect(conn).has_table(meta.name):
+        return
+    row = conn.execute(select(meta.c.value).where(meta.c.key == BLOB_KEY)).first()
+    recorded = str(row[0]) if row is not None else None
+    if recorded is None or recorded == blobs:
+        return
+    if not recorded.startswith("s3://") and not blobs.startswith("s3://"):
+        return
+    here = f"ASSAY_BLOB_URL={blobs}" if blobs.startswith("s3://") else "ASSAY_BLOB_URL unset"
+    if recorded.startswith("s3://"):
+        remedy = f"set ASSAY_BLOB_URL={recorded} (and the AWS_* variables of its endpoint)"
+    else:
+        remedy = f"unset ASSAY_BLOB_URL: its blobs are in {recorded}"
+    raise Conflict(
+        f"{root.parent}: this workspace keeps its blobs in {recorded}, and this shell names "
+        f"another store ({here}), where its items have no bytes; nothing was opened: {remedy}"
+    )
 
 
 def host() -> str:

@@ -35,6 +35,8 @@ from assay.store._sql import select_in
 from assay.store.schema import items
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from assay import versioning
     from assay.formats import Codec, ExportBundle
 
@@ -100,6 +102,10 @@ class Workspace:
             raise Conflict(f"{folder.resolve()} already holds an assay workspace")
         url = os.environ.get("ASSAY_DATABASE_URL")
         blobs = _attach.blob_location(os.environ.get("ASSAY_BLOB_URL") or str(root / "objects"))
+        if blobs.startswith("s3://"):  # a bucket that is not there: refused before the folder
+            from assay.store.s3 import S3BlobStore
+
+            S3BlobStore(blobs).check()
         if url and not attach:
             _attach.refuse_taken(url)
         elif url:
@@ -174,12 +180,21 @@ class Workspace:
             raise InvalidInput(f"{root / CONFIG}: unreadable workspace config ({exc})") from None
         scheme = MarkingScheme(tuple(config.get("marking_levels", DEFAULT_LEVELS)))
         url = os.environ.get("ASSAY_DATABASE_URL") or f"sqlite:///{root / 'assay.db'}"
-        check = None
-        if bound:
-            check = partial(_binding.check, root, config, url, examine=examine)
-            if _binding.absent(url):  # refused before sqlite makes an empty file there
-                check(None)
+        check: Callable[[Connection], None] | None = None
         blob_url = os.environ.get("ASSAY_BLOB_URL")
+        if bound:
+            binding = partial(_binding.check, root, config, url, examine=examine)
+            if _binding.absent(url):  # refused before sqlite makes an empty file there
+                binding(None)
+            where = _attach.blob_location(blob_url or str(root / "objects"))
+
+            def bound_check(conn: Connection) -> None:
+                binding(conn)
+                if not examine:  # `audit verify` reads the trail only
+                    _attach.check_blobs(conn, root, where)
+
+            check = bound_check
+
         blobs = open_blobs(blob_url) if blob_url else LocalBlobStore(root / "objects")
         return cls(root, Database(url, check), blobs, scheme)
 

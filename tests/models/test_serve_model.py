@@ -248,3 +248,33 @@ def test_serve_model_refuses_what_is_not_a_model(cli: Any, tmp_path: Path) -> No
     cli("-w", tmp_path / "ws", "model", "add", "clf", onnx_classifier(tmp_path / "c.onnx"))
     res = cli("-w", tmp_path / "ws", "serve-model", "clf@1", code=1)
     assert "model clf@1 (onnx, classification) is not a causal language model" in res.stderr
+
+
+def test_n_seeded_samples_differ_from_each_other_and_repeat_exactly(served: Served) -> None:
+    """`n` choices with a `seed` are n samples, not one sample n times (each was seeded with
+    the same seed, so every choice was the same text); the same request repeats them."""
+    client = served.client("sam")
+
+    def completions() -> list[str]:
+        got = client.completions.create(
+            model="tiny-flood", prompt="the river", n=6, seed=11, temperature=2.0, max_tokens=8
+        )
+        return [c.text for c in got.choices]
+
+    def chats() -> list[str | None]:
+        got = client.chat.completions.create(
+            model="tiny-flood",
+            messages=[{"role": "user", "content": "is the road near the school flooded"}],
+            n=6,
+            seed=11,
+            temperature=2.0,
+            max_tokens=8,  # type: ignore[arg-type]
+        )
+        return [c.message.content for c in got.choices]
+
+    texts = completions()
+    assert len(texts) == 6 and len(set(texts)) > 1
+    assert completions() == texts
+    answers = chats()  # six choices: more than --max-batch 4, so in more than one batch
+    assert len(answers) == 6 and len(set(answers)) > 1
+    assert chats() == answers

@@ -6,6 +6,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from assay.errors import NotFound
 from assay.store import BlobStore, LocalBlobStore, open_blobs
 from assay.store.blobs import PACK_MAX
 from blob_stacks import use_stack
+from seaweed import Seaweed
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -105,3 +107,58 @@ def test_a_local_reader_survives_a_repack_under_it(tmp_path: Path) -> None:
     assert reader.get_bytes(shas[0]) == b"a"  # the reader has the index open
     store.collect({shas[0], shas[2]})
     assert list(reader.read_many([shas[2], shas[0]])) == [b"c", b"a"]
+
+
+def test_a_missing_bucket_or_refused_credentials_is_one_error_naming_the_blob_url(
+    run_cli: Any, seaweed: Seaweed, tmp_path: Path
+) -> None:
+    """An S3 store that cannot be used (no such bucket, wrong secret) stops with one error
+    naming ASSAY_BLOB_URL and what to check, never a traceback; `init` refuses before it makes
+    the folder."""
+    s3 = dict(seaweed.env)
+    missing = {**s3, "ASSAY_BLOB_URL": "s3://no-such-bucket/flood"}
+    res = run_cli("init", "flood", env=missing, code=1)
+    assert "ASSAY_BLOB_URL=s3://no-such-bucket/flood" in res.stderr
+    assert "bucket 'no-such-bucket' does not exist" in res.stderr
+    assert not (tmp_path / "flood").exists()
+
+    good = {**s3, "ASSAY_BLOB_URL": seaweed.url()}
+    run_cli("init", "flood", env=good)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "r.txt").write_text("water over the road at the mill")
+    # The same folder later opened with a wrong secret.
+    wrong = {**good, "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    res = run_cli("-w", "flood", "ingest", "notes", env=wrong, code=1)
+    assert "AWS_SECRET_ACCESS_KEY" in res.stderr
+    assert "1 new" in run_cli("-w", "flood", "ingest", "notes", env=good).stdout
+
+
+def test_a_folder_opened_with_another_blob_store_than_its_workspaces_is_refused(
+    run_cli: Any, seaweed: Seaweed, tmp_path: Path, new_database: Any
+) -> None:
+    """A workspace on S3 opened in a shell without ASSAY_BLOB_URL (or a local one with it set)
+    is refused before anything is read or written: it silently used the other store, so an
+    ingest stored its bytes where the servers never look and exports ended in a traceback."""
+    s3 = {**seaweed.env, "ASSAY_BLOB_URL": seaweed.url()}
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "r.txt").write_text("the levee at the mill is seeping")
+    run_cli("init", "on-s3", env=s3)
+    run_cli("-w", "on-s3", "ingest", "notes", env=s3)
+    unset = {"ASSAY_BLOB_URL": ""}
+    res = run_cli("-w", "on-s3", "ingest", "notes", env=unset, code=1)
+    assert f"keeps its blobs in {s3['ASSAY_BLOB_URL']}" in res.stderr
+    assert f"set ASSAY_BLOB_URL={s3['ASSAY_BLOB_URL']}" in res.stderr
+    assert not list((tmp_path / "on-s3" / ".assay" / "objects").rglob("*.pack"))
+    other = {**s3, "ASSAY_BLOB_URL": seaweed.url()}
+    run_cli("-w", "on-s3", "status", "--help", env=other)  # --help opens nothing
+    res = run_cli("-w", "on-s3", "dataset", "create", "x", env=other, code=1)
+    assert f"keeps its blobs in {s3['ASSAY_BLOB_URL']}" in res.stderr
+
+    new_database()  # a second workspace: its own metadata (its own schema on PostgreSQL)
+    run_cli("init", "local", env=unset)
+    run_cli("-w", "local", "ingest", "notes", env=unset)
+    res = run_cli("-w", "local", "dataset", "create", "x", env=s3, code=1)
+    assert "keeps its blobs in" in res.stderr and "unset ASSAY_BLOB_URL" in res.stderr
+    # A local workspace moved with its folder keeps working: its objects/ moved with it.
+    (tmp_path / "local").rename(tmp_path / "moved")
+    run_cli("-w", "moved", "dataset", "create", "x", env=unset)

@@ -138,3 +138,23 @@ def test_gc_running_with_an_ingest_loses_nothing_referenced(
     assert not any(ws.blobs.exists(sha) for sha in pure_garbage)
     assert set(ws.blobs.iter_shas()) == ids
     ws.close()
+
+
+def test_gc_keeps_every_file_of_a_directory_model(
+    cli: RunCli, tmp_path: Path, blob_stack: str
+) -> None:
+    """A directory model (transformers, PEFT adapter, classifier head) is stored as a manifest
+    blob naming one blob per file: gc keeps the files too, not only the manifest."""
+    from llm_world import build_tiny_llama
+
+    cli("init", "proj")
+    root = tmp_path / "proj"
+    build_tiny_llama(tmp_path / "tiny-llama")
+    cli("-w", root, "model", "add", "tiny", tmp_path / "tiny-llama")
+
+    assert cli("-w", root, "gc", "--json").json()["removed"] == 0
+    verified = cli("-w", root, "model", "verify", "tiny@1")
+    assert "model tiny@1: verified" in verified.stdout
+    cli("-w", root, "model", "export", "tiny@1", tmp_path / "copy")
+    weights = (tmp_path / "tiny-llama" / "model.safetensors").read_bytes()
+    assert (tmp_path / "copy" / "model.safetensors").read_bytes() == weights

@@ -107,4 +107,12 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"error: {printable(str(missing))}", err=True)
         sys.exit(missing.exit_code)
+    except Exception as exc:
+        from assay.store.s3 import failure_message
+
+        message = failure_message(exc)  # a bucket or credentials the blob store cannot use
+        if message is None:
+            raise
+        click.echo(f"error: {printable(message)}", err=True)
+        sys.exit(1)
     sys.exit(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -63,7 +62,6 @@ def llm(
         batch_size=batch_size,
         device=device,
         endpoint_model=endpoint_model,
-        api_key=os.environ.get("ASSAY_LLM_API_KEY") or None,
         concurrency=concurrency,
         timeout=timeout,
         retries=retries,

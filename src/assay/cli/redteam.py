@@ -102,7 +102,11 @@ def redteam(
     """Attack a language model: prompt injection (direct, and hidden in the workspace's text
     items), jailbreaks and over-refusal, encoded instructions, system-prompt extraction and
     leakage of canaries planted in marked training data. Prints the attack success rate per
-    category with 95% intervals; with --max-asr exits 1 when a category exceeds it."""
+    category with 95% intervals; with --max-asr exits 1 when a category exceeds it.
+
+    An endpoint's API key, if it needs one (`assay serve-model` does: an assay API token), is
+    read from ASSAY_LLM_API_KEY.
+    """
     if ctx.invoked_subcommand is not None:
         return
     from assay.evaluation.llm.redteam import (
@@ -124,7 +128,7 @@ def redteam(
         cache=not no_cache,
     )
     ref = resolve_model(ws, model) if model is not None else None
-    model = ref.path if ref is not None else None
+    model = ref.spec if ref is not None else None
     gen = open_generator(ws, model=model, endpoint=endpoint, options=options)
     params = _params(max_new_tokens)
     attack = None

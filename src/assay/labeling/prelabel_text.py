@@ -152,7 +152,10 @@ def text_labeler(ws: Workspace, info: ModelInfo, *, prompt: str | None) -> TextL
                 f"model {info.ref} is a language model: give --prompt TEMPLATE with {{text}} "
                 "(and {labels}), e.g. 'Report: {text}\\nOne of {labels}:'"
             )
-        return PromptLabeler(model_dir(ws, info), prompt, [])
+        from assay.models.serving import resolve_target
+
+        target = resolve_target(ws, info.ref)  # a LoRA adapter: on its recorded base
+        return PromptLabeler(target.path, prompt, [], adapter=target.adapter)
     if prompt:
         raise InvalidInput(
             f"--prompt: model {info.ref} is a {info.task} model, not a language model"

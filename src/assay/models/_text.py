@@ -106,7 +106,13 @@ class PromptLabeler:
     control_type: Literal["choices", "spans"] = "choices"
 
     def __init__(
-        self, path: str | Path, template: str, classes: Sequence[str], max_tokens: int = 8
+        self,
+        path: str | Path,
+        template: str,
+        classes: Sequence[str],
+        max_tokens: int = 8,
+        *,
+        adapter: str | Path | None = None,
     ) -> None:
         if "{text}" not in template:
             raise InvalidInput("--prompt: the template needs {text} where the item's text goes")
@@ -116,7 +122,7 @@ class PromptLabeler:
             raise InvalidInput(
                 f"--prompt: only {{text}} and {{labels}} may appear in braces ({exc})"
             ) from None
-        self.lm = LanguageModel(path)
+        self.lm = LanguageModel(path, adapter=adapter)  # a LoRA adapter: merged onto `path`
         self.template = template
         self.classes = list(classes)
         self.max_tokens = max_tokens

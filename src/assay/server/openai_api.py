@@ -14,7 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -142,7 +142,7 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
         if limit is None:
             limit = max(1, min(DEFAULT_CHAT_TOKENS, lm.context - len(ids)))
         req = GenRequest(ids, limit, body.temperature, body.top_p, body.stops(), body.seed)
-        gens = run([req] * body.n, response)
+        gens = run(_samples(req, body.n), response)
         out = ChatCompletion(
             id=f"chatcmpl-{uuid.uuid4().hex}",
             created=int(time.time()),
@@ -166,11 +166,19 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
         if not prompts:
             raise InvalidInput("prompt: give at least one prompt")
         reqs = [
-            GenRequest(
-                lm.encode(p), body.max_tokens, body.temperature, body.top_p, body.stops(), body.seed
-            )
+            sample
             for p in prompts
-            for _ in range(body.n)
+            for sample in _samples(
+                GenRequest(
+                    lm.encode(p),
+                    body.max_tokens,
+                    body.temperature,
+                    body.top_p,
+                    body.stops(),
+                    body.seed,
+                ),
+                body.n,
+            )
         ]
         gens = run(reqs, response)
         out = Completion(
@@ -188,6 +196,14 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
         return out
 
     return app
+
+
+def _samples(req: GenRequest, n: int) -> list[GenRequest]:
+    """`n` samples of `req`. With a seed the k-th is seeded ``seed + k`` (as `eval llm` seeds
+    its epochs): the choices differ from each other, and the same request repeats them."""
+    if req.seed is None:
+        return [req] * n
+    return [replace(req, seed=req.seed + k) for k in range(n)]
 
 
 def _stream(events: Iterator[dict[str, Any]]) -> StreamingResponse:

@@ -68,6 +68,46 @@ def _client() -> Any:
     return boto3.client("s3", config=config)
 
 
+_REFUSED = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "403",
+}
+
+
+def failure_message(exc: BaseException, url: str | None = None) -> str | None:
+    """One line for an S3 store that cannot be used (no such bucket, refused credentials, no
+    endpoint), naming ``ASSAY_BLOB_URL`` and what to check; None for anything else."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return None
+    if not isinstance(exc, BotoCoreError | ClientError):
+        return None
+    url = url or os.environ.get("ASSAY_BLOB_URL") or "s3://?"
+    bucket = url[len("s3://") :].partition("/")[0]
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS's default endpoint"
+    where = f"ASSAY_BLOB_URL={url}"
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        no_bucket = code in ("404", "NotFound") and exc.operation_name == "HeadBucket"
+        if code == "NoSuchBucket" or no_bucket:
+            return (
+                f"{where}: the bucket {bucket!r} does not exist at {endpoint}; create it first "
+                f"(e.g. `aws s3 mb s3://{bucket}`) or name one that does"
+            )
+        if code in _REFUSED:
+            return (
+                f"{where}: {endpoint} refused the credentials ({code}); check "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )
+        return f"{where}: the S3 store at {endpoint} answered {code or 'an error'} ({exc})"
+    return f"{where}: cannot use the S3 store at {endpoint} ({exc}); check AWS_ENDPOINT_URL"
+
+
 class S3BlobStore:
     """Blobs in an S3 bucket under a prefix; see the module notes."""
 
@@ -91,6 +131,17 @@ class S3BlobStore:
     @property
     def url(self) -> str:
         return self._url
+
+    def check(self) -> None:
+        """Raise `InvalidInput` (see `failure_message`) unless the bucket is there and the
+        credentials are accepted: one request, before a workspace is made on it."""
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            message = failure_message(exc, self._url)
+            if message is None:
+                raise
+            raise InvalidInput(message) from None
 
     # --- keys and plumbing ---------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """`assay gc`: remove the blobs nothing references and rewrite packs without them.
 
 Referenced (live) are: every item's bytes; every commit's manifest, the manifests it is
-layered on and its delta; blobs a manifest row names; registered model files; derived blobs
+layered on and its delta; blobs a manifest row names; registered model files (a directory
+model's manifest and every file it lists); derived blobs
 (thumbnails, explorer indexes); prediction files and models named by evaluation runs.
 Everything else is garbage: the blobs of an ingest that failed before its items were
 recorded, derived blobs that were replaced, second copies in packs.
@@ -13,6 +14,7 @@ concurrent ingest either finished (its items are live) or waits until gc is done
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -38,8 +40,10 @@ def live_blobs(conn: Connection, blobs: BlobStore) -> set[str]:
     live: set[str] = set()
     for (sha,) in conn.execute(select(items.c.id)):
         live.add(sha)
-    for (sha,) in conn.execute(select(models_table.c.sha256)):
+    for sha, fmt in conn.execute(select(models_table.c.sha256, models_table.c.format)):
         live.add(sha)
+        if fmt == "directory":  # the manifest lists one blob per file of the directory
+            live.update(str(f["sha256"]) for f in json.loads(blobs.get_bytes(sha)))
     for (sha,) in conn.execute(select(derived.c.blob)):
         live.add(sha)
     for sha, record in conn.execute(select(eval_runs.c.model_sha256, eval_runs.c.record)):

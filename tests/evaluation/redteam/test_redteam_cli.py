@@ -233,3 +233,35 @@ def test_bad_input_is_one_error_and_no_run(
     res = cli("-w", ws, "redteam", "canary", "plant", "reports", "--marking", "BOGUS", code=1)
     assert "unknown marking level 'BOGUS'" in res.stderr
     assert not out.exists() and _runs(ws) == []
+
+
+@pytest.mark.xdist_group("serve-model")
+def test_redteam_attacks_assay_serve_model_with_the_api_key(
+    cli: Any, ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """assay's own model server wants a token on every request: the red team sends
+    ASSAY_LLM_API_KEY, as `assay eval llm` does (it was sent without one: HTTP 401)."""
+    from assay import Workspace
+    from assay.labeling import add_user, create_token
+    from assay.models import add_model
+    from labeling_world import free_port
+    from models.tiny_llm import start_model_server
+
+    monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", "1024")
+    with Workspace.open(ws) as w:
+        add_user(w, "ana", "annotator", "CUI", "correct horse battery")
+        token = create_token(w, "ana")
+        add_model(w, "tiny", build_tiny_llama(tmp_path / "tiny", tokenizer="bytes"))
+    port = free_port()
+    proc = start_model_server(ws, "tiny@1", port)
+    try:
+        args = ("-w", ws, "redteam", "--endpoint", f"http://127.0.0.1:{port}/v1",
+                "--endpoint-model", "tiny@1", "--suite", "extraction", "--max-new-tokens", "2",
+                "--no-cache")  # fmt: skip
+        res = cli(*args, code=1)
+        assert "HTTP 401" in res.stderr  # no key: the server refuses
+        doc = cli(*args, "--json", env={"ASSAY_LLM_API_KEY": token}).json()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert _asr(doc)["extraction"][1] == 10  # every probe answered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class BackendOptions:
     """Knobs of the backends (CLI flags): local batch size and device; endpoint model name,
-    API key, concurrency, timeout and retries; and whether to use the response cache."""
+    API key (None: ``ASSAY_LLM_API_KEY``, e.g. an assay token for `assay serve-model`),
+    concurrency, timeout and retries; and whether to use the response cache."""
 
     batch_size: int = 8
     device: str = "cpu"
@@ -35,7 +37,7 @@ class BackendOptions:
 def registered_generator(ws: Workspace, spec: str, opts: BackendOptions) -> Generator:
     """A registered causal language model (``NAME[@VERSION]``): a transformers directory, or
     a PEFT adapter on its base (the registered base, else the path its lineage names)."""
-    from assay.models.registry import get_model, model_dir, model_marking
+    from assay.models.registry import get_model
 
     try:
         info = get_model(ws, spec)
@@ -43,30 +45,18 @@ def registered_generator(ws: Workspace, spec: str, opts: BackendOptions) -> Gene
         raise NotFound(
             f"--model {spec}: no such model directory and no registered model of that name"
         ) from None
-    meta = {"ref": info.ref, "model_id": info.id, "marking": model_marking(ws, info)}
-    adapter: Path | None = None
     if info.task != "causal-lm" or info.kind not in ("transformers", "peft-adapter"):
         raise InvalidInput(
             f"--model {spec}: a {info.kind} model for {info.task}; text generation needs a "
             "causal language model (a transformers directory or a PEFT adapter)"
         )
-    if info.kind == "transformers":
-        path = model_dir(ws, info)
-    else:
-        adapter = model_dir(ws, info)
-        base = (info.lineage or {}).get("base") or {}
-        if base.get("ref"):
-            path = model_dir(ws, str(base["ref"]))
-        elif base.get("path") and Path(str(base["path"])).is_dir():
-            path = Path(str(base["path"]))
-        else:
-            raise NotFound(
-                f"--model {spec}: adapter without a registered base model or a base directory "
-                "on this machine (its lineage names neither)"
-            )
+    from assay.models.serving import resolve_target
+
+    target = resolve_target(ws, info.ref)  # a LoRA adapter: on its recorded base
+    meta = {"ref": info.ref, "model_id": info.id, "marking": ws.scheme.render(target.marking)}
     return TransformersGenerator(
-        path,
-        adapter=adapter,
+        target.path,
+        adapter=target.adapter,
         batch_size=opts.batch_size,
         device=opts.device,
         name=info.ref,
@@ -98,7 +88,7 @@ def open_generator(
         gen = EndpointGenerator(
             endpoint,
             model=opts.endpoint_model,
-            api_key=opts.api_key,
+            api_key=opts.api_key or os.environ.get("ASSAY_LLM_API_KEY") or None,
             concurrency=opts.concurrency,
             timeout=opts.timeout,
             retries=opts.retries,

@@ -17,22 +17,23 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """``--model`` resolved: a directory, and for a registered model the commit its lineage
-    says it learned from (``NAME@COMMIT``) and its marking."""
+    """``--model`` resolved: a directory, or a registered model's ``NAME@VERSION`` (either is
+    what `open_generator` takes as ``model``), and for a registered model the commit its
+    lineage says it learned from (``NAME@COMMIT``) and its marking."""
 
-    path: str
+    spec: str
     trained_on: str | None = None
     marking: str | None = None
 
 
 def resolve_model(ws: Workspace, model: str) -> ModelRef:
-    """A model directory as it is, or a registered model ``NAME[@VERSION]`` (its files
-    materialised from the blob store)."""
+    """A model directory as it is, or a registered model ``NAME[@VERSION]`` (a transformers
+    directory, or a LoRA adapter that `open_generator` loads on its recorded base)."""
     if Path(model).is_dir():
         return ModelRef(model)
     if "/" in model or model.startswith("."):
         raise NotFound(f"--model {model}: no such model directory")
-    from assay.models import get_model, model_dir
+    from assay.models import get_model
 
     info = get_model(ws, model)
     data = (info.lineage or {}).get("data") or {}
@@ -41,7 +42,8 @@ def resolve_model(ws: Workspace, model: str) -> ModelRef:
         trained = f"{data['dataset']}@{data['commit']}"
     elif info.trained_on and info.trained_on_spec:
         trained = info.trained_on_ref()
-    return ModelRef(str(model_dir(ws, info)), trained, info.marking or None)
+    # By its name: `open_generator` loads a LoRA adapter on its recorded base.
+    return ModelRef(info.ref, trained, info.marking or None)
 
 
 def as_generate(generator: Any, params: Any) -> Generate:
