@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
 
-from assay.errors import NotFound
+from assay.errors import Corrupt, NotFound
 
 CHUNK = 1 << 20
 PACK_MAX = 1 << 20  # larger blobs stay loose files
@@ -70,6 +70,14 @@ class BlobStore(Protocol):
     def make_durable(self, staged: Sequence[Staged]) -> None: ...
     def publish_many(self, staged: Sequence[Staged]) -> None: ...
     def collect(self, live: set[str]) -> CollectReport: ...
+
+
+def corrupt_blob(sha: str, where: str, outcome: str = "nothing read from it was used") -> Corrupt:
+    """The error for bytes stored under `sha` in `where` that do not hash to it."""
+    return Corrupt(
+        f"blob {sha[:12]} in {where} does not hash to its name: the stored bytes were changed "
+        f"or damaged; {outcome}"
+    )
 
 
 def put_many(store: BlobStore, blobs: Sequence[bytes]) -> list[str]:

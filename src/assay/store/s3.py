@@ -38,7 +38,15 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from assay.errors import InvalidInput, NotFound
-from assay.store.blobs import PACK_MAX, CollectReport, Staged, put_many, read_order
+from assay.store.blobs import (
+    PACK_MAX,
+    CollectReport,
+    Staged,
+    corrupt_blob,
+    put_many,
+    read_order,
+    sha256_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +122,13 @@ class S3BlobStore:
             return bytes(body.read())
         finally:
             body.close()
+
+    def _checked(self, sha: str, data: bytes) -> bytes:
+        """`data` if it hashes to `sha`: whoever else can write the bucket (or a damaged
+        object, or an index naming other bytes) never gets other bytes served under a name."""
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise corrupt_blob(sha, self._url)
+        return data
 
     def _missing(self, exc: Exception) -> bool:
         code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
@@ -265,11 +280,13 @@ class S3BlobStore:
 
         def span(s: tuple[str, int, int, list[tuple[str, int, int]]]) -> dict[str, bytes]:
             data = self._get(self._pack_key(s[0], "pack"), s[1], s[2] - 1)
-            return {sha: data[off - s[1] : off - s[1] + n] for sha, off, n in s[3]}
+            return {
+                sha: self._checked(sha, data[off - s[1] : off - s[1] + n]) for sha, off, n in s[3]
+            }
 
         def one(sha: str) -> dict[str, bytes]:
             try:
-                return {sha: self._get(self._key(sha))}
+                return {sha: self._checked(sha, self._get(self._key(sha)))}
             except Exception as exc:
                 if self._missing(exc):
                     raise NotFound(f"blob {sha[:12]} is missing from {self._url}") from None
@@ -345,6 +362,8 @@ class S3BlobStore:
                     if self._missing(exc):
                         raise NotFound(f"blob {sha[:12]} is missing from {self._url}") from None
                     raise
+                if sha256_file(tmp) != sha:
+                    raise corrupt_blob(sha, self._url)
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
