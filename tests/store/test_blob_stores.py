@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.errors import Corrupt, NotFound
+from assay.errors import Corrupt, InvalidInput, NotFound
 from assay.store import BlobStore, LocalBlobStore, open_blobs
 from assay.store.blobs import PACK_MAX
 from assay.store.s3 import S3BlobStore
@@ -167,3 +167,24 @@ def test_a_pack_index_pointing_a_name_at_other_bytes_is_caught(
     fresh = S3BlobStore(s3.url)  # another machine: it reads the index from the bucket
     with pytest.raises(Corrupt):
         fresh.get_bytes(shas[0])
+
+
+def test_a_blob_cache_others_can_write_is_refused(
+    s3: S3BlobStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Cached files are used as found: in a cache folder another user made first (the default
+    # is /tmp/assay-blobs-UID, a name anyone can guess) they could plant a model of their own.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("ASSAY_BLOB_CACHE", str(shared))
+    with pytest.raises(InvalidInput) as err:
+        S3BlobStore(s3.url)
+    assert str(err.value) == (
+        f"ASSAY_BLOB_CACHE: {shared} is writable by others (mode 777); the blob cache must be "
+        "yours alone: remove it, or set ASSAY_BLOB_CACHE to a folder of your own"
+    )
+    fresh = tmp_path / "fresh" / "cache"
+    monkeypatch.setenv("ASSAY_BLOB_CACHE", str(fresh))
+    store = S3BlobStore(s3.url)
+    assert (fresh.stat().st_mode & 0o777, store.cache.stat().st_mode & 0o777) == (0o700, 0o700)

@@ -91,7 +91,8 @@ class S3BlobStore:
             tempfile.gettempdir(), f"assay-blobs-{os.getuid()}"
         )
         self.cache = Path(base) / hashlib.sha256(where.encode()).hexdigest()[:16]
-        self.cache.mkdir(parents=True, exist_ok=True)
+        _private(Path(base))
+        _private(self.cache)
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self._pid = os.getpid()
@@ -459,6 +460,21 @@ class S3BlobStore:
         from assay.store._repack_s3 import collect_s3
 
         return collect_s3(self, live)
+
+
+def _private(folder: Path) -> None:
+    """Make `folder` (mode 0700) or check that it is this user's alone. A cached file is used
+    as it is found: in a cache folder someone else made first (the default one is in the
+    shared temporary directory, under a name anyone can guess) or can write to, they could
+    leave a model or a manifest of their own under a blob's name."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = folder.stat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        owner = "another user's" if st.st_uid != os.getuid() else "writable by others"
+        raise InvalidInput(
+            f"ASSAY_BLOB_CACHE: {folder} is {owner} (mode {st.st_mode & 0o777:o}); the blob "
+            "cache must be yours alone: remove it, or set ASSAY_BLOB_CACHE to a folder of your own"
+        )
 
 
 class _RangeReader(io.RawIOBase):
