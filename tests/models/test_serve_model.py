@@ -248,3 +248,34 @@ def test_serve_model_refuses_what_is_not_a_model(cli: Any, tmp_path: Path) -> No
     cli("-w", tmp_path / "ws", "model", "add", "clf", onnx_classifier(tmp_path / "c.onnx"))
     res = cli("-w", tmp_path / "ws", "serve-model", "clf@1", code=1)
     assert "model clf@1 (onnx, classification) is not a causal language model" in res.stderr
+
+
+def test_an_oversized_or_deep_body_is_refused_before_anything_reads_it(served: Served) -> None:
+    # No token: the body is refused before it is buffered, parsed or authenticated, so a
+    # stranger cannot make the server hold gigabytes or recurse in the JSON parser.
+    huge = b'{"model": "tiny-flood", "prompt": "' + b"x" * (64 << 20) + b'"}'
+    r = httpx.post(
+        f"{served.url}/v1/completions",
+        content=huge,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == {
+        "message": "request body too large (the limit is 4194304 bytes)",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    deep = b'{"model": "tiny-flood", "prompt": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = httpx.post(
+        f"{served.url}/v1/completions",
+        content=deep,
+        headers={
+            "Authorization": f"Bearer {served.tokens['sam']}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["message"] == "request body: JSON nested deeper than 32 levels"
+    assert r.headers["x-content-type-options"] == "nosniff"
