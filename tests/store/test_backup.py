@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import threading
 import time
 import uuid
@@ -187,3 +188,26 @@ def test_a_blob_edited_in_the_backup_is_not_restored(
         monkeypatch.setenv("ASSAY_BLOB_URL", request.getfixturevalue("seaweed").url())
     res = cli("restore", tmp_path / "backup", tmp_path / "restored", code=1)
     assert f"blob {sha[:12]} in {objects} does not hash to its name" in res.stderr
+
+
+def test_a_backup_index_naming_a_path_writes_nothing_there(cli: RunCli, tmp_path: Path) -> None:
+    # The backup's pack index is a file like any other: a row whose "sha256" is a path made
+    # restore stage that span of a pack as a file at that path, anywhere.
+    (tmp_path / "imagery").mkdir()
+    for i in range(6):
+        _noise_png(tmp_path / "imagery" / f"chip{i}.png", 300, i)  # one pack over 1 MiB
+    cli("init", "proj")
+    cli("-w", tmp_path / "proj", "ingest", tmp_path / "imagery")
+    cli("-w", tmp_path / "proj", "backup", tmp_path / "backup")
+    objects = tmp_path / "backup" / "objects"
+    (pack,) = (objects / "pack").glob("*.pack")
+    target = tmp_path / "escaped.sh"
+    index = sqlite3.connect(objects / "packs.db")
+    with index:
+        index.execute(
+            "INSERT INTO packed VALUES (?, ?, 0, ?)", (str(target), pack.name, pack.stat().st_size)
+        )
+    index.close()
+    res = cli("restore", tmp_path / "backup", tmp_path / "restored", code=1)
+    assert f"{objects}: {str(target)!r} is not a blob name" in res.stderr
+    assert not target.exists()

@@ -26,7 +26,7 @@ from typing import Any
 
 from assay.errors import Conflict, InvalidInput
 from assay.store import locks
-from assay.store.blobs import PACK_MAX, BlobStore, LocalBlobStore, corrupt_blob
+from assay.store.blobs import PACK_MAX, BlobStore, LocalBlobStore, blob_name, corrupt_blob
 from assay.store.database import Database
 from assay.store.schema import metadata as tables_metadata
 
@@ -150,7 +150,8 @@ def backup(
 def copy_blobs(src: BlobStore, dest: BlobStore, progress: Progress | None = None) -> int:
     """Copy every blob of `src` that `dest` lacks; large ones pass through a temporary
     file in chunks, never whole through memory."""
-    shas = list(src.iter_shas())
+    # A name listed by a backup's own index is a path component below: refused unless a sha256.
+    shas = [blob_name(sha, src.url) for sha in src.iter_shas()]
     done = copied = 0
     for start in range(0, len(shas), _BATCH):
         batch = shas[start : start + _BATCH]

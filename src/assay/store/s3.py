@@ -42,6 +42,7 @@ from assay.store.blobs import (
     PACK_MAX,
     CollectReport,
     Staged,
+    blob_name,
     corrupt_blob,
     put_many,
     read_order,
@@ -104,7 +105,7 @@ class S3BlobStore:
     # --- keys and plumbing ---------------------------------------------------------------------
 
     def _key(self, sha: str) -> str:
-        return f"{self.prefix}{sha[:2]}/{sha[2:]}"
+        return f"{self.prefix}{blob_name(sha, self._url)[:2]}/{sha[2:]}"
 
     def _pack_key(self, name: str, ext: str) -> str:
         return f"{self.prefix}pack/{name}.{ext}"
