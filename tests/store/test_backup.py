@@ -166,6 +166,7 @@ def test_a_blob_edited_in_the_backup_is_not_restored(
     blob_stack: str,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
+    new_database: Callable[[], None],
 ) -> None:
     (tmp_path / "imagery").mkdir()
     big = _noise_png(tmp_path / "imagery" / "scene.png", 700, 1)  # over a pack's limit
@@ -186,11 +187,14 @@ def test_a_blob_edited_in_the_backup_is_not_restored(
     target.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :])
     if blob_stack == "s3":  # restored to a new place, which holds none of the blobs yet
         monkeypatch.setenv("ASSAY_BLOB_URL", request.getfixturevalue("seaweed").url())
+    new_database()
     res = cli("restore", tmp_path / "backup", tmp_path / "restored", code=1)
     assert f"blob {sha[:12]} in {objects} does not hash to its name" in res.stderr
 
 
-def test_a_backup_index_naming_a_path_writes_nothing_there(cli: RunCli, tmp_path: Path) -> None:
+def test_a_backup_index_naming_a_path_writes_nothing_there(
+    cli: RunCli, tmp_path: Path, new_database: Callable[[], None]
+) -> None:
     # The backup's pack index is a file like any other: a row whose "sha256" is a path made
     # restore stage that span of a pack as a file at that path, anywhere.
     (tmp_path / "imagery").mkdir()
@@ -208,6 +212,7 @@ def test_a_backup_index_naming_a_path_writes_nothing_there(cli: RunCli, tmp_path
             "INSERT INTO packed VALUES (?, ?, 0, ?)", (str(target), pack.name, pack.stat().st_size)
         )
     index.close()
+    new_database()
     res = cli("restore", tmp_path / "backup", tmp_path / "restored", code=1)
     assert f"{objects}: {str(target)!r} is not a blob name" in res.stderr
     assert not target.exists()
