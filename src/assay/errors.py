@@ -34,6 +34,13 @@ class Conflict(AssayError):
     http_status = 409
 
 
+class Corrupt(AssayError):
+    """Stored bytes do not hash to their name: the storage was changed behind assay's back
+    or damaged. Nothing read from them is used."""
+
+    http_status = 500
+
+
 class PermissionDenied(AssayError):
     """The actor may not do this, or may not see this."""
 
@@ -73,6 +80,7 @@ def require(module: str, extra: str) -> object:
 __all__ = [
     "AssayError",
     "Conflict",
+    "Corrupt",
     "InvalidInput",
     "MissingExtra",
     "NotFound",

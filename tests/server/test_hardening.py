@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from assay.domain.labels import MAX_ATTRIBUTE_DEPTH, Region
 from assay.domain.schema import LabelSchema
 from assay.errors import InvalidInput
-from assay.store.schema import annotations_table
+from assay.store.schema import annotations_table, items
 from labeling_world import Client, World
 
 
@@ -133,6 +133,28 @@ def test_even_a_server_error_carries_the_security_headers(world: World) -> None:
         r = c.get("/boom")
     assert r.status_code == 500
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("stored", ["text/html", "text/javascript", "image/svg+xml"])
+def test_an_item_of_an_active_type_is_answered_as_a_download(
+    world: World, client: Client, stored: str
+) -> None:
+    # An item stored with a type a browser runs (imported before imports checked the type)
+    # would be a page or a script of this origin, which `script-src 'self'` admits.
+    item = world.items["public"][0]
+    with world.ws.db.begin() as conn:
+        conn.execute(update(items).where(items.c.id == item).values(media_type=stored))
+    r = client("ana").get(f"/api/v1/items/{item}/blob")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-disposition"] == "attachment"
+    assert r.content == world.ws.blobs.get_bytes(item)
+
+
+def test_an_image_item_is_answered_in_its_own_type(world: World, client: Client) -> None:
+    r = client("ana").get(f"/api/v1/items/{world.items['public'][0]}/blob")
+    assert r.headers["content-type"] == "image/png"
+    assert "content-disposition" not in r.headers
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import threading
 import time
 import uuid
@@ -146,3 +147,72 @@ def test_a_postgresql_backup_naming_a_column_this_schema_lacks_is_refused(
         res = cli("restore", tmp_path / "backup", tmp_path / "restored", code=1)
         assert "items.flood_depth is not in this assay's schema" in res.stderr
         assert str(tmp_path / "backup" / "postgresql") in res.stderr
+
+
+def _noise_png(path: Path, side: int, seed: int) -> bytes:
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("where", ["loose", "packed"])
+def test_a_blob_edited_in_the_backup_is_not_restored(
+    cli: RunCli,
+    tmp_path: Path,
+    where: str,
+    blob_stack: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    new_database: Callable[[], None],
+) -> None:
+    (tmp_path / "imagery").mkdir()
+    big = _noise_png(tmp_path / "imagery" / "scene.png", 700, 1)  # over a pack's limit
+    small = _noise_png(tmp_path / "imagery" / "chip.png", 16, 2)
+    cli("init", "proj")
+    cli("-w", tmp_path / "proj", "ingest", tmp_path / "imagery")
+    cli("-w", tmp_path / "proj", "backup", tmp_path / "backup")
+    objects = tmp_path / "backup" / "objects"
+    if where == "loose":
+        sha = hashlib.sha256(big).hexdigest()
+        target, old = objects / sha[:2] / sha[2:], big
+    else:
+        sha = hashlib.sha256(small).hexdigest()
+        (target,) = (objects / "pack").glob("*.pack")
+        old = small
+    data = target.read_bytes()
+    at = data.index(old) + len(old) // 2
+    target.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :])
+    if blob_stack == "s3":  # restored to a new place, which holds none of the blobs yet
+        monkeypatch.setenv("ASSAY_BLOB_URL", request.getfixturevalue("seaweed").url())
+    new_database()
+    res = cli("restore", tmp_path / "backup", tmp_path / "restored", code=1)
+    assert f"blob {sha[:12]} in {objects} does not hash to its name" in res.stderr
+
+
+def test_a_backup_index_naming_a_path_writes_nothing_there(
+    cli: RunCli, tmp_path: Path, new_database: Callable[[], None]
+) -> None:
+    # The backup's pack index is a file like any other: a row whose "sha256" is a path made
+    # restore stage that span of a pack as a file at that path, anywhere.
+    (tmp_path / "imagery").mkdir()
+    for i in range(6):
+        _noise_png(tmp_path / "imagery" / f"chip{i}.png", 300, i)  # one pack over 1 MiB
+    cli("init", "proj")
+    cli("-w", tmp_path / "proj", "ingest", tmp_path / "imagery")
+    cli("-w", tmp_path / "proj", "backup", tmp_path / "backup")
+    objects = tmp_path / "backup" / "objects"
+    (pack,) = (objects / "pack").glob("*.pack")
+    target = tmp_path / "escaped.sh"
+    index = sqlite3.connect(objects / "packs.db")
+    with index:
+        index.execute(
+            "INSERT INTO packed VALUES (?, ?, 0, ?)", (str(target), pack.name, pack.stat().st_size)
+        )
+    index.close()
+    new_database()
+    res = cli("restore", tmp_path / "backup", tmp_path / "restored", code=1)
+    assert f"{objects}: {str(target)!r} is not a blob name" in res.stderr
+    assert not target.exists()

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from assay.errors import NotFound
+from assay.errors import Corrupt, InvalidInput, NotFound
 from assay.store import BlobStore, LocalBlobStore, open_blobs
 from assay.store.blobs import PACK_MAX
+from assay.store.s3 import S3BlobStore
 from blob_stacks import use_stack
 from seaweed import Seaweed
 
@@ -162,3 +163,85 @@ def test_a_folder_opened_with_another_blob_store_than_its_workspaces_is_refused(
     # A local workspace moved with its folder keeps working: its objects/ moved with it.
     (tmp_path / "local").rename(tmp_path / "moved")
     run_cli("-w", "moved", "dataset", "create", "x", env=unset)
+
+
+@pytest.fixture
+def s3(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> S3BlobStore:
+    use_stack("s3", request, monkeypatch, tmp_path)
+    store = open_blobs(os.environ["ASSAY_BLOB_URL"])
+    assert isinstance(store, S3BlobStore)
+    return store
+
+
+def _overwrite(store: S3BlobStore, key: str, data: bytes) -> None:
+    """What anyone who can write the bucket (not assay) can do to an object."""
+    store.s3.put_object(Bucket=store.bucket, Key=key, Body=data)
+
+
+def test_a_loose_object_changed_in_the_bucket_is_never_served(s3: S3BlobStore) -> None:
+    sha = s3.put_bytes(b'{"model": "damage-clf", "weights": "a1"}')
+    _overwrite(s3, s3._key(sha), b'{"model": "damage-clf", "weights": "XX"}')
+    fresh = S3BlobStore(s3.url)  # another process, nothing cached
+    for read in (fresh.get_bytes, lambda s: list(fresh.read_many([s])), fresh.path):
+        with pytest.raises(Corrupt) as err:
+            read(sha)
+        assert str(err.value) == (
+            f"blob {sha[:12]} in {s3.url} does not hash to its name: the stored bytes were "
+            "changed or damaged; nothing read from it was used"
+        )
+    assert not (fresh.cache / sha[:2] / sha[2:]).exists()  # never cached as if it were good
+
+
+def test_a_packed_blob_changed_in_the_bucket_is_never_served(s3: S3BlobStore) -> None:
+    blobs = [f"chip {i}: roof intact".encode() for i in range(20)]
+    shas = s3.put_many(blobs)
+    (pack,) = {k for k, *_ in s3._list(s3.prefix + "pack/") if k.endswith(".pack")}
+    body = s3._get(pack).replace(b"chip 7: roof intact", b"chip 7: roof GONE!!")
+    _overwrite(s3, pack, body)
+    fresh = S3BlobStore(s3.url)
+    assert list(fresh.read_many(shas[:7])) == blobs[:7]  # the untouched ones still read
+    with pytest.raises(Corrupt, match=f"blob {shas[7][:12]} in .* does not hash to its name"):
+        list(fresh.read_many(shas))
+    with pytest.raises(Corrupt):
+        fresh.open(shas[7])
+
+
+def test_a_pack_index_pointing_a_name_at_other_bytes_is_caught(
+    s3: S3BlobStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shas = s3.put_many([b"public chip", b"secret chip"])
+    (idx,) = {k for k, *_ in s3._list(s3.prefix + "pack/") if k.endswith(".idx")}
+    rows = [line.split() for line in s3._get(idx).decode().splitlines()]
+    where = {sha: (off, n) for sha, off, n in rows}
+    swapped = "".join(
+        f"{sha} {where[other][0]} {where[other][1]}\n"
+        for sha, other in zip(shas, reversed(shas), strict=True)
+    )
+    _overwrite(s3, idx, swapped.encode())
+    monkeypatch.setenv("ASSAY_BLOB_CACHE", str(tmp_path / "other-machine"))
+    fresh = S3BlobStore(s3.url)  # another machine: it reads the index from the bucket
+    with pytest.raises(Corrupt):
+        fresh.get_bytes(shas[0])
+
+
+def test_a_blob_cache_others_can_write_is_refused(
+    s3: S3BlobStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Cached files are used as found: in a cache folder another user made first (the default
+    # is /tmp/assay-blobs-UID, a name anyone can guess) they could plant a model of their own.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("ASSAY_BLOB_CACHE", str(shared))
+    with pytest.raises(InvalidInput) as err:
+        S3BlobStore(s3.url)
+    assert str(err.value) == (
+        f"ASSAY_BLOB_CACHE: {shared} is writable by others (mode 777); the blob cache must be "
+        "yours alone: remove it, or set ASSAY_BLOB_CACHE to a folder of your own"
+    )
+    fresh = tmp_path / "fresh" / "cache"
+    monkeypatch.setenv("ASSAY_BLOB_CACHE", str(fresh))
+    store = S3BlobStore(s3.url)
+    assert (fresh.stat().st_mode & 0o777, store.cache.stat().st_mode & 0o777) == (0o700, 0o700)

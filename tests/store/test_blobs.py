@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from assay.errors import NotFound
+from assay.errors import InvalidInput, NotFound
 from assay.store import LocalBlobStore, sha256_file
 from assay.store.blobs import PACK_MAX
 
@@ -178,3 +178,23 @@ def test_bulk_writes_flush_only_their_own_files(
     store.make_durable(staged)
     store.publish_many(staged)
     assert [store.get_bytes(s) for s in shas] == blobs
+
+
+def test_a_name_that_is_not_a_sha256_never_becomes_a_path(tmp_path: Path) -> None:
+    # A pack index row naming a path (an index file edited by hand) made reading that "blob"
+    # stage a file at the path, anywhere the process can write.
+    store = LocalBlobStore(tmp_path / "objects")
+    sha = store.put_many([b"chip"])[0]
+    target = tmp_path / "escaped.sh"
+    index = sqlite3.connect(tmp_path / "objects" / "packs.db")
+    with index:
+        row = index.execute(
+            "SELECT pack, offset, length FROM packed WHERE sha = ?", (sha,)
+        ).fetchone()
+        index.execute("INSERT INTO packed VALUES (?, ?, ?, ?)", (str(target), *row))
+    index.close()
+    for read in (store.path, store.get_bytes, store.open):
+        with pytest.raises(InvalidInput, match="is not a blob name"):
+            read(str(target))
+    assert not store.exists(str(target)) and store.present([str(target), sha]) == {sha}
+    assert not target.exists()

@@ -34,6 +34,9 @@ from assay.formats._model import (
     ImportedMedia,
 )
 from assay.formats._portable import portable, portable_array
+from assay.ingest._probe import TEXT_TYPES
+
+TEXT_MEDIA_TYPES = frozenset(TEXT_TYPES.values())
 
 MEDIA_DIR = "media"
 
@@ -115,6 +118,19 @@ def media_from_record(
     marking = rec.get("marking")
     number = rec.get("number")
     media_type = rec.get("media_type")
+    if (
+        isinstance(media_type, str)
+        and media_type.startswith("text/")
+        and media_type not in TEXT_MEDIA_TYPES
+    ):
+        # The server answers an item's bytes in its media type: a `text/html` or
+        # `text/javascript` item would be a page or a script of its origin.
+        v.fail(
+            f,
+            place + ".media_type",
+            f"{media_type!r} is not a text type assay keeps "
+            f"({', '.join(sorted(TEXT_MEDIA_TYPES))})",
+        )
     authors = [str(a) for a in rec.get("authors") or []]
     m = ImportedMedia(
         name=name,

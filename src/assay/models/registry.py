@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -359,7 +359,37 @@ def model_manifest(ws: Workspace, info: ModelInfo) -> list[dict[str, Any]]:
     if hashlib.sha256(data).hexdigest() != info.sha256:
         raise InvalidInput(f"model {info.ref}: its stored manifest does not match its sha256")
     manifest: list[dict[str, Any]] = json.loads(data)
+    for f in manifest:
+        _check_entry(info, f)
     return manifest
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _check_entry(info: ModelInfo, f: Any) -> None:
+    """One manifest entry names a file inside the model's folder, by sha256 and size: its
+    path is written under the folder the model is materialised in, so a manifest that a
+    database writer points the model at cannot write a file anywhere else."""
+    path = f.get("path") if isinstance(f, dict) else None
+    pure = PurePosixPath(path) if isinstance(path, str) else None
+    parts = pure.parts if pure is not None else ()
+    if (
+        pure is None
+        or not parts
+        or path != pure.as_posix()
+        or parts[0] == "/"
+        or any(p in ("..", ".") or "\\" in p or "\0" in p for p in parts)
+    ):
+        raise InvalidInput(
+            f"model {info.ref}: its manifest names {path!r}, which is not a path inside the "
+            "model's folder"
+        )
+    sha, size = f.get("sha256"), f.get("size")
+    if not (isinstance(sha, str) and _SHA256.match(sha)) or type(size) is not int or size < 0:
+        raise InvalidInput(
+            f"model {info.ref}: its manifest entry {path!r} has no valid sha256/size"
+        )
 
 
 def model_dir(ws: Workspace, model: str | ModelInfo, clearance: Marking | None = None) -> Path:
@@ -380,6 +410,8 @@ def model_dir(ws: Workspace, model: str | ModelInfo, clearance: Marking | None =
         if info.is_directory
         else [{"path": info.file_name, "sha256": info.sha256, "size": info.size}]
     )
+    for f in files:
+        _check_entry(info, f)
     target = Path(ws.root) / "cache" / "models" / info.sha256
     if target.is_dir() and all(
         (target / f["path"]).is_file() and (target / f["path"]).stat().st_size == f["size"]

@@ -70,13 +70,43 @@ def too_deep(body: bytes, limit: int) -> bool:
     return bool(rest)
 
 
-class Hardening:
-    """The ASGI wrapper (see the module docstring)."""
+Refusal = Callable[[int, str], tuple[int, dict[str, Any]]]
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_json_depth: int) -> None:
+
+def assay_refusal(status: int, error: str) -> tuple[int, dict[str, Any]]:
+    """assay's own error shape, ``{"error": "..."}``."""
+    return status, {"error": error}
+
+
+def harden(
+    app: Any, max_body_bytes: int, max_json_depth: int, refusal: Refusal | None = None
+) -> None:
+    """Put `Hardening` around a FastAPI app's whole stack, outside Starlette's error
+    middleware, so that even a 500 carries the security headers and no body reaches anything
+    (the JSON parser, authentication) unchecked."""
+    build = app.build_middleware_stack
+
+    def hardened() -> Any:
+        return Hardening(build(), max_body_bytes, max_json_depth, refusal or assay_refusal)
+
+    app.build_middleware_stack = hardened
+
+
+class Hardening:
+    """The ASGI wrapper (see the module docstring). `refusal` shapes the status and JSON
+    body of a refused request (the OpenAI-compatible server answers in OpenAI's shape)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        max_json_depth: int,
+        refusal: Refusal = assay_refusal,
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
         self.max_depth = max_json_depth
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,20 +122,20 @@ class Hardening:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await _refuse(send_secured, 413, self._too_large())
+            await self._refuse(send_secured, 413, self._too_large())
             return
         if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send_secured)
             return
         body, more = await self._read(receive)
         if body is None:
-            await _refuse(send_secured, 413, self._too_large())
+            await self._refuse(send_secured, 413, self._too_large())
             return
         ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         is_json = ctype == b"application/json" or ctype.endswith(b"+json")
         if is_json and too_deep(body, self.max_depth):
             msg = f"request body: JSON nested deeper than {self.max_depth} levels"
-            await _refuse(send_secured, 422, msg)
+            await self._refuse(send_secured, 422, msg)
             return
         replayed = False
 
@@ -141,9 +171,12 @@ class Hardening:
     def _too_large(self) -> str:
         return f"request body too large (the limit is {self.max_body} bytes)"
 
+    async def _refuse(self, send: Send, status: int, error: str) -> None:
+        await _refuse(send, *self.refusal(status, error))
 
-async def _refuse(send: Send, status: int, error: str) -> None:
-    body = json.dumps({"error": error}).encode()
+
+async def _refuse(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
     await send(
         {
             "type": "http.response.start",

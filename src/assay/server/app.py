@@ -24,7 +24,7 @@ from assay import __version__, audit
 from assay._extras import as_missing_extra
 from assay.errors import AssayError
 from assay.server import _openapi
-from assay.server._hardening import Hardening
+from assay.server._hardening import harden
 from assay.server.api_models import ANY_ROUTE
 from assay.server.pages import error_page, wants_html
 from assay.server.pages import router as pages_router
@@ -68,7 +68,7 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(sensor_pages_router)
     _openapi.install(app, API)
-    _outermost(app, settings)
+    harden(app, settings.max_body_bytes, settings.max_json_depth)
     static = HERE / "static"
     static.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=static), name="static")
@@ -156,17 +156,6 @@ def _allowed(app: FastAPI, path: str) -> list[str]:
         if isinstance(route, APIRoute) and route.path_regex.match(path):
             found.setdefault(len(route.param_convertors), set()).update(route.methods or ())
     return sorted(found[min(found)]) if found else []
-
-
-def _outermost(app: FastAPI, settings: Settings) -> None:
-    """Put `Hardening` around the whole stack, outside Starlette's error middleware, so that
-    even a 500 carries the security headers and no body reaches anything unchecked."""
-    build = app.build_middleware_stack
-
-    def hardened() -> Any:
-        return Hardening(build(), settings.max_body_bytes, settings.max_json_depth)
-
-    app.build_middleware_stack = hardened  # type: ignore[method-assign]
 
 
 def _no_telemetry() -> dict[str, Any]:

@@ -26,6 +26,7 @@ from assay.domain.marking import Marking
 from assay.errors import AssayError, InvalidInput, NotFound, Unauthenticated
 from assay.labeling.users import User, user_for_token
 from assay.models._llm import Batcher, Generation, GenRequest
+from assay.server._hardening import harden
 from assay.server.openai_models import (
     AssistantMessage,
     ChatChoice,
@@ -39,6 +40,7 @@ from assay.server.openai_models import (
     ModelList,
     Usage,
 )
+from assay.server.settings import Settings
 from assay.workspace import Workspace
 
 DEFAULT_CHAT_TOKENS = 256
@@ -57,16 +59,28 @@ class ServedModel:
     created: int
 
 
+def _payload(message: str, kind: str, code: str | None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
 def _error(
     status: int, message: str, kind: str, code: str | None, param: str | None = None
 ) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(_payload(message, kind, code, param), status_code=status)
+
+
+def _refusal(status: int, message: str) -> tuple[int, dict[str, Any]]:
+    """A body refused by `Hardening`, in OpenAI's error shape (a too-deep body: 400)."""
+    return (400 if status == 422 else status), _payload(message, "invalid_request_error", None)
 
 
 def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
     """The app for `served`, authenticating against `ws`'s users and API tokens."""
     app = FastAPI(title="assay model server", docs_url=None, redoc_url=None)
+    # Bodies are bounded before anything reads them: FastAPI parses a body before the
+    # route asks for the token, so unbounded, a stranger could make it hold any amount.
+    limits = Settings()
+    harden(app, limits.max_body_bytes, limits.max_json_depth, _refusal)
     lm = served.batcher.model
 
     def holder(request: Request) -> User:

@@ -13,6 +13,7 @@ leaves nothing that looks like one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ from typing import Any
 
 from assay.errors import Conflict, InvalidInput
 from assay.store import locks
-from assay.store.blobs import PACK_MAX, BlobStore, LocalBlobStore
+from assay.store.blobs import PACK_MAX, BlobStore, LocalBlobStore, blob_name, corrupt_blob
 from assay.store.database import Database
 from assay.store.schema import metadata as tables_metadata
 
@@ -149,7 +150,8 @@ def backup(
 def copy_blobs(src: BlobStore, dest: BlobStore, progress: Progress | None = None) -> int:
     """Copy every blob of `src` that `dest` lacks; large ones pass through a temporary
     file in chunks, never whole through memory."""
-    shas = list(src.iter_shas())
+    # A name listed by a backup's own index is a path component below: refused unless a sha256.
+    shas = [blob_name(sha, src.url) for sha in src.iter_shas()]
     done = copied = 0
     for start in range(0, len(shas), _BATCH):
         batch = shas[start : start + _BATCH]
@@ -160,13 +162,22 @@ def copy_blobs(src: BlobStore, dest: BlobStore, progress: Progress | None = None
         for sha in missing:
             with src.open(sha) as fh:
                 head = fh.read(PACK_MAX + 1)
+                digest = hashlib.sha256(head)
                 if len(head) <= PACK_MAX:
+                    _check(src, sha, digest)
                     small.append((head, sha))
                     continue
                 fd, tmp = tempfile.mkstemp(prefix="assay-blob-")
-                with os.fdopen(fd, "wb") as out:
-                    out.write(head)
-                    shutil.copyfileobj(fh, out, 1 << 20)
+                try:
+                    with os.fdopen(fd, "wb") as out:
+                        out.write(head)
+                        while chunk := fh.read(1 << 20):
+                            digest.update(chunk)
+                            out.write(chunk)
+                    _check(src, sha, digest)
+                except BaseException:
+                    os.unlink(tmp)
+                    raise
             staged.append(dest.stage_file(tmp, sha, move=True))
         staged += dest.stage_many([d for d, _ in small], [s for _, s in small])
         dest.make_durable(staged)
@@ -176,6 +187,13 @@ def copy_blobs(src: BlobStore, dest: BlobStore, progress: Progress | None = None
         if progress:
             progress(done, len(shas))
     return copied
+
+
+def _check(src: BlobStore, sha: str, digest: Any) -> None:
+    """A blob copied under its name must hash to it: a backup folder (or a bucket) edited by
+    hand cannot put other bytes into the copy under a name its metadata trusts."""
+    if digest.hexdigest() != sha:
+        raise corrupt_blob(sha, src.url, "nothing was copied from it")
 
 
 def restore(

@@ -22,6 +22,7 @@ import dataclasses
 import fcntl
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
 
-from assay.errors import NotFound
+from assay.errors import Corrupt, InvalidInput, NotFound
 
 CHUNK = 1 << 20
 PACK_MAX = 1 << 20  # larger blobs stay loose files
@@ -70,6 +71,30 @@ class BlobStore(Protocol):
     def make_durable(self, staged: Sequence[Staged]) -> None: ...
     def publish_many(self, staged: Sequence[Staged]) -> None: ...
     def collect(self, live: set[str]) -> CollectReport: ...
+
+
+_NAME = re.compile(r"[0-9a-f]{64}")
+
+
+def is_blob_name(sha: str) -> bool:
+    """True for a sha256 in lowercase hex, the only name a blob has."""
+    return _NAME.fullmatch(sha) is not None
+
+
+def blob_name(sha: str, where: str) -> str:
+    """`sha` when it is a blob name, else one error: a name is joined into file paths and
+    object keys, so one read from a file (a pack index, a backup) must never be a path."""
+    if not is_blob_name(sha):
+        raise InvalidInput(f"{where}: {sha!r} is not a blob name (a sha256 in hex)")
+    return sha
+
+
+def corrupt_blob(sha: str, where: str, outcome: str = "nothing read from it was used") -> Corrupt:
+    """The error for bytes stored under `sha` in `where` that do not hash to it."""
+    return Corrupt(
+        f"blob {sha[:12]} in {where} does not hash to its name: the stored bytes were changed "
+        f"or damaged; {outcome}"
+    )
 
 
 def put_many(store: BlobStore, blobs: Sequence[bytes]) -> list[str]:
@@ -213,7 +238,7 @@ class LocalBlobStore:
     def path(self, sha: str) -> Path:
         """The blob as a file of its own. A packed blob is first copied out to a loose file
         (once); for a missing blob this is where it would be, and does not exist."""
-        loose = self.root / sha[:2] / sha[2:]
+        loose = Path(self._loose(sha))
         if not loose.exists():
             loc = self._locate(sha)
             if loc is not None:
@@ -221,11 +246,13 @@ class LocalBlobStore:
         return loose
 
     def exists(self, sha: str) -> bool:
+        if not is_blob_name(sha):
+            return False
         return os.path.exists(self._loose(sha)) or self._locate(sha) is not None
 
     def present(self, shas: Iterable[str]) -> set[str]:
         """Which of `shas` the store holds (one index query per few hundred)."""
-        wanted = list(dict.fromkeys(shas))
+        wanted = [s for s in dict.fromkeys(shas) if is_blob_name(s)]
         # Most fan-out folders do not exist in a store of packed blobs: one listing of the
         # store's top level spares a stat per blob.
         fanned = {e.name for e in os.scandir(self.root) if len(e.name) == 2}
@@ -324,7 +351,7 @@ class LocalBlobStore:
         folder = os.path.join(self._tmp, str(os.getpid()))
         os.makedirs(folder, exist_ok=True)
         self._staging = folder
-        dest = os.path.join(folder, sha)
+        dest = os.path.join(folder, blob_name(sha, str(self.root)))
         if move:
             try:
                 os.replace(src, dest)
@@ -376,6 +403,7 @@ class LocalBlobStore:
         self._publish_loose(staged)
 
     def _loose(self, sha: str) -> str:
+        blob_name(sha, str(self.root))
         return os.path.join(self.root, sha[:2], sha[2:])
 
     def _index(self) -> sqlite3.Connection:
@@ -448,7 +476,7 @@ class LocalBlobStore:
         if folder != self._staging:
             os.makedirs(folder, exist_ok=True)
             self._staging = folder
-        name = os.path.join(folder, sha)
+        name = os.path.join(folder, blob_name(sha, str(self.root)))
         try:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except FileNotFoundError:  # a publish (of this or another store) swept the folder

@@ -38,7 +38,16 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from assay.errors import InvalidInput, NotFound
-from assay.store.blobs import PACK_MAX, CollectReport, Staged, put_many, read_order
+from assay.store.blobs import (
+    PACK_MAX,
+    CollectReport,
+    Staged,
+    blob_name,
+    corrupt_blob,
+    put_many,
+    read_order,
+    sha256_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +132,8 @@ class S3BlobStore:
             tempfile.gettempdir(), f"assay-blobs-{os.getuid()}"
         )
         self.cache = Path(base) / hashlib.sha256(where.encode()).hexdigest()[:16]
-        self.cache.mkdir(parents=True, exist_ok=True)
+        _private(Path(base))
+        _private(self.cache)
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self._pid = os.getpid()
@@ -146,7 +156,7 @@ class S3BlobStore:
     # --- keys and plumbing ---------------------------------------------------------------------
 
     def _key(self, sha: str) -> str:
-        return f"{self.prefix}{sha[:2]}/{sha[2:]}"
+        return f"{self.prefix}{blob_name(sha, self._url)[:2]}/{sha[2:]}"
 
     def _pack_key(self, name: str, ext: str) -> str:
         return f"{self.prefix}pack/{name}.{ext}"
@@ -165,6 +175,13 @@ class S3BlobStore:
             return bytes(body.read())
         finally:
             body.close()
+
+    def _checked(self, sha: str, data: bytes) -> bytes:
+        """`data` if it hashes to `sha`: whoever else can write the bucket (or a damaged
+        object, or an index naming other bytes) never gets other bytes served under a name."""
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise corrupt_blob(sha, self._url)
+        return data
 
     def _missing(self, exc: Exception) -> bool:
         code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
@@ -316,11 +333,13 @@ class S3BlobStore:
 
         def span(s: tuple[str, int, int, list[tuple[str, int, int]]]) -> dict[str, bytes]:
             data = self._get(self._pack_key(s[0], "pack"), s[1], s[2] - 1)
-            return {sha: data[off - s[1] : off - s[1] + n] for sha, off, n in s[3]}
+            return {
+                sha: self._checked(sha, data[off - s[1] : off - s[1] + n]) for sha, off, n in s[3]
+            }
 
         def one(sha: str) -> dict[str, bytes]:
             try:
-                return {sha: self._get(self._key(sha))}
+                return {sha: self._checked(sha, self._get(self._key(sha)))}
             except Exception as exc:
                 if self._missing(exc):
                     raise NotFound(f"blob {sha[:12]} is missing from {self._url}") from None
@@ -396,6 +415,8 @@ class S3BlobStore:
                     if self._missing(exc):
                         raise NotFound(f"blob {sha[:12]} is missing from {self._url}") from None
                     raise
+                if sha256_file(tmp) != sha:
+                    raise corrupt_blob(sha, self._url)
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
@@ -491,6 +512,21 @@ class S3BlobStore:
         from assay.store._repack_s3 import collect_s3
 
         return collect_s3(self, live)
+
+
+def _private(folder: Path) -> None:
+    """Make `folder` (mode 0700) or check that it is this user's alone. A cached file is used
+    as it is found: in a cache folder someone else made first (the default one is in the
+    shared temporary directory, under a name anyone can guess) or can write to, they could
+    leave a model or a manifest of their own under a blob's name."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = folder.stat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        owner = "another user's" if st.st_uid != os.getuid() else "writable by others"
+        raise InvalidInput(
+            f"ASSAY_BLOB_CACHE: {folder} is {owner} (mode {st.st_mode & 0o777:o}); the blob "
+            "cache must be yours alone: remove it, or set ASSAY_BLOB_CACHE to a folder of your own"
+        )
 
 
 class _RangeReader(io.RawIOBase):
