@@ -291,7 +291,7 @@ def import_(
             f"{report.new_annotations} new annotation(s), {report.regions} region(s) of record "
             f"into {dataset}; see `assay status {dataset}`"
         )
-    say_raised(env, report.raised)
+        say_raised(env, report.raised)  # with --json: under `raised`
 
 
 def _render_changes(env: Env, changes: list[LabelChange], limit: int = 50) -> None:

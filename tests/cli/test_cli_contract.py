@@ -1,0 +1,122 @@
+"""The command-line contract, command by command (DESIGN.md, Interfaces): `--json` puts one
+JSON document and nothing else on stdout; a user error is exit 1 with one `error:` line; bad
+usage is exit 2; `--help` documents every option."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from assay.cli import cli as root_group
+from assay.fusion import pictures
+from assay.workspace import Workspace
+from feed_peers import make_entity
+
+RunCli = Any  # the `run_cli` and `cli` fixtures of tests/conftest.py
+Samples = Any
+
+# Commands that report nothing a script reads: servers, and `sitrep`, whose `--format json`
+# is its machine-readable form.
+NO_JSON = {("serve",), ("serve-model",), ("sitrep",)}
+
+
+def _leaves(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    ctx = click.Context(group)
+    found = [path] if path and getattr(group, "invoke_without_command", False) else []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            found += _leaves(command, (*path, name))
+        elif command is not None:
+            found.append((*path, name))
+    return found
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    command: click.Command | None = root_group
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.get_command(click.Context(command), name)
+    assert command is not None
+    return command
+
+
+LEAVES = _leaves(root_group)
+
+
+def test_every_command_is_walked() -> None:
+    assert len(LEAVES) > 60 and ("redteam",) in LEAVES and ("redteam", "canary", "plant") in LEAVES
+
+
+@pytest.mark.parametrize("path", LEAVES, ids=" ".join)
+def test_every_command_documents_its_options_and_refuses_unknown_ones(
+    cli: RunCli, tmp_path: Path, path: tuple[str, ...]
+) -> None:
+    command = _command(path)
+    options = {o for p in command.params if isinstance(p, click.Option) for o in p.opts}
+    if path not in NO_JSON:
+        assert "--json" in options, f"assay {' '.join(path)} reports but takes no --json"
+    shown = cli(*path, "--help").stdout
+    assert [o for o in options if o not in shown] == []
+    res = cli("-w", tmp_path, *path, "--no-such-option", code=2)
+    assert "No such option '--no-such-option'" in res.stderr and not res.stdout
+
+
+def test_import_json_stays_json_when_it_raises_markings(
+    cli: RunCli, samples: Samples, tmp_path: Path
+) -> None:
+    """The note on raised markings went to stdout after the JSON document, so `--json` output
+    did not parse; it is in the document (`raised`)."""
+    ws = tmp_path / "ws"
+    cli("init", ws)
+    samples.images("uav", 2)
+    cli("-w", ws, "ingest", samples.root)
+    cli("-w", ws, "dataset", "create", "flood")
+    cli("-w", ws, "dataset", "add", "flood", "--all")
+    cli("-w", ws, "export", "flood", "--format", "coco", "--out", tmp_path / "x")
+    res = cli(
+        "-w", ws, "import", tmp_path / "x" / "annotations.json", "--format", "coco",
+        "--dataset", "again", "--images", tmp_path / "x" / "images", "--marking", "CUI", "--json",
+    )  # fmt: skip
+    raised = res.json()["raised"]
+    assert len(raised) == 2 and {(c["old"], c["new"]) for c in raised} == {("UNCLASSIFIED", "CUI")}
+    # without --json the note is said, as before
+    res = cli(
+        "-w", ws, "import", tmp_path / "x" / "annotations.json", "--format", "coco",
+        "--dataset", "again", "--images", tmp_path / "x" / "images", "--marking", "CUI/FLOOD",
+    )  # fmt: skip
+    assert "raised the marking of 2 existing item(s)" in res.stdout
+
+
+def test_feed_json_prints_only_json_until_stopped(
+    ws: Workspace, subprocess_env: dict[str, str]
+) -> None:
+    """A feed that runs until Ctrl-C said "feeding ..." on stdout before its JSON document."""
+    pictures.save(ws, "flood", [make_entity(i, marking="CUI") for i in range(3)], message="m")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.bind(("127.0.0.1", 0))
+        peer.settimeout(60)
+        port = peer.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assay", "-w", str(ws.root), "feed", "flood", "--json",
+             "--to", f"udp://127.0.0.1:{port}?clearance=CUI"],
+            env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            peer.recv(65536)  # the feed is running: its first CoT event arrived
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    doc = json.loads(out)
+    assert doc["picture"] == "flood" and doc["published"][0]["sent"] == 3
