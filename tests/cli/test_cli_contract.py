@@ -120,3 +120,25 @@ def test_feed_json_prints_only_json_until_stopped(
     assert proc.returncode == 0, err
     doc = json.loads(out)
     assert doc["picture"] == "flood" and doc["published"][0]["sent"] == 3
+
+
+@pytest.mark.parametrize("where", ["project schema", "task file", "slices"])
+def test_a_yaml_syntax_error_is_one_line_naming_the_place(
+    cli: RunCli, samples: Samples, tmp_path: Path, where: str
+) -> None:
+    """PyYAML's message spans six lines (a caret under the spot); the error is one line."""
+    ws = tmp_path / "ws"
+    cli("init", ws)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: t\ncontrols: [unclosed\n")
+    preds = tmp_path / "preds.json"
+    preds.write_text("[]")
+    args = {
+        "project schema": ["project", "create", "p", "--schema", bad, "--dataset", "d"],
+        "task file": ["eval", "llm", bad, "--endpoint", "http://127.0.0.1:9/v1",
+                      "--out", tmp_path / "run"],
+        "slices": ["eval", "run", "--dataset", "d", "--predictions", preds, "--slices", bad,
+                   "--out", tmp_path / "run"],
+    }[where]  # fmt: skip
+    res = cli("-w", ws, *args, code=1)  # the fixture checks: one `error:` line
+    assert str(bad) in res.stderr and "line 3 column 1: expected ',' or ']'" in res.stderr
