@@ -142,3 +142,27 @@ def test_a_yaml_syntax_error_is_one_line_naming_the_place(
     }[where]  # fmt: skip
     res = cli("-w", ws, *args, code=1)  # the fixture checks: one `error:` line
     assert str(bad) in res.stderr and "line 3 column 1: expected ',' or ']'" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["user", "add", "ana", "--role", "annotator", "--json"],
+        ["user", "passwd", "root", "--json"],
+        ["item", "mark", "name~*", "--marking", "UNCLASSIFIED", "--downgrade", "--admin", "root",
+         "--reason", "declassified", "--json"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)  # fmt: skip
+def test_no_password_and_no_terminal_to_ask_on_is_one_error(
+    cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """Without --password, ASSAY_PASSWORD or a terminal, the prompt met the end of the input:
+    getpass warnings, `password: aborted` on stderr and a stray newline on stdout."""
+    monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", "1024")
+    ws = tmp_path / "ws"
+    cli("init", ws)
+    cli("-w", ws, "user", "add", "root", "--role", "admin", "--password", "flood-watch-2026")
+    res = cli("-w", ws, *args, env={"ASSAY_PASSWORD": None}, code=1)
+    assert "--password" in res.stderr and "ASSAY_PASSWORD" in res.stderr
+    assert res.stdout == ""
