@@ -166,3 +166,19 @@ def test_no_password_and_no_terminal_to_ask_on_is_one_error(
     res = cli("-w", ws, *args, env={"ASSAY_PASSWORD": None}, code=1)
     assert "--password" in res.stderr and "ASSAY_PASSWORD" in res.stderr
     assert res.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["simulate", "scenario", "sim", "--no-media", "--seed", "-1"],
+        ["audit", "log", "--limit", "-1"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_out_of_range_numbers_are_bad_usage(cli: RunCli, tmp_path: Path, args: list[str]) -> None:
+    """`simulate scenario --seed -1` was a ValueError traceback from numpy; `audit log -n -1`
+    listed every event on SQLite and failed in the database on PostgreSQL."""
+    cli("init", tmp_path / "ws")
+    res = cli("-w", tmp_path / "ws", *args, code=2)
+    assert "Invalid value" in res.stderr and not (tmp_path / "sim").exists()
