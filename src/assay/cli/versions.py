@@ -357,7 +357,7 @@ def status(env: Env, name: str, as_json: bool) -> None:
 
 @click.command("commit")
 @click.argument("name")
-@click.option("-m", "--message", required=True)
+@click.option("-m", "--message", required=True, help="What this commit records.")
 @click.option("--author", help="Commit author (default: you).")
 @json_option
 @pass_env
