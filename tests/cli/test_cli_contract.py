@@ -182,3 +182,42 @@ def test_out_of_range_numbers_are_bad_usage(cli: RunCli, tmp_path: Path, args: l
     cli("init", tmp_path / "ws")
     res = cli("-w", tmp_path / "ws", *args, code=2)
     assert "Invalid value" in res.stderr and not (tmp_path / "sim").exists()
+
+
+def test_the_end_of_the_input_at_a_prompt_is_an_error_line(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """Ctrl-D (or Ctrl-C) at the password prompt on a terminal printed a bare `aborted`."""
+    import os
+    import pty
+
+    subprocess.run(
+        [sys.executable, "-m", "assay", "init", str(tmp_path / "ws")],
+        env=subprocess_env, check=True, capture_output=True,
+    )  # fmt: skip
+    env = {k: v for k, v in subprocess_env.items() if k != "ASSAY_PASSWORD"}
+    leader, follower = pty.openpty()
+    # A session of its own: no controlling terminal, so the prompt goes to stderr and the
+    # answer comes from stdin, the terminal here.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assay", "-w", str(tmp_path / "ws"), "user", "add", "ana",
+         "--role", "annotator", "--json"],
+        env=env, stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        seen = b""
+        while not seen.endswith(b"password: "):  # asked: now the end of the input
+            chunk = proc.stderr.read(1)
+            assert chunk, seen
+            seen += chunk
+        os.write(leader, b"\x04")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 1 and out == b""
+    assert err.decode().splitlines()[-1] == "error: aborted" and b"Traceback" not in err
