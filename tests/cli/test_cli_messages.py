@@ -99,6 +99,14 @@ def test_help_texts_name_units_and_formats(cli) -> None:  # type: ignore[no-unty
     for command in ("export", "checkout"):  # an --out holding other files is refused
         assert "A new or empty folder" in cli(command, "--help").stdout
 
+    # defaults the code takes are said where they are not a plain value
+    def said(*command: str) -> str:
+        return " ".join(cli(*command, "--help").stdout.split())
+
+    assert "default: the baseline's primary metric" in said("eval", "gate")
+    assert "runs/redteam-ID beside the workspace folder" in said("redteam")
+    assert "reviewed: accepted or fixed in review only" in said("dataset", "pull")
+
 
 def test_messages_stay_whole_lines_in_a_pipe(run_cli, samples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A pipe gets rich's 80 columns: a message longer than that is still one line on stdout

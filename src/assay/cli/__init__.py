@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> None:
         notices.propagate = False
     try:
         cli.main(args=argv, prog_name="assay", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort:  # Ctrl-C, or the end of the input at a prompt
+        click.echo("error: aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()

@@ -122,6 +122,20 @@ cluster_option = click.option(
 )
 
 
+def ask_password(label: str, *, confirm: bool = False) -> str:
+    """A password typed on the terminal (the prompt on stderr: stdout stays the output's).
+
+    Without a terminal (a script, a pipe, cron) nobody can answer: one error naming the two
+    ways to give it, instead of the prompt meeting the end of the input."""
+    from assay.errors import InvalidInput
+
+    if not sys.stdin.isatty():
+        raise InvalidInput(
+            f"no {label} given and no terminal to ask on: pass --password or set ASSAY_PASSWORD"
+        )
+    return str(click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True))
+
+
 def path_arg(**kw: Any) -> Any:
     return click.Path(path_type=Path, **kw)
 

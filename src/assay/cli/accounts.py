@@ -9,7 +9,14 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from assay.cli._common import Env, folding_table, json_option, pass_env, utc_minute
+from assay.cli._common import (
+    Env,
+    ask_password,
+    folding_table,
+    json_option,
+    pass_env,
+    utc_minute,
+)
 
 
 @click.group("user")
@@ -23,7 +30,9 @@ def user() -> None:
     "--role", type=click.Choice(["admin", "manager", "reviewer", "annotator"]), required=True
 )
 @click.option("--clearance", default="UNCLASSIFIED", show_default=True, help="LEVEL[/COMP...]")
-@click.option("--password", envvar="ASSAY_PASSWORD", help="Or ASSAY_PASSWORD; prompted if unset.")
+@click.option(
+    "--password", envvar="ASSAY_PASSWORD", help="Or ASSAY_PASSWORD; else asked on the terminal."
+)
 @json_option
 @pass_env
 def user_add(
@@ -33,7 +42,7 @@ def user_add(
     from assay.labeling import add_user
 
     if password is None:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+        password = ask_password("password", confirm=True)
     u = add_user(env.workspace(), name, role, clearance, password)
     if as_json:
         env.emit_json(u.to_dict())
@@ -70,7 +79,9 @@ def _user_said(env: Env, as_json: bool, what: str, state: dict[str, object]) -> 
 
 @user.command("passwd")
 @click.argument("name")
-@click.option("--password", envvar="ASSAY_PASSWORD", help="Or ASSAY_PASSWORD; prompted if unset.")
+@click.option(
+    "--password", envvar="ASSAY_PASSWORD", help="Or ASSAY_PASSWORD; else asked on the terminal."
+)
 @json_option
 @pass_env
 def user_passwd(env: Env, name: str, password: str | None, as_json: bool) -> None:
@@ -78,7 +89,7 @@ def user_passwd(env: Env, name: str, password: str | None, as_json: bool) -> Non
     from assay.labeling import accounts
 
     if password is None:
-        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+        password = ask_password("new password", confirm=True)
     ws = env.workspace()
     accounts.set_password(ws, name, password)
     _user_said(env, as_json, "password changed, sessions ended", accounts.user_state(ws, name))

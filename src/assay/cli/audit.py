@@ -21,7 +21,7 @@ DETAILS_WIDTH = 80
 
 
 @audit.command("log")
-@click.option("-n", "--limit", type=int, help="Only the newest N events.")
+@click.option("-n", "--limit", type=click.IntRange(min=0), help="Only the newest N events.")
 @click.option(
     "--wide",
     is_flag=True,

@@ -102,12 +102,17 @@ def llm(
 @click.command(name="export-inspect")
 @click.argument("run_ref")
 @click.option("--out", type=path_arg(dir_okay=False), required=True, help="The .json log file.")
+@json_option
 @pass_env
-def export_inspect(env: Env, run_ref: str, out: Path) -> None:
+def export_inspect(env: Env, run_ref: str, out: Path, as_json: bool) -> None:
     """Write a language-model run as an Inspect AI log (JSON) that Inspect's viewer opens."""
     from assay.evaluation.llm import export_inspect_log
     from assay.evaluation.runs import load_run
 
     ws = None if Path(run_ref, "run.json").is_file() else env.workspace()
-    export_inspect_log(load_run(ws, run_ref), out)
-    env.say(f"Inspect AI log written to {out}")
+    run = load_run(ws, run_ref)
+    export_inspect_log(run, out)
+    if as_json:
+        env.emit_json({"run_id": run.run_id, "out": str(out)})
+    else:
+        env.say(f"Inspect AI log written to {out}")

@@ -95,15 +95,25 @@ def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
     help="Comma-separated: clean, corruptions, adversarial.",
 )
 @click.option("--corruptions", help="Limit the corruptions suite, e.g. fog,gaussian_noise.")
-@click.option("--severities", default="1,2,3,4,5", show_default=True)
+@click.option(
+    "--severities", default="1,2,3,4,5", show_default=True, help="Corruption severities (1-5)."
+)
 @click.option(
     "--epsilons",
     default="0,1/255,2/255,4/255,8/255",
     show_default=True,
     help="Adversarial L-inf budgets (inputs in [0, 1]).",
 )
-@click.option("--attack", type=click.Choice(["pgd", "fgsm"]), default="pgd", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--attack",
+    type=click.Choice(["pgd", "fgsm"]),
+    default="pgd",
+    show_default=True,
+    help="Adversarial attack.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of corruptions, bootstrap, attack."
+)
 @click.option(
     "--resamples",
     type=int,
@@ -308,7 +318,11 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
 @click.option("--candidate", required=True, help="The run to check (folder or id).")
 @click.option("--max-drop", type=float, required=True, help="Largest tolerated drop, e.g. 0.01.")
 @click.option("--slice", "slices", multiple=True, help="Gate only these slices (repeatable).")
-@click.option("--metric", help="accuracy / macro_f1 (classification), AP / F1 (detection).")
+@click.option(
+    "--metric",
+    help="accuracy / macro_f1 (classification), AP / F1 (detection); default: the "
+    "baseline's primary metric.",
+)
 @click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level.")
 @click.option("--resamples", type=int, help="Bootstrap resamples (default: the baseline's).")
 @json_option

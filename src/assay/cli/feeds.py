@@ -83,7 +83,8 @@ def feed(
         except OSError as exc:
             raise AssayError(str(exc)) from exc
         if not once:
-            env.say(f"feeding {name} to {len(parsed)} destination(s) (Ctrl-C stops)")
+            if not as_json:  # stdout is the JSON document's alone
+                env.say(f"feeding {name} to {len(parsed)} destination(s) (Ctrl-C stops)")
             # What is loaded by now lives as long as the feed: out of the collector's full
             # passes, which would otherwise walk it all in the middle of a version now and then.
             gc.freeze()

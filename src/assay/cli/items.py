@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from assay.cli._common import Env, json_option, pass_env
+from assay.cli._common import Env, ask_password, json_option, pass_env
 
 
 @click.group("item")
@@ -23,7 +23,9 @@ def item() -> None:
 @click.option("--reason", help="Why the marking may go down (required with --downgrade).")
 @click.option("--admin", "admin_name", help="The admin lowering the marking (with --downgrade).")
 @click.option(
-    "--password", envvar="ASSAY_PASSWORD", help="The admin's password, or ASSAY_PASSWORD; prompted."
+    "--password",
+    envvar="ASSAY_PASSWORD",
+    help="The admin's password, or ASSAY_PASSWORD; else asked on the terminal.",
 )
 @json_option
 @pass_env
@@ -54,7 +56,7 @@ def mark(
         if not admin_name or not reason:
             raise InvalidInput("--downgrade needs --admin NAME (an admin) and --reason TEXT")
         if password is None:
-            password = click.prompt(f"password for {admin_name}", hide_input=True)
+            password = ask_password(f"password for {admin_name}")
         changes = downgrade_items(
             ws, query, marking, admin=admin_name, password=password, reason=reason
         )

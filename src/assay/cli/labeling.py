@@ -270,6 +270,8 @@ def status(env: Env, name: str, as_json: bool) -> None:
     type=click.Choice(["latest", "reviewed", "consensus"]),
     default="latest",
     show_default=True,
+    help="latest: the newest human answer; reviewed: accepted or fixed in review only; "
+    "consensus: majority of the answers (boxes clustered by IoU).",
 )
 @json_option
 @pass_env

@@ -70,12 +70,32 @@ def _params(max_new_tokens: int) -> Any:
 @click.option(
     "--attacker", help="A local model directory, or endpoint URL, that writes more jailbreaks."
 )
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=96, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True)
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(min=1),
+    default=96,
+    show_default=True,
+    help="Longest answer generated, in tokens.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Local model batch.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds an endpoint request may take.",
+)
 @click.option("--no-cache", is_flag=True, help="Ask the model again even for cached prompts.")
 @click.option(
-    "--out", type=path_arg(file_okay=False), help="Run folder (default: runs/redteam-ID)."
+    "--out",
+    type=path_arg(file_okay=False),
+    help="Run folder (default: runs/redteam-ID beside the workspace folder).",
 )
 @json_option
 @pass_env

@@ -16,7 +16,12 @@ from assay.cli._common import Env, pass_env, path_arg
 @click.option("--area", metavar="W,S,E,N", help="Only entities inside this box (degrees).")
 @click.option("--clearance", help="Write for a reader at this clearance (default: all).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown, HTML, or JSON (the machine-readable report: only it on stdout).",
 )
 @click.option("--out", type=path_arg(dir_okay=False), help="Write here instead of stdout.")
 @click.option(

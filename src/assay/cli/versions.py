@@ -291,7 +291,7 @@ def import_(
             f"{report.new_annotations} new annotation(s), {report.regions} region(s) of record "
             f"into {dataset}; see `assay status {dataset}`"
         )
-    say_raised(env, report.raised)
+        say_raised(env, report.raised)  # with --json: under `raised`
 
 
 def _render_changes(env: Env, changes: list[LabelChange], limit: int = 50) -> None:
@@ -357,7 +357,7 @@ def status(env: Env, name: str, as_json: bool) -> None:
 
 @click.command("commit")
 @click.argument("name")
-@click.option("-m", "--message", required=True)
+@click.option("-m", "--message", required=True, help="What this commit records.")
 @click.option("--author", help="Commit author (default: you).")
 @json_option
 @pass_env

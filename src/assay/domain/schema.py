@@ -27,6 +27,7 @@ from pydantic import (
     model_serializer,
 )
 
+from assay._yaml_errors import yaml_problem
 from assay.domain._colours import is_colour
 from assay.domain.attributes import AttributeDef, check_values, complete_track, without_unset
 from assay.domain.labels import Region, RegionKind
@@ -135,7 +136,7 @@ class LabelSchema(BaseModel):
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise InvalidInput(f"{source}: not valid YAML ({exc})") from None
+            raise InvalidInput(f"{source}: not valid YAML ({yaml_problem(exc)})") from None
         except RecursionError:
             raise InvalidInput(f"{source}: YAML nested too deep to read") from None
         if not isinstance(data, dict):

@@ -58,7 +58,9 @@ def test_local_model_run_rerun_show_and_inspect_log(cli: RunCli, world: World, t
     assert cmp["slices"]["all"]["tests"]["exact"]["difference"] == 0
     assert cmp["slices"]["all"]["tests"]["token_f1"]["test"] == "paired bootstrap"
 
-    cli("eval", "export-inspect", world.root / "a", "--out", world.root / "a.json", cwd=wsdir)
+    out = world.root / "a.json"
+    said = cli("eval", "export-inspect", world.root / "a", "--out", out, "--json", cwd=wsdir)
+    assert said.json() == {"run_id": rec["run_id"], "out": str(out)}
     log = read_eval_log(str(world.root / "a.json"))
     assert log.status == "success" and log.eval.task == "qa"
     assert log.samples is not None and len(log.samples) == N

@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from assay._yaml_errors import yaml_problem
 from assay.errors import InvalidInput, NotFound
 from assay.models.llm import GenerationParams
 
@@ -189,7 +190,7 @@ def load_task(path: str | Path) -> tuple[TaskSpec, str]:
     try:
         raw = yaml.safe_load(raw_bytes)
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{p}: not valid YAML ({exc})") from None
+        raise InvalidInput(f"{p}: not valid YAML ({yaml_problem(exc)})") from None
     except RecursionError:
         raise InvalidInput(f"{p}: YAML nested too deep to read") from None
     if not isinstance(raw, dict):

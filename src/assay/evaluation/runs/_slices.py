@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from assay._yaml_errors import yaml_problem
 from assay.errors import InvalidInput
 
 FIELDS = (
@@ -133,8 +134,10 @@ def load_slices(path: str | Path) -> list[SliceDef]:
         doc = yaml.safe_load(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidInput(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{p}: not readable YAML ({exc})") from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{p}: not readable YAML ({yaml_problem(exc)})") from None
     except RecursionError:
         raise InvalidInput(f"{p}: not readable YAML (nested too deep)") from None
     return parse_slices(doc, str(p))

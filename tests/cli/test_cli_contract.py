@@ -1,0 +1,223 @@
+"""The command-line contract, command by command (DESIGN.md, Interfaces): `--json` puts one
+JSON document and nothing else on stdout; a user error is exit 1 with one `error:` line; bad
+usage is exit 2; `--help` documents every option."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from assay.cli import cli as root_group
+from assay.fusion import pictures
+from assay.workspace import Workspace
+from feed_peers import make_entity
+
+RunCli = Any  # the `run_cli` and `cli` fixtures of tests/conftest.py
+Samples = Any
+
+# Commands that report nothing a script reads: servers, and `sitrep`, whose `--format json`
+# is its machine-readable form.
+NO_JSON = {("serve",), ("serve-model",), ("sitrep",)}
+
+
+def _leaves(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    ctx = click.Context(group)
+    found = [path] if path and getattr(group, "invoke_without_command", False) else []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            found += _leaves(command, (*path, name))
+        elif command is not None:
+            found.append((*path, name))
+    return found
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    command: click.Command | None = root_group
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.get_command(click.Context(command), name)
+    assert command is not None
+    return command
+
+
+LEAVES = _leaves(root_group)
+
+
+def test_every_command_is_walked() -> None:
+    assert len(LEAVES) > 60 and ("redteam",) in LEAVES and ("redteam", "canary", "plant") in LEAVES
+
+
+@pytest.mark.parametrize("path", LEAVES, ids=" ".join)
+def test_every_command_documents_its_options_and_refuses_unknown_ones(
+    cli: RunCli, tmp_path: Path, path: tuple[str, ...]
+) -> None:
+    command = _command(path)
+    options = {o for p in command.params if isinstance(p, click.Option) for o in p.opts}
+    if path not in NO_JSON:
+        assert "--json" in options, f"assay {' '.join(path)} reports but takes no --json"
+    shown = cli(*path, "--help").stdout
+    assert [o for o in options if o not in shown] == []
+    res = cli("-w", tmp_path, *path, "--no-such-option", code=2)
+    assert "No such option '--no-such-option'" in res.stderr and not res.stdout
+
+
+def test_import_json_stays_json_when_it_raises_markings(
+    cli: RunCli, samples: Samples, tmp_path: Path
+) -> None:
+    """The note on raised markings went to stdout after the JSON document, so `--json` output
+    did not parse; it is in the document (`raised`)."""
+    ws = tmp_path / "ws"
+    cli("init", ws)
+    samples.images("uav", 2)
+    cli("-w", ws, "ingest", samples.root)
+    cli("-w", ws, "dataset", "create", "flood")
+    cli("-w", ws, "dataset", "add", "flood", "--all")
+    cli("-w", ws, "export", "flood", "--format", "coco", "--out", tmp_path / "x")
+    res = cli(
+        "-w", ws, "import", tmp_path / "x" / "annotations.json", "--format", "coco",
+        "--dataset", "again", "--images", tmp_path / "x" / "images", "--marking", "CUI", "--json",
+    )  # fmt: skip
+    raised = res.json()["raised"]
+    assert len(raised) == 2 and {(c["old"], c["new"]) for c in raised} == {("UNCLASSIFIED", "CUI")}
+    # without --json the note is said, as before
+    res = cli(
+        "-w", ws, "import", tmp_path / "x" / "annotations.json", "--format", "coco",
+        "--dataset", "again", "--images", tmp_path / "x" / "images", "--marking", "CUI/FLOOD",
+    )  # fmt: skip
+    assert "raised the marking of 2 existing item(s)" in res.stdout
+
+
+def test_feed_json_prints_only_json_until_stopped(
+    ws: Workspace, subprocess_env: dict[str, str]
+) -> None:
+    """A feed that runs until Ctrl-C said "feeding ..." on stdout before its JSON document."""
+    pictures.save(ws, "flood", [make_entity(i, marking="CUI") for i in range(3)], message="m")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.bind(("127.0.0.1", 0))
+        peer.settimeout(60)
+        port = peer.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assay", "-w", str(ws.root), "feed", "flood", "--json",
+             "--to", f"udp://127.0.0.1:{port}?clearance=CUI"],
+            env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            peer.recv(65536)  # the feed is running: its first CoT event arrived
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    doc = json.loads(out)
+    assert doc["picture"] == "flood" and doc["published"][0]["sent"] == 3
+
+
+@pytest.mark.parametrize("where", ["project schema", "task file", "slices"])
+def test_a_yaml_syntax_error_is_one_line_naming_the_place(
+    cli: RunCli, samples: Samples, tmp_path: Path, where: str
+) -> None:
+    """PyYAML's message spans six lines (a caret under the spot); the error is one line."""
+    ws = tmp_path / "ws"
+    cli("init", ws)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: t\ncontrols: [unclosed\n")
+    preds = tmp_path / "preds.json"
+    preds.write_text("[]")
+    args = {
+        "project schema": ["project", "create", "p", "--schema", bad, "--dataset", "d"],
+        "task file": ["eval", "llm", bad, "--endpoint", "http://127.0.0.1:9/v1",
+                      "--out", tmp_path / "run"],
+        "slices": ["eval", "run", "--dataset", "d", "--predictions", preds, "--slices", bad,
+                   "--out", tmp_path / "run"],
+    }[where]  # fmt: skip
+    res = cli("-w", ws, *args, code=1)  # the fixture checks: one `error:` line
+    assert str(bad) in res.stderr and "line 3 column 1: expected ',' or ']'" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["user", "add", "ana", "--role", "annotator", "--json"],
+        ["user", "passwd", "root", "--json"],
+        ["item", "mark", "name~*", "--marking", "UNCLASSIFIED", "--downgrade", "--admin", "root",
+         "--reason", "declassified", "--json"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)  # fmt: skip
+def test_no_password_and_no_terminal_to_ask_on_is_one_error(
+    cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """Without --password, ASSAY_PASSWORD or a terminal, the prompt met the end of the input:
+    getpass warnings, `password: aborted` on stderr and a stray newline on stdout."""
+    monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", "1024")
+    ws = tmp_path / "ws"
+    cli("init", ws)
+    cli("-w", ws, "user", "add", "root", "--role", "admin", "--password", "flood-watch-2026")
+    res = cli("-w", ws, *args, env={"ASSAY_PASSWORD": None}, code=1)
+    assert "--password" in res.stderr and "ASSAY_PASSWORD" in res.stderr
+    assert res.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["simulate", "scenario", "sim", "--no-media", "--seed", "-1"],
+        ["audit", "log", "--limit", "-1"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_out_of_range_numbers_are_bad_usage(cli: RunCli, tmp_path: Path, args: list[str]) -> None:
+    """`simulate scenario --seed -1` was a ValueError traceback from numpy; `audit log -n -1`
+    listed every event on SQLite and failed in the database on PostgreSQL."""
+    cli("init", tmp_path / "ws")
+    res = cli("-w", tmp_path / "ws", *args, code=2)
+    assert "Invalid value" in res.stderr and not (tmp_path / "sim").exists()
+
+
+def test_the_end_of_the_input_at_a_prompt_is_an_error_line(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """Ctrl-D (or Ctrl-C) at the password prompt on a terminal printed a bare `aborted`."""
+    import os
+    import pty
+
+    subprocess.run(
+        [sys.executable, "-m", "assay", "init", str(tmp_path / "ws")],
+        env=subprocess_env, check=True, capture_output=True,
+    )  # fmt: skip
+    env = {k: v for k, v in subprocess_env.items() if k != "ASSAY_PASSWORD"}
+    leader, follower = pty.openpty()
+    # A session of its own: no controlling terminal, so the prompt goes to stderr and the
+    # answer comes from stdin, the terminal here.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assay", "-w", str(tmp_path / "ws"), "user", "add", "ana",
+         "--role", "annotator", "--json"],
+        env=env, stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        seen = b""
+        while not seen.endswith(b"password: "):  # asked: now the end of the input
+            chunk = proc.stderr.read(1)
+            assert chunk, seen
+            seen += chunk
+        os.write(leader, b"\x04")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 1 and out == b""
+    assert err.decode().splitlines()[-1] == "error: aborted" and b"Traceback" not in err
