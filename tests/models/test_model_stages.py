@@ -154,3 +154,26 @@ def test_eval_run_acts_as_a_user_cleared_for_the_model(
     )  # fmt: skip
     assert code == 1 and "not cleared" in out
     assert len([e for e in world.ws.audit_log() if e.action == "eval.denied"]) == 2
+
+
+def test_moving_the_production_version_to_staging_needs_demote_and_is_said(
+    world: World, tmp_path: Path, invoke: Invoke
+) -> None:
+    # `promote X --stage staging --force` on the production version demoted it and left the
+    # name with no production version, without a word.
+    ref = _register(world, tmp_path, WEIGHTS, "prod")
+    _evaluate(world, tmp_path, ref)
+    code, out = invoke("-w", world.root, "model", "promote", ref, "--stage", "production")
+    assert code == 0, out
+    forced = ["--force", "--reason", "pull it"]
+    for extra in ([], forced):
+        code, out = invoke("-w", world.root, "model", "promote", ref, "--stage", "staging", *extra)
+        assert code == 1 and f"model {ref} is in production" in out
+        assert "no version in production" in out and "--demote" in out
+        assert _stages(world, invoke)[ref]["stage"] == "production"
+    code, out = invoke(
+        "-w", world.root, "model", "promote", ref, "--stage", "staging", *forced, "--demote"
+    )
+    assert code == 0, out
+    assert "warning: promo-clf has no version in production now" in out
+    assert _stages(world, invoke)[ref]["stage"] == "staging"

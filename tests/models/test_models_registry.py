@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -221,3 +222,62 @@ def test_a_single_file_model_named_outside_its_folder_writes_nothing_there(
     with pytest.raises(InvalidInput, match="not a path inside the model's folder"):
         model_dir(ws, "damage-clf")
     assert not (tmp_path / "escaped.onnx").exists()
+
+
+def test_a_same_size_edit_of_a_cached_model_file_is_seen_and_undone(
+    ws: Workspace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The cached folder was reused when every file had its size: a same-size edit of the
+    # weights or the tokenizer was loaded as if it were the registered model.
+    head = tmp_path / "head"
+    head.mkdir()
+    (head / HEAD_FILE).write_text(json.dumps({"classes": ["dry", "flooded"], "embedder": "e5"}))
+    (head / "weights.bin").write_bytes(bytes(range(256)) * 4)
+    info = add_model(ws, "cached-head", head)
+    first = model_dir(ws, info)
+    weights = first / "weights.bin"
+    inode = weights.stat().st_ino
+    assert model_dir(ws, info) == first and weights.stat().st_ino == inode  # reused as is
+    edited = bytearray(weights.read_bytes())
+    edited[10] ^= 0xFF
+    weights.write_bytes(bytes(edited))  # same size; `touch -r` cannot set ctime back
+    assert weights.stat().st_size == (head / "weights.bin").stat().st_size
+    with caplog.at_level("WARNING", logger="assay.models.registry"):
+        again = model_dir(ws, info)
+    assert (again / "weights.bin").read_bytes() == (head / "weights.bin").read_bytes()
+    assert "cached-head@1: its cached folder" in caplog.text and "changed" in caplog.text
+    # A file replaced by another of the same size and mtime (a new inode) is seen too.
+    tok = again / HEAD_FILE
+    stat = tok.stat()
+    tok.unlink()
+    tok.write_text(json.dumps({"classes": ["wet", "flooded"], "embedder": "e5"}))
+    os.utime(tok, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert json.loads(model_dir(ws, info).joinpath(HEAD_FILE).read_text())["classes"][0] == "dry"
+
+
+def test_a_model_above_the_users_clearance_is_not_found_without_a_register_hint(
+    ws: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    # `--as alice` on a SECRET model said "register it with `assay model add`": the model
+    # exists, and the hint pointed the wrong way.
+    from assay.labeling import add_user
+
+    monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", "1024")
+    add_model(ws, "night-clf", onnx_classifier(tmp_path / "m.onnx"), marking="SECRET")
+    add_user(ws, "alice", "annotator", "UNCLASSIFIED", "correct horse battery")
+    for cmd in ("show", "export"):
+        extra = [tmp_path / f"out-{cmd}"] if cmd == "export" else []
+        hidden = cli("-w", ws.root, "model", cmd, "night-clf@1", *extra, "--as", "alice", code=1)
+        missing = cli("-w", ws.root, "model", cmd, "day-clf@1", *extra, "--as", "alice", code=1)
+        assert hidden.stderr.strip() == "error: no model 'night-clf@1'"
+        assert hidden.stderr == missing.stderr.replace("day-clf", "night-clf")
+    low = ws.scheme.parse("UNCLASSIFIED")
+    with pytest.raises(NotFound) as err:
+        model_dir(ws, get_model(ws, "night-clf@1"), low)
+    assert str(err.value) == "no model 'night-clf@1'"
+    # Whoever sees every model is still told how to register a missing one.
+    plain = cli("-w", ws.root, "model", "show", "day-clf", code=1)
+    assert "register it with `assay model add day-clf PATH`" in plain.stderr

@@ -309,3 +309,47 @@ def test_an_oversized_or_deep_body_is_refused_before_anything_reads_it(served: S
     assert r.status_code == 400, r.text
     assert r.json()["error"]["message"] == "request body: JSON nested deeper than 32 levels"
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_body_without_the_json_content_type_is_told_to_send_it(served: Served) -> None:
+    # `curl -d '{...}'` sends application/x-www-form-urlencoded: the answer was "body: Input
+    # should be a valid dictionary", which does not say what to change.
+    body = b'{"model": "tiny-flood", "prompt": "the river", "max_tokens": 2}'
+    auth = {"Authorization": f"Bearer {served.tokens['sam']}"}
+    for ctype in ("application/x-www-form-urlencoded", "text/plain", None):
+        headers = {**auth, "Content-Type": ctype} if ctype else auth
+        for route in ("completions", "chat/completions"):
+            r = httpx.post(f"{served.url}/v1/{route}", content=body, headers=headers)
+            assert r.status_code == 400, r.text
+            err = r.json()["error"]
+            assert err["type"] == "invalid_request_error"
+            assert "must be JSON sent with Content-Type: application/json" in err["message"]
+            assert (ctype or "no Content-Type") in err["message"]
+    ok = httpx.post(
+        f"{served.url}/v1/completions",
+        content=body,
+        headers={**auth, "Content-Type": "application/json; charset=utf-8"},
+        timeout=60,
+    )
+    assert ok.status_code == 200, ok.text
+
+
+def test_a_prompt_list_is_bounded_by_the_servers_batch(served: Served) -> None:
+    # A list of prompts had no bound but the body's size: one holder could queue thousands
+    # of answers (x n up to 8) ahead of everyone else. The server runs --max-batch 4: 16.
+    headers = {"Authorization": f"Bearer {served.tokens['sam']}"}
+    url = f"{served.url}/v1/completions"
+    base = {"model": "tiny-flood", "max_tokens": 1, "temperature": 0}
+    for prompts, n in ((["a"] * 17, 1), (["a"] * 3, 6), (["a"] * 10_000, 1)):
+        r = httpx.post(url, json={**base, "prompt": prompts, "n": n}, headers=headers)
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["param"] == "prompt" and err["type"] == "invalid_request_error"
+        assert "at most 16 answers (prompts x n) per request" in err["message"]
+        assert f"{len(prompts)} x {n}" in err["message"]
+    ok = httpx.post(url, json={**base, "prompt": ["a"] * 8, "n": 2}, headers=headers, timeout=60)
+    assert ok.status_code == 200, ok.text
+    assert len(ok.json()["choices"]) == 16
+    # One prompt with the largest n is always answered, whatever the batch.
+    one = httpx.post(url, json={**base, "prompt": "a", "n": 8}, headers=headers, timeout=60)
+    assert one.status_code == 200 and len(one.json()["choices"]) == 8

@@ -79,14 +79,16 @@ def cli(ctx: click.Context, workspace: str | None, quiet: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: AssayError -> one line on stderr and exit 1; usage errors exit 2."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    # Notices from the audit trail (a signing key made on first use) reach the user as such.
-    notices = logging.getLogger("assay.audit")
-    if not notices.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("assay: %(message)s"))
-        notices.addHandler(handler)
-        notices.setLevel(logging.WARNING)
-        notices.propagate = False
+    # Notices from the audit trail (a signing key made on first use) and the model registry
+    # (a cached model folder changed, copied again) reach the user as such.
+    for name in ("assay.audit", "assay.models.registry"):
+        notices = logging.getLogger(name)
+        if not notices.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("assay: %(message)s"))
+            notices.addHandler(handler)
+            notices.setLevel(logging.WARNING)
+            notices.propagate = False
     try:
         cli.main(args=argv, prog_name="assay", standalone_mode=False)
     except click.exceptions.Abort:  # Ctrl-C, or the end of the input at a prompt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -80,6 +81,7 @@ def llm(
             progress=progress,
         )
     warn_empty_slices(env, result)
+    unscored = _warn_items_without_target(env, result.record)
     if as_json:
         env.emit_json(
             {
@@ -87,6 +89,7 @@ def llm(
                 "record": result.record,
                 "summary": result.summary,
                 "empty_slices": result.empty_slices,
+                **unscored,
             }
         )
         return
@@ -97,6 +100,22 @@ def llm(
         f"{usage['prompt_tokens']} prompt and {usage['completion_tokens']} completion tokens in "
         f"{usage['seconds']:.1f} s" + (f"; {hits} answers from the cache" if hits else "")
     )
+
+
+def _warn_items_without_target(env: Env, record: dict[str, Any]) -> dict[str, Any]:
+    """A warning on stderr when items of the dataset were left out for want of a target;
+    returns the facts for --json."""
+    missing = int(record.get("items_without_target") or 0)
+    first = record.get("first_item_without_target")
+    if missing and first:
+        spec = record["llm_task"]["spec"]
+        env.err.print(
+            f"warning: {missing} item(s) of {record['dataset']['spec']} have no label under "
+            f"control {spec['target']!r} and were not scored (first: {first['name']}, item "
+            f"{first['item_id'][:12]}); the n shown counts labelled items only",
+            markup=False,
+        )
+    return {"items_without_target": missing, "first_item_without_target": first}
 
 
 @click.command(name="export-inspect")

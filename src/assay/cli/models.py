@@ -190,6 +190,9 @@ def show(env: Env, spec: str, as_user: str | None, as_json: bool) -> None:
 @click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level.")
 @click.option("--force", is_flag=True, help="Promote without a passing gate (needs --reason).")
 @click.option("--reason", help="Why a forced promotion is right (kept in the audit trail).")
+@click.option(
+    "--demote", is_flag=True, help="Allow moving the production version to staging (none left)."
+)
 @json_option
 @pass_env
 def promote(
@@ -201,6 +204,7 @@ def promote(
     alpha: float,
     force: bool,
     reason: str | None,
+    demote: bool,
     as_json: bool,
 ) -> None:
     """Move model SPEC (NAME@VERSION) to a stage on a passing paired gate against production."""
@@ -215,7 +219,14 @@ def promote(
         alpha=alpha,
         force=force,
         reason=reason,
+        demote=demote,
     )
+    if p.previous == "production":
+        name = p.model.rpartition("@")[0]
+        env.err.print(
+            f"warning: {name} has no version in production now ({p.model} moved to {p.stage})",
+            markup=False,
+        )
     if as_json:
         env.emit_json(p.to_dict())
         return

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import shutil
 import tempfile
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from assay import audit
+from assay._atomic import atomic_write_text
 from assay.domain.labels import canonical_json
 from assay.errors import InvalidInput, NotFound
 from assay.models._directory import describe_directory, manifest_bytes, manifest_of
@@ -43,6 +45,8 @@ from assay.models._types import Task
 from assay.store.blobs import sha256_file
 from assay.store.schema import models_table
 from assay.timeutil import now_iso
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from assay.domain.marking import Marking
@@ -335,7 +339,17 @@ def get_model(ws: Workspace, spec: str, clearance: Marking | None = None) -> Mod
         info = _row_to_info(row)
         if _cleared(ws, info, clearance):
             return info
-    raise NotFound(f"no model {spec!r}; register it with `assay model add {name} PATH`")
+    raise _not_found(spec, clearance)
+
+
+def _not_found(spec: str, clearance: Marking | None) -> NotFound:
+    """Missing, or hidden by `clearance`: one message. The hint to register it is given only
+    to a caller who sees every model; to a cleared view it would point the wrong way for a
+    hidden model, and its absence must not tell the two apart (need-to-know)."""
+    if clearance is not None:
+        return NotFound(f"no model {spec!r}")
+    name = spec.partition("@")[0]
+    return NotFound(f"no model {spec!r}; register it with `assay model add {name} PATH`")
 
 
 def model_file(ws: Workspace, info: ModelInfo) -> Path:
@@ -396,15 +410,15 @@ def model_dir(ws: Workspace, model: str | ModelInfo, clearance: Marking | None =
     """A local directory holding the model version's files, ready for ``from_pretrained``.
 
     Materialised once under the workspace's ``cache/models/`` (each file checked against its
-    sha256 while it is written); later calls check that every file is there with its size.
+    sha256 while it is written, then a marker beside the folder records each file's size,
+    mtime, ctime and inode); later calls reuse the folder only while those are unchanged,
+    and copy it again from the store otherwise.
     A single-file model gives a directory with that one file. `clearance` below the model's
     marking: NotFound, as for a missing model.
     """
     info = get_model(ws, model, clearance) if isinstance(model, str) else model
     if not _cleared(ws, info, clearance):
-        raise NotFound(
-            f"no model {info.ref!r}; register it with `assay model add {info.name} PATH`"
-        )
+        raise _not_found(info.ref, clearance)
     files: list[dict[str, Any]] = (
         model_manifest(ws, info)
         if info.is_directory
@@ -413,11 +427,16 @@ def model_dir(ws: Workspace, model: str | ModelInfo, clearance: Marking | None =
     for f in files:
         _check_entry(info, f)
     target = Path(ws.root) / "cache" / "models" / info.sha256
-    if target.is_dir() and all(
-        (target / f["path"]).is_file() and (target / f["path"]).stat().st_size == f["size"]
-        for f in files
-    ):
+    marker = target.parent / f"{info.sha256}.verified"
+    if target.is_dir() and _still_verified(target, marker, files):
         return target
+    if target.exists() and marker.exists():
+        log.warning(
+            "model %s: its cached folder %s changed since it was checked; copying it again",
+            info.ref,
+            target,
+        )
+    marker.unlink(missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{info.sha256[:12]}-", dir=target.parent))
     try:
@@ -439,10 +458,34 @@ def model_dir(ws: Workspace, model: str | ModelInfo, clearance: Marking | None =
         if target.exists():
             shutil.rmtree(target)
         tmp.replace(target)
+        atomic_write_text(marker, json.dumps(_stamps(target, files)))
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
     return target
+
+
+def _stamps(target: Path, files: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Each file's size, mtime, ctime and inode: any write to a file changes its ctime, which
+    no one can set back (`touch` sets mtime only), so an edit of the same size shows."""
+    out = {}
+    for f in files:
+        st = (target / f["path"]).stat()
+        out[f["path"]] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    return out
+
+
+def _still_verified(target: Path, marker: Path, files: list[dict[str, Any]]) -> bool:
+    """Whether the folder's files are as they were when checked against their sha256.
+
+    Hashing them again on every load would cost a read of the whole model (seconds per GB);
+    the marker, written once their hashes were checked, costs a stat per file."""
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+        now = _stamps(target, files)
+    except (OSError, ValueError):
+        return False
+    return bool(recorded == now) and all(now[f["path"]][0] == f["size"] for f in files)
 
 
 def export_model(

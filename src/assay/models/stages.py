@@ -141,6 +141,7 @@ def promote(
     force: bool = False,
     reason: str | None = None,
     actor: str | None = None,
+    demote: bool = False,
 ) -> Promotion:
     """Move model `spec` to `stage` on a passing paired gate, or by force with a reason.
 
@@ -154,11 +155,14 @@ def promote(
         force: Promote without evidence; needs `reason`, which the audit trail keeps.
         reason: Why a forced promotion is right.
         actor: Who promotes (default the workspace actor).
+        demote: Allow moving the production version to staging, which leaves the name with
+            no version in production.
 
     Raises:
         InvalidInput: bad stage, no recorded run, no paired run of the production version,
             `force` without `reason`. GateFailed: the candidate is significantly worse.
-            Conflict: the version is already at that stage.
+            Conflict: the version is already at that stage, or is the production version
+            and `demote` is not set.
     """
     from assay.evaluation.runs import GateFailed
 
@@ -177,6 +181,13 @@ def promote(
         theirs = _runs(conn, prod.id, llm) if prod is not None else []
     if previous == stage:
         raise Conflict(f"model {info.ref} is already in {stage}")
+    if previous == "production" and not demote:
+        # Nothing else takes its place: the name would be left with no production version.
+        raise Conflict(
+            f"model {info.ref} is in production: moving it to {stage} leaves {info.name} with "
+            f"no version in production; promote another version to production instead (that "
+            f"archives {info.ref}), or add --demote to take it out of production anyway"
+        )
     if run is not None:
         mine = [r for r in mine if r.id == run or r.id.startswith(run)]
         if not mine:

@@ -147,7 +147,7 @@ _MEANING = {
     409: "The state does not allow it (e.g. the task is not leased to the caller).",
     413: "The request body is larger than the server accepts.",
     422: "The request is malformed: bad JSON, nested too deep, or a field fails validation.",
-    429: "Too many failed attempts; wait and retry.",
+    429: "Too many failed attempts, or too many live streams open; wait and retry.",
 }
 
 

@@ -25,6 +25,7 @@ from assay._extras import as_missing_extra
 from assay.errors import AssayError
 from assay.server import _openapi
 from assay.server._hardening import harden
+from assay.server._stream_slots import StreamSlots
 from assay.server.api_models import ANY_ROUTE
 from assay.server.pages import error_page, wants_html
 from assay.server.pages import router as pages_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     # The hot writes (next task, submit) of this process share group-committed transactions;
     # made on first use (`deps.hot_write`), so building the app touches no database.
     app.state.committer = None
+    app.state.streams = StreamSlots(settings.max_streams_per_user)
     for router in ROUTERS:
         app.include_router(router, prefix=API, responses=ANY_ROUTE)
     app.include_router(pages_router)

@@ -28,6 +28,7 @@ from assay.labeling.users import User, user_for_token
 from assay.models._llm import Batcher, Generation, GenRequest
 from assay.server._hardening import harden
 from assay.server.openai_models import (
+    MAX_N,
     AssistantMessage,
     ChatChoice,
     ChatCompletion,
@@ -44,6 +45,7 @@ from assay.server.settings import Settings
 from assay.workspace import Workspace
 
 DEFAULT_CHAT_TOKENS = 256
+PROMPT_BATCHES = 4  # a request's answers fill at most this many of the model's batches
 BATCH_HEADER = "x-assay-batch-size"  # how many requests shared this answer's forward passes
 _ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 404, 500)}
 
@@ -82,6 +84,7 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
     limits = Settings()
     harden(app, limits.max_body_bytes, limits.max_json_depth, _refusal)
     lm = served.batcher.model
+    most = max_answers(served.batcher.max_batch)
 
     def holder(request: Request) -> User:
         auth = request.headers.get("authorization", "")
@@ -116,6 +119,18 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
         param = ".".join(where) or None
         if first.get("type") == "json_invalid":
             return _error(400, "the request body is not valid JSON", "invalid_request_error", None)
+        ctype = request.headers.get("content-type", "")
+        media = ctype.split(";")[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            # FastAPI reads no other body as JSON: say so rather than "a valid dictionary".
+            sent = f"Content-Type {ctype!r}" if ctype else "no Content-Type"
+            return _error(
+                400,
+                "the request body must be JSON sent with Content-Type: application/json "
+                f"(this request had {sent})",
+                "invalid_request_error",
+                None,
+            )
         if first.get("type") == "extra_forbidden":
             msg = f"{param}: not supported by this server"
         else:
@@ -179,6 +194,17 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
         prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
         if not prompts:
             raise InvalidInput("prompt: give at least one prompt")
+        if len(prompts) * body.n > most:
+            # Checked before a prompt is encoded: a list of many tiny prompts in a 4 MB body
+            # would otherwise hold the model for everyone else.
+            return _error(
+                400,
+                f"prompt: at most {most} answers (prompts x n) per request on this server, "
+                f"this one asks for {len(prompts)} x {body.n}; split it into several requests",
+                "invalid_request_error",
+                None,
+                "prompt",
+            )
         reqs = [
             sample
             for p in prompts
@@ -210,6 +236,12 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
         return out
 
     return app
+
+
+def max_answers(max_batch: int) -> int:
+    """The most answers (prompts x n) one request may ask for: `PROMPT_BATCHES` full
+    batches, and never fewer than the largest n (so one prompt with any n is answered)."""
+    return max(MAX_N, max_batch * PROMPT_BATCHES)
 
 
 def _samples(req: GenRequest, n: int) -> list[GenRequest]:

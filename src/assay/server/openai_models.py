@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_N = 8  # answers per prompt (`n`)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -35,7 +37,7 @@ class _Sampling(_Strict):
     model: str = Field(min_length=1)
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    n: int = Field(1, ge=1, le=8)
+    n: int = Field(1, ge=1, le=MAX_N)
     stop: str | list[str] | None = Field(None, max_length=4)
     seed: int | None = None
     stream: bool = False

@@ -21,6 +21,9 @@ class Settings:
             (only when it moved), kept with the witness beside the audit key.
         max_body_bytes: Largest request body accepted (413 beyond it).
         max_json_depth: Deepest nesting of arrays and objects in a JSON body (422 beyond it).
+        max_streams_per_user: Live streams (a picture's server-sent events) one user holds
+            open at once in one server process (429 beyond it); above a browser's six
+            connections to a host, so a user's tabs are never the ones refused.
     """
 
     host: str = "127.0.0.1"
@@ -31,3 +34,4 @@ class Settings:
     checkpoint_seconds: float = 10.0
     max_body_bytes: int = 4 << 20
     max_json_depth: int = 32
+    max_streams_per_user: int = 8

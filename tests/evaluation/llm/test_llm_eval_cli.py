@@ -151,14 +151,20 @@ def test_bad_input_is_one_error_and_no_run(cli: RunCli, world: World) -> None:
     assert not [p for p in world.root.iterdir() if p.name.startswith(".run-")]
 
 
+def _json_and_plain_runs(cli: RunCli, world: World, task: Path) -> tuple[Any, Any]:
+    """`eval llm` of `task` against the fake endpoint, with --json (run a) and without (b)."""
+    with openai_server(FakeBehaviour(answer=answer_for)) as url:
+        args = ["eval", "llm", task, "--endpoint", url, "--resamples", "50"]
+        res = cli(*args, "--out", world.root / "a", "--json", cwd=world.root / "ws")
+        plain = cli(*args, "--out", world.root / "b", cwd=world.root / "ws")
+    return res, plain
+
+
 def test_a_slice_by_field_no_item_has_is_an_empty_slice_and_said(cli: RunCli, world: World) -> None:
     # `slice_by: [metadata.distrct]` (a typo) made no slice at all, and nothing was said.
     task = write_task(world.root, "qa", slice_by=["metadata.distrct", "metadata.district"])
     wsdir = world.root / "ws"
-    with openai_server(FakeBehaviour(answer=answer_for)) as url:
-        args = ["eval", "llm", task, "--endpoint", url, "--resamples", "50"]
-        res = cli(*args, "--out", world.root / "a", "--json", cwd=wsdir)
-        plain = cli(*args, "--out", world.root / "b", cwd=wsdir)
+    res, plain = _json_and_plain_runs(cli, world, task)
     doc = res.json()
     assert doc["empty_slices"] == ["metadata.distrct"]
     slices = doc["summary"]["slices"]
@@ -197,3 +203,26 @@ def test_gate_refuses_runs_on_different_task_files(cli: RunCli, world: World) ->
     assert ok["passed"]
     cmp = cli("eval", "compare", base, cand, "--json", cwd=wsdir).json()  # compare still shows
     assert cmp["n_shared"] == N
+
+
+def test_items_without_a_target_are_said_on_stderr_and_in_json(cli: RunCli, world: World) -> None:
+    # People graded reports 0-7 only: with `target: grade` the run scored 8 of 12 items and
+    # showed n=8; that 4 were left out was only in run.json.
+    task = write_task(world.root, "graded", target="grade")
+    wsdir = world.root / "ws"
+    res, plain = _json_and_plain_runs(cli, world, task)
+    doc = res.json()
+    assert doc["summary"]["slices"]["all"]["n"] == N - 4
+    assert doc["items_without_target"] == 4
+    first = doc["first_item_without_target"]
+    assert first["name"] and len(first["item_id"]) > 12
+    for out in (res, plain):
+        warning = [line for line in out.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warning) == 1, out.stderr
+        assert "4 item(s) of reports" in warning[0] and "'grade'" in warning[0]
+        assert first["name"] in warning[0] and first["item_id"][:12] in warning[0]
+    full = write_task(world.root, "qa")  # every item has an answer: nothing to say
+    with openai_server(FakeBehaviour(answer=answer_for)) as url:
+        ok = cli("eval", "llm", full, "--endpoint", url, "--resamples", "50", "--json",
+                 "--out", world.root / "c", cwd=wsdir)  # fmt: skip
+    assert ok.json()["items_without_target"] == 0 and "warning:" not in ok.stderr

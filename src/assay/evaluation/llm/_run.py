@@ -300,7 +300,11 @@ def run_llm_eval(
             "bootstrap": st.seed,
             "fewshot": spec.template.fewshot.seed if spec.template.fewshot else None,
         },
-        "items_without_target": missing,
+        "items_without_target": len(missing),
+        # Said by the CLI: a scored n below the dataset's size must not pass unseen.
+        "first_item_without_target": (
+            {"item_id": missing[0].item_id, "name": missing[0].name} if missing else None
+        ),
         "usage": {
             "seconds": seconds,
             "prompt_tokens": int(frame["prompt_tokens"].fillna(0).sum()),

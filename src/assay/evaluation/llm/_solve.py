@@ -143,15 +143,15 @@ def build_samples(
     fewshot: list[ChatMessage],
     task_file: str,
     human_control: str | None,
-) -> tuple[list[Sample], int]:
-    """Samples of the items with a reference, and how many items had none."""
+) -> tuple[list[Sample], list[EvalItem]]:
+    """Samples of the items with a reference, and the items that had none."""
     out = []
-    missing = 0
+    missing: list[EvalItem] = []
     for it in data.items:
         text = item_text(it)
         ref = reference_of(it, text, spec.target)
         if ref is None:
-            missing += 1
+            missing.append(it)
             continue
         where = f"{task_file}: item {it.item_id[:12]} ({it.name})"
         msgs: list[ChatMessage] = []

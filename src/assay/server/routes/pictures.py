@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from assay.feeds import views
+from assay.server._stream_slots import StreamSlots
 from assay.server.api_models import EntityDetail, EntityFeatures, LatticeEntities, statuses
 from assay.server.deps import CurrentUser, WorkspaceDep
 
@@ -71,23 +72,27 @@ def cot(name: str, ws: WorkspaceDep, user: CurrentUser, rev: str | None = REV) -
             "version ({version, marking, entities}); the stream ends after `seconds`.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **statuses(404),
+        **statuses(404, 429),
     },
 )
 async def stream(
     name: str,
+    request: Request,
     ws: WorkspaceDep,
     user: CurrentUser,
     seconds: float = Query(30.0, gt=0, le=3600, description="how long the stream stays open"),
     interval: float = Query(1.0, ge=0.1, le=60, description="seconds between looks"),
 ) -> StreamingResponse:
-    """The picture live: every entity first, then what changes, as it changes."""
+    """The picture live: every entity first, then what changes, as it changes. A user holds
+    a few streams at once (the server's `max_streams_per_user`); one more is answered 429."""
     import asyncio
 
     # A missing or hidden picture answers 404 before the stream starts.
     await asyncio.to_thread(views.visible_picture, ws, user.clearance, name)
+    slots: StreamSlots = request.app.state.streams
+    events = views.sse_stream(ws, user.clearance, name, interval=interval, seconds=seconds)
     return StreamingResponse(
-        views.sse_stream(ws, user.clearance, name, interval=interval, seconds=seconds),
+        slots.hold(user.id, events),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
