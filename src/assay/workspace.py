@@ -572,10 +572,18 @@ class Workspace:
             return audit.events(conn, limit)
 
     def audit_verify(
-        self, checkpoints: list[str | Path] | None = None, *, all_signatures: bool = False
+        self,
+        checkpoints: list[str | Path] | None = None,
+        *,
+        all_signatures: bool = False,
+        blobs: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> audit.VerifyResult:
-        """Verify the trail, its signatures, every known checkpoint and the account state."""
+        """Verify the trail, its signatures, every known checkpoint and the account state;
+        with `blobs`, also read back every blob the metadata names and check it hashes to its
+        name (`progress(done, total)`: blobs checked)."""
         from assay.versioning.audit_markings import marking_problems
+        from assay.versioning.gc import blob_problems
 
         with self.db.read() as conn:
             files = [Path(p) for p in checkpoints or []]
@@ -588,6 +596,13 @@ class Workspace:
             if alien is not None:
                 return dataclasses.replace(result, ok=False, checked=0, first_bad=1, reason=alien)
             found = (*result.state, *marking_problems(conn, self.blobs, self.scheme))
+            if blobs:
+                checked, damaged = blob_problems(conn, self.blobs, progress)
+                result = dataclasses.replace(
+                    result, blobs_checked=checked, blobs_bad=tuple(damaged), ok=not damaged
+                )
+                if damaged and not found:
+                    return dataclasses.replace(result, reason=f"stored bytes: {damaged[0]}")
         if not found:
             return result
         return dataclasses.replace(

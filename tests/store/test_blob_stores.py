@@ -245,3 +245,41 @@ def test_a_blob_cache_others_can_write_is_refused(
     monkeypatch.setenv("ASSAY_BLOB_CACHE", str(fresh))
     store = S3BlobStore(s3.url)
     assert (fresh.stat().st_mode & 0o777, store.cache.stat().st_mode & 0o777) == (0o700, 0o700)
+
+
+def test_check_many_finds_missing_and_changed_blobs_on_both_stores(store: BlobStore) -> None:
+    """`check_many` (what `assay audit verify --blobs` reads the store with) tells a held blob
+    from a missing one and from one whose stored bytes were changed, packed or loose, on
+    either store, without writing anything."""
+    small = [f"chip {i}: roof intact".encode() for i in range(6)]
+    big = bytes(range(256)) * ((PACK_MAX + 4096) // 256)  # larger blobs stay loose
+    shas = store.put_many([*small, big])
+    absent = _sha(b"never stored")
+    if isinstance(store, S3BlobStore):
+        (pack,) = {k for k, *_ in store._list(store.prefix + "pack/") if k.endswith(".pack")}
+        _overwrite(
+            store, pack, store._get(pack).replace(b"chip 3: roof intact", b"chip 3: roof GONE!!")
+        )
+        _overwrite(store, store._key(shas[-1]), big[:-1] + b"\x00")
+        store = S3BlobStore(store.url)  # another process: nothing cached
+    else:
+        assert isinstance(store, LocalBlobStore)
+        pack, offset, _length = store._locate(shas[3]) or ("", 0, 0)
+        with open(os.path.join(store._packs, pack), "r+b") as fh:
+            fh.seek(offset + 8)
+            fh.write(b"GONE")
+        Path(store._loose(shas[-1])).write_bytes(big[:-1] + b"\x00")
+    before = (
+        sorted(p.name for p in Path(store.url).rglob("*"))
+        if not isinstance(store, S3BlobStore)
+        else []
+    )
+    got = dict(store.check_many([*shas, absent]))
+    assert got == {
+        **{s: None for s in shas[:3] + shas[4:6]},
+        shas[3]: "changed",
+        shas[-1]: "changed",
+        absent: "missing",
+    }
+    if not isinstance(store, S3BlobStore):  # nothing copied out or written
+        assert sorted(p.name for p in Path(store.url).rglob("*")) == before

@@ -83,6 +83,8 @@ class VerifyResult:
         signed: Events carrying a valid signature.
         checkpoints: Signed checkpoints kept outside the database that were checked.
         state: Rows of users, tokens and sessions that disagree with the trail.
+        blobs_checked: Blobs read back and hashed (None when not asked for).
+        blobs_bad: The blobs among them that are missing or do not hash to their names.
     """
 
     ok: bool
@@ -92,6 +94,8 @@ class VerifyResult:
     signed: int = 0
     checkpoints: int = 0
     state: tuple[str, ...] = field(default_factory=tuple)
+    blobs_checked: int | None = None
+    blobs_bad: tuple[str, ...] = ()
 
 
 def verify(

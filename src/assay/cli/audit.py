@@ -66,14 +66,26 @@ def log(env: Env, limit: int | None, wide: bool, as_json: bool) -> None:
     help="Check every event's signature, not only the newest of each key's run "
     "(which binds all before it); one Ed25519 check per event.",
 )
+@click.option(
+    "--blobs",
+    is_flag=True,
+    help="Also read back every blob the workspace names (items' bytes, manifests, model "
+    "files) and check each hashes to its name: reads the whole store.",
+)
 @json_option
 @pass_env
-def verify(env: Env, checkpoints: tuple[Path, ...], all_signatures: bool, as_json: bool) -> None:
+def verify(
+    env: Env, checkpoints: tuple[Path, ...], all_signatures: bool, blobs: bool, as_json: bool
+) -> None:
     """Check every event's hash, link and signature, every known checkpoint, and the
-    account tables against the trail; exit 1 naming the first thing that does not hold."""
+    account tables against the trail (with --blobs, the stored bytes too); exit 1 naming
+    the first thing that does not hold."""
     # Any database: a trail rewritten from its first event is reported here, not refused.
     ws = env.workspace(any_database=True)
-    result = ws.audit_verify(list(checkpoints), all_signatures=all_signatures)
+    with env.progress("checking blobs", shown=blobs and not as_json) as progress:
+        result = ws.audit_verify(
+            list(checkpoints), all_signatures=all_signatures, blobs=blobs, progress=progress
+        )
     if as_json:
         env.emit_json(
             {
@@ -84,19 +96,34 @@ def verify(env: Env, checkpoints: tuple[Path, ...], all_signatures: bool, as_jso
                 "signed": result.signed,
                 "checkpoints": result.checkpoints,
                 "state": list(result.state),
+                **(
+                    {"blobs_checked": result.blobs_checked, "blobs_bad": list(result.blobs_bad)}
+                    if blobs
+                    else {}
+                ),
             }
         )
     elif result.ok:
+        held = f"; {result.blobs_checked} blob(s) hash to their names" if blobs else ""
         env.say(
             f"audit trail intact: {result.checked} event(s) verified, {result.signed} signed, "
-            f"{result.checkpoints} checkpoint(s) matched; account state matches the trail"
+            f"{result.checkpoints} checkpoint(s) matched; account state matches the trail{held}"
         )
+    elif not result.state and result.first_bad is None and result.blobs_bad:
+        # The trail and the tables hold; stored bytes do not.
+        lines = [
+            f"audit trail intact, but {len(result.blobs_bad)} of {result.blobs_checked} "
+            "blob(s) do not hold:",
+            *(f"  {p}" for p in result.blobs_bad),
+        ]
+        click.echo(printable("\n".join(lines)), err=True)
     else:
         where = f" at event {result.first_bad}" if result.first_bad else ""
         lines = [
             f"audit trail broken{where}: {result.reason} "
             f"({result.checked} event(s) before it verified)",
             *(f"  {p}" for p in result.state[1:]),
+            *(f"  {p}" for p in result.blobs_bad),
         ]
         click.echo(printable("\n".join(lines)), err=True)
     if not result.ok:

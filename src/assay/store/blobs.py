@@ -71,6 +71,11 @@ class BlobStore(Protocol):
     def make_durable(self, staged: Sequence[Staged]) -> None: ...
     def publish_many(self, staged: Sequence[Staged]) -> None: ...
     def collect(self, live: set[str]) -> CollectReport: ...
+    def check_many(self, shas: Sequence[str]) -> Iterator[tuple[str, str | None]]: ...
+
+
+# What `check_many` finds wrong with a blob.
+MISSING, CHANGED = "missing", "changed"
 
 
 _NAME = re.compile(r"[0-9a-f]{64}")
@@ -299,6 +304,23 @@ class LocalBlobStore:
         finally:
             for fd in fds.values():
                 os.close(fd)
+
+    def check_many(self, shas: Sequence[str]) -> Iterator[tuple[str, str | None]]:
+        """Each of `shas` with what is wrong with it: None when the store holds it and its
+        bytes hash to its name, else `MISSING` or `CHANGED`. A loose blob is read as a stream
+        (a video is never held whole); nothing is written (a packed blob is not copied out)."""
+        where = self._locations(list(shas))
+        for sha in shas:
+            try:
+                with open(self._loose(sha), "rb") as fh:
+                    got = sha256_stream(fh)
+            except FileNotFoundError:
+                loc = where.get(sha)
+                try:
+                    got = "" if loc is None else hashlib.sha256(self._read(*loc, sha)).hexdigest()
+                except NotFound:
+                    got = ""
+            yield sha, None if got == sha else CHANGED if got else MISSING
 
     def iter_shas(self) -> Iterator[str]:
         seen: set[str] = set()
@@ -541,10 +563,15 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
+        return sha256_stream(fh)
+
+
+def sha256_stream(fh: BinaryIO) -> str:
+    """The sha256 of what is left to read of `fh`, read a chunk at a time."""
+    h = hashlib.sha256()
+    while chunk := fh.read(CHUNK):
+        h.update(chunk)
     return h.hexdigest()
 
 

@@ -37,8 +37,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from assay.errors import InvalidInput, NotFound
+from assay.errors import Corrupt, InvalidInput, NotFound
 from assay.store.blobs import (
+    CHANGED,
+    MISSING,
     PACK_MAX,
     CollectReport,
     Staged,
@@ -47,6 +49,7 @@ from assay.store.blobs import (
     put_many,
     read_order,
     sha256_file,
+    sha256_stream,
 )
 
 log = logging.getLogger(__name__)
@@ -358,6 +361,35 @@ class S3BlobStore:
         for part in self._threads().map(one, loose):
             out.update(part)
         return out
+
+    def check_many(self, shas: Sequence[str]) -> Iterator[tuple[str, str | None]]:
+        """Each of `shas` with what is wrong with it (see `LocalBlobStore.check_many`): packed
+        blobs a chunk at a time as `read_many` fetches them (each on its own where a chunk
+        holds a bad one), loose ones streamed in ranged GETs."""
+        packed = self._locate_all(list(shas))
+        for start in range(0, len(shas), _READ_COUNT):
+            part = list(shas[start : start + _READ_COUNT])
+            small = [s for s in part if s in packed]
+            try:
+                for _data in self.read_many(small):  # each hash-checked as it is fetched
+                    pass
+                fine = set(small)
+            except (Corrupt, NotFound):
+                fine = set()
+            for sha in part:
+                yield sha, None if sha in fine else self._check_one(sha, sha in packed)
+
+    def _check_one(self, sha: str, packed: bool) -> str | None:
+        try:
+            if packed:
+                self.get_bytes(sha)
+                return None
+            with self.open(sha) as fh:
+                return None if sha256_stream(fh) == sha else CHANGED
+        except Corrupt:
+            return CHANGED
+        except NotFound:
+            return MISSING
 
     def open(self, sha: str) -> BinaryIO:
         """The blob as a seekable file: a packed (small) blob from memory, a loose one read in
