@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import Env, input_path, json_option, pass_env, path_arg
 
 
 @click.command()
-@click.argument("task_file", type=path_arg(dir_okay=False))
+@click.argument("task_file", type=input_path(dir_okay=False))
 @click.option(
     "--model", "model", help="A transformers model directory, or a registered NAME[@VERSION]."
 )

@@ -14,6 +14,7 @@ from assay.cli._common import (
     Env,
     cluster_option,
     folding_table,
+    input_path,
     json_option,
     pass_env,
     path_arg,
@@ -83,11 +84,11 @@ def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
 @click.option("--dataset", help="NAME@REV to evaluate on (a bare NAME is its HEAD).")
 @click.option(
     "--predictions",
-    type=path_arg(dir_okay=False),
+    type=input_path(dir_okay=False),
     help="COCO results JSON, or CSV/Parquet of class probabilities.",
 )
 @click.option("--model", "model_spec", help="A registered model, NAME or NAME@VERSION.")
-@click.option("--slices", type=path_arg(dir_okay=False), help="slices.yaml.")
+@click.option("--slices", type=input_path(dir_okay=False), help="slices.yaml.")
 @click.option(
     "--suite",
     default="clean",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from assay.cli._common import Env, json_option, pass_env
+from assay.cli._common import Env, input_path, json_option, pass_env
 from assay.errors import require
 
 
@@ -32,7 +32,7 @@ from assay.errors import require
 @click.option("--since", help="Only what was seen at or after this time (ISO 8601).")
 @click.option(
     "--truth",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=input_path(dir_okay=False),
     help="Ground truth CSV (time, id, label, lon, lat): report GOSPA, OSPA, MOTA and IDF1, "
     "for the fused tracks and for a plain tracker fed the raw detections.",
 )

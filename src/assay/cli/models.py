@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from assay.cli._common import Env, folding_table, json_option, pass_env, path_arg, utc_minute
+from assay.cli._common import (
+    Env,
+    folding_table,
+    input_path,
+    json_option,
+    pass_env,
+    path_arg,
+    utc_minute,
+)
 
 if TYPE_CHECKING:
     from assay.domain.marking import Marking
@@ -45,11 +53,11 @@ def model() -> None:
 
 @model.command()
 @click.argument("name")
-@click.argument("path", required=False, type=path_arg())
+@click.argument("path", required=False, type=input_path())
 @click.option(
     "--file",
     "file",
-    type=path_arg(dir_okay=False),
+    type=input_path(dir_okay=False),
     help="An .onnx model, a COCO results .json, or a .csv/.parquet of probabilities.",
 )
 @click.option("--trained-on", help="Dataset revision it was trained on, NAME@REV (lineage).")
