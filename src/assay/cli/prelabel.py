@@ -63,18 +63,20 @@ def prelabel(
     if as_user:
         with ws.db.read() as conn:
             user = get_user(ws, conn, as_user)
-    report = run(
-        ws,
-        project,
-        spec,
-        user=user,
-        control=control,
-        min_score=min_score,
-        batch_size=batch_size,
-        redo=redo,
-        prompt=prompt,
-        cluster=cluster,
-    )
+    with env.progress("pre-labelling", shown=not as_json) as progress:
+        report = run(
+            ws,
+            project,
+            spec,
+            user=user,
+            control=control,
+            min_score=min_score,
+            batch_size=batch_size,
+            redo=redo,
+            prompt=prompt,
+            cluster=cluster,
+            progress=progress,
+        )
     asked = cluster_address(cluster)
     if asked is not None and report.ran_on != asked:
         # Never silent: a cluster was asked for (--cluster or ASSAY_CLUSTER) and not used.
