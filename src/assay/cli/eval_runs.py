@@ -394,15 +394,11 @@ def gate(
 @pass_env
 def list_cmd(env: Env, model: str | None, dataset: str | None, as_json: bool) -> None:
     """Recorded runs, newest first: which model was evaluated on which dataset commit."""
+    from rich.markup import escape
+
     from assay.evaluation.runs import list_runs
 
-    name, _, commit = (dataset or "").partition("@")
-    rows = [
-        r
-        for r in list_runs(env.workspace())
-        if (model is None or model in (r["model_ref"], r["model"]))
-        and (not name or (r["dataset"] == name and r["commit"].startswith(commit)))
-    ]
+    rows = list_runs(env.workspace(), model=model, dataset=dataset)
     if as_json:
         env.emit_json(rows)
         return
@@ -417,6 +413,12 @@ def list_cmd(env: Env, model: str | None, dataset: str | None, as_json: bool) ->
             "\n".join(f"{k} {_f(v)}" for k, v in r["headline"].items()),
         )
     env.console.print(table)
+    if not rows:
+        wanted = " and ".join(
+            f"{what} {value}" for what, value in (("model", model), ("dataset", dataset)) if value
+        )
+        of = f" of {escape(wanted)}" if wanted else ""
+        env.say(f"no runs{of} yet: `assay eval run` makes one")
 
 
 COMMANDS = [run, show, compare, gate, list_cmd]
