@@ -239,7 +239,10 @@ def scenario(
     as_json: bool,
 ) -> None:
     """Write a ground-truth world to OUT: two drones' video with KLV, a scene, their
-    detections with clutter and misses, field reports, and the truth."""
+    detections with clutter and misses, field reports, and the truth.
+
+    OUT is a new or empty folder, or one an earlier scenario wrote (its files are replaced);
+    a folder holding any other file is refused, and left as it was."""
     from assay.fusion.scenario import Scenario, simulate
 
     cfg = Scenario(
