@@ -113,18 +113,22 @@ def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
     help="Adversarial attack.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of corruptions, bootstrap, attack."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of corruptions, bootstrap, attack.",
 )
 @click.option(
     "--resamples",
-    type=int,
+    type=click.IntRange(min=1),
     default=1000,
     show_default=True,
     help="Bootstrap resamples per interval.",
 )
 @click.option(
     "--score-threshold",
-    type=float,
+    type=click.FloatRange(0, 1),
     default=0.5,
     show_default=True,
     help="Detection: score at which a box counts for F1.",
@@ -282,7 +286,9 @@ def show(env: Env, run_ref: str, html_out: Path | None, as_json: bool) -> None:
 @click.command()
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--resamples", type=int, help="Bootstrap resamples (default: run A's).")
+@click.option(
+    "--resamples", type=click.IntRange(min=1), help="Bootstrap resamples (default: run A's)."
+)
 @json_option
 @pass_env
 def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bool) -> None:
@@ -324,8 +330,16 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
     help="accuracy / macro_f1 (classification), AP / F1 (detection); default: the "
     "baseline's primary metric.",
 )
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level.")
-@click.option("--resamples", type=int, help="Bootstrap resamples (default: the baseline's).")
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level.",
+)
+@click.option(
+    "--resamples", type=click.IntRange(min=1), help="Bootstrap resamples (default: the baseline's)."
+)
 @json_option
 @pass_env
 def gate(

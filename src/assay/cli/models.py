@@ -195,7 +195,13 @@ def show(env: Env, spec: str, as_user: str | None, as_json: bool) -> None:
     show_default=True,
     help="Largest drop of the gate metric against production the gate tolerates.",
 )
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level.")
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level.",
+)
 @click.option("--force", is_flag=True, help="Promote without a passing gate (needs --reason).")
 @click.option("--reason", help="Why a forced promotion is right (kept in the audit trail).")
 @json_option

@@ -150,7 +150,11 @@ def quality() -> None:
 @click.option("--gold", "gold_path", type=input_path(dir_okay=False), help="Gold CSV: task,label.")
 @click.option("--method", type=click.Choice(METHODS), default="ds", show_default=True)
 @click.option(
-    "--threshold", type=float, default=0.7, show_default=True, help="Suspicious below this."
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.7,
+    show_default=True,
+    help="Suspicious below this.",
 )
 @click.option("--html", "html_out", type=path_arg(dir_okay=False), help="Write an HTML report.")
 @json_option

@@ -545,7 +545,7 @@ def _write(
 )
 @click.option(
     "--min-agreement",
-    type=float,
+    type=click.FloatRange(0, 1),
     default=0.75,
     show_default=True,
     help="dpo: keep a preference pair only when at least this share of annotators agree on it.",
