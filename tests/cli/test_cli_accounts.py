@@ -102,3 +102,13 @@ def test_token_create_list_revoke(cli, site: Path) -> None:  # type: ignore[no-u
     for bad in ("0d", "-3h", "soon", "12y"):
         cli(*w, "token", "create", "ana", "--expires", bad, code=1)
     assert cli(*w, "audit", "verify", "--json").json()["ok"]
+
+
+def test_token_list_of_an_unknown_user_is_an_error_naming_it(cli, site: Path) -> None:  # type: ignore[no-untyped-def]
+    """`--user NOBODY` printed an empty table and exit 0, as for a user without tokens."""
+    w = ["-w", site]
+    res = cli(*w, "token", "list", "--user", "nobody", code=1)
+    assert "no user named 'nobody'" in res.stderr and res.stdout == ""
+    # A known user without tokens: an empty list, said as such.
+    assert cli(*w, "token", "list", "--user", "ana", "--json").json() == []
+    assert "no API tokens of user ana" in cli(*w, "token", "list", "--user", "ana").stdout

@@ -173,12 +173,25 @@ def test_no_password_and_no_terminal_to_ask_on_is_one_error(
     [
         ["simulate", "scenario", "sim", "--no-media", "--seed", "-1"],
         ["audit", "log", "--limit", "-1"],
+        ["quality", "report", "--threshold", "-1", "--project", "p"],
+        ["prelabel", "p", "--model", "m", "--min-score", "1.5"],
+        ["prelabel", "p", "--model", "m", "--batch-size", "0"],
+        ["eval", "llm", "t.yaml", "--concurrency", "0", "--out", "run"],
+        ["eval", "llm", "t.yaml", "--timeout", "0", "--out", "run"],
+        ["eval", "run", "--dataset", "d", "--resamples", "0", "--out", "run"],
+        ["eval", "run", "--dataset", "d", "--score-threshold", "2", "--out", "run"],
+        ["eval", "gate", "--baseline", "a", "--candidate", "b", "--max-drop", "0", "--alpha", "1"],
+        ["model", "promote", "m", "--stage", "production", "--alpha", "0"],
+        ["train", "classifier", "--data", "d", "--out", "h", "--c", "0"],
+        ["train", "llm", "--data", "d", "--base", "b", "--out", "a", "--lr", "-1"],
+        ["export", "d", "--format", "coco", "--out", "x", "--min-agreement", "2"],
     ],
-    ids=lambda a: " ".join(a[:2]),
+    ids=lambda a: " ".join(a[:2] + a[-2:-1]),
 )
 def test_out_of_range_numbers_are_bad_usage(cli: RunCli, tmp_path: Path, args: list[str]) -> None:
     """`simulate scenario --seed -1` was a ValueError traceback from numpy; `audit log -n -1`
-    listed every event on SQLite and failed in the database on PostgreSQL."""
+    listed every event on SQLite and failed in the database on PostgreSQL. `quality report
+    --threshold -1` and the other bounded numbers were taken as given."""
     cli("init", tmp_path / "ws")
     res = cli("-w", tmp_path / "ws", *args, code=2)
     assert "Invalid value" in res.stderr and not (tmp_path / "sim").exists()
@@ -221,3 +234,41 @@ def test_the_end_of_the_input_at_a_prompt_is_an_error_line(
         os.close(leader)
     assert proc.returncode == 1 and out == b""
     assert err.decode().splitlines()[-1] == "error: aborted" and b"Traceback" not in err
+
+
+MISSING_FILE_ARGS = {
+    "ingest": ["ingest", "{m}"],
+    "import": ["import", "{m}", "--format", "coco", "--dataset", "d"],
+    "import --images": ["import", "{f}", "--format", "coco", "--dataset", "d", "--images", "{m}"],
+    "restore": ["restore", "{m}", "{t}/restored"],
+    "audit verify --checkpoint": ["audit", "verify", "--checkpoint", "{m}"],
+    "project create --schema": ["project", "create", "p", "--schema", "{m}", "--dataset", "d"],
+    "project create --instructions": ["project", "create", "p", "--schema", "{f}",
+                                      "--dataset", "d", "--instructions", "{m}"],
+    "aggregate --csv": ["aggregate", "--csv", "{m}"],
+    "quality report --csv": ["quality", "report", "--csv", "{m}"],
+    "quality report --gold": ["quality", "report", "--csv", "{f}", "--gold", "{m}"],
+    "eval detection --gt": ["eval", "detection", "--gt", "{m}", "--predictions", "{f}"],
+    "eval run --predictions": ["eval", "run", "--dataset", "d", "--predictions", "{m}",
+                               "--out", "{t}/run"],
+    "eval llm": ["eval", "llm", "{m}", "--endpoint", "http://127.0.0.1:9/v1", "--out", "{t}/run"],
+    "model add": ["model", "add", "m", "{m}"],
+    "model add --file": ["model", "add", "m", "--file", "{m}"],
+    "fuse --truth": ["fuse", "p", "--from", "reports:{f}", "--truth", "{m}"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("what", MISSING_FILE_ARGS)
+def test_a_missing_input_file_is_one_user_error_in_every_command(
+    cli: RunCli, tmp_path: Path, what: str
+) -> None:
+    """Paths click checked were bad usage (exit 2, `Error: Invalid value ... does not
+    exist.`); the others a user error, each in its own words. A file that is not there is the
+    user's error: exit 1 and one line, the same from every command."""
+    cli("init", tmp_path / "ws")
+    there = tmp_path / "there.txt"
+    there.write_text("x\n")
+    missing = tmp_path / "missing"
+    args = [a.format(m=missing, f=there, t=tmp_path) for a in MISSING_FILE_ARGS[what]]
+    res = cli("-w", tmp_path / "ws", *args, code=1)
+    assert res.stderr == f"error: {missing}: no such file or directory\n" and res.stdout == ""

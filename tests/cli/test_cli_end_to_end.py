@@ -94,4 +94,6 @@ def test_user_errors_are_one_line_without_traceback(run_cli, tmp_path: Path) -> 
             "ingest", tmp_path / ".assay" / "config.json", "--marking", "RESTRICTED", code=1
         ).stderr
     )
-    assert "does not exist" in run_cli("ingest", tmp_path / "missing", code=2).stderr
+    missing = tmp_path / "missing"
+    res = run_cli("ingest", missing, code=1)
+    assert res.stderr == f"error: {missing}: no such file or directory\n"

@@ -124,6 +124,9 @@ def test_feed_refuses_a_destination_without_clearance(ws: Workspace, run_cli: Ru
         code=1,
     )  # fmt: skip
     assert "no picture named 'nowhere'" in res.stderr
+    # An unknown picture is named first, not the destination's missing clearance.
+    res = run_cli("-w", ws.root, "feed", "nowhere", "--once", "--to", "tcp://127.0.0.1:9", code=1)
+    assert "no picture named 'nowhere'" in res.stderr
     res = run_cli(
         "-w", ws.root, "feed", "flood", "--once", "--to", "tcp://127.0.0.1:9?clearance=CUI",
         code=1,

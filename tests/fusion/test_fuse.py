@@ -307,6 +307,29 @@ def test_simulate_says_the_readmes_next_steps(tmp_path: Path, cli: RunCli) -> No
     )
 
 
+def test_simulate_refuses_a_folder_of_other_files(tmp_path: Path, cli: RunCli) -> None:
+    """`simulate scenario OUT` wrote into any folder, replacing files of the same names and
+    leaving the others beside the world's, where exports refuse such a folder."""
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "truth.csv").write_text("my own truth\n")
+    res = cli("simulate", "scenario", mine, "--no-media", "--seconds", "2", code=1)
+    assert str(mine) in res.stderr and "not a scenario's folder" in res.stderr
+    assert [p.name for p in mine.iterdir()] == ["truth.csv"]
+    assert (mine / "truth.csv").read_text() == "my own truth\n"
+    # An earlier scenario's folder: its files are replaced.
+    sim = tmp_path / "sim"
+    cli("simulate", "scenario", sim, "--seconds", "2", "--seed", "1")
+    cli("simulate", "scenario", sim, "--seconds", "2", "--seed", "2")
+    assert json.loads((sim / "scenario.json").read_text())["seed"] == 2
+    # ... unless this one leaves some of them (the videos and the scene) beside its own.
+    res = cli("simulate", "scenario", sim, "--no-media", "--seconds", "2", code=1)
+    assert "3 file(s) this scenario does not write (first: flight-a.ts)" in res.stderr
+    assert json.loads((sim / "scenario.json").read_text())["seed"] == 2
+    help_text = cli("simulate", "scenario", "--help").stdout
+    assert "new or empty folder" in help_text
+
+
 def test_cli_simulate_and_fuse_with_truth(
     world: tuple[Workspace, Path], tmp_path: Path, cli: RunCli
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,7 +58,12 @@ def test_a_classifier_prelabels_open_tasks_least_confident_first(
 ) -> None:
     w = _world(ws, tmp_path)
     clf = CallableClassifier(_by_pixel, DAMAGE, name="rule")
-    report = prelabel(ws, "survey", model=clf, name="rule@1", batch_size=3)
+    seen: list[tuple[int, int]] = []
+    report = prelabel(
+        ws, "survey", model=clf, name="rule@1", batch_size=3,
+        progress=lambda done, total: seen.append((done, total)),
+    )  # fmt: skip
+    assert seen == [(0, 8), (3, 8), (6, 8), (8, 8)]  # told a batch at a time
     assert report.labelled == report.open_tasks == 8 and report.control == "damage"
     assert report.batches == 3 and report.regions == 8
     with ws.db.read() as conn:
@@ -83,7 +89,15 @@ def test_an_onnx_detector_stores_scaled_boxes_and_counts_what_it_leaves_out(
 ) -> None:
     _world(ws, tmp_path)
     add_model(ws, "det", _detector(tmp_path))
-    report = prelabel(ws, "survey", "det", min_score=0.5)
+    seen: list[tuple[int, int]] = []
+    report = prelabel(
+        ws, "survey", "det", min_score=0.5, batch_size=2, workers=2,
+        progress=lambda done, total: seen.append((done, total)),
+    )  # fmt: skip
+    # Told as each unit of work comes back from the pool: rising to every item.
+    dones = [d for d, _ in seen]
+    assert {t for _, t in seen} == {8} and dones == sorted(dones)
+    assert dones[0] == 0 and dones[-1] == 8 and len(dones) > 2
     assert (report.model, report.task, report.control) == ("det@1", "detection", "label")
     assert report.labelled == 8 and report.regions == 16 and report.below_min_score == 8
     with ws.db.read() as conn:
@@ -229,6 +243,22 @@ def test_cli_prelabel_reports_json_and_one_error_line(
     missing = run("-w", ws.root, "prelabel", "survey", "--model", "nope", code=1)  # type: ignore[operator]
     assert "no model 'nope'" in missing.stderr
     assert bad.stderr == missing.stderr.replace("nope", "det")
+
+
+def test_prelabel_names_an_unknown_project_before_the_model(
+    ws: Workspace, tmp_path: Path, cli: Any
+) -> None:
+    """An unknown project was reported as the model's kind (a prediction file cannot
+    pre-label), or as the model's missing --prompt: the project is checked first."""
+    _world(ws, tmp_path)
+    preds = tmp_path / "preds.json"
+    preds.write_text("[]")
+    add_model(ws, "preds", preds)
+    for model in ("preds", "nope"):
+        res = cli("-w", ws.root, "prelabel", "nosuch", "--model", model, code=1)
+        assert "no project" in res.stderr and "nosuch" in res.stderr
+    with pytest.raises(NotFound, match="no project"):
+        prelabel(ws, "nosuch", "preds")
 
 
 def test_project_status_prints_the_prelabel_table(

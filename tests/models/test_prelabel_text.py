@@ -72,9 +72,12 @@ def test_token_classifier_stores_character_spans(
     tags = ["O", "B-water", "I-water", "B-debris", "I-debris"]
     tagger = TokenClassifierModel(build_token_classifier(tmp_path / "tagger", tags, "B-water"))
     assert tagger.classes == ["debris", "water"]
+    seen: list[tuple[int, int]] = []
     report = prelabel_text(
-        ws, "triage", tagger, "tagger@1", "UNCLASSIFIED", task="token-classification"
-    )
+        ws, "triage", tagger, "tagger@1", "UNCLASSIFIED", task="token-classification",
+        batch_size=2, progress=lambda done, total: seen.append((done, total)),
+    )  # fmt: skip
+    assert seen == [(0, 5), (2, 5), (4, 5), (5, 5)]  # a batch at a time, rising to the end
     assert report.control == "hazard"
     assert report.labelled == 5  # the four reports and the SECRET one (the owner runs it)
     stored = _stored(ws, "model:tagger@1")

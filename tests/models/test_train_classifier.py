@@ -198,7 +198,8 @@ def test_prelabel_with_a_trained_text_head(ws: Workspace, tmp_path: Path, cli: R
     got = {text_of[r.item_id]: payload_from_json(r.payload)[0] for r in rows}
     assert {t: region.label for t, region in got.items()} == new
     assert all(region.score is not None and 0.5 < region.score <= 1.0 for region in got.values())
-    # A second run skips what this version labelled; a reader below CUI is refused the model.
+    # A second run skips what this version labelled; a reader below CUI is refused: the
+    # project (of CUI items), looked up first, is as unknown to them as the model.
     again = json.loads(cli("-w", ws.root, "prelabel", "incoming", "--model", "triage-head",
                            "--json").stdout)  # fmt: skip
     assert again["labelled"] == 0 and again["already"] == 4
@@ -206,7 +207,7 @@ def test_prelabel_with_a_trained_text_head(ws: Workspace, tmp_path: Path, cli: R
     denied = cli(
         "-w", ws.root, "prelabel", "incoming", "--model", "triage-head", "--as", "ursula", code=1
     )  # fmt: skip
-    assert "triage-head" in denied.stderr
+    assert "no project named 'incoming'" in denied.stderr
 
 
 def test_prelabel_with_a_trained_image_head(world: World) -> None:

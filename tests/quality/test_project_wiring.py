@@ -310,8 +310,12 @@ def test_project_without_answers_is_one_clear_error(
         assert "project 'survey' has no human annotations yet" in res.stderr
     res = cli("-w", root, "quality", "report", "--project", "nope", code=1)
     assert "no project named 'nope'" in res.stderr
+    # The dataset --into names is checked before the project's answers: its absence is
+    # the error, not "no human annotations".
     res = cli("-w", root, "aggregate", "--project", "survey", "--into", "nope", code=1)
-    assert "no human annotations" in res.stderr  # the project is checked first
+    assert "no dataset named 'nope'" in res.stderr
+    res = cli("-w", root, "aggregate", "--project", "nope", "--into", "flood", code=1)
+    assert "no project named 'nope'" in res.stderr
 
 
 def test_bad_usage_exits_2(ws: Workspace, tmp_path: Path, cli: RunCli) -> None:

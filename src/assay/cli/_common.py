@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -138,6 +139,24 @@ def ask_password(label: str, *, confirm: bool = False) -> str:
 
 def path_arg(**kw: Any) -> Any:
     return click.Path(path_type=Path, **kw)
+
+
+class _InputPath(click.Path):
+    """A path the command reads: one that does not exist is the user's error (exit 1, one
+    `error: PATH: no such file or directory` line), the same from every command, not click's
+    usage error (exit 2) nor each service's own wording."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from assay.errors import InvalidInput
+
+        if isinstance(value, str | Path) and not os.path.exists(value):
+            raise InvalidInput(f"{value}: no such file or directory")
+        return super().convert(value, param, ctx)
+
+
+def input_path(**kw: Any) -> Any:
+    """The type of an argument or option naming a file or folder the command reads."""
+    return _InputPath(path_type=Path, exists=True, **kw)
 
 
 def load(ref: str) -> click.Command | None:

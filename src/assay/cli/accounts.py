@@ -217,6 +217,9 @@ def token_list(env: Env, user_name: str | None, as_json: bool) -> None:
         state = "revoked" if t.revoked else "live" if t.live else "expired"
         table.add_row(t.id, escape(t.user), escape(t.label), utc_minute(t.created), expires, state)
     env.console.print(table)
+    if not tokens:
+        owner = f" of user {escape(user_name)}" if user_name else ""
+        env.say(f"no API tokens{owner}: `assay token create` makes one")
 
 
 @token.command("revoke")

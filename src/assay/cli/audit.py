@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg, plain
+from assay.cli._common import Env, input_path, json_option, pass_env, path_arg, plain
 from assay.cli._safe import printable
 
 
@@ -57,7 +57,7 @@ def log(env: Env, limit: int | None, wide: bool, as_json: bool) -> None:
     "--checkpoint",
     "checkpoints",
     multiple=True,
-    type=path_arg(exists=True, dir_okay=False),
+    type=input_path(dir_okay=False),
     help="A checkpoint file written by `assay audit checkpoint --out`; repeatable.",
 )
 @click.option(

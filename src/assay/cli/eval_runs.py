@@ -14,6 +14,7 @@ from assay.cli._common import (
     Env,
     cluster_option,
     folding_table,
+    input_path,
     json_option,
     pass_env,
     path_arg,
@@ -83,11 +84,11 @@ def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
 @click.option("--dataset", help="NAME@REV to evaluate on (a bare NAME is its HEAD).")
 @click.option(
     "--predictions",
-    type=path_arg(dir_okay=False),
+    type=input_path(dir_okay=False),
     help="COCO results JSON, or CSV/Parquet of class probabilities.",
 )
 @click.option("--model", "model_spec", help="A registered model, NAME or NAME@VERSION.")
-@click.option("--slices", type=path_arg(dir_okay=False), help="slices.yaml.")
+@click.option("--slices", type=input_path(dir_okay=False), help="slices.yaml.")
 @click.option(
     "--suite",
     default="clean",
@@ -112,18 +113,22 @@ def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
     help="Adversarial attack.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of corruptions, bootstrap, attack."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of corruptions, bootstrap, attack.",
 )
 @click.option(
     "--resamples",
-    type=int,
+    type=click.IntRange(min=1),
     default=1000,
     show_default=True,
     help="Bootstrap resamples per interval.",
 )
 @click.option(
     "--score-threshold",
-    type=float,
+    type=click.FloatRange(0, 1),
     default=0.5,
     show_default=True,
     help="Detection: score at which a box counts for F1.",
@@ -281,7 +286,9 @@ def show(env: Env, run_ref: str, html_out: Path | None, as_json: bool) -> None:
 @click.command()
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--resamples", type=int, help="Bootstrap resamples (default: run A's).")
+@click.option(
+    "--resamples", type=click.IntRange(min=1), help="Bootstrap resamples (default: run A's)."
+)
 @json_option
 @pass_env
 def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bool) -> None:
@@ -323,8 +330,16 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
     help="accuracy / macro_f1 (classification), AP / F1 (detection); default: the "
     "baseline's primary metric.",
 )
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level.")
-@click.option("--resamples", type=int, help="Bootstrap resamples (default: the baseline's).")
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level.",
+)
+@click.option(
+    "--resamples", type=click.IntRange(min=1), help="Bootstrap resamples (default: the baseline's)."
+)
 @json_option
 @pass_env
 def gate(
@@ -393,15 +408,11 @@ def gate(
 @pass_env
 def list_cmd(env: Env, model: str | None, dataset: str | None, as_json: bool) -> None:
     """Recorded runs, newest first: which model was evaluated on which dataset commit."""
+    from rich.markup import escape
+
     from assay.evaluation.runs import list_runs
 
-    name, _, commit = (dataset or "").partition("@")
-    rows = [
-        r
-        for r in list_runs(env.workspace())
-        if (model is None or model in (r["model_ref"], r["model"]))
-        and (not name or (r["dataset"] == name and r["commit"].startswith(commit)))
-    ]
+    rows = list_runs(env.workspace(), model=model, dataset=dataset)
     if as_json:
         env.emit_json(rows)
         return
@@ -416,6 +427,12 @@ def list_cmd(env: Env, model: str | None, dataset: str | None, as_json: bool) ->
             "\n".join(f"{k} {_f(v)}" for k, v in r["headline"].items()),
         )
     env.console.print(table)
+    if not rows:
+        wanted = " and ".join(
+            f"{what} {value}" for what, value in (("model", model), ("dataset", dataset)) if value
+        )
+        of = f" of {escape(wanted)}" if wanted else ""
+        env.say(f"no runs{of} yet: `assay eval run` makes one")
 
 
 COMMANDS = [run, show, compare, gate, list_cmd]

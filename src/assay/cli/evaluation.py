@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, LazyGroup, json_option, pass_env, path_arg
+from assay.cli._common import Env, LazyGroup, input_path, json_option, pass_env
 from assay.errors import InvalidInput
 from assay.evaluation import DetectionParams, evaluate_detection_files
 
@@ -47,14 +47,14 @@ def eval_group() -> None:
 @click.option(
     "--gt",
     "gt_path",
-    type=path_arg(dir_okay=False),
+    type=input_path(dir_okay=False),
     required=True,
     help="COCO ground-truth JSON (images, annotations, categories).",
 )
 @click.option(
     "--predictions",
     "dt_path",
-    type=path_arg(dir_okay=False),
+    type=input_path(dir_okay=False),
     required=True,
     help="COCO results JSON: a list of {image_id, category_id, bbox, score} "
     "(with --iou-type segm: segmentation as RLE or polygons instead of, or beside, bbox).",

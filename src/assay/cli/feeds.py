@@ -59,8 +59,10 @@ def feed(
     from assay.errors import AssayError
     from assay.feeds.follow import follow, parse_destination, start_feed
     from assay.feeds.publish import PublishStats
+    from assay.fusion import pictures
 
     ws = env.workspace()
+    pictures.head(ws, name)  # an unknown picture is named before any destination's faults
     parsed = [parse_destination(d) for d in destinations]
     published: list[dict[str, object]] = []
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from assay.cli._common import Env, json_option, pass_env
+from assay.cli._common import Env, input_path, json_option, pass_env
 from assay.errors import require
 
 
@@ -32,7 +32,7 @@ from assay.errors import require
 @click.option("--since", help="Only what was seen at or after this time (ISO 8601).")
 @click.option(
     "--truth",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=input_path(dir_okay=False),
     help="Ground truth CSV (time, id, label, lon, lat): report GOSPA, OSPA, MOTA and IDF1, "
     "for the fused tracks and for a plain tracker fed the raw detections.",
 )
@@ -239,7 +239,10 @@ def scenario(
     as_json: bool,
 ) -> None:
     """Write a ground-truth world to OUT: two drones' video with KLV, a scene, their
-    detections with clutter and misses, field reports, and the truth."""
+    detections with clutter and misses, field reports, and the truth.
+
+    OUT is a new or empty folder, or one an earlier scenario wrote (its files are replaced);
+    a folder holding any other file is refused, and left as it was."""
     from assay.fusion.scenario import Scenario, simulate
 
     cfg = Scenario(

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import Env, input_path, json_option, pass_env
 from assay.cli.dataset import dataset
 
 
@@ -18,7 +18,13 @@ def project() -> None:
 
 @project.command("create")
 @click.argument("name")
-@click.option("--schema", "schema_path", type=path_arg(), required=True, help="Label schema YAML.")
+@click.option(
+    "--schema",
+    "schema_path",
+    type=input_path(dir_okay=False),
+    required=True,
+    help="Label schema YAML.",
+)
 @click.option("--dataset", "dataset_name", required=True, help="Dataset whose items become tasks.")
 @click.option("--overlap", type=int, default=1, show_default=True, help="Annotators per task.")
 @click.option(
@@ -56,7 +62,7 @@ def project() -> None:
     show_default=True,
     help="Seconds an annotator holds a task before it returns to the queue (900 = 15 min).",
 )
-@click.option("--instructions", type=path_arg(exists=True, dir_okay=False), help="Markdown file.")
+@click.option("--instructions", type=input_path(dir_okay=False), help="Markdown file.")
 @click.option("--title", help="Display title (default: the schema's title).")
 @click.option(
     "--from-labels",

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from assay.cli._common import Env, folding_table, json_option, pass_env, path_arg, utc_minute
+from assay.cli._common import (
+    Env,
+    folding_table,
+    input_path,
+    json_option,
+    pass_env,
+    path_arg,
+    utc_minute,
+)
 
 if TYPE_CHECKING:
     from assay.domain.marking import Marking
@@ -45,11 +53,11 @@ def model() -> None:
 
 @model.command()
 @click.argument("name")
-@click.argument("path", required=False, type=path_arg())
+@click.argument("path", required=False, type=input_path())
 @click.option(
     "--file",
     "file",
-    type=path_arg(dir_okay=False),
+    type=input_path(dir_okay=False),
     help="An .onnx model, a COCO results .json, or a .csv/.parquet of probabilities.",
 )
 @click.option("--trained-on", help="Dataset revision it was trained on, NAME@REV (lineage).")
@@ -187,7 +195,13 @@ def show(env: Env, spec: str, as_user: str | None, as_json: bool) -> None:
     show_default=True,
     help="Largest drop of the gate metric against production the gate tolerates.",
 )
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level.")
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level.",
+)
 @click.option("--force", is_flag=True, help="Promote without a passing gate (needs --reason).")
 @click.option("--reason", help="Why a forced promotion is right (kept in the audit trail).")
 @click.option(

@@ -25,12 +25,16 @@ from assay.cli._common import Env, cluster_option, json_option, pass_env
 @click.option("--control", help="Schema control the answers go to (default: the matching one).")
 @click.option(
     "--min-score",
-    type=float,
+    type=click.FloatRange(0, 1),
     default=0.25,
     show_default=True,
     help="Detections scoring below this are not stored (they are counted).",
 )
-@click.option("--batch-size", type=int, help="Items per model call (default 32 images, 16 texts).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Items per model call (default 32 images, 16 texts).",
+)
 @click.option(
     "--prompt",
     help="A language model's prompt template: {text} is the item's text, {labels} the "
@@ -63,18 +67,20 @@ def prelabel(
     if as_user:
         with ws.db.read() as conn:
             user = get_user(ws, conn, as_user)
-    report = run(
-        ws,
-        project,
-        spec,
-        user=user,
-        control=control,
-        min_score=min_score,
-        batch_size=batch_size,
-        redo=redo,
-        prompt=prompt,
-        cluster=cluster,
-    )
+    with env.progress("pre-labelling", shown=not as_json) as progress:
+        report = run(
+            ws,
+            project,
+            spec,
+            user=user,
+            control=control,
+            min_score=min_score,
+            batch_size=batch_size,
+            redo=redo,
+            prompt=prompt,
+            cluster=cluster,
+            progress=progress,
+        )
     asked = cluster_address(cluster)
     if asked is not None and report.ran_on != asked:
         # Never silent: a cluster was asked for (--cluster or ASSAY_CLUSTER) and not used.

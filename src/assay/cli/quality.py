@@ -12,7 +12,7 @@ import click
 import numpy as np
 from rich.table import Column, Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import Env, input_path, json_option, pass_env, path_arg
 from assay.quality import (
     METHODS,
     ProjectAggregation,
@@ -38,7 +38,9 @@ def _one_source(**given: object) -> None:
 
 
 @click.command()
-@click.option("--csv", "csv_path", type=path_arg(), help="Long CSV: task,worker,label.")
+@click.option(
+    "--csv", "csv_path", type=input_path(dir_okay=False), help="Long CSV: task,worker,label."
+)
 @click.option("--project", help="Aggregate this labeling project's latest human answers.")
 @click.option(
     "--control",
@@ -139,14 +141,21 @@ def quality() -> None:
 
 
 @quality.command("report")
-@click.option("--csv", "csv_path", type=path_arg(), help="Long CSV: task,worker,label.")
+@click.option(
+    "--csv", "csv_path", type=input_path(dir_okay=False), help="Long CSV: task,worker,label."
+)
 @click.option("--project", help="Report on this labeling project's latest human answers.")
 @click.option("--dataset", help="Report on the human answers behind this dataset's items.")
 @click.option("--control", help="Choices control for annotators and confusion (default: first).")
-@click.option("--gold", "gold_path", type=path_arg(), help="Gold CSV: task,label.")
+@click.option("--gold", "gold_path", type=input_path(dir_okay=False), help="Gold CSV: task,label.")
 @click.option("--method", type=click.Choice(METHODS), default="ds", show_default=True)
 @click.option(
-    "--threshold", type=float, default=0.7, show_default=True, help="Suspicious below this."
+    "--threshold",
+    # Posteriors lie in 0..1; a threshold above 1 lists every task, unanimous ones too.
+    type=click.FloatRange(min=0),
+    default=0.7,
+    show_default=True,
+    help="A task is suspicious when its posterior is below this (above 1: every task).",
 )
 @click.option("--html", "html_out", type=path_arg(dir_okay=False), help="Write an HTML report.")
 @json_option

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import Env, input_path, json_option, pass_env, path_arg
 
 
 @click.command("gc")
@@ -51,7 +51,7 @@ def backup(env: Env, directory: Path, as_json: bool) -> None:
 
 
 @click.command("restore")
-@click.argument("backup_dir", type=path_arg(exists=True, file_okay=False))
+@click.argument("backup_dir", type=input_path(file_okay=False))
 @click.argument("directory", default=".", type=path_arg(file_okay=False))
 @json_option
 @pass_env

@@ -35,26 +35,56 @@ def train() -> None:
     help="sft: prompt/completion rows (text answers); dpo: preference pairs.",
 )
 @click.option("--out", "out", required=True, help="Registry name of the adapter.")
-@click.option("--lora-r", type=int, default=16, show_default=True, help="LoRA rank.")
-@click.option("--lora-alpha", type=int, default=32, show_default=True, help="LoRA alpha.")
-@click.option("--lora-dropout", type=float, default=0.0, show_default=True)
+@click.option(
+    "--lora-r", type=click.IntRange(min=1), default=16, show_default=True, help="LoRA rank."
+)
+@click.option(
+    "--lora-alpha", type=click.IntRange(min=1), default=32, show_default=True, help="LoRA alpha."
+)
+@click.option(
+    "--lora-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True
+)
 @click.option(
     "--target-modules",
     help="Modules to adapt, comma-separated (default: PEFT's for the architecture; "
     "'all-linear' for every linear layer).",
 )
-@click.option("--epochs", type=float, default=1.0, show_default=True)
-@click.option("--max-steps", type=int, help="Stop after this many steps (overrides --epochs).")
-@click.option("--lr", type=float, default=2e-4, show_default=True, help="Learning rate.")
-@click.option("--batch-size", type=int, default=2, show_default=True)
-@click.option("--max-length", type=int, default=512, show_default=True, help="Tokens per row.")
-@click.option("--beta", type=float, default=0.1, show_default=True, help="DPO's beta.")
+@click.option(
+    "--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    help="Stop after this many steps (overrides --epochs).",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2e-4,
+    show_default=True,
+    help="Learning rate.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--max-length",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    help="Tokens per row.",
+)
+@click.option(
+    "--beta",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="DPO's beta.",
+)
 @click.option(
     "--min-agreement",
-    type=float,
+    type=click.FloatRange(0, 1),
     help="DPO: drop preference pairs annotators agree on less (the export's default 0.75).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
     "--save",
     type=click.Path(path_type=Path, file_okay=False),
@@ -148,8 +178,15 @@ def llm(
     help="minilm: MiniLM sentence embeddings (text); pixels: grey thumbnails (images); "
     "auto: by the items' media.",
 )
-@click.option("--c", "c", type=float, default=1.0, show_default=True, help="Inverse L2 strength.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--c",
+    "c",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Inverse L2 strength.",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @json_option
 @pass_env
 def classifier(

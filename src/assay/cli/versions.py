@@ -13,6 +13,7 @@ from rich.table import Table
 from assay.cli._common import (
     Env,
     cluster_option,
+    input_path,
     json_option,
     pass_env,
     path_arg,
@@ -99,7 +100,7 @@ def init(env: Env, directory: Path, attach: bool, as_json: bool) -> None:
 
 
 @click.command("ingest")
-@click.argument("paths", nargs=-1, required=True, type=path_arg(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=input_path())
 @click.option("--marking", help="Classification marking, LEVEL[/COMPARTMENT...].")
 @click.option("--source", default="", help="A name for where the data came from.")
 @click.option(
@@ -249,7 +250,7 @@ def _bands(text: str | None) -> tuple[int, ...] | None:
 
 
 @click.command("import")
-@click.argument("path", type=path_arg(exists=True))
+@click.argument("path", type=input_path())
 @click.option(
     "--format",
     "fmt",
@@ -258,7 +259,7 @@ def _bands(text: str | None) -> tuple[int, ...] | None:
     help="Format of the file (any case).",
 )
 @click.option("--dataset", required=True, help="Dataset to import into (created if missing).")
-@click.option("--images", type=path_arg(exists=True, file_okay=False), help="Folder of media.")
+@click.option("--images", type=input_path(file_okay=False), help="Folder of media.")
 @click.option("--marking", help="Marking for the imported items, LEVEL[/COMPARTMENT...].")
 @strict_option
 @json_option
@@ -544,7 +545,7 @@ def _write(
 )
 @click.option(
     "--min-agreement",
-    type=float,
+    type=click.FloatRange(0, 1),
     default=0.75,
     show_default=True,
     help="dpo: keep a preference pair only when at least this share of annotators agree on it.",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,11 +134,51 @@ def _truth(cfg: Scenario, rng: np.random.Generator, times: np.ndarray) -> list[d
     return rows
 
 
+def written_files(cfg: Scenario) -> set[str]:
+    """The files `simulate` writes into its folder for `cfg`."""
+    tables = {"detections.jsonl", "reports.jsonl", "truth.csv", "scenario.json"}
+    media = ({f"flight-{name}.ts" for name in DRONES} | {"scene.tif"}) if cfg.media else set()
+    return tables | media
+
+
+def _check_out(cfg: Scenario, out: Path) -> None:
+    """Refuse a folder that is not new, empty, or an earlier scenario's with only files this
+    one replaces (as exports refuse a folder of other files): replacing some of someone's
+    files, or leaving old ones beside the new, would pass unnoticed."""
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"{out}: exists and is not a folder")
+    found = sorted(
+        Path(dirpath, fn).relative_to(out).as_posix()
+        for dirpath, _dirs, files in os.walk(out)
+        for fn in files
+    )
+    if not found:
+        return
+    if "scenario.json" not in found:
+        raise InvalidInput(
+            f"{out}: not empty and not a scenario's folder (no scenario.json; first file: "
+            f"{found[0]}); write into a new or empty folder"
+        )
+    stale = [f for f in found if f not in written_files(cfg)]
+    if stale:
+        raise InvalidInput(
+            f"{out}: holds {len(stale)} file(s) this scenario does not write (first: "
+            f"{stale[0]}), which would be read as part of it; write into a new or empty "
+            "folder, or remove that one first"
+        )
+
+
 def simulate(cfg: Scenario, out: Path, width: int = 320, height: int = 240) -> Scenario:
-    """Write the scenario to the folder `out` (created; existing files are replaced)."""
+    """Write the scenario to the folder `out`: a new or empty one, or an earlier scenario's
+    holding only files this one writes (they are replaced).
+
+    Raises:
+        InvalidInput: a bad setting, or `out` holds other files (nothing is written).
+    """
     from assay.ingest.sensors.synth import START_US, write_flight, write_scene
 
     cfg.check()
+    _check_out(cfg, out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
     times = np.arange(0, cfg.seconds - 1e-9, cfg.scan_s)

@@ -8,6 +8,7 @@ results.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -52,6 +53,7 @@ class LabelResult:
     below_min_score: int = 0
     empty_boxes: int = 0
     batches: int = 0
+    items: int = 0  # items read and run through the model, labelled or not
 
     def add(self, other: LabelResult) -> None:
         self.results += other.results
@@ -59,6 +61,7 @@ class LabelResult:
         self.below_min_score += other.below_min_score
         self.empty_boxes += other.empty_boxes
         self.batches += other.batches
+        self.items += other.items
 
 
 def label_unit(unit: LabelUnit) -> LabelResult:
@@ -89,8 +92,10 @@ def label_items(
     labels: frozenset[str] | set[str],
     min_score: float,
     batch_size: int,
+    on_batch: Callable[[LabelResult], None] | None = None,
 ) -> LabelResult:
-    """Read, decode and label `item_ids` in batches of `batch_size`.
+    """Read, decode and label `item_ids` in batches of `batch_size`; `on_batch` is told the
+    result so far after each batch.
 
     Decoder threads read, decode, resize and scale the next batch straight into the model's
     input array while the model runs on this one (Pillow and numpy release the GIL for their
@@ -125,6 +130,9 @@ def label_items(
             shapes = [shp for shp, _ in loaded]
             _label_batch(adapter, kind, ids, shapes, x, ctl, labels, min_score, out)
             out.batches += 1
+            out.items += len(ids)
+            if on_batch is not None:
+                on_batch(out)
     return out
 
 

@@ -165,8 +165,17 @@ def _info(r: Any) -> TokenInfo:
 
 
 def list_tokens(ws: Workspace, user: str | None = None) -> list[TokenInfo]:
-    """Every token (or one user's), oldest first."""
+    """Every token (or one user's), oldest first.
+
+    Raises:
+        NotFound: `user` names no user (a user without tokens answers an empty list).
+    """
     with ws.db.read() as conn:
+        if (
+            user is not None
+            and conn.execute(select(users.c.id).where(users.c.name == user)).first() is None
+        ):
+            raise NotFound(f"no user named {user!r}; `assay user list` shows the users")
         return [_info(r) for r in _token_rows(conn, user)]
 
 

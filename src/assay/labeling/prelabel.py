@@ -23,6 +23,7 @@ import hashlib
 import io
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -218,6 +219,7 @@ def prelabel(
     redo: bool = False,
     cluster: str | None = None,
     workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PrelabelReport:
     """Pre-label `project`'s open tasks with a registered model (`spec`) or a Python `model`.
 
@@ -236,6 +238,8 @@ def prelabel(
         cluster: A Dask scheduler's address (default ``ASSAY_CLUSTER``) to run a registered
             model's batches on; without one they run on a local process pool.
         workers: Local processes (default: one per core).
+        progress: Called with (done, total): items through the model of the items to label,
+            a batch (a Python model) or a unit of batches (a registered model) at a time.
 
     Raises:
         PermissionDenied: the user may not manage projects or is below the model's marking.
@@ -248,6 +252,8 @@ def prelabel(
     started = time.perf_counter()
     if user is not None:
         user.require("manage")
+    with ws.db.read() as conn:
+        p = visible_project(conn, ws, user, project)  # NotFound for a project above the user
     m = _resolve(ws, spec, model, name)
     scheme = ws.scheme
     mark = scheme.parse(m.marking)
@@ -256,8 +262,6 @@ def prelabel(
             f"user {user.name!r} ({user.clearance_text}) is not cleared for model {m.ref} "
             f"(marked {m.marking})"
         )
-    with ws.db.read() as conn:
-        p = visible_project(conn, ws, user, project)  # NotFound for a project above the user
     classes = m.classes
     ctl = _pick_control(p.schema, m.kind, classes, control)
     labels = frozenset(lab.name for lab in ctl.labels)
@@ -266,12 +270,15 @@ def prelabel(
     # Items in the order their blobs lie in the store: a batch reads neighbours in one pack
     # (one ranged GET on S3) instead of one pack per item, as the tasks' order would.
     todo = ws.blobs.in_read_order(todo)
+    tell = progress or (lambda done, total: None)
+    tell(0, len(todo))
     done = LabelResult()
     if m.unit_ref is None:
         # A Python model object stays in this process.
         done = label_items(
-            m.adapter, m.kind, m.ref, ws.blobs, todo, ctl, labels, min_score, batch_size
-        )
+            m.adapter, m.kind, m.ref, ws.blobs, todo, ctl, labels, min_score, batch_size,
+            on_batch=lambda so_far: tell(so_far.items, len(todo)),
+        )  # fmt: skip
     else:
         with runner(cluster, blob_url=ws.blobs.url, workers=workers) as run:
             report.ran_on = run.where
@@ -281,6 +288,7 @@ def prelabel(
             ]
             for part in run.map(label_unit, units, unordered=True):
                 done.add(part)
+                tell(done.items, len(todo))
     results = done.results
     report.batches = done.batches
     report.below_min_score = done.below_min_score

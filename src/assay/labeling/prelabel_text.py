@@ -92,11 +92,13 @@ def prelabel_text(
     batch_size: int = TEXT_BATCH,
     redo: bool = False,
     labels_for: Callable[[list[str]], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PrelabelReport:
     """Pre-label `project`'s open text tasks with `labeler` (model `ref`, marked `marking`).
 
     `labels_for`, when given, is called with the chosen control's label names before the run
-    (a prompted language model learns the labels it may answer this way).
+    (a prompted language model learns the labels it may answer this way). `progress`, when
+    given, is called with (done, total) items through the model, a batch at a time.
     """
     if batch_size < 1:
         raise InvalidInput(f"--batch-size must be at least 1, got {batch_size}")
@@ -121,6 +123,8 @@ def prelabel_text(
     todo = select_todo(ws, p, user, mark, media, author_of(ref), redo, report)
     unmapped: Counter[str] = Counter()
     results: list[Prelabelled] = []
+    if progress is not None:
+        progress(0, len(todo))
     for s in range(0, len(todo), batch_size):
         chunk = todo[s : s + batch_size]
         blobs = [ws.blobs.get_bytes(i) for i in chunk]
@@ -136,6 +140,8 @@ def prelabel_text(
             if kept:
                 results.append(prelabelled(item_id, _regions(kept, ctl, labeler.control_type)))
         report.batches += 1
+        if progress is not None:
+            progress(s + len(chunk), len(todo))
     report.unmapped = dict(sorted(unmapped.items()))
     store_prelabels(ws, p, ref, results, report, user, started)
     return report
@@ -187,6 +193,7 @@ def prelabel_model(
     redo: bool = False,
     prompt: str | None = None,
     cluster: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PrelabelReport:
     """Pre-label with registered model `spec`: ONNX image models or transformers text models.
 
@@ -194,10 +201,15 @@ def prelabel_model(
     `cluster` (default ``ASSAY_CLUSTER``); see `assay.compute`.
 
     A user below the model's marking is told it does not exist, as for a missing model.
+    `progress` is called with (done, total): items through the model.
     """
     from assay.labeling.prelabel import BATCH, prelabel
     from assay.models.registry import get_model, model_marking
 
+    if user is not None:
+        user.require("manage")
+    with ws.db.read() as conn:
+        visible_project(conn, ws, user, project)  # an unknown project first, not the model
     info = get_model(ws, spec, user.clearance if user is not None else None)
     if not info.is_directory:
         if prompt:
@@ -212,6 +224,7 @@ def prelabel_model(
             batch_size=batch_size or BATCH,
             redo=redo,
             cluster=cluster,
+            progress=progress,
         )
     labeler = text_labeler(ws, info, prompt=prompt)
     return prelabel_text(
@@ -226,4 +239,5 @@ def prelabel_model(
         batch_size=batch_size or TEXT_BATCH,
         redo=redo,
         labels_for=getattr(labeler, "use_labels", None),
+        progress=progress,
     )

@@ -33,6 +33,7 @@ from assay.quality._boxes import box_agreement, fuse_boxes
 from assay.quality._sources import ControlInfo, LabelSource, project_source
 from assay.quality._spans import vote_spans
 from assay.quality._write import write_records
+from assay.versioning.datasets import dataset_id
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -144,6 +145,9 @@ def aggregate_project(
         NotFound: No such project or dataset.
         InvalidInput: The project has no human answers, or a control cannot be aggregated.
     """
+    if into is not None:
+        with ws.db.read() as conn:
+            dataset_id(conn, into)  # an unknown dataset first, not the project's answers
     source = project_source(ws, project)
     chosen = _choose(source, controls)
     out = ProjectAggregation(project, method, [], {}, source.names)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -380,6 +381,7 @@ def test_list_says_which_model_version_ran_on_which_commit(
     world: World,
     tmp_path: Path,
     invoke,  # type: ignore[no-untyped-def]
+    cli: Any,
 ) -> None:
     # Runs were kept in a table no command showed: which runs evaluated flood-clf@1, on what?
     model_run = run_evaluation(
@@ -402,6 +404,19 @@ def test_list_says_which_model_version_ran_on_which_commit(
     assert {model_run.run_id, file_run.run_id} <= {r["run_id"] for r in json.loads(out)}
     code, out = invoke("-w", world.root, "eval", "list", "--dataset", "floods@0000", "--json")
     assert json.loads(out) == []
+    out = cli("-w", world.root, "eval", "list", "--dataset", "floods@0000").stdout
+    assert "no runs of dataset floods@0000 yet" in out
+    # A name nothing is known by is an error naming it, not an empty table (exit 0).
+    res = cli("-w", world.root, "eval", "list", "--model", "nope", code=1)
+    assert "no model 'nope'" in res.stderr
+    res = cli("-w", world.root, "eval", "list", "--dataset", "nope@1234", code=1)
+    assert "no dataset named 'nope'" in res.stderr
+    # A prediction file's run is known by its model's name, registered or not.
+    assert file_run.run_id in [
+        r["run_id"]
+        for r in cli("-w", world.root, "eval", "list", "--model", file_run.record["model"]["name"],
+                     "--json").json()
+    ]  # fmt: skip
     code, out = invoke("-w", world.root, "eval", "list", "--model", "flood-clf")
     at = next(k for k, line in enumerate(out.splitlines()) if model_run.run_id[:12] in line)
     assert f"floods@{world.commit[:12]}" in out.splitlines()[at]

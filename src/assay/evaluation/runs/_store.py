@@ -184,9 +184,19 @@ def load_run(ws: Workspace | None, ref: str | Path) -> EvalRun:
     return _read(folder)
 
 
-def list_runs(ws: Workspace) -> list[dict[str, Any]]:
+def list_runs(
+    ws: Workspace, *, model: str | None = None, dataset: str | None = None
+) -> list[dict[str, Any]]:
     """Every run of the workspace, newest first: which model (`model_ref`, with its version)
-    was evaluated on which dataset commit."""
+    was evaluated on which dataset commit.
+
+    `model` (NAME, any version, or NAME@VERSION) and `dataset` (NAME, or NAME@COMMIT with a
+    commit prefix) keep only their runs.
+
+    Raises:
+        NotFound: `model` or `dataset` names no registered model or dataset and no run's (a
+            known one without runs answers an empty list).
+    """
     with ws.db.read() as conn:
         rows = conn.execute(select(eval_runs).order_by(eval_runs.c.created.desc())).all()
     out = []
@@ -206,4 +216,16 @@ def list_runs(ws: Workspace) -> list[dict[str, Any]]:
                 "headline": json.loads(r.headline),
             }
         )
+    ran_on = {r["dataset"] for r in out}
+    if model is not None:
+        if not any(model in (r["model_ref"], r["model"]) for r in out):
+            from assay.models.registry import get_model
+
+            get_model(ws, model)  # NotFound, naming it, for a model nobody registered
+        out = [r for r in out if model in (r["model_ref"], r["model"])]
+    if dataset is not None:
+        name, _, commit = dataset.partition("@")
+        if name not in ran_on | {d.name for d in ws.datasets()}:
+            raise NotFound(f"no dataset named {name!r}; see `assay dataset list`")
+        out = [r for r in out if r["dataset"] == name and r["commit"].startswith(commit)]
     return out
