@@ -138,6 +138,11 @@ def _portable_path(path: str, room: int) -> str:
 def _tagged(name: str, original: str, room: int) -> str:
     folder, sep, leaf = name.rpartition("/")
     stem, suffix = _split(leaf)
+    if room and not suffix:
+        # A name whose last dotted part is no suffix of ours (too long) still has one for the
+        # file written beside it (`<stem>.xml`): its dots go, so the tag is in that stem too
+        # (or every tag would leave the stem as it was, and names tried again for ever).
+        stem = stem.replace(".", "_")
     return folder + sep + _with_tag(stem, _tag(original), suffix, room)
 
 
