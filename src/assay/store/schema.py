@@ -8,6 +8,7 @@ the manifests agree byte for byte.
 from collections.abc import Callable
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -25,6 +26,10 @@ from sqlalchemy.engine import Connection
 
 from assay.errors import AssayError
 
+# A file's size in bytes: past 2 GiB (a scene, a video, a model) PostgreSQL's INTEGER overflows;
+# SQLite's INTEGER holds 64 bits, and its tables keep the type they were made with.
+FileSize = BigInteger().with_variant(Integer(), "sqlite")
+
 metadata = MetaData()
 
 meta = Table(
@@ -39,7 +44,7 @@ items = Table(
     metadata,
     Column("id", String(64), primary_key=True),  # sha256 of the bytes
     Column("media_type", String(64), nullable=False),
-    Column("size", Integer, nullable=False),
+    Column("size", FileSize, nullable=False),
     Column("width", Integer),
     Column("height", Integer),
     Column("name", Text, nullable=False),  # original file name (or row label for text rows)
@@ -331,7 +336,7 @@ models_table = Table(
     Column("task", String(20), nullable=False),  # classification | detection
     Column("format", String(20), nullable=False),  # onnx | coco-json | csv | parquet
     Column("sha256", String(64), nullable=False),  # the file, kept in the blob store
-    Column("size", Integer, nullable=False),
+    Column("size", FileSize, nullable=False),
     Column("file_name", Text, nullable=False),
     Column("classes", Text, nullable=False, default="[]"),  # canonical JSON list
     Column("trained_on", String(64)),  # dataset commit id (lineage)
@@ -460,7 +465,7 @@ picture_versions = Table(
     UniqueConstraint("picture", "seq"),
 )
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -541,6 +546,13 @@ def _key_submissions_by_user(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE submissions_v11")
 
 
+def _widen_file_sizes(conn: Connection) -> None:
+    # PostgreSQL only: a file over 2 GiB failed to store (INTEGER out of range).
+    if conn.dialect.name == "postgresql":
+        for table in ("items", "models"):
+            conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN size TYPE BIGINT")
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
@@ -553,6 +565,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: _add_pictures,
     10: _index_scenes,
     11: _key_submissions_by_user,
+    12: _widen_file_sizes,
 }
 
 
