@@ -29,6 +29,10 @@ def test_create_list_and_duplicate(ws: Workspace) -> None:
     for bad in ("", "a@b", "a/b", " padded"):
         with pytest.raises(InvalidInput, match="bad dataset name"):
             ws.create_dataset(bad)
+    # PostgreSQL's column holds 200 characters: a longer name is refused on every database.
+    ws.create_dataset("d" * 200)
+    with pytest.raises(InvalidInput, match=r"bad dataset name 'd{40}'\.\.\.: at most 200 char"):
+        ws.create_dataset("d" * 201)
     with pytest.raises(NotFound, match="no dataset named 'nope'"):
         ws.add_items("nope")
 
