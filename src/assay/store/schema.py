@@ -29,7 +29,8 @@ from assay.errors import AssayError
 # A file's size in bytes: past 2 GiB (a scene, a video, a model) PostgreSQL's INTEGER overflows;
 # SQLite's INTEGER holds 64 bits, and its tables keep the type they were made with.
 FileSize = BigInteger().with_variant(Integer(), "sqlite")
-# The longest name (dataset, project, model, picture) and actor the String(200) columns hold.
+# The longest name (dataset, project, model, picture), actor and token label the String(200)
+# columns hold.
 NAME_MAX = 200
 
 metadata = MetaData()
