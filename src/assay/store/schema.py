@@ -29,6 +29,9 @@ from assay.errors import AssayError
 # A file's size in bytes: past 2 GiB (a scene, a video, a model) PostgreSQL's INTEGER overflows;
 # SQLite's INTEGER holds 64 bits, and its tables keep the type they were made with.
 FileSize = BigInteger().with_variant(Integer(), "sqlite")
+# Text an imported file gives (an annotation's author and its id in the source tool): no bound
+# on PostgreSQL, where VARCHAR(200) failed the import; SQLite's VARCHAR never had one.
+FileText = Text().with_variant(String(200), "sqlite")
 # The longest name (dataset, project, model, picture), actor and token label the String(200)
 # columns hold.
 NAME_MAX = 200
@@ -108,13 +111,13 @@ annotations_table = Table(
     Column("id", String(64), primary_key=True),
     Column("item_id", String(64), ForeignKey("items.id"), nullable=False),
     Column("project", String(200)),
-    Column("author", String(200), nullable=False),
+    Column("author", FileText, nullable=False),
     Column("kind", String(20), nullable=False),  # human | model | aggregate | review
     Column("payload", Text, nullable=False),
     Column("created", String(40), nullable=False),
     Column("lead_time", Float),
     Column("supersedes", String(64)),
-    Column("source_id", String(200)),
+    Column("source_id", FileText),
 )
 Index("annotations_item", annotations_table.c.item_id)
 
@@ -549,11 +552,21 @@ def _key_submissions_by_user(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE submissions_v11")
 
 
-def _widen_file_sizes(conn: Connection) -> None:
-    # PostgreSQL only: a file over 2 GiB failed to store (INTEGER out of range).
+# PostgreSQL only (SQLite's INTEGER has 64 bits, its VARCHAR no bound): a file over 2 GiB
+# failed to store (INTEGER out of range), an imported annotation's author or source id over
+# 200 characters failed the import.
+WIDENED = (
+    ("items", "size", "BIGINT"),
+    ("models", "size", "BIGINT"),
+    ("annotations", "author", "TEXT"),
+    ("annotations", "source_id", "TEXT"),
+)
+
+
+def _widen_columns(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
-        for table in ("items", "models"):
-            conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN size TYPE BIGINT")
+        for table, column, kind in WIDENED:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {kind}")
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
@@ -568,7 +581,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: _add_pictures,
     10: _index_scenes,
     11: _key_submissions_by_user,
-    12: _widen_file_sizes,
+    12: _widen_columns,
 }
 
 
