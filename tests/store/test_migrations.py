@@ -53,6 +53,7 @@ WIDENED: dict[int, tuple[tuple[str, str, str], ...]] = {
         ("models", "size", "INTEGER"),
         ("annotations", "author", "VARCHAR(200)"),
         ("annotations", "source_id", "VARCHAR(200)"),
+        ("eval_runs", "model_name", "VARCHAR(200)"),
     ),
 }
 # Migrations that change a table's keys, and the statements that rebuild it as it was before.

@@ -29,8 +29,9 @@ from assay.errors import AssayError
 # A file's size in bytes: past 2 GiB (a scene, a video, a model) PostgreSQL's INTEGER overflows;
 # SQLite's INTEGER holds 64 bits, and its tables keep the type they were made with.
 FileSize = BigInteger().with_variant(Integer(), "sqlite")
-# Text an imported file gives (an annotation's author and its id in the source tool): no bound
-# on PostgreSQL, where VARCHAR(200) failed the import; SQLite's VARCHAR never had one.
+# Text a file gives (an imported annotation's author and its id in the source tool, the name
+# of an evaluated prediction file): no bound on PostgreSQL, where VARCHAR(200) failed the
+# import or the run; SQLite's VARCHAR never had one.
 FileText = Text().with_variant(String(200), "sqlite")
 # The longest name (dataset, project, model, picture), actor and token label the String(200)
 # columns hold.
@@ -363,7 +364,7 @@ eval_runs = Table(
     Column("actor", String(200), nullable=False),
     Column("dataset", String(200), nullable=False),
     Column("commit_id", String(64), nullable=False),
-    Column("model_name", String(200), nullable=False),
+    Column("model_name", FileText, nullable=False),
     Column("model_id", String(64)),  # NULL for prediction files and Python callables
     Column("model_sha256", String(64)),
     Column("task", String(20), nullable=False),
@@ -553,13 +554,14 @@ def _key_submissions_by_user(conn: Connection) -> None:
 
 
 # PostgreSQL only (SQLite's INTEGER has 64 bits, its VARCHAR no bound): a file over 2 GiB
-# failed to store (INTEGER out of range), an imported annotation's author or source id over
-# 200 characters failed the import.
+# failed to store (INTEGER out of range), an imported annotation's author or source id or an
+# evaluated prediction file's name over 200 characters failed the import or the run.
 WIDENED = (
     ("items", "size", "BIGINT"),
     ("models", "size", "BIGINT"),
     ("annotations", "author", "TEXT"),
     ("annotations", "source_id", "TEXT"),
+    ("eval_runs", "model_name", "TEXT"),
 )
 
 
