@@ -245,6 +245,50 @@ def test_concurrent_ingest_of_the_same_bytes(tmp_path: Path, samples, monkeypatc
         assert len(items_by_name(again)) == 3
 
 
+def test_concurrent_ingest_of_the_same_bytes_on_any_database(  # type: ignore[no-untyped-def]
+    tmp_path: Path, samples, new_database
+) -> None:
+    """As above, through the workspace's own database: on PostgreSQL (read committed) the later
+    ingest found nothing present, inserted, and failed on the other's rows when it committed."""
+    import threading
+    import time
+
+    from sqlalchemy import insert, select
+
+    from assay import audit
+    from assay.store.schema import items
+
+    files = samples.images("drive", 3)
+    w = Workspace.init(tmp_path / "ws")
+    new_database()  # the other operator's rows, made in a scratch workspace of their own
+    with Workspace.init(tmp_path / "scratch") as scratch:
+        scratch.ingest(files)
+        with scratch.db.read() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(select(items))]
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["report"] = w.ingest(files)
+        except Exception as exc:  # the test reports it below
+            result["error"] = exc
+
+    t = threading.Thread(target=run)
+    with w.db.begin() as other:  # the other operator's ingest, as every writer: the trail lock
+        audit.lock_trail(other)
+        other.execute(insert(items), rows)
+        t.start()
+        deadline = time.monotonic() + 30
+        while len(list(w.blobs.iter_shas())) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the ingest is at its write transaction now
+    t.join(60)
+    w.close()
+    assert "error" not in result, repr(result.get("error"))
+    report = result["report"]
+    assert report.new == [] and len(report.duplicate) == 3  # type: ignore[attr-defined]
+
+
 def test_csv_and_jsonl_with_a_byte_order_mark(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
     # Spreadsheet tools write UTF-8 with a BOM; the first column is still called "text".
     samples.raw(
