@@ -97,13 +97,15 @@ labelstudio: $(LS_VENV)/.ready
 PG_FORMATS := coco_encoded coco_fidelity column_path drops geo_roundtrip geojson import_media items_workspace \
 	labelstudio marking_raise more_workspace scene stable_ids streaming yolo_ids
 # More suites that write and read a workspace's metadata: the CLI's ingest, datasets, versions,
-# accounts and audit keys, LLM-eval registry and promotion, red-team canaries, exports by
-# folder and with hostile or non-portable names, text prelabels and situation reports (about
-# 50 s of the PostgreSQL pass at -n 2). The rest of tests/ reads no database, or tests
-# SQLite or both backends itself (tests/store, tests/test_workspace_binding.py), or costs
-# many times more for the same queries (model training and serving, fusion, feeds, compute).
+# accounts, audit keys, messages and geo imports, feed sources, export reports, LLM-eval
+# registry and promotion, red-team canaries, exports by folder and with hostile or
+# non-portable names, text prelabels and situation reports (87 tests: about 60 s at -n 2 run
+# alone, 100 s of test time). The rest of tests/ reads no database, or tests SQLite or both
+# backends itself (tests/store, tests/test_workspace_binding.py), or costs many times more
+# for the same queries (model training and serving, LLM and red-team runs, fusion, compute).
 PG_MORE := tests/cli/test_cli_ingest.py tests/cli/test_cli_audit_keys.py tests/cli/test_cli_dataset.py \
-	tests/cli/test_cli_versions.py tests/cli/test_cli_accounts.py \
+	tests/cli/test_cli_versions.py tests/cli/test_cli_accounts.py tests/cli/test_cli_messages.py \
+	tests/cli/test_cli_geo_import.py tests/feeds/test_feed_cli.py tests/formats/test_fmt_export_report.py \
 	tests/evaluation/llm/test_llm_eval_registry.py tests/evaluation/llm/test_llm_promote.py \
 	tests/evaluation/redteam/test_redteam_canary.py tests/formats/test_fmt_export_folder.py \
 	tests/formats/test_fmt_hostile.py tests/formats/test_fmt_portable_names.py \
