@@ -96,6 +96,20 @@ labelstudio: $(LS_VENV)/.ready
 # the Label Studio server and Datumaro peer runs cost many times more and read no other SQL).
 PG_FORMATS := coco_encoded coco_fidelity column_path drops geo_roundtrip geojson import_media items_workspace \
 	labelstudio marking_raise more_workspace scene stable_ids streaming yolo_ids
+# More suites that write and read a workspace's metadata: the CLI's ingest, datasets, versions,
+# accounts, audit keys, messages and geo imports, feed sources, export reports, LLM-eval
+# registry and promotion, red-team canaries, exports by folder and with hostile or
+# non-portable names, text prelabels and situation reports (87 tests: about 60 s at -n 2 run
+# alone, 100 s of test time). The rest of tests/ reads no database, or tests SQLite or both
+# backends itself (tests/store, tests/test_workspace_binding.py), or costs many times more
+# for the same queries (model training and serving, LLM and red-team runs, fusion, compute).
+PG_MORE := tests/cli/test_cli_ingest.py tests/cli/test_cli_audit_keys.py tests/cli/test_cli_dataset.py \
+	tests/cli/test_cli_versions.py tests/cli/test_cli_accounts.py tests/cli/test_cli_messages.py \
+	tests/cli/test_cli_geo_import.py tests/feeds/test_feed_cli.py tests/formats/test_fmt_export_report.py \
+	tests/evaluation/llm/test_llm_eval_registry.py tests/evaluation/llm/test_llm_promote.py \
+	tests/evaluation/redteam/test_redteam_canary.py tests/formats/test_fmt_export_folder.py \
+	tests/formats/test_fmt_hostile.py tests/formats/test_fmt_portable_names.py \
+	tests/models/test_prelabel_text.py tests/fusion/test_sitrep.py
 # The service suites that touch the database, again on PostgreSQL. The browser pages and the
 # schemathesis fuzz drive the same routes and queries as the API tests, at many times the cost;
 # the ingest reach tests (links, FIFOs, decompression bombs; 100 s) test the file system.
@@ -106,7 +120,7 @@ PG_SUITES := tests/versioning tests/labeling tests/server tests/store/test_gc.py
 	$(patsubst %,tests/formats/test_fmt_%.py,$(PG_FORMATS)) tests/formats/test_llm_exports.py \
 	tests/formats/test_llm_rated_pairs.py tests/ingest tests/audit tests/test_workspace_attach.py \
 	tests/test_workspace.py tests/cli/test_cli_formats.py tests/cli/test_cli_audit.py \
-	tests/cli/test_cli_end_to_end.py \
+	tests/cli/test_cli_end_to_end.py $(PG_MORE) \
 	--ignore=tests/server/browser --ignore=tests/server/test_api_schemathesis.py \
 	--ignore=tests/ingest/test_ingest_reach.py
 

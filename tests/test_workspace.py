@@ -106,6 +106,16 @@ def _no_workspace_above(folder: Path) -> None:
     assert stray is None, f"a workspace outside the test, at {stray}, is above {folder}"
 
 
+def test_an_actor_longer_than_the_audit_keeps_is_refused(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run_cli("init", tmp_path / "ws")
+    long = {"ASSAY_ACTOR": "user:" + "a" * 196}  # 201 characters: PostgreSQL's column holds 200
+    res = run_cli("-w", tmp_path / "ws", "dataset", "create", "d", env=long, code=1)
+    assert "error: ASSAY_ACTOR is 201 characters long: at most 200" in res.stderr
+    fits = {"ASSAY_ACTOR": "user:" + "a" * 195}
+    run_cli("-w", tmp_path / "ws", "dataset", "create", "d", env=fits)
+    assert "d" in run_cli("-w", tmp_path / "ws", "dataset", "list", env=fits).stdout
+
+
 def test_not_a_workspace_is_exit_1(run_cli, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -32,7 +32,7 @@ from assay.ingest import IngestReport, ingest_paths
 from assay.ingest.sensors.options import SensorOptions
 from assay.store import BlobStore, Database, LocalBlobStore, locks, open_blobs
 from assay.store._sql import select_in
-from assay.store.schema import items
+from assay.store.schema import NAME_MAX, items
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -55,6 +55,8 @@ def find_root(start: Path) -> Path | None:
 
 def default_actor() -> str:
     env = os.environ.get("ASSAY_ACTOR")
+    if env and len(env) > NAME_MAX:  # PostgreSQL's columns hold no more (SQLite's had no limit)
+        raise InvalidInput(f"ASSAY_ACTOR is {len(env)} characters long: at most {NAME_MAX}")
     if env:
         return env
     try:

@@ -98,6 +98,9 @@ def test_token_create_list_revoke(cli, site: Path) -> None:  # type: ignore[no-u
         assert user_for_token(ws, short) is None
         assert user_for_token(ws, forever) is not None
     assert "revoked" in cli(*w, "token", "list").stdout
+    # PostgreSQL's column holds 200 characters (as the API says): refused on every database.
+    res = cli(*w, "token", "create", "ana", "--label", "x" * 201, code=1)
+    assert "error: a token's label has 201 characters: at most 200" in res.stderr
     cli(*w, "token", "revoke", "feedfacefeed", code=1)
     for bad in ("0d", "-3h", "soon", "12y"):
         cli(*w, "token", "create", "ana", "--expires", bad, code=1)

@@ -10,7 +10,7 @@ from pathlib import Path
 from assay.audit._keys import KEY_ENV
 
 
-def test_key_is_made_on_first_use_outside_the_workspace(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_key_is_made_on_first_use_outside_the_workspace(run_cli, tmp_path, new_database) -> None:  # type: ignore[no-untyped-def]
     key = tmp_path / "keys" / "audit.key"
     env = {KEY_ENV: str(key)}
     first = run_cli("init", tmp_path / "ws", env=env)
@@ -21,6 +21,7 @@ def test_key_is_made_on_first_use_outside_the_workspace(run_cli, tmp_path: Path)
     assert "created" not in again.stderr and "1 signed" in again.stdout
     # Without ASSAY_AUDIT_KEY: the user's config folder, never the workspace.
     config = tmp_path / "config"
+    new_database()  # ws2 is a second workspace: its own schema under PostgreSQL
     plain = {k: v for k, v in os.environ.items() if k != KEY_ENV}
     plain.update({"XDG_CONFIG_HOME": str(config)})
     res = run_cli("init", tmp_path / "ws2", env={**plain, KEY_ENV: ""})

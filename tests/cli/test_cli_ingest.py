@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
+from sqlalchemy import select
+
 from assay import Workspace
+from assay.store.schema import items
 
 JSON_KEYS = {
     "files", "new", "duplicate", "failed", "failures", "skipped", "skips", "item_ids", "raised",
@@ -14,10 +16,8 @@ JSON_KEYS = {
 
 
 def _markings(root: Path) -> dict[str, str]:
-    con = sqlite3.connect(root / ".assay" / "assay.db")
-    rows = dict(con.execute("SELECT name, marking FROM items"))
-    con.close()
-    return rows
+    with Workspace.open(root) as w, w.db.read() as conn:
+        return {r.name: r.marking for r in conn.execute(select(items.c.name, items.c.marking))}
 
 
 def test_ingest_reports_and_skips_bad_files(cli, samples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -157,3 +157,52 @@ def test_label_map_docstring_example_runs() -> None:
 
     result = doctest.testmod(labelmap)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_two_first_exports_at_once_number_the_images_once(ws: Workspace, tmp_path: Path) -> None:
+    """On PostgreSQL (read committed) both found the images unnumbered: the later export failed
+    on the numbers' key when the other committed."""
+    import threading
+    import time
+
+    from sqlalchemy import insert
+
+    from assay.store.schema import item_numbers, working
+    from assay.versioning.datasets import dataset_id, lock_dataset
+
+    _distinct_images(tmp_path / "img", ["a.png", "b.png"])
+    ws.ingest([tmp_path / "img"])
+    ws.create_dataset("storm")
+    ws.add_items("storm")
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["doc"] = _export_coco(ws, "storm", tmp_path / "out")
+        except Exception as exc:  # the test reports it below
+            result["error"] = exc
+
+    t = threading.Thread(target=run)
+    with ws.db.begin() as other:  # another export numbering the images, holding the dataset
+        ds = dataset_id(other, "storm")
+        lock_dataset(other, ds)
+        members = other.execute(select(working.c.item_id).where(working.c.dataset_id == ds))
+        numbers = {i: n for n, i in enumerate(sorted(members.scalars()), 7)}
+        other.execute(
+            insert(item_numbers),
+            [{"dataset_id": ds, "item_id": i, "number": n} for i, n in numbers.items()],
+        )
+        t.start()
+        deadline = time.monotonic() + 30
+        waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+        while time.monotonic() < deadline:  # until the export waits for this transaction
+            time.sleep(0.2)
+            if ws.db.is_sqlite:
+                break
+            with ws.db.read() as conn:
+                if conn.exec_driver_sql(waiting).scalar():
+                    break
+        time.sleep(0.3)
+    t.join(60)
+    assert "error" not in result, repr(result.get("error"))
+    assert sorted(im["id"] for im in result["doc"]["images"]) == [7, 8]

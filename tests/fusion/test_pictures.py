@@ -99,6 +99,43 @@ def test_bad_input(ws: Workspace) -> None:
     assert pictures.log(ws, "flood")[0].stats["entities"] == 1
 
 
+def test_two_saves_at_once_make_two_versions(ws: Workspace) -> None:
+    """On PostgreSQL (read committed) both read the same head: the later one failed on the
+    (picture, seq) key when the other committed."""
+    import threading
+    import time
+
+    from sqlalchemy import insert, select
+
+    from assay import audit
+    from assay.store.schema import picture_versions
+
+    first = pictures.save(ws, "flood", [entity("a", 1.0)], message="one")
+    before = len(list(ws.blobs.iter_shas()))
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["pic"] = pictures.save(ws, "flood", [entity("a", 2.0)], message="three")
+        except Exception as exc:  # the test reports it below
+            result["error"] = exc
+
+    t = threading.Thread(target=run)
+    with ws.db.begin() as other:  # another save of version 2, holding the lock every writer
+        audit.lock_trail(other)  # takes
+        one = other.execute(select(picture_versions).where(picture_versions.c.id == first.id))
+        two = {**one.one()._mapping, "id": "f" * 64, "seq": 2, "parent": first.id}
+        other.execute(insert(picture_versions), two)
+        t.start()
+        deadline = time.monotonic() + 30
+        while len(list(ws.blobs.iter_shas())) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the save is at its transaction now
+    t.join(60)
+    assert "error" not in result, repr(result.get("error"))
+    assert (result["pic"].seq, result["pic"].parent) == (3, "f" * 64)
+
+
 def test_cli_log_diff_show(ws: Workspace, cli: RunCli) -> None:
     pictures.save(ws, "flood", [entity("a", -95.37)], message="one")
     pictures.save(ws, "flood", [entity("a", -95.3702), entity("d", -95.373)], message="two")

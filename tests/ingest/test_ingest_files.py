@@ -196,11 +196,31 @@ def test_parallel_path_matches_serial(tmp_path: Path, samples, new_database) -> 
     assert parallel[3] == [] and serial[3] == []
 
 
-def test_concurrent_ingest_of_the_same_bytes(tmp_path: Path, samples, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Two operators ingest the same drive at once: the later one finds the items present."""
+def _ingest_waiting(w: Workspace, files: list[Path]) -> tuple[Any, dict[str, object]]:
+    """Start `w.ingest(files)` in a thread; return once it has stored the blobs of all three
+    files and gone on to its write transaction (with its report or error, once joined)."""
     import threading
     import time
 
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["report"] = w.ingest(files)
+        except Exception as exc:  # the test reports it
+            result["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 30
+    while len(list(w.blobs.iter_shas())) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return t, result
+
+
+def test_concurrent_ingest_of_the_same_bytes(tmp_path: Path, samples, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two operators ingest the same drive at once: the later one finds the items present."""
     # The other operator holds SQLite's write lock through sqlite3: on the embedded store,
     # whatever database the run uses.
     monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
@@ -218,20 +238,7 @@ def test_concurrent_ingest_of_the_same_bytes(tmp_path: Path, samples, monkeypatc
     w = Workspace.init(tmp_path / "ws")
     other = sqlite3.connect(w.root / "assay.db", isolation_level=None, timeout=30)
     other.execute("BEGIN IMMEDIATE")  # the other operator holds the write lock
-    result: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            result["report"] = w.ingest(files)
-        except Exception as exc:  # the test reports it below
-            result["error"] = exc
-
-    t = threading.Thread(target=run)
-    t.start()
-    deadline = time.monotonic() + 30
-    while len(list(w.blobs.iter_shas())) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # now waiting for the write lock, having found no existing items
+    t, result = _ingest_waiting(w, files)  # now waiting for the write lock
     marks = ",".join("?" * len(cols))
     other.executemany(f"INSERT INTO items ({','.join(cols)}) VALUES ({marks})", rows)
     other.execute("COMMIT")
@@ -243,6 +250,34 @@ def test_concurrent_ingest_of_the_same_bytes(tmp_path: Path, samples, monkeypatc
     assert len(report.new) + len(report.duplicate) == 3  # type: ignore[attr-defined]
     with Workspace.open(tmp_path / "ws") as again:
         assert len(items_by_name(again)) == 3
+
+
+def test_concurrent_ingest_of_the_same_bytes_on_any_database(  # type: ignore[no-untyped-def]
+    tmp_path: Path, samples, new_database
+) -> None:
+    """As above, through the workspace's own database: on PostgreSQL (read committed) the later
+    ingest found nothing present, inserted, and failed on the other's rows when it committed."""
+    from sqlalchemy import insert, select
+
+    from assay import audit
+    from assay.store.schema import items
+
+    files = samples.images("drive", 3)
+    w = Workspace.init(tmp_path / "ws")
+    new_database()  # the other operator's rows, made in a scratch workspace of their own
+    with Workspace.init(tmp_path / "scratch") as scratch:
+        scratch.ingest(files)
+        with scratch.db.read() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(select(items))]
+    with w.db.begin() as other:  # the other operator's ingest, as every writer: the trail lock
+        audit.lock_trail(other)
+        other.execute(insert(items), rows)
+        t, result = _ingest_waiting(w, files)  # at its write transaction now
+    t.join(60)
+    w.close()
+    assert "error" not in result, repr(result.get("error"))
+    report = result["report"]
+    assert report.new == [] and len(report.duplicate) == 3  # type: ignore[attr-defined]
 
 
 def test_csv_and_jsonl_with_a_byte_order_mark(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]

@@ -112,6 +112,10 @@ def test_cli_project_user_token_pull(
     bad.write_text("controls:\n  - {name: a, type: boxes}")
     r = run("-w", root, "project", "create", "x", "--schema", bad, "--dataset", "flood", code=1)  # type: ignore[operator]
     assert str(bad) in r.stderr and "controls[0]" in r.stderr
+    # PostgreSQL's column holds 200 characters: a longer name is refused on every database.
+    long = "p" * 201
+    r = run("-w", root, "project", "create", long, "--schema", schema, "--dataset", "flood", code=1)  # type: ignore[operator]
+    assert f"bad project name '{'p' * 40}'...: at most 200 characters" in r.stderr
     r = run(
         "-w",
         root,

@@ -64,6 +64,47 @@ def test_same_file_is_idempotent_and_another_file_is_a_new_version(
     assert "versioned@1" in refs and "versioned@2" in refs
 
 
+def test_two_versions_registered_at_once_get_numbers_of_their_own(
+    world: World, tmp_path: Path
+) -> None:
+    """On PostgreSQL (read committed) both read the same latest version: the later one failed
+    on the (name, version) key when the other committed."""
+    import threading
+    import time
+
+    from sqlalchemy import insert, select
+
+    from assay import audit
+    from assay.store.schema import models_table
+
+    a = onnx_classifier(tmp_path / "a.onnx", weights=WEIGHTS * 5)
+    c = onnx_classifier(tmp_path / "c.onnx", weights=WEIGHTS * 6)
+    first = add_model(world.ws, "raced", a)
+    sha_c = hashlib.sha256(c.read_bytes()).hexdigest()
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["info"] = add_model(world.ws, "raced", c)
+        except Exception as exc:  # the test reports it below
+            result["error"] = exc
+
+    t = threading.Thread(target=run)
+    with world.ws.db.begin() as other:  # another registration of version 2, holding the lock
+        audit.lock_trail(other)  # that every writer takes
+        one = other.execute(select(models_table).where(models_table.c.id == first.id)).one()
+        other.execute(insert(models_table), {**one._mapping, "id": "f" * 64, "version": 2})
+        t.start()
+        deadline = time.monotonic() + 30
+        while not world.ws.blobs.exists(sha_c) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the registration is at its transaction now
+    t.join(60)
+    assert "error" not in result, repr(result.get("error"))
+    assert result["info"].version == 3  # type: ignore[attr-defined]
+    assert get_model(world.ws, "raced").ref == "raced@3"
+
+
 def test_prediction_files_register_with_their_task(world: World, tmp_path: Path) -> None:
     csv = tmp_path / "p.csv"
     csv.write_text("name,dry,flooded\ndrone_000.jpg,0.2,0.8\n")

@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import Table, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from assay import Workspace
+from assay.domain.labels import Region
+from assay.formats import ImportBundle, ImportedAnnotation, ImportedMedia
+from assay.formats.io import import_bundle
 from assay.labeling import Workflow, add_user, next_task, submit
 from assay.store import schema
+from assay.store._sql import insert_tuples
 from labeling_world import PASSWORD, World, build_world, choice
 from pg import fresh_schema
 
@@ -41,6 +46,16 @@ ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
 ADDED_ROWS: dict[int, str] = {
     10: "derived: the scenes already ingested (tests/ingest/test_scenes.py)",
 }
+# Migrations that widen columns on PostgreSQL, with each column's type before.
+WIDENED: dict[int, tuple[tuple[str, str, str], ...]] = {
+    12: (
+        ("items", "size", "INTEGER"),
+        ("models", "size", "INTEGER"),
+        ("annotations", "author", "VARCHAR(200)"),
+        ("annotations", "source_id", "VARCHAR(200)"),
+        ("eval_runs", "model_name", "VARCHAR(200)"),
+    ),
+}
 # Migrations that change a table's keys, and the statements that rebuild it as it was before.
 CHANGED_KEYS: dict[int, tuple[str, ...]] = {
     11: (  # submissions: primary key (client_id) -> (user_id, client_id)
@@ -59,6 +74,7 @@ CHANGED_KEYS: dict[int, tuple[str, ...]] = {
 
 def test_every_migration_is_described_here() -> None:
     described = set(ADDED_TABLES) | set(ADDED_COLUMNS) | set(ADDED_ROWS) | set(CHANGED_KEYS)
+    described |= set(WIDENED)
     assert described == set(schema.MIGRATIONS)
     assert max(schema.MIGRATIONS) == schema.SCHEMA_VERSION - 1
 
@@ -93,6 +109,8 @@ def _downgrade(conn: Connection, to: int) -> None:
     for v in range(schema.SCHEMA_VERSION - 1, to - 1, -1):
         for statement in CHANGED_KEYS.get(v, ()):
             conn.exec_driver_sql(statement)
+        for table, column, kind in WIDENED.get(v, ()) if conn.dialect.name == "postgresql" else ():
+            conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {kind}")
         for table, column in ADDED_COLUMNS.get(v, ()):
             if inspect(conn).has_table(table):
                 conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
@@ -200,4 +218,41 @@ def test_client_ids_become_each_users_own(
         other = next_task(ws, bob, w.project)
         assert other is not None
         assert submit(ws, bob, other.task_id, "c-1", [choice("none")])["duplicate"] is False
+        ws.db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_file_over_2_gib_and_long_imported_ids_are_stored_after_the_migration_too(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL's INTEGER stops at 2**31 - 1: a scene or video over 2 GiB failed to store;
+    # its VARCHAR(200) failed an import whose annotation had a longer author or source id.
+    big = 3 * 2**30
+    row = ("a" * 64, "image/tiff", big, 9, 9, "scene.tif", "", "{}", "0" * 64, "UNCLASSIFIED")
+    columns = ("id", "media_type", "size", "width", "height", "name", "source", "metadata")
+    columns += ("metadata_hash", "marking", "created")
+    with _url(backend, tmp_path) as url:
+        monkeypatch.setenv("ASSAY_DATABASE_URL", url)
+        ws = Workspace.init(tmp_path / "ws")
+        with ws.db.begin() as conn:
+            _downgrade(conn, 12)
+        ws.db.dispose()
+        ws = Workspace.open(tmp_path / "ws")  # opening migrates
+        with ws.db.begin() as conn:  # the ingest's own insert
+            insert_tuples(conn, schema.items, columns, [(*row, "2026-12-06T00:00:00Z")])
+        ws.create_dataset("big")
+        assert ws.add_items("big", f"size>{2**31}") == 1
+        with ws.db.read() as conn:
+            assert conn.execute(select(schema.items.c.size)).scalar_one() == big
+        Image.new("RGB", (8, 6), (40, 90, 160)).save(tmp_path / "b.png")
+        media = ImportedMedia(name="b.png", path=tmp_path / "b.png", width=8, height=6)
+        author, source = "user:" + "a" * 300, "task-" + "7" * 300
+        box = Region(kind="box", label="vehicle", box=(1.0, 1.0, 4.0, 3.0))
+        media.annotations.append(ImportedAnnotation([box], author=author, source_id=source))
+        import_bundle(ws, ImportBundle(media=[media]), "imported")
+        with ws.db.read() as conn:
+            got = conn.execute(
+                select(schema.annotations_table.c.author, schema.annotations_table.c.source_id)
+            )
+            assert [tuple(r) for r in got] == [(author, source)]
         ws.db.dispose()

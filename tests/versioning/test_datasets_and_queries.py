@@ -29,6 +29,10 @@ def test_create_list_and_duplicate(ws: Workspace) -> None:
     for bad in ("", "a@b", "a/b", " padded"):
         with pytest.raises(InvalidInput, match="bad dataset name"):
             ws.create_dataset(bad)
+    # PostgreSQL's column holds 200 characters: a longer name is refused on every database.
+    ws.create_dataset("d" * 200)
+    with pytest.raises(InvalidInput, match=r"bad dataset name 'd{40}'\.\.\.: at most 200 char"):
+        ws.create_dataset("d" * 201)
     with pytest.raises(NotFound, match="no dataset named 'nope'"):
         ws.add_items("nope")
 
@@ -104,12 +108,56 @@ def test_query_on_numeric_metadata(ws: Workspace, samples) -> None:  # type: ign
     assert ws.add_items("exact2", "meta.priority=3 and metadata.people=4") == 1
 
 
+def _matches(ws: Workspace, query: str) -> int:
+    name = f"q{len(ws.datasets())}"
+    ws.create_dataset(name)
+    return ws.add_items(name, query)
+
+
+def test_metadata_queries_read_the_same_on_every_database(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    samples.jsonl(
+        "calls.jsonl",
+        [
+            {"text": "Roof, four people.", "priority": "5", "urgent": True, "sensor": "uav\u0000"},
+            {"text": "Road closed.", "priority": 7, "urgent": False, "sensor": "uav-2"},
+        ],
+    )
+    samples.raw("sheet.csv", b"text,priority\nBridge out,9\n")
+    samples.jpeg("uav/north.jpg", seed=1, gps=(29.9, -95.4))
+    ws.ingest([samples.root])
+    # `<` and friends match JSON numbers only: not the text "5", nor a CSV cell's "9".
+    assert _matches(ws, "metadata.priority>1") == 1
+    assert _matches(ws, "metadata.priority=5") == 1  # `=` compares the text
+    # A JSON true or false reads as its JSON text, as on PostgreSQL.
+    assert _matches(ws, "metadata.urgent=true") == 1
+    assert _matches(ws, "metadata.urgent!=false") == 1
+    assert _matches(ws, "metadata.urgent=1") == 0
+    # A NUL in one item's metadata (valid JSON, which PostgreSQL's JSONB refuses) fails no
+    # query over the items.
+    assert _matches(ws, "metadata.sensor=uav-2") == 1
+    assert _matches(ws, "metadata.sensor~uav*") == 2
+    assert _matches(ws, "near 29.9,-95.4,100") == 1
+
+
+def test_a_glob_takes_ascii_letters_in_either_case(ws: Workspace, samples) -> None:  # type: ignore[no-untyped-def]
+    samples.text("Flood_North.txt", seed=1)
+    samples.text("flood_south.txt", seed=2)
+    samples.text("Überflutung.txt", seed=3)
+    ws.ingest([samples.root])
+    assert _matches(ws, "name~flood*") == 2
+    assert _matches(ws, "name~FLOOD_*.TXT") == 2
+    assert _matches(ws, "name=flood_north.txt") == 0  # `=` stays exact
+    assert _matches(ws, "name~Über*") == 1
+    assert _matches(ws, "name~über*") == 0  # beyond ASCII the case counts, as in SQLite
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ("width", "expected FIELD OP VALUE"),
         ("colour=red", "unknown query field 'colour'"),
         ("width>=wide", "query field width needs a number, got 'wide'"),
+        ("width~6*", "query field width is a number: compare it with = != < <= > >=, not ~"),
         ("and width>3", "cannot read query condition 'and width>3'"),
         ("width>3 and height", "cannot read query condition 'height'"),
     ],

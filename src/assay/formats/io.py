@@ -49,7 +49,7 @@ from assay.store.blobs import Staged
 from assay.store.schema import annotations_table, datasets, items, project_markings, projects
 from assay.timeutil import now_iso
 from assay.versioning import LabelRecord, Revision, _manifest, _rows, add_item_ids, set_labels
-from assay.versioning.datasets import EMPTY_HASH, restore_committed
+from assay.versioning.datasets import EMPTY_HASH, lock_dataset, restore_committed
 from assay.versioning.datasets import create as create_dataset
 from assay.versioning.labels import label_columns
 
@@ -558,6 +558,9 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
     if numbers.null_count or full_map != label_map:
         id_list = ids.to_pylist()
         with ws.db.begin() as conn:
+            # Two first exports at once number the images once: the later one waits here and
+            # finds the numbers (PostgreSQL's read committed let both find none and insert).
+            lock_dataset(conn, rev.dataset_id)
             assigned = _ids.assign_numbers(conn, rev.dataset_id, id_list)
             numbers = pa.array([assigned[i] for i in id_list], pa.int64())
             del assigned, id_list

@@ -91,6 +91,9 @@ def save(
     }
     blob = ws.blobs.put_bytes(body)
     with ws.db.begin() as conn:
+        # Two saves of one picture at once queue here (PostgreSQL's read committed let both
+        # read the same head; SQLite's write lock orders them already).
+        audit.lock_trail(conn)
         if conn.execute(select(datasets.c.id).where(datasets.c.name == name)).first():
             raise Conflict(f"{name!r} is a dataset; give the picture another name")
         head = _head(conn, name)

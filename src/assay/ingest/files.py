@@ -175,7 +175,9 @@ def ingest_paths(
     created = now_iso()
     with db.begin() as conn:
         # New or duplicate is decided inside the write transaction, so two ingests of the
-        # same bytes at once cannot both insert them.
+        # same bytes at once cannot both insert them: SQLite's write lock orders them, and on
+        # PostgreSQL (read committed) the trail's lock, taken before the items are read.
+        audit.lock_trail(conn)
         existing = _existing_parents(conn, list(staged))
         new_rows: list[tuple[object, ...]] = []
         for sha, (_blob, item_row, path) in staged.items():

@@ -20,14 +20,15 @@ from assay.labeling._db import write
 from assay.labeling.instructions import render_instructions
 from assay.labeling.prelabels import made_for
 from assay.store.schema import (
-    annotations_table as ann_t,
-)
-from assay.store.schema import (
+    NAME_MAX,
     items,
     project_markings,
     projects,
     tasks,
     working,
+)
+from assay.store.schema import (
+    annotations_table as ann_t,
 )
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
@@ -152,6 +153,8 @@ def create_project(
     """
     if not name or not all(c.isalnum() or c in "-_." for c in name):
         raise InvalidInput(f"bad project name {name!r}: use letters, digits, '-', '_' or '.'")
+    if len(name) > NAME_MAX:  # PostgreSQL's column holds no more (SQLite's had no limit)
+        raise InvalidInput(f"bad project name {name[:40]!r}...: at most {NAME_MAX} characters")
     wf = workflow or Workflow()
     if wf.gold_share > 0 and not wf.gold:
         raise InvalidInput("--gold-share needs --gold DATASET@REV to take gold labels from")

@@ -29,7 +29,7 @@ from assay import audit
 from assay.domain.marking import Marking
 from assay.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from assay.labeling._db import write
-from assay.store.schema import api_tokens, users
+from assay.store.schema import NAME_MAX, api_tokens, users
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
 
@@ -197,6 +197,8 @@ def create_token(
     """
     if expires_in is not None and expires_in <= 0:
         raise InvalidInput("a token's lifetime must be positive")
+    if len(label) > NAME_MAX:  # PostgreSQL's column holds no more (SQLite's had no limit)
+        raise InvalidInput(f"a token's label has {len(label)} characters: at most {NAME_MAX}")
     token = "assay_" + secrets.token_urlsafe(32)
     digest = token_digest(token)
     expires = None if expires_in is None else round(time.time() + expires_in, 3)

@@ -236,7 +236,29 @@ def add_model(
         data = path.read_bytes()
         size = len(data)
     sha = hashlib.sha256(data).hexdigest()
-    with ws.blob_writes(), ws.db.begin() as conn:
+    with ws.blob_writes():
+        # The files first (a file already stored is not copied again), outside the transaction
+        # that numbers the version: it holds the lock every writer of the workspace takes.
+        if manifest is not None:
+            _store_files(ws, path, manifest)
+        ws.blobs.put_bytes(data)
+        return _record_model(ws, name, path, desc, sha, size, commit_id, trained_on)
+
+
+def _record_model(
+    ws: Workspace,
+    name: str,
+    path: Path,
+    desc: dict[str, Any],
+    sha: str,
+    size: int,
+    commit_id: str | None,
+    trained_on: str | None,
+) -> ModelInfo:
+    with ws.db.begin() as conn:
+        # Two registrations of one name at once queue here (PostgreSQL's read committed let
+        # both read the same latest version; SQLite's write lock orders them already).
+        audit.lock_trail(conn)
         same = conn.execute(
             select(models_table).where(models_table.c.name == name, models_table.c.sha256 == sha)
         ).first()
@@ -246,9 +268,6 @@ def add_model(
             select(func.max(models_table.c.version)).where(models_table.c.name == name)
         ).scalar()
         version = int(latest or 0) + 1
-        if manifest is not None:
-            _store_files(ws, path, manifest)
-        ws.blobs.put_bytes(data)
         row = {
             "id": hashlib.sha256(f"{name}@{version}:{sha}".encode()).hexdigest(),
             "name": name,

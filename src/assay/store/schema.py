@@ -8,6 +8,7 @@ the manifests agree byte for byte.
 from collections.abc import Callable
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -25,6 +26,17 @@ from sqlalchemy.engine import Connection
 
 from assay.errors import AssayError
 
+# A file's size in bytes: past 2 GiB (a scene, a video, a model) PostgreSQL's INTEGER overflows;
+# SQLite's INTEGER holds 64 bits, and its tables keep the type they were made with.
+FileSize = BigInteger().with_variant(Integer(), "sqlite")
+# Text a file gives (an imported annotation's author and its id in the source tool, the name
+# of an evaluated prediction file): no bound on PostgreSQL, where VARCHAR(200) failed the
+# import or the run; SQLite's VARCHAR never had one.
+FileText = Text().with_variant(String(200), "sqlite")
+# The longest name (dataset, project, model, picture), actor and token label the String(200)
+# columns hold.
+NAME_MAX = 200
+
 metadata = MetaData()
 
 meta = Table(
@@ -39,7 +51,7 @@ items = Table(
     metadata,
     Column("id", String(64), primary_key=True),  # sha256 of the bytes
     Column("media_type", String(64), nullable=False),
-    Column("size", Integer, nullable=False),
+    Column("size", FileSize, nullable=False),
     Column("width", Integer),
     Column("height", Integer),
     Column("name", Text, nullable=False),  # original file name (or row label for text rows)
@@ -100,13 +112,13 @@ annotations_table = Table(
     Column("id", String(64), primary_key=True),
     Column("item_id", String(64), ForeignKey("items.id"), nullable=False),
     Column("project", String(200)),
-    Column("author", String(200), nullable=False),
+    Column("author", FileText, nullable=False),
     Column("kind", String(20), nullable=False),  # human | model | aggregate | review
     Column("payload", Text, nullable=False),
     Column("created", String(40), nullable=False),
     Column("lead_time", Float),
     Column("supersedes", String(64)),
-    Column("source_id", String(200)),
+    Column("source_id", FileText),
 )
 Index("annotations_item", annotations_table.c.item_id)
 
@@ -331,7 +343,7 @@ models_table = Table(
     Column("task", String(20), nullable=False),  # classification | detection
     Column("format", String(20), nullable=False),  # onnx | coco-json | csv | parquet
     Column("sha256", String(64), nullable=False),  # the file, kept in the blob store
-    Column("size", Integer, nullable=False),
+    Column("size", FileSize, nullable=False),
     Column("file_name", Text, nullable=False),
     Column("classes", Text, nullable=False, default="[]"),  # canonical JSON list
     Column("trained_on", String(64)),  # dataset commit id (lineage)
@@ -352,7 +364,7 @@ eval_runs = Table(
     Column("actor", String(200), nullable=False),
     Column("dataset", String(200), nullable=False),
     Column("commit_id", String(64), nullable=False),
-    Column("model_name", String(200), nullable=False),
+    Column("model_name", FileText, nullable=False),
     Column("model_id", String(64)),  # NULL for prediction files and Python callables
     Column("model_sha256", String(64)),
     Column("task", String(20), nullable=False),
@@ -460,7 +472,7 @@ picture_versions = Table(
     UniqueConstraint("picture", "seq"),
 )
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -541,6 +553,24 @@ def _key_submissions_by_user(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE submissions_v11")
 
 
+# PostgreSQL only (SQLite's INTEGER has 64 bits, its VARCHAR no bound): a file over 2 GiB
+# failed to store (INTEGER out of range), an imported annotation's author or source id or an
+# evaluated prediction file's name over 200 characters failed the import or the run.
+WIDENED = (
+    ("items", "size", "BIGINT"),
+    ("models", "size", "BIGINT"),
+    ("annotations", "author", "TEXT"),
+    ("annotations", "source_id", "TEXT"),
+    ("eval_runs", "model_name", "TEXT"),
+)
+
+
+def _widen_columns(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        for table, column, kind in WIDENED:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {kind}")
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
@@ -553,6 +583,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: _add_pictures,
     10: _index_scenes,
     11: _key_submissions_by_user,
+    12: _widen_columns,
 }
 
 

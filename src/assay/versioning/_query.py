@@ -1,8 +1,9 @@
 """A small item query language for `dataset add --items`.
 
 Conditions joined by ``and``: ``FIELD OP VALUE`` with OP one of
-``= != < <= > >= ~`` (``~`` is a glob). Fields: ``media_type``, ``name``,
-``source``, ``marking``, ``width``, ``height``, ``size``, ``created`` and
+``= != < <= > >= ~`` (``~`` is a glob, ASCII letters in either case). Fields:
+``media_type``, ``name``, ``source``, ``marking``, ``width``, ``height``, ``size``,
+``created`` and
 ``metadata.KEY`` (``meta.KEY`` for short; a JSONL/CSV row's field KEY where the row has one,
 else the metadata's own KEY).
 
@@ -82,6 +83,10 @@ def compile_query(query: str, dialect: str) -> ColumnElement[bool]:
         value: Any = raw
         if field in _NUMERIC:
             col = items.c[field]
+            if op == "~":  # a glob reads text: SQLite never matched, PostgreSQL failed
+                raise InvalidInput(
+                    f"query field {field} is a number: compare it with = != < <= > >=, not ~"
+                )
             try:
                 value = float(raw)
             except ValueError:
@@ -96,7 +101,7 @@ def compile_query(query: str, dialect: str) -> ColumnElement[bool]:
                 f"unknown query field {field!r}; use one of "
                 f"{', '.join(sorted(_NUMERIC | _TEXT))} or metadata.KEY"
             )
-        conds.append(_apply(col, op, value))
+        conds.append(_apply(col, op, value, dialect))
     return and_(*conds)
 
 
@@ -123,25 +128,23 @@ def _metadata_cond(key: str, op: str, raw: str, dialect: str) -> ColumnElement[b
         paths = ["$." + ".".join(f'"{p}"' for p in ps) for ps in tried]
         meta_text = _stored_json(dialect)
         value = _first([func.json_extract(meta_text, path) for path in paths])
-        as_text: Any = cast(value, String)
+        kind = _first([func.json_type(meta_text, path) for path in paths])
         if op in ("<", "<=", ">", ">=") and number is not None:
-            kind = _first([func.json_type(meta_text, path) for path in paths])
-            return and_(kind.in_(("integer", "real")), _apply(value, op, number))
-        return _apply(as_text, op, raw)
+            return and_(kind.in_(("integer", "real")), _apply(value, op, number, dialect))
+        # SQLite's json_extract gives a JSON true or false as 1 or 0: the text is the JSON
+        # word, as PostgreSQL's jsonb_extract_path_text gives it.
+        as_text = case((kind.in_(("true", "false")), kind), else_=cast(value, String))
+        return _apply(as_text, op, raw, dialect)
     from sqlalchemy.dialects.postgresql import JSONB
 
     meta = cast(_stored_json(dialect), JSONB)
     text_value = _first([func.jsonb_extract_path_text(meta, *ps) for ps in tried])
     if op in ("<", "<=", ">", ">=") and number is not None:
-        guarded = case(
-            (
-                text_value.op("~")(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"),
-                cast(text_value, Float),
-            ),
-            else_=None,
-        )
-        return _apply(guarded, op, number)
-    return _apply(text_value, op, raw)
+        # JSON numbers only, as on SQLite: not a string that reads as one (a CSV cell).
+        kind = _first([func.jsonb_typeof(func.jsonb_extract_path(meta, *ps)) for ps in tried])
+        guarded = case((kind == "number", cast(text_value, Float)), else_=None)
+        return _apply(guarded, op, number, dialect)
+    return _apply(text_value, op, raw, dialect)
 
 
 def _first(values: list[Any]) -> Any:
@@ -222,6 +225,9 @@ def _metadata_number(key: str, dialect: str) -> Any:
 # A bare token of JSON's outside its strings (text that, from its start, is whole strings and
 # other characters, then a separator): where older ingests stored NaN or an infinity.
 _BARE = r'(?<=^(?:[^"]|"(?:[^"\\]|\\.)*")*[:,\[][ \t\n\r]*)'
+# JSON's escape of a NUL (\\u0000 after an even run of backslashes, which the rewrite keeps).
+_NUL_ESCAPE = "\\u0000"
+_NUL = r"(?<!\\)((?:\\\\)*)\\u0000"
 # PostgreSQL's spelling of `finite_metadata`, -Infinity before Infinity.
 _NON_FINITE_SQL = (("-Infinity", '"-inf"'), ("Infinity", '"inf"'), ("NaN", '"nan"'))
 
@@ -235,17 +241,32 @@ def _stored_json(dialect: str) -> Any:
     if dialect == "sqlite":
         odd = or_(func.instr(col, "NaN") > 0, func.instr(col, "Infinity") > 0)
         return case((odd, getattr(func, FINITE_JSON)(col)), else_=col)
-    odd = or_(func.strpos(col, "NaN") > 0, func.strpos(col, "Infinity") > 0)
+    odd = or_(
+        func.strpos(col, "NaN") > 0,
+        func.strpos(col, "Infinity") > 0,
+        func.strpos(col, _NUL_ESCAPE) > 0,
+    )
     fixed: Any = col
     for word, spelling in _NON_FINITE_SQL:
         fixed = func.regexp_replace(fixed, literal(_BARE + word), literal(spelling), literal("g"))
+    # JSONB refuses a NUL (valid JSON's \u0000) in a string, failing the whole query: it reads
+    # as U+FFFD, so the string still differs from the one without it.
+    fixed = func.regexp_replace(fixed, literal(_NUL), literal("\\1\ufffd"), literal("g"))
     return case((odd, fixed), else_=col)
 
 
-def _apply(col: Any, op: str, value: Any) -> _CE[bool]:
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = _UPPER.lower()
+_FOLD = str.maketrans(_UPPER, _LOWER)
+
+
+def _apply(col: Any, op: str, value: Any, dialect: str) -> _CE[bool]:
     if op == "~":
         pattern = str(value).replace("%", r"\%").replace("_", r"\_").replace("*", "%")
         pattern = pattern.replace("?", "_")
+        if dialect != "sqlite":
+            # SQLite's LIKE takes ASCII letters in either case (and only those): so here.
+            col, pattern = func.translate(col, _UPPER, _LOWER), pattern.translate(_FOLD)
         return col.like(literal(pattern), escape="\\")  # type: ignore[no-any-return]
     ops = {
         "=": col.__eq__,

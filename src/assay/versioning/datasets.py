@@ -14,7 +14,7 @@ from assay.domain.marking import MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.store import BlobStore
 from assay.store._sql import insert_ignore, insert_rows, select_in
-from assay.store.schema import commits, datasets, items, working, working_changes
+from assay.store.schema import NAME_MAX, commits, datasets, items, working, working_changes
 from assay.timeutil import now_iso
 from assay.versioning._query import compile_query
 
@@ -47,6 +47,8 @@ def _check_name(name: str) -> None:
         raise InvalidInput(
             f"bad dataset name {name!r}: use letters, digits, '-', '_' or '.', without '@' or '/'"
         )
+    if len(name) > NAME_MAX:  # PostgreSQL's column holds no more (SQLite's had no limit)
+        raise InvalidInput(f"bad dataset name {name[:40]!r}...: at most {NAME_MAX} characters")
 
 
 def create(conn: Connection, name: str, marking: str = "") -> int:

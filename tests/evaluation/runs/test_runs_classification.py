@@ -169,7 +169,8 @@ def test_prediction_csv_run_and_rerun(world: World, tmp_path: Path) -> None:
                 "flooded": p if label == "flooded" else 1 - p,
             }
         )
-    path = tmp_path / "preds.csv"
+    # A long file name (the run's model name): PostgreSQL's VARCHAR(200) failed to record it.
+    path = tmp_path / f"preds-{'x' * 220}.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     run = run_evaluation(
         world.ws,
