@@ -109,7 +109,7 @@ PG_MORE := tests/cli/test_cli_ingest.py tests/cli/test_cli_audit_keys.py tests/c
 	tests/evaluation/llm/test_llm_eval_registry.py tests/evaluation/llm/test_llm_promote.py \
 	tests/evaluation/redteam/test_redteam_canary.py tests/formats/test_fmt_export_folder.py \
 	tests/formats/test_fmt_hostile.py tests/formats/test_fmt_portable_names.py \
-	tests/models/test_prelabel_text.py tests/fusion/test_sitrep.py
+	tests/models/test_prelabel_text.py tests/fusion/test_sitrep.py tests/cli/test_cli_verify_blobs.py
 # The service suites that touch the database, again on PostgreSQL. The browser pages and the
 # schemathesis fuzz drive the same routes and queries as the API tests, at many times the cost;
 # the ingest reach tests (links, FIFOs, decompression bombs; 100 s) test the file system.
