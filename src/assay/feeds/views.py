@@ -164,31 +164,44 @@ async def sse_stream(
     sink = QueueSink()
     feed = Feed(name, ws.scheme, [Subscription(sink, clearance)])
     last: tuple[str, list[tuple[str, str]]] | None = None
+    marks = 0  # the audit event the markings were last looked at from
     loop = asyncio.get_running_loop()
     started = loop.time()
     yield "retry: 1000\n\n"
     while True:
-        pic, mine = await asyncio.to_thread(visible_picture, ws, clearance, name)
-        # A new version, or a marking risen under this one (an entity's item raised since).
-        seen = (pic.id, [(e.id, e.marking) for e in mine])
-        if seen != last:
-            last = seen
-            await feed.publish(mine)
-            while not sink.queue.empty():
-                for u in sink.queue.get_nowait():
-                    if u.kind == "upsert" and u.entity is not None:
-                        data = json.dumps(entity_feature(u.entity), separators=(",", ":"))
-                        yield f"id: {pic.seq}\nevent: upsert\ndata: {data}\n\n"
-                    else:
-                        data = json.dumps({"id": u.entity_id})
-                        yield f"id: {pic.seq}\nevent: remove\ndata: {data}\n\n"
-            info = {
-                "version": pic.seq,
-                "marking": _marking(ws, mine),
-                "entities": len(mine),
-                "levels": list(ws.scheme.levels),
-            }
-            yield f"id: {pic.seq}\nevent: version\ndata: {json.dumps(info)}\n\n"
+        # A cheap look first (the newest version's id, whether any marking moved since the
+        # last look); the entities are read only when either says something changed. The
+        # markings are asked before the entities are read: a move in between is seen next time.
+        newest, moved, marks = await asyncio.to_thread(_look, ws, name, marks)
+        if last is None or newest != last[0] or moved:
+            pic, mine = await asyncio.to_thread(visible_picture, ws, clearance, name)
+            # A new version, or a marking risen under this one (an entity's item raised since).
+            seen = (pic.id, [(e.id, e.marking) for e in mine])
+            if seen != last:
+                last = seen
+                await feed.publish(mine)
+                while not sink.queue.empty():
+                    for u in sink.queue.get_nowait():
+                        if u.kind == "upsert" and u.entity is not None:
+                            data = json.dumps(entity_feature(u.entity), separators=(",", ":"))
+                            yield f"id: {pic.seq}\nevent: upsert\ndata: {data}\n\n"
+                        else:
+                            data = json.dumps({"id": u.entity_id})
+                            yield f"id: {pic.seq}\nevent: remove\ndata: {data}\n\n"
+                info = {
+                    "version": pic.seq,
+                    "marking": _marking(ws, mine),
+                    "entities": len(mine),
+                    "levels": list(ws.scheme.levels),
+                }
+                yield f"id: {pic.seq}\nevent: version\ndata: {json.dumps(info)}\n\n"
         if seconds is not None and loop.time() - started >= seconds:
             return
         await asyncio.sleep(interval)
+
+
+def _look(ws: Workspace, name: str, marks: int) -> tuple[str, bool, int]:
+    """The id of picture `name`'s newest version, whether an item's marking moved after audit
+    event `marks`, and the event to ask from next (a few rows read, no entity)."""
+    moved, marks = pictures.markings_moved(ws, marks)
+    return pictures.head(ws, name).id, moved, marks
