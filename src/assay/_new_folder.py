@@ -15,7 +15,7 @@ import contextlib
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,7 +27,7 @@ def claimed(folder: Path, config: Path, text: str) -> Iterator[None]:
     """Write `config` (`folder`'s workspace config, making the folders on its way) holding
     `text`, refused when it exists; if the body raises, remove all this made."""
     root = config.parent.absolute()
-    made = [d for d in (root, *root.parents) if not d.exists()]  # the deepest first
+    made = _missing(root)
     before: set[str] | None = None  # what `root` held once `config` is this init's
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -41,10 +41,36 @@ def claimed(folder: Path, config: Path, text: str) -> Iterator[None]:
     except BaseException:
         if before is not None:
             _remove(root, set(os.listdir(root)) - before)
-        for folder_made in made:
-            with contextlib.suppress(OSError):  # not empty: another init's workspace is in it
-                folder_made.rmdir()
+        _rmdirs(made)
         raise
+
+
+def undoer(root: Path) -> Callable[[], None]:
+    """Called before a workspace is made in `root` (its `.assay` folder), for an operation
+    that goes on after the init succeeded (`Workspace.restore`): a function that removes
+    what was made since, if that operation fails. `root` goes whole if it was not there,
+    else what it holds now and did not then; folders above it go only if they were not
+    there and are empty. What was there before is left alone."""
+    root = root.absolute()
+    made = _missing(root)
+    before = set(os.listdir(root)) if root.is_dir() else set()
+
+    def undo() -> None:
+        _remove(root, set(os.listdir(root)) - before if root.is_dir() else set())
+        _rmdirs(made)
+
+    return undo
+
+
+def _missing(root: Path) -> list[Path]:
+    """`root` and the folders above it that are not there, the deepest first."""
+    return [d for d in (root, *root.parents) if not d.exists()]
+
+
+def _rmdirs(made: list[Path]) -> None:
+    for folder_made in made:
+        with contextlib.suppress(OSError):  # not empty: another init's workspace is in it
+            folder_made.rmdir()
 
 
 def _link(text: str, config: Path) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay import _attach, _binding, audit
 from assay._bulk import gc_paused
-from assay._new_folder import claimed
+from assay._new_folder import claimed, undoer
 from assay.domain.commit import Commit
 from assay.domain.marking import DEFAULT_LEVELS, Marking, MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
@@ -218,6 +218,7 @@ class Workspace:
         url = os.environ.get("ASSAY_DATABASE_URL")
         if url:
             _attach.refuse_taken(url, "restore into an empty database or schema")
+        undo = undoer(Path(path) / DIRNAME)  # a failed restore leaves no folder it made
         ws = cls.init(path)
         ws.db.dispose()
         try:
@@ -228,9 +229,12 @@ class Workspace:
                 _attach.record(conn, _attach.blob_location(ws.blobs.url), levels)
                 # The backup's trail, so the backed-up workspace (older backups record none).
                 _binding.record(conn, ws.root / CONFIG)
-            return report
-        finally:
-            ws.close()
+        except BaseException:
+            ws.db.dispose()
+            undo()
+            raise
+        ws.close()
+        return report
 
     def close(self) -> None:
         """Sign a checkpoint of the audit head if it moved (kept outside the database)."""

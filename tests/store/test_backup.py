@@ -216,3 +216,33 @@ def test_a_backup_index_naming_a_path_writes_nothing_there(
     res = cli("restore", tmp_path / "backup", tmp_path / "restored", code=1)
     assert f"{objects}: {str(target)!r} is not a blob name" in res.stderr
     assert not target.exists()
+
+
+@pytest.mark.parametrize("folder", ["new", "there"])
+def test_a_failed_restore_leaves_no_folder_it_made(
+    cli: RunCli, tmp_path: Path, folder: str, new_database: Callable[[], None]
+) -> None:
+    (tmp_path / "imagery").mkdir()
+    for i in range(3):
+        _noise_png(tmp_path / "imagery" / f"scene{i}.png", 700, i)  # loose blobs, over a pack
+    cli("init", "proj")
+    cli("-w", tmp_path / "proj", "ingest", tmp_path / "imagery")
+    cli("-w", tmp_path / "proj", "backup", tmp_path / "backup")
+    # One blob edited: the restore fails partway, once it has made the workspace and copied
+    # blobs into it.
+    sha = hashlib.sha256((tmp_path / "imagery" / "scene2.png").read_bytes()).hexdigest()
+    blob = tmp_path / "backup" / "objects" / sha[:2] / sha[2:]
+    data = blob.read_bytes()
+    blob.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    target = tmp_path / "field" / "restored"  # its parent is made too when it is new
+    if folder == "there":
+        target.mkdir(parents=True)
+        (target / "keep.txt").write_text("field notes")
+    new_database()
+    res = cli("restore", tmp_path / "backup", target, code=1)
+    assert "does not hash to its name" in res.stderr
+    if folder == "new":
+        assert not (tmp_path / "field").exists()
+    else:
+        assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
+        assert (target / "keep.txt").read_text() == "field notes"

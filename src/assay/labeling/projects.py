@@ -19,6 +19,7 @@ from assay.labeling import _attribute_meta
 from assay.labeling._db import write
 from assay.labeling.instructions import render_instructions
 from assay.labeling.prelabels import made_for
+from assay.store._sql import insert_named
 from assay.store.schema import (
     NAME_MAX,
     items,
@@ -163,11 +164,13 @@ def create_project(
 
         active.prepare(ws, schema, wf, dataset)  # checked and embedded before any write
     with write(ws.db) as conn:
+        taken = f"project {name!r} already exists"
         if conn.execute(select(projects.c.id).where(projects.c.name == name)).first():
-            raise Conflict(f"project {name!r} already exists")
+            raise Conflict(taken)
         rev = versioning.resolve(conn, dataset)
         schema = schema.with_attributes(_attribute_meta.declared(conn, rev.dataset_id))
-        pid = conn.execute(
+        pid = insert_named(
+            conn,
             projects.insert().values(
                 name=name,
                 title=title or schema.title or name,
@@ -178,7 +181,8 @@ def create_project(
                 created=now_iso(),
                 created_by=actor or ws.actor,
                 marking=ws.scheme.render(ws.scheme.parse(marking)) if marking else "",
-            )
+            ),
+            taken,
         ).inserted_primary_key
         assert pid is not None  # an INSERT always has one
         project_id = int(pid[0])

@@ -29,6 +29,7 @@ from assay import audit
 from assay.domain.marking import Marking
 from assay.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from assay.labeling._db import write
+from assay.store._sql import insert_named
 from assay.store.schema import NAME_MAX, api_tokens, users
 from assay.timeutil import now_iso
 from assay.workspace import Workspace
@@ -103,9 +104,11 @@ def add_user(
     text = ws.scheme.render(ws.scheme.parse(clearance))
     digest = password_hasher().hash(password)
     with write(ws.db) as conn:
+        taken = f"user {name!r} already exists"
         if conn.execute(select(users.c.id).where(users.c.name == name)).first():
-            raise Conflict(f"user {name!r} already exists")
-        conn.execute(
+            raise Conflict(taken)
+        insert_named(
+            conn,
             users.insert().values(
                 name=name,
                 role=role,
@@ -113,7 +116,8 @@ def add_user(
                 password_hash=digest,
                 created=now_iso(),
                 disabled=0,
-            )
+            ),
+            taken,
         )
         audit.append(
             conn,

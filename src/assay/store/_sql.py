@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import Insert, Table, bindparam, select
+from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.exc import IntegrityError
+
+from assay.errors import Conflict
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -21,6 +24,20 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         conn.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def insert_named(conn: Connection, stmt: Insert, taken: str) -> CursorResult[Any]:
+    """Run `stmt`, the INSERT of a row whose only unique key besides its generated id is its
+    name, raising Conflict(`taken`) if that name is taken.
+
+    The caller's check that the name is free does not cover a concurrent create of the same
+    name on PostgreSQL (read committed: both see no row, the second INSERT waits for the
+    first and then violates the key); this gives that race the same error as the check.
+    """
+    try:
+        return conn.execute(stmt)
+    except IntegrityError as e:
+        raise Conflict(taken) from e
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -13,7 +13,7 @@ from assay.domain.labels import payload_hash
 from assay.domain.marking import MarkingScheme
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.store import BlobStore
-from assay.store._sql import insert_ignore, insert_rows, select_in
+from assay.store._sql import insert_ignore, insert_named, insert_rows, select_in
 from assay.store.schema import NAME_MAX, commits, datasets, items, working, working_changes
 from assay.timeutil import now_iso
 from assay.versioning._query import compile_query
@@ -54,10 +54,11 @@ def _check_name(name: str) -> None:
 def create(conn: Connection, name: str, marking: str = "") -> int:
     """Make an empty dataset; `marking` (rendered) declares it higher than its items."""
     _check_name(name)
+    taken = f"dataset {name!r} already exists"
     if conn.execute(select(datasets.c.id).where(datasets.c.name == name)).first():
-        raise Conflict(f"dataset {name!r} already exists")
+        raise Conflict(taken)
     row = {"name": name, "created": now_iso(), "head": None, "marking": marking}
-    result = conn.execute(datasets.insert().values(**row))
+    result = insert_named(conn, datasets.insert().values(**row), taken)
     pk = result.inserted_primary_key
     assert pk is not None  # an INSERT always has one
     return int(pk[0])
