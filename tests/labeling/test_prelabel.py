@@ -238,9 +238,10 @@ def test_cli_prelabel_reports_json_and_one_error_line(
     assert json.loads(secret.stdout)["labelled"] == 1
     text = run("-w", ws.root, "prelabel", "survey", "--model", "det", "--redo")  # type: ignore[operator]
     assert "not stored: 8 marked below the model (SECRET/SAR)" in text.stdout
-    # Need-to-know: a user below the model's marking is told it does not exist.
+    # Need-to-know: a user below the model's marking is told it does not exist, in the words
+    # a model that does not exist gets for the same user.
     bad = run("-w", ws.root, "prelabel", "survey", "--model", "det", "--as", "man", code=1)  # type: ignore[operator]
-    missing = run("-w", ws.root, "prelabel", "survey", "--model", "nope", code=1)  # type: ignore[operator]
+    missing = run("-w", ws.root, "prelabel", "survey", "--model", "nope", "--as", "man", code=1)  # type: ignore[operator]
     assert "no model 'nope'" in missing.stderr
     assert bad.stderr == missing.stderr.replace("nope", "det")
 
