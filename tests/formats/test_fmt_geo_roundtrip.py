@@ -5,6 +5,7 @@ homography), with label, author and marking; bad files refused whole."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -181,7 +182,9 @@ def test_stac_export_to_a_relative_folder_writes_the_catalog_inside_it(
     ws.close()
 
 
-def test_stac_media_files_carry_their_media_types_suffix(tmp_path: Path) -> None:
+def test_stac_media_files_carry_their_media_types_suffix(
+    tmp_path: Path, new_database: Callable[[], None]
+) -> None:
     # A frame's name ends in its time (`f.ts#t=1.000`, a JPEG) and a chip's in its window
     # (`town.tif#col=..`, a PNG): their files had no suffix a viewer or an ingest knows them by.
     ws, _, _ = _world(tmp_path)
@@ -194,6 +197,7 @@ def test_stac_media_files_carry_their_media_types_suffix(tmp_path: Path) -> None
     assert "town.tif" in media  # a name with its type's suffix keeps it
     assert {Path(n).suffix for n in media} == {".jpg", ".png", ".tif"}
     # Read back into a new workspace: the items of the same bytes, under their own names.
+    new_database()  # its own metadata, on PostgreSQL too
     fresh = Workspace.init(tmp_path / "fresh")
     report = fresh.import_labels(tmp_path / "stac", "stac", "back")
     assert report.new_items == len(media)
