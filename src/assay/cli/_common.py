@@ -62,13 +62,14 @@ class Env:
     @contextmanager
     def progress(
         self, label: str, *, shown: bool, in_bytes: bool = False
-    ) -> Iterator[Callable[[int, int], None]]:
-        """A progress callback: a bar on stderr on a terminal, silent in pipes, with --quiet
-        or when not `shown` (every caller says so: not under its --json, which keeps the
-        terminal for the JSON document). Counts show as `done/total`, or as sizes
-        (`1.2/3.4 MB`) when they are bytes (`in_bytes`)."""
+    ) -> Iterator[Callable[[int, int], None] | None]:
+        """A progress callback: a bar on stderr on a terminal; None in pipes, with --quiet or
+        when not `shown` (every caller says so: not under its --json, which keeps the
+        terminal for the JSON document), so the service does none of the counting a bar
+        needs (an ingest's file sizes, its workers' queue). Counts show as `done/total`, or
+        as sizes (`1.2/3.4 MB`) when they are bytes (`in_bytes`)."""
         if not (shown and self.interactive):
-            yield lambda done, total: None
+            yield None
             return
         from rich.progress import (
             BarColumn,
