@@ -21,9 +21,6 @@ _DISTRIBUTION = {
     "argon2": "argon2-cffi",
     "multipart": "python-multipart",
     "python_multipart": "python-multipart",
-    "jinja2": "jinja2",
-    "yaml": "pyyaml",
-    "PIL": "pillow",
 }
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9._-]+)[^;]*;\s*extra\s*==\s*['\"]([^'\"]+)['\"]")
 _DEVELOPMENT = {"dev"}  # the test suite's peers, never what a user is told to install

