@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 Image = npt.NDArray[np.uint8]
 
 
+def is_crowd(region: Region) -> bool:
+    """Whether a region is a COCO crowd region (attribute ``iscrowd``), which COCO ignores."""
+    return bool(region.attributes.get("iscrowd", 0))
+
+
 @dataclass
 class EvalItem:
     """One item of the evaluated commit."""
@@ -38,6 +43,7 @@ class EvalItem:
     read_bytes: Any
 
     def boxes(self) -> list[Region]:
+        """Box regions with a label (crowd regions included, see `is_crowd`)."""
         return [r for r in self.regions if r.kind == "box" and r.box is not None and r.label]
 
     def choice(self) -> str | None:
@@ -121,7 +127,12 @@ def items_frame(ws: Workspace, data: EvalData) -> pd.DataFrame:
     rows = []
     for it in data.items:
         lon, lat = _geo(it.metadata)
-        areas = [r.box[2] * r.box[3] for r in it.boxes() if r.box is not None]
+        # A crowd region (iscrowd) is an ignore region in COCO, no object of any size.
+        areas = [
+            r.box[2] * r.box[3]
+            for r in it.boxes()
+            if r.box is not None and not is_crowd(r)
+        ]
         sensor = it.metadata.get("sensor")
         row: dict[str, Any] = {
             "item_id": it.item_id,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from assay.evaluation import bootstrap_metric
 from assay.evaluation.runs import _robust
-from assay.evaluation.runs._data import EvalData
+from assay.evaluation.runs._data import EvalData, is_crowd
 from assay.evaluation.runs._detect import (
     ImageBoxes,
     ap_values,
@@ -31,7 +31,7 @@ def _gt(data: EvalData) -> list[ImageBoxes]:
         gt = []
         for r in it.boxes():
             assert r.box is not None and r.label is not None  # boxes() keeps only these
-            gt.append((r.label, r.box, int(bool(r.attributes.get("iscrowd", 0)))))
+            gt.append((r.label, r.box, int(is_crowd(r))))
         out.append(ImageBoxes(gt=gt))
     return out
 
