@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from assay.errors import InvalidInput
-from assay.evaluation.runs import RunSettings, compare_runs, rerun, run_evaluation
+from assay.evaluation import DetectionParams, evaluate_detection
+from assay.evaluation.runs import RunSettings, SliceDef, compare_runs, rerun, run_evaluation
 from evaluation.runs.runs_world import detection_world, onnx_detector
 
 
@@ -229,3 +230,52 @@ def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
     assert cmp["slices"]["large"]["n"] == 0
     with pytest.raises(InvalidInput, match="--slice large: no item both runs evaluated is in it"):
         gate(w.ws, a["path"], b["path"], max_drop=0.01, slices=["large"])
+
+
+def test_size_slices_cap_detections_per_image_before_the_area_range(tmp_path: Path) -> None:
+    # pycocotools keeps each image's top 100 detections per class by score, then applies the
+    # area range; an image with 150 confident false alarms loses its true small, medium and
+    # large detections. The size slices' AP must be COCO's AP_small / medium / large exactly.
+    from assay.domain.labels import Region
+    from assay.formats.io import export_bundle
+    from assay.versioning import LabelRecord
+
+    w = detection_world(tmp_path / "ws", n=4)
+    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
+    medium = Region(kind="box", control="objects", label="roof", box=(2.0, 2.0, 40.0, 28.0))
+    large = Region(kind="box", control="objects", label="boat", box=(0.0, 0.0, 120.0, 100.0))
+    w.ws.set_labels("boats", [LabelRecord(r.item_id, [*r.regions, medium, large]) for r in rows])
+    spec = f"boats@{w.ws.commit('boats', 'all sizes').id}"
+    w.ws.export(spec, "coco", tmp_path / "coco", media=False)
+    gt_file = next((tmp_path / "coco").rglob("*.json"))
+    gt = json.loads(gt_file.read_text())
+    dets = [
+        {**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.2 + a["id"] / 1000}
+        for a in gt["annotations"]
+    ]
+    first = min(im["id"] for im in gt["images"])
+    for c in gt["categories"]:
+        for k in range(150):
+            side = (4.0, 40.0, 110.0)[k % 3]
+            dets.append({"image_id": first, "category_id": c["id"], "score": 0.5 + k / 1000,
+                         "bbox": [200.0 + 3 * k, 200.0, side, side * 0.8]})  # fmt: skip
+    pred = tmp_path / "dets.json"
+    pred.write_text(json.dumps(dets))
+    sizes = ("small", "medium", "large")
+    run = run_evaluation(
+        w.ws,
+        spec,
+        tmp_path / "run",
+        predictions=pred,
+        slices=[SliceDef(s, {"object_size": s}) for s in sizes],
+        settings=RunSettings(n_resamples=10),
+        report=False,
+    )
+    expected = _pycocotools(gt_file, dets, tmp_path)
+    got = [run.summary["slices"][s]["metrics"]["AP"]["value"] for s in sizes]
+    assert got == expected[3:6]  # bit for bit
+    assert run.summary["coco"]["stats"][3:6] == expected[3:6]
+    # The fixture does exercise the cap: without it the true detections would count.
+    uncapped = evaluate_detection(gt, dets, DetectionParams(max_dets=(1, 10, 1000)))
+    for area, value in zip(sizes, got, strict=True):
+        assert uncapped.stat_value(ap=True, area=area, max_det=1000) > value
