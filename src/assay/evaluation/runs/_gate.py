@@ -170,6 +170,8 @@ def gate(
     wanted = slices or list(cmp["slices"])
     rows = []
     for s in wanted:
+        if s in cmp.get("not_compared", {}):
+            raise InvalidInput(f"--slice {s}: {cmp['not_compared'][s]}; it gates nothing")
         if s not in cmp["slices"]:
             raise InvalidInput(
                 f"--slice {s}: not a slice of both runs; slices: {', '.join(cmp['slices'])}"
