@@ -240,8 +240,8 @@ def warn_empty_slices(env: Env, run: EvalRun) -> None:
             field = name.removeprefix("metadata.")
             has = "metadata field" if name.startswith("metadata.") else "field"
             env.err.print(
-                f"warning: slice {name} matches no item of {spec}: no item evaluated has the "
-                f"{has} {field!r}, so its n is 0; check slice_by in "
+                f"warning: slice {name} matches no item of {spec}: no item evaluated has a "
+                f"value for the {has} {field!r}, so its n is 0; check slice_by in "
                 f"{run.record['llm_task']['file']}",
                 markup=False,
             )
@@ -408,7 +408,7 @@ def gate(
                 _f(r.candidate),
                 _f(r.drop),
                 _f(r.p_value),
-                "FAIL" if r.failed else "ok",
+                "FAIL" if r.failed else "empty" if r.n == 0 else "ok",
             )
         env.console.print(table)
     if not res.passed:

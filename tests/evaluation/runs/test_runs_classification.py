@@ -15,7 +15,6 @@ from assay.evaluation.corruptions import CorruptionSpec, apply
 from assay.evaluation.runs import RunSettings, SliceDef, rerun, run_evaluation
 from assay.store.schema import eval_runs
 from cli_support import on_a_terminal
-
 from evaluation.runs.runs_world import World, linear_classifier
 
 SMALL = RunSettings(
@@ -257,9 +256,9 @@ def test_an_object_size_slice_leaves_out_crowd_regions(tmp_path: Path) -> None:
     )
     spec = f"{w.dataset}@{w.ws.commit(w.dataset, 'objects').id}"
     pred = tmp_path / "p.csv"
-    pd.DataFrame(
-        [{"item": iid, "dry": 0.5, "flooded": 0.5} for iid in w.truth]
-    ).to_csv(pred, index=False)
+    pd.DataFrame([{"item": iid, "dry": 0.5, "flooded": 0.5} for iid in w.truth]).to_csv(
+        pred, index=False
+    )
     run = run_evaluation(w.ws, spec, tmp_path / "run", predictions=pred,
                          slices=[SliceDef("small", {"object_size": "small"})],
                          settings=RunSettings(n_resamples=20), report=False)  # fmt: skip

@@ -472,5 +472,5 @@ def test_compare_takes_a_slice_of_items_in_it_in_both_runs_and_says_so(
     err = []
     invoke("-w", w.root, "eval", "compare", b, c, stderr=err)
     assert "note: slice drone not compared: slice drone is" in err[0]
-    with pytest.raises(InvalidInput, match="--slice drone: slice drone is .* it gates nothing"):
+    with pytest.raises(InvalidInput, match=r"--slice drone: slice drone is .* it gates nothing"):
         gate(w.ws, b, c, max_drop=0.01, slices=["drone"])

@@ -218,9 +218,7 @@ def compare_runs(
     for name in shared_slices:
         where_a, where_b = _where(a, name), _where(b, name)
         if where_a != where_b:  # the same name, another query: no paired comparison
-            out["not_compared"][name] = (
-                f"slice {name} is {where_a} in run A and {where_b} in run B"
-            )
+            out["not_compared"][name] = f"slice {name} is {where_a} in run A and {where_b} in run B"
             continue
         size_slice = a.task == "detection" and bool(where_a and "object_size" in where_a)
         members, membership = slice_membership(items, name, shared, either=size_slice)

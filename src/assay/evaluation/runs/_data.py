@@ -128,11 +128,7 @@ def items_frame(ws: Workspace, data: EvalData) -> pd.DataFrame:
     for it in data.items:
         lon, lat = _geo(it.metadata)
         # A crowd region (iscrowd) is an ignore region in COCO, no object of any size.
-        areas = [
-            r.box[2] * r.box[3]
-            for r in it.boxes()
-            if r.box is not None and not is_crowd(r)
-        ]
+        areas = [r.box[2] * r.box[3] for r in it.boxes() if r.box is not None and not is_crowd(r)]
         sensor = it.metadata.get("sensor")
         row: dict[str, Any] = {
             "item_id": it.item_id,

@@ -178,9 +178,11 @@ def gate(
             )
         entry = cmp["slices"][s]
         if entry["n"] == 0 and slices:
+            llm = base.record.get("llm_task")
+            where = f"slice_by in {llm['file']}" if llm else "its query in the slices file"
             raise InvalidInput(
                 f"--slice {s}: no item both runs evaluated is in it, so it gates nothing; "
-                "check its query in the slices file"
+                f"check {where}"
             )
         if entry["n"] == 0:
             rows.append(GateRow(s, name, None, None, None, None, 0, False))
