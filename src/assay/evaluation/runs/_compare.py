@@ -118,10 +118,12 @@ def _images(
 ) -> tuple[dict[str, ImageBoxes], list[str]]:
     """Images of one suite pass keyed by item id (clean) or "item|severity" (corruptions)."""
     boxes, samples = run.boxes(), run.samples()
-    gt: dict[str, list[tuple[str, tuple[float, float, float, float], int]]] = {}
+    gt: dict[str, list[tuple[str, tuple[float, float, float, float], int, float]]] = {}
+    if "area" not in boxes:  # a run recorded before boxes kept their area: w * h was used
+        boxes = boxes.assign(area=boxes["w"] * boxes["h"])
     for r in boxes[boxes["kind"] == "gt"].itertuples():
         gt.setdefault(str(r.item_id), []).append(
-            (str(r.label), (r.x, r.y, r.w, r.h), int(r.iscrowd))  # type: ignore[arg-type]
+            (str(r.label), (r.x, r.y, r.w, r.h), int(r.iscrowd), float(r.area))  # type: ignore[arg-type]
         )
 
     def keep(f: pd.DataFrame) -> pd.DataFrame:

@@ -22,11 +22,6 @@ if TYPE_CHECKING:
 Image = npt.NDArray[np.uint8]
 
 
-def is_crowd(region: Region) -> bool:
-    """Whether a region is a COCO crowd region (attribute ``iscrowd``), which COCO ignores."""
-    return bool(region.attributes.get("iscrowd", 0))
-
-
 @dataclass
 class EvalItem:
     """One item of the evaluated commit."""
@@ -42,9 +37,13 @@ class EvalItem:
     regions: list[Region]
     read_bytes: Any
 
-    def boxes(self) -> list[Region]:
-        """Box regions with a label (crowd regions included, see `is_crowd`)."""
-        return [r for r in self.regions if r.kind == "box" and r.box is not None and r.label]
+    def objects(self) -> list[tuple[str, tuple[float, float, float, float], float, bool]]:
+        """(label, bbox, area, crowd) of each boxed or outlined object, as `assay export
+        --format coco` writes it and pycocotools reads it: an object in several rings is one,
+        its area the stored one (a mask's) or else w * h, or the outline's area."""
+        from assay.formats._coco_objects import ground_truth_objects
+
+        return ground_truth_objects(self.regions)
 
     def choice(self) -> str | None:
         """The class of record of a classification item (its one `choice` region)."""
@@ -128,7 +127,7 @@ def items_frame(ws: Workspace, data: EvalData) -> pd.DataFrame:
     for it in data.items:
         lon, lat = _geo(it.metadata)
         # A crowd region (iscrowd) is an ignore region in COCO, no object of any size.
-        areas = [r.box[2] * r.box[3] for r in it.boxes() if r.box is not None and not is_crowd(r)]
+        areas = [area for _lab, _b, area, crowd in it.objects() if not crowd]
         sensor = it.metadata.get("sensor")
         row: dict[str, Any] = {
             "item_id": it.item_id,
