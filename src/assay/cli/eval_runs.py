@@ -240,8 +240,8 @@ def warn_empty_slices(env: Env, run: EvalRun) -> None:
             field = name.removeprefix("metadata.")
             has = "metadata field" if name.startswith("metadata.") else "field"
             env.err.print(
-                f"warning: slice {name} matches no item of {spec}: no item evaluated has the "
-                f"{has} {field!r}, so its n is 0; check slice_by in "
+                f"warning: slice {name} matches no item of {spec}: no item evaluated has a "
+                f"value for the {has} {field!r}, so its n is 0; check slice_by in "
                 f"{run.record['llm_task']['file']}",
                 markup=False,
             )
@@ -318,6 +318,23 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
                     _f(t["p_value"]),
                 )
     env.console.print(table)
+    say_membership(env, res)
+
+
+def say_membership(env: Env, res: dict[str, Any]) -> None:
+    """A note on stderr per slice compared on fewer items than either run put in it, and per
+    slice the runs define with different queries (not compared)."""
+    for name, entry in res["slices"].items():
+        m = entry.get("membership") or {}
+        if m.get("rule") == "both runs" and (m["only_a"] or m["only_b"]):
+            env.err.print(
+                f"note: slice {name}: {m['only_a']} item(s) in it in run A only and "
+                f"{m['only_b']} in run B only (their commits label or slice them differently) "
+                f"are left out; compared on the {entry['n']} in it in both runs",
+                markup=False,
+            )
+    for name, why in (res.get("not_compared") or {}).items():
+        env.err.print(f"note: slice {name} not compared: {why}", markup=False)
 
 
 @click.command()
@@ -391,7 +408,7 @@ def gate(
                 _f(r.candidate),
                 _f(r.drop),
                 _f(r.p_value),
-                "FAIL" if r.failed else "ok",
+                "FAIL" if r.failed else "empty" if r.n == 0 else "ok",
             )
         env.console.print(table)
     if not res.passed:

@@ -188,11 +188,7 @@ def to_annotations(
 ) -> list[str]:
     """COCO annotation JSON texts for one image's regions (parts of one object joined)."""
     out: list[str] = []
-    objects: dict[tuple[str, str], list[Region]] = {}
-    for r in regions:
-        if r.kind == "polygon" and r.points and "object" in r.attributes:
-            objects.setdefault((str(r.attributes["object"]), r.label or ""), []).append(r)
-    done: set[tuple[str, str]] = set()
+    parts_of = _polygon_parts(regions)
     for r in regions:
         kind = r.kind
         if kind == "box" and r.box is not None:
@@ -211,20 +207,73 @@ def to_annotations(
             seg: Any = rle if isinstance(rle, dict) else [rectangle(r.box)]
             out.append(_dumps(_ann(next_id(), image_id, category, [r], r.box, w * h, seg)))
         elif kind == "polygon" and r.points:
-            key = (str(r.attributes.get("object")), r.label or "")
-            parts = objects.get(key, [r]) if "object" in r.attributes else [r]
-            if key in done and "object" in r.attributes:
+            parts = parts_of(r)
+            if not parts:
                 continue
-            done.add(key)
-            rings = [list(p.points or ()) for p in parts]
-            xs = [x for ring in rings for x, _y in ring]
-            ys = [y for ring in rings for _x, y in ring]
-            box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
-            area = sum(shoelace(ring) for ring in rings)
+            box, area, rings = _outline(parts)
             seg = [[c for pt in ring for c in pt] for ring in rings]
             out.append(_dumps(_ann(next_id(), image_id, category, parts, box, area, seg)))
         else:
             dropped(r)
+    return out
+
+
+def _polygon_parts(regions: list[Region]) -> Callable[[Region], list[Region]]:
+    """For each polygon region, the parts of its object at the object's first ring (the rings
+    sharing its attribute ``object`` and label, or itself alone), then [] for its other rings."""
+    objects: dict[tuple[str, str], list[Region]] = {}
+    for r in regions:
+        if r.kind == "polygon" and r.points and "object" in r.attributes:
+            objects.setdefault((str(r.attributes["object"]), r.label or ""), []).append(r)
+    done: set[tuple[str, str]] = set()
+
+    def parts(r: Region) -> list[Region]:
+        if "object" not in r.attributes:
+            return [r]
+        key = (str(r.attributes["object"]), r.label or "")
+        if key in done:
+            return []
+        done.add(key)
+        return objects[key]
+
+    return parts
+
+
+def _outline(
+    parts: list[Region],
+) -> tuple[tuple[float, float, float, float], float, list[list[tuple[float, float]]]]:
+    """An outlined object's bbox (around every ring), shoelace area and rings."""
+    rings = [list(p.points or ()) for p in parts]
+    xs = [x for ring in rings for x, _y in ring]
+    ys = [y for ring in rings for _x, y in ring]
+    box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+    return box, sum(shoelace(ring) for ring in rings), rings
+
+
+def ground_truth_objects(
+    regions: list[Region],
+) -> list[tuple[str, tuple[float, float, float, float], float, bool]]:
+    """(label, bbox, area, crowd) of each object `to_annotations` writes, in its order: what
+    pycocotools reads from `assay export --format coco` for bbox evaluation. The area is the
+    stored ``area`` attribute (a mask's pixel count, as read) or else w * h for a box and the
+    shoelace area for an outline; regions without a label are left out."""
+    out = []
+    parts_of = _polygon_parts(regions)
+    for r in regions:
+        if not r.label:
+            continue
+        if r.kind == "box" and r.box is not None:
+            box, area, first = r.box, r.box[2] * r.box[3], r
+        elif r.kind == "polygon" and r.points:
+            parts = parts_of(r)
+            if not parts:
+                continue
+            box, area, _rings = _outline(parts)
+            first = parts[0]
+        else:
+            continue
+        attrs = first.attributes
+        out.append((r.label, box, float(attrs.get("area", area)), bool(attrs.get("iscrowd", 0))))
     return out
 
 

@@ -75,10 +75,24 @@ def _label(ws: Workspace, dataset: str, rows: list[dict[str, Any]], grades: bool
     ws.set_labels(dataset, records)
 
 
-def build_world(root: Path, ws: Workspace) -> World:
+MISSING = object()
+
+
+def build_world(root: Path, ws: Workspace, districts: dict[int, Any] | None = None) -> World:
+    """`districts` overrides the metadata field ``district`` of some reports (the text keeps
+    its district): a value, None (JSON null), or `MISSING` to leave the field out."""
     rows = [report(i) for i in range(N)]
+    ingested = []
+    for i, r in enumerate(rows):
+        meta = dict(r)
+        if districts and i in districts:
+            if districts[i] is MISSING:
+                del meta["district"]
+            else:
+                meta["district"] = districts[i]
+        ingested.append(meta)
     src = root / "reports.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    src.write_text("".join(json.dumps(r) + "\n" for r in ingested))
     shot_rows = [report(i) for i in range(100, 104)]
     shots = root / "shots.jsonl"
     shots.write_text("".join(json.dumps(r) + "\n" for r in shot_rows))

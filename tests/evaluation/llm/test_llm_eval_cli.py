@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_eval_world import N, World, answer_for, write_task
+from llm_eval_world import MISSING, N, World, answer_for, build_world, write_task
 from sqlalchemy import func, select
 
 from assay.store.schema import eval_runs
+from assay.workspace import Workspace
 from llm_world import FakeBehaviour, build_tiny_llama, openai_server
 
 RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
@@ -178,6 +179,12 @@ def test_a_slice_by_field_no_item_has_is_an_empty_slice_and_said(cli: RunCli, wo
     gated = cli("eval", "gate", "--baseline", world.root / "a", "--candidate", world.root / "b",
                 "--max-drop", "0.05", "--slice", "metadata.distrct", cwd=wsdir, code=1)  # fmt: skip
     assert "--slice metadata.distrct: no item both runs evaluated is in it" in gated.stderr
+    assert f"check slice_by in {task}" in gated.stderr  # not "the slices file": there is none
+    # Gating every slice, the empty one is shown as such, not as a passed "ok".
+    table = cli("eval", "gate", "--baseline", world.root / "a", "--candidate", world.root / "b",
+                "--max-drop", "0.05", cwd=wsdir).stdout  # fmt: skip
+    row = next(line for line in table.splitlines() if "metadata.distrct" in line)
+    assert "empty" in row and "ok" not in row
 
 
 def test_gate_refuses_runs_on_different_task_files(cli: RunCli, world: World) -> None:
@@ -226,3 +233,26 @@ def test_items_without_a_target_are_said_on_stderr_and_in_json(cli: RunCli, worl
         ok = cli("eval", "llm", full, "--endpoint", url, "--resamples", "50", "--json",
                  "--out", world.root / "c", cwd=wsdir)  # fmt: skip
     assert ok.json()["items_without_target"] == 0 and "warning:" not in ok.stderr
+
+
+def test_items_without_a_slice_by_value_are_a_slice_of_their_own(
+    cli: RunCli, ws: Workspace, tmp_path: Path
+) -> None:
+    # Reports whose district was missing, null or "" were in no district slice, unsaid (the
+    # districts' n summed to less than all's); "" even made a slice `metadata.district=`.
+    world = build_world(tmp_path, ws, districts={0: MISSING, 1: None, 2: "", 4: "  "})
+    task = write_task(world.root, "qa", slice_by=["metadata.district"])
+    res, _plain = _json_and_plain_runs(cli, world, task)
+    doc = res.json()
+    slices = doc["summary"]["slices"]
+    assert set(slices) == {"all", "metadata.district=north", "metadata.district=south",
+                           "metadata.district=(empty)"}  # fmt: skip
+    assert slices["metadata.district=(empty)"]["n"] == 4
+    assert slices["metadata.district=north"]["n"] == 3  # reports 6, 8, 10
+    assert slices["metadata.district=south"]["n"] == 5  # 3, 5, 7, 9, 11
+    assert doc["empty_slices"] == []
+    wsdir = world.root / "ws"
+    gated = cli("eval", "gate", "--baseline", world.root / "a", "--candidate", world.root / "b",
+                "--max-drop", "0.05", "--slice", "metadata.district=(empty)", "--json",
+                cwd=wsdir).json()  # fmt: skip
+    assert gated["passed"] and gated["rows"][0]["n"] == 4

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from assay.evaluation import accuracy, bootstrap_metric, mcnemar
 from assay.evaluation.corruptions import CorruptionSpec, apply
-from assay.evaluation.runs import RunSettings, rerun, run_evaluation
+from assay.evaluation.runs import RunSettings, SliceDef, rerun, run_evaluation
 from assay.store.schema import eval_runs
 from cli_support import on_a_terminal
 from evaluation.runs.runs_world import World, linear_classifier
@@ -232,3 +232,36 @@ def test_the_cli_shows_a_bar_on_a_terminal_and_none_with_json(world: World, tmp_
     quiet = on_a_terminal([*args, "--out", str(tmp_path / "b"), "--json"], tmp_path)
     assert "evaluating" not in quiet
     assert (tmp_path / "b/run.json").is_file()
+
+
+def test_an_object_size_slice_leaves_out_crowd_regions(tmp_path: Path) -> None:
+    # An item whose only small box was a crowd region (iscrowd) was in the `small` slice:
+    # COCO ignores crowd regions, so they hold no object of any size.
+    from assay.domain.labels import Region
+    from assay.formats.io import export_bundle
+    from assay.versioning import LabelRecord
+    from evaluation.runs.runs_world import classification_world
+
+    w = classification_world(tmp_path / "ws", n=4)
+    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
+    crowd = Region(kind="box", control="objects", label="people", box=(1.0, 1.0, 10.0, 10.0),
+                   attributes={"iscrowd": 1})  # fmt: skip
+    person = Region(kind="box", control="objects", label="person", box=(1.0, 1.0, 8.0, 8.0))
+    w.ws.set_labels(
+        w.dataset,
+        [
+            LabelRecord(rows[0].item_id, [*rows[0].regions, crowd]),
+            LabelRecord(rows[1].item_id, [*rows[1].regions, crowd, person]),
+        ],
+    )
+    spec = f"{w.dataset}@{w.ws.commit(w.dataset, 'objects').id}"
+    pred = tmp_path / "p.csv"
+    pd.DataFrame([{"item": iid, "dry": 0.5, "flooded": 0.5} for iid in w.truth]).to_csv(
+        pred, index=False
+    )
+    run = run_evaluation(w.ws, spec, tmp_path / "run", predictions=pred,
+                         slices=[SliceDef("small", {"object_size": "small"})],
+                         settings=RunSettings(n_resamples=20), report=False)  # fmt: skip
+    assert run.summary["slices"]["small"]["n"] == 1
+    items = run.items()
+    assert list(items.loc[items["slice:small"], "item_id"]) == [rows[1].item_id]

@@ -5,12 +5,22 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from assay.errors import InvalidInput
-from assay.evaluation.runs import RunSettings, compare_runs, rerun, run_evaluation
+from assay.evaluation import DetectionParams, evaluate_detection
+from assay.evaluation.runs import (
+    EvalRun,
+    RunSettings,
+    SliceDef,
+    compare_runs,
+    rerun,
+    run_evaluation,
+)
+from assay.workspace import Workspace
 from evaluation.runs.runs_world import detection_world, onnx_detector
 
 
@@ -229,3 +239,111 @@ def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
     assert cmp["slices"]["large"]["n"] == 0
     with pytest.raises(InvalidInput, match="--slice large: no item both runs evaluated is in it"):
         gate(w.ws, a["path"], b["path"], max_drop=0.01, slices=["large"])
+
+
+SIZES = ("small", "medium", "large")
+
+
+def _size_run(ws: Workspace, spec: str, dets: list[dict[str, Any]], tmp: Path) -> EvalRun:
+    """A run of the detections `dets` with one slice per COCO object size."""
+    pred = tmp / "dets.json"
+    pred.write_text(json.dumps(dets))
+    slices = [SliceDef(s, {"object_size": s}) for s in SIZES]
+    settings = RunSettings(n_resamples=10)
+    return run_evaluation(
+        ws, spec, tmp / "run", predictions=pred, slices=slices, settings=settings, report=False
+    )
+
+
+def test_size_slices_cap_detections_per_image_before_the_area_range(tmp_path: Path) -> None:
+    # pycocotools keeps each image's top 100 detections per class by score, then applies the
+    # area range; an image with 150 confident false alarms loses its true small, medium and
+    # large detections. The size slices' AP must be COCO's AP_small / medium / large exactly.
+    from assay.domain.labels import Region
+    from assay.formats.io import export_bundle
+    from assay.versioning import LabelRecord
+
+    w = detection_world(tmp_path / "ws", n=4)
+    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
+    medium = Region(kind="box", control="objects", label="roof", box=(2.0, 2.0, 40.0, 28.0))
+    large = Region(kind="box", control="objects", label="boat", box=(0.0, 0.0, 120.0, 100.0))
+    w.ws.set_labels("boats", [LabelRecord(r.item_id, [*r.regions, medium, large]) for r in rows])
+    spec = f"boats@{w.ws.commit('boats', 'all sizes').id}"
+    w.ws.export(spec, "coco", tmp_path / "coco", media=False)
+    gt_file = next((tmp_path / "coco").rglob("*.json"))
+    gt = json.loads(gt_file.read_text())
+    dets = [
+        {**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.2 + a["id"] / 1000}
+        for a in gt["annotations"]
+    ]
+    first = min(im["id"] for im in gt["images"])
+    for c in gt["categories"]:
+        for k in range(150):
+            side = (4.0, 40.0, 110.0)[k % 3]
+            dets.append({"image_id": first, "category_id": c["id"], "score": 0.5 + k / 1000,
+                         "bbox": [200.0 + 3 * k, 200.0, side, side * 0.8]})  # fmt: skip
+    run = _size_run(w.ws, spec, dets, tmp_path)
+    expected = _pycocotools(gt_file, dets, tmp_path)
+    got = [run.summary["slices"][s]["metrics"]["AP"]["value"] for s in SIZES]
+    assert got == expected[3:6]  # bit for bit
+    assert run.summary["coco"]["stats"][3:6] == expected[3:6]
+    # The fixture does exercise the cap: without it the true detections would count.
+    uncapped = evaluate_detection(gt, dets, DetectionParams(max_dets=(1, 10, 1000)))
+    for area, value in zip(SIZES, got, strict=True):
+        assert uncapped.stat_value(ap=True, area=area, max_det=1000) > value
+
+
+def test_outlines_and_stored_areas_are_ground_truth_as_the_coco_export_has_them(
+    tmp_path: Path,
+) -> None:
+    # A COCO dataset imported with polygon outlines was scored without them (only box regions
+    # were ground truth: every detection of an outlined object was a false alarm), and a box's
+    # stored `area` (the mask's, which COCO's area ranges use) was replaced by w * h.
+    from PIL import Image
+
+    src = tmp_path / "src"
+    (src / "images").mkdir(parents=True)
+    images = []
+    for i in (1, 2, 3):
+        Image.fromarray(np.full((100, 120, 3), 40 * i, np.uint8)).save(src / f"images/{i}.png")
+        images.append({"id": i, "file_name": f"{i}.png", "width": 120, "height": 100})
+
+    def ann(i: int, image: int, cat: int, bbox: list[float], area: float, seg: list) -> dict:  # type: ignore[type-arg]
+        return {"id": i, "image_id": image, "category_id": cat, "bbox": bbox, "area": area,
+                "iscrowd": 0, "segmentation": seg}  # fmt: skip
+
+    anns = [
+        # A box whose mask covers 900 of its 1200 pixels: small for COCO, not medium.
+        ann(1, 1, 1, [10, 10, 40, 30], 900.0, [[10, 10, 50, 10, 50, 40, 10, 40]]),
+        # A triangle (area 800, small), and an object in two rings (medium: 1200 + 400).
+        ann(2, 2, 1, [5, 5, 40, 40], 800.0, [[5, 5, 45, 5, 25, 45]]),
+        ann(3, 3, 2, [0, 0, 80, 50], 1600.0,
+            [[0, 0, 40, 0, 40, 30, 0, 30], [60, 30, 80, 30, 80, 50, 60, 50]]),
+        ann(4, 3, 1, [90, 60, 20, 30], 600.0, [[90, 60, 110, 60, 110, 90, 90, 90]]),
+    ]  # fmt: skip
+    cats = [{"id": 1, "name": "boat"}, {"id": 2, "name": "roof"}]
+    (src / "annotations.json").write_text(
+        json.dumps({"images": images, "categories": cats, "annotations": anns})
+    )
+    ws = Workspace.init(tmp_path / "ws")
+    ws.import_labels(src, "coco", "survey")
+    spec = f"survey@{ws.commit('survey', 'imported').id}"
+    dets = [
+        {"image_id": 1, "category_id": 1, "bbox": [11, 10, 40, 30], "score": 0.9},
+        {"image_id": 2, "category_id": 1, "bbox": [5, 6, 40, 39], "score": 0.8},
+        {"image_id": 2, "category_id": 1, "bbox": [60, 60, 30, 35], "score": 0.95},
+        {"image_id": 3, "category_id": 2, "bbox": [1, 0, 79, 50], "score": 0.7},
+        {"image_id": 3, "category_id": 1, "bbox": [90, 62, 20, 28], "score": 0.6},
+    ]
+    run = _size_run(ws, spec, dets, tmp_path)
+    ws.export(spec, "coco", tmp_path / "coco", media=False)
+    exported = next((tmp_path / "coco").rglob("*.json"))
+    for gt_file in (src / "annotations.json", exported):
+        expected = _pycocotools(gt_file, dets, tmp_path)
+        assert run.summary["coco"]["stats"] == expected  # bit for bit
+        got = [run.summary["slices"][s]["metrics"]["AP"]["value"] for s in SIZES]
+        assert got == [None if v < 0 else v for v in expected[3:6]]
+    # Small: the 900-pixel box, the triangle, the 600-pixel boat; medium: the two-ring roof,
+    # and each image with a medium detection (w * h, as pycocotools' loadRes takes it).
+    assert run.summary["slices"]["small"]["n"] == 3 and run.summary["slices"]["medium"]["n"] == 3
+    ws.close()

@@ -421,3 +421,56 @@ def test_list_says_which_model_version_ran_on_which_commit(
     at = next(k for k, line in enumerate(out.splitlines()) if model_run.run_id[:12] in line)
     assert f"floods@{world.commit[:12]}" in out.splitlines()[at]
     assert "flood-clf@1" in out.splitlines()[at]
+
+
+def test_compare_takes_a_slice_of_items_in_it_in_both_runs_and_says_so(
+    tmp_path: Path,
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # Runs on two commits that label items differently: the slice `flooded` was taken from
+    # run A alone, so B was scored on an item that is no longer flooded in its commit, unsaid.
+    w = classification_world(tmp_path / "ws", n=4)
+    flooded = sorted(i for i, lab in w.truth.items() if lab == "flooded")
+    dry = sorted(i for i, lab in w.truth.items() if lab == "dry")
+    slices = tmp_path / "s.yaml"
+    slices.write_text("slices:\n  flooded: {label: flooded}\n  drone: {sensor: drone}\n")
+
+    def run(name: str) -> str:
+        p = _preds(w, tmp_path / f"{name}.csv", set())
+        return str(run_evaluation(w.ws, "floods", tmp_path / name, predictions=p,
+                                  slices=slices, settings=FAST, report=False).path)  # fmt: skip
+
+    a = run("a")
+    relabel = [(flooded[0], "dry"), (dry[0], "flooded")]
+    w.ws.set_labels(
+        "floods",
+        [LabelRecord(i, [Region(kind="choice", control="flood", label=lab)]) for i, lab in relabel],
+    )
+    w.truth.update(relabel)
+    w.ws.commit("floods", "two relabelled")
+    b = run("b")
+    cmp = compare_runs(w.ws, a, b)
+    entry = cmp["slices"]["flooded"]
+    assert entry["n"] == 1  # flooded[1]: flooded in both commits
+    assert entry["membership"] == {"rule": "both runs", "only_a": 1, "only_b": 1}
+    assert cmp["slices"]["drone"]["membership"] == {"rule": "both runs", "only_a": 0, "only_b": 0}
+    err: list[str] = []
+    code, text = invoke("-w", w.root, "eval", "compare", a, b, stderr=err)
+    assert code == 0, text
+    notes = [line for line in err[0].splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "slice flooded" in notes[0]
+    assert "1 item(s) in it in run A only and 1 in run B only" in notes[0]
+    # One name, two queries: not compared (a paired test of two different slices means
+    # nothing), said, and refused by the gate.
+    slices.write_text("slices:\n  flooded: {label: flooded}\n  drone: {sensor: satellite}\n")
+    c = run("c")
+    cmp = compare_runs(w.ws, b, c)
+    assert "drone" not in cmp["slices"] and cmp["slices"]["flooded"]["n"] == 2
+    assert cmp["not_compared"] == {
+        "drone": "slice drone is {'sensor': 'drone'} in run A and {'sensor': 'satellite'} in run B"
+    }
+    err = []
+    invoke("-w", w.root, "eval", "compare", b, c, stderr=err)
+    assert "note: slice drone not compared: slice drone is" in err[0]
+    with pytest.raises(InvalidInput, match=r"--slice drone: slice drone is .* it gates nothing"):
+        gate(w.ws, b, c, max_drop=0.01, slices=["drone"])

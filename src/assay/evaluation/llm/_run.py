@@ -154,6 +154,17 @@ def _score(
     return facts
 
 
+EMPTY_VALUE = "(empty)"  # the `slice_by` slice of the items whose field is missing, null or ""
+
+
+def _slice_value(v: Any) -> str | None:
+    """The slice a metadata value puts an item in; None for no value (missing, null, blank)."""
+    if v is None:
+        return None
+    text = str(v)
+    return text if text.strip() else None
+
+
 def _items_frame(samples: list[Sample], spec: TaskSpec) -> tuple[pd.DataFrame, list[str]]:
     items = pd.DataFrame(
         {
@@ -171,14 +182,19 @@ def _items_frame(samples: list[Sample], spec: TaskSpec) -> tuple[pd.DataFrame, l
             values = [s.marking for s in samples]
         else:
             values = [s.metadata.get(field[9:]) for s in samples]
-        seen = sorted({str(v) for v in values if v is not None})
+        texts = [_slice_value(v) for v in values]
+        seen = sorted({t for t in texts if t is not None})
         for v in seen:
             name = f"{field}={v}"
-            items[f"slice:{name}"] = [x is not None and str(x) == v for x in values]
+            items[f"slice:{name}"] = [t == v for t in texts]
             names.append(name)
-        if not seen:  # a field no item has (a typo?) is an empty slice, said as any other
+        if not seen:  # a field no item has a value of (a typo?): an empty slice, said as any other
             items[f"slice:{field}"] = False
             names.append(field)
+        elif None in texts:  # items without a value are counted too, not dropped
+            name = f"{field}={EMPTY_VALUE}"
+            items[f"slice:{name}"] = [t is None for t in texts]
+            names.append(name)
     return items, names
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from assay.evaluation import bootstrap_metric
 from assay.evaluation.llm._task import BINARY
-from assay.evaluation.runs._compare import boot_entry, mcnemar_entry
+from assay.evaluation.runs._compare import boot_entry, mcnemar_entry, slice_membership
 
 if TYPE_CHECKING:
     from assay.evaluation.llm._run import LlmRunSettings
@@ -69,7 +69,8 @@ def _test(
 def compare_llm(
     a: EvalRun, b: EvalRun, n_resamples: int | None, seed: int | None
 ) -> dict[str, Any]:
-    """Paired tests of B against A per slice (membership from run A) and scorer."""
+    """Paired tests of B against A per slice and scorer; a slice holds the items in it in both
+    runs (see `assay.evaluation.runs._compare.slice_membership`)."""
     from assay.errors import InvalidInput
 
     st = a.record["settings"]
@@ -84,7 +85,7 @@ def compare_llm(
     scorers = [s for s in kinds_a if s in kinds_b]
     if not scorers:
         raise InvalidInput(f"runs {a.run_id} and {b.run_id} share no scorer")
-    items = a.items()
+    items = (a.items(), b.items())
     sa = sa.set_index("key").loc[shared].reset_index()
     sb = sb.set_index("key").loc[shared].reset_index()
     b_slices = set(b.summary["slices"])
@@ -95,17 +96,18 @@ def compare_llm(
         "difference": "B - A",
         "n_shared": len(shared),
         "slices": {},
+        "not_compared": {},
         "corruptions": {},
     }
     for name in a.summary["slices"]:
         if name not in b_slices:
             continue
-        members = set(items.loc[items[f"slice:{name}"], "item_id"])
+        members, membership = slice_membership(items, name, set(sa["item_id"]))
         mask = sa["item_id"].isin(members).to_numpy()
         fa, fb = sa[mask], sb[mask]
         if len(fa) == 0:
-            out["slices"][name] = {"n": 0, "tests": {}}
+            out["slices"][name] = {"n": 0, "tests": {}, "membership": membership}
             continue
         tests = {sc: _test(fa, fb, sc, kinds_a[sc], n, sd, conf) for sc in scorers}
-        out["slices"][name] = {"n": len(fa), "tests": tests}
+        out["slices"][name] = {"n": len(fa), "tests": tests, "membership": membership}
     return out

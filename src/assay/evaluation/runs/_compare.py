@@ -2,9 +2,13 @@
 
 Differences are B - A (run B against run A). Classification: McNemar's exact test on
 per-item correctness for accuracy, a paired bootstrap for macro F1. Detection: a paired
-bootstrap over images for AP and F1. Slice membership comes from run A; a slice is compared
-when both runs define it. A detection object-size slice holds the images either run has a box
-of that size in (`_slices`): B's false alarm is scored where A found nothing of that size.
+bootstrap over images for AP and F1. A slice is compared when both runs define it with the
+same query (one name with two queries is listed under ``not_compared``). It holds the items
+both runs evaluated that are in it in both runs: runs on two commits may label (or slice) an
+item differently, and an item in the slice in one run alone is left out, counted per slice
+under ``membership`` (``only_a``, ``only_b``). A detection object-size slice holds the images
+either run has a box of that size in (`_slices`; rule "either run"): B's false alarm is scored
+where A found nothing of that size.
 Corruptions pool the severities both runs ran: the unit is an (item, severity) pair.
 """
 
@@ -36,19 +40,29 @@ def _slice_sizes(run: EvalRun) -> dict[str, str | None]:
     return out
 
 
-def _members(
-    a: EvalRun, b: EvalRun, items: tuple[pd.DataFrame, pd.DataFrame], name: str, shared: set[str]
-) -> set[str]:
-    """The shared items of slice `name` (see the module doc); `items` are A's and B's."""
+def slice_membership(
+    items: tuple[pd.DataFrame, pd.DataFrame], name: str, shared: set[str], either: bool = False
+) -> tuple[set[str], dict[str, Any]]:
+    """The shared items of slice `name` and how they were taken (see the module doc).
+
+    `items` are A's and B's items tables. An item is in the slice when it is in it in both
+    runs (their commits may label it differently), or, with `either`, in either run. Returns
+    the members and ``{"rule", "only_a", "only_b"}``: the shared items in the slice in one
+    run alone (left out with the rule "both runs", kept with "either run").
+    """
     col = f"slice:{name}"
-    out = set(items[0].loc[items[0][col], "item_id"]) & shared
-    where_a: dict[str, Any] = next(
-        (s["where"] for s in a.record["slices"] if s["name"] == name), {}
-    )
-    where_b = next((s["where"] for s in b.record["slices"] if s["name"] == name), None)
-    if a.task == "detection" and "object_size" in where_a and where_a == where_b:
-        out |= set(items[1].loc[items[1][col], "item_id"]) & shared
-    return out
+    in_a = set(items[0].loc[items[0][col], "item_id"]) & shared
+    in_b = set(items[1].loc[items[1][col], "item_id"]) & shared
+    rule = {
+        "rule": "either run" if either else "both runs",
+        "only_a": len(in_a - in_b),
+        "only_b": len(in_b - in_a),
+    }
+    return (in_a | in_b) if either else (in_a & in_b), rule
+
+
+def _where(run: EvalRun, name: str) -> dict[str, Any] | None:
+    return next((s["where"] for s in run.record["slices"] if s["name"] == name), None)
 
 
 def boot_entry(
@@ -104,10 +118,12 @@ def _images(
 ) -> tuple[dict[str, ImageBoxes], list[str]]:
     """Images of one suite pass keyed by item id (clean) or "item|severity" (corruptions)."""
     boxes, samples = run.boxes(), run.samples()
-    gt: dict[str, list[tuple[str, tuple[float, float, float, float], int]]] = {}
+    gt: dict[str, list[tuple[str, tuple[float, float, float, float], int, float]]] = {}
+    if "area" not in boxes:  # a run recorded before boxes kept their area: w * h was used
+        boxes = boxes.assign(area=boxes["w"] * boxes["h"])
     for r in boxes[boxes["kind"] == "gt"].itertuples():
         gt.setdefault(str(r.item_id), []).append(
-            (str(r.label), (r.x, r.y, r.w, r.h), int(r.iscrowd))  # type: ignore[arg-type]
+            (str(r.label), (r.x, r.y, r.w, r.h), int(r.iscrowd), float(r.area))  # type: ignore[arg-type]
         )
 
     def keep(f: pd.DataFrame) -> pd.DataFrame:
@@ -193,6 +209,7 @@ def compare_runs(
         "task": a.task,
         "difference": "B - A",
         "slices": {},
+        "not_compared": {},
         "corruptions": {},
     }
     clean_a, clean_b = sa[sa["suite"] == "clean"], sb[sb["suite"] == "clean"]
@@ -201,7 +218,12 @@ def compare_runs(
     if not shared:
         raise InvalidInput(f"runs {a.run_id} and {b.run_id} share no items")
     for name in shared_slices:
-        members = _members(a, b, items, name, shared)
+        where_a, where_b = _where(a, name), _where(b, name)
+        if where_a != where_b:  # the same name, another query: no paired comparison
+            out["not_compared"][name] = f"slice {name} is {where_a} in run A and {where_b} in run B"
+            continue
+        size_slice = a.task == "detection" and bool(where_a and "object_size" in where_a)
+        members, membership = slice_membership(items, name, shared, either=size_slice)
         keys = sorted(members)
         if a.task == "classification":
             fa, fb = (
@@ -211,6 +233,7 @@ def compare_runs(
             out["slices"][name] = _class_tests(fa, fb, n, sd, conf)
         else:
             out["slices"][name] = _det_tests(a, b, keys, "clean", None, sizes[name], n, sd, conf)
+        out["slices"][name]["membership"] = membership
     ca, cb = sa[sa["suite"] == "corruptions"], sb[sb["suite"] == "corruptions"]
     for cname in [c for c in dict.fromkeys(ca["corruption"]) if c in set(cb["corruption"])]:
         fa = ca[ca["corruption"] == cname]

@@ -37,8 +37,13 @@ class EvalItem:
     regions: list[Region]
     read_bytes: Any
 
-    def boxes(self) -> list[Region]:
-        return [r for r in self.regions if r.kind == "box" and r.box is not None and r.label]
+    def objects(self) -> list[tuple[str, tuple[float, float, float, float], float, bool]]:
+        """(label, bbox, area, crowd) of each boxed or outlined object, as `assay export
+        --format coco` writes it and pycocotools reads it: an object in several rings is one,
+        its area the stored one (a mask's) or else w * h, or the outline's area."""
+        from assay.formats._coco_objects import ground_truth_objects
+
+        return ground_truth_objects(self.regions)
 
     def choice(self) -> str | None:
         """The class of record of a classification item (its one `choice` region)."""
@@ -121,7 +126,8 @@ def items_frame(ws: Workspace, data: EvalData) -> pd.DataFrame:
     rows = []
     for it in data.items:
         lon, lat = _geo(it.metadata)
-        areas = [r.box[2] * r.box[3] for r in it.boxes() if r.box is not None]
+        # A crowd region (iscrowd) is an ignore region in COCO, no object of any size.
+        areas = [area for _lab, _b, area, crowd in it.objects() if not crowd]
         sensor = it.metadata.get("sensor")
         row: dict[str, Any] = {
             "item_id": it.item_id,

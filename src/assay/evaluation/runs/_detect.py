@@ -31,7 +31,8 @@ METRICS = ("AP", "AP50", "F1", "precision", "recall")
 class ImageBoxes:
     """Ground truth and detections of one image."""
 
-    gt: list[tuple[str, Box, int]] = field(default_factory=list)  # label, xywh, iscrowd
+    # label, xywh, iscrowd, area (the annotation's, which COCO's area ranges use)
+    gt: list[tuple[str, Box, int, float]] = field(default_factory=list)
     dt: list[tuple[str, Box, float]] = field(default_factory=list)  # label, xywh, score
 
 
@@ -41,14 +42,14 @@ def coco_eval(images: Sequence[ImageBoxes], categories: Sequence[str]) -> Detect
     anns: list[dict[str, object]] = []
     dets: list[dict[str, object]] = []
     for i, im in enumerate(images, 1):
-        for label, b, crowd in im.gt:
+        for label, b, crowd, area in im.gt:
             anns.append(
                 {
                     "id": len(anns) + 1,
                     "image_id": i,
                     "category_id": cat[label],
                     "bbox": list(b),
-                    "area": b[2] * b[3],
+                    "area": area,
                     "iscrowd": crowd,
                 }
             )
@@ -77,19 +78,19 @@ def ap_values(result: DetectionResult, size: str | None) -> dict[str, float]:
     }
 
 
-def _in_size(b: Box, size: str | None) -> bool:
+def _in_size(area: float, size: str | None) -> bool:
     if size is None:
         return True
     lo, hi = SIZE_RANGES[size]
-    return lo <= b[2] * b[3] <= hi
+    return lo <= area <= hi
 
 
 def holds_size(im: ImageBoxes, size: str) -> bool:
     """Whether COCO scores anything of the image in `size`'s area range (bounds included, as
     pycocotools' areaRng): a ground-truth box that is no crowd region, or a detection.
     Anything else it ignores, so an image without either adds nothing to AP_small (or F1)."""
-    return any(c == 0 and _in_size(b, size) for _lab, b, c in im.gt) or any(
-        _in_size(b, size) for _lab, b, _s in im.dt
+    return any(c == 0 and _in_size(a, size) for _lab, _b, c, a in im.gt) or any(
+        _in_size(b[2] * b[3], size) for _lab, b, _s in im.dt
     )
 
 
@@ -100,18 +101,18 @@ def f1_counts(im: ImageBoxes, threshold: float, size: str | None = None) -> tupl
     tp = fp = 0
     for label, b, _s in dets:
         best, best_iou = -1, 0.5
-        for j, (gl, gb, _c) in enumerate(im.gt):
+        for j, (gl, gb, _c, _a) in enumerate(im.gt):
             if not used[j] and gl == label:
                 iou = box_iou(b, gb)
                 if iou >= best_iou:
                     best, best_iou = j, iou
         if best >= 0:
             used[best] = True
-            if _in_size(im.gt[best][1], size):
+            if _in_size(im.gt[best][3], size):
                 tp += 1
-        elif _in_size(b, size):
+        elif _in_size(b[2] * b[3], size):
             fp += 1
-    fn = sum(1 for j, g in enumerate(im.gt) if not used[j] and g[2] == 0 and _in_size(g[1], size))
+    fn = sum(1 for j, g in enumerate(im.gt) if not used[j] and g[2] == 0 and _in_size(g[3], size))
     return tp, fp, fn
 
 

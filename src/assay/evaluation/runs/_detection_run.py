@@ -26,14 +26,11 @@ from assay.evaluation.runs._units import Predictor
 
 
 def _gt(data: EvalData) -> list[ImageBoxes]:
-    out = []
-    for it in data.items:
-        gt = []
-        for r in it.boxes():
-            assert r.box is not None and r.label is not None  # boxes() keeps only these
-            gt.append((r.label, r.box, int(bool(r.attributes.get("iscrowd", 0)))))
-        out.append(ImageBoxes(gt=gt))
-    return out
+    """Each item's objects as `assay export --format coco` writes them (see `EvalItem.objects`)."""
+    return [
+        ImageBoxes(gt=[(lab, b, int(crowd), area) for lab, b, area, crowd in it.objects()])
+        for it in data.items
+    ]
 
 
 def _with(gt: list[ImageBoxes], dets: list[Boxes]) -> list[ImageBoxes]:
@@ -66,9 +63,10 @@ def _rows(
     recs = []
     for it, im in zip(data.items, images, strict=True):
         if suite == "clean":
-            recs += [(it.item_id, "", "", 0, "gt", lab, *b, np.nan, c) for lab, b, c in im.gt]
+            recs += [(it.item_id, "", "", 0, "gt", lab, *b, np.nan, c, a) for lab, b, c, a in im.gt]
         recs += [
-            (it.item_id, suite, corruption, severity, "dt", lab, *b, s, 0) for lab, b, s in im.dt
+            (it.item_id, suite, corruption, severity, "dt", lab, *b, s, 0, b[2] * b[3])
+            for lab, b, s in im.dt
         ]
     boxes = pd.DataFrame(
         recs,
@@ -85,6 +83,7 @@ def _rows(
             "h",
             "score",
             "iscrowd",
+            "area",
         ],
     )
     return samples, boxes
@@ -103,7 +102,7 @@ def run_detection(
     ``scored_<size>`` its object-size slices are taken from; `predictor` says where the model
     runs (default: in this process)."""
     gt = _gt(data)
-    dataset_labels = sorted({lab for im in gt for lab, _b, _c in im.gt})
+    dataset_labels = sorted({g[0] for im in gt for g in im.gt})
     if src.runs_images:
         predictor = replace(predictor or Predictor(src, []), items=data.items)
         predictor.steps.plan(_robust.passes(settings), len(data.items))

@@ -170,15 +170,19 @@ def gate(
     wanted = slices or list(cmp["slices"])
     rows = []
     for s in wanted:
+        if s in cmp.get("not_compared", {}):
+            raise InvalidInput(f"--slice {s}: {cmp['not_compared'][s]}; it gates nothing")
         if s not in cmp["slices"]:
             raise InvalidInput(
                 f"--slice {s}: not a slice of both runs; slices: {', '.join(cmp['slices'])}"
             )
         entry = cmp["slices"][s]
         if entry["n"] == 0 and slices:
+            llm = base.record.get("llm_task")
+            where = f"slice_by in {llm['file']}" if llm else "its query in the slices file"
             raise InvalidInput(
                 f"--slice {s}: no item both runs evaluated is in it, so it gates nothing; "
-                "check its query in the slices file"
+                f"check {where}"
             )
         if entry["n"] == 0:
             rows.append(GateRow(s, name, None, None, None, None, 0, False))

@@ -17,7 +17,9 @@ area-range rule, so the slice's AP is COCO's AP_small / AP_medium / AP_large) an
 holds the images with something of that size to score: a ground-truth box that is no crowd
 region, or a detection. pycocotools ignores everything else, so the other images would add
 nothing, and a size with neither is an empty slice (n 0), as a query that matches nothing.
-For classification ``object_size`` keeps items that carry a box of that size.
+For classification ``object_size`` keeps items that carry an object (box or outline, its area
+as for detection, see `_data.EvalItem.objects`) of that size that is no crowd region (COCO
+ignores crowd regions: they are no object of any size).
 """
 
 from __future__ import annotations
