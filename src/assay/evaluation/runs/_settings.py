@@ -13,15 +13,20 @@ SUITES = ("clean", "corruptions", "adversarial")
 ATTACKS = ("fgsm", "pgd")
 # Versions of the metric definitions a run used; bump one when its numbers would change.
 METRIC_VERSIONS = {
-    "classification": "accuracy,macro_f1,brier,ece(15 uniform top-label)/1",
-    "detection": "coco-bbox(pycocotools mode),F1@IoU.5/1",
+    "classification": (
+        "accuracy,macro_f1,brier,ece(15 uniform top-label), object-size slices without crowd/2"
+    ),
+    "detection": (
+        "coco-bbox(pycocotools mode; ground truth as the COCO export: outlines, stored area),"
+        "F1@IoU.5/2"
+    ),
     "bootstrap": (
         "percentile, items (detection: images; an object-size slice's: those with a box of "
         "that size) resampled, seeded/2"
     ),
     "corruptions": "mCE,relative mCE (Hendrycks & Dietterich 2019), mPC,rPC/1",
     "adversarial": "robust accuracy, L-inf fgsm/pgd/1",
-    "compare": "paired bootstrap (AP, F1), McNemar exact (accuracy)/1",
+    "compare": "paired bootstrap (AP, F1), McNemar exact (accuracy), slices in both runs/2",
 }
 
 
