@@ -387,7 +387,13 @@ def import_bundle(
         report.raised = raise_markings(conn, ws.scheme, ws.actor, higher, via="import")
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         report.created = ds_row is None
-        ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
+        if ds_row is None:
+            ds = create_dataset(conn, dataset)
+            # The same event `assay dataset create` appends, in this transaction: the trail
+            # says where the dataset came from, and a refused import leaves neither.
+            audit.append(conn, ws.actor, "dataset.create", f"dataset:{dataset}", {"via": "import"})
+        else:
+            ds = int(ds_row[0])
         # New members are written with their labels of record at once (no insert, then update),
         # but those restore_committed may still fill in (no labels in the file): set_labels.
         columns = {sha: label_columns(r) for sha, r in records.items()}
