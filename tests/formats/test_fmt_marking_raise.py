@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from assay.domain.labels import Region
+from assay.errors import InvalidInput
 from assay.formats import REGISTRY
 from assay.versioning import LabelRecord
 from assay.workspace import Workspace
@@ -56,3 +59,65 @@ def test_a_no_media_reimport_raises_the_items_it_names(ws: Workspace, tmp_path: 
     ]
     second = ws.import_labels(tmp_path / "parquet", "parquet", "again", marking="CUI/SAR")
     assert [c.new for c in second.raised] == ["SECRET/SAR"]
+
+
+def _parquet_marked(folder: Path, meta: dict[bytes, bytes]) -> None:
+    """The export's items.parquet with its schema metadata keys set to `meta`."""
+    import pyarrow.parquet as pq
+
+    path = folder / "items.parquet"
+    table = pq.read_table(path)
+    kept = {k: v for k, v in (table.schema.metadata or {}).items() if k not in meta}
+    pq.write_table(table.replace_schema_metadata({**kept, **meta}), path)
+
+
+def test_a_parquet_files_own_marking_raises_every_row(ws: Workspace, tmp_path: Path) -> None:
+    # The file's marking (schema metadata `assay.marking`, as the export writes it, or
+    # `marking`) was not read: a row marked lower than its file came in at the row's level.
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(tmp_path / "imgs" / "scene.png")
+    (item,) = ws.ingest([tmp_path / "imgs"]).new
+    ws.create_dataset("src")
+    ws.add_items("src")
+    out = tmp_path / "pq"
+    ws.export("src", "parquet", out)
+    _parquet_marked(out, {b"assay.marking": b"CUI/FLOOD", b"marking": b"SECRET"})
+    report = ws.import_labels(out, "parquet", "copy", marking="CUI/SAR")
+    # The highest of both keys, --marking and the row's own.
+    assert [c.to_dict() for c in report.raised] == [
+        {"item": item, "old": "UNCLASSIFIED", "new": "SECRET/FLOOD/SAR"}
+    ]
+    # Only one key, lower than the item now: nothing goes down.
+    _parquet_marked(out, {b"assay.marking": b"CUI", b"marking": b"CUI"})
+    assert ws.import_labels(out, "parquet", "copy").raised == []
+    # A key that holds no marking of this workspace is refused by name; nothing is written.
+    events = len(ws.audit_log())
+    _parquet_marked(out, {b"marking": b"SEKRET"})
+    with pytest.raises(InvalidInput, match=r"items\.parquet: schema metadata 'marking': "):
+        ws.import_labels(out, "parquet", "never")
+    assert len(ws.audit_log()) == events
+    assert "never" not in [d.name for d in ws.datasets()]
+
+
+def test_a_jsonl_files_own_marking_raises_every_row(ws: Workspace, tmp_path: Path) -> None:
+    # metadata.json's `marking` (the export's highest) was not read either.
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(tmp_path / "imgs" / "scene.png")
+    (item,) = ws.ingest([tmp_path / "imgs"]).new
+    ws.create_dataset("src")
+    ws.add_items("src")
+    out = tmp_path / "jl"
+    ws.export("src", "jsonl", out)
+    meta = json.loads((out / "metadata.json").read_text())
+    (out / "metadata.json").write_text(json.dumps({**meta, "marking": "CUI/FLOOD"}))
+    report = ws.import_labels(out, "jsonl", "copy")
+    assert [c.new for c in report.raised] == ["CUI/FLOOD"]
+    (out / "metadata.json").write_text(json.dumps({**meta, "marking": "SEKRET"}))
+    with pytest.raises(InvalidInput, match=r"metadata\.json: marking: "):
+        ws.import_labels(out, "jsonl", "copy")
+    # A row's own unknown marking names the file and the item (it named neither).
+    (out / "metadata.json").write_text(json.dumps(meta))
+    line = (out / "items.jsonl").read_text().replace('"marking":"UNCLASSIFIED"', '"marking":"X"')
+    (out / "items.jsonl").write_text(line)
+    with pytest.raises(InvalidInput, match=r"items\.jsonl: media 'scene\.png': marking: unknown"):
+        ws.import_labels(out, "jsonl", "copy")

@@ -228,7 +228,13 @@ def file_metadata(bundle: ExportBundle) -> dict[str, Any]:
 
 
 def read_file_metadata(meta: dict[str, Any], f: str, bundle: ImportBundle) -> None:
-    """Declared classes (with their ids) and dataset-level facts from `file_metadata`."""
+    """Declared classes (with their ids), dataset-level facts and the file's own marking (the
+    highest of the export: every item is met with at least it) from `file_metadata`."""
+    marking = meta.get("marking")
+    if marking is not None and not isinstance(marking, str):
+        v.fail(f, "marking", f"expected a marking, got {v.type_name(marking)}")
+    if marking and marking.strip():
+        bundle.markings[f"{f}: marking"] = marking
     bundle.label_names = [str(n) for n in meta.get("label_names") or []]
     pairs = meta.get("label_map")
     if pairs is not None:

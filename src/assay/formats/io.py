@@ -211,12 +211,31 @@ def _fits(r: Region, width: int, height: int, file: str, place: str) -> None:
         check_points(list(r.points), width, height, file, place)
 
 
-def _item_marking(ws: Workspace, given: Marking | None, stated: str | None) -> str:
-    """The higher of `--marking` and what the file itself states: importing never lowers one."""
+def _item_marking(ws: Workspace, given: Marking | None, stated: str | None, where: str) -> str:
+    """The higher of `--marking` and what the file itself states: importing never lowers one.
+    A stated marking this workspace does not know is an error naming `where` it is stated."""
     marks = [given or Marking()]
     if stated:
-        marks.append(ws.scheme.parse(stated))
+        try:
+            marks.append(ws.scheme.parse(stated))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: marking: {exc}") from None
     return ws.scheme.render(ws.scheme.highest(marks))
+
+
+def _file_marking(ws: Workspace, bundle: ImportBundle, given: Marking | None) -> Marking | None:
+    """The highest of `given` (`--marking`) and the markings the file states for everything
+    in it (`ImportBundle.markings`); a stated one this workspace does not know is an error
+    naming where the file states it."""
+    if not bundle.markings:
+        return given
+    marks = [given or Marking()]
+    for place, text in bundle.markings.items():
+        try:
+            marks.append(ws.scheme.parse(text))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{place}: {exc}") from None
+    return ws.scheme.highest(marks)
 
 
 def annotation_id(
@@ -250,6 +269,8 @@ def import_bundle(
     Consumes the bundle: each annotation's regions are released once stored as text.
     """
     marking_text = ws.scheme.render(marking or Marking())
+    # What the file states for all it holds raises `--marking` for every item (never lowers).
+    floor = _file_marking(ws, bundle, marking)
     report = ImportReport(dataset, media=len(bundle.media), dropped=bundle.dropped.to_dict())
     # Media named by item id only (no bytes in the file): the workspace must hold them.
     by_id = [
@@ -289,7 +310,7 @@ def import_bundle(
     for sha, m, stored in staged:
         # The marking each item is met with: the highest the file states for it (the same
         # bytes may come twice) and `--marking`; new items get it, existing ones rise to it.
-        mark = _item_marking(ws, marking, m.marking)
+        mark = _item_marking(ws, floor, m.marking, f"{bundle.source}: media {m.name!r}")
         met[sha] = ws.scheme.highest_text([met[sha], mark]) if sha in met else mark
         if sha not in item_rows and stored is not None:
             meta = dict(m.metadata)
@@ -424,6 +445,7 @@ def import_bundle(
                 "annotations": report.new_annotations,
                 "raised": len(report.raised),
                 "marking": marking_text,
+                **({"file_marking": ws.scheme.render(floor)} if bundle.markings else {}),
                 # Binds each new item's marking to this signed event (`audit.marking_sum`).
                 "items_sum": audit.marking_sum((str(r["id"]), str(r["marking"])) for r in new_rows),
             },
