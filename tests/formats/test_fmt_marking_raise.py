@@ -111,7 +111,9 @@ def test_a_jsonl_files_own_marking_raises_every_row(ws: Workspace, tmp_path: Pat
     meta = json.loads((out / "metadata.json").read_text())
     (out / "metadata.json").write_text(json.dumps({**meta, "marking": "CUI/FLOOD"}))
     report = ws.import_labels(out, "jsonl", "copy")
-    assert [c.new for c in report.raised] == ["CUI/FLOOD"]
+    assert [c.to_dict() for c in report.raised] == [
+        {"item": item, "old": "UNCLASSIFIED", "new": "CUI/FLOOD"}
+    ]
     (out / "metadata.json").write_text(json.dumps({**meta, "marking": "SEKRET"}))
     with pytest.raises(InvalidInput, match=r"metadata\.json: marking: "):
         ws.import_labels(out, "jsonl", "copy")

@@ -25,7 +25,7 @@ from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _media
 from assay.formats import _validate as v
-from assay.formats._export import safe_relpath, unique_relpaths
+from assay.formats._export import check_unique, safe_relpath, unique_relpaths
 from assay.formats._model import (
     ExportBundle,
     ExportRow,
@@ -55,9 +55,15 @@ def unique_media_paths(bundle: ExportBundle) -> Any:
     (named as they are when no media is written: the records then name no file)."""
     import pyarrow.compute as pc
 
-    names = unique_relpaths(bundle.rows.columns, "media file")
+    columns = bundle.rows.columns
+    names = unique_relpaths(columns, "media file")
     if bundle.copy_media:
-        names, _ = portable_array(bundle, names)
+        # With its type's suffix, as `media_paths`: a file named `0001` (a PNG) is opened by
+        # no viewer and taken by no `assay ingest`.
+        typed = _media.typed_names(names, columns.array("media_types"))
+        if typed is not names:
+            check_unique(typed, "media file")
+        names, _ = portable_array(bundle, typed)
     return pc.binary_join_element_wise(f"{MEDIA_DIR}/", names, "")
 
 

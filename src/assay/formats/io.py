@@ -42,6 +42,7 @@ from assay.formats._model import (
 )
 from assay.formats._stream import RowColumns, RowStream
 from assay.formats._validate import check_box, check_points
+from assay.ingest.sensors.options import COG_MEDIA_TYPE
 from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore
 from assay.store._sql import insert_ignore, insert_rows, select_in
@@ -92,18 +93,43 @@ def _media_bytes(m: ImportedMedia, source: Path | None) -> bytes:
 
 
 def _media_type(m: ImportedMedia, data: bytes) -> tuple[str, int | None, int | None]:
-    """The media type, and an image's width and height as its bytes have them."""
+    """The media type, and an image's width and height as its bytes have them: an image's
+    type is what its bytes are, whatever its file's name (``images/0001``) or the file
+    states; a stated type is kept where it only says more of the same bytes (a COG)."""
+    stated = m.media_type
     if m.text is not None:
-        return "text/plain", None, None
-    if m.media_type is not None and m.media_type.startswith("text/"):
-        return m.media_type, None, None  # a text item's file (assay's JSONL/Parquet export)
+        return stated if stated and stated.startswith("text/") else "text/plain", None, None
+    if stated is not None and stated.startswith("text/"):
+        return stated, None, None  # a text item's file (assay's JSONL/Parquet export)
     from assay.ingest._probe import ProbeError, probe_image
 
     try:
         kind, width, height, _exif = probe_image(data)
     except ProbeError as exc:
-        raise InvalidInput(f"{m.path}: {exc}") from None
+        raise InvalidInput(f"{m.path or m.name}: {exc}") from None
+    if stated in _REFINED.get(kind, ()):
+        return str(stated), width, height
     return kind, width, height
+
+
+def _base_type(media_type: str) -> str:
+    return media_type.partition(";")[0].strip().lower()
+
+
+def _retyped(staged: Sequence[tuple[str, ImportedMedia, _Stored | None]]) -> int:
+    """How many media the file states another type for than their bytes have (replaced)."""
+    return sum(
+        stored is not None
+        and m.media_type is not None
+        and _base_type(m.media_type) != _base_type(stored.media_type)
+        for _sha, m, stored in staged
+    )
+
+
+# What an import counts when a file states a media type its bytes contradict (the bytes win).
+TYPE_REPLACED = "stated media types contradicting the media (replaced)"
+# Stated types kept over the one the bytes probe as: they say more of the same bytes.
+_REFINED = {"image/tiff": (COG_MEDIA_TYPE,)}
 
 
 class _Stored(NamedTuple):
@@ -292,9 +318,12 @@ def import_bundle(
     for m, n in zip(bundle.media, by_id, strict=True):
         got = (str(m.item_id), None) if n else next(carried)
         staged.append((got[0], m, got[1]))
-    resized = _real_sizes(staged, bundle.source)
+    resized, retyped = _real_sizes(staged, bundle.source), _retyped(staged)
     if resized:
         bundle.dropped.add(SIZE_REPLACED, resized)
+    if retyped:
+        bundle.dropped.add(TYPE_REPLACED, retyped)
+    if resized or retyped:
         report.dropped = bundle.dropped.to_dict()
         if strict:
             raise InvalidInput(
@@ -445,7 +474,7 @@ def import_bundle(
                 "annotations": report.new_annotations,
                 "raised": len(report.raised),
                 "marking": marking_text,
-                **({"file_marking": ws.scheme.render(floor)} if bundle.markings else {}),
+                **({"file_marking": ws.scheme.render(floor)} if floor and bundle.markings else {}),
                 # Binds each new item's marking to this signed event (`audit.marking_sum`).
                 "items_sum": audit.marking_sum((str(r["id"]), str(r["marking"])) for r in new_rows),
             },

@@ -249,11 +249,11 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         if raw:
             info[key] = json.loads(raw)
     read_file_metadata(info, f, bundle)
-    for key in FILE_MARKING_KEYS:
-        if meta.get(key):
-            place = f"{f}: schema metadata {key.decode()!r}"
+    for mark_key in FILE_MARKING_KEYS:
+        if meta.get(mark_key):
+            place = f"{f}: schema metadata {mark_key.decode()!r}"
             try:
-                bundle.markings[place] = meta[key].decode("utf-8")
+                bundle.markings[place] = meta[mark_key].decode("utf-8")
             except UnicodeDecodeError:
                 raise InvalidInput(f"{place}: not UTF-8 text") from None
     labels = dict.fromkeys(bundle.label_names)
