@@ -61,6 +61,17 @@ def test_a_no_media_reimport_raises_the_items_it_names(ws: Workspace, tmp_path: 
     assert [c.new for c in second.raised] == ["SECRET/SAR"]
 
 
+def _exported(ws: Workspace, tmp_path: Path, fmt: str) -> tuple[str, Path]:
+    """One UNCLASSIFIED image in the dataset "src", exported as `fmt`: its id and the folder."""
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(tmp_path / "imgs" / "scene.png")
+    (item,) = ws.ingest([tmp_path / "imgs"]).new
+    ws.create_dataset("src")
+    ws.add_items("src")
+    ws.export("src", fmt, tmp_path / fmt)
+    return item, tmp_path / fmt
+
+
 def _parquet_marked(folder: Path, meta: dict[bytes, bytes]) -> None:
     """The export's items.parquet with its schema metadata keys set to `meta`."""
     import pyarrow.parquet as pq
@@ -74,13 +85,7 @@ def _parquet_marked(folder: Path, meta: dict[bytes, bytes]) -> None:
 def test_a_parquet_files_own_marking_raises_every_row(ws: Workspace, tmp_path: Path) -> None:
     # The file's marking (schema metadata `assay.marking`, as the export writes it, or
     # `marking`) was not read: a row marked lower than its file came in at the row's level.
-    (tmp_path / "imgs").mkdir()
-    Image.new("RGB", (64, 48), (10, 20, 30)).save(tmp_path / "imgs" / "scene.png")
-    (item,) = ws.ingest([tmp_path / "imgs"]).new
-    ws.create_dataset("src")
-    ws.add_items("src")
-    out = tmp_path / "pq"
-    ws.export("src", "parquet", out)
+    item, out = _exported(ws, tmp_path, "parquet")
     _parquet_marked(out, {b"assay.marking": b"CUI/FLOOD", b"marking": b"SECRET"})
     report = ws.import_labels(out, "parquet", "copy", marking="CUI/SAR")
     # The highest of both keys, --marking and the row's own.
@@ -101,13 +106,7 @@ def test_a_parquet_files_own_marking_raises_every_row(ws: Workspace, tmp_path: P
 
 def test_a_jsonl_files_own_marking_raises_every_row(ws: Workspace, tmp_path: Path) -> None:
     # metadata.json's `marking` (the export's highest) was not read either.
-    (tmp_path / "imgs").mkdir()
-    Image.new("RGB", (64, 48), (10, 20, 30)).save(tmp_path / "imgs" / "scene.png")
-    (item,) = ws.ingest([tmp_path / "imgs"]).new
-    ws.create_dataset("src")
-    ws.add_items("src")
-    out = tmp_path / "jl"
-    ws.export("src", "jsonl", out)
+    item, out = _exported(ws, tmp_path, "jsonl")
     meta = json.loads((out / "metadata.json").read_text())
     (out / "metadata.json").write_text(json.dumps({**meta, "marking": "CUI/FLOOD"}))
     report = ws.import_labels(out, "jsonl", "copy")
