@@ -184,7 +184,7 @@ def test_an_import_that_creates_its_dataset_records_the_creation(  # type: ignor
         ("dataset.create", "dataset:copy"),
         ("import", "dataset:copy"),
     ]
-    assert events[0]["details"] == {"via": "import"}
+    assert events[0]["details"] == {"via": "import", "marking": "CUI/FLOOD"}  # the file's banner
     assert "dataset.create" in cli("audit", "log", "-n", "2").stdout
     # Into the dataset it now is: no second creation.
     cli("import", out, "--format", "jsonl", "--dataset", "copy")

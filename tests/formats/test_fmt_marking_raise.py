@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import REGISTRY
+from assay.store.schema import items
 from assay.versioning import LabelRecord
 from assay.workspace import Workspace
 
@@ -122,3 +124,43 @@ def test_a_jsonl_files_own_marking_raises_every_row(ws: Workspace, tmp_path: Pat
     (out / "items.jsonl").write_text(line)
     with pytest.raises(InvalidInput, match=r"items\.jsonl: media 'scene\.png': marking: unknown"):
         ws.import_labels(out, "jsonl", "copy")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_banner_its_rows_reach_leaves_each_row_its_own(
+    ws: Workspace, tmp_path: Path, fmt: str
+) -> None:
+    # A file's own marking is its banner, the highest of all it holds. Re-importing an export
+    # of a dataset marked UNCLASSIFIED and SECRET item by item raised every item to SECRET.
+    for name, colour, mark in (("low", 10, None), ("high", 200, "SECRET")):
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (64, 48), (colour, 20, 30)).save(tmp_path / name / f"{name}.png")
+        ws.ingest([tmp_path / name], marking=mark)
+    ws.create_dataset("src")
+    ws.add_items("src")
+    ws.export("src", fmt, tmp_path / fmt)
+    report = ws.import_labels(tmp_path / fmt, fmt, "again")
+    assert report.raised == []
+    with ws.db.read() as conn:
+        assert set(conn.execute(select(items.c.marking)).scalars()) == {"UNCLASSIFIED", "SECRET"}
+    # The dataset the import makes is declared at the banner, as the exported one was at
+    # least: it stays SECRET when its SECRET item leaves it.
+    (again,) = [d for d in ws.datasets() if d.name == "again"]
+    assert again.marking == "SECRET"
+    create = [e for e in ws.audit_log() if e.action == "dataset.create"][-1]
+    assert create.details == {"via": "import", "marking": "SECRET"}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_banner_above_every_row_raises_them_all(ws: Workspace, tmp_path: Path, fmt: str) -> None:
+    # A dataset declared higher than its items: nothing says which rows the banner covers.
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(tmp_path / "imgs" / "scene.png")
+    (item,) = ws.ingest([tmp_path / "imgs"]).new
+    ws.create_dataset("src", marking="SECRET/SAR")
+    ws.add_items("src")
+    ws.export("src", fmt, tmp_path / fmt)
+    report = ws.import_labels(tmp_path / fmt, fmt, "again")
+    assert [c.to_dict() for c in report.raised] == [
+        {"item": item, "old": "UNCLASSIFIED", "new": "SECRET/SAR"}
+    ]

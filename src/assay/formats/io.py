@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections import defaultdict
@@ -249,19 +250,44 @@ def _item_marking(ws: Workspace, given: Marking | None, stated: str | None, wher
     return ws.scheme.render(ws.scheme.highest(marks))
 
 
-def _file_marking(ws: Workspace, bundle: ImportBundle, given: Marking | None) -> Marking | None:
-    """The highest of `given` (`--marking`) and the markings the file states for everything
-    in it (`ImportBundle.markings`); a stated one this workspace does not know is an error
-    naming where the file states it."""
+def _file_marking(
+    ws: Workspace, bundle: ImportBundle, given: Marking | None
+) -> tuple[Marking | None, Marking | None]:
+    """The floors an item is met with: (for a row that states no marking of its own, for
+    one that does). `given` is `--marking`.
+
+    The markings a file states for everything in it (`ImportBundle.markings`, e.g. Parquet's
+    schema metadata `assay.marking`) are its banner: the highest of all it holds. A row that
+    states none gets the banner. Rows that state their own are portion markings: when they
+    reach the banner together (an assay export of items marked alike or not), each keeps its
+    own; when the banner says more than any row (a dataset's declared marking, a project's),
+    nothing says which rows it covers, so it raises every row. A stated marking this workspace
+    does not know is an error naming where the file states it."""
     if not bundle.markings:
-        return given
+        return given, given
     marks = [given or Marking()]
+    stated = []
     for place, text in bundle.markings.items():
         try:
-            marks.append(ws.scheme.parse(text))
+            stated.append(ws.scheme.parse(text))
         except InvalidInput as exc:
             raise InvalidInput(f"{place}: {exc}") from None
-    return ws.scheme.highest(marks)
+    banner = ws.scheme.highest([*marks, *stated])
+    portions = []
+    for m in bundle.media:
+        if m.marking:
+            with contextlib.suppress(InvalidInput):  # named with its item where the row is met
+                portions.append(ws.scheme.parse(m.marking))
+    explained = bool(portions) and ws.scheme.allows(
+        ws.scheme.highest(portions), ws.scheme.highest(stated)
+    )
+    return banner, (given if explained else banner)
+
+
+def file_banner(ws: Workspace, bundle: ImportBundle) -> str:
+    """The highest marking the file states for all it holds, rendered ("" when none)."""
+    banner = ws.scheme.highest(ws.scheme.parse(t) for t in bundle.markings.values())
+    return "" if banner == Marking() else ws.scheme.render(banner)
 
 
 def annotation_id(
@@ -295,8 +321,9 @@ def import_bundle(
     Consumes the bundle: each annotation's regions are released once stored as text.
     """
     marking_text = ws.scheme.render(marking or Marking())
-    # What the file states for all it holds raises `--marking` for every item (never lowers).
-    floor = _file_marking(ws, bundle, marking)
+    # What the file states for all it holds (its banner) raises `--marking` (never lowers it):
+    # for every item, or for those without a marking of their own when theirs reach it.
+    floor, marked_floor = _file_marking(ws, bundle, marking)
     report = ImportReport(dataset, media=len(bundle.media), dropped=bundle.dropped.to_dict())
     # Media named by item id only (no bytes in the file): the workspace must hold them.
     by_id = [
@@ -339,7 +366,12 @@ def import_bundle(
     for sha, m, stored in staged:
         # The marking each item is met with: the highest the file states for it (the same
         # bytes may come twice) and `--marking`; new items get it, existing ones rise to it.
-        mark = _item_marking(ws, floor, m.marking, f"{bundle.source}: media {m.name!r}")
+        mark = _item_marking(
+            ws,
+            marked_floor if m.marking else floor,
+            m.marking,
+            f"{bundle.source}: media {m.name!r}",
+        )
         met[sha] = ws.scheme.highest_text([met[sha], mark]) if sha in met else mark
         if sha not in item_rows and stored is not None:
             meta = dict(m.metadata)
@@ -438,10 +470,14 @@ def import_bundle(
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         report.created = ds_row is None
         if ds_row is None:
-            ds = create_dataset(conn, dataset)
+            # Declared at the file's banner: the dataset stays at least that marking whatever
+            # items later leave it, as the dataset the file was exported from was.
+            declared = file_banner(ws, bundle)
+            ds = create_dataset(conn, dataset, declared)
             # The same event `assay dataset create` appends, in this transaction: the trail
             # says where the dataset came from, and a refused import leaves neither.
-            audit.append(conn, ws.actor, "dataset.create", f"dataset:{dataset}", {"via": "import"})
+            details = {"via": "import", **({"marking": declared} if declared else {})}
+            audit.append(conn, ws.actor, "dataset.create", f"dataset:{dataset}", details)
         else:
             ds = int(ds_row[0])
         # New members are written with their labels of record at once (no insert, then update),
