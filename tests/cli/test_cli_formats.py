@@ -158,4 +158,41 @@ def test_import_commit_export_import_keeps_label_hashes(
         original = {k: v for k, v in _hashes(tmp_path, "flood").items() if k != flood["c"]}
         assert {k: once[k] for k in original} == original
     actions = [e["action"] for e in cli("audit", "log", "--json").json()]
-    assert actions[-5:] == ["export", "import", "commit", "export", "import"]
+    assert actions[-7:] == [
+        "export",
+        "dataset.create",
+        "import",
+        "commit",
+        "export",
+        "dataset.create",
+        "import",
+    ]
+
+
+def test_an_import_that_creates_its_dataset_records_the_creation(  # type: ignore[no-untyped-def]
+    cli, flood, tmp_path: Path
+) -> None:
+    # `assay dataset create` leaves `dataset.create` in the trail; an import that creates its
+    # dataset left only `import`, so the trail never said where the dataset came from.
+    out = tmp_path / "out"
+    cli("export", "flood@v1", "--format", "jsonl", "--out", out)
+    before = len(cli("audit", "log", "--json").json())
+    rep = cli("import", out, "--format", "jsonl", "--dataset", "copy", "--json").json()
+    assert rep["created"] is True
+    events = cli("audit", "log", "--json").json()[before:]
+    assert [(e["action"], e["target"]) for e in events] == [
+        ("dataset.create", "dataset:copy"),
+        ("import", "dataset:copy"),
+    ]
+    assert events[0]["details"] == {"via": "import", "marking": "CUI/FLOOD"}  # the file's banner
+    assert "dataset.create" in cli("audit", "log", "-n", "2").stdout
+    # Into the dataset it now is: no second creation.
+    cli("import", out, "--format", "jsonl", "--dataset", "copy")
+    assert [e["action"] for e in cli("audit", "log", "-n", "1", "--json").json()] == ["import"]
+    # An import refused whole creates no dataset and records nothing.
+    (out / "items.jsonl").write_text((out / "items.jsonl").read_text() + "{oops\n")
+    count = len(cli("audit", "log", "--json").json())
+    cli("import", out, "--format", "jsonl", "--dataset", "never", code=1)
+    assert len(cli("audit", "log", "--json").json()) == count
+    assert "never" not in [d["name"] for d in cli("dataset", "list", "--json").json()]
+    assert cli("audit", "verify", "--json").json()["ok"] is True

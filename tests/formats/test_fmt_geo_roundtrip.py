@@ -205,5 +205,44 @@ def test_stac_media_files_carry_their_media_types_suffix(
         back = dict(conn.execute(text("SELECT name, media_type FROM items")).all())
     fresh.close()
     assert len(back) == len(media) and {"f.ts#t=1.000", "town.tif#col=188&row=88"} <= set(back)
-    derived = {n for n in back if "#" in n}  # the scene comes back a TIFF (not a scene: no COG)
-    assert {n: back[n] for n in derived} == {n: kinds[n] for n in derived}
+    assert back == {n: kinds[n] for n in back}  # the scene too: a COG, as the catalog says
+
+
+def _item_facts(ws: Workspace) -> dict[str, tuple[str, dict[str, object]]]:
+    """Each item's name -> its media type and metadata (the ingest's source path aside)."""
+    with ws.db.read() as conn:
+        rows = conn.execute(text("SELECT name, media_type, metadata FROM items")).all()
+    facts = {}
+    for name, media_type, meta in rows:
+        got = json.loads(meta)
+        got.pop("path", None)
+        facts[name] = (media_type, got)
+    return facts
+
+
+def test_a_stac_catalog_brings_its_scene_and_chips_back_into_another_workspace(
+    tmp_path: Path, new_database: Callable[[], None]
+) -> None:
+    # Into a fresh workspace a scene came back a plain TIFF and every item without its
+    # metadata (projection, footprint, window, time): exported again, none of them could be
+    # placed (all "items without georeference"), and nothing said so on the first export.
+    ws, _, _ = _world(tmp_path)
+    result = ws.export("geo", "stac", tmp_path / "stac")
+    ws.export("geo", "geojson", tmp_path / "before")
+    facts = _item_facts(ws)
+    chips = sum("window" in meta for _, meta in facts.values())
+    ws.close()
+    # What no STAC item holds: the chip's link to its scene's item.
+    assert result["dropped"] == {"chips' links to their scene": chips}
+    new_database()
+    fresh = Workspace.init(tmp_path / "fresh")
+    fresh.import_labels(tmp_path / "stac", "stac", "back")
+    back = _item_facts(fresh)
+    assert len(back) == 8  # the scene, its 4 chips and 3 frames (not the video itself)
+    assert back == {name: facts[name] for name in back}
+    assert back["town.tif"][0] == "image/tiff; application=geotiff; profile=cloud-optimized"
+    again = fresh.export("back", "stac", tmp_path / "again")
+    assert "items without georeference" not in again["dropped"]
+    fresh.export("back", "geojson", tmp_path / "after")
+    fresh.close()
+    _same_features(tmp_path / "before", tmp_path / "after", 6)

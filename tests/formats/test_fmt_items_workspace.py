@@ -233,3 +233,61 @@ def test_all_annotations_carry_every_author_prediction_and_lead_time(
     pred = tuple(r.model_copy(update={"author": "model:det@1"}) for r in PRED)
     assert ("bridge.png", "model:det@1", "model", None, False, pred) in after
     assert any(a[1] == "user:ana" and a[3] == 12.5 for a in after)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_media_without_a_suffix_is_typed_by_its_bytes_and_exported_with_one(
+    ws: Workspace, tmp_path: Path, fmt: str
+) -> None:
+    # Records naming media files without a suffix (`images/0001`): the bytes say what they
+    # are on import (a stated type they contradict is replaced and counted), and the export
+    # wrote them as `media/0001`, a file no viewer and no `assay ingest` recognises.
+    src = tmp_path / "src"
+    (src / "images").mkdir(parents=True)
+    Image.new("RGB", (32, 24), (1, 2, 3)).save(src / "images" / "0001", format="PNG")
+    Image.new("RGB", (32, 24), (9, 8, 7)).save(src / "images" / "0002", format="JPEG")
+    box = {"kind": "box", "label": "boat", "box": [1, 1, 4, 4], "author": "user:ana"}
+    records = [
+        {"name": "images/0001", "file": "images/0001", "labels": [box]},
+        {"name": "images/0002", "file": "images/0002", "media_type": "image/png"},
+    ]
+    (src / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = ws.import_labels(src, "jsonl", "raw")
+    assert report.dropped == {"stated media types contradicting the media (replaced)": 1}
+    rows = export_bundle(ws, ws.resolve("raw", default_head=False)).rows
+    assert {r.name: r.media_type for r in rows} == {"0001": "image/png", "0002": "image/jpeg"}
+    out = tmp_path / "out"
+    ws.export("raw", fmt, out)
+    assert sorted(p.name for p in (out / "media").iterdir()) == ["0001.png", "0002.jpg"]
+    if fmt == "jsonl":
+        lines = (out / "items.jsonl").read_text().splitlines()
+        files = [json.loads(line)["file"] for line in lines]
+    else:
+        import pyarrow.parquet as pq
+
+        files = pq.read_table(out / "items.parquet").column("file").to_pylist()
+    assert sorted(files) == ["media/0001.png", "media/0002.jpg"]
+    # The folder ingests as the same items, and the export imports back whole.
+    ingested = ws.ingest([out / "media"])
+    assert (len(ingested.duplicate), ingested.failed) == (2, [])
+    again = ws.import_labels(out, fmt, "again")
+    assert (again.media, again.new_items, again.regions, again.dropped) == (2, 0, 1, {})
+
+
+def test_inline_text_keeps_the_text_type_its_record_states(ws: Workspace, tmp_path: Path) -> None:
+    # A Markdown item's record with its text inline (an export made without media) came
+    # back text/plain; a record that states an image type for inline text is counted.
+    rows = [
+        {"name": "notes.md", "text": "# Levee", "media_type": "text/markdown"},
+        {"name": "plain", "text": "water at 3 m"},
+        {"name": "odd", "text": "not a picture", "media_type": "image/png"},
+    ]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = ws.import_labels(tmp_path / "items.jsonl", "jsonl", "notes")
+    assert report.dropped == {"stated media types contradicting the media (replaced)": 1}
+    got = export_bundle(ws, ws.resolve("notes", default_head=False)).rows
+    assert {r.name: r.media_type for r in got} == {
+        "notes.md": "text/markdown",
+        "plain": "text/plain",
+        "odd": "text/plain",
+    }

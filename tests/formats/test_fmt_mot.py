@@ -139,7 +139,8 @@ def tracked_rows(draw: st.DrawFn) -> list[Any]:
                 attrs = {
                     TRACK_ID: tid,
                     KEYFRAME: True,
-                    "visibility": draw(st.sampled_from([0.0, 0.5, 1.0])),
+                    # Any visibility in 0..1 reads back exactly (6 digits were written).
+                    "visibility": draw(st.floats(0, 1)),
                 }
                 label = ["person", "boat"][tid % 2]
                 regions.append(
@@ -181,6 +182,50 @@ def test_gt_holds_the_shortest_text_of_a_coordinate(tmp_path: Path) -> None:
     ]
     (got,) = _by_frame(mot.read(tmp_path)).values()
     assert [r.box for r in got] == boxes
+
+
+def test_gt_holds_the_shortest_text_of_a_visibility(tmp_path: Path) -> None:
+    # Visibility was written with 6 significant digits ("%g"): 0.1234567 came back 0.123457,
+    # and a tiny one in exponent form; now as the coordinates, the shortest exact decimal.
+    seen = [1.0, 0.25, 0.1234567, 1 / 3, 1e-7, 0.0]
+    regions = [
+        Region(
+            kind="box",
+            label="boat",
+            box=(1.0, 1.0, 4.0, 4.0),
+            attributes={TRACK_ID: k, KEYFRAME: True, "visibility": vis},
+        )
+        for k, vis in enumerate(seen)
+    ]
+    mot.write(bundle([image_row("f0.png", regions, (64, 48))], labels=["boat"]), tmp_path)
+    lines = (tmp_path / "flood-2026/gt/gt.txt").read_text().splitlines()
+    assert [line.split(",")[8] for line in lines] == [
+        "1",
+        "0.25",
+        "0.1234567",
+        "0.3333333333333333",
+        "0.0000001",
+        "0",
+    ]
+    (got,) = _by_frame(mot.read(tmp_path)).values()
+    assert [r.attributes["visibility"] for r in got] == seen
+
+
+def test_a_visibility_that_is_no_number_is_counted(tmp_path: Path) -> None:
+    # It was written as 1 and said nothing.
+    regions = [
+        Region(
+            kind="box",
+            label="boat",
+            box=(1.0, 1.0, 4.0, 4.0),
+            attributes={TRACK_ID: 0, KEYFRAME: True, "visibility": "half"},
+        )
+    ]
+    b = bundle([image_row("f0.png", regions, (64, 48))], labels=["boat"])
+    mot.write(b, tmp_path)
+    assert b.dropped.to_dict() == {"visibility values that are not numbers (written as 1)": 1}
+    (line,) = (tmp_path / "flood-2026/gt/gt.txt").read_text().splitlines()
+    assert line.split(",")[8] == "1"
 
 
 def test_what_mot_cannot_hold_is_counted(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import re
 import stat
 import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from assay.errors import InvalidInput
@@ -46,13 +47,41 @@ def media_suffix(media_type: str) -> str | None:
     return suffixes[0] if suffixes else None
 
 
+def _suffixes(media_type: str) -> tuple[str, ...]:
+    return _TYPE_SUFFIXES.get(media_type.partition(";")[0].strip().lower(), ())
+
+
 def typed_name(name: str, media_type: str) -> str:
     """`name` as a file of `media_type`: as it is when it ends in a suffix of the type (any
-    case), else with the type's own added (``f.ts#t=4.500``, a JPEG: ``f.ts#t=4.500.jpg``)."""
-    suffixes = _TYPE_SUFFIXES.get(media_type.partition(";")[0].strip().lower())
-    if not suffixes or posixpath.splitext(name)[1].lower() in suffixes:
+    case), else with the type's own added (``f.ts#t=4.500``, a JPEG: ``f.ts#t=4.500.jpg``;
+    ``images/0001``, a PNG: ``images/0001.png``)."""
+    suffixes = _suffixes(media_type)
+    if not suffixes or name.lower().endswith(suffixes):
         return name
     return name + suffixes[0]
+
+
+def typed_names(names: Any, media_types: Any) -> Any:
+    """`typed_name` of each of two Arrow string arrays, as one array: `names` itself when
+    every name has its type's suffix already (the common case, told without a Python string
+    per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lower = None
+    for media_type in pc.unique(media_types).drop_null().to_pylist():
+        suffixes = _suffixes(media_type)
+        if not suffixes:
+            continue
+        lower = pc.utf8_lower(names) if lower is None else lower
+        has = pc.ends_with(lower, suffixes[0])
+        for other in suffixes[1:]:
+            has = pc.or_(has, pc.ends_with(lower, other))
+        missing = pc.and_(pc.equal(media_types, media_type), pc.invert(has))
+        if pc.any(missing).as_py():
+            added = pc.binary_join_element_wise(names.filter(missing), suffixes[0], "")
+            names = pc.replace_with_mask(names, missing, added.cast(pa.string()))
+    return names
 
 
 def media_name(ref: str) -> str:

@@ -133,6 +133,9 @@ class ImportBundle:
     # licenses); stored with the dataset and handed back to the same format's writer.
     dataset_meta: dict[str, Any] = field(default_factory=dict)
     dropped: Drops = field(default_factory=Drops)  # what the reader could not carry
+    # Markings the file states for everything in it (place in the file -> marking text, e.g.
+    # Parquet's schema metadata ``assay.marking``): every item is met with at least each.
+    markings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

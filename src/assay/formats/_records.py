@@ -25,7 +25,7 @@ from assay.domain.labels import Region
 from assay.errors import InvalidInput
 from assay.formats import _media
 from assay.formats import _validate as v
-from assay.formats._export import safe_relpath, unique_relpaths
+from assay.formats._export import check_unique, safe_relpath, unique_relpaths
 from assay.formats._model import (
     ExportBundle,
     ExportRow,
@@ -55,9 +55,15 @@ def unique_media_paths(bundle: ExportBundle) -> Any:
     (named as they are when no media is written: the records then name no file)."""
     import pyarrow.compute as pc
 
-    names = unique_relpaths(bundle.rows.columns, "media file")
+    columns = bundle.rows.columns
+    names = unique_relpaths(columns, "media file")
     if bundle.copy_media:
-        names, _ = portable_array(bundle, names)
+        # With its type's suffix, as `media_paths`: a file named `0001` (a PNG) is opened by
+        # no viewer and taken by no `assay ingest`.
+        typed = _media.typed_names(names, columns.array("media_types"))
+        if typed is not names:
+            check_unique(typed, "media file")
+        names, _ = portable_array(bundle, typed)
     return pc.binary_join_element_wise(f"{MEDIA_DIR}/", names, "")
 
 
@@ -228,7 +234,13 @@ def file_metadata(bundle: ExportBundle) -> dict[str, Any]:
 
 
 def read_file_metadata(meta: dict[str, Any], f: str, bundle: ImportBundle) -> None:
-    """Declared classes (with their ids) and dataset-level facts from `file_metadata`."""
+    """Declared classes (with their ids), dataset-level facts and the file's own marking (the
+    highest of the export: every item is met with at least it) from `file_metadata`."""
+    marking = meta.get("marking")
+    if marking is not None and not isinstance(marking, str):
+        v.fail(f, "marking", f"expected a marking, got {v.type_name(marking)}")
+    if marking and marking.strip():
+        bundle.markings[f"{f}: marking"] = marking
     bundle.label_names = [str(n) for n in meta.get("label_names") or []]
     pairs = meta.get("label_map")
     if pairs is not None:

@@ -390,6 +390,8 @@ def media_of(
             "height": props.get("height"),
             "marking": props.get("marking"),
             "authors": sorted({r.author for r in regions if r.author}),
+            "metadata": props.get("metadata"),
+            "media_type": props.get("media_type"),
         }
         media.append(media_from_record(rec, regions, root, fi, f"item {item[:16]}"))
     return media

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections import defaultdict
@@ -42,6 +43,7 @@ from assay.formats._model import (
 )
 from assay.formats._stream import RowColumns, RowStream
 from assay.formats._validate import check_box, check_points
+from assay.ingest.sensors.options import COG_MEDIA_TYPE
 from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore
 from assay.store._sql import insert_ignore, insert_rows, select_in
@@ -92,18 +94,43 @@ def _media_bytes(m: ImportedMedia, source: Path | None) -> bytes:
 
 
 def _media_type(m: ImportedMedia, data: bytes) -> tuple[str, int | None, int | None]:
-    """The media type, and an image's width and height as its bytes have them."""
+    """The media type, and an image's width and height as its bytes have them: an image's
+    type is what its bytes are, whatever its file's name (``images/0001``) or the file
+    states; a stated type is kept where it only says more of the same bytes (a COG)."""
+    stated = m.media_type
     if m.text is not None:
-        return "text/plain", None, None
-    if m.media_type is not None and m.media_type.startswith("text/"):
-        return m.media_type, None, None  # a text item's file (assay's JSONL/Parquet export)
+        return stated if stated and stated.startswith("text/") else "text/plain", None, None
+    if stated is not None and stated.startswith("text/"):
+        return stated, None, None  # a text item's file (assay's JSONL/Parquet export)
     from assay.ingest._probe import ProbeError, probe_image
 
     try:
         kind, width, height, _exif = probe_image(data)
     except ProbeError as exc:
-        raise InvalidInput(f"{m.path}: {exc}") from None
+        raise InvalidInput(f"{m.path or m.name}: {exc}") from None
+    if stated in _REFINED.get(kind, ()):
+        return str(stated), width, height
     return kind, width, height
+
+
+def _base_type(media_type: str) -> str:
+    return media_type.partition(";")[0].strip().lower()
+
+
+def _retyped(staged: Sequence[tuple[str, ImportedMedia, _Stored | None]]) -> int:
+    """How many media the file states another type for than their bytes have (replaced)."""
+    return sum(
+        stored is not None
+        and m.media_type is not None
+        and _base_type(m.media_type) != _base_type(stored.media_type)
+        for _sha, m, stored in staged
+    )
+
+
+# What an import counts when a file states a media type its bytes contradict (the bytes win).
+TYPE_REPLACED = "stated media types contradicting the media (replaced)"
+# Stated types kept over the one the bytes probe as: they say more of the same bytes.
+_REFINED = {"image/tiff": (COG_MEDIA_TYPE,)}
 
 
 class _Stored(NamedTuple):
@@ -211,12 +238,56 @@ def _fits(r: Region, width: int, height: int, file: str, place: str) -> None:
         check_points(list(r.points), width, height, file, place)
 
 
-def _item_marking(ws: Workspace, given: Marking | None, stated: str | None) -> str:
-    """The higher of `--marking` and what the file itself states: importing never lowers one."""
+def _item_marking(ws: Workspace, given: Marking | None, stated: str | None, where: str) -> str:
+    """The higher of `--marking` and what the file itself states: importing never lowers one.
+    A stated marking this workspace does not know is an error naming `where` it is stated."""
     marks = [given or Marking()]
     if stated:
-        marks.append(ws.scheme.parse(stated))
+        try:
+            marks.append(ws.scheme.parse(stated))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: marking: {exc}") from None
     return ws.scheme.render(ws.scheme.highest(marks))
+
+
+def _file_marking(
+    ws: Workspace, bundle: ImportBundle, given: Marking | None
+) -> tuple[Marking | None, Marking | None]:
+    """The floors an item is met with: (for a row that states no marking of its own, for
+    one that does). `given` is `--marking`.
+
+    The markings a file states for everything in it (`ImportBundle.markings`, e.g. Parquet's
+    schema metadata `assay.marking`) are its banner: the highest of all it holds. A row that
+    states none gets the banner. Rows that state their own are portion markings: when they
+    reach the banner together (an assay export of items marked alike or not), each keeps its
+    own; when the banner says more than any row (a dataset's declared marking, a project's),
+    nothing says which rows it covers, so it raises every row. A stated marking this workspace
+    does not know is an error naming where the file states it."""
+    if not bundle.markings:
+        return given, given
+    marks = [given or Marking()]
+    stated = []
+    for place, text in bundle.markings.items():
+        try:
+            stated.append(ws.scheme.parse(text))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{place}: {exc}") from None
+    banner = ws.scheme.highest([*marks, *stated])
+    portions = []
+    for m in bundle.media:
+        if m.marking:
+            with contextlib.suppress(InvalidInput):  # named with its item where the row is met
+                portions.append(ws.scheme.parse(m.marking))
+    explained = bool(portions) and ws.scheme.allows(
+        ws.scheme.highest(portions), ws.scheme.highest(stated)
+    )
+    return banner, (given if explained else banner)
+
+
+def file_banner(ws: Workspace, bundle: ImportBundle) -> str:
+    """The highest marking the file states for all it holds, rendered ("" when none)."""
+    banner = ws.scheme.highest(ws.scheme.parse(t) for t in bundle.markings.values())
+    return "" if banner == Marking() else ws.scheme.render(banner)
 
 
 def annotation_id(
@@ -250,6 +321,9 @@ def import_bundle(
     Consumes the bundle: each annotation's regions are released once stored as text.
     """
     marking_text = ws.scheme.render(marking or Marking())
+    # What the file states for all it holds (its banner) raises `--marking` (never lowers it):
+    # for every item, or for those without a marking of their own when theirs reach it.
+    floor, marked_floor = _file_marking(ws, bundle, marking)
     report = ImportReport(dataset, media=len(bundle.media), dropped=bundle.dropped.to_dict())
     # Media named by item id only (no bytes in the file): the workspace must hold them.
     by_id = [
@@ -271,9 +345,12 @@ def import_bundle(
     for m, n in zip(bundle.media, by_id, strict=True):
         got = (str(m.item_id), None) if n else next(carried)
         staged.append((got[0], m, got[1]))
-    resized = _real_sizes(staged, bundle.source)
+    resized, retyped = _real_sizes(staged, bundle.source), _retyped(staged)
     if resized:
         bundle.dropped.add(SIZE_REPLACED, resized)
+    if retyped:
+        bundle.dropped.add(TYPE_REPLACED, retyped)
+    if resized or retyped:
         report.dropped = bundle.dropped.to_dict()
         if strict:
             raise InvalidInput(
@@ -289,7 +366,12 @@ def import_bundle(
     for sha, m, stored in staged:
         # The marking each item is met with: the highest the file states for it (the same
         # bytes may come twice) and `--marking`; new items get it, existing ones rise to it.
-        mark = _item_marking(ws, marking, m.marking)
+        mark = _item_marking(
+            ws,
+            marked_floor if m.marking else floor,
+            m.marking,
+            f"{bundle.source}: media {m.name!r}",
+        )
         met[sha] = ws.scheme.highest_text([met[sha], mark]) if sha in met else mark
         if sha not in item_rows and stored is not None:
             meta = dict(m.metadata)
@@ -387,7 +469,17 @@ def import_bundle(
         report.raised = raise_markings(conn, ws.scheme, ws.actor, higher, via="import")
         ds_row = conn.execute(select(datasets.c.id).where(datasets.c.name == dataset)).first()
         report.created = ds_row is None
-        ds = int(ds_row[0]) if ds_row else create_dataset(conn, dataset)
+        if ds_row is None:
+            # Declared at the file's banner: the dataset stays at least that marking whatever
+            # items later leave it, as the dataset the file was exported from was.
+            declared = file_banner(ws, bundle)
+            ds = create_dataset(conn, dataset, declared)
+            # The same event `assay dataset create` appends, in this transaction: the trail
+            # says where the dataset came from, and a refused import leaves neither.
+            details = {"via": "import", **({"marking": declared} if declared else {})}
+            audit.append(conn, ws.actor, "dataset.create", f"dataset:{dataset}", details)
+        else:
+            ds = int(ds_row[0])
         # New members are written with their labels of record at once (no insert, then update),
         # but those restore_committed may still fill in (no labels in the file): set_labels.
         columns = {sha: label_columns(r) for sha, r in records.items()}
@@ -418,6 +510,7 @@ def import_bundle(
                 "annotations": report.new_annotations,
                 "raised": len(report.raised),
                 "marking": marking_text,
+                **({"file_marking": ws.scheme.render(floor)} if floor and bundle.markings else {}),
                 # Binds each new item's marking to this signed event (`audit.marking_sum`).
                 "items_sum": audit.marking_sum((str(r["id"]), str(r["marking"])) for r in new_rows),
             },

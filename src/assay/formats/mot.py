@@ -20,7 +20,9 @@ export's ``MARKING.txt`` gives the marking. Each frame becomes an item with meta
 Writing: one folder per sequence (grouped as `assay.formats._sequences` says) with
 ``seqinfo.ini``, ``img1/``, ``gt/gt.txt`` and ``gt/labels.txt``. Only boxes of a track fit;
 other regions, boxes of no track, attributes other than ``visibility``/``ignored`` and the
-keyframe flags are counted as dropped.
+keyframe flags are counted as dropped. Coordinates and visibility are written as the shortest
+decimal that reads back to the stored value exactly; a visibility that is no number is
+written as 1 and counted.
 """
 
 from __future__ import annotations
@@ -263,7 +265,10 @@ def _gt(members: list[ExportRow], class_ids: dict[str, int], dropped: Counter[st
             x, y, w, h = r.box
             conf = 0 if r.attributes.get("ignored") else 1
             vis = r.attributes.get("visibility", 1)
-            vis_text = f"{float(vis):g}" if isinstance(vis, (int, float)) else "1"
+            if not v.is_number(vis):
+                dropped["visibility values that are not numbers (written as 1)"] += 1
+                vis = 1
+            vis_text = _shortest(vis)
             cls = class_ids[r.label] + 1
             text = (
                 f"{i + 1},{tid + 1},{_n(x, 1)},{_n(y, 1)},{_n(w)},{_n(h)},{conf},{cls},{vis_text}"
@@ -323,6 +328,13 @@ def _n(x: float, one: int = 0) -> str:
     exact = _EXACT.add(decimal.Decimal(repr(float(x))), one)
     cents = exact.quantize(decimal.Decimal("0.01"), context=_EXACT)
     return f"{cents if cents == exact else exact:f}"
+
+
+def _shortest(x: float) -> str:
+    """`x` as the shortest decimal that reads back to it exactly, without an exponent or a
+    trailing ``.0`` (a visibility: ``1``, ``0.25``, ``0.0000001``)."""
+    text = f"{decimal.Decimal(repr(float(x))):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _coordinate(text: str, one: int = 0) -> float:

@@ -45,6 +45,10 @@ from assay.formats._registry import Codec
 from assay.formats._stream import Batch
 
 ITEMS_FILE = "items.parquet"
+# Where a Parquet file states its own marking: ``assay.marking`` as this export writes it,
+# ``marking`` as the geojson export's ``telemetry.parquet`` does. Read, the highest of both
+# and ``--marking`` marks every row at least (`ImportBundle.markings`).
+FILE_MARKING_KEYS = (b"assay.marking", b"marking")
 _COLUMNS = ("id", "name", "file", "media_type", "width", "height", "marking", "metadata", "labels")
 
 
@@ -245,6 +249,13 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         if raw:
             info[key] = json.loads(raw)
     read_file_metadata(info, f, bundle)
+    for mark_key in FILE_MARKING_KEYS:
+        if meta.get(mark_key):
+            place = f"{f}: schema metadata {mark_key.decode()!r}"
+            try:
+                bundle.markings[place] = meta[mark_key].decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInput(f"{place}: not UTF-8 text") from None
     labels = dict.fromkeys(bundle.label_names)
     root = Path(images) if images is not None else path.parent
     media: list[ImportedMedia] = []

@@ -14,15 +14,20 @@
 
 Items without a georeference cannot be placed in a catalog: they are counted under
 ``dropped`` ("items without georeference"). An imagery item also carries ``assay:width``,
-``assay:height`` and ``assay:georef`` (as ``items.geojson`` of ``--format geojson``).
+``assay:height`` and ``assay:georef`` (as ``items.geojson`` of ``--format geojson``) and the
+item's metadata as ``assay:metadata`` (a scene's projection and bands, a chip's window, the
+capture time). No field names the scene item a chip was cut from: chips are counted under
+``dropped`` ("chips' links to their scene").
 
 Reading (``assay import --format stac``, pystac) takes such a catalog back: every imagery
 item (scene, chip, frame) becomes an item of the import, named by its id and, where its
-``image`` asset is beside the catalog, by that file; every label item's GeoJSON asset
-becomes regions on its source item, placed on the pixels through the item's georeference
-(``assay:georef``, else ``proj:code``/``proj:transform``/``proj:shape``), with label, author
-and marking as `assay.formats.geojson` reads them. A label whose marking is not its item's
-is refused, and a catalog pystac cannot read is one clear error. Reading stays inside the
+``image`` asset is beside the catalog, by that file, with the asset's media type (where the
+bytes agree) and the metadata ``assay:metadata`` holds (else what ``proj:*``, the geometry
+and ``gsd`` say); every label item's GeoJSON asset becomes regions on its source item,
+placed on the pixels through the item's georeference (``assay:georef``, else
+``proj:code``/``proj:transform``/``proj:shape``), with label, author and marking as
+`assay.formats.geojson` reads them. A label whose marking is not its item's is refused, and
+a catalog pystac cannot read is one clear error. Reading stays inside the
 catalog's folder: a link or asset naming a URL (assay never goes on the network for a file it
 imports) or a file outside that folder is refused, naming it.
 """
@@ -123,6 +128,10 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     media_rows = [r for r, _ in placed]  # only these are written
     files = dict(zip((r.item_id for r in media_rows), media_paths(bundle, media_rows), strict=True))
     label_docs: dict[str, dict[str, Any]] = {}
+    # A chip's window is in its metadata; the scene item it was cut from is no item's field.
+    chips = sum(isinstance(r.metadata.get("window"), dict) for r, _ in placed)
+    if chips:
+        bundle.dropped.add("chips' links to their scene", chips)
     for row, geometry in placed:
         item = pystac.Item(
             id=row.item_id,
@@ -135,16 +144,19 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
                 "assay:width": row.width,
                 "assay:height": row.height,
                 "assay:georef": georef(row),
+                # The item's own facts (a scene's projection and bands, a chip's window,
+                # the capture time), so an import elsewhere gets the item as it was.
+                "assay:metadata": row.metadata,
             },
         )
-        if isinstance(row.metadata.get("gsd_m"), int | float):
-            item.properties["gsd"] = row.metadata["gsd_m"]
-        if isinstance(row.metadata.get("crs"), str) and isinstance(
-            row.metadata.get("transform"), list
-        ):
+        gsd = _fact(row, "gsd_m")
+        if isinstance(gsd, int | float):
+            item.properties["gsd"] = gsd
+        crs, transform = _fact(row, "crs"), _fact(row, "transform")
+        if isinstance(crs, str) and isinstance(transform, list):
             item.stac_extensions.append(PROJ_EXT)
-            item.properties["proj:code"] = row.metadata["crs"]
-            item.properties["proj:transform"] = row.metadata["transform"][:6]
+            item.properties["proj:code"] = crs
+            item.properties["proj:transform"] = transform[:6]
             item.properties["proj:shape"] = [row.height, row.width]
         # An href is a URL: a chip's name holds "#" and "&", which must be percent-encoded.
         href = f"../../{quote(files[row.item_id])}"
@@ -217,8 +229,39 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     return written
 
 
+def _fact(row: ExportRow, key: str) -> Any:
+    """A chip's or frame's `key` of metadata, or a scene's (an ingested scene keeps its
+    projection and ground sample distance under ``scene``)."""
+    scene = row.metadata.get("scene")
+    if key not in row.metadata and isinstance(scene, dict):
+        return scene.get(key)
+    return row.metadata.get(key)
+
+
+def _metadata(item: Any) -> dict[str, Any]:
+    """The item's metadata as the export wrote it (``assay:metadata``), else what the STAC
+    fields say of it: projection, footprint or point, ground sample distance."""
+    props = item.properties
+    written = props.get("assay:metadata")
+    if isinstance(written, dict):
+        return written
+    meta: dict[str, Any] = {}
+    if isinstance(props.get("proj:code"), str) and isinstance(props.get("proj:transform"), list):
+        meta["crs"], meta["transform"] = props["proj:code"], props["proj:transform"]
+    geometry = item.geometry or {}
+    if geometry.get("type") == "Polygon":
+        meta["footprint"] = geometry
+    elif geometry.get("type") == "Point":
+        lon, lat = geometry["coordinates"][:2]
+        meta["geo"] = {"lat": lat, "lon": lon}
+    if isinstance(props.get("gsd"), int | float):
+        meta["gsd_m"] = props["gsd"]
+    return meta
+
+
 def _imagery(item: Any, root: Path, marking: str | None) -> dict[str, Any]:
-    """What `regions_from_features` needs of an imagery item, and its media file if present."""
+    """What `regions_from_features` needs of an imagery item, its metadata and media type,
+    and its media file if present."""
     props = item.properties
     shape = props.get("proj:shape")
     ref = props.get("assay:georef")
@@ -230,9 +273,11 @@ def _imagery(item: Any, root: Path, marking: str | None) -> dict[str, Any]:
         "height": props.get("assay:height") or (shape[0] if isinstance(shape, list) else None),
         "georef": ref or {},
         "marking": props.get("marking") or marking,
+        "metadata": _metadata(item),
     }
     asset = item.assets.get("image")
     if asset is not None:
+        info["media_type"] = asset.media_type
         href = Path(unquote(asset.get_absolute_href() or ""))
         if href.is_file():
             info["file"] = os.path.relpath(href, root)
