@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -430,8 +431,8 @@ def model_dir(ws: Workspace, model: str | ModelInfo, clearance: Marking | None =
 
     Materialised once under the workspace's ``cache/models/`` (each file checked against its
     sha256 while it is written, then a marker beside the folder records each file's size,
-    mtime, ctime and inode); later calls reuse the folder only while those are unchanged,
-    and copy it again from the store otherwise.
+    mtime, ctime and inode); later calls reuse the folder only while those are unchanged and
+    it holds no file the manifest does not name, and copy it again from the store otherwise.
     A single-file model gives a directory with that one file. `clearance` below the model's
     marking: NotFound, as for a missing model.
     """
@@ -504,7 +505,23 @@ def _still_verified(target: Path, marker: Path, files: list[dict[str, Any]]) -> 
         now = _stamps(target, files)
     except (OSError, ValueError):
         return False
+    if _extra_files(target, {f["path"] for f in files}):
+        return False
     return bool(recorded == now) and all(now[f["path"]][0] == f["size"] for f in files)
+
+
+def _extra_files(target: Path, expected: set[str]) -> bool:
+    """Whether the folder holds anything the manifest does not name (a file or link someone
+    added there): ``from_pretrained`` would load an extra shard or tokenizer file with the
+    registered ones."""
+    for dirpath, dirnames, filenames in os.walk(target):
+        here = Path(dirpath)
+        if any((here / d).is_symlink() for d in dirnames):
+            return True
+        for name in filenames:
+            if (here / name).relative_to(target).as_posix() not in expected:
+                return True
+    return False
 
 
 def export_model(
