@@ -177,6 +177,7 @@ def add_model(
     classes: list[str] | None = None,
     marking: str | None = None,
     lineage: dict[str, Any] | None = None,
+    base: str | None = None,
 ) -> ModelInfo:
     """Register a model file (ONNX or prediction file) or model directory under `name`.
 
@@ -192,9 +193,14 @@ def add_model(
         marking: The model's marking; default the highest marking of `trained_on`'s items
             (the lowest level without lineage). Never below the training data's.
         lineage: The training record (`assay train`), kept in the version's details.
+        base: A PEFT adapter's base model: a transformers directory or a registered
+            ``NAME[@VERSION]`` (default: what its ``adapter_config.json`` names, when that
+            is a local directory or a registered model). Checked to fit the adapter; its
+            sha256 is recorded and checked again when the adapter is loaded.
 
     Raises:
-        InvalidInput: Bad name, unreadable file, not a model directory.
+        InvalidInput: Bad name, unreadable file, not a model directory, a base that does
+            not fit the adapter.
         NotFound: unknown dataset or revision.
     """
     if not _NAME.match(name):
@@ -214,6 +220,14 @@ def add_model(
         raise InvalidInput(f"{path}: no such file or directory")
     if classes and manifest is not None:
         desc["classes"] = classes
+    if base is not None and desc["kind"] != "peft-adapter":
+        raise InvalidInput(f"{path}: --base is for a PEFT adapter; this is a {desc['kind']} model")
+    if desc["kind"] == "peft-adapter" and (base is not None or not (lineage or {}).get("base")):
+        from assay.models._adapter_base import base_record
+
+        recorded = base_record(ws, path, base)
+        if recorded is not None:
+            desc["details"]["base"] = recorded
     commit_id = None
     data_marking = ws.scheme.parse("")
     if trained_on:
