@@ -75,7 +75,7 @@ def prelabel_outcomes(
     """Per model version: the tasks whose pre-labels are its (``prelabelled``, from the moment
     `assay prelabel` ran), the answers that started from its pre-labels (those made for
     `project` or imported with no project, as its tasks showed them) and what became of them."""
-    shown = _prelabelled(conn, project_id, project, visible)
+    showing = _prelabelled(conn, project_id, project, visible)
     answers = conn.execute(
         select(tasks.c.item_id, ann_t.c.payload, ann_t.c.created)
         .select_from(assignments)
@@ -100,7 +100,7 @@ def prelabel_outcomes(
     totals: dict[str, dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(("prelabelled", "tasks", "unchanged", "regions", *_OUTCOMES), 0)
     )
-    for author, n in shown.items():
+    for author, n in showing.items():
         totals[author.removeprefix("model:")]["prelabelled"] = n
     for item_id, payload, created in answers:
         shown = [x for x in pre.get(item_id, []) if x[0] <= created]

@@ -69,7 +69,7 @@ def _ece(frame: pd.DataFrame) -> float:
     )
 
 
-METRICS: dict[str, Any] = {
+_MEASURED: dict[str, Any] = {  # METRICS, as `bootstrap_metric` computes them
     "accuracy": "accuracy",
     "macro_f1": "macro_f1",
     "brier": "mean:brier",
@@ -89,7 +89,7 @@ def slice_metrics(
         "tick": steps.add if steps is not None else None,
     }
     out = {}
-    for key, metric in METRICS.items():
+    for key, metric in _MEASURED.items():
         est = bootstrap_metric(frame, metric, **kw)
         out[key] = {"value": est.value, "low": est.low, "high": est.high}
     return {"n": len(frame), "metrics": out}
@@ -205,9 +205,15 @@ def run_classification(
         )
     if "adversarial" in settings.suites:
         images = predictor.images if predictor is not None and src.has_gradients else []
-        steps = predictor.steps if predictor is not None else None
         summary["adversarial"] = _adversarial(
-            src, images, items, y, classes, settings, samples, steps
+            src,
+            images,
+            items,
+            y,
+            classes,
+            settings,
+            samples,
+            steps if predictor is not None else None,
         )
     return summary, pd.concat(samples, ignore_index=True)
 

@@ -120,9 +120,6 @@ def f1_of(tp: float, fp: float, fn: float) -> float:
     return float(2 * tp / den) if den else float("nan")
 
 
-METRICS = ("AP", "AP50", "F1", "precision", "recall")  # what `metric_fns` gives, in order
-
-
 def metric_fns(
     images: Sequence[ImageBoxes], categories: Sequence[str], size: str | None, threshold: float
 ) -> dict[str, Callable[[pd.DataFrame], float]]:
