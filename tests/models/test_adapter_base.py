@@ -11,6 +11,7 @@ import pytest
 
 from assay.errors import InvalidInput
 from assay.models import add_model, get_model
+from assay.models.lineage import verify_model
 from assay.models.serving import resolve_target
 from assay.workspace import Workspace
 from llm_world import build_tiny_llama
@@ -61,6 +62,8 @@ def test_a_base_given_by_path_is_recorded_and_checked_when_the_adapter_loads(
     with pytest.raises(InvalidInput, match=r"its base model .*base changed since the adapter") as e:
         resolve_target(ws, "hazard-lora")
     assert recorded["sha256"][:12] in str(e.value) and "--base" in str(e.value)
+    problems = verify_model(ws, "hazard-lora").problems  # `assay model verify` says so too
+    assert [p for p in problems if p.startswith(f"base model {base.resolve()}: hashes to")]
     # Gone: refused, naming the folder.
     import shutil
 
