@@ -16,7 +16,6 @@ from assay import Workspace
 from assay.ingest import ingest_paths
 from assay.ingest.files import BATCH, PARALLEL_MIN_FILES
 from assay.ingest.sensors.options import ChipOptions, SensorOptions
-from assay.ingest.sensors.raster import _to_cog
 from assay.ingest.sensors.synth import write_flight
 from cli_support import on_a_terminal
 
@@ -69,33 +68,6 @@ def test_one_scene_moves_the_bar_as_its_chips_are_cut(
     assert len(report.new) == 1 + 64
     # Told a row of chips at a time (the last rows come together at the end).
     assert len(set(_checked(told, os.path.getsize(scene)))) >= 5
-
-
-def test_a_scene_converted_to_a_cog_moves_the_bar_while_gdal_converts_it(
-    ws: Workspace, tmp_path: Path
-) -> None:
-    # A GeoTIFF in strips is converted to a Cloud-Optimized GeoTIFF before its chips are cut:
-    # the bar stood still through the conversion (rasterio's copy tells nothing), then moved
-    # a row of chips at a time. Now the conversion is the first half, as GDAL tells it.
-    scene = tmp_path / "strips.tif"
-    _scene(scene, 2048, tiled=False)
-    told: Told = []
-    sensors = SensorOptions(chips=ChipOptions(size=256, overlap=0))  # 8 rows of 8 chips
-    report = ws.ingest([scene], sensors=sensors, progress=lambda d, t: told.append((d, t)))
-    assert len(report.new) == 1 + 64
-    size = os.path.getsize(scene)
-    moving = _checked(told, size)
-    assert len({d for d in moving if d < size // 2}) >= 10  # the conversion's steps
-    assert len({d for d in moving if d >= size // 2}) >= 4  # then the chips' rows
-    # The COG is the same bytes whether the conversion tells its progress or not (the scene
-    # item, found again by its sha256, does not depend on a terminal).
-    made = []
-    for progress in (None, lambda d, t: None):
-        work = tmp_path / f"cog-{len(made)}"
-        work.mkdir()
-        with rasterio.open(scene) as src:
-            made.append(Path(_to_cog(src, str(scene), str(work), progress)).read_bytes())
-    assert made[0] == made[1]
 
 
 def test_pool_workers_tell_how_far_they_are_into_a_file(ws: Workspace, tmp_path: Path) -> None:

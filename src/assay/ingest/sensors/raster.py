@@ -178,31 +178,11 @@ def _open_scene(
                 and _percentiles(src, _display_bands(src.count, options), options) is None
             )
             if not overlap:
-                # A conversion comes first: the first half of the scene's progress, then the
-                # chips cut the second (a non-tiled scene's conversion is most of its time).
-                cutting = progress
-                if converted and progress is not None:
-                    cog = _to_cog(src, path, workdir, _share(progress, 0, 1))
-                    cutting = _share(progress, 1, 1)
-                elif converted:
-                    cog = _to_cog(src, path, workdir)
-                else:
-                    cog = path
+                cog = _to_cog(src, path, workdir) if converted else path
         if overlap:
             return _chip_while_converting(path, options, workdir, sha, progress)
         with rasterio.open(cog) as scene_src:
-            return _describe_and_chip(scene_src, cog, converted, options, workdir, cutting)
-
-
-def _share(progress: Progress, before: int, part: int, of: int = 2) -> Progress:
-    """`progress` told of a phase that is parts `before` to `before + part` of `of` equal
-    parts of the scene's work."""
-
-    def told(done: int, total: int) -> None:
-        if total > 0:
-            progress(before * total + part * min(done, total), of * total)
-
-    return told
+            return _describe_and_chip(scene_src, cog, converted, options, workdir, progress)
 
 
 # The conversion of `_chip_while_converting`, in a process of its own: GDAL's COG writer
@@ -250,22 +230,14 @@ def _chip_while_converting(
     return scene
 
 
-def _to_cog(src: Any, path: str, workdir: str, progress: Progress | None = None) -> str:
-    """The scene converted to a COG in `workdir` (`progress(done, total)`: how far GDAL's
-    conversion is, overviews and all, when the libgdal rasterio loaded can be called)."""
-    from assay.ingest.sensors._gdal_copy import CopyError, create_copy, gdal_library
-
+def _to_cog(src: Any, path: str, workdir: str) -> str:
     rasterio = _rio()
     rio_shutil: Any = require("rasterio.shutil", "sensors")
     out = os.path.join(workdir, "scene.cog.tif")
-    lib = gdal_library() if progress is not None else None
     try:
         with rasterio.Env(**COG_ENV):
-            if lib is not None and progress is not None:
-                create_copy(lib, path, out, "COG", COG_OPTIONS, progress)
-            else:
-                rio_shutil.copy(src, out, driver="COG", **COG_OPTIONS)
-    except (rasterio.errors.RasterioError, CopyError) as exc:
+            rio_shutil.copy(src, out, driver="COG", **COG_OPTIONS)
+    except rasterio.errors.RasterioError as exc:
         raise InvalidInput(f"{path}: cannot convert to a Cloud-Optimized GeoTIFF ({exc})") from None
     return out
 
