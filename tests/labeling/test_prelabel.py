@@ -214,6 +214,7 @@ def test_the_dashboard_shows_what_annotators_did_with_each_model_version(
     (row,) = dashboard(ws, w.users["man"], "survey")["prelabels"]
     assert row == {
         "model": "det@1",
+        "prelabelled": row["prelabelled"],
         "tasks": 3,
         "unchanged": 1,
         "regions": 6,
@@ -275,6 +276,42 @@ def test_project_status_prints_the_prelabel_table(
     assert "det@1" in out.stdout and "deleted" in out.stdout
     doc = json.loads(cli("-w", ws.root, "project", "status", "survey", "--json").stdout)  # type: ignore[operator]
     assert doc["prelabels"][0]["deleted"] == 2
+
+
+def test_project_status_reports_prelabels_before_any_task_is_answered(
+    ws: Workspace, tmp_path: Path, cli: Any
+) -> None:
+    """`assay project status` had no pre-label entry until an annotator answered a task that
+    started from one: a freshly pre-labelled project looked as if no model had run on it."""
+    _world(ws, tmp_path)
+    add_model(ws, "det", _detector(tmp_path))
+    report = prelabel(ws, "survey", "det")
+    assert report.labelled > 0
+    doc = cli("-w", ws.root, "project", "status", "survey", "--json").json()
+    assert doc["prelabels"] == [
+        {
+            "model": "det@1",
+            "prelabelled": report.labelled,
+            "tasks": 0,
+            "unchanged": 0,
+            "regions": 0,
+            "accepted": 0,
+            "edited": 0,
+            "deleted": 0,
+            "added": 0,
+            "accepted_share": None,
+        }
+    ]
+    out = cli("-w", ws.root, "project", "status", "survey").stdout
+    assert "det@1" in out and "pre-labelled" in out
+    # A newer version re-labels the tasks: they now show its pre-labels, not the old ones'.
+    newer = onnx_detector(
+        tmp_path / "det2.onnx", [(2, 2, 10, 10)], [0.8], [1], ["building", "vehicle"]
+    )
+    assert add_model(ws, "det", newer).ref == "det@2"
+    prelabel(ws, "survey", "det@2", redo=True)
+    rows = cli("-w", ws.root, "project", "status", "survey", "--json").json()["prelabels"]
+    assert [(r["model"], r["prelabelled"]) for r in rows] == [("det@2", report.labelled)]
 
 
 def test_a_detectors_boxes_past_the_image_are_cut_to_it_and_submit_as_they_are(

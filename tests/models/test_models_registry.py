@@ -296,6 +296,31 @@ def test_a_same_size_edit_of_a_cached_model_file_is_seen_and_undone(
     assert json.loads(model_dir(ws, info).joinpath(HEAD_FILE).read_text())["classes"][0] == "dry"
 
 
+def test_a_file_added_to_a_cached_model_folder_makes_it_copied_again(
+    ws: Workspace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only the registered files were checked: a file someone added to the cached folder (an
+    # extra safetensors shard, a tokenizer file, a sub-folder) stayed and was loaded by
+    # transformers along with the registered ones.
+    head = tmp_path / "head"
+    head.mkdir()
+    (head / HEAD_FILE).write_text(json.dumps({"classes": ["dry", "flooded"], "embedder": "e5"}))
+    (head / "weights.safetensors").write_bytes(b"w" * 64)
+    info = add_model(ws, "extra-head", head)
+    first = model_dir(ws, info)
+    for extra in ("model-00002-of-00002.safetensors", "sub/tokenizer.json", ".hidden"):
+        (first / extra).parent.mkdir(parents=True, exist_ok=True)
+        (first / extra).write_text("{}")
+        with caplog.at_level("WARNING", logger="assay.models.registry"):
+            again = model_dir(ws, info)
+        assert sorted(p.relative_to(again).as_posix() for p in again.rglob("*")) == [
+            HEAD_FILE,
+            "weights.safetensors",
+        ], extra
+        assert "extra-head@1: its cached folder" in caplog.text
+        caplog.clear()
+
+
 def test_a_model_above_the_users_clearance_is_not_found_without_a_register_hint(
     ws: Workspace,
     tmp_path: Path,

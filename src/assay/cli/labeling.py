@@ -260,9 +260,12 @@ def status(env: Env, name: str, as_json: bool) -> None:
         )  # fmt: skip
     env.console.print(table)
     if d.get("prelabels"):
-        pre = Table("model", "tasks", "pre-labels", "accepted", "edited", "deleted", "added")
+        pre = Table(
+            "model", "pre-labelled", "answered", "pre-labels", "accepted", "edited", "deleted",
+            "added",
+        )  # fmt: skip
         for m in d["prelabels"]:
-            counts = ("tasks", "regions", "accepted", "edited", "deleted", "added")
+            counts = ("prelabelled", "tasks", "regions", "accepted", "edited", "deleted", "added")
             pre.add_row(m["model"], *(str(m[k]) for k in counts))
         env.console.print(pre)
 

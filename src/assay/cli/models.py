@@ -71,6 +71,12 @@ def model() -> None:
     "--marking",
     help="The model's marking (default: the highest of its --trained-on data, else the lowest).",
 )
+@click.option(
+    "--base",
+    help="A PEFT adapter's base model: a transformers directory or a registered NAME[@VERSION] "
+    "(default: what adapter_config.json names, when it is either). Checked to fit the "
+    "adapter; its sha256 is recorded and checked whenever the adapter is loaded.",
+)
 @json_option
 @pass_env
 def add(
@@ -82,14 +88,16 @@ def add(
     task: str | None,
     classes: str | None,
     marking: str | None,
+    base: str | None,
     as_json: bool,
 ) -> None:
     """Register PATH as model NAME (a new version if NAME exists with other contents).
 
     PATH is a model file (.onnx, COCO results .json, .csv/.parquet probabilities; also
     --file) or a directory: a transformers model (config.json), a PEFT adapter
-    (adapter_config.json) or a classifier head from `assay train classifier`, with
-    safetensors weights. Every file is kept in the workspace with its sha256.
+    (adapter_config.json; --base names its base model) or a classifier head from `assay
+    train classifier`, with safetensors weights. Every file is kept in the workspace with
+    its sha256.
     """
     from assay.errors import InvalidInput
     from assay.models import add_model
@@ -105,6 +113,7 @@ def add(
         task=task,
         classes=names,
         marking=marking,
+        base=base,
     )
     if as_json:
         env.emit_json(info.to_dict())
@@ -116,6 +125,19 @@ def add(
         f"model {info.ref}: {info.kind} {info.task}{files}, sha256 {info.sha256[:12]}{lineage}, "
         f"marked {mark}"
     )
+    recorded = info.details.get("base")
+    if isinstance(recorded, dict):
+        env.say(
+            f"base model {recorded.get('ref') or recorded.get('path')} "
+            f"(sha256 {str(recorded.get('sha256'))[:12]}), checked whenever the adapter loads"
+        )
+    elif info.kind == "peft-adapter" and not (info.lineage or {}).get("base"):
+        env.err.print(
+            f"warning: model {info.ref}: adapter_config.json names no base model found here; "
+            f"it cannot be loaded until registered with --base (a directory or a registered "
+            "model)",
+            markup=False,
+        )
 
 
 @model.command(name="list")

@@ -28,6 +28,7 @@ from assay.errors import InvalidInput
 from assay.evaluation._weighted import NAMED_METRICS, resample_weights, weighted_metric
 
 Metric = str | Callable[[pd.DataFrame], float]
+Tick = Callable[[int], None]  # n more resamples done
 _CHUNK_CELLS = 4_000_000  # resamples x samples held in memory at once
 
 __all__ = [
@@ -77,8 +78,11 @@ def _distribution(
     seed: int,
     y_true: str,
     y_pred: str,
+    tick: Tick | None = None,
 ) -> tuple[list[float], list[NDArray[np.float64]]]:
-    """Point values and resampled values of `metric` on each frame, with shared resamples."""
+    """Point values and resampled values of `metric` on each frame, with shared resamples;
+    `tick(n)` hears of `n` more resamples done (a named metric's chunk of all frames, a
+    callable's one resample of one frame)."""
     n = len(frames[0])
     rng = np.random.default_rng(seed)
     chunk = max(1, _CHUNK_CELLS // max(n, 1))
@@ -87,13 +91,23 @@ def _distribution(
         points = [float(fn(np.ones((1, n)))[0]) for fn in fns]
         parts: list[list[NDArray[np.float64]]] = [[] for _ in frames]
         for start in range(0, n_resamples, chunk):
-            w = resample_weights(n, min(chunk, n_resamples - start), rng)
+            size = min(chunk, n_resamples - start)
+            w = resample_weights(n, size, rng)
             for i, fn in enumerate(fns):
                 parts[i].append(fn(w))
+            if tick is not None:
+                tick(size)
         return points, [np.concatenate(p) for p in parts]
     points = [float(metric(f)) for f in frames]
     idx = rng.integers(0, n, size=(n_resamples, n))
-    dists = [np.array([float(metric(f.iloc[row])) for row in idx]) for f in frames]
+    dists = []
+    for f in frames:
+        values = np.empty(n_resamples)
+        for r, row in enumerate(idx):
+            values[r] = float(metric(f.iloc[row]))
+            if tick is not None:
+                tick(1)
+        dists.append(values)
     return points, dists
 
 
@@ -118,13 +132,17 @@ def bootstrap_metric(
     seed: int = 0,
     y_true: str = "y_true",
     y_pred: str = "y_pred",
+    tick: Tick | None = None,
 ) -> Estimate:
-    """A metric on a per-sample table with a bootstrap percentile interval over rows."""
+    """A metric on a per-sample table with a bootstrap percentile interval over rows
+    (`tick(n)`: `n` more of the `n_resamples` done, all of them for an empty table)."""
     _check(n_resamples, confidence)
     if len(frame) == 0:
         nan = float("nan")
+        if tick is not None:
+            tick(n_resamples)
         return Estimate(nan, nan, nan, 0, confidence, n_resamples)
-    (value,), (dist,) = _distribution([frame], metric, n_resamples, seed, y_true, y_pred)
+    (value,), (dist,) = _distribution([frame], metric, n_resamples, seed, y_true, y_pred, tick)
     low, high = _interval(dist, confidence)
     return Estimate(value, low, high, len(frame), confidence, n_resamples)
 

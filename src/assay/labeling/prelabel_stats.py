@@ -72,8 +72,10 @@ def compare(pre: list[Region], answer: list[Region]) -> dict[str, int]:
 def prelabel_outcomes(
     conn: Connection, project_id: int, project: str, visible: ColumnElement[bool]
 ) -> list[dict[str, Any]]:
-    """Per model version: answers that started from its pre-labels (those made for `project`
-    or imported with no project, as its tasks showed them) and what became of them."""
+    """Per model version: the tasks whose pre-labels are its (``prelabelled``, from the moment
+    `assay prelabel` ran), the answers that started from its pre-labels (those made for
+    `project` or imported with no project, as its tasks showed them) and what became of them."""
+    showing = _prelabelled(conn, project_id, project, visible)
     answers = conn.execute(
         select(tasks.c.item_id, ann_t.c.payload, ann_t.c.created)
         .select_from(assignments)
@@ -86,8 +88,6 @@ def prelabel_outcomes(
             visible,
         )
     ).all()
-    if not answers:
-        return []
     pre: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for item_id, author, payload, created in select_in(
         conn,
@@ -98,8 +98,10 @@ def prelabel_outcomes(
     ):
         pre[item_id].append((created, author, payload))
     totals: dict[str, dict[str, int]] = defaultdict(
-        lambda: dict.fromkeys(("tasks", "unchanged", "regions", *_OUTCOMES), 0)
+        lambda: dict.fromkeys(("prelabelled", "tasks", "unchanged", "regions", *_OUTCOMES), 0)
     )
+    for author, n in showing.items():
+        totals[author.removeprefix("model:")]["prelabelled"] = n
     for item_id, payload, created in answers:
         shown = [x for x in pre.get(item_id, []) if x[0] <= created]
         if not shown:
@@ -121,3 +123,25 @@ def prelabel_outcomes(
         }
         for model, t in sorted(totals.items())
     ]
+
+
+def _prelabelled(
+    conn: Connection, project_id: int, project: str, visible: ColumnElement[bool]
+) -> dict[str, int]:
+    """Per model author: the project's tasks (gold left out) whose pre-labels are its, i.e.
+    whose item's newest model answer the task may show (`made_for`) is that model's."""
+    items = select(tasks.c.item_id).where(
+        tasks.c.project_id == project_id, tasks.c.is_gold == 0, visible
+    )
+    newest: dict[str, tuple[str, str]] = {}
+    for item_id, author, created in conn.execute(
+        select(ann_t.c.item_id, ann_t.c.author, ann_t.c.created).where(
+            made_for(project), ann_t.c.item_id.in_(items)
+        )
+    ):
+        if item_id not in newest or (created, author) > newest[item_id]:
+            newest[item_id] = (created, author)
+    out: dict[str, int] = defaultdict(int)
+    for _, author in newest.values():
+        out[author] += 1
+    return out

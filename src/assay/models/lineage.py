@@ -212,7 +212,7 @@ def _check_base(ws: Workspace, base: dict[str, Any] | None, v: Verification) -> 
         v.checked.append(f"base model not present here (sha256 {want[:12]} recorded)")
         return
     if got != want:
-        v.problems.append(f"{where}: hashes to {got[:12]}, the lineage says {want[:12]}")
+        v.problems.append(f"{where}: hashes to {got[:12]}, recorded as {want[:12]}")
     v.checked.append(where)
 
 
@@ -244,4 +244,6 @@ def verify_model(
         else _check_files(ws, info, manifest, v)
     )
     _check_lineage(ws, info, files, v)
+    if info.lineage is None:  # an adapter registered with `model add`: the base recorded then
+        _check_base(ws, info.details.get("base"), v)
     return v

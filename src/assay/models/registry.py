@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -176,6 +177,7 @@ def add_model(
     classes: list[str] | None = None,
     marking: str | None = None,
     lineage: dict[str, Any] | None = None,
+    base: str | None = None,
 ) -> ModelInfo:
     """Register a model file (ONNX or prediction file) or model directory under `name`.
 
@@ -191,9 +193,14 @@ def add_model(
         marking: The model's marking; default the highest marking of `trained_on`'s items
             (the lowest level without lineage). Never below the training data's.
         lineage: The training record (`assay train`), kept in the version's details.
+        base: A PEFT adapter's base model: a transformers directory or a registered
+            ``NAME[@VERSION]`` (default: what its ``adapter_config.json`` names, when that
+            is a local directory or a registered model). Checked to fit the adapter; its
+            sha256 is recorded and checked again when the adapter is loaded.
 
     Raises:
-        InvalidInput: Bad name, unreadable file, not a model directory.
+        InvalidInput: Bad name, unreadable file, not a model directory, a base that does
+            not fit the adapter.
         NotFound: unknown dataset or revision.
     """
     if not _NAME.match(name):
@@ -213,6 +220,14 @@ def add_model(
         raise InvalidInput(f"{path}: no such file or directory")
     if classes and manifest is not None:
         desc["classes"] = classes
+    if base is not None and desc["kind"] != "peft-adapter":
+        raise InvalidInput(f"{path}: --base is for a PEFT adapter; this is a {desc['kind']} model")
+    if desc["kind"] == "peft-adapter" and (base is not None or not (lineage or {}).get("base")):
+        from assay.models._adapter_base import base_record
+
+        recorded = base_record(ws, path, base)
+        if recorded is not None:
+            desc["details"]["base"] = recorded
     commit_id = None
     data_marking = ws.scheme.parse("")
     if trained_on:
@@ -430,8 +445,8 @@ def model_dir(ws: Workspace, model: str | ModelInfo, clearance: Marking | None =
 
     Materialised once under the workspace's ``cache/models/`` (each file checked against its
     sha256 while it is written, then a marker beside the folder records each file's size,
-    mtime, ctime and inode); later calls reuse the folder only while those are unchanged,
-    and copy it again from the store otherwise.
+    mtime, ctime and inode); later calls reuse the folder only while those are unchanged and
+    it holds no file the manifest does not name, and copy it again from the store otherwise.
     A single-file model gives a directory with that one file. `clearance` below the model's
     marking: NotFound, as for a missing model.
     """
@@ -504,7 +519,23 @@ def _still_verified(target: Path, marker: Path, files: list[dict[str, Any]]) -> 
         now = _stamps(target, files)
     except (OSError, ValueError):
         return False
+    if _extra_files(target, {f["path"] for f in files}):
+        return False
     return bool(recorded == now) and all(now[f["path"]][0] == f["size"] for f in files)
+
+
+def _extra_files(target: Path, expected: set[str]) -> bool:
+    """Whether the folder holds anything the manifest does not name (a file or link someone
+    added there): ``from_pretrained`` would load an extra shard or tokenizer file with the
+    registered ones."""
+    for dirpath, dirnames, filenames in os.walk(target):
+        here = Path(dirpath)
+        if any((here / d).is_symlink() for d in dirnames):
+            return True
+        for name in filenames:
+            if (here / name).relative_to(target).as_posix() not in expected:
+                return True
+    return False
 
 
 def export_model(

@@ -52,18 +52,11 @@ def resolve_target(ws: Workspace, spec: str, *, marking: str | None = None) -> S
     if info.kind != "peft-adapter":
         path = check_model_dir(model_dir(ws, info))
         return ServeTarget(path, info.ref, (info.name,), mark)
-    base = (info.lineage or {}).get("base") or {}
-    if base.get("ref"):
-        base_info = get_model(ws, str(base["ref"]))
-        mark = ws.scheme.highest([mark, ws.scheme.parse(model_marking(ws, base_info))])
-        base_path = model_dir(ws, base_info)
-    elif base.get("path") and Path(str(base["path"])).is_dir():
-        base_path = Path(str(base["path"]))
-    else:
-        raise InvalidInput(
-            f"model {info.ref}: a LoRA adapter whose base model is neither registered nor at "
-            f"its recorded path ({base.get('path') or 'none recorded'})"
-        )
+    from assay.models._adapter_base import base_dir
+
+    base_path, base_mark = base_dir(ws, info)  # the base it was registered with, checked
+    if base_mark is not None:
+        mark = ws.scheme.highest([mark, base_mark])
     return ServeTarget(
         check_model_dir(base_path), info.ref, (info.name,), mark, adapter=model_dir(ws, info)
     )

@@ -188,3 +188,12 @@ async def _refuse(send: Send, status: int, payload: dict[str, Any]) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def not_json_sent(content_type: str) -> str | None:
+    """What a request declared instead of a JSON body (None when it declared JSON): FastAPI
+    reads no other body as JSON, and its "a valid dictionary" does not say what to change."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return None
+    return f"Content-Type {content_type!r}" if content_type else "no Content-Type"

@@ -24,7 +24,7 @@ from assay import __version__, audit
 from assay._extras import as_missing_extra
 from assay.errors import AssayError
 from assay.server import _openapi
-from assay.server._hardening import harden
+from assay.server._hardening import harden, not_json_sent
 from assay.server._stream_slots import StreamSlots
 from assay.server.api_models import ANY_ROUTE
 from assay.server.pages import error_page, wants_html
@@ -110,7 +110,19 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(x) for x in first.get("loc", ()))
+        loc = tuple(first.get("loc", ()))
+        if first.get("type") == "json_invalid":
+            return JSONResponse({"error": "request body: not valid JSON"}, status_code=422)
+        sent = not_json_sent(request.headers.get("content-type", ""))
+        if loc[:1] == ("body",) and sent is not None:
+            return JSONResponse(
+                {
+                    "error": "request body: must be JSON sent with Content-Type: "
+                    f"application/json (this request had {sent})"
+                },
+                status_code=422,
+            )
+        where = ".".join(str(x) for x in loc)
         return JSONResponse(
             {"error": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=422
         )

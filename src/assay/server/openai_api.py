@@ -26,7 +26,7 @@ from assay.domain.marking import Marking
 from assay.errors import AssayError, InvalidInput, NotFound, Unauthenticated
 from assay.labeling.users import User, user_for_token
 from assay.models._llm import Batcher, Generation, GenRequest
-from assay.server._hardening import harden
+from assay.server._hardening import harden, not_json_sent
 from assay.server.openai_models import (
     MAX_N,
     AssistantMessage,
@@ -119,11 +119,8 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
         param = ".".join(where) or None
         if first.get("type") == "json_invalid":
             return _error(400, "the request body is not valid JSON", "invalid_request_error", None)
-        ctype = request.headers.get("content-type", "")
-        media = ctype.split(";")[0].strip().lower()
-        if media != "application/json" and not media.endswith("+json"):
-            # FastAPI reads no other body as JSON: say so rather than "a valid dictionary".
-            sent = f"Content-Type {ctype!r}" if ctype else "no Content-Type"
+        sent = not_json_sent(request.headers.get("content-type", ""))
+        if sent is not None:
             return _error(
                 400,
                 "the request body must be JSON sent with Content-Type: application/json "

@@ -216,11 +216,34 @@ def test_a_run_tells_its_progress_over_every_pass(world: World, tmp_path: Path) 
         run_evaluation(world.ws, world.spec, tmp_path / name, model=model, settings=SMALL,
                        report=False, progress=tell)  # fmt: skip
         passes = 1 + 2 * 2 + adversarial
-        total = passes * 24
+        # Then the bootstrap: each of the 4 metrics of the one slice ("all"), 100 resamples.
+        resampled = 4 * SMALL.n_resamples
+        total = passes * 24 + resampled
         assert told[-1] == (total, total) and {t for _, t in told} == {total}
         done = [d for d, _ in told]
         assert done == sorted(done)
-        assert set(range(24, total, 24)) <= set(done)  # after each pass, not only at the end
+        # After each pass, and during the bootstrap of the clean pass: ECE, a callable
+        # metric, a resample at a time (the bootstrap was not counted at all).
+        assert 24 in done and len(set(done)) > passes + SMALL.n_resamples
+
+
+def test_a_prediction_file_run_tells_its_bootstrap(world: World, tmp_path: Path) -> None:
+    """A prediction file's run reads no image: its waiting is the bootstrap, which told
+    nothing (no bar at all under `eval run --predictions ... --resamples 5000`)."""
+    rows = [
+        {"item": iid[:16], "dry": 0.3 + 0.4 * (i % 2), "flooded": 0.7 - 0.4 * (i % 2)}
+        for i, iid in enumerate(sorted(world.truth))
+    ]
+    preds = tmp_path / "probs.csv"
+    pd.DataFrame(rows).to_csv(preds, index=False)
+    told: list[tuple[int, int]] = []
+    run_evaluation(world.ws, world.spec, tmp_path / "file", predictions=preds, report=False,
+                   settings=RunSettings(n_resamples=50), progress=lambda d, t: told.append((d, t)),
+                   slices=world.root.parent / "slices.yaml")  # fmt: skip
+    total = 5 * 4 * 50  # "all" and 4 slices, 4 metrics, 50 resamples
+    assert told[-1] == (total, total) and {t for _, t in told} == {total}
+    done = [d for d, _ in told]
+    assert done == sorted(done) and len(set(done)) > 5 * 4
 
 
 def test_the_cli_shows_a_bar_on_a_terminal_and_none_with_json(world: World, tmp_path: Path) -> None:
@@ -228,7 +251,8 @@ def test_the_cli_shows_a_bar_on_a_terminal_and_none_with_json(world: World, tmp_
             "flood-clf", "--suite", "clean,corruptions", "--corruptions", "fog",
             "--severities", "1", "--resamples", "50", "--no-report"]  # fmt: skip
     shown = on_a_terminal([*args, "--out", str(tmp_path / "a")], tmp_path)
-    assert "evaluating" in shown and "48/48" in shown  # 24 images, clean and fogged
+    # 24 images, clean and fogged, then 4 metrics of the one slice with 50 resamples each
+    assert "evaluating" in shown and "248/248" in shown
     quiet = on_a_terminal([*args, "--out", str(tmp_path / "b"), "--json"], tmp_path)
     assert "evaluating" not in quiet
     assert (tmp_path / "b/run.json").is_file()

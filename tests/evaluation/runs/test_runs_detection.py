@@ -63,6 +63,7 @@ def test_prediction_file_matches_pycocotools_and_onnx_detector_runs(tmp_path: Pa
     pred.write_text(json.dumps(dets))
     slices = tmp_path / "s.yaml"
     slices.write_text("slices:\n  small: {object_size: small}\n  drone: {sensor: drone}\n")
+    told: list[tuple[int, int]] = []
     run = run_evaluation(
         w.ws,
         w.spec,
@@ -70,7 +71,13 @@ def test_prediction_file_matches_pycocotools_and_onnx_detector_runs(tmp_path: Pa
         predictions=pred,
         slices=slices,
         settings=RunSettings(n_resamples=30),
+        progress=lambda d, t: told.append((d, t)),
     )
+    # A prediction file's run told nothing while its bootstrap ran (COCO's evaluation per
+    # resample, seconds of waiting): 3 slices ("all" too), 5 metrics, 30 resamples each.
+    total = 3 * 5 * 30
+    assert told[-1] == (total, total) and {t for _, t in told} == {total}
+    assert [d for d, _ in told] == sorted(d for d, _ in told) and len(told) > total // 2
     expected = _pycocotools(gt_file, dets, tmp_path)
     assert run.summary["coco"]["stats"] == expected  # bit for bit
     assert run.summary["headline"]["AP"] == expected[0]

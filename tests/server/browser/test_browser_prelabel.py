@@ -29,5 +29,7 @@ def test_an_annotator_accepts_prelabels_and_the_dashboard_counts_them(site: Site
     site.login(man, "man", "/dashboard/triage")
     row = man.locator("table.prelabels tr[data-model='boxer@1'] td")
     expect(row.nth(0)).to_have_text("boxer@1")
-    expect(row.nth(3)).to_have_text("1")  # accepted unchanged
-    expect(row.nth(7)).to_have_text("100%")
+    expect(row.nth(1)).to_have_text(str(report.labelled))  # tasks showing its pre-labels
+    expect(row.nth(2)).to_have_text("1")  # answered
+    expect(row.nth(4)).to_have_text("1")  # accepted unchanged
+    expect(row.nth(8)).to_have_text("100%")

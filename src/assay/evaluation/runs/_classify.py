@@ -69,17 +69,28 @@ def _ece(frame: pd.DataFrame) -> float:
     )
 
 
-def slice_metrics(frame: pd.DataFrame, settings: RunSettings) -> dict[str, Any]:
-    """Every metric of one slice with its bootstrap interval."""
+_MEASURED: dict[str, Any] = {  # METRICS, as `bootstrap_metric` computes them
+    "accuracy": "accuracy",
+    "macro_f1": "macro_f1",
+    "brier": "mean:brier",
+    "ece": _ece,
+}
+
+
+def slice_metrics(
+    frame: pd.DataFrame, settings: RunSettings, steps: Steps | None = None
+) -> dict[str, Any]:
+    """Every metric of one slice with its bootstrap interval (`steps` hears of the
+    resamples)."""
     kw: dict[str, Any] = {
         "n_resamples": settings.n_resamples,
         "confidence": settings.confidence,
         "seed": settings.seed,
+        "tick": steps.add if steps is not None else None,
     }
-    named = {"accuracy": "accuracy", "macro_f1": "macro_f1", "brier": "mean:brier", "ece": _ece}
     out = {}
-    for key, metric in named.items():
-        est = bootstrap_metric(frame, metric, **kw)  # type: ignore[arg-type]
+    for key, metric in _MEASURED.items():
+        est = bootstrap_metric(frame, metric, **kw)
         out[key] = {"value": est.value, "low": est.low, "high": est.high}
     return {"n": len(frame), "metrics": out}
 
@@ -112,6 +123,9 @@ def run_classification(
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Summary and per-sample table of a classification run; `predictor` says where the
     model runs (default: in this process)."""
+    steps = predictor.steps if predictor is not None else Steps()
+    masks = slice_masks(items_df, slices)
+    resampled = len(masks) * len(METRICS) * settings.n_resamples
     labelled = [it for it in data.items if it.choice() is not None]
     if not labelled:
         raise InvalidInput(
@@ -133,12 +147,13 @@ def run_classification(
         mask = np.asarray([it.item_id in keep for it in kept], dtype=bool)
         items, probs = [it for it in kept if it.item_id in keep], probs[mask]
         predictor = None
+        steps.plan(0, 0, resampled)
     else:
         items = labelled
-        predictor = replace(predictor or Predictor(src, []), items=items)
+        predictor = replace(predictor or Predictor(src, []), items=items, steps=steps)
         attacked = "adversarial" in settings.suites and src.has_gradients
         adversarial = len(settings.epsilons) if attacked else 0
-        predictor.steps.plan(_robust.passes(settings) + adversarial, len(items))
+        steps.plan(_robust.passes(settings) + adversarial, len(items), resampled)
         probs = predictor.predict()
     classes = list(src.classes)
     index = {c: k for k, c in enumerate(classes)}
@@ -152,10 +167,9 @@ def run_classification(
     samples = [rows_for(items, y, probs, classes, "clean")]
     clean = samples[0]
     pos = {iid: k for k, iid in enumerate(items_df["item_id"])}
-    masks = slice_masks(items_df, slices)
     member = [pos[i] for i in clean["item_id"]]
     table = {
-        name: slice_metrics(clean[m[member]].reset_index(drop=True), settings)
+        name: slice_metrics(clean[m[member]].reset_index(drop=True), settings, steps)
         for name, m in masks.items()
     }
     headline = {k: v["value"] for k, v in table["all"]["metrics"].items()}
@@ -191,9 +205,15 @@ def run_classification(
         )
     if "adversarial" in settings.suites:
         images = predictor.images if predictor is not None and src.has_gradients else []
-        steps = predictor.steps if predictor is not None else None
         summary["adversarial"] = _adversarial(
-            src, images, items, y, classes, settings, samples, steps
+            src,
+            images,
+            items,
+            y,
+            classes,
+            settings,
+            samples,
+            steps if predictor is not None else None,
         )
     return summary, pd.concat(samples, ignore_index=True)
 

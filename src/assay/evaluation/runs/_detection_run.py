@@ -12,6 +12,7 @@ from assay.evaluation import bootstrap_metric
 from assay.evaluation.runs import _robust
 from assay.evaluation.runs._data import EvalData
 from assay.evaluation.runs._detect import (
+    METRICS,
     ImageBoxes,
     ap_values,
     coco_eval,
@@ -22,7 +23,7 @@ from assay.evaluation.runs._detect import (
 from assay.evaluation.runs._predict import Boxes, Source, file_detections
 from assay.evaluation.runs._settings import RunSettings
 from assay.evaluation.runs._slices import ALL, SIZES, SliceDef, slice_masks
-from assay.evaluation.runs._units import Predictor
+from assay.evaluation.runs._units import Predictor, Steps
 
 
 def _gt(data: EvalData) -> list[ImageBoxes]:
@@ -103,11 +104,14 @@ def run_detection(
     runs (default: in this process)."""
     gt = _gt(data)
     dataset_labels = sorted({g[0] for im in gt for g in im.gt})
+    steps = predictor.steps if predictor is not None else Steps()
+    resampled = len({ALL} | {s.name for s in slices}) * len(METRICS) * settings.n_resamples
     if src.runs_images:
-        predictor = replace(predictor or Predictor(src, []), items=data.items)
-        predictor.steps.plan(_robust.passes(settings), len(data.items))
+        predictor = replace(predictor or Predictor(src, []), items=data.items, steps=steps)
+        steps.plan(_robust.passes(settings), len(data.items), resampled)
         dets = predictor.predict()
     else:
+        steps.plan(0, 0, resampled)
         by_item = file_detections(src, data, dataset_labels)
         dets = [by_item[it.item_id] for it in data.items]
     categories = sorted(set(dataset_labels) | set(src.classes) | {d[0] for ds in dets for d in ds})
@@ -131,6 +135,7 @@ def run_detection(
                 n_resamples=settings.n_resamples,
                 confidence=settings.confidence,
                 seed=settings.seed,
+                tick=steps.add,
             )
             metrics[key] = {"value": est.value, "low": est.low, "high": est.high}
         table[name] = {"n": int(m.sum()), "metrics": metrics}

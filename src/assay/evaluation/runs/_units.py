@@ -76,14 +76,15 @@ def predict_unit(unit: PredictUnit) -> Any:
 class Steps:
     """How far a run is: images through the model over all of its passes (the clean one,
     one per corruption and severity, one per adversarial budget), told to
-    `progress(done, total)` a unit at a time."""
+    `progress(done, total)` a unit at a time, then the bootstrap resamples of its intervals
+    (every slice's every metric), a resample or a chunk of them at a time."""
 
     progress: Callable[[int, int], None] | None = None
     total: int = 0
     done: int = 0
 
-    def plan(self, passes: int, items: int) -> None:
-        self.total = passes * items
+    def plan(self, passes: int, items: int, resamples: int = 0) -> None:
+        self.total = passes * items + resamples
         self.add(0)
 
     def add(self, n: int) -> None:

@@ -107,7 +107,7 @@ function annotatorTable(rows) {
   );
 }
 
-// Per model version: what annotators did with its pre-labels (the figure that says whether it saves work).
+// Per model version: the tasks showing its pre-labels, and what annotators did with them (the figure that says whether it saves work).
 function prelabelSection(rows) {
   if (!Array.isArray(rows) || !rows.length) return null;
   const th = (t, num) => el("th", { class: num ? "num" : null, text: t });
@@ -119,7 +119,7 @@ function prelabelSection(rows) {
     el(
       "table.prelabels",
       {},
-      el("thead", {}, el("tr", {}, th("model"), th("tasks", 1), th("pre-labels", 1), th("accepted unchanged", 1), th("edited", 1), th("deleted", 1), th("added", 1), th("accepted share", 1))),
+      el("thead", {}, el("tr", {}, th("model"), th("pre-labelled", 1), th("answered", 1), th("pre-labels", 1), th("accepted unchanged", 1), th("edited", 1), th("deleted", 1), th("added", 1), th("accepted share", 1))),
       el(
         "tbody",
         {},
@@ -128,6 +128,7 @@ function prelabelSection(rows) {
             "tr",
             { dataset: { model: r.model } },
             td(r.model),
+            td(fmt(r.prelabelled), 1),
             td(fmt(r.tasks), 1),
             td(fmt(r.regions), 1),
             td(fmt(r.accepted), 1),
