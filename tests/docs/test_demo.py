@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,23 @@ def test_next_try_pastes_in_order_and_a_second_run_keeps_the_users_work(tmp_path
         text=True,
     )
     assert '"name": "ana"' in users.stdout, users.stderr
+    # The fused picture the block points at on the map is there for ana: every entity of it
+    # (all CUI/FLOOD, from drone-b's frames) is within the clearance the block gives her.
+    [ana] = [u for u in json.loads(users.stdout) if u["name"] == "ana"]
+    seen = subprocess.run(
+        [
+            "bash",
+            "-c",
+            "\n".join(
+                [*lines[:2], f"assay sitrep flood-sim --format json --clearance {ana['clearance']}"]
+            ),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert seen.returncode == 0, seen.stderr
+    assert len(json.loads(seen.stdout)["entities"]) == 6
 
 
 def test_fusion_part_runs_a_scenario_to_taky_and_nats(tmp_path: Path) -> None:
