@@ -122,7 +122,10 @@ def test_messages_stay_whole_lines_in_a_pipe(run_cli, samples, tmp_path: Path) -
     assert created == f"created dataset {name}; add items with `assay dataset add {name} --all`\n"
     run_cli("-w", ws, "dataset", "add", name, "--all")
     res = run_cli("-w", ws, "export", name, "--format", "coco", "--out", tmp_path / "o", env=pipe)
-    assert res.stderr == "warning: coco export could not carry 1 text items (--strict refuses)\n"
+    assert res.stderr == (
+        "warning: coco export could not carry 1 text items (--strict refuses; an export as "
+        "jsonl or parquet carries them)\n"
+    )
     (line,) = res.stdout.splitlines()
     assert line.startswith(f"wrote 1 item(s) of {name} (working state) as coco to ")
     assert line.endswith("; highest marking: UNCLASSIFIED")

@@ -456,11 +456,19 @@ def _is_picture(env: Env, name: str) -> bool:
     return is_picture(env.workspace(), name)
 
 
-def _warn_dropped(env: Env, what: str, dropped: dict[str, int]) -> None:
-    """Drops go to stderr even with --json (where they are also under `dropped`)."""
+# The formats that carry every region kind and media type: where an export's drops can go.
+_CARRY_ALL = ("jsonl", "parquet")
+
+
+def _warn_dropped(env: Env, what: str, dropped: dict[str, int], *, hint: bool = False) -> None:
+    """Drops go to stderr even with --json (where they are also under `dropped`); with `hint`
+    (an export to another format) the warning says which formats carry them."""
     if dropped:
         kinds = ", ".join(f"{n} {k}" for k, n in dropped.items())
-        env.err.print(f"[yellow]warning:[/] {what} could not carry {kinds} (--strict refuses)")
+        where = "; an export as jsonl or parquet carries them" if hint else ""
+        env.err.print(
+            f"[yellow]warning:[/] {what} could not carry {kinds} (--strict refuses{where})"
+        )
 
 
 def _note_renamed(env: Env, what: str, renamed: dict[str, int]) -> None:
@@ -501,7 +509,7 @@ def _write(
             options=options,
             progress=progress,
         )
-    _warn_dropped(env, f"{fmt} {action}", result["dropped"])
+    _warn_dropped(env, f"{fmt} {action}", result["dropped"], hint=fmt.lower() not in _CARRY_ALL)
     _note_renamed(env, f"{fmt} {action}", result["renamed"])
     for text in result["warnings"]:  # on stderr even with --json, where `warnings` lists them
         env.err.print(f"[yellow]warning:[/] {fmt} {action}: {text}")
