@@ -231,7 +231,7 @@ def next_steps(ws: Path) -> str:
   cd {q(str(ws))}
   assay show flood-town@survey-1
   assay diff flood-town HEAD~1 HEAD --json
-  assay export flood-town --format yolo --out ../export-yolo
+  assay export flood-town --format yolo --out ../export-yolo --val-share 0.2
   assay checkout flood-town@survey-1 --format labelstudio --out ../survey-1
   assay audit log
 Label it in the browser (schema.yaml and traffic.yaml are there); the first line adds a user once,

@@ -558,6 +558,12 @@ def _write(
     show_default=True,
     help="dpo: keep a preference pair only when at least this share of annotators agree on it.",
 )
+@click.option(
+    "--val-share",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="yolo, yolo-seg: put this share of the items without a split of their own in val "
+    "(chosen by item id: the same items in every version), e.g. 0.2.",
+)
 @strict_option
 @json_option
 @pass_env
@@ -571,6 +577,7 @@ def export(
     all_annotations: bool,
     scene: bool,
     min_agreement: float,
+    val_share: float | None,
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -581,6 +588,8 @@ def export(
     you must know about the files (yolo: no item of split val) under `warnings`.
     chat, sft and dpo write language-model training data with a lineage.json manifest.
     """
+    if val_share is not None and fmt.lower() not in ("yolo", "yolo-seg"):
+        raise InvalidInput("--val-share applies to yolo and yolo-seg exports")
     _write(
         env,
         spec,
@@ -593,7 +602,7 @@ def export(
         all_annotations=all_annotations,
         scene=scene,
         embed_media=embed_media,
-        options={"min_agreement": min_agreement},
+        options={"min_agreement": min_agreement, "val_share": val_share},
     )
 
 
