@@ -194,6 +194,11 @@ def test_yolo_val_share_puts_the_same_items_in_val_in_every_version(  # type: ig
     )  # fmt: skip
     second = split(tmp_path / "b")
     assert first["val"] <= second["val"] and first["train"] <= second["train"]
+    run_cli(
+        "-w", ws, "checkout", "flood", "--format", "yolo", "--out", tmp_path / "k",
+        "--val-share", "0.25",
+    )  # fmt: skip
+    assert split(tmp_path / "k") == first  # a checkout of that version splits it alike
     bad = run_cli(
         "-w", ws, "export", "flood", "--format", "coco", "--out", tmp_path / "c",
         "--val-share", "0.25", code=1,

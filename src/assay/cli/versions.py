@@ -523,6 +523,20 @@ def _write(
         )
 
 
+val_share_option = click.option(
+    "--val-share",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="yolo, yolo-seg: put this share of the items without a split of their own in val "
+    "(chosen by item id: the same items in every version), e.g. 0.2.",
+)
+
+
+def _val_share(fmt: str, val_share: float | None) -> dict[str, Any]:
+    if val_share is not None and fmt.lower() not in ("yolo", "yolo-seg"):
+        raise InvalidInput("--val-share applies to yolo and yolo-seg exports")
+    return {"val_share": val_share}
+
+
 @click.command("export")
 @click.argument("spec", metavar="NAME[@REV]")
 @export_format
@@ -558,12 +572,7 @@ def _write(
     show_default=True,
     help="dpo: keep a preference pair only when at least this share of annotators agree on it.",
 )
-@click.option(
-    "--val-share",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="yolo, yolo-seg: put this share of the items without a split of their own in val "
-    "(chosen by item id: the same items in every version), e.g. 0.2.",
-)
+@val_share_option
 @strict_option
 @json_option
 @pass_env
@@ -588,8 +597,7 @@ def export(
     you must know about the files (yolo: no item of split val) under `warnings`.
     chat, sft and dpo write language-model training data with a lineage.json manifest.
     """
-    if val_share is not None and fmt.lower() not in ("yolo", "yolo-seg"):
-        raise InvalidInput("--val-share applies to yolo and yolo-seg exports")
+    options = {"min_agreement": min_agreement, **_val_share(fmt, val_share)}
     _write(
         env,
         spec,
@@ -602,7 +610,7 @@ def export(
         all_annotations=all_annotations,
         scene=scene,
         embed_media=embed_media,
-        options={"min_agreement": min_agreement, "val_share": val_share},
+        options=options,
     )
 
 
@@ -615,14 +623,24 @@ def export(
     type=path_arg(file_okay=False),
     help="A new or empty folder (or one this same export wrote: its files are replaced).",
 )
+@val_share_option
 @strict_option
 @json_option
 @pass_env
-def checkout(env: Env, spec: str, fmt: str, out: Path, strict: bool, as_json: bool) -> None:
+def checkout(
+    env: Env,
+    spec: str,
+    fmt: str,
+    out: Path,
+    val_share: float | None,
+    strict: bool,
+    as_json: bool,
+) -> None:
     """Write the media and labels of a committed version into OUT."""
     if "@" not in spec:
         spec = f"{spec}@HEAD"
-    _write(env, spec, fmt, out, as_json, "checkout", strict=strict)
+    options = _val_share(fmt, val_share)
+    _write(env, spec, fmt, out, as_json, "checkout", strict=strict, options=options)
 
 
 COMMANDS = [init, ingest, import_, status, commit, log, show, tag, diff, checkout, export]

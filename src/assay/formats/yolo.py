@@ -172,7 +172,7 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
         # validation images exist.
         bundle.warnings.append(
             "no item has split 'val': data.yaml's val: names the empty images/val, so "
-            "Ultralytics will not train until it holds validation images; export again with "
+            "Ultralytics will not train until it holds validation images; run again with "
             "--val-share 0.2 to put a fifth of the items in val (the same items in every "
             "version), or set media metadata split=val on some items (or point val: at "
             "other images)"
