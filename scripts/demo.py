@@ -231,11 +231,12 @@ def next_steps(ws: Path) -> str:
   cd {q(str(ws))}
   assay show flood-town@survey-1
   assay diff flood-town HEAD~1 HEAD --json
-  assay export flood-town --format yolo --out ../export-yolo
+  assay export flood-town --format yolo --out ../export-yolo --val-share 0.2
   assay checkout flood-town@survey-1 --format labelstudio --out ../survey-1
   assay audit log
-Label it in the browser (schema.yaml and traffic.yaml are there); the first line adds a user once:
-  ASSAY_PASSWORD=change-me assay user add ana --role admin --clearance CUI
+Label it in the browser (schema.yaml and traffic.yaml are there); the first line adds a user once,
+cleared for CUI/FLOOD, the marking of the second drone's frames and of the picture fused from them:
+  ASSAY_PASSWORD=change-me assay user add ana --role admin --clearance CUI/FLOOD
   assay project create survey --schema schema.yaml --dataset flood-town --overlap 2 --from-labels
   assay project create traffic --schema traffic.yaml --dataset flight-07
   assay serve        # then open http://127.0.0.1:8000/login as ana (password change-me)

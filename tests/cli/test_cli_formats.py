@@ -196,3 +196,49 @@ def test_an_import_that_creates_its_dataset_records_the_creation(  # type: ignor
     assert len(cli("audit", "log", "--json").json()) == count
     assert "never" not in [d["name"] for d in cli("dataset", "list", "--json").json()]
     assert cli("audit", "verify", "--json").json()["ok"] is True
+
+
+def test_yolo_val_share_puts_the_same_items_in_val_in_every_version(  # type: ignore[no-untyped-def]
+    run_cli, samples, tmp_path: Path
+) -> None:
+    # The demo's "Next, try" YOLO export warned that Ultralytics will not train without
+    # validation images and told the user to "set media metadata split=val", which no command
+    # does. --val-share chooses them, by item id: an item stays in its split as versions grow.
+    ws = tmp_path / "ws"
+    run_cli("init", ws)
+    samples.images("uav", 40)
+    run_cli("-w", ws, "ingest", samples.root)
+    run_cli("-w", ws, "dataset", "create", "flood")
+    run_cli("-w", ws, "dataset", "add", "flood", "--items", "name<scene_0030.png")
+    run_cli("-w", ws, "commit", "flood", "-m", "30 scenes")
+    plain = run_cli("-w", ws, "export", "flood", "--format", "yolo", "--out", tmp_path / "p")
+    assert "--val-share" in plain.stderr  # the warning names the way out
+    res = run_cli(
+        "-w", ws, "export", "flood@HEAD", "--format", "yolo", "--out", tmp_path / "a",
+        "--val-share", "0.25", "--json",
+    )  # fmt: skip
+    assert res.json()["warnings"] == [] and "split 'val'" not in res.stderr
+
+    def split(out: Path) -> dict[str, set[str]]:
+        return {s: {p.name for p in (out / "images" / s).iterdir()} for s in ("train", "val")}
+
+    first = split(tmp_path / "a")
+    assert 3 <= len(first["val"]) <= 15 and len(first["val"]) + len(first["train"]) == 30
+    run_cli("-w", ws, "dataset", "add", "flood", "--all")
+    run_cli(
+        "-w", ws, "export", "flood", "--format", "yolo", "--out", tmp_path / "b",
+        "--val-share", "0.25",
+    )  # fmt: skip
+    second = split(tmp_path / "b")
+    assert first["val"] <= second["val"] and first["train"] <= second["train"]
+    run_cli(
+        "-w", ws, "checkout", "flood", "--format", "yolo", "--out", tmp_path / "k",
+        "--val-share", "0.25",
+    )  # fmt: skip
+    assert split(tmp_path / "k") == first  # a checkout of that version splits it alike
+    bad = run_cli(
+        "-w", ws, "export", "flood", "--format", "coco", "--out", tmp_path / "c",
+        "--val-share", "0.25", code=1,
+    )  # fmt: skip
+    assert bad.stderr == "error: --val-share applies to yolo and yolo-seg exports\n"
+    assert not (tmp_path / "c").exists()

@@ -122,7 +122,32 @@ def test_messages_stay_whole_lines_in_a_pipe(run_cli, samples, tmp_path: Path) -
     assert created == f"created dataset {name}; add items with `assay dataset add {name} --all`\n"
     run_cli("-w", ws, "dataset", "add", name, "--all")
     res = run_cli("-w", ws, "export", name, "--format", "coco", "--out", tmp_path / "o", env=pipe)
-    assert res.stderr == "warning: coco export could not carry 1 text items (--strict refuses)\n"
+    assert res.stderr == (
+        "warning: coco export could not carry 1 text items (--strict refuses; an export as "
+        "jsonl or parquet carries them)\n"
+    )
     (line,) = res.stdout.splitlines()
     assert line.startswith(f"wrote 1 item(s) of {name} (working state) as coco to ")
     assert line.endswith("; highest marking: UNCLASSIFIED")
+
+
+def test_project_create_help_says_a_dataset_revision_is_taken(cli, samples, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The README has a campaign start from a committed revision; `--help` said only "the
+    # dataset's working state", so a user took a release's items to need a new dataset.
+    said = " ".join(cli("project", "create", "--help").stdout.split())
+    assert "NAME@REV" in said and "the items of that commit" in said
+    ws = tmp_path / "ws"
+    cli("init", ws)
+    samples.images("uav", 3)
+    cli("-w", ws, "ingest", samples.root)
+    cli("-w", ws, "dataset", "create", "flood")
+    cli("-w", ws, "dataset", "add", "flood", "--items", "name!=scene_0002.png")
+    cli("-w", ws, "commit", "flood", "-m", "two")
+    cli("-w", ws, "tag", "flood", "HEAD", "v1")
+    cli("-w", ws, "dataset", "add", "flood", "--all")
+    schema = tmp_path / "s.yaml"
+    schema.write_text("controls:\n  - {name: damage, type: choices, labels: [none, minor]}\n")
+    on_tag = cli("-w", ws, "project", "create", "p1", "--schema", schema, "--dataset", "flood@v1")
+    assert on_tag.stdout.strip() == "created project p1 with 2 task(s)"
+    working = cli("-w", ws, "project", "create", "p2", "--schema", schema, "--dataset", "flood")
+    assert working.stdout.strip() == "created project p2 with 3 task(s)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -36,15 +37,22 @@ def test_next_try_pastes_in_order_and_a_second_run_keeps_the_users_work(tmp_path
     assert lines[1].startswith("cd ")  # activate first, then go to the workspace
     assert lines[-1].startswith("assay serve")  # the one line that keeps running
     script = "\n".join(lines[:-1])
-    # pasted into a fresh shell that knows nothing of assay: no PATH, no PYTHONPATH
+    # pasted into a fresh shell that knows nothing of assay: no PATH to the environment (the
+    # first line activates it). PYTHONPATH names this checkout's code only as `make`'s editable
+    # install does: the environment may have been installed from another checkout (a git
+    # worktree shares one), and the lines must run against the code under test.
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "COLUMNS": "120", "NO_COLOR": "1"}
     env["ASSAY_ARGON2_MEMORY_KIB"] = "1024"
+    env["PYTHONPATH"] = str(ROOT / "src")
     pasted = subprocess.run(
         ["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert pasted.returncode == 0, pasted.stdout + pasted.stderr
     assert "created project survey with 24 task(s)" in pasted.stdout
     assert (demo / "export-yolo" / "data.yaml").is_file()  # the user's own export
+    # ... one Ultralytics trains on: validation images in images/val, and no warning
+    assert any((demo / "export-yolo" / "images" / "val").iterdir())
+    assert "split 'val'" not in pasted.stderr
 
     (demo / "workspace" / "my-notes.txt").write_text("mine")
     again = _demo(demo)
@@ -59,6 +67,23 @@ def test_next_try_pastes_in_order_and_a_second_run_keeps_the_users_work(tmp_path
         text=True,
     )
     assert '"name": "ana"' in users.stdout, users.stderr
+    # The fused picture the block points at on the map is there for ana: every entity of it
+    # (all CUI/FLOOD, from drone-b's frames) is within the clearance the block gives her.
+    [ana] = [u for u in json.loads(users.stdout) if u["name"] == "ana"]
+    seen = subprocess.run(
+        [
+            "bash",
+            "-c",
+            "\n".join(
+                [*lines[:2], f"assay sitrep flood-sim --format json --clearance {ana['clearance']}"]
+            ),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert seen.returncode == 0, seen.stderr
+    assert len(json.loads(seen.stdout)["entities"]) == 6
 
 
 def test_fusion_part_runs_a_scenario_to_taky_and_nats(tmp_path: Path) -> None:

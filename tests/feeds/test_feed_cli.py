@@ -16,7 +16,7 @@ import nats
 
 from assay.fusion import pictures
 from assay.workspace import Workspace
-from feed_peers import CotClient, Nats, Taky, drain, make_entity
+from feed_peers import CotClient, Nats, Taky, drain, free_port, make_entity
 
 RunCli = Callable[..., Any]
 
@@ -132,3 +132,30 @@ def test_feed_refuses_a_destination_without_clearance(ws: Workspace, run_cli: Ru
         code=1,
     )  # fmt: skip
     assert "cannot reach the TAK server" in res.stderr
+
+
+def test_feed_to_an_unreachable_nats_server_says_so_in_one_line(
+    ws: Workspace, run_cli: RunCli
+) -> None:
+    # A first user's typo in the port (or NATS not started yet): one error line, not nats-py's
+    # logged tracebacks of every connection attempt before it (run_cli checks both).
+    _save(ws, 2)
+    port = free_port()
+    res = run_cli(
+        "-w", ws.root, "feed", "flood", "--once",
+        "--to", f"nats://127.0.0.1:{port}/assay.flood?clearance=CUI", code=1,
+    )  # fmt: skip
+    assert res.stderr.strip() == (
+        f"error: cannot reach NATS at nats://127.0.0.1:{port}: "
+        "nats: no servers available for connection"
+    )
+
+
+def test_a_destination_without_clearance_is_shown_with_one(ws: Workspace, run_cli: RunCli) -> None:
+    # The hint names the user's own destination with a clearance added, ready to paste.
+    _save(ws, 2)
+    res = run_cli(
+        "-w", ws.root, "feed", "flood", "--once", "--to", "nats://127.0.0.1:4222/assay.flood",
+        code=1,
+    )  # fmt: skip
+    assert "e.g. 'nats://127.0.0.1:4222/assay.flood?clearance=CUI'" in res.stderr

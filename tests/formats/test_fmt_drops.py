@@ -41,6 +41,16 @@ def test_export_counts_what_the_format_cannot_hold(ws: Workspace, tmp_path: Path
     assert len(doc["annotations"]) == 1
 
 
+def test_python_export_logs_its_drops_in_the_plural(
+    ws: Workspace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Python API user reads the log line, not `dropped`: "2 choice, 1 point" read as a slip.
+    _mixed(ws, tmp_path)
+    ws.export("street", "coco", tmp_path / "coco", media=False)
+    said = [r.getMessage() for r in caplog.records if "cannot hold" in r.getMessage()]
+    assert said == ["COCO export cannot hold these regions and skipped them: 2 choices, 1 points"]
+
+
 def test_strict_export_refuses_and_writes_nothing(ws: Workspace, tmp_path: Path) -> None:
     _mixed(ws, tmp_path)
     out = tmp_path / "coco"

@@ -127,3 +127,21 @@ def test_sitrep_html_is_self_contained_with_banners_and_area(
     assert "ent-b" not in page and "ent-c" not in page
     bad = run_cli("-w", ws.root, "sitrep", "town", "--area", "1,2,3", code=1)
     assert "W,S,E,N" in bad.stderr
+
+
+def test_counts_of_one_read_as_one(ws: Workspace, run_cli: RunCli) -> None:
+    # A first report at a low clearance often speaks of one entity: "holds 1 entities" read
+    # as a typo to the people it goes to.
+    _world(ws)
+    md = run_cli("-w", ws.root, "sitrep", "town", "--clearance", "UNCLASSIFIED").stdout
+    assert "holds [1](#list-all) entity: [1](#list-confirmed) confirmed" in md
+    assert "vehicle: [1](#list-type-vehicle) entity." in md
+    assert "Mean confidence 0.80 over [1](#list-all) entity." in md
+    assert not re.search(r"\[1\]\([^)]*\) entities", md)
+    many = run_cli("-w", ws.root, "sitrep", "town", "--clearance", "CUI/FLOOD").stdout
+    assert "holds [2](#list-all) entities: " in many and "over [2](#list-all) entities." in many
+    now = pictures.entities(ws, pictures.load(ws, "town"))
+    moved = [e.model_copy(update={"lon": e.lon + 0.002}) if e.id == "ent-a" else e for e in now]
+    pictures.save(ws, "town", moved, message="second")
+    again = run_cli("-w", ws.root, "sitrep", "town", "--clearance", "UNCLASSIFIED").stdout
+    assert "[1](#list-changes) change." in again

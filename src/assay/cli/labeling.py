@@ -25,7 +25,14 @@ def project() -> None:
     required=True,
     help="Label schema YAML.",
 )
-@click.option("--dataset", "dataset_name", required=True, help="Dataset whose items become tasks.")
+@click.option(
+    "--dataset",
+    "dataset_name",
+    required=True,
+    metavar="NAME[@REV]",
+    help="Dataset whose items become tasks: NAME (its working state) or NAME@REV (the items "
+    "of that commit: a tag, a commit id prefix, HEAD, HEAD~N).",
+)
 @click.option("--overlap", type=int, default=1, show_default=True, help="Annotators per task.")
 @click.option(
     "--adaptive",
@@ -126,7 +133,8 @@ def create(
     self_review: bool,
     as_json: bool,
 ) -> None:
-    """Create project NAME with one task per item of the dataset's working state."""
+    """Create project NAME with one task per item of the dataset (its working state, or the
+    commit --dataset NAME@REV names)."""
     from pydantic import ValidationError
 
     from assay.domain.schema import LabelSchema

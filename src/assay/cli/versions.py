@@ -456,11 +456,19 @@ def _is_picture(env: Env, name: str) -> bool:
     return is_picture(env.workspace(), name)
 
 
-def _warn_dropped(env: Env, what: str, dropped: dict[str, int]) -> None:
-    """Drops go to stderr even with --json (where they are also under `dropped`)."""
+# The formats that carry every region kind and media type: where an export's drops can go.
+_CARRY_ALL = ("jsonl", "parquet")
+
+
+def _warn_dropped(env: Env, what: str, dropped: dict[str, int], *, hint: bool = False) -> None:
+    """Drops go to stderr even with --json (where they are also under `dropped`); with `hint`
+    (an export to another format) the warning says which formats carry them."""
     if dropped:
         kinds = ", ".join(f"{n} {k}" for k, n in dropped.items())
-        env.err.print(f"[yellow]warning:[/] {what} could not carry {kinds} (--strict refuses)")
+        where = "; an export as jsonl or parquet carries them" if hint else ""
+        env.err.print(
+            f"[yellow]warning:[/] {what} could not carry {kinds} (--strict refuses{where})"
+        )
 
 
 def _note_renamed(env: Env, what: str, renamed: dict[str, int]) -> None:
@@ -501,7 +509,7 @@ def _write(
             options=options,
             progress=progress,
         )
-    _warn_dropped(env, f"{fmt} {action}", result["dropped"])
+    _warn_dropped(env, f"{fmt} {action}", result["dropped"], hint=fmt.lower() not in _CARRY_ALL)
     _note_renamed(env, f"{fmt} {action}", result["renamed"])
     for text in result["warnings"]:  # on stderr even with --json, where `warnings` lists them
         env.err.print(f"[yellow]warning:[/] {fmt} {action}: {text}")
@@ -513,6 +521,20 @@ def _write(
             f"wrote {result['items']} item(s) of {spec} ({rev}) as {fmt} to {out}; "
             f"highest marking: {result['marking']}"
         )
+
+
+val_share_option = click.option(
+    "--val-share",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="yolo, yolo-seg: put this share of the items without a split of their own in val "
+    "(chosen by item id: the same items in every version), e.g. 0.2.",
+)
+
+
+def _val_share(fmt: str, val_share: float | None) -> dict[str, Any]:
+    if val_share is not None and fmt.lower() not in ("yolo", "yolo-seg"):
+        raise InvalidInput("--val-share applies to yolo and yolo-seg exports")
+    return {"val_share": val_share}
 
 
 @click.command("export")
@@ -550,6 +572,7 @@ def _write(
     show_default=True,
     help="dpo: keep a preference pair only when at least this share of annotators agree on it.",
 )
+@val_share_option
 @strict_option
 @json_option
 @pass_env
@@ -563,6 +586,7 @@ def export(
     all_annotations: bool,
     scene: bool,
     min_agreement: float,
+    val_share: float | None,
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -573,6 +597,7 @@ def export(
     you must know about the files (yolo: no item of split val) under `warnings`.
     chat, sft and dpo write language-model training data with a lineage.json manifest.
     """
+    options = {"min_agreement": min_agreement, **_val_share(fmt, val_share)}
     _write(
         env,
         spec,
@@ -585,7 +610,7 @@ def export(
         all_annotations=all_annotations,
         scene=scene,
         embed_media=embed_media,
-        options={"min_agreement": min_agreement},
+        options=options,
     )
 
 
@@ -598,14 +623,24 @@ def export(
     type=path_arg(file_okay=False),
     help="A new or empty folder (or one this same export wrote: its files are replaced).",
 )
+@val_share_option
 @strict_option
 @json_option
 @pass_env
-def checkout(env: Env, spec: str, fmt: str, out: Path, strict: bool, as_json: bool) -> None:
+def checkout(
+    env: Env,
+    spec: str,
+    fmt: str,
+    out: Path,
+    val_share: float | None,
+    strict: bool,
+    as_json: bool,
+) -> None:
     """Write the media and labels of a committed version into OUT."""
     if "@" not in spec:
         spec = f"{spec}@HEAD"
-    _write(env, spec, fmt, out, as_json, "checkout", strict=strict)
+    options = _val_share(fmt, val_share)
+    _write(env, spec, fmt, out, as_json, "checkout", strict=strict, options=options)
 
 
 COMMANDS = [init, ingest, import_, status, commit, log, show, tag, diff, checkout, export]

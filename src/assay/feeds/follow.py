@@ -47,9 +47,9 @@ def parse_destination(text: str) -> Destination:
     query = parse_qs(parts.query)
     clearance = query.pop("clearance", [""])[0].strip()
     if not clearance:
+        shown = urlunsplit(parts._replace(query="clearance=CUI"))
         raise InvalidInput(
-            f"feed destination {text!r}: add the subscription's clearance, "
-            "e.g. tcp://127.0.0.1:8087?clearance=CUI"
+            f"feed destination {text!r}: add the subscription's clearance, e.g. {shown!r}"
         )
     if query:
         raise InvalidInput(f"feed destination {text!r}: unknown option(s) {', '.join(query)}")

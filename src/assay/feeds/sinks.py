@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import socket
 from collections.abc import Sequence
@@ -38,6 +39,8 @@ __all__ = ["CotTcpSink", "CotUdpSink", "NatsSink", "open_sink", "stream_name"]
 _SUBJECT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 FINGERPRINT_HEADER = "Assay-Fingerprint"
 ENTITY_HEADER = "Assay-Entity"
+
+log = logging.getLogger(__name__)
 
 
 def open_sink(url: str, *, stale_s: float = 300.0) -> Sink:
@@ -209,9 +212,20 @@ class NatsSink:
             raise MissingExtra(
                 "NATS feeds need the feeds extra: pip install 'assay[feeds]'"
             ) from exc
+        server = self.server
+
+        async def quietly(exc: Exception) -> None:
+            # nats-py's default logs a traceback for every failed attempt; what a failure
+            # means for the feed is said once, as one line, where it stops the feed.
+            log.debug("NATS %s: %s", server, exc)
+
         try:
             self._nc = await nats.connect(
-                self.server, connect_timeout=5, max_reconnect_attempts=3, allow_reconnect=True
+                self.server,
+                connect_timeout=5,
+                max_reconnect_attempts=3,
+                allow_reconnect=True,
+                error_cb=quietly,
             )
         except (TimeoutError, OSError, nats.errors.NoServersError) as exc:
             raise OSError(f"cannot reach NATS at {self.server}: {exc}") from exc

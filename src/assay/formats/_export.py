@@ -182,7 +182,7 @@ def warn_dropped(fmt: str, dropped: Counter[str], bundle: ExportBundle) -> None:
     """Count the region kinds a format cannot hold (they are not written) into the bundle's
     `dropped`, and log them. Keys of `dropped` are region kinds or already plural phrases."""
     if dropped:
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(dropped.items()))
+        kinds = ", ".join(f"{n} {plural(k)}" for k, n in sorted(dropped.items()))
         logger.warning("%s export cannot hold these regions and skipped them: %s", fmt, kinds)
         bundle.dropped.update({plural(k): n for k, n in dropped.items()})
 

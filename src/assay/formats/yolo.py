@@ -17,7 +17,9 @@ file with no image is an error.
 Writing produces the Ultralytics layout with ``marking:`` in ``data.yaml`` and no ``path:``
 (Ultralytics then resolves the splits against the folder of ``data.yaml``). ``val:`` always
 names ``images/val``, never the training images: empty when no item has split val, which the
-export's `warnings` say. Two layouts, as
+export's `warnings` say. The option ``val_share`` (``--val-share``) puts that share of the items
+without a split of their own in val, chosen by item id, so an item keeps its split as versions
+grow. Two layouts, as
 Ultralytics trains them: ``yolo`` (detect) writes every region as a box row, a polygon as its
 bounding box; ``yolo-seg`` (segment) writes every region as a polygon row, a box as its four
 corners. Coordinates have 6 decimals (error <= 5e-7 of the image size), clipped to the image.
@@ -25,6 +27,7 @@ corners. Coordinates have 6 decimals (error <= 5e-7 of the image size), clipped 
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -59,6 +62,18 @@ from assay.formats._yolo_layout import Layout, find_layout
 
 Task = Literal["detect", "segment"]
 _SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+
+
+def _split(item_id: str, own: Any, val_share: float) -> str:
+    """The item's own split; without one, ``val`` for a `val_share` of the items chosen by
+    their id (so an item keeps its split in every version and export), else ``train``."""
+    if own is not None:
+        return _SPLITS.get(str(own).lower(), "train")
+    if val_share > 0:
+        digest = hashlib.sha256(f"assay-val:{item_id}".encode()).digest()
+        if int.from_bytes(digest[:8], "big") < val_share * 2**64:
+            return "val"
+    return "train"
 
 
 def read(path: Path, images: Path | None = None) -> ImportBundle:
@@ -111,7 +126,8 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
     are boxes loses its segments. What the layout cannot hold is counted in the drop report.
     """
     rows = image_rows(bundle, "YOLO")
-    splits = [_SPLITS.get(str(r.metadata.get("split", "train")).lower(), "train") for r in rows]
+    share = float(bundle.options.get("val_share") or 0.0)
+    splits = [_split(r.item_id, r.metadata.get("split"), share) for r in rows]
     names = [safe_relpath(r.name) for r in rows]
     media_rel = [f"{s}/{n}" for s, n in zip(splits, names, strict=True)]
     label_rel = [str(PurePosixPath(m).with_suffix(".txt")) for m in media_rel]
@@ -156,8 +172,10 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
         # validation images exist.
         bundle.warnings.append(
             "no item has split 'val': data.yaml's val: names the empty images/val, so "
-            "Ultralytics will not train until it holds validation images; set media "
-            "metadata split=val on some items and export again (or point val: at other images)"
+            "Ultralytics will not train until it holds validation images; run again with "
+            "--val-share 0.2 to put a fifth of the items in val (the same items in every "
+            "version), or set media metadata split=val on some items (or point val: at "
+            "other images)"
         )
     # No `path:` key: Ultralytics' check_det_dataset then takes the folder of data.yaml as the
     # root, wherever training runs from and wherever the folder is copied to. (`path: .` would

@@ -132,6 +132,10 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return w, s, e, n
 
 
+def _entities(n: int) -> str:
+    return "entity" if n == 1 else "entities"
+
+
 def _mgrs(lat: float, lon: float, digits: int) -> str:
     try:
         import mgrs
@@ -200,7 +204,7 @@ def build(
             [
                 f"Picture {pic.name} version {pic.seq} ({pic.created}) holds ",
                 Count(len(found), ids(found), "all"),
-                " entities: ",
+                f" {_entities(len(found))}: ",
                 Count(len(by_status["confirmed"]), ids(by_status["confirmed"]), "confirmed"),
                 " confirmed, ",
                 Count(len(by_status["new"]), ids(by_status["new"]), "new"),
@@ -214,7 +218,10 @@ def build(
     for label in sorted(by_type):
         es = by_type[label]
         overview.paras.append(
-            Para([f"{label}: ", Count(len(es), ids(es), f"type-{label}"), " entities."], mark(es))
+            Para(
+                [f"{label}: ", Count(len(es), ids(es), f"type-{label}"), f" {_entities(len(es))}."],
+                mark(es),
+            )
         )
 
     squares = Section("Entities by type and area (MGRS)")
@@ -250,7 +257,7 @@ def build(
                 [
                     f"Compared with version {base.seq} ({base_why}): ",
                     Count(len(diff), [c.entity for c in diff], "changes"),
-                    " changes.",
+                    " change." if len(diff) == 1 else " changes.",
                 ],
                 mark([e for e in found if e.id in {c.entity for c in diff}]),
             )
@@ -281,7 +288,7 @@ def build(
                 [
                     f"Mean confidence {mean:.2f} over ",
                     Count(len(found), ids(found), "all"),
-                    " entities.",
+                    f" {_entities(len(found))}.",
                 ],
                 mark(found),
             ),
