@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import InvalidInput
-from assay.quality._frame import FloatArray, IntArray, encode, factorize_sorted
+from assay.quality._frame import FloatArray, IntArray, encode, factorize_sorted, plain
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
@@ -80,7 +80,9 @@ def krippendorff_alpha(
     Args:
         data: Long frame with columns task (unit), worker (coder), label (value).
         level: ``nominal``, ``ordinal``, ``interval`` or ``ratio``. Interval and ratio need
-            numeric labels; ordinal uses `value_order`, else the sorted labels.
+            numeric labels (ratio: >= 0, from an absolute zero); ordinal uses `value_order`,
+            else numeric labels in numeric order (words have no order of their own: they
+            need `value_order`, as ``krippendorff.alpha`` needs ``value_domain``).
         value_order: For ordinal data with non-numeric labels, the labels from low to high.
 
     Returns:
@@ -102,7 +104,21 @@ def krippendorff_alpha(
             values = enc.labels.to_numpy(dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"{level} alpha needs numeric labels: {exc}") from exc
+        if level == "ratio" and (values < 0).any():
+            raise InvalidInput(
+                f"ratio alpha needs labels >= 0, got {plain(enc.labels[values < 0][0])!r}"
+            )
     else:
+        if (
+            level == "ordinal"
+            and value_order is None
+            and enc.n_labels
+            and not pd.api.types.is_numeric_dtype(enc.labels.dtype)
+        ):
+            raise InvalidInput(
+                "ordinal alpha on non-numeric labels needs value_order (the labels from low "
+                f"to high); got labels {list(enc.labels)}"
+            )
         values = np.arange(enc.n_labels, dtype=np.float64)
     m_u = np.bincount(enc.task, minlength=enc.n_tasks)
     pairable = m_u[enc.task] >= 2
@@ -127,7 +143,12 @@ def krippendorff_alpha(
     return 1.0 - d_o / d_e
 
 
-def fleiss_kappa(data: pd.DataFrame, method: Literal["fleiss", "randolph"] = "fleiss") -> float:
+def fleiss_kappa(
+    data: pd.DataFrame,
+    method: Literal["fleiss", "randolph"] = "fleiss",
+    *,
+    labels: Sequence[Any] | None = None,
+) -> float:
     """Fleiss' kappa (or Randolph's free-marginal kappa) from a long frame.
 
     Subjects may have different numbers of ratings: ``P_i`` uses each subject's own count
@@ -135,12 +156,19 @@ def fleiss_kappa(data: pd.DataFrame, method: Literal["fleiss", "randolph"] = "fl
     every subject has the same number of ratings). Subjects with fewer than two ratings are
     left out.
 
+    Args:
+        data: Long frame with columns task, worker, label.
+        method: ``fleiss``, or ``randolph`` (chance agreement ``1/K``).
+        labels: Every category raters could choose, also those nobody chose (the columns of
+            statsmodels' count table). Randolph's ``K`` is their number; defaults to the
+            labels in `data`. Fleiss' kappa does not depend on unused categories.
+
     Returns:
         Kappa; 1.0 when every rating is the same label; nan when no subject has two ratings.
     """
     if method not in ("fleiss", "randolph"):
         raise InvalidInput(f"unknown Fleiss method {method!r}; use 'fleiss' or 'randolph'")
-    enc = encode(data)
+    enc = encode(data, labels=labels)
     counts = enc.task_label_counts()
     n_i = counts.sum(axis=1)
     counts, n_i = counts[n_i >= 2], n_i[n_i >= 2]

@@ -46,6 +46,11 @@ def check_long_frame(data: object, columns: Sequence[str] = LONG_COLUMNS) -> pd.
     return frame
 
 
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value, so messages show ``3``, not ``np.int64(3)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _sort_key(value: Any) -> tuple[str, str]:
     return (type(value).__name__, str(value))
 
@@ -116,11 +121,14 @@ def encode(data: pd.DataFrame, labels: Sequence[Hashable] | None = None) -> Enco
         y, label_index = factorize_sorted(frame["label"])
     else:
         label_index = pd.Index(list(labels))
+        if label_index.has_duplicates:
+            twice = label_index[label_index.duplicated()][0]
+            raise InvalidInput(f"the label set lists {plain(twice)!r} more than once")
         y = np.asarray(label_index.get_indexer(pd.Index(frame["label"])), dtype=np.int64)
         if (y < 0).any():
             row = int(np.flatnonzero(y < 0)[0])
             raise InvalidInput(
-                f"label {frame['label'].iloc[row]!r} (row {row}) is not in the label set "
+                f"label {plain(frame['label'].iloc[row])!r} (row {row}) is not in the label set "
                 f"{list(label_index)}"
             )
     n_w, n_k = max(len(workers), 1), max(len(label_index), 1)
