@@ -175,7 +175,7 @@ def _crowdlab(
     probs = _rows_for(pred_probs, tasks, "task")
     empty = probs.isna().to_numpy().any(axis=1)
     if empty.any():
-        raise InvalidInput(f"pred_probs has an empty value for task {tasks[np.argmax(empty)]!r}")
+        raise InvalidInput(f"pred_probs has an empty value for task {tasks[int(np.argmax(empty))]!r}")
     w_codes, workers = factorize_sorted(frame["worker"])
     cell = t_codes * len(workers) + w_codes
     uniq, counts = np.unique(cell, return_counts=True)
