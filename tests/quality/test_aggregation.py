@@ -76,6 +76,16 @@ def test_dawid_skene_iterations_and_errors_match_crowdkit(crowd_frame: pd.DataFr
     np.testing.assert_allclose(ours.priors_, theirs.priors_.reindex(ours.priors_.index), atol=1e-9)
 
 
+@pytest.mark.parametrize("model", [DawidSkene, OneCoinDawidSkene])
+def test_dawid_skene_parity_with_sparse_workers(model: Any) -> None:
+    # 150 annotators with about 6 labels each: many have seen no task of some class, where
+    # crowd-kit normalises each confusion column over the labels the worker actually gave
+    crowd = make_crowd(300, 150, seed=4)
+    df = simulate_labels(crowd, overlap=3, seed=4)
+    theirs = getattr(ck, model.__name__)().fit_predict_proba(df)
+    _compare(model().fit_predict_proba(df), theirs)
+
+
 def test_glad_matches_crowdkit() -> None:
     # crowd-kit's GLAD is slow (pandas per CG step), so it gets a smaller crowd.
     df = simulate_labels(make_crowd(30, 5, seed=8), overlap=3, seed=8)
