@@ -20,7 +20,7 @@ import pandas as pd
 
 from assay.errors import InvalidInput, require
 from assay.quality._dawid_skene import DawidSkene
-from assay.quality._frame import check_long_frame, factorize_sorted
+from assay.quality._frame import check_long_frame, factorize_sorted, plain
 
 
 def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
@@ -48,11 +48,11 @@ def _rows_for(pred_probs: pd.DataFrame, ids: pd.Index[Any], what: str) -> pd.Dat
     """The rows of `pred_probs` for `ids`, in that order, matched by index (not position)."""
     doubled = pred_probs.index[pred_probs.index.duplicated()]
     if len(doubled):
-        raise InvalidInput(f"pred_probs has more than one row for {what} {doubled[0]!r}")
+        raise InvalidInput(f"pred_probs has more than one row for {what} {plain(doubled[0])!r}")
     at = pred_probs.index.get_indexer(ids)
     if (at < 0).any():
         missing = ids[int(np.flatnonzero(at < 0)[0])]
-        raise InvalidInput(f"pred_probs has no row for {what} {missing!r}")
+        raise InvalidInput(f"pred_probs has no row for {what} {plain(missing)!r}")
     return pred_probs.iloc[at]
 
 
@@ -170,20 +170,21 @@ def _crowdlab(
     if (at < 0).any():
         bad = labels[int(np.flatnonzero(at < 0)[0])]
         raise InvalidInput(
-            f"label {bad!r} is not a column of pred_probs (columns: {list(classes)})"
+            f"label {plain(bad)!r} is not a column of pred_probs (columns: {list(classes)})"
         )
     probs = _rows_for(pred_probs, tasks, "task")
     empty = probs.isna().to_numpy().any(axis=1)
     if empty.any():
-        raise InvalidInput(f"pred_probs has an empty value for task {tasks[int(np.argmax(empty))]!r}")
+        bad = plain(tasks[int(np.argmax(empty))])
+        raise InvalidInput(f"pred_probs has an empty value for task {bad!r}")
     w_codes, workers = factorize_sorted(frame["worker"])
     cell = t_codes * len(workers) + w_codes
     uniq, counts = np.unique(cell, return_counts=True)
     if (counts > 1).any():
         first = int(uniq[counts > 1][0])
         raise InvalidInput(
-            f"worker {workers[first % len(workers)]!r} labelled task "
-            f"{tasks[first // len(workers)]!r} more than once; CROWDLAB takes one label per "
+            f"worker {plain(workers[first % len(workers)])!r} labelled task "
+            f"{plain(tasks[first // len(workers)])!r} more than once; CROWDLAB takes one label per "
             "annotator and task"
         )
     if not (np.bincount(t_codes, minlength=len(tasks)) > 1).any():
