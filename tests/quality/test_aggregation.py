@@ -132,6 +132,19 @@ def test_weighted_majority_vote_uses_skills() -> None:
     assert MajorityVote().fit_predict(df)["t"] == "flood"
 
 
+def test_weighted_majority_vote_names_a_worker_without_skill() -> None:
+    # crowd-kit: MajorityVote(on_missing_skill="error") by default; a silent weight of 0
+    # would drop the worker's votes
+    df = pd.DataFrame(
+        {"task": ["t"] * 3, "worker": ["a", "b", "c"], "label": ["flood", "flood", "dry"]}
+    )
+    skills = pd.Series({"a": 0.2, "c": 0.9})
+    with pytest.raises(InvalidInput, match="worker 'b' has no skill; pass default_skill="):
+        MajorityVote(skills=skills).fit(df)
+    assert MajorityVote(skills=skills, default_skill=0.0).fit_predict(df)["t"] == "dry"
+    assert MajorityVote(skills=skills, default_skill=1.0).fit_predict(df)["t"] == "flood"
+
+
 def test_golden_labels_clamp_dawid_skene() -> None:
     df = pd.DataFrame(
         {
