@@ -228,3 +228,22 @@ def test_randolph_kappa_counts_classes_nobody_used() -> None:
     assert fleiss_kappa(df, labels=[1, 2, 3, 4]) == pytest.approx(0.492063, abs=1e-6)
     with pytest.raises(InvalidInput, match=r"label 3 \(row \d+\) is not in the label set"):
         fleiss_kappa(df, labels=[1, 2])
+
+
+@pytest.mark.parametrize("weights", ["linear", "quadratic"])
+def test_weighted_cohen_counts_scale_points_nobody_used(weights: Any) -> None:
+    # severity 1..5, nobody chose 3: 2 and 4 are two steps apart, not one
+    first = [1, 2, 2, 4, 5, 5, 1, 4]
+    second = [1, 4, 2, 4, 5, 4, 2, 2]
+    scale = [1, 2, 3, 4, 5]
+    expected = cohen_kappa_score(first, second, labels=scale, weights=weights)
+    assert expected != pytest.approx(cohen_kappa_score(first, second, weights=weights))
+    assert cohen_kappa(first, second, weights, labels=scale) == pytest.approx(expected, abs=1e-12)
+    df = pd.DataFrame(
+        [(t, "a", v) for t, v in enumerate(first)] + [(t, "b", v) for t, v in enumerate(second)],
+        columns=["task", "worker", "label"],
+    )
+    pairs = pairwise_cohen_kappa(df, weights, labels=scale)
+    assert pairs["kappa"].tolist() == [pytest.approx(expected, abs=1e-12)]
+    with pytest.raises(InvalidInput, match=r"label 5 \(row \d+\) is not in the label set"):
+        cohen_kappa(first, second, labels=[1, 2, 3, 4])

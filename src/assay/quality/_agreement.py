@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import InvalidInput
-from assay.quality._frame import FloatArray, IntArray, encode, factorize_sorted, plain
+from assay.quality._frame import FloatArray, IntArray, encode, label_codes, plain
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
@@ -216,16 +216,26 @@ def cohen_kappa(
     first: Sequence[Any],
     second: Sequence[Any],
     weights: Literal["linear", "quadratic"] | None = None,
+    *,
+    labels: Sequence[Any] | None = None,
 ) -> float:
     """Cohen's kappa of two aligned label sequences (weighted on sorted labels if asked).
 
     Matches ``sklearn.metrics.cohen_kappa_score`` except that two identical constant raters
     give 1.0 (scikit-learn: nan). Empty input gives nan.
+
+    Args:
+        first: One rater's labels.
+        second: The other rater's labels, item by item.
+        weights: None, ``linear`` or ``quadratic`` disagreement weights over label positions.
+        labels: The whole scale, in order, also points nobody chose (scikit-learn's
+            ``labels``); weights count steps along it. Defaults to the sorted labels given.
     """
     if len(first) != len(second):
         raise InvalidInput(f"rater sequences differ in length: {len(first)} vs {len(second)}")
-    codes, labels = factorize_sorted(pd.Series(list(first) + list(second), dtype=object))
-    k = max(len(labels), 1)
+    both = pd.Series(list(first) + list(second), dtype=object)
+    codes, scale = label_codes(both, labels)
+    k = max(len(scale), 1)
     a, b = codes[: len(first)], codes[len(first) :]
     table = np.bincount(a * k + b, minlength=k * k).astype(np.float64).reshape(1, k, k)
     return float(_kappa_from_tables(table, _weight_matrix(k, weights))[0])
@@ -235,14 +245,18 @@ def pairwise_cohen_kappa(
     data: pd.DataFrame,
     weights: Literal["linear", "quadratic"] | None = None,
     min_common: int = 1,
+    *,
+    labels: Sequence[Any] | None = None,
 ) -> pd.DataFrame:
     """Cohen's kappa for every pair of workers over the tasks both labelled.
+
+    `weights` and `labels` are as in `cohen_kappa`.
 
     Returns:
         A frame with columns worker_a, worker_b (worker_a < worker_b), n_common, kappa, for
         pairs sharing at least `min_common` tasks.
     """
-    enc = encode(data)
+    enc = encode(data, labels=labels)
     keep = np.ones(len(enc.task), dtype=bool)
     keep[1:] = (enc.task[1:] != enc.task[:-1]) | (enc.worker[1:] != enc.worker[:-1])
     task, worker, label = enc.task[keep], enc.worker[keep], enc.label[keep]
