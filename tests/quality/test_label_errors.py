@@ -196,3 +196,37 @@ def test_crowdlab_says_why_it_cannot_run(
     unknown = df.assign(label=df["label"].replace({"none": "nothing"}))
     with pytest.raises(InvalidInput, match="label 'nothing' is not a column of pred_probs"):
         rank_multiannotator_issues(unknown, probs)
+
+
+def test_nothing_to_rank_is_an_empty_queue() -> None:
+    ranked = rank_label_issues(pd.Series([], dtype=object), pd.DataFrame(columns=CLASSES))
+    assert ranked.empty
+    assert list(ranked.columns) == [
+        "item",
+        "given_label",
+        "predicted_label",
+        "score",
+        "is_issue",
+        "rank",
+    ]
+    queue = rank_multiannotator_issues(pd.DataFrame(columns=["task", "worker", "label"]))
+    assert queue.empty
+    assert list(queue.columns) == [
+        "task",
+        "consensus_label",
+        "score",
+        "annotator_agreement",
+        "num_annotations",
+        "rank",
+    ]
+
+
+def test_model_probabilities_must_be_a_distribution_per_item() -> None:
+    items = pd.Index(["a", "b"])
+    labels = pd.Series(["none", "minor"], index=items)
+    doubled = pd.DataFrame([[0.5, 0.5, 0, 0], [0.8, 0.8, 0.2, 0.2]], index=items, columns=CLASSES)
+    with pytest.raises(InvalidInput, match="pred_probs row for item 'b' sums to 2, not 1"):
+        rank_label_issues(labels, doubled)
+    negative = pd.DataFrame([[0.5, 0.5, 0, 0], [1.2, -0.2, 0, 0]], index=items, columns=CLASSES)
+    with pytest.raises(InvalidInput, match="pred_probs row for item 'b' has a value outside"):
+        rank_label_issues(labels, negative)

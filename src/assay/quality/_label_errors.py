@@ -22,6 +22,9 @@ from assay.errors import InvalidInput, require
 from assay.quality._dawid_skene import DawidSkene
 from assay.quality._frame import check_long_frame, factorize_sorted, plain
 
+_LABEL_ISSUE_COLUMNS = ("item", "given_label", "predicted_label", "score", "is_issue")
+_MULTI_COLUMNS = ("task", "consensus_label", "score", "annotator_agreement", "num_annotations")
+
 
 def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.sort_values(["score", frame.columns[0]], kind="stable").reset_index(drop=True)
@@ -54,6 +57,21 @@ def _rows_for(pred_probs: pd.DataFrame, ids: pd.Index[Any], what: str) -> pd.Dat
         missing = ids[int(np.flatnonzero(at < 0)[0])]
         raise InvalidInput(f"pred_probs has no row for {what} {plain(missing)!r}")
     return pred_probs.iloc[at]
+
+
+def _check_distributions(matrix: np.ndarray[Any, Any], ids: pd.Index[Any], what: str) -> None:
+    """Each row of model probabilities lies in [0, 1] and sums to 1 (to 1e-4)."""
+    outside = ((matrix < 0) | (matrix > 1) | np.isnan(matrix)).any(axis=1)
+    if outside.any():
+        bad = plain(ids[int(np.argmax(outside))])
+        raise InvalidInput(f"pred_probs row for {what} {bad!r} has a value outside [0, 1]")
+    sums = matrix.sum(axis=1)
+    off = np.abs(sums - 1.0) > 1e-4
+    if off.any():
+        row = int(np.argmax(off))
+        raise InvalidInput(
+            f"pred_probs row for {what} {plain(ids[row])!r} sums to {sums[row]:g}, not 1"
+        )
 
 
 def rank_label_issues(
@@ -89,6 +107,9 @@ def rank_label_issues(
     if (codes < 0).any():
         bad = series.iloc[int(np.flatnonzero(codes < 0)[0])]
         raise InvalidInput(f"given label {bad!r} is not one of the classes {names}")
+    _check_distributions(matrix, series.index, "item")
+    if len(series) == 0:
+        return _ranked(pd.DataFrame(columns=list(_LABEL_ISSUE_COLUMNS)))
     require("cleanlab", "quality")
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
@@ -126,6 +147,8 @@ def rank_multiannotator_issues(
         Columns task, consensus_label, score, annotator_agreement, num_annotations, rank.
     """
     frame = check_long_frame(data)
+    if frame.empty:
+        return _ranked(pd.DataFrame(columns=list(_MULTI_COLUMNS)))
     t_codes, tasks = factorize_sorted(frame["task"])
     y_codes, labels = factorize_sorted(frame["label"])
     n_tasks = len(tasks)
@@ -177,6 +200,7 @@ def _crowdlab(
     if empty.any():
         bad = plain(tasks[int(np.argmax(empty))])
         raise InvalidInput(f"pred_probs has an empty value for task {bad!r}")
+    _check_distributions(probs.to_numpy(dtype=np.float64), tasks, "task")
     w_codes, workers = factorize_sorted(frame["worker"])
     cell = t_codes * len(workers) + w_codes
     uniq, counts = np.unique(cell, return_counts=True)
