@@ -76,6 +76,16 @@ def test_dawid_skene_iterations_and_errors_match_crowdkit(crowd_frame: pd.DataFr
     np.testing.assert_allclose(ours.priors_, theirs.priors_.reindex(ours.priors_.index), atol=1e-9)
 
 
+@pytest.mark.parametrize("model", [DawidSkene, OneCoinDawidSkene])
+def test_dawid_skene_parity_with_sparse_workers(model: Any) -> None:
+    # 150 annotators with about 6 labels each: many have seen no task of some class, where
+    # crowd-kit normalises each confusion column over the labels the worker actually gave
+    crowd = make_crowd(300, 150, seed=4)
+    df = simulate_labels(crowd, overlap=3, seed=4)
+    theirs = getattr(ck, model.__name__)().fit_predict_proba(df)
+    _compare(model().fit_predict_proba(df), theirs)
+
+
 def test_glad_matches_crowdkit() -> None:
     # crowd-kit's GLAD is slow (pandas per CG step), so it gets a smaller crowd.
     df = simulate_labels(make_crowd(30, 5, seed=8), overlap=3, seed=8)
@@ -120,6 +130,19 @@ def test_weighted_majority_vote_uses_skills() -> None:
     skills = pd.Series({"a": 0.2, "b": 0.2, "c": 0.9})
     assert MajorityVote(skills=skills).fit_predict(df)["t"] == "dry"
     assert MajorityVote().fit_predict(df)["t"] == "flood"
+
+
+def test_weighted_majority_vote_names_a_worker_without_skill() -> None:
+    # crowd-kit: MajorityVote(on_missing_skill="error") by default; a silent weight of 0
+    # would drop the worker's votes
+    df = pd.DataFrame(
+        {"task": ["t"] * 3, "worker": ["a", "b", "c"], "label": ["flood", "flood", "dry"]}
+    )
+    skills = pd.Series({"a": 0.2, "c": 0.9})
+    with pytest.raises(InvalidInput, match="worker 'b' has no skill; pass default_skill="):
+        MajorityVote(skills=skills).fit(df)
+    assert MajorityVote(skills=skills, default_skill=0.0).fit_predict(df)["t"] == "dry"
+    assert MajorityVote(skills=skills, default_skill=1.0).fit_predict(df)["t"] == "flood"
 
 
 def test_golden_labels_clamp_dawid_skene() -> None:

@@ -193,3 +193,57 @@ def test_invalid_arguments() -> None:
         cohen_kappa([1, 2], [1])
     with pytest.raises(InvalidInput, match="unknown kappa weights"):
         cohen_kappa([1], [1], "cubic")  # type: ignore[arg-type]
+
+
+def test_ordinal_alpha_on_words_needs_their_order() -> None:
+    df = _long(K2011)
+    names = {1: "none", 2: "minor", 3: "major", 4: "severe", 5: "destroyed"}
+    text = df.assign(label=df["label"].map(names))
+    # sorted as words, "destroyed" < "major" < "minor" < "none" < "severe" is no scale at all
+    with pytest.raises(InvalidInput, match="ordinal alpha on non-numeric labels needs value_order"):
+        krippendorff_alpha(text, "ordinal")
+    with pytest.raises(InvalidInput, match="lists 'minor' more than once"):
+        krippendorff_alpha(text, "ordinal", value_order=[*names.values(), "minor"])
+    # numbers are their own order
+    assert round(krippendorff_alpha(df, "ordinal"), 3) == 0.815
+
+
+def test_ratio_alpha_needs_values_from_an_absolute_zero() -> None:
+    df = pd.DataFrame(
+        {"task": [1, 1, 2, 2, 3, 3], "worker": ["a", "b"] * 3, "label": [-1, 1, 2, 2, 3, 4]}
+    )
+    with pytest.raises(InvalidInput, match="ratio alpha needs labels >= 0, got -1"):
+        krippendorff_alpha(df, "ratio")
+
+
+def test_randolph_kappa_counts_classes_nobody_used() -> None:
+    ratings = [[1, 1, 1, 2], [2, 2, 2, 2], [1, 2, 3, 3], [3, 3, 3, 3]]
+    df = pd.DataFrame(
+        [(i, j, v) for i, row in enumerate(ratings) for j, v in enumerate(row)],
+        columns=["task", "worker", "label"],
+    )
+    # statsmodels: fleiss_kappa(aggregate_raters(ratings, n_cat=4)[0] ...) with a 4th column
+    # of zeros; P-bar = 2/3, so Randolph = (2/3 - 1/4) / (3/4) and Fleiss is unchanged
+    assert fleiss_kappa(df, "randolph", labels=[1, 2, 3, 4]) == pytest.approx(5 / 9, abs=1e-12)
+    assert fleiss_kappa(df, labels=[1, 2, 3, 4]) == pytest.approx(0.492063, abs=1e-6)
+    with pytest.raises(InvalidInput, match=r"label 3 \(row \d+\) is not in the label set"):
+        fleiss_kappa(df, labels=[1, 2])
+
+
+@pytest.mark.parametrize("weights", ["linear", "quadratic"])
+def test_weighted_cohen_counts_scale_points_nobody_used(weights: Any) -> None:
+    # severity 1..5, nobody chose 3: 2 and 4 are two steps apart, not one
+    first = [1, 2, 2, 4, 5, 5, 1, 4]
+    second = [1, 4, 2, 4, 5, 4, 2, 2]
+    scale = [1, 2, 3, 4, 5]
+    expected = cohen_kappa_score(first, second, labels=scale, weights=weights)
+    assert expected != pytest.approx(cohen_kappa_score(first, second, weights=weights))
+    assert cohen_kappa(first, second, weights, labels=scale) == pytest.approx(expected, abs=1e-12)
+    df = pd.DataFrame(
+        [(t, "a", v) for t, v in enumerate(first)] + [(t, "b", v) for t, v in enumerate(second)],
+        columns=["task", "worker", "label"],
+    )
+    pairs = pairwise_cohen_kappa(df, weights, labels=scale)
+    assert pairs["kappa"].tolist() == [pytest.approx(expected, abs=1e-12)]
+    with pytest.raises(InvalidInput, match=r"label 5 \(row \d+\) is not in the label set"):
+        cohen_kappa(first, second, labels=[1, 2, 3, 4])

@@ -120,3 +120,23 @@ def test_report_human_output(files: tuple[Path, Path]) -> None:
     assert result.exit_code == 0, result.output
     assert "krippendorff_alpha" in result.output
     assert "suspicious tasks" in result.output
+
+
+def test_report_says_why_agreement_is_undefined(tmp_path: Path) -> None:
+    single = tmp_path / "single.csv"
+    single.write_text("task,worker,label\n1,ana,dry\n2,ana,flooded\n3,bo,dry\n", encoding="utf-8")
+    result = CliRunner().invoke(quality, ["report", "--csv", str(single)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"krippendorff_alpha\s+│ –", result.output)
+    assert (
+        "– undefined: nothing to pair (agreement needs a task labelled by two annotators)"
+        in result.output
+    )
+    doc = json.loads(CliRunner().invoke(quality, ["report", "--csv", str(single), "--json"]).output)
+    assert doc["agreement"]["krippendorff_alpha"] is None
+    # defined values come without the note
+    both = tmp_path / "both.csv"
+    both.write_text("task,worker,label\n1,ana,dry\n1,bo,dry\n2,ana,wet\n2,bo,wet\n", "utf-8")
+    result = CliRunner().invoke(quality, ["report", "--csv", str(both)])
+    assert result.exit_code == 0, result.output
+    assert "undefined" not in result.output

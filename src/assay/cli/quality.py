@@ -211,6 +211,8 @@ def _show_report(env: Env, result: QualityReport, threshold: float, html_out: Pa
     for name, value in result.agreement.items():
         agreement.add_row(name, _cell(value))
     env.console.print(agreement)
+    if any(value != value for value in result.agreement.values()):
+        env.say("– undefined: nothing to pair (agreement needs a task labelled by two annotators)")
     if result.controls is not None:
         # A measure per row and a control per column: eleven measures side by side did not fit
         # a terminal, and every name and number was cut to "…".

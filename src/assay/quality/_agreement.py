@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from assay.errors import InvalidInput
-from assay.quality._frame import FloatArray, IntArray, encode, factorize_sorted
+from assay.quality._frame import FloatArray, IntArray, encode, label_codes, plain
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
@@ -80,7 +80,9 @@ def krippendorff_alpha(
     Args:
         data: Long frame with columns task (unit), worker (coder), label (value).
         level: ``nominal``, ``ordinal``, ``interval`` or ``ratio``. Interval and ratio need
-            numeric labels; ordinal uses `value_order`, else the sorted labels.
+            numeric labels (ratio: >= 0, from an absolute zero); ordinal uses `value_order`,
+            else numeric labels in numeric order (words have no order of their own: they
+            need `value_order`, as ``krippendorff.alpha`` needs ``value_domain``).
         value_order: For ordinal data with non-numeric labels, the labels from low to high.
 
     Returns:
@@ -102,7 +104,21 @@ def krippendorff_alpha(
             values = enc.labels.to_numpy(dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"{level} alpha needs numeric labels: {exc}") from exc
+        if level == "ratio" and (values < 0).any():
+            raise InvalidInput(
+                f"ratio alpha needs labels >= 0, got {plain(enc.labels[values < 0][0])!r}"
+            )
     else:
+        if (
+            level == "ordinal"
+            and value_order is None
+            and enc.n_labels
+            and not pd.api.types.is_numeric_dtype(enc.labels.dtype)
+        ):
+            raise InvalidInput(
+                "ordinal alpha on non-numeric labels needs value_order (the labels from low "
+                f"to high); got labels {list(enc.labels)}"
+            )
         values = np.arange(enc.n_labels, dtype=np.float64)
     m_u = np.bincount(enc.task, minlength=enc.n_tasks)
     pairable = m_u[enc.task] >= 2
@@ -127,7 +143,12 @@ def krippendorff_alpha(
     return 1.0 - d_o / d_e
 
 
-def fleiss_kappa(data: pd.DataFrame, method: Literal["fleiss", "randolph"] = "fleiss") -> float:
+def fleiss_kappa(
+    data: pd.DataFrame,
+    method: Literal["fleiss", "randolph"] = "fleiss",
+    *,
+    labels: Sequence[Any] | None = None,
+) -> float:
     """Fleiss' kappa (or Randolph's free-marginal kappa) from a long frame.
 
     Subjects may have different numbers of ratings: ``P_i`` uses each subject's own count
@@ -135,12 +156,19 @@ def fleiss_kappa(data: pd.DataFrame, method: Literal["fleiss", "randolph"] = "fl
     every subject has the same number of ratings). Subjects with fewer than two ratings are
     left out.
 
+    Args:
+        data: Long frame with columns task, worker, label.
+        method: ``fleiss``, or ``randolph`` (chance agreement ``1/K``).
+        labels: Every category raters could choose, also those nobody chose (the columns of
+            statsmodels' count table). Randolph's ``K`` is their number; defaults to the
+            labels in `data`. Fleiss' kappa does not depend on unused categories.
+
     Returns:
         Kappa; 1.0 when every rating is the same label; nan when no subject has two ratings.
     """
     if method not in ("fleiss", "randolph"):
         raise InvalidInput(f"unknown Fleiss method {method!r}; use 'fleiss' or 'randolph'")
-    enc = encode(data)
+    enc = encode(data, labels=labels)
     counts = enc.task_label_counts()
     n_i = counts.sum(axis=1)
     counts, n_i = counts[n_i >= 2], n_i[n_i >= 2]
@@ -188,16 +216,26 @@ def cohen_kappa(
     first: Sequence[Any],
     second: Sequence[Any],
     weights: Literal["linear", "quadratic"] | None = None,
+    *,
+    labels: Sequence[Any] | None = None,
 ) -> float:
     """Cohen's kappa of two aligned label sequences (weighted on sorted labels if asked).
 
     Matches ``sklearn.metrics.cohen_kappa_score`` except that two identical constant raters
     give 1.0 (scikit-learn: nan). Empty input gives nan.
+
+    Args:
+        first: One rater's labels.
+        second: The other rater's labels, item by item.
+        weights: None, ``linear`` or ``quadratic`` disagreement weights over label positions.
+        labels: The whole scale, in order, also points nobody chose (scikit-learn's
+            ``labels``); weights count steps along it. Defaults to the sorted labels given.
     """
     if len(first) != len(second):
         raise InvalidInput(f"rater sequences differ in length: {len(first)} vs {len(second)}")
-    codes, labels = factorize_sorted(pd.Series(list(first) + list(second), dtype=object))
-    k = max(len(labels), 1)
+    both = pd.Series(list(first) + list(second), dtype=object)
+    codes, scale = label_codes(both, labels)
+    k = max(len(scale), 1)
     a, b = codes[: len(first)], codes[len(first) :]
     table = np.bincount(a * k + b, minlength=k * k).astype(np.float64).reshape(1, k, k)
     return float(_kappa_from_tables(table, _weight_matrix(k, weights))[0])
@@ -207,14 +245,18 @@ def pairwise_cohen_kappa(
     data: pd.DataFrame,
     weights: Literal["linear", "quadratic"] | None = None,
     min_common: int = 1,
+    *,
+    labels: Sequence[Any] | None = None,
 ) -> pd.DataFrame:
     """Cohen's kappa for every pair of workers over the tasks both labelled.
+
+    `weights` and `labels` are as in `cohen_kappa`.
 
     Returns:
         A frame with columns worker_a, worker_b (worker_a < worker_b), n_common, kappa, for
         pairs sharing at least `min_common` tasks.
     """
-    enc = encode(data)
+    enc = encode(data, labels=labels)
     keep = np.ones(len(enc.task), dtype=bool)
     keep[1:] = (enc.task[1:] != enc.task[:-1]) | (enc.worker[1:] != enc.worker[:-1])
     task, worker, label = enc.task[keep], enc.worker[keep], enc.label[keep]

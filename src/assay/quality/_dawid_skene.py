@@ -89,6 +89,7 @@ class DawidSkene(Aggregator):
     errors_: pd.DataFrame
     workers_: pd.Index[Any]
     loss_history_: list[float]
+    _given: np.ndarray[Any, np.dtype[np.bool_]]
     n_iter_: int
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-5) -> None:
@@ -98,8 +99,18 @@ class DawidSkene(Aggregator):
         self.tol = tol
 
     def _m_step(self, acc: FloatArray, n_workers: int, k: int) -> FloatArray:
-        errors = np.clip(acc, _EPS, None).reshape(n_workers, k, k)
-        errors /= errors.sum(axis=1, keepdims=True)
+        """``errors[w, k, c]``: the clipped sums normalised over the labels `w` gave.
+
+        As in crowd-kit, a label the worker never gave takes no share of a column; otherwise
+        a class with no posterior mass among the worker's tasks (all clipped) would be spread
+        over all K labels instead of the labels the worker used. Those unused rows are then
+        set to the clip value, for predicting on new data.
+        """
+        given = self._given.reshape(n_workers, k, 1)
+        errors = np.where(given, np.clip(acc, _EPS, None).reshape(n_workers, k, k), 0.0)
+        totals = errors.sum(axis=1, keepdims=True)
+        np.divide(errors, totals, out=errors, where=totals > 0)
+        errors[~np.broadcast_to(given, errors.shape)] = _EPS
         return errors.reshape(n_workers * k, k)
 
     def fit(self, data: pd.DataFrame, true_labels: pd.Series[Any] | None = None) -> Self:
@@ -112,6 +123,7 @@ class DawidSkene(Aggregator):
         enc = encode(data)
         k, n_w, n_t = enc.n_labels, enc.n_workers, enc.n_tasks
         pair = enc.worker * k + enc.label
+        self._given = np.bincount(pair, minlength=n_w * k) > 0
         gold_rows, gold_codes = _gold(enc, true_labels)
 
         probas_t = np.ascontiguousarray(_weighted_votes(enc, None).T)

@@ -46,6 +46,11 @@ def check_long_frame(data: object, columns: Sequence[str] = LONG_COLUMNS) -> pd.
     return frame
 
 
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value, so messages show ``3``, not ``np.int64(3)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _sort_key(value: Any) -> tuple[str, str]:
     return (type(value).__name__, str(value))
 
@@ -98,6 +103,30 @@ class Encoded:
         return flat.astype(np.float64).reshape(self.n_tasks, k)
 
 
+def label_codes(
+    values: pd.Series[Any], labels: Sequence[Hashable] | None = None
+) -> tuple[IntArray, pd.Index[Any]]:
+    """Codes of `values` in `labels` (default: their sorted distinct values), and that set.
+
+    Raises:
+        InvalidInput: `labels` repeats a label, or a value is not in `labels`.
+    """
+    if labels is None:
+        return factorize_sorted(values)
+    label_index = pd.Index(list(labels))
+    if label_index.has_duplicates:
+        twice = label_index[label_index.duplicated()][0]
+        raise InvalidInput(f"the label set lists {plain(twice)!r} more than once")
+    codes = np.asarray(label_index.get_indexer(pd.Index(values)), dtype=np.int64)
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise InvalidInput(
+            f"label {plain(values.iloc[row])!r} (row {row}) is not in the label set "
+            f"{list(label_index)}"
+        )
+    return codes, label_index
+
+
 def encode(data: pd.DataFrame, labels: Sequence[Hashable] | None = None) -> Encoded:
     """Validate a long frame and encode it (see `Encoded`).
 
@@ -112,17 +141,7 @@ def encode(data: pd.DataFrame, labels: Sequence[Hashable] | None = None) -> Enco
     frame = check_long_frame(data)
     t, tasks = factorize_sorted(frame["task"])
     w, workers = factorize_sorted(frame["worker"])
-    if labels is None:
-        y, label_index = factorize_sorted(frame["label"])
-    else:
-        label_index = pd.Index(list(labels))
-        y = np.asarray(label_index.get_indexer(pd.Index(frame["label"])), dtype=np.int64)
-        if (y < 0).any():
-            row = int(np.flatnonzero(y < 0)[0])
-            raise InvalidInput(
-                f"label {frame['label'].iloc[row]!r} (row {row}) is not in the label set "
-                f"{list(label_index)}"
-            )
+    y, label_index = label_codes(frame["label"], labels)
     n_w, n_k = max(len(workers), 1), max(len(label_index), 1)
     if len(tasks) * n_w * n_k < 2**62:
         order = np.argsort((t * n_w + w) * n_k + y)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from assay.errors import InvalidInput
 from assay.quality._base import Aggregator, normalize_rows
-from assay.quality._frame import Encoded, FloatArray, encode
+from assay.quality._frame import Encoded, FloatArray, encode, plain
 
 
 def _first_of_run(enc: Encoded) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -69,10 +69,14 @@ class MajorityVote(Aggregator):
 
     skills_: pd.Series[Any]
 
-    def __init__(self, skills: pd.Series[Any] | None = None, default_skill: float = 0.0) -> None:
+    def __init__(
+        self, skills: pd.Series[Any] | None = None, default_skill: float | None = None
+    ) -> None:
         """Args:
         skills: Optional vote weight per worker (index: worker).
-        default_skill: Weight of workers missing from `skills`.
+        default_skill: Weight of workers missing from `skills`; by default a missing worker
+            is an error (crowd-kit's ``on_missing_skill="error"``), so no vote is dropped
+            unseen.
         """
         self.skills = skills
         self.default_skill = default_skill
@@ -80,7 +84,14 @@ class MajorityVote(Aggregator):
     def _weights(self, enc: Encoded) -> FloatArray | None:
         if self.skills is None:
             return None
-        weights = self.skills.reindex(enc.workers).fillna(self.default_skill).to_numpy(float)
+        known = self.skills.reindex(enc.workers)
+        if self.default_skill is None and known.isna().any():
+            missing = enc.workers[int(np.argmax(known.isna().to_numpy()))]
+            raise InvalidInput(
+                f"worker {plain(missing)!r} has no skill; pass default_skill= to weigh workers "
+                "without one"
+            )
+        weights = known.fillna(self.default_skill or 0.0).to_numpy(float)
         if (weights < 0).any():
             raise InvalidInput("worker skills used as vote weights must be >= 0")
         return np.asarray(weights, dtype=np.float64)
