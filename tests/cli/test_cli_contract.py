@@ -174,13 +174,22 @@ def test_no_password_and_no_terminal_to_ask_on_is_one_error(
         ["simulate", "scenario", "sim", "--no-media", "--seed", "-1"],
         ["audit", "log", "--limit", "-1"],
         ["quality", "report", "--threshold", "-1", "--project", "p"],
+        ["quality", "report", "--threshold", "1.5", "--project", "p"],
         ["prelabel", "p", "--model", "m", "--min-score", "1.5"],
         ["prelabel", "p", "--model", "m", "--batch-size", "0"],
         ["eval", "llm", "t.yaml", "--concurrency", "0", "--out", "run"],
         ["eval", "llm", "t.yaml", "--timeout", "0", "--out", "run"],
+        ["eval", "llm", "t.yaml", "--timeout", "0.05", "--out", "run"],
+        ["eval", "llm", "t.yaml", "--timeout", "1e12", "--out", "run"],
+        ["redteam", "--model", "m", "--timeout", "0.05", "--out", "run"],
+        ["redteam", "--model", "m", "--timeout", "1e12", "--out", "run"],
         ["eval", "run", "--dataset", "d", "--resamples", "0", "--out", "run"],
         ["eval", "run", "--dataset", "d", "--score-threshold", "2", "--out", "run"],
         ["eval", "gate", "--baseline", "a", "--candidate", "b", "--max-drop", "0", "--alpha", "1"],
+        ["eval", "gate", "--baseline", "a", "--candidate", "b", "--max-drop", "-0.1", "--json"],
+        ["eval", "gate", "--baseline", "a", "--candidate", "b", "--max-drop", "1.5", "--json"],
+        ["model", "promote", "m", "--stage", "production", "--max-drop", "-1", "--json"],
+        ["model", "promote", "m", "--stage", "production", "--max-drop", "2", "--json"],
         ["model", "promote", "m", "--stage", "production", "--alpha", "0"],
         ["train", "classifier", "--data", "d", "--out", "h", "--c", "0"],
         ["train", "llm", "--data", "d", "--base", "b", "--out", "a", "--lr", "-1"],
@@ -191,7 +200,11 @@ def test_no_password_and_no_terminal_to_ask_on_is_one_error(
 def test_out_of_range_numbers_are_bad_usage(cli: RunCli, tmp_path: Path, args: list[str]) -> None:
     """`simulate scenario --seed -1` was a ValueError traceback from numpy; `audit log -n -1`
     listed every event on SQLite and failed in the database on PostgreSQL. `quality report
-    --threshold -1` and the other bounded numbers were taken as given."""
+    --threshold -1` and the other bounded numbers were taken as given; so were a --threshold
+    above 1 (a posterior is at most 1), a --max-drop below 0 (exit 1 once the runs were
+    read) or above 1 (every metric it gates lies in 0..1), and an `eval llm` or `redteam`
+    --timeout each bounded its own way (0.05 s taken by one, refused by the other; 1e12 s a
+    traceback from the socket layer)."""
     cli("init", tmp_path / "ws")
     res = cli("-w", tmp_path / "ws", *args, code=2)
     assert "Invalid value" in res.stderr and not (tmp_path / "sim").exists()

@@ -245,7 +245,7 @@ def test_report_from_project_and_dataset(
     assert "http" not in "".join(re.findall(r"(?:src|href)=\"([^\"]*)\"", page))
 
     low = cli(
-        "-w", root, "quality", "report", "--project", "survey", "--threshold", "1.01", "--json"
+        "-w", root, "quality", "report", "--project", "survey", "--threshold", "1", "--json"
     ).json()
     assert len(low["suspicious"]) == 6
     assert {s["name"] for s in low["suspicious"]} == set(names)

@@ -151,11 +151,10 @@ def quality() -> None:
 @click.option("--method", type=click.Choice(METHODS), default="ds", show_default=True)
 @click.option(
     "--threshold",
-    # Posteriors lie in 0..1; a threshold above 1 lists every task, unanimous ones too.
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, 1),  # a posterior lies in 0..1
     default=0.7,
     show_default=True,
-    help="A task is suspicious when its posterior is below this (above 1: every task).",
+    help="A task is suspicious when its posterior is below this (1: every task).",
 )
 @click.option("--html", "html_out", type=path_arg(dir_okay=False), help="Write an HTML report.")
 @json_option

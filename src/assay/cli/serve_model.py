@@ -6,15 +6,13 @@ import time
 
 import click
 
-from assay.cli._common import Env, pass_env
+from assay.cli._common import Env, host_option, pass_env, port_option
 
 
 @click.command("serve-model")
 @click.argument("spec")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port", default=8001, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
-)
+@host_option
+@port_option(8001)
 @click.option(
     "--max-batch",
     default=8,

@@ -6,14 +6,12 @@ import os
 
 import click
 
-from assay.cli._common import Env, pass_env
+from assay.cli._common import Env, host_option, pass_env, port_option
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
-)
+@host_option
+@port_option(8000)
 @click.option(
     "--workers",
     default=1,
