@@ -268,6 +268,10 @@ MISSING_FILE_ARGS = {
     "model add": ["model", "add", "m", "{m}"],
     "model add --file": ["model", "add", "m", "--file", "{m}"],
     "fuse --truth": ["fuse", "p", "--from", "reports:{f}", "--truth", "{m}"],
+    "fuse --from predictions:": ["fuse", "p", "--from", "predictions:{m}"],
+    "fuse --from reports:": ["fuse", "p", "--from", "reports:{m}"],
+    "fuse --from tracks:": ["fuse", "p", "--from", "tracks:{m}"],
+    "fuse --follow --from detections:": ["fuse", "p", "--follow", "--from", "detections:{m}"],
 }  # fmt: skip
 
 
