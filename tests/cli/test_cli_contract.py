@@ -23,9 +23,8 @@ from feed_peers import make_entity
 RunCli = Any  # the `run_cli` and `cli` fixtures of tests/conftest.py
 Samples = Any
 
-# Commands that report nothing a script reads: servers, and `sitrep`, whose `--format json`
-# is its machine-readable form.
-NO_JSON = {("serve",), ("serve-model",), ("sitrep",)}
+# Commands that report nothing a script reads: servers.
+NO_JSON = {("serve",), ("serve-model",)}
 
 
 def _leaves(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
