@@ -13,42 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 import pytest
 
-from assay.cli import cli as root_group
 from assay.fusion import pictures
 from assay.workspace import Workspace
+from cli_commands import command as command_at
+from cli_commands import leaves
 from feed_peers import make_entity
+from json_document import running
+from labeling_world import free_port
 
 RunCli = Any  # the `run_cli` and `cli` fixtures of tests/conftest.py
 Samples = Any
 
-# Commands that report nothing a script reads: servers.
-NO_JSON = {("serve",), ("serve-model",)}
 
-
-def _leaves(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    ctx = click.Context(group)
-    found = [path] if path and getattr(group, "invoke_without_command", False) else []
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        if isinstance(command, click.Group):
-            found += _leaves(command, (*path, name))
-        elif command is not None:
-            found.append((*path, name))
-    return found
-
-
-def _command(path: tuple[str, ...]) -> click.Command:
-    command: click.Command | None = root_group
-    for name in path:
-        assert isinstance(command, click.Group)
-        command = command.get_command(click.Context(command), name)
-    assert command is not None
-    return command
-
-
-LEAVES = _leaves(root_group)
+LEAVES = leaves()
 
 
 def test_every_command_is_walked() -> None:
@@ -59,10 +39,9 @@ def test_every_command_is_walked() -> None:
 def test_every_command_documents_its_options_and_refuses_unknown_ones(
     cli: RunCli, tmp_path: Path, path: tuple[str, ...]
 ) -> None:
-    command = _command(path)
+    command = command_at(path)
     options = {o for p in command.params if isinstance(p, click.Option) for o in p.opts}
-    if path not in NO_JSON:
-        assert "--json" in options, f"assay {' '.join(path)} reports but takes no --json"
+    assert "--json" in options, f"assay {' '.join(path)} reports but takes no --json"
     shown = cli(*path, "--help").stdout
     assert [o for o in options if o not in shown] == []
     res = cli("-w", tmp_path, *path, "--no-such-option", code=2)
@@ -119,6 +98,27 @@ def test_feed_json_prints_only_json_until_stopped(
     assert proc.returncode == 0, err
     doc = json.loads(out)
     assert doc["picture"] == "flood" and doc["published"][0]["sent"] == 3
+
+
+def test_serve_json_says_where_it_listens_once_it_does(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """`assay serve` took no --json: a script tried the port in a loop until it answered.
+    With --json the server prints one document once it listens (its URL and process id), and
+    nothing more on stdout until it stops."""
+    subprocess.run(
+        [sys.executable, "-m", "assay", "init", str(tmp_path / "ws")],
+        env=subprocess_env, check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port()
+    args = ["-w", str(tmp_path / "ws"), "serve", "--port", str(port), "--json"]
+    with running(args, subprocess_env) as server:
+        doc = server.document()
+        assert doc["url"] == f"http://127.0.0.1:{port}/" and doc["pid"] == server.proc.pid
+        assert doc["workers"] == 1 and doc["workspace"] == str(tmp_path / "ws")
+        # listening when said: the first request is answered (401: no credentials)
+        assert httpx.get(f"{doc['url']}api/v1/projects", timeout=30).status_code == 401
+        assert server.interrupt() == ""
 
 
 @pytest.mark.parametrize("where", ["project schema", "task file", "slices"])
