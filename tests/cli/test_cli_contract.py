@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from cli_commands import leaves
 from feed_peers import make_entity
 from json_document import running
 from labeling_world import free_port
+from pg import fresh_schema
 
 RunCli = Any  # the `run_cli` and `cli` fixtures of tests/conftest.py
 Samples = Any
@@ -100,25 +102,30 @@ def test_feed_json_prints_only_json_until_stopped(
     assert doc["picture"] == "flood" and doc["published"][0]["sent"] == 3
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_serve_json_says_where_it_listens_once_it_does(
-    tmp_path: Path, subprocess_env: dict[str, str]
+    tmp_path: Path, subprocess_env: dict[str, str], workers: int
 ) -> None:
     """`assay serve` took no --json: a script tried the port in a loop until it answered.
     With --json the server prints one document once it listens (its URL and process id), and
-    nothing more on stdout until it stops."""
-    subprocess.run(
-        [sys.executable, "-m", "assay", "init", str(tmp_path / "ws")],
-        env=subprocess_env, check=True, capture_output=True,
-    )  # fmt: skip
-    port = free_port()
-    args = ["-w", str(tmp_path / "ws"), "serve", "--port", str(port), "--json"]
-    with running(args, subprocess_env) as server:
-        doc = server.document()
-        assert doc["url"] == f"http://127.0.0.1:{port}/" and doc["pid"] == server.proc.pid
-        assert doc["workers"] == 1 and doc["workspace"] == str(tmp_path / "ws")
-        # listening when said: the first request is answered (401: no credentials)
-        assert httpx.get(f"{doc['url']}api/v1/projects", timeout=30).status_code == 401
-        assert server.interrupt() == ""
+    nothing more on stdout until it stops; with two worker processes (PostgreSQL) too."""
+    with ExitStack() as stack:
+        env = dict(subprocess_env)
+        if workers > 1:  # a SQLite workspace is served by one process
+            env["ASSAY_DATABASE_URL"] = stack.enter_context(fresh_schema())
+        subprocess.run(
+            [sys.executable, "-m", "assay", "init", str(tmp_path / "ws")],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        port = free_port()
+        args = ["-w", str(tmp_path / "ws"), "serve", "--port", str(port), "--json"]
+        with running([*args, "--workers", str(workers)], env) as server:
+            doc = server.document()
+            assert doc["url"] == f"http://127.0.0.1:{port}/" and doc["pid"] == server.proc.pid
+            assert doc["workers"] == workers and doc["workspace"] == str(tmp_path / "ws")
+            # listening when said: the first request is answered (401: no credentials)
+            assert httpx.get(f"{doc['url']}api/v1/projects", timeout=60).status_code == 401
+            assert server.interrupt() == ""
 
 
 @pytest.mark.parametrize("where", ["project schema", "task file", "slices"])
