@@ -201,10 +201,10 @@ def report(
             doc["html"] = str(html_out)
         env.emit_json(doc)
         return
-    _show_report(env, result, threshold, html_out)
+    _show_report(env, result, html_out)
 
 
-def _show_report(env: Env, result: QualityReport, threshold: float, html_out: Path | None) -> None:
+def _show_report(env: Env, result: QualityReport, html_out: Path | None) -> None:
     env.say(f"{result.n_labels} labels, {result.n_tasks} tasks, {result.n_workers} annotators")
     agreement = Table("agreement", "value")
     for name, value in result.agreement.items():
@@ -225,7 +225,7 @@ def _show_report(env: Env, result: QualityReport, threshold: float, html_out: Pa
     for row in result.annotators.itertuples():
         people.add_row(*(_cell(v) for v in row))
     env.console.print(people)
-    env.say(f"{len(result.suspicious)} suspicious tasks (posterior < {threshold:g})")
+    env.say(f"{len(result.suspicious)} suspicious tasks ({result.criterion})")
     if html_out is not None:
         env.say(f"wrote {html_out}")
 

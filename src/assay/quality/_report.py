@@ -52,6 +52,11 @@ class QualityReport:
     control: str | None = None
     controls: pd.DataFrame | None = None
 
+    @property
+    def criterion(self) -> str:
+        """Which tasks are listed as suspicious, as a person reads it."""
+        return f"posterior < {self.threshold:g}" if self.threshold < 1 else "every task"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready document (nan becomes None)."""
         doc: dict[str, Any] = {}
