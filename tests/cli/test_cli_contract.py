@@ -9,47 +9,28 @@ import signal
 import socket
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 import pytest
 
-from assay.cli import cli as root_group
 from assay.fusion import pictures
 from assay.workspace import Workspace
+from cli_commands import command as command_at
+from cli_commands import leaves
 from feed_peers import make_entity
+from json_document import running
+from labeling_world import free_port
+from pg import fresh_schema
 
 RunCli = Any  # the `run_cli` and `cli` fixtures of tests/conftest.py
 Samples = Any
 
-# Commands that report nothing a script reads: servers, and `sitrep`, whose `--format json`
-# is its machine-readable form.
-NO_JSON = {("serve",), ("serve-model",), ("sitrep",)}
 
-
-def _leaves(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    ctx = click.Context(group)
-    found = [path] if path and getattr(group, "invoke_without_command", False) else []
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        if isinstance(command, click.Group):
-            found += _leaves(command, (*path, name))
-        elif command is not None:
-            found.append((*path, name))
-    return found
-
-
-def _command(path: tuple[str, ...]) -> click.Command:
-    command: click.Command | None = root_group
-    for name in path:
-        assert isinstance(command, click.Group)
-        command = command.get_command(click.Context(command), name)
-    assert command is not None
-    return command
-
-
-LEAVES = _leaves(root_group)
+LEAVES = leaves()
 
 
 def test_every_command_is_walked() -> None:
@@ -60,10 +41,9 @@ def test_every_command_is_walked() -> None:
 def test_every_command_documents_its_options_and_refuses_unknown_ones(
     cli: RunCli, tmp_path: Path, path: tuple[str, ...]
 ) -> None:
-    command = _command(path)
+    command = command_at(path)
     options = {o for p in command.params if isinstance(p, click.Option) for o in p.opts}
-    if path not in NO_JSON:
-        assert "--json" in options, f"assay {' '.join(path)} reports but takes no --json"
+    assert "--json" in options, f"assay {' '.join(path)} reports but takes no --json"
     shown = cli(*path, "--help").stdout
     assert [o for o in options if o not in shown] == []
     res = cli("-w", tmp_path, *path, "--no-such-option", code=2)
@@ -122,6 +102,32 @@ def test_feed_json_prints_only_json_until_stopped(
     assert doc["picture"] == "flood" and doc["published"][0]["sent"] == 3
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_json_says_where_it_listens_once_it_does(
+    tmp_path: Path, subprocess_env: dict[str, str], workers: int
+) -> None:
+    """`assay serve` took no --json: a script tried the port in a loop until it answered.
+    With --json the server prints one document once it listens (its URL and process id), and
+    nothing more on stdout until it stops; with two worker processes (PostgreSQL) too."""
+    with ExitStack() as stack:
+        env = dict(subprocess_env)
+        if workers > 1:  # a SQLite workspace is served by one process
+            env["ASSAY_DATABASE_URL"] = stack.enter_context(fresh_schema())
+        subprocess.run(
+            [sys.executable, "-m", "assay", "init", str(tmp_path / "ws")],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        port = free_port()
+        args = ["-w", str(tmp_path / "ws"), "serve", "--port", str(port), "--json"]
+        with running([*args, "--workers", str(workers)], env) as server:
+            doc = server.document()
+            assert doc["url"] == f"http://127.0.0.1:{port}/" and doc["pid"] == server.proc.pid
+            assert doc["workers"] == workers and doc["workspace"] == str(tmp_path / "ws")
+            # listening when said: the first request is answered (401: no credentials)
+            assert httpx.get(f"{doc['url']}api/v1/projects", timeout=60).status_code == 401
+            assert server.interrupt() == ""
+
+
 @pytest.mark.parametrize("where", ["project schema", "task file", "slices"])
 def test_a_yaml_syntax_error_is_one_line_naming_the_place(
     cli: RunCli, samples: Samples, tmp_path: Path, where: str
@@ -174,13 +180,22 @@ def test_no_password_and_no_terminal_to_ask_on_is_one_error(
         ["simulate", "scenario", "sim", "--no-media", "--seed", "-1"],
         ["audit", "log", "--limit", "-1"],
         ["quality", "report", "--threshold", "-1", "--project", "p"],
+        ["quality", "report", "--threshold", "1.5", "--project", "p"],
         ["prelabel", "p", "--model", "m", "--min-score", "1.5"],
         ["prelabel", "p", "--model", "m", "--batch-size", "0"],
         ["eval", "llm", "t.yaml", "--concurrency", "0", "--out", "run"],
         ["eval", "llm", "t.yaml", "--timeout", "0", "--out", "run"],
+        ["eval", "llm", "t.yaml", "--timeout", "0.05", "--out", "run"],
+        ["eval", "llm", "t.yaml", "--timeout", "1e12", "--out", "run"],
+        ["redteam", "--model", "m", "--timeout", "0.05", "--out", "run"],
+        ["redteam", "--model", "m", "--timeout", "1e12", "--out", "run"],
         ["eval", "run", "--dataset", "d", "--resamples", "0", "--out", "run"],
         ["eval", "run", "--dataset", "d", "--score-threshold", "2", "--out", "run"],
         ["eval", "gate", "--baseline", "a", "--candidate", "b", "--max-drop", "0", "--alpha", "1"],
+        ["eval", "gate", "--baseline", "a", "--candidate", "b", "--max-drop", "-0.1", "--json"],
+        ["eval", "gate", "--baseline", "a", "--candidate", "b", "--max-drop", "1.5", "--json"],
+        ["model", "promote", "m", "--stage", "production", "--max-drop", "-1", "--json"],
+        ["model", "promote", "m", "--stage", "production", "--max-drop", "2", "--json"],
         ["model", "promote", "m", "--stage", "production", "--alpha", "0"],
         ["train", "classifier", "--data", "d", "--out", "h", "--c", "0"],
         ["train", "llm", "--data", "d", "--base", "b", "--out", "a", "--lr", "-1"],
@@ -191,7 +206,11 @@ def test_no_password_and_no_terminal_to_ask_on_is_one_error(
 def test_out_of_range_numbers_are_bad_usage(cli: RunCli, tmp_path: Path, args: list[str]) -> None:
     """`simulate scenario --seed -1` was a ValueError traceback from numpy; `audit log -n -1`
     listed every event on SQLite and failed in the database on PostgreSQL. `quality report
-    --threshold -1` and the other bounded numbers were taken as given."""
+    --threshold -1` and the other bounded numbers were taken as given; so were a --threshold
+    above 1 (a posterior is at most 1), a --max-drop below 0 (exit 1 once the runs were
+    read) or above 1 (every metric it gates lies in 0..1), and an `eval llm` or `redteam`
+    --timeout each bounded its own way (0.05 s taken by one, refused by the other; 1e12 s a
+    traceback from the socket layer)."""
     cli("init", tmp_path / "ws")
     res = cli("-w", tmp_path / "ws", *args, code=2)
     assert "Invalid value" in res.stderr and not (tmp_path / "sim").exists()
@@ -255,6 +274,10 @@ MISSING_FILE_ARGS = {
     "model add": ["model", "add", "m", "{m}"],
     "model add --file": ["model", "add", "m", "--file", "{m}"],
     "fuse --truth": ["fuse", "p", "--from", "reports:{f}", "--truth", "{m}"],
+    "fuse --from predictions:": ["fuse", "p", "--from", "predictions:{m}"],
+    "fuse --from reports:": ["fuse", "p", "--from", "reports:{m}"],
+    "fuse --from tracks:": ["fuse", "p", "--from", "tracks:{m}"],
+    "fuse --follow --from detections:": ["fuse", "p", "--follow", "--from", "detections:{m}"],
 }  # fmt: skip
 
 

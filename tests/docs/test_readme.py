@@ -5,11 +5,15 @@ The rules for which blocks run are in `readme_runner` and in the README itself.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from readme_runner import RUN, Reader, blocks, console_commands, expected_output, reader_env
+
+from cli_commands import command, leaves
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -63,3 +67,18 @@ def test_every_readme_example_runs_in_order(
     # a user's own model, PostgreSQL or S3 of the user's own, a cluster's machines. A new one
     # has to earn its place.
     assert len(reader.skipped) <= 8, reader.skipped
+
+
+def test_every_command_option_is_in_the_readme() -> None:
+    """About 20 options (`audit log --limit`, `quality report --threshold`, `eval run
+    --resamples`, `simulate scenario --vehicles`, ...) were documented only in `--help`: every
+    option of every command is named in the README, where its command's options are listed."""
+    text = README.read_text(encoding="utf-8")
+    missing = []
+    for path in leaves():
+        for p in command(path).params:
+            if isinstance(p, click.Option) and not any(
+                re.search(re.escape(o) + r"(?![\w-])", text) for o in p.opts
+            ):
+                missing.append(f"assay {' '.join(path)} {p.opts[-1]}")
+    assert missing == []

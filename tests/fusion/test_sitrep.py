@@ -145,3 +145,29 @@ def test_counts_of_one_read_as_one(ws: Workspace, run_cli: RunCli) -> None:
     pictures.save(ws, "town", moved, message="second")
     again = run_cli("-w", ws.root, "sitrep", "town", "--clearance", "UNCLASSIFIED").stdout
     assert "[1](#list-changes) change." in again
+
+
+def test_sitrep_json_describes_the_report_written(
+    ws: Workspace, run_cli: RunCli, tmp_path: Any
+) -> None:
+    """`sitrep` took no --json: a script learnt what it wrote (and its marking) only from a
+    line on stderr. With --out, --json prints one document saying so; without --out the
+    report itself is stdout's, so --json is bad usage naming the two ways."""
+    _world(ws)
+    out = tmp_path / "town.md"
+    res = run_cli(
+        "-w", ws.root, "sitrep", "town", "--out", out, "--clearance", "CUI/FLOOD", "--json"
+    )
+    doc = json.loads(res.stdout)
+    assert res.stderr == ""
+    assert doc["out"] == str(out) and doc["bytes"] == out.stat().st_size > 0
+    assert (doc["picture"], doc["version"], doc["format"]) == ("town", 1, "md")
+    assert (doc["marking"], doc["clearance"], doc["entities"]) == ("CUI/FLOOD", "CUI/FLOOD", 2)
+    assert out.read_text().splitlines()[0] == "**CUI/FLOOD**"
+    stored = json.loads(ws.blobs.get_bytes(doc["report"]))  # the facts kept in the workspace
+    assert stored["version_id"] == doc["version_id"] and set(stored["entities"]) == {
+        "ent-a",
+        "ent-b",
+    }
+    bad = run_cli("-w", ws.root, "sitrep", "town", "--json", code=2)
+    assert "--out" in bad.stderr and "--format json" in bad.stderr and bad.stdout == ""

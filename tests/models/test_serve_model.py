@@ -17,6 +17,7 @@ from assay.labeling import add_user, create_token
 from assay.models import add_model
 from assay.workspace import Workspace
 from evaluation.runs.runs_world import onnx_classifier
+from json_document import running
 from labeling_world import free_port
 from llm_world import build_tiny_llama
 from models.tiny_llm import start_model_server
@@ -353,3 +354,27 @@ def test_a_prompt_list_is_bounded_by_the_servers_batch(served: Served) -> None:
     # One prompt with the largest n is always answered, whatever the batch.
     one = httpx.post(url, json={**base, "prompt": "a", "n": 8}, headers=headers, timeout=60)
     assert one.status_code == 200 and len(one.json()["choices"]) == 8
+
+
+def test_serve_model_json_says_where_it_listens_once_it_does(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """`assay serve-model` took no --json: a script asked /v1/models in a loop until the
+    model had loaded. With --json it prints one document once the server listens (URL,
+    model, marking, process id), and nothing more on stdout until it stops."""
+    ws = Workspace.init(tmp_path / "ws")
+    add_model(ws, "tiny-flood", build_tiny_llama(tmp_path / "tiny-flood"), marking="CUI")
+    ws.close()
+    port = free_port()
+    args = ["-w", str(tmp_path / "ws"), "serve-model", "tiny-flood@1", "--port", str(port)]
+    with running([*args, "--json"], subprocess_env) as server:
+        doc = server.document()
+        assert doc == {
+            "url": f"http://127.0.0.1:{port}/v1",
+            "model": "tiny-flood@1",
+            "marking": "CUI",
+            "pid": server.proc.pid,
+        }
+        # listening when said: the first request is answered (401: no token)
+        assert httpx.get(f"{doc['url']}/models", timeout=30).status_code == 401
+        assert server.interrupt() == ""

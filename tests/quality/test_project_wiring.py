@@ -245,11 +245,14 @@ def test_report_from_project_and_dataset(
     assert "http" not in "".join(re.findall(r"(?:src|href)=\"([^\"]*)\"", page))
 
     low = cli(
-        "-w", root, "quality", "report", "--project", "survey", "--threshold", "1.01", "--json"
+        "-w", root, "quality", "report", "--project", "survey", "--threshold", "1", "--json"
     ).json()
     assert len(low["suspicious"]) == 6
     assert {s["name"] for s in low["suspicious"]} == set(names)
     assert all(s["task"] in order and "×" in s["votes"] for s in low["suspicious"])
+    # At 1 the tasks listed are every task, certain ones too: said so, not "posterior < 1".
+    said = cli("-w", root, "quality", "report", "--project", "survey", "--threshold", "1").stdout
+    assert "6 suspicious tasks (every task)" in said
 
     ws.create_dataset("subset")
     ws.add_items("subset", f"name={names[0]}")

@@ -4,11 +4,15 @@ pages (JSON for the API), Markdown instructions, and pre-annotations from labels
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 
+import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from assay.domain.schema import LabelSchema
+from assay.errors import NotFound, require
 from assay.labeling import Workflow, create_project
 from assay.labeling.pull import pull
 from assay.store.schema import ID_SEP, datasets, working
@@ -142,3 +146,31 @@ def test_the_history_lists_a_rejected_answer_with_the_comment(world: World, clie
         True,
     )
     assert entry["review_comment"] == "the roof is gone: destroyed"
+
+
+def test_an_error_page_shows_names_as_spelt(
+    world: World, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page made its message a sentence by capitalising its first letter, names too:
+    "Pyproj is not installed", "Flood-clf@2: ...". A library, file or model is shown as the
+    command line shows it; a message opening with a word still reads as a sentence."""
+    man = client("man")
+    app = man.app
+    assert isinstance(app, FastAPI)
+
+    def needs_pyproj() -> None:  # a page whose library is missing on this server
+        require("pyproj", "sensors")
+
+    def names_a_model() -> None:
+        raise NotFound("flood-clf@2: no such model version")
+
+    app.add_api_route("/pyproj-page", needs_pyproj)
+    app.add_api_route("/model-page", names_a_model)
+    monkeypatch.setitem(sys.modules, "pyproj", None)
+    page = man.get("/pyproj-page")
+    assert page.status_code == 501 and "text/html" in page.headers["content-type"]
+    assert "pyproj is not installed; install it with" in page.text
+    assert "Pyproj" not in page.text
+    page = man.get("/model-page")
+    assert page.status_code == 404 and "flood-clf@2: no such model version" in page.text
+    assert "No page at /no/such/page" in man.get("/no/such/page").text  # a sentence still

@@ -78,7 +78,7 @@ def test_a_library_missing_from_the_server_is_a_501_naming_its_extra(
     r = client("root").get(f"/tiles/{scene}/18/0/0.png")
     assert r.status_code == 501  # a page (tiles are not under /api): the message on it
     assert (
-        "Rio_tiler is not installed; install it with: pip install &#39;assay[sensors]&#39;"
+        "rio_tiler is not installed; install it with: pip install &#39;assay[sensors]&#39;"
         in r.text
     )
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -122,6 +122,88 @@ cluster_option = click.option(
     "(tcp://HOST:8786; default $ASSAY_CLUSTER); its workers read blobs from the blob store "
     "(S3). Without it the work runs on a local process pool.",
 )
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Options more than one command takes, declared once: the same name, bounds and help in
+# every `--help`.
+
+# A language model to run: `eval llm` and `redteam`.
+llm_model_option = click.option(
+    "--model", help="A transformers model directory, or a registered NAME[@VERSION]."
+)
+endpoint_option = click.option(
+    "--endpoint", help="An OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1."
+)
+endpoint_model_option = click.option(
+    "--endpoint-model",
+    default="default",
+    show_default=True,
+    help="Model name sent to the endpoint.",
+)
+llm_batch_size_option = click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Local model batch.",
+)
+# At least 0.1 s (no model answers sooner), at most a day (beyond about 300 years the
+# socket layer raises OverflowError).
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 86400),
+    default=60.0,
+    show_default=True,
+    help="Seconds an endpoint request may take.",
+)
+no_cache_option = click.option(
+    "--no-cache", is_flag=True, help="Ask the model again instead of reusing cached answers."
+)
+
+# The paired gate: `eval gate` and `model promote`.
+alpha_option = click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level.",
+)
+
+
+def max_drop_option(**kw: Any) -> Callable[[_F], _F]:
+    """`--max-drop`: the metrics a gate compares (accuracy, macro F1, AP, F1) lie in 0..1."""
+    return click.option(
+        "--max-drop",
+        type=click.FloatRange(0, 1),
+        help="Largest tolerated drop of the gate metric, e.g. 0.01.",
+        **kw,
+    )
+
+
+resamples_option = click.option(
+    "--resamples",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples per interval.",
+)
+
+# Servers: `serve` and `serve-model`.
+host_option = click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind."
+)
+
+
+def port_option(default: int) -> Callable[[_F], _F]:
+    return click.option(
+        "--port",
+        default=default,
+        show_default=True,
+        type=click.IntRange(1, 65535),
+        help="TCP port.",
+    )
 
 
 def ask_password(label: str, *, confirm: bool = False) -> str:

@@ -7,16 +7,27 @@ from typing import Any
 
 import click
 
-from assay.cli._common import Env, input_path, json_option, pass_env, path_arg
+from assay.cli._common import (
+    Env,
+    endpoint_model_option,
+    endpoint_option,
+    input_path,
+    json_option,
+    llm_batch_size_option,
+    llm_model_option,
+    no_cache_option,
+    pass_env,
+    path_arg,
+    resamples_option,
+    timeout_option,
+)
 
 
 @click.command()
 @click.argument("task_file", type=input_path(dir_okay=False))
-@click.option(
-    "--model", "model", help="A transformers model directory, or a registered NAME[@VERSION]."
-)
-@click.option("--endpoint", help="An OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1.")
-@click.option("--endpoint-model", default="default", show_default=True, help="Model name sent.")
+@llm_model_option
+@endpoint_option
+@endpoint_model_option
 @click.option("--samples", type=click.IntRange(min=1), help="Evaluate the first N items only.")
 @click.option(
     "--epochs",
@@ -25,13 +36,7 @@ from assay.cli._common import Env, input_path, json_option, pass_env, path_arg
     show_default=True,
     help="Passes over the items.",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Local model batch.",
-)
+@llm_batch_size_option
 @click.option("--device", default="cpu", show_default=True, help="Local model device.")
 @click.option(
     "--concurrency",
@@ -40,21 +45,15 @@ from assay.cli._common import Env, input_path, json_option, pass_env, path_arg
     show_default=True,
     help="Endpoint requests.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=60.0,
-    show_default=True,
-    help="Seconds a request.",
-)
+@timeout_option
 @click.option(
     "--retries", type=click.IntRange(min=0), default=2, show_default=True, help="Endpoint retries."
 )
-@click.option("--no-cache", is_flag=True, help="Generate again instead of reusing responses.")
+@no_cache_option
 @click.option(
     "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap seed."
 )
-@click.option("--resamples", type=click.IntRange(min=1), default=1000, show_default=True)
+@resamples_option
 @click.option("--out", type=path_arg(file_okay=False), required=True, help="New run folder.")
 @json_option
 @pass_env

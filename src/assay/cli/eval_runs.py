@@ -12,12 +12,15 @@ import click
 
 from assay.cli._common import (
     Env,
+    alpha_option,
     cluster_option,
     folding_table,
     input_path,
     json_option,
+    max_drop_option,
     pass_env,
     path_arg,
+    resamples_option,
     utc_minute,
 )
 from assay.errors import InvalidInput
@@ -119,13 +122,7 @@ def _render_summary(env: Env, summary: dict[str, Any], path: Path) -> None:
     show_default=True,
     help="Seed of corruptions, bootstrap, attack.",
 )
-@click.option(
-    "--resamples",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples per interval.",
-)
+@resamples_option
 @click.option(
     "--score-threshold",
     type=click.FloatRange(0, 1),
@@ -340,20 +337,14 @@ def say_membership(env: Env, res: dict[str, Any]) -> None:
 @click.command()
 @click.option("--baseline", required=True, help="The reference run (folder or id).")
 @click.option("--candidate", required=True, help="The run to check (folder or id).")
-@click.option("--max-drop", type=float, required=True, help="Largest tolerated drop, e.g. 0.01.")
+@max_drop_option(required=True)
 @click.option("--slice", "slices", multiple=True, help="Gate only these slices (repeatable).")
 @click.option(
     "--metric",
     help="accuracy / macro_f1 (classification), AP / F1 (detection); default: the "
     "baseline's primary metric.",
 )
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.05,
-    show_default=True,
-    help="Significance level.",
-)
+@alpha_option
 @click.option(
     "--resamples", type=click.IntRange(min=1), help="Bootstrap resamples (default: the baseline's)."
 )

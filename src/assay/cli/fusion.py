@@ -9,6 +9,22 @@ import click
 from assay.cli._common import Env, input_path, json_option, pass_env
 from assay.errors import require
 
+# The sources that name a file (`--follow` adds detections:, and `-` for standard input).
+FILE_KINDS = ("predictions", "detections", "reports", "tracks")
+
+
+def _check_files(
+    ctx: click.Context, param: click.Parameter, specs: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A file source's FILE is an input path: one that is not there is the same one error
+    as in every command, before anything is read."""
+    checked = input_path(dir_okay=False)
+    for spec in specs:
+        kind, _, what = spec.partition(":")
+        if kind in FILE_KINDS and what not in ("", "-"):
+            checked.convert(what, param, ctx)
+    return specs
+
 
 @click.command("fuse")
 @click.argument("name")
@@ -16,6 +32,7 @@ from assay.errors import require
     "--from",
     "sources",
     multiple=True,
+    callback=_check_files,
     metavar="KIND:WHAT",
     help="A source: predictions:FILE, model:NAME[@VERSION], labels:DATASET[@REV], "
     "reports:FILE, tracks:FILE "

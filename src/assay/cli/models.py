@@ -9,9 +9,11 @@ import click
 
 from assay.cli._common import (
     Env,
+    alpha_option,
     folding_table,
     input_path,
     json_option,
+    max_drop_option,
     pass_env,
     path_arg,
     utc_minute,
@@ -210,20 +212,8 @@ def show(env: Env, spec: str, as_user: str | None, as_json: bool) -> None:
     "--stage", type=click.Choice(["staging", "production"]), required=True, help="Target stage."
 )
 @click.option("--run", "run_id", help="The candidate's evaluation run id (default: latest paired).")
-@click.option(
-    "--max-drop",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Largest drop of the gate metric against production the gate tolerates.",
-)
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.05,
-    show_default=True,
-    help="Significance level.",
-)
+@max_drop_option(default=0.0, show_default=True)
+@alpha_option
 @click.option("--force", is_flag=True, help="Promote without a passing gate (needs --reason).")
 @click.option("--reason", help="Why a forced promotion is right (kept in the audit trail).")
 @click.option(

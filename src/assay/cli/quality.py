@@ -151,11 +151,10 @@ def quality() -> None:
 @click.option("--method", type=click.Choice(METHODS), default="ds", show_default=True)
 @click.option(
     "--threshold",
-    # Posteriors lie in 0..1; a threshold above 1 lists every task, unanimous ones too.
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, 1),  # a posterior lies in 0..1
     default=0.7,
     show_default=True,
-    help="A task is suspicious when its posterior is below this (above 1: every task).",
+    help="A task is suspicious when its posterior is below this (1: every task).",
 )
 @click.option("--html", "html_out", type=path_arg(dir_okay=False), help="Write an HTML report.")
 @json_option
@@ -202,10 +201,10 @@ def report(
             doc["html"] = str(html_out)
         env.emit_json(doc)
         return
-    _show_report(env, result, threshold, html_out)
+    _show_report(env, result, html_out)
 
 
-def _show_report(env: Env, result: QualityReport, threshold: float, html_out: Path | None) -> None:
+def _show_report(env: Env, result: QualityReport, html_out: Path | None) -> None:
     env.say(f"{result.n_labels} labels, {result.n_tasks} tasks, {result.n_workers} annotators")
     agreement = Table("agreement", "value")
     for name, value in result.agreement.items():
@@ -228,7 +227,7 @@ def _show_report(env: Env, result: QualityReport, threshold: float, html_out: Pa
     for row in result.annotators.itertuples():
         people.add_row(*(_cell(v) for v in row))
     env.console.print(people)
-    env.say(f"{len(result.suspicious)} suspicious tasks (posterior < {threshold:g})")
+    env.say(f"{len(result.suspicious)} suspicious tasks ({result.criterion})")
     if html_out is not None:
         env.say(f"wrote {html_out}")
 

@@ -9,7 +9,18 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from assay.cli._common import Env, json_option, pass_env, path_arg
+from assay.cli._common import (
+    Env,
+    endpoint_model_option,
+    endpoint_option,
+    json_option,
+    llm_batch_size_option,
+    llm_model_option,
+    no_cache_option,
+    pass_env,
+    path_arg,
+    timeout_option,
+)
 
 if TYPE_CHECKING:
     from assay.evaluation.llm.redteam import RedTeamResult
@@ -54,9 +65,9 @@ def _params(max_new_tokens: int) -> Any:
 
 
 @click.group("redteam", invoke_without_command=True)
-@click.option("--model", help="A transformers model directory, or a registered NAME[@VERSION].")
-@click.option("--endpoint", help="An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
-@click.option("--endpoint-model", default="default", show_default=True, help="Its model name.")
+@llm_model_option
+@endpoint_option
+@endpoint_model_option
 @click.option(
     "--suite",
     default="all",
@@ -77,21 +88,9 @@ def _params(max_new_tokens: int) -> Any:
     show_default=True,
     help="Longest answer generated, in tokens.",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Local model batch.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=60.0,
-    show_default=True,
-    help="Seconds an endpoint request may take.",
-)
-@click.option("--no-cache", is_flag=True, help="Ask the model again even for cached prompts.")
+@llm_batch_size_option
+@timeout_option
+@no_cache_option
 @click.option(
     "--out",
     type=path_arg(file_okay=False),

@@ -6,15 +6,13 @@ import time
 
 import click
 
-from assay.cli._common import Env, pass_env
+from assay.cli._common import Env, host_option, json_option, pass_env, port_option
 
 
 @click.command("serve-model")
 @click.argument("spec")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port", default=8001, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
-)
+@host_option
+@port_option(8001)
 @click.option(
     "--max-batch",
     default=8,
@@ -26,14 +24,23 @@ from assay.cli._common import Env, pass_env
     "--marking",
     help="Marking of a model directory given by path (registered models carry their own).",
 )
+@json_option
 @pass_env
 def serve_model(
-    env: Env, spec: str, host: str, port: int, max_batch: int, marking: str | None
+    env: Env,
+    spec: str,
+    host: str,
+    port: int,
+    max_batch: int,
+    marking: str | None,
+    as_json: bool,
 ) -> None:
     """Serve language model SPEC (NAME[@VERSION] or a model directory) on /v1.
 
     Clients send an assay API token (`assay token create USER`) as the bearer token; a
-    holder below the model's marking is told it does not exist.
+    holder below the model's marking is told it does not exist. With --json, one JSON
+    document once the model is loaded and the server listens (url, model, marking, pid) and
+    nothing more on stdout.
     """
     from assay.errors import require
 
@@ -49,12 +56,19 @@ def serve_model(
     ws = env.workspace()
     target = resolve_target(ws, spec, marking=marking)
     check_port_free(host, port)
-    env.say(f"loading {target.id} from {target.path}")
+    if not as_json:
+        env.say(f"loading {target.id} from {target.path}")
     batcher = Batcher(LanguageModel(target.path, adapter=target.adapter), max_batch=max_batch)
     served = ServedModel(target.id, target.aliases, target.marking, batcher, int(time.time()))
     app = create_llm_app(ws, served)
     mark = ws.scheme.render(target.marking)
-    env.say(f"serving {target.id} ({mark}) on http://{host}:{port}/v1 (Ctrl-C to stop)")
+    if as_json:
+        from assay.cli._listening import announce_when_listening, url
+
+        doc = {"url": url(host, port, "/v1"), "model": target.id, "marking": mark}
+        announce_when_listening(env, host, port, doc)
+    else:
+        env.say(f"serving {target.id} ({mark}) on http://{host}:{port}/v1 (Ctrl-C to stop)")
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:

@@ -6,14 +6,12 @@ import os
 
 import click
 
-from assay.cli._common import Env, pass_env
+from assay.cli._common import Env, host_option, json_option, pass_env, port_option
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
-)
+@host_option
+@port_option(8000)
 @click.option(
     "--workers",
     default=1,
@@ -22,9 +20,15 @@ from assay.cli._common import Env, pass_env
     help="Worker processes (more than one needs PostgreSQL: ASSAY_DATABASE_URL).",
 )
 @click.option("--secure-cookies", is_flag=True, help="Mark session cookies Secure (HTTPS).")
+@json_option
 @pass_env
-def serve(env: Env, host: str, port: int, workers: int, secure_cookies: bool) -> None:
-    """Serve the labeling API and web UI from this workspace."""
+def serve(
+    env: Env, host: str, port: int, workers: int, secure_cookies: bool, as_json: bool
+) -> None:
+    """Serve the labeling API and web UI from this workspace.
+
+    With --json, one JSON document once the server listens (url, workspace, workers, pid)
+    and nothing more on stdout."""
     from assay.errors import InvalidInput, require
 
     require("uvicorn", "server")
@@ -43,7 +47,13 @@ def serve(env: Env, host: str, port: int, workers: int, secure_cookies: bool) ->
     os.environ["ASSAY_WORKSPACE"] = str(ws.root)
     if secure_cookies:
         os.environ["ASSAY_SECURE_COOKIES"] = "1"
-    env.say(f"serving {ws.root.parent} on http://{host}:{port}/ (Ctrl-C to stop)")
+    if as_json:
+        from assay.cli._listening import announce_when_listening, url
+
+        doc = {"url": url(host, port), "workspace": str(ws.root.parent), "workers": workers}
+        announce_when_listening(env, host, port, doc)
+    else:
+        env.say(f"serving {ws.root.parent} on http://{host}:{port}/ (Ctrl-C to stop)")
     uvicorn.run(
         "assay.server.app:app_from_env",
         factory=True,

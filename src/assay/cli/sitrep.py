@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from assay.cli._common import Env, pass_env, path_arg
+from assay.cli._common import Env, json_option, pass_env, path_arg
 
 
 @click.command("sitrep")
@@ -32,6 +32,7 @@ from assay.cli._common import Env, pass_env, path_arg
     "at its default address; the API key, if needed, from ASSAY_LLM_API_KEY. The facts and "
     "the prompt are stored with the report.",
 )
+@json_option
 @pass_env
 def sitrep(
     env: Env,
@@ -42,12 +43,21 @@ def sitrep(
     fmt: str,
     out: Path | None,
     summary_model: str | None,
+    as_json: bool,
 ) -> None:
     """Write a situation report of picture NAME[@REV]: overview, entities by type and MGRS
-    square, changes since the last report, confidence and gaps, sources; marked throughout."""
+    square, changes since the last report, confidence and gaps, sources; marked throughout.
+
+    With --out FILE, --json prints what was written: the file, its size, the report's
+    marking, clearance and entity count, and the stored report's id."""
     from assay.fusion import sitrep as service
     from assay.fusion.sitrep_render import render
 
+    if as_json and out is None:  # stdout is the report's: the document would follow it
+        raise click.UsageError(
+            "--json describes the report written to --out FILE: give --out "
+            "(--format json prints the report itself as JSON)"
+        )
     ws = env.workspace()
     report = service.build(
         ws,
@@ -68,6 +78,23 @@ def sitrep(
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
+    if as_json:
+        env.emit_json(
+            {
+                "picture": report.picture,
+                "version": report.version,
+                "version_id": report.version_id,
+                "format": fmt,
+                "out": str(out),
+                "bytes": out.stat().st_size,
+                "marking": report.marking,
+                "clearance": report.clearance,
+                "entities": len(report.entities),
+                "report": blob,
+                "summary": report.summary is not None,
+            }
+        )
+        return
     env.err.print(
         f"wrote {out} ({report.marking}): {len(report.entities)} entities, "
         f"report {blob[:12]} stored",

@@ -15,18 +15,20 @@ def train() -> None:
     """Train models on a dataset commit; the result is registered with its lineage."""
 
 
+data_option = click.option(
+    "--data",
+    required=True,
+    help="Dataset commit, NAME@REV (a bare NAME is its HEAD; the lineage names the commit).",
+)
+
+
 @train.command()
 @click.option(
     "--base",
     required=True,
     help="Base model: a transformers causal-LM directory, or a registered NAME[@VERSION].",
 )
-@click.option(
-    "--data",
-    "data",
-    required=True,
-    help="Dataset commit, NAME@REV (a bare NAME is its HEAD; the lineage names the commit).",
-)
+@data_option
 @click.option(
     "--method",
     type=click.Choice(["sft", "dpo"]),
@@ -163,12 +165,7 @@ def llm(
 
 
 @train.command()
-@click.option(
-    "--data",
-    "data",
-    required=True,
-    help="Dataset commit, NAME@REV (a bare NAME is its HEAD; the lineage names the commit).",
-)
+@data_option
 @click.option("--out", "out", required=True, help="Registry name of the classifier.")
 @click.option(
     "--embedder",

@@ -88,6 +88,6 @@ labels of record by <code>{escape(report.method)}</code>; label set:
 <h2>Annotators</h2>{_table(annotators)}
 <h2>Confusion matrices (rows: {escape(report.confusion_reference)}, columns: annotator)</h2>
 <div class="grid">{"".join(figures)}</div>
-<h2>Suspicious tasks (posterior &lt; {report.threshold:g})</h2>{suspicious}
+<h2>Suspicious tasks ({escape(report.criterion)})</h2>{suspicious}
 </body></html>
 """

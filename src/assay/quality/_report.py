@@ -52,6 +52,11 @@ class QualityReport:
     control: str | None = None
     controls: pd.DataFrame | None = None
 
+    @property
+    def criterion(self) -> str:
+        """Which tasks are listed as suspicious, as a person reads it."""
+        return f"posterior < {self.threshold:g}" if self.threshold < 1 else "every task"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready document (nan becomes None)."""
         doc: dict[str, Any] = {}
@@ -116,14 +121,17 @@ def quality_report(
         data: The labels.
         gold: Optional known label per task (index: task).
         method: Aggregation method for the labels of record (see `aggregate_frame`).
-        threshold: Tasks whose aggregate posterior is below this are suspicious.
+        threshold: Tasks whose aggregate posterior is below this are suspicious (at 1, every
+            task).
         max_suspicious: At most this many suspicious tasks are listed.
     """
     frame = check_long_frame(data)
     result = aggregate_frame(frame, method)
     annotators = score_annotators(data, aggregate=result.labels, gold=gold)
     reference = gold if gold is not None else result.labels
-    low = result.confidence[result.confidence < threshold].sort_values(kind="stable")
+    # At 1 every task is listed, certain ones too (a posterior is never above 1).
+    below = result.confidence < threshold if threshold < 1 else result.confidence.notna()
+    low = result.confidence[below].sort_values(kind="stable")
     low = low.iloc[:max_suspicious]
     suspicious = pd.DataFrame(
         {

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay import __version__, audit
 from assay._extras import as_missing_extra
-from assay.errors import AssayError
+from assay.errors import AssayError, MissingExtra
 from assay.server import _openapi
 from assay.server._hardening import harden, not_json_sent
 from assay.server._stream_slots import StreamSlots
@@ -80,7 +80,11 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         # The one place AssayError classes become HTTP statuses (an HTML page for browser
         # pages, JSON for the API).
         if wants_html(request):  # the page looks up the caller: off the event loop
-            return await run_in_threadpool(error_page, request, exc.http_status, str(exc))
+            # a missing library's message opens with its name: as spelt, not capitalised
+            named = isinstance(exc, MissingExtra)
+            return await run_in_threadpool(
+                error_page, request, exc.http_status, str(exc), opens_with_name=named
+            )
         return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
 
     @app.exception_handler(ModuleNotFoundError)

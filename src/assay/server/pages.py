@@ -63,13 +63,30 @@ def wants_html(request: Request) -> bool:
     return not path.startswith(("/api/", "/static/"))
 
 
-def error_page(request: Request, status: int, message: str) -> Response:
+def as_sentence(message: str, *, opens_with_name: bool = False) -> str:
+    """`message` with a capital first letter, unless it opens with a name, shown as spelt: a
+    library (`opens_with_name`: `pyproj is not installed`), or a first word that is more
+    than lowercase letters (a file, a model `flood-clf@2:`, an option, a quoted name).
+
+    Example:
+        >>> as_sentence("no project named 'x'"), as_sentence("flood-clf@2: no such version")
+        ("No project named 'x'", 'flood-clf@2: no such version')
+    """
+    first = message.split(" ", 1)[0]
+    if opens_with_name or not (first.isascii() and first.isalpha() and first.islower()):
+        return message
+    return message[:1].upper() + message[1:]
+
+
+def error_page(
+    request: Request, status: int, message: str, *, opens_with_name: bool = False
+) -> Response:
     """An error as a page in the app's style; the API keeps its JSON errors."""
     heading, advice = _HEADINGS.get(status, ("Something went wrong", "Try again later."))
     # the service messages end with a hint for the command line (`; see `assay ...``): a
     # browser user gets the page's own advice instead
     text = message.split("; see `")[0].split("; run `")[0]
-    text = text[:1].upper() + text[1:]  # a sentence on a page
+    text = as_sentence(text, opens_with_name=opens_with_name)  # a sentence on a page
     try:
         user = optional_user(request)
     except AssayError:
