@@ -86,7 +86,8 @@ def test_second_report_lists_changes_since_the_last_one(ws: Workspace, run_cli: 
     pictures.save(ws, "town", moved, message="second")
     md = run_cli("-w", ws.root, "sitrep", "town", "--format", "md").stdout
     lines = md.strip().splitlines()
-    assert lines[0] == lines[-1] == "**SECRET/SAR**"
+    # The lost ent-b (CUI/FLOOD) is named in the changes: its compartment is in the banner.
+    assert lines[0] == lines[-1] == "**SECRET/FLOOD/SAR**"
     assert "Compared with version 1 (the version of the last report)" in md
     assert re.search(r"appeared: \[1\]\(#list-appeared\) \[ent-d\]", md)
     assert re.search(r"moved: \[1\]\(#list-moved\) \[ent-a\]\([^)]*\) \(19\d m\)", md)
@@ -127,3 +128,50 @@ def test_sitrep_html_is_self_contained_with_banners_and_area(
     assert "ent-b" not in page and "ent-c" not in page
     bad = run_cli("-w", ws.root, "sitrep", "town", "--area", "1,2,3", code=1)
     assert "W,S,E,N" in bad.stderr
+
+
+def test_a_report_naming_a_lost_entity_is_marked_as_high_as_it(
+    ws: Workspace, run_cli: RunCli
+) -> None:
+    """The SECRET boat left the picture: the next report still names it (lost, with its id
+    and list), so its banner, its stored record and its summary facts are SECRET too, not
+    the lower marking of what is left."""
+    _world(ws)
+    run_cli("-w", ws.root, "sitrep", "town", "--format", "md")
+    now = pictures.entities(ws, pictures.load(ws, "town"))
+    pictures.save(ws, "town", [e for e in now if e.id == "ent-a"], message="boat gone")
+    res = run_cli("-w", ws.root, "sitrep", "town", "--format", "json")
+    r = json.loads(res.stdout)
+    lost = next(
+        p
+        for s in r["sections"]
+        for p in s["paragraphs"]
+        if p["parts"] and p["parts"][0] == "lost: "
+    )
+    assert "ent-c" in json.dumps(lost) and lost["marking"] == "SECRET/FLOOD/SAR"
+    assert r["marking"] == "SECRET/FLOOD/SAR"
+    changes = next(s for s in r["sections"] if s["title"].startswith("Changes"))
+    assert changes["paragraphs"][0]["marking"] == "SECRET/FLOOD/SAR"
+    md = run_cli("-w", ws.root, "sitrep", "town", "--format", "md").stdout.strip().splitlines()
+    assert md[0] == md[-1] == "**SECRET/FLOOD/SAR**"
+
+
+def test_labels_and_ids_write_no_markup_into_a_report(
+    ws: Workspace, run_cli: RunCli, tmp_path: Any
+) -> None:
+    """A label comes from a predictions file or a schema: in a report opened in a browser or
+    a Markdown viewer it is text, never a tag, a link or a table cell break."""
+    evil = '<img src=x onerror="alert(1)">[click](javascript:alert(2))|'
+    pictures.save(ws, "town", [_e("ent-x", evil, -95.3698)], message="first")
+    md = run_cli("-w", ws.root, "sitrep", "town", "--format", "md").stdout
+    assert not re.search(r"(?<!\\)<img|(?<!\\)\]\(javascript", md)
+    assert '\\<img src=x onerror="alert(1)"\\>\\[click\\](javascript:alert(2))\\|' in md
+    # Anchors of counts named after the label hold no markup either, and still match.
+    anchors = re.findall(r'<a id="([^"]*)"></a>', md)
+    assert anchors and all(re.fullmatch(r"list-[\w-]+", a) for a in anchors)
+    for target in re.findall(r"\]\(#([^)]*)\)", md):
+        assert target in anchors
+    out = tmp_path / "r.html"
+    run_cli("-w", ws.root, "sitrep", "town", "--format", "html", "--out", out)
+    page = out.read_text()
+    assert "<img" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
