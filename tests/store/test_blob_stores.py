@@ -194,6 +194,47 @@ def test_a_loose_object_changed_in_the_bucket_is_never_served(s3: S3BlobStore) -
     assert not (fresh.cache / sha[:2] / sha[2:]).exists()  # never cached as if it were good
 
 
+def _geotiff(tmp_path: Path, value: int) -> bytes:
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    path = tmp_path / f"scene-{value}.tif"
+    profile = dict(driver="GTiff", width=64, height=64, count=1, dtype="uint8",
+                   crs="EPSG:4326", transform=from_origin(-95.4, 29.8, 1e-4, 1e-4))  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.full((1, 64, 64), value, dtype="uint8"))
+    return path.read_bytes()
+
+
+def test_a_scene_changed_in_the_bucket_is_never_read_in_ranges(
+    s3: S3BlobStore, tmp_path: Path
+) -> None:
+    """Map tiles read a scene in place through GDAL's /vsis3/, in ranges: those reads are
+    checked too (the whole object hashed once per process before its first range, and again
+    when the object changes under it), so other bytes are never rendered under its name."""
+    import rasterio
+
+    from assay.store.blobs import raster_path
+
+    good, other = _geotiff(tmp_path, 7), _geotiff(tmp_path, 200)
+    sha = s3.put_bytes(good)
+    fresh = S3BlobStore(s3.url)  # another process, nothing verified yet
+    with raster_path(fresh, sha) as name, rasterio.open(name) as src:
+        assert int(src.read(1)[0, 0]) == 7
+    _overwrite(s3, s3._key(sha), other)  # after this process verified it once
+    for store in (fresh, S3BlobStore(s3.url)):
+        with (
+            pytest.raises(Corrupt, match=f"blob {sha[:12]} in .* does not hash to its name"),
+            raster_path(store, sha) as name,
+            rasterio.open(name) as src,
+        ):
+            src.read(1)
+    _overwrite(s3, s3._key(sha), good)  # put back: read again
+    with raster_path(fresh, sha) as name, rasterio.open(name) as src:
+        assert int(src.read(1)[0, 0]) == 7
+
+
 def test_a_packed_blob_changed_in_the_bucket_is_never_served(s3: S3BlobStore) -> None:
     blobs = [f"chip {i}: roof intact".encode() for i in range(20)]
     shas = s3.put_many(blobs)
