@@ -175,3 +175,61 @@ def test_labels_and_ids_write_no_markup_into_a_report(
     run_cli("-w", ws.root, "sitrep", "town", "--format", "html", "--out", out)
     page = out.read_text()
     assert "<img" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+
+
+def test_the_summary_model_is_asked_directly_never_through_a_proxy(
+    ws: Workspace, monkeypatch: Any
+) -> None:
+    """A proxy named in the environment (HTTP_PROXY, common on a machine that once had a
+    network) would get the report's facts, whatever marking they carry: the model the user
+    named is asked directly, and the proxy hears nothing."""
+    import http.server
+    import socket
+    import threading
+
+    from assay.fusion import sitrep
+    from assay.fusion.sitrep_summary import summarise
+
+    class Model(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"model": "m", "choices": [{"message": {"content": "Calm."}}]})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(4)
+    proxy.settimeout(0.5)
+    model = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Model)
+    threading.Thread(target=model.serve_forever, daemon=True).start()
+    heard: list[bytes] = []
+
+    def listen() -> None:
+        try:
+            conn, _ = proxy.accept()
+        except OSError:
+            return
+        with conn:
+            heard.append(conn.recv(65536))
+
+    waiter = threading.Thread(target=listen)
+    waiter.start()
+    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(var, f"http://127.0.0.1:{proxy.getsockname()[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    _world(ws)
+    try:
+        report = sitrep.build(ws, "town")
+        out = summarise(report, f"http://127.0.0.1:{model.server_address[1]}/v1#m", timeout=5)
+    finally:
+        waiter.join()
+        model.shutdown()
+        proxy.close()
+    assert heard == [] and out["text"] == "Calm."
