@@ -80,6 +80,9 @@ def _client() -> Any:
         max_pool_connections=_THREADS * 2,
         retries={"max_attempts": 5, "mode": "standard"},
         s3={"addressing_style": "path"},
+        # The endpoint directly, never through a proxy from the environment (HTTP_PROXY),
+        # which would be handed every blob stored or read.
+        proxies={},
     )
     # boto3 reads AWS_ENDPOINT_URL, the credentials and the region from the environment.
     return boto3.client("s3", config=config)

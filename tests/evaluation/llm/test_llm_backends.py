@@ -90,6 +90,45 @@ def test_endpoint_answers_chat_and_completion_concurrently() -> None:
     assert len(chats) == 1 and chats[0]["messages"][0] == {"role": "system", "content": "s"}
 
 
+def test_endpoint_is_asked_directly_never_through_a_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy named in the environment (HTTP_PROXY) would be handed every prompt of an
+    evaluation: the endpoint the user named is asked directly, and the proxy hears nothing."""
+    import socket
+    import threading
+
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(4)
+    proxy.settimeout(0.5)
+    heard: list[bytes] = []
+
+    def listen() -> None:
+        try:
+            conn, _ = proxy.accept()
+        except OSError:
+            return
+        with conn:
+            heard.append(conn.recv(65536))
+
+    waiter = threading.Thread(target=listen)
+    waiter.start()
+    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(var, f"http://127.0.0.1:{proxy.getsockname()[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    behaviour = FakeBehaviour(answer=lambda body: "direct")
+    try:
+        with openai_server(behaviour) as url:
+            gen = EndpointGenerator(url, retries=0, timeout=5)
+            out = gen.generate(["The river rose"], GenerationParams())
+    finally:
+        waiter.join()
+        proxy.close()
+    assert heard == [] and out[0].text == "direct"
+
+
 def test_endpoint_retries_busy_answers() -> None:
     behaviour = FakeBehaviour(answer=lambda body: "fine", mode="flaky", failures_left=2)
     with openai_server(behaviour) as url:
