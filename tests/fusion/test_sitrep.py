@@ -14,6 +14,7 @@ import mgrs
 from assay.domain.entity import Entity, Provenance
 from assay.fusion import pictures
 from assay.workspace import Workspace
+from proxy_trap import proxy_trap
 
 RunCli = Callable[..., Any]
 
@@ -184,7 +185,6 @@ def test_the_summary_model_is_asked_directly_never_through_a_proxy(
     network) would get the report's facts, whatever marking they carry: the model the user
     named is asked directly, and the proxy hears nothing."""
     import http.server
-    import socket
     import threading
 
     from assay.fusion import sitrep
@@ -202,34 +202,14 @@ def test_the_summary_model_is_asked_directly_never_through_a_proxy(
         def log_message(self, *args: Any) -> None:
             return None
 
-    proxy = socket.socket()
-    proxy.bind(("127.0.0.1", 0))
-    proxy.listen(4)
-    proxy.settimeout(0.5)
     model = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Model)
     threading.Thread(target=model.serve_forever, daemon=True).start()
-    heard: list[bytes] = []
-
-    def listen() -> None:
-        try:
-            conn, _ = proxy.accept()
-        except OSError:
-            return
-        with conn:
-            heard.append(conn.recv(65536))
-
-    waiter = threading.Thread(target=listen)
-    waiter.start()
-    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
-        monkeypatch.setenv(var, f"http://127.0.0.1:{proxy.getsockname()[1]}")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
     _world(ws)
+    report = sitrep.build(ws, "town")
     try:
-        report = sitrep.build(ws, "town")
-        out = summarise(report, f"http://127.0.0.1:{model.server_address[1]}/v1#m", timeout=5)
+        with proxy_trap(monkeypatch) as heard:
+            url = f"http://127.0.0.1:{model.server_address[1]}/v1#m"
+            out = summarise(report, url, timeout=5)
     finally:
-        waiter.join()
         model.shutdown()
-        proxy.close()
     assert heard == [] and out["text"] == "Calm."

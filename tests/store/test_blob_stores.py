@@ -15,6 +15,7 @@ from assay.store import BlobStore, LocalBlobStore, open_blobs
 from assay.store.blobs import PACK_MAX
 from assay.store.s3 import S3BlobStore
 from blob_stacks import use_stack
+from proxy_trap import proxy_trap
 from seaweed import Seaweed
 
 
@@ -272,36 +273,10 @@ def test_the_bucket_is_reached_directly_never_through_a_proxy(
 ) -> None:
     """A proxy named in the environment (HTTP_PROXY, left from a machine that once had a
     network) would be handed every blob stored or read: the endpoint is asked directly."""
-    import socket
-    import threading
-
-    proxy = socket.socket()
-    proxy.bind(("127.0.0.1", 0))
-    proxy.listen(4)
-    proxy.settimeout(0.5)
-    heard: list[bytes] = []
-
-    def listen() -> None:
-        try:
-            conn, _ = proxy.accept()
-        except OSError:
-            return
-        with conn:
-            heard.append(conn.recv(65536))
-
-    waiter = threading.Thread(target=listen)
-    waiter.start()
-    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
-        monkeypatch.setenv(var, f"http://127.0.0.1:{proxy.getsockname()[1]}")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    try:
+    with proxy_trap(monkeypatch) as heard:
         fresh = S3BlobStore(s3.url)  # a process started with the proxy set
         sha = fresh.put_bytes(b"casualty list, sector 4")
         assert fresh.get_bytes(sha) == b"casualty list, sector 4"
-    finally:
-        waiter.join()
-        proxy.close()
     assert heard == []
 
 

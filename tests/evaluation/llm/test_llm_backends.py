@@ -18,6 +18,7 @@ from assay.models.llm import (
     hash_model_dir,
 )
 from llm_world import FakeBehaviour, build_tiny_llama, last_user_text, openai_server
+from proxy_trap import proxy_trap
 
 PROMPTS = [
     "The river rose",
@@ -95,37 +96,10 @@ def test_endpoint_is_asked_directly_never_through_a_proxy(
 ) -> None:
     """A proxy named in the environment (HTTP_PROXY) would be handed every prompt of an
     evaluation: the endpoint the user named is asked directly, and the proxy hears nothing."""
-    import socket
-    import threading
-
-    proxy = socket.socket()
-    proxy.bind(("127.0.0.1", 0))
-    proxy.listen(4)
-    proxy.settimeout(0.5)
-    heard: list[bytes] = []
-
-    def listen() -> None:
-        try:
-            conn, _ = proxy.accept()
-        except OSError:
-            return
-        with conn:
-            heard.append(conn.recv(65536))
-
-    waiter = threading.Thread(target=listen)
-    waiter.start()
-    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
-        monkeypatch.setenv(var, f"http://127.0.0.1:{proxy.getsockname()[1]}")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
     behaviour = FakeBehaviour(answer=lambda body: "direct")
-    try:
-        with openai_server(behaviour) as url:
-            gen = EndpointGenerator(url, retries=0, timeout=5)
-            out = gen.generate(["The river rose"], GenerationParams())
-    finally:
-        waiter.join()
-        proxy.close()
+    with proxy_trap(monkeypatch) as heard, openai_server(behaviour) as url:
+        gen = EndpointGenerator(url, retries=0, timeout=5)
+        out = gen.generate(["The river rose"], GenerationParams())
     assert heard == [] and out[0].text == "direct"
 
 
