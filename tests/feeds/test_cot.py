@@ -48,3 +48,21 @@ def test_delete_event_names_the_entity() -> None:
     link = evt.detail.as_element.find("link")
     assert link.get("uid") == "assay.flood.ent-1" and link.get("type") == "a-u-G-U-C"
     assert evt.detail.as_element.find("__forcedelete") is not None
+
+
+def test_a_label_or_id_with_control_characters_still_makes_well_formed_cot() -> None:
+    """A label comes from a predictions file (any JSON string): markup in it is escaped, and a
+    character XML 1.0 cannot hold (a control character) is replaced, so the event stays one
+    well-formed document a TAK server reads (one bad event on a TCP stream would break the
+    events after it)."""
+    e = make_entity(5, marking="CUI").model_copy(
+        update={"label": 'boat\x01</remarks><x a="1">&\x1b[2J', "id": "ent\x00-5"}
+    )
+    xml = entity_event(e, picture="flood", now="2026-07-25T17:21:00Z")
+    doc = etree.fromstring(xml)
+    schema().assertValid(doc)
+    remarks = doc.find("detail/remarks").text
+    assert remarks.startswith('(CUI) boat\ufffd</remarks><x a="1">&\ufffd[2J, ')
+    assert doc.find("detail/x") is None and doc.get("uid") == "assay.flood.ent\ufffd-5"
+    gone = etree.fromstring(delete_event("flood", "ent\x00-5", now="2026-07-25T17:21:00Z"))
+    assert gone.find("detail/link").get("uid") == "assay.flood.ent\ufffd-5"

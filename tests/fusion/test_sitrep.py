@@ -14,6 +14,7 @@ import mgrs
 from assay.domain.entity import Entity, Provenance
 from assay.fusion import pictures
 from assay.workspace import Workspace
+from proxy_trap import proxy_trap
 
 RunCli = Callable[..., Any]
 
@@ -86,7 +87,8 @@ def test_second_report_lists_changes_since_the_last_one(ws: Workspace, run_cli: 
     pictures.save(ws, "town", moved, message="second")
     md = run_cli("-w", ws.root, "sitrep", "town", "--format", "md").stdout
     lines = md.strip().splitlines()
-    assert lines[0] == lines[-1] == "**SECRET/SAR**"
+    # The lost ent-b (CUI/FLOOD) is named in the changes: its compartment is in the banner.
+    assert lines[0] == lines[-1] == "**SECRET/FLOOD/SAR**"
     assert "Compared with version 1 (the version of the last report)" in md
     assert re.search(r"appeared: \[1\]\(#list-appeared\) \[ent-d\]", md)
     assert re.search(r"moved: \[1\]\(#list-moved\) \[ent-a\]\([^)]*\) \(19\d m\)", md)
@@ -171,3 +173,87 @@ def test_sitrep_json_describes_the_report_written(
     }
     bad = run_cli("-w", ws.root, "sitrep", "town", "--json", code=2)
     assert "--out" in bad.stderr and "--format json" in bad.stderr and bad.stdout == ""
+
+
+def test_a_report_naming_a_lost_entity_is_marked_as_high_as_it(
+    ws: Workspace, run_cli: RunCli
+) -> None:
+    """The SECRET boat left the picture: the next report still names it (lost, with its id
+    and list), so its banner, its stored record and its summary facts are SECRET too, not
+    the lower marking of what is left."""
+    _world(ws)
+    run_cli("-w", ws.root, "sitrep", "town", "--format", "md")
+    now = pictures.entities(ws, pictures.load(ws, "town"))
+    pictures.save(ws, "town", [e for e in now if e.id == "ent-a"], message="boat gone")
+    res = run_cli("-w", ws.root, "sitrep", "town", "--format", "json")
+    r = json.loads(res.stdout)
+    lost = next(
+        p
+        for s in r["sections"]
+        for p in s["paragraphs"]
+        if p["parts"] and p["parts"][0] == "lost: "
+    )
+    assert "ent-c" in json.dumps(lost) and lost["marking"] == "SECRET/FLOOD/SAR"
+    assert r["marking"] == "SECRET/FLOOD/SAR"
+    changes = next(s for s in r["sections"] if s["title"].startswith("Changes"))
+    assert changes["paragraphs"][0]["marking"] == "SECRET/FLOOD/SAR"
+    md = run_cli("-w", ws.root, "sitrep", "town", "--format", "md").stdout.strip().splitlines()
+    assert md[0] == md[-1] == "**SECRET/FLOOD/SAR**"
+
+
+def test_labels_and_ids_write_no_markup_into_a_report(
+    ws: Workspace, run_cli: RunCli, tmp_path: Any
+) -> None:
+    """A label comes from a predictions file or a schema: in a report opened in a browser or
+    a Markdown viewer it is text, never a tag, a link or a table cell break."""
+    evil = '<img src=x onerror="alert(1)">[click](javascript:alert(2))|'
+    pictures.save(ws, "town", [_e("ent-x", evil, -95.3698)], message="first")
+    md = run_cli("-w", ws.root, "sitrep", "town", "--format", "md").stdout
+    assert not re.search(r"(?<!\\)<img|(?<!\\)\]\(javascript", md)
+    assert '\\<img src=x onerror="alert(1)"\\>\\[click\\](javascript:alert(2))\\|' in md
+    # Anchors of counts named after the label hold no markup either, and still match.
+    anchors = re.findall(r'<a id="([^"]*)"></a>', md)
+    assert anchors and all(re.fullmatch(r"list-[\w-]+", a) for a in anchors)
+    for target in re.findall(r"\]\(#([^)]*)\)", md):
+        assert target in anchors
+    out = tmp_path / "r.html"
+    run_cli("-w", ws.root, "sitrep", "town", "--format", "html", "--out", out)
+    page = out.read_text()
+    assert "<img" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+
+
+def test_the_summary_model_is_asked_directly_never_through_a_proxy(
+    ws: Workspace, monkeypatch: Any
+) -> None:
+    """A proxy named in the environment (HTTP_PROXY, common on a machine that once had a
+    network) would get the report's facts, whatever marking they carry: the model the user
+    named is asked directly, and the proxy hears nothing."""
+    import http.server
+    import threading
+
+    from assay.fusion import sitrep
+    from assay.fusion.sitrep_summary import summarise
+
+    class Model(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"model": "m", "choices": [{"message": {"content": "Calm."}}]})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    model = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Model)
+    threading.Thread(target=model.serve_forever, daemon=True).start()
+    _world(ws)
+    report = sitrep.build(ws, "town")
+    try:
+        with proxy_trap(monkeypatch) as heard:
+            url = f"http://127.0.0.1:{model.server_address[1]}/v1#m"
+            out = summarise(report, url, timeout=5)
+    finally:
+        model.shutdown()
+    assert heard == [] and out["text"] == "Calm."

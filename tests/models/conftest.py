@@ -1,3 +1,3 @@
-from evaluation.runs.runs_fixtures import invoke, world
+from evaluation.runs.runs_fixtures import closing, invoke, world
 
-__all__ = ["invoke", "world"]
+__all__ = ["closing", "invoke", "world"]

@@ -202,11 +202,12 @@ def test_model_list_keeps_every_value_at_80_columns(world: World, tmp_path: Path
 
 def test_model_list_names_the_commit_a_bare_dataset_name_stood_for(
     tmp_path: Path,
+    closing,  # type: ignore[no-untyped-def]
     cli,  # type: ignore[no-untyped-def]
 ) -> None:
     # `--trained-on floods` was listed as "floods": after the next commit that read as the
     # new labels, not the ones the model learned from.
-    w = classification_world(tmp_path / "ws", n=4)
+    w = closing(classification_world(tmp_path / "ws", n=4))
     info = add_model(w.ws, "bare-clf", onnx_classifier(tmp_path / "m.onnx"), trained_on="floods")
     first = sorted(w.truth)[0]
     flipped = "dry" if w.truth[first] == "flooded" else "flooded"

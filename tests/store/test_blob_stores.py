@@ -15,6 +15,7 @@ from assay.store import BlobStore, LocalBlobStore, open_blobs
 from assay.store.blobs import PACK_MAX
 from assay.store.s3 import S3BlobStore
 from blob_stacks import use_stack
+from proxy_trap import proxy_trap
 from seaweed import Seaweed
 
 
@@ -194,6 +195,47 @@ def test_a_loose_object_changed_in_the_bucket_is_never_served(s3: S3BlobStore) -
     assert not (fresh.cache / sha[:2] / sha[2:]).exists()  # never cached as if it were good
 
 
+def _geotiff(tmp_path: Path, value: int) -> bytes:
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    path = tmp_path / f"scene-{value}.tif"
+    profile = dict(driver="GTiff", width=64, height=64, count=1, dtype="uint8",
+                   crs="EPSG:4326", transform=from_origin(-95.4, 29.8, 1e-4, 1e-4))  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.full((1, 64, 64), value, dtype="uint8"))
+    return path.read_bytes()
+
+
+def test_a_scene_changed_in_the_bucket_is_never_read_in_ranges(
+    s3: S3BlobStore, tmp_path: Path
+) -> None:
+    """Map tiles read a scene in place through GDAL's /vsis3/, in ranges: those reads are
+    checked too (the whole object hashed once per process before its first range, and again
+    when the object changes under it), so other bytes are never rendered under its name."""
+    import rasterio
+
+    from assay.store.blobs import raster_path
+
+    good, other = _geotiff(tmp_path, 7), _geotiff(tmp_path, 200)
+    sha = s3.put_bytes(good)
+    fresh = S3BlobStore(s3.url)  # another process, nothing verified yet
+    with raster_path(fresh, sha) as name, rasterio.open(name) as src:
+        assert int(src.read(1)[0, 0]) == 7
+    _overwrite(s3, s3._key(sha), other)  # after this process verified it once
+    for store in (fresh, S3BlobStore(s3.url)):
+        with (
+            pytest.raises(Corrupt, match=f"blob {sha[:12]} in .* does not hash to its name"),
+            raster_path(store, sha) as name,
+            rasterio.open(name) as src,
+        ):
+            src.read(1)
+    _overwrite(s3, s3._key(sha), good)  # put back: read again
+    with raster_path(fresh, sha) as name, rasterio.open(name) as src:
+        assert int(src.read(1)[0, 0]) == 7
+
+
 def test_a_packed_blob_changed_in_the_bucket_is_never_served(s3: S3BlobStore) -> None:
     blobs = [f"chip {i}: roof intact".encode() for i in range(20)]
     shas = s3.put_many(blobs)
@@ -224,6 +266,18 @@ def test_a_pack_index_pointing_a_name_at_other_bytes_is_caught(
     fresh = S3BlobStore(s3.url)  # another machine: it reads the index from the bucket
     with pytest.raises(Corrupt):
         fresh.get_bytes(shas[0])
+
+
+def test_the_bucket_is_reached_directly_never_through_a_proxy(
+    s3: S3BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy named in the environment (HTTP_PROXY, left from a machine that once had a
+    network) would be handed every blob stored or read: the endpoint is asked directly."""
+    with proxy_trap(monkeypatch) as heard:
+        fresh = S3BlobStore(s3.url)  # a process started with the proxy set
+        sha = fresh.put_bytes(b"casualty list, sector 4")
+        assert fresh.get_bytes(sha) == b"casualty list, sector 4"
+    assert heard == []
 
 
 def test_a_blob_cache_others_can_write_is_refused(

@@ -21,12 +21,17 @@ Example:
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
 from assay.domain.entity import Entity
 
 __all__ = ["UNKNOWN_ERROR", "delete_event", "entity_event", "event_uid"]
+
+# What XML 1.0 cannot hold, escaped or not: control characters (but tab, newline and
+# carriage return), lone surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 # CoT's "unknown" for hae, ce and le.
 UNKNOWN_ERROR = 9999999.0
@@ -86,7 +91,7 @@ def entity_event(
     remarks = ET.SubElement(detail, "remarks")
     remarks.text = _remarks(entity)
     ET.SubElement(detail, "marking", {"text": entity.marking or "UNCLASSIFIED"})
-    return bytes(ET.tostring(ev, encoding="utf-8", xml_declaration=False))
+    return _well_formed(ev)
 
 
 def delete_event(
@@ -115,6 +120,17 @@ def delete_event(
     detail = ET.SubElement(ev, "detail")
     ET.SubElement(detail, "link", {"uid": uid, "relation": "none", "type": cot_type})
     ET.SubElement(detail, "__forcedelete")
+    return _well_formed(ev)
+
+
+def _well_formed(ev: ET.Element) -> bytes:
+    """The event as UTF-8 XML, every character XML cannot hold replaced by U+FFFD: a label
+    or id from a predictions file may hold any, and one event a TAK server cannot parse would
+    break the stream of events after it. (Markup in values is escaped by ElementTree.)"""
+    for el in ev.iter():
+        el.attrib.update({k: _NOT_XML.sub("\ufffd", v) for k, v in el.attrib.items()})
+        if el.text:
+            el.text = _NOT_XML.sub("\ufffd", el.text)
     return bytes(ET.tostring(ev, encoding="utf-8", xml_declaration=False))
 
 

@@ -259,7 +259,8 @@ def build(
                     Count(len(diff), [c.entity for c in diff], "changes"),
                     " change." if len(diff) == 1 else " changes.",
                 ],
-                mark([e for e in found if e.id in {c.entity for c in diff}]),
+                # A lost entity is named here too (in the list of changes): its old self counts.
+                mark([e for c in diff for e in (c.after or c.before,) if e is not None]),
             )
         )
         for kind in ("appeared", "moved", "lost", "reclassified"):
@@ -339,12 +340,15 @@ def build(
     sections = [overview, squares, changes, quality, sources]
     for s in sections:
         s.marking = scheme.highest_text(p.marking for p in s.paras) if s.paras else mark([])
+    # The report is marked as high as any paragraph: one may name an entity no longer in the
+    # picture (lost since the last report), marked above everything that is left.
+    marking = scheme.highest_text([mark(found), *(s.marking for s in sections)])
     return Report(
         picture=pic.name,
         version=pic.seq,
         version_id=pic.id,
         created=now_iso(),
-        marking=mark(found),
+        marking=marking,
         clearance=scheme.render(clearance) if clearance is not None else None,
         area=area,
         since={"version": base.seq, "version_id": base.id, "why": base_why} if base else None,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
+from urllib.parse import quote
 
 from assay.fusion.sitrep import Count, Report
 
@@ -25,25 +27,48 @@ def render(report: Report, fmt: str) -> str:
     return _html(report)
 
 
-def _lists(report: Report) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+def _lists(report: Report) -> dict[str, tuple[list[str], str]]:
+    """Each count's list of entities, with the marking of the paragraph it counts in (a list
+    may name an entity no longer in the picture: one lost since the last report)."""
+    out: dict[str, tuple[list[str], str]] = {}
     for s in report.sections:
         for p in s.paras:
             for x in p.parts:
                 if isinstance(x, Count) and x.key:
-                    out.setdefault(x.key, x.entities)
+                    out.setdefault(x.key, (x.entities, p.marking))
     return out
+
+
+_MD_SPECIAL = re.compile(r"([\\`\[\]<>|])")
+
+
+def _md(text: object) -> str:
+    """`text` as literal Markdown text: no raw HTML (a label ``<img onerror=...>`` would run
+    in a viewer that renders HTML), no link and no table cell break of its own."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def _url(link: str) -> str:
+    """A link target as one Markdown link destination (no space, parenthesis or angle)."""
+    return quote(link, safe="/?=&-_.~")
+
+
+def _anchor(key: str) -> str:
+    """A count's list anchor: letters, digits and hyphens, each other character as
+    ``_HEX_`` (one key, one anchor; a label never writes markup into the ``id``)."""
+    return "list-" + re.sub(r"[^A-Za-z0-9-]", lambda m: f"_{ord(m.group()):x}_", key)
 
 
 def _markdown(r: Report) -> str:
     def part(x: Any) -> str:
         if isinstance(x, Count):
-            return f"[{x.value}](#list-{x.key})"
+            return f"[{x.value}](#{_anchor(x.key)})"
         if isinstance(x, tuple):
-            return f"[{x[1]}]({r.link(x[1])})"
-        return str(x)
+            return f"[{_md(x[1])}]({_url(r.link(x[1]))})"
+        return _md(x)
 
-    lines = [f"**{r.marking}**", "", f"# Situation report: {r.picture} version {r.version}", ""]
+    title = f"# Situation report: {_md(r.picture)} version {r.version}"
+    lines = [f"**{r.marking}**", "", title, ""]
     scope = [f"written {r.created}"]
     if r.clearance:
         scope.append(f"for clearance {r.clearance}")
@@ -55,9 +80,9 @@ def _markdown(r: Report) -> str:
         lines += [
             f"## ({m}) Summary",
             "",
-            f"({m}) {r.summary['text']}",
+            f"({m}) {_md(r.summary['text'])}",
             "",
-            f"({m}) _Written by the language model {r.summary['model']} from the "
+            f"({m}) _Written by the language model {_md(r.summary['model'])} from the "
             f"{len(r.summary['facts'])} facts of this report (stored with it)._",
             "",
         ]
@@ -72,16 +97,15 @@ def _markdown(r: Report) -> str:
             ]
             for row in s.table:
                 lines.append(
-                    f"| [{row['id']}]({row['link']}) | {row['label']} | {row['mgrs']} | "
-                    f"{row['status']} | {row['confidence']:.2f} | {row['ce_m']} | "
-                    f"{row['last_seen']} | {row['marking']} |"
+                    f"| [{_md(row['id'])}]({_url(row['link'])}) | {_md(row['label'])} | "
+                    f"{row['mgrs']} | {row['status']} | {row['confidence']:.2f} | "
+                    f"{row['ce_m']} | {_md(row['last_seen'])} | {row['marking']} |"
                 )
             lines.append("")
     lines += ["## Lists", ""]
-    for key, ids in _lists(r).items():
-        marks = {r.entities[i]["marking"] for i in ids if i in r.entities}
-        links = ", ".join(f"[{i}]({r.link(i)})" for i in ids) or "none"
-        lines += [f'<a id="list-{key}"></a>{key} ({", ".join(sorted(marks)) or "-"}): {links}', ""]
+    for key, (ids, marking) in _lists(r).items():
+        links = ", ".join(f"[{_md(i)}]({_url(r.link(i))})" for i in ids) or "none"
+        lines += [f'<a id="{_anchor(key)}"></a>({marking}) {_md(key)}: {links}', ""]
     lines += [f"**{r.marking}**", ""]
     return "\n".join(lines)
 
@@ -91,7 +115,7 @@ def _html(r: Report) -> str:
 
     def part(x: Any) -> str:
         if isinstance(x, Count):
-            return f'<a class="count" href="#list-{e(x.key)}">{x.value}</a>'
+            return f'<a class="count" href="#{_anchor(x.key)}">{x.value}</a>'
         if isinstance(x, tuple):
             return f'<a class="entity" href="{e(r.link(x[1]))}">{e(x[1])}</a>'
         return e(str(x))
@@ -136,9 +160,12 @@ def _html(r: Report) -> str:
             body.append("</table>")
         body.append("</section>")
     body.append("<section><h2>Lists</h2>")
-    for key, ids in _lists(r).items():
+    for key, (ids, marking) in _lists(r).items():
         links = ", ".join(f'<a class="entity" href="{e(r.link(i))}">{e(i)}</a>' for i in ids)
-        body.append(f'<p id="list-{e(key)}">{e(key)}: {links or "none"}</p>')
+        body.append(
+            f'<p id="{_anchor(key)}" data-marking="{e(marking)}"><span class="portion">'
+            f"({e(marking)})</span> {e(key)}: {links or 'none'}</p>"
+        )
     body += ["</section>", f'<div class="banner">{e(r.marking)}</div>']
     style = (
         "body{font:14px system-ui,sans-serif;margin:0 2em}"

@@ -18,6 +18,11 @@ for `path` (files that libraries want by name: manifests, models, scenes), under
 immutable, so a cached copy is never stale; an index that names a pack gc has rewritten is
 refreshed from the bucket on the first miss. Large media are read in ranges (`open`) and
 cached files are downloaded in parts, never held whole in memory.
+
+Every read for use is checked against the blob's name: whole reads as they are fetched; a
+scene GDAL reads in ranges (`gdal_path`) is hashed whole first, once per process and object
+version (`_verify_in_place`). `open` streams unchecked ranges: its callers (backup, verify)
+hash what they read to the end.
 """
 
 from __future__ import annotations
@@ -75,6 +80,9 @@ def _client() -> Any:
         max_pool_connections=_THREADS * 2,
         retries={"max_attempts": 5, "mode": "standard"},
         s3={"addressing_style": "path"},
+        # The endpoint directly, never through a proxy from the environment (HTTP_PROXY),
+        # which would be handed every blob stored or read.
+        proxies={},
     )
     # boto3 reads AWS_ENDPOINT_URL, the credentials and the region from the environment.
     return boto3.client("s3", config=config)
@@ -138,6 +146,8 @@ class S3BlobStore:
         _private(Path(base))
         _private(self.cache)
         self._local = threading.local()
+        # Loose objects hashed whole in this process (sha -> the ETag then): `_verify_in_place`.
+        self._verified: dict[str, str] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pid = os.getpid()
 
@@ -412,6 +422,7 @@ class S3BlobStore:
         blob, which `path` copies cheaply."""
         if self._locate_all([sha]):
             return None
+        self._verify_in_place(sha)
         import boto3
         from rasterio.session import AWSSession
 
@@ -429,6 +440,37 @@ class S3BlobStore:
         session = boto3.session.Session(region_name=self.s3.meta.region_name)
         options["session"] = AWSSession(session)
         return f"/vsis3/{self.bucket}/{self._key(sha)}", options
+
+    def _verify_in_place(self, sha: str) -> None:
+        """Hash the loose object `sha` whole before anything reads it in ranges (GDAL's
+        /vsis3/): once per process and object version (its ETag, asked with one HEAD on every
+        call), so bytes put under the name after this process checked it are hashed again.
+        A range alone cannot be checked against a name; this keeps other bytes from being
+        rendered under it.
+
+        Raises:
+            NotFound: no such object. Corrupt: its bytes do not hash to `sha`.
+        """
+        key = self._key(sha)
+        try:
+            etag = str(self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"])
+        except Exception as exc:
+            if self._missing(exc):
+                raise NotFound(f"blob {sha[:12]} is missing from {self._url}") from None
+            raise
+        if self._verified.get(sha) == etag:
+            return
+        got = self.s3.get_object(Bucket=self.bucket, Key=key)
+        digest, body = hashlib.sha256(), got["Body"]
+        try:
+            for chunk in body.iter_chunks(1 << 20):
+                digest.update(chunk)
+        finally:
+            body.close()
+        if digest.hexdigest() != sha:
+            self._verified.pop(sha, None)
+            raise corrupt_blob(sha, self._url)
+        self._verified[sha] = str(got["ETag"])
 
     def path(self, sha: str) -> Path:
         """A local copy of the blob (downloaded once, in parts, into the cache)."""

@@ -18,6 +18,7 @@ from assay.models.llm import (
     hash_model_dir,
 )
 from llm_world import FakeBehaviour, build_tiny_llama, last_user_text, openai_server
+from proxy_trap import proxy_trap
 
 PROMPTS = [
     "The river rose",
@@ -88,6 +89,18 @@ def test_endpoint_answers_chat_and_completion_concurrently() -> None:
     assert {r["model"] for r in behaviour.requests} == {"fake"}
     chats = [r for r in behaviour.requests if "messages" in r]
     assert len(chats) == 1 and chats[0]["messages"][0] == {"role": "system", "content": "s"}
+
+
+def test_endpoint_is_asked_directly_never_through_a_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy named in the environment (HTTP_PROXY) would be handed every prompt of an
+    evaluation: the endpoint the user named is asked directly, and the proxy hears nothing."""
+    behaviour = FakeBehaviour(answer=lambda body: "direct")
+    with proxy_trap(monkeypatch) as heard, openai_server(behaviour) as url:
+        gen = EndpointGenerator(url, retries=0, timeout=5)
+        out = gen.generate(["The river rose"], GenerationParams())
+    assert heard == [] and out[0].text == "direct"
 
 
 def test_endpoint_retries_busy_answers() -> None:

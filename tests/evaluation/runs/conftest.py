@@ -1,3 +1,3 @@
-from evaluation.runs.runs_fixtures import invoke, world
+from evaluation.runs.runs_fixtures import _no_connection_left_open, closing, invoke, world
 
-__all__ = ["invoke", "world"]
+__all__ = ["_no_connection_left_open", "closing", "invoke", "world"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -40,6 +42,7 @@ def invoke() -> Callable[..., tuple[int, str]]:
     @click.pass_context
     def root(ctx: click.Context, workspace: str | None) -> None:
         ctx.obj = Env(workspace_path=workspace, quiet=True)
+        ctx.call_on_close(ctx.obj.close)  # as `assay` does: the workspace is closed after
 
     @root.group(name="eval")
     def eval_group() -> None:
@@ -68,3 +71,30 @@ def invoke() -> Callable[..., tuple[int, str]]:
         return 0, result.output
 
     return run
+
+
+@pytest.fixture
+def closing() -> Iterator[Callable[[World], World]]:
+    """`closing(detection_world(...))`: the world's workspace is closed after the test."""
+    opened: list[World] = []
+
+    def keep(w: World) -> World:
+        opened.append(w)
+        return w
+
+    yield keep
+    for w in opened:
+        w.ws.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_left_open() -> Iterator[None]:
+    """A test leaves no database connection open: one a workspace left unclosed is finalised
+    by the garbage collector later, inside another test (a PostgreSQL connection then warns
+    there, and a test that turns warnings into errors fails on it)."""
+    yield
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    left = [str(w.message) for w in caught if "deleted while still open" in str(w.message)]
+    assert not left, f"connections left open: {left}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -258,7 +259,9 @@ def test_the_cli_shows_a_bar_on_a_terminal_and_none_with_json(world: World, tmp_
     assert (tmp_path / "b/run.json").is_file()
 
 
-def test_an_object_size_slice_leaves_out_crowd_regions(tmp_path: Path) -> None:
+def test_an_object_size_slice_leaves_out_crowd_regions(
+    tmp_path: Path, closing: Callable[[World], World]
+) -> None:
     # An item whose only small box was a crowd region (iscrowd) was in the `small` slice:
     # COCO ignores crowd regions, so they hold no object of any size.
     from assay.domain.labels import Region
@@ -266,7 +269,7 @@ def test_an_object_size_slice_leaves_out_crowd_regions(tmp_path: Path) -> None:
     from assay.versioning import LabelRecord
     from evaluation.runs.runs_world import classification_world
 
-    w = classification_world(tmp_path / "ws", n=4)
+    w = closing(classification_world(tmp_path / "ws", n=4))
     rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
     crowd = Region(kind="box", control="objects", label="people", box=(1.0, 1.0, 10.0, 10.0),
                    attributes={"iscrowd": 1})  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from assay.evaluation.runs import (
     run_evaluation,
 )
 from assay.workspace import Workspace
-from evaluation.runs.runs_world import detection_world, onnx_detector
+from evaluation.runs.runs_world import World, detection_world, onnx_detector
+
+Closing = Callable[[World], World]  # the `closing` fixture
 
 
 def _pycocotools(gt_file: Path, dets: list[dict[str, object]], tmp: Path) -> list[float]:
@@ -41,8 +44,10 @@ def _pycocotools(gt_file: Path, dets: list[dict[str, object]], tmp: Path) -> lis
     return [float(s) for s in ev.stats]
 
 
-def test_prediction_file_matches_pycocotools_and_onnx_detector_runs(tmp_path: Path) -> None:
-    w = detection_world(tmp_path / "ws", n=8)
+def test_prediction_file_matches_pycocotools_and_onnx_detector_runs(
+    tmp_path: Path, closing: Closing
+) -> None:
+    w = closing(detection_world(tmp_path / "ws", n=8))
     w.ws.export(w.spec, "coco", tmp_path / "coco", media=False)
     gt_file = next((tmp_path / "coco").rglob("*.json"))
     gt = json.loads(gt_file.read_text())
@@ -125,9 +130,11 @@ def test_prediction_file_matches_pycocotools_and_onnx_detector_runs(tmp_path: Pa
     assert set(cmp["slices"]) == {"all", "small", "drone"}
 
 
-def test_a_class_name_the_dataset_does_not_have_is_one_error(tmp_path: Path) -> None:
+def test_a_class_name_the_dataset_does_not_have_is_one_error(
+    tmp_path: Path, closing: Closing
+) -> None:
     # "boats" for "boat" counted only as false alarms: F1 and precision fell, unsaid.
-    w = detection_world(tmp_path / "ws", n=2)
+    w = closing(detection_world(tmp_path / "ws", n=2))
     name = next(iter(w.names.values()))
     good = {"image_id": name, "category_id": "roof", "bbox": [3, 3, 30, 20], "score": 0.9}
     typo = {**good, "category_id": "boats"}
@@ -150,10 +157,10 @@ def test_a_class_name_the_dataset_does_not_have_is_one_error(tmp_path: Path) -> 
     ],
 )
 def test_an_error_names_category_name_when_the_row_used_it(
-    tmp_path: Path, value: object, message: str
+    tmp_path: Path, value: object, message: str, closing: Closing
 ) -> None:
     # A file of category_name rows was told its category_id was wrong, a field it never had.
-    w = detection_world(tmp_path / "ws", n=2)
+    w = closing(detection_world(tmp_path / "ws", n=2))
     name = next(iter(w.names.values()))
     good = {"image_id": name, "category_name": "roof", "bbox": [3, 3, 30, 20], "score": 0.9}
     pred = tmp_path / "dets.json"
@@ -164,9 +171,11 @@ def test_an_error_names_category_name_when_the_row_used_it(
     assert not (tmp_path / "run").exists()
 
 
-def test_a_model_that_detects_nothing_scores_zero_without_warnings(tmp_path: Path) -> None:
+def test_a_model_that_detects_nothing_scores_zero_without_warnings(
+    tmp_path: Path, closing: Closing
+) -> None:
     # numpy's "All-NaN slice encountered" leaked to the terminal: precision has no value.
-    w = detection_world(tmp_path / "ws", n=2)
+    w = closing(detection_world(tmp_path / "ws", n=2))
     pred = tmp_path / "dets.json"
     pred.write_text("[]")
     with warnings.catch_warnings():
@@ -183,6 +192,7 @@ def test_a_model_that_detects_nothing_scores_zero_without_warnings(tmp_path: Pat
 
 def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
     tmp_path: Path,
+    closing: Closing,
     invoke,  # type: ignore[no-untyped-def]
 ) -> None:
     # A size slice kept every image: it was never empty, so a slice of a size the commit has
@@ -192,7 +202,7 @@ def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
     from assay.formats.io import export_bundle
     from assay.versioning import LabelRecord
 
-    w = detection_world(tmp_path / "ws", n=4)
+    w = closing(detection_world(tmp_path / "ws", n=4))
     rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
     big = Region(kind="box", control="objects", label="roof", box=(2.0, 2.0, 40.0, 28.0))
     w.ws.set_labels("boats", [LabelRecord(rows[0].item_id, [*rows[0].regions, big])])
@@ -262,7 +272,9 @@ def _size_run(ws: Workspace, spec: str, dets: list[dict[str, Any]], tmp: Path) -
     )
 
 
-def test_size_slices_cap_detections_per_image_before_the_area_range(tmp_path: Path) -> None:
+def test_size_slices_cap_detections_per_image_before_the_area_range(
+    tmp_path: Path, closing: Closing
+) -> None:
     # pycocotools keeps each image's top 100 detections per class by score, then applies the
     # area range; an image with 150 confident false alarms loses its true small, medium and
     # large detections. The size slices' AP must be COCO's AP_small / medium / large exactly.
@@ -270,7 +282,7 @@ def test_size_slices_cap_detections_per_image_before_the_area_range(tmp_path: Pa
     from assay.formats.io import export_bundle
     from assay.versioning import LabelRecord
 
-    w = detection_world(tmp_path / "ws", n=4)
+    w = closing(detection_world(tmp_path / "ws", n=4))
     rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
     medium = Region(kind="box", control="objects", label="roof", box=(2.0, 2.0, 40.0, 28.0))
     large = Region(kind="box", control="objects", label="boat", box=(0.0, 0.0, 120.0, 100.0))

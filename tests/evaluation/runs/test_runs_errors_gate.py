@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -326,9 +327,11 @@ def test_run_warns_of_a_slice_that_matches_no_item(world: World, tmp_path: Path,
     assert code == 0 and "warning: slice north (metadata.district=nrth)" in err[1]
 
 
-def test_gate_refuses_runs_on_different_commits(tmp_path: Path) -> None:
+def test_gate_refuses_runs_on_different_commits(
+    tmp_path: Path, closing: Callable[[World], World]
+) -> None:
     # Relabelled items made the same predictions score differently: the gate compared labels.
-    w = classification_world(tmp_path / "ws", n=4)
+    w = closing(classification_world(tmp_path / "ws", n=4))
     ids = sorted(w.truth)
 
     def run(name: str) -> str:
@@ -425,11 +428,12 @@ def test_list_says_which_model_version_ran_on_which_commit(
 
 def test_compare_takes_a_slice_of_items_in_it_in_both_runs_and_says_so(
     tmp_path: Path,
+    closing: Callable[[World], World],
     invoke,  # type: ignore[no-untyped-def]
 ) -> None:
     # Runs on two commits that label items differently: the slice `flooded` was taken from
     # run A alone, so B was scored on an item that is no longer flooded in its commit, unsaid.
-    w = classification_world(tmp_path / "ws", n=4)
+    w = closing(classification_world(tmp_path / "ws", n=4))
     flooded = sorted(i for i, lab in w.truth.items() if lab == "flooded")
     dry = sorted(i for i, lab in w.truth.items() if lab == "dry")
     slices = tmp_path / "s.yaml"

@@ -78,7 +78,11 @@ class EndpointGenerator:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         limits = httpx.Limits(max_connections=self.concurrency)
         with (
-            httpx.Client(timeout=self.timeout, headers=headers, limits=limits) as client,
+            # trust_env=False: directly to the server the user named, never through a proxy
+            # from the environment (HTTP_PROXY would be handed every prompt).
+            httpx.Client(
+                timeout=self.timeout, headers=headers, limits=limits, trust_env=False
+            ) as client,
             ThreadPoolExecutor(self.concurrency) as pool,
         ):
             futures = [pool.submit(self._one, client, p, params) for p in prompts]
