@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -253,3 +254,27 @@ def test_reingesting_a_video_raises_frames_to_its_klv_level(cli, tmp_path: Path)
     res = cli("ingest", tmp_path / "s.ts", "--json").json()
     assert len(res["raised"]) == 2
     assert {r["marking"] for r in item_rows(tmp_path)} == {"SECRET"}
+
+
+@pytest.mark.parametrize("container,suffix", [("mp4", ".mp4"), ("matroska", ".mkv")])
+def test_video_cut_short_is_one_clear_failure(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, container: str, suffix: str
+) -> None:
+    # A copy that stopped early: its header still declares the whole flight, the frames of
+    # its last part are gone. The part that is there decodes, so nothing would say so.
+    Workspace.init(tmp_path).close()
+    whole = tmp_path / f"whole{suffix}"
+    write_flight(whole, seconds=4, klv_stream=False, container=container)
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) * 7 // 10])
+    res = cli("ingest", cut, "--json", code=None).json()
+    assert res["new"] == 0 and res["failed"] == 1
+    reason = res["failures"][0]["reason"]
+    assert res["failures"][0]["path"].endswith(f"cut{suffix}")
+    declared = r"of the (120 frames|4\.000 s) its header declares"
+    assert re.search(r"video ends early: \d+(\.\d+ s)? " + declared, reason), reason
+    assert item_rows(tmp_path) == []  # nothing partial
+    # The whole file goes in: its header and its frames agree.
+    ok = cli("ingest", whole, "--json").json()
+    assert ok["new"] == 5 and ok["failed"] == 0
