@@ -278,3 +278,22 @@ def test_video_cut_short_is_one_clear_failure(  # type: ignore[no-untyped-def]
     # The whole file goes in: its header and its frames agree.
     ok = cli("ingest", whole, "--json").json()
     assert ok["new"] == 5 and ok["failed"] == 0
+
+
+def test_damaged_packets_of_a_stream_are_noted_and_kept(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A recording off a radio link with a burst of noise in it: MPEG-TS decodes past it (the
+    # frames near it show artefacts), so the flight goes in, and ingest says where.
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "f.ts", seconds=4, klv_hz=2)
+    data = bytearray((tmp_path / "f.ts").read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 20_000] = np.random.default_rng(3).bytes(20_000)
+    (tmp_path / "noisy.ts").write_bytes(bytes(data))
+    res = cli("ingest", tmp_path / "noisy.ts", "--json").json()
+    assert res["failed"] == 0 and res["new"] >= 1
+    notes = [n["note"] for n in res["notes"] if n["path"].endswith("noisy.ts")]
+    damaged = [n for n in notes if "damaged video packet(s)" in n]
+    assert len(damaged) == 1 and re.search(r"first at \d+\.\d{3} s", damaged[0]), notes
+    video = next(r for r in item_rows(tmp_path) if r["name"] == "noisy.ts")
+    times = video["metadata"]["video"]["damaged_packets_s"]
+    assert times and all(0 < t < 4 for t in times)

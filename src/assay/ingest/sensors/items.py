@@ -90,6 +90,7 @@ def video_items(
             "fps": round(scan.fps, 3),
             "codec": scan.codec,
             "frames_sampled": len(scan.frames),
+            **({"damaged_packets_s": scan.damaged_s} if scan.damaged_s else {}),
             "sampling": {
                 "every_s": options.every,
                 "scene_change": options.scene_change,
@@ -179,6 +180,12 @@ def video_items(
             f"{len(outside)} frame(s) more than {STALE_S:g} s before the first KLV packet or "
             f"after the last (up to {max(outside):.1f} s): they carry that packet's time and "
             "position (klv_offset_s)"
+        )
+    if scan.damaged_s:
+        notes.append(
+            f"{len(scan.damaged_s)} damaged video packet(s) (first at {scan.damaged_s[0]:.3f} "
+            "s), decoded past and kept: frames near them may show artefacts; their times are "
+            "under video.damaged_packets_s in the video's metadata"
         )
     unplaced = sum(1 for fr in scan.frames if fr.footprint is None)
     if scan.packets and unplaced:

@@ -50,6 +50,9 @@ class VideoScan:
     packets: list[TimedPacket] = field(default_factory=list)
     klv_problems: list[str] = field(default_factory=list)
     klv_streams: int = 0
+    # Times (s from the start) of video packets the demuxer flagged corrupt (an MPEG-TS
+    # continuity error, a burst of noise): decoded past, their frames may show artefacts.
+    damaged_s: list[float] = field(default_factory=list)
 
 
 def _open(path: str) -> Any:
@@ -108,6 +111,10 @@ def scan_video(
                 if packet.size:
                     packets += 1
                     pts = _seconds(packet.pts, packet.time_base)
+                    if packet.is_corrupt:
+                        scan.damaged_s.append(
+                            round((last_video_time if pts is None else pts) - start, 3)
+                        )
                     if pts is not None:
                         length = _seconds(packet.duration, packet.time_base) or 0.0
                         read_end = max(read_end, pts + length)
