@@ -409,3 +409,22 @@ def test_an_infinite_nodata_is_stored_as_gdal_spells_it(
     assert scene["nodata"] == spelled
     finite = dem[np.isfinite(dem)]
     assert scene["display"]["high"][0] == pytest.approx(np.percentile(finite, 98), abs=0.2)
+
+
+def test_chip_options_that_do_not_fit_are_refused_before_anything_is_read(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    # Not a failure per scene (one line each, while the folder's photos went in): the
+    # command is refused as bad usage, naming the options, and nothing is ingested.
+    Workspace.init(tmp_path / "ws").close()
+    (tmp_path / "in").mkdir()
+    _scene(tmp_path / "in" / "a.tif", 300, 300)
+    _scene(tmp_path / "in" / "b.tif", 300, 300)
+    Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(tmp_path / "in" / "photo.png")
+    bad = cli(
+        "ingest", tmp_path / "in", "--chip", "64", "--overlap", "64", cwd=tmp_path / "ws", code=2
+    )
+    lines = [ln for ln in bad.stderr.splitlines() if "--overlap" in ln]
+    assert len(lines) == 1, bad.stderr
+    assert "'--overlap': 64 must be smaller than --chip 64" in lines[0]
+    assert item_rows(tmp_path / "ws") == []

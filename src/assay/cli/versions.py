@@ -188,6 +188,10 @@ def ingest(
     items carrying their MISB ST 0601 KLV telemetry and ground footprint. A georeferenced
     scene (GeoTIFF, COG, NITF, JPEG 2000) is stored as a Cloud-Optimized GeoTIFF and cut into
     chips, derived items with their window, CRS, transform and footprint."""
+    if overlap >= chip:  # bad usage, said once: not a failure per scene while the rest goes in
+        raise click.BadParameter(
+            f"{overlap} must be smaller than --chip {chip}", param_hint="'--overlap'"
+        )
     ws = env.workspace()
     sensors = SensorOptions(
         video=VideoOptions(
