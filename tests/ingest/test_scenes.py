@@ -428,3 +428,33 @@ def test_chip_options_that_do_not_fit_are_refused_before_anything_is_read(  # ty
     assert len(lines) == 1, bad.stderr
     assert "'--overlap': 64 must be smaller than --chip 64" in lines[0]
     assert item_rows(tmp_path / "ws") == []
+
+
+def test_a_scenes_acquisition_time_is_its_chips_capture_time(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A GeoTIFF states when it was taken (TIFFTAG_DATETIME, as EXIF does for a photo): the
+    # scene and its chips carry it as `captured_at`, so a query on time finds them and a
+    # STAC export dates them by it rather than by the export.
+    Workspace.init(tmp_path / "ws").close()
+    _scene(tmp_path / "dated.tif", 1000, 1000)
+    with rasterio.open(tmp_path / "dated.tif", "r+") as dst:
+        dst.update_tags(TIFFTAG_DATETIME="2024:08:30 10:15:00")
+    _scene(tmp_path / "undated.tif", 1000, 1000, seed=1)
+    cli("ingest", tmp_path / "dated.tif", tmp_path / "undated.tif", cwd=tmp_path / "ws")
+    rows = item_rows(tmp_path / "ws")
+    dated = {r["name"] for r in rows if r["name"].startswith("dated.tif")}
+    assert len(dated) > 1  # the scene and its chips
+    assert {
+        r["name"] for r in rows if r["metadata"].get("captured_at") == "2024-08-30T10:15:00"
+    } == dated
+    cli("dataset", "create", "aug", cwd=tmp_path / "ws")
+    added = cli(
+        "dataset", "add", "aug", "--items", "metadata.captured_at>=2024-08-30", "--json",
+        cwd=tmp_path / "ws",
+    ).json()  # fmt: skip
+    assert added["matched"] == len(dated)
+    cli("export", "aug", "--format", "stac", "--out", tmp_path / "stac", cwd=tmp_path / "ws")
+    times = {
+        json.loads(p.read_text())["properties"]["datetime"]
+        for p in (tmp_path / "stac").glob("aug-imagery/*/*.json")
+    }
+    assert times == {"2024-08-30T10:15:00Z"}

@@ -252,6 +252,8 @@ def _scene_items(
             "chips": len(scene.chips),
         },
     }
+    when = {"captured_at": scene.captured_at} if scene.captured_at else {}
+    meta.update(when)
     if scene.converted:
         meta["scene"]["original_sha256"] = scene.original_sha or sha256_path(path)
     if scene.footprint:
@@ -268,6 +270,7 @@ def _scene_items(
             "transform": [round(v, 10) for v in c.transform],
             "gsd_m": scene.gsd_m,
             "display": {"bands": scene.display["bands"]},
+            **when,
         }
         if c.footprint:
             chip_meta["footprint"] = c.footprint
