@@ -156,9 +156,11 @@ def _declared_seconds(video: Any) -> float | None:
 
 def _check_whole(path: str, video: Any, packets: int, read_s: float) -> None:
     """Refuse a file that ends before its header says it does (a copy cut short): the part
-    that is there decodes without an error, so only the header tells."""
-    declared_s = _declared_seconds(video)
+    that is there decodes without an error, so only the header tells. A frame count (MP4's
+    sample table) is compared when the header has one, else its duration (Matroska's), with
+    a frame and a half of slack for a last frame whose length is not stored."""
     frames = int(video.frames or 0)
+    declared_s = None if frames else _declared_seconds(video)
     if frames and packets < frames:
         have, want = f"{packets}", f"{frames} frames"
     elif declared_s is not None and read_s < declared_s - 1.5 / float(video.average_rate or 30):
