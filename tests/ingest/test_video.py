@@ -297,3 +297,14 @@ def test_damaged_packets_of_a_stream_are_noted_and_kept(cli, tmp_path: Path) -> 
     video = next(r for r in item_rows(tmp_path) if r["name"] == "noisy.ts")
     times = video["metadata"]["video"]["damaged_packets_s"]
     assert times and all(0 < t < 4 for t in times)
+
+
+def test_a_quicktime_mov_is_a_video(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Many drones (DJI's among them) record QuickTime .MOV files, upper-case suffix and all.
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "DJI_0001.MOV", seconds=2, klv_stream=False, container="mov")
+    res = cli("ingest", tmp_path / "DJI_0001.MOV", "--json").json()
+    assert (res["new"], res["failed"]) == (3, 0), res
+    video = next(r for r in item_rows(tmp_path) if r["name"] == "DJI_0001.MOV")
+    assert video["media_type"] == "video/quicktime"
+    assert video["metadata"]["video"]["frames_sampled"] == 2

@@ -184,7 +184,7 @@ def ingest(
 ) -> None:
     """Ingest image, text, video and scene files (recursively) as items.
 
-    A drone video (.ts, .mpg, .mp4, .mkv) becomes an item, and its sampled frames derived
+    A drone video (.ts, .mpg, .mp4, .mkv, .mov) becomes an item, and its sampled frames derived
     items carrying their MISB ST 0601 KLV telemetry and ground footprint. A georeferenced
     scene (GeoTIFF, COG, NITF, JPEG 2000) is stored as a Cloud-Optimized GeoTIFF and cut into
     chips, derived items with their window, CRS, transform and footprint."""

@@ -113,7 +113,7 @@ def write_flight(
     n_frames = round(seconds * fps)
     every = max(1, round(fps / klv_hz)) if klv_hz > 0 else 0
     # An MP4 with its index first, as cameras write it for playback while copying.
-    opts = {"movflags": "faststart"} if container == "mp4" else {}
+    opts = {"movflags": "faststart"} if container in ("mp4", "mov") else {}
     with av.open(str(path), "w", format=container, options=opts) as out:
         vs = out.add_stream("libx264", rate=fps, options={"preset": preset, "g": str(fps)})
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
