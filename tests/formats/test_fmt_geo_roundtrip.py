@@ -246,3 +246,23 @@ def test_a_stac_catalog_brings_its_scene_and_chips_back_into_another_workspace(
     fresh.export("back", "geojson", tmp_path / "after")
     fresh.close()
     _same_features(tmp_path / "before", tmp_path / "after", 6)
+
+
+def test_geojson_into_another_workspace_says_geojson_has_no_media(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # GeoJSON never carries media (there is no --no-media to leave off): the error says so and
+    # names the format that carries the media and the labels to another workspace.
+    ws, _, _ = _world(tmp_path)
+    ws.export("geo", "geojson", tmp_path / "out")
+    ws.close()
+    Workspace.init(tmp_path / "other").close()
+    res = cli(
+        "import", tmp_path / "out", "--format", "geojson", "--dataset", "g",
+        cwd=tmp_path / "other", code=1,
+    )  # fmt: skip
+    err = res.stderr.strip()
+    assert "labels.geojson: item " in err and "is not in this workspace" in err, err
+    assert "--no-media" not in err and "GeoJSON carries no media" in err, err
+    assert "--format stac" in err and len(err.splitlines()) == 1, err
+    other = Workspace.open(tmp_path / "other")
+    assert other.datasets() == []  # nothing written, not even the dataset
+    other.close()

@@ -409,3 +409,52 @@ def test_an_infinite_nodata_is_stored_as_gdal_spells_it(
     assert scene["nodata"] == spelled
     finite = dem[np.isfinite(dem)]
     assert scene["display"]["high"][0] == pytest.approx(np.percentile(finite, 98), abs=0.2)
+
+
+def test_chip_options_that_do_not_fit_are_refused_before_anything_is_read(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    # Not a failure per scene (one line each, while the folder's photos went in): the
+    # command is refused as bad usage, naming the options, and nothing is ingested.
+    Workspace.init(tmp_path / "ws").close()
+    (tmp_path / "in").mkdir()
+    _scene(tmp_path / "in" / "a.tif", 300, 300)
+    _scene(tmp_path / "in" / "b.tif", 300, 300)
+    Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(tmp_path / "in" / "photo.png")
+    bad = cli(
+        "ingest", tmp_path / "in", "--chip", "64", "--overlap", "64", cwd=tmp_path / "ws", code=2
+    )
+    lines = [ln for ln in bad.stderr.splitlines() if "--overlap" in ln]
+    assert len(lines) == 1, bad.stderr
+    assert "'--overlap': 64 must be smaller than --chip 64" in lines[0]
+    assert item_rows(tmp_path / "ws") == []
+
+
+def test_a_scenes_acquisition_time_is_its_chips_capture_time(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A GeoTIFF states when it was taken (TIFFTAG_DATETIME, as EXIF does for a photo): the
+    # scene and its chips carry it as `captured_at`, so a query on time finds them and a
+    # STAC export dates them by it rather than by the export.
+    Workspace.init(tmp_path / "ws").close()
+    _scene(tmp_path / "dated.tif", 1000, 1000)
+    with rasterio.open(tmp_path / "dated.tif", "r+") as dst:
+        dst.update_tags(TIFFTAG_DATETIME="2024:08:30 10:15:00")
+    _scene(tmp_path / "undated.tif", 1000, 1000, seed=1)
+    cli("ingest", tmp_path / "dated.tif", tmp_path / "undated.tif", cwd=tmp_path / "ws")
+    rows = item_rows(tmp_path / "ws")
+    dated = {r["name"] for r in rows if r["name"].startswith("dated.tif")}
+    assert len(dated) > 1  # the scene and its chips
+    assert {
+        r["name"] for r in rows if r["metadata"].get("captured_at") == "2024-08-30T10:15:00"
+    } == dated
+    cli("dataset", "create", "aug", cwd=tmp_path / "ws")
+    added = cli(
+        "dataset", "add", "aug", "--items", "metadata.captured_at>=2024-08-30", "--json",
+        cwd=tmp_path / "ws",
+    ).json()  # fmt: skip
+    assert added["matched"] == len(dated)
+    cli("export", "aug", "--format", "stac", "--out", tmp_path / "stac", cwd=tmp_path / "ws")
+    times = {
+        json.loads(p.read_text())["properties"]["datetime"]
+        for p in (tmp_path / "stac").glob("aug-imagery/*/*.json")
+    }
+    assert times == {"2024-08-30T10:15:00Z"}

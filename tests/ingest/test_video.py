@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -253,3 +254,57 @@ def test_reingesting_a_video_raises_frames_to_its_klv_level(cli, tmp_path: Path)
     res = cli("ingest", tmp_path / "s.ts", "--json").json()
     assert len(res["raised"]) == 2
     assert {r["marking"] for r in item_rows(tmp_path)} == {"SECRET"}
+
+
+@pytest.mark.parametrize("container,suffix", [("mp4", ".mp4"), ("matroska", ".mkv")])
+def test_video_cut_short_is_one_clear_failure(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, container: str, suffix: str
+) -> None:
+    # A copy that stopped early: its header still declares the whole flight, the frames of
+    # its last part are gone. The part that is there decodes, so nothing would say so.
+    Workspace.init(tmp_path).close()
+    whole = tmp_path / f"whole{suffix}"
+    write_flight(whole, seconds=4, klv_stream=False, container=container)
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) * 7 // 10])
+    res = cli("ingest", cut, "--json", code=None).json()
+    assert res["new"] == 0 and res["failed"] == 1
+    reason = res["failures"][0]["reason"]
+    assert res["failures"][0]["path"].endswith(f"cut{suffix}")
+    declared = r"of the (120 frames|4\.000 s) its header declares"
+    assert re.search(r"video ends early: \d+(\.\d+ s)? " + declared, reason), reason
+    assert item_rows(tmp_path) == []  # nothing partial
+    # The whole file goes in: its header and its frames agree.
+    ok = cli("ingest", whole, "--json").json()
+    assert ok["new"] == 5 and ok["failed"] == 0
+
+
+def test_damaged_packets_of_a_stream_are_noted_and_kept(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A recording off a radio link with a burst of noise in it: MPEG-TS decodes past it (the
+    # frames near it show artefacts), so the flight goes in, and ingest says where.
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "f.ts", seconds=4, klv_hz=2)
+    data = bytearray((tmp_path / "f.ts").read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 20_000] = np.random.default_rng(3).bytes(20_000)
+    (tmp_path / "noisy.ts").write_bytes(bytes(data))
+    res = cli("ingest", tmp_path / "noisy.ts", "--json").json()
+    assert res["failed"] == 0 and res["new"] >= 1
+    notes = [n["note"] for n in res["notes"] if n["path"].endswith("noisy.ts")]
+    damaged = [n for n in notes if "damaged video packet(s)" in n]
+    assert len(damaged) == 1 and re.search(r"first at \d+\.\d{3} s", damaged[0]), notes
+    video = next(r for r in item_rows(tmp_path) if r["name"] == "noisy.ts")
+    times = video["metadata"]["video"]["damaged_packets_s"]
+    assert times and all(0 < t < 4 for t in times)
+
+
+def test_a_quicktime_mov_is_a_video(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Many drones (DJI's among them) record QuickTime .MOV files, upper-case suffix and all.
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "DJI_0001.MOV", seconds=2, klv_stream=False, container="mov")
+    res = cli("ingest", tmp_path / "DJI_0001.MOV", "--json").json()
+    assert (res["new"], res["failed"]) == (3, 0), res
+    video = next(r for r in item_rows(tmp_path) if r["name"] == "DJI_0001.MOV")
+    assert video["media_type"] == "video/quicktime"
+    assert video["metadata"]["video"]["frames_sampled"] == 2

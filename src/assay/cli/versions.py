@@ -184,10 +184,14 @@ def ingest(
 ) -> None:
     """Ingest image, text, video and scene files (recursively) as items.
 
-    A drone video (.ts, .mpg, .mp4, .mkv) becomes an item, and its sampled frames derived
+    A drone video (.ts, .mpg, .mp4, .mkv, .mov) becomes an item, and its sampled frames derived
     items carrying their MISB ST 0601 KLV telemetry and ground footprint. A georeferenced
     scene (GeoTIFF, COG, NITF, JPEG 2000) is stored as a Cloud-Optimized GeoTIFF and cut into
     chips, derived items with their window, CRS, transform and footprint."""
+    if overlap >= chip:  # bad usage, said once: not a failure per scene while the rest goes in
+        raise click.BadParameter(
+            f"{overlap} must be smaller than --chip {chip}", param_hint="'--overlap'"
+        )
     ws = env.workspace()
     sensors = SensorOptions(
         video=VideoOptions(

@@ -136,6 +136,8 @@ class ImportBundle:
     # Markings the file states for everything in it (place in the file -> marking text, e.g.
     # Parquet's schema metadata ``assay.marking``): every item is met with at least each.
     markings: dict[str, str] = field(default_factory=dict)
+    # Why the file holds no media for an item it names by id, and how to get one that does.
+    no_media: tuple[str, str] = ("the file was exported with --no-media", "export with media")
 
 
 @dataclass

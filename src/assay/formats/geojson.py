@@ -320,6 +320,10 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         media=media_of(known, per_item, labels_path.parent, fi),
         label_names=label_names(per_item),
         source=labels_path,
+        no_media=(
+            "GeoJSON carries no media",
+            "export the dataset with --format stac, which carries media and labels",
+        ),
     )
 
 

@@ -529,10 +529,11 @@ def _check_known_items(
     missing = [(sha, m) for sha, m in named if sha not in found]
     if missing:
         sha, m = missing[0]
+        why, fix = bundle.no_media
         raise InvalidInput(
             f"{bundle.source}: item {sha[:12]} ({m.name}) is not in this workspace and the file "
-            f"has no media for it ({len(missing)} such item(s); the file was exported with "
-            "--no-media): import it into the workspace it came from, or export with media"
+            f"has no media for it ({len(missing)} such item(s); {why}): import it into the "
+            f"workspace it came from, or {fix}"
         )
 
 

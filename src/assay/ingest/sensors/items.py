@@ -90,6 +90,7 @@ def video_items(
             "fps": round(scan.fps, 3),
             "codec": scan.codec,
             "frames_sampled": len(scan.frames),
+            **({"damaged_packets_s": scan.damaged_s} if scan.damaged_s else {}),
             "sampling": {
                 "every_s": options.every,
                 "scene_change": options.scene_change,
@@ -180,6 +181,12 @@ def video_items(
             f"after the last (up to {max(outside):.1f} s): they carry that packet's time and "
             "position (klv_offset_s)"
         )
+    if scan.damaged_s:
+        notes.append(
+            f"{len(scan.damaged_s)} damaged video packet(s) (first at {scan.damaged_s[0]:.3f} "
+            "s), decoded past and kept: frames near them may show artefacts; their times are "
+            "under video.damaged_packets_s in the video's metadata"
+        )
     unplaced = sum(1 for fr in scan.frames if fr.footprint is None)
     if scan.packets and unplaced:
         notes.append(f"{unplaced} frame(s) without a footprint (telemetry too sparse)")
@@ -245,6 +252,8 @@ def _scene_items(
             "chips": len(scene.chips),
         },
     }
+    when = {"captured_at": scene.captured_at} if scene.captured_at else {}
+    meta.update(when)
     if scene.converted:
         meta["scene"]["original_sha256"] = scene.original_sha or sha256_path(path)
     if scene.footprint:
@@ -261,6 +270,7 @@ def _scene_items(
             "transform": [round(v, 10) for v in c.transform],
             "gsd_m": scene.gsd_m,
             "display": {"bands": scene.display["bands"]},
+            **when,
         }
         if c.footprint:
             chip_meta["footprint"] = c.footprint

@@ -14,6 +14,7 @@ VIDEO_TYPES = {
     ".mpeg": "video/mpeg",
     ".mp4": "video/mp4",
     ".mkv": "video/x-matroska",
+    ".mov": "video/quicktime",  # as DJI and other drones record
 }
 # Read as scenes through rasterio's bundled GDAL. TIFFs are scenes only when georeferenced;
 # a plain TIFF stays an image.

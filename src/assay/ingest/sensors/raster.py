@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -100,6 +101,7 @@ class Scene:
     chips: list[Chip] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     original_sha: str | None = None  # of the input, when converted (None: not hashed yet)
+    captured_at: str | None = None  # when it was taken, as the file states it (ISO 8601)
     cog_sha: str | None = None  # of `cog_path` (None: not hashed yet)
 
 
@@ -288,12 +290,27 @@ def _describe_and_chip(
             "percentiles": _percentiles(src, bands, options),
         },
         notes=notes,
+        captured_at=_captured_at(src),
     )
     windows = list(_windows(src.width, src.height, options))
     scene.chips = _cut(
         chips_from, windows, bands, lo, hi, to_wgs84, transform, workdir, progress=progress
     )
     return scene
+
+
+def _captured_at(src: Any) -> str | None:
+    """When the scene was taken: a TIFF's `TIFFTAG_DATETIME` ("YYYY:MM:DD HH:MM:SS", as EXIF
+    writes it, no zone invented), else a NITF's image date and time `NITF_IDATIM`
+    ("CCYYMMDDhhmmss", UTC); None when the file states neither or not in that form."""
+    tags = src.tags()
+    tiff = str(tags.get("TIFFTAG_DATETIME", "")).strip()
+    if m := re.fullmatch(r"(\d{4}):(\d\d):(\d\d) (\d\d:\d\d:\d\d)", tiff):
+        return f"{m[1]}-{m[2]}-{m[3]}T{m[4]}"
+    nitf = str(tags.get("NITF_IDATIM", "")).strip()
+    if m := re.fullmatch(r"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)", nitf):
+        return f"{m[1]}-{m[2]}-{m[3]}T{m[4]}:{m[5]}:{m[6]}Z"
+    return None
 
 
 def _display_bands(count: int, options: ChipOptions) -> tuple[int, ...]:

@@ -95,8 +95,10 @@ def write_flight(
     seed: int = 7,
     preset: str = "ultrafast",
     klv_from_s: float = 0.0,
+    container: str = "mpegts",
 ) -> list[bytes]:
-    """Write the flight to `path` (MPEG-TS); returns the KLV packets as written (none before
+    """Write the flight to `path` (MPEG-TS, or the FFmpeg `container` named, e.g. "mp4" or
+    "matroska" with `klv_stream=False`); returns the KLV packets as written (none before
     `klv_from_s` seconds: telemetry that starts late, as when a link comes up mid-flight)."""
     import av
 
@@ -110,7 +112,9 @@ def write_flight(
     written: list[bytes] = []
     n_frames = round(seconds * fps)
     every = max(1, round(fps / klv_hz)) if klv_hz > 0 else 0
-    with av.open(str(path), "w", format="mpegts") as out:
+    # An MP4 with its index first, as cameras write it for playback while copying.
+    opts = {"movflags": "faststart"} if container in ("mp4", "mov") else {}
+    with av.open(str(path), "w", format=container, options=opts) as out:
         vs = out.add_stream("libx264", rate=fps, options={"preset": preset, "g": str(fps)})
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         ds = out.add_data_stream("klv") if klv_stream else None

@@ -50,6 +50,9 @@ class VideoScan:
     packets: list[TimedPacket] = field(default_factory=list)
     klv_problems: list[str] = field(default_factory=list)
     klv_streams: int = 0
+    # Times (s from the start) of video packets the demuxer flagged corrupt (an MPEG-TS
+    # continuity error, a burst of noise): decoded past, their frames may show artefacts.
+    damaged_s: list[float] = field(default_factory=list)
 
 
 def _open(path: str) -> Any:
@@ -94,6 +97,7 @@ def scan_video(
         sampler = _Sampler(opts)
         last_video_time = start
         index = -1
+        packets, read_end, stopped = 0, start, False
         size = os.path.getsize(path) if progress is not None else 0
         try:
             for packet in container.demux(video, *data_streams):
@@ -104,6 +108,16 @@ def scan_video(
                         t = _seconds(packet.pts, packet.time_base)
                         _collect_klv(scan, bytes(packet), last_video_time if t is None else t, opts)
                     continue
+                if packet.size:
+                    packets += 1
+                    pts = _seconds(packet.pts, packet.time_base)
+                    if packet.is_corrupt:
+                        scan.damaged_s.append(
+                            round((last_video_time if pts is None else pts) - start, 3)
+                        )
+                    if pts is not None:
+                        length = _seconds(packet.duration, packet.time_base) or 0.0
+                        read_end = max(read_end, pts + length)
                 for frame in packet.decode():
                     index += 1
                     t = float(frame.time) if frame.time is not None else last_video_time
@@ -113,13 +127,50 @@ def scan_video(
                             SampledFrame(index, int(frame.pts or 0), t - start, _jpeg(frame))
                         )
                 if opts.max_frames is not None and len(scan.frames) >= opts.max_frames:
+                    stopped = True
                     break
         except av.error.FFmpegError as exc:
             raise InvalidInput(f"{path}: corrupt video data ({exc.strerror or exc})") from None
+        if not stopped:
+            _check_whole(path, video, packets, read_end - start)
     if not scan.frames and index < 0:
         raise InvalidInput(f"{path}: no decodable video frames")
     _attach_telemetry(scan, start)
     return scan
+
+
+def _declared_seconds(video: Any) -> float | None:
+    """The video stream's length as its container's header states it: MP4's track duration,
+    Matroska's DURATION tag (MPEG-TS states none: FFmpeg estimates one from the file)."""
+    if video.container.format.name == "mpegts":
+        return None
+    tag = video.metadata.get("DURATION") or video.metadata.get("duration")
+    if tag:
+        hours, minutes, seconds = [*tag.split(":"), "", ""][:3]
+        try:
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            return None
+    return _seconds(video.duration, video.time_base)
+
+
+def _check_whole(path: str, video: Any, packets: int, read_s: float) -> None:
+    """Refuse a file that ends before its header says it does (a copy cut short): the part
+    that is there decodes without an error, so only the header tells. A frame count (MP4's
+    sample table) is compared when the header has one, else its duration (Matroska's), with
+    a frame and a half of slack for a last frame whose length is not stored."""
+    frames = int(video.frames or 0)
+    declared_s = None if frames else _declared_seconds(video)
+    if frames and packets < frames:
+        have, want = f"{packets}", f"{frames} frames"
+    elif declared_s is not None and read_s < declared_s - 1.5 / float(video.average_rate or 30):
+        have, want = f"{read_s:.3f} s", f"{declared_s:.3f} s"
+    else:
+        return
+    raise InvalidInput(
+        f"{path}: video ends early: {have} of the {want} its header declares are there "
+        "(a truncated copy?)"
+    )
 
 
 def _seconds(value: int | None, base: Fraction | None) -> float | None:
