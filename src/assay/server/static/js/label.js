@@ -6,7 +6,7 @@ import { Editor } from "./editor.js";
 import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
 import { Outbox } from "./outbox.js";
 import { normalizeSchema } from "./schema.js";
-import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, titleOf, toast, typing } from "./ui.js";
+import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showOutbox, showUser, titleOf, toast, typing } from "./ui.js";
 
 const SKIP_REASONS = ["cannot see enough to decide", "not relevant to this project", "damaged or empty item"];
 const WAIT_MS = 1000;
@@ -40,7 +40,7 @@ async function main() {
   outbox = new Outbox(me.name, showPending);
   outbox.notify();
   const help = helpOverlay([
-    ["Task", [["Enter", "submit and show the next task"], ["Ctrl+Enter", "submit while typing"], ["S", "skip with a reason"], ["H", "your submitted tasks: reopen one to amend it"], ["Esc", "leave an amendment, back to the queue"], ["?", "this help"]]],
+    ["Task", [["Enter", "submit and show the next task"], ["Ctrl+Enter", "submit while typing"], ["S", "skip with a reason"], ["H", "your submitted tasks: ↑ ↓ pick one, Enter reopens it to amend, H or Esc closes the list"], ["Esc", "leave an amendment, back to the queue"], ["?", "this help"]]],
     ...EDITOR_HELP,
   ]);
   $("#help-btn").addEventListener("click", () => help.toggle());
@@ -54,6 +54,11 @@ async function main() {
     if (help.open) {
       if (ev.key === "?" || ev.key === "Escape") help.close();
       ev.preventDefault();
+      return;
+    }
+    // the history's entries take their keys: Enter reopens, Tab and arrows move, Esc or H closes
+    if (ev.target instanceof Element && ev.target.closest("#history")) {
+      historyKey(ev);
       return;
     }
     // a shape's attribute fields (checkboxes and radios too) take their keys: Space ticks,
@@ -78,9 +83,8 @@ async function main() {
       backToQueue();
     } else if ((ev.key === "h" || ev.key === "H") && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
       ev.preventDefault();
-      const h = $("#history");
-      h.open = !h.open;
-      if (h.open) refreshProgress();
+      if ($("#history").open) closeHistory();
+      else openHistory();
     } else if (ev.key === "Enter" && !ev.altKey) {
       ev.preventDefault();
       submit();
@@ -116,6 +120,38 @@ async function refreshProgress() {
   }
 }
 
+/** Open the list of submitted tasks where it can be seen, its first reopenable entry focused. */
+async function openHistory() {
+  const h = $("#history");
+  h.open = true;
+  await refreshProgress();
+  if (!h.open) return;
+  h.scrollIntoView({ block: "nearest" });
+  (h.querySelector("#history-list button:not(:disabled)") || h.querySelector("summary")).focus();
+}
+
+/** Close the list; the keys are the editor's again. */
+function closeHistory() {
+  const h = $("#history");
+  if (h.contains(document.activeElement)) document.activeElement.blur();
+  h.open = false;
+}
+
+function historyKey(ev) {
+  const plain = !ev.ctrlKey && !ev.metaKey && !ev.altKey;
+  if (ev.key === "Escape" || ((ev.key === "h" || ev.key === "H") && plain)) {
+    ev.preventDefault();
+    closeHistory();
+  } else if ((ev.key === "ArrowDown" || ev.key === "ArrowUp") && plain) {
+    ev.preventDefault();
+    const entries = [...document.querySelectorAll("#history-list button:not(:disabled)")];
+    const at = entries.indexOf(document.activeElement);
+    const to = entries[Math.min(Math.max(at + (ev.key === "ArrowDown" ? 1 : -1), 0), entries.length - 1)];
+    if (to) to.focus();
+  }
+  // Enter and Space press the focused entry, Tab moves on: the browser's own behaviour
+}
+
 function showProgress() {
   const box = $("#progress");
   if (amending) box.textContent = `amending ${amending.name}`;
@@ -137,7 +173,7 @@ async function reopen(taskId) {
   shownAt = performance.now();
   $("#back").hidden = false;
   $("#submit").firstChild.textContent = "Save amendment ";
-  $("#history").open = false;
+  closeHistory();
   setStatus("Amending your submitted answer: Enter saves it as a new version, Esc goes back");
   document.body.dataset.state = "amend";
   $("#stage").dataset.amending = t.task_id;
@@ -313,22 +349,14 @@ async function skip() {
   nextTask();
 }
 
-function showPending({ pending, failed, error, refused }) {
-  if (refused) {
+function showPending(state) {
+  if (state.refused) {
     // an answer the server will not take (e.g. the schema changed since this page loaded)
-    refusal = `Refused by the server: ${refused} (the answer is kept in this browser)`;
+    refusal = `Refused by the server: ${state.refused} (the answer is kept in this browser)`;
     setStatus(refusal, "error");
     toast(refusal, "error");
   }
-  const box = $("#pending");
-  const parts = [];
-  if (pending) parts.push(`${pending} pending`);
-  if (failed) parts.push(`${failed} failed`);
-  box.textContent = parts.join(" · ");
-  box.title = error ? `not sent yet: ${error}` : failed ? "refused by the server; kept in this browser" : "";
-  box.dataset.pending = String(pending);
-  box.hidden = !parts.length;
-  box.classList.toggle("bad", Boolean(failed));
+  showOutbox(state);
 }
 
 function updateBar() {

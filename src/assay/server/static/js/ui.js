@@ -46,6 +46,20 @@ export function setMarking(marking) {
   }
 }
 
+/** The header's count of answers not yet stored: `pending`, `failed` and the last `error` of
+ * an Outbox's state. */
+export function showOutbox({ pending, failed, error }) {
+  const box = $("#pending");
+  const parts = [];
+  if (pending) parts.push(`${pending} pending`);
+  if (failed) parts.push(`${failed} failed`);
+  box.textContent = parts.join(" · ");
+  box.title = error ? `not sent yet: ${error}` : failed ? "refused by the server; kept in this browser" : "";
+  box.dataset.pending = String(pending);
+  box.hidden = !parts.length;
+  box.classList.toggle("bad", Boolean(failed));
+}
+
 let toastTimer = null;
 
 export function toast(message, kind = "info") {

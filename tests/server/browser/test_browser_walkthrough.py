@@ -1,0 +1,72 @@
+"""Traps met walking a campaign as an annotator and a reviewer at a laptop's screen size
+(1366x768): the history key, and a review decision the server refuses."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+from ui_site import TRIAGE_YAML, Site, drag, image_to_screen, next_task_shown, task_id
+
+from assay.domain.schema import LabelSchema
+from assay.labeling import Workflow, amend, create_project, next_task, submit
+from assay.labeling.task_refs import task_refs
+from labeling_world import box
+
+LAPTOP = {"width": 1366, "height": 768}
+
+
+def _laptop(site: Site) -> Page:
+    page = site.page()
+    page.set_viewport_size(LAPTOP)
+    return page
+
+
+def test_h_shows_the_history_and_a_submitted_task_reopens_from_the_keyboard(site: Site) -> None:
+    # At 1366x768 the history sat below the panel's fold: H opened it out of sight, and Enter
+    # then submitted the task on screen instead of reopening anything.
+    page = _laptop(site)
+    site.login(page, "ana", "/label/triage")
+    first = task_id(page)
+    drag(page, image_to_screen(page, 2, 2), image_to_screen(page, 14, 12))
+    page.keyboard.press("Enter")
+    second = next_task_shown(page, first)
+    page.keyboard.press("h")
+    entry = page.locator("#history-list li button").first
+    expect(entry).to_be_in_viewport()
+    expect(entry).to_be_focused()
+    page.keyboard.press("Enter")  # reopens the entry, does not submit the task on screen
+    page.wait_for_selector(f"#stage[data-amending='{first}']", state="attached")
+    expect(page.locator("#progress")).to_contain_text("amending")
+    assert len(site.annotations("triage")) == 1
+    page.keyboard.press("Escape")  # back to the queue's task
+    page.wait_for_selector("#stage:not([data-amending])", state="attached")
+    assert task_id(page) == second
+    # H again, then H (or Esc) closes it and the keys are the editor's again
+    page.keyboard.press("h")
+    expect(entry).to_be_focused()
+    page.keyboard.press("h")
+    expect(page.locator("#history")).not_to_have_attribute("open", "")
+    expect(entry).not_to_be_focused()
+
+
+def test_a_review_decision_the_server_refuses_is_named_on_the_page(site: Site) -> None:
+    # The reviewer saw "Accepted" while the server refused the decision (the annotator had
+    # amended the answer meanwhile); the same task came back with no word of why.
+    ws, users = site.ws, site.world.users
+    schema = LabelSchema.from_yaml_text(TRIAGE_YAML, "triage.yaml")
+    create_project(ws, "pair", schema, "flood", Workflow(overlap=1, review="all"))
+    lease = next_task(ws, users["ana"], "pair")
+    assert lease is not None
+    submit(ws, users["ana"], lease.task_id, "pair-1", [box(2, 2, 8, 8)])
+    page = _laptop(site)
+    site.login(page, "rev", "/review/pair")
+    shown = task_id(page)
+    assert task_refs(ws.db).decode(shown) == lease.task_id
+    page.keyboard.press("1")
+    expect(page.locator("#accept")).to_be_enabled()
+    amend(ws, users["ana"], lease.task_id, "pair-1-amended", [box(3, 3, 8, 8)])
+    page.keyboard.press("Enter")
+    status = page.locator("#status")
+    expect(status).to_contain_text("Refused by the server:")
+    expect(status).to_contain_text("is not a current answer to the task")
+    expect(page.locator("#pending")).to_have_text("1 failed")
+    assert site.reviews() == []
