@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 from ui_site import TRIAGE_YAML, Site, drag, image_to_screen, next_task_shown, task_id
 
 from assay.domain.schema import LabelSchema
-from assay.labeling import Workflow, amend, create_project, next_task, submit
+from assay.labeling import Workflow, amend, create_project, next_task, skip_task, submit
 from assay.labeling.task_refs import task_refs
 from labeling_world import box
 
@@ -70,3 +70,46 @@ def test_a_review_decision_the_server_refuses_is_named_on_the_page(site: Site) -
     expect(status).to_contain_text("is not a current answer to the task")
     expect(page.locator("#pending")).to_have_text("1 failed")
     assert site.reviews() == []
+
+
+def _height(page: Page, selector: str) -> float:
+    bounds = page.locator(selector).first.bounding_box()
+    assert bounds is not None, selector
+    return bounds["height"]
+
+
+def test_the_action_bar_keeps_each_button_on_one_line_while_amending(site: Site) -> None:
+    # Amending at 1366x768, "Back to the queue", "Skip" and "Save amendment" broke their key
+    # hints onto a second line and the bar grew.
+    page = _laptop(site)
+    site.login(page, "ana", "/label/triage")
+    first = task_id(page)
+    drag(page, image_to_screen(page, 2, 2), image_to_screen(page, 14, 12))
+    page.keyboard.press("Enter")
+    next_task_shown(page, first)
+    one_line = _height(page, "#undo")
+    page.keyboard.press("h")
+    expect(page.locator("#history-list li button").first).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#stage[data-amending='{first}']", state="attached")
+    expect(page.locator("#submit")).to_contain_text("Save amendment")
+    for button in ("#back", "#skip", "#submit"):
+        assert _height(page, button) == one_line, button
+
+
+def test_a_task_state_stays_on_one_line_beside_the_open_task(site: Site) -> None:
+    # With a task opened in the data manager at 1366x768, "in progress" broke over two lines.
+    ws, users = site.ws, site.world.users
+    lease = next_task(ws, users["ana"], "triage")
+    assert lease is not None
+    skip_task(ws, users["ana"], lease.task_id, "skip-1", "cannot see enough to decide")
+    taken = next_task(ws, users["root"], "triage")  # the skipped task, now in root's hands
+    assert taken is not None and taken.task_id == lease.task_id
+    page = _laptop(site)
+    site.login(page, "man", "/manage/triage")
+    page.locator(".task-table button.open-task").first.click()
+    expect(page.locator("#task-view")).to_be_visible()
+    states = page.locator(".task-table .state")
+    expect(states.filter(has_text="in progress")).to_have_count(1)
+    one_line = _height(page, ".state[data-state=new]")
+    assert _height(page, ".state[data-state=in_progress]") == one_line

@@ -102,6 +102,9 @@ async function main() {
 async function refreshProgress() {
   try {
     const h = await api("GET", `/projects/${enc(project)}/mine`);
+    const list = $("#history");
+    const inList = list.contains(document.activeElement);
+    const keep = inList ? document.activeElement.closest("#history-list li")?.dataset.taskId : null;
     progress = h;
     showProgress();
     $("#history-count").textContent = `(${h.history.length})`;
@@ -115,19 +118,26 @@ async function refreshProgress() {
           t.review_comment ? el("span.review-comment.small", { text: `: ${t.review_comment}` }) : null),
       ),
     );
+    if (inList && list.open) focusHistory(keep);
   } catch (err) {
     if (err.status !== 401) setStatus(err.message, "error");
   }
 }
 
 /** Open the list of submitted tasks where it can be seen, its first reopenable entry focused. */
-async function openHistory() {
+function openHistory() {
+  $("#history").open = true;
+  focusHistory();
+  refreshProgress(); // keeps the focused entry
+}
+
+/** Focus the entry of task `keep` (else the first reopenable one) and bring it into view. */
+function focusHistory(keep = null) {
   const h = $("#history");
-  h.open = true;
-  await refreshProgress();
-  if (!h.open) return;
+  const entry = (keep && h.querySelector(`#history-list li[data-task-id="${CSS.escape(keep)}"] button:not(:disabled)`))
+    || h.querySelector("#history-list button:not(:disabled)");
   h.scrollIntoView({ block: "nearest" });
-  (h.querySelector("#history-list button:not(:disabled)") || h.querySelector("summary")).focus();
+  (entry || h.querySelector("summary")).focus();
 }
 
 /** Close the list; the keys are the editor's again. */
