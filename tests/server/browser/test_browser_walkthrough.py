@@ -113,3 +113,24 @@ def test_a_task_state_stays_on_one_line_beside_the_open_task(site: Site) -> None
     expect(states.filter(has_text="in progress")).to_have_count(1)
     one_line = _height(page, ".state[data-state=new]")
     assert _height(page, ".state[data-state=in_progress]") == one_line
+
+
+def test_a_lost_connection_clears_the_sent_task_and_enter_retries(site: Site) -> None:
+    # With the server out of reach after a submit, the page still named the sent task and kept
+    # its answer editable beside "Could not load a task", and Enter did nothing.
+    page = _laptop(site)
+    site.login(page, "ana", "/label/triage")
+    first = task_id(page)
+    page.route("**/api/v1/**", lambda route: route.abort())
+    drag(page, image_to_screen(page, 2, 2), image_to_screen(page, 14, 12))
+    page.keyboard.press("Enter")
+    expect(page.locator("#stage .empty")).to_contain_text("Could not load a task")
+    expect(page.locator("#pending")).to_have_text("1 pending")
+    expect(page.locator("#task-info")).to_have_text("")
+    expect(page.locator("#panel section.control")).to_have_count(0)
+    expect(page.locator("#undo")).to_be_disabled()
+    page.unroute("**/api/v1/**")
+    page.keyboard.press("Enter")  # retries: the answer goes out, the next task comes
+    next_task_shown(page, first)
+    expect(page.locator("#pending")).to_be_hidden()
+    assert len(site.annotations("triage")) == 1

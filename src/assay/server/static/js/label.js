@@ -87,7 +87,8 @@ async function main() {
       else openHistory();
     } else if (ev.key === "Enter" && !ev.altKey) {
       ev.preventDefault();
-      submit();
+      if (!current && !amending && !busy && $("#retry")) nextTask();
+      else submit();
     } else if ((ev.key === "s" || ev.key === "S") && !amending && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
       ev.preventDefault();
       skip();
@@ -252,9 +253,11 @@ async function nextTask() {
       return;
     }
     setStatus(err.message, "error");
-    $("#stage").replaceChildren(
+    // the task just sent is gone from the page: nothing of it stays to edit
+    clearTask(
       el("div.empty", {}, el("p", { text: `Could not load a task: ${err.message}` }),
-        el("button.primary", { type: "button", onclick: () => nextTask(), text: "Retry" })),
+        el("button.primary", { type: "button", id: "retry", onclick: () => nextTask(), text: "Retry" }),
+        el("p.muted.small", { text: "Enter retries; unsent answers wait in this browser." })),
     );
   } finally {
     busy = false;
@@ -283,7 +286,8 @@ async function show(t) {
   showProgress();
 }
 
-function showEmpty() {
+/** No task on screen: the stage shows `message` instead. */
+function clearTask(message) {
   current = null;
   $("#item-meta").hidden = true;
   setMarking(null);
@@ -292,7 +296,11 @@ function showEmpty() {
   editor.item = null;
   editor.view = null;
   $("#panel").replaceChildren();
-  $("#stage").replaceChildren(
+  $("#stage").replaceChildren(message);
+}
+
+function showEmpty() {
+  clearTask(
     el("div.empty", {}, el("h2", { text: "All done" }), el("p", { text: "No task is left for you in this project." }), el("a", { href: "/", text: "Back to projects" })),
   );
   setStatus(done ? `${done} done this session` : "");
