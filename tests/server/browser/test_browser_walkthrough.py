@@ -134,3 +134,24 @@ def test_a_lost_connection_clears_the_sent_task_and_enter_retries(site: Site) ->
     next_task_shown(page, first)
     expect(page.locator("#pending")).to_be_hidden()
     assert len(site.annotations("triage")) == 1
+
+
+def test_the_keys_scroll_the_help_that_does_not_fit_the_screen(site: Site) -> None:
+    # At 1366x768 the shortcut list runs past the dialog's bottom; every key but ? and Esc was
+    # swallowed, so the keys at its end could only be read after scrolling with a mouse wheel.
+    page = _laptop(site)
+    site.login(page, "ana", "/label/triage")
+    task_id(page)
+    page.keyboard.press("?")
+    last = page.locator(".help dt", has_text="Alt+↑")  # the end of the longest column
+    expect(last).not_to_be_in_viewport()
+    page.keyboard.press("End")
+    expect(last).to_be_in_viewport()
+    page.keyboard.press("Home")
+    expect(last).not_to_be_in_viewport()
+    for _ in range(12):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("PageDown")
+    expect(last).to_be_in_viewport()
+    page.keyboard.press("Escape")
+    expect(page.locator(".help-backdrop")).to_be_hidden()

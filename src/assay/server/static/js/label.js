@@ -52,8 +52,7 @@ async function main() {
   document.addEventListener("keyup", (ev) => editorKeyUp(editor, ev));
   document.addEventListener("keydown", (ev) => {
     if (help.open) {
-      if (ev.key === "?" || ev.key === "Escape") help.close();
-      ev.preventDefault();
+      help.key(ev);
       return;
     }
     // the history's entries take their keys: Enter reopens, Tab and arrows move, Esc or H closes

@@ -57,8 +57,7 @@ async function main() {
   document.addEventListener("keyup", (ev) => editorKeyUp(editor, ev));
   document.addEventListener("keydown", (ev) => {
     if (help.open) {
-      if (ev.key === "?" || ev.key === "Escape") help.close();
-      ev.preventDefault();
+      help.key(ev);
       return;
     }
     if (typing(ev) || !task) return;
