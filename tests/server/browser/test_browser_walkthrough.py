@@ -12,6 +12,12 @@ from assay.labeling.task_refs import task_refs
 from labeling_world import box
 
 LAPTOP = {"width": 1366, "height": 768}
+STRICT_YAML = """
+title: Flood damage survey
+controls:
+  - {name: label, type: boxes, labels: [building, vehicle]}
+  - {name: damage, type: choices, labels: [none, minor, destroyed], required: true}
+"""
 
 
 def _laptop(site: Site) -> Page:
@@ -155,3 +161,22 @@ def test_the_keys_scroll_the_help_that_does_not_fit_the_screen(site: Site) -> No
     expect(last).to_be_in_viewport()
     page.keyboard.press("Escape")
     expect(page.locator(".help-backdrop")).to_be_hidden()
+
+
+def test_answering_a_required_control_clears_its_not_submitted_mark(site: Site) -> None:
+    # After "Not submitted: damage is required", choosing a damage level left the red outline
+    # and the red status on screen until the next Enter, as if the choice had not counted.
+    schema = LabelSchema.from_yaml_text(STRICT_YAML, "strict.yaml")
+    create_project(site.ws, "strict", schema, "flood", Workflow())
+    page = _laptop(site)
+    site.login(page, "ana", "/label/strict")
+    task_id(page)
+    page.keyboard.press("Enter")
+    status = page.locator("#status")
+    expect(status).to_have_text("Not submitted: damage is required")
+    damage = page.locator("section.control[data-control=damage]")
+    expect(damage).to_have_class("control missing")
+    page.keyboard.press("4")  # minor
+    expect(damage).to_have_class("control")
+    expect(status).to_have_text("")
+    assert site.annotations("strict") == []  # answering does not submit

@@ -23,6 +23,7 @@ let amending = null; // a task this user submitted, reopened to amend: {task_id,
 let held = null; // the leased task waiting while the user amends an earlier one
 let progress = { submitted: 0, tasks: 0 };
 let refusal = null; // why the server refused the last answer it refused: shown until a submit
+let missingShown = false; // "Not submitted: X is required" is on screen for the task shown
 
 async function main() {
   const me = await currentUser();
@@ -181,6 +182,7 @@ async function reopen(taskId) {
   showMeta(t.item);
   await editor.load(t.item, t.media_url, t.regions, { readonly: t.reviewed });
   shownAt = performance.now();
+  missingShown = false;
   $("#back").hidden = false;
   $("#submit").firstChild.textContent = "Save amendment ";
   closeHistory();
@@ -279,6 +281,7 @@ async function show(t) {
       : "Model pre-labels shown dashed: correct them, then submit");
   }
   shownAt = performance.now();
+  missingShown = false;
   if (refusal) setStatus(refusal, "error");
   else setStatus(done ? `${done} done this session` : "");
   document.body.dataset.state = "task";
@@ -322,13 +325,10 @@ function submit() {
   }
   refusal = null;
   const missing = editor.missing();
-  for (const sec of document.querySelectorAll("#panel section.control")) {
-    sec.classList.toggle("missing", missing.includes(sec.dataset.control));
-  }
-  if (missing.length) {
+  missingShown = missing.length > 0;
+  const reason = showMissing(missing);
+  if (reason) {
     // the server refuses it too (422); say why here and keep the task on screen
-    const reason = `Not submitted: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} required`;
-    setStatus(reason, "error");
     toast(reason, "error");
     return;
   }
@@ -355,6 +355,18 @@ function submit() {
   nextTask().then(refreshProgress);
 }
 
+/** Outline the required controls still unanswered and say so; returns the reason, or "". */
+function showMissing(missing) {
+  for (const sec of document.querySelectorAll("#panel section.control")) {
+    sec.classList.toggle("missing", missing.includes(sec.dataset.control));
+  }
+  const reason = missing.length
+    ? `Not submitted: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} required`
+    : "";
+  setStatus(reason, reason ? "error" : "info");
+  return reason;
+}
+
 async function skip() {
   if (!current || busy) return;
   const task = current;
@@ -377,6 +389,8 @@ function showPending(state) {
 }
 
 function updateBar() {
+  // after "Not submitted: X is required", answering X takes the mark off as it happens
+  if (missingShown && editor && editor.item) missingShown = Boolean(showMissing(editor.missing()));
   const has = (Boolean(current) || Boolean(amending)) && !busy;
   $("#submit").disabled = !has;
   $("#skip").disabled = !has || Boolean(amending);
