@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
-from ui_site import TRIAGE_YAML, Site, drag, image_to_screen, next_task_shown, task_id
+from ui_site import STRICT_YAML, TRIAGE_YAML, Site, drag, image_to_screen, next_task_shown, task_id
 
 from assay.domain.schema import LabelSchema
 from assay.labeling import Workflow, amend, create_project, next_task, skip_task, submit
@@ -12,12 +12,6 @@ from assay.labeling.task_refs import task_refs
 from labeling_world import box
 
 LAPTOP = {"width": 1366, "height": 768}
-STRICT_YAML = """
-title: Flood damage survey
-controls:
-  - {name: label, type: boxes, labels: [building, vehicle]}
-  - {name: damage, type: choices, labels: [none, minor, destroyed], required: true}
-"""
 
 
 def _laptop(site: Site) -> Page:
