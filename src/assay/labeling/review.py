@@ -131,7 +131,10 @@ def decide(
                 f"(project {p.name!r} does not allow self-review)"
             )
         if annotation_id is not None and annotation_id not in answers:
-            raise InvalidInput(f"annotation {annotation_id!r} is not a current answer to the task")
+            raise InvalidInput(
+                f"annotation {annotation_id!r} is not a current answer to the task "
+                "(amended, rejected or reset since it was shown)"
+            )
         if decision in ("accept",) and annotation_id is None:
             raise InvalidInput("accept needs the annotation_id of the answer accepted")
         if decision == "fix":

@@ -7,20 +7,13 @@ from __future__ import annotations
 import json
 
 from playwright.sync_api import Page, expect
-from ui_site import TRIAGE_YAML, Site, drag, image_to_screen, next_task_shown, task_id
+from ui_site import STRICT_YAML, TRIAGE_YAML, Site, drag, image_to_screen, next_task_shown, task_id
 
 from assay.domain.labels import Region
 from assay.domain.schema import LabelSchema
 from assay.labeling import Workflow, create_project, decide, next_task, review_next, submit
 from assay.versioning import LabelRecord
 from labeling_world import SCHEMA_YAML, box
-
-STRICT_YAML = """
-title: Flood damage survey
-controls:
-  - {name: label, type: boxes, labels: [building, vehicle]}
-  - {name: damage, type: choices, labels: [none, minor, destroyed], required: true}
-"""
 
 
 def _labels(page: Page, control: str = "label") -> list[str]:

@@ -59,6 +59,14 @@ controls:
     labels: [person]
 """
 
+# A required choice beside boxes: a task without the choice is not submitted.
+STRICT_YAML = """
+title: Flood damage survey
+controls:
+  - {name: label, type: boxes, labels: [building, vehicle]}
+  - {name: damage, type: choices, labels: [none, minor, destroyed], required: true}
+"""
+
 REPORTS_YAML = """
 title: Field reports
 controls:

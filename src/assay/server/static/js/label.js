@@ -6,7 +6,7 @@ import { Editor } from "./editor.js";
 import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
 import { Outbox } from "./outbox.js";
 import { normalizeSchema } from "./schema.js";
-import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, titleOf, toast, typing } from "./ui.js";
+import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showOutbox, showUser, titleOf, toast, typing } from "./ui.js";
 
 const SKIP_REASONS = ["cannot see enough to decide", "not relevant to this project", "damaged or empty item"];
 const WAIT_MS = 1000;
@@ -23,6 +23,7 @@ let amending = null; // a task this user submitted, reopened to amend: {task_id,
 let held = null; // the leased task waiting while the user amends an earlier one
 let progress = { submitted: 0, tasks: 0 };
 let refusal = null; // why the server refused the last answer it refused: shown until a submit
+let missingShown = false; // "Not submitted: X is required" is on screen for the task shown
 
 async function main() {
   const me = await currentUser();
@@ -40,7 +41,7 @@ async function main() {
   outbox = new Outbox(me.name, showPending);
   outbox.notify();
   const help = helpOverlay([
-    ["Task", [["Enter", "submit and show the next task"], ["Ctrl+Enter", "submit while typing"], ["S", "skip with a reason"], ["H", "your submitted tasks: reopen one to amend it"], ["Esc", "leave an amendment, back to the queue"], ["?", "this help"]]],
+    ["Task", [["Enter", "submit and show the next task"], ["Ctrl+Enter", "submit while typing"], ["S", "skip with a reason"], ["H", "your submitted tasks: ↑ ↓ pick one, Enter reopens it to amend, H or Esc closes the list"], ["Esc", "leave an amendment, back to the queue"], ["?", "this help"]]],
     ...EDITOR_HELP,
   ]);
   $("#help-btn").addEventListener("click", () => help.toggle());
@@ -52,8 +53,12 @@ async function main() {
   document.addEventListener("keyup", (ev) => editorKeyUp(editor, ev));
   document.addEventListener("keydown", (ev) => {
     if (help.open) {
-      if (ev.key === "?" || ev.key === "Escape") help.close();
-      ev.preventDefault();
+      help.key(ev);
+      return;
+    }
+    // the history's entries take their keys: Enter reopens, Tab and arrows move, Esc or H closes
+    if (ev.target instanceof Element && ev.target.closest("#history")) {
+      historyKey(ev);
       return;
     }
     // a shape's attribute fields (checkboxes and radios too) take their keys: Space ticks,
@@ -78,12 +83,12 @@ async function main() {
       backToQueue();
     } else if ((ev.key === "h" || ev.key === "H") && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
       ev.preventDefault();
-      const h = $("#history");
-      h.open = !h.open;
-      if (h.open) refreshProgress();
+      if ($("#history").open) closeHistory();
+      else openHistory();
     } else if (ev.key === "Enter" && !ev.altKey) {
       ev.preventDefault();
-      submit();
+      if (!current && !amending && !busy && $("#retry")) nextTask();
+      else submit();
     } else if ((ev.key === "s" || ev.key === "S") && !amending && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
       ev.preventDefault();
       skip();
@@ -98,6 +103,9 @@ async function main() {
 async function refreshProgress() {
   try {
     const h = await api("GET", `/projects/${enc(project)}/mine`);
+    const list = $("#history");
+    const inList = list.contains(document.activeElement);
+    const keep = inList ? document.activeElement.closest("#history-list li")?.dataset.taskId : null;
     progress = h;
     showProgress();
     $("#history-count").textContent = `(${h.history.length})`;
@@ -111,9 +119,48 @@ async function refreshProgress() {
           t.review_comment ? el("span.review-comment.small", { text: `: ${t.review_comment}` }) : null),
       ),
     );
+    if (inList && list.open) focusHistory(keep);
   } catch (err) {
     if (err.status !== 401) setStatus(err.message, "error");
   }
+}
+
+/** Open the list of submitted tasks where it can be seen, its first reopenable entry focused. */
+function openHistory() {
+  $("#history").open = true;
+  focusHistory();
+  refreshProgress(); // keeps the focused entry
+}
+
+/** Focus the entry of task `keep` (else the first reopenable one) and bring it into view. */
+function focusHistory(keep = null) {
+  const h = $("#history");
+  const entry = (keep && h.querySelector(`#history-list li[data-task-id="${CSS.escape(keep)}"] button:not(:disabled)`))
+    || h.querySelector("#history-list button:not(:disabled)");
+  h.scrollIntoView({ block: "nearest" });
+  (entry || h.querySelector("summary")).focus();
+}
+
+/** Close the list; the keys are the editor's again. */
+function closeHistory() {
+  const h = $("#history");
+  if (h.contains(document.activeElement)) document.activeElement.blur();
+  h.open = false;
+}
+
+function historyKey(ev) {
+  const plain = !ev.ctrlKey && !ev.metaKey && !ev.altKey;
+  if (ev.key === "Escape" || ((ev.key === "h" || ev.key === "H") && plain)) {
+    ev.preventDefault();
+    closeHistory();
+  } else if ((ev.key === "ArrowDown" || ev.key === "ArrowUp") && plain) {
+    ev.preventDefault();
+    const entries = [...document.querySelectorAll("#history-list button:not(:disabled)")];
+    const at = entries.indexOf(document.activeElement);
+    const to = entries[Math.min(Math.max(at + (ev.key === "ArrowDown" ? 1 : -1), 0), entries.length - 1)];
+    if (to) to.focus();
+  }
+  // Enter and Space press the focused entry, Tab moves on: the browser's own behaviour
 }
 
 function showProgress() {
@@ -135,9 +182,10 @@ async function reopen(taskId) {
   showMeta(t.item);
   await editor.load(t.item, t.media_url, t.regions, { readonly: t.reviewed });
   shownAt = performance.now();
+  missingShown = false;
   $("#back").hidden = false;
   $("#submit").firstChild.textContent = "Save amendment ";
-  $("#history").open = false;
+  closeHistory();
   setStatus("Amending your submitted answer: Enter saves it as a new version, Esc goes back");
   document.body.dataset.state = "amend";
   $("#stage").dataset.amending = t.task_id;
@@ -206,9 +254,11 @@ async function nextTask() {
       return;
     }
     setStatus(err.message, "error");
-    $("#stage").replaceChildren(
+    // the task just sent is gone from the page: nothing of it stays to edit
+    clearTask(
       el("div.empty", {}, el("p", { text: `Could not load a task: ${err.message}` }),
-        el("button.primary", { type: "button", onclick: () => nextTask(), text: "Retry" })),
+        el("button.primary", { type: "button", id: "retry", onclick: () => nextTask(), text: "Retry" }),
+        el("p.muted.small", { text: "Enter retries; unsent answers wait in this browser." })),
     );
   } finally {
     busy = false;
@@ -231,13 +281,15 @@ async function show(t) {
       : "Model pre-labels shown dashed: correct them, then submit");
   }
   shownAt = performance.now();
+  missingShown = false;
   if (refusal) setStatus(refusal, "error");
   else setStatus(done ? `${done} done this session` : "");
   document.body.dataset.state = "task";
   showProgress();
 }
 
-function showEmpty() {
+/** No task on screen: the stage shows `message` instead. */
+function clearTask(message) {
   current = null;
   $("#item-meta").hidden = true;
   setMarking(null);
@@ -246,7 +298,11 @@ function showEmpty() {
   editor.item = null;
   editor.view = null;
   $("#panel").replaceChildren();
-  $("#stage").replaceChildren(
+  $("#stage").replaceChildren(message);
+}
+
+function showEmpty() {
+  clearTask(
     el("div.empty", {}, el("h2", { text: "All done" }), el("p", { text: "No task is left for you in this project." }), el("a", { href: "/", text: "Back to projects" })),
   );
   setStatus(done ? `${done} done this session` : "");
@@ -269,13 +325,10 @@ function submit() {
   }
   refusal = null;
   const missing = editor.missing();
-  for (const sec of document.querySelectorAll("#panel section.control")) {
-    sec.classList.toggle("missing", missing.includes(sec.dataset.control));
-  }
-  if (missing.length) {
+  missingShown = missing.length > 0;
+  const reason = showMissing(missing);
+  if (reason) {
     // the server refuses it too (422); say why here and keep the task on screen
-    const reason = `Not submitted: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} required`;
-    setStatus(reason, "error");
     toast(reason, "error");
     return;
   }
@@ -302,6 +355,18 @@ function submit() {
   nextTask().then(refreshProgress);
 }
 
+/** Outline the required controls still unanswered and say so; returns the reason, or "". */
+function showMissing(missing) {
+  for (const sec of document.querySelectorAll("#panel section.control")) {
+    sec.classList.toggle("missing", missing.includes(sec.dataset.control));
+  }
+  const reason = missing.length
+    ? `Not submitted: ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} required`
+    : "";
+  setStatus(reason, reason ? "error" : "info");
+  return reason;
+}
+
 async function skip() {
   if (!current || busy) return;
   const task = current;
@@ -313,25 +378,19 @@ async function skip() {
   nextTask();
 }
 
-function showPending({ pending, failed, error, refused }) {
-  if (refused) {
+function showPending(state) {
+  if (state.refused) {
     // an answer the server will not take (e.g. the schema changed since this page loaded)
-    refusal = `Refused by the server: ${refused} (the answer is kept in this browser)`;
+    refusal = `Refused by the server: ${state.refused} (the answer is kept in this browser)`;
     setStatus(refusal, "error");
     toast(refusal, "error");
   }
-  const box = $("#pending");
-  const parts = [];
-  if (pending) parts.push(`${pending} pending`);
-  if (failed) parts.push(`${failed} failed`);
-  box.textContent = parts.join(" · ");
-  box.title = error ? `not sent yet: ${error}` : failed ? "refused by the server; kept in this browser" : "";
-  box.dataset.pending = String(pending);
-  box.hidden = !parts.length;
-  box.classList.toggle("bad", Boolean(failed));
+  showOutbox(state);
 }
 
 function updateBar() {
+  // after "Not submitted: X is required", answering X takes the mark off as it happens
+  if (missingShown && editor && editor.item) missingShown = Boolean(showMissing(editor.missing()));
   const has = (Boolean(current) || Boolean(amending)) && !busy;
   $("#submit").disabled = !has;
   $("#skip").disabled = !has || Boolean(amending);

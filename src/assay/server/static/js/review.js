@@ -7,7 +7,7 @@ import { Editor } from "./editor.js";
 import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
 import { Outbox } from "./outbox.js";
 import { normalizeSchema } from "./schema.js";
-import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showUser, titleOf, toast, typing } from "./ui.js";
+import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showOutbox, showUser, titleOf, toast, typing } from "./ui.js";
 import { trackSummary } from "./tracks.js";
 
 // colour-blind-friendly, distinct from each other (Okabe–Ito)
@@ -29,9 +29,14 @@ async function main() {
   document.title = `${proj.schema.title || proj.name} · review · assay`;
   $("#title").textContent = `Review: ${titleOf(proj)}`;
   editor = new Editor({ schema: normalizeSchema(proj.schema), stage: $("#stage"), side: $("#panel") });
-  outbox = new Outbox(me.name, ({ pending }) => {
-    $("#pending").textContent = `${pending} pending`;
-    $("#pending").hidden = !pending;
+  outbox = new Outbox(me.name, (state) => {
+    showOutbox(state);
+    if (state.refused) {
+      // e.g. the annotator amended the answer since it was shown: the task comes back as it is now
+      const why = `Refused by the server: ${state.refused} (nothing was recorded)`;
+      $("#status").textContent = why;
+      toast(why, "error");
+    }
   });
   outbox.notify();
   const help = helpOverlay([
@@ -52,8 +57,7 @@ async function main() {
   document.addEventListener("keyup", (ev) => editorKeyUp(editor, ev));
   document.addEventListener("keydown", (ev) => {
     if (help.open) {
-      if (ev.key === "?" || ev.key === "Escape") help.close();
-      ev.preventDefault();
+      help.key(ev);
       return;
     }
     if (typing(ev) || !task) return;
@@ -196,6 +200,7 @@ async function reject() {
 function decide(decision, comment = "") {
   if (!task || busy) return;
   if (decision !== "reject" && picked < 0) return toast("Pick an annotation first (number key)");
+  $("#status").textContent = "";
   const a = picked >= 0 ? task.annotations[picked] : null;
   const body = { client_id: uuid(), decision, annotation_id: a ? a.id : null, comment };
   if (decision === "fix") {

@@ -46,6 +46,20 @@ export function setMarking(marking) {
   }
 }
 
+/** The header's count of answers not yet stored: `pending`, `failed` and the last `error` of
+ * an Outbox's state. */
+export function showOutbox({ pending, failed, error }) {
+  const box = $("#pending");
+  const parts = [];
+  if (pending) parts.push(`${pending} pending`);
+  if (failed) parts.push(`${failed} failed`);
+  box.textContent = parts.join(" · ");
+  box.title = error ? `not sent yet: ${error}` : failed ? "refused by the server; kept in this browser" : "";
+  box.dataset.pending = String(pending);
+  box.hidden = !parts.length;
+  box.classList.toggle("bad", Boolean(failed));
+}
+
 let toastTimer = null;
 
 export function toast(message, kind = "info") {
@@ -165,11 +179,23 @@ export function helpOverlay(groups) {
     if (ev.target === overlay) overlay.hidden = true;
   });
   document.body.append(overlay);
+  const close = () => (overlay.hidden = true);
   return {
     toggle: () => (overlay.hidden = !overlay.hidden),
-    close: () => (overlay.hidden = true),
+    close,
     get open() {
       return !overlay.hidden;
+    },
+    /** A key pressed while the help is open: ? and Esc close it, the arrows, Page Up/Down,
+     * Space, Home and End scroll a list longer than the screen; no key reaches the page. */
+    key(ev) {
+      ev.preventDefault();
+      const page = box.clientHeight * 0.9;
+      const by = { ArrowDown: 40, ArrowUp: -40, PageDown: page, " ": page, PageUp: -page }[ev.key];
+      if (ev.key === "?" || ev.key === "Escape") close();
+      else if (by) box.scrollBy(0, ev.shiftKey && ev.key === " " ? -by : by);
+      else if (ev.key === "Home") box.scrollTop = 0;
+      else if (ev.key === "End") box.scrollTop = box.scrollHeight;
     },
   };
 }

@@ -89,8 +89,7 @@ function bind() {
   });
   document.addEventListener("keydown", (ev) => {
     if (help.open) {
-      if (ev.key === "?" || ev.key === "Escape") help.close();
-      ev.preventDefault();
+      help.key(ev);
       return;
     }
     if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === "s") {
