@@ -236,6 +236,31 @@ def test_a_scene_changed_in_the_bucket_is_never_read_in_ranges(
         assert int(src.read(1)[0, 0]) == 7
 
 
+def test_a_scene_is_read_in_place_directly_never_through_a_proxy(
+    s3: S3BlobStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """GDAL's /vsis3/ reads (map tiles) go through libcurl, which honours HTTP_PROXY and its
+    kin: a proxy left in the environment would be handed the scene's bytes. GDAL is told to
+    reach the endpoint directly, like boto3."""
+    import rasterio
+
+    from assay.store.blobs import raster_path
+
+    sha = s3.put_bytes(_geotiff(tmp_path, 42))
+    # The trap never answers: without a bound, GDAL waiting on it would hang the test.
+    monkeypatch.setenv("GDAL_HTTP_TIMEOUT", "5")
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "0")
+    with proxy_trap(monkeypatch) as heard:
+        # GDAL's own names for a proxy, read from the environment too.
+        monkeypatch.setenv("GDAL_HTTP_PROXY", os.environ["HTTP_PROXY"])
+        monkeypatch.setenv("GDAL_HTTPS_PROXY", os.environ["HTTPS_PROXY"])
+        fresh = S3BlobStore(s3.url)  # a process started with the proxy set
+        with raster_path(fresh, sha) as name, rasterio.open(name) as src:
+            assert name.startswith("/vsis3/")
+            assert int(src.read(1)[0, 0]) == 42
+    assert heard == []
+
+
 def test_a_packed_blob_changed_in_the_bucket_is_never_served(s3: S3BlobStore) -> None:
     blobs = [f"chip {i}: roof intact".encode() for i in range(20)]
     shas = s3.put_many(blobs)

@@ -430,6 +430,12 @@ class S3BlobStore:
             # Path-style addressing (SeaweedFS, MinIO); no directory listing on open.
             "AWS_VIRTUAL_HOSTING": "FALSE",
             "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+            # The endpoint directly, like boto3: libcurl would otherwise send the scene's
+            # bytes through a proxy from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY).
+            # An empty proxy is libcurl's "no proxy at all", whatever the environment names
+            # (GDAL's own GDAL_HTTP(S)_PROXY included).
+            "GDAL_HTTP_PROXY": "",
+            "GDAL_HTTPS_PROXY": "",
         }
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         if endpoint:
