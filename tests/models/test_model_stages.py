@@ -177,3 +177,18 @@ def test_moving_the_production_version_to_staging_needs_demote_and_is_said(
     assert code == 0, out
     assert "warning: promo-clf has no version in production now" in out
     assert _stages(world, invoke)[ref]["stage"] == "staging"
+
+
+def test_promote_api_bounds_max_drop_before_anything_is_asked(world: World, tmp_path: Path) -> None:
+    # With no production version there is no gate to run, and promote() took any max_drop.
+    from assay.errors import InvalidInput
+    from assay.models.stages import promote
+
+    ref = add_model(
+        world.ws, "bounds-clf", onnx_classifier(tmp_path / "bounds.onnx"), trained_on=world.spec
+    ).ref
+    _evaluate(world, tmp_path, ref)
+    with pytest.raises(InvalidInput) as err:
+        promote(world.ws, ref, "staging", max_drop=2.0)
+    assert str(err.value) == "--max-drop: 2 is not in the range 0<=x<=1"
+    assert promote(world.ws, ref, "staging", max_drop=1.0).stage == "staging"

@@ -159,15 +159,16 @@ def promote(
             no version in production.
 
     Raises:
-        InvalidInput: bad stage, no recorded run, no paired run of the production version,
-            `force` without `reason`. GateFailed: the candidate is significantly worse.
-            Conflict: the version is already at that stage, or is the production version
-            and `demote` is not set.
+        InvalidInput: bad stage, `max_drop` outside 0..1 or `alpha` outside (0, 1), no
+            recorded run, no paired run of the production version, `force` without `reason`.
+            GateFailed: the candidate is significantly worse. Conflict: the version is
+            already at that stage, or is the production version and `demote` is not set.
     """
-    from assay.evaluation.runs import GateFailed
+    from assay.evaluation.runs import GateFailed, check_gate_bounds
 
     if stage not in ("staging", "production"):
         raise InvalidInput(f"--stage {stage!r}: use staging or production")
+    check_gate_bounds(max_drop, alpha)
     if force and not (reason or "").strip():
         raise InvalidInput("--force needs --reason: say why this promotion skips the gate")
     if reason and not force:

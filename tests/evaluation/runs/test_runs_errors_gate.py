@@ -281,6 +281,30 @@ def _run(
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("max_drop", "alpha", "message"),
+    [
+        (1.5, 0.05, "--max-drop: 1.5 is not in the range 0<=x<=1"),
+        (-0.01, 0.05, "--max-drop: -0.01 is not in the range 0<=x<=1"),
+        (float("nan"), 0.05, "--max-drop: nan is not in the range 0<=x<=1"),
+        (0.01, 1.0, "--alpha: 1 is not in the range 0<x<1"),
+        (0.01, 0.0, "--alpha: 0 is not in the range 0<x<1"),
+    ],
+)
+def test_the_gate_api_bounds_max_drop_and_alpha_as_the_cli_does(
+    world: World, tmp_path: Path, max_drop: float, alpha: float, message: str
+) -> None:
+    # The metrics gated lie in 0..1 and `eval gate --max-drop` takes 0..1, but gate() took
+    # max_drop=1.5 (a gate nothing fails) from the Python API.
+    ids = sorted(world.truth)
+    base, worse = _run(world, tmp_path, "base", set()), _run(world, tmp_path, "worse", set(ids))
+    with pytest.raises(InvalidInput) as err:
+        gate(world.ws, base, worse, max_drop=max_drop, alpha=alpha)
+    assert str(err.value) == message
+    assert gate(world.ws, base, worse, max_drop=1.0).passed  # the bounds themselves are fine
+    assert not gate(world.ws, base, worse, max_drop=0.0).passed
+
+
 def test_compare_and_gate_give_both_runs_macro_f1(world: World, tmp_path: Path) -> None:
     # The gate on macro_f1 showed "-" for the baseline and the candidate.
     ids = sorted(world.truth)

@@ -7,7 +7,13 @@ with an audit event. `rerun` repeats a run from its record and checks the number
 """
 
 from assay.evaluation.runs._compare import compare_runs
-from assay.evaluation.runs._gate import GateFailed, GateResult, GateRow, gate
+from assay.evaluation.runs._gate import (
+    GateFailed,
+    GateResult,
+    GateRow,
+    check_gate_bounds,
+    gate,
+)
 from assay.evaluation.runs._report import render_report
 from assay.evaluation.runs._robust import corruption_summary
 from assay.evaluation.runs._run import rerun, run_evaluation
@@ -25,6 +31,7 @@ __all__ = [
     "GateRow",
     "RunSettings",
     "SliceDef",
+    "check_gate_bounds",
     "compare_runs",
     "corruption_summary",
     "gate",

@@ -146,6 +146,16 @@ def _covers(base: EvalRun, cand: EvalRun, shared: int) -> None:
         )
 
 
+def check_gate_bounds(max_drop: float, alpha: float) -> None:
+    """The bounds `eval gate` and `model promote` put on their options, for API callers too:
+    the gated metrics lie in 0..1, a significance level strictly between 0 and 1 (NaN is
+    neither)."""
+    if not 0 <= max_drop <= 1:
+        raise InvalidInput(f"--max-drop: {max_drop:g} is not in the range 0<=x<=1")
+    if not 0 < alpha < 1:
+        raise InvalidInput(f"--alpha: {alpha:g} is not in the range 0<x<1")
+
+
 def gate(
     ws: Workspace | None,
     baseline: str | EvalRun,
@@ -158,8 +168,7 @@ def gate(
     n_resamples: int | None = None,
 ) -> GateResult:
     """Compare `candidate` with `baseline` per slice; see the module doc for the rule."""
-    if max_drop < 0 or not 0 < alpha < 1:
-        raise InvalidInput("--max-drop must be >= 0 and --alpha in (0, 1)")
+    check_gate_bounds(max_drop, alpha)
     base = baseline if isinstance(baseline, EvalRun) else load_run(ws, baseline)
     cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
     _same_commit(base, cand)
