@@ -20,7 +20,7 @@ import pytest
 from assay.fusion import pictures
 from assay.workspace import Workspace
 from cli_commands import command as command_at
-from cli_commands import leaves
+from cli_commands import commands, leaves
 from feed_peers import make_entity
 from json_document import running
 from labeling_world import free_port
@@ -48,6 +48,18 @@ def test_every_command_documents_its_options_and_refuses_unknown_ones(
     assert [o for o in options if o not in shown] == []
     res = cli("-w", tmp_path, *path, "--no-such-option", code=2)
     assert "No such option '--no-such-option'" in res.stderr and not res.stdout
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    # `simulate scenario --seconds`, `train llm --lora-dropout`, `train classifier --seed`, ...
+    # showed only their bounds and default in --help.
+    bare = [
+        " ".join(["assay", *path, "/".join(p.opts)])
+        for path in commands()
+        for p in command_at(path).params
+        if isinstance(p, click.Option) and not (p.help or "").strip()
+    ]
+    assert bare == []
 
 
 def test_import_json_stays_json_when_it_raises_markings(

@@ -27,7 +27,11 @@ def user() -> None:
 @user.command("add")
 @click.argument("name")
 @click.option(
-    "--role", type=click.Choice(["admin", "manager", "reviewer", "annotator"]), required=True
+    "--role",
+    type=click.Choice(["admin", "manager", "reviewer", "annotator"]),
+    required=True,
+    help="admin: everything; manager: projects, dashboards, exports; reviewer: review "
+    "queues; annotator: only the tasks served to them.",
 )
 @click.option("--clearance", default="UNCLASSIFIED", show_default=True, help="LEVEL[/COMP...]")
 @click.option(

@@ -222,10 +222,34 @@ def simulate() -> None:
 
 @simulate.command("scenario")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True)
-@click.option("--seconds", type=click.FloatRange(min=1, max=600), default=20.0, show_default=True)
-@click.option("--vehicles", type=click.IntRange(0, 50), default=3, show_default=True)
-@click.option("--people", type=click.IntRange(0, 50), default=3, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Random seed: the same seed writes the same world.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=1, max=600),
+    default=20.0,
+    show_default=True,
+    help="Length of the scenario (the drones' flights), in seconds.",
+)
+@click.option(
+    "--vehicles",
+    type=click.IntRange(0, 50),
+    default=3,
+    show_default=True,
+    help="Vehicle targets on the ground (with --people, at least one target).",
+)
+@click.option(
+    "--people",
+    type=click.IntRange(0, 50),
+    default=3,
+    show_default=True,
+    help="Person targets on the ground.",
+)
 @click.option(
     "--p-detect",
     type=click.FloatRange(0, 1),

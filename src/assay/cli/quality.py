@@ -148,7 +148,14 @@ def quality() -> None:
 @click.option("--dataset", help="Report on the human answers behind this dataset's items.")
 @click.option("--control", help="Choices control for annotators and confusion (default: first).")
 @click.option("--gold", "gold_path", type=input_path(dir_okay=False), help="Gold CSV: task,label.")
-@click.option("--method", type=click.Choice(METHODS), default="ds", show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="ds",
+    show_default=True,
+    help="Aggregation behind the posteriors: mv = majority vote, wawa, ds = Dawid-Skene, "
+    "onecoin, glad.",
+)
 @click.option(
     "--threshold",
     type=click.FloatRange(0, 1),  # a posterior lies in 0..1

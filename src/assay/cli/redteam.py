@@ -206,7 +206,13 @@ def canary() -> None:
 @canary.command("plant")
 @click.argument("dataset")
 @click.option("--marking", required=True, help="The canaries' marking, above the probes'.")
-@click.option("--count", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Canary reports to add.",
+)
 @json_option
 @pass_env
 def plant(env: Env, dataset: str, marking: str, count: int, as_json: bool) -> None:

@@ -44,7 +44,11 @@ data_option = click.option(
     "--lora-alpha", type=click.IntRange(min=1), default=32, show_default=True, help="LoRA alpha."
 )
 @click.option(
-    "--lora-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True
+    "--lora-dropout",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Dropout on the LoRA layers' input while training.",
 )
 @click.option(
     "--target-modules",
@@ -52,7 +56,11 @@ data_option = click.option(
     "'all-linear' for every linear layer).",
 )
 @click.option(
-    "--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
+    "--epochs",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Passes over the training rows (a fraction stops part-way).",
 )
 @click.option(
     "--max-steps",
@@ -66,7 +74,13 @@ data_option = click.option(
     show_default=True,
     help="Learning rate.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Training rows per step.",
+)
 @click.option(
     "--max-length",
     type=click.IntRange(min=1),
@@ -86,7 +100,13 @@ data_option = click.option(
     type=click.FloatRange(0, 1),
     help="DPO: drop preference pairs annotators agree on less (the export's default 0.75).",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed of the adapter's initialisation and the row order.",
+)
 @click.option(
     "--save",
     type=click.Path(path_type=Path, file_okay=False),
@@ -183,7 +203,13 @@ def llm(
     show_default=True,
     help="Inverse L2 strength.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed of the regression's solver.",
+)
 @json_option
 @pass_env
 def classifier(
