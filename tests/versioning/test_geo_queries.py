@@ -3,6 +3,7 @@ flight, on SQLite and PostgreSQL, distances checked against pyproj's geodesic.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,11 @@ CENTER = (29.7604, -95.3698)  # where the generated flight starts, flying east a
 
 
 @pytest.fixture
-def flight_ws(tmp_path: Path) -> Workspace:
+def flight_ws(tmp_path: Path) -> Iterator[Workspace]:
     write_flight(tmp_path / "f.ts", seconds=6, klv_hz=5)
-    ws = Workspace.init(tmp_path / "ws")
-    ws.ingest([tmp_path / "f.ts"])
-    return ws
+    with Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest([tmp_path / "f.ts"])
+        yield ws
 
 
 def test_near_and_within_select_frames_by_place(flight_ws: Workspace) -> None:
@@ -77,26 +78,26 @@ def test_queries_read_the_nan_and_infinity_older_ingests_stored(tmp_path: Path) 
     # metadata, which SQLite ("malformed JSON") and PostgreSQL (the ::jsonb cast) refuse: any
     # metadata or place condition failed on the whole workspace. The stored text stays.
     float_scene(tmp_path / "dem.tif", float("nan"))
-    ws = Workspace.init(tmp_path / "ws")
-    ws.ingest([tmp_path / "dem.tif"])
-    scene, old = plant_old_scene(
-        ws, hi=float("inf"), lo=float("-inf"), note='x,NaN,[Infinity :-Infinity"'
-    )
-    chips = [r[0] for r in sql_rows(ws, "SELECT id FROM items WHERE parent_id IS NOT NULL")]
-    assert chips
+    with Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest([tmp_path / "dem.tif"])
+        scene, old = plant_old_scene(
+            ws, hi=float("inf"), lo=float("-inf"), note='x,NaN,[Infinity :-Infinity"'
+        )
+        chips = [r[0] for r in sql_rows(ws, "SELECT id FROM items WHERE parent_id IS NOT NULL")]
+        assert chips
 
-    def members(query: str) -> list[str]:
-        name = f"d{abs(hash(query)) % 10**8}"
-        ws.create_dataset(name)
-        ws.add_items(name, query)
-        sql = "SELECT w.item_id FROM working w JOIN datasets d ON d.id = w.dataset_id"
-        return sorted(r[0] for r in sql_rows(ws, f"{sql} WHERE d.name = :name", name=name))
+        def members(query: str) -> list[str]:
+            name = f"d{abs(hash(query)) % 10**8}"
+            ws.create_dataset(name)
+            ws.add_items(name, query)
+            sql = "SELECT w.item_id FROM working w JOIN datasets d ON d.id = w.dataset_id"
+            return sorted(r[0] for r in sql_rows(ws, f"{sql} WHERE d.name = :name", name=name))
 
-    # As ingests store them now: "nan", "inf", "-inf"; words inside strings stay as they are.
-    note = "metadata.note='x,NaN,[Infinity :-Infinity\"'"
-    for query in ("metadata.scene.nodata=nan", "meta.hi=inf and meta.lo=-inf",
-                  "metadata.scene.chips>=1", note):  # fmt: skip
-        assert members(query) == [scene], query
-    assert members("within -180,-90,180,90") == sorted(chips)
-    assert members("metadata.scene.nodata=NaN") == []
-    assert sql_rows(ws, "SELECT metadata FROM items WHERE id = :id", id=scene) == [(old,)]
+        # As ingests store them now: "nan", "inf", "-inf"; words inside strings stay as they are.
+        note = "metadata.note='x,NaN,[Infinity :-Infinity\"'"
+        for query in ("metadata.scene.nodata=nan", "meta.hi=inf and meta.lo=-inf",
+                      "metadata.scene.chips>=1", note):  # fmt: skip
+            assert members(query) == [scene], query
+        assert members("within -180,-90,180,90") == sorted(chips)
+        assert members("metadata.scene.nodata=NaN") == []
+        assert sql_rows(ws, "SELECT metadata FROM items WHERE id = :id", id=scene) == [(old,)]
