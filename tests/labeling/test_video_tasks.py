@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,21 @@ blob_stack = stacks()
 SCHEMA = FLOOD_TRAFFIC_SCHEMA
 
 
+_OPENED: list[Workspace] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_flight_projects() -> Iterator[None]:
+    """The workspaces `flight_project` opened are closed after each test (under PostgreSQL
+    their connections were otherwise left to the garbage collector)."""
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def flight_project(tmp_path: Path, seconds: int = 5, marking: str | None = None) -> Workspace:
     ws = Workspace.init(tmp_path / "ws")
+    _OPENED.append(ws)
     flight_dataset(ws, tmp_path, seconds, marking)
     schema = LabelSchema.from_yaml_text(SCHEMA, "s.yaml")
     create_project(ws, "traffic", schema, "flight", Workflow(overlap=1, review="none"))
