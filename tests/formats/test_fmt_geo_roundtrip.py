@@ -248,12 +248,15 @@ def test_a_stac_catalog_brings_its_scene_and_chips_back_into_another_workspace(
     _same_features(tmp_path / "before", tmp_path / "after", 6)
 
 
-def test_geojson_into_another_workspace_says_geojson_has_no_media(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_geojson_into_another_workspace_says_geojson_has_no_media(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, new_database: Callable[[], None]
+) -> None:
     # GeoJSON never carries media (there is no --no-media to leave off): the error says so and
     # names the format that carries the media and the labels to another workspace.
     ws, _, _ = _world(tmp_path)
     ws.export("geo", "geojson", tmp_path / "out")
     ws.close()
+    new_database()  # the other workspace's own metadata, on PostgreSQL too
     Workspace.init(tmp_path / "other").close()
     res = cli(
         "import", tmp_path / "out", "--format", "geojson", "--dataset", "g",
