@@ -250,11 +250,16 @@ def _item_marking(ws: Workspace, given: Marking | None, stated: str | None, wher
     return ws.scheme.render(ws.scheme.highest(marks))
 
 
-def _file_marking(
-    ws: Workspace, bundle: ImportBundle, given: Marking | None
-) -> tuple[Marking | None, Marking | None]:
-    """The floors an item is met with: (for a row that states no marking of its own, for
-    one that does). `given` is `--marking`.
+class _Floors(NamedTuple):
+    """What a file's own markings mean for an import (`_file_marking`)."""
+
+    unmarked: Marking | None  # the floor of a row that states no marking of its own
+    marked: Marking | None  # the floor of a row that does
+    declared: str  # the file's banner, rendered, for a dataset the import creates ("": none)
+
+
+def _file_marking(ws: Workspace, bundle: ImportBundle, given: Marking | None) -> _Floors:
+    """The floors an item is met with; `given` is `--marking`.
 
     The markings a file states for everything in it (`ImportBundle.markings`, e.g. Parquet's
     schema metadata `assay.marking`) are its banner: the highest of all it holds. A row that
@@ -264,30 +269,23 @@ def _file_marking(
     nothing says which rows it covers, so it raises every row. A stated marking this workspace
     does not know is an error naming where the file states it."""
     if not bundle.markings:
-        return given, given
-    marks = [given or Marking()]
+        return _Floors(given, given, "")
     stated = []
     for place, text in bundle.markings.items():
         try:
             stated.append(ws.scheme.parse(text))
         except InvalidInput as exc:
             raise InvalidInput(f"{place}: {exc}") from None
-    banner = ws.scheme.highest([*marks, *stated])
+    own = ws.scheme.highest(stated)
+    banner = ws.scheme.highest([given or Marking(), own])
     portions = []
     for m in bundle.media:
         if m.marking:
             with contextlib.suppress(InvalidInput):  # named with its item where the row is met
                 portions.append(ws.scheme.parse(m.marking))
-    explained = bool(portions) and ws.scheme.allows(
-        ws.scheme.highest(portions), ws.scheme.highest(stated)
-    )
-    return banner, (given if explained else banner)
-
-
-def file_banner(ws: Workspace, bundle: ImportBundle) -> str:
-    """The highest marking the file states for all it holds, rendered ("" when none)."""
-    banner = ws.scheme.highest(ws.scheme.parse(t) for t in bundle.markings.values())
-    return "" if banner == Marking() else ws.scheme.render(banner)
+    explained = bool(portions) and ws.scheme.allows(ws.scheme.highest(portions), own)
+    declared = "" if own == Marking() else ws.scheme.render(own)
+    return _Floors(banner, given if explained else banner, declared)
 
 
 def annotation_id(
@@ -323,7 +321,7 @@ def import_bundle(
     marking_text = ws.scheme.render(marking or Marking())
     # What the file states for all it holds (its banner) raises `--marking` (never lowers it):
     # for every item, or for those without a marking of their own when theirs reach it.
-    floor, marked_floor = _file_marking(ws, bundle, marking)
+    floors = _file_marking(ws, bundle, marking)
     report = ImportReport(dataset, media=len(bundle.media), dropped=bundle.dropped.to_dict())
     # Media named by item id only (no bytes in the file): the workspace must hold them.
     by_id = [
@@ -368,7 +366,7 @@ def import_bundle(
         # bytes may come twice) and `--marking`; new items get it, existing ones rise to it.
         mark = _item_marking(
             ws,
-            marked_floor if m.marking else floor,
+            floors.marked if m.marking else floors.unmarked,
             m.marking,
             f"{bundle.source}: media {m.name!r}",
         )
@@ -472,7 +470,7 @@ def import_bundle(
         if ds_row is None:
             # Declared at the file's banner: the dataset stays at least that marking whatever
             # items later leave it, as the dataset the file was exported from was.
-            declared = file_banner(ws, bundle)
+            declared = floors.declared
             ds = create_dataset(conn, dataset, declared)
             # The same event `assay dataset create` appends, in this transaction: the trail
             # says where the dataset came from, and a refused import leaves neither.
@@ -510,7 +508,11 @@ def import_bundle(
                 "annotations": report.new_annotations,
                 "raised": len(report.raised),
                 "marking": marking_text,
-                **({"file_marking": ws.scheme.render(floor)} if floor and bundle.markings else {}),
+                **(
+                    {"file_marking": ws.scheme.render(floors.unmarked)}
+                    if floors.unmarked and bundle.markings
+                    else {}
+                ),
                 # Binds each new item's marking to this signed event (`audit.marking_sum`).
                 "items_sum": audit.marking_sum((str(r["id"]), str(r["marking"])) for r in new_rows),
             },
