@@ -326,6 +326,31 @@ def test_mpegts_cut_off_is_noted_and_kept(  # type: ignore[no-untyped-def]
     ]["video"]
 
 
+def test_reingest_with_other_options_keeps_the_item_and_says_what_differs(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The same bytes are the same item, so a second ingest with other KLV, sampling or source
+    # options keeps the first metadata; it did so without a word, as if the options applied.
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "f.ts", seconds=2, klv_hz=2)
+    cli("ingest", tmp_path / "f.ts")
+    first = {r["id"]: r["metadata"] for r in item_rows(tmp_path)}
+    same = cli("ingest", tmp_path / "f.ts", "--json").json()
+    assert (same["duplicate"], same["notes"]) == (3, [])
+    res = cli(
+        "ingest", tmp_path / "f.ts", "--klv", "strict", "--every", "2", "--source", "drone-b"
+    )
+    assert "f.ts: 2 item(s) of this file were ingested before with other metadata" in res.stderr
+    differs = re.search(r"differing in ([^)]*)\)", res.stderr)
+    assert differs, res.stderr
+    assert set(differs.group(1).split(", ")) == {
+        "klv.mode",
+        "source",
+        "video.frames_sampled",
+        "video.sampling.every_s",
+    }
+    # The items keep the metadata they were made with.
+    assert {r["id"]: r["metadata"] for r in item_rows(tmp_path)} == first
+
+
 def test_a_quicktime_mov_is_a_video(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # Many drones (DJI's among them) record QuickTime .MOV files, upper-case suffix and all.
     Workspace.init(tmp_path).close()
