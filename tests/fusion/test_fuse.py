@@ -725,7 +725,6 @@ def test_a_tracks_parquet_files_own_marking_raises_its_rows(
         fuse(ws, "bad", [bad])
 
 
-
 def _boat_tracks(path: Path, meta: dict[str, str]) -> str:
     import pyarrow as pa
     import pyarrow.parquet as pq

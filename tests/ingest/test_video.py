@@ -321,12 +321,15 @@ def test_mpegts_cut_off_is_noted_and_kept(  # type: ignore[no-untyped-def]
     # The whole recording ends where a stream ends: nothing to say.
     whole = cli("ingest", tmp_path / "f.ts", "--json").json()
     assert not [n for n in whole["notes"] if "cut off" in n["note"]], whole["notes"]
-    assert "cut_off" not in next(r for r in item_rows(tmp_path) if r["name"] == "f.ts")[
-        "metadata"
-    ]["video"]
+    assert (
+        "cut_off"
+        not in next(r for r in item_rows(tmp_path) if r["name"] == "f.ts")["metadata"]["video"]
+    )
 
 
-def test_reingest_with_other_options_keeps_the_item_and_says_what_differs(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reingest_with_other_options_keeps_the_item_and_says_what_differs(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
     # The same bytes are the same item, so a second ingest with other KLV, sampling or source
     # options keeps the first metadata; it did so without a word, as if the options applied.
     Workspace.init(tmp_path).close()
@@ -335,9 +338,7 @@ def test_reingest_with_other_options_keeps_the_item_and_says_what_differs(cli, t
     first = {r["id"]: r["metadata"] for r in item_rows(tmp_path)}
     same = cli("ingest", tmp_path / "f.ts", "--json").json()
     assert (same["duplicate"], same["notes"]) == (3, [])
-    res = cli(
-        "ingest", tmp_path / "f.ts", "--klv", "strict", "--every", "2", "--source", "drone-b"
-    )
+    res = cli("ingest", tmp_path / "f.ts", "--klv", "strict", "--every", "2", "--source", "drone-b")
     assert "f.ts: 2 item(s) of this file were ingested before with other metadata" in res.stderr
     differs = re.search(r"differing in ([^)]*)\)", res.stderr)
     assert differs, res.stderr

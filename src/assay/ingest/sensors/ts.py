@@ -60,9 +60,13 @@ def cut_off(path: str, size: int, names: dict[int, str]) -> list[str]:
     for pid, pes in sorted(streams.items()):
         what = f"the {names[pid]} stream (PID {pid})" if pid in names else f"PID {pid}"
         if pes.stated is not None and pes.have < pes.stated:
-            found.append(f"ends inside a PES packet of {what}: {pes.have} of its {pes.stated} bytes")
+            found.append(
+                f"ends inside a PES packet of {what}: {pes.have} of its {pes.stated} bytes"
+            )
         elif pes.stated is None and not pes.padded:
-            found.append(f"ends inside a PES packet of {what} (its last TS packet is not a PES's end)")
+            found.append(
+                f"ends inside a PES packet of {what} (its last TS packet is not a PES's end)"
+            )
     return found
 
 
