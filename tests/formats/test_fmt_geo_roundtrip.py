@@ -220,6 +220,14 @@ def _item_facts(ws: Workspace) -> dict[str, tuple[str, dict[str, object]]]:
     return facts
 
 
+def _lineage(ws: Workspace) -> dict[str, tuple[str | None, str | None]]:
+    """Each item's name -> the name of the item it was made from, and how."""
+    with ws.db.read() as conn:
+        rows = conn.execute(text("SELECT id, name, parent_id, derivation FROM items")).all()
+    names = {r.id: r.name for r in rows}
+    return {r.name: (names.get(r.parent_id), r.derivation) for r in rows}
+
+
 def test_a_stac_catalog_brings_its_scene_and_chips_back_into_another_workspace(
     tmp_path: Path, new_database: Callable[[], None]
 ) -> None:
@@ -230,16 +238,20 @@ def test_a_stac_catalog_brings_its_scene_and_chips_back_into_another_workspace(
     result = ws.export("geo", "stac", tmp_path / "stac")
     ws.export("geo", "geojson", tmp_path / "before")
     facts = _item_facts(ws)
-    chips = sum("window" in meta for _, meta in facts.values())
+    lineage = _lineage(ws)
+    frames = sum("frame" in meta for _, meta in facts.values())
     ws.close()
-    # What no STAC item holds: the chip's link to its scene's item.
-    assert result["dropped"] == {"chips' links to their scene": chips}
+    # Each chip links to its scene (`derived_from`); a frame's video is no item of a catalog.
+    assert result["dropped"] == {"links to the item each was made from (not in the export)": frames}
     new_database()
     fresh = Workspace.init(tmp_path / "fresh")
     fresh.import_labels(tmp_path / "stac", "stac", "back")
     back = _item_facts(fresh)
     assert len(back) == 8  # the scene, its 4 chips and 3 frames (not the video itself)
     assert back == {name: facts[name] for name in back}
+    # The chips are the scene's again, cut from the same windows.
+    chips = {n: lineage[n] for n in back if "window" in facts[n][1]}
+    assert len(chips) == 4 and {n: _lineage(fresh)[n] for n in chips} == chips
     assert back["town.tif"][0] == "image/tiff; application=geotiff; profile=cloud-optimized"
     again = fresh.export("back", "stac", tmp_path / "again")
     assert "items without georeference" not in again["dropped"]
@@ -269,3 +281,33 @@ def test_geojson_into_another_workspace_says_geojson_has_no_media(  # type: igno
     other = Workspace.open(tmp_path / "other")
     assert other.datasets() == []  # nothing written, not even the dataset
     other.close()
+
+
+def test_stac_items_without_a_capture_time_say_so_instead_of_the_export_time(
+    tmp_path: Path,
+) -> None:
+    # An item without `captured_at` (a scene without TIFFTAG_DATETIME, its chips) got the
+    # export's time as its STAC `datetime`, read by every STAC client as when it was taken.
+    import pystac
+
+    ws, chip, frame = _world(tmp_path)
+    with ws.db.read() as conn:
+        ingested = conn.execute(text("SELECT created FROM items WHERE id = :i"), {"i": chip})
+        when = ingested.scalar()
+    result = ws.export("geo", "stac", tmp_path / "stac")
+    ws.close()
+    catalog = pystac.Catalog.from_file(str(tmp_path / "stac" / "catalog.json"))
+    imagery = next(c for c in catalog.get_children() if c.id == "geo-imagery")
+    items = {it.id: it for it in imagery.get_items()}
+    props = items[chip].properties
+    assert props["datetime"] is None
+    assert props["assay:captured"] == "unknown"
+    # Taken at some time before it was ingested: the range says no more than that.
+    assert props["start_datetime"] == "0001-01-01T00:00:00Z"
+    assert pystac.utils.str_to_datetime(props["end_datetime"]) == pystac.utils.str_to_datetime(when)
+    # A frame's time is its KLV's.
+    assert items[frame].properties["datetime"] == "2026-07-25T17:20:01Z"
+    assert "assay:captured" not in items[frame].properties
+    unknown = sum("captured_at" not in it.properties["assay:metadata"] for it in items.values())
+    assert unknown == 5  # the scene and its 4 chips
+    assert any(f"{unknown} item(s) without a capture time" in w for w in result["warnings"])

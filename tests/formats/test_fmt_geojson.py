@@ -124,8 +124,9 @@ def test_stac_catalog_with_label_items_reads_back_with_pystac(cli, tmp_path: Pat
     res = cli(
         "export", "chips", "--format", "stac", "--out", out, "--json", cwd=tmp_path / "ws"
     ).json()
-    # Each chip keeps its window (in `assay:metadata`); no STAC field names its scene's item.
-    assert res["dropped"] == {"chips' links to their scene": 4}
+    # Each chip keeps its window (in `assay:metadata`); its scene is not in this dataset, so
+    # its `derived_from` link has no item to name.
+    assert res["dropped"] == {"links to the item each was made from (not in the export)": 4}
     catalog = pystac.Catalog.from_file(str(out / "catalog.json"))
     imagery, labels = sorted(catalog.get_children(), key=lambda c: c.id)
     assert imagery.id == "chips-imagery" and labels.id == "chips-labels"

@@ -201,9 +201,9 @@ def test_exports_write_portable_names_and_read_back(
     result = ws.export("flood", fmt, tmp_path / "out")
     files = _check_tree(tmp_path / "out")
     # scan:01, a:b, one of Scene/scene, CON, Lpt1, the long one (and flood.png.) renamed;
-    # JSONL and Parquet give flood.png. its type's suffix first (flood.png..png), which is
-    # portable as it is
-    typed = fmt in ("jsonl", "parquet") and TRAILING in names
+    # the exports give flood.png. its type's suffix first (flood.png..png), which is portable
+    # as it is
+    typed = TRAILING in names
     assert result["renamed"] == {"media files": len(names) - 2 - typed}
     assert result["dropped"] == {}
     images = [f for f in files if f.endswith((".png", ".png_"))]

@@ -32,6 +32,7 @@ import pytest
 from sqlalchemy import select
 
 from assay.errors import InvalidInput, NotFound
+from assay.formats.parquet import FILE_MARKING_KEYS
 from assay.fusion import pictures
 from assay.fusion.fuse import fuse, run_tracker
 from assay.fusion.metrics import read_truth, score
@@ -722,3 +723,39 @@ def test_a_tracks_parquet_files_own_marking_raises_its_rows(
     bad = tracks("bad.parquet", {"assay.marking": "SEKRET"})
     with pytest.raises(InvalidInput, match=r"bad.parquet: schema metadata 'assay.marking'"):
         fuse(ws, "bad", [bad])
+
+
+def _boat_tracks(path: Path, meta: dict[str, str]) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        {"time": f"2026-07-25T17:20:0{k}Z", "track_id": "boat-1", "lon": -95.355 + k * 1e-5,
+         "lat": 29.70, "label": "boat", "marking": None}
+        for k in range(6)
+    ]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows).replace_schema_metadata(meta), path)
+    return f"tracks:{path}"
+
+
+@pytest.mark.parametrize("key", [k.decode() for k in FILE_MARKING_KEYS])
+def test_a_tracks_parquet_marking_under_each_key_the_import_reads_is_read(
+    world: tuple[Workspace, Path], tmp_path: Path, key: str
+) -> None:
+    ws, _ = world
+    source = _boat_tracks(tmp_path / "t.parquet", {key: "CUI/FLOOD"})
+    result = fuse(ws, f"keyed-{key}", [source])
+    assert {e.marking for e in result.entities} == {"CUI/FLOOD"}
+
+
+def test_fusion_reads_the_parquet_imports_marking_keys_not_a_copy(
+    world: tuple[Workspace, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fusion kept its own copy of the keys: one added to `assay.formats.parquet` (here, as a
+    # later version might add one) was read by the import but not by fusion.
+    from assay.formats import parquet
+
+    monkeypatch.setattr(parquet, "FILE_MARKING_KEYS", (*FILE_MARKING_KEYS, b"assay.banner"))
+    ws, _ = world
+    source = _boat_tracks(tmp_path / "t.parquet", {"assay.banner": "CUI/SAR"})
+    assert {e.marking for e in fuse(ws, "drift", [source]).entities} == {"CUI/SAR"}

@@ -299,6 +299,59 @@ def test_damaged_packets_of_a_stream_are_noted_and_kept(cli, tmp_path: Path) -> 
     assert times and all(0 < t < 4 for t in times)
 
 
+@pytest.mark.parametrize("inside_a_packet", [True, False])
+def test_mpegts_cut_off_is_noted_and_kept(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, inside_a_packet: bool
+) -> None:
+    # A recording cut off mid-flight: MPEG-TS states no length, so it goes in as far as it
+    # goes, but where it ends (inside a TS packet, or inside the PES of a frame at a packet's
+    # end) says it was cut; it went in without a word.
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "f.ts", seconds=4, klv_hz=2)
+    data = (tmp_path / "f.ts").read_bytes()
+    end = len(data) * 7 // 10 // 188 * 188 + (100 if inside_a_packet else 0)
+    (tmp_path / "cut.ts").write_bytes(data[:end])
+    res = cli("ingest", tmp_path / "cut.ts")
+    assert "cut.ts: MPEG-TS cut off" in res.stderr, res.stderr
+    video = next(r for r in item_rows(tmp_path) if r["name"] == "cut.ts")
+    found = video["metadata"]["video"]["cut_off"]
+    assert ("ends 100 bytes into a 188-byte TS packet" in found) is inside_a_packet
+    assert "ends inside a PES packet of the video stream (PID 256)" in " ".join(found), found
+    assert 1 < video["metadata"]["video"]["frames_sampled"] < 4  # as far as it goes
+    # The whole recording ends where a stream ends: nothing to say.
+    whole = cli("ingest", tmp_path / "f.ts", "--json").json()
+    assert not [n for n in whole["notes"] if "cut off" in n["note"]], whole["notes"]
+    assert (
+        "cut_off"
+        not in next(r for r in item_rows(tmp_path) if r["name"] == "f.ts")["metadata"]["video"]
+    )
+
+
+def test_reingest_with_other_options_keeps_the_item_and_says_what_differs(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    # The same bytes are the same item, so a second ingest with other KLV, sampling or source
+    # options keeps the first metadata; it did so without a word, as if the options applied.
+    Workspace.init(tmp_path).close()
+    write_flight(tmp_path / "f.ts", seconds=2, klv_hz=2)
+    cli("ingest", tmp_path / "f.ts")
+    first = {r["id"]: r["metadata"] for r in item_rows(tmp_path)}
+    same = cli("ingest", tmp_path / "f.ts", "--json").json()
+    assert (same["duplicate"], same["notes"]) == (3, [])
+    res = cli("ingest", tmp_path / "f.ts", "--klv", "strict", "--every", "2", "--source", "drone-b")
+    assert "f.ts: 2 item(s) of this file were ingested before with other metadata" in res.stderr
+    differs = re.search(r"differing in ([^)]*)\)", res.stderr)
+    assert differs, res.stderr
+    assert set(differs.group(1).split(", ")) == {
+        "klv.mode",
+        "source",
+        "video.frames_sampled",
+        "video.sampling.every_s",
+    }
+    # The items keep the metadata they were made with.
+    assert {r["id"]: r["metadata"] for r in item_rows(tmp_path)} == first
+
+
 def test_a_quicktime_mov_is_a_video(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # Many drones (DJI's among them) record QuickTime .MOV files, upper-case suffix and all.
     Workspace.init(tmp_path).close()

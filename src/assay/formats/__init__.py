@@ -28,6 +28,7 @@ from assay.formats._model import (
     ImportBundle,
     ImportedAnnotation,
     ImportedMedia,
+    ItemLineage,
 )
 from assay.formats._registry import Codec, Reader, Registry, Writer
 from assay.formats._validate import BOUNDS_TOLERANCE_PX
@@ -61,6 +62,7 @@ __all__ = [
     "ImportBundle",
     "ImportedAnnotation",
     "ImportedMedia",
+    "ItemLineage",
     "Reader",
     "Registry",
     "Writer",

@@ -61,6 +61,15 @@ def typed_name(name: str, media_type: str) -> str:
     return name + suffixes[0]
 
 
+def file_names(names: list[str], media_types: list[str], copied: bool) -> list[str]:
+    """The files an export writes the media of items `names` to: `typed_name` of each when the
+    media is `copied`, else the names as they are (the label file then names the user's own
+    files, which carry the items' names)."""
+    if not copied:
+        return names
+    return [typed_name(n, t) for n, t in zip(names, media_types, strict=True)]
+
+
 def typed_names(names: Any, media_types: Any) -> Any:
     """`typed_name` of each of two Arrow string arrays, as one array: `names` itself when
     every name has its type's suffix already (the common case, told without a Python string

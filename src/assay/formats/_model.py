@@ -119,6 +119,11 @@ class ImportedMedia:
     # The media type the file states (assay's JSONL/Parquet): a text item's file is text, not
     # an image to probe; None: an image, unless `text` is set.
     media_type: str | None = None
+    # The media of the same import this one was made from (a chip's scene, by a STAC
+    # `derived_from` link) and how (the item's `derivation`): a new item gets them as its
+    # parent and derivation.
+    derived_from: ImportedMedia | None = None
+    derivation: str | None = None
 
 
 @dataclass
@@ -175,6 +180,15 @@ class ExportAnnotation:
     of_record: bool = False  # among the annotations behind the labels of record
 
 
+@dataclass(frozen=True)
+class ItemLineage:
+    """Where an item came from: the item it was made from (a chip's scene, a frame's video)
+    and when it was ingested (imported)."""
+
+    parent: str | None
+    ingested: str
+
+
 @dataclass
 class ExportBundle:
     # Any sequence of rows is accepted and kept as a `RowStream` (built a chunk at a time).
@@ -203,6 +217,9 @@ class ExportBundle:
     # Told `(done, total)` as media files are written or embedded (`media_contents`).
     progress: Callable[[int, int], None] | None = None
     media_done: int = 0
+    # The lineage of the items asked for, read when a writer links items (STAC's
+    # `derived_from`); None: not known (a bundle made by hand).
+    lineage: Callable[[Sequence[str]], dict[str, ItemLineage]] | None = None
 
     def __post_init__(self) -> None:
         self.rows = RowStream.of(self.rows)

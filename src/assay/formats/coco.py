@@ -40,6 +40,7 @@ from assay.formats import _arrow_json as aj
 from assay.formats import _coco_fast, _coco_objects, _media
 from assay.formats import _validate as v
 from assay.formats._export import (
+    check_unique,
     copy_media,
     image_rows,
     marking_description,
@@ -322,7 +323,14 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     a side file appended after them, so memory does not grow with the dataset.
     """
     rows = image_rows(bundle, "COCO")
-    names, renamed = portable_array(bundle, unique_relpaths(rows.columns, "image"))
+    names = unique_relpaths(rows.columns, "image")
+    if bundle.copy_media:
+        # With its type's suffix: a file named `0001` (a PNG) is opened by no viewer.
+        typed = _media.typed_names(names, rows.columns.array("media_types"))
+        if typed is not names:
+            check_unique(typed, "image")
+        names = typed
+    names, renamed = portable_array(bundle, names)
     moved = [] if renamed is None else renamed.to_pylist()
     classes = bundle.classes(("box", "polygon"))
     cat_ids = classes.ids()
@@ -428,7 +436,7 @@ def _rows_text(
     for j, row in enumerate(rows):
         image_id = row.number or k + j + 1
         img = {"id": image_id, "file_name": names[j], "width": row.width, "height": row.height}
-        if names[j] != safe_relpath(row.name):  # renamed to a portable name: keep the item's
+        if names[j] != safe_relpath(row.name):  # renamed (portable, typed): keep the item's
             img[NAME_KEY] = row.name
         images.append({**img, **_image_extra(row.metadata)})
         anns += _coco_objects.to_annotations(row.regions, image_id, category, next_id, drop)

@@ -128,6 +128,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``annotations.xml``, ``images/`` and ``MARKING.txt``."""
     rows = image_rows(bundle, "CVAT")
     names = [safe_relpath(r.name) for r in rows]
+    names = _media.file_names(names, [r.media_type for r in rows], bundle.copy_media)
     check_unique(names, "image")
     names = portable(bundle, names)
     out_dir = prepare_out(Path(out))

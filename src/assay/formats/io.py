@@ -40,6 +40,7 @@ from assay.formats._model import (
     ExportRow,
     ImportBundle,
     ImportedMedia,
+    ItemLineage,
 )
 from assay.formats._stream import RowColumns, RowStream
 from assay.formats._validate import check_box, check_points
@@ -361,6 +362,7 @@ def import_bundle(
     records: dict[str, LabelRecord] = {}
     authors: set[str] = set()
     met: dict[str, str] = {}
+    sha_of = {id(m): sha for sha, m, _stored in staged}  # each media's item
     for sha, m, stored in staged:
         # The marking each item is met with: the highest the file states for it (the same
         # bytes may come twice) and `--marking`; new items get it, existing ones rise to it.
@@ -386,8 +388,9 @@ def import_bundle(
                 "metadata": meta_text,
                 "metadata_hash": meta_hash,
                 "marking": mark,
-                "parent_id": None,
-                "derivation": None,
+                # A new item made from another of this import (a chip from its scene).
+                "parent_id": sha_of.get(id(m.derived_from)) if m.derived_from else None,
+                "derivation": m.derivation if m.derived_from else None,
                 "created": created,
             }
         human = [a for a in m.annotations if a.kind == "human"]
@@ -745,7 +748,18 @@ def export_bundle(ws: Workspace, rev: Revision, *, all_annotations: bool = False
         label_map=full_map,
         dataset_meta=ds_meta,
         all_annotations=all_annotations,
+        lineage=lambda ids: _lineage(ws, ids),
     )
+
+
+def _lineage(ws: Workspace, ids: Sequence[str]) -> dict[str, ItemLineage]:
+    """Each item's parent and ingest time (`ExportBundle.lineage`)."""
+    cols = [items.c.id, items.c.parent_id, items.c.created]
+    with ws.db.read() as conn:
+        return {
+            r.id: ItemLineage(r.parent_id, str(r.created))
+            for r in select_in(conn, cols, items.c.id, list(ids))
+        }
 
 
 def _finite_metadata(texts: Any) -> Any:

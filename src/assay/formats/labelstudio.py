@@ -88,6 +88,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         if c.widths[k] is None or c.heights[k] is None:
             raise InvalidInput(f"item {c.item_ids[k]} ({c.names[k]}): image width/height unknown")
     names = [safe_relpath(c.names[k]) for k in at]
+    names = _media.file_names(names, [c.media_types[k] for k in at], bundle.copy_media)
     check_unique(names, "image")
     names = portable(bundle, names)  # the task's meta.assay_name keeps the item's name
     url_at = {k: f"/data/local-files/?d=images/{n}" for k, n in zip(at, names, strict=True)}

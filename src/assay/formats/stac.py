@@ -3,9 +3,12 @@
 ``catalog.json`` links one collection of imagery items and one of label items:
 
 - an imagery item per georeferenced item of the export (scene, chip, video frame): its
-  footprint as geometry and bbox, its time (``captured_at``, else when it was ingested is not
-  known and the export time is used), ``gsd``, the projection of a scene or chip
-  (``proj:code``/``proj:transform``), the ``marking``, and its media as the ``image`` asset;
+  footprint as geometry and bbox, its time (``datetime``: its ``captured_at``; without one,
+  a null ``datetime`` and the range STAC then asks for, ``start_datetime`` 0001-01-01 to
+  ``end_datetime`` when it was ingested, with ``assay:captured`` "unknown" and a warning),
+  ``gsd``, the projection of a scene or chip (``proj:code``/``proj:transform``), the
+  ``marking``, a ``derived_from`` link to the item it was made from (a chip's scene) where
+  that one is in the catalog, and its media as the ``image`` asset;
 - a label item (Label extension v1.0.1) per imagery item that has labels: ``label:type``
   vector, ``label:properties`` ["label"], ``label:classes`` from the dataset's label map,
   ``label:tasks`` (detection for boxes, segmentation for polygons, classification for
@@ -16,8 +19,9 @@ Items without a georeference cannot be placed in a catalog: they are counted und
 ``dropped`` ("items without georeference"). An imagery item also carries ``assay:width``,
 ``assay:height`` and ``assay:georef`` (as ``items.geojson`` of ``--format geojson``) and the
 item's metadata as ``assay:metadata`` (a scene's projection and bands, a chip's window, the
-capture time). No field names the scene item a chip was cut from: chips are counted under
-``dropped`` ("chips' links to their scene").
+capture time). A link to an item not in the catalog (a frame's video, no imagery item; a
+chip's scene left out of the dataset) cannot be written: counted under ``dropped`` ("links to
+the item each was made from (not in the export)").
 
 Reading (``assay import --format stac``, pystac) takes such a catalog back: every imagery
 item (scene, chip, frame) becomes an item of the import, named by its id and, where its
@@ -26,10 +30,12 @@ bytes agree) and the metadata ``assay:metadata`` holds (else what ``proj:*``, th
 and ``gsd`` say); every label item's GeoJSON asset becomes regions on its source item,
 placed on the pixels through the item's georeference (``assay:georef``, else
 ``proj:code``/``proj:transform``/``proj:shape``), with label, author and marking as
-`assay.formats.geojson` reads them. A label whose marking is not its item's is refused, and
-a catalog pystac cannot read is one clear error. Reading stays inside the
-catalog's folder: a link or asset naming a URL (assay never goes on the network for a file it
-imports) or a file outside that folder is refused, naming it.
+`assay.formats.geojson` reads them. An item with a ``derived_from`` link to another of the
+catalog is made that one's (a new chip gets its scene as parent and its window as
+derivation). A label whose marking is not its item's is refused, and a catalog pystac cannot
+read is one clear error. Reading stays inside the catalog's folder: a link or asset naming
+a URL (assay never goes on the network for a file it imports) or a file outside that folder
+is refused, naming it.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from assay.domain.labels import Region
 from assay.errors import InvalidInput, require
 from assay.formats import _validate as v
 from assay.formats._export import copy_media, image_rows, prepare_out, write_marking
-from assay.formats._model import ExportBundle, ExportRow, ImportBundle
+from assay.formats._model import ExportBundle, ExportRow, ImportBundle, ImportedMedia
 from assay.formats._records import media_paths
 from assay.formats._registry import Codec
 from assay.formats._stream import RowStream
@@ -71,15 +77,36 @@ def _bbox(geometry: dict[str, Any]) -> list[float]:
     return [min(xs), min(ys), max(xs), max(ys)]
 
 
-def _time(row: ExportRow, now: datetime) -> datetime:
-    text = row.metadata.get("captured_at")
+# The start of the range of an item taken at a time nobody knows: no earlier one is written.
+UNKNOWN_START = datetime(1, 1, 1, tzinfo=UTC)
+DERIVED_FROM = "derived_from"  # STAC's relation of an item to the one it was made from
+
+
+def _parse_time(text: object) -> datetime | None:
+    """An ISO 8601 time (UTC where it names no zone), or None."""
     if isinstance(text, str):
         try:
             t = datetime.fromisoformat(text.replace("Z", "+00:00"))
             return t if t.tzinfo else t.replace(tzinfo=UTC)
         except ValueError:
             pass
-    return now
+    return None
+
+
+def _when(row: ExportRow, ingested: datetime) -> dict[str, Any]:
+    """The item's time as STAC states it: ``datetime``, its ``captured_at``; else no
+    ``datetime`` but the range it lies in (STAC's ``start_datetime``/``end_datetime``): at any
+    time up to when it was ingested, said as ``assay:captured`` "unknown". No other time is
+    presented as when it was taken."""
+    captured = _parse_time(row.metadata.get("captured_at"))
+    if captured is not None:
+        return {"datetime": captured}
+    return {
+        "datetime": None,
+        "start_datetime": UNKNOWN_START,
+        "end_datetime": ingested,
+        "properties": {"assay:captured": "unknown"},
+    }
 
 
 def _tasks(row: ExportRow) -> list[str]:
@@ -128,17 +155,21 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     media_rows = [r for r, _ in placed]  # only these are written
     files = dict(zip((r.item_id for r in media_rows), media_paths(bundle, media_rows), strict=True))
     label_docs: dict[str, dict[str, Any]] = {}
-    # A chip's window is in its metadata; the scene item it was cut from is no item's field.
-    chips = sum(isinstance(r.metadata.get("window"), dict) for r, _ in placed)
-    if chips:
-        bundle.dropped.add("chips' links to their scene", chips)
+    lineage = bundle.lineage([r.item_id for r in media_rows]) if bundle.lineage else {}
+    stac_items: dict[str, Any] = {}
+    unknown_times = 0
     for row, geometry in placed:
+        facts = lineage.get(row.item_id)
+        when = _when(row, (_parse_time(facts.ingested) if facts else None) or now)
+        extra = when.pop("properties", {})
+        unknown_times += bool(extra)
         item = pystac.Item(
             id=row.item_id,
             geometry=geometry,
             bbox=_bbox(geometry),
-            datetime=_time(row, now),
+            **when,
             properties={
+                **extra,
                 "title": row.name,
                 "marking": row.marking,
                 "assay:width": row.width,
@@ -162,6 +193,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         href = f"../../{quote(files[row.item_id])}"
         item.add_asset("image", pystac.Asset(href=href, media_type=row.media_type, roles=["data"]))
         imagery.add_item(item)
+        stac_items[row.item_id] = item
         if not row.regions:
             continue
         one = ExportBundle(
@@ -177,7 +209,9 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             id=f"{row.item_id}-labels",
             geometry=geometry,
             bbox=_bbox(geometry),
-            datetime=_time(row, now),
+            datetime=item.datetime,
+            start_datetime=item.common_metadata.start_datetime,
+            end_datetime=item.common_metadata.end_datetime,
             properties={
                 "label:description": f"labels of record of {row.name}",
                 "label:type": "vector",
@@ -208,6 +242,13 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
             "marking": row.marking,
             "features": features,
         }
+    _link_parents(pystac, bundle, stac_items, lineage)
+    if unknown_times:
+        bundle.warnings.append(
+            f"{unknown_times} item(s) without a capture time (no captured_at): their STAC "
+            "datetime is null, with start_datetime and end_datetime spanning any time up to "
+            'when each was ingested, and "assay:captured": "unknown"'
+        )
     for collection in (imagery, labels):
         collection.update_extent_from_items()
     # Absolute: pystac resolves a relative root against another base, and `--out ../x` put the
@@ -227,6 +268,26 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
         written += copy_media(bundle, media_rows, out_dir, [files[r.item_id] for r in media_rows])
     written.append(write_marking(bundle, out_dir))
     return written
+
+
+def _link_parents(
+    pystac: Any, bundle: ExportBundle, stac_items: dict[str, Any], lineage: dict[str, Any]
+) -> None:
+    """Link each item to the one it was made from (a chip to its scene) by STAC's
+    ``derived_from``, where that one is in the catalog; count the others (a frame's video is
+    no imagery item, a chip's scene may be left out of the dataset)."""
+    unlinked = 0
+    for item_id, item in stac_items.items():
+        facts = lineage.get(item_id)
+        if facts is None or facts.parent is None:
+            continue
+        parent = stac_items.get(facts.parent)
+        if parent is None:
+            unlinked += 1
+            continue
+        item.add_link(pystac.Link(DERIVED_FROM, parent, media_type="application/geo+json"))
+    if unlinked:
+        bundle.dropped.add("links to the item each was made from (not in the export)", unlinked)
 
 
 def _fact(row: ExportRow, key: str) -> Any:
@@ -349,11 +410,39 @@ def read(path: Path, images: Path | None = None) -> ImportBundle:
         features = v.need_list(doc.get("features"), doc_path.name, "features")
         for item, regions in regions_from_features(features, known, doc_path.name, f).items():
             per_item.setdefault(item, []).extend(regions)
-    return ImportBundle(
-        media=media_of(known, per_item, root, f),
-        label_names=label_names(per_item),
-        source=cat_path,
-    )
+    media = media_of(known, per_item, root, f)
+    _relink(stac_items, dict(zip(known, media, strict=True)))
+    return ImportBundle(media=media, label_names=label_names(per_item), source=cat_path)
+
+
+def _relink(stac_items: list[Any], media: dict[str, ImportedMedia]) -> None:
+    """Give each imagery item's media the media its ``derived_from`` link names (a chip its
+    scene's), where that item is in the catalog, and its derivation (a chip's window, a
+    frame's place in its video) as ingest records it."""
+    by_href = {os.path.realpath(it.get_self_href() or ""): it.id for it in stac_items}
+    for item in stac_items:
+        m = media.get(item.id)
+        if m is None:
+            continue
+        for link in item.links:
+            if link.rel != DERIVED_FROM:
+                continue
+            target = by_href.get(os.path.realpath(unquote(link.get_absolute_href() or "")))
+            if target in media and target != item.id:
+                m.derived_from, m.derivation = media[target], _derivation(m.metadata)
+                break
+
+
+def _derivation(meta: dict[str, Any]) -> str | None:
+    """A derived item's `derivation` as ingest writes it, from its metadata."""
+    window, frame = meta.get("window"), meta.get("frame")
+    if isinstance(window, dict):
+        how: dict[str, Any] = {"window": window}
+    elif isinstance(frame, dict) and {"index", "pts", "time_s"} <= frame.keys():
+        how = {"frame": frame["index"], "pts": frame["pts"], "time_s": frame["time_s"]}
+    else:
+        return None
+    return json.dumps(how, sort_keys=True, separators=(",", ":"))
 
 
 CODEC = Codec(

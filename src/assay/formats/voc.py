@@ -126,6 +126,7 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     """Write ``Annotations/``, ``JPEGImages/``, ``ImageSets/Main/`` and ``MARKING.txt``."""
     rows = image_rows(bundle, "VOC")
     names = [safe_relpath(r.name) for r in rows]
+    names = _media.file_names(names, [r.media_type for r in rows], bundle.copy_media)
     check_unique([str(PurePosixPath(n).with_suffix("")) for n in names], "annotation file")
     # Portable names, told apart without their suffix too, as their annotation files must be.
     names = portable(bundle, names, by_stem=True)
@@ -192,7 +193,7 @@ def _annotation(
         _sub(size, tag, str(val))
     _sub(root, "segmented", "0")
     _sub(root, "marking", row.marking)
-    if name != safe_relpath(row.name):  # renamed to a portable name: keep the item's
+    if name != safe_relpath(row.name):  # renamed (portable, typed): keep the item's
         _sub(root, NAME_TAG, row.name)
     for r in row.regions:
         if r.kind != "box" or r.box is None or r.label is None:

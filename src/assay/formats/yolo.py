@@ -129,6 +129,7 @@ def _write(bundle: ExportBundle, out: Path, task: Task) -> list[Path]:
     share = float(bundle.options.get("val_share") or 0.0)
     splits = [_split(r.item_id, r.metadata.get("split"), share) for r in rows]
     names = [safe_relpath(r.name) for r in rows]
+    names = _media.file_names(names, [r.media_type for r in rows], bundle.copy_media)
     media_rel = [f"{s}/{n}" for s, n in zip(splits, names, strict=True)]
     label_rel = [str(PurePosixPath(m).with_suffix(".txt")) for m in media_rel]
     check_unique(media_rel, "image")

@@ -14,8 +14,9 @@ Sources (`KIND:WHAT`):
                        ``marking``
     tracks:FILE        external tracks, CSV or Parquet: ``time``, ``track_id``, ``lon``,
                        ``lat``, ``label``, ``marking``, optional ``sigma_m`` (default 5); a
-                       Parquet file's own marking is its schema metadata ``assay.marking``
-                       (or ``marking``), as assay's exports write it
+                       Parquet file's own marking is its schema metadata under a key of
+                       `assay.formats.parquet.FILE_MARKING_KEYS` (``assay.marking`` or
+                       ``marking``), as assay's exports write it and its import reads it
     items:QUERY        text report items in the workspace (`assay ingest` of .txt/.md files
                        or text rows) matching an item query (`assay dataset add --items`
                        syntax; ``all`` for every text item): see `_report_items`
@@ -482,18 +483,17 @@ def _reports(ws: Workspace, src: Source) -> list[Mention]:
     return out
 
 
-# Where assay's own Parquet files state their highest marking: `items.parquet` (the parquet
-# export) under ``assay.marking``, the geojson export's ``telemetry.parquet`` under ``marking``.
-_FILE_MARKING_KEYS = (b"assay.marking", b"marking")
-
-
 def _file_marking(
     ws: Workspace, path: Path, meta: dict[bytes, bytes], fallback: str | None
 ) -> str | None:
     """A Parquet file's own marking (its schema metadata) raised to `fallback` (`--marking`):
-    the higher of the two marks every row that states none, and raises every row below it."""
+    the higher of the two marks every row that states none, and raises every row below it.
+    The keys read are those the Parquet import reads (imported here: `assay.formats` loads
+    every codec, which a fusion run without a Parquet file does not need)."""
+    from assay.formats.parquet import FILE_MARKING_KEYS
+
     found = [fallback] if fallback else []
-    for key in _FILE_MARKING_KEYS:
+    for key in FILE_MARKING_KEYS:
         if key not in meta:
             continue
         name = key.decode()

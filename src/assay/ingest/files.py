@@ -96,7 +96,9 @@ def ingest_paths(
     sensors: SensorOptions | None = None,
     cluster: str | None = None,
 ) -> IngestReport:
-    """Ingest every file under `paths`. Re-ingesting the same bytes is a no-op.
+    """Ingest every file under `paths`. Re-ingesting the same bytes is a no-op: the items
+    keep the metadata they were made with, and a note per file names the keys where this
+    run's differs (other options or `source`; the path alone is no difference).
 
     Hashing, frame extraction and chipping run on a local process pool, or on the Dask
     cluster at `cluster` (default ``ASSAY_CLUSTER``; the files' bytes are sent to its
@@ -180,15 +182,19 @@ def ingest_paths(
         audit.lock_trail(conn)
         existing = _existing_parents(conn, list(staged))
         new_rows: list[tuple[object, ...]] = []
+        other_meta: dict[str, str] = {}  # sha -> path: met again with other metadata
         for sha, (_blob, item_row, path) in staged.items():
             if sha not in existing:
                 new_rows.append((*item_row, created))
                 report.new.append(sha)
             else:
                 report.duplicate.append(sha)
-                parent = item_row[_PARENT]
-                if parent is not None and existing[sha] != parent:
+                parent, meta_hash = existing[sha]
+                if item_row[_PARENT] is not None and parent != item_row[_PARENT]:
                     elsewhere[path] = elsewhere.get(path, 0) + 1
+                elif meta_hash != item_row[_META_HASH]:
+                    other_meta[sha] = path
+        report.notes.extend(_metadata_kept(conn, staged, other_meta))
         declared = {sha for sha, (_b, row, _p) in staged.items() if row[9] != marking_text}
         if marking is not None or declared:
             # Meeting an item again with a marking of its own (given, or declared by the file:
@@ -255,6 +261,8 @@ _ITEM_COLUMNS = (
 
 
 _MARKING = _ITEM_COLUMNS.index("marking")
+_META_TEXT = _ITEM_COLUMNS.index("metadata")
+_META_HASH = _ITEM_COLUMNS.index("metadata_hash")
 _PARENT = _ITEM_COLUMNS.index("parent_id")
 
 
@@ -283,11 +291,55 @@ def _with_floor(scheme: MarkingScheme, marking: Marking, floor: str | None) -> s
     return scheme.render(scheme.highest([marking, declared]))
 
 
-def _existing_parents(conn: Connection, ids: list[str]) -> dict[str, str | None]:
-    """Which of `ids` are items already, each with the item it was made from."""
-    return {
-        r.id: r.parent_id for r in select_in(conn, [items.c.id, items.c.parent_id], items.c.id, ids)
-    }
+def _existing_parents(conn: Connection, ids: list[str]) -> dict[str, tuple[str | None, str]]:
+    """Which of `ids` are items already, each with the item it was made from and the hash of
+    its metadata."""
+    cols = [items.c.id, items.c.parent_id, items.c.metadata_hash]
+    return {r.id: (r.parent_id, r.metadata_hash) for r in select_in(conn, cols, items.c.id, ids)}
+
+
+def _metadata_kept(
+    conn: Connection,
+    staged: dict[str, tuple[Staged | None, tuple[object, ...], str]],
+    other: dict[str, str],
+) -> list[Failure]:
+    """A note per file whose items were ingested before with other metadata (other KLV,
+    sampling or `--source` options, a newer reader): an item is its bytes, so it keeps the
+    metadata it was made with, and the note says where this run's differs. The file's path
+    alone (the same bytes from another place) is not a difference worth a note."""
+    from assay.domain.canonical import read_metadata
+
+    per_file: dict[str, tuple[int, set[str]]] = {}
+    cols = [items.c.id, items.c.metadata]
+    for r in select_in(conn, cols, items.c.id, list(other)):
+        new = read_metadata(str(staged[r.id][1][_META_TEXT]))
+        keys = _differing(read_metadata(r.metadata), new) - {"path"}
+        if keys:
+            n, found = per_file.get(other[r.id], (0, set()))
+            per_file[other[r.id]] = (n + 1, found | keys)
+    return [
+        Failure(
+            path,
+            f"{n} item(s) of this file were ingested before with other metadata (differing in "
+            f"{', '.join(sorted(keys))}): an item is its bytes, so each keeps the metadata it "
+            "was made with and this run's is not stored",
+        )
+        for path, (n, keys) in per_file.items()
+    ]
+
+
+def _differing(old: dict[str, object], new: dict[str, object], at: str = "") -> set[str]:
+    """The dotted keys whose values differ between two metadata dicts."""
+    out: set[str] = set()
+    for key in old.keys() | new.keys():
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out |= _differing(a, b, f"{at}{key}.")
+        else:
+            out.add(f"{at}{key}")
+    return out
 
 
 def _scene_shas(files: list[str]) -> dict[str, str]:

@@ -91,6 +91,7 @@ def video_items(
             "codec": scan.codec,
             "frames_sampled": len(scan.frames),
             **({"damaged_packets_s": scan.damaged_s} if scan.damaged_s else {}),
+            **({"cut_off": scan.cut_off} if scan.cut_off else {}),
             "sampling": {
                 "every_s": options.every,
                 "scene_change": options.scene_change,
@@ -186,6 +187,11 @@ def video_items(
             f"{len(scan.damaged_s)} damaged video packet(s) (first at {scan.damaged_s[0]:.3f} "
             "s), decoded past and kept: frames near them may show artefacts; their times are "
             "under video.damaged_packets_s in the video's metadata"
+        )
+    if scan.cut_off:
+        notes.append(
+            f"MPEG-TS cut off: {'; '.join(scan.cut_off)}; kept as far as it goes (a recording "
+            "cut short?), said under video.cut_off in the video's metadata"
         )
     unplaced = sum(1 for fr in scan.frames if fr.footprint is None)
     if scan.packets and unplaced:

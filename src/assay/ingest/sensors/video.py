@@ -53,6 +53,8 @@ class VideoScan:
     # Times (s from the start) of video packets the demuxer flagged corrupt (an MPEG-TS
     # continuity error, a burst of noise): decoded past, their frames may show artefacts.
     damaged_s: list[float] = field(default_factory=list)
+    # How an MPEG-TS file is cut off (`assay.ingest.sensors.ts`): it goes in as far as it goes.
+    cut_off: list[str] = field(default_factory=list)
 
 
 def _open(path: str) -> Any:
@@ -133,6 +135,11 @@ def scan_video(
             raise InvalidInput(f"{path}: corrupt video data ({exc.strerror or exc})") from None
         if not stopped:
             _check_whole(path, video, packets, read_end - start)
+            if container.format.name == "mpegts":
+                from assay.ingest.sensors.ts import cut_off
+
+                names = {s.id: "video" if s is video else "KLV" for s in (video, *data_streams)}
+                scan.cut_off = cut_off(path, os.path.getsize(path), names)
     if not scan.frames and index < 0:
         raise InvalidInput(f"{path}: no decodable video frames")
     _attach_telemetry(scan, start)
