@@ -93,6 +93,18 @@ def ingest(ws: Workspace, folder: Path, n: int, start: int, marking: str) -> lis
     return sorted(report.new)
 
 
+def gold_set(ws: Workspace, root: Path, n: int) -> list[str]:
+    """`n` UNCLASSIFIED items outside dataset `flood`, in dataset `goldset` (committed) with
+    gold answers: a "minor" damage choice and a building box."""
+    gold_ids = ingest(ws, root / "gold", n, 3000, "UNCLASSIFIED")
+    ws.create_dataset("goldset")
+    ws.add_items("goldset", "name~scene_3*")
+    answers = [LabelRecord(i, [choice("minor"), box(2, 2, 10, 10)]) for i in gold_ids]
+    ws.set_labels("goldset", answers)
+    ws.commit("goldset", "gold labels")
+    return gold_ids
+
+
 def build_world(
     ws: Workspace,
     root: Path,
@@ -116,15 +128,7 @@ def build_world(
         ws.add_items(HIDDEN["dataset"])
     wf = workflow or Workflow()
     if gold_items:
-        gold_ids = ingest(ws, root / "gold", gold_items, 3000, "UNCLASSIFIED")
-        w.items["gold"] = gold_ids
-        ws.create_dataset("goldset")
-        ws.add_items("goldset", "name~scene_3*")
-        ws.set_labels(
-            "goldset",
-            [LabelRecord(i, [choice("minor"), box(2, 2, 10, 10)]) for i in gold_ids],
-        )
-        ws.commit("goldset", "gold labels")
+        w.items["gold"] = gold_set(ws, root, gold_items)
         wf = wf.model_copy(update={"gold": "goldset"})
     if users:
         for name, (role, clearance) in USERS.items():

@@ -192,3 +192,24 @@ def test_a_project_on_a_commit_takes_that_commits_items(ws, tmp_path: Path) -> N
             return len(conn.execute(select(tasks.c.id).where(tasks.c.project_id == pid)).all())
 
         assert (count(at_head.id), count(working.id)) == (8, 2)
+
+
+def test_gold_tasks_are_counted_apart_as_on_the_dashboard(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from assay.labeling import dashboard, list_projects
+
+    w = build_world(
+        ws, tmp_path / "data", secret=0, gold_items=2, workflow=Workflow(gold_share=0.5)
+    )
+    man, ana = w.users["man"], w.users["ana"]
+    for n in range(4):
+        lease = next_task(ws, ana, "survey")
+        assert lease is not None
+        submit(ws, ana, lease.task_id, f"g{n}", [choice("minor"), box(2, 2, 9, 9)])
+    d = dashboard(ws, man, "survey")
+    [row] = [p for p in list_projects(ws, man) if p["name"] == "survey"]
+    assert (d["tasks"], d["gold_tasks"]) == (row["task_count"], row["gold_count"]) == (8, 2)
+    every = list_tasks(ws, man, "survey", TaskQuery())
+    assert (every["total"] - every["gold"], every["gold"]) == (8, 2)
+    done = list_tasks(ws, man, "survey", TaskQuery(status="done"))
+    assert done["total"] - done["gold"] == d["done"] == row["done_count"]
+    assert done["gold"] == d["annotators"][0]["gold_seen"] >= 1

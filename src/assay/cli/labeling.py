@@ -252,8 +252,9 @@ def status(env: Env, name: str, as_json: bool) -> None:
     if as_json:
         env.emit_json(d)
         return
+    gold = f"{d['gold_tasks']} gold task(s), " if d["gold_tasks"] else ""  # counted apart
     env.say(
-        f"[bold]{name}[/]: {d['done']}/{d['tasks']} done, {d['in_progress']} in progress, "
+        f"[bold]{name}[/]: {d['done']}/{d['tasks']} done, {d['in_progress']} in progress, {gold}"
         f"{d['throughput_per_hour']} submissions in the last hour, agreement "
         f"{'-' if d['agreement'] is None else format(d['agreement'], '.1%')}"
     )

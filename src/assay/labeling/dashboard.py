@@ -1,9 +1,13 @@
 """Project dashboards: progress, throughput, per-annotator work, gold accuracy, agreement.
 
-Every count covers only the tasks the viewer is cleared to see. An annotator's `submitted`
-and `last_hour` (and the project's `throughput_per_hour`) count the submissions made,
-rejected ones included (a review outcome does not undo the work); `rejected` counts those a
-reviewer rejected.
+Every count covers only the tasks the viewer is cleared to see. Gold tasks are not work:
+`tasks`, `done`, `in_progress` and `skipped` count the other tasks (as `assay project create`,
+the project list and the data manager do), `gold_tasks` counts the gold ones apart, and an
+annotator's `submitted` counts every answer, `gold_seen` those to gold tasks. `marking` is the
+project's (see `assay.labeling.catalog.project_marking`), for the page's banner.
+An annotator's `submitted` and `last_hour` (and the project's `throughput_per_hour`) count
+the submissions made, rejected ones included (a review outcome does not undo the work);
+`rejected` counts those a reviewer rejected.
 `prelabels` says per model version how many pre-labels annotators accepted unchanged,
 edited or deleted (see `assay.labeling.prelabel_stats`).
 Agreement is the mean pairwise score (see `assay.labeling.gold`) over the most
@@ -22,7 +26,7 @@ from assay.domain.labels import payload_from_json
 from assay.labeling import gold as scoring
 from assay.labeling._access import marking_filter, visible_markings
 from assay.labeling._tx import tx_for
-from assay.labeling.catalog import summary, visible_project
+from assay.labeling.catalog import project_marking, summary, visible_project
 from assay.labeling.prelabel_stats import prelabel_outcomes
 from assay.labeling.users import User
 from assay.store.schema import (
@@ -52,6 +56,7 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
             else tasks.c.id.is_not(None)
         )
         counts = summary(ws, conn, p, user)
+        marking = ws.scheme.render(project_marking(tx_for(conn), ws.scheme, p))
         submitted = assignments.c.state == "submitted"
         # A submission happened even when a reviewer later rejects it: the counts of work done
         # never move backwards; rejections are counted apart.
@@ -102,7 +107,12 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
             select(func.count())
             .select_from(assignments)
             .join(tasks, tasks.c.id == assignments.c.task_id)
-            .where(assignments.c.project_id == p.id, assignments.c.state == "skipped", visible)
+            .where(
+                assignments.c.project_id == p.id,
+                assignments.c.state == "skipped",
+                tasks.c.is_gold == 0,
+                visible,
+            )
         ).scalar_one()
         answers: dict[int, list[str]] = defaultdict(list)
         recent = (
@@ -158,7 +168,9 @@ def dashboard(ws: Workspace, user: User | None, project: str) -> dict[str, Any]:
     ]
     return {
         "project": p.name,
+        "marking": marking,
         "tasks": counts["task_count"],
+        "gold_tasks": counts["gold_count"],
         "done": counts["done_count"],
         "in_progress": counts["in_progress"],
         "skipped": int(skipped),

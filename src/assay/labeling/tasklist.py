@@ -3,7 +3,9 @@
 Every query runs in SQL against the tasks table and its indexes; only the rows of the page
 are enriched (annotators, skip reasons, pre-label confidence). Agreement is the one filter
 that needs scoring in Python; its per-task scores are kept per process and recomputed only
-for tasks whose answer count changed.
+for tasks whose answer count changed. `total` counts every task that matched, `gold` the gold
+tasks among them: gold tasks are not work, and the page counts them apart, as the dashboard
+and the project list do.
 
 Example:
     >>> TaskQuery(status="done", sort="-confidence").limit
@@ -17,7 +19,7 @@ from collections import defaultdict
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, select
 from sqlalchemy.engine import Connection
 
 from assay.labeling._access import marking_filter
@@ -184,19 +186,26 @@ def list_tasks(ws: Workspace, user: User, project: str, q: TaskQuery) -> dict[st
         if q.agreement_below is not None:
             ids = agreeing_below(ws, conn, p, cond, _order(q), q.agreement_below)
             total = len(ids)
+            gold_rows = conn.execute(select(tasks.c.id).where(*cond, tasks.c.is_gold == 1))
+            gold_ids = set(gold_rows.scalars())
+            gold = sum(1 for i in ids if i in gold_ids)
             page_ids = ids[q.offset : q.offset + q.limit]
             rows = _task_rows(conn, [tasks.c.id.in_(page_ids)], _order(q), 0, len(page_ids))
         else:
-            total = int(
-                conn.execute(select(func.count()).select_from(tasks).where(*cond)).scalar_one()
-            )
+            is_gold = cast(case((tasks.c.is_gold == 1, 1), else_=0), Integer)
+            total, gold = conn.execute(
+                select(func.count(), func.coalesce(func.sum(is_gold), 0))
+                .select_from(tasks)
+                .where(*cond)
+            ).one()
             rows = _task_rows(conn, cond, _order(q), q.offset, q.limit)
         page = _enrich(ws, conn, p, rows)
         markings = _visible(ws, user, _present(conn, p.id))
     return {
         "project": p.name,
         "marking": ws.scheme.highest_text(markings) if markings else None,
-        "total": total,
+        "total": int(total),
+        "gold": int(gold),
         "offset": q.offset,
         "limit": q.limit,
         "tasks": page,

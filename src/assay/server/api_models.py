@@ -65,7 +65,8 @@ class ProjectSummary(Open):
     name: str
     title: str
     dataset: str
-    task_count: int
+    task_count: int  # the work tasks; gold tasks are counted apart
+    gold_count: int
     done_count: int
     in_progress: int
 
@@ -110,7 +111,9 @@ class ReviewTask(Open):
 
 class Dashboard(Open):
     project: str
-    tasks: int
+    marking: str  # the project's, for the page's banner
+    tasks: int  # the work tasks; gold tasks are counted apart
+    gold_tasks: int
     done: int
     in_progress: int
     skipped: int

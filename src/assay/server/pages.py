@@ -2,7 +2,9 @@
 
 Templates (templates/*.html, Jinja2) get: `request`, `user` ({name, role,
 clearance} or None), `csrf_token`, `project` (name or None), `project_title`,
-`api` ("/api/v1") and `static` ("/static").
+`api` ("/api/v1"), `static` ("/static") and `marking_levels` (the workspace's marking
+levels, lowest first: the pages that list marked things put the highest of them in their
+banners, ui.js `highestMarking`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def _render(request: Request, name: str, user: User | None, **extra: Any) -> Res
     templates = request.app.state.__dict__.setdefault(
         "_templates", Jinja2Templates(directory=str(TEMPLATES))
     )
+    ws = getattr(request.app.state, "workspace", None)
     context = {
         "user": user.to_dict() if user else None,
         "csrf_token": getattr(request.state, "csrf_token", None),
@@ -40,6 +43,7 @@ def _render(request: Request, name: str, user: User | None, **extra: Any) -> Res
         "project_title": None,
         "api": "/api/v1",
         "static": "/static",
+        "marking_levels": list(ws.scheme.levels) if ws is not None else [],
         **extra,
     }
     if not (TEMPLATES / name).is_file():

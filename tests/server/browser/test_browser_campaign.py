@@ -107,6 +107,45 @@ def test_instructions_are_markdown_and_remote_images_never_load(site: Site) -> N
     assert box_.locator("img").count() == 0  # the site fixture also fails on any foreign request
 
 
+def test_the_instructions_are_reachable_from_the_keyboard(site: Site) -> None:
+    # Tab belongs to the editor (shapes, then controls, round and round): I opens the
+    # instructions and focuses them, I or Esc gives the keys back to the editor.
+    page = site.page()
+    site.login(page, "ana", "/label/triage")
+    first = task_id(page)
+    box_ = page.locator("#instructions")
+    for _ in range(12):
+        page.keyboard.press("Tab")
+    expect(box_).not_to_have_attribute("open", "")
+    page.keyboard.press("i")
+    expect(box_).to_have_attribute("open", "")
+    expect(box_.locator("summary")).to_be_focused()
+    expect(box_.locator(".instructions-text")).to_contain_text("Box every building")
+    page.keyboard.press("2")  # a label key while reading: not the editor's
+    page.keyboard.press("Escape")
+    expect(box_).not_to_have_attribute("open", "")
+    expect(box_.locator("summary")).not_to_be_focused()
+    page.keyboard.press("i")
+    expect(box_).to_have_attribute("open", "")
+    page.keyboard.press("i")
+    expect(box_).not_to_have_attribute("open", "")
+    # the 2 pressed while reading did not choose the next shape's class; the editor's keys
+    # are its own again
+    drag(page, image_to_screen(page, 2, 2), image_to_screen(page, 14, 12))
+    expect(page.locator("[data-control=label] .region-list .region-label")).to_have_text(
+        ["building"]
+    )
+    page.keyboard.press("Tab")
+    page.keyboard.press("2")
+    expect(page.locator("[data-control=label] .region-list .region-label")).to_have_text(
+        ["vehicle"]
+    )
+    page.keyboard.press("?")
+    help_text = page.locator("[role=dialog][aria-label='Keyboard shortcuts']").inner_text()
+    assert "the instructions" in help_text
+    assert task_id(page) == first
+
+
 def test_task_n_of_m_history_and_amending_a_submitted_task(site: Site) -> None:
     page = site.page()
     site.login(page, "ana", "/label/triage")

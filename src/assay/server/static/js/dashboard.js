@@ -2,7 +2,7 @@
 // Charts are inline SVG built here; refreshes every 30 s.
 
 import { api, currentUser } from "./api.js";
-import { $, el, projectFromPath, showUser } from "./ui.js";
+import { $, el, projectFromPath, setMarking, showUser } from "./ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const REFRESH_MS = 30000;
@@ -29,6 +29,7 @@ async function refresh() {
 }
 
 function render(d) {
+  setMarking(d.marking);
   const tasks = d.tasks || 0;
   const pct = tasks ? (100 * (d.done || 0)) / tasks : 0;
   const tph = d.throughput_per_hour;
@@ -40,6 +41,7 @@ function render(d) {
       kpi("tasks", tasks),
       kpi("done", `${d.done || 0} (${pct.toFixed(0)}%)`, "done"),
       kpi("in progress", d.in_progress || 0),
+      d.gold_tasks ? kpi("gold tasks (apart)", d.gold_tasks, "gold") : null,
       kpi("submitted in the last hour", fmt(rate), "throughput"),
       kpi("agreement", agreementHeadline(d.agreement), "agreement"),
       d.skipped !== undefined ? kpi("skipped", d.skipped) : null,

@@ -4,7 +4,7 @@
 // opens its provenance (frames with their boxes, models, commits).
 
 import { api } from "./api.js";
-import { $, el } from "./ui.js";
+import { $, el, highestMarking } from "./ui.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -12,12 +12,7 @@ export const live = { features: new Map(), version: null, marking: "", levels: [
 
 // The higher of two markings (LEVEL[/COMPARTMENT...]): the higher level and every compartment.
 export function highest(a, b) {
-  const parts = [a, b].filter(Boolean).map((m) => m.toUpperCase().split("/"));
-  if (!parts.length) return "";
-  const rank = (p) => live.levels.indexOf(p[0]);
-  const top = parts.reduce((x, y) => (rank(y) > rank(x) ? y : x));
-  const comps = [...new Set(parts.flatMap((p) => p.slice(1)))].sort();
-  return [top[0], ...comps].join("/");
+  return a || b ? highestMarking([a, b], live.levels) : "";
 }
 
 function svg(tag, attrs) {

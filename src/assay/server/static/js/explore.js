@@ -5,7 +5,7 @@
 
 import { api, currentUser } from "./api.js";
 import { CHANGE_COLORS, figure } from "./overlay.js";
-import { $, el, setMarking, showUser, toast } from "./ui.js";
+import { $, el, highestMarking, setMarking, showUser, toast } from "./ui.js";
 
 const dataset = $("#title").dataset.dataset;
 const CELL_W = 184;
@@ -264,6 +264,7 @@ async function setupRevisions() {
 async function chooser() {
   const box = $("#datasets");
   const all = await api("GET", "/datasets");
+  setMarking(highestMarking(all.map((d) => d.marking)));
   box.replaceChildren(
     ...(all.length
       ? all.map((d) => el("article.card.project", { dataset: { dataset: d.name } }, el("div.project-info", {}, el("div.project-name", { text: d.name }), el("div.muted.small", { text: `${d.marking} · ${d.commits.length} recent commit(s)` })), el("nav.project-links", {}, el("a.primary", { href: `/explore/${encodeURIComponent(d.name)}`, text: "Explore" }))))

@@ -41,7 +41,7 @@ async function main() {
   outbox = new Outbox(me.name, showPending);
   outbox.notify();
   const help = helpOverlay([
-    ["Task", [["Enter", "submit and show the next task"], ["Ctrl+Enter", "submit while typing"], ["S", "skip with a reason"], ["H", "your submitted tasks: ↑ ↓ pick one, Enter reopens it to amend, H or Esc closes the list"], ["Esc", "leave an amendment, back to the queue"], ["?", "this help"]]],
+    ["Task", [["Enter", "submit and show the next task"], ["Ctrl+Enter", "submit while typing"], ["S", "skip with a reason"], ["H", "your submitted tasks: ↑ ↓ pick one, Enter reopens it to amend, H or Esc closes the list"], ["I", "the instructions: opens them with the focus on them (Tab moves through their links), I or Esc closes them"], ["Esc", "leave an amendment, back to the queue"], ["?", "this help"]]],
     ...EDITOR_HELP,
   ]);
   $("#help-btn").addEventListener("click", () => help.toggle());
@@ -59,6 +59,12 @@ async function main() {
     // the history's entries take their keys: Enter reopens, Tab and arrows move, Esc or H closes
     if (ev.target instanceof Element && ev.target.closest("#history")) {
       historyKey(ev);
+      return;
+    }
+    // Tab is the editor's (shapes, then controls): I is the way to the instructions; inside
+    // them the browser's keys hold (Tab, Enter on a link), Esc or I gives the keys back
+    if (ev.target instanceof Element && ev.target.closest("#instructions")) {
+      instructionsKey(ev);
       return;
     }
     // a shape's attribute fields (checkboxes and radios too) take their keys: Space ticks,
@@ -85,6 +91,10 @@ async function main() {
       ev.preventDefault();
       if ($("#history").open) closeHistory();
       else openHistory();
+    } else if ((ev.key === "i" || ev.key === "I") && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
+      ev.preventDefault();
+      if ($("#instructions").open) fold($("#instructions"));
+      else openInstructions();
     } else if (ev.key === "Enter" && !ev.altKey) {
       ev.preventDefault();
       if (!current && !amending && !busy && $("#retry")) nextTask();
@@ -141,16 +151,25 @@ function focusHistory(keep = null) {
   (entry || h.querySelector("summary")).focus();
 }
 
-/** Close the list; the keys are the editor's again. */
+/** Fold a side panel (the history, the instructions): the keys are the editor's again. */
+function fold(panel) {
+  if (panel.contains(document.activeElement)) document.activeElement.blur();
+  panel.open = false;
+}
+
+/** Esc, or a panel's own letter (H, I) pressed alone, folds the panel holding the focus. */
+function folds(ev, letter) {
+  const plain = !ev.ctrlKey && !ev.metaKey && !ev.altKey;
+  return ev.key === "Escape" || (ev.key.toLowerCase() === letter && plain);
+}
+
 function closeHistory() {
-  const h = $("#history");
-  if (h.contains(document.activeElement)) document.activeElement.blur();
-  h.open = false;
+  fold($("#history"));
 }
 
 function historyKey(ev) {
   const plain = !ev.ctrlKey && !ev.metaKey && !ev.altKey;
-  if (ev.key === "Escape" || ((ev.key === "h" || ev.key === "H") && plain)) {
+  if (folds(ev, "h")) {
     ev.preventDefault();
     closeHistory();
   } else if ((ev.key === "ArrowDown" || ev.key === "ArrowUp") && plain) {
@@ -222,6 +241,23 @@ function showMeta(item) {
   box.querySelector("dl").replaceChildren(
     ...meta.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: typeof v === "object" ? JSON.stringify(v) : String(v) })]),
   );
+}
+
+/** Open the instructions (if the project has any) where they can be seen, focused. */
+function openInstructions() {
+  const box = $("#instructions");
+  if (box.hidden) return;
+  box.open = true;
+  box.scrollIntoView({ block: "nearest" });
+  box.querySelector("summary").focus();
+}
+
+function instructionsKey(ev) {
+  if (folds(ev, "i")) {
+    ev.preventDefault();
+    fold($("#instructions"));
+  }
+  // every other key is the browser's: Tab moves on, Enter follows a link or folds the panel
 }
 
 function showInstructions(html) {

@@ -52,7 +52,10 @@ async function load(offset = 0) {
   }
   selected.clear();
   render();
-  $("#count").textContent = `${page.total} task(s) match · ${ms.toFixed(0)} ms`;
+  // gold tasks are not work: counted apart, as on the dashboard and the project list
+  const gold = page.gold || 0;
+  const counts = gold ? `${page.total - gold} task(s) and ${gold} gold task(s)` : `${page.total} task(s)`;
+  $("#count").textContent = `${counts} match · ${ms.toFixed(0)} ms`;
 }
 
 function statusText(t) {

@@ -3,7 +3,7 @@
 
 import { api, currentUser } from "./api.js";
 import { colorFor } from "./overlay.js";
-import { $, el, showUser, toast } from "./ui.js";
+import { $, el, highestMarking, setMarking, showUser, toast } from "./ui.js";
 
 let datasets = [];
 let previewTimer = null;
@@ -122,6 +122,7 @@ async function main() {
   const me = await currentUser();
   showUser(me);
   datasets = await api("GET", "/datasets");
+  setMarking(highestMarking(datasets.map((d) => d.marking))); // the page lists them
   $("#p-dataset").replaceChildren(...datasets.map((d) => el("option", { value: d.name, text: `${d.name} (${d.marking})` })));
   fillRevisions();
   $("#p-dataset").addEventListener("change", fillRevisions);

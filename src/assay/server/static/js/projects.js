@@ -1,7 +1,7 @@
 // The project list (/): each project with its progress and links to label, review, dashboard.
 
 import { api, currentUser } from "./api.js";
-import { $, el, showUser } from "./ui.js";
+import { $, el, highestMarking, setMarking, showUser } from "./ui.js";
 
 async function main() {
   const me = await currentUser();
@@ -9,6 +9,7 @@ async function main() {
   if (me.role !== "annotator") $("#explore-link").hidden = false;
   if (me.role === "manager" || me.role === "admin") $("#new-project-link").hidden = false;
   const projects = await api("GET", "/projects");
+  setMarking(highestMarking(projects.map((p) => p.marking)));
   const box = $("#projects");
   if (!projects.length) {
     box.replaceChildren(el("p.muted", { text: "No project is open to you yet." }));
@@ -34,7 +35,7 @@ async function main() {
           "div.project-info",
           {},
           el("div.project-name", { text: heading }),
-          el("div.muted.small", { text: `${p.name} · dataset ${p.dataset} · ${p.done_count} of ${p.task_count} tasks done` }),
+          el("div.muted.small", { text: `${p.name} · dataset ${p.dataset} · ${p.done_count} of ${p.task_count} tasks done${p.gold_count ? ` · ${p.gold_count} gold task(s)` : ""}` }),
           bar,
         ),
         el(

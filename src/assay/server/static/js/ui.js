@@ -34,6 +34,24 @@ const LEVEL_CLASS = [
   ["UNCLASSIFIED", "u"],
 ];
 
+/** The workspace's marking levels, lowest first (the page carries them: pages.py). */
+export function markingLevels() {
+  const raw = document.body.dataset.markingLevels;
+  return raw ? JSON.parse(raw) : [];
+}
+
+/** The marking of everything in `markings` (LEVEL[/COMPARTMENT...] texts): the highest level
+ * and every compartment; the lowest level when none is given (a page listing nothing marked).
+ * `levels`: the scheme's levels, lowest first. */
+export function highestMarking(markings, levels = markingLevels()) {
+  const parts = markings.filter(Boolean).map((m) => m.toUpperCase().split("/"));
+  if (!parts.length) return levels[0] || "";
+  const rank = (p) => levels.indexOf(p[0]);
+  const top = parts.reduce((x, y) => (rank(y) > rank(x) ? y : x));
+  const comps = [...new Set(parts.flatMap((p) => p.slice(1)))].sort();
+  return [top[0], ...comps].join("/");
+}
+
 /** Show `marking` in every .marking-banner (top and bottom); null hides them. */
 export function setMarking(marking) {
   const text = marking || "";
