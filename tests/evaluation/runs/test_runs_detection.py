@@ -366,3 +366,52 @@ def test_outlines_and_stored_areas_are_ground_truth_as_the_coco_export_has_them(
     # and each image with a medium detection (w * h, as pycocotools' loadRes takes it).
     assert run.summary["slices"]["small"]["n"] == 3 and run.summary["slices"]["medium"]["n"] == 3
     ws.close()
+
+
+def test_a_label_slice_leaves_out_crowd_regions(tmp_path: Path, closing: Closing) -> None:
+    # An image whose only boat was a crowd region (iscrowd) was in the slice `{label: boat}`:
+    # its n counted an image COCO scores no boat on (crowd regions are ignore regions).
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from assay.domain.labels import Region
+    from assay.formats.io import export_bundle
+    from assay.versioning import LabelRecord
+
+    w = closing(detection_world(tmp_path / "ws", n=4))
+    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
+    crowd = Region(kind="box", control="objects", label="boat", box=(30.0, 20.0, 12.0, 8.0),
+                   attributes={"iscrowd": 1})  # fmt: skip
+    w.ws.set_labels("boats", [LabelRecord(rows[1].item_id, [*rows[1].regions, crowd])])
+    spec = f"boats@{w.ws.commit('boats', 'a crowd of boats').id}"
+    w.ws.export(spec, "coco", tmp_path / "coco", media=False)
+    gt_file = next((tmp_path / "coco").rglob("*.json"))
+    gt = json.loads(gt_file.read_text())
+    dets = [
+        {**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.5 + a["id"] / 100}
+        for a in gt["annotations"]
+        if not a["iscrowd"] and a["id"] % 3
+    ]
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps(dets))
+    run = run_evaluation(w.ws, spec, tmp_path / "run", predictions=pred,
+                         slices=[SliceDef("boats", {"label": "boat"})],
+                         settings=RunSettings(n_resamples=20), report=False)  # fmt: skip
+    boat = next(c["id"] for c in gt["categories"] if c["name"] == "boat")
+    with_boats = sorted({a["image_id"] for a in gt["annotations"] if a["category_id"] == boat
+                         and not a["iscrowd"]})  # fmt: skip
+    assert run.summary["slices"]["boats"]["n"] == len(with_boats) == 2
+    items = run.items()
+    assert rows[1].item_id not in set(items.loc[items["slice:boats"], "item_id"])
+    # The slice's AP is pycocotools' on the images with a boat to score.
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(gt_file))
+        ev = COCOeval(coco, coco.loadRes(dets), "bbox")
+        ev.params.imgIds = with_boats
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert run.summary["slices"]["boats"]["metrics"]["AP"]["value"] == float(ev.stats[0])
