@@ -332,6 +332,39 @@ def test_gate_refuses_an_empty_slice_it_is_asked_for(world: World, tmp_path: Pat
     assert [r.n for r in everything.rows if r.slice == "boats"] == [0]
 
 
+def test_gate_and_compare_show_an_empty_vision_slice_as_empty(
+    world: World,
+    tmp_path: Path,
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # Gating every slice of a classification run, `--json` gave the empty slice
+    # `"failed": false` and nothing else (read as a pass), and `compare` left it out of its
+    # table without a word.
+    slices = tmp_path / "slices.yaml"
+    slices.write_text("slices:\n  boats: {label: boat}\n  drone: {sensor: drone}\n")
+    ids = sorted(world.truth)
+    base = _run(world, tmp_path, "base", {ids[0]}, slices)
+    cand = _run(world, tmp_path, "cand", {ids[1]}, slices)
+    code, out = invoke("-w", world.root, "eval", "gate", "--baseline", base.path,
+                       "--candidate", cand.path, "--max-drop", "0.5", "--json")  # fmt: skip
+    assert code == 0, out
+    doc = json.loads(out)
+    assert {r["slice"]: r["result"] for r in doc["rows"]} == {
+        "all": "ok", "boats": "empty", "drone": "ok",
+    }  # fmt: skip
+    assert doc["passed"] and doc["empty"] == ["boats"]
+    code, out = invoke("-w", world.root, "eval", "gate", "--baseline", base.path,
+                       "--candidate", cand.path, "--max-drop", "0.5")  # fmt: skip
+    row = next(line for line in out.splitlines() if "boats" in line)
+    assert "empty" in row and "ok" not in row
+    err: list[str] = []
+    code, out = invoke("-w", world.root, "eval", "compare", base.path, cand.path, stderr=err)
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if "boats" in line)
+    assert " 0 " in row and "empty" in row
+    assert "note: slice boats is empty: no item both runs evaluated is in it" in err[0]
+
+
 def test_run_warns_of_a_slice_that_matches_no_item(world: World, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     # A mistyped value (nrth for north) gave the slice n 0 in the table, and nothing else.
     slices = tmp_path / "typo.yaml"

@@ -7,7 +7,9 @@ drop on a handful of items is therefore reported, but does not fail the gate on 
 Both runs must have evaluated the same dataset commit (language-model runs: with the same
 prompts and scorers, `PAIRED_TASK_FIELDS` of their task files and the few-shot commit), the
 candidate everything the baseline did, and a slice named with ``slices`` must hold items: an
-empty slice, or a subset, would pass whatever the candidate does on the rest.
+empty slice, or a subset, would pass whatever the candidate does on the rest. Gating every
+slice, an empty one is shown with the result ``empty`` (and listed under ``empty``), never
+``ok``: it gates nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ class GateRow:
     n: int
     failed: bool
 
+    @property
+    def result(self) -> str:
+        """``FAIL``, ``empty`` (no item both runs evaluated is in the slice: it gates nothing,
+        passed or failed) or ``ok``."""
+        return "FAIL" if self.failed else "empty" if self.n == 0 else "ok"
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -58,6 +66,11 @@ class GateResult:
     def failing(self) -> list[str]:
         return [r.slice for r in self.rows if r.failed]
 
+    @property
+    def empty(self) -> list[str]:
+        """The slices shown that hold no item both runs evaluated (a gate over every slice)."""
+        return [r.slice for r in self.rows if r.result == "empty"]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "baseline": self.baseline,
@@ -67,7 +80,8 @@ class GateResult:
             "alpha": self.alpha,
             "passed": self.passed,
             "failing": self.failing,
-            "rows": [asdict(r) for r in self.rows],
+            "empty": self.empty,
+            "rows": [{**asdict(r), "result": r.result} for r in self.rows],
         }
 
 
