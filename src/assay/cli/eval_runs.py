@@ -292,7 +292,9 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
     """Paired tests of RUN_B against RUN_A on shared items, per slice and corruption."""
     from assay.evaluation.runs import compare_runs
 
-    res = compare_runs(env.workspace(), run_a, run_b, n_resamples=resamples)
+    ws = env.workspace()
+    with env.progress("comparing", shown=not as_json) as progress:
+        res = compare_runs(ws, run_a, run_b, n_resamples=resamples, progress=progress)
     if as_json:
         env.emit_json(res)
         return
@@ -378,16 +380,19 @@ def gate(
     from assay.evaluation.runs import GateFailed
     from assay.evaluation.runs import gate as run_gate
 
-    res = run_gate(
-        env.workspace(),
-        baseline,
-        candidate,
-        max_drop=max_drop,
-        slices=list(slices) or None,
-        metric=metric,
-        alpha=alpha,
-        n_resamples=resamples,
-    )
+    ws = env.workspace()
+    with env.progress("gating", shown=not as_json) as progress:
+        res = run_gate(
+            ws,
+            baseline,
+            candidate,
+            max_drop=max_drop,
+            slices=list(slices) or None,
+            metric=metric,
+            alpha=alpha,
+            n_resamples=resamples,
+            progress=progress,
+        )
     if as_json:
         env.emit_json(res.to_dict())
     else:

@@ -248,7 +248,11 @@ def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
     assert b["summary"]["slices"]["medium"]["n"] == 2
     assert b["summary"]["slices"]["medium"]["metrics"]["precision"]["value"] == 0.5
     # Compared, B's false alarm counts where A had nothing of that size.
-    cmp = compare_runs(w.ws, a["path"], b["path"], n_resamples=30)
+    told: list[tuple[int, int]] = []
+    cmp = compare_runs(w.ws, a["path"], b["path"], n_resamples=30,
+                       progress=lambda d, t: told.append((d, t)))  # fmt: skip
+    # AP and F1 of all, small and medium, a resample of both runs at a time; large is empty.
+    assert told[-1] == (180, 180) and [d for d, _ in told] == list(range(0, 181))
     f1 = cmp["slices"]["medium"]["tests"]["F1"]
     assert cmp["slices"]["medium"]["n"] == 2
     assert f1["a"] == a["summary"]["slices"]["medium"]["metrics"]["F1"]["value"]

@@ -365,6 +365,47 @@ def test_gate_and_compare_show_an_empty_vision_slice_as_empty(
     assert "note: slice boats is empty: no item both runs evaluated is in it" in err[0]
 
 
+def test_compare_and_gate_tell_their_bootstrap_as_eval_run_does(
+    world: World, tmp_path: Path
+) -> None:
+    # `eval compare` and `eval gate` with --resamples 20000 sat silent for minutes, while
+    # `eval run --resamples` showed a bar of its resamples.
+    slices = tmp_path / "slices.yaml"
+    slices.write_text("slices:\n  boats: {label: boat}\n  drone: {sensor: drone}\n")
+    ids = sorted(world.truth)
+    base = _run(world, tmp_path, "base", {ids[0]}, slices)
+    cand = _run(world, tmp_path, "cand", {ids[1]}, slices)
+    told: list[tuple[int, int]] = []
+    compare_runs(world.ws, base, cand, n_resamples=70, progress=lambda d, t: told.append((d, t)))
+    total = 2 * 70  # macro F1 of `all` and `drone`; the empty `boats` and McNemar resample none
+    assert told[-1] == (total, total) and {t for _, t in told} == {total}
+    done = [d for d, _ in told]
+    assert done == sorted(done) and len(set(done)) > 2
+    told.clear()
+    gate(world.ws, base, cand, max_drop=0.5, n_resamples=70,
+         progress=lambda d, t: told.append((d, t)))  # fmt: skip
+    assert told[-1] == (total, total)
+
+
+def test_compare_and_gate_show_a_bar_on_a_terminal_and_none_with_json(
+    world: World, tmp_path: Path
+) -> None:
+    from cli_support import on_a_terminal
+
+    ids = sorted(world.truth)
+    base = _run(world, tmp_path, "base", {ids[0]})
+    cand = _run(world, tmp_path, "cand", {ids[1]})
+    ws = ["-w", str(world.root), "eval"]
+    shown = on_a_terminal([*ws, "compare", str(base.path), str(cand.path), "--resamples", "300"],
+                          tmp_path)  # fmt: skip
+    assert "comparing" in shown and "300/300" in shown
+    gate_args = [*ws, "gate", "--baseline", str(base.path), "--candidate", str(cand.path),
+                 "--max-drop", "0.5", "--resamples", "300"]  # fmt: skip
+    shown = on_a_terminal(gate_args, tmp_path)
+    assert "gating" in shown and "300/300" in shown
+    assert "gating" not in on_a_terminal([*gate_args, "--json"], tmp_path)
+
+
 def test_run_warns_of_a_slice_that_matches_no_item(world: World, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     # A mistyped value (nrth for north) gave the slice n 0 in the table, and nothing else.
     slices = tmp_path / "typo.yaml"

@@ -14,6 +14,7 @@ slice, an empty one is shown with the result ``empty`` (and listed under ``empty
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -180,14 +181,16 @@ def gate(
     metric: str | None = None,
     alpha: float = 0.05,
     n_resamples: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> GateResult:
-    """Compare `candidate` with `baseline` per slice; see the module doc for the rule."""
+    """Compare `candidate` with `baseline` per slice; see the module doc for the rule.
+    `progress(done, total)` hears of the paired-bootstrap resamples (see `compare_runs`)."""
     check_gate_bounds(max_drop, alpha)
     base = baseline if isinstance(baseline, EvalRun) else load_run(ws, baseline)
     cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
     _same_commit(base, cand)
     _same_task(base, cand)
-    cmp = compare_runs(ws, base, cand, n_resamples=n_resamples)
+    cmp = compare_runs(ws, base, cand, n_resamples=n_resamples, progress=progress)
     _covers(base, cand, int(cmp["n_shared"]))
     name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])
     wanted = slices or list(cmp["slices"])
