@@ -190,6 +190,22 @@ def test_a_model_that_detects_nothing_scores_zero_without_warnings(
     }  # fmt: skip
 
 
+def _with_region(
+    w: World, k: int, region: Any, message: str, tmp_path: Path
+) -> tuple[str, Path, dict[str, Any]]:
+    """Commit `region` added to the `k`-th item of a detection world; the commit's spec, and
+    its `assay export --format coco` file and document."""
+    from assay.formats.io import export_bundle
+    from assay.versioning import LabelRecord
+
+    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
+    w.ws.set_labels("boats", [LabelRecord(rows[k].item_id, [*rows[k].regions, region])])
+    spec = f"boats@{w.ws.commit('boats', message).id}"
+    w.ws.export(spec, "coco", tmp_path / "coco", media=False)
+    gt_file = next((tmp_path / "coco").rglob("*.json"))
+    return spec, gt_file, json.loads(gt_file.read_text())
+
+
 def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
     tmp_path: Path,
     closing: Closing,
@@ -199,17 +215,10 @@ def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
     # no box of (here `large`: the images are 48x32) showed n 8 and no warning.
     from assay.domain.labels import Region
     from assay.evaluation.runs import gate
-    from assay.formats.io import export_bundle
-    from assay.versioning import LabelRecord
 
     w = closing(detection_world(tmp_path / "ws", n=4))
-    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
     big = Region(kind="box", control="objects", label="roof", box=(2.0, 2.0, 40.0, 28.0))
-    w.ws.set_labels("boats", [LabelRecord(rows[0].item_id, [*rows[0].regions, big])])
-    spec = f"boats@{w.ws.commit('boats', 'a medium roof').id}"
-    w.ws.export(spec, "coco", tmp_path / "coco", media=False)
-    gt_file = next((tmp_path / "coco").rglob("*.json"))
-    gt = json.loads(gt_file.read_text())
+    spec, gt_file, gt = _with_region(w, 0, big, "a medium roof", tmp_path)
     dets = [
         {**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.5 + a["id"] / 100}
         for a in gt["annotations"]
@@ -380,17 +389,12 @@ def test_a_label_slice_leaves_out_crowd_regions(tmp_path: Path, closing: Closing
 
     from assay.domain.labels import Region
     from assay.formats.io import export_bundle
-    from assay.versioning import LabelRecord
 
     w = closing(detection_world(tmp_path / "ws", n=4))
-    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
     crowd = Region(kind="box", control="objects", label="boat", box=(30.0, 20.0, 12.0, 8.0),
                    attributes={"iscrowd": 1})  # fmt: skip
-    w.ws.set_labels("boats", [LabelRecord(rows[1].item_id, [*rows[1].regions, crowd])])
-    spec = f"boats@{w.ws.commit('boats', 'a crowd of boats').id}"
-    w.ws.export(spec, "coco", tmp_path / "coco", media=False)
-    gt_file = next((tmp_path / "coco").rglob("*.json"))
-    gt = json.loads(gt_file.read_text())
+    spec, gt_file, gt = _with_region(w, 1, crowd, "a crowd of boats", tmp_path)
+    rows = export_bundle(w.ws, w.ws.resolve(spec)).rows
     dets = [
         {**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.5 + a["id"] / 100}
         for a in gt["annotations"]

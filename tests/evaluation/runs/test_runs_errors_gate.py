@@ -332,6 +332,18 @@ def test_gate_refuses_an_empty_slice_it_is_asked_for(world: World, tmp_path: Pat
     assert [r.n for r in everything.rows if r.slice == "boats"] == [0]
 
 
+def _runs_with_an_empty_slice(world: World, tmp_path: Path) -> tuple[EvalRun, EvalRun]:
+    """A baseline and a candidate (each wrong on one item) with slices drone and boats, the
+    latter empty (no item has a boat)."""
+    slices = tmp_path / "slices.yaml"
+    slices.write_text("slices:\n  boats: {label: boat}\n  drone: {sensor: drone}\n")
+    ids = sorted(world.truth)
+    return (
+        _run(world, tmp_path, "base", {ids[0]}, slices),
+        _run(world, tmp_path, "cand", {ids[1]}, slices),
+    )
+
+
 def test_gate_and_compare_show_an_empty_vision_slice_as_empty(
     world: World,
     tmp_path: Path,
@@ -340,11 +352,7 @@ def test_gate_and_compare_show_an_empty_vision_slice_as_empty(
     # Gating every slice of a classification run, `--json` gave the empty slice
     # `"failed": false` and nothing else (read as a pass), and `compare` left it out of its
     # table without a word.
-    slices = tmp_path / "slices.yaml"
-    slices.write_text("slices:\n  boats: {label: boat}\n  drone: {sensor: drone}\n")
-    ids = sorted(world.truth)
-    base = _run(world, tmp_path, "base", {ids[0]}, slices)
-    cand = _run(world, tmp_path, "cand", {ids[1]}, slices)
+    base, cand = _runs_with_an_empty_slice(world, tmp_path)
     code, out = invoke("-w", world.root, "eval", "gate", "--baseline", base.path,
                        "--candidate", cand.path, "--max-drop", "0.5", "--json")  # fmt: skip
     assert code == 0, out
@@ -370,11 +378,7 @@ def test_compare_and_gate_tell_their_bootstrap_as_eval_run_does(
 ) -> None:
     # `eval compare` and `eval gate` with --resamples 20000 sat silent for minutes, while
     # `eval run --resamples` showed a bar of its resamples.
-    slices = tmp_path / "slices.yaml"
-    slices.write_text("slices:\n  boats: {label: boat}\n  drone: {sensor: drone}\n")
-    ids = sorted(world.truth)
-    base = _run(world, tmp_path, "base", {ids[0]}, slices)
-    cand = _run(world, tmp_path, "cand", {ids[1]}, slices)
+    base, cand = _runs_with_an_empty_slice(world, tmp_path)
     told: list[tuple[int, int]] = []
     compare_runs(world.ws, base, cand, n_resamples=70, progress=lambda d, t: told.append((d, t)))
     total = 2 * 70  # macro F1 of `all` and `drone`; the empty `boats` and McNemar resample none

@@ -18,6 +18,7 @@ F1), as `eval run` counts its own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -256,10 +257,10 @@ def compare_runs(
                 f[f["item_id"].isin(members)].assign(key=lambda d: d["item_id"])
                 for f in (clean_a, clean_b)
             )
-            plan.append(("slices", name, _class_job(fa, fb, n, sd, conf), len(members)))
+            plan.append(("slices", name, partial(_class_tests, fa, fb, n, sd, conf), len(members)))
         else:
             keys = sorted(members)
-            job = _det_job(a, b, keys, "clean", None, sizes[name], n, sd, conf)
+            job = partial(_det_tests, a, b, keys, "clean", None, sizes[name], n, sd, conf)
             plan.append(("slices", name, job, len(keys)))
     ca, cb = sa[sa["suite"] == "corruptions"], sb[sb["suite"] == "corruptions"]
     for cname in [c for c in dict.fromkeys(ca["corruption"]) if c in set(cb["corruption"])]:
@@ -268,36 +269,16 @@ def compare_runs(
         fa = fa.assign(key=fa["item_id"] + "|" + fa["severity"].astype(str))
         fb = fb.assign(key=fb["item_id"] + "|" + fb["severity"].astype(str))
         if a.task == "classification":
-            job = _class_job(fa, fb, n, sd, conf)
+            job = partial(_class_tests, fa, fb, n, sd, conf)
             plan.append(("corruptions", cname, job, len(_shared_keys(fa, fb))))
         else:
             keys = sorted(set(fa["key"]) & set(fb["key"]))
-            job = _det_job(a, b, keys, "corruptions", cname, None, n, sd, conf)
+            job = partial(_det_tests, a, b, keys, "corruptions", cname, None, n, sd, conf)
             plan.append(("corruptions", cname, job, len(keys)))
     steps = Steps(progress)
     steps.plan(0, 0, sum(BOOTSTRAPPED[a.task] * n for *_, units in plan if units))
-    for kind, name, job, _units in plan:
-        out[kind][name] = job(steps.add)
+    for kind, name, tests, _units in plan:
+        out[kind][name] = tests(steps.add)
         if kind == "slices":
             out[kind][name]["membership"] = memberships[name]
     return out
-
-
-def _class_job(
-    fa: pd.DataFrame, fb: pd.DataFrame, n: int, seed: int, conf: float
-) -> Callable[[Tick], dict[str, Any]]:
-    return lambda tick: _class_tests(fa, fb, n, seed, conf, tick)
-
-
-def _det_job(
-    a: EvalRun,
-    b: EvalRun,
-    keys: list[str],
-    suite: str,
-    corruption: str | None,
-    size: str | None,
-    n: int,
-    seed: int,
-    conf: float,
-) -> Callable[[Tick], dict[str, Any]]:
-    return lambda tick: _det_tests(a, b, keys, suite, corruption, size, n, seed, conf, tick)
