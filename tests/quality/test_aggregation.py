@@ -237,3 +237,25 @@ def test_empty_frame_gives_empty_result(method: str) -> None:
     assert result.n_tasks == 0
     assert result.probas.shape == (0, 0)
     assert result.to_dict()["tasks"] == []
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"), [(DawidSkene, ck.DawidSkene), (OneCoinDawidSkene, ck.OneCoinDawidSkene)]
+)
+def test_a_repeated_answer_is_a_vote_as_in_crowdkit_and_is_listed(
+    crowd_frame: pd.DataFrame, ours: Any, theirs: Any
+) -> None:
+    # A worker who labelled a task twice (the same label, or another) was counted twice,
+    # unsaid. It stays two votes, as crowd-kit counts it, and aggregate_frame lists the pair.
+    first = crowd_frame.iloc[:6]
+    other = first.assign(label=[crowd_frame["label"].min()] * 6)
+    df = pd.concat([crowd_frame, first.iloc[:3], other.iloc[3:]], ignore_index=True)
+    _compare(ours(n_iter=100).fit(df).probas_, theirs(n_iter=100).fit(df).probas_)
+    result = aggregate_frame(df, "ds")
+    assert result.n_repeated == 6 and len(result.repeated) == 6
+    expected = first[["task", "worker"]].sort_values(["task", "worker"]).to_numpy().tolist()
+    assert result.repeated[["task", "worker"]].to_numpy().tolist() == expected
+    assert set(result.repeated["n_labels"]) == {2}
+    doc = result.to_dict()["repeated"]
+    assert (doc["n_labels"], doc["n_pairs"], len(doc["examples"])) == (6, 6, 5)
+    assert aggregate_frame(crowd_frame, "ds").repeated.empty

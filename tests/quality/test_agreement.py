@@ -15,7 +15,9 @@ from sklearn.metrics import cohen_kappa_score
 
 from assay.errors import InvalidInput
 from assay.quality import (
+    MIN_SHARED_TASKS,
     cohen_kappa,
+    cohen_kappa_pairs,
     fleiss_kappa,
     krippendorff_alpha,
     make_crowd,
@@ -247,3 +249,38 @@ def test_weighted_cohen_counts_scale_points_nobody_used(weights: Any) -> None:
     assert pairs["kappa"].tolist() == [pytest.approx(expected, abs=1e-12)]
     with pytest.raises(InvalidInput, match=r"label 5 \(row \d+\) is not in the label set"):
         cohen_kappa(first, second, labels=[1, 2, 3, 4])
+
+
+def _sparse_pair_frame() -> pd.DataFrame:
+    """ana and bo share 40 tasks; cy shares 2 with ana, who also labelled task 0 twice."""
+    df = simulate_labels(make_crowd(40, 2, seed=5), overlap=2, seed=5)
+    names = dict(zip(sorted(df["worker"].unique()), ["ana", "bo"], strict=True))
+    df["worker"] = df["worker"].map(names)
+    cy = pd.DataFrame({"task": df["task"].unique()[:2], "worker": "cy", "label": "destroyed"})
+    again = df[(df["worker"] == "ana")].iloc[:1].assign(label="zzz-last")
+    return pd.concat([df, cy, again], ignore_index=True)
+
+
+def test_cohen_pairs_leave_out_pairs_sharing_few_tasks_and_say_which() -> None:
+    # ana-cy, on 2 shared tasks, weighed as much as ana-bo on 40 in the report's mean.
+    df = _sparse_pair_frame()
+    pairs = cohen_kappa_pairs(df)
+    assert pairs.min_shared == MIN_SHARED_TASKS == 5 and pairs.n_pairs == 1
+    left = pairs.left_out[["worker_a", "worker_b", "n_common"]].to_numpy().tolist()
+    assert left == [["ana", "cy", 2], ["bo", "cy", 2]]
+    # The mean is scikit-learn's kappa of ana and bo, on ana's label that sorts first.
+    once = df.sort_values("label").drop_duplicates(["task", "worker"])
+    wide = once.pivot(index="task", columns="worker", values="label").dropna(subset=["ana", "bo"])
+    assert pairs.mean == pytest.approx(cohen_kappa_score(wide["ana"], wide["bo"]), abs=1e-12)
+    assert mean_pairwise_cohen_kappa(df, min_common=5) == pairs.mean
+    assert mean_pairwise_cohen_kappa(df) != pytest.approx(pairs.mean)  # the sparse pairs count
+    # The repeated rating is counted, not dropped unsaid.
+    assert pairs.repeated_ratings == 1
+    doc = pairs.to_dict()
+    assert doc["left_out"][0] == {
+        "worker_a": "ana", "worker_b": "cy", "n_common": 2,
+        "reason": "shares 2 task(s), fewer than 5",
+    }  # fmt: skip
+    assert cohen_kappa_pairs(df, min_shared=1).n_pairs == 3
+    with pytest.raises(InvalidInput, match="min_shared must be >= 1, got 0"):
+        cohen_kappa_pairs(df, min_shared=0)

@@ -137,6 +137,55 @@ def test_report_says_why_agreement_is_undefined(tmp_path: Path) -> None:
     # defined values come without the note
     both = tmp_path / "both.csv"
     both.write_text("task,worker,label\n1,ana,dry\n1,bo,dry\n2,ana,wet\n2,bo,wet\n", "utf-8")
-    result = CliRunner().invoke(quality, ["report", "--csv", str(both)])
+    result = CliRunner().invoke(quality, ["report", "--csv", str(both), "--min-shared", "2"])
     assert result.exit_code == 0, result.output
     assert "undefined" not in result.output
+    # Two shared tasks are fewer than the default 5: Cohen's kappa is left out, and said why.
+    result = CliRunner().invoke(quality, ["report", "--csv", str(both)])
+    assert re.search(r"mean_pairwise_cohen_kappa\s+│ –", result.output)
+    assert "undefined" not in result.output
+    assert "1 pair(s) sharing fewer are left out, shared tasks in brackets: ana–bo (2)" in (
+        result.output
+    )
+
+
+def test_report_lists_the_pairs_and_repeated_labels_cohen_left_out(tmp_path: Path) -> None:
+    # The mean pairwise Cohen's kappa weighed a pair sharing 2 tasks as much as one sharing
+    # 60, and a label given twice by one annotator on one task was dropped unsaid.
+    from sklearn.metrics import cohen_kappa_score
+
+    df = simulate_labels(make_crowd(60, 2, seed=4), overlap=2, seed=4)
+    sparse = pd.DataFrame({"task": df["task"].unique()[:2], "worker": "cy", "label": "minor"})
+    again = df.iloc[:1].assign(label="zzz")
+    path = tmp_path / "labels.csv"
+    pd.concat([df, sparse, again]).to_csv(path, index=False)
+    result = CliRunner().invoke(quality, ["report", "--csv", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    pairs = doc["cohen_kappa_pairs"]
+    assert pairs["min_shared_tasks"] == 5 and pairs["n_pairs"] == 1
+    assert [(p["worker_a"], p["worker_b"], p["n_common"]) for p in pairs["left_out"]] == [
+        ("cy", w, 2) for w in sorted(df["worker"].unique())
+    ]
+    assert pairs["repeated_ratings"] == 1
+    wide = df.pivot(index="task", columns="worker", values="label")
+    expected = cohen_kappa_score(wide.iloc[:, 0], wide.iloc[:, 1])
+    assert doc["agreement"]["mean_pairwise_cohen_kappa"] == round(expected, 6)
+    assert doc["repeated"]["n_labels"] == 1 and doc["repeated"]["examples"] == [
+        {"task": df["task"].iloc[0], "worker": df["worker"].iloc[0], "n_labels": 2}
+    ]
+    note = "note: 1 label(s) repeat a (task, worker) pair already labelled (1 pair(s), e.g. task"
+    assert note in result.stderr and "Cohen's kappa takes one label per annotator" in (
+        result.stderr
+    )
+    page = tmp_path / "r.html"
+    shown = CliRunner().invoke(quality, ["report", "--csv", str(path), "--html", str(page)]).stdout
+    assert "Left out for sharing fewer:" in page.read_text() and "<td>cy</td>" in page.read_text()
+    assert "the mean of the 1 annotator pair(s) sharing at least 5 tasks (--min-shared)" in shown
+    assert "2 pair(s) sharing fewer are left out" in shown
+    everyone = CliRunner().invoke(quality, ["report", "--csv", str(path), "--min-shared", "1",
+                                            "--json"]).stdout  # fmt: skip
+    assert json.loads(everyone)["cohen_kappa_pairs"]["left_out"] == []
+    agg = CliRunner().invoke(aggregate, ["--csv", str(path), "--json"])
+    assert json.loads(agg.stdout)["repeated"]["n_pairs"] == 1
+    assert "each counts as a vote in the aggregation, as in crowd-kit" in agg.stderr

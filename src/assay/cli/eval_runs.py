@@ -292,7 +292,9 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
     """Paired tests of RUN_B against RUN_A on shared items, per slice and corruption."""
     from assay.evaluation.runs import compare_runs
 
-    res = compare_runs(env.workspace(), run_a, run_b, n_resamples=resamples)
+    ws = env.workspace()
+    with env.progress("comparing", shown=not as_json) as progress:
+        res = compare_runs(ws, run_a, run_b, n_resamples=resamples, progress=progress)
     if as_json:
         env.emit_json(res)
         return
@@ -303,6 +305,9 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
     )  # fmt: skip
     for kind in ("slices", "corruptions"):
         for name, entry in res[kind].items():
+            if entry["n"] == 0:  # shown, not left out of the table: it compares nothing
+                shown = name if kind == "slices" else f"corruption:{name}"
+                table.add_row(shown, "0", "empty", "-", "-", "-", "-")
             for metric, t in entry["tests"].items():
                 interval = f"\n[{_f(t.get('low'))}, {_f(t.get('high'))}]" if "low" in t else ""
                 table.add_row(
@@ -319,9 +324,16 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
 
 
 def say_membership(env: Env, res: dict[str, Any]) -> None:
-    """A note on stderr per slice compared on fewer items than either run put in it, and per
-    slice the runs define with different queries (not compared)."""
+    """A note on stderr per empty slice (it compares nothing), per slice compared on fewer
+    items than either run put in it, and per slice the runs define with different queries
+    (not compared)."""
     for name, entry in res["slices"].items():
+        if entry["n"] == 0:
+            env.err.print(
+                f"note: slice {name} is empty: no item both runs evaluated is in it, so it "
+                "compares nothing",
+                markup=False,
+            )
         m = entry.get("membership") or {}
         if m.get("rule") == "both runs" and (m["only_a"] or m["only_b"]):
             env.err.print(
@@ -368,16 +380,19 @@ def gate(
     from assay.evaluation.runs import GateFailed
     from assay.evaluation.runs import gate as run_gate
 
-    res = run_gate(
-        env.workspace(),
-        baseline,
-        candidate,
-        max_drop=max_drop,
-        slices=list(slices) or None,
-        metric=metric,
-        alpha=alpha,
-        n_resamples=resamples,
-    )
+    ws = env.workspace()
+    with env.progress("gating", shown=not as_json) as progress:
+        res = run_gate(
+            ws,
+            baseline,
+            candidate,
+            max_drop=max_drop,
+            slices=list(slices) or None,
+            metric=metric,
+            alpha=alpha,
+            n_resamples=resamples,
+            progress=progress,
+        )
     if as_json:
         env.emit_json(res.to_dict())
     else:
@@ -399,7 +414,7 @@ def gate(
                 _f(r.candidate),
                 _f(r.drop),
                 _f(r.p_value),
-                "FAIL" if r.failed else "empty" if r.n == 0 else "ok",
+                r.result,
             )
         env.console.print(table)
     if not res.passed:

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import click
 import numpy as np
+import pandas as pd
 from rich.table import Column, Table
 
 from assay.cli._common import Env, input_path, json_option, pass_env, path_arg
 from assay.quality import (
     METHODS,
+    MIN_SHARED_TASKS,
+    CohenPairs,
     ProjectAggregation,
     QualityReport,
     aggregate_frame,
@@ -86,6 +89,7 @@ def aggregate(
     if into is not None or controls or csv_path is None:
         raise click.UsageError("--into and --control go with --project")
     result = aggregate_frame(read_labels_csv(csv_path), method)
+    _say_repeated(env, result.repeated)
     if out is not None:
         result.to_frame().to_csv(out, index=False)
     if as_json:
@@ -163,6 +167,14 @@ def quality() -> None:
     show_default=True,
     help="A task is suspicious when its posterior is below this (1: every task).",
 )
+@click.option(
+    "--min-shared",
+    type=click.IntRange(min=1),
+    default=MIN_SHARED_TASKS,
+    show_default=True,
+    help="Tasks two annotators must share for their Cohen's kappa to enter the mean; pairs "
+    "sharing fewer are left out and listed.",
+)
 @click.option("--html", "html_out", type=path_arg(dir_okay=False), help="Write an HTML report.")
 @json_option
 @pass_env
@@ -175,6 +187,7 @@ def report(
     gold_path: Path | None,
     method: str,
     threshold: float,
+    min_shared: int,
     html_out: Path | None,
     as_json: bool,
 ) -> None:
@@ -189,7 +202,13 @@ def report(
     if csv_path is not None:
         if control is not None:
             raise click.UsageError("--control goes with --project or --dataset")
-        result = quality_report(read_labels_csv(csv_path), gold, method=method, threshold=threshold)
+        result = quality_report(
+            read_labels_csv(csv_path),
+            gold,
+            method=method,
+            threshold=threshold,
+            min_shared=min_shared,
+        )
         title = f"Label quality: {csv_path.name}"
     else:
         ws = env.workspace()
@@ -197,11 +216,18 @@ def report(
             project_source(ws, project) if project is not None else dataset_source(ws, str(dataset))
         )
         result = source_report(
-            source, control=control, gold=gold, method=method, threshold=threshold
+            source,
+            control=control,
+            gold=gold,
+            method=method,
+            threshold=threshold,
+            min_shared=min_shared,
         )
         title = f"Label quality: {source.label}"
     if html_out is not None:
         html_out.write_text(render_html(result, title=title), encoding="utf-8")
+    if result.repeated is not None:
+        _say_repeated(env, result.repeated, report=True)
     if as_json:
         doc = result.to_dict()
         if html_out is not None:
@@ -217,8 +243,11 @@ def _show_report(env: Env, result: QualityReport, html_out: Path | None) -> None
     for name, value in result.agreement.items():
         agreement.add_row(name, _cell(value))
     env.console.print(agreement)
-    if any(value != value for value in result.agreement.values()):
+    alpha = result.agreement["krippendorff_alpha"]
+    if alpha != alpha:
         env.say("– undefined: nothing to pair (agreement needs a task labelled by two annotators)")
+    if result.cohen is not None:
+        _say_cohen_pairs(env, result.cohen)
     if result.controls is not None:
         # A measure per row and a control per column: eleven measures side by side did not fit
         # a terminal, and every name and number was cut to "…".
@@ -237,6 +266,52 @@ def _show_report(env: Env, result: QualityReport, html_out: Path | None) -> None
     env.say(f"{len(result.suspicious)} suspicious tasks ({result.criterion})")
     if html_out is not None:
         env.say(f"wrote {html_out}")
+
+
+_SHOWN_PAIRS = 10
+
+
+def _say_cohen_pairs(env: Env, cohen: CohenPairs) -> None:
+    """Which annotator pairs the mean Cohen's kappa took, and which it left out and why."""
+    left = cohen.left_out
+    if left.empty:
+        return
+    shown = ", ".join(
+        f"{a}–{b} ({n})"
+        for a, b, n in zip(
+            left["worker_a"][:_SHOWN_PAIRS],
+            left["worker_b"][:_SHOWN_PAIRS],
+            left["n_common"][:_SHOWN_PAIRS],
+            strict=True,
+        )
+    )
+    rest = len(left) - _SHOWN_PAIRS
+    more = f", and {rest} more (--json lists them)" if rest > 0 else ""
+    env.console.print(
+        f"mean_pairwise_cohen_kappa: the mean of the {cohen.n_pairs} annotator pair(s) sharing "
+        f"at least {cohen.min_shared} tasks (--min-shared); {len(left)} pair(s) sharing fewer "
+        f"are left out, shared tasks in brackets: {shown}{more}",
+        markup=False,
+    )
+
+
+def _say_repeated(env: Env, repeated: pd.DataFrame, *, report: bool = False) -> None:
+    """A note on stderr when a worker labelled a task more than once, and what counts."""
+    if repeated.empty:
+        return
+    t, w, n = next(repeated.itertuples(index=False))
+    extra = int((repeated["n_labels"] - 1).sum())
+    note = (
+        f"note: {extra} label(s) repeat a (task, worker) pair already labelled ({len(repeated)} "
+        f"pair(s), e.g. task {t} by {w}, {n} labels): each counts as a vote in the "
+        "aggregation, as in crowd-kit"
+    )
+    if report:
+        note += (
+            "; a rating each for alpha and Fleiss' kappa; Cohen's kappa takes one label per "
+            "annotator and task (the one that sorts first)"
+        )
+    env.err.print(note, markup=False)
 
 
 def _cell(value: object) -> str:

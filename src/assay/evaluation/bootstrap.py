@@ -81,8 +81,8 @@ def _distribution(
     tick: Tick | None = None,
 ) -> tuple[list[float], list[NDArray[np.float64]]]:
     """Point values and resampled values of `metric` on each frame, with shared resamples;
-    `tick(n)` hears of `n` more resamples done (a named metric's chunk of all frames, a
-    callable's one resample of one frame)."""
+    `tick(n)` hears of `n` more resamples done (a named metric's chunk, a callable's one
+    resample), each of all the frames."""
     n = len(frames[0])
     rng = np.random.default_rng(seed)
     chunk = max(1, _CHUNK_CELLS // max(n, 1))
@@ -100,14 +100,12 @@ def _distribution(
         return points, [np.concatenate(p) for p in parts]
     points = [float(metric(f)) for f in frames]
     idx = rng.integers(0, n, size=(n_resamples, n))
-    dists = []
-    for f in frames:
-        values = np.empty(n_resamples)
-        for r, row in enumerate(idx):
+    dists = [np.empty(n_resamples) for _ in frames]
+    for r, row in enumerate(idx):
+        for values, f in zip(dists, frames, strict=True):
             values[r] = float(metric(f.iloc[row]))
-            if tick is not None:
-                tick(1)
-        dists.append(values)
+        if tick is not None:
+            tick(1)
     return points, dists
 
 
@@ -212,10 +210,12 @@ def paired_bootstrap(
     seed: int = 0,
     y_true: str = "y_true",
     y_pred: str = "y_pred",
+    tick: Tick | None = None,
 ) -> PairedComparison:
     """Difference metric(A) - metric(B) over the items both runs share, resampled jointly.
 
-    Rows are matched on `key`; items present in only one run are left out.
+    Rows are matched on `key`; items present in only one run are left out. `tick(n)` hears
+    of `n` more of the `n_resamples` done (each of both runs), as in `bootstrap_metric`.
     """
     _check(n_resamples, confidence)
     for label, f in (("run A", run_a), ("run B", run_b)):
@@ -228,7 +228,7 @@ def paired_bootstrap(
         raise InvalidInput(f"the two runs share no items (key column '{key}')")
     a = run_a.set_index(key).loc[keys].reset_index()
     b = run_b.set_index(key).loc[keys].reset_index()
-    (va, vb), (da, db) = _distribution([a, b], metric, n_resamples, seed, y_true, y_pred)
+    (va, vb), (da, db) = _distribution([a, b], metric, n_resamples, seed, y_true, y_pred, tick)
     diff = da - db
     low, high = _interval(diff, confidence)
     p = min(1.0, 2 * min(float(np.mean(diff <= 0)), float(np.mean(diff >= 0))))

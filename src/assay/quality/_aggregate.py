@@ -62,6 +62,8 @@ class AggregateResult:
         confidence: Posterior of the chosen label per task.
         skills: Reliability per worker in [0, 1].
         n_labels: Rows in the input.
+        repeated: The (task, worker) pairs with more than one label: task, worker, n_labels.
+            Every row is an answer, so each of them is a vote (crowd-kit counts them alike).
     """
 
     method: str
@@ -70,6 +72,12 @@ class AggregateResult:
     confidence: pd.Series[Any]
     skills: pd.Series[Any]
     n_labels: int
+    repeated: pd.DataFrame
+
+    @property
+    def n_repeated(self) -> int:
+        """Labels beyond a worker's first on a task (each counted as a vote)."""
+        return int((self.repeated["n_labels"] - 1).sum())
 
     @property
     def n_tasks(self) -> int:
@@ -96,6 +104,7 @@ class AggregateResult:
             "n_labels": self.n_labels,
             "n_tasks": self.n_tasks,
             "n_workers": self.n_workers,
+            "repeated": repeated_dict(self.repeated),
             "tasks": [
                 {"task": _plain(t), "label": _plain(lab), "confidence": round(float(c), 6)}
                 for t, lab, c in zip(
@@ -108,6 +117,28 @@ class AggregateResult:
         }
 
 
+def repeated_answers(frame: pd.DataFrame) -> pd.DataFrame:
+    """The (task, worker) pairs of a long frame with more than one label: task, worker,
+    n_labels, sorted by task and worker."""
+    counts = frame.groupby(["task", "worker"], sort=True).size()
+    return counts[counts > 1].rename("n_labels").reset_index()
+
+
+_EXAMPLES = 5
+
+
+def repeated_dict(repeated: pd.DataFrame) -> dict[str, Any]:
+    """JSON-ready: the extra labels, the pairs they repeat, and the first few pairs."""
+    return {
+        "n_labels": int((repeated["n_labels"] - 1).sum()),
+        "n_pairs": len(repeated),
+        "examples": [
+            {"task": _plain(t), "worker": _plain(w), "n_labels": int(n)}
+            for t, w, n in repeated.head(_EXAMPLES).itertuples(index=False)
+        ],
+    }
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars to Python scalars for JSON."""
     return value.item() if isinstance(value, np.generic) else value
@@ -115,6 +146,10 @@ def _plain(value: Any) -> Any:
 
 def aggregate_frame(data: pd.DataFrame, method: str = "ds") -> AggregateResult:
     """Aggregate a long frame (task, worker, label) with the named method.
+
+    Every row is one answer: a worker who labelled a task twice gives two votes, with every
+    method (crowd-kit's estimators count them alike); `AggregateResult.repeated` lists such
+    pairs, and the CLI says so.
 
     Example:
         >>> import pandas as pd
@@ -139,4 +174,5 @@ def aggregate_frame(data: pd.DataFrame, method: str = "ds") -> AggregateResult:
         confidence=confidence,
         skills=worker_skills(model),
         n_labels=len(frame),
+        repeated=repeated_answers(frame),
     )

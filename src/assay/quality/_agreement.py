@@ -10,21 +10,32 @@ Edge cases, the same for every coefficient here:
   statsmodels return ``nan`` for Cohen's and Fleiss' kappa in this case).
 * A single rater, or no unit rated at least twice (nothing to pair): ``nan``.
 * A worker who rated the same task more than once: every rating is a value for
-  Krippendorff's alpha and Fleiss' kappa; Cohen's kappa keeps the value that sorts first.
+  Krippendorff's alpha and Fleiss' kappa; Cohen's kappa takes one label per worker and task,
+  the value that sorts first (so results do not depend on row order), and `cohen_kappa_pairs`
+  counts the ratings it left out (`repeated_ratings`), which the quality report states.
+
+The mean pairwise Cohen's kappa of the quality report averages the pairs of workers sharing at
+least `MIN_SHARED_TASKS` tasks, each pair with the same weight; a kappa on one or two shared
+tasks is -1, 0 or 1 by chance, and would count as much as one on hundreds. The pairs left out
+are listed with their number of shared tasks (`cohen_kappa_pairs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from assay.errors import InvalidInput
-from assay.quality._frame import FloatArray, IntArray, encode, label_codes, plain
+from assay.quality._frame import Encoded, FloatArray, IntArray, encode, label_codes, plain
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
+# Shared tasks a pair of workers needs for its Cohen's kappa to enter the report's mean.
+MIN_SHARED_TASKS = 5
 
 
 def _pairs_within_groups(group: IntArray) -> tuple[IntArray, IntArray]:
@@ -241,6 +252,13 @@ def cohen_kappa(
     return float(_kappa_from_tables(table, _weight_matrix(k, weights))[0])
 
 
+def _first_per_task_worker(enc: Encoded) -> npt.NDArray[np.bool_]:
+    """Rows that are a worker's first rating of a task (its label that sorts first)."""
+    keep = np.ones(len(enc.task), dtype=bool)
+    keep[1:] = (enc.task[1:] != enc.task[:-1]) | (enc.worker[1:] != enc.worker[:-1])
+    return keep
+
+
 def pairwise_cohen_kappa(
     data: pd.DataFrame,
     weights: Literal["linear", "quadratic"] | None = None,
@@ -250,15 +268,15 @@ def pairwise_cohen_kappa(
 ) -> pd.DataFrame:
     """Cohen's kappa for every pair of workers over the tasks both labelled.
 
-    `weights` and `labels` are as in `cohen_kappa`.
+    `weights` and `labels` are as in `cohen_kappa`. A worker who labelled a task more than
+    once counts with the label that sorts first (`cohen_kappa_pairs` counts the others).
 
     Returns:
         A frame with columns worker_a, worker_b (worker_a < worker_b), n_common, kappa, for
         pairs sharing at least `min_common` tasks.
     """
     enc = encode(data, labels=labels)
-    keep = np.ones(len(enc.task), dtype=bool)
-    keep[1:] = (enc.task[1:] != enc.task[:-1]) | (enc.worker[1:] != enc.worker[:-1])
+    keep = _first_per_task_worker(enc)
     task, worker, label = enc.task[keep], enc.worker[keep], enc.label[keep]
     left, right = _pairs_within_groups(task)
     sel = worker[left] < worker[right]
@@ -283,6 +301,82 @@ def pairwise_cohen_kappa(
 
 
 def mean_pairwise_cohen_kappa(data: pd.DataFrame, min_common: int = 1) -> float:
-    """Unweighted mean of `pairwise_cohen_kappa` over pairs with a defined kappa (nan if none)."""
+    """Unweighted mean of `pairwise_cohen_kappa` over pairs with a defined kappa (nan if none).
+
+    The quality report takes ``min_common=MIN_SHARED_TASKS`` (see `cohen_kappa_pairs`)."""
     pairs = pairwise_cohen_kappa(data, min_common=min_common)["kappa"].dropna()
     return float(pairs.mean()) if len(pairs) else float("nan")
+
+
+@dataclass(frozen=True)
+class CohenPairs:
+    """The mean pairwise Cohen's kappa as the quality report takes it, and what it left out.
+
+    Attributes:
+        mean: Unweighted mean kappa of the pairs sharing at least `min_shared` tasks (nan if
+            none).
+        min_shared: The shared tasks a pair needs to enter the mean.
+        n_pairs: Pairs in the mean.
+        left_out: Pairs sharing fewer tasks: worker_a, worker_b, n_common, kappa.
+        repeated_ratings: Ratings left out because their worker had rated the task already
+            (Cohen's kappa takes one label per worker and task, the one that sorts first).
+    """
+
+    mean: float
+    min_shared: int
+    n_pairs: int
+    left_out: pd.DataFrame
+    repeated_ratings: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (nan becomes None)."""
+        return {
+            "min_shared_tasks": self.min_shared,
+            "n_pairs": self.n_pairs,
+            "left_out": [
+                {
+                    "worker_a": plain(a),
+                    "worker_b": plain(b),
+                    "n_common": int(n),
+                    "reason": f"shares {int(n)} task(s), fewer than {self.min_shared}",
+                }
+                for a, b, n in zip(
+                    self.left_out["worker_a"],
+                    self.left_out["worker_b"],
+                    self.left_out["n_common"].to_numpy(np.int64),
+                    strict=True,
+                )
+            ],
+            "repeated_ratings": self.repeated_ratings,
+        }
+
+
+def cohen_kappa_pairs(data: pd.DataFrame, min_shared: int = MIN_SHARED_TASKS) -> CohenPairs:
+    """Mean pairwise Cohen's kappa over the pairs of workers sharing at least `min_shared`
+    tasks, each pair weighing the same, with the pairs and repeated ratings it left out.
+
+    Example:
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"task": [1, 1, 2, 2, 3, 3, 1, 4, 4],
+        ...                    "worker": ["a", "b", "a", "b", "a", "b", "c", "a", "a"],
+        ...                    "label": ["x", "x", "y", "y", "x", "y", "x", "x", "y"]})
+        >>> pairs = cohen_kappa_pairs(df, min_shared=3)
+        >>> pairs.n_pairs, pairs.left_out[["worker_a", "worker_b"]].values.tolist()
+        (1, [['a', 'c'], ['b', 'c']])
+        >>> pairs.repeated_ratings  # a labelled task 4 twice
+        1
+    """
+    if min_shared < 1:
+        raise InvalidInput(f"min_shared must be >= 1, got {min_shared}")
+    enc = encode(data)
+    repeated = int((~_first_per_task_worker(enc)).sum())
+    pairs = pairwise_cohen_kappa(data)
+    kept = pairs[pairs["n_common"] >= min_shared]
+    defined = kept["kappa"].dropna()
+    return CohenPairs(
+        mean=float(defined.mean()) if len(defined) else float("nan"),
+        min_shared=min_shared,
+        n_pairs=len(kept),
+        left_out=pairs[pairs["n_common"] < min_shared].reset_index(drop=True),
+        repeated_ratings=repeated,
+    )

@@ -5,6 +5,10 @@ majority-vote initialisation, M-step ``errors[w, k, c] = Σ posteriors`` clipped
 normalised over the observed label k, E-step in log space, and the stopping rule on the
 evidence lower bound per label. Tasks, workers and labels are integer codes; each step is a
 handful of ``np.bincount`` calls over the rows, never a Python loop over tasks.
+
+Every row is one answer, as in crowd-kit: a worker who labelled a task twice (the same label
+or two) gives two votes, in the confusion counts and in the task's likelihood alike.
+`assay.quality.aggregate_frame` lists such repeats and the CLI says so.
 """
 
 from __future__ import annotations

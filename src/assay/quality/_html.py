@@ -70,6 +70,20 @@ def render_html(
         if report.source
         else ""
     )
+    cohen = ""
+    if report.cohen is not None:
+        c = report.cohen
+        cohen = (
+            f'<p class="note">Mean pairwise Cohen\'s kappa: the mean of the {c.n_pairs} '
+            f"annotator pair(s) sharing at least {c.min_shared} tasks, each weighing the same."
+        )
+        if not c.left_out.empty:
+            left = c.left_out[["worker_a", "worker_b", "n_common"]].rename(
+                columns={"n_common": "shared tasks"}
+            )
+            cohen += f" Left out for sharing fewer:</p>{_table(left)}"
+        else:
+            cohen += "</p>"
     suspicious = (
         _table(report.suspicious)
         if len(report.suspicious)
@@ -84,6 +98,7 @@ labels of record by <code>{escape(report.method)}</code>; label set:
 {escape(", ".join(map(str, report.label_set)))}.</p>
 <h2>Agreement</h2>{_table(agreement)}
 <p class="note">1.0 when every rating is identical; – (undefined) when nothing can be paired.</p>
+{cohen}
 {per_control}
 <h2>Annotators</h2>{_table(annotators)}
 <h2>Confusion matrices (rows: {escape(report.confusion_reference)}, columns: annotator)</h2>

@@ -8,8 +8,14 @@ from typing import Any
 
 import pandas as pd
 
-from assay.quality._aggregate import _plain, aggregate_frame
-from assay.quality._agreement import fleiss_kappa, krippendorff_alpha, mean_pairwise_cohen_kappa
+from assay.quality._aggregate import _plain, aggregate_frame, repeated_dict
+from assay.quality._agreement import (
+    MIN_SHARED_TASKS,
+    CohenPairs,
+    cohen_kappa_pairs,
+    fleiss_kappa,
+    krippendorff_alpha,
+)
 from assay.quality._frame import check_long_frame
 from assay.quality._scoring import confusion_matrices, score_annotators
 
@@ -23,7 +29,7 @@ class QualityReport:
         n_labels, n_tasks, n_workers: Volume.
         label_set: Distinct labels, sorted.
         agreement: ``krippendorff_alpha`` (nominal), ``fleiss_kappa``,
-            ``mean_pairwise_cohen_kappa``.
+            ``mean_pairwise_cohen_kappa`` (over the pairs sharing enough tasks, see `cohen`).
         annotators: One row per annotator (see `score_annotators`).
         confusion: Per annotator, counts of (reference, given) labels.
         confusion_reference: ``gold`` when gold labels were given, else ``aggregate``.
@@ -35,6 +41,10 @@ class QualityReport:
             tasks (reports built from a project or dataset).
         controls: Agreement per control, one row each (reports built from a project or
             dataset; see `assay.quality.source_report`).
+        cohen: The pairs of annotators the mean Cohen's kappa left out (too few shared
+            tasks) and the repeated ratings it did not count (see `cohen_kappa_pairs`).
+        repeated: The (task, annotator) pairs with more than one label (task, worker,
+            n_labels): each is a vote for the aggregation and a rating for alpha and Fleiss.
     """
 
     method: str
@@ -51,6 +61,8 @@ class QualityReport:
     source: str | None = None
     control: str | None = None
     controls: pd.DataFrame | None = None
+    cohen: CohenPairs | None = None
+    repeated: pd.DataFrame | None = None
 
     @property
     def criterion(self) -> str:
@@ -77,6 +89,8 @@ class QualityReport:
             "n_workers": self.n_workers,
             "labels": [_plain(v) for v in self.label_set],
             "agreement": {k: _num(v) for k, v in self.agreement.items()},
+            "cohen_kappa_pairs": self.cohen.to_dict() if self.cohen is not None else None,
+            "repeated": repeated_dict(self.repeated) if self.repeated is not None else None,
             "annotators": _records(self.annotators.reset_index()),
             "confusion_reference": self.confusion_reference,
             "confusion": {
@@ -114,6 +128,7 @@ def quality_report(
     method: str = "ds",
     threshold: float = 0.7,
     max_suspicious: int = 50,
+    min_shared: int = MIN_SHARED_TASKS,
 ) -> QualityReport:
     """Build the quality report for a long frame (task, worker, label[, lead_time]).
 
@@ -124,8 +139,11 @@ def quality_report(
         threshold: Tasks whose aggregate posterior is below this are suspicious (at 1, every
             task).
         max_suspicious: At most this many suspicious tasks are listed.
+        min_shared: Tasks a pair of annotators must share for its Cohen's kappa to enter
+            the mean; pairs sharing fewer are left out and listed (`QualityReport.cohen`).
     """
     frame = check_long_frame(data)
+    cohen = cohen_kappa_pairs(frame, min_shared)
     result = aggregate_frame(frame, method)
     annotators = score_annotators(data, aggregate=result.labels, gold=gold)
     reference = gold if gold is not None else result.labels
@@ -144,7 +162,7 @@ def quality_report(
     agreement = {
         "krippendorff_alpha": krippendorff_alpha(frame, "nominal"),
         "fleiss_kappa": fleiss_kappa(frame),
-        "mean_pairwise_cohen_kappa": mean_pairwise_cohen_kappa(frame),
+        "mean_pairwise_cohen_kappa": cohen.mean,
     }
     return QualityReport(
         method=method,
@@ -158,4 +176,6 @@ def quality_report(
         confusion_reference="gold" if gold is not None else "aggregate",
         suspicious=suspicious,
         threshold=threshold,
+        cohen=cohen,
+        repeated=result.repeated,
     )

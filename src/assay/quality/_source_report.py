@@ -14,7 +14,12 @@ from typing import Any
 import pandas as pd
 
 from assay.errors import InvalidInput
-from assay.quality._agreement import fleiss_kappa, krippendorff_alpha, mean_pairwise_cohen_kappa
+from assay.quality._agreement import (
+    MIN_SHARED_TASKS,
+    cohen_kappa_pairs,
+    fleiss_kappa,
+    krippendorff_alpha,
+)
 from assay.quality._boxes import box_agreement
 from assay.quality._report import QualityReport, quality_report
 from assay.quality._sources import ControlInfo, LabelSource
@@ -29,6 +34,7 @@ CONTROL_COLUMNS = [
     "krippendorff_alpha",
     "fleiss_kappa",
     "mean_pairwise_cohen_kappa",
+    "cohen_pairs_left_out",
     "mean_iou",
     "f1_at_50",
 ]
@@ -44,6 +50,7 @@ def source_report(
     threshold: float = 0.7,
     max_suspicious: int = 50,
     iou_threshold: float = 0.5,
+    min_shared: int = MIN_SHARED_TASKS,
 ) -> QualityReport:
     """Build the quality report for the human answers of a project or dataset.
 
@@ -56,6 +63,8 @@ def source_report(
         threshold: Items whose aggregate posterior is below this are suspicious.
         max_suspicious: At most this many suspicious items are listed.
         iou_threshold: IoU at which boxes (and spans) match for agreement.
+        min_shared: Tasks a pair of annotators must share for its Cohen's kappa to enter
+            the mean (per control too); see `quality_report`.
 
     Raises:
         InvalidInput: No choices control, or it has no answers.
@@ -76,6 +85,7 @@ def source_report(
         method=method,
         threshold=threshold,
         max_suspicious=max_suspicious,
+        min_shared=min_shared,
     )
     annotators = report.annotators.copy()
     annotators["seconds_per_task"] = _seconds_per_task(source.answers).reindex(annotators.index)
@@ -87,16 +97,20 @@ def source_report(
         suspicious=suspicious,
         source=source.label,
         control=primary.name,
-        controls=control_agreement(source, iou_threshold),
+        controls=control_agreement(source, iou_threshold, min_shared),
     )
 
 
-def control_agreement(source: LabelSource, iou_threshold: float = 0.5) -> pd.DataFrame:
-    """One row per choices, boxes and spans control (see `CONTROL_COLUMNS`)."""
+def control_agreement(
+    source: LabelSource, iou_threshold: float = 0.5, min_shared: int = MIN_SHARED_TASKS
+) -> pd.DataFrame:
+    """One row per choices, boxes and spans control (see `CONTROL_COLUMNS`);
+    ``cohen_pairs_left_out`` counts the annotator pairs sharing fewer than `min_shared` items,
+    left out of the control's mean Cohen's kappa."""
     rows = []
     for c in source.controls:
         if c.type == "choices":
-            rows.append(_choices_row(source, c))
+            rows.append(_choices_row(source, c, min_shared))
         elif c.type in ("boxes", "spans"):
             rows.append(_geometry_row(source, c, iou_threshold))
     return pd.DataFrame(rows, columns=CONTROL_COLUMNS)
@@ -114,7 +128,7 @@ def _volume(c: ControlInfo, frame: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _choices_row(source: LabelSource, c: ControlInfo) -> dict[str, Any]:
+def _choices_row(source: LabelSource, c: ControlInfo, min_shared: int) -> dict[str, Any]:
     frame = source.choices_frame(c)[["task", "worker", "label"]]
     row = {**_volume(c, frame), "mean_iou": _NAN, "f1_at_50": _NAN}
     if frame.empty:
@@ -123,12 +137,15 @@ def _choices_row(source: LabelSource, c: ControlInfo) -> dict[str, Any]:
             "krippendorff_alpha": _NAN,
             "fleiss_kappa": _NAN,
             "mean_pairwise_cohen_kappa": _NAN,
+            "cohen_pairs_left_out": 0,
         }
+    cohen = cohen_kappa_pairs(frame, min_shared)
     return {
         **row,
         "krippendorff_alpha": krippendorff_alpha(frame, "nominal"),
         "fleiss_kappa": fleiss_kappa(frame),
-        "mean_pairwise_cohen_kappa": mean_pairwise_cohen_kappa(frame),
+        "mean_pairwise_cohen_kappa": cohen.mean,
+        "cohen_pairs_left_out": len(cohen.left_out),
     }
 
 
@@ -145,6 +162,7 @@ def _geometry_row(source: LabelSource, c: ControlInfo, iou_threshold: float) -> 
         "krippendorff_alpha": _NAN,
         "fleiss_kappa": _NAN,
         "mean_pairwise_cohen_kappa": _NAN,
+        "cohen_pairs_left_out": _NAN,
     }
     if frame.empty:
         return {**row, "mean_iou": _NAN, "f1_at_50": _NAN}

@@ -58,6 +58,15 @@ def test_local_model_run_rerun_show_and_inspect_log(cli: RunCli, world: World, t
     cmp = cli("eval", "compare", world.root / "a", world.root / "b", "--json", cwd=wsdir).json()
     assert cmp["slices"]["all"]["tests"]["exact"]["difference"] == 0
     assert cmp["slices"]["all"]["tests"]["token_f1"]["test"] == "paired bootstrap"
+    # compare (and gate) tell their bootstrap, as `eval llm --resamples` does: token_f1's
+    # resamples per slice (exact's McNemar test resamples nothing)
+    from assay.evaluation.runs import compare_runs
+
+    told: list[tuple[int, int]] = []
+    compare_runs(None, str(world.root / "a"), str(world.root / "b"), n_resamples=40,
+                 progress=lambda d, t: told.append((d, t)))  # fmt: skip
+    total = 40 * sum(1 for e in cmp["slices"].values() if e["n"])
+    assert total >= 80 and told[-1] == (total, total) and {t for _, t in told} == {total}
 
     out = world.root / "a.json"
     said = cli("eval", "export-inspect", world.root / "a", "--out", out, "--json", cwd=wsdir)

@@ -259,11 +259,12 @@ def test_the_cli_shows_a_bar_on_a_terminal_and_none_with_json(world: World, tmp_
     assert (tmp_path / "b/run.json").is_file()
 
 
-def test_an_object_size_slice_leaves_out_crowd_regions(
+def test_object_size_and_label_slices_leave_out_crowd_regions(
     tmp_path: Path, closing: Callable[[World], World]
 ) -> None:
     # An item whose only small box was a crowd region (iscrowd) was in the `small` slice:
-    # COCO ignores crowd regions, so they hold no object of any size.
+    # COCO ignores crowd regions, so they hold no object of any size. It was in the slice
+    # `{label: people}` too, though it holds no object `people` that is scored.
     from assay.domain.labels import Region
     from assay.formats.io import export_bundle
     from assay.versioning import LabelRecord
@@ -287,8 +288,12 @@ def test_an_object_size_slice_leaves_out_crowd_regions(
         pred, index=False
     )
     run = run_evaluation(w.ws, spec, tmp_path / "run", predictions=pred,
-                         slices=[SliceDef("small", {"object_size": "small"})],
+                         slices=[SliceDef("small", {"object_size": "small"}),
+                                 SliceDef("people", {"label": "people"}),
+                                 SliceDef("person", {"label": "person"})],
                          settings=RunSettings(n_resamples=20), report=False)  # fmt: skip
     assert run.summary["slices"]["small"]["n"] == 1
     items = run.items()
     assert list(items.loc[items["slice:small"], "item_id"]) == [rows[1].item_id]
+    assert run.summary["slices"]["people"]["n"] == 0 and run.empty_slices == ["people"]
+    assert list(items.loc[items["slice:person"], "item_id"]) == [rows[1].item_id]

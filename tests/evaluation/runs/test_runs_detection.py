@@ -190,6 +190,22 @@ def test_a_model_that_detects_nothing_scores_zero_without_warnings(
     }  # fmt: skip
 
 
+def _with_region(
+    w: World, k: int, region: Any, message: str, tmp_path: Path
+) -> tuple[str, Path, dict[str, Any]]:
+    """Commit `region` added to the `k`-th item of a detection world; the commit's spec, and
+    its `assay export --format coco` file and document."""
+    from assay.formats.io import export_bundle
+    from assay.versioning import LabelRecord
+
+    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
+    w.ws.set_labels("boats", [LabelRecord(rows[k].item_id, [*rows[k].regions, region])])
+    spec = f"boats@{w.ws.commit('boats', message).id}"
+    w.ws.export(spec, "coco", tmp_path / "coco", media=False)
+    gt_file = next((tmp_path / "coco").rglob("*.json"))
+    return spec, gt_file, json.loads(gt_file.read_text())
+
+
 def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
     tmp_path: Path,
     closing: Closing,
@@ -199,17 +215,10 @@ def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
     # no box of (here `large`: the images are 48x32) showed n 8 and no warning.
     from assay.domain.labels import Region
     from assay.evaluation.runs import gate
-    from assay.formats.io import export_bundle
-    from assay.versioning import LabelRecord
 
     w = closing(detection_world(tmp_path / "ws", n=4))
-    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
     big = Region(kind="box", control="objects", label="roof", box=(2.0, 2.0, 40.0, 28.0))
-    w.ws.set_labels("boats", [LabelRecord(rows[0].item_id, [*rows[0].regions, big])])
-    spec = f"boats@{w.ws.commit('boats', 'a medium roof').id}"
-    w.ws.export(spec, "coco", tmp_path / "coco", media=False)
-    gt_file = next((tmp_path / "coco").rglob("*.json"))
-    gt = json.loads(gt_file.read_text())
+    spec, gt_file, gt = _with_region(w, 0, big, "a medium roof", tmp_path)
     dets = [
         {**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.5 + a["id"] / 100}
         for a in gt["annotations"]
@@ -248,7 +257,11 @@ def test_an_object_size_slice_holds_the_images_with_a_box_of_that_size(
     assert b["summary"]["slices"]["medium"]["n"] == 2
     assert b["summary"]["slices"]["medium"]["metrics"]["precision"]["value"] == 0.5
     # Compared, B's false alarm counts where A had nothing of that size.
-    cmp = compare_runs(w.ws, a["path"], b["path"], n_resamples=30)
+    told: list[tuple[int, int]] = []
+    cmp = compare_runs(w.ws, a["path"], b["path"], n_resamples=30,
+                       progress=lambda d, t: told.append((d, t)))  # fmt: skip
+    # AP and F1 of all, small and medium, a resample of both runs at a time; large is empty.
+    assert told[-1] == (180, 180) and [d for d, _ in told] == list(range(0, 181))
     f1 = cmp["slices"]["medium"]["tests"]["F1"]
     assert cmp["slices"]["medium"]["n"] == 2
     assert f1["a"] == a["summary"]["slices"]["medium"]["metrics"]["F1"]["value"]
@@ -366,3 +379,47 @@ def test_outlines_and_stored_areas_are_ground_truth_as_the_coco_export_has_them(
     # and each image with a medium detection (w * h, as pycocotools' loadRes takes it).
     assert run.summary["slices"]["small"]["n"] == 3 and run.summary["slices"]["medium"]["n"] == 3
     ws.close()
+
+
+def test_a_label_slice_leaves_out_crowd_regions(tmp_path: Path, closing: Closing) -> None:
+    # An image whose only boat was a crowd region (iscrowd) was in the slice `{label: boat}`:
+    # its n counted an image COCO scores no boat on (crowd regions are ignore regions).
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from assay.domain.labels import Region
+    from assay.formats.io import export_bundle
+
+    w = closing(detection_world(tmp_path / "ws", n=4))
+    crowd = Region(kind="box", control="objects", label="boat", box=(30.0, 20.0, 12.0, 8.0),
+                   attributes={"iscrowd": 1})  # fmt: skip
+    spec, gt_file, gt = _with_region(w, 1, crowd, "a crowd of boats", tmp_path)
+    rows = export_bundle(w.ws, w.ws.resolve(spec)).rows
+    dets = [
+        {**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.5 + a["id"] / 100}
+        for a in gt["annotations"]
+        if not a["iscrowd"] and a["id"] % 3
+    ]
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps(dets))
+    run = run_evaluation(w.ws, spec, tmp_path / "run", predictions=pred,
+                         slices=[SliceDef("boats", {"label": "boat"})],
+                         settings=RunSettings(n_resamples=20), report=False)  # fmt: skip
+    boat = next(c["id"] for c in gt["categories"] if c["name"] == "boat")
+    with_boats = sorted({a["image_id"] for a in gt["annotations"] if a["category_id"] == boat
+                         and not a["iscrowd"]})  # fmt: skip
+    assert run.summary["slices"]["boats"]["n"] == len(with_boats) == 2
+    items = run.items()
+    assert rows[1].item_id not in set(items.loc[items["slice:boats"], "item_id"])
+    # The slice's AP is pycocotools' on the images with a boat to score.
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(gt_file))
+        ev = COCOeval(coco, coco.loadRes(dets), "bbox")
+        ev.params.imgIds = with_boats
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert run.summary["slices"]["boats"]["metrics"]["AP"]["value"] == float(ev.stats[0])

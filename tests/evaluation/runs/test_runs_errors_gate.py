@@ -332,6 +332,84 @@ def test_gate_refuses_an_empty_slice_it_is_asked_for(world: World, tmp_path: Pat
     assert [r.n for r in everything.rows if r.slice == "boats"] == [0]
 
 
+def _runs_with_an_empty_slice(world: World, tmp_path: Path) -> tuple[EvalRun, EvalRun]:
+    """A baseline and a candidate (each wrong on one item) with slices drone and boats, the
+    latter empty (no item has a boat)."""
+    slices = tmp_path / "slices.yaml"
+    slices.write_text("slices:\n  boats: {label: boat}\n  drone: {sensor: drone}\n")
+    ids = sorted(world.truth)
+    return (
+        _run(world, tmp_path, "base", {ids[0]}, slices),
+        _run(world, tmp_path, "cand", {ids[1]}, slices),
+    )
+
+
+def test_gate_and_compare_show_an_empty_vision_slice_as_empty(
+    world: World,
+    tmp_path: Path,
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # Gating every slice of a classification run, `--json` gave the empty slice
+    # `"failed": false` and nothing else (read as a pass), and `compare` left it out of its
+    # table without a word.
+    base, cand = _runs_with_an_empty_slice(world, tmp_path)
+    code, out = invoke("-w", world.root, "eval", "gate", "--baseline", base.path,
+                       "--candidate", cand.path, "--max-drop", "0.5", "--json")  # fmt: skip
+    assert code == 0, out
+    doc = json.loads(out)
+    assert {r["slice"]: r["result"] for r in doc["rows"]} == {
+        "all": "ok", "boats": "empty", "drone": "ok",
+    }  # fmt: skip
+    assert doc["passed"] and doc["empty"] == ["boats"]
+    code, out = invoke("-w", world.root, "eval", "gate", "--baseline", base.path,
+                       "--candidate", cand.path, "--max-drop", "0.5")  # fmt: skip
+    row = next(line for line in out.splitlines() if "boats" in line)
+    assert "empty" in row and "ok" not in row
+    err: list[str] = []
+    code, out = invoke("-w", world.root, "eval", "compare", base.path, cand.path, stderr=err)
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if "boats" in line)
+    assert " 0 " in row and "empty" in row
+    assert "note: slice boats is empty: no item both runs evaluated is in it" in err[0]
+
+
+def test_compare_and_gate_tell_their_bootstrap_as_eval_run_does(
+    world: World, tmp_path: Path
+) -> None:
+    # `eval compare` and `eval gate` with --resamples 20000 sat silent for minutes, while
+    # `eval run --resamples` showed a bar of its resamples.
+    base, cand = _runs_with_an_empty_slice(world, tmp_path)
+    told: list[tuple[int, int]] = []
+    compare_runs(world.ws, base, cand, n_resamples=70, progress=lambda d, t: told.append((d, t)))
+    total = 2 * 70  # macro F1 of `all` and `drone`; the empty `boats` and McNemar resample none
+    assert told[-1] == (total, total) and {t for _, t in told} == {total}
+    done = [d for d, _ in told]
+    assert done == sorted(done) and len(set(done)) > 2
+    told.clear()
+    gate(world.ws, base, cand, max_drop=0.5, n_resamples=70,
+         progress=lambda d, t: told.append((d, t)))  # fmt: skip
+    assert told[-1] == (total, total)
+
+
+def test_compare_and_gate_show_a_bar_on_a_terminal_and_none_with_json(
+    world: World, tmp_path: Path
+) -> None:
+    from cli_support import on_a_terminal
+
+    ids = sorted(world.truth)
+    base = _run(world, tmp_path, "base", {ids[0]})
+    cand = _run(world, tmp_path, "cand", {ids[1]})
+    ws = ["-w", str(world.root), "eval"]
+    shown = on_a_terminal([*ws, "compare", str(base.path), str(cand.path), "--resamples", "300"],
+                          tmp_path)  # fmt: skip
+    assert "comparing" in shown and "300/300" in shown
+    gate_args = [*ws, "gate", "--baseline", str(base.path), "--candidate", str(cand.path),
+                 "--max-drop", "0.5", "--resamples", "300"]  # fmt: skip
+    shown = on_a_terminal(gate_args, tmp_path)
+    assert "gating" in shown and "300/300" in shown
+    assert "gating" not in on_a_terminal([*gate_args, "--json"], tmp_path)
+
+
 def test_run_warns_of_a_slice_that_matches_no_item(world: World, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     # A mistyped value (nrth for north) gave the slice n 0 in the table, and nothing else.
     slices = tmp_path / "typo.yaml"

@@ -7,13 +7,16 @@ embedding similarity) with a paired bootstrap of the mean. Differences are B - A
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from assay.evaluation import bootstrap_metric
+from assay.evaluation.bootstrap import Tick
 from assay.evaluation.llm._task import BINARY
 from assay.evaluation.runs._compare import boot_entry, mcnemar_entry, slice_membership
+from assay.evaluation.runs._units import Steps
 
 if TYPE_CHECKING:
     from assay.evaluation.llm._run import LlmRunSettings
@@ -53,7 +56,14 @@ def summarise(
 
 
 def _test(
-    a: pd.DataFrame, b: pd.DataFrame, sc: str, kind: str, n: int, seed: int, conf: float
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    sc: str,
+    kind: str,
+    n: int,
+    seed: int,
+    conf: float,
+    tick: Tick,
 ) -> dict[str, Any]:
     col = f"score_{sc}"
     va, vb = a[col].to_numpy(float), b[col].to_numpy(float)
@@ -62,15 +72,20 @@ def _test(
     return {
         "a": float(va.mean()),
         "b": float(vb.mean()),
-        **boot_entry(a, b, f"mean:{col}", n, seed, conf),
+        **boot_entry(a, b, f"mean:{col}", n, seed, conf, tick),
     }
 
 
 def compare_llm(
-    a: EvalRun, b: EvalRun, n_resamples: int | None, seed: int | None
+    a: EvalRun,
+    b: EvalRun,
+    n_resamples: int | None,
+    seed: int | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Paired tests of B against A per slice and scorer; a slice holds the items in it in both
-    runs (see `assay.evaluation.runs._compare.slice_membership`)."""
+    runs (see `assay.evaluation.runs._compare.slice_membership`). `progress(done, total)`
+    hears of the paired-bootstrap resamples of the continuous scorers."""
     from assay.errors import InvalidInput
 
     st = a.record["settings"]
@@ -99,15 +114,20 @@ def compare_llm(
         "not_compared": {},
         "corruptions": {},
     }
+    plan = []
     for name in a.summary["slices"]:
         if name not in b_slices:
             continue
         members, membership = slice_membership(items, name, set(sa["item_id"]))
         mask = sa["item_id"].isin(members).to_numpy()
-        fa, fb = sa[mask], sb[mask]
+        plan.append((name, sa[mask], sb[mask], membership))
+    steps = Steps(progress)
+    booted = sum(kinds_a[sc] != "binary" for sc in scorers)  # McNemar resamples nothing
+    steps.plan(0, 0, booted * n * sum(len(fa) > 0 for _name, fa, _fb, _m in plan))
+    for name, fa, fb, membership in plan:
         if len(fa) == 0:
             out["slices"][name] = {"n": 0, "tests": {}, "membership": membership}
             continue
-        tests = {sc: _test(fa, fb, sc, kinds_a[sc], n, sd, conf) for sc in scorers}
+        tests = {sc: _test(fa, fb, sc, kinds_a[sc], n, sd, conf, steps.add) for sc in scorers}
         out["slices"][name] = {"n": len(fa), "tests": tests, "membership": membership}
     return out

@@ -10,11 +10,15 @@ under ``membership`` (``only_a``, ``only_b``). A detection object-size slice hol
 either run has a box of that size in (`_slices`; rule "either run"): B's false alarm is scored
 where A found nothing of that size.
 Corruptions pool the severities both runs ran: the unit is an (item, severity) pair.
+`progress(done, total)` hears of the paired-bootstrap resamples, a resample (or a chunk of
+them) at a time, over every slice's and corruption's bootstrapped metrics (macro F1; AP and
+F1), as `eval run` counts its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,9 +27,11 @@ import pandas as pd
 from assay.errors import InvalidInput
 from assay.evaluation import mcnemar, paired_bootstrap
 from assay.evaluation._weighted import weighted_metric
+from assay.evaluation.bootstrap import Tick
 from assay.evaluation.runs._detect import ImageBoxes, metric_fns
 from assay.evaluation.runs._slices import ALL
 from assay.evaluation.runs._store import EvalRun, load_run
+from assay.evaluation.runs._units import Steps
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
@@ -66,10 +72,18 @@ def _where(run: EvalRun, name: str) -> dict[str, Any] | None:
 
 
 def boot_entry(
-    a: pd.DataFrame, b: pd.DataFrame, metric: str | Metric, n: int, seed: int, conf: float
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    metric: str | Metric,
+    n: int,
+    seed: int,
+    conf: float,
+    tick: Tick | None = None,
 ) -> dict[str, Any]:
     """The paired bootstrap of B - A over rows matched on ``key``, as compare reports it."""
-    r = paired_bootstrap(b, a, metric, key="key", n_resamples=n, seed=seed, confidence=conf)
+    r = paired_bootstrap(
+        b, a, metric, key="key", n_resamples=n, seed=seed, confidence=conf, tick=tick
+    )
     return {
         "difference": r.difference,
         "low": r.low,
@@ -100,15 +114,20 @@ def _macro_f1(frame: pd.DataFrame) -> float:
     return float(fn(np.ones((1, len(frame))))[0])
 
 
+def _shared_keys(a: pd.DataFrame, b: pd.DataFrame) -> pd.Index[Any]:
+    keys: pd.Index[Any] = pd.Index(a["key"]).intersection(pd.Index(b["key"]), sort=False)
+    return keys
+
+
 def _class_tests(
-    a: pd.DataFrame, b: pd.DataFrame, n: int, seed: int, conf: float
+    a: pd.DataFrame, b: pd.DataFrame, n: int, seed: int, conf: float, tick: Tick
 ) -> dict[str, Any]:
-    keys = pd.Index(a["key"]).intersection(pd.Index(b["key"]), sort=False)
+    keys = _shared_keys(a, b)
     if len(keys) == 0:
         return {"n": 0, "tests": {}}
     a2, b2 = a.set_index("key").loc[keys].reset_index(), b.set_index("key").loc[keys].reset_index()
     acc = mcnemar_entry(a2["correct"].to_numpy(bool), b2["correct"].to_numpy(bool))
-    f1 = boot_entry(a2, b2, "macro_f1", n, seed, conf)
+    f1 = boot_entry(a2, b2, "macro_f1", n, seed, conf, tick)
     f1["a"], f1["b"] = _macro_f1(a2), _macro_f1(b2)
     return {"n": len(keys), "tests": {"accuracy": acc, "macro_f1": f1}}
 
@@ -155,6 +174,7 @@ def _det_tests(
     n: int,
     seed: int,
     conf: float,
+    tick: Tick,
 ) -> dict[str, Any]:
     if not keys:
         return {"n": 0, "tests": {}}
@@ -172,10 +192,14 @@ def _det_tests(
     frame_b = frame_a.assign(run="b")
     tests = {}
     for name in ("AP", "F1"):
-        res = boot_entry(frame_a, frame_b, pick(name), n, seed, conf)
+        res = boot_entry(frame_a, frame_b, pick(name), n, seed, conf, tick)
         res["a"], res["b"] = pick(name)(frame_a), pick(name)(frame_b)
         tests[name] = res
     return {"n": len(keys), "tests": tests}
+
+
+# Bootstrapped metrics per compared group, for the progress total (McNemar needs none).
+BOOTSTRAPPED = {"classification": 1, "detection": 2}  # macro F1; AP and F1
 
 
 def compare_runs(
@@ -185,6 +209,7 @@ def compare_runs(
     *,
     n_resamples: int | None = None,
     seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Paired tests of B against A per slice and per corruption (see the module doc)."""
     a = run_a if isinstance(run_a, EvalRun) else load_run(ws, run_a)
@@ -194,7 +219,7 @@ def compare_runs(
     if a.task == "llm":
         from assay.evaluation.llm import compare_llm
 
-        return compare_llm(a, b, n_resamples, seed)
+        return compare_llm(a, b, n_resamples, seed, progress)
     st = a.record["settings"]
     n = n_resamples or int(st["n_resamples"])
     sd = int(st["seed"]) if seed is None else seed
@@ -217,23 +242,26 @@ def compare_runs(
     out["n_shared"] = len(shared)
     if not shared:
         raise InvalidInput(f"runs {a.run_id} and {b.run_id} share no items")
+    # What to test, planned first, so that the progress total is known before any resample.
+    plan: list[tuple[str, str, Callable[[Tick], dict[str, Any]], int]] = []
+    memberships = {}
     for name in shared_slices:
         where_a, where_b = _where(a, name), _where(b, name)
         if where_a != where_b:  # the same name, another query: no paired comparison
             out["not_compared"][name] = f"slice {name} is {where_a} in run A and {where_b} in run B"
             continue
         size_slice = a.task == "detection" and bool(where_a and "object_size" in where_a)
-        members, membership = slice_membership(items, name, shared, either=size_slice)
-        keys = sorted(members)
+        members, memberships[name] = slice_membership(items, name, shared, either=size_slice)
         if a.task == "classification":
             fa, fb = (
                 f[f["item_id"].isin(members)].assign(key=lambda d: d["item_id"])
                 for f in (clean_a, clean_b)
             )
-            out["slices"][name] = _class_tests(fa, fb, n, sd, conf)
+            plan.append(("slices", name, partial(_class_tests, fa, fb, n, sd, conf), len(members)))
         else:
-            out["slices"][name] = _det_tests(a, b, keys, "clean", None, sizes[name], n, sd, conf)
-        out["slices"][name]["membership"] = membership
+            keys = sorted(members)
+            job = partial(_det_tests, a, b, keys, "clean", None, sizes[name], n, sd, conf)
+            plan.append(("slices", name, job, len(keys)))
     ca, cb = sa[sa["suite"] == "corruptions"], sb[sb["suite"] == "corruptions"]
     for cname in [c for c in dict.fromkeys(ca["corruption"]) if c in set(cb["corruption"])]:
         fa = ca[ca["corruption"] == cname]
@@ -241,10 +269,16 @@ def compare_runs(
         fa = fa.assign(key=fa["item_id"] + "|" + fa["severity"].astype(str))
         fb = fb.assign(key=fb["item_id"] + "|" + fb["severity"].astype(str))
         if a.task == "classification":
-            out["corruptions"][cname] = _class_tests(fa, fb, n, sd, conf)
+            job = partial(_class_tests, fa, fb, n, sd, conf)
+            plan.append(("corruptions", cname, job, len(_shared_keys(fa, fb))))
         else:
             keys = sorted(set(fa["key"]) & set(fb["key"]))
-            out["corruptions"][cname] = _det_tests(
-                a, b, keys, "corruptions", cname, None, n, sd, conf
-            )
+            job = partial(_det_tests, a, b, keys, "corruptions", cname, None, n, sd, conf)
+            plan.append(("corruptions", cname, job, len(keys)))
+    steps = Steps(progress)
+    steps.plan(0, 0, sum(BOOTSTRAPPED[a.task] * n for *_, units in plan if units))
+    for kind, name, tests, _units in plan:
+        out[kind][name] = tests(steps.add)
+        if kind == "slices":
+            out[kind][name]["membership"] = memberships[name]
     return out

@@ -126,8 +126,12 @@ def items_frame(ws: Workspace, data: EvalData) -> pd.DataFrame:
     rows = []
     for it in data.items:
         lon, lat = _geo(it.metadata)
-        # A crowd region (iscrowd) is an ignore region in COCO, no object of any size.
-        areas = [area for _lab, _b, area, crowd in it.objects() if not crowd]
+        # A crowd region (iscrowd) is an ignore region in COCO: no object of any size, and
+        # no object of its label (the metrics score none), so no `label` slice holds it.
+        objects = [(lab, area) for lab, _b, area, crowd in it.objects() if not crowd]
+        areas = [area for _lab, area in objects]
+        shapes = ("box", "polygon")
+        other = {r.label for r in it.regions if r.label and r.kind not in shapes}
         sensor = it.metadata.get("sensor")
         row: dict[str, Any] = {
             "item_id": it.item_id,
@@ -141,7 +145,7 @@ def items_frame(ws: Workspace, data: EvalData) -> pd.DataFrame:
             "lat": lat,
             "marking": it.marking,
             "marking_level": ws.scheme.levels[ws.scheme.parse(it.marking).level],
-            "labels": sorted({r.label for r in it.regions if r.label}),
+            "labels": sorted(other | {lab for lab, _a in objects}),
             "metadata": it.metadata,
         }
         for size, (lo, hi) in SIZE_RANGES.items():

@@ -7,11 +7,14 @@ drop on a handful of items is therefore reported, but does not fail the gate on 
 Both runs must have evaluated the same dataset commit (language-model runs: with the same
 prompts and scorers, `PAIRED_TASK_FIELDS` of their task files and the few-shot commit), the
 candidate everything the baseline did, and a slice named with ``slices`` must hold items: an
-empty slice, or a subset, would pass whatever the candidate does on the rest.
+empty slice, or a subset, would pass whatever the candidate does on the rest. Gating every
+slice, an empty one is shown with the result ``empty`` (and listed under ``empty``), never
+``ok``: it gates nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +43,12 @@ class GateRow:
     n: int
     failed: bool
 
+    @property
+    def result(self) -> str:
+        """``FAIL``, ``empty`` (no item both runs evaluated is in the slice: it gates nothing,
+        passed or failed) or ``ok``."""
+        return "FAIL" if self.failed else "empty" if self.n == 0 else "ok"
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -58,6 +67,11 @@ class GateResult:
     def failing(self) -> list[str]:
         return [r.slice for r in self.rows if r.failed]
 
+    @property
+    def empty(self) -> list[str]:
+        """The slices shown that hold no item both runs evaluated (a gate over every slice)."""
+        return [r.slice for r in self.rows if r.result == "empty"]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "baseline": self.baseline,
@@ -67,7 +81,8 @@ class GateResult:
             "alpha": self.alpha,
             "passed": self.passed,
             "failing": self.failing,
-            "rows": [asdict(r) for r in self.rows],
+            "empty": self.empty,
+            "rows": [{**asdict(r), "result": r.result} for r in self.rows],
         }
 
 
@@ -166,14 +181,16 @@ def gate(
     metric: str | None = None,
     alpha: float = 0.05,
     n_resamples: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> GateResult:
-    """Compare `candidate` with `baseline` per slice; see the module doc for the rule."""
+    """Compare `candidate` with `baseline` per slice; see the module doc for the rule.
+    `progress(done, total)` hears of the paired-bootstrap resamples (see `compare_runs`)."""
     check_gate_bounds(max_drop, alpha)
     base = baseline if isinstance(baseline, EvalRun) else load_run(ws, baseline)
     cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
     _same_commit(base, cand)
     _same_task(base, cand)
-    cmp = compare_runs(ws, base, cand, n_resamples=n_resamples)
+    cmp = compare_runs(ws, base, cand, n_resamples=n_resamples, progress=progress)
     _covers(base, cand, int(cmp["n_shared"]))
     name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])
     wanted = slices or list(cmp["slices"])

@@ -14,11 +14,12 @@ ATTACKS = ("fgsm", "pgd")
 # Versions of the metric definitions a run used; bump one when its numbers would change.
 METRIC_VERSIONS = {
     "classification": (
-        "accuracy,macro_f1,brier,ece(15 uniform top-label), object-size slices without crowd/2"
+        "accuracy,macro_f1,brier,ece(15 uniform top-label), object-size and label slices "
+        "without crowd/3"
     ),
     "detection": (
         "coco-bbox(pycocotools mode; ground truth as the COCO export: outlines, stored area),"
-        "F1@IoU.5/2"
+        "F1@IoU.5, label slices without crowd/3"
     ),
     "bootstrap": (
         "percentile, items (detection: images; an object-size slice's: those with a box of "

@@ -7,7 +7,7 @@ slices:
   north-sector: {geo_box: [lon_min, lat_min, lon_max, lat_max]}
   small:        {object_size: small}            # COCO area: small < 32², medium < 96², large
   secret:       {marking: SECRET}               # the item's marking level
-  boats:        {label: boat}                   # the item carries this label
+  boats:        {label: boat}                   # the item carries this label (no crowd)
   site-a:       {metadata.site: a}              # any metadata key
 ```
 
@@ -19,7 +19,10 @@ region, or a detection. pycocotools ignores everything else, so the other images
 nothing, and a size with neither is an empty slice (n 0), as a query that matches nothing.
 For classification ``object_size`` keeps items that carry an object (box or outline, its area
 as for detection, see `_data.EvalItem.objects`) of that size that is no crowd region (COCO
-ignores crowd regions: they are no object of any size).
+ignores crowd regions: they are no object of any size). Likewise ``label`` counts an item's
+boxes and outlines that are no crowd region, and its other labels (a ``choice``, points,
+spans): an item whose only boat is a crowd region has no boat the metrics score, so the slice
+``{label: boat}`` leaves it out.
 """
 
 from __future__ import annotations
