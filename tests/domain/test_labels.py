@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import date
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from assay.domain.canonical import metadata_record
 from assay.domain.labels import (
     Region,
     box_iou,
@@ -90,3 +95,27 @@ def test_stored_metadata_with_non_finite_numbers_reads_as_json() -> None:
     assert fixed == {"a": "nan", "b": ["inf", "-inf", 1.5], "note": "NaN or Infinity"}
     plain = '{"note":"NaN","x":1}'
     assert finite_metadata(plain) == plain
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and infinities too: json.dumps writes them, so must canonical_json
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300)
+@given(_JSON_VALUES)
+def test_canonical_json_and_metadata_record_are_json_dumps_texts(value: object) -> None:
+    """The encoders made once write what `json.dumps` with the same arguments writes (ids,
+    hashes and item metadata are derived from these texts)."""
+    assert canonical_json(value) == json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    meta = {"value": value, "when": date(2026, 1, 2)}  # written by default=str
+    text = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    assert metadata_record(meta) == (text, hashlib.sha256(text.encode()).hexdigest())

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +225,32 @@ def test_spliced_points_are_the_canonical_text_of_their_floats(
     elif len(flat) >= 6 and fits and all(s == 0 for *_, s in values):
         # repr texts inside the image are spliced unless tiny or long
         assert any(0 < abs(c) < 1e-4 or len(repr(c).lstrip("-")) > 16 for c in flat)
+
+
+IMPORT_IN_A_NEW_PROCESS = """
+import sys
+from assay.cli import main
+from assay.workspace import Workspace
+Workspace.init(sys.argv[1]).close()
+try:
+    main(["-w", sys.argv[1], "import", sys.argv[2], "--format", "coco", "--dataset", "d"])
+except SystemExit as exc:
+    if exc.code:
+        raise
+print(sorted(m for m in sys.modules if m.split(".")[0] == "pandas"))
+"""
+
+
+def test_a_coco_import_does_not_load_pandas(tmp_path: Path) -> None:
+    """Reading the polygons' numbers (Arrow, numpy) needs no pandas, and loading it costs a
+    quarter second of every import: a new process, so no other test has loaded it."""
+    path = _write(tmp_path / "file", _document(with_bad=False), None)
+    env = {k: v for k, v in os.environ.items() if k != "ASSAY_DATABASE_URL"}  # its own SQLite
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_IN_A_NEW_PROCESS, str(tmp_path / "ws"), str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -75,3 +75,37 @@ def test_a_listed_folder_answers_as_the_file_system(tmp_path: Path) -> None:
     assert cold[0] == root.resolve() / "img_000.png" and cold[-3] is None
     assert "outside the images folder" in str(cold[refs.index("escape.png")])
     assert "not a regular file" in str(cold[refs.index("fifo.png")])
+
+
+def test_a_bare_name_resolves_as_the_general_rule_does(tmp_path: Path) -> None:
+    """A bare file name (no folder, URL or query) skips the candidate list: its answer, cold
+    and listed, is that of the same name given as ``./name``, which goes through it."""
+    root = tmp_path / "images"
+    names = [f"img_{k:03d}.png" for k in range(2 * _media.Folders.LIST_AFTER)]
+    save_images(root, [*names, "space name.png", "ünï.png"], (4, 4))
+    save_images(tmp_path / "outside", ["secret.png"], (4, 4))
+    (root / "folder.png").mkdir()
+    os.mkfifo(root / "fifo.png")
+    (root / "inner.png").symlink_to(root / "img_000.png")
+    (root / "escape.png").symlink_to(tmp_path / "outside" / "secret.png")
+    bare = ["img_000.png", "space name.png", "ünï.png", "folder.png", "fifo.png", "inner.png"]
+    bare += ["escape.png", "IMG_000.png", "missing.png", "", ".", "..", "..."]
+
+    def general(ref: str, folders: _media.Folders) -> object:
+        got = _answer("./" + ref, root, folders)
+        if isinstance(got, tuple):  # the error names the ref as given
+            return (got[0], got[1].replace(repr("./" + ref), repr(ref)))
+        return got
+
+    cold = [_answer(r, root, _media.Folders()) for r in bare]
+    assert cold == [general(r, _media.Folders()) for r in bare]
+    warm, warm_general = _media.Folders(), _media.Folders()
+    for n in names:  # enough names asked that the folder is listed
+        _media.resolve(n, root, warm)
+        _media.resolve("./" + n, root, warm_general)
+    assert [_answer(r, root, warm) for r in bare] == cold
+    assert [general(r, warm_general) for r in bare] == cold
+    assert cold[:3] == [root.resolve() / n for n in bare[:3]]
+    assert cold[bare.index("inner.png")] == root.resolve() / "img_000.png"
+    assert cold[-4:] == [None, None, None, None] and cold[bare.index("folder.png")] is None
+    assert "outside the images folder" in str(cold[bare.index("escape.png")])

@@ -12,7 +12,10 @@ from PIL import Image
 from sqlalchemy import select, text
 
 from assay.domain.labelmap import LabelMap
-from assay.store.schema import label_classes
+from assay.formats import _ids
+from assay.store.schema import items, label_classes, working
+from assay.versioning.datasets import add_item_ids
+from assay.versioning.datasets import create as create_dataset
 from assay.workspace import Workspace
 
 
@@ -206,3 +209,35 @@ def test_two_first_exports_at_once_number_the_images_once(ws: Workspace, tmp_pat
     t.join(60)
     assert "error" not in result, repr(result.get("error"))
     assert sorted(im["id"] for im in result["doc"]["images"]) == [7, 8]
+
+
+def test_numbers_of_a_first_import_and_of_the_next(ws: Workspace) -> None:
+    """A dataset's first numbers (none stored: none looked up) and later ones follow the same
+    rule: the number asked for where positive and free, else the next after the highest."""
+    with ws.db.begin() as conn:
+        ds = create_dataset(conn, "nums")
+        asked = {"a": 5, "b": 0, "c": 5, "d": 2}
+        first = _ids.assign_numbers(conn, ds, ["a", "b", "c", "d", "a"], asked)
+        assert first == {"a": 5, "b": 6, "c": 7, "d": 2}
+        again = _ids.assign_numbers(conn, ds, ["a", "e", "f", "g"], {"a": 1, "e": 2, "f": 9})
+        assert again == {"a": 5, "e": 10, "f": 9, "g": 11}
+        assert _ids.assign_numbers(conn, ds, ["g", "d"]) == {"g": 11, "d": 2}
+
+
+def test_members_added_to_a_new_dataset_and_to_one_with_members(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """A new dataset (no members: none looked up) takes every id once; a dataset with members
+    only those not in it yet."""
+    src = _coco(tmp_path / "src", [(1, "car")], [(1, "a.png"), (2, "b.png"), (3, "c.png")])
+    ws.import_labels(src, "coco", "first")
+    with ws.db.begin() as conn:
+        ids = sorted(r[0] for r in conn.execute(select(items.c.id)))
+        ds = create_dataset(conn, "second")
+        assert add_item_ids(conn, ds, [ids[1], ids[0], ids[1]]) == [ids[1], ids[0]]
+        assert add_item_ids(conn, ds, [ids[2], ids[0]]) == [ids[2]]
+        assert add_item_ids(conn, ds, ids) == []
+        members = sorted(
+            r[0] for r in conn.execute(select(working.c.item_id).where(working.c.dataset_id == ds))
+        )
+    assert members == ids

@@ -6,11 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, select, text
 
 from assay.errors import AssayError
 from assay.store import Database, schema
-from assay.store._sql import insert_ignore
+from assay.store._sql import insert_ignore, insert_rows
 
 
 def test_new_database_has_schema_and_wal(tmp_path: Path) -> None:
@@ -95,6 +95,45 @@ def test_insert_ignore_skips_conflicts(tmp_path: Path) -> None:
         rows = sorted(conn.execute(select(t)).all())
     db.dispose()
     assert rows == [("a", 1), ("b", 2), ("c", 3)]
+
+
+def test_bulk_inserts_store_each_value_as_sqlalchemy_would(tmp_path: Path) -> None:
+    """Rows go to the driver as tuples in column order, a float column's values converted
+    (an int stored as a float), one column or many, in the order given."""
+    db = Database.sqlite(tmp_path / "a.db")
+    md = MetaData()
+    t = Table(
+        "probe",
+        md,
+        Column("k", String, primary_key=True),
+        Column("f", Float),
+        Column("v", Integer),
+        Column("s", String),
+    )
+    one = Table("single", md, Column("k", String, primary_key=True))
+    with db.begin() as conn:
+        md.create_all(conn)
+        insert_rows(
+            conn, t, [{"s": "x", "k": "b", "f": 2, "v": 1}, {"k": "a", "f": None, "v": 3, "s": "é"}]
+        )
+        insert_ignore(
+            conn,
+            t,
+            [{"k": "a", "f": 9.5, "v": 9, "s": ""}, {"k": "c", "f": 0.25, "v": None, "s": "z"}],
+        )
+        insert_rows(conn, one, [{"k": "q"}, {"k": "p"}])
+        insert_ignore(conn, one, [{"k": "p"}, {"k": "r"}])
+        rows = conn.execute(select(t).order_by(text("rowid"))).all()
+        singles = conn.execute(select(one.c.k).order_by(text("rowid"))).scalars().all()
+        floats = conn.execute(text("SELECT typeof(f) FROM probe ORDER BY rowid")).scalars().all()
+    db.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("b", 2.0, 1, "x"),
+        ("a", None, 3, "é"),
+        ("c", 0.25, None, "z"),
+    ]
+    assert floats == ["real", "null", "real"]
+    assert singles == ["q", "p", "r"]
 
 
 def test_a_reader_does_not_hold_the_write_lock(tmp_path: Path) -> None:

@@ -8,14 +8,20 @@ import hashlib
 import json
 from typing import Any
 
+# The encoders `json.dumps` makes on each call with these arguments, made once (an encoder
+# keeps no state between calls): the same text, without an encoder built per item on imports
+# of many.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_METADATA = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
 
 def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(obj)
 
 
 def metadata_record(meta: dict[str, Any]) -> tuple[str, str]:
     """Item metadata as canonical JSON and its sha256 (the manifest's `metadata_hash`)."""
-    text = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = _METADATA.encode(meta)
     return text, hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -75,27 +75,32 @@ def assign_numbers(
     """The image number of each item in `ids`, giving new ones to items without one: the number
     in `wanted` (the id the source file gave) when no other item of the dataset holds it, else
     the next after the highest. Existing numbers never change."""
-    have = _stored_numbers(conn, ds, ids)
-    missing = [i for i in dict.fromkeys(ids) if i not in have]
-    if not missing:
-        return have
     top_row = conn.execute(
         select(func.max(item_numbers.c.number)).where(item_numbers.c.dataset_id == ds)
     ).scalar()
+    # A dataset without numbers (its first import) has none to look up: neither an item's
+    # nor a number taken.
+    numbered = top_row is not None
+    have = _stored_numbers(conn, ds, ids) if numbered else {}
+    missing = [i for i in dict.fromkeys(ids) if i not in have]
+    if not missing:
+        return have
     top = int(top_row or 0)
     new: dict[str, int] = {}
     if wanted:
         asked = {i: wanted[i] for i in missing if i in wanted}
-        taken = {
-            int(r[0])
-            for r in select_in(
-                conn,
-                [item_numbers.c.number],
-                item_numbers.c.number,
-                sorted(set(asked.values())),
-                item_numbers.c.dataset_id == ds,
-            )
-        }
+        taken = set()
+        if numbered:
+            taken = {
+                int(r[0])
+                for r in select_in(
+                    conn,
+                    [item_numbers.c.number],
+                    item_numbers.c.number,
+                    sorted(set(asked.values())),
+                    item_numbers.c.dataset_id == ds,
+                )
+            }
         for i, n in asked.items():
             if n > 0 and n not in taken:
                 new[i] = n

@@ -132,8 +132,18 @@ class Folders:
 
     def __init__(self) -> None:
         self._real: dict[str, str] = {}
+        self._roots: dict[Path, tuple[str, str]] = {}
         self._asked: dict[str, int] = {}
         self._listed: dict[str, tuple[dict[str, bool], set[str]]] = {}
+
+    def root(self, images: Path) -> tuple[str, str]:
+        """The real path of the images folder `images`, and that with a trailing separator
+        (what a file inside it starts with)."""
+        got = self._roots.get(images)
+        if got is None:
+            text = self.real(str(images))
+            got = self._roots[images] = (text, text.rstrip(os.sep) + os.sep)
+        return got
 
     def real(self, folder: str) -> str:
         got = self._real.get(folder)
@@ -179,9 +189,13 @@ def resolve(ref: str, images: Path, folders: Folders | None = None) -> Path | No
     silent miss: the file is there, it may just not be read).
     """
     cache = folders if folders is not None else Folders()
-    root_text = cache.real(str(images))
-    # Plain string work: pathlib's parsing cost more than the file system on 100k-image files.
-    inside = root_text.rstrip(os.sep) + os.sep
+    root_text, inside = cache.root(images)
+    if "/" not in ref and "\\" not in ref and "d=" not in ref:
+        # A bare file name (no folder, no URL, no local-files query): its one candidate is
+        # itself, directly in `images` (what `candidates` gives, without its string work).
+        if ref in ("", ".", ".."):
+            return None
+        return _candidate(ref, root_text, ref, inside, cache, root_text)
     for rel in candidates(ref):
         if not rel or rel.startswith("/"):
             continue
@@ -191,32 +205,41 @@ def resolve(ref: str, images: Path, folders: Folders | None = None) -> Path | No
         if not (os.path.normpath(os.path.join(root_text, rel)) + os.sep).startswith(inside):
             continue  # ".." out of `images`: never used (the next candidate is the base name)
         real = cache.real(os.path.join(root_text, folder)) if folder else root_text
-        known = cache.knows(real, name)
-        if known is False:
-            continue
-        text = os.path.join(real, name)
-        if known and (text + os.sep).startswith(inside):
-            return Path(text)
-        try:
-            mode = os.lstat(text).st_mode
-        except OSError:
-            continue
-        if stat.S_ISLNK(mode):
-            text = os.path.realpath(text)
-        if not (text + os.sep).startswith(inside):
-            raise InvalidInput(
-                f"media {ref!r}: links to {text}, outside the images folder {root_text}"
-            )
-        if stat.S_ISLNK(mode):
-            if os.path.isdir(text):
-                continue
-            return regular_file(Path(text), f"media {ref!r}")
-        if stat.S_ISDIR(mode):
-            continue
-        if not stat.S_ISREG(mode):
-            return regular_file(Path(text), f"media {ref!r}")  # names the kind of file
-        return Path(text)
+        found = _candidate(ref, real, name, inside, cache, root_text)
+        if found is not None:
+            return found
     return None
+
+
+def _candidate(
+    ref: str, real: str, name: str, inside: str, cache: Folders, root_text: str
+) -> Path | None:
+    """The file `name` in the folder `real` (a real path inside the images folder
+    `root_text`, `inside` that with a trailing separator) if it is one to read, None to try
+    the next candidate; a link out of the folder, or a FIFO or device, is an error naming `ref`."""
+    known = cache.knows(real, name)
+    if known is False:
+        return None
+    text = os.path.join(real, name)
+    if known and (text + os.sep).startswith(inside):
+        return Path(text)
+    try:
+        mode = os.lstat(text).st_mode
+    except OSError:
+        return None
+    if stat.S_ISLNK(mode):
+        text = os.path.realpath(text)
+    if not (text + os.sep).startswith(inside):
+        raise InvalidInput(f"media {ref!r}: links to {text}, outside the images folder {root_text}")
+    if stat.S_ISLNK(mode):
+        if os.path.isdir(text):
+            return None
+        return regular_file(Path(text), f"media {ref!r}")
+    if stat.S_ISDIR(mode):
+        return None
+    if not stat.S_ISREG(mode):
+        return regular_file(Path(text), f"media {ref!r}")  # names the kind of file
+    return Path(text)
 
 
 def image_size(path: Path, name: str) -> tuple[int, int]:

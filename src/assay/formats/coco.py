@@ -223,9 +223,10 @@ def _encode_annotations(
     for _m, ann in by_image.values():
         ann.encoded = lists[id(ann)] = []
     # Which annotations may be plain polygons (the rest of `_coco_fast.regions`' conditions
-    # is checked on their text, all at once).
+    # is checked on their text, all at once), with the image's annotation each would go to.
     tol = v.BOUNDS_TOLERANCE_PX
     picked: list[int] = []
+    owner: list[ImportedAnnotation | None] = [None] * len(anns)
     hi_x: list[float] = []
     hi_y: list[float] = []
     boxed: list[bool] = []
@@ -237,6 +238,7 @@ def _encode_annotations(
         if m.width is None or m.height is None or not len(a.segmentation):
             continue
         picked.append(i)
+        owner[i] = got[1]
         hi_x.append(m.width + tol)
         hi_y.append(m.height + tol)
         boxed.append(a.bbox is not None)
@@ -251,13 +253,11 @@ def _encode_annotations(
         ):
             points[i] = p
     texts = _PolygonTexts()
-    for i, a in enumerate(anns):
-        p = points[i]
-        if p is not None:
-            ann = by_image[a.image_id][1]
-            pair = texts(a, cats[a.category_id], ann.author, p)
+    for i, (a, p, owned) in enumerate(zip(anns, points, owner, strict=True)):
+        if p is not None and owned is not None:
+            pair = texts(a, cats[a.category_id], owned.author, p)
             if pair is not None:
-                lists[id(ann)].append(pair)
+                lists[id(owned)].append(pair)
                 continue
         typed = _coco_fast.typed(a)
         if typed is None:
@@ -277,6 +277,7 @@ class _PolygonTexts:
     def __init__(self) -> None:
         self._json: dict[str, bytes] = {}
         self._tails: dict[str, tuple[bytes, bytes]] = {}  # by label: after the id, the key's
+        self._heads: dict[str, bytes] = {}  # by author: after the attributes, up to the id
 
     def _string(self, s: str) -> bytes:
         got = self._json.get(s)
@@ -311,7 +312,11 @@ class _PolygonTexts:
         if tails is None:
             tail = b',"kind":"polygon","label":' + self._string(label) + b',"points":'
             tails = self._tails[label] = (tail, b',"control":"label"' + tail)
-        head = b',"author":' + self._string(author) + b',"control":"label","id":'
+        head = self._heads.get(author)
+        if head is None:
+            head = self._heads[author] = (
+                b',"author":' + self._string(author) + b',"control":"label","id":'
+            )
         record = b"".join((b'{"attributes":', attrs, head, id_text, tails[0], points, score))
         return record, b"".join((b'{"attributes":', attrs, tails[1], points, b"}"))
 

@@ -239,6 +239,13 @@ def _fits(r: Region, width: int, height: int, file: str, place: str) -> None:
         check_points(list(r.points), width, height, file, place)
 
 
+def _base_name(name: str) -> str:
+    """``Path(name).name or name``: a name with no folder in it is its own."""
+    if "/" not in name and name != ".":
+        return name
+    return Path(name).name or name
+
+
 def _item_marking(ws: Workspace, given: Marking | None, stated: str | None, where: str) -> str:
     """The higher of `--marking` and what the file itself states: importing never lowers one.
     A stated marking this workspace does not know is an error naming `where` it is stated."""
@@ -363,15 +370,20 @@ def import_bundle(
     authors: set[str] = set()
     met: dict[str, str] = {}
     sha_of = {id(m): sha for sha, m, _stored in staged}  # each media's item
+    source = str(bundle.source or "")
+    # Each (floor, stated marking) met so far, rendered: a file of many items states few.
+    marks: dict[tuple[bool, str | None], str] = {}
     for sha, m, stored in staged:
         # The marking each item is met with: the highest the file states for it (the same
         # bytes may come twice) and `--marking`; new items get it, existing ones rise to it.
-        mark = _item_marking(
-            ws,
-            floors.marked if m.marking else floors.unmarked,
-            m.marking,
-            f"{bundle.source}: media {m.name!r}",
-        )
+        mark = marks.get((bool(m.marking), m.marking))
+        if mark is None:
+            mark = marks[bool(m.marking), m.marking] = _item_marking(
+                ws,
+                floors.marked if m.marking else floors.unmarked,
+                m.marking,
+                f"{bundle.source}: media {m.name!r}",
+            )
         met[sha] = ws.scheme.highest_text([met[sha], mark]) if sha in met else mark
         if sha not in item_rows and stored is not None:
             meta = dict(m.metadata)
@@ -383,8 +395,8 @@ def import_bundle(
                 "size": stored.size,
                 "width": m.width,
                 "height": m.height,
-                "name": Path(m.name).name or m.name,
-                "source": str(bundle.source or ""),
+                "name": _base_name(m.name),
+                "source": source,
                 "metadata": meta_text,
                 "metadata_hash": meta_hash,
                 "marking": mark,
@@ -459,9 +471,12 @@ def import_bundle(
     with ws.db.begin() as conn:
         existing = {r[0] for r in select_in(conn, [items.c.id], items.c.id, list(item_rows))}
         # In key order, as ingest inserts them (the table is clustered on the id).
-        new_rows = [
-            {**item_rows[k], "marking": met[k]} for k in sorted(item_rows) if k not in existing
-        ]
+        new_rows = []
+        for k in sorted(item_rows):
+            if k not in existing:
+                row = item_rows[k]
+                row["marking"] = met[k]
+                new_rows.append(row)
         report.new_items = len(new_rows)
         if new_rows:
             insert_rows(conn, items, new_rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Insert, Table, bindparam, select
@@ -57,12 +58,18 @@ def _to_driver(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], t
     unnamed = [c for c in table.c if c.name not in names]
     if any(c.default is not None for c in unnamed):
         return False
-    procs = [(n, table.c[n].type.bind_processor(conn.dialect)) for n in names]
+    procs = [table.c[n].type.bind_processor(conn.dialect) for n in names]
     sql = _insert_sql(conn, table, names) + tail
-    if any(p is not None for _n, p in procs):
-        values = [tuple(r[n] if p is None else p(r[n]) for n, p in procs) for r in rows]
-    else:
-        values = [tuple(r[n] for n in names) for r in rows]
+    # Each row's values in `names` order, by C loops (a generator per row cost more than the
+    # insert); a column with a bind processor is converted a column at a time.
+    get = itemgetter(*names)
+    values = list(map(get, rows)) if len(names) > 1 else [(get(r),) for r in rows]
+    converted = [(k, p) for k, p in enumerate(procs) if p is not None]
+    if converted:
+        columns = list(zip(*values, strict=True))
+        for k, p in converted:
+            columns[k] = tuple(map(p, columns[k]))
+        values = list(zip(*columns, strict=True))
     conn.exec_driver_sql(sql, values)
     return True
 

@@ -197,6 +197,11 @@ def add_items(conn: Connection, ds: int, *, query: str | None = None) -> int:
     return _members(conn, ds) - before
 
 
+def _has_members(conn: Connection, ds: int) -> bool:
+    q = select(working.c.item_id).where(working.c.dataset_id == ds).limit(1)
+    return conn.execute(q).first() is not None
+
+
 def _members(conn: Connection, ds: int) -> int:
     # INSERT ... SELECT row counts are not reported alike by every driver; count instead.
     q = select(func.count()).select_from(working).where(working.c.dataset_id == ds)
@@ -222,7 +227,8 @@ def add_item_ids(
     would update the row just inserted.
     """
     lock_dataset(conn, ds)
-    present = members_among(conn, ds, ids)
+    # A dataset without members (a new one) has none among `ids`: no lookup of each.
+    present = members_among(conn, ds, ids) if _has_members(conn, ds) else set()
     new = [i for i in dict.fromkeys(ids) if i not in present]
     given = labels or {}
     # In key order: the table is clustered on it, and sorted inserts of rows carrying their
