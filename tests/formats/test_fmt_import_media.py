@@ -135,3 +135,49 @@ def test_the_image_decides_its_size_over_what_the_file_states(
         ws.import_labels(_stated(tmp_path / "c", [1, 1, 4, 3]), "coco", "strict", strict=True)
     with ws.db.read() as conn:  # neither wrote anything
         assert conn.execute(select(datasets.c.name)).scalars().all() == ["survey"]
+
+
+def _unsized_records(folder: Path, fmt: str, box: list[float]) -> Path:
+    """One 8x6 image in a JSONL or Parquet file that states no width or height for it."""
+    (folder / "images").mkdir(parents=True)
+    (folder / "images" / "gauge.png").write_bytes(_png(7))
+    label = {"id": "r1", "kind": "box", "label": "debris", "box": box, "author": "ana"}
+    rec = {"name": "gauge.png", "file": "images/gauge.png", "media_type": "image/png",
+           "width": None, "height": None, "marking": None, "labels": [label]}  # fmt: skip
+    if fmt == "jsonl":
+        path = folder / "items.jsonl"
+        path.write_text(json.dumps({**rec, "metadata": {}}) + "\n")
+        return path
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    region = pa.struct([("id", pa.string()), ("kind", pa.string()), ("label", pa.string()),
+                        ("box", pa.list_(pa.float64())), ("author", pa.string())])  # fmt: skip
+    schema = pa.schema([("name", pa.string()), ("file", pa.string()), ("media_type", pa.string()),
+                        ("width", pa.int32()), ("height", pa.int32()), ("marking", pa.string()),
+                        ("labels", pa.list_(region)), ("id", pa.string()),
+                        ("metadata", pa.string())])  # fmt: skip
+    path = folder / "items.parquet"
+    pq.write_table(pa.Table.from_pylist([{**rec, "id": None, "metadata": "{}"}], schema), path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_an_image_without_a_stated_size_gets_the_size_of_its_bytes(
+    ws: Workspace, tmp_path: Path, fmt: str
+) -> None:
+    """A record without width/height: the new item has its image's size (as ingest gives it),
+    so an image export takes it; a region outside that image is refused, naming it."""
+    report = ws.import_labels(_unsized_records(tmp_path / "a", fmt, [1, 1, 4, 3]), fmt, "survey")
+    assert report.new_items == 1 and report.dropped == {}
+    with ws.db.read() as conn:
+        assert conn.execute(select(items.c.width, items.c.height)).all() == [(8, 6)]
+    ws.export("survey", "yolo", tmp_path / "yolo", media=False)
+    line = (tmp_path / "yolo" / "labels" / "train" / "gauge.txt").read_text()
+    assert line == "0 0.375000 0.416667 0.500000 0.500000\n"
+    outside = _unsized_records(tmp_path / "b", fmt, [100, 1, 4, 3])
+    with pytest.raises(InvalidInput, match=r"gauge\.png \(the image is 8x6\), "
+                       r"region 1 \(debris\): box .* lies outside the 8x6 image"):  # fmt: skip
+        ws.import_labels(outside, fmt, "other")
+    with ws.db.read() as conn:
+        assert conn.execute(select(datasets.c.name)).scalars().all() == ["survey"]

@@ -349,3 +349,25 @@ def test_small_blobs_are_packed_and_large_ones_stay_files(
         )
         assert list((objects / "tmp").iterdir()) == []
         w.close()
+
+
+def test_reingest_under_another_source_keeps_the_metadata_and_says_so(  # type: ignore[no-untyped-def]
+    ws: Workspace, samples
+) -> None:
+    # Images and text met again under another --source keep their first metadata, and a note
+    # per file says so; the same source (or the path alone) is no difference.
+    samples.images("scenes", 2)
+    first = ws.ingest([samples.root], source="drone-a")
+    before = items_by_name(ws)
+    assert ws.ingest([samples.root], source="drone-a").notes == []
+    again = ws.ingest([samples.root], source="drone-b")
+    assert (
+        sorted(n.reason for n in again.notes)
+        == [
+            "1 item(s) of this file were ingested before with other metadata (differing in "
+            "source): an item is its bytes, so each keeps the metadata it was made with and this "
+            "run's is not stored"
+        ]
+        * 2
+    )
+    assert sorted(again.duplicate) == sorted(first.new) and items_by_name(ws) == before

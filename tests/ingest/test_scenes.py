@@ -272,6 +272,41 @@ def test_a_cog_given_as_is_met_again_is_one_duplicate(  # type: ignore[no-untype
     assert _blobs(tmp_path / "ws") == stored
 
 
+def test_a_scene_met_again_under_another_source_says_its_items_keep_theirs(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A scene found again by its sha256 is not read again, so another --source went without a
+    # word (a video's or an image's gets a note): the note counts the scene and the chips of
+    # these options, not those cut with others, and the items keep their first metadata.
+    _scene(tmp_path / "town.tif", 700, 600)
+    Workspace.init(tmp_path / "ws").close()
+    opts = ("--chip", "256", "--overlap", "0")
+    cli("ingest", tmp_path / "town.tif", *opts, "--source", "sat-a", cwd=tmp_path / "ws")
+    n = len(item_rows(tmp_path / "ws"))
+    cli("ingest", tmp_path / "town.tif", "--chip", "256", "--overlap", "32", "--source", "sat-b",
+        cwd=tmp_path / "ws")  # fmt: skip
+    rows = item_rows(tmp_path / "ws")
+    assert len(rows) > n
+    _unable_to_convert(monkeypatch, tmp_path)
+
+    def again(source: str) -> dict[str, Any]:
+        argv = ("ingest", tmp_path / "town.tif", *opts, "--source", source, "--json")
+        out: dict[str, Any] = cli(*argv, cwd=tmp_path / "ws").json()
+        assert (out["new"], out["duplicate"], out["failed"]) == (0, 1, 0)
+        return out
+
+    assert again("sat-a")["notes"] == []
+    assert again("sat-c")["notes"] == [
+        {
+            "path": str(tmp_path / "town.tif"),
+            "note": f"{n} item(s) of this file were ingested before with other metadata "
+            "(differing in source): an item is its bytes, so each keeps the metadata it was "
+            "made with and this run's is not stored",
+        }
+    ]
+    assert item_rows(tmp_path / "ws") == rows
+
+
 def test_a_scene_met_again_with_a_marking_is_read_again_to_raise_its_chips(  # type: ignore[no-untyped-def]
     cli, tmp_path: Path
 ) -> None:

@@ -207,24 +207,28 @@ def _stage_media(
 
 
 def _real_sizes(staged: Sequence[tuple[str, ImportedMedia, _Stored | None]], source: Any) -> int:
-    """Give each image the size its bytes have where the file stated another (a resized copy,
-    a hand edit), after checking its regions fit that size; returns how many were replaced.
-    Readers that check sizes themselves (VOC, CVAT) never leave one here."""
+    """Give each image the size its bytes have, as ingest does: where the file stated none
+    (a JSONL or Parquet record without ``width``/``height``) or another (a resized copy, a
+    hand edit), after checking its regions fit that size; returns how many stated sizes were
+    replaced. Readers that check sizes themselves (VOC, CVAT) never leave one here."""
     replaced = 0
     for _sha, m, stored in staged:
         if stored is None or stored.width is None or stored.height is None:
             continue
         w, h = stored.width, stored.height
-        if m.width is None or m.height is None or (m.width, m.height) == (w, h):
+        stated = (m.width, m.height)
+        if stated == (w, h):
             continue
-        where = f"{m.name} (stated {m.width}x{m.height}, the image is {w}x{h})"
+        contradicts = any(s is not None for s in stated)
+        told = f"stated {m.width}x{m.height}, " if contradicts else ""
+        where = f"{m.name} ({told}the image is {w}x{h})"
         for a in m.annotations:
             for k, r in enumerate(a.regions or [_encoded_region(t) for t, _ in a.encoded or []]):
                 _fits(r, w, h, str(source), f"{where}, region {k + 1} ({r.label})")
         for k, r in enumerate(m.record or []):
             _fits(r, w, h, str(source), f"{where}, region of record {k + 1} ({r.label})")
         m.width, m.height = w, h
-        replaced += 1
+        replaced += contradicts
     return replaced
 
 
@@ -322,7 +326,8 @@ def import_bundle(
 
     An image decides its own size: a width and height the file states that its bytes
     contradict are replaced (counted under `dropped`; with `strict` that refuses the import
-    before anything is written), and the image's regions must fit its real size.
+    before anything is written), one the file does not state is taken from the bytes (as
+    ingest does), and the image's regions must fit its real size.
 
     Consumes the bundle: each annotation's regions are released once stored as text.
     """

@@ -9,6 +9,7 @@ A file that cannot be read is reported by name with the reason and skipped.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -36,7 +37,13 @@ from assay.ingest._sent import probe_sent, sent_units
 from assay.ingest._told import Progress, Told, probe_batch_told, start_worker
 from assay.ingest._walk import Failure, walk
 from assay.ingest.sensors.klv import SECURITY_CLASSIFICATION
-from assay.ingest.sensors.options import COG_MEDIA_TYPE, SCENE_TYPES, VIDEO_TYPES, SensorOptions
+from assay.ingest.sensors.options import (
+    COG_MEDIA_TYPE,
+    SCENE_TYPES,
+    VIDEO_TYPES,
+    ChipOptions,
+    SensorOptions,
+)
 from assay.markings import MarkChange, raise_markings
 from assay.store import BlobStore, Database
 from assay.store._sql import insert_tuples, select_in
@@ -108,7 +115,8 @@ def ingest_paths(
     item (a COG) and its chips derived items; `sensors` sets how. A scene file ingested before
     with the same chip options (found by its sha256, see `assay.ingest._scenes`) is one
     duplicate, neither converted nor chipped again, unless `marking` is given (then it is read
-    again, so its chips' markings are raised with it). Links out of `paths` are read only with
+    again, so its chips' markings are raised with it; another `source` is noted as for any
+    item, see `_scenes_kept`). Links out of `paths` are read only with
     `follow_symlinks`; see `walk` for what is left out.
 
     `progress(done, total)` is told the bytes of the files read: a video or scene counts as
@@ -134,6 +142,9 @@ def ingest_paths(
                 report.duplicate.append(known[path])
                 log.info("%s: ingested before with these chip options", path)
         files = [f for f in files if f not in known]
+        if known:
+            with db.read() as conn:
+                report.notes.extend(_scenes_kept(conn, known, opts.chips, source))
     results = _probe_all(
         files, blobs, text_field, source, progress, workers, sensors, cluster, shas
     )
@@ -313,10 +324,71 @@ def _metadata_kept(
     cols = [items.c.id, items.c.metadata]
     for r in select_in(conn, cols, items.c.id, list(other)):
         new = read_metadata(str(staged[r.id][1][_META_TEXT]))
-        keys = _differing(read_metadata(r.metadata), new) - {"path"}
-        if keys:
-            n, found = per_file.get(other[r.id], (0, set()))
-            per_file[other[r.id]] = (n + 1, found | keys)
+        _count_kept(per_file, other[r.id], read_metadata(r.metadata), new)
+    return _kept_notes(per_file)
+
+
+def _scenes_kept(
+    conn: Connection, known: dict[str, str], options: ChipOptions, source: str
+) -> list[Failure]:
+    """`_metadata_kept` for scenes found again by their sha256 (`known`: path -> the scene's
+    item), which are not read again: of the scene and its chips cut with `options` (the
+    windows they would be cut at again), those whose metadata this run's `source` would
+    change. Everything else in their metadata comes of the file's bytes and the chip options,
+    the same by how the scene was found."""
+    from assay.domain.canonical import read_metadata
+    from assay.ingest.sensors.raster import chip_windows
+
+    scene_ids = list(set(known.values()))
+    cols = [items.c.id, items.c.width, items.c.height, items.c.metadata]
+    scenes = {r.id: r for r in select_in(conn, cols, items.c.id, scene_ids)}
+    chips: dict[str, list[dict[str, object]]] = {}
+    cols = [items.c.parent_id, items.c.metadata, items.c.derivation]
+    for r in select_in(conn, cols, items.c.parent_id, scene_ids):
+        at = _window_of(r.derivation)
+        chips.setdefault(r.parent_id, []).append({"at": at, "metadata": r.metadata})
+    per_file: dict[str, tuple[int, set[str]]] = {}
+    for path, scene_id in known.items():
+        scene = scenes.get(scene_id)
+        if scene is None or scene.width is None or scene.height is None:
+            continue
+        cut = set(chip_windows(scene.width, scene.height, options))
+        texts = [scene.metadata] + [
+            str(c["metadata"]) for c in chips.get(scene_id, []) if c["at"] in cut
+        ]
+        for text in texts:
+            old = read_metadata(text)
+            new = {k: v for k, v in old.items() if k != "source"}
+            if source:
+                new["source"] = source
+            _count_kept(per_file, path, old, new)
+    return _kept_notes(per_file)
+
+
+def _window_of(derivation: str | None) -> tuple[object, ...]:
+    """(col, row, width, height) of a chip's derivation (Nones for any other item's)."""
+    try:
+        window = json.loads(derivation or "{}").get("window")
+    except (ValueError, AttributeError):
+        window = None
+    window = window if isinstance(window, dict) else {}
+    return tuple(window.get(k) for k in ("col", "row", "width", "height"))
+
+
+def _count_kept(
+    per_file: dict[str, tuple[int, set[str]]],
+    path: str,
+    old: dict[str, object],
+    new: dict[str, object],
+) -> None:
+    """Count an item of the file at `path` whose metadata differs in more than its path."""
+    keys = _differing(old, new) - {"path"}
+    if keys:
+        n, found = per_file.get(path, (0, set()))
+        per_file[path] = (n + 1, found | keys)
+
+
+def _kept_notes(per_file: dict[str, tuple[int, set[str]]]) -> list[Failure]:
     return [
         Failure(
             path,

@@ -292,7 +292,7 @@ def _describe_and_chip(
         notes=notes,
         captured_at=_captured_at(src),
     )
-    windows = list(_windows(src.width, src.height, options))
+    windows = list(chip_windows(src.width, src.height, options))
     scene.chips = _cut(
         chips_from, windows, bands, lo, hi, to_wgs84, transform, workdir, progress=progress
     )
@@ -374,7 +374,10 @@ def _lookup(dtype: str, lo: list[float], hi: list[float]) -> np.ndarray | None:
     return np.stack(tables)
 
 
-def _windows(width: int, height: int, options: ChipOptions) -> Iterator[tuple[int, int, int, int]]:
+def chip_windows(
+    width: int, height: int, options: ChipOptions
+) -> Iterator[tuple[int, int, int, int]]:
+    """The windows (col, row, width, height) a scene is cut into with `options`."""
     size, step = options.size, options.size - options.overlap
 
     def starts(n: int) -> list[int]:

@@ -24,11 +24,14 @@ let held = null; // the leased task waiting while the user amends an earlier one
 let progress = { submitted: 0, tasks: 0 };
 let refusal = null; // why the server refused the last answer it refused: shown until a submit
 let missingShown = false; // "Not submitted: X is required" is on screen for the task shown
+// the project's marking: its title and instructions stay on the page when no task is shown
+let projectMarking = null;
 
 async function main() {
   const me = await currentUser();
   showUser(me);
   const proj = await api("GET", `/projects/${enc(project)}`);
+  projectMarking = proj.marking;
   document.title = `${proj.schema.title || proj.name} · label · assay`;
   $("#title").textContent = titleOf(proj);
   showInstructions(proj.instructions_html);
@@ -328,7 +331,7 @@ async function show(t) {
 function clearTask(message) {
   current = null;
   $("#item-meta").hidden = true;
-  setMarking(null);
+  setMarking(projectMarking);
   $("#task-info").textContent = "";
   delete $("#stage").dataset.taskId;
   editor.item = null;

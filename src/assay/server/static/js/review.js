@@ -21,11 +21,14 @@ let task = null;
 let picked = -1;
 let mode = "pick"; // pick | fix
 let busy = false;
+// the project's marking: its title stays on the page when the queue is empty
+let projectMarking = null;
 
 async function main() {
   const me = await currentUser();
   showUser(me);
   const proj = await api("GET", `/projects/${enc(project)}`);
+  projectMarking = proj.marking;
   document.title = `${proj.schema.title || proj.name} · review · assay`;
   $("#title").textContent = `Review: ${titleOf(proj)}`;
   editor = new Editor({ schema: normalizeSchema(proj.schema), stage: $("#stage"), side: $("#panel") });
@@ -115,7 +118,7 @@ function empty() {
   delete $("#stage").dataset.taskId;
   $("#task-info").textContent = ""; // the last task's file name and hint no longer apply
   $("#review-mode").textContent = "";
-  setMarking(null);
+  setMarking(projectMarking);
   editor.item = null;
   editor.view = null;
   $("#annotations").replaceChildren();

@@ -52,9 +52,11 @@ export function highestMarking(markings, levels = markingLevels()) {
   return [top[0], ...comps].join("/");
 }
 
-/** Show `marking` in every .marking-banner (top and bottom); null hides them. */
+/** Show `marking` in every .marking-banner (top and bottom); null (nothing marked on the page:
+ * a project without tasks, an empty queue) shows the lowest level, as `highestMarking` gives
+ * for a page listing nothing marked: a page never goes without its banner. */
 export function setMarking(marking) {
-  const text = marking || "";
+  const text = marking || highestMarking([]);
   const upper = text.toUpperCase();
   const level = (LEVEL_CLASS.find(([name]) => upper.startsWith(name)) || [null, "other"])[1];
   for (const b of document.querySelectorAll(".marking-banner")) {
