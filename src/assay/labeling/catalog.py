@@ -62,6 +62,15 @@ def project_marking(
     return scheme.highest(scheme.parse(t) for t in texts if t)
 
 
+def declared_marking(tx: Tx, scheme: MarkingScheme, p: Project) -> Marking:
+    """The marking of what the project itself says (title, instructions, schema): its declared
+    marking and its dataset's. A page showing one of its tasks is marked at least this high,
+    however low the task's item."""
+    ds = tx.one(_DATASET, {"n": p.dataset})
+    texts = [p.marking, str(ds[0]) if ds else ""]
+    return scheme.highest(scheme.parse(t) for t in texts if t)
+
+
 def open_project(tx: Tx, ws: Workspace, user: User | None, key: str | int) -> Project:
     """The project named (or numbered) `key`, or `missing` when absent or above `user`."""
     return open_with_markings(tx, ws, user, key)[0]

@@ -79,6 +79,10 @@ class WorkflowView(Open):
 
 class ProjectDetail(Open):
     name: str
+    marking: str  # the highest of everything in the project: its list entry's banner
+    # What the project itself says (title, instructions, schema): its declared marking and its
+    # dataset's. A page showing a task is marked at least this, however low the task's item.
+    declared_marking: str
     title: str
     dataset: str
     schema_: LabelSchema = Field(alias="schema")

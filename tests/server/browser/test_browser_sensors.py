@@ -20,6 +20,7 @@ from assay.domain.tracks import Track, TrackShape
 from assay.ingest.sensors.options import ChipOptions, SensorOptions
 from assay.ingest.sensors.synth import write_flight, write_scene
 from assay.labeling import Workflow, add_user, create_project
+from assay.labeling.marks import raise_items
 from assay.store.schema import items
 from assay.versioning import LabelRecord
 from assay.workspace import Workspace
@@ -226,3 +227,29 @@ def test_a_checkbox_attribute_ticked_on_a_later_frame_holds_from_that_keyframe(
         True,
         False,
     ]
+
+
+def test_the_video_page_is_marked_as_its_highest_frame_and_the_projects_declaration(
+    sensors: Site,
+) -> None:
+    # One frame raised to CUI/FLOOD among UNCLASSIFIED ones: the banner is the highest frame's
+    # (it was the longest marking text: "UNCLASSIFIED"); a project declared SECRET over the same
+    # frames shows SECRET/FLOOD.
+    ws = sensors.ws
+    with ws.db.read() as conn:
+        frame = conn.execute(
+            select(items.c.id).where(items.c.media_type == "image/jpeg").order_by(items.c.id)
+        ).scalar()
+    raise_items(ws, f"id={frame}", "CUI/FLOOD")
+    add_user(ws, "sec", "annotator", "SECRET/FLOOD", PASSWORD)
+    schema = LabelSchema.from_yaml_text(SCHEMA, "s.yaml")
+    create_project(ws, "declared", schema, "flight", marking="SECRET")
+    page = sensors.page()
+    sensors.login(page, "sec", "/video/traffic")
+    expect(page.locator("#frame")).to_have_attribute("data-frame", "0")
+    for where in ("top", "bottom"):
+        expect(page.locator(f".marking-banner.{where}")).to_have_text("CUI/FLOOD")
+    page.goto(sensors.url + "/video/declared")
+    expect(page.locator("#frame")).to_have_attribute("data-frame", "0")
+    for where in ("top", "bottom"):
+        expect(page.locator(f".marking-banner.{where}")).to_have_text("SECRET/FLOOD")

@@ -10,7 +10,12 @@ from fastapi.responses import JSONResponse
 
 from assay.labeling import review as rev
 from assay.labeling._tx import tx_for
-from assay.labeling.catalog import list_projects, project_marking, visible_project
+from assay.labeling.catalog import (
+    declared_marking,
+    list_projects,
+    project_marking,
+    visible_project,
+)
 from assay.labeling.dashboard import dashboard as project_dashboard
 from assay.labeling.history import my_history
 from assay.labeling.queue import lease_next
@@ -54,10 +59,12 @@ def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
     with ws.db.read() as conn:
         p = visible_project(conn, ws, user, project)
         marking = ws.scheme.render(project_marking(tx_for(conn), ws.scheme, p))
+        declared = ws.scheme.render(declared_marking(tx_for(conn), ws.scheme, p))
     d = p.to_dict()
     return {
         "name": d["name"],
         "marking": marking,
+        "declared_marking": declared,
         "title": d["title"],
         "dataset": d["dataset"],
         "schema": d["schema"],

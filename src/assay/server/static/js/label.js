@@ -6,7 +6,7 @@ import { Editor } from "./editor.js";
 import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
 import { Outbox } from "./outbox.js";
 import { normalizeSchema } from "./schema.js";
-import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showOutbox, showUser, titleOf, toast, typing } from "./ui.js";
+import { $, el, helpOverlay, highestMarking, projectFromPath, prompt, setMarking, showOutbox, showUser, titleOf, toast, typing } from "./ui.js";
 
 const SKIP_REASONS = ["cannot see enough to decide", "not relevant to this project", "damaged or empty item"];
 const WAIT_MS = 1000;
@@ -26,12 +26,15 @@ let refusal = null; // why the server refused the last answer it refused: shown 
 let missingShown = false; // "Not submitted: X is required" is on screen for the task shown
 // the project's marking: its title and instructions stay on the page when no task is shown
 let projectMarking = null;
+// what the project's own title, instructions and schema are marked: a task's page is at least it
+let declaredMarking = null;
 
 async function main() {
   const me = await currentUser();
   showUser(me);
   const proj = await api("GET", `/projects/${enc(project)}`);
   projectMarking = proj.marking;
+  declaredMarking = proj.declared_marking;
   document.title = `${proj.schema.title || proj.name} · label · assay`;
   $("#title").textContent = titleOf(proj);
   showInstructions(proj.instructions_html);
@@ -199,7 +202,7 @@ async function reopen(taskId) {
   if (!amending) held = current;
   current = null;
   amending = { task_id: t.task_id, name: t.item.name || t.item.id.slice(0, 12) };
-  setMarking(t.item.marking);
+  setMarking(highestMarking([t.item.marking, declaredMarking]));
   $("#task-info").textContent = amending.name;
   showMeta(t.item);
   await editor.load(t.item, t.media_url, t.regions, { readonly: t.reviewed });
@@ -309,7 +312,7 @@ async function nextTask() {
 
 async function show(t) {
   current = t;
-  setMarking(t.item.marking);
+  setMarking(highestMarking([t.item.marking, declaredMarking]));
   $("#task-info").textContent = t.item.name || t.item.id.slice(0, 12);
   delete $("#stage").dataset.taskId;
   showMeta(t.item);

@@ -7,7 +7,7 @@ import { attributeControl, declaredFor, initialAttributes, initialValue } from "
 import { MiniMap } from "./minimap.js";
 import { normalizeSchema } from "./schema.js";
 import * as T from "./tracks.js";
-import { $, el, helpOverlay, projectFromPath, setMarking, showUser, toast, typing } from "./ui.js";
+import { $, el, helpOverlay, highestMarking, projectFromPath, setMarking, showUser, toast, typing } from "./ui.js";
 
 const enc = encodeURIComponent;
 const project = projectFromPath();
@@ -39,6 +39,7 @@ async function main() {
   pick.addEventListener("change", () => location.assign(`/video/${enc(project)}?video=${enc(pick.value)}`));
   $("#task-info").replaceChildren(pick);
   if (!video) {
+    setMarking(highestMarking([proj.declared_marking]));
     $("#status").textContent = "No video frames in this project.";
     return;
   }
@@ -47,8 +48,9 @@ async function main() {
   state.frames = task.frames;
   state.tracks = task.tracks;
   $("#source").textContent = task.source === "prelabels" ? "(model pre-labels: correct and save)" : "";
-  const markings = [...new Set(task.frames.map((f) => f.marking))];
-  setMarking(markings.sort((a, b) => b.length - a.length)[0]);
+  // the highest of every frame's and of what the project itself says (not the longest text:
+  // "UNCLASSIFIED" is longer than "SECRET")
+  setMarking(highestMarking([...task.frames.map((f) => f.marking), proj.declared_marking]));
   canvas = $("#frame");
   ctx = canvas.getContext("2d");
   minimap = new MiniMap($("#minimap"), state.frames);
