@@ -36,7 +36,7 @@ def test_revoking_a_token_counts_on_the_next_request(world: World, client: Clien
     root = client("root")
     listed = root.get("/api/v1/tokens").json()
     [second] = [t for t in listed if t["label"] == "second"]
-    assert set(second) == {"id", "user", "label", "created", "expires", "revoked", "live"}
+    assert set(second) == {"id", "user", "label", "created", "expires", "revoked", "live", "scopes"}
     assert token2 not in str(listed)
     r = root.post(f"/api/v1/tokens/{second['id']}/revoke")
     assert r.status_code == 200 and r.json()["revoked"] is True

@@ -4,7 +4,8 @@ Users, their role, clearance, password and disabled flag, API tokens and browser
 change only through services that append an event in the same transaction, and each event
 carries what it set (secrets as fingerprints). Replaying the signed trail therefore gives
 the state the tables must hold; a row changed behind assay's back (`UPDATE users SET
-role='admin'`, a token or session row inserted by hand, a revoked token revived) differs.
+role='admin'`, a token or session row inserted by hand, a revoked token revived, a
+token's scopes widened) differs.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class _Grant:
     user: str
     expires: float | None
     revoked: bool = False
+    scopes: str = "all"  # a token's; tokens made before scopes had all of their user's role
 
 
 def _name(target: str) -> str:
@@ -86,7 +88,7 @@ def _replay(
             user.clearance = d.get("new", user.clearance)
         elif action == "token.create":
             if "token" in d:
-                tokens[d["token"]] = _Grant(name, d.get("expires"))
+                tokens[d["token"]] = _Grant(name, d.get("expires"), scopes=d.get("scopes", "all"))
             else:
                 legacy[f"token:{name}"] += 1
         elif action == "token.revoke" and d.get("token") in tokens:
@@ -138,8 +140,9 @@ def _grants(
     legacy: Counter[str],
 ) -> Iterator[str]:
     secret = table.c.token_hash if kind == "token" else table.c.id
-    revoked = table.c.revoked if kind == "token" else None
-    cols = [secret, table.c.user_id, table.c.expires] + ([revoked] if revoked is not None else [])
+    token = kind == "token"
+    cols = [secret, table.c.user_id, table.c.expires]
+    cols += [table.c.revoked, table.c.scopes] if token else []
     for row in conn.execute(select(*cols)):
         fp = fingerprint(row[0])
         owner = names.get(row[1], f"#{row[1]}")
@@ -154,5 +157,7 @@ def _grants(
             yield f"{kind} {fp[:12]} belongs to {owner!r}; the trail says {want.user!r}"
         if row[2] != want.expires:
             yield f"{kind} {fp[:12]} expires at {row[2]}; the trail says {want.expires}"
-        if revoked is not None and not row[3] and want.revoked:
+        if token and not row[3] and want.revoked:
             yield f"token {fp[:12]} of user {owner!r} was revoked, yet is live again"
+        if token and row[4] != want.scopes:
+            yield f"token {fp[:12]} has scopes {row[4]!r}; the trail says {want.scopes!r}"

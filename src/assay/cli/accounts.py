@@ -5,6 +5,8 @@ Each change is one audit event and counts from the user's next request to the se
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from rich.markup import escape
 from rich.table import Table
@@ -17,6 +19,9 @@ from assay.cli._common import (
     pass_env,
     utc_minute,
 )
+
+if TYPE_CHECKING:
+    from assay.labeling.scopes import Scope
 
 
 @click.group("user")
@@ -156,6 +161,18 @@ def token() -> None:
     """API tokens for scripts (Authorization: Bearer TOKEN)."""
 
 
+def _scopes(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[Scope, ...] | None:
+    from assay.errors import InvalidInput
+    from assay.labeling.scopes import parse_scopes
+
+    try:
+        return parse_scopes(value)
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
 @token.command("create")
 @click.argument("name")
 @click.option("--label", default="", help="What the token is for.")
@@ -165,15 +182,36 @@ def token() -> None:
     show_default=True,
     help="Lifetime: a number with s, m, h or d (e.g. 12h, 30d), or 'never'.",
 )
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    callback=_scopes,
+    metavar="SCOPE[,SCOPE...]",
+    help="What the token may do: read, label, review, manage, serve (README: Token "
+    "scopes). Default: all of the user's role.",
+)
 @json_option
 @pass_env
-def token_create(env: Env, name: str, label: str, expires: str, as_json: bool) -> None:
-    """Create an API token for user NAME; it is printed once and stored only as a hash."""
-    from assay.labeling import create_token
+def token_create(
+    env: Env,
+    name: str,
+    label: str,
+    expires: str,
+    scopes: tuple[Scope, ...] | None,
+    as_json: bool,
+) -> None:
+    """Create an API token for user NAME; it is printed once and stored only as a hash.
 
-    value = create_token(env.workspace(), name, label, expires_in=_lifetime(expires))
+    With --scope it may do only what its scopes name, and never more than NAME's role.
+    """
+    from assay.labeling import create_token
+    from assay.labeling.scopes import scopes_text
+
+    ws = env.workspace()
+    value = create_token(ws, name, label, expires_in=_lifetime(expires), scopes=scopes)
     if as_json:
-        env.emit_json({"user": name, "token": value})
+        env.emit_json({"user": name, "token": value, "scopes": scopes_text(scopes).split(",")})
     else:
         click.echo(value)
 
@@ -201,7 +239,7 @@ def _lifetime(text: str) -> float | None:
 @json_option
 @pass_env
 def token_list(env: Env, user_name: str | None, as_json: bool) -> None:
-    """List API tokens (never the tokens themselves): id, user, label, expiry, state."""
+    """List API tokens (never the tokens themselves): id, user, label, scopes, expiry, state."""
     import time
 
     from assay.labeling.accounts import list_tokens
@@ -211,7 +249,9 @@ def token_list(env: Env, user_name: str | None, as_json: bool) -> None:
         env.emit_json([t.to_dict() for t in tokens])
         return
     # Values fold rather than being cut to "…" when a long user or label widens the table.
-    table = folding_table("id", "user", "label", "created", "expires", "state", whole=("id",))
+    table = folding_table(
+        "id", "user", "label", "scopes", "created", "expires", "state", whole=("id",)
+    )
     for t in tokens:
         expires = (
             "never"
@@ -219,7 +259,15 @@ def token_list(env: Env, user_name: str | None, as_json: bool) -> None:
             else time.strftime("%Y-%m-%d %H:%M", time.gmtime(t.expires))
         )
         state = "revoked" if t.revoked else "live" if t.live else "expired"
-        table.add_row(t.id, escape(t.user), escape(t.label), utc_minute(t.created), expires, state)
+        table.add_row(
+            t.id,
+            escape(t.user),
+            escape(t.label),
+            t.scopes,
+            utc_minute(t.created),
+            expires,
+            state,
+        )
     env.console.print(table)
     if not tokens:
         owner = f" of user {escape(user_name)}" if user_name else ""

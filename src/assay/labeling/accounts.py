@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from assay import audit
 from assay.errors import Conflict, InvalidInput, NotFound
 from assay.labeling._db import write
+from assay.labeling.scopes import scopes_of, scopes_text
 from assay.labeling.users import (
     MIN_PASSWORD,
     ROLES,
@@ -135,6 +136,7 @@ class TokenInfo:
     created: str
     expires: float | None
     revoked: bool
+    scopes: str  # "all" or scopes such as "read,label" (`assay.labeling.scopes`)
 
     @property
     def live(self) -> bool:
@@ -149,6 +151,7 @@ class TokenInfo:
             "expires": self.expires,
             "revoked": self.revoked,
             "live": self.live,
+            "scopes": self.scopes.split(","),
         }
 
 
@@ -161,7 +164,8 @@ def _token_rows(conn: Connection, user: str | None) -> list[Any]:
 
 def _info(r: Any) -> TokenInfo:
     fp = audit.fingerprint(r.token_hash)[:12]
-    return TokenInfo(fp, r.name, r.label, r.created, r.expires, bool(r.revoked))
+    scopes = scopes_text(scopes_of(r.scopes))
+    return TokenInfo(fp, r.name, r.label, r.created, r.expires, bool(r.revoked), scopes)
 
 
 def list_tokens(ws: Workspace, user: str | None = None) -> list[TokenInfo]:

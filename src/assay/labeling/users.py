@@ -19,7 +19,7 @@ import hashlib
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy import or_, select
@@ -29,6 +29,7 @@ from assay import audit
 from assay.domain.marking import Marking
 from assay.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from assay.labeling._db import write
+from assay.labeling.scopes import Scope, parse_scopes, scopes_of, scopes_text
 from assay.store._sql import insert_named
 from assay.store.schema import NAME_MAX, api_tokens, users
 from assay.timeutil import now_iso
@@ -49,13 +50,18 @@ MIN_PASSWORD = 8
 
 @dataclass(frozen=True)
 class User:
-    """An authenticated person: name, role and clearance."""
+    """An authenticated person: name, role and clearance.
+
+    `scopes`: what the API token of this request may do (`assay.labeling.scopes`); None for
+    a session, a token with all of the role, or a user not reached through a token.
+    """
 
     id: int
     name: str
     role: Role
     clearance: Marking
     clearance_text: str
+    scopes: tuple[Scope, ...] | None = None
 
     @property
     def actor(self) -> str:
@@ -194,11 +200,14 @@ def create_token(
     *,
     actor: str | None = None,
     expires_in: float | None = DEFAULT_TOKEN_DAYS * 86400.0,
+    scopes: list[str] | tuple[str, ...] | None = None,
 ) -> str:
     """Make an API token for user `name`; returns it once, stores only its hash.
 
-    It stops working after `expires_in` seconds (90 days by default; None: never).
+    It stops working after `expires_in` seconds (90 days by default; None: never). `scopes`
+    limit what it may do (`assay.labeling.scopes`); none given: all of the user's role.
     """
+    granted = scopes_text(parse_scopes(scopes))
     if expires_in is not None and expires_in <= 0:
         raise InvalidInput("a token's lifetime must be positive")
     if len(label) > NAME_MAX:  # PostgreSQL's column holds no more (SQLite's had no limit)
@@ -216,6 +225,7 @@ def create_token(
                 created=now_iso(),
                 revoked=0,
                 expires=expires,
+                scopes=granted,
             )
         )
         audit.append(
@@ -223,16 +233,24 @@ def create_token(
             actor or ws.actor,
             "token.create",
             f"user:{name}",
-            {"label": label, "token": audit.fingerprint(digest), "expires": expires},
+            {
+                "label": label,
+                "token": audit.fingerprint(digest),
+                "expires": expires,
+                "scopes": granted,
+            },
         )
     return token
 
 
 def user_for_token(ws: Workspace, token: str) -> User | None:
-    """The live user behind a live token, read fresh: revocation counts at once."""
+    """The live user behind a live token, read fresh: revocation counts at once.
+
+    The user carries the token's scopes (None: all of the role).
+    """
     with ws.db.read() as conn:
         row = conn.execute(
-            select(users)
+            select(users, api_tokens.c.scopes)
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
             .where(
                 api_tokens.c.token_hash == token_digest(token),
@@ -241,4 +259,6 @@ def user_for_token(ws: Workspace, token: str) -> User | None:
                 users.c.disabled == 0,
             )
         ).first()
-    return row_to_user(ws, row) if row is not None else None
+    if row is None:
+        return None
+    return replace(row_to_user(ws, row), scopes=scopes_of(row.scopes))

@@ -3,6 +3,7 @@
 Authentication is resolved by `deps.current_user` (also called directly on the hot routes),
 not by FastAPI's security classes, so the schemes are added here: a bearer token, or the
 session cookie set by ``POST /auth/login`` (then writes also need the X-CSRF-Token header).
+Each operation's ``x-token-scope`` names the token scope it needs (`token_scopes`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from assay.server.deps import COOKIE
+from assay.server.token_scopes import API_SCOPES
 
 PUBLIC = {("/auth/login", "post")}  # what answers without credentials
 # OpenAPI links: where an answer's ids lead (clients and schemathesis' stateful phase follow them)
@@ -60,6 +62,9 @@ def install(app: FastAPI, prefix: str) -> None:
                 for method, op in operations.items():
                     public = (path.removeprefix(prefix), method) in PUBLIC
                     op["security"] = [] if public else [{"bearer": []}, {"session": []}]
+                    need = API_SCOPES.get((method.upper(), path))
+                    if need is not None:
+                        op["x-token-scope"] = need
             _link(doc, prefix)
             app.openapi_schema = doc
         return app.openapi_schema

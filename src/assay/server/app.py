@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assay import __version__, audit
 from assay._extras import as_missing_extra
 from assay.errors import AssayError, MissingExtra
-from assay.server import _openapi
+from assay.server import _openapi, token_scopes
 from assay.server._hardening import harden, not_json_sent
 from assay.server._stream_slots import StreamSlots
 from assay.server.api_models import ANY_ROUTE
@@ -69,6 +69,13 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         app.include_router(router, prefix=API, responses=ANY_ROUTE)
     app.include_router(pages_router)
     app.include_router(sensor_pages_router)
+    app.state.token_scopes = token_scopes.bind(
+        [
+            *((API, r) for router in ROUTERS for r in router.routes),
+            *(("", r) for r in (*pages_router.routes, *sensor_pages_router.routes)),
+        ],
+        token_scopes.API_SCOPES | token_scopes.PAGE_SCOPES,
+    )
     _openapi.install(app, API)
     harden(app, settings.max_body_bytes, settings.max_json_depth)
     static = HERE / "static"
@@ -79,6 +86,8 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
     async def assay_error(request: Request, exc: AssayError) -> Response:
         # The one place AssayError classes become HTTP statuses (an HTML page for browser
         # pages, JSON for the API).
+        if isinstance(exc, token_scopes.ScopeDenied):  # audited once, off the event loop
+            await run_in_threadpool(exc.record, workspace)
         if wants_html(request):  # the page looks up the caller: off the event loop
             # a missing library's message opens with its name: as spelt, not capitalised
             named = isinstance(exc, MissingExtra)

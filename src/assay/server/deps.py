@@ -1,4 +1,5 @@
-"""Request authentication: bearer tokens (no CSRF) or session cookies (CSRF on writes)."""
+"""Request authentication: bearer tokens (no CSRF; their scopes checked against the route,
+`assay.server.token_scopes`) or session cookies (CSRF on writes)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from assay.errors import PermissionDenied, Unauthenticated
 from assay.labeling._tx import Tx, write_tx
 from assay.labeling.sessions import csrf_ok, session_user
 from assay.labeling.users import User, user_for_token
+from assay.server import token_scopes
 from assay.server._group_commit import GroupCommit
 from assay.server.settings import Settings
 from assay.workspace import Workspace
@@ -86,10 +88,12 @@ def optional_user(request: Request) -> User | None:
     if auth[:7].lower() == "bearer ":
         # Read fresh on every request (one indexed join): a revoked or expired token, or a
         # disabled user, is refused from the very next request, in every worker process.
-        user = user_for_token(ws, auth[7:].strip())
+        token = auth[7:].strip()
+        user = user_for_token(ws, token)
         if user is None:
             raise Unauthenticated("the API token is unknown, expired or revoked")
-        request.state.bearer = auth[7:].strip()
+        token_scopes.check(request, user, token)
+        request.state.bearer = token
         return user
     cookie = request.cookies.get(COOKIE)
     if not cookie:

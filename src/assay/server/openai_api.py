@@ -2,7 +2,8 @@
 
 Routes: ``GET /v1/models``, ``GET /v1/models/{id}``, ``POST /v1/chat/completions`` and
 ``POST /v1/completions``. Every request carries ``Authorization: Bearer TOKEN`` (an assay
-API token, read fresh each time so a revocation counts at once). A holder whose clearance
+API token, read fresh each time so a revocation counts at once; a token made with scopes
+needs ``serve``, `assay.server.token_scopes`). A holder whose clearance
 is below the model's marking is told the model does not exist, exactly as for a name that
 is not served. Errors are OpenAI-shaped JSON: ``{"error": {"message", "type", "param",
 "code"}}``; ``stream=true`` answers as server-sent events, the whole answer in one chunk.
@@ -20,12 +21,14 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.domain.marking import Marking
 from assay.errors import AssayError, InvalidInput, NotFound, Unauthenticated
 from assay.labeling.users import User, user_for_token
 from assay.models._llm import Batcher, Generation, GenRequest
+from assay.server import token_scopes
 from assay.server._hardening import harden, not_json_sent
 from assay.server.openai_models import (
     MAX_N,
@@ -47,7 +50,9 @@ from assay.workspace import Workspace
 DEFAULT_CHAT_TOKENS = 256
 PROMPT_BATCHES = 4  # a request's answers fill at most this many of the model's batches
 BATCH_HEADER = "x-assay-batch-size"  # how many requests shared this answer's forward passes
-_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 404, 500)}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorBody} for s in (400, 401, 403, 404, 500)
+}
 
 
 @dataclass(frozen=True)
@@ -90,9 +95,11 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
         auth = request.headers.get("authorization", "")
         if not auth.lower().startswith("bearer ") or not auth[7:].strip():
             raise Unauthenticated("send an assay API token: Authorization: Bearer TOKEN")
-        user = user_for_token(ws, auth[7:].strip())
+        token = auth[7:].strip()
+        user = user_for_token(ws, token)
         if user is None:
             raise Unauthenticated("the API token is unknown, expired or revoked")
+        token_scopes.check(request, user, token)
         return user
 
     def visible(user: User) -> bool:
@@ -105,9 +112,12 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
 
     @app.exception_handler(AssayError)
     async def assay_error(request: Request, exc: AssayError) -> JSONResponse:
+        if isinstance(exc, token_scopes.ScopeDenied):
+            await run_in_threadpool(exc.record, ws)
         status = 400 if exc.http_status == 422 else exc.http_status
         kind, code = {
             401: ("authentication_error", "invalid_api_key"),
+            403: ("permission_error", "insufficient_scope"),
             404: ("invalid_request_error", "model_not_found"),
         }.get(status, ("invalid_request_error", None))
         return _error(status, str(exc), kind, code)
@@ -232,6 +242,9 @@ def create_llm_app(ws: Workspace, served: ServedModel) -> FastAPI:
             return _stream(_completion_chunks(out))
         return out
 
+    app.state.token_scopes = token_scopes.bind(
+        [("", r) for r in app.routes], token_scopes.MODEL_SCOPES
+    )
     return app
 
 

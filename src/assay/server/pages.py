@@ -22,6 +22,7 @@ from assay.labeling.catalog import visible_project
 from assay.labeling.users import Capability, User
 from assay.labeling.video import is_video_project
 from assay.server.deps import optional_user
+from assay.server.token_scopes import ScopeDenied
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -126,6 +127,8 @@ def _page(
     """
     try:
         user = optional_user(request)
+    except ScopeDenied:
+        raise
     except AssayError:
         user = None
     if user is None:

@@ -186,6 +186,8 @@ api_tokens = Table(
     Column("created", String(40), nullable=False),
     Column("revoked", Integer, nullable=False, default=0),
     Column("expires", Float),  # unix time; NULL never expires (schema 5 on)
+    # "all" (the user's whole role) or scopes such as "read,label" (schema 14 on)
+    Column("scopes", String(200), nullable=False, server_default="all"),
 )
 
 sessions = Table(
@@ -472,7 +474,7 @@ picture_versions = Table(
     UniqueConstraint("picture", "seq"),
 )
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 
 # Forward-only migrations: MIGRATIONS[n] moves a database from version n to n + 1.
@@ -571,6 +573,14 @@ def _widen_columns(conn: Connection) -> None:
             conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {kind}")
 
 
+def _add_token_scopes(conn: Connection) -> None:
+    # Tokens made before scopes acted with their user's whole role: they keep it, as "all".
+    if "scopes" not in {c["name"] for c in sa_inspect(conn).get_columns("api_tokens")}:
+        conn.exec_driver_sql(
+            "ALTER TABLE api_tokens ADD COLUMN scopes VARCHAR(200) NOT NULL DEFAULT 'all'"
+        )
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_labeling,
     2: _add_eval,
@@ -584,6 +594,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     10: _index_scenes,
     11: _key_submissions_by_user,
     12: _widen_columns,
+    13: _add_token_scopes,
 }
 
 

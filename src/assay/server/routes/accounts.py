@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from assay.labeling import accounts, create_token
+from assay.labeling.scopes import SCOPES, parse_scopes, scopes_text
 from assay.labeling.users import MIN_PASSWORD, Role
 from assay.server.deps import CurrentAdmin, CurrentUser, WorkspaceDep
 
@@ -27,6 +28,9 @@ class UserOut(BaseModel):
     disabled: bool
 
 
+_SCOPES_OUT = f'Its scopes (of {", ".join(SCOPES)}), or ["all"]: all of its user\'s role.'
+
+
 class TokenOut(BaseModel):
     id: str = Field(description="The token's public id: its fingerprint's first 12 hex digits.")
     user: str
@@ -35,12 +39,14 @@ class TokenOut(BaseModel):
     expires: float | None = Field(description="Unix time; null: never.")
     revoked: bool
     live: bool
+    scopes: list[str] = Field(description=_SCOPES_OUT)
 
 
 class NewTokenOut(BaseModel):
     user: str
     token: str = Field(description="The token itself, shown this once.")
     label: str
+    scopes: list[str] = Field(description=_SCOPES_OUT)
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -69,6 +75,12 @@ class TokenBody(BaseModel):
     label: str = Field(default="", max_length=200)
     expires_days: float | None = Field(
         default=90.0, gt=0, description="Lifetime in days; null for a token that never expires."
+    )
+    scopes: list[str] | None = Field(
+        default=None,
+        max_length=len(SCOPES),
+        description=f"What the token may do: any of {', '.join(SCOPES)}; null, [] or "
+        '["all"]: all of the user\'s role. Never more than the role and clearance.',
     )
 
 
@@ -120,8 +132,10 @@ def tokens(ws: WorkspaceDep, user: CurrentUser) -> Any:
 def new_token(name: str, body: TokenBody, ws: WorkspaceDep, admin: CurrentAdmin) -> Any:
     """Make a token for a user; the token is in this answer only."""
     seconds = None if body.expires_days is None else body.expires_days * 86400.0
-    value = create_token(ws, name, body.label, actor=admin.actor, expires_in=seconds)
-    return {"user": name, "token": value, "label": body.label}
+    scopes = parse_scopes(body.scopes)
+    value = create_token(ws, name, body.label, actor=admin.actor, expires_in=seconds, scopes=scopes)
+    listed = scopes_text(scopes).split(",")
+    return {"user": name, "token": value, "label": body.label, "scopes": listed}
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenOut)
