@@ -10,9 +10,10 @@
   of its own (`stream_name`): no two entities or subjects share one.
 
 CoT peers cannot say what they hold, so each (re)connection gets a full refresh. The NATS
-sink publishes with ``Nats-Msg-Id`` = entity id and content fingerprint (the server drops a
-repeat), and on open reads the newest message of every entity back from the stream, so a
-restarted feed sends only what the stream lacks and durable consumers resume without loss.
+sink publishes with ``Nats-Msg-Id`` = the entity's token and content fingerprint (the server
+drops a repeat), and on open reads the newest message of every entity back from the stream
+(the entity named by its subject), so a restarted feed sends only what the stream lacks and
+durable consumers resume without loss.
 """
 
 from __future__ import annotations
