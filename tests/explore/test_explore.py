@@ -4,6 +4,7 @@ evaluation outcomes re-matched at the page's IoU, item provenance and revision d
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from assay.explore.outcomes import match_counts
 from assay.labeling import Workflow, add_user
 from assay.store.schema import derived
 from assay.versioning import LabelRecord
+from assay.workspace import Workspace
 from evaluation.runs.runs_world import detection_world
 from labeling_world import HIDDEN, PASSWORD, World, box, build_world
 
@@ -125,8 +127,11 @@ def test_diff_pages_both_sides_and_change_kinds(ws, tmp_path: Path) -> None:  # 
         diff_page(ws, man, SWEEP, "HEAD", "")
 
 
-def test_eval_outcomes_follow_the_iou_threshold(tmp_path: Path) -> None:
+def test_eval_outcomes_follow_the_iou_threshold(
+    tmp_path: Path, closes: Callable[[Workspace], Workspace]
+) -> None:
     w = detection_world(tmp_path / "ws", n=4)
+    closes(w.ws)
     w.ws.export(w.spec, "coco", tmp_path / "coco", media=False)
     gt = json.loads(next((tmp_path / "coco").rglob("*.json")).read_text())
     cats = {c["name"]: c["id"] for c in gt["categories"]}
@@ -161,7 +166,9 @@ def test_eval_outcomes_follow_the_iou_threshold(tmp_path: Path) -> None:
     assert explore_page(w.ws, ada, "boats", q)["total"] == 0
 
 
-def test_a_run_of_a_model_above_the_viewer_is_not_offered_nor_used(tmp_path: Path) -> None:
+def test_a_run_of_a_model_above_the_viewer_is_not_offered_nor_used(
+    tmp_path: Path, closes: Callable[[Workspace], Workspace]
+) -> None:
     """A SECRET model's run on an UNCLASSIFIED dataset: its name and what it found are SECRET
     (attacker pass: both reached an UNCLASSIFIED reviewer through the explorer)."""
     from assay.explore import runs_of
@@ -169,6 +176,7 @@ def test_a_run_of_a_model_above_the_viewer_is_not_offered_nor_used(tmp_path: Pat
     from assay.models.registry import add_model
 
     w = detection_world(tmp_path / "ws", n=2)
+    closes(w.ws)
     w.ws.export(w.spec, "coco", tmp_path / "coco", media=False)
     gt = json.loads(next((tmp_path / "coco").rglob("*.json")).read_text())
     dets = [

@@ -60,7 +60,7 @@ def _coco(folder: Path, shift: float) -> Path:
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
+def ws(tmp_path: Path) -> Iterator[Workspace]:
     """A dataset committed twice: the second commit changes a few items' boxes, so HEAD's
     manifest is a layer over the first (changed rows after the others)."""
     folder = tmp_path / "src"
@@ -70,7 +70,8 @@ def ws(tmp_path: Path) -> Workspace:
     ws.commit("flood", "first")
     ws.import_labels(_coco(folder, 0.5), "coco", "flood")
     ws.commit("flood", "second")
-    return ws
+    yield ws
+    ws.close()
 
 
 def _files(out: Path, fmt: str) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,8 +65,11 @@ def _stac_export(tmp_path: Path) -> tuple[Workspace, Path]:
     return ws, tmp_path / "stac" / "catalog.json"
 
 
-def test_a_stac_catalog_naming_a_url_is_refused_before_any_connection(tmp_path: Path) -> None:
+def test_a_stac_catalog_naming_a_url_is_refused_before_any_connection(
+    tmp_path: Path, closes: Callable[[Workspace], Workspace]
+) -> None:
     ws, catalog = _stac_export(tmp_path)
+    closes(ws)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -84,8 +88,11 @@ def test_a_stac_catalog_naming_a_url_is_refused_before_any_connection(tmp_path: 
     assert [d.name for d in ws.datasets()] == ["geo"]
 
 
-def test_a_stac_label_asset_outside_the_catalog_folder_is_not_read(tmp_path: Path) -> None:
+def test_a_stac_label_asset_outside_the_catalog_folder_is_not_read(
+    tmp_path: Path, closes: Callable[[Workspace], Workspace]
+) -> None:
     ws, catalog = _stac_export(tmp_path)
+    closes(ws)
     item_file = next(p for p in catalog.parent.rglob("*-labels.json"))
     item = json.loads(item_file.read_text())
     elsewhere = tmp_path / "elsewhere.geojson"

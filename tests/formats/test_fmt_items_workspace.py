@@ -61,7 +61,11 @@ def _record(ws: Workspace, dataset: str, item: str) -> Any:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_all_regions_of_all_authors_survive_the_round_trip(
-    ws: Workspace, tmp_path: Path, fmt: str, new_database: Callable[[], None]
+    ws: Workspace,
+    tmp_path: Path,
+    fmt: str,
+    new_database: Callable[[], None],
+    closes: Callable[[Workspace], Workspace],
 ) -> None:
     item = _two_labellers(ws, tmp_path)
     before = _record(ws, "flood", item)
@@ -75,14 +79,18 @@ def test_all_regions_of_all_authors_survive_the_round_trip(
     assert report.regions == 4  # three on the bridge, one (the latest answer) on the road
     # a fresh workspace gets the same labels of record
     new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
-    other = Workspace.init(tmp_path / "other")
+    other = closes(Workspace.init(tmp_path / "other"))
     other.import_labels(tmp_path / "out", fmt, "flood")
     assert _record(other, "flood", item).regions == before.regions
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_no_media_export_imports_back_where_the_items_are(
-    ws: Workspace, tmp_path: Path, fmt: str, new_database: Callable[[], None]
+    ws: Workspace,
+    tmp_path: Path,
+    fmt: str,
+    new_database: Callable[[], None],
+    closes: Callable[[Workspace], Workspace],
 ) -> None:
     item = _two_labellers(ws, tmp_path)
     res = ws.export("flood", fmt, tmp_path / "labels", media=False)
@@ -93,7 +101,7 @@ def test_no_media_export_imports_back_where_the_items_are(
     assert _record(ws, "relabelled", item).regions == _record(ws, "flood", item).regions
 
     new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
-    other = Workspace.init(tmp_path / "other")
+    other = closes(Workspace.init(tmp_path / "other"))
     with pytest.raises(InvalidInput) as err:
         other.import_labels(tmp_path / "labels", fmt, "flood")
     msg = str(err.value)
@@ -131,6 +139,7 @@ def test_embedded_images_load_in_hf_datasets_and_import_back(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     new_database: Callable[[], None],
+    closes: Callable[[Workspace], Workspace],
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
@@ -161,7 +170,7 @@ def test_embedded_images_load_in_hf_datasets_and_import_back(
     assert res["files"] and res["dropped"] == {}
 
     new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
-    other = Workspace.init(tmp_path / "other")
+    other = closes(Workspace.init(tmp_path / "other"))
     report = other.import_labels(path, "parquet", "flood")
     assert report.new_items == 2
     back = _record(other, "flood", item)
@@ -179,7 +188,10 @@ def test_embed_media_is_refused_for_formats_without_a_bytes_column(
 
 
 def test_jsonl_carries_the_label_map_and_image_numbers(
-    ws: Workspace, tmp_path: Path, new_database: Callable[[], None]
+    ws: Workspace,
+    tmp_path: Path,
+    new_database: Callable[[], None],
+    closes: Callable[[Workspace], Workspace],
 ) -> None:
     _two_labellers(ws, tmp_path)
     ws.export("flood", "jsonl", tmp_path / "out", media=True)
@@ -187,7 +199,7 @@ def test_jsonl_carries_the_label_map_and_image_numbers(
     first = export_bundle(ws, ws.resolve("flood", default_head=False))
     assert meta["label_map"] == [[n, i] for n, i in first.classes().pairs()]
     new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
-    other = Workspace.init(tmp_path / "other")
+    other = closes(Workspace.init(tmp_path / "other"))
     other.import_labels(tmp_path / "out", "jsonl", "flood")
     again = export_bundle(other, other.resolve("flood", default_head=False))
     assert again.classes().pairs() == first.classes().pairs()
@@ -211,13 +223,17 @@ def test_cli_embed_media(run_cli: Any, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_all_annotations_carry_every_author_prediction_and_lead_time(
-    ws: Workspace, tmp_path: Path, fmt: str, new_database: Callable[[], None]
+    ws: Workspace,
+    tmp_path: Path,
+    fmt: str,
+    new_database: Callable[[], None],
+    closes: Callable[[Workspace], Workspace],
 ) -> None:
     _two_labellers(ws, tmp_path)
     res = ws.export("flood", fmt, tmp_path / "all", all_annotations=True)
     assert res["dropped"] == {}
     new_database()  # a fresh workspace: its own metadata, on PostgreSQL too
-    other = Workspace.init(tmp_path / "other")
+    other = closes(Workspace.init(tmp_path / "other"))
     other.import_labels(tmp_path / "all", fmt, "flood")
 
     def stored(w: Workspace) -> list[Any]:

@@ -193,7 +193,11 @@ def _labels(ws: Workspace, dataset: str) -> dict[str, tuple[str, list[Any]]]:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_exports_write_portable_names_and_read_back(
-    ws: Workspace, tmp_path: Path, fmt: str, new_database: Callable[[], None]
+    ws: Workspace,
+    tmp_path: Path,
+    fmt: str,
+    new_database: Callable[[], None],
+    closes: Callable[[Workspace], Workspace],
 ) -> None:
     names = NAMES + ([] if fmt == "yolo" else [TRAILING])
     items = _dataset(ws, tmp_path, names)
@@ -218,7 +222,7 @@ def test_exports_write_portable_names_and_read_back(
         i: labels for i, (_, labels) in before.items()
     }
     new_database()  # a fresh workspace knows the items only from the export
-    other = Workspace.init(tmp_path / "other")
+    other = closes(Workspace.init(tmp_path / "other"))
     other.import_labels(tmp_path / "out", fmt, "flood")
     fresh = _labels(other, "flood")
     assert {i: labels for i, (_, labels) in fresh.items()} == {
@@ -235,7 +239,12 @@ def test_exports_write_portable_names_and_read_back(
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_rows_of_a_jsonl_file_are_written_as_portable_files(
-    ws: Workspace, tmp_path: Path, samples: Any, fmt: str, new_database: Callable[[], None]
+    ws: Workspace,
+    tmp_path: Path,
+    samples: Any,
+    fmt: str,
+    new_database: Callable[[], None],
+    closes: Callable[[Workspace], Workspace],
 ) -> None:
     rows = [{"text": "Levee seepage at km 12."}, {"text": "Bridge closed."}]
     ids = ws.ingest([samples.jsonl("rows.jsonl", rows)]).new
@@ -253,7 +262,7 @@ def test_rows_of_a_jsonl_file_are_written_as_portable_files(
             ("rows.jsonl:2", "media/rows.jsonl_2"),
         }
     new_database()
-    other = Workspace.init(tmp_path / "other")
+    other = closes(Workspace.init(tmp_path / "other"))
     other.import_labels(tmp_path / "out", fmt, "reports")
     got = {i: name for i, (name, _) in _labels(other, "reports").items()}
     assert got == dict(zip(ids, ["rows.jsonl:1", "rows.jsonl:2"], strict=True)) or got == dict(

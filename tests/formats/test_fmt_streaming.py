@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,11 @@ def _workspace(tmp_path: Path) -> Workspace:
     return ws
 
 
-def test_rows_come_in_chunks_in_number_order_and_none_is_kept(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path)
+def test_rows_come_in_chunks_in_number_order_and_none_is_kept(
+    tmp_path: Path,
+    closes: Callable[[Workspace], Workspace],
+) -> None:
+    ws = closes(_workspace(tmp_path))
     bundle = export_bundle(ws, ws.resolve("flood@HEAD", default_head=False))
     assert len(bundle.rows) == N
     seen: list[int] = []
@@ -84,9 +88,12 @@ def _files(out: Path, fmt: str) -> Any:
 
 @pytest.mark.parametrize("fmt", ["coco", "jsonl", "parquet", "yolo", "labelstudio"])
 def test_small_chunks_write_the_same_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+    closes: Callable[[Workspace], Workspace],
 ) -> None:
-    ws = _workspace(tmp_path)
+    ws = closes(_workspace(tmp_path))
     ws.export("flood@HEAD", fmt, tmp_path / "one", media=False)
     monkeypatch.setattr(_stream, "CHUNK", 4)
     ws.export("flood@HEAD", fmt, tmp_path / "many", media=False)

@@ -236,6 +236,31 @@ def test_a_scene_changed_in_the_bucket_is_never_read_in_ranges(
         assert int(src.read(1)[0, 0]) == 7
 
 
+def test_a_scene_replaced_between_its_check_and_its_reads_is_never_drawn(
+    s3: S3BlobStore, tmp_path: Path
+) -> None:
+    """The whole-object hash is checked before GDAL's first range, but the object can be
+    replaced after that check: GDAL's ranged reads are conditional on the version that was
+    hashed (If-Match its ETag), so the other bytes are refused, and the error says the blob
+    changed, never drawing what it now holds."""
+    import rasterio
+
+    from assay.store.blobs import raster_path
+
+    good, other = _geotiff(tmp_path, 31), _geotiff(tmp_path, 230)
+    sha = s3.put_bytes(good)
+    fresh = S3BlobStore(s3.url)  # another process, nothing verified or cached yet
+    drawn: list[int] = []
+    with (
+        pytest.raises(Corrupt, match=f"blob {sha[:12]} in .* was replaced while it was read"),
+        raster_path(fresh, sha) as name,
+    ):
+        _overwrite(s3, s3._key(sha), other)  # checked, not yet read: GDAL reads next
+        with rasterio.open(name) as src:
+            drawn.append(int(src.read(1)[0, 0]))
+    assert drawn == []
+
+
 def test_a_scene_is_read_in_place_directly_never_through_a_proxy(
     s3: S3BlobStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

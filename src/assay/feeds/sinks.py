@@ -5,12 +5,15 @@
 - ``tcp://HOST:PORT`` CoT events, one XML document after another, to a TAK server;
 - ``udp://HOST:PORT`` CoT events, one per datagram;
 - ``nats://HOST:PORT/SUBJECT`` JSON entity updates on ``SUBJECT.<entity id>`` in a
-  JetStream stream (made if missing) that keeps the last message of every entity.
+  JetStream stream (made if missing) that keeps the last message of every entity. The id is
+  escaped into one subject token (`subject_token`), one to one, and each subject has a stream
+  of its own (`stream_name`): no two entities or subjects share one.
 
 CoT peers cannot say what they hold, so each (re)connection gets a full refresh. The NATS
-sink publishes with ``Nats-Msg-Id`` = entity id and content fingerprint (the server drops a
-repeat), and on open reads the newest message of every entity back from the stream, so a
-restarted feed sends only what the stream lacks and durable consumers resume without loss.
+sink publishes with ``Nats-Msg-Id`` = the entity's token and content fingerprint (the server
+drops a repeat), and on open reads the newest message of every entity back from the stream
+(the entity named by its subject), so a restarted feed sends only what the stream lacks and
+durable consumers resume without loss.
 """
 
 from __future__ import annotations
@@ -34,11 +37,10 @@ if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient
     from nats.js import JetStreamContext
 
-__all__ = ["CotTcpSink", "CotUdpSink", "NatsSink", "open_sink", "stream_name"]
+__all__ = ["CotTcpSink", "CotUdpSink", "NatsSink", "open_sink", "stream_name", "subject_token"]
 
 _SUBJECT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 FINGERPRINT_HEADER = "Assay-Fingerprint"
-ENTITY_HEADER = "Assay-Entity"
 
 log = logging.getLogger(__name__)
 
@@ -181,14 +183,49 @@ class CotUdpSink:
             self._sock = None
 
 
-def _token(entity_id: str) -> str:
-    """An entity id as one subject token (NATS tokens hold no '.', '*', '>' or spaces)."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", entity_id)
+_KEEP = re.compile(r"[A-Za-z0-9-]")
+_TOKEN_PART = re.compile(r"[A-Za-z0-9-]|_[0-9A-F]{2}")
+_TOKEN = re.compile(r"(?:[A-Za-z0-9-]|_[0-9A-F]{2})+")
+_PLAIN_SUBJECT = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
+
+
+def subject_token(name: str) -> str:
+    """`name` as one NATS subject token, one to one: letters, digits and '-' stay, every other
+    character (``_`` itself, '.', '*', '>', spaces, non-ASCII) becomes ``_XX`` per UTF-8 byte
+    in upper-case hex, and the empty name is ``_``. Two names never share a token (a
+    sanitiser replacing characters would make ``a.b`` and ``a_b`` alike, and a consumer of
+    one entity's subject would get the other's messages)."""
+    if not name:
+        return "_"
+    return "".join(
+        c if _KEEP.fullmatch(c) else "".join(f"_{b:02X}" for b in c.encode()) for c in name
+    )
+
+
+def _name_of(token: str) -> str | None:
+    """The name `subject_token` made `token` of; None for a token it makes of no name."""
+    if token == "_":
+        return ""
+    if not _TOKEN.fullmatch(token):
+        return None
+    out = bytearray()
+    for part in _TOKEN_PART.findall(token):
+        out += bytes([int(part[1:], 16)]) if part[0] == "_" else part.encode()
+    try:
+        name = out.decode()
+    except UnicodeDecodeError:
+        return None
+    return name if subject_token(name) == token else None
 
 
 def stream_name(subject: str) -> str:
-    """The JetStream stream holding `subject`'s entity messages."""
-    return "ASSAY_" + re.sub(r"[^A-Za-z0-9_-]", "_", subject).upper()
+    """The JetStream stream holding `subject`'s entity messages, one per subject: a plain
+    subject (lower-case letters, digits, '-', dots) is ``ASSAY_`` and the subject in upper
+    case with '_' for '.'; any other is ``ASSAY__`` and its `subject_token` (a plain name
+    never has '_' after the prefix, so the two kinds never meet)."""
+    if _PLAIN_SUBJECT.fullmatch(subject):
+        return "ASSAY_" + subject.replace(".", "_").upper()
+    return "ASSAY__" + subject_token(subject)
 
 
 class NatsSink:
@@ -252,7 +289,9 @@ class NatsSink:
             headers = msg.headers or {}
             fp = headers.get(FINGERPRINT_HEADER, "")
             if fp and not fp.startswith("removed"):
-                out[headers.get(ENTITY_HEADER, subj[prefix:])] = fp
+                name = _name_of(subj[prefix:])
+                if name is not None:  # else a subject this feed does not make: sent anew
+                    out[name] = fp
         return out
 
     async def send(self, picture: str, updates: Sequence[Update]) -> None:
@@ -266,14 +305,15 @@ class NatsSink:
             else:
                 body = {"picture": picture, "op": "remove", "id": u.entity_id}
                 fp = f"removed:{u.fingerprint}"
+            token = subject_token(u.entity_id)
             headers = {
-                "Nats-Msg-Id": f"{u.entity_id}:{fp}",
+                # The token, not the id: it has no ':', so the id never runs into the print.
+                "Nats-Msg-Id": f"{token}:{fp}",
                 FINGERPRINT_HEADER: fp,
-                ENTITY_HEADER: u.entity_id,
             }
             acks.append(
                 js.publish(
-                    f"{self.subject}.{_token(u.entity_id)}",
+                    f"{self.subject}.{token}",
                     json.dumps(body, separators=(",", ":")).encode(),
                     headers=headers,
                     stream=self.stream,

@@ -158,7 +158,13 @@ def open_blobs(url: str) -> BlobStore:
 @contextlib.contextmanager
 def raster_path(store: BlobStore, sha: str) -> Iterator[str]:
     """A name rasterio (GDAL) opens the blob by, inside this context: on S3 the object in
-    place through ``/vsis3/`` (read in ranges, never downloaded whole), else a local file."""
+    place through ``/vsis3/`` (read in ranges, never downloaded whole, each range conditional
+    on the version whose hash was checked), else a local file.
+
+    Raises:
+        Corrupt: on S3, the object was replaced between the check and a read (GDAL's read
+        failed on it; nothing it read was of the new bytes).
+    """
     gdal_path = getattr(store, "gdal_path", None)
     where = gdal_path(sha) if gdal_path is not None else None
     if where is None:
@@ -166,9 +172,15 @@ def raster_path(store: BlobStore, sha: str) -> Iterator[str]:
         return
     import rasterio
 
-    name, options = where
-    with rasterio.Env(**options):
-        yield name
+    name, options, etag = where
+    try:
+        with rasterio.Env(**options):
+            yield name
+    except Exception as exc:
+        replaced = store.replaced(sha, etag)  # type: ignore[attr-defined]
+        if replaced is not None:
+            raise replaced from exc
+        raise
 
 
 class Staged(NamedTuple):

@@ -21,8 +21,10 @@ cached files are downloaded in parts, never held whole in memory.
 
 Every read for use is checked against the blob's name: whole reads as they are fetched; a
 scene GDAL reads in ranges (`gdal_path`) is hashed whole first, once per process and object
-version (`_verify_in_place`). `open` streams unchecked ranges: its callers (backup, verify)
-hash what they read to the end.
+version (`_verify_in_place`), and GDAL's ranged reads carry ``If-Match`` with the ETag of the
+version hashed, so an object replaced after the check is refused, not read (`replaced` names
+it). `open` streams unchecked ranges: its callers (backup, verify) hash what they read to the
+end.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import tempfile
@@ -58,6 +61,8 @@ from assay.store.blobs import (
 )
 
 log = logging.getLogger(__name__)
+# An ETag as S3 servers send it: a quoted run of printable characters without '"'.
+_ETAG = re.compile(r'"[!#-~]*"')
 
 PACK_BYTES = 64 << 20  # a pack object holds at most about this much
 _SPAN_GAP = 1 << 20  # neighbouring packed blobs closer than this are fetched in one GET
@@ -415,14 +420,23 @@ class S3BlobStore:
         raw = _RangeReader(self, self._key(sha), size)
         return io.BufferedReader(raw, buffer_size=1 << 20)
 
-    def gdal_path(self, sha: str) -> tuple[str, dict[str, Any]] | None:
-        """GDAL's ``/vsis3/`` name of a loose blob and the `rasterio.Env` settings that reach
-        this store (the endpoint and credentials boto3 uses, path-style addressing), so a
-        raster is read in place, in ranges, instead of downloaded; None for a packed (small)
-        blob, which `path` copies cheaply."""
+    def gdal_path(self, sha: str) -> tuple[str, dict[str, Any], str] | None:
+        """GDAL's ``/vsis3/`` name of a loose blob, the `rasterio.Env` settings that reach
+        this store (the endpoint and credentials boto3 uses, path-style addressing), and the
+        ETag of the version hashed, so a raster is read in place, in ranges, instead of
+        downloaded; None for a packed (small) blob, which `path` copies cheaply, and under a
+        GDAL too old to send the settings' headers.
+
+        Every request GDAL makes under these settings carries ``If-Match`` with that ETag:
+        an object replaced after the hash was checked answers 412 instead of its new bytes
+        (`replaced` then says so)."""
         if self._locate_all([sha]):
             return None
-        self._verify_in_place(sha)
+        import rasterio
+
+        if tuple(int(p) for p in rasterio.__gdal_version__.split(".")[:2]) < (3, 6):
+            return None  # no GDAL_HTTP_HEADERS: the ranges could not be tied to the version
+        etag = self._verify_in_place(sha)
         import boto3
         from rasterio.session import AWSSession
 
@@ -436,6 +450,9 @@ class S3BlobStore:
             # (GDAL's own GDAL_HTTP(S)_PROXY included).
             "GDAL_HTTP_PROXY": "",
             "GDAL_HTTPS_PROXY": "",
+            # Only the version hashed is read (GDAL's list syntax: the header quoted whole,
+            # the ETag's own quotes escaped).
+            "GDAL_HTTP_HEADERS": '"If-Match: ' + etag.replace('"', '\\"') + '"',
         }
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         if endpoint:
@@ -445,17 +462,36 @@ class S3BlobStore:
         # Credentials as boto3 finds them (rasterio takes them only through a session).
         session = boto3.session.Session(region_name=self.s3.meta.region_name)
         options["session"] = AWSSession(session)
-        return f"/vsis3/{self.bucket}/{self._key(sha)}", options
+        return f"/vsis3/{self.bucket}/{self._key(sha)}", options, etag
 
-    def _verify_in_place(self, sha: str) -> None:
+    def replaced(self, sha: str, etag: str) -> Corrupt | None:
+        """The error for a read in place that failed because the object is no longer the
+        version `etag` (`gdal_path`), or None when it still is (the failure is another's)."""
+        try:
+            now = str(self.s3.head_object(Bucket=self.bucket, Key=self._key(sha))["ETag"])
+        except Exception as exc:
+            if not self._missing(exc):
+                return None
+            now = ""
+        if now == etag:
+            return None
+        self._verified.pop(sha, None)
+        return Corrupt(
+            f"blob {sha[:12]} in {self._url} was replaced while it was read in place (its "
+            "ETag is no longer the one hashed); nothing read from it was used"
+        )
+
+    def _verify_in_place(self, sha: str) -> str:
         """Hash the loose object `sha` whole before anything reads it in ranges (GDAL's
         /vsis3/): once per process and object version (its ETag, asked with one HEAD on every
         call), so bytes put under the name after this process checked it are hashed again.
         A range alone cannot be checked against a name; this keeps other bytes from being
-        rendered under it.
+        rendered under it. Returns the ETag of the version hashed, which must be a quoted
+        printable string (it goes into a header).
 
         Raises:
-            NotFound: no such object. Corrupt: its bytes do not hash to `sha`.
+            NotFound: no such object. Corrupt: its bytes do not hash to `sha`, or its ETag is
+            not a plain quoted string.
         """
         key = self._key(sha)
         try:
@@ -465,7 +501,7 @@ class S3BlobStore:
                 raise NotFound(f"blob {sha[:12]} is missing from {self._url}") from None
             raise
         if self._verified.get(sha) == etag:
-            return
+            return etag
         got = self.s3.get_object(Bucket=self.bucket, Key=key)
         digest, body = hashlib.sha256(), got["Body"]
         try:
@@ -476,7 +512,11 @@ class S3BlobStore:
         if digest.hexdigest() != sha:
             self._verified.pop(sha, None)
             raise corrupt_blob(sha, self._url)
-        self._verified[sha] = str(got["ETag"])
+        etag = str(got["ETag"])
+        if not _ETAG.fullmatch(etag):
+            raise Corrupt(f"blob {sha[:12]} in {self._url}: the store answered ETag {etag!r}")
+        self._verified[sha] = etag
+        return etag
 
     def path(self, sha: str) -> Path:
         """A local copy of the blob (downloaded once, in parts, into the cache)."""

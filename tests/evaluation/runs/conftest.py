@@ -1,3 +1,4 @@
-from evaluation.runs.runs_fixtures import _no_connection_left_open, closing, invoke, world
+from evaluation.runs.runs_fixtures import closing, invoke, world
+from open_connections import no_connection_left_open
 
-__all__ = ["_no_connection_left_open", "closing", "invoke", "world"]
+__all__ = ["closing", "invoke", "no_connection_left_open", "world"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -85,16 +83,3 @@ def closing() -> Iterator[Callable[[World], World]]:
     yield keep
     for w in opened:
         w.ws.close()
-
-
-@pytest.fixture(autouse=True)
-def _no_connection_left_open() -> Iterator[None]:
-    """A test leaves no database connection open: one a workspace left unclosed is finalised
-    by the garbage collector later, inside another test (a PostgreSQL connection then warns
-    there, and a test that turns warnings into errors fails on it)."""
-    yield
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
-        gc.collect()
-    left = [str(w.message) for w in caught if "deleted while still open" in str(w.message)]
-    assert not left, f"connections left open: {left}"
