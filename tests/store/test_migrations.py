@@ -41,6 +41,7 @@ ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
     5: (("projects", "marking"), ("datasets", "marking")),
     7: (("audit", "sig"), ("api_tokens", "expires")),
     8: (("models", "stage"),),
+    13: (("api_tokens", "scopes"),),
 }
 # Migrations that add no table nor column, only rows (each tested on its own).
 ADDED_ROWS: dict[int, str] = {
