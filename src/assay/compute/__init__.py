@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -118,6 +119,23 @@ class LocalRunner:
             )
 
 
+def _refused_at_once(address: str) -> None:
+    """Raise ConnectionRefusedError when nothing listens at a ``tcp://HOST:PORT`` address:
+    the host says so at once, where Dask's client retries for `CONNECT_TIMEOUT` first. Any
+    other answer (a listener, a timeout, another scheme) is left to the client."""
+    if not address.startswith("tcp://"):
+        return
+    host, _, port = address[len("tcp://") :].rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()
+    except ConnectionRefusedError:
+        raise
+    except OSError:
+        return
+
+
 class DaskRunner:
     """The workers of a running Dask scheduler (``dask scheduler`` / ``dask worker``)."""
 
@@ -125,6 +143,7 @@ class DaskRunner:
         distributed: Any = require("distributed", "cluster")
         self.where = address
         try:
+            _refused_at_once(address)
             self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
             raise InvalidInput(
