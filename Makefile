@@ -127,9 +127,9 @@ PG_SUITES := tests/versioning tests/labeling tests/server tests/store/test_gc.py
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
 unit: $(VENV)/.dev $(VENV)/.active $(VENV)/.train $(VENV)/.fusion browser natsserver labelstudio \
 		$(DATUMARO)/.done
-	$(BIN)/pytest -n 2 --dist loadgroup -q --durations=25
+	$(BIN)/pytest -n 2 --dist loadgroup -q --durations=150 --durations-min=2
 	@echo "the service suites again, on PostgreSQL at 127.0.0.1:5432 (database test, a schema per test)"
-	$(BIN)/pytest -n 2 --dist loadgroup -q --durations=15 --db postgresql $(PG_SUITES)
+	$(BIN)/pytest -n 2 --dist loadgroup -q --durations=100 --durations-min=2 --db postgresql $(PG_SUITES)
 
 test: lint typecheck unit
 
