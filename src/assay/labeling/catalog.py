@@ -53,22 +53,28 @@ def project_marking(
     present: list[str] | None = None,
     dataset_marking: str | None = None,
 ) -> Marking:
-    """The project's marking as stored now (`present`, `dataset_marking`: if already read)."""
-    if dataset_marking is None:
-        ds = tx.one(_DATASET, {"n": p.dataset})
-        dataset_marking = str(ds[0]) if ds else ""
+    """The project's marking as stored now: the highest of its tasks' (`present`, if already
+    read) and its declared one (`declared_marking`)."""
     marks = present_markings(tx, p.id) if present is None else present
-    texts = [*marks, p.marking, dataset_marking]
-    return scheme.highest(scheme.parse(t) for t in texts if t)
+    declared = declared_marking(tx, scheme, p, dataset_marking)
+    return scheme.highest([declared, *(scheme.parse(t) for t in marks if t)])
 
 
-def declared_marking(tx: Tx, scheme: MarkingScheme, p: Project) -> Marking:
+def declared_marking(
+    tx: Tx, scheme: MarkingScheme, p: Project, dataset_marking: str | None = None
+) -> Marking:
     """The marking of what the project itself says (title, instructions, schema): its declared
-    marking and its dataset's. A page showing one of its tasks is marked at least this high,
-    however low the task's item."""
+    marking and its dataset's (`dataset_marking`, if already read). A page showing one of its
+    tasks is marked at least this high, however low the task's item."""
+    if dataset_marking is None:
+        dataset_marking = dataset_marking_of(tx, p)
+    return scheme.highest(scheme.parse(t) for t in (p.marking, dataset_marking) if t)
+
+
+def dataset_marking_of(tx: Tx, p: Project) -> str:
+    """The marking declared on the project's dataset ("" when none)."""
     ds = tx.one(_DATASET, {"n": p.dataset})
-    texts = [p.marking, str(ds[0]) if ds else ""]
-    return scheme.highest(scheme.parse(t) for t in texts if t)
+    return str(ds[0]) if ds else ""
 
 
 def open_project(tx: Tx, ws: Workspace, user: User | None, key: str | int) -> Project:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from assay.labeling import review as rev
 from assay.labeling._tx import tx_for
 from assay.labeling.catalog import (
+    dataset_marking_of,
     declared_marking,
     list_projects,
     project_marking,
@@ -58,8 +59,10 @@ def project(project: str, ws: WorkspaceDep, user: CurrentUser) -> Any:
     caller is below its marking)."""
     with ws.db.read() as conn:
         p = visible_project(conn, ws, user, project)
-        marking = ws.scheme.render(project_marking(tx_for(conn), ws.scheme, p))
-        declared = ws.scheme.render(declared_marking(tx_for(conn), ws.scheme, p))
+        tx = tx_for(conn)
+        of_dataset = dataset_marking_of(tx, p)  # read once for both
+        marking = ws.scheme.render(project_marking(tx, ws.scheme, p, None, of_dataset))
+        declared = ws.scheme.render(declared_marking(tx, ws.scheme, p, of_dataset))
     d = p.to_dict()
     return {
         "name": d["name"],
