@@ -20,15 +20,21 @@ def _laptop(site: Site) -> Page:
     return page
 
 
-def test_h_shows_the_history_and_a_submitted_task_reopens_from_the_keyboard(site: Site) -> None:
-    # At 1366x768 the history sat below the panel's fold: H opened it out of sight, and Enter
-    # then submitted the task on screen instead of reopening anything.
+def _first_submitted(site: Site) -> tuple[Page, str, str]:
+    """ana at 1366x768 on `triage`, her first task answered with a box and submitted: the page,
+    that task's id and the next one's."""
     page = _laptop(site)
     site.login(page, "ana", "/label/triage")
     first = task_id(page)
     drag(page, image_to_screen(page, 2, 2), image_to_screen(page, 14, 12))
     page.keyboard.press("Enter")
-    second = next_task_shown(page, first)
+    return page, first, next_task_shown(page, first)
+
+
+def test_h_shows_the_history_and_a_submitted_task_reopens_from_the_keyboard(site: Site) -> None:
+    # At 1366x768 the history sat below the panel's fold: H opened it out of sight, and Enter
+    # then submitted the task on screen instead of reopening anything.
+    page, first, second = _first_submitted(site)
     page.keyboard.press("h")
     entry = page.locator("#history-list li button").first
     expect(entry).to_be_in_viewport()
@@ -81,12 +87,7 @@ def _height(page: Page, selector: str) -> float:
 def test_the_action_bar_keeps_each_button_on_one_line_while_amending(site: Site) -> None:
     # Amending at 1366x768, "Back to the queue", "Skip" and "Save amendment" broke their key
     # hints onto a second line and the bar grew.
-    page = _laptop(site)
-    site.login(page, "ana", "/label/triage")
-    first = task_id(page)
-    drag(page, image_to_screen(page, 2, 2), image_to_screen(page, 14, 12))
-    page.keyboard.press("Enter")
-    next_task_shown(page, first)
+    page, first, _second = _first_submitted(site)
     one_line = _height(page, "#undo")
     page.keyboard.press("h")
     expect(page.locator("#history-list li button").first).to_be_focused()
