@@ -96,8 +96,8 @@ def _parse_time(text: object) -> datetime | None:
 def _when(row: ExportRow, ingested: datetime) -> dict[str, Any]:
     """The item's time as STAC states it: ``datetime``, its ``captured_at``; else no
     ``datetime`` but the range it lies in (STAC's ``start_datetime``/``end_datetime``): at any
-    time up to when it was ingested, said as ``assay:captured`` "unknown". No other time is
-    presented as when it was taken."""
+    time up to when it was ingested (the caller adds ``assay:captured`` "unknown"). No other
+    time is presented as when it was taken."""
     captured = _parse_time(row.metadata.get("captured_at"))
     if captured is not None:
         return {"datetime": captured}
@@ -105,7 +105,6 @@ def _when(row: ExportRow, ingested: datetime) -> dict[str, Any]:
         "datetime": None,
         "start_datetime": UNKNOWN_START,
         "end_datetime": ingested,
-        "properties": {"assay:captured": "unknown"},
     }
 
 
@@ -161,8 +160,8 @@ def write(bundle: ExportBundle, out: Path) -> list[Path]:
     for row, geometry in placed:
         facts = lineage.get(row.item_id)
         when = _when(row, (_parse_time(facts.ingested) if facts else None) or now)
-        extra = when.pop("properties", {})
-        unknown_times += bool(extra)
+        extra = {"assay:captured": "unknown"} if when["datetime"] is None else {}
+        unknown_times += when["datetime"] is None
         item = pystac.Item(
             id=row.item_id,
             geometry=geometry,
