@@ -11,6 +11,9 @@ const selected = new Set();
 let page = { total: 0, offset: 0, limit: 50, tasks: [] };
 let facetsShown = false;
 let me = null;
+// Loads overlap (a bulk action reloads the list while the filters are cleared): only the answer to
+// the newest request is shown, so a slower earlier one never puts back the rows it was asked for.
+let loads = 0;
 
 function query() {
   const params = new URLSearchParams();
@@ -36,12 +39,16 @@ async function load(offset = 0) {
   params.set("offset", String(offset));
   history.replaceState(null, "", `${location.pathname}?${params}`);
   const started = performance.now();
+  const mine = ++loads;
+  let answer;
   try {
-    page = await api("GET", `/projects/${encodeURIComponent(project)}/tasks?${params}`);
+    answer = await api("GET", `/projects/${encodeURIComponent(project)}/tasks?${params}`);
   } catch (err) {
-    $("#count").textContent = `Could not load tasks: ${err.message}`;
+    if (mine === loads) $("#count").textContent = `Could not load tasks: ${err.message}`;
     return;
   }
+  if (mine !== loads) return;
+  page = answer;
   const ms = performance.now() - started;
   setMarking(page.marking);
   if (!facetsShown) {
@@ -118,16 +125,18 @@ async function bulk(action) {
       return;
     }
   }
+  let msg = "";
   try {
     const r = await api("POST", `/projects/${encodeURIComponent(project)}/tasks/bulk`, body);
     const refused = Object.entries(r.refused || {});
-    const msg = `${action}: ${r.applied.length} task(s) done` + (refused.length ? `; ${refused.length} left: ${refused.map(([id, why]) => `#${id} ${why}`).join("; ")}` : "");
+    msg = `${action}: ${r.applied.length} task(s) done` + (refused.length ? `; ${refused.length} left: ${refused.map(([id, why]) => `#${id} ${why}`).join("; ")}` : "");
     toast(msg, refused.length ? "error" : "info");
-    $("#bulk-result").textContent = msg;
   } catch (err) {
     toast(`${action} failed: ${err.message}`, "error");
   }
   await load(page.offset);
+  // said once the list shows the tasks as the action left them
+  if (msg) $("#bulk-result").textContent = msg;
 }
 
 async function openTask(id) {
