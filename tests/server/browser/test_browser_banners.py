@@ -4,15 +4,8 @@ what the page shows the user (the lowest level when it shows nothing marked)."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
-from ui_site import Site
-
-
-def _banners(page: Page, marking: str) -> None:
-    expect(page.locator(".marking-banner")).to_have_count(2)
-    expect(page.locator(".marking-banner.top")).to_have_text(marking)
-    expect(page.locator(".marking-banner.bottom")).to_have_text(marking)
-    expect(page.locator(".marking-banner.top")).to_be_visible()
+from playwright.sync_api import expect
+from ui_site import Site, expect_banners
 
 
 def test_list_pages_and_the_dashboard_carry_the_marking_of_what_they_show(site: Site) -> None:
@@ -20,28 +13,28 @@ def test_list_pages_and_the_dashboard_carry_the_marking_of_what_they_show(site: 
     man = site.page()
     site.login(man, "man", "/")
     expect(man.locator("[data-project=survey]")).to_be_visible()
-    _banners(man, "CUI/FLOOD")
+    expect_banners(man, "CUI/FLOOD")
     man.goto(site.url + "/dashboard/survey")
     expect(man.locator(".kpi[data-kpi=tasks]")).to_be_visible()
-    _banners(man, "CUI/FLOOD")
+    expect_banners(man, "CUI/FLOOD")
     man.goto(site.url + "/projects/new")
     expect(man.locator("#p-dataset option")).not_to_have_count(0)
-    _banners(man, "CUI/FLOOD")
+    expect_banners(man, "CUI/FLOOD")
     man.goto(site.url + "/explore")
     expect(man.locator("[data-dataset=flood]")).to_be_visible()
-    _banners(man, "CUI/FLOOD")
+    expect_banners(man, "CUI/FLOOD")
 
     # root also sees the SECRET/SAR project and its dataset: every list says so
     root = site.page()
     site.login(root, "root", "/")
     expect(root.locator("[data-project=sar-ops]")).to_be_visible()
-    _banners(root, "SECRET/FLOOD/SAR")
+    expect_banners(root, "SECRET/FLOOD/SAR")
     for path in ("/projects/new", "/explore", "/dashboard/sar-ops"):
         root.goto(site.url + path)
-        _banners(root, "SECRET/FLOOD/SAR")
+        expect_banners(root, "SECRET/FLOOD/SAR")
 
     # low (UNCLASSIFIED) knows of no project: nothing marked, the lowest banner
     low = site.page()
     site.login(low, "low", "/")
     expect(low.locator("#projects")).to_contain_text("No project is open to you yet.")
-    _banners(low, "UNCLASSIFIED")
+    expect_banners(low, "UNCLASSIFIED")
