@@ -87,13 +87,14 @@ def diff_page(
     limit: int = 50,
 ) -> dict[str, Any]:
     """Items that differ between revisions `a` and `b`, with both sides' labels and the
-    region-level changes (added, removed, relabeled, moved, ...) of each."""
+    region-level changes (added, removed, relabeled, moved, ...) of each; `marking` is the
+    highest of the two revisions' (every item listed is in one of them)."""
     if not 1 <= limit <= MAX_DIFF_PAGE:
         raise InvalidInput(f"limit: between 1 and {MAX_DIFF_PAGE}")
     if change not in (None, "", "added", "removed", "changed"):
         raise InvalidInput("change: one of added, removed, changed")
-    ra, _a, _ma = resolve_visible(ws, user, dataset, a)
-    rb, _b, _mb = resolve_visible(ws, user, dataset, b)
+    ra, _a, marking_a = resolve_visible(ws, user, dataset, a)
+    rb, _b, marking_b = resolve_visible(ws, user, dataset, b)
     with ws.db.read() as conn:
         d = versioning.diff(conn, ws.blobs, dataset, a or "WORKING", b or "WORKING")
         kinds = (
@@ -133,6 +134,7 @@ def diff_page(
         "dataset": dataset,
         "before": ra.label,
         "after": rb.label,
+        "marking": ws.scheme.highest_text(m for m in (marking_a, marking_b) if m),
         "total": len(listed),
         "offset": offset,
         "limit": limit,

@@ -83,6 +83,7 @@ def my_history(ws: Workspace, user: User, project: str) -> dict[str, Any]:
                 assignments.c.annotation_id,
                 items.c.id.label("item_id"),
                 items.c.name,
+                tasks.c.marking,
                 tasks.c.review,
                 ann_t.c.supersedes,
             )
@@ -104,6 +105,7 @@ def my_history(ws: Workspace, user: User, project: str) -> dict[str, Any]:
             "task_id": r.task_id,
             "item_id": r.item_id,
             "name": r.name,
+            "marking": r.marking,
             "submitted": r.finished_at,
             "annotation_id": r.annotation_id,
             "amended": r.supersedes is not None,

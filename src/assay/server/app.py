@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -27,7 +27,7 @@ from assay.server import _openapi, token_scopes
 from assay.server._hardening import harden, not_json_sent
 from assay.server._stream_slots import StreamSlots
 from assay.server.api_models import ANY_ROUTE
-from assay.server.pages import error_page, wants_html
+from assay.server.pages import error_page, server_error_page, wants_html
 from assay.server.pages import router as pages_router
 from assay.server.routes import ROUTERS
 from assay.server.sensor_pages import router as sensor_pages_router
@@ -119,6 +119,17 @@ def create_app(settings: Settings, workspace: Workspace) -> FastAPI:
         return JSONResponse(
             {"error": str(exc.detail)}, status_code=exc.status_code, headers=headers
         )
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # An error nothing foresaw (Starlette logs it after this answer): a browser page gets
+        # the app's error page, marked as every page is, instead of bare text.
+        if wants_html(request):
+            try:
+                return await run_in_threadpool(server_error_page, request)
+            except Exception:  # the page itself failed: the plain answer, as before
+                log.exception("the error page for %s failed", request.url.path)
+        return PlainTextResponse("Internal Server Error", status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:

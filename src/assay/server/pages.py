@@ -2,9 +2,12 @@
 
 Templates (templates/*.html, Jinja2) get: `request`, `user` ({name, role,
 clearance} or None), `csrf_token`, `project` (name or None), `project_title`,
-`api` ("/api/v1"), `static` ("/static") and `marking_levels` (the workspace's marking
+`api` ("/api/v1"), `static` ("/static"), `marking_levels` (the workspace's marking
 levels, lowest first: the pages that list marked things put the highest of them in their
-banners, ui.js `highestMarking`).
+banners, ui.js `highestMarking`) and `page_marking`, the least every banner of the page shows
+(_marking.html renders it before any script runs; ui.js `setMarking` never shows less): the
+project's declared marking on a page of a project (its title is on the page), else the
+workspace's lowest level (the log-in and error pages show no data).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from assay.errors import AssayError, MissingExtra, PermissionDenied
 from assay.labeling._tx import tx_for
-from assay.labeling.catalog import visible_project
+from assay.labeling.catalog import declared_marking, visible_project
 from assay.labeling.users import Capability, User
 from assay.labeling.video import is_video_project
 from assay.server.deps import optional_user
@@ -28,7 +31,9 @@ router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _render(request: Request, name: str, user: User | None, **extra: Any) -> Response:
+def _render(
+    request: Request, name: str, user: User | None, *, page_marking: str = "", **extra: Any
+) -> Response:
     try:
         from fastapi.templating import Jinja2Templates
     except (ImportError, AssertionError) as exc:  # pragma: no cover - jinja2 is in the extra
@@ -37,6 +42,7 @@ def _render(request: Request, name: str, user: User | None, **extra: Any) -> Res
         "_templates", Jinja2Templates(directory=str(TEMPLATES))
     )
     ws = getattr(request.app.state, "workspace", None)
+    levels = list(ws.scheme.levels) if ws is not None else []
     context = {
         "user": user.to_dict() if user else None,
         "csrf_token": getattr(request.state, "csrf_token", None),
@@ -44,7 +50,8 @@ def _render(request: Request, name: str, user: User | None, **extra: Any) -> Res
         "project_title": None,
         "api": "/api/v1",
         "static": "/static",
-        "marking_levels": list(ws.scheme.levels) if ws is not None else [],
+        "marking_levels": levels,
+        "page_marking": page_marking or (levels[0] if levels else ""),
         **extra,
     }
     if not (TEMPLATES / name).is_file():
@@ -103,6 +110,23 @@ def error_page(
     return resp
 
 
+def server_error_page(request: Request) -> Response:
+    """The page for an error nothing foresaw (500): the app's error page, marked as every page
+    is, saying nothing of the error (its text may quote data; the server's log has it). The
+    user is not looked up: whatever failed may fail again."""
+    resp = _render(
+        request,
+        "error.html",
+        None,
+        heading="Something went wrong",
+        message="The server met an error it did not expect; its log says which.",
+        advice="Try again later; if it happens again, tell whoever runs this server.",
+        status=500,
+    )
+    resp.status_code = 500
+    return resp
+
+
 def _fallback(name: str, context: dict[str, Any]) -> str:
     from html import escape
 
@@ -142,6 +166,8 @@ def _page(
         with ws.db.read() as conn:
             p = visible_project(conn, ws, user, project)
             is_video = video is not None and is_video_project(tx_for(conn), p.id)
+            # the page names the project (its title on the data pages): marked at least so
+            declared = ws.scheme.render(declared_marking(tx_for(conn), ws.scheme, p))
         if video is False and is_video:
             query = f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(f"/video/{quote(p.name, safe='')}{query}", status_code=307)
@@ -153,10 +179,11 @@ def _page(
             resp = _render(
                 request, "error.html", user, heading="Not a video project", message=message,
                 advice="Open the project from the project list.", status=404,
+                page_marking=declared,
             )  # fmt: skip
             resp.status_code = 404
             return resp
-        extra.update(project=p.name, project_title=p.title)
+        extra.update(project=p.name, project_title=p.title, page_marking=declared)
     return _render(request, name, user, **extra)
 
 

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
-from ui_site import TRIAGE_YAML, Site
+from playwright.sync_api import expect
+from ui_site import TRIAGE_YAML, Site, declared_project, expect_banners, task_id
 
 from assay.domain.schema import LabelSchema
-from assay.labeling import Workflow, create_project
-
-
-def _banners(page: Page, marking: str = "UNCLASSIFIED") -> None:
-    banners = page.locator(".marking-banner")
-    expect(banners).to_have_count(2)
-    for where in ("top", "bottom"):
-        expect(page.locator(f".marking-banner.{where}")).to_have_text(marking)
-        expect(page.locator(f".marking-banner.{where}")).to_be_visible()
+from assay.labeling import Workflow, create_project, next_task, submit
+from assay.labeling.task_refs import task_refs
+from labeling_world import box
 
 
 def test_pages_showing_nothing_marked_carry_the_lowest_banner(site: Site) -> None:
@@ -31,13 +25,13 @@ def test_pages_showing_nothing_marked_carry_the_lowest_banner(site: Site) -> Non
     page = site.page()
     site.login(page, "man", "/manage/blank")
     expect(page.locator("#count")).to_contain_text("0 task(s) match")
-    _banners(page)
+    expect_banners(page, "UNCLASSIFIED")
     page.goto(site.url + "/label/blank")
     expect(page.locator("body")).to_have_attribute("data-state", "empty")
-    _banners(page)
+    expect_banners(page, "UNCLASSIFIED")
     page.goto(site.url + "/review/blank")
     expect(page.locator("#stage")).to_contain_text("Nothing to review")
-    _banners(page)
+    expect_banners(page, "UNCLASSIFIED")
 
 
 def test_an_empty_review_queue_carries_the_projects_marking(site: Site) -> None:
@@ -46,26 +40,41 @@ def test_an_empty_review_queue_carries_the_projects_marking(site: Site) -> None:
     page = site.page()
     site.login(page, "rev", "/review/survey")
     expect(page.locator("#stage")).to_contain_text("Nothing to review")
-    _banners(page, "CUI/FLOOD")
+    expect_banners(page, "CUI/FLOOD")
 
 
 def test_a_task_page_is_marked_at_least_as_the_project_declares(site: Site) -> None:
     # A project declared CUI/FLOOD (its instructions say more than its items) over UNCLASSIFIED
     # items: the label and review pages show those instructions beside the task, so their
     # banner is the project's declared marking, not the item's alone.
-    site.ws.create_dataset("pub")
-    site.ws.add_items("pub", "marking=UNCLASSIFIED")
-    schema = LabelSchema.from_yaml_text(TRIAGE_YAML, "declared.yaml")
-    create_project(
-        site.ws,
-        "declared",
-        schema,
-        "pub",
-        Workflow(overlap=1, review="all"),
-        instructions="Levee breach reported at the north pumping station.",
-        marking="CUI/FLOOD",
-    )
+    declared_project(site.ws)
     page = site.page()
     site.login(page, "ana", "/label/declared")
     expect(page.locator("#stage")).to_have_attribute("data-task-id", re.compile(".+"))
-    _banners(page, "CUI/FLOOD")
+    expect_banners(page, "CUI/FLOOD")
+
+
+def test_a_review_page_is_marked_at_least_as_the_project_declares(site: Site) -> None:
+    # The same project, one UNCLASSIFIED task submitted: the reviewer sees it beside the
+    # project's title, so the banner is the declared CUI/FLOOD, not the item's UNCLASSIFIED.
+    declared_project(site.ws)
+    ws, users = site.ws, site.world.users
+    lease = next_task(ws, users["ana"], "declared")
+    assert lease is not None
+    submit(ws, users["ana"], lease.task_id, "declared-1", [box(2, 2, 8, 8)])
+    page = site.page()
+    site.login(page, "rev", "/review/declared")
+    shown = task_id(page)
+    assert task_refs(ws.db).decode(shown) == lease.task_id
+    expect_banners(page, "CUI/FLOOD")
+
+
+def test_the_data_manager_is_marked_at_least_as_the_project_declares(site: Site) -> None:
+    # The data manager names the project (its title) over a table of UNCLASSIFIED tasks: the
+    # banner is the declared CUI/FLOOD; it showed the tasks' UNCLASSIFIED.
+    declared_project(site.ws)
+    page = site.page()
+    site.login(page, "man", "/manage/declared")
+    expect(page.locator("#count")).to_contain_text("task(s) match")
+    expect(page.locator("#title")).to_contain_text("Flood triage")
+    expect_banners(page, "CUI/FLOOD")

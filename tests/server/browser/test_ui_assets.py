@@ -38,17 +38,24 @@ def test_every_page_template_loads_existing_static_files() -> None:
     # the error page is plain HTML in the app's style: no script
     assert {p.stem for p in TEMPLATES.glob("[!_]*.html")} == pages | {"base", "error"}
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+    marked = {"marking_levels": ["UNCLASSIFIED", "CUI"], "page_marking": "CUI/FLOOD"}
     for page in [*pages, "error"]:
-        html = env.get_template(f"{page}.html").render(project="flood", project_title="Flood")
+        html = env.get_template(f"{page}.html").render(
+            project="flood", project_title="Flood", **marked
+        )
         refs = LOCAL_REF.findall(html)
         assert any(r.endswith(".css") for r in refs), page
         assert any(r.endswith(".js") for r in refs) == (page != "error"), page
         for ref in refs:
             assert (SERVER / ref.lstrip("/")).is_file(), f"{page}.html loads missing {ref}"
-        if page not in ("login", "error"):  # every page that shows or lists marked data
-            assert html.count('class="marking-banner') == 2, page  # top and bottom
+        # every page, the log-in and error pages too (a marked system marks every screen):
+        # a banner top and bottom, showing the page's marking in the HTML, before any script
+        assert html.count('class="marking-banner') == 2, page
+        for where in ("top", "bottom"):
+            banner = f'<div class="marking-banner {where}" data-level="CUI">CUI/FLOOD</div>'
+            assert banner in html, (page, where)
+        assert 'data-page-marking="CUI/FLOOD"' in html, page  # ui.js never shows less
         if page in ("label", "review"):
-            assert html.count('class="marking-banner') == 2, page  # top and bottom
             assert html.count('id="help-btn"') == 1 and html.count('id="pending"') == 1, page
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, expect
 from sqlalchemy import select
 
 from assay.domain.labels import Region, payload_to_json
@@ -220,6 +220,32 @@ def populate(ws: Workspace, root: Path) -> World:
     ws.add_items("reports", "media_type~text/*")
     create_project(ws, "reports", LabelSchema.from_yaml_text(REPORTS_YAML, "r.yaml"), "reports")
     return world
+
+
+def expect_banners(page: Page, marking: str) -> None:
+    """The page's two marking banners, top and bottom, both showing `marking` in its colour."""
+    expect(page.locator(".marking-banner")).to_have_count(2)
+    for where in ("top", "bottom"):
+        banner = page.locator(f".marking-banner.{where}")
+        expect(banner).to_have_text(marking)
+        expect(banner).to_be_visible()
+        expect(banner).to_have_attribute("data-level", marking.split("/")[0])
+
+
+def declared_project(ws: Workspace) -> None:
+    """Project `declared`, declared CUI/FLOOD (its instructions say more than its items), over
+    dataset `pub` of the UNCLASSIFIED items, every task reviewed."""
+    ws.create_dataset("pub")
+    ws.add_items("pub", "marking=UNCLASSIFIED")
+    create_project(
+        ws,
+        "declared",
+        LabelSchema.from_yaml_text(TRIAGE_YAML, "declared.yaml"),
+        "pub",
+        Workflow(overlap=1, review="all"),
+        instructions="Levee breach reported at the north pumping station.",
+        marking="CUI/FLOOD",
+    )
 
 
 def task_id(page: Page) -> str:

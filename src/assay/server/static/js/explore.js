@@ -15,6 +15,10 @@ const PAGE = 120;
 let state = { params: new URLSearchParams(), total: 0, pages: new Map(), pending: new Map(), cols: 1, gen: 0 };
 let facetsShown = false;
 let firstScreen = null;
+// the markings of the grid's revision and of the two revisions the open diff compares: the diff
+// lists items of both, which may be above the grid's revision (added since, removed since)
+let gridMarking = null;
+let diffMarking = null;
 
 function api_(path) {
   return api("GET", `/explore/${encodeURIComponent(dataset)}${path}`);
@@ -120,7 +124,8 @@ async function run() {
     return;
   }
   const answered = performance.now() - started;
-  setMarking(first.marking);
+  gridMarking = first.marking;
+  markPage();
   state.total = first.total;
   if (!facetsShown) {
     fillSelect($("#f-label"), first.facets.classes.map((c) => [c, c]));
@@ -194,6 +199,11 @@ async function openItem(id) {
 
 // --- diff ---------------------------------------------------------------------------------
 
+/** The banners: the grid's revision, and the diff's revisions while the diff is open. */
+function markPage() {
+  setMarking(highestMarking([gridMarking, $("#diff-view").hidden ? null : diffMarking]));
+}
+
 function regionKey(r) {
   return JSON.stringify([r.kind, r.label, r.box, r.points, r.control]);
 }
@@ -225,6 +235,8 @@ async function runDiff(ev) {
     $("#diff-summary").textContent = `Could not compare: ${err.message}`;
     return;
   }
+  diffMarking = d.marking;
+  markPage();
   const s = Object.entries(d.summary).map(([k, v]) => `${v} ${k.replace("_", " ")}`).join(" · ");
   $("#diff-summary").textContent = `${d.before} → ${d.after}: ${d.total} item(s) differ${s ? ` (${s})` : ""}`;
   $("#diff-list").replaceChildren(
@@ -303,7 +315,10 @@ async function main() {
     $("#diff-view").hidden = false;
     runDiff();
   });
-  $("#diff-close").addEventListener("click", () => ($("#diff-view").hidden = true));
+  $("#diff-close").addEventListener("click", () => {
+    $("#diff-view").hidden = true;
+    markPage();
+  });
   $("#diff-form").addEventListener("submit", runDiff);
   await run();
 }

@@ -28,6 +28,17 @@ let missingShown = false; // "Not submitted: X is required" is on screen for the
 let projectMarking = null;
 // what the project's own title, instructions and schema are marked: a task's page is at least it
 let declaredMarking = null;
+// the markings of the submitted tasks listed in the history (their names, reviewers' comments)
+let historyMarkings = [];
+// the marking of what the stage shows: a task's item, or the project's when no task is shown
+let shownMarking = null;
+
+/** The banners: what the stage shows, the project's declared marking (its title and
+ * instructions) and the history's entries, all on the page. */
+function markPage(marking = shownMarking) {
+  shownMarking = marking;
+  setMarking(highestMarking([marking, declaredMarking, ...historyMarkings]));
+}
 
 async function main() {
   const me = await currentUser();
@@ -123,6 +134,8 @@ async function refreshProgress() {
     const inList = list.contains(document.activeElement);
     const keep = inList ? document.activeElement.closest("#history-list li")?.dataset.taskId : null;
     progress = h;
+    historyMarkings = h.history.map((t) => t.marking);
+    markPage();
     showProgress();
     $("#history-count").textContent = `(${h.history.length})`;
     $("#history-list").replaceChildren(
@@ -202,7 +215,7 @@ async function reopen(taskId) {
   if (!amending) held = current;
   current = null;
   amending = { task_id: t.task_id, name: t.item.name || t.item.id.slice(0, 12) };
-  setMarking(highestMarking([t.item.marking, declaredMarking]));
+  markPage(t.item.marking);
   $("#task-info").textContent = amending.name;
   showMeta(t.item);
   await editor.load(t.item, t.media_url, t.regions, { readonly: t.reviewed });
@@ -312,7 +325,7 @@ async function nextTask() {
 
 async function show(t) {
   current = t;
-  setMarking(highestMarking([t.item.marking, declaredMarking]));
+  markPage(t.item.marking);
   $("#task-info").textContent = t.item.name || t.item.id.slice(0, 12);
   delete $("#stage").dataset.taskId;
   showMeta(t.item);
@@ -334,7 +347,7 @@ async function show(t) {
 function clearTask(message) {
   current = null;
   $("#item-meta").hidden = true;
-  setMarking(projectMarking);
+  markPage(projectMarking);
   $("#task-info").textContent = "";
   delete $("#stage").dataset.taskId;
   editor.item = null;

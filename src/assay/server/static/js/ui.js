@@ -26,14 +26,6 @@ export function $(sel, root = document) {
   return root.querySelector(sel);
 }
 
-const LEVEL_CLASS = [
-  ["TOP SECRET", "ts"],
-  ["SECRET", "s"],
-  ["CONFIDENTIAL", "c"],
-  ["CUI", "cui"],
-  ["UNCLASSIFIED", "u"],
-];
-
 /** The workspace's marking levels, lowest first (the page carries them: pages.py). */
 export function markingLevels() {
   const raw = document.body.dataset.markingLevels;
@@ -52,17 +44,18 @@ export function highestMarking(markings, levels = markingLevels()) {
   return [top[0], ...comps].join("/");
 }
 
-/** Show `marking` in every .marking-banner (top and bottom); null (nothing marked on the page:
- * a project without tasks, an empty queue) shows the lowest level, as `highestMarking` gives
- * for a page listing nothing marked: a page never goes without its banner. */
+/** Show `marking` in every .marking-banner (top and bottom), never less than the page's own
+ * marking (`data-page-marking`, which the server renders in them: the project's declared
+ * marking on a project's pages, as its title is on them; else the lowest level). null (nothing
+ * marked on the page: a project without tasks, an empty queue) shows that marking, as
+ * `highestMarking` gives for a page listing nothing marked: a page never goes without its
+ * banner. The banner's colour follows its level (`data-level`, app.css). */
 export function setMarking(marking) {
-  const text = marking || highestMarking([]);
-  const upper = text.toUpperCase();
-  const level = (LEVEL_CLASS.find(([name]) => upper.startsWith(name)) || [null, "other"])[1];
+  const text = highestMarking([marking, document.body.dataset.pageMarking]);
   for (const b of document.querySelectorAll(".marking-banner")) {
     b.textContent = text;
     b.hidden = !text;
-    b.dataset.level = level;
+    b.dataset.level = text.toUpperCase().split("/")[0];
   }
 }
 
