@@ -417,6 +417,10 @@ def gate(
                 r.result,
             )
         env.console.print(table)
+        for r in res.rows:
+            if r.unmeasured:  # the table says `undefined`; the note says which run and why
+                env.err.print(f"note: slice {r.slice}: {r.unmeasured}, so it gates nothing",
+                              markup=False)  # fmt: skip
     if not res.passed:
         raise GateFailed(
             f"gate failed: {res.metric} dropped by more than {max_drop:g} (p < {alpha:g}) on "

@@ -423,3 +423,91 @@ def test_a_label_slice_leaves_out_crowd_regions(tmp_path: Path, closing: Closing
         ev.accumulate()
         ev.summarize()
     assert run.summary["slices"]["boats"]["metrics"]["AP"]["value"] == float(ev.stats[0])
+
+
+def test_gate_shows_a_metric_it_could_not_measure_as_undefined_never_ok(
+    tmp_path: Path,
+    closing: Closing,
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # A slice without a ground-truth box to score (here `medium`: a false alarm of that size
+    # alone) has no AP in either run (NaN): the gate showed it `ok`, a pass it never measured;
+    # with F1 defined in one run only (a false alarm, or nothing) it was `ok` as well.
+    from assay.evaluation.runs import gate
+
+    w = closing(detection_world(tmp_path / "ws", n=4))
+    w.ws.export(w.spec, "coco", tmp_path / "coco", media=False)
+    gt = json.loads(next((tmp_path / "coco").rglob("*.json")).read_text())
+    dets = [{**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.9}
+            for a in gt["annotations"]]  # fmt: skip
+    boat = next(c["id"] for c in gt["categories"] if c["name"] == "boat")
+    second = sorted(im["id"] for im in gt["images"])[1]
+    alarm = {"image_id": second, "category_id": boat, "bbox": [1, 1, 40, 30], "score": 0.9}
+    slices = [SliceDef("medium", {"object_size": "medium"})]
+
+    def run(name: str, rows: list[dict[str, Any]]) -> str:
+        pred = tmp_path / f"{name}.json"
+        pred.write_text(json.dumps(rows))
+        settings = RunSettings(n_resamples=20)
+        return str(run_evaluation(w.ws, w.spec, tmp_path / name, predictions=pred, slices=slices,
+                                  settings=settings, report=False).path)  # fmt: skip
+
+    base, cand, quiet = run("base", [*dets, alarm]), run("cand", [*dets, alarm]), run("q", dets)
+    args = ("-w", w.root, "eval", "gate", "--baseline", base, "--candidate", cand,
+            "--max-drop", "0.01")  # fmt: skip
+    code, out = invoke(*args, "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert {r["slice"]: r["result"] for r in doc["rows"]} == {"all": "ok", "medium": "undefined"}
+    medium = next(r for r in doc["rows"] if r["slice"] == "medium")
+    assert (medium["baseline"], medium["candidate"], medium["drop"]) == (None, None, None)
+    assert doc["passed"] and doc["undefined"] == ["medium"] and doc["empty"] == []
+    err: list[str] = []
+    code, out = invoke(*args, stderr=err)
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if "medium" in line)
+    assert "undefined" in row and "ok" not in row
+    assert ("note: slice medium: AP is undefined in both runs (no ground-truth box of the slice "
+            "to score), so it gates nothing") in err[0]  # fmt: skip
+    code, out = invoke(*args, "--slice", "medium")
+    assert code == 1 and "--slice medium: AP is undefined in both runs" in out
+    # F1 of a false alarm alone is 0; of nothing at all, undefined: the drop is not measured.
+    res = gate(w.ws, base, quiet, max_drop=0.01, metric="F1")
+    assert [(r.slice, r.result) for r in res.rows] == [("all", "ok"), ("medium", "undefined")]
+    assert res.rows[1].unmeasured == (
+        "F1 is undefined in the candidate (0.000 in the baseline) (no ground-truth box and no "
+        "detection at the score threshold)"
+    )
+    res = gate(w.ws, quiet, base, max_drop=0.01, metric="F1")
+    assert res.undefined == ["medium"] and "undefined in the baseline (0.000 in the" in str(
+        res.rows[1].unmeasured
+    )
+
+
+def test_a_gate_that_measures_no_slice_is_refused(tmp_path: Path, closing: Closing) -> None:
+    # A commit without a box has no AP anywhere: every slice was `ok` and the gate passed.
+    from assay.domain.labels import Region
+    from assay.evaluation.runs import gate
+    from assay.formats.io import export_bundle
+    from assay.versioning import LabelRecord
+
+    w = closing(detection_world(tmp_path / "ws", n=2))
+    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
+    calm = [Region(kind="choice", control="scene", label="calm")]
+    w.ws.set_labels("boats", [LabelRecord(r.item_id, calm) for r in rows])
+    spec = f"boats@{w.ws.commit('boats', 'no boxes').id}"
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps([{"image_id": 1, "category_id": "boat", "bbox": [1, 1, 5, 5],
+                                 "score": 0.9}]))  # fmt: skip
+    a, b = (
+        run_evaluation(w.ws, spec, tmp_path / name, predictions=pred,
+                       settings=RunSettings(n_resamples=10), report=False)
+        for name in ("a", "b")
+    )  # fmt: skip
+    with pytest.raises(
+        InvalidInput,
+        match=r"--metric AP gates nothing: on every slice the runs share, AP is undefined in "
+        r"both runs \(no ground-truth box of the slice to score\); gate one of F1",
+    ):
+        gate(w.ws, a, b, max_drop=0.01)
+    assert gate(w.ws, a, b, max_drop=0.01, metric="F1").passed  # a false alarm in both: F1 0

@@ -9,23 +9,34 @@ prompts and scorers, `PAIRED_TASK_FIELDS` of their task files and the few-shot c
 candidate everything the baseline did, and a slice named with ``slices`` must hold items: an
 empty slice, or a subset, would pass whatever the candidate does on the rest. Gating every
 slice, an empty one is shown with the result ``empty`` (and listed under ``empty``), never
-``ok``: it gates nothing.
+``ok``: it gates nothing. So is a slice whose gate metric is undefined (NaN) in either run, as
+AP is where no ground-truth box is: its drop cannot be measured, so it is shown with the result
+``undefined`` (and listed under ``undefined``), never ``ok``, and fails nothing; named with
+``slices`` it is refused, as an empty one is. A gate that measures no slice at all is refused:
+it would pass on nothing.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError, InvalidInput
 from assay.evaluation.runs._compare import compare_runs
+from assay.evaluation.runs._slices import ALL
 from assay.evaluation.runs._store import EvalRun, load_run
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
 DEFAULT_METRIC = {"classification": "accuracy", "detection": "AP"}
+# When a detection metric has no value on a slice's images (NaN): the cause a gate names.
+UNDEFINED_WHEN = {
+    "AP": "no ground-truth box of the slice to score",
+    "F1": "no ground-truth box and no detection at the score threshold",
+}
 
 
 class GateFailed(AssayError):
@@ -46,8 +57,28 @@ class GateRow:
     @property
     def result(self) -> str:
         """``FAIL``, ``empty`` (no item both runs evaluated is in the slice: it gates nothing,
-        passed or failed) or ``ok``."""
-        return "FAIL" if self.failed else "empty" if self.n == 0 else "ok"
+        passed or failed), ``undefined`` (the metric has no value in one run or both, so the
+        drop is not measured: it gates nothing either) or ``ok``."""
+        if self.failed:
+            return "FAIL"
+        if self.n == 0:
+            return "empty"
+        return "undefined" if self.baseline is None or self.candidate is None else "ok"
+
+    @property
+    def unmeasured(self) -> str | None:
+        """Why an ``undefined`` row gates nothing, naming the run(s) without a value; None
+        for the others."""
+        if self.result != "undefined":
+            return None
+        if self.baseline is None and self.candidate is None:
+            where = "in both runs"
+        elif self.baseline is None:
+            where = f"in the baseline ({self.candidate:.3f} in the candidate)"
+        else:
+            where = f"in the candidate ({self.baseline:.3f} in the baseline)"
+        why = UNDEFINED_WHEN.get(self.metric)
+        return f"{self.metric} is undefined {where}" + (f" ({why})" if why else "")
 
 
 @dataclass(frozen=True)
@@ -72,6 +103,11 @@ class GateResult:
         """The slices shown that hold no item both runs evaluated (a gate over every slice)."""
         return [r.slice for r in self.rows if r.result == "empty"]
 
+    @property
+    def undefined(self) -> list[str]:
+        """The slices shown on which the metric is undefined in either run (not measured)."""
+        return [r.slice for r in self.rows if r.result == "undefined"]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "baseline": self.baseline,
@@ -82,6 +118,7 @@ class GateResult:
             "passed": self.passed,
             "failing": self.failing,
             "empty": self.empty,
+            "undefined": self.undefined,
             "rows": [{**asdict(r), "result": r.result} for r in self.rows],
         }
 
@@ -219,8 +256,28 @@ def gate(
                 f"{', '.join(entry['tests'])}"
             )
         t = entry["tests"][name]
-        drop = None if t["difference"] is None else -float(t["difference"])
+        a, b = _value(t.get("a")), _value(t.get("b"))
+        if a is None or b is None:  # no drop to measure: never a pass, never a failure
+            row = GateRow(s, name, a, b, None, None, int(entry["n"]), False)
+            if slices:
+                raise InvalidInput(f"--slice {s}: {row.unmeasured}, so it gates nothing")
+            rows.append(row)
+            continue
+        drop = _value(t["difference"])
+        drop = None if drop is None else -drop
         p = t["p_value"]
         failed = drop is not None and drop > max_drop and p is not None and p < alpha
-        rows.append(GateRow(s, name, t.get("a"), t.get("b"), drop, p, int(entry["n"]), failed))
+        rows.append(GateRow(s, name, a, b, drop, p, int(entry["n"]), failed))
+    if all(r.result in ("empty", "undefined") for r in rows):
+        others = [m for m in cmp["slices"].get(ALL, {}).get("tests", {}) if m != name]
+        why = next((r.unmeasured for r in rows if r.unmeasured), f"{name} has no value")
+        raise InvalidInput(
+            f"--metric {name} gates nothing: on every slice the runs share, {why}"
+            + (f"; gate one of {', '.join(others)}" if others else "")
+        )
     return GateResult(base.run_id, cand.run_id, name, max_drop, alpha, tuple(rows))
+
+
+def _value(v: Any) -> float | None:
+    """A compared value, None when it has none (None or NaN: an undefined metric)."""
+    return None if v is None or math.isnan(float(v)) else float(v)
