@@ -511,3 +511,86 @@ def test_a_gate_that_measures_no_slice_is_refused(tmp_path: Path, closing: Closi
     ):
         gate(w.ws, a, b, max_drop=0.01)
     assert gate(w.ws, a, b, max_drop=0.01, metric="F1").passed  # a false alarm in both: F1 0
+
+
+# Detection's metric definitions before label slices left out crowd regions (version 2).
+DETECTION_V2 = (
+    "coco-bbox(pycocotools mode; ground truth as the COCO export: outlines, stored area),F1@IoU.5/2"
+)
+
+
+def _as_version_2(ws: Workspace, run: EvalRun, crowd_only: str, out: Path) -> EvalRun:
+    """`run` as the release before version 3 recorded it: detection metrics version 2, and
+    the item whose only boat is a crowd region in the slice `boats`."""
+    import hashlib
+
+    from assay.domain.labels import canonical_json
+    from assay.evaluation.runs._store import BOXES, ITEMS, SAMPLES, write_run
+
+    body = {k: v for k, v in run.record.items() if k != "run_id"}
+    body["metric_versions"] = {**body["metric_versions"], "detection": DETECTION_V2}
+    body["created"] = "2026-12-06T12:00:00Z"
+    record = {**body, "run_id": hashlib.sha256(canonical_json(body).encode()).hexdigest()[:20]}
+    items = run.items()
+    items.loc[items["item_id"] == crowd_only, "slice:boats"] = True
+    tables = {SAMPLES: run.samples(), BOXES: run.boxes(), ITEMS: items}
+    return write_run(ws, out, record, {**run.summary, "run_id": record["run_id"]}, tables, None)
+
+
+def test_compare_says_and_gate_refuses_runs_of_other_metric_versions(
+    tmp_path: Path,
+    closing: Closing,
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # A run of version 2 (its `boats` slice held the image whose only boat is a crowd region)
+    # and one of version 3 (it does not) were compared and gated without a word: the
+    # membership note blamed the commits, which were the same.
+    from assay.domain.labels import Region
+    from assay.evaluation.runs import gate
+    from assay.formats.io import export_bundle
+
+    w = closing(detection_world(tmp_path / "ws", n=4))
+    crowd = Region(kind="box", control="objects", label="boat", box=(30.0, 20.0, 12.0, 8.0),
+                   attributes={"iscrowd": 1})  # fmt: skip
+    spec, _gt_file, gt = _with_region(w, 1, crowd, "a crowd of boats", tmp_path)
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps([
+        {**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.9}
+        for a in gt["annotations"] if not a["iscrowd"]
+    ]))  # fmt: skip
+
+    def run(name: str) -> EvalRun:
+        return run_evaluation(w.ws, spec, tmp_path / name, predictions=pred,
+                              slices=[SliceDef("boats", {"label": "boat"})],
+                              settings=RunSettings(n_resamples=20), report=False)  # fmt: skip
+
+    new, again = run("new"), run("again")
+    crowd_only = export_bundle(w.ws, w.ws.resolve(spec)).rows[1].item_id  # no boat but a crowd
+    old = _as_version_2(w.ws, run("old"), crowd_only, tmp_path / "v2")
+    cmp = compare_runs(w.ws, old.path, new.path)
+    assert cmp["metric_versions"] == {
+        "metric": "detection", "a": DETECTION_V2, "b": new.record["metric_versions"]["detection"],
+        "same": False,
+    }  # fmt: skip
+    assert cmp["slices"]["boats"]["membership"]["only_a"] == 1
+    assert compare_runs(w.ws, new.path, again.path)["metric_versions"]["same"]
+    err: list[str] = []
+    code, out = invoke("-w", w.root, "eval", "compare", old.path, new.path, stderr=err)
+    assert code == 0, out
+    notes = [line for line in err[0].splitlines() if line.startswith("note:")]
+    assert notes[0].startswith(
+        f"note: run A was scored under detection metrics version 2 ({DETECTION_V2!r}) and run B "
+        "under version 3 ("
+    )
+    assert "defined differently" in notes[0]
+    assert "slice boats: 1 item(s) in it in run A only" in notes[1]
+    assert "their metric versions' slice rules" in notes[1]
+    with pytest.raises(
+        InvalidInput,
+        match=rf"run {old.run_id} was scored under detection metrics version 2 .* and run "
+        rf"{new.run_id} under version 3 .*: a gate compares models under the same metric "
+        rf"definitions; score {old.run_id} again under the current ones: `assay eval run "
+        rf"--rerun {old.run_id} --out DIR` \(`assay eval compare` shows the two as they are\)",
+    ):
+        gate(w.ws, old, new, max_drop=0.01)
+    assert gate(w.ws, new, again, max_drop=0.0).passed

@@ -10,6 +10,10 @@ under ``membership`` (``only_a``, ``only_b``). A detection object-size slice hol
 either run has a box of that size in (`_slices`; rule "either run"): B's false alarm is scored
 where A found nothing of that size.
 Corruptions pool the severities both runs ran: the unit is an (item, severity) pair.
+Runs scored under other versions of the task's metric definitions (`METRIC_VERSIONS`: from
+version 3 a label slice leaves out crowd regions, say) are compared as they are, each with its
+own tables, and ``metric_versions`` says so (``same`` false, with both versions): their
+numbers differ by the definitions as well as by the models.
 `progress(done, total)` hears of the paired-bootstrap resamples, a resample (or a chunk of
 them) at a time, over every slice's and corruption's bootstrapped metrics (macro F1; AP and
 F1), as `eval run` counts its own.
@@ -37,6 +41,31 @@ if TYPE_CHECKING:
     from assay.workspace import Workspace
 
 Metric = Callable[[pd.DataFrame], float]
+
+# The entry of a run's `metric_versions` its stored tables (per-sample results, boxes, slice
+# membership) were scored under; compare and gate recompute everything else from them.
+SCORED_UNDER = {"classification": "classification", "detection": "detection", "llm": "llm_scorers"}
+
+
+def metric_versions(a: EvalRun, b: EvalRun) -> dict[str, Any]:
+    """``{"metric", "a", "b", "same"}``: the version of the metric definitions each run was
+    scored under (the record's string, ending ``/N``), and whether they are the same."""
+    key = SCORED_UNDER.get(a.task, a.task)
+    va, vb = ((r.record.get("metric_versions") or {}).get(key) for r in (a, b))
+    return {"metric": key, "a": va, "b": vb, "same": va == vb}
+
+
+def version_number(version: object) -> str:
+    """``3`` of ``"..., label slices without crowd/3"``; an LLM run's is a number already."""
+    return "unknown" if version is None else str(version).rpartition("/")[2]
+
+
+def versions_text(v: dict[str, Any], a: str, b: str) -> str:
+    """Which version of the metric definitions runs `a` and `b` were scored under."""
+    return (
+        f"{a} was scored under {v['metric']} metrics version {version_number(v['a'])} "
+        f"({v['a']!r}) and {b} under version {version_number(v['b'])} ({v['b']!r})"
+    )
 
 
 def _slice_sizes(run: EvalRun) -> dict[str, str | None]:
@@ -216,10 +245,11 @@ def compare_runs(
     b = run_b if isinstance(run_b, EvalRun) else load_run(ws, run_b)
     if a.task != b.task:
         raise InvalidInput(f"run {a.run_id} is {a.task} and run {b.run_id} is {b.task}")
+    versions = metric_versions(a, b)
     if a.task == "llm":
         from assay.evaluation.llm import compare_llm
 
-        return compare_llm(a, b, n_resamples, seed, progress)
+        return {**compare_llm(a, b, n_resamples, seed, progress), "metric_versions": versions}
     st = a.record["settings"]
     n = n_resamples or int(st["n_resamples"])
     sd = int(st["seed"]) if seed is None else seed
@@ -236,6 +266,7 @@ def compare_runs(
         "slices": {},
         "not_compared": {},
         "corruptions": {},
+        "metric_versions": versions,
     }
     clean_a, clean_b = sa[sa["suite"] == "clean"], sb[sb["suite"] == "clean"]
     shared = set(clean_a["item_id"]) & set(clean_b["item_id"])

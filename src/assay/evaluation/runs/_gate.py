@@ -5,9 +5,10 @@ than ``max_drop`` and the paired test says the difference is significant (p < ``
 McNemar's exact test for accuracy, the paired bootstrap for every other metric. A large
 drop on a handful of items is therefore reported, but does not fail the gate on its own.
 Both runs must have evaluated the same dataset commit (language-model runs: with the same
-prompts and scorers, `PAIRED_TASK_FIELDS` of their task files and the few-shot commit), the
-candidate everything the baseline did, and a slice named with ``slices`` must hold items: an
-empty slice, or a subset, would pass whatever the candidate does on the rest. Gating every
+prompts and scorers, `PAIRED_TASK_FIELDS` of their task files and the few-shot commit) under
+the same version of the metric definitions (the record's ``metric_versions``), the candidate
+everything the baseline did, and a slice named with ``slices`` must hold items: an empty
+slice, or a subset, would pass whatever the candidate does on the rest. Gating every
 slice, an empty one is shown with the result ``empty`` (and listed under ``empty``), never
 ``ok``: it gates nothing. So is a slice whose gate metric is undefined (NaN) in either run, as
 AP is where no ground-truth box is: its drop cannot be measured, so it is shown with the result
@@ -24,7 +25,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError, InvalidInput
-from assay.evaluation.runs._compare import compare_runs
+from assay.evaluation.runs._compare import compare_runs, metric_versions, versions_text
+from assay.evaluation.runs._settings import METRIC_VERSIONS
 from assay.evaluation.runs._slices import ALL
 from assay.evaluation.runs._store import EvalRun, load_run
 
@@ -138,6 +140,26 @@ def _same_commit(base: EvalRun, cand: EvalRun) -> None:
         )
 
 
+def _same_versions(base: EvalRun, cand: EvalRun) -> None:
+    """Runs scored under other versions of the metric definitions (a label slice without
+    crowd regions from version 3, say) differ by the definitions as much as by the model."""
+    v = metric_versions(base, cand)
+    if v["same"]:
+        return
+    current = 1 if base.task == "llm" else METRIC_VERSIONS.get(str(v["metric"]))
+    stale = [r.run_id for r, ver in ((base, v["a"]), (cand, v["b"])) if ver != current]
+    if base.task == "llm" or not stale:
+        again = "evaluate them again under the same ones"
+    else:
+        cmds = " and ".join(f"`assay eval run --rerun {rid} --out DIR`" for rid in stale)
+        again = f"score {' and '.join(stale)} again under the current ones: {cmds}"
+    raise InvalidInput(
+        f"{versions_text(v, f'run {base.run_id}', f'run {cand.run_id}')}: a gate compares "
+        f"models under the same metric definitions; {again} (`assay eval compare` shows the "
+        "two as they are)"
+    )
+
+
 # What a task file says that makes the prompts and the scores; its name, its dataset spec (the
 # commit is checked apart) and its slices do not.
 PAIRED_TASK_FIELDS = ("target", "template", "solver", "choices", "generation", "scorers")
@@ -227,6 +249,7 @@ def gate(
     cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
     _same_commit(base, cand)
     _same_task(base, cand)
+    _same_versions(base, cand)
     cmp = compare_runs(ws, base, cand, n_resamples=n_resamples, progress=progress)
     _covers(base, cand, int(cmp["n_shared"]))
     name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])
