@@ -483,6 +483,24 @@ def test_gate_shows_a_metric_it_could_not_measure_as_undefined_never_ok(
         res.rows[1].unmeasured
     )
 
+    # Compare: no value is no number and no significance (it printed NaN, p 0, and its
+    # --json was no strict JSON).
+    def strict(text: str) -> Any:
+        def refuse(constant: str) -> None:
+            raise AssertionError(f"{constant} in --json")
+
+        return json.loads(text, parse_constant=refuse)
+
+    code, out = invoke("-w", w.root, "eval", "compare", base, quiet, "--json")
+    assert code == 0, out
+    tests = strict(out)["slices"]["medium"]["tests"]
+    assert {k: tests["AP"][k] for k in ("a", "b", "difference", "p_value")} == dict.fromkeys(
+        ("a", "b", "difference", "p_value")
+    )
+    assert tests["F1"]["a"] == 0.0 and (tests["F1"]["b"], tests["F1"]["p_value"]) == (None, None)
+    code, out = invoke("-w", w.root, "eval", "compare", base, quiet)
+    assert code == 0 and "nan" not in out.lower()
+
 
 def test_a_gate_that_measures_no_slice_is_refused(tmp_path: Path, closing: Closing) -> None:
     # A commit without a box has no AP anywhere: every slice was `ok` and the gate passed.

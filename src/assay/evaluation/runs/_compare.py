@@ -21,6 +21,7 @@ F1), as `eval run` counts its own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from assay.evaluation import mcnemar, paired_bootstrap
 from assay.evaluation._weighted import weighted_metric
 from assay.evaluation.bootstrap import Tick
 from assay.evaluation.runs._detect import ImageBoxes, metric_fns
+from assay.evaluation.runs._run import clean_json
 from assay.evaluation.runs._slices import ALL
 from assay.evaluation.runs._store import EvalRun, load_run
 from assay.evaluation.runs._units import Steps
@@ -109,7 +111,8 @@ def boot_entry(
     conf: float,
     tick: Tick | None = None,
 ) -> dict[str, Any]:
-    """The paired bootstrap of B - A over rows matched on ``key``, as compare reports it."""
+    """The paired bootstrap of B - A over rows matched on ``key``, as compare reports it (an
+    undefined difference with no p-value)."""
     r = paired_bootstrap(
         b, a, metric, key="key", n_resamples=n, seed=seed, confidence=conf, tick=tick
     )
@@ -117,7 +120,8 @@ def boot_entry(
         "difference": r.difference,
         "low": r.low,
         "high": r.high,
-        "p_value": r.p_value,
+        # A metric undefined in either run (NaN) has no difference: nothing is significant.
+        "p_value": None if math.isnan(r.difference) else r.p_value,
         "n": r.n,
         "test": "paired bootstrap",
     }
@@ -249,7 +253,8 @@ def compare_runs(
     if a.task == "llm":
         from assay.evaluation.llm import compare_llm
 
-        return {**compare_llm(a, b, n_resamples, seed, progress), "metric_versions": versions}
+        llm = {**compare_llm(a, b, n_resamples, seed, progress), "metric_versions": versions}
+        return dict(clean_json(llm))
     st = a.record["settings"]
     n = n_resamples or int(st["n_resamples"])
     sd = int(st["seed"]) if seed is None else seed
@@ -312,4 +317,4 @@ def compare_runs(
         out[kind][name] = tests(steps.add)
         if kind == "slices":
             out[kind][name]["membership"] = memberships[name]
-    return out
+    return dict(clean_json(out))  # an undefined metric (NaN) is None: strict JSON
