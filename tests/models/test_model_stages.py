@@ -192,3 +192,27 @@ def test_promote_api_bounds_max_drop_before_anything_is_asked(world: World, tmp_
         promote(world.ws, ref, "staging", max_drop=2.0)
     assert str(err.value) == "--max-drop: 2 is not in the range 0<=x<=1"
     assert promote(world.ws, ref, "staging", max_drop=1.0).stage == "staging"
+
+
+def test_a_gated_promotion_shows_a_bar_on_a_terminal_and_none_with_json(
+    world: World, tmp_path: Path
+) -> None:
+    # `model promote` against a production version sat silent through its paired gate's
+    # bootstrap, which `eval gate` shows a bar of.
+    from assay.models.stages import promote
+    from cli_support import on_a_terminal
+
+    refs = []
+    for k in (1, 2, 3, 4):  # logits scaled: the same classes, a gate each passes
+        path = onnx_classifier(tmp_path / f"bar{k}.onnx", weights=WEIGHTS * k)
+        refs.append(add_model(world.ws, "bar-clf", path, trained_on=world.spec).ref)
+        _evaluate(world, tmp_path, refs[-1])
+    promote(world.ws, refs[0], "production")
+    promote_ = ["-w", str(world.root), "model", "promote"]
+    shown = on_a_terminal([*promote_, refs[1], "--stage", "staging"], tmp_path)
+    assert "gating" in shown and "200/200" in shown  # macro F1 of `all`, the runs' resamples
+    assert "gating" not in on_a_terminal([*promote_, refs[2], "--stage", "staging", "--json"],
+                                         tmp_path)  # fmt: skip
+    told: list[tuple[int, int]] = []
+    p = promote(world.ws, refs[3], "staging", progress=lambda d, t: told.append((d, t)))
+    assert p.gate is not None and p.gate["passed"] and told[-1] == (200, 200)

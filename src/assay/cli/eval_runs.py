@@ -324,9 +324,25 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
 
 
 def say_membership(env: Env, res: dict[str, Any]) -> None:
-    """A note on stderr per empty slice (it compares nothing), per slice compared on fewer
-    items than either run put in it, and per slice the runs define with different queries
-    (not compared)."""
+    """A note on stderr when the runs were scored under other versions of the metric
+    definitions, per empty slice (it compares nothing), per slice compared on fewer items than
+    either run put in it, and per slice the runs define with different queries (not
+    compared)."""
+    from assay.evaluation.runs._compare import versions_text
+
+    versions = res.get("metric_versions") or {"same": True}
+    if not versions["same"]:
+        env.err.print(
+            f"note: {versions_text(versions, 'run A', 'run B')}: their slices and metrics are "
+            "defined differently, so the numbers differ by the definitions as well as by the "
+            "models (`assay eval run --rerun RUN` scores a run again under the current ones)",
+            markup=False,
+        )
+    # Items in a slice in one run alone: their commits label them differently, or the rules
+    # of their metric versions slice them differently.
+    why = "their commits label or slice them differently"
+    if not versions["same"]:
+        why = "their commits, or their metric versions' slice rules, put them there"
     for name, entry in res["slices"].items():
         if entry["n"] == 0:
             env.err.print(
@@ -338,7 +354,7 @@ def say_membership(env: Env, res: dict[str, Any]) -> None:
         if m.get("rule") == "both runs" and (m["only_a"] or m["only_b"]):
             env.err.print(
                 f"note: slice {name}: {m['only_a']} item(s) in it in run A only and "
-                f"{m['only_b']} in run B only (their commits label or slice them differently) "
+                f"{m['only_b']} in run B only ({why}) "
                 f"are left out; compared on the {entry['n']} in it in both runs",
                 markup=False,
             )
@@ -417,6 +433,10 @@ def gate(
                 r.result,
             )
         env.console.print(table)
+        for r in res.rows:
+            if r.unmeasured:  # the table says `undefined`; the note says which run and why
+                env.err.print(f"note: slice {r.slice}: {r.unmeasured}, so it gates nothing",
+                              markup=False)  # fmt: skip
     if not res.passed:
         raise GateFailed(
             f"gate failed: {res.metric} dropped by more than {max_drop:g} (p < {alpha:g}) on "

@@ -236,17 +236,21 @@ def promote(
     """Move model SPEC (NAME@VERSION) to a stage on a passing paired gate against production."""
     from assay.models.stages import promote as run
 
-    p = run(
-        env.workspace(),
-        spec,
-        stage,
-        run=run_id,
-        max_drop=max_drop,
-        alpha=alpha,
-        force=force,
-        reason=reason,
-        demote=demote,
-    )
+    ws = env.workspace()
+    # The paired gate against production bootstraps as `eval gate` does: the same bar.
+    with env.progress("gating", shown=not as_json) as progress:
+        p = run(
+            ws,
+            spec,
+            stage,
+            run=run_id,
+            max_drop=max_drop,
+            alpha=alpha,
+            force=force,
+            reason=reason,
+            demote=demote,
+            progress=progress,
+        )
     if p.previous == "production":
         name = p.model.rpartition("@")[0]
         env.err.print(

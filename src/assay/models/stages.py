@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -120,14 +121,21 @@ def _production(conn: Connection, name: str, other_than: str) -> ModelInfo | Non
 
 
 def _paired_gate(
-    ws: Workspace, base_run: str, cand_run: str, task: str, max_drop: float, alpha: float
+    ws: Workspace,
+    base_run: str,
+    cand_run: str,
+    task: str,
+    max_drop: float,
+    alpha: float,
+    progress: Callable[[int, int], None] | None,
 ) -> dict[str, Any]:
     from assay.evaluation.runs import gate
     from assay.evaluation.runs._gate import DEFAULT_METRIC
 
     if task not in DEFAULT_METRIC and task != "llm":
         raise InvalidInput(f"runs of task {task!r} have no paired gate yet; promote with --force")
-    return gate(ws, base_run, cand_run, max_drop=max_drop, alpha=alpha).to_dict()
+    res = gate(ws, base_run, cand_run, max_drop=max_drop, alpha=alpha, progress=progress)
+    return res.to_dict()
 
 
 def promote(
@@ -142,6 +150,7 @@ def promote(
     reason: str | None = None,
     actor: str | None = None,
     demote: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Promotion:
     """Move model `spec` to `stage` on a passing paired gate, or by force with a reason.
 
@@ -157,6 +166,8 @@ def promote(
         actor: Who promotes (default the workspace actor).
         demote: Allow moving the production version to staging, which leaves the name with
             no version in production.
+        progress: `progress(done, total)` hears of the paired gate's bootstrap resamples
+            (see `assay.evaluation.runs.gate`), the long step of a gated promotion.
 
     Raises:
         InvalidInput: bad stage, `max_drop` outside 0..1 or `alpha` outside (0, 1), no
@@ -220,7 +231,7 @@ def promote(
                     f"run on ({commits}); run `{cmd}` for {prod.ref} there (or --force --reason)"
                 )
             chosen, base = pair
-            result = _paired_gate(ws, base.id, chosen.id, chosen.task, max_drop, alpha)
+            result = _paired_gate(ws, base.id, chosen.id, chosen.task, max_drop, alpha, progress)
             if not result["passed"]:
                 raise GateFailed(
                     f"gate failed: {info.ref} is significantly worse than production {prod.ref} "

@@ -423,3 +423,192 @@ def test_a_label_slice_leaves_out_crowd_regions(tmp_path: Path, closing: Closing
         ev.accumulate()
         ev.summarize()
     assert run.summary["slices"]["boats"]["metrics"]["AP"]["value"] == float(ev.stats[0])
+
+
+def test_gate_shows_a_metric_it_could_not_measure_as_undefined_never_ok(
+    tmp_path: Path,
+    closing: Closing,
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # A slice without a ground-truth box to score (here `medium`: a false alarm of that size
+    # alone) has no AP in either run (NaN): the gate showed it `ok`, a pass it never measured;
+    # with F1 defined in one run only (a false alarm, or nothing) it was `ok` as well.
+    from assay.evaluation.runs import gate
+
+    w = closing(detection_world(tmp_path / "ws", n=4))
+    w.ws.export(w.spec, "coco", tmp_path / "coco", media=False)
+    gt = json.loads(next((tmp_path / "coco").rglob("*.json")).read_text())
+    dets = [{**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.9}
+            for a in gt["annotations"]]  # fmt: skip
+    boat = next(c["id"] for c in gt["categories"] if c["name"] == "boat")
+    second = sorted(im["id"] for im in gt["images"])[1]
+    alarm = {"image_id": second, "category_id": boat, "bbox": [1, 1, 40, 30], "score": 0.9}
+    slices = [SliceDef("medium", {"object_size": "medium"})]
+
+    def run(name: str, rows: list[dict[str, Any]]) -> str:
+        pred = tmp_path / f"{name}.json"
+        pred.write_text(json.dumps(rows))
+        settings = RunSettings(n_resamples=20)
+        return str(run_evaluation(w.ws, w.spec, tmp_path / name, predictions=pred, slices=slices,
+                                  settings=settings, report=False).path)  # fmt: skip
+
+    base, cand, quiet = run("base", [*dets, alarm]), run("cand", [*dets, alarm]), run("q", dets)
+    args = ("-w", w.root, "eval", "gate", "--baseline", base, "--candidate", cand,
+            "--max-drop", "0.01")  # fmt: skip
+    code, out = invoke(*args, "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert {r["slice"]: r["result"] for r in doc["rows"]} == {"all": "ok", "medium": "undefined"}
+    medium = next(r for r in doc["rows"] if r["slice"] == "medium")
+    assert (medium["baseline"], medium["candidate"], medium["drop"]) == (None, None, None)
+    assert doc["passed"] and doc["undefined"] == ["medium"] and doc["empty"] == []
+    err: list[str] = []
+    code, out = invoke(*args, stderr=err)
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if "medium" in line)
+    assert "undefined" in row and "ok" not in row
+    assert ("note: slice medium: AP is undefined in both runs (no ground-truth box of the slice "
+            "to score), so it gates nothing") in err[0]  # fmt: skip
+    code, out = invoke(*args, "--slice", "medium")
+    assert code == 1 and "--slice medium: AP is undefined in both runs" in out
+    # F1 of a false alarm alone is 0; of nothing at all, undefined: the drop is not measured.
+    res = gate(w.ws, base, quiet, max_drop=0.01, metric="F1")
+    assert [(r.slice, r.result) for r in res.rows] == [("all", "ok"), ("medium", "undefined")]
+    assert res.rows[1].unmeasured == (
+        "F1 is undefined in the candidate (0.000 in the baseline) (no ground-truth box and no "
+        "detection at the score threshold)"
+    )
+    res = gate(w.ws, quiet, base, max_drop=0.01, metric="F1")
+    assert res.undefined == ["medium"] and "undefined in the baseline (0.000 in the" in str(
+        res.rows[1].unmeasured
+    )
+
+    # Compare: no value is no number and no significance (it printed NaN, p 0, and its
+    # --json was no strict JSON).
+    def strict(text: str) -> Any:
+        def refuse(constant: str) -> None:
+            raise AssertionError(f"{constant} in --json")
+
+        return json.loads(text, parse_constant=refuse)
+
+    code, out = invoke("-w", w.root, "eval", "compare", base, quiet, "--json")
+    assert code == 0, out
+    tests = strict(out)["slices"]["medium"]["tests"]
+    assert {k: tests["AP"][k] for k in ("a", "b", "difference", "p_value")} == dict.fromkeys(
+        ("a", "b", "difference", "p_value")
+    )
+    assert tests["F1"]["a"] == 0.0 and (tests["F1"]["b"], tests["F1"]["p_value"]) == (None, None)
+    code, out = invoke("-w", w.root, "eval", "compare", base, quiet)
+    assert code == 0 and "nan" not in out.lower()
+
+
+def test_a_gate_that_measures_no_slice_is_refused(tmp_path: Path, closing: Closing) -> None:
+    # A commit without a box has no AP anywhere: every slice was `ok` and the gate passed.
+    from assay.domain.labels import Region
+    from assay.evaluation.runs import gate
+    from assay.formats.io import export_bundle
+    from assay.versioning import LabelRecord
+
+    w = closing(detection_world(tmp_path / "ws", n=2))
+    rows = export_bundle(w.ws, w.ws.resolve(w.spec)).rows
+    calm = [Region(kind="choice", control="scene", label="calm")]
+    w.ws.set_labels("boats", [LabelRecord(r.item_id, calm) for r in rows])
+    spec = f"boats@{w.ws.commit('boats', 'no boxes').id}"
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps([{"image_id": 1, "category_id": "boat", "bbox": [1, 1, 5, 5],
+                                 "score": 0.9}]))  # fmt: skip
+    a, b = (
+        run_evaluation(w.ws, spec, tmp_path / name, predictions=pred,
+                       settings=RunSettings(n_resamples=10), report=False)
+        for name in ("a", "b")
+    )  # fmt: skip
+    with pytest.raises(
+        InvalidInput,
+        match=r"--metric AP gates nothing: on every slice the runs share, AP is undefined in "
+        r"both runs \(no ground-truth box of the slice to score\); gate one of F1",
+    ):
+        gate(w.ws, a, b, max_drop=0.01)
+    assert gate(w.ws, a, b, max_drop=0.01, metric="F1").passed  # a false alarm in both: F1 0
+
+
+# Detection's metric definitions before label slices left out crowd regions (version 2).
+DETECTION_V2 = (
+    "coco-bbox(pycocotools mode; ground truth as the COCO export: outlines, stored area),F1@IoU.5/2"
+)
+
+
+def _as_version_2(ws: Workspace, run: EvalRun, crowd_only: str, out: Path) -> EvalRun:
+    """`run` as the release before version 3 recorded it: detection metrics version 2, and
+    the item whose only boat is a crowd region in the slice `boats`."""
+    import hashlib
+
+    from assay.domain.labels import canonical_json
+    from assay.evaluation.runs._store import BOXES, ITEMS, SAMPLES, write_run
+
+    body = {k: v for k, v in run.record.items() if k != "run_id"}
+    body["metric_versions"] = {**body["metric_versions"], "detection": DETECTION_V2}
+    body["created"] = "2026-12-06T12:00:00Z"
+    record = {**body, "run_id": hashlib.sha256(canonical_json(body).encode()).hexdigest()[:20]}
+    items = run.items()
+    items.loc[items["item_id"] == crowd_only, "slice:boats"] = True
+    tables = {SAMPLES: run.samples(), BOXES: run.boxes(), ITEMS: items}
+    return write_run(ws, out, record, {**run.summary, "run_id": record["run_id"]}, tables, None)
+
+
+def test_compare_says_and_gate_refuses_runs_of_other_metric_versions(
+    tmp_path: Path,
+    closing: Closing,
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # A run of version 2 (its `boats` slice held the image whose only boat is a crowd region)
+    # and one of version 3 (it does not) were compared and gated without a word: the
+    # membership note blamed the commits, which were the same.
+    from assay.domain.labels import Region
+    from assay.evaluation.runs import gate
+    from assay.formats.io import export_bundle
+
+    w = closing(detection_world(tmp_path / "ws", n=4))
+    crowd = Region(kind="box", control="objects", label="boat", box=(30.0, 20.0, 12.0, 8.0),
+                   attributes={"iscrowd": 1})  # fmt: skip
+    spec, _gt_file, gt = _with_region(w, 1, crowd, "a crowd of boats", tmp_path)
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps([
+        {**{k: a[k] for k in ("image_id", "category_id", "bbox")}, "score": 0.9}
+        for a in gt["annotations"] if not a["iscrowd"]
+    ]))  # fmt: skip
+
+    def run(name: str) -> EvalRun:
+        return run_evaluation(w.ws, spec, tmp_path / name, predictions=pred,
+                              slices=[SliceDef("boats", {"label": "boat"})],
+                              settings=RunSettings(n_resamples=20), report=False)  # fmt: skip
+
+    new, again = run("new"), run("again")
+    crowd_only = export_bundle(w.ws, w.ws.resolve(spec)).rows[1].item_id  # no boat but a crowd
+    old = _as_version_2(w.ws, run("old"), crowd_only, tmp_path / "v2")
+    cmp = compare_runs(w.ws, old.path, new.path)
+    assert cmp["metric_versions"] == {
+        "metric": "detection", "a": DETECTION_V2, "b": new.record["metric_versions"]["detection"],
+        "same": False,
+    }  # fmt: skip
+    assert cmp["slices"]["boats"]["membership"]["only_a"] == 1
+    assert compare_runs(w.ws, new.path, again.path)["metric_versions"]["same"]
+    err: list[str] = []
+    code, out = invoke("-w", w.root, "eval", "compare", old.path, new.path, stderr=err)
+    assert code == 0, out
+    notes = [line for line in err[0].splitlines() if line.startswith("note:")]
+    assert notes[0].startswith(
+        f"note: run A was scored under detection metrics version 2 ({DETECTION_V2!r}) and run B "
+        "under version 3 ("
+    )
+    assert "defined differently" in notes[0]
+    assert "slice boats: 1 item(s) in it in run A only" in notes[1]
+    assert "their metric versions' slice rules" in notes[1]
+    with pytest.raises(
+        InvalidInput,
+        match=rf"run {old.run_id} was scored under detection metrics version 2 .* and run "
+        rf"{new.run_id} under version 3 .*: a gate compares models under the same metric "
+        rf"definitions; score {old.run_id} again under the current ones: `assay eval run "
+        rf"--rerun {old.run_id} --out DIR` \(`assay eval compare` shows the two as they are\)",
+    ):
+        gate(w.ws, old, new, max_drop=0.01)
+    assert gate(w.ws, new, again, max_drop=0.0).passed

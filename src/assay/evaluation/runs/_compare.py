@@ -10,6 +10,10 @@ under ``membership`` (``only_a``, ``only_b``). A detection object-size slice hol
 either run has a box of that size in (`_slices`; rule "either run"): B's false alarm is scored
 where A found nothing of that size.
 Corruptions pool the severities both runs ran: the unit is an (item, severity) pair.
+Runs scored under other versions of the task's metric definitions (`METRIC_VERSIONS`: from
+version 3 a label slice leaves out crowd regions, say) are compared as they are, each with its
+own tables, and ``metric_versions`` says so (``same`` false, with both versions): their
+numbers differ by the definitions as well as by the models.
 `progress(done, total)` hears of the paired-bootstrap resamples, a resample (or a chunk of
 them) at a time, over every slice's and corruption's bootstrapped metrics (macro F1; AP and
 F1), as `eval run` counts its own.
@@ -17,6 +21,7 @@ F1), as `eval run` counts its own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -29,6 +34,7 @@ from assay.evaluation import mcnemar, paired_bootstrap
 from assay.evaluation._weighted import weighted_metric
 from assay.evaluation.bootstrap import Tick
 from assay.evaluation.runs._detect import ImageBoxes, metric_fns
+from assay.evaluation.runs._run import clean_json
 from assay.evaluation.runs._slices import ALL
 from assay.evaluation.runs._store import EvalRun, load_run
 from assay.evaluation.runs._units import Steps
@@ -37,6 +43,31 @@ if TYPE_CHECKING:
     from assay.workspace import Workspace
 
 Metric = Callable[[pd.DataFrame], float]
+
+# The entry of a run's `metric_versions` its stored tables (per-sample results, boxes, slice
+# membership) were scored under; compare and gate recompute everything else from them.
+SCORED_UNDER = {"classification": "classification", "detection": "detection", "llm": "llm_scorers"}
+
+
+def metric_versions(a: EvalRun, b: EvalRun) -> dict[str, Any]:
+    """``{"metric", "a", "b", "same"}``: the version of the metric definitions each run was
+    scored under (the record's string, ending ``/N``), and whether they are the same."""
+    key = SCORED_UNDER.get(a.task, a.task)
+    va, vb = ((r.record.get("metric_versions") or {}).get(key) for r in (a, b))
+    return {"metric": key, "a": va, "b": vb, "same": va == vb}
+
+
+def version_number(version: object) -> str:
+    """``3`` of ``"..., label slices without crowd/3"``; an LLM run's is a number already."""
+    return "unknown" if version is None else str(version).rpartition("/")[2]
+
+
+def versions_text(v: dict[str, Any], a: str, b: str) -> str:
+    """Which version of the metric definitions runs `a` and `b` were scored under."""
+    return (
+        f"{a} was scored under {v['metric']} metrics version {version_number(v['a'])} "
+        f"({v['a']!r}) and {b} under version {version_number(v['b'])} ({v['b']!r})"
+    )
 
 
 def _slice_sizes(run: EvalRun) -> dict[str, str | None]:
@@ -80,7 +111,8 @@ def boot_entry(
     conf: float,
     tick: Tick | None = None,
 ) -> dict[str, Any]:
-    """The paired bootstrap of B - A over rows matched on ``key``, as compare reports it."""
+    """The paired bootstrap of B - A over rows matched on ``key``, as compare reports it (an
+    undefined difference with no p-value)."""
     r = paired_bootstrap(
         b, a, metric, key="key", n_resamples=n, seed=seed, confidence=conf, tick=tick
     )
@@ -88,7 +120,8 @@ def boot_entry(
         "difference": r.difference,
         "low": r.low,
         "high": r.high,
-        "p_value": r.p_value,
+        # A metric undefined in either run (NaN) has no difference: nothing is significant.
+        "p_value": None if math.isnan(r.difference) else r.p_value,
         "n": r.n,
         "test": "paired bootstrap",
     }
@@ -216,10 +249,12 @@ def compare_runs(
     b = run_b if isinstance(run_b, EvalRun) else load_run(ws, run_b)
     if a.task != b.task:
         raise InvalidInput(f"run {a.run_id} is {a.task} and run {b.run_id} is {b.task}")
+    versions = metric_versions(a, b)
     if a.task == "llm":
         from assay.evaluation.llm import compare_llm
 
-        return compare_llm(a, b, n_resamples, seed, progress)
+        llm = {**compare_llm(a, b, n_resamples, seed, progress), "metric_versions": versions}
+        return dict(clean_json(llm))
     st = a.record["settings"]
     n = n_resamples or int(st["n_resamples"])
     sd = int(st["seed"]) if seed is None else seed
@@ -236,6 +271,7 @@ def compare_runs(
         "slices": {},
         "not_compared": {},
         "corruptions": {},
+        "metric_versions": versions,
     }
     clean_a, clean_b = sa[sa["suite"] == "clean"], sb[sb["suite"] == "clean"]
     shared = set(clean_a["item_id"]) & set(clean_b["item_id"])
@@ -281,4 +317,4 @@ def compare_runs(
         out[kind][name] = tests(steps.add)
         if kind == "slices":
             out[kind][name]["membership"] = memberships[name]
-    return out
+    return dict(clean_json(out))  # an undefined metric (NaN) is None: strict JSON

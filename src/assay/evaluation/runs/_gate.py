@@ -5,27 +5,40 @@ than ``max_drop`` and the paired test says the difference is significant (p < ``
 McNemar's exact test for accuracy, the paired bootstrap for every other metric. A large
 drop on a handful of items is therefore reported, but does not fail the gate on its own.
 Both runs must have evaluated the same dataset commit (language-model runs: with the same
-prompts and scorers, `PAIRED_TASK_FIELDS` of their task files and the few-shot commit), the
-candidate everything the baseline did, and a slice named with ``slices`` must hold items: an
-empty slice, or a subset, would pass whatever the candidate does on the rest. Gating every
+prompts and scorers, `PAIRED_TASK_FIELDS` of their task files and the few-shot commit) under
+the same version of the metric definitions (the record's ``metric_versions``), the candidate
+everything the baseline did, and a slice named with ``slices`` must hold items: an empty
+slice, or a subset, would pass whatever the candidate does on the rest. Gating every
 slice, an empty one is shown with the result ``empty`` (and listed under ``empty``), never
-``ok``: it gates nothing.
+``ok``: it gates nothing. So is a slice whose gate metric is undefined (NaN) in either run, as
+AP is where no ground-truth box is: its drop cannot be measured, so it is shown with the result
+``undefined`` (and listed under ``undefined``), never ``ok``, and fails nothing; named with
+``slices`` it is refused, as an empty one is. A gate that measures no slice at all is refused:
+it would pass on nothing.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError, InvalidInput
-from assay.evaluation.runs._compare import compare_runs
+from assay.evaluation.runs._compare import compare_runs, metric_versions, versions_text
+from assay.evaluation.runs._settings import METRIC_VERSIONS
+from assay.evaluation.runs._slices import ALL
 from assay.evaluation.runs._store import EvalRun, load_run
 
 if TYPE_CHECKING:
     from assay.workspace import Workspace
 
 DEFAULT_METRIC = {"classification": "accuracy", "detection": "AP"}
+# When a detection metric has no value on a slice's images (NaN): the cause a gate names.
+UNDEFINED_WHEN = {
+    "AP": "no ground-truth box of the slice to score",
+    "F1": "no ground-truth box and no detection at the score threshold",
+}
 
 
 class GateFailed(AssayError):
@@ -46,8 +59,28 @@ class GateRow:
     @property
     def result(self) -> str:
         """``FAIL``, ``empty`` (no item both runs evaluated is in the slice: it gates nothing,
-        passed or failed) or ``ok``."""
-        return "FAIL" if self.failed else "empty" if self.n == 0 else "ok"
+        passed or failed), ``undefined`` (the metric has no value in one run or both, so the
+        drop is not measured: it gates nothing either) or ``ok``."""
+        if self.failed:
+            return "FAIL"
+        if self.n == 0:
+            return "empty"
+        return "undefined" if self.baseline is None or self.candidate is None else "ok"
+
+    @property
+    def unmeasured(self) -> str | None:
+        """Why an ``undefined`` row gates nothing, naming the run(s) without a value; None
+        for the others."""
+        if self.result != "undefined":
+            return None
+        if self.baseline is None and self.candidate is None:
+            where = "in both runs"
+        elif self.baseline is None:
+            where = f"in the baseline ({self.candidate:.3f} in the candidate)"
+        else:
+            where = f"in the candidate ({self.baseline:.3f} in the baseline)"
+        why = UNDEFINED_WHEN.get(self.metric)
+        return f"{self.metric} is undefined {where}" + (f" ({why})" if why else "")
 
 
 @dataclass(frozen=True)
@@ -72,6 +105,11 @@ class GateResult:
         """The slices shown that hold no item both runs evaluated (a gate over every slice)."""
         return [r.slice for r in self.rows if r.result == "empty"]
 
+    @property
+    def undefined(self) -> list[str]:
+        """The slices shown on which the metric is undefined in either run (not measured)."""
+        return [r.slice for r in self.rows if r.result == "undefined"]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "baseline": self.baseline,
@@ -82,6 +120,7 @@ class GateResult:
             "passed": self.passed,
             "failing": self.failing,
             "empty": self.empty,
+            "undefined": self.undefined,
             "rows": [{**asdict(r), "result": r.result} for r in self.rows],
         }
 
@@ -99,6 +138,26 @@ def _same_commit(base: EvalRun, cand: EvalRun) -> None:
             f"same labels of record; evaluate the candidate on "
             f"{a.get('name')}@{a['commit'][:12]} (`assay eval compare` shows the two as they are)"
         )
+
+
+def _same_versions(base: EvalRun, cand: EvalRun) -> None:
+    """Runs scored under other versions of the metric definitions (a label slice without
+    crowd regions from version 3, say) differ by the definitions as much as by the model."""
+    v = metric_versions(base, cand)
+    if v["same"]:
+        return
+    current = 1 if base.task == "llm" else METRIC_VERSIONS.get(str(v["metric"]))
+    stale = [r.run_id for r, ver in ((base, v["a"]), (cand, v["b"])) if ver != current]
+    if base.task == "llm" or not stale:
+        again = "evaluate them again under the same ones"
+    else:
+        cmds = " and ".join(f"`assay eval run --rerun {rid} --out DIR`" for rid in stale)
+        again = f"score {' and '.join(stale)} again under the current ones: {cmds}"
+    raise InvalidInput(
+        f"{versions_text(v, f'run {base.run_id}', f'run {cand.run_id}')}: a gate compares "
+        f"models under the same metric definitions; {again} (`assay eval compare` shows the "
+        "two as they are)"
+    )
 
 
 # What a task file says that makes the prompts and the scores; its name, its dataset spec (the
@@ -190,6 +249,7 @@ def gate(
     cand = candidate if isinstance(candidate, EvalRun) else load_run(ws, candidate)
     _same_commit(base, cand)
     _same_task(base, cand)
+    _same_versions(base, cand)
     cmp = compare_runs(ws, base, cand, n_resamples=n_resamples, progress=progress)
     _covers(base, cand, int(cmp["n_shared"]))
     name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])
@@ -219,8 +279,28 @@ def gate(
                 f"{', '.join(entry['tests'])}"
             )
         t = entry["tests"][name]
-        drop = None if t["difference"] is None else -float(t["difference"])
+        a, b = _value(t.get("a")), _value(t.get("b"))
+        if a is None or b is None:  # no drop to measure: never a pass, never a failure
+            row = GateRow(s, name, a, b, None, None, int(entry["n"]), False)
+            if slices:
+                raise InvalidInput(f"--slice {s}: {row.unmeasured}, so it gates nothing")
+            rows.append(row)
+            continue
+        drop = _value(t["difference"])
+        drop = None if drop is None else -drop
         p = t["p_value"]
         failed = drop is not None and drop > max_drop and p is not None and p < alpha
-        rows.append(GateRow(s, name, t.get("a"), t.get("b"), drop, p, int(entry["n"]), failed))
+        rows.append(GateRow(s, name, a, b, drop, p, int(entry["n"]), failed))
+    if all(r.result in ("empty", "undefined") for r in rows):
+        others = [m for m in cmp["slices"].get(ALL, {}).get("tests", {}) if m != name]
+        why = next((r.unmeasured for r in rows if r.unmeasured), f"{name} has no value")
+        raise InvalidInput(
+            f"--metric {name} gates nothing: on every slice the runs share, {why}"
+            + (f"; gate one of {', '.join(others)}" if others else "")
+        )
     return GateResult(base.run_id, cand.run_id, name, max_drop, alpha, tuple(rows))
+
+
+def _value(v: Any) -> float | None:
+    """A compared value, None when it has none (None or NaN: an undefined metric)."""
+    return None if v is None or math.isnan(float(v)) else float(v)
