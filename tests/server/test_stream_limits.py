@@ -34,11 +34,16 @@ def test_a_user_holds_at_most_the_servers_number_of_streams(world: World) -> Non
     app = create_app(Settings(max_streams_per_user=2), world.ws)
     path = "/api/v1/pictures/town/stream?seconds=600"
     with LiveServer(app) as url:
+        # httpx's 5 s read timeout is shorter than a first picture takes on a loaded machine
         ana = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {create_token(world.ws, 'ana')}"}
+            base_url=url,
+            headers={"Authorization": f"Bearer {create_token(world.ws, 'ana')}"},
+            timeout=60,
         )
         low = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {create_token(world.ws, 'low')}"}
+            base_url=url,
+            headers={"Authorization": f"Bearer {create_token(world.ws, 'low')}"},
+            timeout=60,
         )
         # A stream that ends on its own gives its slot back.
         with ana.stream("GET", "/api/v1/pictures/town/stream?seconds=0.1") as r:
