@@ -92,37 +92,32 @@ $(LS_VENV)/.ready:
 
 labelstudio: $(LS_VENV)/.ready
 
-# The format tests that import into and export from a workspace (the others never open one;
-# the Label Studio server and Datumaro peer runs cost many times more and read no other SQL).
-PG_FORMATS := coco_encoded coco_fidelity column_path drops geo_roundtrip geojson import_media items_workspace \
-	labelstudio marking_raise more_workspace scene stable_ids streaming yolo_ids
-# More suites that write and read a workspace's metadata: the CLI's ingest, datasets, versions,
-# accounts, audit keys, messages and geo imports, feed sources, export reports, LLM-eval
-# registry and promotion, red-team canaries, exports by folder and with hostile or
-# non-portable names, text prelabels and situation reports (87 tests: about 60 s at -n 2 run
-# alone, 100 s of test time). The rest of tests/ reads no database, or tests SQLite or both
-# backends itself (tests/store, tests/test_workspace_binding.py), or costs many times more
-# for the same queries (model training and serving, LLM and red-team runs, fusion, compute).
+# The PostgreSQL pass runs again, on PostgreSQL, the suites whose SQL is the product's own:
+# versioning, labeling, the server's routes, the store, audit, exploration, quality wiring,
+# the model and evaluation registries, and one import, export and ingest path of each kind
+# (these write items, labels and working rows through the same statements every other import
+# does). It leaves to the SQLite pass what differs only in Python above that SQL: the other
+# format readers and writers, the Label Studio and Datumaro peer runs, scene and video
+# decoding, the CLI's messages, evaluation metrics and gates, feeds and situation reports;
+# and the S3 blob stack (the `s3` cases of tests run on both stacks: the blob store is the
+# same on either database; tests/conftest.py deselects them under --db postgresql).
+PG_FORMATS := coco_fidelity items_workspace stable_ids
 PG_MORE := tests/cli/test_cli_ingest.py tests/cli/test_cli_audit_keys.py tests/cli/test_cli_dataset.py \
-	tests/cli/test_cli_versions.py tests/cli/test_cli_accounts.py tests/cli/test_cli_messages.py \
-	tests/cli/test_cli_geo_import.py tests/feeds/test_feed_cli.py tests/formats/test_fmt_export_report.py \
+	tests/cli/test_cli_versions.py tests/cli/test_cli_accounts.py \
 	tests/evaluation/llm/test_llm_eval_registry.py tests/evaluation/llm/test_llm_promote.py \
-	tests/evaluation/redteam/test_redteam_canary.py tests/formats/test_fmt_export_folder.py \
-	tests/formats/test_fmt_hostile.py tests/formats/test_fmt_portable_names.py \
-	tests/models/test_prelabel_text.py tests/fusion/test_sitrep.py tests/cli/test_cli_verify_blobs.py
-# The service suites that touch the database, again on PostgreSQL. The browser pages and the
-# schemathesis fuzz drive the same routes and queries as the API tests, at many times the cost;
-# the ingest reach tests (links, FIFOs, decompression bombs; 100 s) test the file system.
+	tests/evaluation/redteam/test_redteam_canary.py tests/models/test_prelabel_text.py
+# The browser pages and the schemathesis fuzz drive the same routes and queries as the API
+# tests, at many times the cost; the ingest reach tests (links, FIFOs, decompression bombs)
+# test the file system.
 PG_SUITES := tests/versioning tests/labeling tests/server tests/store/test_gc.py \
 	tests/store/test_backup.py tests/quality/test_cli.py tests/quality/test_project_wiring.py \
-	tests/evaluation/runs tests/models/test_models_registry.py tests/models/test_model_stages.py \
-	tests/fusion/test_pictures.py tests/explore \
+	tests/evaluation/runs/test_runs_detection.py tests/models/test_models_registry.py \
+	tests/models/test_model_stages.py tests/fusion/test_pictures.py tests/explore \
 	$(patsubst %,tests/formats/test_fmt_%.py,$(PG_FORMATS)) tests/formats/test_llm_exports.py \
-	tests/formats/test_llm_rated_pairs.py tests/ingest tests/audit tests/test_workspace_attach.py \
-	tests/test_workspace.py tests/cli/test_cli_formats.py tests/cli/test_cli_audit.py \
+	tests/formats/test_llm_rated_pairs.py tests/ingest/test_ingest_files.py tests/ingest/test_coords.py \
+	tests/audit tests/test_workspace_attach.py tests/test_workspace.py tests/cli/test_cli_audit.py \
 	tests/cli/test_cli_end_to_end.py $(PG_MORE) \
-	--ignore=tests/server/browser --ignore=tests/server/test_api_schemathesis.py \
-	--ignore=tests/ingest/test_ingest_reach.py
+	--ignore=tests/server/browser --ignore=tests/server/test_api_schemathesis.py
 
 # --dist loadgroup keeps the tests of one server (xdist_group) in one worker: one start each.
 unit: $(VENV)/.dev $(VENV)/.active $(VENV)/.train $(VENV)/.fusion browser natsserver labelstudio \
