@@ -8,6 +8,7 @@ anything the Content-Security-Policy blocked.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -292,3 +293,52 @@ def drag(
     page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, steps=4)
     page.mouse.move(*b, steps=4)
     page.mouse.up(button=button)
+
+
+# Records every JSON answer the page has read (its URL), in the order read: a test that holds
+# an answer back (page.route) and lets it go later waits here until the page has it. The page's
+# own code that awaited the answer runs in the same turn, before any later check.
+_ANSWERS_READ = """(() => {
+  const json = Response.prototype.json;
+  window.__answersRead = [];
+  Response.prototype.json = async function () {
+    const value = await json.call(this);
+    window.__answersRead.push(this.url);
+    return value;
+  };
+})()"""
+
+
+def record_answers(page: Page) -> None:
+    """Record the JSON answers `page` reads from now on (see `answer_read`)."""
+    page.add_init_script(_ANSWERS_READ)
+
+
+def answer_read(page: Page, url_part: str) -> None:
+    """Wait until the page has read a JSON answer whose URL contains `url_part`."""
+    page.wait_for_function(
+        "part => window.__answersRead.some((u) => u.includes(part))", arg=url_part
+    )
+
+
+@dataclass
+class Held:
+    """Requests held back by a page.route handler until the test lets them go, to make the
+    order in which answers arrive the one under test."""
+
+    routes: list[Route] = field(default_factory=list)
+
+    def __call__(self, route: Route) -> None:
+        self.routes.append(route)
+
+    def wait(self, page: Page, n: int = 1) -> None:
+        """Wait until `n` requests are held (the page goes on running meanwhile)."""
+        deadline = time.monotonic() + 15
+        while len(self.routes) < n:
+            assert time.monotonic() < deadline, f"{len(self.routes)} of {n} requests held"
+            page.wait_for_timeout(20)  # lets Playwright call the route handler
+
+    def release(self) -> None:
+        for route in self.routes:
+            route.continue_()
+        self.routes.clear()
