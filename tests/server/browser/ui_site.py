@@ -327,9 +327,15 @@ class Held:
     order in which answers arrive the one under test."""
 
     routes: list[Route] = field(default_factory=list)
+    limit: int | None = None  # hold this many, let the later ones through
+    seen: int = 0
 
     def __call__(self, route: Route) -> None:
-        self.routes.append(route)
+        self.seen += 1
+        if self.limit is not None and self.seen > self.limit:
+            route.fallback()
+        else:
+            self.routes.append(route)
 
     def wait(self, page: Page, n: int = 1) -> None:
         """Wait until `n` requests are held (the page goes on running meanwhile)."""
