@@ -348,3 +348,37 @@ class Held:
         for route in self.routes:
             route.continue_()
         self.routes.clear()
+
+
+# Records the address of every image the page's code made (new Image()) once it has loaded; the
+# page's own onload runs in the same event, before any later check.
+_IMAGES_LOADED = """(() => {
+  const Native = window.Image;
+  window.__imagesLoaded = [];
+  window.Image = function (...args) {
+    const img = new Native(...args);
+    img.addEventListener("load", () => window.__imagesLoaded.push(img.src));
+    return img;
+  };
+})()"""
+
+
+def record_images(page: Page) -> None:
+    """Record the images `page` loads from now on (see `image_loaded`)."""
+    page.add_init_script(_IMAGES_LOADED)
+
+
+def image_loaded(page: Page, url: str) -> None:
+    """Wait until the page has loaded the image at `url` (its onload has run)."""
+    page.wait_for_function("url => window.__imagesLoaded.includes(url)", arg=url)
+
+
+def pixel(page: Page, x: int, y: int) -> tuple[int, int, int]:
+    """The colour the label canvas shows at image pixel (x, y)."""
+    scale, tx, ty = view(page)
+    rgb = page.evaluate(
+        "([cx, cy]) => [...document.querySelector('canvas.image-canvas').getContext('2d')"
+        ".getImageData(cx, cy, 1, 1).data.slice(0, 3)]",
+        [round(tx + (x + 0.5) * scale), round(ty + (y + 0.5) * scale)],
+    )
+    return (rgb[0], rgb[1], rgb[2])
