@@ -131,3 +131,26 @@ def test_leaving_an_amendment_before_its_image_came_shows_the_queues_task_and_im
     expect(page.locator("#stage")).not_to_have_attribute("data-amending", amended)
     expect(page.locator("#back")).to_be_hidden()
     expect(page.locator("#task-info")).to_have_text(name)
+
+
+def test_the_list_of_users_shows_every_user_added_when_an_older_list_lands_later(
+    site: Site,
+) -> None:
+    page = site.page()
+    record_answers(page)
+    site.login(page, "man", "/projects/new")
+    expect(page.locator("#users li[data-user=man]")).to_be_visible()
+    held = Held(limit=1, method="GET", answered=True)
+    page.route("**/api/v1/users", held)
+    for name in ("cara", "dan"):
+        page.fill("#u-name", name)
+        page.fill("#u-clearance", "CUI/FLOOD")
+        page.fill("#u-password", "long enough pass")
+        page.click("#add-user")
+        if name == "cara":
+            held.wait(page)  # the list asked for after cara was added is slow to come
+    expect(page.locator("#users li[data-user=dan]")).to_be_visible()
+    expect(page.locator("#users li[data-user=cara]")).to_be_visible()
+    held.release()
+    answer_read(page, "/api/v1/users", times=3)  # the first list, dan's and the late one
+    expect(page.locator("#users li[data-user=dan]")).to_be_visible()

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, expect
+from playwright.sync_api import (
+    APIResponse,
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Route,
+    expect,
+)
 from sqlalchemy import select
 
 from assay.domain.labels import Region, payload_to_json
@@ -314,10 +322,11 @@ def record_answers(page: Page) -> None:
     page.add_init_script(_ANSWERS_READ)
 
 
-def answer_read(page: Page, url_part: str) -> None:
-    """Wait until the page has read a JSON answer whose URL contains `url_part`."""
+def answer_read(page: Page, url_part: str, times: int = 1) -> None:
+    """Wait until the page has read `times` JSON answers whose URL contains `url_part`."""
     page.wait_for_function(
-        "part => window.__answersRead.some((u) => u.includes(part))", arg=url_part
+        "([part, times]) => window.__answersRead.filter((u) => u.includes(part)).length >= times",
+        arg=[url_part, times],
     )
 
 
@@ -328,13 +337,23 @@ class Held:
 
     routes: list[Route] = field(default_factory=list)
     limit: int | None = None  # hold this many, let the later ones through
+    method: str | None = None  # hold only requests of this method
+    # ask the server at once and hold back its answer (else the request itself waits, and the
+    # server answers later with what is true then)
+    answered: bool = False
+    answers: list[APIResponse] = field(default_factory=list)
     seen: int = 0
 
     def __call__(self, route: Route) -> None:
+        if self.method is not None and route.request.method != self.method:
+            route.fallback()
+            return
         self.seen += 1
         if self.limit is not None and self.seen > self.limit:
             route.fallback()
         else:
+            if self.answered:
+                self.answers.append(route.fetch())
             self.routes.append(route)
 
     def wait(self, page: Page, n: int = 1) -> None:
@@ -345,9 +364,13 @@ class Held:
             page.wait_for_timeout(20)  # lets Playwright call the route handler
 
     def release(self) -> None:
-        for route in self.routes:
-            route.continue_()
+        for n, route in enumerate(self.routes):
+            if self.answered:
+                route.fulfill(response=self.answers[n])
+            else:
+                route.continue_()
         self.routes.clear()
+        self.answers.clear()
 
 
 # Records the address of every image the page's code made (new Image()) once it has loaded; the
