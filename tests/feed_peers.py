@@ -185,11 +185,47 @@ class CotClient:
 @pytest.fixture
 def cot_client(taky: Taky) -> Iterator[CotClient]:
     client = CotClient(taky.port).start()
-    time.sleep(0.3)  # taky accepts the socket in its loop before routing to it
     try:
+        routed_to(client, taky.port)
         yield client
     finally:
         client.close()
+
+
+def _probe(n: int) -> bytes:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
+    t, stale = now.strftime(fmt), (now + timedelta(seconds=2)).strftime(fmt)
+    return (
+        f'<event version="2.0" uid="assay-test-probe-{n}" type="a-u-G" how="m-g" time="{t}" '
+        f'start="{t}" stale="{stale}"><point lat="0" lon="0" hae="0" ce="1" le="1"/>'
+        "<detail/></event>"
+    ).encode()
+
+
+def routed_to(client: CotClient, port: int, timeout: float = 30) -> None:
+    """Wait until taky routes events to `client` (it accepts a socket in its loop before it
+    routes to it; a loaded machine takes its time): probes sent from another connection until
+    one arrives, then the client forgets them. taky keeps the order of what it routes, so no
+    earlier probe arrives after the first one seen."""
+    deadline = time.monotonic() + timeout
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sender:
+        n = 0
+        while True:
+            n += 1
+            sender.sendall(_probe(n))
+            wait = time.monotonic() + 0.2
+            while time.monotonic() < wait:
+                with client._lock:
+                    if client.events:
+                        client.events.clear()
+                        client.raw.clear()
+                        return
+                time.sleep(0.01)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"taky routed none of {n} probes to the client")
 
 
 @dataclass

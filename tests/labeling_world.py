@@ -157,9 +157,11 @@ class LiveServer:
 
         import uvicorn
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        # The server gets the socket bound here: a port picked here and bound later by the
+        # server could be taken meanwhile by another test's server or an outgoing connection.
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = int(self.socket.getsockname()[1])
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -168,11 +170,14 @@ class LiveServer:
         import threading
         import time
 
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
         self.thread.start()
-        deadline = time.monotonic() + 10
+        # generous: a loaded 2-core machine can take seconds to start the app
+        deadline = time.monotonic() + 60
         while not self.server.started:
-            if time.monotonic() > deadline:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the test server did not start")
             time.sleep(0.02)
         return self.url
@@ -180,6 +185,7 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.socket.close()
 
 
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -124,14 +124,17 @@ def test_ingest_on_a_cluster_hashes_and_chips_as_the_local_pool_does(
 
 
 def test_a_bad_cluster_address_is_one_clear_error(ws: Workspace) -> None:
+    # bound and never listening: refused, and no other test's server can take the port meanwhile
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
-    with (
-        pytest.raises(InvalidInput, match=rf"--cluster tcp://127.0.0.1:{port}: no Dask scheduler"),
-        runner(f"tcp://127.0.0.1:{port}", blob_url=ws.blobs.url),
-    ):
-        pass
+        port = s.getsockname()[1]
+        with (
+            pytest.raises(
+                InvalidInput, match=rf"--cluster tcp://127.0.0.1:{port}: no Dask scheduler"
+            ),
+            runner(f"tcp://127.0.0.1:{port}", blob_url=ws.blobs.url),
+        ):
+            pass
 
 
 def test_a_cluster_needs_blobs_the_workers_reach(tmp_path: Path, cluster: str) -> None:
@@ -143,17 +146,18 @@ def test_a_cluster_needs_blobs_the_workers_reach(tmp_path: Path, cluster: str) -
 
 
 def test_the_cli_says_one_line_for_an_address_nothing_answers(cli: RunCli, tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    folder = tmp_path / "pics"
-    folder.mkdir()
-    flood_scene(1).save(folder / "a.png", format="PNG")
-    cli("init", tmp_path / "w")
-    bad = f"tcp://127.0.0.1:{port}"
-    res = cli("ingest", folder, "--cluster", bad, cwd=tmp_path / "w", code=1)
-    assert f"--cluster {bad}: no Dask scheduler answers there" in res.stderr
-    res = cli("ingest", folder, cwd=tmp_path / "w", env={"ASSAY_CLUSTER": bad}, code=1)
-    assert "no Dask scheduler answers there" in res.stderr
-    res = cli("ingest", folder, "--json", cwd=tmp_path / "w")
-    assert json.loads(res.stdout)["new"] == 1  # nothing was written by the failed runs
+    # bound and never listening: refused, and no other test's server can take the port meanwhile
+    with socket.socket() as nobody:
+        nobody.bind(("127.0.0.1", 0))
+        port = nobody.getsockname()[1]
+        folder = tmp_path / "pics"
+        folder.mkdir()
+        flood_scene(1).save(folder / "a.png", format="PNG")
+        cli("init", tmp_path / "w")
+        bad = f"tcp://127.0.0.1:{port}"
+        res = cli("ingest", folder, "--cluster", bad, cwd=tmp_path / "w", code=1)
+        assert f"--cluster {bad}: no Dask scheduler answers there" in res.stderr
+        res = cli("ingest", folder, cwd=tmp_path / "w", env={"ASSAY_CLUSTER": bad}, code=1)
+        assert "no Dask scheduler answers there" in res.stderr
+        res = cli("ingest", folder, "--json", cwd=tmp_path / "w")
+        assert json.loads(res.stdout)["new"] == 1  # nothing was written by the failed runs

@@ -30,7 +30,10 @@ def test_an_incomplete_answer_is_not_submitted_and_the_reason_is_shown(site: Sit
     page.keyboard.press("Enter")  # a stray Enter: nothing chosen yet
     expect(page.locator("#status")).to_have_text("Not submitted: damage is required")
     expect(page.locator("section.control[data-control=damage]")).to_have_class("control missing")
-    page.wait_for_timeout(300)  # give a wrongly sent submission time to arrive
+    # The key press that shows this status would have queued the answer (and disabled Submit)
+    # before it returned: nothing queued, nothing went out (no fixed wait for one on its way)
+    assert page.locator("#submit").is_enabled()
+    assert page.evaluate("() => localStorage.getItem('assay.outbox.v1.ana')") in (None, "[]")
     assert site.annotations("strict") == [] and task_id(page) == first
     page.keyboard.press("4")  # minor (keys: building 1, vehicle 2, none 3, minor 4, ...)
     page.keyboard.press("Enter")

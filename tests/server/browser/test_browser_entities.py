@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
-from ui_site import Site, serving
+from ui_site import Held, Site, answer_read, record_answers, serving
 
 from assay.domain.entity import Entity, Provenance, TrackPoint
 from assay.domain.schema import LabelSchema
@@ -114,3 +114,26 @@ def test_the_map_follows_a_picture_live_and_opens_an_entitys_provenance(live_sit
     img = page.locator("#entity-frames img")
     expect(img).to_have_js_property("complete", True)
     assert int(str(img.evaluate("i => i.naturalWidth"))) > 0
+
+
+def test_the_entity_clicked_last_is_shown_when_an_earlier_ones_answer_lands_later(
+    live_site: Site,
+) -> None:
+    car = _entity("ent-00000000000a", "vehicle", "a-u-G-E-V-C", -95.3698)
+    person = _entity("ent-00000000000b", "person", "a-u-G-U-C", -95.3690)
+    pictures.save(live_site.ws, "town", [car, person], message="first scan")
+    page = live_site.page()
+    record_answers(page)
+    live_site.login(page, "ana", "/map?picture=town")
+    expect(page.locator("#overlay g.entity")).to_have_count(2)
+    held = Held()
+    page.route(f"**/api/v1/pictures/town/entities/{car.id}", held)
+    page.locator(f'#overlay g.entity[data-id="{car.id}"] rect').click(force=True)
+    held.wait(page)  # the car's provenance is slow to come
+    page.locator(f'#overlay g.entity[data-id="{person.id}"] circle').click(force=True)
+    feature = page.locator("#feature")
+    expect(feature).to_contain_text(person.id)
+    held.release()
+    answer_read(page, f"/entities/{car.id}")
+    expect(feature).to_contain_text(person.id)
+    expect(feature).not_to_contain_text(car.id)

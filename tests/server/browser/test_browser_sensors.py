@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
-from ui_site import Site, serving
+from ui_site import Held, Site, serving
 
 from assay.domain.labels import Region
 from assay.domain.schema import LabelSchema
@@ -227,6 +227,25 @@ def test_a_checkbox_attribute_ticked_on_a_later_frame_holds_from_that_keyframe(
         True,
         False,
     ]
+
+
+def test_a_save_asked_for_while_one_is_on_its_way_is_stored_after_it(sensors: Site) -> None:
+    page = sensors.page()
+    sensors.login(page, "ana", "/video/traffic")
+    expect(page.locator("#frame[data-ready]")).to_be_attached()
+    held = Held(limit=1)
+    page.route("**/api/v1/projects/traffic/videos/*/tracks", held)
+    drag(page, (40, 60), (100, 100))
+    page.keyboard.press("Control+s")
+    held.wait(page)  # the first save is slow on its way
+    drag(page, (150, 120), (200, 160))  # a second track, saved again meanwhile
+    assert len(shown(page)) == 2
+    page.keyboard.press("Control+s")
+    held.release()
+    expect(page.locator("#status")).to_have_attribute("data-saved", "2")
+    expect(page.locator("#status")).not_to_contain_text("unsaved")
+    # the newest save is the one stored last: both tracks on every frame
+    assert [len(boxes) for _, boxes in sorted(frame_answers(sensors.ws).items())] == [2] * 5
 
 
 def test_the_video_page_is_marked_as_its_highest_frame_and_the_projects_declaration(

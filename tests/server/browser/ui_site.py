@@ -8,6 +8,7 @@ anything the Content-Security-Policy blocked.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route, expect
+from playwright.sync_api import (
+    APIResponse,
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Route,
+    expect,
+)
 from sqlalchemy import select
 
 from assay.domain.labels import Region, payload_to_json
@@ -292,3 +301,107 @@ def drag(
     page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, steps=4)
     page.mouse.move(*b, steps=4)
     page.mouse.up(button=button)
+
+
+# Records every JSON answer the page has read (its URL), in the order read: a test that holds
+# an answer back (page.route) and lets it go later waits here until the page has it. The page's
+# own code that awaited the answer runs in the same turn, before any later check.
+_ANSWERS_READ = """(() => {
+  const json = Response.prototype.json;
+  window.__answersRead = [];
+  Response.prototype.json = async function () {
+    const value = await json.call(this);
+    window.__answersRead.push(this.url);
+    return value;
+  };
+})()"""
+
+
+def record_answers(page: Page) -> None:
+    """Record the JSON answers `page` reads from now on (see `answer_read`)."""
+    page.add_init_script(_ANSWERS_READ)
+
+
+def answer_read(page: Page, url_part: str, times: int = 1) -> None:
+    """Wait until the page has read `times` JSON answers whose URL contains `url_part`."""
+    page.wait_for_function(
+        "([part, times]) => window.__answersRead.filter((u) => u.includes(part)).length >= times",
+        arg=[url_part, times],
+    )
+
+
+@dataclass
+class Held:
+    """Requests held back by a page.route handler until the test lets them go, to make the
+    order in which answers arrive the one under test."""
+
+    routes: list[Route] = field(default_factory=list)
+    limit: int | None = None  # hold this many, let the later ones through
+    method: str | None = None  # hold only requests of this method
+    # ask the server at once and hold back its answer (else the request itself waits, and the
+    # server answers later with what is true then)
+    answered: bool = False
+    answers: list[APIResponse] = field(default_factory=list)
+    seen: int = 0
+
+    def __call__(self, route: Route) -> None:
+        if self.method is not None and route.request.method != self.method:
+            route.fallback()
+            return
+        self.seen += 1
+        if self.limit is not None and self.seen > self.limit:
+            route.fallback()
+        else:
+            if self.answered:
+                self.answers.append(route.fetch())
+            self.routes.append(route)
+
+    def wait(self, page: Page, n: int = 1) -> None:
+        """Wait until `n` requests are held (the page goes on running meanwhile)."""
+        deadline = time.monotonic() + 15
+        while len(self.routes) < n:
+            assert time.monotonic() < deadline, f"{len(self.routes)} of {n} requests held"
+            page.wait_for_timeout(20)  # lets Playwright call the route handler
+
+    def release(self) -> None:
+        for n, route in enumerate(self.routes):
+            if self.answered:
+                route.fulfill(response=self.answers[n])
+            else:
+                route.continue_()
+        self.routes.clear()
+        self.answers.clear()
+
+
+# Records the address of every image the page's code made (new Image()) once it has loaded; the
+# page's own onload runs in the same event, before any later check.
+_IMAGES_LOADED = """(() => {
+  const Native = window.Image;
+  window.__imagesLoaded = [];
+  window.Image = function (...args) {
+    const img = new Native(...args);
+    img.addEventListener("load", () => window.__imagesLoaded.push(img.src));
+    return img;
+  };
+})()"""
+
+
+def record_images(page: Page) -> None:
+    """Record the images `page` loads from now on (see `image_loaded`)."""
+    page.add_init_script(_IMAGES_LOADED)
+
+
+def image_loaded(page: Page, url: str) -> None:
+    """Wait until the page has loaded the image at `url` (its onload has run)."""
+    page.wait_for_function("url => window.__imagesLoaded.includes(url)", arg=url)
+
+
+def pixel(page: Page, x: int, y: int) -> tuple[int, int, int]:
+    """The colour the label canvas shows at image pixel (x, y)."""
+    scale, tx, ty = view(page)
+    rgb = page.evaluate(
+        "([cx, cy]) => [...document.querySelector('canvas.image-canvas').getContext('2d')"
+        ".getImageData(cx, cy, 1, 1).data.slice(0, 3)]",
+        [round(tx + (x + 0.5) * scale), round(ty + (y + 0.5) * scale)],
+    )
+    return (rgb[0], rgb[1], rgb[2])

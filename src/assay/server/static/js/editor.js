@@ -46,6 +46,7 @@ export class Editor {
 
   /** Show an item with starting regions (model pre-labels, or an annotation being fixed). */
   async load(item, mediaUrl, regions = [], { pre = false, preSource = "model", overlays = [], readonly = false } = {}) {
+    const mine = (this.loads = (this.loads || 0) + 1); // a later load wins over this one
     this.item = item;
     this.preSource = preSource; // "model" pre-labels or the dataset's labels of "record"
     this.readonly = readonly;
@@ -80,12 +81,14 @@ export class Editor {
       if (!(this.view instanceof TextView) || !this.view.box.isConnected) this.view = new TextView(this.stage, this);
       let text = item.text;
       if (typeof text !== "string") text = await (await fetch(mediaUrl, { credentials: "same-origin" })).text();
+      if (mine !== this.loads) return; // another item is on its way: not this text over it
       this.view.load(text);
       this.setActive(this.controls.find((c) => c.type === "spans") || this.active);
     } else {
       if (!(this.view instanceof ImageView) || !this.view.canvas.isConnected) this.view = new ImageView(this.stage, this);
       this.setActive(this.controls.find((c) => IMAGE_TYPES.has(c.type)) || this.active);
       await this.view.load(mediaUrl, item.width, item.height);
+      if (mine !== this.loads) return;
     }
     this.changed();
   }

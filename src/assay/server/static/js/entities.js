@@ -108,8 +108,12 @@ function frameView(frame) {
   return fig;
 }
 
+let shown = 0; // counts the entities asked for: only the last one clicked is shown
+
 export async function showEntity(name, f) {
+  const mine = ++shown;
   const d = await api("GET", `/pictures/${encodeURIComponent(name)}/entities/${encodeURIComponent(f.id)}`);
+  if (mine !== shown) return; // another entity was clicked while this one's answer came
   const p = d.feature.properties;
   const rows = [
     ["entity", f.id],

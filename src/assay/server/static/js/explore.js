@@ -19,6 +19,9 @@ let firstScreen = null;
 // lists items of both, which may be above the grid's revision (added since, removed since)
 let gridMarking = null;
 let diffMarking = null;
+// Each view that asks the server counts its requests: an answer is shown only while it is the
+// newest one asked for (a slower, older answer landing later would show what is no longer asked).
+const asked = { draw: 0, item: 0, diff: 0 };
 
 function api_(path) {
   return api("GET", `/explore/${encodeURIComponent(dataset)}${path}`);
@@ -46,13 +49,19 @@ async function fetchPage(n, gen) {
   const params = new URLSearchParams(state.params);
   params.set("offset", String(n * PAGE));
   params.set("limit", String(PAGE));
-  const p = api_(`?${params}`).then((r) => {
-    if (gen !== state.gen) return r;
-    state.pages.set(n, r.items);
-    state.pending.delete(n);
-    state.total = r.total;
-    return r;
-  });
+  const p = api_(`?${params}`).then(
+    (r) => {
+      if (gen !== state.gen) return r;
+      state.pages.set(n, r.items);
+      state.pending.delete(n);
+      state.total = r.total;
+      return r;
+    },
+    (err) => {
+      if (gen === state.gen) state.pending.delete(n); // the next draw asks again
+      throw err;
+    },
+  );
   state.pending.set(n, p);
   return p;
 }
@@ -88,12 +97,14 @@ async function draw() {
   const from = firstRow * state.cols;
   const to = Math.min(state.total, lastRow * state.cols);
   const gen = state.gen;
+  const mine = ++asked.draw;
   const need = new Set();
   for (let i = from; i < to; i += 1) need.add(Math.floor(i / PAGE));
   const missing = [...need].filter((n) => !state.pages.has(n));
   if (missing.length) {
     await Promise.all(missing.map((n) => fetchPage(n, gen)));
-    if (gen !== state.gen) return;
+    // another filter, or a draw for where the grid has scrolled since, is on screen by now
+    if (gen !== state.gen || mine !== asked.draw) return;
   }
   const cells = [];
   for (let i = from; i < to; i += 1) {
@@ -115,14 +126,17 @@ async function run() {
   const started = performance.now();
   $("#status").textContent = "Loading…";
   $("#grid-scroll").scrollTop = 0;
+  const gen = state.gen;
   let first;
   try {
-    first = await fetchPage(0, state.gen);
+    first = await fetchPage(0, gen);
   } catch (err) {
+    if (gen !== state.gen) return;
     $("#status").textContent = `Could not load items: ${err.message}`;
     $("#grid-space").replaceChildren();
     return;
   }
+  if (gen !== state.gen) return; // filters applied since: their answer is the one to show
   const answered = performance.now() - started;
   gridMarking = first.marking;
   markPage();
@@ -139,8 +153,11 @@ async function run() {
       else if (field) field.value = v;
     }
   }
-  const cells = (await draw()) || [];
+  // (a draw for where the grid scrolled meanwhile may have put up the cells instead)
+  const cells = (await draw()) || [...$("#grid-space").children];
+  if (gen !== state.gen) return;
   await waitForImages(cells);
+  if (gen !== state.gen) return;
   const shown = performance.now() - started;
   if (firstScreen === null) firstScreen = shown;
   document.body.dataset.firstScreenMs = shown.toFixed(0);
@@ -157,13 +174,15 @@ async function openItem(id) {
   const box = $("#item-view");
   box.hidden = false;
   box.replaceChildren(el("p.muted", { text: "Loading…" }));
+  const mine = ++asked.item;
   let d;
   try {
     d = await api_(`/items/${id}?rev=${encodeURIComponent(state.params.get("rev") || "")}`);
   } catch (err) {
-    box.replaceChildren(el("p.error", { text: err.message }));
+    if (mine === asked.item) box.replaceChildren(el("p.error", { text: err.message }));
     return;
   }
+  if (mine !== asked.item) return; // another item was opened since
   const image = d.item.media_type.startsWith("image/");
   const stage = el("div.task-stage");
   const show = (regions, dashed = false) =>
@@ -228,13 +247,15 @@ async function runDiff(ev) {
   const b = $("#d-b").value;
   const params = new URLSearchParams({ a, b, limit: "60" });
   if ($("#d-change").value) params.set("change", $("#d-change").value);
+  const mine = ++asked.diff;
   let d;
   try {
     d = await api_(`/diff?${params}`);
   } catch (err) {
-    $("#diff-summary").textContent = `Could not compare: ${err.message}`;
+    if (mine === asked.diff) $("#diff-summary").textContent = `Could not compare: ${err.message}`;
     return;
   }
+  if (mine !== asked.diff) return; // compared again since
   diffMarking = d.marking;
   markPage();
   const s = Object.entries(d.summary).map(([k, v]) => `${v} ${k.replace("_", " ")}`).join(" · ");

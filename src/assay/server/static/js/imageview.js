@@ -30,6 +30,8 @@ export class ImageView {
 
   /** Load the image at `url`; `width`/`height` (from the item) let us lay out before it arrives. */
   load(url, width, height) {
+    // an image asked for earlier that arrives later is not drawn over this one
+    const mine = (this.loads = (this.loads || 0) + 1);
     this.width = width || 0;
     this.height = height || 0;
     this.draft = null;
@@ -40,6 +42,7 @@ export class ImageView {
     return new Promise((resolve, reject) => {
       const img = new Image();
       img.onload = () => {
+        if (mine !== this.loads) return resolve();
         this.img = img;
         this.width = img.naturalWidth;
         this.height = img.naturalHeight;
@@ -47,7 +50,7 @@ export class ImageView {
         this.canvas.dataset.ready = "true";
         resolve();
       };
-      img.onerror = () => reject(new Error("the image could not be loaded"));
+      img.onerror = () => (mine === this.loads ? reject(new Error("the image could not be loaded")) : resolve());
       img.src = url;
     });
   }

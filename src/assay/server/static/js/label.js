@@ -39,6 +39,11 @@ function markPage(marking = shownMarking) {
   shownMarking = marking;
   setMarking(highestMarking([marking, declaredMarking, ...historyMarkings]));
 }
+// Requests counted so that only the newest one's answer is shown: the history (asked for after
+// each submit and on H) and a reopened task (another entry chosen, Esc, or the queue moving on
+// meanwhile makes an older answer stale).
+let progressAsked = 0;
+let reopenAsked = 0;
 
 async function main() {
   const me = await currentUser();
@@ -128,8 +133,10 @@ async function main() {
 
 /** "task N of M" and the list of this user's submitted tasks (each can be reopened). */
 async function refreshProgress() {
+  const mine = ++progressAsked;
   try {
     const h = await api("GET", `/projects/${enc(project)}/mine`);
+    if (mine !== progressAsked) return; // asked again since: that answer is the newer one
     const list = $("#history");
     const inList = list.contains(document.activeElement);
     const keep = inList ? document.activeElement.closest("#history-list li")?.dataset.taskId : null;
@@ -150,7 +157,7 @@ async function refreshProgress() {
     );
     if (inList && list.open) focusHistory(keep);
   } catch (err) {
-    if (err.status !== 401) setStatus(err.message, "error");
+    if (err.status !== 401 && mine === progressAsked) setStatus(err.message, "error");
   }
 }
 
@@ -211,7 +218,15 @@ function showProgress() {
 /** Open a task this user submitted, with their answer, to amend it; the queue's task waits. */
 async function reopen(taskId) {
   if (busy) return;
-  const t = await api("GET", `/tasks/${enc(taskId)}/mine`);
+  const mine = ++reopenAsked;
+  let t;
+  try {
+    t = await api("GET", `/tasks/${enc(taskId)}/mine`);
+  } catch (err) {
+    if (mine === reopenAsked) setStatus(err.message, "error");
+    return;
+  }
+  if (mine !== reopenAsked || busy) return; // another entry, Esc or the next task came first
   if (!amending) held = current;
   current = null;
   amending = { task_id: t.task_id, name: t.item.name || t.item.id.slice(0, 12) };
@@ -219,6 +234,7 @@ async function reopen(taskId) {
   $("#task-info").textContent = amending.name;
   showMeta(t.item);
   await editor.load(t.item, t.media_url, t.regions, { readonly: t.reviewed });
+  if (mine !== reopenAsked) return;
   shownAt = performance.now();
   missingShown = false;
   $("#back").hidden = false;
@@ -233,6 +249,7 @@ async function reopen(taskId) {
 
 /** Leave an amendment: show the leased task again (or ask for one). */
 async function backToQueue() {
+  reopenAsked += 1; // a task still being reopened is not shown
   amending = null;
   delete $("#stage").dataset.amending;
   $("#back").hidden = true;
@@ -290,6 +307,7 @@ function showInstructions(html) {
 /** Ask for the next task; waits while our own submission for it is still unacknowledged. */
 async function nextTask() {
   busy = true;
+  reopenAsked += 1; // a task still being reopened is not shown over the next one
   updateBar();
   setStatus("loading…");
   try {

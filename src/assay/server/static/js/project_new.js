@@ -93,8 +93,12 @@ async function create(ev) {
   }
 }
 
+let usersAsked = 0; // only the newest list of users is shown (each added user asks again)
+
 async function listUsers() {
+  const mine = ++usersAsked;
   const users = await api("GET", "/users");
+  if (mine !== usersAsked) return;
   $("#users").replaceChildren(...users.map((u) => el("li", { dataset: { user: u.name } }, el("strong", { text: u.name }), ` ${u.role} · ${u.clearance}`)));
 }
 

@@ -14,12 +14,16 @@ const project = projectFromPath();
 const HANDLE = 8; // screen pixels of the resize corner
 const COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45"];
 
-const state = { frames: [], tracks: [], index: 0, selected: null, dirty: false, playing: null, control: "label" };
+const state = { frames: [], tracks: [], index: 0, selected: null, dirty: false, edits: 0, playing: null, control: "label" };
 const images = [];
 let canvas;
 let ctx;
 let minimap;
 let drag = null;
+// The save on its way to the server, and whether another was asked for meanwhile: saves go one
+// at a time, so the server never stores an older state after a newer one.
+let saving = null;
+let saveAgain = false;
 
 async function main() {
   const me = await currentUser();
@@ -130,6 +134,7 @@ function deleteTrack(t) {
 function edit(fn) {
   fn();
   state.dirty = true;
+  state.edits += 1;
   $("#status").textContent = "Unsaved changes";
   render();
 }
@@ -391,14 +396,36 @@ function select(id) {
   render();
 }
 
-async function save() {
-  if (!state.video) return;
-  const body = { client_id: uuid(), tracks: state.tracks };
+/** Store the tracks as they are now; a save asked for while one is on its way follows it. */
+function save() {
+  if (!state.video) return Promise.resolve();
+  if (saving) {
+    saveAgain = true;
+    $("#status").textContent = "Saving… (the latest changes follow)";
+    return saving;
+  }
+  saving = (async () => {
+    try {
+      do {
+        saveAgain = false;
+        await saveOnce();
+      } while (saveAgain);
+    } finally {
+      saving = null;
+    }
+  })();
+  return saving;
+}
+
+async function saveOnce() {
+  const body = { client_id: uuid(), tracks: structuredClone(state.tracks) };
+  const edits = state.edits;
   $("#status").textContent = "Saving…";
   try {
     const r = await api("POST", `/projects/${enc(project)}/videos/${enc(state.video)}/tracks`, body);
-    state.dirty = false;
-    $("#status").textContent = `Saved ${r.tracks} tracks over ${r.frames} frames (${r.submitted} submitted, ${r.edited} edited)`;
+    state.dirty = state.edits !== edits; // an edit made while saving is not saved yet
+    const since = state.dirty ? " · unsaved changes since" : "";
+    $("#status").textContent = `Saved ${r.tracks} tracks over ${r.frames} frames (${r.submitted} submitted, ${r.edited} edited)${since}`;
     $("#status").dataset.saved = String(Number($("#status").dataset.saved || 0) + 1);
   } catch (err) {
     $("#status").textContent = `Not saved: ${err.message}`;
