@@ -26,7 +26,11 @@ if str(SRC) not in sys.path:
 from assay.workspace import Workspace  # noqa: E402
 from blob_stacks import use_stack  # noqa: E402
 from cli_support import ACTOR, TEST_DB, cli_env, flood_scene  # noqa: E402
+from open_connections import closes, no_connection_left_open, thaw_between_files  # noqa: E402
 from seaweed import Seaweed, seaweed_server  # noqa: E402
+
+# The PostgreSQL pass's guard (autouse: every test under `--db postgresql`) and its helper.
+__all__ = ["closes", "no_connection_left_open"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,6 +41,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="metadata database of the workspaces the tests make: SQLite in the workspace, "
         "or PostgreSQL at 127.0.0.1:5432 (database `test`, a fresh schema per test)",
     )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        return (yield)
+    finally:
+        thaw_between_files(item, nextitem)
 
 
 @pytest.fixture(autouse=True)
