@@ -25,6 +25,7 @@ ORDER = [
     ("Campaign pages (issue 13)", ["manage_tasks", "explore_grid"]),
     ("Models in the loop (issue 16)", ["prelabel", "active_learning"]),
     ("Trust (issue 11)", ["audit"]),
+    ("Store: lookups by an unindexed column (schema 15)", ["store_known_scene"]),
 ]
 HEADER = """# Benchmarks
 

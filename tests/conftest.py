@@ -26,7 +26,11 @@ if str(SRC) not in sys.path:
 from assay.workspace import Workspace  # noqa: E402
 from blob_stacks import use_stack  # noqa: E402
 from cli_support import ACTOR, TEST_DB, cli_env, flood_scene  # noqa: E402
+from open_connections import closes, no_connection_left_open, thaw_between_files  # noqa: E402
 from seaweed import Seaweed, seaweed_server  # noqa: E402
+
+# The PostgreSQL pass's guard (autouse: every test under `--db postgresql`) and its helper.
+__all__ = ["closes", "no_connection_left_open"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,6 +56,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        return (yield)
+    finally:
+        thaw_between_files(item, nextitem)
 
 
 @pytest.fixture(autouse=True)

@@ -43,6 +43,10 @@ ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
     8: (("models", "stage"),),
     13: (("api_tokens", "scopes"),),
 }
+# Migrations that add indexes to tables already there: (table, index).
+ADDED_INDEXES: dict[int, tuple[tuple[str, str], ...]] = {
+    14: (("items", "items_parent"), ("tasks", "tasks_item")),
+}
 # Migrations that add no table nor column, only rows (each tested on its own).
 ADDED_ROWS: dict[int, str] = {
     10: "derived: the scenes already ingested (tests/ingest/test_scenes.py)",
@@ -75,7 +79,7 @@ CHANGED_KEYS: dict[int, tuple[str, ...]] = {
 
 def test_every_migration_is_described_here() -> None:
     described = set(ADDED_TABLES) | set(ADDED_COLUMNS) | set(ADDED_ROWS) | set(CHANGED_KEYS)
-    described |= set(WIDENED)
+    described |= set(WIDENED) | set(ADDED_INDEXES)
     assert described == set(schema.MIGRATIONS)
     assert max(schema.MIGRATIONS) == schema.SCHEMA_VERSION - 1
 
@@ -108,6 +112,8 @@ def _answered(
 
 def _downgrade(conn: Connection, to: int) -> None:
     for v in range(schema.SCHEMA_VERSION - 1, to - 1, -1):
+        for _table, index in ADDED_INDEXES.get(v, ()):
+            conn.exec_driver_sql(f"DROP INDEX {index}")
         for statement in CHANGED_KEYS.get(v, ()):
             conn.exec_driver_sql(statement)
         for table, column, kind in WIDENED.get(v, ()) if conn.dialect.name == "postgresql" else ():
@@ -140,6 +146,7 @@ def test_an_old_database_migrates_forward_without_loss(
         with ws.db.read() as conn:
             before = _contents(conn)
             assert schema.current_version(conn) == version
+            assert not _indexes(conn) & _indexes_added_since(version)
         ws.db.dispose()
 
         ws = Workspace.open(tmp_path / "ws")  # opening migrates
@@ -147,6 +154,7 @@ def test_an_old_database_migrates_forward_without_loss(
             assert schema.current_version(conn) == schema.SCHEMA_VERSION
             after = _contents(conn)
             names = set(inspect(conn).get_table_names())
+            assert _indexes(conn) >= _indexes_added_since(1)
         assert {t.name for t in schema.metadata.sorted_tables} <= names
         for table, rows in before.items():
             if table == "meta":
@@ -165,6 +173,17 @@ def test_an_old_database_migrates_forward_without_loss(
 def _columns(ws: Workspace, table: str) -> list[dict[str, Any]]:
     with ws.db.read() as conn:
         return list(inspect(conn).get_columns(table))
+
+
+def _indexes(conn: Connection) -> set[tuple[str, str]]:
+    """(table, index) of the indexes the database has on the tables later migrations index."""
+    tables = {t for pairs in ADDED_INDEXES.values() for t, _i in pairs}
+    tables = {t for t in tables if inspect(conn).has_table(t)}
+    return {(t, i["name"]) for t in tables for i in inspect(conn).get_indexes(t) if i["name"]}
+
+
+def _indexes_added_since(version: int) -> set[tuple[str, str]]:
+    return {pair for v, pairs in ADDED_INDEXES.items() if v >= version for pair in pairs}
 
 
 def _added_since(version: int, table: str) -> set[str]:

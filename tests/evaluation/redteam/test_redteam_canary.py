@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,16 +22,16 @@ from redteam_world import as_generate, leaker_reply, refuser_reply
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    ws = Workspace.init(tmp_path / "ws")
+def ws(tmp_path: Path) -> Iterator[Workspace]:
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "a.txt").write_text("Team 2 cleared the Mill Street basements by noon.")
     (reports / "b.txt").write_text("The pumping station generator has fuel for nine hours.")
-    ws.ingest([reports], marking="CUI")
-    ws.create_dataset("reports")
-    ws.add_items("reports")
-    return ws
+    with Workspace.init(tmp_path / "ws") as ws:
+        ws.ingest([reports], marking="CUI")
+        ws.create_dataset("reports")
+        ws.add_items("reports")
+        yield ws
 
 
 def test_planted_canaries_reach_the_commit_and_a_leaking_model_is_named(ws: Workspace) -> None:
