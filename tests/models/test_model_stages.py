@@ -26,10 +26,10 @@ def _evaluate(world: World, tmp_path: Path, ref: str) -> str:
     return run_evaluation(world.ws, world.spec, out, model=ref, settings=FAST, report=False).run_id
 
 
-def _stages(world: World, invoke: Invoke) -> dict[str, dict[str, object]]:
+def _stages(world: World, invoke: Invoke, name: str = "promo-clf") -> dict[str, dict[str, object]]:
     code, out = invoke("-w", world.root, "model", "list", "--json")
     assert code == 0, out
-    return {m["ref"]: m for m in json.loads(out) if m["name"] == "promo-clf"}
+    return {m["ref"]: m for m in json.loads(out) if m["name"] == name}
 
 
 def test_promotion_needs_a_run_then_a_passing_paired_gate_or_a_forced_reason(
@@ -216,3 +216,44 @@ def test_a_gated_promotion_shows_a_bar_on_a_terminal_and_none_with_json(
     told: list[tuple[int, int]] = []
     p = promote(world.ws, refs[3], "staging", progress=lambda d, t: told.append((d, t)))
     assert p.gate is not None and p.gate["passed"] and told[-1] == (200, 200)
+
+
+def test_a_promotion_that_passed_says_which_slices_its_gate_did_not_measure(
+    world: World, tmp_path: Path, invoke: Invoke
+) -> None:
+    # The gate of a promotion passed with a slice empty (no boat in the scenes) and one the two
+    # runs define with other queries (drone): only `--json` listed them; the line `model
+    # promote` prints and `model list` said "gate passed" as if every slice were measured.
+    from evaluation.runs.runs_world import onnx_classifier as onnx
+
+    def registered(tag: str, weights: object, drone: str) -> str:
+        ref = add_model(world.ws, "slice-clf", onnx(tmp_path / f"{tag}.onnx", weights=weights),
+                        trained_on=world.spec).ref  # type: ignore[arg-type]  # fmt: skip
+        slices = tmp_path / f"{tag}.yaml"
+        slices.write_text(f"slices:\n  boats: {{label: boat}}\n  drone: {{sensor: {drone}}}\n")
+        run_evaluation(world.ws, world.spec, tmp_path / f"run-{tag}", model=ref, slices=slices,
+                       settings=FAST, report=False)  # fmt: skip
+        return ref
+
+    prod = registered("prod", WEIGHTS, "drone")
+    code, out = invoke("-w", world.root, "model", "promote", prod, "--stage", "production")
+    assert code == 0, out
+    cand = registered("cand", WEIGHTS * 2, "satellite")
+    err: list[str] = []
+    code, out = invoke("-w", world.root, "model", "promote", cand, "--stage", "staging",
+                       stderr=err)  # fmt: skip
+    assert code == 0, out
+    notes = [line for line in err[0].splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: slice boats: empty: no item both runs evaluated is in it, so it gates nothing",
+        "note: slice drone: not compared: the runs define it with different queries "
+        "({'sensor': 'drone'} in the baseline and {'sensor': 'satellite'} in the candidate), "
+        "so it gates nothing",
+    ]
+    code, out = invoke("-w", world.root, "model", "list")
+    assert code == 0, out
+    listed = " ".join(out.split())  # the gate's cell folds over lines
+    assert f"gate passed vs {prod} (accuracy; not measured: boats (empty), drone (not " in listed
+    promotion = _stages(world, invoke, "slice-clf")[cand]["promotion"]
+    assert isinstance(promotion, dict)
+    assert (promotion["gate"]["empty"], promotion["gate"]["not_compared"]) == (["boats"], ["drone"])

@@ -319,6 +319,9 @@ def compare(env: Env, run_a: str, run_b: str, resamples: int | None, as_json: bo
                     _f(t["difference"]) + interval,
                     _f(t["p_value"]),
                 )
+        if kind == "slices":  # one name, two queries: shown, not left out; the note says why
+            for name in res.get("not_compared") or {}:
+                table.add_row(name, "-", "not compared", "-", "-", "-", "-")
     env.console.print(table)
     say_membership(env, res)
 
@@ -434,9 +437,8 @@ def gate(
             )
         env.console.print(table)
         for r in res.rows:
-            if r.unmeasured:  # the table says `undefined`; the note says which run and why
-                env.err.print(f"note: slice {r.slice}: {r.unmeasured}, so it gates nothing",
-                              markup=False)  # fmt: skip
+            if r.note:  # the table says `empty`, `undefined` or `not compared`; the note why
+                env.err.print(f"note: {r.note}", markup=False)
     if not res.passed:
         raise GateFailed(
             f"gate failed: {res.metric} dropped by more than {max_drop:g} (p < {alpha:g}) on "

@@ -261,6 +261,11 @@ def promote(
         env.emit_json(p.to_dict())
         return
     env.say(f"model {p.model}: {p.previous} -> {p.stage} ({p.summary()})")
+    if p.gate is not None:  # a passing gate that measured some slices not: which and why
+        from assay.evaluation.runs._gate import unmeasured_notes
+
+        for note in unmeasured_notes(p.gate):
+            env.err.print(f"note: {note}", markup=False)
 
 
 @model.command()

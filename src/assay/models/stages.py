@@ -64,7 +64,11 @@ class Promotion:
         if self.gate is None:
             return f"run {str(self.run)[:12]} (no production version to compare)"
         verdict = "passed" if self.gate["passed"] else "failed"
-        return f"gate {verdict} vs {self.baseline} ({self.gate['metric']})"
+        # The slices it measured not (a gate stored before a kind existed lacks its key).
+        kinds = ("empty", "undefined", "not_compared")
+        unmeasured = [f"{s} ({k.replace('_', ' ')})" for k in kinds for s in self.gate.get(k, [])]
+        also = f"; not measured: {', '.join(unmeasured)}" if unmeasured else ""
+        return f"gate {verdict} vs {self.baseline} ({self.gate['metric']}{also})"
 
 
 @dataclass(frozen=True)

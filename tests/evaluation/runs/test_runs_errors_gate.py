@@ -580,3 +580,47 @@ def test_compare_takes_a_slice_of_items_in_it_in_both_runs_and_says_so(
     assert "note: slice drone not compared: slice drone is" in err[0]
     with pytest.raises(InvalidInput, match=r"--slice drone: slice drone is .* it gates nothing"):
         gate(w.ws, b, c, max_drop=0.01, slices=["drone"])
+
+
+def test_gate_and_compare_show_a_slice_the_runs_define_differently_as_not_compared(
+    tmp_path: Path,
+    closing: Callable[[World], World],
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
+    # One name, two queries: a gate over every slice left the slice out, neither shown nor
+    # listed (only `--slice drone` said so), and `compare` left it out of its table.
+    w = closing(classification_world(tmp_path / "ws", n=4))
+    runs = []
+    for name, sensor in (("a", "drone"), ("b", "satellite")):
+        slices = tmp_path / f"{name}.yaml"
+        slices.write_text(f"slices:\n  drone: {{sensor: {sensor}}}\n  flooded: {{label: flooded}}")
+        p = _preds(w, tmp_path / f"{name}.csv", set())
+        run = run_evaluation(w.ws, "floods", tmp_path / name, predictions=p, slices=slices,
+                             settings=FAST, report=False)  # fmt: skip
+        runs.append(str(run.path))
+    args = ("-w", w.root, "eval", "gate", "--baseline", runs[0], "--candidate", runs[1],
+            "--max-drop", "0.01")  # fmt: skip
+    code, out = invoke(*args, "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert [(r["slice"], r["result"]) for r in doc["rows"]] == [
+        ("all", "ok"), ("drone", "not compared"), ("flooded", "ok"),
+    ]  # fmt: skip
+    assert doc["passed"] and doc["not_compared"] == ["drone"] and doc["empty"] == []
+    why = ("the runs define it with different queries ({'sensor': 'drone'} in the baseline and "
+           "{'sensor': 'satellite'} in the candidate)")  # fmt: skip
+    drone = doc["rows"][1]
+    assert (drone["not_compared"], drone["why"]) == (why, f"not compared: {why}")
+    assert [drone[k] for k in ("baseline", "candidate", "drop", "n")] == [None, None, None, 0]
+    err: list[str] = []
+    code, out = invoke(*args, stderr=err)
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if "drone" in line)
+    assert "not compared" in row and " ok" not in row
+    assert f"note: slice drone: not compared: {why}, so it gates nothing" in err[0]
+    err = []
+    code, out = invoke("-w", w.root, "eval", "compare", runs[0], runs[1], stderr=err)
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if "drone" in line)
+    assert "not compared" in row
+    assert "note: slice drone not compared: slice drone is {'sensor': 'drone'} in run A" in err[0]

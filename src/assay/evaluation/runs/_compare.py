@@ -98,7 +98,8 @@ def slice_membership(
     return (in_a | in_b) if either else (in_a & in_b), rule
 
 
-def _where(run: EvalRun, name: str) -> dict[str, Any] | None:
+def slice_where(run: EvalRun, name: str) -> dict[str, Any] | None:
+    """The query that defines slice `name` in `run` (None for ``all``)."""
     return next((s["where"] for s in run.record["slices"] if s["name"] == name), None)
 
 
@@ -282,7 +283,7 @@ def compare_runs(
     plan: list[tuple[str, str, Callable[[Tick], dict[str, Any]], int]] = []
     memberships = {}
     for name in shared_slices:
-        where_a, where_b = _where(a, name), _where(b, name)
+        where_a, where_b = slice_where(a, name), slice_where(b, name)
         if where_a != where_b:  # the same name, another query: no paired comparison
             out["not_compared"][name] = f"slice {name} is {where_a} in run A and {where_b} in run B"
             continue

@@ -13,19 +13,28 @@ slice, an empty one is shown with the result ``empty`` (and listed under ``empty
 ``ok``: it gates nothing. So is a slice whose gate metric is undefined (NaN) in either run, as
 AP is where no ground-truth box is: its drop cannot be measured, so it is shown with the result
 ``undefined`` (and listed under ``undefined``), never ``ok``, and fails nothing; named with
-``slices`` it is refused, as an empty one is. A gate that measures no slice at all is refused:
-it would pass on nothing.
+``slices`` it is refused, as an empty one is. So is a slice the two runs define with different
+queries (one name, two definitions): a paired test of two slices means nothing, so it is shown
+with the result ``not compared`` (and listed under ``not_compared``), as `compare` lists it, and
+fails nothing. A gate that measures no slice at all is refused: it would pass on nothing. Each
+row that gates nothing says why (`GateRow.why`), and `unmeasured_notes` reads that back from a
+stored gate (a promotion's).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError, InvalidInput
-from assay.evaluation.runs._compare import compare_runs, metric_versions, versions_text
+from assay.evaluation.runs._compare import (
+    compare_runs,
+    metric_versions,
+    slice_where,
+    versions_text,
+)
 from assay.evaluation.runs._settings import METRIC_VERSIONS
 from assay.evaluation.runs._slices import ALL
 from assay.evaluation.runs._store import EvalRun, load_run
@@ -55,14 +64,19 @@ class GateRow:
     p_value: float | None
     n: int
     failed: bool
+    # Why the slice was not compared: the runs define it with different queries.
+    not_compared: str | None = None
 
     @property
     def result(self) -> str:
-        """``FAIL``, ``empty`` (no item both runs evaluated is in the slice: it gates nothing,
+        """``FAIL``, ``not compared`` (the runs define the slice differently: it gates
+        nothing), ``empty`` (no item both runs evaluated is in the slice: it gates nothing,
         passed or failed), ``undefined`` (the metric has no value in one run or both, so the
         drop is not measured: it gates nothing either) or ``ok``."""
         if self.failed:
             return "FAIL"
+        if self.not_compared:
+            return "not compared"
         if self.n == 0:
             return "empty"
         return "undefined" if self.baseline is None or self.candidate is None else "ok"
@@ -81,6 +95,21 @@ class GateRow:
             where = f"in the candidate ({self.baseline:.3f} in the baseline)"
         why = UNDEFINED_WHEN.get(self.metric)
         return f"{self.metric} is undefined {where}" + (f" ({why})" if why else "")
+
+    @property
+    def why(self) -> str | None:
+        """Why the row gates nothing (``not compared``, ``empty``, ``undefined``), None for
+        ``ok`` and ``FAIL``."""
+        if self.result == "not compared":
+            return f"not compared: {self.not_compared}"
+        if self.result == "empty":
+            return "empty: no item both runs evaluated is in it"
+        return self.unmeasured
+
+    @property
+    def note(self) -> str | None:
+        """The line a CLI prints for a row that gates nothing (after ``note: ``)."""
+        return None if self.why is None else f"slice {self.slice}: {self.why}, so it gates nothing"
 
 
 @dataclass(frozen=True)
@@ -110,6 +139,11 @@ class GateResult:
         """The slices shown on which the metric is undefined in either run (not measured)."""
         return [r.slice for r in self.rows if r.result == "undefined"]
 
+    @property
+    def not_compared(self) -> list[str]:
+        """The slices shown that the runs define with different queries (not compared)."""
+        return [r.slice for r in self.rows if r.result == "not compared"]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "baseline": self.baseline,
@@ -121,8 +155,17 @@ class GateResult:
             "failing": self.failing,
             "empty": self.empty,
             "undefined": self.undefined,
-            "rows": [{**asdict(r), "result": r.result} for r in self.rows],
+            "not_compared": self.not_compared,
+            "rows": [{**asdict(r), "result": r.result, "why": r.why} for r in self.rows],
         }
+
+
+def unmeasured_notes(doc: dict[str, Any]) -> list[str]:
+    """The notes (`GateRow.note`) of the rows of a gate's `to_dict` that gate nothing: a gate
+    stored with a promotion, read back (one stored before a kind of row existed lacks it)."""
+    names = {f.name for f in fields(GateRow)}
+    rows = (GateRow(**{k: v for k, v in r.items() if k in names}) for r in doc.get("rows", []))
+    return [r.note for r in rows if r.note]
 
 
 def _same_commit(base: EvalRun, cand: EvalRun) -> None:
@@ -253,11 +296,21 @@ def gate(
     cmp = compare_runs(ws, base, cand, n_resamples=n_resamples, progress=progress)
     _covers(base, cand, int(cmp["n_shared"]))
     name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])
-    wanted = slices or list(cmp["slices"])
+    differ = cmp.get("not_compared", {})
+    # As the baseline's record defines them (compare's order; an LLM run has no slice to differ).
+    order = [ALL, *(d["name"] for d in base.record["slices"])] if base.task != "llm" else []
+    shown = [*cmp["slices"], *differ]
+    wanted = slices or sorted(shown, key=lambda s: order.index(s) if s in order else len(order))
     rows = []
     for s in wanted:
-        if s in cmp.get("not_compared", {}):
-            raise InvalidInput(f"--slice {s}: {cmp['not_compared'][s]}; it gates nothing")
+        if s in differ and slices:
+            raise InvalidInput(f"--slice {s}: {differ[s]}; it gates nothing")
+        if s in differ:  # one name, two queries: shown, never a pass, never a failure
+            qa, qb = slice_where(base, s), slice_where(cand, s)
+            why = f"the runs define it with different queries ({qa} in the baseline and {qb} in "
+            why += "the candidate)"
+            rows.append(GateRow(s, name, None, None, None, None, 0, False, why))
+            continue
         if s not in cmp["slices"]:
             raise InvalidInput(
                 f"--slice {s}: not a slice of both runs; slices: {', '.join(cmp['slices'])}"
@@ -291,7 +344,7 @@ def gate(
         p = t["p_value"]
         failed = drop is not None and drop > max_drop and p is not None and p < alpha
         rows.append(GateRow(s, name, a, b, drop, p, int(entry["n"]), failed))
-    if all(r.result in ("empty", "undefined") for r in rows):
+    if all(r.why for r in rows):
         others = [m for m in cmp["slices"].get(ALL, {}).get("tests", {}) if m != name]
         why = next((r.unmeasured for r in rows if r.unmeasured), f"{name} has no value")
         raise InvalidInput(
