@@ -221,6 +221,48 @@ def test_gate_refuses_runs_on_different_task_files(cli: RunCli, world: World) ->
     assert cmp["n_shared"] == N
 
 
+def test_a_slice_two_task_files_define_apart_is_not_compared(cli: RunCli, world: World) -> None:
+    # `slice_by: [metadata.district=north]` (a query where a field goes) names the empty slice of
+    # a field no report has; a run sliced by metadata.district has a slice of that name holding
+    # the northern reports. compare and gate paired them by name as one slice (shown `empty`).
+    wsdir = world.root / "ws"
+    by_field = write_task(world.root, "qa", slice_by=["metadata.district"])
+    by_query = write_task(world.root, "qa-query", slice_by=["metadata.district=north"])
+    with openai_server(FakeBehaviour(answer=answer_for)) as url:
+        for task in (by_field, by_query):
+            cli("eval", "llm", task, "--endpoint", url, "--resamples", "50",
+                "--out", world.root / task.stem, cwd=wsdir)  # fmt: skip
+    base, cand = world.root / by_field.stem, world.root / by_query.stem
+    name = "metadata.district=north"
+    field = "{'slice_by': 'metadata.district', 'value': 'north'}"
+    query = "{'slice_by': 'metadata.district=north'}"
+    apart = f"slice {name} is {field} in run A and {query} in run B"
+    cmp = cli("eval", "compare", base, cand, "--json", cwd=wsdir).json()
+    assert list(cmp["slices"]) == ["all"] and cmp["not_compared"] == {name: apart}
+    table = cli("eval", "compare", base, cand, cwd=wsdir)
+    row = next(line for line in table.stdout.splitlines() if name in line)
+    assert "not compared" in row and "empty" not in row
+    assert f"note: slice {name} not compared: {apart}" in table.stderr
+    gated = cli("eval", "gate", "--baseline", base, "--candidate", cand, "--max-drop", "0.05",
+                "--json", cwd=wsdir).json()  # fmt: skip
+    assert gated["passed"] and gated["not_compared"] == [name] and gated["empty"] == []
+    row = next(r for r in gated["rows"] if r["slice"] == name)
+    assert row["result"] == "not compared" and row["n"] == 0 and row["baseline"] is None
+    assert row["why"] == (
+        f"not compared: the runs define it with different queries ({field} in the baseline and "
+        f"{query} in the candidate)"
+    )
+    assert [r["result"] for r in gated["rows"]] == ["ok", "not compared"]  # all is gated
+    plain = cli("eval", "gate", "--baseline", base, "--candidate", cand, "--max-drop", "0.05",
+                cwd=wsdir)  # fmt: skip
+    line = next(line for line in plain.stdout.splitlines() if name in line)
+    assert "not compared" in line and "ok" not in line
+    assert f"note: slice {name}: {row['why']}, so it gates nothing" in plain.stderr
+    refused = cli("eval", "gate", "--baseline", base, "--candidate", cand, "--max-drop", "0.05",
+                  "--slice", name, cwd=wsdir, code=1)  # fmt: skip
+    assert f"--slice {name}: {apart}; it gates nothing" in refused.stderr
+
+
 def test_items_without_a_target_are_said_on_stderr_and_in_json(cli: RunCli, world: World) -> None:
     # People graded reports 0-7 only: with `target: grade` the run scored 8 of 12 items and
     # showed n=8; that 4 were left out was only in run.json.

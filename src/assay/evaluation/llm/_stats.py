@@ -15,7 +15,12 @@ import pandas as pd
 from assay.evaluation import bootstrap_metric
 from assay.evaluation.bootstrap import Tick
 from assay.evaluation.llm._task import BINARY
-from assay.evaluation.runs._compare import boot_entry, mcnemar_entry, slice_membership
+from assay.evaluation.runs._compare import (
+    boot_entry,
+    defined_apart,
+    mcnemar_entry,
+    slice_membership,
+)
 from assay.evaluation.runs._units import Steps
 
 if TYPE_CHECKING:
@@ -84,8 +89,9 @@ def compare_llm(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Paired tests of B against A per slice and scorer; a slice holds the items in it in both
-    runs (see `assay.evaluation.runs._compare.slice_membership`). `progress(done, total)`
-    hears of the paired-bootstrap resamples of the continuous scorers."""
+    runs (see `assay.evaluation.runs._compare.slice_membership`). A slice both runs name but
+    define apart (`defined_apart`: another `slice_by` field) is listed under ``not_compared``.
+    `progress(done, total)` hears of the paired-bootstrap resamples of the continuous scorers."""
     from assay.errors import InvalidInput
 
     st = a.record["settings"]
@@ -117,6 +123,10 @@ def compare_llm(
     plan = []
     for name in a.summary["slices"]:
         if name not in b_slices:
+            continue
+        apart = defined_apart(a, b, name)
+        if apart:  # one name, two slice_by definitions: no paired comparison
+            out["not_compared"][name] = apart
             continue
         members, membership = slice_membership(items, name, set(sa["item_id"]))
         mask = sa["item_id"].isin(members).to_numpy()

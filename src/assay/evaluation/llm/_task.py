@@ -134,6 +134,22 @@ class TaskSpec(_Strict):
         return GenerationParams.from_dict(self.generation)
 
 
+def slice_definition(slice_by: list[str], name: str) -> dict[str, str]:
+    """What slice `name` of a run whose task file has `slice_by` holds: ``{"slice_by": FIELD,
+    "value": TEXT}``, the items whose FIELD reads TEXT (``(empty)``: no value), or ``{"slice_by":
+    FIELD}``, the empty slice of a field no item had a value of. A name alone may stand for
+    two: ``metadata.district=north`` is the value ``north`` of ``metadata.district`` or the
+    field ``metadata.district=north`` (a query written where a field goes). Of two fields that
+    make one name in a run, the later one's slice is the run's, as the run built its items."""
+    found: dict[str, str] = {}
+    for field in slice_by:
+        if name == field:
+            found = {"slice_by": field}
+        elif name.startswith(f"{field}="):
+            found = {"slice_by": field, "value": name[len(field) + 1 :]}
+    return found
+
+
 def template_fields(text: str, where: str, allowed: tuple[str, ...]) -> list[str]:
     """The fields a template uses; an unknown one is an `InvalidInput` naming it."""
     try:

@@ -99,8 +99,25 @@ def slice_membership(
 
 
 def slice_where(run: EvalRun, name: str) -> dict[str, Any] | None:
-    """The query that defines slice `name` in `run` (None for ``all``)."""
+    """What defines slice `name` in `run` (None for ``all``): its query; in a language-model
+    run of a task file, the `slice_by` field and the value its name stands for
+    (`slice_definition`: such a run's record keeps no query; a red-team run's has none either,
+    its slices being its probes' categories)."""
+    spec = (run.record.get("llm_task") or {}).get("spec")
+    if spec is not None and name != ALL:
+        from assay.evaluation.llm._task import slice_definition
+
+        return slice_definition(list(spec.get("slice_by") or []), name)
     return next((s["where"] for s in run.record["slices"] if s["name"] == name), None)
+
+
+def defined_apart(a: EvalRun, b: EvalRun, name: str) -> str | None:
+    """Why runs `a` and `b` cannot be compared on slice `name` (one name, two definitions), None
+    when they define it alike; listed under ``not_compared``."""
+    where_a, where_b = slice_where(a, name), slice_where(b, name)
+    if where_a == where_b:
+        return None
+    return f"slice {name} is {where_a} in run A and {where_b} in run B"
 
 
 def boot_entry(
@@ -283,10 +300,11 @@ def compare_runs(
     plan: list[tuple[str, str, Callable[[Tick], dict[str, Any]], int]] = []
     memberships = {}
     for name in shared_slices:
-        where_a, where_b = slice_where(a, name), slice_where(b, name)
-        if where_a != where_b:  # the same name, another query: no paired comparison
-            out["not_compared"][name] = f"slice {name} is {where_a} in run A and {where_b} in run B"
+        apart = defined_apart(a, b, name)
+        if apart:  # the same name, another query: no paired comparison
+            out["not_compared"][name] = apart
             continue
+        where_a = slice_where(a, name)
         size_slice = a.task == "detection" and bool(where_a and "object_size" in where_a)
         members, memberships[name] = slice_membership(items, name, shared, either=size_slice)
         if a.task == "classification":

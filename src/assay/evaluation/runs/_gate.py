@@ -14,7 +14,8 @@ slice, an empty one is shown with the result ``empty`` (and listed under ``empty
 AP is where no ground-truth box is: its drop cannot be measured, so it is shown with the result
 ``undefined`` (and listed under ``undefined``), never ``ok``, and fails nothing; named with
 ``slices`` it is refused, as an empty one is. So is a slice the two runs define with different
-queries (one name, two definitions): a paired test of two slices means nothing, so it is shown
+queries (one name, two definitions; in language-model runs, two `slice_by` fields, see
+`slice_where`): a paired test of two slices means nothing, so it is shown
 with the result ``not compared`` (and listed under ``not_compared``), as `compare` lists it, and
 fails nothing. A gate that measures no slice at all is refused: it would pass on nothing. Each
 row that gates nothing says why (`GateRow.why`), and `unmeasured_notes` reads that back from a
@@ -297,8 +298,8 @@ def gate(
     _covers(base, cand, int(cmp["n_shared"]))
     name = metric or str(base.summary.get("primary") or DEFAULT_METRIC[base.task])
     differ = cmp.get("not_compared", {})
-    # As the baseline's record defines them (compare's order; an LLM run has no slice to differ).
-    order = [ALL, *(d["name"] for d in base.record["slices"])] if base.task != "llm" else []
+    # As the baseline's record lists them (compare's order, with the slices not compared).
+    order = [ALL, *(d["name"] for d in base.record["slices"])]
     shown = [*cmp["slices"], *differ]
     wanted = slices or sorted(shown, key=lambda s: order.index(s) if s in order else len(order))
     rows = []
