@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,27 +24,14 @@ from lxml import etree
 
 from assay.domain.entity import Entity, Provenance
 from assay.feeds.sinks import stream_name
+from ports import free_port as free_port  # the fusion tests take it from here
+from ports import start_on_free_port
 
 XSD = Path(__file__).parent / "feeds" / "cot_event.xsd"
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not listen on {port}")
+def log_of(log: Path) -> Callable[[subprocess.Popen[bytes]], str]:
+    return lambda proc: log.read_text(errors="replace")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -67,19 +54,21 @@ def taky(tmp_path: Path) -> Iterator[Taky]:
     """taky (PyPI), a TAK server routing CoT over TCP, on a free loopback port."""
     root = tmp_path / "taky"
     root.mkdir()
-    port = free_port()
     conf = root / "taky.conf"
-    conf.write_text(
-        "[taky]\nhostname = localhost\nnode_id = ASSAYTEST\nbind_ip = 127.0.0.1\n"
-        f"root_dir = {root}\n[cot_server]\nport = {port}\n[ssl]\nenabled = false\n"
-        f"[dp_server]\nupload_path = {root / 'dp'}\n"
-    )
     exe = Path(sys.executable).with_name("taky")
     log = root / "taky.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(exe), "-c", str(conf)], cwd=root, stdout=out, stderr=out)
+
+    def launch(ports: list[int]) -> subprocess.Popen[bytes]:
+        conf.write_text(
+            "[taky]\nhostname = localhost\nnode_id = ASSAYTEST\nbind_ip = 127.0.0.1\n"
+            f"root_dir = {root}\n[cot_server]\nport = {ports[0]}\n[ssl]\nenabled = false\n"
+            f"[dp_server]\nupload_path = {root / 'dp'}\n"
+        )
+        with log.open("wb") as out:
+            return subprocess.Popen([str(exe), "-c", str(conf)], cwd=root, stdout=out, stderr=out)
+
+    proc, [port] = start_on_free_port(launch, "taky", log_of(log), timeout=30)
     try:
-        wait_port(port, proc, "taky", log)
         yield Taky(port, proc)
     finally:
         stop(proc)
@@ -96,17 +85,19 @@ class Nats:
 def nats_server(tmp_path: Path) -> Iterator[Nats]:
     """nats-server with JetStream, its store in the test's folder, on a free loopback port."""
     exe = shutil.which("nats-server") or "/usr/sbin/nats-server"
-    port = free_port()
     store = tmp_path / "nats"
     log = tmp_path / "nats.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [exe, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-            stdout=out,
-            stderr=out,
-        )
+
+    def launch(ports: list[int]) -> subprocess.Popen[bytes]:
+        with log.open("wb") as out:
+            return subprocess.Popen(
+                [exe, "-a", "127.0.0.1", "-p", str(ports[0]), "-js", "-sd", str(store)],
+                stdout=out,
+                stderr=out,
+            )
+
+    proc, [port] = start_on_free_port(launch, "nats-server", log_of(log), timeout=30)
     try:
-        wait_port(port, proc, "nats-server", log)
         yield Nats(port, f"nats://127.0.0.1:{port}", proc)
     finally:
         stop(proc)

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ports import start_on_free_port
+
 
 @dataclass
 class Running:
@@ -38,17 +40,26 @@ class Running:
 
 
 @contextmanager
-def running(args: list[str], env: dict[str, str]) -> Iterator[Running]:
-    """`python -m assay ARGS` running; killed on the way out if it still is."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assay", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def running_server(args: list[str], env: dict[str, str]) -> Iterator[tuple[Running, int]]:
+    """`python -m assay ARGS --port PORT` on a free port, with the port, once the process
+    itself listens there (started again on another port if that one was taken meanwhile);
+    killed on the way out if it still runs."""
+
+    def launch(ports: list[int]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "assay", *args, "--port", str(ports[0])],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def said(proc: subprocess.Popen[str]) -> str:
+        return proc.communicate()[1]
+
+    proc, [port] = start_on_free_port(launch, f"assay {' '.join(args)}", said)
     try:
-        yield Running(proc)
+        yield Running(proc), port
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -11,6 +11,9 @@ over dataset `sar-sweep` (every item: marked SECRET/SAR, known to `root` only).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,8 @@ from assay.labeling import Workflow, add_user, create_project
 from assay.labeling.users import User
 from assay.versioning import LabelRecord
 from assay.workspace import Workspace
+from ports import free_port as free_port  # tests and benches take it from here
+from ports import start_on_free_port
 
 PASSWORD = "flood-watch-2026"
 
@@ -191,41 +196,42 @@ class LiveServer:
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def free_port() -> int:
-    import socket
+class ServerProcess(subprocess.Popen[bytes]):
+    """A running `assay` server process and where it listens."""
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    port: int
+    url: str
 
 
-def start_server(root: Path, port: int, *extra: str) -> Any:
-    """A real `assay serve` process on `port` for the workspace at `root` (a Popen); `extra`
-    are more `assay serve` options (e.g. "--workers", "2")."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
+def start_server(root: Path, *extra: str) -> ServerProcess:
+    """A real `assay serve` process on a free port for the workspace at `root`, returned once
+    it listens (`.port`, `.url`); `extra` are more `assay serve` options (e.g. "--workers",
+    "2")."""
+    return start_assay_server(root, "serve", *extra)
 
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assay", "-w", str(root), "serve", "--port", str(port), *extra],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    # Generous: on a loaded machine a PostgreSQL-backed server with two workers starts slowly;
-    # one that exits is reported at once.
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.02)
-    proc.kill()
-    raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''!r}")
+
+def start_assay_server(root: Path, command: str, *args: str) -> ServerProcess:
+    """`assay -w ROOT COMMAND ARGS --port PORT` on a free port, returned once the process
+    itself listens there (uvicorn listens once the app has started); one that exits is
+    reported at once, with its stderr. A port taken meanwhile by another process is never
+    mistaken for the server's: the server is started again on another."""
+
+    def launch(ports: list[int]) -> ServerProcess:
+        return ServerProcess(
+            [sys.executable, "-m", "assay", "-w", str(root), command, *args,
+             "--port", str(ports[0])],
+            env={**os.environ, "PYTHONPATH": str(SRC)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def said(proc: ServerProcess) -> str:
+        return proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+
+    # generous: a loaded machine starts a PostgreSQL-backed server with two workers slowly
+    proc, [port] = start_on_free_port(launch, f"assay {command}", said, timeout=120)
+    proc.port, proc.url = port, f"http://127.0.0.1:{port}"
+    return proc
 
 
 def assert_each_stored_once(ws: Workspace, acked: dict[str, str]) -> None:

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ports import start_on_free_port
 
 ACCESS_KEY = "assay-tests"
 SECRET_KEY = secrets.token_hex(16)
@@ -47,18 +48,6 @@ class Seaweed:
         return f"s3://{BUCKET}/{secrets.token_hex(6)}"
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def weed_binary() -> str:
     return str(Path(sys.executable).parent / "weed")
 
@@ -73,19 +62,38 @@ def seaweed_server(folder: Path) -> Iterator[Seaweed]:
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }
     config.write_text(json.dumps({"identities": [identity]}))
-    master, master_g, volume, volume_g, filer, filer_g, s3, s3_g = _free_ports(8)
-    args = [
-        weed_binary(), "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={master}", f"-master.port.grpc={master_g}",
-        "-master.volumeSizeLimitMB=64", "-volume.max=256",
-        f"-volume.port={volume}", f"-volume.port.grpc={volume_g}",
-        "-filer", f"-filer.port={filer}", f"-filer.port.grpc={filer_g}",
-        "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_g}", f"-s3.config={config}",
-        "-s3.port.iceberg=0", "-s3.port.lance=0",
-    ]  # fmt: skip
-    log = (folder / "weed.log").open("wb")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Seaweed(
+    log = folder / "weed.log"
+
+    def launch(ports: list[int]) -> subprocess.Popen[bytes]:
+        master, master_g, volume, volume_g, filer, filer_g, s3, s3_g = ports
+        args = [
+            weed_binary(), "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-master.port={master}", f"-master.port.grpc={master_g}",
+            "-master.volumeSizeLimitMB=64", "-volume.max=256",
+            f"-volume.port={volume}", f"-volume.port.grpc={volume_g}",
+            "-filer", f"-filer.port={filer}", f"-filer.port.grpc={filer_g}",
+            "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_g}", f"-s3.config={config}",
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+        ]  # fmt: skip
+        with log.open("wb") as out:
+            # its own session: the whole group is killed (it ignores SIGTERM)
+            return subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def said(proc: subprocess.Popen[bytes]) -> str:
+        return log.read_text(errors="replace")
+
+    proc, ports = start_on_free_port(launch, "weed", said, ports=8, timeout=120, ready=_answers)
+    try:
+        yield _at(ports[6])
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # it ignores SIGTERM
+        proc.wait()
+
+
+def _at(s3: int) -> Seaweed:
+    return Seaweed(
         endpoint=f"http://127.0.0.1:{s3}",
         env={
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{s3}",
@@ -94,30 +102,16 @@ def seaweed_server(folder: Path) -> Iterator[Seaweed]:
             "AWS_REGION": "us-east-1",
         },
     )
+
+
+def _answers(proc: subprocess.Popen[bytes], ports: list[int]) -> bool:
+    """Whether a bucket can be made and an object written and read back."""
     try:
-        _wait(server, proc, folder)
-        yield server
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # it ignores SIGTERM
-        proc.wait()
-        log.close()
-
-
-def _wait(server: Seaweed, proc: subprocess.Popen[bytes], folder: Path) -> None:
-    """Until a bucket can be made and an object written and read back."""
-    deadline = time.monotonic() + 120
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"weed exited: {(folder / 'weed.log').read_text()[-2000:]}")
-        try:
-            c = server.client()
-            if BUCKET not in [b["Name"] for b in c.list_buckets().get("Buckets", [])]:
-                c.create_bucket(Bucket=BUCKET)
-            c.put_object(Bucket=BUCKET, Key="ready/ping", Body=b"ok")
-            if c.get_object(Bucket=BUCKET, Key="ready/ping")["Body"].read() == b"ok":
-                return
-        except Exception as exc:  # not up yet
-            last = exc
+        c = _at(ports[6]).client()
+        if BUCKET not in [b["Name"] for b in c.list_buckets().get("Buckets", [])]:
+            c.create_bucket(Bucket=BUCKET)
+        c.put_object(Bucket=BUCKET, Key="ready/ping", Body=b"ok")
+        return bool(c.get_object(Bucket=BUCKET, Key="ready/ping")["Body"].read() == b"ok")
+    except Exception:  # not up yet
         time.sleep(0.3)
-    raise RuntimeError(f"weed did not answer in 120 s: {last}")
+        return False

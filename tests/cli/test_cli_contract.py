@@ -22,8 +22,7 @@ from assay.workspace import Workspace
 from cli_commands import command as command_at
 from cli_commands import commands, leaves
 from feed_peers import make_entity
-from json_document import running
-from labeling_world import free_port
+from json_document import running_server
 from pg import fresh_schema
 
 RunCli = Any  # the `run_cli` and `cli` fixtures of tests/conftest.py
@@ -129,9 +128,8 @@ def test_serve_json_says_where_it_listens_once_it_does(
             [sys.executable, "-m", "assay", "init", str(tmp_path / "ws")],
             env=env, check=True, capture_output=True,
         )  # fmt: skip
-        port = free_port()
-        args = ["-w", str(tmp_path / "ws"), "serve", "--port", str(port), "--json"]
-        with running([*args, "--workers", str(workers)], env) as server:
+        args = ["-w", str(tmp_path / "ws"), "serve", "--json", "--workers", str(workers)]
+        with running_server(args, env) as (server, port):
             doc = server.document()
             assert doc["url"] == f"http://127.0.0.1:{port}/" and doc["pid"] == server.proc.pid
             assert doc["workers"] == workers and doc["workspace"] == str(tmp_path / "ws")

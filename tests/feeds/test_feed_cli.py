@@ -16,7 +16,8 @@ import nats
 
 from assay.fusion import pictures
 from assay.workspace import Workspace
-from feed_peers import CotClient, Nats, Taky, drain, free_port, make_entity
+from feed_peers import CotClient, Nats, Taky, drain, make_entity
+from ports import refused_port
 
 RunCli = Callable[..., Any]
 
@@ -140,11 +141,11 @@ def test_feed_to_an_unreachable_nats_server_says_so_in_one_line(
     # A first user's typo in the port (or NATS not started yet): one error line, not nats-py's
     # logged tracebacks of every connection attempt before it (run_cli checks both).
     _save(ws, 2)
-    port = free_port()
-    res = run_cli(
-        "-w", ws.root, "feed", "flood", "--once",
-        "--to", f"nats://127.0.0.1:{port}/assay.flood?clearance=CUI", code=1,
-    )  # fmt: skip
+    with refused_port() as port:  # no other test's server can take it meanwhile
+        res = run_cli(
+            "-w", ws.root, "feed", "flood", "--once",
+            "--to", f"nats://127.0.0.1:{port}/assay.flood?clearance=CUI", code=1,
+        )  # fmt: skip
     assert res.stderr.strip() == (
         f"error: cannot reach NATS at nats://127.0.0.1:{port}: "
         "nats: no servers available for connection"

@@ -14,7 +14,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import zipfile
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from ports import start_on_free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LS_VENV = ROOT / ".venv-ls"
@@ -45,13 +46,6 @@ OFFLINE_ENV = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class LabelStudio:
     """A running server and an API client authenticated as its one user."""
 
@@ -65,59 +59,60 @@ class LabelStudio:
         self.docs = base / "docs"  # the local-files document root
         shutil.copytree(TEMPLATE, self.data)
         self.docs.mkdir()
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO", "ASSAY"))}
         env.update(OFFLINE_ENV)
         env["LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED"] = "true"
         env["LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"] = str(self.docs)
-        self.log = (base / "server.log").open("wb")
-        self.proc = subprocess.Popen(
-            [
-                str(LS_BIN),
-                "start",
-                "--no-browser",
-                "--internal-host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data),
-                "--username",
-                USER,
-                "--password",
-                PASSWORD,
-                "--user-token",
-                TOKEN,
-                "--enable-legacy-api-token",
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            cwd=base,
-        )
-        self.http = httpx.Client(
-            base_url=self.url,
-            headers={"Authorization": f"Token {TOKEN}"},
-            timeout=120,
-            trust_env=False,
-        )
-        self._wait(base / "server.log")
+        log = base / "server.log"
+        auth = {"Authorization": f"Token {TOKEN}"}
 
-    def _wait(self, log: Path, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"Label Studio exited early:\n{log.read_text()[-3000:]}")
+        def launch(ports: list[int]) -> subprocess.Popen[bytes]:
+            with log.open("wb") as out:
+                return subprocess.Popen(
+                    [
+                        str(LS_BIN),
+                        "start",
+                        "--no-browser",
+                        "--internal-host",
+                        "127.0.0.1",
+                        "--port",
+                        str(ports[0]),
+                        "--data-dir",
+                        str(self.data),
+                        "--username",
+                        USER,
+                        "--password",
+                        PASSWORD,
+                        "--user-token",
+                        TOKEN,
+                        "--enable-legacy-api-token",
+                    ],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=base,
+                )
+
+        def ready(proc: subprocess.Popen[bytes], ports: list[int]) -> bool:
+            if "is in use" in log.read_text(errors="replace"):
+                # Label Studio moves to the next port when its own is taken: stop it, and
+                # start it again on a port of ours
+                proc.kill()
+                return False
             try:
-                if self.http.get("/api/projects").status_code == 200:
-                    return
+                url = f"http://127.0.0.1:{ports[0]}/api/projects"
+                return httpx.get(url, headers=auth, timeout=30, trust_env=False).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(
-            f"Label Studio did not answer in {timeout} s:\n{log.read_text()[-3000:]}"
+                return False
+
+        def said(proc: subprocess.Popen[bytes]) -> str:
+            return log.read_text(errors="replace")
+
+        self.proc, [self.port] = start_on_free_port(
+            launch, f"Label Studio {VERSION}", said, timeout=300, ready=ready
         )
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.http = httpx.Client(base_url=self.url, headers=auth, timeout=120, trust_env=False)
 
     def close(self) -> None:
         self.http.close()
@@ -127,7 +122,6 @@ class LabelStudio:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.log.close()
 
     # --- API ----------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from assay.fusion import pictures
 from assay.fusion.sources import Observation
 from assay.workspace import Workspace
 from feed_peers import CotClient, Taky, free_port
+from ports import start_on_free_port
 
 T0 = datetime(2026, 7, 25, 17, 20, tzinfo=UTC)
 LON0, LAT0 = -95.35, 29.75
@@ -261,34 +262,30 @@ def cot_event(
 def test_follow_takes_cot_tracks_from_tcp_and_udp(
     ws: Workspace, subprocess_env: dict[str, str]
 ) -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        follow_cmd(
-            ws,
-            "--from",
-            f"cot://127.0.0.1:{port}",
-            "--marking",
-            "CUI",  # the network's marking, for events stating none
-            "--scan",
-            "1",
-            "--exit-idle",
-            "3",
-            "--json",
-        ),
-        env=subprocess_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+
+    def launch(ports: list[int]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            follow_cmd(
+                ws,
+                "--from",
+                f"cot://127.0.0.1:{ports[0]}",
+                "--marking",
+                "CUI",  # the network's marking, for events stating none
+                "--scan",
+                "1",
+                "--exit-idle",
+                "3",
+                "--json",
+            ),
+            env=subprocess_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    proc, [port] = start_on_free_port(launch, "fuse follow", lambda p: p.communicate()[1])
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                tcp = socket.create_connection(("127.0.0.1", port), timeout=1)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
-                time.sleep(0.1)
+        tcp = socket.create_connection(("127.0.0.1", port), timeout=5)
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # A boat team's tracker over TCP (a stream of events, split anywhere), a second
         # system's track of the same vehicle over UDP (a datagram an event), both live: a point

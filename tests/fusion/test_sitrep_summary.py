@@ -21,9 +21,9 @@ from assay.labeling import add_user, create_token
 from assay.models import add_model
 from assay.store.schema import audit as audit_table
 from assay.workspace import Workspace
-from labeling_world import free_port
 from llm_world import build_tiny_llama
 from models.tiny_llm import start_model_server
+from ports import refused_port
 
 RunCli = Callable[..., Any]
 pytestmark = pytest.mark.xdist_group("serve-model")
@@ -70,10 +70,9 @@ def served(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     token = create_token(ws, "ana")
     model = build_tiny_llama(ws.root.parent / "tiny-flood", context=1024, chat_template=True)
     add_model(ws, "tiny-flood", model)
-    port = free_port()
-    proc = start_model_server(ws.root, "tiny-flood@1", port)
+    proc = start_model_server(ws.root, "tiny-flood@1")
     try:
-        yield Served(f"http://127.0.0.1:{port}/v1", token)
+        yield Served(f"{proc.url}/v1", token)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -130,7 +129,8 @@ def test_unreachable_summary_model_is_one_error_and_nothing_stored(
     ws: Workspace, run_cli: RunCli
 ) -> None:
     pictures.save(ws, "town", [_entity("ent-a1b2c3", "vehicle", -95.3698, "")], message="one")
-    url = f"http://127.0.0.1:{free_port()}/v1#tiny-flood"
-    res = run_cli("-w", ws.root, "sitrep", "town", "--summary-model", url, code=1)
+    with refused_port() as port:  # no other test's server can take it meanwhile
+        url = f"http://127.0.0.1:{port}/v1#tiny-flood"
+        res = run_cli("-w", ws.root, "sitrep", "town", "--summary-model", url, code=1)
     assert "summary model at" in res.stderr and "cannot reach" in res.stderr
     assert _stored_reports(ws) == []

@@ -17,8 +17,7 @@ from assay.labeling import add_user, create_token
 from assay.models import add_model
 from assay.workspace import Workspace
 from evaluation.runs.runs_world import onnx_classifier
-from json_document import running
-from labeling_world import free_port
+from json_document import running_server
 from llm_world import build_tiny_llama
 from models.tiny_llm import start_model_server
 
@@ -48,9 +47,8 @@ def served(
     model_dir = build_tiny_llama(root / "tiny-flood", chat_template=True)
     assert add_model(ws, "tiny-flood", model_dir, marking="SECRET").task == "causal-lm"
     ws.close()
-    port = free_port()
-    proc = start_model_server(root / "ws", "tiny-flood@1", port, "--max-batch", "4")
-    yield Served(f"http://127.0.0.1:{port}", model_dir, tokens)
+    proc = start_model_server(root / "ws", "tiny-flood@1", "--max-batch", "4")
+    yield Served(proc.url, model_dir, tokens)
     proc.terminate()
     proc.wait(timeout=30)
 
@@ -365,9 +363,8 @@ def test_serve_model_json_says_where_it_listens_once_it_does(
     ws = Workspace.init(tmp_path / "ws")
     add_model(ws, "tiny-flood", build_tiny_llama(tmp_path / "tiny-flood"), marking="CUI")
     ws.close()
-    port = free_port()
-    args = ["-w", str(tmp_path / "ws"), "serve-model", "tiny-flood@1", "--port", str(port)]
-    with running([*args, "--json"], subprocess_env) as server:
+    args = ["-w", str(tmp_path / "ws"), "serve-model", "tiny-flood@1", "--json"]
+    with running_server(args, subprocess_env) as (server, port):
         doc = server.document()
         assert doc == {
             "url": f"http://127.0.0.1:{port}/v1",

@@ -9,16 +9,10 @@ on a registered model (the serving and sitrep-summary tests).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from labeling_world import SRC
+from labeling_world import ServerProcess, start_assay_server
 from llm_world import build_tiny_llama
 
 
@@ -59,37 +53,7 @@ def build_token_classifier(out: Path, tags: list[str], always: str) -> Path:
     return out
 
 
-def start_model_server(
-    root: Path, spec: str | Path, port: int, *extra: str
-) -> subprocess.Popen[bytes]:
-    """`assay -w ROOT serve-model SPEC --port PORT`, returned once it answers /v1/models."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "assay",
-            "-w",
-            str(root),
-            "serve-model",
-            str(spec),
-            "--port",
-            str(port),
-            *extra,
-        ],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"serve-model exited: {proc.stderr.read() if proc.stderr else b''!r}"
-            )
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-            return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("serve-model did not start")
+def start_model_server(root: Path, spec: str | Path, *extra: str) -> ServerProcess:
+    """`assay -w ROOT serve-model SPEC` on a free port, returned once it listens (the model
+    loaded): `.port`, `.url`."""
+    return start_assay_server(root, "serve-model", str(spec), *extra)

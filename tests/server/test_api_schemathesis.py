@@ -8,10 +8,8 @@ Any server error, undocumented status, response off its schema or wrong content 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 from assay.labeling import Workflow, create_token
 from assay.workspace import Workspace
 from labeling_world import build_world
+from ports import start_on_free_port
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ST = Path(sys.executable).with_name("st")
@@ -44,34 +43,33 @@ def served(
     build_world(ws, root / "data", workflow=Workflow(overlap=1, review="all"))
     token = create_token(ws, "root")
     ws.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    log = root / "serve.log"
+
+    def launch(ports: list[int]) -> subprocess.Popen[bytes]:
+        args = ["-w", str(root / "ws"), "serve", "--port", str(ports[0])]
+        with log.open("wb") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "assay", *args], env=env, stdout=out, stderr=out
+            )
+
+    def ready(proc: subprocess.Popen[bytes], ports: list[int]) -> bool:
+        try:
+            got = httpx.get(f"http://127.0.0.1:{ports[0]}/api/v1/openapi.json", timeout=2)
+        except httpx.TransportError:
+            return False
+        return got.status_code == 200
+
+    def said(proc: subprocess.Popen[bytes]) -> str:
+        return log.read_text(errors="replace")
+
+    proc, [port] = start_on_free_port(launch, "assay serve", said, timeout=120, ready=ready)
     url = f"http://127.0.0.1:{port}"
-    log = (root / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assay", "-w", str(root / "ws"), "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v1/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"assay serve did not start: {(root / 'serve.log').read_text()}")
-            time.sleep(0.2)
         yield url, token
     finally:
         proc.terminate()
         proc.wait(timeout=15)
-        log.close()
-    server_log = (root / "serve.log").read_text()
+    server_log = log.read_text()
     assert "Traceback" not in server_log, server_log[-5000:]
 
 

@@ -29,7 +29,6 @@ from labeling_world import (
     SCHEMA_YAML,
     World,
     build_world,
-    free_port,
     start_server,
 )
 
@@ -113,10 +112,9 @@ def test_a_marking_raised_while_assay_serve_runs_counts_on_the_next_request(
     w = build_world(ws, tmp_path / "data", public=2, cui=1, secret=0)
     ana, man = create_token(ws, "ana"), create_token(ws, "man")
     item = w.items["public"][0]
-    port = free_port()
-    server = start_server(tmp_path / "ws", port)
+    server = start_server(tmp_path / "ws")
     try:
-        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        http = httpx.Client(base_url=server.url, timeout=10)
         auth = {"Authorization": f"Bearer {ana}"}
         lease = http.post(f"/api/v1/projects/{w.project}/next", headers=auth).json()
         assert lease["item"]["marking"] in ("UNCLASSIFIED", "CUI/FLOOD")

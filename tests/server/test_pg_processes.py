@@ -23,7 +23,6 @@ from labeling_world import (
     World,
     assert_each_stored_once,
     build_world,
-    free_port,
     start_server,
 )
 from pg import fresh_schema
@@ -42,8 +41,8 @@ def pg_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]
 
 
 def _serve(root: Path, *extra: str) -> tuple[Any, str]:
-    port = free_port()
-    return start_server(root, port, *extra), f"http://127.0.0.1:{port}"
+    server = start_server(root, *extra)
+    return server, server.url
 
 
 def _stop(proc: Any) -> None:

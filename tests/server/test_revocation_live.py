@@ -13,7 +13,7 @@ import pytest
 from assay.labeling import Workflow, create_token
 from assay.labeling.accounts import list_tokens
 from assay.workspace import Workspace
-from labeling_world import build_world, free_port, start_server
+from labeling_world import build_world, start_server
 from pg import fresh_schema
 
 
@@ -33,10 +33,9 @@ def _revoke_while_two_workers_serve(tmp_path: Path, cli: Any, url: str) -> None:
     [ana_id] = [t.id for t in list_tokens(ws, "ana")]
     ws.close()
     on_pg = {"ASSAY_DATABASE_URL": url}
-    port = free_port()
-    proc = start_server(root, port, "--workers", "2")
+    proc = start_server(root, "--workers", "2")
     try:
-        me = f"http://127.0.0.1:{port}/api/v1/me"
+        me = f"{proc.url}/api/v1/me"
         for token in (ana, man):  # warm both workers with each token
             for _ in range(4):
                 assert httpx.get(me, headers={"Authorization": f"Bearer {token}"}).is_success

@@ -16,15 +16,13 @@ import httpx
 
 from assay.labeling import Workflow, create_token
 from assay.workspace import Workspace
-from labeling_world import assert_each_stored_once, build_world, free_port, start_server
+from labeling_world import assert_each_stored_once, build_world, start_server
 
 
 def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_path: Path) -> None:
     w = build_world(ws, tmp_path / "data", public=80, cui=0, secret=0, workflow=Workflow())
     tokens = [create_token(ws, name) for name in ("root", "man", "rev", "ana")]
     root = tmp_path / "ws"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     acked: dict[str, str] = {}  # client_id -> annotation_id
     pending: list[tuple[str, int, str]] = []  # (token, task, client_id) not acknowledged
     lock = threading.Lock()
@@ -51,7 +49,8 @@ def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_pa
             with lock:
                 acked[cid] = res.json()["annotation_id"]
 
-    server = start_server(root, port)
+    server = start_server(root)
+    url = server.url  # the restart below may be on another port: a client follows the server
     threads = [threading.Thread(target=client, args=(t,)) for t in tokens]
     for t in threads:
         t.start()
@@ -65,7 +64,8 @@ def test_sigkill_mid_load_loses_no_acknowledged_submission(ws: Workspace, tmp_pa
         t.join(timeout=10)
     assert len(acked) >= 20
 
-    server = start_server(root, port)
+    server = start_server(root)
+    url = server.url  # restarted, maybe on another port
     try:
         retried = {}
         for token, task, cid in pending:  # the client's outbox: retry with the same id

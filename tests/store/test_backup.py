@@ -24,7 +24,7 @@ from assay.store.schema import items, submissions
 from assay.workspace import Workspace
 from blob_stacks import stacks
 from cli_support import TEST_DB
-from labeling_world import build_world, free_port, start_server
+from labeling_world import build_world, start_server
 from pg import fresh_schema
 
 RunCli = Callable[..., Any]  # the `cli` fixture of tests/conftest.py
@@ -44,13 +44,12 @@ def test_backup_while_serving_restores_a_consistent_workspace(
     w = build_world(ws, tmp_path / "data", public=60, cui=0, secret=0, workflow=Workflow())
     tokens = [create_token(ws, name) for name in ("root", "man", "rev", "ana")]
     root = tmp_path / "ws"
-    port = free_port()
     acked: list[str] = []
     sent: list[str] = []  # acknowledged or not: one whose answer was lost may be stored too
     stop = threading.Event()
 
     def client(token: str) -> None:
-        url = f"http://127.0.0.1:{port}"
+        url = server.url
         # generous: a loaded machine copying the workspace may keep an answer waiting
         http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
         while not stop.is_set():
@@ -63,7 +62,7 @@ def test_backup_while_serving_restores_a_consistent_workspace(
             http.post(f"/api/v1/tasks/{r.json()['task_id']}/submit", json=body).raise_for_status()
             acked.append(cid)
 
-    server = start_server(root, port)
+    server = start_server(root)
     threads = [threading.Thread(target=client, args=(t,)) for t in tokens]
     try:
         for t in threads:

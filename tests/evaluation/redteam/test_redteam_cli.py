@@ -244,7 +244,6 @@ def test_redteam_attacks_assay_serve_model_with_the_api_key(
     from assay import Workspace
     from assay.labeling import add_user, create_token
     from assay.models import add_model
-    from labeling_world import free_port
     from models.tiny_llm import start_model_server
 
     monkeypatch.setenv("ASSAY_ARGON2_MEMORY_KIB", "1024")
@@ -252,10 +251,9 @@ def test_redteam_attacks_assay_serve_model_with_the_api_key(
         add_user(w, "ana", "annotator", "CUI", "correct horse battery")
         token = create_token(w, "ana")
         add_model(w, "tiny", build_tiny_llama(tmp_path / "tiny", tokenizer="bytes"))
-    port = free_port()
-    proc = start_model_server(ws, "tiny@1", port)
+    proc = start_model_server(ws, "tiny@1")
     try:
-        args = ("-w", ws, "redteam", "--endpoint", f"http://127.0.0.1:{port}/v1",
+        args = ("-w", ws, "redteam", "--endpoint", f"{proc.url}/v1",
                 "--endpoint-model", "tiny@1", "--suite", "extraction", "--max-new-tokens", "2",
                 "--no-cache")  # fmt: skip
         res = cli(*args, code=1)
