@@ -6,7 +6,7 @@ own; each test holds the earlier action's image back (`HeldImages`) to force the
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
-from ui_site import TRIAGE_YAML, HeldImages, Site, next_task_shown, task_id
+from ui_site import TRIAGE_YAML, Held, HeldImages, Site, next_task_shown, task_id
 
 from assay.domain.schema import LabelSchema
 from assay.labeling import Workflow, create_project, next_task, submit
@@ -90,3 +90,24 @@ def test_e_pressed_while_the_next_task_loads_leaves_the_page_editing(site: Site)
     images.release()  # the next task's image is shown now
     next_task_shown(page, first)
     _offers(page, EDITING, fix=False)
+
+
+def test_a_decided_task_offers_no_decision_while_its_answer_is_on_its_way(site: Site) -> None:
+    page, _ = _review(site, answers=1)
+    first = task_id(page)
+    expect(page.locator("#accept")).to_be_enabled()
+    held = Held(method="POST")
+    page.route("**/api/v1/tasks/*/review", held)
+    page.keyboard.press("Enter")  # accepts
+    held.wait(page)  # ... and the server is slow to take the decision
+    for button in ("#accept", "#fix", "#reject"):
+        expect(page.locator(button)).to_be_disabled()
+    expect(page.locator("#review-mode")).not_to_contain_text("Enter accepts")
+    page.keyboard.press("Enter")  # the task is decided: a second Enter sends nothing
+    page.keyboard.press("r")  # ... nor asks for a comment to reject it
+
+    expect(page.locator(".prompt")).to_have_count(0)
+    held.release()
+    next_task_shown(page, first)
+    expect(page.locator("#accept")).to_be_enabled()
+    assert [r.decision for r in site.reviews()] == ["accept"]

@@ -92,6 +92,9 @@ function colorOf(i) {
 
 async function next() {
   busy = true;
+  // the decided task stays in sight until the next one comes, but nothing is offered on it
+  $("#review-mode").textContent = "loading the next task…";
+  for (const b of ["#accept", "#fix", "#reject"]) $(b).disabled = true;
   try {
     await outbox.flush();
     for (;;) {
@@ -112,6 +115,7 @@ async function next() {
     }
   } catch (err) {
     $("#status").textContent = `Could not load a review task: ${err.message}`;
+    $("#review-mode").textContent = "";
   } finally {
     busy = false;
     if (task) $("#stage").dataset.taskId = task.task_id; // ready for input
