@@ -396,6 +396,58 @@ def image_loaded(page: Page, url: str) -> None:
     page.wait_for_function("url => window.__imagesLoaded.includes(url)", arg=url)
 
 
+# Holds back the onload of the images the page's code makes (new Image()) while holding is on,
+# until the test lets them go: two loads of one address share one request in Chromium (the one
+# in flight, or the image it keeps in memory) and it tells the two images in an order of its
+# own, so holding the request (`Held`) cannot order them. The page's own onload (and the code
+# that awaited it) runs inside `release`, before any later check.
+_IMAGE_LOADS = """(() => {
+  const Native = window.Image;
+  const loads = { hold: false, held: [] };
+  loads.release = () => loads.held.splice(0).forEach((run) => run());
+  window.__imageLoads = loads;
+  window.Image = function (...args) {
+    const img = new Native(...args);
+    const held = loads.hold;
+    let onload = null;
+    Object.defineProperty(img, "onload", { get: () => onload, set: (f) => { onload = f; } });
+    img.addEventListener("load", (ev) => {
+      if (!onload) return;
+      if (held) loads.held.push(() => onload.call(img, ev));
+      else onload.call(img, ev);
+    });
+    return img;
+  };
+})()"""
+
+
+@dataclass
+class HeldImages:
+    """The onload of images made while `holding` is on waits for `release` (see _IMAGE_LOADS);
+    made before the page is opened."""
+
+    page: Page
+
+    def __post_init__(self) -> None:
+        self.page.add_init_script(_IMAGE_LOADS)
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold the images the page asks for inside the block."""
+        self.page.evaluate("() => { window.__imageLoads.hold = true; }")
+        try:
+            yield
+        finally:
+            self.page.evaluate("() => { window.__imageLoads.hold = false; }")
+
+    def wait(self, n: int = 1) -> None:
+        """Wait until `n` images have come and wait to be told (their onload not yet run)."""
+        self.page.wait_for_function("n => window.__imageLoads.held.length >= n", arg=n)
+
+    def release(self) -> None:
+        self.page.evaluate("() => window.__imageLoads.release()")
+
+
 def pixel(page: Page, x: int, y: int) -> tuple[int, int, int]:
     """The colour the label canvas shows at image pixel (x, y)."""
     scale, tx, ty = view(page)

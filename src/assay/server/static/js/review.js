@@ -21,6 +21,10 @@ let task = null;
 let picked = -1;
 let mode = "pick"; // pick | fix
 let busy = false;
+// Counted so that only the newest view asked for is shown: a pick, a fix started, Esc, or a
+// decision (the next task) makes one still loading stale; the editor drops its item load, and
+// its words and buttons are not put over the newer one's.
+let viewAsked = 0;
 // the project's marking: its title stays on the page when the queue is empty
 let projectMarking = null;
 // what the project's own title, instructions and schema are marked: a task's page is at least it
@@ -88,6 +92,9 @@ function colorOf(i) {
 
 async function next() {
   busy = true;
+  // the decided task stays in sight until the next one comes, but nothing is offered on it
+  $("#review-mode").textContent = "loading the next task…";
+  for (const b of ["#accept", "#fix", "#reject"]) $(b).disabled = true;
   try {
     await outbox.flush();
     for (;;) {
@@ -108,6 +115,7 @@ async function next() {
     }
   } catch (err) {
     $("#status").textContent = `Could not load a review task: ${err.message}`;
+    $("#review-mode").textContent = "";
   } finally {
     busy = false;
     if (task) $("#stage").dataset.taskId = task.task_id; // ready for input
@@ -170,31 +178,41 @@ function answers(a) {
 async function pick(i) {
   const t = task;
   if (!t) return;
+  const mine = ++viewAsked;
   mode = "pick";
   picked = i;
   const overlays = t.annotations.flatMap((a, j) =>
     j === i ? [] : a.regions.map((region) => ({ region, color: colorOf(j), faded: i >= 0 })),
   );
-  const mine = i >= 0 ? t.annotations[i].regions : [];
+  const shown = i >= 0 ? t.annotations[i].regions : [];
   editor.colorFn = i >= 0 ? () => colorOf(i) : null;
-  await editor.load(t.item, t.media_url, mine, { readonly: true, overlays });
-  if (task !== t) return; // decided (and moved on) while the item loaded
+  await editor.load(t.item, t.media_url, shown, { readonly: true, overlays });
+  if (mine !== viewAsked) return; // another pick, a fix or a decision came while it loaded
   renderList();
-  $("#review-mode").textContent = i >= 0 ? "Enter accepts · E edits · R rejects" : "Pick an annotation with its number key.";
-  $("#accept").disabled = i < 0;
-  $("#fix").disabled = i < 0;
-  $("#reject").disabled = false;
+  showMode();
 }
 
 async function startFix() {
   const t = task;
-  if (!t || picked < 0) return;
+  // the Fix button is still enabled while a fix loads: a second press would drop its edits
+  if (!t || picked < 0 || mode === "fix") return;
+  const mine = ++viewAsked;
   mode = "fix";
   editor.colorFn = null;
   await editor.load(t.item, t.media_url, t.annotations[picked].regions, { readonly: false });
-  if (task !== t) return; // decided (and moved on) while the item loaded
-  $("#review-mode").textContent = "Editing: Enter accepts the fix · Esc cancels";
-  $("#fix").disabled = true;
+  if (mine !== viewAsked) return; // Esc, a pick or a decision came while it loaded
+  showMode();
+}
+
+/** What Enter, E and the buttons do now: the view asked for last. */
+function showMode() {
+  const fixing = mode === "fix";
+  $("#review-mode").textContent = fixing
+    ? "Editing: Enter accepts the fix · Esc cancels"
+    : picked >= 0 ? "Enter accepts · E edits · R rejects" : "Pick an annotation with its number key.";
+  $("#accept").disabled = picked < 0;
+  $("#fix").disabled = fixing || picked < 0;
+  $("#reject").disabled = false;
 }
 
 async function reject() {
@@ -222,6 +240,7 @@ function decide(decision, comment = "") {
   outbox.add({ path: `/tasks/${enc(task.task_id)}/review`, body, task_id: task.task_id });
   toast({ accept: "Accepted", fix: "Fixed and accepted", reject: "Rejected" }[decision]);
   task = null;
+  viewAsked += 1; // a pick or a fix of the decided task still loading is not shown
   next();
 }
 
