@@ -343,10 +343,14 @@ class Held:
     answered: bool = False
     answers: list[APIResponse] = field(default_factory=list)
     seen: int = 0
+    failed: bool = False  # `fail` was called: later requests fail at once too
 
     def __call__(self, route: Route) -> None:
         if self.method is not None and route.request.method != self.method:
             route.fallback()
+            return
+        if self.failed:
+            route.abort()
             return
         self.seen += 1
         if self.limit is not None and self.seen > self.limit:
@@ -369,6 +373,14 @@ class Held:
                 route.fulfill(response=self.answers[n])
             else:
                 route.continue_()
+        self.routes.clear()
+        self.answers.clear()
+
+    def fail(self) -> None:
+        """Let the held requests, and any made later, fail as a lost connection does."""
+        self.failed = True
+        for route in self.routes:
+            route.abort()
         self.routes.clear()
         self.answers.clear()
 

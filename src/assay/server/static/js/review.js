@@ -70,7 +70,15 @@ async function main() {
       help.key(ev);
       return;
     }
-    if (typing(ev) || !task) return;
+    if (typing(ev)) return;
+    if (!task) {
+      // no task shown: Enter retries one that could not be loaded
+      if (ev.key === "Enter" && !busy && $("#retry")) {
+        ev.preventDefault();
+        next();
+      }
+      return;
+    }
     const k = ev.key;
     if (k === "?") help.toggle();
     else if (mode === "pick" && /^[1-9]$/.test(k) && Number(k) <= task.annotations.length) pick(Number(k) - 1);
@@ -114,15 +122,15 @@ async function next() {
       return;
     }
   } catch (err) {
-    $("#status").textContent = `Could not load a review task: ${err.message}`;
-    $("#review-mode").textContent = "";
+    loadFailed(err);
   } finally {
     busy = false;
     if (task) $("#stage").dataset.taskId = task.task_id; // ready for input
   }
 }
 
-function empty() {
+/** No task on screen: the stage shows `message` instead, and nothing is offered. */
+function clearTask(message) {
   task = null;
   mode = "pick";
   picked = -1;
@@ -134,8 +142,29 @@ function empty() {
   editor.view = null;
   $("#annotations").replaceChildren();
   $("#panel").replaceChildren();
-  $("#stage").replaceChildren(el("div.empty", {}, el("h2", { text: "Nothing to review" }), el("a", { href: "/", text: "Back to projects" })));
+  $("#stage").replaceChildren(message);
   for (const b of ["#accept", "#fix", "#reject"]) $(b).disabled = true;
+}
+
+function empty() {
+  clearTask(el("div.empty", {}, el("h2", { text: "Nothing to review" }), el("a", { href: "/", text: "Back to projects" })));
+}
+
+/** The task (or its image) could not be loaded: nothing of it stays to decide on, and Retry
+ * (Enter) asks again; the server hands the task held for this reviewer back first. */
+function loadFailed(err) {
+  if (err.status === 401) {
+    // the session ended: log in again and come back; queued decisions wait in the outbox
+    location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+    return;
+  }
+  const why = `Could not load a review task: ${err.message}`;
+  $("#status").textContent = why;
+  clearTask(
+    el("div.empty", {}, el("p", { text: why }),
+      el("button.primary", { type: "button", id: "retry", onclick: () => next(), text: "Retry" }),
+      el("p.muted.small", { text: "Enter retries; unsent decisions wait in this browser." })),
+  );
 }
 
 function renderList() {
@@ -186,7 +215,12 @@ async function pick(i) {
   );
   const shown = i >= 0 ? t.annotations[i].regions : [];
   editor.colorFn = i >= 0 ? () => colorOf(i) : null;
-  await editor.load(t.item, t.media_url, shown, { readonly: true, overlays });
+  try {
+    await editor.load(t.item, t.media_url, shown, { readonly: true, overlays });
+  } catch (err) {
+    if (mine === viewAsked) loadFailed(err); // e.g. the image could not be loaded
+    return;
+  }
   if (mine !== viewAsked) return; // another pick, a fix or a decision came while it loaded
   renderList();
   showMode();
@@ -199,7 +233,12 @@ async function startFix() {
   const mine = ++viewAsked;
   mode = "fix";
   editor.colorFn = null;
-  await editor.load(t.item, t.media_url, t.annotations[picked].regions, { readonly: false });
+  try {
+    await editor.load(t.item, t.media_url, t.annotations[picked].regions, { readonly: false });
+  } catch (err) {
+    if (mine === viewAsked) loadFailed(err);
+    return;
+  }
   if (mine !== viewAsked) return; // Esc, a pick or a decision came while it loaded
   showMode();
 }
