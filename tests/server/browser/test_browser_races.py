@@ -154,3 +154,40 @@ def test_the_list_of_users_shows_every_user_added_when_an_older_list_lands_later
     held.release()
     answer_read(page, "/api/v1/users", times=3)  # the first list, dan's and the late one
     expect(page.locator("#users li[data-user=dan]")).to_be_visible()
+
+
+def test_an_answer_whose_image_cannot_load_is_named_and_the_queues_task_stays(
+    site: Site,
+) -> None:
+    # Reopening a submitted answer whose image fails (a lost connection): the page says so and
+    # goes on with the queue's task; before, the failure was an uncaught error (the `site`
+    # fixture fails on one) and the page was left half in amend mode.
+    ws, ana = site.ws, site.world.users["ana"]
+    lease = next_task(ws, ana, "triage")
+    assert lease is not None
+    submit(ws, ana, lease.task_id, "lost-0", [box(20, 12, 8, 8)])
+    page = site.page()
+    site.login(page, "ana", "/label/triage")
+    queued = task_id(page)
+    name = page.locator("#task-info").inner_text()
+    page.keyboard.press("h")
+    entry = page.locator("#history-list li")
+    expect(entry).to_have_count(1)
+    amended = str(entry.get_attribute("data-task-id"))
+    media = page.evaluate(
+        "id => fetch(`/api/v1/tasks/${id}/mine`).then((r) => r.json()).then((t) => t.media_url)",
+        amended,
+    )
+    held = Held()
+    page.route(lambda url: url.endswith(media), held)
+    entry.locator("button").click()
+    held.wait(page)
+    held.fail()
+    expect(page.locator("#status")).to_contain_text("Could not open your submitted answer")
+    expect(page.locator("#status")).to_have_attribute("data-kind", "error")
+    expect(page.locator("#task-info")).to_have_text(name)
+    expect(page.locator("#stage")).not_to_have_attribute("data-amending", amended)
+    expect(page.locator("#back")).to_be_hidden()
+    page.wait_for_selector("canvas.image-canvas[data-ready]", state="attached")
+    assert task_id(page) == queued
+    assert pixel(page, 0, 0) == _scene_colour(name)

@@ -233,7 +233,15 @@ async function reopen(taskId) {
   markPage(t.item.marking);
   $("#task-info").textContent = amending.name;
   showMeta(t.item);
-  await editor.load(t.item, t.media_url, t.regions, { readonly: t.reviewed });
+  try {
+    await editor.load(t.item, t.media_url, t.regions, { readonly: t.reviewed });
+  } catch (err) {
+    if (mine !== reopenAsked) return; // another entry, Esc or the next task came first
+    // the answer's image could not be loaded: back to the queue's task, saying why
+    await backToQueue();
+    setStatus(`Could not open your submitted answer: ${err.message}`, "error");
+    return;
+  }
   if (mine !== reopenAsked) return;
   shownAt = performance.now();
   missingShown = false;
