@@ -201,8 +201,8 @@ def port_option(default: int) -> Callable[[_F], _F]:
         "--port",
         default=default,
         show_default=True,
-        type=click.IntRange(1, 65535),
-        help="TCP port.",
+        type=click.IntRange(0, 65535),
+        help="TCP port (0: any free one, the port taken is the one reported).",
     )
 
 

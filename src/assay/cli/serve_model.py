@@ -48,14 +48,16 @@ def serve_model(
     require("fastapi", "server")
     import uvicorn
 
+    from assay.cli._listening import url
     from assay.models._llm import Batcher, LanguageModel
     from assay.models.serving import resolve_target
-    from assay.server._port import check_port_free
+    from assay.server._port import bind_port, bound_port, serve_on
     from assay.server.openai_api import ServedModel, create_llm_app
 
     ws = env.workspace()
     target = resolve_target(ws, spec, marking=marking)
-    check_port_free(host, port)
+    sock = bind_port(host, port)  # held from here: the port reported is this server's
+    port = bound_port(sock)
     if not as_json:
         env.say(f"loading {target.id} from {target.path}")
     batcher = Batcher(LanguageModel(target.path, adapter=target.adapter), max_batch=max_batch)
@@ -63,13 +65,14 @@ def serve_model(
     app = create_llm_app(ws, served)
     mark = ws.scheme.render(target.marking)
     if as_json:
-        from assay.cli._listening import announce_when_listening, url
+        from assay.cli._listening import announce_when_listening
 
         doc = {"url": url(host, port, "/v1"), "model": target.id, "marking": mark}
-        announce_when_listening(env, host, port, doc)
+        announce_when_listening(env, sock, doc)
     else:
-        env.say(f"serving {target.id} ({mark}) on http://{host}:{port}/v1 (Ctrl-C to stop)")
+        env.say(f"serving {target.id} ({mark}) on {url(host, port, '/v1')} (Ctrl-C to stop)")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        serve_on(sock, config, host)
     finally:
         batcher.close()

@@ -35,7 +35,8 @@ def serve(
     require("fastapi", "server")
     import uvicorn
 
-    from assay.server._port import check_port_free
+    from assay.cli._listening import url
+    from assay.server._port import bind_port, bound_port, serve_on
 
     ws = env.workspace()  # fail here, with a clear message, if there is no workspace
     if workers > 1 and ws.db.is_sqlite:
@@ -43,18 +44,21 @@ def serve(
             f"--workers {workers}: a SQLite workspace is served by one process (SQLite has one "
             "writer); set ASSAY_DATABASE_URL to a PostgreSQL database to serve with several"
         )
-    check_port_free(host, port)  # one clear error and exit 1, before saying "serving"
+    # Bound here and handed to uvicorn: one clear error and exit 1 before saying "serving",
+    # and the port reported (the system's choice for --port 0) is the one this server holds.
+    sock = bind_port(host, port)
+    port = bound_port(sock)
     os.environ["ASSAY_WORKSPACE"] = str(ws.root)
     if secure_cookies:
         os.environ["ASSAY_SECURE_COOKIES"] = "1"
     if as_json:
-        from assay.cli._listening import announce_when_listening, url
+        from assay.cli._listening import announce_when_listening
 
         doc = {"url": url(host, port), "workspace": str(ws.root.parent), "workers": workers}
-        announce_when_listening(env, host, port, doc)
+        announce_when_listening(env, sock, doc)
     else:
-        env.say(f"serving {ws.root.parent} on http://{host}:{port}/ (Ctrl-C to stop)")
-    uvicorn.run(
+        env.say(f"serving {ws.root.parent} on {url(host, port)} (Ctrl-C to stop)")
+    config = uvicorn.Config(
         "assay.server.app:app_from_env",
         factory=True,
         host=host,
@@ -63,6 +67,7 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+    serve_on(sock, config, host)
 
 
 COMMANDS = [serve]
