@@ -4,7 +4,9 @@ asked last, never an older one that landed later. Each test holds an answer back
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+from dataclasses import dataclass
+
+from playwright.sync_api import Page, expect
 from ui_site import (
     Held,
     Site,
@@ -93,15 +95,26 @@ def _scene_colour(name: str) -> tuple[int, int, int]:
     return (n % 256, n // 256, 7)
 
 
-def test_leaving_an_amendment_before_its_image_came_shows_the_queues_task_and_image(
-    site: Site,
-) -> None:
+@dataclass
+class _Reopening:
+    page: Page
+    held: Held  # holds the reopened answer's image
+    queued: str  # the queue's task, on screen before the reopen
+    name: str  # its item's name
+    amended: str  # the submitted task being reopened
+    media: str  # its image's address
+
+
+def _reopen_with_its_image_held(site: Site, *, images: bool = False) -> _Reopening:
+    """ana's one submitted answer reopened from the history while its image is held back
+    (`images`: the page records the images it loads)."""
     ws, ana = site.ws, site.world.users["ana"]
     lease = next_task(ws, ana, "triage")
     assert lease is not None
     submit(ws, ana, lease.task_id, "race-0", [box(20, 12, 8, 8)])
     page = site.page()
-    record_images(page)
+    if images:
+        record_images(page)
     site.login(page, "ana", "/label/triage")
     queued = task_id(page)
     name = page.locator("#task-info").inner_text()
@@ -118,19 +131,27 @@ def test_leaving_an_amendment_before_its_image_came_shows_the_queues_task_and_im
     page.route(lambda url: url.endswith(media), held)
     entry.locator("button").click()
     held.wait(page)  # the submitted task's image is slow to come
+    return _Reopening(page, held, queued, name, amended, media)
+
+
+def test_leaving_an_amendment_before_its_image_came_shows_the_queues_task_and_image(
+    site: Site,
+) -> None:
+    r = _reopen_with_its_image_held(site, images=True)
+    page = r.page
     page.keyboard.press("Escape")  # folds the history
     expect(page.locator("#history")).not_to_have_attribute("open", "")
     page.keyboard.press("Escape")  # ... and the user goes back to the queue meanwhile
-    expect(page.locator("#task-info")).to_have_text(name)
+    expect(page.locator("#task-info")).to_have_text(r.name)
     page.wait_for_selector("canvas.image-canvas[data-ready]", state="attached")
-    assert task_id(page) == queued
+    assert task_id(page) == r.queued
 
-    held.release()
-    image_loaded(page, site.url + media)  # the amended task's image is in the page now
-    assert pixel(page, 0, 0) == _scene_colour(name)
-    expect(page.locator("#stage")).not_to_have_attribute("data-amending", amended)
+    r.held.release()
+    image_loaded(page, site.url + r.media)  # the amended task's image is in the page now
+    assert pixel(page, 0, 0) == _scene_colour(r.name)
+    expect(page.locator("#stage")).not_to_have_attribute("data-amending", r.amended)
     expect(page.locator("#back")).to_be_hidden()
-    expect(page.locator("#task-info")).to_have_text(name)
+    expect(page.locator("#task-info")).to_have_text(r.name)
 
 
 def test_the_list_of_users_shows_every_user_added_when_an_older_list_lands_later(
@@ -162,32 +183,14 @@ def test_an_answer_whose_image_cannot_load_is_named_and_the_queues_task_stays(
     # Reopening a submitted answer whose image fails (a lost connection): the page says so and
     # goes on with the queue's task; before, the failure was an uncaught error (the `site`
     # fixture fails on one) and the page was left half in amend mode.
-    ws, ana = site.ws, site.world.users["ana"]
-    lease = next_task(ws, ana, "triage")
-    assert lease is not None
-    submit(ws, ana, lease.task_id, "lost-0", [box(20, 12, 8, 8)])
-    page = site.page()
-    site.login(page, "ana", "/label/triage")
-    queued = task_id(page)
-    name = page.locator("#task-info").inner_text()
-    page.keyboard.press("h")
-    entry = page.locator("#history-list li")
-    expect(entry).to_have_count(1)
-    amended = str(entry.get_attribute("data-task-id"))
-    media = page.evaluate(
-        "id => fetch(`/api/v1/tasks/${id}/mine`).then((r) => r.json()).then((t) => t.media_url)",
-        amended,
-    )
-    held = Held()
-    page.route(lambda url: url.endswith(media), held)
-    entry.locator("button").click()
-    held.wait(page)
-    held.fail()
+    r = _reopen_with_its_image_held(site)
+    page = r.page
+    r.held.fail()
     expect(page.locator("#status")).to_contain_text("Could not open your submitted answer")
     expect(page.locator("#status")).to_have_attribute("data-kind", "error")
-    expect(page.locator("#task-info")).to_have_text(name)
-    expect(page.locator("#stage")).not_to_have_attribute("data-amending", amended)
+    expect(page.locator("#task-info")).to_have_text(r.name)
+    expect(page.locator("#stage")).not_to_have_attribute("data-amending", r.amended)
     expect(page.locator("#back")).to_be_hidden()
     page.wait_for_selector("canvas.image-canvas[data-ready]", state="attached")
-    assert task_id(page) == queued
-    assert pixel(page, 0, 0) == _scene_colour(name)
+    assert task_id(page) == r.queued
+    assert pixel(page, 0, 0) == _scene_colour(r.name)
