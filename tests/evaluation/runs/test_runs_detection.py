@@ -479,9 +479,8 @@ def test_gate_shows_a_metric_it_could_not_measure_as_undefined_never_ok(
         "detection at the score threshold)"
     )
     res = gate(w.ws, quiet, base, max_drop=0.01, metric="F1")
-    assert res.undefined == ["medium"] and "undefined in the baseline (0.000 in the" in str(
-        res.rows[1].unmeasured
-    )
+    assert res.with_result("undefined") == ["medium"]
+    assert "undefined in the baseline (0.000 in the" in str(res.rows[1].unmeasured)
 
     # Compare: no value is no number and no significance (it printed NaN, p 0, and its
     # --json was no strict JSON).

@@ -130,20 +130,11 @@ class GateResult:
     def failing(self) -> list[str]:
         return [r.slice for r in self.rows if r.failed]
 
-    @property
-    def empty(self) -> list[str]:
-        """The slices shown that hold no item both runs evaluated (a gate over every slice)."""
-        return [r.slice for r in self.rows if r.result == "empty"]
-
-    @property
-    def undefined(self) -> list[str]:
-        """The slices shown on which the metric is undefined in either run (not measured)."""
-        return [r.slice for r in self.rows if r.result == "undefined"]
-
-    @property
-    def not_compared(self) -> list[str]:
-        """The slices shown that the runs define with different queries (not compared)."""
-        return [r.slice for r in self.rows if r.result == "not compared"]
+    def with_result(self, result: str) -> list[str]:
+        """The slices shown with `result` (`GateRow.result`): ``empty`` (no item both runs
+        evaluated), ``undefined`` (the metric has no value in either run), ``not compared``
+        (the runs define the slice with different queries)."""
+        return [r.slice for r in self.rows if r.result == result]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,9 +145,9 @@ class GateResult:
             "alpha": self.alpha,
             "passed": self.passed,
             "failing": self.failing,
-            "empty": self.empty,
-            "undefined": self.undefined,
-            "not_compared": self.not_compared,
+            "empty": self.with_result("empty"),
+            "undefined": self.with_result("undefined"),
+            "not_compared": self.with_result("not compared"),
             "rows": [{**asdict(r), "result": r.result, "why": r.why} for r in self.rows],
         }
 
