@@ -26,18 +26,16 @@ let refusal = null; // why the server refused the last answer it refused: shown 
 let missingShown = false; // "Not submitted: X is required" is on screen for the task shown
 // the project's marking: its title and instructions stay on the page when no task is shown
 let projectMarking = null;
-// what the project's own title, instructions and schema are marked: a task's page is at least it
-let declaredMarking = null;
 // the markings of the submitted tasks listed in the history (their names, reviewers' comments)
 let historyMarkings = [];
 // the marking of what the stage shows: a task's item, or the project's when no task is shown
 let shownMarking = null;
 
-/** The banners: what the stage shows, the project's declared marking (its title and
- * instructions) and the history's entries, all on the page. */
+/** The banners: what the stage shows and the history's entries, both on the page (never below
+ * the project's declared marking, its title and instructions: the page's own, `setMarking`). */
 function markPage(marking = shownMarking) {
   shownMarking = marking;
-  setMarking(highestMarking([marking, declaredMarking, ...historyMarkings]));
+  setMarking(highestMarking([marking, ...historyMarkings]));
 }
 // Requests counted so that only the newest one's answer is shown: the history (asked for after
 // each submit and on H) and a reopened task (another entry chosen, Esc, or the queue moving on
@@ -50,7 +48,6 @@ async function main() {
   showUser(me);
   const proj = await api("GET", `/projects/${enc(project)}`);
   projectMarking = proj.marking;
-  declaredMarking = proj.declared_marking;
   document.title = `${proj.schema.title || proj.name} · label · assay`;
   $("#title").textContent = titleOf(proj);
   showInstructions(proj.instructions_html);

@@ -7,7 +7,7 @@ import { Editor } from "./editor.js";
 import { EDITOR_HELP, editorKey, editorKeyUp } from "./keys.js";
 import { Outbox } from "./outbox.js";
 import { normalizeSchema } from "./schema.js";
-import { $, el, helpOverlay, highestMarking, projectFromPath, prompt, setMarking, showOutbox, showUser, titleOf, toast, typing } from "./ui.js";
+import { $, el, helpOverlay, projectFromPath, prompt, setMarking, showOutbox, showUser, titleOf, toast, typing } from "./ui.js";
 import { trackSummary } from "./tracks.js";
 
 // colour-blind-friendly, distinct from each other (Okabe–Ito)
@@ -27,15 +27,12 @@ let busy = false;
 let viewAsked = 0;
 // the project's marking: its title stays on the page when the queue is empty
 let projectMarking = null;
-// what the project's own title, instructions and schema are marked: a task's page is at least it
-let declaredMarking = null;
 
 async function main() {
   const me = await currentUser();
   showUser(me);
   const proj = await api("GET", `/projects/${enc(project)}`);
   projectMarking = proj.marking;
-  declaredMarking = proj.declared_marking;
   document.title = `${proj.schema.title || proj.name} · review · assay`;
   $("#title").textContent = `Review: ${titleOf(proj)}`;
   editor = new Editor({ schema: normalizeSchema(proj.schema), stage: $("#stage"), side: $("#panel") });
@@ -114,7 +111,7 @@ async function next() {
         continue;
       }
       task = t;
-      setMarking(highestMarking([t.item.marking, declaredMarking]));
+      setMarking(t.item.marking); // never below the project's declared marking (the page's own)
       $("#task-info").textContent = t.item.name || t.item.id.slice(0, 12);
       delete $("#stage").dataset.taskId;
       renderList();

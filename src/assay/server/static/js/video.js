@@ -43,7 +43,7 @@ async function main() {
   pick.addEventListener("change", () => location.assign(`/video/${enc(project)}?video=${enc(pick.value)}`));
   $("#task-info").replaceChildren(pick);
   if (!video) {
-    setMarking(highestMarking([proj.declared_marking]));
+    setMarking(null); // the page's own marking: the project's declared one
     $("#status").textContent = "No video frames in this project.";
     return;
   }
@@ -54,7 +54,7 @@ async function main() {
   $("#source").textContent = task.source === "prelabels" ? "(model pre-labels: correct and save)" : "";
   // the highest of every frame's and of what the project itself says (not the longest text:
   // "UNCLASSIFIED" is longer than "SECRET")
-  setMarking(highestMarking([...task.frames.map((f) => f.marking), proj.declared_marking]));
+  setMarking(highestMarking(task.frames.map((f) => f.marking)));
   canvas = $("#frame");
   ctx = canvas.getContext("2d");
   minimap = new MiniMap($("#minimap"), state.frames);
